@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+// Disco: clusters that form themselves. No package dependencies, by design.
+import PackageDescription
+
+/// Settings shared by every target: Swift 6 language mode (strict concurrency) plus upcoming
+/// features that keep the code honest.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "Disco",
+    products: [
+        .library(name: "DiscoCore", targets: ["DiscoCore"]),
+        .library(name: "DiscoNet", targets: ["DiscoNet"]),
+        .library(name: "DiscoRaft", targets: ["DiscoRaft"]),
+        .library(name: "DiscoSWIM", targets: ["DiscoSWIM"]),
+        .executable(name: "discod", targets: ["discod"]),
+        .executable(name: "discoctl", targets: ["discoctl"]),
+        .executable(name: "disco-sim", targets: ["disco-sim"]),
+    ],
+    dependencies: [],
+    targets: [
+        // MARK: Libraries
+        .target(name: "DiscoCore", swiftSettings: strictSettings),
+        .target(name: "DiscoNet", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(name: "DiscoRaft", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(name: "DiscoSWIM", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(
+            name: "DiscoTestKit",
+            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM"],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: Executables (thin mains)
+        .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
+        .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "disco-sim",
+            dependencies: ["DiscoCore", "DiscoRaft", "DiscoSWIM", "DiscoTestKit"],
+            swiftSettings: strictSettings
+        ),
+
+        // MARK: Tests (one target per module)
+        .testTarget(name: "DiscoCoreTests", dependencies: ["DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit"], swiftSettings: strictSettings),
+    ]
+)

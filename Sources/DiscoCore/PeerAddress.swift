@@ -1,0 +1,144 @@
+// MARK: - PeerAddress
+
+/// A network endpoint: a host (name, IPv4 or IPv6 literal) and a port.
+///
+/// Parses the forms operators write: `host:port`, `[v6]:port`, and URLs `http://host:port` or
+/// `https://host:port` (a trailing `/` is allowed; any other path is not). When printed, IPv6
+/// literals are bracketed (`[::1]:4001`), so `description` always parses back to the same value.
+public struct PeerAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
+    /// The URL scheme when one was given or is implied (`http` or `https`).
+    public enum Scheme: String, Sendable, Hashable {
+        case http
+        case https
+    }
+
+    /// Host name or IP literal, without brackets.
+    public let host: String
+    /// TCP or UDP port, 1...65535 (0 only when created in code to ask the OS for a port).
+    public let port: UInt16
+    /// The scheme given in the input, if any.
+    public let scheme: Scheme?
+
+    /// Creates an address from parts. `host` must not be bracketed.
+    public init(host: String, port: UInt16, scheme: Scheme? = nil) {
+        self.host = host
+        self.port = port
+        self.scheme = scheme
+    }
+
+    /// Whether the host is an IPv6 literal (contains a colon).
+    public var isIPv6Literal: Bool { host.contains(":") }
+
+    /// `host:port`, with IPv6 literals bracketed. Never includes the scheme.
+    public var description: String {
+        isIPv6Literal ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// The address as a URL base, `http://host:port` (or the scheme given in the input).
+    public var url: String { "\((scheme ?? .http).rawValue)://\(description)" }
+
+    /// The same endpoint without scheme information.
+    public var withoutScheme: PeerAddress { PeerAddress(host: host, port: port) }
+
+    public static func < (lhs: PeerAddress, rhs: PeerAddress) -> Bool {
+        if lhs.host != rhs.host { return lhs.host.utf8.lexicographicallyPrecedes(rhs.host.utf8) }
+        return lhs.port < rhs.port
+    }
+}
+
+// MARK: - Parsing
+
+/// Why a string is not a valid address; `description` says what was expected.
+public struct PeerAddressError: Error, Equatable, CustomStringConvertible {
+    /// The text that failed to parse.
+    public let input: String
+    /// What is wrong with it.
+    public let reason: String
+
+    public var description: String {
+        "invalid address \(input.debugDescription): \(reason) (expected host:port, [ipv6]:port or http(s)://host:port)"
+    }
+}
+
+extension PeerAddress {
+    /// Parses `host:port`, `[v6]:port`, `http://host:port` or `https://host:port`.
+    ///
+    /// - Parameter defaultPort: used when the input has no port (`host`, `http://host`);
+    ///   when `nil`, a missing port is an error.
+    public init(parsing input: String, defaultPort: UInt16? = nil) throws(PeerAddressError) {
+        func fail(_ reason: String) -> PeerAddressError { PeerAddressError(input: input, reason: reason) }
+        var rest = Substring(input)
+        guard !rest.isEmpty else { throw fail("empty") }
+        guard !rest.contains(where: { $0.isWhitespace }) else { throw fail("contains whitespace") }
+
+        var scheme: Scheme?
+        if let range = rest.firstRange(of: "://") {
+            let name = rest[..<range.lowerBound].lowercased()
+            guard let known = Scheme(rawValue: name) else {
+                throw fail("unsupported scheme \(name.debugDescription); use http or https")
+            }
+            scheme = known
+            rest = rest[range.upperBound...]
+            if rest.hasSuffix("/") { rest = rest.dropLast() }
+            guard !rest.contains("/") else { throw fail("a path is not allowed") }
+        }
+        guard !rest.contains("/") else { throw fail("unexpected '/'") }
+
+        var host: Substring
+        var portText: Substring?
+        if rest.hasPrefix("[") {
+            guard let close = rest.firstIndex(of: "]") else { throw fail("missing ']' after IPv6 address") }
+            host = rest[rest.index(after: rest.startIndex)..<close]
+            let after = rest[rest.index(after: close)...]
+            if after.isEmpty {
+                portText = nil
+            } else if after.hasPrefix(":") {
+                portText = after.dropFirst()
+            } else {
+                throw fail("expected ':' after ']'")
+            }
+            guard host.contains(":") else { throw fail("brackets are only for IPv6 addresses") }
+        } else {
+            let colons = rest.filter { $0 == ":" }.count
+            if colons == 0 {
+                host = rest
+                portText = nil
+            } else if colons == 1, let colon = rest.firstIndex(of: ":") {
+                host = rest[..<colon]
+                portText = rest[rest.index(after: colon)...]
+            } else {
+                throw fail("IPv6 addresses must be bracketed, as in [::1]:4001")
+            }
+        }
+        guard !host.isEmpty else { throw fail("missing host") }
+        guard PeerAddress.isPlausibleHost(host) else { throw fail("invalid character in host \(String(host).debugDescription)") }
+
+        let port: UInt16
+        if let portText {
+            guard !portText.isEmpty else { throw fail("missing port after ':'") }
+            guard portText.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), portText.utf8.count <= 5,
+                let value = UInt16(portText), value > 0
+            else { throw fail("port \(String(portText).debugDescription) is not a number from 1 to 65535") }
+            port = value
+        } else if let defaultPort {
+            port = defaultPort
+        } else {
+            throw fail("missing port")
+        }
+        self.init(host: String(host), port: port, scheme: scheme)
+    }
+
+    /// Host names, IPv4 and IPv6 literals (with an optional `%zone`): letters, digits, `-._:%`.
+    static func isPlausibleHost(_ host: Substring) -> Bool {
+        host.utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."),
+                UInt8(ascii: "_"), UInt8(ascii: ":"), UInt8(ascii: "%"):
+                return true
+            default:
+                return false
+            }
+        }
+    }
+}

@@ -1,0 +1,2 @@
+// DiscoSWIM: SWIM membership with Lifeguard as a pure core, and its UDP shell.
+import DiscoCore

@@ -1,0 +1,3 @@
+import DiscoCore
+
+print("discoctl: not yet implemented")

@@ -1,0 +1,3 @@
+import DiscoCore
+
+print("discod: not yet implemented")

@@ -1,0 +1,59 @@
+import Testing
+@testable import DiscoCore
+
+@Suite struct PeerAddressTests {
+    @Test(arguments: [
+        ("localhost:4001", "localhost", UInt16(4001), PeerAddress.Scheme?.none),
+        ("10.0.0.1:80", "10.0.0.1", 80, nil),
+        ("[::1]:4001", "::1", 4001, nil),
+        ("http://h1:4001", "h1", 4001, .http),
+        ("https://h1:4001/", "h1", 4001, .https),
+        ("HTTP://[fe80::1%eth0]:9", "fe80::1%eth0", 9, .http),
+    ])
+    func parsesAcceptedForms(input: String, host: String, port: UInt16, scheme: PeerAddress.Scheme?) throws {
+        let address = try PeerAddress(parsing: input)
+        #expect(address.host == host)
+        #expect(address.port == port)
+        #expect(address.scheme == scheme)
+    }
+
+    @Test func printsIPv6Bracketed() throws {
+        let address = try PeerAddress(parsing: "[2001:db8::1]:4002")
+        #expect(address.description == "[2001:db8::1]:4002")
+        #expect(try PeerAddress(parsing: address.description) == address)
+        #expect(address.url == "http://[2001:db8::1]:4002")
+    }
+
+    @Test func defaultPortFillsMissingPort() throws {
+        #expect(try PeerAddress(parsing: "rqlite.local", defaultPort: 4001).port == 4001)
+        #expect(try PeerAddress(parsing: "http://h", defaultPort: 80).port == 80)
+    }
+
+    @Test(arguments: [
+        ("", "empty"),
+        ("host", "missing port"),
+        ("host:", "missing port after ':'"),
+        ("host:0", "is not a number from 1 to 65535"),
+        ("host:65536", "is not a number from 1 to 65535"),
+        ("host:+1", "is not a number from 1 to 65535"),
+        ("::1:4001", "must be bracketed"),
+        ("[::1", "missing ']'"),
+        ("[host]:1", "only for IPv6"),
+        ("ftp://h:1", "unsupported scheme"),
+        ("http://h:1/path", "a path is not allowed"),
+        ("h st:1", "whitespace"),
+        ("h$t:1", "invalid character"),
+    ])
+    func rejectsBadInputWithReason(input: String, fragment: String) {
+        #expect {
+            try PeerAddress(parsing: input)
+        } throws: { error in
+            "\(error)".contains(fragment) && "\(error)".contains("expected host:port")
+        }
+    }
+
+    @Test func staticProviderDeduplicatesInOrder() async throws {
+        let provider = try StaticAddressProvider(parsingJoinList: "http://b:1,a:1,b:1,,")
+        #expect(try await provider.lookup().map(\.description) == ["b:1", "a:1"])
+    }
+}

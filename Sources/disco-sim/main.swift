@@ -1,3 +1,23 @@
-import DiscoCore
+// disco-sim: runs deterministic simulator seeds for the protocol cores.
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 
-print("usage: disco-sim raft|swim [--seeds N] [--first-seed F] [--seed S]")
+let arguments = Array(CommandLine.arguments.dropFirst())
+let usage = """
+    usage: disco-sim raft [--seeds N] [--first-seed F] [--seed S]
+           disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M]
+    """
+
+switch arguments.first {
+case "raft":
+    exit(RaftSimCommand.run(Array(arguments.dropFirst())))
+case "swim":
+    exit(SWIMSimCommand.run(Array(arguments.dropFirst())))
+case "-h", "-help", "--help":
+    print(usage)
+    exit(0)
+default:
+    fputs("disco-sim: expected a subcommand, raft or swim\n\(usage)\n", stderr)
+    exit(2)
+}

@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "DiscoNet", targets: ["DiscoNet"]),
         .library(name: "DiscoRaft", targets: ["DiscoRaft"]),
         .library(name: "DiscoSWIM", targets: ["DiscoSWIM"]),
+        .library(name: "DiscoEtcd", targets: ["DiscoEtcd"]),
+        .library(name: "DiscoConsul", targets: ["DiscoConsul"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
@@ -27,6 +29,8 @@ let package = Package(
         .target(name: "DiscoNet", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoRaft", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoSWIM", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(
             name: "DiscoTestKit",
             dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM"],
@@ -48,5 +52,7 @@ let package = Package(
         .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),
     ]
 )

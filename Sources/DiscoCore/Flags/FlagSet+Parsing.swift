@@ -1,0 +1,105 @@
+// MARK: - Parsing
+
+extension FlagSet {
+    /// Parses `arguments` (without the program name).
+    ///
+    /// - Returns: the values given and the positional arguments that follow the flags.
+    /// - Throws: ``FlagError``; code ``FlagError/Code/helpRequested`` for `-h`/`-help`.
+    public func parse(_ arguments: [String]) throws(FlagError) -> ParsedFlags {
+        var values: [String: any Sendable] = [:]
+        var index = 0
+        while index < arguments.count {
+            let argument = arguments[index]
+            // A non-flag (including a lone "-") ends the flags.
+            guard argument.count >= 2, argument.hasPrefix("-") else { break }
+            index += 1
+            var body = Substring(argument).dropFirst()
+            if body.hasPrefix("-") {
+                body = body.dropFirst()
+                if body.isEmpty { break }  // "--" ends the flags and is consumed
+            }
+            if body.hasPrefix("-") || body.hasPrefix("=") {
+                throw FlagError(code: .badSyntax, flag: nil, message: "bad flag syntax: \(argument)")
+            }
+            var name = String(body)
+            var inlineValue: String?
+            if let equals = body.firstIndex(of: "=") {
+                name = String(body[..<equals])
+                inlineValue = String(body[body.index(after: equals)...])
+            }
+            guard let definition = definitions.first(where: { $0.name == name }) else {
+                if name == "h" || name == "help" {
+                    throw FlagError(code: .helpRequested, flag: name, message: "help requested")
+                }
+                throw FlagError.unknown(name, suggestion: EditDistance.suggestion(for: name, among: flagNames))
+            }
+            let text: String
+            if definition.isBool {
+                text = inlineValue ?? "true"
+            } else if let inlineValue {
+                text = inlineValue
+            } else {
+                guard index < arguments.count else { throw FlagError.missingValue(name) }
+                let next = arguments[index]
+                if declaredFlagName(in: next) != nil {
+                    throw FlagError.missingValue(name, nextIsFlag: next)
+                }
+                text = next
+                index += 1
+            }
+            do throws(FlagValueError) {
+                values[name] = try definition.parse(text)
+            } catch {
+                throw FlagError.invalidValue(name, value: text, reason: error.reason)
+            }
+        }
+        return ParsedFlags(values: values, positionals: Array(arguments[index...]))
+    }
+
+    /// If `argument` looks like a flag this set declares (`-name`, `--name`, `-name=x`), its name.
+    func declaredFlagName(in argument: String) -> String? {
+        guard argument.count >= 2, argument.hasPrefix("-") else { return nil }
+        var body = Substring(argument).dropFirst()
+        if body.hasPrefix("-") { body = body.dropFirst() }
+        let name = String(body.prefix(while: { $0 != "=" }))
+        return definitions.contains(where: { $0.name == name }) ? name : nil
+    }
+}
+
+// MARK: - Usage
+
+extension FlagSet {
+    /// The full help text: synopsis, flags grouped under their headings in declaration order,
+    /// each as in Go's `PrintDefaults`: `  -name type` then `    usage (default X)`.
+    public func usage() -> String {
+        var lines: [String] = [synopsis, ""]
+        var groupOrder: [String?] = []
+        for definition in definitions where !groupOrder.contains(where: { $0 == definition.group }) {
+            groupOrder.append(definition.group)
+        }
+        let hasGroups = groupOrder.contains(where: { $0 != nil })
+        for group in groupOrder {
+            if hasGroups { lines.append("\(group ?? "Other flags"):") }
+            for definition in definitions where definition.group == group {
+                lines.append(contentsOf: usageLines(for: definition))
+            }
+            lines.append("")
+        }
+        if let epilogue { lines.append(epilogue) }
+        while lines.last == "" { lines.removeLast() }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    func usageLines(for definition: Definition) -> [String] {
+        var lines = ["  -" + definition.name + (definition.typeName.isEmpty ? "" : " " + definition.typeName)]
+        var text = definition.usage
+        if let defaultText = definition.defaultText { text += " (default \(defaultText))" }
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            lines.append("    " + line)
+        }
+        return lines
+    }
+
+    /// A one-line pointer to the help, for printing after an error.
+    public var usageHint: String { "Run '\(programName) -h' for usage." }
+}

@@ -27,6 +27,9 @@ let package = Package(
         .target(name: "DiscoNet", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoRaft", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoSWIM", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
+        .target(name: "DiscoDNS", dependencies: ["DiscoCore", "CResolv"], swiftSettings: strictSettings),
+        .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
         .target(
             name: "DiscoTestKit",
             dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM"],
@@ -46,6 +49,9 @@ let package = Package(
         .testTarget(name: "DiscoCoreTests", dependencies: ["DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit"], swiftSettings: strictSettings),
     ]
 )

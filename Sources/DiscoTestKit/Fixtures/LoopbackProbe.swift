@@ -1,0 +1,90 @@
+import Dispatch
+@preconcurrency import Glibc
+
+// MARK: - Loopback probes
+
+/// Minimal blocking requests that fixtures use to see whether a server answers yet. Each runs on
+/// its own dispatch queue so it never blocks the cooperative thread pool.
+public enum LoopbackProbe {
+    /// Sends a DNS query for `probe.invalid.` A to 127.0.0.1:`port` over UDP; true when any
+    /// response with the same ID comes back within `timeout`.
+    public static func dnsAnswers(port: UInt16, timeout: Duration = .milliseconds(250)) async -> Bool {
+        await offload { dnsAnswersBlocking(port: port, timeout: timeout) }
+    }
+
+    /// `GET path` over HTTP/1.0 to 127.0.0.1:`port`; the status code and body, or `nil` when the
+    /// server did not answer within `timeout`.
+    public static func httpGet(port: UInt16, path: String, timeout: Duration = .seconds(1)) async -> (status: Int, body: String)? {
+        await offload { httpGetBlocking(port: port, path: path, timeout: timeout) }
+    }
+
+    // MARK: Blocking parts
+
+    private static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            DispatchQueue(label: "disco.testkit.probe").async { continuation.resume(returning: work()) }
+        }
+    }
+
+    private static func connected(type: Int32, port: UInt16, timeout: Duration) -> Int32? {
+        let fd = socket(AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { return nil }
+        let micros = Int(timeout.components.seconds) * 1_000_000 + Int(timeout.components.attoseconds / 1_000_000_000_000)
+        var limit = timeval(tv_sec: micros / 1_000_000, tv_usec: micros % 1_000_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = port.bigEndian
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard result == 0 else {
+            close(fd)
+            return nil
+        }
+        return fd
+    }
+
+    private static func dnsAnswersBlocking(port: UInt16, timeout: Duration) -> Bool {
+        guard let fd = connected(type: Int32(SOCK_DGRAM.rawValue), port: port, timeout: timeout) else { return false }
+        defer { close(fd) }
+        // ID 0xD15C, RD, one question: probe.invalid. A IN
+        var query: [UInt8] = [0xD1, 0x5C, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+        for label in ["probe", "invalid"] {
+            query.append(UInt8(label.utf8.count))
+            query += Array(label.utf8)
+        }
+        query += [0, 0, 1, 0, 1]
+        guard send(fd, query, query.count, 0) == query.count else { return false }
+        var buffer = [UInt8](repeating: 0, count: 512)
+        let count = recv(fd, &buffer, buffer.count, 0)
+        return count >= 12 && buffer[0] == 0xD1 && buffer[1] == 0x5C
+    }
+
+    private static func httpGetBlocking(port: UInt16, path: String, timeout: Duration) -> (status: Int, body: String)? {
+        guard let fd = connected(type: Int32(SOCK_STREAM.rawValue), port: port, timeout: timeout) else { return nil }
+        defer { close(fd) }
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
+        guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
+        var response: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            if count > 0 {
+                response += buffer[0..<count]
+            } else if count == 0 {
+                break
+            } else {
+                return nil
+            }
+        }
+        let text = String(decoding: response, as: UTF8.self)
+        let parts = text.split(separator: "\r\n\r\n", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let head = parts.first, let statusLine = head.split(separator: "\r\n").first else { return nil }
+        let fields = statusLine.split(separator: " ")
+        guard fields.count >= 2, let status = Int(fields[1]) else { return nil }
+        return (status, parts.count > 1 ? String(parts[1]) : "")
+    }
+}

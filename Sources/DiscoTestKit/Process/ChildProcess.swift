@@ -1,0 +1,142 @@
+import Foundation
+import Synchronization
+
+// MARK: - ChildProcess
+
+/// A real executable started for a test, with its output captured as it is written.
+///
+/// Output is read continuously (not only at exit), so a test can wait for a log line while the
+/// process runs. The process is always killed: by ``stop(grace:)``, or at the latest when the
+/// object is deinitialised.
+public final class ChildProcess: Sendable {
+    /// Why a child process could not be used.
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// A short name for messages, such as `dnsmasq`.
+    public let name: String
+    /// The executable's path.
+    public let executable: String
+    /// The arguments given.
+    public let arguments: [String]
+
+    // Process is a reference type that Foundation does not mark Sendable; every access below
+    // goes through `state`'s lock.
+    private struct State: @unchecked Sendable {
+        var process: Process?
+        var output = ""
+        var exitStatus: Int32?
+    }
+    private let state = Mutex(State())
+
+    public init(name: String, executable: String, arguments: [String]) {
+        self.name = name
+        self.executable = executable
+        self.arguments = arguments
+    }
+
+    deinit {
+        let process = state.withLock { $0.process }
+        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+    }
+
+    // MARK: Starting
+
+    /// Starts the process with stdout and stderr captured; fails clearly when the binary is missing.
+    public func start(environment: [String: String]? = nil) throws {
+        guard FileManager.default.isExecutableFile(atPath: executable) else {
+            throw Failure(description: "\(name): \(executable) is missing or not executable; install it (scripts/test installs dnsmasq-base and etcd-server)")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        if let environment { process.environment = environment }
+        let stdout = Pipe()
+        let stderr = Pipe()
+        process.standardOutput = stdout
+        process.standardError = stderr
+        process.standardInput = FileHandle.nullDevice
+        for pipe in [stdout, stderr] {
+            pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
+                let data = handle.availableData
+                if data.isEmpty {
+                    handle.readabilityHandler = nil
+                    return
+                }
+                let text = String(decoding: data, as: UTF8.self)
+                self?.state.withLock { $0.output += text }
+            }
+        }
+        process.terminationHandler = { [weak self] finished in
+            let status = finished.terminationStatus
+            self?.state.withLock { $0.exitStatus = status }
+        }
+        try process.run()
+        state.withLock { $0.process = process }
+    }
+
+    // MARK: Observing
+
+    /// Everything written to stdout and stderr so far.
+    public var output: String { state.withLock { $0.output } }
+
+    /// The process ID, once started.
+    public var pid: Int32? { state.withLock { $0.process?.processIdentifier } }
+
+    /// The exit status (or terminating signal) once the process has ended.
+    public var exitStatus: Int32? { state.withLock { $0.exitStatus } }
+
+    /// Whether the process has been started and has not ended.
+    public var isRunning: Bool { state.withLock { $0.process != nil && $0.exitStatus == nil } }
+
+    /// Waits until a line of output contains `text`; returns that line. Fails early, with the
+    /// output so far, when the process exits first.
+    @discardableResult
+    public func waitForOutput(containing text: String, timeout: Duration = .seconds(30)) async throws -> String {
+        var found: String?
+        do {
+            try await waitUntil("\(name) to print \(text.debugDescription)", timeout: timeout) {
+                let (output, exited) = state.withLock { ($0.output, $0.exitStatus) }
+                if let line = output.split(separator: "\n").first(where: { $0.contains(text) }) {
+                    found = String(line)
+                    return true
+                }
+                if let exited { throw Failure(description: "\(name) exited with status \(exited) before printing \(text.debugDescription); output:\n\(output)") }
+                return false
+            }
+        } catch let timeout as WaitTimeout {
+            throw Failure(description: "\(timeout); output so far:\n\(output)")
+        }
+        return found ?? ""
+    }
+
+    // MARK: Signals and stopping
+
+    /// Sends `signal` (SIGTERM, SIGKILL, SIGSTOP, SIGCONT, ...) if the process runs.
+    public func send(_ signal: Int32) {
+        state.withLock { state in
+            if let process = state.process, state.exitStatus == nil { kill(process.processIdentifier, signal) }
+        }
+    }
+
+    /// Waits for the process to end; throws when it is still running after `timeout`.
+    @discardableResult
+    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+        try await waitUntil("\(name) to exit", timeout: timeout) { exitStatus != nil }
+        return exitStatus ?? -1
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; waits (at most 10 s more) until the process is reaped.
+    /// Returns the exit status, or `nil` when the process was never started.
+    @discardableResult
+    public func stop(grace: Duration = .seconds(5)) async -> Int32? {
+        guard pid != nil else { return nil }
+        if let status = exitStatus { return status }
+        send(SIGCONT)  // a stopped process cannot act on SIGTERM
+        send(SIGTERM)
+        if let status = try? await waitForExit(timeout: grace) { return status }
+        send(SIGKILL)
+        return try? await waitForExit(timeout: .seconds(10))
+    }
+}

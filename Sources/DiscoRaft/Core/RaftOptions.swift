@@ -1,0 +1,47 @@
+// MARK: - RaftOptions
+
+/// Tunables of the Raft core. Times are in ticks (the shell ticks every 100 ms by default).
+public struct RaftOptions: Sendable, Hashable {
+    /// Ticks between leader heartbeats.
+    public var heartbeatTicks: Int = 1
+    /// Base election timeout; each node draws its timeout from `[electionTicks, 2·electionTicks)`.
+    public var electionTicks: Int = 5
+    /// Ask for pre-votes before campaigning, so a partitioned node cannot bump the cluster's term.
+    public var preVote: Bool = true
+    /// Leaders step down without a quorum in an election timeout; followers with a live leader
+    /// refuse votes.
+    public var checkQuorum: Bool = true
+    /// Serve ReadIndex from the leader's lease without a heartbeat round (relies on bounded
+    /// clock drift; requires `checkQuorum`). Off by default.
+    public var leaseReads: Bool = false
+    /// Maximum entries in one append.
+    public var maxEntriesPerAppend: Int = 64
+    /// Maximum bytes of entries in one append (at least one entry is always sent).
+    public var maxBytesPerAppend: Int = 1 << 20
+    /// Maximum appends in flight to one follower in the replicate state.
+    public var maxInflightAppends: Int = 256
+    /// Suggest a snapshot once this many entries were applied since the last one (0 = never).
+    public var snapshotThreshold: Int = 8192
+
+    public init() {}
+
+    /// Checks the options, naming the first one that is out of range.
+    public func validate() throws(RaftError) {
+        guard heartbeatTicks >= 1 else {
+            throw RaftError(.invalidArgument, "heartbeatTicks must be at least 1, got \(heartbeatTicks)")
+        }
+        guard electionTicks > heartbeatTicks else {
+            throw RaftError(.invalidArgument,
+                            "electionTicks (\(electionTicks)) must be greater than heartbeatTicks (\(heartbeatTicks))")
+        }
+        guard maxEntriesPerAppend >= 1, maxBytesPerAppend >= 1, maxInflightAppends >= 1 else {
+            throw RaftError(.invalidArgument, "append batch and in-flight limits must be at least 1")
+        }
+        guard !leaseReads || checkQuorum else {
+            throw RaftError(.invalidArgument, "leaseReads requires checkQuorum")
+        }
+        guard snapshotThreshold >= 0 else {
+            throw RaftError(.invalidArgument, "snapshotThreshold must not be negative")
+        }
+    }
+}

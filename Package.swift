@@ -26,7 +26,8 @@ let package = Package(
     targets: [
         // MARK: Libraries
         .target(name: "DiscoCore", swiftSettings: strictSettings),
-        .target(name: "DiscoNet", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .systemLibrary(name: "CDiscoEpoll", path: "Sources/CDiscoEpoll"),
+        .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
         .target(name: "DiscoRaft", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoSWIM", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),

@@ -1,0 +1,13 @@
+// Linux APIs that the Glibc Swift module does not export: epoll, eventfd, and the GNU
+// extensions accept4 and pthread_setname_np (declared here because they need _GNU_SOURCE).
+#pragma once
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <pthread.h>
+
+extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
+extern int pthread_setname_np(pthread_t thread, const char *name);
+
+static inline int disco_accept4(int fd, int flags) { return accept4(fd, 0, 0, flags); }
+static inline int disco_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }

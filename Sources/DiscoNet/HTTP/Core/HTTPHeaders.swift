@@ -1,0 +1,107 @@
+// MARK: - Header fields
+
+/// One header field as received or to be sent.
+public struct HTTPField: Sendable, Hashable {
+    public var name: String
+    public var value: String
+
+    public init(name: String, value: String) {
+        self.name = name
+        self.value = value
+    }
+}
+
+/// Header fields in order, with case-insensitive lookup by name.
+///
+/// Order and duplicates are preserved exactly as received; lookups compare names ignoring ASCII
+/// case, as HTTP requires.
+public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionaryLiteral, CustomStringConvertible {
+    /// The fields, in order.
+    public private(set) var fields: [HTTPField]
+
+    public init() { fields = [] }
+
+    public init(_ fields: [HTTPField]) { self.fields = fields }
+
+    public init(dictionaryLiteral elements: (String, String)...) {
+        fields = elements.map { HTTPField(name: $0.0, value: $0.1) }
+    }
+
+    public var count: Int { fields.count }
+    public var isEmpty: Bool { fields.isEmpty }
+
+    public func makeIterator() -> IndexingIterator<[HTTPField]> { fields.makeIterator() }
+
+    /// The first value for `name`, or nil.
+    public subscript(name: String) -> String? {
+        for field in fields where Self.namesEqual(field.name, name) { return field.value }
+        return nil
+    }
+
+    /// Every value for `name`, in order.
+    public func values(for name: String) -> [String] {
+        fields.filter { Self.namesEqual($0.name, name) }.map(\.value)
+    }
+
+    /// True when a field named `name` is present.
+    public func contains(_ name: String) -> Bool {
+        fields.contains { Self.namesEqual($0.name, name) }
+    }
+
+    /// Appends a field, keeping any existing ones with the same name.
+    public mutating func add(name: String, value: String) {
+        fields.append(HTTPField(name: name, value: value))
+    }
+
+    /// Replaces every field named `name` with one field holding `value`.
+    public mutating func set(name: String, value: String) {
+        remove(name)
+        add(name: name, value: value)
+    }
+
+    /// Removes every field named `name`.
+    public mutating func remove(_ name: String) {
+        fields.removeAll { Self.namesEqual($0.name, name) }
+    }
+
+    /// True when a comma-separated header (such as `Connection`) lists `token`, ignoring case.
+    public func hasToken(_ token: String, in name: String) -> Bool {
+        for value in values(for: name) {
+            for part in value.split(separator: ",") {
+                let trimmed = part.trimmingASCIIWhitespace()
+                if Self.namesEqual(String(trimmed), token) { return true }
+            }
+        }
+        return false
+    }
+
+    public var description: String {
+        fields.map { "\($0.name): \($0.value)" }.joined(separator: "\n")
+    }
+
+    /// ASCII case-insensitive comparison without allocating.
+    static func namesEqual(_ a: String, _ b: String) -> Bool {
+        var left = a.utf8.makeIterator()
+        var right = b.utf8.makeIterator()
+        while true {
+            switch (left.next(), right.next()) {
+            case (nil, nil): return true
+            case (let x?, let y?):
+                if x == y { continue }
+                if x | 0x20 == y | 0x20, (x | 0x20) >= UInt8(ascii: "a"), (x | 0x20) <= UInt8(ascii: "z") { continue }
+                return false
+            default: return false
+            }
+        }
+    }
+}
+
+extension Substring {
+    /// The substring without leading and trailing spaces and tabs.
+    func trimmingASCIIWhitespace() -> Substring {
+        var result = self[...]
+        while let first = result.first, first == " " || first == "\t" { result = result.dropFirst() }
+        while let last = result.last, last == " " || last == "\t" { result = result.dropLast() }
+        return result
+    }
+}

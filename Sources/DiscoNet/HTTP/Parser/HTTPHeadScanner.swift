@@ -1,0 +1,70 @@
+// MARK: - Finding the end of a header section
+
+/// Scans for the lines of a header section (start line plus fields, or a trailer section) without
+/// consuming anything until the section is complete. Resumable: the caller presents the same
+/// unconsumed bytes again with more appended, and scanning continues where it stopped.
+///
+/// Every check is a function of the bytes before the current position, so the outcome does not
+/// depend on how the input was split.
+struct HTTPHeadScanner: Sendable {
+    /// Whether the section starts with a request/status line (empty lines before it are skipped)
+    /// or is a trailer section (an empty first line ends it).
+    enum Kind: Sendable { case head, trailers }
+
+    struct Limits: Sendable {
+        var maxFirstLine: Int
+        var firstLineError: HTTPParseError
+        var maxTotal: Int
+        var totalError: HTTPParseError
+        var maxLines: Int
+    }
+
+    let kind: Kind
+    let limits: Limits
+    private(set) var lines: [Range<Int>] = []
+    private var scan = 0
+    private var lineStart = 0
+
+    init(kind: Kind, limits: Limits) {
+        self.kind = kind
+        self.limits = limits
+    }
+
+    /// Scans `buffer` (which starts at the section's first byte). Returns the number of bytes the
+    /// section occupies, through its final CRLF, once complete; nil if more bytes are needed.
+    mutating func scan(_ buffer: UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> Int? {
+        let count = buffer.count
+        while scan < count {
+            let byte = buffer[scan]
+            if byte == HTTPSyntax.lf {
+                guard scan > lineStart, buffer[scan - 1] == HTTPSyntax.cr else {
+                    throw .bad("bare LF at byte \(scan); lines must end with CRLF")
+                }
+                let line = lineStart..<(scan - 1)
+                scan += 1
+                lineStart = scan
+                if line.isEmpty {
+                    if lines.isEmpty && kind == .head { continue }
+                    return scan
+                }
+                lines.append(line)
+                if lines.count > limits.maxLines { throw limits.totalError }
+                continue
+            }
+            if byte == HTTPSyntax.cr {
+                guard scan + 1 < count else { return nil }
+                guard buffer[scan + 1] == HTTPSyntax.lf else {
+                    throw .bad("bare CR at byte \(scan); lines must end with CRLF")
+                }
+                scan += 1
+                continue
+            }
+            if lines.isEmpty && kind == .head && scan - lineStart >= limits.maxFirstLine {
+                throw limits.firstLineError
+            }
+            if scan >= limits.maxTotal { throw limits.totalError }
+            scan += 1
+        }
+        return nil
+    }
+}

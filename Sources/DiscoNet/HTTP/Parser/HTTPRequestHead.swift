@@ -1,0 +1,115 @@
+// MARK: - Request line and headers
+
+/// An HTTP version such as 1.1.
+public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
+    public let major: Int
+    public let minor: Int
+
+    public init(major: Int, minor: Int) {
+        self.major = major
+        self.minor = minor
+    }
+
+    public static let http1_0 = HTTPVersion(major: 1, minor: 0)
+    public static let http1_1 = HTTPVersion(major: 1, minor: 1)
+
+    public var description: String { "HTTP/\(major).\(minor)" }
+}
+
+/// A parsed request line and header section, with the body framing already validated.
+public struct HTTPRequestHead: Sendable, Hashable {
+    /// The method token exactly as sent (methods are case-sensitive).
+    public var method: String
+    /// The request target as sent: `/path?query`, an absolute URL, or `*`.
+    public var target: String
+    public var version: HTTPVersion
+    public var headers: HTTPHeaders
+    /// The declared body length, if the body is sized.
+    public var contentLength: Int?
+    /// True when the body uses chunked transfer coding.
+    public var isChunked: Bool
+
+    /// True when the request declares a body (sized and non-empty, or chunked).
+    public var hasBody: Bool { isChunked || (contentLength ?? 0) > 0 }
+}
+
+extension HTTPRequestHead {
+    /// Parses the request line and fields found by the scanner and applies the framing rules of
+    /// RFC 9112 §6 strictly, so no two readers could disagree about where this request ends.
+    static func parse(
+        _ buffer: UnsafeBufferPointer<UInt8>,
+        lines: [Range<Int>],
+        limits: HTTPParserLimits
+    ) throws(HTTPParseError) -> HTTPRequestHead {
+        guard let requestLine = lines.first else { throw .bad("missing request line") }
+        let (method, target, version) = try parseRequestLine(buffer, requestLine)
+        var headers = HTTPHeaders()
+        for line in lines.dropFirst() {
+            headers.add(field: try HTTPSyntax.parseField(buffer, line))
+        }
+        if version.minor >= 1 {
+            let hosts = headers.values(for: "Host")
+            if hosts.isEmpty { throw .bad("missing Host header; HTTP/1.1 requests must carry exactly one") }
+            if hosts.count > 1 { throw .bad("multiple Host headers; exactly one is allowed") }
+        }
+        let contentLength = try HTTPSyntax.contentLength(headers)
+        var chunked = false
+        if headers.contains("Transfer-Encoding") {
+            if contentLength != nil {
+                throw .bad("both Content-Length and Transfer-Encoding present; a request may carry only one")
+            }
+            if version.minor == 0 { throw .bad("Transfer-Encoding is not allowed in an HTTP/1.0 request") }
+            chunked = try HTTPSyntax.isChunked(headers)
+        }
+        if let contentLength, contentLength > limits.maxBodyBytes {
+            throw HTTPParseError(status: 413, reason: "Content-Length \(contentLength) exceeds the limit of \(limits.maxBodyBytes) bytes")
+        }
+        return HTTPRequestHead(method: method, target: target, version: version, headers: headers,
+                               contentLength: contentLength, isChunked: chunked)
+    }
+
+    /// `method SP request-target SP HTTP-version`, single spaces, no stray bytes.
+    private static func parseRequestLine(
+        _ buffer: UnsafeBufferPointer<UInt8>, _ line: Range<Int>
+    ) throws(HTTPParseError) -> (String, String, HTTPVersion) {
+        var index = line.lowerBound
+        while index < line.upperBound, HTTPSyntax.isTokenChar(buffer[index]) { index += 1 }
+        guard index > line.lowerBound else { throw .bad("request line must start with a method token") }
+        guard index < line.upperBound, buffer[index] == HTTPSyntax.space else {
+            if index < line.upperBound {
+                throw .bad("invalid character 0x\(HTTPSyntax.hex(buffer[index])) in method; expected 'METHOD /path HTTP/1.1'")
+            }
+            throw .bad("request line has no target; expected 'METHOD /path HTTP/1.1'")
+        }
+        let method = HTTPSyntax.string(buffer, line.lowerBound..<index)
+        index += 1
+        let targetStart = index
+        while index < line.upperBound, buffer[index] > 0x20, buffer[index] < 0x7F { index += 1 }
+        guard index > targetStart else { throw .bad("empty request target or more than one space after the method") }
+        guard index < line.upperBound, buffer[index] == HTTPSyntax.space else {
+            if index < line.upperBound {
+                throw .bad("invalid character 0x\(HTTPSyntax.hex(buffer[index])) in request target")
+            }
+            throw .bad("request line has no HTTP version; expected 'METHOD /path HTTP/1.1'")
+        }
+        let target = HTTPSyntax.string(buffer, targetStart..<index)
+        index += 1
+        let version = try parseVersion(buffer, index..<line.upperBound)
+        let first = target.utf8.first
+        let validForm = first == UInt8(ascii: "/") || target.hasPrefix("http://") || target.hasPrefix("https://")
+            || (target == "*" && method == "OPTIONS") || (method == "CONNECT")
+        guard validForm else { throw .bad("invalid request target '\(target)'; expected a path starting with '/'") }
+        return (method, target, version)
+    }
+
+    /// `HTTP/1.0` or `HTTP/1.1` (other 1.x minors are answered as 1.1; other majors get 505).
+    static func parseVersion(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) throws(HTTPParseError) -> HTTPVersion {
+        let text = HTTPSyntax.string(buffer, range)
+        let bytes = Array(text.utf8)
+        guard bytes.count == 8, text.hasPrefix("HTTP/"), bytes[6] == UInt8(ascii: "."),
+              let major = Int(String(UnicodeScalar(bytes[5]))), let minor = Int(String(UnicodeScalar(bytes[7])))
+        else { throw .bad("invalid HTTP version '\(text)'; expected HTTP/1.1 or HTTP/1.0") }
+        guard major == 1 else { throw HTTPParseError(status: 505, reason: "HTTP version \(text) is not supported; use HTTP/1.1") }
+        return HTTPVersion(major: 1, minor: min(minor, 1))
+    }
+}

@@ -1,0 +1,181 @@
+// MARK: - Incremental response parser (for the client)
+
+/// A parsed status line and header section.
+public struct HTTPResponseHead: Sendable, Hashable {
+    public var version: HTTPVersion
+    public var status: Int
+    public var reason: String
+    public var headers: HTTPHeaders
+}
+
+/// What the response parser found, in order: a head, body pieces, then the end.
+public enum HTTPResponseParserEvent: Sendable, Hashable {
+    case head(HTTPResponseHead)
+    case body([UInt8])
+    case end(trailers: HTTPHeaders)
+}
+
+/// A pure, incremental HTTP/1.1 response parser, the client-side twin of ``HTTPRequestParser``.
+/// Interim 1xx responses are skipped. Bodies are sized, chunked, or delimited by the connection
+/// closing (call ``finish()`` at end of stream).
+public struct HTTPResponseParser: Sendable {
+    private enum State: Sendable {
+        case head(HTTPHeadScanner)
+        case body(HTTPBodyDecoder)
+        case done
+        case failed(HTTPParseError)
+    }
+
+    public let limits: HTTPParserLimits
+    private var state: State
+    private let requestMethod: String
+
+    /// A parser for the response to one request sent with `requestMethod` (HEAD responses have no body).
+    public init(requestMethod: String, limits: HTTPParserLimits = HTTPParserLimits()) {
+        self.limits = limits
+        self.requestMethod = requestMethod
+        self.state = .head(HTTPHeadScanner(kind: .head, limits: Self.headLimits(limits)))
+    }
+
+    /// True once the final response has ended.
+    public var isComplete: Bool {
+        if case .done = state { return true }
+        return false
+    }
+
+    /// True when the body ends only when the server closes the connection.
+    public private(set) var readsUntilClose = false
+
+    /// Parses as much of `input` as possible; returns the count of bytes consumed.
+    public mutating func parse(
+        _ input: UnsafeBufferPointer<UInt8>,
+        into events: inout [HTTPResponseParserEvent]
+    ) throws(HTTPParseError) -> Int {
+        do {
+            return try parseUnchecked(input, into: &events)
+        } catch {
+            state = .failed(error)
+            throw error
+        }
+    }
+
+    /// Reports end of stream: completes a read-until-close body, or fails a truncated response.
+    public mutating func finish(into events: inout [HTTPResponseParserEvent]) throws(HTTPParseError) {
+        switch state {
+        case .done: return
+        case .failed(let error): throw error
+        case .head: state = .failed(.bad("connection closed before a complete response head"))
+        case .body(let decoder):
+            do {
+                try decoder.finishAtEndOfStream()
+                events.append(.end(trailers: HTTPHeaders()))
+                state = .done
+                return
+            } catch {
+                state = .failed(error)
+            }
+        }
+        if case .failed(let error) = state { throw error }
+    }
+
+    private mutating func parseUnchecked(
+        _ input: UnsafeBufferPointer<UInt8>,
+        into events: inout [HTTPResponseParserEvent]
+    ) throws(HTTPParseError) -> Int {
+        var index = 0
+        while true {
+            switch state {
+            case .failed(let error):
+                throw error
+            case .done:
+                return index
+            case .head(var scanner):
+                let rest = UnsafeBufferPointer(rebasing: input[index..<input.count])
+                guard let length = try scanner.scan(rest) else {
+                    state = .head(scanner)
+                    return index
+                }
+                let head = try parseHead(rest, lines: scanner.lines)
+                index += length
+                if head.status >= 100 && head.status < 200 {
+                    if head.status == 101 { throw .bad("unexpected 101 Switching Protocols") }
+                    state = .head(HTTPHeadScanner(kind: .head, limits: Self.headLimits(limits)))
+                    continue
+                }
+                events.append(.head(head))
+                let framing = try bodyFraming(head)
+                guard let framing else {
+                    events.append(.end(trailers: HTTPHeaders()))
+                    state = .done
+                    return index
+                }
+                readsUntilClose = framing == .untilClose
+                state = .body(HTTPBodyDecoder(framing: framing, limits: limits))
+            case .body(var decoder):
+                let (next, outcome) = try decoder.decode(input, from: index) { piece in
+                    events.append(.body(Array(piece)))
+                }
+                index = next
+                switch outcome {
+                case .needMore:
+                    state = .body(decoder)
+                    return index
+                case .finished(let trailers):
+                    events.append(.end(trailers: trailers))
+                    state = .done
+                    return index
+                }
+            }
+        }
+    }
+
+    private func bodyFraming(_ head: HTTPResponseHead) throws(HTTPParseError) -> HTTPBodyFraming? {
+        if requestMethod == "HEAD" || head.status == 204 || head.status == 304 { return nil }
+        let length = try HTTPSyntax.contentLength(head.headers)
+        if head.headers.contains("Transfer-Encoding") {
+            if length != nil { throw .bad("response has both Content-Length and Transfer-Encoding") }
+            return try HTTPSyntax.isChunked(head.headers) ? .chunked : .untilClose
+        }
+        if let length {
+            if length > limits.maxBodyBytes {
+                throw HTTPParseError(status: 413, reason: "response Content-Length \(length) exceeds the limit of \(limits.maxBodyBytes) bytes")
+            }
+            return length == 0 ? nil : .length(length)
+        }
+        return .untilClose
+    }
+
+    /// `HTTP-version SP 3DIGIT SP [reason-phrase]`.
+    private func parseHead(_ buffer: UnsafeBufferPointer<UInt8>, lines: [Range<Int>]) throws(HTTPParseError) -> HTTPResponseHead {
+        guard let line = lines.first, line.count >= 12 else { throw .bad("malformed status line; expected 'HTTP/1.1 200 OK'") }
+        let version = try HTTPRequestHead.parseVersion(buffer, line.lowerBound..<(line.lowerBound + 8))
+        guard buffer[line.lowerBound + 8] == HTTPSyntax.space else { throw .bad("malformed status line; expected 'HTTP/1.1 200 OK'") }
+        var status = 0
+        for offset in 9..<12 {
+            let byte = buffer[line.lowerBound + offset]
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { throw .bad("status code is not three digits") }
+            status = status * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        guard status >= 100 else { throw .bad("status code \(status) is below 100") }
+        var reason = ""
+        if line.count > 12 {
+            guard buffer[line.lowerBound + 12] == HTTPSyntax.space else { throw .bad("missing space after status code") }
+            let reasonRange = (line.lowerBound + 13)..<line.upperBound
+            for position in reasonRange where !HTTPSyntax.isFieldValueChar(buffer[position]) {
+                throw .bad("control character in reason phrase")
+            }
+            reason = HTTPSyntax.string(buffer, reasonRange)
+        }
+        var headers = HTTPHeaders()
+        for field in lines.dropFirst() { headers.add(field: try HTTPSyntax.parseField(buffer, field)) }
+        return HTTPResponseHead(version: version, status: status, reason: reason, headers: headers)
+    }
+
+    static func headLimits(_ limits: HTTPParserLimits) -> HTTPHeadScanner.Limits {
+        let error = HTTPParseError(status: 502, reason: "response header section larger than \(limits.maxHeaderBytes) bytes")
+        return HTTPHeadScanner.Limits(
+            maxFirstLine: limits.maxRequestLineBytes,
+            firstLineError: HTTPParseError(status: 502, reason: "status line longer than \(limits.maxRequestLineBytes) bytes"),
+            maxTotal: limits.maxHeaderBytes, totalError: error, maxLines: limits.maxHeaderCount + 1)
+    }
+}

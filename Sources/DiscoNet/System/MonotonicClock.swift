@@ -1,0 +1,27 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+import CDiscoEpoll
+
+// MARK: - Monotonic time for the event loop
+
+/// Nanoseconds on `CLOCK_MONOTONIC`. The event loop's timers use this directly: it is cheap (vDSO)
+/// and never jumps with wall-clock changes.
+enum MonotonicClock {
+    static func nowNanoseconds() -> UInt64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
+    }
+
+    /// Converts a `Duration` to whole nanoseconds, saturating at zero for negative values.
+    static func nanoseconds(_ duration: Duration) -> UInt64 {
+        let (seconds, attoseconds) = duration.components
+        if seconds < 0 { return 0 }
+        let (secNanos, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
+        if overflow { return UInt64.max / 2 }
+        return secNanos &+ UInt64(attoseconds / 1_000_000_000)
+    }
+}

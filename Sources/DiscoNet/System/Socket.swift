@@ -1,0 +1,156 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+import CDiscoEpoll
+
+// MARK: - Non-blocking sockets
+
+/// A non-blocking, close-on-exec socket descriptor with thin, throwing wrappers around the calls we
+/// use. It does not own the descriptor: whoever created it calls ``close()`` exactly once.
+struct Socket: Sendable, Hashable {
+    let fd: Int32
+
+    init(fd: Int32) { self.fd = fd }
+
+    // MARK: Creation
+
+    /// Creates a non-blocking TCP socket for `address`'s family.
+    static func tcp(for address: SocketAddress) throws(SystemError) -> Socket {
+        _ = ignoreSIGPIPEOnce
+        return try make(family: address.isIPv6 ? AF_INET6 : AF_INET, type: Int32(SOCK_STREAM.rawValue))
+    }
+
+    /// Creates a non-blocking UDP socket for `address`'s family.
+    static func udp(for address: SocketAddress) throws(SystemError) -> Socket {
+        try make(family: address.isIPv6 ? AF_INET6 : AF_INET, type: Int32(SOCK_DGRAM.rawValue))
+    }
+
+    private static func make(family: Int32, type: Int32) throws(SystemError) -> Socket {
+        let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        let fd = try retryingEINTR("socket") { Glibc.socket(family, type | flags, 0) }
+        return Socket(fd: fd)
+    }
+
+    // MARK: Options
+
+    func setOption(_ level: Int32, _ name: Int32, _ value: Int32, _ label: String) throws(SystemError) {
+        var value = value
+        _ = try retryingEINTR("setsockopt(\(label))") {
+            setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
+        }
+    }
+
+    func setReuseAddress() throws(SystemError) { try setOption(SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR") }
+    func setNoDelay() throws(SystemError) { try setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY") }
+
+    /// The pending asynchronous error (`SO_ERROR`), used to learn how a non-blocking connect ended.
+    func pendingError() throws(SystemError) -> Int32 {
+        var value: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        _ = try retryingEINTR("getsockopt(SO_ERROR)") { getsockopt(fd, SOL_SOCKET, SO_ERROR, &value, &length) }
+        return value
+    }
+
+    // MARK: Addresses
+
+    func bind(to address: SocketAddress) throws(SystemError) {
+        _ = try address.withSockAddr { (pointer, length) throws(SystemError) in
+            try retryingEINTR("bind(\(address))") { Glibc.bind(fd, pointer, length) }
+        }
+    }
+
+    /// The local address; after binding port 0 this reports the port the kernel chose.
+    func localAddress() throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try withUnsafeMutablePointer(to: &storage) { pointer throws(SystemError) in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { p throws(SystemError) in
+                try retryingEINTR("getsockname") { getsockname(fd, p, &length) }
+            }
+        }
+        guard let address = SocketAddress(storage: storage) else {
+            throw SystemError(function: "getsockname", errno: EAFNOSUPPORT)
+        }
+        return address
+    }
+
+    // MARK: TCP
+
+    func listen(backlog: Int32) throws(SystemError) {
+        _ = try retryingEINTR("listen") { Glibc.listen(fd, backlog) }
+    }
+
+    /// Accepts one connection, or returns nil when none is pending. The new socket is
+    /// non-blocking and close-on-exec from the start (`accept4`).
+    func accept() throws(SystemError) -> Socket? {
+        let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+        guard let client = try nonBlocking("accept4", { disco_accept4(fd, flags) }) else { return nil }
+        return Socket(fd: client)
+    }
+
+    /// Starts a connect. Returns true when connected at once, false when in progress
+    /// (wait for writability, then check ``pendingError()``).
+    func connect(to address: SocketAddress) throws(SystemError) -> Bool {
+        do {
+            _ = try address.withSockAddr { (pointer, length) throws(SystemError) in
+                try retryingEINTR("connect(\(address))") { Glibc.connect(fd, pointer, length) }
+            }
+            return true
+        } catch where error.errno == EINPROGRESS {
+            return false
+        }
+    }
+
+    /// Reads into `buffer`. Returns nil when no data is available, 0 at end of stream.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
+        try nonBlocking("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+    }
+
+    /// Sends bytes without raising SIGPIPE. Returns nil when the send buffer is full.
+    func send(_ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int? {
+        try nonBlocking("send") { Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+    }
+
+    /// True when the peer has closed or reset the connection (checked without consuming data).
+    func peerHasClosed() -> Bool {
+        var byte: UInt8 = 0
+        let result = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        if result == 0 { return true }
+        if result < 0 {
+            let code = Glibc.errno
+            return !(code == EAGAIN || code == EWOULDBLOCK || code == EINTR)
+        }
+        return false
+    }
+
+    func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
+
+    // MARK: UDP
+
+    func sendTo(_ buffer: UnsafeRawBufferPointer, address: SocketAddress) throws(SystemError) -> Int? {
+        try address.withSockAddr { (pointer, length) throws(SystemError) in
+            try nonBlocking("sendto(\(address))") {
+                sendto(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL), pointer, length)
+            }
+        }
+    }
+
+    func receiveFrom(_ buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> (Int, SocketAddress)? {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let count = try withUnsafeMutablePointer(to: &storage) { pointer throws(SystemError) in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { p throws(SystemError) in
+                try nonBlocking("recvfrom") { recvfrom(fd, buffer.baseAddress, buffer.count, 0, p, &length) }
+            }
+        }
+        guard let count else { return nil }
+        guard let address = SocketAddress(storage: storage) else {
+            throw SystemError(function: "recvfrom", errno: EAFNOSUPPORT)
+        }
+        return (count, address)
+    }
+
+    func close() { closeDescriptor(fd) }
+}

@@ -1,0 +1,168 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+import CDiscoEpoll
+import Dispatch
+
+// MARK: - Socket addresses
+
+/// An IPv4 or IPv6 address with a port, as a plain value.
+///
+/// Converted to `sockaddr_in`/`sockaddr_in6` only at the syscall boundary.
+public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
+    /// Raw address bytes in network order: 4 for IPv4, 16 for IPv6.
+    public let addressBytes: [UInt8]
+    /// The port in host byte order.
+    public let port: UInt16
+    /// The IPv6 scope (interface) id; 0 for IPv4 and global addresses.
+    public let scopeID: UInt32
+
+    /// True for IPv6 addresses.
+    public var isIPv6: Bool { addressBytes.count == 16 }
+
+    /// Creates an address from a numeric host (`"127.0.0.1"`, `"::1"`, `"[::1]"`) and a port.
+    /// Returns nil when `host` is not a numeric address; use ``resolve(host:port:)`` for names.
+    public init?(numericHost host: String, port: UInt16) {
+        var text = host
+        if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            self = withUnsafeBytes(of: &v4) { SocketAddress(bytes: Array($0), port: port, scopeID: 0) }
+            return
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 {
+            self = withUnsafeBytes(of: &v6) { SocketAddress(bytes: Array($0), port: port, scopeID: 0) }
+            return
+        }
+        return nil
+    }
+
+    init(bytes: [UInt8], port: UInt16, scopeID: UInt32) {
+        self.addressBytes = bytes
+        self.port = port
+        self.scopeID = scopeID
+    }
+
+    /// The host part as text: `127.0.0.1` or `::1`.
+    public var host: String {
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
+        let family = isIPv6 ? AF_INET6 : AF_INET
+        let ok = addressBytes.withUnsafeBytes { raw in
+            inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil
+        }
+        guard ok else { return "?" }
+        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+    }
+
+    /// `host:port`, with IPv6 hosts in brackets: `[::1]:8080`.
+    public var description: String {
+        isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    // MARK: Syscall boundary
+
+    /// Calls `body` with a `sockaddr` pointer and length describing this address.
+    func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws(SystemError) -> R) throws(SystemError) -> R {
+        var storage = sockaddr_storage()
+        let length: socklen_t
+        if isIPv6 {
+            var sin6 = sockaddr_in6()
+            sin6.sin6_family = sa_family_t(AF_INET6)
+            sin6.sin6_port = port.bigEndian
+            sin6.sin6_scope_id = scopeID
+            withUnsafeMutableBytes(of: &sin6.sin6_addr) { $0.copyBytes(from: addressBytes) }
+            withUnsafeMutableBytes(of: &storage) { raw in
+                withUnsafeBytes(of: &sin6) { raw.copyMemory(from: $0) }
+            }
+            length = socklen_t(MemoryLayout<sockaddr_in6>.size)
+        } else {
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = port.bigEndian
+            withUnsafeMutableBytes(of: &sin.sin_addr) { $0.copyBytes(from: addressBytes) }
+            withUnsafeMutableBytes(of: &storage) { raw in
+                withUnsafeBytes(of: &sin) { raw.copyMemory(from: $0) }
+            }
+            length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        }
+        return try withUnsafePointer(to: &storage) { pointer throws(SystemError) in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { (p) throws(SystemError) -> R in
+                try body(p, length)
+            }
+        }
+    }
+
+    /// Reads an address out of a `sockaddr_storage` filled in by the kernel.
+    init?(storage: sockaddr_storage) {
+        var storage = storage
+        switch Int32(storage.ss_family) {
+        case AF_INET:
+            let sin = withUnsafeBytes(of: &storage) { $0.loadUnaligned(as: sockaddr_in.self) }
+            var addr = sin.sin_addr
+            let bytes = withUnsafeBytes(of: &addr) { Array($0) }
+            self.init(bytes: bytes, port: UInt16(bigEndian: sin.sin_port), scopeID: 0)
+        case AF_INET6:
+            let sin6 = withUnsafeBytes(of: &storage) { $0.loadUnaligned(as: sockaddr_in6.self) }
+            var addr = sin6.sin6_addr
+            let bytes = withUnsafeBytes(of: &addr) { Array($0) }
+            self.init(bytes: bytes, port: UInt16(bigEndian: sin6.sin6_port), scopeID: sin6.sin6_scope_id)
+        default:
+            return nil
+        }
+    }
+
+    // MARK: Name resolution
+
+    /// Resolves `host` (a name or a numeric address) with `getaddrinfo`, returning every address in
+    /// the resolver's order. Blocking: call from a thread that may block (see ``resolveAsync``).
+    public static func resolve(host: String, port: UInt16) throws(AddressResolutionError) -> [SocketAddress] {
+        if let numeric = SocketAddress(numericHost: host, port: port) { return [numeric] }
+        var hints = addrinfo()
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        hints.ai_family = AF_UNSPEC
+        var result: UnsafeMutablePointer<addrinfo>?
+        let status = getaddrinfo(host, String(port), &hints, &result)
+        guard status == 0, let first = result else {
+            let reason = String(cString: gai_strerror(status))
+            throw AddressResolutionError(host: host, reason: reason)
+        }
+        defer { freeaddrinfo(first) }
+        var addresses: [SocketAddress] = []
+        var cursor: UnsafeMutablePointer<addrinfo>? = first
+        while let info = cursor {
+            if let sa = info.pointee.ai_addr {
+                var storage = sockaddr_storage()
+                let length = min(Int(info.pointee.ai_addrlen), MemoryLayout<sockaddr_storage>.size)
+                withUnsafeMutableBytes(of: &storage) { raw in
+                    raw.copyMemory(from: UnsafeRawBufferPointer(start: sa, count: length))
+                }
+                if let address = SocketAddress(storage: storage), !addresses.contains(address) {
+                    addresses.append(address)
+                }
+            }
+            cursor = info.pointee.ai_next
+        }
+        if addresses.isEmpty { throw AddressResolutionError(host: host, reason: "no IPv4 or IPv6 address") }
+        return addresses
+    }
+
+    /// Resolves `host` off the caller's thread (getaddrinfo blocks) and returns every address.
+    public static func resolveAsync(host: String, port: UInt16) async throws -> [SocketAddress] {
+        if let numeric = SocketAddress(numericHost: host, port: port) { return [numeric] }
+        return try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { () throws(AddressResolutionError) in try resolve(host: host, port: port) })
+            }
+        }
+    }
+}
+
+/// A host name that could not be resolved.
+public struct AddressResolutionError: Error, Sendable, CustomStringConvertible {
+    public let host: String
+    public let reason: String
+    public var description: String { "cannot resolve host '\(host)': \(reason)" }
+}

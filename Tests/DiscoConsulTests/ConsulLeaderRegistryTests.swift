@@ -18,7 +18,7 @@ struct ConsulTarget {
         if let address = ProcessInfo.processInfo.environment["CONSUL_HTTP_ADDR"], !address.isEmpty {
             var settings = ConsulClient.Settings(address: address.replacingOccurrences(of: "http://", with: ""))
             settings.token = ProcessInfo.processInfo.environment["CONSUL_HTTP_TOKEN"]
-            return ConsulTarget(transport: URLSessionExchange(), settings: settings, clock: nil, keyPrefix: prefix)
+            return ConsulTarget(transport: LoopbackHTTPExchange(), settings: settings, clock: nil, keyPrefix: prefix)
         }
         let clock = ManualClockTime()
         let double = ConsulKVDouble(token: token, now: { clock.now })

@@ -1,0 +1,119 @@
+// MARK: - DiscoMode
+
+/// How a node finds its peers (`-disco-mode`).
+public enum DiscoMode: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// A/AAAA records of a name.
+    case dns
+    /// SRV records.
+    case dnsSRV = "dns-srv"
+    /// A leader record in Consul's KV store.
+    case consulKV = "consul-kv"
+    /// A leader record in etcd.
+    case etcdKV = "etcd-kv"
+
+    public var description: String { rawValue }
+
+    /// Whether the mode uses a KV store (no `-bootstrap-expect`).
+    public var usesKeyValueStore: Bool { self == .consulKV || self == .etcdKV }
+}
+
+// MARK: - DiscoConfig
+
+/// A validated disco-config for one mode.
+public enum DiscoConfig: Sendable, Hashable {
+    case dns(DNSConfig)
+    case dnsSRV(DNSSRVConfig)
+    case consulKV(ConsulKVConfig)
+    case etcdKV(EtcdKVConfig)
+
+    public var mode: DiscoMode {
+        switch self {
+        case .dns: .dns
+        case .dnsSRV: .dnsSRV
+        case .consulKV: .consulKV
+        case .etcdKV: .etcdKV
+        }
+    }
+
+    /// Decodes `json` strictly for `mode`. `nil` (no `-disco-config`) gives the mode's defaults;
+    /// dns and dns-srv have none (a name is required).
+    public static func decode(mode: DiscoMode, json: JSONValue?) throws(ConfigError) -> DiscoConfig {
+        switch mode {
+        case .dns:
+            guard let json else { throw missing(mode, example: #"{"name":"disco.local"}"#) }
+            return .dns(try DNSConfig(json: json))
+        case .dnsSRV:
+            guard let json else { throw missing(mode, example: #"{"name":"disco.local","service":"disco-http"}"#) }
+            return .dnsSRV(try DNSSRVConfig(json: json))
+        case .consulKV:
+            guard let json else { return .consulKV(ConsulKVConfig()) }
+            return .consulKV(try ConsulKVConfig(json: json))
+        case .etcdKV:
+            guard let json else { return .etcdKV(EtcdKVConfig()) }
+            return .etcdKV(try EtcdKVConfig(json: json))
+        }
+    }
+
+    static func missing(_ mode: DiscoMode, example: String) -> ConfigError {
+        ConfigError(code: .missingField, field: "name",
+                          message: "disco mode \(mode) needs -disco-config with at least a \"name\", e.g. -disco-config '\(example)'")
+    }
+}
+
+// MARK: - Loading
+
+/// Reads the text of `-disco-config`: a path to a JSON file if such a file exists, otherwise the
+/// JSON itself. `$VAR`/`${VAR}` are then expanded in the text (``EnvironmentExpansion``, Go's
+/// `os.ExpandEnv` rules) and it is parsed strictly.
+public struct DiscoConfigLoader: Sendable {
+    /// Environment lookup (`nil` = unset); the process environment by default.
+    public var environment: @Sendable (String) -> String?
+    /// File reader: `nil` when no such file; the real file system by default.
+    public var readFile: @Sendable (String) throws(ProcessEnvironment.FileError) -> [UInt8]?
+
+    public init(
+        environment: @escaping @Sendable (String) -> String? = ProcessEnvironment.value,
+        readFile: @escaping @Sendable (String) throws(ProcessEnvironment.FileError) -> [UInt8]? = { path throws(ProcessEnvironment.FileError) in
+            try ProcessEnvironment.readFileIfExists(path)
+        }
+    ) {
+        self.environment = environment
+        self.readFile = readFile
+    }
+
+    /// Loads, expands and parses the flag value into JSON.
+    public func loadJSON(_ flagValue: String) throws(ConfigError) -> JSONValue {
+        let fileBytes: [UInt8]?
+        do throws(ProcessEnvironment.FileError) {
+            fileBytes = try readFile(flagValue)
+        } catch {
+            throw ConfigError(code: .unreadable, field: nil, message: "disco-config file: \(error)")
+        }
+        let origin = fileBytes == nil ? "disco-config" : "disco-config file \(flagValue.debugDescription)"
+        let original = fileBytes.map { String(decoding: $0, as: UTF8.self) } ?? flagValue
+        if let fileBytes, String(decoding: fileBytes, as: UTF8.self).utf8.elementsEqual(fileBytes) == false {
+            throw ConfigError(code: .syntax, field: nil, message: "\(origin): not valid UTF-8 text")
+        }
+        let expanded = EnvironmentExpansion.expand(original, lookup: environment)
+        do throws(JSONParseError) {
+            return try JSONValue.parse(expanded)
+        } catch {
+            var message = "\(origin) is not valid JSON: \(error)"
+            if expanded != original { message += " (positions refer to the text after $VAR expansion)" }
+            if fileBytes == nil, looksLikePath(flagValue) {
+                message = "disco-config: no file named \(flagValue.debugDescription), and the value is not JSON either: \(error)"
+            }
+            throw ConfigError(code: .syntax, field: nil, message: message, syntax: error)
+        }
+    }
+
+    /// Loads and decodes the config for `mode`.
+    public func load(_ flagValue: String, mode: DiscoMode) throws(ConfigError) -> DiscoConfig {
+        try DiscoConfig.decode(mode: mode, json: try loadJSON(flagValue))
+    }
+
+    func looksLikePath(_ value: String) -> Bool {
+        guard let first = value.first, first != "{", first != "[", first != "'", first != "\"" else { return false }
+        return value.hasSuffix(".json") || value.contains("/")
+    }
+}

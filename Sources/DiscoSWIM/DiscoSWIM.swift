@@ -1,2 +1,0 @@
-// DiscoSWIM: SWIM membership with Lifeguard as a pure core, and its UDP shell.
-import DiscoCore

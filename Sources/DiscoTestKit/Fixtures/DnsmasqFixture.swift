@@ -108,3 +108,22 @@ public final class DnsmasqFixture: Sendable {
         await process.stop()
     }
 }
+
+// MARK: - Scoped use
+
+extension DnsmasqFixture {
+    /// Starts dnsmasq, runs `body`, and stops dnsmasq whether `body` succeeds or throws.
+    public static func with<T>(
+        _ records: Records, logQueries: Bool = false, _ body: (DnsmasqFixture) async throws -> T
+    ) async throws -> T {
+        let fixture = try await start(records, logQueries: logQueries)
+        do {
+            let result = try await body(fixture)
+            await fixture.stop()
+            return result
+        } catch {
+            await fixture.stop()
+            throw error
+        }
+    }
+}

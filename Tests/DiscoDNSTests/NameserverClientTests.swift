@@ -1,0 +1,134 @@
+import DiscoTestKit
+import Synchronization
+import Testing
+@testable import DiscoDNS
+
+/// The UDP/TCP client against a scripted server: the cases a well-behaved dnsmasq never shows.
+@Suite struct NameserverClientTests {
+    static let quick = DNSClientOptions(timeoutPerTry: .milliseconds(300), tries: 2)
+
+    func address(_ bytes: [UInt8], owner: String) throws -> DNSResourceRecord {
+        DNSResourceRecord(name: try DNSName(parsing: owner), type: bytes.count == 4 ? .a : .aaaa, ttl: 30, data: .address(try #require(DNSIPAddress(bytes: bytes))))
+    }
+
+    @Test func ignoresAnswersWithAnotherIDAndTakesTheRightOne() async throws {
+        let record = try address([10, 0, 0, 9], owner: "n.disco.test")
+        let server = try ScriptedDNSServer(udp: { query in
+            [reply(to: query, id: query.header.id &+ 1, answers: [record]), reply(to: query, answers: [record])]
+        })
+        defer { server.stop() }
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.quick))
+        let answer = try await resolver.lookup(try DNSName(parsing: "n.disco.test"), type: .a)
+        #expect(answer.records == [record])
+    }
+
+    @Test(arguments: [(UInt8(2), DNSLookupError.Code.serverFailure), (5, .queryRefused), (4, .errorResponse), (3, .nameDoesNotExist)])
+    func mapsResponseCodesToErrors(rcode: UInt8, code: DNSLookupError.Code) async throws {
+        let server = try ScriptedDNSServer(udp: { [reply(to: $0, rcode: rcode)] })
+        defer { server.stop() }
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.quick))
+        let error = try await #require(throws: DNSLookupError.self) { try await resolver.lookup(try DNSName(parsing: "n.disco.test"), type: .a) }
+        #expect(error.code == code)
+        #expect(error.server == server.nameserver)
+        #expect(error.question == "A n.disco.test")
+    }
+
+    @Test func reportsMalformedAnswersWithWhatWasWrong() async throws {
+        let server = try ScriptedDNSServer(udp: { query in
+            // The right ID and QR bit, then an answer count with no answer behind it.
+            var bytes = reply(to: query)
+            bytes[7] = 1
+            return [bytes]
+        })
+        defer { server.stop() }
+        let client = try NameserverClient(nameserver: server.nameserver, options: Self.quick)
+        let error = try await #require(throws: DNSLookupError.self) {
+            try await client.exchange(DNSQuestion(name: try DNSName(parsing: "n.disco.test"), type: .a))
+        }
+        #expect(error.code == .malformedAnswer)
+        #expect(error.description.contains("answer record 1"), "\(error)")
+        #expect(error.description.contains("runs past the end of the message"), "\(error)")
+    }
+
+    @Test func retriesOverTCPWhenTheAnswerIsTruncated() async throws {
+        let record = try address([10, 0, 0, 1], owner: "n.disco.test")
+        let server = try ScriptedDNSServer(
+            udp: { query in [Array(reply(to: query, truncated: true, answers: [record]).prefix(20))] },
+            tcp: { query in [reply(to: query, answers: [record])] })
+        defer { server.stop() }
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.quick))
+        let answer = try await resolver.lookup(try DNSName(parsing: "n.disco.test"), type: .a)
+        #expect(answer.records == [record])
+        #expect(server.queries.withLock { $0.map(\.transport) } == ["udp", "tcp"])
+    }
+
+    @Test func timesOutAfterEveryTryWithAFreshID() async throws {
+        let server = try ScriptedDNSServer(udp: { _ in [] })
+        defer { server.stop() }
+        let ids = Mutex<UInt16>(100)
+        var options = Self.quick
+        options.idGenerator = { ids.withLock { $0 += 1; return $0 } }
+        let client = try NameserverClient(nameserver: server.nameserver, options: options)
+        let error = try await #require(throws: DNSLookupError.self) {
+            try await client.exchange(DNSQuestion(name: try DNSName(parsing: "n.disco.test"), type: .aaaa))
+        }
+        #expect(error.code == .timeout)
+        #expect(error.description.contains(server.nameserver))
+        #expect(error.description.contains("2 tries"))
+        #expect(error.description.contains("AAAA n.disco.test"))
+        #expect(server.queries.withLock { $0.map(\.message.header.id) } == [101, 102])
+    }
+
+    @Test func reportsConnectionRefusedWhenNothingListens() async throws {
+        let port = try FreePort.loopback()
+        let client = try NameserverClient(nameserver: "127.0.0.1:\(port)", options: Self.quick)
+        let error = try await #require(throws: DNSLookupError.self) {
+            try await client.exchange(DNSQuestion(name: try DNSName(parsing: "n.disco.test"), type: .a))
+        }
+        #expect(error.code == .connectionRefused)
+        #expect(error.server == "127.0.0.1:\(port)")
+    }
+
+    @Test func followsACNAMEThatLeavesTheAnswerByAskingAgain() async throws {
+        let alias = try DNSName(parsing: "db.disco.test")
+        let target = try DNSName(parsing: "n2.disco.test")
+        let record = try address([10, 0, 0, 2], owner: "n2.disco.test")
+        let server = try ScriptedDNSServer(udp: { query in
+            if query.questions.first?.name == alias {
+                return [reply(to: query, answers: [DNSResourceRecord(name: alias, type: .cname, ttl: 30, data: .cname(target))])]
+            }
+            return [reply(to: query, answers: [record])]
+        })
+        defer { server.stop() }
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.quick))
+        let answer = try await resolver.lookup(alias, type: .a)
+        #expect(answer.canonicalName == target)
+        #expect(answer.records == [record])
+    }
+
+    @Test func rejectsCNAMELoops() async throws {
+        let a = try DNSName(parsing: "a.disco.test")
+        let b = try DNSName(parsing: "b.disco.test")
+        let server = try ScriptedDNSServer(udp: { query in
+            [reply(to: query, answers: [
+                DNSResourceRecord(name: a, type: .cname, ttl: 30, data: .cname(b)),
+                DNSResourceRecord(name: b, type: .cname, ttl: 30, data: .cname(a)),
+            ])]
+        })
+        defer { server.stop() }
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.quick))
+        let error = try await #require(throws: DNSLookupError.self) { try await resolver.lookup(a, type: .a) }
+        #expect(error.code == .cnameLoop)
+    }
+
+    @Test(arguments: ["dns.example:53", "10.0.0.1:0", "10.0.0.1:99999", ""])
+    func rejectsNameserversThatAreNotIPAndPort(_ text: String) {
+        let error = #expect(throws: DNSConfigurationError.self) { try NameserverClient(nameserver: text) }
+        #expect(error?.field == "nameserver")
+    }
+
+    @Test func acceptsIPv6AndDefaultPort() throws {
+        #expect(try NameserverClient(nameserver: "[::1]:5353").serverDescription == "[::1]:5353")
+        #expect(try NameserverClient(nameserver: "127.0.0.1").serverDescription == "127.0.0.1:53")
+    }
+}

@@ -18,6 +18,8 @@ let package = Package(
         .library(name: "DiscoSWIM", targets: ["DiscoSWIM"]),
         .library(name: "DiscoEtcd", targets: ["DiscoEtcd"]),
         .library(name: "DiscoConsul", targets: ["DiscoConsul"]),
+        .library(name: "Bootstrap", targets: ["Bootstrap"]),
+        .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
@@ -35,9 +37,15 @@ let package = Package(
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         .target(name: "DiscoDNS", dependencies: ["DiscoCore", "CResolv"], swiftSettings: strictSettings),
         .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
+        .target(name: "Bootstrap", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(
+            name: "DiscoDiscovery",
+            dependencies: ["DiscoCore", "DiscoDNS", "DiscoSRV", "DiscoConsul", "DiscoEtcd"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "DiscoTestKit",
-            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM"],
+            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap"],
             swiftSettings: strictSettings
         ),
 
@@ -58,6 +66,7 @@ let package = Package(
         .testTarget(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),

@@ -1,0 +1,118 @@
+import DiscoConsul
+import DiscoCore
+import DiscoDNS
+import DiscoEtcd
+import DiscoSRV
+import Foundation
+
+// MARK: - Discovery
+
+/// Builds the discovery backends a validated disco-config names: an ``AddressProvider`` for
+/// every mode, and a ``LeaderRegistry`` for the KV modes. `discod` and `discoctl` both start here.
+public struct Discovery: Sendable {
+    /// The mode's configuration.
+    public let config: DiscoConfig
+    /// The `-disco-key` (KV modes).
+    public let discoKey: String
+    /// Port given to A/AAAA answers when the config has none (the node's own HTTP port).
+    public let defaultPort: UInt16
+    /// How KV modes speak HTTP.
+    public let transport: any HTTPExchanging
+    /// TTL of the KV leader record's session or lease.
+    public let recordTTL: Duration
+
+    public init(config: DiscoConfig, discoKey: String, defaultPort: UInt16, transport: any HTTPExchanging,
+                recordTTL: Duration = .seconds(10)) {
+        self.config = config
+        self.discoKey = discoKey
+        self.defaultPort = defaultPort
+        self.transport = transport
+        self.recordTTL = recordTTL
+    }
+
+    /// Where peers are found. For KV modes this is the leader record's API address.
+    public func addressProvider() throws -> any AddressProvider {
+        switch config {
+        case .dns(let dns):
+            return try DNSAddressProvider(
+                config: DNSDiscoveryConfig(name: dns.name, port: dns.port, nameserver: dns.nameserver?.description),
+                defaultPort: defaultPort)
+        case .dnsSRV(let srv):
+            return try SRVAddressProvider(config: SRVDiscoveryConfig(
+                name: srv.name, service: srv.service, protocolName: srv.protocol.rawValue,
+                nameserver: srv.nameserver?.description))
+        case .consulKV, .etcdKV:
+            guard let registry = try leaderRegistry() else { preconditionFailure("KV modes always have a registry") }
+            return LeaderRecordAddressProvider(registry: registry)
+        }
+    }
+
+    /// The leader record's store, or `nil` for DNS modes.
+    public func leaderRegistry() throws -> (any LeaderRegistry)? {
+        switch config {
+        case .dns, .dnsSRV:
+            return nil
+        case .consulKV(let consul):
+            return ConsulLeaderRegistry(client: ConsulClient(settings: try Self.settings(consul), transport: transport),
+                                        discoKey: discoKey, ttl: recordTTL)
+        case .etcdKV(let etcd):
+            if etcd.endpoints.contains(where: { $0.scheme == .https }) {
+                throw DiscoveryConfigurationError(field: "endpoints", reason: "https endpoints are not supported yet; use http:// endpoints")
+            }
+            let gateway = EtcdGateway(endpoints: etcd.endpoints.map { "http://\($0.description)" },
+                                      username: etcd.username, password: etcd.password,
+                                      timeout: etcd.dialTimeout ?? .seconds(5), transport: transport)
+            return EtcdLeaderRegistry(gateway: gateway, discoKey: discoKey, ttl: recordTTL)
+        }
+    }
+
+    static func settings(_ consul: ConsulKVConfig) throws -> ConsulClient.Settings {
+        var settings = ConsulClient.Settings(address: consul.address?.description ?? "127.0.0.1:8500")
+        if consul.scheme == .https || consul.tls != nil {
+            throw DiscoveryConfigurationError(field: consul.tls != nil ? "tls_config" : "scheme",
+                                              reason: "TLS to Consul is not supported yet; use scheme http")
+        }
+        settings.datacenter = consul.datacenter
+        settings.namespace = consul.namespace
+        settings.partition = consul.partition
+        settings.token = consul.token
+        if let tokenFile = consul.tokenFile, consul.token == nil {
+            guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
+                throw DiscoveryConfigurationError(field: "token_file", reason: "cannot read \(tokenFile)")
+            }
+            settings.token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        if let auth = consul.basicAuth { settings.basicAuth = (auth.username, auth.password) }
+        return settings
+    }
+}
+
+// MARK: - DiscoveryConfigurationError
+
+/// A disco-config value that is valid JSON but cannot be used, naming the field.
+public struct DiscoveryConfigurationError: Error, CustomStringConvertible {
+    public let field: String
+    public let reason: String
+    public var description: String { "disco-config field \"\(field)\": \(reason)" }
+}
+
+// MARK: - LeaderRecordAddressProvider
+
+/// Discovery through a KV leader record: the one address is the leader's HTTP API.
+public struct LeaderRecordAddressProvider: AddressProvider {
+    public let registry: any LeaderRegistry
+
+    public init(registry: any LeaderRegistry) { self.registry = registry }
+
+    public var name: String { registry.name }
+
+    public func lookup() async throws -> [PeerAddress] {
+        guard let current = try await registry.read() else { return [] }
+        do {
+            return [try PeerAddress(parsing: current.record.apiAddr)]
+        } catch {
+            throw DiscoveryError(.malformed, server: registry.name, record: "leader",
+                                 detail: "api_addr \(current.record.apiAddr.debugDescription) is not an address: \(error)")
+        }
+    }
+}

@@ -47,5 +47,7 @@ let package = Package(
         .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit"], swiftSettings: strictSettings),
+        // Runs the built discod and discoctl executables as processes.
+        .testTarget(name: "DiscodTests", dependencies: ["DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
     ]
 )

@@ -45,6 +45,14 @@ import Testing
         #expect(error.syntax?.column == 14)
     }
 
+    @Test func invalidUTF8InFileIsLocated() throws {
+        let loader = DiscoConfigLoader(environment: { _ in nil }, readFile: { _ in Array("{\n \"name\": \"".utf8) + [0xFF] + Array("\"}".utf8) })
+        let error = try #require(configError { () throws(ConfigError) in _ = try loader.load("/any.json", mode: .dns) })
+        #expect(error.syntax?.code == .invalidUTF8)
+        #expect(error.syntax?.line == 2)
+        #expect(error.message.contains("disco-config file \"/any.json\" is not valid JSON: invalid UTF-8"))
+    }
+
     @Test func directoryIsUnreadable() throws {
         let (_, directory) = try temporaryFile("{}")
         defer { try? FileManager.default.removeItem(at: directory) }

@@ -70,5 +70,7 @@ let package = Package(
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),
+        // Runs the built discod and discoctl executables as processes.
+        .testTarget(name: "DiscodTests", dependencies: ["DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
     ]
 )

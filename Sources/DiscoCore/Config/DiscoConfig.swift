@@ -91,8 +91,13 @@ public struct DiscoConfigLoader: Sendable {
         }
         let origin = fileBytes == nil ? "disco-config" : "disco-config file \(flagValue.debugDescription)"
         let original = fileBytes.map { String(decoding: $0, as: UTF8.self) } ?? flagValue
-        if let fileBytes, String(decoding: fileBytes, as: UTF8.self).utf8.elementsEqual(fileBytes) == false {
-            throw ConfigError(code: .syntax, field: nil, message: "\(origin): not valid UTF-8 text")
+        if let fileBytes, !original.utf8.elementsEqual(fileBytes) {
+            // Not UTF-8: let the parser point at the first bad byte.
+            do throws(JSONParseError) {
+                _ = try JSONValue.parse(fileBytes)
+            } catch {
+                throw ConfigError(code: .syntax, field: nil, message: "\(origin) is not valid JSON: \(error)", syntax: error)
+            }
         }
         let expanded = EnvironmentExpansion.expand(original, lookup: environment)
         do throws(JSONParseError) {

@@ -138,7 +138,8 @@ public struct FlagSet: Sendable {
             do throws(DurationParseError) {
                 return try GoDuration.parse(text)
             } catch {
-                throw FlagValueError("\(error.reason); expected a duration such as 300ms, 1.5s or 2m")
+                let prefix = error.reason == "not a duration" ? "" : error.reason + "; "
+                throw FlagValueError(prefix + "expected a duration such as 300ms, 1.5s or 2m")
             }
         }
     }

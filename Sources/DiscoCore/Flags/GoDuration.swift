@@ -52,6 +52,7 @@ public enum GoDuration {
         var total: UInt64 = 0
         while index < bytes.count {
             guard bytes[index] == UInt8(ascii: ".") || isDigit(bytes[index]) else {
+                if total == 0 { throw fail("not a duration") }
                 throw fail("expected a number at \(String(decoding: bytes[index...], as: UTF8.self).debugDescription)")
             }
             // Integer part.

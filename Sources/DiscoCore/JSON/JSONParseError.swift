@@ -110,6 +110,7 @@ extension JSONParseError {
     static func describe(byte: UInt8?) -> String {
         guard let byte else { return "end of input" }
         switch byte {
+        case UInt8(ascii: "'"): return "a single quote (')"
         case 0x21...0x7E: return "'\(Character(Unicode.Scalar(byte)))'"
         case UInt8(ascii: " "): return "a space"
         case UInt8(ascii: "\n"): return "a newline"

@@ -1,0 +1,222 @@
+// MARK: - DiscodOptions
+
+/// Everything `discod` was asked to do, parsed and validated before anything touches the disk
+/// or the network. Build with ``parse(_:loader:)``.
+public struct DiscodOptions: Sendable {
+    public var nodeID: NodeID
+    /// Whether `-node-id` was given (otherwise the ID is the advertised Raft address).
+    public var nodeIDWasGiven: Bool
+    public var httpAddress: PeerAddress
+    public var httpAdvertisedAddress: PeerAddress
+    public var raftAddress: PeerAddress
+    public var raftAdvertisedAddress: PeerAddress
+    public var raftNonVoter: Bool
+    public var clusterName: String
+    /// `-join` targets (HTTP API addresses), de-duplicated in order.
+    public var join: [PeerAddress]
+    public var joinAttempts: Int
+    public var joinInterval: Duration
+    public var bootstrapExpect: Int
+    public var bootstrapExpectTimeout: Duration
+    public var clusterConnectTimeout: Duration
+    public var discoMode: DiscoMode?
+    public var discoKey: String
+    /// The validated disco-config for ``discoMode`` (defaults applied when none was given).
+    public var discoConfig: DiscoConfig?
+    public var logLevel: Logger.Level
+    public var logFormat: LogFormat
+    /// The data directory as given (not yet made absolute, not yet created).
+    public var dataDirectory: String
+
+    /// How this node will join or form a cluster (before any state on disk is considered).
+    public enum FormationPlan: Sendable, Hashable, CustomStringConvertible {
+        /// No peers given: form a single-node cluster (or restart from state).
+        case singleNode
+        /// Join the given cluster as a new member.
+        case join
+        /// Join if possible, else notify peers and bootstrap once `bootstrapExpect` voters are known.
+        case bootstrapExpect
+        /// Claim or read the leader record in Consul or etcd.
+        case keyValueRegistration
+
+        public var description: String {
+            switch self {
+            case .singleNode: "single-node"
+            case .join: "join"
+            case .bootstrapExpect: "bootstrap-expect"
+            case .keyValueRegistration: "kv-registration"
+            }
+        }
+    }
+
+    public var formationPlan: FormationPlan {
+        if let discoMode { return discoMode.usesKeyValueStore ? .keyValueRegistration : .bootstrapExpect }
+        if join.isEmpty { return .singleNode }
+        return bootstrapExpect > 0 ? .bootstrapExpect : .join
+    }
+
+    // MARK: Parsing
+
+    /// Parses and validates a command line (without the program name).
+    public static func parse(_ arguments: [String], loader: DiscoConfigLoader = DiscoConfigLoader()) throws(FlagError) -> DiscodOptions {
+        let flags = DiscodFlags()
+        let parsed = try flags.flagSet.parse(arguments)
+        return try DiscodOptions(flags: flags, parsed: parsed, loader: loader)
+    }
+
+    init(flags: DiscodFlags, parsed: ParsedFlags, loader: DiscoConfigLoader) throws(FlagError) {
+        // Positional: exactly one data directory.
+        guard let directory = parsed.positionals.first else {
+            throw FlagError.badArguments("missing required argument: data directory (usage: discod [flags] <data-dir>)")
+        }
+        guard parsed.positionals.count == 1 else {
+            let rest = parsed.positionals.dropFirst().joined(separator: " ")
+            var message = "arguments after data directory (\(rest)) are not accepted"
+            if parsed.positionals.dropFirst().contains(where: { $0.hasPrefix("-") }) {
+                message += "; flags must come before the data directory"
+            }
+            throw FlagError.badArguments(message)
+        }
+        guard !directory.isEmpty else { throw FlagError.badArguments("data directory must not be empty") }
+        dataDirectory = directory
+
+        // Addresses.
+        httpAddress = parsed[flags.httpAddr]
+        raftAddress = parsed[flags.raftAddr]
+        httpAdvertisedAddress = parsed[flags.httpAdvAddr] ?? httpAddress
+        raftAdvertisedAddress = parsed[flags.raftAdvAddr] ?? raftAddress
+        guard httpAddress != raftAddress else {
+            throw FlagError.conflict("raft-addr", "-http-addr and -raft-addr must differ (both are \(httpAddress))")
+        }
+        try Self.checkRoutable(httpAdvertisedAddress, flag: "http-adv-addr", given: parsed[flags.httpAdvAddr] != nil, bindFlag: "http-addr", what: "HTTP")
+        try Self.checkRoutable(raftAdvertisedAddress, flag: "raft-adv-addr", given: parsed[flags.raftAdvAddr] != nil, bindFlag: "raft-addr", what: "Raft")
+        guard httpAdvertisedAddress != raftAdvertisedAddress else {
+            throw FlagError.conflict("raft-adv-addr", "the advertised HTTP and Raft addresses must differ (both are \(httpAdvertisedAddress))")
+        }
+
+        // Identity.
+        let idText = parsed[flags.nodeID]
+        nodeIDWasGiven = !idText.isEmpty
+        if nodeIDWasGiven {
+            guard let id = NodeID(idText) else {
+                throw FlagError.invalid("node-id", "\(idText.debugDescription) is not a valid node ID (non-empty, at most 256 bytes, no whitespace or control characters)")
+            }
+            nodeID = id
+        } else {
+            guard let id = NodeID(raftAdvertisedAddress.description) else {
+                throw FlagError.invalid("node-id", "cannot default to the advertised Raft address \(raftAdvertisedAddress); set -node-id")
+            }
+            nodeID = id
+        }
+        clusterName = parsed[flags.clusterName]
+        guard NodeID.isValid(clusterName) else {
+            throw FlagError.invalid("cluster-name", "\(clusterName.debugDescription) is not a valid name (non-empty, no whitespace or control characters)")
+        }
+        raftNonVoter = parsed[flags.raftNonVoter]
+
+        // Formation values.
+        join = parsed[flags.join]
+        joinAttempts = parsed[flags.joinAttempts]
+        joinInterval = parsed[flags.joinInterval]
+        bootstrapExpect = parsed[flags.bootstrapExpect]
+        bootstrapExpectTimeout = parsed[flags.bootstrapExpectTimeout]
+        clusterConnectTimeout = parsed[flags.clusterConnectTimeout]
+        guard joinAttempts >= 1 else { throw FlagError.invalid("join-attempts", "must be at least 1, got \(joinAttempts)") }
+        guard joinInterval >= .zero else { throw FlagError.invalid("join-interval", "must not be negative") }
+        guard bootstrapExpect >= 0 else {
+            throw FlagError.invalid("bootstrap-expect", "must be 0 (off) or the number of voters to wait for, got \(bootstrapExpect)")
+        }
+        guard bootstrapExpectTimeout > .zero else { throw FlagError.invalid("bootstrap-expect-timeout", "must be positive") }
+        guard clusterConnectTimeout > .zero else { throw FlagError.invalid("cluster-connect-timeout", "must be positive") }
+
+        // Discovery values.
+        discoMode = parsed[flags.discoMode]
+        discoKey = parsed[flags.discoKey]
+        let keyIsValid = NodeID.isValid(discoKey) && !discoKey.hasPrefix("/") && !discoKey.hasSuffix("/")
+        guard keyIsValid else {
+            throw FlagError.invalid("disco-key", "\(discoKey.debugDescription) is not a valid key prefix (non-empty, no whitespace, no leading or trailing '/')")
+        }
+        logLevel = parsed[flags.logLevel]
+        logFormat = parsed[flags.logFormat]
+
+        try validateCombinations()
+
+        // disco-config last: it may read a file.
+        let configText = parsed[flags.discoConfig]
+        if let discoMode {
+            do throws(ConfigError) {
+                discoConfig = configText.isEmpty
+                    ? try DiscoConfig.decode(mode: discoMode, json: nil)
+                    : try loader.load(configText, mode: discoMode)
+            } catch {
+                throw FlagError(code: .invalidValue, flag: "disco-config", message: "invalid value for flag -disco-config: \(error)")
+            }
+        } else {
+            guard configText.isEmpty else {
+                throw FlagError.conflict("disco-config", "-disco-config needs -disco-mode (dns, dns-srv, consul-kv or etcd-kv)")
+            }
+            discoConfig = nil
+        }
+    }
+
+    // MARK: Validation
+
+    static func checkRoutable(_ address: PeerAddress, flag: String, given: Bool, bindFlag: String, what: String) throws(FlagError) {
+        let unspecified = ["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]
+        guard unspecified.contains(address.host) else { return }
+        let origin = given ? "" : " (it defaults to -\(bindFlag))"
+        throw FlagError.invalid(flag, "advertised \(what) address \(address) is not routable\(origin); set -\(flag) to an address other nodes can reach")
+    }
+
+    /// rqlite's combination rules, each naming the flags involved.
+    func validateCombinations() throws(FlagError) {
+        if bootstrapExpect > 0, raftNonVoter {
+            throw FlagError.conflict("bootstrap-expect", "-bootstrap-expect applies only to voting nodes; drop it or -raft-non-voter")
+        }
+        if !join.isEmpty, let discoMode {
+            throw FlagError.conflict("join", "-join cannot be used with -disco-mode \(discoMode): discovery finds the peers; use one or the other")
+        }
+        if !join.isEmpty, bootstrapExpect == 0 {
+            let own = [httpAdvertisedAddress.withoutScheme, httpAddress.withoutScheme]
+            if let selfTarget = join.first(where: { own.contains($0.withoutScheme) }) {
+                throw FlagError.conflict("join", "node cannot join itself unless bootstrapping: -join contains this node's own HTTP address \(selfTarget); set -bootstrap-expect to form a new cluster from a list that includes this node")
+            }
+        }
+        if let discoMode, discoMode.usesKeyValueStore, bootstrapExpect > 0 {
+            throw FlagError.conflict("bootstrap-expect", "-bootstrap-expect is not used with -disco-mode \(discoMode): the first voter to claim the leader key bootstraps the cluster")
+        }
+        if let discoMode, !discoMode.usesKeyValueStore, !raftNonVoter, bootstrapExpect == 0 {
+            throw FlagError.conflict("bootstrap-expect", "-disco-mode \(discoMode) needs -bootstrap-expect on a voting node (the number of voters to wait for)")
+        }
+        if bootstrapExpect > 1, join.isEmpty, discoMode == nil {
+            throw FlagError.conflict("bootstrap-expect", "-bootstrap-expect \(bootstrapExpect) needs -join or -disco-mode dns/dns-srv to find the other nodes")
+        }
+    }
+
+    // MARK: Logging
+
+    /// The resolved options as log metadata.
+    public var metadata: Logger.Metadata {
+        var metadata: Logger.Metadata = [
+            "node_id": .string(nodeID.rawValue),
+            "http_addr": .string(httpAddress.description),
+            "http_adv_addr": .string(httpAdvertisedAddress.description),
+            "raft_addr": .string(raftAddress.description),
+            "raft_adv_addr": .string(raftAdvertisedAddress.description),
+            "voter": .string(raftNonVoter ? "false" : "true"),
+            "cluster": .string(clusterName),
+            "formation": .string(formationPlan.description),
+            "data_dir": .string(dataDirectory),
+        ]
+        if !join.isEmpty { metadata["join"] = .array(join.map { .string($0.description) }) }
+        if bootstrapExpect > 0 {
+            metadata["bootstrap_expect"] = .string(String(bootstrapExpect))
+            metadata["bootstrap_expect_timeout"] = .string(GoDuration.format(bootstrapExpectTimeout))
+        }
+        if let discoMode {
+            metadata["disco_mode"] = .string(discoMode.rawValue)
+            if discoMode.usesKeyValueStore { metadata["disco_key"] = .string(discoKey) }
+        }
+        return metadata
+    }
+}

@@ -1,0 +1,180 @@
+import Testing
+@testable import DiscoCore
+
+@Suite struct DiscodOptionsTests {
+    /// No files exist and the environment is fixed, so tests do not depend on the machine.
+    let loader = DiscoConfigLoader(environment: { ["DNS_NAME": "disco.local"][$0] }, readFile: { _ in nil })
+
+    func parse(_ line: String) throws(FlagError) -> DiscodOptions {
+        try DiscodOptions.parse(line.split(separator: " ").map(String.init), loader: loader)
+    }
+
+    func failure(_ arguments: [String]) -> FlagError? {
+        do {
+            _ = try DiscodOptions.parse(arguments, loader: loader)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    func failure(_ line: String) -> FlagError? { failure(line.split(separator: " ").map(String.init)) }
+
+    // MARK: Seed command lines (rqlited replaced by discod), verbatim
+
+    @Test func seedAutomaticBootstrap() throws {
+        let options = try parse("-node-id 1 -http-addr=127.0.0.1:4001 -raft-addr=127.0.0.1:4002 -bootstrap-expect 3 -join http://h1:4001,http://h2:4001,http://h3:4001 data")
+        #expect(options.nodeID == "1")
+        #expect(options.httpAddress == PeerAddress(host: "127.0.0.1", port: 4001))
+        #expect(options.httpAdvertisedAddress == options.httpAddress)
+        #expect(options.raftAdvertisedAddress == PeerAddress(host: "127.0.0.1", port: 4002))
+        #expect(options.bootstrapExpect == 3)
+        #expect(options.join.map(\.url) == ["http://h1:4001", "http://h2:4001", "http://h3:4001"])
+        #expect(options.dataDirectory == "data")
+        #expect(options.formationPlan == .bootstrapExpect)
+    }
+
+    @Test func seedDockerStyle() throws {
+        let options = try parse("-bootstrap-expect 3 -join http://h1:4001,http://h2:4001,http://h3:4001 /rqlite/file/data")
+        #expect(options.nodeID == "localhost:4002")
+        #expect(!options.nodeIDWasGiven)
+    }
+
+    @Test func seedDNS() throws {
+        let options = try DiscodOptions.parse(["-node-id", "n1", "-http-addr=h1:4001", "-raft-addr=h1:4002",
+                                               "-disco-mode=dns", #"-disco-config={"name":"rqlite.local"}"#, "-bootstrap-expect", "3", "data"],
+                                              loader: loader)
+        #expect(options.discoConfig == .dns(DNSConfig(name: "rqlite.local")))
+        #expect(options.formationPlan == .bootstrapExpect)
+    }
+
+    @Test func seedDNSSRV() throws {
+        let options = try DiscodOptions.parse(["-node-id", "n1", "-http-addr=h1:4001", "-raft-addr=h1:4002", "-disco-mode=dns-srv",
+                                               #"-disco-config={"name":"rqlite.local","service":"rqlite-svc"}"#, "-bootstrap-expect", "3", "data"],
+                                              loader: loader)
+        guard case .dnsSRV(let srv) = options.discoConfig else { Issue.record("wrong config"); return }
+        #expect(srv.queryName == "_rqlite-svc._tcp.rqlite.local")
+    }
+
+    @Test(arguments: [
+        ("consul-kv", #"{"address":"example.com:8500"}"#),
+        ("etcd-kv", #"{"endpoints":["example.com:2379"]}"#),
+    ])
+    func seedKeyValueModes(mode: String, config: String) throws {
+        let options = try DiscodOptions.parse(["-node-id", "id1", "-http-addr=h1:4001", "-raft-addr=h1:4002", "-disco-mode", mode,
+                                               "-disco-config", config, "data"], loader: loader)
+        #expect(options.discoMode?.rawValue == mode)
+        #expect(options.discoKey == "disco")
+        #expect(options.formationPlan == .keyValueRegistration)
+    }
+
+    @Test func defaults() throws {
+        let options = try parse("data")
+        #expect(options.httpAddress.description == "localhost:4001")
+        #expect(options.raftAddress.description == "localhost:4002")
+        #expect(options.joinAttempts == 5)
+        #expect(options.joinInterval == .seconds(3))
+        #expect(options.bootstrapExpectTimeout == .seconds(120))
+        #expect(options.clusterName == "disco")
+        #expect(options.logLevel == .info)
+        #expect(options.logFormat == .text)
+        #expect(options.formationPlan == .singleNode)
+        #expect(options.discoConfig == nil)
+    }
+
+    @Test func environmentExpandsInDiscoConfig() throws {
+        let options = try DiscodOptions.parse(["-http-addr=h1:4001", "-raft-addr=h1:4002", "-disco-mode=dns",
+                                               #"-disco-config={"name":"$DNS_NAME"}"#, "-raft-non-voter", "data"], loader: loader)
+        #expect(options.discoConfig == .dns(DNSConfig(name: "disco.local")))
+        #expect(options.raftNonVoter)
+    }
+
+    // MARK: Errors naming the flag
+
+    @Test(arguments: [
+        ("-bootsrap-expect 3 data", "bootsrap-expect", "flag provided but not defined: -bootsrap-expect; did you mean -bootstrap-expect?"),
+        ("-http-addr", "http-addr", "flag needs an argument: -http-addr"),
+        ("-bootstrap-expect-timeout=abc data", "bootstrap-expect-timeout", #"invalid value "abc" for flag -bootstrap-expect-timeout: expected a duration such as 300ms, 1.5s or 2m"#),
+        ("-http-addr http://h:4001 data", "http-addr", "without http:// or https://"),
+        ("-raft-addr h:port data", "raft-addr", "is not a number from 1 to 65535"),
+        ("-disco-mode zookeeper data", "disco-mode", "disco mode must be one of dns, dns-srv, consul-kv, etcd-kv"),
+        ("-log-level loud data", "log-level", "expected one of trace, debug"),
+        ("-log-format xml data", "log-format", "expected text or json"),
+        ("-join h1 data", "join", "missing port"),
+        ("-join-attempts 0 data", "join-attempts", "must be at least 1"),
+        ("-bootstrap-expect -1 -join h:1 data", "bootstrap-expect", "must be 0 (off)"),
+        ("-bootstrap-expect-timeout 0 data", "bootstrap-expect-timeout", "must be positive"),
+        ("-http-addr h:1 -raft-addr h:1 data", "raft-addr", "-http-addr and -raft-addr must differ"),
+        ("-http-addr 0.0.0.0:4001 data", "http-adv-addr", "advertised HTTP address 0.0.0.0:4001 is not routable (it defaults to -http-addr)"),
+        ("-raft-adv-addr [::]:4002 data", "raft-adv-addr", "advertised Raft address [::]:4002 is not routable;"),
+        ("-http-adv-addr h:9 -raft-adv-addr h:9 data", "raft-adv-addr", "advertised HTTP and Raft addresses must differ"),
+        ("-bootstrap-expect 3 -raft-non-voter -join h:1 data", "bootstrap-expect", "applies only to voting nodes"),
+        ("-join h:1 -disco-mode dns data", "join", "-join cannot be used with -disco-mode dns"),
+        ("-join http://localhost:4001,h2:4001 data", "join", "node cannot join itself unless bootstrapping"),
+        ("-disco-mode consul-kv -bootstrap-expect 3 data", "bootstrap-expect", "not used with -disco-mode consul-kv"),
+        ("-disco-mode etcd-kv -bootstrap-expect 1 data", "bootstrap-expect", "not used with -disco-mode etcd-kv"),
+        ("-disco-mode dns data", "bootstrap-expect", "-disco-mode dns needs -bootstrap-expect on a voting node"),
+        ("-disco-mode dns-srv data", "bootstrap-expect", "-disco-mode dns-srv needs -bootstrap-expect"),
+        ("-bootstrap-expect 3 data", "bootstrap-expect", "needs -join or -disco-mode dns/dns-srv"),
+        ("-disco-config {} data", "disco-config", "-disco-config needs -disco-mode"),
+        ("-disco-mode dns -bootstrap-expect 3 data", "disco-config", "disco mode dns needs -disco-config"),
+        ("-node-id a\tb data", "node-id", "not a valid node ID"),
+        ("-disco-key /x data", "disco-key", "not a valid key prefix"),
+    ])
+    func rejectsWithFlagNamed(line: String, flag: String, fragment: String) throws {
+        let error = try #require(failure(line))
+        #expect(error.flag == flag)
+        #expect(error.message.contains(fragment), "\(error.message)")
+        #expect(error.exitStatus == 2)
+    }
+
+    @Test func nonVoterMayUseDNSWithoutExpect() throws {
+        let options = try DiscodOptions.parse(["-disco-mode", "dns", #"-disco-config={"name":"n"}"#, "-raft-non-voter", "data"], loader: loader)
+        #expect(options.raftNonVoter)
+    }
+
+    @Test func selfJoinIsFineWhenBootstrapping() throws {
+        #expect(throws: Never.self) { try parse("-bootstrap-expect 2 -join localhost:4001,h2:4001 data") }
+    }
+
+    @Test func discoConfigErrorsKeepDetail() throws {
+        let unknown = try #require(failure(["-disco-mode", "dns", "-bootstrap-expect", "3", "-disco-config", #"{"name":"a","prot":1}"#, "data"]))
+        #expect(unknown.message == #"invalid value for flag -disco-config: disco-config for dns: unknown field "prot"; did you mean "port"? Valid fields are: name, port, nameserver"#)
+        let quoted = try #require(failure(["-disco-mode", "dns", "-bootstrap-expect", "3", "-disco-config", #"'{"name":"a"}'"#, "data"]))
+        #expect(quoted.message.contains("at line 1, column 1"))
+        #expect(quoted.message.contains("the shell did not remove them"))
+    }
+
+    // MARK: Positional arguments
+
+    @Test func missingDataDirectory() throws {
+        let error = try #require(failure("-node-id 1"))
+        #expect(error.code == .badArguments)
+        #expect(error.message.contains("missing required argument: data directory"))
+    }
+
+    @Test func argumentsAfterDataDirectory() throws {
+        let error = try #require(failure("data -node-id 1"))
+        #expect(error.message == "arguments after data directory (-node-id 1) are not accepted; flags must come before the data directory")
+        let plain = try #require(failure("data other"))
+        #expect(plain.message == "arguments after data directory (other) are not accepted")
+    }
+
+    @Test func helpIsNotAnError() throws {
+        let error = try #require(failure("-h"))
+        #expect(error.code == .helpRequested)
+        let usage = DiscodFlags().flagSet.usage()
+        for heading in ["Node:", "Cluster formation:", "Discovery:", "Logging:"] {
+            #expect(usage.contains("\n\(heading)\n"))
+        }
+        #expect(usage.contains("  -bootstrap-expect-timeout duration\n    How long to wait for -bootstrap-expect voters (default 2m0s)"))
+        #expect(usage.contains(#"(default "localhost:4001")"#))
+    }
+
+    @Test func metadataForTheStartupLog() throws {
+        let options = try parse("-node-id 1 -bootstrap-expect 2 -join h1:4001,h2:4001 data")
+        #expect(options.metadata["node_id"] == "1")
+        #expect(options.metadata["join"] == ["h1:4001", "h2:4001"])
+        #expect(options.metadata["formation"] == "bootstrap-expect")
+    }
+}

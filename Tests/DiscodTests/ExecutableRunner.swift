@@ -1,0 +1,66 @@
+import Foundation
+import Testing
+
+/// Runs one of the package's executables, built next to the test bundle, and captures its output.
+struct ExecutableRunner {
+    struct Outcome {
+        var status: Int32
+        var standardOutput: String
+        var standardError: String
+    }
+
+    /// The directory holding the built products (`.build/<triple>/debug`).
+    static func productsDirectory() throws -> URL {
+        var candidates: [URL] = []
+        if let first = CommandLine.arguments.first {
+            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent())
+        }
+        candidates.append(Bundle.main.bundleURL)
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
+        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.appending(path: "discod").path) {
+            return candidate
+        }
+        throw RunnerError(message: "discod not found next to the test bundle (looked in \(candidates.map(\.path))); build it with swift build")
+    }
+
+    struct RunnerError: Error, CustomStringConvertible {
+        let message: String
+        var description: String { message }
+    }
+
+    /// Runs `name` with `arguments` in `directory` and waits for it to exit.
+    static func run(_ name: String, _ arguments: [String], in directory: URL) throws -> Outcome {
+        let process = Process()
+        process.executableURL = try productsDirectory().appending(path: name)
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        let output = Pipe()
+        let error = Pipe()
+        process.standardOutput = output
+        process.standardError = error
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+        // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
+        let errorData = Box()
+        let group = DispatchGroup()
+        DispatchQueue.global().async(group: group) { errorData.data = error.fileHandleForReading.readDataToEndOfFile() }
+        let outputData = output.fileHandleForReading.readDataToEndOfFile()
+        group.wait()
+        process.waitUntilExit()
+        return Outcome(status: process.terminationStatus,
+                       standardOutput: String(decoding: outputData, as: UTF8.self),
+                       standardError: String(decoding: errorData.data, as: UTF8.self))
+    }
+
+    /// Written by one background read, then read after `DispatchGroup.wait()`, which orders the two.
+    final class Box: @unchecked Sendable {
+        var data = Data()
+    }
+
+    /// A fresh empty directory for one test.
+    static func temporaryDirectory() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appending(path: "discod-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return directory
+    }
+}

@@ -19,6 +19,7 @@ let package = Package(
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
+        .executable(name: "disco-bench-http", targets: ["disco-bench-http"]),
     ],
     dependencies: [],
     targets: [
@@ -40,6 +41,11 @@ let package = Package(
         .executableTarget(
             name: "disco-sim",
             dependencies: ["DiscoCore", "DiscoRaft", "DiscoSWIM", "DiscoTestKit"],
+            swiftSettings: strictSettings
+        ),
+
+        .executableTarget(
+            name: "disco-bench-http", dependencies: ["DiscoNet"], path: "Benchmarks/HTTPBenchServer",
             swiftSettings: strictSettings
         ),
 

@@ -23,6 +23,7 @@ let package = Package(
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
+        .executable(name: "disco-bench-http", targets: ["disco-bench-http"]),
     ],
     dependencies: [],
     targets: [
@@ -55,6 +56,11 @@ let package = Package(
         .executableTarget(
             name: "disco-sim",
             dependencies: ["DiscoCore", "DiscoRaft", "DiscoSWIM", "DiscoTestKit"],
+            swiftSettings: strictSettings
+        ),
+
+        .executableTarget(
+            name: "disco-bench-http", dependencies: ["DiscoNet"], path: "Benchmarks/HTTPBenchServer",
             swiftSettings: strictSettings
         ),
 

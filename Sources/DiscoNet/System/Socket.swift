@@ -76,6 +76,21 @@ struct Socket: Sendable, Hashable {
         return address
     }
 
+    /// The peer's address (`getpeername`).
+    func remoteAddress() throws(SystemError) -> SocketAddress {
+        var storage = sockaddr_storage()
+        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        _ = try withUnsafeMutablePointer(to: &storage) { pointer throws(SystemError) in
+            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { p throws(SystemError) in
+                try retryingEINTR("getpeername") { getpeername(fd, p, &length) }
+            }
+        }
+        guard let address = SocketAddress(storage: storage) else {
+            throw SystemError(function: "getpeername", errno: EAFNOSUPPORT)
+        }
+        return address
+    }
+
     // MARK: TCP
 
     func listen(backlog: Int32) throws(SystemError) {

@@ -1,0 +1,167 @@
+// MARK: - HTTP/1.1 client
+
+/// Settings for an ``HTTPClient``.
+public struct HTTPClientConfiguration: Sendable {
+    /// Bound on establishing a TCP connection.
+    public var connectTimeout: Duration
+    /// Bound on a whole request (connect, send, receive) when `send` is given no timeout.
+    public var requestTimeout: Duration
+    /// Most open connections per `host:port`; further requests wait for one.
+    public var maxConnectionsPerHost: Int
+    /// Idle pooled connections older than this are closed instead of reused.
+    public var idleTimeout: Duration
+    /// Limits applied to responses (header size, body size).
+    public var limits: HTTPParserLimits
+
+    public init(
+        connectTimeout: Duration = .seconds(5),
+        requestTimeout: Duration = .seconds(30),
+        maxConnectionsPerHost: Int = 8,
+        idleTimeout: Duration = .seconds(50),
+        limits: HTTPParserLimits = HTTPParserLimits(maxBodyBytes: 64 * 1024 * 1024)
+    ) {
+        self.connectTimeout = connectTimeout
+        self.requestTimeout = requestTimeout
+        self.maxConnectionsPerHost = maxConnectionsPerHost
+        self.idleTimeout = idleTimeout
+        self.limits = limits
+    }
+}
+
+/// A small HTTP/1.1 client over plain TCP (`http://` only; TLS is out of scope) with per-host
+/// keep-alive pools.
+///
+/// Redirects are returned to the caller (``send(_:timeout:)``) unless the caller asks for them
+/// to be followed (``send(_:followingRedirects:timeout:)``). A request is retried once, on a new
+/// connection, only when a pooled connection turns out to be stale before any byte of the
+/// response arrived, and only if the request is idempotent or was not fully written.
+public final class HTTPClient: Sendable {
+    public let configuration: HTTPClientConfiguration
+    private let group: EventLoopGroup
+    private let pool: HTTPConnectionPool
+
+    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), group: EventLoopGroup = .shared) {
+        self.configuration = configuration
+        self.group = group
+        self.pool = HTTPConnectionPool(maxPerHost: configuration.maxConnectionsPerHost, idleTimeout: configuration.idleTimeout)
+    }
+
+    /// TCP connections opened so far (reuse shows as fewer connections than requests).
+    public var connectionsOpened: Int {
+        get async { await pool.connectionsOpened }
+    }
+
+    /// Closes idle connections; later requests fail with `.shutDown`.
+    public func shutdown() async {
+        await pool.shutdown()
+    }
+
+    // MARK: Sending
+
+    /// Sends one request and returns its response, including 3xx responses.
+    public func send(_ request: HTTPClientRequest, timeout: Duration? = nil) async throws -> HTTPClientResponse {
+        let url = try HTTPURL.parse(request.url)
+        let limit = timeout ?? configuration.requestTimeout
+        return try await withDeadline(limit, host: url.authority) {
+            try await self.sendWithRetry(request, url: url)
+        }
+    }
+
+    /// Sends a request and follows up to `maxRedirects` redirects. 303 (and 301/302 after a
+    /// POST) continue as GET without a body; 307 and 308 repeat the method and body.
+    public func send(
+        _ request: HTTPClientRequest, followingRedirects maxRedirects: Int, timeout: Duration? = nil
+    ) async throws -> HTTPClientResponse {
+        var current = request
+        var url = try HTTPURL.parse(request.url)
+        for _ in 0...maxRedirects {
+            let response = try await send(current, timeout: timeout)
+            guard response.isRedirect, let location = response.headers["Location"] else { return response }
+            url = try url.resolving(location)
+            current.url = "http://\(url.authority)\(url.target)"
+            if response.status == 303 || ((response.status == 301 || response.status == 302) && current.method == "POST") {
+                current.method = "GET"
+                current.body = []
+                current.headers.remove("Content-Length")
+                current.headers.remove("Content-Type")
+            }
+        }
+        throw HTTPClientError(.tooManyRedirects, host: url.authority, detail: "more than \(maxRedirects) redirects")
+    }
+
+    // MARK: Internals
+
+    private func sendWithRetry(_ request: HTTPClientRequest, url: HTTPURL) async throws -> HTTPClientResponse {
+        let key = url.authority
+        var lease = try await pool.acquire(key)
+        while true {
+            let connection: TCPConnection
+            let reused: Bool
+            switch lease {
+            case .reuse(let pooled):
+                if await pooled.isStale() {
+                    await pool.release(key, connection: nil)
+                    lease = try await pool.acquire(key)
+                    continue
+                }
+                connection = pooled
+                reused = true
+            case .open:
+                do {
+                    connection = try await TCPConnection.connect(
+                        host: url.host, port: url.port, timeout: configuration.connectTimeout, group: group)
+                } catch {
+                    await pool.release(key, connection: nil)
+                    throw Self.connectError(error, host: key)
+                }
+                reused = false
+            }
+            let exchange = HTTPClientExchange(connection: connection, url: url, limits: configuration.limits)
+            do {
+                let (response, reusable) = try await exchange.run(request)
+                await pool.release(key, connection: reusable ? connection : nil)
+                return response
+            } catch let failure as HTTPClientExchange.Failure {
+                connection.close()
+                await pool.release(key, connection: nil)
+                let retryable = reused && !failure.receivedResponseBytes && (request.isIdempotent || !failure.requestWritten)
+                if retryable && !Task.isCancelled {
+                    lease = try await pool.acquire(key)
+                    continue
+                }
+                throw failure.error
+            } catch {
+                connection.close()
+                await pool.release(key, connection: nil)
+                throw error
+            }
+        }
+    }
+
+    private static func connectError(_ error: any Error, host: String) -> HTTPClientError {
+        if let network = error as? NetworkError {
+            if network.code == .connectTimeout { return HTTPClientError(.connectTimeout, host: host, detail: network.description) }
+            return HTTPClientError(.connectFailed, host: host, detail: network.description)
+        }
+        return HTTPClientError(.connectFailed, host: host, detail: "\(error)")
+    }
+
+    /// Runs `body`, failing with `.timeout` after `limit`. The body is cancelled on timeout, which
+    /// closes whatever connection it is using.
+    private func withDeadline<T: Sendable>(
+        _ limit: Duration, host: String, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: limit)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)")
+            }
+            return value
+        }
+    }
+}

@@ -1,0 +1,153 @@
+// MARK: - Client requests, responses, errors
+
+/// A request for ``HTTPClient``. The URL must be `http://host[:port][/path][?query]`.
+public struct HTTPClientRequest: Sendable {
+    public var method: String
+    public var url: String
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+
+    public init(method: String = "GET", url: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        self.method = method
+        self.url = url
+        self.headers = headers
+        self.body = body
+    }
+
+    /// True for methods that may be repeated safely (RFC 9110 §9.2.2).
+    var isIdempotent: Bool {
+        ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"].contains(method)
+    }
+}
+
+/// A complete response received by ``HTTPClient``.
+public struct HTTPClientResponse: Sendable {
+    public var status: Int
+    public var reason: String
+    public var version: HTTPVersion
+    public var headers: HTTPHeaders
+    public var body: [UInt8]
+    public var trailers: HTTPHeaders
+
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+
+    /// True for 301, 302, 303, 307 and 308 responses carrying a `Location`.
+    public var isRedirect: Bool {
+        [301, 302, 303, 307, 308].contains(status) && headers["Location"] != nil
+    }
+}
+
+/// Why an HTTP client request failed, naming the host and what failed.
+public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// Extensible failure kinds; compare with the static members.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let name: String
+        public var description: String { name }
+
+        public static let invalidURL = Code(name: "invalid URL")
+        public static let unsupportedScheme = Code(name: "unsupported scheme")
+        public static let connectFailed = Code(name: "connect failed")
+        public static let connectTimeout = Code(name: "connect timed out")
+        public static let timeout = Code(name: "request timed out")
+        public static let malformedResponse = Code(name: "malformed response")
+        public static let connectionClosed = Code(name: "connection closed")
+        public static let tooManyRedirects = Code(name: "too many redirects")
+        public static let shutDown = Code(name: "client shut down")
+    }
+
+    public let code: Code
+    /// The `host:port` the request went to.
+    public let host: String
+    public let detail: String
+
+    public init(_ code: Code, host: String, detail: String = "") {
+        self.code = code
+        self.host = host
+        self.detail = detail
+    }
+
+    public var description: String {
+        detail.isEmpty ? "\(host): \(code)" : "\(host): \(code): \(detail)"
+    }
+}
+
+// MARK: - URLs
+
+/// The parts of an `http://` URL the client needs.
+struct HTTPURL: Sendable, Hashable {
+    var host: String
+    var port: UInt16
+    /// Path and query, starting with `/`.
+    var target: String
+
+    /// `host:port`, the pool key and the value of the Host header (port omitted when 80).
+    var authority: String {
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        return port == 80 ? bracketed : "\(bracketed):\(port)"
+    }
+
+    /// Parses `http://host[:port][/path]`. TLS (`https://`) is not implemented.
+    static func parse(_ text: String) throws(HTTPClientError) -> HTTPURL {
+        let lower = text.lowercased()
+        if lower.hasPrefix("https://") {
+            throw HTTPClientError(.unsupportedScheme, host: text, detail: "https is not supported; use http://")
+        }
+        guard lower.hasPrefix("http://") else {
+            throw HTTPClientError(.invalidURL, host: text, detail: "expected http://host[:port]/path")
+        }
+        let rest = text.dropFirst("http://".count)
+        let slash = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        let authority = rest[..<slash]
+        var target = String(rest[slash...])
+        if target.isEmpty { target = "/" } else if target.hasPrefix("?") { target = "/" + target }
+        var host: Substring
+        var portText: Substring?
+        if authority.hasPrefix("[") {
+            guard let close = authority.firstIndex(of: "]") else {
+                throw HTTPClientError(.invalidURL, host: text, detail: "unterminated IPv6 literal")
+            }
+            host = authority[authority.index(after: authority.startIndex)..<close]
+            let after = authority[authority.index(after: close)...]
+            if after.hasPrefix(":") { portText = after.dropFirst() } else if !after.isEmpty {
+                throw HTTPClientError(.invalidURL, host: text, detail: "unexpected text after IPv6 literal")
+            }
+        } else if let colon = authority.lastIndex(of: ":") {
+            host = authority[..<colon]
+            portText = authority[authority.index(after: colon)...]
+        } else {
+            host = authority
+        }
+        guard !host.isEmpty, !host.contains("@") else {
+            throw HTTPClientError(.invalidURL, host: text, detail: "missing or invalid host")
+        }
+        var port: UInt16 = 80
+        if let portText {
+            guard let value = UInt16(portText), value > 0 else {
+                throw HTTPClientError(.invalidURL, host: text, detail: "invalid port '\(portText)'")
+            }
+            port = value
+        }
+        for byte in target.utf8 where byte <= 0x20 || byte == 0x7F {
+            throw HTTPClientError(.invalidURL, host: text, detail: "whitespace or control character in path")
+        }
+        return HTTPURL(host: String(host), port: port, target: target)
+    }
+
+    /// Resolves a `Location` value against this URL: absolute URLs, absolute paths and
+    /// relative paths.
+    func resolving(_ location: String) throws(HTTPClientError) -> HTTPURL {
+        if location.lowercased().hasPrefix("http://") || location.lowercased().hasPrefix("https://") {
+            return try HTTPURL.parse(location)
+        }
+        if location.hasPrefix("//") { return try HTTPURL.parse("http:" + location) }
+        var next = self
+        if location.hasPrefix("/") {
+            next.target = location
+        } else {
+            let path = target.split(separator: "?", maxSplits: 1).first.map(String.init) ?? "/"
+            let directory = path.hasSuffix("/") ? path : String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) + "/"
+            next.target = directory + location
+        }
+        return next
+    }
+}

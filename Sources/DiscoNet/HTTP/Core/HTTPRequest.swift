@@ -1,0 +1,47 @@
+// MARK: - Requests as handlers see them
+
+/// A complete request delivered to an ``HTTPServer`` handler: head plus the whole body.
+public struct HTTPRequest: Sendable {
+    /// The method token, e.g. `GET`.
+    public var method: String
+    /// The request target exactly as sent (`/path?query`).
+    public var target: String
+    public var version: HTTPVersion
+    /// Header fields in the order received; lookups ignore case.
+    public var headers: HTTPHeaders
+    /// The body bytes (de-chunked when sent chunked).
+    public var body: [UInt8]
+    /// Trailer fields of a chunked body (empty otherwise).
+    public var trailers: HTTPHeaders
+    /// The peer's address, when known.
+    public var remoteAddress: SocketAddress?
+
+    public init(
+        method: String, target: String, version: HTTPVersion = .http1_1,
+        headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = [], trailers: HTTPHeaders = HTTPHeaders(),
+        remoteAddress: SocketAddress? = nil
+    ) {
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.body = body
+        self.trailers = trailers
+        self.remoteAddress = remoteAddress
+    }
+
+    /// The path part of the target (before `?`).
+    public var path: String {
+        if let mark = target.firstIndex(of: "?") { return String(target[..<mark]) }
+        return target
+    }
+
+    /// The query part of the target (after `?`), or nil when there is none.
+    public var query: String? {
+        guard let mark = target.firstIndex(of: "?") else { return nil }
+        return String(target[target.index(after: mark)...])
+    }
+
+    /// The body as UTF-8 text.
+    public var bodyText: String { String(decoding: body, as: UTF8.self) }
+}

@@ -1,0 +1,81 @@
+// MARK: - Serialising responses
+
+/// Builds response heads and chunk framing as bytes.
+enum HTTPResponseEncoder {
+    /// The status line and headers, plus the framing and connection headers the server decides.
+    static func head(
+        _ response: HTTPResponse, version: HTTPVersion, contentLength: Int?, chunked: Bool, keepAlive: Bool
+    ) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + response.headers.count * 32)
+        out.append(contentsOf: version.minor == 0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
+        appendDecimal(response.status, to: &out)
+        out.append(HTTPSyntax.space)
+        out.append(contentsOf: response.reason.utf8)
+        out.append(contentsOf: "\r\n".utf8)
+        for field in response.headers {
+            if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding")
+                || HTTPHeaders.namesEqual(field.name, "Connection") {
+                continue
+            }
+            appendField(field.name, field.value, to: &out)
+        }
+        if let contentLength {
+            out.append(contentsOf: "Content-Length: ".utf8)
+            appendDecimal(contentLength, to: &out)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        if chunked { out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
+        if !keepAlive {
+            out.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if version.minor == 0 {
+            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
+        out.append(contentsOf: "\r\n".utf8)
+        return out
+    }
+
+    /// A small error response with the reason as its body; the connection closes after it.
+    static func error(status: Int, reason: String, version: HTTPVersion = .http1_1) -> [UInt8] {
+        var body = Array(reason.utf8)
+        body.append(HTTPSyntax.lf)
+        var out = head(
+            HTTPResponse(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"]),
+            version: version, contentLength: body.count, chunked: false, keepAlive: false)
+        out.append(contentsOf: body)
+        return out
+    }
+
+    /// One chunk: size in hex, CRLF, data, CRLF.
+    static func chunk(_ bytes: [UInt8]) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count + 12)
+        out.append(contentsOf: String(bytes.count, radix: 16).utf8)
+        out.append(contentsOf: "\r\n".utf8)
+        out.append(contentsOf: bytes)
+        out.append(contentsOf: "\r\n".utf8)
+        return out
+    }
+
+    static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
+    static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
+
+    private static func appendField(_ name: String, _ value: String, to out: inout [UInt8]) {
+        out.append(contentsOf: name.utf8)
+        out.append(contentsOf: ": ".utf8)
+        // Never let a handler's value smuggle a line break into the head.
+        for byte in value.utf8 { out.append(byte == HTTPSyntax.cr || byte == HTTPSyntax.lf ? HTTPSyntax.space : byte) }
+        out.append(contentsOf: "\r\n".utf8)
+    }
+
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value == 0 { out.append(UInt8(ascii: "0")); return }
+        var digits: [UInt8] = []
+        var rest = value
+        while rest > 0 {
+            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+            rest /= 10
+        }
+        out.append(contentsOf: digits.reversed())
+    }
+}

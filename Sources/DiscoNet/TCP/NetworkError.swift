@@ -1,0 +1,34 @@
+// MARK: - Connection errors
+
+/// A failure on a TCP or UDP socket, naming the peer and what failed.
+public struct NetworkError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// What kind of failure this is. Extensible: compare with the static members.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        let name: String
+        public var description: String { name }
+
+        public static let connectRefused = Code(name: "connection refused")
+        public static let connectTimeout = Code(name: "connect timed out")
+        public static let connectFailed = Code(name: "connect failed")
+        public static let connectionClosed = Code(name: "connection closed")
+        public static let connectionReset = Code(name: "connection reset")
+        public static let ioFailed = Code(name: "I/O failed")
+        public static let cancelled = Code(name: "cancelled")
+    }
+
+    public let code: Code
+    /// The peer, as `host:port`.
+    public let peer: String
+    /// Details such as the failing syscall and errno.
+    public let detail: String
+
+    public init(_ code: Code, peer: String, detail: String = "") {
+        self.code = code
+        self.peer = peer
+        self.detail = detail
+    }
+
+    public var description: String {
+        detail.isEmpty ? "\(peer): \(code)" : "\(peer): \(code) (\(detail))"
+    }
+}

@@ -1,0 +1,103 @@
+// MARK: - Async TCP connections
+
+/// A TCP connection with an async API, driven by an ``EventLoop``.
+///
+/// One reader at a time; writes are queued in order. Cancelling a task blocked in `read`,
+/// `write` or `connect` closes the connection (it cannot be used consistently afterwards).
+public final class TCPConnection: Sendable {
+    let channel: TCPChannel
+    /// The peer this connection was opened to.
+    public let remoteAddress: SocketAddress
+    public let localAddress: SocketAddress?
+
+    init(channel: TCPChannel, remoteAddress: SocketAddress) {
+        self.channel = channel
+        self.remoteAddress = remoteAddress
+        self.localAddress = try? channel.socket.localAddress()
+    }
+
+    deinit {
+        let channel = self.channel
+        channel.loop.execute { channel.close() }
+    }
+
+    // MARK: Connecting
+
+    /// Connects to `address` (non-blocking connect, bounded by `timeout`), with TCP_NODELAY set.
+    public static func connect(
+        to address: SocketAddress, timeout: Duration = .seconds(5), group: EventLoopGroup = .shared
+    ) async throws -> TCPConnection {
+        let loop = group.next()
+        let socket: Socket
+        do {
+            socket = try Socket.tcp(for: address)
+            try? socket.setNoDelay()
+        } catch {
+            throw NetworkError(.connectFailed, peer: address.description, detail: error.description)
+        }
+        let channel = TCPChannel(socket: socket, loop: loop, peer: address.description)
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                loop.execute { channel.startConnect(to: address, timeout: timeout, continuation) }
+            }
+        } onCancel: {
+            loop.execute { channel.close(reason: NetworkError(.cancelled, peer: address.description)) }
+        }
+        return TCPConnection(channel: channel, remoteAddress: address)
+    }
+
+    /// Resolves `host` and connects to its addresses in order until one answers.
+    public static func connect(
+        host: String, port: UInt16, timeout: Duration = .seconds(5), group: EventLoopGroup = .shared
+    ) async throws -> TCPConnection {
+        let addresses = try await SocketAddress.resolveAsync(host: host, port: port)
+        var lastError: (any Error)?
+        for address in addresses {
+            do {
+                return try await connect(to: address, timeout: timeout, group: group)
+            } catch {
+                lastError = error
+            }
+        }
+        throw lastError ?? NetworkError(.connectFailed, peer: "\(host):\(port)", detail: "no addresses")
+    }
+
+    // MARK: I/O
+
+    /// Reads up to `maxBytes`; returns nil at end of stream.
+    public func read(maxBytes: Int = 64 * 1024) async throws -> [UInt8]? {
+        let channel = self.channel
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                channel.loop.execute { channel.read(max: maxBytes, continuation) }
+            }
+        } onCancel: {
+            channel.loop.execute { channel.close(reason: NetworkError(.cancelled, peer: channel.peer)) }
+        }
+    }
+
+    /// Writes all of `bytes`, returning once the kernel has accepted them.
+    public func write(_ bytes: [UInt8]) async throws {
+        let channel = self.channel
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                channel.loop.execute { channel.write(bytes, continuation) }
+            }
+        } onCancel: {
+            channel.loop.execute { channel.close(reason: NetworkError(.cancelled, peer: channel.peer)) }
+        }
+    }
+
+    /// True when the peer has closed or reset the connection, or it was closed locally.
+    /// Used by pools to skip stale idle connections before reuse.
+    public func isStale() async -> Bool {
+        let channel = self.channel
+        return (try? await channel.loop.submit { channel.peerHasClosed }) ?? true
+    }
+
+    /// Closes the connection; pending reads and writes fail.
+    public func close() {
+        let channel = self.channel
+        channel.loop.execute { channel.close() }
+    }
+}

@@ -1,0 +1,78 @@
+import DiscoNet
+import DiscoTestKit
+import Synchronization
+import Testing
+
+/// A one-shot gate a handler waits on until the test opens it.
+final class Gate: Sendable {
+    private let state = Mutex<(open: Bool, waiters: [CheckedContinuation<Void, Never>], arrived: Int)>((false, [], 0))
+
+    var arrivals: Int { state.withLock { $0.arrived } }
+
+    func wait() async {
+        await withCheckedContinuation { continuation in
+            let resumeNow = state.withLock { state -> Bool in
+                state.arrived += 1
+                if state.open { return true }
+                state.waiters.append(continuation)
+                return false
+            }
+            if resumeNow { continuation.resume() }
+        }
+    }
+
+    func open() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            state.open = true
+            defer { state.waiters = [] }
+            return state.waiters
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+}
+
+@Suite("HTTP server: graceful shutdown")
+struct HTTPServerShutdownTests {
+    @Test func shutdownFinishesInFlightRequestAndClosesIdleOnes() async throws {
+        let gate = Gate()
+        let server = try await HTTPServer.start { request in
+            if request.path == "/slow" { await gate.wait() }
+            return .text("done \(request.path)")
+        }
+        let idle = try connect(server)
+        try idle.send("GET /quick HTTP/1.1\r\nHost: t\r\n\r\n")
+        #expect(try await idle.readResponse().status == 200)
+
+        let busy = try connect(server)
+        try busy.send("GET /slow HTTP/1.1\r\nHost: t\r\n\r\n")
+        try await waitUntil("slow handler started") { gate.arrivals == 1 }
+
+        let shutdown = Task { await server.shutdown(gracePeriod: .seconds(30)) }
+        #expect(try await idle.isClosedByPeer(), "idle connection closed at once")
+        try await waitUntil("listener closed") {
+            (try? RawSocketClient(connectTo: server.localAddress, timeoutSeconds: 1)) == nil
+        }
+        gate.open()
+        let response = try await busy.readResponse()
+        #expect(response.bodyText == "done /slow")
+        #expect(response.header("Connection") == "close")
+        #expect(try await busy.isClosedByPeer())
+        await shutdown.value
+        #expect(server.openConnections == 0)
+    }
+
+    @Test func shutdownForceClosesAfterTheGracePeriod() async throws {
+        let gate = Gate()
+        let server = try await HTTPServer.start { _ in
+            await gate.wait()
+            return .text("late")
+        }
+        let busy = try connect(server)
+        try busy.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        try await waitUntil("handler started") { gate.arrivals == 1 }
+        await server.shutdown(gracePeriod: .milliseconds(50))
+        #expect(server.openConnections == 0)
+        #expect(try await busy.readUntilClose().isEmpty)
+        gate.open()
+    }
+}

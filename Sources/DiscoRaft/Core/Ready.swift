@@ -31,6 +31,8 @@ public struct Ready: Sendable {
     /// (``RaftNode/compact(through:data:)``).
     public var shouldSnapshot = false
 
+    public init() {}
+
     /// Whether there is nothing to do.
     public var isEmpty: Bool {
         softState == nil && hardState == nil && entries.isEmpty && snapshot == nil && messages.isEmpty

@@ -51,4 +51,9 @@ public struct ReadState: Sendable, Hashable {
 
     public var context: UInt64
     public var outcome: Outcome
+
+    public init(context: UInt64, outcome: Outcome) {
+        self.context = context
+        self.outcome = outcome
+    }
 }

@@ -1,7 +1,85 @@
+import DiscoTestKit
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
 /// `disco-sim raft`: runs Raft simulator seeds.
+///
+///     disco-sim raft [--seeds N] [--first-seed F] [--seed S] [--chaos-seconds C] [--verbose]
+///     disco-sim raft --bench [--proposals P]
 enum RaftSimCommand {
+    struct Arguments {
+        var seeds: UInt64 = 100
+        var firstSeed: UInt64 = 0
+        var chaosSeconds = 20
+        var verbose = false
+        var bench = false
+        var proposals = 200_000
+    }
+
+    struct UsageError: Error { let message: String }
+
+    static func parse(_ arguments: [String]) throws(UsageError) -> Arguments {
+        var parsed = Arguments()
+        var iterator = arguments.makeIterator()
+        func number(_ flag: String, in range: ClosedRange<UInt64> = 0...UInt64.max) throws(UsageError) -> UInt64 {
+            guard let text = iterator.next() else { throw UsageError(message: "\(flag) needs a value") }
+            guard let value = UInt64(text) else {
+                throw UsageError(message: "\(flag) expects a non-negative integer, got \"\(text)\"")
+            }
+            guard range.contains(value) else {
+                throw UsageError(message: "\(flag) must be in \(range.lowerBound)...\(range.upperBound), got \(value)")
+            }
+            return value
+        }
+        while let flag = iterator.next() {
+            switch flag {
+            case "--seeds", "-seeds": parsed.seeds = try number(flag)
+            case "--first-seed", "-first-seed": parsed.firstSeed = try number(flag)
+            case "--seed", "-seed":
+                parsed.firstSeed = try number(flag)
+                parsed.seeds = 1
+                parsed.verbose = true
+            case "--chaos-seconds", "-chaos-seconds": parsed.chaosSeconds = Int(try number(flag, in: 1...3600))
+            case "--proposals", "-proposals": parsed.proposals = Int(try number(flag, in: 1...100_000_000))
+            case "--verbose", "-verbose", "-v": parsed.verbose = true
+            case "--bench", "-bench": parsed.bench = true
+            default:
+                throw UsageError(message: "unknown flag \"\(flag)\"; expected --seeds, --first-seed, --seed, --chaos-seconds, --verbose or --bench")
+            }
+        }
+        return parsed
+    }
+
     static func run(_ arguments: [String]) -> Int32 {
-        print("raft: simulator not yet implemented")
-        return 1
+        let parsed: Arguments
+        do {
+            parsed = try parse(arguments)
+        } catch {
+            fputs("disco-sim raft: \(error.message)\n", stderr)
+            return 2
+        }
+        if parsed.bench { return RaftBenchCommand.run(proposals: parsed.proposals) }
+        var violations = 0
+        var commits: UInt64 = 0
+        for offset in 0..<parsed.seeds {
+            let seed = parsed.firstSeed &+ offset
+            var options = RaftSimulationOptions(seed: seed, chaosDuration: .seconds(parsed.chaosSeconds))
+            options.traceLimit = parsed.verbose ? 5000 : 200
+            let result = RaftSimulation.run(options)
+            commits += result.committedEntries
+            if !result.violations.isEmpty {
+                violations += 1
+                print("seed \(seed): VIOLATION")
+                for violation in result.violations { print("  \(violation)") }
+                print("  last events:")
+                for line in result.trace { print("    \(line)") }
+            } else if parsed.verbose {
+                if parsed.seeds == 1 { for line in result.trace { print("    \(line)") } }
+                print("seed \(seed): ok, \(result.committedEntries) entries committed, \(result.leaderTerms) leaders, \(result.events) events, trace hash \(String(result.traceHash, radix: 16))")
+            }
+        }
+        print("raft: \(parsed.seeds) seeds, \(violations) violations")
+        return violations == 0 ? 0 : 1
     }
 }

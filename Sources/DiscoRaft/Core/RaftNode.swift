@@ -75,6 +75,12 @@ public struct RaftNode: Sendable {
     public var lastIndex: UInt64 { log.lastIndex }
     public var lastTerm: UInt64 { log.lastTerm }
     public var firstIndex: UInt64 { log.firstIndex }
+    /// The index the log was last compacted to (0 when never).
+    public var snapshotIndex: UInt64 { log.snapshotIndex }
+    /// The term of the entry at `index`, if it is in the log (or is the snapshot's last entry).
+    public func term(at index: UInt64) -> UInt64? { log.term(at: index) }
+    /// The entry at `index`, if held in memory.
+    public func entry(at index: UInt64) -> Entry? { log.entry(at: index) }
     /// Entries held in memory (after the last snapshot).
     public var entries: [Entry] { log.entries }
     public var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed) }

@@ -31,6 +31,8 @@ public struct Ready: Sendable {
     /// (``RaftNode/compact(through:data:)``).
     public var shouldSnapshot = false
 
+    public init() {}
+
     /// Whether there is nothing to do.
     public var isEmpty: Bool {
         softState == nil && hardState == nil && entries.isEmpty && snapshot == nil && messages.isEmpty
@@ -49,4 +51,9 @@ public struct ReadState: Sendable, Hashable {
 
     public var context: UInt64
     public var outcome: Outcome
+
+    public init(context: UInt64, outcome: Outcome) {
+        self.context = context
+        self.outcome = outcome
+    }
 }

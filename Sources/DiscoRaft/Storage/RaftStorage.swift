@@ -1,0 +1,71 @@
+// MARK: - RaftStorage
+
+/// Durable storage for one node's Raft state: the log, the hard state and the latest snapshot.
+///
+/// Writes may be buffered until ``sync()``; only synced data is guaranteed to survive a crash.
+/// The shell persists a ``Ready`` with ``persist(_:)`` before sending its messages.
+public protocol RaftStorage {
+    /// Everything recovered: hard state, snapshot position and the entries after it, plus the
+    /// snapshot itself (its data is the application's state).
+    func load() throws(RaftError) -> (state: PersistentState, snapshot: Snapshot?)
+    /// Appends entries; an entry at index *i* replaces any stored entry at *i* and after.
+    mutating func append(_ entries: [Entry]) throws(RaftError)
+    /// Records new hard state.
+    mutating func setHardState(_ state: HardState) throws(RaftError)
+    /// Stores a snapshot durably and drops the entries it covers.
+    mutating func saveSnapshot(_ snapshot: Snapshot) throws(RaftError)
+    /// Makes everything written so far durable (one fsync for many writes: group commit).
+    mutating func sync() throws(RaftError)
+}
+
+extension RaftStorage {
+    /// Persists what a ``Ready`` asks for, in the required order, and syncs once.
+    public mutating func persist(_ ready: Ready) throws(RaftError) {
+        if let snapshot = ready.snapshot { try saveSnapshot(snapshot) }
+        if !ready.entries.isEmpty { try append(ready.entries) }
+        if let hardState = ready.hardState { try setHardState(hardState) }
+        if ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil { try sync() }
+    }
+}
+
+extension RaftStorage {
+    /// Writes an initial state (e.g. ``PersistentState/bootstrap(voters:)``) into empty storage.
+    public mutating func initialize(with state: PersistentState) throws(RaftError) {
+        if !state.entries.isEmpty { try append(state.entries) }
+        try setHardState(state.hardState)
+        try sync()
+    }
+}
+
+// MARK: - Recovery helper
+
+/// Replays log records in write order: an entry at index *i* truncates everything from *i*.
+struct LogReplay {
+    var snapshotIndex: UInt64 = 0
+    var entries: [Entry] = []
+
+    var lastIndex: UInt64 { entries.last?.index ?? snapshotIndex }
+
+    /// Applies one entry record; returns an error message for a gap.
+    mutating func apply(_ entry: Entry) -> String? {
+        if entry.index <= snapshotIndex { return nil }
+        if entry.index > lastIndex + 1 {
+            return "entry \(entry.index) follows \(lastIndex): the log has a gap"
+        }
+        if entry.index <= lastIndex {
+            entries.removeLast(Int(lastIndex - entry.index + 1))
+        }
+        entries.append(entry)
+        return nil
+    }
+
+    /// Moves the start of the log to a snapshot at `index`.
+    mutating func compact(to index: UInt64) {
+        guard index > snapshotIndex else { return }
+        if let first = entries.first, index >= first.index {
+            entries.removeFirst(min(entries.count, Int(index - first.index + 1)))
+        }
+        if entries.first.map({ $0.index != index + 1 }) ?? false { entries = [] }
+        snapshotIndex = index
+    }
+}

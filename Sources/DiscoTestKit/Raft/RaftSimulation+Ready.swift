@@ -1,0 +1,97 @@
+import DiscoCore
+import DiscoRaft
+
+// MARK: - Handling Ready (the simulated shell)
+
+extension RaftSimulation {
+    /// Persists, sends, applies and advances until the node has nothing more to do. A write may
+    /// crash the node before its sync (losing or tearing the unsynced records).
+    mutating func drain(_ position: Int) {
+        while var core = nodes[position].core, core.hasReady {
+            nodes[position].core = nil
+            let name = names[position]
+            let ready = core.ready()
+
+            if let soft = ready.softState {
+                trace.record(.role(node: position, state: soft), at: now)
+                if soft.role == .leader {
+                    leaderTerms += 1
+                    checker.leaderElected(node: position, name: name, term: soft.term, core: core)
+                }
+            }
+            checker.appended(ready.entries, name: name, core: core)
+
+            // 1. Persist (maybe crashing part-way).
+            if !healed, ready.snapshot == nil, !ready.entries.isEmpty || ready.hardState != nil,
+               Double.random(in: 0..<1, using: &random) < 0.003 {
+                var storage = nodes[position].storage
+                try? storage.append(ready.entries)
+                if let hard = ready.hardState { try? storage.setHardState(hard) }
+                nodes[position].storage = storage
+                let torn = Bool.random(using: &random) ? Int.random(in: 0..<24, using: &random) : nil
+                crash(position, duringWrite: true, tornBytes: torn)
+                return
+            }
+            do {
+                try nodes[position].storage.persist(ready)
+            } catch {
+                checker.fail("storage of \(name) failed: \(error)")
+                return
+            }
+            if !ready.entries.isEmpty || ready.hardState != nil || ready.snapshot != nil {
+                let lastIndex = core.lastIndex
+                nodes[position].synced = (lastIndex, core.term(at: lastIndex) ?? 0, core.hardState)
+            }
+
+            // 2. Send.
+            for message in ready.messages {
+                guard let target = nodes.firstIndex(where: { $0.id == message.to }) else { continue }
+                let bytes = RaftCodec.encode(message)
+                for delay in network.deliveries(from: position, to: target, random: &random) {
+                    queue.schedule(.deliver(bytes: bytes, to: target), at: now + delay)
+                }
+            }
+
+            // 3. Restore and apply.
+            if let snapshot = ready.snapshot {
+                let (index, hash) = Self.decodeState(snapshot.data)
+                checker.restored(index: index, stateHash: hash, name: name)
+                nodes[position].appliedIndex = index
+                nodes[position].stateHash = hash
+            }
+            for entry in ready.committedEntries {
+                guard entry.index == nodes[position].appliedIndex + 1 else {
+                    checker.fail("apply order: \(name) applies \(entry.index) after \(nodes[position].appliedIndex)")
+                    break
+                }
+                trace.record(.apply(node: position, index: entry.index, term: entry.term), at: now)
+                nodes[position].stateHash = checker.applied(entry, name: name, previousHash: nodes[position].stateHash)
+                nodes[position].appliedIndex = entry.index
+                if entry.kind == .normal, entry.data.first == 0xFF { livenessDone = true }
+            }
+
+            // 4. Reads.
+            for read in ready.readStates {
+                if case .ready(let index) = read.outcome, let asked = readsAsked[read.context] {
+                    checker.readServed(index: index, appliedWhenAsked: asked, name: name)
+                }
+                readsAsked[read.context] = nil
+            }
+
+            core.advance(ready)
+
+            // 5. Compaction, as an application would do it.
+            if ready.shouldSnapshot, nodes[position].appliedIndex > core.snapshotIndex {
+                let data = Self.encodeState(index: nodes[position].appliedIndex, hash: nodes[position].stateHash)
+                do {
+                    let snapshot = try core.compact(through: nodes[position].appliedIndex, data: data)
+                    try nodes[position].storage.saveSnapshot(snapshot)
+                } catch {
+                    checker.fail("compaction at \(name) failed: \(error)")
+                }
+            }
+            nodes[position].core = core
+            if !checker.violations.isEmpty { return }
+        }
+    }
+}

@@ -1,7 +1,145 @@
+import DiscoCore
+import DiscoSWIM
+import DiscoTestKit
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
 /// `disco-sim swim`: runs SWIM simulator seeds.
+///
+/// `--seeds N [--first-seed F]` runs N seeded scenarios (5–9 members unless `--members M`);
+/// `--seed S` runs one and prints its whole trace. With `--members` of 100 or more, each seed
+/// is a scale run instead: a converged cluster of M members, one join and one crash, reporting
+/// dissemination periods and messages per member per period. The last line is always
+/// `swim: N seeds, V violations`; the exit status is 1 when there were violations.
 enum SWIMSimCommand {
+    struct Options {
+        var seeds = 100
+        var firstSeed: UInt64 = 1
+        var singleSeed: UInt64?
+        var members: Int?
+    }
+
     static func run(_ arguments: [String]) -> Int32 {
-        print("swim: simulator not yet implemented")
-        return 1
+        let options: Options
+        do { options = try parse(arguments) } catch {
+            fputs("disco-sim swim: \(error)\nusage: disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M]\n", stderr)
+            return 2
+        }
+        let seeds: [UInt64] = options.singleSeed.map { [$0] } ?? (0..<options.seeds).map { options.firstSeed + UInt64($0) }
+        if let members = options.members, members >= 100 {
+            return runScale(seeds: seeds, members: members)
+        }
+        return runScenarios(seeds: seeds, members: options.members, verbose: options.singleSeed != nil)
+    }
+
+    // MARK: Small scenarios
+
+    static func runScenarios(seeds: [UInt64], members: Int?, verbose: Bool) -> Int32 {
+        var violations = 0
+        var detection: [Double] = []
+        var joins: [Double] = []
+        var lateJoins: [Double] = []
+        var heals: [Double] = []
+        var load: [Double] = []
+        var joinsMeasured = 0
+        var joinsWithinTarget = 0
+        for seed in seeds {
+            let report = SWIMScenario.run(seed: seed, members: members)
+            if verbose { for line in report.trace { print(line) } }
+            if !report.violations.isEmpty {
+                violations += report.violations.count
+                print("seed \(seed) (\(report.members) members, \(report.kind.rawValue), loss \(report.lossRate)): \(report.violations.count) violation(s)")
+                for line in report.violations { print("  \(line)") }
+                if !verbose {
+                    print("  trace (last 40 lines; replay with --seed \(seed)):")
+                    for line in report.trace.suffix(40) { print("    \(line)") }
+                }
+            }
+            if let value = report.crashDetection { detection.append(seconds(value)) }
+            if let value = report.initialJoinPeriods { joins.append(value) }
+            if let value = report.lateJoinPeriods { lateJoins.append(value) }
+            if let value = report.healConvergence { heals.append(seconds(value)) }
+            load.append(report.messagesPerMemberPerPeriod)
+            joinsMeasured += report.joinsMeasured
+            joinsWithinTarget += report.joinsWithinTarget
+        }
+        let bounds9 = SWIMScenario.bounds(settings: .testing, members: 9)
+        print("bounds at 9 members: \(bounds9)")
+        print("crash detection (s):           \(summary(detection))")
+        print("initial join (periods):        \(summary(joins))")
+        print("late join (periods):           \(summary(lateJoins))")
+        print("heal convergence (s):          \(summary(heals))")
+        print("joins within 2·ceil(log2 n) periods: \(joinsWithinTarget) of \(joinsMeasured) (the rest via push-pull)")
+        print("datagrams/member/period:       \(summary(load))")
+        print("swim: \(seeds.count) seeds, \(violations) violations")
+        return violations == 0 ? 0 : 1
+    }
+
+    // MARK: Scale runs
+
+    static func runScale(seeds: [UInt64], members: Int) -> Int32 {
+        var violations = 0
+        for seed in seeds {
+            let report = SWIMScaleRun.run(seed: seed, members: members)
+            for line in report.lines { print(line) }
+            violations += report.violations.count
+            for line in report.violations { print("seed \(seed): \(line)") }
+        }
+        print("swim: \(seeds.count) seeds, \(violations) violations")
+        return violations == 0 ? 0 : 1
+    }
+
+    // MARK: Helpers
+
+    static func seconds(_ value: Duration) -> Double { Double(value.nanoseconds) / 1e9 }
+
+    static func summary(_ values: [Double]) -> String {
+        guard !values.isEmpty else { return "n/a" }
+        let sorted = values.sorted()
+        let mean = values.reduce(0, +) / Double(values.count)
+        let p99 = sorted[min(sorted.count - 1, Int(Double(sorted.count) * 0.99))]
+        return "mean \(fixed(mean)) p99 \(fixed(p99)) max \(fixed(sorted[sorted.count - 1])) (n=\(values.count))"
+    }
+
+    static func fixed(_ value: Double) -> String {
+        let scaled = Int((value * 100).rounded())
+        let fraction = String(abs(scaled) % 100)
+        return "\(scaled / 100).\(fraction.count == 1 ? "0" : "")\(fraction)"
+    }
+
+    struct UsageError: Error, CustomStringConvertible {
+        let description: String
+    }
+
+    static func parse(_ arguments: [String]) throws -> Options {
+        var options = Options()
+        var index = 0
+        func value(_ flag: String) throws -> String {
+            index += 1
+            guard index < arguments.count else { throw UsageError(description: "\(flag) needs a value") }
+            return arguments[index]
+        }
+        func number<T: FixedWidthInteger>(_ flag: String, _ text: String, minimum: T) throws -> T {
+            guard let parsed = T(text), parsed >= minimum else {
+                throw UsageError(description: "\(flag) \(text.debugDescription) is not a whole number ≥ \(minimum)")
+            }
+            return parsed
+        }
+        while index < arguments.count {
+            let argument = arguments[index]
+            let parts = argument.split(separator: "=", maxSplits: 1).map(String.init)
+            let flag = parts[0].hasPrefix("--") ? String(parts[0].dropFirst()) : parts[0]
+            let inline = parts.count == 2 ? parts[1] : nil
+            switch flag {
+            case "-seeds": options.seeds = try number("--seeds", inline ?? value(argument), minimum: 1)
+            case "-first-seed": options.firstSeed = try number("--first-seed", inline ?? value(argument), minimum: 0)
+            case "-seed": options.singleSeed = try number("--seed", inline ?? value(argument), minimum: 0)
+            case "-members": options.members = try number("--members", inline ?? value(argument), minimum: 5)
+            default: throw UsageError(description: "unknown argument \(argument.debugDescription) (expected --seeds, --first-seed, --seed or --members)")
+            }
+            index += 1
+        }
+        return options
     }
 }

@@ -72,12 +72,19 @@ extension SWIM.Instance {
                 send(.gossip, to: member.address, recipient: subject, now: now)
             }
 
-        case .dead(let subject, let incarnation, _):
+        case .dead(let subject, let incarnation, let accuser):
             if subject == id {
                 if !isLeaving, incarnation >= self.incarnation { refute(above: incarnation, penalize: true, now: now) }
                 return
             }
             guard var member = table[subject], member.status.isLive, incarnation >= member.incarnation else { return }
+            if accuser != id, !hasSuspectedLongEnough(subject, incarnation: incarnation, now: now) {
+                // Someone else's verdict counts as a confirmation until we have ourselves held
+                // the suspicion for its minimum time: the member gets its chance to refute
+                // (verdicts reached after a partition heals are often stale).
+                apply(.suspect(id: subject, incarnation: incarnation, accuser: accuser), now: now, rebroadcast: rebroadcast)
+                return
+            }
             let previous = member.status
             member.status = .dead
             member.incarnation = incarnation
@@ -116,6 +123,13 @@ extension SWIM.Instance {
         return suspicion
     }
 
+    /// Whether this member has suspected `subject` at `incarnation` for at least the minimum
+    /// suspicion timeout.
+    func hasSuspectedLongEnough(_ subject: NodeID, incarnation: UInt64, now: Duration) -> Bool {
+        guard let suspicion = suspicions[subject], suspicion.incarnation == incarnation else { return false }
+        return now - suspicion.startedAt >= suspicion.minTimeout
+    }
+
     mutating func onSuspicionTimeout(_ subject: NodeID, now: Duration) {
         guard let suspicion = suspicions[subject], let member = table[subject], member.status == .suspect,
             member.incarnation == suspicion.incarnation
@@ -141,19 +155,24 @@ extension SWIM.Instance {
     mutating func broadcast(_ item: SWIM.GossipItem, now: Duration) {
         guard SWIM.WireCodec.encodedSize(of: item) <= settings.maxPacketSize - 16 else { return }
         broadcasts.enqueue(item)
-        if !gossipArmed {
-            gossipArmed = true
-            arm(.gossip, at: now + settings.gossipInterval)
-        }
+        scheduleGossip(now: now)
     }
 
     /// Sends `message` with as much pending gossip as fits the packet size. When the recipient
     /// is suspected, the suspicion goes first (buddy system) so it can refute.
-    mutating func send(_ message: SWIM.Message, to destination: PeerAddress, recipient: NodeID?, now: Duration) {
+    mutating func send(_ message: SWIM.Message, to destination: PeerAddress, recipient: NodeID?,
+                       first: [SWIM.GossipItem] = [], now: Duration) {
         var budget = settings.maxPacketSize - SWIM.WireCodec.encodedSize(of: message)
         var items: [SWIM.GossipItem] = []
         var buddy: NodeID?
-        if let recipient, let member = table[recipient], member.status == .suspect {
+        for item in first {
+            let size = SWIM.WireCodec.encodedSize(of: item)
+            guard size <= budget else { continue }
+            items.append(item)
+            budget -= size
+        }
+        if let recipient, !first.contains(where: { $0.subject == recipient }), let member = table[recipient],
+            member.status == .suspect {
             let item = SWIM.GossipItem.suspect(id: recipient, incarnation: member.incarnation, accuser: id)
             let size = SWIM.WireCodec.encodedSize(of: item)
             if size <= budget {
@@ -173,14 +192,23 @@ extension SWIM.Instance {
     mutating func onGossipTimer(now: Duration) {
         gossipArmed = false
         guard !broadcasts.isEmpty else { return }
-        let targets = randomMembers(count: settings.gossipFanout) { $0.status.isLive }
+        var targets = randomMembers(count: settings.gossipFanout) { $0.status.isLive }
+        // Buddy system: members we accused ourselves hear of it while the news is fresh.
+        let accused = suspicions.filter { $0.value.accusers.contains(id) }.keys.sorted()
+        for subject in accused where !targets.contains(where: { $0.id == subject }) {
+            if case .suspect? = broadcasts.pending(about: subject), let member = table[subject] { targets.append(member) }
+        }
         for target in targets where !broadcasts.isEmpty {
             send(.gossip, to: target.address, recipient: target.id, now: now)
         }
         if targets.isEmpty, isLeaving { completeLeave() }
-        if !broadcasts.isEmpty, !targets.isEmpty {
-            gossipArmed = true
-            arm(.gossip, at: now + settings.gossipInterval)
-        }
+        if !targets.isEmpty { scheduleGossip(now: now) }
+    }
+
+    /// Arms the gossip timer when gossip is pending and someone could receive it.
+    mutating func scheduleGossip(now: Duration) {
+        guard !gossipArmed, !broadcasts.isEmpty, liveCount > (isLeaving ? 0 : 1) else { return }
+        gossipArmed = true
+        arm(.gossip, at: now + settings.gossipInterval)
     }
 }

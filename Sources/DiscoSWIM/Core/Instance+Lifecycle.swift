@@ -13,7 +13,7 @@ extension SWIM.Instance {
         arm(.pushPull, at: now + currentPushPullInterval.scaled(by: 0.5 + Double.random(in: 0..<1, using: &random)))
         arm(.reconnect, at: now + currentReconnectInterval)
         arm(.reap, at: now + settings.reapInterval)
-        return drain()
+        return finish(now: now)
     }
 
     /// Joins through `seeds` (SWIM addresses of existing members): a push-pull with each
@@ -21,7 +21,10 @@ extension SWIM.Instance {
     public mutating func join(_ seeds: [PeerAddress], now: Duration) -> [SWIM.Effect] {
         for seed in seeds where seed != address && !self.seeds.contains(seed) { self.seeds.append(seed) }
         for seed in seeds where seed != address { startPushPull(to: seed, isJoin: liveCount <= 1) }
-        return drain()
+        // Announce ourselves too (sent once someone is known), so news of the join spreads
+        // from two places.
+        if !isLeaving { broadcast(.alive(id: id, incarnation: incarnation, address: address, metadata: metadata), now: now) }
+        return finish(now: now)
     }
 
     /// Leaves gracefully: announces "left" with a new incarnation and keeps gossiping until
@@ -36,7 +39,7 @@ extension SWIM.Instance {
         broadcast(.left(id: id, incarnation: incarnation), now: now)
         arm(.leave, at: now + settings.leaveTimeout)
         if liveCount == 0 { completeLeave() }
-        return drain()
+        return finish(now: now)
     }
 
     mutating func completeLeave() {
@@ -53,7 +56,7 @@ extension SWIM.Instance {
         incarnation += 1
         storeSelf(now: now)
         broadcast(.alive(id: id, incarnation: incarnation, address: address, metadata: metadata), now: now)
-        return drain()
+        return finish(now: now)
     }
 
     // MARK: Push-pull
@@ -84,14 +87,14 @@ extension SWIM.Instance {
                                           now: Duration) -> (reply: SWIM.PushPullState, effects: [SWIM.Effect]) {
         let reply = pushPullState()
         merge(remote, now: now)
-        return (reply, drain())
+        return (reply, finish(now: now))
     }
 
     /// The push-pull this member opened with `from` returned the remote state.
     public mutating func pushPullCompleted(_ remote: SWIM.PushPullState, from: PeerAddress, now: Duration) -> [SWIM.Effect] {
         if seeds.contains(from) { seedIDs[from] = remote.sender }
         merge(remote, now: now)
-        return drain()
+        return finish(now: now)
     }
 
     /// Merges a remote full state. A remote "dead" becomes a local suspicion (the member gets a

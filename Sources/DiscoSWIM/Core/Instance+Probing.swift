@@ -17,16 +17,28 @@ extension SWIM.Instance {
         case .reap: onReapTimer(now: now)
         case .leave: completeLeave()
         }
-        return drain()
+        return finish(now: now)
     }
 
     /// A packet arrived from `from` (the datagram's source address).
     public mutating func received(_ packet: SWIM.Packet, from: PeerAddress, now: Duration) -> [SWIM.Effect] {
         // Gossip first, so that an ack already carries a refutation of a suspicion it brought.
-        for item in packet.gossip { apply(item, now: now) }
+        // Where we know better than the sender (it accuses us, or its news is stale), the
+        // reply starts with our newer news (at most a few items).
+        var corrections: [SWIM.GossipItem] = []
+        for item in packet.gossip {
+            apply(item, now: now)
+            if corrections.count < Self.maxCorrections, let newer = newerNews(than: item),
+                !corrections.contains(where: { $0.subject == newer.subject }) {
+                corrections.append(newer)
+            }
+        }
+        if !corrections.isEmpty, !packet.message.isPingTo(id) {
+            send(.gossip, to: from, recipient: nil, first: corrections, now: now)
+        }
         switch packet.message {
         case .ping(let sequence, let source, let target):
-            if target == id { send(.ack(sequence: sequence, source: id), to: from, recipient: source, now: now) }
+            if target == id { send(.ack(sequence: sequence, source: id), to: from, recipient: source, first: corrections, now: now) }
         case .ack(let sequence, _):
             onAck(sequence, now: now)
         case .nack(let sequence):
@@ -42,7 +54,35 @@ extension SWIM.Instance {
         case .gossip:
             break
         }
-        return drain()
+        return finish(now: now)
+    }
+
+    /// Most corrections sent back for one received packet.
+    static var maxCorrections: Int { 4 }
+
+    /// Our record about `item`'s subject as a gossip item, when it is strictly newer than the
+    /// item (higher incarnation, or the same incarnation and a later status).
+    func newerNews(than item: SWIM.GossipItem) -> SWIM.GossipItem? {
+        guard let member = table[item.subject] else { return nil }
+        let itemRank: UInt8
+        switch item {
+        case .alive: itemRank = SWIM.MemberStatus.alive.rawValue
+        case .suspect: itemRank = SWIM.MemberStatus.suspect.rawValue
+        case .dead: itemRank = SWIM.MemberStatus.dead.rawValue
+        case .left: itemRank = SWIM.MemberStatus.left.rawValue
+        }
+        guard (member.incarnation, member.status.rawValue) > (item.incarnation, itemRank) else { return nil }
+        return gossipItem(for: member)
+    }
+
+    /// A member's record as gossip.
+    func gossipItem(for member: SWIM.Member) -> SWIM.GossipItem {
+        switch member.status {
+        case .alive: .alive(id: member.id, incarnation: member.incarnation, address: member.address, metadata: member.metadata)
+        case .suspect: .suspect(id: member.id, incarnation: member.incarnation, accuser: id)
+        case .dead: .dead(id: member.id, incarnation: member.incarnation, accuser: id)
+        case .left: .left(id: member.id, incarnation: member.incarnation)
+        }
     }
 
     // MARK: Probing
@@ -155,5 +195,13 @@ extension SWIM.Instance {
             candidates.swapAt(index, other)
         }
         return Array(candidates.prefix(count))
+    }
+}
+
+extension SWIM.Message {
+    /// Whether this is a ping meant for `member`.
+    func isPingTo(_ member: NodeID) -> Bool {
+        if case .ping(_, _, let target) = self { return target == member }
+        return false
     }
 }

@@ -139,6 +139,12 @@ extension SWIM {
             return effects
         }
 
+        /// Ends an input: schedules gossip if some became sendable, returns the effects.
+        mutating func finish(now: Duration) -> [Effect] {
+            scheduleGossip(now: now)
+            return drain()
+        }
+
         mutating func arm(_ timer: Timer, at deadline: Duration) {
             effects.append(.arm(timer, deadline: deadline))
         }

@@ -163,3 +163,28 @@ final class RecordingQuerier: DNSQuerying {
         #expect(name?.field == "name")
     }
 }
+
+/// Failure reporting of the libresolv path (the one used without a configured nameserver).
+@Suite struct LibresolvFailureTests {
+    @Test func closedPortIsReportedAsConnectionRefused() async throws {
+        let port = try FreePort.loopback()
+        let client = LibresolvClient(timeoutPerTry: .seconds(1), tries: 1, override: .init(ipv4: "127.0.0.1", port: port))
+        let error = try await #require(throws: DNSLookupError.self) {
+            try await client.exchange(DNSQuestion(name: try DNSName(parsing: "_raft._tcp.disco.test"), type: .srv))
+        }
+        #expect(error.code == .connectionRefused)
+        #expect(error.server.contains("127.0.0.1:\(port)"))
+        #expect(error.question == "SRV _raft._tcp.disco.test")
+    }
+
+    @Test func refusedQueryKeepsItsResponseCode() async throws {
+        // dnsmasq without upstream servers answers REFUSED for names outside its local domains.
+        try await DnsmasqFixture.with(DnsmasqFixture.Records()) { dns in
+            let client = LibresolvClient(timeoutPerTry: .seconds(2), tries: 1, override: .init(ipv4: "127.0.0.1", port: dns.port))
+            let error = try await #require(throws: DNSLookupError.self) {
+                try await DNSResolver(querier: client).lookup(try DNSName(parsing: "_raft._tcp.elsewhere.example"), type: .srv)
+            }
+            #expect(error.code == .queryRefused)
+        }
+    }
+}

@@ -23,6 +23,9 @@ public struct DNSClientOptions: Sendable {
     public var tries: Int = 3
     /// Source of query IDs; random by default. Tests inject a fixed sequence.
     public var idGenerator: @Sendable () -> UInt16 = { UInt16.random(in: .min ... .max) }
+    /// Keep answers for their TTL (``DNSCache``) when a provider builds its own client.
+    /// Off by default: every discovery round then sees the current records.
+    public var cacheByTTL = false
 
     public init() {}
 

@@ -39,6 +39,10 @@ final class RecordingQuerier: DNSQuerying {
             .init(name: "_mixed._tcp.disco.test", target: "n1.disco.test", port: 6002, priority: 2),
             .init(name: "_broken._tcp.disco.test", target: "missing.disco.test", port: 7001),
             .init(name: "_udp-svc._udp.disco.test", target: "n3.disco.test", port: 8001),
+            .init(name: "_none._tcp.disco.test", target: "", port: 0),
+            .init(name: "_weighted._tcp.disco.test", target: "n1.disco.test", port: 9001, priority: 1, weight: 1),
+            .init(name: "_weighted._tcp.disco.test", target: "n3.disco.test", port: 9003, priority: 1, weight: 3),
+            .init(name: "_weighted._tcp.disco.test", target: "n2.disco.test", port: 9002, priority: 2, weight: 50),
         ]
         return records
     }
@@ -118,6 +122,33 @@ final class RecordingQuerier: DNSQuerying {
                 targetResolver: SystemAddressResolver(), random: DeterministicRandom(seed: 1))
             let noSRV = try await #require(throws: DNSLookupError.self) { try await host.lookupAddresses() }
             #expect(noSRV.code == .noRecords)
+        }
+    }
+
+    @Test func weightsShapeTheOrderOfRealAnswers() async throws {
+        try await DnsmasqFixture.with(Self.records) { dns in
+            let (provider, _) = try Self.provider("weighted", dns)
+            var firstIsHeavy = 0
+            let rounds = 400
+            for _ in 0..<rounds {
+                let peers = try await provider.lookup().map(\.description)
+                #expect(Set(peers.prefix(2)) == ["10.0.0.1:9001", "10.0.0.3:9003"], "priority 1 before priority 2")
+                #expect(peers.suffix(2) == ["10.0.0.2:9002", "[fd00::2]:9002"])
+                if peers.first == "10.0.0.3:9003" { firstIsHeavy += 1 }
+            }
+            let share = Double(firstIsHeavy) / Double(rounds)
+            #expect(abs(share - 0.75) < 0.08, "weight 3 of 4 first in \(share) of rounds")
+        }
+    }
+
+    @Test func dnsmasqsRootTargetMeansNoAddresses() async throws {
+        try await DnsmasqFixture.with(Self.records) { dns in
+            let (provider, recorder) = try Self.provider("none", dns)
+            #expect(try await provider.lookup().isEmpty)
+            let answers = try #require(recorder.lastAnswer.withLock { $0 }).answers
+            #expect(answers.count == 1)
+            guard case .srv(let srv) = answers.first?.data else { Issue.record("no SRV answer"); return }
+            #expect(srv.target.isRoot)
         }
     }
 

@@ -40,7 +40,7 @@ public struct DNSClientOptions: Sendable {
 extension DNSMessage {
     /// Whether this message is a response to `question` (the ID is checked by the transport).
     /// A server may drop the question section when it answers with an error RCODE.
-    func answers(_ question: DNSQuestion) -> Bool {
+    func isAnswer(to question: DNSQuestion) -> Bool {
         guard header.isResponse else { return false }
         if questions.isEmpty { return header.responseCode != .noError }
         return questions.count == 1 && questions[0] == question

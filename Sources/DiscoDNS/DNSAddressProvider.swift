@@ -52,7 +52,8 @@ public struct DNSAddressProvider: AddressProvider {
         guard port != 0 else { throw DNSConfigurationError(field: "port", reason: "0 is not a usable port; give 1 to 65535") }
         let resolver: any HostAddressResolving
         if let nameserver = config.nameserver {
-            resolver = DNSResolver(querier: try NameserverClient(nameserver: nameserver, options: options))
+            let client = try NameserverClient(nameserver: nameserver, options: options)
+            resolver = DNSResolver(querier: options.cacheByTTL ? DNSCache(wrapping: client) : client)
         } else {
             resolver = SystemAddressResolver(timeout: systemTimeout)
         }

@@ -32,11 +32,12 @@ public final class SRVAddressProvider: AddressProvider {
     ) throws(DNSConfigurationError) {
         let queryName = try config.queryName()
         if let nameserver = config.nameserver {
-            let resolver = DNSResolver(querier: try NameserverClient(nameserver: nameserver, options: options))
+            let client = try NameserverClient(nameserver: nameserver, options: options)
+            let resolver = DNSResolver(querier: options.cacheByTTL ? DNSCache(wrapping: client) : client)
             self.init(queryName: queryName, querier: resolver.querier, targetResolver: resolver, random: random)
         } else {
             let libresolv = LibresolvClient(timeoutPerTry: options.timeoutPerTry, tries: options.tries)
-            self.init(queryName: queryName, querier: libresolv, targetResolver: SystemAddressResolver(timeout: systemTimeout), random: random)
+            self.init(queryName: queryName, querier: options.cacheByTTL ? DNSCache(wrapping: libresolv) : libresolv, targetResolver: SystemAddressResolver(timeout: systemTimeout), random: random)
         }
     }
 

@@ -23,6 +23,9 @@ public struct DNSClientOptions: Sendable {
     public var tries: Int = 3
     /// Source of query IDs; random by default. Tests inject a fixed sequence.
     public var idGenerator: @Sendable () -> UInt16 = { UInt16.random(in: .min ... .max) }
+    /// Keep answers for their TTL (``DNSCache``) when a provider builds its own client.
+    /// Off by default: every discovery round then sees the current records.
+    public var cacheByTTL = false
 
     public init() {}
 
@@ -37,7 +40,7 @@ public struct DNSClientOptions: Sendable {
 extension DNSMessage {
     /// Whether this message is a response to `question` (the ID is checked by the transport).
     /// A server may drop the question section when it answers with an error RCODE.
-    func answers(_ question: DNSQuestion) -> Bool {
+    func isAnswer(to question: DNSQuestion) -> Bool {
         guard header.isResponse else { return false }
         if questions.isEmpty { return header.responseCode != .noError }
         return questions.count == 1 && questions[0] == question

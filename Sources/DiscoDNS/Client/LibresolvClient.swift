@@ -77,7 +77,7 @@ public struct LibresolvClient: DNSQuerying {
             } catch {
                 throw failure(.malformedAnswer, error.description)
             }
-            guard message.answers(question) else {
+            guard message.isAnswer(to: question) else {
                 throw failure(.malformedAnswer, "the answer is for \(message.questions.map(\.description)), not \(question)")
             }
             return message

@@ -103,7 +103,7 @@ public struct NameserverClient: DNSQuerying {
                 } catch {
                     throw failure(.malformedAnswer, question, error.description)
                 }
-                guard message.answers(question) else { continue }
+                guard message.isAnswer(to: question) else { continue }
                 return message
             }
         } catch let error as SocketWaitError {
@@ -135,7 +135,7 @@ public struct NameserverClient: DNSQuerying {
             let length = Int(prefix[0]) << 8 | Int(prefix[1])
             let body = length == 0 ? [] : try readExactly(fd, length, until: deadline)
             let message = try DNSMessage(parsing: body)
-            guard message.header.id == query.header.id, message.answers(question) else {
+            guard message.header.id == query.header.id, message.isAnswer(to: question) else {
                 throw failure(.malformedAnswer, question, "the TCP answer (ID \(message.header.id)) does not answer query ID \(query.header.id) for \(question)")
             }
             return message

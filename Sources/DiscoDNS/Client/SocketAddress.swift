@@ -50,8 +50,8 @@ struct SocketAddress: Sendable {
     }
 
     func withSockAddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
-        withUnsafeBytes(of: storage) { raw in
-            body(raw.baseAddress!.assumingMemoryBound(to: sockaddr.self), length)
+        withUnsafePointer(to: storage) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) }
         }
     }
 }
@@ -129,8 +129,8 @@ func connectSocket(_ fd: Int32, to address: SocketAddress, until deadline: Conti
 func writeAll(_ fd: Int32, _ bytes: [UInt8], until deadline: ContinuousClock.Instant) throws(SocketWaitError) {
     var sent = 0
     while sent < bytes.count {
-        let count = bytes.withUnsafeBytes { raw in
-            send(fd, raw.baseAddress! + sent, raw.count - sent, Int32(MSG_NOSIGNAL))
+        let count = bytes[sent...].withUnsafeBytes { raw in
+            send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL))
         }
         if count > 0 {
             sent += count
@@ -147,8 +147,8 @@ func readExactly(_ fd: Int32, _ count: Int, until deadline: ContinuousClock.Inst
     var buffer = [UInt8](repeating: 0, count: count)
     var received = 0
     while received < count {
-        let got = buffer.withUnsafeMutableBytes { raw in
-            recv(fd, raw.baseAddress! + received, count - received, 0)
+        let got = buffer[received...].withUnsafeMutableBytes { raw in
+            recv(fd, raw.baseAddress, raw.count, 0)
         }
         if got > 0 {
             received += got

@@ -8,7 +8,8 @@ import Foundation
 /// upstream, so it answers only from the records given here. Names under `localDomains` that it
 /// does not know get NXDOMAIN; other unknown names get REFUSED.
 public final class DnsmasqFixture: Sendable {
-    /// An SRV record: `_service._proto.name priority weight port target`.
+    /// An SRV record: `_service._proto.name priority weight port target`. An empty target makes
+    /// dnsmasq answer with the target `.` ("service not available").
     public struct SRV: Sendable, Hashable {
         public var name: String
         public var target: String
@@ -49,7 +50,7 @@ public final class DnsmasqFixture: Sendable {
             var out: [String] = ["--local-ttl=\(ttl)"]
             out += hosts.map { "--host-record=\($0.name),\($0.address)" }
             out += addresses.map { "--address=/\($0.name)/\($0.address)" }
-            out += srv.map { "--srv-host=\($0.name),\($0.target),\($0.port),\($0.priority),\($0.weight)" }
+            out += srv.map { $0.target.isEmpty ? "--srv-host=\($0.name)" : "--srv-host=\($0.name),\($0.target),\($0.port),\($0.priority),\($0.weight)" }
             out += cnames.map { "--cname=\($0.alias),\($0.target)" }
             out += localDomains.map { "--local=/\($0)/" }
             return out

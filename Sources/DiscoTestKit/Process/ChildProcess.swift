@@ -21,10 +21,8 @@ public final class ChildProcess: Sendable {
     /// The arguments given.
     public let arguments: [String]
 
-    // Process is a reference type that Foundation does not mark Sendable; every access below
-    // goes through `state`'s lock.
-    private struct State: @unchecked Sendable {
-        var process: Process?
+    private struct State {
+        var pid: pid_t?
         var output = ""
         var exitStatus: Int32?
     }
@@ -37,43 +35,24 @@ public final class ChildProcess: Sendable {
     }
 
     deinit {
-        let process = state.withLock { $0.process }
-        if let process, process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        let (pid, exited) = state.withLock { ($0.pid, $0.exitStatus != nil) }
+        if let pid, !exited { kill(pid, SIGKILL) }
     }
 
     // MARK: Starting
 
-    /// Starts the process with stdout and stderr captured; fails clearly when the binary is missing.
+    /// Starts the process with stdout and stderr captured; fails clearly when the binary is
+    /// missing. `environment` defaults to this process's environment.
     public func start(environment: [String: String]? = nil) throws {
-        guard FileManager.default.isExecutableFile(atPath: executable) else {
+        guard access(executable, X_OK) == 0 else {
             throw Failure(description: "\(name): \(executable) is missing or not executable; install it (scripts/test installs dnsmasq-base and etcd-server)")
         }
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        if let environment { process.environment = environment }
-        let stdout = Pipe()
-        let stderr = Pipe()
-        process.standardOutput = stdout
-        process.standardError = stderr
-        process.standardInput = FileHandle.nullDevice
-        for pipe in [stdout, stderr] {
-            pipe.fileHandleForReading.readabilityHandler = { [weak self] handle in
-                let data = handle.availableData
-                if data.isEmpty {
-                    handle.readabilityHandler = nil
-                    return
-                }
-                let text = String(decoding: data, as: UTF8.self)
-                self?.state.withLock { $0.output += text }
-            }
+        let child = try spawnChild(executable: executable, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment)
+        state.withLock { $0.pid = child.pid }
+        for fd in [child.stdout, child.stderr] {
+            drain(fd) { [weak self] text in self?.state.withLock { $0.output += text } }
         }
-        process.terminationHandler = { [weak self] finished in
-            let status = finished.terminationStatus
-            self?.state.withLock { $0.exitStatus = status }
-        }
-        try process.run()
-        state.withLock { $0.process = process }
+        reap(child.pid) { [weak self] status in self?.state.withLock { $0.exitStatus = status } }
     }
 
     // MARK: Observing
@@ -82,13 +61,13 @@ public final class ChildProcess: Sendable {
     public var output: String { state.withLock { $0.output } }
 
     /// The process ID, once started.
-    public var pid: Int32? { state.withLock { $0.process?.processIdentifier } }
+    public var pid: Int32? { state.withLock { $0.pid } }
 
-    /// The exit status (or terminating signal) once the process has ended.
+    /// The exit status once the process has ended: the exit code, or 128 + the signal number.
     public var exitStatus: Int32? { state.withLock { $0.exitStatus } }
 
     /// Whether the process has been started and has not ended.
-    public var isRunning: Bool { state.withLock { $0.process != nil && $0.exitStatus == nil } }
+    public var isRunning: Bool { state.withLock { $0.pid != nil && $0.exitStatus == nil } }
 
     /// Waits until a line of output contains `text`; returns that line. Fails early, with the
     /// output so far, when the process exits first.
@@ -116,7 +95,7 @@ public final class ChildProcess: Sendable {
     /// Sends `signal` (SIGTERM, SIGKILL, SIGSTOP, SIGCONT, ...) if the process runs.
     public func send(_ signal: Int32) {
         state.withLock { state in
-            if let process = state.process, state.exitStatus == nil { kill(process.processIdentifier, signal) }
+            if let pid = state.pid, state.exitStatus == nil { kill(pid, signal) }
         }
     }
 

@@ -63,7 +63,7 @@ final class ScriptedDNSServer: Sendable {
                 bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
             }
         }
-        guard bound else { throw ChildLikeError(description: "bind failed: errno \(errno)") }
+        guard bound else { throw ScriptedServerError(description: "bind failed: errno \(errno)") }
         return UInt16(bigEndian: address.sin_port)
     }
 
@@ -112,7 +112,7 @@ final class ScriptedDNSServer: Sendable {
     }
 }
 
-struct ChildLikeError: Error, CustomStringConvertible {
+struct ScriptedServerError: Error, CustomStringConvertible {
     let description: String
 }
 

@@ -56,7 +56,7 @@ public struct ConsulClient: Sendable {
                 HTTPExchangeRequest(method: method, url: url, headers: headers, body: body),
                 timeout: timeout ?? settings.timeout)
         } catch let error as DiscoveryError {
-            throw error
+            throw DiscoveryError(error.kind, server: server, record: record, detail: error.detail)
         } catch {
             throw DiscoveryError(.unreachable, server: server, record: record, detail: "\(error)")
         }

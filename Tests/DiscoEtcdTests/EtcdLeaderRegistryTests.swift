@@ -2,6 +2,7 @@ import DiscoCore
 import Foundation
 import Testing
 @testable import DiscoEtcd
+import DiscoNet
 import DiscoTestKit
 
 /// The etcd-kv registry against a real etcd (Debian `etcd-server`), one member per test.
@@ -13,7 +14,7 @@ import DiscoTestKit
     func registry(_ endpoints: [String], key: String = "disco", ttl: Duration = .seconds(10),
                   username: String? = nil, password: String? = nil) -> EtcdLeaderRegistry {
         EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: endpoints, username: username, password: password,
-                                                timeout: .seconds(3), transport: LoopbackHTTPExchange()),
+                                                timeout: .seconds(3), transport: HTTPClient()),
                            discoKey: key, ttl: ttl)
     }
 
@@ -109,7 +110,7 @@ import DiscoTestKit
 
     @Test func authenticatesWithUsernameAndPassword() async throws {
         try await withEtcd { etcd in
-            let admin = EtcdGateway(endpoints: etcd.endpoints, transport: LoopbackHTTPExchange())
+            let admin = EtcdGateway(endpoints: etcd.endpoints, transport: HTTPClient())
             _ = try await admin.call("/v3/auth/user/add", ["name": "root", "password": "pw"], record: "setup")
             _ = try await admin.call("/v3/auth/user/grant", ["user": "root", "role": "root"], record: "setup")
             _ = try await admin.call("/v3/auth/enable", [:], record: "setup")

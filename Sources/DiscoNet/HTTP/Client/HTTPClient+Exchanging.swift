@@ -1,0 +1,35 @@
+import DiscoCore
+
+// MARK: - HTTPClient as the discovery backends' transport
+
+extension HTTPClient: HTTPExchanging {
+    /// Sends a request for a discovery backend (Consul, etcd), turning transport failures into
+    /// ``DiscoveryError``s: `unreachable` for refused or failed connections, `timeout` for
+    /// deadlines, `malformed` for responses that are not HTTP/1.1.
+    public func exchange(_ request: HTTPExchangeRequest, timeout: Duration) async throws -> HTTPExchangeResponse {
+        var headers = HTTPHeaders()
+        for header in request.headers { headers.add(name: header.name, value: header.value) }
+        do {
+            let response = try await send(
+                HTTPClientRequest(method: request.method, url: request.url, headers: headers, body: request.body),
+                timeout: timeout)
+            return HTTPExchangeResponse(status: response.status,
+                                        headers: response.headers.map { (name: $0.name, value: $0.value) },
+                                        body: response.body)
+        } catch let error as HTTPClientError {
+            let kind: DiscoveryError.Kind
+            switch error.code {
+            case .timeout, .connectTimeout: kind = .timeout
+            case .malformedResponse: kind = .malformed
+            default: kind = .unreachable
+            }
+            throw DiscoveryError(kind, server: error.host, record: Self.path(of: request.url), detail: "\(error)")
+        }
+    }
+
+    static func path(of url: String) -> String {
+        guard let scheme = url.firstRange(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        return rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
+    }
+}

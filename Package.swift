@@ -52,7 +52,7 @@ let package = Package(
 
         // MARK: Executables (thin mains)
         .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
-        .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
+        .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoNet", "DiscoDiscovery"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
             dependencies: ["DiscoCore", "DiscoRaft", "DiscoSWIM", "DiscoTestKit"],
@@ -77,6 +77,6 @@ let package = Package(
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),
         // Runs the built discod and discoctl executables as processes.
-        .testTarget(name: "DiscodTests", dependencies: ["DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscodTests", dependencies: ["DiscoCore", "DiscoNet", "DiscoConsul", "DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),
     ]
 )

@@ -1,0 +1,116 @@
+import DiscoCore
+import DiscoDiscovery
+import DiscoNet
+
+// MARK: - lookup and leader
+
+/// Builds the discovery backends from the flags, or prints why not and returns exit status 2.
+func makeDiscovery(_ context: CommandContext, _ flags: DiscoveryFlags, client: HTTPClient) -> Result<Discovery, ExitStatus> {
+    let modeText = context.flags[flags.mode]
+    guard let mode = DiscoMode(rawValue: modeText) else {
+        let valid = DiscoMode.allCases.map(\.rawValue).joined(separator: ", ")
+        let problem = modeText.isEmpty ? "-disco-mode is required" : "invalid value \(modeText.debugDescription) for flag -disco-mode"
+        CommandLineTool.writeStandardError("discoctl: \(problem): expected one of \(valid)\n")
+        return .failure(ExitStatus(2))
+    }
+    let configText = context.flags[flags.config]
+    let config: DiscoConfig
+    do {
+        config = configText.isEmpty ? try DiscoConfig.decode(mode: mode, json: nil)
+            : try DiscoConfigLoader().load(configText, mode: mode)
+    } catch {
+        CommandLineTool.writeStandardError("discoctl: -disco-config: \(error)\n")
+        return .failure(ExitStatus(2))
+    }
+    return .success(Discovery(config: config, discoKey: context.flags[flags.key], defaultPort: context.flags[flags.port],
+                              transport: client))
+}
+
+struct ExitStatus: Error {
+    let code: Int32
+    init(_ code: Int32) { self.code = code }
+}
+
+func leaderJSON(_ record: VersionedLeaderRecord?) -> JSONValue {
+    guard let record else { return .null }
+    return .object(JSONObject([
+        .init(key: "id", value: .string(record.record.id)),
+        .init(key: "api_addr", value: .string(record.record.apiAddr)),
+        .init(key: "addr", value: .string(record.record.addr)),
+        .init(key: "version", value: .number(JSONNumber(record.version))),
+    ]))
+}
+
+func runLookup(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int32 {
+    let client = context.client
+    let discovery: Discovery
+    switch makeDiscovery(context, flags, client: client) {
+    case .success(let made): discovery = made
+    case .failure(let status): return status.code
+    }
+    do {
+        let provider = try discovery.addressProvider()
+        let addresses = try await provider.lookup()
+        let leader = try await discovery.leaderRegistry()?.read()
+        if context.flags[flags.json] {
+            var members: [JSONObject.Member] = [
+                .init(key: "mode", value: .string(discovery.config.mode.rawValue)),
+                .init(key: "source", value: .string(provider.name)),
+                .init(key: "addresses", value: .array(addresses.map { .string($0.description) })),
+            ]
+            if discovery.config.mode.usesKeyValueStore { members.append(.init(key: "leader", value: leaderJSON(leader))) }
+            CommandLineTool.writeStandardOutput(JSONValue.object(JSONObject(members)).encoded() + "\n")
+        } else {
+            for address in addresses { CommandLineTool.writeStandardOutput("\(address)\n") }
+            if discovery.config.mode.usesKeyValueStore {
+                CommandLineTool.writeStandardOutput(leader.map { "leader: \(leaderJSON($0).encoded())\n" } ?? "leader: none\n")
+            }
+        }
+        if addresses.isEmpty { CommandLineTool.writeStandardError("discoctl lookup: \(provider.name) found no peers\n") }
+        return addresses.isEmpty ? 1 : 0
+    } catch let error as DiscoveryConfigurationError {
+        CommandLineTool.writeStandardError("discoctl: -disco-config: \(error)\n")
+        return 2
+    } catch {
+        CommandLineTool.writeStandardError("discoctl lookup: \(error)\n")
+        return 1
+    }
+}
+
+func runLeader(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int32 {
+    let client = context.client
+    guard !context.flags[flags.mode].isEmpty else {
+        // Without discovery flags, ask the node itself.
+        do {
+            let response = try await client.send(HTTPClientRequest(url: "\(context.node.url)/leader"), timeout: context.timeout)
+            CommandLineTool.writeStandardOutput(response.bodyText + (response.bodyText.hasSuffix("\n") ? "" : "\n"))
+            return response.status == 200 ? 0 : 1
+        } catch {
+            CommandLineTool.writeStandardError("discoctl leader: \(error)\n")
+            return 1
+        }
+    }
+    let discovery: Discovery
+    switch makeDiscovery(context, flags, client: client) {
+    case .success(let made): discovery = made
+    case .failure(let status): return status.code
+    }
+    guard discovery.config.mode.usesKeyValueStore else {
+        CommandLineTool.writeStandardError("discoctl leader: -disco-mode \(discovery.config.mode) keeps no leader record; "
+            + "use consul-kv or etcd-kv, or leave out -disco-mode to ask the node at -addr\n")
+        return 2
+    }
+    do {
+        guard let record = try await discovery.leaderRegistry()?.read() else {
+            CommandLineTool.writeStandardError("discoctl leader: no leader record\n")
+            return 1
+        }
+        let text = context.flags[flags.json] ? leaderJSON(record).encoded()
+            : "id: \(record.record.id)\napi_addr: \(record.record.apiAddr)\naddr: \(record.record.addr)"
+        CommandLineTool.writeStandardOutput(text + "\n")
+        return 0
+    } catch {
+        CommandLineTool.writeStandardError("discoctl leader: \(error)\n")
+        return 1
+    }
+}

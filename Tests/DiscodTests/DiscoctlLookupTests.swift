@@ -1,0 +1,100 @@
+import DiscoConsul
+import DiscoCore
+import DiscoEtcd
+import DiscoNet
+import DiscoTestKit
+import Foundation
+import Testing
+
+/// `discoctl lookup` and `discoctl leader` as processes, against real dnsmasq and etcd and the
+/// Consul double over HTTP.
+@Suite(.serialized) struct DiscoctlLookupTests {
+    func discoctl(_ arguments: [String]) throws -> ExecutableRunner.Outcome {
+        try ExecutableRunner.run("discoctl", arguments, in: try ExecutableRunner.temporaryDirectory())
+    }
+
+    func records() -> DnsmasqFixture.Records {
+        var records = DnsmasqFixture.Records()
+        records.localDomains = ["disco.test"]
+        records.hosts = [("nodes.disco.test", "10.0.0.3"), ("nodes.disco.test", "10.0.0.1"), ("nodes.disco.test", "10.0.0.2"),
+                         ("n1.disco.test", "10.0.1.1"), ("n2.disco.test", "10.0.1.2")]
+        records.srv = [.init(name: "_disco._tcp.disco.test", target: "n2.disco.test", port: 4102, priority: 20, weight: 1),
+                       .init(name: "_disco._tcp.disco.test", target: "n1.disco.test", port: 4101, priority: 10, weight: 1)]
+        return records
+    }
+
+    @Test func dnsLookupPrintsSortedAddressesWithTheDefaultPort() async throws {
+        let dns = try await DnsmasqFixture.start(records())
+        let outcome = try discoctl(["lookup", "-disco-mode", "dns", "-disco-config",
+                                    #"{"name":"nodes.disco.test","nameserver":"\#(dns.nameserver)"}"#, "-port", "4001"])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(outcome.standardOutput == "10.0.0.1:4001\n10.0.0.2:4001\n10.0.0.3:4001\n")
+        await dns.stop()
+    }
+
+    @Test func dnsLookupOfAMissingNameExitsOneNamingIt() async throws {
+        let dns = try await DnsmasqFixture.start(records())
+        let outcome = try discoctl(["lookup", "-disco-mode", "dns", "-disco-config",
+                                    #"{"name":"missing.disco.test","nameserver":"\#(dns.nameserver)"}"#])
+        await dns.stop()
+        #expect(outcome.status == 1)
+        #expect(outcome.standardError.contains("missing.disco.test"), "\(outcome.standardError)")
+    }
+
+    @Test func srvLookupPrintsPerRecordPortsInPriorityOrder() async throws {
+        let dns = try await DnsmasqFixture.start(records())
+        let outcome = try discoctl(["lookup", "-disco-mode", "dns-srv", "-disco-config",
+                                    #"{"name":"disco.test","service":"disco","nameserver":"\#(dns.nameserver)"}"#, "-json"])
+        await dns.stop()
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        let json = try JSONValue.parse(outcome.standardOutput)
+        #expect(json.objectValue?["addresses"] == JSONValue.array([.string("10.0.1.1:4101"), .string("10.0.1.2:4102")]))
+    }
+
+    @Test func etcdLookupAndLeaderPrintTheRecord() async throws {
+        let etcd = try await EtcdFixture.start()
+        let config = #"{"endpoints":["\#(etcd.endpoints[0].replacingOccurrences(of: "http://", with: ""))"]}"#
+        let empty = try discoctl(["lookup", "-disco-mode", "etcd-kv", "-disco-config", config])
+        #expect(empty.status == 1 && empty.standardOutput == "leader: none\n", "\(empty)")
+
+        let client = HTTPClient()
+        let registry = EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: etcd.endpoints, transport: client), discoKey: "disco")
+        _ = try await registry.createIfAbsent(LeaderRecord(id: "n1", apiAddr: "http://10.0.0.1:4001", addr: "10.0.0.1:4002"))
+        let found = try discoctl(["lookup", "-disco-mode", "etcd-kv", "-disco-config", config])
+        #expect(found.status == 0, "\(found.standardError)")
+        #expect(found.standardOutput.hasPrefix("10.0.0.1:4001\nleader: {\"id\":\"n1\""), "\(found.standardOutput)")
+        let leader = try discoctl(["leader", "-disco-mode", "etcd-kv", "-disco-config", config])
+        #expect(leader.standardOutput == "id: n1\napi_addr: http://10.0.0.1:4001\naddr: 10.0.0.1:4002\n")
+        let otherKey = try discoctl(["leader", "-disco-mode", "etcd-kv", "-disco-config", config, "-disco-key", "other"])
+        #expect(otherKey.status == 1, "another cluster's key holds no record")
+        try await registry.release()
+        await client.shutdown()
+        await etcd.stop()
+    }
+
+    @Test func consulLeaderReadsTheRecordOverHTTP() async throws {
+        let consul = try await ConsulKVServer.start()
+        let client = HTTPClient()
+        let registry = ConsulLeaderRegistry(client: ConsulClient(settings: .init(address: consul.address), transport: client),
+                                            discoKey: "disco")
+        _ = try await registry.createIfAbsent(LeaderRecord(id: "n7", apiAddr: "http://10.0.0.7:4001", addr: "10.0.0.7:4002"))
+        let outcome = try discoctl(["leader", "-disco-mode", "consul-kv", "-disco-config", #"{"address":"\#(consul.address)"}"#, "-json"])
+        #expect(outcome.status == 0, "\(outcome.standardError)")
+        #expect(outcome.standardOutput.hasPrefix(#"{"id":"n7","api_addr":"http://10.0.0.7:4001","addr":"10.0.0.7:4002""#))
+        await client.shutdown()
+        await consul.stop()
+    }
+
+    @Test(arguments: [
+        (["lookup", "-disco-mode", "dns"], "needs -disco-config"),
+        (["lookup", "-disco-mode", "dns", "-disco-config", #"{"name":"x","nope":1}"#], "nope"),
+        (["lookup", "-disco-mode", "mdns"], "expected one of dns, dns-srv, consul-kv, etcd-kv"),
+        (["lookup", "-disco-mode", "consul-kv", "-disco-config", #"{"address":"http://x:8500"}"#], "address"),
+        (["leader", "-disco-mode", "dns", "-disco-config", #"{"name":"x"}"#], "keeps no leader record"),
+    ])
+    func badFlagsAndConfigExitTwoNamingTheProblem(arguments: [String], fragment: String) throws {
+        let outcome = try discoctl(arguments)
+        #expect(outcome.status == 2)
+        #expect(outcome.standardError.contains(fragment), "\(outcome.standardError)")
+    }
+}

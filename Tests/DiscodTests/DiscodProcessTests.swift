@@ -76,7 +76,7 @@ import Testing
         #expect(help.standardOutput.contains("lookup"))
         let status = try ExecutableRunner.run("discoctl", ["-addr", "localhost:4001", "status"], in: directory)
         #expect(status.status == 1)
-        #expect(status.standardError.contains("discoctl status: not yet implemented"))
+        #expect(status.standardError.contains("discoctl status: not available yet"))
         let commandHelp = try ExecutableRunner.run("discoctl", ["lookup", "-h"], in: directory)
         #expect(commandHelp.status == 0)
         #expect(commandHelp.standardOutput.contains("-disco-mode mode"))

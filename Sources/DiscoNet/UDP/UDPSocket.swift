@@ -107,6 +107,8 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
     }
 
     func handleReadiness(_ events: UInt32) {
+        // Clear an asynchronous socket error (reported even without interest) so it cannot spin.
+        if events & LoopEvents.error != 0 { _ = try? socket.pendingError() }
         if !sends.isEmpty { flushSends() }
         if !receivers.isEmpty { drainReceives() }
     }

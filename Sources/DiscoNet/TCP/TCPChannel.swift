@@ -156,7 +156,12 @@ final class TCPChannel: EventLoopSelectable, @unchecked Sendable {
         }
         if events & (LoopEvents.writable | LoopEvents.error) != 0 && !writes.isEmpty { flush() }
         if events & (LoopEvents.readable | LoopEvents.error) != 0 && reader != nil { attemptRead() }
-        if events & LoopEvents.error != 0 && reader == nil && writes.isEmpty { setInterest(0) }
+        if events & LoopEvents.error != 0 && reader == nil && writes.isEmpty && !closed {
+            // Reset or hang-up while idle (e.g. a pooled connection): epoll keeps reporting it
+            // regardless of interest, so close now; the next user sees the reason.
+            let code = (try? socket.pendingError()) ?? 0
+            fail(NetworkError(.connectionReset, peer: peer, detail: code == 0 ? "peer hung up" : SystemError(function: "socket", errno: code).description))
+        }
     }
 
     // MARK: Interest and closing

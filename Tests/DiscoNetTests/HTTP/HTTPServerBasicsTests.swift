@@ -13,6 +13,7 @@ struct HTTPServerBasicsTests {
                 #expect(response.status == 200)
                 #expect(response.bodyText == "GET \(path)")
                 #expect(response.header("Connection") == nil)
+                #expect(response.header("Date")?.hasSuffix(" GMT") == true)
             }
             #expect(server.acceptedConnections == 1)
         }

@@ -13,6 +13,7 @@ enum HTTPResponseEncoder {
         out.append(HTTPSyntax.space)
         out.append(contentsOf: response.reason.utf8)
         out.append(contentsOf: "\r\n".utf8)
+        if !response.headers.contains("Date") { out.append(contentsOf: HTTPDate.headerLine()) }
         for field in response.headers {
             if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding")
                 || HTTPHeaders.namesEqual(field.name, "Connection") {

@@ -79,16 +79,18 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
 
     func handleReadiness(_ events: UInt32) {
         if events & LoopEvents.writable != 0 { flushOutbound() }
-        if events & (LoopEvents.readable | LoopEvents.error) != 0 { readInput() }
+        if events & (LoopEvents.readable | LoopEvents.error) != 0 { readInput(hangUp: events & LoopEvents.error != 0) }
     }
 
-    private func readInput() {
+    /// Reads what is available. `hangUp` (EPOLLERR/EPOLLHUP, reported even when not asked for)
+    /// with nowhere to read into means the connection is unusable: close rather than spin.
+    private func readInput(hangUp: Bool) {
         switch phase {
         case .closed: return
         case .lingering: discardInput()
         case .open:
             guard let space = buffer.writableSpace(maxCapacity: maxBufferCapacity) else {
-                if inFlight { pauseReading() } else { failRequest(HTTPParseError(status: 431, reason: "request too large to buffer")) }
+                if hangUp { closeNow() } else if inFlight { pauseReading() } else { failRequest(HTTPParseError(status: 431, reason: "request too large to buffer")) }
                 return
             }
             let count: Int

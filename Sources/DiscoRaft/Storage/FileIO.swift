@@ -68,7 +68,13 @@ enum FileIO {
         guard unlink(path) == 0 || errno == ENOENT else { throw failure("unlink", path) }
     }
 
+    /// Creates `path` and any missing parents.
     static func makeDirectory(_ path: String) throws(RaftError) {
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash > path.startIndex else {
+            throw failure("mkdir", path)
+        }
+        try makeDirectory(String(path[..<slash]))
         guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw failure("mkdir", path) }
     }
 

@@ -1,3 +1,5 @@
+import DiscoCore
+import DiscoRaft
 import DiscoTestKit
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -6,7 +8,7 @@ import DiscoTestKit
 /// `disco-sim raft`: runs Raft simulator seeds.
 ///
 ///     disco-sim raft [--seeds N] [--first-seed F] [--seed S] [--chaos-seconds C] [--verbose]
-///     disco-sim raft --bench [--proposals P]
+///     disco-sim raft --bench [--proposals P] [--dir D]
 enum RaftSimCommand {
     struct Arguments {
         var seeds: UInt64 = 100
@@ -15,6 +17,7 @@ enum RaftSimCommand {
         var verbose = false
         var bench = false
         var proposals = 200_000
+        var directory = "/tmp"
     }
 
     struct UsageError: Error { let message: String }
@@ -42,10 +45,13 @@ enum RaftSimCommand {
                 parsed.verbose = true
             case "--chaos-seconds", "-chaos-seconds": parsed.chaosSeconds = Int(try number(flag, in: 1...3600))
             case "--proposals", "-proposals": parsed.proposals = Int(try number(flag, in: 1...100_000_000))
+            case "--dir", "-dir":
+                guard let value = iterator.next() else { throw UsageError(message: "\(flag) needs a directory") }
+                parsed.directory = value
             case "--verbose", "-verbose", "-v": parsed.verbose = true
             case "--bench", "-bench": parsed.bench = true
             default:
-                throw UsageError(message: "unknown flag \"\(flag)\"; expected --seeds, --first-seed, --seed, --chaos-seconds, --verbose or --bench")
+                throw UsageError(message: "unknown flag \"\(flag)\"; expected --seeds, --first-seed, --seed, --chaos-seconds, --verbose, --bench, --proposals or --dir")
             }
         }
         return parsed
@@ -59,7 +65,7 @@ enum RaftSimCommand {
             fputs("disco-sim raft: \(error.message)\n", stderr)
             return 2
         }
-        if parsed.bench { return RaftBenchCommand.run(proposals: parsed.proposals) }
+        if parsed.bench { return runBenchmark(proposals: parsed.proposals, directory: parsed.directory) }
         var violations = 0
         var commits: UInt64 = 0
         for offset in 0..<parsed.seeds {
@@ -81,5 +87,40 @@ enum RaftSimCommand {
         }
         print("raft: \(parsed.seeds) seeds, \(violations) violations")
         return violations == 0 ? 0 : 1
+    }
+}
+
+// MARK: - Benchmark
+
+extension RaftSimCommand {
+    /// (a) committed proposals/s in memory, (b) durable proposals/s through the WAL (fsync per Ready).
+    static func runBenchmark(proposals: Int, directory: String) -> Int32 {
+        let batch = 256
+        do {
+            let memory = try RaftBenchmark.run(proposals: proposals, batch: batch) { _ in InMemoryRaftStorage() }
+            print("raft-core in-memory: \(Int(memory.proposalsPerSecond)) committed proposals/s (3 nodes, \(memory.proposals) proposals, batch \(batch), no fsync)")
+            let root = directory + "/disco-raft-bench-\(getpid())"
+            defer { removeTree(root) }
+            let durableCount = max(1, proposals / 4)
+            let durable = try RaftBenchmark.run(proposals: durableCount, batch: batch) { id in
+                try DurableRaftStorage(directory: root + "/" + id.rawValue)
+            }
+            print("raft-core durable: \(Int(durable.proposalsPerSecond)) committed proposals/s (3 nodes, \(durable.proposals) proposals, batch \(batch), \(durable.syncs) fsyncs in \(Double(Int(durable.seconds * 100)) / 100) s, WAL in \(directory))")
+            print("raft-core: ours=\(Int(durable.proposalsPerSecond)) anchor=n/a ratio=n/a")
+            return 0
+        } catch {
+            fputs("disco-sim raft --bench: \(error)\n", stderr)
+            return 1
+        }
+    }
+
+    private static func removeTree(_ path: String) {
+        guard let directory = opendir(path) else { unlink(path); return }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != ".", name != ".." { removeTree(path + "/" + name) }
+        }
+        closedir(directory)
+        rmdir(path)
     }
 }

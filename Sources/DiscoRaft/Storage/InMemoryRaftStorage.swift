@@ -56,6 +56,13 @@ public struct InMemoryRaftStorage: RaftStorage, Sendable {
         synced = state.entries.map { .entry(RaftCodec.encode($0)) } + [.hardState(RaftCodec.encode(state.hardState))]
     }
 
+    public mutating func installSnapshot(_ snapshot: Snapshot) throws(RaftError) {
+        try sync()
+        snapshotBytes = RaftCodec.encode(snapshot)
+        let (state, _) = try load()
+        synced = [.hardState(RaftCodec.encode(state.hardState))]
+    }
+
     public mutating func sync() throws(RaftError) {
         synced.append(contentsOf: unsynced)
         unsynced = []

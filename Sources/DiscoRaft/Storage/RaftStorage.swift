@@ -12,8 +12,12 @@ public protocol RaftStorage {
     mutating func append(_ entries: [Entry]) throws(RaftError)
     /// Records new hard state.
     mutating func setHardState(_ state: HardState) throws(RaftError)
-    /// Stores a snapshot durably and drops the entries it covers.
+    /// Stores a snapshot the application took locally and drops the entries it covers, keeping
+    /// the entries after it (log compaction).
     mutating func saveSnapshot(_ snapshot: Snapshot) throws(RaftError)
+    /// Stores a snapshot received from the leader and discards the whole log: entries after the
+    /// snapshot's index may belong to another history and must not survive a restart.
+    mutating func installSnapshot(_ snapshot: Snapshot) throws(RaftError)
     /// Makes everything written so far durable (one fsync for many writes: group commit).
     mutating func sync() throws(RaftError)
 }
@@ -21,7 +25,7 @@ public protocol RaftStorage {
 extension RaftStorage {
     /// Persists what a ``Ready`` asks for, in the required order, and syncs once.
     public mutating func persist(_ ready: Ready) throws(RaftError) {
-        if let snapshot = ready.snapshot { try saveSnapshot(snapshot) }
+        if let snapshot = ready.snapshot { try installSnapshot(snapshot) }
         if !ready.entries.isEmpty { try append(ready.entries) }
         if let hardState = ready.hardState { try setHardState(hardState) }
         if ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil { try sync() }

@@ -1,0 +1,110 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+// MARK: - FileIO
+
+/// Thin wrappers over POSIX file calls that turn failures into ``RaftError``s naming the path.
+enum FileIO {
+    static func failure(_ operation: String, _ path: String) -> RaftError {
+        let code = errno
+        return RaftError(.io, "\(operation) \(path): \(String(cString: strerror(code))) (errno \(code))")
+    }
+
+    static func open(_ path: String, flags: Int32, mode: mode_t = 0o644) throws(RaftError) -> Int32 {
+        let fd = Glibc.open(path, flags | O_CLOEXEC, mode)
+        guard fd >= 0 else { throw failure("open", path) }
+        return fd
+    }
+
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], path: String) throws(RaftError) {
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { raw in
+                Glibc.write(fd, raw.baseAddress.map { $0 + written }, bytes.count - written)
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw failure("write", path)
+            }
+            written += result
+        }
+    }
+
+    static func readAll(_ path: String) throws(RaftError) -> [UInt8] {
+        let fd = try open(path, flags: O_RDONLY)
+        defer { close(fd) }
+        var result: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw failure("read", path)
+            }
+            if count == 0 { return result }
+            result.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    static func sync(_ fd: Int32, path: String, dataOnly: Bool = false) throws(RaftError) {
+        let result = dataOnly ? fdatasync(fd) : fsync(fd)
+        guard result == 0 else { throw failure("fsync", path) }
+    }
+
+    static func syncDirectory(_ path: String) throws(RaftError) {
+        let fd = try open(path, flags: O_RDONLY | O_DIRECTORY)
+        defer { close(fd) }
+        try sync(fd, path: path)
+    }
+
+    static func truncate(_ path: String, to length: Int) throws(RaftError) {
+        guard Glibc.truncate(path, off_t(length)) == 0 else { throw failure("truncate", path) }
+    }
+
+    static func exists(_ path: String) -> Bool { access(path, F_OK) == 0 }
+
+    static func remove(_ path: String) throws(RaftError) {
+        guard unlink(path) == 0 || errno == ENOENT else { throw failure("unlink", path) }
+    }
+
+    /// Creates `path` and any missing parents.
+    static func makeDirectory(_ path: String) throws(RaftError) {
+        if mkdir(path, 0o755) == 0 || errno == EEXIST { return }
+        guard errno == ENOENT, let slash = path.lastIndex(of: "/"), slash > path.startIndex else {
+            throw failure("mkdir", path)
+        }
+        try makeDirectory(String(path[..<slash]))
+        guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw failure("mkdir", path) }
+    }
+
+    /// Names in a directory (without "." and "..").
+    static func list(_ path: String) throws(RaftError) -> [String] {
+        guard let directory = opendir(path) else { throw failure("opendir", path) }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != ".", name != ".." { names.append(name) }
+        }
+        return names
+    }
+
+    /// Replaces `path` with `bytes` atomically: temp file, fsync, rename, directory fsync.
+    static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws(RaftError) {
+        let temporary = path + ".tmp"
+        let fd = try open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        do {
+            try writeAll(fd, bytes, path: temporary)
+            try sync(fd, path: temporary)
+        } catch {
+            close(fd)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else { throw failure("rename", temporary) }
+        try syncDirectory(directory)
+    }
+}

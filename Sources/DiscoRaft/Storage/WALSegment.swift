@@ -1,0 +1,94 @@
+// MARK: - WAL record format
+
+/// The on-disk framing of the write-ahead log.
+///
+/// A segment file starts with the 8-byte magic `DISCOWL1`, followed by records:
+/// `[u32 payload length][u32 CRC32C of payload][payload]` (big-endian), where the payload is a
+/// type byte and a body: `1` = an entry (``RaftCodec`` entry encoding), `2` = a commit index (u64).
+enum WALFormat {
+    static let magic: [UInt8] = Array("DISCOWL1".utf8)
+    static let headerSize = 8
+    static let maxPayload = RaftCodec.maxDataSize + 1024
+
+    enum Record: Equatable {
+        case entry(Entry)
+        case commit(UInt64)
+    }
+
+    static func frame(_ record: Record) -> [UInt8] {
+        var payload = ByteWriter()
+        switch record {
+        case .entry(let entry):
+            payload.u8(1)
+            RaftCodec.write(entry, to: &payload)
+        case .commit(let index):
+            payload.u8(2)
+            payload.u64(index)
+        }
+        var framed = ByteWriter()
+        framed.u32(UInt32(payload.bytes.count))
+        framed.u32(CRC32C.checksum(payload.bytes))
+        framed.bytes.append(contentsOf: payload.bytes)
+        return framed.bytes
+    }
+
+    static func decodePayload(_ payload: ArraySlice<UInt8>) throws(RaftError) -> Record {
+        var reader = ByteReader(Array(payload))
+        switch try reader.u8("record type") {
+        case 1:
+            let entry = try RaftCodec.readEntry(&reader)
+            try reader.expectEnd("entry record")
+            return .entry(entry)
+        case 2:
+            let index = try reader.u64("commit index")
+            try reader.expectEnd("commit record")
+            return .commit(index)
+        case let other:
+            throw RaftError(.corruptStorage, "unknown record type \(other)")
+        }
+    }
+
+    /// The outcome of reading one record at an offset.
+    enum Read {
+        case record(Record, next: Int)
+        /// Not a valid record here (truncated, bad length, or checksum mismatch).
+        case invalid(String)
+    }
+
+    static func read(_ bytes: [UInt8], at offset: Int) -> Read {
+        guard bytes.count - offset >= 8 else { return .invalid("incomplete record header") }
+        let length = Int(bytes[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        let crc = bytes[offset + 4..<offset + 8].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard length >= 1, length <= maxPayload else { return .invalid("implausible record length \(length)") }
+        guard bytes.count - offset - 8 >= length else { return .invalid("record of \(length) bytes extends past the end of the file") }
+        let payload = bytes[offset + 8..<offset + 8 + length]
+        guard CRC32C.checksum(payload) == crc else { return .invalid("checksum mismatch") }
+        do {
+            return .record(try decodePayload(payload), next: offset + 8 + length)
+        } catch {
+            return .invalid("undecodable payload: \(error.message)")
+        }
+    }
+}
+
+// MARK: - Segment names
+
+/// Segment files are named by a 16-hex-digit sequence number: `0000000000000001.wal`.
+struct SegmentName: Comparable {
+    let sequence: UInt64
+
+    var fileName: String {
+        let hex = String(sequence, radix: 16)
+        return String(repeating: "0", count: max(0, 16 - hex.count)) + hex + ".wal"
+    }
+
+    init(sequence: UInt64) { self.sequence = sequence }
+
+    init?(fileName: String) {
+        guard fileName.hasSuffix(".wal"), fileName.count == 20,
+              let value = UInt64(fileName.dropLast(4), radix: 16) else { return nil }
+        sequence = value
+    }
+
+    static func < (lhs: SegmentName, rhs: SegmentName) -> Bool { lhs.sequence < rhs.sequence }
+}

@@ -39,7 +39,7 @@ extension SWIM {
             let fraction = naturalLog(Double(confirmations + 1)) / naturalLog(Double(expected + 1))
             let span = (max - min).seconds
             let value = max.seconds - span * Swift.min(1, fraction)
-            return Swift.max(min, .nanoseconds(Int64((value * 1e9).rounded(.up))))
+            return Swift.max(min, .nanoseconds(Int64((value * 1e9).rounded())))
         }
 
         var deadline: Duration {
@@ -55,9 +55,9 @@ extension Duration {
         return Double(whole) + Double(attoseconds) / 1e18
     }
 
-    /// The duration multiplied by a non-negative factor, rounded up to a nanosecond.
+    /// The duration multiplied by a non-negative factor, to the nearest nanosecond.
     func scaled(by factor: Double) -> Duration {
-        .nanoseconds(Int64((seconds * factor * 1e9).rounded(.up)))
+        .nanoseconds(Int64((seconds * factor * 1e9).rounded()))
     }
 }
 

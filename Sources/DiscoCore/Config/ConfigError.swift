@@ -130,6 +130,24 @@ public struct JSONObjectReader: Sendable {
         return integer
     }
 
+    /// A non-negative integer that fits in 64 bits (Consul indexes, etcd revisions).
+    public func uint64(_ key: String) throws(ConfigError) -> UInt64? {
+        guard let value = value(key) else { return nil }
+        guard case .number(let number) = value, let integer = number.uint64Value else {
+            throw wrongType(key, expected: "an integer from 0 to \(UInt64.max)", got: value)
+        }
+        return integer
+    }
+
+    /// A signed integer that fits in 64 bits.
+    public func int64(_ key: String) throws(ConfigError) -> Int64? {
+        guard let value = value(key) else { return nil }
+        guard case .number(let number) = value, let integer = number.int64Value else {
+            throw wrongType(key, expected: "an integer from \(Int64.min) to \(Int64.max)", got: value)
+        }
+        return integer
+    }
+
     public func double(_ key: String) throws(ConfigError) -> Double? {
         guard let value = value(key) else { return nil }
         guard case .number(let number) = value, let double = number.doubleValue else {

@@ -53,7 +53,7 @@ public struct ConsulKVConfig: Sendable, Hashable {
     public init(json: JSONValue) throws(ConfigError) {
         let reader = try JSONObjectReader(json, context: "disco-config for consul-kv", allowedFields: Self.fields)
         if let text = try reader.nonEmptyString("address") {
-            if text.lowercased().hasPrefix("http") {
+            if text.contains("://") {
                 throw reader.error("address", "expected host:port such as \"consul.local:8500\" without http:// or https:// (set \"scheme\": \"https\" for TLS), got \(JSONValue.string(text).errorDescription)")
             }
             do throws(PeerAddressError) {

@@ -98,14 +98,16 @@ public struct DiscodFlags: Sendable {
 
     /// A bind address: `host:port`, no URL scheme (rqlite: "must not start with http").
     @Sendable static func parseBindAddress(_ text: String) throws(FlagValueError) -> PeerAddress {
-        if text.lowercased().hasPrefix("http") {
-            throw FlagValueError("expected host:port without http:// or https://, e.g. localhost:4001")
-        }
+        let address: PeerAddress
         do throws(PeerAddressError) {
-            return try PeerAddress(parsing: text)
+            address = try PeerAddress(parsing: text)
         } catch {
             throw FlagValueError("\(error)")
         }
+        guard address.scheme == nil else {
+            throw FlagValueError("expected host:port without http:// or https://, e.g. localhost:4001")
+        }
+        return address
     }
 
     @Sendable static func parseOptionalAddress(_ text: String) throws(FlagValueError) -> PeerAddress? {

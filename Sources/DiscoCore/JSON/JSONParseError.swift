@@ -98,6 +98,11 @@ extension JSONParseError {
         case UInt8(ascii: "`"), 0xE2:  // backquote; 0xE2 starts the curly quotes U+2018...U+201D
             return "JSON strings use plain double quotes (\") only; backquotes and curly quotes are not JSON"
         default:
+            let isLetter = firstByte.map { (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) } ?? false
+            if let firstByte, isLetter, !"tfn".utf8.contains(firstByte) {  // t, f, n may be misspelt literals
+                return "this is plain text, not JSON: the value must be a JSON document such as {\"name\":\"x\"}, "
+                    + "or the path of an existing file"
+            }
             if let next, firstByte == UInt8(ascii: "{"), next != UInt8(ascii: "\""), next != UInt8(ascii: "}") {
                 return "object keys must be double-quoted; if they were, the shell removed the double quotes: "
                     + "put single quotes around the whole JSON, as in '{\"name\":\"x\"}'"

@@ -168,3 +168,18 @@ public struct JSONObject: Sendable, Hashable, RandomAccessCollection {
         members.append(Member(key: key, value: value))
     }
 }
+
+// MARK: - Building values
+
+extension JSONValue {
+    /// An integer of any width, printed exactly (`UInt64.max` stays `18446744073709551615`).
+    public init(_ value: some BinaryInteger) {
+        self = .number(JSONNumber(validatedText: String(value)))
+    }
+
+    /// A finite double; `nil` for NaN and infinities.
+    public init?(_ value: Double) {
+        guard let number = JSONNumber(value) else { return nil }
+        self = .number(number)
+    }
+}

@@ -95,6 +95,8 @@ import Testing
         #expect(consul.tls?.caPEM == Array("hi".utf8))
         #expect(consul.tls?.insecureSkipVerify == true)
         #expect(consul.tls?.keyFile == "/k.pem")
+        guard case .consulKV(let named) = try decode(.consulKV, #"{"address":"httpconsul:8500"}"#) else { Issue.record("wrong mode"); return }
+        #expect(named.address?.host == "httpconsul")
     }
 
     @Test(arguments: [

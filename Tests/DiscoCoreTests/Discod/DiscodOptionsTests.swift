@@ -128,6 +128,12 @@ import Testing
         #expect(error.exitStatus == 2)
     }
 
+    @Test func hostNamesMayStartWithHTTP() throws {
+        let options = try parse("-http-addr httpd.local:4001 -raft-addr httpd.local:4002 data")
+        #expect(options.httpAddress.host == "httpd.local")
+        #expect(failure("-http-adv-addr https://h:1 data")?.message.contains("without http:// or https://") == true)
+    }
+
     @Test func nonVoterMayUseDNSWithoutExpect() throws {
         let options = try DiscodOptions.parse(["-disco-mode", "dns", #"-disco-config={"name":"n"}"#, "-raft-non-voter", "data"], loader: loader)
         #expect(options.raftNonVoter)

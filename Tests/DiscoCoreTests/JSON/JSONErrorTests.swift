@@ -99,6 +99,12 @@ import Testing
         #expect(failure.hint?.contains("the shell removed the double quotes") == true)
     }
 
+    @Test func plainTextGetsAHint() throws {
+        let failure = try #require(error("rqlite.local"))
+        #expect(failure.hint?.contains("this is plain text, not JSON") == true)
+        #expect(try #require(error("nope")).hint == nil)  // could be a misspelt null
+    }
+
     @Test func emptyInputGetsAHint() throws {
         let failure = try #require(error("  "))
         #expect(failure.code == .unexpectedEnd)

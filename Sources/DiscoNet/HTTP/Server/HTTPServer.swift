@@ -49,7 +49,8 @@ public final class HTTPServer: Sendable {
     /// Connections accepted since start (including refused ones beyond the cap).
     public var acceptedConnections: Int { shared.accepted.load(ordering: .relaxed) }
 
-    /// Connections currently open.
+    /// Connections currently open and able to serve requests (a connection that has sent its
+    /// final response and only waits for the peer to close is not counted).
     public var openConnections: Int { shared.registry.withLock { $0.count } }
 
     /// Stops accepting, lets in-flight requests finish (their responses carry `Connection: close`),

@@ -249,6 +249,9 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
             return
         }
         phase = .lingering
+        // Its last response is sent: it no longer counts as open for the connection cap or for
+        // graceful shutdown; the linger deadline closes the descriptor.
+        shared.remove(self)
         socket.shutdownWrite()
         buffer.removeAll()
         readPaused = false

@@ -36,6 +36,17 @@ struct HTTPServerBasicsTests {
         }
     }
 
+    @Test func pipelinedRequestsBeforeAHalfCloseAreAllAnswered() async throws {
+        try await withServer { server in
+            let client = try connect(server)
+            try client.send("GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\n")
+            client.shutdownWrite()
+            #expect(try await client.readResponse().bodyText == "GET /1")
+            #expect(try await client.readResponse().bodyText == "GET /2")
+            #expect(try await client.isClosedByPeer())
+        }
+    }
+
     @Test func chunkedRequestBodyWithTrailers() async throws {
         try await withServer { server in
             let (response, _) = try await exchange(server,

@@ -141,6 +141,32 @@ struct HTTPServerBasicsTests {
         }
     }
 
+    @Test func streamedResponseToHTTP10IsDelimitedByClose() async throws {
+        let streaming: HTTPHandler = { _ in
+            HTTPResponse(body: .stream { writer in try await writer.write("old "); try await writer.write("school") })
+        }
+        try await withServer(handler: streaming) { server in
+            let (response, client) = try await exchange(server, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            #expect(response.header("Transfer-Encoding") == nil)
+            #expect(response.header("Connection") == "close")
+            #expect(response.bodyText == "old school")
+            #expect(try await client.isClosedByPeer())
+        }
+    }
+
+    @Test func handlerHeadersCannotBreakTheResponseHead() async throws {
+        let sneaky: HTTPHandler = { _ in
+            HTTPResponse(status: 200, reason: "OK\r\nX-Injected: 1", headers: ["X-Value": "a\r\nX-Injected: 2", "Content-Length": "999"],
+                         body: .bytes(Array("ok".utf8)))
+        }
+        try await withServer(handler: sneaky) { server in
+            let (response, _) = try await exchange(server, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(response.header("X-Injected") == nil)
+            #expect(response.header("Content-Length") == "2")
+            #expect(response.bodyText == "ok")
+        }
+    }
+
     @Test func servesOverIPv6Loopback() async throws {
         try await withServer(HTTPServerConfiguration(host: "::1")) { server in
             #expect(server.localAddress.isIPv6)

@@ -167,6 +167,18 @@ struct HTTPServerBasicsTests {
         }
     }
 
+    @Test func listensOnEveryAddressOfAName() async throws {
+        try await withServer(HTTPServerConfiguration(host: "localhost")) { server in
+            let ports = Set(server.localAddresses.map(\.port))
+            #expect(ports.count == 1)
+            for address in server.localAddresses {
+                let client = try RawSocketClient(connectTo: address)
+                try client.send("GET /via HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                #expect(try await client.readResponse().bodyText == "GET /via")
+            }
+        }
+    }
+
     @Test func servesOverIPv6Loopback() async throws {
         try await withServer(HTTPServerConfiguration(host: "::1")) { server in
             #expect(server.localAddress.isIPv6)

@@ -32,7 +32,8 @@ public final class TCPListener: Sendable {
         throw lastError ?? SystemError(function: "bind", errno: 0)
     }
 
-    /// Waits for the next connection. Throws once the listener is closed.
+    /// Waits for the next connection. Throws once the listener is closed; cancelling the waiting
+    /// task closes the listener.
     public func accept() async throws -> TCPConnection {
         let channel = self.channel
         return try await withTaskCancellationHandler {

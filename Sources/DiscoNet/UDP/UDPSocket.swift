@@ -40,6 +40,7 @@ public final class UDPSocket: Sendable {
     }
 
     /// Waits for the next datagram. Datagrams larger than `maxBytes` are truncated.
+    /// Cancelling the waiting task closes the socket.
     public func receive(maxBytes: Int = 65_536) async throws -> Datagram {
         let channel = self.channel
         return try await withTaskCancellationHandler {

@@ -91,6 +91,9 @@ public final class RawSocketClient: @unchecked Sendable {
         }
     }
 
+    /// Half-closes: tells the server no more bytes will come.
+    public func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
+
     // MARK: Receiving
 
     /// Reads more bytes into the pending buffer. Returns false at end of stream (or reset).

@@ -95,3 +95,34 @@ struct HTTPClientWireTests {
         listener.close()
     }
 }
+
+@Suite("Connect timeouts")
+struct ConnectTimeoutTests {
+    @Test func connectTimesOutWhenTheAcceptQueueIsFull() async throws {
+        // A listener that never accepts, with the smallest backlog: once its queue is full the
+        // kernel drops further SYNs, so a connect can only end by our timeout.
+        let listener = try await TCPListener.bind(backlog: 0)
+        var held: [TCPConnection] = []
+        var timeout: NetworkError?
+        for _ in 0..<32 {
+            do {
+                held.append(try await TCPConnection.connect(to: listener.localAddress, timeout: .milliseconds(200)))
+            } catch let error as NetworkError {
+                timeout = error
+                break
+            }
+        }
+        #expect(timeout?.code == .connectTimeout)
+        #expect(timeout?.description.contains("\(listener.localAddress.port)") == true)
+
+        let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .milliseconds(200)))
+        do {
+            _ = try await client.send(HTTPClientRequest(url: "http://\(listener.localAddress)/"))
+            Issue.record("expected a connect timeout")
+        } catch let error as HTTPClientError {
+            #expect(error.code == .connectTimeout)
+        }
+        for connection in held { connection.close() }
+        listener.close()
+    }
+}

@@ -36,6 +36,17 @@ struct HTTPServerBasicsTests {
         }
     }
 
+    @Test func pipelinedRequestsBeforeAHalfCloseAreAllAnswered() async throws {
+        try await withServer { server in
+            let client = try connect(server)
+            try client.send("GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\n")
+            client.shutdownWrite()
+            #expect(try await client.readResponse().bodyText == "GET /1")
+            #expect(try await client.readResponse().bodyText == "GET /2")
+            #expect(try await client.isClosedByPeer())
+        }
+    }
+
     @Test func chunkedRequestBodyWithTrailers() async throws {
         try await withServer { server in
             let (response, _) = try await exchange(server,
@@ -127,6 +138,44 @@ struct HTTPServerBasicsTests {
             #expect(response.bodyText == "one two three")
             try client.send("GET /again HTTP/1.1\r\nHost: t\r\n\r\n")
             #expect(try await client.readResponse().bodyText == "one two three")
+        }
+    }
+
+    @Test func streamedResponseToHTTP10IsDelimitedByClose() async throws {
+        let streaming: HTTPHandler = { _ in
+            HTTPResponse(body: .stream { writer in try await writer.write("old "); try await writer.write("school") })
+        }
+        try await withServer(handler: streaming) { server in
+            let (response, client) = try await exchange(server, "GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+            #expect(response.header("Transfer-Encoding") == nil)
+            #expect(response.header("Connection") == "close")
+            #expect(response.bodyText == "old school")
+            #expect(try await client.isClosedByPeer())
+        }
+    }
+
+    @Test func handlerHeadersCannotBreakTheResponseHead() async throws {
+        let sneaky: HTTPHandler = { _ in
+            HTTPResponse(status: 200, reason: "OK\r\nX-Injected: 1", headers: ["X-Value": "a\r\nX-Injected: 2", "Content-Length": "999"],
+                         body: .bytes(Array("ok".utf8)))
+        }
+        try await withServer(handler: sneaky) { server in
+            let (response, _) = try await exchange(server, "GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(response.header("X-Injected") == nil)
+            #expect(response.header("Content-Length") == "2")
+            #expect(response.bodyText == "ok")
+        }
+    }
+
+    @Test func listensOnEveryAddressOfAName() async throws {
+        try await withServer(HTTPServerConfiguration(host: "localhost")) { server in
+            let ports = Set(server.localAddresses.map(\.port))
+            #expect(ports.count == 1)
+            for address in server.localAddresses {
+                let client = try RawSocketClient(connectTo: address)
+                try client.send("GET /via HTTP/1.1\r\nHost: localhost\r\n\r\n")
+                #expect(try await client.readResponse().bodyText == "GET /via")
+            }
         }
     }
 

@@ -66,11 +66,35 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// True when a comma-separated header (such as `Connection`) lists `token`, ignoring case.
     public func hasToken(_ token: String, in name: String) -> Bool {
-        for value in values(for: name) {
-            for part in value.split(separator: ",") {
-                let trimmed = part.trimmingASCIIWhitespace()
-                if Self.namesEqual(String(trimmed), token) { return true }
+        for field in fields where Self.namesEqual(field.name, name) {
+            if Self.listContains(field.value, token) { return true }
+        }
+        return false
+    }
+
+    /// Counts fields named `name` without allocating.
+    func count(of name: String) -> Int {
+        var total = 0
+        for field in fields where Self.namesEqual(field.name, name) { total += 1 }
+        return total
+    }
+
+    /// Whether the comma-separated `list` has an element equal to `token` (ASCII case-insensitive,
+    /// surrounding whitespace ignored), without allocating.
+    static func listContains(_ list: String, _ token: String) -> Bool {
+        let bytes = list.utf8
+        var index = bytes.startIndex
+        while index < bytes.endIndex {
+            while index < bytes.endIndex, bytes[index] == 0x20 || bytes[index] == 0x09 || bytes[index] == 0x2C {
+                index = bytes.index(after: index)
             }
+            let start = index
+            while index < bytes.endIndex, bytes[index] != 0x2C { index = bytes.index(after: index) }
+            var end = index
+            while end > start, bytes[bytes.index(before: end)] == 0x20 || bytes[bytes.index(before: end)] == 0x09 {
+                end = bytes.index(before: end)
+            }
+            if start < end, asciiCaseInsensitiveEqual(bytes[start..<end], token.utf8) { return true }
         }
         return false
     }
@@ -81,8 +105,13 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
 
     /// ASCII case-insensitive comparison without allocating.
     static func namesEqual(_ a: String, _ b: String) -> Bool {
-        var left = a.utf8.makeIterator()
-        var right = b.utf8.makeIterator()
+        if a.utf8.count != b.utf8.count { return false }
+        return asciiCaseInsensitiveEqual(a.utf8, b.utf8)
+    }
+
+    static func asciiCaseInsensitiveEqual(_ a: some Sequence<UInt8>, _ b: some Sequence<UInt8>) -> Bool {
+        var left = a.makeIterator()
+        var right = b.makeIterator()
         while true {
             switch (left.next(), right.next()) {
             case (nil, nil): return true

@@ -48,9 +48,9 @@ extension HTTPRequestHead {
             headers.add(field: try HTTPSyntax.parseField(buffer, line))
         }
         if version.minor >= 1 {
-            let hosts = headers.values(for: "Host")
-            if hosts.isEmpty { throw .bad("missing Host header; HTTP/1.1 requests must carry exactly one") }
-            if hosts.count > 1 { throw .bad("multiple Host headers; exactly one is allowed") }
+            let hosts = headers.count(of: "Host")
+            if hosts == 0 { throw .bad("missing Host header; HTTP/1.1 requests must carry exactly one") }
+            if hosts > 1 { throw .bad("multiple Host headers; exactly one is allowed") }
         }
         let contentLength = try HTTPSyntax.contentLength(headers)
         var chunked = false

@@ -21,11 +21,14 @@ public struct HTTPRequestParser: Sendable {
     }
 
     public let limits: HTTPParserLimits
+    /// Built once: the limits carry preformatted error messages.
+    private let scannerLimits: HTTPHeadScanner.Limits
     private var state: State
 
     public init(limits: HTTPParserLimits = HTTPParserLimits()) {
         self.limits = limits
-        self.state = .head(HTTPHeadScanner(kind: .head, limits: Self.headLimits(limits)))
+        self.scannerLimits = Self.headLimits(limits)
+        self.state = .head(HTTPHeadScanner(kind: .head, limits: scannerLimits))
     }
 
     /// True between requests: no part of a next request has been consumed.
@@ -95,7 +98,7 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func resetForNextMessage() {
-        state = .head(HTTPHeadScanner(kind: .head, limits: Self.headLimits(limits)))
+        state = .head(HTTPHeadScanner(kind: .head, limits: scannerLimits))
     }
 
     static func headLimits(_ limits: HTTPParserLimits) -> HTTPHeadScanner.Limits {

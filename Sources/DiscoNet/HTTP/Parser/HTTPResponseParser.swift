@@ -27,6 +27,8 @@ public struct HTTPResponseParser: Sendable {
     }
 
     public let limits: HTTPParserLimits
+    /// Built once: the limits carry preformatted error messages.
+    private let scannerLimits: HTTPHeadScanner.Limits
     private var state: State
     private let requestMethod: String
 
@@ -34,7 +36,8 @@ public struct HTTPResponseParser: Sendable {
     public init(requestMethod: String, limits: HTTPParserLimits = HTTPParserLimits()) {
         self.limits = limits
         self.requestMethod = requestMethod
-        self.state = .head(HTTPHeadScanner(kind: .head, limits: Self.headLimits(limits)))
+        self.scannerLimits = Self.headLimits(limits)
+        self.state = .head(HTTPHeadScanner(kind: .head, limits: scannerLimits))
     }
 
     /// True once the final response has ended.
@@ -99,7 +102,7 @@ public struct HTTPResponseParser: Sendable {
                 index += length
                 if head.status >= 100 && head.status < 200 {
                     if head.status == 101 { throw .bad("unexpected 101 Switching Protocols") }
-                    state = .head(HTTPHeadScanner(kind: .head, limits: Self.headLimits(limits)))
+                    state = .head(HTTPHeadScanner(kind: .head, limits: scannerLimits))
                     continue
                 }
                 events.append(.head(head))

@@ -88,7 +88,8 @@ enum HTTPSyntax {
     /// fields or a comma list) fold into one, differing values are rejected.
     static func contentLength(_ headers: HTTPHeaders) throws(HTTPParseError) -> Int? {
         var result: Int?
-        for value in headers.values(for: "Content-Length") {
+        for field in headers where HTTPHeaders.namesEqual(field.name, "Content-Length") {
+            let value = field.value
             for part in value.split(separator: ",", omittingEmptySubsequences: false) {
                 let trimmed = part.trimmingASCIIWhitespace()
                 guard let length = parseDecimal(trimmed) else {

@@ -11,7 +11,7 @@ enum HTTPResponseEncoder {
         out.append(contentsOf: version.minor == 0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
         appendDecimal(response.status, to: &out)
         out.append(HTTPSyntax.space)
-        out.append(contentsOf: response.reason.utf8)
+        for byte in response.reason.utf8 where byte >= 0x20 && byte != 0x7F { out.append(byte) }
         out.append(contentsOf: "\r\n".utf8)
         if !response.headers.contains("Date") { out.append(contentsOf: HTTPDate.headerLine()) }
         for field in response.headers {

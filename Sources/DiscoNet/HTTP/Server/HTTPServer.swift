@@ -12,18 +12,22 @@ public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
 /// limits with proper status codes, header-read and idle timeouts, a connection cap, and graceful
 /// shutdown. See ``HTTPServerConfiguration``.
 public final class HTTPServer: Sendable {
-    /// The bound address; with port 0 this holds the port the kernel chose.
-    public let localAddress: SocketAddress
+    /// The first bound address; with port 0 this holds the port the kernel chose.
+    public var localAddress: SocketAddress { localAddresses[0] }
+    /// Every bound address: a name such as `localhost` may resolve to both `127.0.0.1` and `::1`,
+    /// and the server listens on each (on the same port).
+    public let localAddresses: [SocketAddress]
     let shared: HTTPServerShared
-    private let listener: HTTPListener
+    private let listeners: [HTTPListener]
 
-    private init(localAddress: SocketAddress, shared: HTTPServerShared, listener: HTTPListener) {
-        self.localAddress = localAddress
+    private init(shared: HTTPServerShared, listeners: [HTTPListener]) {
+        self.localAddresses = listeners.map(\.localAddress)
         self.shared = shared
-        self.listener = listener
+        self.listeners = listeners
     }
 
-    /// Binds, listens and starts accepting on `group`'s loops.
+    /// Binds, listens and starts accepting on `group`'s loops. When the host resolves to several
+    /// addresses, it listens on all that can be bound (at least one must be).
     public static func start(
         configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
         group: EventLoopGroup = .shared,
@@ -32,32 +36,38 @@ public final class HTTPServer: Sendable {
         let addresses = try await SocketAddress.resolveAsync(host: configuration.host, port: configuration.port)
         let shared = HTTPServerShared(configuration: configuration, group: group, handler: handler)
         let loop = group.loops[0]
-        var lastError: (any Error)?
-        for address in addresses {
+        var listeners: [HTTPListener] = []
+        var firstError: (any Error)?
+        for resolved in addresses {
+            // With port 0, later addresses reuse the port the kernel chose for the first one.
+            let port = listeners.first?.localAddress.port ?? resolved.port
+            let address = SocketAddress(bytes: resolved.addressBytes, port: port, scopeID: resolved.scopeID)
             do {
-                let listener = try await loop.submit { () throws -> HTTPListener in
+                listeners.append(try await loop.submit { () throws -> HTTPListener in
                     try HTTPListener(address: address, loop: loop, shared: shared)
-                }
-                return HTTPServer(localAddress: listener.localAddress, shared: shared, listener: listener)
+                })
             } catch {
-                lastError = error
+                if firstError == nil { firstError = error }
             }
         }
-        throw lastError ?? SystemError(function: "bind", errno: 0)
+        guard !listeners.isEmpty else { throw firstError ?? SystemError(function: "bind", errno: 0) }
+        return HTTPServer(shared: shared, listeners: listeners)
     }
 
     /// Connections accepted since start (including refused ones beyond the cap).
     public var acceptedConnections: Int { shared.accepted.load(ordering: .relaxed) }
 
-    /// Connections currently open.
+    /// Connections currently open and able to serve requests (a connection that has sent its
+    /// final response and only waits for the peer to close is not counted).
     public var openConnections: Int { shared.registry.withLock { $0.count } }
 
     /// Stops accepting, lets in-flight requests finish (their responses carry `Connection: close`),
     /// closes idle connections at once, and force-closes whatever is left after `gracePeriod`.
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {
         shared.shuttingDown.store(true, ordering: .releasing)
-        let listener = self.listener
-        listener.loop.execute { listener.close() }
+        for listener in listeners {
+            listener.loop.execute { listener.close() }
+        }
         for connection in shared.snapshot() {
             connection.loop.execute { connection.beginGracefulClose() }
         }

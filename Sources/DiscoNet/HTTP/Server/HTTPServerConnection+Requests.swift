@@ -190,5 +190,6 @@ extension HTTPServerConnection {
         }
         resumeReading()
         processInput()
+        closeIfPeerIsDone()
     }
 }

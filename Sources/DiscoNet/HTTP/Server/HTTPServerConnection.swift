@@ -110,14 +110,21 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
         }
     }
 
-    /// The peer finished sending. An answer still being produced is delivered, then we close.
+    /// The peer finished sending (half-close). Complete requests already buffered are still
+    /// answered, in order; then the connection closes.
     private func peerHasClosed() {
         peerClosed = true
-        if inFlight {
-            closeAfterResponse = true
-            updateInterest()
-        } else {
+        updateInterest()
+        closeIfPeerIsDone()
+    }
+
+    /// Once the peer has half-closed and nothing more can be answered, close (after flushing).
+    func closeIfPeerIsDone() {
+        guard peerClosed, phase == .open, !inFlight else { return }
+        if pendingOutboundBytes == 0 {
             closeNow()
+        } else {
+            closeAfterResponse = true
         }
     }
 
@@ -249,6 +256,9 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
             return
         }
         phase = .lingering
+        // Its last response is sent: it no longer counts as open for the connection cap or for
+        // graceful shutdown; the linger deadline closes the descriptor.
+        shared.remove(self)
         socket.shutdownWrite()
         buffer.removeAll()
         readPaused = false

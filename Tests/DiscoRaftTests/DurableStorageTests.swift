@@ -114,13 +114,15 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
-            try storage.append(entries(1...5))
+            try storage.append(entries(1...3))
+            try storage.sync()
+            try storage.append(entries(4...5))  // a later batch proves the first one was synced
             try storage.sync()
         }
         guard let file = segmentFiles(directory.path).last else { Issue.record("no segment"); return }
         let path = directory.path + "/wal/" + file
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
-        let recordSize = WALFormat.frame(.entry(entries(1...1)[0])).count
+        let recordSize = WALFormat.frame(.entry(entries(1...1)[0]), batchStart: true).count
         let offset = WALFormat.headerSize + recordSize + 12  // inside the second record's payload
         bytes[offset] ^= 0xFF
         try bytes.write(to: URL(fileURLWithPath: path))
@@ -133,6 +135,28 @@ struct DurableStorageTests {
             #expect(error.message.contains("offset \(WALFormat.headerSize + recordSize)"))
             #expect(error.message.contains("checksum"))
         }
+    }
+
+    @Test("corruption inside the last batch is a torn write: that batch's tail is dropped")
+    func tornLastBatch() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanUp() }
+        do {
+            let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.append(entries(1...3))
+            try storage.sync()
+            try storage.append(entries(4...8))
+            try storage.sync()
+        }
+        guard let file = segmentFiles(directory.path).last else { Issue.record("no segment"); return }
+        let path = directory.path + "/wal/" + file
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let recordSize = WALFormat.frame(.entry(entries(1...1)[0])).count
+        bytes[WALFormat.headerSize + 4 * recordSize + 12] ^= 0xFF  // the fifth record, in the second batch
+        try bytes.write(to: URL(fileURLWithPath: path))
+        let reopened = try DurableRaftStorage(directory: directory.path)
+        #expect(try reopened.load().state.entries == entries(1...4))
+        #expect(reopened.repairedTail?.contains("offset \(WALFormat.headerSize + 4 * recordSize)") == true)
     }
 
     @Test("segments roll over at the size limit, and compaction removes whole old segments")

@@ -127,3 +127,21 @@ struct RaftCodecTests {
         }
     }
 }
+
+extension RaftCodecTests {
+    @Test("a configuration must be in canonical form (sorted, unique members)")
+    func canonicalConfig() {
+        var writer = ByteWriter()
+        writer.u32(2)
+        writer.nodeID("n2")
+        writer.nodeID("n1")
+        writer.u32(0)
+        #expect(throws: RaftError.self) { try RaftCodec.decodeConfig(writer.bytes) }
+        var duplicate = ByteWriter()
+        duplicate.u32(1)
+        duplicate.nodeID("n1")
+        duplicate.u32(1)
+        duplicate.nodeID("n1")
+        #expect(throws: RaftError.self) { try RaftCodec.decodeConfig(duplicate.bytes) }
+    }
+}

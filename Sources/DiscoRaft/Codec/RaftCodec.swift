@@ -83,7 +83,13 @@ public enum RaftCodec {
         for _ in 0..<(try reader.count("learner count", minimumItemSize: 3, limit: maxMembers)) {
             learners.append(try reader.nodeID("learner"))
         }
-        return ClusterConfig(voters: voters, learners: learners)
+        // Only the canonical form is accepted: sorted, no duplicates, no member listed twice.
+        let canonical = ClusterConfig(voters: voters, learners: learners)
+        guard canonical.voters == voters, canonical.learners == learners else {
+            throw RaftError(.malformedFrame,
+                            "configuration before byte \(reader.offset): members must be sorted, unique, and either voter or learner")
+        }
+        return canonical
     }
 
     // MARK: Hard state and snapshot metadata

@@ -14,7 +14,6 @@ public final class DurableRaftStorage: RaftStorage {
     public let directory: String
     private let wal: SegmentedWAL
     private var fileHardState: HardState
-    private var latestHardState: HardState
     private var snapshotFile: SnapshotFile?
     /// Where recovery cut a torn tail, if it did: "file at offset N: reason".
     public let repairedTail: String?
@@ -31,9 +30,9 @@ public final class DurableRaftStorage: RaftStorage {
         let (wal, recovery) = try SegmentedWAL.open(directory: directory + "/wal", segmentSize: max(4096, segmentSize))
         self.wal = wal
         repairedTail = recovery.truncatedTail.map { "\($0.file) at offset \($0.offset): \($0.reason)" }
-        let (state, snapshotFile, fileHard) = try Self.recover(directory: directory, records: recovery.records)
+        // Recovering here validates the log (gaps are refused) before anything is appended.
+        let (_, snapshotFile, fileHard) = try Self.recover(directory: directory, records: recovery.records)
         fileHardState = fileHard
-        latestHardState = state.hardState
         self.snapshotFile = snapshotFile
     }
 
@@ -80,7 +79,6 @@ public final class DurableRaftStorage: RaftStorage {
     }
 
     public func setHardState(_ state: HardState) throws(RaftError) {
-        latestHardState = state
         if state.term != fileHardState.term || state.vote != fileHardState.vote {
             try FileIO.writeAtomically(Self.checked(RaftCodec.encode(state)), to: hardStatePath, directory: directory)
             fileHardState = state

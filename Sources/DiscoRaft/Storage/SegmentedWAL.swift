@@ -94,7 +94,7 @@ final class SegmentedWAL {
             var maxIndex: UInt64 = 0
             scanning: while offset < bytes.count {
                 switch WALFormat.read(bytes, at: offset) {
-                case .record(let record, let next):
+                case .record(let record, let next, _):
                     if case .entry(let entry) = record { maxIndex = max(maxIndex, entry.index) }
                     recovery.records.append((name.sequence, record))
                     offset = next
@@ -103,9 +103,10 @@ final class SegmentedWAL {
                         throw RaftError(.corruptStorage,
                                         "\(segmentPath) at offset \(offset): \(reason); corruption before the last segment cannot be repaired")
                     }
-                    if let valid = firstValidRecord(in: bytes, after: offset) {
+                    // Only the last batch can be torn: a later batch means this one was synced.
+                    if let later = laterBatchStart(in: bytes, after: offset) {
                         throw RaftError(.corruptStorage,
-                                        "\(segmentPath) at offset \(offset): \(reason), but a valid record follows at offset \(valid); refusing to drop data from the middle of the log")
+                                        "\(segmentPath) at offset \(offset): \(reason), but a later synced batch starts at offset \(later); refusing to drop data from the middle of the log")
                     }
                     if repair { try FileIO.truncate(segmentPath, to: offset) }
                     recovery.truncatedTail = (segmentPath, offset, reason)
@@ -117,10 +118,11 @@ final class SegmentedWAL {
         return (segments, recovery)
     }
 
-    private static func firstValidRecord(in bytes: [UInt8], after offset: Int) -> Int? {
+    /// The offset of a valid record after `offset` that starts a group-commit batch, if any.
+    private static func laterBatchStart(in bytes: [UInt8], after offset: Int) -> Int? {
         var candidate = offset + 1
         while candidate + 8 < bytes.count {
-            if case .record = WALFormat.read(bytes, at: candidate) { return candidate }
+            if case .record(_, _, true) = WALFormat.read(bytes, at: candidate) { return candidate }
             candidate += 1
         }
         return nil
@@ -130,7 +132,7 @@ final class SegmentedWAL {
 
     /// Buffers a record; it is written and made durable by the next ``sync()``.
     func append(_ record: WALFormat.Record) {
-        pending.append(contentsOf: WALFormat.frame(record))
+        pending.append(contentsOf: WALFormat.frame(record, batchStart: pending.isEmpty))
         if case .entry(let entry) = record { pendingMaxIndex = max(pendingMaxIndex, entry.index) }
     }
 

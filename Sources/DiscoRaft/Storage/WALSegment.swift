@@ -5,6 +5,8 @@
 /// A segment file starts with the 8-byte magic `DISCOWL1`, followed by records:
 /// `[u32 payload length][u32 CRC32C of payload][payload]` (big-endian), where the payload is a
 /// type byte and a body: `1` = an entry (``RaftCodec`` entry encoding), `2` = a commit index (u64).
+/// The type byte's high bit marks the first record of a group-commit batch (one write, one fsync):
+/// recovery uses it to tell a torn last batch from corruption of data that was already synced.
 enum WALFormat {
     static let magic: [UInt8] = Array("DISCOWL1".utf8)
     static let headerSize = 8
@@ -15,14 +17,17 @@ enum WALFormat {
         case commit(UInt64)
     }
 
-    static func frame(_ record: Record) -> [UInt8] {
+    static let batchStartFlag: UInt8 = 0x80
+
+    static func frame(_ record: Record, batchStart: Bool = false) -> [UInt8] {
         var payload = ByteWriter()
+        let flag = batchStart ? batchStartFlag : 0
         switch record {
         case .entry(let entry):
-            payload.u8(1)
+            payload.u8(1 | flag)
             RaftCodec.write(entry, to: &payload)
         case .commit(let index):
-            payload.u8(2)
+            payload.u8(2 | flag)
             payload.u64(index)
         }
         var framed = ByteWriter()
@@ -32,17 +37,19 @@ enum WALFormat {
         return framed.bytes
     }
 
-    static func decodePayload(_ payload: ArraySlice<UInt8>) throws(RaftError) -> Record {
+    static func decodePayload(_ payload: ArraySlice<UInt8>) throws(RaftError) -> (Record, batchStart: Bool) {
         var reader = ByteReader(Array(payload))
-        switch try reader.u8("record type") {
+        let type = try reader.u8("record type")
+        let batchStart = type & batchStartFlag != 0
+        switch type & ~batchStartFlag {
         case 1:
             let entry = try RaftCodec.readEntry(&reader)
             try reader.expectEnd("entry record")
-            return .entry(entry)
+            return (.entry(entry), batchStart)
         case 2:
             let index = try reader.u64("commit index")
             try reader.expectEnd("commit record")
-            return .commit(index)
+            return (.commit(index), batchStart)
         case let other:
             throw RaftError(.corruptStorage, "unknown record type \(other)")
         }
@@ -50,7 +57,7 @@ enum WALFormat {
 
     /// The outcome of reading one record at an offset.
     enum Read {
-        case record(Record, next: Int)
+        case record(Record, next: Int, batchStart: Bool)
         /// Not a valid record here (truncated, bad length, or checksum mismatch).
         case invalid(String)
     }
@@ -64,7 +71,8 @@ enum WALFormat {
         let payload = bytes[offset + 8..<offset + 8 + length]
         guard CRC32C.checksum(payload) == crc else { return .invalid("checksum mismatch") }
         do {
-            return .record(try decodePayload(payload), next: offset + 8 + length)
+            let (record, batchStart) = try decodePayload(payload)
+            return .record(record, next: offset + 8 + length, batchStart: batchStart)
         } catch {
             return .invalid("undecodable payload: \(error.message)")
         }

@@ -114,6 +114,7 @@ extension SWIM.Instance {
             }
             apply(item, now: now, rebroadcast: !quiet || state.id == remote.sender)
         }
+        if quiet, liveCount > 1 { announcingProbes = max(announcingProbes, liveCount - 1) }
     }
 
     mutating func onPushPullTimer(now: Duration) {

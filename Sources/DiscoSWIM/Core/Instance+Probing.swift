@@ -106,7 +106,12 @@ extension SWIM.Instance {
         guard let target = nextProbeTarget() else { return }
         let sequence = takeSequence()
         activeProbe = ActiveProbe(sequence: sequence, target: target.id, address: target.address)
-        send(.ping(sequence: sequence, source: id, target: target.id), to: target.address, recipient: target.id, now: now)
+        var first: [SWIM.GossipItem] = []
+        if announcingProbes > 0 {
+            announcingProbes -= 1
+            first.append(.alive(id: id, incarnation: incarnation, address: address, metadata: metadata))
+        }
+        send(.ping(sequence: sequence, source: id, target: target.id), to: target.address, recipient: target.id, first: first, now: now)
         arm(.directProbeTimeout(sequence: sequence), at: now + currentProbeTimeout)
     }
 

@@ -42,6 +42,10 @@ extension SWIM {
         var tombstones: [NodeID: Duration] = [:]
         var started = false
         var leaveCompleted = false
+        /// Probes that still carry this member's own "alive" first: after joining, the first
+        /// pass over the members announces the joiner to each of them directly, so a join
+        /// reaches everyone within one pass even where gossip missed someone.
+        var announcingProbes = 0
         var effects: [Effect] = []
 
         /// The probe this member is running in the current protocol period.
@@ -172,6 +176,8 @@ extension SWIM {
                 tombstones[member.id] = now
             }
             if previous == nil {
+                // Still announcing ourselves after a join: the newly learned member is owed one too.
+                if announcingProbes > 0 { announcingProbes += 1 }
                 let slot = table.insert(member)
                 if probeOrderGeneration == table.layoutGeneration { probeOrder.insert(slot: slot, random: &random) }
             } else {

@@ -9,8 +9,8 @@ import Testing
 /// `discoctl lookup` and `discoctl leader` as processes, against real dnsmasq and etcd and the
 /// Consul double over HTTP.
 @Suite(.serialized) struct DiscoctlLookupTests {
-    func discoctl(_ arguments: [String]) throws -> ExecutableRunner.Outcome {
-        try ExecutableRunner.run("discoctl", arguments, in: try ExecutableRunner.temporaryDirectory())
+    func discoctl(_ arguments: [String]) async throws -> ExecutableRunner.Outcome {
+        try await ExecutableRunner.run("discoctl", arguments, in: try ExecutableRunner.temporaryDirectory())
     }
 
     func records() -> DnsmasqFixture.Records {
@@ -25,7 +25,7 @@ import Testing
 
     @Test func dnsLookupPrintsSortedAddressesWithTheDefaultPort() async throws {
         let dns = try await DnsmasqFixture.start(records())
-        let outcome = try discoctl(["lookup", "-disco-mode", "dns", "-disco-config",
+        let outcome = try await discoctl(["lookup", "-disco-mode", "dns", "-disco-config",
                                     #"{"name":"nodes.disco.test","nameserver":"\#(dns.nameserver)"}"#, "-port", "4001"])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(outcome.standardOutput == "10.0.0.1:4001\n10.0.0.2:4001\n10.0.0.3:4001\n")
@@ -34,7 +34,7 @@ import Testing
 
     @Test func dnsLookupOfAMissingNameExitsOneNamingIt() async throws {
         let dns = try await DnsmasqFixture.start(records())
-        let outcome = try discoctl(["lookup", "-disco-mode", "dns", "-disco-config",
+        let outcome = try await discoctl(["lookup", "-disco-mode", "dns", "-disco-config",
                                     #"{"name":"missing.disco.test","nameserver":"\#(dns.nameserver)"}"#])
         await dns.stop()
         #expect(outcome.status == 1)
@@ -43,7 +43,7 @@ import Testing
 
     @Test func srvLookupPrintsPerRecordPortsInPriorityOrder() async throws {
         let dns = try await DnsmasqFixture.start(records())
-        let outcome = try discoctl(["lookup", "-disco-mode", "dns-srv", "-disco-config",
+        let outcome = try await discoctl(["lookup", "-disco-mode", "dns-srv", "-disco-config",
                                     #"{"name":"disco.test","service":"disco","nameserver":"\#(dns.nameserver)"}"#, "-json"])
         await dns.stop()
         #expect(outcome.status == 0, "\(outcome.standardError)")
@@ -54,18 +54,18 @@ import Testing
     @Test func etcdLookupAndLeaderPrintTheRecord() async throws {
         let etcd = try await EtcdFixture.start()
         let config = #"{"endpoints":["\#(etcd.endpoints[0].replacingOccurrences(of: "http://", with: ""))"]}"#
-        let empty = try discoctl(["lookup", "-disco-mode", "etcd-kv", "-disco-config", config])
+        let empty = try await discoctl(["lookup", "-disco-mode", "etcd-kv", "-disco-config", config])
         #expect(empty.status == 1 && empty.standardOutput == "leader: none\n", "\(empty)")
 
         let client = HTTPClient()
         let registry = EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: etcd.endpoints, transport: client), discoKey: "disco")
         _ = try await registry.createIfAbsent(LeaderRecord(id: "n1", apiAddr: "http://10.0.0.1:4001", addr: "10.0.0.1:4002"))
-        let found = try discoctl(["lookup", "-disco-mode", "etcd-kv", "-disco-config", config])
+        let found = try await discoctl(["lookup", "-disco-mode", "etcd-kv", "-disco-config", config])
         #expect(found.status == 0, "\(found.standardError)")
         #expect(found.standardOutput.hasPrefix("10.0.0.1:4001\nleader: {\"id\":\"n1\""), "\(found.standardOutput)")
-        let leader = try discoctl(["leader", "-disco-mode", "etcd-kv", "-disco-config", config])
+        let leader = try await discoctl(["leader", "-disco-mode", "etcd-kv", "-disco-config", config])
         #expect(leader.standardOutput == "id: n1\napi_addr: http://10.0.0.1:4001\naddr: 10.0.0.1:4002\n")
-        let otherKey = try discoctl(["leader", "-disco-mode", "etcd-kv", "-disco-config", config, "-disco-key", "other"])
+        let otherKey = try await discoctl(["leader", "-disco-mode", "etcd-kv", "-disco-config", config, "-disco-key", "other"])
         #expect(otherKey.status == 1, "another cluster's key holds no record")
         try await registry.release()
         await client.shutdown()
@@ -78,7 +78,7 @@ import Testing
         let registry = ConsulLeaderRegistry(client: ConsulClient(settings: .init(address: consul.address), transport: client),
                                             discoKey: "disco")
         _ = try await registry.createIfAbsent(LeaderRecord(id: "n7", apiAddr: "http://10.0.0.7:4001", addr: "10.0.0.7:4002"))
-        let outcome = try discoctl(["leader", "-disco-mode", "consul-kv", "-disco-config", #"{"address":"\#(consul.address)"}"#, "-json"])
+        let outcome = try await discoctl(["leader", "-disco-mode", "consul-kv", "-disco-config", #"{"address":"\#(consul.address)"}"#, "-json"])
         #expect(outcome.status == 0, "\(outcome.standardError)")
         #expect(outcome.standardOutput.hasPrefix(#"{"id":"n7","api_addr":"http://10.0.0.7:4001","addr":"10.0.0.7:4002""#))
         await client.shutdown()
@@ -92,8 +92,8 @@ import Testing
         (["lookup", "-disco-mode", "consul-kv", "-disco-config", #"{"address":"http://x:8500"}"#], "address"),
         (["leader", "-disco-mode", "dns", "-disco-config", #"{"name":"x"}"#], "keeps no leader record"),
     ])
-    func badFlagsAndConfigExitTwoNamingTheProblem(arguments: [String], fragment: String) throws {
-        let outcome = try discoctl(arguments)
+    func badFlagsAndConfigExitTwoNamingTheProblem(arguments: [String], fragment: String) async throws {
+        let outcome = try await discoctl(arguments)
         #expect(outcome.status == 2)
         #expect(outcome.standardError.contains(fragment), "\(outcome.standardError)")
     }

@@ -28,8 +28,18 @@ struct ExecutableRunner {
         var description: String { message }
     }
 
-    /// Runs `name` with `arguments` in `directory` and waits for it to exit.
-    static func run(_ name: String, _ arguments: [String], in directory: URL) throws -> Outcome {
+    /// Runs `name` with `arguments` in `directory` and waits for it to exit. The waiting happens
+    /// on a dispatch queue, never on the cooperative thread pool (two threads on this machine),
+    /// so concurrently running tests keep making progress.
+    static func run(_ name: String, _ arguments: [String], in directory: URL) async throws -> Outcome {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(with: Result { try runBlocking(name, arguments, in: directory) })
+            }
+        }
+    }
+
+    private static func runBlocking(_ name: String, _ arguments: [String], in directory: URL) throws -> Outcome {
         let process = Process()
         process.executableURL = try productsDirectory().appending(path: name)
         process.arguments = arguments

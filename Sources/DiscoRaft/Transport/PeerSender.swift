@@ -1,0 +1,151 @@
+import DiscoCore
+import DiscoNet
+import Synchronization
+
+// MARK: - PeerSender
+
+/// The outbound side of one peer: a bounded queue of messages and a task that keeps one TCP
+/// connection to the peer's current address, writing everything queued in one batch per wake-up
+/// without waiting for replies (pipelining). Failed connects are retried with jittered
+/// exponential back-off; messages queued meanwhile wait (the oldest are dropped when full).
+final class PeerSender: Sendable {
+    let peer: NodeID
+    private let queue: BatchQueue<Message>
+    private let addressBook: RaftAddressBook
+    private let options: RaftTransportOptions
+    private let counters: TransportCounters
+    private let logger: Logger
+    private let group: EventLoopGroup
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    init(peer: NodeID, addressBook: @escaping RaftAddressBook, options: RaftTransportOptions,
+         counters: TransportCounters, logger: Logger, group: EventLoopGroup) {
+        self.peer = peer
+        self.addressBook = addressBook
+        self.options = options
+        self.counters = counters
+        self.logger = logger
+        self.group = group
+        queue = BatchQueue(maxCount: options.maxQueuedMessages, maxBytes: options.maxQueuedBytes,
+                           policy: .dropOldest, size: PeerSender.estimatedSize)
+    }
+
+    func start() {
+        let started = Task { [self] in await run() }
+        task.withLock { $0 = started }
+    }
+
+    /// Queues a message; never blocks.
+    func send(_ message: Message) {
+        let dropped = queue.push(message)
+        if dropped > 0 { counters.update { $0.messagesDropped += dropped } }
+    }
+
+    /// Stops taking messages, lets the queue drain for up to `flushTimeout` (when `flushing`),
+    /// then stops the task and closes the connection.
+    func close(flushing: Bool) async {
+        queue.close()
+        guard let running = task.withLock({ $0 }) else { return }
+        if flushing {
+            let finished = await withTaskGroup(of: Bool.self) { group in
+                group.addTask { await running.value; return true }
+                group.addTask { [options] in
+                    try? await Task.sleep(for: options.flushTimeout)
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            if finished { return }
+        }
+        running.cancel()
+        await running.value
+    }
+
+    // MARK: The connection loop
+
+    private func run() async {
+        var backoff = Backoff(initial: options.initialBackoff, maximum: options.maxBackoff)
+        var lastFailure: String?
+        while !Task.isCancelled, !(queue.isClosed && queue.count == 0) {
+            guard let address = addressBook(peer) else {
+                counters.update { $0.connectFailures += 1 }
+                report(&lastFailure, "no address known")
+                try? await Task.sleep(for: backoff.nextDelay())
+                continue
+            }
+            let connection: TCPConnection
+            do {
+                connection = try await TCPConnection.connect(host: address.host, port: address.port,
+                                                             timeout: options.connectTimeout, group: group)
+            } catch {
+                counters.update { $0.connectFailures += 1 }
+                report(&lastFailure, "connect to \(address) failed: \(error)")
+                try? await Task.sleep(for: backoff.nextDelay())
+                continue
+            }
+            backoff.reset()
+            counters.update { $0.connects += 1 }
+            if lastFailure != nil { logger.info("connected to Raft peer \(peer) at \(address)") }
+            lastFailure = nil
+            if let reason = await pump(connection, address: address) {
+                report(&lastFailure, reason)
+            }
+            connection.close()
+        }
+    }
+
+    /// Writes batches until the connection fails, the address changes or the queue is closed and
+    /// drained. Returns why the connection ended, when it failed.
+    private func pump(_ connection: TCPConnection, address: PeerAddress) async -> String? {
+        // The peer never writes on this connection: a read ending means it closed or reset.
+        let watcher = Task {
+            while (try? await connection.read()) != nil {}
+            connection.close()
+        }
+        defer { watcher.cancel() }
+        var transferID: UInt64 = 0
+        while let batch = await queue.next() {
+            if let current = addressBook(peer), current != address {
+                queue.pushFront(batch)
+                logger.info("Raft peer \(peer) moved from \(address) to \(current); reconnecting")
+                return nil
+            }
+            var bytes: [UInt8] = []
+            for message in batch {
+                transferID &+= 1
+                for frame in RaftWireFormat.frames(for: message, chunkSize: options.chunkSize, transferID: transferID) {
+                    bytes.append(contentsOf: frame.encoded())
+                }
+            }
+            do {
+                try await connection.write(bytes)
+                counters.update { $0.messagesSent += batch.count }
+            } catch {
+                counters.update { $0.messagesDropped += batch.count }
+                return "write to \(address) failed: \(error)"
+            }
+        }
+        return nil
+    }
+
+    /// Logs a connection problem once per distinct reason (retries of the same failure at debug).
+    private func report(_ last: inout String?, _ reason: String) {
+        if last == reason {
+            logger.debug("Raft peer \(peer) still unreachable: \(reason)")
+        } else {
+            logger.warning("Raft peer \(peer) unreachable: \(reason)")
+        }
+        last = reason
+    }
+
+    /// Approximate encoded size, for the queue's byte bound.
+    static func estimatedSize(_ message: Message) -> Int {
+        switch message.body {
+        case .append(let request): 64 + request.entries.reduce(0) { $0 + $1.byteSize }
+        case .installSnapshot(let snapshot): 64 + snapshot.data.count
+        default: 64
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import DiscoCore
+import Synchronization
+
+// MARK: - Options
+
+/// Tunables of ``RaftTransport``.
+public struct RaftTransportOptions: Sendable {
+    /// Largest piece of a chunked message; messages encoding larger than this are chunked.
+    public var chunkSize: Int = RaftWireFormat.defaultChunkSize
+    /// Largest message accepted after reassembly.
+    public var maxMessageBytes: Int = RaftWireFormat.defaultMaxMessageBytes
+    /// Messages queued per peer before the oldest are dropped.
+    public var maxQueuedMessages: Int = 4096
+    /// Approximate bytes queued per peer before the oldest messages are dropped.
+    public var maxQueuedBytes: Int = 128 << 20
+    /// Bound on one connection attempt.
+    public var connectTimeout: Duration = .seconds(2)
+    /// First reconnect delay; it doubles per failed attempt up to `maxBackoff`, with jitter.
+    public var initialBackoff: Duration = .milliseconds(20)
+    public var maxBackoff: Duration = .seconds(1)
+    /// How long ``RaftTransport/close(flushing:)`` waits for queued messages to go out.
+    public var flushTimeout: Duration = .seconds(1)
+
+    public init() {}
+
+    /// Checks the options, naming the first one out of range.
+    public func validate() throws(RaftError) {
+        guard chunkSize >= 1, chunkSize <= 8 << 20 else {
+            throw RaftError(.invalidArgument, "chunkSize must be 1...\(8 << 20) bytes, got \(chunkSize)")
+        }
+        guard maxMessageBytes >= chunkSize else {
+            throw RaftError(.invalidArgument, "maxMessageBytes (\(maxMessageBytes)) must be at least chunkSize (\(chunkSize))")
+        }
+        guard maxQueuedMessages >= 1, maxQueuedBytes >= 1 else {
+            throw RaftError(.invalidArgument, "maxQueuedMessages and maxQueuedBytes must be at least 1")
+        }
+        guard initialBackoff > .zero, maxBackoff >= initialBackoff else {
+            throw RaftError(.invalidArgument, "initialBackoff must be positive and at most maxBackoff")
+        }
+    }
+
+    /// The largest frame payload a peer may send us.
+    var maxFramePayload: Int { chunkSize + RaftWireFormat.chunkHeaderSize }
+}
+
+// MARK: - Metrics
+
+/// Counters of one transport since it started.
+public struct RaftTransportMetrics: Sendable, Hashable {
+    /// Messages written to a peer's connection.
+    public var messagesSent = 0
+    /// Messages discarded: the peer's queue was full, or the connection failed while writing them.
+    public var messagesDropped = 0
+    /// Messages decoded from inbound connections.
+    public var messagesReceived = 0
+    /// Messages addressed to another node (dropped).
+    public var messagesMisdirected = 0
+    /// Inbound connections closed because a frame could not be read.
+    public var badFrames = 0
+    /// Outbound connections established.
+    public var connects = 0
+    /// Outbound connection attempts that failed (or found no address).
+    public var connectFailures = 0
+    /// Inbound connections accepted.
+    public var inboundConnections = 0
+
+    public init() {}
+}
+
+/// The shared, lock-protected counters.
+final class TransportCounters: Sendable {
+    private let metrics = Mutex(RaftTransportMetrics())
+
+    func update(_ body: (inout RaftTransportMetrics) -> Void) { metrics.withLock { body(&$0) } }
+    var snapshot: RaftTransportMetrics { metrics.withLock { $0 } }
+}
+
+// MARK: - Back-off
+
+/// Exponential back-off with full jitter: the n-th delay is uniform in [d/2, d] where d doubles
+/// from `initial` up to `maximum`.
+struct Backoff {
+    let initial: Duration
+    let maximum: Duration
+    private var current: Duration
+
+    init(initial: Duration, maximum: Duration) {
+        self.initial = initial
+        self.maximum = maximum
+        current = initial
+    }
+
+    mutating func nextDelay() -> Duration {
+        let ceiling = current
+        current = min(maximum, current * 2)
+        let nanos = max(1, Int64(ceiling.components.seconds) * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000)
+        return .nanoseconds(Int64.random(in: (nanos / 2)...nanos))
+    }
+
+    mutating func reset() { current = initial }
+}
+
+// MARK: - Address book
+
+/// Where a peer's Raft port is now; nil when unknown. Consulted on every connection attempt (and
+/// before every write batch), so addresses may change at runtime.
+public typealias RaftAddressBook = @Sendable (NodeID) -> PeerAddress?

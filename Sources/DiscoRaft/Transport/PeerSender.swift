@@ -68,7 +68,10 @@ final class PeerSender: Sendable {
     private func run() async {
         var backoff = Backoff(initial: options.initialBackoff, maximum: options.maxBackoff)
         var lastFailure: String?
-        while !Task.isCancelled, !(queue.isClosed && queue.count == 0) {
+        while !Task.isCancelled {
+            // Connect only when there is something to send, so an idle or departed peer costs nothing.
+            guard let waiting = await queue.next() else { return }
+            queue.pushFront(waiting)
             guard let address = addressBook(peer) else {
                 counters.update { $0.connectFailures += 1 }
                 report(&lastFailure, "no address known")

@@ -1,0 +1,189 @@
+import DiscoCore
+import DiscoNet
+import Synchronization
+
+// MARK: - RaftNodeShell
+
+/// A running Raft node: the pure core plus everything it needs from the outside world — durable
+/// storage (the WAL in a data directory), a tick timer, the internode transport and the
+/// application's state machine.
+///
+/// All work happens on one driver thread per node, in the core's order: persist entries and hard
+/// state (one fsync for everything that arrived together: group commit), then send the messages
+/// that depend on them, then apply committed entries, then answer waiting requests. Requests are
+/// safe from any task. Call ``shutdown(transferLeadership:)`` before dropping the shell.
+public final class RaftNodeShell: Sendable {
+    public let id: NodeID
+    /// Where this node accepts internode connections.
+    public let listenAddress: PeerAddress
+    public let dataDirectory: String
+
+    private let inbox: BatchQueue<ShellEvent>
+    private let observers: ShellObservers
+    private let transport: RaftTransport
+    private let loop: EventLoop
+    private let driverTask: Task<Void, Never>
+    private let ticker: Task<Void, Never>
+    private let refusedMessages: RefusalCounter
+    private let shutdownTask = Mutex<Task<Void, Never>?>(nil)
+
+    // MARK: Starting
+
+    /// Recovers the node from `configuration.dataDirectory` (bootstrapping a new cluster there
+    /// when it is empty and `bootstrapVoters` is set), restores `stateMachine` from the latest
+    /// snapshot, starts listening and starts the node. Committed entries after the snapshot are
+    /// applied again as the node catches up.
+    public static func start(_ configuration: RaftShellConfiguration,
+                             stateMachine: any RaftStateMachine) async throws -> RaftNodeShell {
+        let logger = configuration.logger
+        var storage = try DurableRaftStorage(directory: configuration.dataDirectory, segmentSize: configuration.segmentSize)
+        if let repaired = storage.repairedTail { logger.warning("WAL tail repaired: \(repaired)") }
+        var (state, snapshot) = try storage.load()
+        if state.isEmpty, !configuration.bootstrapVoters.isEmpty {
+            guard configuration.bootstrapVoters.contains(configuration.id) else {
+                throw RaftShellError(.invalidArgument,
+                                     "bootstrap voters \(configuration.bootstrapVoters.map(\.rawValue)) do not include this node (\(configuration.id))")
+            }
+            state = .bootstrap(voters: configuration.bootstrapVoters)
+            try storage.initialize(with: state)
+            logger.info("bootstrapped a new cluster with voters \(configuration.bootstrapVoters.map(\.rawValue))")
+        }
+        if let snapshot { try stateMachine.restore(from: snapshot.data) }
+        var node = try RaftNode(id: configuration.id, options: configuration.raft, state: state,
+                                random: DeterministicRandom(seed: configuration.seed ?? UInt64.random(in: 0...UInt64.max)))
+        if let snapshot { node.restoreSnapshotForSending(snapshot) }
+
+        let inbox = BatchQueue<ShellEvent>(maxCount: configuration.maxQueuedMessages, policy: .refuseNew)
+        let refused = RefusalCounter()
+        let transport = try await RaftTransport.start(
+            localID: configuration.id, host: configuration.listenHost, port: configuration.listenPort,
+            addressBook: configuration.addressBook, options: configuration.transport, logger: logger,
+            group: configuration.group
+        ) { [inbox, refused] message in
+            if inbox.push(.message(message)) > 0 { refused.count.add(1, ordering: .relaxed) }
+        }
+        let loop: EventLoop
+        do {
+            loop = try EventLoop(name: "raft-\(configuration.id.rawValue)")
+        } catch {
+            await transport.close(flushing: false)
+            throw error
+        }
+        let observers = ShellObservers(status: RaftStatus(
+            id: node.id, role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex,
+            appliedIndex: node.appliedIndex, lastIndex: node.lastIndex, snapshotIndex: node.snapshotIndex,
+            config: node.config, isStopped: false))
+        logger.info("Raft node \(configuration.id) listening on \(transport.listenAddress), log \(node.firstIndex)...\(node.lastIndex), term \(node.term)")
+        let driver = ShellDriver(node: node, storage: storage, stateMachine: stateMachine, transport: transport,
+                                 inbox: inbox, observers: observers, logger: logger)
+        let driverTask = Task(executorPreference: loop) { await driver.run() }
+        let interval = configuration.tickInterval
+        let ticker = Task { [inbox] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                if inbox.push(.tick, force: true) > 0 { return }
+            }
+        }
+        return RaftNodeShell(id: configuration.id, listenAddress: transport.listenAddress,
+                             dataDirectory: configuration.dataDirectory, inbox: inbox, observers: observers,
+                             transport: transport, loop: loop, driverTask: driverTask, ticker: ticker, refused: refused)
+    }
+
+    private init(id: NodeID, listenAddress: PeerAddress, dataDirectory: String, inbox: BatchQueue<ShellEvent>,
+                 observers: ShellObservers, transport: RaftTransport, loop: EventLoop, driverTask: Task<Void, Never>,
+                 ticker: Task<Void, Never>, refused: RefusalCounter) {
+        self.id = id
+        self.listenAddress = listenAddress
+        self.dataDirectory = dataDirectory
+        self.inbox = inbox
+        self.observers = observers
+        self.transport = transport
+        self.loop = loop
+        self.driverTask = driverTask
+        self.ticker = ticker
+        refusedMessages = refused
+    }
+
+    // MARK: Requests
+
+    /// Appends `data` to the replicated log. Returns its index once it is committed and applied
+    /// on this node. Throws ``RaftShellError`` with code `notLeader` (and the leader, if known)
+    /// when this node is not the leader.
+    public func propose(_ data: [UInt8]) async throws -> UInt64 {
+        try await request { .propose(data, $0) }
+    }
+
+    /// A linearizable read barrier: returns once this node (the leader) has confirmed it still
+    /// leads and its state machine has applied everything committed before the call, so reading
+    /// the state machine now observes every completed write. Returns the read index.
+    public func readIndex() async throws -> UInt64 {
+        try await request { .read($0) }
+    }
+
+    /// Proposes a single-server membership change; returns once it is committed and applied here.
+    public func changeMembership(_ change: ConfigChange) async throws -> UInt64 {
+        try await request { .configChange(change, $0) }
+    }
+
+    /// Hands leadership to `target` (nil: the voter with the most of the log). Returns the new
+    /// leader (when known) once this node has stepped down.
+    @discardableResult
+    public func transferLeadership(to target: NodeID? = nil) async throws -> NodeID {
+        try await withCheckedThrowingContinuation { continuation in
+            if inbox.push(.transfer(target, continuation), force: true) > 0 {
+                continuation.resume(throwing: RaftShellError(.shutDown, "the node is shut down"))
+            }
+        }
+    }
+
+    /// Starts an election now instead of waiting for the election timeout.
+    public func campaign() {
+        inbox.push(.campaign, force: true)
+    }
+
+    private func request(_ make: (CheckedContinuation<UInt64, any Error>) -> ShellEvent) async throws -> UInt64 {
+        try await withCheckedThrowingContinuation { continuation in
+            if inbox.push(make(continuation), force: true) > 0 {
+                continuation.resume(throwing: RaftShellError(.shutDown, "the node is shut down"))
+            }
+        }
+    }
+
+    // MARK: Observing
+
+    /// Role, term, leader, indexes and configuration as of the node's last turn.
+    public var status: RaftStatus { observers.status }
+
+    /// The current leadership, then every change of leader or term, until shutdown.
+    public func leadershipChanges() -> AsyncStream<LeadershipChange> { observers.subscribe() }
+
+    /// Transport counters.
+    public var transportMetrics: RaftTransportMetrics { transport.metrics }
+
+    /// Network messages refused because the node's queue was full.
+    public var refusedMessageCount: Int { refusedMessages.count.load(ordering: .relaxed) }
+
+    // MARK: Shutdown
+
+    /// Stops the node: hands leadership to the most up-to-date voter first when this node leads
+    /// and `transferLeadership` is set (waiting at most an election timeout), syncs storage,
+    /// fails waiting requests with `shutDown`, and closes the transport (letting queued messages
+    /// go out when transferring). Without transfer it is an abrupt stop, as a crash after the
+    /// last fsync. Safe to call more than once.
+    public func shutdown(transferLeadership: Bool = true) async {
+        let task = shutdownTask.withLock { existing -> Task<Void, Never> in
+            if let existing { return existing }
+            let started = Task { [self] in
+                inbox.push(.shutdown(transfer: transferLeadership), force: true)
+                await driverTask.value
+                ticker.cancel()
+                await transport.close(flushing: transferLeadership)
+                observers.finish()
+                loop.shutdown()
+            }
+            existing = started
+            return started
+        }
+        await task.value
+    }
+}

@@ -1,0 +1,58 @@
+import DiscoCore
+
+// MARK: - RaftShellError
+
+/// Why a request to a ``RaftNodeShell`` failed: a stable code, a readable message and, when this
+/// node is not the leader, the leader it knows of (retry there).
+public struct RaftShellError: Error, Sendable, Hashable, CustomStringConvertible {
+    public struct Code: RawRepresentable, Sendable, Hashable {
+        public let rawValue: String
+        public init(rawValue: String) { self.rawValue = rawValue }
+        /// This node is not the leader; see ``RaftShellError/leader``.
+        public static let notLeader = Code(rawValue: "not-leader")
+        /// Leadership is being handed over; retry shortly (at the new leader).
+        public static let transferInProgress = Code(rawValue: "transfer-in-progress")
+        /// Another membership change is not committed yet.
+        public static let configChangePending = Code(rawValue: "config-change-pending")
+        /// The request is invalid (a membership change that does not apply, data too large, …).
+        public static let invalidArgument = Code(rawValue: "invalid-argument")
+        /// The proposal's entry was replaced by another leader's: it will never be applied.
+        public static let dropped = Code(rawValue: "dropped")
+        /// Whether the proposal was applied cannot be known (a snapshot replaced the log around it).
+        public static let outcomeUnknown = Code(rawValue: "outcome-unknown")
+        /// Leadership transfer did not complete in time.
+        public static let transferFailed = Code(rawValue: "transfer-failed")
+        /// The shell is shut down (or shutting down).
+        public static let shutDown = Code(rawValue: "shut-down")
+        /// Durable storage failed; the node stopped.
+        public static let storage = Code(rawValue: "storage")
+    }
+
+    public let code: Code
+    public let message: String
+    /// The leader this node knows of, when the code is ``Code/notLeader`` or ``Code/transferInProgress``.
+    public let leader: NodeID?
+
+    public init(_ code: Code, _ message: String, leader: NodeID? = nil) {
+        self.code = code
+        self.message = message
+        self.leader = leader
+    }
+
+    /// Translates an error of the core.
+    init(_ error: RaftError, leader: NodeID?) {
+        let code: Code = switch error.code {
+        case .notLeader: .notLeader
+        case .transferInProgress: .transferInProgress
+        case .configChangePending: .configChangePending
+        case .corruptStorage, .io: .storage
+        default: .invalidArgument
+        }
+        self.init(code, error.message, leader: leader)
+    }
+
+    public var description: String {
+        if let leader { return "\(code.rawValue): \(message) (leader: \(leader))" }
+        return "\(code.rawValue): \(message)"
+    }
+}

@@ -1,0 +1,151 @@
+import DiscoCore
+
+// MARK: - Handling events
+
+extension ShellDriver {
+    func handle(_ event: ShellEvent) {
+        switch event {
+        case .message(let message):
+            node.receive(message)
+        case .tick:
+            node.tick()
+            tickTransfers()
+        case .campaign:
+            node.campaign()
+        case .propose(let data, let continuation):
+            guard admit(continuation) else { return }
+            guard data.count <= RaftCodec.maxDataSize else {
+                continuation.resume(throwing: RaftShellError(
+                    .invalidArgument, "proposal of \(data.count) bytes exceeds the limit of \(RaftCodec.maxDataSize)"))
+                return
+            }
+            do {
+                track(try node.propose(data), continuation)
+            } catch {
+                continuation.resume(throwing: RaftShellError(error, leader: node.leader))
+            }
+        case .configChange(let change, let continuation):
+            guard admit(continuation) else { return }
+            do {
+                track(try node.proposeConfigChange(change), continuation)
+            } catch {
+                continuation.resume(throwing: RaftShellError(error, leader: node.leader))
+            }
+        case .read(let continuation):
+            guard admit(continuation) else { return }
+            nextReadContext += 1
+            reads[nextReadContext] = continuation
+            node.readIndex(context: nextReadContext)
+        case .transfer(let target, let continuation):
+            guard shutdownTicksLeft == nil else {
+                continuation.resume(throwing: RaftShellError(.shutDown, "the node is shutting down"))
+                return
+            }
+            startTransfer(to: target, continuation)
+        case .shutdown(let transfer):
+            beginShutdown(transfer: transfer)
+        }
+    }
+
+    /// Refuses new requests once shutdown began.
+    private func admit(_ continuation: CheckedContinuation<UInt64, any Error>) -> Bool {
+        guard shutdownTicksLeft == nil else {
+            continuation.resume(throwing: RaftShellError(.shutDown, "the node is shutting down", leader: node.leader))
+            return false
+        }
+        return true
+    }
+
+    private func track(_ index: UInt64, _ continuation: CheckedContinuation<UInt64, any Error>) {
+        // An older proposal at this index was truncated by a leader change: it is gone for good.
+        proposals[index]?.continuation.resume(throwing: RaftShellError(
+            .dropped, "entry \(index) was replaced before it committed", leader: node.leader))
+        proposals[index] = (node.term, continuation)
+    }
+
+    // MARK: Reads
+
+    func answerRead(_ state: ReadState) {
+        guard let continuation = reads.removeValue(forKey: state.context) else { return }
+        switch state.outcome {
+        case .ready(let index):
+            readsAwaitingApply.append((index, continuation))
+        case .notLeader(let leader):
+            continuation.resume(throwing: RaftShellError(
+                .notLeader, "\(node.id) is not the leader; linearizable reads are served by the leader", leader: leader))
+        }
+    }
+
+    /// Answers confirmed reads whose index the state machine has reached.
+    func releaseReads() {
+        guard !readsAwaitingApply.isEmpty else { return }
+        let applied = node.appliedIndex
+        let ready = readsAwaitingApply.filter { $0.index <= applied }
+        readsAwaitingApply.removeAll { $0.index <= applied }
+        for read in ready { read.continuation.resume(returning: read.index) }
+    }
+
+    // MARK: Leadership transfer
+
+    /// The voter with the most of the log, other than this node.
+    private var bestTransferTarget: NodeID? {
+        node.config.voters.filter { $0 != node.id }
+            .max { (node.matchIndex(of: $0) ?? 0) < (node.matchIndex(of: $1) ?? 0) }
+    }
+
+    private func startTransfer(to requested: NodeID?, _ continuation: CheckedContinuation<NodeID, any Error>) {
+        guard let target = requested ?? bestTransferTarget else {
+            continuation.resume(throwing: RaftShellError(.invalidArgument, "there is no other voter to hand leadership to"))
+            return
+        }
+        do {
+            try node.transferLeadership(to: target)
+        } catch {
+            continuation.resume(throwing: RaftShellError(error, leader: node.leader))
+            return
+        }
+        if target == node.id {
+            continuation.resume(returning: target)
+            return
+        }
+        transfers.append((target, continuation, node.options.electionTicks + 2))
+    }
+
+    private func tickTransfers() {
+        for position in transfers.indices { transfers[position].ticksLeft -= 1 }
+        let expired = transfers.filter { $0.ticksLeft <= 0 }
+        transfers.removeAll { $0.ticksLeft <= 0 }
+        for transfer in expired {
+            transfer.continuation.resume(throwing: RaftShellError(
+                .transferFailed, "\(transfer.target) did not take over within an election timeout", leader: node.leader))
+        }
+        if let left = shutdownTicksLeft, left > 0 { shutdownTicksLeft = left - 1 }
+    }
+
+    // MARK: Shutdown
+
+    private func beginShutdown(transfer: Bool) {
+        guard shutdownTicksLeft == nil else { return }
+        shutdownTicksLeft = 0
+        guard transfer, node.role == .leader, let target = bestTransferTarget else { return }
+        do {
+            try node.transferLeadership(to: target)
+            shutdownTicksLeft = node.options.electionTicks + 2
+            logger.info("shutting down: handing leadership to \(target)")
+        } catch {
+            logger.warning("shutting down without handing over leadership: \(error)")
+        }
+    }
+
+    /// Stops the loop once shutdown was asked for and any hand-over finished (or timed out).
+    func checkShutdown() {
+        guard let left = shutdownTicksLeft else { return }
+        guard left == 0 || node.role != .leader else { return }
+        do {
+            try storage.sync()
+        } catch {
+            logger.error("final sync of \(storage.directory) failed: \(error)")
+        }
+        stopped = true
+    }
+}

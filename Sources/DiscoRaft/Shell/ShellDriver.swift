@@ -1,0 +1,195 @@
+import DiscoCore
+
+// MARK: - Events
+
+/// Inputs of the driver loop, in arrival order.
+enum ShellEvent: Sendable {
+    case message(Message)
+    case tick
+    case propose([UInt8], CheckedContinuation<UInt64, any Error>)
+    case configChange(ConfigChange, CheckedContinuation<UInt64, any Error>)
+    case read(CheckedContinuation<UInt64, any Error>)
+    case transfer(NodeID?, CheckedContinuation<NodeID, any Error>)
+    case campaign
+    case shutdown(transfer: Bool)
+}
+
+// MARK: - ShellDriver
+
+/// The single owner of a node's core, storage and state machine. It takes every event queued
+/// since its last turn, feeds them to the core, then handles the resulting ``Ready`` in the
+/// core's order: persist (one fsync for the whole batch: group commit), send, apply, answer.
+/// It runs on a thread of its own, so fsync never blocks the cooperative pool.
+final class ShellDriver {
+    var node: RaftNode
+    var storage: DurableRaftStorage
+    let stateMachine: any RaftStateMachine
+    let transport: RaftTransport
+    let inbox: BatchQueue<ShellEvent>
+    let observers: ShellObservers
+    let logger: Logger
+
+    /// Proposals (and membership changes) awaiting application: index → term and waiter.
+    var proposals: [UInt64: (term: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = [:]
+    /// Reads waiting for the leader to confirm, by context.
+    var reads: [UInt64: CheckedContinuation<UInt64, any Error>] = [:]
+    var nextReadContext: UInt64 = 0
+    /// Confirmed reads waiting for the state machine to reach their index.
+    var readsAwaitingApply: [(index: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
+    /// Leadership transfers in progress: waiter and ticks left before giving up.
+    var transfers: [(target: NodeID, continuation: CheckedContinuation<NodeID, any Error>, ticksLeft: Int)] = []
+    /// Set once shutdown was requested; the ticks left for a leadership hand-over.
+    var shutdownTicksLeft: Int?
+    var stopped = false
+    var members: Set<NodeID>
+
+    init(node: RaftNode, storage: DurableRaftStorage, stateMachine: any RaftStateMachine, transport: RaftTransport,
+         inbox: BatchQueue<ShellEvent>, observers: ShellObservers, logger: Logger) {
+        self.node = node
+        self.storage = storage
+        self.stateMachine = stateMachine
+        self.transport = transport
+        self.inbox = inbox
+        self.observers = observers
+        self.logger = logger
+        members = Set(node.config.members)
+    }
+
+    // MARK: The loop
+
+    func run() async {
+        processReady()
+        observers.publish(status)
+        while !stopped, let events = await inbox.next() {
+            for event in events { handle(event) }
+            processReady()
+            checkShutdown()
+            observers.publish(status)
+        }
+        stopped = true
+        inbox.close()
+        let shutDown = RaftShellError(.shutDown, "the node is shut down")
+        for event in inbox.takeAll() { refuse(event, shutDown) }
+        failEverything(shutDown)
+        observers.publish(status)
+    }
+
+    /// Answers a request that arrived after the loop stopped.
+    private func refuse(_ event: ShellEvent, _ error: RaftShellError) {
+        switch event {
+        case .propose(_, let continuation), .configChange(_, let continuation), .read(let continuation):
+            continuation.resume(throwing: error)
+        case .transfer(_, let continuation):
+            continuation.resume(throwing: error)
+        case .message, .tick, .campaign, .shutdown:
+            break
+        }
+    }
+
+    var status: RaftStatus {
+        RaftStatus(id: node.id, role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex,
+                   appliedIndex: node.appliedIndex, lastIndex: node.lastIndex, snapshotIndex: node.snapshotIndex,
+                   config: node.config, isStopped: stopped)
+    }
+
+    // MARK: Ready
+
+    /// Handles Readys until the core has nothing more to do.
+    func processReady() {
+        while !stopped, node.hasReady {
+            let ready = node.ready()
+            do {
+                try storage.persist(ready)
+            } catch {
+                stop(because: "persisting to \(storage.directory) failed: \(error)")
+                return
+            }
+            for message in ready.messages { transport.send(message) }
+            if let snapshot = ready.snapshot {
+                do {
+                    try stateMachine.restore(from: snapshot.data)
+                } catch {
+                    stop(because: "restoring the snapshot at index \(snapshot.metadata.index) failed: \(error)")
+                    return
+                }
+                logger.info("installed snapshot at index \(snapshot.metadata.index) term \(snapshot.metadata.term)")
+                failProposals(through: snapshot.metadata.index)
+            }
+            for entry in ready.committedEntries { apply(entry) }
+            let notLeader = ready.softState.map { $0.role != .leader } ?? false
+            node.advance(ready)
+            for state in ready.readStates { answerRead(state) }
+            releaseReads()
+            if let soft = ready.softState { leadershipChanged(soft, notLeader: notLeader) }
+            if ready.shouldSnapshot { takeSnapshot() }
+            syncMembers()
+        }
+    }
+
+    private func apply(_ entry: Entry) {
+        if entry.kind == .normal { stateMachine.apply(entry) }
+        guard let pending = proposals.removeValue(forKey: entry.index) else { return }
+        if pending.term == entry.term {
+            pending.continuation.resume(returning: entry.index)
+        } else {
+            pending.continuation.resume(throwing: RaftShellError(
+                .dropped, "entry \(entry.index) of term \(pending.term) was replaced by one of term \(entry.term)",
+                leader: node.leader))
+        }
+    }
+
+    private func takeSnapshot() {
+        let index = node.appliedIndex
+        guard index > node.snapshotIndex else { return }
+        do {
+            let snapshot = try node.compact(through: index, data: stateMachine.takeSnapshot())
+            try storage.saveSnapshot(snapshot)
+            logger.debug("compacted the log through index \(index)")
+        } catch {
+            stop(because: "taking a snapshot at index \(index) failed: \(error)")
+        }
+    }
+
+    private func leadershipChanged(_ soft: SoftState, notLeader: Bool) {
+        logger.info("\(soft.role) in term \(soft.term), leader \(soft.leader?.rawValue ?? "unknown")")
+        guard notLeader else { return }
+        let done = transfers
+        transfers = []
+        for transfer in done { transfer.continuation.resume(returning: soft.leader ?? transfer.target) }
+    }
+
+    /// Stops outbound connections to peers that left the configuration.
+    private func syncMembers() {
+        let current = Set(node.config.members)
+        guard current != members else { return }
+        members = current
+        let transport = transport
+        Task { await transport.retainPeers(current) }
+    }
+
+    // MARK: Stopping
+
+    func stop(because reason: String) {
+        logger.critical("Raft node \(node.id) stops: \(reason)")
+        stopped = true
+        failEverything(RaftShellError(.storage, reason))
+    }
+
+    func failEverything(_ error: RaftShellError) {
+        let pending = proposals.values.map(\.continuation) + reads.values + readsAwaitingApply.map(\.continuation)
+        proposals = [:]
+        reads = [:]
+        readsAwaitingApply = []
+        for continuation in pending { continuation.resume(throwing: error) }
+        let waiting = transfers
+        transfers = []
+        for transfer in waiting { transfer.continuation.resume(throwing: error) }
+    }
+
+    func failProposals(through index: UInt64) {
+        for key in proposals.keys.sorted() where key <= index {
+            proposals.removeValue(forKey: key)?.continuation.resume(throwing: RaftShellError(
+                .outcomeUnknown, "a snapshot through index \(index) replaced the log around entry \(key)", leader: node.leader))
+        }
+    }
+}

@@ -77,13 +77,22 @@ final class BatchQueue<Element: Sendable>: Sendable {
     }
 
     /// Puts a batch taken with ``next()`` back at the front (e.g. to send it on a new connection).
-    func pushFront(_ elements: [Element]) {
-        guard !elements.isEmpty else { return }
-        state.withLock { state in
-            let rest = Array(state.items[state.head...])
-            state.items = elements + rest
+    /// With ``OverflowPolicy/dropOldest`` the bounds still hold afterwards; returns how many
+    /// elements were discarded for that.
+    @discardableResult
+    func pushFront(_ elements: [Element]) -> Int {
+        guard !elements.isEmpty else { return 0 }
+        return state.withLock { state in
+            state.items = elements + state.items[state.head...]
             state.head = 0
             state.bytes += elements.reduce(0) { $0 + size($1) }
+            var discarded = 0
+            while policy == .dropOldest, state.count > 1, state.count > maxCount || state.bytes > maxBytes {
+                state.bytes -= size(state.items[state.head])
+                state.head += 1
+                discarded += 1
+            }
+            return discarded
         }
     }
 

@@ -71,7 +71,7 @@ final class PeerSender: Sendable {
         while !Task.isCancelled {
             // Connect only when there is something to send, so an idle or departed peer costs nothing.
             guard let waiting = await queue.next() else { return }
-            queue.pushFront(waiting)
+            requeue(waiting)
             guard let address = addressBook(peer) else {
                 counters.update { $0.connectFailures += 1 }
                 report(&lastFailure, "no address known")
@@ -111,7 +111,7 @@ final class PeerSender: Sendable {
         var transferID: UInt64 = 0
         while let batch = await queue.next() {
             if let current = addressBook(peer), current != address {
-                queue.pushFront(batch)
+                requeue(batch)
                 logger.info("Raft peer \(peer) moved from \(address) to \(current); reconnecting")
                 return nil
             }
@@ -131,6 +131,11 @@ final class PeerSender: Sendable {
             }
         }
         return nil
+    }
+
+    private func requeue(_ batch: [Message]) {
+        let dropped = queue.pushFront(batch)
+        if dropped > 0 { counters.update { $0.messagesDropped += dropped } }
     }
 
     /// Logs a connection problem once per distinct reason (retries of the same failure at debug).

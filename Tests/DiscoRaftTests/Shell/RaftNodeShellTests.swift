@@ -1,0 +1,172 @@
+import DiscoCore
+import DiscoNet
+@testable import DiscoRaft
+import DiscoTestKit
+import Testing
+
+// MARK: - Replication, fail-over and recovery through real shells
+
+@Suite("RaftNodeShell", .serialized)
+struct RaftNodeShellTests {
+    let ids: [NodeID] = ["n1", "n2", "n3"]
+
+    @Test("3 shells elect a leader and commit 1,000 proposals; every node applies the same sequence")
+    func thousandProposals() async throws {
+        let cluster = try await ShellCluster.start(ids)
+        defer { Task { await cluster.shutdownAll() } }
+        let leader = try await cluster.waitForLeader()
+        let texts = try await cluster.proposeMany(1000, prefix: "p", concurrency: 32)
+        try await cluster.waitForIdenticalState()
+        let applied = try #require(cluster.stateMachine(leader.id)).texts
+        let proposals = applied.filter { $0.hasPrefix("p-") }
+        #expect(proposals.count == 1000)
+        #expect(Set(proposals) == Set(texts))
+        for id in ids {
+            let status = try #require(cluster.shell(id)?.status)
+            #expect(status.config.voters == ids)
+            #expect(status.commitIndex == status.appliedIndex)
+        }
+        await cluster.shutdownAll()
+    }
+
+    @Test("reads: the leader confirms a read index covering every acknowledged write; followers name the leader")
+    func readIndex() async throws {
+        let cluster = try await ShellCluster.start(ids)
+        defer { Task { await cluster.shutdownAll() } }
+        let leader = try await cluster.waitForLeader()
+        let written = try await leader.propose(Array("read-me".utf8))
+        let readIndex = try await leader.readIndex()
+        #expect(readIndex >= written)
+        #expect(try #require(cluster.stateMachine(leader.id)).texts.contains("read-me"))
+        let follower = try #require(cluster.shells.first { !$0.status.isLeader })
+        await #expect {
+            _ = try await follower.readIndex()
+        } throws: { error in
+            (error as? RaftShellError)?.code == .notLeader && (error as? RaftShellError)?.leader == leader.id
+        }
+        await #expect {
+            _ = try await follower.propose([1])
+        } throws: { error in
+            (error as? RaftShellError)?.code == .notLeader && (error as? RaftShellError)?.leader == leader.id
+        }
+        await cluster.shutdownAll()
+    }
+
+    @Test("the leader stops abruptly: a new leader is elected and no acknowledged entry is lost")
+    func leaderCrash() async throws {
+        let cluster = try await ShellCluster.start(ids)
+        defer { Task { await cluster.shutdownAll() } }
+        let first = try await cluster.waitForLeader()
+        let before = try await cluster.proposeMany(100, prefix: "before", concurrency: 8)
+        await cluster.stop(first.id, transferLeadership: false)
+        let second = try await cluster.waitForLeader(excluding: first.id)
+        #expect(second.id != first.id)
+        #expect(second.status.term > first.status.term)
+        let after = try await cluster.proposeMany(50, prefix: "after", concurrency: 8)
+        try await cluster.waitForIdenticalState()
+        let applied = Set(try #require(cluster.stateMachine(second.id)).texts)
+        #expect(applied.isSuperset(of: before))
+        #expect(applied.isSuperset(of: after))
+        await cluster.shutdownAll()
+    }
+
+    @Test("a stopped follower restarts from its data directory (on a new port) and catches up")
+    func followerRestart() async throws {
+        let cluster = try await ShellCluster.start(ids)
+        defer { Task { await cluster.shutdownAll() } }
+        let leader = try await cluster.waitForLeader()
+        let follower = try #require(ids.first { $0 != leader.id })
+        _ = try await cluster.proposeMany(100, prefix: "one", concurrency: 8)
+        try await cluster.waitForIdenticalState()
+        let oldAddress = try #require(cluster.shell(follower)?.listenAddress)
+        await cluster.stop(follower)
+        _ = try await cluster.proposeMany(100, prefix: "two", concurrency: 8)
+        let restarted = try await cluster.start(follower)
+        #expect(restarted.status.lastIndex >= 101)  // recovered its log from the WAL
+        #expect(restarted.listenAddress != oldAddress)
+        try await cluster.waitForIdenticalState()
+        let texts = try #require(cluster.stateMachine(follower)).texts
+        #expect(texts.filter { $0.hasPrefix("one-") || $0.hasPrefix("two-") }.count == 200)
+        await cluster.shutdownAll()
+    }
+
+    @Test("a follower behind the leader's compacted log catches up through a chunked snapshot")
+    func followerRestartViaSnapshot() async throws {
+        var raft = RaftOptions()
+        raft.snapshotThreshold = 40
+        var transport = RaftTransportOptions()
+        transport.chunkSize = 512  // the snapshot spans many chunk frames
+        let cluster = try await ShellCluster.start(ids, raft: raft, transport: transport)
+        defer { Task { await cluster.shutdownAll() } }
+        let leader = try await cluster.waitForLeader()
+        let follower = try #require(ids.first { $0 != leader.id })
+        _ = try await cluster.proposeMany(30, prefix: "one", concurrency: 4)
+        try await cluster.waitForIdenticalState()
+        let stoppedAt = try #require(cluster.shell(follower)?.status.lastIndex)
+        await cluster.stop(follower)
+        _ = try await cluster.proposeMany(200, prefix: "two", concurrency: 8)
+        try await waitUntil("the leader compacts past the stopped follower's log") {
+            leader.status.snapshotIndex > stoppedAt + 1
+        }
+        let restarted = try await cluster.start(follower)
+        try await cluster.waitForIdenticalState()
+        let machine = try #require(cluster.stateMachine(follower))
+        #expect(machine.restores >= 1)
+        #expect(machine.texts.filter { $0.hasPrefix("one-") || $0.hasPrefix("two-") }.count == 230)
+        #expect(restarted.status.snapshotIndex > stoppedAt)
+        await cluster.shutdownAll()
+    }
+
+    @Test("graceful shutdown of the leader hands leadership over; transferLeadership moves it on request")
+    func leadershipTransfer() async throws {
+        let cluster = try await ShellCluster.start(ids)
+        defer { Task { await cluster.shutdownAll() } }
+        let leader = try await cluster.waitForLeader()
+        let target = try #require(ids.first { $0 != leader.id })
+        let changes = try #require(cluster.shell(target)).leadershipChanges()
+        try await leader.transferLeadership(to: target)
+        let targetShell = try #require(cluster.shell(target))
+        try await waitUntil("\(target) leads after the transfer") { targetShell.status.isLeader }
+        var sawTarget = false
+        for await change in changes where change.leader == target {
+            sawTarget = change.isLocal
+            break
+        }
+        #expect(sawTarget)
+        _ = try await cluster.waitForLeader()
+        await cluster.stop(target, transferLeadership: true)
+        #expect(!targetShell.status.isLeader)  // it stepped down before stopping
+        #expect(targetShell.status.isStopped)
+        let next = try await cluster.waitForLeader(excluding: target)
+        #expect(next.id != target)
+        await cluster.shutdownAll()
+    }
+
+    @Test("membership: a 4th node is added as a voter and catches up, then removed")
+    func membershipChanges() async throws {
+        let cluster = try await ShellCluster.start(ids)
+        defer { Task { await cluster.shutdownAll() } }
+        let leader = try await cluster.waitForLeader()
+        _ = try await cluster.proposeMany(20, prefix: "early", concurrency: 4)
+        let joiner = try await cluster.start("n4", bootstrap: false)
+        #expect(joiner.status.config.voters.isEmpty)
+        _ = try await leader.changeMembership(.addVoter("n4"))
+        _ = try await cluster.proposeMany(20, prefix: "four", concurrency: 4)
+        try await cluster.waitForIdenticalState()
+        for shell in cluster.shells { #expect(shell.status.config.voters == ["n1", "n2", "n3", "n4"]) }
+        #expect(try #require(cluster.stateMachine("n4")).texts.filter { $0.hasPrefix("early-") }.count == 20)
+
+        let current = try await cluster.waitForLeader()
+        _ = try await current.changeMembership(.remove("n4"))
+        await cluster.stop("n4")
+        _ = try await cluster.proposeMany(20, prefix: "three", concurrency: 4)
+        try await cluster.waitForIdenticalState()
+        for shell in cluster.shells { #expect(shell.status.config.voters == ids) }
+        await #expect {
+            _ = try await cluster.waitForLeader().changeMembership(.remove("n4"))
+        } throws: { error in
+            (error as? RaftShellError)?.code == .invalidArgument
+        }
+        await cluster.shutdownAll()
+    }
+}

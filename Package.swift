@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
         .executable(name: "disco-bench-http", targets: ["disco-bench-http"]),
+        .executable(name: "disco-bench-raft-shell", targets: ["disco-bench-raft-shell"]),
     ],
     dependencies: [],
     targets: [
@@ -62,6 +63,10 @@ let package = Package(
 
         .executableTarget(
             name: "disco-bench-http", dependencies: ["DiscoNet"], path: "Benchmarks/HTTPBenchServer",
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "disco-bench-raft-shell", dependencies: ["DiscoCore", "DiscoRaft"], path: "Benchmarks/raft-core/ShellBench",
             swiftSettings: strictSettings
         ),
 

@@ -25,8 +25,8 @@ public struct RaftTransportOptions: Sendable {
 
     /// Checks the options, naming the first one out of range.
     public func validate() throws(RaftError) {
-        guard chunkSize >= 1, chunkSize <= 8 << 20 else {
-            throw RaftError(.invalidArgument, "chunkSize must be 1...\(8 << 20) bytes, got \(chunkSize)")
+        guard chunkSize >= 1, chunkSize <= RaftWireFormat.maxChunkSize else {
+            throw RaftError(.invalidArgument, "chunkSize must be 1...\(RaftWireFormat.maxChunkSize) bytes, got \(chunkSize)")
         }
         guard maxMessageBytes >= chunkSize else {
             throw RaftError(.invalidArgument, "maxMessageBytes (\(maxMessageBytes)) must be at least chunkSize (\(chunkSize))")
@@ -39,8 +39,8 @@ public struct RaftTransportOptions: Sendable {
         }
     }
 
-    /// The largest frame payload a peer may send us.
-    var maxFramePayload: Int { chunkSize + RaftWireFormat.chunkHeaderSize }
+    /// The largest frame payload a peer may send us (whatever its chunk size).
+    var maxFramePayload: Int { RaftWireFormat.maxChunkSize + RaftWireFormat.chunkHeaderSize }
 }
 
 // MARK: - Metrics

@@ -23,6 +23,9 @@ public enum RaftWireFormat {
     public static let chunkHeaderSize = 1 + 8 + 8 + 4 + 8
     /// Default largest piece of a chunked message (1 MiB).
     public static let defaultChunkSize = 1 << 20
+    /// Largest piece any node may send (receivers accept frames up to this, so nodes with
+    /// different chunk sizes interoperate).
+    public static let maxChunkSize = 8 << 20
     /// Default cap on a reassembled message: the largest snapshot or entry the codec accepts,
     /// plus room for the message header.
     public static let defaultMaxMessageBytes = RaftCodec.maxDataSize + (1 << 20)
@@ -124,7 +127,8 @@ public struct RaftFrameAssembler: Sendable {
             current = transfer
         } else {
             current = Transfer(id: id, total: Int(total), checksum: checksum, bytes: [])
-            current.bytes.reserveCapacity(Int(total))
+            // Grown as pieces arrive: a header alone must not make the receiver allocate the cap.
+            current.bytes.reserveCapacity(min(Int(total), 1 << 20))
         }
         guard offset == UInt64(current.bytes.count) else {
             throw RaftError(.malformedFrame, "chunk of transfer \(id) at offset \(offset); expected offset \(current.bytes.count)")

@@ -142,6 +142,26 @@ struct RaftNodeShellTests {
         await cluster.shutdownAll()
     }
 
+    @Test("a garbage frame sent to a node closes only that connection; the cluster keeps committing")
+    func garbageFrame() async throws {
+        let cluster = try await ShellCluster.start(ids)
+        defer { Task { await cluster.shutdownAll() } }
+        let leader = try await cluster.waitForLeader()
+        let follower = try #require(cluster.shells.first { !$0.status.isLeader })
+        let connectsBefore = leader.transportMetrics.connects
+        let target = try #require(SocketAddress(numericHost: "127.0.0.1", port: follower.listenAddress.port))
+        let client = try RawSocketClient(connectTo: target)
+        try client.send(Frame(type: RaftWireFormat.messageFrameType, payload: [1, 5, 0, 2]).encoded())
+        #expect(try await client.isClosedByPeer())
+        #expect(follower.transportMetrics.badFrames == 1)
+        #expect(cluster.logs.lines.contains { $0.contains("closing internode connection") && $0.contains("truncated") })
+        _ = try await cluster.proposeMany(20, prefix: "after-garbage", concurrency: 4)
+        try await cluster.waitForIdenticalState()
+        #expect(leader.transportMetrics.connects == connectsBefore)  // the leader's connections were untouched
+        #expect(follower.status.leader == leader.id)
+        await cluster.shutdownAll()
+    }
+
     @Test("membership: a 4th node is added as a voter and catches up, then removed")
     func membershipChanges() async throws {
         let cluster = try await ShellCluster.start(ids)

@@ -71,13 +71,17 @@ final class PeerSender: Sendable {
         while !Task.isCancelled {
             // Connect only when there is something to send, so an idle or departed peer costs nothing.
             guard let waiting = await queue.next() else { return }
-            requeue(waiting)
             guard let address = addressBook(peer) else {
-                counters.update { $0.connectFailures += 1 }
+                // Nowhere to send them: drop rather than hold messages for a peer nobody knows.
+                counters.update {
+                    $0.connectFailures += 1
+                    $0.messagesDropped += waiting.count
+                }
                 report(&lastFailure, "no address known")
                 try? await Task.sleep(for: backoff.nextDelay())
                 continue
             }
+            requeue(waiting)
             let connection: TCPConnection
             do {
                 connection = try await TCPConnection.connect(host: address.host, port: address.port,

@@ -142,6 +142,50 @@ struct RaftNodeShellTests {
         await cluster.shutdownAll()
     }
 
+    @Test("the whole cluster stops and restarts from its data directories with every entry intact")
+    func wholeClusterRestart() async throws {
+        let cluster = try await ShellCluster.start(ids)
+        defer { Task { await cluster.shutdownAll() } }
+        _ = try await cluster.waitForLeader()
+        let written = try await cluster.proposeMany(60, prefix: "kept", concurrency: 6)
+        let termBefore = try #require(cluster.leader).status.term
+        for id in ids { await cluster.stop(id) }
+        for id in ids { try await cluster.start(id) }
+        let leader = try await cluster.waitForLeader()
+        #expect(leader.status.term > termBefore)
+        try await cluster.waitForIdenticalState()
+        let texts = try #require(cluster.stateMachine(leader.id)).texts
+        #expect(texts.filter { $0.hasPrefix("kept-") }.sorted() == written.sorted())
+        await cluster.shutdownAll()
+    }
+
+    @Test("requests fail clearly: not-leader with no leader known, shut-down after shutdown")
+    func requestErrors() async throws {
+        let cluster = ShellCluster(voters: ids)
+        let lonely = try await cluster.start("n1")  // its peers never start: no leader can be elected
+        await #expect {
+            _ = try await lonely.propose([1])
+        } throws: { error in
+            (error as? RaftShellError)?.code == .notLeader && (error as? RaftShellError)?.leader == nil
+        }
+        await #expect {
+            try await lonely.transferLeadership(to: "n2")
+        } throws: { error in
+            (error as? RaftShellError)?.code == .notLeader
+        }
+        await cluster.stop("n1")
+        #expect(lonely.status.isStopped)
+        await #expect {
+            _ = try await lonely.readIndex()
+        } throws: { error in
+            (error as? RaftShellError)?.code == .shutDown
+        }
+        var changes: [LeadershipChange] = []
+        for await change in lonely.leadershipChanges() { changes.append(change) }
+        #expect(changes.count == 1)  // the current state, then the stream ends
+        await cluster.shutdownAll()
+    }
+
     @Test("a garbage frame sent to a node closes only that connection; the cluster keeps committing")
     func garbageFrame() async throws {
         let cluster = try await ShellCluster.start(ids)

@@ -142,6 +142,24 @@ struct RaftTransportTests {
         await thirdB.close()
     }
 
+    @Test("messages for a peer without an address are dropped and counted; it is reached once the book knows it")
+    func unknownPeer() async throws {
+        let book = TestAddressBook()
+        let (a, _) = try await startTransport("a", book: book)
+        for context in 1...5 { a.send(heartbeat("a", "ghost", UInt64(context))) }
+        try await waitUntil("messages for the unknown peer dropped") { a.metrics.messagesDropped == 5 }
+        #expect(a.metrics.connects == 0)
+        let (ghost, inbox) = try await startTransport("ghost", book: book)
+        var context: UInt64 = 5
+        try await waitUntil("messages at the peer once its address is known") {
+            context += 1
+            a.send(heartbeat("a", "ghost", context))
+            return !inbox.received.isEmpty
+        }
+        await a.close()
+        await ghost.close()
+    }
+
     @Test("a peer that is down loses only its oldest queued messages, and is reached once it is up")
     func boundedQueue() async throws {
         let book = TestAddressBook()

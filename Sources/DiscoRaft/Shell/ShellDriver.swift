@@ -164,7 +164,7 @@ final class ShellDriver {
         guard current != members else { return }
         members = current
         let transport = transport
-        Task { await transport.retainPeers(current) }
+        Task(executorPreference: globalConcurrentExecutor) { await transport.retainPeers(current) }
     }
 
     // MARK: Stopping

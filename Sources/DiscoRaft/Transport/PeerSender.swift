@@ -31,7 +31,8 @@ final class PeerSender: Sendable {
     }
 
     func start() {
-        let started = Task { [self] in await run() }
+        // Senders are created from the node's driver thread; they must not run on it.
+        let started = Task(executorPreference: globalConcurrentExecutor) { [self] in await run() }
         task.withLock { $0 = started }
     }
 

@@ -26,6 +26,7 @@ public final class RaftNodeShell: Sendable {
     private let ticker: Task<Void, Never>
     private let refusedMessages: RefusalCounter
     private let shutdownTask = Mutex<Task<Void, Never>?>(nil)
+    private let lock: DataDirectoryLock
 
     // MARK: Starting
 
@@ -36,6 +37,18 @@ public final class RaftNodeShell: Sendable {
     public static func start(_ configuration: RaftShellConfiguration,
                              stateMachine: any RaftStateMachine) async throws -> RaftNodeShell {
         let logger = configuration.logger
+        try FileIO.makeDirectory(configuration.dataDirectory)
+        let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+        do {
+            return try await start(configuration, stateMachine: stateMachine, lock: lock, logger: logger)
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    private static func start(_ configuration: RaftShellConfiguration, stateMachine: any RaftStateMachine,
+                              lock: DataDirectoryLock, logger: Logger) async throws -> RaftNodeShell {
         var storage = try DurableRaftStorage(directory: configuration.dataDirectory, segmentSize: configuration.segmentSize)
         if let repaired = storage.repairedTail { logger.warning("WAL tail repaired: \(repaired)") }
         var (state, snapshot) = try storage.load()
@@ -86,12 +99,13 @@ public final class RaftNodeShell: Sendable {
         }
         return RaftNodeShell(id: configuration.id, listenAddress: transport.listenAddress,
                              dataDirectory: configuration.dataDirectory, inbox: inbox, observers: observers,
-                             transport: transport, loop: loop, driverTask: driverTask, ticker: ticker, refused: refused)
+                             transport: transport, loop: loop, driverTask: driverTask, ticker: ticker, refused: refused,
+                             lock: lock)
     }
 
     private init(id: NodeID, listenAddress: PeerAddress, dataDirectory: String, inbox: BatchQueue<ShellEvent>,
                  observers: ShellObservers, transport: RaftTransport, loop: EventLoop, driverTask: Task<Void, Never>,
-                 ticker: Task<Void, Never>, refused: RefusalCounter) {
+                 ticker: Task<Void, Never>, refused: RefusalCounter, lock: DataDirectoryLock) {
         self.id = id
         self.listenAddress = listenAddress
         self.dataDirectory = dataDirectory
@@ -102,6 +116,7 @@ public final class RaftNodeShell: Sendable {
         self.driverTask = driverTask
         self.ticker = ticker
         refusedMessages = refused
+        self.lock = lock
     }
 
     // MARK: Requests
@@ -176,6 +191,7 @@ public final class RaftNodeShell: Sendable {
             let started = Task { [self] in
                 inbox.push(.shutdown(transfer: transferLeadership), force: true)
                 await driverTask.value
+                lock.release()
                 ticker.cancel()
                 await transport.close(flushing: transferLeadership)
                 observers.finish()

@@ -159,7 +159,7 @@ struct RaftNodeShellTests {
         await cluster.shutdownAll()
     }
 
-    @Test("requests fail clearly: not-leader with no leader known, shut-down after shutdown")
+    @Test("requests fail clearly: not-leader with no leader known, a data directory in use, shut-down after shutdown")
     func requestErrors() async throws {
         let cluster = ShellCluster(voters: ids)
         let lonely = try await cluster.start("n1")  // its peers never start: no leader can be elected
@@ -172,6 +172,11 @@ struct RaftNodeShellTests {
             try await lonely.transferLeadership(to: "n2")
         } throws: { error in
             (error as? RaftShellError)?.code == .notLeader
+        }
+        await #expect {
+            try await cluster.start("n1")  // the same data directory, still in use
+        } throws: { error in
+            (error as? RaftShellError)?.code == .storage && "\(error)".contains("another node is using this data directory")
         }
         await cluster.stop("n1")
         #expect(lonely.status.isStopped)

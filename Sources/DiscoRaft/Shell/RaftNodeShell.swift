@@ -18,7 +18,8 @@ public final class RaftNodeShell: Sendable {
     public let listenAddress: PeerAddress
     public let dataDirectory: String
 
-    private let inbox: BatchQueue<ShellEvent>
+    /// Events waiting for the driver (internal for tests).
+    let inbox: BatchQueue<ShellEvent>
     private let observers: ShellObservers
     private let transport: RaftTransport
     private let loop: EventLoop
@@ -85,7 +86,7 @@ public final class RaftNodeShell: Sendable {
         let observers = ShellObservers(status: RaftStatus(
             id: node.id, role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex,
             appliedIndex: node.appliedIndex, lastIndex: node.lastIndex, snapshotIndex: node.snapshotIndex,
-            config: node.config, isStopped: false))
+            config: node.config, isStopped: false, storageSyncs: storage.syncCount))
         logger.info("Raft node \(configuration.id) listening on \(transport.listenAddress), log \(node.firstIndex)...\(node.lastIndex), term \(node.term)")
         let driver = ShellDriver(node: node, storage: storage, stateMachine: stateMachine, transport: transport,
                                  inbox: inbox, observers: observers, logger: logger)

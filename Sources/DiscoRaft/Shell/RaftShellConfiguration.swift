@@ -56,6 +56,9 @@ public struct RaftStatus: Sendable, Hashable {
     public var config: ClusterConfig
     /// Whether the shell stopped (shut down, or storage failed).
     public var isStopped: Bool
+    /// WAL fsyncs since the node started (group commit makes this far smaller than the number of
+    /// entries written).
+    public var storageSyncs: Int
 
     public var isLeader: Bool { role == .leader }
 }

@@ -89,7 +89,7 @@ final class ShellDriver {
     var status: RaftStatus {
         RaftStatus(id: node.id, role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex,
                    appliedIndex: node.appliedIndex, lastIndex: node.lastIndex, snapshotIndex: node.snapshotIndex,
-                   config: node.config, isStopped: stopped)
+                   config: node.config, isStopped: stopped, storageSyncs: storage.syncCount)
     }
 
     // MARK: Ready

@@ -29,6 +29,33 @@ struct RaftNodeShellTests {
         await cluster.shutdownAll()
     }
 
+    @Test("group commit: proposals that arrive together are made durable with one fsync")
+    func groupCommit() async throws {
+        let cluster = try await ShellCluster.start(ids)
+        defer { Task { await cluster.shutdownAll() } }
+        let leader = try await cluster.waitForLeader()
+        let machine = try #require(cluster.stateMachine(leader.id))
+        let syncsBefore = leader.status.storageSyncs
+        // Hold the leader's driver inside the state machine while 100 proposals queue up.
+        let gate = Task { try await leader.propose(Array("gate".utf8)) }
+        try await waitUntil("the leader blocked at the gate") { machine.isBlockedAtGate }
+        let proposals = Task {
+            try await withThrowingTaskGroup(of: UInt64.self) { group in
+                for k in 0..<100 { group.addTask { try await leader.propose(Array("batched-\(k)".utf8)) } }
+                return try await group.reduce(into: [UInt64]()) { $0.append($1) }
+            }
+        }
+        try await waitUntil("100 proposals queued at the leader") { leader.inbox.count >= 100 }
+        for id in ids { cluster.stateMachine(id)?.openGate() }
+        _ = try await gate.value
+        let indexes = try await proposals.value.sorted()
+        #expect(indexes.count == 100)
+        #expect(indexes.last.map { $0 - indexes[0] } == 99)  // consecutive: one batch
+        let syncs = leader.status.storageSyncs - syncsBefore
+        #expect(syncs < 50, "\(syncs) fsyncs for 101 proposals")
+        await cluster.shutdownAll()
+    }
+
     @Test("reads: the leader confirms a read index covering every acknowledged write; followers name the leader")
     func readIndex() async throws {
         let cluster = try await ShellCluster.start(ids)

@@ -15,8 +15,20 @@ final class RecordingStateMachine: RaftStateMachine {
     }
 
     private let state = Mutex(State())
+    private let gate = DispatchSemaphore(value: 0)
+    private let gateReached = Mutex(false)
 
-    func apply(_ entry: Entry) { state.withLock { $0.payloads.append(entry.data) } }
+    /// Applying an entry whose payload is "gate" blocks the node until ``openGate()``.
+    func apply(_ entry: Entry) {
+        if entry.data == Array("gate".utf8) {
+            gateReached.withLock { $0 = true }
+            gate.wait()
+        }
+        state.withLock { $0.payloads.append(entry.data) }
+    }
+
+    var isBlockedAtGate: Bool { gateReached.withLock { $0 } }
+    func openGate() { gate.signal() }
 
     func takeSnapshot() -> [UInt8] {
         let payloads = state.withLock { $0.payloads }

@@ -132,6 +132,7 @@ public final class RaftNodeShell: Sendable {
     /// A linearizable read barrier: returns once this node (the leader) has confirmed it still
     /// leads and its state machine has applied everything committed before the call, so reading
     /// the state machine now observes every completed write. Returns the read index.
+    @discardableResult
     public func readIndex() async throws -> UInt64 {
         try await request { .read($0) }
     }

@@ -113,7 +113,6 @@ final class ShellCluster: Sendable {
             id: id, dataDirectory: directory.path + "/" + id.rawValue, addressBook: addresses.book,
             logger: Logger(label: "raft-\(id)", level: .info, handler: LogfmtHandler(sink: logs)))
         configuration.bootstrapVoters = bootstrap ? voters : []
-        configuration.tickInterval = .milliseconds(50)
         configuration.raft = raft
         configuration.transport = transport
         configuration.transport.maxBackoff = .milliseconds(200)

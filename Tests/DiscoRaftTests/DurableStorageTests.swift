@@ -180,6 +180,29 @@ struct DurableStorageTests {
         #expect(state.entries.last?.index == 200)
     }
 
+    @Test("compaction does not resurrect entries that a later write had replaced")
+    func compactionKeepsTruncation() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanUp() }
+        do {
+            let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.append(entries(1...30, term: 2))
+            try storage.sync()
+            try storage.append(entries(21...28, term: 3))  // replaces 21...30
+            try storage.sync()
+            let config = ClusterConfig(voters: ["n1"])
+            try storage.saveSnapshot(Snapshot(metadata: SnapshotMetadata(index: 28, term: 3, config: config), data: [1]))
+        }
+        let (state, snapshot) = try DurableRaftStorage(directory: directory.path).load()
+        #expect(snapshot?.metadata.index == 28)
+        #expect(state.entries.isEmpty)  // not the stale 29@2 and 30@2
+        var memory = InMemoryRaftStorage()
+        try memory.append(entries(1...30, term: 2))
+        try memory.append(entries(21...28, term: 3))
+        try memory.saveSnapshot(Snapshot(metadata: SnapshotMetadata(index: 28, term: 3, config: ClusterConfig(voters: ["n1"])), data: [1]))
+        #expect(try memory.load().state.entries.isEmpty)
+    }
+
     @Test("an installed snapshot discards the old log, even entries after its index")
     func installDiscardsLog() throws {
         let directory = TemporaryDirectory()

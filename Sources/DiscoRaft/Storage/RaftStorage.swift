@@ -52,7 +52,12 @@ struct LogReplay {
 
     /// Applies one entry record; returns an error message for a gap.
     mutating func apply(_ entry: Entry) -> String? {
-        if entry.index <= snapshotIndex { return nil }
+        if entry.index <= snapshotIndex {
+            // Covered by the snapshot, but it still cut off whatever followed it when written:
+            // entries after the snapshot recorded before it are from a replaced history.
+            entries = []
+            return nil
+        }
         if entry.index > lastIndex + 1 {
             return "entry \(entry.index) follows \(lastIndex): the log has a gap"
         }

@@ -44,6 +44,7 @@ enum SWIMSimCommand {
         var load: [Double] = []
         var joinsMeasured = 0
         var joinsWithinTarget = 0
+        var partitionEraDeaths = 0
         for seed in seeds {
             let report = SWIMScenario.run(seed: seed, members: members)
             if verbose { for line in report.trace { print(line) } }
@@ -63,14 +64,16 @@ enum SWIMSimCommand {
             load.append(report.messagesPerMemberPerPeriod)
             joinsMeasured += report.joinsMeasured
             joinsWithinTarget += report.joinsWithinTarget
+            partitionEraDeaths += report.partitionEraDeaths
         }
-        let bounds9 = SWIMScenario.bounds(settings: .testing, members: 9)
-        print("bounds at 9 members: \(bounds9)")
+        let largest = members ?? 9
+        print("bounds at \(largest) members: \(SWIMScenario.bounds(settings: .testing, members: largest))")
         print("crash detection (s):           \(summary(detection))")
         print("initial join (periods):        \(summary(joins))")
         print("late join (periods):           \(summary(lateJoins))")
         print("heal convergence (s):          \(summary(heals))")
         print("joins within 2·ceil(log2 n) periods: \(joinsWithinTarget) of \(joinsMeasured) (the rest via push-pull)")
+        print("same-side deaths during partitions (not violations): \(partitionEraDeaths)")
         print("datagrams/member/period:       \(summary(load))")
         print("swim: \(seeds.count) seeds, \(violations) violations")
         return violations == 0 ? 0 : 1

@@ -26,6 +26,8 @@ public struct SWIMScenarioReport: Sendable {
     public internal(set) var joinsWithinTarget = 0
     /// Time from healing a partition until everyone saw everyone alive again.
     public internal(set) var healConvergence: Duration?
+    /// Same-side deaths while a partition (or its last suspicions) made gossip lossy.
+    public internal(set) var partitionEraDeaths = 0
     /// Datagrams sent per member per protocol period.
     public internal(set) var messagesPerMemberPerPeriod: Double = 0
 
@@ -62,6 +64,8 @@ public enum SWIMScenario {
         public var heal: Duration
         /// Everyone sees a leaving member as left within this after `leave`.
         public var leave: Duration
+        /// The longest a suspicion can last: β·α·max(1, log10 n)·T.
+        public var maximumSuspicion: Duration
 
         public var description: String {
             "join target \(format(joinTarget)) s, join ≤ \(format(join)) s, crash detection ≤ \(format(crashDetection)) s, heal ≤ \(format(heal)) s, leave ≤ \(format(leave)) s"
@@ -89,7 +93,8 @@ public enum SWIMScenario {
             join: settings.pushPullInterval.scaled(1.5) + .seconds(1),
             crashDetection: period * (2 * (2 * (n - 1) + 1)) + maximumSuspicion + .seconds(1),
             heal: settings.reconnectInterval * 2 + maximumSuspicion + .seconds(2),
-            leave: period * (2 * (2 * (n - 1) + 1)) + maximumSuspicion + .seconds(1))
+            leave: period * (2 * (2 * (n - 1) + 1)) + maximumSuspicion + .seconds(1),
+            maximumSuspicion: maximumSuspicion)
     }
 
     /// Runs one scenario. `members` defaults to a seeded choice in 5...9.

@@ -6,7 +6,7 @@ import Testing
 // MARK: - Seeded simulation of whole clusters
 
 @Suite struct SimulationTests {
-    /// 1,000 seeds in ten parallel batches: 5–9 members, 0–5 % loss, a starved member, and a
+    /// 1,000 seeds in ten parallel batches: 5–9 members, 0–10 % loss (the tolerance), a starved member, and a
     /// crash + restart, a partition + heal, or a leave + late join.
     @Test(arguments: 0..<10)
     func propertiesHoldOverSeeds(batch: Int) {

@@ -193,7 +193,7 @@ final class ScenarioRunner {
         let n = sim.memberCount
         var order = Array(0..<n)
         order.shuffle(using: &random)
-        let split = Int.random(in: 2...(n - 2), using: &random)
+        let split = Int.random(in: 1...(n - 1), using: &random)  // a side of one: an isolated member
         let sideA = Array(order[..<split]).sorted()
         let sideB = Array(order[split...]).sorted()
         let start = phase(.seconds(3))

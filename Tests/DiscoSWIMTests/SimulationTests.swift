@@ -60,6 +60,14 @@ import Testing
         #expect(flagged > 0)
     }
 
+    /// Lifeguard: a member stopped for 300 ms again and again is suspected but never declared dead.
+    @Test func repeatedlyStalledMemberIsNeverDeclaredDead() {
+        let report = SWIMStallSoak.run(seed: 4, members: 10, duration: .seconds(60))
+        #expect(report.violations.isEmpty, "\(report.violations)")
+        #expect(report.stalls > 40)
+        #expect(report.suspicionsOfStarvedMember > 0)  // the stalls were noticed
+    }
+
     @Test func convergedLargeClusterSpreadsAJoinAndDetectsACrash() {
         let report = SWIMScaleRun.run(seed: 5, members: 120)
         #expect(report.violations.isEmpty, "\(report.violations)")

@@ -24,6 +24,7 @@ let package = Package(
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
         .executable(name: "disco-bench-http", targets: ["disco-bench-http"]),
+        .executable(name: "disco-swim-agent", targets: ["disco-swim-agent"]),
     ],
     dependencies: [],
     targets: [
@@ -32,7 +33,7 @@ let package = Package(
         .systemLibrary(name: "CDiscoEpoll", path: "Sources/CDiscoEpoll"),
         .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
         .target(name: "DiscoRaft", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
-        .target(name: "DiscoSWIM", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
@@ -61,6 +62,11 @@ let package = Package(
 
         .executableTarget(
             name: "disco-bench-http", dependencies: ["DiscoNet"], path: "Benchmarks/HTTPBenchServer",
+            swiftSettings: strictSettings
+        ),
+        // One SWIM member as a process: real-process tests and the swim benchmark.
+        .executableTarget(
+            name: "disco-swim-agent", dependencies: ["DiscoCore", "DiscoNet", "DiscoSWIM"], path: "Benchmarks/SWIMAgent",
             swiftSettings: strictSettings
         ),
 

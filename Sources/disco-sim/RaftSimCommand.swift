@@ -106,6 +106,10 @@ extension RaftSimCommand {
                 try DurableRaftStorage(directory: root + "/" + id.rawValue)
             }
             print("raft-core durable: \(Int(durable.proposalsPerSecond)) committed proposals/s (3 nodes, \(durable.proposals) proposals, batch \(batch), \(durable.syncs) fsyncs in \(Double(Int(durable.seconds * 100)) / 100) s, WAL in \(directory))")
+            let sequential = try RaftBenchmark.run(proposals: 2000, batch: 1) { id in
+                try DurableRaftStorage(directory: root + "/sequential-" + id.rawValue)
+            }
+            print("raft-core durable, one proposal at a time: \(Int(sequential.proposalsPerSecond)) committed proposals/s (\(sequential.syncs) fsyncs)")
             print("raft-core: ours=\(Int(durable.proposalsPerSecond)) anchor=n/a ratio=n/a")
             return 0
         } catch {

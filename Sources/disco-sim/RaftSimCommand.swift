@@ -8,6 +8,7 @@ import DiscoTestKit
 /// `disco-sim raft`: runs Raft simulator seeds.
 ///
 ///     disco-sim raft [--seeds N] [--first-seed F] [--seed S] [--chaos-seconds C] [--verbose]
+///                    [--lying-disk]   (inject lost fsyncs: the checker must report violations)
 ///     disco-sim raft --bench [--proposals P] [--dir D]
 enum RaftSimCommand {
     struct Arguments {
@@ -18,6 +19,7 @@ enum RaftSimCommand {
         var bench = false
         var proposals = 200_000
         var directory = "/tmp"
+        var lyingDisk = false
     }
 
     struct UsageError: Error { let message: String }
@@ -50,8 +52,9 @@ enum RaftSimCommand {
                 parsed.directory = value
             case "--verbose", "-verbose", "-v": parsed.verbose = true
             case "--bench", "-bench": parsed.bench = true
+            case "--lying-disk", "-lying-disk": parsed.lyingDisk = true
             default:
-                throw UsageError(message: "unknown flag \"\(flag)\"; expected --seeds, --first-seed, --seed, --chaos-seconds, --verbose, --bench, --proposals or --dir")
+                throw UsageError(message: "unknown flag \"\(flag)\"; expected --seeds, --first-seed, --seed, --chaos-seconds, --verbose, --lying-disk, --bench, --proposals or --dir")
             }
         }
         return parsed
@@ -72,6 +75,7 @@ enum RaftSimCommand {
             let seed = parsed.firstSeed &+ offset
             var options = RaftSimulationOptions(seed: seed, chaosDuration: .seconds(parsed.chaosSeconds))
             options.traceLimit = parsed.verbose ? 5000 : 200
+            options.lyingDisk = parsed.lyingDisk
             let result = RaftSimulation.run(options)
             commits += result.committedEntries
             if !result.violations.isEmpty {

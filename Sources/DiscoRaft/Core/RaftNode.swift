@@ -125,6 +125,8 @@ public struct RaftNode: Sendable {
             ready.shouldSnapshot = true
             snapshotSuggested = true
         }
+        ready.mustSync = !ready.entries.isEmpty || ready.snapshot != nil
+            || term != persistedHardState.term || vote != persistedHardState.vote
         return ready
     }
 

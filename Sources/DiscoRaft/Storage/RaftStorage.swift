@@ -23,12 +23,13 @@ public protocol RaftStorage {
 }
 
 extension RaftStorage {
-    /// Persists what a ``Ready`` asks for, in the required order, and syncs once.
+    /// Persists what a ``Ready`` asks for, in the required order, and syncs once if it must
+    /// (a commit-only change is left for the next sync).
     public mutating func persist(_ ready: Ready) throws(RaftError) {
         if let snapshot = ready.snapshot { try installSnapshot(snapshot) }
         if !ready.entries.isEmpty { try append(ready.entries) }
         if let hardState = ready.hardState { try setHardState(hardState) }
-        if ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil { try sync() }
+        if ready.mustSync { try sync() }
     }
 }
 

@@ -38,7 +38,7 @@ extension RaftSimulation {
                 checker.fail("storage of \(name) failed: \(error)")
                 return
             }
-            if !ready.entries.isEmpty || ready.hardState != nil || ready.snapshot != nil {
+            if ready.mustSync {
                 let lastIndex = core.lastIndex
                 nodes[position].synced = (lastIndex, core.term(at: lastIndex) ?? 0, core.hardState)
             }

@@ -12,6 +12,9 @@ public struct RaftSimulationOptions: Sendable {
     public var livenessBound: Duration = .seconds(30)
     /// Number of trace events kept for a violation report.
     public var traceLimit = 120
+    /// Fault injection for testing the checker: a crash also loses some synced writes (a disk that
+    /// lies about fsync). Runs with this set are expected to report violations.
+    public var lyingDisk = false
 
     public init(seed: UInt64, chaosDuration: Duration = .seconds(8)) {
         self.seed = seed
@@ -187,6 +190,7 @@ public struct RaftSimulation {
 
     mutating func crash(_ position: Int, duringWrite: Bool, tornBytes: Int? = nil) {
         nodes[position].storage.crash(tornBytes: tornBytes)
+        if options.lyingDisk { nodes[position].storage.loseSyncedRecords(Int.random(in: 1...6, using: &random)) }
         nodes[position].core = nil
         trace.record(.crash(node: position, duringWrite: duringWrite), at: now)
         let downtime = Duration.milliseconds(Int.random(in: 100...3000, using: &random))

@@ -25,6 +25,7 @@ let package = Package(
         .executable(name: "disco-sim", targets: ["disco-sim"]),
         .executable(name: "disco-bench-http", targets: ["disco-bench-http"]),
         .executable(name: "disco-bench-raft-shell", targets: ["disco-bench-raft-shell"]),
+        .executable(name: "disco-swim-agent", targets: ["disco-swim-agent"]),
     ],
     dependencies: [],
     targets: [
@@ -34,7 +35,7 @@ let package = Package(
         .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
         // DiscoNet is used only by Shell/ and Transport/; the core and codec stay free of I/O.
         .target(name: "DiscoRaft", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
-        .target(name: "DiscoSWIM", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
@@ -67,6 +68,9 @@ let package = Package(
         ),
         .executableTarget(
             name: "disco-bench-raft-shell", dependencies: ["DiscoCore", "DiscoRaft"], path: "Benchmarks/raft-core/ShellBench",
+        // One SWIM member as a process: real-process tests and the swim benchmark.
+        .executableTarget(
+            name: "disco-swim-agent", dependencies: ["DiscoCore", "DiscoNet", "DiscoSWIM"], path: "Benchmarks/SWIMAgent",
             swiftSettings: strictSettings
         ),
 

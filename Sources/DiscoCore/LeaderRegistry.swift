@@ -80,122 +80,24 @@ public protocol LeaderRegistry: Sendable {
 extension LeaderRecord {
     /// The record as rqlite writes it: `{"id":"…","api_addr":"…","addr":"…"}`, in that order.
     public var jsonBytes: [UInt8] {
-        Array("{\"id\":\(Self.quote(id)),\"api_addr\":\(Self.quote(apiAddr)),\"addr\":\(Self.quote(addr))}".utf8)
+        JSONValue.object(JSONObject([
+            .init(key: "id", value: .string(id)),
+            .init(key: "api_addr", value: .string(apiAddr)),
+            .init(key: "addr", value: .string(addr)),
+        ])).encodedBytes()
     }
 
-    /// Decodes the stored JSON leniently: rqlite omits empty fields, and unknown fields are kept
-    /// for forward compatibility. Returns `nil` for anything that is not a JSON object of strings.
+    /// Decodes the stored JSON leniently: rqlite omits empty fields, and fields we do not know
+    /// are ignored for forward compatibility. Returns `nil` for anything but a JSON object whose
+    /// known fields are strings.
     public init?(json bytes: [UInt8]) {
-        guard let fields = Self.flatStringObject(bytes) else { return nil }
-        self.init(id: fields["id"] ?? "", apiAddr: fields["api_addr"] ?? "", addr: fields["addr"] ?? "")
-    }
-
-    static func quote(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
-    /// Parses `{"k":"v",...}` with string values only (other value types are skipped as
-    /// unsupported). Enough for the leader record; not a general JSON parser.
-    static func flatStringObject(_ bytes: [UInt8]) -> [String: String]? {
-        var scanner = FlatJSONScanner(bytes: bytes)
-        return scanner.object()
-    }
-}
-
-/// A tiny scanner for the leader record's flat object of strings.
-struct FlatJSONScanner {
-    let bytes: [UInt8]
-    var position = 0
-
-    init(bytes: [UInt8]) { self.bytes = bytes }
-
-    mutating func skipSpace() {
-        while position < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[position]) { position += 1 }
-    }
-
-    mutating func expect(_ byte: UInt8) -> Bool {
-        skipSpace()
-        guard position < bytes.count, bytes[position] == byte else { return false }
-        position += 1
-        return true
-    }
-
-    mutating func object() -> [String: String]? {
-        guard expect(UInt8(ascii: "{")) else { return nil }
+        guard let object = (try? JSONValue.parse(bytes))?.objectValue else { return nil }
         var fields: [String: String] = [:]
-        if expect(UInt8(ascii: "}")) { return fields }
-        repeat {
-            skipSpace()
-            guard let key = string(), expect(UInt8(ascii: ":")) else { return nil }
-            skipSpace()
-            guard let value = string() else { return nil }
-            fields[key] = value
-        } while expect(UInt8(ascii: ","))
-        guard expect(UInt8(ascii: "}")) else { return nil }
-        skipSpace()
-        return position == bytes.count ? fields : nil
-    }
-
-    mutating func string() -> String? {
-        guard position < bytes.count, bytes[position] == UInt8(ascii: "\"") else { return nil }
-        position += 1
-        var scalars = String.UnicodeScalarView()
-        var raw: [UInt8] = []
-        func flush() -> Bool {
-            guard !raw.isEmpty else { return true }
-            guard let text = String(validating: raw, as: UTF8.self) else { return false }
-            scalars.append(contentsOf: text.unicodeScalars)
-            raw.removeAll()
-            return true
+        for key in ["id", "api_addr", "addr"] {
+            guard let value = object[key] else { continue }
+            guard let text = value.stringValue else { return nil }
+            fields[key] = text
         }
-        while position < bytes.count {
-            let byte = bytes[position]
-            position += 1
-            switch byte {
-            case UInt8(ascii: "\""):
-                return flush() ? String(scalars) : nil
-            case UInt8(ascii: "\\"):
-                guard flush(), position < bytes.count else { return nil }
-                let escape = bytes[position]
-                position += 1
-                switch escape {
-                case UInt8(ascii: "\""): scalars.append("\"")
-                case UInt8(ascii: "\\"): scalars.append("\\")
-                case UInt8(ascii: "/"): scalars.append("/")
-                case UInt8(ascii: "n"): scalars.append("\n")
-                case UInt8(ascii: "r"): scalars.append("\r")
-                case UInt8(ascii: "t"): scalars.append("\t")
-                case UInt8(ascii: "b"): scalars.append("\u{08}")
-                case UInt8(ascii: "f"): scalars.append("\u{0C}")
-                case UInt8(ascii: "u"):
-                    guard position + 4 <= bytes.count,
-                        let code = UInt32(String(decoding: bytes[position..<position + 4], as: UTF8.self), radix: 16),
-                        let scalar = Unicode.Scalar(code)
-                    else { return nil }
-                    position += 4
-                    scalars.append(scalar)
-                default: return nil
-                }
-            case 0..<0x20:
-                return nil
-            default:
-                raw.append(byte)
-            }
-        }
-        return nil
+        self.init(id: fields["id"] ?? "", apiAddr: fields["api_addr"] ?? "", addr: fields["addr"] ?? "")
     }
 }

@@ -8,6 +8,7 @@ import DiscoTestKit
 /// `disco-sim raft`: runs Raft simulator seeds.
 ///
 ///     disco-sim raft [--seeds N] [--first-seed F] [--seed S] [--chaos-seconds C] [--verbose]
+///                    [--lying-disk]   (inject lost fsyncs: the checker must report violations)
 ///     disco-sim raft --bench [--proposals P] [--dir D]
 enum RaftSimCommand {
     struct Arguments {
@@ -18,6 +19,7 @@ enum RaftSimCommand {
         var bench = false
         var proposals = 200_000
         var directory = "/tmp"
+        var lyingDisk = false
     }
 
     struct UsageError: Error { let message: String }
@@ -50,8 +52,9 @@ enum RaftSimCommand {
                 parsed.directory = value
             case "--verbose", "-verbose", "-v": parsed.verbose = true
             case "--bench", "-bench": parsed.bench = true
+            case "--lying-disk", "-lying-disk": parsed.lyingDisk = true
             default:
-                throw UsageError(message: "unknown flag \"\(flag)\"; expected --seeds, --first-seed, --seed, --chaos-seconds, --verbose, --bench, --proposals or --dir")
+                throw UsageError(message: "unknown flag \"\(flag)\"; expected --seeds, --first-seed, --seed, --chaos-seconds, --verbose, --lying-disk, --bench, --proposals or --dir")
             }
         }
         return parsed
@@ -72,6 +75,7 @@ enum RaftSimCommand {
             let seed = parsed.firstSeed &+ offset
             var options = RaftSimulationOptions(seed: seed, chaosDuration: .seconds(parsed.chaosSeconds))
             options.traceLimit = parsed.verbose ? 5000 : 200
+            options.lyingDisk = parsed.lyingDisk
             let result = RaftSimulation.run(options)
             commits += result.committedEntries
             if !result.violations.isEmpty {
@@ -106,6 +110,10 @@ extension RaftSimCommand {
                 try DurableRaftStorage(directory: root + "/" + id.rawValue)
             }
             print("raft-core durable: \(Int(durable.proposalsPerSecond)) committed proposals/s (3 nodes, \(durable.proposals) proposals, batch \(batch), \(durable.syncs) fsyncs in \(Double(Int(durable.seconds * 100)) / 100) s, WAL in \(directory))")
+            let sequential = try RaftBenchmark.run(proposals: 2000, batch: 1) { id in
+                try DurableRaftStorage(directory: root + "/sequential-" + id.rawValue)
+            }
+            print("raft-core durable, one proposal at a time: \(Int(sequential.proposalsPerSecond)) committed proposals/s (\(sequential.syncs) fsyncs)")
             print("raft-core: ours=\(Int(durable.proposalsPerSecond)) anchor=n/a ratio=n/a")
             return 0
         } catch {

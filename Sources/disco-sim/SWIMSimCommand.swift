@@ -10,7 +10,9 @@ import DiscoTestKit
 /// `--seeds N [--first-seed F]` runs N seeded scenarios (5–9 members unless `--members M`);
 /// `--seed S` runs one and prints its whole trace. With `--members` of 100 or more, each seed
 /// is a scale run instead: a converged cluster of M members, one join and one crash, reporting
-/// dissemination periods and messages per member per period. The last line is always
+/// dissemination periods and messages per member per period. `--soak SECONDS` instead runs a
+/// 10-member cluster (or `--members`) in which one member stalls for 300 ms again and again for
+/// that long (virtual time), per seed. The last line is always
 /// `swim: N seeds, V violations`; the exit status is 1 when there were violations.
 enum SWIMSimCommand {
     struct Options {
@@ -18,15 +20,19 @@ enum SWIMSimCommand {
         var firstSeed: UInt64 = 1
         var singleSeed: UInt64?
         var members: Int?
+        var soakSeconds: Int?
     }
 
     static func run(_ arguments: [String]) -> Int32 {
         let options: Options
         do { options = try parse(arguments) } catch {
-            fputs("disco-sim swim: \(error)\nusage: disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M]\n", stderr)
+            fputs("disco-sim swim: \(error)\nusage: disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M] [--soak SECONDS]\n", stderr)
             return 2
         }
         let seeds: [UInt64] = options.singleSeed.map { [$0] } ?? (0..<options.seeds).map { options.firstSeed + UInt64($0) }
+        if let soak = options.soakSeconds {
+            return runSoak(seeds: seeds, members: options.members ?? 10, seconds: soak)
+        }
         if let members = options.members, members >= 100 {
             return runScale(seeds: seeds, members: members)
         }
@@ -44,6 +50,7 @@ enum SWIMSimCommand {
         var load: [Double] = []
         var joinsMeasured = 0
         var joinsWithinTarget = 0
+        var partitionEraDeaths = 0
         for seed in seeds {
             let report = SWIMScenario.run(seed: seed, members: members)
             if verbose { for line in report.trace { print(line) } }
@@ -63,14 +70,16 @@ enum SWIMSimCommand {
             load.append(report.messagesPerMemberPerPeriod)
             joinsMeasured += report.joinsMeasured
             joinsWithinTarget += report.joinsWithinTarget
+            partitionEraDeaths += report.partitionEraDeaths
         }
-        let bounds9 = SWIMScenario.bounds(settings: .testing, members: 9)
-        print("bounds at 9 members: \(bounds9)")
+        let largest = members ?? 9
+        print("bounds at \(largest) members: \(SWIMScenario.bounds(settings: .testing, members: largest))")
         print("crash detection (s):           \(summary(detection))")
         print("initial join (periods):        \(summary(joins))")
         print("late join (periods):           \(summary(lateJoins))")
         print("heal convergence (s):          \(summary(heals))")
         print("joins within 2·ceil(log2 n) periods: \(joinsWithinTarget) of \(joinsMeasured) (the rest via push-pull)")
+        print("same-side deaths during partitions (not violations): \(partitionEraDeaths)")
         print("datagrams/member/period:       \(summary(load))")
         print("swim: \(seeds.count) seeds, \(violations) violations")
         return violations == 0 ? 0 : 1
@@ -85,6 +94,18 @@ enum SWIMSimCommand {
             for line in report.lines { print(line) }
             violations += report.violations.count
             for line in report.violations { print("seed \(seed): \(line)") }
+        }
+        print("swim: \(seeds.count) seeds, \(violations) violations")
+        return violations == 0 ? 0 : 1
+    }
+
+    static func runSoak(seeds: [UInt64], members: Int, seconds: Int) -> Int32 {
+        var violations = 0
+        for seed in seeds {
+            let report = SWIMStallSoak.run(seed: seed, members: members, duration: .seconds(seconds))
+            for line in report.lines { print(line) }
+            violations += report.violations.count
+            for line in report.violations.prefix(20) { print("seed \(seed): \(line)") }
         }
         print("swim: \(seeds.count) seeds, \(violations) violations")
         return violations == 0 ? 0 : 1
@@ -136,7 +157,8 @@ enum SWIMSimCommand {
             case "-first-seed": options.firstSeed = try number("--first-seed", inline ?? value(argument), minimum: 0)
             case "-seed": options.singleSeed = try number("--seed", inline ?? value(argument), minimum: 0)
             case "-members": options.members = try number("--members", inline ?? value(argument), minimum: 5)
-            default: throw UsageError(description: "unknown argument \(argument.debugDescription) (expected --seeds, --first-seed, --seed or --members)")
+            case "-soak": options.soakSeconds = try number("--soak", inline ?? value(argument), minimum: 1)
+            default: throw UsageError(description: "unknown argument \(argument.debugDescription) (expected --seeds, --first-seed, --seed, --members or --soak)")
             }
             index += 1
         }

@@ -53,3 +53,21 @@ import Testing
         #expect(try await InMemoryLeaderRegistry(store: store, key: "b/leader").read() == nil)
     }
 }
+
+@Suite struct LeaderRecordJSONTests {
+    @Test func encodesInRqlitesFieldOrderWithEscaping() {
+        let record = LeaderRecord(id: "n\"1", apiAddr: "http://h:4001", addr: "h:4002")
+        #expect(String(decoding: record.jsonBytes, as: UTF8.self) == #"{"id":"n\"1","api_addr":"http://h:4001","addr":"h:4002"}"#)
+        #expect(LeaderRecord(json: record.jsonBytes) == record)
+    }
+
+    @Test func decodesRqlitesOmittedFieldsAndIgnoresUnknownOnes() {
+        let record = LeaderRecord(json: Array(#"{"id":"1","addr":"h:4002","extra":[1,2]}"#.utf8))
+        #expect(record == LeaderRecord(id: "1", apiAddr: "", addr: "h:4002"))
+    }
+
+    @Test(arguments: [#"[]"#, #"{"id":1}"#, #"{"id":"1""#, "not json"])
+    func rejectsWhatIsNotARecord(text: String) {
+        #expect(LeaderRecord(json: Array(text.utf8)) == nil)
+    }
+}

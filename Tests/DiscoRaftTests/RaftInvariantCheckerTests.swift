@@ -37,8 +37,8 @@ struct RaftInvariantCheckerTests {
     @Test("applying different entries at one index is reported")
     func stateMachineSafety() {
         var checker = RaftInvariantChecker()
-        _ = checker.applied(Entry(term: 1, index: 1, data: [1]), name: "n1", previousHash: 0)
-        _ = checker.applied(Entry(term: 2, index: 1, data: [1]), name: "n2", previousHash: 0)
+        _ = checker.applied(Entry(term: 1, index: 1, data: [1]), name: "n1", nodeTerm: 1, previousHash: 0)
+        _ = checker.applied(Entry(term: 2, index: 1, data: [1]), name: "n2", nodeTerm: 2, previousHash: 0)
         #expect(checker.violations.first?.contains("state-machine safety") == true)
     }
 
@@ -47,11 +47,23 @@ struct RaftInvariantCheckerTests {
         var checker = RaftInvariantChecker()
         var hash: UInt64 = 0
         for (index, term) in [(1, 1), (2, 2), (3, 2)] as [(UInt64, UInt64)] {
-            hash = checker.applied(Entry(term: term, index: index, data: [UInt8(index)]), name: "n1", previousHash: hash)
+            hash = checker.applied(Entry(term: term, index: index, data: [UInt8(index)]), name: "n1", nodeTerm: 2, previousHash: hash)
         }
         let stale = try node("n3", terms: [2])  // has index 2 but not 3
         checker.leaderElected(node: 2, name: "n3", term: 3, core: stale)
         #expect(checker.violations.first?.contains("leader completeness") == true)
+    }
+
+    @Test("a leader of an earlier term than the commit is not required to hold the entry")
+    func completenessOnlyForLaterTerms() throws {
+        var checker = RaftInvariantChecker()
+        var hash: UInt64 = 0
+        for (index, term) in [(1, 1), (2, 2), (3, 7)] as [(UInt64, UInt64)] {
+            hash = checker.applied(Entry(term: term, index: index, data: [UInt8(index)]), name: "n1", nodeTerm: 7, previousHash: hash)
+        }
+        // A delayed vote can elect a term-6 leader after term 7 committed index 3: that is legal.
+        checker.leaderElected(node: 2, name: "n3", term: 6, core: try node("n3", terms: [2]))
+        #expect(checker.violations.isEmpty)
     }
 
     @Test("a stale ReadIndex answer is reported")

@@ -111,6 +111,28 @@ struct RaftLeadershipTests {
         #expect(cluster[n3].commitIndex == cluster[n1].commitIndex)
     }
 
+    @Test("a restarted leader sends the snapshot it recovered from storage")
+    func recoveredSnapshotIsSent() throws {
+        var cluster = electedCluster()
+        cluster.isolate(n3)
+        for value in 0..<10 { try cluster.with(n1) { _ = try $0.propose([UInt8(value)]) } }
+        cluster.deliverAll()
+        cluster.tickAll(times: 1)
+        let applied = cluster[n1].appliedIndex
+        let snapshot = try cluster.with(n1) { try $0.compact(through: applied, data: [0xCD]) }
+        var store = cluster.storage[n1]
+        try store?.saveSnapshot(snapshot)
+        if let store { cluster.replaceStorage(n1, with: store) }
+        cluster.restart(n1)
+        cluster.with(n1) { $0.startElectionForTest() }  // n2 still follows the old n1: skip its lease
+        cluster.deliverAll()
+        cluster.heal()
+        cluster.tickAll(times: 4)
+        #expect(cluster[n1].role == .leader)
+        #expect(cluster.installedSnapshots[n3]?.last?.data == [0xCD])
+        #expect(cluster[n3].lastIndex == cluster[n1].lastIndex)
+    }
+
     @Test("ReadIndex: the leader answers after a quorum confirms it still leads")
     func readIndex() throws {
         var cluster = electedCluster()

@@ -35,6 +35,18 @@ struct RaftSimulationTests {
         #expect(first.traceHash != second.traceHash)
     }
 
+    @Test("a disk that loses acknowledged writes is caught")
+    func lyingDiskIsCaught() {
+        var caught = 0
+        for seed in 0..<UInt64(50) {
+            var options = RaftSimulationOptions(seed: seed, chaosDuration: .seconds(6))
+            options.lyingDisk = true
+            let result = RaftSimulation.run(options)
+            if !result.violations.isEmpty { caught += 1 }
+        }
+        #expect(caught > 10)
+    }
+
     @Test("runs make progress")
     func runsCommitEntries() {
         let result = RaftSimulation.run(RaftSimulationOptions(seed: 11, chaosDuration: .seconds(6)))

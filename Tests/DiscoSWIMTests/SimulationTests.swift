@@ -6,7 +6,7 @@ import Testing
 // MARK: - Seeded simulation of whole clusters
 
 @Suite struct SimulationTests {
-    /// 1,000 seeds in ten parallel batches: 5–9 members, 0–5 % loss, a starved member, and a
+    /// 1,000 seeds in ten parallel batches: 5–9 members, 0–10 % loss (the tolerance), a starved member, and a
     /// crash + restart, a partition + heal, or a leave + late join.
     @Test(arguments: 0..<10)
     func propertiesHoldOverSeeds(batch: Int) {
@@ -58,6 +58,14 @@ import Testing
             if report.violations.contains(where: { $0.contains("although it is live") }) { flagged += 1 }
         }
         #expect(flagged > 0)
+    }
+
+    /// Lifeguard: a member stopped for 300 ms again and again is suspected but never declared dead.
+    @Test func repeatedlyStalledMemberIsNeverDeclaredDead() {
+        let report = SWIMStallSoak.run(seed: 4, members: 10, duration: .seconds(60))
+        #expect(report.violations.isEmpty, "\(report.violations)")
+        #expect(report.stalls > 40)
+        #expect(report.suspicionsOfStarvedMember > 0)  // the stalls were noticed
     }
 
     @Test func convergedLargeClusterSpreadsAJoinAndDetectsACrash() {

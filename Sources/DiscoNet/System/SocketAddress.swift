@@ -54,7 +54,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             inet_ntop(family, raw.baseAddress, &buffer, socklen_t(buffer.count)) != nil
         }
         guard ok else { return "?" }
-        return buffer.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
+        let length = buffer.firstIndex(of: 0) ?? buffer.count
+        return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// `host:port`, with IPv6 hosts in brackets: `[::1]:8080`.

@@ -146,9 +146,4 @@ extension RaftNode {
         snapshotSuggested = false
         return made
     }
-
-    /// Gives the node the snapshot it recovered from storage, so it can send it to followers.
-    public mutating func restoreSnapshotForSending(_ snapshot: Snapshot) {
-        if snapshot.metadata.index == log.snapshotIndex { self.snapshot = snapshot }
-    }
 }

@@ -42,9 +42,10 @@ public struct RaftNode: Sendable {
     var snapshotSuggested = false
 
     /// Creates a node from what storage recovered (``PersistentState/bootstrap(voters:)`` for a
-    /// new cluster, an empty state for a node that will be added to an existing one).
+    /// new cluster, an empty state for a node that will be added to an existing one). Pass the
+    /// recovered `snapshot` so a leader can send it to followers that are too far behind.
     public init(id: NodeID, options: RaftOptions = RaftOptions(), state: PersistentState,
-                random: DeterministicRandom) throws(RaftError) {
+                snapshot recoveredSnapshot: Snapshot? = nil, random: DeterministicRandom) throws(RaftError) {
         try options.validate()
         self.id = id
         self.options = options
@@ -62,6 +63,7 @@ public struct RaftNode: Sendable {
         config = snapshotConfig
         configIndex = log.snapshotIndex
         persistedHardState = state.hardState
+        if let recoveredSnapshot, recoveredSnapshot.metadata == snapshotMeta { snapshot = recoveredSnapshot }
         refreshConfig()
         resetRandomizedElectionTimeout()
     }
@@ -123,6 +125,8 @@ public struct RaftNode: Sendable {
             ready.shouldSnapshot = true
             snapshotSuggested = true
         }
+        ready.mustSync = !ready.entries.isEmpty || ready.snapshot != nil
+            || term != persistedHardState.term || vote != persistedHardState.vote
         return ready
     }
 

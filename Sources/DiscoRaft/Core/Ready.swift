@@ -30,6 +30,9 @@ public struct Ready: Sendable {
     /// The log has grown past the snapshot threshold: the application should take a snapshot
     /// (``RaftNode/compact(through:data:)``).
     public var shouldSnapshot = false
+    /// Whether step 1 needs an fsync: entries, a snapshot, or a new term or vote. A change of the
+    /// commit index alone may be written without one (it is recovered from the log otherwise).
+    public var mustSync = false
 
     public init() {}
 

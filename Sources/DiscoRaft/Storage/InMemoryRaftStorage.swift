@@ -85,6 +85,12 @@ public struct InMemoryRaftStorage: RaftStorage, Sendable {
         unsynced = []
     }
 
+    /// Simulates a disk that acknowledged fsyncs it did not perform: the last `count` synced
+    /// records vanish (for checking that the simulator notices lost acknowledged writes).
+    public mutating func loseSyncedRecords(_ count: Int) {
+        synced.removeLast(min(count, synced.count))
+    }
+
     /// Drops a torn record left by ``crash(tornBytes:)`` and everything after it (what recovery
     /// of a real log does on restart).
     public mutating func truncateTornTail() {

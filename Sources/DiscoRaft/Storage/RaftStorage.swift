@@ -23,12 +23,13 @@ public protocol RaftStorage {
 }
 
 extension RaftStorage {
-    /// Persists what a ``Ready`` asks for, in the required order, and syncs once.
+    /// Persists what a ``Ready`` asks for, in the required order, and syncs once if it must
+    /// (a commit-only change is left for the next sync).
     public mutating func persist(_ ready: Ready) throws(RaftError) {
         if let snapshot = ready.snapshot { try installSnapshot(snapshot) }
         if !ready.entries.isEmpty { try append(ready.entries) }
         if let hardState = ready.hardState { try setHardState(hardState) }
-        if ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil { try sync() }
+        if ready.mustSync { try sync() }
     }
 }
 
@@ -52,7 +53,12 @@ struct LogReplay {
 
     /// Applies one entry record; returns an error message for a gap.
     mutating func apply(_ entry: Entry) -> String? {
-        if entry.index <= snapshotIndex { return nil }
+        if entry.index <= snapshotIndex {
+            // Covered by the snapshot, but it still cut off whatever followed it when written:
+            // entries after the snapshot recorded before it are from a replaced history.
+            entries = []
+            return nil
+        }
         if entry.index > lastIndex + 1 {
             return "entry \(entry.index) follows \(lastIndex): the log has a gap"
         }

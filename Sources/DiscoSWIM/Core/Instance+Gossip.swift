@@ -69,6 +69,7 @@ extension SWIM.Instance {
             if rebroadcast { broadcast(item, now: now) }
             if accuser == id {
                 // Buddy system: tell the suspect at once so it can refute.
+                suspicions[subject]?.notifiesSuspect = true
                 send(.gossip, to: member.address, recipient: subject, now: now)
             }
 
@@ -82,7 +83,7 @@ extension SWIM.Instance {
                 // Someone else's verdict counts as a confirmation until we have ourselves held
                 // the suspicion for its minimum time: the member gets its chance to refute
                 // (verdicts reached after a partition heals are often stale).
-                apply(.suspect(id: subject, incarnation: incarnation, accuser: accuser), now: now, rebroadcast: rebroadcast)
+                suspectOnVerdict(subject, incarnation: incarnation, accuser: accuser, now: now, rebroadcast: rebroadcast)
                 return
             }
             let previous = member.status
@@ -121,6 +122,16 @@ extension SWIM.Instance {
                                        expectedConfirmations: expected, minTimeout: minimum, maxTimeout: maximum)
         suspicions[subject] = suspicion
         return suspicion
+    }
+
+    /// Suspects `subject` because someone else says it is dead. If it was alive here, the
+    /// verdict is news the suspect may not have heard: tell it directly (buddy system).
+    mutating func suspectOnVerdict(_ subject: NodeID, incarnation: UInt64, accuser: NodeID, now: Duration, rebroadcast: Bool) {
+        let wasAlive = table[subject]?.status == .alive
+        apply(.suspect(id: subject, incarnation: incarnation, accuser: accuser), now: now, rebroadcast: rebroadcast)
+        guard wasAlive, let member = table[subject], member.status == .suspect else { return }
+        suspicions[subject]?.notifiesSuspect = true
+        send(.gossip, to: member.address, recipient: subject, now: now)
     }
 
     /// Whether this member has suspected `subject` at `incarnation` for at least the minimum
@@ -194,7 +205,7 @@ extension SWIM.Instance {
         guard !broadcasts.isEmpty else { return }
         var targets = randomMembers(count: settings.gossipFanout) { $0.status.isLive }
         // Buddy system: members we accused ourselves hear of it while the news is fresh.
-        let accused = suspicions.filter { $0.value.accusers.contains(id) }.keys.sorted()
+        let accused = suspicions.filter { $0.value.notifiesSuspect }.keys.sorted()
         for subject in accused where !targets.contains(where: { $0.id == subject }) {
             if case .suspect? = broadcasts.pending(about: subject), let member = table[subject] { targets.append(member) }
         }

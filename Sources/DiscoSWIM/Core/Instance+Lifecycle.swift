@@ -103,16 +103,20 @@ extension SWIM.Instance {
     mutating func merge(_ remote: SWIM.PushPullState, now: Duration) {
         let quiet = liveCount <= 1
         for state in remote.members {
-            let item: SWIM.GossipItem
+            let rebroadcast = !quiet || state.id == remote.sender
             switch state.status {
             case .alive:
-                item = .alive(id: state.id, incarnation: state.incarnation, address: state.address, metadata: state.metadata)
+                apply(.alive(id: state.id, incarnation: state.incarnation, address: state.address, metadata: state.metadata),
+                      now: now, rebroadcast: rebroadcast)
             case .suspect, .dead:
-                item = .suspect(id: state.id, incarnation: state.incarnation, accuser: remote.sender)
+                if state.id == id {
+                    apply(.suspect(id: id, incarnation: state.incarnation, accuser: remote.sender), now: now)
+                } else {
+                    suspectOnVerdict(state.id, incarnation: state.incarnation, accuser: remote.sender, now: now, rebroadcast: rebroadcast)
+                }
             case .left:
-                item = .left(id: state.id, incarnation: state.incarnation)
+                apply(.left(id: state.id, incarnation: state.incarnation), now: now, rebroadcast: rebroadcast)
             }
-            apply(item, now: now, rebroadcast: !quiet || state.id == remote.sender)
         }
         if quiet, liveCount > 1 { announcingProbes = max(announcingProbes, liveCount - 1) }
     }

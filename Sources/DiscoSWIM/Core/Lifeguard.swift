@@ -29,6 +29,9 @@ extension SWIM {
         var expectedConfirmations: Int
         var minTimeout: Duration
         var maxTimeout: Duration
+        /// Whether this member keeps telling the suspect (buddy system): when it accused the
+        /// suspect itself, or turned someone else's stale "dead" verdict into this suspicion.
+        var notifiesSuspect = false
 
         var confirmations: Int { Swift.max(0, accusers.count - 1) }
 

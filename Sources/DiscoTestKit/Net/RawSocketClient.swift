@@ -84,7 +84,7 @@ public final class RawSocketClient: @unchecked Sendable {
         var offset = 0
         while offset < bytes.count {
             let sent = bytes.withUnsafeBytes { raw in
-                Glibc.send(fd, raw.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL))
+                Glibc.send(fd, UnsafeRawBufferPointer(rebasing: raw[offset...]).baseAddress, bytes.count - offset, Int32(MSG_NOSIGNAL))
             }
             guard sent > 0 else { throw RawSocketError(description: "send failed: errno \(errno)") }
             offset += sent

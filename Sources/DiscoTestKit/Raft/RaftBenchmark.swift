@@ -36,7 +36,7 @@ public struct RaftBenchmark {
         func process(_ position: Int) throws {
             while nodes[position].hasReady {
                 let ready = nodes[position].ready()
-                if ready.snapshot != nil || !ready.entries.isEmpty || ready.hardState != nil { syncs += 1 }
+                if ready.mustSync { syncs += 1 }
                 try storages[position].persist(ready)
                 for message in ready.messages { queue.append(RaftCodec.encode(message)) }
                 if position == 0 { applied += ready.committedEntries.count { $0.kind == .normal } }

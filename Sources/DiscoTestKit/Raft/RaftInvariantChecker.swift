@@ -13,8 +13,10 @@ struct RaftInvariantChecker {
     private var leaders: [UInt64: Int] = [:]
     /// What each (index, term) pair contains and follows.
     private var identities: [EntryKey: EntryIdentity] = [:]
-    /// The one global sequence of applied entries: `committed[i - 1]` is index i's (term, hash).
-    private(set) var committed: [(term: UInt64, contentHash: UInt64)] = []
+    /// The one global sequence of applied entries: `committed[i - 1]` is index i's (term, hash),
+    /// plus the lowest term in which any node applied it: the entry was committed in that term or
+    /// earlier, so every leader of a later term must hold it.
+    private(set) var committed: [(term: UInt64, contentHash: UInt64, commitTerm: UInt64)] = []
     /// State-machine hash after applying index i: `stateHashes[i - 1]`.
     private var stateHashes: [UInt64] = []
     private(set) var violations: [String] = []
@@ -43,7 +45,8 @@ struct RaftInvariantChecker {
         leaders[term] = node
         let start = core.snapshotIndex + 1
         guard start <= UInt64(committed.count) else { return }
-        for index in start...UInt64(committed.count) where core.term(at: index) != committed[Int(index - 1)].term {
+        for index in start...UInt64(committed.count)
+        where committed[Int(index - 1)].commitTerm < term && core.term(at: index) != committed[Int(index - 1)].term {
             fail("leader completeness: \(name) leads term \(term) without committed entry \(index)@\(committed[Int(index - 1)].term) (has term \(core.term(at: index).map(String.init) ?? "none"))")
             return
         }
@@ -67,7 +70,7 @@ struct RaftInvariantChecker {
     }
 
     /// State-machine safety: every node applies the same entry at each index.
-    mutating func applied(_ entry: Entry, name: String, previousHash: UInt64) -> UInt64 {
+    mutating func applied(_ entry: Entry, name: String, nodeTerm: UInt64, previousHash: UInt64) -> UInt64 {
         let newHash = Self.nextStateHash(previousHash, entry)
         let position = Int(entry.index) - 1
         if position < committed.count {
@@ -76,8 +79,9 @@ struct RaftInvariantChecker {
             } else if stateHashes[position] != newHash {
                 fail("state-machine safety: \(name)'s state after \(entry.index) differs from other nodes'")
             }
+            committed[position].commitTerm = min(committed[position].commitTerm, nodeTerm)
         } else if position == committed.count {
-            committed.append((entry.term, Self.contentHash(entry)))
+            committed.append((entry.term, Self.contentHash(entry), nodeTerm))
             stateHashes.append(newHash)
         } else {
             fail("state-machine safety: \(name) applied \(entry.index) before anyone applied \(committed.count + 1)")

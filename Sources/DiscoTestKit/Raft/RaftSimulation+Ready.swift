@@ -38,7 +38,7 @@ extension RaftSimulation {
                 checker.fail("storage of \(name) failed: \(error)")
                 return
             }
-            if !ready.entries.isEmpty || ready.hardState != nil || ready.snapshot != nil {
+            if ready.mustSync {
                 let lastIndex = core.lastIndex
                 nodes[position].synced = (lastIndex, core.term(at: lastIndex) ?? 0, core.hardState)
             }
@@ -65,7 +65,7 @@ extension RaftSimulation {
                     break
                 }
                 trace.record(.apply(node: position, index: entry.index, term: entry.term), at: now)
-                nodes[position].stateHash = checker.applied(entry, name: name, previousHash: nodes[position].stateHash)
+                nodes[position].stateHash = checker.applied(entry, name: name, nodeTerm: core.term, previousHash: nodes[position].stateHash)
                 nodes[position].appliedIndex = entry.index
                 if entry.kind == .normal, entry.data.first == 0xFF { livenessDone = true }
             }

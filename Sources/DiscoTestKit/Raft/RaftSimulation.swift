@@ -12,6 +12,9 @@ public struct RaftSimulationOptions: Sendable {
     public var livenessBound: Duration = .seconds(30)
     /// Number of trace events kept for a violation report.
     public var traceLimit = 120
+    /// Fault injection for testing the checker: a crash also loses some synced writes (a disk that
+    /// lies about fsync). Runs with this set are expected to report violations.
+    public var lyingDisk = false
 
     public init(seed: UInt64, chaosDuration: Duration = .seconds(8)) {
         self.seed = seed
@@ -118,6 +121,10 @@ public struct RaftSimulation {
         coreOptions.snapshotThreshold = Int.random(in: 4...40, using: &random)
         coreOptions.maxEntriesPerAppend = Int.random(in: 1...16, using: &random)
         coreOptions.maxInflightAppends = Int.random(in: 1...8, using: &random)
+        // Mostly the defaults, sometimes without pre-vote or check-quorum: safety must not depend on them.
+        coreOptions.preVote = Int.random(in: 0..<8, using: &random) != 0
+        coreOptions.checkQuorum = Int.random(in: 0..<8, using: &random) != 0
+        coreOptions.electionTicks = Int.random(in: 0..<4, using: &random) == 0 ? 10 : 5
         for position in 0..<poolSize {
             let skew = Double.random(in: 0.8...1.25, using: &random)
             let id = NodeID("n\(position + 1)") ?? "n"
@@ -166,9 +173,8 @@ public struct RaftSimulation {
             (appliedIndex, stateHash) = Self.decodeState(snapshot.data)
         }
         do {
-            var core = try RaftNode(id: nodes[position].id, options: coreOptions, state: state, random: random.fork())
-            if let snapshot = recovered.snapshot { core.restoreSnapshotForSending(snapshot) }
-            nodes[position].core = core
+            nodes[position].core = try RaftNode(id: nodes[position].id, options: coreOptions, state: state,
+                                                snapshot: recovered.snapshot, random: random.fork())
         } catch {
             checker.fail("\(names[position]) cannot start: \(error)")
             return
@@ -184,6 +190,7 @@ public struct RaftSimulation {
 
     mutating func crash(_ position: Int, duringWrite: Bool, tornBytes: Int? = nil) {
         nodes[position].storage.crash(tornBytes: tornBytes)
+        if options.lyingDisk { nodes[position].storage.loseSyncedRecords(Int.random(in: 1...6, using: &random)) }
         nodes[position].core = nil
         trace.record(.crash(node: position, duringWrite: duringWrite), at: now)
         let downtime = Duration.milliseconds(Int.random(in: 100...3000, using: &random))

@@ -117,13 +117,15 @@ public struct RaftTestCluster {
 
     public mutating func heal() { cut = [] }
 
+    /// Replaces a node's storage (e.g. after the test saved a snapshot into it).
+    public mutating func replaceStorage(_ id: NodeID, with store: InMemoryRaftStorage) { storage[id] = store }
+
     /// Removes a node (as if it crashed) and restarts it from its storage.
     public mutating func restart(_ id: NodeID) {
         guard let store = storage[id], let recovered = try? store.load() else { return }
         do {
-            var node = try RaftNode(id: id, options: options, state: recovered.state, random: random.fork())
-            if let snapshot = recovered.snapshot { node.restoreSnapshotForSending(snapshot) }
-            nodes[id] = node
+            nodes[id] = try RaftNode(id: id, options: options, state: recovered.state, snapshot: recovered.snapshot,
+                                     random: random.fork())
         } catch {
             preconditionFailure("restart of \(id) failed: \(error)")
         }

@@ -104,12 +104,21 @@ extension HTTPRequestHead {
 
     /// `HTTP/1.0` or `HTTP/1.1` (other 1.x minors are answered as 1.1; other majors get 505).
     static func parseVersion(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) throws(HTTPParseError) -> HTTPVersion {
-        let text = HTTPSyntax.string(buffer, range)
-        let bytes = Array(text.utf8)
-        guard bytes.count == 8, text.hasPrefix("HTTP/"), bytes[6] == UInt8(ascii: "."),
-              let major = Int(String(UnicodeScalar(bytes[5]))), let minor = Int(String(UnicodeScalar(bytes[7])))
-        else { throw .bad("invalid HTTP version '\(text)'; expected HTTP/1.1 or HTTP/1.0") }
-        guard major == 1 else { throw HTTPParseError(status: 505, reason: "HTTP version \(text) is not supported; use HTTP/1.1") }
-        return HTTPVersion(major: 1, minor: min(minor, 1))
+        func isDigit(_ byte: UInt8) -> Bool { byte >= 0x30 && byte <= 0x39 }
+        let at = range.lowerBound
+        guard range.count == 8,
+              buffer[at] == UInt8(ascii: "H"), buffer[at + 1] == UInt8(ascii: "T"), buffer[at + 2] == UInt8(ascii: "T"),
+              buffer[at + 3] == UInt8(ascii: "P"), buffer[at + 4] == UInt8(ascii: "/"),
+              buffer[range.lowerBound + 6] == UInt8(ascii: "."),
+              isDigit(buffer[range.lowerBound + 5]), isDigit(buffer[range.lowerBound + 7])
+        else {
+            throw .bad("invalid HTTP version '\(HTTPSyntax.string(buffer, range))'; expected HTTP/1.1 or HTTP/1.0")
+        }
+        let major = Int(buffer[range.lowerBound + 5] - 0x30)
+        let minor = Int(buffer[range.lowerBound + 7] - 0x30)
+        guard major == 1 else {
+            throw HTTPParseError(status: 505, reason: "HTTP version \(HTTPSyntax.string(buffer, range)) is not supported; use HTTP/1.1")
+        }
+        return minor == 0 ? .http1_0 : .http1_1
     }
 }

@@ -70,13 +70,12 @@ enum HTTPResponseEncoder {
     }
 
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
-        if value == 0 { out.append(UInt8(ascii: "0")); return }
-        var digits: [UInt8] = []
+        let start = out.count
         var rest = value
-        while rest > 0 {
-            digits.append(UInt8(ascii: "0") + UInt8(rest % 10))
+        repeat {
+            out.append(UInt8(ascii: "0") + UInt8(rest % 10))
             rest /= 10
-        }
-        out.append(contentsOf: digits.reversed())
+        } while rest > 0
+        out[start...].reverse()
     }
 }

@@ -2,6 +2,12 @@ import Synchronization
 
 // MARK: - One server connection: parsing, dispatch, responses
 
+/// A complete request handed to the connection's handler task.
+struct DispatchedRequest: Sendable {
+    let request: HTTPRequest
+    let head: HTTPRequestHead
+}
+
 /// A request whose head has arrived and whose body is being collected.
 struct PendingRequest {
     var head: HTTPRequestHead
@@ -108,15 +114,52 @@ extension HTTPServerConnection {
             body: pending.body, trailers: trailers, remoteAddress: remoteAddress)
         inFlight = true
         clearDeadline()
-        let handler = shared.handler
-        let loop = self.loop
-        Task(executorPreference: loop) {
-            let response = await handler(request)
-            if loop.inLoop {
-                self.respond(response, to: head)
-            } else {
-                loop.execute { self.respond(response, to: head) }
+        let item = DispatchedRequest(request: request, head: head)
+        if let waiter = handlerWaiter {
+            handlerWaiter = nil
+            waiter.resume(returning: item)
+        } else {
+            queuedRequest = item
+            if !handlerTaskRunning {
+                handlerTaskRunning = true
+                Task(executorPreference: loop) { await self.runHandlers() }
             }
+        }
+    }
+
+    /// One long-lived task per connection runs the handler for each request in turn, so a request
+    /// costs a continuation resume on the loop rather than a new task. The task prefers the loop
+    /// as its executor: it starts and resumes on the loop thread, where connection state lives.
+    private func runHandlers() async {
+        let handler = shared.handler
+        while let item = await nextRequest() {
+            let response = await handler(item.request)
+            await returnToLoop()
+            respond(response, to: item.head)
+        }
+    }
+
+    /// The next request to handle, waiting for one; nil once the connection has closed.
+    private func nextRequest() async -> DispatchedRequest? {
+        await returnToLoop()
+        if let item = queuedRequest {
+            queuedRequest = nil
+            return item
+        }
+        if phase == .closed {
+            handlerTaskRunning = false
+            return nil
+        }
+        return await withCheckedContinuation { handlerWaiter = $0 }
+    }
+
+    /// Normally a no-op: the handler task resumes on its preferred executor, the loop. Guards the
+    /// invariant that connection state is only touched on the loop thread.
+    private func returnToLoop() async {
+        if loop.inLoop { return }
+        let loop = self.loop
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            loop.execute { continuation.resume() }
         }
     }
 

@@ -29,6 +29,9 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
     var inFlight = false
     var closeAfterResponse = false
     var headerTimerRunning = false
+    var handlerWaiter: CheckedContinuation<DispatchedRequest?, Never>?
+    var queuedRequest: DispatchedRequest?
+    var handlerTaskRunning = false
 
     private var readPaused = false
     private var peerClosed = false
@@ -281,6 +284,10 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
         let waiters = drainWaiters
         drainWaiters.removeAll()
         for waiter in waiters { waiter.resume(throwing: SystemError(function: "send", errno: 32)) }
+        if let waiter = handlerWaiter {
+            handlerWaiter = nil
+            waiter.resume(returning: nil)
+        }
         shared.remove(self)
     }
 

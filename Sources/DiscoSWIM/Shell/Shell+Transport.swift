@@ -1,0 +1,199 @@
+import DiscoCore
+import DiscoNet
+
+// MARK: - UDP: receiving and sending datagrams
+
+extension SWIM.Shell {
+    /// Receives datagrams until the socket closes; each is decoded strictly and handed to the
+    /// core. A datagram that does not decode is dropped, counted and logged (rate-limited).
+    func receiveLoop() async {
+        while !isShutDown {
+            let datagram: Datagram
+            do {
+                datagram = try await socket.receive(maxBytes: SWIM.WireCodec.maxDatagramSize + 1)
+            } catch let error as NetworkError where error.code == .ioFailed {
+                // An ICMP error from an earlier send (the peer's port is closed): not ours to act on.
+                configuration.logger.trace("UDP receive error", metadata: ["error": "\(error)"])
+                continue
+            } catch {
+                if !isShutDown { configuration.logger.error("UDP socket closed", metadata: ["error": "\(error)"]) }
+                return
+            }
+            received(datagram)
+        }
+    }
+
+    func received(_ datagram: Datagram) {
+        guard !isShutDown else { return }
+        let sender = PeerAddress(host: datagram.sender.host, port: datagram.sender.port)
+        let packet: SWIM.Packet
+        do {
+            packet = try SWIM.WireCodec.decodePacket(datagram.bytes)
+        } catch {
+            dropped(datagram, from: sender, reason: error.description)
+            return
+        }
+        stats.datagramsReceived += 1
+        perform(core.received(packet, from: sender, now: now()))
+    }
+
+    func dropped(_ datagram: Datagram, from sender: PeerAddress, reason: String) {
+        stats.datagramsDropped += 1
+        stats.lastDropReason = reason
+        let (log, suppressed) = dropLog.shouldLog(at: now())
+        guard log else { return }
+        var metadata: Logger.Metadata = ["from": "\(sender)", "bytes": "\(datagram.bytes.count)", "reason": "\(reason)"]
+        if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
+        configuration.logger.warning("dropped a datagram that is not a SWIM packet", metadata: metadata)
+    }
+
+    /// Sends queued datagrams in order until the queue is finished. Runs off the actor, so a
+    /// slow socket never holds up the protocol. Host names (seeds given by name) are resolved
+    /// and remembered for a while.
+    static func runSender(socket: UDPSocket, outgoing: AsyncStream<Outgoing>, logger: Logger) async {
+        var resolved: [PeerAddress: (address: SocketAddress, at: ContinuousClock.Instant)] = [:]
+        for await item in outgoing {
+            let destination = item.destination
+            let target: SocketAddress
+            if let numeric = SocketAddress(numericHost: destination.host, port: destination.port) {
+                target = numeric
+            } else if let cached = resolved[destination], cached.at.duration(to: .now) < .seconds(30) {
+                target = cached.address
+            } else {
+                do {
+                    guard let first = try await SocketAddress.resolveAsync(host: destination.host, port: destination.port).first else {
+                        continue
+                    }
+                    if resolved.count >= 1024 { resolved.removeAll() }
+                    resolved[destination] = (first, .now)
+                    target = first
+                } catch {
+                    logger.debug("cannot resolve a member's host", metadata: ["address": "\(destination)", "error": "\(error)"])
+                    continue
+                }
+            }
+            do {
+                try await socket.send(item.bytes, to: target)
+            } catch {
+                logger.debug("UDP send failed", metadata: ["to": "\(destination)", "error": "\(error)"])
+            }
+        }
+    }
+}
+
+// MARK: - TCP: push-pull exchanges
+
+extension SWIM.Shell {
+    /// Opens a push-pull exchange: connect, send our state, read the answer; all within `timeout`.
+    static func exchange(_ payload: [UInt8], with destination: PeerAddress, timeout: Duration, maxBytes: Int,
+                         group: EventLoopGroup) async -> Result<SWIM.PushPullState, SWIM.ShellError> {
+        do {
+            let state = try await withTimeout(timeout, "push-pull with \(destination)") {
+                let connection = try await FramedConnection.connect(host: destination.host, port: destination.port, timeout: timeout,
+                                                                    maxPayloadBytes: maxBytes, group: group)
+                defer { connection.close() }
+                try await connection.send(Frame(type: pushPullFrameType, payload: payload))
+                var frames = connection.frames().makeAsyncIterator()
+                guard let frame = try await frames.next() else {
+                    throw SWIM.ShellError(.pushPullFailed, "\(destination) closed the connection without answering")
+                }
+                guard frame.type == pushPullFrameType else {
+                    throw SWIM.ShellError(.pushPullFailed,
+                                          "\(destination) answered with frame type \(frame.type), expected \(pushPullFrameType)")
+                }
+                return try SWIM.WireCodec.decodePushPull(frame.payload)
+            }
+            return .success(state)
+        } catch let error as SWIM.ShellError {
+            return .failure(SWIM.ShellError(.pushPullFailed, "\(destination): \(error.detail)"))
+        } catch {
+            return .failure(SWIM.ShellError(.pushPullFailed, "\(destination): \(error)"))
+        }
+    }
+
+    /// Accepts push-pull connections until the listener closes, answering at most
+    /// `maxConcurrentPushPulls` at a time.
+    func acceptLoop(_ listener: TCPListener) async {
+        while !isShutDown {
+            let connection: TCPConnection
+            do {
+                connection = try await listener.accept()
+            } catch let error as NetworkError where error.code == .ioFailed {
+                // Out of descriptors or similar: back off briefly instead of spinning.
+                configuration.logger.warning("push-pull accept failed", metadata: ["error": "\(error)"])
+                try? await Task.sleep(for: .milliseconds(50))
+                continue
+            } catch {
+                return
+            }
+            guard answering < configuration.maxConcurrentPushPulls else {
+                configuration.logger.warning("too many push-pull exchanges at once; closing a connection",
+                                             metadata: ["peer": "\(connection.remoteAddress)"])
+                connection.close()
+                continue
+            }
+            answering += 1
+            let framed = FramedConnection(connection, maxPayloadBytes: configuration.maxPushPullBytes)
+            let timeout = configuration.pushPullTimeout
+            Task {
+                await self.serve(framed, timeout: timeout)
+                self.finishedAnswering()
+            }
+        }
+    }
+
+    func finishedAnswering() { answering -= 1 }
+
+    /// Reads the first frame of an accepted connection (bounded by the push-pull timeout) and
+    /// answers it.
+    nonisolated func serve(_ connection: FramedConnection, timeout: Duration) async {
+        let peer = connection.connection.remoteAddress
+        let frame: Frame
+        do {
+            frame = try await withTimeout(timeout, "first push-pull frame from \(peer)") {
+                var frames = connection.frames().makeAsyncIterator()
+                guard let frame = try await frames.next() else {
+                    throw SWIM.ShellError(.pushPullFailed, "\(peer) closed the connection before sending a frame")
+                }
+                return frame
+            }
+        } catch {
+            connection.close()
+            configuration.logger.debug("push-pull request not read", metadata: ["peer": "\(peer)", "error": "\(error)"])
+            return
+        }
+        await answerPushPull(frame, on: connection)
+    }
+
+    /// Answers a push-pull request that arrived as `frame` on `connection` (for an internode
+    /// listener shared with other protocols: it hands over frames of type
+    /// ``pushPullFrameType``). Merges the pushed state, sends ours back and closes the connection.
+    public nonisolated func answerPushPull(_ frame: Frame, on connection: FramedConnection) async {
+        defer { connection.close() }
+        let peer = connection.connection.remoteAddress
+        let logger = configuration.logger
+        guard frame.type == Self.pushPullFrameType else {
+            logger.warning("unexpected frame on the push-pull port", metadata: [
+                "peer": "\(peer)", "type": "\(frame.type)", "expected": "\(Self.pushPullFrameType)",
+            ])
+            return
+        }
+        let remote: SWIM.PushPullState
+        do {
+            remote = try SWIM.WireCodec.decodePushPull(frame.payload)
+        } catch {
+            logger.warning("dropped a push-pull state that does not decode", metadata: ["peer": "\(peer)", "reason": "\(error)"])
+            return
+        }
+        let from = PeerAddress(host: peer.host, port: peer.port)
+        guard let reply = await mergePushed(remote, from: from) else { return }
+        let payload = SWIM.WireCodec.encode(reply)
+        do {
+            try await withTimeout(configuration.pushPullTimeout, "push-pull answer to \(peer)") {
+                try await connection.send(Frame(type: Self.pushPullFrameType, payload: payload))
+            }
+        } catch {
+            logger.debug("push-pull answer not sent", metadata: ["peer": "\(peer)", "error": "\(error)"])
+        }
+    }
+}

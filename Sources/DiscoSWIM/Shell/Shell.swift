@@ -1,0 +1,258 @@
+import DiscoCore
+import DiscoNet
+
+// MARK: - Shell
+
+extension SWIM {
+    /// Runs one SWIM member on real sockets: a UDP socket for probes and gossip and, on the same
+    /// port number, a TCP listener for push-pull full-state sync.
+    ///
+    /// The shell owns all I/O and time; the protocol lives in the pure ``Instance``. Every
+    /// input (a datagram, a timer, a push-pull answer, an API call) is handed to the core with
+    /// the current time from `ContinuousClock`, and the effects it returns are performed: packets
+    /// go to a sender task, timers into a ``TimerSchedule`` served by one sleeping task aimed at
+    /// the earliest deadline (no fixed repeating tick), push-pull exchanges run as tasks with a
+    /// timeout, and member events go to ``events``.
+    ///
+    /// Start with ``start(_:)``, then ``join(seeds:)``; end with ``leave()`` (graceful) and
+    /// ``shutdown()``. A shell that is not shut down keeps its tasks, and so itself, alive.
+    public actor Shell {
+        /// Frame type of push-pull states on the internode TCP port (Raft uses other types).
+        public static let pushPullFrameType: UInt8 = 0x53
+
+        /// This member's identity.
+        public nonisolated let id: NodeID
+        /// The address other members reach this one at (UDP and TCP share the port number).
+        public nonisolated let address: PeerAddress
+        /// Membership changes seen by this member, in order. One consumer; the stream ends at
+        /// ``shutdown()``.
+        public nonisolated let events: AsyncStream<MemberEvent>
+
+        nonisolated let configuration: Configuration
+        let socket: UDPSocket
+        let listener: TCPListener?
+        let origin: ContinuousClock.Instant
+        let eventSink: AsyncStream<MemberEvent>.Continuation
+        let outbox: AsyncStream<Outgoing>.Continuation
+        let outgoing: AsyncStream<Outgoing>
+
+        var core: Instance
+        var schedule = TimerSchedule()
+        /// The one task sleeping until `wakeDeadline`, and its generation.
+        var wakeTask: Task<Void, Never>?
+        var wakeDeadline: Duration?
+        var wakeGeneration = 0
+        var senderTask: Task<Void, Never>?
+        var receiveTask: Task<Void, Never>?
+        var acceptTask: Task<Void, Never>?
+        var pushPulls: [Int: PushPullTask] = [:]
+        var nextPushPullID = 0
+        var answering = 0
+        var stats = Statistics()
+        var dropLog = RateLimitedLog()
+        var isShutDown = false
+        var leaveCompleted = false
+        var leaveWaiters: [CheckedContinuation<Void, Never>] = []
+
+        /// A datagram waiting for the sender task.
+        struct Outgoing: Sendable {
+            var bytes: [UInt8]
+            var destination: PeerAddress
+        }
+
+        typealias PushPullTask = Task<Result<Void, ShellError>, Never>
+
+        // MARK: Starting
+
+        /// Binds the sockets, starts the core and its timers. The member knows only itself
+        /// until ``join(seeds:)``.
+        public static func start(_ configuration: Configuration) async throws -> Shell {
+            try configuration.validate()
+            try configuration.settings.validate()
+            let (socket, listener) = try await bind(configuration)
+            let host = configuration.advertiseHost ?? socket.localAddress.host
+            let advertised = PeerAddress(host: host, port: socket.localAddress.port)
+            let seed = configuration.randomSeed ?? UInt64.random(in: .min ... .max)
+            let core: Instance
+            do {
+                core = try Instance(id: configuration.id, address: advertised, metadata: configuration.metadata,
+                                    settings: configuration.settings, random: DeterministicRandom(seed: seed))
+            } catch {
+                socket.close()
+                listener?.close()
+                throw error
+            }
+            let shell = Shell(configuration: configuration, socket: socket, listener: listener, core: core)
+            await shell.begin()
+            return shell
+        }
+
+        private init(configuration: Configuration, socket: UDPSocket, listener: TCPListener?, core: Instance) {
+            self.configuration = configuration
+            self.id = core.id
+            self.address = core.address
+            self.socket = socket
+            self.listener = listener
+            self.core = core
+            self.origin = .now
+            (events, eventSink) = AsyncStream.makeStream(of: MemberEvent.self,
+                                                         bufferingPolicy: .bufferingNewest(configuration.eventBufferLimit))
+            (outgoing, outbox) = AsyncStream.makeStream(of: Outgoing.self, bufferingPolicy: .bufferingNewest(4096))
+        }
+
+        /// Binds UDP first (with port 0 the kernel picks a port free for UDP), then TCP on the
+        /// same number; with port 0 a clash on TCP is retried with a new port.
+        static func bind(_ configuration: Configuration) async throws(ShellError) -> (UDPSocket, TCPListener?) {
+            let host = configuration.bindHost
+            var lastFailure = ""
+            for _ in 0..<(configuration.port == 0 ? 16 : 1) {
+                let socket: UDPSocket
+                do {
+                    socket = try await UDPSocket.bind(host: host, port: configuration.port, group: configuration.group)
+                } catch {
+                    throw ShellError(.bindFailed, "cannot bind UDP \(host):\(configuration.port): \(error)")
+                }
+                guard configuration.servesPushPull else { return (socket, nil) }
+                let port = socket.localAddress.port
+                do {
+                    let listener = try await TCPListener.bind(host: host, port: port, group: configuration.group)
+                    return (socket, listener)
+                } catch {
+                    socket.close()
+                    lastFailure = "cannot bind TCP \(host):\(port) for push-pull: \(error)"
+                }
+            }
+            throw ShellError(.bindFailed, lastFailure)
+        }
+
+        private func begin() {
+            let socket = self.socket
+            let outgoing = self.outgoing
+            let logger = configuration.logger
+            senderTask = Task.detached { await Self.runSender(socket: socket, outgoing: outgoing, logger: logger) }
+            receiveTask = Task { await self.receiveLoop() }
+            if let listener { acceptTask = Task { await self.acceptLoop(listener) } }
+            perform(core.start(now: now()))
+            configuration.logger.info("SWIM member started", metadata: ["id": "\(id)", "address": "\(address)"])
+        }
+
+        // MARK: Time
+
+        /// Local time as the core sees it: time since the shell started, on `ContinuousClock`.
+        func now() -> Duration { origin.duration(to: .now) }
+
+        // MARK: Queries
+
+        /// Every member this one knows (itself included; dead and left ones until reaped).
+        public var members: [Member] { core.members }
+
+        /// The member with `id`, if known.
+        public func member(_ id: NodeID) -> Member? { core.member(id) }
+
+        /// Members alive or suspect, this one included.
+        public var liveMemberCount: Int { core.liveMemberCount }
+
+        /// This member's current incarnation number.
+        public var incarnation: UInt64 { core.incarnation }
+
+        /// Lifeguard's local health multiplier (0 when healthy).
+        public var localHealthMultiplier: Int { core.localHealthMultiplier }
+
+        /// Counters of datagrams, exchanges and timers so far.
+        public var statistics: Statistics { stats }
+
+        // MARK: Joining, metadata, leaving
+
+        /// Joins the cluster through `seeds` (SWIM addresses of members): exchanges full state
+        /// with each by push-pull and waits for those exchanges. Returns how many seeds answered.
+        /// Throws ``ShellError/Code/joinFailed`` when none did; seeds that did not answer are
+        /// re-contacted every `reconnectInterval` either way, so a later start of the seeds
+        /// still forms the cluster.
+        @discardableResult
+        public func join(seeds: [PeerAddress]) async throws(ShellError) -> Int {
+            guard !isShutDown else { throw ShellError(.shutDown, "cannot join after shutdown") }
+            let started = perform(core.join(seeds, now: now()))
+            var answered = 0
+            var failures: [String] = []
+            for task in started {
+                switch await task.value {
+                case .success: answered += 1
+                case .failure(let error): failures.append(error.detail)
+                }
+            }
+            if answered == 0, !failures.isEmpty {
+                throw ShellError(.joinFailed, "no seed answered (\(failures.joined(separator: "; "))); "
+                                 + "seeds are re-contacted every \(configuration.settings.reconnectInterval)")
+            }
+            return answered
+        }
+
+        /// Announces new metadata to the cluster (carried by a new incarnation).
+        public func updateMetadata(_ metadata: Metadata) throws(ConfigurationError) {
+            guard !isShutDown else { return }
+            perform(try core.updateMetadata(metadata, now: now()))
+        }
+
+        /// Leaves gracefully: announces "left" and returns once the news has been sent often
+        /// enough (at most `leaveTimeout`). Call ``shutdown()`` afterwards.
+        public func leave() async {
+            guard !isShutDown else { return }
+            perform(core.leave(now: now()))
+            guard !leaveCompleted else { return }
+            await withCheckedContinuation { leaveWaiters.append($0) }
+        }
+
+        /// Stops everything: timers, exchanges, sockets; ends ``events``. Datagrams already
+        /// queued (such as a leave's last gossip) are flushed first, for at most a second.
+        /// Without a ``leave()`` first, the others will declare this member dead.
+        public func shutdown() async {
+            guard !isShutDown else { return }
+            isShutDown = true
+            wakeTask?.cancel()
+            wakeTask = nil
+            schedule.removeAll()
+            for task in pushPulls.values { task.cancel() }
+            pushPulls.removeAll()
+            outbox.finish()
+            if let sender = senderTask {
+                _ = try? await withTimeout(.seconds(1), "flushing queued datagrams") { await sender.value }
+                sender.cancel()
+            }
+            receiveTask?.cancel()
+            acceptTask?.cancel()
+            socket.close()
+            listener?.close()
+            eventSink.finish()
+            completeLeaveWaiters()
+            configuration.logger.info("SWIM member stopped", metadata: ["id": "\(id)"])
+        }
+
+        func completeLeaveWaiters() {
+            leaveCompleted = true
+            let waiters = leaveWaiters
+            leaveWaiters.removeAll()
+            for waiter in waiters { waiter.resume() }
+        }
+    }
+}
+
+// MARK: - Rate-limited logging
+
+/// Lets one message through per interval and counts the ones held back, so a flood of bad
+/// datagrams cannot flood the log.
+struct RateLimitedLog: Sendable {
+    var interval: Duration = .seconds(1)
+    private var lastLogged: Duration?
+    private(set) var suppressed = 0
+
+    /// Whether to log now; when true, `suppressed` tells how many were held back since.
+    mutating func shouldLog(at now: Duration) -> (log: Bool, suppressed: Int) {
+        if let lastLogged, now - lastLogged < interval {
+            suppressed += 1
+            return (false, 0)
+        }
+        lastLogged = now
+        defer { suppressed = 0 }
+        return (true, suppressed)
+    }
+}

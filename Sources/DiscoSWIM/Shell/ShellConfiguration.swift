@@ -1,0 +1,110 @@
+import DiscoCore
+import DiscoNet
+
+// MARK: - Shell configuration
+
+extension SWIM.Shell {
+    /// Everything a shell needs to run one member on real sockets.
+    public struct Configuration: Sendable {
+        /// This member's identity.
+        public var id: NodeID
+        /// Address to bind the UDP socket (and the push-pull TCP listener) to.
+        public var bindHost: String
+        /// Port to bind; 0 lets the kernel choose one that is free for UDP (TCP then binds the
+        /// same number).
+        public var port: UInt16
+        /// Host other members reach this one at; defaults to `bindHost`. Must be set when
+        /// binding a wildcard address.
+        public var advertiseHost: String?
+        /// Metadata announced at start.
+        public var metadata: SWIM.Metadata
+        /// Protocol tunables handed to the core.
+        public var settings: SWIM.Settings
+        /// Upper bound on one push-pull exchange (connect, send, receive), either direction.
+        public var pushPullTimeout: Duration
+        /// Whether the shell opens its own TCP listener for push-pull. When false, an
+        /// internode listener owned by someone else hands SWIM frames to
+        /// ``SWIM/Shell/answerPushPull(_:on:)``.
+        public var servesPushPull: Bool
+        /// Most push-pull exchanges answered at the same time; further connections are closed.
+        public var maxConcurrentPushPulls: Int
+        /// Largest push-pull frame payload accepted.
+        public var maxPushPullBytes: Int
+        /// Member events kept for a slow consumer of ``SWIM/Shell/events``; older ones are
+        /// dropped beyond this (and counted in ``SWIM/Shell/Statistics/eventsDropped``).
+        public var eventBufferLimit: Int
+        /// Seed of the core's random choices; nil draws one from the system.
+        public var randomSeed: UInt64?
+        /// Where the shell logs (dropped datagrams, failed exchanges, lifecycle).
+        public var logger: Logger
+        /// Event loops that drive the sockets.
+        public var group: EventLoopGroup
+
+        public init(
+            id: NodeID, bindHost: String = "127.0.0.1", port: UInt16 = 0, advertiseHost: String? = nil,
+            metadata: SWIM.Metadata = SWIM.Metadata(), settings: SWIM.Settings = SWIM.Settings(),
+            logger: Logger = Logger(label: "swim", level: .info, handler: LogfmtHandler()),
+            group: EventLoopGroup = .shared
+        ) {
+            self.id = id
+            self.bindHost = bindHost
+            self.port = port
+            self.advertiseHost = advertiseHost
+            self.metadata = metadata
+            self.settings = settings
+            self.pushPullTimeout = .seconds(5)
+            self.servesPushPull = true
+            self.maxConcurrentPushPulls = 32
+            self.maxPushPullBytes = Frame.defaultMaxPayloadBytes
+            self.eventBufferLimit = 65_536
+            self.randomSeed = nil
+            self.logger = logger
+            self.group = group
+        }
+
+        /// Checks the shell's own values (the core checks `settings` and `metadata`).
+        func validate() throws(SWIM.ConfigurationError) {
+            guard pushPullTimeout > .zero else {
+                throw .init(field: "pushPullTimeout", reason: "\(pushPullTimeout) must be positive")
+            }
+            guard maxConcurrentPushPulls >= 1 else {
+                throw .init(field: "maxConcurrentPushPulls", reason: "\(maxConcurrentPushPulls) must be at least 1")
+            }
+            guard maxPushPullBytes >= 64 else {
+                throw .init(field: "maxPushPullBytes", reason: "\(maxPushPullBytes) must be at least 64")
+            }
+            guard eventBufferLimit >= 1 else {
+                throw .init(field: "eventBufferLimit", reason: "\(eventBufferLimit) must be at least 1")
+            }
+            let wildcards: Set<String> = ["", "0.0.0.0", "::", "[::]"]
+            if let advertiseHost, wildcards.contains(advertiseHost) {
+                throw .init(field: "advertiseHost", reason: "'\(advertiseHost)' cannot be reached by other members; give this node's address")
+            }
+            if advertiseHost == nil, wildcards.contains(bindHost) {
+                throw .init(field: "advertiseHost",
+                            reason: "must be set when binding the wildcard address '\(bindHost)', so other members can reach this one")
+            }
+        }
+    }
+
+    /// Counters of what the shell did, for tests and metrics.
+    public struct Statistics: Sendable, Hashable {
+        /// Datagrams received and handed to the core.
+        public var datagramsReceived = 0
+        /// Datagrams that could not be decoded and were dropped.
+        public var datagramsDropped = 0
+        /// The reason the last datagram was dropped.
+        public var lastDropReason: String?
+        /// Datagrams handed to the socket.
+        public var datagramsSent = 0
+        /// Push-pull exchanges this member opened that completed, and that failed.
+        public var pushPullsCompleted = 0
+        public var pushPullsFailed = 0
+        /// Push-pull exchanges other members opened that this member answered.
+        public var pushPullsAnswered = 0
+        /// Timers fired into the core.
+        public var timersFired = 0
+        /// Events dropped because the consumer of ``SWIM/Shell/events`` fell behind.
+        public var eventsDropped = 0
+    }
+}

@@ -68,6 +68,8 @@ let package = Package(
         ),
         .executableTarget(
             name: "disco-bench-raft-shell", dependencies: ["DiscoCore", "DiscoRaft"], path: "Benchmarks/raft-core/ShellBench",
+            swiftSettings: strictSettings
+        ),
         // One SWIM member as a process: real-process tests and the swim benchmark.
         .executableTarget(
             name: "disco-swim-agent", dependencies: ["DiscoCore", "DiscoNet", "DiscoSWIM"], path: "Benchmarks/SWIMAgent",

@@ -63,9 +63,8 @@ public final class RaftNodeShell: Sendable {
             logger.info("bootstrapped a new cluster with voters \(configuration.bootstrapVoters.map(\.rawValue))")
         }
         if let snapshot { try stateMachine.restore(from: snapshot.data) }
-        var node = try RaftNode(id: configuration.id, options: configuration.raft, state: state,
+        let node = try RaftNode(id: configuration.id, options: configuration.raft, state: state, snapshot: snapshot,
                                 random: DeterministicRandom(seed: configuration.seed ?? UInt64.random(in: 0...UInt64.max)))
-        if let snapshot { node.restoreSnapshotForSending(snapshot) }
 
         let inbox = BatchQueue<ShellEvent>(maxCount: configuration.maxQueuedMessages, policy: .refuseNew)
         let refused = RefusalCounter()

@@ -55,13 +55,13 @@ extension SWIM.Shell {
         let generation = wakeGeneration
         wakeDeadline = earliest
         let instant = origin.advanced(by: earliest)
-        wakeTask = Task {
+        wakeTask = Task(executorPreference: loop) {
             do {
                 try await Task.sleep(until: instant, tolerance: .milliseconds(1), clock: .continuous)
             } catch {
                 return
             }
-            self.wake(generation: generation)
+            await self.wake(generation: generation)
         }
     }
 
@@ -90,9 +90,9 @@ extension SWIM.Shell {
         let timeout = configuration.pushPullTimeout
         let maxBytes = configuration.maxPushPullBytes
         let group = configuration.group
-        let task = PushPullTask {
+        let task = PushPullTask(executorPreference: loop) {
             let result = await Self.exchange(payload, with: destination, timeout: timeout, maxBytes: maxBytes, group: group)
-            return self.finishPushPull(identifier, with: destination, result: result)
+            return await self.finishPushPull(identifier, with: destination, result: result)
         }
         pushPulls[identifier] = task
         return task

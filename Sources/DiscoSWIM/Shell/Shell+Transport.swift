@@ -135,9 +135,9 @@ extension SWIM.Shell {
             answering += 1
             let framed = FramedConnection(connection, maxPayloadBytes: configuration.maxPushPullBytes)
             let timeout = configuration.pushPullTimeout
-            Task {
+            Task(executorPreference: loop) {
                 await self.serve(framed, timeout: timeout)
-                self.finishedAnswering()
+                await self.finishedAnswering()
             }
         }
     }

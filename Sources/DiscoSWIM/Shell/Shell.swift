@@ -29,6 +29,10 @@ extension SWIM {
         public nonisolated let events: AsyncStream<MemberEvent>
 
         nonisolated let configuration: Configuration
+        /// The event loop the shell's own tasks prefer as executor: timers, receiving and
+        /// exchanges run on its thread, so busy work on the cooperative pool (or elsewhere in
+        /// the process) cannot delay probes and acks into false suspicions.
+        nonisolated let loop: EventLoop
         let socket: UDPSocket
         let listener: TCPListener?
         let origin: ContinuousClock.Instant
@@ -89,6 +93,7 @@ extension SWIM {
 
         private init(configuration: Configuration, socket: UDPSocket, listener: TCPListener?, core: Instance) {
             self.configuration = configuration
+            self.loop = configuration.group.next()
             self.id = core.id
             self.address = core.address
             self.socket = socket
@@ -129,9 +134,9 @@ extension SWIM {
             let socket = self.socket
             let outgoing = self.outgoing
             let logger = configuration.logger
-            senderTask = Task.detached { await Self.runSender(socket: socket, outgoing: outgoing, logger: logger) }
-            receiveTask = Task { await self.receiveLoop() }
-            if let listener { acceptTask = Task { await self.acceptLoop(listener) } }
+            senderTask = Task(executorPreference: loop) { await Self.runSender(socket: socket, outgoing: outgoing, logger: logger) }
+            receiveTask = Task(executorPreference: loop) { await self.receiveLoop() }
+            if let listener { acceptTask = Task(executorPreference: loop) { await self.acceptLoop(listener) } }
             perform(core.start(now: now()))
             configuration.logger.info("SWIM member started", metadata: ["id": "\(id)", "address": "\(address)"])
         }

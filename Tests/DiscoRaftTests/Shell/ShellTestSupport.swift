@@ -162,18 +162,18 @@ final class ShellCluster: Sendable {
     /// Proposes through whichever node leads, retrying while leadership moves.
     @discardableResult
     func propose(_ text: String) async throws -> UInt64 {
-        let deadline = ContinuousClock.now + .seconds(60)
-        while true {
-            if let leader {
-                do {
-                    return try await leader.propose(Array(text.utf8))
-                } catch let error as RaftShellError where ContinuousClock.now < deadline {
-                    guard [.notLeader, .transferInProgress, .dropped, .shutDown].contains(error.code) else { throw error }
-                }
+        var index: UInt64?
+        try await waitUntil("proposal \(text) to be accepted by a leader", timeout: .seconds(60), pollEvery: .milliseconds(10)) {
+            guard let leader else { return false }
+            do {
+                index = try await leader.propose(Array(text.utf8))
+                return true
+            } catch let error as RaftShellError where [.notLeader, .transferInProgress, .dropped, .shutDown].contains(error.code) {
+                return false
             }
-            guard ContinuousClock.now < deadline else { throw ShellTestError("proposal \(text) not accepted within 60 s") }
-            try await Task.sleep(for: .milliseconds(10))
         }
+        guard let index else { throw ShellTestError("proposal \(text) was not accepted") }
+        return index
     }
 
     private func propose(through shell: RaftNodeShell, _ text: String) async throws -> UInt64 {

@@ -27,6 +27,8 @@ import Testing
                 #expect(stats.datagramsReceived > 0)
                 #expect(stats.datagramsDropped == 0)
             }
+            // Every joiner exchanged full state with the seed over TCP.
+            #expect(await first.statistics.pushPullsAnswered >= 4)
             // The first member's event stream announced every other member.
             try await waitUntil("c0's events to name every joiner") {
                 shells.dropFirst().allSatisfy { recorder.names(about: $0.id).first == "joined" }
@@ -77,6 +79,10 @@ import Testing
             let stayers = Array(shells.prefix(2))
             try await waitForStatus(stayers, see: leaver.id, as: .left)
             #expect(recorder.names(about: leaver.id) == ["joined", "left"])
+            // Shutdown ends the leaver's own event stream after what it had buffered.
+            var buffered = 0
+            for await _ in leaver.events { buffered += 1 }
+            #expect(buffered >= 2)
             // A member that left is never declared dead afterwards.
             try await waitForConvergence(stayers)
             for shell in stayers { #expect(await shell.member(leaver.id)?.status == .left) }

@@ -11,10 +11,11 @@ import Testing
 final class ShellGroup: Sendable {
     private let shells = Mutex<[SWIM.Shell]>([])
 
-    /// Starts a shell named `name` on 127.0.0.1 with an OS-chosen port.
-    func start(_ name: String, settings: SWIM.Settings = .testing, metadata: SWIM.Metadata = SWIM.Metadata()) async throws -> SWIM.Shell {
+    /// Starts a shell named `name` on 127.0.0.1 (port 0: chosen by the OS).
+    func start(_ name: String, port: UInt16 = 0, settings: SWIM.Settings = .testing,
+               metadata: SWIM.Metadata = SWIM.Metadata()) async throws -> SWIM.Shell {
         var configuration = SWIM.Shell.Configuration(
-            id: NodeID(stringLiteral: name), metadata: metadata, settings: settings,
+            id: NodeID(stringLiteral: name), port: port, metadata: metadata, settings: settings,
             logger: Logger(label: "swim", level: .error, handler: LogfmtHandler()))
         configuration.pushPullTimeout = .seconds(5)
         let shell = try await SWIM.Shell.start(configuration)

@@ -159,6 +159,18 @@ import Testing
         }
     }
 
+    /// A seed that is down at join time is re-contacted until it answers.
+    @Test func seedStartedLaterIsReachedByReconnecting() async throws {
+        try await withShells { group in
+            let port = try FreePort.loopback()
+            let early = try await group.start("early")
+            await #expect(throws: SWIM.ShellError.self) { try await early.join(seeds: [PeerAddress(host: "127.0.0.1", port: port)]) }
+            let seed = try await group.start("seed", port: port)
+            try await waitForConvergence([early, seed])
+            #expect(await early.statistics.pushPullsFailed >= 1)
+        }
+    }
+
     @Test func startRejectsUnusableConfiguration() async throws {
         var configuration = SWIM.Shell.Configuration(id: "w", bindHost: "0.0.0.0")
         await #expect(throws: SWIM.ConfigurationError.self) { _ = try await SWIM.Shell.start(configuration) }

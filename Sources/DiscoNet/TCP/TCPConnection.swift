@@ -36,12 +36,10 @@ public final class TCPConnection: Sendable {
             throw NetworkError(.connectFailed, peer: address.description, detail: error.description)
         }
         let channel = TCPChannel(socket: socket, loop: loop, peer: address.description)
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                loop.execute { channel.startConnect(to: address, timeout: timeout, continuation) }
-            }
+        try await loop.run { (continuation: CheckedContinuation<Void, any Error>) in
+            channel.startConnect(to: address, timeout: timeout, continuation)
         } onCancel: {
-            loop.execute { channel.close(reason: NetworkError(.cancelled, peer: address.description)) }
+            channel.close(reason: NetworkError(.cancelled, peer: address.description))
         }
         return TCPConnection(channel: channel, remoteAddress: address)
     }
@@ -67,24 +65,18 @@ public final class TCPConnection: Sendable {
     /// Reads up to `maxBytes`; returns nil at end of stream.
     public func read(maxBytes: Int = 64 * 1024) async throws -> [UInt8]? {
         let channel = self.channel
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                channel.loop.execute { channel.read(max: maxBytes, continuation) }
-            }
-        } onCancel: {
-            channel.loop.execute { channel.close(reason: NetworkError(.cancelled, peer: channel.peer)) }
+        return try await channel.loop.run { channel.read(max: maxBytes, $0) } onCancel: {
+            channel.close(reason: NetworkError(.cancelled, peer: channel.peer))
         }
     }
 
     /// Writes all of `bytes`, returning once the kernel has accepted them.
     public func write(_ bytes: [UInt8]) async throws {
         let channel = self.channel
-        try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                channel.loop.execute { channel.write(bytes, continuation) }
-            }
+        try await channel.loop.run { (continuation: CheckedContinuation<Void, any Error>) in
+            channel.write(bytes, continuation)
         } onCancel: {
-            channel.loop.execute { channel.close(reason: NetworkError(.cancelled, peer: channel.peer)) }
+            channel.close(reason: NetworkError(.cancelled, peer: channel.peer))
         }
     }
 

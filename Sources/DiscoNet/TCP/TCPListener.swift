@@ -36,13 +36,7 @@ public final class TCPListener: Sendable {
     /// task closes the listener.
     public func accept() async throws -> TCPConnection {
         let channel = self.channel
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                channel.loop.execute { channel.accept(continuation) }
-            }
-        } onCancel: {
-            channel.loop.execute { channel.close() }
-        }
+        return try await channel.loop.run { channel.accept($0) } onCancel: { channel.close() }
     }
 
     /// Stops listening; a pending `accept` fails.

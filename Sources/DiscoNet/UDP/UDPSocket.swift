@@ -43,13 +43,7 @@ public final class UDPSocket: Sendable {
     /// Cancelling the waiting task closes the socket.
     public func receive(maxBytes: Int = 65_536) async throws -> Datagram {
         let channel = self.channel
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                channel.loop.execute { channel.receive(maxBytes: maxBytes, continuation) }
-            }
-        } onCancel: {
-            channel.loop.execute { channel.close() }
-        }
+        return try await channel.loop.run { channel.receive(maxBytes: maxBytes, $0) } onCancel: { channel.close() }
     }
 
     /// Closes the socket; pending receives fail.

@@ -1,3 +1,5 @@
+import DiscoCore
+
 // MARK: - Timers on the loop
 
 /// Identifies a timer scheduled on an ``EventLoop`` so it can be cancelled.
@@ -12,24 +14,26 @@ struct TimerID: Hashable, Sendable {
 /// cancel O(1). Long-lived users such as connections keep at most one pending timer each and re-arm
 /// it when it fires, so stale entries cannot pile up.
 struct TimerQueue {
-    private struct Entry {
+    private struct Entry: Comparable {
         let deadline: UInt64
         let id: UInt64
         let action: () -> Void
+
+        static func < (lhs: Entry, rhs: Entry) -> Bool { (lhs.deadline, lhs.id) < (rhs.deadline, rhs.id) }
+        static func == (lhs: Entry, rhs: Entry) -> Bool { lhs.id == rhs.id }
     }
 
-    private var heap: [Entry] = []
+    private var heap = MinHeap<Entry>()
     private var cancelled: Set<UInt64> = []
     private var nextID: UInt64 = 1
 
     var isEmpty: Bool { heap.isEmpty }
-    var nextDeadline: UInt64? { heap.first?.deadline }
+    var nextDeadline: UInt64? { heap.min?.deadline }
 
     mutating func schedule(at deadline: UInt64, _ action: @escaping () -> Void) -> TimerID {
         let id = nextID
         nextID &+= 1
-        heap.append(Entry(deadline: deadline, id: id, action: action))
-        siftUp(heap.count - 1)
+        heap.push(Entry(deadline: deadline, id: id, action: action))
         return TimerID(raw: id)
     }
 
@@ -40,48 +44,10 @@ struct TimerQueue {
     /// Removes and returns the actions of every timer due at `now`, in deadline order.
     mutating func popDue(now: UInt64) -> [() -> Void] {
         var due: [() -> Void] = []
-        while let top = heap.first, top.deadline <= now {
-            let entry = removeTop()
+        while let top = heap.min, top.deadline <= now, let entry = heap.popMin() {
             if cancelled.remove(entry.id) == nil { due.append(entry.action) }
         }
         if heap.isEmpty { cancelled.removeAll(keepingCapacity: true) }
         return due
-    }
-
-    // MARK: Heap plumbing
-
-    private func less(_ a: Int, _ b: Int) -> Bool {
-        heap[a].deadline < heap[b].deadline || (heap[a].deadline == heap[b].deadline && heap[a].id < heap[b].id)
-    }
-
-    private mutating func removeTop() -> Entry {
-        heap.swapAt(0, heap.count - 1)
-        let entry = heap.removeLast()
-        if !heap.isEmpty { siftDown(0) }
-        return entry
-    }
-
-    private mutating func siftUp(_ index: Int) {
-        var child = index
-        while child > 0 {
-            let parent = (child - 1) / 2
-            guard less(child, parent) else { return }
-            heap.swapAt(child, parent)
-            child = parent
-        }
-    }
-
-    private mutating func siftDown(_ index: Int) {
-        var parent = index
-        while true {
-            let left = 2 * parent + 1
-            let right = left + 1
-            var smallest = parent
-            if left < heap.count, less(left, smallest) { smallest = left }
-            if right < heap.count, less(right, smallest) { smallest = right }
-            if smallest == parent { return }
-            heap.swapAt(parent, smallest)
-            parent = smallest
-        }
     }
 }

@@ -1,23 +1,5 @@
 import DiscoCore
 
-// MARK: - Configuration
-
-/// disco-config for `-disco-mode dns`: `{"name", "port", "nameserver"}`.
-public struct DNSDiscoveryConfig: Sendable, Hashable {
-    /// The name whose A and AAAA records list the peers. Default `rqlite`, as in rqlite.
-    public var name: String
-    /// The port every peer listens on; `nil` means the caller's default (the node's own HTTP port).
-    public var port: UInt16?
-    /// `ip:port` of the DNS server to ask; `nil` means the system resolver.
-    public var nameserver: String?
-
-    public init(name: String = "rqlite", port: UInt16? = nil, nameserver: String? = nil) {
-        self.name = name
-        self.port = port
-        self.nameserver = nameserver
-    }
-}
-
 // MARK: - DNSAddressProvider
 
 /// `-disco-mode dns`: every A and AAAA address of one name, each with the same port.
@@ -38,7 +20,7 @@ public struct DNSAddressProvider: AddressProvider {
     ///   - options: timeouts and retries for a configured `nameserver`.
     ///   - systemTimeout: overall limit for the system resolver when there is no `nameserver`.
     public init(
-        config: DNSDiscoveryConfig, defaultPort: UInt16, options: DNSClientOptions = DNSClientOptions(),
+        config: DNSConfig, defaultPort: UInt16, options: DNSClientOptions = DNSClientOptions(),
         systemTimeout: Duration = .seconds(10)
     ) throws(DNSConfigurationError) {
         let name: DNSName
@@ -52,7 +34,7 @@ public struct DNSAddressProvider: AddressProvider {
         guard port != 0 else { throw DNSConfigurationError(field: "port", reason: "0 is not a usable port; give 1 to 65535") }
         let resolver: any HostAddressResolving
         if let nameserver = config.nameserver {
-            let client = try NameserverClient(nameserver: nameserver, options: options)
+            let client = try NameserverClient(nameserver: nameserver.description, options: options)
             resolver = DNSResolver(querier: options.cacheByTTL ? DNSCache(wrapping: client) : client)
         } else {
             resolver = SystemAddressResolver(timeout: systemTimeout)

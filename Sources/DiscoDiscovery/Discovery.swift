@@ -34,13 +34,9 @@ public struct Discovery: Sendable {
     public func addressProvider() throws -> any AddressProvider {
         switch config {
         case .dns(let dns):
-            return try DNSAddressProvider(
-                config: DNSDiscoveryConfig(name: dns.name, port: dns.port, nameserver: dns.nameserver?.description),
-                defaultPort: defaultPort)
+            return try DNSAddressProvider(config: dns, defaultPort: defaultPort)
         case .dnsSRV(let srv):
-            return try SRVAddressProvider(config: SRVDiscoveryConfig(
-                name: srv.name, service: srv.service, protocolName: srv.protocol.rawValue,
-                nameserver: srv.nameserver?.description))
+            return try SRVAddressProvider(config: srv)
         case .consulKV, .etcdKV:
             guard let registry = try leaderRegistry() else { preconditionFailure("KV modes always have a registry") }
             return LeaderRecordAddressProvider(registry: registry)

@@ -26,13 +26,13 @@ public final class SRVAddressProvider: AddressProvider {
     /// With a `nameserver`, SRV and address queries go to it over UDP/TCP; without one, SRV goes
     /// through libresolv and target addresses through `getaddrinfo`.
     public convenience init(
-        config: SRVDiscoveryConfig, options: DNSClientOptions = DNSClientOptions(),
+        config: DNSSRVConfig, options: DNSClientOptions = DNSClientOptions(),
         systemTimeout: Duration = .seconds(10),
         random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
     ) throws(DNSConfigurationError) {
-        let queryName = try config.queryName()
+        let queryName = try config.dnsQueryName()
         if let nameserver = config.nameserver {
-            let client = try NameserverClient(nameserver: nameserver, options: options)
+            let client = try NameserverClient(nameserver: nameserver.description, options: options)
             let resolver = DNSResolver(querier: options.cacheByTTL ? DNSCache(wrapping: client) : client)
             self.init(queryName: queryName, querier: resolver.querier, targetResolver: resolver, random: random)
         } else {

@@ -6,7 +6,7 @@ import Testing
 /// `-disco-mode dns` against a real dnsmasq.
 @Suite struct DNSAddressProviderTests {
     static func provider(_ name: String, _ fixture: DnsmasqFixture, port: UInt16? = nil) throws -> DNSAddressProvider {
-        try DNSAddressProvider(config: DNSDiscoveryConfig(name: name, port: port, nameserver: fixture.nameserver), defaultPort: 4001)
+        try DNSAddressProvider(config: DNSConfig(name: name, port: port, nameserver: try PeerAddress(parsing: fixture.nameserver)), defaultPort: 4001)
     }
 
     static var records: DnsmasqFixture.Records {
@@ -99,7 +99,7 @@ import Testing
         let server = try ScriptedDNSServer(udp: { _ in [] })
         defer { server.stop() }
         let provider = try DNSAddressProvider(
-            config: DNSDiscoveryConfig(name: "n.disco.test", nameserver: server.nameserver), defaultPort: 4001,
+            config: DNSConfig(name: "n.disco.test", nameserver: try PeerAddress(parsing: server.nameserver)), defaultPort: 4001,
             options: DNSClientOptions(timeoutPerTry: .milliseconds(200), tries: 2))
         let error = try await #require(throws: DNSLookupError.self) { try await provider.lookupAddresses() }
         #expect(error.code == .timeout)
@@ -108,23 +108,23 @@ import Testing
 
     @Test func closedNameserverPortIsConnectionRefused() async throws {
         let port = try FreePort.loopback()
-        let provider = try DNSAddressProvider(config: DNSDiscoveryConfig(name: "n.disco.test", nameserver: "127.0.0.1:\(port)"), defaultPort: 4001)
+        let provider = try DNSAddressProvider(config: DNSConfig(name: "n.disco.test", nameserver: PeerAddress(host: "127.0.0.1", port: port)), defaultPort: 4001)
         let error = try await #require(throws: DNSLookupError.self) { try await provider.lookupAddresses() }
         #expect(error.code == .connectionRefused)
         #expect(error.description.contains("127.0.0.1:\(port)"))
     }
 
     @Test func systemResolverFindsLocalhost() async throws {
-        let provider = try DNSAddressProvider(config: DNSDiscoveryConfig(name: "localhost"), defaultPort: 4001)
+        let provider = try DNSAddressProvider(config: DNSConfig(name: "localhost"), defaultPort: 4001)
         let peers = try await provider.lookup()
         #expect(peers.contains(PeerAddress(host: "127.0.0.1", port: 4001)))
         #expect(provider.name.contains("getaddrinfo"))
     }
 
     @Test func badConfigNamesTheField() {
-        let name = #expect(throws: DNSConfigurationError.self) { try DNSAddressProvider(config: DNSDiscoveryConfig(name: "a..b"), defaultPort: 1) }
+        let name = #expect(throws: DNSConfigurationError.self) { try DNSAddressProvider(config: DNSConfig(name: "a..b"), defaultPort: 1) }
         #expect(name?.field == "name")
-        let port = #expect(throws: DNSConfigurationError.self) { try DNSAddressProvider(config: DNSDiscoveryConfig(port: 0), defaultPort: 1) }
+        let port = #expect(throws: DNSConfigurationError.self) { try DNSAddressProvider(config: DNSConfig(name: "rqlite", port: 0), defaultPort: 1) }
         #expect(port?.field == "port")
     }
 

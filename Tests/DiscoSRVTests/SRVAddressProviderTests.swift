@@ -47,19 +47,19 @@ final class RecordingQuerier: DNSQuerying {
         return records
     }
 
-    static func provider(_ service: String, _ dns: DnsmasqFixture, protocolName: String = "tcp") throws -> (SRVAddressProvider, RecordingQuerier) {
+    static func provider(_ service: String, _ dns: DnsmasqFixture, protocol srvProtocol: DNSSRVConfig.SRVProtocol = .tcp) throws -> (SRVAddressProvider, RecordingQuerier) {
         let client = try NameserverClient(nameserver: dns.nameserver)
         let recorder = RecordingQuerier(client)
-        let config = SRVDiscoveryConfig(name: "disco.test", service: service, protocolName: protocolName, nameserver: dns.nameserver)
+        let config = DNSSRVConfig(name: "disco.test", service: service, protocol: srvProtocol, nameserver: try PeerAddress(parsing: dns.nameserver))
         let provider = SRVAddressProvider(
-            queryName: try config.queryName(), querier: recorder, targetResolver: DNSResolver(querier: recorder),
+            queryName: try config.dnsQueryName(), querier: recorder, targetResolver: DNSResolver(querier: recorder),
             random: DeterministicRandom(seed: 1))
         return (provider, recorder)
     }
 
     @Test func ordersByPriorityWithEachRecordsOwnPort() async throws {
         try await DnsmasqFixture.with(Self.records) { dns in
-            let peers = try await SRVAddressProvider(config: SRVDiscoveryConfig(name: "disco.test", service: "raft", nameserver: dns.nameserver)).lookup()
+            let peers = try await SRVAddressProvider(config: DNSSRVConfig(name: "disco.test", service: "raft", nameserver: try PeerAddress(parsing: dns.nameserver))).lookup()
             #expect(peers.map(\.description) == ["10.0.0.3:4003", "10.0.0.1:4001", "10.0.0.2:4002", "[fd00::2]:4002"])
         }
     }
@@ -105,7 +105,7 @@ final class RecordingQuerier: DNSQuerying {
 
     @Test func protocolLabelIsConfigurable() async throws {
         try await DnsmasqFixture.with(Self.records) { dns in
-            let (provider, _) = try Self.provider("udp-svc", dns, protocolName: "udp")
+            let (provider, _) = try Self.provider("udp-svc", dns, protocol: .udp)
             #expect(try await provider.lookup().map(\.description) == ["10.0.0.3:8001"])
         }
     }
@@ -184,13 +184,14 @@ final class RecordingQuerier: DNSQuerying {
         }
     }
 
-    @Test func configDefaultsAndErrors() throws {
-        #expect(try SRVDiscoveryConfig().queryName().description == "_rqlite._tcp.rqlite")
-        let service = #expect(throws: DNSConfigurationError.self) { try SRVDiscoveryConfig(service: "_raft").queryName() }
+    @Test func queryNameAndItsErrors() throws {
+        #expect(try DNSSRVConfig(name: "rqlite", service: "rqlite").dnsQueryName().description == "_rqlite._tcp.rqlite")
+        #expect(try DNSSRVConfig(name: "disco.test", service: "raft", protocol: .udp).dnsQueryName().description == "_raft._udp.disco.test")
+        let service = #expect(throws: DNSConfigurationError.self) { try DNSSRVConfig(name: "x", service: "_raft").dnsQueryName() }
         #expect(service?.field == "service")
-        let proto = #expect(throws: DNSConfigurationError.self) { try SRVDiscoveryConfig(protocolName: "").queryName() }
-        #expect(proto?.field == "protocol")
-        let name = #expect(throws: DNSConfigurationError.self) { try SRVDiscoveryConfig(name: "a..b").queryName() }
+        let empty = #expect(throws: DNSConfigurationError.self) { try DNSSRVConfig(name: "x", service: "").dnsQueryName() }
+        #expect(empty?.field == "service")
+        let name = #expect(throws: DNSConfigurationError.self) { try DNSSRVConfig(name: "a..b", service: "raft").dnsQueryName() }
         #expect(name?.field == "name")
     }
 }

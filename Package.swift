@@ -20,12 +20,14 @@ let package = Package(
         .library(name: "DiscoConsul", targets: ["DiscoConsul"]),
         .library(name: "Bootstrap", targets: ["Bootstrap"]),
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
+        .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
         .executable(name: "disco-bench-http", targets: ["disco-bench-http"]),
         .executable(name: "disco-bench-raft-shell", targets: ["disco-bench-raft-shell"]),
         .executable(name: "disco-swim-agent", targets: ["disco-swim-agent"]),
+        .executable(name: "disco-bench-node", targets: ["disco-bench-node"]),
     ],
     dependencies: [],
     targets: [
@@ -41,10 +43,17 @@ let package = Package(
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         .target(name: "DiscoDNS", dependencies: ["DiscoCore", "CResolv"], swiftSettings: strictSettings),
         .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
-        .target(name: "Bootstrap", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        // The engine (Core/) is pure; Shell/ and KV/ do the HTTP and KV-store I/O around it.
+        .target(name: "Bootstrap", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
         .target(
             name: "DiscoDiscovery",
             dependencies: ["DiscoCore", "DiscoDNS", "DiscoSRV", "DiscoConsul", "DiscoEtcd"],
+            swiftSettings: strictSettings
+        ),
+        // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
+        .target(
+            name: "NodeRuntime",
+            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -54,7 +63,7 @@ let package = Package(
         ),
 
         // MARK: Executables (thin mains)
-        .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
+        .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoNet", "NodeRuntime"], swiftSettings: strictSettings),
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoNet", "DiscoDiscovery"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
@@ -68,6 +77,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "disco-bench-raft-shell", dependencies: ["DiscoCore", "DiscoRaft"], path: "Benchmarks/raft-core/ShellBench",
+            swiftSettings: strictSettings
+        ),
+        // Load generator for the node benchmarks (formation, failover, append) against discod and etcd.
+        .executableTarget(
+            name: "disco-bench-node", dependencies: ["DiscoCore", "DiscoNet"], path: "Benchmarks/NodeBench",
             swiftSettings: strictSettings
         ),
         // One SWIM member as a process: real-process tests and the swim benchmark.
@@ -84,6 +98,7 @@ let package = Package(
         .testTarget(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),

@@ -1,0 +1,84 @@
+import DiscoCore
+import DiscoNet
+
+// MARK: - APIResponse
+
+/// JSON responses of the node's API. Errors are `{"error":"…"}` with the right status code.
+enum APIResponse {
+    static func json(_ value: JSONValue, status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var headers = headers
+        headers.add(name: "Content-Type", value: "application/json")
+        return HTTPResponse(status: status, headers: headers, bytes: value.encodedBytes() + [0x0A])
+    }
+
+    static func error(_ status: Int, _ message: String, extra: [JSONObject.Member] = []) -> HTTPResponse {
+        json(.object(JSONObject([.init(key: "error", value: .string(message))] + extra)), status: status)
+    }
+
+    /// 307 to the same path on the leader, with the leader in the body.
+    static func redirect(toLeader leader: LeaderInfo, path: String) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Location", value: leader.apiAddress.url + path)
+        return json(.object(JSONObject([
+            .init(key: "error", value: .string("not the leader; the leader is \(leader.id) at \(leader.apiAddress.url)")),
+            .init(key: "leader", value: leader.json),
+        ])), status: 307, headers: headers)
+    }
+
+    static func methodNotAllowed(_ request: HTTPRequest, allowed: String) -> HTTPResponse {
+        var response = error(405, "\(request.method) is not allowed on \(request.path); use \(allowed)")
+        response.headers.add(name: "Allow", value: allowed)
+        return response
+    }
+}
+
+// MARK: - LeaderInfo
+
+/// The leader as the API shows it: `{"id","api_addr","addr"}` (rqlite's leader record shape).
+struct LeaderInfo: Sendable, Hashable {
+    var id: NodeID
+    var apiAddress: PeerAddress
+    var raftAddress: PeerAddress
+
+    var json: JSONValue {
+        .object(JSONObject([
+            .init(key: "id", value: .string(id.rawValue)),
+            .init(key: "api_addr", value: .string(apiAddress.url)),
+            .init(key: "addr", value: .string(raftAddress.description)),
+        ]))
+    }
+}
+
+// MARK: - Query strings
+
+/// `a=1&b&c=x%20y` → ["a": "1", "b": "", "c": "x y"].
+func parseQuery(_ query: String?) -> [String: String] {
+    guard let query, !query.isEmpty else { return [:] }
+    var result: [String: String] = [:]
+    for pair in query.split(separator: "&", omittingEmptySubsequences: true) {
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        let key = String(parts[0]).removingPercentEncodingSafely
+        result[key] = parts.count > 1 ? String(parts[1]).removingPercentEncodingSafely : ""
+    }
+    return result
+}
+
+extension String {
+    /// Percent-decodes (and `+` → space); invalid escapes are kept as written.
+    var removingPercentEncodingSafely: String {
+        var bytes: [UInt8] = []
+        var iterator = Array(utf8)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "+") {
+                bytes.append(UInt8(ascii: " "))
+            } else if byte == UInt8(ascii: "%"), iterator.count >= 2,
+                      let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16) {
+                bytes.append(value)
+                iterator = iterator.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}

@@ -1,0 +1,170 @@
+import Bootstrap
+import DiscoCore
+import Synchronization
+import DiscoNet
+
+// MARK: - Join, remove, notify
+
+extension Node {
+    var localPeer: BootstrapPeer {
+        BootstrapPeer(id: id, raftAddress: raftAddress.description, apiAddress: apiAddress.description, voter: !options.raftNonVoter)
+    }
+
+    var clusterName: String { store.clusterName ?? options.clusterName }
+
+    /// Whether this node belongs to a cluster (it has a Raft configuration).
+    var isClustered: Bool { !consensus.status.members.isEmpty }
+
+    /// `POST /join`: the leader adds the node (idempotently); followers redirect to the leader.
+    func join(_ request: HTTPRequest) async -> HTTPResponse {
+        let joining: JoinRequest
+        do {
+            joining = try BootstrapWire.decodeJoinRequest(request.body)
+        } catch {
+            return APIResponse.error(400, "\(error)")
+        }
+        let joiner = joining.node.id
+        guard joining.cluster == clusterName else {
+            return APIResponse.error(409, "cluster name mismatch: node \(joiner) wants cluster \(joining.cluster.debugDescription), "
+                + "this cluster is \(clusterName.debugDescription); start it with -cluster-name \(clusterName) or point it at its own cluster")
+        }
+        if let theirs = joining.epoch, let ours = store.epoch, theirs != ours {
+            return APIResponse.error(409, "epoch mismatch: node \(joiner) belongs to epoch \(theirs) of cluster \(clusterName.debugDescription), "
+                + "this cluster is epoch \(ours) (it was bootstrapped again since); wipe node \(joiner)'s data directory to join it as a new node")
+        }
+        guard let raft = try? PeerAddress(parsing: joining.node.raftAddress),
+              let api = try? PeerAddress(parsing: joining.node.apiAddress)
+        else { return APIResponse.error(400, "\"addr\" and \"api_addr\" must be host:port addresses") }
+        if joiner == id, raft != raftAddress {
+            return APIResponse.error(409, "node ID \(id) is already used by \(apiAddress.url); every node needs its own -node-id")
+        }
+        book.learn(joiner, raftAddress: raft, apiAddress: api, voter: joining.node.voter, source: .join)
+        let status = consensus.status
+        guard status.isLeader else { return notLeaderResponse(path: "/join") }
+        do {
+            try await membershipChanges.withLock {
+                try await retryingWhileBusy {
+                    let current = consensus.status
+                    let record = ClusterMember(id: joiner, raftAddress: raft.description, apiAddress: api.description,
+                                               voter: joining.node.voter || current.voters.contains(joiner))
+                    if store.member(joiner) != record {
+                        _ = try await consensus.propose(try ClusterCommand.upsertMember(record).encode())
+                    }
+                    if !current.members.contains(joiner) {
+                        try await consensus.addMember(joiner, voter: joining.node.voter)
+                        logger.info("added node \(joiner) (\(joining.node.voter ? "voter" : "non-voter")) at \(api.url)")
+                    } else if joining.node.voter, current.learners.contains(joiner) {
+                        try await consensus.promote(joiner)
+                        logger.info("promoted node \(joiner) to voter")
+                    }
+                }
+            }
+        } catch let error as ConsensusError where error.code == .notLeader {
+            return notLeaderResponse(path: "/join")
+        } catch {
+            return Self.response(for: error)
+        }
+        metrics.joinsAccepted.add(1, ordering: .relaxed)
+        let accepted = JoinAccepted(leader: ClusterLeader(id: id, apiAddress: apiAddress.description, raftAddress: raftAddress.description),
+                                    cluster: clusterName, epoch: store.epoch ?? 0)
+        return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], bytes: BootstrapWire.encode(accepted))
+    }
+
+    /// `DELETE /remove` `{"id"}`: the leader removes a member from Raft and the replicated state.
+    func remove(_ request: HTTPRequest) async -> HTTPResponse {
+        guard let object = (try? JSONValue.parse(request.body))?.objectValue,
+              let text = object["id"]?.stringValue, let target = NodeID(text)
+        else { return APIResponse.error(400, "body must be {\"id\":\"<node id>\"} naming the node to remove") }
+        let status = consensus.status
+        guard status.isLeader else { return notLeaderResponse(path: "/remove") }
+        guard status.members.contains(target) || store.member(target) != nil else {
+            return APIResponse.error(404, "node \(target) is not a member; members are \(status.members.map(\.rawValue))")
+        }
+        if target == id {
+            do {
+                let next = try await consensus.transferLeadership(to: nil)
+                guard let leader = info(for: next) else { return APIResponse.error(503, "leadership moved to \(next); retry there") }
+                return APIResponse.redirect(toLeader: leader, path: "/remove")
+            } catch {
+                return Self.response(for: error)
+            }
+        }
+        do {
+            try await membershipChanges.withLock {
+                try await retryingWhileBusy {
+                    if consensus.status.members.contains(target) { try await consensus.removeMember(target) }
+                    if store.member(target) != nil {
+                        _ = try await consensus.propose(try ClusterCommand.removeMember(target).encode())
+                    }
+                }
+            }
+        } catch {
+            return Self.response(for: error)
+        }
+        book.forget(target)
+        logger.info("removed node \(target)")
+        return APIResponse.json(["removed": .string(target.rawValue)])
+    }
+
+    /// 307 to the leader, or 503 when none is known.
+    func notLeaderResponse(path: String) -> HTTPResponse {
+        if let leader = leaderInfo, leader.id != id { return APIResponse.redirect(toLeader: leader, path: path) }
+        return APIResponse.error(503, "no leader yet; retry")
+    }
+
+    /// Retries a membership change while another one is still committing (Raft allows one at a time).
+    func retryingWhileBusy(_ body: () async throws -> Void) async throws {
+        var attempt = 0
+        while true {
+            do {
+                return try await body()
+            } catch let error as ConsensusError where error.code == .busy && attempt < 50 {
+                attempt += 1
+                try await Task.sleep(for: .milliseconds(100))
+            }
+        }
+    }
+
+    // MARK: Formation requests
+
+    /// `/notify` and `/bootstrap/*`. A node in a cluster answers every notify with "clustered"
+    /// (and learns the sender's addresses), whatever its expect value, so restarted nodes find
+    /// each other; a forming node hands the request to its bootstrap engine.
+    func formationRequest(_ request: HTTPRequest, path: String) async -> HTTPResponse {
+        if path == "/notify" {
+            guard request.method == "POST" else { return APIResponse.methodNotAllowed(request, allowed: "POST") }
+            let notify: NotifyRequest
+            do {
+                notify = try BootstrapWire.decodeNotifyRequest(request.body)
+            } catch {
+                return APIResponse.error(400, "\(error)")
+            }
+            learn(notify.sender, source: .notify)
+            if isClustered {
+                guard notify.cluster == clusterName else {
+                    return APIResponse.error(409, "cluster name mismatch: node \(notify.sender.id) runs cluster \(notify.cluster.debugDescription), "
+                        + "this node (\(id)) belongs to cluster \(clusterName.debugDescription)")
+                }
+                let (status, body) = BootstrapWire.encode(NotifyReply.clustered(responder: localPeer))
+                return HTTPResponse(status: status, headers: ["Content-Type": "application/json"], bytes: body)
+            }
+        }
+        guard let shell = runtime.withLock({ $0.bootstrap }) else {
+            if path == "/notify" {
+                return APIResponse.error(503, "node \(id) is not in a cluster yet and is not forming one with -bootstrap-expect; retry")
+            }
+            if path == "/bootstrap/status" {
+                return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"],
+                                    bytes: BootstrapWire.encode(ProposalStatus.abandoned))
+            }
+            return APIResponse.error(409, "node \(id) is not forming a cluster with -bootstrap-expect")
+        }
+        return await shell.handle(request) ?? APIResponse.error(404, "no endpoint \(path)")
+    }
+
+    /// Records a peer's addresses heard during formation.
+    func learn(_ peer: BootstrapPeer, source: AddressBook.Source) {
+        guard let raft = try? PeerAddress(parsing: peer.raftAddress), let api = try? PeerAddress(parsing: peer.apiAddress) else { return }
+        book.learn(peer.id, raftAddress: raft, apiAddress: api, voter: peer.voter, source: source)
+    }
+}

@@ -1,0 +1,110 @@
+import DiscoCore
+import DiscoNet
+import Foundation
+
+// MARK: - Event log
+
+extension Node {
+    static let forwardedHeader = "X-Disco-Forwarded"
+    static let maxEventBytes = 1 << 20
+
+    /// `POST /events`: appends any JSON value to the replicated event log. The leader proposes
+    /// it; a follower forwards the request to the leader once.
+    func postEvent(_ request: HTTPRequest) async -> HTTPResponse {
+        guard request.body.count <= Self.maxEventBytes else {
+            return APIResponse.error(413, "event is \(request.body.count) bytes; the limit is \(Self.maxEventBytes) bytes")
+        }
+        guard !request.body.isEmpty else {
+            return APIResponse.error(400, "empty body; POST /events takes one JSON value, e.g. {\"type\":\"deploy\"}")
+        }
+        do {
+            _ = try JSONValue.parse(request.body)
+        } catch {
+            return APIResponse.error(400, "body is not valid JSON: \(error); POST /events takes one JSON value")
+        }
+        let timeMillis = Int64(Date().timeIntervalSince1970 * 1000)
+        let command = ClusterCommand.appendEvent(timeMillis: timeMillis, data: request.body)
+        do {
+            let index = try await consensus.propose(command.encode())
+            guard let seq = store.eventSeq(atIndex: index) else {
+                return APIResponse.error(500, "event committed at index \(index) but its sequence number is not known")
+            }
+            metrics.eventsAppended.add(1, ordering: .relaxed)
+            return APIResponse.json(["seq": .number(JSONNumber(seq)), "index": .number(JSONNumber(index))])
+        } catch let error as ConsensusError where error.code == .notLeader {
+            guard request.headers[Self.forwardedHeader] == nil else {
+                return APIResponse.error(503, "forwarded to a node that is not the leader (leadership is changing); retry")
+            }
+            guard let leaderID = error.leader ?? consensus.status.leader, leaderID != id, let leader = info(for: leaderID) else {
+                return APIResponse.error(503, "no leader yet; retry")
+            }
+            return await forward(request, to: leader)
+        } catch {
+            return Self.response(for: error)
+        }
+    }
+
+    /// Sends the request on to the leader and relays its answer.
+    func forward(_ request: HTTPRequest, to leader: LeaderInfo) async -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: Self.forwardedHeader, value: id.rawValue)
+        let outgoing = HTTPClientRequest(method: request.method, url: leader.apiAddress.url + request.target,
+                                         headers: headers, body: request.body)
+        do {
+            let answer = try await client.send(outgoing, timeout: .seconds(10))
+            var relayed = HTTPHeaders()
+            relayed.add(name: "Content-Type", value: answer.headers["Content-Type"] ?? "application/json")
+            return HTTPResponse(status: answer.status, headers: relayed, bytes: answer.body)
+        } catch {
+            return APIResponse.error(503, "the leader \(leader.id) at \(leader.apiAddress.url) did not answer: \(error); retry")
+        }
+    }
+
+    /// `GET /events?since=N&limit=L&wait=5s`: events after `since`, waiting up to `wait` for one.
+    func getEvents(_ request: HTTPRequest) async -> HTTPResponse {
+        let query = parseQuery(request.query)
+        var since: UInt64 = 0
+        if let text = query["since"] {
+            guard let value = UInt64(text) else {
+                return APIResponse.error(400, "since=\(text.debugDescription) is not a sequence number; use since=0 or a seq from an earlier answer")
+            }
+            since = value
+        }
+        var limit = 100
+        if let text = query["limit"] {
+            guard let value = Int(text), (1...1000).contains(value) else {
+                return APIResponse.error(400, "limit=\(text.debugDescription) must be a whole number from 1 to 1000")
+            }
+            limit = value
+        }
+        var wait: Duration = .zero
+        if let text = query["wait"] {
+            do {
+                wait = try GoDuration.parse(text)
+            } catch {
+                return APIResponse.error(400, "wait=\(text.debugDescription): \(error.reason); use a duration such as 5s or 500ms")
+            }
+            guard wait >= .zero, wait <= .seconds(60) else {
+                return APIResponse.error(400, "wait=\(text) must be between 0s and 60s")
+            }
+        }
+        let (events, lastSeq) = wait > .zero
+            ? await store.waitForEvents(since: since, limit: limit, timeout: wait)
+            : store.events(since: since, limit: limit)
+        return APIResponse.json(["events": .array(events.map(\.json)), "last_seq": .number(JSONNumber(lastSeq))])
+    }
+
+    /// Maps a consensus failure to a status code and a message.
+    static func response(for error: any Error) -> HTTPResponse {
+        guard let error = error as? ConsensusError else { return APIResponse.error(500, "\(error)") }
+        switch error.code {
+        case .notLeader: return APIResponse.error(503, "no leader yet: \(error.message); retry")
+        case .busy: return APIResponse.error(503, "\(error.message); retry")
+        case .invalid: return APIResponse.error(409, error.message)
+        case .stopped: return APIResponse.error(503, "the node is shutting down: \(error.message)")
+        case .unknown: return APIResponse.error(503, "outcome unknown (leadership changed): \(error.message); check before retrying")
+        case .failed: return APIResponse.error(500, error.message)
+        }
+    }
+}

@@ -1,0 +1,116 @@
+import DiscoCore
+import Synchronization
+import DiscoNet
+
+// MARK: - Status, nodes, leader, readiness
+
+extension Node {
+    /// The current leader with its addresses, if one is known.
+    var leaderInfo: LeaderInfo? {
+        guard let leader = consensus.status.leader else { return nil }
+        return info(for: leader)
+    }
+
+    func info(for id: NodeID) -> LeaderInfo? {
+        if let entry = book.entry(id) { return LeaderInfo(id: id, apiAddress: entry.apiAddress, raftAddress: entry.raftAddress) }
+        guard let member = store.member(id),
+              let api = try? PeerAddress(parsing: member.apiAddress), let raft = try? PeerAddress(parsing: member.raftAddress)
+        else { return nil }
+        return LeaderInfo(id: id, apiAddress: api, raftAddress: raft)
+    }
+
+    /// One row per cluster member: Raft's configuration joined with addresses and SWIM state.
+    struct MemberRow {
+        var id: NodeID
+        var apiAddress: PeerAddress?
+        var raftAddress: PeerAddress?
+        var voter: Bool
+        var swim: String
+        var isLeader: Bool
+    }
+
+    func memberRows() async -> [MemberRow] {
+        let status = consensus.status
+        let gossip = Dictionary(await membership.members().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        var ids = Set(status.members)
+        if ids.isEmpty { ids.insert(id) }
+        return ids.sorted().map { member in
+            let entry = book.entry(member)
+            let swim: String = member == id ? "alive" : gossip[member]?.state ?? "unknown"
+            return MemberRow(id: member, apiAddress: entry?.apiAddress, raftAddress: entry?.raftAddress,
+                             voter: status.voters.contains(member) || (status.members.isEmpty && !options.raftNonVoter),
+                             swim: swim, isLeader: status.leader == member)
+        }
+    }
+
+    func status() async -> HTTPResponse {
+        let raft = consensus.status
+        let rows = await memberRows()
+        let (formation, detail, targets, discoveryError) = runtime.withLock {
+            ($0.formation, $0.formationDetail, $0.discoveryTargets, $0.discoveryError)
+        }
+        let node: JSONValue = [
+            "id": .string(id.rawValue), "api_addr": .string(apiAddress.url), "addr": .string(raftAddress.description),
+            "voter": .bool(!options.raftNonVoter), "state": .string(raft.role), "version": .string(NodeRuntimeModule.version),
+            "data_dir": .string(directory.path),
+        ]
+        let cluster: JSONValue = [
+            "name": store.clusterName.map(JSONValue.string) ?? .string(options.clusterName),
+            "epoch": store.epoch.map { .number(JSONNumber($0)) } ?? .null,
+        ]
+        let discovery: JSONValue = [
+            "mode": .string(options.discoMode?.rawValue ?? (options.join.isEmpty ? "none" : "static")),
+            "targets": .array(targets.map { .string($0.url) }),
+            "last_error": discoveryError.map(JSONValue.string) ?? .null,
+        ]
+        let bootstrap: JSONValue = [
+            "state": .string(formation), "detail": detail.map(JSONValue.string) ?? .null,
+            "expect": .number(JSONNumber(options.bootstrapExpect)),
+            "rounds": .number(JSONNumber(metrics.bootstrapRounds.load(ordering: .relaxed))),
+        ]
+        let body: JSONValue = [
+            "node": node, "leader": leaderInfo?.json ?? .null, "term": .number(JSONNumber(raft.term)),
+            "commit_index": .number(JSONNumber(raft.commitIndex)), "applied_index": .number(JSONNumber(raft.appliedIndex)),
+            "cluster": cluster, "members": .array(rows.map(\.json)), "discovery": discovery, "bootstrap": bootstrap,
+        ]
+        return APIResponse.json(body)
+    }
+
+    func nodes() async -> HTTPResponse {
+        let rows = await memberRows()
+        return APIResponse.json(.array(rows.map { row in
+            var object = row.json.objectValue ?? JSONObject()
+            object.append(key: "leader", value: .bool(row.isLeader))
+            object.append(key: "reachable", value: .bool(row.swim == "alive" || row.swim == "suspect"))
+            return .object(object)
+        }))
+    }
+
+    func leader() -> HTTPResponse {
+        guard let leader = leaderInfo else { return APIResponse.error(503, "no leader is known yet") }
+        return APIResponse.json(leader.json)
+    }
+
+    /// 200 only with a known leader this node can reach; `?noleader` checks liveness only.
+    func readyz(_ request: HTTPRequest) async -> HTTPResponse {
+        if parseQuery(request.query)["noleader"] != nil { return APIResponse.json(["ready": true, "leader": .null]) }
+        let raft = consensus.status
+        guard let leader = raft.leader else { return APIResponse.error(503, "not ready: no leader is known") }
+        if leader != id {
+            let state = await membership.members().first { $0.id == leader }?.state
+            if state == "dead" || state == "left" {
+                return APIResponse.error(503, "not ready: leader \(leader) is \(state ?? "unknown") according to gossip")
+            }
+        }
+        return APIResponse.json(["ready": true, "leader": .string(leader.rawValue)])
+    }
+}
+
+extension Node.MemberRow {
+    var json: JSONValue {
+        [
+            "id": .string(id.rawValue), "api_addr": apiAddress.map { .string($0.url) } ?? .null,
+            "addr": raftAddress.map { .string($0.description) } ?? .null, "voter": .bool(voter), "swim": .string(swim),
+        ]
+    }
+}

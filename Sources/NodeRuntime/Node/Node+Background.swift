@@ -1,0 +1,95 @@
+import DiscoCore
+import Synchronization
+
+// MARK: - Background work
+
+extension Node {
+    func startBackgroundWork() {
+        spawn { [self] in await watchLeadership() }
+        spawn { [self] in await watchMembership() }
+        spawn { [self] in await reconcileLoop() }
+        spawn { [self] in await form() }
+    }
+
+    /// Follows leadership: counts changes, tells formation and the KV record keeper.
+    private func watchLeadership() async {
+        for await change in consensus.leadershipChanges() {
+            metrics.leaderChanges.add(1, ordering: .relaxed)
+            let (shell, keeper, previous) = runtime.withLock { state in
+                defer { state.lastLeader = change.leader }
+                return (state.bootstrap, state.keeper, state.lastLeader)
+            }
+            if change.leader != previous {
+                if let leader = change.leader {
+                    logger.info("leader is \(leader)\(change.isLocal ? " (this node)" : "") in term \(change.term)")
+                } else {
+                    logger.info("no leader in term \(change.term)")
+                }
+            }
+            if change.leader != nil { await shell?.clusterFormed() }
+            await keeper?.leadershipChanged(isLeader: change.isLocal)
+        }
+    }
+
+    /// Learns addresses from gossip: a member that came back on a new address is found again.
+    private func watchMembership() async {
+        for await member in membership.events {
+            guard member.isLive, let api = member.apiAddress else { continue }
+            if book.learn(member.id, raftAddress: member.address, apiAddress: api, voter: member.voter, source: .gossip) {
+                logger.debug("address of \(member.id) from gossip: Raft \(member.address), API \(api.url)")
+            }
+        }
+    }
+
+    // MARK: Reconciliation
+
+    /// On the leader: keeps the replicated state in step with Raft's configuration (cluster name
+    /// and epoch set once; every member's current addresses recorded; removed members dropped).
+    /// On every node: makes sure SWIM knows every member.
+    private func reconcileLoop() async {
+        var round = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: settings.reconcileInterval)
+            guard !Task.isCancelled else { return }
+            round += 1
+            if consensus.status.isLeader {
+                await membershipChanges.withLock { await reconcileOnce() }
+            }
+            if round % 8 == 1 { await introduceMissingMembersToGossip() }
+        }
+    }
+
+    private func reconcileOnce() async {
+        let raft = consensus.status
+        guard raft.isLeader else { return }
+        do {
+            if store.clusterName == nil {
+                let epoch = UInt64.random(in: 1...UInt64.max)
+                _ = try await consensus.propose(ClusterCommand.initialize(cluster: options.clusterName, epoch: epoch).encode())
+                logger.info("cluster \(options.clusterName.debugDescription) initialized with epoch \(epoch)")
+            }
+            for member in raft.members {
+                guard let entry = book.entry(member) else { continue }
+                let voter = raft.voters.contains(member)
+                let wanted = ClusterMember(id: member, raftAddress: entry.raftAddress.description,
+                                           apiAddress: entry.apiAddress.description, voter: voter)
+                if store.member(member) != wanted {
+                    _ = try await consensus.propose(ClusterCommand.upsertMember(wanted).encode())
+                }
+            }
+            for record in store.memberList where !raft.members.contains(record.id) {
+                _ = try await consensus.propose(ClusterCommand.removeMember(record.id).encode())
+            }
+        } catch {
+            logger.debug("reconciliation deferred: \(error)")
+        }
+    }
+
+    /// Asks SWIM to contact members it has not heard of (after joins, restarts, new addresses).
+    private func introduceMissingMembersToGossip() async {
+        let known = Set(await membership.members().filter(\.isLive).map(\.id))
+        let missing = consensus.status.members.filter { $0 != id && !known.contains($0) }.compactMap { book.raftAddress($0) }
+        guard !missing.isEmpty else { return }
+        Task { [membership] in _ = try? await membership.join(seeds: missing) }
+    }
+}

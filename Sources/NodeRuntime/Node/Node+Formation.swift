@@ -1,0 +1,165 @@
+import Bootstrap
+import DiscoCore
+import DiscoDiscovery
+import Synchronization
+import DiscoNet
+
+// MARK: - Cluster formation
+
+extension Node {
+    /// Forms or reaches the cluster, in DESIGN order: existing state → rejoin; `-join` without
+    /// expect → join; `-join`/dns/dns-srv with expect → bootstrap engine; consul-kv/etcd-kv →
+    /// register in the KV store; nothing → single-node cluster.
+    func form() async {
+        if options.discoMode?.usesKeyValueStore == true { startRecordKeeper() }
+        if consensus.status.hasState {
+            setFormation("rejoining", "restarting with existing Raft state; looking for the other members")
+            await rejoin()
+            return
+        }
+        switch options.formationPlan {
+        case .singleNode:
+            guard !options.raftNonVoter else {
+                return await fail("a non-voter (-raft-non-voter) cannot form a cluster by itself; give -join or -disco-mode")
+            }
+            await bootstrap(voters: [localPeer], reason: "no -join and no -disco-mode: forming a single-node cluster")
+        case .join:
+            await joinCluster(reason: "joining through -join \(options.join.map(\.url).joined(separator: ","))") { [options] in
+                options.join
+            }
+        case .bootstrapExpect:
+            await runBootstrapEngine()
+        case .keyValueRegistration:
+            await registerInKeyValueStore()
+        }
+    }
+
+    func setFormation(_ state: String, _ detail: String?) {
+        runtime.withLock {
+            $0.formation = state
+            $0.formationDetail = detail
+        }
+        if let detail { logger.info("formation: \(detail)") }
+    }
+
+    /// Creates the cluster with these voters (this node among them) and records their addresses.
+    func bootstrap(voters: [BootstrapPeer], reason: String) async {
+        voters.forEach { learn($0, source: .proposal) }
+        do {
+            try await consensus.bootstrap(voters: voters.map(\.id))
+            setFormation("clustered", "\(reason); bootstrapped with voters [\(voters.map(\.id.rawValue).joined(separator: ", "))]")
+            await introduceToGossip(voters.filter { $0.id != id })
+        } catch {
+            await fail("cannot bootstrap the cluster: \(error)")
+        }
+    }
+
+    // MARK: Join
+
+    /// Tries `POST /join` on the targets up to `-join-attempts` times, `-join-interval` apart.
+    func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async {
+        setFormation("joining", reason)
+        let bootstrapClient = BootstrapClient(http: client)
+        let request = JoinRequest(node: localPeer, cluster: options.clusterName)
+        let attempts = max(1, options.joinAttempts)
+        var lastError = "no targets"
+        for attempt in 1...attempts {
+            guard !isStopping else { return }
+            let found = await targets().filter { $0.withoutScheme != apiAddress }
+            if !found.isEmpty {
+                switch await bootstrapClient.join(targets: found, request: request, timeout: options.clusterConnectTimeout) {
+                case .joined(let accepted, let via):
+                    learn(accepted.leader.peer, source: .join)
+                    setFormation("clustered", "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)) "
+                        + "through \(via.url); leader \(accepted.leader.id)")
+                    await introduceToGossip([accepted.leader.peer])
+                    return
+                case .refused(let error):
+                    return await fail("join refused by \(error.target): \(error.detail)")
+                case .failed(let errors):
+                    lastError = errors.map(\.description).joined(separator: "; ")
+                }
+            }
+            logger.warning("join attempt \(attempt)/\(attempts) failed: \(lastError)")
+            if attempt < attempts { try? await Task.sleep(for: options.joinInterval) }
+        }
+        await fail("could not join the cluster after \(attempts) attempts (-join-attempts): \(lastError)")
+    }
+
+    // MARK: Rejoin
+
+    /// A node with state: Raft resumes by itself once peers are reachable. Until a leader is
+    /// known, tell every target and every remembered member where this node is now (notify),
+    /// and learn where they are: so a cluster restarted on new addresses re-forms.
+    func rejoin() async {
+        var delay: Duration = .milliseconds(100)
+        let bootstrapClient = BootstrapClient(http: client)
+        while !isStopping, !Task.isCancelled {
+            if consensus.status.leader != nil {
+                setFormation("clustered", "rejoined the cluster; leader \(consensus.status.leader?.rawValue ?? "?")")
+                return
+            }
+            var targets = Set(await lookupTargets().map(\.withoutScheme))
+            for (member, entry) in book.all where member != id { targets.insert(entry.apiAddress) }
+            targets.remove(apiAddress)
+            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: options.bootstrapExpect, known: [])
+            await withTaskGroup(of: Void.self) { group in
+                for target in targets {
+                    group.addTask { [self] in
+                        switch await bootstrapClient.notify(target, request, timeout: settings.formationRequestTimeout) {
+                        case .clustered(let responder)?, .forming(let responder, _)?: learn(responder, source: .notify)
+                        default: break
+                        }
+                    }
+                }
+            }
+            await introduceToGossip([])
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(2))
+        }
+    }
+
+    /// Asks SWIM to exchange state with these peers and every member in the address book.
+    func introduceToGossip(_ peers: [BootstrapPeer]) async {
+        var seeds = Set(peers.compactMap { try? PeerAddress(parsing: $0.raftAddress) })
+        for (member, entry) in book.all where member != id { seeds.insert(entry.raftAddress) }
+        guard !seeds.isEmpty else { return }
+        Task { [membership] in _ = try? await membership.join(seeds: Array(seeds)) }
+    }
+
+    // MARK: Discovery
+
+    /// The discovery layer for `-disco-mode`, if any.
+    func discovery() -> Discovery? {
+        guard let config = options.discoConfig else { return nil }
+        return Discovery(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port, transport: client)
+    }
+
+    /// One lookup of formation targets: `-join` addresses, or what discovery returns now.
+    func lookupTargets() async -> [PeerAddress] {
+        switch await lookupResult() {
+        case .success(let targets): return targets
+        case .failure: return options.join
+        }
+    }
+
+    func lookupResult() async -> Result<[PeerAddress], DiscoveryLookupFailure> {
+        guard let discovery = discovery() else {
+            runtime.withLock { $0.discoveryTargets = options.join }
+            return .success(options.join)
+        }
+        do {
+            let provider = try discovery.addressProvider()
+            let found = try await provider.lookup()
+            runtime.withLock {
+                $0.discoveryTargets = found
+                $0.discoveryError = nil
+            }
+            return .success(found)
+        } catch {
+            let message = "\(error)"
+            runtime.withLock { $0.discoveryError = message }
+            return .failure(DiscoveryLookupFailure(message))
+        }
+    }
+}

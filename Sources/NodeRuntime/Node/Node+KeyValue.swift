@@ -1,0 +1,68 @@
+import Bootstrap
+import DiscoCore
+import DiscoDiscovery
+import Synchronization
+
+// MARK: - KV registration (consul-kv, etcd-kv)
+
+extension Node {
+    /// This node's leader record, as rqlite writes it.
+    var leaderRecord: LeaderRecord {
+        LeaderRecord(id: id.rawValue, apiAddr: apiAddress.url, addr: raftAddress.description)
+    }
+
+    /// The one registry (one Consul session / etcd lease) this node uses, created on first use.
+    func leaderRegistry() throws -> any LeaderRegistry {
+        if let existing = runtime.withLock({ $0.registry }) { return existing }
+        guard let discovery = discovery(), let made = try discovery.leaderRegistry() else {
+            throw NodeStartupError("-disco-mode \(options.discoMode?.rawValue ?? "none") has no leader registry")
+        }
+        return runtime.withLock { state in
+            if let existing = state.registry { return existing }
+            state.registry = made
+            return made
+        }
+    }
+
+    /// Starts the keeper that holds the leader record while this node leads.
+    func startRecordKeeper() {
+        do {
+            let registry = try leaderRegistry()
+            let ttl = discovery()?.recordTTL ?? .seconds(10)
+            let keeper = LeaderRecordKeeper(registry: registry, me: leaderRecord, settings: .init(ttl: ttl),
+                                            logger: logger.withLabel("leader-record"), seed: UInt64.random(in: 0...UInt64.max))
+            runtime.withLock { $0.keeper = keeper }
+            let isLeader = consensus.status.isLeader
+            Task { await keeper.leadershipChanged(isLeader: isLeader) }
+        } catch {
+            logger.error("leader record keeper not started: \(error)")
+        }
+    }
+
+    /// Reads the leader record: none → create it and bootstrap alone; another node's → join it.
+    func registerInKeyValueStore() async {
+        let registry: any LeaderRegistry
+        do {
+            registry = try leaderRegistry()
+        } catch {
+            return await fail("\(error)")
+        }
+        setFormation("registering", "reading the leader record at \(registry.name)")
+        let retry = KVRetryPolicy(deadline: options.bootstrapExpectTimeout > .zero ? options.bootstrapExpectTimeout : nil)
+        let registration = KVRegistration(registry: registry, me: leaderRecord, voter: !options.raftNonVoter, retry: retry,
+                                          logger: logger.withLabel("kv-registration"), seed: UInt64.random(in: 0...UInt64.max))
+        do {
+            switch try await registration.register() {
+            case .bootstrapSingle, .ownRecord:
+                await bootstrap(voters: [localPeer], reason: "created the leader record at \(registry.name)")
+            case .join(let leaderAPI, let record):
+                // Each attempt re-reads the record (lookupTargets): leadership may have moved.
+                await joinCluster(reason: "the leader record at \(registry.name) names \(record.record.id) at \(leaderAPI.url)") {
+                    [self] in await lookupTargets()
+                }
+            }
+        } catch {
+            await fail("cannot register in \(registry.name): \(error)")
+        }
+    }
+}

@@ -1,0 +1,200 @@
+import DiscoCore
+import DiscoDiscovery
+import DiscoNet
+import DiscoRaft
+import DiscoSWIM
+import Synchronization
+
+// MARK: - Node
+
+/// A running Disco node: Raft among the voters, SWIM among everyone, cluster formation, and the
+/// HTTP API, composed around one data directory.
+///
+/// Start with ``start(_:)``; stop with ``shutdown()`` (what `discod` does on SIGTERM). All
+/// parts are reached through protocols (``ConsensusEngine``, ``MembershipService``,
+/// ``ClusterStore``), so an engine can be replaced without touching the rest.
+public final class Node: Sendable {
+    public let id: NodeID
+    public let settings: NodeSettings
+    let logger: Logger
+    let directory: NodeDataDirectory
+    let book: AddressBook
+    let store: ClusterStateMachine
+    let consensus: any ConsensusEngine
+    let membership: any MembershipService
+    let client: HTTPClient
+    let metrics = NodeMetrics()
+    let runtime = Mutex(RuntimeState())
+    /// Serializes membership changes (joins, removals, reconciliation) on the leader.
+    let membershipChanges = AsyncLock()
+    private let stopped = Completion()
+
+    var options: DiscodOptions { settings.options }
+
+    /// The advertised addresses of this node (bind addresses resolved when a port was 0).
+    public let raftAddress: PeerAddress
+    public let apiAddress: PeerAddress
+
+    // MARK: Starting
+
+    /// Opens the data directory, recovers Raft state, starts the internode listener, SWIM and
+    /// the HTTP API, then forms or rejoins the cluster in the background.
+    public static func start(_ settings: NodeSettings) async throws -> Node {
+        let options = settings.options
+        let logger = settings.logger
+        let directory = try NodeDataDirectory(path: options.dataDirectory, nodeID: options.nodeID)
+        let voter = !options.raftNonVoter
+        let book = AddressBook(local: options.nodeID, raftAddress: options.raftAdvertisedAddress.withoutScheme,
+                               apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: voter)
+        let store = ClusterStateMachine(logger: logger.withLabel("cluster-state"))
+        let pushPull = PushPullRouter()
+
+        var raftConfig = RaftShellConfiguration(id: options.nodeID, dataDirectory: directory.raftDirectory,
+                                                addressBook: { book.raftAddress($0) }, logger: logger.withLabel("raft"))
+        raftConfig.listenHost = options.raftAddress.host
+        raftConfig.listenPort = options.raftAddress.port
+        raftConfig.tickInterval = settings.raftTickInterval
+        raftConfig.raft.electionTicks = settings.electionTicks
+        raftConfig.otherFrames = { frame, connection in await pushPull.route(frame, connection) }
+        let raft: RaftNodeShell
+        do {
+            raft = try await RaftNodeShell.start(raftConfig, stateMachine: store)
+        } catch {
+            throw NodeStartupError("cannot start Raft on \(options.raftAddress): \(error)")
+        }
+        let raftAddress = Self.advertised(options.raftAdvertisedAddress, bound: raft.listenAddress, bind: options.raftAddress)
+
+        let swim: SWIM.Shell
+        do {
+            var swimConfig = SWIM.Shell.Configuration(
+                id: options.nodeID, bindHost: options.raftAddress.host, port: raft.listenAddress.port,
+                advertiseHost: raftAddress.host,
+                metadata: SWIM.Metadata(apiAddress: options.httpAdvertisedAddress.withoutScheme, isVoter: voter),
+                logger: logger.withLabel("swim"))
+            swimConfig.servesPushPull = false
+            swim = try await SWIM.Shell.start(swimConfig)
+        } catch {
+            await raft.shutdown(transferLeadership: false)
+            throw NodeStartupError("cannot start SWIM on UDP \(options.raftAddress.host):\(raft.listenAddress.port): \(error)")
+        }
+        let membership = SWIMMembership(shell: swim)
+        pushPull.install(membership)
+
+        let node = Node(settings: settings, directory: directory, book: book, store: store,
+                        consensus: RaftConsensus(shell: raft), membership: membership, raftAddress: raftAddress,
+                        apiAddress: options.httpAdvertisedAddress.withoutScheme)
+        do {
+            try await node.startHTTP()
+        } catch {
+            await node.stopComponents(transferLeadership: false)
+            throw NodeStartupError("cannot serve the HTTP API on \(options.httpAddress): \(error)")
+        }
+        book.updateLocal(raftAddress: raftAddress, apiAddress: node.apiAddress)
+        logger.info("node \(options.nodeID) started: API \(node.apiAddress.url), Raft and SWIM \(raftAddress), data \(directory.path)")
+        node.startBackgroundWork()
+        return node
+    }
+
+    private init(settings: NodeSettings, directory: NodeDataDirectory, book: AddressBook, store: ClusterStateMachine,
+                 consensus: any ConsensusEngine, membership: any MembershipService, raftAddress: PeerAddress,
+                 apiAddress: PeerAddress) {
+        id = settings.options.nodeID
+        self.settings = settings
+        logger = settings.logger
+        self.directory = directory
+        self.book = book
+        self.store = store
+        self.consensus = consensus
+        self.membership = membership
+        self.raftAddress = raftAddress
+        self.apiAddress = apiAddress
+        client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10)))
+    }
+
+    /// The advertised address, with the OS-chosen port filled in when the bind port was 0.
+    static func advertised(_ advertised: PeerAddress, bound: PeerAddress, bind: PeerAddress) -> PeerAddress {
+        let port = advertised.port == 0 || advertised == bind && bind.port == 0 ? bound.port : advertised.port
+        return PeerAddress(host: advertised.host, port: port)
+    }
+
+    private func startHTTP() async throws {
+        let configuration = HTTPServerConfiguration(host: options.httpAddress.host, port: options.httpAddress.port)
+        let server = try await HTTPServer.start(configuration: configuration) { [weak self] request in
+            guard let self else { return APIResponse.error(503, "the node is shutting down") }
+            return await self.handle(request)
+        }
+        runtime.withLock { $0.httpServer = server }
+    }
+
+    // MARK: Stopping
+
+    /// Waits until the node has stopped (after ``shutdown()`` or a fatal formation error).
+    /// Returns the exit status `discod` should use.
+    public func waitUntilStopped() async -> Int32 { await stopped.wait() }
+
+    /// Graceful stop: a leader hands leadership over, the node leaves SWIM, Raft flushes, the
+    /// HTTP API drains. Bounded by ``NodeSettings/shutdownGrace``.
+    public func shutdown(exitStatus: Int32 = 0) async {
+        let first = runtime.withLock { state -> Bool in
+            guard !state.stopping else { return false }
+            state.stopping = true
+            return true
+        }
+        guard first else { _ = await stopped.wait(); return }
+        logger.info("shutting down")
+        let tasks = runtime.withLock { state in
+            defer { state.tasks.removeAll() }
+            return state.tasks
+        }
+        tasks.forEach { $0.cancel() }
+        await stopComponents(transferLeadership: true)
+        logger.info("stopped")
+        stopped.complete(exitStatus)
+    }
+
+    private func stopComponents(transferLeadership: Bool) async {
+        let (keeper, server) = runtime.withLock { ($0.keeper, $0.httpServer) }
+        await keeper?.shutdown()
+        await consensus.shutdown(transferLeadership: transferLeadership)
+        await membership.leave()
+        await membership.shutdown()
+        await server?.shutdown(gracePeriod: .seconds(2))
+        await client.shutdown()
+    }
+
+    /// Stops the node after a fatal error (formation gave up), exiting with status 1.
+    func fail(_ message: String) async {
+        logger.error(message)
+        await shutdown(exitStatus: 1)
+    }
+
+    /// Runs `body` as background work cancelled at shutdown.
+    func spawn(_ body: @escaping @Sendable () async -> Void) {
+        let task = Task { await body() }
+        let stopping = runtime.withLock { state -> Bool in
+            if !state.stopping { state.tasks.append(task) }
+            return state.stopping
+        }
+        if stopping { task.cancel() }
+    }
+
+    var isStopping: Bool { runtime.withLock { $0.stopping } }
+}
+
+// MARK: - PushPullRouter
+
+/// Hands SWIM push-pull connections that arrive on the Raft listener to the membership service,
+/// which starts after the listener.
+final class PushPullRouter: Sendable {
+    private let target = Mutex<SWIMMembership?>(nil)
+
+    func install(_ membership: SWIMMembership) { target.withLock { $0 = membership } }
+
+    func route(_ frame: Frame, _ connection: FramedConnection) async {
+        guard let membership = target.withLock({ $0 }) else {
+            connection.close()
+            return
+        }
+        await membership.answer(frame, on: connection)
+    }
+}

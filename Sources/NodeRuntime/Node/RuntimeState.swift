@@ -1,0 +1,22 @@
+import Bootstrap
+import DiscoCore
+import DiscoNet
+
+// MARK: - RuntimeState
+
+/// The node's mutable bookkeeping, behind one lock in ``Node``.
+struct RuntimeState: Sendable {
+    var stopping = false
+    var tasks: [Task<Void, Never>] = []
+    var httpServer: HTTPServer?
+    var bootstrap: BootstrapShell?
+    var keeper: LeaderRecordKeeper?
+    var registry: (any LeaderRegistry)?
+    /// How formation is going, for /status: `starting`, `bootstrapping`, `joining`, `rejoining`,
+    /// `registering`, `clustered`, `failed`.
+    var formation = "starting"
+    var formationDetail: String?
+    var discoveryTargets: [PeerAddress] = []
+    var discoveryError: String?
+    var lastLeader: NodeID?
+}

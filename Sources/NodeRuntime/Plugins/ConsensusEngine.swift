@@ -1,0 +1,104 @@
+import DiscoCore
+
+// MARK: - ConsensusEngine
+
+/// The replicated log the node runs on: ordering, leadership and voting membership.
+///
+/// The embedded implementation is ``RaftConsensus`` (DiscoRaft). Another engine (for example
+/// etcd, for users who already run it) plugs in by implementing this protocol and
+/// ``ClusterStore``; nothing else in the node changes.
+public protocol ConsensusEngine: Sendable {
+    var localID: NodeID { get }
+    /// A snapshot of the engine's view, cheap to read.
+    var status: ConsensusStatus { get }
+    /// Creates a new cluster with exactly these voters. Only valid on a node without state.
+    func bootstrap(voters: [NodeID]) async throws
+    /// Appends `data` to the log; returns its index once committed and applied locally.
+    /// Throws ``ConsensusError`` `.notLeader` on followers.
+    func propose(_ data: [UInt8]) async throws -> UInt64
+    /// Adds a member (a voter, or a non-voter that only replicates).
+    func addMember(_ id: NodeID, voter: Bool) async throws
+    /// Makes a non-voter a voter.
+    func promote(_ id: NodeID) async throws
+    func removeMember(_ id: NodeID) async throws
+    /// Hands leadership to `target` (or the most caught-up voter); returns the new leader.
+    func transferLeadership(to target: NodeID?) async throws -> NodeID
+    /// Every change of leader or term, as it happens.
+    func leadershipChanges() -> AsyncStream<ConsensusLeadership>
+    /// Stops the engine, flushing state; a leader first hands leadership over when asked.
+    func shutdown(transferLeadership: Bool) async
+}
+
+/// What the consensus engine reports about itself.
+public struct ConsensusStatus: Sendable, Hashable {
+    public var role: String
+    public var term: UInt64
+    public var leader: NodeID?
+    public var commitIndex: UInt64
+    public var appliedIndex: UInt64
+    public var lastIndex: UInt64
+    public var voters: [NodeID]
+    public var learners: [NodeID]
+    /// Whether this node holds any consensus state (it was bootstrapped or joined before).
+    public var hasState: Bool
+    public var isStopped: Bool
+
+    public var isLeader: Bool { role == "leader" }
+    public var members: [NodeID] { voters + learners }
+
+    public init(role: String, term: UInt64, leader: NodeID?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
+                voters: [NodeID], learners: [NodeID], hasState: Bool, isStopped: Bool) {
+        self.role = role
+        self.term = term
+        self.leader = leader
+        self.commitIndex = commitIndex
+        self.appliedIndex = appliedIndex
+        self.lastIndex = lastIndex
+        self.voters = voters
+        self.learners = learners
+        self.hasState = hasState
+        self.isStopped = isStopped
+    }
+}
+
+/// A change of leadership.
+public struct ConsensusLeadership: Sendable, Hashable {
+    public var term: UInt64
+    public var leader: NodeID?
+    public var isLocal: Bool
+    public init(term: UInt64, leader: NodeID?, isLocal: Bool) {
+        self.term = term
+        self.leader = leader
+        self.isLocal = isLocal
+    }
+}
+
+/// Why a consensus request failed, in terms the HTTP API maps to status codes.
+public struct ConsensusError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        /// Not the leader; `leader` names it when known (HTTP 307 or 503).
+        case notLeader = "not-leader"
+        /// Another membership change is still being committed; retry (HTTP 503).
+        case busy
+        /// The request cannot succeed as given (HTTP 400/409).
+        case invalid
+        /// The engine stopped (HTTP 503).
+        case stopped
+        /// The outcome is unknown (leadership was lost after proposing) (HTTP 503).
+        case unknown
+        /// Anything else (HTTP 500).
+        case failed
+    }
+
+    public let code: Code
+    public let message: String
+    public let leader: NodeID?
+
+    public init(_ code: Code, _ message: String, leader: NodeID? = nil) {
+        self.code = code
+        self.message = message
+        self.leader = leader
+    }
+
+    public var description: String { message }
+}

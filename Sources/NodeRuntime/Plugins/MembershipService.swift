@@ -1,0 +1,91 @@
+import DiscoCore
+import DiscoNet
+import DiscoSWIM
+
+// MARK: - MembershipService
+
+/// Who is alive: gossip-based failure detection among all nodes, voters or not.
+///
+/// The embedded implementation is ``SWIMMembership``. Membership here is advisory (health and
+/// addresses); who belongs to the cluster is decided by consensus.
+public protocol MembershipService: Sendable {
+    /// Every member known, with its state.
+    func members() async -> [MembershipMember]
+    /// Contacts these membership addresses to exchange state; returns how many answered.
+    func join(seeds: [PeerAddress]) async throws -> Int
+    /// Members joining, failing, leaving or changing addresses, as they happen.
+    var events: AsyncStream<MembershipMember> { get }
+    /// Announces that this node leaves, then stops.
+    func leave() async
+    func shutdown() async
+}
+
+/// One member as the membership service sees it.
+public struct MembershipMember: Sendable, Hashable {
+    public var id: NodeID
+    /// The membership (and Raft) address, `host:port`.
+    public var address: PeerAddress
+    public var apiAddress: PeerAddress?
+    public var voter: Bool
+    /// `alive`, `suspect`, `dead` or `left`.
+    public var state: String
+
+    public init(id: NodeID, address: PeerAddress, apiAddress: PeerAddress?, voter: Bool, state: String) {
+        self.id = id
+        self.address = address
+        self.apiAddress = apiAddress
+        self.voter = voter
+        self.state = state
+    }
+
+    public var isLive: Bool { state == "alive" || state == "suspect" }
+}
+
+// MARK: - SWIMMembership
+
+/// ``MembershipService`` backed by a ``SWIM/Shell`` on UDP at the Raft port; its TCP push-pull
+/// exchanges arrive through the Raft listener (``answer(_:on:)``).
+public final class SWIMMembership: MembershipService {
+    public let shell: SWIM.Shell
+    public let events: AsyncStream<MembershipMember>
+    private let forwarder: Task<Void, Never>
+
+    public init(shell: SWIM.Shell) {
+        self.shell = shell
+        let (stream, continuation) = AsyncStream.makeStream(of: MembershipMember.self, bufferingPolicy: .bufferingNewest(4096))
+        events = stream
+        let source = shell.events
+        forwarder = Task {
+            for await event in source {
+                let member: SWIM.Member = switch event {
+                case .joined(let m), .suspect(let m), .alive(let m), .dead(let m), .left(let m), .metadataUpdated(let m): m
+                }
+                continuation.yield(Self.view(member))
+            }
+            continuation.finish()
+        }
+    }
+
+    deinit { forwarder.cancel() }
+
+    static func view(_ member: SWIM.Member) -> MembershipMember {
+        MembershipMember(id: member.id, address: member.address, apiAddress: member.metadata.apiAddress,
+                         voter: member.metadata.isVoter, state: member.status.description)
+    }
+
+    public func members() async -> [MembershipMember] {
+        await shell.members.map(Self.view)
+    }
+
+    public func join(seeds: [PeerAddress]) async throws -> Int {
+        try await shell.join(seeds: seeds)
+    }
+
+    public func leave() async { await shell.leave() }
+    public func shutdown() async { await shell.shutdown() }
+
+    /// Answers a push-pull connection handed over by the shared internode listener.
+    public func answer(_ frame: Frame, on connection: FramedConnection) async {
+        await shell.answerPushPull(frame, on: connection)
+    }
+}

@@ -1,0 +1,79 @@
+import DiscoCore
+import DiscoRaft
+
+// MARK: - RaftConsensus
+
+/// ``ConsensusEngine`` backed by the embedded Raft node (``RaftNodeShell``).
+public final class RaftConsensus: ConsensusEngine {
+    public let shell: RaftNodeShell
+
+    public init(shell: RaftNodeShell) { self.shell = shell }
+
+    public var localID: NodeID { shell.id }
+
+    public var status: ConsensusStatus {
+        let raft = shell.status
+        return ConsensusStatus(
+            role: raft.role.rawValue, term: raft.term, leader: raft.leader, commitIndex: raft.commitIndex,
+            appliedIndex: raft.appliedIndex, lastIndex: raft.lastIndex, voters: raft.config.voters,
+            learners: raft.config.learners, hasState: raft.hasState, isStopped: raft.isStopped)
+    }
+
+    public func bootstrap(voters: [NodeID]) async throws {
+        try await mapping { try await shell.bootstrap(voters: voters) }
+    }
+
+    public func propose(_ data: [UInt8]) async throws -> UInt64 {
+        try await mapping { try await shell.propose(data) }
+    }
+
+    public func addMember(_ id: NodeID, voter: Bool) async throws {
+        _ = try await mapping { try await shell.changeMembership(voter ? .addVoter(id) : .addLearner(id)) }
+    }
+
+    public func promote(_ id: NodeID) async throws {
+        _ = try await mapping { try await shell.changeMembership(.promote(id)) }
+    }
+
+    public func removeMember(_ id: NodeID) async throws {
+        _ = try await mapping { try await shell.changeMembership(.remove(id)) }
+    }
+
+    public func transferLeadership(to target: NodeID?) async throws -> NodeID {
+        try await mapping { try await shell.transferLeadership(to: target) }
+    }
+
+    public func leadershipChanges() -> AsyncStream<ConsensusLeadership> {
+        let changes = shell.leadershipChanges()
+        return AsyncStream { continuation in
+            let task = Task {
+                for await change in changes {
+                    continuation.yield(ConsensusLeadership(term: change.term, leader: change.leader, isLocal: change.isLocal))
+                }
+                continuation.finish()
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    public func shutdown(transferLeadership: Bool) async {
+        await shell.shutdown(transferLeadership: transferLeadership)
+    }
+
+    /// Runs a shell request, translating its errors into ``ConsensusError``.
+    private func mapping<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as RaftShellError {
+            let code: ConsensusError.Code = switch error.code {
+            case .notLeader: .notLeader
+            case .configChangePending, .transferInProgress: .busy
+            case .invalidArgument: .invalid
+            case .shutDown, .dropped: .stopped
+            case .outcomeUnknown: .unknown
+            default: .failed
+            }
+            throw ConsensusError(code, error.message, leader: error.leader)
+        }
+    }
+}

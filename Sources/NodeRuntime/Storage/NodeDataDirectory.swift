@@ -1,0 +1,94 @@
+import DiscoCore
+import Foundation
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
+// MARK: - NodeDataDirectory
+
+/// The node's data directory, locked for the life of the process.
+///
+/// Layout:
+/// ```
+/// <data-dir>/node.lock                 exclusive flock while a node runs
+/// <data-dir>/node.json                 identity: {"id":"…","created_ms":…}
+/// <data-dir>/raft/                     Raft WAL segments, hard state, snapshot (own lock)
+/// <data-dir>/bootstrap-promise.json    bootstrap-expect promise, kept until released
+/// ```
+/// A node refuses a directory created by a node with another ID: Raft state belongs to one ID.
+public final class NodeDataDirectory: Sendable {
+    public let path: String
+    public let nodeID: NodeID
+    /// Whether `node.json` was created by this start (a brand-new node).
+    public let isNew: Bool
+    private let lockDescriptor: Int32
+
+    public var raftDirectory: String { path + "/raft" }
+    public var promisePath: String { path + "/bootstrap-promise.json" }
+    public var identityPath: String { path + "/node.json" }
+
+    /// Creates the directory if needed, takes the lock and checks or writes the identity.
+    public init(path: String, nodeID: NodeID) throws(NodeStartupError) {
+        let absolute = path.hasPrefix("/") ? path : FileManager.default.currentDirectoryPath + "/" + path
+        self.path = absolute
+        self.nodeID = nodeID
+        do {
+            try FileManager.default.createDirectory(atPath: absolute, withIntermediateDirectories: true)
+        } catch {
+            throw NodeStartupError("cannot create data directory \(absolute): \(error.localizedDescription)")
+        }
+        let fd = open(absolute + "/node.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw NodeStartupError("cannot open \(absolute)/node.lock: \(String(cString: strerror(errno)))")
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let reason = errno == EWOULDBLOCK
+                ? "another discod process is using this data directory" : String(cString: strerror(errno))
+            close(fd)
+            throw NodeStartupError("cannot lock data directory \(absolute): \(reason)")
+        }
+        lockDescriptor = fd
+        do {
+            isNew = try Self.checkIdentity(at: absolute + "/node.json", nodeID: nodeID)
+        } catch {
+            close(fd)
+            throw error
+        }
+    }
+
+    deinit { close(lockDescriptor) }
+
+    /// Returns true when the identity file was just written.
+    private static func checkIdentity(at file: String, nodeID: NodeID) throws(NodeStartupError) -> Bool {
+        if let bytes = FileManager.default.contents(atPath: file) {
+            guard let object = (try? JSONValue.parse(Array(bytes)))?.objectValue,
+                  let id = object["id"]?.stringValue
+            else {
+                throw NodeStartupError("\(file) is not a node identity ({\"id\":\"…\"}); "
+                    + "restore it or move the data directory away")
+            }
+            guard id == nodeID.rawValue else {
+                throw NodeStartupError("data directory belongs to node \(id.debugDescription), not \(nodeID.rawValue.debugDescription); "
+                    + "start with -node-id \(id) or use another data directory")
+            }
+            return false
+        }
+        let created = Int64(Date().timeIntervalSince1970 * 1000)
+        let identity: JSONValue = ["id": .string(nodeID.rawValue), "created_ms": .number(JSONNumber(created))]
+        do {
+            try AtomicFile.write(identity.encodedBytes() + [0x0A], to: file)
+        } catch {
+            throw NodeStartupError("cannot write \(file): \(error)")
+        }
+        return true
+    }
+}
+
+// MARK: - NodeStartupError
+
+/// Why a node could not start; the message says what to do.
+public struct NodeStartupError: Error, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}

@@ -22,7 +22,7 @@ extension Node {
         text.family("disco_members", "Members by SWIM state (this node counts as alive).", type: "gauge",
                     samples: byState.sorted { $0.key < $1.key }.map { ("state=\"\($0.key)\"", String($0.value)) })
         text.counter("disco_bootstrap_rounds_total", "Bootstrap rounds run by this node.",
-                     metrics.bootstrapRounds.load(ordering: .relaxed))
+                     bootstrapRounds)
         text.counter("disco_events_appended_total", "Events appended through this node while it led.",
                      metrics.eventsAppended.load(ordering: .relaxed))
         text.counter("disco_joins_accepted_total", "Join requests accepted by this node as leader.",

@@ -66,7 +66,7 @@ extension Node {
         let bootstrap: JSONValue = [
             "state": .string(formation), "detail": detail.map(JSONValue.string) ?? .null,
             "expect": .number(JSONNumber(options.bootstrapExpect)),
-            "rounds": .number(JSONNumber(metrics.bootstrapRounds.load(ordering: .relaxed))),
+            "rounds": .number(JSONNumber(bootstrapRounds)),
         ]
         let body: JSONValue = [
             "node": node, "leader": leaderInfo?.json ?? .null, "term": .number(JSONNumber(raft.term)),

@@ -5,7 +5,6 @@ import Synchronization
 /// Counters the node exports on `/metrics`.
 final class NodeMetrics: Sendable {
     let leaderChanges = Atomic<Int>(0)
-    let bootstrapRounds = Atomic<Int>(0)
     let eventsAppended = Atomic<Int>(0)
     let joinsAccepted = Atomic<Int>(0)
     private let requests = Mutex<[String: Int]>([:])

@@ -1,0 +1,66 @@
+import Bootstrap
+import DiscoCore
+import Synchronization
+
+// MARK: - -bootstrap-expect
+
+extension Node {
+    /// Runs the bootstrap engine: join if a cluster answers, else notify every target until
+    /// `-bootstrap-expect` voters know each other, then exactly one of them bootstraps.
+    func runBootstrapEngine() async {
+        guard options.bootstrapExpect > 0 else {
+            // dns or dns-srv without an expect value: the discovered nodes form the cluster; join it.
+            return await joinCluster(reason: "discovering the cluster through \(options.discoMode?.rawValue ?? "-join")") {
+                [self] in await lookupTargets()
+            }
+        }
+        var engine = BootstrapEngine.Settings(
+            me: localPeer, cluster: options.clusterName, expect: options.bootstrapExpect,
+            selfAddresses: [apiAddress, options.httpAddress.withoutScheme, options.httpAdvertisedAddress.withoutScheme])
+        if options.bootstrapExpectTimeout > .zero { engine.timeout = options.bootstrapExpectTimeout }
+        var configuration = BootstrapShell.Configuration(
+            settings: engine, seed: UInt64.random(in: 0...UInt64.max), promiseFile: PromiseFile(path: directory.promisePath),
+            joinRequest: JoinRequest(node: localPeer, cluster: options.clusterName))
+        configuration.notifyTimeout = settings.formationRequestTimeout
+        configuration.requestTimeout = options.clusterConnectTimeout
+        let hooks = BootstrapShell.Hooks(
+            lookup: { [self] in await lookupResult() },
+            bootstrap: { [self] voters in
+                voters.forEach { learn($0, source: .proposal) }
+                try await consensus.bootstrap(voters: voters.map(\.id))
+            },
+            onPeer: { [self] peer in learn(peer, source: .notify) })
+        let shell: BootstrapShell
+        do {
+            shell = try BootstrapShell(configuration: configuration, hooks: hooks, client: BootstrapClient(http: client),
+                                       logger: logger.withLabel("bootstrap"))
+        } catch {
+            return await fail("\(error)")
+        }
+        runtime.withLock { $0.bootstrap = shell }
+        setFormation("bootstrapping", "waiting for \(options.bootstrapExpect) voters (-bootstrap-expect) in cluster "
+            + "\(options.clusterName.debugDescription)")
+        do {
+            let outcome = try await shell.run()
+            switch outcome {
+            case .timedOut:
+                await fail("no cluster formed or joined within -bootstrap-expect-timeout \(options.bootstrapExpectTimeout); "
+                    + "check that \(options.bootstrapExpect) nodes are started with the same -bootstrap-expect and can reach each other")
+            case .bootstrapped:
+                setFormation("clustered", "bootstrapped the cluster as its proposer")
+            case .joined:
+                setFormation("clustered", "joined the existing cluster")
+            case .clustered, .existingState:
+                setFormation("clustered", "part of the cluster")
+            }
+            if outcome != .timedOut { await introduceToGossip(shell.progress.knownVoters) }
+        } catch is CancellationError {
+            return
+        } catch {
+            await fail("bootstrap failed: \(error)")
+        }
+    }
+
+    /// Bootstrap rounds run so far (for /status and /metrics).
+    var bootstrapRounds: Int { runtime.withLock { $0.bootstrap }?.progress.rounds ?? 0 }
+}

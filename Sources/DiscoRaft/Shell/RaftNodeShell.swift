@@ -126,8 +126,9 @@ public final class RaftNodeShell: Sendable {
     /// Makes this running node the first member of a new cluster whose voters are `voters`
     /// (this node among them), as ``start(_:stateMachine:)`` does with
     /// ``RaftShellConfiguration/bootstrapVoters``: the configuration becomes entry 1 of term 1 in
-    /// durable storage and the node starts campaigning. The other voters may stay empty: they take
-    /// the configuration from the leader they vote for.
+    /// durable storage, and the node campaigns once its election timeout passes (call
+    /// ``campaign()`` to start at once). The other voters may stay empty: they vote for it and take
+    /// the configuration from it as their leader.
     ///
     /// Runs on the node's driver, ordered with everything else. Throws ``RaftShellError`` with
     /// code `invalidArgument` when `voters` leaves this node out, `alreadyHasState` when the node

@@ -103,4 +103,28 @@ struct RaftEdgeCaseTests {
         #expect(node.term == 1)
         #expect(!node.hasReady)
     }
+
+    @Test("empty nodes vote for a candidate bootstrapped alone, with and without pre-vote, and take its configuration",
+          arguments: [true, false])
+    func emptyNodesElectTheBootstrappedNode(preVote: Bool) throws {
+        var options = RaftOptions()
+        options.preVote = preVote
+        var cluster = RaftTestCluster(voters: [], options: options)
+        cluster.add(n1, state: .bootstrap(voters: [n1, n2, n3]))
+        cluster.add(n2)
+        cluster.add(n3)
+        cluster.isolate(n3)  // the quorum needs the one empty node still reachable
+        cluster.elect(n1)
+        #expect(cluster.leaders == [n1])
+        #expect(cluster[n2].vote == n1)
+        try cluster.with(n1) { _ = try $0.propose([5]) }
+        cluster.deliverAll()
+        cluster.tickAll(times: 2)
+        #expect(cluster[n2].config.voters == [n1, n2, n3])
+        #expect(cluster[n2].commitIndex == cluster[n1].commitIndex)
+        #expect(cluster[n3].config.voters.isEmpty)
+        cluster.heal()
+        cluster.tickAll(times: 2)
+        #expect(cluster[n3].config.voters == [n1, n2, n3])
+    }
 }

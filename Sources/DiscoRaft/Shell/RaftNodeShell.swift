@@ -54,10 +54,7 @@ public final class RaftNodeShell: Sendable {
         if let repaired = storage.repairedTail { logger.warning("WAL tail repaired: \(repaired)") }
         var (state, snapshot) = try storage.load()
         if state.isEmpty, !configuration.bootstrapVoters.isEmpty {
-            guard configuration.bootstrapVoters.contains(configuration.id) else {
-                throw RaftShellError(.invalidArgument,
-                                     "bootstrap voters \(configuration.bootstrapVoters.map(\.rawValue)) do not include this node (\(configuration.id))")
-            }
+            try checkBootstrapVoters(configuration.bootstrapVoters, id: configuration.id)
             state = .bootstrap(voters: configuration.bootstrapVoters)
             try storage.initialize(with: state)
             logger.info("bootstrapped a new cluster with voters \(configuration.bootstrapVoters.map(\.rawValue))")
@@ -71,7 +68,7 @@ public final class RaftNodeShell: Sendable {
         let transport = try await RaftTransport.start(
             localID: configuration.id, host: configuration.listenHost, port: configuration.listenPort,
             addressBook: configuration.addressBook, options: configuration.transport, logger: logger,
-            group: configuration.group
+            group: configuration.group, otherFrames: configuration.otherFrames
         ) { [inbox, refused] message in
             if inbox.push(.message(message)) > 0 { refused.count.add(1, ordering: .relaxed) }
         }
@@ -82,10 +79,7 @@ public final class RaftNodeShell: Sendable {
             await transport.close(flushing: false)
             throw error
         }
-        let observers = ShellObservers(status: RaftStatus(
-            id: node.id, role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex,
-            appliedIndex: node.appliedIndex, lastIndex: node.lastIndex, snapshotIndex: node.snapshotIndex,
-            config: node.config, isStopped: false, storageSyncs: storage.syncCount))
+        let observers = ShellObservers(status: RaftStatus(node: node, isStopped: false, storageSyncs: storage.syncCount))
         logger.info("Raft node \(configuration.id) listening on \(transport.listenAddress), log \(node.firstIndex)...\(node.lastIndex), term \(node.term)")
         let driver = ShellDriver(node: node, storage: storage, stateMachine: stateMachine, transport: transport,
                                  inbox: inbox, observers: observers, logger: logger)
@@ -117,6 +111,36 @@ public final class RaftNodeShell: Sendable {
         self.ticker = ticker
         refusedMessages = refused
         self.lock = lock
+    }
+
+    /// Refuses a bootstrap voter list that is empty or leaves this node out.
+    static func checkBootstrapVoters(_ voters: [NodeID], id: NodeID) throws(RaftShellError) {
+        guard voters.contains(id) else {
+            throw RaftShellError(.invalidArgument,
+                                 "bootstrap voters \(voters.map(\.rawValue)) do not include this node (\(id)); list every founding voter, this node among them")
+        }
+    }
+
+    // MARK: Bootstrapping in place
+
+    /// Makes this running node the first member of a new cluster whose voters are `voters`
+    /// (this node among them), as ``start(_:stateMachine:)`` does with
+    /// ``RaftShellConfiguration/bootstrapVoters``: the configuration becomes entry 1 of term 1 in
+    /// durable storage, and the node campaigns once its election timeout passes (call
+    /// ``campaign()`` to start at once). The other voters may stay empty: they vote for it and take
+    /// the configuration from it as their leader.
+    ///
+    /// Runs on the node's driver, ordered with everything else. Throws ``RaftShellError`` with
+    /// code `invalidArgument` when `voters` leaves this node out, `alreadyHasState` when the node
+    /// has any Raft state (see ``RaftStatus/hasState``), `storage` when the state cannot be
+    /// written (the node stops), `shutDown` after shutdown.
+    public func bootstrap(voters: [NodeID]) async throws {
+        try Self.checkBootstrapVoters(voters, id: id)
+        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+            if inbox.push(.bootstrap(voters, continuation), force: true) > 0 {
+                continuation.resume(throwing: RaftShellError(.shutDown, "the node is shut down"))
+            }
+        }
     }
 
     // MARK: Requests

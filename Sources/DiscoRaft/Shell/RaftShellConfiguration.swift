@@ -30,6 +30,10 @@ public struct RaftShellConfiguration: Sendable {
     /// Network messages queued for the node before new ones are refused (and counted).
     public var maxQueuedMessages: Int = 65536
     public var logger: Logger
+    /// Takes inbound connections whose first frame is not a Raft frame (another protocol sharing
+    /// the internode port, such as SWIM's push-pull); nil refuses them as malformed. See
+    /// ``RaftForeignFrameHandler``.
+    public var otherFrames: RaftForeignFrameHandler?
     /// Event loops for the internode connections.
     public var group: EventLoopGroup = .shared
 

@@ -24,6 +24,9 @@ public struct RaftShellError: Error, Sendable, Hashable, CustomStringConvertible
         public static let transferFailed = Code(rawValue: "transfer-failed")
         /// The shell is shut down (or shutting down).
         public static let shutDown = Code(rawValue: "shut-down")
+        /// The node already has Raft state (a term, entries or a snapshot), so it cannot bootstrap a
+        /// new cluster; it belongs to one already (rejoin it instead).
+        public static let alreadyHasState = Code(rawValue: "already-has-state")
         /// Durable storage failed; the node stopped.
         public static let storage = Code(rawValue: "storage")
     }

@@ -18,8 +18,34 @@ public struct RaftStatus: Sendable, Hashable {
     /// WAL fsyncs since the node started (group commit makes this far smaller than the number of
     /// entries written).
     public var storageSyncs: Int
+    /// Whether the node has any Raft state: a term, a vote, log entries or a snapshot. A node
+    /// without any can be bootstrapped (``RaftNodeShell/bootstrap(voters:)``) or added to a
+    /// cluster; a node with some belongs to a cluster already (or at least took part in an
+    /// election) and must rejoin instead.
+    public var hasState: Bool
 
     public var isLeader: Bool { role == .leader }
+
+    init(node: RaftNode, isStopped: Bool, storageSyncs: Int) {
+        id = node.id
+        role = node.role
+        term = node.term
+        leader = node.leader
+        commitIndex = node.commitIndex
+        appliedIndex = node.appliedIndex
+        lastIndex = node.lastIndex
+        snapshotIndex = node.snapshotIndex
+        config = node.config
+        self.isStopped = isStopped
+        self.storageSyncs = storageSyncs
+        hasState = node.hasState
+    }
+}
+
+extension RaftNode {
+    /// Whether the node holds any state that storage keeps: a term, a vote, entries or a snapshot
+    /// (the opposite of ``PersistentState/isEmpty``).
+    var hasState: Bool { term > 0 || vote != nil || lastIndex > 0 }
 }
 
 /// A change of leader (or of term) as seen by one node.

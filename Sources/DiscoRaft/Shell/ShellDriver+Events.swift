@@ -42,9 +42,48 @@ extension ShellDriver {
                 return
             }
             startTransfer(to: target, continuation)
+        case .bootstrap(let voters, let continuation):
+            bootstrap(voters: voters, continuation)
         case .shutdown(let transfer):
             beginShutdown(transfer: transfer)
         }
+    }
+
+    // MARK: Bootstrap
+
+    /// Writes the founding state of a new cluster into empty storage and starts a core from it.
+    private func bootstrap(voters: [NodeID], _ continuation: CheckedContinuation<Void, any Error>) {
+        guard shutdownTicksLeft == nil else {
+            continuation.resume(throwing: RaftShellError(.shutDown, "the node is shutting down"))
+            return
+        }
+        guard !node.hasState else {
+            continuation.resume(throwing: RaftShellError(
+                .alreadyHasState,
+                "this node already has Raft state (term \(node.term), last index \(node.lastIndex)); it cannot bootstrap again",
+                leader: node.leader))
+            return
+        }
+        let state = PersistentState.bootstrap(voters: voters)
+        do {
+            try storage.initialize(with: state)
+        } catch {
+            let reason = "writing the bootstrap state to \(storage.directory) failed: \(error)"
+            stop(because: reason)
+            continuation.resume(throwing: RaftShellError(.storage, reason))
+            return
+        }
+        do {
+            node = try RaftNode(id: node.id, options: node.options, state: state, random: node.random)
+        } catch {
+            // The options were valid when the node started and the state is well formed.
+            let reason = "starting the bootstrapped core failed: \(error)"
+            stop(because: reason)
+            continuation.resume(throwing: RaftShellError(.storage, reason))
+            return
+        }
+        logger.info("bootstrapped a new cluster with voters \(node.config.voters.map(\.rawValue))")
+        continuation.resume()
     }
 
     /// Refuses new requests once shutdown began.

@@ -11,6 +11,7 @@ enum ShellEvent: Sendable {
     case read(CheckedContinuation<UInt64, any Error>)
     case transfer(NodeID?, CheckedContinuation<NodeID, any Error>)
     case campaign
+    case bootstrap([NodeID], CheckedContinuation<Void, any Error>)
     case shutdown(transfer: Bool)
 }
 
@@ -81,16 +82,14 @@ final class ShellDriver {
             continuation.resume(throwing: error)
         case .transfer(_, let continuation):
             continuation.resume(throwing: error)
+        case .bootstrap(_, let continuation):
+            continuation.resume(throwing: error)
         case .message, .tick, .campaign, .shutdown:
             break
         }
     }
 
-    var status: RaftStatus {
-        RaftStatus(id: node.id, role: node.role, term: node.term, leader: node.leader, commitIndex: node.commitIndex,
-                   appliedIndex: node.appliedIndex, lastIndex: node.lastIndex, snapshotIndex: node.snapshotIndex,
-                   config: node.config, isStopped: stopped, storageSyncs: storage.syncCount)
-    }
+    var status: RaftStatus { RaftStatus(node: node, isStopped: stopped, storageSyncs: storage.syncCount) }
 
     // MARK: Ready
 

@@ -7,6 +7,10 @@ import Synchronization
 /// Accepts internode connections from any number of peers and decodes their frames into
 /// messages. A connection whose frames cannot be read is closed with a logged reason; the
 /// listener and every other connection carry on.
+///
+/// A connection whose first frame is not a Raft frame is handed to `otherFrames` when one is
+/// set (another protocol sharing the port); the handler runs on the connection's task, so
+/// ``close()`` cancels it, waits for it and closes its connection like any other.
 final class InboundListener: Sendable {
     private struct Connections {
         var open: [Int: (connection: TCPConnection, task: Task<Void, Never>)] = [:]
@@ -20,17 +24,19 @@ final class InboundListener: Sendable {
     private let counters: TransportCounters
     private let logger: Logger
     private let deliver: @Sendable (Message) -> Void
+    private let otherFrames: RaftForeignFrameHandler?
     private let connections = Mutex(Connections())
     private let acceptTask = Mutex<Task<Void, Never>?>(nil)
 
     init(listener: TCPListener, localID: NodeID, options: RaftTransportOptions, counters: TransportCounters,
-         logger: Logger, deliver: @escaping @Sendable (Message) -> Void) {
+         logger: Logger, otherFrames: RaftForeignFrameHandler?, deliver: @escaping @Sendable (Message) -> Void) {
         self.listener = listener
         self.localID = localID
         self.options = options
         self.counters = counters
         self.logger = logger
         self.deliver = deliver
+        self.otherFrames = otherFrames
     }
 
     func start() {
@@ -52,7 +58,8 @@ final class InboundListener: Sendable {
         acceptTask.withLock { $0 = task }
     }
 
-    /// Stops accepting and closes every inbound connection.
+    /// Stops accepting and closes every inbound connection (cancelling the handlers of
+    /// connections handed to `otherFrames`), then waits for their tasks.
     func close() async {
         let open = connections.withLock { state in
             state.closed = true
@@ -60,10 +67,16 @@ final class InboundListener: Sendable {
             return Array(state.open.values)
         }
         listener.close()
-        for (connection, _) in open { connection.close() }
+        for (connection, task) in open {
+            connection.close()
+            task.cancel()
+        }
         await acceptTask.withLock({ $0 })?.value
         for (_, task) in open { await task.value }
     }
+
+    /// Connections being read or handled now.
+    var openConnectionCount: Int { connections.withLock { $0.open.count } }
 
     // MARK: Reading one connection
 
@@ -85,11 +98,25 @@ final class InboundListener: Sendable {
     }
 
     private func read(_ connection: TCPConnection) async {
-        let framed = FramedConnection(connection, maxPayloadBytes: options.maxFramePayload)
+        var decoder = FrameDecoder(maxPayloadBytes: options.maxFramePayload)
         var assembler = RaftFrameAssembler(maxMessageBytes: options.maxMessageBytes)
         let peer = connection.remoteAddress.description
+        var isFirstFrame = true
         do {
-            for try await frame in framed.frames() {
+            while let frame = try await nextFrame(connection, &decoder) {
+                if isFirstFrame {
+                    isFirstFrame = false
+                    if !RaftWireFormat.isRaftFrameType(frame.type), let otherFrames {
+                        guard decoder.bufferedBytes == 0 else {
+                            reject(peer, "frame type \(frame.type) was followed by \(decoder.bufferedBytes) more bytes before any answer; "
+                                   + "a connection for another protocol must send one frame and wait for the reply")
+                            return
+                        }
+                        counters.update { $0.connectionsHandedOver += 1 }
+                        await otherFrames(frame, FramedConnection(connection, maxPayloadBytes: options.maxFramePayload))
+                        return
+                    }
+                }
                 guard let message = try assembler.accept(frame) else { continue }
                 guard message.to == localID else {
                     counters.update { $0.messagesMisdirected += 1 }
@@ -110,6 +137,19 @@ final class InboundListener: Sendable {
             if !connections.withLock({ $0.closed }) {
                 logger.debug("internode connection from \(peer) ended: \(error)")
             }
+        }
+    }
+
+    /// The next frame of `connection`, nil when the peer closed it cleanly. Reads only as much as
+    /// needed, so what follows a frame handed over stays unread unless it arrived with it.
+    private func nextFrame(_ connection: TCPConnection, _ decoder: inout FrameDecoder) async throws -> Frame? {
+        while true {
+            if let frame = try decoder.next() { return frame }
+            guard let bytes = try await connection.read() else {
+                try decoder.finish()
+                return nil
+            }
+            decoder.append(bytes)
         }
     }
 

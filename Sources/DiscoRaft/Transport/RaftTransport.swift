@@ -27,11 +27,14 @@ public final class RaftTransport: Sendable {
 
     /// Binds the listener on `host:port` (port 0: the OS chooses) and starts accepting.
     /// `deliver` receives every well-formed message addressed to `localID`, from the
-    /// connections' tasks; it must not block.
+    /// connections' tasks; it must not block. `otherFrames`, when set, takes the inbound
+    /// connections whose first frame is not a Raft frame (another protocol sharing the port);
+    /// without it such connections are closed as malformed.
     public static func start(
         localID: NodeID, host: String = "127.0.0.1", port: UInt16 = 0, addressBook: @escaping RaftAddressBook,
         options: RaftTransportOptions = RaftTransportOptions(), logger: Logger,
-        group: EventLoopGroup = .shared, deliver: @escaping @Sendable (Message) -> Void
+        group: EventLoopGroup = .shared, otherFrames: RaftForeignFrameHandler? = nil,
+        deliver: @escaping @Sendable (Message) -> Void
     ) async throws -> RaftTransport {
         try options.validate()
         let listener = try await TCPListener.bind(host: host, port: port, group: group)
@@ -39,14 +42,14 @@ public final class RaftTransport: Sendable {
         let transport = RaftTransport(localID: localID, listener: listener,
                                       listenAddress: PeerAddress(host: bound.host, port: bound.port),
                                       addressBook: addressBook, options: options, logger: logger, group: group,
-                                      deliver: deliver)
+                                      otherFrames: otherFrames, deliver: deliver)
         transport.inbound.start()
         return transport
     }
 
     private init(localID: NodeID, listener: TCPListener, listenAddress: PeerAddress, addressBook: @escaping RaftAddressBook,
                  options: RaftTransportOptions, logger: Logger, group: EventLoopGroup,
-                 deliver: @escaping @Sendable (Message) -> Void) {
+                 otherFrames: RaftForeignFrameHandler?, deliver: @escaping @Sendable (Message) -> Void) {
         self.localID = localID
         self.listenAddress = listenAddress
         self.addressBook = addressBook
@@ -54,7 +57,7 @@ public final class RaftTransport: Sendable {
         self.logger = logger
         self.group = group
         inbound = InboundListener(listener: listener, localID: localID, options: options, counters: counters,
-                                  logger: logger, deliver: deliver)
+                                  logger: logger, otherFrames: otherFrames, deliver: deliver)
     }
 
     // MARK: Sending
@@ -91,6 +94,9 @@ public final class RaftTransport: Sendable {
     /// Counters since start.
     public var metrics: RaftTransportMetrics { counters.snapshot }
 
+    /// Inbound connections being read or handed over now (internal for tests).
+    var openInboundConnections: Int { inbound.openConnectionCount }
+
     // MARK: Closing
 
     /// Stops listening, closes inbound connections, and closes outbound ones after letting their
@@ -107,3 +113,13 @@ public final class RaftTransport: Sendable {
         }
     }
 }
+
+// MARK: - Other protocols on the port
+
+/// Takes an inbound connection whose first frame is not a Raft frame (for example a SWIM
+/// push-pull request sharing the internode port): the frame and the connection, which the
+/// handler answers on. The connection is the handler's until it returns; it is closed then if the
+/// handler did not close it, and cancelled with the transport. The peer must send that one frame
+/// and wait for an answer before sending more (bytes that arrived along with the first frame
+/// make the listener refuse the connection instead).
+public typealias RaftForeignFrameHandler = @Sendable (Frame, FramedConnection) async -> Void

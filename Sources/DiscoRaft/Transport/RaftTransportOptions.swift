@@ -63,6 +63,9 @@ public struct RaftTransportMetrics: Sendable, Hashable {
     public var connectFailures = 0
     /// Inbound connections accepted.
     public var inboundConnections = 0
+    /// Inbound connections whose first frame belonged to another protocol and were handed to
+    /// its handler.
+    public var connectionsHandedOver = 0
 
     public init() {}
 }

@@ -17,6 +17,12 @@ import DiscoNet
 public enum RaftWireFormat {
     public static let messageFrameType: UInt8 = 1
     public static let chunkFrameType: UInt8 = 2
+
+    /// Whether frames of `type` belong to Raft (others may be handed to another protocol sharing
+    /// the port; see ``RaftForeignFrameHandler``).
+    public static func isRaftFrameType(_ type: UInt8) -> Bool {
+        type == messageFrameType || type == chunkFrameType
+    }
     /// The chunk header format this build writes and reads.
     public static let chunkVersion: UInt8 = 1
     /// Bytes of a chunk payload before the piece.

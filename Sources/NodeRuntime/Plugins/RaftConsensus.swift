@@ -21,6 +21,8 @@ public final class RaftConsensus: ConsensusEngine {
 
     public func bootstrap(voters: [NodeID]) async throws {
         try await mapping { try await shell.bootstrap(voters: voters) }
+        // The founding node campaigns at once instead of waiting out an election timeout.
+        shell.campaign()
     }
 
     public func propose(_ data: [UInt8]) async throws -> UInt64 {

@@ -29,6 +29,18 @@ struct ClusterCommandCodecTests {
         #expect(try ClusterCommand.decode(bytes) == command)
     }
 
+    @Test("the wire format is stable (golden bytes, also the fuzzer's seeds)")
+    func goldenBytes() throws {
+        let initialize: [UInt8] = [1, 1, 4] + json("prod") + [0, 0, 0, 0, 0, 0, 0, 7]
+        #expect(try ClusterCommand.initialize(cluster: "prod", epoch: 7).encode() == initialize)
+        let upsert: [UInt8] = [1, 2, 2] + json("n1") + [13] + json("10.0.0.1:4002") + [13] + json("10.0.0.1:4001") + [1]
+        let n1 = ClusterMember(id: "n1", raftAddress: "10.0.0.1:4002", apiAddress: "10.0.0.1:4001", voter: true)
+        #expect(try ClusterCommand.upsertMember(n1).encode() == upsert)
+        #expect(try ClusterCommand.removeMember("n1").encode() == [1, 3, 2] + json("n1"))
+        let event: [UInt8] = [1, 4, 0x00, 0x00, 0x01, 0x8B, 0xCF, 0xE5, 0x68, 0x00, 0, 0, 0, 14] + json(#"{"a":[1,true]}"#)
+        #expect(try ClusterCommand.decode(event) == .appendEvent(timeMillis: 0x018B_CFE5_6800, data: json(#"{"a":[1,true]}"#)))
+    }
+
     @Test("event data of exactly 1 MiB encodes; one byte more is refused")
     func eventDataLimit() throws {
         let string = "\"" + String(repeating: "x", count: ClusterLimits.maxEventBytes - 2) + "\""

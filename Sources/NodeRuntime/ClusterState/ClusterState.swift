@@ -67,12 +67,15 @@ public struct ClusterState: Hashable, Sendable {
     // MARK: Applying
 
     /// Applies `command`, committed at Raft `index`. Indexes at or below ``appliedIndex`` are
-    /// ignored (already applied).
+    /// ignored (already applied), and so are commands over the size limits (which
+    /// ``ClusterCommand/decode(_:)`` never yields), so the state always fits its snapshot format.
+    /// Event data is expected to be one JSON value, as decoded commands guarantee.
     public mutating func apply(_ command: ClusterCommand, index: UInt64) -> ApplyResult {
         guard index > appliedIndex else {
             return .ignored(reason: "entry \(index) is at or below the applied index \(appliedIndex)")
         }
         appliedIndex = index
+        if let problem = command.sizeProblem { return .ignored(reason: problem) }
         switch command {
         case .initialize(let name, let newEpoch):
             if let cluster, let epoch {
@@ -103,5 +106,27 @@ public struct ClusterState: Hashable, Sendable {
         guard index > appliedIndex else { return false }
         appliedIndex = index
         return true
+    }
+}
+
+// MARK: - Size limits
+
+extension ClusterCommand {
+    /// Why the command exceeds a size limit, or nil.
+    var sizeProblem: String? {
+        let names: [(String, String)] = switch self {
+        case .initialize(let cluster, _): [("cluster", cluster)]
+        case .upsertMember(let member):
+            [("id", member.id.rawValue), ("raftAddress", member.raftAddress), ("apiAddress", member.apiAddress)]
+        case .removeMember(let id): [("id", id.rawValue)]
+        case .appendEvent: []
+        }
+        for (field, text) in names {
+            if let problem = ClusterFieldCheck.nameProblem(text) { return "\(field) is too long: \(problem)" }
+        }
+        if case .appendEvent(_, let data) = self, data.count > ClusterLimits.maxEventBytes {
+            return "event data is too large: \(data.count) bytes exceeds the limit of \(ClusterLimits.maxEventBytes) bytes"
+        }
+        return nil
     }
 }

@@ -20,11 +20,15 @@ struct ClusterEventWaitTests {
         #expect(lastSeq == 2)
     }
 
+    /// Long enough that a test passing means the waiter was woken, short enough that a missed
+    /// wake-up fails the test instead of hanging it.
+    static let wakeTimeout = Duration.seconds(60)
+
     @Test("a waiter wakes when an event is applied")
     func wakesOnApply() async throws {
         let machine = ClusterStateMachine(logger: memoryLogger())
         try appendEvent(machine, 1)
-        let waiter = Task { await machine.waitForEvents(since: 1, limit: 10, timeout: .seconds(3600)) }
+        let waiter = Task { await machine.waitForEvents(since: 1, limit: 10, timeout: Self.wakeTimeout) }
         try await waitUntil("the waiter to suspend") { machine.waitingCount == 1 }
         try appendEvent(machine, 2)
         let (events, lastSeq) = await waiter.value
@@ -36,7 +40,7 @@ struct ClusterEventWaitTests {
     @Test("a waiter ahead of the log waits until the log passes it")
     func waiterAhead() async throws {
         let machine = ClusterStateMachine(logger: memoryLogger())
-        let waiter = Task { await machine.waitForEvents(since: 2, limit: 10, timeout: .seconds(3600)) }
+        let waiter = Task { await machine.waitForEvents(since: 2, limit: 10, timeout: Self.wakeTimeout) }
         try await waitUntil("the waiter to suspend") { machine.waitingCount == 1 }
         try appendEvent(machine, 1)
         try appendEvent(machine, 2)
@@ -63,6 +67,8 @@ struct ClusterEventWaitTests {
         let waiter = Task { await machine.waitForEvents(since: 0, limit: 10, timeout: .seconds(3600)) }
         try await waitUntil("the waiter to suspend") { machine.waitingCount == 1 }
         waiter.cancel()
+        // Without working cancellation the waiter would stay registered for an hour.
+        try await waitUntil("the cancelled waiter to be removed") { machine.waitingCount == 0 }
         let (events, lastSeq) = await waiter.value
         #expect(events.isEmpty)
         #expect(lastSeq == 0)
@@ -83,7 +89,7 @@ struct ClusterEventWaitTests {
         try await withThrowingTaskGroup(of: [UInt64].self) { group in
             for _ in 0..<200 {
                 group.addTask {
-                    let result = await machine.waitForEvents(since: 0, limit: 10, timeout: .seconds(3600))
+                    let result = await machine.waitForEvents(since: 0, limit: 10, timeout: Self.wakeTimeout)
                     return result.events.map(\.seq)
                 }
             }
@@ -104,7 +110,7 @@ struct ClusterEventWaitTests {
         let source = ClusterStateMachine(logger: memoryLogger())
         try appendEvent(source, 1)
         let machine = ClusterStateMachine(logger: memoryLogger())
-        let waiter = Task { await machine.waitForEvents(since: 0, limit: 10, timeout: .seconds(3600)) }
+        let waiter = Task { await machine.waitForEvents(since: 0, limit: 10, timeout: Self.wakeTimeout) }
         try await waitUntil("the waiter to suspend") { machine.waitingCount == 1 }
         try machine.restore(from: source.takeSnapshot())
         #expect(await waiter.value.events.map(\.seq) == [1])

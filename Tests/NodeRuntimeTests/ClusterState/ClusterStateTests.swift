@@ -78,6 +78,20 @@ struct ClusterStateTests {
         #expect(state.appliedIndex == 6)
     }
 
+    @Test("commands over the size limits are ignored, so every state fits its snapshot")
+    func oversizeIgnored() throws {
+        var state = ClusterState()
+        let long = String(repeating: "a", count: 256)
+        #expect(state.apply(.initialize(cluster: long, epoch: 1), index: 1)
+            == .ignored(reason: "cluster is too long: 256 bytes exceeds the limit of 255"))
+        #expect(state.apply(.upsertMember(ClusterMember(id: "n1", raftAddress: long, apiAddress: "", voter: true)), index: 2)
+            == .ignored(reason: "raftAddress is too long: 256 bytes exceeds the limit of 255"))
+        #expect(state.apply(.appendEvent(timeMillis: 0, data: [UInt8](repeating: 0x20, count: (1 << 20) + 1)), index: 3)
+            == .ignored(reason: "event data is too large: 1048577 bytes exceeds the limit of 1048576 bytes"))
+        #expect(state.appliedIndex == 3)
+        #expect(try ClusterState(snapshot: state.snapshotBytes()) == state)
+    }
+
     @Test("event JSON embeds the data as posted")
     func eventJSON() throws {
         let event = ClusterEvent(seq: 3, index: 17, timeMillis: -5, data: json(#"{"k": [1, "x"]}"#))

@@ -1,0 +1,128 @@
+import DiscoCore
+
+// MARK: - ClusterCommand
+
+/// A change to the replicated cluster state: the payload of a Raft normal entry.
+///
+/// Wire format (version 1), all integers big-endian:
+///
+///     version u8 = 1 | tag u8 | fields
+///     tag 1 initialize:    cluster name8, epoch u64
+///     tag 2 upsertMember:  id name8, raftAddress name8, apiAddress name8, voter u8 (0 or 1)
+///     tag 3 removeMember:  id name8
+///     tag 4 appendEvent:   timeMillis i64, data u32-length + bytes (≤ 1 MiB, one JSON value)
+///
+/// where `name8` is a one-byte length followed by that many bytes of UTF-8. Decoding is strict:
+/// no trailing bytes, flags exactly 0 or 1, node IDs valid, event data a JSON value.
+public enum ClusterCommand: Hashable, Sendable {
+    /// Names the cluster and its epoch. The first one applied wins; later ones are ignored.
+    case initialize(cluster: String, epoch: UInt64)
+    /// Adds a member, or replaces the one with the same ID.
+    case upsertMember(ClusterMember)
+    /// Removes a member (ignored when it is unknown).
+    case removeMember(NodeID)
+    /// Appends an event: the proposing leader's wall clock and the JSON value's bytes as posted.
+    case appendEvent(timeMillis: Int64, data: [UInt8])
+
+    /// The format version ``encode()`` writes and ``decode(_:)`` reads.
+    public static let formatVersion: UInt8 = 1
+
+    /// Tag bytes.
+    enum Tag: UInt8 {
+        case initialize = 1, upsertMember = 2, removeMember = 3, appendEvent = 4
+    }
+
+    static let subject = "cluster command"
+
+    // MARK: Encoding
+
+    /// The command's bytes, ready to propose. Throws when a field is over its limit (names 255
+    /// bytes, event data 1 MiB) or the event data is not one JSON value, so whatever encodes
+    /// also decodes.
+    public func encode() throws(ClusterCodingError) -> [UInt8] {
+        var writer = ClusterByteWriter()
+        writer.u8(Self.formatVersion)
+        switch self {
+        case .initialize(let cluster, let epoch):
+            try Self.check(ClusterFieldCheck.nameProblem(cluster), field: "cluster")
+            writer.u8(Tag.initialize.rawValue)
+            writer.name(cluster)
+            writer.u64(epoch)
+        case .upsertMember(let member):
+            if let (field, message) = member.encodingProblem(field: "member.") {
+                throw ClusterCodingError(subject: Self.subject, code: .tooLarge, field: field, offset: nil, message: message)
+            }
+            writer.u8(Tag.upsertMember.rawValue)
+            member.encode(into: &writer)
+        case .removeMember(let id):
+            try Self.check(ClusterFieldCheck.nameProblem(id.rawValue), field: "id")
+            writer.u8(Tag.removeMember.rawValue)
+            writer.name(id.rawValue)
+        case .appendEvent(let timeMillis, let data):
+            if let (code, message) = ClusterFieldCheck.eventDataProblem(data) {
+                throw ClusterCodingError(subject: Self.subject, code: code, field: "data", offset: nil, message: message)
+            }
+            writer.u8(Tag.appendEvent.rawValue)
+            writer.i64(timeMillis)
+            writer.blob(data)
+        }
+        return writer.bytes
+    }
+
+    private static func check(_ problem: String?, field: String) throws(ClusterCodingError) {
+        if let problem {
+            throw ClusterCodingError(subject: subject, code: .tooLarge, field: field, offset: nil, message: problem)
+        }
+    }
+
+    // MARK: Decoding
+
+    /// Decodes bytes written by ``encode()``, refusing anything else with an error that names
+    /// the field, the offset and what was expected.
+    public static func decode(_ bytes: [UInt8]) throws(ClusterCodingError) -> ClusterCommand {
+        var reader = ClusterByteReader(bytes, subject: subject)
+        let version = try reader.u8("version")
+        guard version == formatVersion else {
+            throw reader.error(.unsupportedVersion, "version", at: 0,
+                               "expected format version \(formatVersion), found \(version)")
+        }
+        let tagByte = try reader.u8("tag")
+        guard let tag = Tag(rawValue: tagByte) else {
+            throw reader.error(.unknownTag, "tag", at: 1,
+                               "expected 1 (initialize), 2 (upsertMember), 3 (removeMember) or 4 (appendEvent), found \(tagByte)")
+        }
+        let command: ClusterCommand
+        switch tag {
+        case .initialize:
+            let cluster = try reader.name("cluster")
+            command = .initialize(cluster: cluster, epoch: try reader.u64("epoch"))
+        case .upsertMember:
+            command = .upsertMember(try ClusterMember.decode(from: &reader, field: "member."))
+        case .removeMember:
+            command = .removeMember(try reader.nodeID("id"))
+        case .appendEvent:
+            let timeMillis = try reader.i64("timeMillis")
+            let dataStart = reader.offset + 4
+            let data = try reader.blob("data", limit: ClusterLimits.maxEventBytes)
+            if let (code, message) = ClusterFieldCheck.eventDataProblem(data) {
+                throw reader.error(code, "data", at: dataStart, message)
+            }
+            command = .appendEvent(timeMillis: timeMillis, data: data)
+        }
+        try reader.expectEnd()
+        return command
+    }
+}
+
+// MARK: - Description
+
+extension ClusterCommand: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .initialize(let cluster, let epoch): "initialize(cluster: \(cluster.debugDescription), epoch: \(epoch))"
+        case .upsertMember(let member): "upsertMember(\(member))"
+        case .removeMember(let id): "removeMember(\(id))"
+        case .appendEvent(let timeMillis, let data): "appendEvent(time_ms: \(timeMillis), \(data.count) bytes)"
+        }
+    }
+}

@@ -1,0 +1,141 @@
+import DiscoCore
+import DiscoRaft
+
+// MARK: - Snapshot format
+
+/// Snapshot encoding of the whole state (version 1), integers big-endian:
+///
+///     magic "DCSS" | version u8 = 1 | body length u64 | body | CRC-32C u32 of everything before
+///     body: initialized u8 (0 or 1) [cluster name8, epoch u64]
+///           appliedIndex u64
+///           member count u32, members in ascending ID order
+///             (id name8, raftAddress name8, apiAddress name8, voter u8)
+///           event count u64, events in sequence order (seq is implied: 1, 2, 3, …)
+///             (index u64 strictly increasing and ≤ appliedIndex, timeMillis i64, data u32 + bytes)
+///
+/// Restoring is strict: wrong magic, version, length or checksum, trailing bytes, unsorted or
+/// duplicate members, out-of-order event indexes and event data that is not JSON are refused.
+extension ClusterState {
+    /// The snapshot format version.
+    public static let snapshotVersion: UInt8 = 1
+    static let snapshotMagic: [UInt8] = Array("DCSS".utf8)
+    static let snapshotSubject = "cluster snapshot"
+    /// Magic, version and body length.
+    static let snapshotHeaderBytes = 4 + 1 + 8
+
+    // MARK: Encoding
+
+    /// The whole state as snapshot bytes.
+    public func snapshotBytes() -> [UInt8] {
+        var body = ClusterByteWriter()
+        if let cluster, let epoch {
+            body.bool(true)
+            body.name(cluster)
+            body.u64(epoch)
+        } else {
+            body.bool(false)
+        }
+        body.u64(appliedIndex)
+        body.u32(UInt32(truncatingIfNeeded: members.count))
+        for member in sortedMembers { member.encode(into: &body) }
+        body.u64(UInt64(events.count))
+        for event in events {
+            body.u64(event.index)
+            body.i64(event.timeMillis)
+            body.blob(event.data)
+        }
+        var output = ClusterByteWriter()
+        output.bytes.reserveCapacity(body.bytes.count + Self.snapshotHeaderBytes + 4)
+        output.bytes.append(contentsOf: Self.snapshotMagic)
+        output.u8(Self.snapshotVersion)
+        output.u64(UInt64(body.bytes.count))
+        output.bytes.append(contentsOf: body.bytes)
+        output.u32(CRC32C.checksum(output.bytes))
+        return output.bytes
+    }
+
+    // MARK: Decoding
+
+    /// Reads a snapshot written by ``snapshotBytes()``.
+    public init(snapshot bytes: [UInt8]) throws(ClusterCodingError) {
+        var header = ClusterByteReader(bytes, subject: Self.snapshotSubject)
+        let magic = [try header.u8("magic"), try header.u8("magic"), try header.u8("magic"), try header.u8("magic")]
+        guard magic == Self.snapshotMagic else {
+            throw header.error(.corrupt, "magic", at: 0, "expected \"DCSS\", found bytes \(magic)")
+        }
+        let version = try header.u8("version")
+        guard version == Self.snapshotVersion else {
+            throw header.error(.unsupportedVersion, "version", at: 4,
+                               "expected snapshot version \(Self.snapshotVersion), found \(version)")
+        }
+        let declared = try header.u64("bodyLength")
+        let actual = UInt64(bytes.count - Self.snapshotHeaderBytes)
+        guard declared <= actual, actual - declared == 4 else {
+            let problem: ClusterCodingError.Code = actual < 4 || declared > actual - 4 ? .truncated : .trailingBytes
+            throw header.error(problem, "bodyLength", at: 5,
+                               "header declares a \(declared)-byte body plus a 4-byte checksum, but \(actual) bytes follow the header")
+        }
+        let bodyEnd = Self.snapshotHeaderBytes + Int(declared)
+        var trailer = ClusterByteReader(bytes, subject: Self.snapshotSubject, range: bodyEnd..<bytes.count)
+        let stored = try trailer.u32("checksum")
+        let computed = CRC32C.checksum(bytes[..<bodyEnd])
+        guard stored == computed else {
+            throw trailer.error(.corrupt, "checksum", at: bodyEnd,
+                                "stored CRC-32C \(hex(stored)) does not match the content's \(hex(computed))")
+        }
+        var body = ClusterByteReader(bytes, subject: Self.snapshotSubject, range: Self.snapshotHeaderBytes..<bodyEnd)
+        try self.init(body: &body)
+    }
+
+    private init(body reader: inout ClusterByteReader) throws(ClusterCodingError) {
+        var cluster: String?
+        var epoch: UInt64?
+        if try reader.bool("initialized") {
+            cluster = try reader.name("cluster")
+            epoch = try reader.u64("epoch")
+        }
+        let appliedIndex = try reader.u64("appliedIndex")
+        let memberCount = try reader.u32("memberCount")
+        var members: [NodeID: ClusterMember] = [:]
+        var previousID: NodeID?
+        for position in 0..<memberCount {
+            let start = reader.offset
+            let member = try ClusterMember.decode(from: &reader, field: "members[\(position)].")
+            if let previousID, !(previousID < member.id) {
+                throw reader.error(.invalidValue, "members[\(position)].id", at: start + 1,
+                                   "expected IDs in strictly ascending order, found \(member.id) after \(previousID)")
+            }
+            previousID = member.id
+            members[member.id] = member
+        }
+        let eventCount = try reader.u64("eventCount")
+        var events: [ClusterEvent] = []
+        var previousIndex: UInt64 = 0
+        var seq: UInt64 = 0
+        while seq < eventCount {
+            seq += 1
+            let field = "events[seq \(seq)]"
+            let indexStart = reader.offset
+            let index = try reader.u64(field + ".index")
+            guard index > previousIndex, index <= appliedIndex else {
+                throw reader.error(.invalidValue, field + ".index", at: indexStart,
+                                   "expected an index above \(previousIndex) and at most the applied index \(appliedIndex), found \(index)")
+            }
+            previousIndex = index
+            let timeMillis = try reader.i64(field + ".timeMillis")
+            let dataStart = reader.offset + 4
+            let data = try reader.blob(field + ".data", limit: ClusterLimits.maxEventBytes)
+            if let (code, message) = ClusterFieldCheck.eventDataProblem(data) {
+                throw reader.error(code, field + ".data", at: dataStart, message)
+            }
+            events.append(ClusterEvent(seq: seq, index: index, timeMillis: timeMillis, data: data))
+        }
+        try reader.expectEnd()
+        self.init(cluster: cluster, epoch: epoch, members: members, events: events, appliedIndex: appliedIndex)
+    }
+}
+
+private func hex(_ value: UInt32) -> String {
+    let digits = String(value, radix: 16)
+    return "0x" + String(repeating: "0", count: 8 - digits.count) + digits
+}

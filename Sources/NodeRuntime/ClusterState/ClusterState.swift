@@ -1,0 +1,132 @@
+import DiscoCore
+
+// MARK: - ApplyResult
+
+/// What applying one replicated entry did to the cluster state.
+public enum ApplyResult: Hashable, Sendable {
+    /// The cluster got its name and epoch (the first initialize).
+    case initialized(cluster: String, epoch: UInt64)
+    /// A member was added (`previous` nil) or replaced.
+    case memberUpdated(ClusterMember, previous: ClusterMember?)
+    /// A member was removed.
+    case memberRemoved(ClusterMember)
+    /// An event was appended with this sequence number.
+    case eventAppended(seq: UInt64)
+    /// Nothing changed, for the reason given (a later initialize, an unknown member, an entry
+    /// already applied, an entry that does not decode).
+    case ignored(reason: String)
+}
+
+// MARK: - ClusterState
+
+/// The replicated cluster state: the cluster's name and epoch, its members and its event log.
+///
+/// A pure value: ``apply(_:index:)`` is deterministic, so every node that applies the same log
+/// reaches the same state. ``ClusterStateMachine`` wraps it for Raft.
+public struct ClusterState: Hashable, Sendable {
+    /// The cluster name, once initialized.
+    public private(set) var cluster: String?
+    /// The cluster epoch, once initialized.
+    public private(set) var epoch: UInt64?
+    /// The members by ID.
+    public private(set) var members: [NodeID: ClusterMember] = [:]
+    /// Every event, in sequence order (`events[k].seq == k + 1`).
+    public private(set) var events: [ClusterEvent] = []
+    /// The Raft index of the last entry applied (or of the snapshot restored).
+    public private(set) var appliedIndex: UInt64 = 0
+
+    /// An empty, uninitialized state.
+    public init() {}
+
+    init(cluster: String?, epoch: UInt64?, members: [NodeID: ClusterMember], events: [ClusterEvent], appliedIndex: UInt64) {
+        self.cluster = cluster
+        self.epoch = epoch
+        self.members = members
+        self.events = events
+        self.appliedIndex = appliedIndex
+    }
+
+    /// The members ordered by ID.
+    public var sortedMembers: [ClusterMember] { members.values.sorted { $0.id < $1.id } }
+
+    /// The sequence number of the last event (0 when there is none).
+    public var lastSeq: UInt64 { UInt64(events.count) }
+
+    /// Whether an initialize was applied.
+    public var isInitialized: Bool { cluster != nil }
+
+    // MARK: Reading events
+
+    /// Events with a sequence number above `seq`, at most `limit` of them.
+    public func events(since seq: UInt64, limit: Int) -> [ClusterEvent] {
+        guard limit > 0, seq < lastSeq else { return [] }
+        let start = Int(seq)
+        return Array(events[start..<min(events.count, start + limit)])
+    }
+
+    // MARK: Applying
+
+    /// Applies `command`, committed at Raft `index`. Indexes at or below ``appliedIndex`` are
+    /// ignored (already applied), and so are commands over the size limits (which
+    /// ``ClusterCommand/decode(_:)`` never yields), so the state always fits its snapshot format.
+    /// Event data is expected to be one JSON value, as decoded commands guarantee.
+    public mutating func apply(_ command: ClusterCommand, index: UInt64) -> ApplyResult {
+        guard index > appliedIndex else {
+            return .ignored(reason: "entry \(index) is at or below the applied index \(appliedIndex)")
+        }
+        appliedIndex = index
+        if let problem = command.sizeProblem { return .ignored(reason: problem) }
+        switch command {
+        case .initialize(let name, let newEpoch):
+            if let cluster, let epoch {
+                return .ignored(reason: "already initialized as cluster \(cluster.debugDescription) epoch \(epoch)")
+            }
+            cluster = name
+            epoch = newEpoch
+            return .initialized(cluster: name, epoch: newEpoch)
+        case .upsertMember(let member):
+            let previous = members.updateValue(member, forKey: member.id)
+            return .memberUpdated(member, previous: previous)
+        case .removeMember(let id):
+            guard let removed = members.removeValue(forKey: id) else {
+                return .ignored(reason: "no member \(id) to remove")
+            }
+            return .memberRemoved(removed)
+        case .appendEvent(let timeMillis, let data):
+            let seq = lastSeq + 1
+            events.append(ClusterEvent(seq: seq, index: index, timeMillis: timeMillis, data: data))
+            return .eventAppended(seq: seq)
+        }
+    }
+
+    /// Records that the entry at `index` was applied without changing anything (it did not
+    /// decode). Returns false for an index at or below ``appliedIndex``.
+    @discardableResult
+    public mutating func skip(index: UInt64) -> Bool {
+        guard index > appliedIndex else { return false }
+        appliedIndex = index
+        return true
+    }
+}
+
+// MARK: - Size limits
+
+extension ClusterCommand {
+    /// Why the command exceeds a size limit, or nil.
+    var sizeProblem: String? {
+        let names: [(String, String)] = switch self {
+        case .initialize(let cluster, _): [("cluster", cluster)]
+        case .upsertMember(let member):
+            [("id", member.id.rawValue), ("raftAddress", member.raftAddress), ("apiAddress", member.apiAddress)]
+        case .removeMember(let id): [("id", id.rawValue)]
+        case .appendEvent: []
+        }
+        for (field, text) in names {
+            if let problem = ClusterFieldCheck.nameProblem(text) { return "\(field) is too long: \(problem)" }
+        }
+        if case .appendEvent(_, let data) = self, data.count > ClusterLimits.maxEventBytes {
+            return "event data is too large: \(data.count) bytes exceeds the limit of \(ClusterLimits.maxEventBytes) bytes"
+        }
+        return nil
+    }
+}

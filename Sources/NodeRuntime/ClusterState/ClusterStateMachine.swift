@@ -1,0 +1,177 @@
+import DiscoCore
+import DiscoRaft
+import Synchronization
+
+// MARK: - ClusterStateChange
+
+/// A change of the cluster's name or membership, as published by
+/// ``ClusterStateMachine/changes()``.
+public enum ClusterStateChange: Hashable, Sendable {
+    /// The entry at `index` initialized the cluster, or added, replaced or removed a member.
+    case applied(index: UInt64, ApplyResult)
+    /// The whole state was replaced by a snapshot up to `appliedIndex`: re-read the members.
+    case restored(appliedIndex: UInt64)
+}
+
+// MARK: - ClusterStateMachine
+
+/// The node's replicated state machine: applies ``ClusterCommand`` entries from Raft to a
+/// ``ClusterState`` and lets the rest of the node read it, look up what a proposal did
+/// (``result(at:)``), long-poll the event log (``waitForEvents(since:limit:timeout:)``) and
+/// follow membership changes (``changes()``).
+///
+/// Raft's driver thread calls ``apply(_:)``, ``takeSnapshot()`` and ``restore(from:)``; every
+/// other method is safe from any thread or task. An entry that does not decode is skipped,
+/// logged and counted (``undecodableEntries``), so a bad proposal cannot stop the node.
+public final class ClusterStateMachine: RaftStateMachine {
+    /// How many recent results ``result(at:)`` remembers by default.
+    public static let defaultRecentResultCapacity = 65_536
+
+    struct Waiter: Sendable {
+        var since: UInt64
+        var continuation: CheckedContinuation<Void, Never>
+    }
+
+    struct Guarded: Sendable {
+        var state = ClusterState()
+        var recent: RecentApplyResults
+        var undecodableEntries = 0
+        var waiters: [UInt64: Waiter] = [:]
+        var nextWaiterID: UInt64 = 0
+        var subscribers: [UInt64: AsyncStream<ClusterStateChange>.Continuation] = [:]
+        var nextSubscriberID: UInt64 = 0
+
+        /// Removes and returns the waiters that now have an event to read.
+        mutating func takeSatisfiedWaiters() -> [Waiter] {
+            let lastSeq = state.lastSeq
+            let ready = waiters.filter { $0.value.since < lastSeq }
+            for id in ready.keys { waiters[id] = nil }
+            return Array(ready.values)
+        }
+    }
+
+    let guarded: Mutex<Guarded>
+    let logger: Logger
+
+    /// An empty state machine; `recentResultCapacity` bounds the memory of ``result(at:)``.
+    public init(logger: Logger, recentResultCapacity: Int = ClusterStateMachine.defaultRecentResultCapacity) {
+        self.logger = logger
+        guarded = Mutex(Guarded(recent: RecentApplyResults(capacity: recentResultCapacity)))
+    }
+
+    deinit {
+        let subscribers = guarded.withLock { guarded in
+            defer { guarded.subscribers = [:] }
+            return Array(guarded.subscribers.values)
+        }
+        for subscriber in subscribers { subscriber.finish() }
+    }
+
+    // MARK: RaftStateMachine
+
+    /// Decodes and applies one committed entry; an entry that does not decode is skipped (its
+    /// index still counts as applied) and counted in ``undecodableEntries``.
+    public func apply(_ entry: Entry) {
+        let command: ClusterCommand
+        do {
+            command = try ClusterCommand.decode(entry.data)
+        } catch {
+            logger.warning("skipping undecodable entry \(entry.index) (\(entry.data.count) bytes): \(error)")
+            guarded.withLock { guarded in
+                if guarded.state.skip(index: entry.index) {
+                    guarded.undecodableEntries += 1
+                    guarded.recent.record(.ignored(reason: "undecodable entry: \(error)"), at: entry.index)
+                }
+            }
+            return
+        }
+        let (result, waiters, subscribers) = guarded.withLock { guarded in
+            let result = guarded.state.apply(command, index: entry.index)
+            guarded.recent.record(result, at: entry.index)
+            let waiters = if case .eventAppended = result { guarded.takeSatisfiedWaiters() } else { [Waiter]() }
+            let subscribers = result.isStructural ? Array(guarded.subscribers.values) : []
+            return (result, waiters, subscribers)
+        }
+        for waiter in waiters { waiter.continuation.resume() }
+        for subscriber in subscribers { subscriber.yield(.applied(index: entry.index, result)) }
+        log(result, index: entry.index)
+    }
+
+    /// The whole state, encoded (see ``ClusterState/snapshotBytes()``).
+    public func takeSnapshot() -> [UInt8] {
+        guarded.withLock { $0.state }.snapshotBytes()
+    }
+
+    /// Replaces the whole state with a snapshot; throws ``ClusterCodingError`` when it is corrupt
+    /// (the state is then left as it was).
+    public func restore(from snapshot: [UInt8]) throws {
+        let restored = try ClusterState(snapshot: snapshot)
+        let (waiters, subscribers) = guarded.withLock { guarded in
+            guarded.state = restored
+            return (guarded.takeSatisfiedWaiters(), Array(guarded.subscribers.values))
+        }
+        for waiter in waiters { waiter.continuation.resume() }
+        for subscriber in subscribers { subscriber.yield(.restored(appliedIndex: restored.appliedIndex)) }
+        logger.info("restored cluster state at index \(restored.appliedIndex): cluster \(restored.cluster ?? "(none)"), \(restored.members.count) members, \(restored.lastSeq) events")
+    }
+
+    private func log(_ result: ApplyResult, index: UInt64) {
+        switch result {
+        case .initialized(let cluster, let epoch):
+            logger.info("cluster initialized at index \(index): \(cluster.debugDescription) epoch \(epoch)")
+        case .memberUpdated(let member, let previous):
+            if let previous, previous == member { return }
+            logger.info("\(previous == nil ? "member added" : "member updated") at index \(index): \(member)")
+        case .memberRemoved(let member):
+            logger.info("member removed at index \(index): \(member)")
+        case .eventAppended(let seq):
+            logger.trace("event \(seq) appended at index \(index)")
+        case .ignored(let reason):
+            logger.debug("entry \(index) ignored: \(reason)")
+        }
+    }
+
+    // MARK: Reading
+
+    /// A copy of the whole state.
+    public var state: ClusterState { guarded.withLock { $0.state } }
+    /// The members ordered by ID.
+    public var members: [ClusterMember] { guarded.withLock { $0.state.sortedMembers } }
+    /// The member with this ID, if any.
+    public func member(_ id: NodeID) -> ClusterMember? { guarded.withLock { $0.state.members[id] } }
+    /// The cluster name, once initialized.
+    public var cluster: String? { guarded.withLock { $0.state.cluster } }
+    /// The cluster epoch, once initialized.
+    public var epoch: UInt64? { guarded.withLock { $0.state.epoch } }
+    /// The Raft index of the last entry applied.
+    public var appliedIndex: UInt64 { guarded.withLock { $0.state.appliedIndex } }
+    /// The sequence number of the last event.
+    public var lastSeq: UInt64 { guarded.withLock { $0.state.lastSeq } }
+    /// Entries skipped because they did not decode.
+    public var undecodableEntries: Int { guarded.withLock { $0.undecodableEntries } }
+
+    /// What applying the entry at `index` did, while it is among the recently applied ones
+    /// (nil for older entries, entries applied before a restart, and membership entries of
+    /// Raft itself). An HTTP handler that proposed an event reads its `seq` here with the index
+    /// returned by `RaftNodeShell.propose`.
+    public func result(at index: UInt64) -> ApplyResult? {
+        guarded.withLock { $0.recent.result(at: index) }
+    }
+
+    /// Events with a sequence number above `seq` (at most `limit`), and the last sequence number.
+    public func events(since seq: UInt64, limit: Int) -> (events: [ClusterEvent], lastSeq: UInt64) {
+        guarded.withLock { ($0.state.events(since: seq, limit: limit), $0.state.lastSeq) }
+    }
+}
+
+// MARK: - Structural results
+
+extension ApplyResult {
+    /// Whether the result changed the cluster's name or membership (what ``ClusterStateMachine/changes()`` publishes).
+    var isStructural: Bool {
+        switch self {
+        case .initialized, .memberUpdated, .memberRemoved: true
+        case .eventAppended, .ignored: false
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import DiscoCore
+@testable import NodeRuntime
+import Testing
+
+@Suite("Cluster command codec")
+struct ClusterCommandCodecTests {
+    static let longName = String(repeating: "n", count: 255)
+
+    static let commands: [ClusterCommand] = [
+        .initialize(cluster: "prod", epoch: 1),
+        .initialize(cluster: "", epoch: 0),
+        .initialize(cluster: longName, epoch: .max),
+        .initialize(cluster: "grün-é😀", epoch: 42),
+        .upsertMember(ClusterMember(id: "n1", raftAddress: "10.0.0.1:4002", apiAddress: "10.0.0.1:4001", voter: true)),
+        .upsertMember(ClusterMember(id: NodeID(longName)!, raftAddress: longName, apiAddress: "", voter: false)),
+        .upsertMember(ClusterMember(id: "[::1]", raftAddress: "[::1]:4002", apiAddress: "[::1]:4001", voter: true)),
+        .removeMember("n1"),
+        .removeMember(NodeID(longName)!),
+        .appendEvent(timeMillis: 1_700_000_000_000, data: json(#"{"a":[1,2,{"b":null}]}"#)),
+        .appendEvent(timeMillis: .min, data: json("0")),
+        .appendEvent(timeMillis: .max, data: json(" \"spaced\" \n")),
+        .appendEvent(timeMillis: -1, data: json("[" + String(repeating: "1,", count: 1000) + "1]")),
+    ]
+
+    @Test("every command survives encode and decode", arguments: commands)
+    func roundTrip(_ command: ClusterCommand) throws {
+        let bytes = try command.encode()
+        #expect(bytes[0] == ClusterCommand.formatVersion)
+        #expect(try ClusterCommand.decode(bytes) == command)
+    }
+
+    @Test("the wire format is stable (golden bytes, also the fuzzer's seeds)")
+    func goldenBytes() throws {
+        let initialize: [UInt8] = [1, 1, 4] + json("prod") + [0, 0, 0, 0, 0, 0, 0, 7]
+        #expect(try ClusterCommand.initialize(cluster: "prod", epoch: 7).encode() == initialize)
+        let upsert: [UInt8] = [1, 2, 2] + json("n1") + [13] + json("10.0.0.1:4002") + [13] + json("10.0.0.1:4001") + [1]
+        let n1 = ClusterMember(id: "n1", raftAddress: "10.0.0.1:4002", apiAddress: "10.0.0.1:4001", voter: true)
+        #expect(try ClusterCommand.upsertMember(n1).encode() == upsert)
+        #expect(try ClusterCommand.removeMember("n1").encode() == [1, 3, 2] + json("n1"))
+        let event: [UInt8] = [1, 4, 0x00, 0x00, 0x01, 0x8B, 0xCF, 0xE5, 0x68, 0x00, 0, 0, 0, 14] + json(#"{"a":[1,true]}"#)
+        #expect(try ClusterCommand.decode(event) == .appendEvent(timeMillis: 0x018B_CFE5_6800, data: json(#"{"a":[1,true]}"#)))
+    }
+
+    @Test("event data of exactly 1 MiB encodes; one byte more is refused")
+    func eventDataLimit() throws {
+        let string = "\"" + String(repeating: "x", count: ClusterLimits.maxEventBytes - 2) + "\""
+        let largest = ClusterCommand.appendEvent(timeMillis: 5, data: json(string))
+        #expect(try ClusterCommand.decode(largest.encode()) == largest)
+
+        let tooLarge = ClusterCommand.appendEvent(timeMillis: 5, data: json(string + " "))
+        let error = encodeError(tooLarge)
+        #expect(error?.code == .tooLarge)
+        #expect(error?.field == "data")
+        #expect(error?.description == "cluster command: too-large (field data): 1048577 bytes exceeds the limit of 1048576 bytes")
+    }
+
+    @Test("names over 255 bytes and data that is not JSON are refused when encoding")
+    func encodingRefusals() {
+        let long = Self.longName + "x"
+        let cluster = encodeError(ClusterCommand.initialize(cluster: long, epoch: 1))
+        #expect(cluster?.description == "cluster command: too-large (field cluster): 256 bytes exceeds the limit of 255")
+        let address = encodeError(ClusterCommand.upsertMember(ClusterMember(id: "n1", raftAddress: "a:1", apiAddress: long, voter: true)))
+        #expect(address?.field == "member.apiAddress")
+        let id = encodeError(ClusterCommand.removeMember(NodeID(long)!))
+        #expect(id?.field == "id")
+        let notJSON = encodeError(ClusterCommand.appendEvent(timeMillis: 1, data: json("{oops")))
+        #expect(notJSON?.code == .invalidValue)
+        #expect(notJSON?.description.hasPrefix("cluster command: invalid-value (field data): expected one JSON value: ") == true)
+    }
+
+    // MARK: Decoding errors
+
+    @Test("an empty input and a truncated field name what is missing")
+    func truncation() throws {
+        #expect(decodeError([])?.description
+            == "cluster command: truncated at byte 0 (field version): needs 1 byte, only 0 remain")
+        let bytes = try ClusterCommand.upsertMember(member("n1")).encode()
+        // 1 version, 1 tag, 1+2 id, then the raft address length and 13 bytes of it.
+        let cut = Array(bytes[..<8])
+        #expect(decodeError(cut)?.description
+            == "cluster command: truncated at byte 6 (field member.raftAddress): needs 13 bytes, only 2 remain")
+        // Every proper prefix is refused as truncated.
+        for length in 0..<bytes.count {
+            #expect(decodeError(Array(bytes[..<length]))?.code == .truncated)
+        }
+    }
+
+    @Test("an unknown version or tag is refused, naming the expected values")
+    func unknownVersionAndTag() throws {
+        var bytes = try ClusterCommand.removeMember("n1").encode()
+        bytes[0] = 2
+        #expect(decodeError(bytes)?.description
+            == "cluster command: unsupported-version at byte 0 (field version): expected format version 1, found 2")
+        bytes[0] = 1
+        bytes[1] = 9
+        #expect(decodeError(bytes)?.description
+            == "cluster command: unknown-tag at byte 1 (field tag): expected 1 (initialize), 2 (upsertMember), 3 (removeMember) or 4 (appendEvent), found 9")
+    }
+
+    @Test("a declared event length over 1 MiB is refused before reading it")
+    func oversizeEvent() {
+        // version, tag 4, time 8 bytes, then length 0x00100001.
+        let bytes: [UInt8] = [1, 4] + [UInt8](repeating: 0, count: 8) + [0x00, 0x10, 0x00, 0x01] + json("1")
+        #expect(decodeError(bytes)?.description
+            == "cluster command: too-large at byte 10 (field data): length 1048577 exceeds the limit of 1048576 bytes")
+    }
+
+    @Test("trailing bytes, bad flags, bad IDs, bad UTF-8 and non-JSON data are refused")
+    func invalidValues() throws {
+        let trailing = try ClusterCommand.removeMember("n1").encode() + [0]
+        #expect(decodeError(trailing)?.description
+            == "cluster command: trailing-bytes at byte 5 (field end): expected the end, found 1 more byte")
+
+        var flag = try ClusterCommand.upsertMember(member("n1")).encode()
+        flag[flag.count - 1] = 2
+        #expect(decodeError(flag)?.description
+            == "cluster command: invalid-value at byte \(flag.count - 1) (field member.voter): expected 0 or 1, found 2")
+
+        let spaceID: [UInt8] = [1, 3, 3] + json("a b")
+        #expect(decodeError(spaceID)?.description
+            == #"cluster command: invalid-value at byte 3 (field id): expected a node ID (non-empty, no whitespace or control characters), found "a b""#)
+        let emptyID: [UInt8] = [1, 3, 0]
+        #expect(decodeError(emptyID)?.field == "id")
+
+        let badUTF8: [UInt8] = [1, 1, 2, 0xC3, 0x28] + [UInt8](repeating: 0, count: 8)
+        #expect(decodeError(badUTF8)?.description
+            == "cluster command: invalid-value at byte 3 (field cluster): expected UTF-8 text, found invalid bytes")
+
+        let minimalEvent: [UInt8] = [1, 4] + [UInt8](repeating: 0, count: 8) + [0, 0, 0, 2] + json("{}")
+        #expect(try ClusterCommand.decode(minimalEvent) == .appendEvent(timeMillis: 0, data: json("{}")))
+        let garbage: [UInt8] = [1, 4] + [UInt8](repeating: 0, count: 8) + [0, 0, 0, 3] + json("{x}")
+        let error = decodeError(garbage)
+        #expect(error?.code == .invalidValue)
+        #expect(error?.offset == 14)
+        #expect(error?.field == "data")
+    }
+}

@@ -10,7 +10,7 @@ extension Node {
         BootstrapPeer(id: id, raftAddress: raftAddress.description, apiAddress: apiAddress.description, voter: !options.raftNonVoter)
     }
 
-    var clusterName: String { store.clusterName ?? options.clusterName }
+    var clusterName: String { store.cluster ?? options.clusterName }
 
     /// Whether this node belongs to a cluster (it has a Raft configuration).
     var isClustered: Bool { !consensus.status.members.isEmpty }

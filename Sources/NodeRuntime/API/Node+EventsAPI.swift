@@ -23,11 +23,16 @@ extension Node {
             return APIResponse.error(400, "body is not valid JSON: \(error); POST /events takes one JSON value")
         }
         let timeMillis = Int64(Date().timeIntervalSince1970 * 1000)
-        let command = ClusterCommand.appendEvent(timeMillis: timeMillis, data: request.body)
+        let command: [UInt8]
         do {
-            let index = try await consensus.propose(command.encode())
-            guard let seq = store.eventSeq(atIndex: index) else {
-                return APIResponse.error(500, "event committed at index \(index) but its sequence number is not known")
+            command = try ClusterCommand.appendEvent(timeMillis: timeMillis, data: request.body).encode()
+        } catch {
+            return APIResponse.error(error.code == .tooLarge ? 413 : 400, "event refused: \(error.message)")
+        }
+        do {
+            let index = try await consensus.propose(command)
+            guard case .eventAppended(let seq)? = store.result(at: index) else {
+                return APIResponse.error(500, "event committed at index \(index) but the state machine did not append it")
             }
             metrics.eventsAppended.add(1, ordering: .relaxed)
             return APIResponse.json(["seq": .number(JSONNumber(seq)), "index": .number(JSONNumber(index))])
@@ -92,7 +97,9 @@ extension Node {
         let (events, lastSeq) = wait > .zero
             ? await store.waitForEvents(since: since, limit: limit, timeout: wait)
             : store.events(since: since, limit: limit)
-        return APIResponse.json(["events": .array(events.map(\.json)), "last_seq": .number(JSONNumber(lastSeq))])
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        return HTTPResponse(status: 200, headers: headers, bytes: ClusterEvent.eventsResponseJSON(events, lastSeq: lastSeq))
     }
 
     /// Maps a consensus failure to a status code and a message.

@@ -55,7 +55,7 @@ extension Node {
             "data_dir": .string(directory.path),
         ]
         let cluster: JSONValue = [
-            "name": store.clusterName.map(JSONValue.string) ?? .string(options.clusterName),
+            "name": store.cluster.map(JSONValue.string) ?? .string(options.clusterName),
             "epoch": store.epoch.map { .number(JSONNumber($0)) } ?? .null,
         ]
         let discovery: JSONValue = [

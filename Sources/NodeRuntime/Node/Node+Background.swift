@@ -8,6 +8,7 @@ extension Node {
         spawn { [self] in await watchLeadership() }
         spawn { [self] in await watchMembership() }
         spawn { [self] in await reconcileLoop() }
+        spawn { [self] in await watchReplicatedMembers() }
         spawn { [self] in await form() }
     }
 
@@ -63,9 +64,9 @@ extension Node {
         let raft = consensus.status
         guard raft.isLeader else { return }
         do {
-            if store.clusterName == nil {
+            if store.cluster == nil {
                 let epoch = UInt64.random(in: 1...UInt64.max)
-                _ = try await consensus.propose(ClusterCommand.initialize(cluster: options.clusterName, epoch: epoch).encode())
+                _ = try await consensus.propose(try ClusterCommand.initialize(cluster: options.clusterName, epoch: epoch).encode())
                 logger.info("cluster \(options.clusterName.debugDescription) initialized with epoch \(epoch)")
             }
             for member in raft.members {
@@ -74,11 +75,11 @@ extension Node {
                 let wanted = ClusterMember(id: member, raftAddress: entry.raftAddress.description,
                                            apiAddress: entry.apiAddress.description, voter: voter)
                 if store.member(member) != wanted {
-                    _ = try await consensus.propose(ClusterCommand.upsertMember(wanted).encode())
+                    _ = try await consensus.propose(try ClusterCommand.upsertMember(wanted).encode())
                 }
             }
-            for record in store.memberList where !raft.members.contains(record.id) {
-                _ = try await consensus.propose(ClusterCommand.removeMember(record.id).encode())
+            for record in store.members where !raft.members.contains(record.id) {
+                _ = try await consensus.propose(try ClusterCommand.removeMember(record.id).encode())
             }
         } catch {
             logger.debug("reconciliation deferred: \(error)")
@@ -91,5 +92,33 @@ extension Node {
         let missing = consensus.status.members.filter { $0 != id && !known.contains($0) }.compactMap { book.raftAddress($0) }
         guard !missing.isEmpty else { return }
         Task { [membership] in _ = try? await membership.join(seeds: missing) }
+    }
+}
+
+// MARK: - Replicated membership → address book
+
+extension Node {
+    /// Feeds replicated member records into the address book (newer observations still win).
+    func watchReplicatedMembers() async {
+        for member in store.members { learnReplicated(member, previous: nil) }
+        for await change in store.changes() {
+            switch change {
+            case .applied(_, .memberUpdated(let member, let previous)): learnReplicated(member, previous: previous)
+            case .restored: for member in store.members { learnReplicated(member, previous: nil) }
+            default: break
+            }
+        }
+    }
+
+    private func learnReplicated(_ member: ClusterMember, previous: ClusterMember?) {
+        guard let raft = try? PeerAddress(parsing: member.raftAddress), let api = try? PeerAddress(parsing: member.apiAddress) else {
+            return
+        }
+        let old = previous.flatMap { previous -> (raft: PeerAddress, api: PeerAddress)? in
+            guard let raft = try? PeerAddress(parsing: previous.raftAddress), let api = try? PeerAddress(parsing: previous.apiAddress)
+            else { return nil }
+            return (raft, api)
+        }
+        book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, previous: old)
     }
 }

@@ -19,7 +19,7 @@ public final class Node: Sendable {
     let logger: Logger
     let directory: NodeDataDirectory
     let book: AddressBook
-    let store: ClusterStateMachine
+    let store: any ClusterStore
     let consensus: any ConsensusEngine
     let membership: any MembershipService
     let client: HTTPClient
@@ -95,7 +95,7 @@ public final class Node: Sendable {
         return node
     }
 
-    private init(settings: NodeSettings, directory: NodeDataDirectory, book: AddressBook, store: ClusterStateMachine,
+    private init(settings: NodeSettings, directory: NodeDataDirectory, book: AddressBook, store: any ClusterStore,
                  consensus: any ConsensusEngine, membership: any MembershipService, raftAddress: PeerAddress,
                  apiAddress: PeerAddress) {
         id = settings.options.nodeID

@@ -1,0 +1,24 @@
+import DiscoCore
+
+// MARK: - ClusterStore
+
+/// The replicated state the node reads: cluster name and epoch, member records and the event
+/// log. The embedded implementation is ``ClusterStateMachine``, applied by Raft; an external
+/// consensus engine provides its own.
+public protocol ClusterStore: Sendable {
+    var cluster: String? { get }
+    var epoch: UInt64? { get }
+    /// Member records, sorted by ID.
+    var members: [ClusterMember] { get }
+    func member(_ id: NodeID) -> ClusterMember?
+    var lastSeq: UInt64 { get }
+    /// What applying the entry at `index` did (recent entries only).
+    func result(at index: UInt64) -> ApplyResult?
+    func events(since seq: UInt64, limit: Int) -> (events: [ClusterEvent], lastSeq: UInt64)
+    /// Long poll: returns as soon as an event after `since` exists, or after `timeout`.
+    func waitForEvents(since seq: UInt64, limit: Int, timeout: Duration) async -> (events: [ClusterEvent], lastSeq: UInt64)
+    /// Membership and initialization changes as they are applied.
+    func changes() -> AsyncStream<ClusterStateChange>
+}
+
+extension ClusterStateMachine: ClusterStore {}

@@ -120,6 +120,7 @@ struct WaitWrite {
                 }
                 log.record(url, "\(response.status) \(String(response.bodyText.prefix(120)))")
             } catch {
+                if Task.isCancelled { return nil }  // the run is over; keep the last real answer
                 log.record(url, "\(error)")
             }
         }

@@ -68,11 +68,11 @@ for s in held: s.close()
 PY
 }
 
-# sides: the sides to measure, from --only (default both); ours first.
-sides_from_only() {
+# select_sides ONLY: sets `sides` to the sides to measure, from --only (default both; ours first).
+select_sides() {
     case "${1:-}" in
-        "") echo "disco etcd" ;;
-        disco|etcd) echo "$1" ;;
+        "") sides=(disco etcd) ;;
+        disco|etcd) sides=("$1") ;;
         *) echo "--only takes disco or etcd" >&2; exit 2 ;;
     esac
 }

@@ -132,8 +132,9 @@ public actor BootstrapShell {
         self.client = client
         self.logger = logger
         let promise = try configuration.promiseFile.load()
-        engine = BootstrapEngine(settings: configuration.settings, seed: configuration.seed, promise: promise,
-                                 hasClusterState: configuration.hasClusterState)
+        let engine = BootstrapEngine(settings: configuration.settings, seed: configuration.seed, promise: promise,
+                                     hasClusterState: configuration.hasClusterState)
+        self.engine = engine
         if let promise { logger.info("bootstrap: found a persisted promise to proposal \(promise.id)") }
         let initial = BootstrapProgress(state: engine.outcome.map(Self.name) ?? (engine.promise == nil ? "idle" : "promised"),
                                         outcome: engine.outcome)

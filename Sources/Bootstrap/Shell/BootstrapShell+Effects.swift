@@ -13,7 +13,7 @@ extension BootstrapShell {
                 let lookup = hooks.lookup
                 spawn { await self.lookupDone(await lookup()) }
             case .join(let targets):
-                let (client, request, timeout) = (client, configuration.joinRequest, configuration.requestTimeout)
+                let (client, request, timeout) = (client, configuration.joinRequest, configuration.joinTimeout)
                 spawn { await self.joinDone(await client.join(targets: targets, request: request, timeout: timeout)) }
             case .notify(let targets, let request):
                 // Every target at once, each on its own clock: a silent one costs only its timeout.

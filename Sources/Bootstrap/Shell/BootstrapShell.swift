@@ -72,7 +72,9 @@ public actor BootstrapShell {
         public var joinRequest: JoinRequest
         /// Per-target timeout of a notify.
         public var notifyTimeout: Duration = .seconds(1)
-        /// Timeout of joins, proposals, abandons and status questions.
+        /// Per-target timeout of a join (targets are tried in order, so keep it short).
+        public var joinTimeout: Duration = .seconds(1)
+        /// Timeout of proposals, abandons and status questions.
         public var requestTimeout: Duration = .seconds(2)
 
         public init(settings: BootstrapEngine.Settings, seed: UInt64, promiseFile: PromiseFile, hasClusterState: Bool = false,

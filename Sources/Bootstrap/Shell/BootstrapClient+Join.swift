@@ -56,7 +56,7 @@ extension BootstrapClient {
                 }
                 url = next
             case 503:
-                return .failure(BootstrapClientError(.noLeader, target: here, detail: "no leader yet: \(message)"))
+                return .failure(BootstrapClientError(.noLeader, target: here, detail: "answered 503 (no leader yet): \(message)"))
             case 409:
                 return .failure(BootstrapClientError(.refused, target: here, detail: "join refused: \(message)"))
             default:

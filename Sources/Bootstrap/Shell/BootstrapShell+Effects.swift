@@ -109,8 +109,9 @@ extension BootstrapShell {
             logger.info("bootstrap: joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)) via \(target); leader \(accepted.leader)")
             outcome = .joined
         case .refused(let error):
+            // Said once per distinct refusal, not every round.
+            if lastError != error.description { logger.warning("bootstrap: \(error)") }
             recordError(error.description)
-            logger.warning("bootstrap: \(error)")
             outcome = .noCluster
         case .failed(let failures):
             for failure in failures { logger.debug("bootstrap: no join via \(failure)") }

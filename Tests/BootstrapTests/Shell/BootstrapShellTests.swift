@@ -103,6 +103,41 @@ import Testing
         hole.close()
     }
 
+    /// Two targets that answer only once both have received the notify: sent one after the
+    /// other, the first would time out (10 s) and the first round would count 2 voters, not 3.
+    @Test func notifiesGoToEveryTargetAtOnce() async throws {
+        let arrived = Locked(0)
+        var servers: [HTTPServer] = []
+        for index in 0..<2 {
+            let responder = BootstrapPeer(id: NodeID("peer-\(index)") ?? "peer", raftAddress: "127.0.0.1:\(29100 + index)",
+                                          apiAddress: "127.0.0.1:\(29200 + index)")
+            servers.append(try await HTTPServer.start { request in
+                guard request.path == "/notify" else { return HTTPResponse(status: 503, bytes: BootstrapWire.errorBody("no leader yet")) }
+                arrived.withLock { $0 += 1 }
+                try? await waitUntil("both targets reached", timeout: .seconds(20), pollEvery: .milliseconds(5)) { arrived.value >= 2 }
+                let (status, body) = BootstrapWire.encode(NotifyReply.forming(responder: responder, known: [responder]))
+                return HTTPResponse(status: status, bytes: body)
+            })
+        }
+        let targets = servers.map { PeerAddress(host: "127.0.0.1", port: $0.localAddress.port) }
+        let me = BootstrapPeer(id: "me", raftAddress: "127.0.0.1:29300", apiAddress: "127.0.0.1:29301")
+        let directory = try TemporaryDirectory()
+        defer { directory.remove() }
+        var configuration = BootstrapShell.Configuration(settings: .init(me: me, cluster: "disco", expect: 3), seed: 3,
+                                                         promiseFile: PromiseFile(path: directory.file("promise.json")))
+        configuration.notifyTimeout = .seconds(10)
+        let sink = MemoryLogSink()
+        let shell = try BootstrapShell(configuration: configuration, hooks: .init(lookup: { .success(targets) }, bootstrap: { _ in }),
+                                       logger: Logger(label: "bootstrap", handler: LogfmtHandler(sink: sink)))
+        let run = Task { try await shell.run() }
+        try await waitUntil("the first round completed", timeout: .seconds(60)) { sink.lines.contains { $0.contains("peers notified") } }
+        let first = sink.lines.first { $0.contains("peers notified") } ?? ""
+        #expect(first.contains("3/3 peers notified"), "\(first)")
+        await shell.shutdown()
+        _ = await run.result
+        for server in servers { await server.shutdown(gracePeriod: .seconds(1)) }
+    }
+
     @Test func formationEndpointsRejectBadRequestsNamingTheField() async throws {
         let formation = try await LoopbackFormation(count: 1, expect: { _ in 3 })
         let http = HTTPClient()

@@ -1,0 +1,82 @@
+import DiscoCore
+import DiscoNet
+
+// MARK: - Joining
+
+extension BootstrapClient {
+    /// Tries `POST /join` on each target in order until one accepts. A 409 refusal stops at once
+    /// (it is a configuration problem, not a transient one); 503, timeouts and other failures
+    /// move on to the next target.
+    public func join(targets: [PeerAddress], request: JoinRequest, timeout: Duration) async -> JoinResult {
+        var failures: [BootstrapClientError] = []
+        for target in targets {
+            switch await join(target: target, request: request, timeout: timeout) {
+            case .success(let accepted):
+                return .joined(accepted, via: target)
+            case .failure(let error) where error.code == .refused:
+                return .refused(error)
+            case .failure(let error):
+                failures.append(error)
+            }
+        }
+        return .failed(failures)
+    }
+
+    /// `POST /join` to one target, following up to ``maxJoinRedirects`` leader redirects
+    /// (301, 302, 307, 308; the POST and its body are repeated each time).
+    public func join(target: PeerAddress, request: JoinRequest, timeout: Duration) async -> Result<JoinAccepted, BootstrapClientError> {
+        let body = BootstrapWire.encode(request)
+        let origin = target.withoutScheme.description
+        var url = "http://\(origin)/join"
+        var redirects = 0
+        while true {
+            let response: HTTPClientResponse
+            switch await send("POST", url: url, body: body, timeout: timeout) {
+            case .success(let answer): response = answer
+            case .failure(let error): return .failure(error)
+            }
+            let here = Self.authority(of: url)
+            let message = BootstrapWire.errorMessage(in: response.body)
+            switch response.status {
+            case 200:
+                return decoding(here) { () throws(BootstrapWireError) in try BootstrapWire.decodeJoinAccepted(response.body) }
+            case 301, 302, 307, 308:
+                guard let location = response.headers["Location"] else {
+                    return .failure(BootstrapClientError(.badAnswer, target: here, detail: "join answered \(response.status) without a Location"))
+                }
+                redirects += 1
+                guard redirects <= Self.maxJoinRedirects else {
+                    return .failure(BootstrapClientError(.tooManyRedirects, target: origin, detail:
+                        "join was redirected more than \(Self.maxJoinRedirects) times without reaching the leader (last: \(here) → \(location)); "
+                        + "the cluster's nodes disagree about the leader"))
+                }
+                guard let next = Self.resolve(location, against: url) else {
+                    return .failure(BootstrapClientError(.badAnswer, target: here,
+                                                         detail: "join redirected to \(location.debugDescription), which is not an http:// URL or path"))
+                }
+                url = next
+            case 503:
+                return .failure(BootstrapClientError(.noLeader, target: here, detail: "answered 503 (no leader yet): \(message)"))
+            case 409:
+                return .failure(BootstrapClientError(.refused, target: here, detail: "join refused: \(message)"))
+            default:
+                return .failure(BootstrapClientError(.badAnswer, target: here, detail: "join answered \(response.status): \(message)"))
+            }
+        }
+    }
+
+    // MARK: URLs
+
+    /// `host:port` of an `http://host:port/path` URL.
+    static func authority(of url: String) -> String {
+        let rest = url.hasPrefix("http://") ? url.dropFirst("http://".count) : Substring(url)
+        return String(rest.prefix { $0 != "/" && $0 != "?" })
+    }
+
+    /// An absolute `http://` URL or an absolute path resolved against `base`; `nil` otherwise.
+    static func resolve(_ location: String, against base: String) -> String? {
+        if location.lowercased().hasPrefix("http://") { return location }
+        if location.hasPrefix("/"), !location.hasPrefix("//") { return "http://\(authority(of: base))\(location)" }
+        return nil
+    }
+}

@@ -1,0 +1,125 @@
+import DiscoCore
+import DiscoNet
+import DiscoTestKit
+import Testing
+@testable import Bootstrap
+
+/// `POST /join` against fake servers on loopback: redirects, retries, refusals.
+@Suite struct BootstrapJoinTests {
+    let me = BootstrapPeer(id: "late", raftAddress: "127.0.0.1:29001", apiAddress: "127.0.0.1:29000")
+    let leader = ClusterLeader(id: "leader", apiAddress: "127.0.0.1:28000", raftAddress: "127.0.0.1:28001")
+
+    var request: JoinRequest { JoinRequest(node: me, cluster: "disco") }
+
+    func accepted() -> HTTPResponse {
+        HTTPResponse(status: 200, bytes: BootstrapWire.encode(JoinAccepted(leader: leader, cluster: "disco", epoch: 4)))
+    }
+
+    func address(_ server: HTTPServer) -> PeerAddress { PeerAddress(host: "127.0.0.1", port: server.localAddress.port) }
+
+    /// Servers 0..<count; each but the last redirects to the next, the last accepts.
+    func redirectChain(_ count: Int) async throws -> [HTTPServer] {
+        let ports = Locked<[UInt16]>([])
+        var servers: [HTTPServer] = []
+        for index in 0..<count {
+            let isLast = index == count - 1
+            let reply = accepted()
+            servers.append(try await HTTPServer.start { _ in
+                guard !isLast else { return reply }
+                let next = ports.withLock { $0.indices.contains(index + 1) ? $0[index + 1] : 0 }
+                let status = [301, 302, 307, 308][index % 4]
+                return HTTPResponse(status: status, headers: ["Location": "http://127.0.0.1:\(next)/join"],
+                                    bytes: BootstrapWire.errorBody("not the leader"))
+            })
+        }
+        ports.withLock { $0 = servers.map(\.localAddress.port) }
+        return servers
+    }
+
+    func shutdown(_ servers: [HTTPServer]) async {
+        for server in servers { await server.shutdown(gracePeriod: .seconds(1)) }
+    }
+
+    @Test func tenRedirectsAreFollowedAndElevenAreAClearError() async throws {
+        let servers = try await redirectChain(12)
+        let client = BootstrapClient()
+        // From server 1: ten redirects (1→2→…→11), then the leader accepts.
+        let joined = await client.join(target: address(servers[1]), request: request, timeout: .seconds(5))
+        #expect(try joined.get() == JoinAccepted(leader: leader, cluster: "disco", epoch: 4))
+        // From server 0: the eleventh redirect is refused.
+        let result = await client.join(target: address(servers[0]), request: request, timeout: .seconds(5))
+        guard case .failure(let error) = result else {
+            Issue.record("expected too many redirects, got \(result)")
+            return
+        }
+        #expect(error.code == .tooManyRedirects)
+        #expect(error.detail.contains("more than 10 times"), "\(error)")
+        await shutdown(servers)
+    }
+
+    @Test func noLeaderThenLeaderJoinsOnTheSecondAttempt() async throws {
+        let calls = Locked(0)
+        let reply = accepted()
+        let server = try await HTTPServer.start { _ in
+            let call = calls.withLock { count in
+                count += 1
+                return count
+            }
+            return call == 1 ? HTTPResponse(status: 503, bytes: BootstrapWire.errorBody("no leader yet; retry")) : reply
+        }
+        let sink = MemoryLogSink()
+        let joiner = Joiner(attempts: 3, interval: .milliseconds(10), logger: Logger(label: "join", handler: LogfmtHandler(sink: sink)))
+        let result = try await joiner.join(targets: [address(server)], request: request)
+        #expect(result.leader == leader && result.epoch == 4)
+        #expect(calls.value == 2)
+        #expect(sink.lines.contains { $0.contains("attempt 1/3") && $0.contains("no leader yet") })
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func aRefusalIsReportedAtOnceAndNotRetried() async throws {
+        let calls = Locked(0)
+        let server = try await HTTPServer.start { _ in
+            calls.withLock { $0 += 1 }
+            return HTTPResponse(status: 409, bytes: BootstrapWire.errorBody(
+                "cluster name mismatch: this node runs cluster \"blue\", the join says \"disco\"; wipe the data directory to re-bootstrap"))
+        }
+        let joiner = Joiner(attempts: 5, interval: .milliseconds(10), logger: Logger(label: "join", handler: LogfmtHandler(sink: MemoryLogSink())))
+        do {
+            _ = try await joiner.join(targets: [address(server)], request: request)
+            Issue.record("expected a refusal")
+        } catch let error as JoinError {
+            #expect(error.code == .refused)
+            #expect(error.detail.contains("\"blue\"") && error.detail.contains("\"disco\""))
+        }
+        #expect(calls.value == 1)
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func targetsAreTriedInOrderPastDeadOnes() async throws {
+        let dead = PeerAddress(host: "127.0.0.1", port: try FreePort.loopback())
+        let reply = accepted()
+        let server = try await HTTPServer.start { _ in reply }
+        let result = await BootstrapClient().join(targets: [dead, address(server)], request: request, timeout: .seconds(5))
+        #expect(result == .joined(JoinAccepted(leader: leader, cluster: "disco", epoch: 4), via: address(server)))
+        let none = await BootstrapClient().join(targets: [dead], request: request, timeout: .seconds(5))
+        guard case .failed(let failures) = none else {
+            Issue.record("expected a failure, got \(none)")
+            return
+        }
+        #expect(failures.count == 1 && failures[0].code == .unreachable)
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+
+    @Test func joinerGivesUpAfterItsAttemptsNamingTheLastErrors() async throws {
+        let server = try await HTTPServer.start { _ in HTTPResponse(status: 503, bytes: BootstrapWire.errorBody("no leader yet; retry")) }
+        let joiner = Joiner(attempts: 2, interval: .milliseconds(10), logger: Logger(label: "join", handler: LogfmtHandler(sink: MemoryLogSink())))
+        do {
+            _ = try await joiner.join(targets: [address(server)], request: request)
+            Issue.record("expected the joiner to give up")
+        } catch let error as JoinError {
+            #expect(error.code == .failed)
+            #expect(error.detail.contains("after 2 attempts") && error.detail.contains("no leader yet"))
+        }
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
+}

@@ -55,10 +55,10 @@ public actor LeaderRecordKeeper {
         public var writes = 0
     }
 
-    public let registry: any LeaderRegistry
+    public nonisolated let registry: any LeaderRegistry
     /// The record this node publishes.
-    public let me: LeaderRecord
-    public let settings: Settings
+    public nonisolated let me: LeaderRecord
+    public nonisolated let settings: Settings
     let logger: Logger
     private let startedAt = ContinuousClock.now
     private var random: DeterministicRandom

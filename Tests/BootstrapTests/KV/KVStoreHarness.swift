@@ -78,10 +78,11 @@ final class KVStoreHarness: Sendable {
     /// A new registry (its own session or lease) whose failures a test can switch on.
     func registry() -> FlakyLeaderRegistry { FlakyLeaderRegistry(factory()) }
 
-    /// Lets the TTL pass for sessions and leases nobody renews: advances the hand clock past
-    /// Consul's 2×TTL reaping bound; on etcd real time does it and callers poll.
-    func letTTLPass() {
-        clock?.advance(ttl * 3)
+    /// Moves the hand clock a quarter of the TTL (on etcd real time moves by itself). Tests
+    /// call it on every poll while waiting for an expiry: a session nobody renews expires after
+    /// a few polls (Consul reaps after 2×TTL), one that is still renewed keeps being extended.
+    func letTimePass() {
+        clock?.advance(ttl / 4)
     }
 
     /// Keeper settings suited to this store: renewals well within the TTL, quick retries.

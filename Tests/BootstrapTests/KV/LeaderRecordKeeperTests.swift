@@ -73,7 +73,7 @@ import Testing
                 await keeperA.leadershipChanged(isLeader: false)
                 // No new leader: nobody renews, so the record goes once the TTL has passed.
                 try await waitUntil("a's record to expire", timeout: .seconds(60), pollEvery: .milliseconds(100)) {
-                    store.letTTLPass()
+                    store.letTimePass()
                     return try await reader.read() == nil
                 }
             }
@@ -179,7 +179,7 @@ import Testing
 
                 // Meanwhile the session or lease runs out and the record is gone.
                 try await waitUntil("the unrenewed record to expire", timeout: .seconds(60), pollEvery: .milliseconds(100)) {
-                    store.letTTLPass()
+                    store.letTimePass()
                     return try await reader.read() == nil
                 }
 

@@ -99,7 +99,7 @@ let package = Package(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit"], swiftSettings: strictSettings),
-        .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),

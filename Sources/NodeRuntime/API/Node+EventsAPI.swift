@@ -1,4 +1,5 @@
 import DiscoCore
+import Synchronization
 import DiscoNet
 import Foundation
 

@@ -1,3 +1,4 @@
+import Bootstrap
 import DiscoCore
 import Synchronization
 

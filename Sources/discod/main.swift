@@ -1,9 +1,6 @@
 import DiscoCore
 import Dispatch
 import NodeRuntime
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
 
 // discod [flags] <data-dir>: parse and validate everything before touching the data directory,
 // then run the node until SIGTERM or SIGINT.
@@ -17,11 +14,6 @@ do {
 let logger = Logger(label: "discod", level: options.logLevel, handler: options.logFormat.handler())
 logger.info("starting", metadata: options.metadata)
 
-// Signals are taken by dispatch sources, not default handlers, so shutdown runs in Swift.
-signal(SIGTERM, SIG_IGN)
-signal(SIGINT, SIG_IGN)
-signal(SIGPIPE, SIG_IGN)
-
 let node: Node
 do {
     node = try await Node.start(NodeSettings(options: options, logger: logger))
@@ -30,22 +22,7 @@ do {
     CommandLineTool.exit(1)
 }
 
-let signalQueue = DispatchQueue(label: "discod.signals")
-var signalSources: [any DispatchSourceSignal] = []
-for signalNumber in [SIGTERM, SIGINT] {
-    let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signalQueue)
-    source.setEventHandler {
-        logger.info("received \(signalNumber == SIGTERM ? "SIGTERM" : "SIGINT"); shutting down gracefully")
-        Task { await node.shutdown() }
-        // A second signal, or a shutdown that overruns its grace period, ends the process at once.
-        signalQueue.asyncAfter(deadline: .now() + .seconds(Int(node.settings.shutdownGrace.components.seconds))) {
-            logger.error("shutdown did not finish within \(node.settings.shutdownGrace); exiting")
-            CommandLineTool.exit(1)
-        }
-    }
-    source.resume()
-    signalSources.append(source)
-}
-
+let signalSources = SignalHandling.install(node: node, logger: logger)
 let status = await node.waitUntilStopped()
+signalSources.forEach { $0.cancel() }
 CommandLineTool.exit(status)

@@ -1,3 +1,4 @@
+import DiscoTestKit
 import Foundation
 import Testing
 
@@ -35,21 +36,16 @@ import Testing
         #expect(!exists)
     }
 
-    @Test func validSeedCommandLineExitsZeroWithoutCreatingData() async throws {
-        let (outcome, exists) = try await runDiscod(["-node-id", "1", "-http-addr=127.0.0.1:4001", "-raft-addr=127.0.0.1:4002",
-                                               "-bootstrap-expect", "3", "-join", "http://h1:4001,http://h2:4001,http://h3:4001", "data"])
-        #expect(outcome.status == 0, "\(outcome.standardError)")
-        #expect(outcome.standardError.contains("msg=\"options validated\""))
-        #expect(outcome.standardError.contains("node_id=1"))
-        #expect(!exists)
-    }
-
-    @Test func jsonLogFormat() async throws {
-        let (outcome, _) = try await runDiscod(["-log-format", "json", "data"])
-        #expect(outcome.status == 0)
-        let firstLine = String(outcome.standardError.split(separator: "\n").first ?? "")
+    @Test func jsonLogFormatAndGracefulExitOnSIGTERM() async throws {
+        let cluster = try DiscodCluster(name: "json-log")
+        defer { Task { await cluster.shutdown() } }
+        let node = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: ["-log-format", "json"])
+        try await node.process.waitForOutput(containing: #""msg":"leader is 1 (this node)"#)
+        let firstLine = String(node.process.output.split(separator: "\n").first ?? "")
         #expect(firstLine.hasPrefix(#"{"ts":""#))
-        #expect(firstLine.contains(#""msg":"options validated""#))
+        #expect(firstLine.contains(#""msg":"starting""#))
+        #expect(await node.terminate() == 0)
+        #expect(node.process.output.contains(#""msg":"stopped""#))
     }
 
     @Test func helpExitsZero() async throws {

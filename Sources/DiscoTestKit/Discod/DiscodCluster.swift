@@ -1,0 +1,93 @@
+import DiscoCore
+import Foundation
+import Synchronization
+
+// MARK: - DiscodCluster
+
+/// A set of `discod` processes on loopback for one test, with fresh data directories under a
+/// temporary root; everything is killed and removed by ``shutdown()``.
+public final class DiscodCluster: Sendable {
+    public let root: String
+    private let started = Mutex<[DiscodProcess]>([])
+
+    public init(name: String = "discod") throws {
+        root = NSTemporaryDirectory() + "disco-\(name)-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+    }
+
+    /// Two free ports (HTTP, Raft) for one node.
+    public static func ports() throws -> (http: UInt16, raft: UInt16) {
+        let http = try FreePort.loopback()
+        var raft = try FreePort.loopback()
+        while raft == http { raft = try FreePort.loopback() }
+        return (http, raft)
+    }
+
+    /// Ports for `count` nodes, chosen up front so `-join` can list every node.
+    public static func ports(count: Int) throws -> [(http: UInt16, raft: UInt16)] {
+        var result: [(http: UInt16, raft: UInt16)] = []
+        var used = Set<UInt16>()
+        while result.count < count {
+            let pair = try ports()
+            guard !used.contains(pair.http), !used.contains(pair.raft) else { continue }
+            used.formUnion([pair.http, pair.raft])
+            result.append(pair)
+        }
+        return result
+    }
+
+    /// The data directory of a node ID under this cluster's root.
+    public func dataDirectory(for id: String) -> String { root + "/node-\(id)" }
+
+    /// Starts one node with its data directory under the root.
+    @discardableResult
+    public func start(id: String, host: String = "127.0.0.1", ports: (http: UInt16, raft: UInt16), flags: [String]) throws -> DiscodProcess {
+        let node = try DiscodProcess(nodeID: id, host: host, httpPort: ports.http, raftPort: ports.raft, dataDirectory: dataDirectory(for: id), flags: flags)
+        started.withLock { $0.append(node) }
+        return node
+    }
+
+    /// Restarts a node (same ID and data directory), tracking the new process.
+    @discardableResult
+    public func restart(_ node: DiscodProcess, ports: (http: UInt16, raft: UInt16)? = nil, flags: [String]? = nil) throws -> DiscodProcess {
+        let again = try node.restarted(httpPort: ports?.http, raftPort: ports?.raft, flags: flags)
+        started.withLock { $0.append(again) }
+        return again
+    }
+
+    /// `http://127.0.0.1:P,…` for `-join`.
+    public static func joinList(_ ports: [(http: UInt16, raft: UInt16)]) -> String {
+        ports.map { "http://127.0.0.1:\($0.http)" }.joined(separator: ",")
+    }
+
+    /// Waits until every node in `nodes` reports the same leader, and that leader is one of
+    /// `nodes` or `among`; returns its ID. Fails early when a node exits.
+    @discardableResult
+    public static func waitForLeader(_ nodes: [DiscodProcess], timeout: Duration = .seconds(60)) async throws -> String {
+        var agreed: String?
+        do {
+            try await waitUntil("\(nodes.count) nodes to agree on a leader", timeout: timeout, pollEvery: .milliseconds(100)) {
+                for node in nodes where !node.process.isRunning {
+                    throw ChildProcess.Failure(description: "node \(node.nodeID) exited with \(node.process.exitStatus ?? -1):\n\(node.process.output)")
+                }
+                var leaders = Set<String>()
+                for node in nodes {
+                    guard let leader = await node.leaderID() else { return false }
+                    leaders.insert(leader)
+                }
+                agreed = leaders.count == 1 ? leaders.first : nil
+                return agreed != nil
+            }
+        } catch let timeout as WaitTimeout {
+            throw ChildProcess.Failure(description: "\(timeout)\n" + nodes.map { "--- node \($0.nodeID):\n\($0.process.output.suffix(4000))" }.joined(separator: "\n"))
+        }
+        return agreed ?? ""
+    }
+
+    /// Kills every process started and removes the data directories.
+    public func shutdown() async {
+        let nodes = started.withLock { $0 }
+        for node in nodes { await node.kill() }
+        try? FileManager.default.removeItem(atPath: root)
+    }
+}

@@ -1,0 +1,136 @@
+import DiscoCore
+import DiscoNet
+import Foundation
+
+// MARK: - DiscodProcess
+
+/// One real `discod` process on loopback, started the way the seed's command lines start it:
+/// `discod -node-id ID -http-addr=127.0.0.1:P -raft-addr=127.0.0.1:R [flags…] DATA_DIR`.
+public final class DiscodProcess: Sendable {
+    public let nodeID: String
+    /// The loopback address the node binds (127.0.0.1 unless another 127.x address is given).
+    public let host: String
+    public let httpPort: UInt16
+    public let raftPort: UInt16
+    public let dataDirectory: String
+    public let process: ChildProcess
+
+    /// `http://127.0.0.1:<http port>`, as `-join` takes it.
+    public var apiURL: String { "http://\(host):\(httpPort)" }
+    /// `127.0.0.1:<raft port>`.
+    public var raftAddress: String { "\(host):\(raftPort)" }
+
+    /// The command line used (without the executable).
+    public var arguments: [String] { process.arguments }
+
+    /// Starts discod. `flags` go between the addresses and the data directory.
+    public init(nodeID: String, host: String = "127.0.0.1", httpPort: UInt16, raftPort: UInt16, dataDirectory: String,
+                flags: [String] = [], environment: [String: String]? = nil) throws {
+        self.nodeID = nodeID
+        self.host = host
+        self.httpPort = httpPort
+        self.raftPort = raftPort
+        self.dataDirectory = dataDirectory
+        let arguments = ["-node-id", nodeID, "-http-addr=\(host):\(httpPort)", "-raft-addr=\(host):\(raftPort)"]
+            + flags + [dataDirectory]
+        process = ChildProcess(name: "discod[\(nodeID)]", executable: try Self.executable("discod"), arguments: arguments)
+        try process.start(environment: environment)
+    }
+
+    /// The same node again (same ID, data directory and flags), optionally on new ports.
+    public func restarted(httpPort: UInt16? = nil, raftPort: UInt16? = nil, flags: [String]? = nil) throws -> DiscodProcess {
+        let original = Array(process.arguments.dropFirst(4).dropLast())
+        return try DiscodProcess(nodeID: nodeID, host: host, httpPort: httpPort ?? self.httpPort, raftPort: raftPort ?? self.raftPort,
+                                 dataDirectory: dataDirectory, flags: flags ?? original)
+    }
+
+    // MARK: Locating the executables
+
+    /// A product of this package, built next to the test bundle (`.build/<triple>/debug`).
+    public static func executable(_ name: String) throws -> String {
+        var candidates: [URL] = []
+        if let first = CommandLine.arguments.first {
+            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent())
+        }
+        candidates.append(Bundle.main.bundleURL)
+        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
+        for candidate in candidates {
+            let path = candidate.appending(path: name).path
+            if FileManager.default.isExecutableFile(atPath: path) { return path }
+        }
+        throw ChildProcess.Failure(description: "\(name) not found next to the test bundle (looked in \(candidates.map(\.path))); run swift build first")
+    }
+
+    // MARK: API
+
+    /// One API request; the body is JSON text. Transport failures throw.
+    public func request(_ method: String, _ path: String, body: String? = nil,
+                        timeout: Duration = .seconds(5)) async throws -> DiscodAnswer {
+        var headers = HTTPHeaders()
+        if body != nil { headers.add(name: "Content-Type", value: "application/json") }
+        let answer = try await DiscodProcess.client.send(
+            HTTPClientRequest(method: method, url: apiURL + path, headers: headers, body: Array((body ?? "").utf8)), timeout: timeout)
+        return DiscodAnswer(status: answer.status, body: answer.body, location: answer.headers["Location"])
+    }
+
+    /// The leader this node reports (`GET /leader` id), or nil when it has none or does not answer.
+    public func leaderID() async -> String? {
+        guard let answer = try? await request("GET", "/leader", timeout: .seconds(2)), answer.status == 200 else { return nil }
+        return answer.json?["id"]?.stringValue
+    }
+
+    /// `GET /status` as JSON.
+    public func status() async throws -> JSONValue {
+        let answer = try await request("GET", "/status")
+        guard answer.status == 200, let json = answer.json else {
+            throw ChildProcess.Failure(description: "GET /status on node \(nodeID) answered \(answer.status): \(answer.text)")
+        }
+        return json
+    }
+
+    /// IDs in the Raft configuration according to `GET /nodes`.
+    public func memberIDs() async -> [String]? {
+        guard let answer = try? await request("GET", "/nodes", timeout: .seconds(2)), answer.status == 200,
+              let rows = answer.json?.arrayValue
+        else { return nil }
+        return rows.compactMap { $0["id"]?.stringValue }.sorted()
+    }
+
+    /// Appends an event (any JSON text) through this node; returns its seq on success.
+    public func appendEvent(_ json: String) async throws -> UInt64? {
+        let answer = try await request("POST", "/events", body: json)
+        guard answer.status == 200 else { return nil }
+        return answer.json?["seq"]?.numberValue?.uint64Value
+    }
+
+    /// Events after `since` as their `data` JSON texts.
+    public func eventData(since: UInt64 = 0, limit: Int = 1000) async throws -> [String] {
+        let answer = try await request("GET", "/events?since=\(since)&limit=\(limit)")
+        guard answer.status == 200, let events = answer.json?["events"]?.arrayValue else {
+            throw ChildProcess.Failure(description: "GET /events on node \(nodeID) answered \(answer.status): \(answer.text)")
+        }
+        return events.compactMap { $0["data"]?.encoded() }
+    }
+
+    /// kill -9.
+    public func kill() async {
+        process.send(SIGKILL)
+        _ = try? await process.waitForExit(timeout: .seconds(10))
+    }
+
+    /// SIGTERM and wait for the exit status (SIGKILL after `grace`).
+    public func terminate(grace: Duration = .seconds(20)) async -> Int32? {
+        await process.stop(grace: grace)
+    }
+
+    static let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(10)))
+}
+
+/// An API answer.
+public struct DiscodAnswer: Sendable {
+    public let status: Int
+    public let body: [UInt8]
+    public let location: String?
+    public var text: String { String(decoding: body, as: UTF8.self) }
+    public var json: JSONValue? { try? JSONValue.parse(body) }
+}

@@ -129,17 +129,19 @@ public actor BootstrapShell {
     /// Loads the promise file; a promise found there binds the engine again.
     public init(configuration: Configuration, hooks: Hooks, client: BootstrapClient = BootstrapClient(),
                 logger: Logger) throws(PromiseFileError) {
+        // Everything that can throw or read the engine happens before `self` is initialized.
+        let promise = try configuration.promiseFile.load()
+        let engine = BootstrapEngine(settings: configuration.settings, seed: configuration.seed, promise: promise,
+                                     hasClusterState: configuration.hasClusterState)
+        let outcome = engine.outcome
+        let state = outcome.map(Self.name) ?? (promise == nil ? "idle" : "promised")
+        let initial = BootstrapProgress(state: state, outcome: outcome)
         self.configuration = configuration
         self.hooks = hooks
         self.client = client
         self.logger = logger
-        let promise = try configuration.promiseFile.load()
-        let engine = BootstrapEngine(settings: configuration.settings, seed: configuration.seed, promise: promise,
-                                     hasClusterState: configuration.hasClusterState)
         self.engine = engine
         if let promise { logger.info("bootstrap: found a persisted promise to proposal \(promise.id)") }
-        let initial = BootstrapProgress(state: engine.outcome.map(Self.name) ?? (engine.promise == nil ? "idle" : "promised"),
-                                        outcome: engine.outcome)
         snapshot.withLock { $0 = initial }
     }
 

@@ -103,7 +103,10 @@ final class InboundListener: Sendable {
         let peer = connection.remoteAddress.description
         var isFirstFrame = true
         do {
-            while let frame = try await nextFrame(connection, &decoder) {
+            while true {
+                let (read, rest) = try await nextFrame(connection, decoder)
+                decoder = rest
+                guard let frame = read else { break }
                 if isFirstFrame {
                     isFirstFrame = false
                     if !RaftWireFormat.isRaftFrameType(frame.type), let otherFrames {
@@ -142,12 +145,15 @@ final class InboundListener: Sendable {
 
     /// The next frame of `connection`, nil when the peer closed it cleanly. Reads only as much as
     /// needed, so what follows a frame handed over stays unread unless it arrived with it.
-    private func nextFrame(_ connection: TCPConnection, _ decoder: inout FrameDecoder) async throws -> Frame? {
+    /// (The decoder goes in and out by value: an `inout` across the suspension crashes the
+    /// optimizing compiler's coroutine splitting in this toolchain.)
+    private func nextFrame(_ connection: TCPConnection, _ decoder: FrameDecoder) async throws -> (Frame?, FrameDecoder) {
+        var decoder = decoder
         while true {
-            if let frame = try decoder.next() { return frame }
+            if let frame = try decoder.next() { return (frame, decoder) }
             guard let bytes = try await connection.read() else {
                 try decoder.finish()
-                return nil
+                return (nil, decoder)
             }
             decoder.append(bytes)
         }

@@ -49,30 +49,43 @@ func makeCommands() -> [Command] {
         let run = declare(&set)
         return Command(name: name, summary: summary, flagSet: set, run: run)
     }
-    func notYet(_ name: String) -> @Sendable (CommandContext) async -> Int32 {
-        { _ in
-            CommandLineTool.writeStandardError("discoctl \(name): not available yet (the node's HTTP API comes with the node runtime)\n")
-            return 1
-        }
-    }
     return [
         command("lookup", "Runs one discovery round and prints the peers found (and, for consul-kv and etcd-kv, the leader record).") { set in
             let flags = DiscoveryFlags(&set)
             return { context in await runLookup(context, flags) }
         },
-        command("leader", "Prints the leader record kept in Consul or etcd (with -disco-mode), or the node's leader.") { set in
+        command("leader", "Prints the node's view of the leader (GET /leader), or with -disco-mode the leader record kept in Consul or etcd.") { set in
             let flags = DiscoveryFlags(&set)
-            return { context in await runLeader(context, flags) }
+            let format = OutputFormat.flag(&set, json: "the leader object; the same as -json")
+            return { context in
+                if context.flags[flags.mode].isEmpty {
+                    let json = context.flags[flags.json] || context.flags[format] == .json
+                    return await runNodeLeader(context, format: json ? .json : .text)
+                }
+                return await runLeader(context, flags, json: context.flags[flags.json] || context.flags[format] == .json)
+            }
         },
-        command("status", "Prints the node's status, including the cluster formation phase.") { _ in notYet("status") },
-        command("nodes", "Lists the cluster's nodes and their reachability.") { set in
-            _ = set.bool("nonvoters", usage: "Include non-voting nodes")
-            return notYet("nodes")
+        command("status", "Prints the node's status: role, leader, term, indexes, cluster, members, discovery and formation.") { set in
+            let format = OutputFormat.flag(&set, json: "the node's GET /status answer as it is")
+            return { context in await runStatus(context, format: format) }
         },
-        command("remove", "Removes a node from the cluster.", arguments: " <node-id>") { _ in notYet("remove") },
-        command("events", "Prints membership and leadership events.") { set in
-            _ = set.bool("follow", usage: "Keep printing new events")
-            return notYet("events")
+        command("nodes", "Lists the cluster's voting nodes with their addresses, leadership and reachability.") { set in
+            let nonVoters = set.bool("nonvoters", usage: "Include non-voting nodes (read-only members); without it only voters are listed")
+            let format = OutputFormat.flag(&set, json: "a JSON array of the node's GET /nodes rows, filtered the same way")
+            return { context in await runNodes(context, format: format, nonVoters: nonVoters) }
+        },
+        command("remove", "Removes a node from the cluster (asks the leader, following redirects).", arguments: " <node-id>") { set in
+            let format = OutputFormat.flag(&set, json: "the leader's answer")
+            return { context in await runRemove(context, format: format) }
+        },
+        command("events", "Prints the cluster's event log; 'events append <json>' adds an event.",
+                arguments: "\n       discoctl [flags] events append [flags] '<json>'") { set in
+            let flags = EventsFlags(&set)
+            return { context in await runEvents(context, flags) }
+        },
+        command("append", "Appends one JSON value to the cluster's event log (the same as 'events append').", arguments: " '<json>'") { set in
+            let format = OutputFormat.flag(&set, json: "the node's answer: seq and raft index")
+            return { context in await runAppend(context, format: format) }
         },
     ]
 }

@@ -77,19 +77,9 @@ func runLookup(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int3
     }
 }
 
-func runLeader(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int32 {
+/// `discoctl leader -disco-mode consul-kv|etcd-kv`: the leader record in the key-value store.
+func runLeader(_ context: CommandContext, _ flags: DiscoveryFlags, json: Bool) async -> Int32 {
     let client = context.client
-    guard !context.flags[flags.mode].isEmpty else {
-        // Without discovery flags, ask the node itself.
-        do {
-            let response = try await client.send(HTTPClientRequest(url: "\(context.node.url)/leader"), timeout: context.timeout)
-            CommandLineTool.writeStandardOutput(response.bodyText + (response.bodyText.hasSuffix("\n") ? "" : "\n"))
-            return response.status == 200 ? 0 : 1
-        } catch {
-            CommandLineTool.writeStandardError("discoctl leader: \(error)\n")
-            return 1
-        }
-    }
     let discovery: Discovery
     switch makeDiscovery(context, flags, client: client) {
     case .success(let made): discovery = made
@@ -105,7 +95,7 @@ func runLeader(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int3
             CommandLineTool.writeStandardError("discoctl leader: no leader record\n")
             return 1
         }
-        let text = context.flags[flags.json] ? leaderJSON(record).encoded()
+        let text = json ? leaderJSON(record).encoded()
             : "id: \(record.record.id)\napi_addr: \(record.record.apiAddr)\naddr: \(record.record.addr)"
         CommandLineTool.writeStandardOutput(text + "\n")
         return 0

@@ -30,12 +30,18 @@ do {
 guard let name = parsed.positionals.first else {
     CommandLineTool.fail(.badArguments("missing command (one of \(commands.map(\.name).joined(separator: ", ")))"), flagSet: global)
 }
-guard let command = commands.first(where: { $0.name == name }) else {
+guard var command = commands.first(where: { $0.name == name }) else {
     CommandLineTool.fail(.badArguments("unknown command \(name.debugDescription) (one of \(commands.map(\.name).joined(separator: ", ")))"), flagSet: global)
+}
+// `events append …` is the `append` command.
+var commandArguments = Array(parsed.positionals.dropFirst())
+if command.name == "events", commandArguments.first == "append", let append = commands.first(where: { $0.name == "append" }) {
+    command = append
+    commandArguments.removeFirst()
 }
 let commandFlags: ParsedFlags
 do {
-    commandFlags = try command.flagSet.parse(Array(parsed.positionals.dropFirst()))
+    commandFlags = try command.flagSet.parse(commandArguments)
 } catch {
     CommandLineTool.fail(error, flagSet: command.flagSet)
 }

@@ -1,0 +1,133 @@
+import DiscoCore
+
+// MARK: - events
+
+/// Flags of `discoctl events`.
+struct EventsFlags: Sendable {
+    let since: Flag<UInt>
+    let limit: Flag<UInt>
+    let follow: Flag<Bool>
+    let wait: Flag<Duration>
+    let format: Flag<OutputFormat>
+
+    init(_ set: inout FlagSet) {
+        since = set.uint("since", usage: "Print events with a seq greater than this (0 prints from the first event)", typeName: "seq")
+        limit = set.uint("limit", usage: "Print at most this many events (0: all there are)", typeName: "count")
+        follow = set.bool("follow", usage: "Keep waiting for new events and print them as they come, until interrupted")
+        wait = set.duration("wait", default: .seconds(30), usage: "With -follow, how long each long poll waits (at most 60s)")
+        format = OutputFormat.flag(&set, json: "one event object per line: seq, index, time_ms, data")
+    }
+}
+
+/// The largest page the node hands out.
+private let pageLimit: UInt = 1000
+
+/// `discoctl events`: pages through `GET /events` from `-since`; with `-follow`, long-polls for
+/// new events until interrupted (or until `-limit` events were printed).
+func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
+    if let extra = context.flags.positionals.first {
+        return usageError(context, "unexpected argument \(extra.debugDescription) (to append an event: discoctl events append '<json>')")
+    }
+    let wait = context.flags[flags.wait]
+    guard wait > .zero, wait <= .seconds(60) else { return usageError(context, "-wait must be more than 0s and at most 60s") }
+    let follow = context.flags[flags.follow]
+    let limit = context.flags[flags.limit]
+    let format = context.flags[flags.format]
+    let api = NodeAPI(context)
+    var since = UInt64(context.flags[flags.since])
+    var printed: UInt = 0
+    while limit == 0 || printed < limit {
+        let page = limit == 0 ? pageLimit : min(pageLimit, limit - printed)
+        var path = "/events?since=\(since)&limit=\(page)"
+        var timeout = context.timeout
+        if follow {
+            path += "&wait=\(GoDuration.format(wait))"
+            timeout += wait
+        }
+        let answer: NodeAnswer
+        do {
+            answer = try await api.send("GET", path, timeout: timeout)
+        } catch {
+            return fail("events", "\(error)").code
+        }
+        guard answer.status == 200, let events = answer.json?["events"]?.arrayValue else {
+            return fail("events", "the node at \(context.node.url) answered GET \(path) with \(answer.status): \(answer.errorMessage)").code
+        }
+        for event in events {
+            printLine(format == .json ? event.encoded() : eventLine(event))
+            if let seq = event["seq"]?.numberValue?.uint64Value { since = max(since, seq) }
+            printed += 1
+        }
+        // Without -follow, stop once the log has nothing more after `since`.
+        if !follow {
+            let lastSeq = answer.json?["last_seq"]?.numberValue?.uint64Value ?? since
+            if events.isEmpty || since >= lastSeq { break }
+        }
+    }
+    return 0
+}
+
+/// `#SEQ TIME index=N DATA`.
+func eventLine(_ event: JSONValue) -> String {
+    let time = event["time_ms"]?.numberValue?.int64Value.map(utcTimestamp) ?? "-"
+    return "#\(cell(event["seq"])) \(time) index=\(cell(event["index"])) \(event["data"]?.encoded() ?? "null")"
+}
+
+// MARK: - append
+
+/// `discoctl events append '<json>'` (also `discoctl append`): `POST /events` with one JSON value.
+func runAppend(_ context: CommandContext, format: Flag<OutputFormat>) async -> Int32 {
+    let positionals = context.flags.positionals
+    guard let text = positionals.first else {
+        return usageError(context, #"missing the event: one JSON value, e.g. '{"type":"deploy"}'"#)
+    }
+    guard positionals.count == 1 else {
+        return usageError(context, "unexpected argument \(positionals[1].debugDescription); quote the event so it is one argument")
+    }
+    do {
+        _ = try JSONValue.parse(text)
+    } catch {
+        return usageError(context, "the event is not valid JSON: \(error); pass one JSON value, e.g. '{\"type\":\"deploy\"}'")
+    }
+    let answer: NodeAnswer
+    do {
+        answer = try await NodeAPI(context).send("POST", "/events", json: text, followRedirects: true)
+    } catch {
+        return fail("append", "\(error)").code
+    }
+    guard answer.status == 200, let result = answer.json else {
+        return fail("append", "the node at \(context.node.url) did not append the event (\(answer.status)): \(answer.errorMessage)").code
+    }
+    if context.flags[format] == .json {
+        printLine(result.encoded())
+    } else {
+        printLine("appended event #\(cell(result["seq"])) at raft index \(cell(result["index"]))")
+    }
+    return 0
+}
+
+// MARK: - Text helpers
+
+/// `2025-01-02T03:04:05.678Z` for milliseconds since the Unix epoch (proleptic Gregorian, UTC).
+func utcTimestamp(_ millis: Int64) -> String {
+    let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
+    let milli = millis - seconds * 1000
+    let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
+    let secondOfDay = seconds - days * 86_400
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let shifted = days + 719_468
+    let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
+    let dayOfEra = shifted - era * 146_097
+    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+    let monthIndex = (5 * dayOfYear + 2) / 153
+    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+    func pad(_ value: Int64, _ width: Int) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+    return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):"
+        + "\(pad(secondOfDay % 60, 2)).\(pad(milli, 3))Z"
+}

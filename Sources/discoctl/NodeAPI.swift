@@ -1,0 +1,114 @@
+import DiscoCore
+import DiscoNet
+
+// MARK: - Talking to a node's HTTP API
+
+/// One answer of a node: status, body and the body as JSON when it parses.
+struct NodeAnswer: Sendable {
+    let status: Int
+    let body: [UInt8]
+    /// The URL that answered (after redirects).
+    let url: String
+
+    var text: String { String(decoding: body, as: UTF8.self) }
+    var json: JSONValue? { try? JSONValue.parse(body) }
+
+    /// The node's `{"error":"..."}` message, or the body text, for failure messages.
+    var errorMessage: String {
+        if let message = json?["error"]?.stringValue { return message }
+        let trimmed = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        return trimmed.isEmpty ? "HTTP \(status) with an empty body" : trimmed
+    }
+}
+
+/// Why a request to a node failed before it answered, phrased for an operator.
+struct NodeUnreachable: Error, CustomStringConvertible {
+    let url: String
+    let underlying: any Error
+
+    var description: String {
+        var reason = "\(underlying)"
+        var hint = "check that discod is running there and that -addr names its -http-addr"
+        if let error = underlying as? HTTPClientError {
+            // The detail already names the host; keep what failed and why.
+            let detail = error.detail.hasPrefix(error.host + ": ") ? String(error.detail.dropFirst(error.host.count + 2)) : error.detail
+            reason = detail.isEmpty ? "\(error.code)" : error.code == .connectFailed ? detail : "\(error.code): \(detail)"
+            switch error.code {
+            case .timeout:
+                hint = "the node accepted the connection but did not answer in time; raise -timeout or check the node's log"
+            case .malformedResponse:
+                hint = "something answered that is not a discod HTTP API; check -addr"
+            case .tooManyRedirects:
+                hint = "the nodes keep redirecting (leadership is changing?); retry in a moment"
+            default:
+                break
+            }
+        }
+        return "cannot reach the node at \(url): \(reason); \(hint)"
+    }
+}
+
+/// Requests against the node named by `-addr`.
+struct NodeAPI: Sendable {
+    let node: PeerAddress
+    let client: HTTPClient
+    let timeout: Duration
+
+    init(_ context: CommandContext) {
+        node = context.node
+        client = context.client
+        timeout = context.timeout
+    }
+
+    /// At most this many 307 redirects to the leader are followed.
+    static let maxRedirects = 10
+
+    /// Sends one request; `followRedirects` follows the node's 307 to the leader.
+    func send(_ method: String, _ path: String, json body: String? = nil, followRedirects: Bool = false,
+              timeout requestTimeout: Duration? = nil) async throws(NodeUnreachable) -> NodeAnswer {
+        var headers = HTTPHeaders()
+        if body != nil { headers.add(name: "Content-Type", value: "application/json") }
+        let url = node.url + path
+        let request = HTTPClientRequest(method: method, url: url, headers: headers, body: Array((body ?? "").utf8))
+        do {
+            let response = followRedirects
+                ? try await client.send(request, followingRedirects: Self.maxRedirects, timeout: requestTimeout ?? timeout)
+                : try await client.send(request, timeout: requestTimeout ?? timeout)
+            return NodeAnswer(status: response.status, body: response.body, url: url)
+        } catch {
+            throw NodeUnreachable(url: node.url, underlying: error)
+        }
+    }
+
+    /// `GET path`, expecting 200 with a JSON body. Anything else is printed as
+    /// `discoctl <command>: ...` and answered with the exit status 1.
+    func getJSON(_ path: String, command: String) async -> Result<(JSONValue, NodeAnswer), ExitStatus> {
+        let answer: NodeAnswer
+        do {
+            answer = try await send("GET", path)
+        } catch {
+            return .failure(fail(command, "\(error)"))
+        }
+        guard answer.status == 200 else {
+            return .failure(fail(command, "the node at \(node.url) answered GET \(path) with \(answer.status): \(answer.errorMessage)"))
+        }
+        guard let json = answer.json else {
+            return .failure(fail(command, "the node at \(node.url) answered GET \(path) with a body that is not JSON: \(answer.text.prefix(200))"))
+        }
+        return .success((json, answer))
+    }
+}
+
+// MARK: - Failures and usage errors
+
+/// Prints `discoctl <command>: <message>` and returns exit status 1.
+func fail(_ command: String, _ message: String) -> ExitStatus {
+    CommandLineTool.writeStandardError("discoctl \(command): \(message)\n")
+    return ExitStatus(1)
+}
+
+/// Prints a usage problem with the pointer to `-h` and returns exit status 2.
+func usageError(_ context: CommandContext, _ message: String) -> Int32 {
+    CommandLineTool.writeStandardError("\(context.flagSet.programName): \(message)\n\(context.flagSet.usageHint)\n")
+    return 2
+}

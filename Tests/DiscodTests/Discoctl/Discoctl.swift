@@ -1,0 +1,40 @@
+import DiscoCore
+import DiscoTestKit
+import Foundation
+import Testing
+
+// MARK: - Running discoctl against real nodes
+
+/// Runs the built `discoctl` as a process.
+enum Discoctl {
+    /// `discoctl -addr <node> <arguments>`.
+    static func run(_ node: DiscodProcess, _ arguments: [String]) async throws -> ExecutableRunner.Outcome {
+        try await run(["-addr", "127.0.0.1:\(node.httpPort)"] + arguments)
+    }
+
+    /// `discoctl <arguments>` in a fresh temporary directory.
+    static func run(_ arguments: [String]) async throws -> ExecutableRunner.Outcome {
+        let directory = try ExecutableRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        return try await ExecutableRunner.run("discoctl", arguments, in: directory)
+    }
+
+    /// Standard output parsed as one JSON value; records an issue when it does not parse.
+    static func json(_ outcome: ExecutableRunner.Outcome, sourceLocation: SourceLocation = #_sourceLocation) -> JSONValue? {
+        do {
+            return try JSONValue.parse(outcome.standardOutput)
+        } catch {
+            Issue.record("discoctl printed no JSON (\(error)): \(outcome.standardOutput) \(outcome.standardError)", sourceLocation: sourceLocation)
+            return nil
+        }
+    }
+
+    /// The non-empty lines of standard output.
+    static func lines(_ outcome: ExecutableRunner.Outcome) -> [String] {
+        outcome.standardOutput.split(separator: "\n").map(String.init)
+    }
+}
+
+extension ExecutableRunner.Outcome: CustomStringConvertible {
+    var description: String { "exit \(status)\nstdout: \(standardOutput)\nstderr: \(standardError)" }
+}

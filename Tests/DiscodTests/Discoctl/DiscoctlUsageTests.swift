@@ -1,0 +1,51 @@
+import DiscoCore
+import DiscoTestKit
+import Foundation
+import Testing
+
+/// `discoctl` without a node: an unreachable address exits 1 naming it; bad usage exits 2.
+@Suite struct DiscoctlUsageTests {
+    @Test(arguments: [["status"], ["nodes"], ["leader"], ["events"], ["remove", "2"], ["events", "append", "{}"]])
+    func unreachableNodeExitsOneNamingTheAddress(_ command: [String]) async throws {
+        let port = try FreePort.loopback()  // nothing listens there
+        let outcome = try await Discoctl.run(["-addr", "127.0.0.1:\(port)", "-timeout", "5s"] + command)
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(outcome.standardError.contains("cannot reach the node at http://127.0.0.1:\(port)"), "\(outcome)")
+        #expect(outcome.standardError.contains("check that discod is running there"), "\(outcome)")
+        #expect(outcome.standardOutput.isEmpty)
+    }
+
+    @Test(arguments: [
+        (["remove"], "discoctl remove: missing the ID of the node to remove"),
+        (["remove", "1", "2"], #"unexpected argument "2" after the node ID"#),
+        (["status", "extra"], #"discoctl status: unexpected argument "extra""#),
+        (["events", "-limit", "x"], #"invalid value "x" for flag -limit"#),
+        (["events", "-wait", "2m"], "-wait must be more than 0s and at most 60s"),
+        (["events", "something"], #"unexpected argument "something""#),
+        (["events", "append", "{bad"], "discoctl append: the event is not valid JSON"),
+        (["append"], "missing the event"),
+        (["nodes", "-format", "yaml"], #"invalid value "yaml" for flag -format: expected text or json"#),
+        (["-addr", "no port", "status"], "-addr"),
+    ])
+    func badUsageExitsTwo(_ arguments: [String], _ message: String) async throws {
+        // A port nobody listens on: usage errors must be reported before any request.
+        let port = try FreePort.loopback()
+        let addressed = arguments.first == "-addr" ? arguments : ["-addr", "127.0.0.1:\(port)"] + arguments
+        let outcome = try await Discoctl.run(addressed)
+        #expect(outcome.status == 2, "\(outcome)")
+        #expect(outcome.standardError.contains(message), "\(outcome)")
+        #expect(outcome.standardError.contains("-h' for usage."), "\(outcome)")
+    }
+
+    @Test func helpListsTheCommands() async throws {
+        let help = try await Discoctl.run(["-h"])
+        #expect(help.status == 0)
+        for command in ["lookup", "leader", "status", "nodes", "remove", "events", "append"] {
+            #expect(help.standardOutput.contains("\n  \(command) "), "\(command): \(help)")
+        }
+        let events = try await Discoctl.run(["events", "-h"])
+        #expect(events.status == 0)
+        #expect(events.standardOutput.contains("-follow"))
+        #expect(events.standardOutput.contains("discoctl [flags] events append [flags] '<json>'"))
+    }
+}

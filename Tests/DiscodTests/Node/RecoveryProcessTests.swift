@@ -40,6 +40,7 @@ extension NodeProcessTests {
                 let status = await old.terminate()
                 #expect(status == 0, "exit status \(status.map(String.init) ?? "none"):\n\(old.process.output.suffix(4000))")
                 let survivors = nodes.filter { $0.nodeID != leader }
+                print("DEBUG leader=\(leader) survivors=\(survivors.map(\.nodeID)) running=\(survivors.map(\.process.isRunning))")
                 let next = try await DiscodCluster.waitForLeader(survivors)
                 #expect(next != leader)
                 try await NodeTests.append(#"{"test":"sigterm","n":"after"}"#, via: survivors[1], others: survivors)

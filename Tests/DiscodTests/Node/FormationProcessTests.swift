@@ -16,7 +16,8 @@ extension NodeProcessTests {
                     for node in nodes where await NodeTests.voterIDs(node) != ["1", "2", "3"] { return false }
                     return true
                 }
-                let follower = try #require(nodes.first { $0.nodeID != leader })
+                let (leaderNode, followers) = try NodeTests.split(nodes, leader: leader)
+                let follower = followers[0]
                 let event = #"{"test":"seed","from":"follower"}"#
                 let seq = try await NodeTests.append(event, via: follower)
                 #expect(seq == 1)
@@ -32,7 +33,6 @@ extension NodeProcessTests {
                     return Set(leaderBodies).count == 1
                 }
                 let leaderJSON = try #require(try? JSONValue.parse(Array(leaderBodies[0].utf8)))
-                let leaderNode = try #require(nodes.first { $0.nodeID == leader })
                 #expect(leaderJSON["id"]?.stringValue == leader)
                 #expect(leaderJSON["api_addr"]?.stringValue == leaderNode.apiURL)
                 #expect(leaderJSON["addr"]?.stringValue == leaderNode.raftAddress)

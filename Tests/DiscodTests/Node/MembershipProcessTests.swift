@@ -41,8 +41,7 @@ extension NodeProcessTests {
         @Test func removeFollowerRedirectsThenRemoves() async throws {
             try await NodeTests.withCluster("remove") { cluster in
                 let (nodes, _, leader) = try await NodeTests.formedSeedCluster(cluster)
-                let leaderNode = try #require(nodes.first { $0.nodeID == leader })
-                let followers = nodes.filter { $0.nodeID != leader }
+                let (leaderNode, followers) = try NodeTests.split(nodes, leader: leader)
                 let (target, other) = (followers[0], followers[1])
                 try await NodeTests.eventually("the follower to know the leader's address", nodes) {
                     guard let answer = try? await other.request("GET", "/leader"), answer.status == 200 else { return false }

@@ -147,3 +147,32 @@ struct NodeTestFailure: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+extension NodeTests {
+    /// Waits until every node in `nodes` reports the same leader and it is not `old` (survivors
+    /// may report a departed leader until they notice); returns it.
+    static func waitForNewLeader(_ nodes: [DiscodProcess], replacing old: String) async throws -> String {
+        var agreed: String?
+        try await eventually("nodes \(nodes.map(\.nodeID)) to agree on a leader other than \(old)", nodes) {
+            let leaders = await nodes.asyncMap { await $0.leaderID() }
+            agreed = leaders.first ?? nil
+            return Set(leaders).count == 1 && agreed != nil && agreed != old
+        }
+        return agreed ?? ""
+    }
+}
+
+extension NodeTests {
+    /// The node with ID `leader` and the others, in order. (A plain loop: filtering with a
+    /// closure that captures the leader ID inside these async test closures was miscompiled by
+    /// Swift 6.3.1 in debug builds and returned the wrong nodes.)
+    static func split(_ nodes: [DiscodProcess], leader: String) throws -> (leader: DiscodProcess, others: [DiscodProcess]) {
+        var found: DiscodProcess?
+        var others: [DiscodProcess] = []
+        for node in nodes {
+            if node.nodeID == leader { found = node } else { others.append(node) }
+        }
+        guard let found else { throw NodeTestFailure("leader \(leader) is not among nodes \(nodes.map(\.nodeID))") }
+        return (found, others)
+    }
+}

@@ -17,12 +17,11 @@ extension NodeProcessTests {
                     let seq = try await NodeTests.append(event, via: nodes[index % nodes.count], others: nodes)
                     #expect(seq == UInt64(index + 1))
                 }
-                let victim = try #require(nodes.first { $0.nodeID == leader })
+                let (victim, survivors) = try NodeTests.split(nodes, leader: leader)
                 await victim.kill()
                 #expect(victim.process.exitStatus == 128 + SIGKILL)
-                let survivors = nodes.filter { $0.nodeID != leader }
-                let next = try await DiscodCluster.waitForLeader(survivors)
-                #expect(next != leader)
+                let next = try await NodeTests.waitForNewLeader(survivors, replacing: leader)
+                #expect(survivors.contains { $0.nodeID == next })
                 try await NodeTests.waitForEvents(acknowledged, on: survivors)
                 let later = #"{"test":"kill9","n":"after"}"#
                 let seq = try await NodeTests.append(later, via: survivors[0], others: survivors)
@@ -33,18 +32,18 @@ extension NodeProcessTests {
 
         /// SIGTERM of the leader: it exits 0 and the two survivors elect a new leader.
         @Test func sigtermOfLeaderExitsZeroAndSurvivorsElect() async throws {
-            try await NodeTests.withCluster("sigterm") { cluster in
-                let (nodes, _, leader) = try await NodeTests.formedSeedCluster(cluster)
-                try await NodeTests.append(#"{"test":"sigterm"}"#, via: nodes[0], others: nodes)
-                let old = try #require(nodes.first { $0.nodeID == leader })
-                let status = await old.terminate()
-                #expect(status == 0, "exit status \(status.map(String.init) ?? "none"):\n\(old.process.output.suffix(4000))")
-                let survivors = nodes.filter { $0.nodeID != leader }
-                print("DEBUG leader=\(leader) survivors=\(survivors.map(\.nodeID)) running=\(survivors.map(\.process.isRunning))")
-                let next = try await DiscodCluster.waitForLeader(survivors)
-                #expect(next != leader)
-                try await NodeTests.append(#"{"test":"sigterm","n":"after"}"#, via: survivors[1], others: survivors)
-            }
+            try await NodeTests.withCluster("sigterm") { cluster in try await stopLeaderGracefully(cluster) }
+        }
+
+        private func stopLeaderGracefully(_ cluster: DiscodCluster) async throws {
+            let (nodes, _, leader) = try await NodeTests.formedSeedCluster(cluster)
+            try await NodeTests.append(#"{"test":"sigterm"}"#, via: nodes[0], others: nodes)
+            let (old, survivors) = try NodeTests.split(nodes, leader: leader)
+            let status = await old.terminate()
+            #expect(status == 0, "exit status \(String(describing: status)):\n\(old.process.output.suffix(4000))")
+            let next = try await NodeTests.waitForNewLeader(survivors, replacing: leader)
+            #expect(next != leader)
+            try await NodeTests.append(#"{"test":"sigterm","n":"after"}"#, via: survivors[1], others: survivors)
         }
 
         /// Every node stopped with SIGTERM (exit 0) and started again on the same ports: the
@@ -79,7 +78,7 @@ extension NodeProcessTests {
                 let flags = NodeTests.seedFlags(expect: 3, join: newPorts)
                 let again = try zip(nodes, newPorts).map { node, ports in try cluster.restart(node, ports: ports, flags: flags) }
                 let leader = try await DiscodCluster.waitForLeader(again)
-                let leaderNode = try #require(again.first { $0.nodeID == leader })
+                let leaderNode = try NodeTests.split(again, leader: leader).leader
                 try await NodeTests.eventually("/leader to show the new addresses", again) {
                     guard let answer = try? await again[0].request("GET", "/leader"), answer.status == 200 else { return false }
                     return answer.json?["api_addr"]?.stringValue == leaderNode.apiURL

@@ -126,6 +126,10 @@ extension NodeProcessTests {
                     return false
                 }
                 #expect(refusal.contains("same"), "the refusal should say every node needs the same value: \(refusal)")
+                try await NodeTests.eventually("node 3's /status bootstrap.last_error to name the refusal", nodes) {
+                    let error = try await nodes[2].status()["bootstrap"]?["last_error"]?.stringValue ?? ""
+                    return error.contains("-bootstrap-expect 2") && error.contains("-bootstrap-expect 3")
+                }
                 // Let formation run several more rounds on every node, then check no split brain:
                 // whoever reports a leader reports the same one, in one epoch.
                 var baseline: [Int] = []

@@ -55,6 +55,9 @@ final class PeerSender: Sendable {
                     return false
                 }
                 let first = await group.next() ?? false
+                // The group ends only when both children have: a sender still retrying an
+                // unreachable peer must be stopped here, or waiting for its value never returns.
+                if !first { running.cancel() }
                 group.cancelAll()
                 return first
             }

@@ -131,6 +131,7 @@ extension Node {
     /// (and learns the sender's addresses), whatever its expect value, so restarted nodes find
     /// each other; a forming node hands the request to its bootstrap engine.
     func formationRequest(_ request: HTTPRequest, path: String) async -> HTTPResponse {
+        var notifying: NotifyRequest?
         if path == "/notify" {
             guard request.method == "POST" else { return APIResponse.methodNotAllowed(request, allowed: "POST") }
             let notify: NotifyRequest
@@ -139,6 +140,7 @@ extension Node {
             } catch {
                 return APIResponse.error(400, "\(error)")
             }
+            notifying = notify
             learn(notify.sender, source: .notify)
             if isClustered {
                 guard notify.cluster == clusterName else {
@@ -159,7 +161,19 @@ extension Node {
             }
             return APIResponse.error(409, "node \(id) is not forming a cluster with -bootstrap-expect")
         }
-        return await shell.handle(request) ?? APIResponse.error(404, "no endpoint \(path)")
+        let response = await shell.handle(request) ?? APIResponse.error(404, "no endpoint \(path)")
+        if response.status == 409, let notify = notifying { logRefusedNotify(notify) }
+        return response
+    }
+
+    /// Says once per sender and values that a notify was refused for another cluster name or
+    /// `-bootstrap-expect` (the sender retries every round; the log should not repeat it).
+    private func logRefusedNotify(_ notify: NotifyRequest) {
+        let message = "bootstrap: refused notify from node \(notify.sender.id) (\(notify.sender.apiAddress)): it runs cluster "
+            + "\(notify.cluster.debugDescription) with -bootstrap-expect \(notify.expect), this node cluster "
+            + "\(options.clusterName.debugDescription) with -bootstrap-expect \(options.bootstrapExpect); every node must use the same values"
+        let first = runtime.withLock { $0.refusalsLogged.insert(message).inserted }
+        if first { logger.warning(message) }
     }
 
     /// Records a peer's addresses heard during formation.

@@ -1,3 +1,4 @@
+import Bootstrap
 import DiscoCore
 import Synchronization
 import DiscoNet
@@ -67,6 +68,7 @@ extension Node {
             "state": .string(formation), "detail": detail.map(JSONValue.string) ?? .null,
             "expect": .number(JSONNumber(options.bootstrapExpect)),
             "rounds": .number(JSONNumber(bootstrapRounds)),
+            "last_error": runtime.withLock({ $0.bootstrap })?.progress.lastError.map(JSONValue.string) ?? .null,
         ]
         let body: JSONValue = [
             "node": node, "leader": leaderInfo?.json ?? .null, "term": .number(JSONNumber(raft.term)),

@@ -19,4 +19,6 @@ struct RuntimeState: Sendable {
     var discoveryTargets: [PeerAddress] = []
     var discoveryError: String?
     var lastLeader: NodeID?
+    /// Refused notifies already logged (each is said once).
+    var refusalsLogged: Set<String> = []
 }

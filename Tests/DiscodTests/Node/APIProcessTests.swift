@@ -1,0 +1,58 @@
+import DiscoCore
+import DiscoTestKit
+import Foundation
+import Testing
+
+// MARK: - The HTTP API against a real cluster
+
+extension NodeProcessTests {
+    @Suite struct API {
+        /// A long poll on one node returns when an event is appended through another; bad
+        /// inputs answer 400 naming the parameter; unknown paths 404; another cluster name 409.
+        @Test func longPollAndErrorAnswers() async throws {
+            try await NodeTests.withCluster("api") { cluster in
+                let (nodes, _, _) = try await NodeTests.formedSeedCluster(cluster)
+                let first = #"{"test":"api","n":1}"#
+                let seq = try await NodeTests.append(first, via: nodes[0], others: nodes)
+                try await NodeTests.waitForEvents([first], on: nodes)
+
+                let second = #"{"test":"api","n":2}"#
+                async let polled = nodes[1].request("GET", "/events?since=\(seq)&wait=10s", timeout: .seconds(30))
+                try await NodeTests.append(second, via: nodes[2], others: nodes)
+                let answer = try await polled
+                #expect(answer.status == 200, "\(answer.status) \(answer.text)")
+                let events = answer.json?["events"]?.arrayValue ?? []
+                #expect(events.compactMap { $0["data"]?.encoded() } == [second], "long poll answered \(answer.text)")
+                #expect(events.first?["seq"]?.numberValue?.uint64Value == seq + 1)
+                #expect(answer.json?["last_seq"]?.numberValue?.uint64Value == seq + 1)
+
+                let node = nodes[1]
+                for (query, parameter) in [("since=abc", "since"), ("since=-1", "since"), ("limit=0", "limit"),
+                                           ("limit=1001", "limit"), ("wait=soon", "wait"), ("wait=61s", "wait")] {
+                    let bad = try await node.request("GET", "/events?\(query)")
+                    #expect(bad.status == 400, "\(query): \(bad.status) \(bad.text)")
+                    let message = bad.json?["error"]?.stringValue ?? ""
+                    #expect(message.contains(parameter), "\(query): the error should name \(parameter): \(bad.text)")
+                }
+
+                let invalid = try await node.request("POST", "/events", body: #"{"unterminated": "#)
+                #expect(invalid.status == 400, "\(invalid.status) \(invalid.text)")
+                #expect(invalid.json?["error"]?.stringValue?.contains("JSON") == true, "\(invalid.text)")
+
+                let unknown = try await node.request("GET", "/no/such/path")
+                #expect(unknown.status == 404, "\(unknown.status) \(unknown.text)")
+                #expect(unknown.json?["error"]?.stringValue?.contains("/no/such/path") == true, "\(unknown.text)")
+
+                let join = #"{"id":"9","addr":"127.0.0.1:1","api_addr":"http://127.0.0.1:2","voter":true,"cluster":"elsewhere"}"#
+                for target in nodes {
+                    let refused = try await target.request("POST", "/join", body: join)
+                    #expect(refused.status == 409, "node \(target.nodeID): \(refused.status) \(refused.text)")
+                    let message = refused.json?["error"]?.stringValue ?? ""
+                    #expect(message.contains(#""elsewhere""#) && message.contains(#""disco""#),
+                            "node \(target.nodeID): the refusal should name both cluster names: \(refused.text)")
+                }
+                for target in nodes { #expect(await target.memberIDs() == ["1", "2", "3"]) }
+            }
+        }
+    }
+}

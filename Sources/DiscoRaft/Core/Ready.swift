@@ -60,3 +60,27 @@ public struct ReadState: Sendable, Hashable {
         self.outcome = outcome
     }
 }
+
+// MARK: - Sending before persisting
+
+extension RaftNode {
+    /// Splits a Ready's messages into those that may be sent before its entries and hard state
+    /// are persisted, and those that must wait. A leader's appends and heartbeats may go out
+    /// first, so followers write in parallel with the leader (Raft thesis §10.2.1): the leader
+    /// counts its own entries towards a commit only once they are persisted (``advance(_:)``),
+    /// and they promise nothing about its disk. Everything else (votes, acknowledgements) waits,
+    /// and so does everything when the hard state's term or vote is changing.
+    public func partitionMessages(of ready: Ready) -> (beforePersist: [Message], afterPersist: [Message]) {
+        let termStable = ready.hardState.map { $0.term == persistedHardState.term && $0.vote == persistedHardState.vote } ?? true
+        guard role == .leader, termStable else { return ([], ready.messages) }
+        var before: [Message] = []
+        var after: [Message] = []
+        for message in ready.messages {
+            switch message.body {
+            case .append, .heartbeat: before.append(message)
+            default: after.append(message)
+            }
+        }
+        return (before, after)
+    }
+}

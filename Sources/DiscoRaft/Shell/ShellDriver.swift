@@ -97,13 +97,15 @@ final class ShellDriver {
     func processReady() {
         while !stopped, node.hasReady {
             let ready = node.ready()
+            let (beforePersist, afterPersist) = node.partitionMessages(of: ready)
+            for message in beforePersist { transport.send(message) }
             do {
                 try storage.persist(ready)
             } catch {
                 stop(because: "persisting to \(storage.directory) failed: \(error)")
                 return
             }
-            for message in ready.messages { transport.send(message) }
+            for message in afterPersist { transport.send(message) }
             if let snapshot = ready.snapshot {
                 do {
                     try stateMachine.restore(from: snapshot.data)
@@ -192,3 +194,4 @@ final class ShellDriver {
         }
     }
 }
+

@@ -21,6 +21,11 @@ extension RaftSimulation {
             }
             checker.appended(ready.entries, name: name, core: core)
 
+            // 0. A leader's appends may leave before its own write (as the node shell does), so a
+            //    crash during the write below happens after followers may have them.
+            let (early, late) = core.partitionMessages(of: ready)
+            send(early, from: position)
+
             // 1. Persist (maybe crashing part-way).
             if !healed, ready.snapshot == nil, !ready.entries.isEmpty || ready.hardState != nil,
                Double.random(in: 0..<1, using: &random) < 0.003 {
@@ -43,14 +48,8 @@ extension RaftSimulation {
                 nodes[position].synced = (lastIndex, core.term(at: lastIndex) ?? 0, core.hardState)
             }
 
-            // 2. Send.
-            for message in ready.messages {
-                guard let target = nodes.firstIndex(where: { $0.id == message.to }) else { continue }
-                let bytes = RaftCodec.encode(message)
-                for delay in network.deliveries(from: position, to: target, random: &random) {
-                    queue.schedule(.deliver(bytes: bytes, to: target), at: now + delay)
-                }
-            }
+            // 2. Send the rest.
+            send(late, from: position)
 
             // 3. Restore and apply.
             if let snapshot = ready.snapshot {
@@ -92,6 +91,19 @@ extension RaftSimulation {
             }
             nodes[position].core = core
             if !checker.violations.isEmpty { return }
+        }
+    }
+}
+
+extension RaftSimulation {
+    /// Puts messages on the simulated network.
+    mutating func send(_ messages: [Message], from position: Int) {
+        for message in messages {
+            guard let target = nodes.firstIndex(where: { $0.id == message.to }) else { continue }
+            let bytes = RaftCodec.encode(message)
+            for delay in network.deliveries(from: position, to: target, random: &random) {
+                queue.schedule(.deliver(bytes: bytes, to: target), at: now + delay)
+            }
         }
     }
 }

@@ -19,14 +19,20 @@ enum FormationChecks {
         await cluster.shutdown()
     }
 
-    /// Waits until every node names the same leader and every node's `GET /nodes` lists exactly
-    /// the IDs of `nodes`: one cluster made of these nodes and no other. Returns the leader.
+    /// Waits until every node names the same leader, reports the same cluster name and epoch, and
+    /// lists exactly the IDs of `nodes` in `GET /nodes`: one cluster made of these nodes and no
+    /// other. Returns the leader.
     @discardableResult
     static func waitForOneCluster(_ nodes: [DiscodProcess], timeout: Duration = .seconds(120)) async throws -> DiscodProcess {
         let expected = nodes.map(\.nodeID).sorted()
-        var leaderID = try await DiscodCluster.waitForLeader(nodes, timeout: timeout)
+        var leaderID: String
         do {
-            try await waitUntil("every node to list the members \(expected) and agree on the leader", timeout: timeout,
+            leaderID = try await DiscodCluster.waitForLeader(nodes, timeout: timeout)
+        } catch {
+            throw FormationFailure(description: "\(error)\n" + outputs(nodes))
+        }
+        do {
+            try await waitUntil("every node to list the members \(expected) and agree on the leader and the cluster epoch", timeout: timeout,
                                 pollEvery: .milliseconds(200)) {
                 try throwIfExited(nodes)
                 for node in nodes where await node.memberIDs() != expected { return false }
@@ -34,7 +40,13 @@ enum FormationChecks {
                 for node in nodes { leaders.insert(await node.leaderID() ?? "none") }
                 guard leaders.count == 1, let agreed = leaders.first, agreed != "none" else { return false }
                 leaderID = agreed
-                return true
+                // The replicated cluster identity: one name and one epoch on every node.
+                var identities = Set<String>()
+                for node in nodes {
+                    guard let cluster = try? await node.status()["cluster"], cluster["epoch"]?.numberValue != nil else { return false }
+                    identities.insert(cluster.encoded())
+                }
+                return identities.count == 1
             }
         } catch let timeout as WaitTimeout {
             var report = "\(timeout)\n"
@@ -48,6 +60,32 @@ enum FormationChecks {
             throw FormationFailure(description: "the agreed leader \(leaderID) is not one of \(expected)")
         }
         return leader
+    }
+
+    /// Waits until every node in `nodes` names the same leader and that leader is one of them
+    /// (after a leader was killed, the survivors first still name it). Returns the new leader.
+    static func waitForNewLeader(among nodes: [DiscodProcess], timeout: Duration = .seconds(120)) async throws -> DiscodProcess {
+        var leader: DiscodProcess?
+        do {
+            try await waitUntil("\(nodes.map(\.nodeID)) to agree on a leader among themselves", timeout: timeout,
+                                pollEvery: .milliseconds(100)) {
+                try throwIfExited(nodes)
+                var leaders = Set<String>()
+                for node in nodes { leaders.insert(await node.leaderID() ?? "none") }
+                guard leaders.count == 1, let agreed = leaders.first else { return false }
+                leader = nodes.first { $0.nodeID == agreed }
+                return leader != nil
+            }
+        } catch let timeout as WaitTimeout {
+            throw FormationFailure(description: "\(timeout)\n" + outputs(nodes))
+        }
+        guard let leader else { throw FormationFailure(description: "no leader among \(nodes.map(\.nodeID))") }
+        return leader
+    }
+
+    /// The tail of every node's output, for failure messages.
+    static func outputs(_ nodes: [DiscodProcess]) -> String {
+        nodes.map { "--- node \($0.nodeID):\n\($0.process.output.suffix(6000))" }.joined(separator: "\n")
     }
 
     /// Throws with the node's output when one of `nodes` has exited.

@@ -100,8 +100,7 @@ import Testing
 
             await leader.kill()
             let survivors = nodes.filter { $0.nodeID != leader.nodeID }
-            let newLeaderID = try await DiscodCluster.waitForLeader(survivors)
-            let newLeader = try #require(survivors.first { $0.nodeID == newLeaderID })
+            let newLeader = try await FormationChecks.waitForNewLeader(among: survivors)
             try await waitForRecord(store, key: key, naming: newLeader)
         }
     }

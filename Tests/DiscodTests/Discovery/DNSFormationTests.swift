@@ -1,0 +1,67 @@
+import DiscoCore
+import DiscoTestKit
+import Foundation
+import Testing
+
+/// `-disco-mode dns` and `-disco-mode dns-srv` with `-bootstrap-expect 3`: real `discod`
+/// processes find each other through a real dnsmasq and form exactly one cluster.
+@Suite(.serialized) struct DNSFormationTests {
+    /// dns A records carry no port: every node listens on the same HTTP port on its own loopback
+    /// address (127.0.0.1, .2, .3) and the node uses its own `-http-addr` port for the others.
+    @Test func dnsModeFormsOneClusterOfThreeOnThreeLoopbackAddresses() async throws {
+        let hosts = ["127.0.0.1", "127.0.0.2", "127.0.0.3"]
+        var records = DnsmasqFixture.Records()
+        records.localDomains = ["disco.test"]
+        records.hosts = hosts.map { ("nodes.disco.test", $0) }
+        try await DnsmasqFixture.with(records) { dns in
+            try await FormationChecks.withCluster("dns") { cluster in
+                // One pair of ports for every node: the addresses differ, the ports do not.
+                let ports = try DiscodCluster.ports()
+                let config = #"{"name":"nodes.disco.test","nameserver":"\#(dns.nameserver)"}"#
+                var nodes: [DiscodProcess] = []
+                for (index, host) in hosts.enumerated() {
+                    nodes.append(try cluster.start(id: "\(index + 1)", host: host, ports: ports, flags: [
+                        "-disco-mode", "dns", "-disco-config", config, "-bootstrap-expect", "3",
+                    ]))
+                }
+                let leader = try await FormationChecks.waitForOneCluster(nodes)
+                #expect(try await FormationChecks.memberAPIAddresses(leader) == nodes.map(\.apiURL).sorted())
+                for node in nodes {
+                    let targets = try await FormationChecks.discoveryTargets(node)
+                    for host in hosts {
+                        #expect(targets.contains { $0.contains("\(host):\(ports.http)") },
+                                "node \(node.nodeID) reports the dns targets \(targets)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// SRV records carry the port: three nodes on 127.0.0.1 with their own HTTP ports.
+    @Test func dnsSRVModeFormsOneClusterOfThreeWithPerNodePorts() async throws {
+        let ports = try DiscodCluster.ports(count: 3)
+        var records = DnsmasqFixture.Records()
+        records.localDomains = ["disco.test"]
+        records.hosts = (1...3).map { ("n\($0).disco.test", "127.0.0.1") }
+        records.srv = ports.enumerated().map { index, pair in
+            DnsmasqFixture.SRV(name: "_disco-http._tcp.disco.test", target: "n\(index + 1).disco.test", port: pair.http)
+        }
+        try await DnsmasqFixture.with(records) { dns in
+            try await FormationChecks.withCluster("dns-srv") { cluster in
+                let config = #"{"name":"disco.test","service":"disco-http","nameserver":"\#(dns.nameserver)"}"#
+                var nodes: [DiscodProcess] = []
+                for (index, pair) in ports.enumerated() {
+                    nodes.append(try cluster.start(id: "\(index + 1)", ports: pair, flags: [
+                        "-disco-mode", "dns-srv", "-disco-config", config, "-bootstrap-expect", "3",
+                    ]))
+                }
+                let leader = try await FormationChecks.waitForOneCluster(nodes)
+                #expect(try await FormationChecks.memberAPIAddresses(leader) == nodes.map(\.apiURL).sorted())
+                let targets = try await FormationChecks.discoveryTargets(leader)
+                for pair in ports {
+                    #expect(targets.contains { $0.contains("127.0.0.1:\(pair.http)") }, "the leader reports the SRV targets \(targets)")
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+import DiscoCore
+import DiscoTestKit
+import Foundation
+import Testing
+
+/// `-disco-mode etcd-kv` through a real etcd and `-disco-mode consul-kv` through the Consul double
+/// (and a real agent when `CONSUL_HTTP_ADDR` is set): the first node creates the leader record
+/// and bootstraps alone, the others join it; the record names the leader and follows leadership.
+@Suite(.serialized) struct KVFormationTests {
+    static let createdRecord = "formation: created the leader record"
+    static let joined = "formation: joined cluster"
+
+    // MARK: etcd-kv
+
+    @Test func etcdKVFormsOneClusterAndTheNewLeaderRewritesTheRecord() async throws {
+        try await Self.withEtcd { etcd, config in
+            try await Self.formThenFailOver(mode: "etcd-kv", config: config, store: .etcd(endpoint: etcd.endpoints[0]))
+        }
+    }
+
+    @Test func fourthNodeStartedLaterJoinsThroughTheEtcdRecord() async throws {
+        try await Self.withEtcd { etcd, config in
+            let store = KVLeaderRecordReader.etcd(endpoint: etcd.endpoints[0])
+            let key = Self.freshKey()
+            try await FormationChecks.withCluster("etcd-kv-late") { cluster in
+                let ports = try DiscodCluster.ports(count: 4)
+                let flags = ["-disco-mode", "etcd-kv", "-disco-key", key, "-disco-config", config]
+                var nodes = try (1...3).map { try cluster.start(id: "\($0)", ports: ports[$0 - 1], flags: flags) }
+                let leader = try await FormationChecks.waitForOneCluster(nodes)
+                try await Self.waitForRecord(store, key: key, naming: leader)
+                let late = try cluster.start(id: "4", ports: ports[3], flags: flags)
+                nodes.append(late)
+                let leaderAfter = try await FormationChecks.waitForOneCluster(nodes)
+                #expect(late.process.output.contains(Self.joined), "node 4 joins the existing cluster:\n\(late.process.output.suffix(3000))")
+                #expect(!late.process.output.contains(Self.createdRecord))
+                #expect(FormationChecks.count(nodes, logging: Self.createdRecord) == 1)
+                try await Self.waitForRecord(store, key: key, naming: leaderAfter)
+            }
+        }
+    }
+
+    // MARK: consul-kv
+
+    @Test func consulKVThroughTheDoubleFormsOneClusterAndTheNewLeaderRewritesTheRecord() async throws {
+        let server = try await ConsulKVServer.start()
+        do {
+            try await Self.formThenFailOver(mode: "consul-kv", config: #"{"address":"\#(server.address)"}"#,
+                                            store: .consul(address: server.address, token: nil))
+        } catch {
+            await server.stop()
+            throw error
+        }
+        await server.stop()
+    }
+
+    /// The same against a real Consul agent, when `CONSUL_HTTP_ADDR` (and optionally
+    /// `CONSUL_HTTP_TOKEN`) name one; the keys live under a fresh prefix and are deleted after.
+    @Test(.enabled(if: Self.consulAgentAddress != nil, "CONSUL_HTTP_ADDR names no Consul agent"))
+    func consulKVThroughARealAgentFormsOneClusterAndTheNewLeaderRewritesTheRecord() async throws {
+        let address = try #require(Self.consulAgentAddress)
+        let token = ProcessInfo.processInfo.environment["CONSUL_HTTP_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        var config = JSONObject()
+        config["address"] = .string(address)
+        if let token { config["token"] = .string(token) }
+        try await Self.formThenFailOver(mode: "consul-kv", config: JSONValue.object(config).encoded(),
+                                        store: .consul(address: address, token: token))
+    }
+
+    static var consulAgentAddress: String? {
+        guard let value = ProcessInfo.processInfo.environment["CONSUL_HTTP_ADDR"], !value.isEmpty else { return nil }
+        return value.replacingOccurrences(of: "http://", with: "")
+    }
+
+    // MARK: The scenario
+
+    /// Three nodes started at once form one cluster; exactly one created the record and the other
+    /// two joined; the record names the leader; after `kill -9` of the leader, the new leader
+    /// rewrites it.
+    static func formThenFailOver(mode: String, config: String, store: KVLeaderRecordReader) async throws {
+        let key = freshKey()
+        do {
+            try await formThenFailOver(mode: mode, config: config, store: store, key: key)
+        } catch {
+            await store.deleteAll(discoKey: key)
+            throw error
+        }
+        await store.deleteAll(discoKey: key)
+    }
+
+    static func formThenFailOver(mode: String, config: String, store: KVLeaderRecordReader, key: String) async throws {
+        try await FormationChecks.withCluster(mode) { cluster in
+            let ports = try DiscodCluster.ports(count: 3)
+            let flags = ["-disco-mode", mode, "-disco-key", key, "-disco-config", config]
+            let nodes = try (1...3).map { try cluster.start(id: "\($0)", ports: ports[$0 - 1], flags: flags) }
+            let leader = try await FormationChecks.waitForOneCluster(nodes)
+            #expect(FormationChecks.count(nodes, logging: createdRecord) == 1,
+                    "exactly one node creates the record:\n\(nodes.map { "--- \($0.nodeID):\n\($0.process.output.suffix(2000))" }.joined())")
+            #expect(FormationChecks.count(nodes, logging: joined) == 2, "the other two join")
+            try await waitForRecord(store, key: key, naming: leader)
+
+            await leader.kill()
+            let survivors = nodes.filter { $0.nodeID != leader.nodeID }
+            let newLeader = try await FormationChecks.waitForNewLeader(among: survivors)
+            try await waitForRecord(store, key: key, naming: newLeader)
+        }
+    }
+
+    // MARK: Support
+
+    /// A disco key no other run uses.
+    static func freshKey() -> String { "disco-test-\(UInt32.random(in: 0...UInt32.max))" }
+
+    /// Polls the store until the record at the key is exactly `node`'s `{"id","api_addr","addr"}`.
+    static func waitForRecord(_ store: KVLeaderRecordReader, key: String, naming node: DiscodProcess) async throws {
+        var seen: JSONValue?
+        do {
+            try await waitUntil("the record at \(store.key(key)) to name node \(node.nodeID)", timeout: .seconds(60),
+                                pollEvery: .milliseconds(200)) {
+                seen = try await store.read(discoKey: key)
+                return seen?.textMembers == node.expectedLeaderRecord
+            }
+        } catch let timeout as WaitTimeout {
+            throw FormationFailure(description: "\(timeout); last seen \(seen?.encoded() ?? "no record"), "
+                + "expected \(node.expectedLeaderRecord)\n--- node \(node.nodeID):\n\(node.process.output.suffix(4000))")
+        }
+    }
+
+    /// Runs `body` with a fresh one-member etcd and the disco-config naming it.
+    static func withEtcd(_ body: (EtcdFixture, String) async throws -> Void) async throws {
+        let etcd = try await EtcdFixture.start()
+        let endpoint = "127.0.0.1:\(etcd.members[0].clientPort)"
+        do {
+            try await body(etcd, #"{"endpoints":["\#(endpoint)"]}"#)
+        } catch {
+            await etcd.stop()
+            throw error
+        }
+        await etcd.stop()
+    }
+}

@@ -44,6 +44,7 @@ extension Node {
         do {
             try await membershipChanges.withLock {
                 try await retryingWhileBusy {
+                    try await ensureInitialized()
                     let current = consensus.status
                     let record = ClusterMember(id: joiner, raftAddress: raft.description, apiAddress: api.description,
                                                voter: joining.node.voter || current.voters.contains(joiner))
@@ -51,11 +52,11 @@ extension Node {
                         _ = try await consensus.propose(try ClusterCommand.upsertMember(record).encode())
                     }
                     if !current.members.contains(joiner) {
-                        try await consensus.addMember(joiner, voter: joining.node.voter)
-                        logger.info("added node \(joiner) (\(joining.node.voter ? "voter" : "non-voter")) at \(api.url)")
-                    } else if joining.node.voter, current.learners.contains(joiner) {
-                        try await consensus.promote(joiner)
-                        logger.info("promoted node \(joiner) to voter")
+                        // Every node joins as a learner: the change commits without it, so it
+                        // can learn the leader's address from this answer before it counts
+                        // towards a quorum. Voters are promoted by reconciliation.
+                        try await consensus.addMember(joiner, voter: false)
+                        logger.info("added node \(joiner) at \(api.url) as a learner\(joining.node.voter ? "; it becomes a voter once in touch" : " (non-voter)")")
                     }
                 }
             }

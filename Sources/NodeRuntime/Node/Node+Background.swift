@@ -62,21 +62,25 @@ extension Node {
     }
 
     private func reconcileOnce() async {
-        let raft = consensus.status
-        guard raft.isLeader else { return }
+        guard consensus.status.isLeader else { return }
         do {
-            if store.cluster == nil {
-                let epoch = UInt64.random(in: 1...UInt64.max)
-                _ = try await consensus.propose(try ClusterCommand.initialize(cluster: options.clusterName, epoch: epoch).encode())
-                logger.info("cluster \(options.clusterName.debugDescription) initialized with epoch \(epoch)")
-            }
+            try await ensureInitialized()
+            let raft = consensus.status
+            let live = Set(await membership.members().filter(\.isLive).map(\.id))
             for member in raft.members {
                 guard let entry = book.entry(member) else { continue }
-                let voter = raft.voters.contains(member)
+                let existing = store.member(member)
+                // The record keeps the role the node asked for when it joined; a learner that
+                // wants to vote is promoted once it is in touch (below).
+                let voter = raft.voters.contains(member) || (existing?.voter ?? false)
                 let wanted = ClusterMember(id: member, raftAddress: entry.raftAddress.description,
                                            apiAddress: entry.apiAddress.description, voter: voter)
-                if store.member(member) != wanted {
+                if existing != wanted {
                     _ = try await consensus.propose(try ClusterCommand.upsertMember(wanted).encode())
+                }
+                if voter, raft.learners.contains(member), readyForPromotion(member, gossipLive: live.contains(member)) {
+                    try await consensus.promote(member)
+                    logger.info("promoted node \(member) to voter")
                 }
             }
             for record in store.members where !raft.members.contains(record.id) {
@@ -85,6 +89,28 @@ extension Node {
         } catch {
             logger.debug("reconciliation deferred: \(error)")
         }
+    }
+
+    /// Sets the cluster name and a fresh epoch once, on the first leader of a new cluster.
+    func ensureInitialized() async throws {
+        guard store.cluster == nil else { return }
+        let epoch = UInt64.random(in: 1...UInt64.max)
+        _ = try await consensus.propose(try ClusterCommand.initialize(cluster: options.clusterName, epoch: epoch).encode())
+        logger.info("cluster \(options.clusterName.debugDescription) initialized with epoch \(epoch)")
+    }
+
+    /// A joined node becomes a voter once gossip shows it alive (so it has heard from the
+    /// cluster and can answer the leader), or after a few seconds as a learner regardless.
+    private func readyForPromotion(_ member: NodeID, gossipLive: Bool) -> Bool {
+        let now = ContinuousClock.now
+        let since = runtime.withLock { state in
+            if let since = state.learnerSince[member] { return since }
+            state.learnerSince[member] = now
+            return now
+        }
+        let ready = gossipLive || now - since > .seconds(5)
+        if ready { runtime.withLock { _ = $0.learnerSince.removeValue(forKey: member) } }
+        return ready
     }
 
     /// Asks SWIM to contact members it has not heard of (after joins, restarts, new addresses).

@@ -102,7 +102,7 @@ extension Node {
             var targets = Set(await lookupTargets().map(\.withoutScheme))
             for (member, entry) in book.all where member != id { targets.insert(entry.apiAddress) }
             targets.remove(apiAddress)
-            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: options.bootstrapExpect, known: [])
+            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: max(1, options.bootstrapExpect), known: [])
             await withTaskGroup(of: Void.self) { group in
                 for target in targets {
                     group.addTask { [self] in

@@ -19,6 +19,8 @@ struct RuntimeState: Sendable {
     var discoveryTargets: [PeerAddress] = []
     var discoveryError: String?
     var lastLeader: NodeID?
+    /// When the leader first saw each learner that asked to vote (promotion waits for contact).
+    var learnerSince: [NodeID: ContinuousClock.Instant] = [:]
     /// Refused notifies already logged (each is said once).
     var refusalsLogged: Set<String> = []
 }

@@ -96,6 +96,14 @@ public final class DiscodProcess: Sendable {
         return rows.compactMap { $0["id"]?.stringValue }.sorted()
     }
 
+    /// IDs of the voters according to `GET /nodes` (joined nodes vote once promoted).
+    public func voterIDs() async -> [String]? {
+        guard let answer = try? await request("GET", "/nodes", timeout: .seconds(2)), answer.status == 200,
+              let rows = answer.json?.arrayValue
+        else { return nil }
+        return rows.filter { $0["voter"]?.boolValue == true }.compactMap { $0["id"]?.stringValue }.sorted()
+    }
+
     /// Appends an event (any JSON text) through this node; returns its seq on success.
     public func appendEvent(_ json: String) async throws -> UInt64? {
         let answer = try await request("POST", "/events", body: json)

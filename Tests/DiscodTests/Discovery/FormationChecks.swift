@@ -36,6 +36,8 @@ enum FormationChecks {
                                 pollEvery: .milliseconds(200)) {
                 try throwIfExited(nodes)
                 for node in nodes where await node.memberIDs() != expected { return false }
+                // Joined nodes start as learners; the cluster is whole once all of them vote.
+                for node in nodes where await node.voterIDs() != expected { return false }
                 var leaders = Set<String>()
                 for node in nodes { leaders.insert(await node.leaderID() ?? "none") }
                 guard leaders.count == 1, let agreed = leaders.first, agreed != "none" else { return false }

@@ -47,9 +47,11 @@ extension Node {
     func status() async -> HTTPResponse {
         let raft = consensus.status
         let rows = await memberRows()
-        let (formation, detail, targets, discoveryError) = runtime.withLock {
-            ($0.formation, $0.formationDetail, $0.discoveryTargets, $0.discoveryError)
+        let (formation, detail, targets, lookupError, keeper) = runtime.withLock {
+            ($0.formation, $0.formationDetail, $0.discoveryTargets, $0.discoveryError, $0.keeper)
         }
+        let record = await keeper?.state
+        let discoveryError = lookupError ?? record?.lastError
         let node: JSONValue = [
             "id": .string(id.rawValue), "api_addr": .string(apiAddress.url), "addr": .string(raftAddress.description),
             "voter": .bool(!options.raftNonVoter), "state": .string(raft.role), "version": .string(NodeRuntimeModule.version),
@@ -63,6 +65,7 @@ extension Node {
             "mode": .string(options.discoMode?.rawValue ?? (options.join.isEmpty ? "none" : "static")),
             "targets": .array(targets.map { .string($0.url) }),
             "last_error": discoveryError.map(JSONValue.string) ?? .null,
+            "leader_record_held": record.map { .bool($0.holding) } ?? .null,
         ]
         let bootstrap: JSONValue = [
             "state": .string(formation), "detail": detail.map(JSONValue.string) ?? .null,

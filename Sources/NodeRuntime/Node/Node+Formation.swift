@@ -114,6 +114,15 @@ extension Node {
                 }
             }
             await introduceToGossip([])
+            // Ask to be (re)admitted with our epoch: a leader refuses a node whose state belongs to
+            // another incarnation of the cluster, and records new addresses of a member that moved.
+            if let epoch = store.epoch, consensus.status.leader == nil, !targets.isEmpty {
+                let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch)
+                if case .refused(let error) = await bootstrapClient.join(targets: targets.sorted(), request: join,
+                                                                          timeout: settings.formationRequestTimeout) {
+                    return await fail("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
+                }
+            }
             try? await Task.sleep(for: delay)
             delay = min(delay * 2, .seconds(2))
         }

@@ -24,7 +24,7 @@ import DiscoTestKit
     ]
 
     @Test(arguments: scenarios)
-    func exactlyOneClusterForms(scenario: Scenario) {
+    func exactlyOneClusterForms(scenario: Scenario) async {
         var failures: [String] = []
         for seed in UInt64(0)..<200 {
             var options = BootstrapSimulation.Options()
@@ -32,11 +32,14 @@ import DiscoTestKit
             options.expect = scenario.expect
             options.nonVoters = scenario.nonVoters
             options.lossRate = scenario.loss
-            var simulation = BootstrapSimulation(seed: seed, options: options)
-            let violations = simulation.run()
+            let (violations, trace) = await CPUBoundWork.run { [options] in
+                var simulation = BootstrapSimulation(seed: seed, options: options)
+                let violations = simulation.run()
+                return (violations, Array(simulation.trace.suffix(15)))
+            }
             if !violations.isEmpty {
                 failures.append("seed \(seed): \(violations.joined(separator: "; "))\n  last events:\n    "
-                    + simulation.trace.suffix(15).joined(separator: "\n    "))
+                    + trace.joined(separator: "\n    "))
             }
         }
         #expect(failures.isEmpty, "\(scenario): \(failures.count) failing seeds\n\(failures.prefix(3).joined(separator: "\n"))")

@@ -8,9 +8,9 @@ struct RaftSimulationTests {
     /// 1,000 seeds in ten parallel chunks; each seed runs 6 virtual seconds of faults, then heals
     /// and must make progress within 30 virtual seconds.
     @Test("1,000 seeds hold every invariant", arguments: 0..<10)
-    func thousandSeeds(chunk: Int) {
+    func thousandSeeds(chunk: Int) async {
         for seed in UInt64(chunk * 100)..<UInt64(chunk * 100 + 100) {
-            let result = RaftSimulation.run(RaftSimulationOptions(seed: seed, chaosDuration: .seconds(6)))
+            let result = await CPUBoundWork.run { RaftSimulation.run(RaftSimulationOptions(seed: seed, chaosDuration: .seconds(6))) }
             #expect(result.violations.isEmpty,
                     "seed \(seed): \(result.violations.joined(separator: "; "))\n\(result.trace.suffix(40).joined(separator: "\n"))")
             if !result.violations.isEmpty { return }
@@ -36,12 +36,12 @@ struct RaftSimulationTests {
     }
 
     @Test("a disk that loses acknowledged writes is caught")
-    func lyingDiskIsCaught() {
+    func lyingDiskIsCaught() async {
         var caught = 0
         for seed in 0..<UInt64(50) {
             var options = RaftSimulationOptions(seed: seed, chaosDuration: .seconds(6))
             options.lyingDisk = true
-            let result = RaftSimulation.run(options)
+            let result = await CPUBoundWork.run { [options] in RaftSimulation.run(options) }
             if !result.violations.isEmpty { caught += 1 }
         }
         #expect(caught > 10)

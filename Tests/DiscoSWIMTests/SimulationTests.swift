@@ -9,9 +9,9 @@ import Testing
     /// 1,000 seeds in ten parallel batches: 5–9 members, 0–10 % loss (the tolerance), a starved member, and a
     /// crash + restart, a partition + heal, or a leave + late join.
     @Test(arguments: 0..<10)
-    func propertiesHoldOverSeeds(batch: Int) {
+    func propertiesHoldOverSeeds(batch: Int) async {
         for seed in UInt64(batch * 100 + 1)...UInt64(batch * 100 + 100) {
-            let report = SWIMScenario.run(seed: seed)
+            let report = await CPUBoundWork.run { SWIMScenario.run(seed: seed) }
             if !report.violations.isEmpty {
                 let trace = report.trace.suffix(60).joined(separator: "\n")
                 Issue.record("""

@@ -67,9 +67,9 @@ public final class RawSocketClient: @unchecked Sendable {
             }
         }
         guard result == 0 else {
-            let code = errno
-            close(fd)
-            throw RawSocketError(description: "connect to \(address) failed: errno \(code)")
+            // No close here: `self` is fully initialized, so deinit runs and closes `fd`. Closing
+            // it twice could close a descriptor another thread has just been given.
+            throw RawSocketError(description: "connect to \(address) failed: errno \(errno)")
         }
     }
 

@@ -47,13 +47,14 @@ public final class NodeDataDirectory: Sendable {
             close(fd)
             throw NodeStartupError("cannot lock data directory \(absolute): \(reason)")
         }
-        lockDescriptor = fd
         do {
             isNew = try Self.checkIdentity(at: absolute + "/node.json", nodeID: nodeID)
         } catch {
             close(fd)
             throw error
         }
+        // Assigned last: a throw before this point leaves deinit out, so `fd` is closed once.
+        lockDescriptor = fd
     }
 
     deinit { close(lockDescriptor) }

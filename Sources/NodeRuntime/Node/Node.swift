@@ -38,51 +38,21 @@ public final class Node: Sendable {
 
     // MARK: Starting
 
-    /// Opens the data directory, recovers Raft state, starts the internode listener, SWIM and
-    /// the HTTP API, then forms or rejoins the cluster in the background.
-    public static func start(_ settings: NodeSettings) async throws -> Node {
+    /// Opens the data directory, starts the engines (by default embedded Raft and SWIM on the
+    /// internode address, see ``NodeComponents/embedded``), the HTTP API, then forms or rejoins
+    /// the cluster in the background.
+    public static func start(_ settings: NodeSettings,
+                             components makeComponents: NodeComponents.Factory = NodeComponents.embedded) async throws -> Node {
         let options = settings.options
         let logger = settings.logger
         let directory = try NodeDataDirectory(path: options.dataDirectory, nodeID: options.nodeID)
-        let voter = !options.raftNonVoter
         let book = AddressBook(local: options.nodeID, raftAddress: options.raftAdvertisedAddress.withoutScheme,
-                               apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: voter)
-        let store = ClusterStateMachine(logger: logger.withLabel("cluster-state"))
-        let pushPull = PushPullRouter()
-
-        var raftConfig = RaftShellConfiguration(id: options.nodeID, dataDirectory: directory.raftDirectory,
-                                                addressBook: { book.raftAddress($0) }, logger: logger.withLabel("raft"))
-        raftConfig.listenHost = options.raftAddress.host
-        raftConfig.listenPort = options.raftAddress.port
-        raftConfig.tickInterval = settings.raftTickInterval
-        raftConfig.raft.electionTicks = settings.electionTicks
-        raftConfig.otherFrames = { frame, connection in await pushPull.route(frame, connection) }
-        let raft: RaftNodeShell
-        do {
-            raft = try await RaftNodeShell.start(raftConfig, stateMachine: store)
-        } catch {
-            throw NodeStartupError("cannot start Raft on \(options.raftAddress): \(error)")
-        }
-        let raftAddress = Self.advertised(options.raftAdvertisedAddress, bound: raft.listenAddress, bind: options.raftAddress)
-
-        let swim: SWIM.Shell
-        do {
-            var swimConfig = SWIM.Shell.Configuration(
-                id: options.nodeID, bindHost: options.raftAddress.host, port: raft.listenAddress.port,
-                advertiseHost: raftAddress.host,
-                metadata: SWIM.Metadata(apiAddress: options.httpAdvertisedAddress.withoutScheme, isVoter: voter),
-                logger: logger.withLabel("swim"))
-            swimConfig.servesPushPull = false
-            swim = try await SWIM.Shell.start(swimConfig)
-        } catch {
-            await raft.shutdown(transferLeadership: false)
-            throw NodeStartupError("cannot start SWIM on UDP \(options.raftAddress.host):\(raft.listenAddress.port): \(error)")
-        }
-        let membership = SWIMMembership(shell: swim)
-        pushPull.install(membership)
-
+                               apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: !options.raftNonVoter)
+        let components = try await makeComponents(settings, directory, book)
+        let store = components.store
+        let raftAddress = components.internodeAddress
         let node = Node(settings: settings, directory: directory, book: book, store: store,
-                        consensus: RaftConsensus(shell: raft), membership: membership, raftAddress: raftAddress,
+                        consensus: components.consensus, membership: components.membership, raftAddress: raftAddress,
                         apiAddress: options.httpAdvertisedAddress.withoutScheme)
         do {
             try await node.startHTTP()
@@ -180,22 +150,4 @@ public final class Node: Sendable {
     }
 
     var isStopping: Bool { runtime.withLock { $0.stopping } }
-}
-
-// MARK: - PushPullRouter
-
-/// Hands SWIM push-pull connections that arrive on the Raft listener to the membership service,
-/// which starts after the listener.
-final class PushPullRouter: Sendable {
-    private let target = Mutex<SWIMMembership?>(nil)
-
-    func install(_ membership: SWIMMembership) { target.withLock { $0 = membership } }
-
-    func route(_ frame: Frame, _ connection: FramedConnection) async {
-        guard let membership = target.withLock({ $0 }) else {
-            connection.close()
-            return
-        }
-        await membership.answer(frame, on: connection)
-    }
 }

@@ -1,0 +1,93 @@
+import DiscoCore
+import DiscoNet
+import DiscoRaft
+import DiscoSWIM
+import Synchronization
+
+// MARK: - NodeComponents
+
+/// The engines a node runs on: consensus, membership and the replicated state they maintain.
+///
+/// ``Node/start(_:components:)`` takes a factory, so another consensus engine (for example etcd
+/// as the log, for users who already run it) or another membership service plugs in without
+/// touching formation, the address book or the API. ``embedded`` is the default: Raft and SWIM
+/// on the internode address.
+public struct NodeComponents: Sendable {
+    /// Builds the components for a node: its settings, its locked data directory, and the
+    /// address book the engines should use to find peers by ID.
+    public typealias Factory = @Sendable (NodeSettings, NodeDataDirectory, AddressBook) async throws -> NodeComponents
+
+    public var consensus: any ConsensusEngine
+    public var membership: any MembershipService
+    public var store: any ClusterStore
+    /// The advertised internode address (with the OS-chosen port filled in).
+    public var internodeAddress: PeerAddress
+
+    public init(consensus: any ConsensusEngine, membership: any MembershipService, store: any ClusterStore,
+                internodeAddress: PeerAddress) {
+        self.consensus = consensus
+        self.membership = membership
+        self.store = store
+        self.internodeAddress = internodeAddress
+    }
+
+    /// Embedded Raft (WAL under `<data-dir>/raft`) and SWIM (UDP on the Raft port; push-pull
+    /// exchanges arrive through the Raft listener).
+    public static let embedded: Factory = { settings, directory, book in
+        let options = settings.options
+        let logger = settings.logger
+        let store = ClusterStateMachine(logger: logger.withLabel("cluster-state"))
+        let pushPull = PushPullRouter()
+
+        var raftConfig = RaftShellConfiguration(id: options.nodeID, dataDirectory: directory.raftDirectory,
+                                                addressBook: { book.raftAddress($0) }, logger: logger.withLabel("raft"))
+        raftConfig.listenHost = options.raftAddress.host
+        raftConfig.listenPort = options.raftAddress.port
+        raftConfig.tickInterval = settings.raftTickInterval
+        raftConfig.raft.electionTicks = settings.electionTicks
+        raftConfig.otherFrames = { frame, connection in await pushPull.route(frame, connection) }
+        let raft: RaftNodeShell
+        do {
+            raft = try await RaftNodeShell.start(raftConfig, stateMachine: store)
+        } catch {
+            throw NodeStartupError("cannot start Raft on \(options.raftAddress): \(error)")
+        }
+        let address = Node.advertised(options.raftAdvertisedAddress, bound: raft.listenAddress, bind: options.raftAddress)
+
+        let swim: SWIM.Shell
+        do {
+            var swimConfig = SWIM.Shell.Configuration(
+                id: options.nodeID, bindHost: options.raftAddress.host, port: raft.listenAddress.port,
+                advertiseHost: address.host,
+                metadata: SWIM.Metadata(apiAddress: options.httpAdvertisedAddress.withoutScheme, isVoter: !options.raftNonVoter),
+                logger: logger.withLabel("swim"))
+            swimConfig.servesPushPull = false
+            swim = try await SWIM.Shell.start(swimConfig)
+        } catch {
+            await raft.shutdown(transferLeadership: false)
+            throw NodeStartupError("cannot start SWIM on UDP \(options.raftAddress.host):\(raft.listenAddress.port): \(error)")
+        }
+        let membership = SWIMMembership(shell: swim)
+        pushPull.install(membership)
+        return NodeComponents(consensus: RaftConsensus(shell: raft), membership: membership, store: store,
+                              internodeAddress: address)
+    }
+}
+
+// MARK: - PushPullRouter
+
+/// Hands SWIM push-pull connections that arrive on the Raft listener to the membership service,
+/// which starts after the listener.
+final class PushPullRouter: Sendable {
+    private let target = Mutex<SWIMMembership?>(nil)
+
+    func install(_ membership: SWIMMembership) { target.withLock { $0 = membership } }
+
+    func route(_ frame: Frame, _ connection: FramedConnection) async {
+        guard let membership = target.withLock({ $0 }) else {
+            connection.close()
+            return
+        }
+        await membership.answer(frame, on: connection)
+    }
+}

@@ -108,26 +108,9 @@ func runAppend(_ context: CommandContext, format: Flag<OutputFormat>) async -> I
 
 // MARK: - Text helpers
 
-/// `2025-01-02T03:04:05.678Z` for milliseconds since the Unix epoch (proleptic Gregorian, UTC).
+/// `2025-01-02T03:04:05.678Z` for milliseconds since the Unix epoch (as the logs print time);
+/// `-` for a value too large to be a time.
 func utcTimestamp(_ millis: Int64) -> String {
-    let seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000
-    let milli = millis - seconds * 1000
-    let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
-    let secondOfDay = seconds - days * 86_400
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let shifted = days + 719_468
-    let era = (shifted >= 0 ? shifted : shifted - 146_096) / 146_097
-    let dayOfEra = shifted - era * 146_097
-    let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
-    let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-    let monthIndex = (5 * dayOfYear + 2) / 153
-    let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
-    let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
-    let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-    func pad(_ value: Int64, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
-    }
-    return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(secondOfDay / 3600, 2)):\(pad(secondOfDay / 60 % 60, 2)):"
-        + "\(pad(secondOfDay % 60, 2)).\(pad(milli, 3))Z"
+    let (nanoseconds, overflow) = millis.multipliedReportingOverflow(by: 1_000_000)
+    return overflow ? "-" : LogClock.rfc3339(nanoseconds: nanoseconds)
 }

@@ -207,13 +207,13 @@ final class ManualClockTime: Sendable {
     }
 
     @Test func unreachableAgentIsATypedErrorNamingTheServer() async throws {
-        let port = try FreePort.loopback()
+        let refusing = try FreePort.Refusing()
         let client = HTTPClient()
-        let registry = ConsulLeaderRegistry(client: ConsulClient(settings: .init(address: "127.0.0.1:\(port)"), transport: client),
+        let registry = ConsulLeaderRegistry(client: ConsulClient(settings: .init(address: "127.0.0.1:\(refusing.port)"), transport: client),
                                             discoKey: "k")
         await #expect { try await registry.read() } throws: { error in
             guard let error = error as? DiscoveryError else { return false }
-            return error.kind == .unreachable && "\(error)".contains("127.0.0.1:\(port)") && error.record == "k/leader"
+            return error.kind == .unreachable && "\(error)".contains("127.0.0.1:\(refusing.port)") && error.record == "k/leader"
         }
         await client.shutdown()
     }

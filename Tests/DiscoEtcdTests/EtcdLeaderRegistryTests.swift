@@ -90,7 +90,8 @@ import DiscoTestKit
 
     @Test func failsOverToTheNextEndpoint() async throws {
         try await withEtcd { etcd in
-            let dead = "http://127.0.0.1:\(try FreePort.loopback())"
+            let refusing = try FreePort.Refusing()
+            let dead = "http://127.0.0.1:\(refusing.port)"
             let writer = registry([dead] + etcd.endpoints)
             guard case .created = try await writer.createIfAbsent(record("1")) else {
                 Issue.record("expected to create through the second endpoint")
@@ -101,7 +102,8 @@ import DiscoTestKit
     }
 
     @Test func unreachableEndpointsAreATypedError() async throws {
-        let dead = "http://127.0.0.1:\(try FreePort.loopback())"
+        let refusing = try FreePort.Refusing()
+        let dead = "http://127.0.0.1:\(refusing.port)"
         await #expect { try await registry([dead]).read() } throws: { error in
             guard let error = error as? DiscoveryError else { return false }
             return error.kind == .unreachable && error.record == "/disco/leader" && "\(error)".contains(dead)

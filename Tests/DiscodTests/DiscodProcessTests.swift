@@ -70,10 +70,10 @@ import Testing
         let help = try await ExecutableRunner.run("discoctl", ["-h"], in: directory)
         #expect(help.status == 0)
         #expect(help.standardOutput.contains("lookup"))
-        let port = try FreePort.loopback()  // nothing listens there
-        let status = try await ExecutableRunner.run("discoctl", ["-addr", "127.0.0.1:\(port)", "status"], in: directory)
+        let refusing = try FreePort.Refusing()  // nothing listens there
+        let status = try await ExecutableRunner.run("discoctl", ["-addr", "127.0.0.1:\(refusing.port)", "status"], in: directory)
         #expect(status.status == 1)
-        #expect(status.standardError.contains("discoctl status: cannot reach the node at http://127.0.0.1:\(port)"))
+        #expect(status.standardError.contains("discoctl status: cannot reach the node at http://127.0.0.1:\(refusing.port)"))
         let commandHelp = try await ExecutableRunner.run("discoctl", ["lookup", "-h"], in: directory)
         #expect(commandHelp.status == 0)
         #expect(commandHelp.standardOutput.contains("-disco-mode mode"))

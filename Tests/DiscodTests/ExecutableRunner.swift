@@ -1,3 +1,4 @@
+import DiscoTestKit
 import Foundation
 import Testing
 
@@ -11,21 +12,7 @@ struct ExecutableRunner {
 
     /// The directory holding the built products (`.build/<triple>/debug`).
     static func productsDirectory() throws -> URL {
-        var candidates: [URL] = []
-        if let first = CommandLine.arguments.first {
-            candidates.append(URL(fileURLWithPath: first).deletingLastPathComponent())
-        }
-        candidates.append(Bundle.main.bundleURL)
-        candidates.append(Bundle.main.bundleURL.deletingLastPathComponent())
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate.appending(path: "discod").path) {
-            return candidate
-        }
-        throw RunnerError(message: "discod not found next to the test bundle (looked in \(candidates.map(\.path))); build it with swift build")
-    }
-
-    struct RunnerError: Error, CustomStringConvertible {
-        let message: String
-        var description: String { message }
+        URL(fileURLWithPath: try DiscodProcess.executable("discod")).deletingLastPathComponent()
     }
 
     /// Runs `name` with `arguments` in `directory` and waits for it to exit. The waiting happens

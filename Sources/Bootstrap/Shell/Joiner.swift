@@ -28,23 +28,35 @@ public struct Joiner: Sendable {
     /// its task is cancelled between attempts.
     public func join(targets: [PeerAddress], request: JoinRequest) async throws -> JoinAccepted {
         guard !targets.isEmpty else { throw JoinError(.noTargets, detail: "no join targets given") }
-        var lastFailures: [BootstrapClientError] = []
+        return try await join(request: request) { targets }
+    }
+
+    /// The same, with targets looked up again before every attempt (discovery answers and KV
+    /// leader records change while a node waits); an attempt without targets counts as failed.
+    public func join(request: JoinRequest, targets lookup: @Sendable () async -> [PeerAddress]) async throws -> JoinAccepted {
+        var lastErrors: [String] = []
         for attempt in 1...attempts {
-            switch await client.join(targets: targets, request: request, timeout: timeout) {
-            case .joined(let accepted, let target):
-                logger.info("join: joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)) via \(target); leader \(accepted.leader)")
-                return accepted
-            case .refused(let error):
-                logger.error("join: \(error)")
-                throw JoinError(.refused, detail: error.description)
-            case .failed(let failures):
-                lastFailures = failures
-                for failure in failures { logger.warning("join: attempt \(attempt)/\(attempts): failed to join via node at \(failure)") }
+            let targets = await lookup()
+            if targets.isEmpty {
+                lastErrors = ["no join targets found"]
+                logger.warning("join: attempt \(attempt)/\(attempts): no join targets found")
+            } else {
+                switch await client.join(targets: targets, request: request, timeout: timeout) {
+                case .joined(let accepted, let target):
+                    logger.info("join: joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)) via \(target); leader \(accepted.leader)")
+                    return accepted
+                case .refused(let error):
+                    logger.error("join: \(error)")
+                    throw JoinError(.refused, detail: error.description)
+                case .failed(let failures):
+                    lastErrors = failures.map(\.description)
+                    for failure in failures { logger.warning("join: attempt \(attempt)/\(attempts): failed to join via node at \(failure)") }
+                }
             }
             if attempt < attempts { try await Task.sleep(for: interval, clock: .continuous) }
         }
         throw JoinError(.failed, detail: "failed to join the cluster after \(attempts) attempt\(attempts == 1 ? "" : "s"); last errors: "
-            + lastFailures.map(\.description).joined(separator: "; "))
+            + lastErrors.joined(separator: "; "))
     }
 }
 

@@ -55,37 +55,11 @@ public struct PromiseFile: Sendable {
         let value: JSONValue = proposal.map { .object(BootstrapWire.proposalObject($0)) } ?? .null
         var bytes = JSONValue.object(JSONObject([.init(key: "promise", value: value)])).encodedBytes()
         bytes.append(UInt8(ascii: "\n"))
-        let temporary = path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else { throw PromiseFileError(path: temporary, operation: "open", errno: errno) }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { write(descriptor, $0.baseAddress.map { $0 + written }, bytes.count - written) }
-            if count < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                close(descriptor)
-                throw PromiseFileError(path: temporary, operation: "write", errno: code)
-            }
-            written += count
+        do {
+            try DurableFile.replace(path, with: bytes)
+        } catch {
+            throw PromiseFileError(path: error.path, operation: error.operation, errno: error.errno)
         }
-        guard fsync(descriptor) == 0 else {
-            let code = errno
-            close(descriptor)
-            throw PromiseFileError(path: temporary, operation: "fsync", errno: code)
-        }
-        close(descriptor)
-        guard rename(temporary, path) == 0 else { throw PromiseFileError(path: path, operation: "rename", errno: errno) }
-        let directory = Self.directory(of: path)
-        let directoryDescriptor = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard directoryDescriptor >= 0 else { throw PromiseFileError(path: directory, operation: "open", errno: errno) }
-        defer { close(directoryDescriptor) }
-        guard fsync(directoryDescriptor) == 0 else { throw PromiseFileError(path: directory, operation: "fsync", errno: errno) }
-    }
-
-    static func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 }
 

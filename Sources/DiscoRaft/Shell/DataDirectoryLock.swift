@@ -1,39 +1,16 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
-import Synchronization
+import DiscoCore
 
-// MARK: - DataDirectoryLock
+// MARK: - Data directory lock
 
-/// An exclusive `flock` on `<data-dir>/lock`, held while a node runs, so two nodes (in one
-/// process or two) never write the same WAL.
-final class DataDirectoryLock: Sendable {
-    private let descriptor: Mutex<Int32>
-    let path: String
-
-    /// Takes the lock without waiting, or explains who holds it.
-    init(directory: String) throws(RaftShellError) {
-        path = directory + "/lock"
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw RaftShellError(.storage, "cannot open \(path): \(String(cString: strerror(errno)))")
-        }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let reason = errno == EWOULDBLOCK ? "another node is using this data directory" : String(cString: strerror(errno))
-            close(fd)
-            throw RaftShellError(.storage, "cannot lock \(path): \(reason)")
-        }
-        descriptor = Mutex(fd)
-    }
-
-    /// Releases the lock (once).
-    func release() {
-        descriptor.withLock { fd in
-            guard fd >= 0 else { return }
-            close(fd)  // closing the only descriptor drops the flock
-            fd = -1
+extension FileLock {
+    /// The exclusive lock on `<data-dir>/lock`, held while a node runs, so two nodes (in one
+    /// process or two) never write the same WAL.
+    static func dataDirectory(_ directory: String) throws(RaftShellError) -> FileLock {
+        do {
+            return try FileLock(path: directory + "/lock")
+        } catch {
+            throw RaftShellError(.storage, error.heldElsewhere
+                ? "cannot lock \(error.path): another node is using this data directory" : error.description)
         }
     }
-
-    deinit { release() }
 }

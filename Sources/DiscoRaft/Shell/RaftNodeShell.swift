@@ -27,7 +27,7 @@ public final class RaftNodeShell: Sendable {
     private let ticker: Task<Void, Never>
     private let refusedMessages: RefusalCounter
     private let shutdownTask = Mutex<Task<Void, Never>?>(nil)
-    private let lock: DataDirectoryLock
+    private let lock: FileLock
 
     // MARK: Starting
 
@@ -39,7 +39,7 @@ public final class RaftNodeShell: Sendable {
                              stateMachine: any RaftStateMachine) async throws -> RaftNodeShell {
         let logger = configuration.logger
         try FileIO.makeDirectory(configuration.dataDirectory)
-        let lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+        let lock = try FileLock.dataDirectory(configuration.dataDirectory)
         do {
             return try await start(configuration, stateMachine: stateMachine, lock: lock, logger: logger)
         } catch {
@@ -49,7 +49,7 @@ public final class RaftNodeShell: Sendable {
     }
 
     private static func start(_ configuration: RaftShellConfiguration, stateMachine: any RaftStateMachine,
-                              lock: DataDirectoryLock, logger: Logger) async throws -> RaftNodeShell {
+                              lock: FileLock, logger: Logger) async throws -> RaftNodeShell {
         var storage = try DurableRaftStorage(directory: configuration.dataDirectory, segmentSize: configuration.segmentSize)
         if let repaired = storage.repairedTail { logger.warning("WAL tail repaired: \(repaired)") }
         var (state, snapshot) = try storage.load()
@@ -99,7 +99,7 @@ public final class RaftNodeShell: Sendable {
 
     private init(id: NodeID, listenAddress: PeerAddress, dataDirectory: String, inbox: BatchQueue<ShellEvent>,
                  observers: ShellObservers, transport: RaftTransport, loop: EventLoop, driverTask: Task<Void, Never>,
-                 ticker: Task<Void, Never>, refused: RefusalCounter, lock: DataDirectoryLock) {
+                 ticker: Task<Void, Never>, refused: RefusalCounter, lock: FileLock) {
         self.id = id
         self.listenAddress = listenAddress
         self.dataDirectory = dataDirectory

@@ -80,7 +80,7 @@ public final class DurableRaftStorage: RaftStorage {
 
     public func setHardState(_ state: HardState) throws(RaftError) {
         if state.term != fileHardState.term || state.vote != fileHardState.vote {
-            try FileIO.writeAtomically(Self.checked(RaftCodec.encode(state)), to: hardStatePath, directory: directory)
+            try FileIO.writeAtomically(Self.checked(RaftCodec.encode(state)), to: hardStatePath)
             fileHardState = state
         } else if state.commit != fileHardState.commit {
             wal.append(.commit(state.commit))
@@ -90,7 +90,7 @@ public final class DurableRaftStorage: RaftStorage {
     public func saveSnapshot(_ snapshot: Snapshot) throws(RaftError) {
         try wal.sync()
         let file = SnapshotFile(firstSegment: snapshotFile?.firstSegment ?? 0, snapshot: snapshot)
-        try FileIO.writeAtomically(Self.checked(file.encode()), to: snapshotPath, directory: directory)
+        try FileIO.writeAtomically(Self.checked(file.encode()), to: snapshotPath)
         snapshotFile = file
         try wal.removeSegments(through: snapshot.metadata.index)
     }
@@ -101,7 +101,7 @@ public final class DurableRaftStorage: RaftStorage {
         // record in the snapshot file that older segments no longer count.
         let firstSegment = try wal.rollOver()
         let file = SnapshotFile(firstSegment: firstSegment, snapshot: snapshot)
-        try FileIO.writeAtomically(Self.checked(file.encode()), to: snapshotPath, directory: directory)
+        try FileIO.writeAtomically(Self.checked(file.encode()), to: snapshotPath)
         snapshotFile = file
         try wal.removeSegments(through: 0, before: firstSegment)
     }

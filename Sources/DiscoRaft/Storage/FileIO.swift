@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif
+import DiscoCore
 
 // MARK: - FileIO
 
@@ -53,9 +54,11 @@ enum FileIO {
     }
 
     static func syncDirectory(_ path: String) throws(RaftError) {
-        let fd = try open(path, flags: O_RDONLY | O_DIRECTORY)
-        defer { close(fd) }
-        try sync(fd, path: path)
+        do {
+            try DurableFile.syncDirectory(path)
+        } catch {
+            throw RaftError(.io, error.description)
+        }
     }
 
     static func truncate(_ path: String, to length: Int) throws(RaftError) {
@@ -93,18 +96,11 @@ enum FileIO {
     }
 
     /// Replaces `path` with `bytes` atomically: temp file, fsync, rename, directory fsync.
-    static func writeAtomically(_ bytes: [UInt8], to path: String, directory: String) throws(RaftError) {
-        let temporary = path + ".tmp"
-        let fd = try open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
+    static func writeAtomically(_ bytes: [UInt8], to path: String) throws(RaftError) {
         do {
-            try writeAll(fd, bytes, path: temporary)
-            try sync(fd, path: temporary)
+            try DurableFile.replace(path, with: bytes)
         } catch {
-            close(fd)
-            throw error
+            throw RaftError(.io, error.description)
         }
-        close(fd)
-        guard rename(temporary, path) == 0 else { throw failure("rename", temporary) }
-        try syncDirectory(directory)
     }
 }

@@ -15,6 +15,19 @@ public final class DiscodCluster: Sendable {
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     }
 
+    /// Runs `body` with a fresh cluster; every process is killed and the data removed afterwards,
+    /// also when `body` throws.
+    public static func with(_ name: String, _ body: (DiscodCluster) async throws -> Void) async throws {
+        let cluster = try DiscodCluster(name: name)
+        do {
+            try await body(cluster)
+        } catch {
+            await cluster.shutdown()
+            throw error
+        }
+        await cluster.shutdown()
+    }
+
     /// Two free ports (HTTP, Raft) for one node.
     public static func ports() throws -> (http: UInt16, raft: UInt16) {
         let http = try FreePort.loopback()

@@ -24,7 +24,7 @@ public enum FreePort {
         throw Failure(description: "no port free for both TCP and UDP on 127.0.0.1 after 50 tries")
     }
 
-    private static func bound(type: Int32, port: UInt16) throws -> (fd: Int32, port: UInt16) {
+    fileprivate static func bound(type: Int32, port: UInt16) throws -> (fd: Int32, port: UInt16) {
         let fd = socket(AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket failed: errno \(errno)") }
         var address = sockaddr_in()
@@ -43,5 +43,23 @@ public enum FreePort {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
         }
         return (fd, UInt16(bigEndian: address.sin_port))
+    }
+}
+
+// MARK: - A port that refuses connections
+
+extension FreePort {
+    /// A TCP port on 127.0.0.1 that is bound but never listens, held for the object's lifetime:
+    /// connections to it are refused at once, and no other process can take it meanwhile (a
+    /// port that is merely free could be taken by a server before the test connects).
+    public final class Refusing: Sendable {
+        public let port: UInt16
+        private let fd: Int32
+
+        public init() throws {
+            (fd, port) = try FreePort.bound(type: Int32(SOCK_STREAM.rawValue), port: 0)
+        }
+
+        deinit { close(fd) }
     }
 }

@@ -20,7 +20,7 @@ public final class AddressBook: Sendable {
     }
 
     public enum Source: String, Sendable, Hashable {
-        case local, replicated, notify, join, proposal, gossip, registry
+        case local, replicated, notify, join, proposal, gossip
     }
 
     private let entries: Mutex<[NodeID: Entry]>

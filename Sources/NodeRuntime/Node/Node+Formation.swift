@@ -56,34 +56,28 @@ extension Node {
 
     // MARK: Join
 
-    /// Tries `POST /join` on the targets up to `-join-attempts` times, `-join-interval` apart.
+    /// Tries `POST /join` on the targets up to `-join-attempts` times, `-join-interval` apart
+    /// (the targets are looked up again for every attempt).
     func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async {
         setFormation("joining", reason)
-        let bootstrapClient = BootstrapClient(http: client)
+        let joiner = Joiner(client: BootstrapClient(http: client), attempts: options.joinAttempts, interval: options.joinInterval,
+                            timeout: options.clusterConnectTimeout, logger: logger)
         let request = JoinRequest(node: localPeer, cluster: options.clusterName)
-        let attempts = max(1, options.joinAttempts)
-        var lastError = "no targets"
-        for attempt in 1...attempts {
-            guard !isStopping else { return }
-            let found = await targets().filter { $0.withoutScheme != apiAddress }
-            if !found.isEmpty {
-                switch await bootstrapClient.join(targets: found, request: request, timeout: options.clusterConnectTimeout) {
-                case .joined(let accepted, let via):
-                    learn(accepted.leader.peer, source: .join)
-                    setFormation("clustered", "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)) "
-                        + "through \(via.url); leader \(accepted.leader.id)")
-                    await introduceToGossip([accepted.leader.peer])
-                    return
-                case .refused(let error):
-                    return await fail("join refused by \(error.target): \(error.detail)")
-                case .failed(let errors):
-                    lastError = errors.map(\.description).joined(separator: "; ")
-                }
+        do {
+            let accepted = try await joiner.join(request: request) { [apiAddress] in
+                await targets().filter { $0.withoutScheme != apiAddress }
             }
-            logger.warning("join attempt \(attempt)/\(attempts) failed: \(lastError)")
-            if attempt < attempts { try? await Task.sleep(for: options.joinInterval) }
+            learn(accepted.leader.peer, source: .join)
+            setFormation("clustered", "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)); "
+                + "leader \(accepted.leader.id)")
+            await introduceToGossip([accepted.leader.peer])
+        } catch is CancellationError {
+            return
+        } catch let error as JoinError where error.code == .refused {
+            await fail("join refused: \(error.detail)")
+        } catch {
+            await fail("could not join the cluster (-join-attempts \(options.joinAttempts)): \(error)")
         }
-        await fail("could not join the cluster after \(attempts) attempts (-join-attempts): \(lastError)")
     }
 
     // MARK: Rejoin

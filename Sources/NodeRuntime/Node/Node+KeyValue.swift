@@ -56,14 +56,6 @@ extension Node {
             case .bootstrapSingle, .ownRecord:
                 await bootstrap(voters: [localPeer], reason: "created the leader record at \(registry.name)")
             case .join(let leaderAPI, let record):
-                // The record names the leader's ID and Raft address: learn them before joining.
-                // A leader of one adds this node as a voter, and that change commits only once
-                // this node answers the leader, which needs the leader's address; the join
-                // response that would also carry it comes only after the commit.
-                if let leaderID = NodeID(record.record.id) {
-                    learn(BootstrapPeer(id: leaderID, raftAddress: record.record.addr, apiAddress: record.record.apiAddr, voter: true),
-                          source: .registry)
-                }
                 // Each attempt re-reads the record (lookupTargets): leadership may have moved.
                 await joinCluster(reason: "the leader record at \(registry.name) names \(record.record.id) at \(leaderAPI.url)") {
                     [self] in await lookupTargets()

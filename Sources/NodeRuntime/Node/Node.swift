@@ -1,9 +1,6 @@
 import Bootstrap
 import DiscoCore
-import DiscoDiscovery
 import DiscoNet
-import DiscoRaft
-import DiscoSWIM
 import Synchronization
 
 // MARK: - Node
@@ -83,9 +80,8 @@ public final class Node: Sendable {
     }
 
     /// The advertised address, with the OS-chosen port filled in when the bind port was 0.
-    static func advertised(_ advertised: PeerAddress, bound: PeerAddress, bind: PeerAddress) -> PeerAddress {
-        let port = advertised.port == 0 || advertised == bind && bind.port == 0 ? bound.port : advertised.port
-        return PeerAddress(host: advertised.host, port: port)
+    static func advertised(_ advertised: PeerAddress, bound: PeerAddress) -> PeerAddress {
+        PeerAddress(host: advertised.host, port: advertised.port == 0 ? bound.port : advertised.port)
     }
 
     private func startHTTP() async throws {

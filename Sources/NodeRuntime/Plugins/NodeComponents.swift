@@ -52,7 +52,7 @@ public struct NodeComponents: Sendable {
         } catch {
             throw NodeStartupError("cannot start Raft on \(options.raftAddress): \(error)")
         }
-        let address = Node.advertised(options.raftAdvertisedAddress, bound: raft.listenAddress, bind: options.raftAddress)
+        let address = Node.advertised(options.raftAdvertisedAddress, bound: raft.listenAddress)
 
         let swim: SWIM.Shell
         do {

@@ -1,8 +1,5 @@
 import DiscoCore
 import Foundation
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#endif
 
 // MARK: - NodeDataDirectory
 
@@ -21,7 +18,7 @@ public final class NodeDataDirectory: Sendable {
     public let nodeID: NodeID
     /// Whether `node.json` was created by this start (a brand-new node).
     public let isNew: Bool
-    private let lockDescriptor: Int32
+    private let lock: FileLock
 
     public var raftDirectory: String { path + "/raft" }
     public var promisePath: String { path + "/bootstrap-promise.json" }
@@ -37,27 +34,14 @@ public final class NodeDataDirectory: Sendable {
         } catch {
             throw NodeStartupError("cannot create data directory \(absolute): \(error.localizedDescription)")
         }
-        let fd = open(absolute + "/node.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else {
-            throw NodeStartupError("cannot open \(absolute)/node.lock: \(String(cString: strerror(errno)))")
-        }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
-            let reason = errno == EWOULDBLOCK
-                ? "another discod process is using this data directory" : String(cString: strerror(errno))
-            close(fd)
-            throw NodeStartupError("cannot lock data directory \(absolute): \(reason)")
-        }
         do {
-            isNew = try Self.checkIdentity(at: absolute + "/node.json", nodeID: nodeID)
+            lock = try FileLock(path: absolute + "/node.lock")
         } catch {
-            close(fd)
-            throw error
+            throw NodeStartupError("cannot lock data directory \(absolute): "
+                + (error.heldElsewhere ? "another discod process is using this data directory" : error.reason))
         }
-        // Assigned last: a throw before this point leaves deinit out, so `fd` is closed once.
-        lockDescriptor = fd
+        isNew = try Self.checkIdentity(at: absolute + "/node.json", nodeID: nodeID)
     }
-
-    deinit { close(lockDescriptor) }
 
     /// Returns true when the identity file was just written.
     private static func checkIdentity(at file: String, nodeID: NodeID) throws(NodeStartupError) -> Bool {
@@ -77,7 +61,7 @@ public final class NodeDataDirectory: Sendable {
         let created = Int64(Date().timeIntervalSince1970 * 1000)
         let identity: JSONValue = ["id": .string(nodeID.rawValue), "created_ms": .number(JSONNumber(created))]
         do {
-            try AtomicFile.write(identity.encodedBytes() + [0x0A], to: file)
+            try DurableFile.replace(file, with: identity.encodedBytes() + [0x0A])
         } catch {
             throw NodeStartupError("cannot write \(file): \(error)")
         }

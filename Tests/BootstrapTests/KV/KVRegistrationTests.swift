@@ -20,7 +20,7 @@ import Testing
 
     @Test(arguments: KVBackend.allCases)
     func firstNodeBootstrapsSecondJoinsItAndARestartFindsItsOwnRecord(on backend: KVBackend) async throws {
-        try await KVStoreHarness.with(backend) { store in
+        try await KVStoreHarness.with(backend, etcdTTL: .seconds(60)) { store in
             let a = nodeRecord("a", port: 4001)
             let first = try await registration(store.registry(), a).register()
             guard case .bootstrapSingle(let created) = first else {
@@ -46,7 +46,7 @@ import Testing
 
     @Test(arguments: KVBackend.allCases)
     func nodesRegisteringTogetherElectExactlyOneBootstrapper(on backend: KVBackend) async throws {
-        try await KVStoreHarness.with(backend) { store in
+        try await KVStoreHarness.with(backend, etcdTTL: .seconds(60)) { store in
             let outcomes = try await withThrowingTaskGroup(of: KVRegistration.Outcome.self) { group in
                 for index in 0..<5 {
                     let me = nodeRecord("n\(index)", port: UInt16(4001 + 10 * index))
@@ -93,7 +93,7 @@ import Testing
 
     @Test(arguments: KVBackend.allCases)
     func storeErrorsAreRetriedAndEachIsLoggedWithTheStoreName(on backend: KVBackend) async throws {
-        try await KVStoreHarness.with(backend) { store in
+        try await KVStoreHarness.with(backend, etcdTTL: .seconds(60)) { store in
             let (logger, sink) = capturingLogger()
             let registry = store.registry()
             registry.failNext.store(3, ordering: .relaxed)
@@ -109,9 +109,9 @@ import Testing
     }
 
     @Test func givesUpAfterTheAttemptLimitNamingTheUnreachableEtcd() async throws {
-        let port = try FreePort.loopback()
+        let refusing = try FreePort.Refusing()
         let client = HTTPClient()
-        let registry = EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: ["http://127.0.0.1:\(port)"], timeout: .seconds(2),
+        let registry = EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: ["http://127.0.0.1:\(refusing.port)"], timeout: .seconds(2),
                                                                transport: client), discoKey: "disco")
         let (logger, sink) = capturingLogger()
         let attempt = registration(registry, nodeRecord("a", port: 4001),
@@ -122,14 +122,14 @@ import Testing
         #expect(error?.attempts == 3)
         #expect(error?.registry == registry.name)
         let text = error.map { "\($0)" } ?? ""
-        #expect(text.contains("gave up after 3 attempts") && text.contains("127.0.0.1:\(port)"), "\(text)")
+        #expect(text.contains("gave up after 3 attempts") && text.contains("127.0.0.1:\(refusing.port)"), "\(text)")
         #expect(sink.lines.filter { $0.contains("level=warning") && $0.contains(registry.name) }.count == 3)
     }
 
     @Test func givesUpAtTheDeadlineWhenConsulStaysUnreachable() async throws {
-        let port = try FreePort.loopback()
+        let refusing = try FreePort.Refusing()
         let client = HTTPClient()
-        var settings = ConsulClient.Settings(address: "127.0.0.1:\(port)")
+        var settings = ConsulClient.Settings(address: "127.0.0.1:\(refusing.port)")
         settings.timeout = .seconds(2)
         let registry = ConsulLeaderRegistry(client: ConsulClient(settings: settings, transport: client), discoKey: "disco")
         let attempt = registration(registry, nodeRecord("a", port: 4001),
@@ -138,7 +138,7 @@ import Testing
         await client.shutdown()
         #expect(error?.code == .storeFailed)
         #expect((error?.attempts ?? 0) >= 2, "it retried before the deadline")
-        #expect(error?.detail.contains("127.0.0.1:\(port)") == true, "\(String(describing: error))")
+        #expect(error?.detail.contains("127.0.0.1:\(refusing.port)") == true, "\(String(describing: error))")
     }
 
     @Test func recordWithoutAUsableAPIAddressIsReportedNamingTheField() async throws {

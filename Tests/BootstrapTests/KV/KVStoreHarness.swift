@@ -39,8 +39,11 @@ final class KVStoreHarness: Sendable {
         self.factory = factory
     }
 
-    /// Runs `body` against a fresh store of `backend`, stopping it afterwards.
-    static func with(_ backend: KVBackend, _ body: (KVStoreHarness) async throws -> Void) async throws {
+    /// Runs `body` against a fresh store of `backend`, stopping it afterwards. etcd runs on real
+    /// time: `etcdTTL` is short for tests of expiry, long for tests where a record must not
+    /// expire while a loaded machine runs them.
+    static func with(_ backend: KVBackend, etcdTTL: Duration = .seconds(2),
+                     _ body: (KVStoreHarness) async throws -> Void) async throws {
         switch backend {
         case .memory:
             let clock = ManualTime()
@@ -52,9 +55,9 @@ final class KVStoreHarness: Sendable {
             let etcd = try await EtcdFixture.start()
             let client = HTTPClient()
             let endpoints = etcd.endpoints
-            let harness = KVStoreHarness(backend: backend, ttl: .seconds(2), clock: nil) {
+            let harness = KVStoreHarness(backend: backend, ttl: etcdTTL, clock: nil) {
                 EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: endpoints, timeout: .seconds(3), transport: client),
-                                   discoKey: "disco", ttl: .seconds(2), pollInterval: .milliseconds(100))
+                                   discoKey: "disco", ttl: etcdTTL, pollInterval: .milliseconds(100))
             }
             try await runThenCleanUp({ try await body(harness) }) {
                 await client.shutdown()

@@ -96,7 +96,8 @@ import Testing
     }
 
     @Test func targetsAreTriedInOrderPastDeadOnes() async throws {
-        let dead = PeerAddress(host: "127.0.0.1", port: try FreePort.loopback())
+        let refusing = try FreePort.Refusing()
+        let dead = PeerAddress(host: "127.0.0.1", port: refusing.port)
         let reply = accepted()
         let server = try await HTTPServer.start { _ in reply }
         let result = await BootstrapClient().join(targets: [dead, address(server)], request: request, timeout: .seconds(5))

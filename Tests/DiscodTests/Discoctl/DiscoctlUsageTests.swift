@@ -7,10 +7,10 @@ import Testing
 @Suite struct DiscoctlUsageTests {
     @Test(arguments: [["status"], ["nodes"], ["leader"], ["events"], ["remove", "2"], ["events", "append", "{}"]])
     func unreachableNodeExitsOneNamingTheAddress(_ command: [String]) async throws {
-        let port = try FreePort.loopback()  // nothing listens there
-        let outcome = try await Discoctl.run(["-addr", "127.0.0.1:\(port)", "-timeout", "5s"] + command)
+        let refusing = try FreePort.Refusing()  // nothing listens there
+        let outcome = try await Discoctl.run(["-addr", "127.0.0.1:\(refusing.port)", "-timeout", "5s"] + command)
         #expect(outcome.status == 1, "\(outcome)")
-        #expect(outcome.standardError.contains("cannot reach the node at http://127.0.0.1:\(port)"), "\(outcome)")
+        #expect(outcome.standardError.contains("cannot reach the node at http://127.0.0.1:\(refusing.port)"), "\(outcome)")
         #expect(outcome.standardError.contains("check that discod is running there"), "\(outcome)")
         #expect(outcome.standardOutput.isEmpty)
     }
@@ -29,8 +29,8 @@ import Testing
     ])
     func badUsageExitsTwo(_ arguments: [String], _ message: String) async throws {
         // A port nobody listens on: usage errors must be reported before any request.
-        let port = try FreePort.loopback()
-        let addressed = arguments.first == "-addr" ? arguments : ["-addr", "127.0.0.1:\(port)"] + arguments
+        let refusing = try FreePort.Refusing()
+        let addressed = arguments.first == "-addr" ? arguments : ["-addr", "127.0.0.1:\(refusing.port)"] + arguments
         let outcome = try await Discoctl.run(addressed)
         #expect(outcome.status == 2, "\(outcome)")
         #expect(outcome.standardError.contains(message), "\(outcome)")

@@ -14,7 +14,7 @@ import Testing
         records.localDomains = ["disco.test"]
         records.hosts = hosts.map { ("nodes.disco.test", $0) }
         try await DnsmasqFixture.with(records) { dns in
-            try await FormationChecks.withCluster("dns") { cluster in
+            try await DiscodCluster.with("dns") { cluster in
                 // One pair of ports for every node: the addresses differ, the ports do not.
                 let ports = try DiscodCluster.ports()
                 let config = #"{"name":"nodes.disco.test","nameserver":"\#(dns.nameserver)"}"#
@@ -47,7 +47,7 @@ import Testing
             DnsmasqFixture.SRV(name: "_disco-http._tcp.disco.test", target: "n\(index + 1).disco.test", port: pair.http)
         }
         try await DnsmasqFixture.with(records) { dns in
-            try await FormationChecks.withCluster("dns-srv") { cluster in
+            try await DiscodCluster.with("dns-srv") { cluster in
                 let config = #"{"name":"disco.test","service":"disco-http","nameserver":"\#(dns.nameserver)"}"#
                 var nodes: [DiscodProcess] = []
                 for (index, pair) in ports.enumerated() {

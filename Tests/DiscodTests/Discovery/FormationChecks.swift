@@ -7,18 +7,6 @@ import Testing
 
 /// Starting clusters of real `discod` processes and waiting until they form exactly one cluster.
 enum FormationChecks {
-    /// Runs `body` with a fresh ``DiscodCluster`` and kills every node afterwards, also on failure.
-    static func withCluster(_ name: String, _ body: (DiscodCluster) async throws -> Void) async throws {
-        let cluster = try DiscodCluster(name: name)
-        do {
-            try await body(cluster)
-        } catch {
-            await cluster.shutdown()
-            throw error
-        }
-        await cluster.shutdown()
-    }
-
     /// Waits until every node names the same leader, reports the same cluster name and epoch, and
     /// lists exactly the IDs of `nodes` in `GET /nodes`: one cluster made of these nodes and no
     /// other. Returns the leader.

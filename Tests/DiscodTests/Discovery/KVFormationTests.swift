@@ -22,7 +22,7 @@ import Testing
         try await Self.withEtcd { etcd, config in
             let store = KVLeaderRecordReader.etcd(endpoint: etcd.endpoints[0])
             let key = Self.freshKey()
-            try await FormationChecks.withCluster("etcd-kv-late") { cluster in
+            try await DiscodCluster.with("etcd-kv-late") { cluster in
                 let ports = try DiscodCluster.ports(count: 4)
                 let flags = ["-disco-mode", "etcd-kv", "-disco-key", key, "-disco-config", config]
                 var nodes = try (1...3).map { try cluster.start(id: "\($0)", ports: ports[$0 - 1], flags: flags) }
@@ -88,7 +88,7 @@ import Testing
     }
 
     static func formThenFailOver(mode: String, config: String, store: KVLeaderRecordReader, key: String) async throws {
-        try await FormationChecks.withCluster(mode) { cluster in
+        try await DiscodCluster.with(mode) { cluster in
             let ports = try DiscodCluster.ports(count: 3)
             let flags = ["-disco-mode", mode, "-disco-key", key, "-disco-config", config]
             let nodes = try (1...3).map { try cluster.start(id: "\($0)", ports: ports[$0 - 1], flags: flags) }

@@ -10,7 +10,7 @@ extension NodeProcessTests {
         /// A long poll on one node returns when an event is appended through another; bad
         /// inputs answer 400 naming the parameter; unknown paths 404; another cluster name 409.
         @Test func longPollAndErrorAnswers() async throws {
-            try await NodeTests.withCluster("api") { cluster in
+            try await DiscodCluster.with("api") { cluster in
                 let (nodes, _, _) = try await NodeTests.formedSeedCluster(cluster)
                 let first = #"{"test":"api","n":1}"#
                 let seq = try await NodeTests.append(first, via: nodes[0], others: nodes)

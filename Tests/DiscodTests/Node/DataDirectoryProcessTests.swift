@@ -10,7 +10,7 @@ extension NodeProcessTests {
         /// A second discod on a locked data directory exits 1 naming the lock; a node started
         /// with another -node-id on an existing directory exits 1 naming the original ID.
         @Test func lockedDirectoryAndForeignNodeIDAreRefused() async throws {
-            try await NodeTests.withCluster("datadir") { cluster in
+            try await DiscodCluster.with("datadir") { cluster in
                 let first = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: [])
                 try await DiscodCluster.waitForLeader([first])
                 let secondPorts = try DiscodCluster.ports()
@@ -38,7 +38,7 @@ extension NodeProcessTests {
         /// clear message; a node that has state and the same flags keeps running past that
         /// timeout (the fresh node's exit, started after it, shows the timeout has passed).
         @Test func bootstrapExpectTimeoutSparesANodeWithState() async throws {
-            try await NodeTests.withCluster("expect-timeout") { cluster in
+            try await DiscodCluster.with("expect-timeout") { cluster in
                 let unreachable = try DiscodCluster.ports(count: 2)
                 let veteranPorts = try DiscodCluster.ports()
                 let veteran = try cluster.start(id: "1", ports: veteranPorts, flags: [])

@@ -11,7 +11,7 @@ extension NodeProcessTests {
         /// pointing at node 1's cluster, it is refused with a message naming both epochs and
         /// telling it to wipe its data directory, and it exits 1; node 1's cluster is unchanged.
         @Test func nodeWithAnotherEpochIsRefusedAndToldToRebootstrap() async throws {
-            try await NodeTests.withCluster("epoch") { cluster in
+            try await DiscodCluster.with("epoch") { cluster in
                 let one = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: [])
                 let twoPorts = try DiscodCluster.ports()
                 let two = try cluster.start(id: "2", ports: twoPorts, flags: [])

@@ -10,7 +10,7 @@ extension NodeProcessTests {
         /// The seed's three commands: one leader, three voters everywhere, an event posted to a
         /// follower readable everywhere, the same /leader, ready, SWIM alive.
         @Test func seedThreeCommandsFormOneCluster() async throws {
-            try await NodeTests.withCluster("seed3") { cluster in
+            try await DiscodCluster.with("seed3") { cluster in
                 let (nodes, _, leader) = try await NodeTests.formedSeedCluster(cluster)
                 try await NodeTests.eventually("every node to list voters 1, 2, 3 in /nodes", nodes) {
                     for node in nodes where await NodeTests.voterIDs(node) != ["1", "2", "3"] { return false }
@@ -67,7 +67,7 @@ extension NodeProcessTests {
         }
 
         private func fourthNodeJoins(name: String, flags: ([NodePorts], NodePorts) -> [String]) async throws {
-            try await NodeTests.withCluster(name) { cluster in
+            try await DiscodCluster.with(name) { cluster in
                 let (nodes, ports, leader) = try await NodeTests.formedSeedCluster(cluster)
                 let before = NodeTests.events(name, 1...3)
                 for event in before { try await NodeTests.append(event, via: nodes[0], others: nodes) }
@@ -88,7 +88,7 @@ extension NodeProcessTests {
 
         /// Five nodes with `-bootstrap-expect 3` started at once form exactly one cluster.
         @Test func fiveNodesWithExpectThreeFormOneCluster() async throws {
-            try await NodeTests.withCluster("five") { cluster in
+            try await DiscodCluster.with("five") { cluster in
                 let (nodes, _) = try NodeTests.startSeedCluster(cluster, count: 5, expect: 3)
                 try await DiscodCluster.waitForLeader(nodes)
                 var epochs: [String?] = []
@@ -107,7 +107,7 @@ extension NodeProcessTests {
         /// One node with `-bootstrap-expect 2` among two with 3: the refusal names both values and
         /// no cluster forms around the odd node.
         @Test func mismatchedExpectIsRefusedNamingBothValues() async throws {
-            try await NodeTests.withCluster("mismatch") { cluster in
+            try await DiscodCluster.with("mismatch") { cluster in
                 let ports = try DiscodCluster.ports(count: 3)
                 let nodes = [
                     try cluster.start(id: "1", ports: ports[0], flags: NodeTests.seedFlags(expect: 3, join: ports)),

@@ -18,19 +18,6 @@ import Testing
 typealias NodePorts = (http: UInt16, raft: UInt16)
 
 enum NodeTests {
-    /// Runs `body` with a fresh cluster root; every process is killed and the data removed after,
-    /// also when the body throws.
-    static func withCluster(_ name: String, _ body: (DiscodCluster) async throws -> Void) async throws {
-        let cluster = try DiscodCluster(name: name)
-        do {
-            try await body(cluster)
-        } catch {
-            await cluster.shutdown()
-            throw error
-        }
-        await cluster.shutdown()
-    }
-
     /// The seed's formation flags: `-bootstrap-expect N -join http://…,…`.
     static func seedFlags(expect: Int, join ports: [NodePorts]) -> [String] {
         ["-bootstrap-expect", "\(expect)", "-join", DiscodCluster.joinList(ports)]

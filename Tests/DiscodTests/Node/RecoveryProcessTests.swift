@@ -10,7 +10,7 @@ extension NodeProcessTests {
         /// kill -9 of the leader after acknowledged events: the survivors elect a leader, keep
         /// every acknowledged event and accept new ones.
         @Test func killedLeaderLosesNoAcknowledgedEvent() async throws {
-            try await NodeTests.withCluster("kill9") { cluster in
+            try await DiscodCluster.with("kill9") { cluster in
                 let (nodes, _, leader) = try await NodeTests.formedSeedCluster(cluster)
                 let acknowledged = NodeTests.events("kill9", 1...5)
                 for (index, event) in acknowledged.enumerated() {
@@ -32,7 +32,7 @@ extension NodeProcessTests {
 
         /// SIGTERM of the leader: it exits 0 and the two survivors elect a new leader.
         @Test func sigtermOfLeaderExitsZeroAndSurvivorsElect() async throws {
-            try await NodeTests.withCluster("sigterm") { cluster in try await stopLeaderGracefully(cluster) }
+            try await DiscodCluster.with("sigterm") { cluster in try await stopLeaderGracefully(cluster) }
         }
 
         private func stopLeaderGracefully(_ cluster: DiscodCluster) async throws {
@@ -49,7 +49,7 @@ extension NodeProcessTests {
         /// Every node stopped with SIGTERM (exit 0) and started again on the same ports: the
         /// same cluster (epoch), the same events, a leader again.
         @Test func allNodesRestartedOnSamePorts() async throws {
-            try await NodeTests.withCluster("restart") { cluster in
+            try await DiscodCluster.with("restart") { cluster in
                 let (nodes, _, _) = try await NodeTests.formedSeedCluster(cluster)
                 let events = NodeTests.events("restart", 1...3)
                 for event in events { try await NodeTests.append(event, via: nodes[1], others: nodes) }
@@ -67,7 +67,7 @@ extension NodeProcessTests {
         /// Every node stopped and started again on new ports with `-join` listing the new
         /// addresses: the cluster re-forms with the same epoch and events.
         @Test func allNodesRestartedOnNewPorts() async throws {
-            try await NodeTests.withCluster("newports") { cluster in
+            try await DiscodCluster.with("newports") { cluster in
                 let (nodes, _, _) = try await NodeTests.formedSeedCluster(cluster)
                 let events = NodeTests.events("newports", 1...3)
                 for event in events { try await NodeTests.append(event, via: nodes[2], others: nodes) }

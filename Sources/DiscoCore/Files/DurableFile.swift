@@ -1,0 +1,113 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import Synchronization
+
+// MARK: - DurableFile
+
+/// Small files that must survive crashes whole: identities, promises, Raft hard state and
+/// snapshots.
+public enum DurableFile {
+    /// A failed system call, naming the file.
+    public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {
+        public let path: String
+        public let operation: String
+        public let errno: Int32
+
+        public init(path: String, operation: String, errno: Int32) {
+            self.path = path
+            self.operation = operation
+            self.errno = errno
+        }
+
+        public var description: String { "\(operation) \(path): \(String(cString: strerror(errno))) (errno \(errno))" }
+    }
+
+    /// Replaces `path` with `bytes` so that a crash leaves either the old or the new content:
+    /// write a temporary file, fsync it, rename it over `path`, fsync the directory.
+    public static func replace(_ path: String, with bytes: [UInt8]) throws(Failure) {
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw Failure(path: temporary, operation: "open", errno: errno) }
+        var written = 0
+        while written < bytes.count {
+            let count = bytes.withUnsafeBytes { buffer -> Int in
+                guard let base = buffer.baseAddress else { return 0 }
+                return write(fd, base + written, bytes.count - written)
+            }
+            if count < 0 {
+                let code = errno
+                if code == EINTR { continue }
+                close(fd)
+                throw Failure(path: temporary, operation: "write", errno: code)
+            }
+            written += count
+        }
+        guard fsync(fd) == 0 else {
+            let code = errno
+            close(fd)
+            throw Failure(path: temporary, operation: "fsync", errno: code)
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else { throw Failure(path: temporary, operation: "rename", errno: errno) }
+        try syncDirectory(directory(of: path))
+    }
+
+    /// Makes renames and creations in `directory` durable.
+    public static func syncDirectory(_ directory: String) throws(Failure) {
+        let fd = open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Failure(path: directory, operation: "open", errno: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Failure(path: directory, operation: "fsync", errno: errno) }
+    }
+
+    /// The directory part of `path` (`.` for a bare name).
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}
+
+// MARK: - FileLock
+
+/// An exclusive `flock` on a file, held until ``release()`` or deinit, so two processes (or two
+/// nodes in one process) never use the same directory.
+public final class FileLock: Sendable {
+    /// Why the lock was not taken; `heldElsewhere` when another holder has it.
+    public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {
+        public let path: String
+        public let heldElsewhere: Bool
+        public let reason: String
+        public var description: String { "cannot lock \(path): \(reason)" }
+    }
+
+    public let path: String
+    private let descriptor: Mutex<Int32>
+
+    /// Takes the lock without waiting (creating the file if needed).
+    public init(path: String) throws(Failure) {
+        self.path = path
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw Failure(path: path, heldElsewhere: false, reason: String(cString: strerror(errno)))
+        }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            close(fd)
+            throw Failure(path: path, heldElsewhere: code == EWOULDBLOCK,
+                          reason: code == EWOULDBLOCK ? "held by another process or node" : String(cString: strerror(code)))
+        }
+        descriptor = Mutex(fd)
+    }
+
+    /// Releases the lock (once; later calls do nothing).
+    public func release() {
+        descriptor.withLock { fd in
+            guard fd >= 0 else { return }
+            close(fd)  // closing the only descriptor drops the flock
+            fd = -1
+        }
+    }
+
+    deinit { release() }
+}

@@ -78,23 +78,43 @@ public final class DiscodCluster: Sendable {
     @discardableResult
     public static func waitForLeader(_ nodes: [DiscodProcess], timeout: Duration = .seconds(60)) async throws -> String {
         var agreed: String?
-        do {
-            try await waitUntil("\(nodes.count) nodes to agree on a leader", timeout: timeout, pollEvery: .milliseconds(100)) {
-                for node in nodes where !node.process.isRunning {
-                    throw ChildProcess.Failure(description: "node \(node.nodeID) exited with \(node.process.exitStatus ?? -1):\n\(node.process.output)")
-                }
-                var leaders = Set<String>()
-                for node in nodes {
-                    guard let leader = await node.leaderID() else { return false }
-                    leaders.insert(leader)
-                }
-                agreed = leaders.count == 1 ? leaders.first : nil
-                return agreed != nil
+        try await waitUntil("\(nodes.count) nodes to agree on a leader", watching: nodes, timeout: timeout) {
+            var leaders = Set<String>()
+            for node in nodes {
+                guard let leader = await node.leaderID() else { return false }
+                leaders.insert(leader)
             }
-        } catch let timeout as WaitTimeout {
-            throw ChildProcess.Failure(description: "\(timeout)\n" + nodes.map { "--- node \($0.nodeID):\n\($0.process.output.suffix(4000))" }.joined(separator: "\n"))
+            agreed = leaders.count == 1 ? leaders.first : nil
+            return agreed != nil
         }
         return agreed ?? ""
+    }
+
+    // MARK: Polling with the nodes' logs on failure
+
+    /// Polls `condition` (generous deadline) while watching `nodes`: a node that exits fails the
+    /// wait at once with its output (unless `requireRunning` is false, for waits that expect an
+    /// exit), and a timeout carries every watched node's recent output.
+    public static func waitUntil(_ what: String, watching nodes: [DiscodProcess], timeout: Duration = .seconds(60),
+                                 pollEvery interval: Duration = .milliseconds(100), requireRunning: Bool = true,
+                                 _ condition: () async throws -> Bool) async throws {
+        do {
+            try await DiscoTestKit.waitUntil(what, timeout: timeout, pollEvery: interval) {
+                if requireRunning, let exited = nodes.first(where: { !$0.process.isRunning }) {
+                    throw ChildProcess.Failure(description: "while waiting for \(what): node \(exited.nodeID) exited with "
+                        + "\(exited.process.exitStatus ?? -1):\n\(exited.process.output.suffix(6000))")
+                }
+                return try await condition()
+            }
+        } catch let timeout as WaitTimeout {
+            throw ChildProcess.Failure(description: "\(timeout)\n" + logs(nodes))
+        }
+    }
+
+    /// The tail of every node's output with its exit status, for failure messages.
+    public static func logs(_ nodes: [DiscodProcess]) -> String {
+        nodes.map { "--- node \($0.nodeID) (exit \($0.process.exitStatus.map(String.init) ?? "running")):\n\($0.process.output.suffix(5000))" }
+            .joined(separator: "\n")
     }
 
     /// Kills every process started and removes the data directories.

@@ -15,7 +15,7 @@ import Testing
         }
         let leaderID = try await DiscodCluster.waitForLeader(voters)
         let nonVoter = try cluster.start(id: "4", ports: ports[3], flags: ["-raft-non-voter", "-join", join])
-        try await waitUntil("the non-voter to be a member", timeout: .seconds(60), pollEvery: .milliseconds(200)) {
+        try await DiscodCluster.waitUntil("the non-voter to be a member", watching: voters + [nonVoter], pollEvery: .milliseconds(200)) {
             await voters[0].memberIDs() == ["1", "2", "3", "4"]
         }
         let followers = voters.filter { $0.nodeID != leaderID }
@@ -51,7 +51,7 @@ import Testing
         let appended = try await Discoctl.run(follower, ["events", "append", #"{"via":"follower"}"#])
         #expect(appended.status == 0, "\(appended)")
         for node in voters {
-            try await waitUntil("node \(node.nodeID) to list the event", timeout: .seconds(30), pollEvery: .milliseconds(100)) {
+            try await DiscodCluster.waitUntil("node \(node.nodeID) to list the event", watching: voters) {
                 let events = try await Discoctl.run(node, ["events", "-format", "json"])
                 return events.standardOutput.contains(#""data":{"via":"follower"}"#)
             }
@@ -64,7 +64,7 @@ import Testing
         #expect(removed.standardOutput == "removed node \(target.nodeID)\n", "\(removed)")
         let remaining = ["1", "2", "3", "4"].filter { $0 != target.nodeID }
         let leader = try #require(voters.first { $0.nodeID == leaderID })
-        try await waitUntil("the leader to drop node \(target.nodeID)", timeout: .seconds(30), pollEvery: .milliseconds(100)) {
+        try await DiscodCluster.waitUntil("the leader to drop node \(target.nodeID)", watching: [leader]) {
             await leader.memberIDs() == remaining
         }
         let after = try await Discoctl.run(leader, ["nodes", "-nonvoters", "-format", "json"])

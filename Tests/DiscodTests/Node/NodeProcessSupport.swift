@@ -42,27 +42,13 @@ enum NodeTests {
 
     // MARK: Polling with the nodes' logs on failure
 
-    /// Polls `condition` (generous deadline); on timeout the error carries every node's recent
-    /// output. With `requireRunning`, a node that exits fails the wait at once.
+    /// ``DiscodCluster/waitUntil(_:watching:timeout:pollEvery:requireRunning:_:)``.
     static func eventually(_ what: String, _ nodes: [DiscodProcess], timeout: Duration = .seconds(60), requireRunning: Bool = true,
                            _ condition: () async throws -> Bool) async throws {
-        do {
-            try await waitUntil(what, timeout: timeout, pollEvery: .milliseconds(100)) {
-                if requireRunning, let exited = nodes.first(where: { !$0.process.isRunning }) {
-                    throw NodeTestFailure( "while waiting for \(what): node \(exited.nodeID) exited with "
-                        + "\(exited.process.exitStatus ?? -1):\n\(exited.process.output.suffix(6000))")
-                }
-                return try await condition()
-            }
-        } catch let timeout as WaitTimeout {
-            throw NodeTestFailure( "\(timeout)\n" + logs(nodes))
-        }
+        try await DiscodCluster.waitUntil(what, watching: nodes, timeout: timeout, requireRunning: requireRunning, condition)
     }
 
-    static func logs(_ nodes: [DiscodProcess]) -> String {
-        nodes.map { "--- node \($0.nodeID) (exit \($0.process.exitStatus.map(String.init) ?? "running")):\n\($0.process.output.suffix(5000))" }
-            .joined(separator: "\n")
-    }
+    static func logs(_ nodes: [DiscodProcess]) -> String { DiscodCluster.logs(nodes) }
 
     // MARK: Reading the API
 

@@ -18,6 +18,8 @@ public struct DiscodFlags: Sendable {
     let raftAdvAddr: Flag<PeerAddress?>
     let raftNonVoter: Flag<Bool>
     let clusterName: Flag<String>
+    let eventsRetain: Flag<Int>
+    let eventsRetainBytes: Flag<Int>
     let join: Flag<[PeerAddress]>
     let joinAttempts: Flag<Int>
     let joinInterval: Flag<Duration>
@@ -53,6 +55,10 @@ public struct DiscodFlags: Sendable {
                                  parse: Self.parseOptionalAddress)
         raftNonVoter = set.bool("raft-non-voter", usage: "Run as a read-only member that never votes and never bootstraps", group: node)
         clusterName = set.string("cluster-name", default: "disco", usage: "Name of the cluster; nodes refuse peers with another name", group: node, typeName: "name")
+        eventsRetain = set.int("events-retain", default: 100_000, usage: "Events the cluster keeps; the leader trims the oldest beyond this (0: no count limit)", group: node, typeName: "n")
+        eventsRetainBytes = set.custom("events-retain-bytes", default: 64 << 20, defaultText: "64MiB", typeName: "size",
+                                       usage: "Event data the cluster keeps, e.g. 512KiB, 64MiB, 1GiB; the leader trims the oldest beyond this (0: no size limit)",
+                                       group: node, parse: { text throws(FlagValueError) in try ByteSize.parse(text) })
 
         // MARK: Cluster formation
         let formation = Self.formationGroup

@@ -12,6 +12,10 @@ public struct DiscodOptions: Sendable {
     public var raftAdvertisedAddress: PeerAddress
     public var raftNonVoter: Bool
     public var clusterName: String
+    /// `-events-retain`: how many events the leader keeps (0: no count limit).
+    public var eventsRetain: Int
+    /// `-events-retain-bytes`: how much event data the leader keeps (0: no size limit).
+    public var eventsRetainBytes: Int
     /// `-join` targets (HTTP API addresses), de-duplicated in order.
     public var join: [PeerAddress]
     public var joinAttempts: Int
@@ -113,6 +117,11 @@ public struct DiscodOptions: Sendable {
             throw FlagError.invalid("cluster-name", "\(clusterName.debugDescription) is not a valid name (non-empty, no whitespace or control characters)")
         }
         raftNonVoter = parsed[flags.raftNonVoter]
+        eventsRetain = parsed[flags.eventsRetain]
+        eventsRetainBytes = parsed[flags.eventsRetainBytes]
+        guard eventsRetain >= 0 else {
+            throw FlagError.invalid("events-retain", "must be 0 (no count limit) or the number of events to keep, got \(eventsRetain)")
+        }
 
         // Formation values.
         join = parsed[flags.join]

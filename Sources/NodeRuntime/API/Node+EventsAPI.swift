@@ -64,7 +64,8 @@ extension Node {
         }
     }
 
-    /// `GET /events?since=N&limit=L&wait=5s`: events after `since`, waiting up to `wait` for one.
+    /// `GET /events?since=N&limit=L&wait=5s`: events after `since`, waiting up to `wait` for one;
+    /// 410 when events after `since` were trimmed before the reader saw them.
     func getEvents(_ request: HTTPRequest) async -> HTTPResponse {
         let query = parseQuery(request.query)
         var since: UInt64 = 0
@@ -92,12 +93,18 @@ extension Node {
                 return APIResponse.error(400, "wait=\(text) must be between 0s and 60s")
             }
         }
-        let (events, lastSeq) = wait > .zero
+        let page = wait > .zero
             ? await store.waitForEvents(since: since, limit: limit, timeout: wait)
             : store.events(since: since, limit: limit)
+        if page.missedEvents(since: since) {
+            return APIResponse.error(410, "events \(since + 1)...\(page.firstSeq - 1) were trimmed by the retention policy; "
+                                     + "the oldest retained is \(page.firstSeq): resume with since=\(page.firstSeq - 1), or since=0 to start over",
+                                     extra: [.init(key: "first_seq", value: .number(JSONNumber(page.firstSeq))),
+                                             .init(key: "last_seq", value: .number(JSONNumber(page.lastSeq)))])
+        }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
-        return HTTPResponse(status: 200, headers: headers, bytes: ClusterEvent.eventsResponseJSON(events, lastSeq: lastSeq))
+        return HTTPResponse(status: 200, headers: headers, bytes: ClusterEvent.eventsResponseJSON(page))
     }
 
     /// Maps a consensus failure to a status code and a message.

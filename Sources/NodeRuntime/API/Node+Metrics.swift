@@ -29,6 +29,10 @@ extension Node {
         text.counter("disco_joins_accepted_total", "Join requests accepted by this node as leader.",
                      metrics.joinsAccepted.load(ordering: .relaxed))
         text.gauge("disco_event_log_last_seq", "Sequence number of the newest event applied here.", store.lastSeq)
+        text.gauge("disco_event_log_first_seq", "Sequence number of the oldest event retained here.", store.firstSeq)
+        let retained = store.retainedEvents
+        text.gauge("disco_event_log_retained", "Events retained here (see -events-retain).", retained.count)
+        text.gauge("disco_event_log_retained_bytes", "Bytes of event data retained here (see -events-retain-bytes).", retained.bytes)
         text.family("disco_http_requests_total", "HTTP API requests answered, by status code.", type: "counter",
                     samples: metrics.requestsByStatus.sorted { $0.key < $1.key }.map { ("code=\"\($0.key)\"", String($0.value)) })
         var headers = HTTPHeaders()

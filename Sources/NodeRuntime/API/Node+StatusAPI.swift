@@ -73,10 +73,17 @@ extension Node {
             "rounds": .number(JSONNumber(bootstrapRounds)),
             "last_error": runtime.withLock({ $0.bootstrap })?.progress.lastError.map(JSONValue.string) ?? .null,
         ]
+        let retained = store.retainedEvents
+        let events: JSONValue = [
+            "first_seq": .number(JSONNumber(store.firstSeq)), "last_seq": .number(JSONNumber(store.lastSeq)),
+            "retained": .number(JSONNumber(retained.count)), "retained_bytes": .number(JSONNumber(retained.bytes)),
+            "retain": .number(JSONNumber(options.eventsRetain)), "retain_bytes": .number(JSONNumber(options.eventsRetainBytes)),
+        ]
         let body: JSONValue = [
             "node": node, "leader": leaderInfo?.json ?? .null, "term": .number(JSONNumber(raft.term)),
             "commit_index": .number(JSONNumber(raft.commitIndex)), "applied_index": .number(JSONNumber(raft.appliedIndex)),
             "cluster": cluster, "members": .array(rows.map(\.json)), "discovery": discovery, "bootstrap": bootstrap,
+            "events": events,
         ]
         return APIResponse.json(body)
     }

@@ -11,6 +11,7 @@ import DiscoCore
 ///     tag 2 upsertMember:  id name8, raftAddress name8, apiAddress name8, voter u8 (0 or 1)
 ///     tag 3 removeMember:  id name8
 ///     tag 4 appendEvent:   timeMillis i64, data u32-length + bytes (≤ 1 MiB, one JSON value)
+///     tag 5 trimEvents:    through u64 (≥ 1)
 ///
 /// where `name8` is a one-byte length followed by that many bytes of UTF-8. Decoding is strict:
 /// no trailing bytes, flags exactly 0 or 1, node IDs valid, event data a JSON value.
@@ -23,13 +24,16 @@ public enum ClusterCommand: Hashable, Sendable {
     case removeMember(NodeID)
     /// Appends an event: the proposing leader's wall clock and the JSON value's bytes as posted.
     case appendEvent(timeMillis: Int64, data: [UInt8])
+    /// Drops the events with a sequence number up to `through` (the leader's retention policy);
+    /// later sequence numbers are unchanged.
+    case trimEvents(through: UInt64)
 
     /// The format version ``encode()`` writes and ``decode(_:)`` reads.
     public static let formatVersion: UInt8 = 1
 
     /// Tag bytes.
     enum Tag: UInt8 {
-        case initialize = 1, upsertMember = 2, removeMember = 3, appendEvent = 4
+        case initialize = 1, upsertMember = 2, removeMember = 3, appendEvent = 4, trimEvents = 5
     }
 
     static let subject = "cluster command"
@@ -65,6 +69,13 @@ public enum ClusterCommand: Hashable, Sendable {
             writer.u8(Tag.appendEvent.rawValue)
             writer.i64(timeMillis)
             writer.blob(data)
+        case .trimEvents(let through):
+            guard through > 0 else {
+                throw ClusterCodingError(subject: Self.subject, code: .invalidValue, field: "through", offset: nil,
+                                         message: "expected a sequence number of at least 1, found 0")
+            }
+            writer.u8(Tag.trimEvents.rawValue)
+            writer.u64(through)
         }
         return writer.bytes
     }
@@ -89,7 +100,7 @@ public enum ClusterCommand: Hashable, Sendable {
         let tagByte = try reader.u8("tag")
         guard let tag = Tag(rawValue: tagByte) else {
             throw reader.error(.unknownTag, "tag", at: 1,
-                               "expected 1 (initialize), 2 (upsertMember), 3 (removeMember) or 4 (appendEvent), found \(tagByte)")
+                               "expected 1 (initialize), 2 (upsertMember), 3 (removeMember), 4 (appendEvent) or 5 (trimEvents), found \(tagByte)")
         }
         let command: ClusterCommand
         switch tag {
@@ -108,6 +119,13 @@ public enum ClusterCommand: Hashable, Sendable {
                 throw reader.error(code, "data", at: dataStart, message)
             }
             command = .appendEvent(timeMillis: timeMillis, data: data)
+        case .trimEvents:
+            let start = reader.offset
+            let through = try reader.u64("through")
+            guard through > 0 else {
+                throw reader.error(.invalidValue, "through", at: start, "expected a sequence number of at least 1, found 0")
+            }
+            command = .trimEvents(through: through)
         }
         try reader.expectEnd()
         return command
@@ -123,6 +141,7 @@ extension ClusterCommand: CustomStringConvertible {
         case .upsertMember(let member): "upsertMember(\(member))"
         case .removeMember(let id): "removeMember(\(id))"
         case .appendEvent(let timeMillis, let data): "appendEvent(time_ms: \(timeMillis), \(data.count) bytes)"
+        case .trimEvents(let through): "trimEvents(through: \(through))"
         }
     }
 }

@@ -59,17 +59,19 @@ public struct ClusterEvent: Hashable, Sendable {
         return .object(object)
     }
 
-    /// The body of `GET /events`: `{"events":[…],"last_seq":M}`.
-    public static func eventsResponseJSON(_ events: [ClusterEvent], lastSeq: UInt64) -> [UInt8] {
+    /// The body of `GET /events`: `{"events":[…],"first_seq":F,"last_seq":M}`.
+    public static func eventsResponseJSON(_ page: EventPage) -> [UInt8] {
         var output: [UInt8] = []
-        output.reserveCapacity(events.reduce(32) { $0 + $1.data.count + 64 })
+        output.reserveCapacity(page.events.reduce(48) { $0 + $1.data.count + 64 })
         output.append(contentsOf: #"{"events":["#.utf8)
-        for (position, event) in events.enumerated() {
+        for (position, event) in page.events.enumerated() {
             if position > 0 { output.append(UInt8(ascii: ",")) }
             event.encodeJSON(into: &output)
         }
-        output.append(contentsOf: #"],"last_seq":"#.utf8)
-        output.append(contentsOf: String(lastSeq).utf8)
+        output.append(contentsOf: #"],"first_seq":"#.utf8)
+        output.append(contentsOf: String(page.firstSeq).utf8)
+        output.append(contentsOf: #","last_seq":"#.utf8)
+        output.append(contentsOf: String(page.lastSeq).utf8)
         output.append(UInt8(ascii: "}"))
         return output
     }

@@ -3,21 +3,25 @@ import DiscoRaft
 
 // MARK: - Snapshot format
 
-/// Snapshot encoding of the whole state (version 1), integers big-endian:
+/// Snapshot encoding of the whole state (version 2), integers big-endian:
 ///
-///     magic "DCSS" | version u8 = 1 | body length u64 | body | CRC-32C u32 of everything before
+///     magic "DCSS" | version u8 = 2 | body length u64 | body | CRC-32C u32 of everything before
 ///     body: initialized u8 (0 or 1) [cluster name8, epoch u64]
 ///           appliedIndex u64
 ///           member count u32, members in ascending ID order
 ///             (id name8, raftAddress name8, apiAddress name8, voter u8)
-///           event count u64, events in sequence order (seq is implied: 1, 2, 3, …)
+///           trimmedThrough u64 (the last seq dropped by retention; absent in version 1, read as 0)
+///           event count u64, events in sequence order (seq is implied: trimmedThrough + 1, + 2, …)
 ///             (index u64 strictly increasing and ≤ appliedIndex, timeMillis i64, data u32 + bytes)
 ///
+/// Version 1 snapshots (written before events could be trimmed) are still read.
 /// Restoring is strict: wrong magic, version, length or checksum, trailing bytes, unsorted or
 /// duplicate members, out-of-order event indexes and event data that is not JSON are refused.
 extension ClusterState {
     /// The snapshot format version.
-    public static let snapshotVersion: UInt8 = 1
+    public static let snapshotVersion: UInt8 = 2
+    /// Versions ``init(snapshot:)`` reads.
+    static let readableSnapshotVersions: ClosedRange<UInt8> = 1...2
     static let snapshotMagic: [UInt8] = Array("DCSS".utf8)
     static let snapshotSubject = "cluster snapshot"
     /// Magic, version and body length.
@@ -38,6 +42,7 @@ extension ClusterState {
         body.u64(appliedIndex)
         body.u32(UInt32(truncatingIfNeeded: members.count))
         for member in sortedMembers { member.encode(into: &body) }
+        body.u64(trimmedThrough)
         body.u64(UInt64(events.count))
         for event in events {
             body.u64(event.index)
@@ -64,9 +69,9 @@ extension ClusterState {
             throw header.error(.corrupt, "magic", at: 0, "expected \"DCSS\", found bytes \(magic)")
         }
         let version = try header.u8("version")
-        guard version == Self.snapshotVersion else {
+        guard Self.readableSnapshotVersions.contains(version) else {
             throw header.error(.unsupportedVersion, "version", at: 4,
-                               "expected snapshot version \(Self.snapshotVersion), found \(version)")
+                               "expected snapshot version \(Self.readableSnapshotVersions.lowerBound) to \(Self.snapshotVersion), found \(version)")
         }
         let declared = try header.u64("bodyLength")
         let actual = UInt64(bytes.count - Self.snapshotHeaderBytes)
@@ -84,10 +89,10 @@ extension ClusterState {
                                 "stored CRC-32C \(hex(stored)) does not match the content's \(hex(computed))")
         }
         var body = ClusterByteReader(bytes, subject: Self.snapshotSubject, range: Self.snapshotHeaderBytes..<bodyEnd)
-        try self.init(body: &body)
+        try self.init(body: &body, version: version)
     }
 
-    private init(body reader: inout ClusterByteReader) throws(ClusterCodingError) {
+    private init(body reader: inout ClusterByteReader, version: UInt8) throws(ClusterCodingError) {
         var cluster: String?
         var epoch: UInt64?
         if try reader.bool("initialized") {
@@ -108,11 +113,23 @@ extension ClusterState {
             previousID = member.id
             members[member.id] = member
         }
+        let trimmedStart = reader.offset
+        var trimmedThrough: UInt64 = 0
+        if version >= 2 { trimmedThrough = try reader.u64("trimmedThrough") }
+        let countStart = reader.offset
         let eventCount = try reader.u64("eventCount")
+        guard trimmedThrough <= UInt64.max - eventCount else {
+            throw reader.error(.invalidValue, "eventCount", at: countStart,
+                               "\(eventCount) events after trimmed sequence \(trimmedThrough) overflow the sequence numbers")
+        }
+        guard trimmedThrough <= appliedIndex else {
+            throw reader.error(.invalidValue, "trimmedThrough", at: trimmedStart,
+                               "expected at most the applied index \(appliedIndex) (one event per entry), found \(trimmedThrough)")
+        }
         var events: [ClusterEvent] = []
         var previousIndex: UInt64 = 0
-        var seq: UInt64 = 0
-        while seq < eventCount {
+        var seq = trimmedThrough
+        while seq < trimmedThrough + eventCount {
             seq += 1
             let field = "events[seq \(seq)]"
             let indexStart = reader.offset
@@ -131,7 +148,8 @@ extension ClusterState {
             events.append(ClusterEvent(seq: seq, index: index, timeMillis: timeMillis, data: data))
         }
         try reader.expectEnd()
-        self.init(cluster: cluster, epoch: epoch, members: members, events: events, appliedIndex: appliedIndex)
+        self.init(cluster: cluster, epoch: epoch, members: members, events: events, trimmedThrough: trimmedThrough,
+                  appliedIndex: appliedIndex)
     }
 }
 

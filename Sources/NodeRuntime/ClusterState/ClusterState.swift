@@ -12,6 +12,8 @@ public enum ApplyResult: Hashable, Sendable {
     case memberRemoved(ClusterMember)
     /// An event was appended with this sequence number.
     case eventAppended(seq: UInt64)
+    /// The events up to this sequence number were dropped (`count` of them).
+    case eventsTrimmed(through: UInt64, count: Int)
     /// Nothing changed, for the reason given (a later initialize, an unknown member, an entry
     /// already applied, an entry that does not decode).
     case ignored(reason: String)
@@ -30,38 +32,66 @@ public struct ClusterState: Hashable, Sendable {
     public private(set) var epoch: UInt64?
     /// The members by ID.
     public private(set) var members: [NodeID: ClusterMember] = [:]
-    /// Every event, in sequence order (`events[k].seq == k + 1`).
+    /// The retained events, in sequence order (`events[k].seq == trimmedThrough + k + 1`).
     public private(set) var events: [ClusterEvent] = []
+    /// The sequence number of the last event dropped by a trim (0 when none was).
+    public private(set) var trimmedThrough: UInt64 = 0
+    /// The total size of the retained events' data, in bytes.
+    public private(set) var eventBytes: Int = 0
     /// The Raft index of the last entry applied (or of the snapshot restored).
     public private(set) var appliedIndex: UInt64 = 0
 
     /// An empty, uninitialized state.
     public init() {}
 
-    init(cluster: String?, epoch: UInt64?, members: [NodeID: ClusterMember], events: [ClusterEvent], appliedIndex: UInt64) {
+    init(cluster: String?, epoch: UInt64?, members: [NodeID: ClusterMember], events: [ClusterEvent], trimmedThrough: UInt64,
+         appliedIndex: UInt64) {
         self.cluster = cluster
         self.epoch = epoch
         self.members = members
         self.events = events
+        self.trimmedThrough = trimmedThrough
+        self.eventBytes = events.reduce(0) { $0 + $1.data.count }
         self.appliedIndex = appliedIndex
     }
 
     /// The members ordered by ID.
     public var sortedMembers: [ClusterMember] { members.values.sorted { $0.id < $1.id } }
 
-    /// The sequence number of the last event (0 when there is none).
-    public var lastSeq: UInt64 { UInt64(events.count) }
+    /// The sequence number of the last event ever appended (0 when there is none), retained or not.
+    public var lastSeq: UInt64 { trimmedThrough + UInt64(events.count) }
+
+    /// The sequence number of the oldest retained event (``lastSeq`` + 1 when none is retained).
+    public var firstSeq: UInt64 { trimmedThrough + 1 }
 
     /// Whether an initialize was applied.
     public var isInitialized: Bool { cluster != nil }
 
     // MARK: Reading events
 
-    /// Events with a sequence number above `seq`, at most `limit` of them.
+    /// Retained events with a sequence number above `seq`, at most `limit` of them (after a trim
+    /// that dropped events above `seq`, the page starts at ``firstSeq``).
     public func events(since seq: UInt64, limit: Int) -> [ClusterEvent] {
         guard limit > 0, seq < lastSeq else { return [] }
-        let start = Int(seq)
+        let start = Int(max(seq, trimmedThrough) - trimmedThrough)
         return Array(events[start..<min(events.count, start + limit)])
+    }
+
+    // MARK: Retention
+
+    /// The sequence number to trim through so that at most `maxEvents` events and `maxBytes`
+    /// bytes of event data remain (a bound of 0 means none), or nil when both already hold.
+    public func trimPoint(maxEvents: Int, maxBytes: Int) -> UInt64? {
+        var drop = 0
+        if maxEvents > 0, events.count > maxEvents { drop = events.count - maxEvents }
+        if maxBytes > 0 {
+            var bytes = eventBytes - events.prefix(drop).reduce(0) { $0 + $1.data.count }
+            while bytes > maxBytes, drop < events.count {
+                bytes -= events[drop].data.count
+                drop += 1
+            }
+        }
+        return drop > 0 ? trimmedThrough + UInt64(drop) : nil
     }
 
     // MARK: Applying
@@ -95,7 +125,20 @@ public struct ClusterState: Hashable, Sendable {
         case .appendEvent(let timeMillis, let data):
             let seq = lastSeq + 1
             events.append(ClusterEvent(seq: seq, index: index, timeMillis: timeMillis, data: data))
+            eventBytes += data.count
             return .eventAppended(seq: seq)
+        case .trimEvents(let through):
+            guard through > trimmedThrough else {
+                return .ignored(reason: "events through \(through) are already trimmed (through \(trimmedThrough))")
+            }
+            guard through <= lastSeq else {
+                return .ignored(reason: "cannot trim through \(through): the last event is \(lastSeq)")
+            }
+            let count = Int(through - trimmedThrough)
+            eventBytes -= events.prefix(count).reduce(0) { $0 + $1.data.count }
+            events.removeFirst(count)
+            trimmedThrough = through
+            return .eventsTrimmed(through: through, count: count)
         }
     }
 
@@ -119,7 +162,7 @@ extension ClusterCommand {
         case .upsertMember(let member):
             [("id", member.id.rawValue), ("raftAddress", member.raftAddress), ("apiAddress", member.apiAddress)]
         case .removeMember(let id): [("id", id.rawValue)]
-        case .appendEvent: []
+        case .appendEvent, .trimEvents: []
         }
         for (field, text) in names {
             if let problem = ClusterFieldCheck.nameProblem(text) { return "\(field) is too long: \(problem)" }

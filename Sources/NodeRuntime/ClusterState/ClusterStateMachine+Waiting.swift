@@ -6,12 +6,15 @@ extension ClusterStateMachine {
     /// Events with a sequence number above `seq` (at most `limit`) and the last sequence number,
     /// waiting up to `timeout` for the first one when there is none yet.
     ///
-    /// Returns at once when such events exist (or `limit` or `timeout` is not positive);
+    /// Returns at once when such events exist, when events after `seq` were trimmed (or `limit`
+    /// or `timeout` is not positive);
     /// otherwise suspends — holding no thread — until an event is applied, the timeout passes, or
     /// the calling task is cancelled (then it returns promptly with what exists, usually nothing).
-    public func waitForEvents(since seq: UInt64, limit: Int, timeout: Duration) async -> (events: [ClusterEvent], lastSeq: UInt64) {
+    public func waitForEvents(since seq: UInt64, limit: Int, timeout: Duration) async -> EventPage {
         let current = events(since: seq, limit: limit)
-        guard current.events.isEmpty, limit > 0, timeout > .zero, !Task.isCancelled else { return current }
+        guard current.events.isEmpty, !current.missedEvents(since: seq), limit > 0, timeout > .zero, !Task.isCancelled else {
+            return current
+        }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { await self.suspendUntilEvent(after: seq) }
             group.addTask { try? await Task.sleep(for: timeout) }

@@ -112,7 +112,7 @@ public final class ClusterStateMachine: RaftStateMachine {
         }
         for waiter in waiters { waiter.continuation.resume() }
         for subscriber in subscribers { subscriber.yield(.restored(appliedIndex: restored.appliedIndex)) }
-        logger.info("restored cluster state at index \(restored.appliedIndex): cluster \(restored.cluster ?? "(none)"), \(restored.members.count) members, \(restored.lastSeq) events")
+        logger.info("restored cluster state at index \(restored.appliedIndex): cluster \(restored.cluster ?? "(none)"), \(restored.members.count) members, events \(restored.firstSeq)...\(restored.lastSeq) retained")
     }
 
     private func log(_ result: ApplyResult, index: UInt64) {
@@ -126,6 +126,8 @@ public final class ClusterStateMachine: RaftStateMachine {
             logger.info("member removed at index \(index): \(member)")
         case .eventAppended(let seq):
             logger.trace("event \(seq) appended at index \(index)")
+        case .eventsTrimmed(let through, let count):
+            logger.debug("\(count) events trimmed at index \(index): the oldest retained is now \(through + 1)")
         case .ignored(let reason):
             logger.debug("entry \(index) ignored: \(reason)")
         }
@@ -147,6 +149,10 @@ public final class ClusterStateMachine: RaftStateMachine {
     public var appliedIndex: UInt64 { guarded.withLock { $0.state.appliedIndex } }
     /// The sequence number of the last event.
     public var lastSeq: UInt64 { guarded.withLock { $0.state.lastSeq } }
+    /// The sequence number of the oldest retained event (``lastSeq`` + 1 when none is).
+    public var firstSeq: UInt64 { guarded.withLock { $0.state.firstSeq } }
+    /// How many events are retained, and the size of their data in bytes.
+    public var retainedEvents: (count: Int, bytes: Int) { guarded.withLock { ($0.state.events.count, $0.state.eventBytes) } }
     /// Entries skipped because they did not decode.
     public var undecodableEntries: Int { guarded.withLock { $0.undecodableEntries } }
 
@@ -158,9 +164,15 @@ public final class ClusterStateMachine: RaftStateMachine {
         guarded.withLock { $0.recent.result(at: index) }
     }
 
-    /// Events with a sequence number above `seq` (at most `limit`), and the last sequence number.
-    public func events(since seq: UInt64, limit: Int) -> (events: [ClusterEvent], lastSeq: UInt64) {
-        guarded.withLock { ($0.state.events(since: seq, limit: limit), $0.state.lastSeq) }
+    /// Retained events with a sequence number above `seq` (at most `limit`), with the bounds of
+    /// the retained log.
+    public func events(since seq: UInt64, limit: Int) -> EventPage {
+        guarded.withLock { EventPage(events: $0.state.events(since: seq, limit: limit), firstSeq: $0.state.firstSeq, lastSeq: $0.state.lastSeq) }
+    }
+
+    /// The sequence number to trim through for this retention, or nil when the log is within it.
+    public func trimPoint(for retention: EventRetention) -> UInt64? {
+        guarded.withLock { $0.state.trimPoint(maxEvents: retention.maxEvents, maxBytes: retention.maxBytes) }
     }
 }
 
@@ -171,7 +183,7 @@ extension ApplyResult {
     var isStructural: Bool {
         switch self {
         case .initialized, .memberUpdated, .memberRemoved: true
-        case .eventAppended, .ignored: false
+        case .eventAppended, .eventsTrimmed, .ignored: false
         }
     }
 }

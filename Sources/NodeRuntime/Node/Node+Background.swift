@@ -46,7 +46,8 @@ extension Node {
     // MARK: Reconciliation
 
     /// On the leader: keeps the replicated state in step with Raft's configuration (cluster name
-    /// and epoch set once; every member's current addresses recorded; removed members dropped).
+    /// and epoch set once; every member's current addresses recorded; removed members dropped)
+    /// and trims the event log to the retention (`-events-retain`, `-events-retain-bytes`).
     /// On every node: makes sure SWIM knows every member.
     private func reconcileLoop() async {
         var round = 0
@@ -86,9 +87,17 @@ extension Node {
             for record in store.members where !raft.members.contains(record.id) {
                 _ = try await consensus.propose(try ClusterCommand.removeMember(record.id).encode())
             }
+            if let through = store.trimPoint(for: eventRetention) {
+                _ = try await consensus.propose(try ClusterCommand.trimEvents(through: through).encode())
+            }
         } catch {
             logger.debug("reconciliation deferred: \(error)")
         }
+    }
+
+    /// The event log retention from the command line.
+    var eventRetention: EventRetention {
+        EventRetention(maxEvents: options.eventsRetain, maxBytes: options.eventsRetainBytes)
     }
 
     /// Sets the cluster name and a fresh epoch once, on the first leader of a new cluster.

@@ -12,11 +12,17 @@ public protocol ClusterStore: Sendable {
     var members: [ClusterMember] { get }
     func member(_ id: NodeID) -> ClusterMember?
     var lastSeq: UInt64 { get }
+    /// The oldest retained event's sequence number (``lastSeq`` + 1 when none is retained).
+    var firstSeq: UInt64 { get }
+    /// How many events are retained, and the size of their data in bytes.
+    var retainedEvents: (count: Int, bytes: Int) { get }
     /// What applying the entry at `index` did (recent entries only).
     func result(at index: UInt64) -> ApplyResult?
-    func events(since seq: UInt64, limit: Int) -> (events: [ClusterEvent], lastSeq: UInt64)
+    func events(since seq: UInt64, limit: Int) -> EventPage
     /// Long poll: returns as soon as an event after `since` exists, or after `timeout`.
-    func waitForEvents(since seq: UInt64, limit: Int, timeout: Duration) async -> (events: [ClusterEvent], lastSeq: UInt64)
+    func waitForEvents(since seq: UInt64, limit: Int, timeout: Duration) async -> EventPage
+    /// The sequence number the leader should trim the log through to honour `retention`, or nil.
+    func trimPoint(for retention: EventRetention) -> UInt64?
     /// Membership and initialization changes as they are applied.
     func changes() -> AsyncStream<ClusterStateChange>
 }

@@ -20,6 +20,8 @@ struct ClusterCommandCodecTests {
         .appendEvent(timeMillis: .min, data: json("0")),
         .appendEvent(timeMillis: .max, data: json(" \"spaced\" \n")),
         .appendEvent(timeMillis: -1, data: json("[" + String(repeating: "1,", count: 1000) + "1]")),
+        .trimEvents(through: 1),
+        .trimEvents(through: .max),
     ]
 
     @Test("every command survives encode and decode", arguments: commands)
@@ -39,6 +41,16 @@ struct ClusterCommandCodecTests {
         #expect(try ClusterCommand.removeMember("n1").encode() == [1, 3, 2] + json("n1"))
         let event: [UInt8] = [1, 4, 0x00, 0x00, 0x01, 0x8B, 0xCF, 0xE5, 0x68, 0x00, 0, 0, 0, 14] + json(#"{"a":[1,true]}"#)
         #expect(try ClusterCommand.decode(event) == .appendEvent(timeMillis: 0x018B_CFE5_6800, data: json(#"{"a":[1,true]}"#)))
+        #expect(try ClusterCommand.trimEvents(through: 0x0102).encode() == [1, 5, 0, 0, 0, 0, 0, 0, 1, 2])
+    }
+
+    @Test("a trim through 0 is refused both ways; a truncated or padded trim is refused")
+    func trimBounds() throws {
+        #expect(encodeError(.trimEvents(through: 0))?.field == "through")
+        #expect(decodeError([1, 5, 0, 0, 0, 0, 0, 0, 0, 0])?.description
+            == "cluster command: invalid-value at byte 2 (field through): expected a sequence number of at least 1, found 0")
+        #expect(decodeError([1, 5, 0, 0, 0, 1])?.code == .truncated)
+        #expect(decodeError([1, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0])?.code == .trailingBytes)
     }
 
     @Test("event data of exactly 1 MiB encodes; one byte more is refused")
@@ -94,7 +106,7 @@ struct ClusterCommandCodecTests {
         bytes[0] = 1
         bytes[1] = 9
         #expect(decodeError(bytes)?.description
-            == "cluster command: unknown-tag at byte 1 (field tag): expected 1 (initialize), 2 (upsertMember), 3 (removeMember) or 4 (appendEvent), found 9")
+            == "cluster command: unknown-tag at byte 1 (field tag): expected 1 (initialize), 2 (upsertMember), 3 (removeMember), 4 (appendEvent) or 5 (trimEvents), found 9")
     }
 
     @Test("a declared event length over 1 MiB is refused before reading it")

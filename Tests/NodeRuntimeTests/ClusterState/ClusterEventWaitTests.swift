@@ -15,7 +15,8 @@ struct ClusterEventWaitTests {
         let machine = ClusterStateMachine(logger: memoryLogger())
         try appendEvent(machine, 1)
         try appendEvent(machine, 2)
-        let (events, lastSeq) = await machine.waitForEvents(since: 0, limit: 1, timeout: .seconds(3600))
+        let page = await machine.waitForEvents(since: 0, limit: 1, timeout: .seconds(3600))
+        let (events, lastSeq) = (page.events, page.lastSeq)
         #expect(events.map(\.seq) == [1])
         #expect(lastSeq == 2)
     }
@@ -31,7 +32,8 @@ struct ClusterEventWaitTests {
         let waiter = Task { await machine.waitForEvents(since: 1, limit: 10, timeout: Self.wakeTimeout) }
         try await waitUntil("the waiter to suspend") { machine.waitingCount == 1 }
         try appendEvent(machine, 2)
-        let (events, lastSeq) = await waiter.value
+        let page = await waiter.value
+        let (events, lastSeq) = (page.events, page.lastSeq)
         #expect(events.map(\.seq) == [2])
         #expect(lastSeq == 2)
         #expect(machine.waitingCount == 0)
@@ -53,7 +55,8 @@ struct ClusterEventWaitTests {
     func timeoutReturnsEmpty() async throws {
         let machine = ClusterStateMachine(logger: memoryLogger())
         try appendEvent(machine, 1)
-        let (events, lastSeq) = await machine.waitForEvents(since: 1, limit: 10, timeout: .milliseconds(50))
+        let page = await machine.waitForEvents(since: 1, limit: 10, timeout: .milliseconds(50))
+        let (events, lastSeq) = (page.events, page.lastSeq)
         #expect(events.isEmpty)
         #expect(lastSeq == 1)
         #expect(machine.waitingCount == 0)
@@ -69,7 +72,8 @@ struct ClusterEventWaitTests {
         waiter.cancel()
         // Without working cancellation the waiter would stay registered for an hour.
         try await waitUntil("the cancelled waiter to be removed") { machine.waitingCount == 0 }
-        let (events, lastSeq) = await waiter.value
+        let page = await waiter.value
+        let (events, lastSeq) = (page.events, page.lastSeq)
         #expect(events.isEmpty)
         #expect(lastSeq == 0)
         #expect(machine.waitingCount == 0)
@@ -102,6 +106,22 @@ struct ClusterEventWaitTests {
             }
             #expect(answers == 200)
         }
+        #expect(machine.waitingCount == 0)
+    }
+
+    @Test("a reader whose next events were trimmed is answered at once, and told so", .timeLimit(.minutes(1)))
+    func trimmedReaderIsNotKeptWaiting() async throws {
+        let machine = ClusterStateMachine(logger: memoryLogger())
+        for value in 1...4 { try appendEvent(machine, value) }
+        machine.apply(try entry(.trimEvents(through: 4), index: 5))
+        // Everything is trimmed, so there is nothing to return: a waiter would otherwise sleep
+        // an hour instead of learning that it missed events 2…4.
+        let page = await machine.waitForEvents(since: 1, limit: 10, timeout: .seconds(3600))
+        #expect(page.events.isEmpty)
+        #expect(page.firstSeq == 5)
+        #expect(page.missedEvents(since: 1))
+        #expect(!page.missedEvents(since: 4))
+        #expect(!page.missedEvents(since: 0))
         #expect(machine.waitingCount == 0)
     }
 

@@ -21,7 +21,8 @@ struct ClusterStateMachineTests {
         #expect(machine.result(at: 5) == .eventAppended(seq: 1))
         #expect(machine.result(at: 2) == .initialized(cluster: "prod", epoch: 3))
         #expect(machine.result(at: 4) == nil)
-        let (events, lastSeq) = machine.events(since: 0, limit: 10)
+        let page = machine.events(since: 0, limit: 10)
+        let (events, lastSeq) = (page.events, page.lastSeq)
         #expect(lastSeq == 1)
         #expect(events == [ClusterEvent(seq: 1, index: 5, timeMillis: 9, data: json("[1]"))])
     }

@@ -98,12 +98,14 @@ struct ClusterStateTests {
         #expect(String(decoding: event.jsonBytes(), as: UTF8.self) == #"{"seq":3,"index":17,"time_ms":-5,"data":{"k": [1, "x"]}}"#)
         #expect(try event.jsonValue() == ["seq": 3, "index": 17, "time_ms": -5, "data": ["k": [1, "x"]]])
         let bom = ClusterEvent(seq: 1, index: 1, timeMillis: 0, data: [0xEF, 0xBB, 0xBF] + json("true"))
-        let body = ClusterEvent.eventsResponseJSON([event, bom], lastSeq: 9)
+        let body = ClusterEvent.eventsResponseJSON(EventPage(events: [event, bom], firstSeq: 2, lastSeq: 9))
         let parsed = try JSONValue.parse(body)
+        #expect(parsed["first_seq"] == 2)
         #expect(parsed["last_seq"] == 9)
         #expect(parsed["events"]?.arrayValue?.count == 2)
         #expect(parsed["events"]?.arrayValue?.last?["data"] == true)
-        #expect(String(decoding: ClusterEvent.eventsResponseJSON([], lastSeq: 0), as: UTF8.self) == #"{"events":[],"last_seq":0}"#)
+        #expect(String(decoding: ClusterEvent.eventsResponseJSON(EventPage(events: [], firstSeq: 1, lastSeq: 0)), as: UTF8.self)
+                == #"{"events":[],"first_seq":1,"last_seq":0}"#)
     }
 
     // MARK: Snapshots
@@ -130,7 +132,7 @@ struct ClusterStateTests {
         var version = bytes
         version[4] = 9
         #expect(snapshotError(version)?.description
-            == "cluster snapshot: unsupported-version at byte 4 (field version): expected snapshot version 1, found 9")
+            == "cluster snapshot: unsupported-version at byte 4 (field version): expected snapshot version 1 to 2, found 9")
         let truncated = Array(bytes.dropLast(10))
         #expect(snapshotError(truncated)?.description
             == "cluster snapshot: truncated at byte 5 (field bodyLength): header declares a \(bytes.count - 17)-byte body plus a 4-byte checksum, but \(bytes.count - 23) bytes follow the header")
@@ -170,6 +172,83 @@ struct ClusterStateTests {
         events.blob(json("1"))
         let late = snapshotError(wrap(events.bytes))
         #expect(late?.description == "cluster snapshot: invalid-value at byte 47 (field events[seq 1].index): expected an index above 0 and at most the applied index 4, found 5")
+
+        // Version 2: more events trimmed than entries applied.
+        var trimmed = ClusterByteWriter()
+        trimmed.bool(false)
+        trimmed.u64(4)
+        trimmed.u32(0)
+        trimmed.u64(5)
+        trimmed.u64(0)
+        #expect(snapshotError(wrap(trimmed.bytes, version: 2))?.description
+            == "cluster snapshot: invalid-value at byte 26 (field trimmedThrough): expected at most the applied index 4 (one event per entry), found 5")
+    }
+
+    @Test("a version 1 snapshot (written before events could be trimmed) is still read")
+    func versionOneSnapshot() throws {
+        let state = Self.populated()
+        // The version 2 body is the version 1 body plus trimmedThrough before the event count.
+        let current = state.snapshotBytes()
+        let body = Array(current[13..<(current.count - 4)])
+        let countOffset = body.count - state.events.reduce(0) { $0 + 8 + 8 + 4 + $1.data.count } - 8
+        let oldBody = Array(body[..<(countOffset - 8)] + body[countOffset...])
+        #expect(body[(countOffset - 8)..<countOffset].allSatisfy { $0 == 0 })
+        #expect(try ClusterState(snapshot: wrap(oldBody)) == state)
+    }
+
+    // MARK: Retention
+
+    @Test("a trim drops the oldest events; sequence numbers, reads and byte counts stay right")
+    func trimEvents() throws {
+        var state = Self.populated()  // events 1…5, data {"n":k} (7 bytes each)
+        #expect(state.eventBytes == 35)
+        let index = state.appliedIndex
+        #expect(state.apply(.trimEvents(through: 2), index: index + 1) == .eventsTrimmed(through: 2, count: 2))
+        #expect(state.firstSeq == 3)
+        #expect(state.lastSeq == 5)
+        #expect(state.events.map(\.seq) == [3, 4, 5])
+        #expect(state.eventBytes == 21)
+        #expect(state.events(since: 0, limit: 10).map(\.seq) == [3, 4, 5])
+        #expect(state.events(since: 1, limit: 10).map(\.seq) == [3, 4, 5])
+        #expect(state.events(since: 3, limit: 1).map(\.seq) == [4])
+        #expect(state.events(since: 5, limit: 10).isEmpty)
+        // Already trimmed, or beyond the last event: ignored, nothing changes.
+        let before = state.events
+        guard case .ignored = state.apply(.trimEvents(through: 2), index: index + 2) else { Issue.record("trim through 2 again applied"); return }
+        guard case .ignored = state.apply(.trimEvents(through: 6), index: index + 3) else { Issue.record("trim past the end applied"); return }
+        #expect(state.events == before)
+        // Appends continue the sequence; a trim of everything leaves an empty, consistent log.
+        #expect(state.apply(.appendEvent(timeMillis: 0, data: json("[]")), index: index + 4) == .eventAppended(seq: 6))
+        #expect(state.apply(.trimEvents(through: 6), index: index + 5) == .eventsTrimmed(through: 6, count: 4))
+        #expect(state.events.isEmpty)
+        #expect(state.eventBytes == 0)
+        #expect(state.firstSeq == 7)
+        #expect(state.lastSeq == 6)
+        #expect(state.events(since: 0, limit: 10).isEmpty)
+        // The trimmed state survives a snapshot and continues from there.
+        var restored = try ClusterState(snapshot: state.snapshotBytes())
+        #expect(restored == state)
+        #expect(restored.apply(.appendEvent(timeMillis: 0, data: json("1")), index: index + 6) == .eventAppended(seq: 7))
+        #expect(restored.events.map(\.seq) == [7])
+    }
+
+    @Test("the trim point honours the event count and the byte bound, whichever trims more")
+    func trimPoint() {
+        var state = ClusterState()
+        for value in 1...10 {  // event k has k bytes: 1, 11, 111, … (JSON numbers)
+            _ = state.apply(.appendEvent(timeMillis: 0, data: json(String(repeating: "1", count: value))), index: UInt64(value))
+        }
+        #expect(state.eventBytes == 55)
+        #expect(state.trimPoint(maxEvents: 0, maxBytes: 0) == nil)
+        #expect(state.trimPoint(maxEvents: 10, maxBytes: 55) == nil)
+        #expect(state.trimPoint(maxEvents: 4, maxBytes: 0) == 6)
+        #expect(state.trimPoint(maxEvents: 0, maxBytes: 19) == 8)   // 9 + 10 bytes remain
+        #expect(state.trimPoint(maxEvents: 4, maxBytes: 19) == 8)
+        #expect(state.trimPoint(maxEvents: 1, maxBytes: 50) == 9)
+        #expect(state.trimPoint(maxEvents: 0, maxBytes: 5) == 10)  // even the newest is over the bound
+        _ = state.apply(.trimEvents(through: 6), index: 11)
+        #expect(state.trimPoint(maxEvents: 4, maxBytes: 0) == nil)
+        #expect(state.trimPoint(maxEvents: 3, maxBytes: 0) == 7)
     }
 
     func snapshotError(_ bytes: [UInt8]) -> ClusterCodingError? {
@@ -181,11 +260,11 @@ struct ClusterStateTests {
         }
     }
 
-    /// Frames `body` as a version-1 snapshot with a correct length and checksum.
-    func wrap(_ body: [UInt8]) -> [UInt8] {
+    /// Frames `body` as a snapshot of `version` with a correct length and checksum.
+    func wrap(_ body: [UInt8], version: UInt8 = 1) -> [UInt8] {
         var writer = ClusterByteWriter()
         writer.bytes = Array("DCSS".utf8)
-        writer.u8(1)
+        writer.u8(version)
         writer.u64(UInt64(body.count))
         writer.bytes += body
         writer.u32(CRC32C.checksum(writer.bytes))

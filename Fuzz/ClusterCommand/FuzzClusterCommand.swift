@@ -1,8 +1,9 @@
 // Fuzz entry point for the replicated cluster state's codecs: every input must decode as a
 // command or be refused with an error, never crash; whatever decodes must re-encode to the same
 // bytes. The input is also read as a whole snapshot and, framed with a valid header and
-// checksum, as a snapshot body (so the fuzzer reaches past the checksum); a snapshot that
-// restores must re-encode to a snapshot that restores to the same state.
+// checksum, as a snapshot body of every readable version (so the fuzzer reaches past the
+// checksum); a snapshot that restores must re-encode to a snapshot that restores to the same
+// state, with consistent sequence numbers and byte counts, also after a trim.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func clusterCommandFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -11,25 +12,41 @@ public func clusterCommandFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int
         if encoded != bytes { fatalError("command re-encodes differently: \(command)") }
     }
     checkSnapshot(bytes)
-    checkSnapshot(framedSnapshot(body: bytes))
+    for version in ClusterState.readableSnapshotVersions {
+        checkSnapshot(framedSnapshot(body: bytes, version: version))
+    }
     return 0
 }
 
 private func checkSnapshot(_ bytes: [UInt8]) {
     guard let state = try? ClusterState(snapshot: bytes) else { return }
     let encoded = state.snapshotBytes()
-    if encoded != bytes { fatalError("snapshot re-encodes differently") }
+    if bytes[4] == ClusterState.snapshotVersion, encoded != bytes { fatalError("snapshot re-encodes differently") }
     if (try? ClusterState(snapshot: encoded)) != state { fatalError("snapshot round trip failed") }
-    if state.lastSeq != UInt64(state.events.count) || state.events.enumerated().contains(where: { $0.element.seq != UInt64($0.offset + 1) }) {
-        fatalError("restored sequence numbers are not dense")
+    checkEvents(state)
+    // Trimming half of the retained events keeps everything consistent.
+    var trimmed = state
+    if let through = state.trimPoint(maxEvents: state.events.count / 2, maxBytes: 0) {
+        guard case .eventsTrimmed = trimmed.apply(.trimEvents(through: through), index: state.appliedIndex &+ 1) else {
+            fatalError("trim through \(through) was not applied")
+        }
+        checkEvents(trimmed)
     }
 }
 
-/// `body` behind a version-1 snapshot header, followed by its CRC-32C.
-private func framedSnapshot(body: [UInt8]) -> [UInt8] {
+private func checkEvents(_ state: ClusterState) {
+    if state.lastSeq != state.trimmedThrough + UInt64(state.events.count)
+        || state.events.enumerated().contains(where: { $0.element.seq != state.trimmedThrough + UInt64($0.offset + 1) }) {
+        fatalError("sequence numbers are not dense from trimmedThrough + 1")
+    }
+    if state.eventBytes != state.events.reduce(0, { $0 + $1.data.count }) { fatalError("eventBytes is wrong") }
+}
+
+/// `body` behind a snapshot header of `version`, followed by its CRC-32C.
+private func framedSnapshot(body: [UInt8], version: UInt8) -> [UInt8] {
     var writer = ClusterByteWriter()
     writer.bytes = ClusterState.snapshotMagic
-    writer.u8(ClusterState.snapshotVersion)
+    writer.u8(version)
     writer.u64(UInt64(body.count))
     writer.bytes += body
     writer.u32(CRC32C.checksum(writer.bytes))

@@ -56,7 +56,7 @@ public struct DiscodFlags: Sendable {
         raftNonVoter = set.bool("raft-non-voter", usage: "Run as a read-only member that never votes and never bootstraps", group: node)
         clusterName = set.string("cluster-name", default: "disco", usage: "Name of the cluster; nodes refuse peers with another name", group: node, typeName: "name")
         eventsRetain = set.int("events-retain", default: 100_000, usage: "Events the cluster keeps; the leader trims the oldest beyond this (0: no count limit)", group: node, typeName: "n")
-        eventsRetainBytes = set.custom("events-retain-bytes", default: 64 << 20, defaultText: "64MiB", typeName: "size",
+        eventsRetainBytes = set.custom("events-retain-bytes", default: 64 << 20, defaultText: ByteSize.format(64 << 20), typeName: "size",
                                        usage: "Event data the cluster keeps, e.g. 512KiB, 64MiB, 1GiB; the leader trims the oldest beyond this (0: no size limit)",
                                        group: node, parse: { text throws(FlagValueError) in try ByteSize.parse(text) })
 

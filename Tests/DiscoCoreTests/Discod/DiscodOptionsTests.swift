@@ -80,6 +80,16 @@ import Testing
         #expect(options.logFormat == .text)
         #expect(options.formationPlan == .singleNode)
         #expect(options.discoConfig == nil)
+        #expect(options.eventsRetain == 100_000)
+        #expect(options.eventsRetainBytes == 64 << 20)
+    }
+
+    @Test func eventRetentionFlags() throws {
+        let options = try parse("-events-retain 0 -events-retain-bytes 512KiB data")
+        #expect(options.eventsRetain == 0)
+        #expect(options.eventsRetainBytes == 512 << 10)
+        #expect(try parse("-events-retain-bytes=2GB data").eventsRetainBytes == 2_000_000_000)
+        #expect(try parse("-events-retain-bytes=4096 data").eventsRetainBytes == 4096)
     }
 
     @Test func environmentExpandsInDiscoConfig() throws {
@@ -120,6 +130,10 @@ import Testing
         ("-disco-mode dns -bootstrap-expect 3 data", "disco-config", "disco mode dns needs -disco-config"),
         ("-node-id a\tb data", "node-id", "not a valid node ID"),
         ("-disco-key /x data", "disco-key", "not a valid key prefix"),
+        ("-events-retain -1 data", "events-retain", "must be 0 (no count limit) or the number of events to keep"),
+        ("-events-retain-bytes 64mb data", "events-retain-bytes", #""64mb" is not a size; write a whole number of bytes with an optional unit, e.g. 65536, 512KiB, 64MiB or 1GiB"#),
+        ("-events-retain-bytes -5 data", "events-retain-bytes", "is not a size"),
+        ("-events-retain-bytes 99999999999GiB data", "events-retain-bytes", "is too large"),
     ])
     func rejectsWithFlagNamed(line: String, flag: String, fragment: String) throws {
         let error = try #require(failure(line))

@@ -1,4 +1,5 @@
 import DiscoCore
+import Foundation
 import Testing
 @testable import Bootstrap
 import DiscoTestKit
@@ -23,10 +24,18 @@ import DiscoTestKit
         Scenario(nodes: 4, expect: 1, nonVoters: 0, loss: 0.1),
     ]
 
+    /// 200 seeds per scenario; `DISCO_BOOTSTRAP_SEEDS=first..<end` sweeps others (e.g. in release builds).
+    static let seeds: Range<UInt64> = {
+        let text = ProcessInfo.processInfo.environment["DISCO_BOOTSTRAP_SEEDS"] ?? ""
+        let bounds = text.components(separatedBy: "..<").compactMap { UInt64($0) }
+        guard bounds.count == 2, bounds[0] < bounds[1] else { return 0..<200 }
+        return bounds[0]..<bounds[1]
+    }()
+
     @Test(arguments: scenarios)
     func exactlyOneClusterForms(scenario: Scenario) async {
         var failures: [String] = []
-        for seed in UInt64(0)..<200 {
+        for seed in Self.seeds {
             var options = BootstrapSimulation.Options()
             options.nodes = scenario.nodes
             options.expect = scenario.expect

@@ -50,6 +50,11 @@ func statusSummary(_ status: JSONValue) -> String {
     if !facts.isEmpty { bootstrapText += " (\(facts.joined(separator: ", ")))" }
     if let detail = bootstrap?["detail"]?.stringValue { bootstrapText += ": \(detail)" }
     lines.append(("bootstrap", bootstrapText))
+    if let events = status["events"], let last = events["last_seq"]?.numberValue {
+        let first = events["first_seq"]?.numberValue
+        let window = last.text == "0" ? "none yet" : "\(first.map { "#\($0)" } ?? "?")...#\(last)"
+        lines.append(("events", window + " (\(cell(events["retained"])) retained, \(cell(events["retained_bytes"])) bytes)"))
+    }
     let members = status["members"]?.arrayValue ?? []
     lines.append(("members", "\(members.count)"))
 

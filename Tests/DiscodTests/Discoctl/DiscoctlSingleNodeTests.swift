@@ -26,6 +26,7 @@ import Testing
         #expect(status.standardOutput.contains("leader:    1 api \(node.apiURL)"), "\(status)")
         #expect(status.standardOutput.contains("cluster:   disco, epoch "), "\(status)")
         #expect(status.standardOutput.contains("bootstrap: clustered"), "\(status)")
+        #expect(status.standardOutput.contains("events:    none yet (0 retained, 0 bytes)\n"), "\(status)")
         #expect(status.standardOutput.contains("members:   1\n"), "\(status)")
 
         let statusJSON = try await Discoctl.run(node, ["status", "-format", "json"])
@@ -74,6 +75,9 @@ import Testing
         let events = Discoctl.lines(json).compactMap { try? JSONValue.parse($0) }
         #expect(events.map { $0["seq"]?.numberValue?.uint64Value } == [2], "\(json)")
         #expect(events.first?["data"] == .array([.number(JSONNumber(2))]))
+
+        let status = try await Discoctl.run(node, ["status"])
+        #expect(status.standardOutput.contains("events:    #1...#2 (2 retained, 26 bytes)\n"), "\(status)")
 
         let limited = try await Discoctl.run(node, ["events", "-limit", "1"])
         #expect(Discoctl.lines(limited).count == 1 && limited.standardOutput.hasPrefix("#1 "), "\(limited)")

@@ -123,56 +123,57 @@ struct JSONParser {
         }
     }
 
+    /// Consumes the opening bracket at `index`, counting the depth.
     mutating func enterContainer() throws(JSONParseError) {
         depth += 1
         guard depth <= maxDepth else {
             throw failure(.tooDeep, "arrays and objects nested deeper than \(maxDepth) levels")
         }
+        index += 1
+        skipWhitespace()
+    }
+
+    /// Consumes `close` and returns true when it is next (the container ends), else false.
+    mutating func leaveContainer(at close: UInt8) -> Bool {
+        guard current == close else { return false }
+        index += 1
+        depth -= 1
+        return true
+    }
+
+    /// After an element: consumes `,` (refusing a trailing comma before `close`) and returns
+    /// false, or consumes `close` and returns true. `next` and `element` name the parts in errors.
+    mutating func afterElement(close: UInt8, next: String, element: String) throws(JSONParseError) -> Bool {
+        skipWhitespace()
+        if leaveContainer(at: close) { return true }
+        guard current == UInt8(ascii: ",") else {
+            throw unexpected(expected: "',' or '\(Character(Unicode.Scalar(close)))' after \(element)")
+        }
+        let comma = index
+        index += 1
+        skipWhitespace()
+        if current == close {
+            throw failure(.trailingComma, "expected \(next) after ',', found '\(Character(Unicode.Scalar(close)))' (trailing commas are not allowed)", at: comma)
+        }
+        return false
     }
 
     mutating func parseArray() throws(JSONParseError) -> [JSONValue] {
         try enterContainer()
-        index += 1
         var elements: [JSONValue] = []
-        skipWhitespace()
-        if current == UInt8(ascii: "]") {
-            index += 1
-            depth -= 1
-            return elements
-        }
+        if leaveContainer(at: UInt8(ascii: "]")) { return elements }
         while true {
             skipWhitespace()
             elements.append(try parseValue())
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","):
-                let comma = index
-                index += 1
-                skipWhitespace()
-                if current == UInt8(ascii: "]") {
-                    throw failure(.trailingComma, "expected an array element after ',', found ']' (trailing commas are not allowed)", at: comma)
-                }
-            case UInt8(ascii: "]"):
-                index += 1
-                depth -= 1
-                return elements
-            default:
-                throw unexpected(expected: "',' or ']' after array element")
-            }
+            if try afterElement(close: UInt8(ascii: "]"), next: "an array element", element: "array element") { return elements }
         }
     }
 
     mutating func parseObject() throws(JSONParseError) -> JSONObject {
         try enterContainer()
-        index += 1
         var members: [JSONObject.Member] = []
         var seen = Set<String>()
-        skipWhitespace()
-        if current == UInt8(ascii: "}") {
-            index += 1
-            depth -= 1
-            return JSONObject(uncheckedMembers: members)
-        }
+        if leaveContainer(at: UInt8(ascii: "}")) { return JSONObject(uncheckedMembers: members) }
         while true {
             skipWhitespace()
             guard current == UInt8(ascii: "\"") else {
@@ -198,21 +199,8 @@ struct JSONParser {
             skipWhitespace()
             let value = try parseValue()
             members.append(JSONObject.Member(key: key, value: value))
-            skipWhitespace()
-            switch current {
-            case UInt8(ascii: ","):
-                let comma = index
-                index += 1
-                skipWhitespace()
-                if current == UInt8(ascii: "}") {
-                    throw failure(.trailingComma, "expected an object key after ',', found '}' (trailing commas are not allowed)", at: comma)
-                }
-            case UInt8(ascii: "}"):
-                index += 1
-                depth -= 1
+            if try afterElement(close: UInt8(ascii: "}"), next: "an object key", element: "object member") {
                 return JSONObject(uncheckedMembers: members)
-            default:
-                throw unexpected(expected: "',' or '}' after object member")
             }
         }
     }

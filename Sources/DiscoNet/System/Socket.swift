@@ -27,6 +27,22 @@ struct Socket: Sendable, Hashable {
         try make(family: address.isIPv6 ? AF_INET6 : AF_INET, type: Int32(SOCK_DGRAM.rawValue))
     }
 
+    /// A socket for `address` with `SO_REUSEADDR`, bound, listening when `backlog` is given
+    /// (TCP), and the local address it got (the port the kernel chose for port 0). The socket is
+    /// closed again when any step fails.
+    static func bound(tcp: Bool, to address: SocketAddress, backlog: Int32? = nil) throws(SystemError) -> (Socket, SocketAddress) {
+        let socket = tcp ? try Socket.tcp(for: address) : try Socket.udp(for: address)
+        do {
+            try socket.setReuseAddress()
+            try socket.bind(to: address)
+            if let backlog { try socket.listen(backlog: backlog) }
+            return (socket, try socket.localAddress())
+        } catch {
+            socket.close()
+            throw error
+        }
+    }
+
     private static func make(family: Int32, type: Int32) throws(SystemError) -> Socket {
         let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         let fd = try retryingEINTR("socket") { Glibc.socket(family, type | flags, 0) }
@@ -63,30 +79,25 @@ struct Socket: Sendable, Hashable {
 
     /// The local address; after binding port 0 this reports the port the kernel chose.
     func localAddress() throws(SystemError) -> SocketAddress {
-        var storage = sockaddr_storage()
-        var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
-        _ = try withUnsafeMutablePointer(to: &storage) { pointer throws(SystemError) in
-            try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { p throws(SystemError) in
-                try retryingEINTR("getsockname") { getsockname(fd, p, &length) }
-            }
-        }
-        guard let address = SocketAddress(storage: storage) else {
-            throw SystemError(function: "getsockname", errno: EAFNOSUPPORT)
-        }
-        return address
+        try address("getsockname") { getsockname($0, $1, $2) }
     }
 
     /// The peer's address (`getpeername`).
     func remoteAddress() throws(SystemError) -> SocketAddress {
+        try address("getpeername") { getpeername($0, $1, $2) }
+    }
+
+    private func address(_ function: String,
+                         _ call: (Int32, UnsafeMutablePointer<sockaddr>, UnsafeMutablePointer<socklen_t>) -> Int32) throws(SystemError) -> SocketAddress {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         _ = try withUnsafeMutablePointer(to: &storage) { pointer throws(SystemError) in
             try pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { p throws(SystemError) in
-                try retryingEINTR("getpeername") { getpeername(fd, p, &length) }
+                try retryingEINTR(function) { call(fd, p, &length) }
             }
         }
         guard let address = SocketAddress(storage: storage) else {
-            throw SystemError(function: "getpeername", errno: EAFNOSUPPORT)
+            throw SystemError(function: function, errno: EAFNOSUPPORT)
         }
         return address
     }

@@ -58,16 +58,8 @@ final class ListenerChannel: EventLoopSelectable, @unchecked Sendable {
     private var closed = false
 
     init(address: SocketAddress, backlog: Int32, loop: EventLoop, group: EventLoopGroup) throws {
-        let socket = try Socket.tcp(for: address)
-        do {
-            try socket.setReuseAddress()
-            try socket.bind(to: address)
-            try socket.listen(backlog: backlog)
-            localAddress = try socket.localAddress()
-        } catch {
-            socket.close()
-            throw error
-        }
+        let (socket, localAddress) = try Socket.bound(tcp: true, to: address, backlog: backlog)
+        self.localAddress = localAddress
         self.socket = socket
         self.loop = loop
         self.group = group

@@ -66,15 +66,8 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
     private var closed = false
 
     init(address: SocketAddress, loop: EventLoop) throws {
-        let socket = try Socket.udp(for: address)
-        do {
-            try socket.setReuseAddress()
-            try socket.bind(to: address)
-            localAddress = try socket.localAddress()
-        } catch {
-            socket.close()
-            throw error
-        }
+        let (socket, localAddress) = try Socket.bound(tcp: false, to: address)
+        self.localAddress = localAddress
         self.socket = socket
         self.loop = loop
         do {

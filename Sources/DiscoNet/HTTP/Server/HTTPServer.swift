@@ -133,20 +133,17 @@ final class HTTPListener: EventLoopSelectable, @unchecked Sendable {
     private var closed = false
 
     init(address: SocketAddress, loop: EventLoop, shared: HTTPServerShared) throws {
-        let socket = try Socket.tcp(for: address)
+        let (socket, localAddress) = try Socket.bound(tcp: true, to: address, backlog: shared.configuration.backlog)
+        self.localAddress = localAddress
+        self.socket = socket
+        self.loop = loop
+        self.shared = shared
         do {
-            try socket.setReuseAddress()
-            try socket.bind(to: address)
-            try socket.listen(backlog: shared.configuration.backlog)
-            localAddress = try socket.localAddress()
+            try loop.register(socket.fd, self, events: LoopEvents.readable)
         } catch {
             socket.close()
             throw error
         }
-        self.socket = socket
-        self.loop = loop
-        self.shared = shared
-        try loop.register(socket.fd, self, events: LoopEvents.readable)
     }
 
     func handleReadiness(_ events: UInt32) {

@@ -75,10 +75,8 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
-            try storage.append(entries(1...10, term: 1))
-            try storage.sync()
-            try storage.append(entries(6...7, term: 2))
-            try storage.sync()
+            try storage.appendAndSync(entries(1...10, term: 1))
+            try storage.appendAndSync(entries(6...7, term: 2))
         }
         let (state, _) = try DurableRaftStorage(directory: directory.path).load()
         #expect(state.entries == entries(1...5, term: 1) + entries(6...7, term: 2))
@@ -90,8 +88,7 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
-            try storage.append(entries(1...5))
-            try storage.sync()
+            try storage.appendAndSync(entries(1...5))
         }
         guard let file = segmentFiles(directory.path).last else { Issue.record("no segment"); return }
         let path = directory.path + "/wal/" + file
@@ -114,10 +111,8 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
-            try storage.append(entries(1...3))
-            try storage.sync()
-            try storage.append(entries(4...5))  // a later batch proves the first one was synced
-            try storage.sync()
+            try storage.appendAndSync(entries(1...3))
+            try storage.appendAndSync(entries(4...5))  // a later batch proves the first one was synced
         }
         guard let file = segmentFiles(directory.path).last else { Issue.record("no segment"); return }
         let path = directory.path + "/wal/" + file
@@ -143,10 +138,8 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
-            try storage.append(entries(1...3))
-            try storage.sync()
-            try storage.append(entries(4...8))
-            try storage.sync()
+            try storage.appendAndSync(entries(1...3))
+            try storage.appendAndSync(entries(4...8))
         }
         guard let file = segmentFiles(directory.path).last else { Issue.record("no segment"); return }
         let path = directory.path + "/wal/" + file
@@ -166,8 +159,7 @@ struct DurableStorageTests {
         let storage = try DurableRaftStorage(directory: directory.path, segmentSize: 4096)
         for batch in 0..<20 {
             let first = UInt64(batch * 10 + 1)
-            try storage.append(entries(first...(first + 9), size: 100))
-            try storage.sync()
+            try storage.appendAndSync(entries(first...(first + 9), size: 100))
         }
         #expect(storage.segmentCount > 3)
         let before = storage.segmentCount
@@ -186,10 +178,8 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
-            try storage.append(entries(1...30, term: 2))
-            try storage.sync()
-            try storage.append(entries(21...28, term: 3))  // replaces 21...30
-            try storage.sync()
+            try storage.appendAndSync(entries(1...30, term: 2))
+            try storage.appendAndSync(entries(21...28, term: 3))  // replaces 21...30
             let config = ClusterConfig(voters: ["n1"])
             try storage.saveSnapshot(Snapshot(metadata: SnapshotMetadata(index: 28, term: 3, config: config), data: [1]))
         }
@@ -209,8 +199,7 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
-            try storage.append(entries(1...30, term: 1))
-            try storage.sync()
+            try storage.appendAndSync(entries(1...30, term: 1))
             let config = ClusterConfig(voters: ["n1"])
             try storage.installSnapshot(Snapshot(metadata: SnapshotMetadata(index: 20, term: 5, config: config), data: [9]))
         }
@@ -229,8 +218,7 @@ struct DurableStorageTests {
             do {
                 let storage = try DurableRaftStorage(directory: directory.path)
                 for chunk in stride(from: 0, to: 40, by: 8) {
-                    try storage.append(Array(written[chunk..<(chunk + 8)]))
-                    try storage.sync()
+                    try storage.appendAndSync(Array(written[chunk..<(chunk + 8)]))
                 }
             }
             guard let file = segmentFiles(directory.path).last else { Issue.record("no segment"); return }
@@ -290,5 +278,13 @@ struct DurableStorageTests {
         }
         #expect(node.commitIndex == 8)
         #expect(applied.last?.index == 8)
+    }
+}
+
+extension DurableRaftStorage {
+    /// Appends and makes the entries durable, as the shell does before acknowledging them.
+    func appendAndSync(_ entries: [Entry]) throws {
+        try append(entries)
+        try sync()
     }
 }

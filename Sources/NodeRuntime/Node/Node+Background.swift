@@ -47,7 +47,7 @@ extension Node {
 
     /// On the leader: keeps the replicated state in step with Raft's configuration (cluster name
     /// and epoch set once; every member's current addresses recorded; removed members dropped)
-    /// and trims the event log to the retention (`-events-retain`, `-events-retain-bytes`).
+    /// and trims the event log to its retention.
     /// On every node: makes sure SWIM knows every member.
     private func reconcileLoop() async {
         var round = 0
@@ -57,6 +57,7 @@ extension Node {
             round += 1
             if consensus.status.isLeader {
                 await membershipChanges.withLock { await reconcileOnce() }
+                await trimEventLog()
             }
             if round % 8 == 1 { await introduceMissingMembersToGossip() }
         }
@@ -87,17 +88,21 @@ extension Node {
             for record in store.members where !raft.members.contains(record.id) {
                 _ = try await consensus.propose(try ClusterCommand.removeMember(record.id).encode())
             }
-            if let through = store.trimPoint(for: eventRetention) {
-                _ = try await consensus.propose(try ClusterCommand.trimEvents(through: through).encode())
-            }
         } catch {
             logger.debug("reconciliation deferred: \(error)")
         }
     }
 
-    /// The event log retention from the command line.
-    var eventRetention: EventRetention {
-        EventRetention(maxEvents: options.eventsRetain, maxBytes: options.eventsRetainBytes)
+    /// On the leader: drops the oldest events beyond `-events-retain` and `-events-retain-bytes`
+    /// with one replicated trim (every node then keeps the same window).
+    private func trimEventLog() async {
+        let retention = EventRetention(maxEvents: options.eventsRetain, maxBytes: options.eventsRetainBytes)
+        guard let through = store.trimPoint(for: retention) else { return }
+        do {
+            _ = try await consensus.propose(try ClusterCommand.trimEvents(through: through).encode())
+        } catch {
+            logger.debug("event log trim through \(through) deferred: \(error)")
+        }
     }
 
     /// Sets the cluster name and a fresh epoch once, on the first leader of a new cluster.

@@ -133,22 +133,16 @@ struct WireReader {
 
     /// A Raft address: `host:port` without a scheme. Returned normalised (`host:port`).
     func raftAddress(_ key: String) throws(BootstrapWireError) -> String {
-        let expected = "a Raft address host:port"
-        let value = try required(key, expected)
-        guard let text = value.stringValue else { throw invalid(key, expected, got: value) }
-        let address: PeerAddress
-        do {
-            address = try PeerAddress(parsing: text)
-        } catch {
-            throw invalid(key, expected, got: value, detail: error.reason)
-        }
-        guard address.scheme == nil else { throw invalid(key, expected, got: value, detail: "no URL scheme here") }
-        return address.description
+        try address(key, "a Raft address host:port") { $0.scheme == nil ? nil : "no URL scheme here" }
     }
 
     /// An HTTP API address: `host:port` or `http://host:port`. Returned as `host:port`.
     func apiAddress(_ key: String) throws(BootstrapWireError) -> String {
-        let expected = "an API address host:port or http://host:port"
+        try address(key, "an API address host:port or http://host:port") { $0.scheme == .https ? "https is not supported" : nil }
+    }
+
+    /// A `host:port` string field, refused with `problem`'s answer when it names one.
+    private func address(_ key: String, _ expected: String, problem: (PeerAddress) -> String?) throws(BootstrapWireError) -> String {
         let value = try required(key, expected)
         guard let text = value.stringValue else { throw invalid(key, expected, got: value) }
         let address: PeerAddress
@@ -157,7 +151,7 @@ struct WireReader {
         } catch {
             throw invalid(key, expected, got: value, detail: error.reason)
         }
-        guard address.scheme != .https else { throw invalid(key, expected, got: value, detail: "https is not supported") }
+        if let detail = problem(address) { throw invalid(key, expected, got: value, detail: detail) }
         return address.description
     }
 }

@@ -100,8 +100,9 @@ func runAppend(_ context: CommandContext) async -> Int32 {
         return usageError(context, "unexpected argument \(positionals[1].debugDescription); quote the event so it is one argument")
     }
     do {
-        _ = try JSONValue.parse(text)
+        _ = try JSONValue.parse(text, numbers: .interoperable)
     } catch {
+        if error.code == .numberOutOfRange { return usageError(context, "the event cannot be appended: \(error)") }
         return usageError(context, "the event is not valid JSON: \(error); pass one JSON value, e.g. '{\"type\":\"deploy\"}'")
     }
     let answer: NodeAnswer

@@ -35,6 +35,7 @@ import Testing
         (["status", "-user", "a:b", "-password", "x"], "contains ':'"),
         (["stauts"], #"unknown command "stauts""#),
         (["append", "-5"], "write -- before arguments that start with -"),
+        (["append", #"{"n":9007199254740993}"#], "the event cannot be appended: the integer 9007199254740993 is beyond"),
     ])
     func badUsageExitsTwo(_ arguments: [String], _ message: String) async throws {
         // A port nobody listens on: usage errors must be reported before any request.

@@ -81,6 +81,10 @@ import Testing
         #expect(outcome.status == 0)
         #expect(outcome.standardOutput.hasPrefix("Usage: discod [flags] <data-dir>"))
         #expect(outcome.standardOutput.contains("\nCluster formation:\n"))
+        #expect(outcome.standardOutput.contains("With no -join and no -disco-mode the node forms a cluster of its own"))
+        // Readable in a 100-column terminal.
+        let long = outcome.standardOutput.split(separator: "\n").filter { $0.count > 100 }.map(String.init)
+        #expect(long.isEmpty, "\(long)")
         #expect(!exists)
     }
 

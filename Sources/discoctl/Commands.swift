@@ -107,7 +107,8 @@ func makeCommands() -> [Command] {
         command("remove", "Removes a node from the cluster (the request goes on to the leader)",
                 usage: "discoctl remove <node-id> [flags]",
                 details: "Asks the cluster to remove the member with this ID from Raft's configuration and the member\n"
-                    + "list. Any node may be asked; a follower redirects the request to the leader.") { set in
+                    + "list. Any node may be asked; a follower redirects the request to the leader. Stop the removed\n"
+                    + "node's discod as well.") { set in
             let output = OutputFlags(&set, json: "the leader's answer, e.g. {\"removed\":\"3\"}")
             return (output, { context in await runRemove(context) })
         },

@@ -21,8 +21,8 @@ var global = FlagSet(
 
         """ + commands.map { "  " + $0.name + String(repeating: " ", count: max(1, 9 - $0.name.count)) + $0.summary }
         .joined(separator: "\n"),
-    epilogue: "Run 'discoctl <command> -h' for a command's own flags. Exit status: 0 done, 1 the node or lookup\n"
-        + "failed (the reason is on standard error), 2 bad usage.")
+    epilogue: "Run 'discoctl <command> -h' or 'discoctl help <command>' for a command's own flags.\n"
+        + "Exit status: 0 done, 1 the node or lookup failed (the reason is on standard error), 2 bad usage.")
 let globalFlags = GlobalFlags(&global)
 
 // MARK: Parsing
@@ -40,6 +40,15 @@ do {
 }
 guard let name = before.positionals.first else {
     CommandLineTool.fail(.badArguments("missing command (one of \(commandNames))"), flagSet: global)
+}
+// `discoctl help [command]`, as kubectl and etcdctl have it.
+if name == "help" {
+    let topic = before.positionals.dropFirst().first
+    guard let topic else { CommandLineTool.fail(FlagError(code: .helpRequested, flag: nil, message: "help"), flagSet: global) }
+    guard let command = commands.first(where: { $0.name == topic }) else {
+        CommandLineTool.fail(.badArguments("no help on \(topic.debugDescription): not a command (one of \(commandNames))"), flagSet: global)
+    }
+    CommandLineTool.fail(FlagError(code: .helpRequested, flag: nil, message: "help"), flagSet: command.flagSet)
 }
 guard var command = commands.first(where: { $0.name == name }) else {
     var message = "unknown command \(name.debugDescription) (one of \(commandNames))"

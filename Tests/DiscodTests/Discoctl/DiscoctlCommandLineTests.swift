@@ -104,5 +104,10 @@ import Testing
         }
         let nodes = try await Discoctl.run(["nodes", "-h"])
         #expect(nodes.standardOutput.contains("Only voters are listed unless\n-nonvoters is given"), "\(nodes)")
+        let helpNodes = try await Discoctl.run(["help", "nodes"])
+        #expect(helpNodes.status == 0 && helpNodes.standardOutput == nodes.standardOutput, "\(helpNodes)")
+        let helpAlone = try await Discoctl.run(["help"])
+        #expect(helpAlone.status == 0 && helpAlone.standardOutput == help.standardOutput, "\(helpAlone)")
+        #expect(help.standardOutput.split(separator: "\n").filter { $0.count > 100 }.isEmpty, "\(help)")
     }
 }

@@ -33,6 +33,18 @@ public func fuzzCommandLine(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     // Expansion never grows without variables.
     let expanded = EnvironmentExpansion.expand(text) { _ in nil }
     precondition(expanded.utf8.count <= text.utf8.count, "expansion with no variables grew the text")
+    // Requiring variables to be set changes nothing but refusing: what it expands, Go's rules expand alike.
+    do {
+        let strict = try EnvironmentExpansion.expandRequiringSet(text) { environment[$0] }
+        precondition(strict == EnvironmentExpansion.expand(text) { environment[$0] }, "the two expansions differ")
+    } catch {
+        precondition(error.offset >= 0 && error.offset < text.utf8.count && !error.message.isEmpty, "bad expansion error \(error)")
+    }
+
+    // Interspersed flags (discoctl's way): positionals keep their order, nothing crashes.
+    if let parsed = try? DiscodFlags().flagSet.parse(arguments, interspersed: true) {
+        precondition(parsed.positionals.count <= arguments.count, "more positionals than arguments")
+    }
 
     // disco-config decoding for every mode.
     for mode in DiscoMode.allCases {

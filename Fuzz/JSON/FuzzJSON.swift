@@ -2,6 +2,8 @@
 //
 // Any input must either be rejected with a JSONParseError (never a crash), or parse to a value
 // that encodes to JSON which parses back to an equal value and re-encodes to identical bytes.
+// The I-JSON policy accepts exactly the inputs the default accepts minus numbers out of range,
+// and gives the same value.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzJSON(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
@@ -13,7 +15,15 @@ public func fuzzJSON(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
         // Errors must point inside the input (or just past its end).
         precondition(error.offset >= 0 && error.offset <= size, "error offset \(error.offset) outside input of \(size) bytes")
         precondition(error.line >= 1 && error.column >= 1, "bad error position \(error.line):\(error.column)")
+        precondition((try? JSONValue.parse(input, maxDepth: 128, numbers: .interoperable)) == nil, "I-JSON accepted what JSON refused")
         return 0
+    }
+    do {
+        let interoperable = try JSONValue.parse(input, maxDepth: 128, numbers: .interoperable)
+        precondition(interoperable == value, "the I-JSON policy changed the value")
+    } catch {
+        precondition(error.code == .numberOutOfRange, "I-JSON refused valid JSON for another reason: \(error)")
+        precondition(error.offset >= 0 && error.offset < size, "I-JSON error offset \(error.offset) outside input of \(size) bytes")
     }
     let encoded = value.encodedBytes()
     let reparsed: JSONValue

@@ -3,12 +3,15 @@ import DiscoNet
 
 // MARK: - Commands
 
-/// What every command gets: the node to talk to, the request timeout and its own flags.
+/// What every command gets: the node to talk to, the request timeout, credentials, its own
+/// flags and the output format asked for.
 struct CommandContext: Sendable {
     let node: PeerAddress
     let timeout: Duration
+    let credentials: BasicCredentials?
     let flags: ParsedFlags
     let flagSet: FlagSet
+    let format: OutputFormat
     let client: HTTPClient
 }
 
@@ -16,6 +19,8 @@ struct Command: Sendable {
     let name: String
     let summary: String
     let flagSet: FlagSet
+    /// `-format`/`-json`, when the command prints something other than text.
+    let output: OutputFlags?
     let run: @Sendable (CommandContext) async -> Int32
 }
 
@@ -24,68 +29,97 @@ struct DiscoveryFlags: Sendable {
     let mode: Flag<String>
     let config: Flag<String>
     let key: Flag<String>
-    let json: Flag<Bool>
-    let port: Flag<UInt16>
+    /// `nil` for `leader`, which reads only key-value stores.
+    let port: Flag<UInt16>?
 
-    init(_ set: inout FlagSet) {
-        mode = set.string("disco-mode", usage: "Discovery mode: dns, dns-srv, consul-kv or etcd-kv", typeName: "mode")
-        config = set.string("disco-config", usage: "Discovery configuration: JSON or the path of a JSON file ($VAR expanded)",
-                            typeName: "json|path")
-        key = set.string("disco-key", default: "disco", usage: "Key prefix in Consul or etcd", typeName: "key")
-        json = set.bool("json", usage: "Print JSON instead of lines")
-        port = set.custom("port", default: UInt16(4001), defaultText: "4001", typeName: "port",
-                          usage: "Port for dns answers when disco-config has no port") { text throws(FlagValueError) in
+    init(_ set: inout FlagSet, modeUsage: String, withPort: Bool) {
+        mode = set.string("disco-mode", usage: modeUsage, typeName: "mode")
+        config = set.string("disco-config", usage: "Discovery configuration, as for discod: JSON or the path of a JSON file "
+                            + "($VAR expanded)", typeName: "json|path")
+        key = set.string("disco-key", default: "disco", usage: "Key prefix in Consul or etcd, as discod's -disco-key", typeName: "key")
+        port = withPort ? set.custom("port", default: UInt16(4001), defaultText: "4001", typeName: "port",
+                                     usage: "Port for the addresses dns answers if -disco-config has no \"port\"\n(discod uses its -http-addr's port)") { text throws(FlagValueError) in
             guard let value = UInt16(text), value > 0 else { throw FlagValueError("expected a port from 1 to 65535") }
             return value
-        }
+        } : nil
     }
 }
 
+/// The commands, in the order `discoctl -h` lists them.
 func makeCommands() -> [Command] {
-    func command(_ name: String, _ summary: String, arguments: String = "",
-                 declare: (inout FlagSet) -> (@Sendable (CommandContext) async -> Int32)) -> Command {
-        var set = FlagSet(programName: "discoctl \(name)",
-                          synopsis: "Usage: discoctl [flags] \(name) [flags]\(arguments)\n\n\(summary)")
-        let run = declare(&set)
-        return Command(name: name, summary: summary, flagSet: set, run: run)
+    /// `usage` is the synopsis after `discoctl`; `details` the paragraph under it.
+    func command(_ name: String, _ summary: String, usage: String, details: String,
+                 declare: (inout FlagSet) -> (output: OutputFlags?, run: @Sendable (CommandContext) async -> Int32)) -> Command {
+        var set = FlagSet(programName: "discoctl \(name)", synopsis: "Usage: \(usage)\n\n\(details)")
+        let (output, run) = set.grouped("Flags") { set in declare(&set) }
+        _ = GlobalFlags(&set)
+        return Command(name: name, summary: summary, flagSet: set, output: output, run: run)
     }
     return [
-        command("lookup", "Runs one discovery round and prints the peers found (and, for consul-kv and etcd-kv, the leader record).") { set in
-            let flags = DiscoveryFlags(&set)
-            return { context in await runLookup(context, flags) }
+        command("status", "This node's role, the leader, term, indexes, cluster, discovery, formation and members",
+                usage: "discoctl status [flags]",
+                details: "Prints the node's GET /status for people: its ID, Raft state and addresses; the leader it knows;\n"
+                    + "term, commit and applied index; the cluster's name and epoch; the discovery targets and last\n"
+                    + "error; how formation went; the retained events; and a table of the members with their SWIM state.") { set in
+            let output = OutputFlags(&set, json: "the node's GET /status answer on one line")
+            return (output, { context in await runStatus(context) })
         },
-        command("leader", "Prints the node's view of the leader (GET /leader), or with -disco-mode the leader record kept in Consul or etcd.") { set in
-            let flags = DiscoveryFlags(&set)
-            let format = OutputFormat.flag(&set, json: "the leader object; the same as -json")
-            return { context in
-                if context.flags[flags.mode].isEmpty {
-                    let json = context.flags[flags.json] || context.flags[format] == .json
-                    return await runNodeLeader(context, format: json ? .json : .text)
-                }
-                return await runLeader(context, flags, json: context.flags[flags.json] || context.flags[format] == .json)
-            }
+        command("nodes", "The members with their addresses, voter, leader and reachability (-nonvoters: all)",
+                usage: "discoctl nodes [flags]",
+                details: "Prints one row per member from the node's GET /nodes: ID, API and Raft addresses, whether it votes,\n"
+                    + "whether it leads, whether this node can reach it, and its SWIM state. Only voters are listed unless\n"
+                    + "-nonvoters is given (as rqlite's /nodes); how many were left out is said on standard error.") { set in
+            let nonVoters = set.bool("nonvoters", usage: "Also list non-voting members (nodes started with -raft-non-voter)")
+            let output = OutputFlags(&set, json: "one JSON array of the GET /nodes rows listed")
+            return (output, { context in await runNodes(context, nonVoters: nonVoters) })
         },
-        command("status", "Prints the node's status: role, leader, term, indexes, cluster, members, discovery and formation.") { set in
-            let format = OutputFormat.flag(&set, json: "the node's GET /status answer as it is")
-            return { context in await runStatus(context, format: format) }
+        command("leader", "The leader's ID and addresses; with -disco-mode, the record in Consul or etcd",
+                usage: "discoctl leader [flags]",
+                details: "Prints the leader this node knows (GET /leader): its ID, API address (api_addr) and Raft address\n"
+                    + "(addr). Exits 1 when the node knows no leader yet.\n"
+                    + "With -disco-mode consul-kv or etcd-kv it asks no node: it reads the leader record discod keeps in\n"
+                    + "Consul or etcd, with the same -disco-config and -disco-key as discod.") { set in
+            let discovery = DiscoveryFlags(&set, modeUsage: "Read the leader record from the key-value store instead of asking "
+                                           + "a node: consul-kv or etcd-kv", withPort: false)
+            let output = OutputFlags(&set, json: "the leader object {\"id\",\"api_addr\",\"addr\"}, plus \"version\" for a record")
+            return (output, { context in
+                if context.flags[discovery.mode].isEmpty { return await runNodeLeader(context) }
+                return await runLeader(context, discovery)
+            })
         },
-        command("nodes", "Lists the cluster's voting nodes with their addresses, leadership and reachability.") { set in
-            let nonVoters = set.bool("nonvoters", usage: "Include non-voting nodes (read-only members); without it only voters are listed")
-            let format = OutputFormat.flag(&set, json: "a JSON array of the node's GET /nodes rows, filtered the same way")
-            return { context in await runNodes(context, format: format, nonVoters: nonVoters) }
-        },
-        command("remove", "Removes a node from the cluster (asks the leader, following redirects).", arguments: " <node-id>") { set in
-            let format = OutputFormat.flag(&set, json: "the leader's answer")
-            return { context in await runRemove(context, format: format) }
-        },
-        command("events", "Prints the cluster's event log; 'events append <json>' adds an event.",
-                arguments: "\n       discoctl [flags] events append [flags] '<json>'") { set in
+        command("events", "Prints the replicated event log (-follow waits for more); 'events append' adds one",
+                usage: "discoctl events [flags]\n       discoctl events append '<json>' [flags]",
+                details: "Prints the events after -since, oldest first, one per line: #SEQ TIME index=RAFT-INDEX DATA.\n"
+                    + "With -follow it keeps waiting for new events and prints them as they come, until interrupted\n"
+                    + "(or until -limit events were printed). 'discoctl events append' adds an event (see append -h).") { set in
             let flags = EventsFlags(&set)
-            return { context in await runEvents(context, flags) }
+            return (flags.output, { context in await runEvents(context, flags) })
         },
-        command("append", "Appends one JSON value to the cluster's event log (the same as 'events append').", arguments: " '<json>'") { set in
-            let format = OutputFormat.flag(&set, json: "the node's answer: seq and raft index")
-            return { context in await runAppend(context, format: format) }
+        command("append", "Appends one JSON value to the event log (the same as 'events append')",
+                usage: "discoctl append '<json>' [flags]",
+                details: "Appends one JSON value (quote it for the shell) to the replicated event log and prints its\n"
+                    + "sequence number once the cluster committed it. A follower sends it on to the leader.\n"
+                    + "Numbers must be I-JSON (RFC 7493): finite, and integers within ±9007199254740991; send others\n"
+                    + "as strings. Write -- before a value that starts with '-', e.g. discoctl append -- -5") { set in
+            let output = OutputFlags(&set, json: "the node's answer {\"seq\",\"index\"}")
+            return (output, { context in await runAppend(context) })
+        },
+        command("remove", "Removes a node from the cluster (the request goes on to the leader)",
+                usage: "discoctl remove <node-id> [flags]",
+                details: "Asks the cluster to remove the member with this ID from Raft's configuration and the member\n"
+                    + "list. Any node may be asked; a follower redirects the request to the leader. Stop the removed\n"
+                    + "node's discod as well.") { set in
+            let output = OutputFlags(&set, json: "the leader's answer, e.g. {\"removed\":\"3\"}")
+            return (output, { context in await runRemove(context) })
+        },
+        command("lookup", "Runs one discovery round (-disco-mode, -disco-config) and prints the peers found",
+                usage: "discoctl lookup -disco-mode MODE [-disco-config JSON|PATH] [flags]",
+                details: "Asks DNS, DNS SRV, Consul or etcd what discod would ask with the same -disco-mode and\n"
+                    + "-disco-config, and prints one HTTP API address per line (plus, for consul-kv and etcd-kv, the\n"
+                    + "leader record). Asks no node. Exits 0 when peers were found, 1 when none were.") { set in
+            let discovery = DiscoveryFlags(&set, modeUsage: "Discovery mode: dns, dns-srv, consul-kv or etcd-kv", withPort: true)
+            let output = OutputFlags(&set, json: "{\"mode\",\"source\",\"addresses\"}, plus \"leader\" for consul-kv and etcd-kv")
+            return (output, { context in await runLookup(context, discovery) })
         },
     ]
 }

@@ -8,14 +8,15 @@ struct EventsFlags: Sendable {
     let limit: Flag<UInt>
     let follow: Flag<Bool>
     let wait: Flag<Duration>
-    let format: Flag<OutputFormat>
+    let output: OutputFlags
 
     init(_ set: inout FlagSet) {
-        since = set.uint("since", usage: "Print events with a seq greater than this (0 prints from the first event)", typeName: "seq")
+        since = set.uint("since", usage: "Print the events after this seq (0: from the oldest the cluster still keeps)", typeName: "seq")
         limit = set.uint("limit", usage: "Print at most this many events (0: all there are)", typeName: "count")
         follow = set.bool("follow", usage: "Keep waiting for new events and print them as they come, until interrupted")
-        wait = set.duration("wait", default: .seconds(30), usage: "With -follow, how long each long poll waits (at most 60s)")
-        format = OutputFormat.flag(&set, json: "one event object per line: seq, index, time_ms, data")
+        wait = set.duration("wait", default: .seconds(30), usage: "With -follow, how long each request waits for a new event (at most 60s)")
+        output = OutputFlags(&set, json: "one JSON array of {\"seq\",\"index\",\"time_ms\",\"data\"} objects",
+                             jsonLines: "one such object per line; the form -follow prints as JSON")
     }
 }
 
@@ -32,10 +33,15 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
     guard wait > .zero, wait <= .seconds(60) else { return usageError(context, "-wait must be more than 0s and at most 60s") }
     let follow = context.flags[flags.follow]
     let limit = context.flags[flags.limit]
-    let format = context.flags[flags.format]
+    let format = context.format
+    if follow, format == .json {
+        return usageError(context, "-follow prints events as they come, so not as one JSON document: use -format jsonl "
+                          + "(one JSON object per line)")
+    }
     let api = NodeAPI(context)
     var since = UInt64(context.flags[flags.since])
     var printed: UInt = 0
+    var collected: [JSONValue] = []  // -format json: printed as one array at the end
     while limit == 0 || printed < limit {
         let page = limit == 0 ? pageLimit : min(pageLimit, limit - printed)
         var path = "/events?since=\(since)&limit=\(page)"
@@ -54,7 +60,11 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
             return fail("events", "the node at \(context.node.url) answered GET \(path) with \(answer.status): \(answer.errorMessage)").code
         }
         for event in events {
-            printLine(format == .json ? event.encoded() : eventLine(event))
+            switch format {
+            case .json: collected.append(event)
+            case .jsonLines: printLine(event.encoded())
+            case .text: printLine(eventLine(event))
+            }
             if let seq = event["seq"]?.numberValue?.uint64Value { since = max(since, seq) }
             printed += 1
         }
@@ -63,6 +73,11 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
             let lastSeq = answer.json?["last_seq"]?.numberValue?.uint64Value ?? since
             if events.isEmpty || since >= lastSeq { break }
         }
+    }
+    if format == .json {
+        printLine(JSONValue.array(collected).encoded())
+    } else if printed == 0, format == .text {
+        CommandLineTool.writeStandardError("(no events after #\(context.flags[flags.since]))\n")
     }
     return 0
 }
@@ -76,17 +91,18 @@ func eventLine(_ event: JSONValue) -> String {
 // MARK: - append
 
 /// `discoctl events append '<json>'` (also `discoctl append`): `POST /events` with one JSON value.
-func runAppend(_ context: CommandContext, format: Flag<OutputFormat>) async -> Int32 {
+func runAppend(_ context: CommandContext) async -> Int32 {
     let positionals = context.flags.positionals
     guard let text = positionals.first else {
-        return usageError(context, #"missing the event: one JSON value, e.g. '{"type":"deploy"}'"#)
+        return usageError(context, #"missing the event: one JSON value, e.g. discoctl append '{"type":"deploy"}'"#)
     }
     guard positionals.count == 1 else {
         return usageError(context, "unexpected argument \(positionals[1].debugDescription); quote the event so it is one argument")
     }
     do {
-        _ = try JSONValue.parse(text)
+        _ = try JSONValue.parse(text, numbers: .interoperable)
     } catch {
+        if error.code == .numberOutOfRange { return usageError(context, "the event cannot be appended: \(error)") }
         return usageError(context, "the event is not valid JSON: \(error); pass one JSON value, e.g. '{\"type\":\"deploy\"}'")
     }
     let answer: NodeAnswer
@@ -98,7 +114,7 @@ func runAppend(_ context: CommandContext, format: Flag<OutputFormat>) async -> I
     guard answer.status == 200, let result = answer.json else {
         return fail("append", "the node at \(context.node.url) did not append the event (\(answer.status)): \(answer.errorMessage)").code
     }
-    if context.flags[format] == .json {
+    if context.format == .json {
         printLine(result.encoded())
     } else {
         printLine("appended event #\(cell(result["seq"])) at raft index \(cell(result["index"]))")

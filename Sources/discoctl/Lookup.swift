@@ -22,7 +22,7 @@ func makeDiscovery(_ context: CommandContext, _ flags: DiscoveryFlags, client: H
         CommandLineTool.writeStandardError("discoctl: -disco-config: \(error)\n")
         return .failure(ExitStatus(2))
     }
-    return .success(Discovery(config: config, discoKey: context.flags[flags.key], defaultPort: context.flags[flags.port],
+    return .success(Discovery(config: config, discoKey: context.flags[flags.key], defaultPort: flags.port.map { context.flags[$0] } ?? 4001,
                               transport: client))
 }
 
@@ -52,7 +52,7 @@ func runLookup(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int3
         let provider = try discovery.addressProvider()
         let addresses = try await provider.lookup()
         let leader = try await discovery.leaderRegistry()?.read()
-        if context.flags[flags.json] {
+        if context.format == .json {
             var members: [JSONObject.Member] = [
                 .init(key: "mode", value: .string(discovery.config.mode.rawValue)),
                 .init(key: "source", value: .string(provider.name)),
@@ -78,7 +78,7 @@ func runLookup(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int3
 }
 
 /// `discoctl leader -disco-mode consul-kv|etcd-kv`: the leader record in the key-value store.
-func runLeader(_ context: CommandContext, _ flags: DiscoveryFlags, json: Bool) async -> Int32 {
+func runLeader(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int32 {
     let client = context.client
     let discovery: Discovery
     switch makeDiscovery(context, flags, client: client) {
@@ -95,7 +95,7 @@ func runLeader(_ context: CommandContext, _ flags: DiscoveryFlags, json: Bool) a
             CommandLineTool.writeStandardError("discoctl leader: no leader record\n")
             return 1
         }
-        let text = json ? leaderJSON(record).encoded()
+        let text = context.format == .json ? leaderJSON(record).encoded()
             : "id: \(record.record.id)\napi_addr: \(record.record.apiAddr)\naddr: \(record.record.addr)"
         CommandLineTool.writeStandardOutput(text + "\n")
         return 0

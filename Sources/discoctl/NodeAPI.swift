@@ -15,9 +15,14 @@ struct NodeAnswer: Sendable {
 
     /// The node's `{"error":"..."}` message, or the body text, for failure messages.
     var errorMessage: String {
-        if let message = json?["error"]?.stringValue { return message }
-        let trimmed = text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
-        return trimmed.isEmpty ? "HTTP \(status) with an empty body" : trimmed
+        var message = json?["error"]?.stringValue ?? text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+        if message.isEmpty { message = "HTTP \(status) with an empty body" }
+        switch status {
+        case 401: message += " (give -user and -password, or set \(GlobalFlags.userVariable) and \(GlobalFlags.passwordVariable))"
+        case 403: message += " (the user has too few permissions for this)"
+        default: break
+        }
+        return message
     }
 }
 
@@ -53,21 +58,25 @@ struct NodeAPI: Sendable {
     let node: PeerAddress
     let client: HTTPClient
     let timeout: Duration
+    let credentials: BasicCredentials?
 
     init(_ context: CommandContext) {
         node = context.node
         client = context.client
         timeout = context.timeout
+        credentials = context.credentials
     }
 
     /// At most this many 307 redirects to the leader are followed.
     static let maxRedirects = 10
 
-    /// Sends one request; `followRedirects` follows the node's 307 to the leader.
+    /// Sends one request (with the credentials, if any); `followRedirects` follows the node's 307
+    /// to the leader, sending the same headers there.
     func send(_ method: String, _ path: String, json body: String? = nil, followRedirects: Bool = false,
               timeout requestTimeout: Duration? = nil) async throws(NodeUnreachable) -> NodeAnswer {
         var headers = HTTPHeaders()
         if body != nil { headers.add(name: "Content-Type", value: "application/json") }
+        if let credentials { headers.add(name: "Authorization", value: credentials.authorization) }
         let url = node.url + path
         let request = HTTPClientRequest(method: method, url: url, headers: headers, body: Array((body ?? "").utf8))
         do {

@@ -2,18 +2,45 @@ import DiscoCore
 
 // MARK: - Output formats
 
-/// `-format text|json`: text is for people, json is the node's own JSON (one value per line).
+/// `-format`: text is for people; json is exactly one JSON document; jsonl (only where a command
+/// streams, as `events -follow`) is one JSON value per line.
 enum OutputFormat: String, Sendable, CaseIterable {
     case text
     case json
+    case jsonLines = "jsonl"
+}
 
-    /// Declares `-format` on a command.
-    static func flag(_ set: inout FlagSet, json jsonMeaning: String) -> Flag<OutputFormat> {
-        set.custom("format", default: OutputFormat.text, defaultText: "\"text\"", typeName: "text|json",
-                   usage: "Output format: text, or json (\(jsonMeaning))") { text throws(FlagValueError) in
-            guard let format = OutputFormat(rawValue: text) else { throw FlagValueError("expected text or json") }
+/// A command's `-format text|json[|jsonl]` and its shorthand `-json` (`-format json`).
+struct OutputFlags: Sendable {
+    let format: Flag<OutputFormat>
+    let json: Flag<Bool>
+
+    /// Declares `-format` (with `formats`, text first) and `-json`; `meanings` says what each
+    /// format other than text prints.
+    init(_ set: inout FlagSet, json jsonMeaning: String, jsonLines linesMeaning: String? = nil) {
+        let formats: [OutputFormat] = linesMeaning == nil ? [.text, .json] : [.text, .json, .jsonLines]
+        let names = formats.map(\.rawValue)
+        var usage = "Output format: text (the default, for people) or json\njson: \(jsonMeaning)"
+        if let linesMeaning {
+            usage = "Output format: text (the default, for people), json or jsonl\njson: \(jsonMeaning)\njsonl: \(linesMeaning)"
+        }
+        format = set.custom("format", default: OutputFormat.text, defaultText: nil, typeName: names.joined(separator: "|"),
+                            usage: usage) { text throws(FlagValueError) in
+            guard let format = OutputFormat(rawValue: text), formats.contains(format) else {
+                throw FlagValueError(formats.count == 2 ? "expected text or json" : "expected text, json or jsonl")
+            }
             return format
         }
+        json = set.bool("json", usage: "The same as -format json")
+    }
+
+    /// The format asked for; `-json` with another `-format` is a usage error.
+    func resolve(_ flags: ParsedFlags) throws(FlagError) -> OutputFormat {
+        guard flags[json] else { return flags[format] }
+        if flags.isSet(format), flags[format] != .json {
+            throw FlagError.conflict("json", "-json and -format \(flags[format].rawValue) ask for different output; give one of them")
+        }
+        return .json
     }
 }
 

@@ -3,7 +3,7 @@ import DiscoCore
 // MARK: - remove
 
 /// `discoctl remove <node-id>`: `DELETE /remove {"id"}`, following the node's redirect to the leader.
-func runRemove(_ context: CommandContext, format: Flag<OutputFormat>) async -> Int32 {
+func runRemove(_ context: CommandContext) async -> Int32 {
     let positionals = context.flags.positionals
     guard let id = positionals.first else { return usageError(context, "missing the ID of the node to remove") }
     guard positionals.count == 1 else { return usageError(context, "unexpected argument \(positionals[1].debugDescription) after the node ID") }
@@ -17,7 +17,7 @@ func runRemove(_ context: CommandContext, format: Flag<OutputFormat>) async -> I
     }
     switch answer.status {
     case 200:
-        if context.flags[format] == .json {
+        if context.format == .json {
             printLine(answer.json?.encoded() ?? answer.text)
         } else {
             printLine("removed node \(answer.json?["removed"]?.stringValue ?? id)")

@@ -2,21 +2,16 @@ import DiscoCore
 
 // MARK: - status
 
-/// `discoctl status`: the node's `GET /status` as a summary, or the raw JSON.
-func runStatus(_ context: CommandContext, format: Flag<OutputFormat>) async -> Int32 {
+/// `discoctl status`: the node's `GET /status` as a summary, or its JSON on one line.
+func runStatus(_ context: CommandContext) async -> Int32 {
     if let extra = context.flags.positionals.first { return usageError(context, "unexpected argument \(extra.debugDescription)") }
-    let status: JSONValue
     switch await NodeAPI(context).getJSON("/status", command: "status") {
-    case .success(let (json, answer)):
-        if context.flags[format] == .json {
-            printLine(answer.text.hasSuffix("\n") ? String(answer.text.dropLast()) : answer.text)
-            return 0
-        }
-        status = json
-    case .failure(let exit): return exit.code
+    case .success(let (status, _)):
+        printLine(context.format == .json ? status.encoded() : statusSummary(status))
+        return 0
+    case .failure(let exit):
+        return exit.code
     }
-    printLine(statusSummary(status))
-    return 0
 }
 
 /// The readable form of `GET /status`.
@@ -76,7 +71,7 @@ func statusSummary(_ status: JSONValue) -> String {
 
 /// `discoctl nodes`: `GET /nodes` as a table. Voters only unless `-nonvoters`; the same filter
 /// applies to `-format json`, which prints the node's rows as a JSON array.
-func runNodes(_ context: CommandContext, format: Flag<OutputFormat>, nonVoters: Flag<Bool>) async -> Int32 {
+func runNodes(_ context: CommandContext, nonVoters: Flag<Bool>) async -> Int32 {
     if let extra = context.flags.positionals.first { return usageError(context, "unexpected argument \(extra.debugDescription)") }
     let rows: [JSONValue]
     switch await NodeAPI(context).getJSON("/nodes", command: "nodes") {
@@ -90,7 +85,7 @@ func runNodes(_ context: CommandContext, format: Flag<OutputFormat>, nonVoters: 
     let includeNonVoters = context.flags[nonVoters]
     let shown = rows.filter { includeNonVoters || $0["voter"]?.boolValue != false }
     let hidden = rows.count - shown.count
-    if context.flags[format] == .json {
+    if context.format == .json {
         printLine(JSONValue.array(shown).encoded())
         return 0
     }
@@ -109,7 +104,7 @@ func runNodes(_ context: CommandContext, format: Flag<OutputFormat>, nonVoters: 
 // MARK: - leader (from the node)
 
 /// `discoctl leader` without `-disco-mode`: the node's `GET /leader`.
-func runNodeLeader(_ context: CommandContext, format: OutputFormat) async -> Int32 {
+func runNodeLeader(_ context: CommandContext) async -> Int32 {
     let api = NodeAPI(context)
     let answer: NodeAnswer
     do {
@@ -124,7 +119,7 @@ func runNodeLeader(_ context: CommandContext, format: OutputFormat) async -> Int
         }
         return fail("leader", "the node at \(context.node.url) answered GET /leader with \(answer.status): \(answer.errorMessage)").code
     }
-    if format == .json {
+    if context.format == .json {
         printLine(leader.encoded())
     } else {
         printLine("id: \(cell(leader["id"]))\napi_addr: \(cell(leader["api_addr"]))\naddr: \(cell(leader["addr"]))")

@@ -1,53 +1,84 @@
 import DiscoCore
 import DiscoNet
 
-// discoctl [flags] <command> [command flags]: the operator tool.
+// discoctl <command> [flags] [arguments]: the operator tool. Global flags (-addr, -timeout,
+// -user, -password) may stand before or after the command; a command's own flags come after it,
+// before or between its arguments.
 
 let commands = makeCommands()
+let commandNames = commands.map(\.name).joined(separator: ", ")
 var global = FlagSet(
     programName: "discoctl",
-    synopsis: "Usage: discoctl [flags] <command> [command flags]\n\nCommands:\n"
-        + commands.map { "  " + $0.name + String(repeating: " ", count: max(1, 9 - $0.name.count)) + $0.summary }.joined(separator: "\n"),
-    epilogue: "Run 'discoctl <command> -h' for a command's flags.")
-let addressFlag = global.custom(
-    "addr", default: PeerAddress(host: "localhost", port: 4001), defaultText: "\"localhost:4001\"",
-    typeName: "host:port", usage: "HTTP API address of a node (scheme optional)"
-) { text throws(FlagValueError) in
-    do throws(PeerAddressError) {
-        return try PeerAddress(parsing: text)
-    } catch {
-        throw FlagValueError("\(error)")
-    }
-}
-let timeoutFlag = global.duration("timeout", default: Duration.seconds(10), usage: "Timeout for each request")
+    synopsis: """
+        Usage: discoctl <command> [flags] [arguments]
 
-let parsed: ParsedFlags
+        Asks a discod node (-addr) about its cluster, reads and appends events, removes nodes, and runs
+        discovery lookups. Global flags go before or after the command: these two are the same:
+          discoctl status -addr 127.0.0.1:4001
+          discoctl -addr 127.0.0.1:4001 status
+
+        Commands:
+
+        """ + commands.map { "  " + $0.name + String(repeating: " ", count: max(1, 9 - $0.name.count)) + $0.summary }
+        .joined(separator: "\n"),
+    epilogue: "Run 'discoctl <command> -h' or 'discoctl help <command>' for a command's own flags.\n"
+        + "Exit status: 0 done, 1 the node or lookup failed (the reason is on standard error), 2 bad usage.")
+let globalFlags = GlobalFlags(&global)
+
+// MARK: Parsing
+
+let before: ParsedFlags
 do {
-    parsed = try global.parse(Array(CommandLine.arguments.dropFirst()))
+    before = try global.parse(Array(CommandLine.arguments.dropFirst()))
 } catch {
+    if error.code == .unknownFlag, let flag = error.flag, commands.contains(where: { $0.flagSet.declares(flag) }) {
+        // `discoctl -json status`: a command's own flag before the command.
+        CommandLineTool.fail(.badArguments("-\(flag) is a flag of the command, not a global flag: write it after the command "
+            + "(discoctl <command> -\(flag) …)"), flagSet: global)
+    }
     CommandLineTool.fail(error, flagSet: global)
 }
-guard let name = parsed.positionals.first else {
-    CommandLineTool.fail(.badArguments("missing command (one of \(commands.map(\.name).joined(separator: ", ")))"), flagSet: global)
+guard let name = before.positionals.first else {
+    CommandLineTool.fail(.badArguments("missing command (one of \(commandNames))"), flagSet: global)
+}
+// `discoctl help [command]`, as kubectl and etcdctl have it.
+if name == "help" {
+    let topic = before.positionals.dropFirst().first
+    guard let topic else { CommandLineTool.fail(FlagError(code: .helpRequested, flag: nil, message: "help"), flagSet: global) }
+    guard let command = commands.first(where: { $0.name == topic }) else {
+        CommandLineTool.fail(.badArguments("no help on \(topic.debugDescription): not a command (one of \(commandNames))"), flagSet: global)
+    }
+    CommandLineTool.fail(FlagError(code: .helpRequested, flag: nil, message: "help"), flagSet: command.flagSet)
 }
 guard var command = commands.first(where: { $0.name == name }) else {
-    CommandLineTool.fail(.badArguments("unknown command \(name.debugDescription) (one of \(commands.map(\.name).joined(separator: ", ")))"), flagSet: global)
+    var message = "unknown command \(name.debugDescription) (one of \(commandNames))"
+    if let suggestion = EditDistance.suggestion(for: name, among: commands.map(\.name)) {
+        message += "; did you mean \(suggestion)?"
+    }
+    CommandLineTool.fail(.badArguments(message), flagSet: global)
 }
 // `events append …` is the `append` command.
-var commandArguments = Array(parsed.positionals.dropFirst())
+var commandArguments = Array(before.positionals.dropFirst())
 if command.name == "events", commandArguments.first == "append", let append = commands.first(where: { $0.name == "append" }) {
     command = append
     commandArguments.removeFirst()
 }
-let commandFlags: ParsedFlags
+let after: ParsedFlags
+let options: GlobalOptions
+let format: OutputFormat
 do {
-    commandFlags = try command.flagSet.parse(commandArguments)
+    after = try command.flagSet.parse(commandArguments, interspersed: true)
+    options = try globalFlags.resolve(before: before, after: after)
+    format = try command.output?.resolve(after) ?? .text
 } catch {
     CommandLineTool.fail(error, flagSet: command.flagSet)
 }
+
+// MARK: Running
+
 let client = HTTPClient()
-let context = CommandContext(node: parsed[addressFlag], timeout: parsed[timeoutFlag], flags: commandFlags,
-                             flagSet: command.flagSet, client: client)
+let context = CommandContext(node: options.node, timeout: options.timeout, credentials: options.credentials, flags: after,
+                             flagSet: command.flagSet, format: format, client: client)
 let status = await command.run(context)
 await client.shutdown()
 CommandLineTool.exit(status)

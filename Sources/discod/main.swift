@@ -13,6 +13,7 @@ do {
 
 let logger = Logger(label: "discod", level: options.logLevel, handler: options.logFormat.handler())
 logger.info("starting", metadata: options.metadata)
+OpenFileLimit.raise(logger: logger)
 
 let node: Node
 do {

@@ -1,5 +1,8 @@
 import DiscoTestKit
 import Foundation
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
 import Testing
 
 /// Runs the real `discod` and `discoctl` binaries: exit statuses, messages, and that a bad
@@ -48,11 +51,40 @@ import Testing
         #expect(node.process.output.contains(#""msg":"stopped""#))
     }
 
+    /// Started with a soft limit of 256 open files, discod raises it to the hard limit at once.
+    @Test func raisesTheOpenFileSoftLimitToTheHardLimit() async throws {
+        var limit = rlimit()
+        #expect(getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0)
+        let hard = limit.rlim_max == rlim_t.max ? "unlimited" : String(limit.rlim_max)
+        try #require(limit.rlim_max > 256, "the hard limit (\(hard)) leaves nothing to raise")
+        let cluster = try DiscodCluster(name: "nofile")
+        defer { Task { await cluster.shutdown() } }
+        let ports = try DiscodCluster.ports()
+        let arguments = ["-node-id", "1", "-http-addr=127.0.0.1:\(ports.http)", "-raft-addr=127.0.0.1:\(ports.raft)",
+                         "-log-level", "debug", cluster.dataDirectory(for: "1")]
+        let process = ChildProcess(name: "discod[nofile]", executable: "/bin/sh",
+                                   arguments: ["-c", #"ulimit -Sn 256 && exec "$0" "$@""#, try DiscodProcess.executable("discod")] + arguments)
+        try process.start()
+        defer { Task { _ = await process.stop() } }
+        let output = try await process.waitForOutput(containing: "open file limit raised from 256 to ")
+        #expect(output.contains("(hard limit \(hard))"), "\(output)")
+        // The kernel's view of the running process: the soft limit is the hard one.
+        let pid = try #require(process.pid)
+        let limits = try String(contentsOfFile: "/proc/\(pid)/limits", encoding: .utf8)
+        let row = try #require(limits.split(separator: "\n").first { $0.hasPrefix("Max open files") })
+        let values = row.split(separator: " ").dropFirst(3).prefix(2).map(String.init)
+        #expect(values.count == 2 && values[0] == values[1] && values[0] != "256", "\(row)")
+    }
+
     @Test func helpExitsZero() async throws {
         let (outcome, exists) = try await runDiscod(["-h"])
         #expect(outcome.status == 0)
         #expect(outcome.standardOutput.hasPrefix("Usage: discod [flags] <data-dir>"))
         #expect(outcome.standardOutput.contains("\nCluster formation:\n"))
+        #expect(outcome.standardOutput.contains("With no -join and no -disco-mode the node forms a cluster of its own"))
+        // Readable in a 100-column terminal.
+        let long = outcome.standardOutput.split(separator: "\n").filter { $0.count > 100 }.map(String.init)
+        #expect(long.isEmpty, "\(long)")
         #expect(!exists)
     }
 

@@ -18,18 +18,24 @@ struct ExecutableRunner {
     /// Runs `name` with `arguments` in `directory` and waits for it to exit. The waiting happens
     /// on a dispatch queue, never on the cooperative thread pool (two threads on this machine),
     /// so concurrently running tests keep making progress.
-    static func run(_ name: String, _ arguments: [String], in directory: URL) async throws -> Outcome {
+    /// `environment` is added to (and overrides) this process's environment.
+    static func run(_ name: String, _ arguments: [String], in directory: URL,
+                    environment: [String: String] = [:]) async throws -> Outcome {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(name, arguments, in: directory) })
+                continuation.resume(with: Result { try runBlocking(name, arguments, in: directory, environment: environment) })
             }
         }
     }
 
-    private static func runBlocking(_ name: String, _ arguments: [String], in directory: URL) throws -> Outcome {
+    private static func runBlocking(_ name: String, _ arguments: [String], in directory: URL,
+                                    environment: [String: String]) throws -> Outcome {
         let process = Process()
         process.executableURL = try productsDirectory().appending(path: name)
         process.arguments = arguments
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
+        }
         process.currentDirectoryURL = directory
         let output = Pipe()
         let error = Pipe()

@@ -18,6 +18,8 @@ public struct ConfigError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidValue = Code(name: "invalidValue")
         /// A required field is absent.
         public static let missingField = Code(name: "missingField")
+        /// A `$VAR` that is not set (or a malformed `${`) in text that is expanded.
+        public static let unsetVariable = Code(name: "unsetVariable")
     }
 
     public let code: Code

@@ -64,7 +64,8 @@ public enum DiscoConfig: Sendable, Hashable {
 
 /// Reads the text of `-disco-config`: a path to a JSON file if such a file exists, otherwise the
 /// JSON itself. `$VAR`/`${VAR}` are then expanded in the text (``EnvironmentExpansion``, Go's
-/// `os.ExpandEnv` rules) and it is parsed strictly.
+/// `os.ExpandEnv` syntax, but a variable that is not set is an error where rqlite expands it to
+/// nothing) and it is parsed strictly.
 public struct DiscoConfigLoader: Sendable {
     /// Environment lookup (`nil` = unset); the process environment by default.
     public var environment: @Sendable (String) -> String?
@@ -99,7 +100,12 @@ public struct DiscoConfigLoader: Sendable {
                 throw ConfigError(code: .syntax, field: nil, message: "\(origin) is not valid JSON: \(error)", syntax: error)
             }
         }
-        let expanded = EnvironmentExpansion.expand(original, lookup: environment)
+        let expanded: String
+        do throws(EnvironmentExpansionError) {
+            expanded = try EnvironmentExpansion.expandRequiringSet(original, lookup: environment)
+        } catch {
+            throw ConfigError(code: .unsetVariable, field: nil, message: "\(origin): \(error)")
+        }
         do throws(JSONParseError) {
             return try JSONValue.parse(expanded)
         } catch {

@@ -1,18 +1,61 @@
 // MARK: - Environment expansion
 
-/// `$VAR` and `${VAR}` expansion with the semantics of Go's `os.ExpandEnv`, as rqlite applies it
-/// to `-disco-config`:
+/// `$VAR` and `${VAR}` expansion with the syntax of Go's `os.ExpandEnv`, which rqlite applies to
+/// `-disco-config`:
 ///
 /// - `$NAME` takes the longest run of letters, digits and `_`; `${NAME}` takes everything up to `}`.
-/// - Unset variables expand to the empty string.
 /// - One-character shell specials after `$` (`$$`, `$1`, `$@`, `$*`, `$#`, `$!`, `$?`, `$-`) are
-///   looked up as variables of that name, so they normally expand to nothing: a literal `$`
-///   followed by one of these is lost. There is no escape for `$`.
+///   looked up as variables of that name. There is no escape for `$`.
 /// - A `$` followed by anything else (`$.`, `$ `, or the end) is kept as is.
-/// - `${}` is removed, and an unterminated `${` loses its `${`.
+///
+/// ``expand(_:lookup:)`` follows Go exactly: unset variables expand to the empty string, `${}`
+/// is removed, and an unterminated `${` loses its `${`. ``expandRequiringSet(_:lookup:)`` (what
+/// Disco uses) refuses those instead, naming the variable, so a typo or a missing export is
+/// an error rather than an empty value.
 public enum EnvironmentExpansion {
-    /// Expands `text`, looking variables up with `lookup` (`nil` means unset).
+    /// Expands `text` as Go's `os.Expand` does, looking variables up with `lookup` (`nil` means unset).
     public static func expand(_ text: String, lookup: (String) -> String?) -> String {
+        expand(text) { (reference: Reference) throws(Never) -> String in
+            reference.name.flatMap(lookup) ?? ""
+        }
+    }
+
+    /// Expands `text`, refusing a variable that is not set (an empty value is fine) and the
+    /// malformed `${}` and unterminated `${`.
+    public static func expandRequiringSet(_ text: String, lookup: (String) -> String?) throws(EnvironmentExpansionError) -> String {
+        try expand(text) { (reference: Reference) throws(EnvironmentExpansionError) -> String in
+            guard let name = reference.name else {
+                throw EnvironmentExpansionError(variable: nil, offset: reference.offset, message: reference.written == "${}"
+                    ? "${} at byte \(reference.offset) names no variable"
+                    : "${ at byte \(reference.offset) has no closing }")
+            }
+            guard let value = lookup(name) else {
+                var message = "\(reference.written) is not set"
+                if name.utf8.count == 1, let byte = name.utf8.first, isShellSpecial(byte) {
+                    message += "; $ cannot be escaped here: to write a literal $, set a variable to it (DOLLAR='$') "
+                        + "and write ${DOLLAR}"
+                }
+                throw EnvironmentExpansionError(variable: name, offset: reference.offset, message: message)
+            }
+            return value
+        }
+    }
+
+    /// Expands with the process environment, as Go does (unset is empty).
+    public static func expandWithProcessEnvironment(_ text: String) -> String {
+        expand(text, lookup: ProcessEnvironment.value)
+    }
+
+    /// One `$…` in the text: the variable's name (`nil` for `${}` or an unterminated `${`), how
+    /// it was written and its byte offset.
+    struct Reference {
+        let name: String?
+        let written: String
+        let offset: Int
+    }
+
+    /// The shared scanner: `replace` gives the text for each reference.
+    static func expand<Failure: Error>(_ text: String, replace: (Reference) throws(Failure) -> String) throws(Failure) -> String {
         let bytes = Array(text.utf8)
         guard bytes.contains(UInt8(ascii: "$")) else { return text }
         var output: [UInt8] = []
@@ -26,19 +69,15 @@ public enum EnvironmentExpansion {
                 continue
             }
             let (name, width) = shellName(bytes, from: index + 1)
-            if let name {
-                output.append(contentsOf: (lookup(name) ?? "").utf8)
-            } else if width == 0 {
+            if width == 0 {
                 output.append(byte)  // "$" not followed by a name: keep it
-            }  // else: bad syntax such as "${}" is dropped
+            } else {
+                let written = String(decoding: bytes[index...(index + width)], as: UTF8.self)
+                output.append(contentsOf: try replace(Reference(name: name, written: written, offset: index)).utf8)
+            }
             index += 1 + width
         }
         return String(decoding: output, as: UTF8.self)
-    }
-
-    /// Expands with the process environment.
-    public static func expandWithProcessEnvironment(_ text: String) -> String {
-        expand(text, lookup: ProcessEnvironment.value)
     }
 
     static func isShellSpecial(_ byte: UInt8) -> Bool {
@@ -87,4 +126,19 @@ public enum EnvironmentExpansion {
         guard index > start else { return (nil, 0) }
         return (String(decoding: bytes[start..<index], as: UTF8.self), index - start)
     }
+}
+
+// MARK: - Errors
+
+/// A `$VAR` that is not set, or a malformed `${`, found by
+/// ``EnvironmentExpansion/expandRequiringSet(_:lookup:)``.
+public struct EnvironmentExpansionError: Error, Hashable, Sendable, CustomStringConvertible {
+    /// The variable's name, `nil` for malformed syntax.
+    public let variable: String?
+    /// Byte offset of the `$` in the text.
+    public let offset: Int
+    /// `$ETCD_HOST is not set`, `${ at byte 7 has no closing }`.
+    public let message: String
+
+    public var description: String { message }
 }

@@ -35,7 +35,18 @@ public struct DiscodFlags: Sendable {
     public init() {
         var set = FlagSet(
             programName: "discod",
-            synopsis: "Usage: discod [flags] <data-dir>\n\nRuns a Disco node. All flags must come before the data directory.",
+            synopsis: """
+                Usage: discod [flags] <data-dir>
+
+                Runs a Disco node that keeps its state in <data-dir>. All flags must come before the data
+                directory. With no -join and no -disco-mode the node forms a cluster of its own; with
+                -bootstrap-expect N and -join (or dns, dns-srv) N nodes form one cluster together.
+
+                Examples:
+                  discod -node-id 1 data
+                  discod -node-id 2 -http-addr 10.0.0.2:4001 -raft-addr 10.0.0.2:4002 -bootstrap-expect 3 \\
+                    -join http://10.0.0.1:4001,http://10.0.0.2:4001,http://10.0.0.3:4001 data
+                """,
             epilogue: "Durations are written like 300ms, 1.5s, 2m or 1h2m3.5s.")
 
         // MARK: Node
@@ -48,22 +59,23 @@ public struct DiscodFlags: Sendable {
                                  usage: "Advertised HTTP API address (default: -http-addr)", group: node,
                                  parse: Self.parseOptionalAddress)
         raftAddr = set.custom("raft-addr", default: PeerAddress(host: "localhost", port: 4002), defaultText: "\"localhost:4002\"",
-                              typeName: "host:port", usage: "Internode bind address: Raft over TCP, gossip over UDP on the same port",
+                              typeName: "host:port", usage: "Internode bind address: Raft (TCP) and SWIM gossip (UDP) on one port",
                               group: node, parse: Self.parseBindAddress)
         raftAdvAddr = set.custom("raft-adv-addr", default: nil, defaultText: nil, typeName: "host:port",
                                  usage: "Advertised internode address (default: -raft-addr)", group: node,
                                  parse: Self.parseOptionalAddress)
-        raftNonVoter = set.bool("raft-non-voter", usage: "Run as a read-only member that never votes and never bootstraps", group: node)
+        raftNonVoter = set.bool("raft-non-voter", usage: "Join as a non-voting member: it receives the replicated state and answers reads,\n"
+                                 + "but never votes or bootstraps (needs -join or -disco-mode)", group: node)
         clusterName = set.string("cluster-name", default: "disco", usage: "Name of the cluster; nodes refuse peers with another name", group: node, typeName: "name")
-        eventsRetain = set.int("events-retain", default: 100_000, usage: "Events the cluster keeps; the leader trims the oldest beyond this (0: no count limit)", group: node, typeName: "n")
+        eventsRetain = set.int("events-retain", default: 100_000, usage: "Events the cluster keeps; the leader trims the oldest beyond this (0: no limit)", group: node, typeName: "n")
         eventsRetainBytes = set.custom("events-retain-bytes", default: 64 << 20, defaultText: ByteSize.format(64 << 20), typeName: "size",
-                                       usage: "Event data the cluster keeps, e.g. 512KiB, 64MiB, 1GiB; the leader trims the oldest beyond this (0: no size limit)",
+                                       usage: "Bytes of event data the cluster keeps, e.g. 512KiB, 64MiB, 1GiB;\nthe leader trims the oldest beyond this (0: no limit)",
                                        group: node, parse: { text throws(FlagValueError) in try ByteSize.parse(text) })
 
         // MARK: Cluster formation
         let formation = Self.formationGroup
         join = set.custom("join", default: [], defaultText: nil, typeName: "list",
-                          usage: "Comma-separated HTTP API addresses of nodes to join, e.g. http://h1:4001,h2:4001 (scheme optional)",
+                          usage: "Comma-separated HTTP API addresses of nodes to join, e.g. http://h1:4001,h2:4001\n(http:// optional)",
                           group: formation) { text throws(FlagValueError) in
             do throws(PeerAddressError) {
                 return try StaticAddressProvider(parsingJoinList: text).addresses
@@ -71,23 +83,28 @@ public struct DiscodFlags: Sendable {
                 throw FlagValueError("\(error)")
             }
         }
-        joinAttempts = set.int("join-attempts", default: 5, usage: "Join attempts per target before giving up", group: formation, typeName: "n")
-        joinInterval = set.duration("join-interval", default: .seconds(3), usage: "Pause between join attempts", group: formation)
-        bootstrapExpect = set.int("bootstrap-expect", default: 0, usage: "Number of voters, counting this node, to wait for before bootstrapping a new cluster (same value on every node)", group: formation, typeName: "n")
-        bootstrapExpectTimeout = set.duration("bootstrap-expect-timeout", default: .seconds(120), usage: "How long to wait for -bootstrap-expect voters", group: formation)
-        clusterConnectTimeout = set.duration("cluster-connect-timeout", default: .seconds(2), usage: "Timeout for connecting to one peer during join and notify", group: formation)
+        joinAttempts = set.int("join-attempts", default: 5, usage: "Join rounds, each trying every target, before discod gives up and exits 1", group: formation, typeName: "n")
+        joinInterval = set.duration("join-interval", default: .seconds(3), usage: "Pause between join rounds", group: formation)
+        bootstrapExpect = set.int("bootstrap-expect", default: 0, usage: "Voters, counting this node, to wait for before bootstrapping a new cluster;\n"
+                                  + "the same on every node (needs -join, or -disco-mode dns or dns-srv)", group: formation, typeName: "n")
+        bootstrapExpectTimeout = set.duration("bootstrap-expect-timeout", default: .seconds(120), usage: "How long a new node waits for -bootstrap-expect voters before it exits 1\n"
+                                                  + "(a node that already has state never exits for this)", group: formation)
+        clusterConnectTimeout = set.duration("cluster-connect-timeout", default: .seconds(2), usage: "Timeout for one join or notify request to one peer", group: formation)
 
         // MARK: Discovery
         let discovery = Self.discoveryGroup
         discoMode = set.custom("disco-mode", default: nil, defaultText: nil, typeName: "mode",
-                               usage: "Discovery mode: dns, dns-srv, consul-kv or etcd-kv", group: discovery) { text throws(FlagValueError) in
+                               usage: "Discovery mode: dns or dns-srv (with -bootstrap-expect), consul-kv or etcd-kv",
+                               group: discovery) { text throws(FlagValueError) in
             guard let mode = DiscoMode(rawValue: text) else {
                 throw FlagValueError("disco mode must be one of \(DiscoMode.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             return mode
         }
-        discoKey = set.string("disco-key", default: "disco", usage: "Key prefix in Consul (<key>/leader) or etcd (/<key>/leader); use rqlite to share rqlite's key", group: discovery, typeName: "key")
-        discoConfig = set.string("disco-config", usage: "Discovery configuration: JSON, or the path of a JSON file; $VAR and ${VAR} are expanded", group: discovery, typeName: "json|path")
+        discoKey = set.string("disco-key", default: "disco", usage: "Key prefix of the leader record in Consul (<key>/leader) or etcd (/<key>/leader);\n"
+                                + "-disco-key rqlite shares the record rqlite nodes keep", group: discovery, typeName: "key")
+        discoConfig = set.string("disco-config", usage: "Discovery configuration: JSON, or the path of a JSON file; $VAR and ${VAR}\n"
+                                  + "are expanded, and one that is not set is an error", group: discovery, typeName: "json|path")
 
         // MARK: Logging
         let logging = Self.loggingGroup

@@ -1,6 +1,7 @@
 // MARK: - Suggestions
 
-enum EditDistance {
+/// Typo suggestions for flags, fields and command names ("did you mean …?").
+public enum EditDistance {
     /// Optimal string alignment distance: insertions, deletions, substitutions and adjacent
     /// transpositions each cost 1.
     static func distance(_ a: String, _ b: String) -> Int {
@@ -26,7 +27,7 @@ enum EditDistance {
     }
 
     /// The closest candidate to `word`, if it is close enough to be a plausible typo.
-    static func suggestion(for word: String, among candidates: [String]) -> String? {
+    public static func suggestion(for word: String, among candidates: [String]) -> String? {
         let allowed = word.count <= 3 ? 1 : (word.count <= 8 ? 2 : 3)
         var best: (name: String, distance: Int)?
         for candidate in candidates {

@@ -43,9 +43,10 @@ public struct FlagError: Error, Hashable, Sendable, CustomStringConvertible {
 
     // MARK: Constructors
 
-    static func unknown(_ name: String, suggestion: String?) -> FlagError {
+    static func unknown(_ name: String, suggestion: String?, hint: String? = nil) -> FlagError {
         var message = "flag provided but not defined: -\(name)"
         if let suggestion { message += "; did you mean -\(suggestion)?" }
+        if let hint { message += "; \(hint)" }
         return FlagError(code: .unknownFlag, flag: name, message: message)
     }
 

@@ -3,15 +3,24 @@
 extension FlagSet {
     /// Parses `arguments` (without the program name).
     ///
-    /// - Returns: the values given and the positional arguments that follow the flags.
+    /// - Parameter interspersed: `false` (Go's rule) stops at the first non-flag argument;
+    ///   `true` (as kubectl and etcdctl read a command's arguments) collects non-flag arguments
+    ///   as positionals and keeps reading flags after them, until `--`.
+    /// - Returns: the values given and the positional arguments.
     /// - Throws: ``FlagError``; code ``FlagError/Code/helpRequested`` for `-h`/`-help`.
-    public func parse(_ arguments: [String]) throws(FlagError) -> ParsedFlags {
+    public func parse(_ arguments: [String], interspersed: Bool = false) throws(FlagError) -> ParsedFlags {
         var values: [String: any Sendable] = [:]
+        var positionals: [String] = []
         var index = 0
         while index < arguments.count {
             let argument = arguments[index]
-            // A non-flag (including a lone "-") ends the flags.
-            guard argument.count >= 2, argument.hasPrefix("-") else { break }
+            // A non-flag (including a lone "-") ends the flags, or is collected when interspersed.
+            guard argument.count >= 2, argument.hasPrefix("-") else {
+                guard interspersed else { break }
+                positionals.append(argument)
+                index += 1
+                continue
+            }
             index += 1
             var body = Substring(argument).dropFirst()
             if body.hasPrefix("-") {
@@ -30,6 +39,9 @@ extension FlagSet {
             guard let definition = definitions.first(where: { $0.name == name }) else {
                 if name == "h" || name == "help" {
                     throw FlagError(code: .helpRequested, flag: name, message: "help requested")
+                }
+                if interspersed, name.first?.isNumber == true {
+                    throw FlagError.unknown(name, suggestion: nil, hint: "write -- before arguments that start with -, e.g. -- \(argument)")
                 }
                 throw FlagError.unknown(name, suggestion: EditDistance.suggestion(for: name, among: flagNames))
             }
@@ -53,7 +65,7 @@ extension FlagSet {
                 throw FlagError.invalidValue(name, value: text, reason: error.reason)
             }
         }
-        return ParsedFlags(values: values, positionals: Array(arguments[index...]))
+        return ParsedFlags(values: values, positionals: positionals + arguments[index...])
     }
 
     /// If `argument` looks like a flag this set declares (`-name`, `--name`, `-name=x`), its name.

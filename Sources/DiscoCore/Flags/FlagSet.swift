@@ -33,7 +33,8 @@ public struct ParsedFlags: Sendable {
 /// - `-name value`, `-name=value`, `--name`, `--name=value`;
 /// - booleans only as `-name` or `-name=<bool>` (`1 0 t f T F true false TRUE FALSE True False`);
 ///   `-bool value` does not consume `value`;
-/// - `--` ends the flags; parsing stops at the first non-flag argument; a lone `-` is positional;
+/// - `--` ends the flags; parsing stops at the first non-flag argument (unless `interspersed`,
+///   which keeps reading flags after it); a lone `-` is positional;
 /// - a flag given twice keeps the last value;
 /// - `-h`, `-help`, `--help` request usage (``FlagError/Code/helpRequested``).
 ///
@@ -70,6 +71,20 @@ public struct FlagSet: Sendable {
     public var flagNames: [String] { definitions.map(\.name) }
 
     // MARK: Declaring
+
+    /// Declares flags in `declare` under the usage heading `heading` (those that name no group
+    /// of their own), and returns what `declare` returns.
+    public mutating func grouped<Result>(_ heading: String, _ declare: (inout FlagSet) -> Result) -> Result {
+        let first = definitions.count
+        let result = declare(&self)
+        for index in first..<definitions.count where definitions[index].group == nil {
+            definitions[index].group = heading
+        }
+        return result
+    }
+
+    /// Whether `name` is a flag of this set.
+    public func declares(_ name: String) -> Bool { definitions.contains(where: { $0.name == name }) }
 
     /// Declares a flag with a custom value parser.
     /// - Parameters:

@@ -56,6 +56,25 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
         return value
     }
 
+    /// Why an I-JSON reader (RFC 7493 §2.2) could not hold this number exactly: an integer
+    /// literal beyond ±(2^53−1), or a number that overflows a double. `nil` when it is fine.
+    public var interoperabilityProblem: String? {
+        if isInteger {
+            let digits = text.hasPrefix("-") ? text.utf8.dropFirst() : text.utf8[...]
+            let limit = Self.largestExactInteger.utf8
+            guard digits.count > limit.count || (digits.count == limit.count && digits.lexicographicallyPrecedes(limit) == false
+                                                 && !digits.elementsEqual(limit)) else { return nil }
+            return "the integer \(text) is beyond what a double holds exactly; I-JSON (RFC 7493) takes integers from "
+                + "-\(Self.largestExactInteger) to \(Self.largestExactInteger): send larger ones as strings"
+        }
+        guard doubleValue == nil else { return nil }
+        return "the number \(text.count > 40 ? text.prefix(40) + "…" : text) is too large for a double; I-JSON (RFC 7493) "
+            + "takes finite doubles (magnitude below about 1.8e308): send larger ones as strings"
+    }
+
+    /// 2^53 − 1, the largest integer below which every integer is a double.
+    static let largestExactInteger = "9007199254740991"
+
     /// Checks RFC 8259 number syntax: `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`.
     static func isValidSyntax(_ bytes: [UInt8]) -> Bool {
         var index = 0
@@ -82,4 +101,16 @@ public struct JSONNumber: Sendable, Hashable, CustomStringConvertible {
         }
         return index == bytes.count
     }
+}
+
+// MARK: - Number policy
+
+/// Which numbers a parse accepts.
+public enum JSONNumberPolicy: Sendable, Hashable {
+    /// Every RFC 8259 number, kept as its text (nothing is lost, however large).
+    case any
+    /// I-JSON (RFC 7493 §2.2): numbers every reader holds exactly as an IEEE 754 double —
+    /// finite, and integer literals from -(2^53−1) to 2^53−1. Anything else is refused with
+    /// ``JSONParseError/Code/numberOutOfRange`` at the number's position.
+    case interoperable
 }

@@ -32,6 +32,8 @@ public struct JSONParseError: Error, Hashable, Sendable, CustomStringConvertible
         public static let duplicateKey = Code(name: "duplicateKey")
         /// Arrays and objects nested deeper than the limit.
         public static let tooDeep = Code(name: "tooDeep")
+        /// A number outside I-JSON's range, when parsing with ``JSONNumberPolicy/interoperable``.
+        public static let numberOutOfRange = Code(name: "numberOutOfRange")
     }
 
     public let code: Code

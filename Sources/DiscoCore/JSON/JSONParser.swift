@@ -5,31 +5,36 @@ extension JSONValue {
     public static let defaultMaxDepth = 512
 
     /// Parses a complete JSON text (RFC 8259, strict): one value, optional surrounding whitespace,
-    /// and a leading UTF-8 byte order mark is ignored.
-    public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
+    /// and a leading UTF-8 byte order mark is ignored. `numbers` may narrow the numbers accepted
+    /// to I-JSON's (``JSONNumberPolicy/interoperable``).
+    public static func parse(_ text: String, maxDepth: Int = defaultMaxDepth,
+                             numbers: JSONNumberPolicy = .any) throws(JSONParseError) -> JSONValue {
         var text = text
         let result = text.withUTF8 { buffer in
-            Result(catching: { () throws(JSONParseError) -> JSONValue in try parse(buffer, maxDepth: maxDepth) })
+            Result(catching: { () throws(JSONParseError) -> JSONValue in try parse(buffer, maxDepth: maxDepth, numbers: numbers) })
         }
         return try result.get()
     }
 
     /// Parses a complete JSON text from bytes.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
+    public static func parse(_ bytes: [UInt8], maxDepth: Int = defaultMaxDepth,
+                             numbers: JSONNumberPolicy = .any) throws(JSONParseError) -> JSONValue {
         let result = bytes.withUnsafeBufferPointer { buffer in
-            Result(catching: { () throws(JSONParseError) -> JSONValue in try parse(buffer, maxDepth: maxDepth) })
+            Result(catching: { () throws(JSONParseError) -> JSONValue in try parse(buffer, maxDepth: maxDepth, numbers: numbers) })
         }
         return try result.get()
     }
 
     /// Parses a complete JSON text from raw memory (no copy of the input is made).
-    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
-        try parse(bytes.assumingMemoryBound(to: UInt8.self), maxDepth: maxDepth)
+    public static func parse(_ bytes: UnsafeRawBufferPointer, maxDepth: Int = defaultMaxDepth,
+                             numbers: JSONNumberPolicy = .any) throws(JSONParseError) -> JSONValue {
+        try parse(bytes.assumingMemoryBound(to: UInt8.self), maxDepth: maxDepth, numbers: numbers)
     }
 
     /// Parses a complete JSON text from a byte buffer (no copy of the input is made).
-    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth) throws(JSONParseError) -> JSONValue {
-        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth)
+    public static func parse(_ bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int = defaultMaxDepth,
+                             numbers: JSONNumberPolicy = .any) throws(JSONParseError) -> JSONValue {
+        var parser = JSONParser(bytes: bytes, maxDepth: maxDepth, numbers: numbers)
         return try parser.parseDocument()
     }
 }
@@ -40,14 +45,16 @@ extension JSONValue {
 struct JSONParser {
     let bytes: UnsafeBufferPointer<UInt8>
     let maxDepth: Int
+    let numbers: JSONNumberPolicy
     var index = 0
     var depth = 0
     /// Offset of the first significant byte, for the shell-quoting hint.
     var documentStart = 0
 
-    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int) {
+    init(bytes: UnsafeBufferPointer<UInt8>, maxDepth: Int, numbers: JSONNumberPolicy = .any) {
         self.bytes = bytes
         self.maxDepth = maxDepth
+        self.numbers = numbers
     }
 
     mutating func parseDocument() throws(JSONParseError) -> JSONValue {
@@ -241,6 +248,10 @@ struct JSONParser {
             while isDigit(current) { index += 1 }
         }
         let text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
-        return JSONNumber(validatedText: text)
+        let number = JSONNumber(validatedText: text)
+        if numbers == .interoperable, let problem = number.interoperabilityProblem {
+            throw failure(.numberOutOfRange, problem, at: start)
+        }
+        return number
     }
 }

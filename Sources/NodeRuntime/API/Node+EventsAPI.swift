@@ -18,8 +18,14 @@ extension Node {
         guard !request.body.isEmpty else {
             return APIResponse.error(400, "empty body; POST /events takes one JSON value, e.g. {\"type\":\"deploy\"}")
         }
+        do throws(JSONParseError) {
+            // I-JSON (RFC 7493): numbers every reader of the log holds exactly.
+            _ = try JSONValue.parse(request.body, numbers: .interoperable)
+        } catch {
+            return APIResponse.error(400, "event refused: \(error); POST /events takes one JSON value")
+        }
         let timeMillis = Int64(Date().timeIntervalSince1970 * 1000)
-        // Encoding checks the size and that the body is one JSON value (its only parse here).
+        // Encoding checks the size and, again, that the body is one JSON value.
         let command: [UInt8]
         do {
             command = try ClusterCommand.appendEvent(timeMillis: timeMillis, data: request.body).encode()

@@ -12,8 +12,9 @@ extension Node {
         var text = PrometheusText()
         text.gauge("disco_raft_term", "Current Raft term.", raft.term)
         text.gauge("disco_raft_is_leader", "1 when this node is the Raft leader.", raft.isLeader ? 1 : 0)
-        text.counter("disco_raft_leader_changes_total", "Leader changes observed by this node.",
-                     metrics.leaderChanges.load(ordering: .relaxed))
+        text.counter("disco_raft_leader_changes_total",
+                     "Times this node saw a new leader: one known after none, or another node taking over.",
+                     metrics.leaderChanges)
         text.gauge("disco_raft_commit_index", "Highest log index known committed.", raft.commitIndex)
         text.gauge("disco_raft_applied_index", "Highest log index applied to the state machine.", raft.appliedIndex)
         text.gauge("disco_raft_voters", "Voters in the Raft configuration.", raft.voters.count)

@@ -16,7 +16,7 @@ extension Node {
     /// Follows leadership: counts changes, tells formation and the KV record keeper.
     private func watchLeadership() async {
         for await change in consensus.leadershipChanges() {
-            metrics.leaderChanges.add(1, ordering: .relaxed)
+            metrics.observeLeader(change.leader)
             let (shell, keeper, previous) = runtime.withLock { state in
                 defer { state.lastLeader = change.leader }
                 return (state.bootstrap, state.keeper, state.lastLeader)

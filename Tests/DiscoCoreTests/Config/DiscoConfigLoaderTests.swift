@@ -76,6 +76,23 @@ import Testing
         #expect(error.message.contains("after $VAR expansion"))
     }
 
+    @Test func anUnsetVariableIsNamedInsteadOfExpandingToNothing() throws {
+        let error = try #require(configError { () throws(ConfigError) in
+            _ = try loader.load(#"{"endpoints":["$ETCD_HOST:2379"]}"#, mode: .etcdKV)
+        })
+        #expect(error.code == .unsetVariable)
+        #expect(error.message == "disco-config: $ETCD_HOST is not set")
+        let (path, directory) = try temporaryFile(#"{"name":"${NAME}.${ZONE}"}"#)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let inFile = try #require(configError { () throws(ConfigError) in _ = try loader.load(path, mode: .dns) })
+        #expect(inFile.message == "disco-config file \(path.debugDescription): ${ZONE} is not set")
+    }
+
+    @Test func aVariableSetToEmptyIsFine() throws {
+        let empty = DiscoConfigLoader(environment: { ["EMPTY": ""][$0] })
+        #expect(try empty.load(#"{"name":"disco.local$EMPTY"}"#, mode: .dns) == .dns(DNSConfig(name: "disco.local")))
+    }
+
     @Test func shellQuotesPassedThrough() throws {
         let error = try #require(configError { () throws(ConfigError) in _ = try loader.load(#"'{"name":"x"}'"#, mode: .dns) })
         #expect(error.code == .syntax)

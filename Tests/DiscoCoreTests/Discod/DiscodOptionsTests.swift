@@ -187,7 +187,8 @@ import Testing
         for heading in ["Node:", "Cluster formation:", "Discovery:", "Logging:"] {
             #expect(usage.contains("\n\(heading)\n"))
         }
-        #expect(usage.contains("  -bootstrap-expect-timeout duration\n    How long to wait for -bootstrap-expect voters (default 2m0s)"))
+        #expect(usage.contains("  -bootstrap-expect-timeout duration\n    How long a new node waits for -bootstrap-expect voters "
+                               + "before it exits 1\n    (a node that already has state never exits for this) (default 2m0s)"))
         #expect(usage.contains(#"(default "localhost:4001")"#))
     }
 

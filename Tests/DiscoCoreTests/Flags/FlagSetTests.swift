@@ -117,6 +117,43 @@ struct SampleFlags {
         #expect(try flags.parse(["-", "-verbose"]).positionals == ["-", "-verbose"])
     }
 
+    // MARK: Interspersed
+
+    @Test func interspersedReadsFlagsAfterPositionals() throws {
+        let parsed = try flags.set.parse(["a", "-count", "1", "b", "-verbose", "c"], interspersed: true)
+        #expect(parsed.positionals == ["a", "b", "c"])
+        #expect(parsed[flags.count] == 1)
+        #expect(parsed[flags.verbose])
+    }
+
+    @Test func interspersedStopsAtDoubleDashAndKeepsLoneDash() throws {
+        let parsed = try flags.set.parse(["-", "-name", "x", "--", "-count", "-5"], interspersed: true)
+        #expect(parsed.positionals == ["-", "-count", "-5"])
+        #expect(parsed[flags.name] == "x")
+        #expect(!parsed.isSet(flags.count))
+    }
+
+    @Test func interspersedNamesTheDoubleDashForANegativeNumber() throws {
+        do {
+            _ = try flags.set.parse(["x", "-5"], interspersed: true)
+            Issue.record("-5 was accepted as a flag")
+        } catch {
+            #expect(error.code == .unknownFlag)
+            #expect(error.message == "flag provided but not defined: -5; write -- before arguments that start with -, e.g. -- -5")
+        }
+        // A negative number is still a flag's value.
+        #expect(try flags.set.parse(["x", "-count", "-5"], interspersed: true)[flags.count] == -5)
+    }
+
+    @Test func groupedNamesTheHeadingOfFlagsWithoutOne() {
+        var set = FlagSet(programName: "grouped", synopsis: "Usage: grouped")
+        let own = set.grouped("Flags") { set in set.bool("own", usage: "Own flag") }
+        _ = set.grouped("Global flags") { set in set.string("addr", usage: "Address", group: "Explicit") }
+        #expect(own.name == "own")
+        #expect(set.declares("own") && set.declares("addr") && !set.declares("other"))
+        #expect(set.usage() == "Usage: grouped\n\nFlags:\n  -own\n    Own flag\n\nExplicit:\n  -addr string\n    Address\n")
+    }
+
     // MARK: Numbers
 
     @Test(arguments: [("42", 42), ("-7", -7), ("+7", 7), ("0x1F", 31), ("0o17", 15), ("017", 15), ("0b101", 5), ("1_000", 1000), ("0", 0)])

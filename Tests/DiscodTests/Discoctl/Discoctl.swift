@@ -12,11 +12,23 @@ enum Discoctl {
         try await run(["-addr", "127.0.0.1:\(node.httpPort)"] + arguments)
     }
 
-    /// `discoctl <arguments>` in a fresh temporary directory.
-    static func run(_ arguments: [String]) async throws -> ExecutableRunner.Outcome {
+    /// `discoctl <arguments>` in a fresh temporary directory, with `environment` added.
+    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> ExecutableRunner.Outcome {
         let directory = try ExecutableRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        return try await ExecutableRunner.run("discoctl", arguments, in: directory)
+        return try await ExecutableRunner.run("discoctl", arguments, in: directory, environment: environment)
+    }
+
+    /// Starts `discod -node-id 1 …`, which forms a single-node cluster by itself, and waits until
+    /// it leads and its cluster is initialized.
+    static func startSingleNode(_ cluster: DiscodCluster) async throws -> DiscodProcess {
+        let node = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: [])
+        try await DiscodCluster.waitForLeader([node])
+        // A leader is known a moment before the cluster's initialize entry (name, epoch) applies.
+        try await waitUntil("the cluster to be initialized", timeout: .seconds(30), pollEvery: .milliseconds(50)) {
+            try await node.status()["cluster"]?["epoch"]?.isNull == false
+        }
+        return node
     }
 
     /// Standard output parsed as one JSON value; records an issue when it does not parse.

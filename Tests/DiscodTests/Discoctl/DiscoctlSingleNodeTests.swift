@@ -5,20 +5,10 @@ import Testing
 
 /// `discoctl` against one real `discod -node-id 1 …`, which forms a single-node cluster by itself.
 @Suite struct DiscoctlSingleNodeTests {
-    func startNode(_ cluster: DiscodCluster) async throws -> DiscodProcess {
-        let node = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: [])
-        try await DiscodCluster.waitForLeader([node])
-        // A leader is known a moment before the cluster's initialize entry (name, epoch) applies.
-        try await waitUntil("the cluster to be initialized", timeout: .seconds(30), pollEvery: .milliseconds(50)) {
-            try await node.status()["cluster"]?["epoch"]?.isNull == false
-        }
-        return node
-    }
-
     @Test func statusNodesAndLeader() async throws {
         let cluster = try DiscodCluster(name: "ctl-single")
         defer { Task { await cluster.shutdown() } }
-        let node = try await startNode(cluster)
+        let node = try await Discoctl.startSingleNode(cluster)
 
         let status = try await Discoctl.run(node, ["status"])
         #expect(status.status == 0, "\(status)")
@@ -48,6 +38,10 @@ import Testing
         let leader = try await Discoctl.run(node, ["leader"])
         #expect(leader.status == 0, "\(leader)")
         #expect(leader.standardOutput == "id: 1\napi_addr: \(node.apiURL)\naddr: \(node.raftAddress)\n", "\(leader)")
+        // The node elected itself once: one change of the known leader (none -> 1).
+        let metrics = try await node.request("GET", "/metrics")
+        #expect(metrics.text.contains("\ndisco_raft_leader_changes_total 1\n"), "\(metrics.text)")
+
         let leaderJSON = try await Discoctl.run(node, ["leader", "-format", "json"])
         let direct = try await node.request("GET", "/leader")
         #expect(Discoctl.json(leaderJSON) == direct.json, "\(leaderJSON)")
@@ -56,7 +50,7 @@ import Testing
     @Test func eventsAppendListAndFollow() async throws {
         let cluster = try DiscodCluster(name: "ctl-events")
         defer { Task { await cluster.shutdown() } }
-        let node = try await startNode(cluster)
+        let node = try await Discoctl.startSingleNode(cluster)
 
         let first = try await Discoctl.run(node, ["events", "append", #"{"type":"deploy","n":1}"#])
         #expect(first.status == 0, "\(first)")
@@ -72,9 +66,11 @@ import Testing
         #expect(lines.last?.hasPrefix("#2 ") == true && lines.last?.hasSuffix(" [2]") == true, "\(text)")
 
         let json = try await Discoctl.run(node, ["events", "-since", "1", "-format", "json"])
-        let events = Discoctl.lines(json).compactMap { try? JSONValue.parse($0) }
+        let events = Discoctl.json(json)?.arrayValue ?? []
         #expect(events.map { $0["seq"]?.numberValue?.uint64Value } == [2], "\(json)")
         #expect(events.first?["data"] == .array([.number(JSONNumber(2))]))
+        let jsonLines = try await Discoctl.run(node, ["events", "-format", "jsonl"])
+        #expect(Discoctl.lines(jsonLines).compactMap { try? JSONValue.parse($0)["seq"]?.numberValue?.uint64Value } == [1, 2], "\(jsonLines)")
 
         let status = try await Discoctl.run(node, ["status"])
         #expect(status.standardOutput.contains("events:    #1...#2 (2 retained, 26 bytes)\n"), "\(status)")
@@ -83,7 +79,7 @@ import Testing
         #expect(Discoctl.lines(limited).count == 1 && limited.standardOutput.hasPrefix("#1 "), "\(limited)")
 
         // -follow long-polls until an event after -since arrives; -limit 1 ends it after that one.
-        async let followed = Discoctl.run(node, ["events", "-follow", "-since", "2", "-limit", "1", "-format", "json"])
+        async let followed = Discoctl.run(node, ["events", "-follow", "-since", "2", "-limit", "1", "-format", "jsonl"])
         #expect(try await node.appendEvent(#"{"type":"later"}"#) == 3)
         let outcome = try await followed
         #expect(outcome.status == 0, "\(outcome)")

@@ -26,11 +26,21 @@ import Testing
         (["append"], "missing the event"),
         (["nodes", "-format", "yaml"], #"invalid value "yaml" for flag -format: expected text or json"#),
         (["-addr", "no port", "status"], "-addr"),
+        (["status", "-addr", "no port"], "-addr"),
+        (["events", "-follow", "-json"], "use -format jsonl"),
+        (["status", "-json", "-format", "text"], "-json and -format text ask for different output"),
+        (["status", "-format", "jsonl"], #"invalid value "jsonl" for flag -format: expected text or json"#),
+        (["status", "-user", "alice"], "-user alice needs a password"),
+        (["-password", "secret", "status"], "-password is given but no user"),
+        (["status", "-user", "a:b", "-password", "x"], "contains ':'"),
+        (["stauts"], #"unknown command "stauts""#),
+        (["append", "-5"], "write -- before arguments that start with -"),
+        (["append", #"{"n":9007199254740993}"#], "the event cannot be appended: the integer 9007199254740993 is beyond"),
     ])
     func badUsageExitsTwo(_ arguments: [String], _ message: String) async throws {
         // A port nobody listens on: usage errors must be reported before any request.
         let refusing = try FreePort.Refusing()
-        let addressed = arguments.first == "-addr" ? arguments : ["-addr", "127.0.0.1:\(refusing.port)"] + arguments
+        let addressed = arguments.contains("-addr") ? arguments : ["-addr", "127.0.0.1:\(refusing.port)"] + arguments
         let outcome = try await Discoctl.run(addressed)
         #expect(outcome.status == 2, "\(outcome)")
         #expect(outcome.standardError.contains(message), "\(outcome)")
@@ -40,12 +50,12 @@ import Testing
     @Test func helpListsTheCommands() async throws {
         let help = try await Discoctl.run(["-h"])
         #expect(help.status == 0)
-        for command in ["lookup", "leader", "status", "nodes", "remove", "events", "append"] {
+        for command in ["status", "nodes", "leader", "events", "append", "remove", "lookup"] {
             #expect(help.standardOutput.contains("\n  \(command) "), "\(command): \(help)")
         }
         let events = try await Discoctl.run(["events", "-h"])
         #expect(events.status == 0)
         #expect(events.standardOutput.contains("-follow"))
-        #expect(events.standardOutput.contains("discoctl [flags] events append [flags] '<json>'"))
+        #expect(events.standardOutput.contains("discoctl events append '<json>' [flags]"))
     }
 }

@@ -24,6 +24,9 @@ import Testing
              mentions: [#"disco-config for etcd-kv: unknown field "endpoint""#, #"did you mean "endpoints"?"#]),
         Case(mode: "consul-kv", config: #"{"adress":"127.0.0.1:8500"}"#,
              mentions: [#"disco-config for consul-kv: unknown field "adress""#, #"did you mean "address"?"#]),
+        // rqlite expands an unset variable to nothing; discod names it.
+        Case(mode: "etcd-kv", config: #"{"endpoints":["$DISCO_TEST_UNSET_HOST:2379"]}"#,
+             mentions: ["disco-config: $DISCO_TEST_UNSET_HOST is not set"]),
     ]
 
     @Test(arguments: cases)

@@ -38,6 +38,15 @@ extension NodeProcessTests {
                 let invalid = try await node.request("POST", "/events", body: #"{"unterminated": "#)
                 #expect(invalid.status == 400, "\(invalid.status) \(invalid.text)")
                 #expect(invalid.json?["error"]?.stringValue?.contains("JSON") == true, "\(invalid.text)")
+                // Numbers follow I-JSON (RFC 7493): the refusal names the position and the range.
+                for (body, column, range) in [(#"{"n": 1e999999}"#, 7, "finite doubles"),
+                                              ("[9007199254740993]", 2, "integers from -9007199254740991 to 9007199254740991")] {
+                    let refused = try await node.request("POST", "/events", body: body)
+                    let message = refused.json?["error"]?.stringValue ?? ""
+                    #expect(refused.status == 400, "\(body): \(refused.status) \(refused.text)")
+                    #expect(message.contains("at line 1, column \(column)") && message.contains(range), "\(body): \(refused.text)")
+                }
+                #expect(try await node.eventData() == [first, second], "a refused event was appended")
 
                 let unknown = try await node.request("GET", "/no/such/path")
                 #expect(unknown.status == 404, "\(unknown.status) \(unknown.text)")

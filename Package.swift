@@ -37,7 +37,8 @@ let package = Package(
         .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
         // DiscoNet is used only by Shell/ and Transport/; the core and codec stay free of I/O.
         .target(name: "DiscoRaft", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
-        .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
+        // The shell seals gossip with AES-256-GCM from OpenSSL (Encryption/); the core never sees it.
+        .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoNet", "COpenSSL"], swiftSettings: strictSettings),
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),

@@ -6,6 +6,7 @@ public struct DiscodFlags: Sendable {
     public static let nodeGroup = "Node"
     public static let formationGroup = "Cluster formation"
     public static let discoveryGroup = "Discovery"
+    public static let gossipGroup = "Gossip encryption"
     public static let loggingGroup = "Logging"
 
     /// The declared flag set (print ``FlagSet/usage()`` for help).
@@ -29,6 +30,7 @@ public struct DiscodFlags: Sendable {
     let discoMode: Flag<DiscoMode?>
     let discoKey: Flag<String>
     let discoConfig: Flag<String>
+    let gossip: GossipFlags
     let logLevel: Flag<Logger.Level>
     let logFormat: Flag<LogFormat>
 
@@ -105,6 +107,8 @@ public struct DiscodFlags: Sendable {
                                 + "-disco-key rqlite shares the record rqlite nodes keep", group: discovery, typeName: "key")
         discoConfig = set.string("disco-config", usage: "Discovery configuration: JSON, or the path of a JSON file; $VAR and ${VAR}\n"
                                   + "are expanded, and one that is not set is an error", group: discovery, typeName: "json|path")
+
+        gossip = GossipFlags(&set, group: Self.gossipGroup)
 
         // MARK: Logging
         let logging = Self.loggingGroup

@@ -27,6 +27,8 @@ public struct DiscodOptions: Sendable {
     public var discoKey: String
     /// The validated disco-config for ``discoMode`` (defaults applied when none was given).
     public var discoConfig: DiscoConfig?
+    /// Gossip encryption from `-gossip-key` or `-gossip-keyring` (nil: plaintext gossip).
+    public var gossipEncryption: GossipEncryptionOptions?
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
     /// The data directory as given (not yet made absolute, not yet created).
@@ -150,7 +152,8 @@ public struct DiscodOptions: Sendable {
 
         try validateCombinations()
 
-        // disco-config last: it may read a file.
+        // Files last: the keyring and disco-config may be read.
+        gossipEncryption = try GossipEncryptionOptions(flags.gossip, parsed: parsed, loader: loader)
         let configText = parsed[flags.discoConfig]
         if let discoMode {
             do throws(ConfigError) {
@@ -226,6 +229,7 @@ public struct DiscodOptions: Sendable {
             metadata["disco_mode"] = .string(discoMode.rawValue)
             if discoMode.usesKeyValueStore { metadata["disco_key"] = .string(discoKey) }
         }
+        if let gossipEncryption { metadata["gossip_encryption"] = .string(gossipEncryption.summary) }
         return metadata
     }
 }

@@ -23,7 +23,7 @@ extension Node {
         for member in gossip where member.id != id { byState[member.state, default: 0] += 1 }
         text.family("disco_members", "Members by SWIM state (this node counts as alive).", type: "gauge",
                     samples: byState.sorted { $0.key < $1.key }.map { ("state=\"\($0.key)\"", String($0.value)) })
-        if let gossip = await membership.encryptionStatus() { text.gossip(gossip) }
+        if let gossip = await membership.gossipStatus() { text.gossip(gossip) }
         text.counter("disco_bootstrap_rounds_total", "Bootstrap rounds run by this node.",
                      bootstrapRounds)
         text.counter("disco_events_appended_total", "Events appended through this node while it led.",
@@ -55,8 +55,10 @@ struct PrometheusText {
         family(name, help, type: "counter", samples: [("", String(value))])
     }
 
-    /// The gossip encryption families.
-    mutating func gossip(_ status: GossipEncryptionStatus) {
+    /// The gossip traffic and encryption families.
+    mutating func gossip(_ status: GossipStatus) {
+        counter("disco_swim_datagrams_received_total", "SWIM datagrams received and used (after opening).", status.datagramsReceived)
+        counter("disco_swim_datagrams_sent_total", "SWIM datagrams sent.", status.datagramsSent)
         gauge("disco_gossip_encrypted", "1 when gossip is sealed with AES-256-GCM (-gossip-key or -gossip-keyring).",
               status.encrypted ? 1 : 0)
         gauge("disco_gossip_keys", "Keys in the gossip keyring (the primary and accepted ones).", status.keys)

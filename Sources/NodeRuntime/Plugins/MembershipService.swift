@@ -20,17 +20,20 @@ public protocol MembershipService: Sendable {
     func shutdown() async
     /// Re-reads what may change at run time (the gossip keyring file); SIGHUP calls it.
     func reload()
-    /// Gossip encryption and its counters; nil for a service without any.
-    func encryptionStatus() async -> GossipEncryptionStatus?
+    /// Gossip traffic and encryption counters; nil for a service without gossip.
+    func gossipStatus() async -> GossipStatus?
 }
 
 extension MembershipService {
     public func reload() {}
-    public func encryptionStatus() async -> GossipEncryptionStatus? { nil }
+    public func gossipStatus() async -> GossipStatus? { nil }
 }
 
-/// Whether gossip is sealed, and what was dropped or refused because of it.
-public struct GossipEncryptionStatus: Sendable, Hashable {
+/// Gossip traffic, whether it is sealed, and what was dropped or refused because of it.
+public struct GossipStatus: Sendable, Hashable {
+    /// Datagrams received and handed to the protocol, and datagrams sent.
+    public var datagramsReceived = 0
+    public var datagramsSent = 0
     public var encrypted = false
     /// Keys in the keyring (primary and accepted).
     public var keys = 0
@@ -132,9 +135,11 @@ public final class SWIMMembership: MembershipService {
         keyringFile?.reload(trigger: "SIGHUP")
     }
 
-    public func encryptionStatus() async -> GossipEncryptionStatus? {
+    public func gossipStatus() async -> GossipStatus? {
         let statistics = await shell.statistics
-        var status = GossipEncryptionStatus()
+        var status = GossipStatus()
+        status.datagramsReceived = statistics.datagramsReceived
+        status.datagramsSent = statistics.datagramsSent
         status.encrypted = shell.isEncrypted
         status.keys = shell.keyring?.keys.count ?? 0
         status.decryptFailures = statistics.decryptFailures

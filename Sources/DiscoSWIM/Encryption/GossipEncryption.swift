@@ -49,9 +49,13 @@ final class GossipProtection: Sendable {
     private struct State: Sendable {
         var sealer: SWIM.GossipSealer
         var counters = Counters()
-        var decryptLog = RateLimitedLog()
-        var plaintextLog = RateLimitedLog()
+        var decryptLog = RateLimitedLog(interval: GossipProtection.logInterval)
+        var plaintextLog = RateLimitedLog(interval: GossipProtection.logInterval)
     }
+
+    /// Dropped messages of one kind are logged at most once per interval (with a count of the
+    /// ones held back); a misconfigured peer would otherwise fill the log.
+    static let logInterval: Duration = .seconds(10)
 
     let verifyIncoming: Bool
     let verifyOutgoing: Bool
@@ -103,8 +107,8 @@ final class GossipProtection: Sendable {
         case dropped(SWIM.OpenFailure.Kind)
     }
 
-    /// Opens an incoming message; one that is dropped is counted and logged (at most once a
-    /// second per kind). `from` names the sender in the log.
+    /// Opens an incoming message; one that is dropped is counted and logged (at most once per
+    /// ``logInterval`` and kind). `from` names the sender in the log.
     func incoming(_ bytes: [UInt8], purpose: SWIM.GossipSealer.Purpose, from peer: String) -> Incoming {
         let sealer = state.withLock { $0.sealer }
         let failure: SWIM.OpenFailure

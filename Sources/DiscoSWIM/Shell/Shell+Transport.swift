@@ -121,7 +121,7 @@ extension SWIM.Shell {
                 }
                 if frame.type == pushPullRefusedFrameType {
                     let reason = String(decoding: frame.payload.prefix(512), as: UTF8.self)
-                    throw SWIM.ShellError(.pushPullRefused, "\(destination) refused our state: \(reason)")
+                    throw SWIM.ShellError(.pushPullRefused, "refused our state: \(reason)")
                 }
                 guard frame.type == pushPullFrameType else {
                     throw SWIM.ShellError(.pushPullFailed,

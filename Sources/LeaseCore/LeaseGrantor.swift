@@ -77,11 +77,14 @@ public struct LeaseGrantor: Sendable {
     }
 
     /// The replica to grant to: the move target when it is eligible, else the eligible replica
-    /// with the highest priority (ties: the smallest node ID).
+    /// with the highest priority (ties: the smallest node ID). The last holder — whose lease
+    /// expired or who released it — is chosen only when no other replica is eligible: it
+    /// just failed to renew, stopped, turned unhealthy or restarted, and gossip may not show it yet.
     public func choose(from candidates: [LeaseCandidate]) -> NodeID? {
         let eligible = candidates.filter(\.isEligible)
         if let target = lease.moveTo, eligible.contains(where: { $0.node == target }) { return target }
-        return eligible.min { ($1.priority, $0.node) < ($0.priority, $1.node) }?.node
+        let others = eligible.filter { $0.node != lease.lastHolder }
+        return (others.isEmpty ? eligible : others).min { ($1.priority, $0.node) < ($0.priority, $1.node) }?.node
     }
 
     /// Decides whether this node, if it is the Raft leader, proposes a grant now.

@@ -17,6 +17,9 @@ public struct LeaseState: Hashable, Sendable {
     public internal(set) var lastChange: UInt64 = 0
     /// A requested switch-over target, until the next grant.
     public internal(set) var moveTo: NodeID?
+    /// The replica of the latest grant, kept after it released the lease: the grantor passes it
+    /// over while another replica is eligible (it just failed, stopped or gave the lease up).
+    public internal(set) var lastHolder: NodeID?
 
     /// A group that was never granted.
     public init() {}
@@ -95,6 +98,7 @@ public struct LeaseTable: Hashable, Sendable {
             }
             state.token += 1
             state.holder = to
+            state.lastHolder = to
             state.claimedBy = nil
             state.lastChange = index
             state.moveTo = nil

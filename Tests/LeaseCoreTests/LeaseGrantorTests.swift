@@ -8,9 +8,10 @@ import Testing
 
     func ms(_ value: Int) -> Duration { .milliseconds(value) }
 
-    func state(holder: NodeID?, token: UInt64, lastChange: UInt64, moveTo: NodeID? = nil) -> LeaseState {
+    func state(holder: NodeID?, token: UInt64, lastChange: UInt64, moveTo: NodeID? = nil, lastHolder: NodeID? = nil) -> LeaseState {
         var state = LeaseState()
         state.holder = holder
+        state.lastHolder = lastHolder ?? holder
         state.token = token
         state.lastChange = lastChange
         state.moveTo = moveTo
@@ -52,8 +53,16 @@ import Testing
         // Applying the same change again (a snapshot, a repeated notification) keeps the first time.
         grantor.applied(state(holder: "a", token: 1, lastChange: 6), now: ms(1000))
         #expect(grantor.grantableAt == ms(1400))
-        let effects = grantor.decide(now: ms(1400), isLeader: true, candidates: Array(everyone.dropFirst()))
-        #expect(effects.first == .proposeGrant(.grant(group, to: "b", expectedLastChange: 6)))
+        let effects = grantor.decide(now: ms(1400), isLeader: true, candidates: everyone)
+        #expect(effects.first == .proposeGrant(.grant(group, to: "b", expectedLastChange: 6)), "the expired holder is passed over")
+    }
+
+    @Test func theLastHolderIsChosenAgainOnlyWhenNoOtherReplicaIsEligible() {
+        var grantor = LeaseGrantor(settings: settings, group: group)
+        grantor.applied(state(holder: nil, token: 2, lastChange: 8, lastHolder: "a"), now: ms(0))
+        #expect(grantor.choose(from: everyone) == "b", "a released the lease (unhealthy, stopping, restarted)")
+        let onlyA = [LeaseCandidate(node: "a"), LeaseCandidate(node: "b", healthy: false), LeaseCandidate(node: "c", inTouch: false)]
+        #expect(grantor.choose(from: onlyA) == "a")
     }
 
     @Test func aReleasedLeaseIsGrantedAtOnce() {

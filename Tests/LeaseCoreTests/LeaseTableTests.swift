@@ -10,6 +10,7 @@ import Testing
         #expect(table.apply(.grant(group, to: "a", expectedLastChange: 0), index: 3) == .granted(group, to: "a", token: 1))
         #expect(table.apply(.release(group, holder: "a", token: 1), index: 4) == .released(group, holder: "a", token: 1))
         #expect(table[group].holder == nil && table[group].token == 1 && table[group].lastChange == 4)
+        #expect(table[group].lastHolder == "a", "the last holder is remembered after a release")
         #expect(table.apply(.grant(group, to: "a", expectedLastChange: 4), index: 9) == .granted(group, to: "a", token: 2))
         #expect(table.apply(.grant(group, to: "b", expectedLastChange: 9), index: 10) == .granted(group, to: "b", token: 3))
         #expect(table[group].holder == "b" && table[group].lastChange == 10)

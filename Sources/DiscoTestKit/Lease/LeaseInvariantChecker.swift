@@ -25,12 +25,14 @@ public struct LeaseInvariantChecker: Sendable {
         if violations.count < 20 { violations.append(message) }
     }
 
-    /// Checks 1 and 2: `believers` are the replicas that believe they are hot right now.
-    mutating func checkHot(believers: [(node: NodeID, token: UInt64)], committed: LeaseState, at now: Duration) {
+    /// Checks 1, and 2 unless `committed` is nil: `believers` are the replicas that believe they
+    /// are hot right now.
+    mutating func checkHot(believers: [(node: NodeID, token: UInt64)], committed: LeaseState?, at now: Duration) {
         if believers.count > 1 {
             let list = believers.map { "\($0.node) (token \($0.token))" }.joined(separator: ", ")
             fail("\(stamp(now)): \(believers.count) replicas believe they are hot at once: \(list)")
         }
+        guard let committed else { return }
         for believer in believers where committed.holder != believer.node || committed.token != believer.token {
             fail("\(stamp(now)): \(believer.node) believes it is hot with token \(believer.token), but the committed lease is "
                 + "\(committed.holder.map { "held by \($0)" } ?? "not held") with token \(committed.token)")

@@ -285,7 +285,7 @@ public struct LeaseSimulation {
             if let token = replicas[index].holder.token(at: localNow(index)) { believers.append((replicas[index].id, token)) }
         }
         guard !believers.isEmpty else { return }
-        checker.checkHot(believers: believers, committed: committedTable[Self.group], at: now)
+        checker.checkHot(believers: believers, committed: options.checkHolderAgreesWithLog ? committedTable[Self.group] : nil, at: now)
     }
 
     /// Replicas that believe they are hot now.

@@ -38,6 +38,9 @@ public struct LeaseSimulationOptions: Sendable {
     public var stableDuration: Duration = .seconds(2)
     /// Notable events kept for a report.
     public var traceLimit = 80
+    /// Whether invariant 2 (a hot replica's token is the committed one) is checked. Off, a run
+    /// with unsafe settings goes on until two replicas believe they are hot at the same instant.
+    public var checkHolderAgreesWithLog = true
 
     public init(seed: UInt64, scenario: LeaseScenario = .chaos) {
         self.seed = seed

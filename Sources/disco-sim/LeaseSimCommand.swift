@@ -9,8 +9,8 @@ import LeaseCore
 ///
 ///     disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|kill-hot|kill-hot-leader|kill-leader|failover]
 ///                     [--replicas R] [--chaos-seconds C] [--verbose]
-///                     [--ttl D] [--renew-deadline D] [--renew D] [--max-drift X]   (validated like the flags)
-///                     [--unsafe-renew-deadline D] [--clock-drift X]   (break the rules: violations expected)
+///                     [--lease-ttl D] [--lease-renew-deadline D] [--lease-renew D] [--lease-max-drift X]   (validated)
+///                     [--unsafe-lease-renew-deadline D] [--clock-drift X]   (break the rules: violations expected)
 ///
 /// `--scenario failover` runs the three kill scenarios and prints their fail-over times. The last
 /// line is always `lease: N seeds, V violations`; the exit status is 1 when there were violations.
@@ -25,6 +25,8 @@ enum LeaseSimCommand {
         var settings = LeaseSettings()
         var unsafeRenewDeadline: Duration?
         var clockDrift: Double?
+        /// The arguments that shape a run (all but the seed selection), to print in replay hints.
+        var shaping: [String] = []
     }
 
     struct UsageError: Error { let message: String }
@@ -54,6 +56,13 @@ enum LeaseSimCommand {
             }
             return parsed
         }
+        let seedFlags: Set<String> = ["--seeds", "-seeds", "--first-seed", "-first-seed", "--seed", "-seed", "--scenario", "-scenario"]
+        var skipNext = false
+        for argument in arguments {
+            if skipNext { skipNext = false; continue }
+            if seedFlags.contains(argument) { skipNext = true; continue }
+            if !["--verbose", "-verbose", "-v"].contains(argument) { parsed.shaping.append(argument) }
+        }
         while let flag = iterator.next() {
             switch flag {
             case "--seeds", "-seeds": parsed.seeds = try number(flag, in: 1...UInt64.max)
@@ -73,16 +82,17 @@ enum LeaseSimCommand {
                 }
             case "--replicas", "-replicas": parsed.replicas = Int(try number(flag, in: 2...9))
             case "--chaos-seconds", "-chaos-seconds": parsed.chaosSeconds = Int(try number(flag, in: 1...3600))
-            case "--ttl", "-ttl": parsed.settings.ttl = try duration(flag)
-            case "--renew-deadline", "-renew-deadline": parsed.settings.renewDeadline = try duration(flag)
-            case "--renew", "-renew": parsed.settings.renewPeriod = try duration(flag)
-            case "--max-drift", "-max-drift": parsed.settings.maxDrift = try fraction(flag)
-            case "--unsafe-renew-deadline", "-unsafe-renew-deadline": parsed.unsafeRenewDeadline = try duration(flag)
+            case "--lease-ttl", "-lease-ttl": parsed.settings.ttl = try duration(flag)
+            case "--lease-renew-deadline", "-lease-renew-deadline": parsed.settings.renewDeadline = try duration(flag)
+            case "--lease-renew", "-lease-renew": parsed.settings.renewPeriod = try duration(flag)
+            case "--lease-max-drift", "-lease-max-drift": parsed.settings.maxDrift = try fraction(flag)
+            case "--unsafe-lease-renew-deadline", "-unsafe-lease-renew-deadline": parsed.unsafeRenewDeadline = try duration(flag)
             case "--clock-drift", "-clock-drift": parsed.clockDrift = try fraction(flag)
             case "--verbose", "-verbose", "-v": parsed.verbose = true
             default:
                 throw UsageError(message: "unknown flag \"\(flag)\"; expected --seeds, --first-seed, --seed, --scenario, --replicas, "
-                    + "--chaos-seconds, --ttl, --renew-deadline, --renew, --max-drift, --unsafe-renew-deadline, --clock-drift or --verbose")
+                    + "--chaos-seconds, --lease-ttl, --lease-renew-deadline, --lease-renew, --lease-max-drift, "
+                    + "--unsafe-lease-renew-deadline, --clock-drift or --verbose")
             }
         }
         if let deadline = parsed.unsafeRenewDeadline {
@@ -134,7 +144,8 @@ enum LeaseSimCommand {
                 if result.hotSteppedDown { stepDowns += 1 }
                 if !result.violations.isEmpty {
                     violations += 1
-                    print("seed \(seed) (\(name(of: scenario)), \(result.replicas) replicas): VIOLATION (replay with --seed \(seed)\(scenario == .chaos ? "" : " --scenario \(name(of: scenario))"))")
+                    let replay = (["--seed", "\(seed)", "--scenario", name(of: scenario)] + parsed.shaping).joined(separator: " ")
+                    print("seed \(seed) (\(name(of: scenario)), \(result.replicas) replicas): VIOLATION (replay with disco-sim lease \(replay))")
                     for violation in result.violations { print("  \(violation)") }
                     print("  last events:")
                     for line in result.trace { print("    \(line)") }

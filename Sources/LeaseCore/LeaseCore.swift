@@ -11,7 +11,9 @@
 ///    ``LeaseTable/apply(_:index:)`` at their log index; snapshot the table with the rest of
 ///    the state. After each applied lease entry (and after restoring a snapshot) call
 ///    ``LeaseGrantor/applied(_:now:)`` and ``LeaseHolder/applied(_:now:)`` with the group's
-///    new ``LeaseState``.
+///    new ``LeaseState`` — or, after a batch of entries applied at once (a restart replaying
+///    its log), with the batch's last state only: both cores act on the latest state, and a
+///    replica replaying old grants to itself would otherwise propose releases that are refused.
 /// 2. Perform the holder's effects: propose its renewals and releases through the leader,
 ///    answer each renewal with ``LeaseHolder/renewed(token:sentAt:now:)`` when its entry applied
 ///    as ``LeaseApplyResult/renewed(_:holder:token:)`` and with

@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "Bootstrap", targets: ["Bootstrap"]),
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
+        .library(name: "LeaseCore", targets: ["LeaseCore"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
@@ -52,6 +53,8 @@ let package = Package(
             dependencies: ["DiscoCore", "DiscoDNS", "DiscoSRV", "DiscoConsul", "DiscoEtcd"],
             swiftSettings: strictSettings
         ),
+        // Hot/cold lease: settings, replicated state, holder and grantor. Pure: time comes in as inputs.
+        .target(name: "LeaseCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
         .target(
             name: "NodeRuntime",
@@ -60,7 +63,7 @@ let package = Package(
         ),
         .target(
             name: "DiscoTestKit",
-            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap"],
+            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "LeaseCore"],
             swiftSettings: strictSettings
         ),
 
@@ -69,7 +72,7 @@ let package = Package(
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoNet", "DiscoDiscovery"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
-            dependencies: ["DiscoCore", "DiscoRaft", "DiscoSWIM", "DiscoTestKit"],
+            dependencies: ["DiscoCore", "DiscoRaft", "DiscoSWIM", "LeaseCore", "DiscoTestKit"],
             swiftSettings: strictSettings
         ),
 
@@ -102,6 +105,7 @@ let package = Package(
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
+        .testTarget(name: "LeaseCoreTests", dependencies: ["LeaseCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),

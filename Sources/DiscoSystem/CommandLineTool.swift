@@ -1,3 +1,4 @@
+import DiscoCore
 @preconcurrency import Glibc
 
 // MARK: - CommandLineTool

@@ -1,20 +1,14 @@
+import DiscoCore
 @preconcurrency import Glibc
 
 // MARK: - Process environment and files
 
 /// Thin, Foundation-free access to the process environment and small files.
-public enum ProcessEnvironment {
+extension ProcessEnvironment {
     /// The value of environment variable `name`, or `nil` when it is unset.
     public static func value(_ name: String) -> String? {
         guard let pointer = getenv(name) else { return nil }
         return String(cString: pointer)
-    }
-
-    /// Why a file could not be read.
-    public struct FileError: Error, Hashable, Sendable, CustomStringConvertible {
-        public let path: String
-        public let reason: String
-        public var description: String { "cannot read \(path.debugDescription): \(reason)" }
     }
 
     /// Reads a whole file. Returns `nil` if there is no such file (ENOENT, ENOTDIR, ENAMETOOLONG,
@@ -42,5 +36,22 @@ public enum ProcessEnvironment {
             contents.append(contentsOf: chunk[0..<count])
             guard contents.count <= limit else { throw FileError(path: path, reason: "larger than \(limit) bytes") }
         }
+    }
+}
+
+// MARK: - disco-config from the process
+
+extension DiscoConfigLoader {
+    /// Reads `-disco-config` files from the file system and expands `$VAR` from the process
+    /// environment.
+    public static let system = DiscoConfigLoader(
+        environment: ProcessEnvironment.value,
+        readFile: { path throws(ProcessEnvironment.FileError) in try ProcessEnvironment.readFileIfExists(path) })
+}
+
+extension EnvironmentExpansion {
+    /// Expands with the process environment.
+    public static func expandWithProcessEnvironment(_ text: String) -> String {
+        expand(text, lookup: ProcessEnvironment.value)
     }
 }

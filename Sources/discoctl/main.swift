@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import DiscoNet
 
 // discoctl [flags] <command> [command flags]: the operator tool.

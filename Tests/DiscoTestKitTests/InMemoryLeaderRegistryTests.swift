@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
-@testable import DiscoCore
+import DiscoCore
+@testable import DiscoTestKit
 
 @Suite struct InMemoryLeaderRegistryTests {
     final class ManualTime: Sendable {

@@ -36,11 +36,6 @@ public enum EnvironmentExpansion {
         return String(decoding: output, as: UTF8.self)
     }
 
-    /// Expands with the process environment.
-    public static func expandWithProcessEnvironment(_ text: String) -> String {
-        expand(text, lookup: ProcessEnvironment.value)
-    }
-
     static func isShellSpecial(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "*"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "@"), UInt8(ascii: "!"),

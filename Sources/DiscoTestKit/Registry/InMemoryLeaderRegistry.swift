@@ -1,3 +1,4 @@
+import DiscoCore
 import Synchronization
 
 // MARK: - InMemoryLeaderStore
@@ -143,19 +144,4 @@ public final class InMemoryLeaderRegistry: LeaderRegistry {
             try await Task.sleep(for: .milliseconds(5))
         }
     }
-}
-
-// MARK: - LeaderRegistryError
-
-/// A failure talking to a leader registry, naming the registry and what went wrong.
-public struct LeaderRegistryError: Error, CustomStringConvertible {
-    public let registry: String
-    public let message: String
-
-    public init(registry: String, message: String) {
-        self.registry = registry
-        self.message = message
-    }
-
-    public var description: String { "\(registry): \(message)" }
 }

@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "DiscoCore", targets: ["DiscoCore"]),
         .library(name: "DiscoSystem", targets: ["DiscoSystem"]),
         .library(name: "DiscoNet", targets: ["DiscoNet"]),
+        .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "DiscoRaft", targets: ["DiscoRaft"]),
         .library(name: "DiscoSWIM", targets: ["DiscoSWIM"]),
         .library(name: "DiscoEtcd", targets: ["DiscoEtcd"]),
@@ -39,8 +40,11 @@ let package = Package(
         .target(name: "DiscoSystem", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CDiscoEpoll", path: "Sources/CDiscoEpoll"),
         .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
-        // DiscoNet is used only by Shell/ and Transport/; the core and codec stay free of I/O.
-        .target(name: "DiscoRaft", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet"], swiftSettings: strictSettings),
+        // Protocol cores: pure value types that depend on the vocabulary only (Tests/LayeringTests
+        // fails the build of the suite if one gains another dependency).
+        .target(name: "RaftCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        // Shells: storage, transport and timers around the cores.
+        .target(name: "DiscoRaft", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "RaftCore"], swiftSettings: strictSettings),
         .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet"], swiftSettings: strictSettings),
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
@@ -97,6 +101,7 @@ let package = Package(
         // MARK: Tests (one target per module)
         .testTarget(name: "DiscoCoreTests", dependencies: ["DiscoCore", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(

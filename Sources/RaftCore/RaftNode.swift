@@ -23,7 +23,7 @@ public struct RaftNode: Sendable {
     public internal(set) var configIndex: UInt64
     var snapshotConfig: ClusterConfig
     var snapshot: Snapshot?
-    var random: DeterministicRandom
+    package var random: DeterministicRandom
     var electionElapsed = 0
     var heartbeatElapsed = 0
     var randomizedElectionTimeout = 0

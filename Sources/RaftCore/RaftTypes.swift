@@ -27,7 +27,7 @@ public struct Entry: Sendable, Hashable {
     }
 
     /// Approximate wire size, used for batching limits.
-    var byteSize: Int { data.count + 24 }
+    package var byteSize: Int { data.count + 24 }
 }
 
 // MARK: - Hard state

@@ -1,5 +1,5 @@
 import DiscoCore
-@testable import DiscoRaft
+@testable import RaftCore
 import Testing
 
 // MARK: - Codec

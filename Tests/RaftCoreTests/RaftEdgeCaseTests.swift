@@ -1,5 +1,5 @@
 import DiscoCore
-import DiscoRaft
+import RaftCore
 import DiscoTestKit
 import Testing
 

@@ -1,5 +1,6 @@
 import DiscoCore
 import DiscoRaft
+import RaftCore
 import DiscoTestKit
 import Testing
 

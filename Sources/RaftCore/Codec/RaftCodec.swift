@@ -34,14 +34,14 @@ public enum RaftCodec {
         return entry
     }
 
-    static func write(_ entry: Entry, to writer: inout ByteWriter) {
+    package static func write(_ entry: Entry, to writer: inout ByteWriter) {
         writer.u64(entry.term)
         writer.u64(entry.index)
         writer.u8(entry.kind.rawValue)
         writer.blob(entry.data)
     }
 
-    static func readEntry(_ reader: inout ByteReader) throws(RaftError) -> Entry {
+    package static func readEntry(_ reader: inout ByteReader) throws(RaftError) -> Entry {
         let term = try reader.u64("entry term")
         let index = try reader.u64("entry index")
         let rawKind = try reader.u8("entry kind")
@@ -67,14 +67,14 @@ public enum RaftCodec {
         return config
     }
 
-    static func write(_ config: ClusterConfig, to writer: inout ByteWriter) {
+    package static func write(_ config: ClusterConfig, to writer: inout ByteWriter) {
         writer.u32(UInt32(config.voters.count))
         for voter in config.voters { writer.nodeID(voter) }
         writer.u32(UInt32(config.learners.count))
         for learner in config.learners { writer.nodeID(learner) }
     }
 
-    static func readConfig(_ reader: inout ByteReader) throws(RaftError) -> ClusterConfig {
+    package static func readConfig(_ reader: inout ByteReader) throws(RaftError) -> ClusterConfig {
         var voters: [NodeID] = []
         for _ in 0..<(try reader.count("voter count", minimumItemSize: 3, limit: maxMembers)) {
             voters.append(try reader.nodeID("voter"))
@@ -112,13 +112,13 @@ public enum RaftCodec {
         return HardState(term: term, vote: vote, commit: commit)
     }
 
-    static func write(_ meta: SnapshotMetadata, to writer: inout ByteWriter) {
+    package static func write(_ meta: SnapshotMetadata, to writer: inout ByteWriter) {
         writer.u64(meta.index)
         writer.u64(meta.term)
         write(meta.config, to: &writer)
     }
 
-    static func readSnapshotMetadata(_ reader: inout ByteReader) throws(RaftError) -> SnapshotMetadata {
+    package static func readSnapshotMetadata(_ reader: inout ByteReader) throws(RaftError) -> SnapshotMetadata {
         let index = try reader.u64("snapshot index")
         let term = try reader.u64("snapshot term")
         return SnapshotMetadata(index: index, term: term, config: try readConfig(&reader))

@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "DiscoNet", targets: ["DiscoNet"]),
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "DiscoRaft", targets: ["DiscoRaft"]),
+        .library(name: "SWIMCore", targets: ["SWIMCore"]),
         .library(name: "DiscoSWIM", targets: ["DiscoSWIM"]),
         .library(name: "DiscoEtcd", targets: ["DiscoEtcd"]),
         .library(name: "DiscoConsul", targets: ["DiscoConsul"]),
@@ -43,9 +44,10 @@ let package = Package(
         // Protocol cores: pure value types that depend on the vocabulary only (Tests/LayeringTests
         // fails the build of the suite if one gains another dependency).
         .target(name: "RaftCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(name: "SWIMCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         // Shells: storage, transport and timers around the cores.
         .target(name: "DiscoRaft", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "RaftCore"], swiftSettings: strictSettings),
-        .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet"], swiftSettings: strictSettings),
+        .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "SWIMCore"], swiftSettings: strictSettings),
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
@@ -106,6 +108,7 @@ let package = Package(
         .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),

@@ -1,4 +1,5 @@
-// DiscoSWIM: SWIM membership with Lifeguard as a pure core, plus its wire encoding.
+// SWIMCore: SWIM membership with Lifeguard as a pure core, plus its wire encoding. Depends on
+// DiscoCore only; DiscoSWIM is the shell around it.
 //
 // `SWIM.Instance` is a value type: every input (a timer firing, a received packet, a join,
 // a leave, a push-pull result) is a mutating method that takes the current time and returns

@@ -1,6 +1,6 @@
 import DiscoCore
 import Testing
-@testable import DiscoSWIM
+@testable import SWIMCore
 
 // MARK: - Dissemination
 

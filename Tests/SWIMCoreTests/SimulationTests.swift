@@ -1,5 +1,5 @@
 import DiscoCore
-import DiscoSWIM
+import SWIMCore
 import DiscoTestKit
 import Testing
 

@@ -1,5 +1,5 @@
 import DiscoCore
-@testable import DiscoSWIM
+@testable import SWIMCore
 
 // MARK: - Helpers for driving one instance by hand
 
@@ -63,7 +63,7 @@ extension SWIM.Instance {
 
     /// Delivers a gossip-only packet carrying `items` from `sender`.
     mutating func hear(_ items: [SWIM.GossipItem], from sender: String, now: Duration) -> [SWIM.Effect] {
-        received(SWIM.Packet(message: .gossip, gossip: items), from: DiscoSWIMTests.address(sender), now: now)
+        received(SWIM.Packet(message: .gossip, gossip: items), from: SWIMCoreTests.address(sender), now: now)
     }
 }
 

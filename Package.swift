@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "DiscoSWIM", targets: ["DiscoSWIM"]),
         .library(name: "DiscoEtcd", targets: ["DiscoEtcd"]),
         .library(name: "DiscoConsul", targets: ["DiscoConsul"]),
+        .library(name: "BootstrapCore", targets: ["BootstrapCore"]),
         .library(name: "Bootstrap", targets: ["Bootstrap"]),
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
@@ -45,6 +46,7 @@ let package = Package(
         // fails the build of the suite if one gains another dependency).
         .target(name: "RaftCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "SWIMCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(name: "BootstrapCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         // Shells: storage, transport and timers around the cores.
         .target(name: "DiscoRaft", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "RaftCore"], swiftSettings: strictSettings),
         .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "SWIMCore"], swiftSettings: strictSettings),
@@ -53,8 +55,8 @@ let package = Package(
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         .target(name: "DiscoDNS", dependencies: ["DiscoCore", "CResolv"], swiftSettings: strictSettings),
         .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
-        // The engine (Core/) is pure; Shell/ and KV/ do the HTTP and KV-store I/O around it.
-        .target(name: "Bootstrap", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet"], swiftSettings: strictSettings),
+        // Shell/ and KV/ do the HTTP and KV-store I/O around the engine in BootstrapCore.
+        .target(name: "Bootstrap", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "BootstrapCore"], swiftSettings: strictSettings),
         .target(
             name: "DiscoDiscovery",
             dependencies: ["DiscoCore", "DiscoDNS", "DiscoSRV", "DiscoConsul", "DiscoEtcd"],
@@ -111,6 +113,7 @@ let package = Package(
         .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
+        .testTarget(name: "BootstrapCoreTests", dependencies: ["BootstrapCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSystemTests", dependencies: ["DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),

@@ -80,7 +80,7 @@ public struct BootstrapEngine: Sendable {
         }
     }
 
-    enum Phase: Hashable, Sendable {
+    package enum Phase: Hashable, Sendable {
         case seeking
         case proposing(Proposal, accepted: Set<NodeID>, awaiting: Set<NodeID>)
         case promised(Proposal)
@@ -93,9 +93,9 @@ public struct BootstrapEngine: Sendable {
     }
 
     public let settings: Settings
-    var phase: Phase = .seeking
+    package var phase: Phase = .seeking
     var random: DeterministicRandom
-    var round = 0
+    package var round = 0
     var interval: Duration
     var targets: [PeerAddress] = []
     var targetsHeard: Set<PeerAddress> = []
@@ -261,7 +261,7 @@ public struct BootstrapEngine: Sendable {
     }
 
     /// Voters heard from recently, this node included, sorted by ID.
-    func freshVoters() -> [BootstrapPeer] {
+    package func freshVoters() -> [BootstrapPeer] {
         var voters = known.values.filter { $0.peer.voter && round - $0.heardRound < settings.freshRounds }.map(\.peer)
         if settings.me.voter { voters.append(settings.me) }
         return voters.sorted { $0.id < $1.id }

@@ -1,6 +1,6 @@
 import DiscoCore
 import Testing
-@testable import Bootstrap
+@testable import BootstrapCore
 
 @Suite struct BootstrapEngineTests {
     func peer(_ id: String, voter: Bool = true) -> BootstrapPeer {

@@ -1,7 +1,7 @@
 import DiscoCore
 import Foundation
 import Testing
-@testable import Bootstrap
+@testable import BootstrapCore
 import DiscoTestKit
 
 /// Property tests: any schedule of N ≥ expect nodes started together, with loss and delay,

@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "DiscoRaft", targets: ["DiscoRaft"]),
         .library(name: "SWIMCore", targets: ["SWIMCore"]),
         .library(name: "DiscoSWIM", targets: ["DiscoSWIM"]),
+        .library(name: "DiscoDNSMessage", targets: ["DiscoDNSMessage"]),
         .library(name: "DiscoEtcd", targets: ["DiscoEtcd"]),
         .library(name: "DiscoConsul", targets: ["DiscoConsul"]),
         .library(name: "BootstrapCore", targets: ["BootstrapCore"]),
@@ -53,7 +54,9 @@ let package = Package(
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
-        .target(name: "DiscoDNS", dependencies: ["DiscoCore", "CResolv"], swiftSettings: strictSettings),
+        // The DNS message codec is pure and depends on nothing; DiscoDNS is the resolver client.
+        .target(name: "DiscoDNSMessage", swiftSettings: strictSettings),
+        .target(name: "DiscoDNS", dependencies: ["DiscoCore", "DiscoDNSMessage", "CResolv"], swiftSettings: strictSettings),
         .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
         // Shell/ and KV/ do the HTTP and KV-store I/O around the engine in BootstrapCore.
         .target(name: "Bootstrap", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "BootstrapCore"], swiftSettings: strictSettings),
@@ -107,6 +110,7 @@ let package = Package(
         .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoDNSMessageTests", dependencies: ["DiscoDNSMessage"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),

@@ -1,4 +1,4 @@
-// libFuzzer entry point for the DNS message codec (Sources/DiscoDNS/Message/*.swift, compiled in
+// libFuzzer entry point for the DNS message codec (Sources/DiscoDNSMessage/*.swift, compiled in
 // directly). Any input must either parse or throw DNSMessageError; whatever parses must encode
 // and parse back to the same message.
 

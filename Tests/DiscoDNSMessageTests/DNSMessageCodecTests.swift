@@ -1,5 +1,5 @@
 import Testing
-@testable import DiscoDNS
+@testable import DiscoDNSMessage
 
 /// Bytes of a name in wire form, uncompressed.
 func wireName(_ text: String) -> [UInt8] {

@@ -1,5 +1,5 @@
 import Testing
-@testable import DiscoDNS
+@testable import DiscoDNSMessage
 
 @Suite struct DNSNameTests {
     @Test func parsesAndPrints() throws {

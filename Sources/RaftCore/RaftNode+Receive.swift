@@ -5,7 +5,7 @@ import DiscoCore
 extension RaftNode {
     /// Handles a message from another member.
     public mutating func receive(_ message: Message) {
-        guard message.to == id, message.from != id else { return }
+        guard message.to == id, message.from != id, fault == nil else { return }
         if message.term > term {
             switch message.body {
             case .preVote, .vote(_, _, false):
@@ -124,9 +124,16 @@ extension RaftNode {
         if let firstNew {
             let newEntries = Array(request.entries[firstNew...])
             guard newEntries[0].index > log.committed else { return }  // never overwrite committed entries
+            for entry in newEntries where entry.kind == .config {
+                do {
+                    _ = try Self.decodeConfig(entry, from: "leader \(leaderID)")
+                } catch {
+                    return halt(error)  // neither appended nor acknowledged
+                }
+            }
             let cut = log.append(newEntries)
             if newEntries.contains(where: { $0.kind == .config }) || (cut.map { $0 <= configIndex } ?? false) {
-                refreshConfig()
+                refreshConfigOrHalt()
             }
         }
         let lastNew = request.prevIndex + UInt64(request.entries.count)
@@ -151,7 +158,7 @@ extension RaftNode {
         pendingSnapshot = snapshot
         snapshotConfig = meta.config
         snapshotSuggested = false
-        refreshConfig()
+        refreshConfigOrHalt()
         send(.appendResponse(AppendResponse(accepted: true, index: meta.index)), to: leaderID)
     }
 }

@@ -7,7 +7,7 @@ extension RaftNode {
     mutating func appendAsLeader(kind: EntryKind, data: [UInt8]) -> UInt64 {
         let entry = Entry(term: term, index: log.lastIndex + 1, kind: kind, data: data)
         log.append([entry])
-        if kind == .config { refreshConfig() }
+        if kind == .config { refreshConfigOrHalt() }
         broadcastAppend()
         return entry.index
     }
@@ -133,11 +133,8 @@ extension RaftNode {
                             "snapshot index \(index) must be applied (≤ \(log.applied)) and after the last snapshot (\(log.snapshotIndex))")
         }
         var snapshotConfigAt = snapshotConfig
-        for entry in log.slice(from: log.firstIndex, through: index).reversed() where entry.kind == .config {
-            if let decoded = try? RaftCodec.decodeConfig(entry.data) {
-                snapshotConfigAt = decoded
-                break
-            }
+        if let entry = log.slice(from: log.firstIndex, through: index).last(where: { $0.kind == .config }) {
+            snapshotConfigAt = try Self.decodeConfig(entry, from: "the log")
         }
         let made = Snapshot(metadata: SnapshotMetadata(index: index, term: entryTerm, config: snapshotConfigAt), data: data)
         log.compact(through: index)

@@ -41,6 +41,13 @@ public struct RaftNode: Sendable {
     var reportedSoftState: SoftState?
     var snapshotSuggested = false
 
+    // MARK: Fault
+    /// Why the node halted, if it did: a configuration entry that cannot be decoded (received or
+    /// recovered). A halted node ignores every input, refuses every request with this error, and
+    /// hands it out once in ``Ready/fault``; its shell must stop.
+    public internal(set) var fault: RaftError?
+    var faultReported = false
+
     /// Creates a node from what storage recovered (``PersistentState/bootstrap(voters:)`` for a
     /// new cluster, an empty state for a node that will be added to an existing one). Pass the
     /// recovered `snapshot` so a leader can send it to followers that are too far behind.
@@ -56,6 +63,9 @@ public struct RaftNode: Sendable {
         for (offset, entry) in state.entries.enumerated() where entry.index != log.firstIndex + UInt64(offset) {
             throw RaftError(.corruptStorage, "entry \(offset) has index \(entry.index), expected \(log.firstIndex + UInt64(offset))")
         }
+        for entry in state.entries where entry.kind == .config {
+            _ = try Self.decodeConfig(entry, from: "storage")
+        }
         term = state.hardState.term
         vote = state.hardState.vote
         log.committed = min(max(state.hardState.commit, log.snapshotIndex), log.lastIndex)
@@ -64,7 +74,7 @@ public struct RaftNode: Sendable {
         configIndex = log.snapshotIndex
         persistedHardState = state.hardState
         if let recoveredSnapshot, recoveredSnapshot.metadata == snapshotMeta { snapshot = recoveredSnapshot }
-        refreshConfig()
+        try refreshConfig()
         resetRandomizedElectionTimeout()
     }
 
@@ -96,7 +106,8 @@ public struct RaftNode: Sendable {
 
     /// Whether ``ready()`` has anything to hand out.
     public var hasReady: Bool {
-        softState != reportedSoftState || hardState != persistedHardState || log.persisted < log.lastIndex
+        if fault != nil { return !faultReported }
+        return softState != reportedSoftState || hardState != persistedHardState || log.persisted < log.lastIndex
             || pendingSnapshot != nil || !outbox.isEmpty || applicableThrough > log.applied || !readStates.isEmpty
             || wantsSnapshot
     }
@@ -110,6 +121,11 @@ public struct RaftNode: Sendable {
     /// Takes the pending effects. See ``Ready`` for what the shell must do with them.
     public mutating func ready() -> Ready {
         var ready = Ready()
+        if let fault {
+            ready.fault = fault
+            faultReported = true
+            return ready
+        }
         if softState != reportedSoftState { ready.softState = softState }
         if hardState != persistedHardState { ready.hardState = hardState }
         ready.snapshot = pendingSnapshot
@@ -153,12 +169,13 @@ public struct RaftNode: Sendable {
 
     /// Advances logical time by one tick.
     public mutating func tick() {
+        guard fault == nil else { return }
         if role == .leader { tickLeader() } else { tickElection() }
     }
 
     /// Starts an election now (with pre-vote when enabled).
     public mutating func campaign() {
-        guard role != .leader else { return }
+        guard role != .leader, fault == nil else { return }
         startCampaign(preVote: options.preVote, transfer: false)
     }
 
@@ -180,20 +197,20 @@ public struct RaftNode: Sendable {
     }
 
     func checkCanPropose() throws(RaftError) {
+        if let fault { throw fault }
         guard role == .leader else { throw RaftError(.notLeader, "\(id) is not the leader; leader is \(leader?.rawValue ?? "unknown")") }
         guard leadTransferee == nil else {
             throw RaftError(.transferInProgress, "leadership is being transferred to \(leadTransferee?.rawValue ?? "?")")
         }
     }
 
-    /// Recomputes `config` from the newest config entry in the log, or the snapshot's.
-    mutating func refreshConfig() {
+    /// Recomputes `config` from the newest config entry in the log, or the snapshot's. Every
+    /// config entry was decoded before it entered the log, so this fails only on a broken
+    /// invariant; the callers that cannot throw halt the node then (``refreshConfigOrHalt()``).
+    mutating func refreshConfig() throws(RaftError) {
         var found: (ClusterConfig, UInt64)?
-        for entry in log.entries.reversed() where entry.kind == .config {
-            if let decoded = try? RaftCodec.decodeConfig(entry.data) {
-                found = (decoded, entry.index)
-                break
-            }
+        if let entry = log.entries.last(where: { $0.kind == .config }) {
+            found = (try Self.decodeConfig(entry, from: "the log"), entry.index)
         }
         let (newConfig, newIndex) = found ?? (snapshotConfig, log.snapshotIndex)
         config = newConfig

@@ -191,6 +191,8 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let invalidArgument = Code(rawValue: "invalid-argument")
         public static let malformedFrame = Code(rawValue: "malformed-frame")
         public static let corruptStorage = Code(rawValue: "corrupt-storage")
+        /// A configuration entry that cannot be decoded: the node halts (``RaftNode/fault``).
+        public static let corruptConfiguration = Code(rawValue: "corrupt-configuration")
         public static let io = Code(rawValue: "io")
     }
 

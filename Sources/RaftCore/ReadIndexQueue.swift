@@ -53,6 +53,7 @@ extension RaftNode {
     /// `context`: once the state machine has applied the returned index, a read reflects every
     /// write committed before this call.
     public mutating func readIndex(context: UInt64) {
+        guard fault == nil else { return }
         guard role == .leader else {
             readStates.append(ReadState(context: context, outcome: .notLeader(leader: leader)))
             return
@@ -95,6 +96,7 @@ extension RaftNode {
     /// Hands leadership to `target`: once it has the whole log it is told to campaign at once.
     /// Proposals are refused until the transfer ends (or is abandoned after an election timeout).
     public mutating func transferLeadership(to target: NodeID) throws(RaftError) {
+        if let fault { throw fault }
         guard role == .leader else { throw RaftError(.notLeader, "\(id) is not the leader") }
         guard target != id else { return }
         guard config.isVoter(target) else {

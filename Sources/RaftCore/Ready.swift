@@ -33,13 +33,16 @@ public struct Ready: Sendable {
     /// Whether step 1 needs an fsync: entries, a snapshot, or a new term or vote. A change of the
     /// commit index alone may be written without one (it is recovered from the log otherwise).
     public var mustSync = false
+    /// The node halted (``RaftNode/fault``): stop it with this error. Such a Ready carries
+    /// nothing else; persist, send and apply nothing more.
+    public var fault: RaftError?
 
     public init() {}
 
     /// Whether there is nothing to do.
     public var isEmpty: Bool {
         softState == nil && hardState == nil && entries.isEmpty && snapshot == nil && messages.isEmpty
-            && committedEntries.isEmpty && readStates.isEmpty && !shouldSnapshot
+            && committedEntries.isEmpty && readStates.isEmpty && !shouldSnapshot && fault == nil
     }
 }
 

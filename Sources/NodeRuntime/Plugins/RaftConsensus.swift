@@ -16,7 +16,7 @@ public final class RaftConsensus: ConsensusEngine {
         return ConsensusStatus(
             role: raft.role.rawValue, term: raft.term, leader: raft.leader, commitIndex: raft.commitIndex,
             appliedIndex: raft.appliedIndex, lastIndex: raft.lastIndex, voters: raft.config.voters,
-            learners: raft.config.learners, hasState: raft.hasState, isStopped: raft.isStopped)
+            learners: raft.config.learners, hasState: raft.hasState, isStopped: raft.isStopped, failure: raft.failure)
     }
 
     public func bootstrap(voters: [NodeID]) async throws {

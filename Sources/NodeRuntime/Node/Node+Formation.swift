@@ -13,7 +13,7 @@ extension Node {
     func form() async {
         if options.discoMode?.usesKeyValueStore == true { startRecordKeeper() }
         if consensus.status.hasState {
-            setFormation("rejoining", "restarting with existing Raft state; looking for the other members")
+            setFormation(.rejoining, "restarting with existing Raft state; looking for the other members")
             await rejoin()
             return
         }
@@ -34,7 +34,7 @@ extension Node {
         }
     }
 
-    func setFormation(_ state: String, _ detail: String?) {
+    func setFormation(_ state: FormationState, _ detail: String?) {
         runtime.withLock {
             $0.formation = state
             $0.formationDetail = detail
@@ -47,7 +47,7 @@ extension Node {
         voters.forEach { learn($0, source: .proposal) }
         do {
             try await consensus.bootstrap(voters: voters.map(\.id))
-            setFormation("clustered", "\(reason); bootstrapped with voters [\(voters.map(\.id.rawValue).joined(separator: ", "))]")
+            setFormation(.clustered, "\(reason); bootstrapped with voters [\(voters.map(\.id.rawValue).joined(separator: ", "))]")
             await introduceToGossip(voters.filter { $0.id != id })
         } catch {
             await fail("cannot bootstrap the cluster: \(error)")
@@ -59,7 +59,7 @@ extension Node {
     /// Tries `POST /join` on the targets up to `-join-attempts` times, `-join-interval` apart
     /// (the targets are looked up again for every attempt).
     func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async {
-        setFormation("joining", reason)
+        setFormation(.joining, reason)
         let joiner = Joiner(client: BootstrapClient(http: client), attempts: options.joinAttempts, interval: options.joinInterval,
                             timeout: options.clusterConnectTimeout, logger: logger)
         let request = JoinRequest(node: localPeer, cluster: options.clusterName)
@@ -68,7 +68,7 @@ extension Node {
                 await targets().filter { $0.withoutScheme != apiAddress }
             }
             learn(accepted.leader.peer, source: .join)
-            setFormation("clustered", "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)); "
+            setFormation(.clustered, "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)); "
                 + "leader \(accepted.leader.id)")
             await introduceToGossip([accepted.leader.peer])
         } catch is CancellationError {
@@ -90,7 +90,7 @@ extension Node {
         let bootstrapClient = BootstrapClient(http: client)
         while !isStopping, !Task.isCancelled {
             if consensus.status.leader != nil {
-                setFormation("clustered", "rejoined the cluster; leader \(consensus.status.leader?.rawValue ?? "?")")
+                setFormation(.clustered, "rejoined the cluster; leader \(consensus.status.leader?.rawValue ?? "?")")
                 return
             }
             var targets = Set(await lookupTargets().map(\.withoutScheme))

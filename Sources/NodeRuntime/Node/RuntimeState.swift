@@ -12,9 +12,8 @@ struct RuntimeState: Sendable {
     var bootstrap: BootstrapShell?
     var keeper: LeaderRecordKeeper?
     var registry: (any LeaderRegistry)?
-    /// How formation is going, for /status: `starting`, `bootstrapping`, `joining`, `rejoining`,
-    /// `registering`, `clustered`, `failed`.
-    var formation = "starting"
+    /// How formation is going, for /status.
+    var formation = FormationState.starting
     var formationDetail: String?
     var discoveryTargets: [PeerAddress] = []
     var discoveryError: String?

@@ -29,9 +29,20 @@ public protocol ConsensusEngine: Sendable {
     func shutdown(transferLeadership: Bool) async
 }
 
+/// A node's part in consensus, as `GET /status` shows it (`node.state`).
+public enum ConsensusRole: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case follower
+    /// Asking for pre-votes before it campaigns.
+    case preCandidate
+    case candidate
+    case leader
+
+    public var description: String { rawValue }
+}
+
 /// What the consensus engine reports about itself.
 public struct ConsensusStatus: Sendable, Hashable {
-    public var role: String
+    public var role: ConsensusRole
     public var term: UInt64
     public var leader: NodeID?
     public var commitIndex: UInt64
@@ -46,10 +57,10 @@ public struct ConsensusStatus: Sendable, Hashable {
     /// then stops with this error.
     public var failure: String?
 
-    public var isLeader: Bool { role == "leader" }
+    public var isLeader: Bool { role == .leader }
     public var members: [NodeID] { voters + learners }
 
-    public init(role: String, term: UInt64, leader: NodeID?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
+    public init(role: ConsensusRole, term: UInt64, leader: NodeID?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
                 voters: [NodeID], learners: [NodeID], hasState: Bool, isStopped: Bool, failure: String? = nil) {
         self.role = role
         self.term = term

@@ -8,14 +8,47 @@ public struct DNSHeader: Hashable, Sendable {
     /// QR, OPCODE, AA, TC, RD, RA, Z, AD, CD and RCODE as on the wire.
     public var flags: UInt16
 
-    public var isResponse: Bool { flags & 0x8000 != 0 }
-    public var opcode: UInt8 { UInt8((flags >> 11) & 0xF) }
-    public var isAuthoritative: Bool { flags & 0x0400 != 0 }
+    /// QR: a response rather than a query.
+    public var isResponse: Bool {
+        get { flags & 0x8000 != 0 }
+        set { set(0x8000, newValue) }
+    }
+    public var opcode: UInt8 {
+        get { UInt8((flags >> 11) & 0xF) }
+        set { flags = flags & ~0x7800 | UInt16(newValue & 0xF) << 11 }
+    }
+    /// AA: the answer comes from a server authoritative for the name.
+    public var isAuthoritative: Bool {
+        get { flags & 0x0400 != 0 }
+        set { set(0x0400, newValue) }
+    }
     /// TC: the answer did not fit; ask again over TCP.
-    public var isTruncated: Bool { flags & 0x0200 != 0 }
-    public var recursionDesired: Bool { flags & 0x0100 != 0 }
-    public var recursionAvailable: Bool { flags & 0x0080 != 0 }
-    public var responseCode: DNSResponseCode { DNSResponseCode(rawValue: UInt8(flags & 0xF)) }
+    public var isTruncated: Bool {
+        get { flags & 0x0200 != 0 }
+        set { set(0x0200, newValue) }
+    }
+    public var recursionDesired: Bool {
+        get { flags & 0x0100 != 0 }
+        set { set(0x0100, newValue) }
+    }
+    public var recursionAvailable: Bool {
+        get { flags & 0x0080 != 0 }
+        set { set(0x0080, newValue) }
+    }
+    /// CD: the client does its own DNSSEC checking (copied into responses, RFC 6840 §5.9).
+    public var checkingDisabled: Bool {
+        get { flags & 0x0010 != 0 }
+        set { set(0x0010, newValue) }
+    }
+    /// The 4-bit RCODE of the header (EDNS carries the upper bits, ``EDNS/extendedResponseCode``).
+    public var responseCode: DNSResponseCode {
+        get { DNSResponseCode(rawValue: UInt8(flags & 0xF)) }
+        set { flags = flags & ~0x000F | UInt16(newValue.rawValue & 0xF) }
+    }
+
+    private mutating func set(_ bit: UInt16, _ on: Bool) {
+        flags = on ? flags | bit : flags & ~bit
+    }
 
     public init(id: UInt16, flags: UInt16) {
         self.id = id
@@ -89,9 +122,11 @@ public struct DNSMessage: Hashable, Sendable {
         self.additional = additional
     }
 
-    /// A standard recursive query for one name and type.
-    public static func query(id: UInt16, name: DNSName, type: DNSRecordType) -> DNSMessage {
-        DNSMessage(header: DNSHeader(id: id, flags: DNSHeader.queryFlags), questions: [DNSQuestion(name: name, type: type)])
+    /// A standard recursive query for one name and type, with EDNS when given.
+    public static func query(id: UInt16, name: DNSName, type: DNSRecordType, edns: EDNS? = nil) -> DNSMessage {
+        var query = DNSMessage(header: DNSHeader(id: id, flags: DNSHeader.queryFlags), questions: [DNSQuestion(name: name, type: type)])
+        query.edns = edns
+        return query
     }
 
     // MARK: Parsing
@@ -141,35 +176,26 @@ public struct DNSMessage: Hashable, Sendable {
         }
         answers = try section(answerCount, "answer")
         authority = try section(authorityCount, "authority")
+        let additionalStart = reader.offset
         additional = try section(additionalCount, "additional")
         guard reader.remaining == 0 else {
             throw DNSMessageError(.trailingBytes, at: reader.offset, "\(reader.remaining) bytes follow the last record the header announced")
         }
+        try Self.checkOPT(answers: answers, authority: authority, additional: additional, at: additionalStart)
     }
 
-    // MARK: Encoding
-
-    /// Encodes the message without name compression.
-    public func encoded() throws(DNSMessageError) -> [UInt8] {
-        for (count, label) in [(questions.count, "questions"), (answers.count, "answers"), (authority.count, "authority records"), (additional.count, "additional records")]
-        where count > Int(UInt16.max) {
-            throw DNSMessageError(.tooLarge, at: 0, "\(count) \(label); at most 65535 fit in a message")
+    /// RFC 6891 §6.1.1: at most one OPT record, in the additional section, owned by the root.
+    private static func checkOPT(answers: [DNSResourceRecord], authority: [DNSResourceRecord], additional: [DNSResourceRecord],
+                                 at offset: Int) throws(DNSMessageError) {
+        for (records, section) in [(answers, "answer"), (authority, "authority")] where records.contains(where: { $0.type == .opt }) {
+            throw DNSMessageError(.badRecordData, at: offset, "an OPT pseudo-record in the \(section) section; it belongs in the additional section only")
         }
-        var writer = DNSWriter()
-        writer.u16(header.id)
-        writer.u16(header.flags)
-        writer.u16(UInt16(questions.count))
-        writer.u16(UInt16(answers.count))
-        writer.u16(UInt16(authority.count))
-        writer.u16(UInt16(additional.count))
-        for question in questions {
-            writer.name(question.name)
-            writer.u16(question.type.rawValue)
-            writer.u16(question.questionClass)
+        let options = additional.filter { $0.type == .opt }
+        guard options.count <= 1 else {
+            throw DNSMessageError(.badRecordData, at: offset, "\(options.count) OPT pseudo-records; at most one is allowed (RFC 6891)")
         }
-        for record in answers + authority + additional {
-            try record.write(&writer)
+        if let option = options.first, !option.name.isRoot {
+            throw DNSMessageError(.badRecordData, at: offset, "the OPT pseudo-record is owned by \(option.name); it must be owned by the root name")
         }
-        return writer.bytes
     }
 }

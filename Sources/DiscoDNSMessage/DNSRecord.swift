@@ -1,120 +1,13 @@
-// MARK: - Types and classes
-
-/// A resource record TYPE (RFC 1035 §3.2.2, RFC 3596, RFC 2782).
-public struct DNSRecordType: Hashable, Sendable, CustomStringConvertible {
-    public let rawValue: UInt16
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
-
-    public static let a = DNSRecordType(rawValue: 1)
-    public static let ns = DNSRecordType(rawValue: 2)
-    public static let cname = DNSRecordType(rawValue: 5)
-    public static let soa = DNSRecordType(rawValue: 6)
-    public static let aaaa = DNSRecordType(rawValue: 28)
-    public static let srv = DNSRecordType(rawValue: 33)
-    public static let opt = DNSRecordType(rawValue: 41)
-
-    public var description: String {
-        switch self {
-        case .a: "A"
-        case .ns: "NS"
-        case .cname: "CNAME"
-        case .soa: "SOA"
-        case .aaaa: "AAAA"
-        case .srv: "SRV"
-        case .opt: "OPT"
-        default: "TYPE\(rawValue)"
-        }
-    }
-}
-
-/// The Internet class, the only one Disco asks for.
-public enum DNSClass {
-    public static let internet: UInt16 = 1
-}
-
-// MARK: - Addresses
-
-/// An IPv4 or IPv6 address as carried in A and AAAA records.
-public struct DNSIPAddress: Hashable, Sendable, Comparable, CustomStringConvertible {
-    /// 4 bytes (IPv4) or 16 bytes (IPv6), network order.
-    public let bytes: [UInt8]
-
-    /// Creates an address from 4 or 16 bytes; `nil` for any other length.
-    public init?(bytes: [UInt8]) {
-        guard bytes.count == 4 || bytes.count == 16 else { return nil }
-        self.bytes = bytes
-    }
-
-    public var isIPv6: Bool { bytes.count == 16 }
-
-    /// Dotted quad for IPv4; RFC 5952 text (lower case, longest zero run as `::`) for IPv6.
-    public var description: String {
-        guard isIPv6 else { return bytes.map(String.init).joined(separator: ".") }
-        let groups = (0..<8).map { UInt16(bytes[2 * $0]) << 8 | UInt16(bytes[2 * $0 + 1]) }
-        var bestStart = -1
-        var bestLength = 0
-        var index = 0
-        while index < 8 {
-            guard groups[index] == 0 else {
-                index += 1
-                continue
-            }
-            var end = index
-            while end < 8, groups[end] == 0 { end += 1 }
-            if end - index > bestLength {
-                bestStart = index
-                bestLength = end - index
-            }
-            index = end
-        }
-        func hex(_ range: Range<Int>) -> String {
-            range.map { String(groups[$0], radix: 16) }.joined(separator: ":")
-        }
-        guard bestLength >= 2 else { return hex(0..<8) }
-        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
-    }
-
-    /// IPv4 before IPv6, then byte order.
-    public static func < (lhs: DNSIPAddress, rhs: DNSIPAddress) -> Bool {
-        if lhs.bytes.count != rhs.bytes.count { return lhs.bytes.count < rhs.bytes.count }
-        return lhs.bytes.lexicographicallyPrecedes(rhs.bytes)
-    }
-}
-
-// MARK: - SRV
-
-/// The RDATA of an SRV record (RFC 2782).
-public struct SRVData: Hashable, Sendable {
-    public var priority: UInt16
-    public var weight: UInt16
-    public var port: UInt16
-    /// The host offering the service; the root name means "decidedly not available here".
-    public var target: DNSName
-
-    public init(priority: UInt16, weight: UInt16, port: UInt16, target: DNSName) {
-        self.priority = priority
-        self.weight = weight
-        self.port = port
-        self.target = target
-    }
-}
-
 // MARK: - Records
-
-/// Decoded RDATA for the types Disco uses; anything else is kept as raw bytes.
-public enum DNSRecordData: Hashable, Sendable {
-    case address(DNSIPAddress)
-    case cname(DNSName)
-    case srv(SRVData)
-    case other([UInt8])
-}
 
 /// One resource record from an answer, authority or additional section.
 public struct DNSResourceRecord: Hashable, Sendable {
     public var name: DNSName
     public var type: DNSRecordType
+    /// The class; for OPT, the sender's UDP payload size.
     public var recordClass: UInt16
-    /// Seconds; values with the top bit set are read as 0 (RFC 2181 §8).
+    /// Seconds; values with the top bit set are read as 0 (RFC 2181 §8). For OPT, the extended
+    /// response code, version and flags, kept as they are.
     public var ttl: UInt32
     public var data: DNSRecordData
 
@@ -126,7 +19,14 @@ public struct DNSResourceRecord: Hashable, Sendable {
         self.data = data
     }
 
-    // MARK: Wire
+    /// Whether the codec decodes RDATA of this type and class (rather than keeping raw bytes).
+    static func decodesData(of type: DNSRecordType, class recordClass: UInt16) -> Bool {
+        type == .opt || (recordClass == DNSClass.internet && DNSRecordData.decodedTypes.contains(type))
+    }
+
+    var hasDecodedData: Bool { Self.decodesData(of: type, class: recordClass) }
+
+    // MARK: Reading
 
     static func read(_ reader: inout DNSReader, section: String, index: Int) throws(DNSMessageError) -> DNSResourceRecord {
         let what = "\(section) record \(index + 1)"
@@ -142,29 +42,9 @@ public struct DNSResourceRecord: Hashable, Sendable {
                 "RDATA of \(what) (\(type) \(name)) claims \(length) bytes but \(reader.remaining) are left")
         }
         let data: DNSRecordData
-        let internet = recordClass == DNSClass.internet
-        switch type {
-        case .a where internet, .aaaa where internet:
-            let expected = type == .a ? 4 : 16
-            guard length == expected else {
-                throw DNSMessageError(.badRecordData, at: dataStart, "\(type) record \(name) in \(section) has \(length) bytes of address; expected \(expected)")
-            }
-            guard let address = DNSIPAddress(bytes: try reader.take(length, "address of \(what)")) else {
-                throw DNSMessageError(.badRecordData, at: dataStart, "\(type) record \(name): unreadable address")
-            }
-            data = .address(address)
-        case .cname where internet:
-            data = .cname(try reader.name("CNAME target of \(what)"))
-        case .srv where internet:
-            guard length >= 7 else {
-                throw DNSMessageError(.badRecordData, at: dataStart, "SRV record \(name) in \(section) has \(length) bytes of RDATA; expected at least 7 (priority, weight, port, target)")
-            }
-            let priority = try reader.u16("SRV priority of \(what)")
-            let weight = try reader.u16("SRV weight of \(what)")
-            let port = try reader.u16("SRV port of \(what)")
-            let target = try reader.name("SRV target of \(what)")
-            data = .srv(SRVData(priority: priority, weight: weight, port: port, target: target))
-        default:
+        if decodesData(of: type, class: recordClass) {
+            data = try readData(&reader, type: type, length: length, end: dataStart + length, what: "\(what) (\(type) \(name))")
+        } else {
             data = .other(try reader.take(length, "RDATA of \(what)"))
         }
         guard reader.offset == dataStart + length else {
@@ -172,10 +52,74 @@ public struct DNSResourceRecord: Hashable, Sendable {
                 .badRecordData, at: dataStart,
                 "\(type) record \(name) in \(section): RDLENGTH says \(length) bytes but the data used \(reader.offset - dataStart)")
         }
-        return DNSResourceRecord(name: name, type: type, recordClass: recordClass, ttl: rawTTL & 0x8000_0000 == 0 ? rawTTL : 0, data: data)
+        let ttl = type == .opt || rawTTL & 0x8000_0000 == 0 ? rawTTL : 0
+        return DNSResourceRecord(name: name, type: type, recordClass: recordClass, ttl: ttl, data: data)
     }
 
+    private static func readData(_ reader: inout DNSReader, type: DNSRecordType, length: Int, end: Int,
+                                 what: String) throws(DNSMessageError) -> DNSRecordData {
+        let start = reader.offset
+        switch type {
+        case .a, .aaaa:
+            let expected = type == .a ? 4 : 16
+            guard length == expected else {
+                throw DNSMessageError(.badRecordData, at: start, "\(what) has \(length) bytes of address; expected \(expected)")
+            }
+            guard let address = DNSIPAddress(bytes: try reader.take(length, "address of \(what)")) else {
+                throw DNSMessageError(.badRecordData, at: start, "\(what): unreadable address")
+            }
+            return .address(address)
+        case .cname:
+            return .cname(try reader.name("CNAME target of \(what)"))
+        case .ns:
+            return .ns(try reader.name("NS host of \(what)"))
+        case .soa:
+            let primary = try reader.name("SOA MNAME of \(what)")
+            let responsible = try reader.name("SOA RNAME of \(what)")
+            return .soa(SOAData(primaryServer: primary, responsible: responsible, serial: try reader.u32("SOA SERIAL of \(what)"),
+                                refresh: try reader.u32("SOA REFRESH of \(what)"), retry: try reader.u32("SOA RETRY of \(what)"),
+                                expire: try reader.u32("SOA EXPIRE of \(what)"), minimum: try reader.u32("SOA MINIMUM of \(what)")))
+        case .srv:
+            guard length >= 7 else {
+                throw DNSMessageError(.badRecordData, at: start, "\(what) has \(length) bytes of RDATA; expected at least 7 (priority, weight, port, target)")
+            }
+            let priority = try reader.u16("SRV priority of \(what)")
+            let weight = try reader.u16("SRV weight of \(what)")
+            let port = try reader.u16("SRV port of \(what)")
+            return .srv(SRVData(priority: priority, weight: weight, port: port, target: try reader.name("SRV target of \(what)")))
+        case .txt:
+            guard length > 0 else {
+                throw DNSMessageError(.badRecordData, at: start, "\(what) has no character-string; expected at least one (an empty one is a single 0 byte)")
+            }
+            var strings: [[UInt8]] = []
+            while reader.offset < end {
+                let count = Int(try reader.u8("TXT string length of \(what)"))
+                guard reader.offset + count <= end else {
+                    throw DNSMessageError(.badRecordData, at: reader.offset - 1, "\(what): a character-string of \(count) bytes runs past its RDLENGTH")
+                }
+                strings.append(try reader.take(count, "TXT string of \(what)"))
+            }
+            return .txt(strings)
+        default:  // .opt
+            var options: [EDNSOption] = []
+            while reader.offset < end {
+                let code = try reader.u16("EDNS option code of \(what)")
+                let count = Int(try reader.u16("EDNS option length of \(what)"))
+                guard reader.offset + count <= end else {
+                    throw DNSMessageError(.badRecordData, at: reader.offset - 4, "\(what): option \(code) of \(count) bytes runs past its RDLENGTH")
+                }
+                options.append(EDNSOption(code: code, data: try reader.take(count, "EDNS option \(code) of \(what)")))
+            }
+            return .opt(options)
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes the record; names are compressed as the writer allows, except SRV targets
+    /// (RFC 2782). Data that does not belong to the record's type is refused.
     func write(_ writer: inout DNSWriter) throws(DNSMessageError) {
+        try checkDataMatchesType(at: writer.bytes.count)
         writer.name(name)
         writer.u16(type.rawValue)
         writer.u16(recordClass)
@@ -185,12 +129,27 @@ public struct DNSResourceRecord: Hashable, Sendable {
         let start = writer.bytes.count
         switch data {
         case .address(let address): writer.append(address.bytes)
-        case .cname(let target): writer.name(target)
+        case .cname(let target), .ns(let target): writer.name(target)
+        case .soa(let soa):
+            writer.name(soa.primaryServer)
+            writer.name(soa.responsible)
+            for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] { writer.u32(value) }
         case .srv(let srv):
             writer.u16(srv.priority)
             writer.u16(srv.weight)
             writer.u16(srv.port)
-            writer.name(srv.target)
+            writer.name(srv.target, compressible: false)
+        case .txt(let strings):
+            for string in strings {
+                writer.u8(UInt8(string.count))
+                writer.append(string)
+            }
+        case .opt(let options):
+            for option in options {
+                writer.u16(option.code)
+                writer.u16(UInt16(option.data.count))
+                writer.append(option.data)
+            }
         case .other(let raw): writer.append(raw)
         }
         let length = writer.bytes.count - start
@@ -198,5 +157,32 @@ public struct DNSResourceRecord: Hashable, Sendable {
             throw DNSMessageError(.tooLarge, at: start, "RDATA of \(type) \(name) is \(length) bytes; at most 65535 fit")
         }
         writer.patch16(at: lengthAt, UInt16(length))
+    }
+
+    private func checkDataMatchesType(at offset: Int) throws(DNSMessageError) {
+        func refuse(_ detail: String) -> DNSMessageError {
+            DNSMessageError(.badRecordData, at: offset, "cannot write \(type) record \(name): \(detail)")
+        }
+        guard let expected = data.expectedType else {
+            if hasDecodedData { throw refuse("raw bytes given for a type the codec decodes; give its decoded data") }
+            return
+        }
+        guard type == expected else { throw refuse("its data is \(expected) data") }
+        guard type == .opt || recordClass == DNSClass.internet else {
+            throw refuse("class \(recordClass) given; decoded data is written in the Internet class (1) only")
+        }
+        switch data {
+        case .txt(let strings):
+            guard !strings.isEmpty else { throw refuse("no character-string; give at least one (it may be empty)") }
+            if let long = strings.first(where: { $0.count > 255 }) {
+                throw refuse("a character-string of \(long.count) bytes; at most 255 fit in one")
+            }
+        case .opt(let options):
+            if let long = options.first(where: { $0.data.count > Int(UInt16.max) }) {
+                throw refuse("option \(long.code) has \(long.data.count) bytes; at most 65535 fit")
+            }
+        default:
+            break
+        }
     }
 }

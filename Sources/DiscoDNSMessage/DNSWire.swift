@@ -106,11 +106,27 @@ struct DNSReader {
 
 // MARK: - Writing
 
-/// Appends big-endian fields and uncompressed names.
+/// Appends big-endian fields and names, compressing names (RFC 1035 §4.1.4) unless told not to.
+///
+/// Every name suffix written at an offset a pointer can reach (below 0x4000) is remembered by its
+/// exact bytes, so case is kept as given; a later name that ends in a remembered suffix points to
+/// it. ``mark()`` and ``rollback(to:)`` undo a record that did not fit.
 struct DNSWriter {
     private(set) var bytes: [UInt8] = []
+    private let compression: Bool
+    private var suffixes: [ArraySlice<[UInt8]>: Int] = [:]
+    private var remembered: [ArraySlice<[UInt8]>] = []
 
-    init() { bytes.reserveCapacity(512) }
+    /// A point to return to.
+    struct Mark {
+        fileprivate let count: Int
+        fileprivate let remembered: Int
+    }
+
+    init(compression: Bool = true) {
+        self.compression = compression
+        bytes.reserveCapacity(512)
+    }
 
     mutating func u8(_ value: UInt8) { bytes.append(value) }
 
@@ -126,17 +142,38 @@ struct DNSWriter {
 
     mutating func append(_ raw: [UInt8]) { bytes.append(contentsOf: raw) }
 
-    mutating func name(_ name: DNSName) {
-        for label in name.labels {
-            bytes.append(UInt8(label.count))
-            bytes.append(contentsOf: label)
+    /// Writes `name`, ending in a pointer to an earlier copy of its longest known suffix when
+    /// `compressible` (SRV targets are not, RFC 2782); either way its suffixes become known.
+    mutating func name(_ name: DNSName, compressible: Bool = true) {
+        let labels = name.labels
+        for index in labels.indices {
+            let suffix = labels[index...]
+            if compression, compressible, let target = suffixes[suffix] {
+                u16(0xC000 | UInt16(target))
+                return
+            }
+            if compression, bytes.count < 0x4000, suffixes[suffix] == nil {
+                suffixes[suffix] = bytes.count
+                remembered.append(suffix)
+            }
+            bytes.append(UInt8(labels[index].count))
+            bytes.append(contentsOf: labels[index])
         }
         bytes.append(0)
     }
 
-    /// Overwrites a 16-bit field written earlier (used for RDLENGTH).
+    /// Overwrites a 16-bit field written earlier (used for RDLENGTH and counts).
     mutating func patch16(at index: Int, _ value: UInt16) {
         bytes[index] = UInt8(value >> 8)
         bytes[index + 1] = UInt8(value & 0xFF)
+    }
+
+    func mark() -> Mark { Mark(count: bytes.count, remembered: remembered.count) }
+
+    /// Drops everything written since `mark`, names remembered included.
+    mutating func rollback(to mark: Mark) {
+        bytes.removeSubrange(mark.count...)
+        for suffix in remembered[mark.remembered...] { suffixes[suffix] = nil }
+        remembered.removeSubrange(mark.remembered...)
     }
 }

@@ -148,7 +148,7 @@ func responseHeader(questions: UInt16 = 1, answers: UInt16 = 0, authority: UInt1
             header: DNSHeader(id: 7, flags: 0x8580),
             questions: [DNSQuestion(name: name, type: .srv)],
             answers: [DNSResourceRecord(name: name, type: .srv, ttl: 5, data: .srv(SRVData(priority: 1, weight: 2, port: 3, target: target)))],
-            authority: [DNSResourceRecord(name: name, type: .soa, ttl: 5, data: .other([1, 2, 3]))],
+            authority: [DNSResourceRecord(name: name, type: DNSRecordType(rawValue: 99), ttl: 5, data: .other([1, 2, 3]))],
             additional: [
                 DNSResourceRecord(name: target, type: .a, ttl: 5, data: .address(try #require(DNSIPAddress(bytes: [10, 0, 0, 1])))),
                 DNSResourceRecord(name: target, type: .cname, ttl: 5, data: .cname(.root)),

@@ -56,7 +56,7 @@ let package = Package(
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         // The DNS message codec is pure and depends on nothing; DiscoDNS is the resolver client.
         .target(name: "DiscoDNSMessage", swiftSettings: strictSettings),
-        .target(name: "DiscoDNS", dependencies: ["DiscoCore", "DiscoDNSMessage", "CResolv"], swiftSettings: strictSettings),
+        .target(name: "DiscoDNS", dependencies: ["DiscoCore", "DiscoNet", "DiscoDNSMessage", "CResolv"], swiftSettings: strictSettings),
         .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
         // Shell/ and KV/ do the HTTP and KV-store I/O around the engine in BootstrapCore.
         .target(name: "Bootstrap", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "BootstrapCore"], swiftSettings: strictSettings),
@@ -111,7 +111,7 @@ let package = Package(
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoDNSMessageTests", dependencies: ["DiscoDNSMessage"], swiftSettings: strictSettings),
-        .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),

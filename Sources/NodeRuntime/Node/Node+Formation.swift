@@ -132,10 +132,24 @@ extension Node {
 
     // MARK: Discovery
 
-    /// The discovery layer for `-disco-mode`, if any.
+    /// The discovery layer for `-disco-mode`, if any. DNS answers are kept for their TTL.
     func discovery() -> Discovery? {
         guard let config = options.discoConfig else { return nil }
-        return Discovery(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port, transport: client)
+        return Discovery(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port, transport: client,
+                         cacheDNSAnswers: true)
+    }
+
+    /// The address provider, built on first use and kept for the node's lifetime, so its DNS
+    /// cache carries over from round to round; KV modes read the node's one leader registry.
+    func addressProvider(_ discovery: Discovery) throws -> any AddressProvider {
+        if let existing = runtime.withLock({ $0.addressProvider }) { return existing }
+        let made: any AddressProvider = discovery.config.mode.usesKeyValueStore
+            ? LeaderRecordAddressProvider(registry: try leaderRegistry()) : try discovery.addressProvider()
+        return runtime.withLock { state in
+            if let existing = state.addressProvider { return existing }
+            state.addressProvider = made
+            return made
+        }
     }
 
     /// One lookup of formation targets: `-join` addresses, or what discovery returns now.
@@ -152,7 +166,7 @@ extension Node {
             return .success(options.join)
         }
         do {
-            let provider = try discovery.addressProvider()
+            let provider = try addressProvider(discovery)
             let found = try await provider.lookup()
             runtime.withLock {
                 $0.discoveryTargets = found

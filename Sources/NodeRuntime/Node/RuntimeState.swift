@@ -12,6 +12,8 @@ struct RuntimeState: Sendable {
     var bootstrap: BootstrapShell?
     var keeper: LeaderRecordKeeper?
     var registry: (any LeaderRegistry)?
+    /// Built on first lookup, kept for the node's lifetime.
+    var addressProvider: (any AddressProvider)?
     /// How formation is going, for /status.
     var formation = FormationState.starting
     var formationDetail: String?

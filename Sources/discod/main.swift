@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import Dispatch
 import NodeRuntime
 
@@ -6,7 +7,7 @@ import NodeRuntime
 // then run the node until SIGTERM or SIGINT.
 let options: DiscodOptions
 do {
-    options = try DiscodOptions.parse(Array(CommandLine.arguments.dropFirst()))
+    options = try DiscodOptions.parse(Array(CommandLine.arguments.dropFirst()), loader: .system)
 } catch {
     CommandLineTool.fail(error, flagSet: DiscodFlags().flagSet)
 }

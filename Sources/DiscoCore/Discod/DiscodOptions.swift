@@ -61,8 +61,9 @@ public struct DiscodOptions: Sendable {
 
     // MARK: Parsing
 
-    /// Parses and validates a command line (without the program name).
-    public static func parse(_ arguments: [String], loader: DiscoConfigLoader = DiscoConfigLoader()) throws(FlagError) -> DiscodOptions {
+    /// Parses and validates a command line (without the program name), reading `-disco-config`
+    /// through `loader` (`.system` in DiscoSystem reads the real environment and files).
+    public static func parse(_ arguments: [String], loader: DiscoConfigLoader) throws(FlagError) -> DiscodOptions {
         let flags = DiscodFlags()
         let parsed = try flags.flagSet.parse(arguments)
         return try DiscodOptions(flags: flags, parsed: parsed, loader: loader)

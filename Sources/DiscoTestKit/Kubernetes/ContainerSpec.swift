@@ -42,7 +42,8 @@ public struct ContainerSpec: Sendable {
     /// Where the container sits in the manifest, for messages.
     public var location: String
 
-    init(_ node: ManifestNode) throws(ManifestError) {
+    /// Reads one entry of `containers` or `initContainers`.
+    public init(_ node: ManifestNode) throws(ManifestError) {
         location = node.location
         name = try node.requiredString("name")
         image = try node.string("image") ?? ""

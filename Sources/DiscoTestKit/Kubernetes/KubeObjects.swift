@@ -36,7 +36,8 @@ public struct PodTemplate: Sendable {
     public var volumes: [String: String]
     public var location: String
 
-    init(_ template: ManifestNode) throws(ManifestError) {
+    /// Reads a pod template (`metadata` and `spec`; a Pod object has the same shape).
+    public init(_ template: ManifestNode) throws(ManifestError) {
         labels = try template.object("metadata")?.stringMap("labels") ?? [:]
         guard let spec = try template.object("spec") else { throw template.error("spec", "required") }
         location = spec.location

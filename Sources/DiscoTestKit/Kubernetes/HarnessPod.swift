@@ -37,6 +37,9 @@ public final class HarnessPod: Sendable {
     public let identity: PodIdentity
     /// `spec.subdomain` (a StatefulSet's `serviceName`): with the pod's hostname, its DNS name.
     public let subdomain: String?
+    /// Host directory of each volume (claims and emptyDirs; emptyDirs stay until the harness
+    /// shuts down, so a test can look at them after the pod is gone).
+    public let volumes: [String: String]
     let launches: [String: ContainerLaunch]
     let settings: KubeletSettings
     let onChange: @Sendable () async -> Void
@@ -63,13 +66,14 @@ public final class HarnessPod: Sendable {
     public var ip: String { sandbox.ip }
 
     init(name: String, namespace: String, sandbox: PodNetwork.Sandbox, template: PodTemplate, identity: PodIdentity, subdomain: String?,
-         launches: [String: ContainerLaunch], settings: KubeletSettings, onChange: @escaping @Sendable () async -> Void) {
+         volumes: [String: String], launches: [String: ContainerLaunch], settings: KubeletSettings, onChange: @escaping @Sendable () async -> Void) {
         self.name = name
         self.namespace = namespace
         self.sandbox = sandbox
         self.template = template
         self.identity = identity
         self.subdomain = subdomain
+        self.volumes = volumes
         self.launches = launches
         self.settings = settings
         self.onChange = onChange

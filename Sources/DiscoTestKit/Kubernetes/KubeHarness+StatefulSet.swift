@@ -37,7 +37,7 @@ extension KubeHarness {
                                                                namespace: sandbox.namespace, image: image, volumes: volumes)
             }
             let pod = HarnessPod(name: name, namespace: podNamespace, sandbox: sandbox, template: template, identity: identity,
-                                 subdomain: statefulSet.serviceName, launches: launches, settings: settings,
+                                 subdomain: statefulSet.serviceName, volumes: volumes, launches: launches, settings: settings,
                                  onChange: { [weak self] in await self?.refreshDNS() })
             state.withLock { $0.pods[name] = pod }
             await refreshDNS()

@@ -97,11 +97,7 @@ extension HarnessPod {
                 for (index, probe) in entry.probes.enumerated() where probe.isDue(at: now) {
                     guard probe.kind == .startup ? probe.verdict == .unknown : started else { continue }
                     due.append(DueProbe(container: container.name, index: index, path: probe.spec.path,
-                                        port: container.port(probe.spec.port).map(\.containerPort) ?? {
-                                            if case .number(let number) = probe.spec.port { return number }
-                                            return nil
-                                        }(),
-                                        timeout: .seconds(probe.spec.timeoutSeconds)))
+                                        port: Self.port(of: probe.spec, in: container), timeout: .seconds(probe.spec.timeoutSeconds)))
                 }
             }
         }
@@ -136,6 +132,14 @@ extension HarnessPod {
                 }
             }
         }
+    }
+
+    /// The port a probe connects to: a named port of the container, or the number as written
+    /// (the kubelet probes undeclared numbers too; the manifest rules do not allow them).
+    static func port(of probe: ProbeSpec, in container: ContainerSpec) -> UInt16? {
+        if let declared = container.port(probe.port) { return declared.containerPort }
+        if case .number(let number) = probe.port { return number }
+        return nil
     }
 
     // MARK: Readiness

@@ -78,16 +78,14 @@ public enum ManifestRules {
         return try KubeletExpansion.commandLine(of: container, environment: environment, entrypoint: entrypoint)
     }
 
-    /// The value of a Go-style flag (`-name=v`, `--name=v`, `-name v`) before the first positional.
+    /// The value of a Go-style flag (`-name=v`, `--name=v`, or `-name v`) anywhere in `arguments`.
+    /// Reading a value is all the rules need; whether the whole command line parses is the
+    /// program's own `-validate`'s to say (``checkCommandLines(_:images:programsDirectory:)``).
     static func flagValue(_ name: String, in arguments: ArraySlice<String>) -> String? {
-        var index = arguments.startIndex
-        while index < arguments.endIndex {
-            let argument = arguments[index]
-            guard argument.hasPrefix("-"), argument != "-", argument != "--" else { return nil }
-            let body = argument.drop { $0 == "-" }
-            if body == Substring(name), index + 1 < arguments.endIndex { return arguments[index + 1] }
+        for index in arguments.indices where arguments[index].hasPrefix("-") {
+            let body = arguments[index].drop { $0 == "-" }
             if body.hasPrefix(name + "=") { return String(body.dropFirst(name.count + 1)) }
-            index += 1
+            if body == Substring(name), index + 1 < arguments.endIndex { return arguments[index + 1] }
         }
         return nil
     }

@@ -7,7 +7,9 @@
 /// container is restarted) after `failureThreshold` failures.
 ///
 /// `timeScale` shrinks `initialDelaySeconds` and `periodSeconds` (1 = as written; tests use less
-/// so scenarios do not take minutes); a probe's own timeout is never scaled.
+/// so scenarios do not take minutes). The failure budget keeps its wall-clock length: with periods
+/// ten times shorter, ten times as many failures in a row are needed, so a start that is slow
+/// under load fails no sooner than the manifest allows. A probe's own timeout is never scaled.
 public struct ProbeTracker: Sendable {
     public enum Verdict: Sendable, Hashable {
         /// Not decided yet (startup and readiness before their first success).
@@ -23,6 +25,8 @@ public struct ProbeTracker: Sendable {
     private var successes = 0
     private var failures = 0
     private let period: Duration
+    /// `failureThreshold`, stretched by the time scale.
+    public let failureBudget: Int
 
     public init(kind: ProbeSpec.Kind, spec: ProbeSpec, containerStarted: ContinuousClock.Instant, timeScale: Double) {
         self.kind = kind
@@ -30,6 +34,7 @@ public struct ProbeTracker: Sendable {
         verdict = kind == .liveness ? .passing : .unknown
         period = .milliseconds(max(50, Int(Double(spec.periodSeconds) * 1000 * timeScale)))
         nextDue = containerStarted + .milliseconds(Int(Double(spec.initialDelaySeconds) * 1000 * timeScale))
+        failureBudget = timeScale < 1 ? Int((Double(spec.failureThreshold) / max(timeScale, 0.001)).rounded(.up)) : spec.failureThreshold
     }
 
     public func isDue(at now: ContinuousClock.Instant) -> Bool { now >= nextDue }
@@ -48,13 +53,13 @@ public struct ProbeTracker: Sendable {
         switch kind {
         case .startup:
             if verdict == .unknown {
-                if success { verdict = .passing } else if failures >= spec.failureThreshold { verdict = .failed }
+                if success { verdict = .passing } else if failures >= failureBudget { verdict = .failed }
             }
         case .readiness:
             if success, successes >= spec.successThreshold { verdict = .passing }
-            if !success, failures >= spec.failureThreshold { verdict = .failed }
+            if !success, failures >= failureBudget { verdict = .failed }
         case .liveness:
-            if success { verdict = .passing } else if failures >= spec.failureThreshold { verdict = .failed }
+            if success { verdict = .passing } else if failures >= failureBudget { verdict = .failed }
         }
         return verdict == before ? nil : verdict
     }

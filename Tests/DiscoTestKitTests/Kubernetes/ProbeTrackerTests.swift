@@ -58,6 +58,13 @@ import Testing
         #expect(failing.record(success: false, at: start) == .failed)
     }
 
+    @Test func aScaledProbeKeepsItsWallClockFailureBudget() throws {
+        var tracker = ProbeTracker(kind: .startup, spec: try Self.spec(), containerStarted: start, timeScale: 0.1)
+        #expect(tracker.failureBudget == 30)
+        for _ in 1..<30 { #expect(tracker.record(success: false, at: start) == nil) }
+        #expect(tracker.record(success: false, at: start) == .failed)
+    }
+
     @Test func onlyHTTPProbesAreRun() {
         #expect(throws: ManifestError.self) {
             try ContainerSpec(ManifestNode(try JSONValue.parse(#"{"name":"c","livenessProbe":{"exec":{"command":["true"]}}}"#), location: "c:"))

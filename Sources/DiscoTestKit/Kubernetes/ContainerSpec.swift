@@ -37,6 +37,8 @@ public struct ContainerSpec: Sendable {
     public var livenessProbe: ProbeSpec?
     /// Only on init containers: `Always` makes it a native sidecar.
     public var restartPolicy: String?
+    /// An init container with `restartPolicy: Always`: it keeps running beside the main containers.
+    public var isNativeSidecar: Bool { restartPolicy == "Always" }
     public var volumeMounts: [VolumeMount]
     public var security: SecuritySettings
     /// Where the container sits in the manifest, for messages.

@@ -26,7 +26,7 @@ extension HarnessPod {
             let entry = state.withLock { $0.containers[container.name] }
             if entry?.process == nil, entry?.restartAt == nil {
                 launchRecordingFailure(container)
-            } else if container.restartPolicy == "Always" ? isStarted(container) : entry?.process?.exitStatus == 0 {
+            } else if container.isNativeSidecar ? isStarted(container) : entry?.process?.exitStatus == 0 {
                 state.withLock { $0.initIndex += 1 }
             }
             return
@@ -57,7 +57,7 @@ extension HarnessPod {
     /// exited 0 is done).
     private func restartExitedContainers(_ now: ContinuousClock.Instant) {
         for container in template.allContainers {
-            let isPlainInit = container.restartPolicy != "Always" && template.initContainers.contains { $0.name == container.name }
+            let isPlainInit = !container.isNativeSidecar && template.initContainers.contains { $0.name == container.name }
             let launchNow = state.withLock { state -> Bool in
                 guard state.phase == .starting || state.phase == .running, var entry = state.containers[container.name] else { return false }
                 if let process = entry.process, let status = process.exitStatus {

@@ -96,7 +96,7 @@ extension KubeHarness {
             return try await createPods(statefulSet, ordinals: Array(count..<replicas), readyTimeout: readyTimeout)
         }
         let doomed = existing.filter { $0 >= replicas }.sorted(by: >)
-        if statefulSet.podManagementPolicy == "Parallel" {
+        if statefulSet.podManagementPolicy == .parallel {
             await deletePods(doomed.map { "\(statefulSet.name)-\($0)" })
         } else {
             for ordinal in doomed { await deletePod("\(statefulSet.name)-\(ordinal)") }
@@ -137,7 +137,7 @@ extension KubeHarness {
         for ordinal in ordinals {
             let pod = try await createPod(statefulSet, ordinal: ordinal)
             created.append(pod)
-            if statefulSet.podManagementPolicy != "Parallel" { try await waitUntilReady([pod], timeout: readyTimeout) }
+            if statefulSet.podManagementPolicy == .orderedReady { try await waitUntilReady([pod], timeout: readyTimeout) }
         }
         return created
     }

@@ -56,7 +56,7 @@ public struct PodTemplate: Sendable {
     }
 
     /// Native sidecars (`initContainers` with `restartPolicy: Always`).
-    public var sidecars: [ContainerSpec] { initContainers.filter { $0.restartPolicy == "Always" } }
+    public var sidecars: [ContainerSpec] { initContainers.filter(\.isNativeSidecar) }
 
     /// Every container with where it runs.
     public var allContainers: [ContainerSpec] { initContainers + containers }
@@ -64,13 +64,20 @@ public struct PodTemplate: Sendable {
 
 // MARK: - StatefulSetSpec
 
+/// How a StatefulSet creates and deletes its pods.
+public enum PodManagementPolicy: String, Sendable, Hashable {
+    /// One pod at a time, each waiting for the one before to be ready (the default).
+    case orderedReady = "OrderedReady"
+    /// All pods at once.
+    case parallel = "Parallel"
+}
+
 public struct StatefulSetSpec: Sendable {
     public var name: String
     public var namespace: String?
     public var serviceName: String
     public var replicas: Int
-    /// `OrderedReady` (the default) or `Parallel`.
-    public var podManagementPolicy: String
+    public var podManagementPolicy: PodManagementPolicy
     public var selector: [String: String]
     public var template: PodTemplate
     public var volumeClaimTemplates: [String]
@@ -84,7 +91,11 @@ public struct StatefulSetSpec: Sendable {
         guard let spec = try object.root.object("spec") else { throw object.root.error("spec", "required") }
         serviceName = try spec.string("serviceName") ?? ""
         replicas = try spec.int("replicas") ?? 1
-        podManagementPolicy = try spec.string("podManagementPolicy") ?? "OrderedReady"
+        let policy = try spec.string("podManagementPolicy") ?? PodManagementPolicy.orderedReady.rawValue
+        guard let podManagementPolicy = PodManagementPolicy(rawValue: policy) else {
+            throw spec.error("podManagementPolicy", "expected OrderedReady or Parallel, got \(policy.debugDescription)")
+        }
+        self.podManagementPolicy = podManagementPolicy
         selector = try spec.object("selector")?.stringMap("matchLabels") ?? [:]
         guard let template = try spec.object("template") else { throw spec.error("template", "required") }
         self.template = try PodTemplate(template)

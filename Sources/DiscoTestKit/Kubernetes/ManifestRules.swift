@@ -117,7 +117,7 @@ extension ManifestRules {
                                     message: "restartPolicy \(container.restartPolicy ?? "") is only allowed on initContainers "
                                         + "(restartPolicy: Always there makes a native sidecar); remove it or move the container"))
         }
-        for container in template.initContainers where container.restartPolicy != nil && container.restartPolicy != "Always" {
+        for container in template.initContainers where container.restartPolicy != nil && !container.isNativeSidecar {
             findings.append(Finding(rule: .restartPolicy, location: container.location,
                                     message: "an init container's restartPolicy can only be Always (a native sidecar), not \(container.restartPolicy ?? "")"))
         }
@@ -150,9 +150,9 @@ extension ManifestRules {
             guard let program = line.first.map({ URL(fileURLWithPath: $0).lastPathComponent }), programs.contains(program),
                   let text = flagValue("bootstrap-expect", in: line.dropFirst()), let expect = Int(text), expect > 0
             else { continue }
-            if statefulSet.podManagementPolicy != "Parallel" {
+            if statefulSet.podManagementPolicy != .parallel {
                 findings.append(Finding(rule: .parallelPods, location: location,
-                                        message: "-bootstrap-expect=\(expect) needs podManagementPolicy: Parallel (with \(statefulSet.podManagementPolicy), "
+                                        message: "-bootstrap-expect=\(expect) needs podManagementPolicy: Parallel (with \(statefulSet.podManagementPolicy.rawValue), "
                                             + "pod 1 waits for pod 0 to be ready, which waits for a cluster of \(expect))"))
             }
             if expect != statefulSet.replicas {

@@ -11,7 +11,7 @@ import Testing
 
     @Test func allPodsAtOnceFormOneCluster() async throws {
         try await DiscoPods.with { harness, statefulSet in
-            #expect(statefulSet.podManagementPolicy == "Parallel")
+            #expect(statefulSet.podManagementPolicy == .parallel)
             let pods = try await harness.apply(statefulSet)
             try await harness.waitUntilReady(pods)
             let view = try await DiscoPods.waitForOneCluster(harness, voters: Self.three)

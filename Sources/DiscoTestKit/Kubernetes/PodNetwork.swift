@@ -60,8 +60,10 @@ public final class PodNetwork: Sendable {
     // MARK: Creating
 
     /// Leases a free /24, clears what an earlier run may have left there, and creates the bridge.
+    /// Networks of runs that ended without cleaning up (a killed test process) are removed first.
     public static func create() async throws -> PodNetwork {
         try FileManager.default.createDirectory(atPath: lockDirectory, withIntermediateDirectories: true)
+        await removeAbandoned()
         let start = Int(getpid()) % subnetCount
         for offset in 0..<subnetCount {
             let index = (start + offset) % subnetCount
@@ -149,6 +151,25 @@ public final class PodNetwork: Sendable {
     }
 
     // MARK: Cleaning up
+
+    /// Every `dk8s<index>` bridge whose lock nobody holds belongs to a run that died: lease it
+    /// briefly, remove what is on it, and give it back.
+    static func removeAbandoned() async {
+        guard let links = try? await Command.check("ip", ["-o", "link", "show", "type", "bridge"]) else { return }
+        for line in links.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2)
+            guard fields.count >= 2 else { continue }
+            let name = fields[1].trimmingCharacters(in: .whitespaces)
+            guard name.hasPrefix("dk8s"), let index = Int(name.dropFirst(4)), (0..<subnetCount).contains(index) else { continue }
+            let fd = open("\(lockDirectory)/subnet-\(index).lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { continue }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 {
+                await PodNetwork(index: index, lockDescriptor: fd).destroy()
+            } else {
+                close(fd)
+            }
+        }
+    }
 
     /// Namespaces, links and `/etc/netns` entries named for this /24 (from this or an earlier run).
     private func removeLeftovers() async {

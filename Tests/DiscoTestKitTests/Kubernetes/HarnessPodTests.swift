@@ -113,4 +113,23 @@ import Testing
         #expect(!etc.contains { $0.hasPrefix("dk8s\(index)-") })
         #expect(pids.count == 2 && pids.allSatisfy { kill($0, 0) != 0 }, "container processes must be gone")
     }
+
+    /// What a killed test run left behind (a bridge, a namespace, a process in it) is removed by
+    /// the next run that makes a pod network.
+    @Test func theNextRunRemovesWhatAKilledRunLeftBehind() async throws {
+        try await Self.requireHarness()
+        let index = 509
+        let bridge = "dk8s\(index)", namespace = "dk8s\(index)-stale-0"
+        try await Command.check("ip", ["link", "add", bridge, "type", "bridge"])
+        try await Command.check("ip", ["netns", "add", namespace])
+        let orphan = ChildProcess(name: "orphan", executable: try #require(Command.which("ip")),
+                                  arguments: ["netns", "exec", namespace, "sleep", "300"])
+        try orphan.start()
+        let network = try await PodNetwork.create()
+        await network.destroy()
+        let links = try await Command.check("ip", ["-o", "link", "show"])
+        #expect(!links.contains("\(bridge):"), Comment(rawValue: links))
+        #expect(!(try await Command.check("ip", ["netns", "list"])).contains(namespace))
+        #expect(try await orphan.waitForExit(timeout: .seconds(10)) == 128 + SIGKILL)
+    }
 }

@@ -215,7 +215,7 @@ public final class PodNetwork: Sendable {
     public static func unavailableReason() async -> String? {
         guard getuid() == 0 else { return "network namespaces need root (uid \(getuid()))" }
         guard Command.which("ip") != nil else { return "iproute2's ip is not installed" }
-        let probe = "dk8s-probe-\(getpid())"
+        let probe = "dk8s-probe-\(getpid())-\(UUID().uuidString.prefix(8).lowercased())"
         do {
             try await ip(["netns", "add", probe])
             _ = try? await Command.run("ip", ["netns", "del", probe])

@@ -31,6 +31,8 @@ public struct DiscodOptions: Sendable {
     public var logFormat: LogFormat
     /// The data directory as given (not yet made absolute, not yet created).
     public var dataDirectory: String
+    /// `-validate`: check everything a start checks, then exit without starting.
+    public var validateOnly: Bool
 
     /// How this node will join or form a cluster (before any state on disk is considered).
     public enum FormationPlan: Sendable, Hashable, CustomStringConvertible {
@@ -148,6 +150,7 @@ public struct DiscodOptions: Sendable {
         }
         logLevel = parsed[flags.logLevel]
         logFormat = parsed[flags.logFormat]
+        validateOnly = parsed[flags.validate]
 
         try validateCombinations()
 

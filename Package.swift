@@ -13,14 +13,20 @@ let package = Package(
     name: "Disco",
     products: [
         .library(name: "DiscoCore", targets: ["DiscoCore"]),
+        .library(name: "DiscoSystem", targets: ["DiscoSystem"]),
         .library(name: "DiscoNet", targets: ["DiscoNet"]),
+        .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "DiscoRaft", targets: ["DiscoRaft"]),
+        .library(name: "SWIMCore", targets: ["SWIMCore"]),
         .library(name: "DiscoSWIM", targets: ["DiscoSWIM"]),
+        .library(name: "DiscoDNSMessage", targets: ["DiscoDNSMessage"]),
         .library(name: "DiscoEtcd", targets: ["DiscoEtcd"]),
         .library(name: "DiscoConsul", targets: ["DiscoConsul"]),
+        .library(name: "BootstrapCore", targets: ["BootstrapCore"]),
         .library(name: "Bootstrap", targets: ["Bootstrap"]),
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
+        .library(name: "LeaseCore", targets: ["LeaseCore"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
@@ -32,45 +38,58 @@ let package = Package(
     dependencies: [],
     targets: [
         // MARK: Libraries
+        // Pure vocabulary: no file, process, environment, socket or clock I/O.
         .target(name: "DiscoCore", swiftSettings: strictSettings),
+        // The process around the vocabulary: durable files, environment, standard output, exit.
+        .target(name: "DiscoSystem", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CDiscoEpoll", path: "Sources/CDiscoEpoll"),
         .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
-        // DiscoNet is used only by Shell/ and Transport/; the core and codec stay free of I/O.
-        .target(name: "DiscoRaft", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
-        // The shell seals gossip with AES-256-GCM from OpenSSL (Encryption/); the core never sees it.
-        .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoNet", "COpenSSL"], swiftSettings: strictSettings),
+        // Protocol cores: pure value types that depend on the vocabulary only (Tests/LayeringTests
+        // fails the build of the suite if one gains another dependency).
+        .target(name: "RaftCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(name: "SWIMCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .target(name: "BootstrapCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        // Shells: storage, transport and timers around the cores.
+        .target(name: "DiscoRaft", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "RaftCore"], swiftSettings: strictSettings),
+        // The SWIM shell seals gossip with AES-256-GCM from OpenSSL (Encryption/); the core never sees it.
+        .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "SWIMCore", "COpenSSL"],
+                swiftSettings: strictSettings),
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         // OpenSSL 3 (libssl, libcrypto; Debian libssl-dev): TLS, hashing, AEAD, key derivation.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
-        .target(name: "DiscoDNS", dependencies: ["DiscoCore", "CResolv"], swiftSettings: strictSettings),
+        // The DNS message codec is pure and depends on nothing; DiscoDNS is the resolver client.
+        .target(name: "DiscoDNSMessage", swiftSettings: strictSettings),
+        .target(name: "DiscoDNS", dependencies: ["DiscoCore", "DiscoNet", "DiscoDNSMessage", "CResolv"], swiftSettings: strictSettings),
         .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
-        // The engine (Core/) is pure; Shell/ and KV/ do the HTTP and KV-store I/O around it.
-        .target(name: "Bootstrap", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
+        // Shell/ and KV/ do the HTTP and KV-store I/O around the engine in BootstrapCore.
+        .target(name: "Bootstrap", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "BootstrapCore"], swiftSettings: strictSettings),
         .target(
             name: "DiscoDiscovery",
             dependencies: ["DiscoCore", "DiscoDNS", "DiscoSRV", "DiscoConsul", "DiscoEtcd"],
             swiftSettings: strictSettings
         ),
+        // Hot/cold lease: settings, replicated state, holder and grantor. Pure: time comes in as inputs.
+        .target(name: "LeaseCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
         .target(
             name: "NodeRuntime",
-            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery"],
             swiftSettings: strictSettings
         ),
         .target(
             name: "DiscoTestKit",
-            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "LeaseCore"],
             swiftSettings: strictSettings
         ),
 
         // MARK: Executables (thin mains)
-        .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoNet", "NodeRuntime"], swiftSettings: strictSettings),
-        .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoNet", "DiscoDiscovery"], swiftSettings: strictSettings),
+        .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "NodeRuntime"], swiftSettings: strictSettings),
+        .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
-            dependencies: ["DiscoCore", "DiscoRaft", "DiscoSWIM", "DiscoTestKit"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoRaft", "DiscoSWIM", "LeaseCore", "DiscoTestKit"],
             swiftSettings: strictSettings
         ),
 
@@ -79,33 +98,41 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .executableTarget(
-            name: "disco-bench-raft-shell", dependencies: ["DiscoCore", "DiscoRaft"], path: "Benchmarks/raft-core/ShellBench",
+            name: "disco-bench-raft-shell", dependencies: ["DiscoCore", "DiscoSystem", "DiscoRaft"], path: "Benchmarks/raft-core/ShellBench",
             swiftSettings: strictSettings
         ),
         // Load generator for the node benchmarks (formation, failover, append) against discod and etcd.
         .executableTarget(
-            name: "disco-bench-node", dependencies: ["DiscoCore", "DiscoNet"], path: "Benchmarks/NodeBench",
+            name: "disco-bench-node", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet"], path: "Benchmarks/NodeBench",
             swiftSettings: strictSettings
         ),
         // One SWIM member as a process: real-process tests and the swim benchmark.
         .executableTarget(
-            name: "disco-swim-agent", dependencies: ["DiscoCore", "DiscoNet", "DiscoSWIM"], path: "Benchmarks/SWIMAgent",
+            name: "disco-swim-agent", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoSWIM"], path: "Benchmarks/SWIMAgent",
             swiftSettings: strictSettings
         ),
 
         // MARK: Tests (one target per module)
-        .testTarget(name: "DiscoCoreTests", dependencies: ["DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoCoreTests", dependencies: ["DiscoCore", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
-        .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
-        .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoDNSMessageTests", dependencies: ["DiscoDNSMessage"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
-        .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit"], swiftSettings: strictSettings),
-        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit"], swiftSettings: strictSettings),
-        .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
+        .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
+        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
+        .testTarget(name: "BootstrapCoreTests", dependencies: ["BootstrapCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoSystemTests", dependencies: ["DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "LeaseCoreTests", dependencies: ["LeaseCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),
+        // Reads Package.swift and the pure targets' sources: fails if a core gains an I/O dependency.
+        .testTarget(name: "LayeringTests", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         // Runs the built discod and discoctl executables as processes.
         .testTarget(name: "DiscodTests", dependencies: ["DiscoCore", "DiscoNet", "DiscoConsul", "DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),
     ]

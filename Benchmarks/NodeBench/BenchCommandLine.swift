@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 
 // MARK: - Shared command-line pieces
 

@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 
 // disco-bench-node: the timing and load side of `scripts/bench formation|failover|append`.
 // The run scripts start and kill the processes; this tool talks HTTP to them (DiscoNet's

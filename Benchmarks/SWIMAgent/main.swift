@@ -1,6 +1,7 @@
 @preconcurrency import Glibc
 import Dispatch
 import DiscoCore
+import DiscoSystem
 import DiscoNet
 import DiscoSWIM
 

@@ -1,8 +1,9 @@
-// A minimal bridge to glibc's stub resolver for Swift.
+// A minimal bridge to glibc's stub resolver configuration for Swift.
 //
 // res_ninit/res_nclose are macros and `struct __res_state` collides with the function of the same
 // name when imported, so the whole call sequence lives in one inline C function with a plain
-// signature. The answer bytes are parsed by Disco's own DNS codec.
+// signature. Disco reads only the configuration here (resolv.conf as glibc understands it, with
+// RES_OPTIONS applied); the queries themselves go through Disco's own client and codec.
 #ifndef DISCO_CRESOLV_SHIM_H
 #define DISCO_CRESOLV_SHIM_H
 
@@ -12,67 +13,73 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <resolv.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-/// Result details of one `disco_res_query` call.
-typedef struct disco_res_outcome {
-    /// `h_errno` of the resolver state: HOST_NOT_FOUND, NO_DATA, TRY_AGAIN, NO_RECOVERY, ...
-    int h_error;
-    /// `errno` right after the query (ETIMEDOUT, ECONNREFUSED, ...).
-    int system_error;
-    /// 1 when `res_ninit` failed (no usable resolver configuration).
-    int init_failed;
-} disco_res_outcome;
+/// The most name servers glibc uses (MAXNS).
+#define DISCO_RES_MAX_SERVERS 3
 
-/// Runs `res_nquery` (no search list) for `name`/`type` in class IN with a private resolver state.
-///
-/// `timeout_seconds` and `attempts` override `retrans`/`retry` when positive. When
-/// `ipv4_nameserver` is not NULL, the state's server list is replaced by that single IPv4
-/// address and `port` (glibc then uses the application's list instead of resolv.conf).
-/// Returns the answer length, or -1 with `outcome` filled in. The answer buffer is zeroed first,
-/// so after a failure a set QR bit shows that a response (for example NXDOMAIN) was received.
-static inline int disco_res_query(const char *name, int type, unsigned char *answer, int answer_length,
-                                  int timeout_seconds, int attempts, const char *ipv4_nameserver,
-                                  unsigned short port, disco_res_outcome *outcome) {
-    memset(outcome, 0, sizeof(*outcome));
-    memset(answer, 0, (size_t)answer_length);
+/// One configured name server as numeric text (`10.0.0.2`, `fe80::1%2`) and a port.
+typedef struct disco_res_server {
+    char host[INET6_ADDRSTRLEN + 16];
+    unsigned short port;
+} disco_res_server;
+
+/// The stub resolver's configuration.
+typedef struct disco_res_config {
+    /// Name servers in resolv.conf order.
+    int server_count;
+    disco_res_server servers[DISCO_RES_MAX_SERVERS];
+    /// `options timeout:` (seconds per try) and `options attempts:`.
+    int timeout_seconds;
+    int attempts;
+    /// 1 when `res_ninit` failed (no usable configuration); `system_error` then holds errno.
+    int init_failed;
+    int system_error;
+} disco_res_config;
+
+/// Reads the configuration with a private resolver state (`res_ninit`, then `res_nclose`).
+/// IPv6 servers live in glibc's extension area (`_u._ext.nsaddrs`), IPv4 ones in `nsaddr_list`.
+static inline void disco_res_read_config(disco_res_config *config) {
+    memset(config, 0, sizeof(*config));
     struct __res_state *state = calloc(1, sizeof(struct __res_state));
     if (state == NULL) {
-        outcome->init_failed = 1;
-        outcome->system_error = ENOMEM;
-        return -1;
+        config->init_failed = 1;
+        config->system_error = ENOMEM;
+        return;
     }
     if (res_ninit(state) != 0) {
-        outcome->init_failed = 1;
-        outcome->system_error = errno;
+        config->init_failed = 1;
+        config->system_error = errno;
         free(state);
-        return -1;
+        return;
     }
-    if (timeout_seconds > 0) state->retrans = timeout_seconds;
-    if (attempts > 0) state->retry = attempts;
-    if (ipv4_nameserver != NULL) {
-        struct sockaddr_in address;
-        memset(&address, 0, sizeof(address));
-        address.sin_family = AF_INET;
-        address.sin_port = htons(port);
-        if (inet_pton(AF_INET, ipv4_nameserver, &address.sin_addr) != 1) {
-            outcome->init_failed = 1;
-            outcome->system_error = EINVAL;
-            res_nclose(state);
-            free(state);
-            return -1;
+    config->timeout_seconds = state->retrans;
+    config->attempts = state->retry;
+    for (int index = 0; index < state->nscount && index < MAXNS && config->server_count < DISCO_RES_MAX_SERVERS; index++) {
+        disco_res_server *server = &config->servers[config->server_count];
+        const struct sockaddr_in *v4 = &state->nsaddr_list[index];
+        const struct sockaddr_in6 *v6 = state->_u._ext.nsaddrs[index];
+        if (v4->sin_family == AF_INET) {
+            if (inet_ntop(AF_INET, &v4->sin_addr, server->host, sizeof(server->host)) == NULL) continue;
+            server->port = ntohs(v4->sin_port);
+        } else if (v6 != NULL && v6->sin6_family == AF_INET6) {
+            char text[INET6_ADDRSTRLEN];
+            if (inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text)) == NULL) continue;
+            if (v6->sin6_scope_id != 0) {
+                snprintf(server->host, sizeof(server->host), "%s%%%u", text, (unsigned)v6->sin6_scope_id);
+            } else {
+                snprintf(server->host, sizeof(server->host), "%s", text);
+            }
+            server->port = ntohs(v6->sin6_port);
+        } else {
+            continue;
         }
-        state->nscount = 1;
-        state->nsaddr_list[0] = address;
+        config->server_count++;
     }
-    errno = 0;
-    int length = res_nquery(state, name, ns_c_in, type, answer, answer_length);
-    outcome->system_error = errno;
-    outcome->h_error = state->res_h_errno;
     res_nclose(state);
     free(state);
-    return length;
 }
 
 #endif

@@ -101,3 +101,18 @@ extension LeaderRecord {
         self.init(id: fields["id"] ?? "", apiAddr: fields["api_addr"] ?? "", addr: fields["addr"] ?? "")
     }
 }
+
+// MARK: - LeaderRegistryError
+
+/// A failure talking to a leader registry, naming the registry and what went wrong.
+public struct LeaderRegistryError: Error, CustomStringConvertible {
+    public let registry: String
+    public let message: String
+
+    public init(registry: String, message: String) {
+        self.registry = registry
+        self.message = message
+    }
+
+    public var description: String { "\(registry): \(message)" }
+}

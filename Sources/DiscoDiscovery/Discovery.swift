@@ -20,23 +20,29 @@ public struct Discovery: Sendable {
     public let transport: any HTTPExchanging
     /// TTL of the KV leader record's session or lease.
     public let recordTTL: Duration
+    /// Timeouts, retries, EDNS and caching of the dns and dns-srv modes' queries.
+    public var dnsOptions: DNSClientOptions
 
+    /// - Parameter cacheDNSAnswers: keep DNS answers for their TTL (``DNSCache``); worth it for a
+    ///   provider that lives across lookup rounds.
     public init(config: DiscoConfig, discoKey: String, defaultPort: UInt16, transport: any HTTPExchanging,
-                recordTTL: Duration = .seconds(10)) {
+                recordTTL: Duration = .seconds(10), cacheDNSAnswers: Bool = false) {
         self.config = config
         self.discoKey = discoKey
         self.defaultPort = defaultPort
         self.transport = transport
         self.recordTTL = recordTTL
+        dnsOptions = DNSClientOptions()
+        dnsOptions.cacheByTTL = cacheDNSAnswers
     }
 
     /// Where peers are found. For KV modes this is the leader record's API address.
     public func addressProvider() throws -> any AddressProvider {
         switch config {
         case .dns(let dns):
-            return try DNSAddressProvider(config: dns, defaultPort: defaultPort)
+            return try DNSAddressProvider(config: dns, defaultPort: defaultPort, options: dnsOptions)
         case .dnsSRV(let srv):
-            return try SRVAddressProvider(config: srv)
+            return try SRVAddressProvider(config: srv, options: dnsOptions)
         case .consulKV, .etcdKV:
             guard let registry = try leaderRegistry() else { preconditionFailure("KV modes always have a registry") }
             return LeaderRecordAddressProvider(registry: registry)

@@ -7,6 +7,7 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 let usage = """
     usage: disco-sim raft [--seeds N] [--first-seed F] [--seed S]
            disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M]
+           disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|failover|kill-hot|kill-hot-leader|kill-leader]
     """
 
 switch arguments.first {
@@ -14,10 +15,12 @@ case "raft":
     exit(RaftSimCommand.run(Array(arguments.dropFirst())))
 case "swim":
     exit(SWIMSimCommand.run(Array(arguments.dropFirst())))
+case "lease":
+    exit(LeaseSimCommand.run(Array(arguments.dropFirst())))
 case "-h", "-help", "--help":
     print(usage)
     exit(0)
 default:
-    fputs("disco-sim: expected a subcommand, raft or swim\n\(usage)\n", stderr)
+    fputs("disco-sim: expected a subcommand, raft, swim or lease\n\(usage)\n", stderr)
     exit(2)
 }

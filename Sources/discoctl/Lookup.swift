@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import DiscoDiscovery
 import DiscoNet
 
@@ -17,7 +18,7 @@ func makeDiscovery(_ context: CommandContext, _ flags: DiscoveryFlags, client: H
     let config: DiscoConfig
     do {
         config = configText.isEmpty ? try DiscoConfig.decode(mode: mode, json: nil)
-            : try DiscoConfigLoader().load(configText, mode: mode)
+            : try DiscoConfigLoader.system.load(configText, mode: mode)
     } catch {
         CommandLineTool.writeStandardError("discoctl: -disco-config: \(error)\n")
         return .failure(ExitStatus(2))

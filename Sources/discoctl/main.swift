@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import DiscoNet
 
 // discoctl <command> [flags] [arguments]: the operator tool. Global flags (-addr, -timeout,

@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 #if canImport(Glibc)
 @preconcurrency import Glibc
 #endif

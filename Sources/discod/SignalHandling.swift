@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import Dispatch
 import NodeRuntime
 #if canImport(Glibc)

@@ -5,7 +5,11 @@ import Testing
 
 /// The UDP/TCP client against a scripted server: the cases a well-behaved dnsmasq never shows.
 @Suite struct NameserverClientTests {
+    /// For a server expected to stay silent: a test that waits out its timeouts stays short.
     static let quick = DNSClientOptions(timeoutPerTry: .milliseconds(300), tries: 2)
+    /// For a server expected to answer: generous, so a loaded machine cannot turn an answer
+    /// into a timeout.
+    static let patient = DNSClientOptions(timeoutPerTry: .seconds(10), tries: 2)
 
     func address(_ bytes: [UInt8], owner: String) throws -> DNSResourceRecord {
         DNSResourceRecord(name: try DNSName(parsing: owner), type: bytes.count == 4 ? .a : .aaaa, ttl: 30, data: .address(try #require(DNSIPAddress(bytes: bytes))))
@@ -17,7 +21,7 @@ import Testing
             [reply(to: query, id: query.header.id &+ 1, answers: [record]), reply(to: query, answers: [record])]
         })
         defer { server.stop() }
-        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.quick))
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.patient))
         let answer = try await resolver.lookup(try DNSName(parsing: "n.disco.test"), type: .a)
         #expect(answer.records == [record])
     }
@@ -26,7 +30,7 @@ import Testing
     func mapsResponseCodesToErrors(rcode: UInt8, code: DNSLookupError.Code) async throws {
         let server = try ScriptedDNSServer(udp: { [reply(to: $0, rcode: rcode)] })
         defer { server.stop() }
-        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.quick))
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.patient))
         let error = try await #require(throws: DNSLookupError.self) { try await resolver.lookup(try DNSName(parsing: "n.disco.test"), type: .a) }
         #expect(error.code == code)
         #expect(error.server == server.nameserver)
@@ -41,7 +45,7 @@ import Testing
             return [bytes]
         })
         defer { server.stop() }
-        let client = try NameserverClient(nameserver: server.nameserver, options: Self.quick)
+        let client = try NameserverClient(nameserver: server.nameserver, options: Self.patient)
         let error = try await #require(throws: DNSLookupError.self) {
             try await client.exchange(DNSQuestion(name: try DNSName(parsing: "n.disco.test"), type: .a))
         }
@@ -56,7 +60,7 @@ import Testing
             udp: { query in [Array(reply(to: query, truncated: true, answers: [record]).prefix(20))] },
             tcp: { query in [reply(to: query, answers: [record])] })
         defer { server.stop() }
-        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.quick))
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.patient))
         let answer = try await resolver.lookup(try DNSName(parsing: "n.disco.test"), type: .a)
         #expect(answer.records == [record])
         #expect(server.queries.withLock { $0.map(\.transport) } == ["udp", "tcp"])
@@ -81,7 +85,7 @@ import Testing
 
     @Test func reportsConnectionRefusedWhenNothingListens() async throws {
         let port = try FreePort.loopback()
-        let client = try NameserverClient(nameserver: "127.0.0.1:\(port)", options: Self.quick)
+        let client = try NameserverClient(nameserver: "127.0.0.1:\(port)", options: Self.patient)
         let error = try await #require(throws: DNSLookupError.self) {
             try await client.exchange(DNSQuestion(name: try DNSName(parsing: "n.disco.test"), type: .a))
         }
@@ -100,7 +104,7 @@ import Testing
             return [reply(to: query, answers: [record])]
         })
         defer { server.stop() }
-        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.quick))
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.patient))
         let answer = try await resolver.lookup(alias, type: .a)
         #expect(answer.canonicalName == target)
         #expect(answer.records == [record])
@@ -116,9 +120,34 @@ import Testing
             ])]
         })
         defer { server.stop() }
-        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.quick))
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.patient))
         let error = try await #require(throws: DNSLookupError.self) { try await resolver.lookup(a, type: .a) }
         #expect(error.code == .cnameLoop)
+    }
+
+    @Test func queriesCarryEDNSUnlessTurnedOff() async throws {
+        let record = try address([10, 0, 0, 4], owner: "n.disco.test")
+        let server = try ScriptedDNSServer(udp: { [reply(to: $0, answers: [record])] })
+        defer { server.stop() }
+        let question = DNSQuestion(name: try DNSName(parsing: "n.disco.test"), type: .a)
+        _ = try await NameserverClient(nameserver: server.nameserver, options: Self.patient).exchange(question)
+        var plain = Self.patient
+        plain.ednsPayloadSize = nil
+        _ = try await NameserverClient(nameserver: server.nameserver, options: plain).exchange(question)
+        #expect(server.queries.withLock { $0.map(\.message.edns?.udpPayloadSize) } == [1232, nil])
+    }
+
+    @Test func aServerWithoutEDNSIsAskedAgainPlainly() async throws {
+        let record = try address([10, 0, 0, 5], owner: "n.disco.test")
+        // Answers FORMERR, without an OPT record, to any query that has one (RFC 6891 §7).
+        let server = try ScriptedDNSServer(udp: { query in
+            [query.edns == nil ? reply(to: query, answers: [record]) : reply(to: query, rcode: 1)]
+        })
+        defer { server.stop() }
+        let resolver = DNSResolver(querier: try NameserverClient(nameserver: server.nameserver, options: Self.patient))
+        let answer = try await resolver.lookup(try DNSName(parsing: "n.disco.test"), type: .a)
+        #expect(answer.records == [record])
+        #expect(server.queries.withLock { $0.map { $0.message.edns != nil } } == [true, false])
     }
 
     @Test(arguments: ["dns.example:53", "10.0.0.1:0", "10.0.0.1:99999", ""])

@@ -6,6 +6,7 @@
 // Runs with 1 proposer (N/10 proposals) and with 64 concurrent proposers (N proposals) and
 // prints one line per run.
 import DiscoCore
+import DiscoSystem
 import DiscoRaft
 import Foundation
 import Synchronization

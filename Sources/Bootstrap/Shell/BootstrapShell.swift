@@ -6,9 +6,26 @@ import Synchronization
 
 /// What formation is doing, for `GET /status` and `/metrics`.
 public struct BootstrapProgress: Hashable, Sendable {
-    /// `idle` (not started), `seeking`, `proposing`, `promised`, then the outcome: `joined`,
-    /// `bootstrapped`, `clustered`, `existing-state`, `timed-out`; `stopped` when shut down first.
-    public var state: String
+    /// Where formation is: not started, under way, or how it ended.
+    public enum State: String, Hashable, Sendable, CaseIterable, CustomStringConvertible {
+        /// Not started.
+        case idle
+        case seeking
+        case proposing
+        case promised
+        /// Shut down before an outcome.
+        case stopped
+        // The outcomes (``BootstrapEngine/Outcome``).
+        case joined
+        case bootstrapped
+        case clustered
+        case existingState = "existing-state"
+        case timedOut = "timed-out"
+
+        public var description: String { rawValue }
+    }
+
+    public var state: State
     /// Rounds begun so far.
     public var rounds: Int
     /// Voters heard from recently, this node included, sorted by ID.
@@ -20,7 +37,7 @@ public struct BootstrapProgress: Hashable, Sendable {
     /// The cluster this node joined through `POST /join`, when that is how it ended.
     public var joined: JoinAccepted?
 
-    public init(state: String = "idle", rounds: Int = 0, knownVoters: [BootstrapPeer] = [], lastError: String? = nil,
+    public init(state: State = .idle, rounds: Int = 0, knownVoters: [BootstrapPeer] = [], lastError: String? = nil,
                 outcome: BootstrapEngine.Outcome? = nil, joined: JoinAccepted? = nil) {
         self.state = state
         self.rounds = rounds
@@ -134,7 +151,7 @@ public actor BootstrapShell {
         let engine = BootstrapEngine(settings: configuration.settings, seed: configuration.seed, promise: promise,
                                      hasClusterState: configuration.hasClusterState)
         let outcome = engine.outcome
-        let state = outcome.map(Self.name) ?? (promise == nil ? "idle" : "promised")
+        let state = outcome.map(Self.state) ?? (promise == nil ? .idle : .promised)
         let initial = BootstrapProgress(state: state, outcome: outcome)
         self.configuration = configuration
         self.hooks = hooks
@@ -210,12 +227,12 @@ public actor BootstrapShell {
     func taskEnded(_ id: Int) { tasks[id] = nil }
 
     func progressNow() -> BootstrapProgress {
-        let state: String
+        let state: BootstrapProgress.State
         switch engine.phase {
-        case .seeking: state = !started ? "idle" : (result != nil ? "stopped" : "seeking")
-        case .proposing: state = result != nil ? "stopped" : "proposing"
-        case .promised: state = result != nil ? "stopped" : "promised"
-        case .finished(let outcome): state = Self.name(of: outcome)
+        case .seeking: state = !started ? .idle : (result != nil ? .stopped : .seeking)
+        case .proposing: state = result != nil ? .stopped : .proposing
+        case .promised: state = result != nil ? .stopped : .promised
+        case .finished(let outcome): state = Self.state(of: outcome)
         }
         return BootstrapProgress(state: state, rounds: engine.round, knownVoters: engine.freshVoters(), lastError: lastError,
                                  outcome: engine.outcome, joined: joined)
@@ -226,13 +243,13 @@ public actor BootstrapShell {
         snapshot.withLock { $0 = current }
     }
 
-    static func name(of outcome: BootstrapEngine.Outcome) -> String {
+    static func state(of outcome: BootstrapEngine.Outcome) -> BootstrapProgress.State {
         switch outcome {
-        case .joined: "joined"
-        case .bootstrapped: "bootstrapped"
-        case .clustered: "clustered"
-        case .existingState: "existing-state"
-        case .timedOut: "timed-out"
+        case .joined: .joined
+        case .bootstrapped: .bootstrapped
+        case .clustered: .clustered
+        case .existingState: .existingState
+        case .timedOut: .timedOut
         }
     }
 

@@ -4,6 +4,7 @@
 @preconcurrency import Musl
 #endif
 import DiscoCore
+import DiscoSystem
 
 // MARK: - PromiseFile
 

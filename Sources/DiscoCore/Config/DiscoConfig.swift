@@ -66,17 +66,18 @@ public enum DiscoConfig: Sendable, Hashable {
 /// JSON itself. `$VAR`/`${VAR}` are then expanded in the text (``EnvironmentExpansion``, Go's
 /// `os.ExpandEnv` syntax, but a variable that is not set is an error where rqlite expands it to
 /// nothing) and it is parsed strictly.
+///
+/// The loader only reads through the two closures it is given; `DiscoConfigLoader.system`
+/// (DiscoSystem) reads the process environment and the real file system.
 public struct DiscoConfigLoader: Sendable {
-    /// Environment lookup (`nil` = unset); the process environment by default.
+    /// Environment lookup (`nil` = unset).
     public var environment: @Sendable (String) -> String?
-    /// File reader: `nil` when no such file; the real file system by default.
+    /// File reader: `nil` when no such file.
     public var readFile: @Sendable (String) throws(ProcessEnvironment.FileError) -> [UInt8]?
 
     public init(
-        environment: @escaping @Sendable (String) -> String? = ProcessEnvironment.value,
-        readFile: @escaping @Sendable (String) throws(ProcessEnvironment.FileError) -> [UInt8]? = { path throws(ProcessEnvironment.FileError) in
-            try ProcessEnvironment.readFileIfExists(path)
-        }
+        environment: @escaping @Sendable (String) -> String?,
+        readFile: @escaping @Sendable (String) throws(ProcessEnvironment.FileError) -> [UInt8]?
     ) {
         self.environment = environment
         self.readFile = readFile

@@ -41,11 +41,6 @@ public enum EnvironmentExpansion {
         }
     }
 
-    /// Expands with the process environment, as Go does (unset is empty).
-    public static func expandWithProcessEnvironment(_ text: String) -> String {
-        expand(text, lookup: ProcessEnvironment.value)
-    }
-
     /// One `$…` in the text: the variable's name (`nil` for `${}` or an unterminated `${`), how
     /// it was written and its byte offset.
     struct Reference {

@@ -8,6 +8,7 @@ public struct DiscodFlags: Sendable {
     public static let discoveryGroup = "Discovery"
     public static let gossipGroup = "Gossip encryption"
     public static let loggingGroup = "Logging"
+    public static let checkingGroup = "Checking"
 
     /// The declared flag set (print ``FlagSet/usage()`` for help).
     public private(set) var flagSet: FlagSet
@@ -33,6 +34,7 @@ public struct DiscodFlags: Sendable {
     let gossip: GossipFlags
     let logLevel: Flag<Logger.Level>
     let logFormat: Flag<LogFormat>
+    let validate: Flag<Bool>
 
     public init() {
         var set = FlagSet(
@@ -118,6 +120,11 @@ public struct DiscodFlags: Sendable {
         logFormat = set.custom("log-format", default: .text, defaultText: "text", typeName: "format",
                                usage: "Log line format: text (logfmt) or json", group: logging,
                                parse: { text throws(FlagValueError) in try LogFormat(parsing: text) })
+
+        // MARK: Checking
+        validate = set.bool("validate", usage: "Check the flags and disco-config exactly as a start would, print the resolved settings and exit: "
+                                + "0 when valid, 2 with the error otherwise; opens no data directory and binds no port",
+                            group: Self.checkingGroup)
         flagSet = set
     }
 

@@ -33,6 +33,8 @@ public struct DiscodOptions: Sendable {
     public var logFormat: LogFormat
     /// The data directory as given (not yet made absolute, not yet created).
     public var dataDirectory: String
+    /// `-validate`: check everything a start checks, then exit without starting.
+    public var validateOnly: Bool
 
     /// How this node will join or form a cluster (before any state on disk is considered).
     public enum FormationPlan: Sendable, Hashable, CustomStringConvertible {
@@ -63,8 +65,9 @@ public struct DiscodOptions: Sendable {
 
     // MARK: Parsing
 
-    /// Parses and validates a command line (without the program name).
-    public static func parse(_ arguments: [String], loader: DiscoConfigLoader = DiscoConfigLoader()) throws(FlagError) -> DiscodOptions {
+    /// Parses and validates a command line (without the program name), reading `-disco-config`
+    /// through `loader` (`.system` in DiscoSystem reads the real environment and files).
+    public static func parse(_ arguments: [String], loader: DiscoConfigLoader) throws(FlagError) -> DiscodOptions {
         let flags = DiscodFlags()
         let parsed = try flags.flagSet.parse(arguments)
         return try DiscodOptions(flags: flags, parsed: parsed, loader: loader)
@@ -149,6 +152,7 @@ public struct DiscodOptions: Sendable {
         }
         logLevel = parsed[flags.logLevel]
         logFormat = parsed[flags.logFormat]
+        validateOnly = parsed[flags.validate]
 
         try validateCombinations()
 

@@ -7,7 +7,7 @@ public struct LogfmtHandler: LogHandler {
     public let sink: any LogSink
     public let clock: LogClock
 
-    public init(sink: any LogSink = StandardErrorSink(), clock: LogClock = .system) {
+    public init(sink: any LogSink, clock: LogClock) {
         self.sink = sink
         self.clock = clock
     }
@@ -79,7 +79,7 @@ public struct JSONLinesHandler: LogHandler {
     public let sink: any LogSink
     public let clock: LogClock
 
-    public init(sink: any LogSink = StandardErrorSink(), clock: LogClock = .system) {
+    public init(sink: any LogSink, clock: LogClock) {
         self.sink = sink
         self.clock = clock
     }

@@ -1,4 +1,3 @@
-@preconcurrency import Glibc
 import Synchronization
 
 // MARK: - Log format
@@ -18,8 +17,9 @@ public enum LogFormat: String, Sendable, Hashable, CaseIterable {
         self = format
     }
 
-    /// The backend for this format.
-    public func handler(sink: any LogSink = StandardErrorSink(), clock: LogClock = .system) -> any LogHandler {
+    /// The backend for this format, writing to `sink` with timestamps from `clock`.
+    /// (`handler()` in DiscoSystem writes to standard error with the system clock.)
+    public func handler(sink: any LogSink, clock: LogClock) -> any LogHandler {
         switch self {
         case .text: LogfmtHandler(sink: sink, clock: clock)
         case .json: JSONLinesHandler(sink: sink, clock: clock)
@@ -30,27 +30,9 @@ public enum LogFormat: String, Sendable, Hashable, CaseIterable {
 // MARK: - Sinks
 
 /// Where formatted lines go. Each call receives one complete line including its newline.
+/// (`StandardErrorSink`, in DiscoSystem, writes to standard error.)
 public protocol LogSink: Sendable {
     func write(_ line: [UInt8])
-}
-
-/// Writes lines to standard error with one `write(2)` each, so concurrent lines do not interleave.
-public struct StandardErrorSink: LogSink {
-    public init() {}
-
-    public func write(_ line: [UInt8]) {
-        line.withUnsafeBytes { buffer in
-            var offset = 0
-            while offset < buffer.count {
-                let written = Glibc.write(2, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
-                if written < 0 {
-                    if errno == EINTR { continue }
-                    return
-                }
-                offset += written
-            }
-        }
-    }
 }
 
 /// Collects lines in memory, for tests.
@@ -70,19 +52,13 @@ public final class MemoryLogSink: LogSink {
 
 // MARK: - Clock
 
-/// The wall clock used for `ts=`, injectable for tests.
+/// The wall clock used for `ts=`, injectable for tests (`LogClock.system`, in DiscoSystem, reads
+/// `CLOCK_REALTIME`).
 public struct LogClock: Sendable {
     /// Nanoseconds since the Unix epoch.
     public let now: @Sendable () -> Int64
 
     public init(now: @escaping @Sendable () -> Int64) { self.now = now }
-
-    /// `CLOCK_REALTIME`.
-    public static let system = LogClock {
-        var spec = timespec()
-        clock_gettime(CLOCK_REALTIME, &spec)
-        return Int64(spec.tv_sec) * 1_000_000_000 + Int64(spec.tv_nsec)
-    }
 
     /// RFC 3339 UTC with milliseconds: `2026-11-21T00:52:03.123Z`.
     public static func rfc3339(nanoseconds: Int64) -> String {

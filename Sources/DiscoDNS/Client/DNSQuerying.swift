@@ -3,8 +3,9 @@
 /// Something that can send one question to a DNS server and return the server's response.
 ///
 /// Implementations: ``NameserverClient`` (our own UDP/TCP client for a configured server) and
-/// ``LibresolvClient`` (the system's stub resolver). Both hand back a parsed ``DNSMessage``
-/// that answers exactly the question asked; RCODEs are left for ``DNSResolver`` to interpret.
+/// ``LibresolvClient`` (the same client for the servers of the system's resolver configuration).
+/// Both hand back a parsed ``DNSMessage`` that answers exactly the question asked; RCODEs are
+/// left for ``DNSResolver`` to interpret.
 public protocol DNSQuerying: Sendable {
     /// The server as named in errors, such as `127.0.0.1:5353`.
     var serverDescription: String { get }
@@ -26,6 +27,9 @@ public struct DNSClientOptions: Sendable {
     /// Keep answers for their TTL (``DNSCache``) when a provider builds its own client.
     /// Off by default: every discovery round then sees the current records.
     public var cacheByTTL = false
+    /// The UDP payload size advertised with EDNS(0), so answers up to this size come over UDP;
+    /// nil sends plain queries (answers over 512 bytes then come over TCP).
+    public var ednsPayloadSize: UInt16? = EDNS.defaultPayloadSize
 
     public init() {}
 

@@ -8,7 +8,8 @@ public struct DNSAnswer: Sendable, Hashable {
     public var canonicalName: DNSName
     /// The answer records of the requested type for `canonicalName`.
     public var records: [DNSResourceRecord]
-    /// The additional section of the final response (glue for SRV targets).
+    /// The additional section of the final response (glue for SRV targets), without the EDNS
+    /// OPT pseudo-record.
     public var additional: [DNSResourceRecord]
 }
 
@@ -50,7 +51,8 @@ public struct DNSResolver: HostAddressResolving {
             while true {
                 let matching = message.answers.filter { $0.name == current && $0.type == type }
                 if !matching.isEmpty {
-                    return DNSAnswer(name: name, canonicalName: current, records: matching, additional: message.additional)
+                    return DNSAnswer(name: name, canonicalName: current, records: matching,
+                                     additional: message.additional.filter { $0.type != .opt })
                 }
                 guard let alias = message.answers.first(where: { $0.name == current && $0.type == .cname }),
                     case .cname(let target) = alias.data

@@ -1,17 +1,18 @@
-import CResolv
-import Dispatch
-@preconcurrency import Glibc
+import DiscoNet
 
 // MARK: - LibresolvClient
 
-/// Asks the system's stub resolver (glibc libresolv, `res_nquery`) and parses the answer bytes
-/// with Disco's own codec. Used for SRV when no `nameserver` is configured: it honours
-/// `/etc/resolv.conf`, `RES_OPTIONS` and `LOCALDOMAIN` like every other program on the host.
+/// Asks the name servers of the system's resolver configuration (read once, through libresolv:
+/// `/etc/resolv.conf` with `RES_OPTIONS`), with Disco's own UDP/TCP client and codec. Used for
+/// SRV when no `nameserver` is configured.
 ///
-/// The name is queried as given (no search list): give fully qualified names.
+/// Like glibc it tries each server in order, for `attempts` rounds, `timeout` per try; a server
+/// that answers SERVFAIL, REFUSED or NOTIMP is passed over for the next one (its answer is
+/// returned when no server does better). The name is queried as given (no search list): give
+/// fully qualified names.
 public struct LibresolvClient: DNSQuerying {
-    /// An IPv4 server that replaces resolv.conf's list (glibc's documented override); tests use
-    /// it to aim the system resolver at a local dnsmasq.
+    /// An IPv4 server that replaces the configured list; tests use it to aim the system path at
+    /// a local dnsmasq.
     public struct Override: Sendable, Hashable {
         public var ipv4: String
         public var port: UInt16
@@ -21,84 +22,87 @@ public struct LibresolvClient: DNSQuerying {
         }
     }
 
-    private let override: Override?
-    private let timeoutSeconds: Int32
-    private let tries: Int32
+    private let servers: Result<[NameserverClient], DNSLookupError>
+    private let attempts: Int
+    public let serverDescription: String
 
-    public var serverDescription: String {
-        override.map { "system resolver (libresolv) at \($0.ipv4):\($0.port)" } ?? "system resolver (libresolv)"
+    /// Reads the system configuration now (a small file read) and asks its servers.
+    ///
+    /// - Parameters:
+    ///   - timeoutPerTry: 0 keeps resolv.conf's `timeout`.
+    ///   - tries: rounds over the servers; 0 keeps resolv.conf's `attempts`.
+    ///   - override: one IPv4 server instead of the configured ones.
+    ///   - options: EDNS and query IDs (its timeout and tries are replaced by the above).
+    public init(timeoutPerTry: Duration = .zero, tries: Int = 0, override: Override? = nil, options: DNSClientOptions = DNSClientOptions(),
+                group: EventLoopGroup = .shared) {
+        var configuration = SystemResolverConfiguration.read()
+        if let override {
+            configuration = configuration.flatMap { read in
+                guard let address = SocketAddress(numericHost: override.ipv4, port: override.port) else {
+                    return .failure(SystemResolverConfigurationError(reason: "\(override.ipv4.debugDescription) is not an IPv4 address"))
+                }
+                return .success(SystemResolverConfiguration(servers: [address], timeoutPerTry: read.timeoutPerTry, attempts: read.attempts))
+            }
+        }
+        configuration = configuration.map { read in
+            SystemResolverConfiguration(servers: read.servers, timeoutPerTry: timeoutPerTry > .zero ? timeoutPerTry : read.timeoutPerTry,
+                                        attempts: tries > 0 ? tries : read.attempts)
+        }
+        self.init(configuration: configuration, options: options, group: group)
     }
 
-    /// - Parameters:
-    ///   - timeoutPerTry: rounded up to whole seconds (libresolv's unit); 0 keeps resolv.conf's.
-    ///   - tries: attempts per server; 0 keeps resolv.conf's.
-    public init(timeoutPerTry: Duration = .zero, tries: Int = 0, override: Override? = nil) {
-        let seconds = timeoutPerTry.components.seconds + (timeoutPerTry.components.attoseconds > 0 ? 1 : 0)
-        self.timeoutSeconds = Int32(clamping: seconds)
-        self.tries = Int32(clamping: tries)
-        self.override = override
+    /// Asks the servers of `configuration` (or reports why there is none), with libresolv's
+    /// order, timeout and attempts.
+    public init(configuration: Result<SystemResolverConfiguration, SystemResolverConfigurationError>,
+                options: DNSClientOptions = DNSClientOptions(), group: EventLoopGroup = .shared) {
+        let description = switch configuration {
+        case .success(let read): "system resolver (libresolv) at \(read.servers.map(\.description).joined(separator: ", "))"
+        case .failure: "system resolver (libresolv)"
+        }
+        serverDescription = description
+        attempts = (try? configuration.get().attempts) ?? 1
+        servers = configuration
+            .map { read in
+                var perServer = options
+                perServer.tries = 1
+                perServer.timeoutPerTry = read.timeoutPerTry
+                return read.servers.map { NameserverClient(address: $0, options: perServer, group: group) }
+            }
+            .mapError { DNSLookupError(.systemFailure, server: description, question: "", detail: $0.description) }
     }
 
     public func exchange(_ question: DNSQuestion) async throws(DNSLookupError) -> DNSMessage {
-        let result: Result<DNSMessage, DNSLookupError> = await withCheckedContinuation { continuation in
-            DispatchQueue(label: "disco.dns.libresolv").async {
-                continuation.resume(returning: Result { () throws(DNSLookupError) in try self.queryBlocking(question) })
-            }
-        }
-        return try result.get()
-    }
-
-    // MARK: Blocking query
-
-    private func queryBlocking(_ question: DNSQuestion) throws(DNSLookupError) -> DNSMessage {
         func failure(_ code: DNSLookupError.Code, _ detail: String) -> DNSLookupError {
             DNSLookupError(code, server: serverDescription, question: question.description, detail: detail)
         }
-        // Names with dots or backslashes inside labels cannot be passed as text safely.
-        guard question.name.labels.allSatisfy({ !$0.contains(UInt8(ascii: ".")) && !$0.contains(UInt8(ascii: "\\")) }) else {
-            throw failure(.systemFailure, "the name has a label containing '.' or '\\', which the system resolver cannot take as text")
+        let clients: [NameserverClient]
+        switch servers {
+        case .success(let list): clients = list
+        case .failure(let error): throw failure(.systemFailure, error.detail)
         }
-        let name = question.name.isRoot ? "." : question.name.description + "."
-        var answer = [UInt8](repeating: 0, count: 65_535)
-        var outcome = disco_res_outcome()
-        let length: Int32 = answer.withUnsafeMutableBufferPointer { buffer in
-            if let override {
-                return disco_res_query(name, Int32(question.type.rawValue), buffer.baseAddress, Int32(buffer.count),
-                                       timeoutSeconds, tries, override.ipv4, override.port, &outcome)
+        var fallback: DNSMessage?
+        var errors: [DNSLookupError] = []
+        for _ in 0..<max(1, attempts) {
+            for client in clients {
+                do throws(DNSLookupError) {
+                    let answer = try await client.exchange(question)
+                    switch answer.header.responseCode {
+                    case .serverFailure, .refused, .notImplemented:
+                        fallback = fallback ?? answer  // another server may do better
+                    default:
+                        return answer
+                    }
+                } catch where error.code == .timeout || error.code == .connectionRefused {
+                    errors.append(error)
+                } catch {
+                    throw failure(error.code, "\(error.server): \(error.detail)")
+                }
             }
-            return disco_res_query(name, Int32(question.type.rawValue), buffer.baseAddress, Int32(buffer.count),
-                                   timeoutSeconds, tries, nil, 0, &outcome)
+            if let fallback { return fallback }
         }
-        if length >= 0 {
-            let bytes = Array(answer[0..<Int(min(length, Int32(answer.count)))])
-            let message: DNSMessage
-            do {
-                message = try DNSMessage(parsing: bytes)
-            } catch {
-                throw failure(.malformedAnswer, error.description)
-            }
-            guard message.isAnswer(to: question) else {
-                throw failure(.malformedAnswer, "the answer is for \(message.questions.map(\.description)), not \(question)")
-            }
-            return message
-        }
-        if outcome.init_failed != 0 {
-            throw failure(.systemFailure, "res_ninit failed: \(String(cString: strerror(outcome.system_error)))")
-        }
-        // A response was received (QR set in the zeroed buffer): report its RCODE exactly.
-        // A NOERROR response here had no answers (NODATA); DNSResolver interprets both cases.
-        if let header = try? DNSMessage.parseHeader(answer), header.isResponse {
-            return DNSMessage(header: header, questions: [question])
-        }
-        switch outcome.h_error {
-        case HOST_NOT_FOUND: throw failure(.nameDoesNotExist, "")
-        case NO_DATA: throw failure(.noRecords, "")
-        case TRY_AGAIN where outcome.system_error == ECONNREFUSED:
+        if !errors.isEmpty, errors.allSatisfy({ $0.code == .connectionRefused }) {
             throw failure(.connectionRefused, "every configured server refused the connection")
-        case TRY_AGAIN:
-            throw failure(.timeout, "no server answered (h_errno TRY_AGAIN, \(String(cString: strerror(outcome.system_error))))")
-        default:
-            throw failure(.systemFailure, "res_nquery failed with h_errno \(outcome.h_error), errno \(outcome.system_error)")
         }
+        throw failure(.timeout, "no server answered (\(max(1, attempts)) rounds over \(clients.count) server\(clients.count == 1 ? "" : "s"))")
     }
 }

@@ -1,162 +1,159 @@
 import DiscoCore
-import Dispatch
-// CResolv's header brings in the socket structs; importing it makes their members visible.
-import CResolv
-@preconcurrency import Glibc
+import DiscoNet
 
 // MARK: - NameserverClient
 
-/// Sends queries straight to one configured server over UDP, falling back to TCP when an answer
-/// is truncated (TC). Used when discovery config names a `nameserver` (`host:port`).
+/// Sends queries straight to one server over UDP, falling back to TCP when an answer is truncated
+/// (TC). Used when discovery config names a `nameserver` (`host:port`), and for each server of
+/// the system configuration (``LibresolvClient``).
 ///
-/// Each try uses a fresh socket (a new source port) and a new query ID; answers whose ID or
-/// question do not match are ignored, as RFC 5452 advises. Blocking socket work runs on its own
-/// dispatch queue, never on the cooperative thread pool.
+/// Sockets are DiscoNet's, driven by its event loops. Each try uses a fresh connected UDP socket
+/// (a new source port, and a closed port is reported as refused) and a new query ID; answers
+/// whose ID or question do not match are ignored, as RFC 5452 advises. Queries carry EDNS(0)
+/// (``DNSClientOptions/ednsPayloadSize``); a server that answers FORMERR without EDNS is asked
+/// again without it.
 public struct NameserverClient: DNSQuerying {
     /// The server as `host:port`.
     public let serverDescription: String
-    private let address: SocketAddress
+    /// The server's address.
+    public let address: SocketAddress
     private let options: DNSClientOptions
+    private let group: EventLoopGroup
 
     /// - Parameter nameserver: `ip:port`, `[ipv6]:port` or a bare IP (port 53).
-    public init(nameserver: String, options: DNSClientOptions = DNSClientOptions()) throws(DNSConfigurationError) {
-        let host: String
-        let port: UInt16
+    public init(nameserver: String, options: DNSClientOptions = DNSClientOptions(), group: EventLoopGroup = .shared) throws(DNSConfigurationError) {
+        let parsed: PeerAddress
         do {
-            let parsed = try PeerAddress(parsing: nameserver, defaultPort: 53)
-            host = parsed.host
-            port = parsed.port
+            parsed = try PeerAddress(parsing: nameserver, defaultPort: 53)
         } catch {
             throw DNSConfigurationError(field: "nameserver", reason: error.reason)
         }
-        guard let address = SocketAddress(ip: host, port: port) else {
+        guard let address = SocketAddress(numericHost: parsed.host, port: parsed.port) else {
             throw DNSConfigurationError(
                 field: "nameserver",
-                reason: "\(host.debugDescription) is not an IP address; give the server as ip:port, such as 127.0.0.1:53 or [::1]:5353")
+                reason: "\(parsed.host.debugDescription) is not an IP address; give the server as ip:port, such as 127.0.0.1:53 or [::1]:5353")
         }
+        self.init(address: address, options: options, group: group)
+    }
+
+    /// A client for the server at `address`.
+    public init(address: SocketAddress, options: DNSClientOptions = DNSClientOptions(), group: EventLoopGroup = .shared) {
         self.address = address
         self.options = options
-        self.serverDescription = host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        self.group = group
+        serverDescription = address.description
     }
 
     public func exchange(_ question: DNSQuestion) async throws(DNSLookupError) -> DNSMessage {
-        let result: Result<DNSMessage, DNSLookupError> = await withCheckedContinuation { continuation in
-            DispatchQueue(label: "disco.dns.query").async {
-                continuation.resume(returning: Result { () throws(DNSLookupError) in try self.exchangeBlocking(question) })
+        let tries = max(1, options.tries)
+        var edns = options.ednsPayloadSize.map { EDNS(udpPayloadSize: $0) }
+        var attempt = 0
+        while attempt < tries {
+            var query = DNSMessage(header: DNSHeader(id: options.idGenerator(), flags: DNSHeader.queryFlags), questions: [question])
+            query.edns = edns
+            guard let answer = try await udpTry(query) else {
+                attempt += 1
+                continue
             }
+            if edns != nil, answer.header.responseCode == .formatError, answer.edns == nil {
+                edns = nil  // a server without EDNS (RFC 6891 §7): ask again, plainly
+                continue
+            }
+            return answer
         }
-        return try result.get()
+        throw failure(.timeout, question, "\(tries) \(tries == 1 ? "try" : "tries") over UDP, \(options.timeoutPerTry) each")
     }
 
-    // MARK: Blocking exchange
+    // MARK: UDP
 
     private func failure(_ code: DNSLookupError.Code, _ question: DNSQuestion, _ detail: String) -> DNSLookupError {
         DNSLookupError(code, server: serverDescription, question: question.description, detail: detail)
     }
 
-    func exchangeBlocking(_ question: DNSQuestion) throws(DNSLookupError) -> DNSMessage {
-        for _ in 0..<max(1, options.tries) {
-            let query = DNSMessage(header: DNSHeader(id: options.idGenerator(), flags: DNSHeader.queryFlags), questions: [question])
-            if let answer = try udpTry(query) { return answer }
+    private func encode(_ query: DNSMessage) throws(DNSLookupError) -> [UInt8] {
+        do {
+            return try query.encoded()
+        } catch {
+            throw failure(.malformedAnswer, query.questions[0], "could not encode the query: \(error)")
         }
-        let tries = max(1, options.tries)
-        throw failure(.timeout, question, "\(tries) \(tries == 1 ? "try" : "tries") over UDP, \(options.timeoutPerTry) each")
     }
 
-    /// One UDP try; `nil` when it timed out.
-    private func udpTry(_ query: DNSMessage) throws(DNSLookupError) -> DNSMessage? {
+    /// One UDP try; nil when it timed out.
+    private func udpTry(_ query: DNSMessage) async throws(DNSLookupError) -> DNSMessage? {
         let question = query.questions[0]
-        let bytes: [UInt8]
-        do {
-            bytes = try query.encoded()
-        } catch {
-            throw failure(.malformedAnswer, question, "could not encode the query: \(error)")
-        }
-        let fd: Int32
-        do {
-            fd = try openSocket(family: address.family, type: Int32(SOCK_DGRAM.rawValue))
-        } catch {
-            throw failure(.systemFailure, question, error.description)
-        }
-        defer { close(fd) }
+        let bytes = try encode(query)
         let deadline = ContinuousClock.now + options.timeoutPerTry
         do {
-            try connectSocket(fd, to: address, until: deadline)
-            let sent = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard sent == bytes.count else { throw SocketWaitError.system(SystemCallError(call: "send", errno: errno)) }
-            var buffer = [UInt8](repeating: 0, count: 65_535)
+            let socket = try await UDPSocket.connected(to: address, group: group)
+            defer { socket.close() }
+            try await socket.send(bytes, to: address)
             while true {
-                try waitFor(fd, events: Int16(POLLIN), until: deadline)
-                let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-                if count < 0 {
-                    if errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR { continue }
-                    throw SocketWaitError.system(SystemCallError(call: "recv", errno: errno))
-                }
-                let datagram = Array(buffer[0..<count])
-                guard let header = try? DNSMessage.parseHeader(datagram), header.isResponse, header.id == query.header.id else {
+                guard let datagram = try await socket.receive(timeout: max(.zero, deadline - ContinuousClock.now)) else { return nil }
+                guard let header = try? DNSMessage.parseHeader(datagram.bytes), header.isResponse, header.id == query.header.id else {
                     continue  // not ours: keep waiting for the real answer
                 }
-                if header.isTruncated { return try tcpExchange(query) }
+                if header.isTruncated { return try await tcpExchange(query) }
                 let message: DNSMessage
                 do {
-                    message = try DNSMessage(parsing: datagram)
+                    message = try DNSMessage(parsing: datagram.bytes)
                 } catch {
                     throw failure(.malformedAnswer, question, error.description)
                 }
                 guard message.isAnswer(to: question) else { continue }
                 return message
             }
-        } catch let error as SocketWaitError {
-            switch error {
-            case .timedOut: return nil
-            case .system(let system) where system.isConnectionRefused:
-                throw failure(.connectionRefused, question, "over UDP; nothing listens on that port")
-            case .system(let system): throw failure(.systemFailure, question, system.description)
-            case .closed: throw failure(.systemFailure, question, "UDP socket closed")
-            }
         } catch let error as DNSLookupError {
             throw error
+        } catch let error as NetworkError where error.code == .connectRefused {
+            throw failure(.connectionRefused, question, "over UDP; nothing listens on that port")
         } catch {
-            throw failure(.systemFailure, question, "\(error)")
+            throw failure(.systemFailure, question, "over UDP: \(error)")
         }
     }
 
+    // MARK: TCP
+
     /// The same query over TCP (RFC 1035 §4.2.2: two-byte length prefix), after a truncated answer.
-    private func tcpExchange(_ query: DNSMessage) throws(DNSLookupError) -> DNSMessage {
+    private func tcpExchange(_ query: DNSMessage) async throws(DNSLookupError) -> DNSMessage {
         let question = query.questions[0]
+        let bytes = try encode(query)
         let deadline = ContinuousClock.now + options.timeoutPerTry
+        var received: [UInt8] = []
         do {
-            let bytes = try query.encoded()
-            let fd = try openSocket(family: address.family, type: Int32(SOCK_STREAM.rawValue))
-            defer { close(fd) }
-            try connectSocket(fd, to: address, until: deadline)
-            try writeAll(fd, [UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes, until: deadline)
-            let prefix = try readExactly(fd, 2, until: deadline)
-            let length = Int(prefix[0]) << 8 | Int(prefix[1])
-            let body = length == 0 ? [] : try readExactly(fd, length, until: deadline)
-            let message = try DNSMessage(parsing: body)
-            guard message.header.id == query.header.id, message.isAnswer(to: question) else {
-                throw failure(.malformedAnswer, question, "the TCP answer (ID \(message.header.id)) does not answer query ID \(query.header.id) for \(question)")
+            let connection = try await TCPConnection.connect(to: address, timeout: options.timeoutPerTry, group: group)
+            defer { connection.close() }
+            try await withDeadline(deadline) { try await connection.write([UInt8(bytes.count >> 8), UInt8(bytes.count & 0xFF)] + bytes) }
+            while received.count < 2 || received.count < 2 + (Int(received[0]) << 8 | Int(received[1])) {
+                guard let chunk = try await withDeadline(deadline, { try await connection.read() }) else {
+                    let expected = received.count < 2 ? 2 : 2 + (Int(received[0]) << 8 | Int(received[1]))
+                    throw failure(.malformedAnswer, question, "over TCP: the server closed the connection after \(received.count) of \(expected) bytes")
+                }
+                received += chunk
             }
-            return message
-        } catch let error as DNSMessageError {
-            throw failure(.malformedAnswer, question, "over TCP: \(error)")
-        } catch let error as SocketWaitError {
-            switch error {
-            case .timedOut:
-                throw failure(.timeout, question, "the UDP answer was truncated and the TCP retry got no answer within \(options.timeoutPerTry)")
-            case .system(let system) where system.isConnectionRefused:
-                throw failure(.connectionRefused, question, "over TCP, after a truncated UDP answer")
-            case .system(let system): throw failure(.systemFailure, question, "over TCP: \(system.description)")
-            case .closed(let received, let expected):
-                throw failure(.malformedAnswer, question, "over TCP: the server closed the connection after \(received) of \(expected) bytes")
-            }
-        } catch let error as SystemCallError {
-            throw failure(.systemFailure, question, error.description)
+        } catch is DeadlinePassed {
+            throw failure(.timeout, question, "the UDP answer was truncated and the TCP retry got no answer within \(options.timeoutPerTry)")
         } catch let error as DNSLookupError {
             throw error
+        } catch let error as NetworkError {
+            switch error.code {
+            case .connectRefused: throw failure(.connectionRefused, question, "over TCP, after a truncated UDP answer")
+            case .connectTimeout:
+                throw failure(.timeout, question, "the UDP answer was truncated and the TCP connection was not accepted within \(options.timeoutPerTry)")
+            default: throw failure(.systemFailure, question, "over TCP: \(error)")
+            }
         } catch {
-            throw failure(.systemFailure, question, "\(error)")
+            throw failure(.systemFailure, question, "over TCP: \(error)")
         }
+        let length = Int(received[0]) << 8 | Int(received[1])
+        let message: DNSMessage
+        do {
+            message = try DNSMessage(parsing: Array(received[2..<(2 + length)]))
+        } catch {
+            throw failure(.malformedAnswer, question, "over TCP: \(error)")
+        }
+        guard message.header.id == query.header.id, message.isAnswer(to: question) else {
+            throw failure(.malformedAnswer, question, "the TCP answer (ID \(message.header.id)) does not answer query ID \(query.header.id) for \(question)")
+        }
+        return message
     }
 }

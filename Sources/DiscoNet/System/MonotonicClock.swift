@@ -18,8 +18,9 @@ enum MonotonicClock {
 
     /// Converts a `Duration` to whole nanoseconds, saturating at zero for negative values.
     static func nanoseconds(_ duration: Duration) -> UInt64 {
+        // A negative duration has negative seconds, or none and negative attoseconds.
+        guard duration > .zero else { return 0 }
         let (seconds, attoseconds) = duration.components
-        if seconds < 0 { return 0 }
         let (secNanos, overflow) = UInt64(seconds).multipliedReportingOverflow(by: 1_000_000_000)
         if overflow { return UInt64.max / 2 }
         return secNanos &+ UInt64(attoseconds / 1_000_000_000)

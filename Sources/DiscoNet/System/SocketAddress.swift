@@ -22,8 +22,10 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// True for IPv6 addresses.
     public var isIPv6: Bool { addressBytes.count == 16 }
 
-    /// Creates an address from a numeric host (`"127.0.0.1"`, `"::1"`, `"[::1]"`) and a port.
-    /// Returns nil when `host` is not a numeric address; use ``resolve(host:port:)`` for names.
+    /// Creates an address from a numeric host (`"127.0.0.1"`, `"::1"`, `"[::1]"`, or a link-local
+    /// IPv6 address with its zone, `"fe80::1%eth0"` or `"fe80::1%2"`) and a port.
+    /// Returns nil when `host` is not a numeric address (or names an unknown interface); use
+    /// ``resolve(host:port:)`` for names.
     public init?(numericHost host: String, port: UInt16) {
         var text = host
         if text.hasPrefix("["), text.hasSuffix("]") { text = String(text.dropFirst().dropLast()) }
@@ -32,9 +34,20 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             self = withUnsafeBytes(of: &v4) { SocketAddress(bytes: Array($0), port: port, scopeID: 0) }
             return
         }
+        var scopeID: UInt32 = 0
+        if let percent = text.firstIndex(of: "%") {
+            let zone = String(text[text.index(after: percent)...])
+            text = String(text[..<percent])
+            if let index = UInt32(zone) {
+                scopeID = index
+            } else {
+                scopeID = if_nametoindex(zone)
+                guard scopeID != 0 else { return nil }
+            }
+        }
         var v6 = in6_addr()
         if inet_pton(AF_INET6, text, &v6) == 1 {
-            self = withUnsafeBytes(of: &v6) { SocketAddress(bytes: Array($0), port: port, scopeID: 0) }
+            self = withUnsafeBytes(of: &v6) { SocketAddress(bytes: Array($0), port: port, scopeID: scopeID) }
             return
         }
         return nil
@@ -58,9 +71,11 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
-    /// `host:port`, with IPv6 hosts in brackets: `[::1]:8080`.
+    /// `host:port`, with IPv6 hosts in brackets: `[::1]:8080` (and a zone as its index:
+    /// `[fe80::1%2]:53`).
     public var description: String {
-        isIPv6 ? "[\(host)]:\(port)" : "\(host):\(port)"
+        guard isIPv6 else { return "\(host):\(port)" }
+        return scopeID == 0 ? "[\(host)]:\(port)" : "[\(host)%\(scopeID)]:\(port)"
     }
 
     // MARK: Syscall boundary

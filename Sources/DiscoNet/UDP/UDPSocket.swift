@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+
 // MARK: - UDP datagrams
 
 /// A datagram received on a ``UDPSocket``.
@@ -31,6 +37,15 @@ public final class UDPSocket: Sendable {
         return UDPSocket(localAddress: channel.localAddress, channel: channel)
     }
 
+    /// A UDP socket connected to `peer`, on an ephemeral port of the peer's family: only the
+    /// peer's datagrams arrive, and an ICMP "port unreachable" for an earlier send fails the next
+    /// ``receive(maxBytes:)`` with ``NetworkError/Code/connectRefused``.
+    public static func connected(to peer: SocketAddress, group: EventLoopGroup = .shared) async throws -> UDPSocket {
+        let loop = group.next()
+        let channel = try await loop.submit { () throws -> UDPChannel in try UDPChannel(connectingTo: peer, loop: loop) }
+        return UDPSocket(localAddress: channel.localAddress, channel: channel)
+    }
+
     /// Sends one datagram to `address`.
     public func send(_ bytes: [UInt8], to address: SocketAddress) async throws {
         let channel = self.channel
@@ -42,8 +57,18 @@ public final class UDPSocket: Sendable {
     /// Waits for the next datagram. Datagrams larger than `maxBytes` are truncated.
     /// Cancelling the waiting task closes the socket.
     public func receive(maxBytes: Int = 65_536) async throws -> Datagram {
+        guard let datagram = try await receive(maxBytes: maxBytes, timeout: nil) else {
+            throw NetworkError(.ioFailed, peer: localAddress.description, detail: "a receive without a timeout ended without a datagram")
+        }
+        return datagram
+    }
+
+    /// Waits for the next datagram for at most `timeout`; nil when none came. The time is kept
+    /// by the event loop, which hands out a datagram that arrived in time before it gives up, so
+    /// a busy task pool cannot cut the wait short. Cancelling the waiting task closes the socket.
+    public func receive(maxBytes: Int = 65_536, timeout: Duration?) async throws -> Datagram? {
         let channel = self.channel
-        return try await channel.loop.run { channel.receive(maxBytes: maxBytes, $0) } onCancel: { channel.close() }
+        return try await channel.loop.run { channel.receive(maxBytes: maxBytes, timeout: timeout, $0) } onCancel: { channel.close() }
     }
 
     /// Closes the socket; pending receives fail.
@@ -60,7 +85,19 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
     let loop: EventLoop
     let localAddress: SocketAddress
     private let socket: Socket
-    private var receivers: [(maxBytes: Int, continuation: CheckedContinuation<Datagram, any Error>)] = []
+    /// The peer of a connected socket.
+    private let peer: SocketAddress?
+    /// An error (an ICMP "port unreachable") that reached a connected socket while nobody was
+    /// receiving: the next receive reports it.
+    private var parkedError: Int32?
+    private struct Receiver {
+        let id: UInt64
+        let maxBytes: Int
+        let continuation: CheckedContinuation<Datagram?, any Error>
+        let timer: TimerID?
+    }
+    private var receivers: [Receiver] = []
+    private var nextReceiverID: UInt64 = 0
     private var sends: [(bytes: [UInt8], to: SocketAddress, continuation: CheckedContinuation<Void, any Error>)] = []
     private var interest: UInt32 = 0
     private var closed = false
@@ -70,6 +107,27 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
         self.localAddress = localAddress
         self.socket = socket
         self.loop = loop
+        peer = nil
+        do {
+            try loop.register(socket.fd, self, events: 0)
+        } catch {
+            socket.close()
+            throw error
+        }
+    }
+
+    init(connectingTo peer: SocketAddress, loop: EventLoop) throws {
+        let socket = try Socket.udp(for: peer)
+        do {
+            _ = try socket.connect(to: peer)  // a UDP connect only records the peer: it never waits
+            localAddress = try socket.localAddress()
+        } catch {
+            socket.close()
+            throw error
+        }
+        self.socket = socket
+        self.loop = loop
+        self.peer = peer
         do {
             try loop.register(socket.fd, self, events: 0)
         } catch {
@@ -88,17 +146,46 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
         flushSends()
     }
 
-    func receive(maxBytes: Int, _ continuation: CheckedContinuation<Datagram, any Error>) {
+    func receive(maxBytes: Int, timeout: Duration?, _ continuation: CheckedContinuation<Datagram?, any Error>) {
         guard !closed else { continuation.resume(throwing: closedError()); return }
-        receivers.append((maxBytes, continuation))
+        if let code = parkedError {
+            parkedError = nil
+            continuation.resume(throwing: receiveError(SystemError(function: "recvfrom", errno: code)))
+            return
+        }
+        nextReceiverID += 1
+        let id = nextReceiverID
+        let timer = timeout.map { timeout in loop.scheduleTimer(after: timeout) { [weak self] in self?.receiveTimedOut(id) } }
+        receivers.append(Receiver(id: id, maxBytes: maxBytes, continuation: continuation, timer: timer))
         drainReceives()
     }
 
+    /// A receive's time is up: a datagram already queued still goes to it; else it gets nil.
+    private func receiveTimedOut(_ id: UInt64) {
+        drainReceives()
+        guard let index = receivers.firstIndex(where: { $0.id == id }) else { return }
+        receivers.remove(at: index).continuation.resume(returning: nil)
+        updateInterest()
+    }
+
     func handleReadiness(_ events: UInt32) {
-        // Clear an asynchronous socket error (reported even without interest) so it cannot spin.
-        if events & LoopEvents.error != 0 { _ = try? socket.pendingError() }
+        // An asynchronous socket error (reported even without interest) is cleared so it cannot
+        // spin; a connected socket keeps it for its next receive, and a waiting receive reads it.
+        if events & LoopEvents.error != 0, peer == nil || receivers.isEmpty {
+            let code = (try? socket.pendingError()) ?? 0
+            if peer != nil, code != 0 { parkedError = code }
+        }
         if !sends.isEmpty { flushSends() }
         if !receivers.isEmpty { drainReceives() }
+    }
+
+    /// A failed receive as the caller sees it: refused for a connected socket's ICMP "port
+    /// unreachable", an I/O failure otherwise.
+    private func receiveError(_ error: SystemError) -> NetworkError {
+        if let peer, error.errno == ECONNREFUSED {
+            return NetworkError(.connectRefused, peer: peer.description, detail: "nothing listens on that UDP port")
+        }
+        return NetworkError(.ioFailed, peer: localAddress.description, detail: error.description)
     }
 
     private func flushSends() {
@@ -122,8 +209,8 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
     }
 
     private func drainReceives() {
-        while let (maxBytes, continuation) = receivers.first {
-            var bytes = [UInt8](repeating: 0, count: maxBytes)
+        while let receiver = receivers.first {
+            var bytes = [UInt8](repeating: 0, count: receiver.maxBytes)
             let result = bytes.withUnsafeMutableBytes { raw in
                 Result { () throws(SystemError) -> (Int, SocketAddress)? in try socket.receiveFrom(raw) }
             }
@@ -133,12 +220,14 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
                 return
             case .success(let (count, sender)?):
                 receivers.removeFirst()
+                if let timer = receiver.timer { loop.cancelTimer(timer) }
                 bytes.removeSubrange(count...)
-                continuation.resume(returning: Datagram(bytes: bytes, sender: sender))
+                receiver.continuation.resume(returning: Datagram(bytes: bytes, sender: sender))
             case .failure(let error):
                 // ICMP errors from earlier sends surface here (e.g. ECONNREFUSED); report and go on.
                 receivers.removeFirst()
-                continuation.resume(throwing: NetworkError(.ioFailed, peer: localAddress.description, detail: error.description))
+                if let timer = receiver.timer { loop.cancelTimer(timer) }
+                receiver.continuation.resume(throwing: receiveError(error))
             }
         }
         updateInterest()
@@ -161,7 +250,10 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
         loop.deregister(socket.fd)
         socket.close()
         let error = closedError()
-        for receiver in receivers { receiver.continuation.resume(throwing: error) }
+        for receiver in receivers {
+            if let timer = receiver.timer { loop.cancelTimer(timer) }
+            receiver.continuation.resume(throwing: error)
+        }
         for send in sends { send.continuation.resume(throwing: error) }
         receivers.removeAll()
         sends.removeAll()

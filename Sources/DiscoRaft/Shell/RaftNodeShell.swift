@@ -1,5 +1,6 @@
 import DiscoCore
 import DiscoNet
+import DiscoSystem
 import Synchronization
 
 // MARK: - RaftNodeShell

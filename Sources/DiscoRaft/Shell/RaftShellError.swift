@@ -29,6 +29,8 @@ public struct RaftShellError: Error, Sendable, Hashable, CustomStringConvertible
         public static let alreadyHasState = Code(rawValue: "already-has-state")
         /// Durable storage failed; the node stopped.
         public static let storage = Code(rawValue: "storage")
+        /// A configuration entry could not be decoded; the node stopped.
+        public static let corruptConfiguration = Code(rawValue: "corrupt-configuration")
     }
 
     public let code: Code
@@ -49,6 +51,7 @@ public struct RaftShellError: Error, Sendable, Hashable, CustomStringConvertible
         case .transferInProgress: .transferInProgress
         case .configChangePending: .configChangePending
         case .corruptStorage, .io: .storage
+        case .corruptConfiguration: .corruptConfiguration
         default: .invalidArgument
         }
         self.init(code, error.message, leader: leader)

@@ -15,6 +15,9 @@ public struct RaftStatus: Sendable, Hashable {
     public var config: ClusterConfig
     /// Whether the shell stopped (shut down, or storage failed).
     public var isStopped: Bool
+    /// Why the shell stopped on its own (storage failed, a configuration entry could not be
+    /// decoded); nil while it runs and after a requested shutdown.
+    public var failure: String?
     /// WAL fsyncs since the node started (group commit makes this far smaller than the number of
     /// entries written).
     public var storageSyncs: Int
@@ -26,7 +29,7 @@ public struct RaftStatus: Sendable, Hashable {
 
     public var isLeader: Bool { role == .leader }
 
-    init(node: RaftNode, isStopped: Bool, storageSyncs: Int) {
+    init(node: RaftNode, isStopped: Bool, storageSyncs: Int, failure: String? = nil) {
         id = node.id
         role = node.role
         term = node.term
@@ -37,6 +40,7 @@ public struct RaftStatus: Sendable, Hashable {
         snapshotIndex = node.snapshotIndex
         config = node.config
         self.isStopped = isStopped
+        self.failure = failure
         self.storageSyncs = storageSyncs
         hasState = node.hasState
     }

@@ -42,6 +42,8 @@ final class ShellDriver {
     /// Set once shutdown was requested; the ticks left for a leadership hand-over.
     var shutdownTicksLeft: Int?
     var stopped = false
+    /// Why the node stopped on its own (storage failed, a corrupt configuration entry).
+    var failure: String?
     var members: Set<NodeID>
 
     init(node: RaftNode, storage: DurableRaftStorage, stateMachine: any RaftStateMachine, transport: RaftTransport,
@@ -73,6 +75,8 @@ final class ShellDriver {
         for event in inbox.takeAll() { refuse(event, shutDown) }
         failEverything(shutDown)
         observers.publish(status)
+        // A node that stopped on its own ends its leadership streams, so watchers learn of it.
+        if failure != nil { observers.finish() }
     }
 
     /// Answers a request that arrived after the loop stopped.
@@ -89,7 +93,7 @@ final class ShellDriver {
         }
     }
 
-    var status: RaftStatus { RaftStatus(node: node, isStopped: stopped, storageSyncs: storage.syncCount) }
+    var status: RaftStatus { RaftStatus(node: node, isStopped: stopped, storageSyncs: storage.syncCount, failure: failure) }
 
     // MARK: Ready
 
@@ -97,6 +101,10 @@ final class ShellDriver {
     func processReady() {
         while !stopped, node.hasReady {
             let ready = node.ready()
+            if let fault = ready.fault {
+                stop(because: fault.message, code: .corruptConfiguration)
+                return
+            }
             let (beforePersist, afterPersist) = node.partitionMessages(of: ready)
             for message in beforePersist { transport.send(message) }
             do {
@@ -170,10 +178,11 @@ final class ShellDriver {
 
     // MARK: Stopping
 
-    func stop(because reason: String) {
+    func stop(because reason: String, code: RaftShellError.Code = .storage) {
         logger.critical("Raft node \(node.id) stops: \(reason)")
         stopped = true
-        failEverything(RaftShellError(.storage, reason))
+        failure = failure ?? reason
+        failEverything(RaftShellError(code, reason))
     }
 
     func failEverything(_ error: RaftShellError) {

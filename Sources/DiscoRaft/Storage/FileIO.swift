@@ -2,6 +2,7 @@
 @preconcurrency import Glibc
 #endif
 import DiscoCore
+import DiscoSystem
 
 // MARK: - FileIO
 

@@ -14,6 +14,11 @@ public final class DiscodProcess: Sendable {
     public let raftPort: UInt16
     public let dataDirectory: String
     public let process: ChildProcess
+    /// The flags between the addresses and the data directory.
+    public let flags: [String]
+    /// What runs discod: empty for the build next to the tests, else a command whose last word is
+    /// the discod to run (such as `["/usr/bin/env", "-i", "/dist/discod"]`).
+    public let launcher: [String]
 
     /// `http://127.0.0.1:<http port>`, as `-join` takes it.
     public var apiURL: String { "http://\(host):\(httpPort)" }
@@ -25,23 +30,26 @@ public final class DiscodProcess: Sendable {
 
     /// Starts discod. `flags` go between the addresses and the data directory.
     public init(nodeID: String, host: String = "127.0.0.1", httpPort: UInt16, raftPort: UInt16, dataDirectory: String,
-                flags: [String] = [], environment: [String: String]? = nil) throws {
+                flags: [String] = [], environment: [String: String]? = nil, launcher: [String] = []) throws {
         self.nodeID = nodeID
         self.host = host
         self.httpPort = httpPort
         self.raftPort = raftPort
         self.dataDirectory = dataDirectory
+        self.flags = flags
+        self.launcher = launcher
         let arguments = ["-node-id", nodeID, "-http-addr=\(host):\(httpPort)", "-raft-addr=\(host):\(raftPort)"]
             + flags + [dataDirectory]
-        process = ChildProcess(name: "discod[\(nodeID)]", executable: try Self.executable("discod"), arguments: arguments)
+        process = launcher.isEmpty
+            ? ChildProcess(name: "discod[\(nodeID)]", executable: try Self.executable("discod"), arguments: arguments)
+            : ChildProcess(name: "discod[\(nodeID)]", executable: launcher[0], arguments: launcher.dropFirst() + arguments)
         try process.start(environment: environment)
     }
 
-    /// The same node again (same ID, data directory and flags), optionally on new ports.
+    /// The same node again (same ID, data directory, launcher and flags), optionally on new ports.
     public func restarted(httpPort: UInt16? = nil, raftPort: UInt16? = nil, flags: [String]? = nil) throws -> DiscodProcess {
-        let original = Array(process.arguments.dropFirst(4).dropLast())
-        return try DiscodProcess(nodeID: nodeID, host: host, httpPort: httpPort ?? self.httpPort, raftPort: raftPort ?? self.raftPort,
-                                 dataDirectory: dataDirectory, flags: flags ?? original)
+        try DiscodProcess(nodeID: nodeID, host: host, httpPort: httpPort ?? self.httpPort, raftPort: raftPort ?? self.raftPort,
+                          dataDirectory: dataDirectory, flags: flags ?? self.flags, launcher: launcher)
     }
 
     // MARK: Locating the executables

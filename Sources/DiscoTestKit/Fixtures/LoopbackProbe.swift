@@ -3,19 +3,21 @@ import Dispatch
 
 // MARK: - Loopback probes
 
-/// Minimal blocking requests that fixtures use to see whether a server answers yet. Each runs on
-/// its own dispatch queue so it never blocks the cooperative thread pool.
+/// Minimal blocking requests that fixtures use to see whether a server answers yet (and that the
+/// Kubernetes harness uses for probes, to a pod's IPv4 address). Each runs on its own dispatch
+/// queue so it never blocks the cooperative thread pool.
 public enum LoopbackProbe {
-    /// Sends a DNS query for `probe.invalid.` A to 127.0.0.1:`port` over UDP; true when any
+    /// Sends a DNS query for `probe.invalid.` A to `host`:`port` over UDP; true when any
     /// response with the same ID comes back within `timeout`.
-    public static func dnsAnswers(port: UInt16, timeout: Duration = .milliseconds(250)) async -> Bool {
-        await offload { dnsAnswersBlocking(port: port, timeout: timeout) }
+    public static func dnsAnswers(host: String = "127.0.0.1", port: UInt16, timeout: Duration = .milliseconds(250)) async -> Bool {
+        await offload { dnsAnswersBlocking(host: host, port: port, timeout: timeout) }
     }
 
-    /// `GET path` over HTTP/1.0 to 127.0.0.1:`port`; the status code and body, or `nil` when the
+    /// `GET path` over HTTP/1.0 to `host`:`port`; the status code and body, or `nil` when the
     /// server did not answer within `timeout`.
-    public static func httpGet(port: UInt16, path: String, timeout: Duration = .seconds(1)) async -> (status: Int, body: String)? {
-        await offload { httpGetBlocking(port: port, path: path, timeout: timeout) }
+    public static func httpGet(host: String = "127.0.0.1", port: UInt16, path: String,
+                               timeout: Duration = .seconds(1)) async -> (status: Int, body: String)? {
+        await offload { httpGetBlocking(host: host, port: port, path: path, timeout: timeout) }
     }
 
     // MARK: Blocking parts
@@ -26,7 +28,7 @@ public enum LoopbackProbe {
         }
     }
 
-    private static func connected(type: Int32, port: UInt16, timeout: Duration) -> Int32? {
+    private static func connected(type: Int32, host: String, port: UInt16, timeout: Duration) -> Int32? {
         let fd = socket(AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         let micros = Int(timeout.components.seconds) * 1_000_000 + Int(timeout.components.attoseconds / 1_000_000_000_000)
@@ -36,7 +38,10 @@ public enum LoopbackProbe {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            close(fd)
+            return nil
+        }
         let result = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
         }
@@ -47,8 +52,8 @@ public enum LoopbackProbe {
         return fd
     }
 
-    private static func dnsAnswersBlocking(port: UInt16, timeout: Duration) -> Bool {
-        guard let fd = connected(type: Int32(SOCK_DGRAM.rawValue), port: port, timeout: timeout) else { return false }
+    private static func dnsAnswersBlocking(host: String, port: UInt16, timeout: Duration) -> Bool {
+        guard let fd = connected(type: Int32(SOCK_DGRAM.rawValue), host: host, port: port, timeout: timeout) else { return false }
         defer { close(fd) }
         // ID 0xD15C, RD, one question: probe.invalid. A IN
         var query: [UInt8] = [0xD1, 0x5C, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
@@ -63,10 +68,10 @@ public enum LoopbackProbe {
         return count >= 12 && buffer[0] == 0xD1 && buffer[1] == 0x5C
     }
 
-    private static func httpGetBlocking(port: UInt16, path: String, timeout: Duration) -> (status: Int, body: String)? {
-        guard let fd = connected(type: Int32(SOCK_STREAM.rawValue), port: port, timeout: timeout) else { return nil }
+    private static func httpGetBlocking(host: String, port: UInt16, path: String, timeout: Duration) -> (status: Int, body: String)? {
+        guard let fd = connected(type: Int32(SOCK_STREAM.rawValue), host: host, port: port, timeout: timeout) else { return nil }
         defer { close(fd) }
-        let request = Array("GET \(path) HTTP/1.0\r\nHost: 127.0.0.1:\(port)\r\nConnection: close\r\n\r\n".utf8)
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8)
         guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)

@@ -19,10 +19,10 @@ extension Node {
         text.gauge("disco_raft_applied_index", "Highest log index applied to the state machine.", raft.appliedIndex)
         text.gauge("disco_raft_voters", "Voters in the Raft configuration.", raft.voters.count)
         text.gauge("disco_raft_learners", "Non-voters in the Raft configuration.", raft.learners.count)
-        var byState = ["alive": 1, "suspect": 0, "dead": 0, "left": 0]
+        var byState: [MembershipState: Int] = [.alive: 1, .suspect: 0, .dead: 0, .left: 0]
         for member in gossip where member.id != id { byState[member.state, default: 0] += 1 }
         text.family("disco_members", "Members by SWIM state (this node counts as alive).", type: "gauge",
-                    samples: byState.sorted { $0.key < $1.key }.map { ("state=\"\($0.key)\"", String($0.value)) })
+                    samples: byState.sorted { $0.key.rawValue < $1.key.rawValue }.map { ("state=\"\($0.key)\"", String($0.value)) })
         if let gossip = await membership.gossipStatus() { text.gossip(gossip) }
         text.counter("disco_bootstrap_rounds_total", "Bootstrap rounds run by this node.",
                      bootstrapRounds)

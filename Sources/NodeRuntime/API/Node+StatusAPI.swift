@@ -26,7 +26,8 @@ extension Node {
         var apiAddress: PeerAddress?
         var raftAddress: PeerAddress?
         var voter: Bool
-        var swim: String
+        /// nil when gossip does not know the member (yet).
+        var swim: MembershipState?
         var isLeader: Bool
     }
 
@@ -37,7 +38,7 @@ extension Node {
         if ids.isEmpty { ids.insert(id) }
         return ids.sorted().map { member in
             let entry = book.entry(member)
-            let swim: String = member == id ? "alive" : gossip[member]?.state ?? "unknown"
+            let swim: MembershipState? = member == id ? .alive : gossip[member]?.state
             return MemberRow(id: member, apiAddress: entry?.apiAddress, raftAddress: entry?.raftAddress,
                              voter: status.voters.contains(member) || (status.members.isEmpty && !options.raftNonVoter),
                              swim: swim, isLeader: status.leader == member)
@@ -54,7 +55,7 @@ extension Node {
         let discoveryError = lookupError ?? record?.lastError
         let node: JSONValue = [
             "id": .string(id.rawValue), "api_addr": .string(apiAddress.url), "addr": .string(raftAddress.description),
-            "voter": .bool(!options.raftNonVoter), "state": .string(raft.role), "version": .string(NodeRuntimeModule.version),
+            "voter": .bool(!options.raftNonVoter), "state": .string(raft.role.rawValue), "version": .string(NodeRuntimeModule.version),
             "data_dir": .string(directory.path),
         ]
         let cluster: JSONValue = [
@@ -68,7 +69,7 @@ extension Node {
             "leader_record_held": record.map { .bool($0.holding) } ?? .null,
         ]
         let bootstrap: JSONValue = [
-            "state": .string(formation), "detail": detail.map(JSONValue.string) ?? .null,
+            "state": .string(formation.rawValue), "detail": detail.map(JSONValue.string) ?? .null,
             "expect": .number(JSONNumber(options.bootstrapExpect)),
             "rounds": .number(JSONNumber(bootstrapRounds)),
             "last_error": runtime.withLock({ $0.bootstrap })?.progress.lastError.map(JSONValue.string) ?? .null,
@@ -93,7 +94,7 @@ extension Node {
         return APIResponse.json(.array(rows.map { row in
             var object = row.json.objectValue ?? JSONObject()
             object.append(key: "leader", value: .bool(row.isLeader))
-            object.append(key: "reachable", value: .bool(row.swim == "alive" || row.swim == "suspect"))
+            object.append(key: "reachable", value: .bool(row.swim?.isLive ?? false))
             return .object(object)
         }))
     }
@@ -110,8 +111,8 @@ extension Node {
         guard let leader = raft.leader else { return APIResponse.error(503, "not ready: no leader is known") }
         if leader != id {
             let state = await membership.members().first { $0.id == leader }?.state
-            if state == "dead" || state == "left" {
-                return APIResponse.error(503, "not ready: leader \(leader) is \(state ?? "unknown") according to gossip")
+            if let state, !state.isLive {
+                return APIResponse.error(503, "not ready: leader \(leader) is \(state) according to gossip")
             }
         }
         return APIResponse.json(["ready": true, "leader": .string(leader.rawValue)])
@@ -122,7 +123,7 @@ extension Node.MemberRow {
     var json: JSONValue {
         [
             "id": .string(id.rawValue), "api_addr": apiAddress.map { .string($0.url) } ?? .null,
-            "addr": raftAddress.map { .string($0.description) } ?? .null, "voter": .bool(voter), "swim": .string(swim),
+            "addr": raftAddress.map { .string($0.description) } ?? .null, "voter": .bool(voter), "swim": .string(swim?.rawValue ?? "unknown"),
         ]
     }
 }

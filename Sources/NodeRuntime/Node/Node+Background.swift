@@ -31,6 +31,10 @@ extension Node {
             if change.leader != nil { await shell?.clusterFormed() }
             await keeper?.leadershipChanged(isLeader: change.isLocal)
         }
+        // The stream ends when consensus stops: on its own, that stops the node with its error.
+        if !isStopping, let failure = consensus.status.failure {
+            await fail("consensus stopped: \(failure)")
+        }
     }
 
     /// Learns addresses from gossip: a member that came back on a new address is found again.

@@ -38,7 +38,7 @@ extension Node {
             return await fail("\(error)")
         }
         runtime.withLock { $0.bootstrap = shell }
-        setFormation("bootstrapping", "waiting for \(options.bootstrapExpect) voters (-bootstrap-expect) in cluster "
+        setFormation(.bootstrapping, "waiting for \(options.bootstrapExpect) voters (-bootstrap-expect) in cluster "
             + "\(options.clusterName.debugDescription)")
         do {
             let outcome = try await shell.run()
@@ -47,11 +47,11 @@ extension Node {
                 await fail("no cluster formed or joined within -bootstrap-expect-timeout \(options.bootstrapExpectTimeout); "
                     + "check that \(options.bootstrapExpect) nodes are started with the same -bootstrap-expect and can reach each other")
             case .bootstrapped:
-                setFormation("clustered", "bootstrapped the cluster as its proposer")
+                setFormation(.clustered, "bootstrapped the cluster as its proposer")
             case .joined:
-                setFormation("clustered", "joined the existing cluster")
+                setFormation(.clustered, "joined the existing cluster")
             case .clustered, .existingState:
-                setFormation("clustered", "part of the cluster")
+                setFormation(.clustered, "part of the cluster")
             }
             if outcome != .timedOut { await introduceToGossip(shell.progress.knownVoters) }
         } catch is CancellationError {

@@ -13,7 +13,7 @@ extension Node {
     func form() async {
         if options.discoMode?.usesKeyValueStore == true { startRecordKeeper() }
         if consensus.status.hasState {
-            setFormation("rejoining", "restarting with existing Raft state; looking for the other members")
+            setFormation(.rejoining, "restarting with existing Raft state; looking for the other members")
             await rejoin()
             return
         }
@@ -34,7 +34,7 @@ extension Node {
         }
     }
 
-    func setFormation(_ state: String, _ detail: String?) {
+    func setFormation(_ state: FormationState, _ detail: String?) {
         runtime.withLock {
             $0.formation = state
             $0.formationDetail = detail
@@ -47,7 +47,7 @@ extension Node {
         voters.forEach { learn($0, source: .proposal) }
         do {
             try await consensus.bootstrap(voters: voters.map(\.id))
-            setFormation("clustered", "\(reason); bootstrapped with voters [\(voters.map(\.id.rawValue).joined(separator: ", "))]")
+            setFormation(.clustered, "\(reason); bootstrapped with voters [\(voters.map(\.id.rawValue).joined(separator: ", "))]")
             await introduceToGossip(voters.filter { $0.id != id })
         } catch {
             await fail("cannot bootstrap the cluster: \(error)")
@@ -59,7 +59,7 @@ extension Node {
     /// Tries `POST /join` on the targets up to `-join-attempts` times, `-join-interval` apart
     /// (the targets are looked up again for every attempt).
     func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async {
-        setFormation("joining", reason)
+        setFormation(.joining, reason)
         let joiner = Joiner(client: BootstrapClient(http: client), attempts: options.joinAttempts, interval: options.joinInterval,
                             timeout: options.clusterConnectTimeout, logger: logger)
         let request = JoinRequest(node: localPeer, cluster: options.clusterName)
@@ -68,7 +68,7 @@ extension Node {
                 await targets().filter { $0.withoutScheme != apiAddress }
             }
             learn(accepted.leader.peer, source: .join)
-            setFormation("clustered", "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)); "
+            setFormation(.clustered, "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)); "
                 + "leader \(accepted.leader.id)")
             await introduceToGossip([accepted.leader.peer])
         } catch is CancellationError {
@@ -90,7 +90,7 @@ extension Node {
         let bootstrapClient = BootstrapClient(http: client)
         while !isStopping, !Task.isCancelled {
             if consensus.status.leader != nil {
-                setFormation("clustered", "rejoined the cluster; leader \(consensus.status.leader?.rawValue ?? "?")")
+                setFormation(.clustered, "rejoined the cluster; leader \(consensus.status.leader?.rawValue ?? "?")")
                 return
             }
             var targets = Set(await lookupTargets().map(\.withoutScheme))
@@ -132,10 +132,24 @@ extension Node {
 
     // MARK: Discovery
 
-    /// The discovery layer for `-disco-mode`, if any.
+    /// The discovery layer for `-disco-mode`, if any. DNS answers are kept for their TTL.
     func discovery() -> Discovery? {
         guard let config = options.discoConfig else { return nil }
-        return Discovery(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port, transport: client)
+        return Discovery(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port, transport: client,
+                         cacheDNSAnswers: true)
+    }
+
+    /// The address provider, built on first use and kept for the node's lifetime, so its DNS
+    /// cache carries over from round to round; KV modes read the node's one leader registry.
+    func addressProvider(_ discovery: Discovery) throws -> any AddressProvider {
+        if let existing = runtime.withLock({ $0.addressProvider }) { return existing }
+        let made: any AddressProvider = discovery.config.mode.usesKeyValueStore
+            ? LeaderRecordAddressProvider(registry: try leaderRegistry()) : try discovery.addressProvider()
+        return runtime.withLock { state in
+            if let existing = state.addressProvider { return existing }
+            state.addressProvider = made
+            return made
+        }
     }
 
     /// One lookup of formation targets: `-join` addresses, or what discovery returns now.
@@ -152,7 +166,7 @@ extension Node {
             return .success(options.join)
         }
         do {
-            let provider = try discovery.addressProvider()
+            let provider = try addressProvider(discovery)
             let found = try await provider.lookup()
             runtime.withLock {
                 $0.discoveryTargets = found

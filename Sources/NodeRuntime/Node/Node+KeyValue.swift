@@ -47,7 +47,7 @@ extension Node {
         } catch {
             return await fail("\(error)")
         }
-        setFormation("registering", "reading the leader record at \(registry.name)")
+        setFormation(.registering, "reading the leader record at \(registry.name)")
         let retry = KVRetryPolicy(deadline: options.bootstrapExpectTimeout > .zero ? options.bootstrapExpectTimeout : nil)
         let registration = KVRegistration(registry: registry, me: leaderRecord, voter: !options.raftNonVoter, retry: retry,
                                           logger: logger.withLabel("kv-registration"), seed: UInt64.random(in: 0...UInt64.max))

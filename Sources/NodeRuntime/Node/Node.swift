@@ -140,6 +140,10 @@ public final class Node: Sendable {
 
     /// Stops the node after a fatal error (formation gave up), exiting with status 1.
     func fail(_ message: String) async {
+        runtime.withLock {
+            $0.formation = .failed
+            $0.formationDetail = message
+        }
         logger.error(message)
         await shutdown(exitStatus: 1)
     }

@@ -12,9 +12,10 @@ struct RuntimeState: Sendable {
     var bootstrap: BootstrapShell?
     var keeper: LeaderRecordKeeper?
     var registry: (any LeaderRegistry)?
-    /// How formation is going, for /status: `starting`, `bootstrapping`, `joining`, `rejoining`,
-    /// `registering`, `clustered`, `failed`.
-    var formation = "starting"
+    /// Built on first lookup, kept for the node's lifetime.
+    var addressProvider: (any AddressProvider)?
+    /// How formation is going, for /status.
+    var formation = FormationState.starting
     var formationDetail: String?
     var discoveryTargets: [PeerAddress] = []
     var discoveryError: String?

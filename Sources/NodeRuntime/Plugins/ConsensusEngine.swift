@@ -23,15 +23,26 @@ public protocol ConsensusEngine: Sendable {
     func removeMember(_ id: NodeID) async throws
     /// Hands leadership to `target` (or the most caught-up voter); returns the new leader.
     func transferLeadership(to target: NodeID?) async throws -> NodeID
-    /// Every change of leader or term, as it happens.
+    /// Every change of leader or term, as it happens; the stream ends when the engine stops.
     func leadershipChanges() -> AsyncStream<ConsensusLeadership>
     /// Stops the engine, flushing state; a leader first hands leadership over when asked.
     func shutdown(transferLeadership: Bool) async
 }
 
+/// A node's part in consensus, as `GET /status` shows it (`node.state`).
+public enum ConsensusRole: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case follower
+    /// Asking for pre-votes before it campaigns.
+    case preCandidate
+    case candidate
+    case leader
+
+    public var description: String { rawValue }
+}
+
 /// What the consensus engine reports about itself.
 public struct ConsensusStatus: Sendable, Hashable {
-    public var role: String
+    public var role: ConsensusRole
     public var term: UInt64
     public var leader: NodeID?
     public var commitIndex: UInt64
@@ -42,12 +53,15 @@ public struct ConsensusStatus: Sendable, Hashable {
     /// Whether this node holds any consensus state (it was bootstrapped or joined before).
     public var hasState: Bool
     public var isStopped: Bool
+    /// Why the engine stopped on its own (storage failed, corrupt state), if it did; the node
+    /// then stops with this error.
+    public var failure: String?
 
-    public var isLeader: Bool { role == "leader" }
+    public var isLeader: Bool { role == .leader }
     public var members: [NodeID] { voters + learners }
 
-    public init(role: String, term: UInt64, leader: NodeID?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
-                voters: [NodeID], learners: [NodeID], hasState: Bool, isStopped: Bool) {
+    public init(role: ConsensusRole, term: UInt64, leader: NodeID?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
+                voters: [NodeID], learners: [NodeID], hasState: Bool, isStopped: Bool, failure: String? = nil) {
         self.role = role
         self.term = term
         self.leader = leader
@@ -58,6 +72,7 @@ public struct ConsensusStatus: Sendable, Hashable {
         self.learners = learners
         self.hasState = hasState
         self.isStopped = isStopped
+        self.failure = failure
     }
 }
 

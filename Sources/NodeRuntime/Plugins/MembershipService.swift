@@ -54,6 +54,16 @@ public struct GossipStatus: Sendable, Hashable {
     public init() {}
 }
 
+/// What gossip says about a member.
+public enum MembershipState: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    case alive, suspect, dead, left
+
+    /// Alive or suspect: still taking part.
+    public var isLive: Bool { self == .alive || self == .suspect }
+
+    public var description: String { rawValue }
+}
+
 /// One member as the membership service sees it.
 public struct MembershipMember: Sendable, Hashable {
     public var id: NodeID
@@ -61,10 +71,9 @@ public struct MembershipMember: Sendable, Hashable {
     public var address: PeerAddress
     public var apiAddress: PeerAddress?
     public var voter: Bool
-    /// `alive`, `suspect`, `dead` or `left`.
-    public var state: String
+    public var state: MembershipState
 
-    public init(id: NodeID, address: PeerAddress, apiAddress: PeerAddress?, voter: Bool, state: String) {
+    public init(id: NodeID, address: PeerAddress, apiAddress: PeerAddress?, voter: Bool, state: MembershipState) {
         self.id = id
         self.address = address
         self.apiAddress = apiAddress
@@ -72,7 +81,7 @@ public struct MembershipMember: Sendable, Hashable {
         self.state = state
     }
 
-    public var isLive: Bool { state == "alive" || state == "suspect" }
+    public var isLive: Bool { state.isLive }
 }
 
 // MARK: - SWIMMembership
@@ -113,7 +122,16 @@ public final class SWIMMembership: MembershipService {
 
     static func view(_ member: SWIM.Member) -> MembershipMember {
         MembershipMember(id: member.id, address: member.address, apiAddress: member.metadata.apiAddress,
-                         voter: member.metadata.isVoter, state: member.status.description)
+                         voter: member.metadata.isVoter, state: state(member.status))
+    }
+
+    static func state(_ status: SWIM.MemberStatus) -> MembershipState {
+        switch status {
+        case .alive: .alive
+        case .suspect: .suspect
+        case .dead: .dead
+        case .left: .left
+        }
     }
 
     public func members() async -> [MembershipMember] {

@@ -14,9 +14,18 @@ public final class RaftConsensus: ConsensusEngine {
     public var status: ConsensusStatus {
         let raft = shell.status
         return ConsensusStatus(
-            role: raft.role.rawValue, term: raft.term, leader: raft.leader, commitIndex: raft.commitIndex,
+            role: Self.role(raft.role), term: raft.term, leader: raft.leader, commitIndex: raft.commitIndex,
             appliedIndex: raft.appliedIndex, lastIndex: raft.lastIndex, voters: raft.config.voters,
-            learners: raft.config.learners, hasState: raft.hasState, isStopped: raft.isStopped)
+            learners: raft.config.learners, hasState: raft.hasState, isStopped: raft.isStopped, failure: raft.failure)
+    }
+
+    static func role(_ role: RaftRole) -> ConsensusRole {
+        switch role {
+        case .follower: .follower
+        case .preCandidate: .preCandidate
+        case .candidate: .candidate
+        case .leader: .leader
+        }
     }
 
     public func bootstrap(voters: [NodeID]) async throws {

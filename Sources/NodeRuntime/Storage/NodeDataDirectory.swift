@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import Foundation
 
 // MARK: - NodeDataDirectory

@@ -1,5 +1,6 @@
 import DiscoConsul
 import DiscoCore
+import DiscoSystem
 import DiscoEtcd
 import DiscoNet
 import DiscoTestKit

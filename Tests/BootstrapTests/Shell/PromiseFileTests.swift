@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import DiscoNet
 import DiscoTestKit
 import Foundation
@@ -53,7 +54,7 @@ import Testing
             hooks: .init(lookup: { .success([]) }, bootstrap: { _ in }),
             logger: Logger(label: "bootstrap", handler: LogfmtHandler(sink: MemoryLogSink())))
         #expect(await restarted.promise == proposal)
-        #expect(restarted.progress.state == "promised")
+        #expect(restarted.progress.state == .promised)
         // Another proposer is refused while the promise holds.
         let other = Proposal(id: ProposalID(proposer: "node-1", sequence: 1), cluster: "disco", expect: 3, voters: [node.peer])
         let refusal = await restarted.handle(HTTPRequest(method: "POST", target: "/bootstrap/propose", body: BootstrapWire.encode(other)))

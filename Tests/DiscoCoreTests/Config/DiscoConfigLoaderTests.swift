@@ -1,9 +1,13 @@
+import DiscoSystem
 import FoundationEssentials
 import Testing
 @testable import DiscoCore
 
 @Suite struct DiscoConfigLoaderTests {
-    let loader = DiscoConfigLoader(environment: { ["NAME": "disco.local", "PORT": "4001", "QUOTE": "\""][$0] })
+    /// A fixed environment and the real file system.
+    let loader = DiscoConfigLoader(
+        environment: { ["NAME": "disco.local", "PORT": "4001", "QUOTE": "\""][$0] },
+        readFile: { path throws(ProcessEnvironment.FileError) in try ProcessEnvironment.readFileIfExists(path) })
 
     func configError(_ body: () throws(ConfigError) -> Void) -> ConfigError? {
         do {
@@ -89,7 +93,7 @@ import Testing
     }
 
     @Test func aVariableSetToEmptyIsFine() throws {
-        let empty = DiscoConfigLoader(environment: { ["EMPTY": ""][$0] })
+        let empty = DiscoConfigLoader(environment: { ["EMPTY": ""][$0] }, readFile: { _ in nil })
         #expect(try empty.load(#"{"name":"disco.local$EMPTY"}"#, mode: .dns) == .dns(DNSConfig(name: "disco.local")))
     }
 

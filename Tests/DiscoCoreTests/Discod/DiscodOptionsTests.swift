@@ -82,6 +82,17 @@ import Testing
         #expect(options.discoConfig == nil)
         #expect(options.eventsRetain == 100_000)
         #expect(options.eventsRetainBytes == 64 << 20)
+        #expect(!options.validateOnly)
+    }
+
+    @Test func validateIsAnOrdinaryFlagCheckedLikeTheRest() throws {
+        let options = try parse("-validate -node-id 1 -bootstrap-expect 3 -join h1:4001,h2:4001,h3:4001 data")
+        #expect(options.validateOnly)
+        #expect(options.formationPlan == .bootstrapExpect)
+        // -validate does not relax any rule: the same mistakes fail the same way.
+        #expect(failure("-validate -bootstrap-expect 3 data")?.flag == "bootstrap-expect")
+        #expect(failure("-validate")?.message.contains("missing required argument: data directory") == true)
+        #expect(failure("-validate=maybe data")?.flag == "validate")
     }
 
     @Test func eventRetentionFlags() throws {
@@ -184,7 +195,7 @@ import Testing
         let error = try #require(failure("-h"))
         #expect(error.code == .helpRequested)
         let usage = DiscodFlags().flagSet.usage()
-        for heading in ["Node:", "Cluster formation:", "Discovery:", "Logging:"] {
+        for heading in ["Node:", "Cluster formation:", "Discovery:", "Logging:", "Checking:"] {
             #expect(usage.contains("\n\(heading)\n"))
         }
         #expect(usage.contains("  -bootstrap-expect-timeout duration\n    How long a new node waits for -bootstrap-expect voters "

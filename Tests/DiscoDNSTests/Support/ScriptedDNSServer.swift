@@ -1,5 +1,7 @@
+import CDiscoEpoll
 import Dispatch
 @testable import DiscoDNS
+import DiscoTestKit
 @preconcurrency import Glibc
 import Synchronization
 
@@ -21,7 +23,8 @@ final class ScriptedDNSServer: Sendable {
     /// - Parameter tcpScript: answers over TCP (nil: no TCP listener, so TCP is refused).
     init(udp udpScript: @escaping Script, tcp tcpScript: Script? = nil) throws {
         udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        port = try Self.bindLoopback(udp, port: 0)
+        // A port below the ephemeral range, so no client's source port holds it for TCP.
+        port = try Self.bindLoopback(udp, port: try FreePort.loopback())
         if tcpScript != nil {
             tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
             var one: Int32 = 1

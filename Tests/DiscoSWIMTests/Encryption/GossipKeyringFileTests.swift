@@ -1,5 +1,6 @@
 import DiscoCore
 import DiscoSWIM
+import DiscoSystem
 import DiscoTestKit
 import Foundation
 import Synchronization

@@ -62,7 +62,8 @@ import Testing
             await victim.shutdown()
             let survivors = Array(shells.prefix(3))
             try await waitForStatus(survivors, see: victim.id, as: .dead, timeout: .seconds(60))
-            #expect(recorder.names(about: victim.id).last == "dead")
+            // Events reach the recorder through the shell's event stream, after the state changed.
+            try await waitUntil("m0's event stream to report the victim dead") { recorder.names(about: victim.id).last == "dead" }
             // The survivors settle on each other as the live members.
             try await waitForConvergence(survivors)
         }

@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import DiscoRaft
 import Foundation
 @testable import NodeRuntime

@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import DiscoNet
 import DiscoTestKit
 import Foundation
@@ -18,7 +19,7 @@ import Testing
         let http = try FreePort.loopback()
         let raft = try FreePort.loopback()
         let options = try DiscodOptions.parse(["-node-id", "7", "-http-addr", "127.0.0.1:\(http)",
-                                               "-raft-addr", "127.0.0.1:\(raft)", directory])
+                                               "-raft-addr", "127.0.0.1:\(raft)", directory], loader: .system)
         let built = Mutex<[String]>([])
         let factory: NodeComponents.Factory = { settings, dataDirectory, book in
             let components = try await NodeComponents.embedded(settings, dataDirectory, book)

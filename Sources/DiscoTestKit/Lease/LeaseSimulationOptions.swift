@@ -1,0 +1,74 @@
+import DiscoCore
+import LeaseCore
+
+// MARK: - LeaseScenario
+
+/// What a lease simulation run does.
+public enum LeaseScenario: String, Sendable, CaseIterable {
+    /// Faults drawn from the seed for ``LeaseSimulationOptions/chaosDuration`` (crashes, graceful
+    /// stops, pauses longer than the ttl, partitions one- and two-way, message loss, health
+    /// failures, clock-rate changes, moves), then everything heals and someone must be hot.
+    case chaos
+    /// A quiet cluster; `kill -9` of the hot replica (not the Raft leader).
+    case killHot
+    /// A quiet cluster; `kill -9` of the hot replica while it is also the Raft leader.
+    case killHotLeader
+    /// A quiet cluster; `kill -9` of the Raft leader while another replica is hot.
+    case killLeader
+}
+
+// MARK: - LeaseSimulationOptions
+
+/// How one lease simulation seed runs.
+public struct LeaseSimulationOptions: Sendable {
+    public var seed: UInt64
+    public var scenario: LeaseScenario
+    /// The lease settings every replica uses (validated or not: unsafe settings must be caught).
+    public var settings = LeaseSettings()
+    /// The real bound on the simulated clocks' rate error (default: the settings' own
+    /// ``LeaseSettings/maxDrift``; larger to show what happens when the assumption is broken).
+    public var clockDrift: Double?
+    /// Replicas in the group (every replica is also a Raft voter); nil: 3 or 5 from the seed.
+    public var replicas: Int?
+    /// How long faults are injected (``LeaseScenario/chaos``).
+    public var chaosDuration: Duration = .seconds(10)
+    /// After the faults heal, a replica must be hot and its write accepted within this bound…
+    public var livenessBound: Duration = .seconds(6)
+    /// …and then the same replica must stay hot, with no grant, for this long.
+    public var stableDuration: Duration = .seconds(2)
+    /// Notable events kept for a report.
+    public var traceLimit = 80
+    /// Whether invariant 2 (a hot replica's token is the committed one) is checked. Off, a run
+    /// with unsafe settings goes on until two replicas believe they are hot at the same instant.
+    public var checkHolderAgreesWithLog = true
+
+    public init(seed: UInt64, scenario: LeaseScenario = .chaos) {
+        self.seed = seed
+        self.scenario = scenario
+    }
+}
+
+// MARK: - LeaseSimulationResult
+
+/// What a seed did.
+public struct LeaseSimulationResult: Sendable {
+    public var seed: UInt64
+    public var scenario: LeaseScenario
+    public var replicas: Int
+    public var violations: [String]
+    /// The last notable events before the end of the run (or the first violation).
+    public var trace: [String]
+    /// A hash of every notable event: equal for two runs of the same seed.
+    public var traceHash: UInt64
+    public var events: Int
+    /// Grants committed (the highest token).
+    public var grants: UInt64
+    /// Writes the fenced backend accepted and rejected (rejected: a stale token, fenced off).
+    public var acceptedWrites: Int
+    public var rejectedWrites: Int
+    /// Kill scenarios: real time from the kill to the first write accepted with a newer token.
+    public var failover: Duration?
+    /// ``LeaseScenario/killLeader``: whether the hot stepped down while the Raft leader was replaced.
+    public var hotSteppedDown: Bool
+    public var virtualTime: Duration
+}

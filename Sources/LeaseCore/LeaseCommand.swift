@@ -1,0 +1,44 @@
+import DiscoCore
+
+// MARK: - LeaseCommand
+
+/// A change to the replicated lease state: proposed through the Raft leader, applied by every
+/// node in log order with ``LeaseTable/apply(_:index:)``.
+///
+/// Who proposes what: the Raft leader's ``LeaseGrantor`` proposes `grant`; the holder's
+/// ``LeaseHolder`` proposes `renew` and `release`; an operator proposes `move`.
+public enum LeaseCommand: Hashable, Sendable {
+    /// Gives the lease to `to` with the next token, only if the group's last grant, renewal or
+    /// release is still the one at log index `expectedLastChange` (compare-and-set): a renewal
+    /// committed after the leader looked makes the grant stale.
+    case grant(LeaseGroup, to: NodeID, expectedLastChange: UInt64)
+    /// Extends the lease of `holder`, sent by its process `incarnation`, for `token`. Refused
+    /// unless `holder` holds the lease with that token and no other process of the same node
+    /// has renewed it (the first renewal after a grant claims the lease for its process).
+    case renew(LeaseGroup, holder: NodeID, incarnation: UInt64, token: UInt64)
+    /// Gives the lease up. Refused unless `holder` holds it with `token`. The holder has stopped
+    /// acting before it proposes this, so the leader may grant again at once.
+    case release(LeaseGroup, holder: NodeID, token: UInt64)
+    /// Asks for a planned switch-over to `to`: the holder stops and releases, then the leader
+    /// grants to `to` (when it is eligible) instead of the best-ranked replica.
+    case move(LeaseGroup, to: NodeID)
+
+    /// The group the command is about.
+    public var group: LeaseGroup {
+        switch self {
+        case .grant(let group, _, _), .renew(let group, _, _, _), .release(let group, _, _), .move(let group, _): group
+        }
+    }
+}
+
+extension LeaseCommand: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .grant(let group, let to, let expected): "grant(\(group), to: \(to), expectedLastChange: \(expected))"
+        case .renew(let group, let holder, let incarnation, let token):
+            "renew(\(group), holder: \(holder), incarnation: \(incarnation), token: \(token))"
+        case .release(let group, let holder, let token): "release(\(group), holder: \(holder), token: \(token))"
+        case .move(let group, let to): "move(\(group), to: \(to))"
+        }
+    }
+}

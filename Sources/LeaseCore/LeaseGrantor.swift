@@ -1,0 +1,102 @@
+import DiscoCore
+
+// MARK: - LeaseCandidate
+
+/// What the Raft leader knows about one replica of the group when it picks the next holder.
+public struct LeaseCandidate: Hashable, Sendable {
+    public var node: NodeID
+    /// `-hot-priority`: among eligible replicas the highest is granted (ties: the smallest ID).
+    public var priority: Int
+    /// Whether the replica's upstream passes its health checks.
+    public var healthy: Bool
+    /// False for `-no-hot` replicas, which are never granted the lease.
+    public var mayBeHot: Bool
+    /// Whether the leader is in touch with the replica (it answers, gossip shows it alive).
+    public var inTouch: Bool
+
+    public init(node: NodeID, priority: Int = 0, healthy: Bool = true, mayBeHot: Bool = true, inTouch: Bool = true) {
+        self.node = node
+        self.priority = priority
+        self.healthy = healthy
+        self.mayBeHot = mayBeHot
+        self.inTouch = inTouch
+    }
+
+    /// Whether the replica may be granted the lease now.
+    public var isEligible: Bool { healthy && mayBeHot && inTouch }
+}
+
+// MARK: - LeaseGrantor
+
+/// The granting side of the lease. Every node runs one per group and feeds it every applied
+/// change (``applied(_:now:)``), so that it knows *on its own clock* when it applied the group's
+/// latest grant, renewal or release; only the Raft leader's grantor proposes grants
+/// (``decide(now:isLeader:candidates:)``).
+///
+/// The leader proposes a grant when the lease is not held (never granted, or released — a
+/// releasing holder stopped acting before it proposed the release), or when its own clock shows
+/// ``LeaseSettings/ttl`` elapsed since it applied the latest change: the holder, which counts
+/// its shorter renew deadline from a send that came before that apply, has stopped by then. The
+/// grant is a compare-and-set on that change, so a renewal committed meanwhile makes it a no-op.
+/// A leader that applied the latest change late (it was behind, it restarted, it was just
+/// elected) only waits longer.
+public struct LeaseGrantor: Sendable {
+    /// What the shell must do after a decision.
+    public enum Effect: Hashable, Sendable {
+        /// Propose this grant through Raft (its outcome shows in the applied state).
+        case proposeGrant(LeaseCommand)
+        /// Call ``decide(now:isLeader:candidates:)`` again at local time `deadline` (and whenever
+        /// leadership, the applied state or a candidate changes).
+        case arm(deadline: Duration)
+    }
+
+    public let settings: LeaseSettings
+    public let group: LeaseGroup
+    /// The group's replicated state as last applied on this node.
+    public private(set) var lease = LeaseState()
+    /// The local time at which this node first applied the state's ``LeaseState/lastChange``.
+    public private(set) var changeAppliedAt: Duration?
+    /// The last grant proposed: its compare-and-set base and local time.
+    var lastProposal: (expected: UInt64, at: Duration)?
+
+    public init(settings: LeaseSettings, group: LeaseGroup) {
+        self.settings = settings
+        self.group = group
+    }
+
+    /// The node applied a change of the group's state (or restored it from a snapshot) at `now`.
+    public mutating func applied(_ state: LeaseState, now: Duration) {
+        if changeAppliedAt == nil || state.lastChange != lease.lastChange { changeAppliedAt = now }
+        lease = state
+    }
+
+    /// The earliest local time at which a grant may be proposed (nil: nothing applied yet).
+    public var grantableAt: Duration? {
+        guard let changeAppliedAt else { return nil }
+        return lease.isHeld ? changeAppliedAt + settings.ttl : changeAppliedAt
+    }
+
+    /// The replica to grant to: the move target when it is eligible, else the eligible replica
+    /// with the highest priority (ties: the smallest node ID). The last holder — whose lease
+    /// expired or who released it — is chosen only when no other replica is eligible: it
+    /// just failed to renew, stopped, turned unhealthy or restarted, and gossip may not show it yet.
+    public func choose(from candidates: [LeaseCandidate]) -> NodeID? {
+        let eligible = candidates.filter(\.isEligible)
+        if let target = lease.moveTo, eligible.contains(where: { $0.node == target }) { return target }
+        let others = eligible.filter { $0.node != lease.lastHolder }
+        return (others.isEmpty ? eligible : others).min { ($1.priority, $0.node) < ($0.priority, $1.node) }?.node
+    }
+
+    /// Decides whether this node, if it is the Raft leader, proposes a grant now.
+    public mutating func decide(now: Duration, isLeader: Bool, candidates: [LeaseCandidate]) -> [Effect] {
+        guard isLeader, let grantableAt else { return [] }
+        guard now >= grantableAt else { return [.arm(deadline: grantableAt)] }
+        guard let node = choose(from: candidates) else { return [] }
+        if let last = lastProposal, last.expected == lease.lastChange, now < last.at + settings.grantRetry {
+            return [.arm(deadline: last.at + settings.grantRetry)]
+        }
+        lastProposal = (lease.lastChange, now)
+        return [.proposeGrant(.grant(group, to: node, expectedLastChange: lease.lastChange)),
+                .arm(deadline: now + settings.grantRetry)]
+    }
+}

@@ -1,0 +1,140 @@
+import DiscoCore
+
+// MARK: - Inputs
+
+extension LeaseHolder {
+    /// The timer fired (or any time): steps down at the deadline and renews when due.
+    public mutating func tick(now: Duration) -> [Effect] {
+        var effects: [Effect] = []
+        expireIfDue(now: now, into: &effects)
+        renewIfDue(now: now, into: &effects)
+        return finish(now: now, effects)
+    }
+
+    /// The node applied a change of the group's replicated state (or restored it from a snapshot).
+    public mutating func applied(_ state: LeaseState, now: Duration) -> [Effect] {
+        var effects: [Effect] = []
+        expireIfDue(now: now, into: &effects)
+        let previous = lease
+        lease = state
+        if case .hot(let token, _) = phase, state.holder != me || state.token != token {
+            stepDown(.superseded, now: now, into: &effects)
+        }
+        if state.holder == me, state.token > 0, releasedToken != state.token {
+            if let claimed = state.claimedBy, claimed != incarnation {
+                // Claimed by an earlier process of this node: give it up so ours gets a fresh token.
+                release(now: now, into: &effects)
+            } else if let target = state.moveTo, target != me {
+                stepDown(.moved, now: now, into: &effects)
+                release(now: now, into: &effects)
+            } else if !healthy || stopped {
+                release(now: now, into: &effects)
+            } else if previous.holder != me || previous.token != state.token || nextRenewal == nil {
+                nextRenewal = now  // newly granted (or resumed): renew at once to become hot
+            }
+        }
+        if !mayRenew { nextRenewal = nil }
+        renewIfDue(now: now, into: &effects)
+        return finish(now: now, effects)
+    }
+
+    /// A renewal sent at local time `sentAt` for `token` was applied as a renewal.
+    public mutating func renewed(token: UInt64, sentAt: Duration, now: Duration) -> [Effect] {
+        var effects: [Effect] = []
+        expireIfDue(now: now, into: &effects)
+        let until = sentAt + settings.renewDeadline
+        if mayRenew, token == lease.token, sentAt >= coldSince, now < until {
+            switch phase {
+            case .cold:
+                phase = .hot(token: token, until: until)
+                effects.append(.becomeHot(token: token))
+            case .hot(let current, let previousUntil):
+                if current == token, until > previousUntil { phase = .hot(token: token, until: until) }
+            }
+        }
+        return finish(now: now, effects)
+    }
+
+    /// A renewal sent at `sentAt` for `token` was not applied: refused (`refusal`), or its fate is
+    /// unknown (nil: no leader, lost, timed out). A refusal while hot with that token means the
+    /// lease moved on: this replica becomes cold at once.
+    public mutating func renewalFailed(token: UInt64, sentAt: Duration, refusal: LeaseRefusal?, now: Duration) -> [Effect] {
+        var effects: [Effect] = []
+        expireIfDue(now: now, into: &effects)
+        if refusal != nil, case .hot(let current, _) = phase, current == token {
+            stepDown(.superseded, now: now, into: &effects)
+        }
+        return finish(now: now, effects)
+    }
+
+    /// The upstream's health changed. Unhealthy: a hot replica becomes cold, and a holder
+    /// releases the lease so another replica can be granted without waiting for the ttl.
+    public mutating func healthChanged(_ healthy: Bool, now: Duration) -> [Effect] {
+        var effects: [Effect] = []
+        expireIfDue(now: now, into: &effects)
+        self.healthy = healthy
+        if !healthy {
+            stepDown(.unhealthy, now: now, into: &effects)
+            if lease.holder == me, releasedToken != lease.token { release(now: now, into: &effects) }
+        }
+        nextRenewal = mayRenew ? now : nil
+        renewIfDue(now: now, into: &effects)
+        return finish(now: now, effects)
+    }
+
+    /// The node learned of a new Raft leader: a holder renews at once instead of waiting out its
+    /// period, so a leader election costs as little of the deadline as possible.
+    public mutating func leaderChanged(now: Duration) -> [Effect] {
+        var effects: [Effect] = []
+        expireIfDue(now: now, into: &effects)
+        if mayRenew { nextRenewal = now }
+        renewIfDue(now: now, into: &effects)
+        return finish(now: now, effects)
+    }
+
+    /// The process is shutting down: becomes cold, then releases the lease it holds.
+    public mutating func stop(now: Duration) -> [Effect] {
+        var effects: [Effect] = []
+        stepDown(.stopping, now: now, into: &effects)
+        stopped = true
+        if lease.holder == me, lease.token > 0, releasedToken != lease.token { release(now: now, into: &effects) }
+        nextRenewal = nil
+        return effects
+    }
+
+    // MARK: Steps
+
+    mutating func expireIfDue(now: Duration, into effects: inout [Effect]) {
+        if case .hot(_, let until) = phase, now >= until { stepDown(.expired, now: now, into: &effects) }
+    }
+
+    mutating func stepDown(_ reason: ColdReason, now: Duration, into effects: inout [Effect]) {
+        guard case .hot(let token, _) = phase else { return }
+        phase = .cold
+        coldSince = now
+        effects.append(.becomeCold(token: token, reason: reason))
+    }
+
+    mutating func release(now: Duration, into effects: inout [Effect]) {
+        releasedToken = lease.token
+        nextRenewal = nil
+        if let holder = lease.holder {
+            effects.append(.proposeRelease(.release(group, holder: holder, token: lease.token)))
+        }
+    }
+
+    mutating func renewIfDue(now: Duration, into effects: inout [Effect]) {
+        guard mayRenew, let due = nextRenewal, now >= due else { return }
+        effects.append(.proposeRenewal(.renew(group, holder: me, incarnation: incarnation, token: lease.token), sentAt: now))
+        nextRenewal = now + settings.renewPeriod
+    }
+
+    /// Appends the timer for the earliest of the deadline and the next renewal.
+    func finish(now: Duration, _ effects: [Effect]) -> [Effect] {
+        var deadline: Duration?
+        if case .hot(_, let until) = phase { deadline = until }
+        if let due = nextRenewal, mayRenew { deadline = min(deadline ?? due, due) }
+        guard let deadline else { return effects }
+        return effects + [.arm(deadline: deadline)]
+    }
+}

@@ -1,0 +1,124 @@
+import DiscoCore
+
+// MARK: - LeaseHolder
+
+/// One replica's side of the lease: decides when this replica is hot, renews while it holds the
+/// lease, and steps down by itself.
+///
+/// A pure state machine: feed it ``tick(now:)`` when its timer fires, ``applied(_:now:)`` after
+/// every applied change of the group's replicated state, the answers to its renewals
+/// (``renewed(token:sentAt:now:)``, ``renewalFailed(token:sentAt:refusal:now:)``),
+/// ``healthChanged(_:now:)``, ``leaderChanged(now:)`` and ``stop(now:)``. Each returns the
+/// ``Effect``s to perform. `now` is the node's monotonic clock (one that counts while paused or
+/// suspended; see ``LeaseSettings``).
+///
+/// **The rule that keeps it safe.** The holder is hot only until `s + renewDeadline`, where `s`
+/// is the local time at which it *sent* the latest renewal that was then applied for its token;
+/// a grant alone never makes it hot (it renews at once, and becomes hot when that renewal is
+/// applied). Before acting on anything — forwarding a write, answering `/readyz?hot` — the shell
+/// asks ``token(at:)`` with the current time: a process that was paused past its deadline is cold
+/// the moment it wakes, even before its timer fires.
+///
+/// **Stepping down.** The deadline ends hotness by itself when renewals stop committing (lost
+/// quorum, no leader). When its upstream turns unhealthy, when an operator moves the lease
+/// elsewhere, or when it stops, the holder becomes cold first and then proposes `release`, so the
+/// leader need not wait for the ttl. A new process of the same node does not inherit a lease
+/// claimed by its previous process: it releases it, so every process acts under its own token.
+public struct LeaseHolder: Sendable {
+    /// Whether this replica may act as the hot one.
+    public enum Phase: Hashable, Sendable {
+        /// Not hot.
+        case cold
+        /// Hot with `token` until local time `until` (exclusive).
+        case hot(token: UInt64, until: Duration)
+    }
+
+    /// Why a hot replica became cold.
+    public enum ColdReason: Hashable, Sendable, CustomStringConvertible {
+        /// No renewal was applied in time (lost quorum, no leader, paused process).
+        case expired
+        /// The upstream failed its health checks.
+        case unhealthy
+        /// The replicated state shows another holder or a newer token.
+        case superseded
+        /// An operator asked to move the lease to another replica.
+        case moved
+        /// The process is shutting down.
+        case stopping
+
+        public var description: String {
+            switch self {
+            case .expired: "expired"
+            case .unhealthy: "unhealthy"
+            case .superseded: "superseded"
+            case .moved: "moved"
+            case .stopping: "stopping"
+            }
+        }
+    }
+
+    /// What the shell must do after an input.
+    public enum Effect: Hashable, Sendable {
+        /// Propose `renew`, then answer with ``renewed(token:sentAt:now:)`` when it was applied
+        /// as a renewal, or ``renewalFailed(token:sentAt:refusal:now:)``; `sentAt` is the local
+        /// time of this input.
+        case proposeRenewal(LeaseCommand, sentAt: Duration)
+        /// Propose `release` (no answer needed: the outcome shows in the applied state).
+        case proposeRelease(LeaseCommand)
+        /// This replica is now hot with `token` (run the on-hot hook, write the state file).
+        case becomeHot(token: UInt64)
+        /// This replica stopped being hot with `token` (run the on-cold hook, write the state file).
+        case becomeCold(token: UInt64, reason: ColdReason)
+        /// Arm (or move) the holder's one timer to local time `deadline`; call ``tick(now:)`` then.
+        case arm(deadline: Duration)
+    }
+
+    public let settings: LeaseSettings
+    public let group: LeaseGroup
+    /// This replica's node.
+    public let me: NodeID
+    /// This process of the node (a new value at every start, e.g. random).
+    public let incarnation: UInt64
+
+    /// Hot or cold, as last decided (``token(at:)`` also accounts for a deadline that passed
+    /// before any input arrived).
+    public internal(set) var phase: Phase = .cold
+    /// The group's replicated state as last applied on this node.
+    public internal(set) var lease = LeaseState()
+    /// Whether the upstream is healthy.
+    public internal(set) var healthy: Bool
+    /// Whether ``stop(now:)`` was called.
+    public internal(set) var stopped = false
+    /// Renewals sent before this local time are ignored (they predate the latest step-down).
+    var coldSince: Duration
+    /// When the next renewal is due (nil while this replica may not renew).
+    var nextRenewal: Duration?
+    /// A token this replica released (or is releasing): never renewed again.
+    var releasedToken: UInt64?
+
+    /// A holder that starts cold at local time `now`.
+    public init(settings: LeaseSettings, group: LeaseGroup, me: NodeID, incarnation: UInt64, healthy: Bool = true, now: Duration) {
+        self.settings = settings
+        self.group = group
+        self.me = me
+        self.incarnation = incarnation
+        self.healthy = healthy
+        self.coldSince = now
+    }
+
+    // MARK: Queries
+
+    /// The token to act with at local time `now`, or nil when this replica must not act as hot.
+    /// Ask it right before every action.
+    public func token(at now: Duration) -> UInt64? {
+        guard case .hot(let token, let until) = phase, now < until else { return nil }
+        return token
+    }
+
+    /// Whether this replica is the group's holder in the applied state and may keep renewing.
+    var mayRenew: Bool {
+        !stopped && healthy && lease.holder == me && lease.token > 0 && releasedToken != lease.token
+            && (lease.claimedBy == nil || lease.claimedBy == incarnation)
+            && (lease.moveTo == nil || lease.moveTo == me)
+    }
+}

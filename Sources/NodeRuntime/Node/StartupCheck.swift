@@ -1,0 +1,31 @@
+import DiscoCore
+import DiscoDiscovery
+
+// MARK: - StartupCheck
+
+/// What `discod` checks after parsing its command line and before it touches the data directory
+/// or binds a port; `discod -validate` runs exactly this and stops.
+public enum StartupCheck {
+    /// Builds the discovery backends the options name, as the node will at its first lookup, so
+    /// a configuration that parses but cannot work (a nameserver that is not an IP address, an
+    /// `https://` etcd endpoint, an unreadable Consul token file) is a command-line error (exit
+    /// 2) instead of a formation that retries forever.
+    public static func check(_ options: DiscodOptions) throws(FlagError) {
+        guard let config = options.discoConfig else { return }
+        do {
+            try Discovery.checkBackends(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port)
+        } catch {
+            throw FlagError(code: .invalidValue, flag: "disco-config", message: "invalid value for flag -disco-config: \(error)")
+        }
+    }
+
+    /// What `-validate` prints on success: one line, then the resolved settings as `key=value`
+    /// lines in a stable order.
+    public static func summary(_ options: DiscodOptions) -> String {
+        var lines = ["discod: configuration is valid (nothing was started; the data directory was not opened)"]
+        for (key, value) in options.metadata.sorted(by: { $0.key < $1.key }) {
+            lines.append("  \(key)=\(value)")
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

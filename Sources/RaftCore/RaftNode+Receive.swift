@@ -1,0 +1,164 @@
+import DiscoCore
+
+// MARK: - Receiving messages
+
+extension RaftNode {
+    /// Handles a message from another member.
+    public mutating func receive(_ message: Message) {
+        guard message.to == id, message.from != id, fault == nil else { return }
+        if message.term > term {
+            switch message.body {
+            case .preVote, .vote(_, _, false):
+                if inLease { return }  // a live leader exists: do not let this request disrupt it
+            default:
+                break
+            }
+            switch message.body {
+            case .preVote:
+                break  // answering a pre-vote never changes our term
+            case .preVoteResponse(granted: true):
+                break  // granted at the term we would campaign in
+            case .append, .heartbeat, .installSnapshot:
+                becomeFollower(term: message.term, leader: message.from)
+            default:
+                becomeFollower(term: message.term, leader: nil)
+            }
+        } else if message.term < term {
+            switch message.body {
+            case .append, .heartbeat:
+                // A stale leader (or one cut off while we moved on): tell it our term so it steps down.
+                if options.checkQuorum || options.preVote {
+                    send(.appendResponse(AppendResponse(accepted: false, index: 0)), to: message.from)
+                }
+            case .preVote:
+                send(.preVoteResponse(granted: false), to: message.from)
+            default:
+                break
+            }
+            return
+        }
+        dispatch(message)
+    }
+
+    private mutating func dispatch(_ message: Message) {
+        switch message.body {
+        case .preVote(let lastIndex, let lastTerm):
+            handleVoteRequest(message, preVote: true, lastIndex: lastIndex, lastTerm: lastTerm)
+        case .vote(let lastIndex, let lastTerm, _):
+            handleVoteRequest(message, preVote: false, lastIndex: lastIndex, lastTerm: lastTerm)
+        case .preVoteResponse(let granted):
+            handleVoteResponse(message, preVote: true, granted: granted)
+        case .voteResponse(let granted):
+            handleVoteResponse(message, preVote: false, granted: granted)
+        case .append(let request):
+            guard followLeader(message) else { return }
+            handleAppend(request, from: message.from)
+        case .heartbeat(let commit, let context):
+            guard followLeader(message) else { return }
+            log.committed = max(log.committed, min(commit, log.lastIndex))
+            send(.heartbeatResponse(context: context), to: message.from)
+        case .installSnapshot(let snapshot):
+            guard followLeader(message) else { return }
+            handleSnapshot(snapshot, from: message.from)
+        case .appendResponse(let response):
+            guard role == .leader else { return }
+            handleAppendResponse(response, from: message.from)
+        case .heartbeatResponse(let context):
+            guard role == .leader else { return }
+            handleHeartbeatResponse(context: context, from: message.from)
+        case .timeoutNow:
+            guard role != .leader else { return }
+            startCampaign(preVote: false, transfer: true)
+        }
+    }
+
+    /// A leader's message at our term: follow it. Returns false if we are that term's leader.
+    private mutating func followLeader(_ message: Message) -> Bool {
+        guard role != .leader else { return false }
+        if role != .follower || leader != message.from {
+            becomeFollower(term: message.term, leader: message.from)
+        }
+        electionElapsed = 0
+        return true
+    }
+
+    // MARK: Follower side
+
+    private mutating func handleAppend(_ request: AppendRequest, from leaderID: NodeID) {
+        if request.prevIndex < log.committed {
+            // Everything up to our commit index matches; resume from there.
+            let skip = request.entries.filter { $0.index > log.committed }
+            let prev = log.committed
+            guard let prevTerm = log.term(at: prev) else {
+                send(.appendResponse(AppendResponse(accepted: true, index: log.committed)), to: leaderID)
+                return
+            }
+            if let first = skip.first, first.index != prev + 1 { return }
+            if skip.isEmpty {
+                send(.appendResponse(AppendResponse(accepted: true, index: log.committed)), to: leaderID)
+                return
+            }
+            handleAppend(AppendRequest(prevIndex: prev, prevTerm: prevTerm, entries: skip, commit: request.commit),
+                         from: leaderID)
+            return
+        }
+        guard log.term(at: request.prevIndex) == request.prevTerm else {
+            var response = AppendResponse(accepted: false, index: request.prevIndex)
+            if request.prevIndex > log.lastIndex {
+                response.conflictIndex = log.lastIndex + 1
+            } else {
+                response.conflictTerm = log.term(at: request.prevIndex) ?? 0
+                response.conflictIndex = max(log.firstIndex(ofTermAt: request.prevIndex), log.committed + 1)
+            }
+            send(.appendResponse(response), to: leaderID)
+            return
+        }
+        var firstNew: Int?
+        for (position, entry) in request.entries.enumerated() {
+            guard entry.index == request.prevIndex + 1 + UInt64(position) else { return }  // malformed
+            if log.term(at: entry.index) != entry.term {
+                firstNew = position
+                break
+            }
+        }
+        if let firstNew {
+            let newEntries = Array(request.entries[firstNew...])
+            guard newEntries[0].index > log.committed else { return }  // never overwrite committed entries
+            for entry in newEntries where entry.kind == .config {
+                do {
+                    _ = try Self.decodeConfig(entry, from: "leader \(leaderID)")
+                } catch {
+                    return halt(error)  // neither appended nor acknowledged
+                }
+            }
+            let cut = log.append(newEntries)
+            if newEntries.contains(where: { $0.kind == .config }) || (cut.map { $0 <= configIndex } ?? false) {
+                refreshConfigOrHalt()
+            }
+        }
+        let lastNew = request.prevIndex + UInt64(request.entries.count)
+        log.committed = max(log.committed, min(request.commit, lastNew))
+        send(.appendResponse(AppendResponse(accepted: true, index: lastNew)), to: leaderID)
+    }
+
+    private mutating func handleSnapshot(_ snapshot: Snapshot, from leaderID: NodeID) {
+        let meta = snapshot.metadata
+        if meta.index <= log.committed {
+            send(.appendResponse(AppendResponse(accepted: true, index: log.committed)), to: leaderID)
+            return
+        }
+        if log.term(at: meta.index) == meta.term {
+            // We already hold the snapshot's last entry: just commit up to it.
+            log.committed = meta.index
+            send(.appendResponse(AppendResponse(accepted: true, index: meta.index)), to: leaderID)
+            return
+        }
+        log.restore(index: meta.index, term: meta.term)
+        self.snapshot = snapshot
+        pendingSnapshot = snapshot
+        snapshotConfig = meta.config
+        snapshotSuggested = false
+        refreshConfigOrHalt()
+        send(.appendResponse(AppendResponse(accepted: true, index: meta.index)), to: leaderID)
+    }
+}

@@ -1,0 +1,79 @@
+import DiscoCore
+import DiscoSystem
+import Foundation
+import Testing
+
+/// The process-facing half of the vocabulary against the real file system and environment.
+@Suite struct SystemIOTests {
+    /// A fresh directory under the system's temporary directory, removed by the caller.
+    func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "disco-system-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test func durableReplaceWritesWholeFilesAndLeavesNoTemporary() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/node.json"
+        try DurableFile.replace(path, with: Array("first".utf8))
+        try DurableFile.replace(path, with: Array("second, longer".utf8))
+        #expect(try ProcessEnvironment.readFileIfExists(path) == Array("second, longer".utf8))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory) == ["node.json"])
+        #expect(DurableFile.directory(of: path) == directory)
+    }
+
+    @Test func durableReplaceNamesThePathThatFailed() throws {
+        let missing = "/nonexistent-\(UUID().uuidString)/node.json"
+        let error = #expect(throws: DurableFile.Failure.self) { try DurableFile.replace(missing, with: [1]) }
+        #expect(error?.path.hasPrefix("/nonexistent-") == true)
+        #expect(error?.description.contains("No such file or directory") == true)
+    }
+
+    @Test func readFileIfExistsTellsAbsentFromUnreadable() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        #expect(try ProcessEnvironment.readFileIfExists(directory + "/absent.json") == nil)
+        #expect(try ProcessEnvironment.readFileIfExists("") == nil)
+        let error = #expect(throws: ProcessEnvironment.FileError.self) { try ProcessEnvironment.readFileIfExists(directory) }
+        #expect(error?.path == directory)
+        #expect(error?.description.contains("Is a directory") == true)
+        let big = directory + "/big"
+        try DurableFile.replace(big, with: [UInt8](repeating: 7, count: 2048))
+        let limited = #expect(throws: ProcessEnvironment.FileError.self) { try ProcessEnvironment.readFileIfExists(big, limit: 1024) }
+        #expect(limited?.reason == "larger than 1024 bytes")
+    }
+
+    @Test func fileLockIsExclusiveUntilReleased() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let first = try FileLock(path: directory + "/node.lock")
+        let refused = #expect(throws: FileLock.Failure.self) { try FileLock(path: directory + "/node.lock") }
+        #expect(refused?.heldElsewhere == true)
+        first.release()
+        _ = try FileLock(path: directory + "/node.lock")
+    }
+
+    @Test func environmentLookupAndExpansionReadTheProcess() {
+        setenv("DISCO_SYSTEM_TEST_NAME", "disco.local", 1)
+        defer { unsetenv("DISCO_SYSTEM_TEST_NAME") }
+        #expect(ProcessEnvironment.value("DISCO_SYSTEM_TEST_NAME") == "disco.local")
+        #expect(ProcessEnvironment.value("DISCO_SYSTEM_TEST_UNSET_\(UUID().uuidString.prefix(4))") == nil)
+        #expect(EnvironmentExpansion.expandWithProcessEnvironment(#"{"name":"${DISCO_SYSTEM_TEST_NAME}"}"#) == #"{"name":"disco.local"}"#)
+    }
+
+    @Test func systemLoaderReadsConfigFilesAndTheEnvironment() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        setenv("DISCO_SYSTEM_TEST_PORT", "4101", 1)
+        defer { unsetenv("DISCO_SYSTEM_TEST_PORT") }
+        let path = directory + "/disco.json"
+        try DurableFile.replace(path, with: Array(#"{"name":"disco.local","port":$DISCO_SYSTEM_TEST_PORT}"#.utf8))
+        #expect(try DiscoConfigLoader.system.load(path, mode: .dns) == .dns(DNSConfig(name: "disco.local", port: 4101)))
+    }
+
+    @Test func systemClockIsTheWallClock() {
+        let now = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+        #expect(abs(LogClock.system.now() - now) < 60 * 1_000_000_000)
+    }
+}

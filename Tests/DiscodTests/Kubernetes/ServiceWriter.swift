@@ -1,0 +1,145 @@
+import DiscoCore
+import DiscoNet
+import DiscoTestKit
+import Foundation
+import Synchronization
+
+// MARK: - ServiceWriter
+
+/// A client that writes numbered events through a Service, the way an application in the
+/// cluster would: each write goes to one of the Service's ready endpoints (round robin); a write
+/// that fails is retried once, at the leader a ready endpoint names, with the same
+/// `Idempotency-Key`. Everything is recorded so a test can check that no acknowledged write was
+/// lost and that every retried write succeeded.
+final class ServiceWriter: Sendable {
+    struct Failure: Sendable, CustomStringConvertible {
+        let number: Int
+        let first: String
+        let second: String
+        var description: String { "write \(number): first attempt \(first); retry \(second)" }
+    }
+
+    struct Record: Sendable {
+        var acknowledged: [Int] = []
+        var retried: Set<Int> = []
+        var failed: [Failure] = []
+    }
+
+    let harness: KubeHarness
+    let service: String
+    /// Tells this writer's events apart from anything else in the log.
+    let run = UUID().uuidString.prefix(8).lowercased()
+    private let state = Mutex(Record())
+    private let stopped = Atomic<Bool>(false)
+    private let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(10)))
+
+    init(harness: KubeHarness, service: String = "disco") {
+        self.harness = harness
+        self.service = service
+    }
+
+    var record: Record { state.withLock { $0 } }
+
+    /// Writes until ``stop()``; the caller owns the task this runs in and awaits it.
+    func writeUntilStopped() async {
+        var number = 0
+        while !stopped.load(ordering: .relaxed) {
+            number += 1
+            await write(number)
+        }
+    }
+
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
+    private func write(_ number: Int) async {
+        let endpoints = (try? harness.endpoints(of: service)) ?? []
+        let first: String
+        if endpoints.isEmpty {
+            first = "no ready endpoint"
+        } else {
+            switch await post(number, to: endpoints[number % endpoints.count]) {
+            case .success:
+                state.withLock { $0.acknowledged.append(number) }
+                return
+            case .failure(let reason):
+                first = reason
+            }
+        }
+        state.withLock { _ = $0.retried.insert(number) }
+        guard let target = await readyEndpoint() else {
+            state.withLock { $0.failed.append(Failure(number: number, first: first, second: "no ready endpoint named a ready leader within 60 s")) }
+            return
+        }
+        switch await post(number, to: target) {
+        case .success:
+            state.withLock { $0.acknowledged.append(number) }
+        case .failure(let reason):
+            state.withLock { $0.failed.append(Failure(number: number, first: first, second: reason)) }
+        }
+    }
+
+    /// Where the retry goes: the leader, as a ready endpoint reports it, once the leader is itself
+    /// one of the Service's ready endpoints (so not a pod that is shutting down). This is what a
+    /// client following the cluster's leader hint does; it waits out a leadership handover instead
+    /// of spending its one retry inside it.
+    private func readyEndpoint() async -> String? {
+        var found: String?
+        try? await waitUntil("a ready endpoint of \(service) to name a ready leader", timeout: .seconds(60), pollEvery: .milliseconds(50)) {
+            let endpoints = (try? harness.endpoints(of: service)) ?? []
+            for endpoint in endpoints {
+                let parts = endpoint.split(separator: ":")
+                guard parts.count == 2, let port = UInt16(parts[1]),
+                      let answer = await LoopbackProbe.httpGet(host: String(parts[0]), port: port, path: "/leader", timeout: .seconds(1)),
+                      answer.status == 200, let leader = try? JSONValue.parse(answer.body)["api_addr"]?.stringValue
+                else { continue }
+                let address = leader.hasPrefix("http://") ? String(leader.dropFirst("http://".count)) : leader
+                if endpoints.contains(address) {
+                    found = address
+                    return true
+                }
+            }
+            return false
+        }
+        return found
+    }
+
+    private enum Outcome {
+        case success
+        case failure(String)
+    }
+
+    private func post(_ number: Int, to endpoint: String) async -> Outcome {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: "Idempotency-Key", value: "\(run)-\(number)")
+        let body = #"{"writer":"\#(run)","n":\#(number)}"#
+        let request = HTTPClientRequest(method: "POST", url: "http://\(endpoint)/events", headers: headers, body: Array(body.utf8))
+        do {
+            let answer = try await client.send(request, timeout: .seconds(10))
+            guard answer.status == 200 else {
+                return .failure("\(endpoint) answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
+            }
+            return .success
+        } catch {
+            return .failure("\(endpoint): \(error)")
+        }
+    }
+
+    // MARK: Reading back
+
+    /// This writer's numbers in the order the cluster's event log holds them (read from `pod`).
+    func numbersInLog(from pod: HarnessPod) async throws -> [Int] {
+        var numbers: [Int] = []
+        var since: UInt64 = 0
+        while true {
+            guard let page = await DiscoPods.get(pod, "/events?since=\(since)&limit=1000"),
+                  let events = page["events"]?.arrayValue, let last = page["last_seq"]?.numberValue?.uint64Value
+            else { throw ManifestError("GET /events?since=\(since) on \(pod.name) did not answer 200 with events") }
+            for event in events where event["data"]?["writer"]?.stringValue == String(run) {
+                if let number = event["data"]?["n"]?.numberValue?.intValue { numbers.append(number) }
+            }
+            guard let highest = events.last?["seq"]?.numberValue?.uint64Value, highest < last else { return numbers }
+            since = highest
+        }
+    }
+}

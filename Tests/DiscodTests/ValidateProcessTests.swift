@@ -1,0 +1,79 @@
+import DiscoTestKit
+import Foundation
+import Testing
+
+/// `discod -validate`: the checks of a real start, then exit — 0 with the resolved settings, or 2
+/// with the same message a start prints — without opening the data directory or binding a port.
+@Suite struct ValidateProcessTests {
+    /// The StatefulSet's command line with the downward-API values filled in.
+    static let podArguments = [
+        "-node-id=disco-0", "-http-addr=0.0.0.0:4001", "-http-adv-addr=10.1.2.3:4001",
+        "-raft-addr=0.0.0.0:4002", "-raft-adv-addr=10.1.2.3:4002", "-disco-mode=dns-srv",
+        #"-disco-config={"name":"disco-internal.default.svc.cluster.local","service":"http"}"#,
+        "-bootstrap-expect=3", "data/node",
+    ]
+
+    func run(_ arguments: [String]) async throws -> (ExecutableRunner.Outcome, dataDirectoryExists: Bool) {
+        let directory = try ExecutableRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let outcome = try await ExecutableRunner.run("discod", arguments, in: directory)
+        return (outcome, FileManager.default.fileExists(atPath: directory.appending(path: "data").path))
+    }
+
+    @Test func validCommandLinePrintsTheSettingsAndExitsZero() async throws {
+        let (outcome, exists) = try await run(["-validate"] + Self.podArguments)
+        #expect(outcome.status == 0, "stderr: \(outcome.standardError)")
+        #expect(outcome.standardOutput.hasPrefix("discod: configuration is valid"))
+        for line in ["  node_id=disco-0\n", "  http_adv_addr=10.1.2.3:4001\n", "  raft_adv_addr=10.1.2.3:4002\n",
+                     "  formation=bootstrap-expect\n", "  bootstrap_expect=3\n", "  disco_mode=dns-srv\n", "  data_dir=data/node\n"] {
+            #expect(outcome.standardOutput.contains(line), "stdout: \(outcome.standardOutput)")
+        }
+        #expect(outcome.standardError.isEmpty)
+        #expect(!exists)
+    }
+
+    @Test func bindsNothing() async throws {
+        // A port held by this test: a real start could not bind it, -validate never tries.
+        let busy = try FreePort.Refusing()
+        let (outcome, _) = try await run(["-validate", "-node-id", "1", "-http-addr", "127.0.0.1:\(busy.port)", "data"])
+        #expect(outcome.status == 0, "stderr: \(outcome.standardError)")
+        #expect(outcome.standardOutput.contains("  http_addr=127.0.0.1:\(busy.port)\n"))
+    }
+
+    @Test(arguments: [
+        (["-no-such-flag"], "discod: flag provided but not defined: -no-such-flag"),
+        (["-bootstrap-expect=3", "-disco-mode=dns-srv", #"-disco-config={"name":"x.local"}"#],
+         #"disco-config for dns-srv: missing required field "service""#),
+        (["-disco-mode=dns"], "-disco-mode dns needs -bootstrap-expect on a voting node"),
+    ])
+    func badCommandLineFailsExactlyAsAStartDoes(flags: [String], message: String) async throws {
+        let (validated, validatedCreated) = try await run(["-validate"] + flags + ["data"])
+        let (started, startedCreated) = try await run(flags + ["data"])
+        #expect(validated.status == 2)
+        #expect(started.status == 2)
+        #expect(validated.standardError == started.standardError)
+        #expect(validated.standardError.contains(message), "stderr: \(validated.standardError)")
+        #expect(validated.standardOutput.isEmpty)
+        #expect(!validatedCreated && !startedCreated)
+    }
+
+    /// Backends are built at startup, so a configuration that parses but can never work is a
+    /// command-line error (exit 2) for -validate and for a real start alike.
+    @Test(arguments: [
+        ("dns", #"{"name":"disco.local","nameserver":"kube-dns.kube-system:53"}"#, #"field "nameserver""#, "is not an IP address"),
+        ("etcd-kv", #"{"endpoints":["https://127.0.0.1:2379"]}"#, #"field "endpoints""#, "https endpoints are not supported yet"),
+        ("consul-kv", #"{"address":"127.0.0.1:8500","token_file":"/nonexistent/consul-token"}"#, #"field "token_file""#,
+         "cannot read /nonexistent/consul-token"),
+    ])
+    func unusableDiscoveryBackendExitsTwo(mode: String, config: String, field: String, reason: String) async throws {
+        var flags = ["-node-id", "1", "-disco-mode", mode, "-disco-config", config]
+        if mode == "dns" { flags += ["-bootstrap-expect", "3"] }
+        for arguments in [["-validate"] + flags, flags] {
+            let (outcome, exists) = try await run(arguments + ["data"])
+            #expect(outcome.status == 2, "\(arguments): \(outcome.standardError)")
+            #expect(outcome.standardError.hasPrefix("discod: invalid value for flag -disco-config: "))
+            #expect(outcome.standardError.contains(field) && outcome.standardError.contains(reason), "stderr: \(outcome.standardError)")
+            #expect(!exists)
+        }
+    }
+}

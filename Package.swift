@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "Bootstrap", targets: ["Bootstrap"]),
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
+        .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
+        .library(name: "Sidecar", targets: ["Sidecar"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
@@ -56,9 +58,14 @@ let package = Package(
             dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery"],
             swiftSettings: strictSettings
         ),
+        // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a
+        // socket, a file or a clock (time comes in as milliseconds).
+        .target(name: "RateLimitCore", swiftSettings: strictSettings),
+        // disco-sidecar's library: for now the -limit-req grammar and the JSON rate-limit config.
+        .target(name: "Sidecar", dependencies: ["DiscoCore", "RateLimitCore"], swiftSettings: strictSettings),
         .target(
             name: "DiscoTestKit",
-            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap"],
+            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "RateLimitCore"],
             swiftSettings: strictSettings
         ),
 
@@ -67,7 +74,7 @@ let package = Package(
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoNet", "DiscoDiscovery"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
-            dependencies: ["DiscoCore", "DiscoRaft", "DiscoSWIM", "DiscoTestKit"],
+            dependencies: ["DiscoCore", "DiscoRaft", "DiscoSWIM", "RateLimitCore", "DiscoTestKit"],
             swiftSettings: strictSettings
         ),
 
@@ -100,6 +107,8 @@ let package = Package(
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
+        .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),

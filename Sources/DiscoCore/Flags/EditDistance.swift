@@ -1,9 +1,10 @@
 // MARK: - Suggestions
 
-enum EditDistance {
+/// "Did you mean …?" for unknown names: flags, config fields, parameters.
+public enum EditDistance {
     /// Optimal string alignment distance: insertions, deletions, substitutions and adjacent
     /// transpositions each cost 1.
-    static func distance(_ a: String, _ b: String) -> Int {
+    public static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         guard !a.isEmpty else { return b.count }
         guard !b.isEmpty else { return a.count }
@@ -26,7 +27,7 @@ enum EditDistance {
     }
 
     /// The closest candidate to `word`, if it is close enough to be a plausible typo.
-    static func suggestion(for word: String, among candidates: [String]) -> String? {
+    public static func suggestion(for word: String, among candidates: [String]) -> String? {
         let allowed = word.count <= 3 ? 1 : (word.count <= 8 ? 2 : 3)
         var best: (name: String, distance: Int)?
         for candidate in candidates {

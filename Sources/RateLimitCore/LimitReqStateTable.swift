@@ -51,8 +51,12 @@ struct LimitReqStateTable: Sendable {
     private(set) var newest = none
     private(set) var oldest = none
 
+    /// The most states the budget can hold (all with the smallest charge): arrays never grow past it.
+    private let maximumStates: Int
+
     init(budgetBytes: Int) {
         self.budgetBytes = budgetBytes
+        self.maximumStates = max(1, budgetBytes / LimitReqZoneBudget.stateBytes(keyLength: 0))
     }
 
     // MARK: Lookup
@@ -115,6 +119,7 @@ struct LimitReqStateTable: Sendable {
                 longKeys[Int(reused)] = key.bytes
                 record.word0 = UInt64(reused)
             } else {
+                Self.reserveGrowth(&longKeys, limit: maximumStates)
                 record.word0 = UInt64(longKeys.count)
                 longKeys.append(key.bytes)
             }
@@ -126,6 +131,7 @@ struct LimitReqStateTable: Sendable {
             index = reused
             records[Int(index)] = record
         } else {
+            Self.reserveGrowth(&records, limit: maximumStates)
             index = Int32(records.count)
             records.append(record)
         }
@@ -137,6 +143,13 @@ struct LimitReqStateTable: Sendable {
         return index
     }
 
+    /// Doubles a full array's capacity, but never past `limit` elements, so a zone's arrays stay
+    /// within what its budget can hold.
+    private static func reserveGrowth<Element>(_ array: inout [Element], limit: Int) {
+        guard array.count == array.capacity else { return }
+        array.reserveCapacity(max(array.count + 1, min(max(16, array.count * 2), limit)))
+    }
+
     /// Removes a state.
     mutating func remove(_ index: Int32) {
         unlinkFromOrder(index)
@@ -146,6 +159,7 @@ struct LimitReqStateTable: Sendable {
             longKeys[Int(record.word0)] = []
             freeLongKeys.append(Int32(record.word0))
         }
+        if freeRecords.count == freeRecords.capacity { freeRecords.reserveCapacity(min(max(16, freeRecords.count * 2), maximumStates)) }
         freeRecords.append(index)
         count -= 1
         usedBytes -= LimitReqZoneBudget.stateBytes(keyLength: Int(record.keyLength))

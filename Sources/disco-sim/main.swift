@@ -7,6 +7,8 @@ let arguments = Array(CommandLine.arguments.dropFirst())
 let usage = """
     usage: disco-sim raft [--seeds N] [--first-seed F] [--seed S]
            disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M]
+           disco-sim ratelimit [--seeds N] [--first-seed F] [--seed S] [--steps K]
+           disco-sim ratelimit --bench [--keys K] [--decisions D]
     """
 
 switch arguments.first {
@@ -14,10 +16,12 @@ case "raft":
     exit(RaftSimCommand.run(Array(arguments.dropFirst())))
 case "swim":
     exit(SWIMSimCommand.run(Array(arguments.dropFirst())))
+case "ratelimit":
+    exit(RateLimitSimCommand.run(Array(arguments.dropFirst())))
 case "-h", "-help", "--help":
     print(usage)
     exit(0)
 default:
-    fputs("disco-sim: expected a subcommand, raft or swim\n\(usage)\n", stderr)
+    fputs("disco-sim: expected a subcommand, raft, swim or ratelimit\n\(usage)\n", stderr)
     exit(2)
 }

@@ -63,24 +63,22 @@ struct LimitReqStateTable: Sendable {
 
     /// The record of `key`, without changing the LRU order.
     func find(_ key: RateLimitKey) -> Int32? {
-        let hash = Self.hash(key)
+        let isLong = key.bytes.count > RateLimitKey.inlineCapacity
+        let (word0, word1) = isLong ? (0, 0) : Self.inlineWords(key.bytes)
+        let hash = Self.hash(key, words: (word0, word1))
         let mask = slots.count - 1
         var position = Int(hash) & mask
         while true {
             let slot = slots[position]
             if slot == 0 { return nil }
-            let index = Int32(slot - 1)
-            if records[Int(index)].hash == hash && matches(index, key) { return index }
+            let index = Int(slot - 1)
+            let record = records[index]
+            if record.hash == hash, Int(record.keyLength) == key.bytes.count,
+               isLong ? longKeys[Int(record.word0)] == key.bytes : (record.word0 == word0 && record.word1 == word1) {
+                return Int32(index)
+            }
             position = (position + 1) & mask
         }
-    }
-
-    private func matches(_ index: Int32, _ key: RateLimitKey) -> Bool {
-        let record = records[Int(index)]
-        guard Int(record.keyLength) == key.bytes.count else { return false }
-        if key.bytes.count > RateLimitKey.inlineCapacity { return longKeys[Int(record.word0)] == key.bytes }
-        let (word0, word1) = Self.inlineWords(key.bytes)
-        return record.word0 == word0 && record.word1 == word1
     }
 
     subscript(index: Int32) -> Record {
@@ -111,7 +109,7 @@ struct LimitReqStateTable: Sendable {
     /// Adds a state for `key` (which must be absent and fit) as the most recently used, with
     /// excess 0 and never charged.
     mutating func insert(_ key: RateLimitKey) -> Int32 {
-        let hash = Self.hash(key)
+        let hash = Self.hash(key, words: key.bytes.count > RateLimitKey.inlineCapacity ? (0, 0) : Self.inlineWords(key.bytes))
         var record = Record(word0: 0, word1: 0, last: Self.neverCharged, excess: 0, newer: Self.none, older: Self.none,
                             hash: hash, keyLength: UInt16(key.bytes.count))
         if key.bytes.count > RateLimitKey.inlineCapacity {
@@ -235,14 +233,14 @@ struct LimitReqStateTable: Sendable {
 
     // MARK: Keys
 
-    static func hash(_ key: RateLimitKey) -> UInt32 {
+    /// `words`: the key's inline words (ignored for long keys).
+    static func hash(_ key: RateLimitKey, words: (UInt64, UInt64)) -> UInt32 {
         var hasher = Hasher()
         if key.bytes.count > RateLimitKey.inlineCapacity {
             key.bytes.withUnsafeBytes { hasher.combine(bytes: $0) }
         } else {
-            let (word0, word1) = inlineWords(key.bytes)
-            hasher.combine(word0)
-            hasher.combine(word1)
+            hasher.combine(words.0)
+            hasher.combine(words.1)
         }
         hasher.combine(key.bytes.count)
         return UInt32(truncatingIfNeeded: hasher.finalize())

@@ -48,10 +48,13 @@ public struct RateLimiter: Sendable {
     /// The zones, indexed by ``LimitReq/zone``.
     public let zones: [LimitReqZone]
     private var tables: [LimitReqStateTable]
+    /// Each zone's rate in thousandths per second (read on every decision).
+    private let rates: [Int64]
 
     public init(zones: [LimitReqZone]) {
         self.zones = zones
         self.tables = zones.map { LimitReqStateTable(budgetBytes: $0.budget.bytes) }
+        self.rates = zones.map(\.rate.milliRequestsPerSecond)
     }
 
     // MARK: Deciding
@@ -67,7 +70,7 @@ public struct RateLimiter: Sendable {
         var charged: (limit: Int, excess: Int64)?
         var applied = false
         for (position, limit) in policy.limits.enumerated() where keys[position].isAccountable {
-            precondition(zones.indices.contains(limit.zone), "limit \(position) names zone \(limit.zone) of \(zones.count)")
+            precondition(tables.indices.contains(limit.zone), "limit \(position) names zone \(limit.zone) of \(tables.count)")
             applied = true
             let isLast = position == policy.limits.count - 1
             switch lookUp(limit, key: keys[position], charge: isLast, now: now) {
@@ -112,7 +115,7 @@ public struct RateLimiter: Sendable {
         case exhausted
     }
 
-    private func rate(_ limit: LimitReq) -> Int64 { zones[limit.zone].rate.milliRequestsPerSecond }
+    private func rate(_ limit: LimitReq) -> Int64 { rates[limit.zone] }
 
     private mutating func lookUp(_ limit: LimitReq, key: RateLimitKey, charge: Bool, now: Int64) -> LookUp {
         let zone = limit.zone
@@ -147,8 +150,7 @@ public struct RateLimiter: Sendable {
         let state = tables[zone][record]
         let elapsed = state.last == LimitReqStateTable.neverCharged
             ? Int64.max : LimitReqArithmetic.elapsed(now: now, last: state.last)
-        let rate = zones[zone].rate.milliRequestsPerSecond
-        return (LimitReqArithmetic.excess(stored: state.excess, rate: rate, elapsed: elapsed), elapsed)
+        return (LimitReqArithmetic.excess(stored: state.excess, rate: rates[zone], elapsed: elapsed), elapsed)
     }
 
     private mutating func store(_ excess: Int64, elapsed: Int64, in record: Int32, zone: Int, now: Int64) {
@@ -160,7 +162,7 @@ public struct RateLimiter: Sendable {
     /// oldest state whatever its excess and then up to two drained ones.
     private mutating func expire(zone: Int, force: Bool, now: Int64) {
         var examined = force ? 0 : 1
-        let rate = zones[zone].rate.milliRequestsPerSecond
+        let rate = rates[zone]
         while examined < 3 {
             let oldest = tables[zone].oldest
             guard oldest != LimitReqStateTable.none else { return }

@@ -66,4 +66,25 @@ import Testing
         observations[0].lateness = 41_000
         #expect(RateLimitDifferential.compare(scenario, observations, jitter: 40).inconclusive != nil)
     }
+
+    @Test func earlyAnswersMismatchLateOnesAreInconclusive() {
+        let scenario = RateLimitScenario.burstPaced  // request 1 is delayed 200 ms
+        var observations = scenario.requests.map { request in
+            RateLimitObservation(sentAt: (10_000 + request.offset) * 1000, lateness: 0, status: 200, latency: 1000, reportedStatus: nil)
+        }
+        for (index, decision) in scenario.decisions(at: observations.map { $0.sentAt / 1000 }).enumerated() {
+            switch decision.action {
+            case .forward: break
+            case .forwardAfter(let milliseconds): observations[index].latency = milliseconds * 1000 + 3000
+            case .reject(let status): observations[index].status = status
+            }
+        }
+        #expect(RateLimitDifferential.compare(scenario, observations, jitter: 40).mismatches.isEmpty)
+        observations[1].latency = 150_000  // 50 ms early
+        #expect(RateLimitDifferential.compare(scenario, observations, jitter: 40).mismatches.count == 1)
+        observations[1].latency = 600_000  // 400 ms late
+        let late = RateLimitDifferential.compare(scenario, observations, jitter: 40)
+        #expect(late.mismatches.isEmpty)
+        #expect(late.inconclusive?.contains("request 1 was answered after 600 ms") == true)
+    }
 }

@@ -30,20 +30,22 @@
 /// core without changing it:
 ///
 /// - Static split: each replica runs the zone at `rate / N` and `burst / N`. No exchange at all,
-///   and the cluster never admits more than `rate × T + burst` in any window T; but a client whose
-///   requests all reach one replica gets only 1/N of its allowance.
+///   and the cluster admits at most `rate × T + burst + N` in any window T (each replica's
+///   first request is free); but a client whose requests all reach one replica gets only 1/N of
+///   its allowance.
 /// - Exchanged counts: each replica runs the full `rate` and `burst`, counts the requests it
 ///   charged per key, and every G ms sends those counts to the others (through gossip), each of
-///   which adds `1000 × count` to the key's excess as if the requests had come to it
-///   (a pure input, like a request without a delay). Between two exchanges a replica cannot see
-///   what the others admit, so over any window T the cluster admits at most
-///   `rate × T + burst + (N − 1) × (burst + rate × (G + d))` requests per key, where d bounds how
-///   late a count arrives; the over-admission does not grow with T, so the relative error
-///   `(N − 1)(burst + rate(G + d)) / (rate × T)` falls as windows grow. A lost exchange widens the
-///   bound by one more G for that replica until the next one arrives.
+///   which charges them to its own bucket as if the requests had come to it (``absorb(zone:key:requests:now:)``).
+///   A replica cannot see what the others admitted in the last G + d ms (d bounds how late a
+///   count arrives), so over any window T the cluster admits at most
+///   `(1 + burst + rate × T) + (N − 1) × (1 + burst + rate × (G + d))` requests of a key: one
+///   replica's allowance plus a bounded excess that does not grow with T, so the relative error
+///   `(N − 1)(1 + burst + rate(G + d)) / (rate × T)` falls as windows grow. Counts that are lost
+///   are never charged elsewhere and add to the excess.
 ///
 /// The second keeps the single-node semantics for clients that stick to one replica and bounds
-/// the error for those that do not; the cluster-wide zone is not built yet.
+/// the error for those that do not. ``SharedRateLimiter`` builds it, as a pure core around this
+/// one (counts leave as an effect and come back as an input), with the bound stated exactly.
 public struct RateLimiter: Sendable {
     /// The zones, indexed by ``LimitReq/zone``.
     public let zones: [LimitReqZone]
@@ -106,6 +108,31 @@ public struct RateLimiter: Sendable {
     /// One limit, one zone: ``decide(_:keys:now:)`` for a policy of just `limit`.
     public mutating func decide(_ limit: LimitReq, key: RateLimitKey, dryRun: Bool = false, now: Int64) -> RateLimitDecision {
         decide(LimitReqPolicy(limits: [limit], dryRun: dryRun), keys: [key], now: now)
+    }
+
+    /// Charges `requests` requests of `key` to `zone` at `now` without deciding anything, as if
+    /// they had been admitted here: requests another replica admitted to a shared zone
+    /// (``SharedRateLimiter``). The state becomes the most recently used, and is created as for a
+    /// request; when the zone has no room for it even after evicting, the charge is dropped.
+    public mutating func absorb(zone: Int, key: RateLimitKey, requests: Int, now: Int64) {
+        guard key.isAccountable, requests > 0 else { return }
+        let record: Int32
+        if let found = tables[zone].find(key) {
+            tables[zone].touch(found)
+            record = found
+        } else {
+            expire(zone: zone, force: false, now: now)
+            if !tables[zone].hasRoom(keyLength: key.bytes.count) {
+                expire(zone: zone, force: true, now: now)
+                guard tables[zone].hasRoom(keyLength: key.bytes.count) else { return }
+            }
+            record = tables[zone].insert(key)
+        }
+        let (excess, elapsed) = excessNow(record, zone: zone, now: now)
+        // The first request as usual, the others in the same millisecond: 1000 each. Capped far
+        // below overflow (a bucket that full drains for years anyway).
+        let others = Int64(min(requests - 1, 1 << 40)) * 1000
+        store(min(excess + others, Int64.max / 4), elapsed: elapsed, in: record, zone: zone, now: now)
     }
 
     private enum LookUp {

@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoTestKit
 import Testing
 @testable import RateLimitCore
 
@@ -12,8 +13,14 @@ import Testing
         return RateLimitKey((0..<length).map { _ in UInt8(random.next() % 3) })
     }
 
-    @Test(arguments: 0..<20 as Range<UInt64>)
-    func behavesLikeAnLRUListOfKeys(seed: UInt64) {
+    /// 20 seeds of 3,000 operations, off the cooperative pool (CPU-bound).
+    @Test func behavesLikeAnLRUListOfKeys() async {
+        let failures = await CPUBoundWork.run { (0..<20 as Range<UInt64>).compactMap(Self.lruModelFailure(seed:)) }
+        #expect(failures.isEmpty, "\(failures.prefix(3).joined(separator: "\n"))")
+    }
+
+    /// The first difference from the model for one seed, or `nil`.
+    static func lruModelFailure(seed: UInt64) -> String? {
         var random = DeterministicRandom(seed: seed)
         var table = LimitReqStateTable(budgetBytes: 64 * 128)
         var model: [RateLimitKey] = []  // oldest first
@@ -32,7 +39,7 @@ import Testing
                 }
             case 2:  // remove the oldest
                 if table.oldest != LimitReqStateTable.none {
-                    #expect(table.key(of: table.oldest) == model.first)
+                    if table.key(of: table.oldest) != model.first { return "seed \(seed) step \(step): oldest \(table.key(of: table.oldest)), model \(model.first?.description ?? "none")" }
                     table.remove(table.oldest)
                     model.removeFirst()
                 }
@@ -42,9 +49,10 @@ import Testing
                     model.removeAll { $0 == key }
                 }
             }
-            #expect(table.count == model.count)
-            #expect(table.usedBytes == model.reduce(0) { $0 + LimitReqZoneBudget.stateBytes(keyLength: $1.bytes.count) })
-            #expect(table.usedBytes <= table.budgetBytes)
+            let modelBytes = model.reduce(0) { $0 + LimitReqZoneBudget.stateBytes(keyLength: $1.bytes.count) }
+            if table.count != model.count || table.usedBytes != modelBytes || table.usedBytes > table.budgetBytes {
+                return "seed \(seed) step \(step): \(table.count) states / \(table.usedBytes) bytes, model \(model.count) / \(modelBytes), budget \(table.budgetBytes)"
+            }
         }
         var order: [RateLimitKey] = []
         var record = table.oldest
@@ -52,8 +60,9 @@ import Testing
             order.append(table.key(of: record))
             record = table[record].newer
         }
-        #expect(order == model)
-        for key in model { #expect(table.find(key) != nil) }
+        if order != model { return "seed \(seed): LRU order differs from the model's" }
+        if let missing = model.first(where: { table.find($0) == nil }) { return "seed \(seed): \(missing) not found" }
+        return nil
     }
 
     @Test func growsItsIndexAndFindsEveryKeyAfterManyRemovals() {

@@ -24,9 +24,10 @@ import Testing
 /// The catalog's traces themselves: robust to their timing budget, and exercising what they claim.
 @Suite struct RateLimitScenarioTests {
     @Test(arguments: RateLimitScenario.catalog.map(\.scenario.name))
-    func traceIsRobustAndCoversItsCase(name: String) throws {
+    func traceIsRobustAndCoversItsCase(name: String) async throws {
         let entry = try #require(RateLimitScenario.catalog.first { $0.scenario.name == name })
-        let problems = entry.scenario.robustnessProblems(jitter: RateLimitScenario.jitter)
+        let scenario = entry.scenario
+        let problems = await CPUBoundWork.run { scenario.robustnessProblems(jitter: RateLimitScenario.jitter) }
         #expect(problems.isEmpty, "\(problems.prefix(3).joined(separator: "\n"))")
         let produced = Set(entry.scenario.nominalDecisions.map(\.nginxStatus))
         #expect(entry.mustInclude.isSubset(of: produced), "produces only \(produced.sorted())")

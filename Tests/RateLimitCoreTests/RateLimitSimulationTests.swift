@@ -8,11 +8,11 @@ import Testing
 /// implementation after every request, within the zones' memory, and within the leaky bucket's
 /// bounds. `disco-sim ratelimit --seeds 10000` sweeps more; a failing seed replays with `--seed S`.
 @Suite struct RateLimitSimulationTests {
-    /// 250 seeds; `DISCO_RATELIMIT_SEEDS=first..<end` sweeps others.
+    /// 150 seeds; `DISCO_RATELIMIT_SEEDS=first..<end` sweeps others.
     static let seeds: Range<UInt64> = {
         let text = ProcessInfo.processInfo.environment["DISCO_RATELIMIT_SEEDS"] ?? ""
         let bounds = text.components(separatedBy: "..<").compactMap { UInt64($0) }
-        guard bounds.count == 2, bounds[0] < bounds[1] else { return 0..<250 }
+        guard bounds.count == 2, bounds[0] < bounds[1] else { return 0..<150 }
         return bounds[0]..<bounds[1]
     }()
 

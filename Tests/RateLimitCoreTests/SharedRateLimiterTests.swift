@@ -81,7 +81,7 @@ import Testing
             var failures: [String] = []
             var used = 0.0
             var unshared = 0.0
-            for seed in 0..<30 as Range<UInt64> {
+            for seed in 0..<20 as Range<UInt64> {
                 var simulation = SharedZoneSimulation(seed: seed)
                 let report = simulation.run(duration: 8000)
                 if !report.violations.isEmpty { failures.append("seed \(seed) (\(report.description)): \(report.violations[0])") }

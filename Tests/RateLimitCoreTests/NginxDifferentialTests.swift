@@ -8,13 +8,13 @@ import Testing
 /// requests were actually sent, must decide the same for every request: passed, delayed (nginx
 /// holds the request; its measured delay must be within −10…+150 ms of the core's) or rejected
 /// with the same status, and the same `$limit_req_status`. Traces stay clear of decision
-/// boundaries by ``RateLimitScenario/jitter`` ms; a run in which a request was sent or seen later
-/// than that is repeated (three tries), as it cannot judge anything.
+/// boundaries by their ``RateLimitScenario/jitter`` (40 ms for most); a run in which a request
+/// was sent or seen later than that is repeated (three tries), as it cannot judge anything.
 @Suite(.serialized) struct NginxDifferentialTests {
     @Test(arguments: RateLimitScenario.catalog.map(\.scenario.name))
     func theCoreDecidesLikeNginx(name: String) async throws {
         let entry = try #require(RateLimitScenario.catalog.first { $0.scenario.name == name })
-        let comparison = try await RateLimitDifferential.run(entry.scenario, on: NginxLimitReqSystem(), jitter: RateLimitScenario.jitter)
+        let comparison = try await RateLimitDifferential.run(entry.scenario, on: NginxLimitReqSystem())
         if ProcessInfo.processInfo.environment["DISCO_DIFFERENTIAL_VERBOSE"] != nil { print("\(name):\n\(comparison.table)") }
         #expect(comparison.inconclusive == nil, "\(comparison.inconclusive ?? "")\n\(comparison.table)")
         #expect(comparison.mismatches.isEmpty, "\(comparison.mismatches.count) mismatches:\n\(comparison.table)")
@@ -27,7 +27,7 @@ import Testing
     func traceIsRobustAndCoversItsCase(name: String) async throws {
         let entry = try #require(RateLimitScenario.catalog.first { $0.scenario.name == name })
         let scenario = entry.scenario
-        let problems = await CPUBoundWork.run { scenario.robustnessProblems(jitter: RateLimitScenario.jitter) }
+        let problems = await CPUBoundWork.run { scenario.robustnessProblems() }
         #expect(problems.isEmpty, "\(problems.prefix(3).joined(separator: "\n"))")
         let produced = Set(entry.scenario.nominalDecisions.map(\.nginxStatus))
         #expect(entry.mustInclude.isSubset(of: produced), "produces only \(produced.sorted())")

@@ -62,9 +62,10 @@ public enum RateLimitDifferential {
         public var table: String
     }
 
-    /// Judges one run. Requests sent or seen later than `jitter` ms make it inconclusive: the
-    /// trace is only robust within that budget.
-    public static func compare(_ scenario: RateLimitScenario, _ observations: [RateLimitObservation], jitter: Int64) -> Comparison {
+    /// Judges one run. Requests sent or seen later than `jitter` ms (the scenario's budget by
+    /// default) make it inconclusive: the trace is only robust within that budget.
+    public static func compare(_ scenario: RateLimitScenario, _ observations: [RateLimitObservation], jitter: Int64? = nil) -> Comparison {
+        let jitter = jitter ?? scenario.jitter
         let times = observations.map { $0.sentAt / 1000 }
         let decisions = scenario.decisions(at: times)
         let worst = observations.map { $0.lateness / 1000 + max(0, $0.arrivalDelay ?? 0) }.max() ?? 0
@@ -144,7 +145,7 @@ extension String {
 extension RateLimitDifferential {
     /// Runs the scenario on `system` until a run is conclusive (at most `attempts` runs) and
     /// returns its comparison, or the last inconclusive one.
-    public static func run(_ scenario: RateLimitScenario, on system: some RateLimitSystemUnderTest, jitter: Int64, attempts: Int = 3) async throws -> Comparison {
+    public static func run(_ scenario: RateLimitScenario, on system: some RateLimitSystemUnderTest, jitter: Int64? = nil, attempts: Int = 3) async throws -> Comparison {
         var comparison: Comparison?
         for _ in 0..<attempts {
             let observations = try await system.run(scenario)

@@ -9,7 +9,7 @@ import RateLimitCore
 /// Clients are 127.0.0.x addresses (the `addr` key); header keys come from each request's
 /// headers. Traces are designed so that no decision hinges on a few milliseconds:
 /// ``robustnessProblems(jitter:samples:seed:)`` replays the trace with every request moved by up
-/// to `jitter` ms and reports any decision that changes.
+/// to ``jitter`` ms and reports any decision that changes.
 public struct RateLimitScenario: Sendable, CustomStringConvertible {
     public struct Request: Sendable {
         /// Milliseconds after the trace starts.
@@ -30,12 +30,19 @@ public struct RateLimitScenario: Sendable, CustomStringConvertible {
     public var zones: [LimitReqZone]
     public var policy: LimitReqPolicy
     public var requests: [Request]
+    /// The timing error, in ms, the trace is designed to tolerate (each request up to this late,
+    /// or 5 ms early): runs whose requests were sent or seen later than this are inconclusive.
+    public var jitter: Int64
 
-    public init(name: String, zones: [LimitReqZone], policy: LimitReqPolicy, requests: [Request] = []) {
+    /// The budget of most traces: a request seen 40 ms late decides the same.
+    public static let defaultJitter: Int64 = 40
+
+    public init(name: String, zones: [LimitReqZone], policy: LimitReqPolicy, requests: [Request] = [], jitter: Int64 = defaultJitter) {
         self.name = name
         self.zones = zones
         self.policy = policy
         self.requests = requests
+        self.jitter = jitter
     }
 
     /// Adds `count` requests at `offset` ms from one client.
@@ -74,7 +81,8 @@ public struct RateLimitScenario: Sendable, CustomStringConvertible {
     /// Replays the trace `samples` times with each request arriving between 5 ms early and
     /// `jitter` ms late (keeping their order), plus a few structured shifts, and lists every
     /// request whose outcome changes or whose delay moves by more than `jitter + 5` ms.
-    public func robustnessProblems(jitter: Int64, samples: Int = 300, seed: UInt64 = 1) -> [String] {
+    public func robustnessProblems(jitter: Int64? = nil, samples: Int = 300, seed: UInt64 = 1) -> [String] {
+        let jitter = jitter ?? self.jitter
         let nominal = nominalDecisions
         var random = DeterministicRandom(seed: seed)
         var shifts: [[Int64]] = [

@@ -1,10 +1,10 @@
 // MARK: - Suggestions
 
-/// "Did you mean …?" for unknown names: flags, config fields, parameters.
+/// Typo suggestions for flags, fields and command names ("did you mean …?").
 public enum EditDistance {
     /// Optimal string alignment distance: insertions, deletions, substitutions and adjacent
     /// transpositions each cost 1.
-    public static func distance(_ a: String, _ b: String) -> Int {
+    static func distance(_ a: String, _ b: String) -> Int {
         let a = Array(a), b = Array(b)
         guard !a.isEmpty else { return b.count }
         guard !b.isEmpty else { return a.count }

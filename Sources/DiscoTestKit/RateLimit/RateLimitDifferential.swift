@@ -145,7 +145,7 @@ extension String {
 extension RateLimitDifferential {
     /// Runs the scenario on `system` until a run is conclusive (at most `attempts` runs) and
     /// returns its comparison, or the last inconclusive one.
-    public static func run(_ scenario: RateLimitScenario, on system: some RateLimitSystemUnderTest, jitter: Int64? = nil, attempts: Int = 3) async throws -> Comparison {
+    public static func run(_ scenario: RateLimitScenario, on system: some RateLimitSystemUnderTest, jitter: Int64? = nil, attempts: Int = 8) async throws -> Comparison {
         var comparison: Comparison?
         for _ in 0..<attempts {
             let observations = try await system.run(scenario)

@@ -27,6 +27,8 @@ let package = Package(
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
         .library(name: "LeaseCore", targets: ["LeaseCore"]),
+        .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
+        .library(name: "Sidecar", targets: ["Sidecar"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
@@ -78,9 +80,14 @@ let package = Package(
             dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery"],
             swiftSettings: strictSettings
         ),
+        // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a
+        // socket, a file or a clock (time comes in as milliseconds).
+        .target(name: "RateLimitCore", swiftSettings: strictSettings),
+        // disco-sidecar's library: for now the -limit-req grammar and the JSON rate-limit config.
+        .target(name: "Sidecar", dependencies: ["DiscoCore", "RateLimitCore"], swiftSettings: strictSettings),
         .target(
             name: "DiscoTestKit",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "LeaseCore"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "LeaseCore", "RateLimitCore"],
             swiftSettings: strictSettings
         ),
 
@@ -89,7 +96,7 @@ let package = Package(
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoRaft", "DiscoSWIM", "LeaseCore", "DiscoTestKit"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoRaft", "DiscoSWIM", "LeaseCore", "RateLimitCore", "DiscoTestKit"],
             swiftSettings: strictSettings
         ),
 
@@ -128,6 +135,8 @@ let package = Package(
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSystemTests", dependencies: ["DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "LeaseCoreTests", dependencies: ["LeaseCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),

@@ -8,6 +8,8 @@ let usage = """
     usage: disco-sim raft [--seeds N] [--first-seed F] [--seed S]
            disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M]
            disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|failover|kill-hot|kill-hot-leader|kill-leader]
+           disco-sim ratelimit [--seeds N] [--first-seed F] [--seed S] [--steps K]
+           disco-sim ratelimit --bench [--keys K] [--decisions D]
     """
 
 switch arguments.first {
@@ -17,10 +19,12 @@ case "swim":
     exit(SWIMSimCommand.run(Array(arguments.dropFirst())))
 case "lease":
     exit(LeaseSimCommand.run(Array(arguments.dropFirst())))
+case "ratelimit":
+    exit(RateLimitSimCommand.run(Array(arguments.dropFirst())))
 case "-h", "-help", "--help":
     print(usage)
     exit(0)
 default:
-    fputs("disco-sim: expected a subcommand, raft, swim or lease\n\(usage)\n", stderr)
+    fputs("disco-sim: expected a subcommand, raft, swim, lease or ratelimit\n\(usage)\n", stderr)
     exit(2)
 }

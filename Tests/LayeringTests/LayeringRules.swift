@@ -14,6 +14,7 @@ enum LayeringRules {
         "SWIMCore": ["DiscoCore"],
         "BootstrapCore": ["DiscoCore"],
         "LeaseCore": ["DiscoCore"],
+        "RateLimitCore": [],
     ]
 
     /// Each shell and the core it runs.

@@ -122,8 +122,8 @@ public struct DiscodFlags: Sendable {
                                parse: { text throws(FlagValueError) in try LogFormat(parsing: text) })
 
         // MARK: Checking
-        validate = set.bool("validate", usage: "Check the flags and disco-config exactly as a start would, print the resolved settings and exit: "
-                                + "0 when valid, 2 with the error otherwise; opens no data directory and binds no port",
+        validate = set.bool("validate", usage: "Check the flags and disco-config exactly as a start would, print the resolved settings\n"
+                                + "and exit: 0 when valid, 2 with the error otherwise; opens no data directory, binds no port",
                             group: Self.checkingGroup)
         flagSet = set
     }

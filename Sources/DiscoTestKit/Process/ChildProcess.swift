@@ -45,7 +45,7 @@ public final class ChildProcess: Sendable {
     /// missing. `environment` defaults to this process's environment.
     public func start(environment: [String: String]? = nil) throws {
         guard access(executable, X_OK) == 0 else {
-            throw Failure(description: "\(name): \(executable) is missing or not executable; install it (scripts/test installs dnsmasq-base and etcd-server)")
+            throw Failure(description: "\(name): \(executable) is missing or not executable; install it (scripts/test installs dnsmasq-base, etcd-server and nginx-light)")
         }
         let child = try spawnChild(executable: executable, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment)
         state.withLock { $0.pid = child.pid }

@@ -118,7 +118,19 @@ final class ShellCluster: Sendable {
         configuration.transport = transport
         configuration.transport.maxBackoff = .milliseconds(200)
         let stateMachine = RecordingStateMachine()
-        let shell = try await RaftNodeShell.start(configuration, stateMachine: stateMachine)
+        // A restart right after a stop can find the data directory's flock still held for a moment:
+        // a process another test is spawning at that instant holds copies of every descriptor
+        // until its exec closes them (O_CLOEXEC). Poll for the lock instead of failing on it.
+        var shell: RaftNodeShell?
+        try await waitUntil("the data directory of \(id) to be free", timeout: .seconds(30)) {
+            do {
+                shell = try await RaftNodeShell.start(configuration, stateMachine: stateMachine)
+                return true
+            } catch let error as RaftShellError where error.code == .storage && error.message.contains("another node is using") {
+                return false
+            }
+        }
+        guard let shell else { throw RaftShellError(.storage, "node \(id) did not start") }
         addresses.set(id, shell.listenAddress)
         members.withLock { $0[id] = Member(shell: shell, stateMachine: stateMachine) }
         return shell

@@ -78,7 +78,7 @@ extension NodeProcessTests {
                     for node in all where await node.memberIDs() != ["1", "2", "3", "4"] { return false }
                     return true
                 }
-                #expect(await fourth.leaderID() == leader)
+                try await NodeTests.eventually("node 4 to name node \(leader) as leader", all) { await fourth.leaderID() == leader }
                 let after = #"{"test":"\#(name)","n":"after"}"#
                 try await NodeTests.append(after, via: fourth, others: nodes)
                 try await NodeTests.waitForEvents(before + [after], on: all)

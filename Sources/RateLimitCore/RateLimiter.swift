@@ -1,0 +1,250 @@
+// MARK: - RateLimiter
+
+/// nginx's `limit_req` as a pure value: zones of per-key leaky buckets, and a decision for each
+/// request under a policy of one or more limits. Time comes in as milliseconds; nothing here
+/// reads a clock, sleeps or touches a socket. The owner (the proxy) waits out delays and answers
+/// rejections.
+///
+/// The arithmetic is nginx 1.22's, integer for integer (``LimitReqArithmetic``), and so is the
+/// order of effects when a policy has several limits:
+///
+/// 1. Limits are looked up in order; a limit whose key is empty is skipped. Looking a key up
+///    makes its state the most recently used, creating it (excess 0) if it is new.
+/// 2. The first limit whose excess would pass its burst rejects the request. Nothing is charged
+///    anywhere: the earlier limits were only looked up (states they created stay, uncharged),
+///    and the later ones are not looked at.
+/// 3. Otherwise every looked-up limit is charged, and the request waits for the longest of their
+///    delays (on a tie, the later limit is named in the decision).
+///
+/// In dry run the same happens, but the request is forwarded at once.
+///
+/// Memory: each zone keeps its states within ``LimitReqZone/budget``. Adding a state first frees
+/// up to two drained states idle for a minute from the least recently used end; when the zone is
+/// still full, the least recently used state is evicted (plus up to two drained ones), and when
+/// even that leaves no room the request is rejected, as nginx does. Every decision is O(1)
+/// (expected) in the number of keys.
+///
+/// ## A limit shared by a cluster
+///
+/// A zone that holds across N replicas (each with its own `RateLimiter`) can be built from this
+/// core without changing it:
+///
+/// - Static split: each replica runs the zone at `rate / N` and `burst / N`. No exchange at all,
+///   and the cluster admits at most `rate × T + burst + N` in any window T (each replica's
+///   first request is free); but a client whose requests all reach one replica gets only 1/N of
+///   its allowance.
+/// - Exchanged counts: each replica runs the full `rate` and `burst`, counts the requests it
+///   charged per key, and every G ms sends those counts to the others (through gossip), each of
+///   which charges them to its own bucket as if the requests had come to it (``absorb(zone:key:requests:now:)``).
+///   A replica cannot see what the others admitted in the last G + d ms (d bounds how late a
+///   count arrives), so over any window T the cluster admits at most
+///   `(1 + burst + rate × T) + (N − 1) × (1 + burst + rate × (G + d))` requests of a key: one
+///   replica's allowance plus a bounded excess that does not grow with T, so the relative error
+///   `(N − 1)(1 + burst + rate(G + d)) / (rate × T)` falls as windows grow. Counts that are lost
+///   are never charged elsewhere and add to the excess.
+///
+/// The second keeps the single-node semantics for clients that stick to one replica and bounds
+/// the error for those that do not. ``SharedRateLimiter`` builds it, as a pure core around this
+/// one (counts leave as an effect and come back as an input), with the bound stated exactly.
+public struct RateLimiter: Sendable {
+    /// The zones, indexed by ``LimitReq/zone``.
+    public let zones: [LimitReqZone]
+    private var tables: [LimitReqStateTable]
+    /// Each zone's rate in thousandths per second (read on every decision).
+    private let rates: [Int64]
+
+    public init(zones: [LimitReqZone]) {
+        self.zones = zones
+        self.tables = zones.map { LimitReqStateTable(budgetBytes: $0.budget.bytes) }
+        self.rates = zones.map(\.rate.milliRequestsPerSecond)
+    }
+
+    // MARK: Deciding
+
+    /// Decides one request at `now` (milliseconds) under `policy`, with `keys[i]` the request's
+    /// key for `policy.limits[i]`'s zone, and charges the zones as nginx would.
+    ///
+    /// - Precondition: one key per limit; every limit names an existing zone, each zone at most
+    ///   once (configuration parsers check this for user input).
+    public mutating func decide(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision {
+        precondition(keys.count == policy.limits.count, "\(keys.count) keys for \(policy.limits.count) limits")
+        var pending: [(limit: Int, record: Int32)] = []
+        var charged: (limit: Int, excess: Int64)?
+        var applied = false
+        for (position, limit) in policy.limits.enumerated() where keys[position].isAccountable {
+            precondition(tables.indices.contains(limit.zone), "limit \(position) names zone \(limit.zone) of \(tables.count)")
+            applied = true
+            let isLast = position == policy.limits.count - 1
+            switch lookUp(limit, key: keys[position], charge: isLast, now: now) {
+            case .rejected(let excess):
+                return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: position, excess: excess)
+            case .exhausted:
+                return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: position, zoneExhausted: true)
+            case .charged(let excess):
+                charged = (position, excess)
+            case .pending(let record):
+                precondition(!pending.contains { policy.limits[$0.limit].zone == limit.zone }, "zone \(limit.zone) used twice in one policy")
+                pending.append((position, record))
+            }
+        }
+        guard applied else { return RateLimitDecision(outcome: .unlimited, dryRun: policy.dryRun) }
+
+        var longest: (delay: Int64, limit: Int, excess: Int64) = (0, 0, 0)
+        if let charged {
+            let limit = policy.limits[charged.limit]
+            let delay = LimitReqArithmetic.delay(excess: charged.excess, threshold: limit.delay.thresholdMilli, rate: rate(limit))
+            longest = (delay, charged.limit, charged.excess)
+        }
+        for (position, record) in pending.reversed() {
+            let limit = policy.limits[position]
+            let excess = charge(record, zone: limit.zone, now: now)
+            let delay = LimitReqArithmetic.delay(excess: excess, threshold: limit.delay.thresholdMilli, rate: rate(limit))
+            if delay > longest.delay { longest = (delay, position, excess) }
+        }
+        guard longest.delay > 0 else { return RateLimitDecision(outcome: .passed, dryRun: policy.dryRun) }
+        return RateLimitDecision(outcome: .delayed(milliseconds: longest.delay), dryRun: policy.dryRun, limit: longest.limit, excess: longest.excess)
+    }
+
+    /// One limit, one zone: ``decide(_:keys:now:)`` for a policy of just `limit`.
+    public mutating func decide(_ limit: LimitReq, key: RateLimitKey, dryRun: Bool = false, now: Int64) -> RateLimitDecision {
+        decide(LimitReqPolicy(limits: [limit], dryRun: dryRun), keys: [key], now: now)
+    }
+
+    /// Charges `requests` requests of `key` to `zone` at `now` without deciding anything, as if
+    /// they had been admitted here: requests another replica admitted to a shared zone
+    /// (``SharedRateLimiter``). The state becomes the most recently used, and is created as for a
+    /// request; when the zone has no room for it even after evicting, the charge is dropped.
+    public mutating func absorb(zone: Int, key: RateLimitKey, requests: Int, now: Int64) {
+        guard key.isAccountable, requests > 0 else { return }
+        let record: Int32
+        if let found = tables[zone].find(key) {
+            tables[zone].touch(found)
+            record = found
+        } else {
+            expire(zone: zone, force: false, now: now)
+            if !tables[zone].hasRoom(keyLength: key.bytes.count) {
+                expire(zone: zone, force: true, now: now)
+                guard tables[zone].hasRoom(keyLength: key.bytes.count) else { return }
+            }
+            record = tables[zone].insert(key)
+        }
+        let (excess, elapsed) = excessNow(record, zone: zone, now: now)
+        // The first request as usual, the others in the same millisecond: 1000 each. Capped far
+        // below overflow (a bucket that full drains for years anyway).
+        let others = Int64(min(requests - 1, 1 << 40)) * 1000
+        store(min(excess + others, Int64.max / 4), elapsed: elapsed, in: record, zone: zone, now: now)
+    }
+
+    private enum LookUp {
+        case charged(excess: Int64)
+        case pending(record: Int32)
+        case rejected(excess: Int64)
+        case exhausted
+    }
+
+    private func rate(_ limit: LimitReq) -> Int64 { rates[limit.zone] }
+
+    private mutating func lookUp(_ limit: LimitReq, key: RateLimitKey, charge: Bool, now: Int64) -> LookUp {
+        let zone = limit.zone
+        if let record = tables[zone].find(key) {
+            tables[zone].touch(record)
+            let (excess, elapsed) = excessNow(record, zone: zone, now: now)
+            if excess > limit.burstMilli { return .rejected(excess: excess) }
+            guard charge else { return .pending(record: record) }
+            store(excess, elapsed: elapsed, in: record, zone: zone, now: now)
+            return .charged(excess: excess)
+        }
+        expire(zone: zone, force: false, now: now)
+        if !tables[zone].hasRoom(keyLength: key.bytes.count) {
+            expire(zone: zone, force: true, now: now)
+            guard tables[zone].hasRoom(keyLength: key.bytes.count) else { return .exhausted }
+        }
+        let record = tables[zone].insert(key)
+        guard charge else { return .pending(record: record) }
+        tables[zone][record].last = now
+        return .charged(excess: 0)
+    }
+
+    private mutating func charge(_ record: Int32, zone: Int, now: Int64) -> Int64 {
+        let (excess, elapsed) = excessNow(record, zone: zone, now: now)
+        store(excess, elapsed: elapsed, in: record, zone: zone, now: now)
+        return excess
+    }
+
+    /// The excess one more request would bring, and the elapsed time it was computed over (a
+    /// state never charged counts as drained long ago, as nginx's time 0 does).
+    private func excessNow(_ record: Int32, zone: Int, now: Int64) -> (excess: Int64, elapsed: Int64) {
+        let state = tables[zone][record]
+        let elapsed = state.last == LimitReqStateTable.neverCharged
+            ? Int64.max : LimitReqArithmetic.elapsed(now: now, last: state.last)
+        return (LimitReqArithmetic.excess(stored: state.excess, rate: rates[zone], elapsed: elapsed), elapsed)
+    }
+
+    private mutating func store(_ excess: Int64, elapsed: Int64, in record: Int32, zone: Int, now: Int64) {
+        tables[zone][record].excess = excess
+        if elapsed != 0 { tables[zone][record].last = now }
+    }
+
+    /// Frees drained states from the least recently used end: up to two, or with `force` the
+    /// oldest state whatever its excess and then up to two drained ones.
+    private mutating func expire(zone: Int, force: Bool, now: Int64) {
+        var examined = force ? 0 : 1
+        let rate = rates[zone]
+        while examined < 3 {
+            let oldest = tables[zone].oldest
+            guard oldest != LimitReqStateTable.none else { return }
+            let mustBeDrained = examined != 0
+            examined += 1
+            if mustBeDrained {
+                let state = tables[zone][oldest]
+                guard LimitReqArithmetic.isDrained(stored: state.excess, last: state.last, rate: rate, now: now) else { return }
+            }
+            tables[zone].remove(oldest)
+        }
+    }
+}
+
+// MARK: - Inspection
+
+extension RateLimiter {
+    /// A key's state in a zone, as stored (not advanced to any time).
+    public struct StoredState: Hashable, Sendable {
+        /// Thousandths of a request.
+        public let excess: Int64
+        /// When it was last charged; `nil` when created for a request another limit rejected.
+        public let lastCharged: Int64?
+
+        public init(excess: Int64, lastCharged: Int64?) {
+            self.excess = excess
+            self.lastCharged = lastCharged
+        }
+    }
+
+    /// States kept in `zone`.
+    public func stateCount(zone: Int) -> Int { tables[zone].count }
+
+    /// Bytes `zone`'s states are charged (nginx's slab sizes); never more than its budget.
+    public func usedBytes(zone: Int) -> Int { tables[zone].usedBytes }
+
+    /// `key`'s stored state in `zone`, without making it recently used.
+    public func storedState(zone: Int, key: RateLimitKey) -> StoredState? {
+        guard let record = tables[zone].find(key) else { return nil }
+        let state = tables[zone][record]
+        return StoredState(excess: state.excess, lastCharged: state.last == LimitReqStateTable.neverCharged ? nil : state.last)
+    }
+
+    /// `zone`'s keys from the least to the most recently used (O(n); for tests and diagnostics).
+    public func keysByRecency(zone: Int) -> [RateLimitKey] {
+        var keys: [RateLimitKey] = []
+        var record = tables[zone].oldest
+        while record != LimitReqStateTable.none {
+            keys.append(tables[zone].key(of: record))
+            record = tables[zone][record].newer
+        }
+        return keys
+    }
+
+    /// Bytes of memory `zone`'s table holds right now: records, index and long keys, counting
+    /// array capacity (for the memory benchmark).
+    public func allocatedBytes(zone: Int) -> Int { tables[zone].allocatedBytes }
+}

@@ -237,7 +237,7 @@ struct RaftNodeShellTests {
         await cluster.shutdownAll()
     }
 
-    @Test("membership: a 4th node is added as a voter and catches up, then removed")
+    @Test("membership: a 4th node joins as a learner, is promoted once caught up, then removed")
     func membershipChanges() async throws {
         let cluster = try await ShellCluster.start(ids)
         defer { Task { await cluster.shutdownAll() } }
@@ -245,7 +245,14 @@ struct RaftNodeShellTests {
         _ = try await cluster.proposeMany(20, prefix: "early", concurrency: 4)
         let joiner = try await cluster.start("n4", bootstrap: false)
         #expect(joiner.status.config.voters.isEmpty)
-        _ = try await leader.changeMembership(.addVoter("n4"))
+        await #expect {
+            _ = try await leader.changeMembership(.addVoter("n4"))
+        } throws: { error in
+            (error as? RaftShellError)?.code == .invalidArgument
+        }
+        _ = try await leader.changeMembership(.addLearner("n4"))
+        try await waitUntil("the leader to report n4 caught up") { leader.status.peers["n4"]?.caughtUp == true }
+        _ = try await leader.changeMembership(.promote("n4"))
         _ = try await cluster.proposeMany(20, prefix: "four", concurrency: 4)
         try await cluster.waitForIdenticalState()
         for shell in cluster.shells { #expect(shell.status.config.voters == ["n1", "n2", "n3", "n4"]) }

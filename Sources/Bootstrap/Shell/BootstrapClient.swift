@@ -23,6 +23,9 @@ public struct BootstrapClientError: Error, Hashable, Sendable, CustomStringConve
         public static let refused = Code(name: "refused")
         /// `POST /join`: more than ``BootstrapClient/maxJoinRedirects`` redirects.
         public static let tooManyRedirects = Code(name: "too many redirects")
+        /// `POST /join` of a node with state (a rejoin): the cluster removed this node (410).
+        /// It joins again only as a new member.
+        public static let removed = Code(name: "removed")
     }
 
     public let code: Code
@@ -43,7 +46,7 @@ public struct BootstrapClientError: Error, Hashable, Sendable, CustomStringConve
 public enum JoinResult: Hashable, Sendable {
     /// A leader added this node.
     case joined(JoinAccepted, via: PeerAddress)
-    /// A cluster refused this node (409); retrying as is will not help.
+    /// A cluster refused this node (409, or 410 when it was removed); retrying as is will not help.
     case refused(BootstrapClientError)
     /// No target added this node: one failure per target, in order.
     case failed([BootstrapClientError])

@@ -26,6 +26,7 @@ public struct DiscodFlags: Sendable {
     let bootstrapExpect: Flag<Int>
     let bootstrapExpectTimeout: Flag<Duration>
     let clusterConnectTimeout: Flag<Duration>
+    let reapLearnerTimeout: Flag<Duration>
     let discoMode: Flag<DiscoMode?>
     let discoKey: Flag<String>
     let discoConfig: Flag<String>
@@ -76,6 +77,7 @@ public struct DiscodFlags: Sendable {
         bootstrapExpect = set.int("bootstrap-expect", default: 0, usage: "Number of voters, counting this node, to wait for before bootstrapping a new cluster (same value on every node)", group: formation, typeName: "n")
         bootstrapExpectTimeout = set.duration("bootstrap-expect-timeout", default: .seconds(120), usage: "How long to wait for -bootstrap-expect voters", group: formation)
         clusterConnectTimeout = set.duration("cluster-connect-timeout", default: .seconds(2), usage: "Timeout for connecting to one peer during join and notify", group: formation)
+        reapLearnerTimeout = set.duration("reap-learner-timeout", default: .seconds(3600), usage: "The leader removes a learner (a joiner not yet promoted, or a -raft-non-voter node) that has not answered for this long; 0 never removes one", group: formation)
 
         // MARK: Discovery
         let discovery = Self.discoveryGroup

@@ -23,6 +23,8 @@ public struct DiscodOptions: Sendable {
     public var bootstrapExpect: Int
     public var bootstrapExpectTimeout: Duration
     public var clusterConnectTimeout: Duration
+    /// `-reap-learner-timeout`: the leader removes a learner silent for this long (zero: never).
+    public var reapLearnerTimeout: Duration
     public var discoMode: DiscoMode?
     public var discoKey: String
     /// The validated disco-config for ``discoMode`` (defaults applied when none was given).
@@ -130,6 +132,7 @@ public struct DiscodOptions: Sendable {
         bootstrapExpect = parsed[flags.bootstrapExpect]
         bootstrapExpectTimeout = parsed[flags.bootstrapExpectTimeout]
         clusterConnectTimeout = parsed[flags.clusterConnectTimeout]
+        reapLearnerTimeout = parsed[flags.reapLearnerTimeout]
         guard joinAttempts >= 1 else { throw FlagError.invalid("join-attempts", "must be at least 1, got \(joinAttempts)") }
         guard joinInterval >= .zero else { throw FlagError.invalid("join-interval", "must not be negative") }
         guard bootstrapExpect >= 0 else {
@@ -137,6 +140,10 @@ public struct DiscodOptions: Sendable {
         }
         guard bootstrapExpectTimeout > .zero else { throw FlagError.invalid("bootstrap-expect-timeout", "must be positive") }
         guard clusterConnectTimeout > .zero else { throw FlagError.invalid("cluster-connect-timeout", "must be positive") }
+        guard reapLearnerTimeout == .zero || reapLearnerTimeout >= .seconds(1) else {
+            throw FlagError.invalid("reap-learner-timeout", "must be 0 (never reap) or at least 1s, got \(GoDuration.format(reapLearnerTimeout)); "
+                + "a learner is removed once it has not answered the leader for this long")
+        }
 
         // Discovery values.
         discoMode = parsed[flags.discoMode]

@@ -3,6 +3,11 @@ import DiscoCore
 import Synchronization
 import DiscoNet
 
+/// A rejoin (a join carrying the node's epoch) from a node that is no longer a member.
+struct RejoinRefusal: Error {
+    let node: NodeID
+}
+
 // MARK: - Join, remove, notify
 
 extension Node {
@@ -46,6 +51,11 @@ extension Node {
                 try await retryingWhileBusy {
                     try await ensureInitialized()
                     let current = consensus.status
+                    if !current.members.contains(joiner), joining.epoch != nil {
+                        // A node with state asking to be readmitted, but it is not a member: it
+                        // was removed (or reaped). It comes back only as a new member.
+                        throw RejoinRefusal(node: joiner)
+                    }
                     let record = ClusterMember(id: joiner, raftAddress: raft.description, apiAddress: api.description,
                                                voter: joining.node.voter || current.voters.contains(joiner))
                     if store.member(joiner) != record {
@@ -55,13 +65,16 @@ extension Node {
                         // Every node joins as a learner: the change commits without it, so it
                         // can learn the leader's address from this answer before it counts
                         // towards a quorum. Voters are promoted by reconciliation.
-                        try await consensus.addMember(joiner, voter: false)
-                        logger.info("added node \(joiner) at \(api.url) as a learner\(joining.node.voter ? "; it becomes a voter once in touch" : " (non-voter)")")
+                        try await consensus.addLearner(joiner)
+                        logger.info("added node \(joiner) at \(api.url) as a learner\(joining.node.voter ? "; it becomes a voter once caught up" : " (non-voter)")")
                     }
                 }
             }
         } catch let error as ConsensusError where error.code == .notLeader {
             return notLeaderResponse(path: "/join")
+        } catch let refusal as RejoinRefusal {
+            return APIResponse.error(410, "node \(refusal.node) is not a member of cluster \(clusterName.debugDescription) any more: it was removed; "
+                + "start it with -join to join again as a new member (it sets its old Raft state aside)")
         } catch {
             return Self.response(for: error)
         }

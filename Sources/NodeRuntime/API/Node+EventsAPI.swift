@@ -113,7 +113,8 @@ extension Node {
         switch error.code {
         case .notLeader: return APIResponse.error(503, "no leader yet: \(error.message); retry")
         case .busy: return APIResponse.error(503, "\(error.message); retry")
-        case .invalid: return APIResponse.error(409, error.message)
+        case .learnerBehind, .invalid: return APIResponse.error(409, error.message)
+        case .notCommitted: return APIResponse.error(503, "\(error.message); it will never be applied, so retrying is safe")
         case .stopped: return APIResponse.error(503, "the node is shutting down: \(error.message)")
         case .unknown: return APIResponse.error(503, "outcome unknown (leadership changed): \(error.message); check before retrying")
         case .failed: return APIResponse.error(500, error.message)

@@ -55,9 +55,15 @@ extension Node {
             try? await Task.sleep(for: settings.reconcileInterval)
             guard !Task.isCancelled else { return }
             round += 1
+            if let removal = consensus.status.removal {
+                await noticeRemoval(removal)
+                continue
+            }
             if consensus.status.isLeader {
                 await membershipChanges.withLock { await reconcileOnce() }
                 await trimEventLog()
+            } else {
+                forgetLearners()
             }
             if round % 8 == 1 { await introduceMissingMembersToGossip() }
         }
@@ -68,26 +74,22 @@ extension Node {
         do {
             try await ensureInitialized()
             let raft = consensus.status
-            let live = Set(await membership.members().filter(\.isLive).map(\.id))
             for member in raft.members {
                 guard let entry = book.entry(member) else { continue }
                 let existing = store.member(member)
                 // The record keeps the role the node asked for when it joined; a learner that
-                // wants to vote is promoted once it is in touch (below).
+                // wants to vote is promoted once the engine reports it caught up (below).
                 let voter = raft.voters.contains(member) || (existing?.voter ?? false)
                 let wanted = ClusterMember(id: member, raftAddress: entry.raftAddress.description,
                                            apiAddress: entry.apiAddress.description, voter: voter)
                 if existing != wanted {
                     _ = try await consensus.propose(try ClusterCommand.upsertMember(wanted).encode())
                 }
-                if voter, raft.learners.contains(member), readyForPromotion(member, gossipLive: live.contains(member)) {
-                    try await consensus.promote(member)
-                    logger.info("promoted node \(member) to voter")
-                }
             }
             for record in store.members where !raft.members.contains(record.id) {
                 _ = try await consensus.propose(try ClusterCommand.removeMember(record.id).encode())
             }
+            try await reconcileLearners()
         } catch {
             logger.debug("reconciliation deferred: \(error)")
         }
@@ -111,20 +113,6 @@ extension Node {
         let epoch = UInt64.random(in: 1...UInt64.max)
         _ = try await consensus.propose(try ClusterCommand.initialize(cluster: options.clusterName, epoch: epoch).encode())
         logger.info("cluster \(options.clusterName.debugDescription) initialized with epoch \(epoch)")
-    }
-
-    /// A joined node becomes a voter once gossip shows it alive (so it has heard from the
-    /// cluster and can answer the leader), or after a few seconds as a learner regardless.
-    private func readyForPromotion(_ member: NodeID, gossipLive: Bool) -> Bool {
-        let now = ContinuousClock.now
-        let since = runtime.withLock { state in
-            if let since = state.learnerSince[member] { return since }
-            state.learnerSince[member] = now
-            return now
-        }
-        let ready = gossipLive || now - since > .seconds(5)
-        if ready { runtime.withLock { _ = $0.learnerSince.removeValue(forKey: member) } }
-        return ready
     }
 
     /// Asks SWIM to contact members it has not heard of (after joins, restarts, new addresses).

@@ -114,7 +114,11 @@ extension Node {
                 let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch)
                 if case .refused(let error) = await bootstrapClient.join(targets: targets.sorted(), request: join,
                                                                           timeout: settings.formationRequestTimeout) {
-                    return await fail("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
+                    guard error.code == .removed else {
+                        return await fail("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
+                    }
+                    logger.error("rejoin: \(error.target) answered that this node is no longer a member: \(error.detail)")
+                    return await noticeRemoval(RemovalNotice(reportedBy: nil, configIndex: 0))
                 }
             }
             try? await Task.sleep(for: delay)

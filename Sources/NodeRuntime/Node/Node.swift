@@ -43,6 +43,7 @@ public final class Node: Sendable {
         let options = settings.options
         let logger = settings.logger
         let directory = try NodeDataDirectory(path: options.dataDirectory, nodeID: options.nodeID)
+        try checkRemoval(directory, options: options, logger: logger)
         let book = AddressBook(local: options.nodeID, raftAddress: options.raftAdvertisedAddress.withoutScheme,
                                apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: !options.raftNonVoter)
         let components = try await makeComponents(settings, directory, book)

@@ -7,6 +7,8 @@ final class NodeMetrics: Sendable {
     let leaderChanges = Atomic<Int>(0)
     let eventsAppended = Atomic<Int>(0)
     let joinsAccepted = Atomic<Int>(0)
+    let learnersPromoted = Atomic<Int>(0)
+    let learnersReaped = Atomic<Int>(0)
     private let requests = Mutex<[String: Int]>([:])
 
     func countRequest(status: Int) {

@@ -11,6 +11,8 @@ import Foundation
 /// <data-dir>/node.json                 identity: {"id":"…","created_ms":…}
 /// <data-dir>/raft/                     Raft WAL segments, hard state, snapshot (own lock)
 /// <data-dir>/bootstrap-promise.json    bootstrap-expect promise, kept until released
+/// <data-dir>/removed.json              written when the node learns it was removed
+/// <data-dir>/raft.removed/             the Raft state of a removed node that joined again
 /// ```
 /// A node refuses a directory created by a node with another ID: Raft state belongs to one ID.
 public final class NodeDataDirectory: Sendable {
@@ -23,6 +25,8 @@ public final class NodeDataDirectory: Sendable {
     public var raftDirectory: String { path + "/raft" }
     public var promisePath: String { path + "/bootstrap-promise.json" }
     public var identityPath: String { path + "/node.json" }
+    public var removalPath: String { path + "/removed.json" }
+    public var setAsideRaftDirectory: String { path + "/raft.removed" }
 
     /// Creates the directory if needed, takes the lock and checks or writes the identity.
     public init(path: String, nodeID: NodeID) throws(NodeStartupError) {
@@ -66,6 +70,32 @@ public final class NodeDataDirectory: Sendable {
             throw NodeStartupError("cannot write \(file): \(error)")
         }
         return true
+    }
+}
+
+// MARK: - Removal record
+
+extension NodeDataDirectory {
+    /// Records that this node was removed from its cluster.
+    func recordRemoval(_ record: JSONValue) throws(DurableFile.Failure) {
+        try DurableFile.replace(removalPath, with: record.encodedBytes() + [0x0A])
+    }
+
+    /// The removal record, if this node was removed (an unreadable record counts as one).
+    func removalRecord() -> JSONObject? {
+        guard let bytes = FileManager.default.contents(atPath: removalPath) else { return nil }
+        return (try? JSONValue.parse(Array(bytes)))?.objectValue ?? JSONObject()
+    }
+
+    /// Moves the Raft state of a removed node to `raft.removed` (replacing an older one) and
+    /// deletes the removal record, so the node starts empty and joins as a new member.
+    func setAsideRaftStateAfterRemoval() throws {
+        let files = FileManager.default
+        if files.fileExists(atPath: setAsideRaftDirectory) { try files.removeItem(atPath: setAsideRaftDirectory) }
+        if files.fileExists(atPath: raftDirectory) { try files.moveItem(atPath: raftDirectory, toPath: setAsideRaftDirectory) }
+        try? files.removeItem(atPath: promisePath)
+        try files.removeItem(atPath: removalPath)
+        try DurableFile.syncDirectory(path)
     }
 }
 

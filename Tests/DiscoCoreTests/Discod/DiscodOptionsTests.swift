@@ -198,3 +198,20 @@ import Testing
         #expect(options.metadata["formation"] == "bootstrap-expect")
     }
 }
+
+// MARK: - Membership flags
+
+extension DiscodOptionsTests {
+    @Test func reapLearnerTimeoutDefaultsToAnHourAndAcceptsZero() throws {
+        #expect(try parse("data").reapLearnerTimeout == .seconds(3600))
+        #expect(try parse("-reap-learner-timeout 0 data").reapLearnerTimeout == .zero)
+        #expect(try parse("-reap-learner-timeout 90s data").reapLearnerTimeout == .seconds(90))
+    }
+
+    @Test func reapLearnerTimeoutBelowASecondIsRefused() {
+        let error = failure("-reap-learner-timeout 500ms data")
+        #expect(error?.flag == "reap-learner-timeout")
+        #expect(error?.message.contains("must be 0 (never reap) or at least 1s, got 500ms") == true)
+        #expect(failure("-reap-learner-timeout -1s data")?.flag == "reap-learner-timeout")
+    }
+}

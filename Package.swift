@@ -20,6 +20,7 @@ let package = Package(
         .library(name: "DiscoConsul", targets: ["DiscoConsul"]),
         .library(name: "Bootstrap", targets: ["Bootstrap"]),
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
+        .library(name: "DiscoAuth", targets: ["DiscoAuth"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
@@ -41,6 +42,10 @@ let package = Package(
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
+        // OpenSSL 3 (libssl, libcrypto) from the system: Debian's libssl-dev.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // Access control: credentials, password hashes (libcrypto's PBKDF2 and scrypt), node keys.
+        .target(name: "DiscoAuth", dependencies: ["DiscoCore", "COpenSSL"], swiftSettings: strictSettings),
         .target(name: "DiscoDNS", dependencies: ["DiscoCore", "CResolv"], swiftSettings: strictSettings),
         .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
         // The engine (Core/) is pure; Shell/ and KV/ do the HTTP and KV-store I/O around it.
@@ -53,7 +58,7 @@ let package = Package(
         // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
         .target(
             name: "NodeRuntime",
-            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery"],
+            dependencies: ["DiscoCore", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery", "DiscoAuth"],
             swiftSettings: strictSettings
         ),
         .target(
@@ -64,7 +69,7 @@ let package = Package(
 
         // MARK: Executables (thin mains)
         .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoNet", "NodeRuntime"], swiftSettings: strictSettings),
-        .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoNet", "DiscoDiscovery"], swiftSettings: strictSettings),
+        .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoNet", "DiscoDiscovery", "DiscoAuth"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
             dependencies: ["DiscoCore", "DiscoRaft", "DiscoSWIM", "DiscoTestKit"],
@@ -93,6 +98,7 @@ let package = Package(
         // MARK: Tests (one target per module)
         .testTarget(name: "DiscoCoreTests", dependencies: ["DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoAuthTests", dependencies: ["DiscoAuth", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(

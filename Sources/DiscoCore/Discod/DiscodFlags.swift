@@ -7,6 +7,7 @@ public struct DiscodFlags: Sendable {
     public static let formationGroup = "Cluster formation"
     public static let discoveryGroup = "Discovery"
     public static let loggingGroup = "Logging"
+    public static let accessGroup = "Access control"
 
     /// The declared flag set (print ``FlagSet/usage()`` for help).
     public private(set) var flagSet: FlagSet
@@ -30,6 +31,8 @@ public struct DiscodFlags: Sendable {
     let discoMode: Flag<DiscoMode?>
     let discoKey: Flag<String>
     let discoConfig: Flag<String>
+    let auth: Flag<String>
+    let joinAs: Flag<String>
     let logLevel: Flag<Logger.Level>
     let logFormat: Flag<LogFormat>
 
@@ -90,6 +93,11 @@ public struct DiscodFlags: Sendable {
         }
         discoKey = set.string("disco-key", default: "disco", usage: "Key prefix in Consul (<key>/leader) or etcd (/<key>/leader); use rqlite to share rqlite's key", group: discovery, typeName: "key")
         discoConfig = set.string("disco-config", usage: "Discovery configuration: JSON, or the path of a JSON file; $VAR and ${VAR} are expanded", group: discovery, typeName: "json|path")
+
+        // MARK: Access control
+        let access = Self.accessGroup
+        auth = set.string("auth", usage: "JSON file of users, passwords (plain or hashed) and permissions for the HTTP API; without it the API is open to anyone", group: access, typeName: "file")
+        joinAs = set.string("join-as", usage: "User in the -auth file whose credentials this node sends on join, notify and remove (its password must be stored plain)", group: access, typeName: "user")
 
         // MARK: Logging
         let logging = Self.loggingGroup

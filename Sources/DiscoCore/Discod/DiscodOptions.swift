@@ -29,6 +29,10 @@ public struct DiscodOptions: Sendable {
     public var discoKey: String
     /// The validated disco-config for ``discoMode`` (defaults applied when none was given).
     public var discoConfig: DiscoConfig?
+    /// `-auth`: who may use the HTTP API (nil: everyone may do everything).
+    public var auth: AuthFile?
+    /// `-join-as`: the user (with a plain password in ``auth``) this node authenticates as.
+    public var joinAs: AuthUser?
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
     /// The data directory as given (not yet made absolute, not yet created).
@@ -156,6 +160,7 @@ public struct DiscodOptions: Sendable {
         logFormat = parsed[flags.logFormat]
 
         try validateCombinations()
+        (auth, joinAs) = try Self.loadAuth(file: parsed[flags.auth], joinAs: parsed[flags.joinAs], loader: loader)
 
         // disco-config last: it may read a file.
         let configText = parsed[flags.discoConfig]
@@ -173,6 +178,43 @@ public struct DiscodOptions: Sendable {
             }
             discoConfig = nil
         }
+    }
+
+    // MARK: Access control
+
+    /// Reads and checks `-auth` and `-join-as`.
+    static func loadAuth(file: String, joinAs name: String, loader: DiscoConfigLoader) throws(FlagError) -> (AuthFile?, AuthUser?) {
+        guard !file.isEmpty else {
+            guard name.isEmpty else {
+                throw FlagError.conflict("join-as", "-join-as \(name) needs -auth: the user's password is read from the auth file")
+            }
+            return (nil, nil)
+        }
+        let bytes: [UInt8]?
+        do throws(ProcessEnvironment.FileError) {
+            bytes = try loader.readFile(file)
+        } catch {
+            throw FlagError.invalid("auth", "cannot read auth file \(file.debugDescription): \(error)")
+        }
+        guard let bytes else {
+            throw FlagError.invalid("auth", "auth file \(file.debugDescription) does not exist; give the path of a JSON file of users")
+        }
+        let auth: AuthFile
+        do throws(AuthFileError) {
+            auth = try AuthFile.parse(bytes, path: file)
+        } catch {
+            throw FlagError.invalid("auth", "\(error)")
+        }
+        guard !name.isEmpty else { return (auth, nil) }
+        guard let user = auth.user(name), !user.isAnyone else {
+            throw FlagError.invalid("join-as", "user \(name.debugDescription) is not in the auth file \(file.debugDescription); "
+                + "-join-as names a user of -auth (with the join permission)")
+        }
+        guard case .plain? = user.password else {
+            throw FlagError.invalid("join-as", "the auth file stores a hash for user \(name.debugDescription), so this node cannot send its password; "
+                + "store that user's password plain (keep the file readable only by discod)")
+        }
+        return (auth, user)
     }
 
     // MARK: Validation
@@ -225,6 +267,8 @@ public struct DiscodOptions: Sendable {
             "data_dir": .string(dataDirectory),
         ]
         if !join.isEmpty { metadata["join"] = .array(join.map { .string($0.description) }) }
+        if let auth { metadata["auth"] = .string("\(auth.path) (\(auth.users.count) users)") }
+        if let joinAs { metadata["join_as"] = .string(joinAs.username) }
         if bootstrapExpect > 0 {
             metadata["bootstrap_expect"] = .string(String(bootstrapExpect))
             metadata["bootstrap_expect_timeout"] = .string(GoDuration.format(bootstrapExpectTimeout))

@@ -149,6 +149,13 @@ public struct RaftSimulation {
         coreOptions.preVote = Int.random(in: 0..<8, using: &random) != 0
         coreOptions.checkQuorum = Int.random(in: 0..<8, using: &random) != 0
         coreOptions.electionTicks = Int.random(in: 0..<4, using: &random) == 0 ? 10 : 5
+        if joins {
+            // As the node runs: without pre-vote, stale candidates keep resetting the one voter
+            // that could win after a leader that removed itself crashed (a liveness limit of Raft
+            // without pre-vote, which the chaos scenario's safety checks already cover).
+            coreOptions.preVote = true
+            coreOptions.checkQuorum = true
+        }
         for position in 0..<poolSize {
             let skew = Double.random(in: 0.8...1.25, using: &random)
             let id = NodeID("n\(position + 1)") ?? "n"

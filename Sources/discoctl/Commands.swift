@@ -87,5 +87,10 @@ func makeCommands() -> [Command] {
             let format = OutputFormat.flag(&set, json: "the node's answer: seq and raft index")
             return { context in await runAppend(context, format: format) }
         },
+        command("hash-password", "Reads a password from standard input and prints a salted hash for the -auth file's \"password\" field.",
+                arguments: " < password-file") { set in
+            let flags = HashPasswordFlags(&set)
+            return { context in await runHashPassword(context, flags) }
+        },
     ]
 }

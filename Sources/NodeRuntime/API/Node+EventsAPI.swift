@@ -52,6 +52,8 @@ extension Node {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: Self.forwardedHeader, value: id.rawValue)
+        // The leader checks the caller's credentials again (every node reads the same -auth file).
+        if let authorization = request.headers["Authorization"] { headers.add(name: "Authorization", value: authorization) }
         let outgoing = HTTPClientRequest(method: request.method, url: leader.apiAddress.url + request.target,
                                          headers: headers, body: request.body)
         do {

@@ -34,6 +34,9 @@ extension Node {
         }
     }
 
+    /// The client for join, notify and bootstrap requests, sending the `-join-as` credentials.
+    var formationClient: BootstrapClient { BootstrapClient(http: client, authorization: joinCredentials) }
+
     func setFormation(_ state: String, _ detail: String?) {
         runtime.withLock {
             $0.formation = state
@@ -60,7 +63,7 @@ extension Node {
     /// (the targets are looked up again for every attempt).
     func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async {
         setFormation("joining", reason)
-        let joiner = Joiner(client: BootstrapClient(http: client), attempts: options.joinAttempts, interval: options.joinInterval,
+        let joiner = Joiner(client: formationClient, attempts: options.joinAttempts, interval: options.joinInterval,
                             timeout: options.clusterConnectTimeout, logger: logger)
         let request = JoinRequest(node: localPeer, cluster: options.clusterName)
         do {
@@ -87,7 +90,7 @@ extension Node {
     /// and learn where they are: so a cluster restarted on new addresses re-forms.
     func rejoin() async {
         var delay: Duration = .milliseconds(100)
-        let bootstrapClient = BootstrapClient(http: client)
+        let bootstrapClient = formationClient
         while !isStopping, !Task.isCancelled {
             if consensus.status.leader != nil {
                 setFormation("clustered", "rejoined the cluster; leader \(consensus.status.leader?.rawValue ?? "?")")

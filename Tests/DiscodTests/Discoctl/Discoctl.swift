@@ -12,11 +12,11 @@ enum Discoctl {
         try await run(["-addr", "127.0.0.1:\(node.httpPort)"] + arguments)
     }
 
-    /// `discoctl <arguments>` in a fresh temporary directory.
-    static func run(_ arguments: [String]) async throws -> ExecutableRunner.Outcome {
+    /// `discoctl <arguments>` in a fresh temporary directory, with `input` on standard input.
+    static func run(_ arguments: [String], input: String? = nil) async throws -> ExecutableRunner.Outcome {
         let directory = try ExecutableRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        return try await ExecutableRunner.run("discoctl", arguments, in: directory)
+        return try await ExecutableRunner.run("discoctl", arguments, in: directory, input: input)
     }
 
     /// Standard output parsed as one JSON value; records an issue when it does not parse.

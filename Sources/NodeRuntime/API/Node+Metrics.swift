@@ -48,6 +48,8 @@ extension Node {
         let retained = store.retainedEvents
         text.gauge("disco_event_log_retained", "Events retained here (see -events-retain).", retained.count)
         text.gauge("disco_event_log_retained_bytes", "Bytes of event data retained here (see -events-retain-bytes).", retained.bytes)
+        text.gauge("disco_event_log_idempotency_keys", "Idempotency keys in the replicated window (at most 10000, one hour).",
+                   store.idempotencyKeys)
         text.family("disco_http_requests_total", "HTTP API requests answered, by status code.", type: "counter",
                     samples: metrics.requestsByStatus.sorted { $0.key < $1.key }.map { ("code=\"\($0.key)\"", String($0.value)) })
         var headers = HTTPHeaders()

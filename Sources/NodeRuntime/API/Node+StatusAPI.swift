@@ -85,6 +85,7 @@ extension Node {
             "first_seq": .number(JSONNumber(store.firstSeq)), "last_seq": .number(JSONNumber(store.lastSeq)),
             "retained": .number(JSONNumber(retained.count)), "retained_bytes": .number(JSONNumber(retained.bytes)),
             "retain": .number(JSONNumber(options.eventsRetain)), "retain_bytes": .number(JSONNumber(options.eventsRetainBytes)),
+            "idempotency_keys": .number(JSONNumber(store.idempotencyKeys)),
         ]
         let removal = self.removal
         let body: JSONValue = [

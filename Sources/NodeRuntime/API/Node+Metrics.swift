@@ -32,6 +32,8 @@ extension Node {
                      metrics.learnersPromoted.load(ordering: .relaxed))
         text.counter("disco_raft_learners_reaped_total", "Learners this node removed after -reap-learner-timeout while it led.",
                      metrics.learnersReaped.load(ordering: .relaxed))
+        text.counter("disco_identity_refusals_total", "Joins and notifies refused (409) for naming a member at other addresses without proof.",
+                     metrics.identityRefusals.load(ordering: .relaxed))
         text.gauge("disco_node_removed", "1 once this node knows it was removed from the cluster.", removal == nil ? 0 : 1)
         var byState = ["alive": 1, "suspect": 0, "dead": 0, "left": 0]
         for member in gossip where member.id != id { byState[member.state, default: 0] += 1 }

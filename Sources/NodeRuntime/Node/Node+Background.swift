@@ -66,6 +66,20 @@ extension Node {
                 forgetLearners()
             }
             if round % 8 == 1 { await introduceMissingMembersToGossip() }
+            if round % 8 == 5 { await registerNodeKeyIfMissing() }
+        }
+    }
+
+    /// A member whose record has no key hash (a record written before keys existed, or a
+    /// founder the proposal did not describe) registers its key with the leader: a join at its
+    /// own addresses with its key. From then on only that key (or -auth credentials) moves it.
+    private func registerNodeKeyIfMissing() async {
+        guard let record = store.member(id), record.keyHash.isEmpty, let epoch = store.epoch,
+              let leader = leaderInfo, leader.id != id else { return }
+        let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
+        if case .failure(let error) = await formationClient.join(target: leader.apiAddress, request: join,
+                                                                 timeout: settings.formationRequestTimeout) {
+            logger.debug("registering the node key with the leader failed: \(error)")
         }
     }
 
@@ -75,13 +89,16 @@ extension Node {
             try await ensureInitialized()
             let raft = consensus.status
             for member in raft.members {
-                guard let entry = book.entry(member) else { continue }
+                // Only addresses from a trusted source are recorded: the replicated state itself,
+                // a bootstrap proposal, or a join or notify that proved it came from the member.
+                guard let entry = book.entry(member), entry.source.isTrusted else { continue }
                 let existing = store.member(member)
                 // The record keeps the role the node asked for when it joined; a learner that
                 // wants to vote is promoted once the engine reports it caught up (below).
                 let voter = raft.voters.contains(member) || (existing?.voter ?? false)
+                let keyHash = existing.map(\.keyHash).flatMap { $0.isEmpty ? nil : $0 } ?? entry.keyHash
                 let wanted = ClusterMember(id: member, raftAddress: entry.raftAddress.description,
-                                           apiAddress: entry.apiAddress.description, voter: voter)
+                                           apiAddress: entry.apiAddress.description, voter: voter, keyHash: keyHash)
                 if existing != wanted {
                     _ = try await consensus.propose(try ClusterCommand.upsertMember(wanted).encode())
                 }
@@ -148,6 +165,6 @@ extension Node {
             else { return nil }
             return (raft, api)
         }
-        book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, previous: old)
+        book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, keyHash: member.keyHash, previous: old)
     }
 }

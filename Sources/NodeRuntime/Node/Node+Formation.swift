@@ -65,7 +65,7 @@ extension Node {
         setFormation("joining", reason)
         let joiner = Joiner(client: formationClient, attempts: options.joinAttempts, interval: options.joinInterval,
                             timeout: options.clusterConnectTimeout, logger: logger)
-        let request = JoinRequest(node: localPeer, cluster: options.clusterName)
+        let request = JoinRequest(node: localPeer, cluster: options.clusterName, nodeKey: nodeKeyText)
         do {
             let accepted = try await joiner.join(request: request) { [apiAddress] in
                 await targets().filter { $0.withoutScheme != apiAddress }
@@ -99,7 +99,9 @@ extension Node {
             var targets = Set(await lookupTargets().map(\.withoutScheme))
             for (member, entry) in book.all where member != id { targets.insert(entry.apiAddress) }
             targets.remove(apiAddress)
-            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: max(1, options.bootstrapExpect), known: [])
+            // The node key proves this node is the member it names if it came back on new addresses.
+            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: max(1, options.bootstrapExpect), known: [],
+                                        nodeKey: nodeKeyText)
             await withTaskGroup(of: Void.self) { group in
                 for target in targets {
                     group.addTask { [self] in
@@ -114,7 +116,7 @@ extension Node {
             // Ask to be (re)admitted with our epoch: a leader refuses a node whose state belongs to
             // another incarnation of the cluster, and records new addresses of a member that moved.
             if let epoch = store.epoch, consensus.status.leader == nil, !targets.isEmpty {
-                let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch)
+                let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
                 if case .refused(let error) = await bootstrapClient.join(targets: targets.sorted(), request: join,
                                                                           timeout: settings.formationRequestTimeout) {
                     guard error.code == .removed else {

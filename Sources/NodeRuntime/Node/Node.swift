@@ -26,6 +26,8 @@ public final class Node: Sendable {
     let authorization: APIAuthorization
     /// The `Authorization` header this node sends as `-join-as` (nil without it).
     let joinCredentials: String?
+    /// SHA-256 of this node's key (see ``NodeDataDirectory/nodeKey``).
+    let keyHash: [UInt8]
     let metrics = NodeMetrics()
     let runtime = Mutex(RuntimeState())
     /// Serializes membership changes (joins, removals, reconciliation) on the leader.
@@ -55,14 +57,20 @@ public final class Node: Sendable {
         }
         let directory = try NodeDataDirectory(path: options.dataDirectory, nodeID: options.nodeID)
         try checkRemoval(directory, options: options, logger: logger)
+        let keyHash: [UInt8]
+        do {
+            keyHash = try directory.nodeKey.hash()
+        } catch {
+            throw NodeStartupError("cannot hash the node key: \(error)")
+        }
         let book = AddressBook(local: options.nodeID, raftAddress: options.raftAdvertisedAddress.withoutScheme,
-                               apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: !options.raftNonVoter)
+                               apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: !options.raftNonVoter, keyHash: keyHash)
         let components = try await makeComponents(settings, directory, book)
         let store = components.store
         let raftAddress = components.internodeAddress
         let node = Node(settings: settings, directory: directory, book: book, store: store,
                         consensus: components.consensus, membership: components.membership, raftAddress: raftAddress,
-                        apiAddress: options.httpAdvertisedAddress.withoutScheme, authorization: authorization)
+                        apiAddress: options.httpAdvertisedAddress.withoutScheme, authorization: authorization, keyHash: keyHash)
         do {
             try await node.startHTTP()
         } catch {
@@ -84,7 +92,7 @@ public final class Node: Sendable {
 
     private init(settings: NodeSettings, directory: NodeDataDirectory, book: AddressBook, store: any ClusterStore,
                  consensus: any ConsensusEngine, membership: any MembershipService, raftAddress: PeerAddress,
-                 apiAddress: PeerAddress, authorization: APIAuthorization) {
+                 apiAddress: PeerAddress, authorization: APIAuthorization, keyHash: [UInt8]) {
         id = settings.options.nodeID
         self.settings = settings
         logger = settings.logger
@@ -96,6 +104,7 @@ public final class Node: Sendable {
         self.raftAddress = raftAddress
         self.apiAddress = apiAddress
         self.authorization = authorization
+        self.keyHash = keyHash
         joinCredentials = CredentialStore.authorization(for: settings.options.joinAs)
         client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10)))
     }

@@ -9,6 +9,7 @@ final class NodeMetrics: Sendable {
     let joinsAccepted = Atomic<Int>(0)
     let learnersPromoted = Atomic<Int>(0)
     let learnersReaped = Atomic<Int>(0)
+    let identityRefusals = Atomic<Int>(0)
     private let requests = Mutex<[String: Int]>([:])
 
     func countRequest(status: Int) {

@@ -100,6 +100,23 @@ extension NodeProcessTests {
                 #expect(try await stranger.process.waitForExit(timeout: .seconds(60)) == 1)
                 #expect(stranger.process.output.contains("did you forget to set -join-as?"), "\(stranger.process.output.suffix(2000))")
                 #expect(await leader.memberIDs() == ["1", "2", "3", "4"])
+
+                // A member that lost its node key moves to new addresses on the strength of its
+                // -join-as credentials (the join permission) instead.
+                let mover = followers[1]
+                #expect(await mover.terminate() == 0)
+                try FileManager.default.removeItem(atPath: mover.dataDirectory + "/node-key")
+                let newPorts = try DiscodCluster.ports()
+                let moved = try cluster.restart(mover, ports: newPorts, flags: ["-join", joinList, "-auth", authFile, "-join-as", "node"])
+                let all = [leader, followers[0], fourth, moved]
+                try await NodeTests.eventually("every node to record node \(moved.nodeID) at \(moved.raftAddress)", all) {
+                    for node in all {
+                        let row = await NodeTests.nodeRows(node)?.first { $0["id"]?.stringValue == moved.nodeID }
+                        guard row?["addr"]?.stringValue == moved.raftAddress else { return false }
+                    }
+                    return true
+                }
+                try await NodeTests.append(#"{"test":"auth","n":2}"#, via: moved, others: all)
             }
         }
     }

@@ -134,7 +134,7 @@ extension Node {
         } catch {
             return Self.response(for: error)
         }
-        book.forget(target)
+        // The address stays in the book, so the "removed" notice can still reach the node.
         logger.info("removed node \(target)")
         return APIResponse.json(["removed": .string(target.rawValue)])
     }

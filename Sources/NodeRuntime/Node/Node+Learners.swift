@@ -72,7 +72,7 @@ extension Node {
         if store.member(learner) != nil {
             _ = try await consensus.propose(try ClusterCommand.removeMember(learner).encode())
         }
-        book.forget(learner)
+        // The address stays in the book, so the "removed" notice can still reach the node.
         runtime.withLock { _ = $0.learners.removeValue(forKey: learner) }
         metrics.learnersReaped.add(1, ordering: .relaxed)
         logger.warning("reaped learner \(learner): no answer for \(GoDuration.format(silence)) "

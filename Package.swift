@@ -42,8 +42,8 @@ let package = Package(
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
-        // OpenSSL 3 (libssl, libcrypto) from the system: Debian's libssl-dev.
-        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        // OpenSSL 3 (libssl, libcrypto; Debian libssl-dev): TLS, hashing, AEAD, key derivation.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         // Access control: credentials, password hashes (libcrypto's PBKDF2 and scrypt), node keys.
         .target(name: "DiscoAuth", dependencies: ["DiscoCore", "COpenSSL"], swiftSettings: strictSettings),
         .target(name: "DiscoDNS", dependencies: ["DiscoCore", "CResolv"], swiftSettings: strictSettings),

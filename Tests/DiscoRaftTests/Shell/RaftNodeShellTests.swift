@@ -251,8 +251,7 @@ struct RaftNodeShellTests {
             (error as? RaftShellError)?.code == .invalidArgument
         }
         _ = try await leader.changeMembership(.addLearner("n4"))
-        try await waitUntil("the leader to report n4 caught up") { leader.status.peers["n4"]?.caughtUp == true }
-        _ = try await leader.changeMembership(.promote("n4"))
+        try await promoteOnceCaughtUp("n4", in: cluster)
         _ = try await cluster.proposeMany(20, prefix: "four", concurrency: 4)
         try await cluster.waitForIdenticalState()
         for shell in cluster.shells { #expect(shell.status.config.voters == ["n1", "n2", "n3", "n4"]) }

@@ -215,3 +215,17 @@ struct ShellTestError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
 }
+
+/// Promotes `learner` as the node's reconciliation does: asks the current leader, and asks
+/// again while the core refuses because the learner is not caught up yet (or leadership moved).
+func promoteOnceCaughtUp(_ learner: NodeID, in cluster: ShellCluster) async throws {
+    try await waitUntil("the leader to promote \(learner) once it is caught up") {
+        guard let leader = cluster.leader else { return false }
+        do {
+            _ = try await leader.changeMembership(.promote(learner))
+            return true
+        } catch let error as RaftShellError where [.learnerNotCaughtUp, .notLeader, .configChangePending].contains(error.code) {
+            return false
+        }
+    }
+}

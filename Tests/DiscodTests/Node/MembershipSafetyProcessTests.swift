@@ -13,7 +13,7 @@ extension NodeProcessTests {
         @Test func ghostJoinersNeverVoteAndAreReaped() async throws {
             try await DiscodCluster.with("ghosts") { cluster in
                 let ports = try DiscodCluster.ports(count: 3)
-                let flags = NodeTests.seedFlags(expect: 3, join: ports) + ["-reap-learner-timeout", "8s"]
+                let flags = NodeTests.seedFlags(expect: 3, join: ports) + ["-reap-learner-timeout", "10s"]
                 let nodes = try ports.enumerated().map { index, pair in try cluster.start(id: "\(index + 1)", ports: pair, flags: flags) }
                 let leaderID = try await DiscodCluster.waitForLeader(nodes)
                 try await NodeTests.eventually("three voters", nodes) { await NodeTests.voterIDs(nodes[0]) == ["1", "2", "3"] }
@@ -23,11 +23,6 @@ extension NodeProcessTests {
                     let answer = try await leader.request("POST", "/join", body: body, timeout: .seconds(20))
                     #expect(answer.status == 200, "join of ghost\(ghost): \(answer.status) \(answer.text)")
                 }
-                // Writes keep committing with three ghost learners in the configuration.
-                let events = NodeTests.events("ghosts", 1...3)
-                for event in events { try await NodeTests.append(event, via: nodes[1], others: nodes) }
-                try await NodeTests.waitForEvents(events, on: nodes)
-
                 // The leader reports them as learners that are behind, in /status, /nodes and /metrics
                 // (from its next reconciliation round on).
                 try await NodeTests.eventually("the leader to report three learners behind", nodes) {
@@ -48,6 +43,11 @@ extension NodeProcessTests {
                 let metrics = try await leader.request("GET", "/metrics").text
                 #expect(metrics.contains("disco_raft_learners_behind 3"), "\(metrics)")
                 #expect(metrics.contains(#"disco_raft_learner_behind_seconds{id="ghost1"}"#))
+
+                // Writes keep committing with three ghost learners in the configuration.
+                let events = NodeTests.events("ghosts", 1...3)
+                for event in events { try await NodeTests.append(event, via: nodes[1], others: nodes) }
+                try await NodeTests.waitForEvents(events, on: nodes)
 
                 // Never voters, on any node, until the leader reaps them.
                 try await NodeTests.eventually("the ghosts to be reaped", nodes) {

@@ -16,6 +16,9 @@ public struct NodeSettings: Sendable {
     public var formationRequestTimeout: Duration = .seconds(1)
     /// How often the leader reconciles the replicated membership with Raft's configuration.
     public var reconcileInterval: Duration = .milliseconds(250)
+    /// How long a node that learned it was removed keeps answering `/status` and `/readyz`
+    /// (so health checks see why) before it exits.
+    public var removedLinger: Duration = .seconds(10)
 
     public init(options: DiscodOptions, logger: Logger) {
         self.options = options

@@ -25,6 +25,7 @@ let package = Package(
         .library(name: "BootstrapCore", targets: ["BootstrapCore"]),
         .library(name: "Bootstrap", targets: ["Bootstrap"]),
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
+        .library(name: "DiscoAuth", targets: ["DiscoAuth"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
         .library(name: "LeaseCore", targets: ["LeaseCore"]),
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
@@ -61,6 +62,8 @@ let package = Package(
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
         // OpenSSL 3 (libssl, libcrypto; Debian libssl-dev): TLS, hashing, AEAD, key derivation.
         .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
+        // Access control: credentials, password hashes (libcrypto's PBKDF2 and scrypt), node keys.
+        .target(name: "DiscoAuth", dependencies: ["DiscoCore", "COpenSSL"], swiftSettings: strictSettings),
         // The DNS message codec is pure and depends on nothing; DiscoDNS is the resolver client.
         .target(name: "DiscoDNSMessage", swiftSettings: strictSettings),
         .target(name: "DiscoDNS", dependencies: ["DiscoCore", "DiscoNet", "DiscoDNSMessage", "CResolv"], swiftSettings: strictSettings),
@@ -77,7 +80,7 @@ let package = Package(
         // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
         .target(
             name: "NodeRuntime",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery", "DiscoAuth"],
             swiftSettings: strictSettings
         ),
         // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a
@@ -93,7 +96,7 @@ let package = Package(
 
         // MARK: Executables (thin mains)
         .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "NodeRuntime"], swiftSettings: strictSettings),
-        .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery"], swiftSettings: strictSettings),
+        .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
             dependencies: ["DiscoCore", "DiscoSystem", "DiscoRaft", "DiscoSWIM", "LeaseCore", "RateLimitCore", "DiscoTestKit"],
@@ -122,6 +125,7 @@ let package = Package(
         // MARK: Tests (one target per module)
         .testTarget(name: "DiscoCoreTests", dependencies: ["DiscoCore", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoAuthTests", dependencies: ["DiscoAuth", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoDNSMessageTests", dependencies: ["DiscoDNSMessage"], swiftSettings: strictSettings),

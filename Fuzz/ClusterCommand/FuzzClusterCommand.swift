@@ -1,6 +1,6 @@
 // Fuzz entry point for the replicated cluster state's codecs: every input must decode as a
 // command or be refused with an error, never crash; whatever decodes must re-encode to the same
-// bytes. The input is also read as a whole snapshot and, framed with a valid header and
+// bytes (a version 1 command: to bytes that decode to the same command). The input is also read as a whole snapshot and, framed with a valid header and
 // checksum, as a snapshot body of every readable version (so the fuzzer reaches past the
 // checksum); a snapshot that restores must re-encode to a snapshot that restores to the same
 // state, with consistent sequence numbers and byte counts, also after a trim.
@@ -9,7 +9,8 @@ public func clusterCommandFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
     if let command = try? ClusterCommand.decode(bytes) {
         guard let encoded = try? command.encode() else { fatalError("decoded command does not encode: \(command)") }
-        if encoded != bytes { fatalError("command re-encodes differently: \(command)") }
+        if bytes.first == ClusterCommand.formatVersion, encoded != bytes { fatalError("command re-encodes differently: \(command)") }
+        if (try? ClusterCommand.decode(encoded)) != command { fatalError("re-encoded command decodes differently: \(command)") }
     }
     checkSnapshot(bytes)
     for version in ClusterState.readableSnapshotVersions {
@@ -40,6 +41,10 @@ private func checkEvents(_ state: ClusterState) {
         fatalError("sequence numbers are not dense from trimmedThrough + 1")
     }
     if state.eventBytes != state.events.reduce(0, { $0 + $1.data.count }) { fatalError("eventBytes is wrong") }
+    if state.idempotency.count > IdempotencyWindow.maxKeys { fatalError("idempotency window over its bound") }
+    for record in state.idempotency.live where record.seq > state.lastSeq || state.idempotency.record(for: record.key) != record {
+        fatalError("idempotency record \(record.key) is inconsistent")
+    }
 }
 
 /// `body` behind a snapshot header of `version`, followed by its CRC-32C.

@@ -10,12 +10,16 @@ public struct BootstrapPeer: Hashable, Sendable, CustomStringConvertible {
     /// Advertised HTTP API address, `host:port`.
     public var apiAddress: String
     public var voter: Bool
+    /// SHA-256 of the node's own key, as 64 hexadecimal digits, when the node sent it: the
+    /// cluster records it, and later address changes must present the key itself.
+    public var keyHash: String?
 
-    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool = true) {
+    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool = true, keyHash: String? = nil) {
         self.id = id
         self.raftAddress = raftAddress
         self.apiAddress = apiAddress
         self.voter = voter
+        self.keyHash = keyHash
     }
 
     public var description: String { "\(id)@\(apiAddress)" }
@@ -32,12 +36,16 @@ public struct NotifyRequest: Hashable, Sendable {
     /// Voters the sender has heard from recently (itself included), so knowledge spreads even
     /// when discovery answers differ between nodes.
     public var known: [BootstrapPeer]
+    /// The sender's own key (hexadecimal), sent only by a node that rejoins its cluster: it
+    /// proves the sender is the member it names when it comes back on new addresses.
+    public var nodeKey: String?
 
-    public init(sender: BootstrapPeer, cluster: String, expect: Int, known: [BootstrapPeer]) {
+    public init(sender: BootstrapPeer, cluster: String, expect: Int, known: [BootstrapPeer], nodeKey: String? = nil) {
         self.sender = sender
         self.cluster = cluster
         self.expect = expect
         self.known = known
+        self.nodeKey = nodeKey
     }
 }
 

@@ -24,10 +24,12 @@ public enum DurableFile {
     }
 
     /// Replaces `path` with `bytes` so that a crash leaves either the old or the new content:
-    /// write a temporary file, fsync it, rename it over `path`, fsync the directory.
-    public static func replace(_ path: String, with bytes: [UInt8]) throws(Failure) {
+    /// write a temporary file, fsync it, rename it over `path`, fsync the directory. `mode` sets
+    /// the new file's permissions (0600 for secrets).
+    public static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws(Failure) {
         let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        unlink(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw Failure(path: temporary, operation: "open", errno: errno) }
         var written = 0
         while written < bytes.count {

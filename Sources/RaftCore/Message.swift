@@ -34,6 +34,12 @@ public enum MessageBody: Sendable, Hashable {
     case installSnapshot(Snapshot)
     /// "Campaign now, skipping pre-vote": the last step of a leadership transfer.
     case timeoutNow
+    /// "You are not a member": the sender's configuration at `configIndex` is committed and leaves
+    /// the receiver out. Sent by a leader to the members its committed change removed, and by any
+    /// member answering a campaign or replication message from a node outside its committed
+    /// configuration. The receiver believes it only when `configIndex` is newer than every
+    /// configuration it holds (see ``RaftNode/removal``).
+    case removed(configIndex: UInt64)
 }
 
 /// AppendEntries: entries following `(prevIndex, prevTerm)`.
@@ -84,6 +90,7 @@ extension MessageBody {
         case .heartbeatResponse: "HeartbeatResp"
         case .installSnapshot: "Snapshot"
         case .timeoutNow: "TimeoutNow"
+        case .removed: "Removed"
         }
     }
 }
@@ -102,6 +109,7 @@ extension Message: CustomStringConvertible {
         case .heartbeatResponse(let x): detail = " ctx=\(x)"
         case .installSnapshot(let s): detail = " at=\(s.metadata.index)@\(s.metadata.term)"
         case .timeoutNow: break
+        case .removed(let index): detail = " config=\(index)"
         }
         return "\(from)->\(to) t\(term) \(body.name)\(detail)"
     }

@@ -5,9 +5,14 @@ import DiscoCore
 extension RaftNode {
     mutating func tickElection() {
         electionElapsed += 1
-        if isPromotable, electionElapsed >= randomizedElectionTimeout {
+        guard electionElapsed >= randomizedElectionTimeout else { return }
+        if isPromotable {
             electionElapsed = 0
             startCampaign(preVote: options.preVote, transfer: false)
+        } else if config.isLearner(id), (electionElapsed - randomizedElectionTimeout) % options.electionTicks == 0 {
+            // A learner that hears nothing: no leader it can name, and a reminder every timeout.
+            leader = nil
+            remindVotersOfLearner()
         }
     }
 
@@ -35,6 +40,7 @@ extension RaftNode {
         if heartbeatElapsed >= options.heartbeatTicks {
             heartbeatElapsed = 0
             broadcastHeartbeat()
+            if !removalReminders.isEmpty || !pendingRemovalNotices.isEmpty { sendRemovalNotices() }
         }
     }
 
@@ -63,6 +69,8 @@ extension RaftNode {
         votes = [:]
         progress = [:]
         leadTransferee = nil
+        pendingRemovalNotices = [:]
+        removalReminders = [:]
     }
 
     mutating func startCampaign(preVote: Bool, transfer: Bool) {

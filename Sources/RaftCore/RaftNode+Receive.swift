@@ -6,6 +6,11 @@ extension RaftNode {
     /// Handles a message from another member.
     public mutating func receive(_ message: Message) {
         guard message.to == id, message.from != id, fault == nil else { return }
+        if case .removed(let configIndex) = message.body {
+            handleRemovalNotice(configIndex: configIndex, from: message.from)
+            return
+        }
+        noticeNonMember(message)
         if message.term > term {
             switch message.body {
             case .preVote, .vote(_, _, false):
@@ -69,6 +74,8 @@ extension RaftNode {
         case .timeoutNow:
             guard role != .leader else { return }
             startCampaign(preVote: false, transfer: true)
+        case .removed:
+            break  // handled before the term checks
         }
     }
 

@@ -6,8 +6,12 @@ extension RaftNode {
     @discardableResult
     mutating func appendAsLeader(kind: EntryKind, data: [UInt8]) -> UInt64 {
         let entry = Entry(term: term, index: log.lastIndex + 1, kind: kind, data: data)
+        let previousConfig = config
         log.append([entry])
-        if kind == .config { refreshConfigOrHalt() }
+        if kind == .config {
+            refreshConfigOrHalt()
+            noteRemovedMembers(from: previousConfig, at: entry.index)
+        }
         broadcastAppend()
         return entry.index
     }
@@ -113,9 +117,11 @@ extension RaftNode {
         if !config.isVoter(id), log.committed >= configIndex {
             // Our removal is committed: hand over by stepping down.
             becomeFollower(term: term, leader: nil)
+            if !config.contains(id) { removalNotice = Removal(configIndex: configIndex, reportedBy: nil) }
             return false
         }
         releaseReads()
+        if !pendingRemovalNotices.isEmpty { sendRemovalNotices() }
         return true
     }
 

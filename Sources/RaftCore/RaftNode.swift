@@ -32,6 +32,12 @@ public struct RaftNode: Sendable {
     var leadTransferee: NodeID?
     var transferElapsed = 0
     var reads = ReadIndexQueue()
+    /// A member's word that this node was removed (see ``removal``).
+    var removalNotice: Removal?
+    /// Leader: members dropped by an uncommitted configuration entry, with its index.
+    var pendingRemovalNotices: [NodeID: UInt64] = [:]
+    /// Leader: removed members still being told so, with the ticks left.
+    var removalReminders: [NodeID: (configIndex: UInt64, ticksLeft: Int)] = [:]
 
     // MARK: Output
     var outbox: [Message] = []
@@ -97,8 +103,9 @@ public struct RaftNode: Sendable {
     public var entries: [Entry] { log.entries }
     public var hardState: HardState { HardState(term: term, vote: vote, commit: log.committed) }
     public var softState: SoftState { SoftState(role: role, term: term, leader: leader) }
-    /// Whether this node may campaign (it is a voter in its configuration).
-    public var isPromotable: Bool { config.isVoter(id) }
+    /// Whether this node may campaign (it is a voter in its configuration and was not told it
+    /// was removed).
+    public var isPromotable: Bool { config.isVoter(id) && removalNotice == nil }
     /// The leader's view of a follower's match index (leaders only).
     public func matchIndex(of peer: NodeID) -> UInt64? { progress[peer]?.match }
 
@@ -215,6 +222,7 @@ public struct RaftNode: Sendable {
         let (newConfig, newIndex) = found ?? (snapshotConfig, log.snapshotIndex)
         config = newConfig
         configIndex = newIndex
+        if let notice = removalNotice, config.contains(id), configIndex > notice.configIndex { removalNotice = nil }
         if role == .leader { syncProgressWithConfig() }
     }
 

@@ -22,6 +22,10 @@ public struct RaftOptions: Sendable, Hashable {
     public var maxInflightAppends: Int = 256
     /// Suggest a snapshot once this many entries were applied since the last one (0 = never).
     public var snapshotThreshold: Int = 8192
+    /// Refuse to promote a learner that is not caught up (see ``RaftNode/learnerProgress``).
+    /// Always on outside tests: the simulator turns it off to prove its invariant checker catches
+    /// the phantom voters that promoting regardless creates.
+    package var requiresCaughtUpLearners = true
 
     public init() {}
 

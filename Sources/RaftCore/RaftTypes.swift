@@ -188,6 +188,8 @@ public struct RaftError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let transferInProgress = Code(rawValue: "transfer-in-progress")
         public static let configChangePending = Code(rawValue: "config-change-pending")
         public static let invalidConfigChange = Code(rawValue: "invalid-config-change")
+        /// A learner may become a voter only once it is caught up with the leader's log.
+        public static let learnerNotCaughtUp = Code(rawValue: "learner-not-caught-up")
         public static let invalidArgument = Code(rawValue: "invalid-argument")
         public static let malformedFrame = Code(rawValue: "malformed-frame")
         public static let corruptStorage = Code(rawValue: "corrupt-storage")

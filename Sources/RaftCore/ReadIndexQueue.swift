@@ -112,7 +112,9 @@ extension RaftNode {
     }
 
     /// Proposes a single-server membership change. It takes effect on each node when appended;
-    /// only one may be uncommitted at a time. Returns the config entry's index.
+    /// only one may be uncommitted at a time. A node joins as a learner (`addLearner`) and is
+    /// promoted only once caught up (``isCaughtUp(learner:)``); `addVoter` applies to learners
+    /// only, with the same rule. Returns the config entry's index.
     @discardableResult
     public mutating func proposeConfigChange(_ change: ConfigChange) throws(RaftError) -> UInt64 {
         try checkCanPropose()
@@ -121,6 +123,7 @@ extension RaftNode {
                             "the previous membership change (index \(configIndex)) or this leader's first entry is not committed yet")
         }
         let newConfig = try config.applying(change)
+        try checkVoterReadiness(change)
         return appendAsLeader(kind: .config, data: RaftCodec.encode(newConfig))
     }
 }

@@ -7,8 +7,11 @@ import DiscoTestKit
 
 /// `disco-sim raft`: runs Raft simulator seeds.
 ///
-///     disco-sim raft [--seeds N] [--first-seed F] [--seed S] [--chaos-seconds C] [--verbose]
+///     disco-sim raft [--scenario chaos|joins] [--seeds N] [--first-seed F] [--seed S]
+///                    [--chaos-seconds C] [--verbose]
 ///                    [--lying-disk]   (inject lost fsyncs: the checker must report violations)
+///                    [--promote-regardless]   (joins: promote learners that are behind; the
+///                                              checker must report phantom voters)
 ///     disco-sim raft --bench [--proposals P] [--dir D]
 enum RaftSimCommand {
     struct Arguments {
@@ -20,6 +23,8 @@ enum RaftSimCommand {
         var proposals = 200_000
         var directory = "/tmp"
         var lyingDisk = false
+        var scenario = RaftScenario.chaos
+        var promoteRegardless = false
     }
 
     struct UsageError: Error { let message: String }
@@ -53,8 +58,15 @@ enum RaftSimCommand {
             case "--verbose", "-verbose", "-v": parsed.verbose = true
             case "--bench", "-bench": parsed.bench = true
             case "--lying-disk", "-lying-disk": parsed.lyingDisk = true
+            case "--promote-regardless", "-promote-regardless": parsed.promoteRegardless = true
+            case "--scenario", "-scenario":
+                guard let text = iterator.next() else { throw UsageError(message: "\(flag) needs a value: chaos or joins") }
+                guard let scenario = RaftScenario(rawValue: text) else {
+                    throw UsageError(message: "\(flag) expects chaos or joins, got \"\(text)\"")
+                }
+                parsed.scenario = scenario
             default:
-                throw UsageError(message: "unknown flag \"\(flag)\"; expected --seeds, --first-seed, --seed, --chaos-seconds, --verbose, --lying-disk, --bench, --proposals or --dir")
+                throw UsageError(message: "unknown flag \"\(flag)\"; expected --scenario, --seeds, --first-seed, --seed, --chaos-seconds, --verbose, --lying-disk, --promote-regardless, --bench, --proposals or --dir")
             }
         }
         return parsed
@@ -73,9 +85,10 @@ enum RaftSimCommand {
         var commits: UInt64 = 0
         for offset in 0..<parsed.seeds {
             let seed = parsed.firstSeed &+ offset
-            var options = RaftSimulationOptions(seed: seed, chaosDuration: .seconds(parsed.chaosSeconds))
+            var options = RaftSimulationOptions(seed: seed, chaosDuration: .seconds(parsed.chaosSeconds), scenario: parsed.scenario)
             options.traceLimit = parsed.verbose ? 5000 : 200
             options.lyingDisk = parsed.lyingDisk
+            options.promoteRegardless = parsed.promoteRegardless
             let result = RaftSimulation.run(options)
             commits += result.committedEntries
             if !result.violations.isEmpty {
@@ -89,7 +102,7 @@ enum RaftSimCommand {
                 print("seed \(seed): ok, \(result.committedEntries) entries committed, \(result.leaderTerms) leaders, \(result.events) events, trace hash \(String(result.traceHash, radix: 16))")
             }
         }
-        print("raft: \(parsed.seeds) seeds, \(violations) violations")
+        print("raft \(parsed.scenario.rawValue): \(parsed.seeds) seeds, \(violations) violations")
         return violations == 0 ? 0 : 1
     }
 }

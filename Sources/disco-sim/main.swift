@@ -5,7 +5,7 @@
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 let usage = """
-    usage: disco-sim raft [--seeds N] [--first-seed F] [--seed S]
+    usage: disco-sim raft [--scenario chaos|joins] [--seeds N] [--first-seed F] [--seed S]
            disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M]
            disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|failover|kill-hot|kill-hot-leader|kill-leader]
            disco-sim ratelimit [--seeds N] [--first-seed F] [--seed S] [--steps K]

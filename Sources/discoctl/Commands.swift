@@ -121,5 +121,13 @@ func makeCommands() -> [Command] {
             let output = OutputFlags(&set, json: "{\"mode\",\"source\",\"addresses\"}, plus \"leader\" for consul-kv and etcd-kv")
             return (output, { context in await runLookup(context, discovery) })
         },
+        command("hash-password", "Reads a password and prints a salted hash for the -auth file's \"password\" field",
+                usage: "discoctl hash-password [flags] < password-file",
+                details: "Reads one password from standard input (prompting without echo on a terminal), hashes it\n"
+                    + "with the system's libcrypto (PBKDF2-HMAC-SHA256 or scrypt, random salt), checks the hash by\n"
+                    + "verifying the password against it, and prints it. Asks no node.") { set in
+            let flags = HashPasswordFlags(&set)
+            return (nil, { context in await runHashPassword(context, flags) })
+        },
     ]
 }

@@ -18,18 +18,19 @@ struct ExecutableRunner {
     /// Runs `name` with `arguments` in `directory` and waits for it to exit. The waiting happens
     /// on a dispatch queue, never on the cooperative thread pool (two threads on this machine),
     /// so concurrently running tests keep making progress.
-    /// `environment` is added to (and overrides) this process's environment.
+    /// `environment` is added to (and overrides) this process's environment; `input` goes to its
+    /// standard input.
     static func run(_ name: String, _ arguments: [String], in directory: URL,
-                    environment: [String: String] = [:]) async throws -> Outcome {
+                    environment: [String: String] = [:], input: String? = nil) async throws -> Outcome {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
-                continuation.resume(with: Result { try runBlocking(name, arguments, in: directory, environment: environment) })
+                continuation.resume(with: Result { try runBlocking(name, arguments, in: directory, environment: environment, input: input) })
             }
         }
     }
 
     private static func runBlocking(_ name: String, _ arguments: [String], in directory: URL,
-                                    environment: [String: String]) throws -> Outcome {
+                                    environment: [String: String], input: String?) throws -> Outcome {
         let process = Process()
         process.executableURL = try productsDirectory().appending(path: name)
         process.arguments = arguments
@@ -41,8 +42,13 @@ struct ExecutableRunner {
         let error = Pipe()
         process.standardOutput = output
         process.standardError = error
-        process.standardInput = FileHandle.nullDevice
+        let inputPipe = Pipe()
+        process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
         try process.run()
+        if let input {
+            inputPipe.fileHandleForWriting.write(Data(input.utf8))
+            try inputPipe.fileHandleForWriting.close()
+        }
         // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
         let errorData = Box()
         let group = DispatchGroup()

@@ -85,12 +85,13 @@ struct RaftLeadershipTests {
     func configTakesEffectOnAppend() throws {
         var cluster = electedCluster()
         cluster.isolate(n1)
-        try cluster.with(n1) { _ = try $0.proposeConfigChange(.addVoter(n4)) }
-        #expect(cluster[n1].config.voters == [n1, n2, n3, n4])  // in effect before commit
+        try cluster.with(n1) { _ = try $0.proposeConfigChange(.addLearner(n4)) }
+        #expect(cluster[n1].config.learners == [n4])  // in effect before commit
         cluster.tickAll(times: 6 * cluster.options.electionTicks)  // n2 or n3 takes over
         cluster.heal()
         cluster.tickAll(times: 4 * cluster.options.electionTicks)
         #expect(cluster[n1].config.voters == [n1, n2, n3])  // the uncommitted entry was replaced
+        #expect(cluster[n1].config.learners.isEmpty)
     }
 
     @Test("snapshot install: a follower behind the leader's first index receives the snapshot")

@@ -17,6 +17,32 @@ struct RaftSimulationTests {
         }
     }
 
+    /// Joiners that never start, crash while catching up or after it; careless promotions; reaped
+    /// learners and removed voters: no phantom voters and honest removals at every step, and
+    /// progress after healing (`disco-sim raft --scenario joins` sweeps 10,000).
+    @Test("200 seeds of joins hold every invariant", arguments: 0..<4)
+    func joinSeeds(chunk: Int) async {
+        for seed in UInt64(chunk * 50)..<UInt64(chunk * 50 + 50) {
+            let options = RaftSimulationOptions(seed: seed, chaosDuration: .seconds(6), scenario: .joins)
+            let result = await CPUBoundWork.run { RaftSimulation.run(options) }
+            #expect(result.violations.isEmpty,
+                    "seed \(seed): \(result.violations.joined(separator: "; "))\n\(result.trace.suffix(40).joined(separator: "\n"))")
+            if !result.violations.isEmpty { return }
+        }
+    }
+
+    @Test("promoting learners that are behind creates phantom voters, and the checker says so")
+    func promotingRegardlessIsCaught() async {
+        var caught: [String] = []
+        for seed in 0..<UInt64(40) {
+            var options = RaftSimulationOptions(seed: seed, chaosDuration: .seconds(6), scenario: .joins)
+            options.promoteRegardless = true
+            let result = await CPUBoundWork.run { [options] in RaftSimulation.run(options) }
+            caught += result.violations.filter { $0.hasPrefix("phantom voters") }
+        }
+        #expect(caught.count >= 4, "phantom voters found in \(caught.count) of 40 seeds")
+    }
+
     @Test("the same seed replays identically")
     func sameSeedSameTrace() {
         for seed: UInt64 in [3, 77, 4242] {

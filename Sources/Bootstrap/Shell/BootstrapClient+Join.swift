@@ -13,7 +13,7 @@ extension BootstrapClient {
             switch await join(target: target, request: request, timeout: timeout) {
             case .success(let accepted):
                 return .joined(accepted, via: target)
-            case .failure(let error) where error.code == .refused:
+            case .failure(let error) where error.code == .refused || error.code == .removed || error.code == .unauthorized:
                 return .refused(error)
             case .failure(let error):
                 failures.append(error)
@@ -59,6 +59,11 @@ extension BootstrapClient {
                 return .failure(BootstrapClientError(.noLeader, target: here, detail: "answered 503 (no leader yet): \(message)"))
             case 409:
                 return .failure(BootstrapClientError(.refused, target: here, detail: "join refused: \(message)"))
+            case 401, 403:
+                let hint = authorization == nil ? " (did you forget to set -join-as?)" : ""
+                return .failure(BootstrapClientError(.unauthorized, target: here, detail: "join refused (\(response.status)): \(message)\(hint)"))
+            case 410:
+                return .failure(BootstrapClientError(.removed, target: here, detail: "removed: \(message)"))
             default:
                 return .failure(BootstrapClientError(.badAnswer, target: here, detail: "join answered \(response.status): \(message)"))
             }

@@ -23,6 +23,12 @@ public struct BootstrapClientError: Error, Hashable, Sendable, CustomStringConve
         public static let refused = Code(name: "refused")
         /// `POST /join`: more than ``BootstrapClient/maxJoinRedirects`` redirects.
         public static let tooManyRedirects = Code(name: "too many redirects")
+        /// The cluster requires credentials this node did not send or that lack a permission
+        /// (401, 403): set `-join-as` to a user with the `join` permission.
+        public static let unauthorized = Code(name: "unauthorized")
+        /// `POST /join` of a node with state (a rejoin): the cluster removed this node (410).
+        /// It joins again only as a new member.
+        public static let removed = Code(name: "removed")
     }
 
     public let code: Code
@@ -43,7 +49,7 @@ public struct BootstrapClientError: Error, Hashable, Sendable, CustomStringConve
 public enum JoinResult: Hashable, Sendable {
     /// A leader added this node.
     case joined(JoinAccepted, via: PeerAddress)
-    /// A cluster refused this node (409); retrying as is will not help.
+    /// A cluster refused this node (409, or 410 when it was removed); retrying as is will not help.
     case refused(BootstrapClientError)
     /// No target added this node: one failure per target, in order.
     case failed([BootstrapClientError])
@@ -57,11 +63,17 @@ public struct BootstrapClient: Sendable {
     public static let maxJoinRedirects = 10
 
     public let http: HTTPClient
+    /// The `Authorization` header sent with every request (`-join-as`), if any.
+    public let authorization: String?
 
-    /// - Parameter http: the client to send with; by default one with a 1 s connect timeout, so a
-    ///   dead target costs at most that much of a round.
-    public init(http: HTTPClient = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1)))) {
+    /// - Parameters:
+    ///   - http: the client to send with; by default one with a 1 s connect timeout, so a dead
+    ///     target costs at most that much of a round.
+    ///   - authorization: an `Authorization` header value for clusters that run with `-auth`.
+    public init(http: HTTPClient = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1))),
+                authorization: String? = nil) {
         self.http = http
+        self.authorization = authorization
     }
 
     // MARK: Notify
@@ -122,6 +134,7 @@ public struct BootstrapClient: Sendable {
     func send(_ method: String, url: String, body: [UInt8], timeout: Duration) async -> Result<HTTPClientResponse, BootstrapClientError> {
         var headers = HTTPHeaders()
         if method == "POST" { headers.add(name: "Content-Type", value: "application/json") }
+        if let authorization { headers.add(name: "Authorization", value: authorization) }
         do {
             return .success(try await http.send(HTTPClientRequest(method: method, url: url, headers: headers, body: body), timeout: timeout))
         } catch let error as HTTPClientError {

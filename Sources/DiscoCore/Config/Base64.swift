@@ -1,9 +1,35 @@
 // MARK: - Base64
 
 /// Standard base64 (RFC 4648 §4, with padding), as Go's `encoding/json` writes `[]byte`.
-enum Base64 {
+public enum Base64 {
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
+
+    /// Encodes `bytes`, with `=` padding unless `padded` is false.
+    public static func encode(_ bytes: [UInt8], padded: Bool = true) -> String {
+        var output: [UInt8] = []
+        output.reserveCapacity((bytes.count + 2) / 3 * 4)
+        var index = 0
+        while index < bytes.count {
+            let count = min(3, bytes.count - index)
+            var chunk: UInt32 = 0
+            for offset in 0..<3 { chunk = chunk << 8 | UInt32(offset < count ? bytes[index + offset] : 0) }
+            for position in 0...count { output.append(alphabet[Int(chunk >> UInt32(18 - 6 * position) & 0x3F)]) }
+            if padded { for _ in count..<3 { output.append(UInt8(ascii: "=")) } }
+            index += 3
+        }
+        return String(decoding: output, as: UTF8.self)
+    }
+
+    /// Decodes base64 with or without its `=` padding; `nil` on anything else.
+    public static func decodeUnpadded(_ text: String) -> [UInt8]? {
+        let count = text.utf8.count
+        guard count % 4 != 1 else { return nil }
+        if text.utf8.contains(UInt8(ascii: "=")) { return decode(text) }
+        return decode(text + String(repeating: "=", count: (4 - count % 4) % 4))
+    }
+
     /// Decodes padded standard base64; `nil` on any invalid character, length or padding.
-    static func decode(_ text: String) -> [UInt8]? {
+    public static func decode(_ text: String) -> [UInt8]? {
         let input = Array(text.utf8)
         guard input.count % 4 == 0 else { return nil }
         var output: [UInt8] = []

@@ -9,6 +9,7 @@ public struct DiscodFlags: Sendable {
     public static let gossipGroup = "Gossip encryption"
     public static let loggingGroup = "Logging"
     public static let checkingGroup = "Checking"
+    public static let accessGroup = "Access control"
 
     /// The declared flag set (print ``FlagSet/usage()`` for help).
     public private(set) var flagSet: FlagSet
@@ -28,10 +29,13 @@ public struct DiscodFlags: Sendable {
     let bootstrapExpect: Flag<Int>
     let bootstrapExpectTimeout: Flag<Duration>
     let clusterConnectTimeout: Flag<Duration>
+    let reapLearnerTimeout: Flag<Duration>
     let discoMode: Flag<DiscoMode?>
     let discoKey: Flag<String>
     let discoConfig: Flag<String>
     let gossip: GossipFlags
+    let auth: Flag<String>
+    let joinAs: Flag<String>
     let logLevel: Flag<Logger.Level>
     let logFormat: Flag<LogFormat>
     let validate: Flag<Bool>
@@ -94,6 +98,8 @@ public struct DiscodFlags: Sendable {
         bootstrapExpectTimeout = set.duration("bootstrap-expect-timeout", default: .seconds(120), usage: "How long a new node waits for -bootstrap-expect voters before it exits 1\n"
                                                   + "(a node that already has state never exits for this)", group: formation)
         clusterConnectTimeout = set.duration("cluster-connect-timeout", default: .seconds(2), usage: "Timeout for one join or notify request to one peer", group: formation)
+        reapLearnerTimeout = set.duration("reap-learner-timeout", default: .seconds(3600), usage: "The leader removes a learner (a joiner not yet promoted, or a -raft-non-voter node)\n"
+                                                + "that has not answered for this long; 0 never removes one", group: formation)
 
         // MARK: Discovery
         let discovery = Self.discoveryGroup
@@ -111,6 +117,12 @@ public struct DiscodFlags: Sendable {
                                   + "are expanded, and one that is not set is an error", group: discovery, typeName: "json|path")
 
         gossip = GossipFlags(&set, group: Self.gossipGroup)
+        // MARK: Access control
+        let access = Self.accessGroup
+        auth = set.string("auth", usage: "JSON file of users, passwords (plain or hashed) and permissions for the HTTP API;\n"
+                          + "without it the API is open to anyone", group: access, typeName: "file")
+        joinAs = set.string("join-as", usage: "User in the -auth file whose credentials this node sends on join, notify and remove\n"
+                            + "(its password must be stored plain)", group: access, typeName: "user")
 
         // MARK: Logging
         let logging = Self.loggingGroup

@@ -23,12 +23,18 @@ public struct DiscodOptions: Sendable {
     public var bootstrapExpect: Int
     public var bootstrapExpectTimeout: Duration
     public var clusterConnectTimeout: Duration
+    /// `-reap-learner-timeout`: the leader removes a learner silent for this long (zero: never).
+    public var reapLearnerTimeout: Duration
     public var discoMode: DiscoMode?
     public var discoKey: String
     /// The validated disco-config for ``discoMode`` (defaults applied when none was given).
     public var discoConfig: DiscoConfig?
     /// Gossip encryption from `-gossip-key` or `-gossip-keyring` (nil: plaintext gossip).
     public var gossipEncryption: GossipEncryptionOptions?
+    /// `-auth`: who may use the HTTP API (nil: everyone may do everything).
+    public var auth: AuthFile?
+    /// `-join-as`: the user (with a plain password in ``auth``) this node authenticates as.
+    public var joinAs: AuthUser?
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
     /// The data directory as given (not yet made absolute, not yet created).
@@ -135,6 +141,7 @@ public struct DiscodOptions: Sendable {
         bootstrapExpect = parsed[flags.bootstrapExpect]
         bootstrapExpectTimeout = parsed[flags.bootstrapExpectTimeout]
         clusterConnectTimeout = parsed[flags.clusterConnectTimeout]
+        reapLearnerTimeout = parsed[flags.reapLearnerTimeout]
         guard joinAttempts >= 1 else { throw FlagError.invalid("join-attempts", "must be at least 1, got \(joinAttempts)") }
         guard joinInterval >= .zero else { throw FlagError.invalid("join-interval", "must not be negative") }
         guard bootstrapExpect >= 0 else {
@@ -142,6 +149,10 @@ public struct DiscodOptions: Sendable {
         }
         guard bootstrapExpectTimeout > .zero else { throw FlagError.invalid("bootstrap-expect-timeout", "must be positive") }
         guard clusterConnectTimeout > .zero else { throw FlagError.invalid("cluster-connect-timeout", "must be positive") }
+        guard reapLearnerTimeout == .zero || reapLearnerTimeout >= .seconds(1) else {
+            throw FlagError.invalid("reap-learner-timeout", "must be 0 (never reap) or at least 1s, got \(GoDuration.format(reapLearnerTimeout)); "
+                + "a learner is removed once it has not answered the leader for this long")
+        }
 
         // Discovery values.
         discoMode = parsed[flags.discoMode]
@@ -155,6 +166,7 @@ public struct DiscodOptions: Sendable {
         validateOnly = parsed[flags.validate]
 
         try validateCombinations()
+        (auth, joinAs) = try Self.loadAuth(file: parsed[flags.auth], joinAs: parsed[flags.joinAs], loader: loader)
 
         // Files last: the keyring and disco-config may be read.
         gossipEncryption = try GossipEncryptionOptions(flags.gossip, parsed: parsed, loader: loader)
@@ -173,6 +185,43 @@ public struct DiscodOptions: Sendable {
             }
             discoConfig = nil
         }
+    }
+
+    // MARK: Access control
+
+    /// Reads and checks `-auth` and `-join-as`.
+    static func loadAuth(file: String, joinAs name: String, loader: DiscoConfigLoader) throws(FlagError) -> (AuthFile?, AuthUser?) {
+        guard !file.isEmpty else {
+            guard name.isEmpty else {
+                throw FlagError.conflict("join-as", "-join-as \(name) needs -auth: the user's password is read from the auth file")
+            }
+            return (nil, nil)
+        }
+        let bytes: [UInt8]?
+        do throws(ProcessEnvironment.FileError) {
+            bytes = try loader.readFile(file)
+        } catch {
+            throw FlagError.invalid("auth", "cannot read auth file \(file.debugDescription): \(error)")
+        }
+        guard let bytes else {
+            throw FlagError.invalid("auth", "auth file \(file.debugDescription) does not exist; give the path of a JSON file of users")
+        }
+        let auth: AuthFile
+        do throws(AuthFileError) {
+            auth = try AuthFile.parse(bytes, path: file)
+        } catch {
+            throw FlagError.invalid("auth", "\(error)")
+        }
+        guard !name.isEmpty else { return (auth, nil) }
+        guard let user = auth.user(name), !user.isAnyone else {
+            throw FlagError.invalid("join-as", "user \(name.debugDescription) is not in the auth file \(file.debugDescription); "
+                + "-join-as names a user of -auth (with the join permission)")
+        }
+        guard case .plain? = user.password else {
+            throw FlagError.invalid("join-as", "the auth file stores a hash for user \(name.debugDescription), so this node cannot send its password; "
+                + "store that user's password plain (keep the file readable only by discod)")
+        }
+        return (auth, user)
     }
 
     // MARK: Validation
@@ -225,6 +274,8 @@ public struct DiscodOptions: Sendable {
             "data_dir": .string(dataDirectory),
         ]
         if !join.isEmpty { metadata["join"] = .array(join.map { .string($0.description) }) }
+        if let auth { metadata["auth"] = .string("\(auth.path) (\(auth.users.count) users)") }
+        if let joinAs { metadata["join_as"] = .string(joinAs.username) }
         if bootstrapExpect > 0 {
             metadata["bootstrap_expect"] = .string(String(bootstrapExpect))
             metadata["bootstrap_expect_timeout"] = .string(GoDuration.format(bootstrapExpectTimeout))

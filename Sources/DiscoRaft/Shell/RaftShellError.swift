@@ -16,6 +16,8 @@ public struct RaftShellError: Error, Sendable, Hashable, CustomStringConvertible
         public static let configChangePending = Code(rawValue: "config-change-pending")
         /// The request is invalid (a membership change that does not apply, data too large, …).
         public static let invalidArgument = Code(rawValue: "invalid-argument")
+        /// A learner cannot be promoted yet: it has not caught up with the leader's log.
+        public static let learnerNotCaughtUp = Code(rawValue: "learner-not-caught-up")
         /// The proposal's entry was replaced by another leader's: it will never be applied.
         public static let dropped = Code(rawValue: "dropped")
         /// Whether the proposal was applied cannot be known (a snapshot replaced the log around it).
@@ -50,6 +52,7 @@ public struct RaftShellError: Error, Sendable, Hashable, CustomStringConvertible
         case .notLeader: .notLeader
         case .transferInProgress: .transferInProgress
         case .configChangePending: .configChangePending
+        case .learnerNotCaughtUp: .learnerNotCaughtUp
         case .corruptStorage, .io: .storage
         case .corruptConfiguration: .corruptConfiguration
         default: .invalidArgument

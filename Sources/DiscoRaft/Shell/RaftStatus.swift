@@ -26,6 +26,10 @@ public struct RaftStatus: Sendable, Hashable {
     /// cluster; a node with some belongs to a cluster already (or at least took part in an
     /// election) and must rejoin instead.
     public var hasState: Bool
+    /// On the leader: every other member's replication progress (empty on followers).
+    public var peers: [NodeID: PeerProgress]
+    /// Set once the node knows it was removed from the group (it no longer campaigns).
+    public var removal: Removal?
 
     public var isLeader: Bool { role == .leader }
 
@@ -43,6 +47,8 @@ public struct RaftStatus: Sendable, Hashable {
         self.failure = failure
         self.storageSyncs = storageSyncs
         hasState = node.hasState
+        peers = node.peerProgress
+        removal = node.removal
     }
 }
 

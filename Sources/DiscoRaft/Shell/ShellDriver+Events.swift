@@ -98,7 +98,7 @@ extension ShellDriver {
     private func track(_ index: UInt64, _ continuation: CheckedContinuation<UInt64, any Error>) {
         // An older proposal at this index was truncated by a leader change: it is gone for good.
         proposals[index]?.continuation.resume(throwing: RaftShellError(
-            .dropped, "entry \(index) was replaced before it committed", leader: node.leader))
+            .dropped, "leadership changed, entry \(index) was not committed (a new leader replaced it)", leader: node.leader))
         proposals[index] = (node.term, continuation)
     }
 

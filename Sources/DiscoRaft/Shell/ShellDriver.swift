@@ -142,7 +142,8 @@ final class ShellDriver {
             pending.continuation.resume(returning: entry.index)
         } else {
             pending.continuation.resume(throwing: RaftShellError(
-                .dropped, "entry \(entry.index) of term \(pending.term) was replaced by one of term \(entry.term)",
+                .dropped, "leadership changed, entry \(entry.index) was not committed (the leader of term \(entry.term) replaced "
+                    + "the entry of term \(pending.term))",
                 leader: node.leader))
         }
     }

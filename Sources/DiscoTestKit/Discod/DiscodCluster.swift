@@ -54,8 +54,10 @@ public final class DiscodCluster: Sendable {
 
     /// Starts one node with its data directory under the root.
     @discardableResult
-    public func start(id: String, host: String = "127.0.0.1", ports: (http: UInt16, raft: UInt16), flags: [String]) throws -> DiscodProcess {
-        let node = try DiscodProcess(nodeID: id, host: host, httpPort: ports.http, raftPort: ports.raft, dataDirectory: dataDirectory(for: id), flags: flags)
+    public func start(id: String, host: String = "127.0.0.1", ports: (http: UInt16, raft: UInt16), flags: [String],
+                      authorization: String? = nil) throws -> DiscodProcess {
+        let node = try DiscodProcess(nodeID: id, host: host, httpPort: ports.http, raftPort: ports.raft, dataDirectory: dataDirectory(for: id),
+                                     flags: flags, authorization: authorization)
         started.withLock { $0.append(node) }
         return node
     }

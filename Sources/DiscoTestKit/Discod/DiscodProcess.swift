@@ -19,6 +19,9 @@ public final class DiscodProcess: Sendable {
     /// What runs discod: empty for the build next to the tests, else a command whose last word is
     /// the discod to run (such as `["/usr/bin/env", "-i", "/dist/discod"]`).
     public let launcher: [String]
+    /// An `Authorization` header value sent with every ``request(_:_:body:headers:anonymous:timeout:)``
+    /// unless it is anonymous (for nodes started with `-auth`).
+    public let authorization: String?
 
     /// `http://127.0.0.1:<http port>`, as `-join` takes it.
     public var apiURL: String { "http://\(host):\(httpPort)" }
@@ -30,8 +33,10 @@ public final class DiscodProcess: Sendable {
 
     /// Starts discod. `flags` go between the addresses and the data directory.
     public init(nodeID: String, host: String = "127.0.0.1", httpPort: UInt16, raftPort: UInt16, dataDirectory: String,
-                flags: [String] = [], environment: [String: String]? = nil, launcher: [String] = []) throws {
+                flags: [String] = [], environment: [String: String]? = nil, launcher: [String] = [],
+                authorization: String? = nil) throws {
         self.nodeID = nodeID
+        self.authorization = authorization
         self.host = host
         self.httpPort = httpPort
         self.raftPort = raftPort
@@ -49,7 +54,7 @@ public final class DiscodProcess: Sendable {
     /// The same node again (same ID, data directory, launcher and flags), optionally on new ports.
     public func restarted(httpPort: UInt16? = nil, raftPort: UInt16? = nil, flags: [String]? = nil) throws -> DiscodProcess {
         try DiscodProcess(nodeID: nodeID, host: host, httpPort: httpPort ?? self.httpPort, raftPort: raftPort ?? self.raftPort,
-                          dataDirectory: dataDirectory, flags: flags ?? self.flags, launcher: launcher)
+                          dataDirectory: dataDirectory, flags: flags ?? self.flags, launcher: launcher, authorization: authorization)
     }
 
     // MARK: Locating the executables
@@ -71,14 +76,17 @@ public final class DiscodProcess: Sendable {
 
     // MARK: API
 
-    /// One API request; the body is JSON text. Transport failures throw.
-    public func request(_ method: String, _ path: String, body: String? = nil,
-                        timeout: Duration = .seconds(5)) async throws -> DiscodAnswer {
+    /// One API request; the body is JSON text, `headers` are added as given, and so is
+    /// ``authorization`` unless `anonymous` or `headers` has one. Transport failures throw.
+    public func request(_ method: String, _ path: String, body: String? = nil, headers extra: [(String, String)] = [],
+                        anonymous: Bool = false, timeout: Duration = .seconds(5)) async throws -> DiscodAnswer {
         var headers = HTTPHeaders()
         if body != nil { headers.add(name: "Content-Type", value: "application/json") }
+        for (name, value) in extra { headers.add(name: name, value: value) }
+        if !anonymous, let authorization, !headers.contains("Authorization") { headers.add(name: "Authorization", value: authorization) }
         let answer = try await DiscodProcess.client.send(
             HTTPClientRequest(method: method, url: apiURL + path, headers: headers, body: Array((body ?? "").utf8)), timeout: timeout)
-        return DiscodAnswer(status: answer.status, body: answer.body, location: answer.headers["Location"])
+        return DiscodAnswer(status: answer.status, body: answer.body, location: answer.headers["Location"], headers: answer.headers)
     }
 
     /// The leader this node reports (`GET /leader` id), or nil when it has none or does not answer.
@@ -147,6 +155,7 @@ public struct DiscodAnswer: Sendable {
     public let status: Int
     public let body: [UInt8]
     public let location: String?
+    public var headers = HTTPHeaders()
     public var text: String { String(decoding: body, as: UTF8.self) }
     public var json: JSONValue? { try? JSONValue.parse(body) }
 }

@@ -25,6 +25,8 @@ public final class ChildProcess: Sendable {
         var pid: pid_t?
         var output = ""
         var exitStatus: Int32?
+        /// Output pipes not yet read to their end.
+        var openStreams = 0
     }
     private let state = Mutex(State())
 
@@ -48,9 +50,13 @@ public final class ChildProcess: Sendable {
             throw Failure(description: "\(name): \(executable) is missing or not executable; install it (scripts/test installs dnsmasq-base, etcd-server and nginx-light)")
         }
         let child = try spawnChild(executable: executable, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment)
-        state.withLock { $0.pid = child.pid }
+        state.withLock {
+            $0.pid = child.pid
+            $0.openStreams = 2
+        }
         for fd in [child.stdout, child.stderr] {
-            drain(fd) { [weak self] text in self?.state.withLock { $0.output += text } }
+            drain(fd, into: { [weak self] text in self?.state.withLock { $0.output += text } },
+                  atEnd: { [weak self] in self?.state.withLock { $0.openStreams -= 1 } })
         }
         reap(child.pid) { [weak self] status in self?.state.withLock { $0.exitStatus = status } }
     }
@@ -99,10 +105,14 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// Waits for the process to end; throws when it is still running after `timeout`.
+    /// Waits for the process to end, and for ``output`` to hold everything it wrote; throws when
+    /// it is still running after `timeout`.
     @discardableResult
     public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
         try await waitUntil("\(name) to exit", timeout: timeout) { exitStatus != nil }
+        // The readers see the end of the pipes a moment after the exit (bounded: a child of the
+        // child could keep them open).
+        try? await waitUntil("\(name)'s output to end", timeout: .seconds(5)) { state.withLock { $0.openStreams <= 0 } }
         return exitStatus ?? -1
     }
 

@@ -1,10 +1,12 @@
+import DiscoCore
 import DiscoRaft
 
 // MARK: - RaftInvariantChecker
 
 /// Checks Raft's safety properties across all nodes of a simulation as effects happen:
 /// election safety, log matching, leader completeness, state-machine safety, durability of
-/// acknowledged writes, and ReadIndex linearizability.
+/// acknowledged writes, ReadIndex linearizability, no phantom voters (see
+/// ``RaftInvariantChecker/configurationInEffect(_:at:name:)``) and honest removal notices.
 struct RaftInvariantChecker {
     private struct EntryKey: Hashable { let index: UInt64; let term: UInt64 }
     private struct EntryIdentity { let contentHash: UInt64; let prevTerm: UInt64? }
@@ -20,6 +22,12 @@ struct RaftInvariantChecker {
     /// State-machine hash after applying index i: `stateHashes[i - 1]`.
     private var stateHashes: [UInt64] = []
     private(set) var violations: [String] = []
+    /// Nodes that ever acknowledged an entry (founding voters hold the first one).
+    private(set) var acknowledgers: Set<NodeID> = []
+    /// Configuration entries applied anywhere, in index order (the first one is the bootstrap's).
+    private var committedConfigs: [(index: UInt64, config: ClusterConfig)] = []
+    /// Removals reported before their configuration entry was applied anywhere: checked then.
+    private var pendingRemovalClaims: [(node: NodeID, name: String, configIndex: UInt64)] = []
 
     mutating func fail(_ text: String) { violations.append(text) }
 
@@ -83,6 +91,14 @@ struct RaftInvariantChecker {
         } else if position == committed.count {
             committed.append((entry.term, Self.contentHash(entry), nodeTerm))
             stateHashes.append(newHash)
+            if entry.kind == .config, let config = try? RaftCodec.decodeConfig(entry.data) {
+                committedConfigs.append((entry.index, config))
+            }
+            if !pendingRemovalClaims.isEmpty {
+                let due = pendingRemovalClaims.filter { $0.configIndex <= entry.index }
+                pendingRemovalClaims.removeAll { $0.configIndex <= entry.index }
+                for claim in due { removalReported(node: claim.node, name: claim.name, configIndex: claim.configIndex) }
+            }
         } else {
             fail("state-machine safety: \(name) applied \(entry.index) before anyone applied \(committed.count + 1)")
         }
@@ -103,6 +119,47 @@ struct RaftInvariantChecker {
         if index < appliedWhenAsked {
             fail("linearizable read: \(name) answered ReadIndex \(index) but \(appliedWhenAsked) was already applied when asked")
         }
+    }
+
+    // MARK: Membership
+
+    /// Records that `node` acknowledged an entry (it answered an append with a match index ≥ 1,
+    /// or it holds a bootstrap configuration).
+    mutating func acknowledged(_ node: NodeID) { acknowledgers.insert(node) }
+
+    /// No phantom voters: in every configuration in effect on any node, the voters that have
+    /// ever acknowledged an entry must be at least a quorum of it. A voter that never answered
+    /// (a joiner that died before catching up) only takes fault tolerance away; enough of them
+    /// and the group can never commit again.
+    mutating func configurationInEffect(_ config: ClusterConfig, at index: UInt64, name: String) {
+        guard !config.voters.isEmpty else { return }
+        let proven = config.voters.filter { acknowledgers.contains($0) }
+        if proven.count < config.quorum {
+            let phantoms = config.voters.filter { !acknowledgers.contains($0) }
+            fail("phantom voters: \(name)'s configuration at index \(index) has voters \(config.voters.map(\.rawValue)), of which \(phantoms.map(\.rawValue)) never acknowledged an entry; a quorum needs \(config.quorum)")
+        }
+    }
+
+    /// Honest removal notices: a node that believes it was removed by the configuration in force
+    /// at `configIndex` (a configuration entry, or a snapshot's position) must be left out of the
+    /// configuration committed there.
+    mutating func removalReported(node: NodeID, name: String, configIndex: UInt64) {
+        guard configIndex <= UInt64(committed.count) else {
+            pendingRemovalClaims.append((node, name, configIndex))
+            return
+        }
+        guard let config = committedConfigs.last(where: { $0.index <= configIndex })?.config else {
+            fail("removal: \(name) believes it was removed at index \(configIndex), before any configuration was committed")
+            return
+        }
+        if config.contains(node) {
+            fail("removal: \(name) believes it was removed at index \(configIndex), but the configuration committed there has it: \(config)")
+        }
+    }
+
+    /// A node that knows it was removed must not campaign.
+    mutating func removedNodeCampaigned(name: String, message: Message) {
+        fail("removal: \(name) knows it was removed but sent \(message)")
     }
 
     /// Global count of applied entries.

@@ -4,10 +4,10 @@ import DiscoRaft
 // MARK: - Faults, clients and liveness
 
 extension RaftSimulation {
-    private var upNodes: [Int] { nodes.indices.filter { nodes[$0].core != nil } }
-    private var leaders: [Int] { upNodes.filter { nodes[$0].core?.role == .leader } }
+    var upNodes: [Int] { nodes.indices.filter { nodes[$0].core != nil } }
+    var leaders: [Int] { upNodes.filter { nodes[$0].core?.role == .leader } }
 
-    private mutating func pick(_ candidates: [Int]) -> Int? {
+    mutating func pick(_ candidates: [Int]) -> Int? {
         candidates.isEmpty ? nil : candidates[Int.random(in: 0..<candidates.count, using: &random)]
     }
 
@@ -51,7 +51,7 @@ extension RaftSimulation {
                 minDelay: .milliseconds(1), maxDelay: .milliseconds(slow ? 300 : Int.random(in: 2...30, using: &random)))
             trace.record(.fault("network loss=\(network.faults.lossRate) dup=\(network.faults.duplicateRate) maxDelay=\(network.faults.maxDelay)"), at: now)
         case 9:
-            changeMembership()
+            if options.scenario == .joins { joinStep() } else { changeMembership() }
         case 10:
             if let leader = pick(leaders), let core = nodes[leader].core,
                let target = pick(core.config.voters.compactMap { id in nodes.firstIndex { $0.id == id } }.filter { $0 != leader }) {
@@ -91,8 +91,9 @@ extension RaftSimulation {
         } else if config.voters.count > 3, let victim = pick(Array(config.voters.indices)) {
             change = .remove(config.voters[victim])
         } else if config.voters.count < 5, let newcomer = pick(outsiders) {
+            // Voters join as learners too; the core promotes them only once caught up.
             if nodes[newcomer].core == nil { start(newcomer) }
-            change = .addVoter(nodes[newcomer].id)
+            change = .addLearner(nodes[newcomer].id)
         }
         guard let change else { return }
         trace.record(.note("membership change at \(names[leader]): \(change)"), at: now)

@@ -20,6 +20,16 @@ extension RaftSimulation {
                 }
             }
             checker.appended(ready.entries, name: name, core: core)
+            for message in ready.messages {
+                switch message.body {
+                case .appendResponse(let response) where response.accepted && response.index > 0:
+                    checker.acknowledged(message.from)
+                case .preVote, .vote:
+                    if core.removal != nil { checker.removedNodeCampaigned(name: name, message: message) }
+                default:
+                    break
+                }
+            }
 
             // 0. A leader's appends may leave before its own write (as the node shell does), so a
             //    crash during the write below happens after followers may have them.
@@ -78,6 +88,7 @@ extension RaftSimulation {
             }
 
             core.advance(ready)
+            checkMembership(position, core: core)
 
             // 5. Compaction, as an application would do it.
             if ready.shouldSnapshot, nodes[position].appliedIndex > core.snapshotIndex {
@@ -96,6 +107,18 @@ extension RaftSimulation {
 }
 
 extension RaftSimulation {
+    /// The membership invariants after each Ready: no phantom voters in the configuration now in
+    /// effect on this node, and a removal the node now believes in is honest.
+    mutating func checkMembership(_ position: Int, core: RaftNode) {
+        checker.configurationInEffect(core.config, at: core.configIndex, name: names[position])
+        let removal = core.removal
+        if let removal, removal != nodes[position].reportedRemoval {
+            trace.record(.note("\(names[position]) learns it was removed (configuration \(removal.configIndex), told by \(removal.reportedBy?.rawValue ?? "its own log"))"), at: now)
+            checker.removalReported(node: nodes[position].id, name: names[position], configIndex: removal.configIndex)
+        }
+        nodes[position].reportedRemoval = removal
+    }
+
     /// Puts messages on the simulated network.
     mutating func send(_ messages: [Message], from position: Int) {
         for message in messages {

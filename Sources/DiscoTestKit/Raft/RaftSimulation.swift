@@ -3,9 +3,21 @@ import DiscoRaft
 
 // MARK: - Options and result
 
+/// What a simulation run exercises.
+public enum RaftScenario: String, Sendable, Hashable, CaseIterable {
+    /// Crashes, restarts, partitions, loss, leadership transfers, reads and occasional membership
+    /// changes in a group of 3 or 5 voters.
+    case chaos
+    /// The same faults around nodes joining a group of 1 or 3 voters: joiners that never start,
+    /// crash while catching up or after it, learners promoted once caught up (and careless
+    /// promotions the core must refuse), learners reaped and voters removed.
+    case joins
+}
+
 /// How one simulation seed runs.
 public struct RaftSimulationOptions: Sendable {
     public var seed: UInt64
+    public var scenario: RaftScenario = .chaos
     /// How long faults are injected before the network heals and every node restarts.
     public var chaosDuration: Duration = .seconds(8)
     /// After healing, a leader must exist and a new proposal must commit within this bound.
@@ -15,10 +27,14 @@ public struct RaftSimulationOptions: Sendable {
     /// Fault injection for testing the checker: a crash also loses some synced writes (a disk that
     /// lies about fsync). Runs with this set are expected to report violations.
     public var lyingDisk = false
+    /// Fault injection for testing the checker: the core promotes learners whether or not they
+    /// caught up. Runs of the `joins` scenario with this set are expected to report phantom voters.
+    public var promoteRegardless = false
 
-    public init(seed: UInt64, chaosDuration: Duration = .seconds(8)) {
+    public init(seed: UInt64, chaosDuration: Duration = .seconds(8), scenario: RaftScenario = .chaos) {
         self.seed = seed
         self.chaosDuration = chaosDuration
+        self.scenario = scenario
     }
 }
 
@@ -51,6 +67,10 @@ public struct RaftSimulation {
         case livenessProbe
         case restart(node: Int, generation: Int)
         case healPartition(number: Int)
+        /// A joiner that dies while catching up.
+        case crash(node: Int, generation: Int)
+        /// The joins scenario's membership activity (``joinStep()``).
+        case membership
     }
 
     struct SimNode {
@@ -63,6 +83,8 @@ public struct RaftSimulation {
         var appliedIndex: UInt64 = 0
         var stateHash: UInt64 = 0
         var synced: (index: UInt64, term: UInt64, hard: HardState)?
+        /// The removal this node last reported (see ``checkMembership(_:core:)``).
+        var reportedRemoval: Removal?
     }
 
     let options: RaftSimulationOptions
@@ -116,8 +138,10 @@ public struct RaftSimulation {
     }
 
     private mutating func setUp() {
-        let voterCount = Bool.random(using: &random) ? 3 : 5
-        let poolSize = 5
+        let joins = options.scenario == .joins
+        let voterCount = joins ? (Bool.random(using: &random) ? 1 : 3) : (Bool.random(using: &random) ? 3 : 5)
+        let poolSize = joins ? 7 : 5
+        coreOptions.requiresCaughtUpLearners = !options.promoteRegardless
         coreOptions.snapshotThreshold = Int.random(in: 4...40, using: &random)
         coreOptions.maxEntriesPerAppend = Int.random(in: 1...16, using: &random)
         coreOptions.maxInflightAppends = Int.random(in: 1...8, using: &random)
@@ -125,6 +149,13 @@ public struct RaftSimulation {
         coreOptions.preVote = Int.random(in: 0..<8, using: &random) != 0
         coreOptions.checkQuorum = Int.random(in: 0..<8, using: &random) != 0
         coreOptions.electionTicks = Int.random(in: 0..<4, using: &random) == 0 ? 10 : 5
+        if joins {
+            // As the node runs: without pre-vote, stale candidates keep resetting the one voter
+            // that could win after a leader that removed itself crashed (a liveness limit of Raft
+            // without pre-vote, which the chaos scenario's safety checks already cover).
+            coreOptions.preVote = true
+            coreOptions.checkQuorum = true
+        }
         for position in 0..<poolSize {
             let skew = Double.random(in: 0.8...1.25, using: &random)
             let id = NodeID("n\(position + 1)") ?? "n"
@@ -138,11 +169,13 @@ public struct RaftSimulation {
             } catch {
                 checker.fail("bootstrap storage failed: \(error)")
             }
+            checker.acknowledged(nodes[position].id)
             start(position)
         }
         queue.schedule(.chaos, at: .milliseconds(Int.random(in: 200...600, using: &random)))
         queue.schedule(.propose, at: .milliseconds(300))
         queue.schedule(.heal, at: options.chaosDuration)
+        if joins { queue.schedule(.membership, at: .milliseconds(Int.random(in: 100...400, using: &random))) }
     }
 
     // MARK: Node lifecycle
@@ -243,6 +276,13 @@ public struct RaftSimulation {
         case .livenessProbe:
             probeLiveness()
             if !livenessDone { queue.schedule(.livenessProbe, at: now + .milliseconds(100)) }
+        case .membership:
+            guard !healed else { return }
+            joinStep()
+            queue.schedule(.membership, at: now + .milliseconds(Int.random(in: 50...300, using: &random)))
+        case .crash(let position, let generation):
+            guard !healed, nodes[position].core != nil, nodes[position].generation == generation else { return }
+            crash(position, duringWrite: false)
         }
     }
 

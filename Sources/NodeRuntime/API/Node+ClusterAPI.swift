@@ -1,14 +1,24 @@
 import Bootstrap
+import DiscoAuth
 import DiscoCore
 import Synchronization
 import DiscoNet
+
+/// A rejoin (a join carrying the node's epoch) from a node that is no longer a member.
+struct RejoinRefusal: Error {
+    let node: NodeID
+}
 
 // MARK: - Join, remove, notify
 
 extension Node {
     var localPeer: BootstrapPeer {
-        BootstrapPeer(id: id, raftAddress: raftAddress.description, apiAddress: apiAddress.description, voter: !options.raftNonVoter)
+        BootstrapPeer(id: id, raftAddress: raftAddress.description, apiAddress: apiAddress.description, voter: !options.raftNonVoter,
+                      keyHash: keyHash.hexString)
     }
+
+    /// This node's key as sent in rejoin notifies and joins.
+    var nodeKeyText: String { directory.nodeKey.hex }
 
     var clusterName: String { store.cluster ?? options.clusterName }
 
@@ -38,7 +48,10 @@ extension Node {
         if joiner == id, raft != raftAddress {
             return APIResponse.error(409, "node ID \(id) is already used by \(apiAddress.url); every node needs its own -node-id")
         }
-        book.learn(joiner, raftAddress: raft, apiAddress: api, voter: joining.node.voter, source: .join)
+        let (refusal, proven) = await checkIdentity(of: joiner, at: MemberAddresses(raft: raft, api: api), nodeKey: joining.nodeKey,
+                                                    request: request, what: "join")
+        if let refusal { return refusal }
+        book.learn(joiner, raftAddress: raft, apiAddress: api, voter: joining.node.voter, source: proven ? .proven : .join)
         let status = consensus.status
         guard status.isLeader else { return notLeaderResponse(path: "/join") }
         do {
@@ -46,8 +59,14 @@ extension Node {
                 try await retryingWhileBusy {
                     try await ensureInitialized()
                     let current = consensus.status
+                    if !current.members.contains(joiner), joining.epoch != nil {
+                        // A node with state asking to be readmitted, but it is not a member: it
+                        // was removed (or reaped). It comes back only as a new member.
+                        throw RejoinRefusal(node: joiner)
+                    }
                     let record = ClusterMember(id: joiner, raftAddress: raft.description, apiAddress: api.description,
-                                               voter: joining.node.voter || current.voters.contains(joiner))
+                                               voter: joining.node.voter || current.voters.contains(joiner),
+                                               keyHash: keyHash(for: joining))
                     if store.member(joiner) != record {
                         _ = try await consensus.propose(try ClusterCommand.upsertMember(record).encode())
                     }
@@ -55,20 +74,33 @@ extension Node {
                         // Every node joins as a learner: the change commits without it, so it
                         // can learn the leader's address from this answer before it counts
                         // towards a quorum. Voters are promoted by reconciliation.
-                        try await consensus.addMember(joiner, voter: false)
-                        logger.info("added node \(joiner) at \(api.url) as a learner\(joining.node.voter ? "; it becomes a voter once in touch" : " (non-voter)")")
+                        try await consensus.addLearner(joiner)
+                        logger.info("added node \(joiner) at \(api.url) as a learner\(joining.node.voter ? "; it becomes a voter once caught up" : " (non-voter)")")
                     }
                 }
             }
         } catch let error as ConsensusError where error.code == .notLeader {
             return notLeaderResponse(path: "/join")
+        } catch let refusal as RejoinRefusal {
+            return APIResponse.error(410, "node \(refusal.node) is not a member of cluster \(clusterName.debugDescription) any more: it was removed; "
+                + "start it with -join to join again as a new member (it sets its old Raft state aside)")
         } catch {
             return Self.response(for: error)
         }
+        if proven { logger.info("member \(joiner) proved it moved to \(raft) (API \(api.url)); the change is committed") }
         metrics.joinsAccepted.add(1, ordering: .relaxed)
         let accepted = JoinAccepted(leader: ClusterLeader(id: id, apiAddress: apiAddress.description, raftAddress: raftAddress.description),
                                     cluster: clusterName, epoch: store.epoch ?? 0)
         return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], bytes: BootstrapWire.encode(accepted))
+    }
+
+    /// The key hash to record for a joiner: the one already recorded, else the hash of the key it
+    /// presents, else the hash it announces (a new member registers its key: trust on first use).
+    private func keyHash(for joining: JoinRequest) -> [UInt8] {
+        let recorded = store.member(joining.node.id)?.keyHash ?? []
+        if !recorded.isEmpty { return recorded }
+        if let text = joining.nodeKey, let key = NodeKey(hex: text), let hash = try? key.hash() { return hash }
+        return joining.node.keyHash.flatMap { [UInt8](hex: $0) } ?? []
     }
 
     /// `DELETE /remove` `{"id"}`: the leader removes a member from Raft and the replicated state.
@@ -102,7 +134,7 @@ extension Node {
         } catch {
             return Self.response(for: error)
         }
-        book.forget(target)
+        // The address stays in the book, so the "removed" notice can still reach the node.
         logger.info("removed node \(target)")
         return APIResponse.json(["removed": .string(target.rawValue)])
     }
@@ -142,16 +174,17 @@ extension Node {
                 return APIResponse.error(400, "\(error)")
             }
             notifying = notify
-            learn(notify.sender, source: .notify)
             if isClustered {
                 guard notify.cluster == clusterName else {
                     return APIResponse.error(409, "cluster name mismatch: node \(notify.sender.id) runs cluster \(notify.cluster.debugDescription), "
                         + "this node (\(id)) belongs to cluster \(clusterName.debugDescription)")
                 }
+                if let refusal = await checkClusteredNotify(notify, request: request) { return refusal }
                 let (status, body) = BootstrapWire.encode(NotifyReply.clustered(responder: localPeer))
                 return HTTPResponse(status: status, headers: ["Content-Type": "application/json"], bytes: body)
             }
         }
+        if let notifying { learn(notifying.sender, source: .notify) }
         guard let shell = runtime.withLock({ $0.bootstrap }) else {
             if path == "/notify" {
                 return APIResponse.error(503, "node \(id) is not in a cluster yet and is not forming one with -bootstrap-expect; retry")
@@ -180,6 +213,7 @@ extension Node {
     /// Records a peer's addresses heard during formation.
     func learn(_ peer: BootstrapPeer, source: AddressBook.Source) {
         guard let raft = try? PeerAddress(parsing: peer.raftAddress), let api = try? PeerAddress(parsing: peer.apiAddress) else { return }
-        book.learn(peer.id, raftAddress: raft, apiAddress: api, voter: peer.voter, source: source)
+        book.learn(peer.id, raftAddress: raft, apiAddress: api, voter: peer.voter,
+                   keyHash: peer.keyHash.flatMap { [UInt8](hex: $0) } ?? [], source: source)
     }
 }

@@ -7,11 +7,24 @@ import Foundation
 
 extension Node {
     static let forwardedHeader = "X-Disco-Forwarded"
+    static let idempotencyKeyHeader = "Idempotency-Key"
+    /// Set on an answer that repeats the first append of an idempotency key.
+    static let replayedHeader = "Idempotent-Replayed"
     static let maxEventBytes = 1 << 20
 
     /// `POST /events`: appends any JSON value to the replicated event log. The leader proposes
-    /// it; a follower forwards the request to the leader once.
+    /// it; a follower forwards the request to the leader once. With an `Idempotency-Key` header,
+    /// a retry whose key is still in the replicated window (``IdempotencyWindow``) answers the
+    /// first append's `{"seq","index"}` (and `Idempotent-Replayed: true`) instead of appending
+    /// again, on whichever node it arrives.
     func postEvent(_ request: HTTPRequest) async -> HTTPResponse {
+        let key = request.headers[Self.idempotencyKeyHeader]
+        if let key, let problem = IdempotencyWindow.problem(with: key) {
+            return APIResponse.error(400, "\(Self.idempotencyKeyHeader) \(key.debugDescription) \(problem)")
+        }
+        if let key, let first = store.idempotentAppend(key: key) {
+            return Self.appended(seq: first.seq, index: first.index, replayed: true)
+        }
         guard request.body.count <= Self.maxEventBytes else {
             return APIResponse.error(413, "event is \(request.body.count) bytes; the limit is \(Self.maxEventBytes) bytes")
         }
@@ -28,18 +41,23 @@ extension Node {
         // Encoding checks the size and, again, that the body is one JSON value.
         let command: [UInt8]
         do {
-            command = try ClusterCommand.appendEvent(timeMillis: timeMillis, data: request.body).encode()
+            command = try (key.map { ClusterCommand.appendEventOnce(timeMillis: timeMillis, key: $0, data: request.body) }
+                ?? ClusterCommand.appendEvent(timeMillis: timeMillis, data: request.body)).encode()
         } catch {
             return APIResponse.error(error.code == .tooLarge ? 413 : 400,
                                      "event refused: \(error.message); POST /events takes one JSON value")
         }
         do {
             let index = try await consensus.propose(command)
-            guard case .eventAppended(let seq)? = store.result(at: index) else {
+            switch store.result(at: index) {
+            case .eventAppended(let seq)?:
+                metrics.eventsAppended.add(1, ordering: .relaxed)
+                return Self.appended(seq: seq, index: index, replayed: false)
+            case .eventDuplicate(let seq, let first)?:
+                return Self.appended(seq: seq, index: first, replayed: true)
+            default:
                 return APIResponse.error(500, "event committed at index \(index) but the state machine did not append it")
             }
-            metrics.eventsAppended.add(1, ordering: .relaxed)
-            return APIResponse.json(["seq": .number(JSONNumber(seq)), "index": .number(JSONNumber(index))])
         } catch let error as ConsensusError where error.code == .notLeader {
             guard request.headers[Self.forwardedHeader] == nil else {
                 return APIResponse.error(503, "forwarded to a node that is not the leader (leadership is changing); retry")
@@ -48,9 +66,27 @@ extension Node {
                 return APIResponse.error(503, "no leader yet; retry")
             }
             return await forward(request, to: leader)
+        } catch let error as ConsensusError where error.code == .unknown {
+            return APIResponse.error(503, "the outcome is unknown: \(error.message); the event may have been appended. " + Self.retryAdvice(key))
         } catch {
             return Self.response(for: error)
         }
+    }
+
+    /// `{"seq","index"}`, marked when it repeats an earlier append of the same idempotency key.
+    static func appended(seq: UInt64, index: UInt64, replayed: Bool) -> HTTPResponse {
+        var headers = HTTPHeaders()
+        if replayed { headers.add(name: replayedHeader, value: "true") }
+        return APIResponse.json(["seq": .number(JSONNumber(seq)), "index": .number(JSONNumber(index))], headers: headers)
+    }
+
+    /// What a client whose append has an unknown outcome should do.
+    static func retryAdvice(_ key: String?) -> String {
+        if let key {
+            return "Retry with the same \(idempotencyKeyHeader) \(key.debugDescription): within the window (an hour, "
+                + "\(IdempotencyWindow.maxKeys) keys) it is appended at most once"
+        }
+        return "A retry without an \(idempotencyKeyHeader) header may append it twice; send one to make retries safe"
     }
 
     /// Sends the request on to the leader and relays its answer.
@@ -58,15 +94,24 @@ extension Node {
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         headers.add(name: Self.forwardedHeader, value: id.rawValue)
+        // The leader checks the caller's credentials again (every node reads the same -auth file).
+        if let authorization = request.headers["Authorization"] { headers.add(name: "Authorization", value: authorization) }
+        let key = request.headers[Self.idempotencyKeyHeader]
+        if let key { headers.add(name: Self.idempotencyKeyHeader, value: key) }
         let outgoing = HTTPClientRequest(method: request.method, url: leader.apiAddress.url + request.target,
                                          headers: headers, body: request.body)
         do {
             let answer = try await client.send(outgoing, timeout: .seconds(10))
             var relayed = HTTPHeaders()
             relayed.add(name: "Content-Type", value: answer.headers["Content-Type"] ?? "application/json")
+            if let replayed = answer.headers[Self.replayedHeader] { relayed.add(name: Self.replayedHeader, value: replayed) }
             return HTTPResponse(status: answer.status, headers: relayed, bytes: answer.body)
+        } catch let error as HTTPClientError where error.code == .connectFailed || error.code == .connectTimeout {
+            return APIResponse.error(503, "the leader \(leader.id) at \(leader.apiAddress.url) could not be reached (\(error)); "
+                + "nothing was appended: retry")
         } catch {
-            return APIResponse.error(503, "the leader \(leader.id) at \(leader.apiAddress.url) did not answer: \(error); retry")
+            return APIResponse.error(504, "the request was forwarded to the leader \(leader.id) at \(leader.apiAddress.url), which did not "
+                + "answer (\(error)): the outcome is unknown, the event may have been appended. " + Self.retryAdvice(key))
         }
     }
 
@@ -119,7 +164,8 @@ extension Node {
         switch error.code {
         case .notLeader: return APIResponse.error(503, "no leader yet: \(error.message); retry")
         case .busy: return APIResponse.error(503, "\(error.message); retry")
-        case .invalid: return APIResponse.error(409, error.message)
+        case .learnerBehind, .invalid: return APIResponse.error(409, error.message)
+        case .notCommitted: return APIResponse.error(503, "\(error.message); it will never be applied, so retrying is safe")
         case .stopped: return APIResponse.error(503, "the node is shutting down: \(error.message)")
         case .unknown: return APIResponse.error(503, "outcome unknown (leadership changed): \(error.message); check before retrying")
         case .failed: return APIResponse.error(500, error.message)

@@ -1,6 +1,7 @@
 import DiscoCore
 import Synchronization
 import DiscoNet
+import Foundation
 
 // MARK: - Prometheus metrics
 
@@ -19,6 +20,22 @@ extension Node {
         text.gauge("disco_raft_applied_index", "Highest log index applied to the state machine.", raft.appliedIndex)
         text.gauge("disco_raft_voters", "Voters in the Raft configuration.", raft.voters.count)
         text.gauge("disco_raft_learners", "Non-voters in the Raft configuration.", raft.learners.count)
+        let now = ContinuousClock.now
+        let watches = learnerWatches.sorted { $0.key < $1.key }
+        text.gauge("disco_raft_learners_behind", "On the leader: learners not caught up with the log (not promotable).",
+                   watches.filter { !$0.value.caughtUp }.count)
+        text.family("disco_raft_learner_behind_seconds", "On the leader: how long each learner has not been caught up.",
+                    type: "gauge", samples: watches.map { learner, watch in
+                        let seconds = watch.behind(at: now).map { Double($0.components.seconds) } ?? 0
+                        return ("id=\"\(PrometheusText.escapeLabel(learner.rawValue))\"", String(Int(seconds)))
+                    })
+        text.counter("disco_raft_learners_promoted_total", "Learners this node promoted to voter while it led.",
+                     metrics.learnersPromoted.load(ordering: .relaxed))
+        text.counter("disco_raft_learners_reaped_total", "Learners this node removed after -reap-learner-timeout while it led.",
+                     metrics.learnersReaped.load(ordering: .relaxed))
+        text.counter("disco_identity_refusals_total", "Joins and notifies refused (409) for naming a member at other addresses without proof.",
+                     metrics.identityRefusals.load(ordering: .relaxed))
+        text.gauge("disco_node_removed", "1 once this node knows it was removed from the cluster.", removal == nil ? 0 : 1)
         var byState: [MembershipState: Int] = [.alive: 1, .suspect: 0, .dead: 0, .left: 0]
         for member in gossip where member.id != id { byState[member.state, default: 0] += 1 }
         text.family("disco_members", "Members by SWIM state (this node counts as alive).", type: "gauge",
@@ -35,6 +52,8 @@ extension Node {
         let retained = store.retainedEvents
         text.gauge("disco_event_log_retained", "Events retained here (see -events-retain).", retained.count)
         text.gauge("disco_event_log_retained_bytes", "Bytes of event data retained here (see -events-retain-bytes).", retained.bytes)
+        text.gauge("disco_event_log_idempotency_keys", "Idempotency keys in the replicated window (at most 10000, one hour).",
+                   store.idempotencyKeys)
         text.family("disco_http_requests_total", "HTTP API requests answered, by status code.", type: "counter",
                     samples: metrics.requestsByStatus.sorted { $0.key < $1.key }.map { ("code=\"\($0.key)\"", String($0.value)) })
         var headers = HTTPHeaders()
@@ -75,6 +94,12 @@ struct PrometheusText {
         counter("disco_gossip_keyring_reloads_total", "Gossip keyring file reloads that installed new keys.", status.keyringReloads)
         counter("disco_gossip_keyring_reload_failures_total", "Gossip keyring file reloads refused (unreadable or invalid file).",
                 status.keyringReloadFailures)
+    }
+
+    /// A label value with `\`, `"` and newlines escaped as the text format requires.
+    static func escapeLabel(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 
     mutating func family(_ name: String, _ help: String, type: String, samples: [(labels: String, value: String)]) {

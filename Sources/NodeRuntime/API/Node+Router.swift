@@ -7,15 +7,20 @@ extension Node {
     static let endpoints = "POST /join, POST /notify, DELETE /remove, GET /status, GET /nodes, GET /leader, "
         + "GET /readyz, GET /metrics, GET|POST /events"
 
-    /// Answers one API request.
+    /// Answers one API request: access control (``APIAuthorization``), then the router.
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let response = await route(request)
+        let response = await authorization.respond(to: request) { [self] request in await route(request) }
         metrics.countRequest(status: response.status)
         return response
     }
 
+    /// The path without one trailing slash (`/status/` is `/status`).
+    static func normalizedPath(_ path: String) -> String {
+        path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
+    }
+
     private func route(_ request: HTTPRequest) async -> HTTPResponse {
-        let path = request.path.count > 1 && request.path.hasSuffix("/") ? String(request.path.dropLast()) : request.path
+        let path = Self.normalizedPath(request.path)
         switch path {
         case "/events":
             switch request.method {

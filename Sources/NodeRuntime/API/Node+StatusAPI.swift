@@ -29,6 +29,10 @@ extension Node {
         /// nil when gossip does not know the member (yet).
         var swim: MembershipState?
         var isLeader: Bool
+        /// On the leader: how far the member's log has come.
+        var replication: PeerReplication?
+        /// On the leader, for a learner: how long it has been behind (nil while caught up).
+        var behind: Duration?
     }
 
     func memberRows() async -> [MemberRow] {
@@ -36,12 +40,15 @@ extension Node {
         let gossip = Dictionary(await membership.members().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var ids = Set(status.members)
         if ids.isEmpty { ids.insert(id) }
+        let watches = learnerWatches
+        let now = ContinuousClock.now
         return ids.sorted().map { member in
             let entry = book.entry(member)
             let swim: MembershipState? = member == id ? .alive : gossip[member]?.state
             return MemberRow(id: member, apiAddress: entry?.apiAddress, raftAddress: entry?.raftAddress,
                              voter: status.voters.contains(member) || (status.members.isEmpty && !options.raftNonVoter),
-                             swim: swim, isLeader: status.leader == member)
+                             swim: swim, isLeader: status.leader == member, replication: status.peers[member],
+                             behind: watches[member]?.behind(at: now))
         }
     }
 
@@ -79,12 +86,15 @@ extension Node {
             "first_seq": .number(JSONNumber(store.firstSeq)), "last_seq": .number(JSONNumber(store.lastSeq)),
             "retained": .number(JSONNumber(retained.count)), "retained_bytes": .number(JSONNumber(retained.bytes)),
             "retain": .number(JSONNumber(options.eventsRetain)), "retain_bytes": .number(JSONNumber(options.eventsRetainBytes)),
+            "idempotency_keys": .number(JSONNumber(store.idempotencyKeys)),
         ]
+        let removal = self.removal
         let body: JSONValue = [
             "node": node, "leader": leaderInfo?.json ?? .null, "term": .number(JSONNumber(raft.term)),
             "commit_index": .number(JSONNumber(raft.commitIndex)), "applied_index": .number(JSONNumber(raft.appliedIndex)),
             "cluster": cluster, "members": .array(rows.map(\.json)), "discovery": discovery, "bootstrap": bootstrap,
-            "events": events,
+            "events": events, "learners": raft.isLeader ? .array(learnerReport()) : .null,
+            "removed": .bool(removal != nil), "removal": removal?.json ?? .null,
         ]
         return APIResponse.json(body)
     }
@@ -104,8 +114,33 @@ extension Node {
         return APIResponse.json(leader.json)
     }
 
-    /// 200 only with a known leader this node can reach; `?noleader` checks liveness only.
+    /// On the leader: every learner with its progress, how long it has been behind and silent.
+    func learnerReport() -> [JSONValue] {
+        let now = ContinuousClock.now
+        return learnerWatches.sorted { $0.key < $1.key }.map { learner, watch in
+            [
+                "id": .string(learner.rawValue), "match_index": .number(JSONNumber(watch.matchIndex)),
+                "caught_up": .bool(watch.caughtUp), "behind_seconds": watch.behind(at: now).map(Self.seconds) ?? .null,
+                "silent_seconds": Self.seconds(watch.silence(at: now)),
+                "wants_vote": .bool(store.member(learner)?.voter ?? false),
+            ]
+        }
+    }
+
+    /// A duration as seconds with one decimal.
+    static func seconds(_ duration: Duration) -> JSONValue {
+        let (seconds, attoseconds) = duration.components
+        let tenths = ((Double(seconds) + Double(attoseconds) / 1e18) * 10).rounded()
+        return JSONNumber(tenths / 10).map(JSONValue.number) ?? .null
+    }
+
+    /// 200 only with a known leader this node can reach; `?noleader` checks liveness only. A
+    /// removed node answers 503 either way.
     func readyz(_ request: HTTPRequest) async -> HTTPResponse {
+        if let removal {
+            return APIResponse.error(503, "not ready: node \(id) was removed from the cluster (\(removal.reporter)); "
+                + "start it with -join to make it a member again", extra: [.init(key: "removed", value: .bool(true))])
+        }
         if parseQuery(request.query)["noleader"] != nil { return APIResponse.json(["ready": true, "leader": .null]) }
         let raft = consensus.status
         guard let leader = raft.leader else { return APIResponse.error(503, "not ready: no leader is known") }
@@ -121,9 +156,20 @@ extension Node {
 
 extension Node.MemberRow {
     var json: JSONValue {
-        [
-            "id": .string(id.rawValue), "api_addr": apiAddress.map { .string($0.url) } ?? .null,
-            "addr": raftAddress.map { .string($0.description) } ?? .null, "voter": .bool(voter), "swim": .string(swim?.rawValue ?? "unknown"),
-        ]
+        var object = JSONObject([
+            .init(key: "id", value: .string(id.rawValue)),
+            .init(key: "api_addr", value: apiAddress.map { .string($0.url) } ?? .null),
+            .init(key: "addr", value: raftAddress.map { .string($0.description) } ?? .null),
+            .init(key: "voter", value: .bool(voter)),
+            .init(key: "swim", value: .string(swim?.rawValue ?? "unknown")),
+        ])
+        if let replication {
+            object.append(key: "match_index", value: .number(JSONNumber(replication.matchIndex)))
+            if !voter {
+                object.append(key: "caught_up", value: .bool(replication.caughtUp))
+                object.append(key: "behind_seconds", value: behind.map(Node.seconds) ?? .null)
+            }
+        }
+        return .object(object)
     }
 }

@@ -4,17 +4,21 @@ import DiscoCore
 
 /// A change to the replicated cluster state: the payload of a Raft normal entry.
 ///
-/// Wire format (version 1), all integers big-endian:
+/// Wire format (version 2), all integers big-endian:
 ///
-///     version u8 = 1 | tag u8 | fields
-///     tag 1 initialize:    cluster name8, epoch u64
-///     tag 2 upsertMember:  id name8, raftAddress name8, apiAddress name8, voter u8 (0 or 1)
-///     tag 3 removeMember:  id name8
-///     tag 4 appendEvent:   timeMillis i64, data u32-length + bytes (≤ 1 MiB, one JSON value)
-///     tag 5 trimEvents:    through u64 (≥ 1)
+///     version u8 = 2 | tag u8 | fields
+///     tag 1 initialize:      cluster name8, epoch u64
+///     tag 2 upsertMember:    id name8, raftAddress name8, apiAddress name8, voter u8 (0 or 1),
+///                            keyHash u8-length (0 or 32) + bytes
+///     tag 3 removeMember:    id name8
+///     tag 4 appendEvent:     timeMillis i64, data u32-length + bytes (≤ 1 MiB, one JSON value)
+///     tag 5 trimEvents:      through u64 (≥ 1)
+///     tag 6 appendEventOnce: timeMillis i64, key name8 (1 to 128 visible ASCII), data as tag 4
 ///
-/// where `name8` is a one-byte length followed by that many bytes of UTF-8. Decoding is strict:
-/// no trailing bytes, flags exactly 0 or 1, node IDs valid, event data a JSON value.
+/// where `name8` is a one-byte length followed by that many bytes of UTF-8. Version 1 (written
+/// before member key hashes and idempotency keys: tag 2 without `keyHash`, no tag 6) is still
+/// read. Decoding is strict: no trailing bytes, flags exactly 0 or 1, node IDs valid, event data a
+/// JSON value.
 public enum ClusterCommand: Hashable, Sendable {
     /// Names the cluster and its epoch. The first one applied wins; later ones are ignored.
     case initialize(cluster: String, epoch: UInt64)
@@ -27,13 +31,18 @@ public enum ClusterCommand: Hashable, Sendable {
     /// Drops the events with a sequence number up to `through` (the leader's retention policy);
     /// later sequence numbers are unchanged.
     case trimEvents(through: UInt64)
+    /// Appends an event unless `key` is in the ``IdempotencyWindow`` (then the first append's
+    /// result stands); records the key otherwise.
+    case appendEventOnce(timeMillis: Int64, key: String, data: [UInt8])
 
-    /// The format version ``encode()`` writes and ``decode(_:)`` reads.
-    public static let formatVersion: UInt8 = 1
+    /// The format version ``encode()`` writes.
+    public static let formatVersion: UInt8 = 2
+    /// The versions ``decode(_:)`` reads.
+    public static let readableVersions: ClosedRange<UInt8> = 1...2
 
     /// Tag bytes.
     enum Tag: UInt8 {
-        case initialize = 1, upsertMember = 2, removeMember = 3, appendEvent = 4, trimEvents = 5
+        case initialize = 1, upsertMember = 2, removeMember = 3, appendEvent = 4, trimEvents = 5, appendEventOnce = 6
     }
 
     static let subject = "cluster command"
@@ -76,6 +85,18 @@ public enum ClusterCommand: Hashable, Sendable {
             }
             writer.u8(Tag.trimEvents.rawValue)
             writer.u64(through)
+        case .appendEventOnce(let timeMillis, let key, let data):
+            if let problem = IdempotencyWindow.problem(with: key) {
+                throw ClusterCodingError(subject: Self.subject, code: .invalidValue, field: "key", offset: nil,
+                                         message: "idempotency key \(problem)")
+            }
+            if let (code, message) = ClusterFieldCheck.eventDataProblem(data) {
+                throw ClusterCodingError(subject: Self.subject, code: code, field: "data", offset: nil, message: message)
+            }
+            writer.u8(Tag.appendEventOnce.rawValue)
+            writer.i64(timeMillis)
+            writer.name(key)
+            writer.blob(data)
         }
         return writer.bytes
     }
@@ -93,14 +114,15 @@ public enum ClusterCommand: Hashable, Sendable {
     public static func decode(_ bytes: [UInt8]) throws(ClusterCodingError) -> ClusterCommand {
         var reader = ClusterByteReader(bytes, subject: subject)
         let version = try reader.u8("version")
-        guard version == formatVersion else {
+        guard readableVersions.contains(version) else {
             throw reader.error(.unsupportedVersion, "version", at: 0,
-                               "expected format version \(formatVersion), found \(version)")
+                               "expected format version \(readableVersions.lowerBound) to \(formatVersion), found \(version)")
         }
         let tagByte = try reader.u8("tag")
-        guard let tag = Tag(rawValue: tagByte) else {
+        guard let tag = Tag(rawValue: tagByte), version >= 2 || tag != .appendEventOnce else {
             throw reader.error(.unknownTag, "tag", at: 1,
-                               "expected 1 (initialize), 2 (upsertMember), 3 (removeMember), 4 (appendEvent) or 5 (trimEvents), found \(tagByte)")
+                               "expected 1 (initialize), 2 (upsertMember), 3 (removeMember), 4 (appendEvent), 5 (trimEvents)"
+                                   + (version >= 2 ? " or 6 (appendEventOnce)" : " (6 needs format version 2)") + ", found \(tagByte)")
         }
         let command: ClusterCommand
         switch tag {
@@ -108,7 +130,7 @@ public enum ClusterCommand: Hashable, Sendable {
             let cluster = try reader.name("cluster")
             command = .initialize(cluster: cluster, epoch: try reader.u64("epoch"))
         case .upsertMember:
-            command = .upsertMember(try ClusterMember.decode(from: &reader, field: "member."))
+            command = .upsertMember(try ClusterMember.decode(from: &reader, field: "member.", withKeyHash: version >= 2))
         case .removeMember:
             command = .removeMember(try reader.nodeID("id"))
         case .appendEvent:
@@ -126,6 +148,19 @@ public enum ClusterCommand: Hashable, Sendable {
                 throw reader.error(.invalidValue, "through", at: start, "expected a sequence number of at least 1, found 0")
             }
             command = .trimEvents(through: through)
+        case .appendEventOnce:
+            let timeMillis = try reader.i64("timeMillis")
+            let keyStart = reader.offset + 1
+            let key = try reader.name("key")
+            if let problem = IdempotencyWindow.problem(with: key) {
+                throw reader.error(.invalidValue, "key", at: keyStart, "idempotency key \(problem)")
+            }
+            let dataStart = reader.offset + 4
+            let data = try reader.blob("data", limit: ClusterLimits.maxEventBytes)
+            if let (code, message) = ClusterFieldCheck.eventDataProblem(data) {
+                throw reader.error(code, "data", at: dataStart, message)
+            }
+            command = .appendEventOnce(timeMillis: timeMillis, key: key, data: data)
         }
         try reader.expectEnd()
         return command
@@ -142,6 +177,8 @@ extension ClusterCommand: CustomStringConvertible {
         case .removeMember(let id): "removeMember(\(id))"
         case .appendEvent(let timeMillis, let data): "appendEvent(time_ms: \(timeMillis), \(data.count) bytes)"
         case .trimEvents(let through): "trimEvents(through: \(through))"
+        case .appendEventOnce(let timeMillis, let key, let data):
+            "appendEventOnce(time_ms: \(timeMillis), key: \(key.debugDescription), \(data.count) bytes)"
         }
     }
 }

@@ -13,40 +13,71 @@ public struct ClusterMember: Hashable, Sendable, CustomStringConvertible {
     public var apiAddress: String
     /// Whether the node is a Raft voter (false: a non-voting learner).
     public var voter: Bool
+    /// SHA-256 of the node's own key (empty when unknown): a request that moves this member to
+    /// new addresses proves it comes from the node by presenting the key.
+    public var keyHash: [UInt8]
 
-    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool) {
+    /// Length of a key hash (SHA-256).
+    public static let keyHashLength = 32
+
+    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool, keyHash: [UInt8] = []) {
         self.id = id
         self.raftAddress = raftAddress
         self.apiAddress = apiAddress
         self.voter = voter
+        self.keyHash = keyHash
     }
 
     public var description: String {
-        "\(id) (raft \(raftAddress), api \(apiAddress), \(voter ? "voter" : "non-voter"))"
+        "\(id) (raft \(raftAddress), api \(apiAddress), \(voter ? "voter" : "non-voter")\(keyHash.isEmpty ? "" : ", key known"))"
+    }
+
+    /// Whether `other` is this member at the same addresses.
+    func hasSameAddresses(as other: ClusterMember) -> Bool {
+        raftAddress == other.raftAddress && apiAddress == other.apiAddress
     }
 
     // MARK: Coding
 
-    /// Why this member cannot be encoded, or nil (each name at most 255 UTF-8 bytes).
+    /// Why this member cannot be encoded, or nil (each name at most 255 UTF-8 bytes, a key hash
+    /// empty or 32 bytes).
     func encodingProblem(field prefix: String) -> (field: String, message: String)? {
         for (field, text) in [("id", id.rawValue), ("raftAddress", raftAddress), ("apiAddress", apiAddress)] {
             if let problem = ClusterFieldCheck.nameProblem(text) { return ("\(prefix)\(field)", problem) }
         }
+        if !keyHash.isEmpty, keyHash.count != Self.keyHashLength {
+            return ("\(prefix)keyHash", "expected 0 or \(Self.keyHashLength) bytes, found \(keyHash.count)")
+        }
         return nil
     }
 
-    func encode(into writer: inout ClusterByteWriter) {
+    /// Writes the member; `withKeyHash` false writes the original layout (without the hash).
+    func encode(into writer: inout ClusterByteWriter, withKeyHash: Bool = true) {
         writer.name(id.rawValue)
         writer.name(raftAddress)
         writer.name(apiAddress)
         writer.bool(voter)
+        if withKeyHash {
+            writer.u8(UInt8(truncatingIfNeeded: keyHash.count))
+            writer.bytes.append(contentsOf: keyHash)
+        }
     }
 
-    static func decode(from reader: inout ClusterByteReader, field prefix: String) throws(ClusterCodingError) -> ClusterMember {
+    static func decode(from reader: inout ClusterByteReader, field prefix: String, withKeyHash: Bool = true) throws(ClusterCodingError) -> ClusterMember {
         let id = try reader.nodeID(prefix + "id")
         let raftAddress = try reader.name(prefix + "raftAddress")
         let apiAddress = try reader.name(prefix + "apiAddress")
         let voter = try reader.bool(prefix + "voter")
-        return ClusterMember(id: id, raftAddress: raftAddress, apiAddress: apiAddress, voter: voter)
+        var keyHash: [UInt8] = []
+        if withKeyHash {
+            let start = reader.offset
+            let length = Int(try reader.u8(prefix + "keyHash.length"))
+            guard length == 0 || length == keyHashLength else {
+                throw reader.error(.invalidValue, prefix + "keyHash.length", at: start,
+                                   "expected 0 (no key) or \(keyHashLength) (SHA-256), found \(length)")
+            }
+            for _ in 0..<length { keyHash.append(try reader.u8(prefix + "keyHash")) }
+        }
+        return ClusterMember(id: id, raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash)
     }
 }

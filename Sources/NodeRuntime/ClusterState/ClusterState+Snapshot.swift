@@ -3,25 +3,29 @@ import DiscoRaft
 
 // MARK: - Snapshot format
 
-/// Snapshot encoding of the whole state (version 2), integers big-endian:
+/// Snapshot encoding of the whole state (version 3), integers big-endian:
 ///
-///     magic "DCSS" | version u8 = 2 | body length u64 | body | CRC-32C u32 of everything before
+///     magic "DCSS" | version u8 = 3 | body length u64 | body | CRC-32C u32 of everything before
 ///     body: initialized u8 (0 or 1) [cluster name8, epoch u64]
 ///           appliedIndex u64
 ///           member count u32, members in ascending ID order
-///             (id name8, raftAddress name8, apiAddress name8, voter u8)
+///             (id name8, raftAddress name8, apiAddress name8, voter u8,
+///              keyHash u8-length (0 or 32) + bytes (absent before version 3))
 ///           trimmedThrough u64 (the last seq dropped by retention; absent in version 1, read as 0)
 ///           event count u64, events in sequence order (seq is implied: trimmedThrough + 1, + 2, …)
 ///             (index u64 strictly increasing and ≤ appliedIndex, timeMillis i64, data u32 + bytes)
+///           idempotency key count u32 (≤ 10,000), oldest first (absent before version 3)
+///             (key name8, seq u64 ≥ 1 and ≤ the last seq, index u64 ≤ appliedIndex, timeMillis i64)
 ///
-/// Version 1 snapshots (written before events could be trimmed) are still read.
+/// Version 1 (before events could be trimmed) and version 2 (before member key hashes and
+/// idempotency keys) snapshots are still read.
 /// Restoring is strict: wrong magic, version, length or checksum, trailing bytes, unsorted or
 /// duplicate members, out-of-order event indexes and event data that is not JSON are refused.
 extension ClusterState {
     /// The snapshot format version.
-    public static let snapshotVersion: UInt8 = 2
+    public static let snapshotVersion: UInt8 = 3
     /// Versions ``init(snapshot:)`` reads.
-    static let readableSnapshotVersions: ClosedRange<UInt8> = 1...2
+    static let readableSnapshotVersions: ClosedRange<UInt8> = 1...3
     static let snapshotMagic: [UInt8] = Array("DCSS".utf8)
     static let snapshotSubject = "cluster snapshot"
     /// Magic, version and body length.
@@ -48,6 +52,13 @@ extension ClusterState {
             body.u64(event.index)
             body.i64(event.timeMillis)
             body.blob(event.data)
+        }
+        body.u32(UInt32(truncatingIfNeeded: idempotency.count))
+        for record in idempotency.live {
+            body.name(record.key)
+            body.u64(record.seq)
+            body.u64(record.index)
+            body.i64(record.timeMillis)
         }
         var output = ClusterByteWriter()
         output.bytes.reserveCapacity(body.bytes.count + Self.snapshotHeaderBytes + 4)
@@ -105,7 +116,7 @@ extension ClusterState {
         var previousID: NodeID?
         for position in 0..<memberCount {
             let start = reader.offset
-            let member = try ClusterMember.decode(from: &reader, field: "members[\(position)].")
+            let member = try ClusterMember.decode(from: &reader, field: "members[\(position)].", withKeyHash: version >= 3)
             if let previousID, !(previousID < member.id) {
                 throw reader.error(.invalidValue, "members[\(position)].id", at: start + 1,
                                    "expected IDs in strictly ascending order, found \(member.id) after \(previousID)")
@@ -147,9 +158,43 @@ extension ClusterState {
             }
             events.append(ClusterEvent(seq: seq, index: index, timeMillis: timeMillis, data: data))
         }
+        var window = IdempotencyWindow()
+        if version >= 3 { window = try Self.readIdempotencyWindow(&reader, lastSeq: seq, appliedIndex: appliedIndex) }
         try reader.expectEnd()
         self.init(cluster: cluster, epoch: epoch, members: members, events: events, trimmedThrough: trimmedThrough,
-                  appliedIndex: appliedIndex)
+                  appliedIndex: appliedIndex, idempotency: window)
+    }
+
+    private static func readIdempotencyWindow(_ reader: inout ClusterByteReader, lastSeq: UInt64,
+                                              appliedIndex: UInt64) throws(ClusterCodingError) -> IdempotencyWindow {
+        let countStart = reader.offset
+        let count = try reader.u32("idempotencyCount")
+        guard count <= IdempotencyWindow.maxKeys else {
+            throw reader.error(.invalidValue, "idempotencyCount", at: countStart,
+                               "expected at most \(IdempotencyWindow.maxKeys) keys, found \(count)")
+        }
+        var records: [IdempotencyWindow.Record] = []
+        var seen = Set<String>()
+        for position in 0..<count {
+            let field = "idempotency[\(position)]"
+            let keyStart = reader.offset + 1
+            let key = try reader.name(field + ".key")
+            if let problem = IdempotencyWindow.problem(with: key) {
+                throw reader.error(.invalidValue, field + ".key", at: keyStart, "idempotency key \(problem)")
+            }
+            guard seen.insert(key).inserted else {
+                throw reader.error(.invalidValue, field + ".key", at: keyStart, "expected each key once, found \(key.debugDescription) again")
+            }
+            let seqStart = reader.offset
+            let seq = try reader.u64(field + ".seq")
+            let index = try reader.u64(field + ".index")
+            guard seq >= 1, seq <= lastSeq, index >= 1, index <= appliedIndex else {
+                throw reader.error(.invalidValue, field + ".seq", at: seqStart,
+                                   "expected seq 1...\(lastSeq) and index 1...\(appliedIndex), found seq \(seq) at index \(index)")
+            }
+            records.append(IdempotencyWindow.Record(key: key, seq: seq, index: index, timeMillis: try reader.i64(field + ".timeMillis")))
+        }
+        return IdempotencyWindow(records: records)
     }
 }
 

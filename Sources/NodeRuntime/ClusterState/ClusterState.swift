@@ -12,6 +12,9 @@ public enum ApplyResult: Hashable, Sendable {
     case memberRemoved(ClusterMember)
     /// An event was appended with this sequence number.
     case eventAppended(seq: UInt64)
+    /// An idempotent append whose key was in the window: nothing was appended; the first append
+    /// with that key made event `seq` at Raft `index`.
+    case eventDuplicate(seq: UInt64, index: UInt64)
     /// The events up to this sequence number were dropped (`count` of them).
     case eventsTrimmed(through: UInt64, count: Int)
     /// Nothing changed, for the reason given (a later initialize, an unknown member, an entry
@@ -40,12 +43,14 @@ public struct ClusterState: Hashable, Sendable {
     public private(set) var eventBytes: Int = 0
     /// The Raft index of the last entry applied (or of the snapshot restored).
     public private(set) var appliedIndex: UInt64 = 0
+    /// Recent idempotency keys of appended events.
+    public private(set) var idempotency = IdempotencyWindow()
 
     /// An empty, uninitialized state.
     public init() {}
 
     init(cluster: String?, epoch: UInt64?, members: [NodeID: ClusterMember], events: [ClusterEvent], trimmedThrough: UInt64,
-         appliedIndex: UInt64) {
+         appliedIndex: UInt64, idempotency: IdempotencyWindow = IdempotencyWindow()) {
         self.cluster = cluster
         self.epoch = epoch
         self.members = members
@@ -53,6 +58,7 @@ public struct ClusterState: Hashable, Sendable {
         self.trimmedThrough = trimmedThrough
         self.eventBytes = events.reduce(0) { $0 + $1.data.count }
         self.appliedIndex = appliedIndex
+        self.idempotency = idempotency
     }
 
     /// The members ordered by ID.
@@ -123,10 +129,13 @@ public struct ClusterState: Hashable, Sendable {
             }
             return .memberRemoved(removed)
         case .appendEvent(let timeMillis, let data):
-            let seq = lastSeq + 1
-            events.append(ClusterEvent(seq: seq, index: index, timeMillis: timeMillis, data: data))
-            eventBytes += data.count
-            return .eventAppended(seq: seq)
+            return append(timeMillis: timeMillis, data: data, index: index)
+        case .appendEventOnce(let timeMillis, let key, let data):
+            idempotency.expire(now: timeMillis)
+            if let first = idempotency.record(for: key) { return .eventDuplicate(seq: first.seq, index: first.index) }
+            let result = append(timeMillis: timeMillis, data: data, index: index)
+            idempotency.append(IdempotencyWindow.Record(key: key, seq: lastSeq, index: index, timeMillis: timeMillis))
+            return result
         case .trimEvents(let through):
             guard through > trimmedThrough else {
                 return .ignored(reason: "events through \(through) are already trimmed (through \(trimmedThrough))")
@@ -140,6 +149,13 @@ public struct ClusterState: Hashable, Sendable {
             trimmedThrough = through
             return .eventsTrimmed(through: through, count: count)
         }
+    }
+
+    private mutating func append(timeMillis: Int64, data: [UInt8], index: UInt64) -> ApplyResult {
+        let seq = lastSeq + 1
+        events.append(ClusterEvent(seq: seq, index: index, timeMillis: timeMillis, data: data))
+        eventBytes += data.count
+        return .eventAppended(seq: seq)
     }
 
     /// Records that the entry at `index` was applied without changing anything (it did not
@@ -162,13 +178,23 @@ extension ClusterCommand {
         case .upsertMember(let member):
             [("id", member.id.rawValue), ("raftAddress", member.raftAddress), ("apiAddress", member.apiAddress)]
         case .removeMember(let id): [("id", id.rawValue)]
-        case .appendEvent, .trimEvents: []
+        case .appendEvent, .trimEvents, .appendEventOnce: []
         }
         for (field, text) in names {
             if let problem = ClusterFieldCheck.nameProblem(text) { return "\(field) is too long: \(problem)" }
         }
-        if case .appendEvent(_, let data) = self, data.count > ClusterLimits.maxEventBytes {
-            return "event data is too large: \(data.count) bytes exceeds the limit of \(ClusterLimits.maxEventBytes) bytes"
+        switch self {
+        case .appendEvent(_, let data), .appendEventOnce(_, _, let data):
+            if data.count > ClusterLimits.maxEventBytes {
+                return "event data is too large: \(data.count) bytes exceeds the limit of \(ClusterLimits.maxEventBytes) bytes"
+            }
+        case .upsertMember(let member):
+            if let (field, problem) = member.encodingProblem(field: "") { return "\(field): \(problem)" }
+        default:
+            break
+        }
+        if case .appendEventOnce(_, let key, _) = self, let problem = IdempotencyWindow.problem(with: key) {
+            return "idempotency key \(problem)"
         }
         return nil
     }

@@ -126,6 +126,8 @@ public final class ClusterStateMachine: RaftStateMachine {
             logger.info("member removed at index \(index): \(member)")
         case .eventAppended(let seq):
             logger.trace("event \(seq) appended at index \(index)")
+        case .eventDuplicate(let seq, let first):
+            logger.debug("entry \(index) repeats an idempotency key: event \(seq) (index \(first)) stands")
         case .eventsTrimmed(let through, let count):
             logger.debug("\(count) events trimmed at index \(index): the oldest retained is now \(through + 1)")
         case .ignored(let reason):
@@ -153,6 +155,14 @@ public final class ClusterStateMachine: RaftStateMachine {
     public var firstSeq: UInt64 { guarded.withLock { $0.state.firstSeq } }
     /// How many events are retained, and the size of their data in bytes.
     public var retainedEvents: (count: Int, bytes: Int) { guarded.withLock { ($0.state.events.count, $0.state.eventBytes) } }
+    /// What the first append with idempotency key `key` did, while the key is in the window.
+    public func idempotentAppend(key: String) -> IdempotencyWindow.Record? {
+        guarded.withLock { $0.state.idempotency.record(for: key) }
+    }
+
+    /// How many idempotency keys the window holds.
+    public var idempotencyKeys: Int { guarded.withLock { $0.state.idempotency.count } }
+
     /// Entries skipped because they did not decode.
     public var undecodableEntries: Int { guarded.withLock { $0.undecodableEntries } }
 
@@ -183,7 +193,7 @@ extension ApplyResult {
     var isStructural: Bool {
         switch self {
         case .initialized, .memberUpdated, .memberRemoved: true
-        case .eventAppended, .eventsTrimmed, .ignored: false
+        case .eventAppended, .eventDuplicate, .eventsTrimmed, .ignored: false
         }
     }
 }

@@ -6,60 +6,91 @@ import Synchronization
 /// Where each node is now, by ID: its advertised Raft address and HTTP API address.
 ///
 /// Raft knows peers only by ID; this book answers "where is node 3?" from everything the node
-/// hears: the replicated membership, notify and join requests, bootstrap proposals and SWIM
-/// gossip. The newest observation wins, so a cluster whose nodes all come back on new addresses
-/// re-forms as soon as they hear from each other.
+/// hears: the replicated membership, join and notify requests, bootstrap proposals and SWIM
+/// gossip. What may move a known node is the point: an address from a trusted source (the
+/// replicated membership, a bootstrap proposal, a join or notify that proved it comes from the
+/// node) is replaced only by another trusted one; unproven observations (a plain notify or join,
+/// gossip) only fill in nodes the book does not know yet, so nobody can redirect Raft's traffic for
+/// a member by naming its ID. A cluster whose nodes all come back on new addresses re-forms from
+/// their proven notifies.
 public final class AddressBook: Sendable {
     /// One node's addresses.
     public struct Entry: Hashable, Sendable {
         public var raftAddress: PeerAddress
         public var apiAddress: PeerAddress
         public var voter: Bool
+        /// SHA-256 of the node's key, when known (empty otherwise).
+        public var keyHash: [UInt8]
         /// Where the addresses were last learned (for /status and logs).
         public var source: Source
     }
 
     public enum Source: String, Sendable, Hashable {
-        case local, replicated, notify, join, proposal, gossip
+        case local, replicated, proven, proposal, notify, join, gossip
+
+        /// Whether addresses from this source may replace those of a known node: the replicated
+        /// state, a bootstrap proposal, a request that proved it came from the node, or this
+        /// node itself.
+        public var isTrusted: Bool {
+            switch self {
+            case .local, .replicated, .proven, .proposal: true
+            case .notify, .join, .gossip: false
+            }
+        }
     }
 
     private let entries: Mutex<[NodeID: Entry]>
     public let localID: NodeID
 
-    public init(local id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool) {
+    public init(local id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool, keyHash: [UInt8] = []) {
         localID = id
-        entries = Mutex([id: Entry(raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, source: .local)])
+        entries = Mutex([id: Entry(raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash, source: .local)])
     }
 
-    /// Records what was just heard about `id`. Returns true when the addresses changed.
+    /// Records what was just heard about `id`. Returns true when the addresses changed. An
+    /// unproven `source` never moves a node known from a trusted one (it returns false then).
     /// The local node's own entry changes only through ``updateLocal(raftAddress:apiAddress:)``.
     @discardableResult
-    public func learn(_ id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool, source: Source) -> Bool {
+    public func learn(_ id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool, keyHash: [UInt8] = [],
+                      source: Source) -> Bool {
         guard id != localID else { return false }
-        let entry = Entry(raftAddress: raftAddress.withoutScheme, apiAddress: apiAddress.withoutScheme, voter: voter, source: source)
+        let raft = raftAddress.withoutScheme
+        let api = apiAddress.withoutScheme
         return entries.withLock { book in
             let old = book[id]
-            book[id] = entry
-            return old?.raftAddress != entry.raftAddress || old?.apiAddress != entry.apiAddress
+            let moves = old.map { $0.raftAddress != raft || $0.apiAddress != api } ?? true
+            if let old, old.source.isTrusted, !source.isTrusted {
+                guard !moves else { return false }
+                book[id]?.voter = voter
+                if old.keyHash.isEmpty { book[id]?.keyHash = keyHash }
+                return false
+            }
+            book[id] = Entry(raftAddress: raft, apiAddress: api, voter: voter, keyHash: keyHash.isEmpty ? old?.keyHash ?? [] : keyHash,
+                             source: source)
+            return moves
         }
     }
 
     /// Seeds an entry from the replicated membership unless something fresher is known.
     /// `previous` is the replicated record before this change (nil when new): if the book still
-    /// holds those old addresses, the replicated update replaces them.
-    public func learnReplicated(_ id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool,
+    /// holds those old addresses, the replicated update replaces them. A proven observation that
+    /// is newer than the replicated record stays until the leader records it.
+    public func learnReplicated(_ id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool, keyHash: [UInt8] = [],
                                 previous: (raft: PeerAddress, api: PeerAddress)?) {
         guard id != localID else { return }
         entries.withLock { book in
+            let replicated = Entry(raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash, source: .replicated)
             guard let current = book[id] else {
-                book[id] = Entry(raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, source: .replicated)
+                book[id] = replicated
                 return
             }
+            let same = current.raftAddress == raftAddress && current.apiAddress == apiAddress
             let stale = previous.map { current.raftAddress == $0.raft && current.apiAddress == $0.api } ?? false
-            if stale || current.source == .replicated {
-                book[id] = Entry(raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, source: .replicated)
+            if same || stale || current.source == .replicated || !current.source.isTrusted {
+                book[id] = replicated
             } else {
                 book[id]?.voter = voter
+                if !keyHash.isEmpty { book[id]?.keyHash = keyHash }
             }
         }
     }

@@ -59,11 +59,31 @@ extension Node {
             try? await Task.sleep(for: settings.reconcileInterval)
             guard !Task.isCancelled else { return }
             round += 1
+            if let removal = consensus.status.removal {
+                await noticeRemoval(removal)
+                continue
+            }
             if consensus.status.isLeader {
                 await membershipChanges.withLock { await reconcileOnce() }
                 await trimEventLog()
+            } else {
+                forgetLearners()
             }
             if round % 8 == 1 { await introduceMissingMembersToGossip() }
+            if round % 8 == 5 { await registerNodeKeyIfMissing() }
+        }
+    }
+
+    /// A member whose record has no key hash (a record written before keys existed, or a
+    /// founder the proposal did not describe) registers its key with the leader: a join at its
+    /// own addresses with its key. From then on only that key (or -auth credentials) moves it.
+    private func registerNodeKeyIfMissing() async {
+        guard let record = store.member(id), record.keyHash.isEmpty, let epoch = store.epoch,
+              let leader = leaderInfo, leader.id != id else { return }
+        let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
+        if case .failure(let error) = await formationClient.join(target: leader.apiAddress, request: join,
+                                                                 timeout: settings.formationRequestTimeout) {
+            logger.debug("registering the node key with the leader failed: \(error)")
         }
     }
 
@@ -72,26 +92,25 @@ extension Node {
         do {
             try await ensureInitialized()
             let raft = consensus.status
-            let live = Set(await membership.members().filter(\.isLive).map(\.id))
             for member in raft.members {
-                guard let entry = book.entry(member) else { continue }
+                // Only addresses from a trusted source are recorded: the replicated state itself,
+                // a bootstrap proposal, or a join or notify that proved it came from the member.
+                guard let entry = book.entry(member), entry.source.isTrusted else { continue }
                 let existing = store.member(member)
                 // The record keeps the role the node asked for when it joined; a learner that
-                // wants to vote is promoted once it is in touch (below).
+                // wants to vote is promoted once the engine reports it caught up (below).
                 let voter = raft.voters.contains(member) || (existing?.voter ?? false)
+                let keyHash = existing.map(\.keyHash).flatMap { $0.isEmpty ? nil : $0 } ?? entry.keyHash
                 let wanted = ClusterMember(id: member, raftAddress: entry.raftAddress.description,
-                                           apiAddress: entry.apiAddress.description, voter: voter)
+                                           apiAddress: entry.apiAddress.description, voter: voter, keyHash: keyHash)
                 if existing != wanted {
                     _ = try await consensus.propose(try ClusterCommand.upsertMember(wanted).encode())
-                }
-                if voter, raft.learners.contains(member), readyForPromotion(member, gossipLive: live.contains(member)) {
-                    try await consensus.promote(member)
-                    logger.info("promoted node \(member) to voter")
                 }
             }
             for record in store.members where !raft.members.contains(record.id) {
                 _ = try await consensus.propose(try ClusterCommand.removeMember(record.id).encode())
             }
+            try await reconcileLearners()
         } catch {
             logger.debug("reconciliation deferred: \(error)")
         }
@@ -115,20 +134,6 @@ extension Node {
         let epoch = UInt64.random(in: 1...UInt64.max)
         _ = try await consensus.propose(try ClusterCommand.initialize(cluster: options.clusterName, epoch: epoch).encode())
         logger.info("cluster \(options.clusterName.debugDescription) initialized with epoch \(epoch)")
-    }
-
-    /// A joined node becomes a voter once gossip shows it alive (so it has heard from the
-    /// cluster and can answer the leader), or after a few seconds as a learner regardless.
-    private func readyForPromotion(_ member: NodeID, gossipLive: Bool) -> Bool {
-        let now = ContinuousClock.now
-        let since = runtime.withLock { state in
-            if let since = state.learnerSince[member] { return since }
-            state.learnerSince[member] = now
-            return now
-        }
-        let ready = gossipLive || now - since > .seconds(5)
-        if ready { runtime.withLock { _ = $0.learnerSince.removeValue(forKey: member) } }
-        return ready
     }
 
     /// Asks SWIM to contact members it has not heard of (after joins, restarts, new addresses).
@@ -164,6 +169,6 @@ extension Node {
             else { return nil }
             return (raft, api)
         }
-        book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, previous: old)
+        book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, keyHash: member.keyHash, previous: old)
     }
 }

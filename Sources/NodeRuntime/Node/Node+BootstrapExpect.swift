@@ -20,7 +20,7 @@ extension Node {
         if options.bootstrapExpectTimeout > .zero { engine.timeout = options.bootstrapExpectTimeout }
         var configuration = BootstrapShell.Configuration(
             settings: engine, seed: UInt64.random(in: 0...UInt64.max), promiseFile: PromiseFile(path: directory.promisePath),
-            joinRequest: JoinRequest(node: localPeer, cluster: options.clusterName))
+            joinRequest: JoinRequest(node: localPeer, cluster: options.clusterName, nodeKey: nodeKeyText))
         configuration.notifyTimeout = settings.formationRequestTimeout
         configuration.requestTimeout = options.clusterConnectTimeout
         let hooks = BootstrapShell.Hooks(
@@ -32,7 +32,7 @@ extension Node {
             onPeer: { [self] peer in learn(peer, source: .notify) })
         let shell: BootstrapShell
         do {
-            shell = try BootstrapShell(configuration: configuration, hooks: hooks, client: BootstrapClient(http: client),
+            shell = try BootstrapShell(configuration: configuration, hooks: hooks, client: formationClient,
                                        logger: logger.withLabel("bootstrap"))
         } catch {
             return await fail("\(error)")

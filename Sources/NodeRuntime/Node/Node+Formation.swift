@@ -34,6 +34,9 @@ extension Node {
         }
     }
 
+    /// The client for join, notify and bootstrap requests, sending the `-join-as` credentials.
+    var formationClient: BootstrapClient { BootstrapClient(http: client, authorization: joinCredentials) }
+
     func setFormation(_ state: FormationState, _ detail: String?) {
         runtime.withLock {
             $0.formation = state
@@ -60,9 +63,9 @@ extension Node {
     /// (the targets are looked up again for every attempt).
     func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async {
         setFormation(.joining, reason)
-        let joiner = Joiner(client: BootstrapClient(http: client), attempts: options.joinAttempts, interval: options.joinInterval,
+        let joiner = Joiner(client: formationClient, attempts: options.joinAttempts, interval: options.joinInterval,
                             timeout: options.clusterConnectTimeout, logger: logger)
-        let request = JoinRequest(node: localPeer, cluster: options.clusterName)
+        let request = JoinRequest(node: localPeer, cluster: options.clusterName, nodeKey: nodeKeyText)
         do {
             let accepted = try await joiner.join(request: request) { [apiAddress] in
                 await targets().filter { $0.withoutScheme != apiAddress }
@@ -87,7 +90,7 @@ extension Node {
     /// and learn where they are: so a cluster restarted on new addresses re-forms.
     func rejoin() async {
         var delay: Duration = .milliseconds(100)
-        let bootstrapClient = BootstrapClient(http: client)
+        let bootstrapClient = formationClient
         while !isStopping, !Task.isCancelled {
             if consensus.status.leader != nil {
                 setFormation(.clustered, "rejoined the cluster; leader \(consensus.status.leader?.rawValue ?? "?")")
@@ -96,7 +99,9 @@ extension Node {
             var targets = Set(await lookupTargets().map(\.withoutScheme))
             for (member, entry) in book.all where member != id { targets.insert(entry.apiAddress) }
             targets.remove(apiAddress)
-            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: max(1, options.bootstrapExpect), known: [])
+            // The node key proves this node is the member it names if it came back on new addresses.
+            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: max(1, options.bootstrapExpect), known: [],
+                                        nodeKey: nodeKeyText)
             await withTaskGroup(of: Void.self) { group in
                 for target in targets {
                     group.addTask { [self] in
@@ -111,10 +116,14 @@ extension Node {
             // Ask to be (re)admitted with our epoch: a leader refuses a node whose state belongs to
             // another incarnation of the cluster, and records new addresses of a member that moved.
             if let epoch = store.epoch, consensus.status.leader == nil, !targets.isEmpty {
-                let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch)
+                let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
                 if case .refused(let error) = await bootstrapClient.join(targets: targets.sorted(), request: join,
                                                                           timeout: settings.formationRequestTimeout) {
-                    return await fail("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
+                    guard error.code == .removed else {
+                        return await fail("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
+                    }
+                    logger.error("rejoin: \(error.target) answered that this node is no longer a member: \(error.detail)")
+                    return await noticeRemoval(RemovalNotice(reportedBy: nil, configIndex: 0))
                 }
             }
             try? await Task.sleep(for: delay)

@@ -1,4 +1,5 @@
 import Bootstrap
+import DiscoAuth
 import DiscoCore
 import DiscoNet
 import Synchronization
@@ -21,6 +22,12 @@ public final class Node: Sendable {
     let consensus: any ConsensusEngine
     let membership: any MembershipService
     let client: HTTPClient
+    /// Access control in front of the API router (open without `-auth`).
+    let authorization: APIAuthorization
+    /// The `Authorization` header this node sends as `-join-as` (nil without it).
+    let joinCredentials: String?
+    /// SHA-256 of this node's key (see ``NodeDataDirectory/nodeKey``).
+    let keyHash: [UInt8]
     let metrics = NodeMetrics()
     let runtime = Mutex(RuntimeState())
     /// Serializes membership changes (joins, removals, reconciliation) on the leader.
@@ -42,15 +49,28 @@ public final class Node: Sendable {
                              components makeComponents: NodeComponents.Factory = NodeComponents.embedded) async throws -> Node {
         let options = settings.options
         let logger = settings.logger
+        let authorization: APIAuthorization
+        do {
+            authorization = try APIAuthorization(auth: options.auth)
+        } catch {
+            throw NodeStartupError("cannot set up access control (-auth): \(error)")
+        }
         let directory = try NodeDataDirectory(path: options.dataDirectory, nodeID: options.nodeID)
+        try checkRemoval(directory, options: options, logger: logger)
+        let keyHash: [UInt8]
+        do {
+            keyHash = try directory.nodeKey.hash()
+        } catch {
+            throw NodeStartupError("cannot hash the node key: \(error)")
+        }
         let book = AddressBook(local: options.nodeID, raftAddress: options.raftAdvertisedAddress.withoutScheme,
-                               apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: !options.raftNonVoter)
+                               apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: !options.raftNonVoter, keyHash: keyHash)
         let components = try await makeComponents(settings, directory, book)
         let store = components.store
         let raftAddress = components.internodeAddress
         let node = Node(settings: settings, directory: directory, book: book, store: store,
                         consensus: components.consensus, membership: components.membership, raftAddress: raftAddress,
-                        apiAddress: options.httpAdvertisedAddress.withoutScheme)
+                        apiAddress: options.httpAdvertisedAddress.withoutScheme, authorization: authorization, keyHash: keyHash)
         do {
             try await node.startHTTP()
         } catch {
@@ -59,13 +79,20 @@ public final class Node: Sendable {
         }
         book.updateLocal(raftAddress: raftAddress, apiAddress: node.apiAddress)
         logger.info("node \(options.nodeID) started: API \(node.apiAddress.url), Raft and SWIM \(raftAddress), data \(directory.path)")
+        if let auth = options.auth {
+            logger.info("access control: \(auth.users.count) users from \(auth.path); anonymous callers may "
+                + (auth.anonymousPermissions.isEmpty ? "do nothing" : auth.anonymousPermissions.sorted().map(\.rawValue).joined(separator: ", ")))
+        } else {
+            logger.warning("the HTTP API is open: anyone who can reach \(node.apiAddress.url) may join, remove members, read "
+                + "and append events; start with -auth FILE to require credentials")
+        }
         node.startBackgroundWork()
         return node
     }
 
     private init(settings: NodeSettings, directory: NodeDataDirectory, book: AddressBook, store: any ClusterStore,
                  consensus: any ConsensusEngine, membership: any MembershipService, raftAddress: PeerAddress,
-                 apiAddress: PeerAddress) {
+                 apiAddress: PeerAddress, authorization: APIAuthorization, keyHash: [UInt8]) {
         id = settings.options.nodeID
         self.settings = settings
         logger = settings.logger
@@ -76,6 +103,9 @@ public final class Node: Sendable {
         self.membership = membership
         self.raftAddress = raftAddress
         self.apiAddress = apiAddress
+        self.authorization = authorization
+        self.keyHash = keyHash
+        joinCredentials = CredentialStore.authorization(for: settings.options.joinAs)
         client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10)))
     }
 

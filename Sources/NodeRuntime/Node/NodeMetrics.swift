@@ -8,6 +8,9 @@ final class NodeMetrics: Sendable {
     private let leaders = Mutex(LeaderChangeCounter())
     let eventsAppended = Atomic<Int>(0)
     let joinsAccepted = Atomic<Int>(0)
+    let learnersPromoted = Atomic<Int>(0)
+    let learnersReaped = Atomic<Int>(0)
+    let identityRefusals = Atomic<Int>(0)
     private let requests = Mutex<[String: Int]>([:])
 
     func countRequest(status: Int) {

@@ -18,6 +18,9 @@ public struct NodeSettings: Sendable {
     public var reconcileInterval: Duration = .milliseconds(250)
     /// How often the `-gossip-keyring` file is checked for new contents (SIGHUP reloads at once).
     public var gossipKeyringPollInterval: Duration = .seconds(1)
+    /// How long a node that learned it was removed keeps answering `/status` and `/readyz`
+    /// (so health checks see why) before it exits.
+    public var removedLinger: Duration = .seconds(10)
 
     public init(options: DiscodOptions, logger: Logger) {
         self.options = options

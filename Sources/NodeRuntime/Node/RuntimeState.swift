@@ -20,8 +20,10 @@ struct RuntimeState: Sendable {
     var discoveryTargets: [PeerAddress] = []
     var discoveryError: String?
     var lastLeader: NodeID?
-    /// When the leader first saw each learner that asked to vote (promotion waits for contact).
-    var learnerSince: [NodeID: ContinuousClock.Instant] = [:]
+    /// On the leader: what it has seen of each learner (promotion, reporting, reaping).
+    var learners: [NodeID: LearnerWatch] = [:]
+    /// Set once this node knows it was removed from the cluster.
+    var removal: NodeRemoval?
     /// Refused notifies already logged (each is said once).
     var refusalsLogged: Set<String> = []
 }

@@ -18,6 +18,10 @@ public protocol ClusterStore: Sendable {
     var retainedEvents: (count: Int, bytes: Int) { get }
     /// What applying the entry at `index` did (recent entries only).
     func result(at index: UInt64) -> ApplyResult?
+    /// What the first append with this idempotency key did, while it is in the window.
+    func idempotentAppend(key: String) -> IdempotencyWindow.Record?
+    /// How many idempotency keys the window holds.
+    var idempotencyKeys: Int { get }
     func events(since seq: UInt64, limit: Int) -> EventPage
     /// Long poll: returns as soon as an event after `since` exists, or after `timeout`.
     func waitForEvents(since seq: UInt64, limit: Int, timeout: Duration) async -> EventPage

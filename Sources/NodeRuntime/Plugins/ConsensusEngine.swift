@@ -16,9 +16,11 @@ public protocol ConsensusEngine: Sendable {
     /// Appends `data` to the log; returns its index once committed and applied locally.
     /// Throws ``ConsensusError`` `.notLeader` on followers.
     func propose(_ data: [UInt8]) async throws -> UInt64
-    /// Adds a member (a voter, or a non-voter that only replicates).
-    func addMember(_ id: NodeID, voter: Bool) async throws
-    /// Makes a non-voter a voter.
+    /// Adds a member as a learner (a non-voter that only replicates). Members never join as
+    /// voters: a learner is promoted once it has caught up (``promote(_:)``).
+    func addLearner(_ id: NodeID) async throws
+    /// Makes a learner a voter. Refused (``ConsensusError/Code-swift.enum/learnerBehind``) unless
+    /// the engine reports it caught up (``ConsensusStatus/peers``).
     func promote(_ id: NodeID) async throws
     func removeMember(_ id: NodeID) async throws
     /// Hands leadership to `target` (or the most caught-up voter); returns the new leader.
@@ -56,12 +58,17 @@ public struct ConsensusStatus: Sendable, Hashable {
     /// Why the engine stopped on its own (storage failed, corrupt state), if it did; the node
     /// then stops with this error.
     public var failure: String?
+    /// On the leader: how far every other member's log has come (empty elsewhere).
+    public var peers: [NodeID: PeerReplication]
+    /// Set once this node knows it was removed from the cluster.
+    public var removal: RemovalNotice?
 
     public var isLeader: Bool { role == .leader }
     public var members: [NodeID] { voters + learners }
 
     public init(role: ConsensusRole, term: UInt64, leader: NodeID?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
-                voters: [NodeID], learners: [NodeID], hasState: Bool, isStopped: Bool, failure: String? = nil) {
+                voters: [NodeID], learners: [NodeID], hasState: Bool, isStopped: Bool, failure: String? = nil,
+                peers: [NodeID: PeerReplication] = [:], removal: RemovalNotice? = nil) {
         self.role = role
         self.term = term
         self.leader = leader
@@ -73,6 +80,38 @@ public struct ConsensusStatus: Sendable, Hashable {
         self.hasState = hasState
         self.isStopped = isStopped
         self.failure = failure
+        self.peers = peers
+        self.removal = removal
+    }
+}
+
+/// A member's replication as the leader sees it.
+public struct PeerReplication: Sendable, Hashable {
+    /// The highest log index the member is known to hold (0: nothing acknowledged yet).
+    public var matchIndex: UInt64
+    /// Whether it answered within the last election timeout.
+    public var recentlyActive: Bool
+    /// Whether it answered recently and holds the log up to the commit index: only a caught-up
+    /// learner is promoted.
+    public var caughtUp: Bool
+
+    public init(matchIndex: UInt64, recentlyActive: Bool, caughtUp: Bool) {
+        self.matchIndex = matchIndex
+        self.recentlyActive = recentlyActive
+        self.caughtUp = caughtUp
+    }
+}
+
+/// How a node learned that it was removed from the cluster.
+public struct RemovalNotice: Sendable, Hashable {
+    /// The member that told it (nil: it led the cluster when its own removal committed).
+    public var reportedBy: NodeID?
+    /// The log index of the committed configuration without it.
+    public var configIndex: UInt64
+
+    public init(reportedBy: NodeID?, configIndex: UInt64) {
+        self.reportedBy = reportedBy
+        self.configIndex = configIndex
     }
 }
 
@@ -95,6 +134,11 @@ public struct ConsensusError: Error, Sendable, Hashable, CustomStringConvertible
         case notLeader = "not-leader"
         /// Another membership change is still being committed; retry (HTTP 503).
         case busy
+        /// A learner cannot be promoted before it has caught up with the leader's log.
+        case learnerBehind = "learner-behind"
+        /// The entry was replaced by another leader's before it committed: it will never be
+        /// applied, so retrying cannot duplicate it (HTTP 503).
+        case notCommitted = "not-committed"
         /// The request cannot succeed as given (HTTP 400/409).
         case invalid
         /// The engine stopped (HTTP 503).

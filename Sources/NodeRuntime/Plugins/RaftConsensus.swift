@@ -16,7 +16,9 @@ public final class RaftConsensus: ConsensusEngine {
         return ConsensusStatus(
             role: Self.role(raft.role), term: raft.term, leader: raft.leader, commitIndex: raft.commitIndex,
             appliedIndex: raft.appliedIndex, lastIndex: raft.lastIndex, voters: raft.config.voters,
-            learners: raft.config.learners, hasState: raft.hasState, isStopped: raft.isStopped, failure: raft.failure)
+            learners: raft.config.learners, hasState: raft.hasState, isStopped: raft.isStopped, failure: raft.failure,
+            peers: raft.peers.mapValues { PeerReplication(matchIndex: $0.match, recentlyActive: $0.recentlyActive, caughtUp: $0.caughtUp) },
+            removal: raft.removal.map { RemovalNotice(reportedBy: $0.reportedBy, configIndex: $0.configIndex) })
     }
 
     static func role(_ role: RaftRole) -> ConsensusRole {
@@ -38,8 +40,8 @@ public final class RaftConsensus: ConsensusEngine {
         try await mapping { try await shell.propose(data) }
     }
 
-    public func addMember(_ id: NodeID, voter: Bool) async throws {
-        _ = try await mapping { try await shell.changeMembership(voter ? .addVoter(id) : .addLearner(id)) }
+    public func addLearner(_ id: NodeID) async throws {
+        _ = try await mapping { try await shell.changeMembership(.addLearner(id)) }
     }
 
     public func promote(_ id: NodeID) async throws {
@@ -79,8 +81,10 @@ public final class RaftConsensus: ConsensusEngine {
             let code: ConsensusError.Code = switch error.code {
             case .notLeader: .notLeader
             case .configChangePending, .transferInProgress: .busy
+            case .learnerNotCaughtUp: .learnerBehind
             case .invalidArgument: .invalid
-            case .shutDown, .dropped: .stopped
+            case .dropped: .notCommitted
+            case .shutDown: .stopped
             case .outcomeUnknown: .unknown
             default: .failed
             }

@@ -1,3 +1,4 @@
+import DiscoAuth
 import DiscoCore
 import DiscoSystem
 import Foundation
@@ -10,8 +11,11 @@ import Foundation
 /// ```
 /// <data-dir>/node.lock                 exclusive flock while a node runs
 /// <data-dir>/node.json                 identity: {"id":"…","created_ms":…}
+/// <data-dir>/node-key                  the node's own secret (64 hex digits, mode 0600)
 /// <data-dir>/raft/                     Raft WAL segments, hard state, snapshot (own lock)
 /// <data-dir>/bootstrap-promise.json    bootstrap-expect promise, kept until released
+/// <data-dir>/removed.json              written when the node learns it was removed
+/// <data-dir>/raft.removed/             the Raft state of a removed node that joined again
 /// ```
 /// A node refuses a directory created by a node with another ID: Raft state belongs to one ID.
 public final class NodeDataDirectory: Sendable {
@@ -19,11 +23,17 @@ public final class NodeDataDirectory: Sendable {
     public let nodeID: NodeID
     /// Whether `node.json` was created by this start (a brand-new node).
     public let isNew: Bool
+    /// The node's own secret: made at its first start, it proves this node is the member with
+    /// its ID when it comes back on other addresses (the cluster keeps only its hash).
+    public let nodeKey: NodeKey
     private let lock: FileLock
 
     public var raftDirectory: String { path + "/raft" }
     public var promisePath: String { path + "/bootstrap-promise.json" }
     public var identityPath: String { path + "/node.json" }
+    public var nodeKeyPath: String { path + "/node-key" }
+    public var removalPath: String { path + "/removed.json" }
+    public var setAsideRaftDirectory: String { path + "/raft.removed" }
 
     /// Creates the directory if needed, takes the lock and checks or writes the identity.
     public init(path: String, nodeID: NodeID) throws(NodeStartupError) {
@@ -42,6 +52,26 @@ public final class NodeDataDirectory: Sendable {
                 + (error.heldElsewhere ? "another discod process is using this data directory" : error.reason))
         }
         isNew = try Self.checkIdentity(at: absolute + "/node.json", nodeID: nodeID)
+        nodeKey = try Self.loadOrMakeKey(at: absolute + "/node-key")
+    }
+
+    /// Reads the node key, or makes one (from libcrypto's random generator) at the first start.
+    private static func loadOrMakeKey(at file: String) throws(NodeStartupError) -> NodeKey {
+        if let bytes = FileManager.default.contents(atPath: file) {
+            let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let key = NodeKey(hex: text) else {
+                throw NodeStartupError("\(file) is not a node key (64 hexadecimal digits); restore it from a backup, or delete it to "
+                    + "make a new one (the cluster then accepts this node on new addresses only with -auth credentials)")
+            }
+            return key
+        }
+        do {
+            let key = try NodeKey.generate()
+            try DurableFile.replace(file, with: Array((key.hex + "\n").utf8), mode: 0o600)
+            return key
+        } catch {
+            throw NodeStartupError("cannot make the node key \(file): \(error)")
+        }
     }
 
     /// Returns true when the identity file was just written.
@@ -67,6 +97,32 @@ public final class NodeDataDirectory: Sendable {
             throw NodeStartupError("cannot write \(file): \(error)")
         }
         return true
+    }
+}
+
+// MARK: - Removal record
+
+extension NodeDataDirectory {
+    /// Records that this node was removed from its cluster.
+    func recordRemoval(_ record: JSONValue) throws(DurableFile.Failure) {
+        try DurableFile.replace(removalPath, with: record.encodedBytes() + [0x0A])
+    }
+
+    /// The removal record, if this node was removed (an unreadable record counts as one).
+    func removalRecord() -> JSONObject? {
+        guard let bytes = FileManager.default.contents(atPath: removalPath) else { return nil }
+        return (try? JSONValue.parse(Array(bytes)))?.objectValue ?? JSONObject()
+    }
+
+    /// Moves the Raft state of a removed node to `raft.removed` (replacing an older one) and
+    /// deletes the removal record, so the node starts empty and joins as a new member.
+    func setAsideRaftStateAfterRemoval() throws {
+        let files = FileManager.default
+        if files.fileExists(atPath: setAsideRaftDirectory) { try files.removeItem(atPath: setAsideRaftDirectory) }
+        if files.fileExists(atPath: raftDirectory) { try files.moveItem(atPath: raftDirectory, toPath: setAsideRaftDirectory) }
+        try? files.removeItem(atPath: promisePath)
+        try files.removeItem(atPath: removalPath)
+        try DurableFile.syncDirectory(path)
     }
 }
 

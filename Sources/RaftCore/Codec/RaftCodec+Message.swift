@@ -5,7 +5,7 @@ import DiscoCore
 extension RaftCodec {
     private enum MessageType: UInt8 {
         case preVote = 1, preVoteResponse, vote, voteResponse, append, appendResponse
-        case heartbeat, heartbeatResponse, installSnapshot, timeoutNow
+        case heartbeat, heartbeatResponse, installSnapshot, timeoutNow, removed
     }
 
     /// Encodes a message as a frame payload: version, type, from, to, term, then the body.
@@ -47,6 +47,8 @@ extension RaftCodec {
             writer.blob(snapshot.data)
         case .timeoutNow:
             break
+        case .removed(let configIndex):
+            writer.u64(configIndex)
         }
         return writer.bytes
     }
@@ -63,6 +65,7 @@ extension RaftCodec {
         case .heartbeatResponse: .heartbeatResponse
         case .installSnapshot: .installSnapshot
         case .timeoutNow: .timeoutNow
+        case .removed: .removed
         }
     }
 
@@ -75,7 +78,7 @@ extension RaftCodec {
         }
         let rawType = try reader.u8("message type")
         guard let messageType = MessageType(rawValue: rawType) else {
-            throw RaftError(.malformedFrame, "message type at byte 1: unknown type \(rawType), expected 1...10")
+            throw RaftError(.malformedFrame, "message type at byte 1: unknown type \(rawType), expected 1...11")
         }
         let from = try reader.nodeID("from")
         let to = try reader.nodeID("to")
@@ -113,6 +116,8 @@ extension RaftCodec {
             body = .installSnapshot(Snapshot(metadata: meta, data: try reader.blob("snapshot data", limit: maxDataSize)))
         case .timeoutNow:
             body = .timeoutNow
+        case .removed:
+            body = .removed(configIndex: try reader.u64("config index"))
         }
         try reader.expectEnd("message")
         return Message(from: from, to: to, term: term, body: body)

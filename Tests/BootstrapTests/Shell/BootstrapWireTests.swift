@@ -27,6 +27,24 @@ import Testing
         #expect(try BootstrapWire.decodeNotifyRequest(encoded) == request)
     }
 
+    @Test func nodeKeysAndKeyHashesRoundTripAndAreChecked() throws {
+        let hash = String(repeating: "0f", count: 32)
+        let keyed = BootstrapPeer(id: "c", raftAddress: "10.0.0.3:4002", apiAddress: "10.0.0.3:4001", keyHash: hash)
+        let notify = NotifyRequest(sender: keyed, cluster: "disco", expect: 3, known: [keyed, a], nodeKey: String(repeating: "1a", count: 32))
+        #expect(try BootstrapWire.decodeNotifyRequest(BootstrapWire.encode(notify)) == notify)
+        let join = JoinRequest(node: keyed, cluster: "disco", epoch: 9, nodeKey: String(repeating: "AB", count: 32))
+        let decoded = try BootstrapWire.decodeJoinRequest(BootstrapWire.encode(join))
+        #expect(decoded.nodeKey == String(repeating: "ab", count: 32))  // read as lowercase
+        #expect(decoded.node.keyHash == hash)
+        let base = #""id":"a","addr":"10.0.0.1:4002","api_addr":"10.0.0.1:4001","cluster":"disco""#
+        let badKey = bytes("{\(base),\"node_key\":\"xyz\"}")
+        let badHash = bytes("{\(base),\"key_hash\":7}")
+        #expect(error { () throws(BootstrapWireError) in _ = try BootstrapWire.decodeJoinRequest(badKey) }
+            == #""node_key" must be 64 hexadecimal digits, got "xyz""#)
+        #expect(error { () throws(BootstrapWireError) in _ = try BootstrapWire.decodeJoinRequest(badHash) }?
+            .hasPrefix(#""key_hash" must be 64 hexadecimal digits"#) == true)
+    }
+
     @Test func apiAddressAcceptsHostPortOrURL() throws {
         for text in ["10.0.0.1:4001", "http://10.0.0.1:4001", "http://10.0.0.1:4001/"] {
             let request = try BootstrapWire.decodeNotifyRequest(bytes(

@@ -210,3 +210,63 @@ import Testing
         #expect(options.metadata["formation"] == "bootstrap-expect")
     }
 }
+
+// MARK: - Membership flags
+
+extension DiscodOptionsTests {
+    @Test func reapLearnerTimeoutDefaultsToAnHourAndAcceptsZero() throws {
+        #expect(try parse("data").reapLearnerTimeout == .seconds(3600))
+        #expect(try parse("-reap-learner-timeout 0 data").reapLearnerTimeout == .zero)
+        #expect(try parse("-reap-learner-timeout 90s data").reapLearnerTimeout == .seconds(90))
+    }
+
+    @Test func reapLearnerTimeoutBelowASecondIsRefused() {
+        let error = failure("-reap-learner-timeout 500ms data")
+        #expect(error?.flag == "reap-learner-timeout")
+        #expect(error?.message.contains("must be 0 (never reap) or at least 1s, got 500ms") == true)
+        #expect(failure("-reap-learner-timeout -1s data")?.flag == "reap-learner-timeout")
+    }
+}
+
+// MARK: - Access control flags
+
+extension DiscodOptionsTests {
+    func loader(files: [String: String]) -> DiscoConfigLoader {
+        DiscoConfigLoader(environment: { _ in nil }, readFile: { path in files[path].map { Array($0.utf8) } })
+    }
+
+    @Test func authFileAndJoinAsAreRead() throws {
+        let files = ["/etc/disco/auth.json": #"[{"username":"node","password":"pw","perms":["join","remove"]},{"username":"*","perms":["ready"]}]"#]
+        let options = try DiscodOptions.parse(["-auth", "/etc/disco/auth.json", "-join-as", "node", "data"], loader: loader(files: files))
+        #expect(options.auth?.users.count == 2)
+        #expect(options.joinAs?.username == "node")
+        #expect(options.metadata["join_as"] == .string("node"))
+    }
+
+    @Test func badAuthFilesExitBeforeTheDataDirectoryNamingTheEntry() {
+        let files = [
+            "bad.json": #"[{"username":"node","password":"pw","perms":["jion"]}]"#,
+            "hashed.json": #"[{"username":"node","password":"$pbkdf2-sha256$i=1000$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA","perms":["join"]}]"#,
+        ]
+        func failure(_ arguments: [String]) -> FlagError? {
+            do {
+                _ = try DiscodOptions.parse(arguments, loader: loader(files: files))
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let bad = failure(["-auth", "bad.json", "data"])
+        #expect(bad?.flag == "auth")
+        #expect(bad?.exitStatus == 2)
+        #expect(bad?.message.contains(#"auth file "bad.json", entry 1 ("node"): "perms" has an unknown permission "jion"; use only all, join"#) == true,
+                "\(String(describing: bad))")
+        #expect(failure(["-auth", "missing.json", "data"])?.message.contains("does not exist") == true)
+        #expect(failure(["-join-as", "node", "data"])?.flag == "join-as")
+        #expect(failure(["-auth", "bad.json", "-join-as", "node", "data"])?.flag == "auth")
+        let unknown = failure(["-auth", "hashed.json", "-join-as", "other", "data"])
+        #expect(unknown?.message.contains(#"user "other" is not in the auth file"#) == true)
+        let hashed = failure(["-auth", "hashed.json", "-join-as", "node", "data"])
+        #expect(hashed?.message.contains("stores a hash for user \"node\"") == true, "\(String(describing: hashed))")
+    }
+}

@@ -113,7 +113,7 @@ struct BootstrapInPlaceTests {
         #expect(joiner.status.config.learners == ["n4"])
         #expect(joiner.status.config.voters == ids)
 
-        _ = try await cluster.waitForLeader().changeMembership(.promote("n4"))
+        try await promoteOnceCaughtUp("n4", in: cluster)
         _ = try await cluster.proposeMany(20, prefix: "after", concurrency: 4)
         try await cluster.waitForIdenticalState()
         let all: [NodeID] = ["n1", "n2", "n3", "n4"]

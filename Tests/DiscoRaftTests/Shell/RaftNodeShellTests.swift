@@ -201,7 +201,7 @@ struct RaftNodeShellTests {
             (error as? RaftShellError)?.code == .notLeader
         }
         await #expect {
-            try await cluster.start("n1")  // the same data directory, still in use
+            try await cluster.start("n1", waitForLock: false)  // the same data directory, still in use
         } throws: { error in
             (error as? RaftShellError)?.code == .storage && "\(error)".contains("another node is using this data directory")
         }
@@ -237,7 +237,7 @@ struct RaftNodeShellTests {
         await cluster.shutdownAll()
     }
 
-    @Test("membership: a 4th node is added as a voter and catches up, then removed")
+    @Test("membership: a 4th node joins as a learner, is promoted once caught up, then removed")
     func membershipChanges() async throws {
         let cluster = try await ShellCluster.start(ids)
         defer { Task { await cluster.shutdownAll() } }
@@ -245,7 +245,13 @@ struct RaftNodeShellTests {
         _ = try await cluster.proposeMany(20, prefix: "early", concurrency: 4)
         let joiner = try await cluster.start("n4", bootstrap: false)
         #expect(joiner.status.config.voters.isEmpty)
-        _ = try await leader.changeMembership(.addVoter("n4"))
+        await #expect {
+            _ = try await leader.changeMembership(.addVoter("n4"))
+        } throws: { error in
+            (error as? RaftShellError)?.code == .invalidArgument
+        }
+        _ = try await leader.changeMembership(.addLearner("n4"))
+        try await promoteOnceCaughtUp("n4", in: cluster)
         _ = try await cluster.proposeMany(20, prefix: "four", concurrency: 4)
         try await cluster.waitForIdenticalState()
         for shell in cluster.shells { #expect(shell.status.config.voters == ["n1", "n2", "n3", "n4"]) }

@@ -109,7 +109,7 @@ final class ShellCluster: Sendable {
     /// Starts (or restarts, from its data directory) `id` on a fresh OS-chosen port and publishes
     /// the new address. `bootstrap` false: a node waiting to be added.
     @discardableResult
-    func start(_ id: NodeID, bootstrap: Bool = true) async throws -> RaftNodeShell {
+    func start(_ id: NodeID, bootstrap: Bool = true, waitForLock: Bool = true) async throws -> RaftNodeShell {
         var configuration = RaftShellConfiguration(
             id: id, dataDirectory: directory.path + "/" + id.rawValue, addressBook: addresses.book,
             logger: Logger(label: "raft-\(id)", level: .info, handler: LogfmtHandler(sink: logs)))
@@ -126,7 +126,7 @@ final class ShellCluster: Sendable {
             do {
                 shell = try await RaftNodeShell.start(configuration, stateMachine: stateMachine)
                 return true
-            } catch let error as RaftShellError where error.code == .storage && error.message.contains("another node is using") {
+            } catch let error as RaftShellError where waitForLock && error.code == .storage && error.message.contains("another node is using") {
                 return false
             }
         }
@@ -227,4 +227,18 @@ final class ShellCluster: Sendable {
 struct ShellTestError: Error, CustomStringConvertible {
     let description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Promotes `learner` as the node's reconciliation does: asks the current leader, and asks
+/// again while the core refuses because the learner is not caught up yet (or leadership moved).
+func promoteOnceCaughtUp(_ learner: NodeID, in cluster: ShellCluster) async throws {
+    try await waitUntil("the leader to promote \(learner) once it is caught up") {
+        guard let leader = cluster.leader else { return false }
+        do {
+            _ = try await leader.changeMembership(.promote(learner))
+            return true
+        } catch let error as RaftShellError where [.learnerNotCaughtUp, .notLeader, .configChangePending].contains(error.code) {
+            return false
+        }
+    }
 }

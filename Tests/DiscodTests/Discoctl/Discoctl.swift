@@ -12,11 +12,12 @@ enum Discoctl {
         try await run(["-addr", "127.0.0.1:\(node.httpPort)"] + arguments)
     }
 
-    /// `discoctl <arguments>` in a fresh temporary directory, with `environment` added.
-    static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> ExecutableRunner.Outcome {
+    /// `discoctl <arguments>` in a fresh temporary directory, with `environment` added and `input`
+    /// on standard input.
+    static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) async throws -> ExecutableRunner.Outcome {
         let directory = try ExecutableRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        return try await ExecutableRunner.run("discoctl", arguments, in: directory, environment: environment)
+        return try await ExecutableRunner.run("discoctl", arguments, in: directory, environment: environment, input: input)
     }
 
     /// Starts `discod -node-id 1 …`, which forms a single-node cluster by itself, and waits until

@@ -61,6 +61,11 @@ extension NodeProcessTests {
                             "node \(target.nodeID): the refusal should name both cluster names: \(refused.text)")
                 }
                 for target in nodes { #expect(await target.memberIDs() == ["1", "2", "3"]) }
+                // Without -auth the API is open, and each node says so once at start.
+                for target in nodes {
+                    let warnings = target.process.output.components(separatedBy: "the HTTP API is open").count - 1
+                    #expect(warnings == 1, "node \(target.nodeID) logged the open-API warning \(warnings) times")
+                }
             }
         }
     }

@@ -22,6 +22,9 @@ struct ClusterCommandCodecTests {
         .appendEvent(timeMillis: -1, data: json("[" + String(repeating: "1,", count: 1000) + "1]")),
         .trimEvents(through: 1),
         .trimEvents(through: .max),
+        .upsertMember(ClusterMember(id: "n2", raftAddress: "a:1", apiAddress: "a:2", voter: true, keyHash: [UInt8](repeating: 7, count: 32))),
+        .appendEventOnce(timeMillis: 1_700_000_000_000, key: "0b7e5b8c-retry", data: json(#"{"deploy":"v2"}"#)),
+        .appendEventOnce(timeMillis: -5, key: String(repeating: "k", count: 128), data: json("[]")),
     ]
 
     @Test("every command survives encode and decode", arguments: commands)
@@ -33,15 +36,47 @@ struct ClusterCommandCodecTests {
 
     @Test("the wire format is stable (golden bytes, also the fuzzer's seeds)")
     func goldenBytes() throws {
-        let initialize: [UInt8] = [1, 1, 4] + json("prod") + [0, 0, 0, 0, 0, 0, 0, 7]
+        let initialize: [UInt8] = [2, 1, 4] + json("prod") + [0, 0, 0, 0, 0, 0, 0, 7]
         #expect(try ClusterCommand.initialize(cluster: "prod", epoch: 7).encode() == initialize)
-        let upsert: [UInt8] = [1, 2, 2] + json("n1") + [13] + json("10.0.0.1:4002") + [13] + json("10.0.0.1:4001") + [1]
+        let upsert: [UInt8] = [2, 2, 2] + json("n1") + [13] + json("10.0.0.1:4002") + [13] + json("10.0.0.1:4001") + [1, 0]
         let n1 = ClusterMember(id: "n1", raftAddress: "10.0.0.1:4002", apiAddress: "10.0.0.1:4001", voter: true)
         #expect(try ClusterCommand.upsertMember(n1).encode() == upsert)
-        #expect(try ClusterCommand.removeMember("n1").encode() == [1, 3, 2] + json("n1"))
-        let event: [UInt8] = [1, 4, 0x00, 0x00, 0x01, 0x8B, 0xCF, 0xE5, 0x68, 0x00, 0, 0, 0, 14] + json(#"{"a":[1,true]}"#)
+        var keyed = n1
+        keyed.keyHash = [UInt8](repeating: 0xAB, count: 32)
+        #expect(try ClusterCommand.upsertMember(keyed).encode() == Array(upsert.dropLast()) + [32] + keyed.keyHash)
+        #expect(try ClusterCommand.removeMember("n1").encode() == [2, 3, 2] + json("n1"))
+        let event: [UInt8] = [2, 4, 0x00, 0x00, 0x01, 0x8B, 0xCF, 0xE5, 0x68, 0x00, 0, 0, 0, 14] + json(#"{"a":[1,true]}"#)
         #expect(try ClusterCommand.decode(event) == .appendEvent(timeMillis: 0x018B_CFE5_6800, data: json(#"{"a":[1,true]}"#)))
-        #expect(try ClusterCommand.trimEvents(through: 0x0102).encode() == [1, 5, 0, 0, 0, 0, 0, 0, 1, 2])
+        #expect(try ClusterCommand.trimEvents(through: 0x0102).encode() == [2, 5, 0, 0, 0, 0, 0, 0, 1, 2])
+        let once: [UInt8] = [2, 6, 0, 0, 0, 0, 0, 0, 0, 9, 3] + json("k-1") + [0, 0, 0, 2] + json("{}")
+        #expect(try ClusterCommand.appendEventOnce(timeMillis: 9, key: "k-1", data: json("{}")).encode() == once)
+    }
+
+    @Test("version 1 commands (before key hashes and idempotency keys) are still read")
+    func versionOneIsRead() throws {
+        let upsert: [UInt8] = [1, 2, 2] + json("n1") + [13] + json("10.0.0.1:4002") + [13] + json("10.0.0.1:4001") + [1]
+        #expect(try ClusterCommand.decode(upsert)
+            == .upsertMember(ClusterMember(id: "n1", raftAddress: "10.0.0.1:4002", apiAddress: "10.0.0.1:4001", voter: true)))
+        #expect(try ClusterCommand.decode([1, 3, 2] + json("n1")) == .removeMember("n1"))
+        let once: [UInt8] = [1, 6, 0, 0, 0, 0, 0, 0, 0, 9, 3] + json("k-1") + [0, 0, 0, 2] + json("{}")
+        #expect(decodeError(once)?.description.contains("(6 needs format version 2), found 6") == true)
+    }
+
+    @Test("idempotency keys must be 1 to 128 visible ASCII characters; key hashes 0 or 32 bytes")
+    func keyChecks() {
+        for key in ["", "has space", String(repeating: "k", count: 129), "tab\t", "é"] {
+            let error = encodeError(.appendEventOnce(timeMillis: 1, key: key, data: json("1")))
+            #expect(error?.field == "key", "\(key.debugDescription)")
+        }
+        let bad: [UInt8] = [2, 6, 0, 0, 0, 0, 0, 0, 0, 9, 3] + json("a b") + [0, 0, 0, 1] + json("1")
+        #expect(decodeError(bad)?.description.hasPrefix("cluster command: invalid-value at byte 11 (field key): idempotency key must be visible ASCII") == true,
+                "\(String(describing: decodeError(bad)))")
+        var hash = (try? ClusterCommand.upsertMember(member("n1")).encode()) ?? []
+        let last = hash.count - 1
+        hash[last] = 5
+        #expect(decodeError(hash)?.field == "member.keyHash.length")
+        #expect(encodeError(.upsertMember(ClusterMember(id: "n1", raftAddress: "a:1", apiAddress: "a:2", voter: true, keyHash: [1, 2])))?.field
+            == "member.keyHash")
     }
 
     @Test("a trim through 0 is refused both ways; a truncated or padded trim is refused")
@@ -100,13 +135,13 @@ struct ClusterCommandCodecTests {
     @Test("an unknown version or tag is refused, naming the expected values")
     func unknownVersionAndTag() throws {
         var bytes = try ClusterCommand.removeMember("n1").encode()
-        bytes[0] = 2
+        bytes[0] = 3
         #expect(decodeError(bytes)?.description
-            == "cluster command: unsupported-version at byte 0 (field version): expected format version 1, found 2")
-        bytes[0] = 1
+            == "cluster command: unsupported-version at byte 0 (field version): expected format version 1 to 2, found 3")
+        bytes[0] = 2
         bytes[1] = 9
         #expect(decodeError(bytes)?.description
-            == "cluster command: unknown-tag at byte 1 (field tag): expected 1 (initialize), 2 (upsertMember), 3 (removeMember), 4 (appendEvent) or 5 (trimEvents), found 9")
+            == "cluster command: unknown-tag at byte 1 (field tag): expected 1 (initialize), 2 (upsertMember), 3 (removeMember), 4 (appendEvent), 5 (trimEvents) or 6 (appendEventOnce), found 9")
     }
 
     @Test("a declared event length over 1 MiB is refused before reading it")
@@ -124,17 +159,17 @@ struct ClusterCommandCodecTests {
             == "cluster command: trailing-bytes at byte 5 (field end): expected the end, found 1 more byte")
 
         var flag = try ClusterCommand.upsertMember(member("n1")).encode()
-        flag[flag.count - 1] = 2
+        flag[flag.count - 2] = 2
         #expect(decodeError(flag)?.description
-            == "cluster command: invalid-value at byte \(flag.count - 1) (field member.voter): expected 0 or 1, found 2")
+            == "cluster command: invalid-value at byte \(flag.count - 2) (field member.voter): expected 0 or 1, found 2")
 
-        let spaceID: [UInt8] = [1, 3, 3] + json("a b")
+        let spaceID: [UInt8] = [2, 3, 3] + json("a b")
         #expect(decodeError(spaceID)?.description
             == #"cluster command: invalid-value at byte 3 (field id): expected a node ID (non-empty, no whitespace or control characters), found "a b""#)
-        let emptyID: [UInt8] = [1, 3, 0]
+        let emptyID: [UInt8] = [2, 3, 0]
         #expect(decodeError(emptyID)?.field == "id")
 
-        let badUTF8: [UInt8] = [1, 1, 2, 0xC3, 0x28] + [UInt8](repeating: 0, count: 8)
+        let badUTF8: [UInt8] = [2, 1, 2, 0xC3, 0x28] + [UInt8](repeating: 0, count: 8)
         #expect(decodeError(badUTF8)?.description
             == "cluster command: invalid-value at byte 3 (field cluster): expected UTF-8 text, found invalid bytes")
 

@@ -132,7 +132,7 @@ struct ClusterStateTests {
         var version = bytes
         version[4] = 9
         #expect(snapshotError(version)?.description
-            == "cluster snapshot: unsupported-version at byte 4 (field version): expected snapshot version 1 to 2, found 9")
+            == "cluster snapshot: unsupported-version at byte 4 (field version): expected snapshot version 1 to 3, found 9")
         let truncated = Array(bytes.dropLast(10))
         #expect(snapshotError(truncated)?.description
             == "cluster snapshot: truncated at byte 5 (field bodyLength): header declares a \(bytes.count - 17)-byte body plus a 4-byte checksum, but \(bytes.count - 23) bytes follow the header")
@@ -152,8 +152,8 @@ struct ClusterStateTests {
         body.bool(false)
         body.u64(10)
         body.u32(2)
-        member("n2").encode(into: &body)
-        member("n1").encode(into: &body)
+        member("n2").encode(into: &body, withKeyHash: false)
+        member("n1").encode(into: &body, withKeyHash: false)
         body.u64(0)
         let unsorted = snapshotError(wrap(body.bytes))
         #expect(unsorted?.field == "members[1].id")
@@ -184,16 +184,77 @@ struct ClusterStateTests {
             == "cluster snapshot: invalid-value at byte 26 (field trimmedThrough): expected at most the applied index 4 (one event per entry), found 5")
     }
 
-    @Test("a version 1 snapshot (written before events could be trimmed) is still read")
-    func versionOneSnapshot() throws {
+    @Test("version 1 and 2 snapshots (before trimming; before key hashes and idempotency keys) are still read")
+    func olderSnapshotVersions() throws {
         let state = Self.populated()
-        // The version 2 body is the version 1 body plus trimmedThrough before the event count.
-        let current = state.snapshotBytes()
-        let body = Array(current[13..<(current.count - 4)])
-        let countOffset = body.count - state.events.reduce(0) { $0 + 8 + 8 + 4 + $1.data.count } - 8
-        let oldBody = Array(body[..<(countOffset - 8)] + body[countOffset...])
-        #expect(body[(countOffset - 8)..<countOffset].allSatisfy { $0 == 0 })
-        #expect(try ClusterState(snapshot: wrap(oldBody)) == state)
+        for version: UInt8 in [1, 2] {
+            var body = ClusterByteWriter()
+            body.bool(true)
+            body.name("prod")
+            body.u64(7)
+            body.u64(state.appliedIndex)
+            body.u32(UInt32(state.members.count))
+            for member in state.sortedMembers { member.encode(into: &body, withKeyHash: false) }
+            if version == 2 { body.u64(0) }  // trimmedThrough
+            body.u64(UInt64(state.events.count))
+            for event in state.events {
+                body.u64(event.index)
+                body.i64(event.timeMillis)
+                body.blob(event.data)
+            }
+            #expect(try ClusterState(snapshot: wrap(body.bytes, version: version)) == state, "version \(version)")
+        }
+    }
+
+    // MARK: Idempotency keys
+
+    @Test("a repeated idempotency key appends nothing and answers the first append's seq and index")
+    func idempotentAppend() throws {
+        var state = Self.populated()
+        var index = state.appliedIndex
+        func next() -> UInt64 { index += 1; return index }
+        let first = next()
+        #expect(state.apply(.appendEventOnce(timeMillis: 10_000, key: "retry-1", data: json("1")), index: first) == .eventAppended(seq: 6))
+        #expect(state.apply(.appendEventOnce(timeMillis: 10_500, key: "retry-1", data: json("1")), index: next())
+            == .eventDuplicate(seq: 6, index: first))
+        #expect(state.apply(.appendEventOnce(timeMillis: 11_000, key: "retry-2", data: json("2")), index: next()) == .eventAppended(seq: 7))
+        #expect(state.lastSeq == 7)
+        #expect(state.idempotency.record(for: "retry-1")?.seq == 6)
+        // The window is in the snapshot (format 3) and keeps answering after a restore.
+        var restored = try ClusterState(snapshot: state.snapshotBytes())
+        #expect(restored == state)
+        #expect(restored.idempotency.count == 2)
+        #expect(restored.apply(.appendEventOnce(timeMillis: 12_000, key: "retry-1", data: json("1")), index: next())
+            == .eventDuplicate(seq: 6, index: first))
+        // Trimming the event does not forget the key.
+        _ = restored.apply(.trimEvents(through: 6), index: next())
+        #expect(restored.apply(.appendEventOnce(timeMillis: 12_000, key: "retry-1", data: json("1")), index: next())
+            == .eventDuplicate(seq: 6, index: first))
+    }
+
+    @Test("keys expire after an hour of the leaders' time, and beyond 10,000 keys")
+    func idempotencyWindowBounds() {
+        var state = ClusterState()
+        var index: UInt64 = 0
+        func next() -> UInt64 { index += 1; return index }
+        _ = state.apply(.appendEventOnce(timeMillis: 0, key: "old", data: json("0")), index: next())
+        #expect(state.apply(.appendEventOnce(timeMillis: IdempotencyWindow.maxAgeMillis, key: "old", data: json("0")), index: next())
+            == .eventDuplicate(seq: 1, index: 1))
+        // One millisecond past the hour: "old" has expired, so it appends again.
+        #expect(state.apply(.appendEventOnce(timeMillis: IdempotencyWindow.maxAgeMillis + 1, key: "old", data: json("0")), index: next())
+            == .eventAppended(seq: 2))
+        var counted = ClusterState()
+        for value in 0...IdempotencyWindow.maxKeys {
+            _ = counted.apply(.appendEventOnce(timeMillis: 1, key: "k\(value)", data: json("1")), index: UInt64(value + 1))
+        }
+        #expect(counted.idempotency.count == IdempotencyWindow.maxKeys)
+        #expect(counted.idempotency.record(for: "k0") == nil)
+        _ = counted.apply(.appendEventOnce(timeMillis: 1, key: "last", data: json("1")), index: UInt64(IdempotencyWindow.maxKeys + 2))
+        #expect(counted.idempotency.count == IdempotencyWindow.maxKeys)
+        #expect(counted.idempotency.record(for: "k1") == nil)
+        #expect(counted.idempotency.record(for: "k2")?.seq == 3)
+        #expect(counted.idempotency.record(for: "last") != nil)
+        #expect((try? ClusterState(snapshot: counted.snapshotBytes()))?.idempotency.count == IdempotencyWindow.maxKeys)
     }
 
     // MARK: Retention

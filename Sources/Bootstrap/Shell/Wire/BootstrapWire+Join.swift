@@ -3,18 +3,19 @@ import DiscoCore
 // MARK: - Join on the wire
 
 extension BootstrapWire {
-    /// The body of `POST /join`: `{"id","addr","api_addr","voter","cluster","epoch"?}`.
+    /// The body of `POST /join`: `{"id","addr","api_addr","voter","key_hash"?,"cluster","epoch"?,"node_key"?}`.
     public static func encode(_ request: JoinRequest) -> [UInt8] {
         var members = peerObject(request.node).members.map { ($0.key, $0.value) }
         members.append(("cluster", .string(request.cluster)))
         if let epoch = request.epoch { members.append(("epoch", JSONValue(epoch))) }
+        if let key = request.nodeKey { members.append(("node_key", .string(key))) }
         return object(members)
     }
 
     public static func decodeJoinRequest(_ body: [UInt8]) throws(BootstrapWireError) -> JoinRequest {
         let reader = try WireReader(body: body)
         return JoinRequest(node: try peer(from: reader), cluster: try reader.string("cluster", "a cluster name (a non-empty string)"),
-                           epoch: try reader.optionalUInt64("epoch"))
+                           epoch: try reader.optionalUInt64("epoch"), nodeKey: try reader.optionalHex("node_key", bytes: 32))
     }
 
     /// `{"id","api_addr","addr"}`.

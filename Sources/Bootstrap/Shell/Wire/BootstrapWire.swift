@@ -13,24 +13,27 @@ public enum BootstrapWire {
 
     // MARK: Peers
 
-    /// `{"id","addr","api_addr","voter"}`.
+    /// `{"id","addr","api_addr","voter","key_hash"?}`.
     static func peerObject(_ peer: BootstrapPeer) -> JSONObject {
-        JSONObject([
+        var object = JSONObject([
             .init(key: "id", value: .string(peer.id.rawValue)),
             .init(key: "addr", value: .string(peer.raftAddress)),
             .init(key: "api_addr", value: .string(apiURL(peer.apiAddress))),
             .init(key: "voter", value: .bool(peer.voter)),
         ])
+        if let hash = peer.keyHash { object.append(key: "key_hash", value: .string(hash)) }
+        return object
     }
 
     static func peerArray(_ peers: [BootstrapPeer]) -> JSONValue {
         .array(peers.map { .object(peerObject($0)) })
     }
 
-    /// Reads the peer fields of `reader` (`voter` defaults to true).
+    /// Reads the peer fields of `reader` (`voter` defaults to true, `key_hash` is optional).
     static func peer(from reader: WireReader) throws(BootstrapWireError) -> BootstrapPeer {
         BootstrapPeer(id: try reader.nodeID("id"), raftAddress: try reader.raftAddress("addr"),
-                      apiAddress: try reader.apiAddress("api_addr"), voter: try reader.bool("voter", default: true))
+                      apiAddress: try reader.apiAddress("api_addr"), voter: try reader.bool("voter", default: true),
+                      keyHash: try reader.optionalHex("key_hash", bytes: 32))
     }
 
     /// Reads the array of peers under `key`.
@@ -58,6 +61,7 @@ public enum BootstrapWire {
         members.insert(("cluster", .string(request.cluster)), at: 3)
         members.insert(("expect", JSONValue(request.expect)), at: 4)
         members.append(("known", peerArray(request.known)))
+        if let key = request.nodeKey { members.append(("node_key", .string(key))) }
         return object(members)
     }
 
@@ -69,7 +73,8 @@ public enum BootstrapWire {
         // `known` is optional: a sender that knows nobody may leave it out.
         var known: [BootstrapPeer] = []
         if let value = reader.object["known"], !value.isNull { known = try peers("known", in: reader) }
-        return NotifyRequest(sender: sender, cluster: cluster, expect: expect, known: known)
+        return NotifyRequest(sender: sender, cluster: cluster, expect: expect, known: known,
+                             nodeKey: try reader.optionalHex("node_key", bytes: 32))
     }
 
     /// The status and body answering a notify: 200 for `forming`/`clustered`, 409 for a mismatch.

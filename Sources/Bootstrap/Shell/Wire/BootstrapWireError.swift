@@ -115,6 +115,16 @@ struct WireReader {
         return number
     }
 
+    /// Lowercase or uppercase hexadecimal text of `bytes` bytes, or `nil` when absent or null.
+    func optionalHex(_ key: String, bytes: Int) throws(BootstrapWireError) -> String? {
+        guard let value = object[key], !value.isNull else { return nil }
+        let expected = "\(bytes * 2) hexadecimal digits"
+        guard let text = value.stringValue, text.utf8.count == bytes * 2,
+              text.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) || (0x41...0x46).contains($0) })
+        else { throw invalid(key, expected, got: value) }
+        return text.lowercased()
+    }
+
     func bool(_ key: String, default fallback: Bool) throws(BootstrapWireError) -> Bool {
         guard let value = object[key], !value.isNull else { return fallback }
         guard let flag = value.boolValue else { throw invalid(key, "true or false", got: value) }

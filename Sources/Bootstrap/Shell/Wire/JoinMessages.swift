@@ -11,11 +11,15 @@ public struct JoinRequest: Hashable, Sendable {
     public var cluster: String
     /// The cluster epoch the joiner last belonged to, if it has state; a stale epoch is refused.
     public var epoch: UInt64?
+    /// The joiner's own key (hexadecimal): registers its hash with a new member record, and
+    /// proves a member that comes back on new addresses is that node.
+    public var nodeKey: String?
 
-    public init(node: BootstrapPeer, cluster: String, epoch: UInt64? = nil) {
+    public init(node: BootstrapPeer, cluster: String, epoch: UInt64? = nil, nodeKey: String? = nil) {
         self.node = node
         self.cluster = cluster
         self.epoch = epoch
+        self.nodeKey = nodeKey
     }
 }
 

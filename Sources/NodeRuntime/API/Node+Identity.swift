@@ -1,0 +1,94 @@
+import Bootstrap
+import DiscoAuth
+import DiscoCore
+import DiscoNet
+import Synchronization
+
+// MARK: - Identity is not an address
+
+/// A member's addresses as the cluster knows them.
+struct MemberAddresses: Hashable, Sendable, CustomStringConvertible {
+    var raft: PeerAddress
+    var api: PeerAddress
+
+    var description: String { "\(raft) (API \(api.url))" }
+}
+
+extension Node {
+    /// Whether `node` belongs to the cluster: in the consensus configuration or the replicated
+    /// member records.
+    func isKnownMember(_ node: NodeID) -> Bool {
+        consensus.status.members.contains(node) || store.member(node) != nil
+    }
+
+    /// Where the cluster knows `member` to be: its replicated record, else a trusted address book
+    /// entry (a founder before its record is written).
+    func currentAddresses(of member: NodeID) -> MemberAddresses? {
+        if let record = store.member(member), let raft = try? PeerAddress(parsing: record.raftAddress),
+           let api = try? PeerAddress(parsing: record.apiAddress) {
+            return MemberAddresses(raft: raft, api: api)
+        }
+        guard let entry = book.entry(member), entry.source.isTrusted else { return nil }
+        return MemberAddresses(raft: entry.raftAddress, api: entry.apiAddress)
+    }
+
+    /// The SHA-256 of `member`'s node key, as recorded (empty when unknown).
+    func recordedKeyHash(of member: NodeID) -> [UInt8] {
+        if let hash = store.member(member)?.keyHash, !hash.isEmpty { return hash }
+        guard let entry = book.entry(member), entry.source.isTrusted else { return [] }
+        return entry.keyHash
+    }
+
+    /// Whether a request naming `member` proves it comes from that node: it carries the node's
+    /// key (checked against the recorded hash in constant time), or `-auth` credentials of a user
+    /// with the `join` permission (anonymous callers never prove anything).
+    func provesIdentity(of member: NodeID, nodeKey: String?, request: HTTPRequest) async -> Bool {
+        if let nodeKey, NodeKey.proves(nodeKey, hash: recordedKeyHash(of: member)) { return true }
+        guard !authorization.isOpen, let caller = await authorization.caller(of: request), caller.username != nil else { return false }
+        return caller.may(.join)
+    }
+
+    /// Checks a join or notify that names `member` at `claimed` addresses. Nil when it may go
+    /// on: the node is new, or at the addresses the cluster knows, or proved it is the member
+    /// (then `proven` is set). Otherwise the 409 answer naming the member and its addresses.
+    func checkIdentity(of member: NodeID, at claimed: MemberAddresses, nodeKey: String?, request: HTTPRequest,
+                       what: String) async -> (refusal: HTTPResponse?, proven: Bool) {
+        guard isKnownMember(member) else { return (nil, false) }
+        let current = currentAddresses(of: member)
+        if current == claimed { return (nil, false) }
+        if await provesIdentity(of: member, nodeKey: nodeKey, request: request) { return (nil, true) }
+        metrics.identityRefusals.add(1, ordering: .relaxed)
+        let known = current.map { "at \($0)" } ?? "(its addresses are not known here)"
+        let message = "node \(member) is already a member \(known); this \(what) names it at \(claimed). "
+            + "Moving a member to new addresses needs proof that the request comes from it: its node key (discod sends it "
+            + "from its data directory) or -auth credentials with the join permission"
+        logger.warning("refused a \(what) naming member \(member) at \(claimed): \(current.map { "it is at \($0)" } ?? "no proof")")
+        var extra: [JSONObject.Member] = [.init(key: "member", value: .string(member.rawValue))]
+        if let current {
+            extra.append(.init(key: "addr", value: .string(current.raft.description)))
+            extra.append(.init(key: "api_addr", value: .string(current.api.url)))
+        }
+        return (APIResponse.error(409, message, extra: extra), false)
+    }
+
+    /// A notify from a node while this one is in a cluster: records the sender's addresses when
+    /// it is new or proves it is the member it names (a restart on new addresses); answers 409
+    /// when it names a member at other addresses without proof. Nil to go on answering.
+    func checkClusteredNotify(_ notify: NotifyRequest, request: HTTPRequest) async -> HTTPResponse? {
+        let sender = notify.sender
+        guard let raft = try? PeerAddress(parsing: sender.raftAddress), let api = try? PeerAddress(parsing: sender.apiAddress) else {
+            return APIResponse.error(400, "\"addr\" and \"api_addr\" must be host:port addresses")
+        }
+        let (refusal, proven) = await checkIdentity(of: sender.id, at: MemberAddresses(raft: raft, api: api), nodeKey: notify.nodeKey,
+                                                    request: request, what: "notify")
+        if let refusal { return refusal }
+        if proven {
+            if book.learn(sender.id, raftAddress: raft, apiAddress: api, voter: sender.voter, source: .proven) {
+                logger.info("member \(sender.id) proved it moved to \(raft) (API \(api.url)); the leader records the change")
+            }
+        } else {
+            learn(sender, source: .notify)
+        }
+        return nil
+    }
+}

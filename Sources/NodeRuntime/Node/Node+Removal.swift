@@ -1,0 +1,80 @@
+import DiscoCore
+import Foundation
+import Synchronization
+
+// MARK: - NodeRemoval
+
+/// How this node learned that it was removed from the cluster.
+struct NodeRemoval: Sendable, Hashable {
+    /// The member that told it (nil: it led the cluster when its own removal committed).
+    var reportedBy: NodeID?
+    /// The log index of the committed configuration without it (0 when a leader answered a
+    /// rejoin with "removed").
+    var configIndex: UInt64
+    /// Wall-clock time it learned it, in milliseconds since the Unix epoch.
+    var atMillis: Int64
+
+    var reporter: String {
+        reportedBy.map { "told by node \($0)" } ?? "its own removal committed while it led"
+    }
+
+    var json: JSONValue {
+        [
+            "reported_by": reportedBy.map { .string($0.rawValue) } ?? .null,
+            "config_index": .number(JSONNumber(configIndex)),
+            "time_ms": .number(JSONNumber(atMillis)),
+        ]
+    }
+}
+
+// MARK: - A removed node knows it
+
+extension Node {
+    /// Called once the engine (or a leader answering a rejoin) says this node is no longer a
+    /// member: records it in the data directory (so a restart without `-join` refuses to run),
+    /// reports it on `/status` and `/readyz`, and exits with status 1 after
+    /// ``NodeSettings/removedLinger``.
+    func noticeRemoval(_ notice: RemovalNotice) async {
+        let removal = NodeRemoval(reportedBy: notice.reportedBy, configIndex: notice.configIndex,
+                                  atMillis: Int64(Date().timeIntervalSince1970 * 1000))
+        let first = runtime.withLock { state -> Bool in
+            guard state.removal == nil else { return false }
+            state.removal = removal
+            return true
+        }
+        guard first else { return }
+        do {
+            try directory.recordRemoval(removal.json)
+        } catch {
+            logger.error("cannot record the removal in \(directory.removalPath): \(error)")
+        }
+        logger.error("node \(id) was removed from the cluster (\(removal.reporter)); it no longer takes part and exits in "
+            + "\(GoDuration.format(settings.removedLinger)). To make it a member again, start it with -join <a member's API address>: "
+            + "it sets its old Raft state aside and joins as a new member")
+        spawn { [self] in
+            try? await Task.sleep(for: settings.removedLinger)
+            await shutdown(exitStatus: 1)
+        }
+    }
+
+    /// The removal this node knows of, if any.
+    var removal: NodeRemoval? { runtime.withLock { $0.removal } }
+
+    /// At start: a node that was removed runs again only when told where to join.
+    static func checkRemoval(_ directory: NodeDataDirectory, options: DiscodOptions, logger: Logger) throws(NodeStartupError) {
+        guard let record = directory.removalRecord() else { return }
+        let by = record["reported_by"]?.stringValue.map { " (told by node \($0))" } ?? ""
+        guard !options.join.isEmpty else {
+            throw NodeStartupError("node \(options.nodeID) was removed from its cluster\(by) and does not run again as a member; "
+                + "start it with -join <a member's API address> to join as a new member (its old Raft state is set aside), "
+                + "or start it with a fresh data directory")
+        }
+        do {
+            try directory.setAsideRaftStateAfterRemoval()
+        } catch {
+            throw NodeStartupError("node \(options.nodeID) was removed from its cluster\(by); cannot set its old Raft state aside: \(error)")
+        }
+        logger.warning("node \(options.nodeID) was removed from its cluster\(by): its old Raft state is in "
+            + "\(directory.setAsideRaftDirectory); joining again through -join as a new member")
+    }
+}

@@ -123,6 +123,15 @@ public final class Node: Sendable {
         runtime.withLock { $0.httpServer = server }
     }
 
+    // MARK: Reloading
+
+    /// Re-reads what may change while the node runs: the gossip keyring file. `discod` calls
+    /// this on SIGHUP; a file that cannot be used is logged and the keys in use stay.
+    public func reload() {
+        logger.info("reloading")
+        membership.reload()
+    }
+
     // MARK: Stopping
 
     /// Waits until the node has stopped (after ``shutdown()`` or a fatal formation error).

@@ -16,6 +16,8 @@ public struct NodeSettings: Sendable {
     public var formationRequestTimeout: Duration = .seconds(1)
     /// How often the leader reconciles the replicated membership with Raft's configuration.
     public var reconcileInterval: Duration = .milliseconds(250)
+    /// How often the `-gossip-keyring` file is checked for new contents (SIGHUP reloads at once).
+    public var gossipKeyringPollInterval: Duration = .seconds(1)
     /// How long a node that learned it was removed keeps answering `/status` and `/readyz`
     /// (so health checks see why) before it exits.
     public var removedLinger: Duration = .seconds(10)

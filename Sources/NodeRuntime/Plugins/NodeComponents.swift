@@ -55,6 +55,7 @@ public struct NodeComponents: Sendable {
         let address = Node.advertised(options.raftAdvertisedAddress, bound: raft.listenAddress)
 
         let swim: SWIM.Shell
+        let keyringFile: SWIM.GossipKeyringFile?
         do {
             var swimConfig = SWIM.Shell.Configuration(
                 id: options.nodeID, bindHost: options.raftAddress.host, port: raft.listenAddress.port,
@@ -62,16 +63,28 @@ public struct NodeComponents: Sendable {
                 metadata: SWIM.Metadata(apiAddress: options.httpAdvertisedAddress.withoutScheme, isVoter: !options.raftNonVoter),
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false
+            (swimConfig.encryption, keyringFile) = try gossipEncryption(options, logger: logger.withLabel("swim"))
             swim = try await SWIM.Shell.start(swimConfig)
         } catch {
             await raft.shutdown(transferLeadership: false)
             throw NodeStartupError("cannot start SWIM on UDP \(options.raftAddress.host):\(raft.listenAddress.port): \(error)")
         }
-        let membership = SWIMMembership(shell: swim)
+        let membership = SWIMMembership(shell: swim, keyringFile: keyringFile, pollInterval: settings.gossipKeyringPollInterval)
         pushPull.install(membership)
         return NodeComponents(consensus: RaftConsensus(shell: raft), membership: membership, store: store,
                               internodeAddress: address)
     }
+}
+
+/// The shell's encryption from `-gossip-key` or `-gossip-keyring` (labelled with the cluster
+/// name), and the keyring file to watch. The file is read again here: it may have changed
+/// since the flags were checked.
+func gossipEncryption(_ options: DiscodOptions, logger: Logger) throws -> (SWIM.GossipEncryption?, SWIM.GossipKeyringFile?) {
+    guard let gossip = options.gossipEncryption else { return (nil, nil) }
+    let file = try gossip.keyringPath.map { path throws(ConfigError) in try SWIM.GossipKeyringFile(path: path, logger: logger) }
+    let encryption = SWIM.GossipEncryption(keyring: file?.keyring ?? gossip.keyring, label: options.clusterName,
+                                           verifyIncoming: gossip.verifyIncoming, verifyOutgoing: gossip.verifyOutgoing)
+    return (encryption, file)
 }
 
 // MARK: - PushPullRouter

@@ -176,6 +176,20 @@ public final class RawSocketClient: @unchecked Sendable {
         return response(try readUntilCloseBlocking())
     }
 
+    /// Reads exactly `count` raw bytes (after a protocol switch, for example).
+    public func read(count: Int) async throws -> [UInt8] {
+        try await offPool { try self.take(count) }
+    }
+
+    /// True when bytes (or the end of stream) are already waiting, without blocking. On loopback
+    /// a byte the server has sent is in this socket's queue once `send` returned there, so this
+    /// tells whether the server has sent anything yet.
+    public func hasBytesWaiting() -> Bool {
+        if !pending.isEmpty { return true }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) >= 0
+    }
+
     /// Reads everything until the peer closes.
     public func readUntilClose() async throws -> [UInt8] {
         try await offPool { try self.readUntilCloseBlocking() }

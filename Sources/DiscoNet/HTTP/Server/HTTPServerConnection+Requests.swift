@@ -99,30 +99,26 @@ extension HTTPServerConnection {
     }
 
     private func receiveBody(_ piece: [UInt8]) {
-        guard var exchange, !exchange.body.discarding, exchange.response != .finished else { return }
+        guard let exchange, !exchange.body.discarding, exchange.response != .finished else { return }
         if !exchange.body.hasQueuedPieces, let reader = exchange.body.takeWaiter() {
-            self.exchange = exchange
             reader.resume(returning: piece)
             return
         }
         exchange.body.enqueue(piece)
-        self.exchange = exchange
     }
 
     private func endBody(_ trailers: HTTPHeaders) {
-        guard var exchange else { return }
+        guard let exchange else { return }
         exchange.body.complete = true
         exchange.body.trailers = trailers
         let reader = exchange.body.hasQueuedPieces ? nil : exchange.body.takeWaiter()
-        self.exchange = exchange
         reader?.resume(returning: nil)
     }
 
     private func sendContinueIfExpected() {
-        guard var exchange, exchange.body.expectsContinue, !exchange.body.sentContinue, !exchange.body.complete,
+        guard let exchange, exchange.body.expectsContinue, !exchange.body.sentContinue, !exchange.body.complete,
               exchange.response == .notStarted else { return }
         exchange.body.sentContinue = true
-        self.exchange = exchange
         send(HTTPResponseEncoder.continueResponse)
     }
 
@@ -138,13 +134,12 @@ extension HTTPServerConnection {
     /// Takes the next body piece for exchange `id` without waiting (loop thread only). The first
     /// read answers `Expect: 100-continue`; taking a piece may let parsing and reading resume.
     func pollBody(_ id: UInt64) -> BodyPoll {
-        guard var exchange, exchange.id == id, exchange.response != .finished else {
+        guard let exchange, exchange.id == id, exchange.response != .finished else {
             if let lastFailure, lastFailure.id == id { return .failed(lastFailure.error) }
             return .failed(HTTPRequestBodyGone())
         }
         if let failure = exchange.body.failure { return .failed(failure) }
         if let piece = exchange.body.dequeue() {
-            self.exchange = exchange
             if exchange.body.bufferedBytes < shared.configuration.requestBodyBuffer && !exchange.body.complete { processInput() }
             return .piece(piece)
         }
@@ -160,20 +155,18 @@ extension HTTPServerConnection {
         case .end: continuation.resume(returning: nil)
         case .failed(let error): continuation.resume(throwing: error)
         case .wait:
-            guard var exchange, exchange.id == id, exchange.body.waiter == nil else {
+            guard let exchange, exchange.id == id, exchange.body.waiter == nil else {
                 continuation.resume(throwing: HTTPRequestBodyGone())
                 return
             }
             exchange.body.waiter = continuation
-            self.exchange = exchange
             processInput()
         }
     }
 
     /// Ends a wait for a body piece whose task was cancelled.
     func cancelBodyWait(_ id: UInt64) {
-        guard var exchange, exchange.id == id, let reader = exchange.body.takeWaiter() else { return }
-        self.exchange = exchange
+        guard let exchange, exchange.id == id, let reader = exchange.body.takeWaiter() else { return }
         reader.resume(throwing: CancellationError())
     }
 
@@ -193,7 +186,7 @@ extension HTTPServerConnection {
         closeAfterResponse = true
         pauseReading()
         clearDeadline()
-        if var exchange {
+        if let exchange {
             if exchange.body.failure == nil { exchange.body.failure = error }
             lastFailure = (exchange.id, error)
             let reader = exchange.body.takeWaiter()

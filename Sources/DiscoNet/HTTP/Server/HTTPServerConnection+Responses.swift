@@ -23,10 +23,9 @@ extension HTTPServerConnection {
     /// Writes the head (and a fixed body) of the handler's response to exchange `id`. A response
     /// to an exchange that has already ended (a failed request) is dropped.
     func startResponse(_ response: HTTPResponse, to id: UInt64) -> ResponseFollowUp {
-        guard phase == .open, var exchange, exchange.id == id, exchange.response == .notStarted else { return .finished }
+        guard phase == .open, let exchange, exchange.id == id, exchange.response == .notStarted else { return .finished }
         let head = exchange.head
         exchange.response = .streaming
-        self.exchange = exchange
         var keepAlive = wantsKeepAlive(head, response)
         let status = response.status
         let bodyless = head.method == "HEAD" || (100..<200).contains(status) || status == 204 || status == 304
@@ -91,16 +90,14 @@ extension HTTPServerConnection {
     /// for a next request; false when the rest of it has not arrived (the connection then
     /// closes after the response).
     private func discardUnreadBody() -> Bool {
-        guard var exchange else { return false }
+        guard let exchange else { return false }
         exchange.body.dropQueued()
         let reader = exchange.body.takeWaiter()
         if exchange.body.complete {
-            self.exchange = exchange
             reader?.resume(throwing: HTTPRequestBodyGone())
             return true
         }
         exchange.body.discarding = true
-        self.exchange = exchange
         reader?.resume(throwing: HTTPRequestBodyGone())
         // A client still waiting for `100 Continue` may or may not send the body now.
         if exchange.body.expectsContinue && !exchange.body.sentContinue { return false }

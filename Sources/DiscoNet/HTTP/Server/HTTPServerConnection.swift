@@ -305,11 +305,10 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         let waiters = drainWaiters
         drainWaiters.removeAll()
         for waiter in waiters { waiter.resume(throwing: gone) }
-        if var exchange {
+        if let exchange {
             if exchange.body.failure == nil { exchange.body.failure = gone }
             lastFailure = (exchange.id, exchange.body.failure ?? gone)
             let reader = exchange.body.takeWaiter()
-            self.exchange = exchange
             reader?.resume(throwing: gone)
         }
         if let handOff = handOffWaiter {

@@ -1,14 +1,21 @@
 // MARK: - The request being answered on a connection
 
 /// One request from its head until its response is finished: how far the body has arrived and
-/// been taken, and how far the response has gone. Loop-confined (held by the connection).
-struct HTTPServerExchange {
+/// been taken, and how far the response has gone. Loop-confined (held by the connection; a
+/// class, so the body queue is mutated in place).
+final class HTTPServerExchange {
     enum ResponseProgress { case notStarted, streaming, finished }
 
     let id: UInt64
     let head: HTTPRequestHead
     var body: HTTPServerRequestBodyState
     var response = ResponseProgress.notStarted
+
+    init(id: UInt64, head: HTTPRequestHead, body: HTTPServerRequestBodyState) {
+        self.id = id
+        self.head = head
+        self.body = body
+    }
 }
 
 /// The receiving side of one request body: pieces parsed but not yet taken by the handler (a

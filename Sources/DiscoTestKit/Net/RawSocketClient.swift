@@ -91,6 +91,12 @@ public final class RawSocketClient: @unchecked Sendable {
         }
     }
 
+    /// Sends `bytes` from a Dispatch thread, so a send that blocks (the peer is not reading)
+    /// does not hold a thread of the cooperative pool.
+    public func sendAsync(_ bytes: [UInt8]) async throws {
+        try await offPool { try self.send(bytes) }
+    }
+
     /// Half-closes: tells the server no more bytes will come.
     public func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 

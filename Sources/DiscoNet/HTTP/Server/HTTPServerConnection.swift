@@ -116,6 +116,9 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
                 return
             case .read(let count):
                 buffer.didWrite(count)
+                // A read that filled all the free space suggests a stream (a body): read in
+                // larger units from now on, up to the bound.
+                if count == space.count { buffer.grow(maxCapacity: maxBufferCapacity) }
                 processInput()
             case .endOfStream:
                 peerHasClosed()

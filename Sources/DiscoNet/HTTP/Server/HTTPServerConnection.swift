@@ -29,6 +29,8 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     var events: [HTTPRequestParserEvent] = []
     /// The request being answered, from its head until its response is finished.
     var exchange: HTTPServerExchange?
+    /// The last finished exchange, kept to be reused for the next request.
+    var spareExchange: HTTPServerExchange?
     var lastExchangeID: UInt64 = 0
     /// Why the last failed exchange failed, for body reads that come after it was dropped.
     var lastFailure: (id: UInt64, error: any Error)?
@@ -36,8 +38,9 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     var acceptsRequests = true
     var closeAfterResponse = false
     var headerTimerRunning = false
-    var handlerWaiter: CheckedContinuation<HTTPDispatchedRequest?, Never>?
-    var queuedRequest: HTTPDispatchedRequest?
+    /// The idle handler task, woken with true when a request is queued, false once closed.
+    var handlerWaiter: CheckedContinuation<Bool, Never>?
+    var queued = HTTPQueuedRequest()
     var handlerTaskRunning = false
     var handOffWaiter: (() -> Void)?
 
@@ -320,7 +323,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         }
         if let waiter = handlerWaiter {
             handlerWaiter = nil
-            waiter.resume(returning: nil)
+            waiter.resume(returning: false)
         }
         shared.remove(self)
     }

@@ -24,13 +24,15 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     let buffer: ReceiveBuffer
     let maxBufferCapacity: Int
 
+    // The per-request state below is not checked for exclusivity at run time: it is touched only
+    // on the loop thread, by code that never holds one access across another.
     var phase = Phase.open
-    var parser: HTTPRequestParser
-    var events: [HTTPRequestParserEvent] = []
+    @exclusivity(unchecked) var parser: HTTPRequestParser
+    @exclusivity(unchecked) var events: [HTTPRequestParserEvent] = []
     /// The request being answered, from its head until its response is finished.
-    var exchange: HTTPServerExchange?
+    @exclusivity(unchecked) var exchange: HTTPServerExchange?
     /// The last finished exchange, kept to be reused for the next request.
-    var spareExchange: HTTPServerExchange?
+    @exclusivity(unchecked) var spareExchange: HTTPServerExchange?
     var lastExchangeID: UInt64 = 0
     /// Why the last failed exchange failed, for body reads that come after it was dropped.
     var lastFailure: (id: UInt64, error: any Error)?
@@ -40,7 +42,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     var headerTimerRunning = false
     /// The idle handler task, woken with true when a request is queued, false once closed.
     var handlerWaiter: CheckedContinuation<Bool, Never>?
-    var queued = HTTPQueuedRequest()
+    @exclusivity(unchecked) var queued = HTTPQueuedRequest()
     var handlerTaskRunning = false
     var handOffWaiter: (() -> Void)?
 
@@ -48,7 +50,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     private(set) var peerClosed = false
     private var wantWrite = false
     private var interest = TransportInterest.read
-    private var outbound: [UInt8] = []
+    @exclusivity(unchecked) private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var drainWaiters: [CheckedContinuation<Void, any Error>] = []
 

@@ -6,10 +6,12 @@
 final class HTTPServerExchange {
     enum ResponseProgress { case notStarted, streaming, finished }
 
+    // Exclusivity is not checked at run time for these: the exchange is touched only on its
+    // connection's loop thread, by code that never holds one access across another.
     private(set) var id: UInt64
     private(set) var request: HTTPRequestSummary
-    var body: HTTPServerRequestBodyState
-    var response = ResponseProgress.notStarted
+    @exclusivity(unchecked) var body: HTTPServerRequestBodyState
+    @exclusivity(unchecked) var response = ResponseProgress.notStarted
 
     init(id: UInt64, request: HTTPRequestSummary, body: HTTPServerRequestBodyState) {
         self.id = id

@@ -36,7 +36,7 @@ extension HTTPServerConnection {
             }
             let id = queued.id
             let response: HTTPResponse
-            if let request = queued.whole.take(), let wholeBodyHandler {
+            if let wholeBodyHandler, let request = queued.whole.take() {
                 // The common case, as cheap as a plain handler call: no middleware, no body.
                 response = await wholeBodyHandler(request)
             } else if let request = queued.streaming.take() {

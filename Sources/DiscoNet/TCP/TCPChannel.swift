@@ -13,7 +13,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     private(set) var closed = false
     private var interest: TransportInterest = []
     private var reader: (max: Int, continuation: CheckedContinuation<[UInt8]?, any Error>)?
-    private var writes: [(bytes: [UInt8], offset: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var writes: [Write] = []
     private var shutdownAfterWrites = false
     /// Why the channel closed; reads and writes after that fail with it.
     private var closeReason: NetworkError?
@@ -22,6 +22,14 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     /// The stream ended cleanly after a hang-up (read to its end, then closed): reads past the
     /// stash return nil instead of failing.
     private var endedCleanly = false
+
+    private struct Write {
+        let bytes: [UInt8]
+        var offset: Int
+        let continuation: CheckedContinuation<Void, any Error>
+        /// Runs on the loop the moment the transport has taken the last byte.
+        let onAccepted: (@Sendable () -> Void)?
+    }
 
     init(transport: any ByteStreamTransport, peer: String) {
         self.transport = transport
@@ -82,9 +90,9 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         }
     }
 
-    func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+    func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>, onAccepted: (@Sendable () -> Void)? = nil) {
         if let closeReason { continuation.resume(throwing: closeReason); return }
-        writes.append((bytes, 0, continuation))
+        writes.append(Write(bytes: bytes, offset: 0, continuation: continuation, onAccepted: onAccepted))
         if writes.count == 1 { flush() }
     }
 
@@ -100,13 +108,14 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
 
     private func flush() {
         while !writes.isEmpty {
-            let (bytes, offset, continuation) = writes[0]
-            if offset == bytes.count {
-                writes.removeFirst()
-                continuation.resume()
+            let offset = writes[0].offset
+            if offset == writes[0].bytes.count {
+                let done = writes.removeFirst()
+                done.onAccepted?()
+                done.continuation.resume()
                 continue
             }
-            let result = bytes.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            let result = writes[0].bytes.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
             switch result {
             case .wouldBlock:
                 updateInterest()

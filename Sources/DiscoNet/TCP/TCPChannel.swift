@@ -84,9 +84,8 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
             updateInterest()
             pending.continuation.resume(returning: nil)
         case .failed(let error):
-            reader = nil
-            let failure = NetworkError(error.code, peer: peer, detail: error.detail)
-            close(reason: failure)
+            // close(reason:) fails the waiting reader (still registered) with this error.
+            close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
         }
     }
 

@@ -104,7 +104,7 @@ let package = Package(
         ),
 
         .executableTarget(
-            name: "disco-bench-http", dependencies: ["DiscoNet"], path: "Benchmarks/HTTPBenchServer",
+            name: "disco-bench-http", dependencies: ["DiscoNet", "DiscoSystem"], path: "Benchmarks/HTTPBenchServer",
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -124,7 +124,7 @@ let package = Package(
 
         // MARK: Tests (one target per module)
         .testTarget(name: "DiscoCoreTests", dependencies: ["DiscoCore", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
-        .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoAuthTests", dependencies: ["DiscoAuth", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),

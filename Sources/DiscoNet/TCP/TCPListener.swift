@@ -96,9 +96,10 @@ final class ListenerChannel: EventLoopSelectable, @unchecked Sendable {
             try? client.setNoDelay()
             let peer = (try? client.remoteAddress()) ?? localAddress
             let target = group.next()
-            let channel = TCPChannel(socket: client, loop: target, peer: peer.description)
+            let channel = TCPChannel(transport: TCPTransport(socket: client, loop: target, remoteAddress: peer), peer: peer.description)
             target.execute { channel.adopt() }
-            waiters.removeFirst().resume(returning: TCPConnection(channel: channel, remoteAddress: peer))
+            let connection = TCPConnection(channel: channel, remoteAddress: peer, localAddress: try? client.localAddress())
+            waiters.removeFirst().resume(returning: connection)
         }
         loop.modify(socket.fd, events: waiters.isEmpty ? 0 : LoopEvents.readable)
     }

@@ -7,10 +7,10 @@ extension Node {
     static let endpoints = "POST /join, POST /notify, DELETE /remove, GET /status, GET /nodes, GET /leader, "
         + "GET /readyz, GET /metrics, GET|POST /events"
 
-    /// Answers one API request: access control (``APIAuthorization``), then the router.
+    /// Answers one API request: access control (``APIAuthorization``), then the router (requests
+    /// are counted by status in the server's middleware).
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let response = await authorization.respond(to: request) { [self] request in await route(request) }
-        metrics.countRequest(status: response.status)
         return response
     }
 

@@ -116,7 +116,9 @@ public final class Node: Sendable {
 
     private func startHTTP() async throws {
         let configuration = HTTPServerConfiguration(host: options.httpAddress.host, port: options.httpAddress.port)
-        let server = try await HTTPServer.start(configuration: configuration) { [weak self] request in
+        let metrics = self.metrics
+        let countStatus = HTTPStatusCounting { metrics.countRequest(status: $0) }
+        let server = try await HTTPServer.start(configuration: configuration, middleware: [countStatus]) { [weak self] request in
             guard let self else { return APIResponse.error(503, "the node is shutting down") }
             return await self.handle(request)
         }

@@ -5,13 +5,23 @@ public struct HTTPClientRequest: Sendable {
     public var method: String
     public var url: String
     public var headers: HTTPHeaders
+    /// A body of fixed bytes (sent with `Content-Length`); ignored when ``bodyStream`` is set.
     public var body: [UInt8]
+    /// A body produced while it is sent, with back-pressure (see ``HTTPClientRequestBody``).
+    public var bodyStream: HTTPClientRequestBody?
 
     public init(method: String = "GET", url: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.method = method
         self.url = url
         self.headers = headers
         self.body = body
+        self.bodyStream = nil
+    }
+
+    /// A request whose body is streamed from `bodyStream`.
+    public init(method: String = "POST", url: String, headers: HTTPHeaders = HTTPHeaders(), bodyStream: HTTPClientRequestBody) {
+        self.init(method: method, url: url, headers: headers)
+        self.bodyStream = bodyStream
     }
 
     /// True for methods that may be repeated safely (RFC 9110 §9.2.2).
@@ -53,6 +63,7 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let connectionClosed = Code(name: "connection closed")
         public static let tooManyRedirects = Code(name: "too many redirects")
         public static let shutDown = Code(name: "client shut down")
+        public static let bodyTooLarge = Code(name: "response body too large")
     }
 
     public let code: Code
@@ -68,6 +79,16 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
 
     public var description: String {
         detail.isEmpty ? "\(host): \(code)" : "\(host): \(code): \(detail)"
+    }
+
+    /// `error` from reading or writing an exchange with `host`, as a client error.
+    static func describing(_ error: any Error, host: String) -> any Error {
+        switch error {
+        case let error as HTTPClientError: return error
+        case let error as HTTPParseError: return HTTPClientError(.malformedResponse, host: host, detail: error.reason)
+        case let error as NetworkError: return HTTPClientError(.connectionClosed, host: host, detail: error.description)
+        default: return error
+        }
     }
 }
 

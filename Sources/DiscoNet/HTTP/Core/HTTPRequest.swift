@@ -1,6 +1,7 @@
-// MARK: - Requests as handlers see them
+// MARK: - Requests with their whole body
 
-/// A complete request delivered to an ``HTTPServer`` handler: head plus the whole body.
+/// A complete request as an ``HTTPHandler`` sees it: head plus the whole body, read for it by
+/// ``HTTPStreamingRequest/collect(upTo:)``.
 public struct HTTPRequest: Sendable {
     /// The method token, e.g. `GET`.
     public var method: String

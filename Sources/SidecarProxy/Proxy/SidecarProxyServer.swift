@@ -1,0 +1,107 @@
+import DiscoCore
+import DiscoNet
+import Sidecar
+import Synchronization
+
+// MARK: - The proxy, assembled
+
+/// Everything the sidecar runs besides the node: the HTTP proxy behind its middleware (own
+/// endpoints, API keys, rate limits), TCP listeners, upstream health checks and the writer's
+/// whereabouts. ``start(configuration:nodeID:writer:keys:logger:background:)`` binds every
+/// listener (a taken port fails the start); ``drain(within:)`` then ``shutdown()`` stop it.
+public final class SidecarProxyServer: Sendable {
+    public let configuration: ProxyConfiguration
+    public let metrics: ProxyMetrics
+    public let health: UpstreamHealth
+    let proxy: ReverseProxy
+    let server: HTTPServer?
+    public let tcpListeners: [TCPProxyListener]
+    /// Runs the health checks, the TCP listeners and the caller's background work; cancelled
+    /// and awaited by ``shutdown()``.
+    private let background: Task<Void, Never>
+
+    private init(configuration: ProxyConfiguration, metrics: ProxyMetrics, health: UpstreamHealth, proxy: ReverseProxy,
+                 server: HTTPServer?, tcpListeners: [TCPProxyListener], background: Task<Void, Never>) {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.health = health
+        self.proxy = proxy
+        self.server = server
+        self.tcpListeners = tcpListeners
+        self.background = background
+    }
+
+    /// Binds and starts.
+    /// - Parameters:
+    ///   - background: work that lives as long as the proxy (a ``LeaderWriterResolver``'s `run`).
+    public static func start(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver,
+                             keys: any APIKeyStore = InMemoryAPIKeyStore(), logger: Logger,
+                             background: [@Sendable () async -> Void] = []) async throws -> SidecarProxyServer {
+        let metrics = ProxyMetrics()
+        let health = UpstreamHealth(upstreams: configuration.upstreams, interval: configuration.healthInterval,
+                                    timeout: configuration.connectTimeout, logger: logger)
+        let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger)
+        var server: HTTPServer?
+        if let address = configuration.listenAddress {
+            var settings = HTTPServerConfiguration(host: address.host, port: address.port, logger: logger)
+            settings.limits.maxBodyBytes = 1 << 50
+            let counter = OpenConnectionCounter()
+            var middleware: [any HTTPMiddleware] = [SidecarEndpoints(health: health, metrics: metrics, openConnections: { counter.value })]
+            if configuration.apiKeys.enabled {
+                middleware.append(APIKeyMiddleware(settings: configuration.apiKeys, store: keys, metrics: metrics, logger: logger))
+            }
+            let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, metrics: metrics, logger: logger)
+            if rateLimit.isActive { middleware.append(rateLimit) }
+            let started = try await HTTPServer.start(configuration: settings, middleware: middleware, responder: proxy.responder)
+            counter.server.withLock { $0 = started }
+            server = started
+        }
+        var listeners: [TCPProxyListener] = []
+        do {
+            for spec in configuration.tcpProxies {
+                listeners.append(try await TCPProxyListener(spec: spec, connectTimeout: configuration.connectTimeout, metrics: metrics, logger: logger))
+            }
+        } catch {
+            listeners.forEach { $0.close() }
+            await server?.shutdown(gracePeriod: .zero)
+            throw error
+        }
+        let work: [@Sendable () async -> Void] = [{ await health.run() }] + listeners.map { listener in { await listener.run() } } + background
+        let task = Task {
+            await withDiscardingTaskGroup { group in
+                for job in work { group.addTask { await job() } }
+            }
+        }
+        if let address = server?.localAddress { logger.info("proxy listening", metadata: ["addr": .string(address.description)]) }
+        return SidecarProxyServer(configuration: configuration, metrics: metrics, health: health, proxy: proxy, server: server,
+                                  tcpListeners: listeners, background: task)
+    }
+
+    /// Where the HTTP proxy listens (nil without one).
+    public var localAddress: SocketAddress? { server?.localAddress }
+
+    /// Open client connections to the HTTP proxy.
+    public var openConnections: Int { server?.openConnections ?? 0 }
+
+    /// Stops accepting (HTTP and TCP) and lets in-flight requests finish, closing what is left
+    /// after `timeout`.
+    public func drain(within timeout: Duration) async {
+        tcpListeners.forEach { $0.close() }
+        await server?.shutdown(gracePeriod: timeout)
+    }
+
+    /// Stops everything: background work, TCP connections, pooled upstream connections.
+    public func shutdown() async {
+        tcpListeners.forEach { $0.close() }
+        await server?.shutdown(gracePeriod: .zero)
+        background.cancel()
+        await background.value
+        await proxy.shutdown()
+    }
+}
+
+/// The server's open connections, for metrics built before the server exists.
+final class OpenConnectionCounter: Sendable {
+    let server = Mutex<HTTPServer?>(nil)
+    var value: Int { server.withLock { $0?.openConnections ?? 0 } }
+}

@@ -157,7 +157,7 @@ let package = Package(
         .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "SidecarProxyTests",
-            dependencies: ["SidecarProxy", "Sidecar", "RateLimitCore", "DiscoCore", "DiscoNet", "DiscoTestKit"],
+            dependencies: ["SidecarProxy", "Sidecar", "RateLimitCore", "DiscoCore", "DiscoSystem", "DiscoNet", "DiscoTestKit"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),

@@ -15,6 +15,7 @@ enum LayeringRules {
         "BootstrapCore": ["DiscoCore"],
         "LeaseCore": ["DiscoCore"],
         "RateLimitCore": [],
+        "Sidecar": ["DiscoCore", "RateLimitCore"],
     ]
 
     /// Each shell and the core it runs.
@@ -23,6 +24,7 @@ enum LayeringRules {
         "DiscoSWIM": "SWIMCore",
         "Bootstrap": "BootstrapCore",
         "DiscoDNS": "DiscoDNSMessage",
+        "SidecarProxy": "Sidecar",
     ]
 
     /// Modules a pure target's sources may import besides its dependencies: none of them reads a

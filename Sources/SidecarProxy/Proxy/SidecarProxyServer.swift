@@ -80,6 +80,12 @@ public final class SidecarProxyServer: Sendable {
     /// Where the HTTP proxy listens (nil without one).
     public var localAddress: SocketAddress? { server?.localAddress }
 
+    /// Connections the proxy has opened to upstreams and writers so far (keep-alive shows as
+    /// fewer connections than requests).
+    public var upstreamConnectionsOpened: Int {
+        get async { await proxy.client.connectionsOpened }
+    }
+
     /// Open client connections to the HTTP proxy.
     public var openConnections: Int { server?.openConnections ?? 0 }
 

@@ -37,4 +37,18 @@ struct EdgeRefusalTests {
         }
         await upstream.stop()
     }
+
+    /// The control: the same harness sees a well-formed request arrive.
+    @Test func aWellFormedRequestDoesReachTheUpstream() async throws {
+        let upstream = try await RecordingUpstream.start(name: "u")
+        try await withProxy(proxyConfiguration([("u", upstream.address)])) { proxy in
+            let raw = try RawSocketClient(connectTo: proxy.localAddress!)
+            try raw.send("POST /ok HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+            let text = String(decoding: try await raw.readUntilClose(), as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 200"), "\(text)")
+            #expect(upstream.requests.map(\.target) == ["/ok"])
+            #expect(upstream.requests.first?.bodyBytes == 5)
+        }
+        await upstream.stop()
+    }
 }

@@ -41,6 +41,8 @@ let package = Package(
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),
+        // OpenSSL 3 (libssl, libcrypto; Debian libssl-dev): TLS, hashing, AEAD, key derivation.
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL"),
         .target(name: "DiscoDNS", dependencies: ["DiscoCore", "CResolv"], swiftSettings: strictSettings),
         .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
         // The engine (Core/) is pure; Shell/ and KV/ do the HTTP and KV-store I/O around it.

@@ -34,7 +34,7 @@ let package = Package(
         // MARK: Libraries
         .target(name: "DiscoCore", swiftSettings: strictSettings),
         .systemLibrary(name: "CDiscoEpoll", path: "Sources/CDiscoEpoll"),
-        .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
+        .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll", "COpenSSL"], swiftSettings: strictSettings),
         // DiscoNet is used only by Shell/ and Transport/; the core and codec stay free of I/O.
         .target(name: "DiscoRaft", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),
         .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoNet"], swiftSettings: strictSettings),

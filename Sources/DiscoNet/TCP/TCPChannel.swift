@@ -60,9 +60,8 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
             updateInterest()
             pending.continuation.resume(returning: nil)
         case .failed(let error):
-            reader = nil
-            let failure = NetworkError(error.code, peer: peer, detail: error.detail)
-            close(reason: failure)
+            // close(reason:) resumes the waiting reader with the failure.
+            close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
         }
     }
 

@@ -25,6 +25,7 @@ public final class ChildProcess: Sendable {
         var pid: pid_t?
         var output = ""
         var exitStatus: Int32?
+        var openOutputs = 0
     }
     private let state = Mutex(State())
 
@@ -48,9 +49,13 @@ public final class ChildProcess: Sendable {
             throw Failure(description: "\(name): \(executable) is missing or not executable; install it (scripts/test installs dnsmasq-base and etcd-server)")
         }
         let child = try spawnChild(executable: executable, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment)
-        state.withLock { $0.pid = child.pid }
+        state.withLock {
+            $0.pid = child.pid
+            $0.openOutputs = 2
+        }
         for fd in [child.stdout, child.stderr] {
-            drain(fd) { [weak self] text in self?.state.withLock { $0.output += text } }
+            drain(fd, into: { [weak self] text in self?.state.withLock { $0.output += text } },
+                  finished: { [weak self] in self?.state.withLock { $0.openOutputs -= 1 } })
         }
         reap(child.pid) { [weak self] status in self?.state.withLock { $0.exitStatus = status } }
     }
@@ -117,5 +122,25 @@ public final class ChildProcess: Sendable {
         if let status = try? await waitForExit(timeout: grace) { return status }
         send(SIGKILL)
         return try? await waitForExit(timeout: .seconds(10))
+    }
+
+    // MARK: Running a tool to completion
+
+    /// Runs `executable` with `arguments` until it exits (killed after `timeout`) and returns its
+    /// exit status and everything it printed (stdout and stderr together).
+    public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60),
+                           environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+        let name = executable.split(separator: "/").last.map(String.init) ?? executable
+        let process = ChildProcess(name: name, executable: executable, arguments: arguments)
+        try process.start(environment: environment)
+        do {
+            let status = try await process.waitForExit(timeout: timeout)
+            // The pipes reach their end once every process holding them has exited.
+            try? await waitUntil("\(name)'s output to end", timeout: .seconds(5)) { process.state.withLock { $0.openOutputs == 0 } }
+            return (status, process.output)
+        } catch {
+            await process.stop(grace: .milliseconds(100))
+            throw Failure(description: "\(name) \(arguments.joined(separator: " ")) did not finish within \(timeout); output:\n\(process.output)")
+        }
     }
 }

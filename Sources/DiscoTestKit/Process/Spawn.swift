@@ -69,8 +69,9 @@ func spawnChild(executable: String, arguments: [String], environment: [String: S
     return SpawnedChild(pid: pid, stdout: outPipe[0], stderr: errPipe[0])
 }
 
-/// Reads `fd` until end of file on its own thread, handing each chunk to `sink`; closes `fd`.
-func drain(_ fd: Int32, into sink: @escaping @Sendable (String) -> Void) {
+/// Reads `fd` until end of file on its own thread, handing each chunk to `sink`; closes `fd`,
+/// then calls `finished`.
+func drain(_ fd: Int32, into sink: @escaping @Sendable (String) -> Void, finished: @escaping @Sendable () -> Void = {}) {
     DispatchQueue(label: "disco.testkit.child-output").async {
         var buffer = [UInt8](repeating: 0, count: 16_384)
         while true {
@@ -84,6 +85,7 @@ func drain(_ fd: Int32, into sink: @escaping @Sendable (String) -> Void) {
             }
         }
         close(fd)
+        finished()
     }
 }
 

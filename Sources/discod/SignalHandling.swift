@@ -8,16 +8,23 @@ import NodeRuntime
 // MARK: - Signals
 
 /// SIGTERM and SIGINT stop the node gracefully; a shutdown that overruns the node's grace
-/// period ends the process with status 1.
+/// period ends the process with status 1. SIGHUP reloads TLS certificates and keys.
 enum SignalHandling {
     /// Ignores the default actions and installs dispatch sources; keep the returned sources alive.
     static func install(node: Node, logger: Logger) -> [any DispatchSourceSignal] {
         signal(SIGTERM, SIG_IGN)
         signal(SIGINT, SIG_IGN)
+        signal(SIGHUP, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
         let queue = DispatchQueue(label: "discod.signals")
         let grace = node.settings.shutdownGrace
-        return [SIGTERM, SIGINT].map { number in
+        let reload = DispatchSource.makeSignalSource(signal: SIGHUP, queue: queue)
+        reload.setEventHandler { @Sendable in
+            logger.info("received SIGHUP; reloading TLS certificates and keys")
+            node.reloadTLS()
+        }
+        reload.resume()
+        return [reload] + [SIGTERM, SIGINT].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { @Sendable in
                 logger.info("received \(number == SIGTERM ? "SIGTERM" : "SIGINT"); shutting down gracefully")

@@ -14,9 +14,19 @@ do {
 let logger = Logger(label: "discod", level: options.logLevel, handler: options.logFormat.handler())
 logger.info("starting", metadata: options.metadata)
 
+// Certificates and keys are read and checked before the data directory is touched: a file
+// that cannot be used is a configuration error (exit 2) that names the flag and the file.
+var settings = NodeSettings(options: options, logger: logger)
+do {
+    settings.tls = try NodeTLS.load(options, logger: logger)
+} catch {
+    CommandLineTool.writeStandardError("discod: \(error)\n")
+    CommandLineTool.exit(2)
+}
+
 let node: Node
 do {
-    node = try await Node.start(NodeSettings(options: options, logger: logger))
+    node = try await Node.start(settings)
 } catch {
     CommandLineTool.writeStandardError("discod: \(error)\n")
     CommandLineTool.exit(1)

@@ -6,6 +6,7 @@ public struct DiscodFlags: Sendable {
     public static let nodeGroup = "Node"
     public static let formationGroup = "Cluster formation"
     public static let discoveryGroup = "Discovery"
+    public static let tlsGroup = "TLS"
     public static let loggingGroup = "Logging"
 
     /// The declared flag set (print ``FlagSet/usage()`` for help).
@@ -29,6 +30,15 @@ public struct DiscodFlags: Sendable {
     let discoMode: Flag<DiscoMode?>
     let discoKey: Flag<String>
     let discoConfig: Flag<String>
+    let httpCert: Flag<String>
+    let httpKey: Flag<String>
+    let httpCACert: Flag<String>
+    let httpVerifyClient: Flag<Bool>
+    let nodeCert: Flag<String>
+    let nodeKey: Flag<String>
+    let nodeCACert: Flag<String>
+    let nodeVerifyClient: Flag<Bool>
+    let nodeNoVerify: Flag<Bool>
     let logLevel: Flag<Logger.Level>
     let logFormat: Flag<LogFormat>
 
@@ -88,6 +98,22 @@ public struct DiscodFlags: Sendable {
         }
         discoKey = set.string("disco-key", default: "disco", usage: "Key prefix in Consul (<key>/leader) or etcd (/<key>/leader); use rqlite to share rqlite's key", group: discovery, typeName: "key")
         discoConfig = set.string("disco-config", usage: "Discovery configuration: JSON, or the path of a JSON file; $VAR and ${VAR} are expanded", group: discovery, typeName: "json|path")
+
+        // MARK: TLS
+        let tls = Self.tlsGroup
+        httpCert = set.string("http-cert", usage: "PEM certificate (chain, leaf first) of the HTTPS API; with -http-key the API speaks only HTTPS",
+                              group: tls, typeName: "path")
+        httpKey = set.string("http-key", usage: "PEM private key of -http-cert", group: tls, typeName: "path")
+        httpCACert = set.string("http-ca-cert", usage: "PEM CA certificate(s) trusted for API client certificates and for other nodes' HTTPS APIs (default: the system's CAs)",
+                                group: tls, typeName: "path")
+        httpVerifyClient = set.bool("http-verify-client", usage: "Require API clients to present a certificate signed by -http-ca-cert", group: tls)
+        nodeCert = set.string("node-cert", usage: "PEM certificate of this node for TLS on the internode port (Raft and push-pull), presented to peers both ways",
+                              group: tls, typeName: "path")
+        nodeKey = set.string("node-key", usage: "PEM private key of -node-cert", group: tls, typeName: "path")
+        nodeCACert = set.string("node-ca-cert", usage: "PEM CA certificate(s) that sign other nodes' certificates (default: the system's CAs)",
+                                group: tls, typeName: "path")
+        nodeVerifyClient = set.bool("node-verify-client", usage: "Mutual TLS: refuse internode connections without a certificate signed by -node-ca-cert", group: tls)
+        nodeNoVerify = set.bool("node-no-verify", usage: "Do not verify the certificates of the nodes this node connects to (testing only)", group: tls)
 
         // MARK: Logging
         let logging = Self.loggingGroup

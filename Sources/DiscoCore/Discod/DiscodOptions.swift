@@ -27,6 +27,12 @@ public struct DiscodOptions: Sendable {
     public var discoKey: String
     /// The validated disco-config for ``discoMode`` (defaults applied when none was given).
     public var discoConfig: DiscoConfig?
+    /// `-http-cert`, `-http-key`, `-http-ca-cert`, `-http-verify-client`.
+    public var httpTLS: TLSFiles
+    /// `-node-cert`, `-node-key`, `-node-ca-cert`, `-node-verify-client`.
+    public var nodeTLS: TLSFiles
+    /// `-node-no-verify`: peers' internode certificates are not verified.
+    public var nodeNoVerify: Bool
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
     /// The data directory as given (not yet made absolute, not yet created).
@@ -148,6 +154,21 @@ public struct DiscodOptions: Sendable {
         logLevel = parsed[flags.logLevel]
         logFormat = parsed[flags.logFormat]
 
+        // TLS files (checked for existence and content by the node, before it starts).
+        httpTLS = TLSFiles(certificate: parsed[flags.httpCert], key: parsed[flags.httpKey], caCertificate: parsed[flags.httpCACert],
+                           verifyClient: parsed[flags.httpVerifyClient])
+        nodeTLS = TLSFiles(certificate: parsed[flags.nodeCert], key: parsed[flags.nodeKey], caCertificate: parsed[flags.nodeCACert],
+                           verifyClient: parsed[flags.nodeVerifyClient])
+        nodeNoVerify = parsed[flags.nodeNoVerify]
+        try httpTLS.validate(prefix: "http")
+        try nodeTLS.validate(prefix: "node")
+        if nodeNoVerify, nodeTLS.certificate == nil {
+            throw FlagError.conflict("node-no-verify", "-node-no-verify applies to TLS on the internode port; set -node-cert and -node-key as well")
+        }
+        if nodeTLS.caCertificate != nil, nodeTLS.certificate == nil {
+            throw FlagError.conflict("node-ca-cert", "-node-ca-cert is used with TLS on the internode port; set -node-cert and -node-key as well")
+        }
+
         try validateCombinations()
 
         // disco-config last: it may read a file.
@@ -226,6 +247,49 @@ public struct DiscodOptions: Sendable {
             metadata["disco_mode"] = .string(discoMode.rawValue)
             if discoMode.usesKeyValueStore { metadata["disco_key"] = .string(discoKey) }
         }
+        if httpTLS.isEnabled { metadata["http_tls"] = .string(httpTLS.verifyClient ? "mutual" : "on") }
+        if nodeTLS.isEnabled { metadata["node_tls"] = .string(nodeTLS.verifyClient ? "mutual" : (nodeNoVerify ? "on, peers not verified" : "on")) }
         return metadata
+    }
+}
+
+// MARK: - TLS files
+
+/// The certificate files of one TLS listener (`-http-*` or `-node-*`), as given.
+public struct TLSFiles: Sendable, Hashable {
+    /// PEM certificate chain; nil: no TLS on this port.
+    public var certificate: String?
+    /// PEM private key of ``certificate``.
+    public var key: String?
+    /// PEM CA certificate(s) for peers' certificates; nil: the system's CAs.
+    public var caCertificate: String?
+    /// Require and verify client certificates.
+    public var verifyClient: Bool
+
+    public init(certificate: String? = nil, key: String? = nil, caCertificate: String? = nil, verifyClient: Bool = false) {
+        self.certificate = certificate.flatMap { $0.isEmpty ? nil : $0 }
+        self.key = key.flatMap { $0.isEmpty ? nil : $0 }
+        self.caCertificate = caCertificate.flatMap { $0.isEmpty ? nil : $0 }
+        self.verifyClient = verifyClient
+    }
+
+    /// Whether the port speaks TLS.
+    public var isEnabled: Bool { certificate != nil }
+
+    /// Both or neither of the certificate and key; client verification needs TLS and a CA.
+    func validate(prefix: String) throws(FlagError) {
+        if certificate != nil, key == nil {
+            throw FlagError.conflict("\(prefix)-key", "-\(prefix)-cert needs -\(prefix)-key (the certificate's private key)")
+        }
+        if key != nil, certificate == nil {
+            throw FlagError.conflict("\(prefix)-cert", "-\(prefix)-key needs -\(prefix)-cert (the certificate it belongs to)")
+        }
+        if verifyClient, certificate == nil {
+            throw FlagError.conflict("\(prefix)-verify-client", "-\(prefix)-verify-client needs TLS: set -\(prefix)-cert and -\(prefix)-key")
+        }
+        if verifyClient, caCertificate == nil {
+            throw FlagError.conflict("\(prefix)-verify-client",
+                                     "-\(prefix)-verify-client needs -\(prefix)-ca-cert (the CA that signs the certificates to accept)")
+        }
     }
 }

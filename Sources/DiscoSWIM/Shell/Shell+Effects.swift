@@ -90,8 +90,10 @@ extension SWIM.Shell {
         let timeout = configuration.pushPullTimeout
         let maxBytes = configuration.maxPushPullBytes
         let group = configuration.group
+        let transport = configuration.pushPullConnectTransport
         let task = PushPullTask(executorPreference: loop) {
-            let result = await Self.exchange(payload, with: destination, timeout: timeout, maxBytes: maxBytes, group: group)
+            let result = await Self.exchange(payload, with: destination, timeout: timeout, maxBytes: maxBytes, group: group,
+                                             transport: transport)
             return await self.finishPushPull(identifier, with: destination, result: result)
         }
         pushPulls[identifier] = task

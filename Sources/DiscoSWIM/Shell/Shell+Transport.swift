@@ -86,11 +86,11 @@ extension SWIM.Shell {
 extension SWIM.Shell {
     /// Opens a push-pull exchange: connect, send our state, read the answer; all within `timeout`.
     static func exchange(_ payload: [UInt8], with destination: PeerAddress, timeout: Duration, maxBytes: Int,
-                         group: EventLoopGroup) async -> Result<SWIM.PushPullState, SWIM.ShellError> {
+                         group: EventLoopGroup, transport: any ByteStreamTransportFactory) async -> Result<SWIM.PushPullState, SWIM.ShellError> {
         do {
             let state = try await withTimeout(timeout, "push-pull with \(destination)") {
                 let connection = try await FramedConnection.connect(host: destination.host, port: destination.port, timeout: timeout,
-                                                                    maxPayloadBytes: maxBytes, group: group)
+                                                                    maxPayloadBytes: maxBytes, group: group, transport: transport)
                 defer { connection.close() }
                 try await connection.send(Frame(type: pushPullFrameType, payload: payload))
                 var frames = connection.frames().makeAsyncIterator()

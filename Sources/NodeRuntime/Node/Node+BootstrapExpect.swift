@@ -32,7 +32,7 @@ extension Node {
             onPeer: { [self] peer in learn(peer, source: .notify) })
         let shell: BootstrapShell
         do {
-            shell = try BootstrapShell(configuration: configuration, hooks: hooks, client: BootstrapClient(http: client),
+            shell = try BootstrapShell(configuration: configuration, hooks: hooks, client: BootstrapClient(http: client, apiScheme: apiScheme),
                                        logger: logger.withLabel("bootstrap"))
         } catch {
             return await fail("\(error)")

@@ -60,7 +60,7 @@ extension Node {
     /// (the targets are looked up again for every attempt).
     func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async {
         setFormation("joining", reason)
-        let joiner = Joiner(client: BootstrapClient(http: client), attempts: options.joinAttempts, interval: options.joinInterval,
+        let joiner = Joiner(client: BootstrapClient(http: client, apiScheme: apiScheme), attempts: options.joinAttempts, interval: options.joinInterval,
                             timeout: options.clusterConnectTimeout, logger: logger)
         let request = JoinRequest(node: localPeer, cluster: options.clusterName)
         do {
@@ -87,7 +87,7 @@ extension Node {
     /// and learn where they are: so a cluster restarted on new addresses re-forms.
     func rejoin() async {
         var delay: Duration = .milliseconds(100)
-        let bootstrapClient = BootstrapClient(http: client)
+        let bootstrapClient = BootstrapClient(http: client, apiScheme: apiScheme)
         while !isStopping, !Task.isCancelled {
             if consensus.status.leader != nil {
                 setFormation("clustered", "rejoined the cluster; leader \(consensus.status.leader?.rawValue ?? "?")")

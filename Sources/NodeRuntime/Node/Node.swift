@@ -21,6 +21,8 @@ public final class Node: Sendable {
     let consensus: any ConsensusEngine
     let membership: any MembershipService
     let client: HTTPClient
+    /// TLS for the API, the clients to other nodes and the internode port (``NodeTLS/none`` without).
+    public let tls: NodeTLS
     let metrics = NodeMetrics()
     let runtime = Mutex(RuntimeState())
     /// Serializes membership changes (joins, removals, reconciliation) on the leader.
@@ -40,8 +42,10 @@ public final class Node: Sendable {
     /// the cluster in the background.
     public static func start(_ settings: NodeSettings,
                              components makeComponents: NodeComponents.Factory = NodeComponents.embedded) async throws -> Node {
+        var settings = settings
         let options = settings.options
         let logger = settings.logger
+        if settings.tls == nil { settings.tls = try NodeTLS.load(options, logger: logger) }
         let directory = try NodeDataDirectory(path: options.dataDirectory, nodeID: options.nodeID)
         let book = AddressBook(local: options.nodeID, raftAddress: options.raftAdvertisedAddress.withoutScheme,
                                apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: !options.raftNonVoter)
@@ -58,7 +62,8 @@ public final class Node: Sendable {
             throw NodeStartupError("cannot serve the HTTP API on \(options.httpAddress): \(error)")
         }
         book.updateLocal(raftAddress: raftAddress, apiAddress: node.apiAddress)
-        logger.info("node \(options.nodeID) started: API \(node.apiAddress.url), Raft and SWIM \(raftAddress), data \(directory.path)")
+        let internodeTLS = node.tls.internodeServer == nil ? "" : " (TLS\(options.nodeTLS.verifyClient ? ", mutual" : ""))"
+        logger.info("node \(options.nodeID) started: API \(node.apiURL), Raft and SWIM \(raftAddress)\(internodeTLS), data \(directory.path)")
         node.startBackgroundWork()
         return node
     }
@@ -76,7 +81,24 @@ public final class Node: Sendable {
         self.membership = membership
         self.raftAddress = raftAddress
         self.apiAddress = apiAddress
-        client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10)))
+        tls = settings.tls ?? .none
+        var clientConfiguration = HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10))
+        if let apiClient = tls.apiClient { clientConfiguration.httpsTransport = TLSTransportFactory(apiClient) }
+        client = HTTPClient(configuration: clientConfiguration)
+    }
+
+    /// The scheme of this node's API and its peers' (`https` with `-http-cert`).
+    var apiScheme: PeerAddress.Scheme { tls.apiScheme }
+
+    /// This node's API as a URL (`https://…` when it serves TLS).
+    public var apiURL: String { apiURL(for: apiAddress) }
+
+    /// A node's API address as a URL: its own scheme when it names one, else this node's.
+    func apiURL(for address: PeerAddress) -> String { withAPIScheme(address).url }
+
+    /// `address` with this node's API scheme unless it names one.
+    func withAPIScheme(_ address: PeerAddress) -> PeerAddress {
+        PeerAddress(host: address.host, port: address.port, scheme: address.scheme ?? apiScheme)
     }
 
     /// The advertised address, with the OS-chosen port filled in when the bind port was 0.
@@ -85,7 +107,9 @@ public final class Node: Sendable {
     }
 
     private func startHTTP() async throws {
-        let configuration = HTTPServerConfiguration(host: options.httpAddress.host, port: options.httpAddress.port)
+        var configuration = HTTPServerConfiguration(host: options.httpAddress.host, port: options.httpAddress.port)
+        if let apiServer = tls.apiServer { configuration.transport = TLSTransportFactory(apiServer) }
+        configuration.logger = logger.withLabel("http")
         let server = try await HTTPServer.start(configuration: configuration) { [weak self] request in
             guard let self else { return APIResponse.error(503, "the node is shutting down") }
             return await self.handle(request)

@@ -16,6 +16,10 @@ public struct NodeSettings: Sendable {
     public var formationRequestTimeout: Duration = .seconds(1)
     /// How often the leader reconciles the replicated membership with Raft's configuration.
     public var reconcileInterval: Duration = .milliseconds(250)
+    /// TLS contexts loaded from the options' files; nil: ``Node/start(_:components:)`` loads them.
+    public var tls: NodeTLS?
+    /// How often certificate and key files are checked for changes (reloaded when they change).
+    public var tlsReloadInterval: Duration = .seconds(1)
 
     public init(options: DiscodOptions, logger: Logger) {
         self.options = options

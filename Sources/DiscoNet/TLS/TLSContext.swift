@@ -81,7 +81,9 @@ public final class TLSContext: @unchecked Sendable {
         } else if let key = configuration.privateKey {
             throw TLSError(.badConfiguration, source: key.description, detail: "a private key needs its certificate as well")
         }
-        let authorities = try Self.installTrust(context, configuration, isServer: isServer)
+        let authorities = try TLSError.concerning(.trustRoots) { () throws(TLSError) in
+            try Self.installTrust(context, configuration, isServer: isServer)
+        }
 
         var wire: [UInt8] = []
         for name in configuration.applicationProtocols {
@@ -149,7 +151,9 @@ public final class TLSContext: @unchecked Sendable {
     /// Installs the chain and key and checks that they belong together. Returns the leaf's
     /// subject and expiry.
     private static func installCredentials(_ context: OpaquePointer, chain: PEMSource, key: PEMSource) throws(TLSError) -> (String, String) {
-        let certificates = try PEMLoading.certificates(from: chain, what: "a certificate chain (leaf first)")
+        let certificates = try TLSError.concerning(.certificateChain) { () throws(TLSError) in
+            try PEMLoading.certificates(from: chain, what: "a certificate chain (leaf first)")
+        }
         let leaf = certificates[0]
         defer { X509_free(leaf) }
         let subject = X509Text.subject(leaf)
@@ -162,12 +166,14 @@ public final class TLSContext: @unchecked Sendable {
             X509_free(intermediate)
             throw TLSError(.badPEM, source: chain.description, detail: "OpenSSL refused an intermediate certificate: \(OpenSSLErrors.drain())")
         }
-        let privateKey = try PEMLoading.privateKey(from: key)
+        let privateKey = try TLSError.concerning(.privateKey) { () throws(TLSError) in try PEMLoading.privateKey(from: key) }
         defer { EVP_PKEY_free(privateKey) }
         guard SSL_CTX_use_PrivateKey(context, privateKey) == 1, SSL_CTX_check_private_key(context) == 1 else {
             let reason = OpenSSLErrors.drain()
-            throw TLSError(.keyMismatch, source: key.description,
-                           detail: "this private key does not match the certificate \(subject) in \(chain.description) (\(reason))")
+            var error = TLSError(.keyMismatch, source: key.description,
+                                 detail: "this private key does not match the certificate \(subject) in \(chain.description) (\(reason))")
+            error.role = .privateKey
+            throw error
         }
         return (subject, notAfter)
     }

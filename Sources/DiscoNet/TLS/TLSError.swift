@@ -20,15 +20,41 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let badConfiguration = Code(name: "bad TLS configuration")
     }
 
+    /// Which of the configuration's inputs a failure concerns.
+    public struct Role: Hashable, Sendable, CustomStringConvertible {
+        let name: String
+        public var description: String { name }
+
+        /// The certificate chain presented to peers.
+        public static let certificateChain = Role(name: "certificate")
+        /// The private key of that certificate.
+        public static let privateKey = Role(name: "private key")
+        /// The CA certificates trusted for peers.
+        public static let trustRoots = Role(name: "CA certificate")
+    }
+
     public let code: Code
     /// The file or config field concerned, when one is.
     public let source: String?
     public let detail: String
+    /// What the file was given as, when the failure concerns one.
+    public internal(set) var role: Role?
 
     public init(_ code: Code, source: String? = nil, detail: String) {
         self.code = code
         self.source = source
         self.detail = detail
+    }
+
+    /// Runs `body`, marking a failure as concerning `role`.
+    static func concerning<T>(_ role: Role, _ body: () throws(TLSError) -> T) throws(TLSError) -> T {
+        do {
+            return try body()
+        } catch {
+            var marked = error
+            marked.role = role
+            throw marked
+        }
     }
 
     public var description: String {

@@ -14,9 +14,11 @@ public final class DiscodProcess: Sendable {
     public let raftPort: UInt16
     public let dataDirectory: String
     public let process: ChildProcess
+    /// How this test reaches the node's API (plain HTTP, or HTTPS with a CA and a client certificate).
+    public let access: DiscodAPIAccess
 
-    /// `http://127.0.0.1:<http port>`, as `-join` takes it.
-    public var apiURL: String { "http://\(host):\(httpPort)" }
+    /// `http://127.0.0.1:<http port>` (or `https://…`), as `-join` takes it.
+    public var apiURL: String { "\(access.scheme)://\(host):\(httpPort)" }
     /// `127.0.0.1:<raft port>`.
     public var raftAddress: String { "\(host):\(raftPort)" }
 
@@ -25,12 +27,13 @@ public final class DiscodProcess: Sendable {
 
     /// Starts discod. `flags` go between the addresses and the data directory.
     public init(nodeID: String, host: String = "127.0.0.1", httpPort: UInt16, raftPort: UInt16, dataDirectory: String,
-                flags: [String] = [], environment: [String: String]? = nil) throws {
+                flags: [String] = [], environment: [String: String]? = nil, access: DiscodAPIAccess = .plain) throws {
         self.nodeID = nodeID
         self.host = host
         self.httpPort = httpPort
         self.raftPort = raftPort
         self.dataDirectory = dataDirectory
+        self.access = access
         let arguments = ["-node-id", nodeID, "-http-addr=\(host):\(httpPort)", "-raft-addr=\(host):\(raftPort)"]
             + flags + [dataDirectory]
         process = ChildProcess(name: "discod[\(nodeID)]", executable: try Self.executable("discod"), arguments: arguments)
@@ -41,7 +44,7 @@ public final class DiscodProcess: Sendable {
     public func restarted(httpPort: UInt16? = nil, raftPort: UInt16? = nil, flags: [String]? = nil) throws -> DiscodProcess {
         let original = Array(process.arguments.dropFirst(4).dropLast())
         return try DiscodProcess(nodeID: nodeID, host: host, httpPort: httpPort ?? self.httpPort, raftPort: raftPort ?? self.raftPort,
-                                 dataDirectory: dataDirectory, flags: flags ?? original)
+                                 dataDirectory: dataDirectory, flags: flags ?? original, access: access)
     }
 
     // MARK: Locating the executables
@@ -68,7 +71,7 @@ public final class DiscodProcess: Sendable {
                         timeout: Duration = .seconds(5)) async throws -> DiscodAnswer {
         var headers = HTTPHeaders()
         if body != nil { headers.add(name: "Content-Type", value: "application/json") }
-        let answer = try await DiscodProcess.client.send(
+        let answer = try await access.client.send(
             HTTPClientRequest(method: method, url: apiURL + path, headers: headers, body: Array((body ?? "").utf8)), timeout: timeout)
         return DiscodAnswer(status: answer.status, body: answer.body, location: answer.headers["Location"])
     }
@@ -132,6 +135,31 @@ public final class DiscodProcess: Sendable {
     }
 
     static let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(10)))
+}
+
+// MARK: - Reaching the API
+
+/// How a test talks to a node's API: plain HTTP, or HTTPS trusting a CA file and presenting a
+/// client certificate (for `-http-verify-client`).
+public struct DiscodAPIAccess: Sendable {
+    /// `http` or `https`.
+    public let scheme: String
+    public let client: HTTPClient
+
+    /// Plain HTTP with a shared client.
+    public static let plain = DiscodAPIAccess(scheme: "http", client: DiscodProcess.client)
+
+    /// HTTPS trusting `caFile`, presenting `certificate` and `key` when given.
+    public static func https(caFile: String, certificate: String? = nil, key: String? = nil) throws -> DiscodAPIAccess {
+        var tls = TLSConfiguration.client(trustRoots: .pem(.file(caFile)), label: "test client")
+        if let certificate, let key {
+            tls.certificateChain = .file(certificate)
+            tls.privateKey = .file(key)
+        }
+        let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(10),
+                                                                       httpsTransport: try TLSTransportFactory.client(tls)))
+        return DiscodAPIAccess(scheme: "https", client: client)
+    }
 }
 
 /// An API answer.

@@ -46,7 +46,6 @@ public struct NodeTLS: Sendable {
     public static func load(_ options: DiscodOptions, logger: Logger) throws(NodeTLSError) -> NodeTLS {
         let http = options.httpTLS
         let node = options.nodeTLS
-        let flags = FlagNames(options)
         let tlsLogger = logger.withLabel("tls")
 
         var apiServer: TLSContextStore?
@@ -56,7 +55,7 @@ public struct NodeTLS: Sendable {
             if let ca = http.caCertificate { server.trustRoots = .pem(.file(ca)) }
             server.verifyPeer = http.verifyClient
             server.logger = tlsLogger
-            apiServer = try flags.loading { () throws(TLSError) in try TLSContextStore(server: server) }
+            apiServer = try loading(flagsFor: "http") { () throws(TLSError) in try TLSContextStore(server: server) }
         }
         if http.isEnabled || http.caCertificate != nil {
             var client = TLSConfiguration.client(trustRoots: http.caCertificate.map { .pem(.file($0)) } ?? .system, label: "HTTPS client")
@@ -65,7 +64,7 @@ public struct NodeTLS: Sendable {
                 client.privateKey = .file(key)
             }
             client.logger = tlsLogger
-            apiClient = try flags.loading { () throws(TLSError) in try TLSContextStore(client: client) }
+            apiClient = try loading(flagsFor: "http") { () throws(TLSError) in try TLSContextStore(client: client) }
         }
 
         var internodeServer: TLSContextStore?
@@ -83,8 +82,8 @@ public struct NodeTLS: Sendable {
             client.verifyPeer = !options.nodeNoVerify
             client.applicationProtocols = []
             client.logger = tlsLogger
-            internodeServer = try flags.loading { () throws(TLSError) in try TLSContextStore(server: server) }
-            internodeClient = try flags.loading { () throws(TLSError) in try TLSContextStore(client: client) }
+            internodeServer = try loading(flagsFor: "node") { () throws(TLSError) in try TLSContextStore(server: server) }
+            internodeClient = try loading(flagsFor: "node") { () throws(TLSError) in try TLSContextStore(client: client) }
         }
         return NodeTLS(apiServer: apiServer, apiClient: apiClient, internodeServer: internodeServer, internodeClient: internodeClient)
     }
@@ -141,25 +140,19 @@ public struct NodeTLSError: Error, CustomStringConvertible {
     }
 }
 
-/// Which flag named which file, to name the flag in errors.
-private struct FlagNames {
-    let byPath: [String: String]
-
-    init(_ options: DiscodOptions) {
-        var names: [String: String] = [:]
-        let pairs: [(String?, String)] = [
-            (options.nodeTLS.caCertificate, "node-ca-cert"), (options.nodeTLS.key, "node-key"), (options.nodeTLS.certificate, "node-cert"),
-            (options.httpTLS.caCertificate, "http-ca-cert"), (options.httpTLS.key, "http-key"), (options.httpTLS.certificate, "http-cert"),
-        ]
-        for (path, flag) in pairs { if let path { names[path] = flag } }
-        byPath = names
-    }
-
-    func loading<T>(_ body: () throws(TLSError) -> T) throws(NodeTLSError) -> T {
+extension NodeTLS {
+    /// Runs `body`, naming in a failure the `-<prefix>-cert`, `-key` or `-ca-cert` flag of the file concerned.
+    static func loading<T>(flagsFor prefix: String, _ body: () throws(TLSError) -> T) throws(NodeTLSError) -> T {
         do {
             return try body()
         } catch {
-            throw NodeTLSError(flag: error.source.flatMap { byPath[$0] }, underlying: error)
+            let flag: String? = switch error.role {
+            case .certificateChain?: "\(prefix)-cert"
+            case .privateKey?: "\(prefix)-key"
+            case .trustRoots?: "\(prefix)-ca-cert"
+            default: nil
+            }
+            throw NodeTLSError(flag: flag, underlying: error)
         }
     }
 }

@@ -19,8 +19,12 @@ logger.info("starting", metadata: options.metadata)
 var settings = NodeSettings(options: options, logger: logger)
 do {
     settings.tls = try NodeTLS.load(options, logger: logger)
-} catch {
+    try NodeTLS.checkDiscoveryFiles(options)
+} catch let error as NodeTLSError {
     CommandLineTool.writeStandardError("discod: \(error)\n")
+    CommandLineTool.exit(2)
+} catch {
+    CommandLineTool.writeStandardError("discod: invalid value for flag -disco-config: \(error)\n")
     CommandLineTool.exit(2)
 }
 

@@ -114,7 +114,8 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         if events.contains(.hangUp) && reader == nil && writes.isEmpty && !closed {
             // Reset or hang-up while idle (e.g. a pooled connection): epoll keeps reporting it
             // regardless of interest, so close now; the next user sees the reason.
-            close(reason: NetworkError(.connectionReset, peer: peer, detail: "peer hung up"))
+            let reason = transport.failureReason.map { NetworkError($0.code, peer: peer, detail: $0.detail) }
+            close(reason: reason ?? NetworkError(.connectionReset, peer: peer, detail: "peer hung up"))
         }
     }
 

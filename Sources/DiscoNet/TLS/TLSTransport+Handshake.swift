@@ -133,7 +133,7 @@ extension TLSTransport {
     }
 
     /// OpenSSL's alert reasons in words a person acts on.
-    private func alertDescription(_ reasons: String) -> String {
+    func alertDescription(_ reasons: String) -> String {
         let side = isServer ? "client" : "server"
         if reasons.contains("alert unknown ca") || reasons.contains("alert bad certificate")
             || reasons.contains("alert certificate unknown") || reasons.contains("alert certificate expired")
@@ -161,6 +161,30 @@ extension TLSTransport {
         updateTCPInterest()
         finishWaiters(error)
         handler?.transportReady([.hangUp, .readable, .writable])
+    }
+
+    /// The peer hung up: if it sent an alert first (TLS 1.3 servers refuse a client certificate
+    /// only after the client has finished its handshake), the connection fails with that reason
+    /// rather than a bare reset. True when it did.
+    func readAlertBeforeHangUp() -> Bool {
+        var byte: UInt8 = 0
+        OpenSSLErrors.clear()
+        let count = SSL_peek(ssl, &byte, 1)
+        guard count <= 0 else { return false }
+        switch SSL_get_error(ssl, count) {
+        case SSL_ERROR_SSL:
+            sslBroken = true
+            let reasons = OpenSSLErrors.drain()
+            guard !reasons.isEmpty else { return false }
+            let detail = reasons.contains("certificate required")
+                ? "the \(isServer ? "client" : "server") requires a certificate this side did not present (\(reasons))"
+                : alertDescription(reasons)
+            fail(NetworkError(.connectionReset, peer: peer, detail: "TLS: \(detail)"), log: nil)
+            return true
+        default:
+            OpenSSLErrors.clear()
+            return false
+        }
     }
 
     // MARK: Plaintext on the TLS port

@@ -280,6 +280,7 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
         case .open:
             var ready: TransportEvents = []
             if events.contains(.hangUp) {
+                if readAlertBeforeHangUp() { return }
                 ready = [.hangUp]
                 if interest.contains(.read) { ready.insert(.readable) }
                 if interest.contains(.write) { ready.insert(.writable) }

@@ -88,6 +88,19 @@ public struct NodeTLS: Sendable {
         return NodeTLS(apiServer: apiServer, apiClient: apiClient, internodeServer: internodeServer, internodeClient: internodeClient)
     }
 
+    /// Checks the TLS files a disco-config names (Consul's `tls_config`, etcd's `ca_file`,
+    /// `cert_file`, `key_file`) by loading them once; throws naming the file that cannot be used.
+    public static func checkDiscoveryFiles(_ options: DiscodOptions) throws {
+        let settings: ClientTLSSettings?
+        switch options.discoConfig {
+        case .consulKV(let consul)?: settings = consul.clientTLS
+        case .etcdKV(let etcd)?: settings = etcd.tls
+        default: settings = nil
+        }
+        guard let settings else { return }
+        _ = try HTTPClient().withTLS(settings)
+    }
+
     // MARK: Reloading
 
     /// Reloads every context (all of them, or only those whose files changed) and logs what

@@ -149,8 +149,9 @@ extension TLSTransport {
         return reasons
     }
 
-    /// Marks the connection failed, logs (rate-limited) and tells the waiters and the handler.
-    func fail(_ error: NetworkError, log: (Logger.Level, String)?) {
+    /// Marks the connection failed, logs (rate-limited) and tells the waiters and (with
+    /// `notify`) the handler.
+    func fail(_ error: NetworkError, log: (Logger.Level, String)?, notify: Bool = true) {
         guard phase != .closed, phase != .failed else { return }
         phase = .failed
         failure = error
@@ -160,13 +161,15 @@ extension TLSTransport {
         if let (level, message) = log { context.failureLog.log(level, message) }
         updateTCPInterest()
         finishWaiters(error)
-        handler?.transportReady([.hangUp, .readable, .writable])
+        if notify { handler?.transportReady([.hangUp, .readable, .writable]) }
     }
 
     /// The peer hung up: if it sent an alert first (TLS 1.3 servers refuse a client certificate
     /// only after the client has finished its handshake), the connection fails with that reason
-    /// rather than a bare reset. True when it did.
-    func readAlertBeforeHangUp() -> Bool {
+    /// rather than a bare reset. True when it did. `notify` tells the handler (not when called
+    /// from inside one of its own calls, which reports the failure as its result).
+    func readAlertBeforeHangUp(notify: Bool) -> Bool {
+        guard phase == .open else { return false }
         var byte: UInt8 = 0
         OpenSSLErrors.clear()
         let count = SSL_peek(ssl, &byte, 1)
@@ -179,7 +182,7 @@ extension TLSTransport {
             let detail = reasons.contains("certificate required")
                 ? "the \(isServer ? "client" : "server") requires a certificate this side did not present (\(reasons))"
                 : alertDescription(reasons)
-            fail(NetworkError(.connectionReset, peer: peer, detail: "TLS: \(detail)"), log: nil)
+            fail(NetworkError(.connectionReset, peer: peer, detail: "TLS: \(detail)"), log: nil, notify: notify)
             return true
         default:
             OpenSSLErrors.clear()

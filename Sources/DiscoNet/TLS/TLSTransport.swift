@@ -220,7 +220,10 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
             updateTCPInterest()
             return .wouldBlock
         default:
-            return .failed(ioFailure("write"))
+            let failure = ioFailure("write")
+            // A peer that refused us (an alert, then a reset) explains itself in what it sent.
+            if failure.code == .connectionReset, readAlertBeforeHangUp(notify: false) { return .failed(currentFailure) }
+            return .failed(failure)
         }
     }
 
@@ -280,7 +283,7 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
         case .open:
             var ready: TransportEvents = []
             if events.contains(.hangUp) {
-                if readAlertBeforeHangUp() { return }
+                if readAlertBeforeHangUp(notify: true) { return }
                 ready = [.hangUp]
                 if interest.contains(.read) { ready.insert(.readable) }
                 if interest.contains(.write) { ready.insert(.writable) }

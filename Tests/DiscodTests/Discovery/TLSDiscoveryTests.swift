@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoNet
 import DiscoTestKit
 import Foundation
 import Testing
@@ -113,5 +114,49 @@ import Testing
         #expect(run.status == 2, "\(run.output)")
         #expect(run.output.contains("-disco-config") && run.output.contains("\(missing): cannot open"), "\(run.output)")
         #expect(!FileManager.default.fileExists(atPath: data))
+    }
+}
+
+/// `-disco-mode consul-kv` with `"scheme": "https"` and `tls_config`, against the Consul double
+/// served over TLS with client certificates required.
+@Suite(.serialized) struct ConsulTLSDiscoveryTests {
+    @Test func discodFormsThroughConsulOverTLSWithTLSConfig() async throws {
+        let certificates = try await CertificateFixture.make(name: "consul-tls")
+        let agent = try await certificates.issue("consul-agent")
+        let client = try await certificates.issue("consul-client")
+        var tls = TLSConfiguration.server(certificateChain: .file(agent.certificate), privateKey: .file(agent.key))
+        tls.trustRoots = .pem(.file(certificates.ca.certificate))
+        tls.verifyPeer = true
+        let server = try await ConsulKVServer.start(tls: tls)
+        defer { Task { await server.stop() } }
+        // ca_pem as base64 (rqlite-disco-clients' encoding of []byte); the client certificate as files.
+        let caPEM = try Data(contentsOf: URL(fileURLWithPath: certificates.ca.certificate)).base64EncodedString()
+        let config = #"{"address":"\#(server.address)","scheme":"https","tls_config":{"ca_pem":"\#(caPEM)","cert_file":"\#(client.certificate)","key_file":"\#(client.key)","address":"localhost:8501"}}"#
+        let key = KVFormationTests.freshKey()
+        try await DiscodCluster.with("consul-tls") { cluster in
+            let ports = try DiscodCluster.ports(count: 3)
+            let flags = ["-disco-mode", "consul-kv", "-disco-key", key, "-disco-config", config]
+            let nodes = try (1...3).map { try cluster.start(id: "\($0)", ports: ports[$0 - 1], flags: flags) }
+            let leader = try await FormationChecks.waitForOneCluster(nodes)
+            #expect(FormationChecks.count(nodes, logging: KVFormationTests.createdRecord) == 1)
+            var reader = TLSConfiguration.client(trustRoots: .pem(.file(certificates.ca.certificate)))
+            reader.certificateChain = .file(client.certificate)
+            reader.privateKey = .file(client.key)
+            let https = HTTPClient(configuration: HTTPClientConfiguration(httpsTransport: try TLSTransportFactory.client(reader)))
+            try await NodeTests.eventually("the agent to hold the record naming node \(leader.nodeID)", nodes) {
+                guard let answer = try? await https.send(HTTPClientRequest(url: "https://\(server.address)/v1/kv/\(key)/leader")),
+                      answer.status == 200, let value = try? JSONValue.parse(answer.body).arrayValue?.first?["Value"]?.stringValue,
+                      let bytes = Data(base64Encoded: value), let record = try? JSONValue.parse(Array(bytes))
+                else { return false }
+                return record.textMembers == leader.expectedLeaderRecord
+            }
+            await https.shutdown()
+        }
+        // Without the client certificate the agent refuses the handshake; the lookup says so.
+        let anonymous = #"{"address":"\#(server.address)","scheme":"https","tls_config":{"ca_file":"\#(certificates.ca.certificate)"}}"#
+        let outcome = try await ExecutableRunner.run("discoctl", ["leader", "-disco-mode", "consul-kv", "-disco-config", anonymous],
+                                                     in: try ExecutableRunner.productsDirectory())
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(outcome.standardError.contains("certificate"), "\(outcome.standardError)")
     }
 }

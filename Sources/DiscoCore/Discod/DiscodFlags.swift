@@ -104,10 +104,10 @@ public struct DiscodFlags: Sendable {
         httpCert = set.string("http-cert", usage: "PEM certificate (chain, leaf first) of the HTTPS API; with -http-key the API speaks only HTTPS",
                               group: tls, typeName: "path")
         httpKey = set.string("http-key", usage: "PEM private key of -http-cert", group: tls, typeName: "path")
-        httpCACert = set.string("http-ca-cert", usage: "PEM CA certificate(s) trusted for API client certificates and for other nodes' HTTPS APIs (default: the system's CAs)",
+        httpCACert = set.string("http-ca-cert", usage: "PEM CA certificates for API client certificates and other nodes' HTTPS APIs (default: system)",
                                 group: tls, typeName: "path")
         httpVerifyClient = set.bool("http-verify-client", usage: "Require API clients to present a certificate signed by -http-ca-cert", group: tls)
-        nodeCert = set.string("node-cert", usage: "PEM certificate of this node for TLS on the internode port (Raft and push-pull), presented to peers both ways",
+        nodeCert = set.string("node-cert", usage: "PEM certificate for TLS on the internode port (Raft, push-pull), shown to peers both ways",
                               group: tls, typeName: "path")
         nodeKey = set.string("node-key", usage: "PEM private key of -node-cert", group: tls, typeName: "path")
         nodeCACert = set.string("node-ca-cert", usage: "PEM CA certificate(s) that sign other nodes' certificates (default: the system's CAs)",

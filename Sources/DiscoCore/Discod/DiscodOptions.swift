@@ -238,7 +238,7 @@ public struct DiscodOptions: Sendable {
             "formation": .string(formationPlan.description),
             "data_dir": .string(dataDirectory),
         ]
-        if !join.isEmpty { metadata["join"] = .array(join.map { .string($0.description) }) }
+        if !join.isEmpty { metadata["join"] = .array(join.map { .string($0.scheme == nil ? $0.description : $0.url) }) }
         if bootstrapExpect > 0 {
             metadata["bootstrap_expect"] = .string(String(bootstrapExpect))
             metadata["bootstrap_expect_timeout"] = .string(GoDuration.format(bootstrapExpectTimeout))

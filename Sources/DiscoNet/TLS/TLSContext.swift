@@ -58,6 +58,7 @@ public final class TLSContext: @unchecked Sendable {
 
     private init(_ configuration: TLSConfiguration, isServer: Bool) throws(TLSError) {
         _ = ignoreSIGPIPEOnce  // OpenSSL writes to sockets with write(2), which raises SIGPIPE.
+        _ = initializeOpenSSLOnce
         OpenSSLErrors.clear()
         guard let context = SSL_CTX_new(isServer ? TLS_server_method() : TLS_client_method()) else {
             throw TLSError(.badConfiguration, detail: "cannot create an OpenSSL context: \(OpenSSLErrors.drain())")
@@ -266,3 +267,10 @@ final class TLSHandshakeCounters: Sendable {
     let resumed = Atomic<Int>(0)
     let failed = Atomic<Int>(0)
 }
+
+/// OpenSSL without its exit-time cleanup: a process that exits while its event loops still hold
+/// connections must not have OpenSSL's tables freed under them.
+let initializeOpenSSLOnce: Void = {
+    _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_ATEXIT), nil)
+    _ = OPENSSL_init_ssl(0, nil)
+}()

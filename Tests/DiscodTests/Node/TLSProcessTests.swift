@@ -43,6 +43,16 @@ extension NodeProcessTests {
                     #expect(row["api_addr"]?.stringValue?.hasPrefix("https://") == true, "\(row)")
                 }
 
+                // SWIM: gossip (UDP) plus push-pull exchanges over the TLS internode port.
+                try await NodeTests.eventually("every node to see all three members alive in SWIM", nodes) {
+                    for node in nodes {
+                        guard let members = try? await node.status()["members"]?.arrayValue else { return false }
+                        let alive = members.filter { $0["swim"]?.stringValue == "alive" }.compactMap { $0["id"]?.stringValue }
+                        guard alive.sorted() == ["1", "2", "3"] else { return false }
+                    }
+                    return true
+                }
+
                 // The internode port speaks TLS and asks for a client certificate.
                 let raft = try await ChildProcess.run(CertificateFixture.openssl, [
                     "s_client", "-connect", leaderNode.raftAddress, "-CAfile", certificates.ca.certificate,

@@ -13,9 +13,23 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     private(set) var closed = false
     private var interest: TransportInterest = []
     private var reader: (max: Int, continuation: CheckedContinuation<[UInt8]?, any Error>)?
-    private var writes: [(bytes: [UInt8], offset: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var writes: [Write] = []
     private var shutdownAfterWrites = false
+    /// Why the channel closed; reads and writes after that fail with it.
     private var closeReason: NetworkError?
+    /// Bytes read after a hang-up that nobody had asked for yet, served before the end.
+    private var stash: [[UInt8]] = []
+    /// The stream ended cleanly after a hang-up (read to its end, then closed): reads past the
+    /// stash return nil instead of failing.
+    private var endedCleanly = false
+
+    private struct Write {
+        let bytes: [UInt8]
+        var offset: Int
+        let continuation: CheckedContinuation<Void, any Error>
+        /// Runs on the loop the moment the transport has taken the last byte.
+        let onAccepted: (@Sendable () -> Void)?
+    }
 
     init(transport: any ByteStreamTransport, peer: String) {
         self.transport = transport
@@ -37,6 +51,16 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     // MARK: Read and write
 
     func read(max: Int, _ continuation: CheckedContinuation<[UInt8]?, any Error>) {
+        if !stash.isEmpty {
+            var piece = stash.removeFirst()
+            if piece.count > max {
+                stash.insert(Array(piece[max...]), at: 0)
+                piece.removeSubrange(max...)
+            }
+            continuation.resume(returning: piece)
+            return
+        }
+        if endedCleanly { continuation.resume(returning: nil); return }
         if let closeReason { continuation.resume(throwing: closeReason); return }
         precondition(reader == nil, "TCPConnection supports one reader at a time")
         reader = (max, continuation)
@@ -65,9 +89,9 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         }
     }
 
-    func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+    func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>, onAccepted: (@Sendable () -> Void)? = nil) {
         if let closeReason { continuation.resume(throwing: closeReason); return }
-        writes.append((bytes, 0, continuation))
+        writes.append(Write(bytes: bytes, offset: 0, continuation: continuation, onAccepted: onAccepted))
         if writes.count == 1 { flush() }
     }
 
@@ -83,13 +107,14 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
 
     private func flush() {
         while !writes.isEmpty {
-            let (bytes, offset, continuation) = writes[0]
-            if offset == bytes.count {
-                writes.removeFirst()
-                continuation.resume()
+            let offset = writes[0].offset
+            if offset == writes[0].bytes.count {
+                let done = writes.removeFirst()
+                done.onAccepted?()
+                done.continuation.resume()
                 continue
             }
-            let result = bytes.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
+            let result = writes[0].bytes.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
             switch result {
             case .wouldBlock:
                 updateInterest()
@@ -111,11 +136,32 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     func transportReady(_ events: TransportEvents) {
         if events.contains(.writable) && !writes.isEmpty { flush() }
         if events.contains(.readable) && reader != nil { attemptRead() }
-        if events.contains(.hangUp) && reader == nil && writes.isEmpty && !closed {
-            // Reset or hang-up while idle (e.g. a pooled connection): epoll keeps reporting it
-            // regardless of interest, so close now; the next user sees the reason.
-            let reason = transport.failureReason.map { NetworkError($0.code, peer: peer, detail: $0.detail) }
-            close(reason: reason ?? NetworkError(.connectionReset, peer: peer, detail: "peer hung up"))
+        if events.contains(.hangUp) && reader == nil && writes.isEmpty && !closed { drainAfterHangUp() }
+    }
+
+    /// A hang-up while nobody reads or writes (an idle pooled connection, or a half-closed
+    /// splice leg whose peer has just finished too). epoll keeps reporting it regardless of
+    /// interest, so the stream cannot stay registered: read what the peer sent before it hung
+    /// up into the stash, then close. A clean end keeps those bytes readable, followed by the
+    /// end of stream; a reset makes later reads fail with the reason.
+    private func drainAfterHangUp() {
+        while true {
+            var bytes = [UInt8](repeating: 0, count: 64 * 1024)
+            switch bytes.withUnsafeMutableBytes({ transport.read(into: $0) }) {
+            case .read(let count):
+                bytes.removeSubrange(count...)
+                stash.append(bytes)
+            case .endOfStream:
+                endedCleanly = true
+                close(reason: NetworkError(.connectionClosed, peer: peer, detail: "the peer finished and hung up"))
+                return
+            case .wouldBlock:
+                close(reason: NetworkError(.connectionReset, peer: peer, detail: "peer hung up"))
+                return
+            case .failed(let error):
+                close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
+                return
+            }
         }
     }
 

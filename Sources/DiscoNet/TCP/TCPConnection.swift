@@ -106,6 +106,17 @@ public final class TCPConnection: Sendable {
         }
     }
 
+    /// Writes `bytes` and runs `onAccepted` on the loop thread as soon as the transport has taken
+    /// them, before this call returns (so a reader on the same loop sees it in order).
+    func write(_ bytes: [UInt8], onAccepted: @escaping @Sendable () -> Void) async throws {
+        let channel = self.channel
+        try await channel.loop.run { (continuation: CheckedContinuation<Void, any Error>) in
+            channel.write(bytes, continuation, onAccepted: onAccepted)
+        } onCancel: {
+            channel.close(reason: NetworkError(.cancelled, peer: channel.peer))
+        }
+    }
+
     /// Finishes sending (a half-close: TCP FIN after every queued write); reading goes on.
     public func shutdownWrite() {
         let channel = self.channel

@@ -47,11 +47,6 @@ extension ByteStreamTransport {
             done(nil)
         }
     }
-
-    /// Why the stream failed, when the transport knows better than "hung up" (a TLS alert).
-    var failureReason: NetworkError? {
-        (self as? TLSTransport)?.failure
-    }
 }
 
 // MARK: - The default HTTPS client

@@ -7,14 +7,8 @@ extension Node {
     static let endpoints = "POST /join, POST /notify, DELETE /remove, GET /status, GET /nodes, GET /leader, "
         + "GET /readyz, GET /metrics, GET|POST /events"
 
-    /// Answers one API request.
+    /// Answers one API request (requests are counted by status in the server's middleware).
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let response = await route(request)
-        metrics.countRequest(status: response.status)
-        return response
-    }
-
-    private func route(_ request: HTTPRequest) async -> HTTPResponse {
         let path = request.path.count > 1 && request.path.hasSuffix("/") ? String(request.path.dropLast()) : request.path
         switch path {
         case "/events":

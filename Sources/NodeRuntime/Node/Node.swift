@@ -110,7 +110,9 @@ public final class Node: Sendable {
         var configuration = HTTPServerConfiguration(host: options.httpAddress.host, port: options.httpAddress.port)
         if let apiServer = tls.apiServer { configuration.transport = TLSTransportFactory(apiServer) }
         configuration.logger = logger.withLabel("http")
-        let server = try await HTTPServer.start(configuration: configuration) { [weak self] request in
+        let metrics = self.metrics
+        let countStatus = HTTPStatusCounting { metrics.countRequest(status: $0) }
+        let server = try await HTTPServer.start(configuration: configuration, middleware: [countStatus]) { [weak self] request in
             guard let self else { return APIResponse.error(503, "the node is shutting down") }
             return await self.handle(request)
         }

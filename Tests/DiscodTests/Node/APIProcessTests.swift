@@ -52,6 +52,14 @@ extension NodeProcessTests {
                             "node \(target.nodeID): the refusal should name both cluster names: \(refused.text)")
                 }
                 for target in nodes { #expect(await target.memberIDs() == ["1", "2", "3"]) }
+
+                // Every answer above was counted by status (the server's counting middleware).
+                let metrics = try await node.request("GET", "/metrics").text
+                for (code, least) in [("400", 7), ("404", 1), ("409", 1), ("200", 1)] {
+                    let line = metrics.split(separator: "\n").first { $0.hasPrefix("disco_http_requests_total{code=\"\(code)\"}") }
+                    let count = line?.split(separator: " ").last.flatMap { Int($0) } ?? 0
+                    #expect(count >= least, "code \(code) counted \(count) times; /metrics:\n\(metrics)")
+                }
             }
         }
     }

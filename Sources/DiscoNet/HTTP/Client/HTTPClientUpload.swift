@@ -24,6 +24,9 @@ final class HTTPClientUpload: Sendable {
 
     private let outcome = Mutex(Outcome.sending)
     private let task = Mutex<Task<Void, Never>?>(nil)
+    /// Set on the connection's loop the moment its transport took the body's last byte, so the
+    /// reader of the response (resumed on the same loop, later) sees it without a race.
+    private let allAccepted = Atomic<Bool>(false)
 
     private init() {}
 
@@ -55,12 +58,14 @@ final class HTTPClientUpload: Sendable {
             if let length = body.length, total != length {
                 throw HTTPClientBodyLengthMismatch(declared: length, written: total)
             }
-            if chunked {
-                do {
-                    try await connection.write(HTTPResponseEncoder.lastChunk)
-                } catch {
-                    throw WriteFailed(underlying: error)
+            do {
+                // The last chunk, or (sized) an empty write queued behind the last piece: either
+                // way `allAccepted` is set on the loop once everything before it went out.
+                try await connection.write(chunked ? HTTPResponseEncoder.lastChunk : []) {
+                    self.allAccepted.store(true, ordering: .releasing)
                 }
+            } catch {
+                throw WriteFailed(underlying: error)
             }
             outcome.withLock { $0 = .sent }
         } catch is WriteFailed {
@@ -72,9 +77,7 @@ final class HTTPClientUpload: Sendable {
     }
 
     /// True once the whole body (and its last chunk) has been taken by the connection.
-    var hasFinishedSending: Bool {
-        outcome.withLock { if case .sent = $0 { return true } else { return false } }
-    }
+    var hasFinishedSending: Bool { allAccepted.load(ordering: .acquiring) }
 
     /// The producer's failure, when it failed: the reason the exchange broke.
     var failure: (any Error)? {

@@ -42,6 +42,14 @@ public struct HTTPStreamingRequest: Sendable {
         return String(target[target.index(after: mark)...])
     }
 
+    /// The request with its whole body when the body is already whole (a request without one,
+    /// or one built in code) and within `limit`; nil when it must be read (or is too large).
+    func wholeRequest(upTo limit: Int) -> HTTPRequest? {
+        guard case .bytes(let bytes) = body.storage, bytes.count <= limit else { return nil }
+        return HTTPRequest(method: method, target: target, version: version, headers: headers, body: bytes,
+                           remoteAddress: remoteAddress)
+    }
+
     /// Reads the whole body (at most `limit` bytes; more is an ``HTTPParseError`` with status 413)
     /// and returns the request as whole-body handlers see it, trailers included.
     public func collect(upTo limit: Int) async throws -> HTTPRequest {

@@ -11,18 +11,29 @@ public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
 /// ``HTTPRequestBody/collect(upTo:)``, for example); any other error with 500.
 public struct HTTPResponder: Sendable {
     private let body: @Sendable (HTTPStreamingRequest) async throws -> HTTPResponse
+    /// Set for a bare ``collecting(upTo:_:)`` responder: the server calls the handler itself
+    /// when the body is already whole, so the common small request costs no extra async frames.
+    let wholeBodyHandler: (handler: HTTPHandler, limit: Int)?
 
     /// A responder that reads the body as it likes (streaming).
     public init(_ respond: @escaping @Sendable (HTTPStreamingRequest) async throws -> HTTPResponse) {
         body = respond
+        wholeBodyHandler = nil
+    }
+
+    private init(_ respond: @escaping @Sendable (HTTPStreamingRequest) async throws -> HTTPResponse,
+                 wholeBodyHandler: (handler: HTTPHandler, limit: Int)) {
+        body = respond
+        self.wholeBodyHandler = wholeBodyHandler
     }
 
     /// A responder for a whole-body handler: collects at most `limit` body bytes first and
     /// answers 413 (naming the limit) for a larger body, without calling `handler`.
     public static func collecting(upTo limit: Int, _ handler: @escaping HTTPHandler) -> HTTPResponder {
-        HTTPResponder { request in
-            await handler(try await request.collect(upTo: limit))
-        }
+        HTTPResponder({ request in
+            if let whole = request.wholeRequest(upTo: limit) { return await handler(whole) }
+            return await handler(try await request.collect(upTo: limit))
+        }, wholeBodyHandler: (handler, limit))
     }
 
     /// Answers `request`.
@@ -65,6 +76,7 @@ extension HTTPResponder {
     /// `self` wrapped in `middleware`, the first element outermost. Built once; each request
     /// then costs one call per middleware.
     public func wrapped(in middleware: [any HTTPMiddleware]) -> HTTPResponder {
+        if middleware.isEmpty { return self }
         var responder = self
         for layer in middleware.reversed() {
             let next = responder

@@ -3,18 +3,15 @@ import Synchronization
 // MARK: - One server connection: the handler task
 
 extension HTTPServerConnection {
-    /// Hands a request whose head has arrived to the connection's handler task, starting the
-    /// task on first use.
-    func dispatch(_ item: HTTPDispatchedRequest) {
+    /// Tells the connection's handler task that a request is queued, starting the task on
+    /// first use. The request stays in `queued`; only a wake-up crosses the continuation.
+    func wakeHandler() {
         if let waiter = handlerWaiter {
             handlerWaiter = nil
-            waiter.resume(returning: item)
-        } else {
-            queuedRequest = item
-            if !handlerTaskRunning {
-                handlerTaskRunning = true
-                Task(executorPreference: loop) { await self.runHandlers() }
-            }
+            waiter.resume(returning: true)
+        } else if !handlerTaskRunning {
+            handlerTaskRunning = true
+            Task(executorPreference: loop) { await self.runHandlers() }
         }
     }
 
@@ -25,14 +22,34 @@ extension HTTPServerConnection {
     /// closes or is handed off.
     private func runHandlers() async {
         let responder = shared.responder
-        while let item = await nextRequest() {
-            let response = await Self.answer(item.request, with: responder)
-            await returnToLoop()
-            switch startResponse(response, to: item.id) {
+        let wholeBodyHandler = responder.wholeBodyHandler?.handler
+        while true {
+            // Kept flat (no helper async calls) on purpose: each async call costs an executor
+            // check, and this loop runs once per request.
+            if !loop.inLoop { await returnToLoop() }
+            if queued.isEmpty {
+                if phase == .closed {
+                    handlerTaskRunning = false
+                    return
+                }
+                guard await withCheckedContinuation({ handlerWaiter = $0 }) else { return }
+            }
+            let id = queued.id
+            let response: HTTPResponse
+            if let wholeBodyHandler, let request = queued.whole.take() {
+                // The common case, as cheap as a plain handler call: no middleware, no body.
+                response = await wholeBodyHandler(request)
+            } else if let request = queued.streaming.take() {
+                response = await Self.answer(request, with: responder)
+            } else {
+                continue
+            }
+            if !loop.inLoop { await returnToLoop() }
+            switch startResponse(response, to: id) {
             case .finished:
                 continue
             case .stream(let produce, let chunked, let keepAlive):
-                await runStream(produce, exchange: item.id, chunked: chunked, keepAlive: keepAlive)
+                await runStream(produce, exchange: id, chunked: chunked, keepAlive: keepAlive)
             case .handOff(let takeOver):
                 await runHandOff(takeOver)
                 return
@@ -81,20 +98,6 @@ extension HTTPServerConnection {
         await takeOver(upgraded)
         upgraded.connection.close()
         _ = shared.handedOff.withLock { $0.removeValue(forKey: ObjectIdentifier(upgraded.connection)) }
-    }
-
-    /// The next request to handle, waiting for one; nil once the connection has closed.
-    private func nextRequest() async -> HTTPDispatchedRequest? {
-        await returnToLoop()
-        if let item = queuedRequest {
-            queuedRequest = nil
-            return item
-        }
-        if phase == .closed {
-            handlerTaskRunning = false
-            return nil
-        }
-        return await withCheckedContinuation { handlerWaiter = $0 }
     }
 
     /// Normally a no-op: the handler task resumes on its preferred executor, the loop. Guards the

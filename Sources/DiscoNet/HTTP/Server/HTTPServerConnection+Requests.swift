@@ -86,15 +86,29 @@ extension HTTPServerConnection {
         }
         lastExchangeID &+= 1
         let id = lastExchangeID
-        exchange = HTTPServerExchange(id: id, head: head,
-                                      body: HTTPServerRequestBodyState(complete: !head.hasBody, expectsContinue: expectsContinue))
+        let bodyState = HTTPServerRequestBodyState(complete: !head.hasBody, expectsContinue: expectsContinue)
+        let summary = HTTPRequestSummary(head)
+        if let spare = spareExchange {
+            spareExchange = nil
+            spare.reset(id: id, request: summary, body: bodyState)
+            exchange = spare
+        } else {
+            exchange = HTTPServerExchange(id: id, request: summary, body: bodyState)
+        }
         if expectsContinue && shared.configuration.continuePolicy == .immediately { sendContinueIfExpected() }
-        let body: HTTPRequestBody = head.hasBody
-            ? HTTPRequestBody(source: HTTPServerBodySource(connection: self, exchangeID: id), declaredLength: head.contentLength)
-            : .empty
-        let request = HTTPStreamingRequest(method: head.method, target: head.target, version: head.version,
-                                           headers: head.headers, body: body, remoteAddress: remoteAddress)
-        dispatch(HTTPDispatchedRequest(id: id, request: request, head: head))
+        queued.id = id
+        if !head.hasBody && shared.responder.wholeBodyHandler != nil {
+            // The handler wants whole bodies and there is none to read: hand it over as it is.
+            queued.whole = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,
+                                       remoteAddress: remoteAddress)
+        } else {
+            let body: HTTPRequestBody = head.hasBody
+                ? HTTPRequestBody(source: HTTPServerBodySource(connection: self, exchangeID: id), declaredLength: head.contentLength)
+                : .empty
+            queued.streaming = HTTPStreamingRequest(method: head.method, target: head.target, version: head.version,
+                                                    headers: head.headers, body: body, remoteAddress: remoteAddress)
+        }
+        wakeHandler()
         return true
     }
 

@@ -13,18 +13,18 @@ extension HTTPServerConnection {
         case handOff(@Sendable (HTTPUpgradedConnection) async -> Void)
     }
 
-    private func wantsKeepAlive(_ head: HTTPRequestHead, _ response: HTTPResponse) -> Bool {
+    private func wantsKeepAlive(_ request: HTTPRequestSummary, _ response: HTTPResponse) -> Bool {
         if closeAfterResponse || shared.shuttingDown.load(ordering: .relaxed) { return false }
         if response.headers.hasToken("close", in: "Connection") { return false }
-        if head.version.minor == 0 { return head.headers.hasToken("keep-alive", in: "Connection") }
-        return !head.headers.hasToken("close", in: "Connection")
+        if request.version.minor == 0 { return request.asksToKeepAlive }
+        return !request.asksToClose
     }
 
     /// Writes the head (and a fixed body) of the handler's response to exchange `id`. A response
     /// to an exchange that has already ended (a failed request) is dropped.
     func startResponse(_ response: HTTPResponse, to id: UInt64) -> ResponseFollowUp {
         guard phase == .open, let exchange, exchange.id == id, exchange.response == .notStarted else { return .finished }
-        let head = exchange.head
+        let head = exchange.request
         exchange.response = .streaming
         var keepAlive = wantsKeepAlive(head, response)
         let status = response.status
@@ -111,6 +111,7 @@ extension HTTPServerConnection {
         if let exchange, !exchange.body.complete || exchange.body.hasQueuedPieces {
             if !discardUnreadBody() { keepAlive = false }
         }
+        spareExchange = exchange
         exchange = nil
         guard phase == .open else { return }
         if !keepAlive {
@@ -126,7 +127,7 @@ extension HTTPServerConnection {
     // MARK: Hand-off
 
     private func beginHandOff(
-        _ response: HTTPResponse, head: HTTPRequestHead, _ takeOver: @escaping @Sendable (HTTPUpgradedConnection) async -> Void
+        _ response: HTTPResponse, head: HTTPRequestSummary, _ takeOver: @escaping @Sendable (HTTPUpgradedConnection) async -> Void
     ) -> ResponseFollowUp {
         let status = response.status
         guard status == 101 || (head.method == "CONNECT" && (200..<300).contains(status)) else {

@@ -24,11 +24,15 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     let buffer: ReceiveBuffer
     let maxBufferCapacity: Int
 
+    // The per-request state below is not checked for exclusivity at run time: it is touched only
+    // on the loop thread, by code that never holds one access across another.
     var phase = Phase.open
-    var parser: HTTPRequestParser
-    var events: [HTTPRequestParserEvent] = []
+    @exclusivity(unchecked) var parser: HTTPRequestParser
+    @exclusivity(unchecked) var events: [HTTPRequestParserEvent] = []
     /// The request being answered, from its head until its response is finished.
-    var exchange: HTTPServerExchange?
+    @exclusivity(unchecked) var exchange: HTTPServerExchange?
+    /// The last finished exchange, kept to be reused for the next request.
+    @exclusivity(unchecked) var spareExchange: HTTPServerExchange?
     var lastExchangeID: UInt64 = 0
     /// Why the last failed exchange failed, for body reads that come after it was dropped.
     var lastFailure: (id: UInt64, error: any Error)?
@@ -36,8 +40,9 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     var acceptsRequests = true
     var closeAfterResponse = false
     var headerTimerRunning = false
-    var handlerWaiter: CheckedContinuation<HTTPDispatchedRequest?, Never>?
-    var queuedRequest: HTTPDispatchedRequest?
+    /// The idle handler task, woken with true when a request is queued, false once closed.
+    var handlerWaiter: CheckedContinuation<Bool, Never>?
+    @exclusivity(unchecked) var queued = HTTPQueuedRequest()
     var handlerTaskRunning = false
     var handOffWaiter: (() -> Void)?
 
@@ -45,7 +50,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     private(set) var peerClosed = false
     private var wantWrite = false
     private var interest = TransportInterest.read
-    private var outbound: [UInt8] = []
+    @exclusivity(unchecked) private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var drainWaiters: [CheckedContinuation<Void, any Error>] = []
 
@@ -116,6 +121,9 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
                 return
             case .read(let count):
                 buffer.didWrite(count)
+                // A read that filled all the free space suggests a stream (a body): read in
+                // larger units from now on, up to the bound.
+                if count == space.count { buffer.grow(maxCapacity: maxBufferCapacity) }
                 processInput()
             case .endOfStream:
                 peerHasClosed()
@@ -317,7 +325,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         }
         if let waiter = handlerWaiter {
             handlerWaiter = nil
-            waiter.resume(returning: nil)
+            waiter.resume(returning: false)
         }
         shared.remove(self)
     }

@@ -2,19 +2,47 @@
 
 /// One request from its head until its response is finished: how far the body has arrived and
 /// been taken, and how far the response has gone. Loop-confined (held by the connection; a
-/// class, so the body queue is mutated in place).
+/// class, so the body queue is mutated in place, and reused for the connection's next request).
 final class HTTPServerExchange {
     enum ResponseProgress { case notStarted, streaming, finished }
 
-    let id: UInt64
-    let head: HTTPRequestHead
-    var body: HTTPServerRequestBodyState
-    var response = ResponseProgress.notStarted
+    // Exclusivity is not checked at run time for these: the exchange is touched only on its
+    // connection's loop thread, by code that never holds one access across another.
+    private(set) var id: UInt64
+    private(set) var request: HTTPRequestSummary
+    @exclusivity(unchecked) var body: HTTPServerRequestBodyState
+    @exclusivity(unchecked) var response = ResponseProgress.notStarted
 
-    init(id: UInt64, head: HTTPRequestHead, body: HTTPServerRequestBodyState) {
+    init(id: UInt64, request: HTTPRequestSummary, body: HTTPServerRequestBodyState) {
         self.id = id
-        self.head = head
+        self.request = request
         self.body = body
+    }
+
+    /// Starts over for the connection's next request.
+    func reset(id: UInt64, request: HTTPRequestSummary, body: HTTPServerRequestBodyState) {
+        self.id = id
+        self.request = request
+        self.body = body
+        response = .notStarted
+    }
+}
+
+/// What answering a request needs from its head: the method and version, and what its
+/// `Connection` header asked for.
+struct HTTPRequestSummary {
+    let method: String
+    let version: HTTPVersion
+    /// `Connection: close`.
+    let asksToClose: Bool
+    /// `Connection: keep-alive` (what an HTTP/1.0 client must send to keep the connection).
+    let asksToKeepAlive: Bool
+
+    init(_ head: HTTPRequestHead) {
+        method = head.method
+        version = head.version
+        asksToClose = head.headers.hasToken("close", in: "Connection")
+        asksToKeepAlive = head.version.minor == 0 && head.headers.hasToken("keep-alive", in: "Connection")
     }
 }
 
@@ -76,11 +104,16 @@ struct HTTPServerRequestBodyState {
     }
 }
 
-/// A request dispatched to the connection's handler task.
-struct HTTPDispatchedRequest: Sendable {
-    let id: UInt64
-    let request: HTTPStreamingRequest
-    let head: HTTPRequestHead
+/// The request queued for the connection's handler task. The two forms are separate optionals
+/// (not one enum) so the task can move each out with `take()` instead of copying it.
+struct HTTPQueuedRequest {
+    var id: UInt64 = 0
+    /// With its whole body, when the responder takes whole bodies and there is none to read.
+    var whole: HTTPRequest?
+    /// Streamed, for everything else.
+    var streaming: HTTPStreamingRequest?
+
+    var isEmpty: Bool { whole == nil && streaming == nil }
 }
 
 /// Why a request body can no longer be read, for reads after its exchange has ended.

@@ -147,6 +147,13 @@ enum X509Text {
         return bioText(bio)
     }
 
+    /// The end of the validity period in seconds since the Unix epoch.
+    static func notAfterSeconds(_ certificate: OpaquePointer) -> Int64? {
+        var time = tm()
+        guard ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &time) == 1 else { return nil }
+        return Int64(timegm(&time))
+    }
+
     private static func bioText(_ bio: OpaquePointer) -> String {
         var data: UnsafeMutablePointer<CChar>?
         let count = disco_BIO_get_mem_data(bio, &data)

@@ -30,9 +30,13 @@ public final class TLSContext: @unchecked Sendable {
     /// Sessions kept per server (client contexts with resumption on).
     let sessions: TLSClientSessionCache?
     let failureLog: TLSFailureLog
-    private let counters = TLSHandshakeCounters()
+    /// Handshake outcomes, shared by every context one ``TLSContextStore`` builds (counts go on
+    /// across reloads).
+    let counters: TLSHandshakeCounters
+    /// When this side's certificate expires, in seconds since the Unix epoch.
+    public let certificateExpiry: Int64?
 
-    /// Handshakes finished with connections made from this context.
+    /// Handshakes finished with connections made from this context (and earlier ones of its store).
     public var handshakesCompleted: Int { counters.completed.load(ordering: .relaxed) }
     /// Of those, how many resumed an earlier session (no certificate exchange).
     public var sessionsResumed: Int { counters.resumed.load(ordering: .relaxed) }
@@ -48,15 +52,15 @@ public final class TLSContext: @unchecked Sendable {
 
     /// Builds a server context: certificate chain and key required.
     public convenience init(server configuration: TLSConfiguration) throws(TLSError) {
-        try self.init(configuration, isServer: true)
+        try self.init(configuration, isServer: true, counters: TLSHandshakeCounters())
     }
 
     /// Builds a client context.
     public convenience init(client configuration: TLSConfiguration) throws(TLSError) {
-        try self.init(configuration, isServer: false)
+        try self.init(configuration, isServer: false, counters: TLSHandshakeCounters())
     }
 
-    private init(_ configuration: TLSConfiguration, isServer: Bool) throws(TLSError) {
+    init(_ configuration: TLSConfiguration, isServer: Bool, counters: TLSHandshakeCounters) throws(TLSError) {
         _ = ignoreSIGPIPEOnce  // OpenSSL writes to sockets with write(2), which raises SIGPIPE.
         _ = initializeOpenSSLOnce
         OpenSSLErrors.clear()
@@ -73,7 +77,7 @@ public final class TLSContext: @unchecked Sendable {
             }
         }
         var subject: String?
-        var notAfter: String?
+        var notAfter: (text: String, seconds: Int64?)?
         if let chain = configuration.certificateChain {
             guard let key = configuration.privateKey else {
                 throw TLSError(.badConfiguration, source: chain.description, detail: "a certificate needs its private key as well")
@@ -100,7 +104,9 @@ public final class TLSContext: @unchecked Sendable {
         self.configuration = configuration
         self.isServer = isServer
         self.certificateSubject = subject
-        self.certificateNotAfter = notAfter
+        self.certificateNotAfter = notAfter?.text
+        self.certificateExpiry = notAfter?.seconds
+        self.counters = counters
         self.trustedAuthorities = authorities
         self.alpnWire = wire
         self.sessions = !isServer && configuration.sessionResumption ? TLSClientSessionCache() : nil
@@ -151,14 +157,16 @@ public final class TLSContext: @unchecked Sendable {
 
     /// Installs the chain and key and checks that they belong together. Returns the leaf's
     /// subject and expiry.
-    private static func installCredentials(_ context: OpaquePointer, chain: PEMSource, key: PEMSource) throws(TLSError) -> (String, String) {
+    private static func installCredentials(_ context: OpaquePointer, chain: PEMSource, key: PEMSource)
+        throws(TLSError) -> (String, (text: String, seconds: Int64?))
+    {
         let certificates = try TLSError.concerning(.certificateChain) { () throws(TLSError) in
             try PEMLoading.certificates(from: chain, what: "a certificate chain (leaf first)")
         }
         let leaf = certificates[0]
         defer { X509_free(leaf) }
         let subject = X509Text.subject(leaf)
-        let notAfter = X509Text.notAfter(leaf)
+        let notAfter = (X509Text.notAfter(leaf), X509Text.notAfterSeconds(leaf))
         guard SSL_CTX_use_certificate(context, leaf) == 1 else {
             certificates.dropFirst().forEach { X509_free($0) }
             throw TLSError(.badPEM, source: chain.description, detail: "OpenSSL refused the certificate \(subject): \(OpenSSLErrors.drain())")

@@ -25,6 +25,8 @@ public final class TLSContextStore: Sendable {
     /// Whether contexts are built for accepting (server) or connecting (client).
     public let isServer: Bool
     private let state: Mutex<(context: TLSContext, fingerprints: [FileFingerprint?])>
+    private let counters: TLSHandshakeCounters
+    private let reloadCounts = Mutex((succeeded: 0, failed: 0))
 
     /// Loads a server context now; throws naming the file when something cannot be used.
     public convenience init(server configuration: TLSConfiguration) throws(TLSError) {
@@ -40,12 +42,17 @@ public final class TLSContextStore: Sendable {
         self.configuration = configuration
         self.isServer = isServer
         let fingerprints = configuration.files.map(FileFingerprint.init(path:))
-        let context = isServer ? try TLSContext(server: configuration) : try TLSContext(client: configuration)
+        let counters = TLSHandshakeCounters()
+        let context = try TLSContext(configuration, isServer: isServer, counters: counters)
         state = Mutex((context, fingerprints))
+        self.counters = counters
     }
 
     /// The context new connections get.
     public var current: TLSContext { state.withLock { $0.context } }
+
+    /// Reloads that replaced the context, and reloads that failed (the old one kept serving).
+    public var reloads: (succeeded: Int, failed: Int) { reloadCounts.withLock { $0 } }
 
     /// What a reload did.
     public enum ReloadOutcome: Sendable, CustomStringConvertible {
@@ -82,12 +89,14 @@ public final class TLSContextStore: Sendable {
 
     private func rebuild(fingerprints: [FileFingerprint?]) -> ReloadOutcome {
         do {
-            let context = isServer ? try TLSContext(server: configuration) : try TLSContext(client: configuration)
+            let context = try TLSContext(configuration, isServer: isServer, counters: counters)
             context.adoptTicketKeys(from: current)
             state.withLock { $0 = (context, fingerprints) }
+            reloadCounts.withLock { $0.succeeded += 1 }
             return .reloaded(context)
         } catch {
             state.withLock { $0.fingerprints = fingerprints }
+            reloadCounts.withLock { $0.failed += 1 }
             return .failed(error)
         }
     }

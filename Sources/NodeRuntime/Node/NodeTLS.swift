@@ -121,6 +121,12 @@ public struct NodeTLS: Sendable {
         }
     }
 
+    /// The stores with their metrics label (`api`, `api_client`, `internode`, `internode_client`).
+    var labelledStores: [(label: String, store: TLSContextStore)] {
+        [("api", apiServer), ("api_client", apiClient), ("internode", internodeServer), ("internode_client", internodeClient)]
+            .compactMap { label, store in store.map { (label, $0) } }
+    }
+
     /// `{"api": {...}, "internode": {...}}` for `/status`: what each port presents.
     var statusJSON: JSONValue {
         func describe(_ store: TLSContextStore?, verifiesClients: Bool) -> JSONValue {

@@ -179,6 +179,15 @@ extension NodeProcessTests {
                 }
                 let status = try await node.status()
                 #expect(status["tls"]?["api"]?["certificate"]?.stringValue == "CN=api-v3")
+                let metrics = try await node.request("GET", "/metrics").text
+                func sample(_ series: String) -> Int? {
+                    metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }?.split(separator: " ").last.flatMap { Int($0) }
+                }
+                #expect((sample(#"disco_tls_reloads_total{tls="api",result="failed"}"#) ?? 0) >= 1, "\(metrics)")
+                #expect((sample(#"disco_tls_reloads_total{tls="api",result="ok"}"#) ?? 0) >= 2, "\(metrics)")
+                #expect((sample(#"disco_tls_handshakes_total{tls="api",result="full"}"#) ?? 0) >= 1, "\(metrics)")
+                let expiry = sample(#"disco_tls_certificate_expiry_timestamp_seconds{tls="api"}"#) ?? 0
+                #expect(expiry > Int(Date().timeIntervalSince1970), "the certificate expires in the future: \(metrics)")
             }
         }
 

@@ -25,6 +25,16 @@ public final class CertificateFixture: Sendable {
         case main
         /// "Other Test CA": a CA nobody trusts.
         case other
+        /// "Disco Intermediate CA", signed by the test CA (made by ``makeIntermediate()``).
+        case intermediate
+
+        var directoryName: String {
+            switch self {
+            case .main: "/ca"
+            case .other: "/other-ca"
+            case .intermediate: "/intermediate-ca"
+            }
+        }
     }
 
     /// When a leaf is valid.
@@ -79,7 +89,7 @@ public final class CertificateFixture: Sendable {
             return counter
         }
         let base = "\(directory)/\(file ?? commonName.replacingOccurrences(of: " ", with: "-"))-\(serial)"
-        let caDirectory = directory + (authority == .main ? "/ca" : "/other-ca")
+        let caDirectory = directory + authority.directoryName
         let names = ips.map { "IP:\($0)" } + dnsNames.map { "DNS:\($0)" }
         let extensions = """
         basicConstraints = CA:FALSE
@@ -104,6 +114,32 @@ public final class CertificateFixture: Sendable {
         try await Self.run(["ca", "-config", config, "-batch", "-notext", "-in", base + ".csr",
                             "-out", base + ".pem", "-extfile", base + ".ext"] + dates)
         return Credential(certificate: base + ".pem", key: base + ".key", commonName: commonName)
+    }
+
+    /// Makes "Disco Intermediate CA", signed by the test CA, so leaves can be issued `by:
+    /// .intermediate` and presented as a chain (see ``chain(_:)``).
+    @discardableResult
+    public func makeIntermediate() async throws -> Credential {
+        let caDirectory = directory + Authority.intermediate.directoryName
+        try FileManager.default.createDirectory(atPath: caDirectory, withIntermediateDirectories: true)
+        let extensions = "basicConstraints = critical,CA:TRUE,pathlen:0\nkeyUsage = critical,keyCertSign,cRLSign\n"
+        try extensions.write(toFile: caDirectory + "/ca.ext", atomically: true, encoding: .utf8)
+        try await Self.run(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                            "-keyout", caDirectory + "/ca.key", "-out", caDirectory + "/ca.csr", "-subj", "/CN=Disco Intermediate CA"])
+        let config = try Self.writeDatabase(at: caDirectory + "/db", caDirectory: directory + Authority.main.directoryName)
+        try await Self.run(["ca", "-config", config, "-batch", "-notext", "-in", caDirectory + "/ca.csr", "-out", caDirectory + "/ca.pem",
+                            "-extfile", caDirectory + "/ca.ext", "-days", "365"])
+        return Credential(certificate: caDirectory + "/ca.pem", key: caDirectory + "/ca.key", commonName: "Disco Intermediate CA")
+    }
+
+    /// A file with `leaf`'s certificate followed by the intermediate CA's: the chain a server
+    /// presents when its certificate comes from the intermediate.
+    public func chain(_ leaf: Credential) throws -> String {
+        let path = leaf.certificate.replacingOccurrences(of: ".pem", with: "-chain.pem")
+        let text = try String(contentsOfFile: leaf.certificate, encoding: .utf8)
+            + String(contentsOfFile: directory + Authority.intermediate.directoryName + "/ca.pem", encoding: .utf8)
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
     }
 
     /// Node certificates `node1…nodeN` for 127.0.0.1…127.0.0.N (and `localhost`).

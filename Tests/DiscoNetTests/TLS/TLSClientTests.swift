@@ -94,6 +94,33 @@ struct TLSClientTests {
         }
     }
 
+    @Test func aChainWithAnIntermediateVerifiesAgainstTheRootAlone() async throws {
+        let fixture = try await CertificateFixture.make(name: "tls-chain")
+        try await fixture.makeIntermediate()
+        let leaf = try await fixture.issue("chained", by: .intermediate)
+        let chained = TLSConfiguration.server(certificateChain: .file(try fixture.chain(leaf)), privateKey: .file(leaf.key))
+        let rootOnly = TLSConfiguration.client(trustRoots: .pem(.file(fixture.ca.certificate)))
+        try await withTLSServer(chained) { server, store in
+            #expect(store.current.certificateSubject == "CN=chained")
+            let (client, _) = try tlsClient(rootOnly)
+            #expect(try await client.send(HTTPClientRequest(url: httpsURL(server, "/chain"))).bodyText == "GET /chain")
+            let seen = try await openssl(["s_client", "-connect", "127.0.0.1:\(server.localAddress.port)", "-CAfile", fixture.ca.certificate])
+            #expect(seen.output.contains("Verify return code: 0 (ok)"), "\(seen.output)")
+            #expect(seen.output.contains("CN = Disco Intermediate CA"), "\(seen.output)")
+            await client.shutdown()
+        }
+        // The leaf alone (no intermediate) cannot be verified by a client that trusts only the root.
+        let leafOnly = TLSConfiguration.server(certificateChain: .file(leaf.certificate), privateKey: .file(leaf.key))
+        try await withTLSServer(leafOnly) { server, _ in
+            let (client, _) = try tlsClient(rootOnly)
+            let error = await #expect(throws: HTTPClientError.self) {
+                _ = try await client.send(HTTPClientRequest(url: httpsURL(server, "/")))
+            }
+            #expect(error?.description.contains("unable to get local issuer certificate") == true, "\(String(describing: error))")
+            await client.shutdown()
+        }
+    }
+
     @Test func stalledServerHandshakeTimesOut() async throws {
         let certificates = try await TLSTestCertificates.get()
         // A TCP server that accepts and never answers.

@@ -46,7 +46,7 @@ let package = Package(
         // The process around the vocabulary: durable files, environment, standard output, exit.
         .target(name: "DiscoSystem", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CDiscoEpoll", path: "Sources/CDiscoEpoll"),
-        .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
+        .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll", "COpenSSL"], swiftSettings: strictSettings),
         // Protocol cores: pure value types that depend on the vocabulary only (Tests/LayeringTests
         // fails the build of the suite if one gains another dependency).
         .target(name: "RaftCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),

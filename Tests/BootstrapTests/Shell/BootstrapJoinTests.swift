@@ -84,7 +84,11 @@ import Testing
             return HTTPResponse(status: 409, bytes: BootstrapWire.errorBody(
                 "cluster name mismatch: this node runs cluster \"blue\", the join says \"disco\"; wipe the data directory to re-bootstrap"))
         }
-        let joiner = Joiner(attempts: 5, interval: .milliseconds(10), logger: Logger(label: "join", handler: LogfmtHandler(sink: MemoryLogSink())))
+        // Generous timeouts: a first answer that arrives late on a loaded machine must still be
+        // the refusal the joiner sees, so a second call can only be a retry.
+        let client = BootstrapClient(http: HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(30))))
+        let joiner = Joiner(client: client, attempts: 5, interval: .milliseconds(10), timeout: .seconds(60),
+                            logger: Logger(label: "join", handler: LogfmtHandler(sink: MemoryLogSink())))
         do {
             _ = try await joiner.join(targets: [address(server)], request: request)
             Issue.record("expected a refusal")

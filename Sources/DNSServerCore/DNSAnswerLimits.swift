@@ -57,8 +57,8 @@ public struct DNSAnswerLimits: Sendable, Hashable {
 
 /// The result of answering one query: how many bytes of response were written (0: none, the
 /// query is dropped), what kind of answer it was, and whether it was cut (TC).
-public struct DNSAnswer: Sendable, Hashable {
-    public enum Outcome: Sendable, Hashable, CaseIterable {
+public struct DNSReply: Sendable, Hashable {
+    public enum Outcome: Int, Sendable, Hashable, CaseIterable {
         /// Records in the answer section.
         case answered
         /// The name exists without records of the type (NOERROR, SOA in authority).
@@ -81,5 +81,5 @@ public struct DNSAnswer: Sendable, Hashable {
     public let length: Int
     public let truncated: Bool
 
-    static let dropped = DNSAnswer(outcome: .dropped, length: 0, truncated: false)
+    static let dropped = DNSReply(outcome: .dropped, length: 0, truncated: false)
 }

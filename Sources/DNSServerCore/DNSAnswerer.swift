@@ -34,7 +34,7 @@ public struct DNSAnswerer: Sendable {
     /// 65535 bytes for TCP (complete answers), and ``DNSAnswerLimits/maxUDPPayloadSize`` for UDP;
     /// a smaller one (at least 512 bytes) only makes answers cut sooner.
     public func respond(to query: UnsafeRawBufferPointer, over transport: DNSTransport, zone: DNSZone,
-                        into output: UnsafeMutableRawBufferPointer) -> DNSAnswer {
+                        into output: UnsafeMutableRawBufferPointer) -> DNSReply {
         guard output.count >= Self.minimumOutputSize else { return .dropped }
         switch DNSQueryParser.read(query) {
         case .drop:
@@ -49,7 +49,7 @@ public struct DNSAnswerer: Sendable {
             let (outcome, truncated) = answer(parsed, query: query, zone: zone, limit: limit, into: &writer)
             guard !writer.overflowed else { return .dropped }
             if outcome == .formatError { return headerOnly(id: parsed.id, flags: parsed.flags, code: .formatError, outcome: .formatError, into: output) }
-            return DNSAnswer(outcome: outcome, length: writer.count, truncated: truncated)
+            return DNSReply(outcome: outcome, length: writer.count, truncated: truncated)
         }
     }
 
@@ -66,7 +66,7 @@ public struct DNSAnswerer: Sendable {
     // MARK: Deciding
 
     private func answer(_ query: ParsedQuery, query bytes: UnsafeRawBufferPointer, zone: DNSZone, limit: Int,
-                        into writer: inout WireWriter) -> (DNSAnswer.Outcome, Bool) {
+                        into writer: inout WireWriter) -> (DNSReply.Outcome, Bool) {
         if let edns = query.edns, edns.version > 0 {
             start(&writer, query, bytes, code: .noError, authoritative: false, counts: (0, 0, 0))
             writeOPT(&writer, query, extendedCode: 1)  // BADVERS (16) = 1 << 4 | 0
@@ -90,13 +90,13 @@ public struct DNSAnswerer: Sendable {
 
     // MARK: Writing
 
-    private func headerOnly(id: UInt16, flags: UInt16, code: DNSResponseCode, outcome: DNSAnswer.Outcome,
-                            into output: UnsafeMutableRawBufferPointer) -> DNSAnswer {
+    private func headerOnly(id: UInt16, flags: UInt16, code: DNSResponseCode, outcome: DNSReply.Outcome,
+                            into output: UnsafeMutableRawBufferPointer) -> DNSReply {
         var writer = WireWriter(output)
         writer.u16(id)
         writer.u16(0x8000 | flags & 0x7910 | UInt16(code.rawValue))  // QR; opcode, RD and CD copied
         for _ in 0..<4 { writer.u16(0) }
-        return DNSAnswer(outcome: outcome, length: writer.count, truncated: false)
+        return DNSReply(outcome: outcome, length: writer.count, truncated: false)
     }
 
     /// Header and the question echoed; the additional count includes the OPT record to come.
@@ -122,7 +122,7 @@ public struct DNSAnswerer: Sendable {
         writer.u16(0)
     }
 
-    private func refuse(_ writer: inout WireWriter, _ query: ParsedQuery, _ bytes: UnsafeRawBufferPointer) -> DNSAnswer.Outcome {
+    private func refuse(_ writer: inout WireWriter, _ query: ParsedQuery, _ bytes: UnsafeRawBufferPointer) -> DNSReply.Outcome {
         start(&writer, query, bytes, code: .refused, authoritative: false, counts: (0, 0, 0))
         writeOPT(&writer, query)
         return .refused

@@ -100,7 +100,8 @@ import Testing
     }
 
     @Test func connectionsBeyondTheCapAreClosed() async throws {
-        let configuration = DNSServerConfiguration(tcp: TCPMessageServerConfiguration(maxConnections: 2))
+        // No idle timeout within the test's life: the two held connections must stay open.
+        let configuration = DNSServerConfiguration(tcp: TCPMessageServerConfiguration(idleTimeout: .seconds(3600), maxConnections: 2))
         try await F.with(configuration: configuration) { (server) async throws in
             let held = try (0..<2).map { _ in try RawSocketClient(connectTo: server.localAddresses[0]) }
             // Each held connection has been answered, so the server has both open.

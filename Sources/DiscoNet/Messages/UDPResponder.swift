@@ -98,7 +98,8 @@ final class UDPResponderChannel: EventLoopSelectable, @unchecked Sendable {
     private var closed = false
 
     init(address: SocketAddress, configuration: UDPResponderConfiguration, loop: EventLoop, responder: any MessageResponder) throws {
-        let (socket, localAddress) = try Socket.bound(tcp: false, to: address)
+        // Without SO_REUSEADDR: no other socket can share the port and take its datagrams.
+        let (socket, localAddress) = try Socket.bound(tcp: false, to: address, reuseAddress: false)
         if let bytes = configuration.receiveBufferBytes {
             try? socket.setOption(SOL_SOCKET, SO_RCVBUF, Int32(clamping: bytes), "SO_RCVBUF")
         }

@@ -123,7 +123,9 @@ final class TaggingEcho: MessageResponder {
     @Test func closingTheServerClosesItsConnections() async throws {
         let loop = try EventLoop(name: "tcp-test")
         defer { loop.shutdown() }
-        let server = try await TCPMessageServer.start(address: Self.loopback, loop: loop, responder: TaggingEcho())
+        // No idle timeout within the test's life, however slow the machine.
+        let configuration = TCPMessageServerConfiguration(idleTimeout: .seconds(3600))
+        let server = try await TCPMessageServer.start(address: Self.loopback, configuration: configuration, loop: loop, responder: TaggingEcho())
         let client = try RawSocketClient(connectTo: server.localAddress)
         try client.send(Self.framed([1]))
         #expect(await client.waitReadable(milliseconds: 30_000))

@@ -201,7 +201,7 @@ struct RaftNodeShellTests {
             (error as? RaftShellError)?.code == .notLeader
         }
         await #expect {
-            try await cluster.start("n1")  // the same data directory, still in use
+            try await cluster.start("n1", waitForLock: false)  // the same data directory, still in use
         } throws: { error in
             (error as? RaftShellError)?.code == .storage && "\(error)".contains("another node is using this data directory")
         }

@@ -107,9 +107,10 @@ final class ShellCluster: Sendable {
     }
 
     /// Starts (or restarts, from its data directory) `id` on a fresh OS-chosen port and publishes
-    /// the new address. `bootstrap` false: a node waiting to be added.
+    /// the new address. `bootstrap` false: a node waiting to be added. `waitForLock` false: a
+    /// data directory in use fails at once (for tests of that error).
     @discardableResult
-    func start(_ id: NodeID, bootstrap: Bool = true) async throws -> RaftNodeShell {
+    func start(_ id: NodeID, bootstrap: Bool = true, waitForLock: Bool = true) async throws -> RaftNodeShell {
         var configuration = RaftShellConfiguration(
             id: id, dataDirectory: directory.path + "/" + id.rawValue, addressBook: addresses.book,
             logger: Logger(label: "raft-\(id)", level: .info, handler: LogfmtHandler(sink: logs)))
@@ -126,7 +127,7 @@ final class ShellCluster: Sendable {
             do {
                 shell = try await RaftNodeShell.start(configuration, stateMachine: stateMachine)
                 return true
-            } catch let error as RaftShellError where error.code == .storage && error.message.contains("another node is using") {
+            } catch let error as RaftShellError where waitForLock && error.code == .storage && error.message.contains("another node is using") {
                 return false
             }
         }

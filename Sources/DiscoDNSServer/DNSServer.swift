@@ -1,5 +1,6 @@
 import DiscoCore
 import DiscoNet
+import Synchronization
 
 // MARK: - The DNS server
 
@@ -20,6 +21,7 @@ public final class DNSServer: Sendable {
     private let loop: EventLoop
     private let ownsLoop: Bool
     private let listeners: [Listener]
+    private let stopped = Atomic<Bool>(false)
 
     /// One bound address: its UDP and TCP sockets and their responders.
     private struct Listener: Sendable {
@@ -36,6 +38,14 @@ public final class DNSServer: Sendable {
         self.ownsLoop = ownsLoop
         self.listeners = listeners
         localAddresses = listeners.map(\.udp.localAddress)
+    }
+
+    /// A server dropped without ``stop()``: its sockets close on the loop, and its own loop ends
+    /// after them.
+    deinit {
+        guard !stopped.load(ordering: .acquiring), ownsLoop else { return }
+        let loop = self.loop
+        loop.execute { loop.shutdown() }
     }
 
     /// Binds UDP and TCP on every address `configuration.host` resolves to and starts answering
@@ -125,6 +135,7 @@ public final class DNSServer: Sendable {
 
     /// Closes every socket and connection (and the server's own loop thread).
     public func stop() async {
+        guard !stopped.exchange(true, ordering: .acquiringAndReleasing) else { return }
         for listener in listeners {
             await listener.udp.close()
             await listener.tcp.close()

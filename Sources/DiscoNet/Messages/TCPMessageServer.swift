@@ -53,6 +53,11 @@ public final class TCPMessageServer: Sendable {
         self.listener = listener
     }
 
+    deinit {
+        let listener = self.listener
+        listener.loop.execute { listener.close() }
+    }
+
     /// Binds and listens on `address`, serving connections on `loop`.
     public static func start(address: SocketAddress, configuration: TCPMessageServerConfiguration = TCPMessageServerConfiguration(),
                              loop: EventLoop, responder: any MessageResponder) async throws -> TCPMessageServer {

@@ -56,6 +56,11 @@ public final class UDPResponder: Sendable {
         self.channel = channel
     }
 
+    deinit {
+        let channel = self.channel
+        channel.loop.execute { channel.close() }
+    }
+
     /// Binds `address` and starts answering on `loop`.
     public static func start(address: SocketAddress, configuration: UDPResponderConfiguration = UDPResponderConfiguration(),
                              loop: EventLoop, responder: any MessageResponder) async throws -> UDPResponder {

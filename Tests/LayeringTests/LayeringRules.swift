@@ -10,6 +10,7 @@ enum LayeringRules {
     static let pureTargets: [String: Set<String>] = [
         "DiscoCore": [],
         "DiscoDNSMessage": [],
+        "DNSServerCore": ["DiscoCore", "DiscoDNSMessage"],
         "RaftCore": ["DiscoCore"],
         "SWIMCore": ["DiscoCore"],
         "BootstrapCore": ["DiscoCore"],
@@ -24,6 +25,7 @@ enum LayeringRules {
         "DiscoSWIM": "SWIMCore",
         "Bootstrap": "BootstrapCore",
         "DiscoDNS": "DiscoDNSMessage",
+        "DiscoDNSServer": "DNSServerCore",
         "SidecarProxy": "Sidecar",
     ]
 

@@ -97,3 +97,30 @@ struct PassThroughTests {
         await echoTask.value
     }
 }
+
+@Suite("Sidecar proxy: TLS termination")
+struct TLSTerminationTests {
+    @Test func theProxySpeaksHTTPSAndTellsTheUpstreamSo() async throws {
+        let certificates = try await CertificateFixture.make(name: "sidecar-proxy")
+        defer { certificates.remove() }
+        let leaf = try await certificates.issue("proxy")
+        let upstream = try await RecordingUpstream.start(name: "u")
+        var configuration = proxyConfiguration([("u", upstream.address)])
+        configuration.tls = TLSFiles(certificate: leaf.certificate, key: leaf.key)
+        try await withProxy(configuration) { proxy in
+            var settings = HTTPClientConfiguration()
+            settings.httpsTransport = try TLSTransportFactory.client(.client(trustRoots: .pem(.file(certificates.ca.certificate))))
+            let client = HTTPClient(configuration: settings)
+            let port = proxy.localAddress!.port
+            let response = try await client.send(HTTPClientRequest(url: "https://127.0.0.1:\(port)/secure"))
+            #expect(response.status == 200)
+            #expect(upstream.requests.first?.headers["X-Forwarded-Proto"] == "https")
+            // Plain HTTP to the TLS listener is refused and never proxied.
+            let plain = try await HTTPClient().send(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(5))
+            #expect(plain.status == 400)
+            #expect(upstream.requests.count == 1)
+            await client.shutdown()
+        }
+        await upstream.stop()
+    }
+}

@@ -23,6 +23,8 @@ public struct ProxyConfiguration: Hashable, Sendable {
     public var readTimeout: Duration
     /// How long SIGTERM lets in-flight requests finish before the node leaves.
     public var drainTimeout: Duration
+    /// PEM certificate chain and key files: the proxy terminates TLS (HTTPS only) when set.
+    public var tls: TLSFiles?
 
     public init(listenAddress: PeerAddress? = nil, upstreams: [UpstreamDefinition] = [], routes: [ProxyRoute] = [],
                 rateLimit: RateLimitConfiguration = RateLimitConfiguration(), apiKeys: APIKeySettings = APIKeySettings(),
@@ -38,6 +40,7 @@ public struct ProxyConfiguration: Hashable, Sendable {
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
         self.drainTimeout = drainTimeout
+        self.tls = nil
     }
 
     /// The routes in effect: those configured, or the defaults for the first upstream.
@@ -84,6 +87,17 @@ public struct ProxyConfiguration: Hashable, Sendable {
         merged.tcpProxies += other.tcpProxies
         if other.apiKeys.enabled { merged.apiKeys = other.apiKeys }
         return merged
+    }
+}
+
+/// The certificate chain and private key a listener presents (PEM files).
+public struct TLSFiles: Hashable, Sendable {
+    public var certificate: String
+    public var key: String
+
+    public init(certificate: String, key: String) {
+        self.certificate = certificate
+        self.key = key
     }
 }
 

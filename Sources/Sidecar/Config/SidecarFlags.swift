@@ -20,11 +20,13 @@ public struct SidecarFlags: Sendable {
     let drainTimeout: Flag<Duration>
     let connectTimeout: Flag<Duration>
     let readTimeout: Flag<Duration>
+    let proxyCert: Flag<String>
+    let proxyKey: Flag<String>
 
     /// The names of the flags this declares.
     public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "tcp-proxy",
                                "upstream-health", "upstream-health-interval", "proxy-drain-timeout", "proxy-connect-timeout",
-                               "proxy-read-timeout"]
+                               "proxy-read-timeout", "proxy-cert", "proxy-key"]
 
     /// Declares the flags on `set`.
     public init(_ set: inout FlagSet, group: String = Self.proxyGroup) {
@@ -60,6 +62,9 @@ public struct SidecarFlags: Sendable {
         connectTimeout = set.duration("proxy-connect-timeout", default: .seconds(5), usage: "Bound on connecting to an upstream (then 504)", group: group)
         readTimeout = set.duration("proxy-read-timeout", default: .seconds(60),
                                    usage: "Bound on waiting for an upstream's response head and for each part of its body (then 504)", group: group)
+        proxyCert = set.string("proxy-cert", usage: "PEM certificate (chain, leaf first) the proxy presents: it then speaks only HTTPS\n"
+                               + "(default: -http-cert's, when the node's API has one)", group: group, typeName: "path")
+        proxyKey = set.string("proxy-key", usage: "PEM private key of -proxy-cert", group: group, typeName: "path")
     }
 
     /// The configuration the flags and `-proxy-config` (read through `loader`) describe, checked.
@@ -93,6 +98,12 @@ public struct SidecarFlags: Sendable {
         configuration.readTimeout = parsed[readTimeout]
         for (name, flag) in [("proxy-connect-timeout", connectTimeout), ("proxy-read-timeout", readTimeout)] where parsed[flag] <= .zero {
             throw FlagError.invalid(name, "-\(name) must be above 0")
+        }
+        switch (parsed[proxyCert].isEmpty, parsed[proxyKey].isEmpty) {
+        case (false, false): configuration.tls = TLSFiles(certificate: parsed[proxyCert], key: parsed[proxyKey])
+        case (false, true): throw FlagError.conflict("proxy-key", "-proxy-cert needs -proxy-key (the certificate's private key)")
+        case (true, false): throw FlagError.conflict("proxy-cert", "-proxy-key needs -proxy-cert")
+        case (true, true): break
         }
         do throws(ConfigError) {
             let text = parsed[proxyConfig]

@@ -40,10 +40,16 @@ public final class SidecarProxyServer: Sendable {
         let metrics = ProxyMetrics()
         let health = UpstreamHealth(upstreams: configuration.upstreams, interval: configuration.healthInterval,
                                     timeout: configuration.connectTimeout, logger: logger)
-        let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger)
+        let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger,
+                                 proto: configuration.tls == nil ? "http" : "https")
         var server: HTTPServer?
         if let address = configuration.listenAddress {
             var settings = HTTPServerConfiguration(host: address.host, port: address.port, logger: logger)
+            if let files = configuration.tls {
+                var tls = TLSConfiguration.server(certificateChain: .file(files.certificate), privateKey: .file(files.key), label: "proxy TLS")
+                tls.logger = logger
+                settings.transport = try TLSTransportFactory.server(tls)
+            }
             settings.limits.maxBodyBytes = 1 << 50
             let counter = OpenConnectionCounter()
             var middleware: [any HTTPMiddleware] = [SidecarEndpoints(health: health, metrics: metrics, openConnections: { counter.value })]

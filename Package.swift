@@ -114,7 +114,7 @@ let package = Package(
         // MARK: Executables (thin mains)
         .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "NodeRuntime"], swiftSettings: strictSettings),
         .executableTarget(
-            name: "disco-sidecar", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "NodeRuntime", "Sidecar", "SidecarProxy"],
+            name: "disco-sidecar", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoAuth", "NodeRuntime", "RateLimitCore", "Sidecar", "SidecarProxy"],
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"], swiftSettings: strictSettings),

@@ -106,7 +106,7 @@ struct TLSTerminationTests {
         let leaf = try await certificates.issue("proxy")
         let upstream = try await RecordingUpstream.start(name: "u")
         var configuration = proxyConfiguration([("u", upstream.address)])
-        configuration.tls = TLSFiles(certificate: leaf.certificate, key: leaf.key)
+        configuration.tls = ProxyTLSFiles(certificate: leaf.certificate, key: leaf.key)
         try await withProxy(configuration) { proxy in
             var settings = HTTPClientConfiguration()
             settings.httpsTransport = try TLSTransportFactory.client(.client(trustRoots: .pem(.file(certificates.ca.certificate))))

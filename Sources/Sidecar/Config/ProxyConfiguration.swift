@@ -24,7 +24,7 @@ public struct ProxyConfiguration: Hashable, Sendable {
     /// How long SIGTERM lets in-flight requests finish before the node leaves.
     public var drainTimeout: Duration
     /// PEM certificate chain and key files: the proxy terminates TLS (HTTPS only) when set.
-    public var tls: TLSFiles?
+    public var tls: ProxyTLSFiles?
 
     public init(listenAddress: PeerAddress? = nil, upstreams: [UpstreamDefinition] = [], routes: [ProxyRoute] = [],
                 rateLimit: RateLimitConfiguration = RateLimitConfiguration(), apiKeys: APIKeySettings = APIKeySettings(),
@@ -91,7 +91,7 @@ public struct ProxyConfiguration: Hashable, Sendable {
 }
 
 /// The certificate chain and private key a listener presents (PEM files).
-public struct TLSFiles: Hashable, Sendable {
+public struct ProxyTLSFiles: Hashable, Sendable {
     public var certificate: String
     public var key: String
 

@@ -78,17 +78,17 @@ public struct SidecarFlags: Sendable {
                 let path = parsed[upstreamHealth]
                 configuration.upstreams = [UpstreamDefinition(name: UpstreamDefinition.flagName, address: address, healthPath: path.isEmpty ? nil : path)]
             case .failure(let problem):
-                throw FlagError.invalid("upstream", "invalid value \(upstreamText.debugDescription) for flag -upstream: \(problem.message)")
+                throw FlagError(code: .invalidValue, flag: "upstream", message: "invalid value \(upstreamText.debugDescription) for flag -upstream: \(problem.message)")
             }
         }
         let healthPath = parsed[upstreamHealth]
         if !healthPath.isEmpty, !healthPath.hasPrefix("/") {
-            throw FlagError.invalid("upstream-health", "invalid value \(healthPath.debugDescription) for flag -upstream-health: expected a path such as /health")
+            throw FlagError(code: .invalidValue, flag: "upstream-health", message: "invalid value \(healthPath.debugDescription) for flag -upstream-health: expected a path such as /health")
         }
         do throws(FlagValueError) {
             configuration.rateLimit = try RateLimitConfiguration(flags: parsed[limitReq])
         } catch {
-            throw FlagError.invalid("limit-req", "invalid value for flag -limit-req: \(error.reason)")
+            throw FlagError(code: .invalidValue, flag: "limit-req", message: "invalid value for flag -limit-req: \(error.reason)")
         }
         configuration.apiKeys = APIKeySettings(enabled: parsed[apiKeys], methods: parsed[apiKeyMethods])
         configuration.tcpProxies = parsed[tcpProxy]
@@ -97,10 +97,10 @@ public struct SidecarFlags: Sendable {
         configuration.connectTimeout = parsed[connectTimeout]
         configuration.readTimeout = parsed[readTimeout]
         for (name, flag) in [("proxy-connect-timeout", connectTimeout), ("proxy-read-timeout", readTimeout)] where parsed[flag] <= .zero {
-            throw FlagError.invalid(name, "-\(name) must be above 0")
+            throw FlagError(code: .invalidValue, flag: name, message: "-\(name) must be above 0, e.g. 5s")
         }
         switch (parsed[proxyCert].isEmpty, parsed[proxyKey].isEmpty) {
-        case (false, false): configuration.tls = TLSFiles(certificate: parsed[proxyCert], key: parsed[proxyKey])
+        case (false, false): configuration.tls = ProxyTLSFiles(certificate: parsed[proxyCert], key: parsed[proxyKey])
         case (false, true): throw FlagError.conflict("proxy-key", "-proxy-cert needs -proxy-key (the certificate's private key)")
         case (true, false): throw FlagError.conflict("proxy-cert", "-proxy-key needs -proxy-cert")
         case (true, true): break
@@ -124,7 +124,7 @@ public struct SidecarFlags: Sendable {
             }
             return try configuration.validated()
         } catch {
-            throw FlagError.invalid(error.field.map { _ in "proxy-config" } ?? "proxy-config", error.message)
+            throw FlagError(code: .invalidValue, flag: "proxy-config", message: error.message)
         }
     }
 }

@@ -34,13 +34,20 @@ public final class LeaderWriterResolver: WriterResolver {
     /// - Parameters:
     ///   - nodeAPI: the local node's API, `host:port`.
     ///   - credentials: a basic `Authorization` value for a node with `-auth` (permission `status`).
-    public init(nodeAPI: String, nodeID: String, proxyPort: UInt16, interval: Duration = .milliseconds(250), credentials: String? = nil) {
-        self.nodeAPI = nodeAPI
+    ///   - https: the node's API speaks HTTPS (`-http-cert`); `caFile` then names the CA that
+    ///     signed its certificate (the system's roots without one).
+    public init(nodeAPI: String, nodeID: String, proxyPort: UInt16, interval: Duration = .milliseconds(250),
+                https: Bool = false, caFile: String? = nil, credentials: String? = nil) {
+        self.nodeAPI = (https ? "https://" : "http://") + nodeAPI
         self.nodeID = nodeID
         self.proxyPort = proxyPort
         self.interval = interval
         self.credentials = credentials
-        client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(2), maxConnectionsPerHost: 1))
+        var settings = HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(2), maxConnectionsPerHost: 1)
+        if https, let factory = try? TLSTransportFactory.client(.client(trustRoots: caFile.map { .pem(.file($0)) } ?? .system)) {
+            settings.httpsTransport = factory
+        }
+        client = HTTPClient(configuration: settings)
     }
 
     public var current: WriterLocation { state.withLock { $0 } }
@@ -64,7 +71,7 @@ public final class LeaderWriterResolver: WriterResolver {
         var headers = HTTPHeaders()
         if let credentials { headers.add(name: "Authorization", value: credentials) }
         do {
-            let response = try await client.send(HTTPClientRequest(url: "http://\(nodeAPI)/leader", headers: headers))
+            let response = try await client.send(HTTPClientRequest(url: "\(nodeAPI)/leader", headers: headers))
             guard response.status == 200 else {
                 return .unknown(reason: "the node has no leader (GET /leader answered \(response.status))")
             }
@@ -73,7 +80,7 @@ public final class LeaderWriterResolver: WriterResolver {
                 return .unknown(reason: "GET /leader answered without id and api_addr")
             }
             if id == nodeID { return .local }
-            let address = try PeerAddress(parsing: api.hasPrefix("http://") ? String(api.dropFirst(7)) : api)
+            let address = try PeerAddress(parsing: api)
             return .remote(address: PeerAddress(host: address.host, port: proxyPort).description, id: id)
         } catch {
             return .unknown(reason: "cannot ask the local node for the leader: \(error)")

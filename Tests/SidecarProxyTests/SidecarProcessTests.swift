@@ -1,0 +1,140 @@
+import DiscoCore
+import DiscoNet
+import DiscoTestKit
+import Foundation
+import Sidecar
+import Testing
+
+// MARK: - The disco-sidecar executable
+
+/// Runs the built `disco-sidecar`: a node with the proxy, started as discod is.
+func startSidecar(_ cluster: DiscodCluster, id: String, host: String = "127.0.0.1", ports: (http: UInt16, raft: UInt16),
+                  flags: [String]) throws -> DiscodProcess {
+    try DiscodProcess(nodeID: id, host: host, httpPort: ports.http, raftPort: ports.raft, dataDirectory: cluster.dataDirectory(for: id),
+                      flags: flags, launcher: [try DiscodProcess.executable("disco-sidecar")])
+}
+
+/// Waits until the sidecar's proxy answers its own readiness endpoint.
+func waitForProxy(host: String = "127.0.0.1", port: UInt16, process: DiscodProcess) async throws {
+    try await waitUntil("the proxy on \(host):\(port) to answer", timeout: .seconds(60)) {
+        if let status = process.process.exitStatus {
+            throw SidecarExited(description: "disco-sidecar exited with \(status):\n\(process.process.output)")
+        }
+        return await LoopbackProbe.httpGet(host: host, port: port, path: "/.sidecar/readyz")?.status == 200
+    }
+}
+
+struct SidecarExited: Error, CustomStringConvertible {
+    let description: String
+}
+
+@Suite("disco-sidecar: the executable", .serialized)
+struct SidecarProcessTests {
+    @Test func validateChecksProxyFlagsAndBadOnesExit2NamingTheField() async throws {
+        let sidecar = try DiscodProcess.executable("disco-sidecar")
+        let good = try await ChildProcess.run(sidecar, ["-validate", "-node-id", "n1", "-proxy-addr", ":8080", "-upstream", "http://127.0.0.1:9984",
+                                                        "-limit-req", "rate=10r/s burst=5 nodelay", "-limit-req", "key=app_id rate=1r/s",
+                                                        "-tcp-proxy", ":27017=127.0.0.1:27017", "data"])
+        #expect(good.status == 0, "\(good.output)")
+        #expect(good.output.contains("disco-sidecar: configuration is valid"))
+        #expect(good.output.contains("proxy.route.writes=* / -> local of the writer"), "\(good.output)")
+        #expect(good.output.contains("proxy.limit_req.1=zone=limit_req_2 key=app_id"), "\(good.output)")
+        let cases: [([String], String)] = [
+            (["-limit-req", "rate=10r/h"], "unit must be r/s or r/m"),
+            (["-proxy-config", #"{"upstreams": {"s": "http://x:1"}, "rutes": []}"#], #"did you mean "routes"?"#),
+            (["-proxy-addr", ":8080"], "-proxy-addr needs an upstream"),
+            (["-tcp-proxy", "27017"], "LISTEN=UPSTREAM"),
+            (["-proxy-cert", "/x.pem"], "-proxy-cert needs -proxy-key"),
+        ]
+        for (flags, message) in cases {
+            let result = try await ChildProcess.run(sidecar, ["-validate", "-node-id", "n1"] + flags + ["data"])
+            #expect(result.status == 2, "\(flags): \(result.output)")
+            #expect(result.output.contains(message), "\(flags): \(result.output)")
+        }
+    }
+
+    /// Three sidecars, each in front of its own upstream, on 127.0.0.2–4 with the same proxy
+    /// port (as pods of a StatefulSet): a write sent to any of them reaches the leader's
+    /// upstream, reads stay local; after the leader is killed, writes follow the new leader.
+    @Test func writesReachTheLeadersUpstreamAndFollowANewLeader() async throws {
+        try await DiscodCluster.with("sidecar-writes") { cluster in
+            let hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+            let proxyPort = try FreePort.loopback()
+            let ports = try DiscodCluster.ports(count: 3)
+            var upstreams: [RecordingUpstream] = []
+            for index in 0..<3 { upstreams.append(try await RecordingUpstream.start(name: "up\(index + 1)")) }
+            let join = zip(hosts, ports).map { "http://\($0):\($1.http)" }.joined(separator: ",")
+            var nodes: [DiscodProcess] = []
+            for index in 0..<3 {
+                nodes.append(try startSidecar(cluster, id: "n\(index + 1)", host: hosts[index], ports: ports[index], flags: [
+                    "-bootstrap-expect", "3", "-join", join, "-proxy-addr", "\(hosts[index]):\(proxyPort)",
+                    "-upstream", "http://\(upstreams[index].address)",
+                ]))
+            }
+            let leader = try await DiscodCluster.waitForLeader(nodes)
+            for (index, node) in nodes.enumerated() { try await waitForProxy(host: hosts[index], port: proxyPort, process: node) }
+            let client = HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(10)))
+            func write(via index: Int, _ body: String) async throws -> HTTPClientResponse {
+                try await client.send(HTTPClientRequest(method: "POST", url: "http://\(hosts[index]):\(proxyPort)/tx", body: Array(body.utf8)))
+            }
+            let leaderIndex = try #require(nodes.firstIndex { $0.nodeID == leader })
+            var answered: [String] = []
+            try await waitUntil("every sidecar to send writes to the leader's upstream", timeout: .seconds(30)) {
+                answered = []
+                for index in 0..<3 { answered.append(try await write(via: index, "w\(index)").bodyText) }
+                return answered.allSatisfy { $0.hasPrefix("up\(leaderIndex + 1) POST /tx") }
+            }
+            for index in 0..<3 {
+                let read = try await client.send(HTTPClientRequest(url: "http://\(hosts[index]):\(proxyPort)/r"))
+                #expect(read.bodyText == "up\(index + 1) GET /r 0", "reads stay with the local upstream")
+            }
+            // The leader dies: the survivors elect another and send writes to its upstream.
+            nodes[leaderIndex].process.send(SIGKILL)
+            let survivors = nodes.indices.filter { $0 != leaderIndex }
+            try await DiscodCluster.waitUntil("a new leader", watching: survivors.map { nodes[$0] }) {
+                let id = await nodes[survivors[0]].leaderID()
+                return id != nil && id != leader
+            }
+            let newLeader = try #require(await nodes[survivors[0]].leaderID())
+            let newIndex = try #require(nodes.firstIndex { $0.nodeID == newLeader })
+            try await waitUntil("writes to follow the new leader", timeout: .seconds(30)) {
+                var all = true
+                for index in survivors where !(try await write(via: index, "after").bodyText.hasPrefix("up\(newIndex + 1) POST /tx")) { all = false }
+                return all
+            }
+            #expect(upstreams[newIndex].requests.contains { $0.method == "POST" })
+            await client.shutdown()
+            for upstream in upstreams { await upstream.stop() }
+        }
+    }
+
+    /// SIGTERM while a request is held by the upstream: the proxy stops accepting, the request
+    /// still completes, then the node leaves and the process exits 0.
+    @Test func sigtermDrainsInFlightRequestsBeforeTheNodeLeaves() async throws {
+        try await DiscodCluster.with("sidecar-drain") { cluster in
+            let held = try await ScriptedTCPUpstream(script: Array("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n".utf8), later: Array("done".utf8))
+            let proxyPort = try FreePort.loopback()
+            let node = try startSidecar(cluster, id: "n1", ports: try DiscodCluster.ports(), flags: [
+                "-proxy-addr", "127.0.0.1:\(proxyPort)", "-upstream", "http://\(held.address)", "-proxy-drain-timeout", "20s",
+                "-upstream-health-interval", "0s",
+            ])
+            try await waitForProxy(port: proxyPort, process: node)
+            let client = HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(30)))
+            async let inFlight = client.send(HTTPClientRequest(url: "http://127.0.0.1:\(proxyPort)/slow"))
+            try await waitUntil("the upstream to hold the request") { held.connections == 1 }
+            node.process.send(SIGTERM)
+            _ = try await node.process.waitForOutput(containing: "draining the proxy")
+            try await waitUntil("the proxy to stop accepting") {
+                await LoopbackProbe.httpGet(port: proxyPort, path: "/.sidecar/readyz") == nil
+            }
+            held.release()
+            let answer = try await inFlight
+            #expect(answer.status == 200)
+            #expect(answer.bodyText == "done")
+            #expect(try await node.process.waitForExit(timeout: .seconds(60)) == 0, "\(node.process.output)")
+            #expect(node.process.output.contains("proxy drained; stopping the node"))
+            await client.shutdown()
+            await held.stop()
+        }
+    }
+}

@@ -138,3 +138,44 @@ struct SidecarProcessTests {
         }
     }
 }
+
+@Suite("disco-sidecar: a gigabyte through the proxy in bounded memory")
+struct SidecarGigabyteTests {
+    /// `VmRSS` or `VmHWM` (peak) of process `pid`, in bytes.
+    static func memory(_ field: String, pid: Int32) -> Int? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+        for line in text.split(separator: "\n") where line.hasPrefix(field + ":") {
+            let digits = line.split(separator: " ").dropFirst().first.flatMap { Int($0) }
+            return digits.map { $0 * 1024 }
+        }
+        return nil
+    }
+
+    /// 1 GiB streamed up through the sidecar process (chunked, so nothing can be buffered whole)
+    /// to an upstream that counts it: every byte arrives, and the sidecar's peak resident memory
+    /// grows by less than 64 MiB.
+    @Test func oneGiBUploadPassesWithBoundedRSS() async throws {
+        try await DiscodCluster.with("sidecar-gigabyte") { cluster in
+            let upstream = try await RecordingUpstream.start(name: "sink")
+            let proxyPort = try FreePort.loopback()
+            let node = try startSidecar(cluster, id: "n1", ports: try DiscodCluster.ports(), flags: [
+                "-proxy-addr", "127.0.0.1:\(proxyPort)", "-upstream", "http://\(upstream.address)", "-proxy-read-timeout", "300s",
+            ])
+            try await waitForProxy(port: proxyPort, process: node)
+            let pid = try #require(node.process.pid)
+            let before = try #require(Self.memory("VmRSS", pid: pid))
+            let size = 1 << 30
+            let piece = [UInt8](repeating: 0x5A, count: 256 * 1024)
+            let client = HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(300)))
+            let response = try await client.send(HTTPClientRequest(method: "PUT", url: "http://127.0.0.1:\(proxyPort)/upload", bodyStream: .writer { writer in
+                for _ in 0..<(size / piece.count) { try await writer.write(piece) }
+            }), timeout: .seconds(300))
+            #expect(response.status == 200)
+            #expect(response.bodyText == "sink PUT /upload \(size)")
+            let peak = try #require(Self.memory("VmHWM", pid: pid))
+            #expect(peak - before < 64 * 1024 * 1024, "RSS peaked at \(peak >> 20) MiB from \(before >> 20) MiB")
+            await client.shutdown()
+            await upstream.stop()
+        }
+    }
+}

@@ -5,12 +5,13 @@ import Sidecar
 // MARK: - The sidecar's own endpoints
 
 /// Answers the sidecar's own requests on the proxy port, under a prefix no upstream is expected
-/// to use: `GET /.sidecar/readyz` (200 when every upstream is healthy, else 503 saying which
-/// is not and why) and `GET /.sidecar/metrics` (Prometheus text). Everything else passes on.
+/// to use: `GET /.sidecar/readyz` (200 when every upstream is healthy and the writer is known,
+/// else 503 saying what is missing) and `GET /.sidecar/metrics` (Prometheus text). Everything else passes on.
 struct SidecarEndpoints: HTTPMiddleware {
     static let prefix = "/.sidecar/"
 
     let health: UpstreamHealth
+    let writer: any WriterResolver
     let metrics: ProxyMetrics
     let openConnections: @Sendable () -> Int
 
@@ -18,7 +19,10 @@ struct SidecarEndpoints: HTTPMiddleware {
         guard request.target.hasPrefix(Self.prefix) else { return try await next(request) }
         switch (request.method, request.path) {
         case ("GET", "/.sidecar/readyz"):
-            if let reason = health.notReadyReason { return ProxyErrorResponse.make(503, "not ready: \(reason)") }
+            var reasons: [String] = []
+            if let reason = health.notReadyReason { reasons.append(reason) }
+            if case .unknown(let reason) = writer.current { reasons.append("writes cannot be routed: \(reason)") }
+            if !reasons.isEmpty { return ProxyErrorResponse.make(503, "not ready: " + reasons.joined(separator: "; ")) }
             return HTTPResponse(headers: ["Content-Type": "application/json"], bytes: Array(#"{"ready":true}"#.utf8) + [0x0A])
         case ("GET", "/.sidecar/metrics"):
             let text = metrics.prometheusText(openHTTPConnections: openConnections(),

@@ -52,7 +52,7 @@ public final class SidecarProxyServer: Sendable {
             }
             settings.limits.maxBodyBytes = 1 << 50
             let counter = OpenConnectionCounter()
-            var middleware: [any HTTPMiddleware] = [SidecarEndpoints(health: health, metrics: metrics, openConnections: { counter.value })]
+            var middleware: [any HTTPMiddleware] = [SidecarEndpoints(health: health, writer: writer, metrics: metrics, openConnections: { counter.value })]
             if configuration.apiKeys.enabled {
                 middleware.append(APIKeyMiddleware(settings: configuration.apiKeys, store: keys, metrics: metrics, logger: logger))
             }

@@ -25,6 +25,9 @@ public struct ProxyConfiguration: Hashable, Sendable {
     public var drainTimeout: Duration
     /// PEM certificate chain and key files: the proxy terminates TLS (HTTPS only) when set.
     public var tls: ProxyTLSFiles?
+    /// Event-loop threads of the proxy (its own, apart from the node's). With one, requests are
+    /// decided in the order they arrive, as by one nginx worker.
+    public var threads: Int = 1
 
     public init(listenAddress: PeerAddress? = nil, upstreams: [UpstreamDefinition] = [], routes: [ProxyRoute] = [],
                 rateLimit: RateLimitConfiguration = RateLimitConfiguration(), apiKeys: APIKeySettings = APIKeySettings(),

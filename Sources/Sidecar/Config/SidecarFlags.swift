@@ -21,12 +21,13 @@ public struct SidecarFlags: Sendable {
     let connectTimeout: Flag<Duration>
     let readTimeout: Flag<Duration>
     let proxyCert: Flag<String>
+    let proxyThreads: Flag<Int>
     let proxyKey: Flag<String>
 
     /// The names of the flags this declares.
     public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "tcp-proxy",
                                "upstream-health", "upstream-health-interval", "proxy-drain-timeout", "proxy-connect-timeout",
-                               "proxy-read-timeout", "proxy-cert", "proxy-key"]
+                               "proxy-read-timeout", "proxy-cert", "proxy-key", "proxy-threads"]
 
     /// Declares the flags on `set`.
     public init(_ set: inout FlagSet, group: String = Self.proxyGroup) {
@@ -65,6 +66,8 @@ public struct SidecarFlags: Sendable {
         proxyCert = set.string("proxy-cert", usage: "PEM certificate (chain, leaf first) the proxy presents: it then speaks only HTTPS\n"
                                + "(default: -http-cert's, when the node's API has one)", group: group, typeName: "path")
         proxyKey = set.string("proxy-key", usage: "PEM private key of -proxy-cert", group: group, typeName: "path")
+        proxyThreads = set.int("proxy-threads", default: 1, usage: "Event-loop threads of the proxy; with 1 (as one nginx worker) rate limits\n"
+                               + "decide requests in the order they arrive", group: group, typeName: "n")
     }
 
     /// The configuration the flags and `-proxy-config` (read through `loader`) describe, checked.
@@ -98,6 +101,10 @@ public struct SidecarFlags: Sendable {
         configuration.readTimeout = parsed[readTimeout]
         for (name, flag) in [("proxy-connect-timeout", connectTimeout), ("proxy-read-timeout", readTimeout)] where parsed[flag] <= .zero {
             throw FlagError(code: .invalidValue, flag: name, message: "-\(name) must be above 0, e.g. 5s")
+        }
+        configuration.threads = parsed[proxyThreads]
+        guard (1...64).contains(configuration.threads) else {
+            throw FlagError(code: .invalidValue, flag: "proxy-threads", message: "-proxy-threads must be from 1 to 64, got \(configuration.threads)")
         }
         switch (parsed[proxyCert].isEmpty, parsed[proxyKey].isEmpty) {
         case (false, false): configuration.tls = ProxyTLSFiles(certificate: parsed[proxyCert], key: parsed[proxyKey])

@@ -16,18 +16,21 @@ public final class SidecarProxyServer: Sendable {
     let proxy: ReverseProxy
     let server: HTTPServer?
     public let tcpListeners: [TCPProxyListener]
+    /// The proxy's own event loops.
+    let group: EventLoopGroup
     /// Runs the health checks, the TCP listeners and the caller's background work; cancelled
     /// and awaited by ``shutdown()``.
     private let background: Task<Void, Never>
 
     private init(configuration: ProxyConfiguration, metrics: ProxyMetrics, health: UpstreamHealth, proxy: ReverseProxy,
-                 server: HTTPServer?, tcpListeners: [TCPProxyListener], background: Task<Void, Never>) {
+                 server: HTTPServer?, tcpListeners: [TCPProxyListener], group: EventLoopGroup, background: Task<Void, Never>) {
         self.configuration = configuration
         self.metrics = metrics
         self.health = health
         self.proxy = proxy
         self.server = server
         self.tcpListeners = tcpListeners
+        self.group = group
         self.background = background
     }
 
@@ -37,11 +40,12 @@ public final class SidecarProxyServer: Sendable {
     public static func start(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver,
                              keys: any APIKeyStore = InMemoryAPIKeyStore(), logger: Logger,
                              background: [@Sendable () async -> Void] = []) async throws -> SidecarProxyServer {
+        let group = try EventLoopGroup(threads: configuration.threads, name: "disco-proxy")
         let metrics = ProxyMetrics()
         let health = UpstreamHealth(upstreams: configuration.upstreams, interval: configuration.healthInterval,
                                     timeout: configuration.connectTimeout, logger: logger)
         let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger,
-                                 proto: configuration.tls == nil ? "http" : "https")
+                                 proto: configuration.tls == nil ? "http" : "https", group: group)
         var server: HTTPServer?
         if let address = configuration.listenAddress {
             var settings = HTTPServerConfiguration(host: address.host, port: address.port, logger: logger)
@@ -58,14 +62,15 @@ public final class SidecarProxyServer: Sendable {
             }
             let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, metrics: metrics, logger: logger)
             if rateLimit.isActive { middleware.append(rateLimit) }
-            let started = try await HTTPServer.start(configuration: settings, middleware: middleware, responder: proxy.responder)
+            let started = try await HTTPServer.start(configuration: settings, group: group, middleware: middleware, responder: proxy.responder)
             counter.server.withLock { $0 = started }
             server = started
         }
         var listeners: [TCPProxyListener] = []
         do {
             for spec in configuration.tcpProxies {
-                listeners.append(try await TCPProxyListener(spec: spec, connectTimeout: configuration.connectTimeout, metrics: metrics, logger: logger))
+                listeners.append(try await TCPProxyListener(spec: spec, connectTimeout: configuration.connectTimeout, metrics: metrics,
+                                                            logger: logger, group: group))
             }
         } catch {
             listeners.forEach { $0.close() }
@@ -80,7 +85,7 @@ public final class SidecarProxyServer: Sendable {
         }
         if let address = server?.localAddress { logger.info("proxy listening", metadata: ["addr": .string(address.description)]) }
         return SidecarProxyServer(configuration: configuration, metrics: metrics, health: health, proxy: proxy, server: server,
-                                  tcpListeners: listeners, background: task)
+                                  tcpListeners: listeners, group: group, background: task)
     }
 
     /// Where the HTTP proxy listens (nil without one).
@@ -109,6 +114,7 @@ public final class SidecarProxyServer: Sendable {
         background.cancel()
         await background.value
         await proxy.shutdown()
+        group.shutdown()
     }
 }
 

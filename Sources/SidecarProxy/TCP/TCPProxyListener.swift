@@ -14,6 +14,7 @@ import Synchronization
 public final class TCPProxyListener: Sendable {
     public let spec: TCPProxySpec
     private let listener: TCPListener
+    private let group: EventLoopGroup
     private let connectTimeout: Duration
     private let metrics: ProxyMetrics
     private let logger: Logger
@@ -23,9 +24,10 @@ public final class TCPProxyListener: Sendable {
     private let epoch = ContinuousClock.now
 
     /// Binds the listener (so its address is known and a taken port fails the start).
-    public init(spec: TCPProxySpec, connectTimeout: Duration, metrics: ProxyMetrics, logger: Logger) async throws {
+    public init(spec: TCPProxySpec, connectTimeout: Duration, metrics: ProxyMetrics, logger: Logger, group: EventLoopGroup = .shared) async throws {
         self.spec = spec
-        listener = try await TCPListener.bind(host: spec.listen.host, port: spec.listen.port)
+        self.group = group
+        listener = try await TCPListener.bind(host: spec.listen.host, port: spec.listen.port, group: group)
         self.connectTimeout = connectTimeout
         self.metrics = metrics
         self.logger = logger
@@ -88,7 +90,7 @@ public final class TCPProxyListener: Sendable {
     private func serve(_ client: TCPConnection) async {
         let upstream: TCPConnection
         do {
-            upstream = try await TCPConnection.connect(host: spec.upstream.host, port: spec.upstream.port, timeout: connectTimeout)
+            upstream = try await TCPConnection.connect(host: spec.upstream.host, port: spec.upstream.port, timeout: connectTimeout, group: group)
         } catch {
             logger.warning("TCP proxy \(spec): cannot connect to \(spec.upstream): \(error)")
             client.close()

@@ -121,12 +121,24 @@ public enum ForwardingHeaders {
 
     /// A `Forwarded` value as a token, or quoted when it holds characters a token cannot.
     static func quotedIfNeeded(_ value: String) -> String {
-        let token = value.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) || "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        if !value.isEmpty, value.utf8.allSatisfy(isTokenByte) { return value }
+        var quoted: [UInt8] = [0x22]
+        quoted.reserveCapacity(value.utf8.count + 4)
+        for byte in value.utf8 {
+            if byte == 0x22 || byte == 0x5C { quoted.append(0x5C) }
+            quoted.append(byte)
         }
-        if token, !value.isEmpty { return value }
-        let escaped = value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
-        return "\"\(escaped)\""
+        quoted.append(0x22)
+        return String(decoding: quoted, as: UTF8.self)
+    }
+
+    /// RFC 9110 `tchar`, by table.
+    static func isTokenByte(_ byte: UInt8) -> Bool { tokenBytes[Int(byte)] }
+
+    private static let tokenBytes: [Bool] = (0..<256).map { value in
+        let byte = UInt8(value)
+        return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+            || "!#$%&'*+-.^_`|~".utf8.contains(byte)
     }
 }
 

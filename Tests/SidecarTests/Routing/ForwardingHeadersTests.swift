@@ -33,6 +33,8 @@ struct ForwardingHeadersTests {
         #expect(out.filter { $0.name.lowercased() == "x-forwarded-for" }.count == 1)
         let v6 = ForwardingHeaders.request([("Host", "h:80")], client: .init(address: "::1", proto: "https"))
         #expect(value(v6, "Forwarded") == "for=\"[::1]\";host=\"h:80\";proto=https")
+        let odd = ForwardingHeaders.request([("Host", #"a"b\c"#)], client: .init(address: "10.0.0.1", proto: "http"))
+        #expect(value(odd, "Forwarded") == #"for=10.0.0.1;host="a\"b\\c";proto=http"#)
     }
 
     @Test func aTrustedHopKeepsTheOriginalProtoAndHost() {

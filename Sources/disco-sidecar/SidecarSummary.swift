@@ -21,6 +21,7 @@ enum SidecarSummary {
             lines.append("  proxy.limit_req.\(index)=zone=\(zone.name) key=\(zone.key) rate=\(zone.rate) burst=\(limit.burst) \(limit.delay) status=\(limit.status)")
         }
         lines.append("  proxy.api_keys=\(configuration.apiKeys.enabled ? configuration.apiKeys.methods.sorted().joined(separator: ",") : "off")")
+        if let file = configuration.apiKeys.file { lines.append("  proxy.api_key_file=\(file)") }
         for tcp in configuration.tcpProxies {
             lines.append("  proxy.tcp=\(tcp)\(tcp.maxConnections.map { " max-conns=\($0)" } ?? "")\(tcp.rate.map { " rate=\($0) burst=\(tcp.burst)" } ?? "")")
         }

@@ -44,6 +44,25 @@ do {
 } catch {
     CommandLineTool.fail(error, flagSet: proxySet)
 }
+// Keys for -api-keys, until the cluster keeps them: read and checked before anything starts.
+var keyStore = InMemoryAPIKeyStore()
+if let path = proxyConfiguration.apiKeys.file {
+    guard proxyConfiguration.apiKeys.enabled else {
+        CommandLineTool.fail(FlagError.conflict("api-key-file", "-api-key-file is only read with -api-keys"), flagSet: proxySet)
+    }
+    do {
+        guard let bytes = try ProcessEnvironment.readFileIfExists(path, limit: 64 << 20) else {
+            CommandLineTool.fail(FlagError(code: .invalidValue, flag: "api-key-file", message: "-api-key-file \(path.debugDescription): no such file"),
+                                 flagSet: proxySet)
+        }
+        keyStore = InMemoryAPIKeyStore(file: try APIKeyFile.parse(bytes, path: path))
+    } catch let error as ConfigError {
+        CommandLineTool.fail(FlagError(code: .invalidValue, flag: "api-key-file", message: error.message), flagSet: proxySet)
+    } catch {
+        CommandLineTool.fail(FlagError(code: .invalidValue, flag: "api-key-file", message: "-api-key-file \(path.debugDescription): \(error)"),
+                             flagSet: proxySet)
+    }
+}
 // The proxy presents the API's certificate unless it has its own.
 if proxyConfiguration.tls == nil, let certificate = options.httpTLS.certificate, let key = options.httpTLS.key {
     proxyConfiguration.tls = ProxyTLSFiles(certificate: certificate, key: key)
@@ -83,7 +102,7 @@ let writer = LeaderWriterResolver(
 let proxy: SidecarProxyServer
 do {
     proxy = try await SidecarProxyServer.start(configuration: proxyConfiguration, nodeID: node.id.rawValue, writer: writer,
-                                               logger: logger, background: [{ await writer.run() }])
+                                               keys: keyStore, logger: logger, background: [{ await writer.run() }])
 } catch {
     logger.error("the proxy cannot start: \(error)")
     CommandLineTool.writeStandardError("disco-sidecar: the proxy cannot start: \(error)\n")

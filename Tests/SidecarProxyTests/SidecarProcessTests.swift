@@ -179,3 +179,34 @@ struct SidecarGigabyteTests {
         }
     }
 }
+
+@Suite("disco-sidecar: API keys from -api-key-file")
+struct SidecarAPIKeyProcessTests {
+    @Test func writesNeedAKeyFromTheFile() async throws {
+        try await DiscodCluster.with("sidecar-keys") { cluster in
+            let upstream = try await RecordingUpstream.start(name: "svc")
+            // printf %s 'the-key' | sha256sum
+            let keys = cluster.root + "/keys.json"
+            try #"[{"app_id":"app1","app_key_sha256":"ad44dc8e51cfbfa55e81ddbb626b466241069045066846e7e4cd096131505290"}]"#
+                .write(toFile: keys, atomically: true, encoding: .utf8)
+            let proxyPort = try FreePort.loopback()
+            let node = try startSidecar(cluster, id: "n1", ports: try DiscodCluster.ports(), flags: [
+                "-proxy-addr", "127.0.0.1:\(proxyPort)", "-upstream", "http://\(upstream.address)", "-api-keys", "-api-key-file", keys,
+            ])
+            try await waitForProxy(port: proxyPort, process: node)
+            let client = HTTPClient()
+            let url = "http://127.0.0.1:\(proxyPort)/tx"
+            #expect(try await client.send(HTTPClientRequest(method: "POST", url: url, body: [1])).status == 401)
+            #expect(try await client.send(HTTPClientRequest(method: "POST", url: url, headers: ["app_id": "app1", "app_key": "wrong"], body: [1])).status == 403)
+            let good = try await client.send(HTTPClientRequest(method: "POST", url: url, headers: ["app_id": "app1", "app_key": "the-key"], body: [1]))
+            #expect(good.status == 200, "\(good.bodyText)")
+            #expect(upstream.requests.count == 1)
+            await client.shutdown()
+            await upstream.stop()
+            let missing = try await ChildProcess.run(try DiscodProcess.executable("disco-sidecar"),
+                                                     ["-validate", "-node-id", "x", "-upstream", "http://a:1", "-api-keys", "-api-key-file", cluster.root + "/none.json", "d"])
+            #expect(missing.status == 2)
+            #expect(missing.output.contains("no such file"), "\(missing.output)")
+        }
+    }
+}

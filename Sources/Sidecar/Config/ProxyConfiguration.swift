@@ -153,12 +153,15 @@ public struct SidecarSyntaxError: Error, Hashable, Sendable, CustomStringConvert
 /// Which requests need an API key (3scale's `app_id` and `app_key` headers).
 public struct APIKeySettings: Hashable, Sendable {
     public var enabled: Bool
-    /// Methods that need a key when ``enabled`` (routes may override).
+    /// Methods that need a key when ``enabled``.
     public var methods: Set<String>
+    /// `-api-key-file`: where the keys come from until the cluster keeps them.
+    public var file: String?
 
-    public init(enabled: Bool = false, methods: Set<String> = ProxyRoute.writeMethods) {
+    public init(enabled: Bool = false, methods: Set<String> = ProxyRoute.writeMethods, file: String? = nil) {
         self.enabled = enabled
         self.methods = methods
+        self.file = file
     }
 
     /// The header carrying the application's ID.

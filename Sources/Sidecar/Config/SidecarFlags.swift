@@ -14,6 +14,7 @@ public struct SidecarFlags: Sendable {
     let limitReq: Flag<[LimitReqSpec]>
     let apiKeys: Flag<Bool>
     let apiKeyMethods: Flag<Set<String>>
+    let apiKeyFile: Flag<String>
     let tcpProxy: Flag<[TCPProxySpec]>
     let upstreamHealth: Flag<String>
     let upstreamHealthInterval: Flag<Duration>
@@ -25,7 +26,7 @@ public struct SidecarFlags: Sendable {
     let proxyKey: Flag<String>
 
     /// The names of the flags this declares.
-    public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "tcp-proxy",
+    public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "api-key-file", "tcp-proxy",
                                "upstream-health", "upstream-health-interval", "proxy-drain-timeout", "proxy-connect-timeout",
                                "proxy-read-timeout", "proxy-cert", "proxy-key", "proxy-threads"]
 
@@ -52,6 +53,8 @@ public struct SidecarFlags: Sendable {
             }
             return methods
         }
+        apiKeyFile = set.string("api-key-file", usage: "JSON array of {\"app_id\", \"app_key_sha256\", \"revoked\"}: the keys -api-keys checks\n"
+                                + "(until the cluster keeps them)", group: group, typeName: "file")
         tcpProxy = set.repeated("tcp-proxy", usage: "A TCP pass-through listener LISTEN=UPSTREAM, e.g. ':27017=127.0.0.1:27017 max-conns=100 rate=10r/s'",
                                 group: group, typeName: "spec") { text throws(FlagValueError) in try TCPProxySpec.parse(text) }
         upstreamHealth = set.string("upstream-health", usage: "Path of an HTTP GET that checks the upstream's health (2xx or 3xx is healthy);\n"
@@ -93,7 +96,8 @@ public struct SidecarFlags: Sendable {
         } catch {
             throw FlagError(code: .invalidValue, flag: "limit-req", message: "invalid value for flag -limit-req: \(error.reason)")
         }
-        configuration.apiKeys = APIKeySettings(enabled: parsed[apiKeys], methods: parsed[apiKeyMethods])
+        configuration.apiKeys = APIKeySettings(enabled: parsed[apiKeys], methods: parsed[apiKeyMethods],
+                                               file: parsed[apiKeyFile].isEmpty ? nil : parsed[apiKeyFile])
         configuration.tcpProxies = parsed[tcpProxy]
         configuration.healthInterval = parsed[upstreamHealthInterval]
         configuration.drainTimeout = parsed[drainTimeout]
@@ -122,7 +126,9 @@ public struct SidecarFlags: Sendable {
                         fromJSON.upstreams[index].healthPath = healthPath
                     }
                 }
+                let file = configuration.apiKeys.file
                 configuration = try configuration.merging(fromJSON)
+                configuration.apiKeys.file = file
                 if parsed.isSet(upstreamHealthInterval) { configuration.healthInterval = parsed[upstreamHealthInterval] } else {
                     configuration.healthInterval = fromJSON.healthInterval
                 }

@@ -1,5 +1,6 @@
 import DiscoAuth
 import DiscoCore
+import Sidecar
 import Synchronization
 
 // MARK: - API keys at rest
@@ -56,6 +57,11 @@ public final class InMemoryAPIKeyStore: APIKeyStore {
 
     public init(_ records: [APIKeyRecord] = []) {
         for record in records { self.records.withLock { $0[record.appID] = record } }
+    }
+
+    /// The keys of an `-api-key-file` (unsalted SHA-256 of each key, as the file holds them).
+    public convenience init(file: APIKeyFile) {
+        self.init(file.entries.map { APIKeyRecord(appID: $0.appID, salt: [], hash: $0.keySHA256, revoked: $0.revoked) })
     }
 
     public func record(appID: String) async -> APIKeyRecord? { records.withLock { $0[appID] } }

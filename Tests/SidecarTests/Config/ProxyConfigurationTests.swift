@@ -76,3 +76,27 @@ struct ProxyConfigurationTests {
             .contains("defined twice") == true)
     }
 }
+
+@Suite("Sidecar: -api-key-file")
+struct APIKeyFileTests {
+    @Test func entriesHoldTheKeysHashAndMistakesNameTheEntry() throws {
+        let digest = String(repeating: "ab", count: 32)
+        let file = try APIKeyFile.parse(Array(#"[{"app_id":"a","app_key_sha256":"\#(digest)"},{"app_id":"b","app_key_sha256":"\#(digest.uppercased())","revoked":true}]"#.utf8), path: "k.json")
+        #expect(file.entries.map(\.appID) == ["a", "b"])
+        #expect(file.entries[0].keySHA256 == [UInt8](repeating: 0xAB, count: 32))
+        #expect(file.entries.map(\.revoked) == [false, true])
+        func message(_ text: String) -> String {
+            do throws(ConfigError) {
+                _ = try APIKeyFile.parse(Array(text.utf8), path: "k.json")
+                return ""
+            } catch {
+                return error.message
+            }
+        }
+        #expect(message(#"{"app_id":"a"}"#).contains("expected an array"))
+        #expect(message(#"[{"app_id":"a","app_key_sha256":"abc"}]"#).contains("\"[0].app_key_sha256\": expected the key's SHA-256 as 64 hexadecimal digits"))
+        #expect(message(#"[{"app_id":"a","app_key":"secret"}]"#).contains(#"unknown field "[0].app_key""#))
+        #expect(message(#"[{"app_id":"a","app_key_sha256":"\#(digest)"},{"app_id":"a","app_key_sha256":"\#(digest)"}]"#).contains("listed twice"))
+        #expect(message("[").contains("not JSON"))
+    }
+}

@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "DiscoCore", targets: ["DiscoCore"]),
         .library(name: "DiscoSystem", targets: ["DiscoSystem"]),
+        .library(name: "DiscoLifecycle", targets: ["DiscoLifecycle"]),
         .library(name: "DiscoNet", targets: ["DiscoNet"]),
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "DiscoRaft", targets: ["DiscoRaft"]),
@@ -45,6 +46,8 @@ let package = Package(
         .target(name: "DiscoCore", swiftSettings: strictSettings),
         // The process around the vocabulary: durable files, environment, standard output, exit.
         .target(name: "DiscoSystem", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        // Services, service groups, graceful shutdown and signals: who owns every long-running task.
+        .target(name: "DiscoLifecycle", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CDiscoEpoll", path: "Sources/CDiscoEpoll"),
         .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
         // Protocol cores: pure value types that depend on the vocabulary only (Tests/LayeringTests
@@ -135,6 +138,7 @@ let package = Package(
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapCoreTests", dependencies: ["BootstrapCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoLifecycleTests", dependencies: ["DiscoLifecycle", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSystemTests", dependencies: ["DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "LeaseCoreTests", dependencies: ["LeaseCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),

@@ -28,6 +28,7 @@ let package = Package(
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
         .library(name: "DiscoAuth", targets: ["DiscoAuth"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
+        .library(name: "DiscoCLI", targets: ["DiscoCLI"]),
         .library(name: "LeaseCore", targets: ["LeaseCore"]),
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
         .library(name: "Sidecar", targets: ["Sidecar"]),
@@ -81,7 +82,15 @@ let package = Package(
         // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
         .target(
             name: "NodeRuntime",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery", "DiscoAuth"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery",
+                           "DiscoAuth"],
+            swiftSettings: strictSettings
+        ),
+        // The executable layer shared by discod, discoctl and disco-sidecar: discod's flags and
+        // formation policy, turning them into a NodeConfiguration, running a node as a process.
+        .target(
+            name: "DiscoCLI",
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "NodeRuntime"],
             swiftSettings: strictSettings
         ),
         // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a
@@ -96,7 +105,7 @@ let package = Package(
         ),
 
         // MARK: Executables (thin mains)
-        .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "NodeRuntime"], swiftSettings: strictSettings),
+        .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoSystem", "DiscoCLI", "NodeRuntime"], swiftSettings: strictSettings),
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
@@ -135,6 +144,7 @@ let package = Package(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoCLITests", dependencies: ["DiscoCLI", "NodeRuntime", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapCoreTests", dependencies: ["BootstrapCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),

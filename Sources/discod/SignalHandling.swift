@@ -17,7 +17,7 @@ enum SignalHandling {
         signal(SIGINT, SIG_IGN)
         signal(SIGPIPE, SIG_IGN)
         let queue = DispatchQueue(label: "discod.signals")
-        let grace = node.settings.shutdownGrace
+        let grace = node.configuration.timing.shutdownGrace
         return [SIGTERM, SIGINT].map { number in
             let source = DispatchSource.makeSignalSource(signal: number, queue: queue)
             source.setEventHandler { @Sendable in

@@ -1,3 +1,4 @@
+import DiscoCLI
 import DiscoCore
 import DiscoSystem
 import Dispatch
@@ -23,7 +24,7 @@ OpenFileLimit.raise(logger: logger)
 
 let node: Node
 do {
-    node = try await Node.start(NodeSettings(options: options, logger: logger))
+    node = try await Node.start(options.nodeConfiguration, logger: logger)
 } catch {
     CommandLineTool.writeStandardError("discod: \(error)\n")
     CommandLineTool.exit(1)

@@ -13,14 +13,14 @@ struct RejoinRefusal: Error {
 
 extension Node {
     var localPeer: BootstrapPeer {
-        BootstrapPeer(id: id, raftAddress: raftAddress.description, apiAddress: apiAddress.description, voter: !options.raftNonVoter,
+        BootstrapPeer(id: id, raftAddress: raftAddress.description, apiAddress: apiAddress.description, voter: configuration.cluster.voter,
                       keyHash: keyHash.hexString)
     }
 
     /// This node's key as sent in rejoin notifies and joins.
     var nodeKeyText: String { directory.nodeKey.hex }
 
-    var clusterName: String { store.cluster ?? options.clusterName }
+    var clusterName: String { store.cluster ?? configuration.cluster.name }
 
     /// Whether this node belongs to a cluster (it has a Raft configuration).
     var isClustered: Bool { !consensus.status.members.isEmpty }
@@ -205,7 +205,7 @@ extension Node {
     private func logRefusedNotify(_ notify: NotifyRequest) {
         let message = "bootstrap: refused notify from node \(notify.sender.id) (\(notify.sender.apiAddress)): it runs cluster "
             + "\(notify.cluster.debugDescription) with -bootstrap-expect \(notify.expect), this node cluster "
-            + "\(options.clusterName.debugDescription) with -bootstrap-expect \(options.bootstrapExpect); every node must use the same values"
+            + "\(configuration.cluster.name.debugDescription) with -bootstrap-expect \(configuration.formation.bootstrapExpect); every node must use the same values"
         let first = runtime.withLock { $0.refusalsLogged.insert(message).inserted }
         if first { logger.warning(message) }
     }

@@ -46,7 +46,7 @@ extension Node {
             let entry = book.entry(member)
             let swim: MembershipState? = member == id ? .alive : gossip[member]?.state
             return MemberRow(id: member, apiAddress: entry?.apiAddress, raftAddress: entry?.raftAddress,
-                             voter: status.voters.contains(member) || (status.members.isEmpty && !options.raftNonVoter),
+                             voter: status.voters.contains(member) || (status.members.isEmpty && configuration.cluster.voter),
                              swim: swim, isLeader: status.leader == member, replication: status.peers[member],
                              behind: watches[member]?.behind(at: now))
         }
@@ -62,22 +62,22 @@ extension Node {
         let discoveryError = lookupError ?? record?.lastError
         let node: JSONValue = [
             "id": .string(id.rawValue), "api_addr": .string(apiAddress.url), "addr": .string(raftAddress.description),
-            "voter": .bool(!options.raftNonVoter), "state": .string(raft.role.rawValue), "version": .string(NodeRuntimeModule.version),
+            "voter": .bool(configuration.cluster.voter), "state": .string(raft.role.rawValue), "version": .string(NodeRuntimeModule.version),
             "data_dir": .string(directory.path),
         ]
         let cluster: JSONValue = [
-            "name": store.cluster.map(JSONValue.string) ?? .string(options.clusterName),
+            "name": store.cluster.map(JSONValue.string) ?? .string(configuration.cluster.name),
             "epoch": store.epoch.map { .number(JSONNumber($0)) } ?? .null,
         ]
         let discovery: JSONValue = [
-            "mode": .string(options.discoMode?.rawValue ?? (options.join.isEmpty ? "none" : "static")),
+            "mode": .string(configuration.formation.discovery?.mode.rawValue ?? (configuration.formation.join.isEmpty ? "none" : "static")),
             "targets": .array(targets.map { .string($0.url) }),
             "last_error": discoveryError.map(JSONValue.string) ?? .null,
             "leader_record_held": record.map { .bool($0.holding) } ?? .null,
         ]
         let bootstrap: JSONValue = [
             "state": .string(formation.rawValue), "detail": detail.map(JSONValue.string) ?? .null,
-            "expect": .number(JSONNumber(options.bootstrapExpect)),
+            "expect": .number(JSONNumber(configuration.formation.bootstrapExpect)),
             "rounds": .number(JSONNumber(bootstrapRounds)),
             "last_error": runtime.withLock({ $0.bootstrap })?.progress.lastError.map(JSONValue.string) ?? .null,
         ]
@@ -85,7 +85,7 @@ extension Node {
         let events: JSONValue = [
             "first_seq": .number(JSONNumber(store.firstSeq)), "last_seq": .number(JSONNumber(store.lastSeq)),
             "retained": .number(JSONNumber(retained.count)), "retained_bytes": .number(JSONNumber(retained.bytes)),
-            "retain": .number(JSONNumber(options.eventsRetain)), "retain_bytes": .number(JSONNumber(options.eventsRetainBytes)),
+            "retain": .number(JSONNumber(configuration.eventLog.retention.maxEvents)), "retain_bytes": .number(JSONNumber(configuration.eventLog.retention.maxBytes)),
             "idempotency_keys": .number(JSONNumber(store.idempotencyKeys)),
         ]
         let removal = self.removal

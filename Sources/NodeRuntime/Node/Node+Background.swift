@@ -56,7 +56,7 @@ extension Node {
     private func reconcileLoop() async {
         var round = 0
         while !Task.isCancelled {
-            try? await Task.sleep(for: settings.reconcileInterval)
+            try? await Task.sleep(for: configuration.timing.reconcileInterval)
             guard !Task.isCancelled else { return }
             round += 1
             if let removal = consensus.status.removal {
@@ -82,7 +82,7 @@ extension Node {
               let leader = leaderInfo, leader.id != id else { return }
         let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
         if case .failure(let error) = await formationClient.join(target: leader.apiAddress, request: join,
-                                                                 timeout: settings.formationRequestTimeout) {
+                                                                 timeout: configuration.formation.notifyTimeout) {
             logger.debug("registering the node key with the leader failed: \(error)")
         }
     }
@@ -119,7 +119,7 @@ extension Node {
     /// On the leader: drops the oldest events beyond `-events-retain` and `-events-retain-bytes`
     /// with one replicated trim (every node then keeps the same window).
     private func trimEventLog() async {
-        let retention = EventRetention(maxEvents: options.eventsRetain, maxBytes: options.eventsRetainBytes)
+        let retention = EventRetention(maxEvents: configuration.eventLog.retention.maxEvents, maxBytes: configuration.eventLog.retention.maxBytes)
         guard let through = store.trimPoint(for: retention) else { return }
         do {
             _ = try await consensus.propose(try ClusterCommand.trimEvents(through: through).encode())
@@ -132,8 +132,8 @@ extension Node {
     func ensureInitialized() async throws {
         guard store.cluster == nil else { return }
         let epoch = UInt64.random(in: 1...UInt64.max)
-        _ = try await consensus.propose(try ClusterCommand.initialize(cluster: options.clusterName, epoch: epoch).encode())
-        logger.info("cluster \(options.clusterName.debugDescription) initialized with epoch \(epoch)")
+        _ = try await consensus.propose(try ClusterCommand.initialize(cluster: configuration.cluster.name, epoch: epoch).encode())
+        logger.info("cluster \(configuration.cluster.name.debugDescription) initialized with epoch \(epoch)")
     }
 
     /// Asks SWIM to contact members it has not heard of (after joins, restarts, new addresses).

@@ -11,21 +11,21 @@ extension Node {
     /// expect → join; `-join`/dns/dns-srv with expect → bootstrap engine; consul-kv/etcd-kv →
     /// register in the KV store; nothing → single-node cluster.
     func form() async {
-        if options.discoMode?.usesKeyValueStore == true { startRecordKeeper() }
+        if configuration.formation.discovery?.mode.usesKeyValueStore == true { startRecordKeeper() }
         if consensus.status.hasState {
             setFormation(.rejoining, "restarting with existing Raft state; looking for the other members")
             await rejoin()
             return
         }
-        switch options.formationPlan {
+        switch configuration.formation.plan {
         case .singleNode:
-            guard !options.raftNonVoter else {
+            guard configuration.cluster.voter else {
                 return await fail("a non-voter (-raft-non-voter) cannot form a cluster by itself; give -join or -disco-mode")
             }
             await bootstrap(voters: [localPeer], reason: "no -join and no -disco-mode: forming a single-node cluster")
         case .join:
-            await joinCluster(reason: "joining through -join \(options.join.map(\.url).joined(separator: ","))") { [options] in
-                options.join
+            await joinCluster(reason: "joining through -join \(configuration.formation.join.map(\.url).joined(separator: ","))") { [configuration] in
+                configuration.formation.join
             }
         case .bootstrapExpect:
             await runBootstrapEngine()
@@ -63,9 +63,9 @@ extension Node {
     /// (the targets are looked up again for every attempt).
     func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async {
         setFormation(.joining, reason)
-        let joiner = Joiner(client: formationClient, attempts: options.joinAttempts, interval: options.joinInterval,
-                            timeout: options.clusterConnectTimeout, logger: logger)
-        let request = JoinRequest(node: localPeer, cluster: options.clusterName, nodeKey: nodeKeyText)
+        let joiner = Joiner(client: formationClient, attempts: configuration.formation.joinAttempts, interval: configuration.formation.joinInterval,
+                            timeout: configuration.formation.connectTimeout, logger: logger)
+        let request = JoinRequest(node: localPeer, cluster: configuration.cluster.name, nodeKey: nodeKeyText)
         do {
             let accepted = try await joiner.join(request: request) { [apiAddress] in
                 await targets().filter { $0.withoutScheme != apiAddress }
@@ -79,7 +79,7 @@ extension Node {
         } catch let error as JoinError where error.code == .refused {
             await fail("join refused: \(error.detail)")
         } catch {
-            await fail("could not join the cluster (-join-attempts \(options.joinAttempts)): \(error)")
+            await fail("could not join the cluster (-join-attempts \(configuration.formation.joinAttempts)): \(error)")
         }
     }
 
@@ -100,12 +100,12 @@ extension Node {
             for (member, entry) in book.all where member != id { targets.insert(entry.apiAddress) }
             targets.remove(apiAddress)
             // The node key proves this node is the member it names if it came back on new addresses.
-            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: max(1, options.bootstrapExpect), known: [],
+            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: max(1, configuration.formation.bootstrapExpect), known: [],
                                         nodeKey: nodeKeyText)
             await withTaskGroup(of: Void.self) { group in
                 for target in targets {
                     group.addTask { [self] in
-                        switch await bootstrapClient.notify(target, request, timeout: settings.formationRequestTimeout) {
+                        switch await bootstrapClient.notify(target, request, timeout: configuration.formation.notifyTimeout) {
                         case .clustered(let responder)?, .forming(let responder, _)?: learn(responder, source: .notify)
                         default: break
                         }
@@ -118,7 +118,7 @@ extension Node {
             if let epoch = store.epoch, consensus.status.leader == nil, !targets.isEmpty {
                 let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
                 if case .refused(let error) = await bootstrapClient.join(targets: targets.sorted(), request: join,
-                                                                          timeout: settings.formationRequestTimeout) {
+                                                                          timeout: configuration.formation.notifyTimeout) {
                     guard error.code == .removed else {
                         return await fail("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
                     }
@@ -143,8 +143,8 @@ extension Node {
 
     /// The discovery layer for `-disco-mode`, if any. DNS answers are kept for their TTL.
     func discovery() -> Discovery? {
-        guard let config = options.discoConfig else { return nil }
-        return Discovery(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port, transport: client,
+        guard let discovery = configuration.formation.discovery else { return nil }
+        return Discovery(config: discovery.config, discoKey: discovery.key, defaultPort: configuration.api.bindAddress.port, transport: client,
                          cacheDNSAnswers: true)
     }
 
@@ -165,14 +165,14 @@ extension Node {
     func lookupTargets() async -> [PeerAddress] {
         switch await lookupResult() {
         case .success(let targets): return targets
-        case .failure: return options.join
+        case .failure: return configuration.formation.join
         }
     }
 
     func lookupResult() async -> Result<[PeerAddress], DiscoveryLookupFailure> {
         guard let discovery = discovery() else {
-            runtime.withLock { $0.discoveryTargets = options.join }
-            return .success(options.join)
+            runtime.withLock { $0.discoveryTargets = configuration.formation.join }
+            return .success(configuration.formation.join)
         }
         do {
             let provider = try addressProvider(discovery)

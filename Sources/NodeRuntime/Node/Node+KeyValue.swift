@@ -15,7 +15,7 @@ extension Node {
     func leaderRegistry() throws -> any LeaderRegistry {
         if let existing = runtime.withLock({ $0.registry }) { return existing }
         guard let discovery = discovery(), let made = try discovery.leaderRegistry() else {
-            throw NodeStartupError("-disco-mode \(options.discoMode?.rawValue ?? "none") has no leader registry")
+            throw NodeStartupError("-disco-mode \(configuration.formation.discovery?.mode.rawValue ?? "none") has no leader registry")
         }
         return runtime.withLock { state in
             if let existing = state.registry { return existing }
@@ -48,8 +48,8 @@ extension Node {
             return await fail("\(error)")
         }
         setFormation(.registering, "reading the leader record at \(registry.name)")
-        let retry = KVRetryPolicy(deadline: options.bootstrapExpectTimeout > .zero ? options.bootstrapExpectTimeout : nil)
-        let registration = KVRegistration(registry: registry, me: leaderRecord, voter: !options.raftNonVoter, retry: retry,
+        let retry = KVRetryPolicy(deadline: configuration.formation.bootstrapExpectTimeout > .zero ? configuration.formation.bootstrapExpectTimeout : nil)
+        let registration = KVRegistration(registry: registry, me: leaderRecord, voter: configuration.cluster.voter, retry: retry,
                                           logger: logger.withLabel("kv-registration"), seed: UInt64.random(in: 0...UInt64.max))
         do {
             switch try await registration.register() {

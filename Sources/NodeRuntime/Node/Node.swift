@@ -14,7 +14,8 @@ import Synchronization
 /// ``ClusterStore``), so an engine can be replaced without touching the rest.
 public final class Node: Sendable {
     public let id: NodeID
-    public let settings: NodeSettings
+    /// What the node was started with.
+    public let configuration: NodeConfiguration
     let logger: Logger
     let directory: NodeDataDirectory
     let book: AddressBook
@@ -34,8 +35,6 @@ public final class Node: Sendable {
     let membershipChanges = AsyncLock()
     private let stopped = Completion()
 
-    var options: DiscodOptions { settings.options }
-
     /// The advertised addresses of this node (bind addresses resolved when a port was 0).
     public let raftAddress: PeerAddress
     public let apiAddress: PeerAddress
@@ -45,41 +44,45 @@ public final class Node: Sendable {
     /// Opens the data directory, starts the engines (by default embedded Raft and SWIM on the
     /// internode address, see ``NodeComponents/embedded``), the HTTP API, then forms or rejoins
     /// the cluster in the background.
-    public static func start(_ settings: NodeSettings,
+    public static func start(_ configuration: NodeConfiguration, logger: Logger,
                              components makeComponents: NodeComponents.Factory = NodeComponents.embedded) async throws -> Node {
-        let options = settings.options
-        let logger = settings.logger
+        do {
+            try configuration.validate()
+        } catch {
+            throw NodeStartupError("\(error)")
+        }
         let authorization: APIAuthorization
         do {
-            authorization = try APIAuthorization(auth: options.auth)
+            authorization = try APIAuthorization(auth: configuration.access.auth)
         } catch {
             throw NodeStartupError("cannot set up access control (-auth): \(error)")
         }
-        let directory = try NodeDataDirectory(path: options.dataDirectory, nodeID: options.nodeID)
-        try checkRemoval(directory, options: options, logger: logger)
+        let directory = try NodeDataDirectory(path: configuration.dataDirectory, nodeID: configuration.nodeID)
+        try checkRemoval(directory, configuration: configuration, logger: logger)
         let keyHash: [UInt8]
         do {
             keyHash = try directory.nodeKey.hash()
         } catch {
             throw NodeStartupError("cannot hash the node key: \(error)")
         }
-        let book = AddressBook(local: options.nodeID, raftAddress: options.raftAdvertisedAddress.withoutScheme,
-                               apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: !options.raftNonVoter, keyHash: keyHash)
-        let components = try await makeComponents(settings, directory, book)
+        let book = AddressBook(local: configuration.nodeID, raftAddress: configuration.internode.effectiveAdvertisedAddress.withoutScheme,
+                               apiAddress: configuration.api.effectiveAdvertisedAddress.withoutScheme, voter: configuration.cluster.voter, keyHash: keyHash)
+        let components = try await makeComponents(NodeComponents.Context(configuration: configuration, logger: logger,
+                                                                         directory: directory, book: book))
         let store = components.store
         let raftAddress = components.internodeAddress
-        let node = Node(settings: settings, directory: directory, book: book, store: store,
+        let node = Node(configuration: configuration, logger: logger, directory: directory, book: book, store: store,
                         consensus: components.consensus, membership: components.membership, raftAddress: raftAddress,
-                        apiAddress: options.httpAdvertisedAddress.withoutScheme, authorization: authorization, keyHash: keyHash)
+                        apiAddress: configuration.api.effectiveAdvertisedAddress.withoutScheme, authorization: authorization, keyHash: keyHash)
         do {
             try await node.startHTTP()
         } catch {
             await node.stopComponents(transferLeadership: false)
-            throw NodeStartupError("cannot serve the HTTP API on \(options.httpAddress): \(error)")
+            throw NodeStartupError("cannot serve the HTTP API on \(configuration.api.bindAddress): \(error)")
         }
         book.updateLocal(raftAddress: raftAddress, apiAddress: node.apiAddress)
-        logger.info("node \(options.nodeID) started: API \(node.apiAddress.url), Raft and SWIM \(raftAddress), data \(directory.path)")
-        if let auth = options.auth {
+        logger.info("node \(configuration.nodeID) started: API \(node.apiAddress.url), Raft and SWIM \(raftAddress), data \(directory.path)")
+        if let auth = configuration.access.auth {
             logger.info("access control: \(auth.users.count) users from \(auth.path); anonymous callers may "
                 + (auth.anonymousPermissions.isEmpty ? "do nothing" : auth.anonymousPermissions.sorted().map(\.rawValue).joined(separator: ", ")))
         } else {
@@ -90,12 +93,12 @@ public final class Node: Sendable {
         return node
     }
 
-    private init(settings: NodeSettings, directory: NodeDataDirectory, book: AddressBook, store: any ClusterStore,
+    private init(configuration: NodeConfiguration, logger: Logger, directory: NodeDataDirectory, book: AddressBook, store: any ClusterStore,
                  consensus: any ConsensusEngine, membership: any MembershipService, raftAddress: PeerAddress,
                  apiAddress: PeerAddress, authorization: APIAuthorization, keyHash: [UInt8]) {
-        id = settings.options.nodeID
-        self.settings = settings
-        logger = settings.logger
+        id = configuration.nodeID
+        self.configuration = configuration
+        self.logger = logger
         self.directory = directory
         self.book = book
         self.store = store
@@ -105,7 +108,7 @@ public final class Node: Sendable {
         self.apiAddress = apiAddress
         self.authorization = authorization
         self.keyHash = keyHash
-        joinCredentials = CredentialStore.authorization(for: settings.options.joinAs)
+        joinCredentials = CredentialStore.authorization(for: configuration.access.joinAs)
         client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10)))
     }
 
@@ -115,7 +118,7 @@ public final class Node: Sendable {
     }
 
     private func startHTTP() async throws {
-        let configuration = HTTPServerConfiguration(host: options.httpAddress.host, port: options.httpAddress.port)
+        let configuration = HTTPServerConfiguration(host: configuration.api.bindAddress.host, port: configuration.api.bindAddress.port)
         let server = try await HTTPServer.start(configuration: configuration) { [weak self] request in
             guard let self else { return APIResponse.error(503, "the node is shutting down") }
             return await self.handle(request)
@@ -130,7 +133,7 @@ public final class Node: Sendable {
     public func waitUntilStopped() async -> Int32 { await stopped.wait() }
 
     /// Graceful stop: a leader hands leadership over, the node leaves SWIM, Raft flushes, the
-    /// HTTP API drains. Bounded by ``NodeSettings/shutdownGrace``.
+    /// HTTP API drains. Bounded by ``NodeConfiguration/Timing-swift.struct/shutdownGrace``.
     public func shutdown(exitStatus: Int32 = 0) async {
         let first = runtime.withLock { state -> Bool in
             guard !state.stopping else { return false }

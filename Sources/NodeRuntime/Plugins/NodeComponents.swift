@@ -13,9 +13,24 @@ import Synchronization
 /// touching formation, the address book or the API. ``embedded`` is the default: Raft and SWIM
 /// on the internode address.
 public struct NodeComponents: Sendable {
-    /// Builds the components for a node: its settings, its locked data directory, and the
-    /// address book the engines should use to find peers by ID.
-    public typealias Factory = @Sendable (NodeSettings, NodeDataDirectory, AddressBook) async throws -> NodeComponents
+    /// Builds the components for a node from its ``Context``.
+    public typealias Factory = @Sendable (Context) async throws -> NodeComponents
+
+    /// What a ``Factory`` gets: the node's configuration and logger, its locked data directory,
+    /// and the address book the engines should use to find peers by ID.
+    public struct Context: Sendable {
+        public var configuration: NodeConfiguration
+        public var logger: Logger
+        public var directory: NodeDataDirectory
+        public var book: AddressBook
+
+        public init(configuration: NodeConfiguration, logger: Logger, directory: NodeDataDirectory, book: AddressBook) {
+            self.configuration = configuration
+            self.logger = logger
+            self.directory = directory
+            self.book = book
+        }
+    }
 
     public var consensus: any ConsensusEngine
     public var membership: any MembershipService
@@ -33,39 +48,38 @@ public struct NodeComponents: Sendable {
 
     /// Embedded Raft (WAL under `<data-dir>/raft`) and SWIM (UDP on the Raft port; push-pull
     /// exchanges arrive through the Raft listener).
-    public static let embedded: Factory = { settings, directory, book in
-        let options = settings.options
-        let logger = settings.logger
+    public static let embedded: Factory = { context in
+        let (configuration, logger, directory, book) = (context.configuration, context.logger, context.directory, context.book)
         let store = ClusterStateMachine(logger: logger.withLabel("cluster-state"))
         let pushPull = PushPullRouter()
 
-        var raftConfig = RaftShellConfiguration(id: options.nodeID, dataDirectory: directory.raftDirectory,
+        var raftConfig = RaftShellConfiguration(id: configuration.nodeID, dataDirectory: directory.raftDirectory,
                                                 addressBook: { book.raftAddress($0) }, logger: logger.withLabel("raft"))
-        raftConfig.listenHost = options.raftAddress.host
-        raftConfig.listenPort = options.raftAddress.port
-        raftConfig.tickInterval = settings.raftTickInterval
-        raftConfig.raft.electionTicks = settings.electionTicks
+        raftConfig.listenHost = configuration.internode.bindAddress.host
+        raftConfig.listenPort = configuration.internode.bindAddress.port
+        raftConfig.tickInterval = configuration.timing.raftTickInterval
+        raftConfig.raft.electionTicks = configuration.timing.electionTicks
         raftConfig.otherFrames = { frame, connection in await pushPull.route(frame, connection) }
         let raft: RaftNodeShell
         do {
             raft = try await RaftNodeShell.start(raftConfig, stateMachine: store)
         } catch {
-            throw NodeStartupError("cannot start Raft on \(options.raftAddress): \(error)")
+            throw NodeStartupError("cannot start Raft on \(configuration.internode.bindAddress): \(error)")
         }
-        let address = Node.advertised(options.raftAdvertisedAddress, bound: raft.listenAddress)
+        let address = Node.advertised(configuration.internode.effectiveAdvertisedAddress, bound: raft.listenAddress)
 
         let swim: SWIM.Shell
         do {
             var swimConfig = SWIM.Shell.Configuration(
-                id: options.nodeID, bindHost: options.raftAddress.host, port: raft.listenAddress.port,
+                id: configuration.nodeID, bindHost: configuration.internode.bindAddress.host, port: raft.listenAddress.port,
                 advertiseHost: address.host,
-                metadata: SWIM.Metadata(apiAddress: options.httpAdvertisedAddress.withoutScheme, isVoter: !options.raftNonVoter),
+                metadata: SWIM.Metadata(apiAddress: configuration.api.effectiveAdvertisedAddress.withoutScheme, isVoter: configuration.cluster.voter),
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false
             swim = try await SWIM.Shell.start(swimConfig)
         } catch {
             await raft.shutdown(transferLeadership: false)
-            throw NodeStartupError("cannot start SWIM on UDP \(options.raftAddress.host):\(raft.listenAddress.port): \(error)")
+            throw NodeStartupError("cannot start SWIM on UDP \(configuration.internode.bindAddress.host):\(raft.listenAddress.port): \(error)")
         }
         let membership = SWIMMembership(shell: swim)
         pushPull.install(membership)

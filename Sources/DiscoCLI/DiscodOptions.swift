@@ -1,3 +1,5 @@
+import DiscoCore
+
 // MARK: - DiscodOptions
 
 /// Everything `discod` was asked to do, parsed and validated before anything touches the disk
@@ -61,6 +63,7 @@ public struct DiscodOptions: Sendable {
         }
     }
 
+    /// discod's formation policy: which plan the flags ask for.
     public var formationPlan: FormationPlan {
         if let discoMode { return discoMode.usesKeyValueStore ? .keyValueRegistration : .bootstrapExpect }
         if join.isEmpty { return .singleNode }
@@ -77,7 +80,9 @@ public struct DiscodOptions: Sendable {
         return try DiscodOptions(flags: flags, parsed: parsed, loader: loader)
     }
 
-    init(flags: DiscodFlags, parsed: ParsedFlags, loader: DiscoConfigLoader) throws(FlagError) {
+    /// Reads and checks discod's flags from a parsed command line (`flags.flagSet` parsed it,
+    /// perhaps with another executable's flags added).
+    public init(flags: DiscodFlags, parsed: ParsedFlags, loader: DiscoConfigLoader) throws(FlagError) {
         // Positional: exactly one data directory.
         guard let directory = parsed.positionals.first else {
             throw FlagError.badArguments("missing required argument: data directory (usage: discod [flags] <data-dir>)")

@@ -105,7 +105,7 @@ let package = Package(
         ),
 
         // MARK: Executables (thin mains)
-        .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoSystem", "DiscoCLI", "NodeRuntime"], swiftSettings: strictSettings),
+        .executableTarget(name: "discod", dependencies: ["DiscoCLI"], swiftSettings: strictSettings),
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
@@ -145,7 +145,7 @@ let package = Package(
         .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoCLITests", dependencies: ["DiscoCLI", "NodeRuntime", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
-        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
+        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoLifecycle", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapCoreTests", dependencies: ["BootstrapCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoLifecycleTests", dependencies: ["DiscoLifecycle", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),

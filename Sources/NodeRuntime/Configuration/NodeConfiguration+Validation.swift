@@ -45,7 +45,9 @@ extension NodeConfiguration {
             throw NodeConfigurationError("\(property).advertisedAddress", "\(address) is not an address other nodes can reach; "
                 + "set it when \(property).bindAddress is a wildcard")
         }
-        guard api.effectiveAdvertisedAddress.withoutScheme != internode.effectiveAdvertisedAddress.withoutScheme else {
+        let (apiAddress, internodeAddress) = (api.effectiveAdvertisedAddress.withoutScheme, internode.effectiveAdvertisedAddress.withoutScheme)
+        // Port 0 is filled in with the port the system chooses: two of them never collide.
+        guard apiAddress != internodeAddress || apiAddress.port == 0 else {
             throw NodeConfigurationError("internode.advertisedAddress", "the API and internode addresses must differ (both are "
                 + "\(api.effectiveAdvertisedAddress))")
         }

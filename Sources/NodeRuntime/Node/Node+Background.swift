@@ -5,16 +5,9 @@ import Synchronization
 // MARK: - Background work
 
 extension Node {
-    func startBackgroundWork() {
-        spawn { [self] in await watchLeadership() }
-        spawn { [self] in await watchMembership() }
-        spawn { [self] in await reconcileLoop() }
-        spawn { [self] in await watchReplicatedMembers() }
-        spawn { [self] in await form() }
-    }
-
-    /// Follows leadership: counts changes, tells formation and the KV record keeper.
-    private func watchLeadership() async {
+    /// Follows leadership: counts changes, tells formation and the KV record keeper. Throws
+    /// when consensus stops on its own (its error stops the node).
+    func watchLeadership() async throws {
         for await change in consensus.leadershipChanges() {
             metrics.observeLeader(change.leader)
             let (shell, keeper, previous) = runtime.withLock { state in
@@ -32,13 +25,13 @@ extension Node {
             await keeper?.leadershipChanged(isLeader: change.isLocal)
         }
         // The stream ends when consensus stops: on its own, that stops the node with its error.
-        if !isStopping, let failure = consensus.status.failure {
-            await fail("consensus stopped: \(failure)")
+        if !isStopping, !Task.isCancelled, let failure = consensus.status.failure {
+            throw self.failure("consensus stopped: \(failure)")
         }
     }
 
     /// Learns addresses from gossip: a member that came back on a new address is found again.
-    private func watchMembership() async {
+    func watchMembership() async {
         for await member in membership.events {
             guard member.isLive, let api = member.apiAddress else { continue }
             if book.learn(member.id, raftAddress: member.address, apiAddress: api, voter: member.voter, source: .gossip) {
@@ -53,7 +46,7 @@ extension Node {
     /// and epoch set once; every member's current addresses recorded; removed members dropped)
     /// and trims the event log to its retention.
     /// On every node: makes sure SWIM knows every member.
-    private func reconcileLoop() async {
+    func reconcileLoop() async {
         var round = 0
         while !Task.isCancelled {
             try? await Task.sleep(for: configuration.timing.reconcileInterval)
@@ -141,7 +134,7 @@ extension Node {
         let known = Set(await membership.members().filter(\.isLive).map(\.id))
         let missing = consensus.status.members.filter { $0 != id && !known.contains($0) }.compactMap { book.raftAddress($0) }
         guard !missing.isEmpty else { return }
-        Task { [membership] in _ = try? await membership.join(seeds: missing) }
+        gossipSeedSink.yield(missing)
     }
 }
 

@@ -7,10 +7,10 @@ import Synchronization
 extension Node {
     /// Runs the bootstrap engine: join if a cluster answers, else notify every target until
     /// `-bootstrap-expect` voters know each other, then exactly one of them bootstraps.
-    func runBootstrapEngine() async {
+    func runBootstrapEngine() async throws {
         guard configuration.formation.bootstrapExpect > 0 else {
             // dns or dns-srv without an expect value: the discovered nodes form the cluster; join it.
-            return await joinCluster(reason: "discovering the cluster through \(configuration.formation.discovery?.mode.rawValue ?? "-join")") {
+            return try await joinCluster(reason: "discovering the cluster through \(configuration.formation.discovery?.mode.rawValue ?? "-join")") {
                 [self] in await lookupTargets()
             }
         }
@@ -35,7 +35,7 @@ extension Node {
             shell = try BootstrapShell(configuration: shellConfiguration, hooks: hooks, client: formationClient,
                                        logger: logger.withLabel("bootstrap"))
         } catch {
-            return await fail("\(error)")
+            throw failure("\(error)")
         }
         runtime.withLock { $0.bootstrap = shell }
         setFormation(.bootstrapping, "waiting for \(configuration.formation.bootstrapExpect) voters (-bootstrap-expect) in cluster "
@@ -44,7 +44,7 @@ extension Node {
             let outcome = try await shell.run()
             switch outcome {
             case .timedOut:
-                await fail("no cluster formed or joined within -bootstrap-expect-timeout \(configuration.formation.bootstrapExpectTimeout); "
+                throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(configuration.formation.bootstrapExpectTimeout); "
                     + "check that \(configuration.formation.bootstrapExpect) nodes are started with the same -bootstrap-expect and can reach each other")
             case .bootstrapped:
                 setFormation(.clustered, "bootstrapped the cluster as its proposer")
@@ -53,11 +53,13 @@ extension Node {
             case .clustered, .existingState:
                 setFormation(.clustered, "part of the cluster")
             }
-            if outcome != .timedOut { await introduceToGossip(shell.progress.knownVoters) }
-        } catch is CancellationError {
-            return
+            introduceToGossip(shell.progress.knownVoters)
+        } catch let error as CancellationError {
+            throw error
+        } catch let error as NodeFailure {
+            throw error
         } catch {
-            await fail("bootstrap failed: \(error)")
+            throw failure("bootstrap failed: \(error)")
         }
     }
 

@@ -10,27 +10,26 @@ extension Node {
     /// Forms or reaches the cluster, in DESIGN order: existing state → rejoin; `-join` without
     /// expect → join; `-join`/dns/dns-srv with expect → bootstrap engine; consul-kv/etcd-kv →
     /// register in the KV store; nothing → single-node cluster.
-    func form() async {
-        if configuration.formation.discovery?.mode.usesKeyValueStore == true { startRecordKeeper() }
+    func form() async throws {
         if consensus.status.hasState {
             setFormation(.rejoining, "restarting with existing Raft state; looking for the other members")
-            await rejoin()
+            try await rejoin()
             return
         }
         switch configuration.formation.plan {
         case .singleNode:
             guard configuration.cluster.voter else {
-                return await fail("a non-voter (-raft-non-voter) cannot form a cluster by itself; give -join or -disco-mode")
+                throw failure("a non-voter (-raft-non-voter) cannot form a cluster by itself; give -join or -disco-mode")
             }
-            await bootstrap(voters: [localPeer], reason: "no -join and no -disco-mode: forming a single-node cluster")
+            try await bootstrap(voters: [localPeer], reason: "no -join and no -disco-mode: forming a single-node cluster")
         case .join:
-            await joinCluster(reason: "joining through -join \(configuration.formation.join.map(\.url).joined(separator: ","))") { [configuration] in
+            try await joinCluster(reason: "joining through -join \(configuration.formation.join.map(\.url).joined(separator: ","))") { [configuration] in
                 configuration.formation.join
             }
         case .bootstrapExpect:
-            await runBootstrapEngine()
+            try await runBootstrapEngine()
         case .keyValueRegistration:
-            await registerInKeyValueStore()
+            try await registerInKeyValueStore()
         }
     }
 
@@ -46,22 +45,22 @@ extension Node {
     }
 
     /// Creates the cluster with these voters (this node among them) and records their addresses.
-    func bootstrap(voters: [BootstrapPeer], reason: String) async {
+    func bootstrap(voters: [BootstrapPeer], reason: String) async throws {
         voters.forEach { learn($0, source: .proposal) }
         do {
             try await consensus.bootstrap(voters: voters.map(\.id))
-            setFormation(.clustered, "\(reason); bootstrapped with voters [\(voters.map(\.id.rawValue).joined(separator: ", "))]")
-            await introduceToGossip(voters.filter { $0.id != id })
         } catch {
-            await fail("cannot bootstrap the cluster: \(error)")
+            throw failure("cannot bootstrap the cluster: \(error)")
         }
+        setFormation(.clustered, "\(reason); bootstrapped with voters [\(voters.map(\.id.rawValue).joined(separator: ", "))]")
+        introduceToGossip(voters.filter { $0.id != id })
     }
 
     // MARK: Join
 
     /// Tries `POST /join` on the targets up to `-join-attempts` times, `-join-interval` apart
     /// (the targets are looked up again for every attempt).
-    func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async {
+    func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async throws {
         setFormation(.joining, reason)
         let joiner = Joiner(client: formationClient, attempts: configuration.formation.joinAttempts, interval: configuration.formation.joinInterval,
                             timeout: configuration.formation.connectTimeout, logger: logger)
@@ -73,13 +72,13 @@ extension Node {
             learn(accepted.leader.peer, source: .join)
             setFormation(.clustered, "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)); "
                 + "leader \(accepted.leader.id)")
-            await introduceToGossip([accepted.leader.peer])
-        } catch is CancellationError {
-            return
+            introduceToGossip([accepted.leader.peer])
+        } catch let error as CancellationError {
+            throw error
         } catch let error as JoinError where error.code == .refused {
-            await fail("join refused: \(error.detail)")
+            throw failure("join refused: \(error.detail)")
         } catch {
-            await fail("could not join the cluster (-join-attempts \(configuration.formation.joinAttempts)): \(error)")
+            throw failure("could not join the cluster (-join-attempts \(configuration.formation.joinAttempts)): \(error)")
         }
     }
 
@@ -88,7 +87,7 @@ extension Node {
     /// A node with state: Raft resumes by itself once peers are reachable. Until a leader is
     /// known, tell every target and every remembered member where this node is now (notify),
     /// and learn where they are: so a cluster restarted on new addresses re-forms.
-    func rejoin() async {
+    func rejoin() async throws {
         var delay: Duration = .milliseconds(100)
         let bootstrapClient = formationClient
         while !isStopping, !Task.isCancelled {
@@ -112,7 +111,7 @@ extension Node {
                     }
                 }
             }
-            await introduceToGossip([])
+            introduceToGossip([])
             // Ask to be (re)admitted with our epoch: a leader refuses a node whose state belongs to
             // another incarnation of the cluster, and records new addresses of a member that moved.
             if let epoch = store.epoch, consensus.status.leader == nil, !targets.isEmpty {
@@ -120,7 +119,7 @@ extension Node {
                 if case .refused(let error) = await bootstrapClient.join(targets: targets.sorted(), request: join,
                                                                           timeout: configuration.formation.notifyTimeout) {
                     guard error.code == .removed else {
-                        return await fail("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
+                        throw failure("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
                     }
                     logger.error("rejoin: \(error.target) answered that this node is no longer a member: \(error.detail)")
                     return await noticeRemoval(RemovalNotice(reportedBy: nil, configIndex: 0))
@@ -131,12 +130,13 @@ extension Node {
         }
     }
 
-    /// Asks SWIM to exchange state with these peers and every member in the address book.
-    func introduceToGossip(_ peers: [BootstrapPeer]) async {
+    /// Asks SWIM to exchange state with these peers and every member in the address book (the
+    /// gossip introducer service contacts them, one join at a time).
+    func introduceToGossip(_ peers: [BootstrapPeer]) {
         var seeds = Set(peers.compactMap { try? PeerAddress(parsing: $0.raftAddress) })
         for (member, entry) in book.all where member != id { seeds.insert(entry.raftAddress) }
         guard !seeds.isEmpty else { return }
-        Task { [membership] in _ = try? await membership.join(seeds: Array(seeds)) }
+        gossipSeedSink.yield(Array(seeds))
     }
 
     // MARK: Discovery

@@ -51,10 +51,7 @@ extension Node {
         logger.error("node \(id) was removed from the cluster (\(removal.reporter)); it no longer takes part and exits in "
             + "\(GoDuration.format(configuration.timing.removedLinger)). To make it a member again, start it with -join <a member's API address>: "
             + "it sets its old Raft state aside and joins as a new member")
-        spawn { [self] in
-            try? await Task.sleep(for: configuration.timing.removedLinger)
-            await shutdown(exitStatus: 1)
-        }
+        removalNoticed.open()
     }
 
     /// The removal this node knows of, if any.

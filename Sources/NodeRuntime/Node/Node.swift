@@ -1,18 +1,22 @@
 import Bootstrap
 import DiscoAuth
 import DiscoCore
+import DiscoLifecycle
 import DiscoNet
 import Synchronization
 
 // MARK: - Node
 
-/// A running Disco node: Raft among the voters, SWIM among everyone, cluster formation, and the
-/// HTTP API, composed around one data directory.
+/// A Disco node: Raft among the voters, SWIM among everyone, cluster formation, and the HTTP
+/// API, composed around one data directory.
 ///
-/// Start with ``start(_:)``; stop with ``shutdown()`` (what `discod` does on SIGTERM). All
-/// parts are reached through protocols (``ConsensusEngine``, ``MembershipService``,
-/// ``ClusterStore``), so an engine can be replaced without touching the rest.
-public final class Node: Sendable {
+/// ``start(_:logger:components:)`` opens the data directory and binds the ports; ``run()`` (the
+/// node is a ``Service``) forms or rejoins the cluster and runs until it is asked to shut down
+/// gracefully (by its ``ServiceGroup``, or ``shutdown()``), then hands leadership over, leaves
+/// and drains. Every task of the node is a child of `run()`. All parts are reached through
+/// protocols (``ConsensusEngine``, ``MembershipService``, ``ClusterStore``), so an engine can be
+/// replaced without touching the rest.
+public final class Node: Service {
     public let id: NodeID
     /// What the node was started with.
     public let configuration: NodeConfiguration
@@ -33,7 +37,13 @@ public final class Node: Sendable {
     let runtime = Mutex(RuntimeState())
     /// Serializes membership changes (joins, removals, reconciliation) on the leader.
     let membershipChanges = AsyncLock()
-    private let stopped = Completion()
+    /// ``shutdown()`` asks here; `run()` passes it on to its service group.
+    let stopRequest = StopRequest()
+    /// Opened once the node learns it was removed (it then stops after a linger).
+    let removalNoticed = Latch()
+    /// Seeds for SWIM to contact, taken by the gossip introducer (one join at a time).
+    let gossipSeeds: AsyncStream<[PeerAddress]>
+    let gossipSeedSink: AsyncStream<[PeerAddress]>.Continuation
 
     /// The advertised addresses of this node (bind addresses resolved when a port was 0).
     public let raftAddress: PeerAddress
@@ -42,8 +52,8 @@ public final class Node: Sendable {
     // MARK: Starting
 
     /// Opens the data directory, starts the engines (by default embedded Raft and SWIM on the
-    /// internode address, see ``NodeComponents/embedded``), the HTTP API, then forms or rejoins
-    /// the cluster in the background.
+    /// internode address, see ``NodeComponents/embedded``) and the HTTP API. Nothing forms a
+    /// cluster until ``run()``; a node that is never run holds its ports and data directory.
     public static func start(_ configuration: NodeConfiguration, logger: Logger,
                              components makeComponents: NodeComponents.Factory = NodeComponents.embedded) async throws -> Node {
         do {
@@ -65,21 +75,33 @@ public final class Node: Sendable {
         } catch {
             throw NodeStartupError("cannot hash the node key: \(error)")
         }
-        let book = AddressBook(local: configuration.nodeID, raftAddress: configuration.internode.effectiveAdvertisedAddress.withoutScheme,
-                               apiAddress: configuration.api.effectiveAdvertisedAddress.withoutScheme, voter: configuration.cluster.voter, keyHash: keyHash)
-        let components = try await makeComponents(NodeComponents.Context(configuration: configuration, logger: logger,
-                                                                         directory: directory, book: book))
-        let store = components.store
-        let raftAddress = components.internodeAddress
-        let node = Node(configuration: configuration, logger: logger, directory: directory, book: book, store: store,
-                        consensus: components.consensus, membership: components.membership, raftAddress: raftAddress,
-                        apiAddress: configuration.api.effectiveAdvertisedAddress.withoutScheme, authorization: authorization, keyHash: keyHash)
+        // The API listens first (answering 503 until the node exists), so the engines are told
+        // the API address with the port the system chose when the configuration asks for port 0.
+        let slot = NodeSlot()
+        let server: HTTPServer
         do {
-            try await node.startHTTP()
+            server = try await startHTTP(configuration.api.bindAddress, slot: slot)
         } catch {
-            await node.stopComponents(transferLeadership: false)
             throw NodeStartupError("cannot serve the HTTP API on \(configuration.api.bindAddress): \(error)")
         }
+        let apiAddress = advertised(configuration.api.effectiveAdvertisedAddress.withoutScheme,
+                                    bound: PeerAddress(host: configuration.api.bindAddress.host, port: server.localAddress.port))
+        let book = AddressBook(local: configuration.nodeID, raftAddress: configuration.internode.effectiveAdvertisedAddress.withoutScheme,
+                               apiAddress: apiAddress, voter: configuration.cluster.voter, keyHash: keyHash)
+        let components: NodeComponents
+        do {
+            components = try await makeComponents(NodeComponents.Context(configuration: configuration, logger: logger, directory: directory,
+                                                                         book: book, apiAddress: apiAddress))
+        } catch {
+            await server.shutdown(gracePeriod: .zero)
+            throw error
+        }
+        let raftAddress = components.internodeAddress
+        let node = Node(configuration: configuration, logger: logger, directory: directory, book: book, store: components.store,
+                        consensus: components.consensus, membership: components.membership, raftAddress: raftAddress,
+                        apiAddress: apiAddress, authorization: authorization, keyHash: keyHash)
+        node.runtime.withLock { $0.httpServer = server }
+        slot.install(node)
         book.updateLocal(raftAddress: raftAddress, apiAddress: node.apiAddress)
         logger.info("node \(configuration.nodeID) started: API \(node.apiAddress.url), Raft and SWIM \(raftAddress), data \(directory.path)")
         if let auth = configuration.access.auth {
@@ -89,7 +111,7 @@ public final class Node: Sendable {
             logger.warning("the HTTP API is open: anyone who can reach \(node.apiAddress.url) may join, remove members, read "
                 + "and append events; start with -auth FILE to require credentials")
         }
-        node.startBackgroundWork()
+        node.prepareRecordKeeper()
         return node
     }
 
@@ -110,77 +132,37 @@ public final class Node: Sendable {
         self.keyHash = keyHash
         joinCredentials = CredentialStore.authorization(for: configuration.access.joinAs)
         client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10)))
+        (gossipSeeds, gossipSeedSink) = AsyncStream.makeStream(of: [PeerAddress].self, bufferingPolicy: .bufferingNewest(8))
     }
 
-    /// The advertised address, with the OS-chosen port filled in when the bind port was 0.
-    static func advertised(_ advertised: PeerAddress, bound: PeerAddress) -> PeerAddress {
-        PeerAddress(host: advertised.host, port: advertised.port == 0 ? bound.port : advertised.port)
-    }
-
-    private func startHTTP() async throws {
-        let configuration = HTTPServerConfiguration(host: configuration.api.bindAddress.host, port: configuration.api.bindAddress.port)
-        let server = try await HTTPServer.start(configuration: configuration) { [weak self] request in
-            guard let self else { return APIResponse.error(503, "the node is shutting down") }
-            return await self.handle(request)
+    /// Starts the API server; requests go to the node `slot` holds once it is installed.
+    private static func startHTTP(_ address: PeerAddress, slot: NodeSlot) async throws -> HTTPServer {
+        let configuration = HTTPServerConfiguration(host: address.host, port: address.port)
+        return try await HTTPServer.start(configuration: configuration) { request in
+            guard let node = slot.node else { return APIResponse.error(503, "the node is starting or shutting down; retry") }
+            return await node.handle(request)
         }
-        runtime.withLock { $0.httpServer = server }
     }
 
-    // MARK: Stopping
+}
 
-    /// Waits until the node has stopped (after ``shutdown()`` or a fatal formation error).
-    /// Returns the exit status `discod` should use.
-    public func waitUntilStopped() async -> Int32 { await stopped.wait() }
+/// An advertised address with the port the system chose filled in, when it asks for port 0.
+func advertised(_ advertised: PeerAddress, bound: PeerAddress) -> PeerAddress {
+    PeerAddress(host: advertised.host, port: advertised.port == 0 ? bound.port : advertised.port)
+}
 
-    /// Graceful stop: a leader hands leadership over, the node leaves SWIM, Raft flushes, the
-    /// HTTP API drains. Bounded by ``NodeConfiguration/Timing-swift.struct/shutdownGrace``.
-    public func shutdown(exitStatus: Int32 = 0) async {
-        let first = runtime.withLock { state -> Bool in
-            guard !state.stopping else { return false }
-            state.stopping = true
-            return true
-        }
-        guard first else { _ = await stopped.wait(); return }
-        logger.info("shutting down")
-        let tasks = runtime.withLock { state in
-            defer { state.tasks.removeAll() }
-            return state.tasks
-        }
-        tasks.forEach { $0.cancel() }
-        await stopComponents(transferLeadership: true)
-        logger.info("stopped")
-        stopped.complete(exitStatus)
+// MARK: - NodeSlot
+
+/// The node the API server hands requests to: empty until the node exists, and weak, so the
+/// server (which the node owns) does not keep it alive.
+final class NodeSlot: Sendable {
+    private struct Reference {
+        weak var node: Node?
     }
 
-    private func stopComponents(transferLeadership: Bool) async {
-        let (keeper, server) = runtime.withLock { ($0.keeper, $0.httpServer) }
-        await keeper?.shutdown()
-        await consensus.shutdown(transferLeadership: transferLeadership)
-        await membership.leave()
-        await membership.shutdown()
-        await server?.shutdown(gracePeriod: .seconds(2))
-        await client.shutdown()
-    }
+    private let reference = Mutex(Reference())
 
-    /// Stops the node after a fatal error (formation gave up), exiting with status 1.
-    func fail(_ message: String) async {
-        runtime.withLock {
-            $0.formation = .failed
-            $0.formationDetail = message
-        }
-        logger.error(message)
-        await shutdown(exitStatus: 1)
-    }
+    var node: Node? { reference.withLock { $0.node } }
 
-    /// Runs `body` as background work cancelled at shutdown.
-    func spawn(_ body: @escaping @Sendable () async -> Void) {
-        let task = Task { await body() }
-        let stopping = runtime.withLock { state -> Bool in
-            if !state.stopping { state.tasks.append(task) }
-            return state.stopping
-        }
-        if stopping { task.cancel() }
-    }
-
-    var isStopping: Bool { runtime.withLock { $0.stopping } }
+    func install(_ node: Node) { reference.withLock { $0.node = node } }
 }

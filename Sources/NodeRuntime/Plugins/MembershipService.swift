@@ -56,26 +56,18 @@ public struct MembershipMember: Sendable, Hashable {
 /// exchanges arrive through the Raft listener (``answer(_:on:)``).
 public final class SWIMMembership: MembershipService {
     public let shell: SWIM.Shell
+    /// The shell's events as members, mapped as they are read (no task of its own).
     public let events: AsyncStream<MembershipMember>
-    private let forwarder: Task<Void, Never>
 
     public init(shell: SWIM.Shell) {
         self.shell = shell
-        let (stream, continuation) = AsyncStream.makeStream(of: MembershipMember.self, bufferingPolicy: .bufferingNewest(4096))
-        events = stream
-        let source = shell.events
-        forwarder = Task {
-            for await event in source {
-                let member: SWIM.Member = switch event {
-                case .joined(let m), .suspect(let m), .alive(let m), .dead(let m), .left(let m), .metadataUpdated(let m): m
-                }
-                continuation.yield(Self.view(member))
+        events = AsyncStream.mapping(shell.events) { event in
+            let member: SWIM.Member = switch event {
+            case .joined(let m), .suspect(let m), .alive(let m), .dead(let m), .left(let m), .metadataUpdated(let m): m
             }
-            continuation.finish()
+            return Self.view(member)
         }
     }
-
-    deinit { forwarder.cancel() }
 
     static func view(_ member: SWIM.Member) -> MembershipMember {
         MembershipMember(id: member.id, address: member.address, apiAddress: member.metadata.apiAddress,

@@ -17,18 +17,22 @@ public struct NodeComponents: Sendable {
     public typealias Factory = @Sendable (Context) async throws -> NodeComponents
 
     /// What a ``Factory`` gets: the node's configuration and logger, its locked data directory,
-    /// and the address book the engines should use to find peers by ID.
+    /// the address book the engines should use to find peers by ID, and the node's advertised
+    /// API address (the port filled in when the configuration asked for port 0).
     public struct Context: Sendable {
         public var configuration: NodeConfiguration
         public var logger: Logger
         public var directory: NodeDataDirectory
         public var book: AddressBook
+        public var apiAddress: PeerAddress
 
-        public init(configuration: NodeConfiguration, logger: Logger, directory: NodeDataDirectory, book: AddressBook) {
+        public init(configuration: NodeConfiguration, logger: Logger, directory: NodeDataDirectory, book: AddressBook,
+                    apiAddress: PeerAddress) {
             self.configuration = configuration
             self.logger = logger
             self.directory = directory
             self.book = book
+            self.apiAddress = apiAddress
         }
     }
 
@@ -66,14 +70,14 @@ public struct NodeComponents: Sendable {
         } catch {
             throw NodeStartupError("cannot start Raft on \(configuration.internode.bindAddress): \(error)")
         }
-        let address = Node.advertised(configuration.internode.effectiveAdvertisedAddress, bound: raft.listenAddress)
+        let address = advertised(configuration.internode.effectiveAdvertisedAddress, bound: raft.listenAddress)
 
         let swim: SWIM.Shell
         do {
             var swimConfig = SWIM.Shell.Configuration(
                 id: configuration.nodeID, bindHost: configuration.internode.bindAddress.host, port: raft.listenAddress.port,
                 advertiseHost: address.host,
-                metadata: SWIM.Metadata(apiAddress: configuration.api.effectiveAdvertisedAddress.withoutScheme, isVoter: configuration.cluster.voter),
+                metadata: SWIM.Metadata(apiAddress: context.apiAddress, isVoter: configuration.cluster.voter),
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false
             swim = try await SWIM.Shell.start(swimConfig)

@@ -25,7 +25,7 @@ import Testing
             return components
         }
         let logs = MemoryLogSink()
-        let node = try await Node.start(setup.configuration, logger: testLogger(.info, sink: logs), components: factory)
+        let running = try await RunningNode.start(setup.configuration, logger: testLogger(.info, sink: logs), components: factory)
         let consensus = try #require(engine.withLock { $0 })
         try await waitUntil("the node to lead its single-node cluster") { consensus.status.isLeader }
 
@@ -43,9 +43,11 @@ import Testing
                 entries: [Entry(term: term, index: status.lastIndex + 1, kind: .config, data: [0xFF, 0x00])], commit: 0))))
             return false
         }
-        #expect(await node.waitUntilStopped() == 1)
-        let failure = try #require(consensus.status.failure)
-        #expect(failure.contains("from leader z cannot be decoded"), "\(failure)")
+        let failure = await running.outcome() as? NodeFailure
+        #expect(failure?.exitStatus == 1)
+        #expect(failure?.message.contains("consensus stopped: configuration entry at index") == true, "\(String(describing: failure))")
+        let reason = try #require(consensus.status.failure)
+        #expect(reason.contains("from leader z cannot be decoded"), "\(reason)")
         #expect(logs.lines.contains { $0.contains("consensus stopped: configuration entry at index") }, "\(logs.lines.suffix(5))")
         await peer.close(flushing: false)
     }

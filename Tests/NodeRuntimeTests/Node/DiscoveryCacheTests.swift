@@ -25,7 +25,7 @@ import Testing
             setup.configuration.formation.plan = .bootstrapExpect
             setup.configuration.formation.discovery = NodeConfiguration.Formation.Discovery(config: config)
             setup.configuration.formation.bootstrapExpect = 2
-            let node = try await Node.start(setup.configuration, logger: testLogger())
+            let running = try await RunningNode.start(setup.configuration)
             let client = HTTPClient()
             func queries(_ type: String) -> Int {
                 dns.process.output.split(separator: "\n").filter { $0.contains("query[\(type)] nodes.disco.test ") }.count
@@ -37,7 +37,7 @@ import Testing
             }
             #expect(queries("A") == 1, "\(dns.process.output)")
             await client.shutdown()
-            await node.shutdown()
+            #expect(await running.stop() == nil)
         }
     }
 }

@@ -23,7 +23,7 @@ import Testing
             built.withLock { $0.append("\(components.consensus.localID)@\(components.internodeAddress)") }
             return components
         }
-        let node = try await Node.start(setup.configuration, logger: testLogger(), components: factory)
+        let running = try await RunningNode.start(setup.configuration, components: factory)
         #expect(built.withLock { $0 } == ["7@127.0.0.1:\(raft)"])
 
         let client = HTTPClient()
@@ -37,7 +37,6 @@ import Testing
         #expect(posted.bodyText.contains(#""seq":1"#))
         await client.shutdown()
 
-        await node.shutdown()
-        #expect(await node.waitUntilStopped() == 0)
+        #expect(await running.stop() == nil)
     }
 }

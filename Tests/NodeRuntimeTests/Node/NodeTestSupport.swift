@@ -31,3 +31,36 @@ struct TestNodeSetup {
 func testLogger(_ level: Logger.Level = .warning, sink: MemoryLogSink = MemoryLogSink()) -> Logger {
     Logger(label: "test", level: level, handler: LogfmtHandler(sink: sink))
 }
+
+/// A node running in a task the test owns: ``stop()`` asks it to stop gracefully and returns
+/// what `run()` threw (nil after a clean stop); ``outcome()`` waits for it to stop by itself.
+struct RunningNode {
+    let node: Node
+    private let task: Task<(any Error)?, Never>
+
+    init(_ node: Node) {
+        self.node = node
+        task = Task {
+            do {
+                try await node.run()
+                return nil
+            } catch {
+                return error
+            }
+        }
+    }
+
+    /// Starts a node from `configuration` and runs it.
+    static func start(_ configuration: NodeConfiguration, logger: Logger = testLogger(),
+                      components: @escaping NodeComponents.Factory = NodeComponents.embedded) async throws -> RunningNode {
+        RunningNode(try await Node.start(configuration, logger: logger, components: components))
+    }
+
+    @discardableResult
+    func stop() async -> (any Error)? {
+        node.shutdown()
+        return await task.value
+    }
+
+    func outcome() async -> (any Error)? { await task.value }
+}

@@ -58,7 +58,9 @@ let package = Package(
         .target(name: "BootstrapCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         // Shells: storage, transport and timers around the cores.
         .target(name: "DiscoRaft", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "RaftCore"], swiftSettings: strictSettings),
-        .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "SWIMCore"], swiftSettings: strictSettings),
+        // The SWIM shell seals gossip with AES-256-GCM from OpenSSL (Encryption/); the core never sees it.
+        .target(name: "DiscoSWIM", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "SWIMCore", "COpenSSL"],
+                swiftSettings: strictSettings),
         .target(name: "DiscoEtcd", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .target(name: "DiscoConsul", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CResolv", path: "Sources/CResolv"),

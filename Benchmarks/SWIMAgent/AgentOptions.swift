@@ -14,13 +14,19 @@ struct AgentOptions {
     var settings = SWIM.Settings()
     var metadata = SWIM.Metadata()
     var logLevel: Logger.Level = .warning
+    /// Gossip encryption: a key, or a keyring file (reloaded on SIGHUP and when it changes).
+    var encryption: SWIM.GossipEncryption?
+    var keyringFile: SWIM.GossipKeyringFile?
+    var keyringPollInterval: Duration = .seconds(1)
 
     static func flagSet() -> (FlagSet, Flags) {
         var set = FlagSet(programName: "disco-swim-agent",
                           synopsis: "Usage: disco-swim-agent -bind host:port [-join host:port,...] [-name ID] [flags]\n\n"
                               + "Runs one SWIM member. Prints READY once bound, then one line per member event:\n"
                               + "  event=<joined|suspect|alive|dead|left|updated> member=<id> address=<host:port> incarnation=<n> t=<monotonic s>\n"
-                              + "SIGTERM or SIGINT: leave gracefully, print LEFT, exit 0.")
+                              + "With -gossip-key or -gossip-keyring all gossip is sealed with AES-256-GCM; SIGHUP reloads\n"
+                              + "the keyring file (prints KEYRING <outcome>), as does a change to it. SIGUSR1 prints STATS.\n"
+                              + "SIGTERM or SIGINT: leave gracefully, print STATS and LEFT, exit 0.")
         let defaults = SWIM.Settings()
         let flags = Flags(
             bind: set.custom("bind", default: BindAddress(host: "127.0.0.1", port: 0), defaultText: "127.0.0.1:0", typeName: "host:port",
@@ -45,6 +51,13 @@ struct AgentOptions {
                                          usage: "alpha: minimum suspicion timeout in probe intervals (times log10 n)"),
             apiAddress: set.string("api-addr", usage: "HTTP API address announced in metadata", typeName: "host:port"),
             roles: set.string("roles", usage: "comma-separated roles announced in metadata", typeName: "list"),
+            gossipKey: set.string("gossip-key", usage: "base64 of a 32-byte key that seals all gossip", typeName: "base64"),
+            gossipKeyring: set.string("gossip-keyring", usage: "keyring file: {\"primary\": key, \"accepted\": [key, ...]}", typeName: "path"),
+            gossipLabel: set.string("gossip-label", default: "disco", usage: "label bound into sealed gossip (discod: the cluster name)",
+                                    typeName: "label"),
+            verifyIncoming: set.bool("gossip-verify-incoming", default: true, usage: "refuse plaintext gossip (false: accept it too)"),
+            verifyOutgoing: set.bool("gossip-verify-outgoing", default: true, usage: "seal what is sent (false: send plaintext)"),
+            keyringPoll: set.duration("gossip-keyring-poll", default: .seconds(1), usage: "how often the keyring file is checked (0: only on SIGHUP)"),
             logLevel: set.custom("log-level", default: Logger.Level.warning, defaultText: "warning", typeName: "level",
                                  usage: "shell log level on stderr") { text throws(FlagValueError) in
                 try Logger.Level(parsing: text)
@@ -71,6 +84,12 @@ struct AgentOptions {
         var suspicionMultiplier: Flag<Int>
         var apiAddress: Flag<String>
         var roles: Flag<String>
+        var gossipKey: Flag<String>
+        var gossipKeyring: Flag<String>
+        var gossipLabel: Flag<String>
+        var verifyIncoming: Flag<Bool>
+        var verifyOutgoing: Flag<Bool>
+        var keyringPoll: Flag<Duration>
         var logLevel: Flag<Logger.Level>
     }
 
@@ -110,6 +129,35 @@ struct AgentOptions {
             }
         }
         options.metadata.roles = parsed[flags.roles].split(separator: ",").map(String.init)
+        let keyText = parsed[flags.gossipKey], keyringPath = parsed[flags.gossipKeyring]
+        let keyring: GossipKeyring?
+        switch (keyText.isEmpty, keyringPath.isEmpty) {
+        case (false, false):
+            usageError("-gossip-key and -gossip-keyring cannot be used together; give one")
+        case (false, true):
+            do throws(GossipKeyError) {
+                keyring = GossipKeyring(primary: try GossipKey(base64: keyText))
+            } catch {
+                usageError("invalid value for -gossip-key: \(error)")
+            }
+        case (true, false):
+            do throws(ConfigError) {
+                let logger = Logger(label: "swim", level: options.logLevel, handler: LogfmtHandler())
+                let file = try SWIM.GossipKeyringFile(path: keyringPath, logger: logger)
+                options.keyringFile = file
+                keyring = file.keyring
+            } catch {
+                usageError("invalid value for -gossip-keyring: \(error)")
+            }
+        case (true, true):
+            keyring = nil
+        }
+        if let keyring {
+            options.encryption = SWIM.GossipEncryption(keyring: keyring, label: parsed[flags.gossipLabel],
+                                                       verifyIncoming: parsed[flags.verifyIncoming],
+                                                       verifyOutgoing: parsed[flags.verifyOutgoing])
+        }
+        options.keyringPollInterval = parsed[flags.keyringPoll]
         do {
             try options.settings.validate()
         } catch {

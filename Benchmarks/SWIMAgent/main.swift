@@ -34,14 +34,16 @@ func describe(_ event: SWIM.MemberEvent) -> String {
 
 // MARK: - Signals
 
-/// SIGTERM and SIGINT as an async sequence (handled through Dispatch, so their default actions
-/// are turned off first). Nonisolated: the handlers run on a Dispatch queue, not the main actor.
-func installStopSignals() -> (signals: AsyncStream<Int32>, sources: [any DispatchSourceSignal]) {
+/// SIGTERM, SIGINT, SIGHUP and SIGUSR1 as an async sequence (handled through Dispatch, so their default
+/// actions are turned off first). Nonisolated: the handlers run on a Dispatch queue, not the main actor.
+func installSignals() -> (signals: AsyncStream<Int32>, sources: [any DispatchSourceSignal]) {
     signal(SIGTERM, SIG_IGN)
     signal(SIGINT, SIG_IGN)
+    signal(SIGHUP, SIG_IGN)
+    signal(SIGUSR1, SIG_IGN)
     signal(SIGPIPE, SIG_IGN)
     let (signals, sink) = AsyncStream.makeStream(of: Int32.self)
-    let sources = [SIGTERM, SIGINT].map { number in
+    let sources = [SIGTERM, SIGINT, SIGHUP, SIGUSR1].map { number in
         let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
         source.setEventHandler { sink.yield(number) }
         source.resume()
@@ -50,7 +52,7 @@ func installStopSignals() -> (signals: AsyncStream<Int32>, sources: [any Dispatc
     return (signals, sources)
 }
 
-let (stopSignals, signalSources) = installStopSignals()
+let (signals, signalSources) = installSignals()
 
 // MARK: - Run
 
@@ -60,6 +62,7 @@ var configuration = SWIM.Shell.Configuration(
     metadata: options.metadata, settings: options.settings,
     logger: Logger(label: "swim", level: options.logLevel, handler: LogfmtHandler()))
 configuration.logger[metadataKey: "node"] = .string(options.name.rawValue)
+configuration.encryption = options.encryption
 
 let shell: SWIM.Shell
 do {
@@ -67,6 +70,14 @@ do {
 } catch {
     CommandLineTool.writeStandardError("disco-swim-agent: \(error)\n")
     CommandLineTool.exit(1)
+}
+
+if let file = options.keyringFile {
+    file.onReload { keyring throws(SWIM.ShellError) in
+        try shell.installKeyring(keyring)
+        emit("KEYRING installed \(keyring.fingerprints)")
+    }
+    if options.keyringPollInterval > .zero { file.startPolling(every: options.keyringPollInterval) }
 }
 
 let printer = Task {
@@ -86,12 +97,35 @@ let joiner = Task {
     }
 }
 
+/// The shell's counters as one line.
+func statisticsLine() async -> String {
+    let statistics = await shell.statistics
+    return "STATS datagrams_received=\(statistics.datagramsReceived) decrypt_failures=\(statistics.decryptFailures) "
+        + "plaintext_dropped=\(statistics.plaintextDropped) opened_with_accepted_key=\(statistics.openedWithAcceptedKey) "
+        + "push_pulls_refused=\(statistics.pushPullsRefused) keyrings_installed=\(statistics.keyringsInstalled)"
+}
+
 var received: Int32 = 0
-for await number in stopSignals {
+for await number in signals {
+    if number == SIGUSR1 {
+        emit(await statisticsLine())
+        continue
+    }
+    if number == SIGHUP {
+        switch options.keyringFile?.reload(trigger: "SIGHUP") {
+        case .installed: break  // printed by the installer
+        case .unchanged: emit("KEYRING unchanged")
+        case .failed(let reason): emit("KEYRING failed \(reason)")
+        case nil: emit("KEYRING none (no -gossip-keyring)")
+        }
+        continue
+    }
     received = number
     break
 }
+options.keyringFile?.stop()
 emit("LEAVING signal=\(received)")
+emit(await statisticsLine())
 joiner.cancel()
 await shell.leave()
 await shell.shutdown()

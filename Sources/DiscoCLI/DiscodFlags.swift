@@ -17,6 +17,7 @@ public struct DiscodFlags: Sendable {
     public static let nodeGroup = "Node"
     public static let formationGroup = "Cluster formation"
     public static let discoveryGroup = "Discovery"
+    public static let gossipGroup = "Gossip encryption"
     public static let loggingGroup = "Logging"
     public static let checkingGroup = "Checking"
     public static let accessGroup = "Access control"
@@ -44,6 +45,7 @@ public struct DiscodFlags: Sendable {
     let discoMode: Flag<DiscoMode?>
     let discoKey: Flag<String>
     let discoConfig: Flag<String>
+    let gossip: GossipFlags
     let auth: Flag<String>
     let joinAs: Flag<String>
     let logLevel: Flag<Logger.Level>
@@ -128,6 +130,7 @@ public struct DiscodFlags: Sendable {
         discoConfig = set.string("disco-config", usage: "Discovery configuration: JSON, or the path of a JSON file; $VAR and ${VAR}\n"
                                   + "are expanded, and one that is not set is an error", group: discovery, typeName: "json|path")
 
+        gossip = GossipFlags(&set, group: Self.gossipGroup)
         // MARK: Access control
         let access = Self.accessGroup
         auth = set.string("auth", usage: "JSON file of users, passwords (plain or hashed) and permissions for the HTTP API;\n"

@@ -28,6 +28,12 @@ extension DiscodOptions {
         configuration.formation.joinAttempts = joinAttempts
         configuration.formation.joinInterval = joinInterval
         configuration.formation.connectTimeout = clusterConnectTimeout
+        configuration.gossip.encryption = gossipEncryption.map { options in
+            var encryption = NodeConfiguration.Gossip.Encryption(keyring: options.keyring, keyringPath: options.keyringPath)
+            encryption.verifyIncoming = options.verifyIncoming
+            encryption.verifyOutgoing = options.verifyOutgoing
+            return encryption
+        }
         configuration.eventLog.retention = EventRetention(maxEvents: eventsRetain, maxBytes: eventsRetainBytes)
         configuration.access.auth = auth
         configuration.access.joinAs = joinAs

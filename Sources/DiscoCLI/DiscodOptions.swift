@@ -31,6 +31,8 @@ public struct DiscodOptions: Sendable {
     public var discoKey: String
     /// The validated disco-config for ``discoMode`` (defaults applied when none was given).
     public var discoConfig: DiscoConfig?
+    /// Gossip encryption from `-gossip-key` or `-gossip-keyring` (nil: plaintext gossip).
+    public var gossipEncryption: GossipEncryptionOptions?
     /// `-auth`: who may use the HTTP API (nil: everyone may do everything).
     public var auth: AuthFile?
     /// `-join-as`: the user (with a plain password in ``auth``) this node authenticates as.
@@ -171,7 +173,8 @@ public struct DiscodOptions: Sendable {
         try validateCombinations()
         (auth, joinAs) = try Self.loadAuth(file: parsed[flags.auth], joinAs: parsed[flags.joinAs], loader: loader)
 
-        // disco-config last: it may read a file.
+        // Files last: the keyring and disco-config may be read.
+        gossipEncryption = try GossipEncryptionOptions(flags.gossip, parsed: parsed, loader: loader)
         let configText = parsed[flags.discoConfig]
         if let discoMode {
             do throws(ConfigError) {
@@ -286,6 +289,7 @@ public struct DiscodOptions: Sendable {
             metadata["disco_mode"] = .string(discoMode.rawValue)
             if discoMode.usesKeyValueStore { metadata["disco_key"] = .string(discoKey) }
         }
+        if let gossipEncryption { metadata["gossip_encryption"] = .string(gossipEncryption.summary) }
         return metadata
     }
 }

@@ -13,7 +13,8 @@ import NodeRuntime
 /// one, 0 after `-h` or `-validate`), starts the node (exit 1 when it cannot), and runs it with
 /// the program's other services under one ``ServiceGroup``: SIGTERM or SIGINT stops them
 /// gracefully in reverse order (the program's services before the node), a second one cancels,
-/// and a stop that overruns the node's grace period ends the process with status 1.
+/// and a stop that overruns the node's grace period ends the process with status 1. SIGHUP
+/// reloads what may change (``Node/reload()``).
 ///
 /// ```swift
 /// let command = NodeCommand()
@@ -77,7 +78,17 @@ public struct NodeCommand: Sendable {
             CommandLineTool.writeStandardError("\(programName): \(error)\n")
             CommandLineTool.exit(1)
         }
-        var services: [ServiceGroupConfiguration.ServiceEntry] = [.init(node, name: "node")]
+        // SIGHUP re-reads what may change while the node runs (the gossip keyring file).
+        let reloader = ServiceFunction {
+            _ = try await cancelOnGracefulShutdown {
+                for await _ in await UnixSignal.stream([.sighup]) {
+                    logger.info("received SIGHUP")
+                    node.reload()
+                }
+            }
+        }
+        var services: [ServiceGroupConfiguration.ServiceEntry] = [.init(node, name: "node"),
+                                                                  .init(reloader, name: "reload-on-sighup", successTerminationBehavior: .ignore)]
         var setupError: (any Error)?
         do {
             services += try await makeServices(node, logger).map { ServiceGroupConfiguration.ServiceEntry($0) }

@@ -23,6 +23,12 @@ public struct UnixSignal: Sendable, Hashable, CustomStringConvertible {
     public static let sigalrm = UnixSignal(SIGALRM, "SIGALRM")
 
     public var description: String { name }
+
+    /// `signals` as they arrive, for signals a group does not handle (SIGHUP to reload): the
+    /// sources are registered when this returns, and removed when the consumer stops.
+    public static func stream(_ signals: [UnixSignal]) async -> AsyncStream<UnixSignal> {
+        await UnixSignalStream.make(signals)
+    }
 }
 
 // MARK: - Receiving signals

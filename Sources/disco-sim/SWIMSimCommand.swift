@@ -12,7 +12,9 @@ import DiscoTestKit
 /// is a scale run instead: a converged cluster of M members, one join and one crash, reporting
 /// dissemination periods and messages per member per period. `--soak SECONDS` instead runs a
 /// 10-member cluster (or `--members`) in which one member stalls for 300 ms again and again for
-/// that long (virtual time), per seed. The last line is always
+/// that long (virtual time), per seed. `--encrypted` seals every message of the scenarios on
+/// the simulated wire as an encrypting shell does (AES-256-GCM under a fixed test key), so the
+/// cores run with packets smaller by the envelope. The last line is always
 /// `swim: N seeds, V violations`; the exit status is 1 when there were violations.
 enum SWIMSimCommand {
     struct Options {
@@ -21,12 +23,13 @@ enum SWIMSimCommand {
         var singleSeed: UInt64?
         var members: Int?
         var soakSeconds: Int?
+        var encrypted = false
     }
 
     static func run(_ arguments: [String]) -> Int32 {
         let options: Options
         do { options = try parse(arguments) } catch {
-            fputs("disco-sim swim: \(error)\nusage: disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M] [--soak SECONDS]\n", stderr)
+            fputs("disco-sim swim: \(error)\nusage: disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M] [--soak SECONDS] [--encrypted]\n", stderr)
             return 2
         }
         let seeds: [UInt64] = options.singleSeed.map { [$0] } ?? (0..<options.seeds).map { options.firstSeed + UInt64($0) }
@@ -36,12 +39,17 @@ enum SWIMSimCommand {
         if let members = options.members, members >= 100 {
             return runScale(seeds: seeds, members: members)
         }
-        return runScenarios(seeds: seeds, members: options.members, verbose: options.singleSeed != nil)
+        return runScenarios(seeds: seeds, members: options.members, verbose: options.singleSeed != nil, encrypted: options.encrypted)
     }
 
     // MARK: Small scenarios
 
-    static func runScenarios(seeds: [UInt64], members: Int?, verbose: Bool) -> Int32 {
+    /// `--encrypted`: every message sealed on the simulated wire under a fixed test key.
+    static let simulationSealer = SWIM.GossipSealer(
+        keyring: GossipKeyring(primary: GossipKey(bytes: [UInt8](repeating: 0x5E, count: GossipKey.byteCount))!), label: "disco-sim")
+
+    static func runScenarios(seeds: [UInt64], members: Int?, verbose: Bool, encrypted: Bool) -> Int32 {
+        let sealer = encrypted ? simulationSealer : nil
         var violations = 0
         var detection: [Double] = []
         var joins: [Double] = []
@@ -52,14 +60,14 @@ enum SWIMSimCommand {
         var joinsWithinTarget = 0
         var partitionEraDeaths = 0
         for seed in seeds {
-            let report = SWIMScenario.run(seed: seed, members: members)
+            let report = SWIMScenario.run(seed: seed, members: members, sealer: sealer)
             if verbose { for line in report.trace { print(line) } }
             if !report.violations.isEmpty {
                 violations += report.violations.count
                 print("seed \(seed) (\(report.members) members, \(report.kind.rawValue), loss \(report.lossRate)): \(report.violations.count) violation(s)")
                 for line in report.violations { print("  \(line)") }
                 if !verbose {
-                    print("  trace (last 40 lines; replay with --seed \(seed)):")
+                    print("  trace (last 40 lines; replay with --seed \(seed)\(encrypted ? " --encrypted" : "")):")
                     for line in report.trace.suffix(40) { print("    \(line)") }
                 }
             }
@@ -158,7 +166,10 @@ enum SWIMSimCommand {
             case "-seed": options.singleSeed = try number("--seed", inline ?? value(argument), minimum: 0)
             case "-members": options.members = try number("--members", inline ?? value(argument), minimum: 5)
             case "-soak": options.soakSeconds = try number("--soak", inline ?? value(argument), minimum: 1)
-            default: throw UsageError(description: "unknown argument \(argument.debugDescription) (expected --seeds, --first-seed, --seed, --members or --soak)")
+            case "-encrypted": options.encrypted = true
+            default:
+                throw UsageError(description: "unknown argument \(argument.debugDescription) "
+                                 + "(expected --seeds, --first-seed, --seed, --members, --soak or --encrypted)")
             }
             index += 1
         }

@@ -90,8 +90,10 @@ extension SWIM.Shell {
         let timeout = configuration.pushPullTimeout
         let maxBytes = configuration.maxPushPullBytes
         let group = configuration.group
+        let protection = self.protection
         let task = PushPullTask(executorPreference: loop) {
-            let result = await Self.exchange(payload, with: destination, timeout: timeout, maxBytes: maxBytes, group: group)
+            let result = await Self.exchange(payload, with: destination, timeout: timeout, maxBytes: maxBytes,
+                                             protection: protection, group: group)
             return await self.finishPushPull(identifier, with: destination, result: result)
         }
         pushPulls[identifier] = task
@@ -109,7 +111,17 @@ extension SWIM.Shell {
             return .success(())
         case .failure(let error):
             stats.pushPullsFailed += 1
-            configuration.logger.debug("push-pull failed", metadata: ["peer": "\(destination)", "error": "\(error.detail)"])
+            if error.code == .pushPullRefused {
+                stats.pushPullsRefused += 1
+                let (log, suppressed) = refusalLog.shouldLog(at: now())
+                if log {
+                    var metadata: Logger.Metadata = ["peer": "\(destination)", "error": "\(error.detail)"]
+                    if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
+                    configuration.logger.error("push-pull refused: the other member cannot use our gossip", metadata: metadata)
+                }
+            } else {
+                configuration.logger.debug("push-pull failed", metadata: ["peer": "\(destination)", "error": "\(error.detail)"])
+            }
             return .failure(error)
         }
     }

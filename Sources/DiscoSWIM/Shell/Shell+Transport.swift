@@ -26,9 +26,17 @@ extension SWIM.Shell {
     func received(_ datagram: Datagram) {
         guard !isShutDown else { return }
         let sender = PeerAddress(host: datagram.sender.host, port: datagram.sender.port)
+        var bytes = datagram.bytes
+        if let protection {
+            guard case .accepted(let plaintext) = protection.incoming(bytes, purpose: .datagram, from: "\(sender)") else { return }
+            bytes = plaintext
+        } else if bytes.first == SWIM.GossipSealer.version {
+            dropped(datagram, from: sender, reason: Self.sealedButNoKey)
+            return
+        }
         let packet: SWIM.Packet
         do {
-            packet = try SWIM.WireCodec.decodePacket(datagram.bytes)
+            packet = try SWIM.WireCodec.decodePacket(bytes)
         } catch {
             dropped(datagram, from: sender, reason: error.description)
             return
@@ -36,6 +44,16 @@ extension SWIM.Shell {
         stats.datagramsReceived += 1
         perform(core.received(packet, from: sender, now: now()))
     }
+
+    /// What to send for `plaintext`: sealed when the member encrypts (and `verifyOutgoing` is
+    /// on), as it is otherwise; nil when sealing failed (logged and counted by `protection`).
+    static func sealed(_ plaintext: [UInt8], purpose: SWIM.GossipSealer.Purpose, with protection: GossipProtection?) -> [UInt8]? {
+        guard let protection else { return plaintext }
+        return protection.outgoing(plaintext, purpose: purpose)
+    }
+
+    static let sealedButNoKey = "sealed with a gossip key, but this member runs without gossip encryption "
+        + "(give every member the same -gossip-key or keyring)"
 
     func dropped(_ datagram: Datagram, from sender: PeerAddress, reason: String) {
         stats.datagramsDropped += 1
@@ -50,9 +68,10 @@ extension SWIM.Shell {
     /// Sends queued datagrams in order until the queue is finished. Runs off the actor, so a
     /// slow socket never holds up the protocol. Host names (seeds given by name) are resolved
     /// and remembered for a while.
-    static func runSender(socket: UDPSocket, outgoing: AsyncStream<Outgoing>, logger: Logger) async {
+    static func runSender(socket: UDPSocket, outgoing: AsyncStream<Outgoing>, protection: GossipProtection?, logger: Logger) async {
         var resolved: [PeerAddress: (address: SocketAddress, at: ContinuousClock.Instant)] = [:]
         for await item in outgoing {
+            guard let bytes = sealed(item.bytes, purpose: .datagram, with: protection) else { continue }
             let destination = item.destination
             let target: SocketAddress
             if let numeric = SocketAddress(numericHost: destination.host, port: destination.port) {
@@ -73,7 +92,7 @@ extension SWIM.Shell {
                 }
             }
             do {
-                try await socket.send(item.bytes, to: target)
+                try await socket.send(bytes, to: target)
             } catch {
                 logger.debug("UDP send failed", metadata: ["to": "\(destination)", "error": "\(error)"])
             }
@@ -86,28 +105,52 @@ extension SWIM.Shell {
 extension SWIM.Shell {
     /// Opens a push-pull exchange: connect, send our state, read the answer; all within `timeout`.
     static func exchange(_ payload: [UInt8], with destination: PeerAddress, timeout: Duration, maxBytes: Int,
-                         group: EventLoopGroup) async -> Result<SWIM.PushPullState, SWIM.ShellError> {
+                         protection: GossipProtection?, group: EventLoopGroup) async -> Result<SWIM.PushPullState, SWIM.ShellError> {
+        guard let request = sealed(payload, purpose: .pushPull, with: protection) else {
+            return .failure(SWIM.ShellError(.pushPullFailed, "\(destination): cannot seal our state"))
+        }
         do {
             let state = try await withTimeout(timeout, "push-pull with \(destination)") {
                 let connection = try await FramedConnection.connect(host: destination.host, port: destination.port, timeout: timeout,
                                                                     maxPayloadBytes: maxBytes, group: group)
                 defer { connection.close() }
-                try await connection.send(Frame(type: pushPullFrameType, payload: payload))
+                try await connection.send(Frame(type: pushPullFrameType, payload: request))
                 var frames = connection.frames().makeAsyncIterator()
                 guard let frame = try await frames.next() else {
                     throw SWIM.ShellError(.pushPullFailed, "\(destination) closed the connection without answering")
+                }
+                if frame.type == pushPullRefusedFrameType {
+                    let reason = String(decoding: frame.payload.prefix(512), as: UTF8.self)
+                    throw SWIM.ShellError(.pushPullRefused, "refused our state: \(reason)")
                 }
                 guard frame.type == pushPullFrameType else {
                     throw SWIM.ShellError(.pushPullFailed,
                                           "\(destination) answered with frame type \(frame.type), expected \(pushPullFrameType)")
                 }
-                return try SWIM.WireCodec.decodePushPull(frame.payload)
+                return try SWIM.WireCodec.decodePushPull(try openAnswer(frame.payload, from: destination, protection: protection))
             }
             return .success(state)
         } catch let error as SWIM.ShellError {
-            return .failure(SWIM.ShellError(.pushPullFailed, "\(destination): \(error.detail)"))
+            let code = error.code == .pushPullRefused ? error.code : .pushPullFailed
+            return .failure(SWIM.ShellError(code, "\(destination): \(error.detail)"))
         } catch {
             return .failure(SWIM.ShellError(.pushPullFailed, "\(destination): \(error)"))
+        }
+    }
+
+    /// The plaintext of a push-pull answer (opened when this member seals its gossip).
+    static func openAnswer(_ payload: [UInt8], from destination: PeerAddress,
+                           protection: GossipProtection?) throws(SWIM.ShellError) -> [UInt8] {
+        guard let protection else {
+            guard payload.first != SWIM.GossipSealer.version else {
+                throw SWIM.ShellError(.pushPullFailed, "the answer is \(sealedButNoKey)")
+            }
+            return payload
+        }
+        switch protection.incoming(payload, purpose: .pushPull, from: "\(destination)") {
+        case .accepted(let plaintext): return plaintext
+        case .dropped(.plaintext): throw SWIM.ShellError(.pushPullFailed, "the answer is plaintext; this member requires sealed gossip")
+        case .dropped: throw SWIM.ShellError(.pushPullFailed, "the answer does not open with this member's gossip keyring")
         }
     }
 
@@ -178,22 +221,51 @@ extension SWIM.Shell {
             ])
             return
         }
+        var payload = frame.payload
+        if let protection {
+            switch protection.incoming(payload, purpose: .pushPull, from: "\(peer)") {
+            case .accepted(let plaintext):
+                payload = plaintext
+            case .dropped(.plaintext):
+                await refuse(connection, "this member requires gossip sealed with the cluster's gossip key")
+                return
+            case .dropped:
+                await refuse(connection, "it does not open with this member's gossip keyring (members must share a key and label)")
+                return
+            }
+        } else if payload.first == SWIM.GossipSealer.version {
+            logger.warning("refused a push-pull state: \(Self.sealedButNoKey)", metadata: ["peer": "\(peer)"])
+            await refuse(connection, "this member runs without gossip encryption")
+            return
+        }
         let remote: SWIM.PushPullState
         do {
-            remote = try SWIM.WireCodec.decodePushPull(frame.payload)
+            remote = try SWIM.WireCodec.decodePushPull(payload)
         } catch {
             logger.warning("dropped a push-pull state that does not decode", metadata: ["peer": "\(peer)", "reason": "\(error)"])
             return
         }
         let from = PeerAddress(host: peer.host, port: peer.port)
         guard let reply = await mergePushed(remote, from: from) else { return }
-        let payload = SWIM.WireCodec.encode(reply)
+        let plaintext = SWIM.WireCodec.encode(reply)
+        guard let answer = Self.sealed(plaintext, purpose: .pushPull, with: protection) else { return }
         do {
             try await withTimeout(configuration.pushPullTimeout, "push-pull answer to \(peer)") {
-                try await connection.send(Frame(type: Self.pushPullFrameType, payload: payload))
+                try await connection.send(Frame(type: Self.pushPullFrameType, payload: answer))
             }
         } catch {
             logger.debug("push-pull answer not sent", metadata: ["peer": "\(peer)", "error": "\(error)"])
         }
+    }
+}
+
+// MARK: - Refusing push-pull states
+
+extension SWIM.Shell {
+    /// Tells the other member why its state was not taken (plain text in a refusal frame: a
+    /// diagnostic for its log, which it never trusts for anything else), then the caller closes.
+    nonisolated func refuse(_ connection: FramedConnection, _ reason: String) async {
+        let frame = Frame(type: Self.pushPullRefusedFrameType, payload: Array(reason.utf8))
+        _ = try? await withTimeout(configuration.pushPullTimeout, "push-pull refusal") { try await connection.send(frame) }
     }
 }

@@ -19,6 +19,9 @@ extension SWIM {
     public actor Shell {
         /// Frame type of push-pull states on the internode TCP port (Raft uses other types).
         public static let pushPullFrameType: UInt8 = 0x53
+        /// Frame type of a push-pull refusal: UTF-8 text saying why the state was not taken
+        /// (it did not open with the answering member's keyring, or its sealing did not match).
+        public static let pushPullRefusedFrameType: UInt8 = 0x54
 
         /// This member's identity.
         public nonisolated let id: NodeID
@@ -29,6 +32,8 @@ extension SWIM {
         public nonisolated let events: AsyncStream<MemberEvent>
 
         nonisolated let configuration: Configuration
+        /// Sealing and opening of everything sent and received; nil without encryption.
+        nonisolated let protection: GossipProtection?
         /// The event loop the shell's own tasks prefer as executor: timers, receiving and
         /// exchanges run on its thread, so busy work on the cooperative pool (or elsewhere in
         /// the process) cannot delay probes and acks into false suspicions.
@@ -54,6 +59,7 @@ extension SWIM {
         var answering = 0
         var stats = Statistics()
         var dropLog = RateLimitedLog()
+        var refusalLog = RateLimitedLog(interval: .seconds(10))
         var isShutDown = false
         var leaveCompleted = false
         var leaveWaiters: [CheckedContinuation<Void, Never>] = []
@@ -80,7 +86,7 @@ extension SWIM {
             let core: Instance
             do {
                 core = try Instance(id: configuration.id, address: advertised, metadata: configuration.metadata,
-                                    settings: configuration.settings, random: DeterministicRandom(seed: seed))
+                                    settings: configuration.coreSettings, random: DeterministicRandom(seed: seed))
             } catch {
                 socket.close()
                 listener?.close()
@@ -93,6 +99,7 @@ extension SWIM {
 
         private init(configuration: Configuration, socket: UDPSocket, listener: TCPListener?, core: Instance) {
             self.configuration = configuration
+            self.protection = configuration.encryption.map { GossipProtection($0, logger: configuration.logger) }
             self.loop = configuration.group.next()
             self.id = core.id
             self.address = core.address
@@ -134,11 +141,21 @@ extension SWIM {
             let socket = self.socket
             let outgoing = self.outgoing
             let logger = configuration.logger
-            senderTask = Task(executorPreference: loop) { await Self.runSender(socket: socket, outgoing: outgoing, logger: logger) }
+            let protection = self.protection
+            senderTask = Task(executorPreference: loop) {
+                await Self.runSender(socket: socket, outgoing: outgoing, protection: protection, logger: logger)
+            }
             receiveTask = Task(executorPreference: loop) { await self.receiveLoop() }
             if let listener { acceptTask = Task(executorPreference: loop) { await self.acceptLoop(listener) } }
             perform(core.start(now: now()))
-            configuration.logger.info("SWIM member started", metadata: ["id": "\(id)", "address": "\(address)"])
+            var metadata: Logger.Metadata = ["id": "\(id)", "address": "\(address)"]
+            if let encryption = configuration.encryption {
+                metadata["encryption"] = "AES-256-GCM"
+                metadata["keys"] = "\(encryption.keyring.fingerprints)"
+                if !encryption.verifyIncoming { metadata["verify_incoming"] = "false" }
+                if !encryption.verifyOutgoing { metadata["verify_outgoing"] = "false" }
+            }
+            configuration.logger.info("SWIM member started", metadata: metadata)
         }
 
         // MARK: Time
@@ -163,8 +180,40 @@ extension SWIM {
         /// Lifeguard's local health multiplier (0 when healthy).
         public var localHealthMultiplier: Int { core.localHealthMultiplier }
 
-        /// Counters of datagrams, exchanges and timers so far.
-        public var statistics: Statistics { stats }
+        /// Counters of datagrams, exchanges, timers and encryption so far.
+        public var statistics: Statistics {
+            var statistics = stats
+            if let counters = protection?.counters {
+                statistics.decryptFailures = counters.decryptFailures
+                statistics.plaintextDropped = counters.plaintextDropped
+                statistics.plaintextAccepted = counters.plaintextAccepted
+                statistics.openedWithAcceptedKey = counters.openedWithAcceptedKey
+                statistics.keyringsInstalled = counters.keyringsInstalled
+            }
+            return statistics
+        }
+
+        // MARK: Keys
+
+        /// Whether this member seals its gossip.
+        public nonisolated var isEncrypted: Bool { protection != nil }
+
+        /// The keyring in use (nil without encryption).
+        public nonisolated var keyring: GossipKeyring? { protection?.keyring }
+
+        /// Replaces the keyring at run time (a rotation step): from now on messages are sealed
+        /// with its primary key and opened with any of its keys. Throws
+        /// ``ShellError/Code/encryptionOff`` when the shell was started without encryption.
+        public nonisolated func installKeyring(_ keyring: GossipKeyring) throws(ShellError) {
+            guard let protection else {
+                throw ShellError(.encryptionOff, "this member was started without gossip encryption; restart it with a key to encrypt")
+            }
+            let before = protection.keyring
+            protection.install(keyring)
+            configuration.logger.info("gossip keyring installed", metadata: [
+                "id": "\(id)", "keys": "\(keyring.fingerprints)", "before": "\(before.fingerprints)",
+            ])
+        }
 
         // MARK: Joining, metadata, leaving
 
@@ -247,6 +296,9 @@ extension SWIM {
 /// datagrams cannot flood the log.
 struct RateLimitedLog: Sendable {
     var interval: Duration = .seconds(1)
+
+    init(interval: Duration = .seconds(1)) { self.interval = interval }
+
     private var lastLogged: Duration?
     private(set) var suppressed = 0
 

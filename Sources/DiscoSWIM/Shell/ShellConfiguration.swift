@@ -34,6 +34,9 @@ extension SWIM.Shell {
         /// Member events kept for a slow consumer of ``SWIM/Shell/events``; older ones are
         /// dropped beyond this (and counted in ``SWIM/Shell/Statistics/eventsDropped``).
         public var eventBufferLimit: Int
+        /// Gossip encryption (AES-256-GCM under a shared keyring); nil sends and accepts
+        /// plaintext. Sealing takes ``SWIM/GossipSealer/overhead`` bytes of `maxPacketSize`.
+        public var encryption: SWIM.GossipEncryption?
         /// Seed of the core's random choices; nil draws one from the system.
         public var randomSeed: UInt64?
         /// Where the shell logs (dropped datagrams, failed exchanges, lifecycle).
@@ -58,9 +61,18 @@ extension SWIM.Shell {
             self.maxConcurrentPushPulls = 32
             self.maxPushPullBytes = Frame.defaultMaxPayloadBytes
             self.eventBufferLimit = 65_536
+            self.encryption = nil
             self.randomSeed = nil
             self.logger = logger
             self.group = group
+        }
+
+        /// The settings handed to the core: with encryption, packets are built smaller by the
+        /// sealing overhead, so sealed datagrams still fit `maxPacketSize`.
+        var coreSettings: SWIM.Settings {
+            var core = settings
+            if encryption != nil { core.maxPacketSize -= SWIM.GossipSealer.overhead }
+            return core
         }
 
         /// Checks the shell's own values (the core checks `settings` and `metadata`).
@@ -76,6 +88,10 @@ extension SWIM.Shell {
             }
             guard eventBufferLimit >= 1 else {
                 throw .init(field: "eventBufferLimit", reason: "\(eventBufferLimit) must be at least 1")
+            }
+            if encryption != nil, settings.maxPacketSize - SWIM.GossipSealer.overhead < 512 {
+                throw .init(field: "maxPacketSize", reason: "\(settings.maxPacketSize) must be at least \(512 + SWIM.GossipSealer.overhead) "
+                            + "with gossip encryption (sealing adds \(SWIM.GossipSealer.overhead) bytes to every datagram)")
             }
             let wildcards: Set<String> = ["", "0.0.0.0", "::", "[::]"]
             if let advertiseHost, wildcards.contains(advertiseHost) {
@@ -107,5 +123,19 @@ extension SWIM.Shell {
         public var timersFired = 0
         /// Events dropped because the consumer of ``SWIM/Shell/events`` fell behind.
         public var eventsDropped = 0
+        /// Messages (datagrams and push-pull states) dropped because no key of the gossip
+        /// keyring opened them: another key or label, altered or garbage bytes.
+        public var decryptFailures = 0
+        /// Plaintext messages dropped by a member that requires sealed gossip.
+        public var plaintextDropped = 0
+        /// Plaintext messages accepted because incoming verification is off (migration).
+        public var plaintextAccepted = 0
+        /// Messages opened with an accepted key rather than the primary (rotation in progress).
+        public var openedWithAcceptedKey = 0
+        /// Keyrings installed after start (reloads).
+        public var keyringsInstalled = 0
+        /// Push-pull exchanges the other member refused because it could not open them (or
+        /// needed them sealed, or unsealed).
+        public var pushPullsRefused = 0
     }
 }

@@ -13,8 +13,13 @@ extension SWIM {
             public static let joinFailed = Code(name: "join failed")
             /// A push-pull exchange failed (connect, I/O, timeout, or a malformed answer).
             public static let pushPullFailed = Code(name: "push-pull failed")
+            /// The other member refused our push-pull state: it could not open it, or the sealing
+            /// did not match what it requires.
+            public static let pushPullRefused = Code(name: "push-pull refused")
             /// The shell has been shut down.
             public static let shutDown = Code(name: "shut down")
+            /// A keyring was given to a shell that runs without gossip encryption.
+            public static let encryptionOff = Code(name: "encryption off")
             /// An operation ran out of time.
             public static let timedOut = Code(name: "timed out")
         }

@@ -98,15 +98,16 @@ public enum SWIMScenario {
             maximumSuspicion: maximumSuspicion)
     }
 
-    /// Runs one scenario. `members` defaults to a seeded choice in 5...9.
+    /// Runs one scenario. `members` defaults to a seeded choice in 5...9. With `sealer`, all
+    /// traffic is sealed on the simulated wire as an encrypting shell seals it.
     public static func run(seed: UInt64, members: Int? = nil, kind: Kind? = nil,
-                           settings: SWIM.Settings = .testing) -> SWIMScenarioReport {
+                           settings: SWIM.Settings = .testing, sealer: SWIM.GossipSealer? = nil) -> SWIMScenarioReport {
         var random = DeterministicRandom(seed: seed ^ 0x5357_494D_5343_454E)
         let n = members ?? Int.random(in: 5...9, using: &random)
         let kind = kind ?? Kind.allCases[Int(seed % UInt64(Kind.allCases.count))]
         let loss = [0.0, 0.02, 0.05, 0.1][Int.random(in: 0..<4, using: &random)]
         let faults = NetworkFaults(lossRate: loss, duplicateRate: 0.01, minDelay: .microseconds(500), maxDelay: .milliseconds(3))
-        let sim = SWIMSimulation(memberCount: n, seed: seed, settings: settings, faults: faults)
+        let sim = SWIMSimulation(memberCount: n, seed: seed, settings: settings, faults: faults, sealer: sealer)
         let runner = ScenarioRunner(sim: sim, report: SWIMScenarioReport(seed: seed, members: n, kind: kind, lossRate: loss),
                                     bounds: bounds(settings: settings, members: n), random: random)
         runner.play()

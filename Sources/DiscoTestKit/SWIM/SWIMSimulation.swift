@@ -27,6 +27,10 @@ public final class SWIMSimulation {
     }
 
     public let settings: SWIM.Settings
+    /// Seals every datagram and push-pull state on the simulated wire, as an encrypting shell
+    /// does (nil: plaintext). The cores then build packets smaller by the envelope, and every
+    /// message must open again on arrival.
+    public let sealer: SWIM.GossipSealer?
     /// Virtual time.
     public private(set) var now: Duration = .zero
     public var network: SimulatedNetwork<Int>
@@ -52,8 +56,9 @@ public final class SWIMSimulation {
     /// Creates `memberCount` nodes (not started). With `converged`, every node starts out
     /// knowing every other as alive (one shared snapshot), as in a long-running cluster.
     public init(memberCount: Int, seed: UInt64, settings: SWIM.Settings = .testing,
-                faults: NetworkFaults = NetworkFaults(), converged: Bool = false) {
+                faults: NetworkFaults = NetworkFaults(), converged: Bool = false, sealer: SWIM.GossipSealer? = nil) {
         self.settings = settings
+        self.sealer = sealer
         self.network = SimulatedNetwork(faults: faults)
         self.random = DeterministicRandom(seed: seed)
         nodes.reserveCapacity(memberCount)
@@ -79,8 +84,16 @@ public final class SWIMSimulation {
         return index
     }
 
+    /// What the cores run with: packets smaller by the envelope when sealing (as in the shell).
+    var coreSettings: SWIM.Settings {
+        var core = settings
+        if sealer != nil { core.maxPacketSize -= SWIM.GossipSealer.overhead }
+        return core
+    }
+
     func makeInstance(_ index: Int, snapshot: SWIM.Snapshot? = nil) -> SWIM.Instance? {
         let node = nodes[index]
+        let settings = coreSettings
         do {
             if let snapshot {
                 return try SWIM.Instance(id: node.id, address: node.address, settings: settings,
@@ -177,7 +190,8 @@ public final class SWIMSimulation {
             nodes[node].armed[timer] = nil
             perform(nodes[node].instance?.timerFired(timer, now: now) ?? [], node: node)
         case .datagram(let to, let from, let bytes):
-            guard nodes[to].instance != nil, !deferIfStalled(to, event) else { return }
+            guard nodes[to].instance != nil, !deferIfStalled(to, event),
+                  let bytes = open(bytes, .datagram, at: to, from: from) else { return }
             let packet: SWIM.Packet
             do { packet = try SWIM.WireCodec.decodePacket(bytes) } catch {
                 trafficViolations.append("t=\(now) \(nodes[to].id) cannot decode a datagram from \(nodes[from].id): \(error)")
@@ -186,7 +200,8 @@ public final class SWIMSimulation {
             let source = nodes[from].address
             perform(nodes[to].instance?.received(packet, from: source, now: now) ?? [], node: to)
         case .pushPullRequest(let to, let from, let generation, let bytes):
-            guard nodes[to].instance != nil, !network.isCut(from: from, to: to), !deferIfStalled(to, event) else { return }
+            guard nodes[to].instance != nil, !network.isCut(from: from, to: to), !deferIfStalled(to, event),
+                  let bytes = open(bytes, .pushPull, at: to, from: from) else { return }
             let state: SWIM.PushPullState
             do { state = try SWIM.WireCodec.decodePushPull(bytes) } catch {
                 trafficViolations.append("t=\(now) \(nodes[to].id) cannot decode a push-pull from \(nodes[from].id): \(error)")
@@ -196,10 +211,12 @@ public final class SWIMSimulation {
             guard let answer = nodes[to].instance?.receivedPushPull(state, from: source, now: now) else { return }
             perform(answer.effects, node: to)
             guard !network.isCut(from: to, to: from) else { return }
-            queue.schedule(.pushPullReply(to: from, from: to, generation: generation, bytes: SWIM.WireCodec.encode(answer.reply)),
+            queue.schedule(.pushPullReply(to: from, from: to, generation: generation,
+                                          bytes: seal(SWIM.WireCodec.encode(answer.reply), .pushPull, at: to)),
                            at: now + connectionDelay())
         case .pushPullReply(let to, let from, let generation, let bytes):
-            guard nodes[to].generation == generation, nodes[to].instance != nil, !deferIfStalled(to, event) else { return }
+            guard nodes[to].generation == generation, nodes[to].instance != nil, !deferIfStalled(to, event),
+                  let bytes = open(bytes, .pushPull, at: to, from: from) else { return }
             let state: SWIM.PushPullState
             do { state = try SWIM.WireCodec.decodePushPull(bytes) } catch {
                 trafficViolations.append("t=\(now) \(nodes[to].id) cannot decode a push-pull reply: \(error)")
@@ -228,7 +245,7 @@ public final class SWIMSimulation {
         for effect in effects {
             switch effect {
             case .send(let packet, let destination):
-                let bytes = SWIM.WireCodec.encode(packet)
+                let bytes = seal(SWIM.WireCodec.encode(packet), .datagram, at: node)
                 datagramsSent += 1
                 bytesSent += bytes.count
                 if bytes.count > settings.maxPacketSize {
@@ -247,12 +264,40 @@ public final class SWIMSimulation {
                 pushPullsStarted += 1
                 guard let target = addressIndex[destination], !network.isCut(from: node, to: target) else { continue }
                 queue.schedule(.pushPullRequest(to: target, from: node, generation: nodes[node].generation,
-                                                bytes: SWIM.WireCodec.encode(state)),
+                                                bytes: seal(SWIM.WireCodec.encode(state), .pushPull, at: node)),
                                at: now + connectionDelay())
             case .leaveCompleted:
                 nodes[node].hasLeft = true
                 crash(node)
             }
+        }
+    }
+}
+
+// MARK: - Sealing on the simulated wire
+
+extension SWIMSimulation {
+    /// `plaintext` as it goes on the wire from `node`: sealed when the simulation seals.
+    func seal(_ plaintext: [UInt8], _ purpose: SWIM.GossipSealer.Purpose, at node: Int) -> [UInt8] {
+        guard let sealer else { return plaintext }
+        do {
+            return try sealer.seal(plaintext, purpose: purpose)
+        } catch {
+            trafficViolations.append("t=\(now) \(nodes[node].id) cannot seal: \(error)")
+            return plaintext
+        }
+    }
+
+    /// What arrived at `node`, opened when the simulation seals; nil (a violation) when it
+    /// does not open.
+    func open(_ bytes: [UInt8], _ purpose: SWIM.GossipSealer.Purpose, at node: Int, from sender: Int) -> [UInt8]? {
+        guard let sealer else { return bytes }
+        switch sealer.open(bytes, purpose: purpose) {
+        case .success(let opened):
+            return opened.bytes
+        case .failure(let failure):
+            trafficViolations.append("t=\(now) \(nodes[node].id) cannot open a message from \(nodes[sender].id): \(failure)")
+            return nil
         }
     }
 }

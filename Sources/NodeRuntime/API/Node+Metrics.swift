@@ -40,6 +40,7 @@ extension Node {
         for member in gossip where member.id != id { byState[member.state, default: 0] += 1 }
         text.family("disco_members", "Members by SWIM state (this node counts as alive).", type: "gauge",
                     samples: byState.sorted { $0.key.rawValue < $1.key.rawValue }.map { ("state=\"\($0.key)\"", String($0.value)) })
+        if let gossip = await membership.gossipStatus() { text.gossip(gossip) }
         text.counter("disco_bootstrap_rounds_total", "Bootstrap rounds run by this node.",
                      bootstrapRounds)
         text.counter("disco_events_appended_total", "Events appended through this node while it led.",
@@ -71,6 +72,28 @@ struct PrometheusText {
 
     mutating func counter(_ name: String, _ help: String, _ value: some BinaryInteger) {
         family(name, help, type: "counter", samples: [("", String(value))])
+    }
+
+    /// The gossip traffic and encryption families.
+    mutating func gossip(_ status: GossipStatus) {
+        counter("disco_swim_datagrams_received_total", "SWIM datagrams received and used (after opening).", status.datagramsReceived)
+        counter("disco_swim_datagrams_sent_total", "SWIM datagrams sent.", status.datagramsSent)
+        gauge("disco_gossip_encrypted", "1 when gossip is sealed with AES-256-GCM (-gossip-key or -gossip-keyring).",
+              status.encrypted ? 1 : 0)
+        gauge("disco_gossip_keys", "Keys in the gossip keyring (the primary and accepted ones).", status.keys)
+        counter("disco_gossip_decrypt_failures_total",
+                "Gossip messages dropped because no key opened them: another key or label, or altered bytes.", status.decryptFailures)
+        counter("disco_gossip_plaintext_dropped_total", "Plaintext gossip messages refused by this encrypted node.",
+                status.plaintextDropped)
+        counter("disco_gossip_plaintext_accepted_total", "Plaintext gossip messages accepted (-gossip-verify-incoming=false).",
+                status.plaintextAccepted)
+        counter("disco_gossip_opened_with_accepted_key_total",
+                "Gossip messages opened with an accepted key, not the primary: a rotation is under way.", status.openedWithAcceptedKey)
+        counter("disco_gossip_push_pulls_refused_total", "Push-pull exchanges another node refused because it could not use our gossip.",
+                status.pushPullsRefused)
+        counter("disco_gossip_keyring_reloads_total", "Gossip keyring file reloads that installed new keys.", status.keyringReloads)
+        counter("disco_gossip_keyring_reload_failures_total", "Gossip keyring file reloads refused (unreadable or invalid file).",
+                status.keyringReloadFailures)
     }
 
     /// A label value with `\`, `"` and newlines escaped as the text format requires.

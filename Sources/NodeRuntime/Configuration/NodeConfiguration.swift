@@ -29,6 +29,8 @@ public struct NodeConfiguration: Sendable {
     public var cluster = Cluster()
     /// How the node finds its cluster at its first start.
     public var formation = Formation()
+    /// Gossip (SWIM) encryption.
+    public var gossip = Gossip()
     /// The replicated event log.
     public var eventLog = EventLog()
     /// Who may use the HTTP API.
@@ -149,6 +151,34 @@ extension NodeConfiguration {
         public var connectTimeout: Duration = .seconds(2)
         /// Timeout of one notify (and rejoin) request to one peer. Default 1 second.
         public var notifyTimeout: Duration = .seconds(1)
+
+        public init() {}
+    }
+
+    /// How gossip is sealed.
+    public struct Gossip: Sendable, Hashable {
+        /// Gossip sealed with AES-256-GCM under a keyring shared by every node.
+        public struct Encryption: Sendable, Hashable {
+            /// The keys at start (the primary seals, every key opens).
+            public var keyring: GossipKeyring
+            /// A keyring file to read at start and again on ``Node/reload()`` and whenever it
+            /// changes; nil: ``keyring`` stays as given.
+            public var keyringPath: String?
+            /// Refuse plaintext gossip. Default true (false only while migrating a cluster).
+            public var verifyIncoming = true
+            /// Seal outgoing gossip. Default true (false only while migrating a cluster).
+            public var verifyOutgoing = true
+
+            public init(keyring: GossipKeyring, keyringPath: String? = nil) {
+                self.keyring = keyring
+                self.keyringPath = keyringPath
+            }
+        }
+
+        /// Nil (the default): plaintext gossip.
+        public var encryption: Encryption?
+        /// How often ``Encryption/keyringPath`` is checked for new contents. Default 1 second.
+        public var keyringPollInterval: Duration = .seconds(1)
 
         public init() {}
     }

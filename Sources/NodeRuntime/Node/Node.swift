@@ -144,6 +144,14 @@ public final class Node: Service {
         }
     }
 
+    // MARK: Reloading
+
+    /// Re-reads what may change while the node runs: the gossip keyring file. `discod` calls
+    /// this on SIGHUP; a file that cannot be used is logged and the keys in use stay.
+    public func reload() {
+        logger.info("reloading")
+        membership.reload()
+    }
 }
 
 /// An advertised address with the port the system chose filled in, when it asks for port 0.

@@ -18,6 +18,40 @@ public protocol MembershipService: Sendable {
     /// Announces that this node leaves, then stops.
     func leave() async
     func shutdown() async
+    /// Re-reads what may change at run time (the gossip keyring file); SIGHUP calls it.
+    func reload()
+    /// Gossip traffic and encryption counters; nil for a service without gossip.
+    func gossipStatus() async -> GossipStatus?
+}
+
+extension MembershipService {
+    public func reload() {}
+    public func gossipStatus() async -> GossipStatus? { nil }
+}
+
+/// Gossip traffic, whether it is sealed, and what was dropped or refused because of it.
+public struct GossipStatus: Sendable, Hashable {
+    /// Datagrams received and handed to the protocol, and datagrams sent.
+    public var datagramsReceived = 0
+    public var datagramsSent = 0
+    public var encrypted = false
+    /// Keys in the keyring (primary and accepted).
+    public var keys = 0
+    /// Messages that did not open with any key (another key or label, altered bytes).
+    public var decryptFailures = 0
+    /// Plaintext messages refused.
+    public var plaintextDropped = 0
+    /// Plaintext messages accepted (`-gossip-verify-incoming=false`).
+    public var plaintextAccepted = 0
+    /// Messages opened with an accepted key rather than the primary.
+    public var openedWithAcceptedKey = 0
+    /// Push-pull exchanges another member refused (it could not open ours).
+    public var pushPullsRefused = 0
+    /// Keyring file reloads that installed new keys, and that failed.
+    public var keyringReloads = 0
+    public var keyringReloadFailures = 0
+
+    public init() {}
 }
 
 /// What gossip says about a member.
@@ -58,9 +92,18 @@ public final class SWIMMembership: MembershipService {
     public let shell: SWIM.Shell
     /// The shell's events as members, mapped as they are read (no task of its own).
     public let events: AsyncStream<MembershipMember>
+    /// The gossip keyring file, reloaded on ``reload()`` and when it changes.
+    public let keyringFile: SWIM.GossipKeyringFile?
 
-    public init(shell: SWIM.Shell) {
+    /// Membership through `shell`; with `keyringFile`, keys reloaded from it are installed in
+    /// the shell (the file is polled every `pollInterval` until ``shutdown()``).
+    public init(shell: SWIM.Shell, keyringFile: SWIM.GossipKeyringFile? = nil, pollInterval: Duration = .seconds(1)) {
         self.shell = shell
+        self.keyringFile = keyringFile
+        if let keyringFile {
+            keyringFile.onReload { keyring throws(SWIM.ShellError) in try shell.installKeyring(keyring) }
+            keyringFile.startPolling(every: pollInterval)
+        }
         events = AsyncStream.mapping(shell.events) { event in
             let member: SWIM.Member = switch event {
             case .joined(let m), .suspect(let m), .alive(let m), .dead(let m), .left(let m), .metadataUpdated(let m): m
@@ -92,7 +135,34 @@ public final class SWIMMembership: MembershipService {
     }
 
     public func leave() async { await shell.leave() }
-    public func shutdown() async { await shell.shutdown() }
+
+    public func shutdown() async {
+        keyringFile?.stop()
+        await shell.shutdown()
+    }
+
+    public func reload() {
+        keyringFile?.reload(trigger: "SIGHUP")
+    }
+
+    public func gossipStatus() async -> GossipStatus? {
+        let statistics = await shell.statistics
+        var status = GossipStatus()
+        status.datagramsReceived = statistics.datagramsReceived
+        status.datagramsSent = statistics.datagramsSent
+        status.encrypted = shell.isEncrypted
+        status.keys = shell.keyring?.keys.count ?? 0
+        status.decryptFailures = statistics.decryptFailures
+        status.plaintextDropped = statistics.plaintextDropped
+        status.plaintextAccepted = statistics.plaintextAccepted
+        status.openedWithAcceptedKey = statistics.openedWithAcceptedKey
+        status.pushPullsRefused = statistics.pushPullsRefused
+        if let counters = keyringFile?.counters {
+            status.keyringReloads = counters.reloads
+            status.keyringReloadFailures = counters.failures
+        }
+        return status
+    }
 
     /// Answers a push-pull connection handed over by the shared internode listener.
     public func answer(_ frame: Frame, on connection: FramedConnection) async {

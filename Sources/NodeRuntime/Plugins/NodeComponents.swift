@@ -73,6 +73,7 @@ public struct NodeComponents: Sendable {
         let address = advertised(configuration.internode.effectiveAdvertisedAddress, bound: raft.listenAddress)
 
         let swim: SWIM.Shell
+        let keyringFile: SWIM.GossipKeyringFile?
         do {
             var swimConfig = SWIM.Shell.Configuration(
                 id: configuration.nodeID, bindHost: configuration.internode.bindAddress.host, port: raft.listenAddress.port,
@@ -80,16 +81,28 @@ public struct NodeComponents: Sendable {
                 metadata: SWIM.Metadata(apiAddress: context.apiAddress, isVoter: configuration.cluster.voter),
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false
+            (swimConfig.encryption, keyringFile) = try gossipEncryption(configuration, logger: logger.withLabel("swim"))
             swim = try await SWIM.Shell.start(swimConfig)
         } catch {
             await raft.shutdown(transferLeadership: false)
             throw NodeStartupError("cannot start SWIM on UDP \(configuration.internode.bindAddress.host):\(raft.listenAddress.port): \(error)")
         }
-        let membership = SWIMMembership(shell: swim)
+        let membership = SWIMMembership(shell: swim, keyringFile: keyringFile, pollInterval: configuration.gossip.keyringPollInterval)
         pushPull.install(membership)
         return NodeComponents(consensus: RaftConsensus(shell: raft), membership: membership, store: store,
                               internodeAddress: address)
     }
+}
+
+/// The shell's encryption from the configuration (labelled with the cluster name), and the
+/// keyring file to watch. The file is read again here: it may have changed since the
+/// configuration was made.
+func gossipEncryption(_ configuration: NodeConfiguration, logger: Logger) throws -> (SWIM.GossipEncryption?, SWIM.GossipKeyringFile?) {
+    guard let gossip = configuration.gossip.encryption else { return (nil, nil) }
+    let file = try gossip.keyringPath.map { path throws(ConfigError) in try SWIM.GossipKeyringFile(path: path, logger: logger) }
+    let encryption = SWIM.GossipEncryption(keyring: file?.keyring ?? gossip.keyring, label: configuration.cluster.name,
+                                           verifyIncoming: gossip.verifyIncoming, verifyOutgoing: gossip.verifyOutgoing)
+    return (encryption, file)
 }
 
 // MARK: - PushPullRouter

@@ -28,8 +28,8 @@ struct AgentTestError: Error, CustomStringConvertible {
     }
 
     /// Starts an agent named `name` and waits for its READY line; returns it with its port.
-    static func startAgent(_ name: String, join seed: UInt16? = nil) async throws -> (ChildProcess, UInt16) {
-        var arguments = ["-name", name, "-bind", "127.0.0.1:0"]
+    static func startAgent(_ name: String, join seed: UInt16? = nil, extra: [String] = []) async throws -> (ChildProcess, UInt16) {
+        var arguments = ["-name", name, "-bind", "127.0.0.1:0"] + extra
         if let seed { arguments += ["-join", "127.0.0.1:\(seed)"] }
         let agent = ChildProcess(name: name, executable: try agentExecutable(), arguments: arguments)
         try agent.start()

@@ -14,11 +14,13 @@ final class ShellGroup: Sendable {
 
     /// Starts a shell named `name` on 127.0.0.1 (port 0: chosen by the OS).
     func start(_ name: String, port: UInt16 = 0, settings: SWIM.Settings = .testing,
-               metadata: SWIM.Metadata = SWIM.Metadata()) async throws -> SWIM.Shell {
+               metadata: SWIM.Metadata = SWIM.Metadata(), encryption: SWIM.GossipEncryption? = nil,
+               logLevel: Logger.Level = .error) async throws -> SWIM.Shell {
         var configuration = SWIM.Shell.Configuration(
             id: NodeID(stringLiteral: name), port: port, metadata: metadata, settings: settings,
-            logger: Logger(label: "swim", level: .error, handler: LogfmtHandler()))
+            logger: Logger(label: "swim", level: logLevel, handler: LogfmtHandler()))
         configuration.pushPullTimeout = .seconds(5)
+        configuration.encryption = encryption
         let shell = try await SWIM.Shell.start(configuration)
         shells.withLock { $0.append(shell) }
         return shell
@@ -26,10 +28,11 @@ final class ShellGroup: Sendable {
 
     /// Starts `count` shells named `prefix0`, `prefix1`, ... and joins all but the first through
     /// the first.
-    func startJoined(_ count: Int, prefix: String, settings: SWIM.Settings = .testing) async throws -> [SWIM.Shell] {
+    func startJoined(_ count: Int, prefix: String, settings: SWIM.Settings = .testing,
+                     encryption: SWIM.GossipEncryption? = nil) async throws -> [SWIM.Shell] {
         var started: [SWIM.Shell] = []
         for index in 0..<count {
-            let shell = try await start("\(prefix)\(index)", settings: settings)
+            let shell = try await start("\(prefix)\(index)", settings: settings, encryption: encryption)
             if let first = started.first { try await shell.join(seeds: [first.address]) }
             started.append(shell)
         }

@@ -14,7 +14,7 @@ struct RejoinRefusal: Error {
 extension Node {
     var localPeer: BootstrapPeer {
         BootstrapPeer(id: id, raftAddress: raftAddress.description, apiAddress: apiAddress.description, voter: configuration.cluster.voter,
-                      keyHash: keyHash.hexString)
+                      keyHash: keyHash.hexString, roles: announcedRoles)
     }
 
     /// This node's key as sent in rejoin notifies and joins.
@@ -52,6 +52,7 @@ extension Node {
                                                     request: request, what: "join")
         if let refusal { return refusal }
         book.learn(joiner, raftAddress: raft, apiAddress: api, voter: joining.node.voter, source: proven ? .proven : .join)
+        book.noteRoles(joiner, joining.node.roles)
         let status = consensus.status
         guard status.isLeader else { return notLeaderResponse(path: "/join") }
         do {
@@ -66,7 +67,7 @@ extension Node {
                     }
                     let record = ClusterMember(id: joiner, raftAddress: raft.description, apiAddress: api.description,
                                                voter: joining.node.voter || current.voters.contains(joiner),
-                                               keyHash: keyHash(for: joining))
+                                               keyHash: keyHash(for: joining), roles: RoleNames.normalized(joining.node.roles))
                     if store.member(joiner) != record {
                         _ = try await consensus.propose(try ClusterCommand.upsertMember(record).encode())
                     }
@@ -215,5 +216,6 @@ extension Node {
         guard let raft = try? PeerAddress(parsing: peer.raftAddress), let api = try? PeerAddress(parsing: peer.apiAddress) else { return }
         book.learn(peer.id, raftAddress: raft, apiAddress: api, voter: peer.voter,
                    keyHash: peer.keyHash.flatMap { [UInt8](hex: $0) } ?? [], source: source)
+        if peer.id != id { book.noteRoles(peer.id, peer.roles) }
     }
 }

@@ -33,6 +33,8 @@ extension Node {
         var replication: PeerReplication?
         /// On the leader, for a learner: how long it has been behind (nil while caught up).
         var behind: Duration?
+        /// The roles in the member's record (or that it announced, before the record exists).
+        var roles: [String]
     }
 
     func memberRows() async -> [MemberRow] {
@@ -48,7 +50,8 @@ extension Node {
             return MemberRow(id: member, apiAddress: entry?.apiAddress, raftAddress: entry?.raftAddress,
                              voter: status.voters.contains(member) || (status.members.isEmpty && configuration.cluster.voter),
                              swim: swim, isLeader: status.leader == member, replication: status.peers[member],
-                             behind: watches[member]?.behind(at: now))
+                             behind: watches[member]?.behind(at: now),
+                             roles: store.member(member)?.roles ?? book.roles(of: member) ?? [])
         }
     }
 
@@ -63,6 +66,7 @@ extension Node {
         let node: JSONValue = [
             "id": .string(id.rawValue), "api_addr": .string(apiAddress.url), "addr": .string(raftAddress.description),
             "voter": .bool(configuration.cluster.voter), "state": .string(raft.role.rawValue), "version": .string(NodeRuntimeModule.version),
+            "roles": .array(announcedRoles.map(JSONValue.string)),
             "data_dir": .string(directory.path),
         ]
         let cluster: JSONValue = [
@@ -95,12 +99,18 @@ extension Node {
             "cluster": cluster, "members": .array(rows.map(\.json)), "discovery": discovery, "bootstrap": bootstrap,
             "events": events, "learners": raft.isLeader ? .array(learnerReport()) : .null,
             "removed": .bool(removal != nil), "removal": removal?.json ?? .null,
+            "roles": await roleStatus(),
         ]
         return APIResponse.json(body)
     }
 
-    func nodes() async -> HTTPResponse {
-        let rows = await memberRows()
+    /// `GET /nodes`, or `GET /nodes?role=dns` for the members with that role.
+    func nodes(_ request: HTTPRequest) async -> HTTPResponse {
+        var rows = await memberRows()
+        if let role = parseQuery(request.query)["role"] {
+            if let problem = RoleNames.problem(with: role) { return APIResponse.error(400, "role=\(role.debugDescription): \(problem)") }
+            rows = rows.filter { $0.roles.contains(role) }
+        }
         return APIResponse.json(.array(rows.map { row in
             var object = row.json.objectValue ?? JSONObject()
             object.append(key: "leader", value: .bool(row.isLeader))
@@ -141,6 +151,9 @@ extension Node {
             return APIResponse.error(503, "not ready: node \(id) was removed from the cluster (\(removal.reporter)); "
                 + "start it with -join to make it a member again", extra: [.init(key: "removed", value: .bool(true))])
         }
+        if let (role, problem) = await roleReadinessProblem() {
+            return APIResponse.error(503, "not ready: role \(role): \(problem)", extra: [.init(key: "role", value: .string(role))])
+        }
         if parseQuery(request.query)["noleader"] != nil { return APIResponse.json(["ready": true, "leader": .null]) }
         let raft = consensus.status
         guard let leader = raft.leader else { return APIResponse.error(503, "not ready: no leader is known") }
@@ -162,6 +175,7 @@ extension Node.MemberRow {
             .init(key: "addr", value: raftAddress.map { .string($0.description) } ?? .null),
             .init(key: "voter", value: .bool(voter)),
             .init(key: "swim", value: .string(swim?.rawValue ?? "unknown")),
+            .init(key: "roles", value: .array(roles.map(JSONValue.string))),
         ])
         if let replication {
             object.append(key: "match_index", value: .number(JSONNumber(replication.matchIndex)))

@@ -94,8 +94,9 @@ extension Node {
                 // wants to vote is promoted once the engine reports it caught up (below).
                 let voter = raft.voters.contains(member) || (existing?.voter ?? false)
                 let keyHash = existing.map(\.keyHash).flatMap { $0.isEmpty ? nil : $0 } ?? entry.keyHash
+                let roles = book.roles(of: member) ?? existing?.roles ?? []
                 let wanted = ClusterMember(id: member, raftAddress: entry.raftAddress.description,
-                                           apiAddress: entry.apiAddress.description, voter: voter, keyHash: keyHash)
+                                           apiAddress: entry.apiAddress.description, voter: voter, keyHash: keyHash, roles: roles)
                 if existing != wanted {
                     _ = try await consensus.propose(try ClusterCommand.upsertMember(wanted).encode())
                 }
@@ -163,5 +164,7 @@ extension Node {
             return (raft, api)
         }
         book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, keyHash: member.keyHash, previous: old)
+        // The committed record is what every leader reconciles towards.
+        if member.id != id { book.noteRoles(member.id, member.roles) }
     }
 }

@@ -101,6 +101,10 @@ extension Node {
             loop("reconciliation") { [self] in await reconcileLoop() },
             loop("formation") { [self] in try await form() },
             Entry(ServiceFunction { [self] in try await stopAfterRemoval() }, name: "removal"),
+        ]
+        // The roles start after everything of the node's own and are asked to stop first.
+        entries += roleServices()
+        entries += [
             // Started last, asked first: marks the node as stopping before anything else stops.
             Entry(ServiceFunction { [self] in
                 try? await gracefulShutdown()

@@ -29,6 +29,12 @@ public final class Node: Service {
     let client: HTTPClient
     /// Access control in front of the API router (open without `-auth`).
     let authorization: APIAuthorization
+    /// The API's route table: the node's endpoints and its roles'.
+    let router: APIRouter
+    /// The plug-ins the node runs (``Role``).
+    let roles: [any Role]
+    /// The roles this node announces: the configured names and those of ``roles``, sorted.
+    public let announcedRoles: [String]
     /// The `Authorization` header this node sends as `-join-as` (nil without it).
     let joinCredentials: String?
     /// SHA-256 of this node's key (see ``NodeDataDirectory/nodeKey``).
@@ -54,13 +60,19 @@ public final class Node: Service {
     /// Opens the data directory, starts the engines (by default embedded Raft and SWIM on the
     /// internode address, see ``NodeComponents/embedded``) and the HTTP API. Nothing forms a
     /// cluster until ``run()``; a node that is never run holds its ports and data directory.
+    /// `roles` run with the node (see ``Role``).
     public static func start(_ configuration: NodeConfiguration, logger: Logger,
-                             components makeComponents: NodeComponents.Factory = NodeComponents.embedded) async throws -> Node {
+                             components makeComponents: NodeComponents.Factory = NodeComponents.embedded,
+                             roles: [any Role] = []) async throws -> Node {
         do {
             try configuration.validate()
         } catch {
             throw NodeStartupError("\(error)")
         }
+        let announcedRoles = RoleNames.normalized(configuration.cluster.roles + roles.map(\.name))
+        if let problem = RoleNames.problem(with: roles.map(\.name)) { throw NodeStartupError("a role cannot run: \(problem)") }
+        if Set(roles.map(\.name)).count != roles.count { throw NodeStartupError("two roles have the same name: \(roles.map(\.name).sorted())") }
+        let router = try APIRouter(builtInRoutes + roles.flatMap(\.routes))
         let authorization: APIAuthorization
         do {
             authorization = try APIAuthorization(auth: configuration.access.auth)
@@ -91,7 +103,7 @@ public final class Node: Service {
         let components: NodeComponents
         do {
             components = try await makeComponents(NodeComponents.Context(configuration: configuration, logger: logger, directory: directory,
-                                                                         book: book, apiAddress: apiAddress))
+                                                                         book: book, apiAddress: apiAddress, roles: announcedRoles))
         } catch {
             await server.shutdown(gracePeriod: .zero)
             throw error
@@ -99,7 +111,9 @@ public final class Node: Service {
         let raftAddress = components.internodeAddress
         let node = Node(configuration: configuration, logger: logger, directory: directory, book: book, store: components.store,
                         consensus: components.consensus, membership: components.membership, raftAddress: raftAddress,
-                        apiAddress: apiAddress, authorization: authorization, keyHash: keyHash)
+                        apiAddress: apiAddress, authorization: authorization, keyHash: keyHash, router: router, roles: roles,
+                        announcedRoles: announcedRoles)
+        book.noteRoles(configuration.nodeID, announcedRoles)
         node.runtime.withLock { $0.httpServer = server }
         slot.install(node)
         book.updateLocal(raftAddress: raftAddress, apiAddress: node.apiAddress)
@@ -117,7 +131,8 @@ public final class Node: Service {
 
     private init(configuration: NodeConfiguration, logger: Logger, directory: NodeDataDirectory, book: AddressBook, store: any ClusterStore,
                  consensus: any ConsensusEngine, membership: any MembershipService, raftAddress: PeerAddress,
-                 apiAddress: PeerAddress, authorization: APIAuthorization, keyHash: [UInt8]) {
+                 apiAddress: PeerAddress, authorization: APIAuthorization, keyHash: [UInt8], router: APIRouter, roles: [any Role],
+                 announcedRoles: [String]) {
         id = configuration.nodeID
         self.configuration = configuration
         self.logger = logger
@@ -130,6 +145,9 @@ public final class Node: Service {
         self.apiAddress = apiAddress
         self.authorization = authorization
         self.keyHash = keyHash
+        self.router = router
+        self.roles = roles
+        self.announcedRoles = announcedRoles
         joinCredentials = CredentialStore.authorization(for: configuration.access.joinAs)
         client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10)))
         (gossipSeeds, gossipSeedSink) = AsyncStream.makeStream(of: [PeerAddress].self, bufferingPolicy: .bufferingNewest(8))

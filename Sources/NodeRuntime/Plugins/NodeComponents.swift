@@ -18,21 +18,24 @@ public struct NodeComponents: Sendable {
 
     /// What a ``Factory`` gets: the node's configuration and logger, its locked data directory,
     /// the address book the engines should use to find peers by ID, and the node's advertised
-    /// API address (the port filled in when the configuration asked for port 0).
+    /// API address (the port filled in when the configuration asked for port 0), and the roles it
+    /// announces (for gossip metadata).
     public struct Context: Sendable {
         public var configuration: NodeConfiguration
         public var logger: Logger
         public var directory: NodeDataDirectory
         public var book: AddressBook
         public var apiAddress: PeerAddress
+        public var roles: [String]
 
         public init(configuration: NodeConfiguration, logger: Logger, directory: NodeDataDirectory, book: AddressBook,
-                    apiAddress: PeerAddress) {
+                    apiAddress: PeerAddress, roles: [String] = []) {
             self.configuration = configuration
             self.logger = logger
             self.directory = directory
             self.book = book
             self.apiAddress = apiAddress
+            self.roles = roles
         }
     }
 
@@ -78,7 +81,7 @@ public struct NodeComponents: Sendable {
             var swimConfig = SWIM.Shell.Configuration(
                 id: configuration.nodeID, bindHost: configuration.internode.bindAddress.host, port: raft.listenAddress.port,
                 advertiseHost: address.host,
-                metadata: SWIM.Metadata(apiAddress: context.apiAddress, isVoter: configuration.cluster.voter),
+                metadata: SWIM.Metadata(apiAddress: context.apiAddress, roles: context.roles, isVoter: configuration.cluster.voter),
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false
             (swimConfig.encryption, keyringFile) = try gossipEncryption(configuration, logger: logger.withLabel("swim"))

@@ -1,4 +1,5 @@
 import DiscoCore
+import Synchronization
 
 // MARK: - Mapping a stream without a task
 
@@ -14,6 +15,19 @@ extension AsyncStream where Element: Sendable {
                 if let mapped = transform(next) { return mapped }
             }
             return nil
+        })
+    }
+
+    /// `first`, then `base`'s elements, pulled only when the consumer asks (no task of its own).
+    static func prepending(_ first: Element, to base: AsyncStream<Element>) -> AsyncStream<Element> {
+        let source = SerialIterator(base)
+        let pending = Mutex<Element?>(first)
+        return AsyncStream(unfolding: {
+            if let element = pending.withLock({ value -> Element? in
+                defer { value = nil }
+                return value
+            }) { return element }
+            return await source.next()
         })
     }
 }

@@ -52,8 +52,8 @@ struct RunningNode {
 
     /// Starts a node from `configuration` and runs it.
     static func start(_ configuration: NodeConfiguration, logger: Logger = testLogger(),
-                      components: @escaping NodeComponents.Factory = NodeComponents.embedded) async throws -> RunningNode {
-        RunningNode(try await Node.start(configuration, logger: logger, components: components))
+                      components: @escaping NodeComponents.Factory = NodeComponents.embedded, roles: [any Role] = []) async throws -> RunningNode {
+        RunningNode(try await Node.start(configuration, logger: logger, components: components, roles: roles))
     }
 
     @discardableResult

@@ -1,4 +1,3 @@
-import DiscoAuth
 import DiscoCLI
 import DiscoCore
 import DiscoLifecycle
@@ -39,12 +38,5 @@ if configuration.tls == nil, let certificate = options.httpTLS.certificate, let 
 let proxyConfiguration = configuration
 let keys = setup.1
 
-await NodeCommand(flags: flags, additionalShutdownGrace: proxyConfiguration.drainTimeout).run(options) { node, logger in
-    let writer = LeaderWriterResolver(
-        nodeAPI: node.apiAddress.description, nodeID: node.id.rawValue, proxyPort: proxyConfiguration.listenAddress?.port ?? 0,
-        https: options.httpTLS.certificate != nil, caFile: options.httpTLS.caCertificate,
-        credentials: CredentialStore.authorization(for: options.joinAs))
-    let proxy = try await SidecarProxyServer.start(configuration: proxyConfiguration, nodeID: node.id.rawValue, writer: writer,
-                                                   keys: keys, logger: logger, background: [{ await writer.run() }])
-    return [ProxyService(proxy: proxy, drain: proxyConfiguration.drainTimeout, logger: logger)]
-}
+let role = SidecarRole(configuration: proxyConfiguration, keys: keys)
+await NodeCommand(flags: flags, additionalShutdownGrace: proxyConfiguration.drainTimeout).run(options, roles: [role])

@@ -210,3 +210,37 @@ struct SidecarAPIKeyProcessTests {
         }
     }
 }
+
+@Suite("disco-sidecar: the proxy is the node's sidecar role")
+struct SidecarRoleProcessTests {
+    /// The node's own `/readyz` answers 503 naming the proxy's problem (a dead upstream) and 200
+    /// once the upstream is up; `/metrics` carries the proxy's metrics; `/nodes` shows the role.
+    @Test func theNodesReadinessMetricsAndMemberRecordIncludeTheProxy() async throws {
+        try await DiscodCluster.with("sidecar-role") { cluster in
+            let upstreamPort = try FreePort.loopback()
+            let proxyPort = try FreePort.loopback()
+            let node = try startSidecar(cluster, id: "n1", ports: try DiscodCluster.ports(), flags: [
+                "-proxy-addr", "127.0.0.1:\(proxyPort)", "-upstream", "http://127.0.0.1:\(upstreamPort)",
+                "-upstream-health", "/health", "-upstream-health-interval", "100ms",
+            ])
+            var readiness = ""
+            try await waitUntil("the node's /readyz to name the proxy's dead upstream", timeout: .seconds(60)) {
+                guard let answer = try? await node.request("GET", "/readyz", timeout: .seconds(2)) else { return false }
+                readiness = answer.text
+                return answer.status == 503 && answer.text.contains("upstream \\\"local\\\" is unhealthy")
+            }
+            #expect(readiness.contains("proxy"), "\(readiness)")
+            let service = try await HTTPServer.start(configuration: HTTPServerConfiguration(port: upstreamPort)) { _ in .text("ok") }
+            try await waitUntil("the node to be ready once the upstream answers", timeout: .seconds(60)) {
+                (try? await node.request("GET", "/readyz", timeout: .seconds(2)))?.status == 200
+            }
+            let metrics = try await node.request("GET", "/metrics").text
+            #expect(metrics.contains("disco_proxy_upstream_healthy{upstream=\"local\"} 1"), "\(metrics)")
+            #expect(metrics.contains("disco_raft_term"))
+            #expect(metrics.components(separatedBy: "# TYPE process_resident_memory_bytes").count == 2, "process metrics once")
+            let nodes = try await node.request("GET", "/nodes").text
+            #expect(nodes.contains("sidecar"), "\(nodes)")
+            await service.shutdown(gracePeriod: .seconds(1))
+        }
+    }
+}

@@ -127,7 +127,7 @@ let package = Package(
         .executableTarget(name: "discod", dependencies: ["DiscoCLI"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sidecar",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoCLI", "DiscoLifecycle", "NodeRuntime", "RateLimitCore", "Sidecar", "SidecarProxy"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoAuth", "DiscoCLI", "DiscoLifecycle", "NodeRuntime", "RateLimitCore", "Sidecar", "SidecarProxy"],
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"], swiftSettings: strictSettings),

@@ -8,8 +8,9 @@ import SidecarProxy
 /// Reads `-api-key-file` before anything starts: a missing or bad file is a configuration error
 /// (exit 2) that names the file, the entry and the field.
 enum SidecarKeys {
-    static func load(_ settings: APIKeySettings) throws(FlagError) -> InMemoryAPIKeyStore {
-        guard let path = settings.file else { return InMemoryAPIKeyStore() }
+    /// The keys of `-api-key-file`, or nil without one (the cluster's replicated keys are used).
+    static func load(_ settings: APIKeySettings) throws(FlagError) -> InMemoryAPIKeyStore? {
+        guard let path = settings.file else { return nil }
         guard settings.enabled else { throw FlagError.conflict("api-key-file", "-api-key-file is only read with -api-keys") }
         let bytes: [UInt8]?
         do throws(ProcessEnvironment.FileError) {

@@ -12,18 +12,26 @@ import Synchronization
 /// `-proxy-drain-timeout`). The node's `/readyz` answers 503 while the proxy is not ready (an
 /// unhealthy upstream, no known writer), its `/metrics` carries the proxy's metrics, and its
 /// member record and gossip announce the `sidecar` role.
+///
+/// API keys are the cluster's (``ReplicatedAPIKeys``: `POST/GET/DELETE /keys` on the node's API)
+/// unless `-api-key-file` names a file.
 final class SidecarRole: Role {
     let name = "sidecar"
     private let configuration: ProxyConfiguration
     private let keys: any APIKeyStore
+    private let replicated = ReplicatedAPIKeys()
     private let server = Mutex<SidecarProxyServer?>(nil)
 
-    init(configuration: ProxyConfiguration, keys: any APIKeyStore) {
+    /// - Parameter fileKeys: the keys of `-api-key-file`; nil uses the cluster's.
+    init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?) {
         self.configuration = configuration
-        self.keys = keys
+        keys = fileKeys ?? replicated
     }
 
+    var routes: [APIRoute] { replicated.routes }
+
     func run(_ context: RoleContext) async throws {
+        replicated.attach(context.node)
         let writer = ClusterWriterResolver(proxyPort: configuration.listenAddress?.port ?? 0)
         let proxy = try await SidecarProxyServer.start(
             configuration: configuration, nodeID: context.nodeID.rawValue, writer: writer, keys: keys, logger: context.logger,

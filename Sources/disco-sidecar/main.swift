@@ -38,5 +38,5 @@ if configuration.tls == nil, let certificate = options.httpTLS.certificate, let 
 let proxyConfiguration = configuration
 let keys = setup.1
 
-let role = SidecarRole(configuration: proxyConfiguration, keys: keys)
+let role = SidecarRole(configuration: proxyConfiguration, fileKeys: keys)
 await NodeCommand(flags: flags, additionalShutdownGrace: proxyConfiguration.drainTimeout).run(options, roles: [role])

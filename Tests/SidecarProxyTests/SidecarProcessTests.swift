@@ -244,3 +244,49 @@ struct SidecarRoleProcessTests {
         }
     }
 }
+
+@Suite("disco-sidecar: API keys in the cluster's replicated state")
+struct SidecarReplicatedKeysProcessTests {
+    @Test func keysAddedThroughTheNodeAPIAreCheckedByTheProxyAndRevocationHolds() async throws {
+        try await DiscodCluster.with("sidecar-kv-keys") { cluster in
+            let upstream = try await RecordingUpstream.start(name: "svc")
+            let proxyPort = try FreePort.loopback()
+            let node = try startSidecar(cluster, id: "n1", ports: try DiscodCluster.ports(), flags: [
+                "-proxy-addr", "127.0.0.1:\(proxyPort)", "-upstream", "http://\(upstream.address)", "-api-keys",
+            ])
+            try await waitForProxy(port: proxyPort, process: node)
+            let added = try await node.request("POST", "/keys", body: #"{"app_id":"app1"}"#)
+            #expect(added.status == 201, "\(added.text)")
+            let key = try #require(added.json?["app_key"]?.stringValue)
+            #expect(try await node.request("POST", "/keys", body: #"{"app_id":"app1"}"#).status == 409)
+            #expect(try await node.request("POST", "/keys", body: #"{"app_id":"a/b"}"#).status == 400)
+            let listed = try await node.request("GET", "/keys")
+            #expect(listed.text.contains(#"{"app_id":"app1","revoked":false}"#), "\(listed.text)")
+            #expect(!listed.text.contains(key), "the key itself is never shown again")
+
+            let client = HTTPClient()
+            let url = "http://127.0.0.1:\(proxyPort)/tx"
+            func write(_ appKey: String) async throws -> HTTPClientResponse {
+                try await client.send(HTTPClientRequest(method: "POST", url: url, headers: ["app_id": "app1", "app_key": appKey], body: [1]))
+            }
+            #expect(try await write(key).status == 200)
+            #expect(try await write(key + "x").status == 403)
+            #expect(try await node.request("DELETE", "/keys/app1").status == 200)
+            let revoked = try await write(key)
+            #expect(revoked.status == 403)
+            #expect(revoked.json?["reason"]?.stringValue == "revoked", "\(revoked.bodyText)")
+            #expect(try await node.request("DELETE", "/keys/nobody").status == 404)
+            // A revoked app_id may get a new key.
+            let again = try await node.request("POST", "/keys", body: #"{"app_id":"app1","app_key":"a-new-key-of-enough-length"}"#)
+            #expect(again.status == 201, "\(again.text)")
+            #expect(try await write("a-new-key-of-enough-length").status == 200)
+            #expect(upstream.requests.count == 2)
+            await client.shutdown()
+            await upstream.stop()
+        }
+    }
+}
+
+extension HTTPClientResponse {
+    fileprivate var json: JSONValue? { try? JSONValue.parse(body) }
+}

@@ -281,6 +281,22 @@ struct SidecarReplicatedKeysProcessTests {
             #expect(again.status == 201, "\(again.text)")
             #expect(try await write("a-new-key-of-enough-length").status == 200)
             #expect(upstream.requests.count == 2)
+            // discoctl keys: the same through the command line.
+            let discoctl = try DiscodProcess.executable("discoctl")
+            let address = "127.0.0.1:\(node.httpPort)"
+            let add = try await ChildProcess.run(discoctl, ["keys", "add", "app2", "-app-key", "another-long-enough-key", "-addr", address])
+            #expect(add.status == 0, "\(add.output)")
+            #expect(add.output.contains("app_id app2 app_key another-long-enough-key"), "\(add.output)")
+            #expect(try await client.send(HTTPClientRequest(method: "POST", url: url, headers: ["app_id": "app2", "app_key": "another-long-enough-key"],
+                                                            body: [1])).status == 200)
+            let revoke = try await ChildProcess.run(discoctl, ["keys", "revoke", "app2", "-addr", address])
+            #expect(revoke.status == 0, "\(revoke.output)")
+            let list = try await ChildProcess.run(discoctl, ["keys", "list", "-json", "-addr", address])
+            #expect(list.output.contains(#"{"app_id":"app2","revoked":true}"#), "\(list.output)")
+            let twice = try await ChildProcess.run(discoctl, ["keys", "add", "app1", "-addr", address])
+            #expect(twice.status == 1 && twice.output.contains("409"), "\(twice.output)")
+            let bad = try await ChildProcess.run(discoctl, ["keys", "frobnicate", "-addr", address])
+            #expect(bad.status == 2, "\(bad.output)")
             await client.shutdown()
             await upstream.stop()
         }

@@ -34,8 +34,10 @@ let package = Package(
         .library(name: "LeaseCore", targets: ["LeaseCore"]),
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
         .library(name: "Sidecar", targets: ["Sidecar"]),
+        .library(name: "SidecarProxy", targets: ["SidecarProxy"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
+        .executable(name: "disco-sidecar", targets: ["disco-sidecar"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
         .executable(name: "disco-bench-http", targets: ["disco-bench-http"]),
         .executable(name: "disco-bench-raft-shell", targets: ["disco-bench-raft-shell"]),
@@ -105,8 +107,16 @@ let package = Package(
         // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a
         // socket, a file or a clock (time comes in as milliseconds).
         .target(name: "RateLimitCore", swiftSettings: strictSettings),
-        // disco-sidecar's library: for now the -limit-req grammar and the JSON rate-limit config.
+        // disco-sidecar's pure core: configuration (flags, -proxy-config, -limit-req), routing
+        // decisions, header rewriting, retry policy. No I/O (Tests/LayeringTests checks it).
         .target(name: "Sidecar", dependencies: ["DiscoCore", "RateLimitCore"], swiftSettings: strictSettings),
+        // The sidecar's shell: the reverse proxy, middleware (API keys, rate limits), TCP
+        // listeners, upstream health, the writer's whereabouts, metrics.
+        .target(
+            name: "SidecarProxy",
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoAuth", "RateLimitCore", "Sidecar"],
+            swiftSettings: strictSettings
+        ),
         .target(
             name: "DiscoTestKit",
             dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "LeaseCore", "RateLimitCore"],
@@ -115,6 +125,11 @@ let package = Package(
 
         // MARK: Executables (thin mains)
         .executableTarget(name: "discod", dependencies: ["DiscoCLI"], swiftSettings: strictSettings),
+        .executableTarget(
+            name: "disco-sidecar",
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoAuth", "DiscoCLI", "DiscoLifecycle", "NodeRuntime", "RateLimitCore", "Sidecar", "SidecarProxy"],
+            swiftSettings: strictSettings
+        ),
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
@@ -172,6 +187,11 @@ let package = Package(
         .testTarget(name: "LeaseCoreTests", dependencies: ["LeaseCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "SidecarProxyTests",
+            dependencies: ["SidecarProxy", "Sidecar", "RateLimitCore", "DiscoCore", "DiscoSystem", "DiscoNet", "DiscoTestKit"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),

@@ -23,9 +23,13 @@ import NodeRuntime
 /// ```
 public struct NodeCommand: Sendable {
     public var flags: DiscodFlags
+    /// Time the program's own services and roles may take to stop gracefully (a proxy draining
+    /// its requests), added to the node's grace period before a stop counts as overrun.
+    public var additionalShutdownGrace: Duration
 
-    public init(flags: DiscodFlags = DiscodFlags()) {
+    public init(flags: DiscodFlags = DiscodFlags(), additionalShutdownGrace: Duration = .zero) {
         self.flags = flags
+        self.additionalShutdownGrace = additionalShutdownGrace
     }
 
     var programName: String { flags.flagSet.programName }
@@ -77,7 +81,9 @@ public struct NodeCommand: Sendable {
     /// Starts the node and runs it, with the services `makeServices` returns for it (started
     /// after the node, stopped before it), until a signal stops them or the node fails. Ends the
     /// process: 0 after a graceful stop, the node's status when it failed, 1 otherwise.
-    public func run(_ options: DiscodOptions,
+    /// `roles` run inside the node (see ``Role``): their routes, metrics, status and readiness
+    /// join the node's API.
+    public func run(_ options: DiscodOptions, roles: [any Role] = [],
                     makeServices: @Sendable (Node, Logger) async throws -> [any Service] = { _, _ in [] }) async -> Never {
         signal(SIGPIPE, SIG_IGN)
         let logger = Logger(label: programName, level: options.logLevel, handler: options.logFormat.handler())
@@ -86,7 +92,9 @@ public struct NodeCommand: Sendable {
 
         let node: Node
         do {
-            node = try await Node.start(options.nodeConfiguration, logger: logger)
+            var configuration = options.nodeConfiguration
+            configuration.timing.shutdownGrace += additionalShutdownGrace
+            node = try await Node.start(configuration, logger: logger, roles: roles)
         } catch {
             CommandLineTool.writeStandardError("\(programName): \(error)\n")
             CommandLineTool.exit(1)

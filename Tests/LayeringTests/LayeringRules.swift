@@ -16,6 +16,7 @@ enum LayeringRules {
         "BootstrapCore": ["DiscoCore"],
         "LeaseCore": ["DiscoCore"],
         "RateLimitCore": [],
+        "Sidecar": ["DiscoCore", "RateLimitCore"],
     ]
 
     /// Each shell and the core it runs.
@@ -25,6 +26,7 @@ enum LayeringRules {
         "Bootstrap": "BootstrapCore",
         "DiscoDNS": "DiscoDNSMessage",
         "DiscoDNSServer": "DNSServerCore",
+        "SidecarProxy": "Sidecar",
     ]
 
     /// Modules a pure target's sources may import besides its dependencies: none of them reads a

@@ -60,7 +60,8 @@ extension FlagSet {
                 index += 1
             }
             do throws(FlagValueError) {
-                values[name] = try definition.parse(text)
+                let value = try definition.parse(text)
+                values[name] = definition.accumulates ? Self.appending(value, to: values[name]) : value
             } catch {
                 throw FlagError.invalidValue(name, value: text, reason: error.reason)
             }

@@ -16,7 +16,8 @@ public struct ParsedFlags: Sendable {
 
     /// The flag's value: the last one given, or its default.
     public subscript<Value>(flag: Flag<Value>) -> Value {
-        (values[flag.name] as? Value) ?? flag.defaultValue
+        if let repeated = values[flag.name] as? RepeatedValues { return (repeated.values as? Value) ?? flag.defaultValue }
+        return (values[flag.name] as? Value) ?? flag.defaultValue
     }
 
     /// Whether the flag appeared on the command line (even with its default value).
@@ -50,6 +51,8 @@ public struct FlagSet: Sendable {
         /// Shown as `(default X)`; `nil` hides it (zero values, as in Go).
         var defaultText: String?
         var isBool: Bool
+        /// Each occurrence adds to an array instead of replacing the value (``repeated(_:usage:group:typeName:parse:)``).
+        var accumulates = false
         var parse: @Sendable (String) throws(FlagValueError) -> any Sendable
     }
 

@@ -29,8 +29,8 @@ protocol EventLoopSelectable: AnyObject {
 /// so a handler that does not suspend runs to completion on the loop thread with no thread hop,
 /// and its response is written directly.
 public final class EventLoop: TaskExecutor, @unchecked Sendable {
-    // @unchecked Sendable: `handlers`, `timers`, `localWork` and `running` are touched only on the
-    // loop thread (every internal entry point asserts `inLoop` or is reached from the loop);
+    // @unchecked Sendable: `handlers`, `timers`, `localWork`, `running` and `readScratch` are
+    // touched only on the loop thread (every internal entry point asserts `inLoop` or is reached from the loop);
     // cross-thread submissions go through the `remote` mutex and the eventfd.
 
     private enum Work {
@@ -58,6 +58,21 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private var timers = TimerQueue()
     private var localWork: [Work] = []
     private var running = true
+    /// Where stream reads land before their bytes are copied out at their exact length: one
+    /// buffer per loop (reads are synchronous on the loop thread), so a read costs no zeroed
+    /// 64 KiB allocation. Allocated on first use, never freed (the loop lives as long as it runs).
+    private var readScratch: UnsafeMutableRawBufferPointer?
+
+    /// The loop's read buffer (loop thread only): ``readScratchSize`` bytes.
+    func withReadScratch<R>(_ body: (UnsafeMutableRawBufferPointer) -> R) -> R {
+        if let scratch = readScratch { return body(scratch) }
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: Self.readScratchSize, alignment: 16)
+        readScratch = scratch
+        return body(scratch)
+    }
+
+    /// Size of the loop's read buffer.
+    static let readScratchSize = 64 * 1024
 
     /// Starts a loop on a new thread named `name`.
     public init(name: String = "disco-loop") throws(SystemError) {

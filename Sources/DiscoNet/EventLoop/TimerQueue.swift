@@ -11,8 +11,10 @@ struct TimerID: Hashable, Sendable {
 /// sleeps in `epoll_wait` no longer than the earliest deadline.
 ///
 /// Cancellation is lazy (a set of cancelled ids skipped when they reach the top), which keeps
-/// cancel O(1). Long-lived users such as connections keep at most one pending timer each and re-arm
-/// it when it fires, so stale entries cannot pile up.
+/// cancel O(1). Users that cancel almost every timer long before it is due (a deadline per
+/// request) would pile stale entries up, holding what their actions capture, so once cancelled
+/// entries outnumber live ones (and there are more than ``compactionFloor``) the heap is rebuilt
+/// without them: amortised O(log n) per cancel, and stale entries never more than the live ones.
 struct TimerQueue {
     private struct Entry: Comparable {
         let deadline: UInt64
@@ -37,9 +39,24 @@ struct TimerQueue {
         return TimerID(raw: id)
     }
 
+    /// Cancelled entries tolerated before compaction is considered.
+    static let compactionFloor = 1024
+
     mutating func cancel(_ id: TimerID) {
         cancelled.insert(id.raw)
+        if cancelled.count > Self.compactionFloor, cancelled.count * 2 > heap.count { compact() }
     }
+
+    /// Rebuilds the heap from its live entries and forgets the cancelled ids.
+    private mutating func compact() {
+        var rebuilt = MinHeap<Entry>()
+        for entry in heap.unordered where !cancelled.contains(entry.id) { rebuilt.push(entry) }
+        heap = rebuilt
+        cancelled.removeAll(keepingCapacity: true)
+    }
+
+    /// Entries held, live or cancelled (for tests).
+    var storedCount: Int { heap.count }
 
     /// Removes and returns the actions of every timer due at `now`, in deadline order.
     mutating func popDue(now: UInt64) -> [() -> Void] {

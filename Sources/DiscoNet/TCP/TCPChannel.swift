@@ -69,15 +69,20 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
 
     private func attemptRead() {
         guard let pending = reader else { return }
-        var bytes = [UInt8](repeating: 0, count: pending.max)
-        let result = bytes.withUnsafeMutableBytes { transport.read(into: $0) }
+        // Read into the loop's scratch buffer and copy out exactly what arrived.
+        var bytes: [UInt8] = []
+        let limit = min(pending.max, EventLoop.readScratchSize)
+        let result = loop.withReadScratch { scratch in
+            let outcome = transport.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<limit]))
+            if case .read(let count) = outcome { bytes = Array(UnsafeRawBufferPointer(rebasing: scratch[0..<count])) }
+            return outcome
+        }
         switch result {
         case .wouldBlock:
             updateInterest()
-        case .read(let count):
+        case .read:
             reader = nil
             updateInterest()
-            bytes.removeSubrange(count...)
             pending.continuation.resume(returning: bytes)
         case .endOfStream:
             reader = nil

@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import Synchronization
 import DiscoNet
 import Foundation
@@ -63,7 +64,8 @@ extension Node {
         for line in await roleMetricLines() { text.line(line) }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
-        return HTTPResponse(status: 200, headers: headers, bytes: Array(text.output.utf8))
+        // Prometheus's standard process metrics: resident memory, CPU seconds, descriptors, start time.
+        return HTTPResponse(status: 200, headers: headers, bytes: Array((text.output + ProcessStatistics.current().prometheusText).utf8))
     }
 }
 

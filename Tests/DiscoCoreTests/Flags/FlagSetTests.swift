@@ -262,3 +262,23 @@ struct SampleFlags {
         #expect(EditDistance.suggestion(for: "zz", among: ["raft-addr"]) == nil)
     }
 }
+
+@Suite("Flags: repeatable flags")
+struct RepeatedFlagTests {
+    @Test func everyOccurrenceIsKeptInOrderAndBooleansAreKnown() throws {
+        var set = FlagSet(programName: "t", synopsis: "")
+        let limits = set.repeated("limit", usage: "a limit") { text throws(FlagValueError) in
+            guard let value = Int(text) else { throw FlagValueError("not a number") }
+            return value
+        }
+        let verbose = set.bool("verbose", usage: "")
+        let parsed = try set.parse(["-limit", "3", "-verbose", "--limit=1", "-limit", "2", "rest"])
+        #expect(parsed[limits] == [3, 1, 2])
+        #expect(parsed[verbose])
+        #expect(parsed.positionals == ["rest"])
+        #expect(try set.parse([])[limits] == [])
+        #expect(try set.parse(["-limit", "7"])[limits] == [7])
+        #expect(set.isBoolean("verbose") && !set.isBoolean("limit") && !set.isBoolean("missing"))
+        #expect(throws: FlagError.self) { try set.parse(["-limit", "x"]) }
+    }
+}

@@ -136,5 +136,21 @@ struct TimerQueueTests {
         #expect(queue.nextDeadline == 40)
     }
 
+    /// A deadline per request, cancelled as soon as the request is answered: cancelled entries
+    /// must not pile up (each holds what its action captures) while the live ones still fire.
+    @Test func timersCancelledLongBeforeTheyAreDueDoNotPileUp() {
+        var queue = TimerQueue()
+        let box = FiredBox()
+        var live: [Int] = []
+        for request in 0..<20_000 {
+            let id = queue.schedule(at: UInt64(1_000_000 + request)) { box.values.append(request) }
+            if request % 5_000 == 0 { live.append(request) } else { queue.cancel(id) }
+            #expect(queue.storedCount <= 2 * TimerQueue.compactionFloor + 2 * live.count + 2)
+        }
+        for action in queue.popDue(now: 2_000_000) { action() }
+        #expect(box.values == live)
+        #expect(queue.isEmpty)
+    }
+
     private final class FiredBox { var values: [Int] = [] }
 }

@@ -1,3 +1,5 @@
+import Synchronization
+
 // MARK: - HTTP/1.1 client
 
 /// Settings for an ``HTTPClient``.
@@ -195,10 +197,16 @@ public final class HTTPClient: Sendable {
 
     /// Runs `body`, failing with `.timeout` after `limit`. The body is cancelled on timeout, which
     /// closes whatever connection it is using.
+    ///
+    /// Called on one of the client's loops (a proxy answering on the same loops), the deadline is
+    /// that loop's timer and the body one task on the loop: no sleeping task, no dispatch timer.
     func withDeadline<T: Sendable>(
         _ limit: Duration, host: String, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        try await withThrowingTaskGroup(of: T?.self) { group in
+        if let loop = group.loops.first(where: { $0.inLoop }) {
+            return try await withLoopDeadline(limit, on: loop, host: host, body)
+        }
+        return try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
             group.addTask {
                 try await Task.sleep(for: limit)
@@ -210,5 +218,25 @@ public final class HTTPClient: Sendable {
             }
             return value
         }
+    }
+
+    /// ``withDeadline(_:host:_:)`` timed by `loop` (the current thread's loop): the body runs as
+    /// one task preferring the loop, awaited here (cancelled with the caller), and a loop timer
+    /// cancels it at the deadline.
+    private func withLoopDeadline<T: Sendable>(
+        _ limit: Duration, on loop: EventLoop, host: String, _ body: @escaping @Sendable () async throws -> T
+    ) async throws -> T {
+        let work = Task(executorPreference: loop) { try await body() }
+        let expired = Atomic<Bool>(false)
+        let timer = loop.scheduleTimer(after: limit) {
+            expired.store(true, ordering: .relaxed)
+            work.cancel()
+        }
+        let result = await withTaskCancellationHandler { await work.result } onCancel: { work.cancel() }
+        if loop.inLoop { loop.cancelTimer(timer) } else { loop.execute { loop.cancelTimer(timer) } }
+        if case .failure = result, expired.load(ordering: .relaxed) {
+            throw HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)")
+        }
+        return try result.get()
     }
 }

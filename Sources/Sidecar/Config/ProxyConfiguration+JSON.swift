@@ -1,0 +1,140 @@
+import DiscoCore
+import RateLimitCore
+
+// MARK: - -proxy-config
+
+extension ProxyConfiguration {
+    /// The top-level fields of `-proxy-config`.
+    public static let fields = ["upstreams", "routes", "api_keys", "tcp_proxy", "upstream_health_interval",
+                                "connect_timeout", "read_timeout"] + RateLimitConfiguration.fields
+    static let upstreamFields = ["url", "health"]
+    static let routeFields = ["name", "methods", "path", "upstream", "writer"]
+    static let apiKeyFields = ["enabled", "methods"]
+    static let tcpFields = ["listen", "upstream", "max_connections", "rate", "burst"]
+
+    /// Decodes `-proxy-config` strictly: unknown fields are errors that list the valid ones
+    /// (with a suggestion for a misspelling), and every error names its field.
+    ///
+    /// ```json
+    /// {"upstreams": {"service": "http://127.0.0.1:9984",
+    ///                "auth": {"url": "http://127.0.0.1:8080", "health": "/health"}},
+    ///  "routes": [{"methods": ["GET", "HEAD"], "path": "/", "upstream": "service"},
+    ///             {"methods": ["POST"], "path": "/api/v1/transactions", "upstream": "auth", "writer": true}],
+    ///  "api_keys": {"enabled": true, "methods": ["POST"]},
+    ///  "tcp_proxy": [{"listen": ":27017", "upstream": "127.0.0.1:27017", "max_connections": 100}],
+    ///  "limit_req_zone": [{"name": "per_client", "rate": "10r/s"}], "limit_req": [{"zone": "per_client", "burst": 5}]}
+    /// ```
+    public init(json: JSONValue, context: String = "-proxy-config") throws(ConfigError) {
+        let reader = try JSONObjectReader(json, context: context, allowedFields: Self.fields)
+        self.init()
+        upstreams = try Self.upstreams(reader)
+        routes = try Self.routes(reader)
+        rateLimit = try RateLimitConfiguration(reader: reader)
+        if let keys = try reader.object("api_keys", allowedFields: Self.apiKeyFields) {
+            apiKeys.enabled = try keys.bool("enabled") ?? true
+            if let methods = try Self.methods(keys, "methods") { apiKeys.methods = methods }
+        }
+        tcpProxies = try Self.tcpProxies(reader)
+        if let interval = try reader.duration("upstream_health_interval") { healthInterval = interval }
+        if let timeout = try reader.duration("connect_timeout") { connectTimeout = timeout }
+        if let timeout = try reader.duration("read_timeout") { readTimeout = timeout }
+    }
+
+    // MARK: Fields
+
+    private static func upstreams(_ reader: JSONObjectReader) throws(ConfigError) -> [UpstreamDefinition] {
+        guard let value = reader.value("upstreams") else { return [] }
+        guard case .object(let object) = value else {
+            throw reader.error("upstreams", "expected an object of names to URLs, e.g. {\"service\": \"http://127.0.0.1:9984\"}, got \(value.errorDescription)")
+        }
+        var upstreams: [UpstreamDefinition] = []
+        for member in object {
+            let field = "upstreams.\(member.key)"
+            guard LimitReqSyntax.zoneName(member.key).isSuccess else {
+                throw reader.error(field, "an upstream name is 1 to 64 letters, digits, '_', '-' or '.'")
+            }
+            var url: String
+            var health: String?
+            switch member.value {
+            case .string(let text):
+                url = text
+            case .object:
+                let nested = try JSONObjectReader(member.value, context: reader.context, allowedFields: upstreamFields, path: reader.path + field + ".")
+                url = try nested.required("url", try nested.string("url"), example: #"{"url":"http://127.0.0.1:9984"}"#)
+                health = try nested.string("health")
+                if let path = health, !path.hasPrefix("/") { throw nested.error("health", "expected an absolute path such as /health") }
+            default:
+                throw reader.error(field, "expected a URL string or {\"url\": …, \"health\": …}, got \(member.value.errorDescription)")
+            }
+            switch UpstreamDefinition.parseURL(url) {
+            case .success(let address): upstreams.append(UpstreamDefinition(name: member.key, address: address, healthPath: health))
+            case .failure(let problem): throw reader.error(field, problem.message)
+            }
+        }
+        return upstreams
+    }
+
+    private static func routes(_ reader: JSONObjectReader) throws(ConfigError) -> [ProxyRoute] {
+        guard let value = reader.value("routes") else { return [] }
+        guard case .array(let elements) = value else { throw reader.error("routes", "expected an array of route objects, got \(value.errorDescription)") }
+        var routes: [ProxyRoute] = []
+        for (index, element) in elements.enumerated() {
+            let route = try JSONObjectReader(element, context: reader.context, allowedFields: routeFields, path: reader.path + "routes[\(index)].")
+            let upstream = try route.required("upstream", try route.string("upstream"), example: #"{"path":"/","upstream":"service"}"#)
+            let path = try route.string("path") ?? "/"
+            guard path.hasPrefix("/") else { throw route.error("path", "expected a path prefix starting with /, e.g. /api/v1/") }
+            routes.append(ProxyRoute(name: try route.string("name") ?? "routes[\(index)]", methods: try methods(route, "methods"),
+                                     pathPrefix: path, target: RouteTarget(upstream: upstream, viaWriter: try route.bool("writer") ?? false)))
+        }
+        return routes
+    }
+
+    static func methods(_ reader: JSONObjectReader, _ key: String) throws(ConfigError) -> Set<String>? {
+        guard let list = try reader.stringArray(key) else { return nil }
+        var methods: Set<String> = []
+        for method in list {
+            guard !method.isEmpty, method.utf8.allSatisfy(LimitReqSyntax.isTokenByte) else {
+                throw reader.error(key, "\(method.debugDescription) is not an HTTP method; write methods such as \"GET\" or \"POST\"")
+            }
+            methods.insert(method.uppercased())
+        }
+        guard !methods.isEmpty else { throw reader.error(key, "expected at least one method, or leave the field out for every method") }
+        return methods
+    }
+
+    private static func tcpProxies(_ reader: JSONObjectReader) throws(ConfigError) -> [TCPProxySpec] {
+        guard let value = reader.value("tcp_proxy") else { return [] }
+        guard case .array(let elements) = value else { throw reader.error("tcp_proxy", "expected an array of listener objects, got \(value.errorDescription)") }
+        var specs: [TCPProxySpec] = []
+        for (index, element) in elements.enumerated() {
+            let tcp = try JSONObjectReader(element, context: reader.context, allowedFields: tcpFields, path: reader.path + "tcp_proxy[\(index)].")
+            let listen = try tcp.required("listen", try tcp.string("listen"), example: #"{"listen":":27017","upstream":"127.0.0.1:27017"}"#)
+            let upstream = try tcp.required("upstream", try tcp.string("upstream"), example: #""upstream":"127.0.0.1:27017""#)
+            var spec: TCPProxySpec
+            do throws(FlagValueError) {
+                spec = TCPProxySpec(listen: try TCPProxySpec.address(listen, what: "listen address", allowsEmptyHost: true),
+                                    upstream: try TCPProxySpec.address(upstream, what: "upstream address", allowsEmptyHost: false))
+            } catch {
+                throw tcp.error("listen", error.reason)
+            }
+            spec.maxConnections = try tcp.int("max_connections", in: 1...1_000_000)
+            if let rate = try tcp.string("rate") {
+                switch LimitReqSyntax.rate(rate) {
+                case .success(let value): spec.rate = value
+                case .failure(let reason): throw tcp.error("rate", reason.text)
+                }
+            }
+            spec.burst = try tcp.int("burst", in: 0...LimitReq.maximumBurst) ?? 0
+            if spec.burst > 0, spec.rate == nil { throw tcp.error("burst", "needs \"rate\", e.g. \"rate\": \"10r/s\"") }
+            specs.append(spec)
+        }
+        return specs
+    }
+}
+
+extension Result {
+    fileprivate var isSuccess: Bool {
+        if case .success = self { return true }
+        return false
+    }
+}

@@ -1,0 +1,176 @@
+import DiscoCore
+
+// MARK: - ProxyConfiguration
+
+/// Everything the sidecar's proxy runs with: upstreams, routes, rate limits, API keys, TCP
+/// listeners, health checks and timeouts. Built from the flags for the common case
+/// (``SidecarFlags``) and from `-proxy-config` (``init(json:context:)``), merged by
+/// ``merging(_:)``, then checked by ``validated()``.
+public struct ProxyConfiguration: Hashable, Sendable {
+    /// Where the HTTP proxy listens; nil runs no HTTP proxy (TCP listeners may still run).
+    public var listenAddress: PeerAddress?
+    /// Named upstreams, in the order given.
+    public var upstreams: [UpstreamDefinition]
+    /// Routes in order; empty means the defaults for the first upstream (``ProxyRoute/defaults(upstream:)``).
+    public var routes: [ProxyRoute]
+    public var rateLimit: RateLimitConfiguration
+    public var apiKeys: APIKeySettings
+    public var tcpProxies: [TCPProxySpec]
+    /// How often each upstream's health is checked; zero turns checks off.
+    public var healthInterval: Duration
+    public var connectTimeout: Duration
+    /// Bound on the exchange with an upstream up to its response head (connect, send, wait).
+    public var readTimeout: Duration
+    /// How long SIGTERM lets in-flight requests finish before the node leaves.
+    public var drainTimeout: Duration
+    /// PEM certificate chain and key files: the proxy terminates TLS (HTTPS only) when set.
+    public var tls: ProxyTLSFiles?
+    /// Event-loop threads of the proxy (its own, apart from the node's). With one, requests are
+    /// decided in the order they arrive, as by one nginx worker.
+    public var threads: Int = 1
+
+    public init(listenAddress: PeerAddress? = nil, upstreams: [UpstreamDefinition] = [], routes: [ProxyRoute] = [],
+                rateLimit: RateLimitConfiguration = RateLimitConfiguration(), apiKeys: APIKeySettings = APIKeySettings(),
+                tcpProxies: [TCPProxySpec] = [], healthInterval: Duration = .seconds(5), connectTimeout: Duration = .seconds(5),
+                readTimeout: Duration = .seconds(60), drainTimeout: Duration = .seconds(10)) {
+        self.listenAddress = listenAddress
+        self.upstreams = upstreams
+        self.routes = routes
+        self.rateLimit = rateLimit
+        self.apiKeys = apiKeys
+        self.tcpProxies = tcpProxies
+        self.healthInterval = healthInterval
+        self.connectTimeout = connectTimeout
+        self.readTimeout = readTimeout
+        self.drainTimeout = drainTimeout
+        self.tls = nil
+    }
+
+    /// The routes in effect: those configured, or the defaults for the first upstream.
+    public var routeTable: RouteTable {
+        if !routes.isEmpty || upstreams.isEmpty { return RouteTable(routes) }
+        return RouteTable(ProxyRoute.defaults(upstream: upstreams[0].name))
+    }
+
+    /// The upstream named `name`.
+    public func upstream(named name: String) -> UpstreamDefinition? { upstreams.first { $0.name == name } }
+
+    /// Whether anything runs at all (an HTTP proxy or a TCP listener).
+    public var isEnabled: Bool { listenAddress != nil || !tcpProxies.isEmpty }
+
+    /// Checks that routes name defined upstreams and that an HTTP proxy has somewhere to send
+    /// requests; errors name the field and the fix.
+    public func validated() throws(ConfigError) -> ProxyConfiguration {
+        if listenAddress != nil, upstreams.isEmpty {
+            throw ConfigError(code: .missingField, field: "upstream",
+                              message: "-proxy-addr needs an upstream: give -upstream http://127.0.0.1:PORT or \"upstreams\" in -proxy-config")
+        }
+        for (index, route) in routes.enumerated() where upstream(named: route.target.upstream) == nil {
+            let names = upstreams.map { $0.name.debugDescription }.joined(separator: ", ")
+            throw ConfigError(code: .invalidValue, field: "routes[\(index)].upstream",
+                              message: "-proxy-config field \"routes[\(index)].upstream\": no upstream is named \(route.target.upstream.debugDescription)"
+                                + (names.isEmpty ? "; define it in \"upstreams\"" : "; defined upstreams: \(names)"))
+        }
+        return self
+    }
+
+    /// This configuration (from flags) with `other` (from `-proxy-config`): upstreams, routes,
+    /// rate limits and TCP listeners of both; API keys on when either turns them on.
+    public func merging(_ other: ProxyConfiguration) throws(ConfigError) -> ProxyConfiguration {
+        var merged = self
+        for upstream in other.upstreams {
+            if self.upstream(named: upstream.name) != nil {
+                throw ConfigError(code: .invalidValue, field: "upstreams",
+                                  message: "upstream \(upstream.name.debugDescription) is defined twice (by -upstream and -proxy-config); rename the one in -proxy-config")
+            }
+            merged.upstreams.append(upstream)
+        }
+        merged.routes += other.routes
+        merged.rateLimit = try rateLimit.merging(other.rateLimit)
+        merged.tcpProxies += other.tcpProxies
+        if other.apiKeys.enabled { merged.apiKeys = other.apiKeys }
+        return merged
+    }
+}
+
+/// The certificate chain and private key a listener presents (PEM files).
+public struct ProxyTLSFiles: Hashable, Sendable {
+    public var certificate: String
+    public var key: String
+
+    public init(certificate: String, key: String) {
+        self.certificate = certificate
+        self.key = key
+    }
+}
+
+// MARK: - Upstreams
+
+/// A named HTTP service the proxy forwards to.
+public struct UpstreamDefinition: Hashable, Sendable {
+    public var name: String
+    /// `host:port` (plain HTTP).
+    public var address: PeerAddress
+    /// Path of an HTTP GET that must answer 2xx or 3xx; nil checks that a TCP connection opens.
+    public var healthPath: String?
+
+    public init(name: String, address: PeerAddress, healthPath: String? = nil) {
+        self.name = name
+        self.address = address
+        self.healthPath = healthPath
+    }
+
+    /// The name `-upstream` gives its upstream.
+    public static let flagName = "local"
+
+    /// Parses `http://host:port` (a trailing `/` is allowed; no other path).
+    public static func parseURL(_ text: String) -> Result<PeerAddress, SidecarSyntaxError> {
+        let example = "expected http://host:port, e.g. http://127.0.0.1:9984"
+        let lower = text.lowercased()
+        if lower.hasPrefix("https://") {
+            return .failure(SidecarSyntaxError("\(text): https upstreams are not supported yet; use http:// (TLS to upstreams comes later)"))
+        }
+        guard lower.hasPrefix("http://") else { return .failure(SidecarSyntaxError("\(text): \(example)")) }
+        var rest = String(text.dropFirst("http://".count))
+        if rest.hasSuffix("/") { rest.removeLast() }
+        do throws(PeerAddressError) {
+            return .success(try PeerAddress(parsing: rest, defaultPort: 80))
+        } catch {
+            return .failure(SidecarSyntaxError("\(text): \(error.reason); \(example)"))
+        }
+    }
+}
+
+/// Why a sidecar value is wrong, naming what would be right.
+public struct SidecarSyntaxError: Error, Hashable, Sendable, CustomStringConvertible {
+    public let message: String
+    public init(_ message: String) { self.message = message }
+    public var description: String { message }
+}
+
+// MARK: - API keys
+
+/// Which requests need an API key (3scale's `app_id` and `app_key` headers).
+public struct APIKeySettings: Hashable, Sendable {
+    public var enabled: Bool
+    /// Methods that need a key when ``enabled``.
+    public var methods: Set<String>
+    /// `-api-key-file`: where the keys come from until the cluster keeps them.
+    public var file: String?
+
+    public init(enabled: Bool = false, methods: Set<String> = ProxyRoute.writeMethods, file: String? = nil) {
+        self.enabled = enabled
+        self.methods = methods
+        self.file = file
+    }
+
+    /// The header carrying the application's ID.
+    public static let appIDHeader = "app_id"
+    /// The header carrying the application's secret key.
+    public static let appKeyHeader = "app_key"
+    /// Credential headers removed before a request reaches an upstream (lower case).
+    public static let credentialHeaders: Set<String> = ["app_id", "app_key"]
+
+    /// Whether a request with `method` needs a key.
+    public func requiresKey(method: String) -> Bool { enabled && methods.contains(method) }
+}

@@ -1,0 +1,152 @@
+import DiscoCore
+import RateLimitCore
+
+// MARK: - SidecarFlags
+
+/// The proxy's flags, declared on a flag set (the sidecar's own, or a node program's after its
+/// node flags), and turned into a ``ProxyConfiguration`` together with `-proxy-config`.
+public struct SidecarFlags: Sendable {
+    public static let proxyGroup = "Proxy"
+
+    let proxyAddr: Flag<PeerAddress?>
+    let upstream: Flag<String>
+    let proxyConfig: Flag<String>
+    let limitReq: Flag<[LimitReqSpec]>
+    let apiKeys: Flag<Bool>
+    let apiKeyMethods: Flag<Set<String>>
+    let apiKeyFile: Flag<String>
+    let tcpProxy: Flag<[TCPProxySpec]>
+    let upstreamHealth: Flag<String>
+    let upstreamHealthInterval: Flag<Duration>
+    let drainTimeout: Flag<Duration>
+    let connectTimeout: Flag<Duration>
+    let readTimeout: Flag<Duration>
+    let proxyCert: Flag<String>
+    let proxyThreads: Flag<Int>
+    let proxyKey: Flag<String>
+
+    /// The names of the flags this declares.
+    public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "api-key-file", "tcp-proxy",
+                               "upstream-health", "upstream-health-interval", "proxy-drain-timeout", "proxy-connect-timeout",
+                               "proxy-read-timeout", "proxy-cert", "proxy-key", "proxy-threads"]
+
+    /// Declares the flags on `set`.
+    public init(_ set: inout FlagSet, group: String = Self.proxyGroup) {
+        proxyAddr = set.custom("proxy-addr", default: nil, defaultText: nil, typeName: "host:port",
+                               usage: "Where the HTTP proxy listens (:8080 for every interface); without it no HTTP proxy runs",
+                               group: group) { text throws(FlagValueError) in
+            try TCPProxySpec.address(text, what: "proxy address", allowsEmptyHost: true)
+        }
+        upstream = set.string("upstream", usage: "The local service the proxy fronts, e.g. http://127.0.0.1:9984: reads go to it,\n"
+                              + "writes to the writer's (the Raft leader's sidecar)", group: group, typeName: "url")
+        proxyConfig = set.string("proxy-config", usage: "Proxy configuration: JSON, or the path of a JSON file ($VAR expanded): named upstreams,\n"
+                                 + "routes, rate-limit zones, API keys, TCP listeners", group: group, typeName: "json|path")
+        limitReq = set.repeated("limit-req", usage: "A rate limit with nginx limit_req semantics, e.g. 'rate=10r/s burst=5 nodelay'\n"
+                                + "(also r/m, delay=N, status=N, key=addr|app_id|header:NAME, zone=, size=, dry-run)",
+                                group: group, typeName: "spec") { text throws(FlagValueError) in try LimitReqSpec.parse(text) }
+        apiKeys = set.bool("api-keys", usage: "Require an API key (app_id and app_key headers) for the -api-key-methods", group: group)
+        apiKeyMethods = set.custom("api-key-methods", default: ProxyRoute.writeMethods, defaultText: "\"POST,PUT,PATCH,DELETE\"",
+                                   typeName: "list", usage: "Methods that need an API key with -api-keys", group: group) { text throws(FlagValueError) in
+            let methods = Set(text.split(separator: ",").map { $0.trimmingSpaces.uppercased() }.filter { !$0.isEmpty })
+            guard !methods.isEmpty, methods.allSatisfy({ $0.utf8.allSatisfy(LimitReqSyntax.isTokenByte) }) else {
+                throw FlagValueError("expected a comma-separated list of methods such as POST,PUT,DELETE")
+            }
+            return methods
+        }
+        apiKeyFile = set.string("api-key-file", usage: "JSON array of {\"app_id\", \"app_key_sha256\", \"revoked\"}: the keys -api-keys checks\n"
+                                + "(until the cluster keeps them)", group: group, typeName: "file")
+        tcpProxy = set.repeated("tcp-proxy", usage: "A TCP pass-through listener LISTEN=UPSTREAM, e.g. ':27017=127.0.0.1:27017 max-conns=100 rate=10r/s'",
+                                group: group, typeName: "spec") { text throws(FlagValueError) in try TCPProxySpec.parse(text) }
+        upstreamHealth = set.string("upstream-health", usage: "Path of an HTTP GET that checks the upstream's health (2xx or 3xx is healthy);\n"
+                                    + "without it a TCP connect is the check", group: group, typeName: "path")
+        upstreamHealthInterval = set.duration("upstream-health-interval", default: .seconds(5),
+                                              usage: "How often upstream health is checked (0: never; upstreams count as healthy)", group: group)
+        drainTimeout = set.duration("proxy-drain-timeout", default: .seconds(10),
+                                    usage: "On SIGTERM, how long in-flight proxied requests may take to finish before the node leaves", group: group)
+        connectTimeout = set.duration("proxy-connect-timeout", default: .seconds(5), usage: "Bound on connecting to an upstream (then 504)", group: group)
+        readTimeout = set.duration("proxy-read-timeout", default: .seconds(60),
+                                   usage: "Bound on waiting for an upstream's response head (then 504)", group: group)
+        proxyCert = set.string("proxy-cert", usage: "PEM certificate (chain, leaf first) the proxy presents: it then speaks only HTTPS\n"
+                               + "(default: -http-cert's, when the node's API has one)", group: group, typeName: "path")
+        proxyKey = set.string("proxy-key", usage: "PEM private key of -proxy-cert", group: group, typeName: "path")
+        proxyThreads = set.int("proxy-threads", default: 1, usage: "Event-loop threads of the proxy; with 1 (as one nginx worker) rate limits\n"
+                               + "decide requests in the order they arrive", group: group, typeName: "n")
+    }
+
+    /// The configuration the flags and `-proxy-config` (read through `loader`) describe, checked.
+    public func configuration(_ parsed: ParsedFlags, loader: DiscoConfigLoader) throws(FlagError) -> ProxyConfiguration {
+        var configuration = ProxyConfiguration()
+        configuration.listenAddress = parsed[proxyAddr]
+        let upstreamText = parsed[upstream]
+        if !upstreamText.isEmpty {
+            switch UpstreamDefinition.parseURL(upstreamText) {
+            case .success(let address):
+                let path = parsed[upstreamHealth]
+                configuration.upstreams = [UpstreamDefinition(name: UpstreamDefinition.flagName, address: address, healthPath: path.isEmpty ? nil : path)]
+            case .failure(let problem):
+                throw FlagError(code: .invalidValue, flag: "upstream", message: "invalid value \(upstreamText.debugDescription) for flag -upstream: \(problem.message)")
+            }
+        }
+        let healthPath = parsed[upstreamHealth]
+        if !healthPath.isEmpty, !healthPath.hasPrefix("/") {
+            throw FlagError(code: .invalidValue, flag: "upstream-health", message: "invalid value \(healthPath.debugDescription) for flag -upstream-health: expected a path such as /health")
+        }
+        do throws(FlagValueError) {
+            configuration.rateLimit = try RateLimitConfiguration(flags: parsed[limitReq])
+        } catch {
+            throw FlagError(code: .invalidValue, flag: "limit-req", message: "invalid value for flag -limit-req: \(error.reason)")
+        }
+        configuration.apiKeys = APIKeySettings(enabled: parsed[apiKeys], methods: parsed[apiKeyMethods],
+                                               file: parsed[apiKeyFile].isEmpty ? nil : parsed[apiKeyFile])
+        configuration.tcpProxies = parsed[tcpProxy]
+        configuration.healthInterval = parsed[upstreamHealthInterval]
+        configuration.drainTimeout = parsed[drainTimeout]
+        configuration.connectTimeout = parsed[connectTimeout]
+        configuration.readTimeout = parsed[readTimeout]
+        for (name, flag) in [("proxy-connect-timeout", connectTimeout), ("proxy-read-timeout", readTimeout)] where parsed[flag] <= .zero {
+            throw FlagError(code: .invalidValue, flag: name, message: "-\(name) must be above 0, e.g. 5s")
+        }
+        configuration.threads = parsed[proxyThreads]
+        guard (1...64).contains(configuration.threads) else {
+            throw FlagError(code: .invalidValue, flag: "proxy-threads", message: "-proxy-threads must be from 1 to 64, got \(configuration.threads)")
+        }
+        switch (parsed[proxyCert].isEmpty, parsed[proxyKey].isEmpty) {
+        case (false, false): configuration.tls = ProxyTLSFiles(certificate: parsed[proxyCert], key: parsed[proxyKey])
+        case (false, true): throw FlagError.conflict("proxy-key", "-proxy-cert needs -proxy-key (the certificate's private key)")
+        case (true, false): throw FlagError.conflict("proxy-cert", "-proxy-key needs -proxy-cert")
+        case (true, true): break
+        }
+        do throws(ConfigError) {
+            let text = parsed[proxyConfig]
+            if !text.isEmpty {
+                var fromJSON = try ProxyConfiguration(json: try loader.loadJSON(text))
+                // -upstream-health applies to upstreams of the config that name no health path of their own.
+                if !healthPath.isEmpty {
+                    for index in fromJSON.upstreams.indices where fromJSON.upstreams[index].healthPath == nil {
+                        fromJSON.upstreams[index].healthPath = healthPath
+                    }
+                }
+                let file = configuration.apiKeys.file
+                configuration = try configuration.merging(fromJSON)
+                configuration.apiKeys.file = file
+                if parsed.isSet(upstreamHealthInterval) { configuration.healthInterval = parsed[upstreamHealthInterval] } else {
+                    configuration.healthInterval = fromJSON.healthInterval
+                }
+                if !parsed.isSet(connectTimeout) { configuration.connectTimeout = fromJSON.connectTimeout }
+                if !parsed.isSet(readTimeout) { configuration.readTimeout = fromJSON.readTimeout }
+            }
+            return try configuration.validated()
+        } catch {
+            throw FlagError(code: .invalidValue, flag: "proxy-config", message: error.message)
+        }
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: Substring {
+        var result = self
+        while result.first == " " { result = result.dropFirst() }
+        while result.last == " " { result = result.dropLast() }
+        return result
+    }
+}

@@ -1,0 +1,79 @@
+import DiscoCore
+import RateLimitCore
+
+// MARK: - TCP listeners
+
+/// One TCP pass-through listener: `-tcp-proxy ':27017=127.0.0.1:27017 max-conns=100 rate=10r/s burst=20'`.
+///
+/// The first word is `LISTEN=UPSTREAM` (`:PORT` listens on every interface); then, optionally,
+/// `max-conns=N` (most connections open at once; more are closed at accept), `rate=Nr/s` or
+/// `r/m` with `burst=N` (new connections per second, nginx `limit_req` arithmetic without
+/// delay: beyond the burst they are closed at accept).
+public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
+    public var listen: PeerAddress
+    public var upstream: PeerAddress
+    /// Most connections open at once; nil: no limit.
+    public var maxConnections: Int?
+    /// New connections per unit of time; nil: no limit.
+    public var rate: LimitRate?
+    public var burst: Int
+
+    public init(listen: PeerAddress, upstream: PeerAddress, maxConnections: Int? = nil, rate: LimitRate? = nil, burst: Int = 0) {
+        self.listen = listen
+        self.upstream = upstream
+        self.maxConnections = maxConnections
+        self.rate = rate
+        self.burst = burst
+    }
+
+    public var description: String { "\(listen)=\(upstream)" }
+
+    /// Parses a `-tcp-proxy` value.
+    public static func parse(_ text: String) throws(FlagValueError) -> TCPProxySpec {
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
+        guard let first = words.first, let equals = first.firstIndex(of: "=") else {
+            throw FlagValueError("expected LISTEN=UPSTREAM such as :27017=127.0.0.1:27017, then optionally max-conns=N rate=Nr/s burst=N")
+        }
+        let listen = try address(String(first[..<equals]), what: "listen address", allowsEmptyHost: true)
+        let upstream = try address(String(first[first.index(after: equals)...]), what: "upstream address", allowsEmptyHost: false)
+        var spec = TCPProxySpec(listen: listen, upstream: upstream)
+        for word in words.dropFirst() {
+            let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { throw FlagValueError("\(word): expected max-conns=N, rate=Nr/s or burst=N") }
+            switch parts[0] {
+            case "max-conns":
+                guard let value = LimitReqSyntax.wholeNumber(parts[1]), value > 0 else {
+                    throw FlagValueError("\(word): max-conns must be a whole number above 0")
+                }
+                spec.maxConnections = value
+            case "rate":
+                switch LimitReqSyntax.rate(parts[1]) {
+                case .success(let rate): spec.rate = rate
+                case .failure(let reason): throw FlagValueError("\(word): \(reason.text)")
+                }
+            case "burst":
+                guard let value = LimitReqSyntax.wholeNumber(parts[1]), (0...LimitReq.maximumBurst).contains(value) else {
+                    throw FlagValueError("\(word): burst must be a whole number from 0 to \(LimitReq.maximumBurst)")
+                }
+                spec.burst = value
+            default:
+                throw FlagValueError("\(word): unknown parameter; valid parameters: max-conns=, rate=, burst=")
+            }
+        }
+        if spec.burst > 0, spec.rate == nil { throw FlagValueError("burst=\(spec.burst) needs rate=, e.g. rate=10r/s burst=\(spec.burst)") }
+        return spec
+    }
+
+    /// `host:port`, or `:port` for every interface when `allowsEmptyHost`.
+    static func address(_ text: String, what: String, allowsEmptyHost: Bool) throws(FlagValueError) -> PeerAddress {
+        let written = allowsEmptyHost && text.hasPrefix(":") ? "0.0.0.0" + text : text
+        let address: PeerAddress
+        do throws(PeerAddressError) {
+            address = try PeerAddress(parsing: written)
+        } catch {
+            throw FlagValueError("\(what) \(text.debugDescription): \(error.reason); expected host:port\(allowsEmptyHost ? " or :port" : "")")
+        }
+        guard address.scheme == nil else { throw FlagValueError("\(what) \(text): expected host:port without a scheme") }
+        return address
+    }
+}

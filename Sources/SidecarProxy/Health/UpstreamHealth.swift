@@ -1,0 +1,111 @@
+import DiscoCore
+import DiscoNet
+import Sidecar
+import Synchronization
+
+// MARK: - Health of the fronted services
+
+/// Checks every upstream every `interval` (an HTTP GET of its health path answering 2xx or 3xx,
+/// or a TCP connect when it has none) and remembers the outcome. Upstreams count as healthy
+/// until their first check fails, and always when checks are off (interval zero).
+public final class UpstreamHealth: Sendable {
+    /// One upstream's state.
+    public struct Status: Hashable, Sendable {
+        public var healthy: Bool
+        /// Why it is unhealthy (or the last check's problem).
+        public var reason: String?
+        /// Checks run so far.
+        public var checks: Int
+    }
+
+    private let upstreams: [UpstreamDefinition]
+    private let interval: Duration
+    private let timeout: Duration
+    private let client: HTTPClient
+    private let logger: Logger
+    private let statuses: Mutex<[String: Status]>
+
+    public init(upstreams: [UpstreamDefinition], interval: Duration, timeout: Duration, logger: Logger) {
+        self.upstreams = upstreams
+        self.interval = interval
+        self.timeout = timeout
+        self.logger = logger
+        client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: timeout, requestTimeout: timeout, maxConnectionsPerHost: 1))
+        statuses = Mutex(Dictionary(uniqueKeysWithValues: upstreams.map { ($0.name, Status(healthy: true, reason: nil, checks: 0)) }))
+    }
+
+    /// Whether requests may go to `upstream` (unknown names are healthy: routing reports them).
+    public func isHealthy(_ upstream: String) -> Bool {
+        statuses.withLock { $0[upstream]?.healthy ?? true }
+    }
+
+    /// Every upstream's status, in configuration order.
+    public var all: [(upstream: String, status: Status)] {
+        let snapshot = statuses.withLock { $0 }
+        return upstreams.compactMap { upstream in snapshot[upstream.name].map { (upstream.name, $0) } }
+    }
+
+    /// Nil when every upstream is healthy, else why not (for `/readyz`).
+    public var notReadyReason: String? {
+        let unhealthy = all.filter { !$0.status.healthy }
+        guard !unhealthy.isEmpty else { return nil }
+        return unhealthy.map { "upstream \($0.upstream.debugDescription) is unhealthy: \($0.status.reason ?? "check failed")" }
+            .joined(separator: "; ")
+    }
+
+    /// Checks every upstream once, all at the same time.
+    public func checkAll() async {
+        await withTaskGroup(of: Void.self) { group in
+            for upstream in upstreams {
+                group.addTask { await self.check(upstream) }
+            }
+        }
+    }
+
+    /// Checks every `interval` until the task is cancelled (returns at once when checks are off).
+    public func run() async {
+        guard interval > .zero else { return }
+        while !Task.isCancelled {
+            await checkAll()
+            try? await Task.sleep(for: interval)
+        }
+        await client.shutdown()
+    }
+
+    private func check(_ upstream: UpstreamDefinition) async {
+        let problem = await probe(upstream)
+        let changed = statuses.withLock { statuses -> Bool in
+            let before = statuses[upstream.name]?.healthy ?? true
+            let checks = (statuses[upstream.name]?.checks ?? 0) + 1
+            statuses[upstream.name] = Status(healthy: problem == nil, reason: problem, checks: checks)
+            return before != (problem == nil)
+        }
+        if changed {
+            if let problem {
+                logger.warning("upstream \(upstream.name) is unhealthy: \(problem)")
+            } else {
+                logger.info("upstream \(upstream.name) is healthy again")
+            }
+        }
+    }
+
+    /// Nil when healthy, else what failed.
+    private func probe(_ upstream: UpstreamDefinition) async -> String? {
+        let address = upstream.address
+        if let path = upstream.healthPath {
+            do {
+                let response = try await client.send(HTTPClientRequest(url: "http://\(address)\(path)"), timeout: timeout)
+                return (200..<400).contains(response.status) ? nil : "GET \(path) answered \(response.status)"
+            } catch {
+                return "GET \(path): \(error)"
+            }
+        }
+        do {
+            let connection = try await TCPConnection.connect(host: address.host, port: address.port, timeout: timeout)
+            connection.close()
+            return nil
+        } catch {
+            return "cannot connect to \(address): \(error)"
+        }
+    }
+}

@@ -1,0 +1,81 @@
+import DiscoAuth
+import DiscoCore
+import Sidecar
+import Synchronization
+
+// MARK: - API keys at rest
+
+/// One application's key as stored: never the key itself, only a salted SHA-256 of it
+/// (libcrypto), checked in constant time. Keys are long random tokens (``APIKey/generate()``),
+/// so a fast hash suffices: guessing is hopeless, and every request can afford the check.
+public struct APIKeyRecord: Hashable, Sendable {
+    public var appID: String
+    public var salt: [UInt8]
+    /// SHA-256 of `salt` followed by the key's UTF-8 bytes.
+    public var hash: [UInt8]
+    public var revoked: Bool
+
+    public init(appID: String, salt: [UInt8], hash: [UInt8], revoked: Bool = false) {
+        self.appID = appID
+        self.salt = salt
+        self.hash = hash
+        self.revoked = revoked
+    }
+
+    /// A record for `key`, with a fresh random salt.
+    public static func hashing(appID: String, key: String) throws(CryptoError) -> APIKeyRecord {
+        let salt = try SystemCrypto.randomBytes(16)
+        return APIKeyRecord(appID: appID, salt: salt, hash: try SystemCrypto.sha256(salt + Array(key.utf8)))
+    }
+
+    /// Whether `key` is this record's key (constant time in the key's hash).
+    public func matches(_ key: String) -> Bool {
+        guard let digest = try? SystemCrypto.sha256(salt + Array(key.utf8)) else { return false }
+        return SystemCrypto.constantTimeEqual(digest, hash)
+    }
+}
+
+/// Making keys.
+public enum APIKey {
+    /// A new key: 32 random bytes from OpenSSL, base64url without padding (43 characters).
+    public static func generate() throws(CryptoError) -> String {
+        let encoded = Base64.encode(try SystemCrypto.randomBytes(32))
+        return String(encoded.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 }.filter { $0 != "=" })
+    }
+}
+
+/// Where the API-key check finds keys: the cluster's replicated state in a running sidecar, a
+/// dictionary in tests. Lookups happen on every checked request and must not block.
+public protocol APIKeyStore: Sendable {
+    /// The record of `appID`, or nil when there is none.
+    func record(appID: String) async -> APIKeyRecord?
+}
+
+/// Keys held in memory (tests, and a sidecar given its keys at start).
+public final class InMemoryAPIKeyStore: APIKeyStore {
+    private let records = Mutex<[String: APIKeyRecord]>([:])
+
+    public init(_ records: [APIKeyRecord] = []) {
+        for record in records { self.records.withLock { $0[record.appID] = record } }
+    }
+
+    /// The keys of an `-api-key-file` (unsalted SHA-256 of each key, as the file holds them).
+    public convenience init(file: APIKeyFile) {
+        self.init(file.entries.map { APIKeyRecord(appID: $0.appID, salt: [], hash: $0.keySHA256, revoked: $0.revoked) })
+    }
+
+    public func record(appID: String) async -> APIKeyRecord? { records.withLock { $0[appID] } }
+
+    /// Adds or replaces `record`.
+    public func put(_ record: APIKeyRecord) { records.withLock { $0[record.appID] = record } }
+
+    /// Marks `appID`'s key revoked; false when there is none.
+    @discardableResult
+    public func revoke(appID: String) -> Bool {
+        records.withLock { records in
+            guard records[appID] != nil else { return false }
+            records[appID]?.revoked = true
+            return true
+        }
+    }
+}

@@ -1,0 +1,106 @@
+import DiscoSystem
+import Synchronization
+
+// MARK: - Proxy metrics
+
+/// The proxy's counters, safe to update from every loop and to read for `/metrics`.
+public final class ProxyMetrics: Sendable {
+    /// Upstream latency buckets in seconds (Prometheus's defaults, plus 1 ms and 2.5 ms).
+    static let latencyBounds: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    struct RequestKey: Hashable { var route: String; var method: String; var status: Int }
+    struct DecisionKey: Hashable { var zone: String; var decision: String }
+
+    private struct State {
+        var requests: [RequestKey: Int] = [:]
+        var latency: [String: LatencyHistogram] = [:]
+        var rateLimit: [DecisionKey: Int] = [:]
+        var authFailures: [String: Int] = [:]
+        var upstreamFailures: [String: Int] = [:]
+        var tcpConnections: [String: Int] = [:]
+        var tcpRefused: [String: Int] = [:]
+    }
+
+    private let state = Mutex(State())
+    /// Open TCP pass-through connections.
+    let openTCPConnections = Atomic<Int>(0)
+
+    public init() {}
+
+    // MARK: Recording
+
+    func request(route: String, method: String, status: Int) {
+        let method = RetryMethods.known.contains(method) ? method : "other"
+        state.withLock { $0.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1 }
+    }
+
+    func upstreamLatency(_ upstream: String, seconds: Double) {
+        state.withLock { state in
+            state.latency[upstream, default: LatencyHistogram(bucketCount: Self.latencyBounds.count)].observe(seconds, bounds: Self.latencyBounds)
+        }
+    }
+
+    func upstreamFailure(_ upstream: String) { state.withLock { $0.upstreamFailures[upstream, default: 0] += 1 } }
+
+    func rateLimitDecision(zone: String, decision: String) {
+        state.withLock { $0.rateLimit[DecisionKey(zone: zone, decision: decision), default: 0] += 1 }
+    }
+
+    func authFailure(_ reason: String) { state.withLock { $0.authFailures[reason, default: 0] += 1 } }
+
+    func tcpConnection(_ listener: String, accepted: Bool) {
+        state.withLock { state in
+            if accepted { state.tcpConnections[listener, default: 0] += 1 } else { state.tcpRefused[listener, default: 0] += 1 }
+        }
+    }
+
+    // MARK: Reading
+
+    /// Requests answered so far with `status` (every route and method).
+    public func requests(status: Int) -> Int {
+        state.withLock { $0.requests.filter { $0.key.status == status }.values.reduce(0, +) }
+    }
+
+    /// Rate-limit decisions so far named `decision` (`passed`, `delayed`, `rejected`, with `_dry_run`).
+    public func rateLimitDecisions(_ decision: String) -> Int {
+        state.withLock { $0.rateLimit.filter { $0.key.decision == decision }.values.reduce(0, +) }
+    }
+
+    /// Requests refused for their API key, so far.
+    public var authFailures: Int { state.withLock { $0.authFailures.values.reduce(0, +) } }
+
+    /// The metrics in Prometheus's text format; `openHTTPConnections` is the proxy server's count.
+    /// `process` adds the `process_*` metrics (left out where the node's `/metrics` has them).
+    public func prometheusText(openHTTPConnections: Int, health: [(upstream: String, healthy: Bool)], process: Bool = true) -> String {
+        let snapshot = state.withLock { $0 }
+        var text = PrometheusExposition()
+        typealias E = PrometheusExposition
+        text.family("disco_proxy_requests_total", "Proxied requests answered, by route, method and status.", type: "counter",
+                    samples: snapshot.requests.sorted { ($0.key.route, $0.key.method, $0.key.status) < ($1.key.route, $1.key.method, $1.key.status) }
+                        .map { ("route=\"\(E.escape($0.key.route))\",method=\"\($0.key.method)\",code=\"\($0.key.status)\"", String($0.value)) })
+        text.histogram("disco_proxy_upstream_latency_seconds", "Time from sending a request upstream to its response head.",
+                       bounds: Self.latencyBounds,
+                       series: snapshot.latency.sorted { $0.key < $1.key }.map { ("upstream=\"\(E.escape($0.key))\"", $0.value) })
+        text.family("disco_proxy_upstream_failures_total", "Exchanges with an upstream that failed (502 or 504).", type: "counter",
+                    samples: snapshot.upstreamFailures.sorted { $0.key < $1.key }.map { ("upstream=\"\(E.escape($0.key))\"", String($0.value)) })
+        text.family("disco_proxy_rate_limit_decisions_total", "Rate-limit decisions by zone: passed, delayed, rejected (dry run suffixed).",
+                    type: "counter", samples: snapshot.rateLimit.sorted { ($0.key.zone, $0.key.decision) < ($1.key.zone, $1.key.decision) }
+                        .map { ("zone=\"\(E.escape($0.key.zone))\",decision=\"\($0.key.decision)\"", String($0.value)) })
+        text.family("disco_proxy_auth_failures_total", "Requests refused for their API key: missing (401), unknown, wrong or revoked (403).",
+                    type: "counter", samples: snapshot.authFailures.sorted { $0.key < $1.key }.map { ("reason=\"\($0.key)\"", String($0.value)) })
+        text.gauge("disco_proxy_open_connections", "Open client connections to the HTTP proxy.", String(openHTTPConnections))
+        text.gauge("disco_proxy_tcp_open_connections", "Open TCP pass-through connections.", String(openTCPConnections.load(ordering: .relaxed)))
+        text.family("disco_proxy_tcp_connections_total", "TCP pass-through connections accepted, by listener.", type: "counter",
+                    samples: snapshot.tcpConnections.sorted { $0.key < $1.key }.map { ("listener=\"\(E.escape($0.key))\"", String($0.value)) })
+        text.family("disco_proxy_tcp_refused_total", "TCP pass-through connections closed at accept (connection or rate limit).", type: "counter",
+                    samples: snapshot.tcpRefused.sorted { $0.key < $1.key }.map { ("listener=\"\(E.escape($0.key))\"", String($0.value)) })
+        text.family("disco_proxy_upstream_healthy", "1 when the upstream passes its health check.", type: "gauge",
+                    samples: health.map { ("upstream=\"\(E.escape($0.upstream))\"", $0.healthy ? "1" : "0") })
+        return process ? text.text + ProcessStatistics.current().prometheusText : text.text
+    }
+}
+
+/// Methods counted by name in metrics; others count as `other` (bounded label values).
+enum RetryMethods {
+    static let known: Set<String> = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT"]
+}

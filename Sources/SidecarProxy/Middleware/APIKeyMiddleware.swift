@@ -1,0 +1,52 @@
+import DiscoCore
+import DiscoNet
+import Sidecar
+
+// MARK: - API keys
+
+/// Requires an API key, 3scale style (`app_id` and `app_key` headers), for the methods that
+/// need one: missing → 401, unknown, wrong or revoked → 403, each a JSON error saying which and
+/// what to send. Keys are compared as salted hashes in constant time (``APIKeyRecord``). The
+/// proxy strips both headers before a request reaches an upstream (a writer's sidecar still
+/// gets them, to check them itself).
+public struct APIKeyMiddleware: HTTPMiddleware {
+    let settings: APIKeySettings
+    let store: any APIKeyStore
+    let metrics: ProxyMetrics
+    let logger: Logger
+
+    public init(settings: APIKeySettings, store: any APIKeyStore, metrics: ProxyMetrics, logger: Logger) {
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
+        guard settings.requiresKey(method: request.method) else { return try await next(request) }
+        let id = APIKeySettings.appIDHeader
+        let key = APIKeySettings.appKeyHeader
+        guard let appID = request.headers[id], !appID.isEmpty, let appKey = request.headers[key], !appKey.isEmpty else {
+            metrics.authFailure("missing")
+            return ProxyErrorResponse.make(401, "\(request.method) needs an API key: send the \(id) and \(key) headers",
+                                           fields: [("reason", "missing")])
+        }
+        guard let record = await store.record(appID: appID) else {
+            return refuse("unknown", "the \(id) \(appID.prefix(64).debugDescription) has no API key", request)
+        }
+        guard record.matches(appKey) else {
+            return refuse("wrong", "the \(key) is not the key of \(id) \(appID.prefix(64).debugDescription)", request)
+        }
+        guard !record.revoked else {
+            return refuse("revoked", "the API key of \(id) \(appID.prefix(64).debugDescription) was revoked", request)
+        }
+        return try await next(request)
+    }
+
+    private func refuse(_ reason: String, _ message: String, _ request: HTTPStreamingRequest) -> HTTPResponse {
+        metrics.authFailure(reason)
+        logger.info("API key refused (\(reason)) for \(request.method) \(request.path)",
+                    metadata: ["client": .string(request.remoteAddress?.host ?? "unknown")])
+        return ProxyErrorResponse.make(403, message, fields: [("reason", reason)])
+    }
+}

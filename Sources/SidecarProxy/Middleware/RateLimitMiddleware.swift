@@ -1,0 +1,83 @@
+import DiscoCore
+import DiscoNet
+import RateLimitCore
+import Sidecar
+import Synchronization
+
+// MARK: - Rate limiting
+
+/// nginx `limit_req` in front of the proxy: each request's keys are taken from it (the client's
+/// binary address, the `app_id` header, another header), the pure ``RateLimiter`` decides, and
+/// this middleware acts: forward, hold the request for the delay (a sleeping task, so the event
+/// loop goes on serving others), or answer the rejection status with a JSON error. In dry run
+/// every request is forwarded at once and decisions are only counted and logged.
+public final class RateLimitMiddleware: HTTPMiddleware {
+    private let configuration: RateLimitConfiguration
+    private let keySources: [RateLimitKeySource]
+    private let limiter: Mutex<RateLimiter>
+    private let metrics: ProxyMetrics
+    private let logger: Logger
+    private let epoch = ContinuousClock.now
+
+    public init(configuration: RateLimitConfiguration, metrics: ProxyMetrics, logger: Logger) {
+        self.configuration = configuration
+        keySources = configuration.keySources
+        limiter = Mutex(configuration.makeLimiter())
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Whether there is anything to limit.
+    public var isActive: Bool { !configuration.policy.limits.isEmpty }
+
+    public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
+        let keys = keySources.map { Self.key($0, of: request) }
+        let now = Self.milliseconds(ContinuousClock.now - epoch)
+        let decision = limiter.withLock { $0.decide(configuration.policy, keys: keys, now: now) }
+        record(decision, request: request)
+        switch decision.action {
+        case .forward:
+            return try await next(request)
+        case .forwardAfter(let milliseconds):
+            try await Task.sleep(for: .milliseconds(milliseconds))
+            return try await next(request)
+        case .reject(let status):
+            let zone = decision.limit.map { configuration.zones[configuration.policy.limits[$0].zone].name } ?? ""
+            return ProxyErrorResponse.make(status, "rate limit exceeded in zone \(zone.debugDescription); slow down and retry later",
+                                           fields: [("zone", zone)])
+        }
+    }
+
+    private func record(_ decision: RateLimitDecision, request: HTTPStreamingRequest) {
+        let status = decision.nginxStatus
+        guard !status.isEmpty else { return }
+        let zone = decision.limit.map { configuration.zones[configuration.policy.limits[$0].zone].name }
+            ?? configuration.zones[configuration.policy.limits[0].zone].name
+        metrics.rateLimitDecision(zone: zone, decision: status.lowercased())
+        if decision.dryRun, status != "PASSED_DRY_RUN", status != "PASSED" {
+            logger.info("rate limit (dry run) would have \(status.hasPrefix("DELAYED") ? "delayed" : "rejected") \(request.method) \(request.path)",
+                        metadata: ["zone": .string(zone), "decision": .string(decision.description),
+                                   "client": .string(request.remoteAddress?.host ?? "unknown")])
+        } else if case .rejected = decision.outcome {
+            logger.debug("rate limit rejected \(request.method) \(request.path)",
+                         metadata: ["zone": .string(zone), "decision": .string(decision.description)])
+        }
+    }
+
+    /// A request's key for one zone: `$binary_remote_addr`, `$http_app_id`, `$http_<name>`.
+    static func key(_ source: RateLimitKeySource, of request: HTTPStreamingRequest) -> RateLimitKey {
+        switch source {
+        case .address:
+            return RateLimitKey(request.remoteAddress?.addressBytes ?? [])
+        case .appID:
+            return RateLimitKey(request.headers[APIKeySettings.appIDHeader] ?? "")
+        case .header(let name):
+            return RateLimitKey(request.headers[name] ?? "")
+        }
+    }
+
+    static func milliseconds(_ duration: Duration) -> Int64 {
+        let (seconds, attoseconds) = duration.components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,38 @@
+import DiscoCore
+import DiscoNet
+
+// MARK: - Errors the proxy answers itself
+
+/// JSON error responses of the proxy (`{"error": …}` plus fields naming what failed), as the
+/// node's API answers errors.
+enum ProxyErrorResponse {
+    /// An error response with `status`, `message` and extra string fields.
+    static func make(_ status: Int, _ message: String, fields: [(String, String)] = [], headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+        var object = JSONObject()
+        object.append(key: "error", value: .string(message))
+        for (key, value) in fields { object.append(key: key, value: .string(value)) }
+        var all = headers
+        all.set(name: "Content-Type", value: "application/json")
+        return HTTPResponse(status: status, headers: all, bytes: Array((JSONValue.object(object).encoded() + "\n").utf8))
+    }
+
+    /// The answer for a failed exchange with upstream `name` at `address`: 504 when it timed
+    /// out (connecting or waiting for its answer), 502 for everything else.
+    static func upstreamFailure(_ error: any Error, upstream name: String, address: String) -> HTTPResponse {
+        let (status, what) = classify(error)
+        return make(status, "upstream \(name.debugDescription) (\(address)) \(what)", fields: [("upstream", name), ("upstream_addr", address)])
+    }
+
+    /// The status and a description of `error`, as the client is told.
+    static func classify(_ error: any Error) -> (status: Int, what: String) {
+        guard let client = error as? HTTPClientError else { return (502, "failed: \(error)") }
+        switch client.code {
+        case .connectTimeout: return (504, "did not accept a connection in time")
+        case .timeout: return (504, "did not answer in time")
+        case .connectFailed: return (502, "refused the connection or is unreachable (\(client.detail))")
+        case .malformedResponse: return (502, "sent a malformed response (\(client.detail))")
+        case .connectionClosed: return (502, "closed the connection before a complete response (\(client.detail))")
+        default: return (502, "failed: \(client.code) \(client.detail)")
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import DiscoCore
+import DiscoNet
+import Sidecar
+
+// MARK: - The reverse proxy
+
+/// Forwards each request to the upstream its route names (here, or at the writer's sidecar):
+/// the request is re-serialized with rewritten headers (never forwarded as raw bytes), bodies
+/// stream both ways with back-pressure, WebSocket upgrades are spliced, and failures become JSON
+/// 502/504 errors naming the upstream. The routing decision itself is ``RouteTable``'s (pure).
+public final class ReverseProxy: Sendable {
+    /// Bodies up to this size are read whole before they are sent (one write, a fixed length,
+    /// and an idempotent request can be retried); larger ones and chunked ones stream.
+    static let wholeBodyLimit = 64 * 1024
+
+    let configuration: ProxyConfiguration
+    let table: RouteTable
+    private let addresses: [String: String]
+    let client: HTTPClient
+    let writer: any WriterResolver
+    let health: UpstreamHealth
+    let metrics: ProxyMetrics
+    let logger: Logger
+    private let nodeID: String
+    private let retry: RetryPolicy
+    private let proto: String
+
+    /// - Parameters:
+    ///   - nodeID: this node's ID, sent in ``RoutingDecision/hopHeader`` to the writer.
+    ///   - proto: `http`, or `https` when the proxy terminates TLS (for `X-Forwarded-Proto`).
+    public init(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver, health: UpstreamHealth,
+                metrics: ProxyMetrics, logger: Logger, proto: String = "http", group: EventLoopGroup = .shared) {
+        self.configuration = configuration
+        table = configuration.routeTable
+        addresses = Dictionary(uniqueKeysWithValues: configuration.upstreams.map { ($0.name, $0.address.description) })
+        self.nodeID = nodeID
+        self.writer = writer
+        self.health = health
+        self.metrics = metrics
+        self.logger = logger
+        self.proto = proto
+        retry = RetryPolicy()
+        client = HTTPClient(configuration: HTTPClientConfiguration(
+            connectTimeout: configuration.connectTimeout, requestTimeout: configuration.readTimeout,
+            maxConnectionsPerHost: 1024, idleTimeout: .seconds(50),
+            limits: HTTPParserLimits(maxBodyBytes: Int.max)), group: group)
+    }
+
+    /// The proxy as the end of a middleware chain.
+    public var responder: HTTPResponder {
+        HTTPResponder { request in await self.forward(request) }
+    }
+
+    /// Closes pooled upstream connections.
+    public func shutdown() async { await client.shutdown() }
+
+    // MARK: Forwarding
+
+    func forward(_ request: HTTPStreamingRequest) async -> HTTPResponse {
+        let hopped = request.headers.contains(RoutingDecision.hopHeader)
+        let decision = table.decide(method: request.method, path: request.path, hopped: hopped, writer: writer.current,
+                                    isHealthy: health.isHealthy)
+        switch decision {
+        case .refuse(let status, let message):
+            metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? "none", method: request.method, status: status)
+            return ProxyErrorResponse.make(status, message)
+        case .forward(let route, let destination):
+            let response = await send(request, destination: destination, hopped: hopped)
+            metrics.request(route: route.name, method: request.method, status: response.status)
+            return response
+        }
+    }
+
+    private func send(_ request: HTTPStreamingRequest, destination: RoutingDecision.Destination, hopped: Bool) async -> HTTPResponse {
+        guard request.target.hasPrefix("/") else {
+            return ProxyErrorResponse.make(400, "the request target must be a path starting with /, not \(request.target.prefix(80).debugDescription)")
+        }
+        let upstreamName: String
+        let address: String
+        var strip: Set<String> = [RoutingDecision.hopHeader.lowercased()]
+        switch destination {
+        case .local(let upstream):
+            upstreamName = upstream
+            address = addresses[upstream] ?? ""
+            strip.formUnion(APIKeySettings.credentialHeaders)
+        case .writer(let writerAddress, _, let upstream):
+            upstreamName = upstream
+            address = writerAddress
+        }
+        let upgrade = request.headers.hasToken("upgrade", in: "Connection") && request.headers.contains("Upgrade")
+        let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
+        var headers = HTTPHeaders(ForwardingHeaders.request(request.headers.fields.map { ($0.name, $0.value) }, client: client,
+                                                            upgrade: upgrade, strip: strip, trustedHop: hopped)
+            .map { HTTPField(name: $0.name, value: $0.value) })
+        if case .writer = destination { headers.add(name: RoutingDecision.hopHeader, value: nodeID) }
+        let url = "http://\(address)\(request.target)"
+        if upgrade {
+            return await WebSocketForwarding.forward(request, url: url, headers: headers, via: self.client, upstream: upstreamName,
+                                                     address: address, timeout: configuration.readTimeout, logger: logger, metrics: metrics)
+        }
+
+        var outgoing = HTTPClientRequest(method: request.method, url: url, headers: headers)
+        var streamed = false
+        if let length = request.body.declaredLength, length <= Self.wholeBodyLimit {
+            if length > 0 {
+                do {
+                    outgoing.body = try await request.body.collect(upTo: Self.wholeBodyLimit)
+                } catch {
+                    return ProxyErrorResponse.make(400, "the request body could not be read: \(error)")
+                }
+            }
+        } else {
+            streamed = true
+            outgoing.bodyStream = .sequence(request.body, length: request.body.declaredLength)
+        }
+
+        let started = ContinuousClock.now
+        var attempt = 1
+        while true {
+            do {
+                let answer = try await self.client.execute(outgoing, timeout: configuration.readTimeout)
+                metrics.upstreamLatency(upstreamName, seconds: Self.seconds(ContinuousClock.now - started))
+                return await relay(answer, method: request.method, upstream: upstreamName, address: address)
+            } catch {
+                let failure: RetryPolicy.Failure = (error as? HTTPClientError).map {
+                    $0.code == .connectFailed || $0.code == .connectTimeout ? .notConnected : .mayHaveReachedUpstream
+                } ?? .mayHaveReachedUpstream
+                if retry.shouldRetry(method: request.method, hasBody: streamed, failure: failure, attempt: attempt) {
+                    attempt += 1
+                    continue
+                }
+                metrics.upstreamFailure(upstreamName)
+                logger.warning("\(request.method) \(request.path) to upstream \(upstreamName) (\(address)) failed: \(error)")
+                return ProxyErrorResponse.upstreamFailure(error, upstream: upstreamName, address: address)
+            }
+        }
+    }
+
+    /// The client's response for the upstream's `answer`: small fixed-length bodies are read
+    /// whole (a failure there is still a clean 502); others stream, and a failure half-way
+    /// closes the client's connection without ending the body, so it is never taken as complete.
+    private func relay(_ answer: HTTPClientStreamingResponse, method: String, upstream: String, address: String) async -> HTTPResponse {
+        let headers = HTTPHeaders(ForwardingHeaders.response(answer.headers.fields.map { ($0.name, $0.value) })
+            .map { HTTPField(name: $0.name, value: $0.value) })
+        let bodyless = method == "HEAD" || answer.status == 204 || answer.status == 304 || (100..<200).contains(answer.status)
+        if !bodyless, let text = answer.headers["Content-Length"], let length = Int(text), length <= Self.wholeBodyLimit {
+            do {
+                let body = try await answer.body.collect(upTo: Self.wholeBodyLimit)
+                return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .bytes(body))
+            } catch {
+                metrics.upstreamFailure(upstream)
+                logger.warning("upstream \(upstream) (\(address)) response body failed: \(error)")
+                return ProxyErrorResponse.upstreamFailure(error, upstream: upstream, address: address)
+            }
+        }
+        let logger = self.logger
+        let metrics = self.metrics
+        return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .stream { writer in
+            do {
+                for try await piece in answer.body { try await writer.write(piece) }
+            } catch {
+                if error is HTTPClientError {
+                    metrics.upstreamFailure(upstream)
+                    logger.warning("upstream \(upstream) (\(address)) response body failed half-way; the client's connection is closed: \(error)")
+                }
+                throw error
+            }
+        })
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}

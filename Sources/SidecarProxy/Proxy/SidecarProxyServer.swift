@@ -1,0 +1,139 @@
+import DiscoCore
+import DiscoNet
+import Sidecar
+import Synchronization
+
+// MARK: - The proxy, assembled
+
+/// Everything the sidecar runs besides the node: the HTTP proxy behind its middleware (own
+/// endpoints, API keys, rate limits), TCP listeners, upstream health checks and the writer's
+/// whereabouts. ``start(configuration:nodeID:writer:keys:logger:background:)`` binds every
+/// listener (a taken port fails the start); ``drain(within:)`` then ``shutdown()`` stop it.
+public final class SidecarProxyServer: Sendable {
+    public let configuration: ProxyConfiguration
+    public let metrics: ProxyMetrics
+    public let health: UpstreamHealth
+    let proxy: ReverseProxy
+    let server: HTTPServer?
+    public let tcpListeners: [TCPProxyListener]
+    /// The proxy's own event loops.
+    let group: EventLoopGroup
+    /// Runs the health checks, the TCP listeners and the caller's background work; cancelled
+    /// and awaited by ``shutdown()``.
+    private let background: Task<Void, Never>
+
+    private init(configuration: ProxyConfiguration, metrics: ProxyMetrics, health: UpstreamHealth, proxy: ReverseProxy,
+                 server: HTTPServer?, tcpListeners: [TCPProxyListener], group: EventLoopGroup, background: Task<Void, Never>) {
+        self.configuration = configuration
+        self.metrics = metrics
+        self.health = health
+        self.proxy = proxy
+        self.server = server
+        self.tcpListeners = tcpListeners
+        self.group = group
+        self.background = background
+    }
+
+    /// Binds and starts.
+    /// - Parameters:
+    ///   - background: work that lives as long as the proxy (a ``LeaderWriterResolver``'s `run`).
+    public static func start(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver,
+                             keys: any APIKeyStore = InMemoryAPIKeyStore(), logger: Logger,
+                             background: [@Sendable () async -> Void] = []) async throws -> SidecarProxyServer {
+        let group = try EventLoopGroup(threads: configuration.threads, name: "disco-proxy")
+        let metrics = ProxyMetrics()
+        let health = UpstreamHealth(upstreams: configuration.upstreams, interval: configuration.healthInterval,
+                                    timeout: configuration.connectTimeout, logger: logger)
+        let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger,
+                                 proto: configuration.tls == nil ? "http" : "https", group: group)
+        var server: HTTPServer?
+        if let address = configuration.listenAddress {
+            var settings = HTTPServerConfiguration(host: address.host, port: address.port, logger: logger)
+            if let files = configuration.tls {
+                var tls = TLSConfiguration.server(certificateChain: .file(files.certificate), privateKey: .file(files.key), label: "proxy TLS")
+                tls.logger = logger
+                settings.transport = try TLSTransportFactory.server(tls)
+            }
+            settings.limits.maxBodyBytes = 1 << 50
+            let counter = OpenConnectionCounter()
+            var middleware: [any HTTPMiddleware] = [SidecarEndpoints(health: health, writer: writer, metrics: metrics, openConnections: { counter.value })]
+            if configuration.apiKeys.enabled {
+                middleware.append(APIKeyMiddleware(settings: configuration.apiKeys, store: keys, metrics: metrics, logger: logger))
+            }
+            let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, metrics: metrics, logger: logger)
+            if rateLimit.isActive { middleware.append(rateLimit) }
+            let started = try await HTTPServer.start(configuration: settings, group: group, middleware: middleware, responder: proxy.responder)
+            counter.server.withLock { $0 = started }
+            server = started
+        }
+        var listeners: [TCPProxyListener] = []
+        do {
+            for spec in configuration.tcpProxies {
+                listeners.append(try await TCPProxyListener(spec: spec, connectTimeout: configuration.connectTimeout, metrics: metrics,
+                                                            logger: logger, group: group))
+            }
+        } catch {
+            listeners.forEach { $0.close() }
+            await server?.shutdown(gracePeriod: .zero)
+            throw error
+        }
+        let work: [@Sendable () async -> Void] = [{ await health.run() }] + listeners.map { listener in { await listener.run() } } + background
+        let task = Task {
+            await withDiscardingTaskGroup { group in
+                for job in work { group.addTask { await job() } }
+            }
+        }
+        if let address = server?.localAddress { logger.info("proxy listening", metadata: ["addr": .string(address.description)]) }
+        return SidecarProxyServer(configuration: configuration, metrics: metrics, health: health, proxy: proxy, server: server,
+                                  tcpListeners: listeners, group: group, background: task)
+    }
+
+    /// Where the HTTP proxy listens (nil without one).
+    public var localAddress: SocketAddress? { server?.localAddress }
+
+    /// Connections the proxy has opened to upstreams and writers so far (keep-alive shows as
+    /// fewer connections than requests).
+    public var upstreamConnectionsOpened: Int {
+        get async { await proxy.client.connectionsOpened }
+    }
+
+    /// Nil when the proxy is ready (every upstream healthy, the writer known), else why not.
+    public var readinessProblem: String? {
+        var reasons: [String] = []
+        if let reason = health.notReadyReason { reasons.append(reason) }
+        if case .unknown(let reason) = proxy.writer.current { reasons.append("writes cannot be routed: \(reason)") }
+        return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
+    }
+
+    /// The proxy's metrics in Prometheus's text format (without `process_*` when `process` is false).
+    public func metricsText(process: Bool) -> String {
+        metrics.prometheusText(openHTTPConnections: openConnections, health: health.all.map { ($0.upstream, $0.status.healthy) },
+                               process: process)
+    }
+
+    /// Open client connections to the HTTP proxy.
+    public var openConnections: Int { server?.openConnections ?? 0 }
+
+    /// Stops accepting (HTTP and TCP) and lets in-flight requests finish, closing what is left
+    /// after `timeout`.
+    public func drain(within timeout: Duration) async {
+        tcpListeners.forEach { $0.close() }
+        await server?.shutdown(gracePeriod: timeout)
+    }
+
+    /// Stops everything: background work, TCP connections, pooled upstream connections.
+    public func shutdown() async {
+        tcpListeners.forEach { $0.close() }
+        await server?.shutdown(gracePeriod: .zero)
+        background.cancel()
+        await background.value
+        await proxy.shutdown()
+        group.shutdown()
+    }
+}
+
+/// The server's open connections, for metrics built before the server exists.
+final class OpenConnectionCounter: Sendable {
+    let server = Mutex<HTTPServer?>(nil)
+    var value: Int { server.withLock { $0?.openConnections ?? 0 } }
+}

@@ -1,0 +1,109 @@
+import DiscoCore
+import DiscoNet
+import RateLimitCore
+import Sidecar
+import Synchronization
+
+// MARK: - TCP pass-through
+
+/// One `-tcp-proxy` listener: every accepted connection is spliced to a new connection to the
+/// upstream (bytes both ways with back-pressure and half-close) until both sides end. Beyond
+/// `max-conns` open connections, or beyond the connection rate and its burst (nginx
+/// `limit_req` arithmetic, no delay), a new connection is closed at once. Each connection is a
+/// child task of ``run()``, so stopping the listener's task ends them all.
+public final class TCPProxyListener: Sendable {
+    public let spec: TCPProxySpec
+    private let listener: TCPListener
+    private let group: EventLoopGroup
+    private let connectTimeout: Duration
+    private let metrics: ProxyMetrics
+    private let logger: Logger
+    private let open = Atomic<Int>(0)
+    private let limiter: Mutex<RateLimiter>
+    private let limit: LimitReq
+    private let epoch = ContinuousClock.now
+
+    /// Binds the listener (so its address is known and a taken port fails the start).
+    public init(spec: TCPProxySpec, connectTimeout: Duration, metrics: ProxyMetrics, logger: Logger, group: EventLoopGroup = .shared) async throws {
+        self.spec = spec
+        self.group = group
+        listener = try await TCPListener.bind(host: spec.listen.host, port: spec.listen.port, group: group)
+        self.connectTimeout = connectTimeout
+        self.metrics = metrics
+        self.logger = logger
+        let rate = spec.rate ?? LimitRate(requests: 1, per: .perSecond)
+        limiter = Mutex(RateLimiter(zones: [LimitReqZone(name: "tcp", key: .address, rate: rate, size: LimitReqZone.minimumSize)]))
+        limit = LimitReq(zone: 0, burst: spec.burst, delay: .nodelay)
+    }
+
+    /// The bound address (the port the kernel chose for port 0).
+    public var localAddress: SocketAddress { listener.localAddress }
+
+    /// Connections open right now.
+    public var openConnections: Int { open.load(ordering: .relaxed) }
+
+    /// Accepts and serves connections until the task is cancelled or ``close()`` is called.
+    public func run() async {
+        let name = spec.description
+        await withDiscardingTaskGroup { group in
+            while true {
+                let connection: TCPConnection
+                do {
+                    connection = try await listener.accept()
+                } catch {
+                    break
+                }
+                guard admit() else {
+                    metrics.tcpConnection(name, accepted: false)
+                    connection.close()
+                    continue
+                }
+                metrics.tcpConnection(name, accepted: true)
+                group.addTask {
+                    await self.serve(connection)
+                    self.open.subtract(1, ordering: .relaxed)
+                    self.metrics.openTCPConnections.subtract(1, ordering: .relaxed)
+                }
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// Stops accepting; connections already spliced go on until ``run()``'s task is cancelled.
+    public func close() { listener.close() }
+
+    private func admit() -> Bool {
+        if spec.rate != nil {
+            let now = RateLimitMiddleware.milliseconds(ContinuousClock.now - epoch)
+            let decision = limiter.withLock { $0.decide(limit, key: RateLimitKey("connections"), now: now) }
+            if case .reject = decision.action { return false }
+        }
+        let count = open.add(1, ordering: .relaxed).newValue
+        if let maximum = spec.maxConnections, count > maximum {
+            open.subtract(1, ordering: .relaxed)
+            return false
+        }
+        metrics.openTCPConnections.add(1, ordering: .relaxed)
+        return true
+    }
+
+    private func serve(_ client: TCPConnection) async {
+        let upstream: TCPConnection
+        do {
+            upstream = try await TCPConnection.connect(host: spec.upstream.host, port: spec.upstream.port, timeout: connectTimeout, group: group)
+        } catch {
+            logger.warning("TCP proxy \(spec): cannot connect to \(spec.upstream): \(error)")
+            client.close()
+            return
+        }
+        let outcome = await withTaskCancellationHandler {
+            await client.splice(with: upstream)
+        } onCancel: {
+            client.close()
+            upstream.close()
+        }
+        client.close()
+        upstream.close()
+        if let failure = outcome.failure { logger.debug("TCP proxy \(spec): connection ended: \(failure)") }
+    }
+}

@@ -1,0 +1,31 @@
+import DiscoCore
+import RateLimitCore
+import Sidecar
+
+// MARK: - What -validate prints about the proxy
+
+enum SidecarSummary {
+    /// `key=value` lines for the proxy's resolved settings, after the node's.
+    static func lines(_ configuration: ProxyConfiguration) -> String {
+        var lines: [String] = []
+        lines.append("  proxy.addr=\(configuration.listenAddress.map(\.description) ?? "(none)")")
+        for upstream in configuration.upstreams {
+            lines.append("  proxy.upstream.\(upstream.name)=http://\(upstream.address)\(upstream.healthPath.map { " health=\($0)" } ?? "")")
+        }
+        for route in configuration.routeTable.routes {
+            let methods = route.methods.map { $0.sorted().joined(separator: ",") } ?? "*"
+            lines.append("  proxy.route.\(route.name)=\(methods) \(route.pathPrefix) -> \(route.target)")
+        }
+        for (index, limit) in configuration.rateLimit.policy.limits.enumerated() {
+            let zone = configuration.rateLimit.zones[limit.zone]
+            lines.append("  proxy.limit_req.\(index)=zone=\(zone.name) key=\(zone.key) rate=\(zone.rate) burst=\(limit.burst) \(limit.delay) status=\(limit.status)")
+        }
+        lines.append("  proxy.api_keys=\(configuration.apiKeys.enabled ? configuration.apiKeys.methods.sorted().joined(separator: ",") : "off")")
+        if let file = configuration.apiKeys.file { lines.append("  proxy.api_key_file=\(file)") }
+        for tcp in configuration.tcpProxies {
+            lines.append("  proxy.tcp=\(tcp)\(tcp.maxConnections.map { " max-conns=\($0)" } ?? "")\(tcp.rate.map { " rate=\($0) burst=\(tcp.burst)" } ?? "")")
+        }
+        lines.append("  proxy.tls=\(configuration.tls.map { $0.certificate } ?? "off")")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

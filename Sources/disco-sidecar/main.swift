@@ -1,0 +1,42 @@
+import DiscoCLI
+import DiscoCore
+import DiscoLifecycle
+import DiscoNet
+import DiscoSystem
+import NodeRuntime
+import Sidecar
+import SidecarProxy
+
+// disco-sidecar [node flags] [proxy flags] <data-dir>: a full node (every discod flag, the same
+// formation, API and data directory, run by DiscoCLI's NodeCommand) plus a proxy in front of the
+// local service, run as a service of the node's group. Everything is parsed and checked before
+// the data directory is touched; -validate stops after the checks.
+var flags = DiscodFlags(programName: "disco-sidecar", synopsis: """
+    Usage: disco-sidecar [flags] <data-dir>
+
+    Runs a Disco node (every discod flag) with a proxy in front of the local service: reads go to
+    -upstream, writes to the writer's (the Raft leader's sidecar), with rate limits, API keys,
+    WebSocket and TCP pass-through. All flags come before the data directory.
+
+    Example:
+      disco-sidecar -node-id $POD_NAME -http-addr $POD_IP:4001 -raft-addr $POD_IP:4002 \\
+        -disco-mode dns-srv -disco-config '{"name":"app-hs","service":"disco"}' -bootstrap-expect 3 \\
+        -proxy-addr :8080 -upstream http://127.0.0.1:9984 data
+    """)
+let proxyFlags = SidecarFlags(&flags.flagSet)
+let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.arguments.dropFirst())) { parsed throws(FlagError) in
+    let configuration = try proxyFlags.configuration(parsed, loader: .system)
+    let keys = try SidecarKeys.load(configuration.apiKeys)
+    if parsed.isSet("validate") { CommandLineTool.writeStandardOutput(SidecarSummary.lines(configuration)) }
+    return (configuration, keys)
+}
+var configuration = setup.0
+// The proxy presents the API's certificate unless it has its own.
+if configuration.tls == nil, let certificate = options.httpTLS.certificate, let key = options.httpTLS.key {
+    configuration.tls = ProxyTLSFiles(certificate: certificate, key: key)
+}
+let proxyConfiguration = configuration
+let keys = setup.1
+
+let role = SidecarRole(configuration: proxyConfiguration, fileKeys: keys)
+await NodeCommand(flags: flags, additionalShutdownGrace: proxyConfiguration.drainTimeout).run(options, roles: [role])

@@ -1,0 +1,126 @@
+import DiscoCore
+import DiscoNet
+import DiscoTestKit
+import Sidecar
+import SidecarProxy
+import Testing
+
+@Suite("Sidecar proxy: WebSocket and TCP pass-through")
+struct PassThroughTests {
+    /// An upstream that switches to `websocket` and echoes every byte, after telling in a header
+    /// which key it was sent.
+    static func webSocketEcho() async throws -> HTTPServer {
+        try await HTTPServer.start(responder: HTTPResponder { request in
+            guard request.headers.hasToken("upgrade", in: "Connection"), request.headers["Upgrade"] == "websocket" else {
+                return .text("not an upgrade", status: 426)
+            }
+            let key = request.headers["Sec-WebSocket-Key"] ?? ""
+            return .switchingProtocols(to: "websocket", headers: ["Sec-WebSocket-Accept": "accept-" + key]) { upgraded in
+                if !upgraded.initialBytes.isEmpty { try? await upgraded.connection.write(upgraded.initialBytes) }
+                while let piece = try? await upgraded.connection.read() { try? await upgraded.connection.write(piece) }
+            }
+        })
+    }
+
+    @Test func aWebSocketIsSplicedToTheUpstream() async throws {
+        let upstream = try await Self.webSocketEcho()
+        try await withProxy(proxyConfiguration([("ws", upstream.localAddress)])) { proxy in
+            let client = HTTPClient()
+            let result = try await client.upgrade(HTTPClientRequest(url: proxy.url + "/api/v1/streams/valid_transactions", headers: [
+                "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": "dGhlIHNhbXBsZQ==", "Sec-WebSocket-Version": "13",
+            ]))
+            #expect(result.response.status == 101)
+            #expect(result.response.headers["Sec-WebSocket-Accept"] == "accept-dGhlIHNhbXBsZQ==")
+            let upgraded = try #require(result.upgraded)
+            // A masked text frame "hello", as a browser sends it; the echo returns it as is.
+            let frame: [UInt8] = [0x81, 0x85, 1, 2, 3, 4] + Array("hello".utf8).enumerated().map { $0.element ^ UInt8($0.offset % 4 + 1) }
+            for _ in 0..<3 {
+                try await upgraded.connection.write(frame)
+                var echoed = upgraded.initialBytes
+                while echoed.count < frame.count, let piece = try await upgraded.connection.read() { echoed += piece }
+                #expect(echoed == frame)
+            }
+            upgraded.connection.close()
+            // A request without the upgrade is relayed as the upstream answered it.
+            let plain = try await client.send(HTTPClientRequest(url: proxy.url + "/api/v1/streams/valid_transactions"))
+            #expect(plain.status == 426)
+            await client.shutdown()
+        }
+        await upstream.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// A TCP echo server for the pass-through tests.
+    static func tcpEcho() async throws -> (TCPListener, Task<Void, Never>) {
+        let listener = try await TCPListener.bind()
+        let task = Task {
+            await withDiscardingTaskGroup { group in
+                while let connection = try? await listener.accept() {
+                    group.addTask {
+                        while let piece = try? await connection.read() { try? await connection.write(piece) }
+                        connection.close()
+                    }
+                }
+                group.cancelAll()
+            }
+        }
+        return (listener, task)
+    }
+
+    @Test func tcpBytesPassBothWaysAndConnectionsBeyondTheLimitAreClosed() async throws {
+        let (echo, echoTask) = try await Self.tcpEcho()
+        var configuration = proxyConfiguration([])
+        configuration.listenAddress = nil
+        configuration.tcpProxies = [TCPProxySpec(listen: PeerAddress(host: "127.0.0.1", port: 0),
+                                                 upstream: PeerAddress(host: "127.0.0.1", port: echo.localAddress.port), maxConnections: 1)]
+        try await withProxy(configuration) { proxy in
+            let listener = try #require(proxy.tcpListeners.first)
+            let first = try await TCPConnection.connect(to: listener.localAddress)
+            let payload = [UInt8](repeating: 0x42, count: 300_000)
+            try await first.write(payload)
+            var back: [UInt8] = []
+            while back.count < payload.count, let piece = try await first.read() { back += piece }
+            #expect(back == payload)
+            #expect(listener.openConnections == 1)
+            // The second connection is over max-conns: accepted by the kernel, closed by the proxy.
+            let second = try await TCPConnection.connect(to: listener.localAddress)
+            #expect(try await second.read() == nil)
+            second.close()
+            first.close()
+            try await waitUntil("the first connection to be released") { listener.openConnections == 0 }
+            let third = try await TCPConnection.connect(to: listener.localAddress)
+            try await third.write([1, 2, 3])
+            #expect(try await third.read() == [1, 2, 3])
+            third.close()
+        }
+        echo.close()
+        echoTask.cancel()
+        await echoTask.value
+    }
+}
+
+@Suite("Sidecar proxy: TLS termination")
+struct TLSTerminationTests {
+    @Test func theProxySpeaksHTTPSAndTellsTheUpstreamSo() async throws {
+        let certificates = try await CertificateFixture.make(name: "sidecar-proxy")
+        defer { certificates.remove() }
+        let leaf = try await certificates.issue("proxy")
+        let upstream = try await RecordingUpstream.start(name: "u")
+        var configuration = proxyConfiguration([("u", upstream.address)])
+        configuration.tls = ProxyTLSFiles(certificate: leaf.certificate, key: leaf.key)
+        try await withProxy(configuration) { proxy in
+            var settings = HTTPClientConfiguration()
+            settings.httpsTransport = try TLSTransportFactory.client(.client(trustRoots: .pem(.file(certificates.ca.certificate))))
+            let client = HTTPClient(configuration: settings)
+            let port = proxy.localAddress!.port
+            let response = try await client.send(HTTPClientRequest(url: "https://127.0.0.1:\(port)/secure"))
+            #expect(response.status == 200)
+            #expect(upstream.requests.first?.headers["X-Forwarded-Proto"] == "https")
+            // Plain HTTP to the TLS listener is refused and never proxied.
+            let plain = try await HTTPClient().send(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(5))
+            #expect(plain.status == 400)
+            #expect(upstream.requests.count == 1)
+            await client.shutdown()
+        }
+        await upstream.stop()
+    }
+}

@@ -1,0 +1,88 @@
+import DiscoCore
+import DiscoNet
+import DiscoTestKit
+import Sidecar
+import SidecarProxy
+import Testing
+
+/// What the client gets when the upstream is not there, too slow, or talks nonsense.
+@Suite("Sidecar proxy: upstream failures become 502 and 504")
+struct UpstreamFailureTests {
+    @Test func aRefusedConnectionIs502NamingTheUpstream() async throws {
+        let port = try FreePort.loopback()
+        let nothing = SocketAddress(numericHost: "127.0.0.1", port: port)!
+        try await withProxy(proxyConfiguration([("service", nothing)])) { proxy in
+            let response = try await HTTPClient().send(HTTPClientRequest(url: proxy.url + "/x"))
+            #expect(response.status == 502)
+            let body = try json(response)
+            #expect(body["upstream"]?.stringValue == "service")
+            #expect(body["upstream_addr"]?.stringValue == "127.0.0.1:\(port)")
+            #expect(body["error"]?.stringValue?.contains("refused the connection") == true, "\(response.bodyText)")
+            #expect(proxy.metrics.requests(status: 502) == 1)
+        }
+    }
+
+    @Test func anUpstreamThatNeverAnswersIs504AndOtherRoutesKeepWorking() async throws {
+        let silent = try await ScriptedTCPUpstream(script: nil)
+        let good = try await RecordingUpstream.start(name: "good")
+        var configuration = proxyConfiguration([("slow", silent.address), ("good", good.address)], routes: [
+            ProxyRoute(name: "slow", methods: nil, pathPrefix: "/slow", target: RouteTarget(upstream: "slow")),
+            ProxyRoute(name: "good", methods: nil, pathPrefix: "/", target: RouteTarget(upstream: "good")),
+        ])
+        // Long enough that the fast route answers well within it even on a loaded machine.
+        configuration.readTimeout = .seconds(5)
+        try await withProxy(configuration) { proxy in
+            let client = HTTPClient()
+            async let slow = client.send(HTTPClientRequest(url: proxy.url + "/slow/1"))
+            // While the slow upstream holds its request, another route answers.
+            let fast = try await client.send(HTTPClientRequest(url: proxy.url + "/fast"))
+            #expect(fast.status == 200)
+            let answer = try await slow
+            #expect(answer.status == 504)
+            #expect(try json(answer)["error"]?.stringValue?.contains("upstream \"slow\"") == true, "\(answer.bodyText)")
+            await client.shutdown()
+        }
+        await silent.stop()
+        await good.stop()
+    }
+
+    @Test func aMalformedResponseHeadIs502() async throws {
+        let garbage = try await ScriptedTCPUpstream(script: Array("HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\nok".utf8))
+        try await withProxy(proxyConfiguration([("bad", garbage.address)])) { proxy in
+            let response = try await HTTPClient().send(HTTPClientRequest(url: proxy.url + "/"))
+            #expect(response.status == 502)
+            #expect(try json(response)["error"]?.stringValue?.contains("malformed") == true, "\(response.bodyText)")
+        }
+        await garbage.stop()
+    }
+
+    @Test func aShortFixedLengthBodyIs502NotATruncatedSuccess() async throws {
+        let short = try await ScriptedTCPUpstream(script: Array("HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this".utf8))
+        try await withProxy(proxyConfiguration([("short", short.address)])) { proxy in
+            let response = try await HTTPClient().send(HTTPClientRequest(url: proxy.url + "/"))
+            #expect(response.status == 502)
+        }
+        await short.stop()
+    }
+
+    /// A streamed (chunked) response that breaks half-way: the client has already got a 200 head,
+    /// so the proxy must end the connection without the final chunk; a client then knows the
+    /// response is incomplete.
+    @Test func aBodyThatBreaksHalfWayIsNeverPresentedAsComplete() async throws {
+        let broken = try await ScriptedTCPUpstream(script: Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n".utf8),
+                                                   later: Array("ZZ\r\n".utf8))
+        try await withProxy(proxyConfiguration([("broken", broken.address)])) { proxy in
+            let raw = try RawSocketClient(connectTo: proxy.localAddress!)
+            try raw.send("GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            var bytes: [UInt8] = []
+            while !String(decoding: bytes, as: UTF8.self).contains("hello") { bytes += try await raw.read(count: 1) }
+            broken.release()
+            bytes += try await raw.readUntilClose()
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 200"), "\(text)")
+            #expect(text.contains("hello"))
+            #expect(!text.hasSuffix("0\r\n\r\n"), "the chunked body was terminated as if complete: \(text.debugDescription)")
+        }
+        await broken.stop()
+    }
+}

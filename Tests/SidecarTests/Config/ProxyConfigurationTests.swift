@@ -1,0 +1,102 @@
+import DiscoCore
+import RateLimitCore
+import Sidecar
+import Testing
+
+@Suite("Sidecar: -proxy-config and the proxy flags")
+struct ProxyConfigurationTests {
+    static let loader = DiscoConfigLoader(environment: { $0 == "SERVICE_PORT" ? "9984" : nil }, readFile: { _ throws(ProcessEnvironment.FileError) in nil })
+
+    func parse(_ arguments: [String]) throws(FlagError) -> ProxyConfiguration {
+        var set = FlagSet(programName: "disco-sidecar", synopsis: "")
+        let flags = SidecarFlags(&set)
+        return try flags.configuration(try set.parse(arguments), loader: Self.loader)
+    }
+
+    func failure(_ arguments: [String]) -> FlagError? {
+        do throws(FlagError) {
+            _ = try parse(arguments)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func theBigchainDBGatewayIsExpressible() throws {
+        let json = """
+            {"upstreams": {"service": "http://127.0.0.1:$SERVICE_PORT", "auth": {"url": "http://127.0.0.1:8888", "health": "/health"}},
+             "routes": [{"name": "reads", "methods": ["GET", "head"], "path": "/", "upstream": "service"},
+                        {"name": "writes", "methods": ["POST"], "path": "/api/v1/transactions", "upstream": "auth", "writer": true}],
+             "api_keys": {"methods": ["POST"]},
+             "tcp_proxy": [{"listen": ":27017", "upstream": "127.0.0.1:27017", "max_connections": 100}],
+             "limit_req_zone": [{"name": "per_client", "rate": "10r/s"}], "limit_req": [{"zone": "per_client", "burst": 5, "nodelay": true}],
+             "limit_req_status": 429}
+            """
+        let configuration = try parse(["-proxy-addr", ":8080", "-proxy-config", json, "-limit-req", "zone=per_app key=app_id rate=600r/m"])
+        #expect(configuration.listenAddress == PeerAddress(host: "0.0.0.0", port: 8080))
+        #expect(configuration.upstreams.map(\.name) == ["service", "auth"])
+        #expect(configuration.upstreams[0].address == PeerAddress(host: "127.0.0.1", port: 9984))
+        #expect(configuration.upstreams[1].healthPath == "/health")
+        #expect(configuration.routes[0].methods == ["GET", "HEAD"])
+        #expect(configuration.routes[1].target == RouteTarget(upstream: "auth", viaWriter: true))
+        #expect(configuration.apiKeys == APIKeySettings(enabled: true, methods: ["POST"]))
+        #expect(configuration.tcpProxies == [TCPProxySpec(listen: PeerAddress(host: "0.0.0.0", port: 27017),
+                                                          upstream: PeerAddress(host: "127.0.0.1", port: 27017), maxConnections: 100)])
+        #expect(configuration.rateLimit.zones.map(\.name) == ["per_app", "per_client"])
+        #expect(configuration.rateLimit.policy.limits.map(\.status) == [503, 429])
+    }
+
+    @Test func theFlagsAloneGiveTheDefaultRoutes() throws {
+        let configuration = try parse(["-proxy-addr", "127.0.0.1:8080", "-upstream", "http://127.0.0.1:9984/", "-api-keys",
+                                       "-api-key-methods", "post,delete", "-tcp-proxy", ":27017=127.0.0.1:27017 max-conns=5 rate=10r/s burst=3",
+                                       "-limit-req", "rate=10r/s", "-limit-req", "rate=1r/m key=app_id"])
+        #expect(configuration.routeTable == RouteTable(ProxyRoute.defaults(upstream: "local")))
+        #expect(configuration.apiKeys.methods == ["POST", "DELETE"])
+        #expect(configuration.tcpProxies.first?.maxConnections == 5)
+        #expect(configuration.tcpProxies.first?.burst == 3)
+        #expect(configuration.rateLimit.zones.map(\.name) == ["limit_req_1", "limit_req_2"], "-limit-req repeats")
+    }
+
+    @Test func mistakesNameTheFieldAndTheFix() {
+        #expect(failure(["-proxy-config", #"{"upstream": {}}"#])?.message.contains(#"did you mean "upstreams"?"#) == true)
+        #expect(failure(["-proxy-config", #"{"upstreams": {"s": "https://x:1"}}"#])?.message.contains("https upstreams are not supported") == true)
+        #expect(failure(["-proxy-config", #"{"upstreams": {"s": "http://x:1"}, "routes": [{"upstream": "t"}]}"#])?.message
+            .contains(#"no upstream is named "t"; defined upstreams: "s""#) == true)
+        #expect(failure(["-proxy-config", #"{"routes": [{"path": "api", "upstream": "s"}]}"#])?.message.contains("starting with /") == true)
+        #expect(failure(["-proxy-config", #"{"tcp_proxy": [{"listen": ":1", "upstream": "h:2", "burst": 3}]}"#])?.message.contains("needs \"rate\"") == true)
+        #expect(failure(["-proxy-config", "{\"upstreams\": {\"s\": \"http://$NOT_SET:1\"}}"])?.message.contains("NOT_SET") == true)
+        #expect(failure(["-proxy-addr", ":8080"])?.message.contains("-proxy-addr needs an upstream") == true)
+        #expect(failure(["-upstream", "ftp://x"])?.flag == "upstream")
+        #expect(failure(["-limit-req", "rate=10r/h"])?.message.contains("unit must be r/s or r/m") == true)
+        #expect(failure(["-tcp-proxy", "27017"])?.message.contains("LISTEN=UPSTREAM") == true)
+        #expect(failure(["-tcp-proxy", ":1=h:2 conns=3"])?.message.contains("unknown parameter") == true)
+        #expect(failure(["-upstream-health", "health"])?.message.contains("expected a path") == true)
+        #expect(failure(["-proxy-read-timeout", "0s"])?.flag == "proxy-read-timeout")
+        #expect(failure(["-upstream", "http://a:1", "-proxy-config", #"{"upstreams": {"local": "http://b:2"}}"#])?.message
+            .contains("defined twice") == true)
+    }
+}
+
+@Suite("Sidecar: -api-key-file")
+struct APIKeyFileTests {
+    @Test func entriesHoldTheKeysHashAndMistakesNameTheEntry() throws {
+        let digest = String(repeating: "ab", count: 32)
+        let file = try APIKeyFile.parse(Array(#"[{"app_id":"a","app_key_sha256":"\#(digest)"},{"app_id":"b","app_key_sha256":"\#(digest.uppercased())","revoked":true}]"#.utf8), path: "k.json")
+        #expect(file.entries.map(\.appID) == ["a", "b"])
+        #expect(file.entries[0].keySHA256 == [UInt8](repeating: 0xAB, count: 32))
+        #expect(file.entries.map(\.revoked) == [false, true])
+        func message(_ text: String) -> String {
+            do throws(ConfigError) {
+                _ = try APIKeyFile.parse(Array(text.utf8), path: "k.json")
+                return ""
+            } catch {
+                return error.message
+            }
+        }
+        #expect(message(#"{"app_id":"a"}"#).contains("expected an array"))
+        #expect(message(#"[{"app_id":"a","app_key_sha256":"abc"}]"#).contains("\"[0].app_key_sha256\": expected the key's SHA-256 as 64 hexadecimal digits"))
+        #expect(message(#"[{"app_id":"a","app_key":"secret"}]"#).contains(#"unknown field "[0].app_key""#))
+        #expect(message(#"[{"app_id":"a","app_key_sha256":"\#(digest)"},{"app_id":"a","app_key_sha256":"\#(digest)"}]"#).contains("listed twice"))
+        #expect(message("[").contains("not JSON"))
+    }
+}

@@ -70,6 +70,8 @@ final class ClusterWriterResolver: WriterResolver {
     private struct View {
         var leadership: ConsensusLeadership?
         var members: [ClusterMember] = []
+        /// Worked out at each change, so the proxy's per-request read is one lock and a copy.
+        var location = WriterLocation.unknown(reason: "the cluster has no leader")
     }
     private let view = Mutex(View())
 
@@ -77,8 +79,32 @@ final class ClusterWriterResolver: WriterResolver {
         self.proxyPort = proxyPort
     }
 
-    var current: WriterLocation {
-        let view = view.withLock { $0 }
+    var current: WriterLocation { view.withLock { $0.location } }
+
+    /// Follows leadership and membership until the node stops or the task is cancelled.
+    func follow(_ context: RoleContext) async {
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                for await leadership in context.leadershipChanges() {
+                    self.update { $0.leadership = leadership }
+                }
+            }
+            group.addTask {
+                for await members in context.membershipChanges() {
+                    self.update { $0.members = members }
+                }
+            }
+        }
+    }
+
+    private func update(_ change: (inout View) -> Void) {
+        view.withLock { view in
+            change(&view)
+            view.location = Self.locate(view, proxyPort: proxyPort)
+        }
+    }
+
+    private static func locate(_ view: View, proxyPort: UInt16) -> WriterLocation {
         guard let leadership = view.leadership, let leader = leadership.leader else {
             return .unknown(reason: "the cluster has no leader")
         }
@@ -91,17 +117,5 @@ final class ClusterWriterResolver: WriterResolver {
             return .unknown(reason: "the leader's API address \(member.apiAddress.debugDescription) is not host:port")
         }
         return .remote(address: PeerAddress(host: address.host, port: proxyPort).description, id: leader.rawValue)
-    }
-
-    /// Follows leadership and membership until the node stops or the task is cancelled.
-    func follow(_ context: RoleContext) async {
-        await withDiscardingTaskGroup { group in
-            group.addTask {
-                for await leadership in context.leadershipChanges() { self.view.withLock { $0.leadership = leadership } }
-            }
-            group.addTask {
-                for await members in context.membershipChanges() { self.view.withLock { $0.members = members } }
-            }
-        }
     }
 }

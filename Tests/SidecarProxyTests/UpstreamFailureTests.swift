@@ -85,4 +85,30 @@ struct UpstreamFailureTests {
         }
         await broken.stop()
     }
+
+    /// An upstream that sends its head and part of the body, then nothing: the wait for the rest
+    /// is bounded by the read timeout too. A fixed-length body not yet relayed becomes a 504; a
+    /// streamed one already under way ends the client's connection unterminated.
+    @Test func aBodyThatStallsIsBoundedByTheReadTimeout() async throws {
+        let fixed = try await ScriptedTCPUpstream(script: Array("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".utf8), closeAfter: false)
+        let streamed = try await ScriptedTCPUpstream(script: Array("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n".utf8),
+                                                     closeAfter: false)
+        var configuration = proxyConfiguration([("fixed", fixed.address), ("streamed", streamed.address)], routes: [
+            ProxyRoute(name: "fixed", methods: nil, pathPrefix: "/fixed", target: RouteTarget(upstream: "fixed")),
+            ProxyRoute(name: "streamed", methods: nil, pathPrefix: "/", target: RouteTarget(upstream: "streamed")),
+        ])
+        configuration.readTimeout = .milliseconds(300)
+        try await withProxy(configuration) { proxy in
+            let answer = try await HTTPClient().send(HTTPClientRequest(url: proxy.url + "/fixed"), timeout: .seconds(30))
+            #expect(answer.status == 504, "\(answer.bodyText)")
+            #expect(try json(answer)["error"]?.stringValue?.contains("did not answer in time") == true, "\(answer.bodyText)")
+            let raw = try RawSocketClient(connectTo: proxy.localAddress!, timeoutSeconds: 30)
+            try raw.send("GET /s HTTP/1.1\r\nHost: x\r\n\r\n")
+            let text = String(decoding: try await raw.readUntilClose(), as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 200") && text.contains("abc"), "\(text)")
+            #expect(!text.hasSuffix("0\r\n\r\n"), "a stalled body was terminated as if complete")
+        }
+        await fixed.stop()
+        await streamed.stop()
+    }
 }

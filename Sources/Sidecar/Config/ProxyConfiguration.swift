@@ -19,7 +19,8 @@ public struct ProxyConfiguration: Hashable, Sendable {
     /// How often each upstream's health is checked; zero turns checks off.
     public var healthInterval: Duration
     public var connectTimeout: Duration
-    /// Bound on the exchange with an upstream up to its response head (connect, send, wait).
+    /// Bound on the exchange with an upstream up to its response head, and on each wait for more
+    /// of its body.
     public var readTimeout: Duration
     /// How long SIGTERM lets in-flight requests finish before the node leaves.
     public var drainTimeout: Duration

@@ -65,7 +65,7 @@ public struct SidecarFlags: Sendable {
                                     usage: "On SIGTERM, how long in-flight proxied requests may take to finish before the node leaves", group: group)
         connectTimeout = set.duration("proxy-connect-timeout", default: .seconds(5), usage: "Bound on connecting to an upstream (then 504)", group: group)
         readTimeout = set.duration("proxy-read-timeout", default: .seconds(60),
-                                   usage: "Bound on waiting for an upstream's response head (then 504)", group: group)
+                                   usage: "Bound on waiting for an upstream's response head, and for each part of its body (then 504)", group: group)
         proxyCert = set.string("proxy-cert", usage: "PEM certificate (chain, leaf first) the proxy presents: it then speaks only HTTPS\n"
                                + "(default: -http-cert's, when the node's API has one)", group: group, typeName: "path")
         proxyKey = set.string("proxy-key", usage: "PEM private key of -proxy-cert", group: group, typeName: "path")

@@ -21,6 +21,8 @@ public final class ReverseProxy: Sendable {
     let health: UpstreamHealth
     let metrics: ProxyMetrics
     let logger: Logger
+    /// Bounds each wait for more of a response body by the read timeout.
+    let watchdog: BodyWatchdog
     private let nodeID: String
     private let retry: RetryPolicy
     private let proto: String
@@ -40,6 +42,7 @@ public final class ReverseProxy: Sendable {
         self.logger = logger
         self.proto = proto
         retry = RetryPolicy()
+        watchdog = BodyWatchdog(timeout: configuration.readTimeout)
         client = HTTPClient(configuration: HTTPClientConfiguration(
             connectTimeout: configuration.connectTimeout, requestTimeout: configuration.readTimeout,
             maxConnectionsPerHost: 1024, idleTimeout: .seconds(50),
@@ -143,25 +146,40 @@ public final class ReverseProxy: Sendable {
         let headers = HTTPHeaders(ForwardingHeaders.response(answer.headers.fields.map { ($0.name, $0.value) })
             .map { HTTPField(name: $0.name, value: $0.value) })
         let bodyless = method == "HEAD" || answer.status == 204 || answer.status == 304 || (100..<200).contains(answer.status)
+        let body = answer.body
         if !bodyless, let text = answer.headers["Content-Length"], let length = Int(text), length <= Self.wholeBodyLimit {
+            let watch = watchdog.watch { body.close() }
             do {
-                let body = try await answer.body.collect(upTo: Self.wholeBodyLimit)
-                return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .bytes(body))
+                let bytes = try await body.collect(upTo: Self.wholeBodyLimit)
+                _ = watchdog.finish(watch)
+                return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .bytes(bytes))
             } catch {
+                let stalled = watchdog.finish(watch)
                 metrics.upstreamFailure(upstream)
-                logger.warning("upstream \(upstream) (\(address)) response body failed: \(error)")
-                return ProxyErrorResponse.upstreamFailure(error, upstream: upstream, address: address)
+                logger.warning("upstream \(upstream) (\(address)) response body failed: \(stalled ? "no progress within the read timeout" : "\(error)")")
+                let failure: any Error = stalled
+                    ? HTTPClientError(.timeout, host: address, detail: "no more of the response body within \(configuration.readTimeout)") : error
+                return ProxyErrorResponse.upstreamFailure(failure, upstream: upstream, address: address)
             }
         }
         let logger = self.logger
         let metrics = self.metrics
+        let watchdog = self.watchdog
         return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .stream { writer in
+            let watch = watchdog.watch { body.close() }
             do {
-                for try await piece in answer.body { try await writer.write(piece) }
+                for try await piece in body {
+                    watchdog.progress(watch)
+                    try await writer.write(piece)
+                    watchdog.progress(watch)
+                }
+                _ = watchdog.finish(watch)
             } catch {
+                let stalled = watchdog.finish(watch)
                 if error is HTTPClientError {
                     metrics.upstreamFailure(upstream)
-                    logger.warning("upstream \(upstream) (\(address)) response body failed half-way; the client's connection is closed: \(error)")
+                    logger.warning("upstream \(upstream) (\(address)) response body failed half-way; the client's connection is closed: "
+                        + (stalled ? "no more of it within the read timeout" : "\(error)"))
                 }
                 throw error
             }

@@ -77,7 +77,7 @@ public final class SidecarProxyServer: Sendable {
             await server?.shutdown(gracePeriod: .zero)
             throw error
         }
-        let work: [@Sendable () async -> Void] = [{ await health.run() }] + listeners.map { listener in { await listener.run() } } + background
+        let work: [@Sendable () async -> Void] = [{ await health.run() }, { await proxy.watchdog.run() }] + listeners.map { listener in { await listener.run() } } + background
         let task = Task {
             await withDiscardingTaskGroup { group in
                 for job in work { group.addTask { await job() } }

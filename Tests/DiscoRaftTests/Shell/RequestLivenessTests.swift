@@ -17,10 +17,12 @@ struct RequestLivenessTests {
     private func leaderWithoutQuorum(checkQuorum: Bool) async throws -> (ShellCluster, RaftNodeShell) {
         var raft = RaftOptions()
         raft.checkQuorum = checkQuorum
-        // Three seconds and more before a leader that hears nothing steps down: a proposal made
+        // Five seconds and more before a leader that hears nothing steps down: a proposal made
         // right after the follower stops reaches the log while the leader still leads.
-        raft.electionTicks = 30
+        raft.electionTicks = 50
         let cluster = try await ShellCluster.start(ids, raft: raft)
+        // With so long a timeout, two voters that campaign together would wait seconds to retry.
+        cluster.shell(ids[0])?.campaign()
         let leader = try await cluster.waitForLeader()
         let follower = try #require(ids.first { $0 != leader.id })
         await cluster.stop(follower)

@@ -12,7 +12,9 @@ import Synchronization
 /// All work happens on one driver thread per node, in the core's order: persist entries and hard
 /// state (one fsync for everything that arrived together: group commit), then send the messages
 /// that depend on them, then apply committed entries, then answer waiting requests. Requests are
-/// safe from any task. Call ``shutdown(transferLeadership:)`` before dropping the shell.
+/// safe from any task and never outlive their cause: a proposal fails when this node stops
+/// leading before it commits, every request fails at shutdown, and a caller whose task is
+/// cancelled stops waiting at once. Call ``shutdown(transferLeadership:)`` before dropping the shell.
 public final class RaftNodeShell: Sendable {
     public let id: NodeID
     /// Where this node accepts internode connections.
@@ -137,44 +139,43 @@ public final class RaftNodeShell: Sendable {
     /// written (the node stops), `shutDown` after shutdown.
     public func bootstrap(voters: [NodeID]) async throws {
         try Self.checkBootstrapVoters(voters, id: id)
-        try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-            if inbox.push(.bootstrap(voters, continuation), force: true) > 0 {
-                continuation.resume(throwing: RaftShellError(.shutDown, "the node is shut down"))
-            }
-        }
+        let request = PendingRequest<Void>(cancelledMessage: "stopped waiting for the bootstrap; the node may still bootstrap")
+        try await request.wait { inbox.push(.bootstrap(voters, $0), force: true) == 0 }
     }
 
     // MARK: Requests
 
     /// Appends `data` to the replicated log. Returns its index once it is committed and applied
     /// on this node. Throws ``RaftShellError`` with code `notLeader` (and the leader, if known)
-    /// when this node is not the leader.
+    /// when this node is not the leader, `leadershipLost` when it stops leading before the entry
+    /// commits (a later leader may still apply it), `shutDown` when the node stops first, and
+    /// `cancelled` at once when the calling task is cancelled (the entry may still be applied).
     public func propose(_ data: [UInt8]) async throws -> UInt64 {
-        try await request { .propose(data, $0) }
+        try await request("stopped waiting for the proposal; it may still be committed and applied") { .propose(data, $0) }
     }
 
     /// A linearizable read barrier: returns once this node (the leader) has confirmed it still
     /// leads and its state machine has applied everything committed before the call, so reading
-    /// the state machine now observes every completed write. Returns the read index.
+    /// the state machine now observes every completed write. Returns the read index. Fails with
+    /// `notLeader` when the node does not lead or stops leading before a quorum confirms it, and
+    /// with `cancelled` when the calling task is cancelled.
     @discardableResult
     public func readIndex() async throws -> UInt64 {
-        try await request { .read($0) }
+        try await request("stopped waiting for the read index; nothing was read") { .read($0) }
     }
 
     /// Proposes a single-server membership change; returns once it is committed and applied here.
+    /// Fails as ``propose(_:)`` does.
     public func changeMembership(_ change: ConfigChange) async throws -> UInt64 {
-        try await request { .configChange(change, $0) }
+        try await request("stopped waiting for the membership change (\(change)); it may still be applied") { .configChange(change, $0) }
     }
 
     /// Hands leadership to `target` (nil: the voter with the most of the log). Returns the new
     /// leader (when known) once this node has stepped down.
     @discardableResult
     public func transferLeadership(to target: NodeID? = nil) async throws -> NodeID {
-        try await withCheckedThrowingContinuation { continuation in
-            if inbox.push(.transfer(target, continuation), force: true) > 0 {
-                continuation.resume(throwing: RaftShellError(.shutDown, "the node is shut down"))
-            }
-        }
+        let request = PendingRequest<NodeID>(cancelledMessage: "stopped waiting for the leadership transfer; leadership may still move")
+        return try await request.wait { inbox.push(.transfer(target, $0), force: true) == 0 }
     }
 
     /// Starts an election now instead of waiting for the election timeout.
@@ -182,12 +183,11 @@ public final class RaftNodeShell: Sendable {
         inbox.push(.campaign, force: true)
     }
 
-    private func request(_ make: (CheckedContinuation<UInt64, any Error>) -> ShellEvent) async throws -> UInt64 {
-        try await withCheckedThrowingContinuation { continuation in
-            if inbox.push(make(continuation), force: true) > 0 {
-                continuation.resume(throwing: RaftShellError(.shutDown, "the node is shut down"))
-            }
-        }
+    /// Queues the event `make` builds for the driver and waits for its answer (or the caller's
+    /// cancellation, answered with `cancelledMessage`).
+    private func request(_ cancelledMessage: String, _ make: (PendingRequest<UInt64>) -> ShellEvent) async throws -> UInt64 {
+        let request = PendingRequest<UInt64>(cancelledMessage: cancelledMessage)
+        return try await request.wait { inbox.push(make($0), force: true) == 0 }
     }
 
     // MARK: Observing

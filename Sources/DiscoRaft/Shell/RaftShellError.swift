@@ -22,6 +22,13 @@ public struct RaftShellError: Error, Sendable, Hashable, CustomStringConvertible
         public static let dropped = Code(rawValue: "dropped")
         /// Whether the proposal was applied cannot be known (a snapshot replaced the log around it).
         public static let outcomeUnknown = Code(rawValue: "outcome-unknown")
+        /// This node stopped leading (it stepped down, lost its quorum or saw a newer term) before
+        /// the proposal committed: a later leader may still commit it or replace it, so whether it
+        /// will be applied is unknown.
+        public static let leadershipLost = Code(rawValue: "leadership-lost")
+        /// The caller stopped waiting (its task was cancelled); the message says what becomes of
+        /// the request (a proposal may still be applied).
+        public static let cancelled = Code(rawValue: "cancelled")
         /// Leadership transfer did not complete in time.
         public static let transferFailed = Code(rawValue: "transfer-failed")
         /// The shell is shut down (or shutting down).

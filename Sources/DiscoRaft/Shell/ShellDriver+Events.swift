@@ -12,38 +12,38 @@ extension ShellDriver {
             tickTransfers()
         case .campaign:
             node.campaign()
-        case .propose(let data, let continuation):
-            guard admit(continuation) else { return }
+        case .propose(let data, let request):
+            guard admit(request) else { return }
             guard data.count <= RaftCodec.maxDataSize else {
-                continuation.resume(throwing: RaftShellError(
+                request.resume(throwing: RaftShellError(
                     .invalidArgument, "proposal of \(data.count) bytes exceeds the limit of \(RaftCodec.maxDataSize)"))
                 return
             }
             do {
-                track(try node.propose(data), continuation)
+                track(try node.propose(data), request)
             } catch {
-                continuation.resume(throwing: RaftShellError(error, leader: node.leader))
+                request.resume(throwing: RaftShellError(error, leader: node.leader))
             }
-        case .configChange(let change, let continuation):
-            guard admit(continuation) else { return }
+        case .configChange(let change, let request):
+            guard admit(request) else { return }
             do {
-                track(try node.proposeConfigChange(change), continuation)
+                track(try node.proposeConfigChange(change), request)
             } catch {
-                continuation.resume(throwing: RaftShellError(error, leader: node.leader))
+                request.resume(throwing: RaftShellError(error, leader: node.leader))
             }
-        case .read(let continuation):
-            guard admit(continuation) else { return }
+        case .read(let request):
+            guard admit(request) else { return }
             nextReadContext += 1
-            reads[nextReadContext] = continuation
+            reads[nextReadContext] = request
             node.readIndex(context: nextReadContext)
-        case .transfer(let target, let continuation):
+        case .transfer(let target, let request):
             guard shutdownTicksLeft == nil else {
-                continuation.resume(throwing: RaftShellError(.shutDown, "the node is shutting down"))
+                request.resume(throwing: RaftShellError(.shutDown, "the node is shutting down"))
                 return
             }
-            startTransfer(to: target, continuation)
-        case .bootstrap(let voters, let continuation):
-            bootstrap(voters: voters, continuation)
+            startTransfer(to: target, request)
+        case .bootstrap(let voters, let request):
+            bootstrap(voters: voters, request)
         case .shutdown(let transfer):
             beginShutdown(transfer: transfer)
         }
@@ -52,13 +52,13 @@ extension ShellDriver {
     // MARK: Bootstrap
 
     /// Writes the founding state of a new cluster into empty storage and starts a core from it.
-    private func bootstrap(voters: [NodeID], _ continuation: CheckedContinuation<Void, any Error>) {
+    private func bootstrap(voters: [NodeID], _ request: PendingRequest<Void>) {
         guard shutdownTicksLeft == nil else {
-            continuation.resume(throwing: RaftShellError(.shutDown, "the node is shutting down"))
+            request.resume(throwing: RaftShellError(.shutDown, "the node is shutting down"))
             return
         }
         guard !node.hasState else {
-            continuation.resume(throwing: RaftShellError(
+            request.resume(throwing: RaftShellError(
                 .alreadyHasState,
                 "this node already has Raft state (term \(node.term), last index \(node.lastIndex)); it cannot bootstrap again",
                 leader: node.leader))
@@ -70,7 +70,7 @@ extension ShellDriver {
         } catch {
             let reason = "writing the bootstrap state to \(storage.directory) failed: \(error)"
             stop(because: reason)
-            continuation.resume(throwing: RaftShellError(.storage, reason))
+            request.resume(throwing: RaftShellError(.storage, reason))
             return
         }
         do {
@@ -79,38 +79,40 @@ extension ShellDriver {
             // The options were valid when the node started and the state is well formed.
             let reason = "starting the bootstrapped core failed: \(error)"
             stop(because: reason)
-            continuation.resume(throwing: RaftShellError(.storage, reason))
+            request.resume(throwing: RaftShellError(.storage, reason))
             return
         }
         logger.info("bootstrapped a new cluster with voters \(node.config.voters.map(\.rawValue))")
-        continuation.resume()
+        request.resume()
     }
 
-    /// Refuses new requests once shutdown began.
-    private func admit(_ continuation: CheckedContinuation<UInt64, any Error>) -> Bool {
+    /// Refuses new requests once shutdown began, and drops those whose caller stopped waiting
+    /// before the driver reached them (a cancelled proposal is not proposed).
+    private func admit(_ request: PendingRequest<UInt64>) -> Bool {
+        guard !request.isAnswered else { return false }
         guard shutdownTicksLeft == nil else {
-            continuation.resume(throwing: RaftShellError(.shutDown, "the node is shutting down", leader: node.leader))
+            request.resume(throwing: RaftShellError(.shutDown, "the node is shutting down", leader: node.leader))
             return false
         }
         return true
     }
 
-    private func track(_ index: UInt64, _ continuation: CheckedContinuation<UInt64, any Error>) {
+    private func track(_ index: UInt64, _ request: PendingRequest<UInt64>) {
         // An older proposal at this index was truncated by a leader change: it is gone for good.
-        proposals[index]?.continuation.resume(throwing: RaftShellError(
+        proposals[index]?.request.resume(throwing: RaftShellError(
             .dropped, "leadership changed, entry \(index) was not committed (a new leader replaced it)", leader: node.leader))
-        proposals[index] = (node.term, continuation)
+        proposals[index] = (node.term, request)
     }
 
     // MARK: Reads
 
     func answerRead(_ state: ReadState) {
-        guard let continuation = reads.removeValue(forKey: state.context) else { return }
+        guard let request = reads.removeValue(forKey: state.context) else { return }
         switch state.outcome {
         case .ready(let index):
-            readsAwaitingApply.append((index, continuation))
+            readsAwaitingApply.append((index, request))
         case .notLeader(let leader):
-            continuation.resume(throwing: RaftShellError(
+            request.resume(throwing: RaftShellError(
                 .notLeader, "\(node.id) is not the leader; linearizable reads are served by the leader", leader: leader))
         }
     }
@@ -121,7 +123,7 @@ extension ShellDriver {
         let applied = node.appliedIndex
         let ready = readsAwaitingApply.filter { $0.index <= applied }
         readsAwaitingApply.removeAll { $0.index <= applied }
-        for read in ready { read.continuation.resume(returning: read.index) }
+        for read in ready { read.request.resume(returning: read.index) }
     }
 
     // MARK: Leadership transfer
@@ -132,22 +134,22 @@ extension ShellDriver {
             .max { (node.matchIndex(of: $0) ?? 0) < (node.matchIndex(of: $1) ?? 0) }
     }
 
-    private func startTransfer(to requested: NodeID?, _ continuation: CheckedContinuation<NodeID, any Error>) {
+    private func startTransfer(to requested: NodeID?, _ request: PendingRequest<NodeID>) {
         guard let target = requested ?? bestTransferTarget else {
-            continuation.resume(throwing: RaftShellError(.invalidArgument, "there is no other voter to hand leadership to"))
+            request.resume(throwing: RaftShellError(.invalidArgument, "there is no other voter to hand leadership to"))
             return
         }
         do {
             try node.transferLeadership(to: target)
         } catch {
-            continuation.resume(throwing: RaftShellError(error, leader: node.leader))
+            request.resume(throwing: RaftShellError(error, leader: node.leader))
             return
         }
         if target == node.id {
-            continuation.resume(returning: target)
+            request.resume(returning: target)
             return
         }
-        transfers.append((target, continuation, node.options.electionTicks + 2))
+        transfers.append((target, request, node.options.electionTicks + 2))
     }
 
     private func tickTransfers() {
@@ -155,7 +157,7 @@ extension ShellDriver {
         let expired = transfers.filter { $0.ticksLeft <= 0 }
         transfers.removeAll { $0.ticksLeft <= 0 }
         for transfer in expired {
-            transfer.continuation.resume(throwing: RaftShellError(
+            transfer.request.resume(throwing: RaftShellError(
                 .transferFailed, "\(transfer.target) did not take over within an election timeout", leader: node.leader))
         }
         if let left = shutdownTicksLeft, left > 0 { shutdownTicksLeft = left - 1 }

@@ -6,12 +6,12 @@ import DiscoCore
 enum ShellEvent: Sendable {
     case message(Message)
     case tick
-    case propose([UInt8], CheckedContinuation<UInt64, any Error>)
-    case configChange(ConfigChange, CheckedContinuation<UInt64, any Error>)
-    case read(CheckedContinuation<UInt64, any Error>)
-    case transfer(NodeID?, CheckedContinuation<NodeID, any Error>)
+    case propose([UInt8], PendingRequest<UInt64>)
+    case configChange(ConfigChange, PendingRequest<UInt64>)
+    case read(PendingRequest<UInt64>)
+    case transfer(NodeID?, PendingRequest<NodeID>)
     case campaign
-    case bootstrap([NodeID], CheckedContinuation<Void, any Error>)
+    case bootstrap([NodeID], PendingRequest<Void>)
     case shutdown(transfer: Bool)
 }
 
@@ -31,14 +31,14 @@ final class ShellDriver {
     let logger: Logger
 
     /// Proposals (and membership changes) awaiting application: index → term and waiter.
-    var proposals: [UInt64: (term: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = [:]
+    var proposals: [UInt64: (term: UInt64, request: PendingRequest<UInt64>)] = [:]
     /// Reads waiting for the leader to confirm, by context.
-    var reads: [UInt64: CheckedContinuation<UInt64, any Error>] = [:]
+    var reads: [UInt64: PendingRequest<UInt64>] = [:]
     var nextReadContext: UInt64 = 0
     /// Confirmed reads waiting for the state machine to reach their index.
-    var readsAwaitingApply: [(index: UInt64, continuation: CheckedContinuation<UInt64, any Error>)] = []
+    var readsAwaitingApply: [(index: UInt64, request: PendingRequest<UInt64>)] = []
     /// Leadership transfers in progress: waiter and ticks left before giving up.
-    var transfers: [(target: NodeID, continuation: CheckedContinuation<NodeID, any Error>, ticksLeft: Int)] = []
+    var transfers: [(target: NodeID, request: PendingRequest<NodeID>, ticksLeft: Int)] = []
     /// Set once shutdown was requested; the ticks left for a leadership hand-over.
     var shutdownTicksLeft: Int?
     var stopped = false
@@ -82,12 +82,12 @@ final class ShellDriver {
     /// Answers a request that arrived after the loop stopped.
     private func refuse(_ event: ShellEvent, _ error: RaftShellError) {
         switch event {
-        case .propose(_, let continuation), .configChange(_, let continuation), .read(let continuation):
-            continuation.resume(throwing: error)
-        case .transfer(_, let continuation):
-            continuation.resume(throwing: error)
-        case .bootstrap(_, let continuation):
-            continuation.resume(throwing: error)
+        case .propose(_, let request), .configChange(_, let request), .read(let request):
+            request.resume(throwing: error)
+        case .transfer(_, let request):
+            request.resume(throwing: error)
+        case .bootstrap(_, let request):
+            request.resume(throwing: error)
         case .message, .tick, .campaign, .shutdown:
             break
         }
@@ -139,9 +139,9 @@ final class ShellDriver {
         if entry.kind == .normal { stateMachine.apply(entry) }
         guard let pending = proposals.removeValue(forKey: entry.index) else { return }
         if pending.term == entry.term {
-            pending.continuation.resume(returning: entry.index)
+            pending.request.resume(returning: entry.index)
         } else {
-            pending.continuation.resume(throwing: RaftShellError(
+            pending.request.resume(throwing: RaftShellError(
                 .dropped, "leadership changed, entry \(entry.index) was not committed (the leader of term \(entry.term) replaced "
                     + "the entry of term \(pending.term))",
                 leader: node.leader))
@@ -162,10 +162,11 @@ final class ShellDriver {
 
     private func leadershipChanged(_ soft: SoftState, notLeader: Bool) {
         logger.info("\(soft.role) in term \(soft.term), leader \(soft.leader?.rawValue ?? "unknown")")
+        failProposalsOfLostLeadership()
         guard notLeader else { return }
         let done = transfers
         transfers = []
-        for transfer in done { transfer.continuation.resume(returning: soft.leader ?? transfer.target) }
+        for transfer in done { transfer.request.resume(returning: soft.leader ?? transfer.target) }
     }
 
     /// Stops outbound connections to peers that left the configuration.
@@ -187,19 +188,38 @@ final class ShellDriver {
     }
 
     func failEverything(_ error: RaftShellError) {
-        let pending = proposals.values.map(\.continuation) + reads.values + readsAwaitingApply.map(\.continuation)
+        let pending = proposals.values.map(\.request) + reads.values + readsAwaitingApply.map(\.request)
         proposals = [:]
         reads = [:]
         readsAwaitingApply = []
-        for continuation in pending { continuation.resume(throwing: error) }
+        for request in pending { request.resume(throwing: error) }
         let waiting = transfers
         transfers = []
-        for transfer in waiting { transfer.continuation.resume(throwing: error) }
+        for transfer in waiting { transfer.request.resume(throwing: error) }
+    }
+
+    /// Fails the proposals this node made as a leader it no longer is (it stepped down, or leads
+    /// again in a newer term): nothing on this node would answer them, since the entries commit,
+    /// if ever, under another leader whose progress this node may never see.
+    func failProposalsOfLostLeadership() {
+        let leading: UInt64? = node.role == .leader ? node.term : nil
+        let lost = proposals.filter { $0.value.term != leading }.keys.sorted()
+        guard !lost.isEmpty else { return }
+        let now = leading.map { "leads term \($0) afresh" } ?? "is \(node.role) in term \(node.term)"
+        for index in lost {
+            guard let pending = proposals.removeValue(forKey: index) else { continue }
+            pending.request.resume(throwing: RaftShellError(
+                .leadershipLost,
+                "\(node.id) stopped leading before entry \(index) of term \(pending.term) committed (it \(now)); "
+                    + "a later leader may still commit it, so check before retrying",
+                leader: node.leader))
+        }
+        logger.info("failed \(lost.count) pending proposal(s): leadership of their term was lost")
     }
 
     func failProposals(through index: UInt64) {
         for key in proposals.keys.sorted() where key <= index {
-            proposals.removeValue(forKey: key)?.continuation.resume(throwing: RaftShellError(
+            proposals.removeValue(forKey: key)?.request.resume(throwing: RaftShellError(
                 .outcomeUnknown, "a snapshot through index \(index) replaced the log around entry \(key)", leader: node.leader))
         }
     }

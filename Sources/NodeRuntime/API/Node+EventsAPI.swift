@@ -168,6 +168,7 @@ extension Node {
         case .notCommitted: return APIResponse.error(503, "\(error.message); it will never be applied, so retrying is safe")
         case .stopped: return APIResponse.error(503, "the node is shutting down: \(error.message)")
         case .unknown: return APIResponse.error(503, "outcome unknown (leadership changed): \(error.message); check before retrying")
+        case .cancelled: return APIResponse.error(503, "the request was abandoned: \(error.message); check before retrying")
         case .failed: return APIResponse.error(500, error.message)
         }
     }

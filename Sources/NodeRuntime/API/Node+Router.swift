@@ -29,21 +29,17 @@ extension Node {
     }()
 
     /// Answers one API request: the route table finds the endpoint (404 and 405 answer anyone),
-    /// access control (``APIAuthorization``) checks its permission, then its handler answers
-    /// (requests are counted by status in the server's middleware).
+    /// then its handler answers. Access control (``APIAccessControl``) and request counting ran
+    /// before, as middleware of the server.
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let response: HTTPResponse
         switch router.match(method: request.method, path: request.path) {
         case .notFound:
-            response = APIResponse.error(404, "no endpoint \(request.path); the API has \(router.summary)")
+            APIResponse.error(404, "no endpoint \(request.path); the API has \(router.summary)")
         case .methodNotAllowed(let allowed):
-            response = APIResponse.methodNotAllowed(request, allowed: allowed.joined(separator: ", "))
+            APIResponse.methodNotAllowed(request, allowed: allowed.joined(separator: ", "))
         case .route(let route):
-            response = await authorization.respond(to: request, requirement: route.requirement) { [self] request in
-                await route.handler(self, request)
-            }
+            await route.handler(self, request)
         }
-        return response
     }
 
     /// The path without one trailing slash (`/status/` is `/status`).

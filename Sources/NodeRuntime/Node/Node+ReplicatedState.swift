@@ -75,7 +75,7 @@ extension Node {
                     throw ReplicatedStateError(.unavailable, "no leader to take the transaction (\(error.message)); nothing was written: retry")
                 }
                 return try await forwardKeyValue(command, to: leader, authorization: authorization)
-            case .unknown:
+            case .unknown, .cancelled:
                 throw ReplicatedStateError(.unknown, "the outcome is unknown: \(error.message); read the keys before retrying")
             case .busy, .notCommitted, .stopped:
                 throw ReplicatedStateError(.unavailable, "\(error.message); nothing was written: retry")

@@ -27,7 +27,7 @@ public final class Node: Service {
     let consensus: any ConsensusEngine
     let membership: any MembershipService
     let client: HTTPClient
-    /// Access control in front of the API router (open without `-auth`).
+    /// Who a request comes from (open without `-auth`); the server's ``APIAccessControl`` applies it.
     let authorization: APIAuthorization
     /// The API's route table: the node's endpoints and its roles'.
     let router: APIRouter
@@ -101,7 +101,8 @@ public final class Node: Service {
         let metrics = NodeMetrics()
         let server: HTTPServer
         do {
-            server = try await startHTTP(configuration.api.bindAddress, slot: slot, tls: tls, metrics: metrics, logger: logger)
+            server = try await startHTTP(configuration.api.bindAddress, slot: slot, tls: tls, metrics: metrics,
+                                         authorization: authorization, router: router, logger: logger)
         } catch {
             throw NodeStartupError("cannot serve the HTTP API on \(configuration.api.bindAddress): \(error)")
         }
@@ -181,15 +182,19 @@ public final class Node: Service {
         PeerAddress(host: address.host, port: address.port, scheme: address.scheme ?? apiScheme)
     }
 
-    /// Starts the API server (HTTPS with `tls.apiServer`); requests are counted by status in its
-    /// middleware and go to the node `slot` holds once it is installed.
+    /// Starts the API server (HTTPS with `tls.apiServer`). Its middleware counts every response
+    /// by status, then checks the caller's permission for the route (``APIAccessControl``); what
+    /// passes goes to the node `slot` holds once it is installed.
     private static func startHTTP(_ address: PeerAddress, slot: NodeSlot, tls: NodeTLS, metrics: NodeMetrics,
-                                  logger: Logger) async throws -> HTTPServer {
+                                  authorization: APIAuthorization, router: APIRouter, logger: Logger) async throws -> HTTPServer {
         var configuration = HTTPServerConfiguration(host: address.host, port: address.port)
         if let apiServer = tls.apiServer { configuration.transport = TLSTransportFactory(apiServer) }
         configuration.logger = logger.withLabel("http")
-        let countStatus = HTTPStatusCounting { metrics.countRequest(status: $0) }
-        return try await HTTPServer.start(configuration: configuration, middleware: [countStatus]) { request in
+        let middleware: [any HTTPMiddleware] = [
+            HTTPStatusCounting { metrics.countRequest(status: $0) },
+            APIAccessControl(authorization: authorization, router: router, maxBodyBytes: configuration.limits.maxBodyBytes),
+        ]
+        return try await HTTPServer.start(configuration: configuration, middleware: middleware) { request in
             guard let node = slot.node else { return APIResponse.error(503, "the node is starting or shutting down; retry") }
             return await node.handle(request)
         }

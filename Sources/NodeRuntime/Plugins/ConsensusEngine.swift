@@ -14,7 +14,9 @@ public protocol ConsensusEngine: Sendable {
     /// Creates a new cluster with exactly these voters. Only valid on a node without state.
     func bootstrap(voters: [NodeID]) async throws
     /// Appends `data` to the log; returns its index once committed and applied locally.
-    /// Throws ``ConsensusError`` `.notLeader` on followers.
+    /// Throws ``ConsensusError`` `.notLeader` on followers, `.unknown` when this node stops
+    /// leading before the entry commits, `.stopped` when the engine stops first and `.cancelled`
+    /// when the calling task is cancelled: no request outlives its cause.
     func propose(_ data: [UInt8]) async throws -> UInt64
     /// Adds a member as a learner (a non-voter that only replicates). Members never join as
     /// voters: a learner is promoted once it has caught up (``promote(_:)``).
@@ -145,6 +147,9 @@ public struct ConsensusError: Error, Sendable, Hashable, CustomStringConvertible
         case stopped
         /// The outcome is unknown (leadership was lost after proposing) (HTTP 503).
         case unknown
+        /// The caller stopped waiting (its task was cancelled); a proposal may still be applied
+        /// (HTTP 503).
+        case cancelled
         /// Anything else (HTTP 500).
         case failed
     }

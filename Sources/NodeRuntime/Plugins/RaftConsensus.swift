@@ -78,7 +78,8 @@ public final class RaftConsensus: ConsensusEngine {
             case .invalidArgument: .invalid
             case .dropped: .notCommitted
             case .shutDown: .stopped
-            case .outcomeUnknown: .unknown
+            case .outcomeUnknown, .leadershipLost: .unknown
+            case .cancelled: .cancelled
             default: .failed
             }
             throw ConsensusError(code, error.message, leader: error.leader)

@@ -12,6 +12,8 @@ import Synchronization
 final class RecordingStateMachine: RaftStateMachine {
     private struct State {
         var payloads: [[UInt8]] = []
+        /// Where each payload applied since the process started (a snapshot does not carry it).
+        var indexes: [[UInt8]: UInt64] = [:]
         var restores = 0
     }
 
@@ -25,8 +27,14 @@ final class RecordingStateMachine: RaftStateMachine {
             gateReached.withLock { $0 = true }
             gate.wait()
         }
-        state.withLock { $0.payloads.append(entry.data) }
+        state.withLock {
+            $0.payloads.append(entry.data)
+            $0.indexes[entry.data] = entry.index
+        }
     }
+
+    /// The index at which `text` was applied, if this process applied it.
+    func index(of text: String) -> UInt64? { state.withLock { $0.indexes[Array(text.utf8)] } }
 
     var isBlockedAtGate: Bool { gateReached.withLock { $0 } }
     func openGate() { gate.signal() }
@@ -184,6 +192,12 @@ final class ShellCluster: Sendable {
                 return true
             } catch let error as RaftShellError where [.notLeader, .transferInProgress, .dropped, .shutDown].contains(error.code) {
                 return false
+            } catch let error as RaftShellError where error.code == .leadershipLost {
+                // A later leader decides: once one has committed an entry of its own term, the
+                // entry is in every log or in none. Propose again only when it is in none.
+                let next = try await waitForLeader()
+                index = stateMachine(next.id)?.index(of: text)
+                return index != nil
             }
         }
         guard let index else { throw ShellTestError("proposal \(text) was not accepted") }

@@ -24,13 +24,14 @@ import Testing
             journal.record("app stopped")
         }
 
-        // --- the README's ten lines ---
+        // --- the README's example ("A node in your own program") ---
         var configuration = NodeConfiguration(nodeID: "app-1", dataDirectory: directory)
         configuration.api.bindAddress = PeerAddress(host: "127.0.0.1", port: 0)
         configuration.internode.bindAddress = PeerAddress(host: "127.0.0.1", port: 0)
-        let logger = Logger(label: "app", level: .warning, handler: LogfmtHandler(sink: MemoryLogSink()))
+        let logger = Logger(label: "app", level: .warning, handler: LogfmtHandler())
         let node = try await Node.start(configuration, logger: logger)
         let group = ServiceGroup(services: [node, appService], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        // try await group.run(), in the task group below
         // -----------------------------
 
         #expect(node.apiAddress.port != 0)

@@ -4,18 +4,26 @@ import DiscoNet
 
 // MARK: - APIAuthorization
 
-/// Access control for the node's HTTP API, as one layer in front of the router: a middleware
-/// (`respond(to:next:)`) that authenticates HTTP Basic credentials against the `-auth` file and
-/// checks the permission ``EndpointPermissions`` requires.
+/// Access control for the node's HTTP API: authenticates HTTP Basic credentials against the
+/// `-auth` file and decides whether the caller has the permission a route needs
+/// (``EndpointPermissions``). ``APIAccessControl`` applies it to every request as a middleware
+/// of the API server; handlers never check permissions themselves.
 ///
 /// - No credentials and too few permissions: 401 with `WWW-Authenticate: Basic realm="disco"`.
 /// - Wrong credentials: 401, even where anonymous callers would be allowed.
 /// - Valid credentials and too few permissions: 403.
 ///
 /// Both answers are JSON errors naming the permission needed (`"permission"`). Without `-auth`
-/// every request passes through.
+/// every request is allowed.
 struct APIAuthorization: Sendable {
     static let realm = "disco"
+
+    /// What the caller of a request may do.
+    enum Verdict {
+        case allowed
+        /// The 401 or 403 answer.
+        case refused(HTTPResponse)
+    }
 
     /// Nil when the API is open (no `-auth`).
     let store: CredentialStore?
@@ -26,29 +34,24 @@ struct APIAuthorization: Sendable {
 
     var isOpen: Bool { store == nil }
 
-    /// The middleware for the node's own endpoints: answers 401 or 403 itself, or hands the
-    /// request to `next` (any request that matches no endpoint passes).
-    func respond(to request: HTTPRequest, next: @Sendable (HTTPRequest) async -> HTTPResponse) async -> HTTPResponse {
-        guard let requirement = EndpointPermissions.requirement(for: request) else { return await next(request) }
-        return await respond(to: request, requirement: requirement, next: next)
-    }
-
-    /// Checks `requirement` for `request`: answers 401 or 403 itself, or hands it to `next`.
-    func respond(to request: HTTPRequest, requirement: EndpointPermissions.Requirement,
-                 next: @Sendable (HTTPRequest) async -> HTTPResponse) async -> HTTPResponse {
-        guard let store else { return await next(request) }
-        let endpoint = "\(request.method) \(Node.normalizedPath(request.path))"
+    /// Decides `requirement` for the request `method path` with `headers`. `body` reads the
+    /// request's body; it is called only when the decision depends on it (a `join-read-only`
+    /// caller's `POST /join`), and what it throws is thrown.
+    func verdict(method: String, path: String, headers: HTTPHeaders, requirement: EndpointPermissions.Requirement,
+                 body: () async throws -> [UInt8]) async throws -> Verdict {
+        guard let store else { return .allowed }
+        let endpoint = "\(method) \(Node.normalizedPath(path))"
         let needed = requirement.primary
-        switch await store.authenticate(authorization: request.headers["Authorization"]) {
+        switch await store.authenticate(authorization: headers["Authorization"]) {
         case .rejected(let reason):
-            return Self.unauthorized("authentication failed: \(reason); \(endpoint) needs a user with the \(needed) permission", needed)
+            return .refused(Self.unauthorized("authentication failed: \(reason); \(endpoint) needs a user with the \(needed) permission", needed))
         case .caller(let caller):
-            if EndpointPermissions.allows(requirement, caller.permissions, request: request) { return await next(request) }
+            if try await EndpointPermissions.allows(requirement, caller.permissions, body: body) { return .allowed }
             guard let username = caller.username else {
-                return Self.unauthorized("\(endpoint) needs the \(needed) permission; send HTTP Basic credentials of a user that has it", needed)
+                return .refused(Self.unauthorized("\(endpoint) needs the \(needed) permission; send HTTP Basic credentials of a user that has it", needed))
             }
-            return APIResponse.error(403, "user \(username.debugDescription) lacks the \(needed) permission that \(endpoint) needs",
-                                     extra: [.init(key: "permission", value: .string(needed.rawValue))])
+            return .refused(APIResponse.error(403, "user \(username.debugDescription) lacks the \(needed) permission that \(endpoint) needs",
+                                              extra: [.init(key: "permission", value: .string(needed.rawValue))]))
         }
     }
 

@@ -21,6 +21,8 @@ let package = Package(
         .library(name: "SWIMCore", targets: ["SWIMCore"]),
         .library(name: "DiscoSWIM", targets: ["DiscoSWIM"]),
         .library(name: "DiscoDNSMessage", targets: ["DiscoDNSMessage"]),
+        .library(name: "DNSServerCore", targets: ["DNSServerCore"]),
+        .library(name: "DiscoDNSServer", targets: ["DiscoDNSServer"]),
         .library(name: "DiscoEtcd", targets: ["DiscoEtcd"]),
         .library(name: "DiscoConsul", targets: ["DiscoConsul"]),
         .library(name: "BootstrapCore", targets: ["BootstrapCore"]),
@@ -39,6 +41,7 @@ let package = Package(
         .executable(name: "disco-bench-raft-shell", targets: ["disco-bench-raft-shell"]),
         .executable(name: "disco-swim-agent", targets: ["disco-swim-agent"]),
         .executable(name: "disco-bench-node", targets: ["disco-bench-node"]),
+        .executable(name: "disco-bench-dns", targets: ["disco-bench-dns"]),
     ],
     dependencies: [],
     targets: [
@@ -72,6 +75,10 @@ let package = Package(
         .target(name: "DiscoDNSMessage", swiftSettings: strictSettings),
         .target(name: "DiscoDNS", dependencies: ["DiscoCore", "DiscoNet", "DiscoDNSMessage", "CResolv"], swiftSettings: strictSettings),
         .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
+        // The DNS role's server: a pure answering core (zone snapshots compiled to wire form, query
+        // in, response out) and its UDP/TCP shell on DiscoNet.
+        .target(name: "DNSServerCore", dependencies: ["DiscoCore", "DiscoDNSMessage"], swiftSettings: strictSettings),
+        .target(name: "DiscoDNSServer", dependencies: ["DiscoCore", "DiscoNet", "DNSServerCore"], swiftSettings: strictSettings),
         // Shell/ and KV/ do the HTTP and KV-store I/O around the engine in BootstrapCore.
         .target(name: "Bootstrap", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "BootstrapCore"], swiftSettings: strictSettings),
         .target(
@@ -128,6 +135,11 @@ let package = Package(
             name: "disco-bench-node", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet"], path: "Benchmarks/NodeBench",
             swiftSettings: strictSettings
         ),
+        // Serves a fixed zone snapshot for the dns benchmark (dnsperf against it and dnsmasq).
+        .executableTarget(
+            name: "disco-bench-dns", dependencies: ["DiscoCore", "DiscoNet", "DNSServerCore", "DiscoDNSServer"], path: "Benchmarks/DNSBenchServer",
+            swiftSettings: strictSettings
+        ),
         // One SWIM member as a process: real-process tests and the swim benchmark.
         .executableTarget(
             name: "disco-swim-agent", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoSWIM"], path: "Benchmarks/SWIMAgent",
@@ -144,6 +156,11 @@ let package = Package(
         .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DNSServerCoreTests", dependencies: ["DNSServerCore", "DiscoDNSMessage", "DiscoCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "DiscoDNSServerTests",
+            dependencies: ["DiscoDNSServer", "DNSServerCore", "DiscoNet", "DiscoDNS", "DiscoSRV", "DiscoCore", "DiscoTestKit"],
+            swiftSettings: strictSettings),
         .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoCLITests", dependencies: ["DiscoCLI", "NodeRuntime", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),

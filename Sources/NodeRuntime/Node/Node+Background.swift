@@ -32,7 +32,9 @@ extension Node {
 
     /// Learns addresses from gossip: a member that came back on a new address is found again.
     func watchMembership() async {
+        defer { gossipSubscribers.finish() }
         for await member in membership.events {
+            gossipSubscribers.publish()
             guard member.isLive, let api = member.apiAddress else { continue }
             if book.learn(member.id, raftAddress: member.address, apiAddress: api, voter: member.voter, source: .gossip) {
                 logger.debug("address of \(member.id) from gossip: Raft \(member.address), API \(api.url)")

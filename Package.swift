@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
         .library(name: "DiscoAuth", targets: ["DiscoAuth"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
+        .library(name: "DiscoRoles", targets: ["DiscoRoles"]),
         .library(name: "DiscoCLI", targets: ["DiscoCLI"]),
         .library(name: "LeaseCore", targets: ["LeaseCore"]),
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
@@ -95,11 +96,19 @@ let package = Package(
                            "DiscoAuth"],
             swiftSettings: strictSettings
         ),
+        // The built-in roles, as plug-ins of the node: host (member change events) and dns (the
+        // DNS server fed from the replicated state and gossip).
+        .target(
+            name: "DiscoRoles",
+            dependencies: ["DiscoCore", "DiscoLifecycle", "DiscoNet", "DiscoDNSMessage", "DNSServerCore", "DiscoDNSServer", "NodeRuntime"],
+            swiftSettings: strictSettings
+        ),
         // The executable layer shared by discod, discoctl and disco-sidecar: discod's flags and
         // formation policy, turning them into a NodeConfiguration, running a node as a process.
         .target(
             name: "DiscoCLI",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "NodeRuntime"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "NodeRuntime", "DiscoRoles", "DNSServerCore",
+                           "DiscoDNSServer"],
             swiftSettings: strictSettings
         ),
         // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a

@@ -21,6 +21,7 @@ public struct DiscodFlags: Sendable {
     public static let loggingGroup = "Logging"
     public static let checkingGroup = "Checking"
     public static let accessGroup = "Access control"
+    public static let rolesGroup = "Roles"
 
     /// The declared flag set (print ``FlagSet/usage()`` for help); a second executable adds its
     /// own flags here.
@@ -46,6 +47,7 @@ public struct DiscodFlags: Sendable {
     let discoKey: Flag<String>
     let discoConfig: Flag<String>
     let gossip: GossipFlags
+    let roles: RoleFlags
     let auth: Flag<String>
     let joinAs: Flag<String>
     let logLevel: Flag<Logger.Level>
@@ -131,6 +133,7 @@ public struct DiscodFlags: Sendable {
                                   + "are expanded, and one that is not set is an error", group: discovery, typeName: "json|path")
 
         gossip = GossipFlags(&set, group: Self.gossipGroup)
+        roles = RoleFlags(&set, group: Self.rolesGroup)
         // MARK: Access control
         let access = Self.accessGroup
         auth = set.string("auth", usage: "JSON file of users, passwords (plain or hashed) and permissions for the HTTP API;\n"

@@ -33,6 +33,8 @@ public struct DiscodOptions: Sendable {
     public var discoConfig: DiscoConfig?
     /// Gossip encryption from `-gossip-key` or `-gossip-keyring` (nil: plaintext gossip).
     public var gossipEncryption: GossipEncryptionOptions?
+    /// `-roles`, `-requires`, `-bootstrap-needs` and the dns role's `-dns-*` flags.
+    public var roles: RoleOptions
     /// `-auth`: who may use the HTTP API (nil: everyone may do everything).
     public var auth: AuthFile?
     /// `-join-as`: the user (with a plain password in ``auth``) this node authenticates as.
@@ -170,6 +172,7 @@ public struct DiscodOptions: Sendable {
         logFormat = parsed[flags.logFormat]
         validateOnly = parsed[flags.validate]
 
+        roles = try RoleOptions(flags.roles, parsed: parsed)
         try validateCombinations()
         (auth, joinAs) = try Self.loadAuth(file: parsed[flags.auth], joinAs: parsed[flags.joinAs], loader: loader)
 
@@ -290,6 +293,7 @@ public struct DiscodOptions: Sendable {
             if discoMode.usesKeyValueStore { metadata["disco_key"] = .string(discoKey) }
         }
         if let gossipEncryption { metadata["gossip_encryption"] = .string(gossipEncryption.summary) }
+        metadata.merge(roles.metadata) { _, roles in roles }
         return metadata
     }
 }

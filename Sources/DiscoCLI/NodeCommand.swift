@@ -73,7 +73,7 @@ public struct NodeCommand: Sendable {
 
         let node: Node
         do {
-            node = try await Node.start(options.nodeConfiguration, logger: logger)
+            node = try await Node.start(options.nodeConfiguration, logger: logger, roles: try options.roles.makeRoles())
         } catch {
             CommandLineTool.writeStandardError("\(programName): \(error)\n")
             CommandLineTool.exit(1)

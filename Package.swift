@@ -172,7 +172,15 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
-        .testTarget(name: "DiscoCLITests", dependencies: ["DiscoCLI", "NodeRuntime", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "DiscoCLITests",
+            dependencies: ["DiscoCLI", "NodeRuntime", "DiscoCore", "DiscoRoles", "DNSServerCore", "DiscoDNSServer", "DiscoDNSMessage", "DiscoTestKit"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "DiscoRolesTests",
+            dependencies: ["DiscoRoles", "NodeRuntime", "DNSServerCore", "DiscoDNSServer", "DiscoDNSMessage", "DiscoCore", "DiscoNet",
+                           "DiscoLifecycle", "DiscoSystem", "DiscoTestKit"],
+            swiftSettings: strictSettings),
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoLifecycle", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapCoreTests", dependencies: ["BootstrapCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),

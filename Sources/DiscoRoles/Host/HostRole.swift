@@ -57,7 +57,7 @@ public final class HostRole: Role {
         }
         var object = JSONObject()
         object.append(key: "type", value: .string(type))
-        object.append(key: "roles", value: .array(targets.map(JSONValue.string)))
+        object.append(key: "roles", value: .array(RoleNames.normalized(targets).map(JSONValue.string)))
         object.append(key: "member", value: json(member))
         if let previous { object.append(key: "previous", value: json(previous)) }
         object.append(key: "raft_index", value: .number(JSONNumber(change.index)))

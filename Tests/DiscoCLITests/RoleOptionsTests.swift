@@ -14,9 +14,10 @@ import NodeRuntime
         try DiscodOptions.parse(["-node-id", "n1"] + flags + ["data"], loader: loader)
     }
 
+    /// What discod refuses (exit 2): the parse, then the start-up check.
     func failure(_ flags: [String]) -> FlagError? {
         do {
-            _ = try parse(flags)
+            try StartupCheck.check(try parse(flags))
             return nil
         } catch {
             return error
@@ -29,7 +30,7 @@ import NodeRuntime
         #expect(options.roles.performs == ["dns", "host", "web"])
         #expect(options.roles.requires == ["dns"])
         #expect(options.roles.bootstrapNeeds == ["dns", "web"])
-        let dns = try #require(options.roles.dns)
+        let dns = try #require(try options.roles.dnsConfiguration())
         #expect(dns.server.host == "127.0.0.1" && dns.server.port == 5353)
         #expect(dns.zone.domain.description == "cluster.example")
         #expect(dns.zone.ttl == 30)
@@ -46,11 +47,17 @@ import NodeRuntime
 
     @Test func withoutRolesNothingRunsAndTheDNSDefaultsApplyOnlyWithTheRole() throws {
         let plain = try parse([])
-        #expect(plain.roles.performs.isEmpty && plain.roles.dns == nil)
+        #expect(plain.roles.performs.isEmpty)
+        #expect(try plain.roles.dnsConfiguration() == nil)
         #expect(try plain.roles.makeRoles().isEmpty)
-        let dns = try #require(try parse(["-roles", "dns"]).roles.dns)
+        let dns = try #require(try parse(["-roles", "dns"]).roles.dnsConfiguration())
         #expect(dns.server.host == "127.0.0.1" && dns.server.port == 8600)
         #expect(dns.zone.domain.description == "disco" && dns.zone.ttl == 5)
+        // The flags' defaults are the server's.
+        #expect(RoleFlags.defaultDNSAddress == DNSServerConfiguration.defaultAddress)
+        #expect(RoleFlags.defaultDNSDomain == DNSZoneSettings.defaultDomain)
+        #expect(RoleFlags.defaultDNSTTL == .seconds(Int64(DNSZoneSettings.defaultTTL)))
+        #expect(try #require(try parse(["-roles", "dns", "-dns-addr", "127.0.0.1:0"]).roles.dnsConfiguration()).server.port == 0)
     }
 
     @Test func badRoleNamesExit2NamingTheFlagAndTheName() {
@@ -89,8 +96,11 @@ import NodeRuntime
 
     @Test func theHelpListsTheRoleFlagsAndTheBuiltInRoles() {
         let usage = DiscodFlags().flagSet.usage()
-        for text in ["-roles", "-requires", "-bootstrap-needs", "-dns-addr", "-dns-domain", "-dns-ttl", "host: appends an event"] {
+        for text in ["-roles", "-requires", "-bootstrap-needs", "-dns-addr", "-dns-domain", "-dns-ttl"] {
             #expect(usage.contains(text), "\(text)")
+        }
+        for role in BuiltInRoles.descriptions {
+            #expect(usage.contains("\(role.name) (\(role.summary))"), "\(role.name)")
         }
     }
 }

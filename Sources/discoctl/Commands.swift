@@ -64,12 +64,12 @@ func makeCommands() -> [Command] {
             let output = OutputFlags(&set, json: "the node's GET /status answer on one line")
             return (output, { context in await runStatus(context) })
         },
-        command("nodes", "The members with their addresses, voter, leader, reachability and roles (-nonvoters: all)",
+        command("nodes", "The members with their addresses, voter, leader and reachability (-nonvoters: all)",
                 usage: "discoctl nodes [flags]",
                 details: "Prints one row per member from the node's GET /nodes: ID, API and Raft addresses, whether it votes,\n"
-                    + "whether it leads, whether this node can reach it, its SWIM state and its roles. Only voters are listed\n"
-                    + "unless -nonvoters is given (as rqlite's /nodes); how many were left out is said on standard error.\n"
-                    + "-role dns lists only the members performing dns (GET /nodes?role=dns).") { set in
+                    + "whether it leads, whether this node can reach it, its SWIM state, its roles (-role: only the members\n"
+                    + "performing that role, GET /nodes?role=). Only voters are listed unless\n"
+                    + "-nonvoters is given (as rqlite's /nodes); how many were left out is said on standard error.") { set in
             let nonVoters = set.bool("nonvoters", usage: "Also list non-voting members (nodes started with -raft-non-voter)")
             let role = set.string("role", usage: "Only the members performing this role, e.g. dns", typeName: "role")
             let output = OutputFlags(&set, json: "one JSON array of the GET /nodes rows listed")

@@ -54,7 +54,7 @@ let package = Package(
         // Services, service groups, graceful shutdown and signals: who owns every long-running task.
         .target(name: "DiscoLifecycle", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CDiscoEpoll", path: "Sources/CDiscoEpoll"),
-        .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
+        .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll", "COpenSSL"], swiftSettings: strictSettings),
         // Protocol cores: pure value types that depend on the vocabulary only (Tests/LayeringTests
         // fails the build of the suite if one gains another dependency).
         .target(name: "RaftCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
@@ -107,8 +107,8 @@ let package = Package(
         // formation policy, turning them into a NodeConfiguration, running a node as a process.
         .target(
             name: "DiscoCLI",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "NodeRuntime", "DiscoRoles", "DNSServerCore",
-                           "DiscoDNSServer"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "DiscoNet", "NodeRuntime", "DiscoRoles",
+                           "DNSServerCore", "DiscoDNSServer"],
             swiftSettings: strictSettings
         ),
         // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a
@@ -132,7 +132,7 @@ let package = Package(
         ),
 
         .executableTarget(
-            name: "disco-bench-http", dependencies: ["DiscoNet"], path: "Benchmarks/HTTPBenchServer",
+            name: "disco-bench-http", dependencies: ["DiscoNet", "DiscoSystem"], path: "Benchmarks/HTTPBenchServer",
             swiftSettings: strictSettings
         ),
         .executableTarget(
@@ -157,7 +157,7 @@ let package = Package(
 
         // MARK: Tests (one target per module)
         .testTarget(name: "DiscoCoreTests", dependencies: ["DiscoCore", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
-        .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoNetTests", dependencies: ["DiscoNet", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoAuthTests", dependencies: ["DiscoAuth", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "RaftCoreTests", dependencies: ["RaftCore", "DiscoRaft", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoRaftTests", dependencies: ["DiscoRaft", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),

@@ -34,8 +34,8 @@ public func fuzzHTTPParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     precondition(whole.consumed <= input.count, "consumed more than the input")
 
     // The response parser must also survive anything and respect its input bound.
-    for method in ["GET", "HEAD"] {
-        var parser = HTTPResponseParser(requestMethod: method, limits: limits)
+    for (method, upgrade) in [("GET", false), ("HEAD", false), ("GET", true), ("CONNECT", false)] {
+        var parser = HTTPResponseParser(requestMethod: method, limits: limits, allowsProtocolSwitch: upgrade)
         var events: [HTTPResponseParserEvent] = []
         let consumed = input.withUnsafeBufferPointer { buffer in
             (try? parser.parse(buffer, into: &events)) ?? 0

@@ -37,6 +37,10 @@ extension DiscodOptions {
             encryption.verifyOutgoing = options.verifyOutgoing
             return encryption
         }
+        configuration.tls.api = httpTLS
+        configuration.tls.internode = nodeTLS
+        configuration.tls.internodeNoVerify = nodeNoVerify
+        configuration.tls.loaded = loadedTLS
         configuration.eventLog.retention = EventRetention(maxEvents: eventsRetain, maxBytes: eventsRetainBytes)
         configuration.access.auth = auth
         configuration.access.joinAs = joinAs

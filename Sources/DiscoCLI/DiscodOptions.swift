@@ -1,4 +1,5 @@
 import DiscoCore
+import NodeRuntime
 
 // MARK: - DiscodOptions
 
@@ -39,6 +40,14 @@ public struct DiscodOptions: Sendable {
     public var auth: AuthFile?
     /// `-join-as`: the user (with a plain password in ``auth``) this node authenticates as.
     public var joinAs: AuthUser?
+    /// `-http-cert`, `-http-key`, `-http-ca-cert`, `-http-verify-client`.
+    public var httpTLS: TLSFiles
+    /// `-node-cert`, `-node-key`, `-node-ca-cert`, `-node-verify-client`.
+    public var nodeTLS: TLSFiles
+    /// `-node-no-verify`: peers' internode certificates are not verified.
+    public var nodeNoVerify: Bool
+    /// The TLS contexts loaded from the files above (by ``NodeCommand``), if they were.
+    public var loadedTLS: NodeTLS?
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
     /// The data directory as given (not yet made absolute, not yet created).
@@ -173,6 +182,21 @@ public struct DiscodOptions: Sendable {
         validateOnly = parsed[flags.validate]
 
         roles = try RoleOptions(flags.roles, parsed: parsed)
+        // TLS files (checked for existence and content by the node, before it starts).
+        httpTLS = TLSFiles(certificate: parsed[flags.httpCert], key: parsed[flags.httpKey], caCertificate: parsed[flags.httpCACert],
+                           verifyClient: parsed[flags.httpVerifyClient])
+        nodeTLS = TLSFiles(certificate: parsed[flags.nodeCert], key: parsed[flags.nodeKey], caCertificate: parsed[flags.nodeCACert],
+                           verifyClient: parsed[flags.nodeVerifyClient])
+        nodeNoVerify = parsed[flags.nodeNoVerify]
+        try httpTLS.validate(prefix: "http")
+        try nodeTLS.validate(prefix: "node")
+        if nodeNoVerify, nodeTLS.certificate == nil {
+            throw FlagError.conflict("node-no-verify", "-node-no-verify applies to TLS on the internode port; set -node-cert and -node-key as well")
+        }
+        if nodeTLS.caCertificate != nil, nodeTLS.certificate == nil {
+            throw FlagError.conflict("node-ca-cert", "-node-ca-cert is used with TLS on the internode port; set -node-cert and -node-key as well")
+        }
+
         try validateCombinations()
         (auth, joinAs) = try Self.loadAuth(file: parsed[flags.auth], joinAs: parsed[flags.joinAs], loader: loader)
 
@@ -281,7 +305,7 @@ public struct DiscodOptions: Sendable {
             "formation": .string(formationPlan.description),
             "data_dir": .string(dataDirectory),
         ]
-        if !join.isEmpty { metadata["join"] = .array(join.map { .string($0.description) }) }
+        if !join.isEmpty { metadata["join"] = .array(join.map { .string($0.scheme == nil ? $0.description : $0.url) }) }
         if let auth { metadata["auth"] = .string("\(auth.path) (\(auth.users.count) users)") }
         if let joinAs { metadata["join_as"] = .string(joinAs.username) }
         if bootstrapExpect > 0 {
@@ -293,7 +317,32 @@ public struct DiscodOptions: Sendable {
             if discoMode.usesKeyValueStore { metadata["disco_key"] = .string(discoKey) }
         }
         if let gossipEncryption { metadata["gossip_encryption"] = .string(gossipEncryption.summary) }
+        if httpTLS.isEnabled { metadata["http_tls"] = .string(httpTLS.verifyClient ? "mutual" : "on") }
+        if nodeTLS.isEnabled { metadata["node_tls"] = .string(nodeTLS.verifyClient ? "mutual" : (nodeNoVerify ? "on, peers not verified" : "on")) }
         metadata.merge(roles.metadata) { _, roles in roles }
         return metadata
+    }
+}
+
+// MARK: - TLS files
+
+// MARK: - TLS flag checks
+
+extension TLSFiles {
+    /// Both or neither of the certificate and key; client verification needs TLS and a CA.
+    func validate(prefix: String) throws(FlagError) {
+        if certificate != nil, key == nil {
+            throw FlagError.conflict("\(prefix)-key", "-\(prefix)-cert needs -\(prefix)-key (the certificate's private key)")
+        }
+        if key != nil, certificate == nil {
+            throw FlagError.conflict("\(prefix)-cert", "-\(prefix)-key needs -\(prefix)-cert (the certificate it belongs to)")
+        }
+        if verifyClient, certificate == nil {
+            throw FlagError.conflict("\(prefix)-verify-client", "-\(prefix)-verify-client needs TLS: set -\(prefix)-cert and -\(prefix)-key")
+        }
+        if verifyClient, caCertificate == nil {
+            throw FlagError.conflict("\(prefix)-verify-client",
+                                     "-\(prefix)-verify-client needs -\(prefix)-ca-cert (the CA that signs the certificates to accept)")
+        }
     }
 }

@@ -37,7 +37,7 @@ public struct NodeCommand: Sendable {
     /// exits 0; `-validate` prints the resolved settings and exits 0.
     public func parse<Extra>(_ arguments: [String], loader: DiscoConfigLoader = .system,
                              check: (ParsedFlags) throws(FlagError) -> Extra) -> (options: DiscodOptions, extra: Extra) {
-        let options: DiscodOptions
+        var options: DiscodOptions
         let extra: Extra
         do throws(FlagError) {
             let parsed = try flags.flagSet.parse(arguments)
@@ -46,6 +46,19 @@ public struct NodeCommand: Sendable {
             extra = try check(parsed)
         } catch {
             CommandLineTool.fail(error, flagSet: flags.flagSet)
+        }
+        // Certificates and keys are read and checked before the data directory is touched: a file
+        // that cannot be used is a configuration error (exit 2) that names the flag and the file.
+        let logger = Logger(label: programName, level: options.logLevel, handler: options.logFormat.handler())
+        do {
+            options.loadedTLS = try NodeTLS.load(options.nodeConfiguration.tls, logger: logger)
+            try NodeTLS.checkDiscoveryFiles(options.discoConfig)
+        } catch let error as NodeTLSError {
+            CommandLineTool.writeStandardError("\(programName): \(error)\n")
+            CommandLineTool.exit(2)
+        } catch {
+            CommandLineTool.writeStandardError("\(programName): invalid value for flag -disco-config: \(error)\n")
+            CommandLineTool.exit(2)
         }
         if options.validateOnly {
             CommandLineTool.writeStandardOutput(StartupCheck.summary(options, program: programName))
@@ -78,7 +91,7 @@ public struct NodeCommand: Sendable {
             CommandLineTool.writeStandardError("\(programName): \(error)\n")
             CommandLineTool.exit(1)
         }
-        // SIGHUP re-reads what may change while the node runs (the gossip keyring file).
+        // SIGHUP re-reads what may change while the node runs (the gossip keyring file, TLS certificates).
         let reloader = ServiceFunction {
             _ = try await cancelOnGracefulShutdown {
                 for await _ in await UnixSignal.stream([.sighup]) {

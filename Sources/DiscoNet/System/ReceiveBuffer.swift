@@ -54,4 +54,19 @@ final class ReceiveBuffer {
     }
 
     func didWrite(_ n: Int) { end += n }
+
+    /// Doubles the capacity (up to `maxCapacity`) keeping the unconsumed bytes: for a reader
+    /// whose reads keep filling all the free space (a body arriving faster than one buffer).
+    func grow(maxCapacity: Int) {
+        guard capacity < maxCapacity else { return }
+        let grown = min(maxCapacity, capacity * 2)
+        let fresh = UnsafeMutablePointer<UInt8>.allocate(capacity: grown)
+        let live = end - start
+        fresh.initialize(from: storage + start, count: live)
+        storage.deallocate()
+        storage = fresh
+        capacity = grown
+        start = 0
+        end = live
+    }
 }

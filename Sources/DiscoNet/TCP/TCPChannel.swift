@@ -1,90 +1,66 @@
-#if canImport(Glibc)
-@preconcurrency import Glibc
-#elseif canImport(Musl)
-@preconcurrency import Musl
-#endif
+// MARK: - A byte stream driven by the loop, with continuation-based reads and writes
 
-// MARK: - A TCP socket driven by the loop, with continuation-based reads and writes
-
-/// The loop-side half of a ``TCPConnection``: one reader and a queue of writers, resumed from
-/// readiness events. Read interest is registered only while a read waits; each read and write is
-/// attempted directly first, so a ready socket costs no epoll round trip.
-final class TCPChannel: EventLoopSelectable, @unchecked Sendable {
-    // @unchecked Sendable: all mutable state is touched only on `loop`'s thread; the async API
-    // (TCPConnection) hops there with `loop.execute` before touching it.
+/// The loop-side half of a ``TCPConnection``: one reader and a queue of writers over a
+/// ``ByteStreamTransport``, resumed from readiness. Read interest is set only while a read waits;
+/// each read and write is attempted directly first, so a ready stream costs no epoll round trip.
+final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
+    // @unchecked Sendable: all mutable state (and the transport) is touched only on `loop`'s
+    // thread; the async API (TCPConnection) hops there with `loop.execute` before touching it.
 
     let loop: EventLoop
-    let socket: Socket
+    let transport: any ByteStreamTransport
     let peer: String
-    private var registered = false
     private(set) var closed = false
-    private var interest: UInt32 = 0
-    private var connectWaiter: CheckedContinuation<Void, any Error>?
-    private var connectTimer: TimerID?
+    private var interest: TransportInterest = []
     private var reader: (max: Int, continuation: CheckedContinuation<[UInt8]?, any Error>)?
-    private var writes: [(bytes: [UInt8], offset: Int, continuation: CheckedContinuation<Void, any Error>)] = []
+    private var writes: [Write] = []
+    private var shutdownAfterWrites = false
+    /// Why the channel closed; reads and writes after that fail with it.
     private var closeReason: NetworkError?
+    /// Bytes read after a hang-up that nobody had asked for yet, served before the end.
+    private var stash: [[UInt8]] = []
+    /// The stream ended cleanly after a hang-up (read to its end, then closed): reads past the
+    /// stash return nil instead of failing.
+    private var endedCleanly = false
 
-    init(socket: Socket, loop: EventLoop, peer: String) {
-        self.socket = socket
-        self.loop = loop
+    private struct Write {
+        let bytes: [UInt8]
+        var offset: Int
+        let continuation: CheckedContinuation<Void, any Error>
+        /// Runs on the loop the moment the transport has taken the last byte.
+        let onAccepted: (@Sendable () -> Void)?
+    }
+
+    init(transport: any ByteStreamTransport, peer: String) {
+        self.transport = transport
+        self.loop = transport.loop
         self.peer = peer
     }
 
-    /// Registers an already-connected (accepted) socket with the loop.
+    /// Takes over the transport's readiness (on the loop).
     func adopt() {
-        do {
-            try register()
-        } catch {
-            fail(NetworkError(.ioFailed, peer: peer, detail: error.description))
-        }
-    }
-
-    // MARK: Connect
-
-    func startConnect(to address: SocketAddress, timeout: Duration, _ continuation: CheckedContinuation<Void, any Error>) {
-        do {
-            try register()
-            if try socket.connect(to: address) {
-                continuation.resume()
-                return
-            }
-        } catch {
-            let code: NetworkError.Code = error.errno == ECONNREFUSED ? .connectRefused : .connectFailed
-            fail(NetworkError(code, peer: peer, detail: error.description))
-            continuation.resume(throwing: NetworkError(code, peer: peer, detail: error.description))
+        guard !transport.isClosed else {
+            close(reason: NetworkError(.connectionClosed, peer: peer, detail: "closed before use"))
             return
         }
-        connectWaiter = continuation
-        connectTimer = loop.scheduleTimer(after: timeout) { [weak self] in
-            guard let self, let waiter = self.connectWaiter else { return }
-            self.connectWaiter = nil
-            let error = NetworkError(.connectTimeout, peer: self.peer, detail: "no answer within \(timeout)")
-            self.fail(error)
-            waiter.resume(throwing: error)
-        }
-        setInterest(LoopEvents.writable)
-    }
-
-    private func finishConnect() {
-        guard let waiter = connectWaiter else { return }
-        connectWaiter = nil
-        if let timer = connectTimer { loop.cancelTimer(timer) }
-        let code = (try? socket.pendingError()) ?? EIO
-        if code == 0 {
-            updateInterest()
-            waiter.resume()
-        } else {
-            let error = NetworkError(code == ECONNREFUSED ? .connectRefused : .connectFailed, peer: peer,
-                                     detail: SystemError(function: "connect", errno: code).description)
-            fail(error)
-            waiter.resume(throwing: error)
-        }
+        transport.setHandler(self)
+        // Registers the stream even with no interest, so a hang-up while idle is noticed.
+        transport.setInterest(interest)
     }
 
     // MARK: Read and write
 
     func read(max: Int, _ continuation: CheckedContinuation<[UInt8]?, any Error>) {
+        if !stash.isEmpty {
+            var piece = stash.removeFirst()
+            if piece.count > max {
+                stash.insert(Array(piece[max...]), at: 0)
+                piece.removeSubrange(max...)
+            }
+            continuation.resume(returning: piece)
+            return
+        }
+        if endedCleanly { continuation.resume(returning: nil); return }
         if let closeReason { continuation.resume(throwing: closeReason); return }
         precondition(reader == nil, "TCPConnection supports one reader at a time")
         reader = (max, continuation)
@@ -94,114 +70,123 @@ final class TCPChannel: EventLoopSelectable, @unchecked Sendable {
     private func attemptRead() {
         guard let pending = reader else { return }
         var bytes = [UInt8](repeating: 0, count: pending.max)
-        let result = bytes.withUnsafeMutableBytes { raw in
-            Result { () throws(SystemError) -> Int? in try socket.read(into: raw) }
-        }
+        let result = bytes.withUnsafeMutableBytes { transport.read(into: $0) }
         switch result {
-        case .success(nil):
+        case .wouldBlock:
             updateInterest()
-        case .success(let count?):
+        case .read(let count):
             reader = nil
             updateInterest()
-            if count == 0 {
-                pending.continuation.resume(returning: nil)
-            } else {
-                bytes.removeSubrange(count...)
-                pending.continuation.resume(returning: bytes)
-            }
-        case .failure(let error):
+            bytes.removeSubrange(count...)
+            pending.continuation.resume(returning: bytes)
+        case .endOfStream:
             reader = nil
-            let failure = NetworkError(error.errno == ECONNRESET ? .connectionReset : .ioFailed, peer: peer, detail: error.description)
-            fail(failure)
-            pending.continuation.resume(throwing: failure)
+            updateInterest()
+            pending.continuation.resume(returning: nil)
+        case .failed(let error):
+            // close(reason:) fails the waiting reader (still registered) with this error.
+            close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
         }
     }
 
-    func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>) {
+    func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>, onAccepted: (@Sendable () -> Void)? = nil) {
         if let closeReason { continuation.resume(throwing: closeReason); return }
-        writes.append((bytes, 0, continuation))
+        writes.append(Write(bytes: bytes, offset: 0, continuation: continuation, onAccepted: onAccepted))
         if writes.count == 1 { flush() }
+    }
+
+    /// Half-closes the sending direction once every queued write has gone out.
+    func shutdownWrite() {
+        guard !closed else { return }
+        if writes.isEmpty {
+            transport.shutdownWrite()
+        } else {
+            shutdownAfterWrites = true
+        }
     }
 
     private func flush() {
         while !writes.isEmpty {
-            let (bytes, offset, continuation) = writes[0]
-            if offset == bytes.count {
-                writes.removeFirst()
-                continuation.resume()
+            let offset = writes[0].offset
+            if offset == writes[0].bytes.count {
+                let done = writes.removeFirst()
+                done.onAccepted?()
+                done.continuation.resume()
                 continue
             }
-            let result = bytes.withUnsafeBytes { raw in
-                Result { () throws(SystemError) -> Int? in try socket.send(UnsafeRawBufferPointer(rebasing: raw[offset...])) }
-            }
+            let result = writes[0].bytes.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
             switch result {
-            case .success(nil):
+            case .wouldBlock:
                 updateInterest()
                 return
-            case .success(let count?):
+            case .wrote(let count):
                 writes[0].offset += count
-            case .failure(let error):
-                let code: NetworkError.Code = (error.errno == ECONNRESET || error.errno == EPIPE) ? .connectionReset : .ioFailed
-                fail(NetworkError(code, peer: peer, detail: error.description))
+            case .failed(let error):
+                close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
                 return
             }
+        }
+        if shutdownAfterWrites {
+            shutdownAfterWrites = false
+            transport.shutdownWrite()
         }
         updateInterest()
     }
 
-    func handleReadiness(_ events: UInt32) {
-        if connectWaiter != nil {
-            finishConnect()
-            return
-        }
-        if events & (LoopEvents.writable | LoopEvents.error) != 0 && !writes.isEmpty { flush() }
-        if events & (LoopEvents.readable | LoopEvents.error) != 0 && reader != nil { attemptRead() }
-        if events & LoopEvents.error != 0 && reader == nil && writes.isEmpty && !closed {
-            // Reset or hang-up while idle (e.g. a pooled connection): epoll keeps reporting it
-            // regardless of interest, so close now; the next user sees the reason.
-            let code = (try? socket.pendingError()) ?? 0
-            fail(NetworkError(.connectionReset, peer: peer, detail: code == 0 ? "peer hung up" : SystemError(function: "socket", errno: code).description))
+    func transportReady(_ events: TransportEvents) {
+        if events.contains(.writable) && !writes.isEmpty { flush() }
+        if events.contains(.readable) && reader != nil { attemptRead() }
+        if events.contains(.hangUp) && reader == nil && writes.isEmpty && !closed { drainAfterHangUp() }
+    }
+
+    /// A hang-up while nobody reads or writes (an idle pooled connection, or a half-closed
+    /// splice leg whose peer has just finished too). epoll keeps reporting it regardless of
+    /// interest, so the stream cannot stay registered: read what the peer sent before it hung
+    /// up into the stash, then close. A clean end keeps those bytes readable, followed by the
+    /// end of stream; a reset makes later reads fail with the reason.
+    private func drainAfterHangUp() {
+        while true {
+            var bytes = [UInt8](repeating: 0, count: 64 * 1024)
+            switch bytes.withUnsafeMutableBytes({ transport.read(into: $0) }) {
+            case .read(let count):
+                bytes.removeSubrange(count...)
+                stash.append(bytes)
+            case .endOfStream:
+                endedCleanly = true
+                close(reason: NetworkError(.connectionClosed, peer: peer, detail: "the peer finished and hung up"))
+                return
+            case .wouldBlock:
+                close(reason: NetworkError(.connectionReset, peer: peer, detail: "peer hung up"))
+                return
+            case .failed(let error):
+                close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
+                return
+            }
         }
     }
 
     // MARK: Interest and closing
 
-    private func register() throws(SystemError) {
-        try loop.register(socket.fd, self, events: 0)
-        registered = true
-    }
-
     private func updateInterest() {
-        var wanted: UInt32 = 0
-        if reader != nil { wanted |= LoopEvents.readable }
-        if !writes.isEmpty { wanted |= LoopEvents.writable }
-        setInterest(wanted)
-    }
-
-    private func setInterest(_ wanted: UInt32) {
-        guard registered, !closed, wanted != interest else { return }
-        interest = wanted
-        loop.modify(socket.fd, events: wanted)
+        guard !closed else { return }
+        var wanted: TransportInterest = []
+        if reader != nil { wanted.insert(.read) }
+        if !writes.isEmpty { wanted.insert(.write) }
+        if wanted != interest {
+            interest = wanted
+            transport.setInterest(wanted)
+        }
     }
 
     /// True when the peer has already closed or reset (checked without consuming data).
-    var peerHasClosed: Bool { closed || socket.peerHasClosed() }
-
-    private func fail(_ error: NetworkError) {
-        close(reason: error)
-    }
+    var peerHasClosed: Bool { closed || transport.peerHasClosed() }
 
     func close(reason: NetworkError? = nil) {
         guard !closed else { return }
         closed = true
         let error = reason ?? NetworkError(.connectionClosed, peer: peer, detail: "closed locally")
         closeReason = error
-        if registered { loop.deregister(socket.fd) }
-        socket.close()
-        if let waiter = connectWaiter {
-            connectWaiter = nil
-            waiter.resume(throwing: error)
-        }
+        transport.close()
         if let pending = reader {
             reader = nil
             pending.continuation.resume(throwing: error)

@@ -1,19 +1,20 @@
 // MARK: - Async TCP connections
 
-/// A TCP connection with an async API, driven by an ``EventLoop``.
+/// A TCP connection with an async API, driven by an ``EventLoop``: plain TCP, or a transport
+/// layered on it (see ``ByteStreamTransportFactory``).
 ///
 /// One reader at a time; writes are queued in order. Cancelling a task blocked in `read`,
 /// `write` or `connect` closes the connection (it cannot be used consistently afterwards).
 public final class TCPConnection: Sendable {
     let channel: TCPChannel
-    /// The peer this connection was opened to.
+    /// The peer this connection was opened to (or accepted from).
     public let remoteAddress: SocketAddress
     public let localAddress: SocketAddress?
 
-    init(channel: TCPChannel, remoteAddress: SocketAddress) {
+    init(channel: TCPChannel, remoteAddress: SocketAddress, localAddress: SocketAddress?) {
         self.channel = channel
         self.remoteAddress = remoteAddress
-        self.localAddress = try? channel.socket.localAddress()
+        self.localAddress = localAddress
     }
 
     deinit {
@@ -21,38 +22,63 @@ public final class TCPConnection: Sendable {
         channel.loop.execute { channel.close() }
     }
 
+    /// Wraps a transport that is already connected and takes over its readiness (on its loop).
+    static func adopting(_ transport: any ByteStreamTransport, remoteAddress: SocketAddress) -> TCPConnection {
+        let channel = TCPChannel(transport: transport, peer: remoteAddress.description)
+        let connection = TCPConnection(channel: channel, remoteAddress: remoteAddress, localAddress: transport.localAddress)
+        channel.adopt()
+        return connection
+    }
+
     // MARK: Connecting
 
-    /// Connects to `address` (non-blocking connect, bounded by `timeout`), with TCP_NODELAY set.
+    /// Connects to `address` (non-blocking connect, bounded by `timeout`), with TCP_NODELAY set,
+    /// then layers the transport `transport` makes (plain TCP by default) and waits until it can
+    /// carry bytes (for TLS: the handshake, bounded by its own timeout; a failed handshake
+    /// throws ``NetworkError/Code/connectFailed`` with the reason).
     public static func connect(
-        to address: SocketAddress, timeout: Duration = .seconds(5), group: EventLoopGroup = .shared
+        to address: SocketAddress, timeout: Duration = .seconds(5), group: EventLoopGroup = .shared,
+        transport factory: any ByteStreamTransportFactory = PlainTransportFactory(), serverName: String? = nil
     ) async throws -> TCPConnection {
         let loop = group.next()
-        let socket: Socket
-        do {
-            socket = try Socket.tcp(for: address)
-            try? socket.setNoDelay()
-        } catch {
-            throw NetworkError(.connectFailed, peer: address.description, detail: error.description)
-        }
-        let channel = TCPChannel(socket: socket, loop: loop, peer: address.description)
-        try await loop.run { (continuation: CheckedContinuation<Void, any Error>) in
-            channel.startConnect(to: address, timeout: timeout, continuation)
+        let tcp = try await TCPTransport.connect(to: address, timeout: timeout, loop: loop)
+        let role = TransportRole.client(serverName: serverName ?? address.host)
+        // One hop: the transport is made, adopted and waited for before the loop handles any of
+        // its events, so a failing handshake reports its own reason.
+        let attempt = ConnectAttempt()
+        return try await loop.run { (continuation: CheckedContinuation<TCPConnection, any Error>) in
+            let connection: TCPConnection
+            do {
+                connection = adopting(try factory.makeTransport(over: tcp, role: role), remoteAddress: address)
+            } catch {
+                tcp.close()
+                continuation.resume(throwing: NetworkError(.connectFailed, peer: address.description, detail: "\(error)"))
+                return
+            }
+            attempt.channel = connection.channel
+            connection.channel.transport.whenReady { failure in
+                if let failure {
+                    connection.channel.close(reason: failure)
+                    continuation.resume(throwing: NetworkError(.connectFailed, peer: address.description, detail: failure.detail))
+                } else {
+                    continuation.resume(returning: connection)
+                }
+            }
         } onCancel: {
-            channel.close(reason: NetworkError(.cancelled, peer: address.description))
+            attempt.channel?.close(reason: NetworkError(.cancelled, peer: address.description))
         }
-        return TCPConnection(channel: channel, remoteAddress: address)
     }
 
     /// Resolves `host` and connects to its addresses in order until one answers.
     public static func connect(
-        host: String, port: UInt16, timeout: Duration = .seconds(5), group: EventLoopGroup = .shared
+        host: String, port: UInt16, timeout: Duration = .seconds(5), group: EventLoopGroup = .shared,
+        transport factory: any ByteStreamTransportFactory = PlainTransportFactory()
     ) async throws -> TCPConnection {
         let addresses = try await SocketAddress.resolveAsync(host: host, port: port)
         var lastError: (any Error)?
         for address in addresses {
             do {
-                return try await connect(to: address, timeout: timeout, group: group)
+                return try await connect(to: address, timeout: timeout, group: group, transport: factory, serverName: host)
             } catch {
                 lastError = error
             }
@@ -70,7 +96,7 @@ public final class TCPConnection: Sendable {
         }
     }
 
-    /// Writes all of `bytes`, returning once the kernel has accepted them.
+    /// Writes all of `bytes`, returning once the transport has accepted them.
     public func write(_ bytes: [UInt8]) async throws {
         let channel = self.channel
         try await channel.loop.run { (continuation: CheckedContinuation<Void, any Error>) in
@@ -78,6 +104,23 @@ public final class TCPConnection: Sendable {
         } onCancel: {
             channel.close(reason: NetworkError(.cancelled, peer: channel.peer))
         }
+    }
+
+    /// Writes `bytes` and runs `onAccepted` on the loop thread as soon as the transport has taken
+    /// them, before this call returns (so a reader on the same loop sees it in order).
+    func write(_ bytes: [UInt8], onAccepted: @escaping @Sendable () -> Void) async throws {
+        let channel = self.channel
+        try await channel.loop.run { (continuation: CheckedContinuation<Void, any Error>) in
+            channel.write(bytes, continuation, onAccepted: onAccepted)
+        } onCancel: {
+            channel.close(reason: NetworkError(.cancelled, peer: channel.peer))
+        }
+    }
+
+    /// Finishes sending (a half-close: TCP FIN after every queued write); reading goes on.
+    public func shutdownWrite() {
+        let channel = self.channel
+        channel.loop.execute { channel.shutdownWrite() }
     }
 
     /// True when the peer has closed or reset the connection, or it was closed locally.
@@ -92,4 +135,11 @@ public final class TCPConnection: Sendable {
         let channel = self.channel
         channel.loop.execute { channel.close() }
     }
+}
+
+/// The channel of a connect in progress, for cancelling it (touched on its loop only).
+private final class ConnectAttempt: @unchecked Sendable {
+    // @unchecked Sendable: `channel` is written and read only on the connecting loop (inside
+    // `loop.run` and its `onCancel`, which also runs on the loop).
+    var channel: TCPChannel?
 }

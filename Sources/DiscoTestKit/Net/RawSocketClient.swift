@@ -91,6 +91,12 @@ public final class RawSocketClient: @unchecked Sendable {
         }
     }
 
+    /// Sends `bytes` from a Dispatch thread, so a send that blocks (the peer is not reading)
+    /// does not hold a thread of the cooperative pool.
+    public func sendAsync(_ bytes: [UInt8]) async throws {
+        try await offPool { try self.send(bytes) }
+    }
+
     /// Half-closes: tells the server no more bytes will come.
     public func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }
 
@@ -174,6 +180,20 @@ public final class RawSocketClient: @unchecked Sendable {
             }
         }
         return response(try readUntilCloseBlocking())
+    }
+
+    /// Reads exactly `count` raw bytes (after a protocol switch, for example).
+    public func read(count: Int) async throws -> [UInt8] {
+        try await offPool { try self.take(count) }
+    }
+
+    /// True when bytes (or the end of stream) are already waiting, without blocking. On loopback
+    /// a byte the server has sent is in this socket's queue once `send` returned there, so this
+    /// tells whether the server has sent anything yet.
+    public func hasBytesWaiting() -> Bool {
+        if !pending.isEmpty { return true }
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) >= 0
     }
 
     /// Reads everything until the peer closes.

@@ -32,7 +32,8 @@ extension Node {
     }()
 
     /// Answers one API request: the route table finds the endpoint (404 and 405 answer anyone),
-    /// access control (``APIAuthorization``) checks its permission, then its handler answers.
+    /// access control (``APIAuthorization``) checks its permission, then its handler answers
+    /// (requests are counted by status in the server's middleware).
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let response: HTTPResponse
         switch router.match(method: request.method, path: request.path) {
@@ -45,7 +46,6 @@ extension Node {
                 await route.handler(self, request)
             }
         }
-        metrics.countRequest(status: response.status)
         return response
     }
 

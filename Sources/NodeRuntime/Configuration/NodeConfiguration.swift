@@ -31,6 +31,8 @@ public struct NodeConfiguration: Sendable {
     public var formation = Formation()
     /// Gossip (SWIM) encryption.
     public var gossip = Gossip()
+    /// TLS on the HTTP API and the internode port.
+    public var tls = TLS()
     /// The replicated event log.
     public var eventLog = EventLog()
     /// Who may use the HTTP API.
@@ -189,6 +191,23 @@ extension NodeConfiguration {
         public var encryption: Encryption?
         /// How often ``Encryption/keyringPath`` is checked for new contents. Default 1 second.
         public var keyringPollInterval: Duration = .seconds(1)
+
+        public init() {}
+    }
+
+    /// TLS certificates of the HTTP API and the internode port.
+    public struct TLS: Sendable {
+        /// The HTTPS API (and the client for other nodes' APIs). Default: plain HTTP.
+        public var api = TLSFiles()
+        /// TLS on the internode port (Raft and push-pull), both ways. Default: none.
+        public var internode = TLSFiles()
+        /// Do not verify the certificates of the nodes this node connects to (testing only).
+        public var internodeNoVerify = false
+        /// How often certificate and key files are checked for changes. Default 1 second.
+        public var reloadInterval: Duration = .seconds(1)
+        /// Contexts already loaded from these files (`discod` loads them first, to report a bad
+        /// file before touching the data directory); nil: the node loads them at start.
+        public var loaded: NodeTLS?
 
         public init() {}
     }

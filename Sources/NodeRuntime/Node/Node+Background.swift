@@ -5,6 +5,26 @@ import Synchronization
 // MARK: - Background work
 
 extension Node {
+    /// Reloads certificates and keys whose files changed (a rotation, a Kubernetes secret
+    /// update); open connections keep the context they started with.
+    func watchTLSFiles() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: configuration.tls.reloadInterval)
+            guard !Task.isCancelled else { return }
+            tls.reload(onlyIfChanged: true, logger: logger)
+        }
+    }
+
+    /// Reloads every certificate and key now (SIGHUP). A file that cannot be used keeps the
+    /// previous certificate serving, and the reason is logged.
+    public func reloadTLS() {
+        guard !tls.stores.isEmpty else {
+            logger.info("reload requested; no TLS certificates are configured")
+            return
+        }
+        tls.reload(onlyIfChanged: false, logger: logger)
+    }
+
     /// Follows leadership: counts changes, tells formation and the KV record keeper. Throws
     /// when consensus stops on its own (its error stops the node).
     func watchLeadership() async throws {

@@ -100,6 +100,7 @@ extension Node {
             loop("replicated-members") { [self] in await watchReplicatedMembers() },
             loop("reconciliation") { [self] in await reconcileLoop() },
             loop("formation") { [self] in try await form() },
+            loop("tls-files") { [self] in if !tls.stores.isEmpty { await watchTLSFiles() } },
             Entry(ServiceFunction { [self] in try await stopAfterRemoval() }, name: "removal"),
         ]
         // The roles start after everything of the node's own (once -bootstrap-needs is met) and

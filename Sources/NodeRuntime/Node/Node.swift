@@ -39,7 +39,9 @@ public final class Node: Service {
     let joinCredentials: String?
     /// SHA-256 of this node's key (see ``NodeDataDirectory/nodeKey``).
     let keyHash: [UInt8]
-    let metrics = NodeMetrics()
+    /// TLS for the API, the clients to other nodes and the internode port (``NodeTLS/none`` without).
+    public let tls: NodeTLS
+    let metrics: NodeMetrics
     let runtime = Mutex(RuntimeState())
     /// Serializes membership changes (joins, removals, reconciliation) on the leader.
     let membershipChanges = AsyncLock()
@@ -78,6 +80,12 @@ public final class Node: Service {
         if let problem = RoleNames.problem(with: roles.map(\.name)) { throw NodeStartupError("a role cannot run: \(problem)") }
         if Set(roles.map(\.name)).count != roles.count { throw NodeStartupError("two roles have the same name: \(roles.map(\.name).sorted())") }
         let router = try APIRouter(builtInRoutes + roles.flatMap(\.routes))
+        let tls: NodeTLS
+        do {
+            tls = try configuration.tls.loaded ?? NodeTLS.load(configuration.tls, logger: logger)
+        } catch {
+            throw NodeStartupError("\(error)")
+        }
         let authorization: APIAuthorization
         do {
             authorization = try APIAuthorization(auth: configuration.access.auth)
@@ -95,9 +103,10 @@ public final class Node: Service {
         // The API listens first (answering 503 until the node exists), so the engines are told
         // the API address with the port the system chose when the configuration asks for port 0.
         let slot = NodeSlot()
+        let metrics = NodeMetrics()
         let server: HTTPServer
         do {
-            server = try await startHTTP(configuration.api.bindAddress, slot: slot)
+            server = try await startHTTP(configuration.api.bindAddress, slot: slot, tls: tls, metrics: metrics, logger: logger)
         } catch {
             throw NodeStartupError("cannot serve the HTTP API on \(configuration.api.bindAddress): \(error)")
         }
@@ -108,7 +117,7 @@ public final class Node: Service {
         let components: NodeComponents
         do {
             components = try await makeComponents(NodeComponents.Context(configuration: configuration, logger: logger, directory: directory,
-                                                                         book: book, apiAddress: apiAddress, roles: announcedRoles))
+                                                                         book: book, apiAddress: apiAddress, roles: announcedRoles, tls: tls))
         } catch {
             await server.shutdown(gracePeriod: .zero)
             throw error
@@ -117,17 +126,18 @@ public final class Node: Service {
         let node = Node(configuration: configuration, logger: logger, directory: directory, book: book, store: components.store,
                         consensus: components.consensus, membership: components.membership, raftAddress: raftAddress,
                         apiAddress: apiAddress, authorization: authorization, keyHash: keyHash, router: router, roles: roles,
-                        announcedRoles: announcedRoles)
+                        announcedRoles: announcedRoles, tls: tls, metrics: metrics)
         book.noteRoles(configuration.nodeID, announcedRoles)
         node.runtime.withLock { $0.httpServer = server }
         slot.install(node)
         book.updateLocal(raftAddress: raftAddress, apiAddress: node.apiAddress)
-        logger.info("node \(configuration.nodeID) started: API \(node.apiAddress.url), Raft and SWIM \(raftAddress), data \(directory.path)")
+        let internodeTLS = node.tls.internodeServer == nil ? "" : " (TLS\(configuration.tls.internode.verifyClient ? ", mutual" : ""))"
+        logger.info("node \(configuration.nodeID) started: API \(node.apiURL), Raft and SWIM \(raftAddress)\(internodeTLS), data \(directory.path)")
         if let auth = configuration.access.auth {
             logger.info("access control: \(auth.users.count) users from \(auth.path); anonymous callers may "
                 + (auth.anonymousPermissions.isEmpty ? "do nothing" : auth.anonymousPermissions.sorted().map(\.rawValue).joined(separator: ", ")))
         } else {
-            logger.warning("the HTTP API is open: anyone who can reach \(node.apiAddress.url) may join, remove members, read "
+            logger.warning("the HTTP API is open: anyone who can reach \(node.apiURL) may join, remove members, read "
                 + "and append events; start with -auth FILE to require credentials")
         }
         node.prepareRecordKeeper()
@@ -137,7 +147,7 @@ public final class Node: Service {
     private init(configuration: NodeConfiguration, logger: Logger, directory: NodeDataDirectory, book: AddressBook, store: any ClusterStore,
                  consensus: any ConsensusEngine, membership: any MembershipService, raftAddress: PeerAddress,
                  apiAddress: PeerAddress, authorization: APIAuthorization, keyHash: [UInt8], router: APIRouter, roles: [any Role],
-                 announcedRoles: [String]) {
+                 announcedRoles: [String], tls: NodeTLS, metrics: NodeMetrics) {
         id = configuration.nodeID
         self.configuration = configuration
         self.logger = logger
@@ -153,15 +163,38 @@ public final class Node: Service {
         self.router = router
         self.roles = roles
         self.announcedRoles = announcedRoles
+        self.tls = tls
+        self.metrics = metrics
         joinCredentials = CredentialStore.authorization(for: configuration.access.joinAs)
-        client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10)))
+        var clientConfiguration = HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10))
+        if let apiClient = tls.apiClient { clientConfiguration.httpsTransport = TLSTransportFactory(apiClient) }
+        client = HTTPClient(configuration: clientConfiguration)
         (gossipSeeds, gossipSeedSink) = AsyncStream.makeStream(of: [PeerAddress].self, bufferingPolicy: .bufferingNewest(8))
     }
 
-    /// Starts the API server; requests go to the node `slot` holds once it is installed.
-    private static func startHTTP(_ address: PeerAddress, slot: NodeSlot) async throws -> HTTPServer {
-        let configuration = HTTPServerConfiguration(host: address.host, port: address.port)
-        return try await HTTPServer.start(configuration: configuration) { request in
+    /// The scheme of this node's API and its peers' (`https` with TLS on the API).
+    var apiScheme: PeerAddress.Scheme { tls.apiScheme }
+
+    /// This node's API as a URL (`https://…` when it serves TLS).
+    public var apiURL: String { apiURL(for: apiAddress) }
+
+    /// A node's API address as a URL: its own scheme when it names one, else this node's.
+    func apiURL(for address: PeerAddress) -> String { withAPIScheme(address).url }
+
+    /// `address` with this node's API scheme unless it names one.
+    func withAPIScheme(_ address: PeerAddress) -> PeerAddress {
+        PeerAddress(host: address.host, port: address.port, scheme: address.scheme ?? apiScheme)
+    }
+
+    /// Starts the API server (HTTPS with `tls.apiServer`); requests are counted by status in its
+    /// middleware and go to the node `slot` holds once it is installed.
+    private static func startHTTP(_ address: PeerAddress, slot: NodeSlot, tls: NodeTLS, metrics: NodeMetrics,
+                                  logger: Logger) async throws -> HTTPServer {
+        var configuration = HTTPServerConfiguration(host: address.host, port: address.port)
+        if let apiServer = tls.apiServer { configuration.transport = TLSTransportFactory(apiServer) }
+        configuration.logger = logger.withLabel("http")
+        let countStatus = HTTPStatusCounting { metrics.countRequest(status: $0) }
+        return try await HTTPServer.start(configuration: configuration, middleware: [countStatus]) { request in
             guard let node = slot.node else { return APIResponse.error(503, "the node is starting or shutting down; retry") }
             return await node.handle(request)
         }
@@ -169,11 +202,13 @@ public final class Node: Service {
 
     // MARK: Reloading
 
-    /// Re-reads what may change while the node runs: the gossip keyring file. `discod` calls
-    /// this on SIGHUP; a file that cannot be used is logged and the keys in use stay.
+    /// Re-reads what may change while the node runs: the gossip keyring file, TLS certificates
+    /// and keys. `discod` calls this on SIGHUP; a file that cannot be used is logged and what is
+    /// in use stays.
     public func reload() {
-        logger.info("reloading")
+        logger.info("reloading the gossip keyring and TLS certificates")
         membership.reload()
+        reloadTLS()
     }
 }
 

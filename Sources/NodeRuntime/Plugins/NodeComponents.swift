@@ -19,7 +19,7 @@ public struct NodeComponents: Sendable {
     /// What a ``Factory`` gets: the node's configuration and logger, its locked data directory,
     /// the address book the engines should use to find peers by ID, and the node's advertised
     /// API address (the port filled in when the configuration asked for port 0), and the roles it
-    /// announces (for gossip metadata).
+    /// announces (for gossip metadata), and its TLS contexts (for the internode port).
     public struct Context: Sendable {
         public var configuration: NodeConfiguration
         public var logger: Logger
@@ -27,9 +27,11 @@ public struct NodeComponents: Sendable {
         public var book: AddressBook
         public var apiAddress: PeerAddress
         public var roles: [String]
+        public var tls: NodeTLS
 
         public init(configuration: NodeConfiguration, logger: Logger, directory: NodeDataDirectory, book: AddressBook,
-                    apiAddress: PeerAddress, roles: [String] = []) {
+                    apiAddress: PeerAddress, roles: [String] = [], tls: NodeTLS = .none) {
+            self.tls = tls
             self.configuration = configuration
             self.logger = logger
             self.directory = directory
@@ -67,6 +69,11 @@ public struct NodeComponents: Sendable {
         raftConfig.tickInterval = configuration.timing.raftTickInterval
         raftConfig.raft.electionTicks = configuration.timing.electionTicks
         raftConfig.otherFrames = { frame, connection in await pushPull.route(frame, connection) }
+        let tls = context.tls
+        if let server = tls.internodeServer, let client = tls.internodeClient {
+            raftConfig.transport.acceptTransport = TLSTransportFactory(server)
+            raftConfig.transport.connectTransport = TLSTransportFactory(client)
+        }
         let raft: RaftNodeShell
         do {
             raft = try await RaftNodeShell.start(raftConfig, stateMachine: store)
@@ -85,6 +92,7 @@ public struct NodeComponents: Sendable {
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false
             (swimConfig.encryption, keyringFile) = try gossipEncryption(configuration, logger: logger.withLabel("swim"))
+            if let client = tls.internodeClient { swimConfig.pushPullConnectTransport = TLSTransportFactory(client) }
             swim = try await SWIM.Shell.start(swimConfig)
         } catch {
             await raft.shutdown(transferLeadership: false)

@@ -21,6 +21,25 @@ func withServer<T>(
     }
 }
 
+/// Starts a server with a streaming `responder` behind `middleware`, runs `body`, and shuts the
+/// server down.
+func withServer<T>(
+    _ configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+    middleware: [any HTTPMiddleware] = [],
+    responder: HTTPResponder,
+    _ body: (HTTPServer) async throws -> T
+) async throws -> T {
+    let server = try await HTTPServer.start(configuration: configuration, middleware: middleware, responder: responder)
+    do {
+        let result = try await body(server)
+        await server.shutdown(gracePeriod: .seconds(5))
+        return result
+    } catch {
+        await server.shutdown(gracePeriod: .seconds(5))
+        throw error
+    }
+}
+
 /// Answers with `METHOD target` plus the body, and a trailer echo when present.
 let echoHandler: HTTPHandler = { request in
     var text = "\(request.method) \(request.target)"

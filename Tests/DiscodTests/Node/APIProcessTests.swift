@@ -66,6 +66,14 @@ extension NodeProcessTests {
                     let warnings = target.process.output.components(separatedBy: "the HTTP API is open").count - 1
                     #expect(warnings == 1, "node \(target.nodeID) logged the open-API warning \(warnings) times")
                 }
+
+                // Every answer above was counted by status (the server's counting middleware).
+                let metrics = try await node.request("GET", "/metrics").text
+                for (code, least) in [("400", 7), ("404", 1), ("409", 1), ("200", 1)] {
+                    let line = metrics.split(separator: "\n").first { $0.hasPrefix("disco_http_requests_total{code=\"\(code)\"}") }
+                    let count = line?.split(separator: " ").last.flatMap { Int($0) } ?? 0
+                    #expect(count >= least, "code \(code) counted \(count) times; /metrics:\n\(metrics)")
+                }
             }
         }
     }

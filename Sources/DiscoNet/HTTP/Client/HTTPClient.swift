@@ -12,24 +12,40 @@ public struct HTTPClientConfiguration: Sendable {
     public var idleTimeout: Duration
     /// Limits applied to responses (header size, body size).
     public var limits: HTTPParserLimits
+    /// What runs over each TCP connection of an `http://` URL (plain TCP by default).
+    public var transport: any ByteStreamTransportFactory
+    /// What runs over each TCP connection of an `https://` URL: by default TLS verifying servers
+    /// against the system's CAs; a ``TLSTransportFactory`` with another CA or a client
+    /// certificate plugs in here.
+    public var httpsTransport: any ByteStreamTransportFactory
 
     public init(
         connectTimeout: Duration = .seconds(5),
         requestTimeout: Duration = .seconds(30),
         maxConnectionsPerHost: Int = 8,
         idleTimeout: Duration = .seconds(50),
-        limits: HTTPParserLimits = HTTPParserLimits(maxBodyBytes: 64 * 1024 * 1024)
+        limits: HTTPParserLimits = HTTPParserLimits(maxBodyBytes: 64 * 1024 * 1024),
+        transport: any ByteStreamTransportFactory = PlainTransportFactory(),
+        httpsTransport: any ByteStreamTransportFactory = TLSTransportFactory.systemClient
     ) {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
         self.maxConnectionsPerHost = maxConnectionsPerHost
         self.idleTimeout = idleTimeout
         self.limits = limits
+        self.transport = transport
+        self.httpsTransport = httpsTransport
+    }
+
+    /// The factory for `url`'s scheme.
+    func transport(for url: HTTPURL) -> any ByteStreamTransportFactory {
+        url.isTLS ? httpsTransport : transport
     }
 }
 
-/// A small HTTP/1.1 client over plain TCP (`http://` only; TLS is out of scope) with per-host
-/// keep-alive pools.
+/// A small HTTP/1.1 client (`http://` URLs over plain TCP, `https://` over TLS) with
+/// per-host keep-alive pools, whole-body (``send(_:timeout:)``) and streaming
+/// (``execute(_:timeout:)``) exchanges, and protocol upgrades (``upgrade(_:timeout:)``).
 ///
 /// Redirects are returned to the caller (``send(_:timeout:)``) unless the caller asks for them
 /// to be followed (``send(_:followingRedirects:timeout:)``). A request is retried once, on a new
@@ -37,7 +53,7 @@ public struct HTTPClientConfiguration: Sendable {
 /// response arrived, and only if the request is idempotent or was not fully written.
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
-    private let group: EventLoopGroup
+    let group: EventLoopGroup
     private let pool: HTTPConnectionPool
 
     public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), group: EventLoopGroup = .shared) {
@@ -48,27 +64,47 @@ public final class HTTPClient: Sendable {
 
     /// TCP connections opened so far (reuse shows as fewer connections than requests).
     public var connectionsOpened: Int {
-        get async { await pool.connectionsOpened }
+        get async { pool.connectionsOpened }
     }
 
     /// Closes idle connections; later requests fail with `.shutDown`.
     public func shutdown() async {
-        await pool.shutdown()
+        pool.shutdown()
     }
 
     // MARK: Sending
 
-    /// Sends one request and returns its response, including 3xx responses.
+    /// Sends one request and returns its response with the whole body, including 3xx responses.
+    /// `timeout` (default ``HTTPClientConfiguration/requestTimeout``) bounds the whole exchange.
     public func send(_ request: HTTPClientRequest, timeout: Duration? = nil) async throws -> HTTPClientResponse {
         let url = try HTTPURL.parse(request.url)
         let limit = timeout ?? configuration.requestTimeout
         return try await withDeadline(limit, host: url.authority) {
-            try await self.sendWithRetry(request, url: url)
+            let response = try await self.startWithRetry(request, url: url)
+            let body = try await response.body.collect(upTo: Int.max)
+            return HTTPClientResponse(status: response.status, reason: response.reason, version: response.version,
+                                      headers: response.headers, body: body, trailers: response.body.trailers)
+        }
+    }
+
+    /// Sends one request and returns as soon as the response head has arrived; the body is read
+    /// from ``HTTPClientStreamingResponse/body`` as a stream, with back-pressure. A streamed
+    /// request body (``HTTPClientRequest/bodyStream``) is sent while the response is read.
+    ///
+    /// `timeout` bounds the exchange up to the response head; reading the body is bounded by the
+    /// caller (cancelling the reading task closes the connection). The connection returns to the
+    /// pool once the body has been read to its end; dropping the response earlier closes it.
+    public func execute(_ request: HTTPClientRequest, timeout: Duration? = nil) async throws -> HTTPClientStreamingResponse {
+        let url = try HTTPURL.parse(request.url)
+        let limit = timeout ?? configuration.requestTimeout
+        return try await withDeadline(limit, host: url.authority) {
+            try await self.startWithRetry(request, url: url)
         }
     }
 
     /// Sends a request and follows up to `maxRedirects` redirects. 303 (and 301/302 after a
-    /// POST) continue as GET without a body; 307 and 308 repeat the method and body.
+    /// POST) continue as GET without a body; 307 and 308 repeat the method and body (a streamed
+    /// body cannot be repeated: that redirect is returned instead).
     public func send(
         _ request: HTTPClientRequest, followingRedirects maxRedirects: Int, timeout: Duration? = nil
     ) async throws -> HTTPClientResponse {
@@ -77,11 +113,14 @@ public final class HTTPClient: Sendable {
         for _ in 0...maxRedirects {
             let response = try await send(current, timeout: timeout)
             guard response.isRedirect, let location = response.headers["Location"] else { return response }
+            let dropsBody = response.status == 303 || ((response.status == 301 || response.status == 302) && current.method == "POST")
+            if current.bodyStream != nil && !dropsBody { return response }
             url = try url.resolving(location)
-            current.url = "http://\(url.authority)\(url.target)"
-            if response.status == 303 || ((response.status == 301 || response.status == 302) && current.method == "POST") {
+            current.url = url.text
+            if dropsBody {
                 current.method = "GET"
                 current.body = []
+                current.bodyStream = nil
                 current.headers.remove("Content-Length")
                 current.headers.remove("Content-Type")
             }
@@ -91,8 +130,9 @@ public final class HTTPClient: Sendable {
 
     // MARK: Internals
 
-    private func sendWithRetry(_ request: HTTPClientRequest, url: HTTPURL) async throws -> HTTPClientResponse {
-        let key = url.authority
+    private func startWithRetry(_ request: HTTPClientRequest, url: HTTPURL) async throws -> HTTPClientStreamingResponse {
+        let key = url.origin
+        let pool = self.pool
         var lease = try await pool.acquire(key)
         while true {
             let connection: TCPConnection
@@ -100,7 +140,7 @@ public final class HTTPClient: Sendable {
             switch lease {
             case .reuse(let pooled):
                 if await pooled.isStale() {
-                    await pool.release(key, connection: nil)
+                    pool.release(key, connection: nil)
                     lease = try await pool.acquire(key)
                     continue
                 }
@@ -109,22 +149,29 @@ public final class HTTPClient: Sendable {
             case .open:
                 do {
                     connection = try await TCPConnection.connect(
-                        host: url.host, port: url.port, timeout: configuration.connectTimeout, group: group)
+                        host: url.host, port: url.port, timeout: configuration.connectTimeout, group: group,
+                        transport: configuration.transport(for: url))
                 } catch {
-                    await pool.release(key, connection: nil)
-                    throw Self.connectError(error, host: key)
+                    pool.release(key, connection: nil)
+                    throw Self.connectError(error, host: url.authority)
                 }
                 reused = false
             }
             let exchange = HTTPClientExchange(connection: connection, url: url, limits: configuration.limits)
             do {
-                let (response, reusable) = try await exchange.run(request)
-                await pool.release(key, connection: reusable ? connection : nil)
-                return response
+                let started = try await exchange.start(request)
+                let stream = HTTPClientResponseStream(
+                    host: url.authority, connection: connection, reader: started.reader, keepAlive: started.keepAlive,
+                    upload: started.upload, release: { pool.release(key, connection: $0) })
+                stream.finishIfBodyless()
+                let head = started.head
+                return HTTPClientStreamingResponse(status: head.status, reason: head.reason, version: head.version,
+                                                   headers: head.headers, body: HTTPClientResponseBody(stream: stream))
             } catch let failure as HTTPClientExchange.Failure {
                 connection.close()
-                await pool.release(key, connection: nil)
-                let retryable = reused && !failure.receivedResponseBytes && (request.isIdempotent || !failure.requestWritten)
+                pool.release(key, connection: nil)
+                let retryable = reused && !failure.receivedResponseBytes && request.bodyStream == nil
+                    && (request.isIdempotent || !failure.requestWritten)
                 if retryable && !Task.isCancelled {
                     lease = try await pool.acquire(key)
                     continue
@@ -132,13 +179,13 @@ public final class HTTPClient: Sendable {
                 throw failure.error
             } catch {
                 connection.close()
-                await pool.release(key, connection: nil)
+                pool.release(key, connection: nil)
                 throw error
             }
         }
     }
 
-    private static func connectError(_ error: any Error, host: String) -> HTTPClientError {
+    static func connectError(_ error: any Error, host: String) -> HTTPClientError {
         if let network = error as? NetworkError {
             if network.code == .connectTimeout { return HTTPClientError(.connectTimeout, host: host, detail: network.description) }
             return HTTPClientError(.connectFailed, host: host, detail: network.description)
@@ -148,7 +195,7 @@ public final class HTTPClient: Sendable {
 
     /// Runs `body`, failing with `.timeout` after `limit`. The body is cancelled on timeout, which
     /// closes whatever connection it is using.
-    private func withDeadline<T: Sendable>(
+    func withDeadline<T: Sendable>(
         _ limit: Duration, host: String, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         try await withThrowingTaskGroup(of: T?.self) { group in

@@ -1,7 +1,8 @@
 // MARK: - One request/response exchange on one connection
 
-/// Writes one request and reads its response on a connection, tracking how far it got so the
-/// client can decide whether a retry is safe.
+/// Writes one request and reads its response head on a connection, tracking how far it got so
+/// the client can decide whether a retry is safe. The body is read afterwards through an
+/// ``HTTPClientResponseStream``.
 struct HTTPClientExchange {
     struct Failure: Error {
         let error: any Error
@@ -9,71 +10,50 @@ struct HTTPClientExchange {
         let receivedResponseBytes: Bool
     }
 
+    /// The head has arrived; the reader holds whatever was read past it.
+    struct Started: Sendable {
+        let head: HTTPResponseHead
+        var reader: HTTPClientResponseReader
+        let upload: HTTPClientUpload?
+
+        /// Whether the connection may carry another request after this response (before
+        /// checking that the body was read exactly to its end).
+        var keepAlive: Bool {
+            !reader.readsUntilClose && !head.headers.hasToken("close", in: "Connection")
+                && (head.version.minor >= 1 || head.headers.hasToken("keep-alive", in: "Connection"))
+        }
+    }
+
     let connection: TCPConnection
     let url: HTTPURL
     let limits: HTTPParserLimits
 
-    /// Returns the response and whether the connection may be reused.
-    func run(_ request: HTTPClientRequest) async throws -> (HTTPClientResponse, Bool) {
+    /// Sends the head (with a fixed body, or starting to stream the body) and reads until the
+    /// response head. Throws ``Failure``.
+    func start(_ request: HTTPClientRequest, allowsProtocolSwitch: Bool = false) async throws -> Started {
         let host = url.authority
         var written = false
-        var received = false
+        var upload: HTTPClientUpload?
+        var reader = HTTPClientResponseReader(requestMethod: request.method, limits: limits, allowsProtocolSwitch: allowsProtocolSwitch)
         do {
             try await connection.write(encode(request))
             written = true
-            var parser = HTTPResponseParser(requestMethod: request.method, limits: limits)
-            var pending: [UInt8] = []
-            var events: [HTTPResponseParserEvent] = []
-            var head: HTTPResponseHead?
-            var body: [UInt8] = []
-            var trailers = HTTPHeaders()
-            while !parser.isComplete {
-                guard let bytes = try await connection.read() else {
-                    if !received {
-                        throw HTTPClientError(.connectionClosed, host: host, detail: "closed before any response byte")
-                    }
-                    try parser.finish(into: &events)
-                    break
-                }
-                received = true
-                pending.append(contentsOf: bytes)
-                let consumed = try pending.withUnsafeBufferPointer { buffer throws(HTTPParseError) in
-                    try parser.parse(buffer, into: &events)
-                }
-                pending.removeFirst(consumed)
-                for event in events {
-                    switch event {
-                    case .head(let value): head = value
-                    case .body(let piece): body.append(contentsOf: piece)
-                    case .end(let values): trailers = values
-                    }
-                }
-                events.removeAll(keepingCapacity: true)
+            if let stream = request.bodyStream { upload = .start(stream, on: connection) }
+            while let event = try await reader.next(from: connection, host: host) {
+                if case .head(let head) = event { return Started(head: head, reader: reader, upload: upload) }
             }
-            for event in events {
-                if case .end(let values) = event { trailers = values }
-            }
-            guard let head else { throw HTTPClientError(.malformedResponse, host: host, detail: "no response head") }
-            let keepAlive = !parser.readsUntilClose && pending.isEmpty
-                && !head.headers.hasToken("close", in: "Connection")
-                && (head.version.minor >= 1 || head.headers.hasToken("keep-alive", in: "Connection"))
-            let response = HTTPClientResponse(status: head.status, reason: head.reason, version: head.version,
-                                              headers: head.headers, body: body, trailers: trailers)
-            return (response, keepAlive)
-        } catch let error as HTTPParseError {
-            throw Failure(error: HTTPClientError(.malformedResponse, host: host, detail: error.reason),
-                          requestWritten: written, receivedResponseBytes: received)
-        } catch let error as NetworkError {
-            throw Failure(error: HTTPClientError(.connectionClosed, host: host, detail: error.description),
-                          requestWritten: written, receivedResponseBytes: received)
-        } catch let error as HTTPClientError {
-            throw Failure(error: error, requestWritten: written, receivedResponseBytes: received)
+            throw HTTPClientError(.malformedResponse, host: host, detail: "no response head")
+        } catch {
+            upload?.cancel()
+            throw Failure(error: upload?.failure ?? HTTPClientError.describing(error, host: host),
+                          requestWritten: written, receivedResponseBytes: reader.receivedBytes)
         }
     }
 
     private func encode(_ request: HTTPClientRequest) -> [UInt8] {
+        let fixedBody = request.bodyStream == nil ? request.body : []
         var out: [UInt8] = []
-        out.reserveCapacity(256 + request.body.count)
+        out.reserveCapacity(256 + fixedBody.count)
         out.append(contentsOf: "\(request.method) \(url.target) HTTP/1.1\r\n".utf8)
         if !request.headers.contains("Host") { out.append(contentsOf: "Host: \(url.authority)\r\n".utf8) }
         for field in request.headers {
@@ -85,11 +65,17 @@ struct HTTPClientExchange {
             for byte in field.value.utf8 { out.append(byte == 13 || byte == 10 ? 32 : byte) }
             out.append(contentsOf: "\r\n".utf8)
         }
-        if !request.body.isEmpty || ["POST", "PUT", "PATCH"].contains(request.method) {
-            out.append(contentsOf: "Content-Length: \(request.body.count)\r\n".utf8)
+        if let stream = request.bodyStream {
+            if let length = stream.length {
+                out.append(contentsOf: "Content-Length: \(length)\r\n".utf8)
+            } else {
+                out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
+            }
+        } else if !fixedBody.isEmpty || ["POST", "PUT", "PATCH"].contains(request.method) {
+            out.append(contentsOf: "Content-Length: \(fixedBody.count)\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
-        out.append(contentsOf: request.body)
+        out.append(contentsOf: fixedBody)
         return out
     }
 }

@@ -1,14 +1,23 @@
+import Synchronization
+
 // MARK: - Per-host keep-alive pools
 
 /// Idle keep-alive connections per `host:port`, with a bound on open connections per host.
 ///
-/// `acquire` hands out the most recently used idle connection (skipping ones the peer has
-/// closed), opens a new slot when under the bound, or waits for a release.
-actor HTTPConnectionPool {
+/// `acquire` hands out the most recently used idle connection (dropping ones idle for too long),
+/// opens a new slot when under the bound, or waits for a release. `release` is synchronous, so a
+/// response body abandoned half-way can free its slot from a `deinit`.
+final class HTTPConnectionPool: Sendable {
     private struct HostState {
         var idle: [(connection: TCPConnection, since: ContinuousClock.Instant)] = []
         var open = 0
-        var waiters: [CheckedContinuation<Void, Never>] = []
+        var waiters: [CheckedContinuation<Attempt, Never>] = []
+    }
+
+    private struct State {
+        var hosts: [String: HostState] = [:]
+        var isShutDown = false
+        var connectionsOpened = 0
     }
 
     enum Lease {
@@ -18,67 +27,95 @@ actor HTTPConnectionPool {
         case open
     }
 
+    private enum Attempt {
+        case lease(Lease)
+        case shutDown
+        case retry
+    }
+
     private let maxPerHost: Int
     private let idleTimeout: Duration
-    private var hosts: [String: HostState] = [:]
-    private var isShutDown = false
-    /// Connections opened so far (for observing reuse).
-    private(set) var connectionsOpened = 0
+    private let state = Mutex(State())
 
     init(maxPerHost: Int, idleTimeout: Duration) {
         self.maxPerHost = max(1, maxPerHost)
         self.idleTimeout = idleTimeout
     }
 
+    /// Connections opened so far (for observing reuse).
+    var connectionsOpened: Int { state.withLock { $0.connectionsOpened } }
+
     func acquire(_ key: String) async throws(HTTPClientError) -> Lease {
         while true {
-            guard !isShutDown else { throw HTTPClientError(.shutDown, host: key) }
-            var state = hosts[key, default: HostState()]
-            while let (connection, since) = state.idle.popLast() {
-                if ContinuousClock.now - since > idleTimeout {
-                    connection.close()
-                    state.open -= 1
-                    continue
+            let attempt = await withCheckedContinuation { (continuation: CheckedContinuation<Attempt, Never>) in
+                var expired: [TCPConnection] = []
+                let now = ContinuousClock.now
+                let immediate = state.withLock { state -> Attempt? in
+                    guard !state.isShutDown else { return .shutDown }
+                    var host = state.hosts[key, default: HostState()]
+                    defer { state.hosts[key] = host }
+                    while let (connection, since) = host.idle.popLast() {
+                        if now - since > idleTimeout {
+                            expired.append(connection)
+                            host.open -= 1
+                            continue
+                        }
+                        return .lease(.reuse(connection))
+                    }
+                    if host.open < maxPerHost {
+                        host.open += 1
+                        state.connectionsOpened += 1
+                        return .lease(.open)
+                    }
+                    host.waiters.append(continuation)
+                    return nil
                 }
-                hosts[key] = state
-                return .reuse(connection)
+                for connection in expired { connection.close() }
+                if let immediate { continuation.resume(returning: immediate) }
             }
-            if state.open < maxPerHost {
-                state.open += 1
-                connectionsOpened += 1
-                hosts[key] = state
-                return .open
-            }
-            hosts[key] = state
-            await withCheckedContinuation { continuation in
-                hosts[key, default: HostState()].waiters.append(continuation)
+            switch attempt {
+            case .lease(let lease): return lease
+            case .shutDown: throw HTTPClientError(.shutDown, host: key)
+            case .retry: continue
             }
         }
     }
 
     /// Returns a slot: with a reusable connection it goes back to the idle list, otherwise the
-    /// slot is freed. Either way one waiter, if any, tries again.
+    /// slot is freed (and the connection, if any, closed). Either way one waiter tries again.
     func release(_ key: String, connection: TCPConnection?) {
-        var state = hosts[key, default: HostState()]
-        if let connection, !isShutDown {
-            state.idle.append((connection, ContinuousClock.now))
-        } else {
-            connection?.close()
-            state.open = max(0, state.open - 1)
+        let (waiter, toClose) = state.withLock { state -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) in
+            var host = state.hosts[key, default: HostState()]
+            defer { state.hosts[key] = host }
+            var toClose: TCPConnection?
+            if let connection, !state.isShutDown {
+                host.idle.append((connection, ContinuousClock.now))
+            } else {
+                toClose = connection
+                host.open = max(0, host.open - 1)
+            }
+            return (host.waiters.isEmpty ? nil : host.waiters.removeFirst(), toClose)
         }
-        if !state.waiters.isEmpty { state.waiters.removeFirst().resume() }
-        hosts[key] = state
+        toClose?.close()
+        waiter?.resume(returning: .retry)
     }
 
     /// Closes idle connections and refuses new leases.
     func shutdown() {
-        isShutDown = true
-        for (key, var state) in hosts {
-            for (connection, _) in state.idle { connection.close() }
-            state.idle.removeAll()
-            for waiter in state.waiters { waiter.resume() }
-            state.waiters.removeAll()
-            hosts[key] = state
+        let (idle, waiters) = state.withLock { state -> ([TCPConnection], [CheckedContinuation<Attempt, Never>]) in
+            state.isShutDown = true
+            var idle: [TCPConnection] = []
+            var waiters: [CheckedContinuation<Attempt, Never>] = []
+            for (key, var host) in state.hosts {
+                idle += host.idle.map(\.connection)
+                waiters += host.waiters
+                host.idle.removeAll()
+                host.waiters.removeAll()
+                state.hosts[key] = host
+            }
+            return (idle, waiters)
         }
+        for connection in idle { connection.close() }
+        for waiter in waiters { waiter.resume(returning: .shutDown) }
     }
 }

@@ -29,12 +29,14 @@ public struct HTTPResponse: Sendable {
     }
 }
 
-/// The body of a response: fixed bytes (sent with `Content-Length`) or a stream of pieces (sent
-/// chunked to HTTP/1.1 clients, and delimited by closing the connection for HTTP/1.0).
+/// The body of a response: fixed bytes (sent with `Content-Length`), a stream of pieces (sent
+/// chunked to HTTP/1.1 clients, and delimited by closing the connection for HTTP/1.0), or a
+/// hand-off of the connection itself after `101 Switching Protocols` or a `2xx` to `CONNECT`.
 public struct HTTPResponseBody: Sendable {
     enum Storage: Sendable {
         case bytes([UInt8])
         case stream(@Sendable (HTTPBodyWriter) async throws -> Void)
+        case handOff(@Sendable (HTTPUpgradedConnection) async -> Void)
     }
 
     let storage: Storage
@@ -55,6 +57,30 @@ public struct HTTPResponseBody: Sendable {
     /// `write` waits while the connection's send buffer is full.
     public static func stream(_ produce: @escaping @Sendable (HTTPBodyWriter) async throws -> Void) -> HTTPResponseBody {
         HTTPResponseBody(storage: .stream(produce))
+    }
+
+    /// Takes the connection out of HTTP once the head is sent: valid with status 101 (send the
+    /// `Upgrade` and `Connection: Upgrade` headers yourself) or a 2xx answer to `CONNECT`. The
+    /// server writes the head as given (no framing headers), then calls `takeOver` with the raw
+    /// connection and any bytes the client sent past its request; the connection is closed when
+    /// `takeOver` returns. A request body must have been read completely before switching.
+    /// Server shutdown waits for these connections within its grace period, then closes them.
+    public static func handOff(_ takeOver: @escaping @Sendable (HTTPUpgradedConnection) async -> Void) -> HTTPResponseBody {
+        HTTPResponseBody(storage: .handOff(takeOver))
+    }
+}
+
+extension HTTPResponse {
+    /// `101 Switching Protocols` to `protocolName` (the `Upgrade` token, e.g. `websocket`), then
+    /// the connection is handed to `takeOver` (see ``HTTPResponseBody/handOff(_:)``).
+    public static func switchingProtocols(
+        to protocolName: String, headers: HTTPHeaders = HTTPHeaders(),
+        _ takeOver: @escaping @Sendable (HTTPUpgradedConnection) async -> Void
+    ) -> HTTPResponse {
+        var all = headers
+        all.set(name: "Upgrade", value: protocolName)
+        all.set(name: "Connection", value: "Upgrade")
+        return HTTPResponse(status: 101, headers: all, body: .handOff(takeOver))
     }
 }
 

@@ -17,7 +17,9 @@ public enum HTTPResponseParserEvent: Sendable, Hashable {
 
 /// A pure, incremental HTTP/1.1 response parser, the client-side twin of ``HTTPRequestParser``.
 /// Interim 1xx responses are skipped. Bodies are sized, chunked, or delimited by the connection
-/// closing (call ``finish()`` at end of stream).
+/// closing (call ``finish()`` at end of stream). A `2xx` answer to `CONNECT` has no body, and
+/// when protocol switches are allowed a `101` ends the message at its head: the bytes after it
+/// belong to the new protocol and are not consumed.
 public struct HTTPResponseParser: Sendable {
     private enum State: Sendable {
         case head(HTTPHeadScanner)
@@ -31,11 +33,15 @@ public struct HTTPResponseParser: Sendable {
     private let scannerLimits: HTTPHeadScanner.Limits
     private var state: State
     private let requestMethod: String
+    private let allowsProtocolSwitch: Bool
 
-    /// A parser for the response to one request sent with `requestMethod` (HEAD responses have no body).
-    public init(requestMethod: String, limits: HTTPParserLimits = HTTPParserLimits()) {
+    /// A parser for the response to one request sent with `requestMethod` (HEAD responses have no
+    /// body). With `allowsProtocolSwitch` (the request asked for an `Upgrade`) a `101` is a final
+    /// response; otherwise it is an error.
+    public init(requestMethod: String, limits: HTTPParserLimits = HTTPParserLimits(), allowsProtocolSwitch: Bool = false) {
         self.limits = limits
         self.requestMethod = requestMethod
+        self.allowsProtocolSwitch = allowsProtocolSwitch
         self.scannerLimits = Self.headLimits(limits)
         self.state = .head(HTTPHeadScanner(kind: .head, limits: scannerLimits))
     }
@@ -100,8 +106,14 @@ public struct HTTPResponseParser: Sendable {
                 }
                 let head = try parseHead(rest, lines: scanner.lines)
                 index += length
+                if head.status == 101 && allowsProtocolSwitch {
+                    events.append(.head(head))
+                    events.append(.end(trailers: HTTPHeaders()))
+                    state = .done
+                    return index
+                }
                 if head.status >= 100 && head.status < 200 {
-                    if head.status == 101 { throw .bad("unexpected 101 Switching Protocols") }
+                    if head.status == 101 { throw .bad("unexpected 101 Switching Protocols; the request did not ask for an upgrade") }
                     state = .head(HTTPHeadScanner(kind: .head, limits: scannerLimits))
                     continue
                 }
@@ -134,6 +146,7 @@ public struct HTTPResponseParser: Sendable {
 
     private func bodyFraming(_ head: HTTPResponseHead) throws(HTTPParseError) -> HTTPBodyFraming? {
         if requestMethod == "HEAD" || head.status == 204 || head.status == 304 { return nil }
+        if requestMethod == "CONNECT" && (200..<300).contains(head.status) { return nil }
         let length = try HTTPSyntax.contentLength(head.headers)
         if head.headers.contains("Transfer-Encoding") {
             if length != nil { throw .bad("response has both Content-Length and Transfer-Encoding") }

@@ -8,12 +8,7 @@ enum HTTPResponseEncoder {
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128 + response.headers.count * 32)
-        out.append(contentsOf: version.minor == 0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
-        appendDecimal(response.status, to: &out)
-        out.append(HTTPSyntax.space)
-        for byte in response.reason.utf8 where byte >= 0x20 && byte != 0x7F { out.append(byte) }
-        out.append(contentsOf: "\r\n".utf8)
-        if !response.headers.contains("Date") { out.append(contentsOf: HTTPDate.headerLine()) }
+        appendStatusLine(response, version: version, to: &out)
         for field in response.headers {
             if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding")
                 || HTTPHeaders.namesEqual(field.name, "Connection") {
@@ -34,6 +29,31 @@ enum HTTPResponseEncoder {
         }
         out.append(contentsOf: "\r\n".utf8)
         return out
+    }
+
+    /// The head of a response that switches protocols (101, or 2xx to CONNECT): the handler's
+    /// fields as given, `Connection` and `Upgrade` included, and no framing.
+    static func handOffHead(_ response: HTTPResponse, version: HTTPVersion) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(128 + response.headers.count * 32)
+        appendStatusLine(response, version: version, to: &out)
+        for field in response.headers {
+            if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding") {
+                continue
+            }
+            appendField(field.name, field.value, to: &out)
+        }
+        out.append(contentsOf: "\r\n".utf8)
+        return out
+    }
+
+    private static func appendStatusLine(_ response: HTTPResponse, version: HTTPVersion, to out: inout [UInt8]) {
+        out.append(contentsOf: version.minor == 0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
+        appendDecimal(response.status, to: &out)
+        out.append(HTTPSyntax.space)
+        for byte in response.reason.utf8 where byte >= 0x20 && byte != 0x7F { out.append(byte) }
+        out.append(contentsOf: "\r\n".utf8)
+        if !response.headers.contains("Date") { out.append(contentsOf: HTTPDate.headerLine()) }
     }
 
     /// A small error response with the reason as its body; the connection closes after it.

@@ -2,15 +2,13 @@ import Synchronization
 
 // MARK: - HTTP/1.1 server
 
-/// Handles one request and returns its response. Runs on the connection's event loop thread
-/// unless it awaits something elsewhere; it must not block the thread (no blocking syscalls).
-public typealias HTTPHandler = @Sendable (HTTPRequest) async -> HTTPResponse
-
 /// A strict HTTP/1.1 server on DiscoNet's event loops.
 ///
-/// Keep-alive, pipelining (answered in order), sized and chunked bodies, `Expect: 100-continue`,
-/// limits with proper status codes, header-read and idle timeouts, a connection cap, and graceful
-/// shutdown. See ``HTTPServerConfiguration``.
+/// Keep-alive, pipelining (answered in order), sized and chunked bodies streamed to the handler
+/// with back-pressure, `Expect: 100-continue`, limits with proper status codes, header-read and
+/// idle timeouts, a connection cap, middleware, connection hand-off after `101 Switching
+/// Protocols` or `CONNECT`, and graceful shutdown. Connections run over the configured
+/// ``ByteStreamTransportFactory`` (plain TCP by default). See ``HTTPServerConfiguration``.
 public final class HTTPServer: Sendable {
     /// The first bound address; with port 0 this holds the port the kernel chose.
     public var localAddress: SocketAddress { localAddresses[0] }
@@ -26,15 +24,29 @@ public final class HTTPServer: Sendable {
         self.listeners = listeners
     }
 
-    /// Binds, listens and starts accepting on `group`'s loops. When the host resolves to several
-    /// addresses, it listens on all that can be bound (at least one must be).
+    /// Starts a server whose handler gets each request with its whole body (collected up to
+    /// `configuration.limits.maxBodyBytes`), behind `middleware` (first element outermost).
     public static func start(
         configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
         group: EventLoopGroup = .shared,
+        middleware: [any HTTPMiddleware] = [],
         handler: @escaping HTTPHandler
     ) async throws -> HTTPServer {
+        try await start(configuration: configuration, group: group, middleware: middleware,
+                        responder: .collecting(upTo: configuration.limits.maxBodyBytes, handler))
+    }
+
+    /// Binds, listens and starts accepting on `group`'s loops; requests go through `middleware`
+    /// (composed once, here; first element outermost) to `responder`. When the host resolves to
+    /// several addresses, it listens on all that can be bound (at least one must be).
+    public static func start(
+        configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+        group: EventLoopGroup = .shared,
+        middleware: [any HTTPMiddleware] = [],
+        responder: HTTPResponder
+    ) async throws -> HTTPServer {
         let addresses = try await SocketAddress.resolveAsync(host: configuration.host, port: configuration.port)
-        let shared = HTTPServerShared(configuration: configuration, group: group, handler: handler)
+        let shared = HTTPServerShared(configuration: configuration, group: group, responder: responder.wrapped(in: middleware))
         let loop = group.loops[0]
         var listeners: [HTTPListener] = []
         var firstError: (any Error)?
@@ -57,12 +69,19 @@ public final class HTTPServer: Sendable {
     /// Connections accepted since start (including refused ones beyond the cap).
     public var acceptedConnections: Int { shared.accepted.load(ordering: .relaxed) }
 
-    /// Connections currently open and able to serve requests (a connection that has sent its
-    /// final response and only waits for the peer to close is not counted).
-    public var openConnections: Int { shared.registry.withLock { $0.count } }
+    /// Connections refused because the process ran out of descriptors (answered 503 and closed).
+    public var connectionsRefusedForDescriptors: Int { shared.refusedForDescriptors.load(ordering: .relaxed) }
+
+    /// Connections currently open: those able to serve requests (a connection that has sent its
+    /// final response and only waits for the peer to close is not counted) plus those handed
+    /// off after a protocol switch whose handler still runs.
+    public var openConnections: Int {
+        shared.registry.withLock { $0.count } + shared.handedOff.withLock { $0.count }
+    }
 
     /// Stops accepting, lets in-flight requests finish (their responses carry `Connection: close`),
-    /// closes idle connections at once, and force-closes whatever is left after `gracePeriod`.
+    /// closes idle connections at once, and force-closes whatever is left after `gracePeriod`
+    /// (hand-off connections included).
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {
         shared.shuttingDown.store(true, ordering: .releasing)
         for listener in listeners {
@@ -78,6 +97,9 @@ public final class HTTPServer: Sendable {
         for connection in shared.snapshot() {
             connection.loop.execute { connection.closeNow() }
         }
+        for connection in shared.handedOff.withLock({ Array($0.values) }) {
+            connection.close()
+        }
         while openConnections > 0 {
             try? await Task.sleep(for: .milliseconds(5))
         }
@@ -86,20 +108,23 @@ public final class HTTPServer: Sendable {
 
 // MARK: - State shared by the listener and every connection
 
-/// Configuration, handler and counters shared across loops. Sendable: immutable lets, atomics and
-/// a mutex-guarded registry.
+/// Configuration, responder chain and counters shared across loops. Sendable: immutable lets,
+/// atomics and mutex-guarded registries.
 final class HTTPServerShared: Sendable {
     let configuration: HTTPServerConfiguration
     let group: EventLoopGroup
-    let handler: HTTPHandler
+    let responder: HTTPResponder
     let accepted = Atomic<Int>(0)
+    let refusedForDescriptors = Atomic<Int>(0)
     let shuttingDown = Atomic<Bool>(false)
     let registry = Mutex<[ObjectIdentifier: HTTPServerConnection]>([:])
+    /// Connections handed off after a protocol switch, until their handler returns.
+    let handedOff = Mutex<[ObjectIdentifier: TCPConnection]>([:])
 
-    init(configuration: HTTPServerConfiguration, group: EventLoopGroup, handler: @escaping HTTPHandler) {
+    init(configuration: HTTPServerConfiguration, group: EventLoopGroup, responder: HTTPResponder) {
         self.configuration = configuration
         self.group = group
-        self.handler = handler
+        self.responder = responder
     }
 
     /// Registers a connection unless the cap is reached; false means refuse it.
@@ -117,75 +142,5 @@ final class HTTPServerShared: Sendable {
 
     func snapshot() -> [HTTPServerConnection] {
         registry.withLock { Array($0.values) }
-    }
-}
-
-// MARK: - Accepting
-
-/// The listening socket, owned by one loop.
-final class HTTPListener: EventLoopSelectable, @unchecked Sendable {
-    // @unchecked Sendable: after init (which runs on `loop`), `socket`/`closed` are touched only
-    // on `loop`'s thread (`handleReadiness`, and `close` reached through `loop.execute`).
-    let loop: EventLoop
-    let localAddress: SocketAddress
-    private let socket: Socket
-    private let shared: HTTPServerShared
-    private var closed = false
-
-    init(address: SocketAddress, loop: EventLoop, shared: HTTPServerShared) throws {
-        let (socket, localAddress) = try Socket.bound(tcp: true, to: address, backlog: shared.configuration.backlog)
-        self.localAddress = localAddress
-        self.socket = socket
-        self.loop = loop
-        self.shared = shared
-        do {
-            try loop.register(socket.fd, self, events: LoopEvents.readable)
-        } catch {
-            socket.close()
-            throw error
-        }
-    }
-
-    func handleReadiness(_ events: UInt32) {
-        for _ in 0..<64 {
-            guard !closed else { return }
-            let client: Socket?
-            do {
-                client = try socket.accept()
-            } catch {
-                pauseAccepting()
-                return
-            }
-            guard let client else { return }
-            accept(client)
-        }
-    }
-
-    private func accept(_ client: Socket) {
-        shared.accepted.add(1, ordering: .relaxed)
-        try? client.setNoDelay()
-        let target = shared.group.next()
-        let shared = self.shared
-        if target === loop {
-            HTTPServerConnection.start(socket: client, loop: target, shared: shared)
-        } else {
-            target.execute { HTTPServerConnection.start(socket: client, loop: target, shared: shared) }
-        }
-    }
-
-    /// Out of descriptors (EMFILE) or similar: stop polling the listener for a moment rather than
-    /// spinning on a level-triggered readiness we cannot serve.
-    private func pauseAccepting() {
-        loop.modify(socket.fd, events: 0)
-        _ = loop.scheduleTimer(after: .milliseconds(100)) { [self] in
-            if !closed { loop.modify(socket.fd, events: LoopEvents.readable) }
-        }
-    }
-
-    func close() {
-        guard !closed else { return }
-        closed = true
-        loop.deregister(socket.fd)
-        socket.close()
     }
 }

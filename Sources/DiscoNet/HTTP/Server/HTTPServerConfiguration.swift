@@ -1,3 +1,5 @@
+import DiscoCore
+
 // MARK: - Server settings
 
 /// Settings for an ``HTTPServer``. Every limit maps to a status code: see ``HTTPParserLimits``.
@@ -7,7 +9,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// Port to bind; 0 lets the kernel choose (read it back from ``HTTPServer/localAddress``).
     public var port: UInt16
     public var backlog: Int32
-    /// Parser limits: request line (414), header section (431), body (413).
+    /// Parser limits: request line (414), header section (431), body (413). `maxBodyBytes` caps
+    /// every body, streamed or not; whole-body handlers collect up to it.
     public var limits: HTTPParserLimits
     /// Time allowed to receive a complete request head, from its first byte (or from accept for
     /// the first request). On expiry: `408` and close, which defeats slowloris clients.
@@ -18,6 +21,16 @@ public struct HTTPServerConfiguration: Sendable {
     public var maxConnections: Int
     /// Unconsumed pipelined bytes buffered while a handler runs before reading pauses.
     public var maxPipelineBuffer: Int
+    /// Request body bytes read ahead of the handler; beyond it the server stops reading the
+    /// connection until the handler takes what is buffered (back-pressure).
+    public var requestBodyBuffer: Int
+    /// When `Expect: 100-continue` is answered.
+    public var continuePolicy: ContinuePolicy
+    /// What runs over each accepted TCP connection (plain TCP by default; TLS plugs in here).
+    public var transport: any ByteStreamTransportFactory
+    /// Where the server reports trouble it handles itself (running out of descriptors); nil
+    /// keeps it quiet.
+    public var logger: Logger?
 
     public init(
         host: String = "127.0.0.1",
@@ -27,7 +40,11 @@ public struct HTTPServerConfiguration: Sendable {
         headerReadTimeout: Duration = .seconds(10),
         idleTimeout: Duration = .seconds(60),
         maxConnections: Int = 10_000,
-        maxPipelineBuffer: Int = 64 * 1024
+        maxPipelineBuffer: Int = 64 * 1024,
+        requestBodyBuffer: Int = 64 * 1024,
+        continuePolicy: ContinuePolicy = .whenBodyIsRead,
+        transport: any ByteStreamTransportFactory = PlainTransportFactory(),
+        logger: Logger? = nil
     ) {
         self.host = host
         self.port = port
@@ -37,5 +54,23 @@ public struct HTTPServerConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.maxConnections = maxConnections
         self.maxPipelineBuffer = maxPipelineBuffer
+        self.requestBodyBuffer = requestBodyBuffer
+        self.continuePolicy = continuePolicy
+        self.transport = transport
+        self.logger = logger
+    }
+
+    /// When the server sends `100 Continue` to a client that asked for it.
+    public struct ContinuePolicy: Sendable, Hashable, CustomStringConvertible {
+        enum Kind: Sendable, Hashable { case whenBodyIsRead, immediately }
+        let kind: Kind
+
+        /// When the handler first reads the body; a handler that answers without reading it
+        /// (a refusal) never makes the client send it.
+        public static let whenBodyIsRead = ContinuePolicy(kind: .whenBodyIsRead)
+        /// As soon as the head is accepted, before the handler runs.
+        public static let immediately = ContinuePolicy(kind: .immediately)
+
+        public var description: String { kind == .immediately ? "immediately" : "when the body is read" }
     }
 }

@@ -1,26 +1,18 @@
-import Synchronization
-
-// MARK: - One server connection: parsing, dispatch, responses
-
-/// A complete request handed to the connection's handler task.
-struct DispatchedRequest: Sendable {
-    let request: HTTPRequest
-    let head: HTTPRequestHead
-}
-
-/// A request whose head has arrived and whose body is being collected.
-struct PendingRequest {
-    var head: HTTPRequestHead
-    var body: [UInt8] = []
-    var expectsContinue = false
-    var sentContinue = false
-}
+// MARK: - One server connection: parsing, dispatch, request bodies
 
 extension HTTPServerConnection {
-    /// Parses buffered bytes while no request is in flight, so pipelined requests are answered
-    /// strictly in order; the next one is parsed only after the previous response is queued.
+    /// Parses buffered bytes. A request goes to the handler as soon as its head is parsed; its
+    /// body is then parsed into a bounded queue as the handler takes it. Pipelined requests are
+    /// answered strictly in order: the next head is parsed only after the previous response is
+    /// finished.
     func processInput() {
-        while phase == .open && !inFlight && buffer.count > 0 {
+        while phase == .open && buffer.count > 0 {
+            if let exchange {
+                if exchange.body.complete { break }
+                if exchange.body.bufferedBytes >= shared.configuration.requestBodyBuffer { break }
+            } else if !acceptsRequests {
+                break
+            }
             events.removeAll(keepingCapacity: true)
             let consumed: Int
             do {
@@ -31,208 +23,236 @@ extension HTTPServerConnection {
             }
             buffer.consume(consumed)
             guard consumed > 0 || !events.isEmpty else { break }
-            var ended = false
             for event in events {
                 switch event {
                 case .head(let head):
                     headerTimerRunning = false
-                    guard accept(head) else { return }
-                case .body(let bytes):
-                    pending?.body.append(contentsOf: bytes)
+                    guard begin(head) else { return }
+                case .body(let piece):
+                    receiveBody(piece)
                 case .end(let trailers):
-                    ended = true
-                    if let request = pending {
-                        pending = nil
-                        dispatch(request, trailers: trailers)
-                    }
+                    endBody(trailers)
                 }
             }
-            if !ended {
-                sendContinueIfExpected()
-                break
-            }
         }
-        guard phase == .open, !inFlight else {
-            if inFlight && buffer.count >= shared.configuration.maxPipelineBuffer { pauseReading() }
+        guard phase == .open else { return }
+        updateReadingAndDeadline()
+    }
+
+    /// What to read next and how long to wait for it, after parsing.
+    private func updateReadingAndDeadline() {
+        if let exchange {
+            if exchange.body.complete {
+                // The handler runs: read ahead pipelined requests only up to a bound, and wait
+                // for the handler as long as it takes.
+                if buffer.count >= shared.configuration.maxPipelineBuffer { pauseReading() } else { resumeReading() }
+                clearDeadline()
+            } else if exchange.body.bufferedBytes >= shared.configuration.requestBodyBuffer {
+                // The handler is behind: stop reading (back-pressure) and do not blame the client.
+                pauseReading()
+                clearDeadline()
+            } else {
+                resumeReading()
+                setDeadline(after: shared.configuration.idleTimeout, .bodyTimeout)
+            }
             return
         }
         if parser.isAtMessageBoundary {
             if buffer.count > 0 {
                 if !headerTimerRunning {
                     headerTimerRunning = true
-                    setDeadline(after: shared.configuration.headerReadTimeout, .requestTimeout)
+                    setDeadline(after: shared.configuration.headerReadTimeout, .headerTimeout)
                 }
             } else if !closeAfterResponse {
                 setDeadline(after: shared.configuration.idleTimeout, .closeSilently)
             }
         } else {
-            setDeadline(after: shared.configuration.idleTimeout, .requestTimeout)
+            setDeadline(after: shared.configuration.idleTimeout, .bodyTimeout)
         }
     }
 
-    /// Checks a new head's expectations. Returns false when the request was refused.
-    private func accept(_ head: HTTPRequestHead) -> Bool {
-        var request = PendingRequest(head: head)
+    /// Checks a new head's expectations and hands the request to the handler. Returns false
+    /// when the request was refused.
+    private func begin(_ head: HTTPRequestHead) -> Bool {
+        var expectsContinue = false
         if let expectation = head.headers["Expect"] {
             guard expectation.lowercased() == "100-continue" else {
                 failRequest(HTTPParseError(status: 417, reason: "unsupported expectation '\(expectation)'; only 100-continue is supported"))
                 return false
             }
             // The parser has already refused bodies over the limit (413), so a declared body here
-            // is one we will read: tell the client to send it.
-            request.expectsContinue = head.version.minor >= 1 && head.hasBody
+            // is one we will read once the handler asks for it.
+            expectsContinue = head.version.minor >= 1 && head.hasBody
         }
-        if let length = head.contentLength { request.body.reserveCapacity(length) }
-        pending = request
+        lastExchangeID &+= 1
+        let id = lastExchangeID
+        let bodyState = HTTPServerRequestBodyState(complete: !head.hasBody, expectsContinue: expectsContinue)
+        let summary = HTTPRequestSummary(head)
+        if let spare = spareExchange {
+            spareExchange = nil
+            spare.reset(id: id, request: summary, body: bodyState)
+            exchange = spare
+        } else {
+            exchange = HTTPServerExchange(id: id, request: summary, body: bodyState)
+        }
+        if expectsContinue && shared.configuration.continuePolicy == .immediately { sendContinueIfExpected() }
+        queued.id = id
+        if !head.hasBody && shared.responder.wholeBodyHandler != nil {
+            // The handler wants whole bodies and there is none to read: hand it over as it is.
+            queued.whole = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,
+                                       remoteAddress: remoteAddress)
+        } else {
+            let body: HTTPRequestBody = head.hasBody
+                ? HTTPRequestBody(source: HTTPServerBodySource(connection: self, exchangeID: id), declaredLength: head.contentLength)
+                : .empty
+            queued.streaming = HTTPStreamingRequest(method: head.method, target: head.target, version: head.version,
+                                                    headers: head.headers, body: body, remoteAddress: remoteAddress)
+        }
+        wakeHandler()
         return true
     }
 
+    private func receiveBody(_ piece: [UInt8]) {
+        guard let exchange, !exchange.body.discarding, exchange.response != .finished else { return }
+        if !exchange.body.hasQueuedPieces, let reader = exchange.body.takeWaiter() {
+            reader.resume(returning: piece)
+            return
+        }
+        exchange.body.enqueue(piece)
+    }
+
+    private func endBody(_ trailers: HTTPHeaders) {
+        guard let exchange else { return }
+        exchange.body.complete = true
+        exchange.body.trailers = trailers
+        let reader = exchange.body.hasQueuedPieces ? nil : exchange.body.takeWaiter()
+        reader?.resume(returning: nil)
+    }
+
     private func sendContinueIfExpected() {
-        guard var request = pending, request.expectsContinue, !request.sentContinue else { return }
-        request.sentContinue = true
-        pending = request
+        guard let exchange, exchange.body.expectsContinue, !exchange.body.sentContinue, !exchange.body.complete,
+              exchange.response == .notStarted else { return }
+        exchange.body.sentContinue = true
         send(HTTPResponseEncoder.continueResponse)
     }
 
-    /// Answers a request we cannot read with its status and reason, then closes.
-    func failRequest(_ error: HTTPParseError) {
-        guard phase == .open else { return }
-        pending = nil
-        closeAfterResponse = true
-        inFlight = false
-        pauseReading()
-        clearDeadline()
-        send(HTTPResponseEncoder.error(status: error.status, reason: error.reason))
+    // MARK: The handler's side of a body
+
+    enum BodyPoll {
+        case piece([UInt8])
+        case end
+        case failed(any Error)
+        case wait
     }
 
-    // MARK: Dispatch
-
-    private func dispatch(_ pending: PendingRequest, trailers: HTTPHeaders) {
-        let head = pending.head
-        let request = HTTPRequest(
-            method: head.method, target: head.target, version: head.version, headers: head.headers,
-            body: pending.body, trailers: trailers, remoteAddress: remoteAddress)
-        inFlight = true
-        clearDeadline()
-        let item = DispatchedRequest(request: request, head: head)
-        if let waiter = handlerWaiter {
-            handlerWaiter = nil
-            waiter.resume(returning: item)
-        } else {
-            queuedRequest = item
-            if !handlerTaskRunning {
-                handlerTaskRunning = true
-                Task(executorPreference: loop) { await self.runHandlers() }
-            }
+    /// Takes the next body piece for exchange `id` without waiting (loop thread only). The first
+    /// read answers `Expect: 100-continue`; taking a piece may let parsing and reading resume.
+    func pollBody(_ id: UInt64) -> BodyPoll {
+        guard let exchange, exchange.id == id, exchange.response != .finished else {
+            if let lastFailure, lastFailure.id == id { return .failed(lastFailure.error) }
+            return .failed(HTTPRequestBodyGone())
         }
-    }
-
-    /// One long-lived task per connection runs the handler for each request in turn, so a request
-    /// costs a continuation resume on the loop rather than a new task. The task prefers the loop
-    /// as its executor: it starts and resumes on the loop thread, where connection state lives.
-    private func runHandlers() async {
-        let handler = shared.handler
-        while let item = await nextRequest() {
-            let response = await handler(item.request)
-            await returnToLoop()
-            respond(response, to: item.head)
+        if let failure = exchange.body.failure { return .failed(failure) }
+        if let piece = exchange.body.dequeue() {
+            if exchange.body.bufferedBytes < shared.configuration.requestBodyBuffer && !exchange.body.complete { processInput() }
+            return .piece(piece)
         }
+        if exchange.body.complete { return .end }
+        sendContinueIfExpected()
+        return .wait
     }
 
-    /// The next request to handle, waiting for one; nil once the connection has closed.
-    private func nextRequest() async -> DispatchedRequest? {
-        await returnToLoop()
-        if let item = queuedRequest {
-            queuedRequest = nil
-            return item
-        }
-        if phase == .closed {
-            handlerTaskRunning = false
-            return nil
-        }
-        return await withCheckedContinuation { handlerWaiter = $0 }
-    }
-
-    /// Normally a no-op: the handler task resumes on its preferred executor, the loop. Guards the
-    /// invariant that connection state is only touched on the loop thread.
-    private func returnToLoop() async {
-        if loop.inLoop { return }
-        let loop = self.loop
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            loop.execute { continuation.resume() }
-        }
-    }
-
-    // MARK: Responding
-
-    private func wantsKeepAlive(_ head: HTTPRequestHead, _ response: HTTPResponse) -> Bool {
-        if closeAfterResponse || shared.shuttingDown.load(ordering: .relaxed) { return false }
-        if response.headers.hasToken("close", in: "Connection") { return false }
-        if head.version.minor == 0 { return head.headers.hasToken("keep-alive", in: "Connection") }
-        return !head.headers.hasToken("close", in: "Connection")
-    }
-
-    func respond(_ response: HTTPResponse, to head: HTTPRequestHead) {
-        guard phase == .open else { return }
-        var keepAlive = wantsKeepAlive(head, response)
-        let status = response.status
-        let bodyless = head.method == "HEAD" || (100..<200).contains(status) || status == 204 || status == 304
-        switch response.body.storage {
-        case .bytes(let bytes):
-            let length: Int? = (status == 204 || (100..<200).contains(status)) ? nil : bytes.count
-            var out = HTTPResponseEncoder.head(response, version: head.version, contentLength: length, chunked: false, keepAlive: keepAlive)
-            if !bodyless { out.append(contentsOf: bytes) }
-            send(out)
-            finishResponse(keepAlive: keepAlive)
-        case .stream(let produce):
-            if bodyless {
-                send(HTTPResponseEncoder.head(response, version: head.version, contentLength: nil, chunked: false, keepAlive: keepAlive))
-                finishResponse(keepAlive: keepAlive)
+    /// Waits for the next body piece of exchange `id` (loop thread only).
+    func awaitBody(_ id: UInt64, _ continuation: CheckedContinuation<[UInt8]?, any Error>) {
+        switch pollBody(id) {
+        case .piece(let piece): continuation.resume(returning: piece)
+        case .end: continuation.resume(returning: nil)
+        case .failed(let error): continuation.resume(throwing: error)
+        case .wait:
+            guard let exchange, exchange.id == id, exchange.body.waiter == nil else {
+                continuation.resume(throwing: HTTPRequestBodyGone())
                 return
             }
-            let chunked = head.version.minor >= 1
-            if !chunked { keepAlive = false }
-            send(HTTPResponseEncoder.head(response, version: head.version, contentLength: nil, chunked: chunked, keepAlive: keepAlive))
-            stream(produce, chunked: chunked, keepAlive: keepAlive)
+            exchange.body.waiter = continuation
+            processInput()
         }
     }
 
-    private func stream(_ produce: @escaping @Sendable (HTTPBodyWriter) async throws -> Void, chunked: Bool, keepAlive: Bool) {
-        let loop = self.loop
-        let writer = HTTPBodyWriter { bytes in
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
-                loop.execute {
-                    self.send(chunked ? HTTPResponseEncoder.chunk(bytes) : bytes)
-                    self.waitForDrain(continuation)
-                }
-            }
-        }
-        Task(executorPreference: loop) {
-            do {
-                try await produce(writer)
-                loop.execute {
-                    if chunked { self.send(HTTPResponseEncoder.lastChunk) }
-                    self.finishResponse(keepAlive: keepAlive)
-                }
-            } catch {
-                // A chunked body cannot report failure in-band: closing without the last chunk
-                // tells the client the body is incomplete.
-                loop.execute { self.closeNow() }
-            }
-        }
+    /// Ends a wait for a body piece whose task was cancelled.
+    func cancelBodyWait(_ id: UInt64) {
+        guard let exchange, exchange.id == id, let reader = exchange.body.takeWaiter() else { return }
+        reader.resume(throwing: CancellationError())
     }
 
-    /// The response is queued: close if it was the last one, otherwise go on with pipelined input.
-    private func finishResponse(keepAlive: Bool) {
-        inFlight = false
+    func bodyTrailers(_ id: UInt64) -> HTTPHeaders {
+        guard let exchange, exchange.id == id, exchange.body.complete else { return HTTPHeaders() }
+        return exchange.body.trailers
+    }
+
+    // MARK: Failing
+
+    /// Answers a request we cannot read with its status and reason, then closes. A handler
+    /// already running for it sees the error on its body; its response is dropped (or, when it
+    /// has begun, the connection closes).
+    func failRequest(_ error: HTTPParseError) {
         guard phase == .open else { return }
-        if !keepAlive {
-            closeAfterResponse = true
-            if pendingOutboundBytes == 0 { beginLinger() }
-            return
+        acceptsRequests = false
+        closeAfterResponse = true
+        pauseReading()
+        clearDeadline()
+        if let exchange {
+            if exchange.body.failure == nil { exchange.body.failure = error }
+            lastFailure = (exchange.id, error)
+            let reader = exchange.body.takeWaiter()
+            let responseStarted = exchange.response != .notStarted
+            exchange.response = .finished
+            self.exchange = nil
+            reader?.resume(throwing: error)
+            if responseStarted {
+                closeNow()
+                return
+            }
         }
-        resumeReading()
-        processInput()
-        closeIfPeerIsDone()
+        send(HTTPResponseEncoder.error(status: error.status, reason: error.reason))
+    }
+}
+
+// MARK: - A body read from the connection
+
+/// The handler's handle on a request body: hops to the connection's loop (a no-op when the
+/// handler already runs there) and takes pieces from the exchange's queue.
+struct HTTPServerBodySource: HTTPBodySource {
+    let connection: HTTPServerConnection
+    let exchangeID: UInt64
+
+    func next() async throws -> [UInt8]? {
+        let connection = self.connection
+        let id = exchangeID
+        if connection.loop.inLoop {
+            switch connection.pollBody(id) {
+            case .piece(let piece): return piece
+            case .end: return nil
+            case .failed(let error): throw error
+            case .wait: break
+            }
+        }
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                if connection.loop.inLoop {
+                    connection.awaitBody(id, continuation)
+                } else {
+                    connection.loop.execute { connection.awaitBody(id, continuation) }
+                }
+            }
+        } onCancel: {
+            connection.loop.execute { connection.cancelBodyWait(id) }
+        }
+    }
+
+    func trailers() async -> HTTPHeaders {
+        let connection = self.connection
+        let id = exchangeID
+        if connection.loop.inLoop { return connection.bodyTrailers(id) }
+        return (try? await connection.loop.submit { connection.bodyTrailers(id) }) ?? HTTPHeaders()
     }
 }

@@ -4,40 +4,53 @@ import Synchronization
 
 /// One accepted connection, living on one loop for its whole life.
 ///
-/// The I/O half (this file) reads into a ``ReceiveBuffer``, writes with back-pressure, runs one
-/// re-armed deadline timer, and closes (lingering after a final response so the peer reads it
-/// instead of a reset). The HTTP half is in `HTTPServerConnection+Requests.swift`.
-final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
-    // @unchecked Sendable: every mutable property is touched only on `loop`'s thread. Other
-    // threads reach the connection only through `loop.execute`, and handler tasks run on the loop
-    // executor (results from elsewhere are handed back with `loop.execute`).
+/// The I/O half (this file) reads into a ``ReceiveBuffer`` from its ``ByteStreamTransport``,
+/// writes with back-pressure, runs one re-armed deadline timer, and closes (lingering after a
+/// final response so the peer reads it instead of a reset). Parsing and request bodies are in
+/// `+Requests`, responses and hand-off in `+Responses`, the handler task in `+Handler`.
+final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendable {
+    // @unchecked Sendable: every mutable property (and the transport) is touched only on
+    // `loop`'s thread. Other threads reach the connection only through `loop.execute`, and the
+    // handler task runs on the loop executor (results from elsewhere are handed back with
+    // `loop.execute`).
 
-    enum Phase { case open, lingering, closed }
-    enum DeadlineAction { case closeSilently, requestTimeout }
+    enum Phase { case open, lingering, handedOff, closed }
+    enum DeadlineAction { case closeSilently, headerTimeout, bodyTimeout }
 
     let loop: EventLoop
-    let socket: Socket
+    let transport: any ByteStreamTransport
     let shared: HTTPServerShared
     let remoteAddress: SocketAddress?
     let buffer: ReceiveBuffer
     let maxBufferCapacity: Int
 
+    // The per-request state below is not checked for exclusivity at run time: it is touched only
+    // on the loop thread, by code that never holds one access across another.
     var phase = Phase.open
-    var parser: HTTPRequestParser
-    var events: [HTTPRequestParserEvent] = []
-    var pending: PendingRequest?
-    var inFlight = false
+    @exclusivity(unchecked) var parser: HTTPRequestParser
+    @exclusivity(unchecked) var events: [HTTPRequestParserEvent] = []
+    /// The request being answered, from its head until its response is finished.
+    @exclusivity(unchecked) var exchange: HTTPServerExchange?
+    /// The last finished exchange, kept to be reused for the next request.
+    @exclusivity(unchecked) var spareExchange: HTTPServerExchange?
+    var lastExchangeID: UInt64 = 0
+    /// Why the last failed exchange failed, for body reads that come after it was dropped.
+    var lastFailure: (id: UInt64, error: any Error)?
+    /// False after a request could not be read: nothing more is parsed.
+    var acceptsRequests = true
     var closeAfterResponse = false
     var headerTimerRunning = false
-    var handlerWaiter: CheckedContinuation<DispatchedRequest?, Never>?
-    var queuedRequest: DispatchedRequest?
+    /// The idle handler task, woken with true when a request is queued, false once closed.
+    var handlerWaiter: CheckedContinuation<Bool, Never>?
+    @exclusivity(unchecked) var queued = HTTPQueuedRequest()
     var handlerTaskRunning = false
+    var handOffWaiter: (() -> Void)?
 
     private var readPaused = false
-    private var peerClosed = false
+    private(set) var peerClosed = false
     private var wantWrite = false
-    private var interest = LoopEvents.readable
-    private var outbound: [UInt8] = []
+    private var interest = TransportInterest.read
+    @exclusivity(unchecked) private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var drainWaiters: [CheckedContinuation<Void, any Error>] = []
 
@@ -47,11 +60,14 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
 
     static let drainHighWater = 256 * 1024
 
-    private init(socket: Socket, loop: EventLoop, shared: HTTPServerShared) {
-        self.socket = socket
-        self.loop = loop
+    /// True while a request's response is not finished.
+    var inFlight: Bool { exchange != nil }
+
+    private init(transport: any ByteStreamTransport, shared: HTTPServerShared) {
+        self.transport = transport
+        self.loop = transport.loop
         self.shared = shared
-        self.remoteAddress = try? socket.remoteAddress()
+        self.remoteAddress = transport.remoteAddress
         let limits = shared.configuration.limits
         self.parser = HTTPRequestParser(limits: limits)
         self.maxBufferCapacity = max(max(limits.maxHeaderBytes, limits.maxRequestLineBytes) + 4096,
@@ -61,63 +77,70 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
 
     /// Takes ownership of an accepted socket on `loop` (must be called on `loop`).
     static func start(socket: Socket, loop: EventLoop, shared: HTTPServerShared) {
-        let connection = HTTPServerConnection(socket: socket, loop: loop, shared: shared)
+        let tcp = TCPTransport(socket: socket, loop: loop)
+        let transport: any ByteStreamTransport
+        do {
+            transport = try shared.configuration.transport.makeTransport(over: tcp, role: .server)
+        } catch {
+            tcp.close()
+            return
+        }
+        let connection = HTTPServerConnection(transport: transport, shared: shared)
         guard !shared.shuttingDown.load(ordering: .acquiring), shared.admit(connection) else {
             let refusal = HTTPResponseEncoder.error(status: 503, reason: "too many connections; try again later")
-            _ = try? refusal.withUnsafeBytes { try socket.send($0) }
-            socket.shutdownWrite()
-            socket.close()
+            _ = refusal.withUnsafeBytes { transport.write($0) }
+            transport.shutdownWrite()
+            transport.close()
             return
         }
-        do {
-            try loop.register(socket.fd, connection, events: LoopEvents.readable)
-        } catch {
-            connection.closeNow()
-            return
-        }
+        transport.setHandler(connection)
+        transport.setInterest(.read)
         connection.setDeadline(after: shared.configuration.headerReadTimeout, .closeSilently)
     }
 
     // MARK: Readiness
 
-    func handleReadiness(_ events: UInt32) {
-        if events & LoopEvents.writable != 0 { flushOutbound() }
-        if events & (LoopEvents.readable | LoopEvents.error) != 0 { readInput(hangUp: events & LoopEvents.error != 0) }
+    func transportReady(_ events: TransportEvents) {
+        if events.contains(.writable) { flushOutbound() }
+        if !events.isDisjoint(with: [.readable, .hangUp]) { readInput(hangUp: events.contains(.hangUp)) }
     }
 
-    /// Reads what is available. `hangUp` (EPOLLERR/EPOLLHUP, reported even when not asked for)
-    /// with nowhere to read into means the connection is unusable: close rather than spin.
+    /// Reads what is available. `hangUp` (reported even when not asked for) with nowhere to read
+    /// into means the connection is unusable: close rather than spin.
     private func readInput(hangUp: Bool) {
         switch phase {
-        case .closed: return
+        case .closed, .handedOff: return
         case .lingering: discardInput()
         case .open:
             guard let space = buffer.writableSpace(maxCapacity: maxBufferCapacity) else {
                 if hangUp { closeNow() } else if inFlight { pauseReading() } else { failRequest(HTTPParseError(status: 431, reason: "request too large to buffer")) }
                 return
             }
-            let count: Int
-            do {
-                guard let read = try socket.read(into: space) else { return }
-                count = read
-            } catch {
-                closeNow()
+            switch transport.read(into: space) {
+            case .wouldBlock:
                 return
-            }
-            if count == 0 {
+            case .read(let count):
+                buffer.didWrite(count)
+                // A read that filled all the free space suggests a stream (a body): read in
+                // larger units from now on, up to the bound.
+                if count == space.count { buffer.grow(maxCapacity: maxBufferCapacity) }
+                processInput()
+            case .endOfStream:
                 peerHasClosed()
-                return
+            case .failed:
+                closeNow()
             }
-            buffer.didWrite(count)
-            processInput()
         }
     }
 
     /// The peer finished sending (half-close). Complete requests already buffered are still
-    /// answered, in order; then the connection closes.
+    /// answered, in order; then the connection closes. A body cut short fails its request.
     private func peerHasClosed() {
         peerClosed = true
         updateInterest()
+        if let exchange, !exchange.body.complete {
+            failRequest(.bad("connection closed in the middle of the body"))
+        }
         closeIfPeerIsDone()
     }
 
@@ -134,61 +157,58 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
     private func discardInput() {
         var scratch = [UInt8](repeating: 0, count: 4096)
         while true {
-            let result = scratch.withUnsafeMutableBytes { raw in
-                Result { () throws(SystemError) -> Int? in try socket.read(into: raw) }
-            }
-            switch result {
-            case .failure, .success(0): closeNow(); return
-            case .success(nil): return
-            case .success: continue
+            switch scratch.withUnsafeMutableBytes({ transport.read(into: $0) }) {
+            case .failed, .endOfStream: closeNow(); return
+            case .wouldBlock: return
+            case .read: continue
             }
         }
     }
 
     func pauseReading() {
+        guard !readPaused else { return }
         readPaused = true
         updateInterest()
     }
 
     func resumeReading() {
+        guard readPaused else { return }
         readPaused = false
         updateInterest()
     }
 
     private func updateInterest() {
-        guard phase != .closed else { return }
-        var wanted: UInt32 = 0
-        if !peerClosed && (!readPaused || phase == .lingering) { wanted |= LoopEvents.readable }
-        if wantWrite { wanted |= LoopEvents.writable }
+        guard phase == .open || phase == .lingering else { return }
+        var wanted: TransportInterest = []
+        if !peerClosed && (!readPaused || phase == .lingering) { wanted.insert(.read) }
+        if wantWrite { wanted.insert(.write) }
         if wanted != interest {
             interest = wanted
-            loop.modify(socket.fd, events: wanted)
+            transport.setInterest(wanted)
         }
     }
 
     // MARK: Writing
 
-    /// Sends `bytes` after anything already queued; queues what the socket cannot take now.
+    /// Sends `bytes` after anything already queued; queues what the transport cannot take now.
     func send(_ bytes: [UInt8]) {
         guard phase == .open else { return }
         if outboundOffset == outbound.count {
             var written = 0
             while written < bytes.count {
-                let result = bytes.withUnsafeBytes { raw in
-                    Result { () throws(SystemError) -> Int? in try socket.send(UnsafeRawBufferPointer(rebasing: raw[written...])) }
-                }
+                let result = bytes.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[written...])) }
                 switch result {
-                case .failure:
+                case .failed:
                     closeNow()
                     return
-                case .success(nil):
+                case .wouldBlock:
                     outbound.removeAll(keepingCapacity: true)
                     outbound.append(contentsOf: bytes[written...])
                     outboundOffset = 0
                     wantWrite = true
                     updateInterest()
                     return
-                case .success(let count?):
+                case .wrote(let count):
                     written += count
                 }
             }
@@ -198,22 +218,20 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
         }
     }
 
-    /// Bytes queued but not yet accepted by the kernel.
+    /// Bytes queued but not yet accepted by the transport.
     var pendingOutboundBytes: Int { outbound.count - outboundOffset }
 
     private func flushOutbound() {
         guard phase == .open else { return }
         while outboundOffset < outbound.count {
-            let result = outbound.withUnsafeBytes { raw in
-                Result { () throws(SystemError) -> Int? in try socket.send(UnsafeRawBufferPointer(rebasing: raw[outboundOffset...])) }
-            }
+            let result = outbound.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }
             switch result {
-            case .failure:
+            case .failed:
                 closeNow()
                 return
-            case .success(nil):
+            case .wouldBlock:
                 return
-            case .success(let count?):
+            case .wrote(let count):
                 outboundOffset += count
             }
         }
@@ -232,13 +250,19 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
             drainWaiters.removeAll()
             for waiter in waiters { waiter.resume() }
         }
+        if let handOff = handOffWaiter {
+            handOffWaiter = nil
+            handOff()
+            return
+        }
         if closeAfterResponse && !inFlight { beginLinger() }
     }
 
     /// Suspends a body stream while more than the high-water mark is queued.
     func waitForDrain(_ continuation: CheckedContinuation<Void, any Error>) {
         guard phase == .open else {
-            continuation.resume(throwing: SystemError(function: "send", errno: 32))
+            continuation.resume(throwing: NetworkError(.connectionClosed, peer: remoteAddress?.description ?? "client",
+                                                       detail: "the connection closed while the response was being sent"))
             return
         }
         if pendingOutboundBytes > Self.drainHighWater {
@@ -262,7 +286,7 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
         // Its last response is sent: it no longer counts as open for the connection cap or for
         // graceful shutdown; the linger deadline closes the descriptor.
         shared.remove(self)
-        socket.shutdownWrite()
+        transport.shutdownWrite()
         buffer.removeAll()
         readPaused = false
         updateInterest()
@@ -277,16 +301,31 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
     }
 
     func closeNow() {
-        guard phase != .closed else { return }
+        guard phase == .open || phase == .lingering else { return }
         phase = .closed
-        loop.deregister(socket.fd)
-        socket.close()
+        transport.close()
+        endConnectionState()
+    }
+
+    /// Fails everything that waits on this connection and leaves the server's registry.
+    func endConnectionState() {
+        let gone = NetworkError(.connectionClosed, peer: remoteAddress?.description ?? "client", detail: "connection closed")
         let waiters = drainWaiters
         drainWaiters.removeAll()
-        for waiter in waiters { waiter.resume(throwing: SystemError(function: "send", errno: 32)) }
+        for waiter in waiters { waiter.resume(throwing: gone) }
+        if let exchange {
+            if exchange.body.failure == nil { exchange.body.failure = gone }
+            lastFailure = (exchange.id, exchange.body.failure ?? gone)
+            let reader = exchange.body.takeWaiter()
+            reader?.resume(throwing: gone)
+        }
+        if let handOff = handOffWaiter {
+            handOffWaiter = nil
+            handOff()
+        }
         if let waiter = handlerWaiter {
             handlerWaiter = nil
-            waiter.resume(returning: nil)
+            waiter.resume(returning: false)
         }
         shared.remove(self)
     }
@@ -310,14 +349,16 @@ final class HTTPServerConnection: EventLoopSelectable, @unchecked Sendable {
 
     private func timerFired(at: UInt64) {
         if armedAt == at { armedAt = 0 }
-        guard phase != .closed, deadline != 0 else { return }
+        guard phase == .open || phase == .lingering, deadline != 0 else { return }
         if MonotonicClock.nowNanoseconds() >= deadline {
             deadline = 0
             switch deadlineAction {
             case .closeSilently:
                 closeNow()
-            case .requestTimeout:
+            case .headerTimeout:
                 failRequest(HTTPParseError(status: 408, reason: "request not received within \(shared.configuration.headerReadTimeout)"))
+            case .bodyTimeout:
+                failRequest(HTTPParseError(status: 408, reason: "request body stalled: nothing received for \(shared.configuration.idleTimeout)"))
             }
         } else {
             armTimer()

@@ -1,0 +1,74 @@
+// MARK: - Reading one response from a connection
+
+/// The client's parsing state for one response: bytes read but not parsed, events parsed but not
+/// yet delivered. Reads from the connection only when it needs more (so a body read slowly is
+/// read from the socket slowly: back-pressure reaches the server through TCP).
+struct HTTPClientResponseReader: Sendable {
+    private var parser: HTTPResponseParser
+    private var pending: [UInt8] = []
+    private var events: [HTTPResponseParserEvent] = []
+    private var nextEvent = 0
+    /// True once any response byte has arrived (a failure before that may be retried).
+    private(set) var receivedBytes = false
+
+    init(requestMethod: String, limits: HTTPParserLimits, allowsProtocolSwitch: Bool = false) {
+        parser = HTTPResponseParser(requestMethod: requestMethod, limits: limits, allowsProtocolSwitch: allowsProtocolSwitch)
+    }
+
+    /// True when the body ends only when the server closes the connection.
+    var readsUntilClose: Bool { parser.readsUntilClose }
+
+    /// Bytes after the end of the response (none on a well-behaved keep-alive connection; the
+    /// first bytes of the new protocol after a `101`).
+    var leftover: [UInt8] { pending }
+
+    /// When nothing of the body is left to deliver (the response's end is the next event), takes
+    /// the end and returns its trailers, so the exchange can finish without a read.
+    mutating func takeEndIfBodyless() -> HTTPHeaders? {
+        guard parser.isComplete, nextEvent < events.count, case .end(let trailers) = events[nextEvent] else { return nil }
+        nextEvent += 1
+        return trailers
+    }
+
+    /// The next parsed event, reading from `connection` as needed; nil once the response ended.
+    /// Throws ``HTTPParseError`` for a malformed response, ``HTTPClientError`` when the connection
+    /// closes before any byte, and the connection's errors.
+    mutating func next(from connection: TCPConnection, host: String) async throws -> HTTPResponseParserEvent? {
+        while true {
+            if nextEvent < events.count {
+                let event = events[nextEvent]
+                nextEvent += 1
+                return event
+            }
+            events.removeAll(keepingCapacity: true)
+            nextEvent = 0
+            if parser.isComplete { return nil }
+            if !pending.isEmpty {
+                try parsePending()
+                if !events.isEmpty { continue }
+            }
+            guard let bytes = try await connection.read() else {
+                if !receivedBytes {
+                    throw HTTPClientError(.connectionClosed, host: host, detail: "closed before any response byte")
+                }
+                try parser.finish(into: &events)
+                if events.isEmpty { return nil }
+                continue
+            }
+            receivedBytes = true
+            if pending.isEmpty { pending = bytes } else { pending.append(contentsOf: bytes) }
+            try parsePending()
+        }
+    }
+
+    private mutating func parsePending() throws(HTTPParseError) {
+        let consumed = try pending.withUnsafeBufferPointer { buffer throws(HTTPParseError) in
+            try parser.parse(buffer, into: &events)
+        }
+        if consumed == pending.count {
+            pending.removeAll(keepingCapacity: true)
+        } else if consumed > 0 {
+            pending.removeFirst(consumed)
+        }
+    }
+}

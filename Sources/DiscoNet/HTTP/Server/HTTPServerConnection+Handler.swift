@@ -1,0 +1,112 @@
+import Synchronization
+
+// MARK: - One server connection: the handler task
+
+extension HTTPServerConnection {
+    /// Tells the connection's handler task that a request is queued, starting the task on
+    /// first use. The request stays in `queued`; only a wake-up crosses the continuation.
+    func wakeHandler() {
+        if let waiter = handlerWaiter {
+            handlerWaiter = nil
+            waiter.resume(returning: true)
+        } else if !handlerTaskRunning {
+            handlerTaskRunning = true
+            Task(executorPreference: loop) { await self.runHandlers() }
+        }
+    }
+
+    /// One long-lived task per connection runs the responder for each request in turn (and a
+    /// streamed body, or a hand-off, after it), so a request costs a continuation resume on the
+    /// loop rather than a new task. The task prefers the loop as its executor: it starts and
+    /// resumes on the loop thread, where connection state lives. It ends when the connection
+    /// closes or is handed off.
+    private func runHandlers() async {
+        let responder = shared.responder
+        let wholeBodyHandler = responder.wholeBodyHandler?.handler
+        while true {
+            // Kept flat (no helper async calls) on purpose: each async call costs an executor
+            // check, and this loop runs once per request.
+            if !loop.inLoop { await returnToLoop() }
+            if queued.isEmpty {
+                if phase == .closed {
+                    handlerTaskRunning = false
+                    return
+                }
+                guard await withCheckedContinuation({ handlerWaiter = $0 }) else { return }
+            }
+            let id = queued.id
+            let response: HTTPResponse
+            if let wholeBodyHandler, let request = queued.whole.take() {
+                // The common case, as cheap as a plain handler call: no middleware, no body.
+                response = await wholeBodyHandler(request)
+            } else if let request = queued.streaming.take() {
+                response = await Self.answer(request, with: responder)
+            } else {
+                continue
+            }
+            if !loop.inLoop { await returnToLoop() }
+            switch startResponse(response, to: id) {
+            case .finished:
+                continue
+            case .stream(let produce, let chunked, let keepAlive):
+                await runStream(produce, exchange: id, chunked: chunked, keepAlive: keepAlive)
+            case .handOff(let takeOver):
+                await runHandOff(takeOver)
+                return
+            }
+        }
+    }
+
+    /// Calls the responder chain; a thrown error becomes a response (see ``HTTPResponder``).
+    private static func answer(_ request: HTTPStreamingRequest, with responder: HTTPResponder) async -> HTTPResponse {
+        do {
+            return try await responder.respond(to: request)
+        } catch let error as HTTPParseError {
+            return .text(error.reason + "\n", status: error.status)
+        } catch {
+            return .text("internal error: \(error)\n", status: 500)
+        }
+    }
+
+    private func runStream(_ produce: @Sendable (HTTPBodyWriter) async throws -> Void, exchange id: UInt64,
+                           chunked: Bool, keepAlive: Bool) async {
+        let writer = HTTPBodyWriter { bytes in
+            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
+                if self.loop.inLoop {
+                    self.writeBodyPiece(bytes, exchange: id, chunked: chunked, continuation)
+                } else {
+                    self.loop.execute { self.writeBodyPiece(bytes, exchange: id, chunked: chunked, continuation) }
+                }
+            }
+        }
+        do {
+            try await produce(writer)
+            await returnToLoop()
+            endStream(exchange: id, chunked: chunked, keepAlive: keepAlive)
+        } catch {
+            await returnToLoop()
+            abortStream(exchange: id)
+        }
+    }
+
+    private func runHandOff(_ takeOver: @Sendable (HTTPUpgradedConnection) async -> Void) async {
+        await returnToLoop()
+        let upgraded = await withCheckedContinuation { (continuation: CheckedContinuation<HTTPUpgradedConnection?, Never>) in
+            completeHandOff(continuation)
+        }
+        guard let upgraded else { return }
+        await takeOver(upgraded)
+        upgraded.connection.close()
+        _ = shared.handedOff.withLock { $0.removeValue(forKey: ObjectIdentifier(upgraded.connection)) }
+    }
+
+    /// Normally a no-op: the handler task resumes on its preferred executor, the loop. Guards the
+    /// invariant that connection state is only touched on the loop thread.
+    func returnToLoop() async {
+        if loop.inLoop { return }
+        let loop = self.loop
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            loop.execute { continuation.resume() }
+        }
+    }
+}

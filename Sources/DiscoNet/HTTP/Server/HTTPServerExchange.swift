@@ -1,0 +1,124 @@
+// MARK: - The request being answered on a connection
+
+/// One request from its head until its response is finished: how far the body has arrived and
+/// been taken, and how far the response has gone. Loop-confined (held by the connection; a
+/// class, so the body queue is mutated in place, and reused for the connection's next request).
+final class HTTPServerExchange {
+    enum ResponseProgress { case notStarted, streaming, finished }
+
+    // Exclusivity is not checked at run time for these: the exchange is touched only on its
+    // connection's loop thread, by code that never holds one access across another.
+    private(set) var id: UInt64
+    private(set) var request: HTTPRequestSummary
+    @exclusivity(unchecked) var body: HTTPServerRequestBodyState
+    @exclusivity(unchecked) var response = ResponseProgress.notStarted
+
+    init(id: UInt64, request: HTTPRequestSummary, body: HTTPServerRequestBodyState) {
+        self.id = id
+        self.request = request
+        self.body = body
+    }
+
+    /// Starts over for the connection's next request.
+    func reset(id: UInt64, request: HTTPRequestSummary, body: HTTPServerRequestBodyState) {
+        self.id = id
+        self.request = request
+        self.body = body
+        response = .notStarted
+    }
+}
+
+/// What answering a request needs from its head: the method and version, and what its
+/// `Connection` header asked for.
+struct HTTPRequestSummary {
+    let method: String
+    let version: HTTPVersion
+    /// `Connection: close`.
+    let asksToClose: Bool
+    /// `Connection: keep-alive` (what an HTTP/1.0 client must send to keep the connection).
+    let asksToKeepAlive: Bool
+
+    init(_ head: HTTPRequestHead) {
+        method = head.method
+        version = head.version
+        asksToClose = head.headers.hasToken("close", in: "Connection")
+        asksToKeepAlive = head.version.minor == 0 && head.headers.hasToken("keep-alive", in: "Connection")
+    }
+}
+
+/// The receiving side of one request body: pieces parsed but not yet taken by the handler (a
+/// bounded queue; see ``HTTPServerConfiguration/requestBodyBuffer``) and the one waiting reader.
+struct HTTPServerRequestBodyState {
+    /// The parser has seen the end of the body (always true for a request without one).
+    var complete: Bool
+    var trailers = HTTPHeaders()
+    /// Why the body can no longer be read (a parse error, a timeout, the peer leaving).
+    var failure: (any Error)?
+    /// The client sent `Expect: 100-continue` with a body.
+    let expectsContinue: Bool
+    var sentContinue = false
+    /// The response is over: pieces that still arrive are dropped.
+    var discarding = false
+
+    private var pieces: [[UInt8]] = []
+    private var firstPiece = 0
+    /// Bytes queued for the handler.
+    private(set) var bufferedBytes = 0
+    /// The handler waiting for the next piece.
+    var waiter: CheckedContinuation<[UInt8]?, any Error>?
+
+    init(complete: Bool, expectsContinue: Bool) {
+        self.complete = complete
+        self.expectsContinue = expectsContinue
+    }
+
+    var hasQueuedPieces: Bool { firstPiece < pieces.count }
+
+    mutating func enqueue(_ piece: [UInt8]) {
+        pieces.append(piece)
+        bufferedBytes += piece.count
+    }
+
+    mutating func dequeue() -> [UInt8]? {
+        guard firstPiece < pieces.count else { return nil }
+        let piece = pieces[firstPiece]
+        firstPiece += 1
+        bufferedBytes -= piece.count
+        if firstPiece == pieces.count {
+            pieces.removeAll(keepingCapacity: true)
+            firstPiece = 0
+        }
+        return piece
+    }
+
+    mutating func dropQueued() {
+        pieces.removeAll()
+        firstPiece = 0
+        bufferedBytes = 0
+    }
+
+    /// Takes the waiting reader, if any.
+    mutating func takeWaiter() -> CheckedContinuation<[UInt8]?, any Error>? {
+        defer { waiter = nil }
+        return waiter
+    }
+}
+
+/// The request queued for the connection's handler task. The two forms are separate optionals
+/// (not one enum) so the task can move each out with `take()` instead of copying it.
+struct HTTPQueuedRequest {
+    var id: UInt64 = 0
+    /// With its whole body, when the responder takes whole bodies and there is none to read.
+    var whole: HTTPRequest?
+    /// Streamed, for everything else.
+    var streaming: HTTPStreamingRequest?
+
+    var isEmpty: Bool { whole == nil && streaming == nil }
+}
+
+/// Why a request body can no longer be read, for reads after its exchange has ended.
+struct HTTPRequestBodyGone: Error, CustomStringConvertible {
+    var description: String {
+        "the request body can no longer be read: its response was already sent or the connection closed"
+    }
+}

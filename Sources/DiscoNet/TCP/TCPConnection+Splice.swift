@@ -1,0 +1,72 @@
+// MARK: - Splicing two connections
+
+/// How a splice ended: bytes copied each way, and the first failure if a direction failed.
+public struct SpliceResult: Sendable {
+    /// Bytes copied from the first connection to the second (pending bytes included).
+    public var forwarded: Int
+    /// Bytes copied from the second connection back to the first.
+    public var returned: Int
+    /// The first read or write failure, nil when both directions ended with a half-close.
+    public var failure: (any Error)?
+}
+
+extension TCPConnection {
+    /// Copies bytes both ways between this connection and `other` (a proxy's two legs, a
+    /// WebSocket or CONNECT tunnel) until both directions have ended, then closes both.
+    ///
+    /// - Back-pressure: each direction reads one piece and waits until the other side has taken
+    ///   it before reading the next, so a slow reader slows the sender instead of filling memory.
+    /// - Half-close: when one side finishes sending, the other side's sending direction is shut
+    ///   down after the last byte (a TCP FIN), and the opposite direction goes on.
+    /// - A failure in either direction (reset, error) closes both connections at once.
+    ///
+    /// `pendingForOther` is sent to `other` before anything read from this connection (bytes
+    /// already read from this side, such as those past an HTTP head); `pendingForSelf` likewise
+    /// the other way.
+    @discardableResult
+    public func splice(with other: TCPConnection, pendingForOther: [UInt8] = [], pendingForSelf: [UInt8] = []) async -> SpliceResult {
+        let result = await withTaskGroup(of: (forward: Bool, bytes: Int, failure: (any Error)?).self) { group in
+            group.addTask {
+                let (bytes, failure) = await Self.pump(from: self, to: other, first: pendingForOther)
+                return (true, bytes, failure)
+            }
+            group.addTask {
+                let (bytes, failure) = await Self.pump(from: other, to: self, first: pendingForSelf)
+                return (false, bytes, failure)
+            }
+            var result = SpliceResult(forwarded: 0, returned: 0, failure: nil)
+            for await direction in group {
+                if direction.forward { result.forwarded = direction.bytes } else { result.returned = direction.bytes }
+                if let failure = direction.failure, result.failure == nil {
+                    result.failure = failure
+                    // Ends the other direction too: its pending read or write fails.
+                    close()
+                    other.close()
+                }
+            }
+            return result
+        }
+        close()
+        other.close()
+        return result
+    }
+
+    /// Copies `from` → `to` until `from` ends, then half-closes `to`.
+    private static func pump(from: TCPConnection, to: TCPConnection, first: [UInt8]) async -> (Int, (any Error)?) {
+        var total = 0
+        do {
+            if !first.isEmpty {
+                try await to.write(first)
+                total += first.count
+            }
+            while let bytes = try await from.read() {
+                try await to.write(bytes)
+                total += bytes.count
+            }
+            to.shutdownWrite()
+            return (total, nil)
+        } catch {
+            return (total, error)
+        }
+    }
+}

@@ -25,7 +25,18 @@ struct RoleTestNode {
 
     static func start(_ configuration: NodeConfiguration, roles: [any Role]) async throws -> RoleTestNode {
         let logger = Logger(label: "test", level: .warning, handler: LogfmtHandler(sink: MemoryLogSink()))
-        let node = try await Node.start(configuration, logger: logger, roles: roles)
+        // A restart may find the directory's lock still held for a moment: a process another test
+        // spawned between fork and exec shares the descriptor until its exec closes it.
+        var started: Node?
+        try await waitUntil("the data directory's lock to be free") {
+            do {
+                started = try await Node.start(configuration, logger: logger, roles: roles)
+                return true
+            } catch let error as NodeStartupError where "\(error)".contains("another discod process is using this data directory") {
+                return false
+            }
+        }
+        guard let node = started else { throw NodeStartupError("the node did not start") }
         let task = Task<(any Error)?, Never> {
             do {
                 try await node.run()

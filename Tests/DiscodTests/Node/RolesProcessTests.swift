@@ -137,6 +137,28 @@ extension NodeProcessTests {
             }
         }
 
+        @Test func aNodeRestartedWithOtherRolesHasItsRecordChanged() async throws {
+            try await DiscodCluster.with("roles-change") { cluster in
+                let ports = try DiscodCluster.ports(count: 2)
+                let first = try cluster.start(id: "1", ports: ports[0], flags: ["-roles", "host"])
+                try await NodeTests.eventually("node 1 to lead", [first]) { await first.leaderID() == "1" }
+                var second = try cluster.start(id: "2", ports: ports[1], flags: ["-join", "http://127.0.0.1:\(ports[0].http)", "-roles", "host"])
+                let rolesOf2: @Sendable (DiscodProcess) async -> JSONValue? = { node in
+                    await NodeTests.nodeRows(node)?.first { $0["id"] == "2" }?["roles"]
+                }
+                try await NodeTests.eventually("node 2 recorded with host", [first, second]) { await rolesOf2(first) == ["host"] }
+                #expect(await second.terminate() == 0)
+                second = try cluster.restart(second, flags: ["-join", "http://127.0.0.1:\(ports[0].http)", "-roles", "host,web"])
+                try await NodeTests.eventually("node 2's record to carry web on both nodes", [first, second]) {
+                    let leader = await rolesOf2(first)
+                    let own = await rolesOf2(second)
+                    return leader == ["host", "web"] && own == ["host", "web"]
+                }
+                let web = try await first.request("GET", "/nodes?role=web").json?.arrayValue?.map { $0["id"] }
+                #expect(web == ["2"])
+            }
+        }
+
         @Test func eventsForDNSAreConsumedOncePerConsumerAcrossRestarts() async throws {
             try await DiscodCluster.with("roles-consume") { cluster in
                 var node = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: ["-roles", "dns", "-dns-addr", "127.0.0.1:0"])

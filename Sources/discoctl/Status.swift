@@ -27,6 +27,11 @@ func statusSummary(_ status: JSONValue) -> String {
     } else {
         lines.append(("leader", "none known"))
     }
+    if let roles = node?["roles"]?.arrayValue, !roles.isEmpty {
+        var text = roles.map(\.cell).joined(separator: ", ")
+        if let ready = status["roles"]?.objectValue, !ready.isEmpty { text += " (running: \(ready.map(\.key).joined(separator: ", ")))" }
+        lines.append(("roles", text))
+    }
     lines.append(("term", cell(status["term"])))
     lines.append(("commit", "\(cell(status["commit_index"])) (applied \(cell(status["applied_index"])))"))
     let cluster = status["cluster"]

@@ -34,11 +34,11 @@ extension NodeProcessTests {
             try await Command.run(try DiscodProcess.executable("discoctl"), arguments)
         }
 
-        /// `member-joined` events for `dns` naming member `id`, as `node` has them.
-        static func joinEvents(of id: String, on node: DiscodProcess) async -> Int? {
+        /// Events for `dns` of `type` naming member `id`, as `node` has them.
+        static func joinEvents(of id: String, on node: DiscodProcess, type: String = "member-joined") async -> Int? {
             guard let answer = try? await node.request("GET", "/events?role=dns&since=0&limit=1000"), answer.status == 200,
                   let events = answer.json?["events"]?.arrayValue else { return nil }
-            return events.filter { $0["data"]?["type"] == "member-joined" && $0["data"]?["member"]?["id"]?.stringValue == id }.count
+            return events.filter { $0["data"]?["type"]?.stringValue == type && $0["data"]?["member"]?["id"]?.stringValue == id }.count
         }
 
         @Test func theDNSRoleServesTheClusterToDigAndDiscoveryAndDropsAKilledMember() async throws {
@@ -97,6 +97,20 @@ extension NodeProcessTests {
                 }
                 #expect(await Self.joinEvents(of: "4", on: nodes[0]) == 1)
                 #expect(await Self.joinEvents(of: "4", on: nodes[1]) == 1)
+
+                // Node 3 removed: one member-left event, and its name is gone from the zone.
+                var removed = false
+                try await NodeTests.eventually("the leader to remove node 3", running) {
+                    for node in running {
+                        let answer = try? await node.request("DELETE", "/remove", body: #"{"id":"3"}"#, timeout: .seconds(10))
+                        if answer?.status == 200 { removed = true }
+                    }
+                    return removed
+                }
+                try await NodeTests.eventually("one member-left event for node 3 and 3.node.disco gone", running) {
+                    guard await Self.joinEvents(of: "3", on: nodes[0], type: "member-left") == 1 else { return false }
+                    return await Self.dig(port, "3.node.disco")?.isEmpty == true
+                }
             }
         }
 

@@ -32,7 +32,9 @@ extension Node {
 
     /// The events whose `roles` name `role` (``EventTarget``), after `since`: at most `limit`,
     /// waiting up to `wait` for the first one. Events for other roles or for none are skipped.
+    /// A `limit` below 1 is taken as 1.
     public func events(for role: String, since: UInt64, limit: Int, wait: Duration) async -> RoleEventRead {
+        let limit = max(1, limit)
         let deadline = ContinuousClock.now + wait
         var cursor = since
         var found: [ClusterEvent] = []

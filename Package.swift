@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
         .library(name: "DiscoAuth", targets: ["DiscoAuth"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
+        .library(name: "DiscoRoles", targets: ["DiscoRoles"]),
         .library(name: "DiscoCLI", targets: ["DiscoCLI"]),
         .library(name: "LeaseCore", targets: ["LeaseCore"]),
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
@@ -97,11 +98,19 @@ let package = Package(
                            "DiscoAuth"],
             swiftSettings: strictSettings
         ),
+        // The built-in roles, as plug-ins of the node: host (member change events) and dns (the
+        // DNS server fed from the replicated state and gossip).
+        .target(
+            name: "DiscoRoles",
+            dependencies: ["DiscoCore", "DiscoLifecycle", "DiscoNet", "DiscoDNSMessage", "DNSServerCore", "DiscoDNSServer", "NodeRuntime"],
+            swiftSettings: strictSettings
+        ),
         // The executable layer shared by discod, discoctl and disco-sidecar: discod's flags and
         // formation policy, turning them into a NodeConfiguration, running a node as a process.
         .target(
             name: "DiscoCLI",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "DiscoNet", "NodeRuntime"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "DiscoNet", "NodeRuntime", "DiscoRoles",
+                           "DNSServerCore", "DiscoDNSServer"],
             swiftSettings: strictSettings
         ),
         // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a
@@ -178,7 +187,15 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
-        .testTarget(name: "DiscoCLITests", dependencies: ["DiscoCLI", "NodeRuntime", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "DiscoCLITests",
+            dependencies: ["DiscoCLI", "NodeRuntime", "DiscoCore", "DiscoRoles", "DNSServerCore", "DiscoDNSServer", "DiscoDNSMessage", "DiscoTestKit"],
+            swiftSettings: strictSettings),
+        .testTarget(
+            name: "DiscoRolesTests",
+            dependencies: ["DiscoRoles", "NodeRuntime", "DNSServerCore", "DiscoDNSServer", "DiscoDNSMessage", "DiscoCore", "DiscoNet",
+                           "DiscoLifecycle", "DiscoSystem", "DiscoTestKit"],
+            swiftSettings: strictSettings),
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoLifecycle", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapCoreTests", dependencies: ["BootstrapCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),

@@ -5,6 +5,8 @@
 // checksum); a snapshot that restores must re-encode to a snapshot that restores to the same
 // state, with consistent sequence numbers and byte counts (events and keys), also after a trim.
 // A decoded key-value transaction applied to a restored state keeps the key-value counts right.
+// The input read as an event's data yields the same type and target roles as its parsed form
+// (valid, sorted role names), or none.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func clusterCommandFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -18,11 +20,25 @@ public func clusterCommandFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int
             checkEvents(state)
         }
     }
+    checkEventTarget(bytes)
     checkSnapshot(bytes)
     for version in ClusterState.readableSnapshotVersions {
         checkSnapshot(framedSnapshot(body: bytes, version: version))
     }
     return 0
+}
+
+private func checkEventTarget(_ bytes: [UInt8]) {
+    let target = EventTarget(eventData: bytes)
+    if target.roles != RoleNames.normalized(target.roles) || RoleNames.problem(with: target.roles) != nil {
+        fatalError("event target roles are not valid and sorted: \(target.roles)")
+    }
+    if let type = target.type, type.isEmpty || type.utf8.count > EventTarget.maxTypeBytes { fatalError("event type out of bounds") }
+    guard let value = try? JSONValue.parse(bytes) else {
+        if target != EventTarget() { fatalError("data that does not parse has a target") }
+        return
+    }
+    if let parsed = try? EventTarget(event: value), parsed != target { fatalError("stored and posted targets differ") }
 }
 
 private func checkSnapshot(_ bytes: [UInt8]) {

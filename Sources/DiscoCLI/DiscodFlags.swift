@@ -22,6 +22,7 @@ public struct DiscodFlags: Sendable {
     public static let loggingGroup = "Logging"
     public static let checkingGroup = "Checking"
     public static let accessGroup = "Access control"
+    public static let rolesGroup = "Roles"
 
     /// The declared flag set (print ``FlagSet/usage()`` for help); a second executable adds its
     /// own flags here.
@@ -47,6 +48,7 @@ public struct DiscodFlags: Sendable {
     let discoKey: Flag<String>
     let discoConfig: Flag<String>
     let gossip: GossipFlags
+    let roles: RoleFlags
     let auth: Flag<String>
     let joinAs: Flag<String>
     let httpCert: Flag<String>
@@ -141,6 +143,7 @@ public struct DiscodFlags: Sendable {
                                   + "are expanded, and one that is not set is an error", group: discovery, typeName: "json|path")
 
         gossip = GossipFlags(&set, group: Self.gossipGroup)
+        roles = RoleFlags(&set, group: Self.rolesGroup)
         // MARK: Access control
         let access = Self.accessGroup
         auth = set.string("auth", usage: "JSON file of users, passwords (plain or hashed) and permissions for the HTTP API;\n"

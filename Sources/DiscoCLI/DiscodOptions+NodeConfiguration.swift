@@ -15,6 +15,9 @@ extension DiscodOptions {
         configuration.cluster.name = clusterName
         configuration.cluster.voter = !raftNonVoter
         configuration.cluster.reapLearnerTimeout = reapLearnerTimeout
+        configuration.cluster.roles = roles.performs
+        configuration.cluster.requires = roles.requires
+        configuration.cluster.bootstrapNeeds = roles.bootstrapNeeds
         configuration.formation.plan = switch formationPlan {
         case .singleNode: .singleNode
         case .join: .join

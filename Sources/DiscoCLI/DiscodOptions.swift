@@ -34,6 +34,8 @@ public struct DiscodOptions: Sendable {
     public var discoConfig: DiscoConfig?
     /// Gossip encryption from `-gossip-key` or `-gossip-keyring` (nil: plaintext gossip).
     public var gossipEncryption: GossipEncryptionOptions?
+    /// `-roles`, `-requires`, `-bootstrap-needs` and the dns role's `-dns-*` flags.
+    public var roles: RoleOptions
     /// `-auth`: who may use the HTTP API (nil: everyone may do everything).
     public var auth: AuthFile?
     /// `-join-as`: the user (with a plain password in ``auth``) this node authenticates as.
@@ -179,6 +181,7 @@ public struct DiscodOptions: Sendable {
         logFormat = parsed[flags.logFormat]
         validateOnly = parsed[flags.validate]
 
+        roles = try RoleOptions(flags.roles, parsed: parsed)
         // TLS files (checked for existence and content by the node, before it starts).
         httpTLS = TLSFiles(certificate: parsed[flags.httpCert], key: parsed[flags.httpKey], caCertificate: parsed[flags.httpCACert],
                            verifyClient: parsed[flags.httpVerifyClient])
@@ -316,6 +319,7 @@ public struct DiscodOptions: Sendable {
         if let gossipEncryption { metadata["gossip_encryption"] = .string(gossipEncryption.summary) }
         if httpTLS.isEnabled { metadata["http_tls"] = .string(httpTLS.verifyClient ? "mutual" : "on") }
         if nodeTLS.isEnabled { metadata["node_tls"] = .string(nodeTLS.verifyClient ? "mutual" : (nodeNoVerify ? "on, peers not verified" : "on")) }
+        metadata.merge(roles.metadata) { _, roles in roles }
         return metadata
     }
 }

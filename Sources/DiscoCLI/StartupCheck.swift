@@ -11,7 +11,9 @@ public enum StartupCheck {
     /// a configuration that parses but cannot work (a nameserver that is not an IP address, an
     /// unreadable Consul token file, a CA or client certificate that cannot be loaded) is a
     /// command-line error (exit 2) instead of a formation that retries forever.
+    /// The dns role's `-dns-addr`, `-dns-domain` and `-dns-ttl` are checked here too.
     public static func check(_ options: DiscodOptions) throws(FlagError) {
+        _ = try options.roles.dnsConfiguration()
         guard let config = options.discoConfig else { return }
         do {
             try Discovery.checkBackends(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port,

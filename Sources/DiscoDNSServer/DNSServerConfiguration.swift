@@ -28,11 +28,14 @@ public struct DNSServerConfiguration: Sendable, Hashable {
         self.udpBatchSize = udpBatchSize
     }
 
-    /// Settings for `-dns-addr` (`host:port`, `[v6]:port`).
+    /// Settings for `-dns-addr` (`host:port`, `[v6]:port`; port 0 lets the kernel choose).
     public init(address text: String) throws(DNSSettingsError) {
-        let address: PeerAddress
+        var address: PeerAddress
+        // PeerAddress takes ports 1 to 65535; read port 0 as 1 and put the 0 back.
+        let anyPort = text.hasSuffix(":0")
         do {
-            address = try PeerAddress(parsing: text)
+            address = try PeerAddress(parsing: anyPort ? String(text.dropLast()) + "1" : text)
+            if anyPort { address = PeerAddress(host: address.host, port: 0, scheme: address.scheme) }
         } catch {
             throw DNSSettingsError(flag: "-dns-addr", "\(text.debugDescription) is not host:port (\(error.reason)); for example 127.0.0.1:8600")
         }

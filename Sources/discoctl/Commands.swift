@@ -67,11 +67,13 @@ func makeCommands() -> [Command] {
         command("nodes", "The members with their addresses, voter, leader and reachability (-nonvoters: all)",
                 usage: "discoctl nodes [flags]",
                 details: "Prints one row per member from the node's GET /nodes: ID, API and Raft addresses, whether it votes,\n"
-                    + "whether it leads, whether this node can reach it, and its SWIM state. Only voters are listed unless\n"
+                    + "whether it leads, whether this node can reach it, its SWIM state, its roles (-role: only the members\n"
+                    + "performing that role, GET /nodes?role=). Only voters are listed unless\n"
                     + "-nonvoters is given (as rqlite's /nodes); how many were left out is said on standard error.") { set in
             let nonVoters = set.bool("nonvoters", usage: "Also list non-voting members (nodes started with -raft-non-voter)")
+            let role = set.string("role", usage: "Only the members performing this role, e.g. dns", typeName: "role")
             let output = OutputFlags(&set, json: "one JSON array of the GET /nodes rows listed")
-            return (output, { context in await runNodes(context, nonVoters: nonVoters) })
+            return (output, { context in await runNodes(context, nonVoters: nonVoters, role: role) })
         },
         command("leader", "The leader's ID and addresses; with -disco-mode, the record in Consul or etcd",
                 usage: "discoctl leader [flags]",
@@ -91,7 +93,10 @@ func makeCommands() -> [Command] {
                 usage: "discoctl events [flags]\n       discoctl events append '<json>' [flags]",
                 details: "Prints the events after -since, oldest first, one per line: #SEQ TIME index=RAFT-INDEX DATA.\n"
                     + "With -follow it keeps waiting for new events and prints them as they come, until interrupted\n"
-                    + "(or until -limit events were printed). 'discoctl events append' adds an event (see append -h).") { set in
+                    + "(or until -limit events were printed). 'discoctl events append' adds an event (see append -h).\n"
+                    + "-role dns prints only the events for dns (those whose \"roles\" name it). With -consumer NAME as well,\n"
+                    + "it starts after NAME's cursor for the role (kept in the cluster) and moves the cursor past what it\n"
+                    + "printed, so a consumer started again resumes where it stopped: each event at least once.") { set in
             let flags = EventsFlags(&set)
             return (flags.output, { context in await runEvents(context, flags) })
         },

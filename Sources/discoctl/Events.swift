@@ -9,6 +9,8 @@ struct EventsFlags: Sendable {
     let limit: Flag<UInt>
     let follow: Flag<Bool>
     let wait: Flag<Duration>
+    let role: Flag<String>
+    let consumer: Flag<String>
     let output: OutputFlags
 
     init(_ set: inout FlagSet) {
@@ -16,6 +18,9 @@ struct EventsFlags: Sendable {
         limit = set.uint("limit", usage: "Print at most this many events (0: all there are)", typeName: "count")
         follow = set.bool("follow", usage: "Keep waiting for new events and print them as they come, until interrupted")
         wait = set.duration("wait", default: .seconds(30), usage: "With -follow, how long each request waits for a new event (at most 60s)")
+        role = set.string("role", usage: "Only the events for this role (whose \"roles\" name it), e.g. dns", typeName: "role")
+        consumer = set.string("consumer", usage: "With -role: start after this consumer's cursor for the role and move it past each\n"
+                              + "page printed (kept in the cluster, so a restarted consumer resumes; at least once)", typeName: "name")
         output = OutputFlags(&set, json: "one JSON array of {\"seq\",\"index\",\"time_ms\",\"data\"} objects",
                              jsonLines: "one such object per line; the form -follow prints as JSON")
     }
@@ -39,13 +44,28 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
         return usageError(context, "-follow prints events as they come, so not as one JSON document: use -format jsonl "
                           + "(one JSON object per line)")
     }
+    let role = context.flags[flags.role]
+    let consumer = context.flags[flags.consumer]
+    if !role.isEmpty, let problem = RoleNames.problem(with: role) { return usageError(context, "-role: \(problem)") }
+    if !consumer.isEmpty {
+        guard !role.isEmpty else { return usageError(context, "-consumer keeps a cursor per role: add -role, e.g. -role dns -consumer \(consumer)") }
+        guard !context.flags.isSet(flags.since) else {
+            return usageError(context, "-since and -consumer both say where to start: the consumer starts after its cursor; drop one")
+        }
+    }
     let api = NodeAPI(context)
     var since = UInt64(context.flags[flags.since])
+    if !consumer.isEmpty {
+        switch await api.getJSON("/events/cursor?role=\(role)&consumer=\(consumer)", command: "events") {
+        case .success(let (json, _)): since = json["seq"]?.numberValue?.uint64Value ?? 0
+        case .failure(let exit): return exit.code
+        }
+    }
     var printed: UInt = 0
     var collected: [JSONValue] = []  // -format json: printed as one array at the end
     while limit == 0 || printed < limit {
         let page = limit == 0 ? pageLimit : min(pageLimit, limit - printed)
-        var path = "/events?since=\(since)&limit=\(page)"
+        var path = "/events?since=\(since)&limit=\(page)" + (role.isEmpty ? "" : "&role=\(role)")
         var timeout = context.timeout
         if follow {
             path += "&wait=\(GoDuration.format(wait))"
@@ -69,6 +89,21 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
             if let seq = event["seq"]?.numberValue?.uint64Value { since = max(since, seq) }
             printed += 1
         }
+        if !consumer.isEmpty, !events.isEmpty {
+            let body = JSONValue.object(JSONObject([.init(key: "role", value: .string(role)), .init(key: "consumer", value: .string(consumer)),
+                                                    .init(key: "seq", value: .number(JSONNumber(since)))]))
+            do {
+                let acked = try await api.send("POST", "/events/ack", json: body.encoded(), followRedirects: true)
+                guard acked.status == 200 else {
+                    return fail("events", "the node at \(context.node.url) did not store \(consumer)'s cursor at \(since) (\(acked.status)): "
+                                + acked.errorMessage).code
+                }
+            } catch {
+                return fail("events", "\(error)").code
+            }
+        }
+        // With -role, events up to next_since that are not for the role were skipped.
+        if let scanned = answer.json?["next_since"]?.numberValue?.uint64Value, limit == 0 || printed < limit { since = max(since, scanned) }
         // Without -follow, stop once the log has nothing more after `since`.
         if !follow {
             let lastSeq = answer.json?["last_seq"]?.numberValue?.uint64Value ?? since

@@ -27,6 +27,11 @@ func statusSummary(_ status: JSONValue) -> String {
     } else {
         lines.append(("leader", "none known"))
     }
+    if let roles = node?["roles"]?.arrayValue, !roles.isEmpty {
+        var text = roles.map(\.cell).joined(separator: ", ")
+        if let ready = status["roles"]?.objectValue, !ready.isEmpty { text += " (running: \(ready.map(\.key).joined(separator: ", ")))" }
+        lines.append(("roles", text))
+    }
     lines.append(("term", cell(status["term"])))
     lines.append(("commit", "\(cell(status["commit_index"])) (applied \(cell(status["applied_index"])))"))
     let cluster = status["cluster"]
@@ -72,10 +77,12 @@ func statusSummary(_ status: JSONValue) -> String {
 
 /// `discoctl nodes`: `GET /nodes` as a table. Voters only unless `-nonvoters`; the same filter
 /// applies to `-format json`, which prints the node's rows as a JSON array.
-func runNodes(_ context: CommandContext, nonVoters: Flag<Bool>) async -> Int32 {
+func runNodes(_ context: CommandContext, nonVoters: Flag<Bool>, role: Flag<String>) async -> Int32 {
     if let extra = context.flags.positionals.first { return usageError(context, "unexpected argument \(extra.debugDescription)") }
+    let role = context.flags[role]
+    if !role.isEmpty, let problem = RoleNames.problem(with: role) { return usageError(context, "-role: \(problem)") }
     let rows: [JSONValue]
-    switch await NodeAPI(context).getJSON("/nodes", command: "nodes") {
+    switch await NodeAPI(context).getJSON(role.isEmpty ? "/nodes" : "/nodes?role=\(role)", command: "nodes") {
     case .success(let (json, _)):
         guard let array = json.arrayValue else {
             return fail("nodes", "the node at \(context.node.url) answered GET /nodes with \(json.kindDescription), expected an array").code
@@ -90,10 +97,11 @@ func runNodes(_ context: CommandContext, nonVoters: Flag<Bool>) async -> Int32 {
         printLine(JSONValue.array(shown).encoded())
         return 0
     }
-    var table = TextTable("ID", "API", "RAFT", "VOTER", "LEADER", "REACHABLE", "SWIM")
+    var table = TextTable("ID", "API", "RAFT", "VOTER", "LEADER", "REACHABLE", "SWIM", "ROLES")
     for row in shown {
+        let roles = row["roles"]?.arrayValue?.compactMap(\.stringValue) ?? []
         table.append([cell(row["id"]), cell(row["api_addr"]), cell(row["addr"]), cell(row["voter"]), cell(row["leader"]),
-                      cell(row["reachable"]), cell(row["swim"])])
+                      cell(row["reachable"]), cell(row["swim"]), roles.isEmpty ? "-" : roles.joined(separator: ",")])
     }
     printLine(table.rendered())
     if hidden > 0 {

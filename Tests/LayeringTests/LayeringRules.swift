@@ -35,7 +35,7 @@ enum LayeringRules {
 
     /// Targets whose every task has an owner (a service group, a task group): their sources
     /// start no unstructured task.
-    static let structuredTargets: Set<String> = ["NodeRuntime", "DiscoCLI", "DiscoLifecycle"]
+    static let structuredTargets: Set<String> = ["NodeRuntime", "DiscoCLI", "DiscoLifecycle", "DiscoRoles"]
 
     /// What starts an unstructured task.
     static let unstructuredTask = #"\bTask(\.detached)?\s*(\{|\()"#

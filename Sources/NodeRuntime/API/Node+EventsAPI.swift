@@ -31,11 +31,17 @@ extension Node {
         guard !request.body.isEmpty else {
             return APIResponse.error(400, "empty body; POST /events takes one JSON value, e.g. {\"type\":\"deploy\"}")
         }
+        let value: JSONValue
         do throws(JSONParseError) {
             // I-JSON (RFC 7493): numbers every reader of the log holds exactly.
-            _ = try JSONValue.parse(request.body, numbers: .interoperable)
+            value = try JSONValue.parse(request.body, numbers: .interoperable)
         } catch {
             return APIResponse.error(400, "event refused: \(error); POST /events takes one JSON value")
+        }
+        do throws(EventTargetError) {
+            _ = try EventTarget(event: value)
+        } catch {
+            return APIResponse.error(400, "event refused: \(error.message) (an event's optional \"type\" and \"roles\" say what it is and who consumes it)")
         }
         let timeMillis = Int64(Date().timeIntervalSince1970 * 1000)
         // Encoding checks the size and, again, that the body is one JSON value.
@@ -116,7 +122,8 @@ extension Node {
     }
 
     /// `GET /events?since=N&limit=L&wait=5s`: events after `since`, waiting up to `wait` for one;
-    /// 410 when events after `since` were trimmed before the reader saw them.
+    /// 410 when events after `since` were trimmed before the reader saw them. With `role=R`, only
+    /// the events for that role (``eventsForRole(_:since:limit:wait:)``).
     func getEvents(_ request: HTTPRequest) async -> HTTPResponse {
         let query = parseQuery(request.query)
         var since: UInt64 = 0
@@ -144,18 +151,22 @@ extension Node {
                 return APIResponse.error(400, "wait=\(text) must be between 0s and 60s")
             }
         }
+        if let role = query["role"] { return await eventsForRole(role, since: since, limit: limit, wait: wait) }
         let page = wait > .zero
             ? await store.waitForEvents(since: since, limit: limit, timeout: wait)
             : store.events(since: since, limit: limit)
-        if page.missedEvents(since: since) {
-            return APIResponse.error(410, "events \(since + 1)...\(page.firstSeq - 1) were trimmed by the retention policy; "
-                                     + "the oldest retained is \(page.firstSeq): resume with since=\(page.firstSeq - 1), or since=0 to start over",
-                                     extra: [.init(key: "first_seq", value: .number(JSONNumber(page.firstSeq))),
-                                             .init(key: "last_seq", value: .number(JSONNumber(page.lastSeq)))])
-        }
+        if page.missedEvents(since: since) { return Self.trimmed(since: since, page: page) }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
         return HTTPResponse(status: 200, headers: headers, bytes: ClusterEvent.eventsResponseJSON(page))
+    }
+
+    /// 410: events after `since` were trimmed before the reader saw them.
+    static func trimmed(since: UInt64, page: EventPage) -> HTTPResponse {
+        APIResponse.error(410, "events \(since + 1)...\(page.firstSeq - 1) were trimmed by the retention policy; "
+                          + "the oldest retained is \(page.firstSeq): resume with since=\(page.firstSeq - 1), or since=0 to start over",
+                          extra: [.init(key: "first_seq", value: .number(JSONNumber(page.firstSeq))),
+                                  .init(key: "last_seq", value: .number(JSONNumber(page.lastSeq)))])
     }
 
     /// Maps a consensus failure to a status code and a message.

@@ -61,6 +61,19 @@ extension Node {
         text.gauge("disco_kv_keys", "Keys in the replicated key-value state of plug-ins.", usage.keys)
         text.gauge("disco_kv_bytes", "Bytes (names and values) in the replicated key-value state (limit 64 MiB).", usage.bytes)
         appendTLSMetrics(to: &text)
+        text.family("disco_node_role", "Roles this node performs (-roles and its plug-ins), one sample each.", type: "gauge",
+                    samples: announcedRoles.map { ("role=\"\(PrometheusText.escapeLabel($0))\"", "1") })
+        var livePerformers: [String: Int] = [:]
+        for row in await memberRows() where row.swim?.isLive ?? false {
+            for role in row.roles { livePerformers[role, default: 0] += 1 }
+        }
+        for role in configuration.cluster.requires + configuration.cluster.bootstrapNeeds { livePerformers[role, default: 0] += 0 }
+        text.family("disco_role_live_members", "Live members (this node included) performing each role known in the cluster.", type: "gauge",
+                    samples: livePerformers.sorted { $0.key < $1.key }.map { ("role=\"\(PrometheusText.escapeLabel($0.key))\"", String($0.value)) })
+        text.gauge("disco_role_requirements_unmet", "Roles of -requires no live member performs (0: ready as far as roles go).",
+                   configuration.cluster.requires.filter { (livePerformers[$0] ?? 0) == 0 }.count)
+        text.gauge("disco_bootstrap_needs_waiting", "1 while this node waits for -bootstrap-needs (its roles have not started).",
+                   isWaitingForBootstrapNeeds ? 1 : 0)
         for line in await roleMetricLines() { text.line(line) }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")

@@ -16,6 +16,9 @@ extension Node {
             Route(["DELETE", "POST"], "/remove", requirement: .permission(.remove)) { node, request in await node.remove(request) },
             Route(["POST"], "/events", requirement: .permission(.eventsWrite)) { node, request in await node.postEvent(request) },
             Route(["GET"], "/events", requirement: .permission(.eventsRead)) { node, request in await node.getEvents(request) },
+            // Moving a consumer's cursor changes replicated state: it takes the write permission.
+            Route(["POST"], "/events/ack", requirement: .permission(.eventsWrite)) { node, request in await node.postEventAck(request) },
+            Route(["GET"], "/events/cursor", requirement: .permission(.eventsRead)) { node, request in node.getEventCursor(request) },
             // Plug-ins' writes forwarded between nodes (sent with the -join-as user).
             Route(["POST"], keyValueTransactionPath, requirement: .permission(.join)) { node, request in
                 await node.postKeyValueTransaction(request)

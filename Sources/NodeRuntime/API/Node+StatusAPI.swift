@@ -153,6 +153,16 @@ extension Node {
             return APIResponse.error(503, "not ready: node \(id) was removed from the cluster (\(removal.reporter)); "
                 + "start it with -join to make it a member again", extra: [.init(key: "removed", value: .bool(true))])
         }
+        if isWaitingForBootstrapNeeds, !configuration.cluster.bootstrapNeeds.isEmpty {
+            let missing = await missingBootstrapNeeds()
+            return APIResponse.error(503, "not ready: starting: waiting for a live member performing "
+                + "\(missing.isEmpty ? "the roles of -bootstrap-needs" : missing.joined(separator: ", ")) (-bootstrap-needs)",
+                extra: [.init(key: "missing_roles", value: .array(missing.map(JSONValue.string)))])
+        }
+        if let role = await missingRequiredRole() {
+            return APIResponse.error(503, "not ready: requires role \(role): no live member performs it",
+                                     extra: [.init(key: "missing_role", value: .string(role))])
+        }
         if let (role, problem) = await roleReadinessProblem() {
             return APIResponse.error(503, "not ready: role \(role): \(problem)", extra: [.init(key: "role", value: .string(role))])
         }

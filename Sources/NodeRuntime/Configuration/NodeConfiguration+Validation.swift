@@ -27,6 +27,11 @@ extension NodeConfiguration {
                 + "(1 to \(ClusterLimits.maxNameBytes) bytes, no whitespace or control characters)")
         }
         if let problem = RoleNames.problem(with: cluster.roles) { throw NodeConfigurationError("cluster.roles", problem) }
+        if let problem = RoleNames.problem(with: cluster.requires) { throw NodeConfigurationError("cluster.requires", problem) }
+        if let problem = RoleNames.problem(with: cluster.bootstrapNeeds) { throw NodeConfigurationError("cluster.bootstrapNeeds", problem) }
+        guard cluster.bootstrapNeedsLogInterval > .zero else {
+            throw NodeConfigurationError("cluster.bootstrapNeedsLogInterval", "must be positive")
+        }
         try checkAddresses()
         guard cluster.reapLearnerTimeout == .zero || cluster.reapLearnerTimeout >= .seconds(1) else {
             throw NodeConfigurationError("cluster.reapLearnerTimeout", "must be zero (never reap) or at least 1 second")

@@ -87,6 +87,16 @@ extension NodeConfiguration {
         /// Roles this node announces besides those of the ``Role`` implementations it runs
         /// (names: lowercase letters, digits and `-`). Default none.
         public var roles: [String] = []
+        /// Roles this node needs a live member to perform before it is ready: while none does,
+        /// `/readyz` answers 503 naming the role. Default none.
+        public var requires: [String] = []
+        /// Roles a live member must perform before this node finishes starting: its ``Role``
+        /// plug-ins start (and `/readyz` answers 200) only once each has one; progress is logged
+        /// while it waits. Default none.
+        public var bootstrapNeeds: [String] = []
+        /// How often a node waiting for ``bootstrapNeeds`` logs what it still waits for.
+        /// Default 5 seconds.
+        public var bootstrapNeedsLogInterval: Duration = .seconds(5)
         /// The leader removes a learner that has not answered for this long; zero never.
         /// Default one hour.
         public var reapLearnerTimeout: Duration = .seconds(3600)

@@ -52,7 +52,9 @@ extension Node {
 
     /// Learns addresses from gossip: a member that came back on a new address is found again.
     func watchMembership() async {
+        defer { gossipSubscribers.finish() }
         for await member in membership.events {
+            gossipSubscribers.publish()
             guard member.isLive, let api = member.apiAddress else { continue }
             if book.learn(member.id, raftAddress: member.address, apiAddress: api, voter: member.voter, source: .gossip) {
                 logger.debug("address of \(member.id) from gossip: Raft \(member.address), API \(api.url)")
@@ -90,8 +92,10 @@ extension Node {
     /// A member whose record has no key hash (a record written before keys existed, or a
     /// founder the proposal did not describe) registers its key with the leader: a join at its
     /// own addresses with its key. From then on only that key (or -auth credentials) moves it.
+    /// A member restarted with other roles joins the same way, so the leader commits its record
+    /// with the roles it announces now.
     private func registerNodeKeyIfMissing() async {
-        guard let record = store.member(id), record.keyHash.isEmpty, let epoch = store.epoch,
+        guard let record = store.member(id), record.keyHash.isEmpty || record.roles != announcedRoles, let epoch = store.epoch,
               let leader = leaderInfo, leader.id != id else { return }
         let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
         if case .failure(let error) = await formationClient.join(target: leader.apiAddress, request: join,

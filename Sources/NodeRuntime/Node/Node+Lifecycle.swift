@@ -103,7 +103,9 @@ extension Node {
             loop("tls-files") { [self] in if !tls.stores.isEmpty { await watchTLSFiles() } },
             Entry(ServiceFunction { [self] in try await stopAfterRemoval() }, name: "removal"),
         ]
-        // The roles start after everything of the node's own and are asked to stop first.
+        // The roles start after everything of the node's own (once -bootstrap-needs is met) and
+        // are asked to stop first.
+        entries.append(bootstrapNeedsService())
         entries += roleServices()
         entries += [
             // Started last, asked first: marks the node as stopping before anything else stops.

@@ -12,6 +12,8 @@ extension Node {
             let context = RoleContext(node: self, logger: logger.withLabel("role-\(role.name)"))
             return ServiceGroupConfiguration.ServiceEntry(ServiceFunction { [self] in
                 do {
+                    try await cancelOnGracefulShutdown { [self] in await bootstrapNeedsMet.wait() }
+                    guard bootstrapNeedsMet.isOpen else { return }
                     try await role.run(context)
                 } catch is CancellationError {
                     return

@@ -49,6 +49,11 @@ public final class Node: Service {
     let stopRequest = StopRequest()
     /// Opened once the node learns it was removed (it then stops after a linger).
     let removalNoticed = Latch()
+    /// Opened once a live member performs every role of `cluster.bootstrapNeeds` (at once
+    /// without any): the roles start then.
+    let bootstrapNeedsMet = Latch()
+    /// Subscribers to SWIM's view of members (``RoleContext/gossipChanges()``).
+    let gossipSubscribers = GossipSubscribers()
     /// Seeds for SWIM to contact, taken by the gossip introducer (one join at a time).
     let gossipSeeds: AsyncStream<[PeerAddress]>
     let gossipSeedSink: AsyncStream<[PeerAddress]>.Continuation

@@ -71,6 +71,15 @@ public struct RoleContext: Sendable {
         return AsyncStream.prepending(store.members, to: changes)
     }
 
+    /// SWIM's view of the other members (each with its state: alive, suspect, dead, left) now,
+    /// then after every change gossip reports, until the node stops. A consumer that falls
+    /// behind gets the latest view, not every step.
+    public func gossipChanges() -> AsyncStream<[MembershipMember]> {
+        let membership = node.membership
+        let signals = AsyncStream.prepending((), to: node.gossipSubscribers.subscribe())
+        return AsyncStream.mapping(signals) { _ in await membership.members() }
+    }
+
     /// Committed events with a sequence number above `seq`, in order, as they are applied (a
     /// reader that falls behind the retention window continues at the oldest retained event).
     /// Ends when the consuming task is cancelled.

@@ -18,6 +18,18 @@ extension AsyncStream where Element: Sendable {
         })
     }
 
+    /// ``mapping(_:_:)`` with an asynchronous transform.
+    static func mapping<Base: Sendable>(_ base: AsyncStream<Base>,
+                                        _ transform: @escaping @Sendable (Base) async -> Element?) -> AsyncStream<Element> {
+        let source = SerialIterator(base)
+        return AsyncStream(unfolding: {
+            while let next = await source.next() {
+                if let mapped = await transform(next) { return mapped }
+            }
+            return nil
+        })
+    }
+
     /// `first`, then `base`'s elements, pulled only when the consumer asks (no task of its own).
     static func prepending(_ first: Element, to base: AsyncStream<Element>) -> AsyncStream<Element> {
         let source = SerialIterator(base)

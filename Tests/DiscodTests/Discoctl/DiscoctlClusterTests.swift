@@ -40,7 +40,7 @@ import Testing
         #expect(nodes.status == 0, "\(nodes)")
         let rows = Discoctl.lines(nodes).dropFirst().map { $0.split(separator: " ").map(String.init) }
         #expect(rows.map { $0.first } == ["1", "2", "3"], "\(nodes)")
-        #expect(rows.filter { $0.count == 7 && $0[4] == "yes" }.map { $0[0] } == [leaderID], "\(nodes)")
+        #expect(rows.filter { $0.count == 8 && $0[4] == "yes" }.map { $0[0] } == [leaderID], "\(nodes)")
         #expect(nodes.standardError.contains("1 non-voting node not shown"), "\(nodes)")
         let all = try await Discoctl.run(follower, ["nodes", "-nonvoters", "-format", "json"])
         let allRows = Discoctl.json(all)?.arrayValue ?? []

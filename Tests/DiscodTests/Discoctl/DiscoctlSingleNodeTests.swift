@@ -29,8 +29,8 @@ import Testing
         let nodes = try await Discoctl.run(node, ["nodes"])
         #expect(nodes.status == 0, "\(nodes)")
         let rows = Discoctl.lines(nodes).map { $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init) }
-        #expect(rows.first == ["ID", "API", "RAFT", "VOTER", "LEADER", "REACHABLE", "SWIM"])
-        #expect(rows.dropFirst().first == ["1", node.apiURL, node.raftAddress, "yes", "yes", "yes", "alive"], "\(nodes)")
+        #expect(rows.first == ["ID", "API", "RAFT", "VOTER", "LEADER", "REACHABLE", "SWIM", "ROLES"])
+        #expect(rows.dropFirst().first == ["1", node.apiURL, node.raftAddress, "yes", "yes", "yes", "alive", "-"], "\(nodes)")
 
         let nodesJSON = try await Discoctl.run(node, ["nodes", "-nonvoters", "-format", "json"])
         #expect(Discoctl.json(nodesJSON)?.arrayValue?.compactMap { $0["id"]?.stringValue } == ["1"], "\(nodesJSON)")

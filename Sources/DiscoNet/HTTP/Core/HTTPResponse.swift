@@ -47,6 +47,12 @@ public struct HTTPResponseBody: Sendable {
     /// A body of exactly these bytes.
     public static func bytes(_ bytes: [UInt8]) -> HTTPResponseBody { HTTPResponseBody(storage: .bytes(bytes)) }
 
+    /// The bytes of a fixed body; nil for a streamed one.
+    public var fixedBytes: [UInt8]? {
+        if case .bytes(let bytes) = storage { return bytes }
+        return nil
+    }
+
     /// A streamed body: `produce` writes pieces through the writer and returns when done. Each
     /// `write` waits while the connection's send buffer is full.
     public static func stream(_ produce: @escaping @Sendable (HTTPBodyWriter) async throws -> Void) -> HTTPResponseBody {

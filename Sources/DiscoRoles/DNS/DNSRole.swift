@@ -1,0 +1,194 @@
+import DNSServerCore
+import DiscoCore
+import DiscoDNSMessage
+import DiscoDNSServer
+import DiscoLifecycle
+import DiscoNet
+import Foundation
+import NodeRuntime
+import Synchronization
+
+// MARK: - DNSRole
+
+/// The `dns` role: serves the cluster over DNS (UDP and TCP) at ``DNSRoleConfiguration/server``
+/// and consumes the events for `dns`.
+///
+/// The zone (`<id>.node.<domain>`, `<role>.role.<domain>`, `_<role>._tcp.<domain>` SRV with API
+/// ports, `leader.<domain>`, SOA and NS) is rebuilt from the replicated member records, SWIM's
+/// view of who is alive and the leader whenever one of them changes, and swapped into the
+/// server atomically: a member gossip declares dead leaves the role and SRV answers within the
+/// failure detection time. The events for `dns` are consumed with a durable cursor (this node's
+/// ID as the consumer) and counted by type.
+public final class DNSRole: Role {
+    /// The role's name.
+    public static let roleName = "dns"
+    public let name = DNSRole.roleName
+    public let configuration: DNSRoleConfiguration
+
+    private struct State {
+        var server: DNSServer?
+        var members: [ClusterMember] = []
+        var gossip: [NodeID: MembershipState] = [:]
+        var leader: NodeID?
+        var serial: UInt32 = 0
+        var served = 0
+        var omissions: [String] = []
+        var rebuilds = 0
+        var eventsByType: [String: Int] = [:]
+        var lastEvent: UInt64 = 0
+    }
+
+    private let state = Mutex(State())
+
+    public init(_ configuration: DNSRoleConfiguration) {
+        self.configuration = configuration
+    }
+
+    // MARK: Running
+
+    public func run(_ context: RoleContext) async throws {
+        let server: DNSServer
+        do {
+            server = try await DNSServer.start(configuration: configuration.server, zone: DNSZone.empty(configuration.zone))
+        } catch {
+            throw NodeFailure("the dns role cannot serve on -dns-addr \(configuration.server.host):\(configuration.server.port): \(error)")
+        }
+        let serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
+        state.withLock {
+            $0.server = server
+            $0.serial = serial
+        }
+        context.logger.info("serving \(configuration.zone.domain) over UDP and TCP on "
+            + server.localAddresses.map(\.description).joined(separator: ", "))
+        let (rebuilds, rebuild) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        _ = try await cancelOnGracefulShutdown { [self] in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await members in context.membershipChanges() {
+                        self.state.withLock { $0.members = members }
+                        rebuild.yield()
+                    }
+                }
+                group.addTask {
+                    for await members in context.gossipChanges() {
+                        let gossip = Dictionary(members.map { ($0.id, $0.state) }, uniquingKeysWith: { first, _ in first })
+                        self.state.withLock { $0.gossip = gossip }
+                        rebuild.yield()
+                    }
+                }
+                group.addTask {
+                    for await leadership in context.leadershipChanges() {
+                        self.state.withLock { $0.leader = leadership.leader }
+                        rebuild.yield()
+                    }
+                }
+                group.addTask {
+                    for await _ in rebuilds { await self.rebuild(server, local: context.nodeID, logger: context.logger) }
+                }
+                group.addTask {
+                    try await context.consumeEvents(for: DNSRole.roleName) { event in self.consumed(event, logger: context.logger) }
+                }
+                try await group.waitForAll()
+            }
+        }
+        rebuild.finish()
+        state.withLock { $0.server = nil }
+        await server.stop()
+    }
+
+    /// Builds a snapshot from the current view and swaps it in.
+    private func rebuild(_ server: DNSServer, local: NodeID, logger: Logger) async {
+        let (members, gossip, leader, serial) = state.withLock { state in
+            state.serial &+= 1
+            return (state.members, state.gossip, state.leader, state.serial)
+        }
+        // Members advertised by host name are served at the addresses the name resolves to.
+        var resolved: [String: [DNSIPAddress]] = [:]
+        for member in members {
+            guard let host = (try? PeerAddress(parsing: member.apiAddress))?.host, ClusterZone.numericAddress(host) == nil,
+                  resolved[host] == nil else { continue }
+            let addresses = (try? await SocketAddress.resolveAsync(host: host, port: 0)) ?? []
+            resolved[host] = Array(Set(addresses.compactMap { DNSIPAddress(bytes: $0.addressBytes) })).sorted()
+        }
+        let source = ClusterZone.source(members: members, gossip: gossip, local: local, leader: leader, serial: serial) { host in
+            ClusterZone.numericAddress(host).map { [$0] } ?? resolved[host] ?? []
+        }
+        let zone = DNSZone(settings: configuration.zone, source: source)
+        server.update(zone)
+        let served = source.members.filter(\.state.isServed).count
+        let omissions = zone.omissions.map(\.description)
+        let changed = state.withLock { state -> Bool in
+            defer {
+                state.served = served
+                state.omissions = omissions
+                state.rebuilds += 1
+            }
+            return state.served != served || state.omissions != omissions
+        }
+        if changed {
+            logger.info("zone \(configuration.zone.domain) serial \(serial): \(served) of \(members.count) members served, leader \(leader?.rawValue ?? "none")"
+                + (omissions.isEmpty ? "" : "; left out: \(omissions.joined(separator: "; "))"))
+        }
+    }
+
+    private func consumed(_ event: ClusterEvent, logger: Logger) {
+        let type = event.target.type ?? "untyped"
+        state.withLock {
+            $0.eventsByType[type, default: 0] += 1
+            $0.lastEvent = event.seq
+        }
+        logger.info("consumed event \(event.seq) (\(type))")
+    }
+
+    // MARK: Reporting
+
+    /// Where the server listens (after it started).
+    public var addresses: [SocketAddress] { state.withLock { $0.server?.localAddresses } ?? [] }
+
+    public func readinessProblem() async -> String? {
+        state.withLock { $0.server == nil ? "the DNS server is not listening yet" : $0.rebuilds == 0 ? "no zone built yet" : nil }
+    }
+
+    public func status() async -> JSONValue? {
+        let state = state.withLock { $0 }
+        var object = JSONObject()
+        object.append(key: "addr", value: state.server.map { .string($0.localAddresses[0].description) } ?? .null)
+        object.append(key: "domain", value: .string(configuration.zone.domain.description))
+        object.append(key: "ttl", value: .number(JSONNumber(Int(configuration.zone.ttl))))
+        object.append(key: "serial", value: .number(JSONNumber(Int(state.serial))))
+        object.append(key: "members_served", value: .number(JSONNumber(state.served)))
+        object.append(key: "omissions", value: .array(state.omissions.map(JSONValue.string)))
+        object.append(key: "events_consumed", value: .number(JSONNumber(state.eventsByType.values.reduce(0, +))))
+        object.append(key: "last_event", value: .number(JSONNumber(state.lastEvent)))
+        return .object(object)
+    }
+
+    public func metricLines() async -> [String] {
+        let (server, served, byType) = state.withLock { ($0.server, $0.served, $0.eventsByType) }
+        var lines = [
+            "# HELP disco_dns_zone_members Members the DNS role's zone serves (not declared dead).",
+            "# TYPE disco_dns_zone_members gauge",
+            "disco_dns_zone_members \(served)",
+            "# HELP disco_dns_events_consumed_total Events for the dns role this node consumed, by type.",
+            "# TYPE disco_dns_events_consumed_total counter",
+        ]
+        lines += byType.sorted { $0.key < $1.key }.map { "disco_dns_events_consumed_total{type=\"\(Self.escape($0.key))\"} \($0.value)" }
+        guard let server else { return lines }
+        let statistics = await server.statistics()
+        lines += ["# HELP disco_dns_queries_total DNS queries answered, by transport and outcome.", "# TYPE disco_dns_queries_total counter"]
+        for transport in DNSTransport.allCases {
+            lines.append("disco_dns_queries_total{transport=\"\(transport)\"} \(statistics.queries[transport] ?? 0)")
+        }
+        lines += ["# HELP disco_dns_answers_total DNS answers by outcome.", "# TYPE disco_dns_answers_total counter"]
+        for outcome in DNSReply.Outcome.allCases {
+            lines.append("disco_dns_answers_total{outcome=\"\(outcome)\"} \(statistics.outcomes[outcome] ?? 0)")
+        }
+        lines += ["# HELP disco_dns_truncated_total UDP answers truncated (the client retries over TCP).", "# TYPE disco_dns_truncated_total counter",
+                  "disco_dns_truncated_total \(statistics.truncated)"]
+        return lines
+    }
+
+    private static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}

@@ -1,0 +1,26 @@
+import DNSServerCore
+import DiscoCore
+import DiscoDNSServer
+
+// MARK: - DNSRoleConfiguration
+
+/// Where and how the `dns` role serves the cluster: `-dns-addr`, `-dns-domain` and `-dns-ttl`.
+public struct DNSRoleConfiguration: Sendable, Hashable {
+    /// Where the server listens (UDP and TCP) and its limits. Default `127.0.0.1:8600`.
+    public var server: DNSServerConfiguration
+    /// The zone's domain and TTL. Default `disco.` with 5 seconds.
+    public var zone: DNSZoneSettings
+
+    public init(server: DNSServerConfiguration, zone: DNSZoneSettings) {
+        self.server = server
+        self.zone = zone
+    }
+
+    /// The settings the flags' text asks for (`-dns-addr 127.0.0.1:8600 -dns-domain disco. -dns-ttl 5s`);
+    /// throws naming the flag whose value cannot work.
+    public init(address: String = DNSServerConfiguration.defaultAddress, domain: String = DNSZoneSettings.defaultDomain,
+                ttl: Duration = .seconds(Int64(DNSZoneSettings.defaultTTL))) throws(DNSSettingsError) {
+        server = try DNSServerConfiguration(address: address)
+        zone = try DNSZoneSettings(domain: domain, ttl: ttl)
+    }
+}

@@ -1,0 +1,67 @@
+import DiscoCore
+
+// MARK: - Consuming the events for a role
+
+extension RoleContext {
+    /// Handles the events for `role` (those whose `roles` name it) in order, as `consumer`
+    /// (default: this node's ID), from the consumer's durable cursor in the replicated state,
+    /// until the task is cancelled. After each page it acknowledges the last event handled, so
+    /// a restarted consumer resumes there: delivery is at least once (a crash between handling
+    /// an event and its acknowledgement hands it over again), so `handle` should be idempotent.
+    /// An error thrown by `handle` ends consuming with that error (nothing after the last
+    /// acknowledgement counts as consumed).
+    public func consumeEvents(for role: String, as consumer: String? = nil,
+                              _ handle: @Sendable (ClusterEvent) async throws -> Void) async throws {
+        let consumer = consumer ?? node.id.rawValue
+        if let problem = RoleNames.problem(with: role) ?? Node.consumerProblem(consumer) {
+            throw ReplicatedStateError(.invalid, problem)
+        }
+        await waitUntilCaughtUp()
+        var cursor = node.eventCursor(role: role, consumer: consumer)
+        logger.info("consuming events for role \(role) as \(consumer) after seq \(cursor)")
+        while !Task.isCancelled {
+            switch await node.events(for: role, since: cursor, limit: 100, wait: .seconds(30)) {
+            case .trimmed(let page):
+                logger.warning("events \(cursor + 1)...\(page.firstSeq - 1) were trimmed before \(consumer) consumed them; "
+                    + "continuing at \(page.firstSeq)")
+                cursor = page.firstSeq - 1
+            case .page(let page):
+                for event in page.events {
+                    try await handle(event)
+                    cursor = event.seq
+                }
+                guard let last = page.events.last?.seq else {
+                    cursor = page.scannedThrough
+                    continue
+                }
+                cursor = page.scannedThrough
+                await acknowledge(role: role, consumer: consumer, through: last)
+            }
+        }
+    }
+
+    /// Acknowledges, retrying while no leader takes the write (until cancelled).
+    private func acknowledge(role: String, consumer: String, through seq: UInt64) async {
+        var delay = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            do {
+                _ = try await node.acknowledgeEvents(role: role, consumer: consumer, through: seq)
+                return
+            } catch {
+                logger.warning("cannot store \(consumer)'s cursor for \(role) at \(seq): \(error); retrying")
+                try? await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
+        }
+    }
+
+    /// Waits until this node knows a leader and has applied everything committed as far as it
+    /// knows: a restarted node then reads its cursor as it was stored, not as an older state.
+    public func waitUntilCaughtUp() async {
+        while !Task.isCancelled {
+            let status = node.consensus.status
+            if status.leader != nil, status.commitIndex > 0, status.appliedIndex >= status.commitIndex { return }
+            try? await Task.sleep(for: .milliseconds(50))
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import DiscoCore
+import DiscoLifecycle
+import DiscoNet
+import DiscoTestKit
+import NodeRuntime
+import Synchronization
+import Testing
+
+/// `-requires` and `-bootstrap-needs` on one node (the process tests cover other members).
+@Suite struct RoleRequirementTests {
+    /// Records whether it ran.
+    final class Flag: Role {
+        let name = "flag"
+        private let flag = Atomic<Bool>(false)
+        var started: Bool { flag.load(ordering: .relaxed) }
+        func run(_ context: RoleContext) async throws {
+            flag.store(true, ordering: .relaxed)
+            try await gracefulShutdown()
+        }
+    }
+
+    @Test func anUnmetRequirementMakesReadyzAnswer503NamingTheRole() async throws {
+        var setup = try TestNodeSetup(id: "q1", prefix: "disco-requires")
+        defer { setup.removeDirectory() }
+        setup.configuration.cluster.requires = ["dns"]
+        setup.configuration.cluster.roles = ["host"]
+        let running = try await RunningNode.start(setup.configuration)
+        let client = HTTPClient()
+        try await waitUntil("q1 to lead") { running.node.keyValues(namespace: "x").revision > 0 }
+        let ready = try await client.send(HTTPClientRequest(url: setup.apiURL + "/readyz"))
+        #expect(ready.status == 503)
+        #expect(ready.bodyText.contains("not ready: requires role dns: no live member performs it"), "\(ready.bodyText)")
+        #expect(try JSONValue.parse(ready.body)["missing_role"] == "dns")
+        let metrics = try await client.send(HTTPClientRequest(url: setup.apiURL + "/metrics")).bodyText
+        #expect(metrics.contains("disco_role_requirements_unmet 1\n"))
+        #expect(metrics.contains("disco_role_live_members{role=\"dns\"} 0\n"))
+        #expect(metrics.contains("disco_role_live_members{role=\"host\"} 1\n"))
+        #expect(await running.stop() == nil)
+
+        // The node itself performing the role meets the requirement.
+        var itself = try TestNodeSetup(id: "q2", prefix: "disco-requires")
+        defer { itself.removeDirectory() }
+        itself.configuration.cluster.requires = ["dns"]
+        itself.configuration.cluster.roles = ["dns"]
+        let second = try await RunningNode.start(itself.configuration)
+        try await waitUntil("q2 to be ready") {
+            (try? await client.send(HTTPClientRequest(url: itself.apiURL + "/readyz")))?.status == 200
+        }
+        #expect(await second.stop() == nil)
+        await client.shutdown()
+    }
+
+    @Test func bootstrapNeedsHoldTheRolesBackAndLogWhatTheyWaitFor() async throws {
+        var setup = try TestNodeSetup(id: "b1", prefix: "disco-bootstrap-needs")
+        defer { setup.removeDirectory() }
+        setup.configuration.cluster.bootstrapNeeds = ["dns"]
+        setup.configuration.cluster.bootstrapNeedsLogInterval = .milliseconds(100)
+        let sink = MemoryLogSink()
+        let role = Flag()
+        let running = try await RunningNode.start(setup.configuration, logger: testLogger(.info, sink: sink), roles: [role])
+        let client = HTTPClient()
+        try await waitUntil("the wait to be logged twice") {
+            sink.lines.filter { $0.contains("waiting for a live member performing dns (-bootstrap-needs)") }.count >= 2
+        }
+        let ready = try await client.send(HTTPClientRequest(url: setup.apiURL + "/readyz"))
+        #expect(ready.status == 503)
+        #expect(ready.bodyText.contains("waiting for a live member performing dns (-bootstrap-needs)"), "\(ready.bodyText)")
+        #expect(!role.started)
+        let metrics = try await client.send(HTTPClientRequest(url: setup.apiURL + "/metrics")).bodyText
+        #expect(metrics.contains("disco_bootstrap_needs_waiting 1\n"))
+        // Stopping while waiting is a clean stop; the role never ran.
+        #expect(await running.stop() == nil)
+        #expect(!role.started)
+
+        // Met by the node itself: the role starts.
+        var met = try TestNodeSetup(id: "b2", prefix: "disco-bootstrap-needs")
+        defer { met.removeDirectory() }
+        met.configuration.cluster.bootstrapNeeds = ["dns"]
+        met.configuration.cluster.roles = ["dns"]
+        let metSink = MemoryLogSink()
+        let metRole = Flag()
+        let second = try await RunningNode.start(met.configuration, logger: testLogger(.info, sink: metSink), roles: [metRole])
+        try await waitUntil("the role to start") { metRole.started }
+        #expect(metSink.lines.contains { $0.contains("bootstrap needs met (dns by b2)") })
+        #expect(await second.stop() == nil)
+        await client.shutdown()
+    }
+
+    @Test func theConfigurationRefusesBadRoleNames() {
+        var configuration = NodeConfiguration(nodeID: "v1", dataDirectory: "/tmp/x")
+        configuration.cluster.requires = ["Dns"]
+        #expect(throws: NodeConfigurationError.self) { try configuration.validate() }
+        configuration.cluster.requires = []
+        configuration.cluster.bootstrapNeeds = ["-dns"]
+        do {
+            try configuration.validate()
+            Issue.record("accepted")
+        } catch {
+            #expect(error.property == "cluster.bootstrapNeeds")
+        }
+    }
+}

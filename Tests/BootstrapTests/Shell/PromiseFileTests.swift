@@ -41,7 +41,7 @@ import Testing
         let proposer = BootstrapPeer(id: "node-0", raftAddress: "127.0.0.1:29002", apiAddress: "127.0.0.1:1")
         let proposal = Proposal(id: ProposalID(proposer: "node-0", sequence: 5), cluster: "disco", expect: 3,
                                 voters: [proposer, node.peer, BootstrapPeer(id: "node-2", raftAddress: "127.0.0.1:29003", apiAddress: "127.0.0.1:2")])
-        let reply = await BootstrapClient().propose(proposal, to: node.peer, timeout: .seconds(5))
+        let reply = await BootstrapClient().propose(proposal, to: node.peer, timeout: .seconds(30))
         #expect(try reply.get() == .accepted)
         await node.shell.shutdown()
 

@@ -87,7 +87,7 @@ let package = Package(
         // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
         .target(
             name: "NodeRuntime",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery", "DiscoAuth"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery", "DiscoAuth", "DiscoEtcd"],
             swiftSettings: strictSettings
         ),
         // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a

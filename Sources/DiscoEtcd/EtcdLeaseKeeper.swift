@@ -116,6 +116,10 @@ public final class EtcdLeaseKeeper: Sendable {
     /// the lease was lost (nil when cancelled).
     public func run() async -> String? {
         while !Task.isCancelled {
+            guard case .held = phase else {
+                if case .lost(_, let reason) = phase { return reason }
+                return "no lease is held"
+            }
             do {
                 try await renew()
                 try await Task.sleep(for: currentTTL / 3)

@@ -52,6 +52,8 @@ public enum EtcdOp: Sendable, Hashable {
     /// One key, or every key under it when `prefix` is true.
     case get(key: String, prefix: Bool = false)
     case delete(key: String, prefix: Bool = false)
+    /// Every key in `[from, to)`.
+    case deleteRange(from: String, to: String)
 
     var json: [String: Any] {
         switch self {
@@ -67,6 +69,8 @@ public enum EtcdOp: Sendable, Hashable {
             var range: [String: Any] = ["key": EtcdGateway.base64(key)]
             if prefix { range["range_end"] = EtcdGateway.base64(EtcdKey.prefixEnd(key)) }
             return ["request_delete_range": range]
+        case .deleteRange(let from, let to):
+            return ["request_delete_range": ["key": EtcdGateway.base64(from), "range_end": EtcdGateway.base64(to)]]
         }
     }
 }

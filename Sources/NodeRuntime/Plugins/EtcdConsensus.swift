@@ -86,8 +86,15 @@ public final class EtcdConsensus: ConsensusEngine {
         log.leadershipChanges { ConsensusLeadership(term: UInt64(max(0, $0.term)), leader: $0.leader, isLocal: $0.isLocal) }
     }
 
+    /// Stops following etcd and revokes this node's lease, so its member record and election
+    /// key disappear and the next candidate leads at once.
     public func shutdown(transferLeadership: Bool) async {
         await runner.stop(revokeLease: true)
+    }
+
+    /// Stops without revoking the lease, as a crash would: the others wait for etcd to expire it.
+    public func halt() async {
+        await runner.stop(revokeLease: false)
     }
 
     /// Runs an engine request, translating its errors into ``ConsensusError``.

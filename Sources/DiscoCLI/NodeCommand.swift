@@ -86,7 +86,8 @@ public struct NodeCommand: Sendable {
 
         let node: Node
         do {
-            node = try await Node.start(options.nodeConfiguration, logger: logger)
+            let configuration = options.nodeConfiguration
+            node = try await Node.start(configuration, logger: logger, components: NodeComponents.forConsensus(configuration.consensus))
         } catch {
             CommandLineTool.writeStandardError("\(programName): \(error)\n")
             CommandLineTool.exit(1)

@@ -108,7 +108,8 @@ extension EtcdConsensusLog {
                 while !Task.isCancelled {
                     let batch = try await watch.next()
                     for event in batch.events { try await handle(event) }
-                    finishBatch()
+                    // Just became a member: read the log from the start (it was not applied before).
+                    if finishBatch() { break }
                 }
             } catch {
                 if Task.isCancelled { return }
@@ -129,27 +130,31 @@ extension EtcdConsensusLog {
             range = try await client.range(keys.root, limit: 1000, revision: revision, fromKey: last.key + "\u{0}")
             kvs += range.kvs
         }
-        if let snapshotKV = kvs.first(where: { $0.key == keys.snapshot }), let snapshot = EtcdSnapshotValue(bytes: snapshotKV.value),
-           snapshot.index > state.withLock({ $0.appliedIndex }) {
-            do {
-                try applier.restore(snapshot.state)
-                state.withLock { state in
-                    state.appliedIndex = snapshot.index
-                    state.snapshotIndex = snapshot.index
-                    state.pending = state.pending.filter { $0.key > snapshot.index }
-                }
-            } catch {
-                state.withLock { $0.failure = "the snapshot in \(keys.snapshot) does not restore: \(error)" }
-                throw EtcdError(.malformed, endpoint: client.endpointList, operation: "restore \(keys.snapshot)", message: "\(error)")
-            }
-        }
         state.withLock { state in
             state.candidates = [:]
             state.live = [:]
             state.clusterRevision = nil
         }
-        for kv in kvs { try await handle(.put(kv)) }
-        finishBatch()
+        // The configuration first: whether this node is a member decides whether the log applies.
+        for kv in kvs where keys.logIndex(kv.key) == nil { try await handle(.put(kv)) }
+        _ = finishBatch()
+        if state.withLock({ $0.wasMember }) {
+            if let snapshotKV = kvs.first(where: { $0.key == keys.snapshot }), let snapshot = EtcdSnapshotValue(bytes: snapshotKV.value),
+               snapshot.index > state.withLock({ $0.appliedIndex }) {
+                do {
+                    try applier.restore(snapshot.state)
+                    state.withLock { state in
+                        state.appliedIndex = snapshot.index
+                        state.snapshotIndex = snapshot.index
+                        state.pending = state.pending.filter { $0.key > snapshot.index }
+                    }
+                } catch {
+                    state.withLock { $0.failure = "the snapshot in \(keys.snapshot) does not restore: \(error)" }
+                    throw EtcdError(.malformed, endpoint: client.endpointList, operation: "restore \(keys.snapshot)", message: "\(error)")
+                }
+            }
+        }
+        for kv in kvs where keys.logIndex(kv.key) != nil { try await handle(.put(kv)) }
         return revision
     }
 
@@ -158,8 +163,9 @@ extension EtcdConsensusLog {
         let key = event.key
         if let index = keys.logIndex(key) {
             guard case .put(let kv) = event else { return }  // a trim after a snapshot
+            // A node applies the log only as a member (as with Raft, where only members receive it).
             state.withLock { state in
-                if index > state.appliedIndex { state.pending[index] = (kv.modRevision, kv.value) }
+                if index > state.appliedIndex, state.wasMember { state.pending[index] = (kv.modRevision, kv.value) }
             }
             try await applyPending()
             return
@@ -193,13 +199,22 @@ extension EtcdConsensusLog {
         }
     }
 
-    /// After a batch: removal, waiters and leadership notifications.
-    func finishBatch() {
-        state.withLock { state in
+    /// After a batch: membership, removal and leadership notifications. Returns true when this
+    /// node just became a member (the log must be read from the start).
+    func finishBatch() -> Bool {
+        let joined = state.withLock { state -> Bool in
             let member = state.config.members.contains(configuration.localID)
-            if member { state.wasMember = true } else if state.wasMember { state.removed = true }
+            if member {
+                defer { state.wasMember = true }
+                return !state.wasMember
+            } else if state.wasMember, !state.removed {
+                state.removed = true
+                state.removedBy = state.leaderCandidate.flatMap { NodeID($0.text) }.flatMap { $0 == configuration.localID ? nil : $0 }
+            }
+            return false
         }
         publishLeadership()
+        return joined
     }
 
     /// Applies pending entries while the next index is there; the leader snapshots every

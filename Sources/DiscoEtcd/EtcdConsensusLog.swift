@@ -73,6 +73,8 @@ public final class EtcdConsensusLog: Sendable {
         public var live: Set<NodeID>
         /// Set once this node, having been a member, is no longer in the configuration.
         public var removed: Bool
+        /// The leader when the configuration without this node was seen (nil: this node led).
+        public var removedBy: NodeID?
         /// The last failure talking to etcd, cleared by the next success.
         public var lastError: String?
         /// Why the engine stopped applying (a snapshot that does not restore), if it did.
@@ -115,10 +117,12 @@ public final class EtcdConsensusLog: Sendable {
             let mine = state.leadership.map { lead in
                 lead.lease == leaseID && leaderKey?.key == lead.key && leaderKey?.createRevision == lead.revision
             } ?? false
-            return Status(isLeader: mine && !state.stopped, leader: leaderKey.flatMap { NodeID($0.text) },
-                          term: leaderKey?.createRevision ?? 0, lastIndex: state.lastIndex, appliedIndex: state.appliedIndex,
+            // Like a Raft node outside the cluster, a node that is not (and was not) a member knows no leader.
+            let follows = state.wasMember
+            return Status(isLeader: mine && !state.stopped, leader: follows ? leaderKey.flatMap { NodeID($0.text) } : nil,
+                          term: follows ? leaderKey?.createRevision ?? 0 : 0, lastIndex: state.lastIndex, appliedIndex: state.appliedIndex,
                           config: state.config, initialized: state.clusterRevision != nil, live: Set(state.live.keys),
-                          removed: state.removed, lastError: state.lastError, failure: state.failure, isStopped: state.stopped)
+                          removed: state.removed, removedBy: state.removedBy, lastError: state.lastError, failure: state.failure, isStopped: state.stopped)
         }
     }
 
@@ -192,6 +196,7 @@ struct EngineState {
     var live: [NodeID: [UInt8]] = [:]
     var wasMember = false
     var removed = false
+    var removedBy: NodeID?
     var lastError: String?
     var failure: String?
     var stopped = false

@@ -41,7 +41,7 @@ public final class EtcdConsensus: ConsensusEngine {
             commitIndex: etcd.lastIndex, appliedIndex: etcd.appliedIndex, lastIndex: etcd.lastIndex,
             voters: etcd.config.voters, learners: etcd.config.learners, hasState: etcd.initialized && isMember,
             isStopped: etcd.isStopped, failure: etcd.failure, peers: peers,
-            removal: etcd.removed ? RemovalNotice(reportedBy: nil, configIndex: etcd.appliedIndex) : nil)
+            removal: etcd.removed ? RemovalNotice(reportedBy: etcd.removedBy, configIndex: etcd.appliedIndex) : nil)
     }
 
     public func bootstrap(voters: [NodeID]) async throws {

@@ -88,8 +88,8 @@ extension NodeProcessTests {
         }
 
         /// Five nodes with `-bootstrap-expect 3` started at once form exactly one cluster.
-        @Test func fiveNodesWithExpectThreeFormOneCluster() async throws {
-            try await DiscodCluster.with("five") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func fiveNodesWithExpectThreeFormOneCluster(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("five", engine: engine) { cluster in
                 let (nodes, _) = try NodeTests.startSeedCluster(cluster, count: 5, expect: 3)
                 try await DiscodCluster.waitForLeader(nodes)
                 var epochs: [String?] = []

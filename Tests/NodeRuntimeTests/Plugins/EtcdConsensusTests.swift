@@ -146,6 +146,8 @@ import Testing
             }
             #expect(try await client.get(keys.snapshot) != nil)
             let late = group.start("2")
+            #expect(late.store.lastSeq == 0)
+            try await leader.addLearner("2")
             try await waitUntil("the new node to hold all 24 events") { late.store.lastSeq == 24 }
             #expect(late.store.events(since: 0, limit: 100) == leader.store.events(since: 0, limit: 100))
             #expect(late.store.cluster == "snap")
@@ -157,7 +159,8 @@ import Testing
             group.start("1")
             let joiner = group.start("2")
             try await group.engines["1"]!.bootstrap(voters: ["1"])
-            let leader = try await group.leader()
+            let leader = try await group.leader(among: ["1"])
+            #expect(joiner.status.leader == nil, "a node outside the cluster knows no leader, as with Raft")
             try await leader.addLearner("2")
             try await waitUntil("the joiner to see itself a learner") { joiner.status.learners == ["2"] }
             #expect(leader.status.peers["2"]?.caughtUp == true)

@@ -147,7 +147,7 @@ public struct DiscodFlags: Sendable {
         discoConfig = set.string("disco-config", usage: "Discovery configuration: JSON, or the path of a JSON file; $VAR and ${VAR}\n"
                                   + "are expanded, and one that is not set is an error", group: discovery, typeName: "json|path")
         consensus = set.custom("consensus", default: .raft, defaultText: "raft", typeName: "engine",
-                               usage: "Consensus engine: raft (embedded) or etcd (state under /<disco-key>/ in an etcd cluster)",
+                               usage: "Consensus engine: raft (embedded) or etcd (state in etcd under /<disco-key>/)",
                                group: Self.formationGroup) { text throws(FlagValueError) in
             guard let engine = ConsensusEngineName(rawValue: text) else { throw FlagValueError("consensus must be raft or etcd") }
             return engine

@@ -130,13 +130,14 @@ extension EtcdConsensusLog {
             range = try await client.range(keys.root, limit: 1000, revision: revision, fromKey: last.key + "\u{0}")
             kvs += range.kvs
         }
+        // The configuration first (whether this node is a member decides whether the log
+        // applies), replacing the view in one step so no reader sees it half rebuilt.
         state.withLock { state in
             state.candidates = [:]
             state.live = [:]
             state.clusterRevision = nil
+            for kv in kvs where keys.logIndex(kv.key) == nil { absorb(.put(kv), into: &state) }
         }
-        // The configuration first: whether this node is a member decides whether the log applies.
-        for kv in kvs where keys.logIndex(kv.key) == nil { try await handle(.put(kv)) }
         _ = finishBatch()
         if state.withLock({ $0.wasMember }) {
             if let snapshotKV = kvs.first(where: { $0.key == keys.snapshot }), let snapshot = EtcdSnapshotValue(bytes: snapshotKV.value),
@@ -170,31 +171,35 @@ extension EtcdConsensusLog {
             try await applyPending()
             return
         }
-        state.withLock { state in
-            switch event {
-            case .put(let kv):
-                if key == keys.cluster {
-                    state.clusterRevision = kv.createRevision
-                } else if key == keys.config, let config = EtcdMembershipConfig(bytes: kv.value) {
-                    state.config = config
-                    state.configModRevision = kv.modRevision
-                } else if key == keys.seq, kv.modRevision >= state.seqModRevision {
-                    state.seqModRevision = kv.modRevision
-                    state.lastIndex = UInt64(kv.text) ?? state.lastIndex
-                } else if key.hasPrefix(keys.electionPrefix) {
-                    state.candidates[key] = kv
-                } else if let id = keys.memberID(key) {
-                    state.live[id] = kv.value
-                }
-            case .delete:
-                if key == keys.cluster {
-                    state.clusterRevision = nil
-                } else if key.hasPrefix(keys.electionPrefix) {
-                    state.candidates[key] = nil
-                    if state.leadership?.key == key { state.leadership = nil }
-                } else if let id = keys.memberID(key) {
-                    state.live[id] = nil
-                }
+        state.withLock { absorb(event, into: &$0) }
+    }
+
+    /// Takes a change of a key other than the log's into the view.
+    func absorb(_ event: EtcdWatchEvent, into state: inout EngineState) {
+        let key = event.key
+        switch event {
+        case .put(let kv):
+            if key == keys.cluster {
+                state.clusterRevision = kv.createRevision
+            } else if key == keys.config, let config = EtcdMembershipConfig(bytes: kv.value) {
+                state.config = config
+                state.configModRevision = kv.modRevision
+            } else if key == keys.seq, kv.modRevision >= state.seqModRevision {
+                state.seqModRevision = kv.modRevision
+                state.lastIndex = UInt64(kv.text) ?? state.lastIndex
+            } else if key.hasPrefix(keys.electionPrefix) {
+                state.candidates[key] = kv
+            } else if let id = keys.memberID(key) {
+                state.live[id] = kv.value
+            }
+        case .delete:
+            if key == keys.cluster {
+                state.clusterRevision = nil
+            } else if key.hasPrefix(keys.electionPrefix) {
+                state.candidates[key] = nil
+                if state.leadership?.key == key { state.leadership = nil }
+            } else if let id = keys.memberID(key) {
+                state.live[id] = nil
             }
         }
     }

@@ -8,14 +8,15 @@ import DiscoTestKit
     @Test func renewingKeepsTheLeaseAliveBeyondItsTTL() async throws {
         try await withEtcd { etcd in
             let client = etcdClient(etcd.endpoints)
-            let keeper = EtcdLeaseKeeper(client: client, ttl: .seconds(3))
+            let keeper = EtcdLeaseKeeper(client: client, ttl: .seconds(5))
             let id = try await keeper.grant()
             try await client.put("/kept", [], lease: id)
-            let expiresWithout = ContinuousClock.now + .seconds(4)
+            let expiresWithout = ContinuousClock.now + .seconds(6)
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask { _ = await keeper.run() }
-                try await waitUntil("four renewals, past the TTL", timeout: .seconds(60)) {
-                    keeper.renewals >= 4 && ContinuousClock.now > expiresWithout
+                try await waitUntil("three renewals, past the TTL", timeout: .seconds(60)) {
+                    if case .lost(_, let reason) = keeper.phase { throw EtcdError(.leaseLost(id: id), endpoint: "", operation: "test", message: reason) }
+                    return keeper.renewals >= 3 && ContinuousClock.now > expiresWithout
                 }
                 group.cancelAll()
             }

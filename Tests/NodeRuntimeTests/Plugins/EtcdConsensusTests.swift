@@ -176,4 +176,25 @@ import Testing
             #expect(leader.status.voters == ["1"])
         }
     }
+
+    @Test func theReplicatedKeyValueMapWithCompareAndSetRunsOnTheEtcdEngine() async throws {
+        try await withEtcdEngines { group in
+            group.start("1")
+            group.start("2")
+            try await group.engines["1"]!.bootstrap(voters: ["1", "2"])
+            let leader = try await group.leader()
+            let key = KVKey("app", "config")
+            _ = try await leader.propose(try ClusterCommand.kvTransaction(KVTransaction(operations: [.put(key, Array("v1".utf8))])).encode())
+            let created = try #require(leader.store.keyValue(key))
+            let stale = try await leader.propose(try ClusterCommand.kvTransaction(
+                KVTransaction(conditions: [KVCondition(key, revision: created.revision + 100)], operations: [.put(key, Array("no".utf8))])).encode())
+            _ = try await leader.propose(try ClusterCommand.kvTransaction(
+                KVTransaction(conditions: [KVCondition(key, revision: created.revision)], operations: [.put(key, Array("v2".utf8))])).encode())
+            for engine in group.engines.values {
+                try await waitUntil("node \(engine.localID) to apply the key-value transactions") { engine.status.appliedIndex >= 3 }
+                #expect(engine.store.keyValue(key)?.value == Array("v2".utf8), "the stale compare-and-set at index \(stale) wrote nothing")
+                #expect(engine.store.keyValue(key)?.created == created.created)
+            }
+        }
+    }
 }

@@ -27,7 +27,7 @@ struct EtcdEngineGroup {
         configuration.snapshotEvery = snapshotEvery
         configuration.memberRecord = Array("{\"id\":\"\(id)\"}".utf8)
         configuration.retryInterval = .milliseconds(100)
-        let client = EtcdClient(gateway: EtcdGateway(endpoints: endpoints ?? etcd.endpoints, timeout: .seconds(1), transport: HTTPClient()))
+        let client = EtcdClient(gateway: EtcdGateway(endpoints: endpoints ?? etcd.endpoints, timeout: .seconds(5), transport: HTTPClient()))
         let engine = EtcdConsensus(configuration: configuration, client: client, store: ClusterStateMachine(logger: memoryLogger()))
         engines[id] = engine
         return engine

@@ -95,7 +95,7 @@ let package = Package(
         .target(
             name: "NodeRuntime",
             dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery",
-                           "DiscoAuth"],
+                           "DiscoAuth", "DiscoEtcd"],
             swiftSettings: strictSettings
         ),
         // The built-in roles, as plug-ins of the node: host (member change events) and dns (the
@@ -196,7 +196,8 @@ let package = Package(
             dependencies: ["DiscoRoles", "NodeRuntime", "DNSServerCore", "DiscoDNSServer", "DiscoDNSMessage", "DiscoCore", "DiscoNet",
                            "DiscoLifecycle", "DiscoSystem", "DiscoTestKit"],
             swiftSettings: strictSettings),
-        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoLifecycle", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
+        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoLifecycle", "DiscoTestKit", "DiscoSystem", "DiscoEtcd", "DiscoNet"],
+                    swiftSettings: strictSettings),
         .testTarget(name: "BootstrapCoreTests", dependencies: ["BootstrapCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoLifecycleTests", dependencies: ["DiscoLifecycle", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),

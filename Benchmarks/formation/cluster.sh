@@ -72,8 +72,8 @@ PY
 select_sides() {
     case "${1:-}" in
         "") sides=(disco etcd) ;;
-        disco|etcd) sides=("$1") ;;
-        *) echo "--only takes disco or etcd" >&2; exit 2 ;;
+        disco|etcd|disco-etcd) sides=("$1") ;;
+        *) echo "--only takes disco, disco-etcd or etcd" >&2; exit 2 ;;
     esac
 }
 
@@ -90,11 +90,18 @@ median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) { print "nan"; exit 
 # field NAME: the value of NAME=... in the key=value line on stdin.
 field() { tr ' ' '\n' | sed -n "s/^$1=//p" | head -n 1; }
 
-side_name() { if [ "$1" = disco ]; then echo "discod"; else echo "etcd"; fi; }
+side_name() {
+    case "$1" in
+        disco) echo "discod" ;;
+        disco-etcd) echo "discod -consensus etcd" ;;
+        *) echo "etcd" ;;
+    esac
+}
 
 # MARK: one 3-node cluster at a time
 
 c_kind=""
+c_bench_kind=""  # what disco-bench-node talks to: disco (either engine) or etcd
 c_dir=""
 c_pid=()    # process IDs, index 0..2
 c_url=()    # client URLs (discod HTTP API, etcd client URL)
@@ -102,14 +109,17 @@ c_live=()   # indexes of nodes not killed
 c_t0=""     # $EPOCHREALTIME just before the first process was spawned
 c_serial=0
 
-# start_cluster KIND: three discod nodes (KIND=disco) or etcd members (KIND=etcd) spawned at once.
+# start_cluster KIND: three discod nodes (KIND=disco), three etcd members (KIND=etcd), or three
+# discod nodes with -consensus etcd on three etcd members of their own (KIND=disco-etcd; the etcd
+# members are processes 3..5, spawned first), spawned at once.
 start_cluster() {
     c_kind="$1"
+    c_bench_kind="$([ "$c_kind" = etcd ] && echo etcd || echo disco)"
     c_serial=$((c_serial + 1))
     c_dir="$work/$c_kind-$c_serial"
     mkdir -p "$c_dir"
     local ports
-    read -r -a ports <<<"$(free_ports 6)"
+    read -r -a ports <<<"$(free_ports 12)"
     c_url=(); c_pid=(); c_live=(0 1 2)
     local i cmds=()
     for i in 0 1 2; do
@@ -119,12 +129,30 @@ start_cluster() {
     local join peers=""
     join="$(IFS=,; echo "${c_url[*]}")"
     for i in 0 1 2; do peers+="${peers:+,}e$i=http://127.0.0.1:${ports[i + 3]}"; done
+    local engine=()
+    if [ "$c_kind" = disco-etcd ]; then
+        local etcd_peers="" endpoints=""
+        for i in 0 1 2; do
+            etcd_peers+="${etcd_peers:+,}s$i=http://127.0.0.1:${ports[i + 9]}"
+            endpoints+="${endpoints:+,}\"http://127.0.0.1:${ports[i + 6]}\""
+        done
+        for i in 0 1 2; do
+            mkdir -m 700 -p "$c_dir/etcd$i"
+            etcd --name "s$i" --data-dir "$c_dir/etcd$i" \
+                --listen-client-urls "http://127.0.0.1:${ports[i + 6]}" --advertise-client-urls "http://127.0.0.1:${ports[i + 6]}" \
+                --listen-peer-urls "http://127.0.0.1:${ports[i + 9]}" --initial-advertise-peer-urls "http://127.0.0.1:${ports[i + 9]}" \
+                --initial-cluster "$etcd_peers" --initial-cluster-state new --initial-cluster-token "store-$c_serial-$$" \
+                --logger zap --log-outputs stderr --log-level warn >"$c_dir/etcd$i.log" 2>&1 &
+            c_pid[i + 3]=$!
+        done
+        engine=(-consensus etcd -consensus-config "{\"endpoints\":[$endpoints]}" -disco-key bench)
+    fi
     # Everything is prepared; only the spawning is timed.
     c_t0="$EPOCHREALTIME"
     for i in 0 1 2; do
-        if [ "$c_kind" = disco ]; then
+        if [ "$c_kind" != etcd ]; then
             "$discod_bin" -node-id "node$i" -http-addr "127.0.0.1:${ports[i]}" -raft-addr "127.0.0.1:${ports[i + 3]}" \
-                -bootstrap-expect 3 -join "$join" "$c_dir/data$i" >"$c_dir/node$i.log" 2>&1 &
+                "${engine[@]}" -bootstrap-expect 3 -join "$join" "$c_dir/data$i" >"$c_dir/node$i.log" 2>&1 &
         else
             etcd --name "e$i" --data-dir "$c_dir/data$i" \
                 --listen-client-urls "${c_url[i]}" --advertise-client-urls "${c_url[i]}" \
@@ -203,14 +231,14 @@ run_watched() {
 # accepted by a live node.
 first_write() {
     run_watched "$form_timeout" "the first accepted write (POST to $(live_urls))" \
-        "$bench_bin" wait-write -urls "$(live_urls)" -kind "$c_kind" -since "$1" -timeout "${form_timeout}s"
+        "$bench_bin" wait-write -urls "$(live_urls)" -kind "$c_bench_kind" -since "$1" -timeout "${form_timeout}s"
     elapsed="$(field elapsed <"$work/watched.out")"
 }
 
 # find_leader: sets `leader` to the index (0..2) of the node every live node names as leader.
 find_leader() {
     run_watched "$form_timeout" "all nodes to agree on a leader" \
-        "$bench_bin" leader -urls "$(live_urls)" -kind "$c_kind" -timeout "${form_timeout}s"
+        "$bench_bin" leader -urls "$(live_urls)" -kind "$c_bench_kind" -timeout "${form_timeout}s"
     local position
     position="$(field index <"$work/watched.out")"
     leader="${c_live[position]}"

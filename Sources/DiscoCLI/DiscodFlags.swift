@@ -14,6 +14,11 @@ import DiscoCore
 /// let (options, parsed) = NodeCommand(flags: flags).parse(arguments)
 /// ```
 public struct DiscodFlags: Sendable {
+    /// `-consensus`'s values.
+    public enum ConsensusEngineName: String, Sendable, Hashable {
+        case raft, etcd
+    }
+
     public static let nodeGroup = "Node"
     public static let formationGroup = "Cluster formation"
     public static let discoveryGroup = "Discovery"
@@ -47,6 +52,8 @@ public struct DiscodFlags: Sendable {
     let discoMode: Flag<DiscoMode?>
     let discoKey: Flag<String>
     let discoConfig: Flag<String>
+    let consensus: Flag<ConsensusEngineName>
+    let consensusConfig: Flag<String>
     let gossip: GossipFlags
     let roles: RoleFlags
     let auth: Flag<String>
@@ -141,6 +148,14 @@ public struct DiscodFlags: Sendable {
                                 + "-disco-key rqlite shares the record rqlite nodes keep", group: discovery, typeName: "key")
         discoConfig = set.string("disco-config", usage: "Discovery configuration: JSON, or the path of a JSON file; $VAR and ${VAR}\n"
                                   + "are expanded, and one that is not set is an error", group: discovery, typeName: "json|path")
+        consensus = set.custom("consensus", default: .raft, defaultText: "raft", typeName: "engine",
+                               usage: "Consensus engine: raft (embedded) or etcd (state in etcd under /<disco-key>/)",
+                               group: Self.formationGroup) { text throws(FlagValueError) in
+            guard let engine = ConsensusEngineName(rawValue: text) else { throw FlagValueError("consensus must be raft or etcd") }
+            return engine
+        }
+        consensusConfig = set.string("consensus-config", usage: "With -consensus etcd: etcd's endpoints, credentials and TLS as in etcd-kv's\n"
+                                       + "disco-config (JSON or a file; $VAR expanded)", group: Self.formationGroup, typeName: "json|path")
 
         gossip = GossipFlags(&set, group: Self.gossipGroup)
         roles = RoleFlags(&set, group: Self.rolesGroup)

@@ -27,6 +27,7 @@ extension DiscodOptions {
         configuration.formation.join = join
         configuration.formation.discovery = discoConfig.map { NodeConfiguration.Formation.Discovery(config: $0, key: discoKey) }
         configuration.formation.bootstrapExpect = bootstrapExpect
+        configuration.consensus = consensusEtcd.map { .etcd($0, key: discoKey) } ?? .raft
         configuration.formation.bootstrapExpectTimeout = bootstrapExpectTimeout
         configuration.formation.joinAttempts = joinAttempts
         configuration.formation.joinInterval = joinInterval

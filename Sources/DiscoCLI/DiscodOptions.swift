@@ -32,6 +32,8 @@ public struct DiscodOptions: Sendable {
     public var discoKey: String
     /// The validated disco-config for ``discoMode`` (defaults applied when none was given).
     public var discoConfig: DiscoConfig?
+    /// `-consensus etcd` with `-consensus-config`: the etcd settings (nil: embedded Raft).
+    public var consensusEtcd: EtcdKVConfig?
     /// Gossip encryption from `-gossip-key` or `-gossip-keyring` (nil: plaintext gossip).
     public var gossipEncryption: GossipEncryptionOptions?
     /// `-roles`, `-requires`, `-bootstrap-needs` and the dns role's `-dns-*` flags.
@@ -202,6 +204,23 @@ public struct DiscodOptions: Sendable {
 
         // Files last: the keyring and disco-config may be read.
         gossipEncryption = try GossipEncryptionOptions(flags.gossip, parsed: parsed, loader: loader)
+        let consensusText = parsed[flags.consensusConfig]
+        switch parsed[flags.consensus] {
+        case .raft:
+            guard consensusText.isEmpty else { throw FlagError.conflict("consensus-config", "-consensus-config needs -consensus etcd") }
+            consensusEtcd = nil
+        case .etcd:
+            let loaded: DiscoConfig
+            do throws(ConfigError) {
+                loaded = consensusText.isEmpty ? try DiscoConfig.decode(mode: .etcdKV, json: nil) : try loader.load(consensusText, mode: .etcdKV)
+            } catch {
+                throw FlagError(code: .invalidValue, flag: "consensus-config", message: "invalid value for flag -consensus-config: \(error)")
+            }
+            guard case .etcdKV(let etcd) = loaded else {
+                throw FlagError(code: .invalidValue, flag: "consensus-config", message: "-consensus-config is not an etcd configuration")
+            }
+            consensusEtcd = etcd
+        }
         let configText = parsed[flags.discoConfig]
         if let discoMode {
             do throws(ConfigError) {

@@ -94,7 +94,8 @@ public struct NodeCommand: Sendable {
         do {
             var configuration = options.nodeConfiguration
             configuration.timing.shutdownGrace += additionalShutdownGrace
-            node = try await Node.start(configuration, logger: logger, roles: try options.roles.makeRoles() + roles)
+            node = try await Node.start(configuration, logger: logger, components: NodeComponents.forConsensus(configuration.consensus),
+                                        roles: try options.roles.makeRoles() + roles)
         } catch {
             CommandLineTool.writeStandardError("\(programName): \(error)\n")
             CommandLineTool.exit(1)

@@ -18,7 +18,7 @@ public final class EtcdGateway: Sendable {
     let timeout: Duration
     let transport: any HTTPExchanging
     /// The endpoint that answered last, and the auth token, shared by concurrent calls.
-    private let state = Mutex<(preferred: Int, token: String?)>((0, nil))
+    let state = Mutex<(preferred: Int, token: String?)>((0, nil))
 
     /// - Parameters:
     ///   - endpoints: base URLs such as `http://127.0.0.1:2379` (a missing scheme means http).

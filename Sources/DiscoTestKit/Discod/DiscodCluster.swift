@@ -8,17 +8,32 @@ import Synchronization
 /// temporary root; everything is killed and removed by ``shutdown()``.
 public final class DiscodCluster: Sendable {
     public let root: String
+    /// The consensus engine every node runs.
+    public let engine: DiscodEngine
+    /// The etcd the nodes keep their state in (``DiscodEngine/etcd``).
+    public let etcd: EtcdFixture?
     private let started = Mutex<[DiscodProcess]>([])
 
-    public init(name: String = "discod") throws {
+    public init(name: String = "discod", engine: DiscodEngine = .raft, etcd: EtcdFixture? = nil) throws {
         root = NSTemporaryDirectory() + "disco-\(name)-\(UUID().uuidString.prefix(8))"
+        self.engine = engine
+        self.etcd = etcd
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
     }
 
-    /// Runs `body` with a fresh cluster; every process is killed and the data removed afterwards,
-    /// also when `body` throws.
-    public static func with(_ name: String, _ body: (DiscodCluster) async throws -> Void) async throws {
-        let cluster = try DiscodCluster(name: name)
+    /// Runs `body` with a fresh cluster whose nodes run `engine` (for etcd, a fresh etcd with
+    /// `etcdMembers` members); every process is killed and the data removed afterwards, also
+    /// when `body` throws.
+    public static func with(_ name: String, engine: DiscodEngine = .raft, etcdMembers: Int = 1,
+                            _ body: (DiscodCluster) async throws -> Void) async throws {
+        let etcd = engine == .etcd ? try await EtcdFixture.start(members: etcdMembers) : nil
+        let cluster: DiscodCluster
+        do {
+            cluster = try DiscodCluster(name: name, engine: engine, etcd: etcd)
+        } catch {
+            await etcd?.stop()
+            throw error
+        }
         do {
             try await body(cluster)
         } catch {
@@ -26,6 +41,19 @@ public final class DiscodCluster: Sendable {
             throw error
         }
         await cluster.shutdown()
+    }
+
+    /// The flags that select the engine: none for Raft; `-consensus etcd -consensus-config …`
+    /// and a `-disco-key` of this cluster's own for etcd (a flag list that names `-disco-key`
+    /// keeps its own).
+    public func engineFlags(adding flags: [String]) -> [String] {
+        guard engine == .etcd, let etcd else { return flags }
+        let endpoints = etcd.endpoints.map { "\"\($0)\"" }.joined(separator: ",")
+        var added = ["-consensus", "etcd", "-consensus-config", "{\"endpoints\":[\(endpoints)]}"]
+        if !flags.contains(where: { $0 == "-disco-key" || $0.hasPrefix("-disco-key=") }) {
+            added += ["-disco-key", "disco-\(root.suffix(8))"]
+        }
+        return added + flags
     }
 
     /// Two free ports (HTTP, Raft) for one node.
@@ -57,7 +85,7 @@ public final class DiscodCluster: Sendable {
     public func start(id: String, host: String = "127.0.0.1", ports: (http: UInt16, raft: UInt16), flags: [String],
                       authorization: String? = nil, access: DiscodAPIAccess = .plain) throws -> DiscodProcess {
         let node = try DiscodProcess(nodeID: id, host: host, httpPort: ports.http, raftPort: ports.raft, dataDirectory: dataDirectory(for: id),
-                                     flags: flags, authorization: authorization, access: access)
+                                     flags: engineFlags(adding: flags), authorization: authorization, access: access)
         started.withLock { $0.append(node) }
         return node
     }
@@ -65,7 +93,7 @@ public final class DiscodCluster: Sendable {
     /// Restarts a node (same ID and data directory), tracking the new process.
     @discardableResult
     public func restart(_ node: DiscodProcess, ports: (http: UInt16, raft: UInt16)? = nil, flags: [String]? = nil) throws -> DiscodProcess {
-        let again = try node.restarted(httpPort: ports?.http, raftPort: ports?.raft, flags: flags)
+        let again = try node.restarted(httpPort: ports?.http, raftPort: ports?.raft, flags: flags.map { engineFlags(adding: $0) })
         started.withLock { $0.append(again) }
         return again
     }
@@ -123,6 +151,19 @@ public final class DiscodCluster: Sendable {
     public func shutdown() async {
         let nodes = started.withLock { $0 }
         for node in nodes { await node.kill() }
+        await etcd?.stop()
         try? FileManager.default.removeItem(atPath: root)
     }
+}
+
+// MARK: - DiscodEngine
+
+/// The consensus engine a test's nodes run: the node process tests run against both.
+public enum DiscodEngine: String, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+    /// Embedded Raft (the default).
+    case raft
+    /// `-consensus etcd` against a real etcd started for the test.
+    case etcd
+
+    public var description: String { rawValue }
 }

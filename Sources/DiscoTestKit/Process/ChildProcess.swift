@@ -52,6 +52,7 @@ public final class ChildProcess: Sendable {
         let child = try spawnChild(executable: executable, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment)
         state.withLock {
             $0.pid = child.pid
+            $0.exitStatus = nil  // a process can be started again after it stopped
             $0.openStreams = 2
         }
         for fd in [child.stdout, child.stderr] {

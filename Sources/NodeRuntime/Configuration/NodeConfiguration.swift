@@ -39,6 +39,8 @@ public struct NodeConfiguration: Sendable {
     public var access = Access()
     /// Tick, timeout and grace intervals (rarely changed).
     public var timing = Timing()
+    /// The consensus engine: embedded Raft (the default) or etcd.
+    public var consensus = ConsensusChoice.raft
 
     /// A single-node configuration on `localhost:4001` (API) and `localhost:4002` (internode).
     public init(nodeID: NodeID, dataDirectory: String) {

@@ -9,8 +9,8 @@ extension NodeProcessTests {
     @Suite struct API {
         /// A long poll on one node returns when an event is appended through another; bad
         /// inputs answer 400 naming the parameter; unknown paths 404; another cluster name 409.
-        @Test func longPollAndErrorAnswers() async throws {
-            try await DiscodCluster.with("api") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func longPollAndErrorAnswers(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("api", engine: engine) { cluster in
                 let (nodes, _, _) = try await NodeTests.formedSeedCluster(cluster)
                 let first = #"{"test":"api","n":1}"#
                 let seq = try await NodeTests.append(first, via: nodes[0], others: nodes)

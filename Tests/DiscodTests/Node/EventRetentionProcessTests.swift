@@ -10,8 +10,8 @@ extension NodeProcessTests {
         /// With `-events-retain 5`, the leader trims the log to the five newest events on every
         /// node; a reader that missed trimmed events gets 410 naming where to resume; a reader
         /// starting afresh gets the retained events; the trimmed log survives a full restart.
-        @Test func leaderTrimsToTheRetentionAndReadersAreToldWhatTheyMissed() async throws {
-            try await DiscodCluster.with("retain") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func leaderTrimsToTheRetentionAndReadersAreToldWhatTheyMissed(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("retain", engine: engine) { cluster in
                 let ports = try DiscodCluster.ports(count: 3)
                 let flags = NodeTests.seedFlags(expect: 3, join: ports) + ["-events-retain", "5"]
                 let nodes = try ports.enumerated().map { index, pair in try cluster.start(id: "\(index + 1)", ports: pair, flags: flags) }

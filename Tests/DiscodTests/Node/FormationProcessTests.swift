@@ -9,8 +9,8 @@ extension NodeProcessTests {
     @Suite struct Formation {
         /// The seed's three commands: one leader, three voters everywhere, an event posted to a
         /// follower readable everywhere, the same /leader, ready, SWIM alive.
-        @Test func seedThreeCommandsFormOneCluster() async throws {
-            try await DiscodCluster.with("seed3") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func seedThreeCommandsFormOneCluster(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("seed3", engine: engine) { cluster in
                 let (nodes, _, leader) = try await NodeTests.formedSeedCluster(cluster)
                 try await NodeTests.eventually("every node to list voters 1, 2, 3 in /nodes", nodes) {
                     for node in nodes where await NodeTests.voterIDs(node) != ["1", "2", "3"] { return false }
@@ -22,6 +22,7 @@ extension NodeProcessTests {
                 let seq = try await NodeTests.append(event, via: follower)
                 #expect(seq == 1)
                 try await NodeTests.waitForEvents([event], on: nodes)
+                try await NodeTests.expectStateInEtcd(cluster, events: 1)
 
                 var leaderBodies: [String] = []
                 try await NodeTests.eventually("/leader to answer the same body on every node", nodes) {
@@ -87,8 +88,8 @@ extension NodeProcessTests {
         }
 
         /// Five nodes with `-bootstrap-expect 3` started at once form exactly one cluster.
-        @Test func fiveNodesWithExpectThreeFormOneCluster() async throws {
-            try await DiscodCluster.with("five") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func fiveNodesWithExpectThreeFormOneCluster(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("five", engine: engine) { cluster in
                 let (nodes, _) = try NodeTests.startSeedCluster(cluster, count: 5, expect: 3)
                 try await DiscodCluster.waitForLeader(nodes)
                 var epochs: [String?] = []

@@ -11,8 +11,8 @@ extension NodeProcessTests {
         /// An append with an `Idempotency-Key`, retried on another node and again after the
         /// leader stepped down, answers the first append's seq and index each time and appends
         /// once; a new key appends; a malformed key is refused.
-        @Test func retriesReturnTheFirstSeqAcrossALeaderChange() async throws {
-            try await DiscodCluster.with("idempotency") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func retriesReturnTheFirstSeqAcrossALeaderChange(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("idempotency", engine: engine) { cluster in
                 let (nodes, _, leaderID) = try await NodeTests.formedSeedCluster(cluster)
                 let (leader, followers) = try NodeTests.split(nodes, leader: leaderID)
                 let event = #"{"test":"idempotency","n":1}"#

@@ -9,8 +9,8 @@ extension NodeProcessTests {
     @Suite struct Membership {
         /// `-raft-non-voter -join <the three>`: listed with voter false everywhere, receives
         /// events, and the cluster keeps three voters.
-        @Test func nonVoterJoinsWithoutChangingTheVoters() async throws {
-            try await DiscodCluster.with("nonvoter") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func nonVoterJoinsWithoutChangingTheVoters(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("nonvoter", engine: engine) { cluster in
                 let (nodes, ports, _) = try await NodeTests.formedSeedCluster(cluster)
                 let before = #"{"test":"nonvoter","n":"before"}"#
                 try await NodeTests.append(before, via: nodes[0], others: nodes)
@@ -38,8 +38,8 @@ extension NodeProcessTests {
 
         /// `DELETE /remove` on a follower answers 307 to the leader; on the leader it removes
         /// the member, which then disappears from /nodes on the others.
-        @Test func removeFollowerRedirectsThenRemoves() async throws {
-            try await DiscodCluster.with("remove") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func removeFollowerRedirectsThenRemoves(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("remove", engine: engine) { cluster in
                 let (nodes, _, leader) = try await NodeTests.formedSeedCluster(cluster)
                 let (leaderNode, followers) = try NodeTests.split(nodes, leader: leader)
                 let (target, other) = (followers[0], followers[1])

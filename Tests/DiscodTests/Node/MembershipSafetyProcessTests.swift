@@ -71,13 +71,19 @@ extension NodeProcessTests {
         /// `DELETE /remove` of a follower: the removed node learns it, reports it on /status and
         /// /readyz, exits 1 with a clear message, refuses to start again without `-join`, and
         /// joins again as a new member with `-join`.
-        @Test func removedNodeReportsExitsAndRejoinsOnlyWithJoin() async throws {
-            try await DiscodCluster.with("removed") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func removedNodeReportsExitsAndRejoinsOnlyWithJoin(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("removed", engine: engine) { cluster in
                 let (nodes, ports, leaderID) = try await NodeTests.formedSeedCluster(cluster)
                 try await NodeTests.eventually("three voters", nodes) { await NodeTests.voterIDs(nodes[0]) == ["1", "2", "3"] }
                 let (leader, followers) = try NodeTests.split(nodes, leader: leaderID)
                 let target = followers[0]
-                let removed = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target.nodeID)"}"#, timeout: .seconds(20))
+                // 503 means "retry" (no leader at that moment, as on a loaded machine); anything else is the answer.
+                var removed = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target.nodeID)"}"#, timeout: .seconds(20))
+                try await NodeTests.eventually("DELETE /remove to be answered other than 503", nodes) {
+                    if removed.status != 503 { return true }
+                    removed = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target.nodeID)"}"#, timeout: .seconds(20))
+                    return removed.status != 503
+                }
                 #expect(removed.status == 200, "\(removed.status) \(removed.text)")
 
                 var status: JSONValue?
@@ -111,7 +117,9 @@ extension NodeProcessTests {
                 try await NodeTests.eventually("node \(target.nodeID) to vote again", all) {
                     await NodeTests.voterIDs(remaining[0]) == ["1", "2", "3"]
                 }
-                #expect(FileManager.default.fileExists(atPath: cluster.dataDirectory(for: target.nodeID) + "/raft.removed"))
+                if engine == .raft {  // Raft sets its old log aside; with etcd the node holds no log
+                    #expect(FileManager.default.fileExists(atPath: cluster.dataDirectory(for: target.nodeID) + "/raft.removed"))
+                }
                 try await NodeTests.waitForEvents([#"{"test":"removed","n":1}"#], on: all)
             }
         }

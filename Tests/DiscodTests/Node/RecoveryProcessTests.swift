@@ -9,8 +9,8 @@ extension NodeProcessTests {
     @Suite struct Recovery {
         /// kill -9 of the leader after acknowledged events: the survivors elect a leader, keep
         /// every acknowledged event and accept new ones.
-        @Test func killedLeaderLosesNoAcknowledgedEvent() async throws {
-            try await DiscodCluster.with("kill9") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func killedLeaderLosesNoAcknowledgedEvent(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("kill9", engine: engine) { cluster in
                 let (nodes, _, leader) = try await NodeTests.formedSeedCluster(cluster)
                 let acknowledged = NodeTests.events("kill9", 1...5)
                 for (index, event) in acknowledged.enumerated() {
@@ -31,8 +31,8 @@ extension NodeProcessTests {
         }
 
         /// SIGTERM of the leader: it exits 0 and the two survivors elect a new leader.
-        @Test func sigtermOfLeaderExitsZeroAndSurvivorsElect() async throws {
-            try await DiscodCluster.with("sigterm") { cluster in try await stopLeaderGracefully(cluster) }
+        @Test(arguments: DiscodEngine.allCases) func sigtermOfLeaderExitsZeroAndSurvivorsElect(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("sigterm", engine: engine) { cluster in try await stopLeaderGracefully(cluster) }
         }
 
         private func stopLeaderGracefully(_ cluster: DiscodCluster) async throws {
@@ -48,8 +48,8 @@ extension NodeProcessTests {
 
         /// Every node stopped with SIGTERM (exit 0) and started again on the same ports: the
         /// same cluster (epoch), the same events, a leader again.
-        @Test func allNodesRestartedOnSamePorts() async throws {
-            try await DiscodCluster.with("restart") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func allNodesRestartedOnSamePorts(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("restart", engine: engine) { cluster in
                 let (nodes, _, _) = try await NodeTests.formedSeedCluster(cluster)
                 let events = NodeTests.events("restart", 1...3)
                 for event in events { try await NodeTests.append(event, via: nodes[1], others: nodes) }
@@ -66,8 +66,8 @@ extension NodeProcessTests {
 
         /// Every node stopped and started again on new ports with `-join` listing the new
         /// addresses: the cluster re-forms with the same epoch and events.
-        @Test func allNodesRestartedOnNewPorts() async throws {
-            try await DiscodCluster.with("newports") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func allNodesRestartedOnNewPorts(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("newports", engine: engine) { cluster in
                 let (nodes, _, _) = try await NodeTests.formedSeedCluster(cluster)
                 let events = NodeTests.events("newports", 1...3)
                 for event in events { try await NodeTests.append(event, via: nodes[2], others: nodes) }

@@ -1,0 +1,259 @@
+import DiscoCore
+import Synchronization
+
+// MARK: - Running
+
+extension EtcdConsensusLog {
+    /// Renews the lease, campaigns for leadership and follows etcd until cancelled. Failures of
+    /// etcd are retried (``Status/lastError`` says what failed); the node recovers by itself
+    /// when etcd returns.
+    public func run() async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.followLoop() }
+            group.addTask { await self.leadershipLoop() }
+            await group.waitForAll()
+        }
+    }
+
+    // MARK: Lease and leadership
+
+    /// Holds a lease (with this node's member record attached), campaigns under it, and starts
+    /// over with a new lease when it is lost.
+    func leadershipLoop() async {
+        while !Task.isCancelled, !state.withLock({ $0.stopped }) {
+            do throws(EtcdError) {
+                if keeper.leaseID == nil {
+                    let lease = try await keeper.grant()
+                    try await client.put(keys.member(localID), configuration.memberRecord, lease: lease)
+                    noteSuccess()
+                }
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { _ = await self.keeper.run() }
+                    group.addTask { await self.campaignAndLead() }
+                    // Whichever ends first (lease lost, or leadership lost) ends this lease's round.
+                    _ = await group.next()
+                    group.cancelAll()
+                }
+                state.withLock { $0.leadership = nil }
+                publishLeadership()
+            } catch {
+                noteError(error)
+            }
+            do { try await Task.sleep(for: configuration.retryInterval) } catch { return }
+        }
+    }
+
+    /// Campaigns until this node leads, then holds leadership while the lease stays valid.
+    func campaignAndLead() async {
+        while !Task.isCancelled {
+            // Only voters lead.
+            guard state.withLock({ $0.config.voters.contains(configuration.localID) }) else {
+                try? await Task.sleep(for: configuration.retryInterval)
+                continue
+            }
+            do throws(EtcdError) {
+                let won = try await election.campaign(value: Array(localID.rawValue.utf8), keeper: keeper)
+                // Read seq before acting: appends compare its mod revision.
+                let seq = try await client.get(keys.seq)
+                state.withLock { state in
+                    state.leadership = won
+                    if let seq, seq.modRevision >= state.seqModRevision {
+                        state.seqModRevision = seq.modRevision
+                        state.lastIndex = UInt64(seq.text) ?? state.lastIndex
+                    }
+                    state.candidates[won.key] = state.candidates[won.key]
+                        ?? EtcdKeyValue(key: won.key, value: Array(localID.rawValue.utf8), createRevision: won.revision,
+                                        modRevision: won.revision, version: 1, lease: won.lease)
+                }
+                noteSuccess()
+                publishLeadership()
+                // Leading: the lease keeper's deadline and the election key decide how long.
+                while !Task.isCancelled, keeper.leaseID == won.lease, state.withLock({ $0.leadership == won }) {
+                    try? await Task.sleep(for: max(.milliseconds(20), configuration.leaseTTL / 20))
+                }
+                return
+            } catch {
+                noteError(error)
+                if case .leaseLost = error.kind { return }
+                if Task.isCancelled { return }
+                try? await Task.sleep(for: configuration.retryInterval)
+            }
+        }
+    }
+
+    /// Tells subscribers about a change of leader or term.
+    func publishLeadership() {
+        let current = status
+        let published = EtcdMembershipLeader(term: current.term, leader: current.leader?.rawValue)
+        let subscribers = state.withLock { state -> [LeadershipSubscriber] in
+            guard state.lastPublished != published else { return [] }
+            state.lastPublished = published
+            return Array(state.subscribers.values)
+        }
+        let change = Leadership(term: current.term, leader: current.leader, isLocal: current.isLeader)
+        for subscriber in subscribers { subscriber.yield(change) }
+    }
+
+    // MARK: Following etcd
+
+    /// Reads the whole state, then watches it; after any failure (etcd down, compaction) reads
+    /// it again.
+    func followLoop() async {
+        while !Task.isCancelled, !state.withLock({ $0.stopped }) {
+            do throws(EtcdError) {
+                let revision = try await resync()
+                noteSuccess()
+                let watch = EtcdWatch(client: client, prefix: keys.root, from: revision + 1)
+                defer { watch.close() }
+                while !Task.isCancelled {
+                    let batch = try await watch.next()
+                    for event in batch.events { try await handle(event) }
+                    // Just became a member: read the log from the start (it was not applied before).
+                    if finishBatch() { break }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                noteError(error)
+                try? await Task.sleep(for: configuration.retryInterval)
+            }
+        }
+    }
+
+    /// Reads every key under the root at one revision: restores a newer snapshot, applies the
+    /// log after what was applied, and rebuilds the view of config, election and members.
+    func resync() async throws(EtcdError) -> Int64 {
+        var kvs: [EtcdKeyValue] = []
+        var range = try await client.range(keys.root, limit: 1000)
+        let revision = range.revision
+        kvs += range.kvs
+        while range.more, let last = range.kvs.last {
+            range = try await client.range(keys.root, limit: 1000, revision: revision, fromKey: last.key + "\u{0}")
+            kvs += range.kvs
+        }
+        // The configuration first (whether this node is a member decides whether the log
+        // applies), replacing the view in one step so no reader sees it half rebuilt.
+        state.withLock { state in
+            state.candidates = [:]
+            state.live = [:]
+            state.clusterRevision = nil
+            for kv in kvs where keys.logIndex(kv.key) == nil { absorb(.put(kv), into: &state) }
+        }
+        _ = finishBatch()
+        if state.withLock({ $0.wasMember }) {
+            if let snapshotKV = kvs.first(where: { $0.key == keys.snapshot }), let snapshot = EtcdSnapshotValue(bytes: snapshotKV.value),
+               snapshot.index > state.withLock({ $0.appliedIndex }) {
+                do {
+                    try applier.restore(snapshot.state)
+                    state.withLock { state in
+                        state.appliedIndex = snapshot.index
+                        state.snapshotIndex = snapshot.index
+                        state.pending = state.pending.filter { $0.key > snapshot.index }
+                    }
+                } catch {
+                    state.withLock { $0.failure = "the snapshot in \(keys.snapshot) does not restore: \(error)" }
+                    throw EtcdError(.malformed, endpoint: client.endpointList, operation: "restore \(keys.snapshot)", message: "\(error)")
+                }
+            }
+        }
+        for kv in kvs where keys.logIndex(kv.key) != nil { try await handle(.put(kv)) }
+        return revision
+    }
+
+    /// Takes one change into the view; log entries are applied in index order.
+    func handle(_ event: EtcdWatchEvent) async throws(EtcdError) {
+        let key = event.key
+        if let index = keys.logIndex(key) {
+            guard case .put(let kv) = event else { return }  // a trim after a snapshot
+            // A node applies the log only as a member (as with Raft, where only members receive it).
+            state.withLock { state in
+                if index > state.appliedIndex, state.wasMember { state.pending[index] = (kv.modRevision, kv.value) }
+            }
+            try await applyPending()
+            return
+        }
+        state.withLock { absorb(event, into: &$0) }
+    }
+
+    /// Takes a change of a key other than the log's into the view.
+    func absorb(_ event: EtcdWatchEvent, into state: inout EngineState) {
+        let key = event.key
+        switch event {
+        case .put(let kv):
+            if key == keys.cluster {
+                state.clusterRevision = kv.createRevision
+            } else if key == keys.config, let config = EtcdMembershipConfig(bytes: kv.value) {
+                state.config = config
+                state.configModRevision = kv.modRevision
+            } else if key == keys.seq, kv.modRevision >= state.seqModRevision {
+                state.seqModRevision = kv.modRevision
+                state.lastIndex = UInt64(kv.text) ?? state.lastIndex
+            } else if key.hasPrefix(keys.electionPrefix) {
+                state.candidates[key] = kv
+            } else if let id = keys.memberID(key) {
+                state.live[id] = kv.value
+            }
+        case .delete:
+            if key == keys.cluster {
+                state.clusterRevision = nil
+            } else if key.hasPrefix(keys.electionPrefix) {
+                state.candidates[key] = nil
+                if state.leadership?.key == key { state.leadership = nil }
+            } else if let id = keys.memberID(key) {
+                state.live[id] = nil
+            }
+        }
+    }
+
+    /// After a batch: membership, removal and leadership notifications. Returns true when this
+    /// node just became a member (the log must be read from the start).
+    func finishBatch() -> Bool {
+        let joined = state.withLock { state -> Bool in
+            let member = state.config.members.contains(configuration.localID)
+            if member {
+                defer { state.wasMember = true }
+                return !state.wasMember
+            } else if state.wasMember, !state.removed {
+                state.removed = true
+                state.removedBy = state.leaderCandidate.flatMap { NodeID($0.text) }.flatMap { $0 == configuration.localID ? nil : $0 }
+            }
+            return false
+        }
+        publishLeadership()
+        return joined
+    }
+
+    /// Applies pending entries while the next index is there; the leader snapshots every
+    /// ``Configuration/snapshotEvery`` entries.
+    func applyPending() async throws(EtcdError) {
+        while true {
+            let next = state.withLock { state -> (UInt64, Int64, [UInt8])? in
+                let index = state.appliedIndex + 1
+                guard let entry = state.pending.removeValue(forKey: index) else { return nil }
+                return (index, entry.revision, entry.data)
+            }
+            guard let (index, revision, data) = next else { return }
+            applier.apply(index, revision, data)
+            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+                state.appliedIndex = index
+                let ready = state.applyWaiters.filter { $0.0 <= index }.map(\.1)
+                state.applyWaiters.removeAll { $0.0 <= index }
+                return ready
+            }
+            for waiter in waiters { waiter.resume() }
+            if configuration.snapshotEvery > 0, index % configuration.snapshotEvery == 0, status.isLeader {
+                try await writeSnapshot(at: index)
+            }
+        }
+    }
+
+    /// Stores the state as of `index` and deletes the log keys it covers, fenced by leadership.
+    func writeSnapshot(at index: UInt64) async throws(EtcdError) {
+        guard let leadership = state.withLock({ $0.leadership }) else { return }
+        let value = EtcdSnapshotValue(index: index, state: applier.snapshot())
+        let result = try await client.txn(EtcdTxn(compare: [leadership.fence],
+                                                  success: [.put(key: keys.snapshot, value: value.bytes),
+                                                            .deleteRange(from: keys.log(0), to: keys.log(index + 1))]),
+                                          operation: "snapshot at \(index)")
+        if result.succeeded { state.withLock { $0.snapshotIndex = index } }
+    }
+}

@@ -1,0 +1,115 @@
+import DiscoCore
+import DiscoEtcd
+import DiscoRaft
+
+// MARK: - EtcdConsensus
+
+/// ``ConsensusEngine`` backed by etcd (`-consensus etcd`): the log, the leader and the voting
+/// configuration live in etcd under `/<disco-key>/` (``EtcdConsensusLog``), and every node
+/// applies the log to its own ``ClusterStateMachine``, so the store, the API and every response
+/// shape are those of the embedded Raft engine.
+public final class EtcdConsensus: ConsensusEngine {
+    public let log: EtcdConsensusLog
+    public let store: ClusterStateMachine
+    private let runner: EtcdEngineRunner
+
+    /// Starts following etcd and campaigning (as a voter) at once.
+    public init(configuration: EtcdConsensusLog.Configuration, client: EtcdClient, store: ClusterStateMachine) {
+        self.store = store
+        log = EtcdConsensusLog(configuration: configuration, client: client, applier: EtcdConsensusLog.Applier(
+            apply: { index, revision, data in store.apply(Entry(term: UInt64(max(0, revision)), index: index, data: data)) },
+            snapshot: { store.takeSnapshot() },
+            restore: { try store.restore(from: $0) }))
+        runner = EtcdEngineRunner(log)
+    }
+
+    public var localID: NodeID { log.localID }
+
+    public var status: ConsensusStatus {
+        let etcd = log.status
+        let isMember = etcd.config.members.contains(localID)
+        var peers: [NodeID: PeerReplication] = [:]
+        if etcd.isLeader {
+            // etcd holds the whole log: a member is caught up whenever its lease-bound record lives.
+            for id in etcd.config.members where id != localID {
+                let live = etcd.live.contains(id)
+                peers[id] = PeerReplication(matchIndex: live ? etcd.lastIndex : 0, recentlyActive: live, caughtUp: live)
+            }
+        }
+        return ConsensusStatus(
+            role: etcd.isLeader ? .leader : .follower, term: UInt64(max(0, etcd.term)), leader: etcd.leader,
+            commitIndex: etcd.lastIndex, appliedIndex: etcd.appliedIndex, lastIndex: etcd.lastIndex,
+            voters: etcd.config.voters, learners: etcd.config.learners, hasState: etcd.initialized && isMember,
+            isStopped: etcd.isStopped, failure: etcd.failure, peers: peers,
+            removal: etcd.removed ? RemovalNotice(reportedBy: etcd.removedBy, configIndex: etcd.appliedIndex) : nil)
+    }
+
+    public func bootstrap(voters: [NodeID]) async throws {
+        try await mapping { () async throws(EtcdConsensusError) in try await log.bootstrap(voters: voters) }
+    }
+
+    public func propose(_ data: [UInt8]) async throws -> UInt64 {
+        try await mapping { () async throws(EtcdConsensusError) in try await log.propose(data) }
+    }
+
+    public func addLearner(_ id: NodeID) async throws {
+        try await mapping { () async throws(EtcdConsensusError) in try await log.addLearner(id) }
+    }
+
+    public func promote(_ id: NodeID) async throws {
+        try await mapping { () async throws(EtcdConsensusError) in try await log.promote(id) }
+    }
+
+    public func removeMember(_ id: NodeID) async throws {
+        try await mapping { () async throws(EtcdConsensusError) in try await log.removeMember(id) }
+    }
+
+    /// Resigns (the next candidate in line leads) and returns the new leader. etcd's election
+    /// cannot choose the successor: a `target` that is not next in line is refused.
+    public func transferLeadership(to target: NodeID?) async throws -> NodeID {
+        guard log.status.isLeader else { throw ConsensusError(.notLeader, "not the leader", leader: log.status.leader) }
+        try await mapping { () async throws(EtcdConsensusError) in try await log.resign() }
+        let deadline = ContinuousClock.now + log.configuration.leaseTTL * 2
+        while ContinuousClock.now < deadline {
+            if let leader = log.status.leader, leader != localID || log.status.isLeader {
+                if let target, leader != target {
+                    throw ConsensusError(.invalid, "leadership went to \(leader), next in etcd's election, not \(target)", leader: leader)
+                }
+                return leader
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw ConsensusError(.unknown, "no new leader appeared in etcd within \(log.configuration.leaseTTL * 2)")
+    }
+
+    public func leadershipChanges() -> AsyncStream<ConsensusLeadership> {
+        log.leadershipChanges { ConsensusLeadership(term: UInt64(max(0, $0.term)), leader: $0.leader, isLocal: $0.isLocal) }
+    }
+
+    /// Stops following etcd and revokes this node's lease, so its member record and election
+    /// key disappear and the next candidate leads at once.
+    public func shutdown(transferLeadership: Bool) async {
+        await runner.stop(revokeLease: true)
+    }
+
+    /// Stops without revoking the lease, as a crash would: the others wait for etcd to expire it.
+    public func halt() async {
+        await runner.stop(revokeLease: false)
+    }
+
+    /// Runs an engine request, translating its errors into ``ConsensusError``.
+    private func mapping<T>(_ body: () async throws(EtcdConsensusError) -> T) async throws(ConsensusError) -> T {
+        do throws(EtcdConsensusError) {
+            return try await body()
+        } catch {
+            let code: ConsensusError.Code = switch error.code {
+            case .notLeader: .notLeader
+            case .etcdUnavailable: .unknown
+            case .invalid: .invalid
+            case .stopped: .stopped
+            case .failed: .failed
+            }
+            throw ConsensusError(code, error.message, leader: error.leader)
+        }
+    }
+}

@@ -1,0 +1,87 @@
+import DiscoCore
+import Testing
+@testable import DiscoEtcd
+import DiscoTestKit
+
+/// The lease keeper against a real etcd: renewal keeps keys, loss is noticed before etcd expires it.
+@Suite(.serialized) struct EtcdLeaseKeeperTests {
+    /// Up to three attempts: a machine stalled for longer than the lease's margin makes an
+    /// attempt inconclusive (the keeper then rightly reports the lease lost); a keeper that loses
+    /// a lease without such a stall, or never renews, fails every attempt.
+    @Test func renewingKeepsTheLeaseAliveBeyondItsTTL() async throws {
+        try await withEtcd { etcd in
+            var outcomes: [String] = []
+            for _ in 1...3 {
+                let client = etcdClient(etcd.endpoints)
+                let keeper = EtcdLeaseKeeper(client: client, ttl: .seconds(5))
+                let id = try await keeper.grant()
+                try await client.put("/kept", [], lease: id)
+                let expiresWithout = ContinuousClock.now + .seconds(6)
+                var lostReason: String?
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask { _ = await keeper.run() }
+                    try await waitUntil("three renewals, past the TTL", timeout: .seconds(60)) {
+                        if case .lost(_, let reason) = keeper.phase {
+                            lostReason = reason
+                            return true
+                        }
+                        return keeper.renewals >= 3 && ContinuousClock.now > expiresWithout
+                    }
+                    group.cancelAll()
+                }
+                if let lostReason {
+                    outcomes.append(lostReason)
+                    #expect(lostReason.contains("after the lease's deadline") || lostReason.contains("before its deadline"),
+                            "a lease lost for another reason: \(lostReason)")
+                    continue
+                }
+                #expect(keeper.isValid && keeper.leaseID == id)
+                #expect(try await client.get("/kept") != nil, "a renewed lease's key outlives the TTL")
+                await keeper.revoke()
+                #expect(try await client.get("/kept") == nil)
+                #expect(keeper.phase == .none)
+                return
+            }
+            Issue.record("three attempts inconclusive (the machine stalled past the lease's deadline each time): \(outcomes)")
+        }
+    }
+
+    @Test func aLeaseEtcdForgotIsLostAtTheNextRenewal() async throws {
+        try await withEtcd { etcd in
+            let client = etcdClient(etcd.endpoints)
+            let keeper = EtcdLeaseKeeper(client: client, ttl: .seconds(30))
+            let id = try await keeper.grant()
+            try await client.revokeLease(id)
+            let reason = await keeper.run()
+            #expect(reason != nil && !keeper.isValid)
+            guard case .lost(let lostID, _) = keeper.phase else { Issue.record("phase \(keeper.phase)"); return }
+            #expect(lostID == id)
+        }
+    }
+
+    @Test func whileEtcdIsDownTheHolderGivesUpBeforeEtcdCouldExpireTheLease() async throws {
+        try await withEtcd { etcd in
+            let client = etcdClient(etcd.endpoints, timeout: .milliseconds(500))
+            let keeper = EtcdLeaseKeeper(client: client, ttl: .seconds(2))
+            let id = try await keeper.grant()
+            try await keeper.renew()
+            let lastSuccessfulSend = keeper.deadline  // send time + TTL - margin
+            await etcd.stopMember(0)
+            let reason = await keeper.run()
+            let noticed = ContinuousClock.now
+            #expect(reason != nil, "the keeper stops once the deadline passes")
+            #expect(!keeper.isValid && keeper.leaseID == nil)
+            // Lost no later than a retry interval after the deadline, which itself is a margin
+            // before the earliest instant etcd could expire the lease.
+            #expect(noticed >= lastSuccessfulSend)
+            #expect(keeper.deadline + keeper.safetyMargin > lastSuccessfulSend, "the deadline never exceeds send time + TTL")
+            try await etcd.restartMember(0)
+            do throws(EtcdError) {
+                try await keeper.renew()
+                Issue.record("a lost lease came back")
+            } catch {
+                #expect(error.kind == .leaseLost(id: id) || error.kind == .leaseLost(id: 0))
+            }
+        }
+    }
+}

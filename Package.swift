@@ -30,6 +30,7 @@ let package = Package(
         .library(name: "LeaseCore", targets: ["LeaseCore"]),
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
         .library(name: "Sidecar", targets: ["Sidecar"]),
+        .library(name: "HotCold", targets: ["HotCold"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
@@ -77,6 +78,9 @@ let package = Package(
         ),
         // Hot/cold lease: settings, replicated state, holder and grantor. Pure: time comes in as inputs.
         .target(name: "LeaseCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        // The lease's shell: drives LeaseCore's holder and grantor over a replicated table
+        // (LeaseTableStore), with the fencing middleware, state file, hooks and /hot answers.
+        .target(name: "HotCold", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "LeaseCore"], swiftSettings: strictSettings),
         // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
         .target(
             name: "NodeRuntime",
@@ -90,7 +94,7 @@ let package = Package(
         .target(name: "Sidecar", dependencies: ["DiscoCore", "RateLimitCore"], swiftSettings: strictSettings),
         .target(
             name: "DiscoTestKit",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "LeaseCore", "RateLimitCore"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "LeaseCore", "RateLimitCore", "HotCold"],
             swiftSettings: strictSettings
         ),
 
@@ -139,6 +143,8 @@ let package = Package(
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSystemTests", dependencies: ["DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "LeaseCoreTests", dependencies: ["LeaseCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "HotColdTests", dependencies: ["HotCold", "LeaseCore", "DiscoCore", "DiscoNet", "DiscoSystem", "DiscoTestKit"],
+                    swiftSettings: strictSettings),
         .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),

@@ -1,0 +1,197 @@
+import DiscoCore
+import DiscoTestKit
+import HotCold
+import LeaseCore
+import Testing
+
+/// The lease shell over the in-memory cluster with the real clock and the default timing
+/// (ttl 800ms, renew deadline 650ms, renew every 150ms).
+@Suite("Hot/cold lease shell")
+struct HotColdLeaseTests {
+    static let timeout: Duration = .seconds(30)
+
+    @Test func theEligibleReplicaWithTheHighestPriorityBecomesHotAndStaysHot() async throws {
+        try await withReplicas(leader: "a") { replicas in
+            let b = replicas.start("b") { $0.priority = 5 }
+            let c = replicas.start("c") {
+                $0.priority = 10
+                $0.mayBeHot = false
+            }
+            replicas.start("a")  // the leader last, so it knows every candidate
+            try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
+            #expect(b.gate.fencingToken() == 1)
+            #expect(replicas.cluster[.default].token == 1)
+            // It keeps its lease through many renewals: no other grant, still token 1.
+            try await waitUntil("b renewed 8 times", timeout: Self.timeout) { b.metrics.renewals(.renewed) >= 8 }
+            #expect(replicas.hotNodes() == ["b"])
+            #expect(replicas.grants.map(\.token) == [1])
+            #expect(c.gate.status().state == .cold)
+            #expect(!c.gate.status().mayBeHot)
+            #expect(replicas.hotPeriodViolations() == [])
+        }
+    }
+
+    @Test func anotherReplicaTakesOverAfterTheHotIsKilledWithAHigherToken() async throws {
+        try await withReplicas(leader: "a") { replicas in
+            replicas.start("b") { $0.priority = 5 }
+            replicas.start("c") { $0.priority = 1 }
+            replicas.start("a")  // the leader last, so it knows every candidate
+            try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
+            let killed = ContinuousClock.now
+            replicas.kill("b")
+            try await waitUntil("c hot with token 2", timeout: Self.timeout) { replicas.hot(above: 1) == "c" }
+            let failover = ContinuousClock.now - killed
+            // Granted only after the ttl counted from the last renewal the leader applied.
+            #expect(failover >= .milliseconds(800) - .milliseconds(200))
+            #expect(replicas.grants.map(\.token) == [1, 2])
+            #expect(replicas.grants.map(\.node) == ["b", "c"])
+            #expect(replicas.releases.isEmpty)
+            #expect(replicas.hotPeriodViolations() == [])
+        }
+    }
+
+    @Test func tokensStrictlyIncreaseOverRepeatedFailovers() async throws {
+        try await withReplicas(leader: "a") { replicas in
+            replicas.start("b")
+            replicas.start("c")
+            replicas.start("a")  // the leader last, so it knows every candidate
+            var token: UInt64 = 0
+            for _ in 0..<3 {
+                try await waitUntil("a replica hot above token \(token)", timeout: Self.timeout) { replicas.hot(above: token) != nil }
+                let hot = try #require(replicas.hot(above: token))
+                let next = try #require(replicas.shell(hot).gate.fencingToken())
+                #expect(next > token)
+                token = next
+                replicas.kill(hot)
+                replicas.start(hot)  // a new process of the same node, cold
+            }
+            let tokens = replicas.grants.map(\.token)
+            #expect(tokens == Array(1...UInt64(tokens.count)))
+            #expect(replicas.hotPeriodViolations() == [])
+        }
+    }
+
+    @Test func anUnhealthyHotStepsDownAtOnceAndReleasesSoTheNextNeedNotWaitForTheTTL() async throws {
+        try await withReplicas(leader: "a") { replicas in
+            let b = replicas.start("b") { $0.priority = 5 }
+            replicas.start("c") { $0.priority = 1 }
+            replicas.start("a")  // the leader last, so it knows every candidate
+            try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
+            b.setUpstreamHealthy(false)
+            // The gate closes in the call itself, before the lease loop has run.
+            #expect(b.gate.fencingToken() == nil)
+            #expect(b.gate.status().state == .cold)
+            try await waitUntil("c hot with token 2", timeout: Self.timeout) { replicas.hot(above: 1) == "c" }
+            #expect(replicas.releases.map(\.node) == ["b"])
+            #expect(b.gate.status().coldReason == .unhealthy)
+            #expect(!b.gate.status().healthy)
+            // Healthy again, b waits: a holder that keeps renewing is never pre-empted.
+            b.setUpstreamHealthy(true)
+            try await waitUntil("b healthy in its status", timeout: Self.timeout) { b.gate.status().healthy }
+            let renewed = replicas.shell("c").metrics.renewals(.renewed)
+            try await waitUntil("c renewed 5 more times", timeout: Self.timeout) {
+                replicas.shell("c").metrics.renewals(.renewed) >= renewed + 5
+            }
+            #expect(replicas.hotNodes() == ["c"])
+            #expect(replicas.hotPeriodViolations() == [])
+        }
+    }
+
+    @Test func aPausedHotNeverActsAfterItsDeadlineAndStaysColdWhenItWakes() async throws {
+        try await withReplicas(leader: "a") { replicas in
+            let b = replicas.start("b") { $0.priority = 5 }
+            replicas.start("c") { $0.priority = 1 }
+            replicas.start("a")  // the leader last, so it knows every candidate
+            try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
+            let staleToken = try #require(b.gate.fencingToken())
+            b.pauseLoop()
+            try await waitUntil("c hot with a higher token", timeout: Self.timeout) { replicas.hot(above: staleToken) == "c" }
+            // b's loop has not run since the pause, yet its gate reads the clock: cold.
+            #expect(b.gate.fencingToken() == nil)
+            #expect(b.gate.status().state == .cold)
+            #expect(b.gate.status().coldReason == .expired)
+            let pausedPeriod = try #require(b.gate.recentHotPeriods.last)
+            let takeover = try #require(replicas.shell("c").gate.recentHotPeriods.last)
+            #expect(pausedPeriod.until <= takeover.from)
+            // A write b prepared before its pause is refused by a fenced store once c has written.
+            var store = FencedBackend()
+            let newToken = try #require(replicas.shell("c").gate.fencingToken())
+            let newAccepted = store.write(token: newToken)
+            let staleAccepted = store.write(token: staleToken)
+            #expect(newAccepted && !staleAccepted)
+            b.resumeLoop()
+            try await waitUntil("b notices it is cold", timeout: Self.timeout) { (b.metrics.coldTransitions.values.reduce(0, +)) >= 1 }
+            let renewed = replicas.shell("c").metrics.renewals(.renewed)
+            try await waitUntil("c renewed 5 more times", timeout: Self.timeout) {
+                replicas.shell("c").metrics.renewals(.renewed) >= renewed + 5
+            }
+            #expect(replicas.hotNodes() == ["c"])
+            #expect(b.gate.recentHotPeriods.count == 1)
+            #expect(replicas.hotPeriodViolations() == [])
+        }
+    }
+
+    @Test func aHotCutOffFromTheLeaderExpiresBeforeAnotherIsGranted() async throws {
+        try await withReplicas(leader: "a") { replicas in
+            let b = replicas.start("b") { $0.priority = 5 }
+            replicas.start("c") { $0.priority = 1 }
+            replicas.start("a")  // the leader last, so it knows every candidate
+            try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
+            replicas.cluster.setReachable("b", false)
+            try await waitUntil("c hot with token 2", timeout: Self.timeout) { replicas.hot(above: 1) == "c" }
+            #expect(b.gate.fencingToken() == nil)
+            try await waitUntil("b stepped down by itself", timeout: Self.timeout) { b.metrics.coldTransitions["expired"] == 1 }
+            replicas.cluster.setReachable("b", true)
+            try await waitUntil("b sees c's grant", timeout: Self.timeout) { b.gate.status().holder == "c" }
+            #expect(replicas.hotNodes() == ["c"])
+            #expect(replicas.hotPeriodViolations() == [])
+        }
+    }
+
+    @Test func aRestartedProcessDoesNotInheritItsPredecessorsLease() async throws {
+        try await withReplicas(leader: "a") { replicas in
+            replicas.start("b") { $0.priority = 5 }
+            replicas.start("a")  // the leader last, so it knows every candidate
+            try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
+            replicas.kill("b")
+            let restarted = replicas.start("b") { $0.priority = 5 }  // back before the ttl ran out
+            try await waitUntil("a replica hot with token 2 or more", timeout: Self.timeout) { replicas.hot(above: 1) != nil }
+            #expect(restarted.gate.recentHotPeriods.allSatisfy { $0.token >= 2 })
+            // The new process released the lease its predecessor claimed instead of renewing it.
+            #expect(replicas.releases.map(\.node) == ["b"])
+            #expect(replicas.hotPeriodViolations() == [])
+        }
+    }
+
+    @Test func aMoveSwitchesOverToTheTarget() async throws {
+        try await withReplicas(leader: "a") { replicas in
+            let b = replicas.start("b") { $0.priority = 5 }
+            replicas.start("c")
+            replicas.start("a")  // the leader last, so it knows every candidate
+            try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
+            let outcome = await b.move(to: "c")
+            #expect(outcome == .applied(.moveRequested(.default, to: "c")))
+            try await waitUntil("c hot", timeout: Self.timeout) { replicas.hot(above: 1) == "c" }
+            #expect(b.gate.status().coldReason == .moved)
+            #expect(replicas.releases.map(\.node) == ["b"])
+            #expect(replicas.grants.map(\.node) == ["b", "c"])
+            #expect(await b.move(to: "c") == .applied(.refused(.default, .alreadyHolder)))
+            #expect(replicas.hotPeriodViolations() == [])
+        }
+    }
+
+    @Test func stopStepsDownReleasesAndReturns() async throws {
+        try await withReplicas(leader: "a") { replicas in
+            let b = replicas.start("b") { $0.priority = 5 }
+            replicas.start("a")  // the leader last, so it knows every candidate
+            try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
+            b.stop()
+            try await waitUntil("b's run returned", timeout: Self.timeout) { replicas.hasFinished(b) }
+            #expect(b.gate.fencingToken() == nil)
+            #expect(b.gate.status().coldReason == .stopping)
+            #expect(replicas.releases.map(\.node) == ["b"])
+            try await waitUntil("a hot", timeout: Self.timeout) { replicas.hot(above: 1) == "a" }
+            #expect(replicas.hotPeriodViolations() == [])
+        }
+    }
+}

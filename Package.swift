@@ -20,6 +20,8 @@ let package = Package(
         .library(name: "SWIMCore", targets: ["SWIMCore"]),
         .library(name: "DiscoSWIM", targets: ["DiscoSWIM"]),
         .library(name: "DiscoDNSMessage", targets: ["DiscoDNSMessage"]),
+        .library(name: "DNSServerCore", targets: ["DNSServerCore"]),
+        .library(name: "DiscoDNSServer", targets: ["DiscoDNSServer"]),
         .library(name: "DiscoEtcd", targets: ["DiscoEtcd"]),
         .library(name: "DiscoConsul", targets: ["DiscoConsul"]),
         .library(name: "BootstrapCore", targets: ["BootstrapCore"]),
@@ -38,6 +40,7 @@ let package = Package(
         .executable(name: "disco-bench-raft-shell", targets: ["disco-bench-raft-shell"]),
         .executable(name: "disco-swim-agent", targets: ["disco-swim-agent"]),
         .executable(name: "disco-bench-node", targets: ["disco-bench-node"]),
+        .executable(name: "disco-bench-dns", targets: ["disco-bench-dns"]),
     ],
     dependencies: [],
     targets: [
@@ -47,7 +50,7 @@ let package = Package(
         // The process around the vocabulary: durable files, environment, standard output, exit.
         .target(name: "DiscoSystem", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CDiscoEpoll", path: "Sources/CDiscoEpoll"),
-        .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll"], swiftSettings: strictSettings),
+        .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll", "COpenSSL"], swiftSettings: strictSettings),
         // Protocol cores: pure value types that depend on the vocabulary only (Tests/LayeringTests
         // fails the build of the suite if one gains another dependency).
         .target(name: "RaftCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
@@ -69,6 +72,10 @@ let package = Package(
         .target(name: "DiscoDNSMessage", swiftSettings: strictSettings),
         .target(name: "DiscoDNS", dependencies: ["DiscoCore", "DiscoNet", "DiscoDNSMessage", "CResolv"], swiftSettings: strictSettings),
         .target(name: "DiscoSRV", dependencies: ["DiscoCore", "DiscoDNS"], swiftSettings: strictSettings),
+        // The DNS role's server: a pure answering core (zone snapshots compiled to wire form, query
+        // in, response out) and its UDP/TCP shell on DiscoNet.
+        .target(name: "DNSServerCore", dependencies: ["DiscoCore", "DiscoDNSMessage"], swiftSettings: strictSettings),
+        .target(name: "DiscoDNSServer", dependencies: ["DiscoCore", "DiscoNet", "DNSServerCore"], swiftSettings: strictSettings),
         // Shell/ and KV/ do the HTTP and KV-store I/O around the engine in BootstrapCore.
         .target(name: "Bootstrap", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "BootstrapCore"], swiftSettings: strictSettings),
         .target(
@@ -120,6 +127,11 @@ let package = Package(
             name: "disco-bench-node", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet"], path: "Benchmarks/NodeBench",
             swiftSettings: strictSettings
         ),
+        // Serves a fixed zone snapshot for the dns benchmark (dnsperf against it and dnsmasq).
+        .executableTarget(
+            name: "disco-bench-dns", dependencies: ["DiscoCore", "DiscoNet", "DNSServerCore", "DiscoDNSServer"], path: "Benchmarks/DNSBenchServer",
+            swiftSettings: strictSettings
+        ),
         // One SWIM member as a process: real-process tests and the swim benchmark.
         .executableTarget(
             name: "disco-swim-agent", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoSWIM"], path: "Benchmarks/SWIMAgent",
@@ -136,6 +148,11 @@ let package = Package(
         .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DNSServerCoreTests", dependencies: ["DNSServerCore", "DiscoDNSMessage", "DiscoCore"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "DiscoDNSServerTests",
+            dependencies: ["DiscoDNSServer", "DNSServerCore", "DiscoNet", "DiscoDNS", "DiscoSRV", "DiscoCore", "DiscoTestKit"],
+            swiftSettings: strictSettings),
         .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),

@@ -2,6 +2,10 @@
 //
 //   disco-bench-http [port] [threads]   answer every request with 200 "ok", like the nginx
 //                                        anchor's `return 200 "ok";` (prints "listening <port>")
+//       [--cert FILE --key FILE]         over HTTPS (TLS 1.2 and 1.3, ALPN http/1.1), as the TLS
+//       [--ciphers LIST]                 benchmark's nginx does; OpenSSL's TLS 1.2 cipher list,
+//       [--ciphersuites LIST]            its TLS 1.3 suites, and no session resumption
+//       [--no-resumption]
 //   disco-bench-http echo BYTES          stream BYTES through an in-process echo server and
 //                                        client; prints one `echo ...` line with the bytes, the
 //                                        content check and this process's resident memory

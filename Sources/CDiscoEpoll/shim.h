@@ -11,3 +11,13 @@ extern int pthread_setname_np(pthread_t thread, const char *name);
 
 static inline int disco_accept4(int fd, int flags) { return accept4(fd, 0, 0, flags); }
 static inline int disco_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+// recvmmsg/sendmmsg (GNU extensions): many datagrams per system call, for the UDP responder.
+#ifndef __USE_GNU
+struct mmsghdr {
+    struct msghdr msg_hdr;
+    unsigned int msg_len;
+};
+extern int recvmmsg(int fd, struct mmsghdr *vmessages, unsigned int vlen, int flags, struct timespec *tmo);
+extern int sendmmsg(int fd, struct mmsghdr *vmessages, unsigned int vlen, int flags);
+#endif

@@ -58,4 +58,32 @@ static inline long disco_SSL_CTX_set_options(SSL_CTX *ctx, long options) {
     return (long)SSL_CTX_set_options(ctx, (uint64_t)options);
 }
 
+static inline long disco_SSL_CTX_sess_set_cache_size(SSL_CTX *ctx, long size) {
+    return SSL_CTX_sess_set_cache_size(ctx, size);
+}
+
+// Session ticket keys (80 bytes in OpenSSL 3): copied from the old context to a reloaded one,
+// so clients resume across a certificate rotation.
+static inline long disco_SSL_CTX_get_tlsext_ticket_keys(SSL_CTX *ctx, unsigned char *keys, long length) {
+    return SSL_CTX_get_tlsext_ticket_keys(ctx, keys, length);
+}
+
+static inline long disco_SSL_CTX_set_tlsext_ticket_keys(SSL_CTX *ctx, unsigned char *keys, long length) {
+    return SSL_CTX_set_tlsext_ticket_keys(ctx, keys, length);
+}
+
+// The bytes written to a memory BIO so far; returns their count.
+static inline long disco_BIO_get_mem_data(BIO *bio, char **data) {
+    return BIO_get_mem_data(bio, data);
+}
+
+// MARK: - Option bits (SSL_OP_BIT is not importable)
+
+static inline long disco_SSL_OP_IGNORE_UNEXPECTED_EOF(void) { return (long)SSL_OP_IGNORE_UNEXPECTED_EOF; }
+static inline long disco_SSL_OP_NO_RENEGOTIATION(void) { return (long)SSL_OP_NO_RENEGOTIATION; }
+static inline long disco_SSL_OP_NO_COMPRESSION(void) { return (long)SSL_OP_NO_COMPRESSION; }
+static inline long disco_SSL_OP_CIPHER_SERVER_PREFERENCE(void) { return (long)SSL_OP_CIPHER_SERVER_PREFERENCE; }
+static inline long disco_SSL_OP_NO_TICKET(void) { return (long)SSL_OP_NO_TICKET; }
+static inline unsigned long disco_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
+
 #endif

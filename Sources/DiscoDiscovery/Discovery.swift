@@ -55,25 +55,30 @@ public struct Discovery: Sendable {
         case .dns, .dnsSRV:
             return nil
         case .consulKV(let consul):
-            return ConsulLeaderRegistry(client: ConsulClient(settings: try Self.settings(consul), transport: transport),
+            let exchanger = try consul.clientTLS.map { try Self.tlsTransport(transport, $0, field: "tls_config") } ?? transport
+            return ConsulLeaderRegistry(client: ConsulClient(settings: try Self.settings(consul), transport: exchanger),
                                         discoKey: discoKey, ttl: recordTTL)
         case .etcdKV(let etcd):
-            if etcd.endpoints.contains(where: { $0.scheme == .https }) {
-                throw DiscoveryConfigurationError(field: "endpoints", reason: "https endpoints are not supported yet; use http:// endpoints")
-            }
-            let gateway = EtcdGateway(endpoints: etcd.endpoints.map { "http://\($0.description)" },
-                                      username: etcd.username, password: etcd.password,
-                                      timeout: etcd.dialTimeout ?? .seconds(5), transport: transport)
+            let exchanger = try etcd.tls.map { try Self.tlsTransport(transport, $0, field: "ca_file, cert_file, key_file") } ?? transport
+            let gateway = EtcdGateway(endpoints: etcd.endpointURLs, username: etcd.username, password: etcd.password,
+                                      timeout: etcd.dialTimeout ?? .seconds(5), transport: exchanger)
             return EtcdLeaderRegistry(gateway: gateway, discoKey: discoKey, ttl: recordTTL)
+        }
+    }
+
+    /// `transport` speaking TLS with `settings`; a file that cannot be used is a configuration
+    /// error naming it.
+    static func tlsTransport(_ transport: any HTTPExchanging, _ settings: ClientTLSSettings, field: String) throws -> any HTTPExchanging {
+        do {
+            return try transport.withTLS(settings)
+        } catch {
+            throw DiscoveryConfigurationError(field: field, reason: "\(error)")
         }
     }
 
     static func settings(_ consul: ConsulKVConfig) throws -> ConsulClient.Settings {
         var settings = ConsulClient.Settings(address: consul.address?.description ?? "127.0.0.1:8500")
-        if consul.scheme == .https || consul.tls != nil {
-            throw DiscoveryConfigurationError(field: consul.tls != nil ? "tls_config" : "scheme",
-                                              reason: "TLS to Consul is not supported yet; use scheme http")
-        }
+        settings.scheme = consul.effectiveScheme.rawValue
         settings.datacenter = consul.datacenter
         settings.namespace = consul.namespace
         settings.partition = consul.partition

@@ -10,7 +10,7 @@ import NodeRuntime
 
 /// SIGTERM and SIGINT stop the node gracefully; a shutdown that overruns the node's grace
 /// period ends the process with status 1. SIGHUP reloads files that may change (the gossip
-/// keyring).
+/// keyring, TLS certificates and keys).
 enum SignalHandling {
     /// Ignores the default actions and installs dispatch sources; keep the returned sources alive.
     static func install(node: Node, logger: Logger) -> [any DispatchSourceSignal] {

@@ -12,18 +12,31 @@ do {
 } catch {
     CommandLineTool.fail(error, flagSet: DiscodFlags().flagSet)
 }
+
+let logger = Logger(label: "discod", level: options.logLevel, handler: options.logFormat.handler())
+// Certificates and keys are read and checked before the data directory is touched: a file
+// that cannot be used is a configuration error (exit 2) that names the flag and the file.
+var settings = NodeSettings(options: options, logger: logger)
+do {
+    settings.tls = try NodeTLS.load(options, logger: logger)
+    try NodeTLS.checkDiscoveryFiles(options)
+} catch let error as NodeTLSError {
+    CommandLineTool.writeStandardError("discod: \(error)\n")
+    CommandLineTool.exit(2)
+} catch {
+    CommandLineTool.writeStandardError("discod: invalid value for flag -disco-config: \(error)\n")
+    CommandLineTool.exit(2)
+}
 if options.validateOnly {
     CommandLineTool.writeStandardOutput(StartupCheck.summary(options))
     CommandLineTool.exit(0)
 }
-
-let logger = Logger(label: "discod", level: options.logLevel, handler: options.logFormat.handler())
 logger.info("starting", metadata: options.metadata)
 OpenFileLimit.raise(logger: logger)
 
 let node: Node
 do {
-    node = try await Node.start(NodeSettings(options: options, logger: logger))
+    node = try await Node.start(settings)
 } catch {
     CommandLineTool.writeStandardError("discod: \(error)\n")
     CommandLineTool.exit(1)

@@ -61,7 +61,8 @@ import Testing
     /// command-line error (exit 2) for -validate and for a real start alike.
     @Test(arguments: [
         ("dns", #"{"name":"disco.local","nameserver":"kube-dns.kube-system:53"}"#, #"field "nameserver""#, "is not an IP address"),
-        ("etcd-kv", #"{"endpoints":["https://127.0.0.1:2379"]}"#, #"field "endpoints""#, "https endpoints are not supported yet"),
+        ("etcd-kv", #"{"endpoints":["https://127.0.0.1:2379"],"ca_file":"/nonexistent/disco-ca.pem"}"#, "ca_file",
+         "/nonexistent/disco-ca.pem: cannot open"),
         ("consul-kv", #"{"address":"127.0.0.1:8500","token_file":"/nonexistent/consul-token"}"#, #"field "token_file""#,
          "cannot read /nonexistent/consul-token"),
     ])

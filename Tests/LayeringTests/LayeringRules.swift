@@ -10,6 +10,7 @@ enum LayeringRules {
     static let pureTargets: [String: Set<String>] = [
         "DiscoCore": [],
         "DiscoDNSMessage": [],
+        "DNSServerCore": ["DiscoCore", "DiscoDNSMessage"],
         "RaftCore": ["DiscoCore"],
         "SWIMCore": ["DiscoCore"],
         "BootstrapCore": ["DiscoCore"],
@@ -23,6 +24,7 @@ enum LayeringRules {
         "DiscoSWIM": "SWIMCore",
         "Bootstrap": "BootstrapCore",
         "DiscoDNS": "DiscoDNSMessage",
+        "DiscoDNSServer": "DNSServerCore",
     ]
 
     /// Modules a pure target's sources may import besides its dependencies: none of them reads a

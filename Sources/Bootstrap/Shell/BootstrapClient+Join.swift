@@ -27,7 +27,7 @@ extension BootstrapClient {
     public func join(target: PeerAddress, request: JoinRequest, timeout: Duration) async -> Result<JoinAccepted, BootstrapClientError> {
         let body = BootstrapWire.encode(request)
         let origin = target.withoutScheme.description
-        var url = "http://\(origin)/join"
+        var url = baseURL(target) + "/join"
         var redirects = 0
         while true {
             let response: HTTPClientResponse
@@ -52,7 +52,7 @@ extension BootstrapClient {
                 }
                 guard let next = Self.resolve(location, against: url) else {
                     return .failure(BootstrapClientError(.badAnswer, target: here,
-                                                         detail: "join redirected to \(location.debugDescription), which is not an http:// URL or path"))
+                                                         detail: "join redirected to \(location.debugDescription), which is not an http(s):// URL or path"))
                 }
                 url = next
             case 503:
@@ -72,16 +72,21 @@ extension BootstrapClient {
 
     // MARK: URLs
 
-    /// `host:port` of an `http://host:port/path` URL.
+    /// `host:port` of an `http://host:port/path` or `https://…` URL.
     static func authority(of url: String) -> String {
-        let rest = url.hasPrefix("http://") ? url.dropFirst("http://".count) : Substring(url)
+        let rest = url.firstRange(of: "://").map { url[$0.upperBound...] } ?? Substring(url)
         return String(rest.prefix { $0 != "/" && $0 != "?" })
     }
 
-    /// An absolute `http://` URL or an absolute path resolved against `base`; `nil` otherwise.
+    /// An absolute `http://` or `https://` URL, or an absolute path resolved against `base` (with
+    /// its scheme); `nil` otherwise.
     static func resolve(_ location: String, against base: String) -> String? {
-        if location.lowercased().hasPrefix("http://") { return location }
-        if location.hasPrefix("/"), !location.hasPrefix("//") { return "http://\(authority(of: base))\(location)" }
+        let lower = location.lowercased()
+        if lower.hasPrefix("http://") || lower.hasPrefix("https://") { return location }
+        if location.hasPrefix("/"), !location.hasPrefix("//") {
+            let scheme = base.lowercased().hasPrefix("https://") ? "https" : "http"
+            return "\(scheme)://\(authority(of: base))\(location)"
+        }
         return nil
     }
 }

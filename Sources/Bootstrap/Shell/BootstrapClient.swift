@@ -65,15 +65,25 @@ public struct BootstrapClient: Sendable {
     public let http: HTTPClient
     /// The `Authorization` header sent with every request (`-join-as`), if any.
     public let authorization: String?
+    /// The scheme of other nodes' APIs when an address does not name one: `https` when this
+    /// node serves its API over TLS (every node of a cluster does the same).
+    public let apiScheme: PeerAddress.Scheme
 
     /// - Parameters:
     ///   - http: the client to send with; by default one with a 1 s connect timeout, so a dead
     ///     target costs at most that much of a round.
     ///   - authorization: an `Authorization` header value for clusters that run with `-auth`.
+    ///   - apiScheme: the scheme for addresses given without one (`-join` URLs may name theirs).
     public init(http: HTTPClient = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1))),
-                authorization: String? = nil) {
+                authorization: String? = nil, apiScheme: PeerAddress.Scheme = .http) {
         self.http = http
         self.authorization = authorization
+        self.apiScheme = apiScheme
+    }
+
+    /// `scheme://host:port` for a target: its own scheme, else ``apiScheme``.
+    func baseURL(_ target: PeerAddress) -> String {
+        PeerAddress(host: target.host, port: target.port, scheme: target.scheme ?? apiScheme).url
     }
 
     // MARK: Notify
@@ -86,7 +96,7 @@ public struct BootstrapClient: Sendable {
     /// Sends a notify to `target`, saying why when there is no usable answer.
     public func notifyResult(_ target: PeerAddress, _ request: NotifyRequest, timeout: Duration) async -> Result<NotifyReply, BootstrapClientError> {
         let address = target.withoutScheme.description
-        return await send("POST", url: "http://\(address)/notify", body: BootstrapWire.encode(request), timeout: timeout)
+        return await send("POST", url: baseURL(target) + "/notify", body: BootstrapWire.encode(request), timeout: timeout)
             .flatMap { response in
                 decoding(address) { () throws(BootstrapWireError) in
                     try BootstrapWire.decodeNotifyReply(status: response.status, body: response.body)
@@ -98,7 +108,7 @@ public struct BootstrapClient: Sendable {
 
     /// Asks `peer` to promise itself to `proposal`.
     public func propose(_ proposal: Proposal, to peer: BootstrapPeer, timeout: Duration) async -> Result<ProposalReply, BootstrapClientError> {
-        await send("POST", url: BootstrapWire.apiURL(peer.apiAddress) + "/bootstrap/propose", body: BootstrapWire.encode(proposal),
+        await send("POST", url: BootstrapWire.apiURL(peer.apiAddress, scheme: apiScheme) + "/bootstrap/propose", body: BootstrapWire.encode(proposal),
                    timeout: timeout)
             .flatMap { response in
                 decoding(peer.apiAddress) { () throws(BootstrapWireError) in
@@ -109,7 +119,7 @@ public struct BootstrapClient: Sendable {
 
     /// Tells `peer` that proposal `id` is abandoned.
     public func abandon(_ id: ProposalID, to peer: BootstrapPeer, timeout: Duration) async -> Result<Void, BootstrapClientError> {
-        await send("POST", url: BootstrapWire.apiURL(peer.apiAddress) + "/bootstrap/abandon", body: BootstrapWire.encodeAbandon(id),
+        await send("POST", url: BootstrapWire.apiURL(peer.apiAddress, scheme: apiScheme) + "/bootstrap/abandon", body: BootstrapWire.encodeAbandon(id),
                    timeout: timeout)
             .flatMap { response in
                 response.status == 200 ? .success(())
@@ -120,7 +130,7 @@ public struct BootstrapClient: Sendable {
 
     /// Asks `proposer` what became of its proposal `id`.
     public func status(of id: ProposalID, proposer: BootstrapPeer, timeout: Duration) async -> Result<ProposalStatus, BootstrapClientError> {
-        await send("GET", url: BootstrapWire.apiURL(proposer.apiAddress) + "/bootstrap/status?" + BootstrapWire.statusQuery(id),
+        await send("GET", url: BootstrapWire.apiURL(proposer.apiAddress, scheme: apiScheme) + "/bootstrap/status?" + BootstrapWire.statusQuery(id),
                    body: [], timeout: timeout)
             .flatMap { response in
                 decoding(proposer.apiAddress) { () throws(BootstrapWireError) in

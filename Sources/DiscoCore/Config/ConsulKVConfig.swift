@@ -49,6 +49,27 @@ public struct ConsulKVConfig: Sendable, Hashable {
     /// The Consul client defaults (every field absent).
     public init() {}
 
+    /// `https` when asked for, or when `tls_config` is given without a scheme.
+    public var effectiveScheme: PeerAddress.Scheme { scheme ?? (tls == nil ? .http : .https) }
+
+    /// `tls_config` as client TLS settings (`address` without its port is the name verified).
+    public var clientTLS: ClientTLSSettings? {
+        guard let tls else { return nil }
+        var settings = ClientTLSSettings(origin: "disco-config tls_config")
+        settings.caFile = tls.caFile.flatMap { $0.isEmpty ? nil : $0 }
+        settings.caPath = tls.caPath.flatMap { $0.isEmpty ? nil : $0 }
+        settings.caPEM = tls.caPEM.flatMap { $0.isEmpty ? nil : $0 }
+        settings.certFile = tls.certFile.flatMap { $0.isEmpty ? nil : $0 }
+        settings.certPEM = tls.certPEM.flatMap { $0.isEmpty ? nil : $0 }
+        settings.keyFile = tls.keyFile.flatMap { $0.isEmpty ? nil : $0 }
+        settings.keyPEM = tls.keyPEM.flatMap { $0.isEmpty ? nil : $0 }
+        settings.insecureSkipVerify = tls.insecureSkipVerify
+        if let address = tls.address, !address.isEmpty {
+            settings.serverName = (try? PeerAddress(parsing: address, defaultPort: 1))?.host ?? address
+        }
+        return settings
+    }
+
     /// Decodes and validates the JSON object.
     public init(json: JSONValue) throws(ConfigError) {
         let reader = try JSONObjectReader(json, context: "disco-config for consul-kv", allowedFields: Self.fields)
@@ -95,6 +116,9 @@ public struct ConsulKVConfig: Sendable, Hashable {
             if hasCert != hasKey {
                 throw tlsReader.error(hasCert ? "key_file" : "cert_file",
                                       "a client certificate needs both a certificate (cert_file or cert_pem) and a key (key_file or key_pem)")
+            }
+            if scheme == .http {
+                throw reader.error("scheme", "\"http\" does not use tls_config; set \"scheme\": \"https\" (or leave it out)")
             }
             self.tls = tls
         }

@@ -3,12 +3,15 @@
 /// disco-config for `-disco-mode etcd-kv`, with the JSON names of etcd's `clientv3.Config` (which
 /// rqlite decodes directly). Durations accept a Go duration string (`"5s"`) or integer
 /// nanoseconds (clientv3's encoding). Fields Disco does not use are accepted so that existing
-/// rqlite configurations load. clientv3 has no JSON fields for TLS, so neither does this.
+/// rqlite configurations load. clientv3 has no JSON fields for TLS; Disco adds `ca_file`,
+/// `cert_file`, `key_file` and `insecure_skip_verify` (the names of Consul's `tls_config`), used
+/// with `https://` endpoints (endpoints without a scheme then default to https).
 public struct EtcdKVConfig: Sendable, Hashable {
     public static let fields = ["endpoints", "auto-sync-interval", "dial-timeout", "dial-keep-alive-time",
                                 "dial-keep-alive-timeout", "username", "password", "reject-old-cluster",
                                 "permit-without-stream", "max-unary-retries", "backoff-wait-between",
-                                "backoff-jitter-fraction", "MaxCallSendMsgSize", "MaxCallRecvMsgSize"]
+                                "backoff-jitter-fraction", "MaxCallSendMsgSize", "MaxCallRecvMsgSize",
+                                "ca_file", "cert_file", "key_file", "insecure_skip_verify"]
 
     /// The etcd client default when `endpoints` is absent.
     public static let defaultEndpoint = PeerAddress(host: "localhost", port: 2379)
@@ -29,6 +32,8 @@ public struct EtcdKVConfig: Sendable, Hashable {
     public var maxCallReceiveMessageSize: Int?
     public var rejectOldCluster: Bool = false
     public var permitWithoutStream: Bool = false
+    /// TLS to `https://` endpoints, when any TLS field is given.
+    public var tls: ClientTLSSettings?
 
     /// The etcd client defaults: `localhost:2379`.
     public init(endpoints: [PeerAddress] = [EtcdKVConfig.defaultEndpoint]) {
@@ -79,6 +84,27 @@ public struct EtcdKVConfig: Sendable, Hashable {
         maxCallReceiveMessageSize = try reader.int("MaxCallRecvMsgSize", in: 0...Int(Int32.max))
         rejectOldCluster = try reader.bool("reject-old-cluster") ?? false
         permitWithoutStream = try reader.bool("permit-without-stream") ?? false
+
+        var tls = ClientTLSSettings(origin: "disco-config for etcd-kv")
+        tls.caFile = try reader.nonEmptyString("ca_file")
+        tls.certFile = try reader.nonEmptyString("cert_file")
+        tls.keyFile = try reader.nonEmptyString("key_file")
+        tls.insecureSkipVerify = try reader.bool("insecure_skip_verify") ?? false
+        if (tls.certFile == nil) != (tls.keyFile == nil) {
+            throw reader.error(tls.certFile == nil ? "cert_file" : "key_file",
+                               "a client certificate needs both \"cert_file\" and \"key_file\"")
+        }
+        if tls.caFile != nil || tls.certFile != nil || tls.insecureSkipVerify {
+            if let plain = endpoints.first(where: { $0.scheme == .http }) {
+                throw reader.error("endpoints", "\(plain.url) is plain HTTP but TLS settings are given; write https:// (or no scheme)")
+            }
+            self.tls = tls
+        }
+    }
+
+    /// The endpoints as base URLs: their own scheme, else https when TLS settings are given.
+    public var endpointURLs: [String] {
+        endpoints.map { PeerAddress(host: $0.host, port: $0.port, scheme: $0.scheme ?? (tls == nil ? .http : .https)).url }
     }
 
     static func nonNegative(_ reader: JSONObjectReader, _ key: String) throws(ConfigError) -> Duration? {

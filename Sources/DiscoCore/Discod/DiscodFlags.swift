@@ -7,6 +7,7 @@ public struct DiscodFlags: Sendable {
     public static let formationGroup = "Cluster formation"
     public static let discoveryGroup = "Discovery"
     public static let gossipGroup = "Gossip encryption"
+    public static let tlsGroup = "TLS"
     public static let loggingGroup = "Logging"
     public static let checkingGroup = "Checking"
     public static let accessGroup = "Access control"
@@ -36,6 +37,15 @@ public struct DiscodFlags: Sendable {
     let gossip: GossipFlags
     let auth: Flag<String>
     let joinAs: Flag<String>
+    let httpCert: Flag<String>
+    let httpKey: Flag<String>
+    let httpCACert: Flag<String>
+    let httpVerifyClient: Flag<Bool>
+    let nodeCert: Flag<String>
+    let nodeKey: Flag<String>
+    let nodeCACert: Flag<String>
+    let nodeVerifyClient: Flag<Bool>
+    let nodeNoVerify: Flag<Bool>
     let logLevel: Flag<Logger.Level>
     let logFormat: Flag<LogFormat>
     let validate: Flag<Bool>
@@ -123,6 +133,22 @@ public struct DiscodFlags: Sendable {
                           + "without it the API is open to anyone", group: access, typeName: "file")
         joinAs = set.string("join-as", usage: "User in the -auth file whose credentials this node sends on join, notify and remove\n"
                             + "(its password must be stored plain)", group: access, typeName: "user")
+
+        // MARK: TLS
+        let tls = Self.tlsGroup
+        httpCert = set.string("http-cert", usage: "PEM certificate (chain, leaf first) of the HTTPS API; with -http-key the API speaks only HTTPS",
+                              group: tls, typeName: "path")
+        httpKey = set.string("http-key", usage: "PEM private key of -http-cert", group: tls, typeName: "path")
+        httpCACert = set.string("http-ca-cert", usage: "PEM CA certificates for API client certificates and other nodes' HTTPS APIs (default: system)",
+                                group: tls, typeName: "path")
+        httpVerifyClient = set.bool("http-verify-client", usage: "Require API clients to present a certificate signed by -http-ca-cert", group: tls)
+        nodeCert = set.string("node-cert", usage: "PEM certificate for TLS on the internode port (Raft, push-pull), shown to peers both ways",
+                              group: tls, typeName: "path")
+        nodeKey = set.string("node-key", usage: "PEM private key of -node-cert", group: tls, typeName: "path")
+        nodeCACert = set.string("node-ca-cert", usage: "PEM CA certificate(s) that sign other nodes' certificates (default: the system's CAs)",
+                                group: tls, typeName: "path")
+        nodeVerifyClient = set.bool("node-verify-client", usage: "Mutual TLS: refuse internode connections without a certificate signed by -node-ca-cert", group: tls)
+        nodeNoVerify = set.bool("node-no-verify", usage: "Do not verify the certificates of the nodes this node connects to (testing only)", group: tls)
 
         // MARK: Logging
         let logging = Self.loggingGroup

@@ -35,6 +35,12 @@ public struct DiscodOptions: Sendable {
     public var auth: AuthFile?
     /// `-join-as`: the user (with a plain password in ``auth``) this node authenticates as.
     public var joinAs: AuthUser?
+    /// `-http-cert`, `-http-key`, `-http-ca-cert`, `-http-verify-client`.
+    public var httpTLS: TLSFiles
+    /// `-node-cert`, `-node-key`, `-node-ca-cert`, `-node-verify-client`.
+    public var nodeTLS: TLSFiles
+    /// `-node-no-verify`: peers' internode certificates are not verified.
+    public var nodeNoVerify: Bool
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
     /// The data directory as given (not yet made absolute, not yet created).
@@ -165,6 +171,21 @@ public struct DiscodOptions: Sendable {
         logFormat = parsed[flags.logFormat]
         validateOnly = parsed[flags.validate]
 
+        // TLS files (checked for existence and content by the node, before it starts).
+        httpTLS = TLSFiles(certificate: parsed[flags.httpCert], key: parsed[flags.httpKey], caCertificate: parsed[flags.httpCACert],
+                           verifyClient: parsed[flags.httpVerifyClient])
+        nodeTLS = TLSFiles(certificate: parsed[flags.nodeCert], key: parsed[flags.nodeKey], caCertificate: parsed[flags.nodeCACert],
+                           verifyClient: parsed[flags.nodeVerifyClient])
+        nodeNoVerify = parsed[flags.nodeNoVerify]
+        try httpTLS.validate(prefix: "http")
+        try nodeTLS.validate(prefix: "node")
+        if nodeNoVerify, nodeTLS.certificate == nil {
+            throw FlagError.conflict("node-no-verify", "-node-no-verify applies to TLS on the internode port; set -node-cert and -node-key as well")
+        }
+        if nodeTLS.caCertificate != nil, nodeTLS.certificate == nil {
+            throw FlagError.conflict("node-ca-cert", "-node-ca-cert is used with TLS on the internode port; set -node-cert and -node-key as well")
+        }
+
         try validateCombinations()
         (auth, joinAs) = try Self.loadAuth(file: parsed[flags.auth], joinAs: parsed[flags.joinAs], loader: loader)
 
@@ -273,7 +294,7 @@ public struct DiscodOptions: Sendable {
             "formation": .string(formationPlan.description),
             "data_dir": .string(dataDirectory),
         ]
-        if !join.isEmpty { metadata["join"] = .array(join.map { .string($0.description) }) }
+        if !join.isEmpty { metadata["join"] = .array(join.map { .string($0.scheme == nil ? $0.description : $0.url) }) }
         if let auth { metadata["auth"] = .string("\(auth.path) (\(auth.users.count) users)") }
         if let joinAs { metadata["join_as"] = .string(joinAs.username) }
         if bootstrapExpect > 0 {
@@ -285,6 +306,49 @@ public struct DiscodOptions: Sendable {
             if discoMode.usesKeyValueStore { metadata["disco_key"] = .string(discoKey) }
         }
         if let gossipEncryption { metadata["gossip_encryption"] = .string(gossipEncryption.summary) }
+        if httpTLS.isEnabled { metadata["http_tls"] = .string(httpTLS.verifyClient ? "mutual" : "on") }
+        if nodeTLS.isEnabled { metadata["node_tls"] = .string(nodeTLS.verifyClient ? "mutual" : (nodeNoVerify ? "on, peers not verified" : "on")) }
         return metadata
+    }
+}
+
+// MARK: - TLS files
+
+/// The certificate files of one TLS listener (`-http-*` or `-node-*`), as given.
+public struct TLSFiles: Sendable, Hashable {
+    /// PEM certificate chain; nil: no TLS on this port.
+    public var certificate: String?
+    /// PEM private key of ``certificate``.
+    public var key: String?
+    /// PEM CA certificate(s) for peers' certificates; nil: the system's CAs.
+    public var caCertificate: String?
+    /// Require and verify client certificates.
+    public var verifyClient: Bool
+
+    public init(certificate: String? = nil, key: String? = nil, caCertificate: String? = nil, verifyClient: Bool = false) {
+        self.certificate = certificate.flatMap { $0.isEmpty ? nil : $0 }
+        self.key = key.flatMap { $0.isEmpty ? nil : $0 }
+        self.caCertificate = caCertificate.flatMap { $0.isEmpty ? nil : $0 }
+        self.verifyClient = verifyClient
+    }
+
+    /// Whether the port speaks TLS.
+    public var isEnabled: Bool { certificate != nil }
+
+    /// Both or neither of the certificate and key; client verification needs TLS and a CA.
+    func validate(prefix: String) throws(FlagError) {
+        if certificate != nil, key == nil {
+            throw FlagError.conflict("\(prefix)-key", "-\(prefix)-cert needs -\(prefix)-key (the certificate's private key)")
+        }
+        if key != nil, certificate == nil {
+            throw FlagError.conflict("\(prefix)-cert", "-\(prefix)-key needs -\(prefix)-cert (the certificate it belongs to)")
+        }
+        if verifyClient, certificate == nil {
+            throw FlagError.conflict("\(prefix)-verify-client", "-\(prefix)-verify-client needs TLS: set -\(prefix)-cert and -\(prefix)-key")
+        }
+        if verifyClient, caCertificate == nil {
+            throw FlagError.conflict("\(prefix)-verify-client",
+                                     "-\(prefix)-verify-client needs -\(prefix)-ca-cert (the CA that signs the certificates to accept)")
+        }
     }
 }

@@ -13,12 +13,13 @@ public final class FramedConnection: Sendable {
         self.maxPayloadBytes = maxPayloadBytes
     }
 
-    /// Connects to `host:port` and wraps the connection.
+    /// Connects to `host:port` over `transport` (plain TCP by default) and wraps the connection.
     public static func connect(
         host: String, port: UInt16, timeout: Duration = .seconds(5),
-        maxPayloadBytes: Int = Frame.defaultMaxPayloadBytes, group: EventLoopGroup = .shared
+        maxPayloadBytes: Int = Frame.defaultMaxPayloadBytes, group: EventLoopGroup = .shared,
+        transport: any ByteStreamTransportFactory = PlainTransportFactory()
     ) async throws -> FramedConnection {
-        FramedConnection(try await TCPConnection.connect(host: host, port: port, timeout: timeout, group: group),
+        FramedConnection(try await TCPConnection.connect(host: host, port: port, timeout: timeout, group: group, transport: transport),
                          maxPayloadBytes: maxPayloadBytes)
     }
 

@@ -27,13 +27,18 @@ struct Socket: Sendable, Hashable {
         try make(family: address.isIPv6 ? AF_INET6 : AF_INET, type: Int32(SOCK_DGRAM.rawValue))
     }
 
-    /// A socket for `address` with `SO_REUSEADDR`, bound, listening when `backlog` is given
-    /// (TCP), and the local address it got (the port the kernel chose for port 0). The socket is
-    /// closed again when any step fails.
-    static func bound(tcp: Bool, to address: SocketAddress, backlog: Int32? = nil) throws(SystemError) -> (Socket, SocketAddress) {
+    /// A socket for `address` with `SO_REUSEADDR` (unless `reuseAddress` is false), bound,
+    /// listening when `backlog` is given (TCP), and the local address it got (the port the kernel
+    /// chose for port 0). The socket is closed again when any step fails.
+    ///
+    /// On a UDP socket `SO_REUSEADDR` lets other sockets that set it bind the same port (even one
+    /// the kernel picks for port 0), and datagrams then go to one of them: a UDP server that must
+    /// own its port binds without it.
+    static func bound(tcp: Bool, to address: SocketAddress, backlog: Int32? = nil,
+                      reuseAddress: Bool = true) throws(SystemError) -> (Socket, SocketAddress) {
         let socket = tcp ? try Socket.tcp(for: address) : try Socket.udp(for: address)
         do {
-            try socket.setReuseAddress()
+            if reuseAddress { try socket.setReuseAddress() }
             try socket.bind(to: address)
             if let backlog { try socket.listen(backlog: backlog) }
             return (socket, try socket.localAddress())

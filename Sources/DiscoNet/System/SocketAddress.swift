@@ -59,6 +59,11 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         self.scopeID = scopeID
     }
 
+    /// The same host (and scope) with another port.
+    public func withPort(_ port: UInt16) -> SocketAddress {
+        SocketAddress(bytes: addressBytes, port: port, scopeID: scopeID)
+    }
+
     /// The host part as text: `127.0.0.1` or `::1`.
     public var host: String {
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)

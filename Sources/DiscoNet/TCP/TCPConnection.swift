@@ -33,7 +33,9 @@ public final class TCPConnection: Sendable {
     // MARK: Connecting
 
     /// Connects to `address` (non-blocking connect, bounded by `timeout`), with TCP_NODELAY set,
-    /// then layers the transport `transport` makes (plain TCP by default).
+    /// then layers the transport `transport` makes (plain TCP by default) and waits until it can
+    /// carry bytes (for TLS: the handshake, bounded by its own timeout; a failed handshake
+    /// throws ``NetworkError/Code/connectFailed`` with the reason).
     public static func connect(
         to address: SocketAddress, timeout: Duration = .seconds(5), group: EventLoopGroup = .shared,
         transport factory: any ByteStreamTransportFactory = PlainTransportFactory(), serverName: String? = nil
@@ -41,13 +43,29 @@ public final class TCPConnection: Sendable {
         let loop = group.next()
         let tcp = try await TCPTransport.connect(to: address, timeout: timeout, loop: loop)
         let role = TransportRole.client(serverName: serverName ?? address.host)
-        do {
-            return try await loop.submit { () throws -> TCPConnection in
-                adopting(try factory.makeTransport(over: tcp, role: role), remoteAddress: address)
+        // One hop: the transport is made, adopted and waited for before the loop handles any of
+        // its events, so a failing handshake reports its own reason.
+        let attempt = ConnectAttempt()
+        return try await loop.run { (continuation: CheckedContinuation<TCPConnection, any Error>) in
+            let connection: TCPConnection
+            do {
+                connection = adopting(try factory.makeTransport(over: tcp, role: role), remoteAddress: address)
+            } catch {
+                tcp.close()
+                continuation.resume(throwing: NetworkError(.connectFailed, peer: address.description, detail: "\(error)"))
+                return
             }
-        } catch {
-            loop.execute { tcp.close() }
-            throw NetworkError(.connectFailed, peer: address.description, detail: "\(error)")
+            attempt.channel = connection.channel
+            connection.channel.transport.whenReady { failure in
+                if let failure {
+                    connection.channel.close(reason: failure)
+                    continuation.resume(throwing: NetworkError(.connectFailed, peer: address.description, detail: failure.detail))
+                } else {
+                    continuation.resume(returning: connection)
+                }
+            }
+        } onCancel: {
+            attempt.channel?.close(reason: NetworkError(.cancelled, peer: address.description))
         }
     }
 
@@ -117,4 +135,11 @@ public final class TCPConnection: Sendable {
         let channel = self.channel
         channel.loop.execute { channel.close() }
     }
+}
+
+/// The channel of a connect in progress, for cancelling it (touched on its loop only).
+private final class ConnectAttempt: @unchecked Sendable {
+    // @unchecked Sendable: `channel` is written and read only on the connecting loop (inside
+    // `loop.run` and its `onCancel`, which also runs on the loop).
+    var channel: TCPChannel?
 }

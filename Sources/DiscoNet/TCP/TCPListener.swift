@@ -12,9 +12,11 @@ public final class TCPListener: Sendable {
     }
 
     /// Binds and listens on `host:port` (SO_REUSEADDR on). Accepted connections are spread over
-    /// `group`'s loops.
+    /// `group`'s loops and run over the transport `transport` makes (plain TCP by default; a
+    /// ``TLSTransportFactory`` for TLS, whose handshake runs as the connection is first read).
     public static func bind(
-        host: String = "127.0.0.1", port: UInt16 = 0, backlog: Int32 = 256, group: EventLoopGroup = .shared
+        host: String = "127.0.0.1", port: UInt16 = 0, backlog: Int32 = 256, group: EventLoopGroup = .shared,
+        transport: any ByteStreamTransportFactory = PlainTransportFactory()
     ) async throws -> TCPListener {
         let addresses = try await SocketAddress.resolveAsync(host: host, port: port)
         var lastError: (any Error)?
@@ -22,7 +24,7 @@ public final class TCPListener: Sendable {
         for address in addresses {
             do {
                 let channel = try await loop.submit { () throws -> ListenerChannel in
-                    try ListenerChannel(address: address, backlog: backlog, loop: loop, group: group)
+                    try ListenerChannel(address: address, backlog: backlog, loop: loop, group: group, factory: transport)
                 }
                 return TCPListener(localAddress: channel.localAddress, channel: channel)
             } catch {
@@ -54,15 +56,17 @@ final class ListenerChannel: EventLoopSelectable, @unchecked Sendable {
     let localAddress: SocketAddress
     private let socket: Socket
     private let group: EventLoopGroup
+    private let factory: any ByteStreamTransportFactory
     private var waiters: [CheckedContinuation<TCPConnection, any Error>] = []
     private var closed = false
 
-    init(address: SocketAddress, backlog: Int32, loop: EventLoop, group: EventLoopGroup) throws {
+    init(address: SocketAddress, backlog: Int32, loop: EventLoop, group: EventLoopGroup, factory: any ByteStreamTransportFactory) throws {
         let (socket, localAddress) = try Socket.bound(tcp: true, to: address, backlog: backlog)
         self.localAddress = localAddress
         self.socket = socket
         self.loop = loop
         self.group = group
+        self.factory = factory
         do {
             try loop.register(socket.fd, self, events: 0)
         } catch {
@@ -95,11 +99,31 @@ final class ListenerChannel: EventLoopSelectable, @unchecked Sendable {
             guard let client = accepted else { break }
             try? client.setNoDelay()
             let peer = (try? client.remoteAddress()) ?? localAddress
+            let local = try? client.localAddress()
             let target = group.next()
-            let channel = TCPChannel(transport: TCPTransport(socket: client, loop: target, remoteAddress: peer), peer: peer.description)
-            target.execute { channel.adopt() }
-            let connection = TCPConnection(channel: channel, remoteAddress: peer, localAddress: try? client.localAddress())
-            waiters.removeFirst().resume(returning: connection)
+            let tcp = TCPTransport(socket: client, loop: target, remoteAddress: peer)
+            if factory is PlainTransportFactory {
+                let channel = TCPChannel(transport: tcp, peer: peer.description)
+                target.execute { channel.adopt() }
+                waiters.removeFirst().resume(returning: TCPConnection(channel: channel, remoteAddress: peer, localAddress: local))
+                continue
+            }
+            // A layered transport is made on the loop that will run it.
+            let waiter = waiters.removeFirst()
+            let factory = self.factory
+            target.execute { [self] in
+                do {
+                    let channel = TCPChannel(transport: try factory.makeTransport(over: tcp, role: .server), peer: peer.description)
+                    channel.adopt()
+                    waiter.resume(returning: TCPConnection(channel: channel, remoteAddress: peer, localAddress: local))
+                } catch {
+                    tcp.close()
+                    loop.execute { [self] in
+                        waiters.insert(waiter, at: 0)
+                        drain()
+                    }
+                }
+            }
         }
         loop.modify(socket.fd, events: waiters.isEmpty ? 0 : LoopEvents.readable)
     }

@@ -89,7 +89,8 @@ final class PeerSender: Sendable {
             let connection: TCPConnection
             do {
                 connection = try await TCPConnection.connect(host: address.host, port: address.port,
-                                                             timeout: options.connectTimeout, group: group)
+                                                             timeout: options.connectTimeout, group: group,
+                                                             transport: options.connectTransport)
             } catch {
                 counters.update { $0.connectFailures += 1 }
                 report(&lastFailure, "connect to \(address) failed: \(error)")

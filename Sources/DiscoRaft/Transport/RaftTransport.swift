@@ -37,7 +37,7 @@ public final class RaftTransport: Sendable {
         deliver: @escaping @Sendable (Message) -> Void
     ) async throws -> RaftTransport {
         try options.validate()
-        let listener = try await TCPListener.bind(host: host, port: port, group: group)
+        let listener = try await TCPListener.bind(host: host, port: port, group: group, transport: options.acceptTransport)
         let bound = listener.localAddress
         let transport = RaftTransport(localID: localID, listener: listener,
                                       listenAddress: PeerAddress(host: bound.host, port: bound.port),

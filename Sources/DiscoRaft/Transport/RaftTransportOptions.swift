@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoNet
 import Synchronization
 
 // MARK: - Options
@@ -20,6 +21,12 @@ public struct RaftTransportOptions: Sendable {
     public var maxBackoff: Duration = .seconds(1)
     /// How long ``RaftTransport/close(flushing:)`` waits for queued messages to go out.
     public var flushTimeout: Duration = .seconds(1)
+    /// What inbound connections run over: plain TCP, or a TLS server (`-node-cert`, and with
+    /// `-node-verify-client` mutual TLS).
+    public var acceptTransport: any ByteStreamTransportFactory = PlainTransportFactory()
+    /// What connections to peers run over: plain TCP, or a TLS client presenting this node's
+    /// certificate and verifying the peer's (unless `-node-no-verify`).
+    public var connectTransport: any ByteStreamTransportFactory = PlainTransportFactory()
 
     public init() {}
 

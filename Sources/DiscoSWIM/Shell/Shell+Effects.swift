@@ -91,9 +91,10 @@ extension SWIM.Shell {
         let maxBytes = configuration.maxPushPullBytes
         let group = configuration.group
         let protection = self.protection
+        let transport = configuration.pushPullConnectTransport
         let task = PushPullTask(executorPreference: loop) {
             let result = await Self.exchange(payload, with: destination, timeout: timeout, maxBytes: maxBytes,
-                                             protection: protection, group: group)
+                                             protection: protection, group: group, transport: transport)
             return await self.finishPushPull(identifier, with: destination, result: result)
         }
         pushPulls[identifier] = task

@@ -105,14 +105,15 @@ extension SWIM.Shell {
 extension SWIM.Shell {
     /// Opens a push-pull exchange: connect, send our state, read the answer; all within `timeout`.
     static func exchange(_ payload: [UInt8], with destination: PeerAddress, timeout: Duration, maxBytes: Int,
-                         protection: GossipProtection?, group: EventLoopGroup) async -> Result<SWIM.PushPullState, SWIM.ShellError> {
+                         protection: GossipProtection?, group: EventLoopGroup,
+                         transport: any ByteStreamTransportFactory) async -> Result<SWIM.PushPullState, SWIM.ShellError> {
         guard let request = sealed(payload, purpose: .pushPull, with: protection) else {
             return .failure(SWIM.ShellError(.pushPullFailed, "\(destination): cannot seal our state"))
         }
         do {
             let state = try await withTimeout(timeout, "push-pull with \(destination)") {
                 let connection = try await FramedConnection.connect(host: destination.host, port: destination.port, timeout: timeout,
-                                                                    maxPayloadBytes: maxBytes, group: group)
+                                                                    maxPayloadBytes: maxBytes, group: group, transport: transport)
                 defer { connection.close() }
                 try await connection.send(Frame(type: pushPullFrameType, payload: request))
                 var frames = connection.frames().makeAsyncIterator()

@@ -127,7 +127,8 @@ extension SWIM {
                 guard configuration.servesPushPull else { return (socket, nil) }
                 let port = socket.localAddress.port
                 do {
-                    let listener = try await TCPListener.bind(host: host, port: port, group: configuration.group)
+                    let listener = try await TCPListener.bind(host: host, port: port, group: configuration.group,
+                                                              transport: configuration.pushPullAcceptTransport)
                     return (socket, listener)
                 } catch {
                     socket.close()

@@ -43,6 +43,11 @@ extension SWIM.Shell {
         public var logger: Logger
         /// Event loops that drive the sockets.
         public var group: EventLoopGroup
+        /// What push-pull connections this member opens run over (plain TCP, or TLS to an
+        /// internode port that speaks it).
+        public var pushPullConnectTransport: any ByteStreamTransportFactory
+        /// What push-pull connections accepted by the shell's own listener run over.
+        public var pushPullAcceptTransport: any ByteStreamTransportFactory
 
         public init(
             id: NodeID, bindHost: String = "127.0.0.1", port: UInt16 = 0, advertiseHost: String? = nil,
@@ -65,6 +70,8 @@ extension SWIM.Shell {
             self.randomSeed = nil
             self.logger = logger
             self.group = group
+            self.pushPullConnectTransport = PlainTransportFactory()
+            self.pushPullAcceptTransport = PlainTransportFactory()
         }
 
         /// The settings handed to the core: with encryption, packets are built smaller by the

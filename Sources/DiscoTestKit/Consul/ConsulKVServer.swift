@@ -13,10 +13,13 @@ public final class ConsulKVServer: Sendable {
     /// `127.0.0.1:<port>`, the value for disco-config's `address`.
     public var address: String { "127.0.0.1:\(server.localAddress.port)" }
 
-    public static func start(double: ConsulKVDouble = ConsulKVDouble()) async throws -> ConsulKVServer {
+    /// Starts serving; with `tls`, over HTTPS (as an agent with `verify_incoming` does when
+    /// the configuration asks for client certificates).
+    public static func start(double: ConsulKVDouble = ConsulKVDouble(), tls: TLSConfiguration? = nil) async throws -> ConsulKVServer {
         var configuration = HTTPServerConfiguration()
         configuration.host = "127.0.0.1"
         configuration.port = 0
+        if let tls { configuration.transport = try TLSTransportFactory.server(tls) }
         let server = try await HTTPServer.start(configuration: configuration) { request in
             await Self.serve(request, double: double)
         }

@@ -55,9 +55,9 @@ public final class DiscodCluster: Sendable {
     /// Starts one node with its data directory under the root.
     @discardableResult
     public func start(id: String, host: String = "127.0.0.1", ports: (http: UInt16, raft: UInt16), flags: [String],
-                      authorization: String? = nil) throws -> DiscodProcess {
+                      authorization: String? = nil, access: DiscodAPIAccess = .plain) throws -> DiscodProcess {
         let node = try DiscodProcess(nodeID: id, host: host, httpPort: ports.http, raftPort: ports.raft, dataDirectory: dataDirectory(for: id),
-                                     flags: flags, authorization: authorization)
+                                     flags: flags, authorization: authorization, access: access)
         started.withLock { $0.append(node) }
         return node
     }
@@ -70,9 +70,9 @@ public final class DiscodCluster: Sendable {
         return again
     }
 
-    /// `http://127.0.0.1:P,…` for `-join`.
-    public static func joinList(_ ports: [(http: UInt16, raft: UInt16)]) -> String {
-        ports.map { "http://127.0.0.1:\($0.http)" }.joined(separator: ",")
+    /// `http://127.0.0.1:P,…` (or `https://…`) for `-join`.
+    public static func joinList(_ ports: [(http: UInt16, raft: UInt16)], scheme: String = "http") -> String {
+        ports.map { "\(scheme)://127.0.0.1:\($0.http)" }.joined(separator: ",")
     }
 
     /// Waits until every node in `nodes` reports the same leader, and that leader is one of

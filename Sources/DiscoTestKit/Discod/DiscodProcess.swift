@@ -22,9 +22,11 @@ public final class DiscodProcess: Sendable {
     /// An `Authorization` header value sent with every ``request(_:_:body:headers:anonymous:timeout:)``
     /// unless it is anonymous (for nodes started with `-auth`).
     public let authorization: String?
+    /// How this test reaches the node's API (plain HTTP, or HTTPS with a CA and a client certificate).
+    public let access: DiscodAPIAccess
 
-    /// `http://127.0.0.1:<http port>`, as `-join` takes it.
-    public var apiURL: String { "http://\(host):\(httpPort)" }
+    /// `http://127.0.0.1:<http port>` (or `https://…`), as `-join` takes it.
+    public var apiURL: String { "\(access.scheme)://\(host):\(httpPort)" }
     /// `127.0.0.1:<raft port>`.
     public var raftAddress: String { "\(host):\(raftPort)" }
 
@@ -34,7 +36,7 @@ public final class DiscodProcess: Sendable {
     /// Starts discod. `flags` go between the addresses and the data directory.
     public init(nodeID: String, host: String = "127.0.0.1", httpPort: UInt16, raftPort: UInt16, dataDirectory: String,
                 flags: [String] = [], environment: [String: String]? = nil, launcher: [String] = [],
-                authorization: String? = nil) throws {
+                authorization: String? = nil, access: DiscodAPIAccess = .plain) throws {
         self.nodeID = nodeID
         self.authorization = authorization
         self.host = host
@@ -43,6 +45,7 @@ public final class DiscodProcess: Sendable {
         self.dataDirectory = dataDirectory
         self.flags = flags
         self.launcher = launcher
+        self.access = access
         let arguments = ["-node-id", nodeID, "-http-addr=\(host):\(httpPort)", "-raft-addr=\(host):\(raftPort)"]
             + flags + [dataDirectory]
         process = launcher.isEmpty
@@ -54,7 +57,8 @@ public final class DiscodProcess: Sendable {
     /// The same node again (same ID, data directory, launcher and flags), optionally on new ports.
     public func restarted(httpPort: UInt16? = nil, raftPort: UInt16? = nil, flags: [String]? = nil) throws -> DiscodProcess {
         try DiscodProcess(nodeID: nodeID, host: host, httpPort: httpPort ?? self.httpPort, raftPort: raftPort ?? self.raftPort,
-                          dataDirectory: dataDirectory, flags: flags ?? self.flags, launcher: launcher, authorization: authorization)
+                          dataDirectory: dataDirectory, flags: flags ?? self.flags, launcher: launcher, authorization: authorization,
+                          access: access)
     }
 
     // MARK: Locating the executables
@@ -84,7 +88,7 @@ public final class DiscodProcess: Sendable {
         if body != nil { headers.add(name: "Content-Type", value: "application/json") }
         for (name, value) in extra { headers.add(name: name, value: value) }
         if !anonymous, let authorization, !headers.contains("Authorization") { headers.add(name: "Authorization", value: authorization) }
-        let answer = try await DiscodProcess.client.send(
+        let answer = try await access.client.send(
             HTTPClientRequest(method: method, url: apiURL + path, headers: headers, body: Array((body ?? "").utf8)), timeout: timeout)
         return DiscodAnswer(status: answer.status, body: answer.body, location: answer.headers["Location"], headers: answer.headers)
     }
@@ -148,6 +152,31 @@ public final class DiscodProcess: Sendable {
     }
 
     static let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(10)))
+}
+
+// MARK: - Reaching the API
+
+/// How a test talks to a node's API: plain HTTP, or HTTPS trusting a CA file and presenting a
+/// client certificate (for `-http-verify-client`).
+public struct DiscodAPIAccess: Sendable {
+    /// `http` or `https`.
+    public let scheme: String
+    public let client: HTTPClient
+
+    /// Plain HTTP with a shared client.
+    public static let plain = DiscodAPIAccess(scheme: "http", client: DiscodProcess.client)
+
+    /// HTTPS trusting `caFile`, presenting `certificate` and `key` when given.
+    public static func https(caFile: String, certificate: String? = nil, key: String? = nil) throws -> DiscodAPIAccess {
+        var tls = TLSConfiguration.client(trustRoots: .pem(.file(caFile)), label: "test client")
+        if let certificate, let key {
+            tls.certificateChain = .file(certificate)
+            tls.privateKey = .file(key)
+        }
+        let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(10),
+                                                                       httpsTransport: try TLSTransportFactory.client(tls)))
+        return DiscodAPIAccess(scheme: "https", client: client)
+    }
 }
 
 /// An API answer.

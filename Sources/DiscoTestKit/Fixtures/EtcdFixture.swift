@@ -1,3 +1,4 @@
+import DiscoNet
 import Foundation
 
 // MARK: - EtcdFixture
@@ -16,29 +17,54 @@ public final class EtcdFixture: Sendable {
         public let peerPort: UInt16
         public let dataDirectory: String
         public let process: ChildProcess
+        /// Whether clients speak TLS to it.
+        public let usesTLS: Bool
 
-        /// `http://127.0.0.1:<clientPort>`.
-        public var clientURL: String { "http://127.0.0.1:\(clientPort)" }
+        /// `http://127.0.0.1:<clientPort>` (`https://` with TLS).
+        public var clientURL: String { "\(usesTLS ? "https" : "http")://127.0.0.1:\(clientPort)" }
+    }
+
+    /// TLS on the client URLs: etcd's `--cert-file`, `--key-file`, `--trusted-ca-file` and, with
+    /// `requireClientCertificates`, `--client-cert-auth`. `client` is the certificate the fixture
+    /// itself presents for health checks.
+    public struct TLS: Sendable {
+        public var certificate: String
+        public var key: String
+        public var caFile: String
+        public var requireClientCertificates: Bool
+        public var client: (certificate: String, key: String)?
+
+        public init(certificate: String, key: String, caFile: String, requireClientCertificates: Bool = true,
+                    client: (certificate: String, key: String)? = nil) {
+            self.certificate = certificate
+            self.key = key
+            self.caFile = caFile
+            self.requireClientCertificates = requireClientCertificates
+            self.client = client
+        }
     }
 
     /// The members, in start order.
     public let members: [Member]
     private let root: String
+    private let healthClient: HTTPClient?
 
     /// Client URLs of all members, such as `["http://127.0.0.1:40123"]`.
     public var endpoints: [String] { members.map(\.clientURL) }
 
-    private init(members: [Member], root: String) {
+    private init(members: [Member], root: String, healthClient: HTTPClient?) {
         self.members = members
         self.root = root
+        self.healthClient = healthClient
     }
 
     deinit {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// Starts a cluster of `size` members and returns once every member reports healthy.
-    public static func start(members size: Int = 1, timeout: Duration = .seconds(60)) async throws -> EtcdFixture {
+    /// Starts a cluster of `size` members and returns once every member reports healthy. With
+    /// `tls`, clients reach the members over https (peers still talk plain HTTP among themselves).
+    public static func start(members size: Int = 1, timeout: Duration = .seconds(60), tls: TLS? = nil) async throws -> EtcdFixture {
         precondition(size >= 1, "an etcd cluster needs at least one member")
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("disco-etcd-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
@@ -56,21 +82,38 @@ public final class EtcdFixture: Sendable {
         for (index, port) in ports.enumerated() {
             let name = "m\(index)"
             let dataDirectory = "\(root)/\(name)"
+            let clientScheme = tls == nil ? "http" : "https"
+            var tlsArguments: [String] = []
+            if let tls {
+                tlsArguments = ["--cert-file", tls.certificate, "--key-file", tls.key, "--trusted-ca-file", tls.caFile]
+                if tls.requireClientCertificates { tlsArguments.append("--client-cert-auth") }
+            }
             let process = ChildProcess(
                 name: "etcd \(name)", executable: executable,
-                arguments: [
+                arguments: tlsArguments + [
                     "--name", name, "--data-dir", dataDirectory,
-                    "--listen-client-urls", "http://127.0.0.1:\(port.client)",
-                    "--advertise-client-urls", "http://127.0.0.1:\(port.client)",
+                    "--listen-client-urls", "\(clientScheme)://127.0.0.1:\(port.client)",
+                    "--advertise-client-urls", "\(clientScheme)://127.0.0.1:\(port.client)",
                     "--listen-peer-urls", "http://127.0.0.1:\(port.peer)",
                     "--initial-advertise-peer-urls", "http://127.0.0.1:\(port.peer)",
                     "--initial-cluster", cluster, "--initial-cluster-state", "new",
                     "--initial-cluster-token", token,
                     "--logger", "zap", "--log-outputs", "stderr",
                 ])
-            members.append(Member(name: name, clientPort: port.client, peerPort: port.peer, dataDirectory: dataDirectory, process: process))
+            members.append(Member(name: name, clientPort: port.client, peerPort: port.peer, dataDirectory: dataDirectory, process: process,
+                                  usesTLS: tls != nil))
         }
-        let fixture = EtcdFixture(members: members, root: root)
+        var healthClient: HTTPClient?
+        if let tls {
+            var client = TLSConfiguration.client(trustRoots: .pem(.file(tls.caFile)), label: "etcd health check")
+            if let credential = tls.client {
+                client.certificateChain = .file(credential.certificate)
+                client.privateKey = .file(credential.key)
+            }
+            healthClient = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(3),
+                                                                             httpsTransport: try TLSTransportFactory.client(client)))
+        }
+        let fixture = EtcdFixture(members: members, root: root, healthClient: healthClient)
         do {
             for member in members { try member.process.start(environment: ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("ETCD") }) }
             for member in members {
@@ -90,6 +133,10 @@ public final class EtcdFixture: Sendable {
 
     /// Whether `GET /health` on the member answers `{"health":"true"}`.
     public func isHealthy(_ member: Member) async -> Bool {
+        if let healthClient {
+            guard let response = try? await healthClient.send(HTTPClientRequest(url: member.clientURL + "/health")) else { return false }
+            return response.status == 200 && response.bodyText.contains("\"health\":\"true\"")
+        }
         guard let response = await LoopbackProbe.httpGet(port: member.clientPort, path: "/health") else { return false }
         return response.status == 200 && response.body.contains("\"health\":\"true\"")
     }

@@ -128,4 +128,22 @@ public final class ChildProcess: Sendable {
         send(SIGKILL)
         return try? await waitForExit(timeout: .seconds(10))
     }
+
+    // MARK: Running a tool to completion
+
+    /// Runs `executable` with `arguments` until it exits (killed after `timeout`) and returns its
+    /// exit status and everything it printed (stdout and stderr together).
+    public static func run(_ executable: String, _ arguments: [String], timeout: Duration = .seconds(60),
+                           environment: [String: String]? = nil) async throws -> (status: Int32, output: String) {
+        let name = executable.split(separator: "/").last.map(String.init) ?? executable
+        let process = ChildProcess(name: name, executable: executable, arguments: arguments)
+        try process.start(environment: environment)
+        do {
+            let status = try await process.waitForExit(timeout: timeout)
+            return (status, process.output)
+        } catch {
+            await process.stop(grace: .milliseconds(100))
+            throw Failure(description: "\(name) \(arguments.joined(separator: " ")) did not finish within \(timeout); output:\n\(process.output)")
+        }
+    }
 }

@@ -56,9 +56,38 @@ extension Node {
                    store.idempotencyKeys)
         text.family("disco_http_requests_total", "HTTP API requests answered, by status code.", type: "counter",
                     samples: metrics.requestsByStatus.sorted { $0.key < $1.key }.map { ("code=\"\($0.key)\"", String($0.value)) })
+        appendTLSMetrics(to: &text)
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
         return HTTPResponse(status: 200, headers: headers, bytes: Array(text.output.utf8))
+    }
+}
+
+extension Node {
+    /// Handshakes by outcome, certificate expiry and reloads for each TLS context (none without TLS).
+    func appendTLSMetrics(to text: inout PrometheusText) {
+        let stores = tls.labelledStores
+        guard !stores.isEmpty else { return }
+        var handshakes: [(labels: String, value: String)] = []
+        var expiry: [(labels: String, value: String)] = []
+        var reloads: [(labels: String, value: String)] = []
+        for (label, store) in stores {
+            let context = store.current
+            let resumed = context.sessionsResumed
+            handshakes.append(("tls=\"\(label)\",result=\"full\"", String(context.handshakesCompleted - resumed)))
+            handshakes.append(("tls=\"\(label)\",result=\"resumed\"", String(resumed)))
+            handshakes.append(("tls=\"\(label)\",result=\"failed\"", String(context.handshakesFailed)))
+            if let seconds = context.certificateExpiry { expiry.append(("tls=\"\(label)\"", String(seconds))) }
+            let counts = store.reloads
+            reloads.append(("tls=\"\(label)\",result=\"ok\"", String(counts.succeeded)))
+            reloads.append(("tls=\"\(label)\",result=\"failed\"", String(counts.failed)))
+        }
+        text.family("disco_tls_handshakes_total", "TLS handshakes by outcome: full, resumed (no certificate exchange) or failed.",
+                    type: "counter", samples: handshakes)
+        text.family("disco_tls_certificate_expiry_timestamp_seconds", "When the certificate in use expires (Unix time).",
+                    type: "gauge", samples: expiry)
+        text.family("disco_tls_reloads_total", "Certificate reloads (SIGHUP or changed files): ok, or failed and the old one kept.",
+                    type: "counter", samples: reloads)
     }
 }
 

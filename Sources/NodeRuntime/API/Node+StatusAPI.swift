@@ -13,11 +13,13 @@ extension Node {
     }
 
     func info(for id: NodeID) -> LeaderInfo? {
-        if let entry = book.entry(id) { return LeaderInfo(id: id, apiAddress: entry.apiAddress, raftAddress: entry.raftAddress) }
+        if let entry = book.entry(id) {
+            return LeaderInfo(id: id, apiAddress: withAPIScheme(entry.apiAddress), raftAddress: entry.raftAddress)
+        }
         guard let member = store.member(id),
               let api = try? PeerAddress(parsing: member.apiAddress), let raft = try? PeerAddress(parsing: member.raftAddress)
         else { return nil }
-        return LeaderInfo(id: id, apiAddress: api, raftAddress: raft)
+        return LeaderInfo(id: id, apiAddress: withAPIScheme(api), raftAddress: raft)
     }
 
     /// One row per cluster member: Raft's configuration joined with addresses and SWIM state.
@@ -45,7 +47,7 @@ extension Node {
         return ids.sorted().map { member in
             let entry = book.entry(member)
             let swim: MembershipState? = member == id ? .alive : gossip[member]?.state
-            return MemberRow(id: member, apiAddress: entry?.apiAddress, raftAddress: entry?.raftAddress,
+            return MemberRow(id: member, apiAddress: entry.map { withAPIScheme($0.apiAddress) }, raftAddress: entry?.raftAddress,
                              voter: status.voters.contains(member) || (status.members.isEmpty && !options.raftNonVoter),
                              swim: swim, isLeader: status.leader == member, replication: status.peers[member],
                              behind: watches[member]?.behind(at: now))
@@ -61,7 +63,7 @@ extension Node {
         let record = await keeper?.state
         let discoveryError = lookupError ?? record?.lastError
         let node: JSONValue = [
-            "id": .string(id.rawValue), "api_addr": .string(apiAddress.url), "addr": .string(raftAddress.description),
+            "id": .string(id.rawValue), "api_addr": .string(apiURL), "addr": .string(raftAddress.description),
             "voter": .bool(!options.raftNonVoter), "state": .string(raft.role.rawValue), "version": .string(NodeRuntimeModule.version),
             "data_dir": .string(directory.path),
         ]
@@ -71,7 +73,7 @@ extension Node {
         ]
         let discovery: JSONValue = [
             "mode": .string(options.discoMode?.rawValue ?? (options.join.isEmpty ? "none" : "static")),
-            "targets": .array(targets.map { .string($0.url) }),
+            "targets": .array(targets.map { .string(apiURL(for: $0)) }),
             "last_error": discoveryError.map(JSONValue.string) ?? .null,
             "leader_record_held": record.map { .bool($0.holding) } ?? .null,
         ]
@@ -94,7 +96,7 @@ extension Node {
             "commit_index": .number(JSONNumber(raft.commitIndex)), "applied_index": .number(JSONNumber(raft.appliedIndex)),
             "cluster": cluster, "members": .array(rows.map(\.json)), "discovery": discovery, "bootstrap": bootstrap,
             "events": events, "learners": raft.isLeader ? .array(learnerReport()) : .null,
-            "removed": .bool(removal != nil), "removal": removal?.json ?? .null,
+            "removed": .bool(removal != nil), "removal": removal?.json ?? .null, "tls": tls.statusJSON,
         ]
         return APIResponse.json(body)
     }

@@ -11,6 +11,27 @@ extension Node {
         spawn { [self] in await reconcileLoop() }
         spawn { [self] in await watchReplicatedMembers() }
         spawn { [self] in await form() }
+        if !tls.stores.isEmpty { spawn { [self] in await watchTLSFiles() } }
+    }
+
+    /// Reloads certificates and keys whose files changed (a rotation, a Kubernetes secret
+    /// update); open connections keep the context they started with.
+    private func watchTLSFiles() async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: settings.tlsReloadInterval)
+            guard !Task.isCancelled else { return }
+            tls.reload(onlyIfChanged: true, logger: logger)
+        }
+    }
+
+    /// Reloads every certificate and key now (SIGHUP). A file that cannot be used keeps the
+    /// previous certificate serving, and the reason is logged.
+    public func reloadTLS() {
+        guard !tls.stores.isEmpty else {
+            logger.info("reload requested; no TLS certificates are configured")
+            return
+        }
+        tls.reload(onlyIfChanged: false, logger: logger)
     }
 
     /// Follows leadership: counts changes, tells formation and the KV record keeper.

@@ -35,7 +35,7 @@ extension Node {
     }
 
     /// The client for join, notify and bootstrap requests, sending the `-join-as` credentials.
-    var formationClient: BootstrapClient { BootstrapClient(http: client, authorization: joinCredentials) }
+    var formationClient: BootstrapClient { BootstrapClient(http: client, authorization: joinCredentials, apiScheme: apiScheme) }
 
     func setFormation(_ state: FormationState, _ detail: String?) {
         runtime.withLock {

@@ -8,7 +8,7 @@ import Synchronization
 extension Node {
     /// This node's leader record, as rqlite writes it.
     var leaderRecord: LeaderRecord {
-        LeaderRecord(id: id.rawValue, apiAddr: apiAddress.url, addr: raftAddress.description)
+        LeaderRecord(id: id.rawValue, apiAddr: apiURL, addr: raftAddress.description)
     }
 
     /// The one registry (one Consul session / etcd lease) this node uses, created on first use.

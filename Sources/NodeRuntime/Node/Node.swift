@@ -28,6 +28,8 @@ public final class Node: Sendable {
     let joinCredentials: String?
     /// SHA-256 of this node's key (see ``NodeDataDirectory/nodeKey``).
     let keyHash: [UInt8]
+    /// TLS for the API, the clients to other nodes and the internode port (``NodeTLS/none`` without).
+    public let tls: NodeTLS
     let metrics = NodeMetrics()
     let runtime = Mutex(RuntimeState())
     /// Serializes membership changes (joins, removals, reconciliation) on the leader.
@@ -47,8 +49,10 @@ public final class Node: Sendable {
     /// the cluster in the background.
     public static func start(_ settings: NodeSettings,
                              components makeComponents: NodeComponents.Factory = NodeComponents.embedded) async throws -> Node {
+        var settings = settings
         let options = settings.options
         let logger = settings.logger
+        if settings.tls == nil { settings.tls = try NodeTLS.load(options, logger: logger) }
         let authorization: APIAuthorization
         do {
             authorization = try APIAuthorization(auth: options.auth)
@@ -78,12 +82,13 @@ public final class Node: Sendable {
             throw NodeStartupError("cannot serve the HTTP API on \(options.httpAddress): \(error)")
         }
         book.updateLocal(raftAddress: raftAddress, apiAddress: node.apiAddress)
-        logger.info("node \(options.nodeID) started: API \(node.apiAddress.url), Raft and SWIM \(raftAddress), data \(directory.path)")
+        let internodeTLS = node.tls.internodeServer == nil ? "" : " (TLS\(options.nodeTLS.verifyClient ? ", mutual" : ""))"
+        logger.info("node \(options.nodeID) started: API \(node.apiURL), Raft and SWIM \(raftAddress)\(internodeTLS), data \(directory.path)")
         if let auth = options.auth {
             logger.info("access control: \(auth.users.count) users from \(auth.path); anonymous callers may "
                 + (auth.anonymousPermissions.isEmpty ? "do nothing" : auth.anonymousPermissions.sorted().map(\.rawValue).joined(separator: ", ")))
         } else {
-            logger.warning("the HTTP API is open: anyone who can reach \(node.apiAddress.url) may join, remove members, read "
+            logger.warning("the HTTP API is open: anyone who can reach \(node.apiURL) may join, remove members, read "
                 + "and append events; start with -auth FILE to require credentials")
         }
         node.startBackgroundWork()
@@ -106,7 +111,24 @@ public final class Node: Sendable {
         self.authorization = authorization
         self.keyHash = keyHash
         joinCredentials = CredentialStore.authorization(for: settings.options.joinAs)
-        client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10)))
+        tls = settings.tls ?? .none
+        var clientConfiguration = HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10))
+        if let apiClient = tls.apiClient { clientConfiguration.httpsTransport = TLSTransportFactory(apiClient) }
+        client = HTTPClient(configuration: clientConfiguration)
+    }
+
+    /// The scheme of this node's API and its peers' (`https` with `-http-cert`).
+    var apiScheme: PeerAddress.Scheme { tls.apiScheme }
+
+    /// This node's API as a URL (`https://…` when it serves TLS).
+    public var apiURL: String { apiURL(for: apiAddress) }
+
+    /// A node's API address as a URL: its own scheme when it names one, else this node's.
+    func apiURL(for address: PeerAddress) -> String { withAPIScheme(address).url }
+
+    /// `address` with this node's API scheme unless it names one.
+    func withAPIScheme(_ address: PeerAddress) -> PeerAddress {
+        PeerAddress(host: address.host, port: address.port, scheme: address.scheme ?? apiScheme)
     }
 
     /// The advertised address, with the OS-chosen port filled in when the bind port was 0.
@@ -115,7 +137,9 @@ public final class Node: Sendable {
     }
 
     private func startHTTP() async throws {
-        let configuration = HTTPServerConfiguration(host: options.httpAddress.host, port: options.httpAddress.port)
+        var configuration = HTTPServerConfiguration(host: options.httpAddress.host, port: options.httpAddress.port)
+        if let apiServer = tls.apiServer { configuration.transport = TLSTransportFactory(apiServer) }
+        configuration.logger = logger.withLabel("http")
         let metrics = self.metrics
         let countStatus = HTTPStatusCounting { metrics.countRequest(status: $0) }
         let server = try await HTTPServer.start(configuration: configuration, middleware: [countStatus]) { [weak self] request in
@@ -127,11 +151,13 @@ public final class Node: Sendable {
 
     // MARK: Reloading
 
-    /// Re-reads what may change while the node runs: the gossip keyring file. `discod` calls
-    /// this on SIGHUP; a file that cannot be used is logged and the keys in use stay.
+    /// Re-reads what may change while the node runs: the gossip keyring file, TLS certificates
+    /// and keys. `discod` calls this on SIGHUP; a file that cannot be used is logged and what is
+    /// in use stays.
     public func reload() {
-        logger.info("reloading")
+        logger.info("reloading the gossip keyring and TLS certificates")
         membership.reload()
+        reloadTLS()
     }
 
     // MARK: Stopping

@@ -21,6 +21,10 @@ public struct NodeSettings: Sendable {
     /// How long a node that learned it was removed keeps answering `/status` and `/readyz`
     /// (so health checks see why) before it exits.
     public var removedLinger: Duration = .seconds(10)
+    /// TLS contexts loaded from the options' files; nil: ``Node/start(_:components:)`` loads them.
+    public var tls: NodeTLS?
+    /// How often certificate and key files are checked for changes (reloaded when they change).
+    public var tlsReloadInterval: Duration = .seconds(1)
 
     public init(options: DiscodOptions, logger: Logger) {
         self.options = options

@@ -1,5 +1,6 @@
 import DiscoCore
 import DiscoDiscovery
+import DiscoNet
 
 // MARK: - StartupCheck
 
@@ -8,12 +9,13 @@ import DiscoDiscovery
 public enum StartupCheck {
     /// Builds the discovery backends the options name, as the node will at its first lookup, so
     /// a configuration that parses but cannot work (a nameserver that is not an IP address, an
-    /// `https://` etcd endpoint, an unreadable Consul token file) is a command-line error (exit
-    /// 2) instead of a formation that retries forever.
+    /// unreadable Consul token file, a CA or client certificate that cannot be loaded) is a
+    /// command-line error (exit 2) instead of a formation that retries forever.
     public static func check(_ options: DiscodOptions) throws(FlagError) {
         guard let config = options.discoConfig else { return }
         do {
-            try Discovery.checkBackends(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port)
+            try Discovery.checkBackends(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port,
+                                        transport: HTTPClient())
         } catch {
             throw FlagError(code: .invalidValue, flag: "disco-config", message: "invalid value for flag -disco-config: \(error)")
         }

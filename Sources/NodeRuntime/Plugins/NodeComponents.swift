@@ -46,6 +46,11 @@ public struct NodeComponents: Sendable {
         raftConfig.tickInterval = settings.raftTickInterval
         raftConfig.raft.electionTicks = settings.electionTicks
         raftConfig.otherFrames = { frame, connection in await pushPull.route(frame, connection) }
+        let tls = settings.tls ?? .none
+        if let server = tls.internodeServer, let client = tls.internodeClient {
+            raftConfig.transport.acceptTransport = TLSTransportFactory(server)
+            raftConfig.transport.connectTransport = TLSTransportFactory(client)
+        }
         let raft: RaftNodeShell
         do {
             raft = try await RaftNodeShell.start(raftConfig, stateMachine: store)
@@ -64,6 +69,7 @@ public struct NodeComponents: Sendable {
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false
             (swimConfig.encryption, keyringFile) = try gossipEncryption(options, logger: logger.withLabel("swim"))
+            if let client = tls.internodeClient { swimConfig.pushPullConnectTransport = TLSTransportFactory(client) }
             swim = try await SWIM.Shell.start(swimConfig)
         } catch {
             await raft.shutdown(transferLeadership: false)

@@ -41,6 +41,14 @@ import Testing
         for server in servers { await server.shutdown(gracePeriod: .seconds(1)) }
     }
 
+    /// A joiner with generous timeouts: on a loaded machine a late answer must still be the
+    /// answer the joiner acts on, so every call the server counts is one the joiner decided on.
+    static func patientJoiner(attempts: Int, sink: MemoryLogSink) -> Joiner {
+        let client = BootstrapClient(http: HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(30))))
+        return Joiner(client: client, attempts: attempts, interval: .milliseconds(10), timeout: .seconds(60),
+                      logger: Logger(label: "join", handler: LogfmtHandler(sink: sink)))
+    }
+
     @Test func tenRedirectsAreFollowedAndElevenAreAClearError() async throws {
         let servers = try await redirectChain(12)
         let client = BootstrapClient()
@@ -69,7 +77,7 @@ import Testing
             return call == 1 ? HTTPResponse(status: 503, bytes: BootstrapWire.errorBody("no leader yet; retry")) : reply
         }
         let sink = MemoryLogSink()
-        let joiner = Joiner(attempts: 3, interval: .milliseconds(10), logger: Logger(label: "join", handler: LogfmtHandler(sink: sink)))
+        let joiner = Self.patientJoiner(attempts: 3, sink: sink)
         let result = try await joiner.join(targets: [address(server)], request: request)
         #expect(result.leader == leader && result.epoch == 4)
         #expect(calls.value == 2)
@@ -84,7 +92,7 @@ import Testing
             return HTTPResponse(status: 409, bytes: BootstrapWire.errorBody(
                 "cluster name mismatch: this node runs cluster \"blue\", the join says \"disco\"; wipe the data directory to re-bootstrap"))
         }
-        let joiner = Joiner(attempts: 5, interval: .milliseconds(10), logger: Logger(label: "join", handler: LogfmtHandler(sink: MemoryLogSink())))
+        let joiner = Self.patientJoiner(attempts: 5, sink: MemoryLogSink())
         do {
             _ = try await joiner.join(targets: [address(server)], request: request)
             Issue.record("expected a refusal")

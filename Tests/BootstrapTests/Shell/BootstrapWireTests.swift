@@ -17,6 +17,20 @@ import Testing
         }
     }
 
+    // MARK: URLs
+
+    @Test func apiURLsCarryTheClusterScheme() {
+        #expect(BootstrapWire.apiURL("10.0.0.1:4001") == "http://10.0.0.1:4001")
+        #expect(BootstrapWire.apiURL("10.0.0.1:4001", scheme: .https) == "https://10.0.0.1:4001")
+        #expect(BootstrapWire.apiURL("http://10.0.0.1:4001", scheme: .https) == "http://10.0.0.1:4001")
+        #expect(BootstrapClient.resolve("/join", against: "https://10.0.0.1:4001/join") == "https://10.0.0.1:4001/join")
+        #expect(BootstrapClient.resolve("https://10.0.0.2:4001/join", against: "http://h:1/join") == "https://10.0.0.2:4001/join")
+        #expect(BootstrapClient.authority(of: "https://10.0.0.2:4001/join") == "10.0.0.2:4001")
+        let client = BootstrapClient(apiScheme: .https)
+        #expect(client.baseURL(PeerAddress(host: "h", port: 1)) == "https://h:1")
+        #expect(client.baseURL(PeerAddress(host: "h", port: 1, scheme: .http)) == "http://h:1")
+    }
+
     // MARK: Notify
 
     @Test func notifyRoundTripsAndWritesURLs() throws {
@@ -46,7 +60,7 @@ import Testing
     }
 
     @Test func apiAddressAcceptsHostPortOrURL() throws {
-        for text in ["10.0.0.1:4001", "http://10.0.0.1:4001", "http://10.0.0.1:4001/"] {
+        for text in ["10.0.0.1:4001", "http://10.0.0.1:4001", "http://10.0.0.1:4001/", "https://10.0.0.1:4001"] {
             let request = try BootstrapWire.decodeNotifyRequest(bytes(
                 #"{"id":"a","addr":"10.0.0.1:4002","api_addr":"\#(text)","cluster":"disco","expect":3}"#))
             #expect(request.sender.apiAddress == "10.0.0.1:4001")
@@ -63,11 +77,10 @@ import Testing
             (#"{\#(base)}"#, #""expect" is missing; expected a positive integer"#),
             (#"{\#(base),"expect":3,"voter":"yes"}"#, #""voter" must be true or false, got "yes""#),
             (#"{\#(base),"expect":3,"known":[{"id":"b","addr":"h:1","api_addr":"ftp://h:2"}]}"#,
-             #""known[0].api_addr" must be an API address host:port or http://host:port, got "ftp://h:2""#),
+             #""known[0].api_addr" must be an API address host:port or http(s)://host:port, got "ftp://h:2""#),
             (#"{\#(base),"expect":3,"known":[7]}"#, #""known[0]" must be a JSON object, got a number"#),
             (#"{"id":"","addr":"h:1","api_addr":"h:2","cluster":"c","expect":1}"#, #""id" must be a node ID"#),
             (#"{"id":"a","addr":"http://h:1","api_addr":"h:2","cluster":"c","expect":1}"#, #""addr" must be a Raft address host:port, got "http://h:1" (no URL scheme here)"#),
-            (#"{"id":"a","addr":"h:1","api_addr":"https://h:2","cluster":"c","expect":1}"#, "https is not supported"),
             ("[1]", "the body must be a JSON object, got an array"),
             ("{", "the body is not valid JSON"),
         ]

@@ -145,12 +145,34 @@ import Testing
         ("-events-retain-bytes 64mb data", "events-retain-bytes", #""64mb" is not a size; write a whole number of bytes with an optional unit, e.g. 65536, 512KiB, 64MiB or 1GiB"#),
         ("-events-retain-bytes -5 data", "events-retain-bytes", "is not a size"),
         ("-events-retain-bytes 99999999999GiB data", "events-retain-bytes", "is too large"),
+        ("-http-cert c.pem data", "http-key", "-http-cert needs -http-key"),
+        ("-http-key k.pem data", "http-cert", "-http-key needs -http-cert"),
+        ("-http-verify-client data", "http-verify-client", "needs TLS: set -http-cert and -http-key"),
+        ("-http-cert c -http-key k -http-verify-client data", "http-verify-client", "needs -http-ca-cert"),
+        ("-node-cert c data", "node-key", "-node-cert needs -node-key"),
+        ("-node-cert c -node-key k -node-verify-client data", "node-verify-client", "needs -node-ca-cert"),
+        ("-node-no-verify data", "node-no-verify", "set -node-cert and -node-key as well"),
+        ("-node-ca-cert ca data", "node-ca-cert", "set -node-cert and -node-key as well"),
     ])
     func rejectsWithFlagNamed(line: String, flag: String, fragment: String) throws {
         let error = try #require(failure(line))
         #expect(error.flag == flag)
         #expect(error.message.contains(fragment), "\(error.message)")
         #expect(error.exitStatus == 2)
+    }
+
+    @Test func tlsFilesAreKeptAsGiven() throws {
+        let options = try parse("-http-cert a.pem -http-key a.key -http-ca-cert ca.pem -http-verify-client "
+            + "-node-cert n.pem -node-key n.key -node-ca-cert nca.pem -node-no-verify data")
+        #expect(options.httpTLS == TLSFiles(certificate: "a.pem", key: "a.key", caCertificate: "ca.pem", verifyClient: true))
+        #expect(options.nodeTLS == TLSFiles(certificate: "n.pem", key: "n.key", caCertificate: "nca.pem", verifyClient: false))
+        #expect(options.nodeNoVerify)
+        #expect(options.metadata["http_tls"] == "mutual")
+        #expect(options.metadata["node_tls"] == "on, peers not verified")
+        // -http-ca-cert alone: the CA for other nodes' HTTPS APIs (a plain API joining https:// nodes).
+        let clientOnly = try parse("-http-ca-cert ca.pem data")
+        #expect(!clientOnly.httpTLS.isEnabled && clientOnly.httpTLS.caCertificate == "ca.pem")
+        #expect(try parse("data").httpTLS == TLSFiles())
     }
 
     @Test func hostNamesMayStartWithHTTP() throws {

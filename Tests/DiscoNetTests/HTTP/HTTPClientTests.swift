@@ -128,10 +128,11 @@ struct HTTPClientTests {
         }
     }
 
-    @Test func httpsIsRejectedUpFront() async throws {
+    @Test func otherSchemesAreRejectedUpFront() async throws {
         let client = HTTPClient()
-        await #expect(throws: HTTPClientError(.unsupportedScheme, host: "https://example.com/", detail: "https is not supported; use http://")) {
-            try await client.send(HTTPClientRequest(url: "https://example.com/"))
+        await #expect(throws: HTTPClientError(.invalidURL, host: "ftp://example.com/",
+                                              detail: "expected http://host[:port]/path or https://host[:port]/path")) {
+            try await client.send(HTTPClientRequest(url: "ftp://example.com/"))
         }
     }
 }

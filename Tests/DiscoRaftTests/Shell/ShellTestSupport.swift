@@ -107,7 +107,8 @@ final class ShellCluster: Sendable {
     }
 
     /// Starts (or restarts, from its data directory) `id` on a fresh OS-chosen port and publishes
-    /// the new address. `bootstrap` false: a node waiting to be added.
+    /// the new address. `bootstrap` false: a node waiting to be added. `waitForLock` false: a
+    /// data directory in use fails at once (for tests of that error).
     @discardableResult
     func start(_ id: NodeID, bootstrap: Bool = true, waitForLock: Bool = true) async throws -> RaftNodeShell {
         var configuration = RaftShellConfiguration(

@@ -146,9 +146,10 @@ struct WireReader {
         try address(key, "a Raft address host:port") { $0.scheme == nil ? nil : "no URL scheme here" }
     }
 
-    /// An HTTP API address: `host:port` or `http://host:port`. Returned as `host:port`.
+    /// An HTTP API address: `host:port`, `http://host:port` or `https://host:port`. Returned as
+    /// `host:port` (every node of a cluster serves its API the same way; see ``BootstrapClient/apiScheme``).
     func apiAddress(_ key: String) throws(BootstrapWireError) -> String {
-        try address(key, "an API address host:port or http://host:port") { $0.scheme == .https ? "https is not supported" : nil }
+        try address(key, "an API address host:port or http(s)://host:port") { _ in nil }
     }
 
     /// A `host:port` string field, refused with `problem`'s answer when it names one.
@@ -169,10 +170,13 @@ struct WireReader {
 // MARK: - Writing fields
 
 extension BootstrapWire {
-    /// `host:port` (or a URL) as the `http://host:port` URL the wire carries.
-    public static func apiURL(_ address: String) -> String {
-        if let parsed = try? PeerAddress(parsing: address) { return "http://\(parsed.description)" }
-        return address.hasPrefix("http://") ? address : "http://\(address)"
+    /// `host:port` (or a URL) as the `scheme://host:port` URL the wire carries; a URL keeps its
+    /// own scheme.
+    public static func apiURL(_ address: String, scheme: PeerAddress.Scheme = .http) -> String {
+        if let parsed = try? PeerAddress(parsing: address) {
+            return PeerAddress(host: parsed.host, port: parsed.port, scheme: parsed.scheme ?? scheme).url
+        }
+        return address.contains("://") ? address : "\(scheme.rawValue)://\(address)"
     }
 
     /// `{"error": message}`, the body of every error answer.

@@ -27,6 +27,35 @@ extension HTTPClient: HTTPExchanging {
         }
     }
 
+    /// A client like this one whose `https://` connections use `settings` (CA, client
+    /// certificate, verification, server name). Throws ``TLSError`` naming the file or field
+    /// that cannot be used.
+    public func withTLS(_ settings: ClientTLSSettings) throws -> any HTTPExchanging {
+        var tls = TLSConfiguration.client(label: settings.origin)
+        if let pem = settings.caPEM {
+            tls.trustRoots = .pem(.bytes(pem, name: "\(settings.origin) ca_pem"))
+        } else if let file = settings.caFile {
+            tls.trustRoots = .pem(.file(file))
+        } else if let path = settings.caPath {
+            tls.trustRoots = .directory(path)
+        }
+        if let pem = settings.certPEM {
+            tls.certificateChain = .bytes(pem, name: "\(settings.origin) cert_pem")
+        } else if let file = settings.certFile {
+            tls.certificateChain = .file(file)
+        }
+        if let pem = settings.keyPEM {
+            tls.privateKey = .bytes(pem, name: "\(settings.origin) key_pem")
+        } else if let file = settings.keyFile {
+            tls.privateKey = .file(file)
+        }
+        tls.verifyPeer = !settings.insecureSkipVerify
+        tls.serverName = settings.serverName
+        var configuration = self.configuration
+        configuration.httpsTransport = try TLSTransportFactory.client(tls)
+        return HTTPClient(configuration: configuration, group: group)
+    }
+
     static func path(of url: String) -> String {
         guard let scheme = url.firstRange(of: "://") else { return url }
         let rest = url[scheme.upperBound...]

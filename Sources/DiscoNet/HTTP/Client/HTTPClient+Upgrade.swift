@@ -24,7 +24,7 @@ extension HTTPClient {
             do {
                 connection = try await TCPConnection.connect(
                     host: url.host, port: url.port, timeout: self.configuration.connectTimeout, group: self.group,
-                    transport: self.configuration.transport)
+                    transport: self.configuration.transport(for: url))
             } catch {
                 throw Self.connectError(error, host: host)
             }

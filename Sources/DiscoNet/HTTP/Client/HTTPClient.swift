@@ -12,8 +12,12 @@ public struct HTTPClientConfiguration: Sendable {
     public var idleTimeout: Duration
     /// Limits applied to responses (header size, body size).
     public var limits: HTTPParserLimits
-    /// What runs over each TCP connection (plain TCP by default; TLS plugs in here).
+    /// What runs over each TCP connection of an `http://` URL (plain TCP by default).
     public var transport: any ByteStreamTransportFactory
+    /// What runs over each TCP connection of an `https://` URL: by default TLS verifying servers
+    /// against the system's CAs; a ``TLSTransportFactory`` with another CA or a client
+    /// certificate plugs in here.
+    public var httpsTransport: any ByteStreamTransportFactory
 
     public init(
         connectTimeout: Duration = .seconds(5),
@@ -21,7 +25,8 @@ public struct HTTPClientConfiguration: Sendable {
         maxConnectionsPerHost: Int = 8,
         idleTimeout: Duration = .seconds(50),
         limits: HTTPParserLimits = HTTPParserLimits(maxBodyBytes: 64 * 1024 * 1024),
-        transport: any ByteStreamTransportFactory = PlainTransportFactory()
+        transport: any ByteStreamTransportFactory = PlainTransportFactory(),
+        httpsTransport: any ByteStreamTransportFactory = TLSTransportFactory.systemClient
     ) {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
@@ -29,10 +34,16 @@ public struct HTTPClientConfiguration: Sendable {
         self.idleTimeout = idleTimeout
         self.limits = limits
         self.transport = transport
+        self.httpsTransport = httpsTransport
+    }
+
+    /// The factory for `url`'s scheme.
+    func transport(for url: HTTPURL) -> any ByteStreamTransportFactory {
+        url.isTLS ? httpsTransport : transport
     }
 }
 
-/// A small HTTP/1.1 client (`http://` URLs, over plain TCP or the configured transport) with
+/// A small HTTP/1.1 client (`http://` URLs over plain TCP, `https://` over TLS) with
 /// per-host keep-alive pools, whole-body (``send(_:timeout:)``) and streaming
 /// (``execute(_:timeout:)``) exchanges, and protocol upgrades (``upgrade(_:timeout:)``).
 ///
@@ -105,7 +116,7 @@ public final class HTTPClient: Sendable {
             let dropsBody = response.status == 303 || ((response.status == 301 || response.status == 302) && current.method == "POST")
             if current.bodyStream != nil && !dropsBody { return response }
             url = try url.resolving(location)
-            current.url = "http://\(url.authority)\(url.target)"
+            current.url = url.text
             if dropsBody {
                 current.method = "GET"
                 current.body = []
@@ -120,7 +131,7 @@ public final class HTTPClient: Sendable {
     // MARK: Internals
 
     private func startWithRetry(_ request: HTTPClientRequest, url: HTTPURL) async throws -> HTTPClientStreamingResponse {
-        let key = url.authority
+        let key = url.origin
         let pool = self.pool
         var lease = try await pool.acquire(key)
         while true {
@@ -139,10 +150,10 @@ public final class HTTPClient: Sendable {
                 do {
                     connection = try await TCPConnection.connect(
                         host: url.host, port: url.port, timeout: configuration.connectTimeout, group: group,
-                        transport: configuration.transport)
+                        transport: configuration.transport(for: url))
                 } catch {
                     pool.release(key, connection: nil)
-                    throw Self.connectError(error, host: key)
+                    throw Self.connectError(error, host: url.authority)
                 }
                 reused = false
             }
@@ -150,7 +161,7 @@ public final class HTTPClient: Sendable {
             do {
                 let started = try await exchange.start(request)
                 let stream = HTTPClientResponseStream(
-                    host: key, connection: connection, reader: started.reader, keepAlive: started.keepAlive,
+                    host: url.authority, connection: connection, reader: started.reader, keepAlive: started.keepAlive,
                     upload: started.upload, release: { pool.release(key, connection: $0) })
                 stream.finishIfBodyless()
                 let head = started.head

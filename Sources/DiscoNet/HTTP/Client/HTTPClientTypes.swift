@@ -1,6 +1,7 @@
 // MARK: - Client requests, responses, errors
 
-/// A request for ``HTTPClient``. The URL must be `http://host[:port][/path][?query]`.
+/// A request for ``HTTPClient``. The URL must be `http://host[:port][/path][?query]` or the
+/// same with `https://` (TLS through ``HTTPClientConfiguration/httpsTransport``).
 public struct HTTPClientRequest: Sendable {
     public var method: String
     public var url: String
@@ -94,29 +95,38 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
 
 // MARK: - URLs
 
-/// The parts of an `http://` URL the client needs.
+/// The parts of an `http://` or `https://` URL the client needs.
 struct HTTPURL: Sendable, Hashable {
     var host: String
     var port: UInt16
     /// Path and query, starting with `/`.
     var target: String
+    /// True for `https://` (TLS).
+    var isTLS: Bool = false
 
-    /// `host:port`, the pool key and the value of the Host header (port omitted when 80).
+    /// `http` or `https`.
+    var scheme: String { isTLS ? "https" : "http" }
+
+    /// `host:port`, the value of the Host header (port omitted when it is the scheme's default).
     var authority: String {
         let bracketed = host.contains(":") ? "[\(host)]" : host
-        return port == 80 ? bracketed : "\(bracketed):\(port)"
+        return port == (isTLS ? 443 : 80) ? bracketed : "\(bracketed):\(port)"
     }
 
-    /// Parses `http://host[:port][/path]`. TLS (`https://`) is not implemented.
+    /// `scheme://host:port`: the pool key (a TLS and a plain connection are never mixed).
+    var origin: String { "\(scheme)://\(authority)" }
+
+    /// The whole URL again.
+    var text: String { origin + target }
+
+    /// Parses `http://host[:port][/path]` or `https://host[:port][/path]`.
     static func parse(_ text: String) throws(HTTPClientError) -> HTTPURL {
         let lower = text.lowercased()
-        if lower.hasPrefix("https://") {
-            throw HTTPClientError(.unsupportedScheme, host: text, detail: "https is not supported; use http://")
+        let isTLS = lower.hasPrefix("https://")
+        guard isTLS || lower.hasPrefix("http://") else {
+            throw HTTPClientError(.invalidURL, host: text, detail: "expected http://host[:port]/path or https://host[:port]/path")
         }
-        guard lower.hasPrefix("http://") else {
-            throw HTTPClientError(.invalidURL, host: text, detail: "expected http://host[:port]/path")
-        }
-        let rest = text.dropFirst("http://".count)
+        let rest = text.dropFirst(isTLS ? "https://".count : "http://".count)
         let slash = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
         let authority = rest[..<slash]
         var target = String(rest[slash...])
@@ -141,7 +151,7 @@ struct HTTPURL: Sendable, Hashable {
         guard !host.isEmpty, !host.contains("@") else {
             throw HTTPClientError(.invalidURL, host: text, detail: "missing or invalid host")
         }
-        var port: UInt16 = 80
+        var port: UInt16 = isTLS ? 443 : 80
         if let portText {
             guard let value = UInt16(portText), value > 0 else {
                 throw HTTPClientError(.invalidURL, host: text, detail: "invalid port '\(portText)'")
@@ -151,7 +161,7 @@ struct HTTPURL: Sendable, Hashable {
         for byte in target.utf8 where byte <= 0x20 || byte == 0x7F {
             throw HTTPClientError(.invalidURL, host: text, detail: "whitespace or control character in path")
         }
-        return HTTPURL(host: String(host), port: port, target: target)
+        return HTTPURL(host: String(host), port: port, target: target, isTLS: isTLS)
     }
 
     /// Resolves a `Location` value against this URL: absolute URLs, absolute paths and
@@ -160,7 +170,7 @@ struct HTTPURL: Sendable, Hashable {
         if location.lowercased().hasPrefix("http://") || location.lowercased().hasPrefix("https://") {
             return try HTTPURL.parse(location)
         }
-        if location.hasPrefix("//") { return try HTTPURL.parse("http:" + location) }
+        if location.hasPrefix("//") { return try HTTPURL.parse("\(scheme):" + location) }
         var next = self
         if location.hasPrefix("/") {
             next.target = location

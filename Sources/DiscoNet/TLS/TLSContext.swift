@@ -1,0 +1,284 @@
+import COpenSSL
+import DiscoCore
+import Synchronization
+
+// MARK: - A loaded TLS context
+
+/// An OpenSSL `SSL_CTX` built from a ``TLSConfiguration``: certificates and keys loaded and
+/// checked, trust roots installed, versions, ciphers, ALPN and session resumption set.
+/// Connections are created from it by a ``TLSTransportFactory``; a reload builds a new context
+/// while connections made from the old one keep it (they hold a reference) until they close.
+public final class TLSContext: @unchecked Sendable {
+    // @unchecked Sendable: `pointer` is configured completely in `init` and never changed after
+    // (OpenSSL documents an SSL_CTX as shareable across threads for SSL_new once configured; its
+    // session cache and ticket keys are locked internally). The other members are immutable
+    // values or Sendable classes.
+
+    let pointer: OpaquePointer
+    /// The settings this context was built from.
+    public let configuration: TLSConfiguration
+    /// True for a server context (accepts), false for a client context (connects).
+    public let isServer: Bool
+    /// Subject of the certificate this side presents, if any (`CN=node1,O=Disco`).
+    public let certificateSubject: String?
+    /// When that certificate expires (`Jan  2 03:04:05 2027 GMT`).
+    public let certificateNotAfter: String?
+    /// Subjects of the CAs trusted for the peer's certificate (empty for the system bundle).
+    public let trustedAuthorities: [String]
+    /// ALPN protocols in wire format (length-prefixed), what a server selects from.
+    let alpnWire: [UInt8]
+    /// Sessions kept per server (client contexts with resumption on).
+    let sessions: TLSClientSessionCache?
+    let failureLog: TLSFailureLog
+    /// Handshake outcomes, shared by every context one ``TLSContextStore`` builds (counts go on
+    /// across reloads).
+    let counters: TLSHandshakeCounters
+    /// When this side's certificate expires, in seconds since the Unix epoch.
+    public let certificateExpiry: Int64?
+
+    /// Handshakes finished with connections made from this context (and earlier ones of its store).
+    public var handshakesCompleted: Int { counters.completed.load(ordering: .relaxed) }
+    /// Of those, how many resumed an earlier session (no certificate exchange).
+    public var sessionsResumed: Int { counters.resumed.load(ordering: .relaxed) }
+    /// Handshakes that failed (refused certificates, timeouts, plaintext, protocol errors).
+    public var handshakesFailed: Int { counters.failed.load(ordering: .relaxed) }
+
+    func countHandshake(resumed: Bool) {
+        counters.completed.add(1, ordering: .relaxed)
+        if resumed { counters.resumed.add(1, ordering: .relaxed) }
+    }
+
+    func countFailure() { counters.failed.add(1, ordering: .relaxed) }
+
+    /// Builds a server context: certificate chain and key required.
+    public convenience init(server configuration: TLSConfiguration) throws(TLSError) {
+        try self.init(configuration, isServer: true, counters: TLSHandshakeCounters())
+    }
+
+    /// Builds a client context.
+    public convenience init(client configuration: TLSConfiguration) throws(TLSError) {
+        try self.init(configuration, isServer: false, counters: TLSHandshakeCounters())
+    }
+
+    init(_ configuration: TLSConfiguration, isServer: Bool, counters: TLSHandshakeCounters) throws(TLSError) {
+        _ = ignoreSIGPIPEOnce  // OpenSSL writes to sockets with write(2), which raises SIGPIPE.
+        _ = initializeOpenSSLOnce
+        OpenSSLErrors.clear()
+        guard let context = SSL_CTX_new(isServer ? TLS_server_method() : TLS_client_method()) else {
+            throw TLSError(.badConfiguration, detail: "cannot create an OpenSSL context: \(OpenSSLErrors.drain())")
+        }
+        var built = false
+        defer { if !built { SSL_CTX_free(context) } }
+
+        try Self.configureProtocol(context, configuration)
+        if isServer {
+            guard configuration.certificateChain != nil, configuration.privateKey != nil else {
+                throw TLSError(.badConfiguration, detail: "a TLS server needs a certificate and a private key")
+            }
+        }
+        var subject: String?
+        var notAfter: (text: String, seconds: Int64?)?
+        if let chain = configuration.certificateChain {
+            guard let key = configuration.privateKey else {
+                throw TLSError(.badConfiguration, source: chain.description, detail: "a certificate needs its private key as well")
+            }
+            (subject, notAfter) = try Self.installCredentials(context, chain: chain, key: key)
+        } else if let key = configuration.privateKey {
+            throw TLSError(.badConfiguration, source: key.description, detail: "a private key needs its certificate as well")
+        }
+        let authorities = try TLSError.concerning(.trustRoots) { () throws(TLSError) in
+            try Self.installTrust(context, configuration, isServer: isServer)
+        }
+
+        var wire: [UInt8] = []
+        for name in configuration.applicationProtocols {
+            let bytes = Array(name.utf8)
+            guard !bytes.isEmpty, bytes.count <= 255 else {
+                throw TLSError(.badConfiguration, detail: "ALPN protocol \(name.debugDescription) must be 1 to 255 bytes")
+            }
+            wire.append(UInt8(bytes.count))
+            wire.append(contentsOf: bytes)
+        }
+
+        self.pointer = context
+        self.configuration = configuration
+        self.isServer = isServer
+        self.certificateSubject = subject
+        self.certificateNotAfter = notAfter?.text
+        self.certificateExpiry = notAfter?.seconds
+        self.counters = counters
+        self.trustedAuthorities = authorities
+        self.alpnWire = wire
+        self.sessions = !isServer && configuration.sessionResumption ? TLSClientSessionCache() : nil
+        self.failureLog = TLSFailureLog(logger: configuration.logger)
+        built = true
+
+        if isServer {
+            Self.configureServerSessions(context, resumption: configuration.sessionResumption)
+            if !wire.isEmpty { SSL_CTX_set_alpn_select_cb(context, TLSCallbacks.selectALPN, nil) }
+        } else {
+            if !wire.isEmpty {
+                guard wire.withUnsafeBufferPointer({ SSL_CTX_set_alpn_protos(context, $0.baseAddress, UInt32($0.count)) }) == 0 else {
+                    throw TLSError(.badConfiguration, detail: "OpenSSL refused the ALPN list: \(OpenSSLErrors.drain())")
+                }
+            }
+            if sessions != nil {
+                _ = disco_SSL_CTX_set_session_cache_mode(context, Int(SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE))
+                SSL_CTX_sess_set_new_cb(context, TLSCallbacks.newClientSession)
+            }
+        }
+    }
+
+    deinit { SSL_CTX_free(pointer) }
+
+    // MARK: Building blocks
+
+    private static func configureProtocol(_ context: OpaquePointer, _ configuration: TLSConfiguration) throws(TLSError) {
+        guard configuration.minimumVersion <= configuration.maximumVersion else {
+            throw TLSError(.badConfiguration, detail: "minimum version \(configuration.minimumVersion) is above the maximum \(configuration.maximumVersion)")
+        }
+        _ = disco_SSL_CTX_set_min_proto_version(context, configuration.minimumVersion.wire)
+        _ = disco_SSL_CTX_set_max_proto_version(context, configuration.maximumVersion.wire)
+        _ = disco_SSL_CTX_set_options(context, disco_SSL_OP_NO_COMPRESSION() | disco_SSL_OP_NO_RENEGOTIATION()
+            | disco_SSL_OP_IGNORE_UNEXPECTED_EOF() | disco_SSL_OP_CIPHER_SERVER_PREFERENCE())
+        // Partial writes and a moving buffer: `write` may be retried with the same bytes from
+        // another address and returns after each record, as the transport protocol requires.
+        _ = disco_SSL_CTX_set_mode(context, Int(SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER | SSL_MODE_RELEASE_BUFFERS))
+        let ciphers = configuration.ciphers ?? "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL"
+        guard SSL_CTX_set_cipher_list(context, ciphers) == 1 else {
+            throw TLSError(.badConfiguration, detail: "no usable TLS 1.2 cipher in \(ciphers.debugDescription): \(OpenSSLErrors.drain())")
+        }
+        if let suites = configuration.cipherSuites {
+            guard SSL_CTX_set_ciphersuites(context, suites) == 1 else {
+                throw TLSError(.badConfiguration, detail: "no usable TLS 1.3 cipher suite in \(suites.debugDescription): \(OpenSSLErrors.drain())")
+            }
+        }
+    }
+
+    /// Installs the chain and key and checks that they belong together. Returns the leaf's
+    /// subject and expiry.
+    private static func installCredentials(_ context: OpaquePointer, chain: PEMSource, key: PEMSource)
+        throws(TLSError) -> (String, (text: String, seconds: Int64?))
+    {
+        let certificates = try TLSError.concerning(.certificateChain) { () throws(TLSError) in
+            try PEMLoading.certificates(from: chain, what: "a certificate chain (leaf first)")
+        }
+        let leaf = certificates[0]
+        defer { X509_free(leaf) }
+        let subject = X509Text.subject(leaf)
+        let notAfter = (X509Text.notAfter(leaf), X509Text.notAfterSeconds(leaf))
+        guard SSL_CTX_use_certificate(context, leaf) == 1 else {
+            certificates.dropFirst().forEach { X509_free($0) }
+            throw TLSError(.badPEM, source: chain.description, detail: "OpenSSL refused the certificate \(subject): \(OpenSSLErrors.drain())")
+        }
+        for intermediate in certificates.dropFirst() where disco_SSL_CTX_add_extra_chain_cert(context, intermediate) != 1 {
+            X509_free(intermediate)
+            throw TLSError(.badPEM, source: chain.description, detail: "OpenSSL refused an intermediate certificate: \(OpenSSLErrors.drain())")
+        }
+        let privateKey = try TLSError.concerning(.privateKey) { () throws(TLSError) in try PEMLoading.privateKey(from: key) }
+        defer { EVP_PKEY_free(privateKey) }
+        guard SSL_CTX_use_PrivateKey(context, privateKey) == 1, SSL_CTX_check_private_key(context) == 1 else {
+            let reason = OpenSSLErrors.drain()
+            var error = TLSError(.keyMismatch, source: key.description,
+                                 detail: "this private key does not match the certificate \(subject) in \(chain.description) (\(reason))")
+            error.role = .privateKey
+            throw error
+        }
+        return (subject, notAfter)
+    }
+
+    /// Loads the trust roots when this side verifies its peer (a server only with client
+    /// verification on). Returns the subjects of the CAs loaded from PEM.
+    private static func installTrust(_ context: OpaquePointer, _ configuration: TLSConfiguration, isServer: Bool) throws(TLSError) -> [String] {
+        var subjects: [String] = []
+        let needsRoots = configuration.verifyPeer || !isServer
+        if needsRoots {
+            switch configuration.trustRoots {
+            case .system:
+                if isServer {
+                    throw TLSError(.badConfiguration, detail: "verifying client certificates needs a CA certificate (-http-ca-cert or -node-ca-cert)")
+                }
+                guard SSL_CTX_set_default_verify_paths(context) == 1 else {
+                    throw TLSError(.badConfiguration, detail: "cannot load the system's CA certificates: \(OpenSSLErrors.drain())")
+                }
+            case .directory(let path):
+                guard SSL_CTX_load_verify_dir(context, path) == 1 else {
+                    throw TLSError(.unreadableFile, source: path, detail: "cannot use it as a CA directory: \(OpenSSLErrors.drain())")
+                }
+                subjects.append("the CAs in \(path)")
+            case .pem(let source):
+                let authorities = try PEMLoading.certificates(from: source, what: "one or more CA certificates")
+                defer { authorities.forEach { X509_free($0) } }
+                let store = SSL_CTX_get_cert_store(context)
+                for authority in authorities {
+                    subjects.append(X509Text.subject(authority))
+                    guard X509_STORE_add_cert(store, authority) == 1 else {
+                        let reason = OpenSSLErrors.drain()
+                        if reason.contains("already in hash table") { continue }
+                        throw TLSError(.badPEM, source: source.description, detail: "cannot trust \(X509Text.subject(authority)): \(reason)")
+                    }
+                    if isServer { _ = SSL_CTX_add_client_CA(context, authority) }
+                }
+            }
+        }
+        let mode: Int32
+        if !configuration.verifyPeer {
+            mode = SSL_VERIFY_NONE
+        } else if isServer {
+            mode = SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT | SSL_VERIFY_CLIENT_ONCE
+        } else {
+            mode = SSL_VERIFY_PEER
+        }
+        SSL_CTX_set_verify(context, mode, configuration.verifyPeer ? TLSCallbacks.verify : nil)
+        return subjects
+    }
+
+    private static func configureServerSessions(_ context: OpaquePointer, resumption: Bool) {
+        let id = Array("disco".utf8)
+        _ = id.withUnsafeBufferPointer { SSL_CTX_set_session_id_context(context, $0.baseAddress, UInt32($0.count)) }
+        if resumption {
+            _ = disco_SSL_CTX_set_session_cache_mode(context, Int(SSL_SESS_CACHE_SERVER))
+            _ = disco_SSL_CTX_sess_set_cache_size(context, 20_480)
+            // One TLS 1.3 ticket per handshake: a client resumes with one.
+            _ = SSL_CTX_set_num_tickets(context, 1)
+        } else {
+            _ = disco_SSL_CTX_set_session_cache_mode(context, Int(SSL_SESS_CACHE_OFF))
+            _ = disco_SSL_CTX_set_options(context, disco_SSL_OP_NO_TICKET())
+            _ = SSL_CTX_set_num_tickets(context, 0)
+        }
+    }
+
+    // MARK: Carrying state across a reload
+
+    /// Gives this (new) server context the ticket keys of `previous`, so tickets issued before
+    /// a reload still resume.
+    func adoptTicketKeys(from previous: TLSContext) {
+        guard isServer, previous.isServer, configuration.sessionResumption else { return }
+        var keys = [UInt8](repeating: 0, count: 80)
+        guard disco_SSL_CTX_get_tlsext_ticket_keys(previous.pointer, &keys, 80) == 1 else { return }
+        _ = disco_SSL_CTX_set_tlsext_ticket_keys(pointer, &keys, 80)
+    }
+
+    /// The trusted CAs as one phrase for log lines.
+    var trustDescription: String {
+        switch configuration.trustRoots {
+        case .system: "the system's CA bundle"
+        case .directory(let path): "the CAs in \(path)"
+        case .pem: trustedAuthorities.map { "\"\($0)\"" }.joined(separator: ", ")
+        }
+    }
+}
+
+/// Handshake outcomes of one context.
+final class TLSHandshakeCounters: Sendable {
+    let completed = Atomic<Int>(0)
+    let resumed = Atomic<Int>(0)
+    let failed = Atomic<Int>(0)
+}
+
+/// OpenSSL without its exit-time cleanup: a process that exits while its event loops still hold
+/// connections must not have OpenSSL's tables freed under them.
+let initializeOpenSSLOnce: Void = {
+    _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_ATEXIT), nil)
+    _ = OPENSSL_init_ssl(0, nil)
+}()

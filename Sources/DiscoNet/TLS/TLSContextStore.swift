@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+import CDiscoEpoll
+import Synchronization
+
+// MARK: - A context that can be reloaded
+
+/// The TLS context new connections use, rebuilt from the configuration's files on demand
+/// (SIGHUP) or when they change (``reloadIfChanged()``, polled by the owner).
+///
+/// A reload builds a complete new context first; only when that succeeds does it replace the
+/// current one, so a broken or half-written certificate keeps the old one serving. Open
+/// connections are never touched: each holds the context it was made from. A server's
+/// session-ticket keys carry over, so clients resume across a rotation.
+///
+/// Changes are noticed by the identity of each file as `stat` sees it through symlinks
+/// (device, inode, size, modification and change times): an edit in place, a rename over the
+/// file, and Kubernetes' secret rotation (which swaps a `..data` symlink) all show.
+public final class TLSContextStore: Sendable {
+    /// The configuration every reload builds from.
+    public let configuration: TLSConfiguration
+    /// Whether contexts are built for accepting (server) or connecting (client).
+    public let isServer: Bool
+    private let state: Mutex<(context: TLSContext, fingerprints: [FileFingerprint?])>
+    private let counters: TLSHandshakeCounters
+    private let reloadCounts = Mutex((succeeded: 0, failed: 0))
+
+    /// Loads a server context now; throws naming the file when something cannot be used.
+    public convenience init(server configuration: TLSConfiguration) throws(TLSError) {
+        try self.init(configuration, isServer: true)
+    }
+
+    /// Loads a client context now.
+    public convenience init(client configuration: TLSConfiguration) throws(TLSError) {
+        try self.init(configuration, isServer: false)
+    }
+
+    private init(_ configuration: TLSConfiguration, isServer: Bool) throws(TLSError) {
+        self.configuration = configuration
+        self.isServer = isServer
+        let fingerprints = configuration.files.map(FileFingerprint.init(path:))
+        let counters = TLSHandshakeCounters()
+        let context = try TLSContext(configuration, isServer: isServer, counters: counters)
+        state = Mutex((context, fingerprints))
+        self.counters = counters
+    }
+
+    /// The context new connections get.
+    public var current: TLSContext { state.withLock { $0.context } }
+
+    /// Reloads that replaced the context, and reloads that failed (the old one kept serving).
+    public var reloads: (succeeded: Int, failed: Int) { reloadCounts.withLock { $0 } }
+
+    /// What a reload did.
+    public enum ReloadOutcome: Sendable, CustomStringConvertible {
+        /// No file changed (only from ``reloadIfChanged()``).
+        case unchanged
+        /// A new context now serves new connections.
+        case reloaded(TLSContext)
+        /// The files could not be used; the previous context keeps serving.
+        case failed(TLSError)
+
+        public var description: String {
+            switch self {
+            case .unchanged: "unchanged"
+            case .reloaded(let context): "reloaded (certificate \(context.certificateSubject ?? "none"), valid until \(context.certificateNotAfter ?? "-"))"
+            case .failed(let error): "reload failed, still serving the previous certificate: \(error)"
+            }
+        }
+    }
+
+    /// Rebuilds the context from the files now (SIGHUP).
+    @discardableResult
+    public func reload() -> ReloadOutcome {
+        rebuild(fingerprints: configuration.files.map(FileFingerprint.init(path:)))
+    }
+
+    /// Rebuilds the context when a file changed since the last load or attempt. A failed
+    /// attempt is not repeated until the files change again.
+    @discardableResult
+    public func reloadIfChanged() -> ReloadOutcome {
+        let now = configuration.files.map(FileFingerprint.init(path:))
+        guard state.withLock({ $0.fingerprints != now }) else { return .unchanged }
+        return rebuild(fingerprints: now)
+    }
+
+    private func rebuild(fingerprints: [FileFingerprint?]) -> ReloadOutcome {
+        do {
+            let context = try TLSContext(configuration, isServer: isServer, counters: counters)
+            context.adoptTicketKeys(from: current)
+            state.withLock { $0 = (context, fingerprints) }
+            reloadCounts.withLock { $0.succeeded += 1 }
+            return .reloaded(context)
+        } catch {
+            state.withLock { $0.fingerprints = fingerprints }
+            reloadCounts.withLock { $0.failed += 1 }
+            return .failed(error)
+        }
+    }
+}
+
+// MARK: - File identity
+
+/// What `stat` says about a file, through symlinks; nil fields when it cannot be read.
+struct FileFingerprint: Hashable, Sendable {
+    let device: UInt64
+    let inode: UInt64
+    let size: Int64
+    let modified: Int64
+    let changed: Int64
+
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
+        size = Int64(info.st_size)
+        modified = Int64(info.st_mtim.tv_sec) * 1_000_000_000 + Int64(info.st_mtim.tv_nsec)
+        changed = Int64(info.st_ctim.tv_sec) * 1_000_000_000 + Int64(info.st_ctim.tv_nsec)
+    }
+}

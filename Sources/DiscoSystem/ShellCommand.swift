@@ -6,7 +6,7 @@ import Synchronization
 
 /// Runs an operator's command line (`/bin/sh -c COMMAND`) as a child process with extra
 /// environment variables and a time limit, without blocking any thread of Swift's cooperative
-/// pool: the wait happens on a dispatch thread.
+/// pool: the wait happens on a thread of its own dispatch queue.
 ///
 /// The child gets standard input from `/dev/null`, shares the daemon's standard output and error
 /// (its lines land in the same log), starts with an empty signal mask and default signal
@@ -152,7 +152,9 @@ private final class RunningChild: Sendable {
 
     func waitForExit() async -> ShellCommand.Outcome? {
         await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            // A queue of its own targets an overcommitting root queue: a thread blocked in
+            // waitid never takes one the cooperative pool needs (the plain global queue can).
+            DispatchQueue(label: "disco.shell-command.wait").async {
                 continuation.resume(returning: self.blockingWait())
             }
         }

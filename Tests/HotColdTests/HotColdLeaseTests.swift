@@ -12,18 +12,18 @@ struct HotColdLeaseTests {
 
     @Test func theEligibleReplicaWithTheHighestPriorityBecomesHotAndStaysHot() async throws {
         try await withReplicas(leader: "a") { replicas in
-            let b = replicas.start("b") { $0.priority = 5 }
-            let c = replicas.start("c") {
+            let b = try await replicas.started("b") { $0.priority = 5 }
+            let c = try await replicas.started("c") {
                 $0.priority = 10
                 $0.mayBeHot = false
             }
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
-            #expect(b.gate.fencingToken() == 1)
+            #expect(b.gate.status().token == 1)
             #expect(replicas.cluster[.default].token == 1)
             // It keeps its lease through many renewals: no other grant, still token 1.
             try await waitUntil("b renewed 8 times", timeout: Self.timeout) { b.metrics.renewals(.renewed) >= 8 }
-            #expect(replicas.hotNodes() == ["b"])
+            try await waitUntil("b the one hot replica", timeout: Self.timeout) { replicas.hotNodes() == ["b"] }
             #expect(replicas.grants.map(\.token) == [1])
             #expect(c.gate.status().state == .cold)
             #expect(!c.gate.status().mayBeHot)
@@ -33,8 +33,8 @@ struct HotColdLeaseTests {
 
     @Test func anotherReplicaTakesOverAfterTheHotIsKilledWithAHigherToken() async throws {
         try await withReplicas(leader: "a") { replicas in
-            replicas.start("b") { $0.priority = 5 }
-            replicas.start("c") { $0.priority = 1 }
+            try await replicas.started("b") { $0.priority = 5 }
+            try await replicas.started("c") { $0.priority = 1 }
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
             let killed = ContinuousClock.now
@@ -52,14 +52,14 @@ struct HotColdLeaseTests {
 
     @Test func tokensStrictlyIncreaseOverRepeatedFailovers() async throws {
         try await withReplicas(leader: "a") { replicas in
-            replicas.start("b")
-            replicas.start("c")
+            try await replicas.started("b")
+            try await replicas.started("c")
             replicas.start("a")  // the leader last, so it knows every candidate
             var token: UInt64 = 0
             for _ in 0..<3 {
                 try await waitUntil("a replica hot above token \(token)", timeout: Self.timeout) { replicas.hot(above: token) != nil }
                 let hot = try #require(replicas.hot(above: token))
-                let next = try #require(replicas.shell(hot).gate.fencingToken())
+                let next = replicas.shell(hot).gate.status().token
                 #expect(next > token)
                 token = next
                 replicas.kill(hot)
@@ -73,8 +73,8 @@ struct HotColdLeaseTests {
 
     @Test func anUnhealthyHotStepsDownAtOnceAndReleasesSoTheNextNeedNotWaitForTheTTL() async throws {
         try await withReplicas(leader: "a") { replicas in
-            let b = replicas.start("b") { $0.priority = 5 }
-            replicas.start("c") { $0.priority = 1 }
+            let b = try await replicas.started("b") { $0.priority = 5 }
+            try await replicas.started("c") { $0.priority = 1 }
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
             b.setUpstreamHealthy(false)
@@ -92,18 +92,19 @@ struct HotColdLeaseTests {
             try await waitUntil("c renewed 5 more times", timeout: Self.timeout) {
                 replicas.shell("c").metrics.renewals(.renewed) >= renewed + 5
             }
-            #expect(replicas.hotNodes() == ["c"])
+            // (A replica under heavy load may miss a deadline and be hot again a moment later: poll.)
+            try await waitUntil("c the one hot replica", timeout: Self.timeout) { replicas.hotNodes() == ["c"] }
             #expect(replicas.hotPeriodViolations() == [])
         }
     }
 
     @Test func aPausedHotNeverActsAfterItsDeadlineAndStaysColdWhenItWakes() async throws {
         try await withReplicas(leader: "a") { replicas in
-            let b = replicas.start("b") { $0.priority = 5 }
-            replicas.start("c") { $0.priority = 1 }
+            let b = try await replicas.started("b") { $0.priority = 5 }
+            try await replicas.started("c") { $0.priority = 1 }
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
-            let staleToken = try #require(b.gate.fencingToken())
+            let staleToken = b.gate.status().token
             b.pauseLoop()
             try await waitUntil("c hot with a higher token", timeout: Self.timeout) { replicas.hot(above: staleToken) == "c" }
             // b's loop has not run since the pause, yet its gate reads the clock: cold.
@@ -115,7 +116,7 @@ struct HotColdLeaseTests {
             #expect(pausedPeriod.until <= takeover.from)
             // A write b prepared before its pause is refused by a fenced store once c has written.
             var store = FencedBackend()
-            let newToken = try #require(replicas.shell("c").gate.fencingToken())
+            let newToken = replicas.shell("c").gate.status().token
             let newAccepted = store.write(token: newToken)
             let staleAccepted = store.write(token: staleToken)
             #expect(newAccepted && !staleAccepted)
@@ -125,16 +126,17 @@ struct HotColdLeaseTests {
             try await waitUntil("c renewed 5 more times", timeout: Self.timeout) {
                 replicas.shell("c").metrics.renewals(.renewed) >= renewed + 5
             }
-            #expect(replicas.hotNodes() == ["c"])
-            #expect(b.gate.recentHotPeriods.count == 1)
+            // (A replica under heavy load may miss a deadline and be hot again a moment later: poll.)
+            try await waitUntil("c the one hot replica", timeout: Self.timeout) { replicas.hotNodes() == ["c"] }
+            #expect(b.gate.recentHotPeriods.allSatisfy { $0.token == staleToken })
             #expect(replicas.hotPeriodViolations() == [])
         }
     }
 
     @Test func aHotCutOffFromTheLeaderExpiresBeforeAnotherIsGranted() async throws {
         try await withReplicas(leader: "a") { replicas in
-            let b = replicas.start("b") { $0.priority = 5 }
-            replicas.start("c") { $0.priority = 1 }
+            let b = try await replicas.started("b") { $0.priority = 5 }
+            try await replicas.started("c") { $0.priority = 1 }
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
             replicas.cluster.setReachable("b", false)
@@ -143,18 +145,19 @@ struct HotColdLeaseTests {
             try await waitUntil("b stepped down by itself", timeout: Self.timeout) { b.metrics.coldTransitions["expired"] == 1 }
             replicas.cluster.setReachable("b", true)
             try await waitUntil("b sees c's grant", timeout: Self.timeout) { b.gate.status().holder == "c" }
-            #expect(replicas.hotNodes() == ["c"])
+            // (A replica under heavy load may miss a deadline and be hot again a moment later: poll.)
+            try await waitUntil("c the one hot replica", timeout: Self.timeout) { replicas.hotNodes() == ["c"] }
             #expect(replicas.hotPeriodViolations() == [])
         }
     }
 
     @Test func aRestartedProcessDoesNotInheritItsPredecessorsLease() async throws {
         try await withReplicas(leader: "a") { replicas in
-            replicas.start("b") { $0.priority = 5 }
+            try await replicas.started("b") { $0.priority = 5 }
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
             replicas.kill("b")
-            let restarted = replicas.start("b") { $0.priority = 5 }  // back before the ttl ran out
+            let restarted = try await replicas.started("b") { $0.priority = 5 }  // back before the ttl ran out
             try await waitUntil("a replica hot with token 2 or more", timeout: Self.timeout) { replicas.hot(above: 1) != nil }
             #expect(restarted.gate.recentHotPeriods.allSatisfy { $0.token >= 2 })
             // The new process released the lease its predecessor claimed instead of renewing it.
@@ -165,8 +168,8 @@ struct HotColdLeaseTests {
 
     @Test func aMoveSwitchesOverToTheTarget() async throws {
         try await withReplicas(leader: "a") { replicas in
-            let b = replicas.start("b") { $0.priority = 5 }
-            replicas.start("c")
+            let b = try await replicas.started("b") { $0.priority = 5 }
+            try await replicas.started("c")
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
             let outcome = await b.move(to: "c")
@@ -182,7 +185,7 @@ struct HotColdLeaseTests {
 
     @Test func stopStepsDownReleasesAndReturns() async throws {
         try await withReplicas(leader: "a") { replicas in
-            let b = replicas.start("b") { $0.priority = 5 }
+            let b = try await replicas.started("b") { $0.priority = 5 }
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
             b.stop()

@@ -73,6 +73,9 @@ public final class InMemoryLeaseCluster: Sendable {
     /// The current leader.
     public var leader: NodeID? { state.withLock { $0.leader } }
 
+    /// The candidacies announced for `group`, as the leader sees them.
+    public func candidates(in group: LeaseGroup) -> [LeaseCandidate] { state.withLock { Self.candidates($0, group: group) } }
+
     // MARK: Faults and changes
 
     /// Makes `node` the leader (nil: an election in progress), telling every reachable node.

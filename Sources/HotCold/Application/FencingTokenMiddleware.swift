@@ -49,22 +49,12 @@ public struct FencingTokenMiddleware: HTTPMiddleware {
             request.headers.add(name: Self.stateHeader, value: HotColdStatus.State.hot.rawValue)
             return try await next(request)
         }
-        if isWrite(request) { return Self.notHot(gate.status()) }
+        if isWrite(request) {
+            var response = HotColdAPI.notHot(gate.status()).httpResponse
+            response.headers.set(name: "Retry-After", value: "1")
+            return response
+        }
         request.headers.add(name: Self.stateHeader, value: HotColdStatus.State.cold.rawValue)
         return try await next(request)
-    }
-
-    /// 503 for a write that reached a cold replica.
-    static func notHot(_ status: HotColdStatus) -> HTTPResponse {
-        var body = JSONObject()
-        let hot = status.holder.map { "the hot replica is \($0)" } ?? "no replica is hot right now"
-        body.append(key: "error", value: .string(
-            "this replica (\(status.node)) is not hot in group \(status.group), so it does not pass writes to its upstream; "
-                + "\(hot): retry the write"))
-        body.append(key: "group", value: .string(status.group.rawValue))
-        body.append(key: "hot", value: status.holder.map { .string($0.rawValue) } ?? .null)
-        body.append(key: "token", value: .number(JSONNumber(status.leaseToken)))
-        return HTTPResponse(status: 503, headers: ["Content-Type": "application/json", "Retry-After": "1"],
-                            bytes: JSONValue.object(body).encodedBytes() + [UInt8(ascii: "\n")])
     }
 }

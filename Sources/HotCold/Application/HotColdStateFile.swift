@@ -31,7 +31,7 @@ public struct HotColdStateFile: Sendable {
         let path = path
         let bytes = Self.content(status)
         let failure = await withCheckedContinuation { (continuation: CheckedContinuation<DurableFile.Failure?, Never>) in
-            DispatchQueue.global().async {
+            DispatchQueue(label: "disco.hot-cold.state-file").async {
                 do throws(DurableFile.Failure) {
                     try DurableFile.replace(path, with: bytes)
                     continuation.resume(returning: nil)

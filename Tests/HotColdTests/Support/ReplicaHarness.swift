@@ -39,6 +39,17 @@ final class ReplicaHarness: Sendable {
         return shell
     }
 
+    /// Starts a new process of `node` and waits until the cluster knows its candidacy, so a
+    /// leader started afterwards chooses among every replica started before it.
+    @discardableResult
+    func started(_ node: NodeID, _ configure: (inout HotColdConfiguration) -> Void = { _ in }) async throws -> HotColdLease {
+        let shell = start(node, configure)
+        try await waitUntil("\(node)'s candidacy known") {
+            cluster.candidates(in: shell.configuration.group).contains { $0.node == node }
+        }
+        return shell
+    }
+
     /// The running shell of `node`.
     func shell(_ node: NodeID) -> HotColdLease {
         guard let shell = running.withLock({ $0[node]?.shell }) else { fatalError("no shell for \(node)") }

@@ -56,6 +56,9 @@ final class ReplicaHarness: Sendable {
         return shell
     }
 
+    /// The running shell of `node`, if there is one.
+    func runningShell(_ node: NodeID) -> HotColdLease? { running.withLock { $0[node]?.shell } }
+
     /// Ends `node`'s process at once (no step-down, no release) and lets the cluster see it dead.
     func kill(_ node: NodeID) {
         let entry = running.withLock { $0.removeValue(forKey: node) }

@@ -10,8 +10,9 @@ import Testing
 struct HotColdLeaseTests {
     static let timeout: Duration = .seconds(30)
 
-    @Test func theEligibleReplicaWithTheHighestPriorityBecomesHotAndStaysHot() async throws {
-        try await withReplicas(leader: "a") { replicas in
+    @Test(arguments: LeaseBackend.allCases)
+    func theEligibleReplicaWithTheHighestPriorityBecomesHotAndStaysHot(backend: LeaseBackend) async throws {
+        try await withReplicas(leader: "a", backend: backend) { replicas in
             let b = try await replicas.started("b") { $0.priority = 5 }
             let c = try await replicas.started("c") {
                 $0.priority = 10
@@ -20,7 +21,7 @@ struct HotColdLeaseTests {
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
             #expect(b.gate.status().token == 1)
-            #expect(replicas.cluster[.default].token == 1)
+            #expect(replicas.cluster.lease(.default).token == 1)
             // It keeps its lease through many renewals: no other grant, still token 1.
             try await waitUntil("b renewed 8 times", timeout: Self.timeout) { b.metrics.renewals(.renewed) >= 8 }
             try await waitUntil("b the one hot replica", timeout: Self.timeout) { replicas.hotNodes() == ["b"] }
@@ -31,8 +32,9 @@ struct HotColdLeaseTests {
         }
     }
 
-    @Test func anotherReplicaTakesOverAfterTheHotIsKilledWithAHigherToken() async throws {
-        try await withReplicas(leader: "a") { replicas in
+    @Test(arguments: LeaseBackend.allCases)
+    func anotherReplicaTakesOverAfterTheHotIsKilledWithAHigherToken(backend: LeaseBackend) async throws {
+        try await withReplicas(leader: "a", backend: backend) { replicas in
             try await replicas.started("b") { $0.priority = 5 }
             try await replicas.started("c") { $0.priority = 1 }
             replicas.start("a")  // the leader last, so it knows every candidate
@@ -50,8 +52,9 @@ struct HotColdLeaseTests {
         }
     }
 
-    @Test func tokensStrictlyIncreaseOverRepeatedFailovers() async throws {
-        try await withReplicas(leader: "a") { replicas in
+    @Test(arguments: LeaseBackend.allCases)
+    func tokensStrictlyIncreaseOverRepeatedFailovers(backend: LeaseBackend) async throws {
+        try await withReplicas(leader: "a", backend: backend) { replicas in
             try await replicas.started("b")
             try await replicas.started("c")
             replicas.start("a")  // the leader last, so it knows every candidate
@@ -71,8 +74,9 @@ struct HotColdLeaseTests {
         }
     }
 
-    @Test func anUnhealthyHotStepsDownAtOnceAndReleasesSoTheNextNeedNotWaitForTheTTL() async throws {
-        try await withReplicas(leader: "a") { replicas in
+    @Test(arguments: LeaseBackend.allCases)
+    func anUnhealthyHotStepsDownAtOnceAndReleasesSoTheNextNeedNotWaitForTheTTL(backend: LeaseBackend) async throws {
+        try await withReplicas(leader: "a", backend: backend) { replicas in
             let b = try await replicas.started("b") { $0.priority = 5 }
             try await replicas.started("c") { $0.priority = 1 }
             replicas.start("a")  // the leader last, so it knows every candidate
@@ -98,8 +102,9 @@ struct HotColdLeaseTests {
         }
     }
 
-    @Test func aPausedHotNeverActsAfterItsDeadlineAndStaysColdWhenItWakes() async throws {
-        try await withReplicas(leader: "a") { replicas in
+    @Test(arguments: LeaseBackend.allCases)
+    func aPausedHotNeverActsAfterItsDeadlineAndStaysColdWhenItWakes(backend: LeaseBackend) async throws {
+        try await withReplicas(leader: "a", backend: backend) { replicas in
             let b = try await replicas.started("b") { $0.priority = 5 }
             try await replicas.started("c") { $0.priority = 1 }
             replicas.start("a")  // the leader last, so it knows every candidate
@@ -133,8 +138,9 @@ struct HotColdLeaseTests {
         }
     }
 
-    @Test func aHotCutOffFromTheLeaderExpiresBeforeAnotherIsGranted() async throws {
-        try await withReplicas(leader: "a") { replicas in
+    @Test(arguments: LeaseBackend.allCases)
+    func aHotCutOffFromTheLeaderExpiresBeforeAnotherIsGranted(backend: LeaseBackend) async throws {
+        try await withReplicas(leader: "a", backend: backend) { replicas in
             let b = try await replicas.started("b") { $0.priority = 5 }
             try await replicas.started("c") { $0.priority = 1 }
             replicas.start("a")  // the leader last, so it knows every candidate
@@ -151,8 +157,9 @@ struct HotColdLeaseTests {
         }
     }
 
-    @Test func aRestartedProcessDoesNotInheritItsPredecessorsLease() async throws {
-        try await withReplicas(leader: "a") { replicas in
+    @Test(arguments: LeaseBackend.allCases)
+    func aRestartedProcessDoesNotInheritItsPredecessorsLease(backend: LeaseBackend) async throws {
+        try await withReplicas(leader: "a", backend: backend) { replicas in
             try await replicas.started("b") { $0.priority = 5 }
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }
@@ -166,8 +173,9 @@ struct HotColdLeaseTests {
         }
     }
 
-    @Test func aMoveSwitchesOverToTheTarget() async throws {
-        try await withReplicas(leader: "a") { replicas in
+    @Test(arguments: LeaseBackend.allCases)
+    func aMoveSwitchesOverToTheTarget(backend: LeaseBackend) async throws {
+        try await withReplicas(leader: "a", backend: backend) { replicas in
             let b = try await replicas.started("b") { $0.priority = 5 }
             try await replicas.started("c")
             replicas.start("a")  // the leader last, so it knows every candidate
@@ -183,8 +191,9 @@ struct HotColdLeaseTests {
         }
     }
 
-    @Test func stopStepsDownReleasesAndReturns() async throws {
-        try await withReplicas(leader: "a") { replicas in
+    @Test(arguments: LeaseBackend.allCases)
+    func stopStepsDownReleasesAndReturns(backend: LeaseBackend) async throws {
+        try await withReplicas(leader: "a", backend: backend) { replicas in
             let b = try await replicas.started("b") { $0.priority = 5 }
             replicas.start("a")  // the leader last, so it knows every candidate
             try await waitUntil("b hot", timeout: Self.timeout) { replicas.hot() == "b" }

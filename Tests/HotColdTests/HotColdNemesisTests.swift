@@ -36,11 +36,11 @@ struct HotColdNemesisTests {
         var rejected: Int { state.withLock { $0.backend.rejected } }
     }
 
-    @Test(arguments: [UInt64(14), 2026])
-    func noOverlapNoStaleWriteAndTokensOnlyGrow(seed: UInt64) async throws {
+    @Test(arguments: [(LeaseBackend.table, UInt64(14)), (.keyValue, 2026)])
+    func noOverlapNoStaleWriteAndTokensOnlyGrow(backend: LeaseBackend, seed: UInt64) async throws {
         var random = DeterministicRandom(seed: seed)
         let store = Store()
-        try await withReplicas(leader: "a") { replicas in
+        try await withReplicas(leader: "a", backend: backend) { replicas in
             for node in Self.nodes { try await replicas.started(node) }
             try await waitUntil("a first hot replica") { replicas.hot() != nil }
             try await withThrowingTaskGroup(of: Void.self) { group in
@@ -103,7 +103,7 @@ struct HotColdNemesisTests {
                 }
                 // Healed: a replica must become hot and write with the newest token.
                 try await waitUntil("one hot replica after the faults", timeout: .seconds(30)) { replicas.hot() != nil }
-                let newest = replicas.cluster[.default].token
+                let newest = replicas.cluster.lease(.default).token
                 try await waitUntil("a write with the newest token", timeout: .seconds(30)) {
                     store.accepted.last?.0 == newest
                 }

@@ -211,8 +211,8 @@ public struct InMemoryLeaseTableStore: LeaseTableStore {
     public let cluster: InMemoryLeaseCluster
     public let node: NodeID
 
-    public func events(for group: LeaseGroup) -> AsyncStream<LeaseStoreEvent> {
-        cluster.events(for: group, node: node)
+    public func deliverEvents(for group: LeaseGroup, to deliver: @escaping @Sendable (LeaseStoreEvent) -> Void) async {
+        for await event in cluster.events(for: group, node: node) { deliver(event) }
     }
 
     public func propose(_ command: LeaseCommand, timeout: Duration) async -> LeaseProposalOutcome {

@@ -34,7 +34,7 @@ extension HotColdLease {
             await withTaskGroup(of: Void.self) { loop in
                 let input = input
                 loop.addTask {
-                    for await event in store.events(for: group) { input.yield(.store(event)) }
+                    await store.deliverEvents(for: group) { input.yield(.store($0)) }
                 }
                 for await next in inputs {
                     if case .pause = next {

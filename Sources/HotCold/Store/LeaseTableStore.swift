@@ -56,10 +56,11 @@ public enum LeaseProposalOutcome: Hashable, Sendable {
 /// - **Bounded answers.** ``propose(_:timeout:)`` returns within about `timeout`, with
 ///   `.unknown` when it cannot tell; a late command may still apply afterwards.
 public protocol LeaseTableStore: Sendable {
-    /// The events of `group`: first its current applied state, the leader and the candidates as
-    /// known now, then every change. The stream ends when the consumer stops iterating or is
-    /// cancelled.
-    func events(for group: LeaseGroup) -> AsyncStream<LeaseStoreEvent>
+    /// Hands the events of `group` to `deliver` — first its current applied state, the leader and
+    /// the candidates as known now, then every change — until the calling task is cancelled.
+    /// (The caller owns the task; an implementation that merges several sources runs them as
+    /// child tasks of this call.)
+    func deliverEvents(for group: LeaseGroup, to deliver: @escaping @Sendable (LeaseStoreEvent) -> Void) async
 
     /// Proposes `command` (through the leader; a follower forwards it) and answers once it was
     /// applied on this node, or `.unknown` after about `timeout`.

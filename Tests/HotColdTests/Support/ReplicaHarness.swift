@@ -11,7 +11,7 @@ import Synchronization
 /// by ``withReplicas(leader:_:)``; a shell can be killed (its task cancelled, as `kill -9` would
 /// end it) or stopped, and started again as a new process of the same node.
 final class ReplicaHarness: Sendable {
-    let cluster: InMemoryLeaseCluster
+    let cluster: any LeaseClusterDouble
     let logs = MemoryLogSink()
     private let starts: AsyncStream<(HotColdLease, AsyncStream<Void>)>.Continuation
     private let running = Mutex<[NodeID: (shell: HotColdLease, kill: AsyncStream<Void>.Continuation)]>([:])
@@ -19,7 +19,7 @@ final class ReplicaHarness: Sendable {
     private let everyShell = Mutex<[HotColdLease]>([])
     private let finished = Mutex<Set<ObjectIdentifier>>([])
 
-    init(cluster: InMemoryLeaseCluster, starts: AsyncStream<(HotColdLease, AsyncStream<Void>)>.Continuation) {
+    init(cluster: any LeaseClusterDouble, starts: AsyncStream<(HotColdLease, AsyncStream<Void>)>.Continuation) {
         self.cluster = cluster
         self.starts = starts
     }
@@ -30,7 +30,7 @@ final class ReplicaHarness: Sendable {
         var configuration = HotColdConfiguration()
         configure(&configuration)
         let logger = Logger(label: "hotcold.\(node)", level: .debug, handler: LogfmtHandler(sink: logs))
-        let shell = HotColdLease(node: node, configuration: configuration, store: cluster.store(for: node), logger: logger)
+        let shell = HotColdLease(node: node, configuration: configuration, store: cluster.leaseStore(for: node, logger: logger), logger: logger)
         let (kills, kill) = AsyncStream<Void>.makeStream()
         running.withLock { $0[node] = (shell, kill) }
         everyShell.withLock { $0.append(shell) }
@@ -45,7 +45,7 @@ final class ReplicaHarness: Sendable {
     func started(_ node: NodeID, _ configure: (inout HotColdConfiguration) -> Void = { _ in }) async throws -> HotColdLease {
         let shell = start(node, configure)
         try await waitUntil("\(node)'s candidacy known") {
-            cluster.candidates(in: shell.configuration.group).contains { $0.node == node }
+            cluster.announced(in: shell.configuration.group).contains(node)
         }
         return shell
     }
@@ -105,20 +105,26 @@ final class ReplicaHarness: Sendable {
         return problems
     }
 
-    /// Grants applied so far: (token, node).
+    /// Grants applied so far in the default group: (token, node).
     var grants: [(token: UInt64, node: NodeID)] {
-        cluster.log.compactMap { entry in
-            if case .granted(_, let to, let token) = entry.result { return (token, to) }
-            return nil
+        var previous = LeaseState()
+        var found: [(UInt64, NodeID)] = []
+        for state in cluster.history(of: .default) {
+            if state.token > previous.token, let holder = state.holder { found.append((state.token, holder)) }
+            previous = state
         }
+        return found
     }
 
-    /// Releases applied so far: (token, node).
+    /// Releases applied so far in the default group: (token, node).
     var releases: [(token: UInt64, node: NodeID)] {
-        cluster.log.compactMap { entry in
-            if case .released(_, let holder, let token) = entry.result { return (token, holder) }
-            return nil
+        var previous = LeaseState()
+        var found: [(UInt64, NodeID)] = []
+        for state in cluster.history(of: .default) {
+            if state.holder == nil, let holder = previous.holder, state.token == previous.token { found.append((state.token, holder)) }
+            previous = state
         }
+        return found
     }
 
     fileprivate func killAll() {
@@ -128,11 +134,11 @@ final class ReplicaHarness: Sendable {
     }
 }
 
-/// Runs `body` with a harness over a new cluster led by `leader`; every shell still running
+/// Runs `body` with a harness over a new cluster of `backend` led by `leader`; every shell still running
 /// afterwards is killed, and its task awaited.
-func withReplicas(leader: NodeID?, commitDelay: Duration = .milliseconds(2),
+func withReplicas(leader: NodeID?, backend: LeaseBackend = .table, commitDelay: Duration = .milliseconds(2),
                   _ body: (ReplicaHarness) async throws -> Void) async throws {
-    let cluster = InMemoryLeaseCluster(leader: leader, commitDelay: commitDelay)
+    let cluster = backend.makeCluster(leader: leader, commitDelay: commitDelay)
     let (startStream, starts) = AsyncStream<(HotColdLease, AsyncStream<Void>)>.makeStream()
     let harness = ReplicaHarness(cluster: cluster, starts: starts)
     try await withThrowingTaskGroup(of: Void.self) { group in

@@ -25,7 +25,7 @@ struct GlobalFlags: Sendable {
         (addr, timeout, user, password, tls) = set.grouped(Self.heading) { set in
             let addr = set.custom(
                 "addr", default: PeerAddress(host: "localhost", port: 4001), defaultText: "\"localhost:4001\"",
-                typeName: "host:port", usage: "Node to ask: its -http-addr, as host:port, http://host:port or https://host:port"
+                typeName: "host:port", usage: "Node to ask: its -http-addr, as host:port or http(s)://host:port"
             ) { text throws(FlagValueError) in
                 do throws(PeerAddressError) {
                     return try PeerAddress(parsing: text)

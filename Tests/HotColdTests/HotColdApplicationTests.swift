@@ -40,18 +40,24 @@ struct HotColdApplicationTests {
                 $0.onCold = "echo \"cold $DISCO_FENCING_TOKEN $DISCO_HOT_COLD_REASON\" >> \(hookLog)"
                 $0.stateFile = statePath
             }
-            try await waitUntil("the on-hot hook ran", timeout: Self.timeout) { read(hookLog) == "hot 1 default a\n" }
-            try await waitUntil("the state file says hot 1", timeout: Self.timeout) { stateFile(statePath)! == ("hot", 1) }
+            // (On a loaded runner a replica may miss a deadline and be hot again with the same
+            // token: "cold 1 expired" then "hot 1 ..." lines may come between the ones we cause.)
+            func lines() -> [String] { read(hookLog).split(separator: "\n").map(String.init) }
+            try await waitUntil("the on-hot hook ran", timeout: Self.timeout) { lines().first == "hot 1 default a" }
+            try await waitUntil("the state file says hot 1", timeout: Self.timeout) { stateFile(statePath).map { $0 == ("hot", 1) } ?? false }
             a.setUpstreamHealthy(false)
-            try await waitUntil("the on-cold hook ran", timeout: Self.timeout) { read(hookLog) == "hot 1 default a\ncold 1 unhealthy\n" }
+            try await waitUntil("the on-cold hook ran", timeout: Self.timeout) { lines().last?.hasPrefix("cold 1 ") == true }
             try await waitUntil("the state file says cold", timeout: Self.timeout) { stateFile(statePath)?.state == "cold" }
             #expect(stateFile(statePath)?.token == 1)
             // Healthy again and the only candidate: granted anew, with the next token.
             a.setUpstreamHealthy(true)
-            try await waitUntil("hot again with token 2", timeout: Self.timeout) { read(hookLog).hasSuffix("hot 2 default a\n") }
-            try await waitUntil("the state file says hot 2", timeout: Self.timeout) { stateFile(statePath)! == ("hot", 2) }
-            try await waitUntil("the second on-hot run counted", timeout: Self.timeout) { a.metrics.hookRuns("on-hot", .succeeded) == 2 }
-            #expect(a.metrics.hookRuns("on-cold", .succeeded) == 1)
+            try await waitUntil("hot again with token 2", timeout: Self.timeout) { lines().last == "hot 2 default a" }
+            try await waitUntil("the state file says hot 2", timeout: Self.timeout) { stateFile(statePath).map { $0 == ("hot", 2) } ?? false }
+            let allowed: Set<String> = ["hot 1 default a", "cold 1 unhealthy", "cold 1 expired", "hot 2 default a"]
+            #expect(lines().allSatisfy { allowed.contains($0) }, "\(lines())")
+            #expect(lines().contains("cold 1 unhealthy") || lines().contains("cold 1 expired"))
+            try await waitUntil("the second on-hot run counted", timeout: Self.timeout) { a.metrics.hookRuns("on-hot", .succeeded) >= 2 }
+            #expect(a.metrics.hookRuns("on-cold", .succeeded) >= 1)
             #expect(a.metrics.stateFileWrites.failed == 0)
             #expect(access(statePath + ".tmp", F_OK) != 0)
         }
@@ -61,7 +67,7 @@ struct HotColdApplicationTests {
         try await withReplicas(leader: "a") { replicas in
             let a = replicas.start("a") {
                 $0.onHot = "sleep 30"
-                $0.hookTimeout = .milliseconds(500)
+                $0.hookTimeout = .milliseconds(1500)
             }
             try await waitUntil("a hot", timeout: Self.timeout) { replicas.hot() == "a" }
             let renewedBefore = a.metrics.renewals(.renewed)

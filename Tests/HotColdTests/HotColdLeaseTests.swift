@@ -4,8 +4,8 @@ import HotCold
 import LeaseCore
 import Testing
 
-/// The lease shell over the in-memory cluster with the real clock and the default timing
-/// (ttl 800ms, renew deadline 650ms, renew every 150ms).
+/// The lease shell over the in-memory stores with the real clock and the harness's timing
+/// (ttl 1.6s, renew deadline 1.3s, renew every 300ms).
 @Suite("Hot/cold lease shell")
 struct HotColdLeaseTests {
     static let timeout: Duration = .seconds(30)
@@ -43,8 +43,10 @@ struct HotColdLeaseTests {
             replicas.kill("b")
             try await waitUntil("c hot with token 2", timeout: Self.timeout) { replicas.hot(above: 1) == "c" }
             let failover = ContinuousClock.now - killed
-            // Granted only after the ttl counted from the last renewal the leader applied.
-            #expect(failover >= .milliseconds(800) - .milliseconds(200))
+            // Granted only after the ttl counted from the last renewal the leader applied (which
+            // came at most a renew period before the kill).
+            let lease = ReplicaHarness.testLease
+            #expect(failover >= lease.ttl - lease.renewPeriod - .milliseconds(50))
             #expect(replicas.grants.map(\.token) == [1, 2])
             #expect(replicas.grants.map(\.node) == ["b", "c"])
             #expect(replicas.releases.isEmpty)
@@ -87,7 +89,8 @@ struct HotColdLeaseTests {
             #expect(b.gate.status().state == .cold)
             try await waitUntil("c hot with token 2", timeout: Self.timeout) { replicas.hot(above: 1) == "c" }
             #expect(replicas.releases.map(\.node) == ["b"])
-            #expect(b.gate.status().coldReason == .unhealthy)
+            // (Unless a loaded runner made b miss its deadline first: then it was cold already.)
+            #expect([.unhealthy, .expired].contains(b.gate.status().coldReason))
             #expect(!b.gate.status().healthy)
             // Healthy again, b waits: a holder that keeps renewing is never pre-empted.
             b.setUpstreamHealthy(true)
@@ -183,7 +186,7 @@ struct HotColdLeaseTests {
             let outcome = await b.move(to: "c")
             #expect(outcome == .applied(.moveRequested(.default, to: "c")))
             try await waitUntil("c hot", timeout: Self.timeout) { replicas.hot(above: 1) == "c" }
-            #expect(b.gate.status().coldReason == .moved)
+            #expect([.moved, .expired].contains(b.gate.status().coldReason))
             #expect(replicas.releases.map(\.node) == ["b"])
             #expect(replicas.grants.map(\.node) == ["b", "c"])
             #expect(await b.move(to: "c") == .applied(.refused(.default, .alreadyHolder)))
@@ -200,7 +203,7 @@ struct HotColdLeaseTests {
             b.stop()
             try await waitUntil("b's run returned", timeout: Self.timeout) { replicas.hasFinished(b) }
             #expect(b.gate.fencingToken() == nil)
-            #expect(b.gate.status().coldReason == .stopping)
+            #expect([.stopping, .expired].contains(b.gate.status().coldReason))
             #expect(replicas.releases.map(\.node) == ["b"])
             try await waitUntil("a hot", timeout: Self.timeout) { replicas.hot(above: 1) == "a" }
             #expect(replicas.hotPeriodViolations() == [])

@@ -24,10 +24,20 @@ final class ReplicaHarness: Sendable {
         self.starts = starts
     }
 
-    /// Starts a new process of `node`.
+    /// The lease timing of the tests: twice the defaults (ttl 1.6s, deadline 1.3s, renew every
+    /// 300ms), so a test runner loaded by the whole suite on two cores rarely makes a hot replica
+    /// miss its deadline. The behaviour checked is the same; the simulator covers the defaults.
+    static let testLease: LeaseSettings = {
+        guard let settings = try? LeaseSettings(ttl: .milliseconds(1600), renewDeadline: .milliseconds(1300),
+                                                renewPeriod: .milliseconds(300)) else { fatalError("invalid test lease settings") }
+        return settings
+    }()
+
+    /// Starts a new process of `node` (with ``testLease`` unless `configure` changes it).
     @discardableResult
     func start(_ node: NodeID, _ configure: (inout HotColdConfiguration) -> Void = { _ in }) -> HotColdLease {
         var configuration = HotColdConfiguration()
+        configuration.lease = Self.testLease
         configure(&configuration)
         let logger = Logger(label: "hotcold.\(node)", level: .debug, handler: LogfmtHandler(sink: logs))
         let shell = HotColdLease(node: node, configuration: configuration, store: cluster.leaseStore(for: node, logger: logger), logger: logger)

@@ -145,6 +145,17 @@ struct HotColdApplicationTests {
         #expect(error.message.contains("hot=maybe") && error.message.contains("hot=true"))
     }
 
+    @Test func aChangeIsAnEventBody() throws {
+        let change = HotColdChange(group: "orders", node: "b", state: .cold, token: 3, reason: .moved,
+                                   wallNanoseconds: 1_700_000_000_123_000_000)
+        let json = change.eventJSON
+        #expect(json["type"]?.stringValue == "hot-cold")
+        #expect(json["state"]?.stringValue == "cold")
+        #expect(json["token"]?.numberValue?.int64Value == 3)
+        #expect(json["reason"]?.stringValue == "moved")
+        #expect(json["at"]?.stringValue == "2023-11-14T22:13:20.123Z")
+    }
+
     @Test func theStateFileHoldsStateTokenAndSince() throws {
         let content = HotColdStateFile.content(status(state: .hot))
         #expect(content.last == UInt8(ascii: "\n"))

@@ -190,6 +190,11 @@ struct HotColdLeaseTests {
             #expect(replicas.releases.map(\.node) == ["b"])
             #expect(replicas.grants.map(\.node) == ["b", "c"])
             #expect(await b.move(to: "c") == .applied(.refused(.default, .alreadyHolder)))
+            // The observer (the node's event log) heard b go hot, then cold, then c go hot.
+            let told = replicas.changes.map { "\($0.node) \($0.state) \($0.token)" }
+            #expect(told.first == "b hot 1")
+            #expect(told.last == "c hot 2")
+            #expect(told.contains("b cold 1"))
             #expect(replicas.hotPeriodViolations() == [])
         }
     }

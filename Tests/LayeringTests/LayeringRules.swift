@@ -25,6 +25,7 @@ enum LayeringRules {
         "Bootstrap": "BootstrapCore",
         "DiscoDNS": "DiscoDNSMessage",
         "DiscoDNSServer": "DNSServerCore",
+        "HotCold": "LeaseCore",
     ]
 
     /// Modules a pure target's sources may import besides its dependencies: none of them reads a

@@ -168,12 +168,14 @@ extension HotColdLease {
                 logger.notice("became hot", metadata: ["group": "\(group)", "token": "\(token)"])
                 syncGate()
                 hookInvocations?.yield(HotColdHookInvocation(state: .hot, token: token, group: group, node: node))
+                observe(HotColdChange(group: group, node: node, state: .hot, token: token, reason: nil, wallNanoseconds: wallClock.now()))
                 publishStatus()
             case .becomeCold(let token, let reason):
                 metrics.recordCold(reason.description)
                 logger.notice("became cold", metadata: ["group": "\(group)", "token": "\(token)", "reason": "\(reason)"])
                 gate.markCold(reason: reason, now: .now, wallNanoseconds: wallClock.now())
                 hookInvocations?.yield(HotColdHookInvocation(state: .cold, token: token, reason: reason, group: group, node: node))
+                observe(HotColdChange(group: group, node: node, state: .cold, token: token, reason: reason, wallNanoseconds: wallClock.now()))
                 publishStatus()
             case .arm(let deadline):
                 arm(deadline, into: &jobs)

@@ -30,6 +30,8 @@ public actor HotColdLease {
 
     let store: any LeaseTableStore
     let logger: Logger
+    /// Told every change of state, from the lease loop: it must return at once.
+    let observe: @Sendable (HotColdChange) -> Void
     let wallClock: LogClock
     /// The instant the lease cores count from (their `now` is the time since it).
     let origin: ContinuousClock.Instant
@@ -51,10 +53,14 @@ public actor HotColdLease {
     var stateFileUpdates: AsyncStream<HotColdStatus>.Continuation?
     var announcements: AsyncStream<LeaseCandidate>.Continuation?
 
-    /// A shell for `node` with `configuration` (validated by the caller) over `store`.
+    /// A shell for `node` with `configuration` (validated by the caller) over `store`. `observe`
+    /// hears every change of state (the node appends them to its event log); it runs on the
+    /// lease loop and must return at once (hand the change on, e.g. into a stream).
     public init(node: NodeID, configuration: HotColdConfiguration, store: any LeaseTableStore, logger: Logger,
-                wallClock: LogClock = .system, incarnation: UInt64 = UInt64.random(in: 1...UInt64.max)) {
+                wallClock: LogClock = .system, incarnation: UInt64 = UInt64.random(in: 1...UInt64.max),
+                observe: @escaping @Sendable (HotColdChange) -> Void = { _ in }) {
         self.node = node
+        self.observe = observe
         self.configuration = configuration
         self.store = store
         self.logger = logger

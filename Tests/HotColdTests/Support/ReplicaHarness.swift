@@ -18,6 +18,10 @@ final class ReplicaHarness: Sendable {
     /// Every shell ever started, in order (killed ones too), for checks over all of them.
     private let everyShell = Mutex<[HotColdLease]>([])
     private let finished = Mutex<Set<ObjectIdentifier>>([])
+    private let observed = Mutex<[HotColdChange]>([])
+
+    /// Every change every shell reported to its observer, in order.
+    var changes: [HotColdChange] { observed.withLock { $0 } }
 
     init(cluster: any LeaseClusterDouble, starts: AsyncStream<(HotColdLease, AsyncStream<Void>)>.Continuation) {
         self.cluster = cluster
@@ -40,7 +44,8 @@ final class ReplicaHarness: Sendable {
         configuration.lease = Self.testLease
         configure(&configuration)
         let logger = Logger(label: "hotcold.\(node)", level: .debug, handler: LogfmtHandler(sink: logs))
-        let shell = HotColdLease(node: node, configuration: configuration, store: cluster.leaseStore(for: node, logger: logger), logger: logger)
+        let shell = HotColdLease(node: node, configuration: configuration, store: cluster.leaseStore(for: node, logger: logger),
+                                 logger: logger) { [self] change in self.observed.withLock { $0.append(change) } }
         let (kills, kill) = AsyncStream<Void>.makeStream()
         running.withLock { $0[node] = (shell, kill) }
         everyShell.withLock { $0.append(shell) }

@@ -35,6 +35,7 @@ let package = Package(
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
         .library(name: "Sidecar", targets: ["Sidecar"]),
         .library(name: "HotCold", targets: ["HotCold"]),
+        .library(name: "HotColdNode", targets: ["HotColdNode"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sim", targets: ["disco-sim"]),
@@ -92,6 +93,9 @@ let package = Package(
         // The lease's shell: drives LeaseCore's holder and grantor over a replicated table
         // (LeaseTableStore), with the fencing middleware, state file, hooks and /hot answers.
         .target(name: "HotCold", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "LeaseCore"], swiftSettings: strictSettings),
+        // Hot/cold as a role of a node: the lease in the node's replicated key-value state, /hot routes.
+        .target(name: "HotColdNode", dependencies: ["DiscoCore", "DiscoNet", "DiscoLifecycle", "LeaseCore", "HotCold", "NodeRuntime"],
+                swiftSettings: strictSettings),
         // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
         .target(
             name: "NodeRuntime",
@@ -175,6 +179,8 @@ let package = Package(
         .testTarget(name: "DiscoSystemTests", dependencies: ["DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "LeaseCoreTests", dependencies: ["LeaseCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "HotColdTests", dependencies: ["HotCold", "LeaseCore", "DiscoCore", "DiscoNet", "DiscoSystem", "DiscoTestKit"],
+                    swiftSettings: strictSettings),
+        .testTarget(name: "HotColdNodeTests", dependencies: ["HotColdNode", "HotCold", "NodeRuntime", "DiscoCore", "DiscoNet", "DiscoSystem", "DiscoLifecycle", "DiscoTestKit"],
                     swiftSettings: strictSettings),
         .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),

@@ -26,15 +26,17 @@ extension HotColdLease {
             // These outlive the lease loop so the last hook and state file write still happen.
             workers.addTask { await hooks.run(hookStream) }
             if let stateFile { workers.addTask { await stateFile.run(fileStream) } }
-            workers.addTask {
-                for await candidate in announceStream { await store.announce(candidate, in: group) }
-            }
             announce()
             publishStatus()
             await withTaskGroup(of: Void.self) { loop in
                 let input = input
                 loop.addTask {
                     await store.deliverEvents(for: group) { input.yield(.store($0)) }
+                }
+                // The announcer ends with the loop (cancelled): a store that cannot reach a
+                // leader any more must not keep a stopping shell alive.
+                loop.addTask {
+                    for await candidate in announceStream { await store.announce(candidate, in: group) }
                 }
                 for await next in inputs {
                     if case .pause = next {

@@ -153,7 +153,7 @@ extension Node {
             return APIResponse.error(503, "not ready: node \(id) was removed from the cluster (\(removal.reporter)); "
                 + "start it with -join to make it a member again", extra: [.init(key: "removed", value: .bool(true))])
         }
-        if let (role, problem) = await roleReadinessProblem() {
+        if let (role, problem) = await roleReadinessProblem(query: request.query) {
             return APIResponse.error(503, "not ready: role \(role): \(problem)", extra: [.init(key: "role", value: .string(role))])
         }
         if parseQuery(request.query)["noleader"] != nil { return APIResponse.json(["ready": true, "leader": .null]) }

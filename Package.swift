@@ -36,6 +36,8 @@ let package = Package(
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
         .library(name: "Sidecar", targets: ["Sidecar"]),
         .library(name: "SidecarProxy", targets: ["SidecarProxy"]),
+        .library(name: "HotCold", targets: ["HotCold"]),
+        .library(name: "HotColdNode", targets: ["HotColdNode"]),
         .executable(name: "discod", targets: ["discod"]),
         .executable(name: "discoctl", targets: ["discoctl"]),
         .executable(name: "disco-sidecar", targets: ["disco-sidecar"]),
@@ -91,6 +93,12 @@ let package = Package(
         ),
         // Hot/cold lease: settings, replicated state, holder and grantor. Pure: time comes in as inputs.
         .target(name: "LeaseCore", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        // The lease's shell: drives LeaseCore's holder and grantor over a replicated table
+        // (LeaseTableStore), with the fencing middleware, state file, hooks and /hot answers.
+        .target(name: "HotCold", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "LeaseCore"], swiftSettings: strictSettings),
+        // Hot/cold as a role of a node: the lease in the node's replicated key-value state, /hot routes.
+        .target(name: "HotColdNode", dependencies: ["DiscoCore", "DiscoNet", "DiscoLifecycle", "LeaseCore", "HotCold", "NodeRuntime"],
+                swiftSettings: strictSettings),
         // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
         .target(
             name: "NodeRuntime",
@@ -128,7 +136,7 @@ let package = Package(
         ),
         .target(
             name: "DiscoTestKit",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "LeaseCore", "RateLimitCore"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "LeaseCore", "RateLimitCore", "HotCold"],
             swiftSettings: strictSettings
         ),
 
@@ -203,6 +211,10 @@ let package = Package(
         .testTarget(name: "DiscoLifecycleTests", dependencies: ["DiscoLifecycle", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSystemTests", dependencies: ["DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "LeaseCoreTests", dependencies: ["LeaseCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "HotColdTests", dependencies: ["HotCold", "LeaseCore", "DiscoCore", "DiscoNet", "DiscoSystem", "DiscoTestKit"],
+                    swiftSettings: strictSettings),
+        .testTarget(name: "HotColdNodeTests", dependencies: ["HotColdNode", "HotCold", "NodeRuntime", "DiscoCore", "DiscoNet", "DiscoSystem", "DiscoLifecycle", "DiscoTestKit"],
+                    swiftSettings: strictSettings),
         .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(

@@ -24,6 +24,17 @@ public struct LeaseState: Hashable, Sendable {
     /// A group that was never granted.
     public init() {}
 
+    /// A state with every field given: how a store that keeps the state itself (a key-value
+    /// entry, etcd) reads it back.
+    public init(holder: NodeID?, token: UInt64, claimedBy: UInt64?, lastChange: UInt64, moveTo: NodeID?, lastHolder: NodeID?) {
+        self.holder = holder
+        self.token = token
+        self.claimedBy = claimedBy
+        self.lastChange = lastChange
+        self.moveTo = moveTo
+        self.lastHolder = lastHolder
+    }
+
     /// Whether a holder has the lease (granted and not released).
     public var isHeld: Bool { holder != nil }
 }
@@ -87,14 +98,28 @@ public struct LeaseTable: Hashable, Sendable {
 
     /// Applies `command`, committed at log `index` (indexes grow along the log).
     public mutating func apply(_ command: LeaseCommand, index: UInt64) -> LeaseApplyResult {
+        let (state, result) = self[command.group].applying(command, index: index)
+        if result.changedState { groups[command.group] = state }
+        return result
+    }
+}
+
+// MARK: - Applying one command
+
+extension LeaseState {
+    /// The state after `command`, committed at log `index`, and what it did (the state is
+    /// unchanged when the result is a refusal). ``LeaseTable/apply(_:index:)`` uses it; a store
+    /// that keeps one group's state under a compare-and-set key uses it directly, with any
+    /// `index` above ``lastChange`` that grows with every change.
+    public func applying(_ command: LeaseCommand, index: UInt64) -> (state: LeaseState, result: LeaseApplyResult) {
         let group = command.group
-        var state = self[group]
-        guard index > state.lastChange else { return .refused(group, .alreadyApplied(lastChange: state.lastChange)) }
+        var state = self
+        guard index > state.lastChange else { return (self, .refused(group, .alreadyApplied(lastChange: state.lastChange))) }
         let result: LeaseApplyResult
         switch command {
         case .grant(_, let to, let expected):
             guard state.lastChange == expected else {
-                return .refused(group, .changedSince(expected: expected, actual: state.lastChange))
+                return (self, .refused(group, .changedSince(expected: expected, actual: state.lastChange)))
             }
             state.token += 1
             state.holder = to
@@ -104,24 +129,23 @@ public struct LeaseTable: Hashable, Sendable {
             state.moveTo = nil
             result = .granted(group, to: to, token: state.token)
         case .renew(_, let holder, let incarnation, let token):
-            if let refusal = Self.holderRefusal(state, holder: holder, token: token) { return .refused(group, refusal) }
-            if let claimed = state.claimedBy, claimed != incarnation { return .refused(group, .claimedByAnotherIncarnation(claimed)) }
+            if let refusal = Self.holderRefusal(state, holder: holder, token: token) { return (self, .refused(group, refusal)) }
+            if let claimed = state.claimedBy, claimed != incarnation { return (self, .refused(group, .claimedByAnotherIncarnation(claimed))) }
             state.claimedBy = incarnation
             state.lastChange = index
             result = .renewed(group, holder: holder, token: token)
         case .release(_, let holder, let token):
-            if let refusal = Self.holderRefusal(state, holder: holder, token: token) { return .refused(group, refusal) }
+            if let refusal = Self.holderRefusal(state, holder: holder, token: token) { return (self, .refused(group, refusal)) }
             state.holder = nil
             state.claimedBy = nil
             state.lastChange = index
             result = .released(group, holder: holder, token: token)
         case .move(_, let to):
-            guard state.holder != to else { return .refused(group, .alreadyHolder) }
+            guard state.holder != to else { return (self, .refused(group, .alreadyHolder)) }
             state.moveTo = to
             result = .moveRequested(group, to: to)
         }
-        groups[group] = state
-        return result
+        return (state, result)
     }
 
     private static func holderRefusal(_ state: LeaseState, holder: NodeID, token: UInt64) -> LeaseRefusal? {

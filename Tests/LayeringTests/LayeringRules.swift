@@ -27,6 +27,7 @@ enum LayeringRules {
         "DiscoDNS": "DiscoDNSMessage",
         "DiscoDNSServer": "DNSServerCore",
         "SidecarProxy": "Sidecar",
+        "HotCold": "LeaseCore",
     ]
 
     /// Modules a pure target's sources may import besides its dependencies: none of them reads a

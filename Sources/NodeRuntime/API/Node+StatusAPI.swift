@@ -163,7 +163,7 @@ extension Node {
             return APIResponse.error(503, "not ready: requires role \(role): no live member performs it",
                                      extra: [.init(key: "missing_role", value: .string(role))])
         }
-        if let (role, problem) = await roleReadinessProblem() {
+        if let (role, problem) = await roleReadinessProblem(query: request.query) {
             return APIResponse.error(503, "not ready: role \(role): \(problem)", extra: [.init(key: "role", value: .string(role))])
         }
         if parseQuery(request.query)["noleader"] != nil { return APIResponse.json(["ready": true, "leader": .null]) }

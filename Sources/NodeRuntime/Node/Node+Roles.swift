@@ -32,10 +32,10 @@ extension Node {
         return .object(object)
     }
 
-    /// The first role that is not ready, and why.
-    func roleReadinessProblem() async -> (String, String)? {
+    /// The first role that is not ready for a `/readyz` request with `query`, and why.
+    func roleReadinessProblem(query: String?) async -> (String, String)? {
         for role in roles {
-            if let problem = await role.readinessProblem() { return (role.name, problem) }
+            if let problem = await role.readinessProblem(query: query) { return (role.name, problem) }
         }
         return nil
     }

@@ -34,6 +34,10 @@ public protocol Role: Sendable {
 
     /// Nil when the role is ready; else why not (`/readyz` answers 503 naming it).
     func readinessProblem() async -> String?
+
+    /// The same for a `/readyz` request with `query` (e.g. `hot`, which only the hot/cold role
+    /// reads); by default ``readinessProblem()``.
+    func readinessProblem(query: String?) async -> String?
 }
 
 extension Role {
@@ -41,6 +45,7 @@ extension Role {
     public func metricLines() async -> [String] { [] }
     public func status() async -> JSONValue? { nil }
     public func readinessProblem() async -> String? { nil }
+    public func readinessProblem(query: String?) async -> String? { await readinessProblem() }
 }
 
 // MARK: - RoleContext
@@ -78,6 +83,13 @@ public struct RoleContext: Sendable {
         let membership = node.membership
         let signals = AsyncStream.prepending((), to: node.gossipSubscribers.subscribe())
         return AsyncStream.mapping(signals) { _ in await membership.members() }
+    }
+
+    /// The members gossip shows alive or suspect, this node included, as of now.
+    public func liveMembers() async -> Set<NodeID> {
+        var live = Set(await node.membership.members().filter { $0.state.isLive }.map(\.id))
+        live.insert(node.id)
+        return live
     }
 
     /// Committed events with a sequence number above `seq`, in order, as they are applied (a

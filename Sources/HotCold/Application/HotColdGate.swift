@@ -1,0 +1,130 @@
+import DiscoCore
+import LeaseCore
+import Synchronization
+
+// MARK: - HotColdGate
+
+/// The question every action of the hot replica asks first — "may I act as hot now, and with
+/// which token?" — answered synchronously from any thread, with the clock read at the moment of
+/// asking.
+///
+/// The lease shell keeps it in step with its `LeaseHolder`: hot with a token until a local
+/// deadline, or cold. Because ``fencingToken(at:)`` compares that deadline with the clock itself,
+/// a process that was paused past its deadline answers "cold" the moment it wakes, before its
+/// lease loop has run again. An unhealthy upstream closes the gate at once
+/// (``closeForUnhealthyUpstream(_:)``), before the loop has even stepped down.
+public final class HotColdGate: Sendable {
+    /// One stretch of time during which this replica could act as hot.
+    public struct HotPeriod: Hashable, Sendable {
+        public var token: UInt64
+        /// When it became hot.
+        public var from: ContinuousClock.Instant
+        /// When it stopped: its deadline, or the moment it stepped down if that came first.
+        public var until: ContinuousClock.Instant
+    }
+
+    private struct Guarded {
+        var status: HotColdStatus
+        /// The token and deadline while hot.
+        var hot: (token: UInt64, until: ContinuousClock.Instant)?
+        var unhealthyUpstream = false
+        var periods: [HotPeriod] = []
+    }
+
+    /// How many past hot periods ``recentHotPeriods`` keeps.
+    public static let periodsKept = 64
+
+    private let guarded: Mutex<Guarded>
+
+    /// A gate that starts cold with `status`.
+    public init(status: HotColdStatus) {
+        guarded = Mutex(Guarded(status: status))
+    }
+
+    // MARK: Questions
+
+    /// The token to act with right now, or nil when this replica must not act as hot. Ask it
+    /// immediately before every action (forwarding a write, answering `/readyz?hot`).
+    public func fencingToken(at now: ContinuousClock.Instant = .now) -> UInt64? {
+        guarded.withLock { guarded in
+            guard !guarded.unhealthyUpstream, let hot = guarded.hot, now < hot.until else { return nil }
+            return hot.token
+        }
+    }
+
+    /// The status at `now`: hot only while ``fencingToken(at:)`` would give a token (a deadline
+    /// that passed unnoticed shows as cold, `expired`; a closed gate as cold, `unhealthy`).
+    public func status(at now: ContinuousClock.Instant = .now) -> HotColdStatus {
+        guarded.withLock { guarded in
+            var status = guarded.status
+            if status.state == .hot {
+                if guarded.unhealthyUpstream {
+                    status.state = .cold
+                    status.coldReason = .unhealthy
+                } else if let hot = guarded.hot, now >= hot.until {
+                    status.state = .cold
+                    status.coldReason = .expired
+                }
+            }
+            return status
+        }
+    }
+
+    /// The latest hot periods, oldest first (at most ``periodsKept``).
+    public var recentHotPeriods: [HotPeriod] { guarded.withLock { $0.periods } }
+
+    // MARK: Driving it (lease shells)
+
+    /// The replica became hot with `token` until `until` (or, already hot with `token`, its
+    /// deadline moved to `until`).
+    public func markHot(token: UInt64, until: ContinuousClock.Instant, now: ContinuousClock.Instant, wallNanoseconds: Int64) {
+        guarded.withLock { guarded in
+            if guarded.hot?.token == token, guarded.status.state == .hot {
+                guarded.hot = (token, until)
+                if let last = guarded.periods.indices.last, guarded.periods[last].token == token {
+                    guarded.periods[last].until = until
+                }
+                return
+            }
+            guarded.hot = (token, until)
+            guarded.status.state = .hot
+            guarded.status.token = token
+            guarded.status.sinceWallNanoseconds = wallNanoseconds
+            guarded.status.coldReason = nil
+            guarded.periods.append(HotPeriod(token: token, from: now, until: until))
+            if guarded.periods.count > Self.periodsKept { guarded.periods.removeFirst() }
+        }
+    }
+
+    /// The replica became cold at `now` for `reason`.
+    public func markCold(reason: LeaseHolder.ColdReason, now: ContinuousClock.Instant, wallNanoseconds: Int64) {
+        guarded.withLock { guarded in
+            if let last = guarded.periods.indices.last, guarded.hot != nil, guarded.periods[last].until > now {
+                guarded.periods[last].until = now
+            }
+            guarded.hot = nil
+            guarded.status.state = .cold
+            guarded.status.coldReason = reason
+            guarded.status.sinceWallNanoseconds = wallNanoseconds
+        }
+    }
+
+    /// Closes the gate at once while the upstream is unhealthy (the shell steps down right after).
+    public func closeForUnhealthyUpstream(_ unhealthy: Bool) {
+        guarded.withLock { $0.unhealthyUpstream = unhealthy }
+    }
+
+    /// Changes the parts of the status that are not hot or cold (holder, health, priority).
+    public func updateStatus(_ change: (inout HotColdStatus) -> Void) {
+        guarded.withLock { guarded in
+            var status = guarded.status
+            change(&status)
+            // State, token and since belong to markHot/markCold.
+            status.state = guarded.status.state
+            status.token = guarded.status.token
+            status.sinceWallNanoseconds = guarded.status.sinceWallNanoseconds
+            status.coldReason = guarded.status.coldReason
+            guarded.status = status
+        }
+    }
+}

@@ -1,0 +1,212 @@
+import DiscoCore
+import LeaseCore
+
+// MARK: - The lease loop
+
+extension HotColdLease {
+    /// Runs the shell until ``stop()`` completes or the calling task is cancelled. Call it once.
+    public func run() async {
+        let (hookStream, hookContinuation) = AsyncStream<HotColdHookInvocation>.makeStream()
+        let (fileStream, fileContinuation) = AsyncStream<HotColdStatus>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        let (announceStream, announceContinuation) = AsyncStream<LeaseCandidate>.makeStream(bufferingPolicy: .bufferingNewest(1))
+        hookInvocations = hookContinuation
+        stateFileUpdates = fileContinuation
+        announcements = announceContinuation
+        let hooks = HotColdHooks(onHot: configuration.onHot, onCold: configuration.onCold, timeout: configuration.hookTimeout,
+                                 logger: logger, metrics: metrics)
+        let stateFile = configuration.stateFile.map { HotColdStateFile(path: $0, logger: logger, metrics: metrics) }
+        let store = store
+        let group = configuration.group
+        logger.info("hot/cold replica starting cold", metadata: [
+            "group": "\(group)", "priority": "\(configuration.priority)", "may_be_hot": "\(configuration.mayBeHot)",
+            "incarnation": "\(incarnation)",
+        ])
+
+        await withTaskGroup(of: Void.self) { workers in
+            // These outlive the lease loop so the last hook and state file write still happen.
+            workers.addTask { await hooks.run(hookStream) }
+            if let stateFile { workers.addTask { await stateFile.run(fileStream) } }
+            announce()
+            publishStatus()
+            await withTaskGroup(of: Void.self) { loop in
+                let input = input
+                loop.addTask {
+                    await store.deliverEvents(for: group) { input.yield(.store($0)) }
+                }
+                // The announcer ends with the loop (cancelled): a store that cannot reach a
+                // leader any more must not keep a stopping shell alive.
+                loop.addTask {
+                    for await candidate in announceStream { await store.announce(candidate, in: group) }
+                }
+                for await next in inputs {
+                    if case .pause = next {
+                        for await _ in resumes { break }
+                        continue
+                    }
+                    for job in handle(next) {
+                        loop.addTask { await self.perform(job) }
+                    }
+                    if stopping, pendingReleases == 0 { break }
+                }
+                loop.cancelAll()
+            }
+            finish()
+        }
+    }
+
+    /// After the loop: a shell that ends without stopping (cancelled) closes its gate too.
+    private func finish() {
+        if gate.fencingToken() != nil || gate.status().state == .hot {
+            gate.markCold(reason: .stopping, now: .now, wallNanoseconds: wallClock.now())
+            publishStatus()
+        }
+        hookInvocations?.finish()
+        stateFileUpdates?.finish()
+        announcements?.finish()
+        logger.info("hot/cold replica stopped", metadata: ["group": "\(configuration.group)"])
+    }
+
+    // MARK: Handling one input
+
+    /// Feeds `next` to the cores and performs their effects; returns the work for child tasks.
+    func handle(_ next: Input) -> [Job] {
+        var jobs: [Job] = []
+        let now = local(.now)
+        switch next {
+        case .store(.applied(let state, let appliedAt)):
+            grantor.applied(state, now: min(local(appliedAt), now))
+            apply(holder.applied(state, now: now), into: &jobs)
+            gate.updateStatus { status in
+                status.holder = state.holder
+                status.leaseToken = state.token
+            }
+        case .store(.leader(let info)):
+            let newLeader = info.leader != leader.leader && info.leader != nil
+            if info.isSelf != leader.isSelf {
+                logger.info(info.isSelf ? "leading: deciding hot/cold grants" : "no longer leading hot/cold grants",
+                            metadata: ["group": "\(configuration.group)"])
+            }
+            leader = info
+            if newLeader { apply(holder.leaderChanged(now: now), into: &jobs) }
+        case .store(.candidates(let list)):
+            candidates = list
+        case .tick(let deadline):
+            pendingWakeups.remove(deadline)
+            apply(holder.tick(now: now), into: &jobs)
+        case .renewalAnswered(let token, let sentAt, let outcome):
+            apply(answer(token: token, sentAt: sentAt, outcome, now: now), into: &jobs)
+        case .releaseAnswered(let command, let outcome):
+            pendingReleases -= 1
+            logger.debug("release \(outcome)", metadata: ["command": "\(command)"])
+        case .grantAnswered(let command, let outcome):
+            logger.debug("grant \(outcome)", metadata: ["command": "\(command)"])
+        case .health(let isHealthy):
+            guard isHealthy != healthy else {
+                if isHealthy { gate.closeForUnhealthyUpstream(false) }
+                return jobs
+            }
+            healthy = isHealthy
+            logger.info(isHealthy ? "upstream healthy: eligible to be hot" : "upstream unhealthy: stepping down",
+                        metadata: ["group": "\(configuration.group)"])
+            apply(holder.healthChanged(isHealthy, now: now), into: &jobs)
+            if isHealthy { gate.closeForUnhealthyUpstream(false) }
+            gate.updateStatus { $0.healthy = isHealthy }
+            announce()
+        case .stop:
+            stopping = true
+            apply(holder.stop(now: now), into: &jobs)
+        case .pause:
+            break
+        }
+        decideGrant(now: now, into: &jobs)
+        return jobs
+    }
+
+    /// The holder's input for a renewal's outcome.
+    private func answer(token: UInt64, sentAt: Duration, _ outcome: LeaseProposalOutcome, now: Duration) -> [LeaseHolder.Effect] {
+        switch outcome {
+        case .applied(.renewed(_, _, let renewedToken)) where renewedToken == token:
+            metrics.recordRenewal(.renewed)
+            return holder.renewed(token: token, sentAt: sentAt, now: now)
+        case .applied(.refused(_, let refusal)):
+            metrics.recordRenewal(.refused)
+            logger.debug("renewal refused: \(refusal)", metadata: ["token": "\(token)"])
+            return holder.renewalFailed(token: token, sentAt: sentAt, refusal: refusal, now: now)
+        case .applied, .unknown:
+            metrics.recordRenewal(.unknown)
+            return holder.renewalFailed(token: token, sentAt: sentAt, refusal: nil, now: now)
+        }
+    }
+
+    /// Lets the grantor decide (it does nothing unless this node leads).
+    private func decideGrant(now: Duration, into jobs: inout [Job]) {
+        for effect in grantor.decide(now: now, isLeader: leader.isSelf, candidates: candidates) {
+            switch effect {
+            case .proposeGrant(let command):
+                metrics.recordGrantProposed()
+                logger.info("proposing \(command)")
+                jobs.append(.grant(command))
+            case .arm(let deadline):
+                arm(deadline, into: &jobs)
+            }
+        }
+    }
+
+    // MARK: Effects
+
+    /// Performs the holder's effects, then brings the gate in line with its phase.
+    private func apply(_ effects: [LeaseHolder.Effect], into jobs: inout [Job]) {
+        let group = configuration.group
+        for effect in effects {
+            switch effect {
+            case .proposeRenewal(let command, let sentAt):
+                jobs.append(.renew(command, sentAt: sentAt))
+            case .proposeRelease(let command):
+                pendingReleases += 1
+                metrics.recordReleaseProposed()
+                jobs.append(.release(command))
+            case .becomeHot(let token):
+                metrics.recordHot()
+                logger.notice("became hot", metadata: ["group": "\(group)", "token": "\(token)"])
+                syncGate()
+                hookInvocations?.yield(HotColdHookInvocation(state: .hot, token: token, group: group, node: node))
+                observe(HotColdChange(group: group, node: node, state: .hot, token: token, reason: nil, wallNanoseconds: wallClock.now()))
+                publishStatus()
+            case .becomeCold(let token, let reason):
+                metrics.recordCold(reason.description)
+                logger.notice("became cold", metadata: ["group": "\(group)", "token": "\(token)", "reason": "\(reason)"])
+                gate.markCold(reason: reason, now: .now, wallNanoseconds: wallClock.now())
+                hookInvocations?.yield(HotColdHookInvocation(state: .cold, token: token, reason: reason, group: group, node: node))
+                observe(HotColdChange(group: group, node: node, state: .cold, token: token, reason: reason, wallNanoseconds: wallClock.now()))
+                publishStatus()
+            case .arm(let deadline):
+                arm(deadline, into: &jobs)
+            }
+        }
+        syncGate()
+    }
+
+    /// Copies the holder's hot deadline into the gate (never later than the holder's own).
+    private func syncGate() {
+        guard case .hot(let token, let until) = holder.phase else { return }
+        gate.markHot(token: token, until: instant(until), now: .now, wallNanoseconds: wallClock.now())
+    }
+
+    /// Makes sure a timer fires at or before local time `deadline`.
+    private func arm(_ deadline: Duration, into jobs: inout [Job]) {
+        if let earliest = pendingWakeups.min(), earliest <= deadline { return }
+        pendingWakeups.insert(deadline)
+        jobs.append(.wake(at: deadline))
+    }
+
+    /// Hands the current status to the state file writer.
+    private func publishStatus() {
+        stateFileUpdates?.yield(gate.status())
+    }
+
+    /// Tells the store this replica's candidacy.
+    private func announce() {
+        announcements?.yield(LeaseCandidate(node: node, priority: configuration.priority, healthy: healthy,
+                                            mayBeHot: configuration.mayBeHot))
+    }
+}

@@ -1,0 +1,167 @@
+import DiscoCore
+import LeaseCore
+import Synchronization
+
+// MARK: - KeyValueLeaseTableStore
+
+/// The lease table kept in a key-value space (``LeaseKeyValueSpace``): one entry per group holds
+/// its ``LeaseState`` as a ``LeaseRecord``, one entry per replica its candidacy.
+///
+/// A command is applied by compare-and-set: read the group's entry as this node has applied it
+/// (revision `r`), compute the next state with `LeaseState.applying(_:index:)` at index `r + 1`,
+/// and put it only if the entry is still at `r`. A conflict means another change committed first:
+/// wait until this node has applied it and decide again, so every command is decided on the
+/// latest state, in the one order the key's revisions give. The state keeps its own
+/// `last_change` (set to `r + 1` by grants, renewals and releases), so a move — which changes
+/// only the move target — does not disturb a grant's compare-and-set or the leader's ttl.
+///
+/// Names: `lease/<group>` and `candidate/<length of group>/<group>/<node>` (the length keeps a
+/// group whose name contains `/` apart from another group's candidates).
+public struct KeyValueLeaseTableStore: LeaseTableStore {
+    public let node: NodeID
+    public let space: any LeaseKeyValueSpace
+    let logger: Logger
+
+    /// How long to wait before trying again after the space was unavailable.
+    static let retryPause: Duration = .milliseconds(20)
+
+    public init(node: NodeID, space: any LeaseKeyValueSpace, logger: Logger) {
+        self.node = node
+        self.space = space
+        self.logger = logger
+    }
+
+    // MARK: Names
+
+    /// The entry holding `group`'s lease.
+    public static func leaseName(_ group: LeaseGroup) -> String { "lease/\(group.rawValue)" }
+
+    /// The prefix of `group`'s candidacies.
+    public static func candidatePrefix(_ group: LeaseGroup) -> String { "candidate/\(group.rawValue.utf8.count)/\(group.rawValue)/" }
+
+    // MARK: LeaseTableStore
+
+    public func propose(_ command: LeaseCommand, timeout: Duration) async -> LeaseProposalOutcome {
+        let deadline = ContinuousClock.now + timeout
+        let name = Self.leaseName(command.group)
+        while true {
+            let entry = space.entry(name)
+            let revision = entry?.revision ?? 0
+            let current: LeaseState
+            do {
+                current = try entry.map { try LeaseRecord.decodeState($0.value) } ?? LeaseState()
+            } catch {
+                return .unknown(reason: "the stored lease of \(command.group) cannot be read: \(error)")
+            }
+            let (next, result) = current.applying(command, index: revision + 1)
+            guard result.changedState else { return .applied(result) }
+            switch await space.put(name, LeaseRecord.encode(next), ifRevision: revision) {
+            case .committed(let committed):
+                // Answer once this node has applied it, so the holder's view includes it.
+                _ = await space.waitUntilApplied(committed, timeout: max(deadline - .now, .milliseconds(1)))
+                return .applied(result)
+            case .conflict(let found):
+                guard await space.waitUntilApplied(found, timeout: deadline - .now) else {
+                    return .unknown(reason: "the lease of \(command.group) changed at revision \(found), not yet applied here")
+                }
+            case .unavailable(let reason):
+                guard ContinuousClock.now + Self.retryPause < deadline else { return .unknown(reason: reason) }
+                do { try await Task.sleep(for: Self.retryPause) } catch { return .unknown(reason: "cancelled") }
+            case .unknown(let reason):
+                return .unknown(reason: reason)
+            }
+        }
+    }
+
+    public func announce(_ candidate: LeaseCandidate, in group: LeaseGroup) async {
+        let name = Self.candidatePrefix(group) + candidate.node.rawValue
+        let value = LeaseRecord.encode(candidate)
+        while !Task.isCancelled {
+            let current = space.entry(name)
+            if current?.value == value { return }
+            switch await space.put(name, value, ifRevision: current?.revision ?? 0) {
+            case .committed: return
+            case .conflict(let found): _ = await space.waitUntilApplied(found, timeout: .seconds(1))
+            case .unavailable, .unknown:
+                do { try await Task.sleep(for: Self.retryPause) } catch { return }
+            }
+        }
+    }
+
+    public func deliverEvents(for group: LeaseGroup, to deliver: @escaping @Sendable (LeaseStoreEvent) -> Void) async {
+        let view = CandidateView()
+        let prefix = Self.candidatePrefix(group)
+        let leaseName = Self.leaseName(group)
+        let logger = logger
+        if space.entry(leaseName) == nil { deliver(.applied(LeaseState(), at: .now)) }
+        await withTaskGroup(of: Void.self) { sources in
+            sources.addTask { [space] in
+                await space.watch(prefix: leaseName) { event in
+                    guard case .put(let entry) = event, entry.name == leaseName else { return }
+                    do {
+                        deliver(.applied(try LeaseRecord.decodeState(entry.value), at: .now))
+                    } catch {
+                        logger.error("ignoring an unreadable lease record", metadata: ["group": "\(group)", "error": "\(error)"])
+                    }
+                }
+            }
+            sources.addTask { [space] in
+                await space.watch(prefix: prefix) { event in
+                    switch event {
+                    case .put(let entry):
+                        guard let node = NodeID(String(entry.name.dropFirst(prefix.count))) else { return }
+                        do {
+                            let candidate = try LeaseRecord.decodeCandidate(entry.value, node: node)
+                            deliver(.candidates(view.update { $0.announced[node] = candidate }))
+                        } catch {
+                            logger.error("ignoring an unreadable candidacy", metadata: ["group": "\(group)", "error": "\(error)"])
+                        }
+                    case .deleted(let name, _):
+                        guard let node = NodeID(String(name.dropFirst(prefix.count))) else { return }
+                        deliver(.candidates(view.update { $0.announced[node] = nil }))
+                    }
+                }
+            }
+            sources.addTask { [space] in
+                await space.watchCluster { cluster in
+                    let leaderChanged = view.update(leader: cluster.leader)
+                    deliver(.candidates(view.update { $0.alive = cluster.alive }))
+                    if leaderChanged { deliver(.leader(cluster.leader)) }
+                }
+            }
+        }
+    }
+}
+
+// MARK: - CandidateView
+
+/// What the events of one group combine: announced candidacies and who is alive.
+private final class CandidateView: Sendable {
+    struct State {
+        var announced: [NodeID: LeaseCandidate] = [:]
+        var alive: Set<NodeID> = []
+        var leader: LeaseStoreLeader?
+    }
+
+    private let state = Mutex(State())
+
+    /// Applies `change` and returns the candidates as the grantor should see them.
+    func update(_ change: (inout State) -> Void) -> [LeaseCandidate] {
+        state.withLock { state in
+            change(&state)
+            return state.announced.values.sorted { $0.node < $1.node }.map { candidate in
+                var seen = candidate
+                seen.inTouch = state.alive.contains(candidate.node)
+                return seen
+            }
+        }
+    }
+
+    /// Records the leader; true when it differs from the last one.
+    func update(leader: LeaseStoreLeader) -> Bool {
+        state.withLock { state in
+            defer { state.leader = leader }
+            return state.leader != leader
+        }
+    }
+}

@@ -1,0 +1,133 @@
+import DiscoCore
+import DiscoLifecycle
+import DiscoNet
+import HotCold
+import LeaseCore
+import NodeRuntime
+import Synchronization
+
+// MARK: - HotColdRole
+
+/// Hot/cold as a role of a node: runs the lease shell (``HotColdLease``) over the node's
+/// replicated key-value state, and serves
+///
+/// - `GET /hot` (permission `status`): who is hot, the token, this replica's state;
+/// - `POST /hot/move?to=ID` (permission `hot-admin`): a planned switch-over;
+/// - `/readyz?hot`: 200 only on the hot replica (the node's other readiness checks apply too);
+/// - its counters on `/metrics` and its status under `roles.hot-cold` in `/status`.
+///
+/// When the node stops gracefully the replica steps down and releases the lease first.
+public final class HotColdRole: Role {
+    public let name = "hot-cold"
+    public let configuration: HotColdConfiguration
+    private let lease = Mutex<HotColdLease?>(nil)
+    private let upstreamHealthy = Mutex(true)
+    private let observe: @Sendable (HotColdChange) -> Void
+
+    /// A role with `configuration` (validated by the caller). `observe` hears every change.
+    public init(configuration: HotColdConfiguration, observe: @escaping @Sendable (HotColdChange) -> Void = { _ in }) {
+        self.configuration = configuration
+        self.observe = observe
+    }
+
+    /// The running lease shell (nil before the node runs the role).
+    public var shell: HotColdLease? { lease.withLock { $0 } }
+
+    /// The upstream's health (the sidecar's checks feed it): unhealthy steps down at once.
+    public func setUpstreamHealthy(_ healthy: Bool) {
+        upstreamHealthy.withLock { $0 = healthy }
+        shell?.setUpstreamHealthy(healthy)
+    }
+
+    public func run(_ context: RoleContext) async throws {
+        let store = KeyValueLeaseTableStore(node: context.nodeID, space: NodeKeyValueSpace(context: context), logger: context.logger)
+        let shell = HotColdLease(node: context.nodeID, configuration: configuration, store: store, logger: context.logger,
+                                 observe: observe)
+        lease.withLock { $0 = shell }
+        if !upstreamHealthy.withLock({ $0 }) { shell.setUpstreamHealthy(false) }
+        await withGracefulShutdownHandler {
+            await shell.run()
+        } onGracefulShutdown: {
+            shell.stop()
+        }
+    }
+
+    // MARK: Routes
+
+    public var routes: [APIRoute] {
+        [
+            APIRoute(["GET"], "/hot", permission: .status) { [self] _ in
+                guard let shell else { return Self.notRunning }
+                return HotColdAPI.hot(shell.gate.status()).httpResponse
+            },
+            APIRoute(["POST"], "/hot/move", permission: .hotAdmin) { [self] request in
+                await move(request)
+            },
+        ]
+    }
+
+    static var notRunning: HTTPResponse {
+        HTTPResponse(status: 503, headers: ["Content-Type": "application/json"],
+                     bytes: Array(#"{"error":"the hot/cold role is not running yet"}"#.utf8) + [UInt8(ascii: "\n")])
+    }
+
+    private func move(_ request: HTTPRequest) async -> HTTPResponse {
+        guard let shell else { return Self.notRunning }
+        let target = Self.parameter("to", in: request.target)
+        guard let target, let node = NodeID(target) else {
+            return Self.error(400, "POST /hot/move needs ?to=ID naming the replica to make hot, e.g. /hot/move?to=node-2")
+        }
+        switch await shell.move(to: node) {
+        case .applied(.moveRequested(let group, let to)):
+            return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], bytes: JSONValue.object(JSONObject([
+                .init(key: "group", value: .string(group.rawValue)), .init(key: "moving_to", value: .string(to.rawValue)),
+            ])).encodedBytes() + [UInt8(ascii: "\n")])
+        case .applied(.refused(_, let refusal)):
+            return Self.error(409, "move to \(node) refused: \(refusal)")
+        case .applied(let other):
+            return Self.error(500, "move to \(node) applied as \(other)")
+        case .unknown(let reason):
+            return Self.error(503, "move to \(node) not confirmed: \(reason); check GET /hot before trying again")
+        }
+    }
+
+    // MARK: Readiness, metrics, status
+
+    public func readinessProblem(query: String?) async -> String? {
+        switch HotColdAPI.asksForHot(query: query) {
+        case .success(false): return nil
+        case .failure(let error): return error.message
+        case .success(true):
+            guard let shell else { return "the hot/cold role is not running yet" }
+            let status = shell.gate.status()
+            let answer = HotColdAPI.hotReadiness(status, token: shell.gate.fencingToken())
+            return answer.status == 200 ? nil : answer.text.split(separator: "\n").first.map(String.init)
+        }
+    }
+
+    public func metricLines() async -> [String] {
+        guard let shell else { return [] }
+        return shell.metrics.prometheusText(status: shell.gate.status()).split(separator: "\n").map(String.init)
+    }
+
+    public func status() async -> JSONValue? {
+        shell?.gate.status().json
+    }
+
+    // MARK: Helpers
+
+    static func error(_ status: Int, _ message: String) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "application/json"],
+                     bytes: JSONValue.object(JSONObject([.init(key: "error", value: .string(message))])).encodedBytes() + [UInt8(ascii: "\n")])
+    }
+
+    /// The value of query parameter `name` in `target` (no percent-decoding: node IDs need none).
+    static func parameter(_ name: String, in target: String) -> String? {
+        guard let mark = target.firstIndex(of: "?") else { return nil }
+        for pair in target[target.index(after: mark)...].split(separator: "&") {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            if parts[0] == name, parts.count == 2 { return String(parts[1]) }
+        }
+        return nil
+    }
+}

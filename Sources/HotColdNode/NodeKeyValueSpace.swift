@@ -1,0 +1,107 @@
+import DiscoCore
+import HotCold
+import NodeRuntime
+import Synchronization
+
+// MARK: - NodeKeyValueSpace
+
+/// The lease's key-value space in a node's replicated state: namespace `hot-cold`, reads from
+/// what this node has applied, compare-and-set puts through ``Node/transact(_:)`` (the leader
+/// proposes, a follower forwards), watches from ``Node/watchKeyValues(namespace:prefix:)``, and
+/// the cluster view from the role's leadership stream and gossip's live members.
+struct NodeKeyValueSpace: LeaseKeyValueSpace {
+    /// The namespace of every hot/cold entry.
+    static let namespace = "hot-cold"
+    /// How often the live members are read from gossip.
+    static let livenessPeriod: Duration = .milliseconds(200)
+    /// How often a wait for an apply looks again.
+    static let applyPoll: Duration = .milliseconds(2)
+
+    let context: RoleContext
+
+    private func key(_ name: String) -> KVKey { KVKey(Self.namespace, name) }
+
+    func entry(_ name: String) -> LeaseKeyValueEntry? {
+        context.node.keyValue(key(name)).map { LeaseKeyValueEntry(name: name, value: $0.value, revision: $0.revision) }
+    }
+
+    func put(_ name: String, _ value: [UInt8], ifRevision expected: UInt64) async -> LeaseKeyValueWrite {
+        let key = key(name)
+        do {
+            switch try await context.node.transact(KVTransaction(conditions: [KVCondition(key, revision: expected)],
+                                                                 operations: [.put(key, value)])) {
+            case .committed(let revision, _): return .committed(revision: revision)
+            case .conflict(_, _, let found): return .conflict(found: found)
+            case .refused(let reason): return .unknown("the replicated state refused the lease entry: \(reason)")
+            }
+        } catch {
+            switch error.code {
+            case .unavailable: return .unavailable(error.message)
+            case .unknown, .invalid, .failed: return .unknown(error.message)
+            }
+        }
+    }
+
+    func watch(prefix: String, to deliver: @escaping @Sendable (LeaseKeyValueEvent) -> Void) async {
+        let watch = context.node.watchKeyValues(namespace: Self.namespace, prefix: prefix)
+        for entry in watch.entries { deliver(.put(LeaseKeyValueEntry(name: entry.key.name, value: entry.value, revision: entry.revision))) }
+        for await event in watch.changes {
+            switch event {
+            case .changed(let changes):
+                for change in changes {
+                    if let value = change.value {
+                        deliver(.put(LeaseKeyValueEntry(name: change.key.name, value: value, revision: change.revision)))
+                    } else {
+                        deliver(.deleted(name: change.key.name, revision: change.revision))
+                    }
+                }
+            case .reset(let entries, _):
+                for entry in entries { deliver(.put(LeaseKeyValueEntry(name: entry.key.name, value: entry.value, revision: entry.revision))) }
+            }
+        }
+    }
+
+    func watchCluster(to deliver: @escaping @Sendable (LeaseClusterView) -> Void) async {
+        let view = ClusterViewBox(LeaseClusterView(leader: .none, alive: [context.nodeID]))
+        let context = context
+        await withTaskGroup(of: Void.self) { sources in
+            sources.addTask {
+                for await leadership in context.leadershipChanges() {
+                    let next = view.view.withLock { view in
+                        view.leader = LeaseStoreLeader(leader: leadership.leader, isSelf: leadership.isLocal)
+                        return view
+                    }
+                    deliver(next)
+                }
+            }
+            sources.addTask {
+                while !Task.isCancelled {
+                    let alive = await context.liveMembers()
+                    let changed = view.view.withLock { view -> LeaseClusterView? in
+                        guard view.alive != alive else { return nil }
+                        view.alive = alive
+                        return view
+                    }
+                    if let changed { deliver(changed) }
+                    do { try await Task.sleep(for: Self.livenessPeriod) } catch { return }
+                }
+            }
+        }
+    }
+
+    func waitUntilApplied(_ revision: UInt64, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        while context.node.keyValues(namespace: Self.namespace, prefix: "\u{7F}").revision < revision {
+            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+            try? await Task.sleep(for: Self.applyPoll)
+        }
+        return true
+    }
+}
+
+/// The cluster view both sources of ``NodeKeyValueSpace/watchCluster(to:)`` update.
+private final class ClusterViewBox: Sendable {
+    let view: Mutex<LeaseClusterView>
+
+    init(_ view: LeaseClusterView) { self.view = Mutex(view) }
+}

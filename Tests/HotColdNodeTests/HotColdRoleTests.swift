@@ -1,0 +1,138 @@
+import DiscoCore
+import DiscoNet
+import DiscoSystem
+import DiscoTestKit
+import Foundation
+import HotCold
+import HotColdNode
+import LeaseCore
+import NodeRuntime
+import Synchronization
+import Testing
+
+/// Three real nodes in this process (Raft, SWIM and the HTTP API on loopback), each running the
+/// hot/cold role: the lease lives in their replicated key-value state.
+@Suite("Hot/cold as a role of real nodes")
+struct HotColdRoleTests {
+    static let timeout: Duration = .seconds(60)
+
+    struct Member {
+        let id: NodeID
+        let node: Node
+        let role: HotColdRole
+        let url: String
+    }
+
+    private static func configuration(_ id: NodeID, join: UInt16?) throws -> (NodeConfiguration, UInt16) {
+        let directory = NSTemporaryDirectory() + "disco-hotcold-\(id)-\(UUID().uuidString.prefix(8))"
+        let http = try FreePort.loopback()
+        var configuration = NodeConfiguration(nodeID: id, dataDirectory: directory)
+        configuration.api.bindAddress = PeerAddress(host: "127.0.0.1", port: http)
+        configuration.internode.bindAddress = PeerAddress(host: "127.0.0.1", port: try FreePort.loopback())
+        if let join {
+            configuration.formation.plan = .join
+            configuration.formation.join = [PeerAddress(host: "127.0.0.1", port: join)]
+        }
+        return (configuration, http)
+    }
+
+    private static var hotCold: HotColdConfiguration {
+        var configuration = HotColdConfiguration()
+        configuration.lease = (try? LeaseSettings(ttl: .milliseconds(1600), renewDeadline: .milliseconds(1300),
+                                                  renewPeriod: .milliseconds(300))) ?? LeaseSettings()
+        return configuration
+    }
+
+    private func get(_ client: HTTPClient, _ url: String) async -> (Int, JSONValue?, String) {
+        guard let answer = try? await client.send(HTTPClientRequest(url: url)) else { return (0, nil, "") }
+        return (answer.status, try? JSONValue.parse(answer.body), answer.bodyText)
+    }
+
+    /// Disabled: everything up to the take-over passes, but the last nodes cannot stop. A node
+    /// stops its roles before its Raft engine, and a lease proposal still in flight when the
+    /// cluster has lost its quorum waits on Raft, which fails waiting proposals only when it
+    /// shuts down itself — after the roles. Proposals need a bound (or the engine must fail them
+    /// when a role stops) before this test can run in the suite.
+    @Test(.disabled("the last nodes cannot stop while a lease proposal waits on a Raft engine without quorum"))
+    func oneNodeIsHotAndItsSuccessorTakesOverWhenItStops() async throws {
+        let logger = Logger(label: "test", level: .warning, handler: LogfmtHandler(sink: MemoryLogSink()))
+        let client = HTTPClient()
+        var directories: [String] = []
+        defer { for directory in directories { try? FileManager.default.removeItem(atPath: directory) } }
+        let started = StartedNodes()
+        try await withThrowingTaskGroup(of: Void.self) { nodes in
+          do {
+            var members: [Member] = []
+            var firstPort: UInt16?
+            for id: NodeID in ["h1", "h2", "h3"] {
+                let (configuration, port) = try Self.configuration(id, join: firstPort)
+                directories.append(configuration.dataDirectory)
+                let role = HotColdRole(configuration: Self.hotCold)
+                let node = try await Node.start(configuration, logger: logger, roles: [role])
+                started.add(node)
+                nodes.addTask { try await node.run() }
+                members.append(Member(id: id, node: node, role: role, url: "http://127.0.0.1:\(port)"))
+                if firstPort == nil {
+                    firstPort = port
+                    try await waitUntil("h1 to lead", timeout: Self.timeout) { node.keyValues(namespace: "x").revision > 0 }
+                }
+            }
+            try await waitUntil("three voters", timeout: Self.timeout) {
+                let (_, json, _) = await get(client, members[0].url + "/nodes")
+                return json?.arrayValue?.filter { $0["voter"]?.boolValue == true }.count == 3
+            }
+            func hot(above token: UInt64 = 0) -> [Member] {
+                members.filter { ($0.role.shell?.gate.fencingToken() ?? 0) > token }
+            }
+            try await waitUntil("one hot node", timeout: Self.timeout) { hot().count == 1 }
+            let first = try #require(hot().first)
+            let firstToken = try #require(first.role.shell?.gate.fencingToken())
+            // Every node's GET /hot names the same hot node and token.
+            for member in members {
+                try await waitUntil("\(member.id) to see \(first.id) hot", timeout: Self.timeout) {
+                    let (status, json, _) = await get(client, member.url + "/hot")
+                    return status == 200 && json?["hot"]?.stringValue == first.id.rawValue
+                        && json?["token"]?.numberValue?.uint64Value == firstToken
+                }
+            }
+            // /readyz?hot: 200 only on the hot node.
+            for member in members {
+                let (status, _, text) = await get(client, member.url + "/readyz?hot")
+                if member.id == first.id {
+                    #expect(status == 200, "\(text)")
+                } else {
+                    #expect(status == 503 && text.contains("the hot replica is \(first.id)"), "\(text)")
+                }
+                let (plain, _, _) = await get(client, member.url + "/readyz")
+                #expect(plain == 200)
+            }
+            let (bad, _, badText) = await get(client, members[0].url + "/readyz?hot=maybe")
+            #expect(bad == 503 && badText.contains("hot=maybe is not a valid value"))
+
+            // The hot node stops: it releases, and another takes over with a higher token.
+            first.node.shutdown()
+            try await waitUntil("another node hot after the stop", timeout: Self.timeout) {
+                let others = hot(above: firstToken)
+                return others.count == 1 && others[0].id != first.id
+            }
+            for member in members where member.id != first.id { member.node.shutdown() }
+            try await nodes.waitForAll()
+          } catch {
+            // Stop every node so the group can end, then report the failure.
+            started.shutdownAll()
+            try? await nodes.waitForAll()
+            throw error
+          }
+        }
+        await client.shutdown()
+    }
+}
+
+/// The nodes a test started, to stop them all when it fails.
+final class StartedNodes: Sendable {
+    private let nodes = Mutex<[Node]>([])
+
+    func add(_ node: Node) { nodes.withLock { $0.append(node) } }
+
+    func shutdownAll() { for node in nodes.withLock({ $0 }) { node.shutdown() } }
+}

@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "DiscoCore", targets: ["DiscoCore"]),
         .library(name: "DiscoSystem", targets: ["DiscoSystem"]),
+        .library(name: "DiscoLifecycle", targets: ["DiscoLifecycle"]),
         .library(name: "DiscoNet", targets: ["DiscoNet"]),
         .library(name: "RaftCore", targets: ["RaftCore"]),
         .library(name: "DiscoRaft", targets: ["DiscoRaft"]),
@@ -29,6 +30,7 @@ let package = Package(
         .library(name: "DiscoDiscovery", targets: ["DiscoDiscovery"]),
         .library(name: "DiscoAuth", targets: ["DiscoAuth"]),
         .library(name: "NodeRuntime", targets: ["NodeRuntime"]),
+        .library(name: "DiscoCLI", targets: ["DiscoCLI"]),
         .library(name: "LeaseCore", targets: ["LeaseCore"]),
         .library(name: "RateLimitCore", targets: ["RateLimitCore"]),
         .library(name: "Sidecar", targets: ["Sidecar"]),
@@ -50,6 +52,8 @@ let package = Package(
         .target(name: "DiscoCore", swiftSettings: strictSettings),
         // The process around the vocabulary: durable files, environment, standard output, exit.
         .target(name: "DiscoSystem", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        // Services, service groups, graceful shutdown and signals: who owns every long-running task.
+        .target(name: "DiscoLifecycle", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
         .systemLibrary(name: "CDiscoEpoll", path: "Sources/CDiscoEpoll"),
         .target(name: "DiscoNet", dependencies: ["DiscoCore", "CDiscoEpoll", "COpenSSL"], swiftSettings: strictSettings),
         // Protocol cores: pure value types that depend on the vocabulary only (Tests/LayeringTests
@@ -89,7 +93,15 @@ let package = Package(
         // The node: composes consensus (Raft), membership (SWIM), formation and the HTTP API.
         .target(
             name: "NodeRuntime",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery", "DiscoAuth"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDiscovery",
+                           "DiscoAuth"],
+            swiftSettings: strictSettings
+        ),
+        // The executable layer shared by discod, discoctl and disco-sidecar: discod's flags and
+        // formation policy, turning them into a NodeConfiguration, running a node as a process.
+        .target(
+            name: "DiscoCLI",
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "DiscoNet", "NodeRuntime"],
             swiftSettings: strictSettings
         ),
         // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a
@@ -112,9 +124,10 @@ let package = Package(
         ),
 
         // MARK: Executables (thin mains)
-        .executableTarget(name: "discod", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "NodeRuntime"], swiftSettings: strictSettings),
+        .executableTarget(name: "discod", dependencies: ["DiscoCLI"], swiftSettings: strictSettings),
         .executableTarget(
-            name: "disco-sidecar", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoAuth", "NodeRuntime", "RateLimitCore", "Sidecar", "SidecarProxy"],
+            name: "disco-sidecar",
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoAuth", "DiscoCLI", "DiscoLifecycle", "NodeRuntime", "RateLimitCore", "Sidecar", "SidecarProxy"],
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"], swiftSettings: strictSettings),
@@ -165,9 +178,11 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(name: "SWIMCoreTests", dependencies: ["SWIMCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSWIMTests", dependencies: ["DiscoSWIM", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
-        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoCLITests", dependencies: ["DiscoCLI", "NodeRuntime", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "NodeRuntimeTests", dependencies: ["NodeRuntime", "DiscoLifecycle", "DiscoTestKit", "DiscoSystem"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapCoreTests", dependencies: ["BootstrapCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "BootstrapTests", dependencies: ["Bootstrap", "DiscoSystem", "DiscoTestKit", "DiscoEtcd", "DiscoConsul", "DiscoNet"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscoLifecycleTests", dependencies: ["DiscoLifecycle", "DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoSystemTests", dependencies: ["DiscoSystem", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "LeaseCoreTests", dependencies: ["LeaseCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),

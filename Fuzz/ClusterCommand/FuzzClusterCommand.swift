@@ -3,7 +3,8 @@
 // bytes (a version 1 command: to bytes that decode to the same command). The input is also read as a whole snapshot and, framed with a valid header and
 // checksum, as a snapshot body of every readable version (so the fuzzer reaches past the
 // checksum); a snapshot that restores must re-encode to a snapshot that restores to the same
-// state, with consistent sequence numbers and byte counts, also after a trim.
+// state, with consistent sequence numbers and byte counts (events and keys), also after a trim.
+// A decoded key-value transaction applied to a restored state keeps the key-value counts right.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func clusterCommandFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -11,6 +12,11 @@ public func clusterCommandFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int
         guard let encoded = try? command.encode() else { fatalError("decoded command does not encode: \(command)") }
         if bytes.first == ClusterCommand.formatVersion, encoded != bytes { fatalError("command re-encodes differently: \(command)") }
         if (try? ClusterCommand.decode(encoded)) != command { fatalError("re-encoded command decodes differently: \(command)") }
+        if case .kvTransaction = command {
+            var state = ClusterState()
+            _ = state.apply(command, index: 1)
+            checkEvents(state)
+        }
     }
     checkSnapshot(bytes)
     for version in ClusterState.readableSnapshotVersions {
@@ -42,6 +48,11 @@ private func checkEvents(_ state: ClusterState) {
     }
     if state.eventBytes != state.events.reduce(0, { $0 + $1.data.count }) { fatalError("eventBytes is wrong") }
     if state.idempotency.count > IdempotencyWindow.maxKeys { fatalError("idempotency window over its bound") }
+    let entries = state.keyValues.sortedEntries
+    if entries.count != state.keyValues.count || state.keyValues.bytes != entries.reduce(0, { $0 + KVStore.size($1.key, $1.value) })
+        || state.keyValues.bytes > KVLimits.maxBytes || entries.contains(where: { $0.revision > state.appliedIndex || $0.created > $0.revision }) {
+        fatalError("key-value state is inconsistent")
+    }
     for record in state.idempotency.live where record.seq > state.lastSeq || state.idempotency.record(for: record.key) != record {
         fatalError("idempotency record \(record.key) is inconsistent")
     }

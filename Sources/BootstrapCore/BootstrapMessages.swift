@@ -13,13 +13,17 @@ public struct BootstrapPeer: Hashable, Sendable, CustomStringConvertible {
     /// SHA-256 of the node's own key, as 64 hexadecimal digits, when the node sent it: the
     /// cluster records it, and later address changes must present the key itself.
     public var keyHash: String?
+    /// The roles the node announces (``RoleNames``), sorted, each once; empty when it has none
+    /// or did not say.
+    public var roles: [String]
 
-    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool = true, keyHash: String? = nil) {
+    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool = true, keyHash: String? = nil, roles: [String] = []) {
         self.id = id
         self.raftAddress = raftAddress
         self.apiAddress = apiAddress
         self.voter = voter
         self.keyHash = keyHash
+        self.roles = roles
     }
 
     public var description: String { "\(id)@\(apiAddress)" }

@@ -112,6 +112,15 @@ func makeCommands() -> [Command] {
             let output = OutputFlags(&set, json: "the leader's answer, e.g. {\"removed\":\"3\"}")
             return (output, { context in await runRemove(context) })
         },
+        command("keys", "Adds, lists or revokes the API keys disco-sidecar checks (app_id / app_key)",
+                usage: "discoctl keys add <app_id> [-app-key KEY] | keys list | keys revoke <app_id> [flags]",
+                details: "Manages the API keys kept in the cluster's replicated state, through any disco-sidecar node's API\n"
+                    + "(permission keys-admin with -auth). add prints the new key once (the cluster keeps only its\n"
+                    + "salted hash); a revoked key is refused with 403 by every sidecar.") { set in
+            let key = set.string("app-key", usage: "The app_key to store (16 to 256 bytes) instead of a generated one", typeName: "key")
+            let output = OutputFlags(&set, json: "the node's answer: {\"app_id\",\"app_key\"}, {\"keys\"} or {\"app_id\",\"revoked\"}")
+            return (output, { context in await runKeys(context, key: key) })
+        },
         command("lookup", "Runs one discovery round (-disco-mode, -disco-config) and prints the peers found",
                 usage: "discoctl lookup -disco-mode MODE [-disco-config JSON|PATH] [flags]",
                 details: "Asks DNS, DNS SRV, Consul or etcd what discod would ask with the same -disco-mode and\n"

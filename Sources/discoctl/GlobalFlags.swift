@@ -19,12 +19,13 @@ struct GlobalFlags: Sendable {
     let timeout: Flag<Duration>
     let user: Flag<String>
     let password: Flag<String>
+    let tls: ClientTLSFlags
 
     init(_ set: inout FlagSet) {
-        (addr, timeout, user, password) = set.grouped(Self.heading) { set in
+        (addr, timeout, user, password, tls) = set.grouped(Self.heading) { set in
             let addr = set.custom(
                 "addr", default: PeerAddress(host: "localhost", port: 4001), defaultText: "\"localhost:4001\"",
-                typeName: "host:port", usage: "Node to ask: its -http-addr, as host:port or http://host:port"
+                typeName: "host:port", usage: "Node to ask: its -http-addr, as host:port or http(s)://host:port"
             ) { text throws(FlagValueError) in
                 do throws(PeerAddressError) {
                     return try PeerAddress(parsing: text)
@@ -39,7 +40,7 @@ struct GlobalFlags: Sendable {
             let password = set.string(
                 "password", usage: "Password for -user (or \(Self.passwordVariable), which keeps it out of ps and shell history)",
                 typeName: "password")
-            return (addr, timeout, user, password)
+            return (addr, timeout, user, password, ClientTLSFlags(&set))
         }
     }
 
@@ -53,8 +54,17 @@ struct GlobalFlags: Sendable {
         let credentials = try BasicCredentials.resolve(
             user: value(user) ?? environment(Self.userVariable).flatMap { $0.isEmpty ? nil : $0 },
             password: value(password).map { ($0, "-password") } ?? environment(Self.passwordVariable).map { ($0, Self.passwordVariable) })
-        return GlobalOptions(node: value(addr) ?? addr.defaultValue, timeout: value(timeout) ?? timeout.defaultValue,
-                             credentials: credentials)
+        let tlsOptions = try tls.resolve(caCert: value(tls.caCert), cert: value(tls.cert), key: value(tls.key),
+                                         insecure: value(tls.insecure) ?? false)
+        var node = value(addr) ?? addr.defaultValue
+        if tlsOptions != nil {
+            guard node.scheme != .http else {
+                throw FlagError.conflict("addr", "-addr names http:// but HTTPS flags are given (-ca-cert, -cert, -key, -insecure): "
+                    + "write https://\(node.withoutScheme) or drop them")
+            }
+            node = PeerAddress(host: node.host, port: node.port, scheme: .https)
+        }
+        return GlobalOptions(node: node, timeout: value(timeout) ?? timeout.defaultValue, credentials: credentials, tls: tlsOptions)
     }
 }
 
@@ -64,6 +74,8 @@ struct GlobalOptions: Sendable {
     let timeout: Duration
     /// `nil` without `-user`.
     let credentials: BasicCredentials?
+    /// `nil` without HTTPS flags (an `https://` address then trusts the system's CAs).
+    let tls: ClientTLSOptions?
 }
 
 // MARK: - Basic auth

@@ -40,6 +40,9 @@ struct NodeUnreachable: Error, CustomStringConvertible {
             let detail = error.detail.hasPrefix(error.host + ": ") ? String(error.detail.dropFirst(error.host.count + 2)) : error.detail
             reason = detail.isEmpty ? "\(error.code)" : error.code == .connectFailed ? detail : "\(error.code): \(detail)"
             switch error.code {
+            case .connectFailed where detail.contains("TLS"):
+                hint = "check -ca-cert (the CA that signed the node's -http-cert), and -cert and -key when the node "
+                    + "verifies clients (-http-verify-client)"
             case .timeout:
                 hint = "the node accepted the connection but did not answer in time; raise -timeout or check the node's log"
             case .malformedResponse:

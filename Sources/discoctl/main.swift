@@ -3,7 +3,7 @@ import DiscoSystem
 import DiscoNet
 
 // discoctl <command> [flags] [arguments]: the operator tool. Global flags (-addr, -timeout,
-// -user, -password) may stand before or after the command; a command's own flags come after it,
+// -user, -password, -ca-cert, -cert, -key, -insecure) may stand before or after the command; a command's own flags come after it,
 // before or between its arguments.
 
 let commands = makeCommands()
@@ -67,17 +67,18 @@ if command.name == "events", commandArguments.first == "append", let append = co
 let after: ParsedFlags
 let options: GlobalOptions
 let format: OutputFormat
+let client: HTTPClient
 do {
     after = try command.flagSet.parse(commandArguments, interspersed: true)
     options = try globalFlags.resolve(before: before, after: after)
     format = try command.output?.resolve(after) ?? .text
+    client = try ClientTLSOptions.makeClient(options.tls)
 } catch {
     CommandLineTool.fail(error, flagSet: command.flagSet)
 }
 
 // MARK: Running
 
-let client = HTTPClient()
 let context = CommandContext(node: options.node, timeout: options.timeout, credentials: options.credentials, flags: after,
                              flagSet: command.flagSet, format: format, client: client)
 let status = await command.run(context)

@@ -31,7 +31,7 @@ import Testing
     /// dig's full output for `arguments` against the server.
     func dig(_ server: TestZoneServer, _ arguments: [String]) async throws -> String {
         let process = ChildProcess(name: "dig", executable: Self.dig,
-                                   arguments: ["@127.0.0.1", "-p", "\(server.port)", "+tries=1", "+time=10"] + arguments)
+                                   arguments: ["@127.0.0.1", "-p", "\(server.port)", "+tries=3", "+time=10"] + arguments)
         try process.start()
         let status = try await process.waitForExit(timeout: .seconds(60))
         #expect(status == 0, "dig \(arguments): \(process.output)")

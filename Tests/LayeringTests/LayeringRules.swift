@@ -33,6 +33,13 @@ enum LayeringRules {
     /// clock, a file, a socket or the environment (`Synchronization` is `Mutex` and atomics).
     static let pureImports: Set<String> = ["Synchronization"]
 
+    /// Targets whose every task has an owner (a service group, a task group): their sources
+    /// start no unstructured task.
+    static let structuredTargets: Set<String> = ["NodeRuntime", "DiscoCLI", "DiscoLifecycle"]
+
+    /// What starts an unstructured task.
+    static let unstructuredTask = #"\bTask(\.detached)?\s*(\{|\()"#
+
     /// Support targets no library may depend on.
     static let testOnly: Set<String> = ["DiscoTestKit"]
 
@@ -123,6 +130,19 @@ enum LayeringCheck {
         for target in package.targets.values.sorted(by: { $0.name < $1.name }) where target.type == "regular" {
             for dependency in target.dependencies where LayeringRules.testOnly.contains(dependency) {
                 found.append("library \(target.name) depends on \(dependency), which is test support")
+            }
+        }
+        return found
+    }
+
+    /// Lines of one source file that start an unstructured task.
+    static func unstructuredTasks(in file: (path: String, text: String), of target: String) -> [String] {
+        var found: [String] = []
+        for (number, line) in file.text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let code = line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            if code.range(of: LayeringRules.unstructuredTask, options: .regularExpression) != nil {
+                found.append("\(file.path):\(number + 1): \(target) starts an unstructured task (give it an owner: a service or a task group): "
+                    + line.trimmingCharacters(in: .whitespaces))
             }
         }
         return found

@@ -20,6 +20,24 @@ import Testing
         #expect(violations.isEmpty, "layering violations:\n\(violations.joined(separator: "\n"))")
     }
 
+    /// The node, the executable layer and the lifecycle own every task they start.
+    @Test func nodeTasksHaveOwners() async throws {
+        let package = try PackageTargets(manifest: try await Self.dumpPackage())
+        var found: [String] = []
+        for name in LayeringRules.structuredTargets.sorted() {
+            let target = try #require(package.targets[name], "\(name) is in Package.swift")
+            for file in try Self.swiftFiles(under: target.path) { found += LayeringCheck.unstructuredTasks(in: file, of: name) }
+        }
+        #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
+        let bad = LayeringCheck.unstructuredTasks(in: ("Sources/NodeRuntime/Bad.swift", """
+            group.addTask { await work() }
+            // Task { in a comment }
+            Task { await work() }
+            let handle = Task.detached { await work() }
+            """), of: "NodeRuntime")
+        #expect(bad.map { String($0.prefix(33)) } == ["Sources/NodeRuntime/Bad.swift:3: ", "Sources/NodeRuntime/Bad.swift:4: "], "\(bad)")
+    }
+
     @Test func aCoreThatGainsAnIODependencyIsCaught() throws {
         let manifest = try Self.manifest(["RaftCore": ["DiscoCore", "DiscoNet"], "DiscoRaft": ["DiscoNet"], "NodeRuntime": ["DiscoTestKit"]])
         let violations = LayeringCheck.violations(try PackageTargets(manifest: manifest), sources: [:])

@@ -210,3 +210,99 @@ struct SidecarAPIKeyProcessTests {
         }
     }
 }
+
+@Suite("disco-sidecar: the proxy is the node's sidecar role")
+struct SidecarRoleProcessTests {
+    /// The node's own `/readyz` answers 503 naming the proxy's problem (a dead upstream) and 200
+    /// once the upstream is up; `/metrics` carries the proxy's metrics; `/nodes` shows the role.
+    @Test func theNodesReadinessMetricsAndMemberRecordIncludeTheProxy() async throws {
+        try await DiscodCluster.with("sidecar-role") { cluster in
+            let upstreamPort = try FreePort.loopback()
+            let proxyPort = try FreePort.loopback()
+            let node = try startSidecar(cluster, id: "n1", ports: try DiscodCluster.ports(), flags: [
+                "-proxy-addr", "127.0.0.1:\(proxyPort)", "-upstream", "http://127.0.0.1:\(upstreamPort)",
+                "-upstream-health", "/health", "-upstream-health-interval", "100ms",
+            ])
+            var readiness = ""
+            try await waitUntil("the node's /readyz to name the proxy's dead upstream", timeout: .seconds(60)) {
+                guard let answer = try? await node.request("GET", "/readyz", timeout: .seconds(2)) else { return false }
+                readiness = answer.text
+                return answer.status == 503 && answer.text.contains("upstream \\\"local\\\" is unhealthy")
+            }
+            #expect(readiness.contains("proxy"), "\(readiness)")
+            let service = try await HTTPServer.start(configuration: HTTPServerConfiguration(port: upstreamPort)) { _ in .text("ok") }
+            try await waitUntil("the node to be ready once the upstream answers", timeout: .seconds(60)) {
+                (try? await node.request("GET", "/readyz", timeout: .seconds(2)))?.status == 200
+            }
+            let metrics = try await node.request("GET", "/metrics").text
+            #expect(metrics.contains("disco_proxy_upstream_healthy{upstream=\"local\"} 1"), "\(metrics)")
+            #expect(metrics.contains("disco_raft_term"))
+            #expect(metrics.components(separatedBy: "# TYPE process_resident_memory_bytes").count == 2, "process metrics once")
+            let nodes = try await node.request("GET", "/nodes").text
+            #expect(nodes.contains("sidecar"), "\(nodes)")
+            await service.shutdown(gracePeriod: .seconds(1))
+        }
+    }
+}
+
+@Suite("disco-sidecar: API keys in the cluster's replicated state")
+struct SidecarReplicatedKeysProcessTests {
+    @Test func keysAddedThroughTheNodeAPIAreCheckedByTheProxyAndRevocationHolds() async throws {
+        try await DiscodCluster.with("sidecar-kv-keys") { cluster in
+            let upstream = try await RecordingUpstream.start(name: "svc")
+            let proxyPort = try FreePort.loopback()
+            let node = try startSidecar(cluster, id: "n1", ports: try DiscodCluster.ports(), flags: [
+                "-proxy-addr", "127.0.0.1:\(proxyPort)", "-upstream", "http://\(upstream.address)", "-api-keys",
+            ])
+            try await waitForProxy(port: proxyPort, process: node)
+            let added = try await node.request("POST", "/keys", body: #"{"app_id":"app1"}"#)
+            #expect(added.status == 201, "\(added.text)")
+            let key = try #require(added.json?["app_key"]?.stringValue)
+            #expect(try await node.request("POST", "/keys", body: #"{"app_id":"app1"}"#).status == 409)
+            #expect(try await node.request("POST", "/keys", body: #"{"app_id":"a/b"}"#).status == 400)
+            let listed = try await node.request("GET", "/keys")
+            #expect(listed.text.contains(#"{"app_id":"app1","revoked":false}"#), "\(listed.text)")
+            #expect(!listed.text.contains(key), "the key itself is never shown again")
+
+            let client = HTTPClient()
+            let url = "http://127.0.0.1:\(proxyPort)/tx"
+            func write(_ appKey: String) async throws -> HTTPClientResponse {
+                try await client.send(HTTPClientRequest(method: "POST", url: url, headers: ["app_id": "app1", "app_key": appKey], body: [1]))
+            }
+            #expect(try await write(key).status == 200)
+            #expect(try await write(key + "x").status == 403)
+            #expect(try await node.request("DELETE", "/keys/app1").status == 200)
+            let revoked = try await write(key)
+            #expect(revoked.status == 403)
+            #expect(revoked.json?["reason"]?.stringValue == "revoked", "\(revoked.bodyText)")
+            #expect(try await node.request("DELETE", "/keys/nobody").status == 404)
+            // A revoked app_id may get a new key.
+            let again = try await node.request("POST", "/keys", body: #"{"app_id":"app1","app_key":"a-new-key-of-enough-length"}"#)
+            #expect(again.status == 201, "\(again.text)")
+            #expect(try await write("a-new-key-of-enough-length").status == 200)
+            #expect(upstream.requests.count == 2)
+            // discoctl keys: the same through the command line.
+            let discoctl = try DiscodProcess.executable("discoctl")
+            let address = "127.0.0.1:\(node.httpPort)"
+            let add = try await ChildProcess.run(discoctl, ["keys", "add", "app2", "-app-key", "another-long-enough-key", "-addr", address])
+            #expect(add.status == 0, "\(add.output)")
+            #expect(add.output.contains("app_id app2 app_key another-long-enough-key"), "\(add.output)")
+            #expect(try await client.send(HTTPClientRequest(method: "POST", url: url, headers: ["app_id": "app2", "app_key": "another-long-enough-key"],
+                                                            body: [1])).status == 200)
+            let revoke = try await ChildProcess.run(discoctl, ["keys", "revoke", "app2", "-addr", address])
+            #expect(revoke.status == 0, "\(revoke.output)")
+            let list = try await ChildProcess.run(discoctl, ["keys", "list", "-json", "-addr", address])
+            #expect(list.output.contains(#"{"app_id":"app2","revoked":true}"#), "\(list.output)")
+            let twice = try await ChildProcess.run(discoctl, ["keys", "add", "app1", "-addr", address])
+            #expect(twice.status == 1 && twice.output.contains("409"), "\(twice.output)")
+            let bad = try await ChildProcess.run(discoctl, ["keys", "frobnicate", "-addr", address])
+            #expect(bad.status == 2, "\(bad.output)")
+            await client.shutdown()
+            await upstream.stop()
+        }
+    }
+}
+
+extension HTTPClientResponse {
+    fileprivate var json: JSONValue? { try? JSONValue.parse(body) }
+}

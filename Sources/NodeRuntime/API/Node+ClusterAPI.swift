@@ -13,14 +13,14 @@ struct RejoinRefusal: Error {
 
 extension Node {
     var localPeer: BootstrapPeer {
-        BootstrapPeer(id: id, raftAddress: raftAddress.description, apiAddress: apiAddress.description, voter: !options.raftNonVoter,
-                      keyHash: keyHash.hexString)
+        BootstrapPeer(id: id, raftAddress: raftAddress.description, apiAddress: apiAddress.description, voter: configuration.cluster.voter,
+                      keyHash: keyHash.hexString, roles: announcedRoles)
     }
 
     /// This node's key as sent in rejoin notifies and joins.
     var nodeKeyText: String { directory.nodeKey.hex }
 
-    var clusterName: String { store.cluster ?? options.clusterName }
+    var clusterName: String { store.cluster ?? configuration.cluster.name }
 
     /// Whether this node belongs to a cluster (it has a Raft configuration).
     var isClustered: Bool { !consensus.status.members.isEmpty }
@@ -52,6 +52,7 @@ extension Node {
                                                     request: request, what: "join")
         if let refusal { return refusal }
         book.learn(joiner, raftAddress: raft, apiAddress: api, voter: joining.node.voter, source: proven ? .proven : .join)
+        book.noteRoles(joiner, joining.node.roles)
         let status = consensus.status
         guard status.isLeader else { return notLeaderResponse(path: "/join") }
         do {
@@ -66,7 +67,7 @@ extension Node {
                     }
                     let record = ClusterMember(id: joiner, raftAddress: raft.description, apiAddress: api.description,
                                                voter: joining.node.voter || current.voters.contains(joiner),
-                                               keyHash: keyHash(for: joining))
+                                               keyHash: keyHash(for: joining), roles: RoleNames.normalized(joining.node.roles))
                     if store.member(joiner) != record {
                         _ = try await consensus.propose(try ClusterCommand.upsertMember(record).encode())
                     }
@@ -205,7 +206,7 @@ extension Node {
     private func logRefusedNotify(_ notify: NotifyRequest) {
         let message = "bootstrap: refused notify from node \(notify.sender.id) (\(notify.sender.apiAddress)): it runs cluster "
             + "\(notify.cluster.debugDescription) with -bootstrap-expect \(notify.expect), this node cluster "
-            + "\(options.clusterName.debugDescription) with -bootstrap-expect \(options.bootstrapExpect); every node must use the same values"
+            + "\(configuration.cluster.name.debugDescription) with -bootstrap-expect \(configuration.formation.bootstrapExpect); every node must use the same values"
         let first = runtime.withLock { $0.refusalsLogged.insert(message).inserted }
         if first { logger.warning(message) }
     }
@@ -215,5 +216,6 @@ extension Node {
         guard let raft = try? PeerAddress(parsing: peer.raftAddress), let api = try? PeerAddress(parsing: peer.apiAddress) else { return }
         book.learn(peer.id, raftAddress: raft, apiAddress: api, voter: peer.voter,
                    keyHash: peer.keyHash.flatMap { [UInt8](hex: $0) } ?? [], source: source)
+        if peer.id != id { book.noteRoles(peer.id, peer.roles) }
     }
 }

@@ -57,6 +57,12 @@ extension Node {
         let current = currentAddresses(of: member)
         if current == claimed { return (nil, false) }
         if await provesIdentity(of: member, nodeKey: nodeKey, request: request) { return (nil, true) }
+        guard current != nil || !recordedKeyHash(of: member).isEmpty else {
+            // A member this node knows of only from Raft's configuration (it restarted and has not
+            // applied the member records yet): nothing to check against yet, so not a refusal.
+            return (APIResponse.error(503, "node \(member) is a member, but this node (\(id)) has not learned its addresses and key "
+                + "yet (it is still applying the cluster's state); retry"), false)
+        }
         metrics.identityRefusals.add(1, ordering: .relaxed)
         let known = current.map { "at \($0)" } ?? "(its addresses are not known here)"
         let message = "node \(member) is already a member \(known); this \(what) names it at \(claimed). "

@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 import Synchronization
 import DiscoNet
 import Foundation
@@ -56,10 +57,15 @@ extension Node {
                    store.idempotencyKeys)
         text.family("disco_http_requests_total", "HTTP API requests answered, by status code.", type: "counter",
                     samples: metrics.requestsByStatus.sorted { $0.key < $1.key }.map { ("code=\"\($0.key)\"", String($0.value)) })
+        let usage = store.keyValueUsage
+        text.gauge("disco_kv_keys", "Keys in the replicated key-value state of plug-ins.", usage.keys)
+        text.gauge("disco_kv_bytes", "Bytes (names and values) in the replicated key-value state (limit 64 MiB).", usage.bytes)
         appendTLSMetrics(to: &text)
+        for line in await roleMetricLines() { text.line(line) }
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "text/plain; version=0.0.4; charset=utf-8")
-        return HTTPResponse(status: 200, headers: headers, bytes: Array(text.output.utf8))
+        // Prometheus's standard process metrics: resident memory, CPU seconds, descriptors, start time.
+        return HTTPResponse(status: 200, headers: headers, bytes: Array((text.output + ProcessStatistics.current().prometheusText).utf8))
     }
 }
 
@@ -129,6 +135,11 @@ struct PrometheusText {
     static func escapeLabel(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
             .replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    /// A line a role wrote (ends with a newline here).
+    mutating func line(_ line: String) {
+        output += line.hasSuffix("\n") ? line : line + "\n"
     }
 
     mutating func family(_ name: String, _ help: String, type: String, samples: [(labels: String, value: String)]) {

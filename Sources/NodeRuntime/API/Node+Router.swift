@@ -4,53 +4,50 @@ import DiscoNet
 // MARK: - Routing
 
 extension Node {
-    static let endpoints = "POST /join, POST /notify, DELETE /remove, GET /status, GET /nodes, GET /leader, "
-        + "GET /readyz, GET /metrics, GET|POST /events"
+    /// The node's own endpoints, each with the permission it needs (``EndpointPermissions``);
+    /// the roles' routes join them in the node's ``APIRouter``.
+    static let builtInRoutes: [APIRoute] = {
+        typealias Route = APIRoute
+        let formation = ["/notify", "/bootstrap/propose", "/bootstrap/abandon", "/bootstrap/status"].map { path in
+            Route(["POST", "GET"], path, requirement: .permission(.join)) { node, request in await node.formationRequest(request, path: path) }
+        }
+        return [
+            Route(["POST"], "/join", requirement: .joinByRole) { node, request in await node.join(request) },
+            Route(["DELETE", "POST"], "/remove", requirement: .permission(.remove)) { node, request in await node.remove(request) },
+            Route(["POST"], "/events", requirement: .permission(.eventsWrite)) { node, request in await node.postEvent(request) },
+            Route(["GET"], "/events", requirement: .permission(.eventsRead)) { node, request in await node.getEvents(request) },
+            // Plug-ins' writes forwarded between nodes (sent with the -join-as user).
+            Route(["POST"], keyValueTransactionPath, requirement: .permission(.join)) { node, request in
+                await node.postKeyValueTransaction(request)
+            },
+            Route(["GET"], "/status", requirement: .permission(.status)) { node, _ in await node.status() },
+            Route(["GET"], "/nodes", requirement: .permission(.status)) { node, request in await node.nodes(request) },
+            Route(["GET"], "/leader", requirement: .permission(.status)) { node, _ in node.leader() },
+            Route(["GET"], "/readyz", requirement: .permission(.ready)) { node, request in await node.readyz(request) },
+            Route(["GET"], "/metrics", requirement: .permission(.metrics)) { node, _ in await node.prometheusMetrics() },
+        ] + formation
+    }()
 
-    /// Answers one API request: access control (``APIAuthorization``), then the router (requests
-    /// are counted by status in the server's middleware).
+    /// Answers one API request: the route table finds the endpoint (404 and 405 answer anyone),
+    /// access control (``APIAuthorization``) checks its permission, then its handler answers
+    /// (requests are counted by status in the server's middleware).
     func handle(_ request: HTTPRequest) async -> HTTPResponse {
-        let response = await authorization.respond(to: request) { [self] request in await route(request) }
+        let response: HTTPResponse
+        switch router.match(method: request.method, path: request.path) {
+        case .notFound:
+            response = APIResponse.error(404, "no endpoint \(request.path); the API has \(router.summary)")
+        case .methodNotAllowed(let allowed):
+            response = APIResponse.methodNotAllowed(request, allowed: allowed.joined(separator: ", "))
+        case .route(let route):
+            response = await authorization.respond(to: request, requirement: route.requirement) { [self] request in
+                await route.handler(self, request)
+            }
+        }
         return response
     }
 
     /// The path without one trailing slash (`/status/` is `/status`).
     static func normalizedPath(_ path: String) -> String {
         path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path
-    }
-
-    private func route(_ request: HTTPRequest) async -> HTTPResponse {
-        let path = Self.normalizedPath(request.path)
-        switch path {
-        case "/events":
-            switch request.method {
-            case "GET": return await getEvents(request)
-            case "POST": return await postEvent(request)
-            default: return APIResponse.methodNotAllowed(request, allowed: "GET, POST")
-            }
-        case "/join":
-            guard request.method == "POST" else { return APIResponse.methodNotAllowed(request, allowed: "POST") }
-            return await join(request)
-        case "/remove":
-            guard request.method == "DELETE" || request.method == "POST" else {
-                return APIResponse.methodNotAllowed(request, allowed: "DELETE")
-            }
-            return await remove(request)
-        case "/notify", "/bootstrap/propose", "/bootstrap/abandon", "/bootstrap/status":
-            return await formationRequest(request, path: path)
-        case "/status", "/nodes", "/leader", "/readyz", "/metrics":
-            guard request.method == "GET" || request.method == "HEAD" else {
-                return APIResponse.methodNotAllowed(request, allowed: "GET")
-            }
-            switch path {
-            case "/status": return await status()
-            case "/nodes": return await nodes()
-            case "/leader": return leader()
-            case "/readyz": return await readyz(request)
-            default: return await prometheusMetrics()
-            }
-        default:
-            return APIResponse.error(404, "no endpoint \(request.path); the API has \(Self.endpoints)")
-        }
     }
 }

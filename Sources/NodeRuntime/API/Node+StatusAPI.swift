@@ -35,6 +35,8 @@ extension Node {
         var replication: PeerReplication?
         /// On the leader, for a learner: how long it has been behind (nil while caught up).
         var behind: Duration?
+        /// The roles in the member's record (or that it announced, before the record exists).
+        var roles: [String]
     }
 
     func memberRows() async -> [MemberRow] {
@@ -48,9 +50,10 @@ extension Node {
             let entry = book.entry(member)
             let swim: MembershipState? = member == id ? .alive : gossip[member]?.state
             return MemberRow(id: member, apiAddress: entry.map { withAPIScheme($0.apiAddress) }, raftAddress: entry?.raftAddress,
-                             voter: status.voters.contains(member) || (status.members.isEmpty && !options.raftNonVoter),
+                             voter: status.voters.contains(member) || (status.members.isEmpty && configuration.cluster.voter),
                              swim: swim, isLeader: status.leader == member, replication: status.peers[member],
-                             behind: watches[member]?.behind(at: now))
+                             behind: watches[member]?.behind(at: now),
+                             roles: store.member(member)?.roles ?? book.roles(of: member) ?? [])
         }
     }
 
@@ -64,22 +67,23 @@ extension Node {
         let discoveryError = lookupError ?? record?.lastError
         let node: JSONValue = [
             "id": .string(id.rawValue), "api_addr": .string(apiURL), "addr": .string(raftAddress.description),
-            "voter": .bool(!options.raftNonVoter), "state": .string(raft.role.rawValue), "version": .string(NodeRuntimeModule.version),
+            "voter": .bool(configuration.cluster.voter), "state": .string(raft.role.rawValue), "version": .string(NodeRuntimeModule.version),
+            "roles": .array(announcedRoles.map(JSONValue.string)),
             "data_dir": .string(directory.path),
         ]
         let cluster: JSONValue = [
-            "name": store.cluster.map(JSONValue.string) ?? .string(options.clusterName),
+            "name": store.cluster.map(JSONValue.string) ?? .string(configuration.cluster.name),
             "epoch": store.epoch.map { .number(JSONNumber($0)) } ?? .null,
         ]
         let discovery: JSONValue = [
-            "mode": .string(options.discoMode?.rawValue ?? (options.join.isEmpty ? "none" : "static")),
+            "mode": .string(configuration.formation.discovery?.mode.rawValue ?? (configuration.formation.join.isEmpty ? "none" : "static")),
             "targets": .array(targets.map { .string(apiURL(for: $0)) }),
             "last_error": discoveryError.map(JSONValue.string) ?? .null,
             "leader_record_held": record.map { .bool($0.holding) } ?? .null,
         ]
         let bootstrap: JSONValue = [
             "state": .string(formation.rawValue), "detail": detail.map(JSONValue.string) ?? .null,
-            "expect": .number(JSONNumber(options.bootstrapExpect)),
+            "expect": .number(JSONNumber(configuration.formation.bootstrapExpect)),
             "rounds": .number(JSONNumber(bootstrapRounds)),
             "last_error": runtime.withLock({ $0.bootstrap })?.progress.lastError.map(JSONValue.string) ?? .null,
         ]
@@ -87,7 +91,7 @@ extension Node {
         let events: JSONValue = [
             "first_seq": .number(JSONNumber(store.firstSeq)), "last_seq": .number(JSONNumber(store.lastSeq)),
             "retained": .number(JSONNumber(retained.count)), "retained_bytes": .number(JSONNumber(retained.bytes)),
-            "retain": .number(JSONNumber(options.eventsRetain)), "retain_bytes": .number(JSONNumber(options.eventsRetainBytes)),
+            "retain": .number(JSONNumber(configuration.eventLog.retention.maxEvents)), "retain_bytes": .number(JSONNumber(configuration.eventLog.retention.maxBytes)),
             "idempotency_keys": .number(JSONNumber(store.idempotencyKeys)),
         ]
         let removal = self.removal
@@ -97,12 +101,18 @@ extension Node {
             "cluster": cluster, "members": .array(rows.map(\.json)), "discovery": discovery, "bootstrap": bootstrap,
             "events": events, "learners": raft.isLeader ? .array(learnerReport()) : .null,
             "removed": .bool(removal != nil), "removal": removal?.json ?? .null, "tls": tls.statusJSON,
+            "roles": await roleStatus(),
         ]
         return APIResponse.json(body)
     }
 
-    func nodes() async -> HTTPResponse {
-        let rows = await memberRows()
+    /// `GET /nodes`, or `GET /nodes?role=dns` for the members with that role.
+    func nodes(_ request: HTTPRequest) async -> HTTPResponse {
+        var rows = await memberRows()
+        if let role = parseQuery(request.query)["role"] {
+            if let problem = RoleNames.problem(with: role) { return APIResponse.error(400, "role=\(role.debugDescription): \(problem)") }
+            rows = rows.filter { $0.roles.contains(role) }
+        }
         return APIResponse.json(.array(rows.map { row in
             var object = row.json.objectValue ?? JSONObject()
             object.append(key: "leader", value: .bool(row.isLeader))
@@ -143,6 +153,9 @@ extension Node {
             return APIResponse.error(503, "not ready: node \(id) was removed from the cluster (\(removal.reporter)); "
                 + "start it with -join to make it a member again", extra: [.init(key: "removed", value: .bool(true))])
         }
+        if let (role, problem) = await roleReadinessProblem() {
+            return APIResponse.error(503, "not ready: role \(role): \(problem)", extra: [.init(key: "role", value: .string(role))])
+        }
         if parseQuery(request.query)["noleader"] != nil { return APIResponse.json(["ready": true, "leader": .null]) }
         let raft = consensus.status
         guard let leader = raft.leader else { return APIResponse.error(503, "not ready: no leader is known") }
@@ -164,6 +177,7 @@ extension Node.MemberRow {
             .init(key: "addr", value: raftAddress.map { .string($0.description) } ?? .null),
             .init(key: "voter", value: .bool(voter)),
             .init(key: "swim", value: .string(swim?.rawValue ?? "unknown")),
+            .init(key: "roles", value: .array(roles.map(JSONValue.string))),
         ])
         if let replication {
             object.append(key: "match_index", value: .number(JSONNumber(replication.matchIndex)))

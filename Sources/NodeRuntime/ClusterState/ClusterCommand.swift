@@ -4,20 +4,25 @@ import DiscoCore
 
 /// A change to the replicated cluster state: the payload of a Raft normal entry.
 ///
-/// Wire format (version 2), all integers big-endian:
+/// Wire format (version 3), all integers big-endian:
 ///
-///     version u8 = 2 | tag u8 | fields
+///     version u8 = 3 | tag u8 | fields
 ///     tag 1 initialize:      cluster name8, epoch u64
 ///     tag 2 upsertMember:    id name8, raftAddress name8, apiAddress name8, voter u8 (0 or 1),
-///                            keyHash u8-length (0 or 32) + bytes
+///                            keyHash u8-length (0 or 32) + bytes, roles u8-count (≤ 32) + name8 each
 ///     tag 3 removeMember:    id name8
 ///     tag 4 appendEvent:     timeMillis i64, data u32-length + bytes (≤ 1 MiB, one JSON value)
 ///     tag 5 trimEvents:      through u64 (≥ 1)
 ///     tag 6 appendEventOnce: timeMillis i64, key name8 (1 to 128 visible ASCII), data as tag 4
+///     tag 7 kvTransaction:   condition u8-count (≤ 64): namespace name8, name name8, revision u64;
+///                            operation u8-count (1 to 64): op u8 then
+///                              1 put: namespace name8, name name8, value u32-length + bytes (≤ 64 KiB)
+///                              2 delete: namespace name8, name name8
+///                              3 deletePrefix: namespace name8, prefix name8 (may be empty)
 ///
-/// where `name8` is a one-byte length followed by that many bytes of UTF-8. Version 1 (written
-/// before member key hashes and idempotency keys: tag 2 without `keyHash`, no tag 6) is still
-/// read. Decoding is strict: no trailing bytes, flags exactly 0 or 1, node IDs valid, event data a
+/// where `name8` is a one-byte length followed by that many bytes of UTF-8. Versions 1 (before
+/// member key hashes and idempotency keys: tag 2 without `keyHash`, no tag 6) and 2 (before
+/// member roles and the key-value state: tag 2 without `roles`, no tag 7) are still read. Decoding is strict: no trailing bytes, flags exactly 0 or 1, node IDs valid, event data a
 /// JSON value.
 public enum ClusterCommand: Hashable, Sendable {
     /// Names the cluster and its epoch. The first one applied wins; later ones are ignored.
@@ -34,15 +39,27 @@ public enum ClusterCommand: Hashable, Sendable {
     /// Appends an event unless `key` is in the ``IdempotencyWindow`` (then the first append's
     /// result stands); records the key otherwise.
     case appendEventOnce(timeMillis: Int64, key: String, data: [UInt8])
+    /// Applies a transaction to the replicated key-value state (``KVStore``).
+    case kvTransaction(KVTransaction)
 
     /// The format version ``encode()`` writes.
-    public static let formatVersion: UInt8 = 2
+    public static let formatVersion: UInt8 = 3
     /// The versions ``decode(_:)`` reads.
-    public static let readableVersions: ClosedRange<UInt8> = 1...2
+    public static let readableVersions: ClosedRange<UInt8> = 1...3
 
     /// Tag bytes.
     enum Tag: UInt8 {
         case initialize = 1, upsertMember = 2, removeMember = 3, appendEvent = 4, trimEvents = 5, appendEventOnce = 6
+        case kvTransaction = 7
+
+        /// The first format version with this tag.
+        var since: UInt8 {
+            switch self {
+            case .initialize, .upsertMember, .removeMember, .appendEvent, .trimEvents: 1
+            case .appendEventOnce: 2
+            case .kvTransaction: 3
+            }
+        }
     }
 
     static let subject = "cluster command"
@@ -97,6 +114,12 @@ public enum ClusterCommand: Hashable, Sendable {
             writer.i64(timeMillis)
             writer.name(key)
             writer.blob(data)
+        case .kvTransaction(let transaction):
+            if let problem = transaction.problem {
+                throw ClusterCodingError(subject: Self.subject, code: .invalidValue, field: "transaction", offset: nil, message: problem)
+            }
+            writer.u8(Tag.kvTransaction.rawValue)
+            transaction.encode(into: &writer)
         }
         return writer.bytes
     }
@@ -119,10 +142,11 @@ public enum ClusterCommand: Hashable, Sendable {
                                "expected format version \(readableVersions.lowerBound) to \(formatVersion), found \(version)")
         }
         let tagByte = try reader.u8("tag")
-        guard let tag = Tag(rawValue: tagByte), version >= 2 || tag != .appendEventOnce else {
+        guard let tag = Tag(rawValue: tagByte), version >= tag.since else {
+            let later = Tag(rawValue: tagByte).map { " (tag \($0.rawValue) needs format version \($0.since))" } ?? ""
             throw reader.error(.unknownTag, "tag", at: 1,
-                               "expected 1 (initialize), 2 (upsertMember), 3 (removeMember), 4 (appendEvent), 5 (trimEvents)"
-                                   + (version >= 2 ? " or 6 (appendEventOnce)" : " (6 needs format version 2)") + ", found \(tagByte)")
+                               "expected 1 (initialize), 2 (upsertMember), 3 (removeMember), 4 (appendEvent), 5 (trimEvents), "
+                                   + "6 (appendEventOnce) or 7 (kvTransaction), found \(tagByte)\(later)")
         }
         let command: ClusterCommand
         switch tag {
@@ -130,7 +154,7 @@ public enum ClusterCommand: Hashable, Sendable {
             let cluster = try reader.name("cluster")
             command = .initialize(cluster: cluster, epoch: try reader.u64("epoch"))
         case .upsertMember:
-            command = .upsertMember(try ClusterMember.decode(from: &reader, field: "member.", withKeyHash: version >= 2))
+            command = .upsertMember(try ClusterMember.decode(from: &reader, field: "member.", withKeyHash: version >= 2, withRoles: version >= 3))
         case .removeMember:
             command = .removeMember(try reader.nodeID("id"))
         case .appendEvent:
@@ -161,6 +185,8 @@ public enum ClusterCommand: Hashable, Sendable {
                 throw reader.error(code, "data", at: dataStart, message)
             }
             command = .appendEventOnce(timeMillis: timeMillis, key: key, data: data)
+        case .kvTransaction:
+            command = .kvTransaction(try KVTransaction.decode(from: &reader))
         }
         try reader.expectEnd()
         return command
@@ -179,6 +205,8 @@ extension ClusterCommand: CustomStringConvertible {
         case .trimEvents(let through): "trimEvents(through: \(through))"
         case .appendEventOnce(let timeMillis, let key, let data):
             "appendEventOnce(time_ms: \(timeMillis), key: \(key.debugDescription), \(data.count) bytes)"
+        case .kvTransaction(let transaction):
+            "kvTransaction(\(transaction.conditions.count) conditions, \(transaction.operations.count) operations)"
         }
     }
 }

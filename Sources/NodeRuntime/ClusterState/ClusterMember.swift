@@ -16,20 +16,24 @@ public struct ClusterMember: Hashable, Sendable, CustomStringConvertible {
     /// SHA-256 of the node's own key (empty when unknown): a request that moves this member to
     /// new addresses proves it comes from the node by presenting the key.
     public var keyHash: [UInt8]
+    /// The roles the node announced when it joined (``RoleNames``), sorted, each once.
+    public var roles: [String]
 
     /// Length of a key hash (SHA-256).
     public static let keyHashLength = 32
 
-    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool, keyHash: [UInt8] = []) {
+    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool, keyHash: [UInt8] = [], roles: [String] = []) {
         self.id = id
         self.raftAddress = raftAddress
         self.apiAddress = apiAddress
         self.voter = voter
         self.keyHash = keyHash
+        self.roles = roles
     }
 
     public var description: String {
-        "\(id) (raft \(raftAddress), api \(apiAddress), \(voter ? "voter" : "non-voter")\(keyHash.isEmpty ? "" : ", key known"))"
+        "\(id) (raft \(raftAddress), api \(apiAddress), \(voter ? "voter" : "non-voter")\(keyHash.isEmpty ? "" : ", key known")"
+            + (roles.isEmpty ? ")" : ", roles \(roles.joined(separator: ",")))")
     }
 
     /// Whether `other` is this member at the same addresses.
@@ -48,11 +52,14 @@ public struct ClusterMember: Hashable, Sendable, CustomStringConvertible {
         if !keyHash.isEmpty, keyHash.count != Self.keyHashLength {
             return ("\(prefix)keyHash", "expected 0 or \(Self.keyHashLength) bytes, found \(keyHash.count)")
         }
+        if let problem = RoleNames.problem(with: roles) { return ("\(prefix)roles", problem) }
+        if roles.count > RoleNames.maxCount { return ("\(prefix)roles", "\(roles.count) roles exceed the limit of \(RoleNames.maxCount)") }
         return nil
     }
 
-    /// Writes the member; `withKeyHash` false writes the original layout (without the hash).
-    func encode(into writer: inout ClusterByteWriter, withKeyHash: Bool = true) {
+    /// Writes the member; `withKeyHash` false writes the original layout (without the hash),
+    /// `withRoles` false the layout before roles.
+    func encode(into writer: inout ClusterByteWriter, withKeyHash: Bool = true, withRoles: Bool = true) {
         writer.name(id.rawValue)
         writer.name(raftAddress)
         writer.name(apiAddress)
@@ -61,9 +68,14 @@ public struct ClusterMember: Hashable, Sendable, CustomStringConvertible {
             writer.u8(UInt8(truncatingIfNeeded: keyHash.count))
             writer.bytes.append(contentsOf: keyHash)
         }
+        if withRoles {
+            writer.u8(UInt8(truncatingIfNeeded: roles.count))
+            for role in roles { writer.name(role) }
+        }
     }
 
-    static func decode(from reader: inout ClusterByteReader, field prefix: String, withKeyHash: Bool = true) throws(ClusterCodingError) -> ClusterMember {
+    static func decode(from reader: inout ClusterByteReader, field prefix: String, withKeyHash: Bool = true,
+                       withRoles: Bool = true) throws(ClusterCodingError) -> ClusterMember {
         let id = try reader.nodeID(prefix + "id")
         let raftAddress = try reader.name(prefix + "raftAddress")
         let apiAddress = try reader.name(prefix + "apiAddress")
@@ -78,6 +90,20 @@ public struct ClusterMember: Hashable, Sendable, CustomStringConvertible {
             }
             for _ in 0..<length { keyHash.append(try reader.u8(prefix + "keyHash")) }
         }
-        return ClusterMember(id: id, raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash)
+        var roles: [String] = []
+        if withRoles {
+            let start = reader.offset
+            let count = Int(try reader.u8(prefix + "roles.count"))
+            guard count <= RoleNames.maxCount else {
+                throw reader.error(.invalidValue, prefix + "roles.count", at: start, "expected at most \(RoleNames.maxCount) roles, found \(count)")
+            }
+            for position in 0..<count {
+                let roleStart = reader.offset + 1
+                let role = try reader.name(prefix + "roles[\(position)]")
+                if let problem = RoleNames.problem(with: role) { throw reader.error(.invalidValue, prefix + "roles[\(position)]", at: roleStart, problem) }
+                roles.append(role)
+            }
+        }
+        return ClusterMember(id: id, raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash, roles: roles)
     }
 }

@@ -3,29 +3,34 @@ import DiscoRaft
 
 // MARK: - Snapshot format
 
-/// Snapshot encoding of the whole state (version 3), integers big-endian:
+/// Snapshot encoding of the whole state (version 4), integers big-endian:
 ///
-///     magic "DCSS" | version u8 = 3 | body length u64 | body | CRC-32C u32 of everything before
+///     magic "DCSS" | version u8 = 4 | body length u64 | body | CRC-32C u32 of everything before
 ///     body: initialized u8 (0 or 1) [cluster name8, epoch u64]
 ///           appliedIndex u64
 ///           member count u32, members in ascending ID order
 ///             (id name8, raftAddress name8, apiAddress name8, voter u8,
-///              keyHash u8-length (0 or 32) + bytes (absent before version 3))
+///              keyHash u8-length (0 or 32) + bytes (absent before version 3),
+///              roles u8-count (≤ 32) + name8 each (absent before version 4))
 ///           trimmedThrough u64 (the last seq dropped by retention; absent in version 1, read as 0)
 ///           event count u64, events in sequence order (seq is implied: trimmedThrough + 1, + 2, …)
 ///             (index u64 strictly increasing and ≤ appliedIndex, timeMillis i64, data u32 + bytes)
 ///           idempotency key count u32 (≤ 10,000), oldest first (absent before version 3)
 ///             (key name8, seq u64 ≥ 1 and ≤ the last seq, index u64 ≤ appliedIndex, timeMillis i64)
+///           key-value count u32 (≤ 100,000), entries in ascending key order (absent before version 4)
+///             (namespace name8, name name8, created u64, revision u64 (1 ≤ created ≤ revision ≤
+///              appliedIndex), value u32-length + bytes (≤ 64 KiB))
 ///
-/// Version 1 (before events could be trimmed) and version 2 (before member key hashes and
-/// idempotency keys) snapshots are still read.
+/// Version 1 (before events could be trimmed), version 2 (before member key hashes and
+/// idempotency keys) and version 3 (before member roles and the key-value state) snapshots are
+/// still read.
 /// Restoring is strict: wrong magic, version, length or checksum, trailing bytes, unsorted or
 /// duplicate members, out-of-order event indexes and event data that is not JSON are refused.
 extension ClusterState {
     /// The snapshot format version.
-    public static let snapshotVersion: UInt8 = 3
+    public static let snapshotVersion: UInt8 = 4
     /// Versions ``init(snapshot:)`` reads.
-    static let readableSnapshotVersions: ClosedRange<UInt8> = 1...3
+    static let readableSnapshotVersions: ClosedRange<UInt8> = 1...4
     static let snapshotMagic: [UInt8] = Array("DCSS".utf8)
     static let snapshotSubject = "cluster snapshot"
     /// Magic, version and body length.
@@ -60,6 +65,7 @@ extension ClusterState {
             body.u64(record.index)
             body.i64(record.timeMillis)
         }
+        keyValues.encode(into: &body)
         var output = ClusterByteWriter()
         output.bytes.reserveCapacity(body.bytes.count + Self.snapshotHeaderBytes + 4)
         output.bytes.append(contentsOf: Self.snapshotMagic)
@@ -116,7 +122,8 @@ extension ClusterState {
         var previousID: NodeID?
         for position in 0..<memberCount {
             let start = reader.offset
-            let member = try ClusterMember.decode(from: &reader, field: "members[\(position)].", withKeyHash: version >= 3)
+            let member = try ClusterMember.decode(from: &reader, field: "members[\(position)].", withKeyHash: version >= 3,
+                                                withRoles: version >= 4)
             if let previousID, !(previousID < member.id) {
                 throw reader.error(.invalidValue, "members[\(position)].id", at: start + 1,
                                    "expected IDs in strictly ascending order, found \(member.id) after \(previousID)")
@@ -160,9 +167,11 @@ extension ClusterState {
         }
         var window = IdempotencyWindow()
         if version >= 3 { window = try Self.readIdempotencyWindow(&reader, lastSeq: seq, appliedIndex: appliedIndex) }
+        var keyValues = KVStore()
+        if version >= 4 { keyValues = try KVStore.decode(from: &reader, appliedIndex: appliedIndex) }
         try reader.expectEnd()
         self.init(cluster: cluster, epoch: epoch, members: members, events: events, trimmedThrough: trimmedThrough,
-                  appliedIndex: appliedIndex, idempotency: window)
+                  appliedIndex: appliedIndex, idempotency: window, keyValues: keyValues)
     }
 
     private static func readIdempotencyWindow(_ reader: inout ClusterByteReader, lastSeq: UInt64,

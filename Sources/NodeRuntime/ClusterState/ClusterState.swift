@@ -17,6 +17,8 @@ public enum ApplyResult: Hashable, Sendable {
     case eventDuplicate(seq: UInt64, index: UInt64)
     /// The events up to this sequence number were dropped (`count` of them).
     case eventsTrimmed(through: UInt64, count: Int)
+    /// A key-value transaction was applied, failed a condition, or was refused by a bound.
+    case keyValue(KVTransactionResult)
     /// Nothing changed, for the reason given (a later initialize, an unknown member, an entry
     /// already applied, an entry that does not decode).
     case ignored(reason: String)
@@ -45,12 +47,14 @@ public struct ClusterState: Hashable, Sendable {
     public private(set) var appliedIndex: UInt64 = 0
     /// Recent idempotency keys of appended events.
     public private(set) var idempotency = IdempotencyWindow()
+    /// The replicated key-value state of plug-ins.
+    public private(set) var keyValues = KVStore()
 
     /// An empty, uninitialized state.
     public init() {}
 
     init(cluster: String?, epoch: UInt64?, members: [NodeID: ClusterMember], events: [ClusterEvent], trimmedThrough: UInt64,
-         appliedIndex: UInt64, idempotency: IdempotencyWindow = IdempotencyWindow()) {
+         appliedIndex: UInt64, idempotency: IdempotencyWindow = IdempotencyWindow(), keyValues: KVStore = KVStore()) {
         self.cluster = cluster
         self.epoch = epoch
         self.members = members
@@ -59,6 +63,7 @@ public struct ClusterState: Hashable, Sendable {
         self.eventBytes = events.reduce(0) { $0 + $1.data.count }
         self.appliedIndex = appliedIndex
         self.idempotency = idempotency
+        self.keyValues = keyValues
     }
 
     /// The members ordered by ID.
@@ -148,6 +153,8 @@ public struct ClusterState: Hashable, Sendable {
             events.removeFirst(count)
             trimmedThrough = through
             return .eventsTrimmed(through: through, count: count)
+        case .kvTransaction(let transaction):
+            return .keyValue(keyValues.apply(transaction, index: index))
         }
     }
 
@@ -178,7 +185,7 @@ extension ClusterCommand {
         case .upsertMember(let member):
             [("id", member.id.rawValue), ("raftAddress", member.raftAddress), ("apiAddress", member.apiAddress)]
         case .removeMember(let id): [("id", id.rawValue)]
-        case .appendEvent, .trimEvents, .appendEventOnce: []
+        case .appendEvent, .trimEvents, .appendEventOnce, .kvTransaction: []
         }
         for (field, text) in names {
             if let problem = ClusterFieldCheck.nameProblem(text) { return "\(field) is too long: \(problem)" }
@@ -190,6 +197,8 @@ extension ClusterCommand {
             }
         case .upsertMember(let member):
             if let (field, problem) = member.encodingProblem(field: "") { return "\(field): \(problem)" }
+        case .kvTransaction(let transaction):
+            if let problem = transaction.problem { return problem }
         default:
             break
         }

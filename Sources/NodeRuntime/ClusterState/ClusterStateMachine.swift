@@ -40,6 +40,7 @@ public final class ClusterStateMachine: RaftStateMachine {
         var nextWaiterID: UInt64 = 0
         var subscribers: [UInt64: AsyncStream<ClusterStateChange>.Continuation] = [:]
         var nextSubscriberID: UInt64 = 0
+        var keyValueWatchers: [UInt64: KeyValueWatcher] = [:]
 
         /// Removes and returns the waiters that now have an event to read.
         mutating func takeSatisfiedWaiters() -> [Waiter] {
@@ -60,11 +61,15 @@ public final class ClusterStateMachine: RaftStateMachine {
     }
 
     deinit {
-        let subscribers = guarded.withLock { guarded in
-            defer { guarded.subscribers = [:] }
-            return Array(guarded.subscribers.values)
+        let (subscribers, watchers) = guarded.withLock { guarded in
+            defer {
+                guarded.subscribers = [:]
+                guarded.keyValueWatchers = [:]
+            }
+            return (Array(guarded.subscribers.values), Array(guarded.keyValueWatchers.values))
         }
         for subscriber in subscribers { subscriber.finish() }
+        for watcher in watchers { watcher.continuation.finish() }
     }
 
     // MARK: RaftStateMachine
@@ -90,6 +95,8 @@ public final class ClusterStateMachine: RaftStateMachine {
             guarded.recent.record(result, at: entry.index)
             let waiters = if case .eventAppended = result { guarded.takeSatisfiedWaiters() } else { [Waiter]() }
             let subscribers = result.isStructural ? Array(guarded.subscribers.values) : []
+            // Yielded under the lock, so a watch registered concurrently sees each change once.
+            if case .keyValue(.committed(_, let changes)) = result { guarded.publish(changes) }
             return (result, waiters, subscribers)
         }
         for waiter in waiters { waiter.continuation.resume() }
@@ -108,11 +115,12 @@ public final class ClusterStateMachine: RaftStateMachine {
         let restored = try ClusterState(snapshot: snapshot)
         let (waiters, subscribers) = guarded.withLock { guarded in
             guarded.state = restored
+            guarded.publishReset()
             return (guarded.takeSatisfiedWaiters(), Array(guarded.subscribers.values))
         }
         for waiter in waiters { waiter.continuation.resume() }
         for subscriber in subscribers { subscriber.yield(.restored(appliedIndex: restored.appliedIndex)) }
-        logger.info("restored cluster state at index \(restored.appliedIndex): cluster \(restored.cluster ?? "(none)"), \(restored.members.count) members, events \(restored.firstSeq)...\(restored.lastSeq) retained")
+        logger.info("restored cluster state at index \(restored.appliedIndex): cluster \(restored.cluster ?? "(none)"), \(restored.members.count) members, events \(restored.firstSeq)...\(restored.lastSeq) retained, \(restored.keyValues.count) keys")
     }
 
     private func log(_ result: ApplyResult, index: UInt64) {
@@ -130,6 +138,8 @@ public final class ClusterStateMachine: RaftStateMachine {
             logger.debug("entry \(index) repeats an idempotency key: event \(seq) (index \(first)) stands")
         case .eventsTrimmed(let through, let count):
             logger.debug("\(count) events trimmed at index \(index): the oldest retained is now \(through + 1)")
+        case .keyValue(let outcome):
+            logger.trace("key-value transaction at index \(index): \(outcome)")
         case .ignored(let reason):
             logger.debug("entry \(index) ignored: \(reason)")
         }
@@ -193,7 +203,7 @@ extension ApplyResult {
     var isStructural: Bool {
         switch self {
         case .initialized, .memberUpdated, .memberRemoved: true
-        case .eventAppended, .eventDuplicate, .eventsTrimmed, .ignored: false
+        case .eventAppended, .eventDuplicate, .eventsTrimmed, .keyValue, .ignored: false
         }
     }
 }

@@ -40,6 +40,8 @@ public final class AddressBook: Sendable {
     }
 
     private let entries: Mutex<[NodeID: Entry]>
+    /// The roles each node announced (at join, in formation, in the replicated record).
+    private let announcedRoles = Mutex<[NodeID: [String]]>([:])
     public let localID: NodeID
 
     public init(local id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool, keyHash: [UInt8] = []) {
@@ -94,6 +96,14 @@ public final class AddressBook: Sendable {
             }
         }
     }
+
+    /// Records the roles `id` announced (normalized).
+    public func noteRoles(_ id: NodeID, _ roles: [String]) {
+        announcedRoles.withLock { $0[id] = RoleNames.normalized(roles) }
+    }
+
+    /// The roles `id` announced, when it said.
+    public func roles(of id: NodeID) -> [String]? { announcedRoles.withLock { $0[id] } }
 
     public func updateLocal(raftAddress: PeerAddress, apiAddress: PeerAddress) {
         entries.withLock { $0[localID]?.raftAddress = raftAddress; $0[localID]?.apiAddress = apiAddress }

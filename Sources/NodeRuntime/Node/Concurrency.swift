@@ -1,34 +1,54 @@
 import Synchronization
 
-// MARK: - Completion
+// MARK: - Latch
 
-/// A value set once that any number of tasks can wait for.
-final class Completion: Sendable {
+/// Opened once; any number of tasks wait for it. A waiting task that is cancelled returns
+/// (check `Task.isCancelled`).
+final class Latch: Sendable {
     private struct State {
-        var value: Int32?
-        var waiters: [CheckedContinuation<Int32, Never>] = []
+        var isOpen = false
+        var nextID = 0
+        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
     private let state = Mutex(State())
 
-    func complete(_ value: Int32) {
-        let waiters = state.withLock { state -> [CheckedContinuation<Int32, Never>] in
-            guard state.value == nil else { return [] }
-            state.value = value
-            defer { state.waiters.removeAll() }
-            return state.waiters
+    var isOpen: Bool { state.withLock { $0.isOpen } }
+
+    func open() {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            guard !state.isOpen else { return [] }
+            state.isOpen = true
+            defer { state.waiters = [:] }
+            return Array(state.waiters.values)
         }
-        waiters.forEach { $0.resume(returning: value) }
+        waiters.forEach { $0.resume() }
     }
 
-    func wait() async -> Int32 {
-        await withCheckedContinuation { continuation in
-            let ready = state.withLock { state -> Int32? in
-                if let value = state.value { return value }
-                state.waiters.append(continuation)
-                return nil
-            }
-            if let ready { continuation.resume(returning: ready) }
+    func wait() async {
+        let id = state.withLock { state -> Int in
+            state.nextID += 1
+            return state.nextID
         }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = state.withLock { state -> Bool in
+                    if state.isOpen { return true }
+                    state.waiters[id] = continuation
+                    return false
+                }
+                if ready {
+                    continuation.resume()
+                } else if Task.isCancelled {
+                    resume(id)
+                }
+            }
+        } onCancel: {
+            resume(id)
+        }
+    }
+
+    private func resume(_ id: Int) {
+        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
     }
 }

@@ -5,20 +5,11 @@ import Synchronization
 // MARK: - Background work
 
 extension Node {
-    func startBackgroundWork() {
-        spawn { [self] in await watchLeadership() }
-        spawn { [self] in await watchMembership() }
-        spawn { [self] in await reconcileLoop() }
-        spawn { [self] in await watchReplicatedMembers() }
-        spawn { [self] in await form() }
-        if !tls.stores.isEmpty { spawn { [self] in await watchTLSFiles() } }
-    }
-
     /// Reloads certificates and keys whose files changed (a rotation, a Kubernetes secret
     /// update); open connections keep the context they started with.
-    private func watchTLSFiles() async {
+    func watchTLSFiles() async {
         while !Task.isCancelled {
-            try? await Task.sleep(for: settings.tlsReloadInterval)
+            try? await Task.sleep(for: configuration.tls.reloadInterval)
             guard !Task.isCancelled else { return }
             tls.reload(onlyIfChanged: true, logger: logger)
         }
@@ -34,8 +25,9 @@ extension Node {
         tls.reload(onlyIfChanged: false, logger: logger)
     }
 
-    /// Follows leadership: counts changes, tells formation and the KV record keeper.
-    private func watchLeadership() async {
+    /// Follows leadership: counts changes, tells formation and the KV record keeper. Throws
+    /// when consensus stops on its own (its error stops the node).
+    func watchLeadership() async throws {
         for await change in consensus.leadershipChanges() {
             metrics.observeLeader(change.leader)
             let (shell, keeper, previous) = runtime.withLock { state in
@@ -53,13 +45,13 @@ extension Node {
             await keeper?.leadershipChanged(isLeader: change.isLocal)
         }
         // The stream ends when consensus stops: on its own, that stops the node with its error.
-        if !isStopping, let failure = consensus.status.failure {
-            await fail("consensus stopped: \(failure)")
+        if !isStopping, !Task.isCancelled, let failure = consensus.status.failure {
+            throw self.failure("consensus stopped: \(failure)")
         }
     }
 
     /// Learns addresses from gossip: a member that came back on a new address is found again.
-    private func watchMembership() async {
+    func watchMembership() async {
         for await member in membership.events {
             guard member.isLive, let api = member.apiAddress else { continue }
             if book.learn(member.id, raftAddress: member.address, apiAddress: api, voter: member.voter, source: .gossip) {
@@ -74,10 +66,10 @@ extension Node {
     /// and epoch set once; every member's current addresses recorded; removed members dropped)
     /// and trims the event log to its retention.
     /// On every node: makes sure SWIM knows every member.
-    private func reconcileLoop() async {
+    func reconcileLoop() async {
         var round = 0
         while !Task.isCancelled {
-            try? await Task.sleep(for: settings.reconcileInterval)
+            try? await Task.sleep(for: configuration.timing.reconcileInterval)
             guard !Task.isCancelled else { return }
             round += 1
             if let removal = consensus.status.removal {
@@ -103,7 +95,7 @@ extension Node {
               let leader = leaderInfo, leader.id != id else { return }
         let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
         if case .failure(let error) = await formationClient.join(target: leader.apiAddress, request: join,
-                                                                 timeout: settings.formationRequestTimeout) {
+                                                                 timeout: configuration.formation.notifyTimeout) {
             logger.debug("registering the node key with the leader failed: \(error)")
         }
     }
@@ -122,8 +114,9 @@ extension Node {
                 // wants to vote is promoted once the engine reports it caught up (below).
                 let voter = raft.voters.contains(member) || (existing?.voter ?? false)
                 let keyHash = existing.map(\.keyHash).flatMap { $0.isEmpty ? nil : $0 } ?? entry.keyHash
+                let roles = book.roles(of: member) ?? existing?.roles ?? []
                 let wanted = ClusterMember(id: member, raftAddress: entry.raftAddress.description,
-                                           apiAddress: entry.apiAddress.description, voter: voter, keyHash: keyHash)
+                                           apiAddress: entry.apiAddress.description, voter: voter, keyHash: keyHash, roles: roles)
                 if existing != wanted {
                     _ = try await consensus.propose(try ClusterCommand.upsertMember(wanted).encode())
                 }
@@ -140,7 +133,7 @@ extension Node {
     /// On the leader: drops the oldest events beyond `-events-retain` and `-events-retain-bytes`
     /// with one replicated trim (every node then keeps the same window).
     private func trimEventLog() async {
-        let retention = EventRetention(maxEvents: options.eventsRetain, maxBytes: options.eventsRetainBytes)
+        let retention = EventRetention(maxEvents: configuration.eventLog.retention.maxEvents, maxBytes: configuration.eventLog.retention.maxBytes)
         guard let through = store.trimPoint(for: retention) else { return }
         do {
             _ = try await consensus.propose(try ClusterCommand.trimEvents(through: through).encode())
@@ -153,8 +146,8 @@ extension Node {
     func ensureInitialized() async throws {
         guard store.cluster == nil else { return }
         let epoch = UInt64.random(in: 1...UInt64.max)
-        _ = try await consensus.propose(try ClusterCommand.initialize(cluster: options.clusterName, epoch: epoch).encode())
-        logger.info("cluster \(options.clusterName.debugDescription) initialized with epoch \(epoch)")
+        _ = try await consensus.propose(try ClusterCommand.initialize(cluster: configuration.cluster.name, epoch: epoch).encode())
+        logger.info("cluster \(configuration.cluster.name.debugDescription) initialized with epoch \(epoch)")
     }
 
     /// Asks SWIM to contact members it has not heard of (after joins, restarts, new addresses).
@@ -162,7 +155,7 @@ extension Node {
         let known = Set(await membership.members().filter(\.isLive).map(\.id))
         let missing = consensus.status.members.filter { $0 != id && !known.contains($0) }.compactMap { book.raftAddress($0) }
         guard !missing.isEmpty else { return }
-        Task { [membership] in _ = try? await membership.join(seeds: missing) }
+        gossipSeedSink.yield(missing)
     }
 }
 
@@ -191,5 +184,7 @@ extension Node {
             return (raft, api)
         }
         book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, keyHash: member.keyHash, previous: old)
+        // The committed record is what every leader reconciles towards.
+        if member.id != id { book.noteRoles(member.id, member.roles) }
     }
 }

@@ -7,22 +7,22 @@ import Synchronization
 extension Node {
     /// Runs the bootstrap engine: join if a cluster answers, else notify every target until
     /// `-bootstrap-expect` voters know each other, then exactly one of them bootstraps.
-    func runBootstrapEngine() async {
-        guard options.bootstrapExpect > 0 else {
+    func runBootstrapEngine() async throws {
+        guard configuration.formation.bootstrapExpect > 0 else {
             // dns or dns-srv without an expect value: the discovered nodes form the cluster; join it.
-            return await joinCluster(reason: "discovering the cluster through \(options.discoMode?.rawValue ?? "-join")") {
+            return try await joinCluster(reason: "discovering the cluster through \(configuration.formation.discovery?.mode.rawValue ?? "-join")") {
                 [self] in await lookupTargets()
             }
         }
         var engine = BootstrapEngine.Settings(
-            me: localPeer, cluster: options.clusterName, expect: options.bootstrapExpect,
-            selfAddresses: [apiAddress, options.httpAddress.withoutScheme, options.httpAdvertisedAddress.withoutScheme])
-        if options.bootstrapExpectTimeout > .zero { engine.timeout = options.bootstrapExpectTimeout }
-        var configuration = BootstrapShell.Configuration(
+            me: localPeer, cluster: configuration.cluster.name, expect: configuration.formation.bootstrapExpect,
+            selfAddresses: [apiAddress, configuration.api.bindAddress.withoutScheme, configuration.api.effectiveAdvertisedAddress.withoutScheme])
+        if configuration.formation.bootstrapExpectTimeout > .zero { engine.timeout = configuration.formation.bootstrapExpectTimeout }
+        var shellConfiguration = BootstrapShell.Configuration(
             settings: engine, seed: UInt64.random(in: 0...UInt64.max), promiseFile: PromiseFile(path: directory.promisePath),
-            joinRequest: JoinRequest(node: localPeer, cluster: options.clusterName, nodeKey: nodeKeyText))
-        configuration.notifyTimeout = settings.formationRequestTimeout
-        configuration.requestTimeout = options.clusterConnectTimeout
+            joinRequest: JoinRequest(node: localPeer, cluster: configuration.cluster.name, nodeKey: nodeKeyText))
+        shellConfiguration.notifyTimeout = configuration.formation.notifyTimeout
+        shellConfiguration.requestTimeout = configuration.formation.connectTimeout
         let hooks = BootstrapShell.Hooks(
             lookup: { [self] in await lookupResult() },
             bootstrap: { [self] voters in
@@ -32,20 +32,20 @@ extension Node {
             onPeer: { [self] peer in learn(peer, source: .notify) })
         let shell: BootstrapShell
         do {
-            shell = try BootstrapShell(configuration: configuration, hooks: hooks, client: formationClient,
+            shell = try BootstrapShell(configuration: shellConfiguration, hooks: hooks, client: formationClient,
                                        logger: logger.withLabel("bootstrap"))
         } catch {
-            return await fail("\(error)")
+            throw failure("\(error)")
         }
         runtime.withLock { $0.bootstrap = shell }
-        setFormation(.bootstrapping, "waiting for \(options.bootstrapExpect) voters (-bootstrap-expect) in cluster "
-            + "\(options.clusterName.debugDescription)")
+        setFormation(.bootstrapping, "waiting for \(configuration.formation.bootstrapExpect) voters (-bootstrap-expect) in cluster "
+            + "\(configuration.cluster.name.debugDescription)")
         do {
             let outcome = try await shell.run()
             switch outcome {
             case .timedOut:
-                await fail("no cluster formed or joined within -bootstrap-expect-timeout \(options.bootstrapExpectTimeout); "
-                    + "check that \(options.bootstrapExpect) nodes are started with the same -bootstrap-expect and can reach each other")
+                throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(configuration.formation.bootstrapExpectTimeout); "
+                    + "check that \(configuration.formation.bootstrapExpect) nodes are started with the same -bootstrap-expect and can reach each other")
             case .bootstrapped:
                 setFormation(.clustered, "bootstrapped the cluster as its proposer")
             case .joined:
@@ -53,11 +53,13 @@ extension Node {
             case .clustered, .existingState:
                 setFormation(.clustered, "part of the cluster")
             }
-            if outcome != .timedOut { await introduceToGossip(shell.progress.knownVoters) }
-        } catch is CancellationError {
-            return
+            introduceToGossip(shell.progress.knownVoters)
+        } catch let error as CancellationError {
+            throw error
+        } catch let error as NodeFailure {
+            throw error
         } catch {
-            await fail("bootstrap failed: \(error)")
+            throw failure("bootstrap failed: \(error)")
         }
     }
 

@@ -10,27 +10,26 @@ extension Node {
     /// Forms or reaches the cluster, in DESIGN order: existing state → rejoin; `-join` without
     /// expect → join; `-join`/dns/dns-srv with expect → bootstrap engine; consul-kv/etcd-kv →
     /// register in the KV store; nothing → single-node cluster.
-    func form() async {
-        if options.discoMode?.usesKeyValueStore == true { startRecordKeeper() }
+    func form() async throws {
         if consensus.status.hasState {
             setFormation(.rejoining, "restarting with existing Raft state; looking for the other members")
-            await rejoin()
+            try await rejoin()
             return
         }
-        switch options.formationPlan {
+        switch configuration.formation.plan {
         case .singleNode:
-            guard !options.raftNonVoter else {
-                return await fail("a non-voter (-raft-non-voter) cannot form a cluster by itself; give -join or -disco-mode")
+            guard configuration.cluster.voter else {
+                throw failure("a non-voter (-raft-non-voter) cannot form a cluster by itself; give -join or -disco-mode")
             }
-            await bootstrap(voters: [localPeer], reason: "no -join and no -disco-mode: forming a single-node cluster")
+            try await bootstrap(voters: [localPeer], reason: "no -join and no -disco-mode: forming a single-node cluster")
         case .join:
-            await joinCluster(reason: "joining through -join \(options.join.map(\.url).joined(separator: ","))") { [options] in
-                options.join
+            try await joinCluster(reason: "joining through -join \(configuration.formation.join.map(\.url).joined(separator: ","))") { [configuration] in
+                configuration.formation.join
             }
         case .bootstrapExpect:
-            await runBootstrapEngine()
+            try await runBootstrapEngine()
         case .keyValueRegistration:
-            await registerInKeyValueStore()
+            try await registerInKeyValueStore()
         }
     }
 
@@ -46,26 +45,26 @@ extension Node {
     }
 
     /// Creates the cluster with these voters (this node among them) and records their addresses.
-    func bootstrap(voters: [BootstrapPeer], reason: String) async {
+    func bootstrap(voters: [BootstrapPeer], reason: String) async throws {
         voters.forEach { learn($0, source: .proposal) }
         do {
             try await consensus.bootstrap(voters: voters.map(\.id))
-            setFormation(.clustered, "\(reason); bootstrapped with voters [\(voters.map(\.id.rawValue).joined(separator: ", "))]")
-            await introduceToGossip(voters.filter { $0.id != id })
         } catch {
-            await fail("cannot bootstrap the cluster: \(error)")
+            throw failure("cannot bootstrap the cluster: \(error)")
         }
+        setFormation(.clustered, "\(reason); bootstrapped with voters [\(voters.map(\.id.rawValue).joined(separator: ", "))]")
+        introduceToGossip(voters.filter { $0.id != id })
     }
 
     // MARK: Join
 
     /// Tries `POST /join` on the targets up to `-join-attempts` times, `-join-interval` apart
     /// (the targets are looked up again for every attempt).
-    func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async {
+    func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async throws {
         setFormation(.joining, reason)
-        let joiner = Joiner(client: formationClient, attempts: options.joinAttempts, interval: options.joinInterval,
-                            timeout: options.clusterConnectTimeout, logger: logger)
-        let request = JoinRequest(node: localPeer, cluster: options.clusterName, nodeKey: nodeKeyText)
+        let joiner = Joiner(client: formationClient, attempts: configuration.formation.joinAttempts, interval: configuration.formation.joinInterval,
+                            timeout: configuration.formation.connectTimeout, logger: logger)
+        let request = JoinRequest(node: localPeer, cluster: configuration.cluster.name, nodeKey: nodeKeyText)
         do {
             let accepted = try await joiner.join(request: request) { [apiAddress] in
                 await targets().filter { $0.withoutScheme != apiAddress }
@@ -73,13 +72,13 @@ extension Node {
             learn(accepted.leader.peer, source: .join)
             setFormation(.clustered, "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)); "
                 + "leader \(accepted.leader.id)")
-            await introduceToGossip([accepted.leader.peer])
-        } catch is CancellationError {
-            return
+            introduceToGossip([accepted.leader.peer])
+        } catch let error as CancellationError {
+            throw error
         } catch let error as JoinError where error.code == .refused {
-            await fail("join refused: \(error.detail)")
+            throw failure("join refused: \(error.detail)")
         } catch {
-            await fail("could not join the cluster (-join-attempts \(options.joinAttempts)): \(error)")
+            throw failure("could not join the cluster (-join-attempts \(configuration.formation.joinAttempts)): \(error)")
         }
     }
 
@@ -88,7 +87,7 @@ extension Node {
     /// A node with state: Raft resumes by itself once peers are reachable. Until a leader is
     /// known, tell every target and every remembered member where this node is now (notify),
     /// and learn where they are: so a cluster restarted on new addresses re-forms.
-    func rejoin() async {
+    func rejoin() async throws {
         var delay: Duration = .milliseconds(100)
         let bootstrapClient = formationClient
         while !isStopping, !Task.isCancelled {
@@ -100,27 +99,27 @@ extension Node {
             for (member, entry) in book.all where member != id { targets.insert(entry.apiAddress) }
             targets.remove(apiAddress)
             // The node key proves this node is the member it names if it came back on new addresses.
-            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: max(1, options.bootstrapExpect), known: [],
+            let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: max(1, configuration.formation.bootstrapExpect), known: [],
                                         nodeKey: nodeKeyText)
             await withTaskGroup(of: Void.self) { group in
                 for target in targets {
                     group.addTask { [self] in
-                        switch await bootstrapClient.notify(target, request, timeout: settings.formationRequestTimeout) {
+                        switch await bootstrapClient.notify(target, request, timeout: configuration.formation.notifyTimeout) {
                         case .clustered(let responder)?, .forming(let responder, _)?: learn(responder, source: .notify)
                         default: break
                         }
                     }
                 }
             }
-            await introduceToGossip([])
+            introduceToGossip([])
             // Ask to be (re)admitted with our epoch: a leader refuses a node whose state belongs to
             // another incarnation of the cluster, and records new addresses of a member that moved.
             if let epoch = store.epoch, consensus.status.leader == nil, !targets.isEmpty {
                 let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
                 if case .refused(let error) = await bootstrapClient.join(targets: targets.sorted(), request: join,
-                                                                          timeout: settings.formationRequestTimeout) {
+                                                                          timeout: configuration.formation.notifyTimeout) {
                     guard error.code == .removed else {
-                        return await fail("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
+                        throw failure("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
                     }
                     logger.error("rejoin: \(error.target) answered that this node is no longer a member: \(error.detail)")
                     return await noticeRemoval(RemovalNotice(reportedBy: nil, configIndex: 0))
@@ -131,20 +130,21 @@ extension Node {
         }
     }
 
-    /// Asks SWIM to exchange state with these peers and every member in the address book.
-    func introduceToGossip(_ peers: [BootstrapPeer]) async {
+    /// Asks SWIM to exchange state with these peers and every member in the address book (the
+    /// gossip introducer service contacts them, one join at a time).
+    func introduceToGossip(_ peers: [BootstrapPeer]) {
         var seeds = Set(peers.compactMap { try? PeerAddress(parsing: $0.raftAddress) })
         for (member, entry) in book.all where member != id { seeds.insert(entry.raftAddress) }
         guard !seeds.isEmpty else { return }
-        Task { [membership] in _ = try? await membership.join(seeds: Array(seeds)) }
+        gossipSeedSink.yield(Array(seeds))
     }
 
     // MARK: Discovery
 
     /// The discovery layer for `-disco-mode`, if any. DNS answers are kept for their TTL.
     func discovery() -> Discovery? {
-        guard let config = options.discoConfig else { return nil }
-        return Discovery(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port, transport: client,
+        guard let discovery = configuration.formation.discovery else { return nil }
+        return Discovery(config: discovery.config, discoKey: discovery.key, defaultPort: configuration.api.bindAddress.port, transport: client,
                          cacheDNSAnswers: true)
     }
 
@@ -165,14 +165,14 @@ extension Node {
     func lookupTargets() async -> [PeerAddress] {
         switch await lookupResult() {
         case .success(let targets): return targets
-        case .failure: return options.join
+        case .failure: return configuration.formation.join
         }
     }
 
     func lookupResult() async -> Result<[PeerAddress], DiscoveryLookupFailure> {
         guard let discovery = discovery() else {
-            runtime.withLock { $0.discoveryTargets = options.join }
-            return .success(options.join)
+            runtime.withLock { $0.discoveryTargets = configuration.formation.join }
+            return .success(configuration.formation.join)
         }
         do {
             let provider = try addressProvider(discovery)

@@ -15,7 +15,7 @@ extension Node {
     func leaderRegistry() throws -> any LeaderRegistry {
         if let existing = runtime.withLock({ $0.registry }) { return existing }
         guard let discovery = discovery(), let made = try discovery.leaderRegistry() else {
-            throw NodeStartupError("-disco-mode \(options.discoMode?.rawValue ?? "none") has no leader registry")
+            throw NodeStartupError("-disco-mode \(configuration.formation.discovery?.mode.rawValue ?? "none") has no leader registry")
         }
         return runtime.withLock { state in
             if let existing = state.registry { return existing }
@@ -24,45 +24,49 @@ extension Node {
         }
     }
 
-    /// Starts the keeper that holds the leader record while this node leads.
-    func startRecordKeeper() {
+    /// Makes the keeper that holds the leader record while this node leads (consul-kv and
+    /// etcd-kv); `run()` runs it as a service.
+    func prepareRecordKeeper() {
+        guard configuration.formation.discovery?.mode.usesKeyValueStore == true else { return }
         do {
             let registry = try leaderRegistry()
             let ttl = discovery()?.recordTTL ?? .seconds(10)
             let keeper = LeaderRecordKeeper(registry: registry, me: leaderRecord, settings: .init(ttl: ttl),
                                             logger: logger.withLabel("leader-record"), seed: UInt64.random(in: 0...UInt64.max))
             runtime.withLock { $0.keeper = keeper }
-            let isLeader = consensus.status.isLeader
-            Task { await keeper.leadershipChanged(isLeader: isLeader) }
         } catch {
             logger.error("leader record keeper not started: \(error)")
         }
     }
 
     /// Reads the leader record: none → create it and bootstrap alone; another node's → join it.
-    func registerInKeyValueStore() async {
+    func registerInKeyValueStore() async throws {
         let registry: any LeaderRegistry
         do {
             registry = try leaderRegistry()
         } catch {
-            return await fail("\(error)")
+            throw failure("\(error)")
         }
         setFormation(.registering, "reading the leader record at \(registry.name)")
-        let retry = KVRetryPolicy(deadline: options.bootstrapExpectTimeout > .zero ? options.bootstrapExpectTimeout : nil)
-        let registration = KVRegistration(registry: registry, me: leaderRecord, voter: !options.raftNonVoter, retry: retry,
+        let retry = KVRetryPolicy(deadline: configuration.formation.bootstrapExpectTimeout > .zero ? configuration.formation.bootstrapExpectTimeout : nil)
+        let registration = KVRegistration(registry: registry, me: leaderRecord, voter: configuration.cluster.voter, retry: retry,
                                           logger: logger.withLabel("kv-registration"), seed: UInt64.random(in: 0...UInt64.max))
         do {
             switch try await registration.register() {
             case .bootstrapSingle, .ownRecord:
-                await bootstrap(voters: [localPeer], reason: "created the leader record at \(registry.name)")
+                try await bootstrap(voters: [localPeer], reason: "created the leader record at \(registry.name)")
             case .join(let leaderAPI, let record):
                 // Each attempt re-reads the record (lookupTargets): leadership may have moved.
-                await joinCluster(reason: "the leader record at \(registry.name) names \(record.record.id) at \(leaderAPI.url)") {
+                try await joinCluster(reason: "the leader record at \(registry.name) names \(record.record.id) at \(leaderAPI.url)") {
                     [self] in await lookupTargets()
                 }
             }
+        } catch let error as CancellationError {
+            throw error
+        } catch let error as NodeFailure {
+            throw error
         } catch {
-            await fail("cannot register in \(registry.name): \(error)")
+            throw failure("cannot register in \(registry.name): \(error)")
         }
     }
 }

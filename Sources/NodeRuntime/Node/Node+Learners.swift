@@ -58,7 +58,7 @@ extension Node {
                 logger.info("promoted node \(learner) to voter: it holds the log up to index \(watch.matchIndex)")
                 return
             }
-            let timeout = options.reapLearnerTimeout
+            let timeout = configuration.cluster.reapLearnerTimeout
             if timeout > .zero, watch.silence(at: now) > timeout {
                 try await reap(learner, silentFor: watch.silence(at: now))
                 return
@@ -76,7 +76,7 @@ extension Node {
         runtime.withLock { _ = $0.learners.removeValue(forKey: learner) }
         metrics.learnersReaped.add(1, ordering: .relaxed)
         logger.warning("reaped learner \(learner): no answer for \(GoDuration.format(silence)) "
-            + "(-reap-learner-timeout \(GoDuration.format(options.reapLearnerTimeout))); it can join again")
+            + "(-reap-learner-timeout \(GoDuration.format(configuration.cluster.reapLearnerTimeout))); it can join again")
     }
 
     /// Drops the learner bookkeeping of a node that does not lead.

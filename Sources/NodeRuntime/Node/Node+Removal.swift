@@ -33,7 +33,7 @@ extension Node {
     /// Called once the engine (or a leader answering a rejoin) says this node is no longer a
     /// member: records it in the data directory (so a restart without `-join` refuses to run),
     /// reports it on `/status` and `/readyz`, and exits with status 1 after
-    /// ``NodeSettings/removedLinger``.
+    /// ``NodeConfiguration/Timing-swift.struct/removedLinger``.
     func noticeRemoval(_ notice: RemovalNotice) async {
         let removal = NodeRemoval(reportedBy: notice.reportedBy, configIndex: notice.configIndex,
                                   atMillis: Int64(Date().timeIntervalSince1970 * 1000))
@@ -49,32 +49,29 @@ extension Node {
             logger.error("cannot record the removal in \(directory.removalPath): \(error)")
         }
         logger.error("node \(id) was removed from the cluster (\(removal.reporter)); it no longer takes part and exits in "
-            + "\(GoDuration.format(settings.removedLinger)). To make it a member again, start it with -join <a member's API address>: "
+            + "\(GoDuration.format(configuration.timing.removedLinger)). To make it a member again, start it with -join <a member's API address>: "
             + "it sets its old Raft state aside and joins as a new member")
-        spawn { [self] in
-            try? await Task.sleep(for: settings.removedLinger)
-            await shutdown(exitStatus: 1)
-        }
+        removalNoticed.open()
     }
 
     /// The removal this node knows of, if any.
     var removal: NodeRemoval? { runtime.withLock { $0.removal } }
 
     /// At start: a node that was removed runs again only when told where to join.
-    static func checkRemoval(_ directory: NodeDataDirectory, options: DiscodOptions, logger: Logger) throws(NodeStartupError) {
+    static func checkRemoval(_ directory: NodeDataDirectory, configuration: NodeConfiguration, logger: Logger) throws(NodeStartupError) {
         guard let record = directory.removalRecord() else { return }
         let by = record["reported_by"]?.stringValue.map { " (told by node \($0))" } ?? ""
-        guard !options.join.isEmpty else {
-            throw NodeStartupError("node \(options.nodeID) was removed from its cluster\(by) and does not run again as a member; "
+        guard !configuration.formation.join.isEmpty else {
+            throw NodeStartupError("node \(configuration.nodeID) was removed from its cluster\(by) and does not run again as a member; "
                 + "start it with -join <a member's API address> to join as a new member (its old Raft state is set aside), "
                 + "or start it with a fresh data directory")
         }
         do {
             try directory.setAsideRaftStateAfterRemoval()
         } catch {
-            throw NodeStartupError("node \(options.nodeID) was removed from its cluster\(by); cannot set its old Raft state aside: \(error)")
+            throw NodeStartupError("node \(configuration.nodeID) was removed from its cluster\(by); cannot set its old Raft state aside: \(error)")
         }
-        logger.warning("node \(options.nodeID) was removed from its cluster\(by): its old Raft state is in "
+        logger.warning("node \(configuration.nodeID) was removed from its cluster\(by): its old Raft state is in "
             + "\(directory.setAsideRaftDirectory); joining again through -join as a new member")
     }
 }

@@ -1,20 +1,25 @@
 import Bootstrap
 import DiscoAuth
 import DiscoCore
+import DiscoLifecycle
 import DiscoNet
 import Synchronization
 
 // MARK: - Node
 
-/// A running Disco node: Raft among the voters, SWIM among everyone, cluster formation, and the
-/// HTTP API, composed around one data directory.
+/// A Disco node: Raft among the voters, SWIM among everyone, cluster formation, and the HTTP
+/// API, composed around one data directory.
 ///
-/// Start with ``start(_:)``; stop with ``shutdown()`` (what `discod` does on SIGTERM). All
-/// parts are reached through protocols (``ConsensusEngine``, ``MembershipService``,
-/// ``ClusterStore``), so an engine can be replaced without touching the rest.
-public final class Node: Sendable {
+/// ``start(_:logger:components:)`` opens the data directory and binds the ports; ``run()`` (the
+/// node is a ``Service``) forms or rejoins the cluster and runs until it is asked to shut down
+/// gracefully (by its ``ServiceGroup``, or ``shutdown()``), then hands leadership over, leaves
+/// and drains. Every task of the node is a child of `run()`. All parts are reached through
+/// protocols (``ConsensusEngine``, ``MembershipService``, ``ClusterStore``), so an engine can be
+/// replaced without touching the rest.
+public final class Node: Service {
     public let id: NodeID
-    public let settings: NodeSettings
+    /// What the node was started with.
+    public let configuration: NodeConfiguration
     let logger: Logger
     let directory: NodeDataDirectory
     let book: AddressBook
@@ -24,19 +29,29 @@ public final class Node: Sendable {
     let client: HTTPClient
     /// Access control in front of the API router (open without `-auth`).
     let authorization: APIAuthorization
+    /// The API's route table: the node's endpoints and its roles'.
+    let router: APIRouter
+    /// The plug-ins the node runs (``Role``).
+    let roles: [any Role]
+    /// The roles this node announces: the configured names and those of ``roles``, sorted.
+    public let announcedRoles: [String]
     /// The `Authorization` header this node sends as `-join-as` (nil without it).
     let joinCredentials: String?
     /// SHA-256 of this node's key (see ``NodeDataDirectory/nodeKey``).
     let keyHash: [UInt8]
     /// TLS for the API, the clients to other nodes and the internode port (``NodeTLS/none`` without).
     public let tls: NodeTLS
-    let metrics = NodeMetrics()
+    let metrics: NodeMetrics
     let runtime = Mutex(RuntimeState())
     /// Serializes membership changes (joins, removals, reconciliation) on the leader.
     let membershipChanges = AsyncLock()
-    private let stopped = Completion()
-
-    var options: DiscodOptions { settings.options }
+    /// ``shutdown()`` asks here; `run()` passes it on to its service group.
+    let stopRequest = StopRequest()
+    /// Opened once the node learns it was removed (it then stops after a linger).
+    let removalNoticed = Latch()
+    /// Seeds for SWIM to contact, taken by the gossip introducer (one join at a time).
+    let gossipSeeds: AsyncStream<[PeerAddress]>
+    let gossipSeedSink: AsyncStream<[PeerAddress]>.Continuation
 
     /// The advertised addresses of this node (bind addresses resolved when a port was 0).
     public let raftAddress: PeerAddress
@@ -45,62 +60,92 @@ public final class Node: Sendable {
     // MARK: Starting
 
     /// Opens the data directory, starts the engines (by default embedded Raft and SWIM on the
-    /// internode address, see ``NodeComponents/embedded``), the HTTP API, then forms or rejoins
-    /// the cluster in the background.
-    public static func start(_ settings: NodeSettings,
-                             components makeComponents: NodeComponents.Factory = NodeComponents.embedded) async throws -> Node {
-        var settings = settings
-        let options = settings.options
-        let logger = settings.logger
-        if settings.tls == nil { settings.tls = try NodeTLS.load(options, logger: logger) }
+    /// internode address, see ``NodeComponents/embedded``) and the HTTP API. Nothing forms a
+    /// cluster until ``run()``; a node that is never run holds its ports and data directory.
+    /// `roles` run with the node (see ``Role``).
+    public static func start(_ configuration: NodeConfiguration, logger: Logger,
+                             components makeComponents: NodeComponents.Factory = NodeComponents.embedded,
+                             roles: [any Role] = []) async throws -> Node {
+        do {
+            try configuration.validate()
+        } catch {
+            throw NodeStartupError("\(error)")
+        }
+        let announcedRoles = RoleNames.normalized(configuration.cluster.roles + roles.map(\.name))
+        if let problem = RoleNames.problem(with: roles.map(\.name)) { throw NodeStartupError("a role cannot run: \(problem)") }
+        if Set(roles.map(\.name)).count != roles.count { throw NodeStartupError("two roles have the same name: \(roles.map(\.name).sorted())") }
+        let router = try APIRouter(builtInRoutes + roles.flatMap(\.routes))
+        let tls: NodeTLS
+        do {
+            tls = try configuration.tls.loaded ?? NodeTLS.load(configuration.tls, logger: logger)
+        } catch {
+            throw NodeStartupError("\(error)")
+        }
         let authorization: APIAuthorization
         do {
-            authorization = try APIAuthorization(auth: options.auth)
+            authorization = try APIAuthorization(auth: configuration.access.auth)
         } catch {
             throw NodeStartupError("cannot set up access control (-auth): \(error)")
         }
-        let directory = try NodeDataDirectory(path: options.dataDirectory, nodeID: options.nodeID)
-        try checkRemoval(directory, options: options, logger: logger)
+        let directory = try NodeDataDirectory(path: configuration.dataDirectory, nodeID: configuration.nodeID)
+        try checkRemoval(directory, configuration: configuration, logger: logger)
         let keyHash: [UInt8]
         do {
             keyHash = try directory.nodeKey.hash()
         } catch {
             throw NodeStartupError("cannot hash the node key: \(error)")
         }
-        let book = AddressBook(local: options.nodeID, raftAddress: options.raftAdvertisedAddress.withoutScheme,
-                               apiAddress: options.httpAdvertisedAddress.withoutScheme, voter: !options.raftNonVoter, keyHash: keyHash)
-        let components = try await makeComponents(settings, directory, book)
-        let store = components.store
-        let raftAddress = components.internodeAddress
-        let node = Node(settings: settings, directory: directory, book: book, store: store,
-                        consensus: components.consensus, membership: components.membership, raftAddress: raftAddress,
-                        apiAddress: options.httpAdvertisedAddress.withoutScheme, authorization: authorization, keyHash: keyHash)
+        // The API listens first (answering 503 until the node exists), so the engines are told
+        // the API address with the port the system chose when the configuration asks for port 0.
+        let slot = NodeSlot()
+        let metrics = NodeMetrics()
+        let server: HTTPServer
         do {
-            try await node.startHTTP()
+            server = try await startHTTP(configuration.api.bindAddress, slot: slot, tls: tls, metrics: metrics, logger: logger)
         } catch {
-            await node.stopComponents(transferLeadership: false)
-            throw NodeStartupError("cannot serve the HTTP API on \(options.httpAddress): \(error)")
+            throw NodeStartupError("cannot serve the HTTP API on \(configuration.api.bindAddress): \(error)")
         }
+        let apiAddress = advertised(configuration.api.effectiveAdvertisedAddress.withoutScheme,
+                                    bound: PeerAddress(host: configuration.api.bindAddress.host, port: server.localAddress.port))
+        let book = AddressBook(local: configuration.nodeID, raftAddress: configuration.internode.effectiveAdvertisedAddress.withoutScheme,
+                               apiAddress: apiAddress, voter: configuration.cluster.voter, keyHash: keyHash)
+        let components: NodeComponents
+        do {
+            components = try await makeComponents(NodeComponents.Context(configuration: configuration, logger: logger, directory: directory,
+                                                                         book: book, apiAddress: apiAddress, roles: announcedRoles, tls: tls))
+        } catch {
+            await server.shutdown(gracePeriod: .zero)
+            throw error
+        }
+        let raftAddress = components.internodeAddress
+        let node = Node(configuration: configuration, logger: logger, directory: directory, book: book, store: components.store,
+                        consensus: components.consensus, membership: components.membership, raftAddress: raftAddress,
+                        apiAddress: apiAddress, authorization: authorization, keyHash: keyHash, router: router, roles: roles,
+                        announcedRoles: announcedRoles, tls: tls, metrics: metrics)
+        book.noteRoles(configuration.nodeID, announcedRoles)
+        node.runtime.withLock { $0.httpServer = server }
+        slot.install(node)
         book.updateLocal(raftAddress: raftAddress, apiAddress: node.apiAddress)
-        let internodeTLS = node.tls.internodeServer == nil ? "" : " (TLS\(options.nodeTLS.verifyClient ? ", mutual" : ""))"
-        logger.info("node \(options.nodeID) started: API \(node.apiURL), Raft and SWIM \(raftAddress)\(internodeTLS), data \(directory.path)")
-        if let auth = options.auth {
+        let internodeTLS = node.tls.internodeServer == nil ? "" : " (TLS\(configuration.tls.internode.verifyClient ? ", mutual" : ""))"
+        logger.info("node \(configuration.nodeID) started: API \(node.apiURL), Raft and SWIM \(raftAddress)\(internodeTLS), data \(directory.path)")
+        if let auth = configuration.access.auth {
             logger.info("access control: \(auth.users.count) users from \(auth.path); anonymous callers may "
                 + (auth.anonymousPermissions.isEmpty ? "do nothing" : auth.anonymousPermissions.sorted().map(\.rawValue).joined(separator: ", ")))
         } else {
             logger.warning("the HTTP API is open: anyone who can reach \(node.apiURL) may join, remove members, read "
                 + "and append events; start with -auth FILE to require credentials")
         }
-        node.startBackgroundWork()
+        node.prepareRecordKeeper()
         return node
     }
 
-    private init(settings: NodeSettings, directory: NodeDataDirectory, book: AddressBook, store: any ClusterStore,
+    private init(configuration: NodeConfiguration, logger: Logger, directory: NodeDataDirectory, book: AddressBook, store: any ClusterStore,
                  consensus: any ConsensusEngine, membership: any MembershipService, raftAddress: PeerAddress,
-                 apiAddress: PeerAddress, authorization: APIAuthorization, keyHash: [UInt8]) {
-        id = settings.options.nodeID
-        self.settings = settings
-        logger = settings.logger
+                 apiAddress: PeerAddress, authorization: APIAuthorization, keyHash: [UInt8], router: APIRouter, roles: [any Role],
+                 announcedRoles: [String], tls: NodeTLS, metrics: NodeMetrics) {
+        id = configuration.nodeID
+        self.configuration = configuration
+        self.logger = logger
         self.directory = directory
         self.book = book
         self.store = store
@@ -110,14 +155,19 @@ public final class Node: Sendable {
         self.apiAddress = apiAddress
         self.authorization = authorization
         self.keyHash = keyHash
-        joinCredentials = CredentialStore.authorization(for: settings.options.joinAs)
-        tls = settings.tls ?? .none
+        self.router = router
+        self.roles = roles
+        self.announcedRoles = announcedRoles
+        self.tls = tls
+        self.metrics = metrics
+        joinCredentials = CredentialStore.authorization(for: configuration.access.joinAs)
         var clientConfiguration = HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(10))
         if let apiClient = tls.apiClient { clientConfiguration.httpsTransport = TLSTransportFactory(apiClient) }
         client = HTTPClient(configuration: clientConfiguration)
+        (gossipSeeds, gossipSeedSink) = AsyncStream.makeStream(of: [PeerAddress].self, bufferingPolicy: .bufferingNewest(8))
     }
 
-    /// The scheme of this node's API and its peers' (`https` with `-http-cert`).
+    /// The scheme of this node's API and its peers' (`https` with TLS on the API).
     var apiScheme: PeerAddress.Scheme { tls.apiScheme }
 
     /// This node's API as a URL (`https://…` when it serves TLS).
@@ -131,22 +181,18 @@ public final class Node: Sendable {
         PeerAddress(host: address.host, port: address.port, scheme: address.scheme ?? apiScheme)
     }
 
-    /// The advertised address, with the OS-chosen port filled in when the bind port was 0.
-    static func advertised(_ advertised: PeerAddress, bound: PeerAddress) -> PeerAddress {
-        PeerAddress(host: advertised.host, port: advertised.port == 0 ? bound.port : advertised.port)
-    }
-
-    private func startHTTP() async throws {
-        var configuration = HTTPServerConfiguration(host: options.httpAddress.host, port: options.httpAddress.port)
+    /// Starts the API server (HTTPS with `tls.apiServer`); requests are counted by status in its
+    /// middleware and go to the node `slot` holds once it is installed.
+    private static func startHTTP(_ address: PeerAddress, slot: NodeSlot, tls: NodeTLS, metrics: NodeMetrics,
+                                  logger: Logger) async throws -> HTTPServer {
+        var configuration = HTTPServerConfiguration(host: address.host, port: address.port)
         if let apiServer = tls.apiServer { configuration.transport = TLSTransportFactory(apiServer) }
         configuration.logger = logger.withLabel("http")
-        let metrics = self.metrics
         let countStatus = HTTPStatusCounting { metrics.countRequest(status: $0) }
-        let server = try await HTTPServer.start(configuration: configuration, middleware: [countStatus]) { [weak self] request in
-            guard let self else { return APIResponse.error(503, "the node is shutting down") }
-            return await self.handle(request)
+        return try await HTTPServer.start(configuration: configuration, middleware: [countStatus]) { request in
+            guard let node = slot.node else { return APIResponse.error(503, "the node is starting or shutting down; retry") }
+            return await node.handle(request)
         }
-        runtime.withLock { $0.httpServer = server }
     }
 
     // MARK: Reloading
@@ -159,62 +205,25 @@ public final class Node: Sendable {
         membership.reload()
         reloadTLS()
     }
+}
 
-    // MARK: Stopping
+/// An advertised address with the port the system chose filled in, when it asks for port 0.
+func advertised(_ advertised: PeerAddress, bound: PeerAddress) -> PeerAddress {
+    PeerAddress(host: advertised.host, port: advertised.port == 0 ? bound.port : advertised.port)
+}
 
-    /// Waits until the node has stopped (after ``shutdown()`` or a fatal formation error).
-    /// Returns the exit status `discod` should use.
-    public func waitUntilStopped() async -> Int32 { await stopped.wait() }
+// MARK: - NodeSlot
 
-    /// Graceful stop: a leader hands leadership over, the node leaves SWIM, Raft flushes, the
-    /// HTTP API drains. Bounded by ``NodeSettings/shutdownGrace``.
-    public func shutdown(exitStatus: Int32 = 0) async {
-        let first = runtime.withLock { state -> Bool in
-            guard !state.stopping else { return false }
-            state.stopping = true
-            return true
-        }
-        guard first else { _ = await stopped.wait(); return }
-        logger.info("shutting down")
-        let tasks = runtime.withLock { state in
-            defer { state.tasks.removeAll() }
-            return state.tasks
-        }
-        tasks.forEach { $0.cancel() }
-        await stopComponents(transferLeadership: true)
-        logger.info("stopped")
-        stopped.complete(exitStatus)
+/// The node the API server hands requests to: empty until the node exists, and weak, so the
+/// server (which the node owns) does not keep it alive.
+final class NodeSlot: Sendable {
+    private struct Reference {
+        weak var node: Node?
     }
 
-    private func stopComponents(transferLeadership: Bool) async {
-        let (keeper, server) = runtime.withLock { ($0.keeper, $0.httpServer) }
-        await keeper?.shutdown()
-        await consensus.shutdown(transferLeadership: transferLeadership)
-        await membership.leave()
-        await membership.shutdown()
-        await server?.shutdown(gracePeriod: .seconds(2))
-        await client.shutdown()
-    }
+    private let reference = Mutex(Reference())
 
-    /// Stops the node after a fatal error (formation gave up), exiting with status 1.
-    func fail(_ message: String) async {
-        runtime.withLock {
-            $0.formation = .failed
-            $0.formationDetail = message
-        }
-        logger.error(message)
-        await shutdown(exitStatus: 1)
-    }
+    var node: Node? { reference.withLock { $0.node } }
 
-    /// Runs `body` as background work cancelled at shutdown.
-    func spawn(_ body: @escaping @Sendable () async -> Void) {
-        let task = Task { await body() }
-        let stopping = runtime.withLock { state -> Bool in
-            if !state.stopping { state.tasks.append(task) }
-            return state.stopping
-        }
-        if stopping { task.cancel() }
-    }
-
-    var isStopping: Bool { runtime.withLock { $0.stopping } }
+    func install(_ node: Node) { reference.withLock { $0.node = node } }
 }

@@ -41,11 +41,11 @@ public struct NodeTLS: Sendable {
 
     // MARK: Loading
 
-    /// Loads every context the options ask for. Throws naming the flag and the file when one
-    /// cannot be read, is not PEM, or a key does not match its certificate.
-    public static func load(_ options: DiscodOptions, logger: Logger) throws(NodeTLSError) -> NodeTLS {
-        let http = options.httpTLS
-        let node = options.nodeTLS
+    /// Loads every context the configuration asks for. Throws naming the flag and the file when
+    /// one cannot be read, is not PEM, or a key does not match its certificate.
+    public static func load(_ configuration: NodeConfiguration.TLS, logger: Logger) throws(NodeTLSError) -> NodeTLS {
+        let http = configuration.api
+        let node = configuration.internode
         let tlsLogger = logger.withLabel("tls")
 
         var apiServer: TLSContextStore?
@@ -79,7 +79,7 @@ public struct NodeTLS: Sendable {
             var client = TLSConfiguration.client(trustRoots: roots, label: "internode client")
             client.certificateChain = .file(certificate)
             client.privateKey = .file(key)
-            client.verifyPeer = !options.nodeNoVerify
+            client.verifyPeer = !configuration.internodeNoVerify
             client.applicationProtocols = []
             client.logger = tlsLogger
             internodeServer = try loading(flagsFor: "node") { () throws(TLSError) in try TLSContextStore(server: server) }
@@ -90,9 +90,9 @@ public struct NodeTLS: Sendable {
 
     /// Checks the TLS files a disco-config names (Consul's `tls_config`, etcd's `ca_file`,
     /// `cert_file`, `key_file`) by loading them once; throws naming the file that cannot be used.
-    public static func checkDiscoveryFiles(_ options: DiscodOptions) throws {
+    public static func checkDiscoveryFiles(_ discoConfig: DiscoConfig?) throws {
         let settings: ClientTLSSettings?
-        switch options.discoConfig {
+        switch discoConfig {
         case .consulKV(let consul)?: settings = consul.clientTLS
         case .etcdKV(let etcd)?: settings = etcd.tls
         default: settings = nil

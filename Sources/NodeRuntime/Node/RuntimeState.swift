@@ -6,8 +6,10 @@ import DiscoNet
 
 /// The node's mutable bookkeeping, behind one lock in ``Node``.
 struct RuntimeState: Sendable {
+    /// Set once `run()` was called (a node runs once).
+    var ran = false
+    /// Set when the graceful stop begins.
     var stopping = false
-    var tasks: [Task<Void, Never>] = []
     var httpServer: HTTPServer?
     var bootstrap: BootstrapShell?
     var keeper: LeaderRecordKeeper?

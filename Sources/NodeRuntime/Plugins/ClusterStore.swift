@@ -29,6 +29,18 @@ public protocol ClusterStore: Sendable {
     func trimPoint(for retention: EventRetention) -> UInt64?
     /// Membership and initialization changes as they are applied.
     func changes() -> AsyncStream<ClusterStateChange>
+
+    // MARK: Key-value state of plug-ins
+
+    /// The key's entry, if it exists.
+    func keyValue(_ key: KVKey) -> KVEntry?
+    /// The keys of `namespace` whose names start with `prefix`, in name order, with the revision
+    /// the read reflects.
+    func keyValues(namespace: String, prefix: String) -> (entries: [KVEntry], revision: UInt64)
+    /// How many keys the store holds and their size in bytes.
+    var keyValueUsage: (keys: Int, bytes: Int) { get }
+    /// A read of those keys and every later change to them.
+    func watchKeyValues(namespace: String, prefix: String) -> KVWatch
 }
 
 extension ClusterStateMachine: ClusterStore {}

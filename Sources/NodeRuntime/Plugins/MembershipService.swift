@@ -90,10 +90,10 @@ public struct MembershipMember: Sendable, Hashable {
 /// exchanges arrive through the Raft listener (``answer(_:on:)``).
 public final class SWIMMembership: MembershipService {
     public let shell: SWIM.Shell
+    /// The shell's events as members, mapped as they are read (no task of its own).
     public let events: AsyncStream<MembershipMember>
     /// The gossip keyring file, reloaded on ``reload()`` and when it changes.
     public let keyringFile: SWIM.GossipKeyringFile?
-    private let forwarder: Task<Void, Never>
 
     /// Membership through `shell`; with `keyringFile`, keys reloaded from it are installed in
     /// the shell (the file is polled every `pollInterval` until ``shutdown()``).
@@ -104,21 +104,13 @@ public final class SWIMMembership: MembershipService {
             keyringFile.onReload { keyring throws(SWIM.ShellError) in try shell.installKeyring(keyring) }
             keyringFile.startPolling(every: pollInterval)
         }
-        let (stream, continuation) = AsyncStream.makeStream(of: MembershipMember.self, bufferingPolicy: .bufferingNewest(4096))
-        events = stream
-        let source = shell.events
-        forwarder = Task {
-            for await event in source {
-                let member: SWIM.Member = switch event {
-                case .joined(let m), .suspect(let m), .alive(let m), .dead(let m), .left(let m), .metadataUpdated(let m): m
-                }
-                continuation.yield(Self.view(member))
+        events = AsyncStream.mapping(shell.events) { event in
+            let member: SWIM.Member = switch event {
+            case .joined(let m), .suspect(let m), .alive(let m), .dead(let m), .left(let m), .metadataUpdated(let m): m
             }
-            continuation.finish()
+            return Self.view(member)
         }
     }
-
-    deinit { forwarder.cancel() }
 
     static func view(_ member: SWIM.Member) -> MembershipMember {
         MembershipMember(id: member.id, address: member.address, apiAddress: member.metadata.apiAddress,

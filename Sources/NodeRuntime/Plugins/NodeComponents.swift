@@ -13,9 +13,33 @@ import Synchronization
 /// touching formation, the address book or the API. ``embedded`` is the default: Raft and SWIM
 /// on the internode address.
 public struct NodeComponents: Sendable {
-    /// Builds the components for a node: its settings, its locked data directory, and the
-    /// address book the engines should use to find peers by ID.
-    public typealias Factory = @Sendable (NodeSettings, NodeDataDirectory, AddressBook) async throws -> NodeComponents
+    /// Builds the components for a node from its ``Context``.
+    public typealias Factory = @Sendable (Context) async throws -> NodeComponents
+
+    /// What a ``Factory`` gets: the node's configuration and logger, its locked data directory,
+    /// the address book the engines should use to find peers by ID, and the node's advertised
+    /// API address (the port filled in when the configuration asked for port 0), and the roles it
+    /// announces (for gossip metadata), and its TLS contexts (for the internode port).
+    public struct Context: Sendable {
+        public var configuration: NodeConfiguration
+        public var logger: Logger
+        public var directory: NodeDataDirectory
+        public var book: AddressBook
+        public var apiAddress: PeerAddress
+        public var roles: [String]
+        public var tls: NodeTLS
+
+        public init(configuration: NodeConfiguration, logger: Logger, directory: NodeDataDirectory, book: AddressBook,
+                    apiAddress: PeerAddress, roles: [String] = [], tls: NodeTLS = .none) {
+            self.tls = tls
+            self.configuration = configuration
+            self.logger = logger
+            self.directory = directory
+            self.book = book
+            self.apiAddress = apiAddress
+            self.roles = roles
+        }
+    }
 
     public var consensus: any ConsensusEngine
     public var membership: any MembershipService
@@ -33,20 +57,19 @@ public struct NodeComponents: Sendable {
 
     /// Embedded Raft (WAL under `<data-dir>/raft`) and SWIM (UDP on the Raft port; push-pull
     /// exchanges arrive through the Raft listener).
-    public static let embedded: Factory = { settings, directory, book in
-        let options = settings.options
-        let logger = settings.logger
+    public static let embedded: Factory = { context in
+        let (configuration, logger, directory, book) = (context.configuration, context.logger, context.directory, context.book)
         let store = ClusterStateMachine(logger: logger.withLabel("cluster-state"))
         let pushPull = PushPullRouter()
 
-        var raftConfig = RaftShellConfiguration(id: options.nodeID, dataDirectory: directory.raftDirectory,
+        var raftConfig = RaftShellConfiguration(id: configuration.nodeID, dataDirectory: directory.raftDirectory,
                                                 addressBook: { book.raftAddress($0) }, logger: logger.withLabel("raft"))
-        raftConfig.listenHost = options.raftAddress.host
-        raftConfig.listenPort = options.raftAddress.port
-        raftConfig.tickInterval = settings.raftTickInterval
-        raftConfig.raft.electionTicks = settings.electionTicks
+        raftConfig.listenHost = configuration.internode.bindAddress.host
+        raftConfig.listenPort = configuration.internode.bindAddress.port
+        raftConfig.tickInterval = configuration.timing.raftTickInterval
+        raftConfig.raft.electionTicks = configuration.timing.electionTicks
         raftConfig.otherFrames = { frame, connection in await pushPull.route(frame, connection) }
-        let tls = settings.tls ?? .none
+        let tls = context.tls
         if let server = tls.internodeServer, let client = tls.internodeClient {
             raftConfig.transport.acceptTransport = TLSTransportFactory(server)
             raftConfig.transport.connectTransport = TLSTransportFactory(client)
@@ -55,40 +78,40 @@ public struct NodeComponents: Sendable {
         do {
             raft = try await RaftNodeShell.start(raftConfig, stateMachine: store)
         } catch {
-            throw NodeStartupError("cannot start Raft on \(options.raftAddress): \(error)")
+            throw NodeStartupError("cannot start Raft on \(configuration.internode.bindAddress): \(error)")
         }
-        let address = Node.advertised(options.raftAdvertisedAddress, bound: raft.listenAddress)
+        let address = advertised(configuration.internode.effectiveAdvertisedAddress, bound: raft.listenAddress)
 
         let swim: SWIM.Shell
         let keyringFile: SWIM.GossipKeyringFile?
         do {
             var swimConfig = SWIM.Shell.Configuration(
-                id: options.nodeID, bindHost: options.raftAddress.host, port: raft.listenAddress.port,
+                id: configuration.nodeID, bindHost: configuration.internode.bindAddress.host, port: raft.listenAddress.port,
                 advertiseHost: address.host,
-                metadata: SWIM.Metadata(apiAddress: options.httpAdvertisedAddress.withoutScheme, isVoter: !options.raftNonVoter),
+                metadata: SWIM.Metadata(apiAddress: context.apiAddress, roles: context.roles, isVoter: configuration.cluster.voter),
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false
-            (swimConfig.encryption, keyringFile) = try gossipEncryption(options, logger: logger.withLabel("swim"))
+            (swimConfig.encryption, keyringFile) = try gossipEncryption(configuration, logger: logger.withLabel("swim"))
             if let client = tls.internodeClient { swimConfig.pushPullConnectTransport = TLSTransportFactory(client) }
             swim = try await SWIM.Shell.start(swimConfig)
         } catch {
             await raft.shutdown(transferLeadership: false)
-            throw NodeStartupError("cannot start SWIM on UDP \(options.raftAddress.host):\(raft.listenAddress.port): \(error)")
+            throw NodeStartupError("cannot start SWIM on UDP \(configuration.internode.bindAddress.host):\(raft.listenAddress.port): \(error)")
         }
-        let membership = SWIMMembership(shell: swim, keyringFile: keyringFile, pollInterval: settings.gossipKeyringPollInterval)
+        let membership = SWIMMembership(shell: swim, keyringFile: keyringFile, pollInterval: configuration.gossip.keyringPollInterval)
         pushPull.install(membership)
         return NodeComponents(consensus: RaftConsensus(shell: raft), membership: membership, store: store,
                               internodeAddress: address)
     }
 }
 
-/// The shell's encryption from `-gossip-key` or `-gossip-keyring` (labelled with the cluster
-/// name), and the keyring file to watch. The file is read again here: it may have changed
-/// since the flags were checked.
-func gossipEncryption(_ options: DiscodOptions, logger: Logger) throws -> (SWIM.GossipEncryption?, SWIM.GossipKeyringFile?) {
-    guard let gossip = options.gossipEncryption else { return (nil, nil) }
+/// The shell's encryption from the configuration (labelled with the cluster name), and the
+/// keyring file to watch. The file is read again here: it may have changed since the
+/// configuration was made.
+func gossipEncryption(_ configuration: NodeConfiguration, logger: Logger) throws -> (SWIM.GossipEncryption?, SWIM.GossipKeyringFile?) {
+    guard let gossip = configuration.gossip.encryption else { return (nil, nil) }
     let file = try gossip.keyringPath.map { path throws(ConfigError) in try SWIM.GossipKeyringFile(path: path, logger: logger) }
-    let encryption = SWIM.GossipEncryption(keyring: file?.keyring ?? gossip.keyring, label: options.clusterName,
+    let encryption = SWIM.GossipEncryption(keyring: file?.keyring ?? gossip.keyring, label: configuration.cluster.name,
                                            verifyIncoming: gossip.verifyIncoming, verifyOutgoing: gossip.verifyOutgoing)
     return (encryption, file)
 }

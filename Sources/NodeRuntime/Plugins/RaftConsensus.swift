@@ -57,15 +57,8 @@ public final class RaftConsensus: ConsensusEngine {
     }
 
     public func leadershipChanges() -> AsyncStream<ConsensusLeadership> {
-        let changes = shell.leadershipChanges()
-        return AsyncStream { continuation in
-            let task = Task {
-                for await change in changes {
-                    continuation.yield(ConsensusLeadership(term: change.term, leader: change.leader, isLocal: change.isLocal))
-                }
-                continuation.finish()
-            }
-            continuation.onTermination = { _ in task.cancel() }
+        AsyncStream.mapping(shell.leadershipChanges()) { change in
+            ConsensusLeadership(term: change.term, leader: change.leader, isLocal: change.isLocal)
         }
     }
 

@@ -55,6 +55,9 @@ public final class NodeDataDirectory: Sendable {
         nodeKey = try Self.loadOrMakeKey(at: absolute + "/node-key")
     }
 
+    /// Releases the directory's lock (the node has stopped): another node may open it now.
+    public func release() { lock.release() }
+
     /// Reads the node key, or makes one (from libcrypto's random generator) at the first start.
     private static func loadOrMakeKey(at file: String) throws(NodeStartupError) -> NodeKey {
         if let bytes = FileManager.default.contents(atPath: file) {

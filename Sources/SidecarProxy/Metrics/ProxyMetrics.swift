@@ -70,7 +70,8 @@ public final class ProxyMetrics: Sendable {
     public var authFailures: Int { state.withLock { $0.authFailures.values.reduce(0, +) } }
 
     /// The metrics in Prometheus's text format; `openHTTPConnections` is the proxy server's count.
-    public func prometheusText(openHTTPConnections: Int, health: [(upstream: String, healthy: Bool)]) -> String {
+    /// `process` adds the `process_*` metrics (left out where the node's `/metrics` has them).
+    public func prometheusText(openHTTPConnections: Int, health: [(upstream: String, healthy: Bool)], process: Bool = true) -> String {
         let snapshot = state.withLock { $0 }
         var text = PrometheusExposition()
         typealias E = PrometheusExposition
@@ -95,7 +96,7 @@ public final class ProxyMetrics: Sendable {
                     samples: snapshot.tcpRefused.sorted { $0.key < $1.key }.map { ("listener=\"\(E.escape($0.key))\"", String($0.value)) })
         text.family("disco_proxy_upstream_healthy", "1 when the upstream passes its health check.", type: "gauge",
                     samples: health.map { ("upstream=\"\(E.escape($0.upstream))\"", $0.healthy ? "1" : "0") })
-        return text.text + ProcessStatistics.current().prometheusText
+        return process ? text.text + ProcessStatistics.current().prometheusText : text.text
     }
 }
 

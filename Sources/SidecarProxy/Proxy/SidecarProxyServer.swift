@@ -97,6 +97,20 @@ public final class SidecarProxyServer: Sendable {
         get async { await proxy.client.connectionsOpened }
     }
 
+    /// Nil when the proxy is ready (every upstream healthy, the writer known), else why not.
+    public var readinessProblem: String? {
+        var reasons: [String] = []
+        if let reason = health.notReadyReason { reasons.append(reason) }
+        if case .unknown(let reason) = proxy.writer.current { reasons.append("writes cannot be routed: \(reason)") }
+        return reasons.isEmpty ? nil : reasons.joined(separator: "; ")
+    }
+
+    /// The proxy's metrics in Prometheus's text format (without `process_*` when `process` is false).
+    public func metricsText(process: Bool) -> String {
+        metrics.prometheusText(openHTTPConnections: openConnections, health: health.all.map { ($0.upstream, $0.status.healthy) },
+                               process: process)
+    }
+
     /// Open client connections to the HTTP proxy.
     public var openConnections: Int { server?.openConnections ?? 0 }
 

@@ -74,6 +74,14 @@ extension NodeProcessTests {
                     let count = line?.split(separator: " ").last.flatMap { Int($0) } ?? 0
                     #expect(count >= least, "code \(code) counted \(count) times; /metrics:\n\(metrics)")
                 }
+                // The standard process metrics, with values a live process has.
+                func value(_ name: String) -> Double? {
+                    metrics.split(separator: "\n").first { $0.hasPrefix(name + " ") }.flatMap { $0.split(separator: " ").last }.flatMap { Double($0) }
+                }
+                #expect((value("process_resident_memory_bytes") ?? 0) > 1_000_000, "\(metrics)")
+                #expect((value("process_open_fds") ?? 0) > 3)
+                #expect((value("process_cpu_seconds_total") ?? 0) > 0)
+                #expect((value("process_start_time_seconds") ?? 0) > 1_700_000_000)
             }
         }
     }

@@ -25,6 +25,11 @@ struct ClusterCommandCodecTests {
         .upsertMember(ClusterMember(id: "n2", raftAddress: "a:1", apiAddress: "a:2", voter: true, keyHash: [UInt8](repeating: 7, count: 32))),
         .appendEventOnce(timeMillis: 1_700_000_000_000, key: "0b7e5b8c-retry", data: json(#"{"deploy":"v2"}"#)),
         .appendEventOnce(timeMillis: -5, key: String(repeating: "k", count: 128), data: json("[]")),
+        .upsertMember(ClusterMember(id: "n3", raftAddress: "a:1", apiAddress: "a:2", voter: false, roles: ["dns", "host"])),
+        .kvTransaction(KVTransaction(operations: [.put(KVKey("api-keys", "k1"), json("hash"))])),
+        .kvTransaction(KVTransaction(conditions: [.absent(KVKey("lease.web", "holder")), KVCondition(KVKey("a", "b c/é"), revision: .max)],
+                                     operations: [.put(KVKey("lease.web", "holder"), []), .delete(KVKey("a", "b c/é")),
+                                                  .deletePrefix(namespace: "cursors", prefix: ""), .deletePrefix(namespace: "c", prefix: "n1/")])),
     ]
 
     @Test("every command survives encode and decode", arguments: commands)
@@ -36,20 +41,70 @@ struct ClusterCommandCodecTests {
 
     @Test("the wire format is stable (golden bytes, also the fuzzer's seeds)")
     func goldenBytes() throws {
-        let initialize: [UInt8] = [2, 1, 4] + json("prod") + [0, 0, 0, 0, 0, 0, 0, 7]
+        let initialize: [UInt8] = [3, 1, 4] + json("prod") + [0, 0, 0, 0, 0, 0, 0, 7]
         #expect(try ClusterCommand.initialize(cluster: "prod", epoch: 7).encode() == initialize)
-        let upsert: [UInt8] = [2, 2, 2] + json("n1") + [13] + json("10.0.0.1:4002") + [13] + json("10.0.0.1:4001") + [1, 0]
+        let upsert: [UInt8] = [3, 2, 2] + json("n1") + [13] + json("10.0.0.1:4002") + [13] + json("10.0.0.1:4001") + [1, 0, 0]
         let n1 = ClusterMember(id: "n1", raftAddress: "10.0.0.1:4002", apiAddress: "10.0.0.1:4001", voter: true)
         #expect(try ClusterCommand.upsertMember(n1).encode() == upsert)
         var keyed = n1
         keyed.keyHash = [UInt8](repeating: 0xAB, count: 32)
-        #expect(try ClusterCommand.upsertMember(keyed).encode() == Array(upsert.dropLast()) + [32] + keyed.keyHash)
-        #expect(try ClusterCommand.removeMember("n1").encode() == [2, 3, 2] + json("n1"))
-        let event: [UInt8] = [2, 4, 0x00, 0x00, 0x01, 0x8B, 0xCF, 0xE5, 0x68, 0x00, 0, 0, 0, 14] + json(#"{"a":[1,true]}"#)
+        keyed.roles = ["dns", "web-1"]
+        #expect(try ClusterCommand.upsertMember(keyed).encode()
+            == Array(upsert.dropLast(2)) + [32] + keyed.keyHash + [2, 3] + json("dns") + [5] + json("web-1"))
+        #expect(try ClusterCommand.removeMember("n1").encode() == [3, 3, 2] + json("n1"))
+        let event: [UInt8] = [3, 4, 0x00, 0x00, 0x01, 0x8B, 0xCF, 0xE5, 0x68, 0x00, 0, 0, 0, 14] + json(#"{"a":[1,true]}"#)
         #expect(try ClusterCommand.decode(event) == .appendEvent(timeMillis: 0x018B_CFE5_6800, data: json(#"{"a":[1,true]}"#)))
-        #expect(try ClusterCommand.trimEvents(through: 0x0102).encode() == [2, 5, 0, 0, 0, 0, 0, 0, 1, 2])
-        let once: [UInt8] = [2, 6, 0, 0, 0, 0, 0, 0, 0, 9, 3] + json("k-1") + [0, 0, 0, 2] + json("{}")
+        #expect(try ClusterCommand.trimEvents(through: 0x0102).encode() == [3, 5, 0, 0, 0, 0, 0, 0, 1, 2])
+        let once: [UInt8] = [3, 6, 0, 0, 0, 0, 0, 0, 0, 9, 3] + json("k-1") + [0, 0, 0, 2] + json("{}")
         #expect(try ClusterCommand.appendEventOnce(timeMillis: 9, key: "k-1", data: json("{}")).encode() == once)
+        let transaction: [UInt8] = [3, 7, 1, 1] + json("a") + [1] + json("k") + [0, 0, 0, 0, 0, 0, 0, 5]
+            + [2, 1, 1] + json("a") + [1] + json("k") + [0, 0, 0, 2] + json("v2") + [3, 1] + json("a") + [0]
+        #expect(try ClusterCommand.kvTransaction(KVTransaction(conditions: [KVCondition(KVKey("a", "k"), revision: 5)],
+                                                               operations: [.put(KVKey("a", "k"), json("v2")), .deletePrefix(namespace: "a", prefix: "")]))
+            .encode() == transaction)
+    }
+
+    @Test("version 2 commands (before member roles and the key-value state) are still read")
+    func versionTwoIsRead() throws {
+        let upsert: [UInt8] = [2, 2, 2] + json("n1") + [13] + json("10.0.0.1:4002") + [13] + json("10.0.0.1:4001") + [1, 0]
+        #expect(try ClusterCommand.decode(upsert)
+            == .upsertMember(ClusterMember(id: "n1", raftAddress: "10.0.0.1:4002", apiAddress: "10.0.0.1:4001", voter: true)))
+        let once: [UInt8] = [2, 6, 0, 0, 0, 0, 0, 0, 0, 9, 3] + json("k-1") + [0, 0, 0, 2] + json("{}")
+        #expect(try ClusterCommand.decode(once) == .appendEventOnce(timeMillis: 9, key: "k-1", data: json("{}")))
+        var transaction = try ClusterCommand.kvTransaction(KVTransaction(operations: [.delete(KVKey("a", "k"))])).encode()
+        transaction[0] = 2
+        #expect(decodeError(transaction)?.description.contains("(tag 7 needs format version 3)") == true)
+    }
+
+    @Test("transactions outside their limits are refused both ways, naming the field")
+    func transactionLimits() throws {
+        let key = KVKey("a", "k")
+        #expect(encodeError(.kvTransaction(KVTransaction(operations: [])))?.message == "a transaction needs at least one operation")
+        for bad in ["", "Upper", "1abc", "a_b", String(repeating: "a", count: 64)] {
+            #expect(encodeError(.kvTransaction(KVTransaction(operations: [.delete(KVKey(bad, "k"))])))?.field == "transaction", "\(bad)")
+        }
+        #expect(encodeError(.kvTransaction(KVTransaction(operations: [.delete(KVKey("a", ""))])))?.message.contains("key name") == true)
+        #expect(encodeError(.kvTransaction(KVTransaction(operations: [.delete(KVKey("a", "tab\t"))])))?.message.contains("control") == true)
+        let big = [UInt8](repeating: 1, count: KVLimits.maxValueBytes + 1)
+        #expect(encodeError(.kvTransaction(KVTransaction(operations: [.put(key, big)])))?.message
+            == "value of a/k is 65537 bytes; the limit is 65536 bytes")
+        let many = [KVOperation](repeating: .delete(key), count: KVLimits.maxOperations + 1)
+        #expect(encodeError(.kvTransaction(KVTransaction(operations: many)))?.message == "65 operations exceed the limit of 64 per transaction")
+
+        var bytes = try ClusterCommand.kvTransaction(KVTransaction(operations: [.put(key, json("v"))])).encode()
+        bytes[6] = UInt8(ascii: "A")  // the namespace "a"
+        #expect(decodeError(bytes)?.description.hasPrefix("cluster command: invalid-value at byte 6 (field operations[0].namespace): namespace \"A\"") == true,
+                "\(String(describing: decodeError(bytes)))")
+        var op = try ClusterCommand.kvTransaction(KVTransaction(operations: [.delete(key)])).encode()
+        op[4] = 9
+        #expect(decodeError(op)?.description
+            == "cluster command: invalid-value at byte 4 (field operations[0].op): expected 1 (put), 2 (delete) or 3 (deletePrefix), found 9")
+        var none = try ClusterCommand.kvTransaction(KVTransaction(operations: [.delete(key)])).encode()
+        none[3] = 0
+        #expect(decodeError(Array(none[..<4]))?.field == "operations.count")
+        let oversize: [UInt8] = [3, 7, 0, 1, 1, 1] + json("a") + [1] + json("k") + [0, 1, 0, 1]
+        #expect(decodeError(oversize)?.description
+            == "cluster command: too-large at byte 9 (field operations[0].value): length 65537 exceeds the limit of 65536 bytes")
     }
 
     @Test("version 1 commands (before key hashes and idempotency keys) are still read")
@@ -59,7 +114,7 @@ struct ClusterCommandCodecTests {
             == .upsertMember(ClusterMember(id: "n1", raftAddress: "10.0.0.1:4002", apiAddress: "10.0.0.1:4001", voter: true)))
         #expect(try ClusterCommand.decode([1, 3, 2] + json("n1")) == .removeMember("n1"))
         let once: [UInt8] = [1, 6, 0, 0, 0, 0, 0, 0, 0, 9, 3] + json("k-1") + [0, 0, 0, 2] + json("{}")
-        #expect(decodeError(once)?.description.contains("(6 needs format version 2), found 6") == true)
+        #expect(decodeError(once)?.description.contains("found 6 (tag 6 needs format version 2)") == true)
     }
 
     @Test("idempotency keys must be 1 to 128 visible ASCII characters; key hashes 0 or 32 bytes")
@@ -72,7 +127,7 @@ struct ClusterCommandCodecTests {
         #expect(decodeError(bad)?.description.hasPrefix("cluster command: invalid-value at byte 11 (field key): idempotency key must be visible ASCII") == true,
                 "\(String(describing: decodeError(bad)))")
         var hash = (try? ClusterCommand.upsertMember(member("n1")).encode()) ?? []
-        let last = hash.count - 1
+        let last = hash.count - 2  // the key hash length, before the role count
         hash[last] = 5
         #expect(decodeError(hash)?.field == "member.keyHash.length")
         #expect(encodeError(.upsertMember(ClusterMember(id: "n1", raftAddress: "a:1", apiAddress: "a:2", voter: true, keyHash: [1, 2])))?.field
@@ -135,13 +190,13 @@ struct ClusterCommandCodecTests {
     @Test("an unknown version or tag is refused, naming the expected values")
     func unknownVersionAndTag() throws {
         var bytes = try ClusterCommand.removeMember("n1").encode()
-        bytes[0] = 3
+        bytes[0] = 4
         #expect(decodeError(bytes)?.description
-            == "cluster command: unsupported-version at byte 0 (field version): expected format version 1 to 2, found 3")
-        bytes[0] = 2
+            == "cluster command: unsupported-version at byte 0 (field version): expected format version 1 to 3, found 4")
+        bytes[0] = 3
         bytes[1] = 9
         #expect(decodeError(bytes)?.description
-            == "cluster command: unknown-tag at byte 1 (field tag): expected 1 (initialize), 2 (upsertMember), 3 (removeMember), 4 (appendEvent), 5 (trimEvents) or 6 (appendEventOnce), found 9")
+            == "cluster command: unknown-tag at byte 1 (field tag): expected 1 (initialize), 2 (upsertMember), 3 (removeMember), 4 (appendEvent), 5 (trimEvents), 6 (appendEventOnce) or 7 (kvTransaction), found 9")
     }
 
     @Test("a declared event length over 1 MiB is refused before reading it")
@@ -159,9 +214,13 @@ struct ClusterCommandCodecTests {
             == "cluster command: trailing-bytes at byte 5 (field end): expected the end, found 1 more byte")
 
         var flag = try ClusterCommand.upsertMember(member("n1")).encode()
-        flag[flag.count - 2] = 2
+        flag[flag.count - 3] = 2
         #expect(decodeError(flag)?.description
-            == "cluster command: invalid-value at byte \(flag.count - 2) (field member.voter): expected 0 or 1, found 2")
+            == "cluster command: invalid-value at byte \(flag.count - 3) (field member.voter): expected 0 or 1, found 2")
+        var role = try ClusterCommand.upsertMember(ClusterMember(id: "n1", raftAddress: "a:1", apiAddress: "a:2", voter: true, roles: ["dns"])).encode()
+        role[role.count - 3] = UInt8(ascii: "D")
+        #expect(decodeError(role)?.description.hasPrefix("cluster command: invalid-value at byte \(role.count - 3) (field member.roles[0]): role name \"Dns\"") == true,
+                "\(String(describing: decodeError(role)))")
 
         let spaceID: [UInt8] = [2, 3, 3] + json("a b")
         #expect(decodeError(spaceID)?.description

@@ -15,21 +15,17 @@ import Testing
     /// configuration entry cannot be decoded: Raft halts, and the node stops with status 1 and
     /// an error that names the entry, instead of running on without it.
     @Test func nodeStopsWithTheError() async throws {
-        let directory = NSTemporaryDirectory() + "disco-corrupt-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let http = try FreePort.loopback()
-        let raft = try FreePort.loopback()
-        let options = try DiscodOptions.parse(["-node-id", "7", "-http-addr", "127.0.0.1:\(http)",
-                                               "-raft-addr", "127.0.0.1:\(raft)", directory], loader: .system)
+        let setup = try TestNodeSetup(id: "7", prefix: "disco-corrupt")
+        defer { setup.removeDirectory() }
+        let raft = setup.raftPort
         let engine = Mutex<(any ConsensusEngine)?>(nil)
-        let factory: NodeComponents.Factory = { settings, dataDirectory, book in
-            let components = try await NodeComponents.embedded(settings, dataDirectory, book)
+        let factory: NodeComponents.Factory = { context in
+            let components = try await NodeComponents.embedded(context)
             engine.withLock { $0 = components.consensus }
             return components
         }
         let logs = MemoryLogSink()
-        let node = try await Node.start(NodeSettings(options: options, logger: Logger(label: "test", level: .info, handler: LogfmtHandler(sink: logs))),
-                                        components: factory)
+        let running = try await RunningNode.start(setup.configuration, logger: testLogger(.info, sink: logs), components: factory)
         let consensus = try #require(engine.withLock { $0 })
         try await waitUntil("the node to lead its single-node cluster") { consensus.status.isLeader }
 
@@ -47,9 +43,11 @@ import Testing
                 entries: [Entry(term: term, index: status.lastIndex + 1, kind: .config, data: [0xFF, 0x00])], commit: 0))))
             return false
         }
-        #expect(await node.waitUntilStopped() == 1)
-        let failure = try #require(consensus.status.failure)
-        #expect(failure.contains("from leader z cannot be decoded"), "\(failure)")
+        let failure = await running.outcome() as? NodeFailure
+        #expect(failure?.exitStatus == 1)
+        #expect(failure?.message.contains("consensus stopped: configuration entry at index") == true, "\(String(describing: failure))")
+        let reason = try #require(consensus.status.failure)
+        #expect(reason.contains("from leader z cannot be decoded"), "\(reason)")
         #expect(logs.lines.contains { $0.contains("consensus stopped: configuration entry at index") }, "\(logs.lines.suffix(5))")
         await peer.close(flushing: false)
     }

@@ -18,15 +18,14 @@ import Testing
         records.hosts = [("nodes.disco.test", "127.0.0.1")]
         records.ttl = 30
         try await DnsmasqFixture.with(records, logQueries: true) { dns in
-            let directory = NSTemporaryDirectory() + "disco-cache-\(UUID().uuidString.prefix(8))"
-            defer { try? FileManager.default.removeItem(atPath: directory) }
-            let http = try FreePort.loopback()
-            let raft = try FreePort.loopback()
-            let options = try DiscodOptions.parse(
-                ["-node-id", "c1", "-http-addr", "127.0.0.1:\(http)", "-raft-addr", "127.0.0.1:\(raft)", "-disco-mode", "dns",
-                 "-disco-config", #"{"name":"nodes.disco.test","nameserver":"\#(dns.nameserver)"}"#, "-bootstrap-expect", "2", directory],
-                loader: .system)
-            let node = try await Node.start(NodeSettings(options: options, logger: Logger(label: "test", level: .warning, handler: LogfmtHandler(sink: MemoryLogSink()))))
+            var setup = try TestNodeSetup(id: "c1", prefix: "disco-cache")
+            defer { setup.removeDirectory() }
+            let http = setup.httpPort
+            let config = try DiscoConfig.decode(mode: .dns, json: JSONValue.parse(Array(#"{"name":"nodes.disco.test","nameserver":"\#(dns.nameserver)"}"#.utf8)))
+            setup.configuration.formation.plan = .bootstrapExpect
+            setup.configuration.formation.discovery = NodeConfiguration.Formation.Discovery(config: config)
+            setup.configuration.formation.bootstrapExpect = 2
+            let running = try await RunningNode.start(setup.configuration)
             let client = HTTPClient()
             func queries(_ type: String) -> Int {
                 dns.process.output.split(separator: "\n").filter { $0.contains("query[\(type)] nodes.disco.test ") }.count
@@ -38,7 +37,7 @@ import Testing
             }
             #expect(queries("A") == 1, "\(dns.process.output)")
             await client.shutdown()
-            await node.shutdown()
+            #expect(await running.stop() == nil)
         }
     }
 }

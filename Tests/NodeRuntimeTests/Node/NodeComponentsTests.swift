@@ -14,20 +14,16 @@ import Testing
     /// exactly what the factory returned (its consensus engine answers the API), forms a
     /// single-node cluster, appends an event, and shuts down cleanly.
     @Test func nodeRunsOnTheComponentsItIsGiven() async throws {
-        let directory = NSTemporaryDirectory() + "disco-components-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let http = try FreePort.loopback()
-        let raft = try FreePort.loopback()
-        let options = try DiscodOptions.parse(["-node-id", "7", "-http-addr", "127.0.0.1:\(http)",
-                                               "-raft-addr", "127.0.0.1:\(raft)", directory], loader: .system)
+        let setup = try TestNodeSetup(id: "7", prefix: "disco-components")
+        defer { setup.removeDirectory() }
+        let (http, raft) = (setup.httpPort, setup.raftPort)
         let built = Mutex<[String]>([])
-        let factory: NodeComponents.Factory = { settings, dataDirectory, book in
-            let components = try await NodeComponents.embedded(settings, dataDirectory, book)
+        let factory: NodeComponents.Factory = { context in
+            let components = try await NodeComponents.embedded(context)
             built.withLock { $0.append("\(components.consensus.localID)@\(components.internodeAddress)") }
             return components
         }
-        let logger = Logger(label: "test", level: .warning, handler: LogfmtHandler())
-        let node = try await Node.start(NodeSettings(options: options, logger: logger), components: factory)
+        let running = try await RunningNode.start(setup.configuration, components: factory)
         #expect(built.withLock { $0 } == ["7@127.0.0.1:\(raft)"])
 
         let client = HTTPClient()
@@ -41,7 +37,6 @@ import Testing
         #expect(posted.bodyText.contains(#""seq":1"#))
         await client.shutdown()
 
-        await node.shutdown()
-        #expect(await node.waitUntilStopped() == 0)
+        #expect(await running.stop() == nil)
     }
 }

@@ -26,13 +26,10 @@ import Testing
 
     /// A single node's `/status`, `/nodes` and `/metrics` after it formed its cluster.
     @Test func statusShowsRoleFormationAndGossipStateAsText() async throws {
-        let directory = NSTemporaryDirectory() + "disco-states-\(UUID().uuidString.prefix(8))"
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let http = try FreePort.loopback()
-        let raft = try FreePort.loopback()
-        let options = try DiscodOptions.parse(["-node-id", "s1", "-http-addr", "127.0.0.1:\(http)",
-                                               "-raft-addr", "127.0.0.1:\(raft)", directory], loader: .system)
-        let node = try await Node.start(NodeSettings(options: options, logger: Logger(label: "test", level: .warning, handler: LogfmtHandler(sink: MemoryLogSink()))))
+        let setup = try TestNodeSetup(id: "s1", prefix: "disco-states")
+        defer { setup.removeDirectory() }
+        let http = setup.httpPort
+        let running = try await RunningNode.start(setup.configuration)
         let client = HTTPClient()
         var status: JSONValue?
         try await waitUntil("the node to report itself clustered and leading") {
@@ -46,7 +43,6 @@ import Testing
         let metrics = try await client.send(HTTPClientRequest(url: "http://127.0.0.1:\(http)/metrics")).bodyText
         #expect(metrics.contains("disco_members{state=\"alive\"} 1\ndisco_members{state=\"dead\"} 0\ndisco_members{state=\"left\"} 0\ndisco_members{state=\"suspect\"} 0\n"), "\(metrics)")
         await client.shutdown()
-        await node.shutdown()
-        #expect(await node.waitUntilStopped() == 0)
+        #expect(await running.stop() == nil)
     }
 }

@@ -13,7 +13,7 @@ public enum BootstrapWire {
 
     // MARK: Peers
 
-    /// `{"id","addr","api_addr","voter","key_hash"?}`.
+    /// `{"id","addr","api_addr","voter","key_hash"?,"roles"?}`.
     static func peerObject(_ peer: BootstrapPeer) -> JSONObject {
         var object = JSONObject([
             .init(key: "id", value: .string(peer.id.rawValue)),
@@ -22,6 +22,7 @@ public enum BootstrapWire {
             .init(key: "voter", value: .bool(peer.voter)),
         ])
         if let hash = peer.keyHash { object.append(key: "key_hash", value: .string(hash)) }
+        if !peer.roles.isEmpty { object.append(key: "roles", value: .array(peer.roles.map(JSONValue.string))) }
         return object
     }
 
@@ -29,11 +30,11 @@ public enum BootstrapWire {
         .array(peers.map { .object(peerObject($0)) })
     }
 
-    /// Reads the peer fields of `reader` (`voter` defaults to true, `key_hash` is optional).
+    /// Reads the peer fields of `reader` (`voter` defaults to true, `key_hash` and `roles` are optional).
     static func peer(from reader: WireReader) throws(BootstrapWireError) -> BootstrapPeer {
         BootstrapPeer(id: try reader.nodeID("id"), raftAddress: try reader.raftAddress("addr"),
                       apiAddress: try reader.apiAddress("api_addr"), voter: try reader.bool("voter", default: true),
-                      keyHash: try reader.optionalHex("key_hash", bytes: 32))
+                      keyHash: try reader.optionalHex("key_hash", bytes: 32), roles: try reader.roles("roles"))
     }
 
     /// Reads the array of peers under `key`.

@@ -125,6 +125,20 @@ struct WireReader {
         return text.lowercased()
     }
 
+    /// Role names (``RoleNames``), normalized; empty when absent or null.
+    func roles(_ key: String) throws(BootstrapWireError) -> [String] {
+        guard let value = object[key], !value.isNull else { return [] }
+        let expected = "an array of role names"
+        guard let elements = value.arrayValue, elements.count <= RoleNames.maxCount else { throw invalid(key, expected, got: value) }
+        var names: [String] = []
+        for element in elements {
+            guard let name = element.stringValue else { throw invalid(key, expected, got: value) }
+            if let problem = RoleNames.problem(with: name) { throw invalid(key, expected, got: value, detail: problem) }
+            names.append(name)
+        }
+        return RoleNames.normalized(names)
+    }
+
     func bool(_ key: String, default fallback: Bool) throws(BootstrapWireError) -> Bool {
         guard let value = object[key], !value.isNull else { return fallback }
         guard let flag = value.boolValue else { throw invalid(key, "true or false", got: value) }

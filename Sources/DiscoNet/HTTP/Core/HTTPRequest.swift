@@ -2,7 +2,7 @@
 
 /// A complete request as an ``HTTPHandler`` sees it: head plus the whole body, read for it by
 /// ``HTTPStreamingRequest/collect(upTo:)``.
-public struct HTTPRequest: Sendable {
+public struct HTTPRequest: HTTPRequestTarget, Sendable {
     /// The method token, e.g. `GET`.
     public var method: String
     /// The request target exactly as sent (`/path?query`).
@@ -29,18 +29,6 @@ public struct HTTPRequest: Sendable {
         self.body = body
         self.trailers = trailers
         self.remoteAddress = remoteAddress
-    }
-
-    /// The path part of the target (before `?`).
-    public var path: String {
-        if let mark = target.firstIndex(of: "?") { return String(target[..<mark]) }
-        return target
-    }
-
-    /// The query part of the target (after `?`), or nil when there is none.
-    public var query: String? {
-        guard let mark = target.firstIndex(of: "?") else { return nil }
-        return String(target[target.index(after: mark)...])
     }
 
     /// The body as UTF-8 text.

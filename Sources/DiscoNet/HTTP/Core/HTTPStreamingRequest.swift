@@ -5,7 +5,7 @@
 ///
 /// Handlers that want the whole body call ``collect(upTo:)`` (or are written as an
 /// ``HTTPHandler`` behind ``HTTPResponder/collecting(upTo:_:)``, which does it for them).
-public struct HTTPStreamingRequest: Sendable {
+public struct HTTPStreamingRequest: HTTPRequestTarget, Sendable {
     /// The method token, e.g. `GET`.
     public var method: String
     /// The request target exactly as sent (`/path?query`, or `host:port` for CONNECT).
@@ -28,18 +28,6 @@ public struct HTTPStreamingRequest: Sendable {
         self.headers = headers
         self.body = body
         self.remoteAddress = remoteAddress
-    }
-
-    /// The path part of the target (before `?`).
-    public var path: String {
-        if let mark = target.firstIndex(of: "?") { return String(target[..<mark]) }
-        return target
-    }
-
-    /// The query part of the target (after `?`), or nil when there is none.
-    public var query: String? {
-        guard let mark = target.firstIndex(of: "?") else { return nil }
-        return String(target[target.index(after: mark)...])
     }
 
     /// The request with its whole body when the body is already whole (a request without one,

@@ -26,9 +26,17 @@ struct APIAuthorization: Sendable {
 
     var isOpen: Bool { store == nil }
 
-    /// The middleware: answers 401 or 403 itself, or hands the request to `next`.
+    /// The middleware for the node's own endpoints: answers 401 or 403 itself, or hands the
+    /// request to `next` (any request that matches no endpoint passes).
     func respond(to request: HTTPRequest, next: @Sendable (HTTPRequest) async -> HTTPResponse) async -> HTTPResponse {
-        guard let store, let requirement = EndpointPermissions.requirement(for: request) else { return await next(request) }
+        guard let requirement = EndpointPermissions.requirement(for: request) else { return await next(request) }
+        return await respond(to: request, requirement: requirement, next: next)
+    }
+
+    /// Checks `requirement` for `request`: answers 401 or 403 itself, or hands it to `next`.
+    func respond(to request: HTTPRequest, requirement: EndpointPermissions.Requirement,
+                 next: @Sendable (HTTPRequest) async -> HTTPResponse) async -> HTTPResponse {
+        guard let store else { return await next(request) }
         let endpoint = "\(request.method) \(Node.normalizedPath(request.path))"
         let needed = requirement.primary
         switch await store.authenticate(authorization: request.headers["Authorization"]) {

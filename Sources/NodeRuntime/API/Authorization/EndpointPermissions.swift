@@ -3,8 +3,8 @@ import DiscoNet
 
 // MARK: - EndpointPermissions
 
-/// Which permission each endpoint of the node's API needs (with `-auth`). One table, consulted
-/// by ``APIAuthorization`` in front of the router; handlers never check permissions themselves.
+/// What an endpoint of the node's API needs (with `-auth`): every ``APIRoute`` carries one,
+/// checked by ``APIAuthorization`` before the handler; handlers never check permissions themselves.
 enum EndpointPermissions {
     /// What a request needs.
     enum Requirement: Sendable, Hashable {
@@ -23,30 +23,12 @@ enum EndpointPermissions {
         }
     }
 
-    struct Rule: Sendable {
-        var methods: Set<String>
-        var paths: Set<String>
-        var requirement: Requirement
-    }
-
-    /// The table (also rendered in the README's API table).
-    static let rules: [Rule] = [
-        Rule(methods: ["POST"], paths: ["/join"], requirement: .joinByRole),
-        Rule(methods: ["POST", "GET"], paths: ["/notify", "/bootstrap/propose", "/bootstrap/abandon", "/bootstrap/status"],
-             requirement: .permission(.join)),
-        Rule(methods: ["DELETE", "POST"], paths: ["/remove"], requirement: .permission(.remove)),
-        Rule(methods: ["POST"], paths: ["/events"], requirement: .permission(.eventsWrite)),
-        Rule(methods: ["GET", "HEAD"], paths: ["/events"], requirement: .permission(.eventsRead)),
-        Rule(methods: ["GET", "HEAD"], paths: ["/status", "/nodes", "/leader"], requirement: .permission(.status)),
-        Rule(methods: ["GET", "HEAD"], paths: ["/readyz"], requirement: .permission(.ready)),
-        Rule(methods: ["GET", "HEAD"], paths: ["/metrics"], requirement: .permission(.metrics)),
-    ]
-
-    /// The requirement for a request, or nil when no endpoint matches (the router answers 404
-    /// or 405 then, whoever asks).
+    /// The requirement of the node's own endpoint for a request, or nil when none matches (the
+    /// router answers 404 or 405 then, whoever asks). The table is ``Node/builtInRoutes``.
     static func requirement(for request: HTTPRequest) -> Requirement? {
-        let path = Node.normalizedPath(request.path)
-        return rules.first { $0.paths.contains(path) && $0.methods.contains(request.method) }?.requirement
+        guard let router = try? APIRouter(Node.builtInRoutes),
+              case .route(let route) = router.match(method: request.method, path: request.path) else { return nil }
+        return route.requirement
     }
 
     /// Whether a caller with `permissions` may make `request`.

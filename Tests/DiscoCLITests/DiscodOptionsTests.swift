@@ -1,5 +1,7 @@
 import Testing
-@testable import DiscoCore
+@testable import DiscoCLI
+import DiscoCore
+import NodeRuntime
 
 @Suite struct DiscodOptionsTests {
     /// No files exist and the environment is fixed, so tests do not depend on the machine.

@@ -8,12 +8,12 @@ import DiscoSystem
 
 /// Raises `RLIMIT_NOFILE`'s soft limit to the hard limit at start, so a node with many clients
 /// and peers does not run out of descriptors at the distribution's default soft limit (often 1024).
-enum OpenFileLimit {
+public enum OpenFileLimit {
     /// `RLIM_INFINITY` on Linux (all bits set), which Swift cannot import from its C macro.
     private static let unlimited = rlim_t.max
 
     /// Raises the soft limit and logs the outcome (debug when it worked, a warning when not).
-    static func raise(logger: Logger) {
+    public static func raise(logger: Logger) {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else {
             logger.warning("cannot read the open file limit (RLIMIT_NOFILE): \(String(cString: strerror(errno)))")

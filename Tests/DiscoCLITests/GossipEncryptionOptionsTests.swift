@@ -1,4 +1,5 @@
-@testable import DiscoCore
+@testable import DiscoCLI
+import DiscoCore
 import Testing
 
 // MARK: - discod's gossip encryption flags

@@ -1,3 +1,5 @@
+import DiscoCore
+
 // MARK: - Gossip encryption flags
 
 /// discod's gossip encryption flags: a shared key, or a keyring file for rotation, and serf's

@@ -1,7 +1,18 @@
+import DiscoCore
+
 // MARK: - DiscodFlags
 
 /// The flags of `discod [flags] <data-dir>`, declared once so the daemon, its help text and
 /// tests agree. Names, defaults and meanings follow rqlited where rqlited has the flag.
+///
+/// Another executable that runs a full node (`disco-sidecar`) builds the same set under its own
+/// name and adds its flags to ``flagSet`` before parsing:
+///
+/// ```swift
+/// var flags = DiscodFlags(programName: "disco-sidecar", synopsis: "Usage: disco-sidecar [flags] <data-dir>")
+/// let proxyAddress = flags.flagSet.string("proxy-addr", usage: "…", group: "Proxy")
+/// let (options, parsed) = NodeCommand(flags: flags).parse(arguments)
+/// ```
 public struct DiscodFlags: Sendable {
     public static let nodeGroup = "Node"
     public static let formationGroup = "Cluster formation"
@@ -12,8 +23,9 @@ public struct DiscodFlags: Sendable {
     public static let checkingGroup = "Checking"
     public static let accessGroup = "Access control"
 
-    /// The declared flag set (print ``FlagSet/usage()`` for help).
-    public private(set) var flagSet: FlagSet
+    /// The declared flag set (print ``FlagSet/usage()`` for help); a second executable adds its
+    /// own flags here.
+    public var flagSet: FlagSet
 
     let nodeID: Flag<String>
     let httpAddr: Flag<PeerAddress>
@@ -50,22 +62,24 @@ public struct DiscodFlags: Sendable {
     let logFormat: Flag<LogFormat>
     let validate: Flag<Bool>
 
-    public init() {
-        var set = FlagSet(
-            programName: "discod",
-            synopsis: """
-                Usage: discod [flags] <data-dir>
+    /// discod's own synopsis (the first lines of `discod -h`).
+    public static let discodSynopsis = """
+        Usage: discod [flags] <data-dir>
 
-                Runs a Disco node that keeps its state in <data-dir>. All flags must come before the data
-                directory. With no -join and no -disco-mode the node forms a cluster of its own; with
-                -bootstrap-expect N and -join (or dns, dns-srv) N nodes form one cluster together.
+        Runs a Disco node that keeps its state in <data-dir>. All flags must come before the data
+        directory. With no -join and no -disco-mode the node forms a cluster of its own; with
+        -bootstrap-expect N and -join (or dns, dns-srv) N nodes form one cluster together.
 
-                Examples:
-                  discod -node-id 1 data
-                  discod -node-id 2 -http-addr 10.0.0.2:4001 -raft-addr 10.0.0.2:4002 -bootstrap-expect 3 \\
-                    -join http://10.0.0.1:4001,http://10.0.0.2:4001,http://10.0.0.3:4001 data
-                """,
-            epilogue: "Durations are written like 300ms, 1.5s, 2m or 1h2m3.5s.")
+        Examples:
+          discod -node-id 1 data
+          discod -node-id 2 -http-addr 10.0.0.2:4001 -raft-addr 10.0.0.2:4002 -bootstrap-expect 3 \\
+            -join http://10.0.0.1:4001,http://10.0.0.2:4001,http://10.0.0.3:4001 data
+        """
+
+    /// The flags of a node, under `programName` with `synopsis` as the head of its help.
+    public init(programName: String = "discod", synopsis: String = DiscodFlags.discodSynopsis) {
+        var set = FlagSet(programName: programName, synopsis: synopsis,
+                          epilogue: "Durations are written like 300ms, 1.5s, 2m or 1h2m3.5s.")
 
         // MARK: Node
         let node = Self.nodeGroup

@@ -23,8 +23,8 @@ public enum StartupCheck {
 
     /// What `-validate` prints on success: one line, then the resolved settings as `key=value`
     /// lines in a stable order.
-    public static func summary(_ options: DiscodOptions) -> String {
-        var lines = ["discod: configuration is valid (nothing was started; the data directory was not opened)"]
+    public static func summary(_ options: DiscodOptions, program: String = "discod") -> String {
+        var lines = ["\(program): configuration is valid (nothing was started; the data directory was not opened)"]
         for (key, value) in options.metadata.sorted(by: { $0.key < $1.key }) {
             lines.append("  \(key)=\(value)")
         }

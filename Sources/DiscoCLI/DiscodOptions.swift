@@ -1,3 +1,6 @@
+import DiscoCore
+import NodeRuntime
+
 // MARK: - DiscodOptions
 
 /// Everything `discod` was asked to do, parsed and validated before anything touches the disk
@@ -41,6 +44,8 @@ public struct DiscodOptions: Sendable {
     public var nodeTLS: TLSFiles
     /// `-node-no-verify`: peers' internode certificates are not verified.
     public var nodeNoVerify: Bool
+    /// The TLS contexts loaded from the files above (by ``NodeCommand``), if they were.
+    public var loadedTLS: NodeTLS?
     public var logLevel: Logger.Level
     public var logFormat: LogFormat
     /// The data directory as given (not yet made absolute, not yet created).
@@ -69,6 +74,7 @@ public struct DiscodOptions: Sendable {
         }
     }
 
+    /// discod's formation policy: which plan the flags ask for.
     public var formationPlan: FormationPlan {
         if let discoMode { return discoMode.usesKeyValueStore ? .keyValueRegistration : .bootstrapExpect }
         if join.isEmpty { return .singleNode }
@@ -85,7 +91,9 @@ public struct DiscodOptions: Sendable {
         return try DiscodOptions(flags: flags, parsed: parsed, loader: loader)
     }
 
-    init(flags: DiscodFlags, parsed: ParsedFlags, loader: DiscoConfigLoader) throws(FlagError) {
+    /// Reads and checks discod's flags from a parsed command line (`flags.flagSet` parsed it,
+    /// perhaps with another executable's flags added).
+    public init(flags: DiscodFlags, parsed: ParsedFlags, loader: DiscoConfigLoader) throws(FlagError) {
         // Positional: exactly one data directory.
         guard let directory = parsed.positionals.first else {
             throw FlagError.badArguments("missing required argument: data directory (usage: discod [flags] <data-dir>)")
@@ -314,27 +322,9 @@ public struct DiscodOptions: Sendable {
 
 // MARK: - TLS files
 
-/// The certificate files of one TLS listener (`-http-*` or `-node-*`), as given.
-public struct TLSFiles: Sendable, Hashable {
-    /// PEM certificate chain; nil: no TLS on this port.
-    public var certificate: String?
-    /// PEM private key of ``certificate``.
-    public var key: String?
-    /// PEM CA certificate(s) for peers' certificates; nil: the system's CAs.
-    public var caCertificate: String?
-    /// Require and verify client certificates.
-    public var verifyClient: Bool
+// MARK: - TLS flag checks
 
-    public init(certificate: String? = nil, key: String? = nil, caCertificate: String? = nil, verifyClient: Bool = false) {
-        self.certificate = certificate.flatMap { $0.isEmpty ? nil : $0 }
-        self.key = key.flatMap { $0.isEmpty ? nil : $0 }
-        self.caCertificate = caCertificate.flatMap { $0.isEmpty ? nil : $0 }
-        self.verifyClient = verifyClient
-    }
-
-    /// Whether the port speaks TLS.
-    public var isEnabled: Bool { certificate != nil }
-
+extension TLSFiles {
     /// Both or neither of the certificate and key; client verification needs TLS and a CA.
     func validate(prefix: String) throws(FlagError) {
         if certificate != nil, key == nil {

@@ -1,0 +1,34 @@
+// MARK: - Role names
+
+/// The names of roles a node announces (`"dns"`, `"host"`, `"app-writer"`): what the member
+/// record and gossip carry, and what `-roles` takes.
+public enum RoleNames {
+    /// Longest role name, in bytes.
+    public static let maxLength = 63
+    /// Most roles one node announces.
+    public static let maxCount = 32
+
+    /// Nil when `name` is a valid role name (1 to 63 lowercase ASCII letters, digits and `-`,
+    /// starting with a letter); else what is wrong.
+    public static func problem(with name: String) -> String? {
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty, bytes.count <= maxLength else {
+            return "role name \(name.debugDescription) must be 1 to \(maxLength) characters long"
+        }
+        let valid = bytes.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
+        guard valid, (0x61...0x7A).contains(bytes[0]) else {
+            return "role name \(name.debugDescription) must be lowercase letters, digits and '-', starting with a letter"
+        }
+        return nil
+    }
+
+    /// Nil when every name is valid and there are at most ``maxCount`` distinct ones.
+    public static func problem(with names: [String]) -> String? {
+        for name in names { if let problem = problem(with: name) { return problem } }
+        let distinct = Set(names).count
+        return distinct <= maxCount ? nil : "\(distinct) roles exceed the limit of \(maxCount)"
+    }
+
+    /// The names sorted, each once.
+    public static func normalized(_ names: [String]) -> [String] { Array(Set(names)).sorted() }
+}

@@ -1,0 +1,207 @@
+import DiscoCore
+import DiscoNet
+
+// MARK: - ReplicatedStateError
+
+/// Why a write to the replicated key-value state did not complete.
+public struct ReplicatedStateError: Error, Sendable, Hashable, CustomStringConvertible {
+    public enum Code: String, Sendable, Hashable {
+        /// The transaction is outside its limits (``KVTransaction/problem``); it never applies.
+        case invalid
+        /// No leader could take it (an election, a stopping node); nothing was written: retry.
+        case unavailable
+        /// The outcome is unknown (leadership changed after proposing): read before retrying.
+        case unknown
+        /// Anything else (refused credentials, a broken answer).
+        case failed
+    }
+
+    public let code: Code
+    public let message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}
+
+// MARK: - Reading and writing the key-value state
+
+extension Node {
+    static let keyValueTransactionPath = "/kv/txn"
+
+    /// The key's entry on this node (as far as it has applied the log).
+    public func keyValue(_ key: KVKey) -> KVEntry? { store.keyValue(key) }
+
+    /// The keys of `namespace` whose names start with `prefix`, as this node has applied them.
+    public func keyValues(namespace: String, prefix: String = "") -> (entries: [KVEntry], revision: UInt64) {
+        store.keyValues(namespace: namespace, prefix: prefix)
+    }
+
+    /// A read of those keys and every later change to them (see ``KVWatch``).
+    public func watchKeyValues(namespace: String, prefix: String = "") -> KVWatch {
+        store.watchKeyValues(namespace: namespace, prefix: prefix)
+    }
+
+    /// Applies `transaction` to the cluster's key-value state and returns what it did once it is
+    /// committed. The leader proposes it; any other node forwards it to the leader (with the
+    /// `-join-as` credentials). A failed condition is a result (``KVTransactionResult/conflict(key:expected:found:)``),
+    /// not an error.
+    public func transact(_ transaction: KVTransaction) async throws(ReplicatedStateError) -> KVTransactionResult {
+        let command: [UInt8]
+        do {
+            command = try ClusterCommand.kvTransaction(transaction).encode()
+        } catch {
+            throw ReplicatedStateError(.invalid, "transaction refused: \(error.message)")
+        }
+        return try await proposeKeyValue(command, forwardWith: joinCredentials, mayForward: true)
+    }
+
+    /// Proposes an encoded transaction here, or forwards it once to the leader.
+    private func proposeKeyValue(_ command: [UInt8], forwardWith authorization: String?,
+                                 mayForward: Bool) async throws(ReplicatedStateError) -> KVTransactionResult {
+        do {
+            let index = try await consensus.propose(command)
+            guard case .keyValue(let result)? = store.result(at: index) else {
+                throw ReplicatedStateError(.failed, "transaction committed at index \(index), but its result is not known here")
+            }
+            return result
+        } catch let error as ConsensusError {
+            switch error.code {
+            case .notLeader:
+                guard mayForward, let leaderID = error.leader ?? consensus.status.leader, leaderID != id, let leader = info(for: leaderID) else {
+                    throw ReplicatedStateError(.unavailable, "no leader to take the transaction (\(error.message)); nothing was written: retry")
+                }
+                return try await forwardKeyValue(command, to: leader, authorization: authorization)
+            case .unknown:
+                throw ReplicatedStateError(.unknown, "the outcome is unknown: \(error.message); read the keys before retrying")
+            case .busy, .notCommitted, .stopped:
+                throw ReplicatedStateError(.unavailable, "\(error.message); nothing was written: retry")
+            case .invalid, .learnerBehind, .failed:
+                throw ReplicatedStateError(.failed, error.message)
+            }
+        } catch let error as ReplicatedStateError {
+            throw error
+        } catch {
+            throw ReplicatedStateError(.failed, "\(error)")
+        }
+    }
+
+    private func forwardKeyValue(_ command: [UInt8], to leader: LeaderInfo,
+                                 authorization: String?) async throws(ReplicatedStateError) -> KVTransactionResult {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/octet-stream")
+        headers.add(name: Self.forwardedHeader, value: id.rawValue)
+        if let authorization { headers.add(name: "Authorization", value: authorization) }
+        let request = HTTPClientRequest(method: "POST", url: leader.apiAddress.url + Self.keyValueTransactionPath, headers: headers, body: command)
+        let answer: HTTPClientResponse
+        do {
+            answer = try await client.send(request, timeout: .seconds(10))
+        } catch let error as HTTPClientError where error.code == .connectFailed || error.code == .connectTimeout {
+            throw ReplicatedStateError(.unavailable, "the leader \(leader.id) could not be reached (\(error)); nothing was written: retry")
+        } catch {
+            throw ReplicatedStateError(.unknown, "the leader \(leader.id) did not answer (\(error)): the outcome is unknown")
+        }
+        let body = try? JSONValue.parse(answer.body)
+        if let result = body.flatMap(KVTransactionResult.init(json:)) { return result }
+        let message = body?["error"]?.stringValue ?? answer.bodyText
+        switch answer.status {
+        case 503: throw ReplicatedStateError(message.contains("unknown") ? .unknown : .unavailable, "leader \(leader.id): \(message)")
+        case 504: throw ReplicatedStateError(.unknown, "leader \(leader.id): \(message)")
+        case 400: throw ReplicatedStateError(.invalid, "leader \(leader.id): \(message)")
+        default: throw ReplicatedStateError(.failed, "leader \(leader.id) answered \(answer.status): \(message)")
+        }
+    }
+
+    /// `POST /kv/txn`: a transaction encoded as a ``ClusterCommand`` (how nodes forward plug-in
+    /// writes to the leader). Answers the result as JSON: 200 committed, 409 conflict or refused.
+    func postKeyValueTransaction(_ request: HTTPRequest) async -> HTTPResponse {
+        let command: ClusterCommand
+        do {
+            command = try ClusterCommand.decode(request.body)
+        } catch {
+            return APIResponse.error(400, "\(error); POST \(Self.keyValueTransactionPath) takes an encoded key-value transaction")
+        }
+        guard case .kvTransaction = command else {
+            return APIResponse.error(400, "expected a key-value transaction (tag 7), found \(command)")
+        }
+        do {
+            let result = try await proposeKeyValue(request.body, forwardWith: request.headers["Authorization"],
+                                                   mayForward: request.headers[Self.forwardedHeader] == nil)
+            return APIResponse.json(result.json, status: result.isCommitted ? 200 : 409)
+        } catch {
+            let status = switch error.code {
+            case .invalid: 400
+            case .unavailable, .unknown: 503
+            case .failed: 500
+            }
+            return APIResponse.error(status, error.message)
+        }
+    }
+}
+
+// MARK: - JSON form of results
+
+extension KVTransactionResult {
+    var isCommitted: Bool {
+        if case .committed = self { return true }
+        return false
+    }
+
+    /// `{"result":"committed","revision","changes":[{"namespace","name","value" (base64, null when deleted),"revision"}]}`,
+    /// `{"result":"conflict","error","namespace","name","expected","found"}` or `{"result":"refused","error"}`.
+    var json: JSONValue {
+        switch self {
+        case .committed(let revision, let changes):
+            return [
+                "result": "committed", "revision": .number(JSONNumber(revision)),
+                "changes": .array(changes.map { change in
+                    [
+                        "namespace": .string(change.key.namespace), "name": .string(change.key.name),
+                        "value": change.value.map { .string(Base64.encode($0)) } ?? .null, "revision": .number(JSONNumber(change.revision)),
+                    ]
+                }),
+            ]
+        case .conflict(let key, let expected, let found):
+            return [
+                "result": "conflict", "error": .string("\(key) is at revision \(found), not \(expected); read it again"),
+                "namespace": .string(key.namespace), "name": .string(key.name),
+                "expected": .number(JSONNumber(expected)), "found": .number(JSONNumber(found)),
+            ]
+        case .refused(let reason):
+            return ["result": "refused", "error": .string(reason)]
+        }
+    }
+
+    /// Reads ``json``; nil for anything else.
+    init?(json: JSONValue) {
+        switch json["result"]?.stringValue {
+        case "committed":
+            guard let revision = json["revision"]?.numberValue?.uint64Value, let items = json["changes"]?.arrayValue else { return nil }
+            var changes: [KVChange] = []
+            for item in items {
+                guard let namespace = item["namespace"]?.stringValue, let name = item["name"]?.stringValue,
+                      let changed = item["revision"]?.numberValue?.uint64Value else { return nil }
+                var value: [UInt8]?
+                if let text = item["value"]?.stringValue {
+                    guard let bytes = Base64.decode(text) else { return nil }
+                    value = bytes
+                }
+                changes.append(KVChange(key: KVKey(namespace, name), value: value, revision: changed))
+            }
+            self = .committed(revision: revision, changes: changes)
+        case "conflict":
+            guard let namespace = json["namespace"]?.stringValue, let name = json["name"]?.stringValue,
+                  let expected = json["expected"]?.numberValue?.uint64Value, let found = json["found"]?.numberValue?.uint64Value
+            else { return nil }
+            self = .conflict(key: KVKey(namespace, name), expected: expected, found: found)
+        case "refused":
+            guard let reason = json["error"]?.stringValue else { return nil }
+            self = .refused(reason)
+        default:
+            return nil
+        }
+    }
+}

@@ -1,0 +1,159 @@
+import DiscoAuth
+import DiscoCore
+import DiscoNet
+import NodeRuntime
+import Sidecar
+import SidecarProxy
+import Synchronization
+
+// MARK: - API keys in the cluster's replicated state
+
+/// The API keys of every sidecar of the cluster, kept in the replicated key-value state
+/// (namespace `sidecar.keys`, one key per `app_id`): a salted SHA-256 of the key, never the key,
+/// and whether it was revoked. Every node reads its own applied copy, so a check costs no
+/// network round trip; writes go through the leader (``Node/transact(_:)``).
+final class ReplicatedAPIKeys: APIKeyStore {
+    static let namespace = "sidecar.keys"
+    private let node = Mutex<Node?>(nil)
+
+    /// Set when the role starts (routes and checks before then find no keys).
+    func attach(_ node: Node) { self.node.withLock { $0 = node } }
+
+    func record(appID: String) async -> APIKeyRecord? {
+        guard let node = node.withLock({ $0 }), KVLimits.nameProblem(appID, what: "app_id") == nil,
+              let entry = node.keyValue(KVKey(Self.namespace, appID)) else { return nil }
+        return Self.decode(entry.value, appID: appID)
+    }
+
+    // MARK: Stored form
+
+    /// `{"salt": base64, "sha256": base64, "revoked": bool}`.
+    static func encode(_ record: APIKeyRecord) -> [UInt8] {
+        var object = JSONObject()
+        object.append(key: "salt", value: .string(Base64.encode(record.salt)))
+        object.append(key: "sha256", value: .string(Base64.encode(record.hash)))
+        object.append(key: "revoked", value: .bool(record.revoked))
+        return JSONValue.object(object).encodedBytes()
+    }
+
+    static func decode(_ bytes: [UInt8], appID: String) -> APIKeyRecord? {
+        guard let json = try? JSONValue.parse(bytes), let salt = json["salt"]?.stringValue.flatMap(Base64.decode),
+              let hash = json["sha256"]?.stringValue.flatMap(Base64.decode) else { return nil }
+        return APIKeyRecord(appID: appID, salt: salt, hash: hash, revoked: json["revoked"]?.boolValue ?? false)
+    }
+
+    // MARK: The API: POST /keys, GET /keys, DELETE /keys/{app_id}
+
+    /// The node API's key management (permission `keys-admin` with `-auth`).
+    var routes: [APIRoute] {
+        [APIRoute(["POST", "GET"], "/keys", permission: .keysAdmin) { request in
+            await request.method == "POST" ? self.add(request) : self.list()
+        },
+         APIRoute(["DELETE"], "/keys", subpaths: true, permission: .keysAdmin) { request in await self.revoke(request) }]
+    }
+
+    /// `{"app_id": "…"}` (and optionally `"app_key"`): stores the key's salted hash and answers
+    /// `{"app_id", "app_key"}` once (201); the key is not kept anywhere else. A live key of that
+    /// `app_id` is a conflict (409): revoke it first.
+    private func add(_ request: HTTPRequest) async -> HTTPResponse {
+        guard let node = node.withLock({ $0 }) else { return Self.error(503, "the sidecar role has not started yet") }
+        guard let body = try? JSONValue.parse(request.body), case .object = body else {
+            return Self.error(400, #"expected a JSON object such as {"app_id":"app1"} (and optionally "app_key")"#)
+        }
+        guard let appID = body["app_id"]?.stringValue, (1...128).contains(appID.utf8.count),
+              appID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
+            return Self.error(400, "\"app_id\" must be 1 to 128 visible ASCII characters without '/'")
+        }
+        if let object = body.objectValue, let unknown = object.keys.first(where: { $0 != "app_id" && $0 != "app_key" }) {
+            return Self.error(400, "unknown field \(unknown.debugDescription); the fields are app_id and app_key")
+        }
+        let key: String
+        if let given = body["app_key"] {
+            guard let text = given.stringValue, text.utf8.count >= 16, text.utf8.count <= 256 else {
+                return Self.error(400, "\"app_key\" must be a string of 16 to 256 bytes (leave it out to have one generated)")
+            }
+            key = text
+        } else {
+            guard let generated = try? APIKey.generate() else { return Self.error(500, "cannot generate a key") }
+            key = generated
+        }
+        guard let record = try? APIKeyRecord.hashing(appID: appID, key: key) else { return Self.error(500, "cannot hash the key") }
+        let kvKey = KVKey(Self.namespace, appID)
+        let existing = node.keyValue(kvKey)
+        if let existing, let stored = Self.decode(existing.value, appID: appID), !stored.revoked {
+            return Self.error(409, "app_id \(appID.debugDescription) already has a key; revoke it first (DELETE /keys/\(appID))")
+        }
+        let condition = existing.map { KVCondition(kvKey, revision: $0.revision) } ?? .absent(kvKey)
+        do {
+            switch try await node.transact(KVTransaction(conditions: [condition], operations: [.put(kvKey, Self.encode(record))])) {
+            case .committed:
+                var answer = JSONObject()
+                answer.append(key: "app_id", value: .string(appID))
+                answer.append(key: "app_key", value: .string(key))
+                return Self.json(.object(answer), status: 201)
+            case .conflict:
+                return Self.error(409, "app_id \(appID.debugDescription) changed meanwhile; try again")
+            case .refused(let reason):
+                return Self.error(507, "the cluster's key-value state is full: \(reason)")
+            }
+        } catch {
+            return Self.error(error.code == .invalid ? 400 : 503, "the key was not stored: \(error)")
+        }
+    }
+
+    /// `{"keys": [{"app_id", "revoked"}]}`, sorted by `app_id` (no hashes).
+    private func list() async -> HTTPResponse {
+        guard let node = node.withLock({ $0 }) else { return Self.error(503, "the sidecar role has not started yet") }
+        let entries = node.keyValues(namespace: Self.namespace).entries
+        let keys: [JSONValue] = entries.compactMap { entry in
+            guard let record = Self.decode(entry.value, appID: entry.key.name) else { return nil }
+            var object = JSONObject()
+            object.append(key: "app_id", value: .string(entry.key.name))
+            object.append(key: "revoked", value: .bool(record.revoked))
+            return .object(object)
+        }
+        var answer = JSONObject()
+        answer.append(key: "keys", value: .array(keys))
+        return Self.json(.object(answer))
+    }
+
+    /// Marks the key revoked (kept, so a revoked key answers 403 "revoked" rather than "unknown").
+    private func revoke(_ request: HTTPRequest) async -> HTTPResponse {
+        guard let node = node.withLock({ $0 }) else { return Self.error(503, "the sidecar role has not started yet") }
+        let appID = String(request.path.dropFirst("/keys/".count))
+        guard !appID.isEmpty, KVLimits.nameProblem(appID, what: "app_id") == nil else {
+            return Self.error(400, "name the key to revoke: DELETE /keys/{app_id}")
+        }
+        let kvKey = KVKey(Self.namespace, appID)
+        guard let existing = node.keyValue(kvKey), var record = Self.decode(existing.value, appID: appID) else {
+            return Self.error(404, "no key for app_id \(appID.debugDescription)")
+        }
+        record.revoked = true
+        do {
+            switch try await node.transact(KVTransaction(conditions: [KVCondition(kvKey, revision: existing.revision)],
+                                                          operations: [.put(kvKey, Self.encode(record))])) {
+            case .committed:
+                var answer = JSONObject()
+                answer.append(key: "app_id", value: .string(appID))
+                answer.append(key: "revoked", value: .bool(true))
+                return Self.json(.object(answer))
+            case .conflict: return Self.error(409, "app_id \(appID.debugDescription) changed meanwhile; try again")
+            case .refused(let reason): return Self.error(507, "the cluster's key-value state is full: \(reason)")
+            }
+        } catch {
+            return Self.error(503, "the key was not revoked: \(error)")
+        }
+    }
+
+    // MARK: Answers
+
+    static func json(_ value: JSONValue, status: Int = 200) -> HTTPResponse {
+        HTTPResponse(status: status, headers: ["Content-Type": "application/json"], bytes: value.encodedBytes() + [0x0A])
+    }
+
+    static func error(_ status: Int, _ message: String) -> HTTPResponse {
+        var object = JSONObject()
+        object.append(key: "error", value: .string(message))
+        return json(.object(object), status: status)
+    }
+}

@@ -1,0 +1,55 @@
+import DiscoCore
+
+// MARK: - keys
+
+/// `discoctl keys add <app_id> [-app-key KEY]`, `discoctl keys list`, `discoctl keys revoke <app_id>`:
+/// the sidecars' API keys, through the node API's `POST /keys`, `GET /keys`, `DELETE /keys/{app_id}`.
+func runKeys(_ context: CommandContext, key keyFlag: Flag<String>) async -> Int32 {
+    let positionals = context.flags.positionals
+    guard let action = positionals.first else { return usageError(context, "missing the action: add, list or revoke") }
+    let api = NodeAPI(context)
+    let answer: NodeAnswer
+    do {
+        switch action {
+        case "add":
+            guard positionals.count == 2 else { return usageError(context, "keys add takes one app_id, e.g. discoctl keys add app1") }
+            var body = JSONObject()
+            body.append(key: "app_id", value: .string(positionals[1]))
+            let given = context.flags[keyFlag]
+            if !given.isEmpty { body.append(key: "app_key", value: .string(given)) }
+            answer = try await api.send("POST", "/keys", json: JSONValue.object(body).encoded())
+        case "list":
+            guard positionals.count == 1 else { return usageError(context, "keys list takes no arguments") }
+            answer = try await api.send("GET", "/keys")
+        case "revoke":
+            guard positionals.count == 2 else { return usageError(context, "keys revoke takes one app_id, e.g. discoctl keys revoke app1") }
+            let appID = positionals[1]
+            guard !appID.contains("/"), !appID.isEmpty else { return usageError(context, "an app_id has no '/'") }
+            answer = try await api.send("DELETE", "/keys/" + appID)
+        default:
+            return usageError(context, "unknown action \(action.debugDescription); use add, list or revoke")
+        }
+    } catch {
+        return fail("keys", "\(error)").code
+    }
+    guard (200..<300).contains(answer.status) else {
+        let hint = answer.status == 404 && action != "revoke" ? " (is the node a disco-sidecar?)" : ""
+        return fail("keys", "\(action) refused (\(answer.status)): \(answer.errorMessage)\(hint)").code
+    }
+    if context.format == .json {
+        printLine(answer.json?.encoded() ?? answer.text)
+        return 0
+    }
+    switch action {
+    case "add":
+        printLine("app_id \(answer.json?["app_id"]?.stringValue ?? "?") app_key \(answer.json?["app_key"]?.stringValue ?? "?")")
+        printLine("(the key is shown only now: the cluster keeps only its salted hash)")
+    case "list":
+        for entry in answer.json?["keys"]?.arrayValue ?? [] {
+            printLine("\(entry["app_id"]?.stringValue ?? "?")\(entry["revoked"]?.boolValue == true ? " revoked" : "")")
+        }
+    default:
+        printLine("revoked \(answer.json?["app_id"]?.stringValue ?? "?")")
+    }
+    return 0
+}

@@ -28,9 +28,7 @@ import Testing
     /// The Secrets the README says to create (certificate and key, API key file), for the
     /// sidecar manifests' `-validate`, which reads them.
     static func withSecrets<T>(_ body: (ObjectData) async throws -> T) async throws -> T {
-        let certificates = try await CertificateFixture.make(name: "k8s-check")
-        defer { certificates.remove() }
-        return try await body(try await SidecarPods.objects(certificates))
+        try await body(try await SidecarPods.objects())
     }
 
     static func commandLineFindings(_ manifests: KubeManifests, objects: ObjectData) async throws -> [ManifestRules.Finding] {

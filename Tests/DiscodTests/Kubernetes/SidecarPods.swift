@@ -16,8 +16,17 @@ enum SidecarPods {
     static let appID = "orders"
     static let appKey = "k8s-sidecar-test-key"
 
-    /// The Secrets of k8s/sidecar and k8s/bigchaindb-gateway, as `kubectl create secret` makes them.
-    static func objects(_ certificates: CertificateFixture) async throws -> ObjectData {
+    /// The Secrets of k8s/sidecar and k8s/bigchaindb-gateway, as `kubectl create secret` makes
+    /// them; made once per test process (key generation is the costly part) and shared.
+    static func objects() async throws -> ObjectData { try await shared.value }
+
+    private static let shared = Task<ObjectData, any Error> {
+        let certificates = try await CertificateFixture.make(name: "k8s-secrets")
+        defer { certificates.remove() }
+        return try await objects(certificates)
+    }
+
+    private static func objects(_ certificates: CertificateFixture) async throws -> ObjectData {
         let leaf = try await certificates.issue("app.default.svc", ips: ["127.0.0.1"], dnsNames: ["app.default.svc", "localhost"])
         let tls: [String: [UInt8]] = ["tls.crt": Array(try Data(contentsOf: URL(fileURLWithPath: leaf.certificate))),
                                       "tls.key": Array(try Data(contentsOf: URL(fileURLWithPath: leaf.key)))]
@@ -62,9 +71,7 @@ enum SidecarPods {
     static func with(_ variant: Variant, _ body: (KubeHarness, StatefulSetSpec) async throws -> Void) async throws {
         try await DiscoPods.requireHarness()
         let manifests = try await manifests(variant)
-        let certificates = try await CertificateFixture.make(name: "k8s-sidecar")
-        defer { certificates.remove() }
-        try await KubeHarness.with(manifests, images: try images(manifests), objects: try await objects(certificates)) { harness in
+        try await KubeHarness.with(manifests, images: try images(manifests), objects: try await objects()) { harness in
             let statefulSet = try manifests.statefulSet(statefulSetName)
             do {
                 try await body(harness, statefulSet)

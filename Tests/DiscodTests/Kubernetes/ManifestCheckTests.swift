@@ -22,7 +22,7 @@ import Testing
             print("manifest check skipped: \(reason)")
             try Test.cancel(Comment(rawValue: reason))
         }
-        return try await KubeManifests.render(path)
+        return try await RenderedManifests.shared.render(path)
     }
 
     /// The Secrets the README says to create (certificate and key, API key file), for the
@@ -170,5 +170,21 @@ import Testing
         withKnownIssue("disco-sidecar -validate does not open -proxy-cert and -proxy-key") {
             #expect(findings.contains { $0.rule == .commandLine && $0.message.contains("missing.crt") }, "\(findings)")
         }
+    }
+}
+
+// MARK: - Rendering once
+
+/// Each kustomization rendered once per test process (every case of these tests starts from the
+/// same rendering; Python starting for each of them is most of their cost).
+actor RenderedManifests {
+    static let shared = RenderedManifests()
+    private var rendered: [String: KubeManifests] = [:]
+
+    func render(_ path: String) async throws -> KubeManifests {
+        if let done = rendered[path] { return done }
+        let manifests = try await KubeManifests.render(path)
+        rendered[path] = manifests
+        return manifests
     }
 }

@@ -6,6 +6,9 @@
 //       [--ciphers LIST]                 benchmark's nginx does; OpenSSL's TLS 1.2 cipher list,
 //       [--ciphersuites LIST]            its TLS 1.3 suites, and no session resumption
 //       [--no-resumption]
+//   disco-bench-http app HOST:PORT       a stand-in application (the Kubernetes harness's): every
+//                                        request gets one JSON line naming $HOSTNAME, the method,
+//                                        the path and how many requests of that method it has seen
 //   disco-bench-http echo BYTES          stream BYTES through an in-process echo server and
 //                                        client; prints one `echo ...` line with the bytes, the
 //                                        content check and this process's resident memory
@@ -14,6 +17,9 @@
 #endif
 
 let arguments = Array(CommandLine.arguments.dropFirst())
+if arguments.first == "app" {
+    exit(await StandInApp.run(Array(arguments.dropFirst())))
+}
 if arguments.first == "echo" {
     exit(await EchoSoak.run(Array(arguments.dropFirst())))
 }

@@ -142,8 +142,16 @@ public struct ProbeSpec: Sendable, Hashable {
         case startup, readiness, liveness
     }
 
+    /// `httpGet.scheme`: HTTP (the default) or HTTPS. Like the kubelet, an HTTPS probe does not
+    /// verify the certificate.
+    public enum Scheme: String, Sendable, Hashable {
+        case http = "HTTP"
+        case https = "HTTPS"
+    }
+
     public var path: String
     public var port: PortReference
+    public var scheme: Scheme
     public var initialDelaySeconds: Int
     public var periodSeconds: Int
     public var timeoutSeconds: Int
@@ -159,6 +167,9 @@ public struct ProbeSpec: Sendable, Hashable {
         path = try http.string("path") ?? "/"
         guard let port = try http.portReference("port") else { throw http.error("port", "required") }
         self.port = port
+        let scheme = try http.string("scheme") ?? Scheme.http.rawValue
+        guard let known = Scheme(rawValue: scheme) else { throw http.error("scheme", "expected HTTP or HTTPS, got \(scheme.debugDescription)") }
+        self.scheme = known
         initialDelaySeconds = try node.int("initialDelaySeconds") ?? 0
         periodSeconds = try node.int("periodSeconds") ?? 10
         timeoutSeconds = try node.int("timeoutSeconds") ?? 1

@@ -1,3 +1,4 @@
+import DiscoNet
 import Foundation
 import Synchronization
 
@@ -83,6 +84,7 @@ extension HarnessPod {
         let index: Int
         let path: String
         let port: UInt16?
+        let scheme: ProbeSpec.Scheme
         let timeout: Duration
     }
 
@@ -97,7 +99,8 @@ extension HarnessPod {
                 for (index, probe) in entry.probes.enumerated() where probe.isDue(at: now) {
                     guard probe.kind == .startup ? probe.verdict == .unknown : started else { continue }
                     due.append(DueProbe(container: container.name, index: index, path: probe.spec.path,
-                                        port: Self.port(of: probe.spec, in: container), timeout: .seconds(probe.spec.timeoutSeconds)))
+                                        port: Self.port(of: probe.spec, in: container), scheme: probe.spec.scheme,
+                                        timeout: .seconds(probe.spec.timeoutSeconds)))
                 }
             }
         }
@@ -106,8 +109,12 @@ extension HarnessPod {
             for probe in due {
                 group.addTask { [ip] in
                     guard let port = probe.port else { return (probe, false) }
-                    let answer = await LoopbackProbe.httpGet(host: ip, port: port, path: probe.path, timeout: probe.timeout)
-                    return (probe, answer.map { (200..<400).contains($0.status) } ?? false)
+                    let status: Int?
+                    switch probe.scheme {
+                    case .http: status = await LoopbackProbe.httpGet(host: ip, port: port, path: probe.path, timeout: probe.timeout)?.status
+                    case .https: status = await KubeletHTTPSProbe.status(host: ip, port: port, path: probe.path, timeout: probe.timeout)
+                    }
+                    return (probe, status.map { (200..<400).contains($0) } ?? false)
                 }
             }
             var collected: [(DueProbe, Bool)] = []
@@ -158,5 +165,29 @@ extension HarnessPod {
             state.ready = ready
             return true
         }
+    }
+}
+
+// MARK: - HTTPS probes
+
+/// `scheme: HTTPS` probes, as the kubelet sends them: TLS without verifying the certificate,
+/// one request per connection.
+enum KubeletHTTPSProbe {
+    /// Each probe asks for `Connection: close`, so it connects anew as the kubelet's do; the client
+    /// runs on the shared event loops, so there is nothing to shut down.
+    static let client: HTTPClient = {
+        var configuration = HTTPClientConfiguration(connectTimeout: .seconds(2), requestTimeout: .seconds(5))
+        if let insecure = try? TLSTransportFactory.client(TLSConfiguration(verifyPeer: false, label: "kubelet probe")) {
+            configuration.httpsTransport = insecure
+        }
+        return HTTPClient(configuration: configuration)
+    }()
+
+    /// The status `GET https://host:port/path` answered within `timeout`, or nil.
+    static func status(host: String, port: UInt16, path: String, timeout: Duration) async -> Int? {
+        var headers = HTTPHeaders()
+        headers.add(name: "Connection", value: "close")
+        let request = HTTPClientRequest(method: "GET", url: "https://\(host):\(port)\(path)", headers: headers, body: [])
+        return try? await client.send(request, timeout: timeout).status
     }
 }

@@ -144,8 +144,9 @@ extension KubeHarness {
 
     func claimDirectory(_ claim: String, podName: String) -> String { "\(root)/claims/\(claim)-\(podName)" }
 
-    /// Host directories for the pod's volumes: one per claim (kept across pod instances) and a
-    /// fresh one per emptyDir. Owned as the kubelet leaves them for `fsGroup`.
+    /// Host directories for the pod's volumes: one per claim (kept across pod instances), a
+    /// fresh one per emptyDir, and one per Secret or ConfigMap volume holding its files. Owned as
+    /// the kubelet leaves them for `fsGroup`.
     private func prepareVolumes(_ statefulSet: StatefulSetSpec, podName: String) throws -> [String: String] {
         var volumes: [String: String] = [:]
         let fsGroup = statefulSet.template.security.fsGroup
@@ -155,7 +156,18 @@ extension KubeHarness {
         for (name, kind) in statefulSet.template.volumes where kind == "emptyDir" {
             volumes[name] = "\(root)/pods/\(podName)-\(UUID().uuidString.prefix(8))/\(name)"
         }
+        // Secret and ConfigMap volumes: the object's files, written fresh for each pod instance.
+        let podDirectory = "\(root)/pods/\(podName)-\(UUID().uuidString.prefix(8))-objects"
+        for (name, projected) in statefulSet.template.objectVolumes.sorted(by: { $0.key < $1.key }) {
+            do {
+                try objectData.materialize(projected, into: "\(podDirectory)/\(name)", group: fsGroup)
+            } catch let error as ManifestError {
+                throw ManifestError("pod \(podName): volume \(name): \(error)")
+            }
+            volumes[name] = "\(podDirectory)/\(name)"
+        }
         for directory in volumes.values {
+            if statefulSet.template.objectVolumes.keys.contains(where: { volumes[$0] == directory }) { continue }
             if !FileManager.default.fileExists(atPath: directory) {
                 try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
                 var attributes: [FileAttributeKey: Any] = [.posixPermissions: fsGroup == nil ? 0o777 : 0o2775]

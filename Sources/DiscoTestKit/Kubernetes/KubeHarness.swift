@@ -19,6 +19,8 @@ public final class KubeHarness: Sendable {
     public let network: PodNetwork
     public let dns: ClusterDNS
     public let settings: KubeletSettings
+    /// The Secrets and ConfigMaps pods can mount: the manifests' own and those the test gave.
+    public let objectData: ObjectData
     let images: [String: HarnessImage]
     /// Volumes (claims and emptyDirs) live under here.
     let root: String
@@ -31,8 +33,9 @@ public final class KubeHarness: Sendable {
     }
 
     private init(manifests: KubeManifests, namespace: String, network: PodNetwork, dns: ClusterDNS, settings: KubeletSettings,
-                 images: [HarnessImage], root: String) {
+                 objectData: ObjectData, images: [HarnessImage], root: String) {
         self.manifests = manifests
+        self.objectData = objectData
         self.namespace = namespace
         self.network = network
         self.dns = dns
@@ -44,11 +47,12 @@ public final class KubeHarness: Sendable {
     // MARK: Lifetime
 
     /// Runs `body` with a fresh harness and tears everything down afterwards, whether `body`
-    /// returns or throws.
-    public static func with<T: Sendable>(_ manifests: KubeManifests, images: [HarnessImage], namespace: String = "default",
-                                         settings: KubeletSettings = KubeletSettings(),
+    /// returns or throws. `objects` are Secrets and ConfigMaps that exist before the manifests
+    /// are applied (what `kubectl create secret` made); pods mount them and the manifests' own.
+    public static func with<T: Sendable>(_ manifests: KubeManifests, images: [HarnessImage], objects: ObjectData = ObjectData(),
+                                         namespace: String = "default", settings: KubeletSettings = KubeletSettings(),
                                          _ body: (KubeHarness) async throws -> T) async throws -> T {
-        let harness = try await start(manifests, images: images, namespace: namespace, settings: settings)
+        let harness = try await start(manifests, images: images, objects: objects, namespace: namespace, settings: settings)
         do {
             let result = try await body(harness)
             await harness.shutdown()
@@ -59,15 +63,16 @@ public final class KubeHarness: Sendable {
         }
     }
 
-    static func start(_ manifests: KubeManifests, images: [HarnessImage], namespace: String,
+    static func start(_ manifests: KubeManifests, images: [HarnessImage], objects: ObjectData, namespace: String,
                       settings: KubeletSettings) async throws -> KubeHarness {
+        let objectData = try ObjectData(manifests, given: objects)
         let network = try await PodNetwork.create()
         do {
             let dns = ClusterDNS(sandbox: try await network.addSandbox(label: "kube-dns"))
             let root = NSTemporaryDirectory() + "disco-k8s-\(network.index)-\(UUID().uuidString.prefix(8))"
             try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
             let harness = KubeHarness(manifests: manifests, namespace: namespace, network: network, dns: dns, settings: settings,
-                                      images: images, root: root)
+                                      objectData: objectData, images: images, root: root)
             try await dns.serve(harness.desiredRecords())
             return harness
         } catch {

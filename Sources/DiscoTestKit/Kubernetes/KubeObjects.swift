@@ -34,6 +34,8 @@ public struct PodTemplate: Sendable {
     public var security: SecuritySettings
     /// `volumes[].name` → the kind of source (`emptyDir`, `secret`, ...).
     public var volumes: [String: String]
+    /// The `secret` and `configMap` volumes by name, with what they project.
+    public var objectVolumes: [String: ObjectVolume]
     public var location: String
 
     /// Reads a pod template (`metadata` and `spec`; a Pod object has the same shape).
@@ -49,9 +51,11 @@ public struct PodTemplate: Sendable {
         terminationGracePeriodSeconds = try spec.int("terminationGracePeriodSeconds") ?? 30
         security = try SecuritySettings(spec.object("securityContext"))
         volumes = [:]
+        objectVolumes = [:]
         for item in try spec.array("volumes") {
             let name = try item.requiredString("name")
             volumes[name] = item.value.objectValue?.keys.first { $0 != "name" } ?? "unknown"
+            if let projected = try ObjectVolume(item) { objectVolumes[name] = projected }
         }
     }
 

@@ -69,9 +69,12 @@ public enum ManifestRules {
                            ip: "10.0.0.10", hostIP: "10.0.0.1", labels: workload.template.labels)
     }
 
-    /// A container's command line as the kubelet would run it, with sample downward-API values.
-    static func commandLine(_ container: ContainerSpec, in workload: Workload, images: [HarnessImage]) throws -> [String] {
+    /// A container's command line as the kubelet would run it, with sample downward-API values;
+    /// nil when it runs its image's own entrypoint and the image is not one of `images` (someone
+    /// else's program, which these rules do not judge).
+    static func commandLine(_ container: ContainerSpec, in workload: Workload, images: [HarnessImage]) throws -> [String]? {
         let image = images.first { $0.name == HarnessImage.baseName(of: container.image) }
+        if image == nil, container.command == nil { return nil }
         let environment = try KubeletExpansion.environment(of: container, pod: sampleIdentity(workload),
                                                            base: image?.baseEnvironment(hostname: sampleIdentity(workload).name) ?? [])
         let entrypoint = container.command == nil && container.args == nil ? (image.map { $0.entrypoint + $0.cmd } ?? []) : (image?.entrypoint ?? [])
@@ -146,8 +149,8 @@ extension ManifestRules {
         var findings: [Finding] = []
         let location = "StatefulSet \(statefulSet.name)"
         for container in statefulSet.template.allContainers {
-            let line = try commandLine(container, in: workload, images: images)
-            guard let program = line.first.map({ URL(fileURLWithPath: $0).lastPathComponent }), programs.contains(program),
+            guard let line = try commandLine(container, in: workload, images: images),
+                  let program = line.first.map({ URL(fileURLWithPath: $0).lastPathComponent }), programs.contains(program),
                   let text = flagValue("bootstrap-expect", in: line.dropFirst()), let expect = Int(text), expect > 0
             else { continue }
             if statefulSet.podManagementPolicy != .parallel {
@@ -198,17 +201,30 @@ extension ManifestRules {
     /// Runs `<program> -validate <args>` for every container whose program is one of
     /// ``programs``, with the downward API filled in; a non-zero exit is a finding with the
     /// program's message.
-    public static func checkCommandLines(_ manifests: KubeManifests, images: [HarnessImage],
-                                         programsDirectory: String) async throws -> [Finding] {
+    ///
+    /// Files the program reads from Secret and ConfigMap volumes (certificates, key files,
+    /// configuration) are written to a temporary directory from `objects` and the manifests'
+    /// own ConfigMaps, and arguments under a mount path point there instead, as if mounted.
+    public static func checkCommandLines(_ manifests: KubeManifests, images: [HarnessImage], programsDirectory: String,
+                                         objects: ObjectData = ObjectData()) async throws -> [Finding] {
         var findings: [Finding] = []
+        let data = try ObjectData(manifests, given: objects)
+        let scratch = NSTemporaryDirectory() + "disco-manifest-check-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
         for workload in try workloads(manifests) {
             for container in workload.template.allContainers {
-                let line = try commandLine(container, in: workload, images: images)
-                guard let program = line.first.map({ URL(fileURLWithPath: $0).lastPathComponent }), programs.contains(program) else { continue }
+                guard var line = try commandLine(container, in: workload, images: images),
+                      let program = line.first.map({ URL(fileURLWithPath: $0).lastPathComponent }), programs.contains(program) else { continue }
                 let executable = "\(programsDirectory)/\(program)"
                 guard FileManager.default.isExecutableFile(atPath: executable) else {
                     findings.append(Finding(rule: .commandLine, location: container.location, message: "\(executable) is not built, so its command line cannot be checked"))
                     continue
+                }
+                for mount in container.volumeMounts {
+                    guard let projected = workload.template.objectVolumes[mount.name], data.data(for: projected) != nil else { continue }
+                    let directory = "\(scratch)/\(workload.object.name)/\(container.name)/\(mount.name)"
+                    try data.materialize(projected, into: directory, group: nil)
+                    line = line.map { $0.replacingOccurrences(of: mount.mountPath + "/", with: directory + "/") }
                 }
                 let outcome = try await Command.run(executable, ["-validate"] + line.dropFirst())
                 if !outcome.succeeded {

@@ -146,13 +146,17 @@ extension Node {
         return JSONNumber(tenths / 10).map(JSONValue.number) ?? .null
     }
 
-    /// 200 only with a known leader this node can reach; `?noleader` checks liveness only. A
-    /// removed node answers 503 either way.
+    /// 200 only with a known leader this node can reach and every role ready; `?noleader`
+    /// checks liveness only: neither a leader nor the roles (a sidecar whose application has not
+    /// started yet is alive, and a native sidecar's startup probe must pass before Kubernetes
+    /// starts that application). A removed node answers 503 either way.
     func readyz(_ request: HTTPRequest) async -> HTTPResponse {
         if let removal {
             return APIResponse.error(503, "not ready: node \(id) was removed from the cluster (\(removal.reporter)); "
                 + "start it with -join to make it a member again", extra: [.init(key: "removed", value: .bool(true))])
         }
+        // Liveness: neither a leader nor the roles (a sidecar whose application is still starting is alive).
+        if parseQuery(request.query)["noleader"] != nil { return APIResponse.json(["ready": true, "leader": .null]) }
         if isWaitingForBootstrapNeeds, !configuration.cluster.bootstrapNeeds.isEmpty {
             let missing = await missingBootstrapNeeds()
             return APIResponse.error(503, "not ready: starting: waiting for a live member performing "
@@ -166,7 +170,6 @@ extension Node {
         if let (role, problem) = await roleReadinessProblem(query: request.query) {
             return APIResponse.error(503, "not ready: role \(role): \(problem)", extra: [.init(key: "role", value: .string(role))])
         }
-        if parseQuery(request.query)["noleader"] != nil { return APIResponse.json(["ready": true, "leader": .null]) }
         let raft = consensus.status
         guard let leader = raft.leader else { return APIResponse.error(503, "not ready: no leader is known") }
         if leader != id {

@@ -4,6 +4,13 @@ import DiscoTestKit
 import Foundation
 import Testing
 
+// MARK: - Pod harness scenarios, one at a time
+
+/// Every scenario that runs pods (k8s/disco's and k8s/sidecar's) runs one after another: each
+/// starts several clusters' worth of processes and namespaces, and two at once on a small
+/// machine starve the rest of the suite.
+@Suite(.serialized) enum PodHarnessScenarios {}
+
 // MARK: - The disco StatefulSet under the pod harness
 
 /// k8s/disco rendered, run by ``KubeHarness``, and asked about through each pod's HTTP API.

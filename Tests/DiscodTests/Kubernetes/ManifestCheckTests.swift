@@ -22,19 +22,89 @@ import Testing
             print("manifest check skipped: \(reason)")
             try Test.cancel(Comment(rawValue: reason))
         }
-        return try await KubeManifests.render(path)
+        return try await RenderedManifests.shared.render(path)
+    }
+
+    /// The Secrets the README says to create (certificate and key, API key file), for the
+    /// sidecar manifests' `-validate`, which reads them.
+    static func withSecrets<T>(_ body: (ObjectData) async throws -> T) async throws -> T {
+        try await body(try await SidecarPods.objects())
+    }
+
+    static func commandLineFindings(_ manifests: KubeManifests, objects: ObjectData) async throws -> [ManifestRules.Finding] {
+        try await ManifestRules.checkCommandLines(manifests, images: try Self.images(), programsDirectory: try ExecutableRunner.productsDirectory().path,
+                                                  objects: objects)
     }
 
     @Test func everyKustomizationPassesTheRulesAndItsCommandLinesValidate() async throws {
         let directories = try Self.kustomizations()
-        #expect(directories.contains("k8s/disco"))
-        for directory in directories {
-            let manifests = try await Self.rendered(directory)
-            #expect(try ManifestRules.check(manifests, images: try Self.images()).isEmpty, "\(directory)")
-            let findings = try await ManifestRules.checkCommandLines(manifests, images: try Self.images(),
-                                                                     programsDirectory: try ExecutableRunner.productsDirectory().path)
-            #expect(findings.isEmpty, "\(directory): \(findings)")
+        #expect(Set(directories).isSuperset(of: ["k8s/disco", "k8s/sidecar", "k8s/bigchaindb-gateway"]))
+        try await Self.withSecrets { objects in
+            for directory in directories {
+                let manifests = try await Self.rendered(directory)
+                #expect(try ManifestRules.check(manifests, images: try Self.images()).isEmpty, "\(directory)")
+                let findings = try await Self.commandLineFindings(manifests, objects: objects)
+                #expect(findings.isEmpty, "\(directory): \(findings)")
+            }
         }
+    }
+
+    /// The sidecar manifests: a native sidecar in the init containers (and nowhere else), its
+    /// probes on its own ports, the readiness probe over HTTPS on the proxy port, and the client
+    /// Service on that port.
+    @Test(arguments: [("k8s/sidecar", "app"), ("k8s/bigchaindb-gateway", "bdb")])
+    func sidecarManifestsRunDiscoSidecarAsANativeSidecar(directory: String, name: String) async throws {
+        let manifests = try await Self.rendered(directory)
+        let template = try manifests.statefulSet(name).template
+        let sidecar = try #require(template.sidecars.first)
+        #expect(template.sidecars.count == 1 && sidecar.command == ["disco-sidecar"])
+        #expect(template.containers.allSatisfy { $0.restartPolicy == nil && $0.command?.first != "disco-sidecar" })
+        #expect(sidecar.readinessProbe?.scheme == .https && sidecar.readinessProbe?.port == .name("proxy"))
+        #expect(sidecar.readinessProbe?.path == "/.sidecar/readyz")
+        #expect(try manifests.service(name).ports.map(\.targetPort) .contains(.name("proxy")))
+        #expect(template.allContainers.allSatisfy { $0.security.readOnlyRootFilesystem == true && $0.security.dropsAllCapabilities })
+        #expect(template.objectVolumes.values.filter { $0.kind == .secret }.count == 2)
+    }
+
+    /// Mistakes in the sidecar manifests, each caught by its rule.
+    static let sidecarMistakes: [(path: String, kind: String, name: String, value: JSONValue?, rule: ManifestRules.Rule, mentions: String)] = [
+        ("spec.template.spec.containers.0.restartPolicy", "StatefulSet", "app", "Always", .restartPolicy, "only allowed on initContainers"),
+        ("spec.template.spec.initContainers.0.restartPolicy", "StatefulSet", "app", "OnFailure", .restartPolicy, "can only be Always"),
+        ("spec.template.spec.initContainers.0.readinessProbe.httpGet.port", "StatefulSet", "app", "https", .probePort, "port https is not a port"),
+        ("spec.ports.0.targetPort", "Service", "app", "http", .servicePort, "targetPort http (TCP) is not a named port"),
+        ("spec.podManagementPolicy", "StatefulSet", "app", "OrderedReady", .parallelPods, "needs podManagementPolicy: Parallel"),
+        ("spec.publishNotReadyAddresses", "Service", "app-internal", false, .publishNotReady, "publishNotReadyAddresses must be true"),
+        ("spec.replicas", "StatefulSet", "app", 5, .bootstrapExpectReplicas, "-bootstrap-expect=3 but replicas is 5"),
+    ]
+
+    @Test(arguments: sidecarMistakes.indices)
+    func eachRuleCatchesItsMistakeInTheSidecarManifests(_ index: Int) async throws {
+        let mistake = Self.sidecarMistakes[index]
+        let manifests = try await Self.rendered("k8s/sidecar").setting(mistake.path, to: mistake.value, in: mistake.kind, named: mistake.name)
+        let findings = try ManifestRules.check(manifests, images: try Self.images())
+        #expect(findings.contains { $0.rule == mistake.rule && $0.description.contains(mistake.mentions) },
+                "\(mistake.path) = \(mistake.value.map { "\($0)" } ?? "removed"): \(findings)")
+    }
+
+    /// disco-sidecar's own parser judges the sidecar containers' arguments, with the Secrets'
+    /// files in place; without a Secret, the file it should hold is named.
+    @Test(arguments: [
+        ("k8s/bigchaindb-gateway", "bdb", "-limit-req=zone=per_client rate=10r/h", "unit must be r/s or r/m", true),
+        ("k8s/bigchaindb-gateway", "bdb", "-tcp-proxy=27017", "LISTEN=UPSTREAM", true),
+        ("k8s/sidecar", "app", "-upstream=http://127.0.0.1:9000", "keys.json", false),
+    ])
+    func sidecarCommandLinesAreCheckedByDiscoSidecarValidate(directory: String, name: String, argument: String, message: String,
+                                                             secrets: Bool) async throws {
+        let flag = String(argument.prefix { $0 != "=" })
+        let args = try #require(try await Self.rendered(directory).statefulSet(name).template.sidecars.first?.args)
+        let position = try #require(args.firstIndex { $0.hasPrefix(flag + "=") })
+        let manifests = try await Self.rendered(directory).setting("spec.template.spec.initContainers.0.args.\(position)", to: .string(argument),
+                                                                   in: "StatefulSet", named: name)
+        let findings = try await Self.withSecrets { objects in
+            try await Self.commandLineFindings(manifests, objects: secrets ? objects : ObjectData())
+        }
+        #expect(findings.count == 1 && findings[0].rule == .commandLine && findings[0].message.contains(message), "\(findings)")
+        #expect(findings.first?.message.contains("disco-sidecar -validate exited 2") == true, "\(findings)")
     }
 
     /// One broken field per case, and the finding it must produce.
@@ -85,5 +155,36 @@ import Testing
                                                                  programsDirectory: try ExecutableRunner.productsDirectory().path)
         #expect(findings.count == 1 && findings[0].rule == .commandLine && findings[0].message.contains(message), "\(findings)")
         #expect(findings.first?.message.contains("discod -validate exited 2") == true)
+    }
+
+    /// discod -validate loads its certificate files; disco-sidecar -validate does not load the
+    /// proxy's yet, so a certificate path that is wrong in a manifest is only found when the pod
+    /// starts. When the sidecar learns it, this known issue stops happening and the test fails:
+    /// then make it a plain expectation.
+    @Test func sidecarValidateNamesAMissingProxyCertificate() async throws {
+        let args = try #require(try await Self.rendered("k8s/sidecar").statefulSet("app").template.sidecars.first?.args)
+        let position = try #require(args.firstIndex { $0.hasPrefix("-proxy-cert=") })
+        let manifests = try await Self.rendered("k8s/sidecar").setting("spec.template.spec.initContainers.0.args.\(position)",
+                                                                       to: .string("-proxy-cert=/etc/disco/tls/missing.crt"), in: "StatefulSet", named: "app")
+        let findings = try await Self.withSecrets { objects in try await Self.commandLineFindings(manifests, objects: objects) }
+        withKnownIssue("disco-sidecar -validate does not open -proxy-cert and -proxy-key") {
+            #expect(findings.contains { $0.rule == .commandLine && $0.message.contains("missing.crt") }, "\(findings)")
+        }
+    }
+}
+
+// MARK: - Rendering once
+
+/// Each kustomization rendered once per test process (every case of these tests starts from the
+/// same rendering; Python starting for each of them is most of their cost).
+actor RenderedManifests {
+    static let shared = RenderedManifests()
+    private var rendered: [String: KubeManifests] = [:]
+
+    func render(_ path: String) async throws -> KubeManifests {
+        if let done = rendered[path] { return done }
+        let manifests = try await KubeManifests.render(path)
+        rendered[path] = manifests
+        return manifests
     }
 }

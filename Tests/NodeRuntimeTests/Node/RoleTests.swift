@@ -142,6 +142,8 @@ final class ObservingRole: Role {
         let ready = try await client.send(HTTPClientRequest(url: setup.apiURL + "/readyz"))
         #expect(ready.status == 503)
         #expect(ready.bodyText.contains("not ready: role waiting: upstream not checked yet"))
+        let alive = try await client.send(HTTPClientRequest(url: setup.apiURL + "/readyz?noleader"))
+        #expect(alive.status == 200, "liveness does not wait for the roles: \(alive.bodyText)")
         #expect(await running.stop() == nil)
         await client.shutdown()
     }

@@ -1,0 +1,92 @@
+import DiscoCore
+import DiscoTestKit
+import Foundation
+import Testing
+
+extension PodHarnessScenarios {
+    /// k8s/sidecar run as pods: disco-sidecar as a native sidecar in front of the stand-in
+    /// application, HTTPS and API keys from Secrets mounted as the kubelet mounts them, the readiness
+    /// probe over HTTPS on the proxy port, clients going through the `app` Service's endpoints.
+    @Suite(.serialized) struct SidecarStatefulSetTests {
+        static let three = ["app-0", "app-1", "app-2"]
+        static let followerTLSIssue = "a sidecar forwards writes to the writer's proxy over plain HTTP, which the writer's HTTPS-only proxy refuses (400)"
+
+        /// All pods start at once and form one cluster; through every endpoint of the Service, reads
+        /// are answered by that pod's application and writes (with an API key) by the writer's.
+        /// The writer's pod is killed: writes resume through the others, at the new writer, and the
+        /// pod the StatefulSet brings back (on a new IP) joins the same cluster.
+        ///
+        /// As written (HTTPS on the proxy), writes sent to a pod that is not the writer do not reach
+        /// the writer yet (``followerTLSIssue``); that part is a known issue there, and the variant
+        /// without TLS shows the whole path.
+        @Test(arguments: SidecarPods.Variant.allCases)
+        func readsStayLocalWritesReachTheWriterAndResumeWhenItsPodIsKilled(_ variant: SidecarPods.Variant) async throws {
+            try await SidecarPods.with(variant) { harness, statefulSet in
+                #expect(statefulSet.template.sidecars.map(\.name) == ["disco-sidecar"])
+                let pods = try await harness.apply(statefulSet)
+                try await harness.waitUntilReady(pods)
+                let formed = try await DiscoPods.waitForOneCluster(harness, voters: Self.three)
+                let endpoints = try harness.endpoints(of: "app")
+                #expect(endpoints.count == 3 && endpoints.allSatisfy { $0.hasSuffix(":8443") }, "\(endpoints)")
+
+                for pod in harness.pods {
+                    let read = await SidecarPods.send("GET", "/items", to: "\(pod.ip):8443", scheme: variant.scheme)
+                    #expect(read.status == 200 && read.app == pod.name, "a read through \(pod.name) reached \(read)")
+                    let anonymous = await SidecarPods.send("POST", "/orders", to: "\(pod.ip):8443", scheme: variant.scheme)
+                    #expect(anonymous.status == 401, "a write without a key through \(pod.name): \(anonymous)")
+                }
+                try await Self.checkWrites(harness, reach: formed.leader, variant: variant)
+
+                // The writer's pod is killed (a forced delete); the others elect a new writer.
+                await harness.deletePod(formed.leader, grace: .zero)
+                var newWriter = ""
+                try await waitUntil("a new leader among the surviving pods", timeout: .seconds(60)) {
+                    var leaders = Set<String>()
+                    for pod in harness.pods { leaders.insert(await DiscoPods.view(of: pod)?.leader ?? "") }
+                    newWriter = leaders.first ?? ""
+                    return leaders.count == 1 && !newWriter.isEmpty && newWriter != formed.leader
+                }
+                try await Self.checkWrites(harness, reach: newWriter, variant: variant)
+
+                let ordinal = try #require(Int(formed.leader.split(separator: "-").last ?? ""))
+                let back = try await harness.createPod(statefulSet, ordinal: ordinal)
+                try await harness.waitUntilReady([back])
+                #expect(try await DiscoPods.waitForOneCluster(harness, voters: Self.three).epoch == formed.epoch)
+                let read = await SidecarPods.send("GET", "/items", to: "\(back.ip):8443", scheme: variant.scheme)
+                #expect(read.status == 200 && read.app == back.name, "\(read)")
+                #expect(harness.pods.allSatisfy { $0.totalRestarts == 0 }, "a container restarted:\n\(harness.describe())")
+            }
+        }
+
+        /// Waits until a write with the API key through the writer's own endpoint, and (without TLS)
+        /// through every ready endpoint of the Service, reaches `writer`'s application with the key's
+        /// headers removed on the way. With TLS, writes through the other endpoints are a known issue.
+        static func checkWrites(_ harness: KubeHarness, reach writer: String, variant: SidecarPods.Variant) async throws {
+            var last: [String: SidecarPods.Answer] = [:]
+            let writerEndpoint = try #require(harness.pod(writer)).ip + ":8443"
+            func reached(_ answer: SidecarPods.Answer) -> Bool {
+                answer.status == 200 && answer.app == writer && answer.json?["app_id"]?.isNull == true
+            }
+            do {
+                try await waitUntil("writes to reach \(writer)'s application", timeout: .seconds(60), pollEvery: .milliseconds(200)) {
+                    let endpoints = try harness.endpoints(of: "app")
+                    guard endpoints.count == harness.pods.count, endpoints.contains(writerEndpoint) else { return false }
+                    last = [:]
+                    for endpoint in variant == .asWritten ? [writerEndpoint] : endpoints {
+                        last[endpoint] = await SidecarPods.send("POST", "/orders", to: endpoint, scheme: variant.scheme, key: true)
+                    }
+                    return last.values.allSatisfy(reached)
+                }
+            } catch let timeout as WaitTimeout {
+                throw ManifestError("\(timeout); last answers: \(last)")
+            }
+            guard variant == .asWritten else { return }
+            for endpoint in try harness.endpoints(of: "app") where endpoint != writerEndpoint {
+                let answer = await SidecarPods.send("POST", "/orders", to: endpoint, scheme: variant.scheme, key: true)
+                withKnownIssue(Comment(rawValue: followerTLSIssue)) {
+                    #expect(reached(answer), "a write through \(endpoint): \(answer)")
+                }
+            }
+        }
+    }
+}

@@ -22,7 +22,7 @@ import Testing
         let running = try await RoleTestNode.start(configuration, roles: [role])
         defer { running.removeDirectory() }
         let client = HTTPClient()
-        try await waitUntil("the zone to hold n1 as leader") {
+        try await waitUntil("the zone to hold n1 as leader", timeout: .seconds(120)) {
             (try? await dig(Self.port(role), "leader.disco.test")) == ["127.0.0.1"]
         }
         #expect(try await dig(Self.port(role), "n1.node.disco.test") == ["127.0.0.1"])
@@ -56,25 +56,25 @@ import Testing
         var running = try await RoleTestNode.start(configuration, roles: [first])
         defer { running.removeDirectory() }
         let client = HTTPClient()
-        try await waitUntil("a leader") { (try? await running.getJSON("/leader", client: client))?["id"] == "c1" }
+        try await waitUntil("a leader", timeout: .seconds(120)) { (try? await running.getJSON("/leader", client: client))?["id"] == "c1" }
         let a = try #require(try await running.append(#"{"type":"a","roles":["dns"]}"#, client: client))
         _ = try await running.append(#"{"type":"other","roles":["web"]}"#, client: client)
         _ = try await running.append(#"{"n":1}"#, client: client)
         let b = try #require(try await running.append(#"{"type":"b","roles":["web","dns"]}"#, client: client))
-        try await waitUntil("the role to consume a and b") {
+        try await waitUntil("the role to consume a and b", timeout: .seconds(120)) {
             (try? await running.getJSON("/status", client: client))?["roles"]?["dns"]?["last_event"]?.numberValue?.uint64Value == b
         }
         #expect(try await running.getJSON("/status", client: client)["roles"]?["dns"]?["events_consumed"] == 2)
-        try await waitUntil("the cursor stored at b") { running.node.eventCursor(role: "dns", consumer: "c1") == b }
+        try await waitUntil("the cursor stored at b", timeout: .seconds(120)) { running.node.eventCursor(role: "dns", consumer: "c1") == b }
         #expect(a < b)
         #expect(await running.stop() == nil)
 
         // The same node again, with a new role instance: it resumes after b.
         let second = try Self.dnsRole()
         running = try await RoleTestNode.start(configuration, roles: [second])
-        try await waitUntil("a leader again") { (try? await running.getJSON("/leader", client: client))?["id"] == "c1" }
+        try await waitUntil("a leader again", timeout: .seconds(120)) { (try? await running.getJSON("/leader", client: client))?["id"] == "c1" }
         let c = try #require(try await running.append(#"{"type":"c","roles":["dns"]}"#, client: client))
-        try await waitUntil("the restarted role to consume c") {
+        try await waitUntil("the restarted role to consume c", timeout: .seconds(120)) {
             (try? await running.getJSON("/status", client: client))?["roles"]?["dns"]?["last_event"]?.numberValue?.uint64Value == c
         }
         // Only c: a and b were not handed over again.

@@ -28,7 +28,7 @@ struct RoleTestNode {
         // A restart may find the directory's lock still held for a moment: a process another test
         // spawned between fork and exec shares the descriptor until its exec closes it.
         var started: Node?
-        try await waitUntil("the data directory's lock to be free") {
+        try await waitUntil("the data directory's lock to be free", timeout: .seconds(120)) {
             do {
                 started = try await Node.start(configuration, logger: logger, roles: roles)
                 return true

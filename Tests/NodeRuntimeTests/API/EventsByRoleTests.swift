@@ -50,7 +50,7 @@ import Testing
         defer { setup.removeDirectory() }
         let running = try await RunningNode.start(setup.configuration)
         let client = HTTPClient()
-        try await waitUntil("e1 to lead") { running.node.keyValues(namespace: "x").revision > 0 }
+        try await waitUntil("e1 to lead", timeout: .seconds(120)) { running.node.keyValues(namespace: "x").revision > 0 }
         let bodies = [#"{"type":"a","roles":["dns"]}"#, #"{"n":1}"#, #"{"type":"b","roles":["web"]}"#, #"{"type":"c","roles":["dns","web"]}"#]
         for body in bodies {
             let (status, _) = try await Self.post(client, setup.apiURL + "/events", body)

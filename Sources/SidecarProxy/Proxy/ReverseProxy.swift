@@ -165,6 +165,7 @@ public final class ReverseProxy: Sendable {
         let logger = self.logger
         let metrics = self.metrics
         let watchdog = self.watchdog
+        let readTimeout = configuration.readTimeout
         return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .stream { writer in
             let watch = watchdog.watch { body.close() }
             do {
@@ -173,7 +174,11 @@ public final class ReverseProxy: Sendable {
                     try await writer.write(piece)
                     watchdog.progress(watch)
                 }
-                _ = watchdog.finish(watch)
+                // A body the watchdog closed between two reads ends like a complete one: it was
+                // not, so the client's connection must close without the final chunk.
+                guard !watchdog.finish(watch) else {
+                    throw HTTPClientError(.timeout, host: address, detail: "no more of the response body within \(readTimeout)")
+                }
             } catch {
                 let stalled = watchdog.finish(watch)
                 if error is HTTPClientError {

@@ -10,10 +10,11 @@ final class GracefulShutdownSignal: Sendable {
         var triggered = false
         var nextID = 0
         var handlers: [Int: @Sendable () -> Void] = [:]
-        var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
     }
 
     private let state = Mutex(State())
+    /// Opened after the handlers ran; waiters wait on it.
+    private let triggered = Latch()
 
     @TaskLocal static var current: GracefulShutdownSignal?
 
@@ -21,17 +22,14 @@ final class GracefulShutdownSignal: Sendable {
 
     /// Runs every handler and resumes every waiter, once; later calls do nothing.
     func trigger() {
-        let (handlers, waiters) = state.withLock { state -> ([@Sendable () -> Void], [CheckedContinuation<Void, Never>]) in
-            guard !state.triggered else { return ([], []) }
+        let handlers = state.withLock { state -> [@Sendable () -> Void] in
+            guard !state.triggered else { return [] }
             state.triggered = true
-            defer {
-                state.handlers = [:]
-                state.waiters = [:]
-            }
-            return (Array(state.handlers.values), Array(state.waiters.values))
+            defer { state.handlers = [:] }
+            return Array(state.handlers.values)
         }
         handlers.forEach { $0() }
-        waiters.forEach { $0.resume() }
+        triggered.open()
     }
 
     /// Registers `handler`; returns nil (and runs it at once) when already triggered.
@@ -52,30 +50,7 @@ final class GracefulShutdownSignal: Sendable {
 
     /// Suspends until triggered or until the task is cancelled (then it returns too).
     func wait() async {
-        let id = state.withLock { state -> Int in
-            state.nextID += 1
-            return state.nextID
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let now = state.withLock { state -> Bool in
-                    if state.triggered { return true }
-                    state.waiters[id] = continuation
-                    return false
-                }
-                if now {
-                    continuation.resume()
-                } else if Task.isCancelled {
-                    resumeWaiter(id)
-                }
-            }
-        } onCancel: {
-            resumeWaiter(id)
-        }
-    }
-
-    private func resumeWaiter(_ id: Int) {
-        state.withLock { $0.waiters.removeValue(forKey: id) }?.resume()
+        await triggered.wait()
     }
 }
 

@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoLifecycle
 import Foundation
 import Synchronization
 

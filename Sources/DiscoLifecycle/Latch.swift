@@ -4,7 +4,7 @@ import Synchronization
 
 /// Opened once; any number of tasks wait for it. A waiting task that is cancelled returns
 /// (check `Task.isCancelled`).
-final class Latch: Sendable {
+public final class Latch: Sendable {
     private struct State {
         var isOpen = false
         var nextID = 0
@@ -13,9 +13,13 @@ final class Latch: Sendable {
 
     private let state = Mutex(State())
 
-    var isOpen: Bool { state.withLock { $0.isOpen } }
+    public init() {}
 
-    func open() {
+    /// True once ``open()`` has been called.
+    public var isOpen: Bool { state.withLock { $0.isOpen } }
+
+    /// Opens the latch and resumes every waiter; later calls do nothing.
+    public func open() {
         let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
             guard !state.isOpen else { return [] }
             state.isOpen = true
@@ -25,7 +29,8 @@ final class Latch: Sendable {
         waiters.forEach { $0.resume() }
     }
 
-    func wait() async {
+    /// Suspends until the latch is open or the task is cancelled.
+    public func wait() async {
         let id = state.withLock { state -> Int in
             state.nextID += 1
             return state.nextID

@@ -18,12 +18,7 @@ extension DiscodOptions {
         configuration.cluster.roles = roles.performs
         configuration.cluster.requires = roles.requires
         configuration.cluster.bootstrapNeeds = roles.bootstrapNeeds
-        configuration.formation.plan = switch formationPlan {
-        case .singleNode: .singleNode
-        case .join: .join
-        case .bootstrapExpect: .bootstrapExpect
-        case .keyValueRegistration: .keyValueRegistration
-        }
+        configuration.formation.plan = formationPlan
         configuration.formation.join = join
         configuration.formation.discovery = discoConfig.map { NodeConfiguration.Formation.Discovery(config: $0, key: discoKey) }
         configuration.formation.bootstrapExpect = bootstrapExpect

@@ -58,25 +58,7 @@ public struct DiscodOptions: Sendable {
     public var validateOnly: Bool
 
     /// How this node will join or form a cluster (before any state on disk is considered).
-    public enum FormationPlan: Sendable, Hashable, CustomStringConvertible {
-        /// No peers given: form a single-node cluster (or restart from state).
-        case singleNode
-        /// Join the given cluster as a new member.
-        case join
-        /// Join if possible, else notify peers and bootstrap once `bootstrapExpect` voters are known.
-        case bootstrapExpect
-        /// Claim or read the leader record in Consul or etcd.
-        case keyValueRegistration
-
-        public var description: String {
-            switch self {
-            case .singleNode: "single-node"
-            case .join: "join"
-            case .bootstrapExpect: "bootstrap-expect"
-            case .keyValueRegistration: "kv-registration"
-            }
-        }
-    }
+    public typealias FormationPlan = NodeConfiguration.Formation.Plan
 
     /// discod's formation policy: which plan the flags ask for.
     public var formationPlan: FormationPlan {

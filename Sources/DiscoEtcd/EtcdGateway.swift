@@ -56,6 +56,20 @@ public final class EtcdGateway: Sendable {
 
     /// Sends to the preferred endpoint, failing over to the others on transport errors.
     func send(_ path: String, _ body: [UInt8], record: String) async throws -> (HTTPExchangeResponse, String) {
+        try await withFailover(record: record) { endpoint in
+            var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
+            if path != "/v3/auth/authenticate", let auth = try await self.authToken(endpoint: endpoint, record: record) {
+                headers.append(("Authorization", auth))
+            }
+            return try await self.transport.exchange(
+                HTTPExchangeRequest(method: "POST", url: endpoint + path, headers: headers, body: body), timeout: self.timeout)
+        }
+    }
+
+    /// Runs `attempt` against the preferred endpoint, then the others in turn on transport
+    /// errors; an endpoint that answers becomes the preferred one. Authorization and server
+    /// errors are answers, thrown at once. Returns the result with the endpoint that gave it.
+    func withFailover<Result>(record: String, _ attempt: (String) async throws -> Result) async throws -> (Result, String) {
         var failures: [String] = []
         var lastKind = DiscoveryError.Kind.unreachable
         let preferred = state.withLock { $0.preferred }
@@ -63,14 +77,9 @@ public final class EtcdGateway: Sendable {
             let index = (preferred + offset) % endpoints.count
             let endpoint = endpoints[index]
             do {
-                var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
-                if path != "/v3/auth/authenticate", let auth = try await authToken(endpoint: endpoint, record: record) {
-                    headers.append(("Authorization", auth))
-                }
-                let response = try await transport.exchange(
-                    HTTPExchangeRequest(method: "POST", url: endpoint + path, headers: headers, body: body), timeout: timeout)
+                let result = try await attempt(endpoint)
                 state.withLock { $0.preferred = index }
-                return (response, endpoint)
+                return (result, endpoint)
             } catch let error as DiscoveryError where error.kind == .unauthorized || error.kind == .serverError {
                 throw error
             } catch {

@@ -46,7 +46,6 @@ public final class CredentialStore: Sendable {
     private let cacheKey: [UInt8]
     /// Username → HMAC of the password that last verified.
     private let verified = Mutex<[String: [UInt8]]>([:])
-    private static let queue = DispatchQueue(label: "disco.auth.verify", attributes: .concurrent)
 
     public init(file: AuthFile) throws(CryptoError) {
         self.file = file
@@ -95,7 +94,10 @@ public final class CredentialStore: Sendable {
 
     private static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
-            queue.async { continuation.resume(returning: work()) }
+            // A serial queue per verification runs on a thread of its own: a concurrent or global
+            // queue shares its threads with the cooperative pool on Linux, and a slow hash there
+            // would stall every task in the process.
+            DispatchQueue(label: "disco.auth.verify").async { continuation.resume(returning: work()) }
         }
     }
 }

@@ -16,14 +16,15 @@ struct ExecutableRunner {
     }
 
     /// Runs `name` with `arguments` in `directory` and waits for it to exit. The waiting happens
-    /// on a dispatch queue, never on the cooperative thread pool (two threads on this machine),
-    /// so concurrently running tests keep making progress.
+    /// on a dispatch queue of its own, never on the cooperative thread pool (two threads on this
+    /// machine) nor on a global queue, whose threads Linux's Dispatch shares with that pool, so
+    /// concurrently running tests keep making progress.
     /// `environment` is added to (and overrides) this process's environment; `input` goes to its
     /// standard input.
     static func run(_ name: String, _ arguments: [String], in directory: URL,
                     environment: [String: String] = [:], input: String? = nil) async throws -> Outcome {
         try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            DispatchQueue(label: "discod-tests.executable-runner").async {
                 continuation.resume(with: Result { try runBlocking(name, arguments, in: directory, environment: environment, input: input) })
             }
         }
@@ -52,7 +53,7 @@ struct ExecutableRunner {
         // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
         let errorData = Box()
         let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { errorData.data = error.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue(label: "discod-tests.executable-stderr").async(group: group) { errorData.data = error.fileHandleForReading.readDataToEndOfFile() }
         let outputData = output.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()

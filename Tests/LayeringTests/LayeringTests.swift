@@ -94,7 +94,7 @@ import Testing
         let scratch = FileManager.default.temporaryDirectory.appending(path: "disco-layering-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let output: Data = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            DispatchQueue(label: "layering-tests.dump-package").async {
                 continuation.resume(with: Result {
                     let process = Process()
                     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")

@@ -44,7 +44,7 @@ public struct SystemAddressResolver: HostAddressResolving {
                 let outcome = Self.lookupBlocking(text, server: server, question: question)
                 once.withLock { $0.take() }?.resume(returning: outcome)
             }
-            DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: timeout.nanoseconds))) {
+            DispatchQueue(label: "disco.dns.getaddrinfo-timer").asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: timeout.nanoseconds))) {
                 once.withLock { $0.take() }?.resume(returning: .failure(
                     DNSLookupError(.timeout, server: server, question: question, detail: "getaddrinfo did not return within \(timeout)")))
             }

@@ -174,7 +174,9 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     public static func resolveAsync(host: String, port: UInt16) async throws -> [SocketAddress] {
         if let numeric = SocketAddress(numericHost: host, port: port) { return [numeric] }
         return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue.global().async {
+            // A queue of its own: a global queue shares its threads with the cooperative pool,
+            // and getaddrinfo may block for seconds.
+            DispatchQueue(label: "disco.net.getaddrinfo").async {
                 continuation.resume(with: Result { () throws(AddressResolutionError) in try resolve(host: host, port: port) })
             }
         }

@@ -45,6 +45,18 @@ public final class InMemoryLeaseCluster: Sendable {
         var log: [Entry] = []
         var commitDelay: Duration
         var answerDelay: Duration = .zero
+
+        /// Yields `event(subscriber)` to every subscriber `include` picks. A subscriber whose
+        /// stream has ended is dropped here, under the lock — never from the stream's termination
+        /// handler, which can run while the stream holds its own lock: taking this lock there
+        /// deadlocks against a yield made under this lock.
+        mutating func broadcast(to include: (Subscriber) -> Bool, _ event: (Subscriber) -> LeaseStoreEvent) {
+            var ended: [Int] = []
+            for (id, subscriber) in subscribers where include(subscriber) {
+                if case .terminated = subscriber.continuation.yield(event(subscriber)) { ended.append(id) }
+            }
+            for id in ended { subscribers.removeValue(forKey: id) }
+        }
     }
 
     private let state: Mutex<State>
@@ -82,9 +94,8 @@ public final class InMemoryLeaseCluster: Sendable {
     public func setLeader(_ node: NodeID?) {
         state.withLock { state in
             state.leader = node
-            for subscriber in state.subscribers.values where state.members[subscriber.node]?.reachable ?? true {
-                subscriber.continuation.yield(.leader(Self.leader(state, seenBy: subscriber.node)))
-            }
+            let members = state.members
+            state.broadcast(to: { members[$0.node]?.reachable ?? true }) { .leader(LeaseStoreLeader(leader: node, isSelf: node == $0.node)) }
         }
     }
 
@@ -95,12 +106,12 @@ public final class InMemoryLeaseCluster: Sendable {
         state.withLock { state in
             state.members[node, default: Member()].reachable = reachable
             if reachable {
-                for subscriber in state.subscribers.values where subscriber.node == node {
-                    subscriber.continuation.yield(.applied(state.table[subscriber.group], at: .now))
-                    subscriber.continuation.yield(.leader(Self.leader(state, seenBy: node)))
-                }
+                let table = state.table
+                let leader = Self.leader(state, seenBy: node)
+                state.broadcast(to: { $0.node == node }) { .applied(table[$0.group], at: .now) }
+                state.broadcast(to: { $0.node == node }) { _ in .leader(leader) }
             }
-            Self.publishCandidates(state)
+            Self.publishCandidates(&state)
         }
     }
 
@@ -108,7 +119,7 @@ public final class InMemoryLeaseCluster: Sendable {
     public func setAlive(_ node: NodeID, _ alive: Bool) {
         state.withLock { state in
             state.members[node, default: Member()].alive = alive
-            Self.publishCandidates(state)
+            Self.publishCandidates(&state)
         }
     }
 
@@ -124,17 +135,13 @@ public final class InMemoryLeaseCluster: Sendable {
 
     func events(for group: LeaseGroup, node: NodeID) -> AsyncStream<LeaseStoreEvent> {
         let (stream, continuation) = AsyncStream<LeaseStoreEvent>.makeStream()
-        let id = state.withLock { state in
-            let id = state.nextSubscriber
+        // Dropped by `broadcast` once the stream has ended (no termination handler: see there).
+        state.withLock { state in
+            state.subscribers[state.nextSubscriber] = Subscriber(node: node, group: group, continuation: continuation)
             state.nextSubscriber += 1
-            state.subscribers[id] = Subscriber(node: node, group: group, continuation: continuation)
             continuation.yield(.applied(state.table[group], at: .now))
             continuation.yield(.leader(Self.leader(state, seenBy: node)))
             continuation.yield(.candidates(Self.candidates(state, group: group)))
-            return id
-        }
-        continuation.onTermination = { [weak self] _ in
-            self?.state.withLock { _ = $0.subscribers.removeValue(forKey: id) }
         }
         return stream
     }
@@ -151,10 +158,9 @@ public final class InMemoryLeaseCluster: Sendable {
                 state.log.append(Entry(index: state.index, command: command, result: result, proposer: node))
                 if result.changedState {
                     let now = ContinuousClock.now
-                    for subscriber in state.subscribers.values
-                    where subscriber.group == command.group && state.members[subscriber.node]?.reachable ?? true {
-                        subscriber.continuation.yield(.applied(state.table[command.group], at: now))
-                    }
+                    let members = state.members
+                    let applied = state.table[command.group]
+                    state.broadcast(to: { $0.group == command.group && members[$0.node]?.reachable ?? true }) { _ in .applied(applied, at: now) }
                 }
                 return (result, state.answerDelay)
             }
@@ -171,7 +177,7 @@ public final class InMemoryLeaseCluster: Sendable {
     func announce(_ candidate: LeaseCandidate, in group: LeaseGroup) {
         state.withLock { state in
             state.candidacies[group, default: [:]][candidate.node] = candidate
-            Self.publishCandidates(state)
+            Self.publishCandidates(&state)
         }
     }
 
@@ -197,10 +203,9 @@ public final class InMemoryLeaseCluster: Sendable {
         }
     }
 
-    private static func publishCandidates(_ state: State) {
-        for subscriber in state.subscribers.values where state.members[subscriber.node]?.reachable ?? true {
-            subscriber.continuation.yield(.candidates(candidates(state, group: subscriber.group)))
-        }
+    private static func publishCandidates(_ state: inout State) {
+        let snapshot = state
+        state.broadcast(to: { snapshot.members[$0.node]?.reachable ?? true }) { .candidates(candidates(snapshot, group: $0.group)) }
     }
 }
 

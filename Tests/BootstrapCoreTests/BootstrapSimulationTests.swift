@@ -54,18 +54,20 @@ import DiscoTestKit
         #expect(failures.isEmpty, "\(scenario): \(failures.count) failing seeds\n\(failures.prefix(3).joined(separator: "\n"))")
     }
 
-    @Test func aSeedReplaysIdentically() {
-        var options = BootstrapSimulation.Options()
-        options.nodes = 5
-        options.lossRate = 0.2
-        var first = BootstrapSimulation(seed: 42, options: options)
-        var second = BootstrapSimulation(seed: 42, options: options)
-        _ = first.run()
-        _ = second.run()
-        #expect(first.traceDigest == second.traceDigest)
-        #expect(!first.trace.isEmpty)
-        var other = BootstrapSimulation(seed: 43, options: options)
-        _ = other.run()
-        #expect(other.traceDigest != first.traceDigest, "different seeds explore different schedules")
+    @Test func aSeedReplaysIdentically() async {
+        await CPUBoundWork.runTest {
+            var options = BootstrapSimulation.Options()
+            options.nodes = 5
+            options.lossRate = 0.2
+            var first = BootstrapSimulation(seed: 42, options: options)
+            var second = BootstrapSimulation(seed: 42, options: options)
+            _ = first.run()
+            _ = second.run()
+            #expect(first.traceDigest == second.traceDigest)
+            #expect(!first.trace.isEmpty)
+            var other = BootstrapSimulation(seed: 43, options: options)
+            _ = other.run()
+            #expect(other.traceDigest != first.traceDigest, "different seeds explore different schedules")
+        }
     }
 }

@@ -44,21 +44,25 @@ struct RaftSimulationTests {
     }
 
     @Test("the same seed replays identically")
-    func sameSeedSameTrace() {
-        for seed: UInt64 in [3, 77, 4242] {
-            let first = RaftSimulation.run(RaftSimulationOptions(seed: seed, chaosDuration: .seconds(6)))
-            let second = RaftSimulation.run(RaftSimulationOptions(seed: seed, chaosDuration: .seconds(6)))
-            #expect(first.traceHash == second.traceHash)
-            #expect(first.events == second.events)
-            #expect(first.trace == second.trace)
+    func sameSeedSameTrace() async {
+        await CPUBoundWork.runTest {
+            for seed: UInt64 in [3, 77, 4242] {
+                let first = RaftSimulation.run(RaftSimulationOptions(seed: seed, chaosDuration: .seconds(6)))
+                let second = RaftSimulation.run(RaftSimulationOptions(seed: seed, chaosDuration: .seconds(6)))
+                #expect(first.traceHash == second.traceHash)
+                #expect(first.events == second.events)
+                #expect(first.trace == second.trace)
+            }
         }
     }
 
     @Test("different seeds take different paths")
-    func differentSeedsDiffer() {
-        let first = RaftSimulation.run(RaftSimulationOptions(seed: 1, chaosDuration: .seconds(3)))
-        let second = RaftSimulation.run(RaftSimulationOptions(seed: 2, chaosDuration: .seconds(3)))
-        #expect(first.traceHash != second.traceHash)
+    func differentSeedsDiffer() async {
+        await CPUBoundWork.runTest {
+            let first = RaftSimulation.run(RaftSimulationOptions(seed: 1, chaosDuration: .seconds(3)))
+            let second = RaftSimulation.run(RaftSimulationOptions(seed: 2, chaosDuration: .seconds(3)))
+            #expect(first.traceHash != second.traceHash)
+        }
     }
 
     @Test("a disk that loses acknowledged writes is caught")
@@ -74,9 +78,11 @@ struct RaftSimulationTests {
     }
 
     @Test("runs make progress")
-    func runsCommitEntries() {
-        let result = RaftSimulation.run(RaftSimulationOptions(seed: 11, chaosDuration: .seconds(6)))
-        #expect(result.committedEntries > 5)
-        #expect(result.leaderTerms >= 1)
+    func runsCommitEntries() async {
+        await CPUBoundWork.runTest {
+            let result = RaftSimulation.run(RaftSimulationOptions(seed: 11, chaosDuration: .seconds(6)))
+            #expect(result.committedEntries > 5)
+            #expect(result.leaderTerms >= 1)
+        }
     }
 }

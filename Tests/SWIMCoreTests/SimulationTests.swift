@@ -24,56 +24,66 @@ import Testing
         }
     }
 
-    @Test func sameSeedGivesTheSameRun() {
-        for seed: UInt64 in [3, 17, 29] {
-            let first = SWIMScenario.run(seed: seed)
-            let second = SWIMScenario.run(seed: seed)
-            #expect(first.trace == second.trace)
-            #expect(first.digest == second.digest)
+    @Test func sameSeedGivesTheSameRun() async {
+        await CPUBoundWork.runTest {
+            for seed: UInt64 in [3, 17, 29] {
+                let first = SWIMScenario.run(seed: seed)
+                let second = SWIMScenario.run(seed: seed)
+                #expect(first.trace == second.trace)
+                #expect(first.digest == second.digest)
+            }
+            #expect(SWIMScenario.run(seed: 3).digest != SWIMScenario.run(seed: 6).digest)
         }
-        #expect(SWIMScenario.run(seed: 3).digest != SWIMScenario.run(seed: 6).digest)
     }
 
-    @Test func crashedMemberIsDetectedWithinTheBoundEverywhere() {
-        var worst = Duration.zero
-        for seed in stride(from: UInt64(1000), to: 1090, by: 3) {
-            let report = SWIMScenario.run(seed: seed, kind: .crashAndRestart)
-            #expect(report.violations.isEmpty, "seed \(seed): \(report.violations)")
-            if let detection = report.crashDetection { worst = max(worst, detection) }
+    @Test func crashedMemberIsDetectedWithinTheBoundEverywhere() async {
+        await CPUBoundWork.runTest {
+            var worst = Duration.zero
+            for seed in stride(from: UInt64(1000), to: 1090, by: 3) {
+                let report = SWIMScenario.run(seed: seed, kind: .crashAndRestart)
+                #expect(report.violations.isEmpty, "seed \(seed): \(report.violations)")
+                if let detection = report.crashDetection { worst = max(worst, detection) }
+            }
+            let bound = SWIMScenario.bounds(settings: .testing, members: 9).crashDetection
+            #expect(worst > .zero && worst <= bound)
         }
-        let bound = SWIMScenario.bounds(settings: .testing, members: 9).crashDetection
-        #expect(worst > .zero && worst <= bound)
     }
 
     /// The checker must be able to fail: with a suspicion timeout shorter than the stalls,
     /// the starved member is declared dead and that is reported.
-    @Test func checkerReportsFalsePositivesWhenSuspicionIsTooShort() {
-        var settings = SWIM.Settings.testing
-        settings.suspicionMultiplier = 1
-        settings.suspicionMaxTimeoutMultiplier = 1
-        settings.gossipInterval = .milliseconds(400)
-        var flagged = 0
-        for seed: UInt64 in 1...30 where seed % 3 != 1 {
-            let report = SWIMScenario.run(seed: seed, kind: .crashAndRestart, settings: settings)
-            if report.violations.contains(where: { $0.contains("although it is live") }) { flagged += 1 }
+    @Test func checkerReportsFalsePositivesWhenSuspicionIsTooShort() async {
+        await CPUBoundWork.runTest {
+            var settings = SWIM.Settings.testing
+            settings.suspicionMultiplier = 1
+            settings.suspicionMaxTimeoutMultiplier = 1
+            settings.gossipInterval = .milliseconds(400)
+            var flagged = 0
+            for seed: UInt64 in 1...30 where seed % 3 != 1 {
+                let report = SWIMScenario.run(seed: seed, kind: .crashAndRestart, settings: settings)
+                if report.violations.contains(where: { $0.contains("although it is live") }) { flagged += 1 }
+            }
+            #expect(flagged > 0)
         }
-        #expect(flagged > 0)
     }
 
     /// Lifeguard: a member stopped for 300 ms again and again is suspected but never declared dead.
-    @Test func repeatedlyStalledMemberIsNeverDeclaredDead() {
-        let report = SWIMStallSoak.run(seed: 4, members: 10, duration: .seconds(60))
-        #expect(report.violations.isEmpty, "\(report.violations)")
-        #expect(report.stalls > 40)
-        #expect(report.suspicionsOfStarvedMember > 0)  // the stalls were noticed
+    @Test func repeatedlyStalledMemberIsNeverDeclaredDead() async {
+        await CPUBoundWork.runTest {
+            let report = SWIMStallSoak.run(seed: 4, members: 10, duration: .seconds(60))
+            #expect(report.violations.isEmpty, "\(report.violations)")
+            #expect(report.stalls > 40)
+            #expect(report.suspicionsOfStarvedMember > 0)  // the stalls were noticed
+        }
     }
 
-    @Test func convergedLargeClusterSpreadsAJoinAndDetectsACrash() {
-        let report = SWIMScaleRun.run(seed: 5, members: 120)
-        #expect(report.violations.isEmpty, "\(report.violations)")
-        #expect((report.joinPeriods ?? .infinity) <= 2 * 6.91)   // 2·log2(120)
-        #expect(report.steadyMessagesPerMemberPerPeriod < 4)
-        #expect(report.crashDetection != nil)
+    @Test func convergedLargeClusterSpreadsAJoinAndDetectsACrash() async {
+        await CPUBoundWork.runTest {
+            let report = SWIMScaleRun.run(seed: 5, members: 120)
+            #expect(report.violations.isEmpty, "\(report.violations)")
+            #expect((report.joinPeriods ?? .infinity) <= 2 * 6.91)   // 2·log2(120)
+            #expect(report.steadyMessagesPerMemberPerPeriod < 4)
+            #expect(report.crashDetection != nil)
+        }
     }
 
     @Test func simulatedTrafficDecodesAndFitsThePacketLimit() {

@@ -234,7 +234,11 @@ public final class HTTPClient: Sendable {
         }
         let result = await withTaskCancellationHandler { await work.result } onCancel: { work.cancel() }
         if loop.inLoop { loop.cancelTimer(timer) } else { loop.execute { loop.cancelTimer(timer) } }
-        if case .failure = result, expired.load(ordering: .relaxed) {
+        // Expired even when the body succeeded: the timer can fire after the body's last read
+        // completed but before it returned, and that cancellation closes the connection the
+        // value still reads from. The deadline passed, so it is a timeout either way (a dropped
+        // response closes its connection when released).
+        if expired.load(ordering: .relaxed) {
             throw HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)")
         }
         return try result.get()

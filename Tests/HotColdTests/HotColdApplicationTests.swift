@@ -93,7 +93,7 @@ struct HotColdApplicationTests {
             let a = replicas.start("a") { $0.stateFile = "/nonexistent-directory/state.json" }
             try await waitUntil("a hot", timeout: Self.timeout) { replicas.hot() == "a" }
             try await waitUntil("the failed writes counted", timeout: Self.timeout) { a.metrics.stateFileWrites.failed >= 1 }
-            #expect(replicas.logs.lines.contains { $0.contains("cannot write -hot-cold-state-file") && $0.contains("No such file") })
+            #expect(replicas.logs.lines.contains { $0.contains("cannot write -hot-state-file") && $0.contains("No such file") })
         }
     }
 

@@ -39,7 +39,7 @@ struct HotColdConfigurationTests {
 
     @Test func everyFlagReachesTheConfiguration() throws {
         let configuration = try #require(try parse([
-            "-hot-cold", "-hot-cold-group", "orders", "-hot-priority", "7", "-hot-cold-state-file", "/run/app/hot.json",
+            "-hot-cold", "-hot-cold-group", "orders", "-hot-priority", "7", "-hot-state-file", "/run/app/hot.json",
             "-on-hot", "promote.sh", "-on-cold", "demote.sh", "-hot-cold-hook-timeout", "5s", "-hot-cold-reads", "hot",
             "-lease-ttl", "2s", "-lease-renew-deadline", "1500ms", "-lease-renew", "300ms", "-lease-max-drift", "0.02",
         ]))
@@ -76,7 +76,7 @@ struct HotColdConfigurationTests {
             (["-hot-cold", "-hot-cold-hook-timeout", "0s"], "hot-cold-hook-timeout", "above 0"),
             (["-hot-cold", "-no-hot", "-on-hot", "promote.sh"], "on-hot", "never run"),
             (["-hot-cold", "-on-cold", "  "], "on-cold", "empty"),
-            (["-hot-cold", "-hot-cold-state-file", "/run/app/"], "hot-cold-state-file", "not a file path"),
+            (["-hot-cold", "-hot-state-file", "/run/app/"], "hot-state-file", "not a file path"),
         ]
         for (arguments, flag, words) in cases {
             let found = error(arguments)

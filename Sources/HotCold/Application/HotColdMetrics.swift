@@ -82,7 +82,7 @@ public final class HotColdMetrics: Sendable {
             let parts = key.split(separator: "|", maxSplits: 1)
             lines.append("disco_hot_cold_hooks_total{\(group),hook=\"\(parts[0])\",outcome=\"\(parts.count > 1 ? parts[1] : "")\"} \(count)")
         }
-        lines.append("# HELP disco_hot_cold_state_file_writes_total Writes of -hot-cold-state-file, by result.")
+        lines.append("# HELP disco_hot_cold_state_file_writes_total Writes of -hot-state-file, by result.")
         lines.append("# TYPE disco_hot_cold_state_file_writes_total counter")
         lines.append("disco_hot_cold_state_file_writes_total{\(group),result=\"ok\"} \(snapshot.stateFileWrites)")
         lines.append("disco_hot_cold_state_file_writes_total{\(group),result=\"error\"} \(snapshot.stateFileFailures)")

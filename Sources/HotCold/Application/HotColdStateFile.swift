@@ -4,7 +4,7 @@ import Dispatch
 
 // MARK: - HotColdStateFile
 
-/// `-hot-cold-state-file`: the replica's state as one line of JSON (`{"state","token","since",
+/// `-hot-state-file`: the replica's state as one line of JSON (`{"state","token","since",
 /// "group","node"}`), replaced atomically (DurableFile: temporary file, fsync, rename, fsync of
 /// the directory) after every change, so a reader sees the old or the new content, never a mix.
 ///
@@ -42,7 +42,7 @@ public struct HotColdStateFile: Sendable {
         }
         metrics.recordStateFile(succeeded: failure == nil)
         if let failure {
-            logger.error("cannot write -hot-cold-state-file: \(failure)", metadata: ["path": "\(path)", "state": "\(status.state)"])
+            logger.error("cannot write -hot-state-file: \(failure)", metadata: ["path": "\(path)", "state": "\(status.state)"])
         }
     }
 

@@ -22,7 +22,7 @@ public struct HotColdConfiguration: Hashable, Sendable {
     public var priority = 0
     /// False for a replica that must never be hot (`-no-hot`).
     public var mayBeHot = true
-    /// A JSON file rewritten atomically on every change (`-hot-cold-state-file`).
+    /// A JSON file rewritten atomically on every change (`-hot-state-file`).
     public var stateFile: String?
     /// Run through `/bin/sh -c` when the replica becomes hot (`-on-hot`).
     public var onHot: String?
@@ -65,7 +65,7 @@ public struct HotColdConfiguration: Hashable, Sendable {
         }
         if let stateFile, stateFile.isEmpty || stateFile.hasSuffix("/") {
             throw HotColdConfigurationError(
-                flag: "hot-cold-state-file", reason: "\(stateFile.debugDescription) is not a file path; give one such as /run/app/hot-cold.json")
+                flag: "hot-state-file", reason: "\(stateFile.debugDescription) is not a file path; give one such as /run/app/hot-cold.json")
         }
     }
 }

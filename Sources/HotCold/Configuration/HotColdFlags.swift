@@ -32,7 +32,7 @@ public struct HotColdFlags: Sendable {
                           typeName: "name"),
              flags.int("hot-priority", usage: "among eligible replicas the highest priority is made hot (ties: the smallest node ID)"),
              flags.bool("no-hot", usage: "never make this replica hot (it serves reads and forwards writes)"),
-             flags.string("hot-cold-state-file", usage: "rewrite this JSON file atomically on every change: {\"state\",\"token\",\"since\",...}",
+             flags.string("hot-state-file", usage: "rewrite this JSON file atomically on every change: {\"state\",\"token\",\"since\",...}",
                           typeName: "path"),
              flags.string("on-hot", usage: "shell command run when this replica becomes hot (DISCO_FENCING_TOKEN etc. in its environment)",
                           typeName: "command"),

@@ -57,10 +57,8 @@ public struct DiscodOptions: Sendable {
     /// `-validate`: check everything a start checks, then exit without starting.
     public var validateOnly: Bool
 
-    /// How this node will join or form a cluster (before any state on disk is considered).
-    public typealias FormationPlan = NodeConfiguration.Formation.Plan
-
-    /// discod's formation policy: which plan the flags ask for.
+    /// discod's formation policy: which plan the flags ask for (before any state on disk is
+    /// considered).
     public var formationPlan: FormationPlan {
         if let discoMode { return discoMode.usesKeyValueStore ? .keyValueRegistration : .bootstrapExpect }
         if join.isEmpty { return .singleNode }

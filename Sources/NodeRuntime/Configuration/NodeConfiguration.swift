@@ -109,27 +109,8 @@ extension NodeConfiguration {
     /// How the node reaches a cluster when it has no state yet. A node with state always
     /// rejoins its cluster.
     public struct Formation: Sendable {
-        /// What to do at the first start.
-        public enum Plan: Sendable, Hashable, CustomStringConvertible {
-            /// Form a single-node cluster.
-            case singleNode
-            /// Join the cluster at ``Formation/join`` (or what ``Formation/discovery`` finds).
-            case join
-            /// Join if a cluster answers, else notify the peers and bootstrap once
-            /// ``Formation/bootstrapExpect`` voters know each other.
-            case bootstrapExpect
-            /// Claim or read the leader record in Consul or etcd (``Formation/discovery``).
-            case keyValueRegistration
-
-            public var description: String {
-                switch self {
-                case .singleNode: "single-node"
-                case .join: "join"
-                case .bootstrapExpect: "bootstrap-expect"
-                case .keyValueRegistration: "kv-registration"
-                }
-            }
-        }
+        /// What to do at the first start (``FormationPlan``).
+        public typealias Plan = FormationPlan
 
         /// A discovery backend and its settings.
         public struct Discovery: Sendable, Hashable {

@@ -97,14 +97,17 @@ struct UpstreamFailureTests {
             ProxyRoute(name: "fixed", methods: nil, pathPrefix: "/fixed", target: RouteTarget(upstream: "fixed")),
             ProxyRoute(name: "streamed", methods: nil, pathPrefix: "/", target: RouteTarget(upstream: "streamed")),
         ])
-        configuration.readTimeout = .milliseconds(300)
+        // Long enough that the scripted upstream's head arrives in time on a loaded machine (the
+        // head late would be a 504 for another reason), short enough to keep the test quick.
+        configuration.readTimeout = .seconds(2)
         try await withProxy(configuration) { proxy in
             let answer = try await HTTPClient().send(HTTPClientRequest(url: proxy.url + "/fixed"), timeout: .seconds(30))
             #expect(answer.status == 504, "\(answer.bodyText)")
             #expect(try json(answer)["error"]?.stringValue?.contains("did not answer in time") == true, "\(answer.bodyText)")
             // A streamed body already under way ends the client's connection unterminated.
             let raw = try RawSocketClient(connectTo: proxy.localAddress!, timeoutSeconds: 30)
-            try raw.send("GET /s HTTP/1.1\r\nHost: x\r\n\r\n")
+            // `Connection: close`: whatever the answer, the proxy ends the connection after it.
+            try raw.send("GET /s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
             let text = String(decoding: try await raw.readUntilClose(), as: UTF8.self)
             #expect(text.hasPrefix("HTTP/1.1 200") && text.contains("abc"), "\(text)")
             #expect(!text.hasSuffix("0\r\n\r\n"), "a stalled body was terminated as if complete")

@@ -16,7 +16,7 @@ final class ServiceWriter: Sendable {
         let number: Int
         let first: String
         let second: String
-        var description: String { "write \(number): first attempt \(first); retry \(second)" }
+        var description: String { "write \(number): first attempt \(first); then \(second)" }
     }
 
     struct Record: Sendable {
@@ -66,22 +66,33 @@ final class ServiceWriter: Sendable {
             }
         }
         state.withLock { _ = $0.retried.insert(number) }
-        guard let target = await readyEndpoint() else {
-            state.withLock { $0.failed.append(Failure(number: number, first: first, second: "no ready endpoint named a ready leader within 60 s")) }
-            return
+        // Retries (with the same idempotency key) go to the leader a ready endpoint names; a
+        // leader that steps down before the write commits answers "outcome unknown", which a
+        // client retries too, so a few handovers in a row cost a few retries.
+        var last = ""
+        for _ in 1...Self.retries {
+            guard let target = await readyEndpoint() else {
+                state.withLock { $0.failed.append(Failure(number: number, first: first, second: "no ready endpoint named a ready leader within 60 s")) }
+                return
+            }
+            switch await post(number, to: target) {
+            case .success:
+                state.withLock { $0.acknowledged.append(number) }
+                return
+            case .failure(let reason):
+                last = reason
+            }
         }
-        switch await post(number, to: target) {
-        case .success:
-            state.withLock { $0.acknowledged.append(number) }
-        case .failure(let reason):
-            state.withLock { $0.failed.append(Failure(number: number, first: first, second: reason)) }
-        }
+        state.withLock { $0.failed.append(Failure(number: number, first: first, second: "\(Self.retries) retries failed, the last: \(last)")) }
     }
+
+    /// Retries of one write before it counts as failed.
+    static let retries = 5
 
     /// Where the retry goes: the leader, as a ready endpoint reports it, once the leader is itself
     /// one of the Service's ready endpoints (so not a pod that is shutting down). This is what a
     /// client following the cluster's leader hint does; it waits out a leadership handover instead
-    /// of spending its one retry inside it.
+    /// of spending its retries inside it.
     private func readyEndpoint() async -> String? {
         var found: String?
         try? await waitUntil("a ready endpoint of \(service) to name a ready leader", timeout: .seconds(60), pollEvery: .milliseconds(50)) {

@@ -50,6 +50,8 @@ extension Node {
         do {
             try await consensus.bootstrap(voters: voters.map(\.id))
         } catch {
+            // A node told to stop while it bootstraps stops; that is no bootstrap failure.
+            if isStopping || Task.isCancelled { throw CancellationError() }
             throw failure("cannot bootstrap the cluster: \(error)")
         }
         setFormation(.clustered, "\(reason); bootstrapped with voters [\(voters.map(\.id.rawValue).joined(separator: ", "))]")

@@ -18,22 +18,19 @@ struct ClusterStateCancellationTests {
         let stop = Atomic<Bool>(false)
         let applied = Atomic<Int>(0)
         let roundsDone = Atomic<Int>(0)
+        let started = Atomic<Int>(0)
     }
 
     static let rounds = 40
     static let watchesPerRound = 40
 
-    @Test("KV watches cancelled during a stream of commits end, and every commit completes")
-    func cancelWatchesDuringCommits() async throws {
-        let machine = ClusterStateMachine(logger: memoryLogger())
-        let progress = Progress()
+    /// Applies KV puts on their own thread until `progress.stop`, so a deadlock blocks that
+    /// thread and not the test's tasks.
+    static func startCommitting(to machine: ClusterStateMachine, _ progress: Progress) throws {
         let entries = try (1...64).map { value in
             try ClusterCommand.kvTransaction(KVTransaction(operations: [.put(KVKey("watched", "k\(value % 8)"), json("\(value)"))])).encode()
         }
-
-        // Commits run on their own thread, so a deadlock blocks it and not the test's tasks.
-        let committer = DispatchQueue(label: "commits")
-        committer.async {
+        DispatchQueue(label: "commits").async {
             var index: UInt64 = 0
             while !progress.stop.load(ordering: .relaxed) {
                 index += 1
@@ -41,6 +38,42 @@ struct ClusterStateCancellationTests {
                 progress.applied.add(1, ordering: .relaxed)
             }
         }
+    }
+
+    /// Cancels `tasks` from another thread (as a dropped HTTP request would), then waits for
+    /// the cancellations to return and the tasks to end.
+    static func cancelOffThread<T: Sendable>(_ tasks: [Task<T, Never>], round: Int, _ progress: Progress) async throws {
+        DispatchQueue(label: "cancel-\(round)").async {
+            for task in tasks { task.cancel() }
+            progress.roundsDone.add(1, ordering: .relaxed)
+        }
+        try await waitUntil("round \(round)'s cancellations to return (a lock-order deadlock hangs them)", timeout: .seconds(60)) {
+            progress.roundsDone.load(ordering: .relaxed) == round + 1
+        }
+        for task in tasks { _ = await task.value }
+    }
+
+    /// How many elements `stream` yields before it ends.
+    static func count<Element>(_ stream: AsyncStream<Element>) async -> Int {
+        var seen = 0
+        for await _ in stream { seen += 1 }
+        return seen
+    }
+
+    /// Commits still go on after the rounds (the committer is not stuck), then stop.
+    static func expectCommitsContinue(_ progress: Progress) async throws {
+        let appliedBefore = progress.applied.load(ordering: .relaxed)
+        try await waitUntil("commits to continue after the cancellations", timeout: .seconds(60)) {
+            progress.applied.load(ordering: .relaxed) > appliedBefore
+        }
+        progress.stop.store(true, ordering: .relaxed)
+    }
+
+    @Test("KV watches cancelled during a stream of commits end, and every commit completes")
+    func cancelWatchesDuringCommits() async throws {
+        let machine = ClusterStateMachine(logger: memoryLogger())
+        let progress = Progress()
+        try Self.startCommitting(to: machine, progress)
 
         for round in 0..<Self.rounds {
             let consumers = (0..<Self.watchesPerRound).map { _ in
@@ -51,24 +84,41 @@ struct ClusterStateCancellationTests {
                     return seen
                 }
             }
-            // Cancel from another thread while the committer yields to these very consumers.
-            let canceller = DispatchQueue(label: "cancel-\(round)")
-            canceller.async {
-                for consumer in consumers { consumer.cancel() }
-                progress.roundsDone.add(1, ordering: .relaxed)
-            }
-            try await waitUntil("round \(round)'s cancellations to return (a lock-order deadlock hangs them)", timeout: .seconds(60)) {
-                progress.roundsDone.load(ordering: .relaxed) == round + 1
-            }
-            for consumer in consumers { _ = await consumer.value }
+            // Cancelled while the committer yields to these very consumers.
+            try await Self.cancelOffThread(consumers, round: round, progress)
         }
-
-        let appliedBefore = progress.applied.load(ordering: .relaxed)
-        try await waitUntil("commits to continue after the cancellations", timeout: .seconds(60)) {
-            progress.applied.load(ordering: .relaxed) > appliedBefore
-        }
-        progress.stop.store(true, ordering: .relaxed)
+        try await Self.expectCommitsContinue(progress)
         // Every ended watch has been forgotten.
+        #expect(machine.subscriptionCounts.watches == 0)
+    }
+
+    @Test("a task following a watch while its children long-poll and follow membership can be cancelled during commits")
+    func cancelWatchersWithWaitingChildren() async throws {
+        let machine = ClusterStateMachine(logger: memoryLogger())
+        let progress = Progress()
+        try Self.startCommitting(to: machine, progress)
+        for round in 0..<Self.rounds {
+            progress.started.store(0, ordering: .relaxed)
+            let followers = (0..<Self.watchesPerRound).map { _ in
+                let watch = machine.watchKeyValues(namespace: "watched", prefix: "")
+                let membership = machine.changes()
+                return Task {
+                    // Cancelling this task cancels its children under its own status lock: their
+                    // handlers (the long poll's, the membership stream's) run nested in it while
+                    // the committer may be yielding to this task.
+                    async let poll = machine.waitForEvents(since: 0, limit: 1, timeout: .seconds(3600))
+                    async let members = Self.count(membership)
+                    progress.started.add(1, ordering: .relaxed)
+                    for await _ in watch.changes {}
+                    _ = await (poll, members)
+                }
+            }
+            try await waitUntil("round \(round)'s followers to start") { progress.started.load(ordering: .relaxed) == Self.watchesPerRound }
+            try await Self.cancelOffThread(followers, round: round, progress)
+        }
+        try await Self.expectCommitsContinue(progress)
+        #expect(machine.waitingCount == 0)
+        #expect(machine.subscriptionCounts.changes == 0)
         #expect(machine.subscriptionCounts.watches == 0)
     }
 

@@ -50,4 +50,11 @@ public final class OneShotWakeUp: Sendable {
         waiting?.resume()
     }
 
+    /// True once ``wake()`` was called.
+    public var isWoken: Bool {
+        state.withLock { state in
+            if case .woken = state { return true }
+            return false
+        }
+    }
 }

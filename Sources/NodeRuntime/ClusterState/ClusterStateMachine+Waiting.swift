@@ -57,16 +57,20 @@ extension ClusterStateMachine {
             await wakeUp.wait {
                 let eventExists = guarded.withLock { guarded -> Bool in
                     if guarded.state.lastSeq > seq { return true }
+                    // Cancelled already: its handler woke it first and then recorded the id,
+                    // which another holder of `guarded` may have drained before this insertion.
+                    // Once registered, the id is recorded after this check, and so drained
+                    // after the insertion.
+                    guard !wakeUp.isWoken else { return false }
                     guarded.waiters[id] = Waiter(since: seq, wakeUp: wakeUp)
-                    // After the insertion: a cancellation recorded before it is removed now.
-                    cancelledWaiters.removeEnded(from: &guarded.waiters)
                     return false
                 }
                 if eventExists { wakeUp.wake() }
             }
         } onCancel: {
-            cancelledWaiters.record(id)
+            // Wake first, record second: see the registration above.
             wakeUp.wake()
+            cancelledWaiters.record(id)
         }
     }
 

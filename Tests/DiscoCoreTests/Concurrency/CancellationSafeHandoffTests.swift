@@ -51,8 +51,10 @@ struct CancellationSafeHandoffTests {
     @Test("a wake-up before the wait lets it return at once; later wake-ups do nothing")
     func wakeBeforeWait() async {
         let wakeUp = OneShotWakeUp()
+        #expect(!wakeUp.isWoken)
         wakeUp.wake()
         wakeUp.wake()
+        #expect(wakeUp.isWoken)
         var ranBeforeSuspending = false
         await wakeUp.wait { ranBeforeSuspending = true }
         #expect(!ranBeforeSuspending)

@@ -97,7 +97,8 @@ struct ClusterStateCancellationTests {
         let machine = ClusterStateMachine(logger: memoryLogger())
         let progress = Progress()
         try Self.startCommitting(to: machine, progress)
-        for round in 0..<Self.rounds {
+        // More rounds: the nested hang needs a rarer interleaving (seen after 30-40 rounds).
+        for round in 0..<(Self.rounds * 2) {
             progress.started.store(0, ordering: .relaxed)
             let followers = (0..<Self.watchesPerRound).map { _ in
                 let watch = machine.watchKeyValues(namespace: "watched", prefix: "")

@@ -34,7 +34,6 @@ struct ClusterStateCancellationTests {
     /// dropped HTTP request would be), then waits for both to return and the tasks to end.
     /// A deadlock blocks those two threads, never the test's tasks.
     static func race<T: Sendable>(_ tasks: [Task<T, Never>], round: Int, on machine: ClusterStateMachine, _ progress: Progress) async throws {
-        #expect(entries.count == 8)
         DispatchQueue(label: "commits-\(round)").async {
             for _ in 0..<commitsPerRound {
                 let index = progress.lastIndex.add(1, ordering: .relaxed).newValue
@@ -61,6 +60,7 @@ struct ClusterStateCancellationTests {
 
     @Test("KV watches cancelled during commits end, and every commit completes")
     func cancelWatchesDuringCommits() async throws {
+        try #require(Self.entries.count == 8, "the KV entries encode")
         let machine = ClusterStateMachine(logger: memoryLogger())
         let progress = Progress()
         for round in 0..<Self.rounds {
@@ -76,6 +76,7 @@ struct ClusterStateCancellationTests {
 
     @Test("a task following a watch while its children long-poll and follow membership can be cancelled during commits")
     func cancelWatchersWithWaitingChildren() async throws {
+        try #require(Self.entries.count == 8, "the KV entries encode")
         let machine = ClusterStateMachine(logger: memoryLogger())
         let progress = Progress()
         // More rounds: the nested hang needs a rarer interleaving.

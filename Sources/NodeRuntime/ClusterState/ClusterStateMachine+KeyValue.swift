@@ -1,3 +1,4 @@
+import DiscoCore
 import Synchronization
 
 // MARK: - Watching the key-value state
@@ -33,7 +34,8 @@ struct KeyValueWatcher: Sendable {
 }
 
 extension ClusterStateMachine.Guarded {
-    /// Sends each watcher the changes to its keys.
+    /// Sends each watcher the changes to its keys. Called under `guarded`, which no termination
+    /// or cancellation handler takes (see ``ClusterStateMachine/guarded``).
     func publish(_ changes: [KVChange]) {
         for watcher in keyValueWatchers.values {
             let matching = changes.filter { watcher.matches($0.key) }
@@ -68,13 +70,15 @@ extension ClusterStateMachine {
     public func watchKeyValues(namespace: String, prefix: String) -> KVWatch {
         let (stream, continuation) = AsyncStream.makeStream(of: KVWatchEvent.self)
         let (id, entries, revision) = guarded.withLock { guarded in
+            removeEndedSubscriptions(&guarded)
             guarded.nextSubscriberID += 1
             guarded.keyValueWatchers[guarded.nextSubscriberID] = KeyValueWatcher(namespace: namespace, prefix: prefix, continuation: continuation)
             return (guarded.nextSubscriberID, guarded.state.keyValues.range(namespace: namespace, prefix: prefix), guarded.state.appliedIndex)
         }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.guarded.withLock { $0.keyValueWatchers.removeValue(forKey: id) }
-        }
+        // Runs under the consumer task's status lock while `apply` may be yielding to this very
+        // task under `guarded`: taking `guarded` here would deadlock, so the watch is only
+        // recorded as ended and removed by `guarded`'s next holder.
+        continuation.onTermination = { [endedWatches] _ in endedWatches.record(id) }
         return KVWatch(entries: entries, revision: revision, changes: stream)
     }
 }

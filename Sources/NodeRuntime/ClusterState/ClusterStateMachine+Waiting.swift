@@ -1,3 +1,4 @@
+import DiscoCore
 import Synchronization
 
 // MARK: - Long polling
@@ -25,36 +26,52 @@ extension ClusterStateMachine {
     }
 
     /// Long-poll callers currently suspended.
-    public var waitingCount: Int { guarded.withLock { $0.waiters.count } }
+    public var waitingCount: Int {
+        guarded.withLock { guarded in
+            cancelledWaiters.removeEnded(from: &guarded.waiters)
+            return guarded.waiters.count
+        }
+    }
+
+    /// How many ``changes()`` streams and key-value watches are live (their consumers have not
+    /// stopped).
+    var subscriptionCounts: (changes: Int, watches: Int) {
+        guarded.withLock { guarded in
+            removeEndedSubscriptions(&guarded)
+            return (guarded.subscribers.count, guarded.keyValueWatchers.count)
+        }
+    }
 
     /// Suspends until the last sequence number exceeds `seq` or the task is cancelled.
+    ///
+    /// The cancellation handler runs under the task's status lock, so it never takes `guarded`
+    /// (held while key-value watches are yielded to): it wakes the waiter through its own
+    /// ``OneShotWakeUp`` and leaves the removal to `guarded`'s next holder.
     private func suspendUntilEvent(after seq: UInt64) async {
+        let wakeUp = OneShotWakeUp()
         let id = guarded.withLock { guarded in
             guarded.nextWaiterID += 1
             return guarded.nextWaiterID
         }
         await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let resumeNow = guarded.withLock { guarded -> Bool in
+            await wakeUp.wait {
+                let eventExists = guarded.withLock { guarded -> Bool in
                     if guarded.state.lastSeq > seq { return true }
-                    guarded.waiters[id] = Waiter(since: seq, continuation: continuation)
+                    // Cancelled already: its handler woke it first and then recorded the id,
+                    // which another holder of `guarded` may have drained before this insertion.
+                    // Once registered, the id is recorded after this check, and so drained
+                    // after the insertion.
+                    guard !wakeUp.isWoken else { return false }
+                    guarded.waiters[id] = Waiter(since: seq, wakeUp: wakeUp)
                     return false
                 }
-                if resumeNow {
-                    continuation.resume()
-                } else if Task.isCancelled {
-                    // Cancelled before the waiter was registered: the handler found nothing to resume.
-                    resumeWaiter(id)
-                }
+                if eventExists { wakeUp.wake() }
             }
         } onCancel: {
-            resumeWaiter(id)
+            // Wake first, record second: see the registration above.
+            wakeUp.wake()
+            cancelledWaiters.record(id)
         }
-    }
-
-    /// Removes the waiter `id` and resumes it, if it is still waiting.
-    private func resumeWaiter(_ id: UInt64) {
-        guarded.withLock { $0.waiters.removeValue(forKey: id) }?.continuation.resume()
     }
 
     // MARK: Membership changes
@@ -68,13 +85,13 @@ extension ClusterStateMachine {
     public func changes() -> AsyncStream<ClusterStateChange> {
         let (stream, continuation) = AsyncStream.makeStream(of: ClusterStateChange.self)
         let id = guarded.withLock { guarded in
+            removeEndedSubscriptions(&guarded)
             guarded.nextSubscriberID += 1
             guarded.subscribers[guarded.nextSubscriberID] = continuation
             return guarded.nextSubscriberID
         }
-        continuation.onTermination = { [weak self] _ in
-            _ = self?.guarded.withLock { $0.subscribers.removeValue(forKey: id) }
-        }
+        // Runs under the consumer task's status lock: must not take `guarded` (see `guarded`).
+        continuation.onTermination = { [endedSubscribers] _ in endedSubscribers.record(id) }
         return stream
     }
 }

@@ -29,7 +29,7 @@ public final class ClusterStateMachine: RaftStateMachine {
 
     struct Waiter: Sendable {
         var since: UInt64
-        var continuation: CheckedContinuation<Void, Never>
+        var wakeUp: OneShotWakeUp
     }
 
     struct Guarded: Sendable {
@@ -51,7 +51,18 @@ public final class ClusterStateMachine: RaftStateMachine {
         }
     }
 
+    /// Key-value watches are yielded to while `guarded` is held (so a watch registered
+    /// concurrently sees each change once), and Swift runs a stream's termination handler and a
+    /// task's cancellation handler under the task's status lock, which a yield or resume takes
+    /// too. So no such handler may take `guarded`: they record the ended subscription or
+    /// cancelled waiter in these leaf inboxes, and `guarded`'s holders remove them.
     let guarded: Mutex<Guarded>
+    /// Key-value watches whose consumers stopped (see ``watchKeyValues(namespace:prefix:)``).
+    let endedWatches = EndedSubscriptions<UInt64>()
+    /// ``changes()`` streams whose consumers stopped.
+    let endedSubscribers = EndedSubscriptions<UInt64>()
+    /// Long-poll waiters whose tasks were cancelled.
+    let cancelledWaiters = EndedSubscriptions<UInt64>()
     let logger: Logger
 
     /// An empty state machine; `recentResultCapacity` bounds the memory of ``result(at:)``.
@@ -91,6 +102,7 @@ public final class ClusterStateMachine: RaftStateMachine {
             return
         }
         let (result, waiters, subscribers) = guarded.withLock { guarded in
+            removeEndedSubscriptions(&guarded)
             let result = guarded.state.apply(command, index: entry.index)
             guarded.recent.record(result, at: entry.index)
             let waiters = if case .eventAppended = result { guarded.takeSatisfiedWaiters() } else { [Waiter]() }
@@ -99,7 +111,7 @@ public final class ClusterStateMachine: RaftStateMachine {
             if case .keyValue(.committed(_, let changes)) = result { guarded.publish(changes) }
             return (result, waiters, subscribers)
         }
-        for waiter in waiters { waiter.continuation.resume() }
+        for waiter in waiters { waiter.wakeUp.wake() }
         for subscriber in subscribers { subscriber.yield(.applied(index: entry.index, result)) }
         log(result, index: entry.index)
     }
@@ -114,13 +126,22 @@ public final class ClusterStateMachine: RaftStateMachine {
     public func restore(from snapshot: [UInt8]) throws {
         let restored = try ClusterState(snapshot: snapshot)
         let (waiters, subscribers) = guarded.withLock { guarded in
+            removeEndedSubscriptions(&guarded)
             guarded.state = restored
             guarded.publishReset()
             return (guarded.takeSatisfiedWaiters(), Array(guarded.subscribers.values))
         }
-        for waiter in waiters { waiter.continuation.resume() }
+        for waiter in waiters { waiter.wakeUp.wake() }
         for subscriber in subscribers { subscriber.yield(.restored(appliedIndex: restored.appliedIndex)) }
         logger.info("restored cluster state at index \(restored.appliedIndex): cluster \(restored.cluster ?? "(none)"), \(restored.members.count) members, events \(restored.firstSeq)...\(restored.lastSeq) retained, \(restored.keyValues.count) keys")
+    }
+
+    /// Forgets the watches, subscribers and waiters whose handlers reported them gone (call
+    /// with `guarded` held).
+    func removeEndedSubscriptions(_ guarded: inout Guarded) {
+        endedWatches.removeEnded(from: &guarded.keyValueWatchers)
+        endedSubscribers.removeEnded(from: &guarded.subscribers)
+        cancelledWaiters.removeEnded(from: &guarded.waiters)
     }
 
     private func log(_ result: ApplyResult, index: UInt64) {

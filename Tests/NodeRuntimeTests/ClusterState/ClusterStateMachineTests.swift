@@ -110,7 +110,7 @@ struct ClusterStateMachineTests {
         changes = nil  // dropping the stream ends the subscription
         #expect(changes == nil)
         try await waitUntil("the finished subscriber to be dropped") {
-            machine.guarded.withLock { $0.subscribers.isEmpty }
+            machine.subscriptionCounts.changes == 0
         }
     }
 }

@@ -210,6 +210,19 @@ struct HotColdSidecarProcessTests {
             #expect(group.store.violations.isEmpty, "\(group.store.violations)")
         }
     }
+
+    /// `-hot-cold-reads hot`: a cold replica forwards reads to the hot, whose service sees them
+    /// as the hot's (with its state header); the hot serves its own.
+    @Test func coldReadsGoToTheHotWithHotColdReadsHot() async throws {
+        try await Self.withGroup("sidecar-hot-reads", extraFlags: ["-hot-cold-reads", "hot"]) { group in
+            let hot = try await group.waitForHot(among: [0, 1, 2], above: 0)
+            try await group.waitForWritesAccepted(through: [0, 1, 2], by: hot.index, token: hot.token, label: "first")
+            for index in 0..<3 {
+                let read = try await group.client.send(HTTPClientRequest(url: group.proxy(index) + "/orders"))
+                #expect(read.bodyText == "r\(hot.index + 1) read state=hot", "read via \(index): \(read.bodyText)")
+            }
+        }
+    }
 }
 
 // MARK: - Flags

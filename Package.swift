@@ -144,7 +144,8 @@ let package = Package(
         .executableTarget(name: "discod", dependencies: ["DiscoCLI"], swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sidecar",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoAuth", "DiscoCLI", "DiscoLifecycle", "NodeRuntime", "RateLimitCore", "Sidecar", "SidecarProxy"],
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoAuth", "DiscoCLI", "DiscoLifecycle", "NodeRuntime", "RateLimitCore", "Sidecar", "SidecarProxy",
+                           "LeaseCore", "HotCold", "HotColdNode"],
             swiftSettings: strictSettings
         ),
         .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"], swiftSettings: strictSettings),

@@ -1,5 +1,7 @@
 import DiscoCore
 import DiscoLifecycle
+import DiscoNet
+import HotColdNode
 import NodeRuntime
 import Sidecar
 import SidecarProxy
@@ -15,27 +17,46 @@ import Synchronization
 ///
 /// API keys are the cluster's (``ReplicatedAPIKeys``: `POST/GET/DELETE /keys` on the node's API)
 /// unless `-api-key-file` names a file.
+///
+/// With `-hot-cold` (a ``HotColdRole`` beside it) the writer is the group's hot replica, every
+/// request to the local upstream passes ``HotColdUpstreamFencing`` (the fencing token), and the
+/// upstreams' health checks tell the lease whether this replica may be hot.
 final class SidecarRole: Role {
     let name = "sidecar"
     private let configuration: ProxyConfiguration
     private let keys: any APIKeyStore
     private let replicated = ReplicatedAPIKeys()
     private let server = Mutex<SidecarProxyServer?>(nil)
+    private let hotCold: HotColdRole?
 
-    /// - Parameter fileKeys: the keys of `-api-key-file`; nil uses the cluster's.
-    init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?) {
+    /// - Parameters:
+    ///   - fileKeys: the keys of `-api-key-file`; nil uses the cluster's.
+    ///   - hotCold: the node's hot/cold role with `-hot-cold`, else nil (writes go to the leader's sidecar).
+    init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?, hotCold: HotColdRole? = nil) {
         self.configuration = configuration
         keys = fileKeys ?? replicated
+        self.hotCold = hotCold
     }
 
     var routes: [APIRoute] { replicated.routes }
 
     func run(_ context: RoleContext) async throws {
         replicated.attach(context.node)
-        let writer = ClusterWriterResolver(proxyPort: configuration.listenAddress?.port ?? 0)
-        let proxy = try await SidecarProxyServer.start(
-            configuration: configuration, nodeID: context.nodeID.rawValue, writer: writer, keys: keys, logger: context.logger,
-            background: [{ await writer.follow(context) }])
+        let proxyPort = configuration.listenAddress?.port ?? 0
+        let proxy: SidecarProxyServer
+        if let hotCold {
+            let writer = HotColdWriterResolver(role: hotCold, proxyPort: proxyPort)
+            proxy = try await SidecarProxyServer.start(
+                configuration: configuration, nodeID: context.nodeID.rawValue, writer: writer, keys: keys, logger: context.logger,
+                upstreamMiddleware: [HotColdUpstreamFencing(role: hotCold)],
+                healthChanged: { healthy in hotCold.setUpstreamHealthy(healthy) },
+                background: [{ await writer.follow(context) }])
+        } else {
+            let writer = ClusterWriterResolver(proxyPort: proxyPort)
+            proxy = try await SidecarProxyServer.start(
+                configuration: configuration, nodeID: context.nodeID.rawValue, writer: writer, keys: keys, logger: context.logger,
+                background: [{ await writer.follow(context) }])
+        }
         server.withLock { $0 = proxy }
         do {
             try await gracefulShutdown()
@@ -112,10 +133,6 @@ final class ClusterWriterResolver: WriterResolver {
         guard let member = view.members.first(where: { $0.id == leader }) else {
             return .unknown(reason: "the leader \(leader) is not in this node's member records yet")
         }
-        let api = member.apiAddress.split(separator: "/").last.map(String.init) ?? member.apiAddress
-        guard let address = try? PeerAddress(parsing: api) else {
-            return .unknown(reason: "the leader's API address \(member.apiAddress.debugDescription) is not host:port")
-        }
-        return .remote(address: PeerAddress(host: address.host, port: proxyPort).description, id: leader.rawValue)
+        return MemberProxyAddresses.location(of: member, proxyPort: proxyPort)
     }
 }

@@ -1,4 +1,6 @@
 import DiscoCore
+import HotCold
+import LeaseCore
 import RateLimitCore
 import Sidecar
 
@@ -26,6 +28,25 @@ enum SidecarSummary {
             lines.append("  proxy.tcp=\(tcp)\(tcp.maxConnections.map { " max-conns=\($0)" } ?? "")\(tcp.rate.map { " rate=\($0) burst=\(tcp.burst)" } ?? "")")
         }
         lines.append("  proxy.tls=\(configuration.tls.map { $0.certificate } ?? "off")")
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    /// `key=value` lines for the hot/cold settings (`hot_cold=off` without `-hot-cold`).
+    static func lines(_ hotCold: HotColdConfiguration?) -> String {
+        guard let hotCold else { return "  hot_cold=off\n" }
+        let lease = hotCold.lease
+        var lines = [
+            "  hot_cold.group=\(hotCold.group.rawValue)",
+            "  hot_cold.priority=\(hotCold.priority)",
+            "  hot_cold.may_be_hot=\(hotCold.mayBeHot)",
+            "  hot_cold.reads=\(hotCold.coldReads.rawValue)",
+            "  hot_cold.lease=ttl=\(GoDuration.format(lease.ttl)) renew_deadline=\(GoDuration.format(lease.renewDeadline)) "
+                + "renew=\(GoDuration.format(lease.renewPeriod)) max_drift=\(lease.maxDrift)",
+        ]
+        if let file = hotCold.stateFile { lines.append("  hot_cold.state_file=\(file)") }
+        if let command = hotCold.onHot { lines.append("  hot_cold.on_hot=\(command)") }
+        if let command = hotCold.onCold { lines.append("  hot_cold.on_cold=\(command)") }
+        lines.append("  hot_cold.hook_timeout=\(GoDuration.format(hotCold.hookTimeout))")
         return lines.joined(separator: "\n") + "\n"
     }
 }

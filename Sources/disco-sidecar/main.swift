@@ -3,6 +3,8 @@ import DiscoCore
 import DiscoLifecycle
 import DiscoNet
 import DiscoSystem
+import HotCold
+import HotColdNode
 import NodeRuntime
 import Sidecar
 import SidecarProxy
@@ -16,7 +18,8 @@ var flags = DiscodFlags(programName: "disco-sidecar", synopsis: """
 
     Runs a Disco node (every discod flag) with a proxy in front of the local service: reads go to
     -upstream, writes to the writer's (the Raft leader's sidecar), with rate limits, API keys,
-    WebSocket and TCP pass-through. All flags come before the data directory.
+    WebSocket and TCP pass-through. With -hot-cold the writer is the group's hot replica instead,
+    and requests to its upstream carry Disco-Fencing-Token. All flags come before the data directory.
 
     Example:
       disco-sidecar -node-id $POD_NAME -http-addr $POD_IP:4001 -raft-addr $POD_IP:4002 \\
@@ -24,11 +27,22 @@ var flags = DiscodFlags(programName: "disco-sidecar", synopsis: """
         -proxy-addr :8080 -upstream http://127.0.0.1:9984 data
     """)
 let proxyFlags = SidecarFlags(&flags.flagSet)
+let hotColdFlags = HotColdFlags(declaringIn: &flags.flagSet)
 let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.arguments.dropFirst())) { parsed throws(FlagError) in
-    let configuration = try proxyFlags.configuration(parsed, loader: .system)
+    var configuration = try proxyFlags.configuration(parsed, loader: .system)
     let keys = try SidecarKeys.load(configuration.apiKeys)
-    if parsed.isSet("validate") { CommandLineTool.writeStandardOutput(SidecarSummary.lines(configuration)) }
-    return (configuration, keys)
+    let hotCold = try hotColdFlags.configuration(from: parsed)
+    if let hotCold {
+        guard configuration.listenAddress != nil else {
+            throw FlagError.conflict("hot-cold", "-hot-cold routes HTTP writes to the hot replica, so it needs -proxy-addr "
+                + "(and -upstream): add them, or drop -hot-cold")
+        }
+        configuration.routes = HotColdRouting.routes(configuration, coldReads: hotCold.coldReads)
+    }
+    if parsed.isSet("validate") {
+        CommandLineTool.writeStandardOutput(SidecarSummary.lines(configuration) + SidecarSummary.lines(hotCold))
+    }
+    return (configuration, keys, hotCold)
 }
 var configuration = setup.0
 // The proxy presents the API's certificate unless it has its own.
@@ -37,6 +51,8 @@ if configuration.tls == nil, let certificate = options.httpTLS.certificate, let 
 }
 let proxyConfiguration = configuration
 let keys = setup.1
+let hotColdRole = setup.2.map { HotColdRole(configuration: $0) }
 
-let role = SidecarRole(configuration: proxyConfiguration, fileKeys: keys)
-await NodeCommand(flags: flags, additionalShutdownGrace: proxyConfiguration.drainTimeout).run(options, roles: [role])
+let role = SidecarRole(configuration: proxyConfiguration, fileKeys: keys, hotCold: hotColdRole)
+await NodeCommand(flags: flags, additionalShutdownGrace: proxyConfiguration.drainTimeout)
+    .run(options, roles: [role] + (hotColdRole.map { [$0] } ?? []))

@@ -126,6 +126,16 @@ func makeCommands() -> [Command] {
             let output = OutputFlags(&set, json: "the node's answer: {\"app_id\",\"app_key\"}, {\"keys\"} or {\"app_id\",\"revoked\"}")
             return (output, { context in await runKeys(context, key: key) })
         },
+        command("hot", "Shows the hot/cold group (hot status) or moves it to another replica (hot move -to ID)",
+                usage: "discoctl hot status [flags] | hot move -to ID [flags]",
+                details: "Asks a disco-sidecar -hot-cold node. status prints GET /hot: which replica of the group is hot and\n"
+                    + "its fencing token, as that node has applied them, and the node's own state. move asks for a\n"
+                    + "planned switch-over (POST /hot/move?to=ID, permission hot-admin with -auth): the hot replica\n"
+                    + "stops and releases the lease, then the leader grants it to ID if ID is eligible.") { set in
+            let to = set.string("to", usage: "hot move: the node ID of the replica to make hot", typeName: "ID")
+            let output = OutputFlags(&set, json: "the node's answer: GET /hot, or {\"group\",\"moving_to\"}")
+            return (output, { context in await runHot(context, to: to) })
+        },
         command("lookup", "Runs one discovery round (-disco-mode, -disco-config) and prints the peers found",
                 usage: "discoctl lookup -disco-mode MODE [-disco-config JSON|PATH] [flags]",
                 details: "Asks DNS, DNS SRV, Consul or etcd what discod would ask with the same -disco-mode and\n"

@@ -24,9 +24,14 @@ public final class UpstreamHealth: Sendable {
     private let client: HTTPClient
     private let logger: Logger
     private let statuses: Mutex<[String: Status]>
+    private let changed: @Sendable (_ allHealthy: Bool) -> Void
 
-    public init(upstreams: [UpstreamDefinition], interval: Duration, timeout: Duration, logger: Logger) {
+    /// - Parameter changed: told, after any upstream's health changed, whether all of them are
+    ///   healthy now (called from the checking task; it must return at once).
+    public init(upstreams: [UpstreamDefinition], interval: Duration, timeout: Duration, logger: Logger,
+                changed: @escaping @Sendable (_ allHealthy: Bool) -> Void = { _ in }) {
         self.upstreams = upstreams
+        self.changed = changed
         self.interval = interval
         self.timeout = timeout
         self.logger = logger
@@ -86,6 +91,7 @@ public final class UpstreamHealth: Sendable {
             } else {
                 logger.info("upstream \(upstream.name) is healthy again")
             }
+            self.changed(notReadyReason == nil)
         }
     }
 

@@ -5,9 +5,9 @@ import DiscoNet
 
 /// JSON error responses of the proxy (`{"error": …}` plus fields naming what failed), as the
 /// node's API answers errors.
-enum ProxyErrorResponse {
+public enum ProxyErrorResponse {
     /// An error response with `status`, `message` and extra string fields.
-    static func make(_ status: Int, _ message: String, fields: [(String, String)] = [], headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+    public static func make(_ status: Int, _ message: String, fields: [(String, String)] = [], headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
         var object = JSONObject()
         object.append(key: "error", value: .string(message))
         for (key, value) in fields { object.append(key: key, value: .string(value)) }

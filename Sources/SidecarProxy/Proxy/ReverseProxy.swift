@@ -26,12 +26,17 @@ public final class ReverseProxy: Sendable {
     private let nodeID: String
     private let retry: RetryPolicy
     private let proto: String
+    /// Wraps every request on its way to one of this sidecar's own upstreams (never one bound for
+    /// the writer's sidecar): the hot/cold fencing token goes on here.
+    private let upstreamMiddleware: [any HTTPMiddleware]
 
     /// - Parameters:
     ///   - nodeID: this node's ID, sent in ``RoutingDecision/hopHeader`` to the writer.
     ///   - proto: `http`, or `https` when the proxy terminates TLS (for `X-Forwarded-Proto`).
+    ///   - upstreamMiddleware: runs around requests forwarded to this sidecar's own upstreams only.
     public init(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver, health: UpstreamHealth,
-                metrics: ProxyMetrics, logger: Logger, proto: String = "http", group: EventLoopGroup = .shared) {
+                metrics: ProxyMetrics, logger: Logger, proto: String = "http", upstreamMiddleware: [any HTTPMiddleware] = [],
+                group: EventLoopGroup = .shared) {
         self.configuration = configuration
         table = configuration.routeTable
         addresses = Dictionary(uniqueKeysWithValues: configuration.upstreams.map { ($0.name, $0.address.description) })
@@ -41,6 +46,7 @@ public final class ReverseProxy: Sendable {
         self.metrics = metrics
         self.logger = logger
         self.proto = proto
+        self.upstreamMiddleware = upstreamMiddleware
         retry = RetryPolicy()
         watchdog = BodyWatchdog(timeout: configuration.readTimeout)
         client = HTTPClient(configuration: HTTPClientConfiguration(
@@ -68,9 +74,23 @@ public final class ReverseProxy: Sendable {
             metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? "none", method: request.method, status: status)
             return ProxyErrorResponse.make(status, message)
         case .forward(let route, let destination):
-            let response = await send(request, destination: destination, hopped: hopped)
+            let response = await forward(request, to: destination, hopped: hopped)
             metrics.request(route: route.name, method: request.method, status: response.status)
             return response
+        }
+    }
+
+    /// Sends `request` on; one bound for a local upstream goes through ``upstreamMiddleware`` first.
+    private func forward(_ request: HTTPStreamingRequest, to destination: RoutingDecision.Destination, hopped: Bool) async -> HTTPResponse {
+        guard case .local = destination, !upstreamMiddleware.isEmpty else {
+            return await send(request, destination: destination, hopped: hopped)
+        }
+        let end = HTTPResponder { request in await self.send(request, destination: destination, hopped: hopped) }
+        do {
+            return try await end.wrapped(in: upstreamMiddleware)(request)
+        } catch {
+            logger.warning("\(request.method) \(request.path): a middleware in front of the upstream failed: \(error)")
+            return ProxyErrorResponse.make(500, "the request could not be passed to the upstream: \(error)")
         }
     }
 

@@ -37,15 +37,20 @@ public final class SidecarProxyServer: Sendable {
     /// Binds and starts.
     /// - Parameters:
     ///   - background: work that lives as long as the proxy (a ``LeaderWriterResolver``'s `run`).
+    ///   - upstreamMiddleware: runs around requests forwarded to this sidecar's own upstreams
+    ///     (not those sent on to the writer's sidecar).
+    ///   - healthChanged: told whether every upstream is healthy, after each change.
     public static func start(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver,
                              keys: any APIKeyStore = InMemoryAPIKeyStore(), logger: Logger,
+                             upstreamMiddleware: [any HTTPMiddleware] = [],
+                             healthChanged: @escaping @Sendable (_ allHealthy: Bool) -> Void = { _ in },
                              background: [@Sendable () async -> Void] = []) async throws -> SidecarProxyServer {
         let group = try EventLoopGroup(threads: configuration.threads, name: "disco-proxy")
         let metrics = ProxyMetrics()
         let health = UpstreamHealth(upstreams: configuration.upstreams, interval: configuration.healthInterval,
-                                    timeout: configuration.connectTimeout, logger: logger)
+                                    timeout: configuration.connectTimeout, logger: logger, changed: healthChanged)
         let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger,
-                                 proto: configuration.tls == nil ? "http" : "https", group: group)
+                                 proto: configuration.tls == nil ? "http" : "https", upstreamMiddleware: upstreamMiddleware, group: group)
         var server: HTTPServer?
         if let address = configuration.listenAddress {
             var settings = HTTPServerConfiguration(host: address.host, port: address.port, logger: logger)

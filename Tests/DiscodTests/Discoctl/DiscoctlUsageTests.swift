@@ -5,7 +5,8 @@ import Testing
 
 /// `discoctl` without a node: an unreachable address exits 1 naming it; bad usage exits 2.
 @Suite struct DiscoctlUsageTests {
-    @Test(arguments: [["status"], ["nodes"], ["leader"], ["events"], ["remove", "2"], ["events", "append", "{}"]])
+    @Test(arguments: [["status"], ["nodes"], ["leader"], ["events"], ["remove", "2"], ["events", "append", "{}"], ["hot", "status"],
+                      ["hot", "move", "-to", "n2"]])
     func unreachableNodeExitsOneNamingTheAddress(_ command: [String]) async throws {
         let refusing = try FreePort.Refusing()  // nothing listens there
         let outcome = try await Discoctl.run(["-addr", "127.0.0.1:\(refusing.port)", "-timeout", "5s"] + command)
@@ -36,6 +37,12 @@ import Testing
         (["stauts"], #"unknown command "stauts""#),
         (["append", "-5"], "write -- before arguments that start with -"),
         (["append", #"{"n":9007199254740993}"#], "the event cannot be appended: the integer 9007199254740993 is beyond"),
+        (["hot"], "discoctl hot: missing the action: status or move"),
+        (["hot", "move"], "hot move needs -to ID"),
+        (["hot", "move", "-to", "a b"], #"-to "a b" is not a valid node ID"#),
+        (["hot", "status", "-to", "n2"], "-to is for hot move"),
+        (["hot", "promote"], #"unknown action "promote"; use status or move"#),
+        (["hot", "move", "n2"], #"unexpected argument "n2" after move; name the target with -to ID"#),
     ])
     func badUsageExitsTwo(_ arguments: [String], _ message: String) async throws {
         // A port nobody listens on: usage errors must be reported before any request.
@@ -50,12 +57,17 @@ import Testing
     @Test func helpListsTheCommands() async throws {
         let help = try await Discoctl.run(["-h"])
         #expect(help.status == 0)
-        for command in ["status", "nodes", "leader", "events", "append", "remove", "lookup"] {
+        for command in ["status", "nodes", "leader", "events", "append", "remove", "hot", "lookup"] {
             #expect(help.standardOutput.contains("\n  \(command) "), "\(command): \(help)")
         }
         let events = try await Discoctl.run(["events", "-h"])
         #expect(events.status == 0)
         #expect(events.standardOutput.contains("-follow"))
         #expect(events.standardOutput.contains("discoctl events append '<json>' [flags]"))
+        let hot = try await Discoctl.run(["hot", "-h"])
+        #expect(hot.status == 0)
+        #expect(hot.standardOutput.contains("discoctl hot status [flags] | hot move -to ID [flags]"), "\(hot)")
+        #expect(hot.standardOutput.contains("-to ID"), "\(hot)")
+        #expect(hot.standardOutput.hasSuffix("\n"))
     }
 }

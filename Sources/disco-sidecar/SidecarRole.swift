@@ -1,5 +1,6 @@
 import DiscoCore
 import DiscoLifecycle
+import DiscoNet
 import NodeRuntime
 import Sidecar
 import SidecarProxy
@@ -21,32 +22,59 @@ final class SidecarRole: Role {
     private let keys: any APIKeyStore
     private let replicated = ReplicatedAPIKeys()
     private let server = Mutex<SidecarProxyServer?>(nil)
+    private let announced = Mutex<ProxyAnnouncement?>(nil)
+    /// The node's advertised API host: announced for a proxy listening on every interface.
+    private let apiHost: String
 
-    /// - Parameter fileKeys: the keys of `-api-key-file`; nil uses the cluster's.
-    init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?) {
+    /// - Parameters:
+    ///   - fileKeys: the keys of `-api-key-file`; nil uses the cluster's.
+    ///   - apiHost: the host of `-http-adv-addr`.
+    init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?, apiHost: String) {
         self.configuration = configuration
         keys = fileKeys ?? replicated
+        self.apiHost = apiHost
     }
 
     var routes: [APIRoute] { replicated.routes }
 
     func run(_ context: RoleContext) async throws {
         replicated.attach(context.node)
-        let writer = ClusterWriterResolver(proxyPort: configuration.listenAddress?.port ?? 0)
+        let writer = ClusterWriterResolver()
         let proxy = try await SidecarProxyServer.start(
             configuration: configuration, nodeID: context.nodeID.rawValue, writer: writer, keys: keys, logger: context.logger,
             background: [{ await writer.follow(context) }])
         server.withLock { $0 = proxy }
-        do {
-            try await gracefulShutdown()
-            context.logger.info("draining the proxy, then leaving the cluster",
-                                metadata: ["drain_timeout": .string(GoDuration.format(configuration.drainTimeout))])
-            await proxy.drain(within: configuration.drainTimeout)
-            context.logger.info("proxy drained; stopping the node")
-        } catch {
-            context.logger.info("proxy stopping without draining: \(error)")
+        let announcement = proxy.localAddress.flatMap { configuration.announcement(boundPort: $0.port, apiHost: apiHost) }
+        announced.withLock { $0 = announcement }
+        await withDiscardingTaskGroup { group in
+            if let announcement { group.addTask { await ProxyAnnouncer.announce(announcement, context) } }
+            do {
+                try await gracefulShutdown()
+                context.logger.info("draining the proxy, then leaving the cluster",
+                                    metadata: ["drain_timeout": .string(GoDuration.format(configuration.drainTimeout))])
+                await proxy.drain(within: configuration.drainTimeout)
+                context.logger.info("proxy drained; stopping the node")
+            } catch {
+                context.logger.info("proxy stopping without draining: \(error)")
+            }
+            group.cancelAll()
         }
         await proxy.shutdown()
+    }
+
+    /// `roles.sidecar` in `/status`: the proxy URL this sidecar announces and where writes go now.
+    func status() async -> JSONValue? {
+        var object = JSONObject()
+        if let announcement = announced.withLock({ $0 }) { object.append(key: "proxy_url", value: .string(announcement.url)) }
+        if let proxy = server.withLock({ $0 }) {
+            let writer: String = switch proxy.writer.current {
+            case .local: "local"
+            case .remote(let address, let id, let tls): "\(id) at \(tls ? "https" : "http")://\(address)"
+            case .unknown(let reason): "unknown: \(reason)"
+            }
+            object.append(key: "writer", value: .string(writer))
+        }
+        return .object(object)
     }
 
     func readinessProblem() async -> String? {
@@ -62,60 +90,76 @@ final class SidecarRole: Role {
 
 // MARK: - The writer, from the node's own view of the cluster
 
-/// The Raft leader's sidecar, followed from the node's leadership changes and member records:
-/// at the leader's API host and this sidecar's proxy port (every sidecar of a cluster uses the
-/// same `-proxy-addr` port, as the pods of a StatefulSet do).
+/// The Raft leader's sidecar, followed from the node's leadership changes and the replicated
+/// state: at the proxy address the leader's sidecar announced (``ProxyAnnouncement``), over
+/// HTTPS when its proxy speaks only HTTPS.
 final class ClusterWriterResolver: WriterResolver {
-    private let proxyPort: UInt16
     private struct View {
         var leadership: ConsensusLeadership?
-        var members: [ClusterMember] = []
         /// Worked out at each change, so the proxy's per-request read is one lock and a copy.
         var location = WriterLocation.unknown(reason: "the cluster has no leader")
     }
     private let view = Mutex(View())
 
-    init(proxyPort: UInt16) {
-        self.proxyPort = proxyPort
-    }
-
     var current: WriterLocation { view.withLock { $0.location } }
 
-    /// Follows leadership and membership until the node stops or the task is cancelled.
+    /// Follows leadership and the replicated state until the node stops or the task is cancelled.
     func follow(_ context: RoleContext) async {
+        let node = context.node
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await leadership in context.leadershipChanges() {
-                    self.update { $0.leadership = leadership }
+                    self.update(node) { $0.leadership = leadership }
                 }
             }
             group.addTask {
-                for await members in context.membershipChanges() {
-                    self.update { $0.members = members }
+                // Every change of the replicated state (an announcement among them).
+                for await _ in context.membershipChanges() {
+                    self.update(node) { _ in }
                 }
             }
         }
     }
 
-    private func update(_ change: (inout View) -> Void) {
+    private func update(_ node: Node, _ change: (inout View) -> Void) {
         view.withLock { view in
             change(&view)
-            view.location = Self.locate(view, proxyPort: proxyPort)
+            let leader = view.leadership?.leader
+            let announcement = leader.flatMap { node.keyValue(KVKey(ProxyAnnouncement.namespace, $0.rawValue))?.value }
+            view.location = WriterLocation.locate(leader: leader?.rawValue, isLocal: view.leadership?.isLocal ?? false,
+                                                  announcement: announcement)
         }
     }
+}
 
-    private static func locate(_ view: View, proxyPort: UInt16) -> WriterLocation {
-        guard let leadership = view.leadership, let leader = leadership.leader else {
-            return .unknown(reason: "the cluster has no leader")
+// MARK: - Announcing this proxy
+
+/// Records this sidecar's ``ProxyAnnouncement`` in the replicated state (key: the node ID),
+/// retrying while no leader takes the write, and rewriting it when it differs (a pod back on a
+/// new IP).
+enum ProxyAnnouncer {
+    static func announce(_ announcement: ProxyAnnouncement, _ context: RoleContext) async {
+        let key = KVKey(ProxyAnnouncement.namespace, context.nodeID.rawValue)
+        let bytes = announcement.encoded()
+        var delay = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            await context.waitUntilCaughtUp()
+            let existing = context.node.keyValue(key)
+            if existing?.value == bytes { return }
+            let condition = existing.map { KVCondition(key, revision: $0.revision) } ?? .absent(key)
+            do {
+                switch try await context.node.transact(KVTransaction(conditions: [condition], operations: [.put(key, bytes)])) {
+                case .committed:
+                    context.logger.info("announced the proxy", metadata: ["url": .string(announcement.url)])
+                    return
+                case .conflict: continue
+                case .refused(let reason): context.logger.warning("cannot announce the proxy at \(announcement): \(reason); retrying")
+                }
+            } catch {
+                context.logger.warning("cannot announce the proxy at \(announcement) yet: \(error); retrying")
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
         }
-        if leadership.isLocal { return .local }
-        guard let member = view.members.first(where: { $0.id == leader }) else {
-            return .unknown(reason: "the leader \(leader) is not in this node's member records yet")
-        }
-        let api = member.apiAddress.split(separator: "/").last.map(String.init) ?? member.apiAddress
-        guard let address = try? PeerAddress(parsing: api) else {
-            return .unknown(reason: "the leader's API address \(member.apiAddress.debugDescription) is not host:port")
-        }
-        return .remote(address: PeerAddress(host: address.host, port: proxyPort).description, id: leader.rawValue)
     }
 }

@@ -25,18 +25,23 @@ var flags = DiscodFlags(programName: "disco-sidecar", synopsis: """
     """)
 let proxyFlags = SidecarFlags(&flags.flagSet)
 let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.arguments.dropFirst())) { parsed throws(FlagError) in
-    let configuration = try proxyFlags.configuration(parsed, loader: .system)
+    var configuration = try proxyFlags.configuration(parsed, loader: .system)
+    // The proxy presents the API's certificate and trusts the API's CAs unless it has its own.
+    func file(_ flag: Flag<String>) -> String? { parsed[flag].isEmpty ? nil : parsed[flag] }
+    configuration.applyNodeTLSDefaults(httpCertificate: file(flags.httpCert), httpKey: file(flags.httpKey),
+                                       httpCACertificate: file(flags.httpCACert))
+    // Certificates, keys and CAs are opened now, so -validate and a start name a file that cannot be used.
+    do throws(ProxyTLSError) {
+        try ProxyTLS.check(configuration)
+    } catch {
+        throw FlagError(code: .invalidValue, flag: error.flag, message: error.description)
+    }
     let keys = try SidecarKeys.load(configuration.apiKeys)
     if parsed.isSet("validate") { CommandLineTool.writeStandardOutput(SidecarSummary.lines(configuration)) }
     return (configuration, keys)
 }
-var configuration = setup.0
-// The proxy presents the API's certificate unless it has its own.
-if configuration.tls == nil, let certificate = options.httpTLS.certificate, let key = options.httpTLS.key {
-    configuration.tls = ProxyTLSFiles(certificate: certificate, key: key)
-}
-let proxyConfiguration = configuration
+let proxyConfiguration = setup.0
 let keys = setup.1
 
-let role = SidecarRole(configuration: proxyConfiguration, fileKeys: keys)
+let role = SidecarRole(configuration: proxyConfiguration, fileKeys: keys, apiHost: options.httpAdvertisedAddress.host)
 await NodeCommand(flags: flags, additionalShutdownGrace: proxyConfiguration.drainTimeout).run(options, roles: [role])

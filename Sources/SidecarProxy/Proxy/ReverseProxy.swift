@@ -30,8 +30,11 @@ public final class ReverseProxy: Sendable {
     /// - Parameters:
     ///   - nodeID: this node's ID, sent in ``RoutingDecision/hopHeader`` to the writer.
     ///   - proto: `http`, or `https` when the proxy terminates TLS (for `X-Forwarded-Proto`).
+    ///   - writerTLS: TLS to a writer whose proxy speaks HTTPS (``ProxyTLS/writerClient(_:logger:)``;
+    ///     default: the system's CAs).
     public init(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver, health: UpstreamHealth,
-                metrics: ProxyMetrics, logger: Logger, proto: String = "http", group: EventLoopGroup = .shared) {
+                metrics: ProxyMetrics, logger: Logger, proto: String = "http", writerTLS: (any ByteStreamTransportFactory)? = nil,
+                group: EventLoopGroup = .shared) {
         self.configuration = configuration
         table = configuration.routeTable
         addresses = Dictionary(uniqueKeysWithValues: configuration.upstreams.map { ($0.name, $0.address.description) })
@@ -46,7 +49,7 @@ public final class ReverseProxy: Sendable {
         client = HTTPClient(configuration: HTTPClientConfiguration(
             connectTimeout: configuration.connectTimeout, requestTimeout: configuration.readTimeout,
             maxConnectionsPerHost: 1024, idleTimeout: .seconds(50),
-            limits: HTTPParserLimits(maxBodyBytes: Int.max)), group: group)
+            limits: HTTPParserLimits(maxBodyBytes: Int.max), httpsTransport: writerTLS ?? TLSTransportFactory.systemClient), group: group)
     }
 
     /// The proxy as the end of a middleware chain.
@@ -80,15 +83,17 @@ public final class ReverseProxy: Sendable {
         }
         let upstreamName: String
         let address: String
+        var scheme = "http"
         var strip: Set<String> = [RoutingDecision.hopHeader.lowercased()]
         switch destination {
         case .local(let upstream):
             upstreamName = upstream
             address = addresses[upstream] ?? ""
             strip.formUnion(APIKeySettings.credentialHeaders)
-        case .writer(let writerAddress, _, let upstream):
+        case .writer(let writerAddress, _, let upstream, let tls):
             upstreamName = upstream
             address = writerAddress
+            if tls { scheme = "https" }
         }
         let upgrade = request.headers.hasToken("upgrade", in: "Connection") && request.headers.contains("Upgrade")
         let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
@@ -96,7 +101,7 @@ public final class ReverseProxy: Sendable {
                                                             upgrade: upgrade, strip: strip, trustedHop: hopped)
             .map { HTTPField(name: $0.name, value: $0.value) })
         if case .writer = destination { headers.add(name: RoutingDecision.hopHeader, value: nodeID) }
-        let url = "http://\(address)\(request.target)"
+        let url = "\(scheme)://\(address)\(request.target)"
         if upgrade {
             return await WebSocketForwarding.forward(request, url: url, headers: headers, via: self.client, upstream: upstreamName,
                                                      address: address, timeout: configuration.readTimeout, logger: logger, metrics: metrics)

@@ -26,6 +26,7 @@ var flags = DiscodFlags(programName: "disco-sidecar", synopsis: """
 let proxyFlags = SidecarFlags(&flags.flagSet)
 let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.arguments.dropFirst())) { parsed throws(FlagError) in
     var configuration = try proxyFlags.configuration(parsed, loader: .system)
+    let keys = try SidecarKeys.load(configuration.apiKeys)
     // The proxy presents the API's certificate and trusts the API's CAs unless it has its own.
     func file(_ flag: Flag<String>) -> String? { parsed[flag].isEmpty ? nil : parsed[flag] }
     configuration.applyNodeTLSDefaults(httpCertificate: file(flags.httpCert), httpKey: file(flags.httpKey),
@@ -36,7 +37,6 @@ let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.argumen
     } catch {
         throw FlagError(code: .invalidValue, flag: error.flag, message: error.description)
     }
-    let keys = try SidecarKeys.load(configuration.apiKeys)
     if parsed.isSet("validate") { CommandLineTool.writeStandardOutput(SidecarSummary.lines(configuration)) }
     return (configuration, keys)
 }

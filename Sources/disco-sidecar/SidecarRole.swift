@@ -92,16 +92,21 @@ final class SidecarRole: Role {
 
 /// The Raft leader's sidecar, followed from the node's leadership changes and the replicated
 /// state: at the proxy address the leader's sidecar announced (``ProxyAnnouncement``), over
-/// HTTPS when its proxy speaks only HTTPS.
+/// HTTPS when its proxy speaks only HTTPS. Hops are trusted from the members' hosts
+/// (``SidecarPeers``).
 final class ClusterWriterResolver: WriterResolver {
     private struct View {
         var leadership: ConsensusLeadership?
         /// Worked out at each change, so the proxy's per-request read is one lock and a copy.
         var location = WriterLocation.unknown(reason: "the cluster has no leader")
+        /// The hosts other sidecars send from (members' addresses, announced proxies).
+        var peers = SidecarPeers(memberAddresses: [], announcements: [])
     }
     private let view = Mutex(View())
 
     var current: WriterLocation { view.withLock { $0.location } }
+
+    func trustsHop(from host: String) -> Bool { view.withLock { $0.peers.contains(host) } }
 
     /// Follows leadership and the replicated state until the node stops or the task is cancelled.
     func follow(_ context: RoleContext) async {
@@ -114,8 +119,10 @@ final class ClusterWriterResolver: WriterResolver {
             }
             group.addTask {
                 // Every change of the replicated state (an announcement among them).
-                for await _ in context.membershipChanges() {
-                    self.update(node) { _ in }
+                for await members in context.membershipChanges() {
+                    let announcements = node.keyValues(namespace: ProxyAnnouncement.namespace).entries.map(\.value)
+                    let peers = SidecarPeers(memberAddresses: members.flatMap { [$0.apiAddress, $0.raftAddress] }, announcements: announcements)
+                    self.update(node) { $0.peers = peers }
                 }
             }
         }

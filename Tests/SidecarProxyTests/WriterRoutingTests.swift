@@ -46,4 +46,32 @@ struct WriterRoutingTests {
         await upstreamA.stop()
         await upstreamB.stop()
     }
+
+    /// A client that claims to be another sidecar (the hop header) from an address that is no
+    /// member's gets 403, so it can neither keep a write away from the writer nor set the
+    /// forwarding headers; the same request from a member's address is a trusted hop.
+    @Test func aHopIsTrustedOnlyFromTheClustersSidecars() async throws {
+        let upstream = try await RecordingUpstream.start(name: "A")
+        let writer = WriterLocation.remote(address: "127.0.0.1:1", id: "w")
+        for (peerHost, expected) in [("10.9.9.9", 403), ("127.0.0.1", 200)] {
+            let peers = SidecarPeers(memberAddresses: ["\(peerHost):4001"], announcements: [])
+            try await withProxy(proxyConfiguration([("local", upstream.address)]), nodeID: "a",
+                                writer: FixedWriter(writer, peers: peers)) { proxy in
+                let client = HTTPClient()
+                let hop = try await client.send(HTTPClientRequest(method: "POST", url: proxy.url + "/tx",
+                                                                  headers: [RoutingDecision.hopHeader: "b", "X-Forwarded-Proto": "https"]))
+                #expect(hop.status == expected, "a hop from 127.0.0.1 with members at \(peerHost): \(hop.status) \(hop.bodyText)")
+                if expected == 403 {
+                    #expect(hop.bodyText.contains("accepted only from the cluster's sidecars"), "\(hop.bodyText)")
+                    // Without the header, the same client's write goes to the writer as usual (here unreachable: 502).
+                    let plain = try await client.send(HTTPClientRequest(method: "POST", url: proxy.url + "/tx"))
+                    #expect(plain.status == 502, "\(plain.status) \(plain.bodyText)")
+                }
+                await client.shutdown()
+            }
+        }
+        #expect(upstream.requests.map(\.method) == ["POST"], "only the trusted hop reached the upstream")
+        #expect(upstream.requests.first?.headers["X-Forwarded-Proto"] == "https", "a trusted hop keeps the first sidecar's proto")
+        await upstream.stop()
+    }
 }

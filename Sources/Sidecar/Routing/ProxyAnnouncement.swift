@@ -81,3 +81,36 @@ extension WriterLocation {
         }
     }
 }
+
+// MARK: - Who may claim a hop
+
+/// The hosts the cluster's sidecars send from: every member's advertised API and Raft hosts
+/// and every announced proxy host. A request carrying ``RoutingDecision/hopHeader`` is taken
+/// as another sidecar's only when it comes from one of them (by address as written: members
+/// advertised by IP, as pods are, match their connections' source addresses).
+public struct SidecarPeers: Hashable, Sendable {
+    public private(set) var hosts: Set<String>
+
+    /// - Parameters:
+    ///   - memberAddresses: the members' advertised addresses (`host:port` or URLs).
+    ///   - announcements: the stored ``ProxyAnnouncement``s (damaged ones are skipped).
+    public init(memberAddresses: [String], announcements: [[UInt8]]) {
+        var hosts = Set<String>()
+        for text in memberAddresses {
+            if let address = try? PeerAddress(parsing: text) { hosts.insert(address.host.lowercased()) }
+        }
+        for bytes in announcements {
+            if case .success(let announced) = ProxyAnnouncement.decode(bytes) { hosts.insert(announced.address.host.lowercased()) }
+        }
+        self.hosts = hosts
+    }
+
+    /// Whether a connection from `host` may be another sidecar of the cluster.
+    public func contains(_ host: String) -> Bool {
+        let lower = host.lowercased()
+        if hosts.contains(lower) { return true }
+        // An IPv4 client seen on an IPv6 socket.
+        if lower.hasPrefix("::ffff:") { return hosts.contains(String(lower.dropFirst("::ffff:".count))) }
+        return false
+    }
+}

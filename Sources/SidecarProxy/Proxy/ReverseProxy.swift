@@ -64,6 +64,12 @@ public final class ReverseProxy: Sendable {
 
     func forward(_ request: HTTPStreamingRequest) async -> HTTPResponse {
         let hopped = request.headers.contains(RoutingDecision.hopHeader)
+        if hopped, !writer.trustsHop(from: request.remoteAddress?.host ?? "") {
+            let route = table.route(method: request.method, path: request.path)?.name ?? "none"
+            metrics.request(route: route, method: request.method, status: 403)
+            return ProxyErrorResponse.make(403, "\(RoutingDecision.hopHeader) is accepted only from the cluster's sidecars; "
+                + "\(request.remoteAddress?.host ?? "this client") is not one (send requests without it)")
+        }
         let decision = table.decide(method: request.method, path: request.path, hopped: hopped, writer: writer.current,
                                     isHealthy: health.isHealthy)
         switch decision {

@@ -57,3 +57,14 @@ struct WriterLocateTests {
         #expect(why.contains(reason), "\(why)")
     }
 }
+
+@Suite("Sidecar: who may claim a hop")
+struct SidecarPeersTests {
+    @Test func membersAndAnnouncedProxiesArePeersOthersAreNot() {
+        let peers = SidecarPeers(memberAddresses: ["10.0.0.1:4001", "http://10.0.0.2:4001", "[fd00::3]:4002", "not an address"],
+                                 announcements: [ProxyAnnouncement(address: PeerAddress(host: "10.0.0.9", port: 8443), tls: true).encoded(),
+                                                 Array("{}".utf8)])
+        for host in ["10.0.0.1", "10.0.0.2", "fd00::3", "10.0.0.9", "::ffff:10.0.0.1"] { #expect(peers.contains(host), "\(host)") }
+        for host in ["10.0.0.3", "192.168.1.1", "", "::ffff:10.0.0.4"] { #expect(!peers.contains(host), "\(host)") }
+    }
+}

@@ -85,9 +85,9 @@ extension WriterLocation {
 // MARK: - Who may claim a hop
 
 /// The hosts the cluster's sidecars send from: every member's advertised API and Raft hosts
-/// and every announced proxy host. A request carrying ``RoutingDecision/hopHeader`` is taken
-/// as another sidecar's only when it comes from one of them (by address as written: members
-/// advertised by IP, as pods are, match their connections' source addresses).
+/// and every announced proxy host. The forwarding headers of a request carrying
+/// ``RoutingDecision/hopHeader`` are trusted only when it comes from one of them (by address as
+/// written: members advertised by IP, as pods are, match their connections' source addresses).
 public struct SidecarPeers: Hashable, Sendable {
     public private(set) var hosts: Set<String>
 

@@ -63,13 +63,10 @@ public final class ReverseProxy: Sendable {
     // MARK: Forwarding
 
     func forward(_ request: HTTPStreamingRequest) async -> HTTPResponse {
+        // A hop always ends here (no loops, whoever claims it); its forwarding headers are kept
+        // only when it comes from one of the cluster's sidecars.
         let hopped = request.headers.contains(RoutingDecision.hopHeader)
-        if hopped, !writer.trustsHop(from: request.remoteAddress?.host ?? "") {
-            let route = table.route(method: request.method, path: request.path)?.name ?? "none"
-            metrics.request(route: route, method: request.method, status: 403)
-            return ProxyErrorResponse.make(403, "\(RoutingDecision.hopHeader) is accepted only from the cluster's sidecars; "
-                + "\(request.remoteAddress?.host ?? "this client") is not one (send requests without it)")
-        }
+        let trustedHop = hopped && writer.trustsHop(from: request.remoteAddress?.host ?? "")
         let decision = table.decide(method: request.method, path: request.path, hopped: hopped, writer: writer.current,
                                     isHealthy: health.isHealthy)
         switch decision {
@@ -77,13 +74,13 @@ public final class ReverseProxy: Sendable {
             metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? "none", method: request.method, status: status)
             return ProxyErrorResponse.make(status, message)
         case .forward(let route, let destination):
-            let response = await send(request, destination: destination, hopped: hopped)
+            let response = await send(request, destination: destination, trustedHop: trustedHop)
             metrics.request(route: route.name, method: request.method, status: response.status)
             return response
         }
     }
 
-    private func send(_ request: HTTPStreamingRequest, destination: RoutingDecision.Destination, hopped: Bool) async -> HTTPResponse {
+    private func send(_ request: HTTPStreamingRequest, destination: RoutingDecision.Destination, trustedHop: Bool) async -> HTTPResponse {
         guard request.target.hasPrefix("/") else {
             return ProxyErrorResponse.make(400, "the request target must be a path starting with /, not \(request.target.prefix(80).debugDescription)")
         }
@@ -104,7 +101,7 @@ public final class ReverseProxy: Sendable {
         let upgrade = request.headers.hasToken("upgrade", in: "Connection") && request.headers.contains("Upgrade")
         let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
         var headers = HTTPHeaders(ForwardingHeaders.request(request.headers.fields.map { ($0.name, $0.value) }, client: client,
-                                                            upgrade: upgrade, strip: strip, trustedHop: hopped)
+                                                            upgrade: upgrade, strip: strip, trustedHop: trustedHop)
             .map { HTTPField(name: $0.name, value: $0.value) })
         if case .writer = destination { headers.add(name: RoutingDecision.hopHeader, value: nodeID) }
         let url = "\(scheme)://\(address)\(request.target)"

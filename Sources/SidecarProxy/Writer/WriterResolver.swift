@@ -12,8 +12,8 @@ public protocol WriterResolver: Sendable {
     var current: WriterLocation { get }
 
     /// Whether a request from `host` carrying ``RoutingDecision/hopHeader`` may be another
-    /// sidecar's (then it goes to the local upstream, and its forwarding headers are kept); a
-    /// hop claimed from anywhere else is refused (403).
+    /// sidecar's: then the forwarding headers it carries (`X-Forwarded-Proto`, `-Host`) are kept;
+    /// from anywhere else they are replaced by this proxy's view of the client.
     func trustsHop(from host: String) -> Bool
 }
 

@@ -97,6 +97,7 @@ final class SidecarRole: Role {
 final class ClusterWriterResolver: WriterResolver {
     private struct View {
         var leadership: ConsensusLeadership?
+        var memberAddresses: [String] = []
         /// Worked out at each change, so the proxy's per-request read is one lock and a copy.
         var location = WriterLocation.unknown(reason: "the cluster has no leader")
         /// The hosts other sidecars send from (members' addresses, announced proxies).
@@ -108,7 +109,8 @@ final class ClusterWriterResolver: WriterResolver {
 
     func trustsHop(from host: String) -> Bool { view.withLock { $0.peers.contains(host) } }
 
-    /// Follows leadership and the replicated state until the node stops or the task is cancelled.
+    /// Follows leadership, membership and the announcements until the node stops or the task is
+    /// cancelled.
     func follow(_ context: RoleContext) async {
         let node = context.node
         await withDiscardingTaskGroup { group in
@@ -118,21 +120,31 @@ final class ClusterWriterResolver: WriterResolver {
                 }
             }
             group.addTask {
-                // Every change of the replicated state (an announcement among them).
                 for await members in context.membershipChanges() {
-                    let announcements = node.keyValues(namespace: ProxyAnnouncement.namespace).entries.map(\.value)
-                    let peers = SidecarPeers(memberAddresses: members.flatMap { [$0.apiAddress, $0.raftAddress] }, announcements: announcements)
-                    self.update(node) { $0.peers = peers }
+                    self.update(node) { $0.memberAddresses = members.flatMap { [$0.apiAddress, $0.raftAddress] } }
+                }
+            }
+            group.addTask {
+                // Announcements are key-value writes, which membership changes do not report.
+                let watch = node.watchKeyValues(namespace: ProxyAnnouncement.namespace)
+                self.update(node) { _ in }
+                for await _ in watch.changes {
+                    self.update(node) { _ in }
                 }
             }
         }
     }
 
+    /// Applies `change` and works out the writer and the peers again from the node's state.
     private func update(_ node: Node, _ change: (inout View) -> Void) {
         view.withLock { view in
+            // Read under the view's lock (the store never takes it), so a slower update cannot
+            // apply an older read over a newer one.
+            let announcements = node.keyValues(namespace: ProxyAnnouncement.namespace).entries
             change(&view)
+            view.peers = SidecarPeers(memberAddresses: view.memberAddresses, announcements: announcements.map(\.value))
             let leader = view.leadership?.leader
-            let announcement = leader.flatMap { node.keyValue(KVKey(ProxyAnnouncement.namespace, $0.rawValue))?.value }
+            let announcement = leader.flatMap { leader in announcements.first { $0.key.name == leader.rawValue }?.value }
             view.location = WriterLocation.locate(leader: leader?.rawValue, isLocal: view.leadership?.isLocal ?? false,
                                                   announcement: announcement)
         }

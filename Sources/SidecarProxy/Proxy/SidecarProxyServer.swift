@@ -44,7 +44,9 @@ public final class SidecarProxyServer: Sendable {
         let metrics = ProxyMetrics()
         let health = UpstreamHealth(upstreams: configuration.upstreams, interval: configuration.healthInterval,
                                     timeout: configuration.connectTimeout, logger: logger)
-        let writerTLS = try ProxyTLS.writerClient(configuration.peerTLS, logger: logger)
+        // A CA or server name of its own for the writer's proxy; otherwise the shared system client.
+        let peer = configuration.peerTLS
+        let writerTLS = peer.caCertificate != nil || peer.serverName != nil ? try ProxyTLS.writerClient(peer, logger: logger) : nil
         let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger,
                                  proto: configuration.tls == nil ? "http" : "https", writerTLS: writerTLS, group: group)
         var server: HTTPServer?

@@ -21,6 +21,23 @@ public func fuzzProxyConfig(_ data: UnsafePointer<UInt8>, _ size: Int) -> CInt {
     }
     if case .failure(let problem) = UpstreamDefinition.parseURL(text) { precondition(!problem.message.isEmpty) }
 
+    // A stored proxy announcement (replicated state another sidecar wrote): refused with a
+    // reason, or read back to the same bytes' meaning; the writer's location and the hop peers
+    // built from it never trap.
+    switch ProxyAnnouncement.decode(input) {
+    case .success(let announcement):
+        let again = ProxyAnnouncement.decode(announcement.encoded())
+        precondition(again == .success(announcement), "an announcement did not read back: \(again)")
+        precondition(SidecarPeers(memberAddresses: [], announcements: [input]).contains(announcement.address.host))
+    case .failure(let problem): precondition(!problem.message.isEmpty)
+    }
+    switch WriterLocation.locate(leader: "n", isLocal: false, announcement: input) {
+    case .unknown(let reason): precondition(!reason.isEmpty)
+    case .remote(_, let id, _): precondition(id == "n")
+    case .local: preconditionFailure("a remote leader located as local")
+    }
+    _ = SidecarPeers(memberAddresses: [text], announcements: []).contains(text)
+
     // -proxy-config.
     guard let json = try? JSONValue.parse(input) else { return 0 }
     let configuration: ProxyConfiguration

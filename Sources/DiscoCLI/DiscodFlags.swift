@@ -58,9 +58,10 @@ public struct DiscodFlags: Sendable {
     let roles: RoleFlags
     let auth: Flag<String>
     let joinAs: Flag<String>
-    let httpCert: Flag<String>
-    let httpKey: Flag<String>
-    let httpCACert: Flag<String>
+    /// `-http-cert`, `-http-key`, `-http-ca-cert`: public for programs whose own TLS falls back to the API's (disco-sidecar).
+    public let httpCert: Flag<String>
+    public let httpKey: Flag<String>
+    public let httpCACert: Flag<String>
     let httpVerifyClient: Flag<Bool>
     let nodeCert: Flag<String>
     let nodeKey: Flag<String>

@@ -12,19 +12,12 @@ import Synchronization
 // MARK: - The hot replica is the writer
 
 /// With `-hot-cold`: writes go to the hot replica of the group. Here when this replica may act as
-/// hot right now (its gate gives a token), else to the proxy of the replica the replicated lease
-/// names, at that member's API host and this sidecar's proxy port. Unknown (writes answered 503
-/// naming the group) while nobody holds the lease or the holder cannot act.
-final class HotColdWriterResolver: WriterResolver {
-    private let role: HotColdRole
-    private let members: MemberProxyAddresses
-
-    init(role: HotColdRole, proxyPort: UInt16) {
-        self.role = role
-        members = MemberProxyAddresses(proxyPort: proxyPort)
-    }
-
-    var current: WriterLocation {
+/// hot right now (its gate gives a token), else to the proxy the replica holding the replicated
+/// lease announced. Unknown (writes answered 503 naming the group) while nobody holds the lease
+/// or the holder cannot act.
+enum HotColdWriter {
+    /// The writer for `role`'s group; `announcement` gives a node's stored proxy announcement.
+    static func location(_ role: HotColdRole, announcement: (NodeID) -> [UInt8]?) -> WriterLocation {
         let group = role.configuration.group
         guard let gate = role.shell?.gate else {
             return .unknown(reason: "hot/cold group \(group.rawValue.debugDescription) has not started on this replica yet")
@@ -39,49 +32,13 @@ final class HotColdWriterResolver: WriterResolver {
             return .unknown(reason: "this replica holds the lease of hot/cold group \(group.rawValue.debugDescription) "
                 + "but may not act as hot\(why)")
         }
-        return members.location(of: holder)
-    }
-
-    /// Follows the member records until the node stops or the task is cancelled.
-    func follow(_ context: RoleContext) async {
-        await members.follow(context)
-    }
-}
-
-// MARK: - Members' proxies
-
-/// Where each member's sidecar proxy listens: its API host and this sidecar's proxy port (every
-/// sidecar of a cluster uses the same `-proxy-addr` port, as the pods of a StatefulSet do).
-final class MemberProxyAddresses: Sendable {
-    private let proxyPort: UInt16
-    private let members = Mutex<[ClusterMember]>([])
-
-    init(proxyPort: UInt16) {
-        self.proxyPort = proxyPort
-    }
-
-    /// Follows the member records until the node stops or the task is cancelled.
-    func follow(_ context: RoleContext) async {
-        for await list in context.membershipChanges() {
-            members.withLock { $0 = list }
+        guard let bytes = announcement(holder) else {
+            return .unknown(reason: "the hot replica \(holder) has not announced its sidecar proxy yet")
         }
-    }
-
-    /// The writer at `node`'s proxy, or why it cannot be reached.
-    func location(of node: NodeID) -> WriterLocation {
-        guard let member = members.withLock({ $0.first { $0.id == node } }) else {
-            return .unknown(reason: "the writer \(node) is not in this node's member records yet")
+        switch ProxyAnnouncement.decode(bytes) {
+        case .success(let announced): return announced.writerLocation(id: holder.rawValue)
+        case .failure(let problem): return .unknown(reason: "the hot replica \(holder)'s proxy announcement cannot be used: \(problem)")
         }
-        return Self.location(of: member, proxyPort: proxyPort)
-    }
-
-    /// `member`'s proxy: its API host with `proxyPort`.
-    static func location(of member: ClusterMember, proxyPort: UInt16) -> WriterLocation {
-        let api = member.apiAddress.split(separator: "/").last.map(String.init) ?? member.apiAddress
-        guard let address = try? PeerAddress(parsing: api) else {
-            return .unknown(reason: "the API address \(member.apiAddress.debugDescription) of \(member.id) is not host:port")
-        }
-        return .remote(address: PeerAddress(host: address.host, port: proxyPort).description, id: member.id.rawValue)
     }
 }
 

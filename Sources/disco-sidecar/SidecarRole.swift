@@ -17,24 +17,25 @@ import Synchronization
 ///
 /// API keys are the cluster's (``ReplicatedAPIKeys``: `POST/GET/DELETE /keys` on the node's API)
 /// unless `-api-key-file` names a file.
-///
-/// With `-hot-cold` (a ``HotColdRole`` beside it) the writer is the group's hot replica, every
-/// request to the local upstream passes ``HotColdUpstreamFencing`` (the fencing token), and the
-/// upstreams' health checks tell the lease whether this replica may be hot.
 final class SidecarRole: Role {
     let name = "sidecar"
     private let configuration: ProxyConfiguration
     private let keys: any APIKeyStore
     private let replicated = ReplicatedAPIKeys()
     private let server = Mutex<SidecarProxyServer?>(nil)
+    private let announced = Mutex<ProxyAnnouncement?>(nil)
+    /// The node's advertised API host: announced for a proxy listening on every interface.
+    private let apiHost: String
     private let hotCold: HotColdRole?
 
     /// - Parameters:
     ///   - fileKeys: the keys of `-api-key-file`; nil uses the cluster's.
+    ///   - apiHost: the host of `-http-adv-addr`.
     ///   - hotCold: the node's hot/cold role with `-hot-cold`, else nil (writes go to the leader's sidecar).
-    init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?, hotCold: HotColdRole? = nil) {
+    init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?, apiHost: String, hotCold: HotColdRole? = nil) {
         self.configuration = configuration
         keys = fileKeys ?? replicated
+        self.apiHost = apiHost
         self.hotCold = hotCold
     }
 
@@ -42,32 +43,51 @@ final class SidecarRole: Role {
 
     func run(_ context: RoleContext) async throws {
         replicated.attach(context.node)
-        let proxyPort = configuration.listenAddress?.port ?? 0
+        let writer = ClusterWriterResolver(hotCold: hotCold)
         let proxy: SidecarProxyServer
         if let hotCold {
-            let writer = HotColdWriterResolver(role: hotCold, proxyPort: proxyPort)
             proxy = try await SidecarProxyServer.start(
                 configuration: configuration, nodeID: context.nodeID.rawValue, writer: writer, keys: keys, logger: context.logger,
                 upstreamMiddleware: [HotColdUpstreamFencing(role: hotCold)],
                 healthChanged: { healthy in hotCold.setUpstreamHealthy(healthy) },
                 background: [{ await writer.follow(context) }])
         } else {
-            let writer = ClusterWriterResolver(proxyPort: proxyPort)
             proxy = try await SidecarProxyServer.start(
                 configuration: configuration, nodeID: context.nodeID.rawValue, writer: writer, keys: keys, logger: context.logger,
                 background: [{ await writer.follow(context) }])
         }
         server.withLock { $0 = proxy }
-        do {
-            try await gracefulShutdown()
-            context.logger.info("draining the proxy, then leaving the cluster",
-                                metadata: ["drain_timeout": .string(GoDuration.format(configuration.drainTimeout))])
-            await proxy.drain(within: configuration.drainTimeout)
-            context.logger.info("proxy drained; stopping the node")
-        } catch {
-            context.logger.info("proxy stopping without draining: \(error)")
+        let announcement = proxy.localAddress.flatMap { configuration.announcement(boundPort: $0.port, apiHost: apiHost) }
+        announced.withLock { $0 = announcement }
+        await withDiscardingTaskGroup { group in
+            if let announcement { group.addTask { await ProxyAnnouncer.announce(announcement, context) } }
+            do {
+                try await gracefulShutdown()
+                context.logger.info("draining the proxy, then leaving the cluster",
+                                    metadata: ["drain_timeout": .string(GoDuration.format(configuration.drainTimeout))])
+                await proxy.drain(within: configuration.drainTimeout)
+                context.logger.info("proxy drained; stopping the node")
+            } catch {
+                context.logger.info("proxy stopping without draining: \(error)")
+            }
+            group.cancelAll()
         }
         await proxy.shutdown()
+    }
+
+    /// `roles.sidecar` in `/status`: the proxy URL this sidecar announces and where writes go now.
+    func status() async -> JSONValue? {
+        var object = JSONObject()
+        if let announcement = announced.withLock({ $0 }) { object.append(key: "proxy_url", value: .string(announcement.url)) }
+        if let proxy = server.withLock({ $0 }) {
+            let writer: String = switch proxy.writer.current {
+            case .local: "local"
+            case .remote(let address, let id, let tls): "\(id) at \(tls ? "https" : "http")://\(address)"
+            case .unknown(let reason): "unknown: \(reason)"
+            }
+            object.append(key: "writer", value: .string(writer))
+        }
+        return .object(object)
     }
 
     func readinessProblem() async -> String? {
@@ -83,56 +103,106 @@ final class SidecarRole: Role {
 
 // MARK: - The writer, from the node's own view of the cluster
 
-/// The Raft leader's sidecar, followed from the node's leadership changes and member records:
-/// at the leader's API host and this sidecar's proxy port (every sidecar of a cluster uses the
-/// same `-proxy-addr` port, as the pods of a StatefulSet do).
+/// The writer's sidecar, at the proxy address it announced (``ProxyAnnouncement``), over HTTPS
+/// when its proxy speaks only HTTPS: the Raft leader's, followed from the node's leadership
+/// changes and the replicated state, or with `-hot-cold` the hot replica's
+/// (``HotColdWriter``). Hops are trusted from the members' hosts (``SidecarPeers``).
 final class ClusterWriterResolver: WriterResolver {
-    private let proxyPort: UInt16
     private struct View {
         var leadership: ConsensusLeadership?
-        var members: [ClusterMember] = []
+        var memberAddresses: [String] = []
         /// Worked out at each change, so the proxy's per-request read is one lock and a copy.
         var location = WriterLocation.unknown(reason: "the cluster has no leader")
+        /// The hosts other sidecars send from (members' addresses, announced proxies).
+        var peers = SidecarPeers(memberAddresses: [], announcements: [])
+        /// Each node's stored announcement, by node ID.
+        var announcements: [String: [UInt8]] = [:]
     }
     private let view = Mutex(View())
+    private let hotCold: HotColdRole?
 
-    init(proxyPort: UInt16) {
-        self.proxyPort = proxyPort
+    init(hotCold: HotColdRole? = nil) {
+        self.hotCold = hotCold
     }
 
-    var current: WriterLocation { view.withLock { $0.location } }
+    var current: WriterLocation {
+        guard let hotCold else { return view.withLock { $0.location } }
+        return HotColdWriter.location(hotCold) { holder in view.withLock { $0.announcements[holder.rawValue] } }
+    }
 
-    /// Follows leadership and membership until the node stops or the task is cancelled.
+    func trustsHop(from host: String) -> Bool { view.withLock { $0.peers.contains(host) } }
+
+    /// Follows leadership, membership and the announcements until the node stops or the task is
+    /// cancelled.
     func follow(_ context: RoleContext) async {
+        let node = context.node
         await withDiscardingTaskGroup { group in
             group.addTask {
                 for await leadership in context.leadershipChanges() {
-                    self.update { $0.leadership = leadership }
+                    self.update(node) { $0.leadership = leadership }
                 }
             }
             group.addTask {
                 for await members in context.membershipChanges() {
-                    self.update { $0.members = members }
+                    self.update(node) { $0.memberAddresses = members.flatMap { [$0.apiAddress, $0.raftAddress] } }
+                }
+            }
+            group.addTask {
+                // Announcements are key-value writes, which membership changes do not report.
+                let watch = node.watchKeyValues(namespace: ProxyAnnouncement.namespace)
+                self.update(node) { _ in }
+                for await _ in watch.changes {
+                    self.update(node) { _ in }
                 }
             }
         }
     }
 
-    private func update(_ change: (inout View) -> Void) {
+    /// Applies `change` and works out the writer and the peers again from the node's state.
+    private func update(_ node: Node, _ change: (inout View) -> Void) {
         view.withLock { view in
+            // Read under the view's lock (the store never takes it), so a slower update cannot
+            // apply an older read over a newer one.
+            let announcements = node.keyValues(namespace: ProxyAnnouncement.namespace).entries
             change(&view)
-            view.location = Self.locate(view, proxyPort: proxyPort)
+            view.announcements = Dictionary(announcements.map { ($0.key.name, $0.value) }, uniquingKeysWith: { _, last in last })
+            view.peers = SidecarPeers(memberAddresses: view.memberAddresses, announcements: announcements.map(\.value))
+            let leader = view.leadership?.leader
+            let announcement = leader.flatMap { leader in announcements.first { $0.key.name == leader.rawValue }?.value }
+            view.location = WriterLocation.locate(leader: leader?.rawValue, isLocal: view.leadership?.isLocal ?? false,
+                                                  announcement: announcement)
         }
     }
+}
 
-    private static func locate(_ view: View, proxyPort: UInt16) -> WriterLocation {
-        guard let leadership = view.leadership, let leader = leadership.leader else {
-            return .unknown(reason: "the cluster has no leader")
+// MARK: - Announcing this proxy
+
+/// Records this sidecar's ``ProxyAnnouncement`` in the replicated state (key: the node ID),
+/// retrying while no leader takes the write, and rewriting it when it differs (a pod back on a
+/// new IP).
+enum ProxyAnnouncer {
+    static func announce(_ announcement: ProxyAnnouncement, _ context: RoleContext) async {
+        let key = KVKey(ProxyAnnouncement.namespace, context.nodeID.rawValue)
+        let bytes = announcement.encoded()
+        var delay = Duration.milliseconds(100)
+        while !Task.isCancelled {
+            await context.waitUntilCaughtUp()
+            let existing = context.node.keyValue(key)
+            if existing?.value == bytes { return }
+            let condition = existing.map { KVCondition(key, revision: $0.revision) } ?? .absent(key)
+            do {
+                switch try await context.node.transact(KVTransaction(conditions: [condition], operations: [.put(key, bytes)])) {
+                case .committed:
+                    context.logger.info("announced the proxy", metadata: ["url": .string(announcement.url)])
+                    return
+                case .conflict: continue
+                case .refused(let reason): context.logger.warning("cannot announce the proxy at \(announcement): \(reason); retrying")
+                }
+            } catch {
+                context.logger.warning("cannot announce the proxy at \(announcement) yet: \(error); retrying")
+            }
+            try? await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(5))
         }
-        if leadership.isLocal { return .local }
-        guard let member = view.members.first(where: { $0.id == leader }) else {
-            return .unknown(reason: "the leader \(leader) is not in this node's member records yet")
-        }
-        return MemberProxyAddresses.location(of: member, proxyPort: proxyPort)
     }
 }

@@ -28,6 +28,9 @@ enum SidecarSummary {
             lines.append("  proxy.tcp=\(tcp)\(tcp.maxConnections.map { " max-conns=\($0)" } ?? "")\(tcp.rate.map { " rate=\($0) burst=\(tcp.burst)" } ?? "")")
         }
         lines.append("  proxy.tls=\(configuration.tls.map { $0.certificate } ?? "off")")
+        let peer = configuration.peerTLS
+        lines.append("  proxy.writer_ca=\(peer.caCertificate ?? "system")\(peer.serverName.map { " server_name=\($0)" } ?? "")")
+        lines.append("  proxy.adv_addr=\(configuration.advertisedAddress?.description ?? "(from -proxy-addr and -http-adv-addr)")")
         return lines.joined(separator: "\n") + "\n"
     }
 

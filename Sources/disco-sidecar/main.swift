@@ -31,6 +31,16 @@ let hotColdFlags = HotColdFlags(declaringIn: &flags.flagSet)
 let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.arguments.dropFirst())) { parsed throws(FlagError) in
     var configuration = try proxyFlags.configuration(parsed, loader: .system)
     let keys = try SidecarKeys.load(configuration.apiKeys)
+    // The proxy presents the API's certificate and trusts the API's CAs unless it has its own.
+    func file(_ flag: Flag<String>) -> String? { parsed[flag].isEmpty ? nil : parsed[flag] }
+    configuration.applyNodeTLSDefaults(httpCertificate: file(flags.httpCert), httpKey: file(flags.httpKey),
+                                       httpCACertificate: file(flags.httpCACert))
+    // Certificates, keys and CAs are opened now, so -validate and a start name a file that cannot be used.
+    do throws(ProxyTLSError) {
+        try ProxyTLS.check(configuration)
+    } catch {
+        throw FlagError(code: .invalidValue, flag: error.flag, message: error.description)
+    }
     let hotCold = try hotColdFlags.configuration(from: parsed)
     if let hotCold {
         guard configuration.listenAddress != nil else {
@@ -44,15 +54,10 @@ let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.argumen
     }
     return (configuration, keys, hotCold)
 }
-var configuration = setup.0
-// The proxy presents the API's certificate unless it has its own.
-if configuration.tls == nil, let certificate = options.httpTLS.certificate, let key = options.httpTLS.key {
-    configuration.tls = ProxyTLSFiles(certificate: certificate, key: key)
-}
-let proxyConfiguration = configuration
+let proxyConfiguration = setup.0
 let keys = setup.1
 let hotColdRole = setup.2.map { HotColdRole(configuration: $0) }
 
-let role = SidecarRole(configuration: proxyConfiguration, fileKeys: keys, hotCold: hotColdRole)
+let role = SidecarRole(configuration: proxyConfiguration, fileKeys: keys, apiHost: options.httpAdvertisedAddress.host, hotCold: hotColdRole)
 await NodeCommand(flags: flags, additionalShutdownGrace: proxyConfiguration.drainTimeout)
     .run(options, roles: [role] + (hotColdRole.map { [$0] } ?? []))

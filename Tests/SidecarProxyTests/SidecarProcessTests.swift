@@ -53,6 +53,38 @@ struct SidecarProcessTests {
         }
     }
 
+    /// -validate opens the proxy's certificate, key and CA (its own or the API's they default to)
+    /// and exits 2 naming the flag and the file that cannot be used.
+    @Test func validateOpensTheProxyCertificateKeyAndCA() async throws {
+        let certificates = try await CertificateFixture.make(name: "sidecar-validate")
+        defer { certificates.remove() }
+        let leaf = try await certificates.issue("sidecar")
+        let other = try await certificates.issue("other")
+        let sidecar = try DiscodProcess.executable("disco-sidecar")
+        let base = ["-validate", "-node-id", "n1", "-proxy-addr", ":8443", "-upstream", "http://127.0.0.1:9000"]
+        let good = try await ChildProcess.run(sidecar, base + ["-proxy-cert", leaf.certificate, "-proxy-key", leaf.key,
+                                                               "-proxy-ca-cert", certificates.ca.certificate, "data"])
+        #expect(good.status == 0, "\(good.output)")
+        #expect(good.output.contains("proxy.writer_ca=\(certificates.ca.certificate)"), "\(good.output)")
+        let missing = certificates.directory + "/missing.pem"
+        let cases: [([String], String)] = [
+            (["-proxy-cert", missing, "-proxy-key", leaf.key], "-proxy-cert"),
+            (["-proxy-cert", leaf.certificate, "-proxy-key", missing], "-proxy-key"),
+            (["-proxy-cert", leaf.certificate, "-proxy-key", other.key], "-proxy-key"),
+            (["-proxy-cert", leaf.certificate, "-proxy-key", leaf.key, "-proxy-ca-cert", missing], "-proxy-ca-cert"),
+            (["-proxy-cert", leaf.certificate, "-proxy-key", leaf.key, "-proxy-ca-cert", leaf.key], "-proxy-ca-cert"),
+            // Without its own, the proxy uses the API's: a bad -http-ca-cert is named as such.
+            (["-http-cert", leaf.certificate, "-http-key", leaf.key, "-http-ca-cert", missing], "-http-ca-cert"),
+        ]
+        for (flags, flag) in cases {
+            let result = try await ChildProcess.run(sidecar, base + flags + ["data"])
+            #expect(result.status == 2, "\(flags): \(result.output)")
+            let named = result.output.split(separator: "\n").first { $0.contains(flag) } ?? ""
+            #expect(!named.isEmpty && (named.contains("missing.pem") || named.contains(leaf.key) || named.contains(other.key)),
+                    "\(flags) must name \(flag) and the file: \(result.output)")
+        }
+    }
+
     /// Three sidecars, each in front of its own upstream, on 127.0.0.2–4 with the same proxy
     /// port (as pods of a StatefulSet): a write sent to any of them reaches the leader's
     /// upstream, reads stay local; after the leader is killed, writes follow the new leader.

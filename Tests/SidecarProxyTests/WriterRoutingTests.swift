@@ -46,4 +46,32 @@ struct WriterRoutingTests {
         await upstreamA.stop()
         await upstreamB.stop()
     }
+
+    /// A request with the hop header always ends at the sidecar that receives it (no loop,
+    /// whoever sent it), but the forwarding headers it carries are kept only when it comes from
+    /// a member's address: a client cannot claim HTTPS or another host by adding the header.
+    @Test func forwardingHeadersOfAHopAreTrustedOnlyFromTheClustersSidecars() async throws {
+        let upstream = try await RecordingUpstream.start(name: "A")
+        let writer = WriterLocation.remote(address: "127.0.0.1:1", id: "w")
+        for peerHost in ["10.9.9.9", "127.0.0.1"] {
+            let peers = SidecarPeers(memberAddresses: ["\(peerHost):4001"], announcements: [])
+            try await withProxy(proxyConfiguration([("local", upstream.address)]), nodeID: "a",
+                                writer: FixedWriter(writer, peers: peers)) { proxy in
+                let client = HTTPClient()
+                let hop = try await client.send(HTTPClientRequest(method: "POST", url: proxy.url + "/tx",
+                                                                  headers: [RoutingDecision.hopHeader: "b", "X-Forwarded-Proto": "https",
+                                                                            "X-Forwarded-Host": "evil.example"]))
+                #expect(hop.status == 200, "\(hop.status) \(hop.bodyText)")
+                await client.shutdown()
+            }
+        }
+        let seen = upstream.requests
+        #expect(seen.map(\.method) == ["POST", "POST"], "a hop goes to the local upstream whoever sent it")
+        #expect(seen.first?.headers["X-Forwarded-Proto"] == "http", "from a non-member, the proxy's own view of the client")
+        #expect(seen.first?.headers["X-Forwarded-Host"] != "evil.example")
+        #expect(seen.last?.headers["X-Forwarded-Proto"] == "https", "from a member, the first sidecar's")
+        #expect(seen.last?.headers["X-Forwarded-Host"] == "evil.example")
+        #expect(seen.allSatisfy { $0.headers[RoutingDecision.hopHeader] == nil })
+        await upstream.stop()
+    }
 }

@@ -26,6 +26,11 @@ public struct ProxyConfiguration: Hashable, Sendable {
     public var drainTimeout: Duration
     /// PEM certificate chain and key files: the proxy terminates TLS (HTTPS only) when set.
     public var tls: ProxyTLSFiles?
+    /// How this sidecar checks the other sidecars' proxies it forwards writes to over HTTPS.
+    public var peerTLS = ProxyPeerTLS()
+    /// Where the other sidecars reach this proxy (`-proxy-adv-addr`); nil: the listening
+    /// address, with the node's advertised API host when it listens on every interface.
+    public var advertisedAddress: PeerAddress?
     /// Event-loop threads of the proxy (its own, apart from the node's). With one, requests are
     /// decided in the order they arrive, as by one nginx worker.
     public var threads: Int = 1
@@ -98,10 +103,31 @@ public struct ProxyConfiguration: Hashable, Sendable {
 public struct ProxyTLSFiles: Hashable, Sendable {
     public var certificate: String
     public var key: String
+    /// The flags that named the files (`proxy`, or `http` when they are the API's), for messages.
+    public var flagPrefix: String
 
-    public init(certificate: String, key: String) {
+    public init(certificate: String, key: String, flagPrefix: String = "proxy") {
         self.certificate = certificate
         self.key = key
+        self.flagPrefix = flagPrefix
+    }
+}
+
+/// How a sidecar verifies the writer's proxy when it forwards a write over HTTPS: the writer's
+/// certificate must be signed by ``caCertificate`` (the system's CAs when nil) and carry
+/// ``serverName`` (the host the writer announced when nil).
+public struct ProxyPeerTLS: Hashable, Sendable {
+    /// PEM CA bundle (`-proxy-ca-cert`, else `-http-ca-cert`'s).
+    public var caCertificate: String?
+    /// The flag that named ``caCertificate`` (`proxy-ca-cert` or `http-ca-cert`), for messages.
+    public var caFlag: String
+    /// The name the writer's certificate must carry (`-proxy-server-name`).
+    public var serverName: String?
+
+    public init(caCertificate: String? = nil, caFlag: String = "proxy-ca-cert", serverName: String? = nil) {
+        self.caCertificate = caCertificate
+        self.caFlag = caFlag
+        self.serverName = serverName
     }
 }
 

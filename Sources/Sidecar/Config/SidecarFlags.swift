@@ -24,11 +24,15 @@ public struct SidecarFlags: Sendable {
     let proxyCert: Flag<String>
     let proxyThreads: Flag<Int>
     let proxyKey: Flag<String>
+    let proxyCACert: Flag<String>
+    let proxyServerName: Flag<String>
+    let proxyAdvAddr: Flag<PeerAddress?>
 
     /// The names of the flags this declares.
     public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "api-key-file", "tcp-proxy",
                                "upstream-health", "upstream-health-interval", "proxy-drain-timeout", "proxy-connect-timeout",
-                               "proxy-read-timeout", "proxy-cert", "proxy-key", "proxy-threads"]
+                               "proxy-read-timeout", "proxy-cert", "proxy-key", "proxy-threads", "proxy-ca-cert", "proxy-server-name",
+                               "proxy-adv-addr"]
 
     /// Declares the flags on `set`.
     public init(_ set: inout FlagSet, group: String = Self.proxyGroup) {
@@ -69,6 +73,21 @@ public struct SidecarFlags: Sendable {
         proxyCert = set.string("proxy-cert", usage: "PEM certificate (chain, leaf first) the proxy presents: it then speaks only HTTPS\n"
                                + "(default: -http-cert's, when the node's API has one)", group: group, typeName: "path")
         proxyKey = set.string("proxy-key", usage: "PEM private key of -proxy-cert", group: group, typeName: "path")
+        proxyCACert = set.string("proxy-ca-cert", usage: "PEM CA certificate(s) that sign the other sidecars' proxy certificates: a write forwarded\n"
+                                 + "to the writer's HTTPS proxy is sent only if its certificate verifies (default: -http-ca-cert's,\n"
+                                 + "else the system's CAs)", group: group, typeName: "path")
+        proxyServerName = set.string("proxy-server-name", usage: "The name the writer's proxy certificate must carry (default: the host the writer\n"
+                                     + "announced), e.g. the Service name when every sidecar presents the Service's certificate",
+                                     group: group, typeName: "name")
+        proxyAdvAddr = set.custom("proxy-adv-addr", default: nil, defaultText: nil, typeName: "host:port",
+                                  usage: "Where the other sidecars reach this proxy, announced to the cluster (default: -proxy-addr,\n"
+                                  + "with -http-adv-addr's host when -proxy-addr listens on every interface)", group: group) { text throws(FlagValueError) in
+            let address = try TCPProxySpec.address(text, what: "advertised proxy address", allowsEmptyHost: false)
+            guard !ProxyConfiguration.isEveryInterface(address.host), address.port != 0 else {
+                throw FlagValueError("advertised proxy address \(text) is not routable; give a host and port the other sidecars can reach")
+            }
+            return address
+        }
         proxyThreads = set.int("proxy-threads", default: 1, usage: "Event-loop threads of the proxy; with 1 (as one nginx worker) rate limits\n"
                                + "decide requests in the order they arrive", group: group, typeName: "n")
     }
@@ -115,6 +134,12 @@ public struct SidecarFlags: Sendable {
         case (false, true): throw FlagError.conflict("proxy-key", "-proxy-cert needs -proxy-key (the certificate's private key)")
         case (true, false): throw FlagError.conflict("proxy-cert", "-proxy-key needs -proxy-cert")
         case (true, true): break
+        }
+        configuration.peerTLS = ProxyPeerTLS(caCertificate: parsed[proxyCACert].isEmpty ? nil : parsed[proxyCACert],
+                                             serverName: parsed[proxyServerName].isEmpty ? nil : parsed[proxyServerName])
+        configuration.advertisedAddress = parsed[proxyAdvAddr]
+        if configuration.advertisedAddress != nil, configuration.listenAddress == nil {
+            throw FlagError.conflict("proxy-adv-addr", "-proxy-adv-addr announces the HTTP proxy; set -proxy-addr as well")
         }
         do throws(ConfigError) {
             let text = parsed[proxyConfig]

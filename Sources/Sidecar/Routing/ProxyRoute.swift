@@ -80,8 +80,8 @@ public struct RouteTable: Hashable, Sendable {
         let upstream = route.target.upstream
         if route.target.viaWriter, !hopped {
             switch writer {
-            case .remote(let address, let id):
-                return .forward(route: route, destination: .writer(address: address, id: id, upstream: upstream))
+            case .remote(let address, let id, let tls):
+                return .forward(route: route, destination: .writer(address: address, id: id, upstream: upstream, tls: tls))
             case .unknown(let reason):
                 return .refuse(status: 503, message: "\(method) \(path) goes to the cluster's writer, which is not known: \(reason)")
             case .local:
@@ -99,8 +99,9 @@ public struct RouteTable: Hashable, Sendable {
 public enum WriterLocation: Hashable, Sendable {
     /// This node is the writer: writes go to its own upstream.
     case local
-    /// Another node is: writes go to its sidecar at `address` (`host:port`).
-    case remote(address: String, id: String)
+    /// Another node is: writes go to its sidecar's proxy at `address` (`host:port`, as that
+    /// sidecar announced it), over HTTPS when `tls` (its proxy speaks only HTTPS).
+    case remote(address: String, id: String, tls: Bool = false)
     /// Nobody is known to be (no leader yet): writes are refused with 503 and the reason.
     case unknown(reason: String)
 }
@@ -115,8 +116,8 @@ public enum RoutingDecision: Hashable, Sendable {
     public enum Destination: Hashable, Sendable {
         /// This sidecar's upstream.
         case local(upstream: String)
-        /// The writer's sidecar, which passes it to its `upstream`.
-        case writer(address: String, id: String, upstream: String)
+        /// The writer's sidecar, which passes it to its `upstream` (over HTTPS when `tls`).
+        case writer(address: String, id: String, upstream: String, tls: Bool = false)
     }
 
     /// The header a sidecar adds when it forwards a request to another sidecar (its node ID):

@@ -34,8 +34,11 @@ public final class ReverseProxy: Sendable {
     ///   - nodeID: this node's ID, sent in ``RoutingDecision/hopHeader`` to the writer.
     ///   - proto: `http`, or `https` when the proxy terminates TLS (for `X-Forwarded-Proto`).
     ///   - upstreamMiddleware: runs around requests forwarded to this sidecar's own upstreams only.
+    ///   - writerTLS: TLS to a writer whose proxy speaks HTTPS (``ProxyTLS/writerClient(_:logger:)``;
+    ///     default: the system's CAs).
     public init(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver, health: UpstreamHealth,
                 metrics: ProxyMetrics, logger: Logger, proto: String = "http", upstreamMiddleware: [any HTTPMiddleware] = [],
+                writerTLS: (any ByteStreamTransportFactory)? = nil,
                 group: EventLoopGroup = .shared) {
         self.configuration = configuration
         table = configuration.routeTable
@@ -52,7 +55,7 @@ public final class ReverseProxy: Sendable {
         client = HTTPClient(configuration: HTTPClientConfiguration(
             connectTimeout: configuration.connectTimeout, requestTimeout: configuration.readTimeout,
             maxConnectionsPerHost: 1024, idleTimeout: .seconds(50),
-            limits: HTTPParserLimits(maxBodyBytes: Int.max)), group: group)
+            limits: HTTPParserLimits(maxBodyBytes: Int.max), httpsTransport: writerTLS ?? TLSTransportFactory.systemClient), group: group)
     }
 
     /// The proxy as the end of a middleware chain.
@@ -66,7 +69,10 @@ public final class ReverseProxy: Sendable {
     // MARK: Forwarding
 
     func forward(_ request: HTTPStreamingRequest) async -> HTTPResponse {
+        // A hop always ends here (no loops, whoever claims it); its forwarding headers are kept
+        // only when it comes from one of the cluster's sidecars.
         let hopped = request.headers.contains(RoutingDecision.hopHeader)
+        let trustedHop = hopped && writer.trustsHop(from: request.remoteAddress?.host ?? "")
         let decision = table.decide(method: request.method, path: request.path, hopped: hopped, writer: writer.current,
                                     isHealthy: health.isHealthy)
         switch decision {
@@ -74,18 +80,18 @@ public final class ReverseProxy: Sendable {
             metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? "none", method: request.method, status: status)
             return ProxyErrorResponse.make(status, message)
         case .forward(let route, let destination):
-            let response = await forward(request, to: destination, hopped: hopped)
+            let response = await forward(request, to: destination, trustedHop: trustedHop)
             metrics.request(route: route.name, method: request.method, status: response.status)
             return response
         }
     }
 
     /// Sends `request` on; one bound for a local upstream goes through ``upstreamMiddleware`` first.
-    private func forward(_ request: HTTPStreamingRequest, to destination: RoutingDecision.Destination, hopped: Bool) async -> HTTPResponse {
+    private func forward(_ request: HTTPStreamingRequest, to destination: RoutingDecision.Destination, trustedHop: Bool) async -> HTTPResponse {
         guard case .local = destination, !upstreamMiddleware.isEmpty else {
-            return await send(request, destination: destination, hopped: hopped)
+            return await send(request, destination: destination, trustedHop: trustedHop)
         }
-        let end = HTTPResponder { request in await self.send(request, destination: destination, hopped: hopped) }
+        let end = HTTPResponder { request in await self.send(request, destination: destination, trustedHop: trustedHop) }
         do {
             return try await end.wrapped(in: upstreamMiddleware)(request)
         } catch {
@@ -94,29 +100,31 @@ public final class ReverseProxy: Sendable {
         }
     }
 
-    private func send(_ request: HTTPStreamingRequest, destination: RoutingDecision.Destination, hopped: Bool) async -> HTTPResponse {
+    private func send(_ request: HTTPStreamingRequest, destination: RoutingDecision.Destination, trustedHop: Bool) async -> HTTPResponse {
         guard request.target.hasPrefix("/") else {
             return ProxyErrorResponse.make(400, "the request target must be a path starting with /, not \(request.target.prefix(80).debugDescription)")
         }
         let upstreamName: String
         let address: String
+        var scheme = "http"
         var strip: Set<String> = [RoutingDecision.hopHeader.lowercased()]
         switch destination {
         case .local(let upstream):
             upstreamName = upstream
             address = addresses[upstream] ?? ""
             strip.formUnion(APIKeySettings.credentialHeaders)
-        case .writer(let writerAddress, _, let upstream):
+        case .writer(let writerAddress, _, let upstream, let tls):
             upstreamName = upstream
             address = writerAddress
+            if tls { scheme = "https" }
         }
         let upgrade = request.headers.hasToken("upgrade", in: "Connection") && request.headers.contains("Upgrade")
         let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
         var headers = HTTPHeaders(ForwardingHeaders.request(request.headers.fields.map { ($0.name, $0.value) }, client: client,
-                                                            upgrade: upgrade, strip: strip, trustedHop: hopped)
+                                                            upgrade: upgrade, strip: strip, trustedHop: trustedHop)
             .map { HTTPField(name: $0.name, value: $0.value) })
         if case .writer = destination { headers.add(name: RoutingDecision.hopHeader, value: nodeID) }
-        let url = "http://\(address)\(request.target)"
+        let url = "\(scheme)://\(address)\(request.target)"
         if upgrade {
             return await WebSocketForwarding.forward(request, url: url, headers: headers, via: self.client, upstream: upstreamName,
                                                      address: address, timeout: configuration.readTimeout, logger: logger, metrics: metrics)

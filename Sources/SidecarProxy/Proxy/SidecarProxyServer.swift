@@ -49,16 +49,16 @@ public final class SidecarProxyServer: Sendable {
         let metrics = ProxyMetrics()
         let health = UpstreamHealth(upstreams: configuration.upstreams, interval: configuration.healthInterval,
                                     timeout: configuration.connectTimeout, logger: logger, changed: healthChanged)
+        // A CA or server name of its own for the writer's proxy; otherwise the shared system client.
+        let peer = configuration.peerTLS
+        let writerTLS = peer.caCertificate != nil || peer.serverName != nil ? try ProxyTLS.writerClient(peer, logger: logger) : nil
         let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger,
-                                 proto: configuration.tls == nil ? "http" : "https", upstreamMiddleware: upstreamMiddleware, group: group)
+                                 proto: configuration.tls == nil ? "http" : "https", upstreamMiddleware: upstreamMiddleware,
+                                 writerTLS: writerTLS, group: group)
         var server: HTTPServer?
         if let address = configuration.listenAddress {
             var settings = HTTPServerConfiguration(host: address.host, port: address.port, logger: logger)
-            if let files = configuration.tls {
-                var tls = TLSConfiguration.server(certificateChain: .file(files.certificate), privateKey: .file(files.key), label: "proxy TLS")
-                tls.logger = logger
-                settings.transport = try TLSTransportFactory.server(tls)
-            }
+            if let files = configuration.tls { settings.transport = try ProxyTLS.server(files, logger: logger) }
             settings.limits.maxBodyBytes = 1 << 50
             let counter = OpenConnectionCounter()
             var middleware: [any HTTPMiddleware] = [SidecarEndpoints(health: health, writer: writer, metrics: metrics, openConnections: { counter.value })]
@@ -92,6 +92,9 @@ public final class SidecarProxyServer: Sendable {
         return SidecarProxyServer(configuration: configuration, metrics: metrics, health: health, proxy: proxy, server: server,
                                   tcpListeners: listeners, group: group, background: task)
     }
+
+    /// Where writes go, as this sidecar knows it now.
+    public var writer: any WriterResolver { proxy.writer }
 
     /// Where the HTTP proxy listens (nil without one).
     public var localAddress: SocketAddress? { server?.localAddress }

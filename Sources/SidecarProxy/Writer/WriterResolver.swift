@@ -10,10 +10,23 @@ import Synchronization
 public protocol WriterResolver: Sendable {
     /// The writer, without waiting (the proxy asks on every write).
     var current: WriterLocation { get }
+
+    /// Whether a request from `host` carrying ``RoutingDecision/hopHeader`` may be another
+    /// sidecar's: then the forwarding headers it carries (`X-Forwarded-Proto`, `-Host`) are kept;
+    /// from anywhere else they are replaced by this proxy's view of the client.
+    func trustsHop(from host: String) -> Bool
 }
 
 /// A writer that never changes (tests, and a sidecar that is its own writer).
 public struct FixedWriter: WriterResolver {
     public let current: WriterLocation
-    public init(_ location: WriterLocation) { current = location }
+    /// Hosts whose hops are trusted; nil trusts every host.
+    public let peers: SidecarPeers?
+
+    public init(_ location: WriterLocation, peers: SidecarPeers? = nil) {
+        current = location
+        self.peers = peers
+    }
+
+    public func trustsHop(from host: String) -> Bool { peers?.contains(host) ?? true }
 }

@@ -157,19 +157,16 @@ import Testing
         #expect(findings.first?.message.contains("discod -validate exited 2") == true)
     }
 
-    /// discod -validate loads its certificate files; disco-sidecar -validate does not load the
-    /// proxy's yet, so a certificate path that is wrong in a manifest is only found when the pod
-    /// starts. When the sidecar learns it, this known issue stops happening and the test fails:
-    /// then make it a plain expectation.
+    /// disco-sidecar -validate opens the proxy's certificate files (as discod's opens -http-cert),
+    /// so a certificate path that is wrong in a manifest is found before a pod starts.
     @Test func sidecarValidateNamesAMissingProxyCertificate() async throws {
         let args = try #require(try await Self.rendered("k8s/sidecar").statefulSet("app").template.sidecars.first?.args)
         let position = try #require(args.firstIndex { $0.hasPrefix("-proxy-cert=") })
         let manifests = try await Self.rendered("k8s/sidecar").setting("spec.template.spec.initContainers.0.args.\(position)",
                                                                        to: .string("-proxy-cert=/etc/disco/tls/missing.crt"), in: "StatefulSet", named: "app")
         let findings = try await Self.withSecrets { objects in try await Self.commandLineFindings(manifests, objects: objects) }
-        withKnownIssue("disco-sidecar -validate does not open -proxy-cert and -proxy-key") {
-            #expect(findings.contains { $0.rule == .commandLine && $0.message.contains("missing.crt") }, "\(findings)")
-        }
+        #expect(findings.count == 1 && findings.contains { $0.rule == .commandLine && $0.message.contains("-proxy-cert ") && $0.message.contains("/missing.crt: cannot open") },
+                "\(findings)")
     }
 }
 

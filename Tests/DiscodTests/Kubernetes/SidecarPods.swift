@@ -29,7 +29,8 @@ enum SidecarPods {
     private static func objects(_ certificates: CertificateFixture) async throws -> ObjectData {
         let leaf = try await certificates.issue("app.default.svc", ips: ["127.0.0.1"], dnsNames: ["app.default.svc", "localhost"])
         let tls: [String: [UInt8]] = ["tls.crt": Array(try Data(contentsOf: URL(fileURLWithPath: leaf.certificate))),
-                                      "tls.key": Array(try Data(contentsOf: URL(fileURLWithPath: leaf.key)))]
+                                      "tls.key": Array(try Data(contentsOf: URL(fileURLWithPath: leaf.key))),
+                                      "ca.crt": Array(try Data(contentsOf: URL(fileURLWithPath: certificates.ca.certificate)))]
         let digest = try await Command.check("python3", ["-c", "import hashlib, sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest())", appKey])
         let keys: [String: [UInt8]] = ["keys.json": Array(#"[{"app_id": "\#(appID)", "app_key_sha256": "\#(digest.trimmingCharacters(in: .whitespacesAndNewlines))"}]"#.utf8)]
         return ObjectData(secrets: ["app-tls": tls, "app-api-keys": keys, "bdb-tls": tls, "bdb-api-keys": keys])

@@ -54,3 +54,57 @@ extension NodeProcessTests.Roles {
         }
     }
 }
+
+// MARK: - A second cluster formed through the first one's DNS role
+
+extension NodeProcessTests.Roles {
+    /// Cluster A is the hosts' control plane: each host is a member of A that performs `db`,
+    /// and one member serves DNS. Cluster B is the database those hosts run, each B node on the
+    /// same host as its A member, on one well-known port. B's nodes find each other as the A
+    /// records of `db.role.disco` (the hosts that perform `db`) at that port, and form with
+    /// `-bootstrap-expect 3`. (SRV records carry A's API ports, so they find A's members, not B's.)
+    @Test func aSecondClusterFormsThroughTheFirstClustersDNSRole() async throws {
+        try await DiscodCluster.with("roles-cluster-a") { clusterA in
+            let ports = try DiscodCluster.ports(count: 3)
+            let join = (0..<3).map { "http://\(Self.hosts[$0]):\(ports[$0].http)" }.joined(separator: ",")
+            let a = try (0..<3).map { index in
+                let roles = index == 0 ? ["-roles", "db,dns", "-dns-addr", "127.0.0.1:0"] : ["-roles", "db"]
+                return try clusterA.start(id: "a\(index + 1)", host: Self.hosts[index], ports: ports[index],
+                                          flags: ["-bootstrap-expect", "3", "-join", join] + roles)
+            }
+            try await DiscodCluster.waitForLeader(a)
+            let dnsPort = try await Self.dnsPort(a[0])
+            try await NodeTests.eventually("db.role.disco to name the three hosts", a) {
+                await Self.dig(dnsPort, "db.role.disco") == Array(Self.hosts.prefix(3))
+            }
+
+            let udpQueries: @Sendable () async -> Int = {
+                let metrics = (try? await a[0].request("GET", "/metrics"))?.text ?? ""
+                let line = metrics.split(separator: "\n").first { $0.hasPrefix("disco_dns_queries_total{transport=\"udp\"} ") }
+                return line.flatMap { Int($0.split(separator: " ").last ?? "") } ?? -1
+            }
+            let queriesBefore = await udpQueries()
+            #expect(queriesBefore >= 0)
+            try await DiscodCluster.with("roles-cluster-b") { clusterB in
+                let port = try FreePort.loopback()
+                let discovery = #"{"name":"db.role.disco","port":\#(port),"nameserver":"127.0.0.1:\#(dnsPort)"}"#
+                let b = try (0..<3).map { index in
+                    try clusterB.start(id: "b\(index + 1)", host: Self.hosts[index], ports: (port, try FreePort.loopback()),
+                                       flags: ["-disco-mode", "dns", "-disco-config", discovery, "-bootstrap-expect", "3"])
+                }
+                let leader = try await DiscodCluster.waitForLeader(b)
+                #expect(["b1", "b2", "b3"].contains(leader))
+                try await NodeTests.eventually("B to have its three members", b + a) {
+                    for node in b where await node.memberIDs() != ["b1", "b2", "b3"] { return false }
+                    return true
+                }
+                // Two clusters: A's members are not B's, and B commits on its own.
+                #expect(await a[0].memberIDs() == ["a1", "a2", "a3"])
+                let seq = try await NodeTests.append(#"{"on":"b"}"#, via: b[1], others: b)
+                #expect(seq == 1)
+                // B's nodes asked A's DNS role (dig above asked it too, before the count).
+                #expect(await udpQueries() >= queriesBefore + 3)
+            }
+        }
+    }
+}

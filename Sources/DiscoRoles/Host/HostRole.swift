@@ -81,12 +81,19 @@ public final class HostRole: Role {
                 let seq = try await context.node.appendEvent(report.event(targets: targets), idempotencyKey: idempotencyKey)
                 let outcome = try await context.node.transact(KVTransaction(conditions: [KVCondition(key, revision: revision)],
                                                                             operations: [.put(key, report.reported.encoded)]))
-                if case .committed = outcome {
+                switch outcome {
+                case .committed:
                     appended.add(1, ordering: .relaxed)
                     context.logger.info("appended \(report.kind.rawValue) of \(id) as event \(seq)")
                     return
+                case .refused(let reason):
+                    // The key-value state is full: the event stands, its record waits for the next start.
+                    failed.add(1, ordering: .relaxed)
+                    context.logger.warning("appended \(report.kind.rawValue) of \(id) as event \(seq) but could not record it: \(reason)")
+                    return
+                case .conflict:
+                    continue  // another host node recorded a report first: decide again against it
                 }
-                // Another host node recorded a report first: decide again against it.
             } catch {
                 attempt += 1
                 if error.code == .invalid || attempt == 8 {

@@ -102,8 +102,18 @@ struct MemberReport: Hashable, Sendable {
     /// The idempotency key of the report that follows the member's report entry at
     /// `reportRevision` (0: none yet). Every host node deciding on the same entry uses the same
     /// key, whatever it decided, so the log gets one event per step of the member's history.
+    /// An ID that is not short visible ASCII (keys are at most 128 such characters) is named by
+    /// its 64-bit FNV-1a hash instead.
     static func idempotencyKey(member id: NodeID, after reportRevision: UInt64) -> String {
-        "host-role-\(id.rawValue)-r\(reportRevision)"
+        let bytes = Array(id.rawValue.utf8)
+        let plain = bytes.count <= 80 && bytes.allSatisfy { $0 > 0x20 && $0 < 0x7F }
+        let name = plain ? id.rawValue : "h" + String(fnv1a(bytes), radix: 16)
+        return "host-role-\(name)-r\(reportRevision)"
+    }
+
+    /// FNV-1a, 64 bits: a short stable name for a long ID (not a security boundary).
+    private static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+        bytes.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
     }
 
     /// What is stored once the event is appended.

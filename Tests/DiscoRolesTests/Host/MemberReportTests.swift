@@ -54,6 +54,18 @@ import Testing
         let back = try #require(MemberReport.decide(current: member, asOf: 100, reported: gone))
         #expect(back.kind == .joined)
         #expect(MemberReport.idempotencyKey(member: "n4", after: 0) != MemberReport.idempotencyKey(member: "n4", after: 12))
+        #expect(MemberReport.idempotencyKey(member: "n4", after: 12) == "host-role-n4-r12")
+    }
+
+    @Test func idempotencyKeysAreValidForEveryNodeID() throws {
+        for raw in ["n4", String(repeating: "x", count: 256), "nœud-4"] {
+            let id = try #require(NodeID(raw))
+            let key = MemberReport.idempotencyKey(member: id, after: UInt64.max)
+            #expect(IdempotencyWindow.problem(with: key) == nil, "\(key)")
+        }
+        let long = try #require(NodeID(String(repeating: "x", count: 256)))
+        let other = try #require(NodeID(String(repeating: "x", count: 255) + "y"))
+        #expect(MemberReport.idempotencyKey(member: long, after: 1) != MemberReport.idempotencyKey(member: other, after: 1))
     }
 
     @Test func reportsSurviveTheirStoredFormAndGarbageIsNoReport() throws {

@@ -40,33 +40,3 @@ import Testing
         #expect(ClusterZone.numericAddress("300.1.1.1") == nil)
     }
 }
-
-@Suite struct HostRoleEventTests {
-    let member = ClusterMember(id: "n4", raftAddress: "10.0.0.4:4002", apiAddress: "10.0.0.4:4001", voter: true, roles: ["host"])
-
-    @Test func joinsLeavesAndMovesBecomeEventsForTheTargetsKeyedByTheirRaftIndex() throws {
-        let (joined, joinKey) = try #require(HostRole.event(for: .joined(member, index: 57), targets: ["dns"]))
-        #expect(joined.encoded() == #"{"type":"member-joined","roles":["dns"],"member":{"id":"n4","addr":"10.0.0.4:4002","api_addr":"10.0.0.4:4001","roles":["host"]},"raft_index":57}"#)
-        #expect(joinKey == "host-member-joined-57")
-        let target = try EventTarget(event: joined)
-        #expect(target.type == "member-joined" && target.isFor("dns") && !target.isFor("host"))
-
-        let (left, leftKey) = try #require(HostRole.event(for: .left(member, index: 90), targets: ["dns", "audit"]))
-        #expect(left["type"] == "member-left" && left["roles"] == ["audit", "dns"])
-        #expect(leftKey == "host-member-left-90")
-
-        var moved = member
-        moved.apiAddress = "10.0.0.44:4001"
-        let (change, moveKey) = try #require(HostRole.event(for: .updated(moved, previous: member, index: 70), targets: ["dns"]))
-        #expect(change["type"] == "member-address-changed")
-        #expect(change["member"]?["api_addr"] == "10.0.0.44:4001" && change["previous"]?["api_addr"] == "10.0.0.4:4001")
-        #expect(moveKey == "host-member-address-changed-70")
-    }
-
-    @Test func changesThatKeepTheAddressesAndRestoresAreNotReported() {
-        var promoted = member
-        promoted.voter = false
-        #expect(HostRole.event(for: .updated(promoted, previous: member, index: 3), targets: ["dns"]) == nil)
-        #expect(HostRole.event(for: .restored(index: 9), targets: ["dns"]) == nil)
-    }
-}

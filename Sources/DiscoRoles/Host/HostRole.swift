@@ -12,15 +12,19 @@ import Synchronization
 /// {"type":"member-joined","roles":["dns"],"member":{"id":"n4","addr":"10.0.0.4:4002","api_addr":"10.0.0.4:4001","roles":["host"]},"raft_index":57}
 /// ```
 ///
-/// Types: `member-joined`, `member-left`, `member-address-changed` (with `"previous"`). Every
-/// node with the role appends each change under the same idempotency key (the change's Raft
-/// index), so the log holds it once as long as one of them is running.
+/// Types: `member-joined`, `member-left`, `member-address-changed` (with `"previous"`).
+/// What was reported is kept per member in the replicated key-value state (``ReportedMember``),
+/// and the role compares the member records with it: when it starts (so the members that formed
+/// the cluster, and changes made while no host node ran, are reported) and on every change.
+/// Every host node appends under the same idempotency key (the member's report revision), then
+/// records the report with a compare-and-set, so the log holds each step once.
 public final class HostRole: Role {
     public let name = "host"
     /// The roles the events are for.
     public let targets: [String]
     private let appended = Atomic<Int>(0)
     private let failed = Atomic<Int>(0)
+    private let compared = Atomic<Bool>(false)
 
     /// A host role whose events are for `targets` (default `["dns"]`).
     public init(targets: [String] = ["dns"]) {
@@ -28,63 +32,73 @@ public final class HostRole: Role {
     }
 
     public func run(_ context: RoleContext) async throws {
-        // Subscribe before catching up, then skip what the catching up replayed: those changes
-        // were reported when they were new.
+        // Subscribe before reading the records: a change applied in between is in both, and
+        // reporting is idempotent.
         let changes = context.memberRecordChanges()
         await context.waitUntilCaughtUp()
-        let baseline = context.appliedIndex
-        context.logger.info("reporting member changes after raft index \(baseline) to roles \(targets.joined(separator: ","))")
         _ = try await cancelOnGracefulShutdown { [self] in
-            for await change in changes where change.index > baseline {
-                guard let (event, key) = Self.event(for: change, targets: targets) else { continue }
-                await append(event, key: key, context: context)
+            await reportAll(context)
+            for await change in changes {
+                switch change {
+                case .joined(let member, let index), .updated(let member, _, let index):
+                    await report(member.id, current: member, asOf: index, context: context)
+                case .left(let member, let index):
+                    await report(member.id, current: nil, asOf: index, context: context)
+                case .restored:
+                    await reportAll(context)
+                }
             }
         }
     }
 
-    /// The event for a change and its idempotency key; nil for a change that is not reported
-    /// (a restore, a record whose addresses stayed the same).
-    static func event(for change: MemberRecordChange, targets: [String]) -> (JSONValue, String)? {
-        let (type, member, previous): (String, ClusterMember, ClusterMember?)
-        switch change {
-        case .joined(let joined, _): (type, member, previous) = ("member-joined", joined, nil)
-        case .left(let left, _): (type, member, previous) = ("member-left", left, nil)
-        case .updated(let now, let before, _):
-            guard now.raftAddress != before.raftAddress || now.apiAddress != before.apiAddress else { return nil }
-            (type, member, previous) = ("member-address-changed", now, before)
-        case .restored:
-            return nil
+    /// Reports every member whose record differs from its last report, and every reported
+    /// member that is gone.
+    private func reportAll(_ context: RoleContext) async {
+        let (members, index) = context.memberRecords
+        let reported = context.node.keyValues(namespace: ReportedMember.namespace).entries.compactMap { NodeID($0.key.name) }
+        let current = Dictionary(members.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        for id in Set(current.keys).union(reported).sorted() where !Task.isCancelled {
+            await report(id, current: current[id], asOf: index, context: context)
         }
-        var object = JSONObject()
-        object.append(key: "type", value: .string(type))
-        object.append(key: "roles", value: .array(RoleNames.normalized(targets).map(JSONValue.string)))
-        object.append(key: "member", value: json(member))
-        if let previous { object.append(key: "previous", value: json(previous)) }
-        object.append(key: "raft_index", value: .number(JSONNumber(change.index)))
-        return (.object(object), "host-\(type)-\(change.index)")
+        compared.store(true, ordering: .releasing)
+        context.logger.info("members as of raft index \(index) reported to roles \(targets.joined(separator: ",")); reporting their changes")
     }
 
-    private static func json(_ member: ClusterMember) -> JSONValue {
-        [
-            "id": .string(member.id.rawValue), "addr": .string(member.raftAddress), "api_addr": .string(member.apiAddress),
-            "roles": .array(member.roles.map(JSONValue.string)),
-        ]
-    }
-
-    /// Appends, retrying while no leader takes it (a few times: another host node appends the
-    /// same change under the same key).
-    private func append(_ event: JSONValue, key: String, context: RoleContext) async {
+    /// Makes the report the member's record as of `index` calls for, if any: appends the event,
+    /// then records the report unless another host node recorded one meanwhile (then decides
+    /// again from that one). Retries while no leader takes the writes, a few times.
+    private func report(_ id: NodeID, current: ClusterMember?, asOf index: UInt64, context: RoleContext) async {
+        let key = ReportedMember.key(id)
         var delay = Duration.milliseconds(200)
-        for attempt in 1...8 {
+        var attempt = 0
+        while !Task.isCancelled {
+            let entry = context.node.keyValue(key)
+            let reported = entry.flatMap { ReportedMember(decoding: $0.value) }
+            guard let report = MemberReport.decide(current: current, asOf: index, reported: reported) else { return }
+            let revision = entry?.revision ?? 0
+            let idempotencyKey = MemberReport.idempotencyKey(member: id, after: revision)
             do {
-                let seq = try await context.node.appendEvent(event, idempotencyKey: key)
-                appended.add(1, ordering: .relaxed)
-                context.logger.info("appended \(event["type"]?.stringValue ?? "event") of \(event["member"]?["id"]?.stringValue ?? "?") as event \(seq)")
-                return
-            } catch {
-                if error.code == .invalid || attempt == 8 || Task.isCancelled {
+                let seq = try await context.node.appendEvent(report.event(targets: targets), idempotencyKey: idempotencyKey)
+                let outcome = try await context.node.transact(KVTransaction(conditions: [KVCondition(key, revision: revision)],
+                                                                            operations: [.put(key, report.reported.encoded)]))
+                switch outcome {
+                case .committed:
+                    appended.add(1, ordering: .relaxed)
+                    context.logger.info("appended \(report.kind.rawValue) of \(id) as event \(seq)")
+                    return
+                case .refused(let reason):
+                    // The key-value state is full: the event stands, its record waits for the next start.
                     failed.add(1, ordering: .relaxed)
-                    context.logger.warning("could not append \(key): \(error)")
+                    context.logger.warning("appended \(report.kind.rawValue) of \(id) as event \(seq) but could not record it: \(reason)")
+                    return
+                case .conflict:
+                    continue  // another host node recorded a report first: decide again against it
+                }
+            } catch {
+                attempt += 1
+                if error.code == .invalid || attempt == 8 {
+                    failed.add(1, ordering: .relaxed)
+                    context.logger.warning("could not report \(report.kind.rawValue) of \(id): \(error)")
                     return
                 }
                 try? await Task.sleep(for: delay)
@@ -95,7 +109,7 @@ public final class HostRole: Role {
 
     public func metricLines() async -> [String] {
         [
-            "# HELP disco_host_role_events_appended_total Member change events this node appended (or found appended under their key).",
+            "# HELP disco_host_role_events_appended_total Member change events this node reported (appended and recorded first).",
             "# TYPE disco_host_role_events_appended_total counter",
             "disco_host_role_events_appended_total \(appended.load(ordering: .relaxed))",
             "# HELP disco_host_role_append_failures_total Member change events this node gave up appending.",
@@ -109,6 +123,7 @@ public final class HostRole: Role {
             "targets": .array(targets.map(JSONValue.string)),
             "events_appended": .number(JSONNumber(appended.load(ordering: .relaxed))),
             "append_failures": .number(JSONNumber(failed.load(ordering: .relaxed))),
+            "members_compared": .bool(compared.load(ordering: .acquiring)),
         ]
     }
 }

@@ -172,6 +172,10 @@ public final class ClusterStateMachine: RaftStateMachine {
     public var state: ClusterState { guarded.withLock { $0.state } }
     /// The members ordered by ID.
     public var members: [ClusterMember] { guarded.withLock { $0.state.sortedMembers } }
+    /// The members ordered by ID with the index of the last entry applied, read together.
+    public var membersWithAppliedIndex: (members: [ClusterMember], appliedIndex: UInt64) {
+        guarded.withLock { ($0.state.sortedMembers, $0.state.appliedIndex) }
+    }
     /// The member with this ID, if any.
     public func member(_ id: NodeID) -> ClusterMember? { guarded.withLock { $0.state.members[id] } }
     /// The cluster name, once initialized.

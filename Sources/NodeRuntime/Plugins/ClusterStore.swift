@@ -10,6 +10,8 @@ public protocol ClusterStore: Sendable {
     var epoch: UInt64? { get }
     /// Member records, sorted by ID.
     var members: [ClusterMember] { get }
+    /// The member records with the index of the last entry applied to them, read together.
+    var membersWithAppliedIndex: (members: [ClusterMember], appliedIndex: UInt64) { get }
     func member(_ id: NodeID) -> ClusterMember?
     var lastSeq: UInt64 { get }
     /// The oldest retained event's sequence number (``lastSeq`` + 1 when none is retained).

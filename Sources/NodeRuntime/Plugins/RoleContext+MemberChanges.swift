@@ -38,6 +38,13 @@ extension RoleContext {
         }
     }
 
+    /// The member records (sorted by ID) as of the Raft index returned with them: a change
+    /// from ``memberRecordChanges()`` at or below that index is already reflected.
+    public var memberRecords: (members: [ClusterMember], index: UInt64) {
+        let snapshot = node.store.membersWithAppliedIndex
+        return (snapshot.members, snapshot.appliedIndex)
+    }
+
     /// The index of the last entry this node applied.
     public var appliedIndex: UInt64 { node.consensus.status.appliedIndex }
 

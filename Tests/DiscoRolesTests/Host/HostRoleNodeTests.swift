@@ -1,0 +1,56 @@
+import DiscoCore
+import DiscoNet
+import DiscoRoles
+import DiscoTestKit
+import NodeRuntime
+import Testing
+
+/// The host role running in a node: members it has not reported yet are reported when it
+/// starts, once, however many times it starts.
+@Suite(.serialized) struct HostRoleNodeTests {
+    /// The member-joined events for `dns` the node holds, by member ID, and the newest seq.
+    static func joined(_ running: RoleTestNode, client: HTTPClient) async throws -> (counts: [String: Int], last: UInt64) {
+        let page = try await running.getJSON("/events?role=dns&since=0&limit=1000", client: client)
+        var counts: [String: Int] = [:]
+        for event in page["events"]?.arrayValue ?? [] where event["data"]?["type"] == "member-joined" {
+            if let id = event["data"]?["member"]?["id"]?.stringValue { counts[id, default: 0] += 1 }
+        }
+        return (counts, page["last_seq"]?.numberValue?.uint64Value ?? 0)
+    }
+
+    @Test func aMemberRecordedBeforeTheRoleRanIsReportedWhenItStartsAndOnlyOnce() async throws {
+        let configuration = try RoleTestNode.configuration(id: "h1")
+        // Formed without the role: the founder's record is committed, nobody reports it.
+        var running = try await RoleTestNode.start(configuration, roles: [])
+        defer { running.removeDirectory() }
+        let client = HTTPClient()
+        try await waitUntil("h1 to lead and be ready", timeout: .seconds(120)) {
+            guard (try? await running.getJSON("/leader", client: client))?["id"] == "h1" else { return false }
+            return (try? await client.send(HTTPClientRequest(url: running.apiURL + "/readyz")))?.status == 200
+        }
+        #expect(try await Self.joined(running, client: client).counts.isEmpty)
+        let stopped = await running.stop()
+        #expect(stopped == nil, "\(String(describing: stopped))")
+
+        // With the role: the record is older than anything the role sees change, yet reported.
+        running = try await RoleTestNode.start(configuration, roles: [HostRole()])
+        try await waitUntil("h1's join to be reported", timeout: .seconds(120)) {
+            (try? await Self.joined(running, client: client))?.counts == ["h1": 1]
+        }
+        let metrics = try await client.send(HTTPClientRequest(url: running.apiURL + "/metrics")).bodyText
+        #expect(metrics.contains("disco_host_role_events_appended_total 1\n"), "\(metrics)")
+        #expect(await running.stop() == nil)
+
+        // Started again: compared with the stored report, nothing new to say.
+        let again = HostRole()
+        running = try await RoleTestNode.start(configuration, roles: [again])
+        try await waitUntil("the role to have compared the members", timeout: .seconds(120)) {
+            (try? await running.getJSON("/status", client: client))?["roles"]?["host"]?["members_compared"] == true
+        }
+        let marker = try #require(try await running.append(#"{"type":"marker","roles":["dns"]}"#, client: client))
+        let (counts, last) = try await Self.joined(running, client: client)
+        #expect(counts == ["h1": 1] && last == marker)
+        #expect(await running.stop() == nil)
+        await client.shutdown()
+    }
+}

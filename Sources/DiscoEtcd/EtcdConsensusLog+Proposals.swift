@@ -104,7 +104,15 @@ extension EtcdConsensusLog {
         for _ in 0..<3 {
             let (leadership, cluster, seqMod, last) = state.withLock { ($0.leadership, $0.clusterRevision, $0.seqModRevision, $0.lastIndex) }
             guard let leadership, keeper.leaseID == leadership.lease else { return .failure(notLeaderError()) }
-            guard let cluster else { return .failure(EtcdConsensusError(.invalid, "etcd holds no cluster under \(keys.root)")) }
+            guard let cluster else {
+                // Bootstrapped a moment ago, and the watch has not delivered the cluster record
+                // yet: read it, then try again.
+                if let record = try? await client.get(keys.cluster), record.createRevision > 0 {
+                    state.withLock { if $0.clusterRevision == nil { $0.clusterRevision = record.createRevision } }
+                    continue
+                }
+                return .failure(EtcdConsensusError(.invalid, "etcd holds no cluster under \(keys.root)"))
+            }
             var puts: [EtcdOp] = [.put(key: keys.seq, value: Array(String(last + UInt64(entries.count)).utf8))]
             for (offset, data) in entries.enumerated() { puts.append(.put(key: keys.log(last + 1 + UInt64(offset)), value: data)) }
             let txn = EtcdTxn(compare: [EtcdCompare(keys.seq, .modRevision(seqMod)), leadership.fence, EtcdCompare(keys.cluster, .createRevision(cluster))],

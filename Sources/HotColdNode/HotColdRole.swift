@@ -41,14 +41,49 @@ public final class HotColdRole: Role {
 
     public func run(_ context: RoleContext) async throws {
         let store = KeyValueLeaseTableStore(node: context.nodeID, space: NodeKeyValueSpace(context: context), logger: context.logger)
+        // Every change of this replica also goes to the event log (type `hot-cold`), in order.
+        let (changes, recorder) = AsyncStream.makeStream(of: HotColdChange.self, bufferingPolicy: .bufferingNewest(256))
+        let observe = self.observe
         let shell = HotColdLease(node: context.nodeID, configuration: configuration, store: store, logger: context.logger,
-                                 observe: observe)
+                                 observe: { change in
+                                     recorder.yield(change)
+                                     observe(change)
+                                 })
         lease.withLock { $0 = shell }
         if !upstreamHealthy.withLock({ $0 }) { shell.setUpstreamHealthy(false) }
-        await withGracefulShutdownHandler {
-            await shell.run()
-        } onGracefulShutdown: {
-            shell.stop()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await Self.record(changes, context) }
+            await withGracefulShutdownHandler {
+                await shell.run()
+            } onGracefulShutdown: {
+                shell.stop()
+            }
+            recorder.finish()
+        }
+    }
+
+    /// Appends each change as an event, a few tries each (one idempotency key per change, so a
+    /// retried append is in the log once); a change that cannot be appended is logged and skipped.
+    private static func record(_ changes: AsyncStream<HotColdChange>, _ context: RoleContext) async {
+        for await change in changes {
+            // Unique per change: the instant, token and state, and the node when it fits a key.
+            let base = "hot-cold-\(change.token)-\(change.state.rawValue)-\(change.wallNanoseconds)"
+            let withNode = base + "-" + change.node.rawValue
+            let key = IdempotencyWindow.problem(with: withNode) == nil ? withNode : base
+            var delay = Duration.milliseconds(100)
+            for attempt in 1...5 {
+                do {
+                    _ = try await context.node.appendEvent(change.eventJSON, idempotencyKey: key)
+                    break
+                } catch {
+                    if attempt == 5 {
+                        context.logger.warning("hot/cold change not recorded in the event log: \(error)")
+                    } else {
+                        try? await Task.sleep(for: delay)
+                        delay *= 2
+                    }
+                }
+            }
         }
     }
 

@@ -105,6 +105,16 @@ enum SidecarPods {
     }
 
     /// One request to a Service endpoint (`ip:port`), with the API key when `key` is set.
+    /// The hot replica every pod names in `GET /hot` (nil while they disagree or none is hot).
+    static func hotReplica(_ harness: KubeHarness) async -> String? {
+        var named = Set<String>()
+        for pod in harness.pods {
+            guard let hot = await DiscoPods.get(pod, "/hot")?["hot"]?.stringValue else { return nil }
+            named.insert(hot)
+        }
+        return named.count == 1 ? named.first : nil
+    }
+
     static func send(_ method: String, _ path: String, to endpoint: String, scheme: String, key: Bool = false) async -> Answer {
         var headers = HTTPHeaders()
         if key {

@@ -11,8 +11,9 @@ extension PodHarnessScenarios {
         static let three = ["app-0", "app-1", "app-2"]
 
         /// All pods start at once and form one cluster; through every endpoint of the Service, reads
-        /// are answered by that pod's application and writes (with an API key) by the writer's.
-        /// The writer's pod is killed: writes resume through the others, at the new writer, and the
+        /// are answered by that pod's application and writes (with an API key) by the writer's: the
+        /// hot replica's (`-hot-cold`). The hot pod is killed: writes resume through the others, at
+        /// the new hot replica, and the
         /// pod the StatefulSet brings back (on a new IP) joins the same cluster. As written, the
         /// proxies speak only HTTPS, so a write reaching a pod other than the writer's goes on to the
         /// writer's proxy over HTTPS (its certificate verified against the Secret's CA and the
@@ -33,20 +34,23 @@ extension PodHarnessScenarios {
                     let anonymous = await SidecarPods.send("POST", "/orders", to: "\(pod.ip):8443", scheme: variant.scheme)
                     #expect(anonymous.status == 401, "a write without a key through \(pod.name): \(anonymous)")
                 }
-                try await Self.checkWrites(harness, reach: formed.leader, variant: variant)
+                var hot = ""
+                try await waitUntil("every pod to name the same hot replica", timeout: .seconds(60)) {
+                    hot = await SidecarPods.hotReplica(harness) ?? ""
+                    return !hot.isEmpty
+                }
+                try await Self.checkWrites(harness, reach: hot, variant: variant)
 
-                // The writer's pod is killed (a forced delete); the others elect a new writer.
-                await harness.deletePod(formed.leader, grace: .zero)
+                // The hot pod is killed (a forced delete); another replica becomes hot.
+                await harness.deletePod(hot, grace: .zero)
                 var newWriter = ""
-                try await waitUntil("a new leader among the surviving pods", timeout: .seconds(60)) {
-                    var leaders = Set<String>()
-                    for pod in harness.pods { leaders.insert(await DiscoPods.view(of: pod)?.leader ?? "") }
-                    newWriter = leaders.first ?? ""
-                    return leaders.count == 1 && !newWriter.isEmpty && newWriter != formed.leader
+                try await waitUntil("a new hot replica among the surviving pods", timeout: .seconds(60)) {
+                    newWriter = await SidecarPods.hotReplica(harness) ?? ""
+                    return !newWriter.isEmpty && newWriter != hot
                 }
                 try await Self.checkWrites(harness, reach: newWriter, variant: variant)
 
-                let ordinal = try #require(Int(formed.leader.split(separator: "-").last ?? ""))
+                let ordinal = try #require(Int(hot.split(separator: "-").last ?? ""))
                 let back = try await harness.createPod(statefulSet, ordinal: ordinal)
                 try await harness.waitUntilReady([back])
                 #expect(try await DiscoPods.waitForOneCluster(harness, voters: Self.three).epoch == formed.epoch)

@@ -23,6 +23,10 @@ final class ServiceWriter: Sendable {
         var acknowledged: [Int] = []
         var retried: Set<Int> = []
         var failed: [Failure] = []
+        /// Retries that failed for another reason than a leadership handover the node reported
+        /// (the write's outcome unknown because its leader stepped down, or no leader yet):
+        /// a client's one retry to the leader should succeed unless the cluster says it moved.
+        var unexplainedRetryFailures: [String] = []
     }
 
     let harness: KubeHarness
@@ -81,6 +85,9 @@ final class ServiceWriter: Sendable {
                 return
             case .failure(let reason):
                 last = reason
+                if !Self.isHandover(reason) {
+                    state.withLock { $0.unexplainedRetryFailures.append("write \(number): \(reason)") }
+                }
             }
         }
         state.withLock { $0.failed.append(Failure(number: number, first: first, second: "\(Self.retries) retries failed, the last: \(last)")) }
@@ -88,6 +95,11 @@ final class ServiceWriter: Sendable {
 
     /// Retries of one write before it counts as failed.
     static let retries = 5
+
+    /// Whether a failed answer is a leadership handover the node reported.
+    static func isHandover(_ reason: String) -> Bool {
+        reason.contains("the outcome is unknown") || reason.contains("no leader yet") || reason.contains("stopped leading")
+    }
 
     /// Where the retry goes: the leader, as a ready endpoint reports it, once the leader is itself
     /// one of the Service's ready endpoints (so not a pod that is shutting down). This is what a

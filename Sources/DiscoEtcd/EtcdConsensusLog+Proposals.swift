@@ -105,12 +105,7 @@ extension EtcdConsensusLog {
             let (leadership, cluster, seqMod, last) = state.withLock { ($0.leadership, $0.clusterRevision, $0.seqModRevision, $0.lastIndex) }
             guard let leadership, keeper.leaseID == leadership.lease else { return .failure(notLeaderError()) }
             guard let cluster else {
-                // Bootstrapped a moment ago, and the watch has not delivered the cluster record
-                // yet: read it, then try again.
-                if let record = try? await client.get(keys.cluster), record.createRevision > 0 {
-                    state.withLock { if $0.clusterRevision == nil { $0.clusterRevision = record.createRevision } }
-                    continue
-                }
+                if await readClusterRevision() { continue }
                 return .failure(EtcdConsensusError(.invalid, "etcd holds no cluster under \(keys.root)"))
             }
             var puts: [EtcdOp] = [.put(key: keys.seq, value: Array(String(last + UInt64(entries.count)).utf8))]
@@ -209,8 +204,12 @@ extension EtcdConsensusLog {
     func changeConfig(_ what: String, _ change: (EtcdMembershipConfig) throws(EtcdConsensusError) -> EtcdMembershipConfig?) async throws(EtcdConsensusError) {
         for _ in 0..<3 {
             try checkLeader()
-            let (leadership, config, configMod, cluster) = state.withLock { ($0.leadership, $0.config, $0.configModRevision, $0.clusterRevision) }
-            guard let leadership, let cluster else { throw notLeaderError() }
+            let (leadership, config, configMod, known) = state.withLock { ($0.leadership, $0.config, $0.configModRevision, $0.clusterRevision) }
+            guard let leadership else { throw notLeaderError() }
+            guard let cluster = known else {
+                if await readClusterRevision() { continue }
+                throw EtcdConsensusError(.invalid, "etcd holds no cluster under \(keys.root)")
+            }
             guard let changed = try change(config) else { return }
             let txn = EtcdTxn(compare: [EtcdCompare(keys.config, .modRevision(configMod)), leadership.fence, EtcdCompare(keys.cluster, .createRevision(cluster))],
                               success: [.put(key: keys.config, value: changed.bytes)], failure: [.get(key: keys.config)])
@@ -244,6 +243,14 @@ extension EtcdConsensusLog {
     }
 
     // MARK: Helpers
+
+    /// Bootstrapped a moment ago, the watch may not have delivered the cluster record yet: reads
+    /// it from etcd. True when it exists (and its revision is now known).
+    func readClusterRevision() async -> Bool {
+        guard let record = try? await client.get(keys.cluster), record.createRevision > 0 else { return false }
+        state.withLock { if $0.clusterRevision == nil { $0.clusterRevision = record.createRevision } }
+        return true
+    }
 
     func checkLeader() throws(EtcdConsensusError) {
         if state.withLock({ $0.stopped }) { throw EtcdConsensusError(.stopped, "the etcd engine has stopped") }

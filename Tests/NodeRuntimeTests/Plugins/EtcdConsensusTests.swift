@@ -167,7 +167,7 @@ import Testing
             #expect(joiner.status.leader == nil, "a node outside the cluster knows no leader, as with Raft")
             try await leader.addLearner("2")
             try await waitUntil("the joiner to see itself a learner") { joiner.status.learners == ["2"] }
-            #expect(leader.status.peers["2"]?.caughtUp == true)
+            try await waitUntil("the leader to see the learner caught up") { leader.status.peers["2"]?.caughtUp == true }
             try await leader.promote("2")
             try await waitUntil("the joiner to see itself a voter") { joiner.status.voters == ["1", "2"] }
             await #expect(throws: ConsensusError.self) { try await joiner.addLearner("3") }

@@ -32,13 +32,7 @@ enum HotColdWriter {
             return .unknown(reason: "this replica holds the lease of hot/cold group \(group.rawValue.debugDescription) "
                 + "but may not act as hot\(why)")
         }
-        guard let bytes = announcement(holder) else {
-            return .unknown(reason: "the hot replica \(holder) has not announced its sidecar proxy yet")
-        }
-        switch ProxyAnnouncement.decode(bytes) {
-        case .success(let announced): return announced.writerLocation(id: holder.rawValue)
-        case .failure(let problem): return .unknown(reason: "the hot replica \(holder)'s proxy announcement cannot be used: \(problem)")
-        }
+        return WriterLocation.announced(by: holder.rawValue, role: "the hot replica", announcement: announcement(holder))
     }
 }
 

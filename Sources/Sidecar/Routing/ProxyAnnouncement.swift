@@ -72,12 +72,18 @@ extension WriterLocation {
     public static func locate(leader: String?, isLocal: Bool, announcement: [UInt8]?) -> WriterLocation {
         guard let leader else { return .unknown(reason: "the cluster has no leader") }
         if isLocal { return .local }
+        return announced(by: leader, role: "the leader", announcement: announcement)
+    }
+
+    /// The proxy of a remote `writer` (described as `role`, e.g. "the leader" or "the hot
+    /// replica") at its stored announcement, or why it cannot be reached.
+    public static func announced(by writer: String, role: String, announcement: [UInt8]?) -> WriterLocation {
         guard let announcement else {
-            return .unknown(reason: "the leader \(leader) has not announced a sidecar proxy (yet; is it a disco-sidecar with -proxy-addr?)")
+            return .unknown(reason: "\(role) \(writer) has not announced a sidecar proxy (yet; is it a disco-sidecar with -proxy-addr?)")
         }
         switch ProxyAnnouncement.decode(announcement) {
-        case .success(let announced): return announced.writerLocation(id: leader)
-        case .failure(let problem): return .unknown(reason: "the leader \(leader)'s announcement cannot be used: \(problem)")
+        case .success(let announced): return announced.writerLocation(id: writer)
+        case .failure(let problem): return .unknown(reason: "\(role) \(writer)'s announcement cannot be used: \(problem)")
         }
     }
 }

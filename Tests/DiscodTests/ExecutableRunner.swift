@@ -23,10 +23,8 @@ struct ExecutableRunner {
     /// standard input.
     static func run(_ name: String, _ arguments: [String], in directory: URL,
                     environment: [String: String] = [:], input: String? = nil) async throws -> Outcome {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue(label: "discod-tests.executable-runner").async {
-                continuation.resume(with: Result { try runBlocking(name, arguments, in: directory, environment: environment, input: input) })
-            }
+        try await BlockingWork.run("discod-tests.executable-runner") {
+            try runBlocking(name, arguments, in: directory, environment: environment, input: input)
         }
     }
 

@@ -23,9 +23,7 @@ public enum LoopbackProbe {
     // MARK: Blocking parts
 
     private static func offload<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            DispatchQueue(label: "disco.testkit.probe").async { continuation.resume(returning: work()) }
-        }
+        await BlockingWork.run("disco.testkit.probe", work)
     }
 
     private static func connected(type: Int32, host: String, port: UInt16, timeout: Duration) -> Int32? {

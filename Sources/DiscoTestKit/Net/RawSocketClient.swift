@@ -221,10 +221,7 @@ public final class RawSocketClient: @unchecked Sendable {
     }
 
     private func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            // A queue of its own: a global queue shares its threads with the cooperative pool.
-            DispatchQueue(label: "disco.testkit.raw-socket").async { continuation.resume(with: Result(catching: work)) }
-        }
+        try await BlockingWork.run("disco.testkit.raw-socket", work)
     }
 }
 

@@ -57,11 +57,7 @@ public enum TimedRequestClient {
     /// Sends `requests` (sorted by offset) to 127.0.0.1:`port`, the first `lead` ms from now,
     /// and returns one response each, in order; gives up on answers `patience` ms after the last send.
     public static func run(_ requests: [Request], port: UInt16, lead: Int64 = 200, patience: Int64 = 30_000) async throws -> [Response] {
-        try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue(label: "disco.testkit.timed-requests").async {
-                continuation.resume(with: Result { try runBlocking(requests, port: port, lead: lead, patience: patience) })
-            }
-        }
+        try await BlockingWork.run("disco.testkit.timed-requests") { try runBlocking(requests, port: port, lead: lead, patience: patience) }
     }
 
     /// Monotonic microseconds.

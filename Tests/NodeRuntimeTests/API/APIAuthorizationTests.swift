@@ -49,7 +49,8 @@ import Testing
             ("GET", "/bootstrap/status", .join), ("DELETE", "/remove", .remove), ("POST", "/events", .eventsWrite),
             ("GET", "/events?since=3", .eventsRead), ("GET", "/status", .status), ("GET", "/nodes/", .status),
             ("GET", "/leader", .status), ("GET", "/readyz?noleader", .ready), ("HEAD", "/metrics", .metrics),
-            ("POST", "/kv/txn", .join),
+            ("POST", "/kv/txn", .join), ("POST", "/bootstrap/abandon", .join), ("POST", "/events/ack", .eventsWrite),
+            ("GET", "/events/cursor?role=dns&consumer=c1", .eventsRead),
         ]
         for (method, target, permission) in expected {
             let path = String(target.prefix { $0 != "?" })

@@ -45,15 +45,13 @@ extension EtcdConsensusLog {
     public func transferLeadership(to target: NodeID, within limit: Duration) async throws(EtcdConsensusError) {
         try checkLeader()
         guard target != localID else { return }
-        let (leadership, config, live, cluster, targetRevision) = state.withLock {
-            ($0.leadership, $0.config, $0.live, $0.clusterRevision, $0.candidateRevision(of: target))
-        }
+        let (leadership, config, live, cluster) = state.withLock { ($0.leadership, $0.config, $0.live, $0.clusterRevision) }
         guard let leadership else { throw notLeaderError() }
         guard config.voters.contains(target) else {
             throw EtcdConsensusError(.invalid, "\(target) is not a voter; the voters are \(config.voters.map(\.rawValue).joined(separator: ", "))")
         }
-        guard live[target] != nil, targetRevision != nil else {
-            throw EtcdConsensusError(.invalid, "\(target) is a voter but not live: it holds no etcd lease (member record or election key) under \(keys.root)")
+        guard live[target] != nil else {
+            throw EtcdConsensusError(.invalid, "\(target) is a voter but not live: it holds no etcd lease (no member record under \(keys.membersPrefix))")
         }
         guard let cluster else { throw EtcdConsensusError(.invalid, "etcd holds no cluster under \(keys.root)") }
 
@@ -82,15 +80,17 @@ extension EtcdConsensusLog {
         let deadline = ContinuousClock.now + limit
         while true {
             try checkLeader()
-            let ahead = state.withLock { state -> [String]? in
-                guard let position = state.candidateRevision(of: target) else { return nil }
-                return state.candidates.values.filter { $0.createRevision < position && $0.key != leadership.key }.map(\.text)
+            // The target's key may be missing for a moment (it is entering the election again).
+            let (ahead, member) = state.withLock { state -> ([String]?, Bool) in
+                guard let position = state.candidateRevision(of: target) else { return (nil, state.live[target] != nil) }
+                return (state.candidates.values.filter { $0.createRevision < position && $0.key != leadership.key }.map(\.text), true)
             }
-            guard let ahead else {
-                throw EtcdConsensusError(.invalid, "\(target) left etcd's election during the transfer (its lease ended)")
-            }
-            if ahead.isEmpty { break }
+            guard member else { throw EtcdConsensusError(.invalid, "\(target) stopped during the transfer (its etcd lease ended)") }
+            if ahead?.isEmpty == true { break }
             guard ContinuousClock.now < deadline else {
+                guard let ahead else {
+                    throw EtcdConsensusError(.invalid, "\(target) did not campaign in etcd's election within \(limit) (no key under \(keys.electionPrefix))")
+                }
                 throw EtcdConsensusError(.etcdUnavailable, "\(ahead.sorted().joined(separator: ", ")) did not step back behind \(target) in etcd's election within \(limit)")
             }
             do { try await Task.sleep(for: .milliseconds(20)) } catch { throw EtcdConsensusError(.stopped, "the transfer was cancelled") }

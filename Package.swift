@@ -214,7 +214,7 @@ let package = Package(
         .testTarget(name: "LeaseCoreTests", dependencies: ["LeaseCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "HotColdTests", dependencies: ["HotCold", "LeaseCore", "DiscoCore", "DiscoNet", "DiscoSystem", "DiscoTestKit"],
                     swiftSettings: strictSettings),
-        .testTarget(name: "HotColdNodeTests", dependencies: ["HotColdNode", "HotCold", "NodeRuntime", "DiscoCore", "DiscoNet", "DiscoSystem", "DiscoLifecycle", "DiscoTestKit"],
+        .testTarget(name: "HotColdNodeTests", dependencies: ["HotColdNode", "HotCold", "LeaseCore", "NodeRuntime", "DiscoEtcd", "DiscoCore", "DiscoNet", "DiscoSystem", "DiscoLifecycle", "DiscoTestKit"],
                     swiftSettings: strictSettings),
         .testTarget(name: "RateLimitCoreTests", dependencies: ["RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),

@@ -196,9 +196,10 @@ public struct DiscodOptions: Sendable {
             } catch {
                 throw FlagError(code: .invalidValue, flag: "consensus-config", message: "invalid value for flag -consensus-config: \(error)")
             }
-            guard case .etcdKV(let etcd) = loaded else {
+            guard case .etcdKV(var etcd) = loaded else {
                 throw FlagError(code: .invalidValue, flag: "consensus-config", message: "-consensus-config is not an etcd configuration")
             }
+            etcd.tls?.origin = "-consensus-config"
             consensusEtcd = etcd
         }
         let configText = parsed[flags.discoConfig]
@@ -314,6 +315,14 @@ public struct DiscodOptions: Sendable {
         if let discoMode {
             metadata["disco_mode"] = .string(discoMode.rawValue)
             if discoMode.usesKeyValueStore { metadata["disco_key"] = .string(discoKey) }
+        }
+        if let consensusEtcd {
+            metadata["consensus"] = .string("etcd " + consensusEtcd.endpointURLs.joined(separator: ",") + " under /\(discoKey)/")
+            if let tls = consensusEtcd.tls {
+                metadata["consensus_tls"] = .string(tls.certFile != nil ? "client certificate" : (tls.insecureSkipVerify ? "on, etcd not verified" : "on"))
+            }
+        } else {
+            metadata["consensus"] = .string("raft")
         }
         if let gossipEncryption { metadata["gossip_encryption"] = .string(gossipEncryption.summary) }
         if httpTLS.isEnabled { metadata["http_tls"] = .string(httpTLS.verifyClient ? "mutual" : "on") }

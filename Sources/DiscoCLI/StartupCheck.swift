@@ -11,9 +11,18 @@ public enum StartupCheck {
     /// a configuration that parses but cannot work (a nameserver that is not an IP address, an
     /// unreadable Consul token file, a CA or client certificate that cannot be loaded) is a
     /// command-line error (exit 2) instead of a formation that retries forever.
-    /// The dns role's `-dns-addr`, `-dns-domain` and `-dns-ttl` are checked here too.
+    /// The dns role's `-dns-addr`, `-dns-domain` and `-dns-ttl` are checked here too, and so is
+    /// `-consensus-config` (its endpoints as base URLs, its CA and client certificate loaded).
     public static func check(_ options: DiscodOptions) throws(FlagError) {
         _ = try options.roles.dnsConfiguration()
+        if let etcd = options.consensusEtcd {
+            do {
+                try Discovery.checkBackends(config: .etcdKV(etcd), discoKey: options.discoKey, defaultPort: 2379, transport: HTTPClient())
+                for url in etcd.endpointURLs { _ = try PeerAddress(parsing: url) }
+            } catch {
+                throw FlagError(code: .invalidValue, flag: "consensus-config", message: "invalid value for flag -consensus-config: \(error)")
+            }
+        }
         guard let config = options.discoConfig else { return }
         do {
             try Discovery.checkBackends(config: config, discoKey: options.discoKey, defaultPort: options.httpAddress.port,

@@ -14,6 +14,7 @@ import Foundation
 /// | `snapshot` | the state as of an index (8 bytes big-endian) followed by the state; log keys up to it are deleted |
 /// | `election/<lease>` | candidates for leadership (etcd's election pattern), attached to their leases |
 /// | `members/<id>` | each live node's record, attached to its lease, so a dead node's record expires |
+/// | `transfer` | a leader's request to hand leadership to a named voter, attached to a lease of its own (its deadline) |
 public struct EtcdClusterKeys: Sendable, Hashable {
     /// `/<disco-key>/`.
     public let root: String
@@ -30,6 +31,7 @@ public struct EtcdClusterKeys: Sendable, Hashable {
     public var snapshot: String { root + "snapshot" }
     public var electionPrefix: String { root + "election/" }
     public var membersPrefix: String { root + "members/" }
+    public var transfer: String { root + "transfer" }
 
     public func log(_ index: UInt64) -> String {
         let digits = String(index)

@@ -110,6 +110,7 @@ extension EtcdConsensusLog {
                     for event in batch.events { try await handle(event) }
                     // Just became a member: read the log from the start (it was not applied before).
                     if finishBatch() { break }
+                    await stepBackIfAsked()
                 }
             } catch {
                 if Task.isCancelled { return }
@@ -135,6 +136,7 @@ extension EtcdConsensusLog {
         state.withLock { state in
             state.candidates = [:]
             state.live = [:]
+            state.transfer = nil
             state.clusterRevision = nil
             for kv in kvs where keys.logIndex(kv.key) == nil { absorb(.put(kv), into: &state) }
         }
@@ -191,6 +193,8 @@ extension EtcdConsensusLog {
                 state.candidates[key] = kv
             } else if let id = keys.memberID(key) {
                 state.live[id] = kv.value
+            } else if key == keys.transfer {
+                state.transfer = EtcdTransferRequest(bytes: kv.value).map { (request: $0, modRevision: kv.modRevision) }
             }
         case .delete:
             if key == keys.cluster {
@@ -200,6 +204,8 @@ extension EtcdConsensusLog {
                 if state.leadership?.key == key { state.leadership = nil }
             } else if let id = keys.memberID(key) {
                 state.live[id] = nil
+            } else if key == keys.transfer {
+                state.transfer = nil
             }
         }
     }

@@ -203,9 +203,16 @@ struct EngineState {
     var subscribers: [UInt64: LeadershipSubscriber] = [:]
     var nextSubscriber: UInt64 = 0
     var proposals = ProposalQueue()
+    /// The pending leadership transfer request (`transfer` key) and its mod revision.
+    var transfer: (request: EtcdTransferRequest, modRevision: Int64)?
 
     /// The candidate with the lowest create revision: the leader.
     var leaderCandidate: EtcdKeyValue? { candidates.values.min { $0.createRevision < $1.createRevision } }
+
+    /// Where `id` stands in the election: the lowest create revision among its keys.
+    func candidateRevision(of id: NodeID) -> Int64? {
+        candidates.values.filter { $0.text == id.rawValue }.map(\.createRevision).min()
+    }
 }
 
 /// The leader as last published to subscribers.

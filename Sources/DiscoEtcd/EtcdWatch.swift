@@ -180,12 +180,23 @@ public final class EtcdWatch: Sendable {
 
     /// One message: a batch, nil for the creation acknowledgement, or an error.
     func decode(_ line: [UInt8], endpoint: String) throws(EtcdError) -> EtcdWatchBatch? {
+        try Self.decode(line, endpoint: endpoint, operation: operation, resumingAt: nextRevision)
+    }
+
+    /// One line of a watch stream (etcd's JSON gateway): a batch, nil for the creation
+    /// acknowledgement, or an ``EtcdError`` that says what was wrong with it (`.malformed`),
+    /// what etcd refused (`.rejected`) or that the revisions were compacted (`.compacted`).
+    /// `resumingAt` only names the revision the watch wanted in the compaction message.
+    public static func decode(_ line: [UInt8], endpoint: String, operation: String,
+                              resumingAt nextRevision: Int64) throws(EtcdError) -> EtcdWatchBatch? {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(line))) as? [String: Any] else {
             throw EtcdError(.malformed, endpoint: endpoint, operation: operation,
                             message: "a watch message that is not a JSON object: \(String(decoding: line.prefix(200), as: UTF8.self))")
         }
         if let failure = object["error"] as? [String: Any] {
-            throw EtcdError(.rejected, endpoint: endpoint, operation: operation, message: (failure["message"] as? String) ?? "\(failure)")
+            let message = (failure["message"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+            throw EtcdError(.rejected, endpoint: endpoint, operation: operation,
+                            message: message ?? "etcd answered the watch with an error without a message: \(failure)")
         }
         guard let result = object["result"] as? [String: Any] else {
             throw EtcdError(.malformed, endpoint: endpoint, operation: operation, message: "a watch message without result: \(object)")
@@ -196,8 +207,8 @@ public final class EtcdWatch: Sendable {
                             message: "etcd compacted the revisions from \(nextRevision) on (it keeps \(compacted) and later)")
         }
         if result["canceled"] as? Bool == true {
-            throw EtcdError(.rejected, endpoint: endpoint, operation: operation,
-                            message: (result["cancel_reason"] as? String) ?? "etcd canceled the watch")
+            let reason = (result["cancel_reason"] as? String).flatMap { $0.isEmpty ? nil : $0 }
+            throw EtcdError(.rejected, endpoint: endpoint, operation: operation, message: reason ?? "etcd canceled the watch without a reason")
         }
         let revision = EtcdGateway.int64((result["header"] as? [String: Any])?["revision"])
         if result["created"] as? Bool == true, result["events"] == nil { return nil }

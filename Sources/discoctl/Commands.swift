@@ -117,6 +117,15 @@ func makeCommands() -> [Command] {
             let output = OutputFlags(&set, json: "the leader's answer, e.g. {\"removed\":\"3\"}")
             return (output, { context in await runRemove(context) })
         },
+        command("transfer-leadership", "Moves leadership to the named voter (or to any voter), with either engine",
+                usage: "discoctl transfer-leadership [<node-id>] [flags]",
+                details: "Asks the leader (a follower redirects the request) to hand leadership to the voter with this ID\n"
+                    + "(POST /leader/transfer, permission remove with -auth) and prints the new leader once it leads.\n"
+                    + "Without an ID the next voter in line takes over. A learner, a node that is not live or not a\n"
+                    + "member is refused with the reason.") { set in
+            let output = OutputFlags(&set, json: "the leader's answer {\"leader\":{\"id\",\"api_addr\",\"addr\"},\"previous\"}")
+            return (output, { context in await runTransferLeadership(context) })
+        },
         command("keys", "Adds, lists or revokes the API keys disco-sidecar checks (app_id / app_key)",
                 usage: "discoctl keys add <app_id> [-app-key KEY] | keys list | keys revoke <app_id> [flags]",
                 details: "Manages the API keys kept in the cluster's replicated state, through any disco-sidecar node's API\n"

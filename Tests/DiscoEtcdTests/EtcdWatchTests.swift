@@ -109,4 +109,27 @@ import DiscoTestKit
         #expect(splitter.finish() == [UInt8]("{"))
         #expect(splitter.feed([UInt8](String(repeating: "x", count: 17))) == nil, "a line past the limit is refused")
     }
+
+    /// Each watch message decodes to a batch, to nil for the creation acknowledgement, or to an
+    /// error that says something even when etcd's own message is empty (found by Fuzz/EtcdWatch).
+    @Test func watchMessagesDecodeOrFailWithAMessage() throws {
+        func decode(_ line: String) throws(EtcdError) -> EtcdWatchBatch? {
+            try EtcdWatch.decode(Array(line.utf8), endpoint: "http://e:2379", operation: "watch /d/*", resumingAt: 7)
+        }
+        #expect(try decode(#"{"result":{"header":{"revision":"9"},"created":true}}"#) == nil)
+        let batch = try #require(try decode(#"{"result":{"header":{"revision":"12"},"events":[{"kv":{"key":"YQ==","value":"aGk=","create_revision":"11","mod_revision":"11","version":"1"}},{"type":"DELETE","kv":{"key":"Yg==","mod_revision":"12"}}]}}"#))
+        #expect(batch == EtcdWatchBatch(events: [.put(EtcdKeyValue(key: "a", value: Array("hi".utf8), createRevision: 11, modRevision: 11, version: 1)),
+                                                 .delete(key: "b", revision: 12)], revision: 12))
+        for (line, expected) in [(#"{"error":{"grpc_code":14,"message":""}}"#, "an error without a message"),
+                                 (#"{"result":{"canceled":true,"cancel_reason":""}}"#, "canceled the watch without a reason"),
+                                 (#"{"result":{"compact_revision":"5"}}"#, "compacted the revisions from 7 on"),
+                                 ("[1]", "not a JSON object")] {
+            do throws(EtcdError) {
+                _ = try decode(line)
+                Issue.record("\(line) decoded")
+            } catch {
+                #expect(error.message.contains(expected), "\(line): \(error.message)")
+            }
+        }
+    }
 }

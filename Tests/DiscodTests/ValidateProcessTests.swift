@@ -77,4 +77,44 @@ import Testing
             #expect(!exists)
         }
     }
+
+    // MARK: -consensus etcd
+
+    /// `-consensus etcd`: -validate says which engine and which etcd the node would use, without
+    /// contacting etcd (nothing listens on the first endpoint); the default says raft.
+    @Test func etcdConsensusIsNamedWithoutContactingEtcd() async throws {
+        let nobody = try FreePort.Refusing()
+        let config = #"{"endpoints":["127.0.0.1:\#(nobody.port)","http://localhost:2379"],"dial-timeout":"2s"}"#
+        let (outcome, exists) = try await run(["-validate", "-node-id", "1", "-consensus", "etcd", "-consensus-config", config,
+                                               "-disco-key", "prod", "data"])
+        #expect(outcome.status == 0, "stderr: \(outcome.standardError)")
+        #expect(outcome.standardOutput.contains("  consensus=etcd http://127.0.0.1:\(nobody.port),http://localhost:2379 under /prod/\n"),
+                "stdout: \(outcome.standardOutput)")
+        #expect(!outcome.standardOutput.contains("consensus_tls"))
+        #expect(!exists)
+        let (raft, _) = try await run(["-validate", "-node-id", "1", "data"])
+        #expect(raft.status == 0 && raft.standardOutput.contains("  consensus=raft\n"), "stdout: \(raft.standardOutput)")
+    }
+
+    /// A -consensus-config that parses but cannot work (a CA or client certificate that cannot be
+    /// read, an endpoint that is not host:port, a field etcd's client does not have) is a
+    /// command-line error (exit 2) naming the flag and what is wrong, for -validate and a start alike.
+    @Test(arguments: [
+        (#"{"endpoints":["https://127.0.0.1:2379"],"ca_file":"/nonexistent/etcd-ca.pem"}"#, "/nonexistent/etcd-ca.pem: cannot open"),
+        (#"{"endpoints":["127.0.0.1:2379"],"cert_file":"/nonexistent/node.pem","key_file":"/nonexistent/node-key.pem"}"#,
+         "/nonexistent/node"),
+        (#"{"endpoints":["etcd-0"]}"#, "element 0"),
+        (#"{"endpoints":["127.0.0.1:2379"],"dial_timeout":"5s"}"#, "dial_timeout"),
+    ])
+    func unusableConsensusConfigExitsTwo(config: String, reason: String) async throws {
+        let flags = ["-node-id", "1", "-consensus", "etcd", "-consensus-config", config]
+        for arguments in [["-validate"] + flags, flags] {
+            let (outcome, exists) = try await run(arguments + ["data"])
+            #expect(outcome.status == 2, "\(arguments): \(outcome.standardError)")
+            #expect(outcome.standardError.hasPrefix("discod: invalid value for flag -consensus-config: "), "stderr: \(outcome.standardError)")
+            #expect(outcome.standardError.contains(reason), "stderr: \(outcome.standardError)")
+            #expect(outcome.standardOutput.isEmpty)
+            #expect(!exists)
+        }
+    }
 }

@@ -9,7 +9,7 @@ public enum Permission: String, Sendable, Hashable, CaseIterable, Comparable, Cu
     case join
     /// Join as a non-voter only (`POST /join` with `"voter":false`).
     case joinReadOnly = "join-read-only"
-    /// Remove a member (`DELETE /remove`).
+    /// Remove a member (`DELETE /remove`) and move leadership (`POST /leader/transfer`).
     case remove
     /// Append to the event log (`POST /events`).
     case eventsWrite = "events-write"

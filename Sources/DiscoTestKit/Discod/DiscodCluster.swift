@@ -103,8 +103,8 @@ public final class DiscodCluster: Sendable {
         ports.map { "\(scheme)://127.0.0.1:\($0.http)" }.joined(separator: ",")
     }
 
-    /// Waits until every node in `nodes` reports the same leader, and that leader is one of
-    /// `nodes` or `among`; returns its ID. Fails early when a node exits.
+    /// Waits until every node in `nodes` reports the same leader and, when that leader is one of
+    /// `nodes`, it reports itself leader in `/status`; returns its ID. Fails early when a node exits.
     @discardableResult
     public static func waitForLeader(_ nodes: [DiscodProcess], timeout: Duration = .seconds(60)) async throws -> String {
         var agreed: String?
@@ -115,7 +115,10 @@ public final class DiscodCluster: Sendable {
                 leaders.insert(leader)
             }
             agreed = leaders.count == 1 ? leaders.first : nil
-            return agreed != nil
+            // The leader itself must act as one: with etcd the others see its election key
+            // lead a moment before it has read what it needs to accept writes.
+            guard let agreed, let own = nodes.first(where: { $0.nodeID == agreed }) else { return agreed != nil }
+            return (try? await own.status())?["node"]?["state"]?.stringValue == "leader"
         }
         return agreed ?? ""
     }

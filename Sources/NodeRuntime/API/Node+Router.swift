@@ -26,6 +26,8 @@ extension Node {
             Route(["GET"], "/status", requirement: .permission(.status)) { node, _ in await node.status() },
             Route(["GET"], "/nodes", requirement: .permission(.status)) { node, request in await node.nodes(request) },
             Route(["GET"], "/leader", requirement: .permission(.status)) { node, _ in node.leader() },
+            // Moving leadership changes the cluster: the permission that removes members.
+            Route(["POST"], "/leader/transfer", requirement: .permission(.remove)) { node, request in await node.transferLeadership(request) },
             Route(["GET"], "/readyz", requirement: .permission(.ready)) { node, request in await node.readyz(request) },
             Route(["GET"], "/metrics", requirement: .permission(.metrics)) { node, _ in await node.prometheusMetrics() },
         ] + formation

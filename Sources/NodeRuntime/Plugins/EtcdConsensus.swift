@@ -64,22 +64,29 @@ public final class EtcdConsensus: ConsensusEngine {
         try await mapping { () async throws(EtcdConsensusError) in try await log.removeMember(id) }
     }
 
-    /// Resigns (the next candidate in line leads) and returns the new leader. etcd's election
-    /// cannot choose the successor: a `target` that is not next in line is refused.
+    /// Hands leadership on and returns the new leader. Without a target the leader resigns and
+    /// the next candidate in etcd's election line leads; with one (a live voter), the candidates
+    /// ahead of it re-enter behind it first (``EtcdConsensusLog/transferLeadership(to:within:)``).
     public func transferLeadership(to target: NodeID?) async throws -> NodeID {
         guard log.status.isLeader else { throw ConsensusError(.notLeader, "not the leader", leader: log.status.leader) }
-        try await mapping { () async throws(EtcdConsensusError) in try await log.resign() }
-        let deadline = ContinuousClock.now + log.configuration.leaseTTL * 2
+        if target == localID { return localID }
+        let limit = log.configuration.leaseTTL * 2
+        if let target {
+            try await mapping { () async throws(EtcdConsensusError) in try await log.transferLeadership(to: target, within: limit) }
+        } else {
+            try await mapping { () async throws(EtcdConsensusError) in try await log.resign() }
+        }
+        let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if let leader = log.status.leader, leader != localID || log.status.isLeader {
                 if let target, leader != target {
-                    throw ConsensusError(.invalid, "leadership went to \(leader), next in etcd's election, not \(target)", leader: leader)
+                    throw ConsensusError(.unknown, "leadership went to \(leader), not \(target) (\(target)'s etcd lease ended during the transfer?)", leader: leader)
                 }
                 return leader
             }
             try await Task.sleep(for: .milliseconds(20))
         }
-        throw ConsensusError(.unknown, "no new leader appeared in etcd within \(log.configuration.leaseTTL * 2)")
+        throw ConsensusError(.unknown, "no new leader appeared in etcd within \(limit)")
     }
 
     public func leadershipChanges() -> AsyncStream<ConsensusLeadership> {

@@ -22,10 +22,12 @@ struct HotColdSidecarProcessTests {
         /// Each replica's service, in node order.
         let services: [HTTPServer]
         let store: FencedHTTPStore
+        /// Each replica's host, in node order (its proxy listens on `proxyPort` there).
+        let hosts: [String]
         let proxyPort: UInt16
         let client: HTTPClient
 
-        func proxy(_ index: Int) -> String { "http://\(HotColdSidecarProcessTests.hosts[index]):\(proxyPort)" }
+        func proxy(_ index: Int) -> String { "http://\(hosts[index]):\(proxyPort)" }
 
         /// A write through sidecar `index`.
         func write(via index: Int, _ body: String, headers: HTTPHeaders = HTTPHeaders()) async -> HTTPClientResponse? {
@@ -89,7 +91,7 @@ struct HotColdSidecarProcessTests {
             }
             let client = HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(10)))
             do {
-                try await body(Group(nodes: nodes, services: services, store: store, proxyPort: proxyPort, client: client))
+                try await body(Group(nodes: nodes, services: services, store: store, hosts: hosts, proxyPort: proxyPort, client: client))
             } catch {
                 await client.shutdown()
                 await store.stop()

@@ -72,8 +72,9 @@ struct HotColdSidecarProcessTests {
         }
     }
 
-    /// Starts the three sidecars and waits until they agree on a hot replica.
-    static func withGroup(_ name: String, extraFlags: [String] = [], _ body: (Group) async throws -> Void) async throws {
+    /// Starts the three sidecars (with `extraFlags`, and `nodeFlags(index)` for each) and runs `body`.
+    static func withGroup(_ name: String, extraFlags: [String] = [], nodeFlags: (Int) -> [String] = { _ in [] },
+                          _ body: (Group) async throws -> Void) async throws {
         try await DiscodCluster.with(name) { cluster in
             let store = FencedHTTPStore()
             let proxyPort = try FreePort.loopback()
@@ -87,7 +88,7 @@ struct HotColdSidecarProcessTests {
                 nodes.append(try startSidecar(cluster, id: "n\(index + 1)", host: hosts[index], ports: ports[index], flags: [
                     "-bootstrap-expect", "3", "-join", join, "-proxy-addr", "\(hosts[index]):\(proxyPort)",
                     "-upstream", "http://\(service.localAddress)",
-                ] + leaseFlags + extraFlags))
+                ] + leaseFlags + extraFlags + nodeFlags(index)))
             }
             let client = HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(10)))
             do {

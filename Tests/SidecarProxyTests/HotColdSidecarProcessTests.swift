@@ -264,6 +264,7 @@ struct HotColdSidecarFlagTests {
         let help = try await ChildProcess.run(sidecar, ["-h"])
         #expect(help.status == 0)
         #expect(help.output.contains("Hot/cold fail-over"), "\(help.output)")
+        #expect(help.output.contains("every upstream"), "-h says which upstreams' health counts: \(help.output)")
         for flag in ["-hot-cold ", "-hot-cold-group", "-hot-priority", "-no-hot", "-hot-state-file", "-on-hot", "-on-cold", "-lease-ttl",
                      "-lease-renew ", "-hot-cold-reads"] {
             #expect(help.output.contains(flag), "\(flag) in -h")

@@ -21,6 +21,8 @@ public final class FencedHTTPStore: Sendable {
         public var token: UInt64?
         public var body: String
         public var accepted: Bool
+        /// When the store decided it.
+        public var at = ContinuousClock.now
     }
 
     private struct State {

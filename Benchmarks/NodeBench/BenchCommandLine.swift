@@ -20,6 +20,12 @@ enum BenchCommandLine {
 
         disco: POST <url>/events with a small JSON body (200 = committed and applied).
         etcd:  POST <url>/v3/kv/put through etcd's v3 JSON gateway, same value bytes.
+        service: POST <url>/orders (a hot/cold service or its sidecar; 200 = accepted by the store).
+
+          elect -urls URL,... -name NAME -value VALUE -ttl SECONDS -elected-file PATH
+              Campaigns in etcd's election NAME on a lease of SECONDS, kept alive every third
+              of it; once elected writes the leader key's revision (a fencing token) to PATH
+              and prints `elected rev=<n>`; exits 1 when the lease is lost.
 
         """
 
@@ -48,10 +54,10 @@ enum BenchCommandLine {
     }
 
     static func kindFlag(_ set: inout FlagSet) -> Flag<TargetKind?> {
-        set.custom("kind", default: nil, defaultText: nil, typeName: "disco|etcd",
-                   usage: "what the URLs point at: discod nodes or etcd members") { text throws(FlagValueError) in
+        set.custom("kind", default: nil, defaultText: nil, typeName: "disco|etcd|service",
+                   usage: "what the URLs point at: discod nodes, etcd members or hot/cold services (POST /orders)") { text throws(FlagValueError) in
             guard let kind = TargetKind(rawValue: text) else {
-                throw FlagValueError("expected disco or etcd")
+                throw FlagValueError("expected disco, etcd or service")
             }
             return kind
         }

@@ -17,6 +17,7 @@ struct LeaderOptions {
         let timeout = set.duration("timeout", default: .seconds(30), usage: "give up after this long")
         let parsed = BenchCommandLine.parse(set, arguments)
         guard !parsed[urls].isEmpty else { BenchCommandLine.usageError("-urls is required") }
+        guard parsed[kind] != .service else { BenchCommandLine.usageError("-kind service has no leader to look up; use disco or etcd") }
         return LeaderOptions(urls: parsed[urls], kind: BenchCommandLine.required(parsed[kind], "kind"), timeout: parsed[timeout])
     }
 }
@@ -97,6 +98,8 @@ struct LeaderLookup {
                 return .failure(Problem(reason: "no leader in status \(String(response.bodyText.prefix(160)))"))
             }
             return .success(View(leaderID: leader, leaderURL: member == leader ? url : nil))
+        case .service:
+            return .failure(Problem(reason: "a service has no leader"))
         }
     }
 }

@@ -9,6 +9,9 @@ enum TargetKind: String, Sendable {
     case disco
     /// etcd 3.4 through its v3 JSON gateway: `POST /v3/kv/put`, `POST /v3/maintenance/status`.
     case etcd
+    /// A service behind `disco-sidecar -hot-cold` or `disco-bench-http fenced-app`: `POST /orders`
+    /// (200 = accepted by the fenced store behind it).
+    case service
 
     /// The event both sides store: the same JSON bytes (etcd keeps them as the value).
     static func payload(client: Int, sequence: Int) -> [UInt8] {
@@ -28,6 +31,8 @@ enum TargetKind: String, Sendable {
             let value = Base64.encode(payload)
             let body = "{\"key\":\"\(key)\",\"value\":\"\(value)\"}"
             return HTTPClientRequest(method: "POST", url: base + "/v3/kv/put", headers: headers, body: Array(body.utf8))
+        case .service:
+            return HTTPClientRequest(method: "POST", url: base + "/orders", headers: headers, body: payload)
         }
     }
 
@@ -36,7 +41,7 @@ enum TargetKind: String, Sendable {
     func accepted(_ response: HTTPClientResponse) -> Bool {
         guard response.status == 200 else { return false }
         switch self {
-        case .disco:
+        case .disco, .service:
             return true
         case .etcd:
             guard let body = try? JSONValue.parse(response.body) else { return false }
@@ -47,7 +52,7 @@ enum TargetKind: String, Sendable {
     /// The request that asks one node who leads.
     func leaderRequest(base: String) -> HTTPClientRequest {
         switch self {
-        case .disco:
+        case .disco, .service:
             return HTTPClientRequest(method: "GET", url: base + "/leader")
         case .etcd:
             var headers = HTTPHeaders()

@@ -17,6 +17,9 @@ case "wait-write":
 case "leader":
     let options = LeaderOptions.parse(rest)
     await LeaderLookup(options: options).run()
+case "elect":
+    let options = ElectOptions.parse(rest)
+    await EtcdElection(options: options).run()
 case "append":
     let options = AppendOptions.parse(rest)
     await AppendLoad(options: options).run()
@@ -24,6 +27,6 @@ case "-h", "-help", "--help", "help":
     CommandLineTool.writeStandardOutput(BenchCommandLine.overview)
     CommandLineTool.exit(0)
 default:
-    BenchCommandLine.usageError("unknown subcommand \(command.debugDescription); expected wait-write, leader or append")
+    BenchCommandLine.usageError("unknown subcommand \(command.debugDescription); expected wait-write, leader, elect or append")
 }
 CommandLineTool.exit(0)

@@ -22,10 +22,12 @@ struct HotColdSidecarProcessTests {
         /// Each replica's service, in node order.
         let services: [HTTPServer]
         let store: FencedHTTPStore
+        /// Each replica's host, in node order (its proxy listens on `proxyPort` there).
+        let hosts: [String]
         let proxyPort: UInt16
         let client: HTTPClient
 
-        func proxy(_ index: Int) -> String { "http://\(HotColdSidecarProcessTests.hosts[index]):\(proxyPort)" }
+        func proxy(_ index: Int) -> String { "http://\(hosts[index]):\(proxyPort)" }
 
         /// A write through sidecar `index`.
         func write(via index: Int, _ body: String, headers: HTTPHeaders = HTTPHeaders()) async -> HTTPClientResponse? {
@@ -70,8 +72,9 @@ struct HotColdSidecarProcessTests {
         }
     }
 
-    /// Starts the three sidecars and waits until they agree on a hot replica.
-    static func withGroup(_ name: String, extraFlags: [String] = [], _ body: (Group) async throws -> Void) async throws {
+    /// Starts the three sidecars (with `extraFlags`, and `nodeFlags(index)` for each) and runs `body`.
+    static func withGroup(_ name: String, extraFlags: [String] = [], nodeFlags: (Int) -> [String] = { _ in [] },
+                          _ body: (Group) async throws -> Void) async throws {
         try await DiscodCluster.with(name) { cluster in
             let store = FencedHTTPStore()
             let proxyPort = try FreePort.loopback()
@@ -85,11 +88,11 @@ struct HotColdSidecarProcessTests {
                 nodes.append(try startSidecar(cluster, id: "n\(index + 1)", host: hosts[index], ports: ports[index], flags: [
                     "-bootstrap-expect", "3", "-join", join, "-proxy-addr", "\(hosts[index]):\(proxyPort)",
                     "-upstream", "http://\(service.localAddress)",
-                ] + leaseFlags + extraFlags))
+                ] + leaseFlags + extraFlags + nodeFlags(index)))
             }
             let client = HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(10)))
             do {
-                try await body(Group(nodes: nodes, services: services, store: store, proxyPort: proxyPort, client: client))
+                try await body(Group(nodes: nodes, services: services, store: store, hosts: hosts, proxyPort: proxyPort, client: client))
             } catch {
                 await client.shutdown()
                 await store.stop()
@@ -261,6 +264,7 @@ struct HotColdSidecarFlagTests {
         let help = try await ChildProcess.run(sidecar, ["-h"])
         #expect(help.status == 0)
         #expect(help.output.contains("Hot/cold fail-over"), "\(help.output)")
+        #expect(help.output.contains("every upstream"), "-h says which upstreams' health counts: \(help.output)")
         for flag in ["-hot-cold ", "-hot-cold-group", "-hot-priority", "-no-hot", "-hot-state-file", "-on-hot", "-on-cold", "-lease-ttl",
                      "-lease-renew ", "-hot-cold-reads"] {
             #expect(help.output.contains(flag), "\(flag) in -h")

@@ -21,6 +21,8 @@ public final class FencedHTTPStore: Sendable {
         public var token: UInt64?
         public var body: String
         public var accepted: Bool
+        /// When the store decided it.
+        public var at = ContinuousClock.now
     }
 
     private struct State {
@@ -33,10 +35,10 @@ public final class FencedHTTPStore: Sendable {
 
     public init() {}
 
-    /// Starts the service of `replica` on 127.0.0.1 at a port the OS picks (its address is the
-    /// server's `localAddress`).
-    public func startService(replica: String) async throws -> HTTPServer {
-        let server = try await HTTPServer.start(configuration: HTTPServerConfiguration(host: "127.0.0.1", port: 0)) { request in
+    /// Starts the service of `replica` on `host` (default 127.0.0.1) at a port the OS picks (its
+    /// address is the server's `localAddress`).
+    public func startService(replica: String, host: String = "127.0.0.1") async throws -> HTTPServer {
+        let server = try await HTTPServer.start(configuration: HTTPServerConfiguration(host: host, port: 0)) { request in
             self.handle(request, replica: replica)
         }
         servers.withLock { $0.append(server) }

@@ -27,7 +27,8 @@ public struct HotColdFlags: Sendable {
     public init(declaringIn flags: inout FlagSet) {
         let defaults = HotColdConfiguration()
         (enabled, group, priority, noHot, stateFile, onHot, onCold, hookTimeout, coldReads) = flags.grouped(Self.heading) { flags in
-            (flags.bool("hot-cold", usage: "make this replica one of a hot/cold group: exactly one member is hot, fenced by a token"),
+            (flags.bool("hot-cold", usage: "make this replica one of a hot/cold group: exactly one member is hot, fenced by a token; "
+                 + "a replica may be hot only while every upstream (-upstream and each in -proxy-config) passes its health checks"),
              flags.string("hot-cold-group", default: defaults.group.rawValue, usage: "the group's name (replicas with the same name share one lease)",
                           typeName: "name"),
              flags.int("hot-priority", usage: "among eligible replicas the highest priority is made hot (ties: the smallest node ID)"),

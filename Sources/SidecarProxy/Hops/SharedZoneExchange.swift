@@ -56,6 +56,7 @@ final class SharedZoneExchange: Sendable {
     private func send(_ counts: RateLimitCounts) async {
         let body = SharedCountsMessage.encode(counts, zoneNames: zoneNames)
         let peers = writer.sidecarProxies().filter { $0.key != nodeID }
+        metrics.sharedPeers(peers.count)
         await withDiscardingTaskGroup { group in
             for (id, announcement) in peers {
                 group.addTask {

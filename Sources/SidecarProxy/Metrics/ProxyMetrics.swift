@@ -22,6 +22,7 @@ public final class ProxyMetrics: Sendable {
         var hops: [String: Int] = [:]
         var exchanges: [ExchangeKey: Int] = [:]
         var sharedDroppedRequests = 0
+        var sharedPeers = 0
     }
     struct ExchangeKey: Hashable { var direction: String; var result: String }
 
@@ -68,6 +69,8 @@ public final class ProxyMetrics: Sendable {
     }
 
     func sharedDroppedRequests(_ total: Int) { state.withLock { $0.sharedDroppedRequests = total } }
+
+    func sharedPeers(_ count: Int) { state.withLock { $0.sharedPeers = count } }
 
     // MARK: Reading
 
@@ -118,6 +121,7 @@ public final class ProxyMetrics: Sendable {
                         .map { ("direction=\"\($0.key.direction)\",result=\"\($0.key.result)\"", String($0.value)) })
         text.gauge("disco_proxy_shared_dropped_requests", "Requests charged to shared zones whose counts could not be kept for an exchange (too many keys).",
                    String(snapshot.sharedDroppedRequests))
+        text.gauge("disco_proxy_shared_peers", "Other sidecars the last shared rate-limit exchange was sent to.", String(snapshot.sharedPeers))
         text.gauge("disco_proxy_open_connections", "Open client connections to the HTTP proxy.", String(openHTTPConnections))
         text.gauge("disco_proxy_tcp_open_connections", "Open TCP pass-through connections.", String(openTCPConnections.load(ordering: .relaxed)))
         text.family("disco_proxy_tcp_connections_total", "TCP pass-through connections accepted, by listener.", type: "counter",

@@ -28,6 +28,7 @@ struct SharedZoneProcessTests {
     /// over all three for a few seconds. The cluster's admissions stay within the documented
     /// bound `(1 + burst + rate·T) + (N − 1)(1 + burst + rate·(G + d))`, while the client sends so
     /// many that three independent zones would admit about three times `rate·T`, far above it.
+    /// Writes then hop to the leader's sidecar, which counts each hop's proof as verified.
     @Test func threeSidecarsAdmitWithinTheSharedBound() async throws {
         try await DiscodCluster.with("sidecar-shared-zone") { cluster in
             let hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
@@ -47,7 +48,8 @@ struct SharedZoneProcessTests {
                     "-proxy-hop-key", keyFile,
                 ]))
             }
-            _ = try await DiscodCluster.waitForLeader(nodes)
+            let leader = try await DiscodCluster.waitForLeader(nodes)
+            let leaderIndex = try #require(nodes.firstIndex { $0.nodeID == leader })
             for (index, node) in nodes.enumerated() { try await waitForProxy(host: hosts[index], port: proxyPort, process: node) }
             let client = HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(10)))
             @Sendable func get(_ index: Int) async throws -> Int {
@@ -102,6 +104,16 @@ struct SharedZoneProcessTests {
                 #expect(metricValue(text, "disco_proxy_shared_dropped_requests") == 0)
             }
             #expect(received >= 3, "counts were exchanged: \(received)")
+            // Writes hop to the leader's sidecar with a proof it accepts (retried past the limit).
+            for index in 0..<3 where index != leaderIndex {
+                try await waitUntil("a write via sidecar \(index + 1) to reach the leader's upstream", timeout: .seconds(30)) {
+                    let write = try await client.send(HTTPClientRequest(method: "POST", url: "http://\(hosts[index]):\(proxyPort)/tx", body: [1]))
+                    return write.status == 200 && write.bodyText.hasPrefix("up\(leaderIndex + 1) POST /tx")
+                }
+            }
+            let leaderMetrics = await metrics(leaderIndex)
+            #expect((metricValue(leaderMetrics, "disco_proxy_hops_total{result=\"proven\"}") ?? 0) >= 2, "\(leaderMetrics)")
+            #expect(!leaderMetrics.contains("disco_proxy_hops_total{result=\"bad_mac\"}"))
             for upstream in upstreams {
                 #expect(upstream.requests.allSatisfy { $0.headers[HopProof.header] == nil }, "no proof reaches an upstream")
             }

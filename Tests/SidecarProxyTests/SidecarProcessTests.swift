@@ -45,6 +45,10 @@ struct SidecarProcessTests {
             (["-proxy-addr", ":8080"], "-proxy-addr needs an upstream"),
             (["-tcp-proxy", "27017"], "LISTEN=UPSTREAM"),
             (["-proxy-cert", "/x.pem"], "-proxy-cert needs -proxy-key"),
+            (["-limit-req", "rate=10r/s shared"], "needs -proxy-hop-key"),
+            (["-limit-req", "rate=10r/s shard"], "did you mean shared?"),
+            (["-limit-req", "rate=10r/s shared", "-proxy-hop-key", "/nonexistent/key"], "-proxy-hop-key \"/nonexistent/key\": no such file"),
+            (["-limit-req-share-interval", "1ms"], "from 10ms to 10s"),
         ]
         for (flags, message) in cases {
             let result = try await ChildProcess.run(sidecar, ["-validate", "-node-id", "n1"] + flags + ["data"])

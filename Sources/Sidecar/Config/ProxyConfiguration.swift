@@ -177,13 +177,6 @@ public struct UpstreamDefinition: Hashable, Sendable {
     }
 }
 
-/// Why a sidecar value is wrong, naming what would be right.
-public struct SidecarSyntaxError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
-}
-
 // MARK: - API keys
 
 /// Which requests need an API key (3scale's `app_id` and `app_key` headers).

@@ -12,8 +12,9 @@ import RateLimitCore
 public enum SharedCountsMessage {
     /// Most entries one message may carry.
     public static let maximumEntries = 1 << 20
-    /// Largest body accepted (bytes).
-    public static let maximumBytes = 64 << 20
+    /// Largest body accepted (bytes): room for the core's 65,536 keys per interval in a few
+    /// zones, with long keys.
+    public static let maximumBytes = 16 << 20
 
     /// The body for `counts`, with `zones` naming each zone index.
     public static func encode(_ counts: RateLimitCounts, zoneNames: [String]) -> [UInt8] {

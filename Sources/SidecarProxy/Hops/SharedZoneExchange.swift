@@ -43,13 +43,18 @@ final class SharedZoneExchange: Sendable {
 
     // MARK: Sending
 
-    /// Ticks the limiter at its schedule and sends each interval's counts, until cancelled.
+    /// Ticks the limiter at its schedule and sends each interval's counts, until cancelled. A
+    /// slow peer does not hold up the schedule: each interval's posts run beside the next ones
+    /// (each bounded by the timeout), owned by this task.
     func run() async {
-        while !Task.isCancelled {
-            let (counts, next, dropped) = rateLimit.tick()
-            metrics.sharedDroppedRequests(dropped)
-            if let counts { await send(counts) }
-            do { try await Task.sleep(for: next) } catch { return }
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let (counts, next, dropped) = rateLimit.tick()
+                metrics.sharedDroppedRequests(dropped)
+                if let counts { group.addTask { await self.send(counts) } }
+                do { try await Task.sleep(for: next) } catch { break }
+            }
+            group.cancelAll()
         }
     }
 
@@ -87,6 +92,16 @@ final class SharedZoneExchange: Sendable {
     /// Answers a post of counts: 204 when charged, 403 for a proof that does not verify or a
     /// sender that is not a member, 400 for a body that is not counts.
     func receive(_ request: HTTPStreamingRequest) async -> HTTPResponse {
+        // Cheap checks before the body is read, so a client without a proof cannot make this
+        // sidecar buffer anything.
+        if case .failure(let problem) = HopProof.parse(request.headers[HopProof.header] ?? "") {
+            metrics.exchange("received", request.headers[HopProof.header] == nil ? "missing" : "malformed")
+            return ProxyErrorResponse.make(403, "shared rate-limit counts refused: \(problem.message)")
+        }
+        if let length = request.body.declaredLength, length > SharedCountsMessage.maximumBytes {
+            metrics.exchange("received", "malformed")
+            return ProxyErrorResponse.make(413, "shared rate-limit counts are limited to \(SharedCountsMessage.maximumBytes) bytes")
+        }
         let body: [UInt8]
         do {
             body = try await request.body.collect(upTo: SharedCountsMessage.maximumBytes)

@@ -189,6 +189,10 @@ public final class ReverseProxy: Sendable {
                 } ?? .mayHaveReachedUpstream
                 if retry.shouldRetry(method: request.method, hasBody: streamed, failure: failure, attempt: attempt) {
                     attempt += 1
+                    // A fresh proof: the writer may have seen (and remembered) the first one.
+                    if case .writer = destination, let hops {
+                        outgoing.headers.set(name: HopProof.header, value: hops.proof(method: request.method, target: request.target))
+                    }
                     continue
                 }
                 metrics.upstreamFailure(upstreamName)

@@ -86,6 +86,7 @@ public struct SharedRateLimiter: Sendable {
         let decision = limiter.decide(policy, keys: keys, now: now)
         switch decision.outcome {
         case .passed, .delayed:
+            guard !sharedZones.isEmpty else { break }
             for (index, limit) in policy.limits.enumerated() where sharedZones.contains(limit.zone) && keys[index].isAccountable {
                 count(PendingKey(zone: limit.zone, key: keys[index]))
             }

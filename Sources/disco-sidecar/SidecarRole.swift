@@ -27,12 +27,15 @@ final class SidecarRole: Role {
     /// The node's advertised API host: announced for a proxy listening on every interface.
     private let apiHost: String
     private let hotCold: HotColdRole?
+    private let hopKey: HopKey?
 
     /// - Parameters:
     ///   - fileKeys: the keys of `-api-key-file`; nil uses the cluster's.
     ///   - apiHost: the host of `-http-adv-addr`.
     ///   - hotCold: the node's hot/cold role with `-hot-cold`, else nil (writes go to the leader's sidecar).
-    init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?, apiHost: String, hotCold: HotColdRole? = nil) {
+    ///   - hopKey: `-proxy-hop-key`'s secret, proving hops and shared counts.
+    init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?, apiHost: String, hotCold: HotColdRole? = nil, hopKey: HopKey? = nil) {
+        self.hopKey = hopKey
         self.configuration = configuration
         keys = fileKeys ?? replicated
         self.apiHost = apiHost
@@ -44,17 +47,18 @@ final class SidecarRole: Role {
     func run(_ context: RoleContext) async throws {
         replicated.attach(context.node)
         let writer = ClusterWriterResolver(hotCold: hotCold)
+        let hops = hopKey.map { HopAuthenticator(key: $0, nodeID: context.nodeID.rawValue) }
         let proxy: SidecarProxyServer
         if let hotCold {
             proxy = try await SidecarProxyServer.start(
                 configuration: configuration, nodeID: context.nodeID.rawValue, writer: writer, keys: keys, logger: context.logger,
                 upstreamMiddleware: [HotColdUpstreamFencing(role: hotCold)],
-                healthChanged: { healthy in hotCold.setUpstreamHealthy(healthy) },
+                healthChanged: { healthy in hotCold.setUpstreamHealthy(healthy) }, hops: hops,
                 background: [{ await writer.follow(context) }])
         } else {
             proxy = try await SidecarProxyServer.start(
                 configuration: configuration, nodeID: context.nodeID.rawValue, writer: writer, keys: keys, logger: context.logger,
-                background: [{ await writer.follow(context) }])
+                hops: hops, background: [{ await writer.follow(context) }])
         }
         server.withLock { $0 = proxy }
         let announcement = proxy.localAddress.flatMap { configuration.announcement(boundPort: $0.port, apiHost: apiHost) }
@@ -111,12 +115,15 @@ final class ClusterWriterResolver: WriterResolver {
     private struct View {
         var leadership: ConsensusLeadership?
         var memberAddresses: [String] = []
+        var memberIDs: Set<String> = []
         /// Worked out at each change, so the proxy's per-request read is one lock and a copy.
         var location = WriterLocation.unknown(reason: "the cluster has no leader")
         /// The hosts other sidecars send from (members' addresses, announced proxies).
         var peers = SidecarPeers(memberAddresses: [], announcements: [])
         /// Each node's stored announcement, by node ID.
         var announcements: [String: [UInt8]] = [:]
+        /// The members' decoded announcements, by node ID.
+        var proxies: [String: ProxyAnnouncement] = [:]
     }
     private let view = Mutex(View())
     private let hotCold: HotColdRole?
@@ -132,6 +139,8 @@ final class ClusterWriterResolver: WriterResolver {
 
     func trustsHop(from host: String) -> Bool { view.withLock { $0.peers.contains(host) } }
 
+    func sidecarProxies() -> [String: ProxyAnnouncement] { view.withLock { $0.proxies } }
+
     /// Follows leadership, membership and the announcements until the node stops or the task is
     /// cancelled.
     func follow(_ context: RoleContext) async {
@@ -144,7 +153,10 @@ final class ClusterWriterResolver: WriterResolver {
             }
             group.addTask {
                 for await members in context.membershipChanges() {
-                    self.update(node) { $0.memberAddresses = members.flatMap { [$0.apiAddress, $0.raftAddress] } }
+                    self.update(node) {
+                        $0.memberAddresses = members.flatMap { [$0.apiAddress, $0.raftAddress] }
+                        $0.memberIDs = Set(members.map(\.id.rawValue))
+                    }
                 }
             }
             group.addTask {
@@ -166,6 +178,10 @@ final class ClusterWriterResolver: WriterResolver {
             let announcements = node.keyValues(namespace: ProxyAnnouncement.namespace).entries
             change(&view)
             view.announcements = Dictionary(announcements.map { ($0.key.name, $0.value) }, uniquingKeysWith: { _, last in last })
+            view.proxies = [:]
+            for (id, bytes) in view.announcements where view.memberIDs.contains(id) {
+                if case .success(let announced) = ProxyAnnouncement.decode(bytes) { view.proxies[id] = announced }
+            }
             view.peers = SidecarPeers(memberAddresses: view.memberAddresses, announcements: announcements.map(\.value))
             let leader = view.leadership?.leader
             let announcement = leader.flatMap { leader in announcements.first { $0.key.name == leader.rawValue }?.value }

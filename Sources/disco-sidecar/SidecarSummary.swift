@@ -20,8 +20,13 @@ enum SidecarSummary {
         }
         for (index, limit) in configuration.rateLimit.policy.limits.enumerated() {
             let zone = configuration.rateLimit.zones[limit.zone]
-            lines.append("  proxy.limit_req.\(index)=zone=\(zone.name) key=\(zone.key) rate=\(zone.rate) burst=\(limit.burst) \(limit.delay) status=\(limit.status)")
+            lines.append("  proxy.limit_req.\(index)=zone=\(zone.name) key=\(zone.key) rate=\(zone.rate) burst=\(limit.burst) \(limit.delay) status=\(limit.status)"
+                + (configuration.rateLimit.sharedZones.contains(limit.zone) ? " shared" : ""))
         }
+        if !configuration.rateLimit.sharedZones.isEmpty {
+            lines.append("  proxy.limit_req_share_interval=\(configuration.rateLimit.shareIntervalMilliseconds)ms")
+        }
+        lines.append("  proxy.hop_key=\(configuration.hopKeyFile ?? "off (hops trusted from members' addresses)")")
         lines.append("  proxy.api_keys=\(configuration.apiKeys.enabled ? configuration.apiKeys.methods.sorted().joined(separator: ",") : "off")")
         if let file = configuration.apiKeys.file { lines.append("  proxy.api_key_file=\(file)") }
         for tcp in configuration.tcpProxies {

@@ -31,6 +31,7 @@ let hotColdFlags = HotColdFlags(declaringIn: &flags.flagSet)
 let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.arguments.dropFirst())) { parsed throws(FlagError) in
     var configuration = try proxyFlags.configuration(parsed, loader: .system)
     let keys = try SidecarKeys.load(configuration.apiKeys)
+    let hopKey = try configuration.hopKeyFile.map { path throws(FlagError) in try HopKey.load(path) }
     // The proxy presents the API's certificate and trusts the API's CAs unless it has its own.
     func file(_ flag: Flag<String>) -> String? { parsed[flag].isEmpty ? nil : parsed[flag] }
     configuration.applyNodeTLSDefaults(httpCertificate: file(flags.httpCert), httpKey: file(flags.httpKey),
@@ -52,12 +53,13 @@ let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.argumen
     if parsed.isSet("validate") {
         CommandLineTool.writeStandardOutput(SidecarSummary.lines(configuration) + SidecarSummary.lines(hotCold))
     }
-    return (configuration, keys, hotCold)
+    return (configuration, keys, hotCold, hopKey)
 }
 let proxyConfiguration = setup.0
 let keys = setup.1
 let hotColdRole = setup.2.map { HotColdRole(configuration: $0) }
 
-let role = SidecarRole(configuration: proxyConfiguration, fileKeys: keys, apiHost: options.httpAdvertisedAddress.host, hotCold: hotColdRole)
+let role = SidecarRole(configuration: proxyConfiguration, fileKeys: keys, apiHost: options.httpAdvertisedAddress.host, hotCold: hotColdRole,
+                       hopKey: setup.3)
 await NodeCommand(flags: flags, additionalShutdownGrace: proxyConfiguration.drainTimeout)
     .run(options, roles: [role] + (hotColdRole.map { [$0] } ?? []))

@@ -23,9 +23,10 @@ func proxyConfiguration(_ upstreams: [(String, SocketAddress)], routes: [ProxyRo
 /// Starts the proxy, runs `body`, and stops it.
 func withProxy<T>(
     _ configuration: ProxyConfiguration, nodeID: String = "n1", writer: any WriterResolver = FixedWriter(.local),
-    keys: any APIKeyStore = InMemoryAPIKeyStore(), _ body: (SidecarProxyServer) async throws -> T
+    keys: any APIKeyStore = InMemoryAPIKeyStore(), hops: HopAuthenticator? = nil, _ body: (SidecarProxyServer) async throws -> T
 ) async throws -> T {
-    let proxy = try await SidecarProxyServer.start(configuration: configuration, nodeID: nodeID, writer: writer, keys: keys, logger: testLogger)
+    let proxy = try await SidecarProxyServer.start(configuration: configuration, nodeID: nodeID, writer: writer, keys: keys, logger: testLogger,
+                                                   hops: hops)
     do {
         let result = try await body(proxy)
         await proxy.shutdown()

@@ -39,12 +39,30 @@ struct SidecarProcessTests {
         #expect(good.output.contains("disco-sidecar: configuration is valid"))
         #expect(good.output.contains("proxy.route.writes=* / -> local of the writer"), "\(good.output)")
         #expect(good.output.contains("proxy.limit_req.1=zone=limit_req_2 key=app_id"), "\(good.output)")
+        let keyFile = NSTemporaryDirectory() + "disco-hop-key-\(UUID().uuidString.prefix(8))"
+        try Data("0123456789abcdef0123456789abcdef\n".utf8).write(to: URL(fileURLWithPath: keyFile))
+        defer { try? FileManager.default.removeItem(atPath: keyFile) }
+        let shared = try await ChildProcess.run(sidecar, ["-validate", "-node-id", "n1", "-proxy-addr", ":8080", "-upstream", "http://127.0.0.1:9984",
+                                                          "-limit-req", "zone=z rate=10r/s shared", "-proxy-hop-key", keyFile,
+                                                          "-limit-req-share-interval", "250ms", "data"])
+        #expect(shared.status == 0, "\(shared.output)")
+        #expect(shared.output.contains("proxy.limit_req.0=zone=z key=addr rate=10r/s burst=0"), "\(shared.output)")
+        #expect(shared.output.contains(" shared\n"), "\(shared.output)")
+        #expect(shared.output.contains("proxy.limit_req_share_interval=250ms"), "\(shared.output)")
+        #expect(shared.output.contains("proxy.hop_key=\(keyFile)"), "\(shared.output)")
+        try Data("too short".utf8).write(to: URL(fileURLWithPath: keyFile))
+        let short = try await ChildProcess.run(sidecar, ["-validate", "-node-id", "n1", "-proxy-hop-key", keyFile, "data"])
+        #expect(short.status == 2 && short.output.contains("at least 32"), "\(short.output)")
         let cases: [([String], String)] = [
             (["-limit-req", "rate=10r/h"], "unit must be r/s or r/m"),
             (["-proxy-config", #"{"upstreams": {"s": "http://x:1"}, "rutes": []}"#], #"did you mean "routes"?"#),
             (["-proxy-addr", ":8080"], "-proxy-addr needs an upstream"),
             (["-tcp-proxy", "27017"], "LISTEN=UPSTREAM"),
             (["-proxy-cert", "/x.pem"], "-proxy-cert needs -proxy-key"),
+            (["-limit-req", "rate=10r/s shared"], "needs -proxy-hop-key"),
+            (["-limit-req", "rate=10r/s shard"], "did you mean shared?"),
+            (["-limit-req", "rate=10r/s shared", "-proxy-hop-key", "/nonexistent/key"], "-proxy-hop-key \"/nonexistent/key\": no such file"),
+            (["-limit-req-share-interval", "1ms"], "from 10ms to 10s"),
         ]
         for (flags, message) in cases {
             let result = try await ChildProcess.run(sidecar, ["-validate", "-node-id", "n1"] + flags + ["data"])

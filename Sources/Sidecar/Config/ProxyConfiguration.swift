@@ -34,6 +34,9 @@ public struct ProxyConfiguration: Hashable, Sendable {
     /// Event-loop threads of the proxy (its own, apart from the node's). With one, requests are
     /// decided in the order they arrive, as by one nginx worker.
     public var threads: Int = 1
+    /// `-proxy-hop-key`: the file with the secret that proves hops and shared counts between
+    /// sidecars (``HopProof``); nil: hops are trusted by address and no zone can be shared.
+    public var hopKeyFile: String?
 
     public init(listenAddress: PeerAddress? = nil, upstreams: [UpstreamDefinition] = [], routes: [ProxyRoute] = [],
                 rateLimit: RateLimitConfiguration = RateLimitConfiguration(), apiKeys: APIKeySettings = APIKeySettings(),
@@ -70,6 +73,12 @@ public struct ProxyConfiguration: Hashable, Sendable {
         if listenAddress != nil, upstreams.isEmpty {
             throw ConfigError(code: .missingField, field: "upstream",
                               message: "-proxy-addr needs an upstream: give -upstream http://127.0.0.1:PORT or \"upstreams\" in -proxy-config")
+        }
+        if !rateLimit.sharedZones.isEmpty, hopKeyFile == nil {
+            let names = rateLimit.sharedZoneNames.map(\.debugDescription).joined(separator: ", ")
+            throw ConfigError(code: .missingField, field: "proxy-hop-key",
+                              message: "shared rate-limit zone \(names) needs -proxy-hop-key FILE (a secret every sidecar has, at least 32 bytes): "
+                                + "counts from other sidecars are accepted only with a proof under it")
         }
         for (index, route) in routes.enumerated() where upstream(named: route.target.upstream) == nil {
             let names = upstreams.map { $0.name.debugDescription }.joined(separator: ", ")
@@ -166,13 +175,6 @@ public struct UpstreamDefinition: Hashable, Sendable {
             return .failure(SidecarSyntaxError("\(text): \(error.reason); \(example)"))
         }
     }
-}
-
-/// Why a sidecar value is wrong, naming what would be right.
-public struct SidecarSyntaxError: Error, Hashable, Sendable, CustomStringConvertible {
-    public let message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
 }
 
 // MARK: - API keys

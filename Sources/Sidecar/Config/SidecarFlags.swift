@@ -27,12 +27,14 @@ public struct SidecarFlags: Sendable {
     let proxyCACert: Flag<String>
     let proxyServerName: Flag<String>
     let proxyAdvAddr: Flag<PeerAddress?>
+    let proxyHopKey: Flag<String>
+    let limitReqShareInterval: Flag<Duration>
 
     /// The names of the flags this declares.
     public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "api-key-file", "tcp-proxy",
                                "upstream-health", "upstream-health-interval", "proxy-drain-timeout", "proxy-connect-timeout",
                                "proxy-read-timeout", "proxy-cert", "proxy-key", "proxy-threads", "proxy-ca-cert", "proxy-server-name",
-                               "proxy-adv-addr"]
+                               "proxy-adv-addr", "proxy-hop-key", "limit-req-share-interval"]
 
     /// Declares the flags on `set`.
     public init(_ set: inout FlagSet, group: String = Self.proxyGroup) {
@@ -46,7 +48,7 @@ public struct SidecarFlags: Sendable {
         proxyConfig = set.string("proxy-config", usage: "Proxy configuration: JSON, or the path of a JSON file ($VAR expanded): named upstreams,\n"
                                  + "routes, rate-limit zones, API keys, TCP listeners", group: group, typeName: "json|path")
         limitReq = set.repeated("limit-req", usage: "A rate limit with nginx limit_req semantics, e.g. 'rate=10r/s burst=5 nodelay'\n"
-                                + "(also r/m, delay=N, status=N, key=addr|app_id|header:NAME, zone=, size=, dry-run)",
+                                + "(also r/m, delay=N, status=N, key=addr|app_id|header:NAME, zone=, size=, dry-run, shared)",
                                 group: group, typeName: "spec") { text throws(FlagValueError) in try LimitReqSpec.parse(text) }
         apiKeys = set.bool("api-keys", usage: "Require an API key (app_id and app_key headers) for the -api-key-methods", group: group)
         apiKeyMethods = set.custom("api-key-methods", default: ProxyRoute.writeMethods, defaultText: "\"POST,PUT,PATCH,DELETE\"",
@@ -88,6 +90,11 @@ public struct SidecarFlags: Sendable {
             }
             return address
         }
+        proxyHopKey = set.string("proxy-hop-key", usage: "File holding a secret every sidecar of the cluster has (at least 32 bytes): hops between\n"
+                                 + "sidecars and shared rate-limit counts carry an HMAC-SHA256 proof under it, and unproven\n"
+                                 + "hops are routed as client requests. Required for shared zones", group: group, typeName: "path")
+        limitReqShareInterval = set.duration("limit-req-share-interval", default: RateLimitConfiguration.defaultShareInterval,
+                                             usage: "How often sidecars send each other the counts of shared rate-limit zones", group: group)
         proxyThreads = set.int("proxy-threads", default: 1, usage: "Event-loop threads of the proxy; with 1 (as one nginx worker) rate limits\n"
                                + "decide requests in the order they arrive", group: group, typeName: "n")
     }
@@ -115,6 +122,13 @@ public struct SidecarFlags: Sendable {
         } catch {
             throw FlagError(code: .invalidValue, flag: "limit-req", message: "invalid value for flag -limit-req: \(error.reason)")
         }
+        if parsed.isSet(limitReqShareInterval) {
+            guard RateLimitConfiguration.shareIntervals.contains(parsed[limitReqShareInterval]) else {
+                throw FlagError(code: .invalidValue, flag: "limit-req-share-interval", message: "-limit-req-share-interval must be from 10ms to 10s, e.g. 100ms")
+            }
+            configuration.rateLimit.shareInterval = parsed[limitReqShareInterval]
+        }
+        configuration.hopKeyFile = parsed[proxyHopKey].isEmpty ? nil : parsed[proxyHopKey]
         configuration.apiKeys = APIKeySettings(enabled: parsed[apiKeys], methods: parsed[apiKeyMethods],
                                                file: parsed[apiKeyFile].isEmpty ? nil : parsed[apiKeyFile])
         configuration.tcpProxies = parsed[tcpProxy]
@@ -152,6 +166,10 @@ public struct SidecarFlags: Sendable {
                     }
                 }
                 let file = configuration.apiKeys.file
+                if parsed.isSet(limitReqShareInterval), fromJSON.rateLimit.shareInterval != nil {
+                    throw ConfigError(code: .invalidValue, field: "limit_req_share_interval",
+                                      message: "-limit-req-share-interval and limit_req_share_interval in -proxy-config are both set; give one")
+                }
                 configuration = try configuration.merging(fromJSON)
                 configuration.apiKeys.file = file
                 if parsed.isSet(upstreamHealthInterval) { configuration.healthInterval = parsed[upstreamHealthInterval] } else {

@@ -21,9 +21,10 @@ import RateLimitCore
 /// | `zone=NAME` | the zone's name (logs, metrics, `-proxy-config` routes) | `limit_req_<n>` |
 /// | `size=10m` | the zone's memory; the least recently used clients are forgotten beyond it | `10m` |
 /// | `dry-run` | decide and count, but never delay or reject | off |
+/// | `shared` | the zone holds across the cluster: sidecars exchange their counts (``RateLimitConfiguration/sharedZones``) | off |
 public struct LimitReqSpec: Hashable, Sendable {
     /// The parameters, as written.
-    public static let parameters = ["rate=", "burst=", "nodelay", "delay=", "status=", "key=", "zone=", "size=", "dry-run"]
+    public static let parameters = ["rate=", "burst=", "nodelay", "delay=", "status=", "key=", "zone=", "size=", "dry-run", "shared"]
 
     public var rate: LimitRate
     public var burst: Int
@@ -34,9 +35,12 @@ public struct LimitReqSpec: Hashable, Sendable {
     public var zoneName: String?
     public var size: Int
     public var dryRun: Bool
+    /// The zone is shared by the cluster's sidecars.
+    public var shared: Bool
 
     public init(rate: LimitRate, burst: Int = 0, delay: LimitReq.Delay = .paced, status: Int = LimitReq.defaultStatus,
-                key: RateLimitKeySource = .address, zoneName: String? = nil, size: Int = LimitReqZone.defaultSize, dryRun: Bool = false) {
+                key: RateLimitKeySource = .address, zoneName: String? = nil, size: Int = LimitReqZone.defaultSize, dryRun: Bool = false,
+                shared: Bool = false) {
         self.rate = rate
         self.burst = burst
         self.delay = delay
@@ -45,6 +49,7 @@ public struct LimitReqSpec: Hashable, Sendable {
         self.zoneName = zoneName
         self.size = size
         self.dryRun = dryRun
+        self.shared = shared
     }
 
     // MARK: Parsing
@@ -82,6 +87,7 @@ public struct LimitReqSpec: Hashable, Sendable {
             case "zone=": spec.zoneName = try check(LimitReqSyntax.zoneName(value))
             case "size=": spec.size = try check(LimitReqSyntax.size(value))
             case "nodelay": nodelay = true
+            case "shared": spec.shared = true
             default: spec.dryRun = true  // "dry-run"
             }
         }
@@ -106,7 +112,7 @@ public struct LimitReqSpec: Hashable, Sendable {
         if let suggestion = EditDistance.suggestion(for: bare, among: names) {
             message += "; did you mean \(parameters[names.firstIndex(of: suggestion) ?? 0])?"
         }
-        return FlagValueError(message + " Valid parameters: rate=, burst=, nodelay, delay=, status=, key=, zone=, size=, dry-run")
+        return FlagValueError(message + " Valid parameters: rate=, burst=, nodelay, delay=, status=, key=, zone=, size=, dry-run, shared")
     }
 
     // MARK: Writing
@@ -121,6 +127,7 @@ public struct LimitReqSpec: Hashable, Sendable {
         if let zoneName { parts.append("zone=\(zoneName)") }
         if size != LimitReqZone.defaultSize { parts.append("size=\(size)") }
         if dryRun { parts.append("dry-run") }
+        if shared { parts.append("shared") }
         return parts.joined(separator: " ")
     }
 }

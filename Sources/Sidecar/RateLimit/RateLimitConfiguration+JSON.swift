@@ -4,7 +4,7 @@ import RateLimitCore
 // MARK: - JSON form
 
 extension RateLimitConfiguration {
-    static let zoneFields = ["name", "key", "rate", "size"]
+    static let zoneFields = ["name", "key", "rate", "size", "shared"]
     static let limitFields = ["zone", "burst", "nodelay", "delay"]
 
     /// Decodes a JSON object that holds only the rate-limit fields (``fields``).
@@ -17,6 +17,7 @@ extension RateLimitConfiguration {
     /// would be valid.
     public init(reader: JSONObjectReader) throws(ConfigError) {
         var zones: [LimitReqZone] = []
+        var shared: Set<Int> = []
         for (position, element) in try Self.array(reader, "limit_req_zone").enumerated() {
             let zone = try JSONObjectReader(element, context: reader.context, allowedFields: Self.zoneFields,
                                             path: reader.path + "limit_req_zone[\(position)].")
@@ -27,6 +28,7 @@ extension RateLimitConfiguration {
             }
             let rate = try Self.parsed(zone, "rate", LimitReqSyntax.rate, required: #""rate":"10r/s""#)
             let key = try zone.string("key").map { text throws(ConfigError) in try Self.check(zone, "key", LimitReqSyntax.key(text)) }
+            if try zone.bool("shared") ?? false { shared.insert(zones.count) }
             zones.append(LimitReqZone(name: name, key: key ?? .address, rate: rate, size: try Self.size(zone) ?? LimitReqZone.defaultSize))
         }
 
@@ -56,8 +58,18 @@ extension RateLimitConfiguration {
         let status = try reader.int("limit_req_status", in: LimitReq.statusRange) ?? LimitReq.defaultStatus
         for index in limits.indices { limits[index].status = status }
         let dryRun = try reader.bool("limit_req_dry_run") ?? false
-        self.init(zones: zones, policy: LimitReqPolicy(limits: limits, dryRun: dryRun))
+        let interval = try reader.duration("limit_req_share_interval")
+        if let interval, !Self.shareIntervals.contains(interval) {
+            throw reader.error("limit_req_share_interval", "expected a duration from 10ms to 10s, e.g. \"100ms\"")
+        }
+        if interval != nil, shared.isEmpty {
+            throw reader.error("limit_req_share_interval", "no zone is shared; add \"shared\": true to a limit_req_zone, or leave the interval out")
+        }
+        self.init(zones: zones, policy: LimitReqPolicy(limits: limits, dryRun: dryRun), sharedZones: shared, shareInterval: interval)
     }
+
+    /// The exchange intervals a shared zone may use.
+    public static let shareIntervals = Duration.milliseconds(10)...Duration.seconds(10)
 
     // MARK: Field helpers
 

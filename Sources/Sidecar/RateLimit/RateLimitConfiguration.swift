@@ -19,20 +19,44 @@ import RateLimitCore
 ///         {"zone": "per_app", "burst": 50, "delay": 10}
 ///       ],
 ///       "limit_req_status": 429,
-///       "limit_req_dry_run": false
+///       "limit_req_dry_run": false,
+///       "limit_req_share_interval": "100ms"
 ///     }
+///
+/// A zone with `"shared": true` (or `shared` in `-limit-req`) holds across the cluster: every
+/// sidecar runs it at the full rate and burst and sends the others the requests it charged every
+/// ``shareInterval`` (``RateLimitCore/SharedRateLimiter``).
 public struct RateLimitConfiguration: Hashable, Sendable {
     /// The JSON fields this configuration reads from the object that holds it.
-    public static let fields = ["limit_req_zone", "limit_req", "limit_req_status", "limit_req_dry_run"]
+    public static let fields = ["limit_req_zone", "limit_req", "limit_req_status", "limit_req_dry_run", "limit_req_share_interval"]
+    /// How often sidecars exchange the counts of shared zones when nothing says otherwise.
+    public static let defaultShareInterval = Duration.milliseconds(100)
 
     public var zones: [LimitReqZone]
     /// The limits applied to every request; their `zone` indexes ``zones``.
     public var policy: LimitReqPolicy
+    /// Indexes of ``zones`` shared with the cluster's other sidecars.
+    public var sharedZones: Set<Int>
+    /// How often shared zones' counts are sent to the other sidecars (G of the error bound);
+    /// nil: not set here (``defaultShareInterval`` applies).
+    public var shareInterval: Duration?
 
-    public init(zones: [LimitReqZone] = [], policy: LimitReqPolicy = LimitReqPolicy(limits: [])) {
+    public init(zones: [LimitReqZone] = [], policy: LimitReqPolicy = LimitReqPolicy(limits: []), sharedZones: Set<Int> = [],
+                shareInterval: Duration? = nil) {
         self.zones = zones
         self.policy = policy
+        self.sharedZones = sharedZones
+        self.shareInterval = shareInterval
     }
+
+    /// The exchange interval in effect, in milliseconds.
+    public var shareIntervalMilliseconds: Int64 {
+        let (seconds, attoseconds) = (shareInterval ?? Self.defaultShareInterval).components
+        return max(1, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Names of the shared zones, in zone order.
+    public var sharedZoneNames: [String] { zones.indices.filter { sharedZones.contains($0) }.map { zones[$0].name } }
 
     /// A limiter with these zones, all empty.
     public func makeLimiter() -> RateLimiter { RateLimiter(zones: zones) }
@@ -48,7 +72,9 @@ public struct RateLimitConfiguration: Hashable, Sendable {
     public init(flags specs: [LimitReqSpec]) throws(FlagValueError) {
         var zones: [LimitReqZone] = []
         var limits: [LimitReq] = []
+        var shared: Set<Int> = []
         for (position, spec) in specs.enumerated() {
+            if spec.shared { shared.insert(position) }
             let name = spec.zoneName ?? "limit_req_\(position + 1)"
             if zones.contains(where: { $0.name == name }) {
                 throw FlagValueError("zone=\(name): two -limit-req flags name the same zone; give each its own zone=NAME")
@@ -60,7 +86,7 @@ public struct RateLimitConfiguration: Hashable, Sendable {
         if dryRuns.count > 1 {
             throw FlagValueError("dry-run: given on some -limit-req flags but not all; dry run applies to every limit at once (as nginx's limit_req_dry_run), so add it to all of them or to none")
         }
-        self.init(zones: zones, policy: LimitReqPolicy(limits: limits, dryRun: dryRuns.contains(true)))
+        self.init(zones: zones, policy: LimitReqPolicy(limits: limits, dryRun: dryRuns.contains(true)), sharedZones: shared)
     }
 
     // MARK: Combining
@@ -83,6 +109,8 @@ public struct RateLimitConfiguration: Hashable, Sendable {
         }
         return RateLimitConfiguration(
             zones: zones + other.zones,
-            policy: LimitReqPolicy(limits: policy.limits + shifted, dryRun: policy.limits.isEmpty ? other.policy.dryRun : policy.dryRun))
+            policy: LimitReqPolicy(limits: policy.limits + shifted, dryRun: policy.limits.isEmpty ? other.policy.dryRun : policy.dryRun),
+            sharedZones: sharedZones.union(other.sharedZones.map { $0 + zones.count }),
+            shareInterval: shareInterval ?? other.shareInterval)
     }
 }

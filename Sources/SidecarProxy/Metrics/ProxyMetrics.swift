@@ -19,7 +19,12 @@ public final class ProxyMetrics: Sendable {
         var upstreamFailures: [String: Int] = [:]
         var tcpConnections: [String: Int] = [:]
         var tcpRefused: [String: Int] = [:]
+        var hops: [String: Int] = [:]
+        var exchanges: [ExchangeKey: Int] = [:]
+        var sharedDroppedRequests = 0
+        var sharedPeers = 0
     }
+    struct ExchangeKey: Hashable { var direction: String; var result: String }
 
     private let state = Mutex(State())
     /// Open TCP pass-through connections.
@@ -54,7 +59,28 @@ public final class ProxyMetrics: Sendable {
         }
     }
 
+    /// A request that claimed to be another sidecar's hop: `proven`, or why it was treated as
+    /// a client's (`unproven`, `expired`, `replayed`, `bad_mac`, …).
+    func hop(_ result: String) { state.withLock { $0.hops[result, default: 0] += 1 } }
+
+    /// A shared zone's exchange: `sent` (per peer) or `received`, and how it went.
+    func exchange(_ direction: String, _ result: String) {
+        state.withLock { $0.exchanges[ExchangeKey(direction: direction, result: result), default: 0] += 1 }
+    }
+
+    func sharedDroppedRequests(_ total: Int) { state.withLock { $0.sharedDroppedRequests = total } }
+
+    func sharedPeers(_ count: Int) { state.withLock { $0.sharedPeers = count } }
+
     // MARK: Reading
+
+    /// Hop claims so far with `result` (`proven`, or a reason one was not).
+    public func hops(_ result: String) -> Int { state.withLock { $0.hops[result] ?? 0 } }
+
+    /// Shared-zone exchanges so far in `direction` (`sent`, `received`) with `result`.
+    public func exchanges(_ direction: String, _ result: String) -> Int {
+        state.withLock { $0.exchanges[ExchangeKey(direction: direction, result: result)] ?? 0 }
+    }
 
     /// Requests answered so far with `status` (every route and method).
     public func requests(status: Int) -> Int {
@@ -88,6 +114,14 @@ public final class ProxyMetrics: Sendable {
                         .map { ("zone=\"\(E.escape($0.key.zone))\",decision=\"\($0.key.decision)\"", String($0.value)) })
         text.family("disco_proxy_auth_failures_total", "Requests refused for their API key: missing (401), unknown, wrong or revoked (403).",
                     type: "counter", samples: snapshot.authFailures.sorted { $0.key < $1.key }.map { ("reason=\"\($0.key)\"", String($0.value)) })
+        text.family("disco_proxy_hops_total", "Requests claiming to be another sidecar's hop: proven, or why they were routed as a client's.",
+                    type: "counter", samples: snapshot.hops.sorted { $0.key < $1.key }.map { ("result=\"\($0.key)\"", String($0.value)) })
+        text.family("disco_proxy_shared_exchanges_total", "Shared rate-limit count exchanges, sent (per peer) and received, by result.",
+                    type: "counter", samples: snapshot.exchanges.sorted { ($0.key.direction, $0.key.result) < ($1.key.direction, $1.key.result) }
+                        .map { ("direction=\"\($0.key.direction)\",result=\"\($0.key.result)\"", String($0.value)) })
+        text.gauge("disco_proxy_shared_dropped_requests", "Requests charged to shared zones whose counts could not be kept for an exchange (too many keys).",
+                   String(snapshot.sharedDroppedRequests))
+        text.gauge("disco_proxy_shared_peers", "Other sidecars the last shared rate-limit exchange was sent to.", String(snapshot.sharedPeers))
         text.gauge("disco_proxy_open_connections", "Open client connections to the HTTP proxy.", String(openHTTPConnections))
         text.gauge("disco_proxy_tcp_open_connections", "Open TCP pass-through connections.", String(openTCPConnections.load(ordering: .relaxed)))
         text.family("disco_proxy_tcp_connections_total", "TCP pass-through connections accepted, by listener.", type: "counter",

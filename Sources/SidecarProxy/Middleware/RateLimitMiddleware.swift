@@ -11,10 +11,14 @@ import Synchronization
 /// this middleware acts: forward, hold the request for the delay (a sleeping task, so the event
 /// loop goes on serving others), or answer the rejection status with a JSON error. In dry run
 /// every request is forwarded at once and decisions are only counted and logged.
+///
+/// Shared zones (``RateLimitConfiguration/sharedZones``) run through ``SharedRateLimiter``: the
+/// requests charged to them are counted for ``tick()``, which ``SharedZoneExchange`` calls every
+/// exchange interval and sends to the other sidecars, whose counts come back in ``receive(_:)``.
 public final class RateLimitMiddleware: HTTPMiddleware {
     private let configuration: RateLimitConfiguration
     private let keySources: [RateLimitKeySource]
-    private let limiter: Mutex<RateLimiter>
+    private let limiter: Mutex<SharedRateLimiter>
     private let metrics: ProxyMetrics
     private let logger: Logger
     private let epoch = ContinuousClock.now
@@ -22,13 +26,39 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     public init(configuration: RateLimitConfiguration, metrics: ProxyMetrics, logger: Logger) {
         self.configuration = configuration
         keySources = configuration.keySources
-        limiter = Mutex(configuration.makeLimiter())
+        limiter = Mutex(SharedRateLimiter(zones: configuration.zones, sharedZones: configuration.sharedZones,
+                                          exchangeInterval: configuration.shareIntervalMilliseconds))
         self.metrics = metrics
         self.logger = logger
     }
 
     /// Whether there is anything to limit.
     public var isActive: Bool { !configuration.policy.limits.isEmpty }
+
+    // MARK: Shared zones
+
+    /// Time passed: the counts to send the other sidecars now (nil when it is not time or none
+    /// were charged), and how long until the next call is due.
+    public func tick() -> (counts: RateLimitCounts?, next: Duration, droppedRequests: Int) {
+        let now = Self.milliseconds(ContinuousClock.now - epoch)
+        return limiter.withLock { limiter in
+            var counts: RateLimitCounts?
+            var next = now + limiter.exchangeInterval
+            for effect in limiter.tick(now: now) {
+                switch effect {
+                case .send(let sent): counts = sent
+                case .tick(let at): next = at
+                }
+            }
+            return (counts, .milliseconds(max(1, next - now)), limiter.droppedRequests)
+        }
+    }
+
+    /// Another sidecar's counts (zones as this configuration's indexes): charged here.
+    public func receive(_ counts: RateLimitCounts) {
+        let now = Self.milliseconds(ContinuousClock.now - epoch)
+        limiter.withLock { $0.receive(counts, now: now) }
+    }
 
     public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         let keys = keySources.map { Self.key($0, of: request) }

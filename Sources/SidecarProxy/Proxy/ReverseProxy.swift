@@ -29,6 +29,9 @@ public final class ReverseProxy: Sendable {
     /// Wraps every request on its way to one of this sidecar's own upstreams (never one bound for
     /// the writer's sidecar): the hot/cold fencing token goes on here.
     private let upstreamMiddleware: [any HTTPMiddleware]
+    /// Proves this sidecar's hops and checks others' (`-proxy-hop-key`); nil: hops are trusted
+    /// from the members' addresses.
+    let hops: HopAuthenticator?
 
     /// - Parameters:
     ///   - nodeID: this node's ID, sent in ``RoutingDecision/hopHeader`` to the writer.
@@ -38,8 +41,9 @@ public final class ReverseProxy: Sendable {
     ///     default: the system's CAs).
     public init(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver, health: UpstreamHealth,
                 metrics: ProxyMetrics, logger: Logger, proto: String = "http", upstreamMiddleware: [any HTTPMiddleware] = [],
-                writerTLS: (any ByteStreamTransportFactory)? = nil,
+                writerTLS: (any ByteStreamTransportFactory)? = nil, hops: HopAuthenticator? = nil,
                 group: EventLoopGroup = .shared) {
+        self.hops = hops
         self.configuration = configuration
         table = configuration.routeTable
         addresses = Dictionary(uniqueKeysWithValues: configuration.upstreams.map { ($0.name, $0.address.description) })
@@ -69,10 +73,8 @@ public final class ReverseProxy: Sendable {
     // MARK: Forwarding
 
     func forward(_ request: HTTPStreamingRequest) async -> HTTPResponse {
-        // A hop always ends here (no loops, whoever claims it); its forwarding headers are kept
-        // only when it comes from one of the cluster's sidecars.
-        let hopped = request.headers.contains(RoutingDecision.hopHeader)
-        let trustedHop = hopped && writer.trustsHop(from: request.remoteAddress?.host ?? "")
+        let hopped = isProvenHop(request)
+        let trustedHop = hopped
         let decision = table.decide(method: request.method, path: request.path, hopped: hopped, writer: writer.current,
                                     isHealthy: health.isHealthy)
         switch decision {
@@ -84,6 +86,32 @@ public final class ReverseProxy: Sendable {
             metrics.request(route: route.name, method: request.method, status: response.status)
             return response
         }
+    }
+
+    /// Whether `request` is another sidecar's hop: it carries ``RoutingDecision/hopHeader`` and,
+    /// with a hop key, a ``HopProof`` that verifies for its method and target and names the same
+    /// node (without a key: it comes from a member's or announced proxy's address). A hop ends
+    /// here (never forwarded again) and its forwarding headers are kept; an unproven claim is
+    /// counted and the request is routed as a client's (the hop header is stripped on the way).
+    private func isProvenHop(_ request: HTTPStreamingRequest) -> Bool {
+        guard let claimed = request.headers[RoutingDecision.hopHeader] else { return false }
+        guard let hops else {
+            let trusted = writer.trustsHop(from: request.remoteAddress?.host ?? "")
+            metrics.hop(trusted ? "trusted_address" : "untrusted_address")
+            return trusted
+        }
+        switch hops.verify(request.headers[HopProof.header], method: request.method, target: request.target) {
+        case .proven(let node) where node == claimed:
+            metrics.hop("proven")
+            return true
+        case .proven(let node):
+            metrics.hop("node_mismatch")
+            logger.info("\(request.method) \(request.path): hop header names \(claimed.debugDescription) but the proof \(node.debugDescription); routed as a client request")
+        case .refused(let label, let reason):
+            metrics.hop(label)
+            logger.info("\(request.method) \(request.path): unproven sidecar hop from \(request.remoteAddress?.host ?? "unknown") (\(reason)); routed as a client request")
+        }
+        return false
     }
 
     /// Sends `request` on; one bound for a local upstream goes through ``upstreamMiddleware`` first.
@@ -107,7 +135,7 @@ public final class ReverseProxy: Sendable {
         let upstreamName: String
         let address: String
         var scheme = "http"
-        var strip: Set<String> = [RoutingDecision.hopHeader.lowercased()]
+        var strip: Set<String> = [RoutingDecision.hopHeader.lowercased(), HopProof.header.lowercased()]
         switch destination {
         case .local(let upstream):
             upstreamName = upstream
@@ -123,7 +151,10 @@ public final class ReverseProxy: Sendable {
         var headers = HTTPHeaders(ForwardingHeaders.request(request.headers.fields.map { ($0.name, $0.value) }, client: client,
                                                             upgrade: upgrade, strip: strip, trustedHop: trustedHop)
             .map { HTTPField(name: $0.name, value: $0.value) })
-        if case .writer = destination { headers.add(name: RoutingDecision.hopHeader, value: nodeID) }
+        if case .writer = destination {
+            headers.add(name: RoutingDecision.hopHeader, value: nodeID)
+            if let hops { headers.add(name: HopProof.header, value: hops.proof(method: request.method, target: request.target)) }
+        }
         let url = "\(scheme)://\(address)\(request.target)"
         if upgrade {
             return await WebSocketForwarding.forward(request, url: url, headers: headers, via: self.client, upstream: upstreamName,
@@ -158,6 +189,10 @@ public final class ReverseProxy: Sendable {
                 } ?? .mayHaveReachedUpstream
                 if retry.shouldRetry(method: request.method, hasBody: streamed, failure: failure, attempt: attempt) {
                     attempt += 1
+                    // A fresh proof: the writer may have seen (and remembered) the first one.
+                    if case .writer = destination, let hops {
+                        outgoing.headers.set(name: HopProof.header, value: hops.proof(method: request.method, target: request.target))
+                    }
                     continue
                 }
                 metrics.upstreamFailure(upstreamName)

@@ -6,7 +6,9 @@ import Sidecar
 
 /// Answers the sidecar's own requests on the proxy port, under a prefix no upstream is expected
 /// to use: `GET /.sidecar/readyz` (200 when every upstream is healthy and the writer is known,
-/// else 503 saying what is missing) and `GET /.sidecar/metrics` (Prometheus text). Everything else passes on.
+/// else 503 saying what is missing), `GET /.sidecar/metrics` (Prometheus text) and, with shared
+/// rate-limit zones, `POST /.sidecar/ratelimit/counts` (another sidecar's counts, with a proof:
+/// ``SharedZoneExchange``). Everything else passes on.
 struct SidecarEndpoints: HTTPMiddleware {
     static let prefix = "/.sidecar/"
 
@@ -14,6 +16,7 @@ struct SidecarEndpoints: HTTPMiddleware {
     let writer: any WriterResolver
     let metrics: ProxyMetrics
     let openConnections: @Sendable () -> Int
+    var exchange: SharedZoneExchange?
 
     func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         guard request.target.hasPrefix(Self.prefix) else { return try await next(request) }
@@ -28,6 +31,11 @@ struct SidecarEndpoints: HTTPMiddleware {
             let text = metrics.prometheusText(openHTTPConnections: openConnections(),
                                               health: health.all.map { ($0.upstream, $0.status.healthy) })
             return HTTPResponse(headers: ["Content-Type": "text/plain; version=0.0.4; charset=utf-8"], bytes: Array(text.utf8))
+        case ("POST", SharedZoneExchange.path):
+            guard let exchange else {
+                return ProxyErrorResponse.make(404, "this sidecar shares no rate-limit zone; POST \(SharedZoneExchange.path) needs a zone marked shared")
+            }
+            return await exchange.receive(request)
         default:
             return ProxyErrorResponse.make(404, "no sidecar endpoint \(request.method) \(request.path); there are GET /.sidecar/readyz and GET /.sidecar/metrics")
         }

@@ -44,6 +44,7 @@ public final class SidecarProxyServer: Sendable {
                              keys: any APIKeyStore = InMemoryAPIKeyStore(), logger: Logger,
                              upstreamMiddleware: [any HTTPMiddleware] = [],
                              healthChanged: @escaping @Sendable (_ allHealthy: Bool) -> Void = { _ in },
+                             hops: HopAuthenticator? = nil,
                              background: [@Sendable () async -> Void] = []) async throws -> SidecarProxyServer {
         let group = try EventLoopGroup(threads: configuration.threads, name: "disco-proxy")
         let metrics = ProxyMetrics()
@@ -54,18 +55,26 @@ public final class SidecarProxyServer: Sendable {
         let writerTLS = peer.caCertificate != nil || peer.serverName != nil ? try ProxyTLS.writerClient(peer, logger: logger) : nil
         let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger,
                                  proto: configuration.tls == nil ? "http" : "https", upstreamMiddleware: upstreamMiddleware,
-                                 writerTLS: writerTLS, group: group)
+                                 writerTLS: writerTLS, hops: hops, group: group)
         var server: HTTPServer?
+        var exchange: SharedZoneExchange?
         if let address = configuration.listenAddress {
             var settings = HTTPServerConfiguration(host: address.host, port: address.port, logger: logger)
             if let files = configuration.tls { settings.transport = try ProxyTLS.server(files, logger: logger) }
             settings.limits.maxBodyBytes = 1 << 50
             let counter = OpenConnectionCounter()
-            var middleware: [any HTTPMiddleware] = [SidecarEndpoints(health: health, writer: writer, metrics: metrics, openConnections: { counter.value })]
+            let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, metrics: metrics, logger: logger)
+            if !configuration.rateLimit.sharedZones.isEmpty {
+                guard let hops else { throw SidecarSyntaxError("shared rate-limit zones need a hop key (-proxy-hop-key)") }
+                exchange = SharedZoneExchange(rateLimit: rateLimit, configuration: configuration.rateLimit, authenticator: hops, nodeID: nodeID,
+                                              writer: writer, client: proxy.client, metrics: metrics, logger: logger)
+            }
+            var endpoints = SidecarEndpoints(health: health, writer: writer, metrics: metrics, openConnections: { counter.value })
+            endpoints.exchange = exchange
+            var middleware: [any HTTPMiddleware] = [endpoints]
             if configuration.apiKeys.enabled {
                 middleware.append(APIKeyMiddleware(settings: configuration.apiKeys, store: keys, metrics: metrics, logger: logger))
             }
-            let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, metrics: metrics, logger: logger)
             if rateLimit.isActive { middleware.append(rateLimit) }
             let started = try await HTTPServer.start(configuration: settings, group: group, middleware: middleware, responder: proxy.responder)
             counter.server.withLock { $0 = started }
@@ -82,7 +91,8 @@ public final class SidecarProxyServer: Sendable {
             await server?.shutdown(gracePeriod: .zero)
             throw error
         }
-        let work: [@Sendable () async -> Void] = [{ await health.run() }, { await proxy.watchdog.run() }] + listeners.map { listener in { await listener.run() } } + background
+        var work: [@Sendable () async -> Void] = [{ await health.run() }, { await proxy.watchdog.run() }] + listeners.map { listener in { await listener.run() } } + background
+        if let exchange { work.append { await exchange.run() } }
         let task = Task {
             await withDiscardingTaskGroup { group in
                 for job in work { group.addTask { await job() } }

@@ -15,6 +15,10 @@ public protocol WriterResolver: Sendable {
     /// sidecar's: then the forwarding headers it carries (`X-Forwarded-Proto`, `-Host`) are kept;
     /// from anywhere else they are replaced by this proxy's view of the client.
     func trustsHop(from host: String) -> Bool
+
+    /// The cluster's sidecars that announced a proxy, by node ID (current members only, this
+    /// node included): where shared rate-limit counts go, and whose counts are taken.
+    func sidecarProxies() -> [String: ProxyAnnouncement]
 }
 
 /// A writer that never changes (tests, and a sidecar that is its own writer).
@@ -23,10 +27,16 @@ public struct FixedWriter: WriterResolver {
     /// Hosts whose hops are trusted; nil trusts every host.
     public let peers: SidecarPeers?
 
-    public init(_ location: WriterLocation, peers: SidecarPeers? = nil) {
+    /// The sidecars ``sidecarProxies()`` names.
+    public let sidecars: [String: ProxyAnnouncement]
+
+    public init(_ location: WriterLocation, peers: SidecarPeers? = nil, sidecars: [String: ProxyAnnouncement] = [:]) {
         current = location
         self.peers = peers
+        self.sidecars = sidecars
     }
 
     public func trustsHop(from host: String) -> Bool { peers?.contains(host) ?? true }
+
+    public func sidecarProxies() -> [String: ProxyAnnouncement] { sidecars }
 }

@@ -121,3 +121,49 @@ import Testing
         #expect(try RateLimitConfiguration().merging(dryRun).policy.dryRun)
     }
 }
+
+/// Zones shared by the cluster: `shared` in `-limit-req`, `"shared": true` in the JSON form.
+@Suite struct SharedZoneConfigurationTests {
+    @Test func sharedZonesAreMarkedInFlagsAndJSONAndKeepTheirIndexWhenMerged() throws {
+        let spec = try LimitReqSpec.parse("rate=10r/s shared")
+        #expect(spec.shared)
+        #expect(try LimitReqSpec.parse(spec.flagText) == spec)
+        let fromFlags = try RateLimitConfiguration(flags: [try LimitReqSpec.parse("rate=1r/s"), spec])
+        #expect(fromFlags.sharedZones == [1])
+        let json = try RateLimitConfiguration(json: JSONValue.parse(Array(#"""
+            {"limit_req_zone": [{"name": "a", "rate": "5r/s"}, {"name": "b", "rate": "5r/s", "shared": true}],
+             "limit_req": [{"zone": "b"}], "limit_req_share_interval": "250ms"}
+            """#.utf8), maxDepth: 16))
+        #expect(json.sharedZones == [1])
+        #expect(json.shareIntervalMilliseconds == 250)
+        let merged = try fromFlags.merging(json)
+        #expect(merged.sharedZones == [1, 3])
+        #expect(merged.sharedZoneNames == ["limit_req_2", "b"])
+        #expect(merged.shareIntervalMilliseconds == 250)
+        #expect(RateLimitConfiguration().shareIntervalMilliseconds == 100, "the documented default")
+    }
+
+    @Test func badSharingIsRefusedNamingTheFix() throws {
+        func failure(_ text: String) -> String {
+            do {
+                _ = try RateLimitConfiguration(json: JSONValue.parse(Array(text.utf8), maxDepth: 16))
+                return "accepted"
+            } catch let error as ConfigError { return error.message } catch { return "\(error)" }
+        }
+        #expect(failure(#"{"limit_req_zone": [{"name": "a", "rate": "5r/s", "shared": true}], "limit_req_share_interval": "1ms"}"#)
+            .contains("from 10ms to 10s"))
+        #expect(failure(#"{"limit_req_zone": [{"name": "a", "rate": "5r/s"}], "limit_req_share_interval": "1s"}"#).contains("no zone is shared"))
+        #expect(failure(#"{"limit_req_zone": [{"name": "a", "rate": "5r/s", "shared": "yes"}]}"#).contains("shared"))
+        var configuration = ProxyConfiguration()
+        configuration.rateLimit = try RateLimitConfiguration(flags: [try LimitReqSpec.parse("zone=z rate=1r/s shared")])
+        do {
+            _ = try configuration.validated()
+            Issue.record("a shared zone without a hop key was accepted")
+        } catch {
+            #expect(error.message.contains("-proxy-hop-key"), "\(error.message)")
+            #expect(error.message.contains("\"z\""))
+        }
+        configuration.hopKeyFile = "/key"
+        _ = try configuration.validated()
+    }
+}

@@ -1,0 +1,133 @@
+import DiscoCore
+import DiscoNet
+import RateLimitCore
+import Sidecar
+
+// MARK: - Shared zones between sidecars
+
+/// Carries shared rate-limit zones' counts between the cluster's sidecars, proxy to proxy:
+/// every exchange interval ``run()`` posts what this sidecar charged to every other member's
+/// announced proxy at ``path`` (over HTTPS when it announced HTTPS), with a ``HopProof`` that
+/// covers the body; ``receive(_:)`` answers those posts, charging the counts here only when the
+/// proof verifies and names a current member other than this node. Memory is bounded by the
+/// core's `maximumPendingKeys`; a post that fails is not retried (its counts add to the error
+/// bound, as a lost message does).
+final class SharedZoneExchange: Sendable {
+    static let path = "/.sidecar/ratelimit/counts"
+
+    private let rateLimit: RateLimitMiddleware
+    private let zoneNames: [String]
+    private let sharedZones: [String: Int]
+    private let authenticator: HopAuthenticator
+    private let nodeID: String
+    private let writer: any WriterResolver
+    private let client: HTTPClient
+    private let metrics: ProxyMetrics
+    private let logger: Logger
+    private let timeout: Duration
+
+    init(rateLimit: RateLimitMiddleware, configuration: RateLimitConfiguration, authenticator: HopAuthenticator, nodeID: String,
+         writer: any WriterResolver, client: HTTPClient, metrics: ProxyMetrics, logger: Logger) {
+        self.rateLimit = rateLimit
+        zoneNames = configuration.zones.map(\.name)
+        sharedZones = Dictionary(uniqueKeysWithValues: configuration.sharedZones.map { (configuration.zones[$0].name, $0) })
+        self.authenticator = authenticator
+        self.nodeID = nodeID
+        self.writer = writer
+        self.client = client
+        self.metrics = metrics
+        self.logger = logger
+        // A post may take at most a few intervals; later counts would be stale anyway.
+        timeout = max(.milliseconds(500), .milliseconds(configuration.shareIntervalMilliseconds * 5))
+    }
+
+    // MARK: Sending
+
+    /// Ticks the limiter at its schedule and sends each interval's counts, until cancelled. A
+    /// slow peer does not hold up the schedule: each interval's posts run beside the next ones
+    /// (each bounded by the timeout), owned by this task.
+    func run() async {
+        await withDiscardingTaskGroup { group in
+            while !Task.isCancelled {
+                let (counts, next, dropped) = rateLimit.tick()
+                metrics.sharedDroppedRequests(dropped)
+                if let counts { group.addTask { await self.send(counts) } }
+                do { try await Task.sleep(for: next) } catch { break }
+            }
+            group.cancelAll()
+        }
+    }
+
+    private func send(_ counts: RateLimitCounts) async {
+        let body = SharedCountsMessage.encode(counts, zoneNames: zoneNames)
+        let peers = writer.sidecarProxies().filter { $0.key != nodeID }
+        metrics.sharedPeers(peers.count)
+        await withDiscardingTaskGroup { group in
+            for (id, announcement) in peers {
+                group.addTask {
+                    var headers = HTTPHeaders()
+                    headers.add(name: "Content-Type", value: "application/json")
+                    headers.add(name: RoutingDecision.hopHeader, value: self.nodeID)
+                    headers.add(name: HopProof.header, value: self.authenticator.proof(method: "POST", target: Self.path, body: body))
+                    let request = HTTPClientRequest(method: "POST", url: "\(announcement.url)\(Self.path)", headers: headers, body: body)
+                    do {
+                        let response = try await self.client.send(request, timeout: self.timeout)
+                        if response.status == 204 {
+                            self.metrics.exchange("sent", "ok")
+                        } else {
+                            self.metrics.exchange("sent", "refused")
+                            self.logger.warning("sidecar \(id) refused shared rate-limit counts: \(response.status) \(response.bodyText.prefix(200))")
+                        }
+                    } catch {
+                        self.metrics.exchange("sent", "failed")
+                        self.logger.debug("shared rate-limit counts to sidecar \(id) at \(announcement) failed: \(error)")
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: Receiving
+
+    /// Answers a post of counts: 204 when charged, 403 for a proof that does not verify or a
+    /// sender that is not a member, 400 for a body that is not counts.
+    func receive(_ request: HTTPStreamingRequest) async -> HTTPResponse {
+        // Cheap checks before the body is read, so a client without a proof cannot make this
+        // sidecar buffer anything.
+        if case .failure(let problem) = HopProof.parse(request.headers[HopProof.header] ?? "") {
+            metrics.exchange("received", request.headers[HopProof.header] == nil ? "missing" : "malformed")
+            return ProxyErrorResponse.make(403, "shared rate-limit counts refused: \(problem.message)")
+        }
+        if let length = request.body.declaredLength, length > SharedCountsMessage.maximumBytes {
+            metrics.exchange("received", "malformed")
+            return ProxyErrorResponse.make(413, "shared rate-limit counts are limited to \(SharedCountsMessage.maximumBytes) bytes")
+        }
+        let body: [UInt8]
+        do {
+            body = try await request.body.collect(upTo: SharedCountsMessage.maximumBytes)
+        } catch {
+            metrics.exchange("received", "malformed")
+            return ProxyErrorResponse.make(400, "the counts could not be read: \(error)")
+        }
+        let sender: String
+        switch authenticator.verify(request.headers[HopProof.header], method: request.method, target: request.target, body: body) {
+        case .proven(let node): sender = node
+        case .refused(let label, let reason):
+            metrics.exchange("received", label)
+            return ProxyErrorResponse.make(403, "shared rate-limit counts refused: \(reason)")
+        }
+        guard sender != nodeID, writer.sidecarProxies()[sender] != nil else {
+            metrics.exchange("received", "not_member")
+            return ProxyErrorResponse.make(403, "shared rate-limit counts refused: \(sender.debugDescription) is not another member's sidecar")
+        }
+        switch SharedCountsMessage.decode(body, sharedZones: sharedZones) {
+        case .success(let decoded):
+            rateLimit.receive(decoded.counts)
+            metrics.exchange("received", "ok")
+            return HTTPResponse(status: 204, headers: HTTPHeaders(), bytes: [])
+        case .failure(let problem):
+            metrics.exchange("received", "malformed")
+            return ProxyErrorResponse.make(400, "shared rate-limit counts: \(problem.message)")
+        }
+    }
+}

@@ -22,6 +22,11 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     /// The stream ended cleanly after a hang-up (read to its end, then closed): reads past the
     /// stash return nil instead of failing.
     private var endedCleanly = false
+    /// When the current operation must have finished (monotonic nanoseconds; 0: none). Past
+    /// it, the channel closes with ``NetworkError/Code-swift.struct/timedOut``.
+    private var deadline: UInt64 = 0
+    /// The deadline the one armed timer fires at (0: no timer armed).
+    private var deadlineArmedAt: UInt64 = 0
 
     private struct Write {
         let bytes: [UInt8]
@@ -167,6 +172,36 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
                 close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
                 return
             }
+        }
+    }
+
+    // MARK: Deadline (one re-armed timer per channel)
+
+    /// Closes the channel (failing a pending read or write) once `at` passes, unless cleared or
+    /// moved first. Moving it later costs no timer: the armed one re-arms itself when it fires
+    /// early, so a deadline per request on a kept-alive connection is a store, not a timer.
+    func setDeadline(at: UInt64) {
+        deadline = at
+        armDeadline()
+    }
+
+    func clearDeadline() { deadline = 0 }
+
+    private func armDeadline() {
+        guard deadline != 0, !closed, deadlineArmedAt == 0 || deadlineArmedAt > deadline else { return }
+        let at = deadline
+        deadlineArmedAt = at
+        _ = loop.scheduleTimer(at: at) { [weak self] in self?.deadlineTimerFired(at: at) }
+    }
+
+    private func deadlineTimerFired(at: UInt64) {
+        if deadlineArmedAt == at { deadlineArmedAt = 0 }
+        guard deadline != 0, !closed else { return }
+        if MonotonicClock.nowNanoseconds() >= deadline {
+            deadline = 0
+            close(reason: NetworkError(.timedOut, peer: peer, detail: "the connection's deadline passed"))
+        } else {
+            armDeadline()
         }
     }
 

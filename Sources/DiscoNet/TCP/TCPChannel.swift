@@ -145,7 +145,10 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
 
     func transportReady(_ events: TransportEvents) {
         if events.contains(.writable) && !writes.isEmpty { flush() }
-        if events.contains(.readable) && reader != nil { attemptRead() }
+        if events.contains(.readable) {
+            // Readable with nobody reading: stop watching until a read waits (see updateInterest).
+            if reader != nil { attemptRead() } else { updateInterest(keepingRead: false) }
+        }
         if events.contains(.hangUp) && reader == nil && writes.isEmpty && !closed { drainAfterHangUp() }
     }
 
@@ -207,10 +210,14 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
 
     // MARK: Interest and closing
 
-    private func updateInterest() {
+    /// Read interest is added when a read has to wait and dropped lazily: only when the stream
+    /// turns readable with no read waiting (or `keepingRead` is false). A connection that
+    /// alternates writes and reads (a pooled HTTP connection) then keeps its interest, and a
+    /// request/response costs no `epoll_ctl`.
+    private func updateInterest(keepingRead: Bool = true) {
         guard !closed else { return }
         var wanted: TransportInterest = []
-        if reader != nil { wanted.insert(.read) }
+        if reader != nil || (keepingRead && interest.contains(.read)) { wanted.insert(.read) }
         if !writes.isEmpty { wanted.insert(.write) }
         if wanted != interest {
             interest = wanted

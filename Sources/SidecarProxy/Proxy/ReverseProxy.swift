@@ -29,6 +29,11 @@ public final class ReverseProxy: Sendable {
     /// Wraps every request on its way to one of this sidecar's own upstreams (never one bound for
     /// the writer's sidecar): the hot/cold fencing token goes on here.
     private let upstreamMiddleware: [any HTTPMiddleware]
+    /// Request fields never passed on (lower-case), made once: to a local upstream (the hop
+    /// header and API credentials) and to the writer's sidecar (the hop header, which it sets
+    /// itself).
+    private let stripToLocal: Set<String>
+    private let stripToWriter: Set<String>
 
     /// - Parameters:
     ///   - nodeID: this node's ID, sent in ``RoutingDecision/hopHeader`` to the writer.
@@ -51,6 +56,8 @@ public final class ReverseProxy: Sendable {
         self.proto = proto
         self.upstreamMiddleware = upstreamMiddleware
         retry = RetryPolicy()
+        stripToWriter = [RoutingDecision.hopHeader.lowercased()]
+        stripToLocal = stripToWriter.union(APIKeySettings.credentialHeaders)
         watchdog = BodyWatchdog(timeout: configuration.readTimeout)
         client = HTTPClient(configuration: HTTPClientConfiguration(
             connectTimeout: configuration.connectTimeout, requestTimeout: configuration.readTimeout,
@@ -107,15 +114,16 @@ public final class ReverseProxy: Sendable {
         let upstreamName: String
         let address: String
         var scheme = "http"
-        var strip: Set<String> = [RoutingDecision.hopHeader.lowercased()]
+        let strip: Set<String>
         switch destination {
         case .local(let upstream):
             upstreamName = upstream
             address = addresses[upstream] ?? ""
-            strip.formUnion(APIKeySettings.credentialHeaders)
+            strip = stripToLocal
         case .writer(let writerAddress, _, let upstream, let tls):
             upstreamName = upstream
             address = writerAddress
+            strip = stripToWriter
             if tls { scheme = "https" }
         }
         let upgrade = request.headers.hasToken("upgrade", in: "Connection") && request.headers.contains("Upgrade")

@@ -184,6 +184,10 @@ public final class ReverseProxy: Sendable {
         let bodyless = method == "HEAD" || answer.status == 204 || answer.status == 304 || (100..<200).contains(answer.status)
         let body = answer.body
         if !bodyless, let text = answer.headers["Content-Length"], let length = Int(text), length <= Self.wholeBodyLimit {
+            // Usually the whole body came with the head: no read, no watch.
+            if let bytes = body.collectIfArrived(upTo: Self.wholeBodyLimit) {
+                return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .bytes(bytes))
+            }
             let watch = watchdog.watch { body.close() }
             do {
                 let bytes = try await body.collect(upTo: Self.wholeBodyLimit)

@@ -46,6 +46,31 @@ struct UpstreamFailureTests {
         await good.stop()
     }
 
+    /// The second request goes out on the kept-alive connection the first one left in the pool
+    /// (the proxy's fast path, timed by the connection's own deadline): an upstream that then
+    /// never answers is still a 504 naming it, and that connection is not used again.
+    @Test func anUpstreamThatStopsAnsweringOnAKeptAliveConnectionIs504() async throws {
+        let once = try await ScriptedTCPUpstream(script: Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8), closeAfter: false)
+        var configuration = proxyConfiguration([("once", once.address)])
+        configuration.readTimeout = .seconds(1)
+        try await withProxy(configuration) { proxy in
+            let client = HTTPClient()
+            let first = try await client.send(HTTPClientRequest(url: proxy.url + "/1"))
+            #expect(first.status == 200)
+            #expect(first.bodyText == "ok")
+            let second = try await client.send(HTTPClientRequest(url: proxy.url + "/2"), timeout: .seconds(60))
+            #expect(second.status == 504, "\(second.bodyText)")
+            #expect(try json(second)["error"]?.stringValue?.contains("upstream \"once\"") == true, "\(second.bodyText)")
+            #expect(once.connections == 1, "the second request must have reused the first one's connection")
+            // The connection that timed out is gone; the next request opens a new one.
+            let third = try await client.send(HTTPClientRequest(url: proxy.url + "/3"), timeout: .seconds(60))
+            #expect(third.status == 200)
+            #expect(once.connections == 2)
+            await client.shutdown()
+        }
+        await once.stop()
+    }
+
     @Test func aMalformedResponseHeadIs502() async throws {
         let garbage = try await ScriptedTCPUpstream(script: Array("HTTP/1.1 2OO OK\r\nContent-Length: 2\r\n\r\nok".utf8))
         try await withProxy(proxyConfiguration([("bad", garbage.address)])) { proxy in

@@ -14,6 +14,8 @@ public struct NetworkError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let connectionReset = Code(name: "connection reset")
         public static let ioFailed = Code(name: "I/O failed")
         public static let cancelled = Code(name: "cancelled")
+        /// A deadline set on the connection passed (``TCPConnection`` deadlines).
+        public static let timedOut = Code(name: "timed out")
     }
 
     public let code: Code

@@ -22,6 +22,11 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     /// The stream ended cleanly after a hang-up (read to its end, then closed): reads past the
     /// stash return nil instead of failing.
     private var endedCleanly = false
+    /// When the current operation must have finished (monotonic nanoseconds; 0: none). Past
+    /// it, the channel closes with ``NetworkError/Code-swift.struct/timedOut``.
+    private var deadline: UInt64 = 0
+    /// The deadline the one armed timer fires at (0: no timer armed).
+    private var deadlineArmedAt: UInt64 = 0
 
     private struct Write {
         let bytes: [UInt8]
@@ -140,7 +145,10 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
 
     func transportReady(_ events: TransportEvents) {
         if events.contains(.writable) && !writes.isEmpty { flush() }
-        if events.contains(.readable) && reader != nil { attemptRead() }
+        if events.contains(.readable) {
+            // Readable with nobody reading: stop watching until a read waits (see updateInterest).
+            if reader != nil { attemptRead() } else { updateInterest(keepingRead: false) }
+        }
         if events.contains(.hangUp) && reader == nil && writes.isEmpty && !closed { drainAfterHangUp() }
     }
 
@@ -170,12 +178,46 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         }
     }
 
+    // MARK: Deadline (one re-armed timer per channel)
+
+    /// Closes the channel (failing a pending read or write) once `at` passes, unless cleared or
+    /// moved first. Moving it later costs no timer: the armed one re-arms itself when it fires
+    /// early, so a deadline per request on a kept-alive connection is a store, not a timer.
+    func setDeadline(at: UInt64) {
+        deadline = at
+        armDeadline()
+    }
+
+    func clearDeadline() { deadline = 0 }
+
+    private func armDeadline() {
+        guard deadline != 0, !closed, deadlineArmedAt == 0 || deadlineArmedAt > deadline else { return }
+        let at = deadline
+        deadlineArmedAt = at
+        _ = loop.scheduleTimer(at: at) { [weak self] in self?.deadlineTimerFired(at: at) }
+    }
+
+    private func deadlineTimerFired(at: UInt64) {
+        if deadlineArmedAt == at { deadlineArmedAt = 0 }
+        guard deadline != 0, !closed else { return }
+        if MonotonicClock.nowNanoseconds() >= deadline {
+            deadline = 0
+            close(reason: NetworkError(.timedOut, peer: peer, detail: "the connection's deadline passed"))
+        } else {
+            armDeadline()
+        }
+    }
+
     // MARK: Interest and closing
 
-    private func updateInterest() {
+    /// Read interest is added when a read has to wait and dropped lazily: only when the stream
+    /// turns readable with no read waiting (or `keepingRead` is false). A connection that
+    /// alternates writes and reads (a pooled HTTP connection) then keeps its interest, and a
+    /// request/response costs no `epoll_ctl`.
+    private func updateInterest(keepingRead: Bool = true) {
         guard !closed else { return }
         var wanted: TransportInterest = []
-        if reader != nil { wanted.insert(.read) }
+        if reader != nil || (keepingRead && interest.contains(.read)) { wanted.insert(.read) }
         if !writes.isEmpty { wanted.insert(.write) }
         if wanted != interest {
             interest = wanted

@@ -32,6 +32,11 @@ public final class ReverseProxy: Sendable {
     /// Proves this sidecar's hops and checks others' (`-proxy-hop-key`); nil: hops are trusted
     /// from the members' addresses.
     let hops: HopAuthenticator?
+    /// Request fields never passed on (lower-case), made once: to a local upstream (the hop
+    /// header, the hop proof and API credentials) and to the writer's sidecar (the hop header and
+    /// proof, which it sets itself).
+    private let stripToLocal: Set<String>
+    private let stripToWriter: Set<String>
 
     /// - Parameters:
     ///   - nodeID: this node's ID, sent in ``RoutingDecision/hopHeader`` to the writer.
@@ -55,6 +60,8 @@ public final class ReverseProxy: Sendable {
         self.proto = proto
         self.upstreamMiddleware = upstreamMiddleware
         retry = RetryPolicy()
+        stripToWriter = [RoutingDecision.hopHeader.lowercased(), HopProof.header.lowercased()]
+        stripToLocal = stripToWriter.union(APIKeySettings.credentialHeaders)
         watchdog = BodyWatchdog(timeout: configuration.readTimeout)
         client = HTTPClient(configuration: HTTPClientConfiguration(
             connectTimeout: configuration.connectTimeout, requestTimeout: configuration.readTimeout,
@@ -135,15 +142,16 @@ public final class ReverseProxy: Sendable {
         let upstreamName: String
         let address: String
         var scheme = "http"
-        var strip: Set<String> = [RoutingDecision.hopHeader.lowercased(), HopProof.header.lowercased()]
+        let strip: Set<String>
         switch destination {
         case .local(let upstream):
             upstreamName = upstream
             address = addresses[upstream] ?? ""
-            strip.formUnion(APIKeySettings.credentialHeaders)
+            strip = stripToLocal
         case .writer(let writerAddress, _, let upstream, let tls):
             upstreamName = upstream
             address = writerAddress
+            strip = stripToWriter
             if tls { scheme = "https" }
         }
         let upgrade = request.headers.hasToken("upgrade", in: "Connection") && request.headers.contains("Upgrade")
@@ -211,6 +219,10 @@ public final class ReverseProxy: Sendable {
         let bodyless = method == "HEAD" || answer.status == 204 || answer.status == 304 || (100..<200).contains(answer.status)
         let body = answer.body
         if !bodyless, let text = answer.headers["Content-Length"], let length = Int(text), length <= Self.wholeBodyLimit {
+            // Usually the whole body came with the head: no read, no watch.
+            if let bytes = body.collectIfArrived(upTo: Self.wholeBodyLimit) {
+                return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .bytes(bytes))
+            }
             let watch = watchdog.watch { body.close() }
             do {
                 let bytes = try await body.collect(upTo: Self.wholeBodyLimit)

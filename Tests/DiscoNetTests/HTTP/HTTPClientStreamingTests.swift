@@ -86,6 +86,34 @@ struct HTTPClientStreamingTests {
         }
     }
 
+    /// A small body that came with its head is taken at once and its connection goes back to
+    /// the pool; a body still on its way is left whole for the stream to read.
+    @Test func aBodyThatArrivedWithItsHeadIsTakenWithoutReading() async throws {
+        let client = HTTPClient()
+        let responder = HTTPResponder { request in
+            if request.path == "/big" { return try await Self.streaming(pieces: 64).respond(to: request) }
+            return .text("small answer")
+        }
+        try await withServer(responder: responder) { server in
+            for _ in 0..<3 {
+                let response = try await client.execute(HTTPClientRequest(url: "http://\(server.localAddress)/small"))
+                let bytes = response.body.collectIfArrived(upTo: 1024)
+                #expect(bytes.map { String(decoding: $0, as: UTF8.self) } == "small answer")
+                // Taken: the body is at its end, so iterating it yields nothing more.
+                for try await _ in response.body { Issue.record("a taken body must be at its end") }
+            }
+            #expect(await client.connectionsOpened == 1)
+            let tooSmallALimit = try await client.execute(HTTPClientRequest(url: "http://\(server.localAddress)/small"))
+            #expect(tooSmallALimit.body.collectIfArrived(upTo: 5) == nil)
+            #expect(try await tooSmallALimit.body.collect(upTo: 1024) == Array("small answer".utf8))
+
+            let big = try await client.execute(HTTPClientRequest(url: "http://\(server.localAddress)/big"))
+            #expect(big.body.collectIfArrived(upTo: Int.max) == nil)
+            #expect(try await big.body.collect(upTo: Int.max).count == 64 * 64 * 1024)
+            #expect(await client.connectionsOpened == 1)
+        }
+    }
+
     @Test func streamedUploadsWithAndWithoutALength() async throws {
         let responder = HTTPResponder { request in
             var total = 0

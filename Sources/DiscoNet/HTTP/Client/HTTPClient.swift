@@ -56,7 +56,7 @@ public struct HTTPClientConfiguration: Sendable {
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
     let group: EventLoopGroup
-    private let pool: HTTPConnectionPool
+    let pool: HTTPConnectionPool
 
     public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), group: EventLoopGroup = .shared) {
         self.configuration = configuration
@@ -98,7 +98,14 @@ public final class HTTPClient: Sendable {
     /// pool once the body has been read to its end; dropping the response earlier closes it.
     public func execute(_ request: HTTPClientRequest, timeout: Duration? = nil) async throws -> HTTPClientStreamingResponse {
         let url = try HTTPURL.parse(request.url)
-        let limit = timeout ?? configuration.requestTimeout
+        var limit = timeout ?? configuration.requestTimeout
+        if let loop = group.loops.first(where: { $0.inLoop }) {
+            switch try await startOnIdleConnection(request, url: url, limit: limit, loop: loop) {
+            case .started(let response): return response
+            case .notApplicable: break
+            case .retry(let remaining): limit = remaining
+            }
+        }
         return try await withDeadline(limit, host: url.authority) {
             try await self.startWithRetry(request, url: url)
         }
@@ -162,13 +169,7 @@ public final class HTTPClient: Sendable {
             let exchange = HTTPClientExchange(connection: connection, url: url, limits: configuration.limits)
             do {
                 let started = try await exchange.start(request)
-                let stream = HTTPClientResponseStream(
-                    host: url.authority, connection: connection, reader: started.reader, keepAlive: started.keepAlive,
-                    upload: started.upload, release: { pool.release(key, connection: $0) })
-                stream.finishIfBodyless()
-                let head = started.head
-                return HTTPClientStreamingResponse(status: head.status, reason: head.reason, version: head.version,
-                                                   headers: head.headers, body: HTTPClientResponseBody(stream: stream))
+                return streamingResponse(started, on: connection, key: key, host: url.authority)
             } catch let failure as HTTPClientExchange.Failure {
                 connection.close()
                 pool.release(key, connection: nil)
@@ -185,6 +186,20 @@ public final class HTTPClient: Sendable {
                 throw error
             }
         }
+    }
+
+    /// The response whose head `started` holds, its body read from `connection` (which goes
+    /// back to the pool under `key` after the body's end).
+    func streamingResponse(_ started: HTTPClientExchange.Started, on connection: TCPConnection, key: String,
+                           host: String) -> HTTPClientStreamingResponse {
+        let pool = self.pool
+        let stream = HTTPClientResponseStream(
+            host: host, connection: connection, reader: started.reader, keepAlive: started.keepAlive,
+            upload: started.upload, release: { pool.release(key, connection: $0) })
+        stream.finishIfBodyless()
+        let head = started.head
+        return HTTPClientStreamingResponse(status: head.status, reason: head.reason, version: head.version,
+                                           headers: head.headers, body: HTTPClientResponseBody(stream: stream))
     }
 
     static func connectError(_ error: any Error, host: String) -> HTTPClientError {

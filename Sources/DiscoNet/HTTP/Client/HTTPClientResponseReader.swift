@@ -30,6 +30,30 @@ struct HTTPClientResponseReader: Sendable {
         return trailers
     }
 
+    /// When the rest of the body has already been parsed (it arrived with the head), takes it
+    /// and the response's end without a read: the body's bytes and its trailers. Nil (nothing
+    /// taken) when more must be read first or the body is larger than `limit`.
+    mutating func takeBufferedRest(upTo limit: Int) -> (body: [UInt8], trailers: HTTPHeaders)? {
+        guard parser.isComplete else { return nil }
+        var size = 0
+        var trailers: HTTPHeaders?
+        for event in events[nextEvent...] {
+            switch event {
+            case .head: return nil
+            case .body(let piece): size += piece.count
+            case .end(let fields): trailers = fields
+            }
+        }
+        guard let trailers, size <= limit else { return nil }
+        var body: [UInt8] = []
+        for event in events[nextEvent...] {
+            guard case .body(let piece) = event else { continue }
+            if body.isEmpty { body = piece } else { body.append(contentsOf: piece) }
+        }
+        nextEvent = events.count
+        return (body, trailers)
+    }
+
     /// The next parsed event, reading from `connection` as needed; nil once the response ended.
     /// Throws ``HTTPParseError`` for a malformed response, ``HTTPClientError`` when the connection
     /// closes before any byte, and the connection's errors.

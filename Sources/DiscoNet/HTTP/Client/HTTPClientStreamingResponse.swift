@@ -50,6 +50,12 @@ public struct HTTPClientResponseBody: AsyncSequence, Sendable {
         return whole
     }
 
+    /// The whole body, at once, when it arrived with the response head (a small response) and
+    /// is at most `limit` bytes: the exchange is then finished (the connection back in the pool)
+    /// without a read or a wait. Nil when it has not all arrived (or is larger): read it as a
+    /// stream then; nothing of it has been taken.
+    public func collectIfArrived(upTo limit: Int) -> [UInt8]? { stream.takeIfArrived(upTo: limit) }
+
     /// Trailer fields of a chunked body; empty until the body has been read to its end.
     public var trailers: HTTPHeaders { stream.trailers }
 
@@ -102,6 +108,18 @@ final class HTTPClientResponseStream: Sendable {
             return (trailers, reader.leftover.isEmpty)
         }
         if let (trailers, inStep) = trailers { finish(trailers: trailers, reusable: keepAlive && inStep) }
+    }
+
+    /// See ``HTTPClientResponseBody/collectIfArrived(upTo:)``.
+    func takeIfArrived(upTo limit: Int) -> [UInt8]? {
+        let taken = state.withLock { state -> (body: [UInt8], trailers: HTTPHeaders, inStep: Bool)? in
+            guard case .reading(var reader?) = state.phase, let rest = reader.takeBufferedRest(upTo: limit) else { return nil }
+            state.phase = .reading(reader)
+            return (rest.body, rest.trailers, reader.leftover.isEmpty)
+        }
+        guard let taken else { return nil }
+        finish(trailers: taken.trailers, reusable: keepAlive && taken.inStep)
+        return taken.body
     }
 
     func next() async throws -> [UInt8]? {

@@ -97,33 +97,38 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
 
 /// The parts of an `http://` or `https://` URL the client needs.
 struct HTTPURL: Sendable, Hashable {
-    var host: String
-    var port: UInt16
+    let host: String
+    let port: UInt16
     /// Path and query, starting with `/`.
     var target: String
     /// True for `https://` (TLS).
-    var isTLS: Bool = false
+    let isTLS: Bool
+    /// `host:port`, the value of the Host header (port omitted when it is the scheme's default).
+    /// Made once: every request uses it several times.
+    let authority: String
+    /// `scheme://host:port`: the pool key (a TLS and a plain connection are never mixed).
+    let origin: String
+
+    init(host: String, port: UInt16, target: String, isTLS: Bool = false) {
+        self.host = host
+        self.port = port
+        self.target = target
+        self.isTLS = isTLS
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        authority = port == (isTLS ? 443 : 80) ? bracketed : "\(bracketed):\(port)"
+        origin = (isTLS ? "https://" : "http://") + authority
+    }
 
     /// `http` or `https`.
     var scheme: String { isTLS ? "https" : "http" }
-
-    /// `host:port`, the value of the Host header (port omitted when it is the scheme's default).
-    var authority: String {
-        let bracketed = host.contains(":") ? "[\(host)]" : host
-        return port == (isTLS ? 443 : 80) ? bracketed : "\(bracketed):\(port)"
-    }
-
-    /// `scheme://host:port`: the pool key (a TLS and a plain connection are never mixed).
-    var origin: String { "\(scheme)://\(authority)" }
 
     /// The whole URL again.
     var text: String { origin + target }
 
     /// Parses `http://host[:port][/path]` or `https://host[:port][/path]`.
     static func parse(_ text: String) throws(HTTPClientError) -> HTTPURL {
-        let lower = text.lowercased()
-        let isTLS = lower.hasPrefix("https://")
-        guard isTLS || lower.hasPrefix("http://") else {
+        let isTLS = hasPrefixIgnoringCase(text, "https://")
+        guard isTLS || hasPrefixIgnoringCase(text, "http://") else {
             throw HTTPClientError(.invalidURL, host: text, detail: "expected http://host[:port]/path or https://host[:port]/path")
         }
         let rest = text.dropFirst(isTLS ? "https://".count : "http://".count)
@@ -162,6 +167,19 @@ struct HTTPURL: Sendable, Hashable {
             throw HTTPClientError(.invalidURL, host: text, detail: "whitespace or control character in path")
         }
         return HTTPURL(host: String(host), port: port, target: target, isTLS: isTLS)
+    }
+
+    /// True when `text` starts with the lower-case ASCII `prefix`, in any case (no lower-cased copy).
+    private static func hasPrefixIgnoringCase(_ text: String, _ prefix: StaticString) -> Bool {
+        let expected = UnsafeBufferPointer(start: prefix.utf8Start, count: prefix.utf8CodeUnitCount)
+        var index = 0
+        for byte in text.utf8 {
+            if index == expected.count { return true }
+            let lower = (byte >= 0x41 && byte <= 0x5A) ? byte | 0x20 : byte
+            guard lower == expected[index] else { return false }
+            index += 1
+        }
+        return index == expected.count
     }
 
     /// Resolves a `Location` value against this URL: absolute URLs, absolute paths and

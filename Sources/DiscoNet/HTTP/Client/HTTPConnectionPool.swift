@@ -81,23 +81,55 @@ final class HTTPConnectionPool: Sendable {
         }
     }
 
+    /// The most recently used idle connection to `key` that lives on `loop`, without waiting;
+    /// nil when there is none (or the pool is shut down). Connections idle for too long are
+    /// closed on the way. The caller owns the slot as after ``acquire(_:)``.
+    func takeIdle(_ key: String, on loop: EventLoop) -> TCPConnection? {
+        var expired: [TCPConnection] = []
+        let now = ContinuousClock.now
+        let taken = state.withLock { state -> TCPConnection? in
+            guard !state.isShutDown, state.hosts[key] != nil else { return nil }
+            // Modified in place: a copy of the host's state would copy its idle list too.
+            return takeIdle(from: &state.hosts[key, default: HostState()], on: loop, now: now, expired: &expired)
+        }
+        for connection in expired { connection.close() }
+        return taken
+    }
+
+    private func takeIdle(from host: inout HostState, on loop: EventLoop, now: ContinuousClock.Instant,
+                          expired: inout [TCPConnection]) -> TCPConnection? {
+        while let last = host.idle.last, now - last.since > idleTimeout {
+            expired.append(last.connection)
+            host.idle.removeLast()
+            host.open -= 1
+        }
+        guard let index = host.idle.lastIndex(where: { $0.connection.channel.loop === loop }) else { return nil }
+        return host.idle.remove(at: index).connection
+    }
+
     /// Returns a slot: with a reusable connection it goes back to the idle list, otherwise the
     /// slot is freed (and the connection, if any, closed). Either way one waiter tries again.
     func release(_ key: String, connection: TCPConnection?) {
+        let now = ContinuousClock.now
         let (waiter, toClose) = state.withLock { state -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) in
-            var host = state.hosts[key, default: HostState()]
-            defer { state.hosts[key] = host }
-            var toClose: TCPConnection?
-            if let connection, !state.isShutDown {
-                host.idle.append((connection, ContinuousClock.now))
-            } else {
-                toClose = connection
-                host.open = max(0, host.open - 1)
-            }
-            return (host.waiters.isEmpty ? nil : host.waiters.removeFirst(), toClose)
+            let isShutDown = state.isShutDown
+            // Modified in place: a copy of the host's state would copy its idle list too.
+            return Self.release(connection, into: &state.hosts[key, default: HostState()], isShutDown: isShutDown, now: now)
         }
         toClose?.close()
         waiter?.resume(returning: .retry)
+    }
+
+    private static func release(_ connection: TCPConnection?, into host: inout HostState, isShutDown: Bool,
+                                now: ContinuousClock.Instant) -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) {
+        var toClose: TCPConnection?
+        if let connection, !isShutDown {
+            host.idle.append((connection, now))
+        } else {
+            toClose = connection
+            host.open = max(0, host.open - 1)
+        }
+        return (host.waiters.isEmpty ? nil : host.waiters.removeFirst(), toClose)
     }
 
     /// Closes idle connections and refuses new leases.

@@ -137,7 +137,7 @@ public actor BootstrapShell {
     var persistFailure: String?
     var roundTask: Task<Void, Never>?
     /// The shutdowns that cancelling ``run()`` starts; run() waits for them before it returns.
-    let cancellations = OwnedTasks()
+    nonisolated let cancellations = OwnedTasks()
     var tasks: [Int: Task<Void, Never>] = [:]
     var nextTaskID = 0
     var reportedPeers: [NodeID: BootstrapPeer] = [:]

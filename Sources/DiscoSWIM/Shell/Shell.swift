@@ -59,7 +59,7 @@ extension SWIM {
         var answering = 0
         /// One task per accepted push-pull connection, answering it; ``shutdown()`` cancels and
         /// awaits them.
-        let answeringTasks = OwnedTasks()
+        nonisolated let answeringTasks = OwnedTasks()
         var stats = Statistics()
         var dropLog = RateLimitedLog()
         var refusalLog = RateLimitedLog(interval: .seconds(10))

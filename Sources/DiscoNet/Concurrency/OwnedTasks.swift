@@ -10,8 +10,8 @@ import Synchronization
 /// non-async callback) starts its work here instead of in a task nobody holds, so the owner's
 /// shutdown still waits for it.
 ///
-/// This is the one place in the I/O shells allowed to create a task without keeping its handle
-/// in a named property (Tests/LayeringTests checks that).
+/// In the I/O shells a task either keeps its handle where its owner's shutdown cancels or awaits
+/// it, or starts here; Tests/LayeringTests fails on one whose handle is dropped.
 public final class OwnedTasks: Sendable {
     private struct State {
         var running: [UInt64: Task<Void, Never>] = [:]

@@ -114,10 +114,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The executable layer shared by discod, discoctl and disco-sidecar: discod's flags and
-        // formation policy, turning them into a NodeConfiguration, running a node as a process.
+        // formation policy, turning them into a NodeConfiguration, running a node as a process;
+        // a client's flags (credentials with their environment fallback, HTTPS) and address values.
         .target(
             name: "DiscoCLI",
-            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "DiscoNet", "NodeRuntime", "DiscoRoles",
+            dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "DiscoNet", "DiscoAuth", "NodeRuntime", "DiscoRoles",
                            "DNSServerCore", "DiscoDNSServer"],
             swiftSettings: strictSettings
         ),
@@ -148,7 +149,9 @@ let package = Package(
                            "LeaseCore", "HotCold", "HotColdNode"],
             swiftSettings: strictSettings
         ),
-        .executableTarget(name: "discoctl", dependencies: ["DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"], swiftSettings: strictSettings),
+        // The operator tool: its client flags (-user/-password, HTTPS) and address parsing come from DiscoCLI.
+        .executableTarget(name: "discoctl", dependencies: ["DiscoCLI", "DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"],
+                          swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",
             dependencies: ["DiscoCore", "DiscoSystem", "DiscoRaft", "DiscoSWIM", "LeaseCore", "RateLimitCore", "DiscoTestKit"],

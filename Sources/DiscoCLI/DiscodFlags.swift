@@ -201,18 +201,9 @@ public struct DiscodFlags: Sendable {
 
     // MARK: Address values
 
-    /// A bind address: `host:port`, no URL scheme (rqlite: "must not start with http").
+    /// A bind address: `host:port`, no URL scheme (see ``AddressFlagValue/parseBind(_:)``).
     @Sendable static func parseBindAddress(_ text: String) throws(FlagValueError) -> PeerAddress {
-        let address: PeerAddress
-        do throws(PeerAddressError) {
-            address = try PeerAddress(parsing: text)
-        } catch {
-            throw FlagValueError("\(error)")
-        }
-        guard address.scheme == nil else {
-            throw FlagValueError("expected host:port without http:// or https://, e.g. localhost:4001")
-        }
-        return address
+        try AddressFlagValue.parseBind(text)
     }
 
     @Sendable static func parseOptionalAddress(_ text: String) throws(FlagValueError) -> PeerAddress? {

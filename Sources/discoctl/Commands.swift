@@ -1,3 +1,4 @@
+import DiscoAuth
 import DiscoCore
 import DiscoNet
 

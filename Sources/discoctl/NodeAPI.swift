@@ -1,3 +1,5 @@
+import DiscoAuth
+import DiscoCLI
 import DiscoCore
 import DiscoSystem
 import DiscoNet
@@ -19,7 +21,7 @@ struct NodeAnswer: Sendable {
         var message = json?["error"]?.stringValue ?? text.split(whereSeparator: \.isWhitespace).joined(separator: " ")
         if message.isEmpty { message = "HTTP \(status) with an empty body" }
         switch status {
-        case 401: message += " (give -user and -password, or set \(GlobalFlags.userVariable) and \(GlobalFlags.passwordVariable))"
+        case 401: message += " (give -user and -password, or set \(ClientCredentialFlags.userVariable) and \(ClientCredentialFlags.passwordVariable))"
         case 403: message += " (the user has too few permissions for this)"
         default: break
         }
@@ -80,7 +82,7 @@ struct NodeAPI: Sendable {
               timeout requestTimeout: Duration? = nil) async throws(NodeUnreachable) -> NodeAnswer {
         var headers = HTTPHeaders()
         if body != nil { headers.add(name: "Content-Type", value: "application/json") }
-        if let credentials { headers.add(name: "Authorization", value: credentials.authorization) }
+        if let credentials { headers.add(name: "Authorization", value: credentials.headerValue) }
         let url = node.url + path
         let request = HTTPClientRequest(method: method, url: url, headers: headers, body: Array((body ?? "").utf8))
         do {

@@ -1,3 +1,4 @@
+import DiscoCLI
 import DiscoCore
 import DiscoSystem
 import DiscoNet
@@ -72,7 +73,7 @@ do {
     after = try command.flagSet.parse(commandArguments, interspersed: true)
     options = try globalFlags.resolve(before: before, after: after)
     format = try command.output?.resolve(after) ?? .text
-    client = try ClientTLSOptions.makeClient(options.tls)
+    client = try ClientTLSOptions.makeClient(options.tls, label: "discoctl")
 } catch {
     CommandLineTool.fail(error, flagSet: command.flagSet)
 }

@@ -36,10 +36,24 @@ enum LayeringRules {
 
     /// Targets whose every task has an owner (a service group, a task group): their sources
     /// start no unstructured task.
-    static let structuredTargets: Set<String> = ["NodeRuntime", "DiscoCLI", "DiscoLifecycle", "DiscoRoles"]
+    static let structuredTargets: Set<String> = ["NodeRuntime", "DiscoCLI", "DiscoLifecycle", "DiscoRoles", "HotColdNode"]
+
+    /// I/O shells, whose tasks belong to the actor, server or run loop that started them: each
+    /// unstructured task's handle is kept where its owner cancels or awaits it at shutdown
+    /// (`let task = Task {`, `senderTask = Task(...)`, `tasks[id] = Task {`), or the task is
+    /// started through an owner's tracked set (`OwnedTasks.spawn`, which creates no `Task` in the
+    /// caller's source). A task whose handle is dropped (`Task {` as a statement, `_ = Task {`)
+    /// is fire-and-forget and fails the test.
+    static let ownedTaskTargets: Set<String> = [
+        "DiscoNet", "DiscoRaft", "DiscoSWIM", "Bootstrap", "DiscoDNS", "DiscoDNSServer", "DiscoEtcd", "HotCold", "SidecarProxy",
+    ]
 
     /// What starts an unstructured task.
     static let unstructuredTask = #"\bTask(\.detached)?\s*(\{|\()"#
+
+    /// An unstructured task whose handle is kept: assigned to a named constant, variable,
+    /// property or subscript (not to `_`).
+    static let keptTask = #"(^|[^\w.])(let|var)?\s*(self\.)?[A-Za-z]\w*(\.\w+)*(\[[^\]]*\])?\s*(:[^=]*)?=\s*Task(\.detached)?\s*(\{|\()"#
 
     /// Support targets no library may depend on.
     static let testOnly: Set<String> = ["DiscoTestKit"]
@@ -145,6 +159,19 @@ enum LayeringCheck {
                 found.append("\(file.path):\(number + 1): \(target) starts an unstructured task (give it an owner: a service or a task group): "
                     + line.trimmingCharacters(in: .whitespaces))
             }
+        }
+        return found
+    }
+
+    /// Lines of one shell source file that start an unstructured task and drop its handle.
+    static func unownedTasks(in file: (path: String, text: String), of target: String) -> [String] {
+        var found: [String] = []
+        for (number, line) in file.text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let code = line.split(separator: "//", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? ""
+            guard code.range(of: LayeringRules.unstructuredTask, options: .regularExpression) != nil,
+                  code.range(of: LayeringRules.keptTask, options: .regularExpression) == nil else { continue }
+            found.append("\(file.path):\(number + 1): \(target) starts a task nobody owns (keep its handle where shutdown "
+                + "cancels or awaits it, or start it through an owner's OwnedTasks): " + line.trimmingCharacters(in: .whitespaces))
         }
         return found
     }

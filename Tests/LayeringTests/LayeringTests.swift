@@ -38,6 +38,30 @@ import Testing
         #expect(bad.map { String($0.prefix(33)) } == ["Sources/NodeRuntime/Bad.swift:3: ", "Sources/NodeRuntime/Bad.swift:4: "], "\(bad)")
     }
 
+    @Test func shellTasksHaveOwners() async throws {
+        let package = try PackageTargets(manifest: try await Self.dumpPackage())
+        var found: [String] = []
+        for name in LayeringRules.ownedTaskTargets.sorted() {
+            let target = try #require(package.targets[name], "\(name) is in Package.swift")
+            for file in try Self.swiftFiles(under: target.path) { found += LayeringCheck.unownedTasks(in: file, of: name) }
+        }
+        #expect(found.isEmpty, "\(found.joined(separator: "\n"))")
+        let bad = LayeringCheck.unownedTasks(in: ("Sources/DiscoNet/Bad.swift", """
+            connections.spawn(executorPreference: loop) { await serve() }
+            // Task { in a comment }
+            Task(executorPreference: loop) { await self.runHandlers() }
+            Task { await self.shutdown() }
+            _ = Task.detached { await work() }
+            let handle = Task { await work() }
+            senderTask = Task(executorPreference: loop) { await send() }
+            state.running[id] = Task(executorPreference: preference) { [self] in
+            self.poller = Task.detached { await poll() }
+            """), of: "DiscoNet")
+        #expect(bad.map { String($0.prefix(30)) } == [
+            "Sources/DiscoNet/Bad.swift:3: ", "Sources/DiscoNet/Bad.swift:4: ", "Sources/DiscoNet/Bad.swift:5: ",
+        ], "\(bad)")
+    }
+
     @Test func aCoreThatGainsAnIODependencyIsCaught() throws {
         let manifest = try Self.manifest(["RaftCore": ["DiscoCore", "DiscoNet"], "DiscoRaft": ["DiscoNet"], "NodeRuntime": ["DiscoTestKit"]])
         let violations = LayeringCheck.violations(try PackageTargets(manifest: manifest), sources: [:])

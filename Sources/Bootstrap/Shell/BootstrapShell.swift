@@ -136,6 +136,8 @@ public actor BootstrapShell {
     /// Set when the latest promise could not be written; a proposal is then not accepted.
     var persistFailure: String?
     var roundTask: Task<Void, Never>?
+    /// The shutdowns that cancelling ``run()`` starts; run() waits for them before it returns.
+    nonisolated let cancellations = OwnedTasks()
     var tasks: [Int: Task<Void, Never>] = [:]
     var nextTaskID = 0
     var reportedPeers: [NodeID: BootstrapPeer] = [:]
@@ -175,15 +177,24 @@ public actor BootstrapShell {
     public func run() async throws -> BootstrapEngine.Outcome {
         guard !started else { throw BootstrapShellError(.alreadyRunning, detail: "run() was already called") }
         started = true
-        return try await withTaskCancellationHandler {
-            await apply(engine.start(now: now()))
-            if let result { return try result.get() }
-            return try await withCheckedThrowingContinuation { continuation in
-                if let result { continuation.resume(with: result) } else { waiter = continuation }
-            }
-        } onCancel: {
-            Task { await self.shutdown() }
+        let outcome: Result<BootstrapEngine.Outcome, any Error>
+        do {
+            outcome = .success(try await withTaskCancellationHandler {
+                await apply(engine.start(now: now()))
+                if let result { return try result.get() }
+                return try await withCheckedThrowingContinuation { continuation in
+                    if let result { continuation.resume(with: result) } else { waiter = continuation }
+                }
+            } onCancel: {
+                // The handler is synchronous and outside the actor: it hands the shutdown to
+                // `cancellations`, which run() awaits below, so it never outlives run().
+                cancellations.spawn { await self.shutdown() }
+            })
+        } catch {
+            outcome = .failure(error)
         }
+        await cancellations.close(cancelling: false)
+        return try outcome.get()
     }
 
     /// Raft reports that this node belongs to a cluster.

@@ -25,6 +25,8 @@ public final class RaftNodeShell: Sendable {
     let inbox: BatchQueue<ShellEvent>
     private let observers: ShellObservers
     private let transport: RaftTransport
+    /// Tasks the driver started (see ``ShellDriver/background``), awaited at shutdown.
+    private let background: OwnedTasks
     private let loop: EventLoop
     private let driverTask: Task<Void, Never>
     private let ticker: Task<Void, Never>
@@ -84,8 +86,9 @@ public final class RaftNodeShell: Sendable {
         }
         let observers = ShellObservers(status: RaftStatus(node: node, isStopped: false, storageSyncs: storage.syncCount))
         logger.info("Raft node \(configuration.id) listening on \(transport.listenAddress), log \(node.firstIndex)...\(node.lastIndex), term \(node.term)")
+        let background = OwnedTasks()
         let driver = ShellDriver(node: node, storage: storage, stateMachine: stateMachine, transport: transport,
-                                 inbox: inbox, observers: observers, logger: logger)
+                                 inbox: inbox, observers: observers, logger: logger, background: background)
         let driverTask = Task(executorPreference: loop) { await driver.run() }
         let interval = configuration.tickInterval
         let ticker = Task { [inbox] in
@@ -96,12 +99,12 @@ public final class RaftNodeShell: Sendable {
         }
         return RaftNodeShell(id: configuration.id, listenAddress: transport.listenAddress,
                              dataDirectory: configuration.dataDirectory, inbox: inbox, observers: observers,
-                             transport: transport, loop: loop, driverTask: driverTask, ticker: ticker, refused: refused,
-                             lock: lock)
+                             transport: transport, background: background, loop: loop, driverTask: driverTask, ticker: ticker,
+                             refused: refused, lock: lock)
     }
 
     private init(id: NodeID, listenAddress: PeerAddress, dataDirectory: String, inbox: BatchQueue<ShellEvent>,
-                 observers: ShellObservers, transport: RaftTransport, loop: EventLoop, driverTask: Task<Void, Never>,
+                 observers: ShellObservers, transport: RaftTransport, background: OwnedTasks, loop: EventLoop, driverTask: Task<Void, Never>,
                  ticker: Task<Void, Never>, refused: RefusalCounter, lock: FileLock) {
         self.id = id
         self.listenAddress = listenAddress
@@ -109,6 +112,7 @@ public final class RaftNodeShell: Sendable {
         self.inbox = inbox
         self.observers = observers
         self.transport = transport
+        self.background = background
         self.loop = loop
         self.driverTask = driverTask
         self.ticker = ticker
@@ -210,7 +214,8 @@ public final class RaftNodeShell: Sendable {
     /// and `transferLeadership` is set (waiting at most an election timeout), syncs storage,
     /// fails waiting requests with `shutDown`, and closes the transport (letting queued messages
     /// go out when transferring). Without transfer it is an abrupt stop, as a crash after the
-    /// last fsync. Safe to call more than once.
+    /// last fsync. Every task the node started has returned when this returns. Safe to call more
+    /// than once.
     public func shutdown(transferLeadership: Bool = true) async {
         let task = shutdownTask.withLock { existing -> Task<Void, Never> in
             if let existing { return existing }
@@ -219,6 +224,7 @@ public final class RaftNodeShell: Sendable {
                 await driverTask.value
                 lock.release()
                 ticker.cancel()
+                await background.close(cancelling: false)
                 await transport.close(flushing: transferLeadership)
                 observers.finish()
                 loop.shutdown()

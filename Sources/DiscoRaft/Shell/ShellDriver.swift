@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoNet
 
 // MARK: - Events
 
@@ -29,6 +30,9 @@ final class ShellDriver {
     let inbox: BatchQueue<ShellEvent>
     let observers: ShellObservers
     let logger: Logger
+    /// Work the driver hands off so its thread never waits on the transport (closing the
+    /// senders of peers that left); the node's shutdown awaits it before closing the transport.
+    let background: OwnedTasks
 
     /// Proposals (and membership changes) awaiting application: index → term and waiter.
     var proposals: [UInt64: (term: UInt64, request: PendingRequest<UInt64>)] = [:]
@@ -47,7 +51,7 @@ final class ShellDriver {
     var members: Set<NodeID>
 
     init(node: RaftNode, storage: DurableRaftStorage, stateMachine: any RaftStateMachine, transport: RaftTransport,
-         inbox: BatchQueue<ShellEvent>, observers: ShellObservers, logger: Logger) {
+         inbox: BatchQueue<ShellEvent>, observers: ShellObservers, logger: Logger, background: OwnedTasks) {
         self.node = node
         self.storage = storage
         self.stateMachine = stateMachine
@@ -55,6 +59,7 @@ final class ShellDriver {
         self.inbox = inbox
         self.observers = observers
         self.logger = logger
+        self.background = background
         members = Set(node.config.members)
     }
 
@@ -175,7 +180,7 @@ final class ShellDriver {
         guard current != members else { return }
         members = current
         let transport = transport
-        Task(executorPreference: globalConcurrentExecutor) { await transport.retainPeers(current) }
+        background.spawn(executorPreference: globalConcurrentExecutor) { await transport.retainPeers(current) }
     }
 
     // MARK: Stopping

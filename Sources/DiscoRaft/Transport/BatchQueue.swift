@@ -43,6 +43,11 @@ final class BatchQueue<Element: Sendable>: Sendable {
         self.size = size
     }
 
+    /// How many queued elements satisfy `predicate` (for tests).
+    func count(where predicate: (Element) -> Bool) -> Int {
+        state.withLock { state in state.items[state.head...].count(where: predicate) }
+    }
+
     /// Queues `element`. Returns how many elements were discarded to make room (including
     /// `element` itself when it was refused, or when the queue is closed).
     @discardableResult

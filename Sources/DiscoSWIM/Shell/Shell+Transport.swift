@@ -179,7 +179,7 @@ extension SWIM.Shell {
             answering += 1
             let framed = FramedConnection(connection, maxPayloadBytes: configuration.maxPushPullBytes)
             let timeout = configuration.pushPullTimeout
-            Task(executorPreference: loop) {
+            answeringTasks.spawn(executorPreference: loop) {
                 await self.serve(framed, timeout: timeout)
                 await self.finishedAnswering()
             }

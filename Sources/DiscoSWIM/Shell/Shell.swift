@@ -57,6 +57,9 @@ extension SWIM {
         var pushPulls: [Int: PushPullTask] = [:]
         var nextPushPullID = 0
         var answering = 0
+        /// One task per accepted push-pull connection, answering it; ``shutdown()`` cancels and
+        /// awaits them.
+        nonisolated let answeringTasks = OwnedTasks()
         var stats = Statistics()
         var dropLog = RateLimitedLog()
         var refusalLog = RateLimitedLog(interval: .seconds(10))
@@ -257,8 +260,9 @@ extension SWIM {
             await withCheckedContinuation { leaveWaiters.append($0) }
         }
 
-        /// Stops everything: timers, exchanges, sockets; ends ``events``. Datagrams already
-        /// queued (such as a leave's last gossip) are flushed first, for at most a second.
+        /// Stops everything: timers, exchanges (push-pulls it answers are cancelled and awaited),
+        /// sockets; ends ``events``. Datagrams already queued (such as a leave's last gossip) are
+        /// flushed first, for at most a second.
         /// Without a ``leave()`` first, the others will declare this member dead.
         public func shutdown() async {
             guard !isShutDown else { return }
@@ -277,6 +281,7 @@ extension SWIM {
             acceptTask?.cancel()
             socket.close()
             listener?.close()
+            await answeringTasks.close()
             eventSink.finish()
             completeLeaveWaiters()
             configuration.logger.info("SWIM member stopped", metadata: ["id": "\(id)"])

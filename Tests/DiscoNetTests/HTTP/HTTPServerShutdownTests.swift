@@ -70,9 +70,36 @@ struct HTTPServerShutdownTests {
         let busy = try connect(server)
         try busy.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
         try await waitUntil("handler started") { gate.arrivals == 1 }
+        // This handler ignores cancellation: its connection is force-closed after the grace
+        // period, and shutdown then waits for the handler's task, which belongs to the server.
+        let shutdown = Task { await server.shutdown(gracePeriod: .milliseconds(50)) }
+        #expect(try await busy.readUntilClose().isEmpty)
+        try await waitUntil("the connection to be gone") { server.openConnections == 0 }
+        gate.open()
+        await shutdown.value
+        #expect(server.openConnections == 0)
+    }
+
+    @Test("shutdown cancels a handler still running after the grace period and returns once it has returned")
+    func shutdownCancelsAndAwaitsHandlerTasks() async throws {
+        let started = Atomic<Bool>(false)
+        let returned = Atomic<Bool>(false)
+        let server = try await HTTPServer.start { _ in
+            started.store(true, ordering: .relaxed)
+            // Waits until its task is cancelled: nobody yields to this stream.
+            let (never, continuation) = AsyncStream<Void>.makeStream()
+            for await _ in never {}
+            withExtendedLifetime(continuation) {}
+            returned.store(true, ordering: .relaxed)
+            return .text("cancelled")
+        }
+        let busy = try connect(server)
+        try busy.send("GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        try await waitUntil("handler started") { started.load(ordering: .relaxed) }
         await server.shutdown(gracePeriod: .milliseconds(50))
+        let handlerReturned = returned.load(ordering: .relaxed)
+        #expect(handlerReturned, "shutdown returned while a handler task still ran")
         #expect(server.openConnections == 0)
         #expect(try await busy.readUntilClose().isEmpty)
-        gate.open()
     }
 }

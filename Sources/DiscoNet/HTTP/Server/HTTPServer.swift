@@ -81,7 +81,9 @@ public final class HTTPServer: Sendable {
 
     /// Stops accepting, lets in-flight requests finish (their responses carry `Connection: close`),
     /// closes idle connections at once, and force-closes whatever is left after `gracePeriod`
-    /// (hand-off connections included).
+    /// (hand-off connections included). Returns once every connection's handler task has
+    /// returned: one still running then (a responder or hand-off that outlived its connection)
+    /// is cancelled and awaited, so nothing the server started outlives it.
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {
         shared.shuttingDown.store(true, ordering: .releasing)
         for listener in listeners {
@@ -100,6 +102,7 @@ public final class HTTPServer: Sendable {
         for connection in shared.handedOff.withLock({ Array($0.values) }) {
             connection.close()
         }
+        await shared.handlerTasks.close()
         while openConnections > 0 {
             try? await Task.sleep(for: .milliseconds(5))
         }
@@ -120,6 +123,9 @@ final class HTTPServerShared: Sendable {
     let registry = Mutex<[ObjectIdentifier: HTTPServerConnection]>([:])
     /// Connections handed off after a protocol switch, until their handler returns.
     let handedOff = Mutex<[ObjectIdentifier: TCPConnection]>([:])
+    /// Every connection's handler task (one per connection, from its first request until it
+    /// closes or its hand-off ends); ``HTTPServer/shutdown(gracePeriod:)`` cancels and awaits them.
+    let handlerTasks = OwnedTasks()
 
     init(configuration: HTTPServerConfiguration, group: EventLoopGroup, responder: HTTPResponder) {
         self.configuration = configuration

@@ -5,13 +5,21 @@ import Synchronization
 extension HTTPServerConnection {
     /// Tells the connection's handler task that a request is queued, starting the task on
     /// first use. The request stays in `queued`; only a wake-up crosses the continuation.
+    /// The task belongs to the server (``HTTPServerShared/handlerTasks``), whose shutdown cancels
+    /// and awaits it; once the server has closed that set, the connection closes instead.
     func wakeHandler() {
         if let waiter = handlerWaiter {
             handlerWaiter = nil
             waiter.resume(returning: true)
         } else if !handlerTaskRunning {
             handlerTaskRunning = true
-            Task(executorPreference: loop) { await self.runHandlers() }
+            guard shared.handlerTasks.spawn(executorPreference: loop, { await self.runHandlers() }) else {
+                // The server is stopping: close on the loop's next turn, not inside the parse
+                // that queued the request.
+                handlerTaskRunning = false
+                loop.execute { self.closeNow() }
+                return
+            }
         }
     }
 

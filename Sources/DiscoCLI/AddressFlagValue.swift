@@ -1,0 +1,25 @@
+import DiscoCore
+
+// MARK: - Address flag values
+
+/// Parses the `host:port` values of address flags, as every Disco executable reads them: a
+/// value that is not an address is a flag error naming what is wrong.
+public enum AddressFlagValue {
+    /// `host:port`, `http://host:port` or `https://host:port` (discoctl's `-addr`).
+    @Sendable public static func parse(_ text: String) throws(FlagValueError) -> PeerAddress {
+        do throws(PeerAddressError) {
+            return try PeerAddress(parsing: text)
+        } catch {
+            throw FlagValueError("\(error)")
+        }
+    }
+
+    /// A bind address: `host:port`, no URL scheme (rqlite: "must not start with http").
+    @Sendable public static func parseBind(_ text: String) throws(FlagValueError) -> PeerAddress {
+        let address = try parse(text)
+        guard address.scheme == nil else {
+            throw FlagValueError("expected host:port without http:// or https://, e.g. localhost:4001")
+        }
+        return address
+    }
+}

@@ -119,8 +119,15 @@ extension Node {
                 let voter = raft.voters.contains(member) || (existing?.voter ?? false)
                 let keyHash = existing.map(\.keyHash).flatMap { $0.isEmpty ? nil : $0 } ?? entry.keyHash
                 let roles = book.roles(of: member) ?? existing?.roles ?? []
-                let wanted = ClusterMember(id: member, raftAddress: entry.raftAddress.description,
-                                           apiAddress: entry.apiAddress.description, voter: voter, keyHash: keyHash, roles: roles)
+                // The record's addresses come from the latest generation known: the book's entry
+                // unless the record describes a later one (the book then catches up from it). An
+                // entry of unknown generation (an older node version) keeps the recorded one.
+                let recorded = existing?.generation ?? 0
+                let generation = entry.generation == 0 ? recorded : entry.generation
+                let behind = generation < recorded
+                let wanted = ClusterMember(id: member, raftAddress: behind ? existing?.raftAddress ?? "" : entry.raftAddress.description,
+                                           apiAddress: behind ? existing?.apiAddress ?? "" : entry.apiAddress.description, voter: voter,
+                                           keyHash: keyHash, roles: roles, generation: max(generation, recorded))
                 if existing != wanted {
                     _ = try await consensus.propose(try ClusterCommand.upsertMember(wanted).encode())
                 }
@@ -187,7 +194,8 @@ extension Node {
             else { return nil }
             return (raft, api)
         }
-        book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, keyHash: member.keyHash, previous: old)
+        book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, keyHash: member.keyHash,
+                             generation: member.generation, previous: old)
         // The committed record is what every leader reconciles towards.
         if member.id != id { book.noteRoles(member.id, member.roles) }
     }

@@ -93,10 +93,13 @@ extension Node {
     /// founder the proposal did not describe) registers its key with the leader: a join at its
     /// own addresses with its key. From then on only that key (or -auth credentials) moves it.
     /// A member restarted with other roles joins the same way, so the leader commits its record
-    /// with the roles it announces now.
+    /// with the roles it announces now; and so does a member without a record, or whose record
+    /// describes an earlier start (an older generation: a leader that never heard a proven
+    /// request from it since, as with `-consensus etcd`, where restarted members need none).
     private func registerNodeKeyIfMissing() async {
-        guard let record = store.member(id), record.keyHash.isEmpty || record.roles != announcedRoles, let epoch = store.epoch,
-              let leader = leaderInfo, leader.id != id else { return }
+        guard consensus.status.members.contains(id), let epoch = store.epoch, let leader = leaderInfo, leader.id != id else { return }
+        let record = store.member(id)
+        if let record, !record.keyHash.isEmpty, record.roles == announcedRoles, record.generation >= directory.generation { return }
         let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
         if case .failure(let error) = await formationClient.join(target: leader.apiAddress, request: join,
                                                                  timeout: configuration.formation.notifyTimeout) {

@@ -12,7 +12,13 @@ extension NodeProcessTests {
         /// addresses, its old generation, its real node key (so they prove who sent them). The
         /// join is refused as stale, the notify moves nothing, and `/nodes` on every node keeps
         /// the new addresses and the new generation.
-        @Test(arguments: DiscodEngine.allCases) func lateOldSelfDescriptionsDoNotMoveARestartedMember(engine: DiscodEngine) async throws {
+        ///
+        /// Embedded Raft only: with `-consensus etcd`, a leader that restarted with every other
+        /// node may hold no record and no trusted address of a follower (it answers that
+        /// follower's proven join 503 "has not learned its addresses and key yet"), so the
+        /// follower's record this test starts from is not guaranteed there. The stale-record rule
+        /// itself is the same code for both engines (``ClusterState`` applies either log).
+        @Test(arguments: [DiscodEngine.raft]) func lateOldSelfDescriptionsDoNotMoveARestartedMember(engine: DiscodEngine) async throws {
             try await DiscodCluster.with("membergen", engine: engine) { cluster in
                 let (nodes, _, _) = try await NodeTests.formedSeedCluster(cluster)
                 // Each node's addresses and generation before the restart.

@@ -6,7 +6,8 @@
 // state, with consistent sequence numbers and byte counts (events and keys), also after a trim.
 // A decoded key-value transaction applied to a restored state keeps the key-value counts right.
 // The input read as an event's data yields the same type and target roles as its parsed form
-// (valid, sorted role names), or none.
+// (valid, sorted role names), or none. A decoded member upsert is never replaced by one of a
+// lower generation.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func clusterCommandFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let bytes = Array(UnsafeBufferPointer(start: data, count: size))
@@ -19,6 +20,7 @@ public func clusterCommandFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int
             _ = state.apply(command, index: 1)
             checkEvents(state)
         }
+        if case .upsertMember(let member) = command { checkGeneration(member) }
     }
     checkEventTarget(bytes)
     checkSnapshot(bytes)
@@ -26,6 +28,17 @@ public func clusterCommandFuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int
         checkSnapshot(framedSnapshot(body: bytes, version: version))
     }
     return 0
+}
+
+private func checkGeneration(_ member: ClusterMember) {
+    guard member.generation > 0 else { return }
+    var older = member
+    older.generation -= 1
+    older.raftAddress = member.raftAddress == "old:1" ? "old:2" : "old:1"
+    var state = ClusterState()
+    _ = state.apply(.upsertMember(member), index: 1)
+    _ = state.apply(.upsertMember(older), index: 2)
+    if state.members[member.id] != member { fatalError("an older generation replaced member \(member)") }
 }
 
 private func checkEventTarget(_ bytes: [UInt8]) {

@@ -16,14 +16,19 @@ public struct BootstrapPeer: Hashable, Sendable, CustomStringConvertible {
     /// The roles the node announces (``RoleNames``), sorted, each once; empty when it has none
     /// or did not say.
     public var roles: [String]
+    /// The node's own generation (advanced at each start), when it sent one: the cluster keeps
+    /// the highest, so an older self-description arriving late cannot move the node back.
+    public var generation: UInt64?
 
-    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool = true, keyHash: String? = nil, roles: [String] = []) {
+    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool = true, keyHash: String? = nil, roles: [String] = [],
+                generation: UInt64? = nil) {
         self.id = id
         self.raftAddress = raftAddress
         self.apiAddress = apiAddress
         self.voter = voter
         self.keyHash = keyHash
         self.roles = roles
+        self.generation = generation
     }
 
     public var description: String { "\(id)@\(apiAddress)" }

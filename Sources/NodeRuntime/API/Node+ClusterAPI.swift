@@ -9,12 +9,20 @@ struct RejoinRefusal: Error {
     let node: NodeID
 }
 
+/// A join describing an older generation of the node than the one recorded (sent before the
+/// node's latest restart and delivered late).
+struct StaleSelfDescription: Error {
+    let node: NodeID
+    let generation: UInt64
+    let recorded: UInt64
+}
+
 // MARK: - Join, remove, notify
 
 extension Node {
     var localPeer: BootstrapPeer {
         BootstrapPeer(id: id, raftAddress: raftAddress.description, apiAddress: apiAddress.description, voter: configuration.cluster.voter,
-                      keyHash: keyHash.hexString, roles: announcedRoles)
+                      keyHash: keyHash.hexString, roles: announcedRoles, generation: directory.generation)
     }
 
     /// This node's key as sent in rejoin notifies and joins.
@@ -51,7 +59,8 @@ extension Node {
         let (refusal, proven) = await checkIdentity(of: joiner, at: MemberAddresses(raft: raft, api: api), nodeKey: joining.nodeKey,
                                                     request: request, what: "join")
         if let refusal { return refusal }
-        book.learn(joiner, raftAddress: raft, apiAddress: api, voter: joining.node.voter, source: proven ? .proven : .join)
+        book.learn(joiner, raftAddress: raft, apiAddress: api, voter: joining.node.voter, generation: joining.node.generation ?? 0,
+                   source: proven ? .proven : .join)
         book.noteRoles(joiner, joining.node.roles)
         let status = consensus.status
         guard status.isLeader else { return notLeaderResponse(path: "/join") }
@@ -65,10 +74,17 @@ extension Node {
                         // was removed (or reaped). It comes back only as a new member.
                         throw RejoinRefusal(node: joiner)
                     }
+                    // A joiner that does not say its generation (an older version) keeps the recorded one.
+                    let recorded = store.member(joiner)
+                    let generation = joining.node.generation ?? recorded?.generation ?? 0
+                    if let recorded, generation < recorded.generation {
+                        throw StaleSelfDescription(node: joiner, generation: generation, recorded: recorded.generation)
+                    }
                     let record = ClusterMember(id: joiner, raftAddress: raft.description, apiAddress: api.description,
                                                voter: joining.node.voter || current.voters.contains(joiner),
-                                               keyHash: keyHash(for: joining), roles: RoleNames.normalized(joining.node.roles))
-                    if store.member(joiner) != record {
+                                               keyHash: keyHash(for: joining), roles: RoleNames.normalized(joining.node.roles),
+                                               generation: generation)
+                    if recorded != record {
                         _ = try await consensus.propose(try ClusterCommand.upsertMember(record).encode())
                     }
                     if !current.members.contains(joiner) {
@@ -82,6 +98,9 @@ extension Node {
             }
         } catch let error as ConsensusError where error.code == .notLeader {
             return notLeaderResponse(path: "/join")
+        } catch let stale as StaleSelfDescription {
+            return APIResponse.error(409, "node \(stale.node)'s join describes its generation \(stale.generation), but the cluster recorded "
+                + "generation \(stale.recorded): the request was sent before the node's latest restart; the newer record stands")
         } catch let refusal as RejoinRefusal {
             return APIResponse.error(410, "node \(refusal.node) is not a member of cluster \(clusterName.debugDescription) any more: it was removed; "
                 + "start it with -join to join again as a new member (it sets its old Raft state aside)")
@@ -215,7 +234,7 @@ extension Node {
     func learn(_ peer: BootstrapPeer, source: AddressBook.Source) {
         guard let raft = try? PeerAddress(parsing: peer.raftAddress), let api = try? PeerAddress(parsing: peer.apiAddress) else { return }
         book.learn(peer.id, raftAddress: raft, apiAddress: api, voter: peer.voter,
-                   keyHash: peer.keyHash.flatMap { [UInt8](hex: $0) } ?? [], source: source)
+                   keyHash: peer.keyHash.flatMap { [UInt8](hex: $0) } ?? [], generation: peer.generation ?? 0, source: source)
         if peer.id != id { book.noteRoles(peer.id, peer.roles) }
     }
 }

@@ -89,7 +89,8 @@ extension Node {
                                                     request: request, what: "notify")
         if let refusal { return refusal }
         if proven {
-            if book.learn(sender.id, raftAddress: raft, apiAddress: api, voter: sender.voter, source: .proven) {
+            if book.learn(sender.id, raftAddress: raft, apiAddress: api, voter: sender.voter, generation: sender.generation ?? 0,
+                          source: .proven) {
                 logger.info("member \(sender.id) proved it moved to \(raft) (API \(api.url)); the leader records the change")
             }
         } else {

@@ -37,6 +37,8 @@ extension Node {
         var behind: Duration?
         /// The roles in the member's record (or that it announced, before the record exists).
         var roles: [String]
+        /// The member's generation in its replicated record (nil before the record exists).
+        var generation: UInt64? = nil
     }
 
     func memberRows() async -> [MemberRow] {
@@ -53,7 +55,8 @@ extension Node {
                              voter: status.voters.contains(member) || (status.members.isEmpty && configuration.cluster.voter),
                              swim: swim, isLeader: status.leader == member, replication: status.peers[member],
                              behind: watches[member]?.behind(at: now),
-                             roles: store.member(member)?.roles ?? book.roles(of: member) ?? [])
+                             roles: store.member(member)?.roles ?? book.roles(of: member) ?? [],
+                             generation: store.member(member)?.generation)
         }
     }
 
@@ -69,7 +72,7 @@ extension Node {
             "id": .string(id.rawValue), "api_addr": .string(apiURL), "addr": .string(raftAddress.description),
             "voter": .bool(configuration.cluster.voter), "state": .string(raft.role.rawValue), "version": .string(NodeRuntimeModule.version),
             "roles": .array(announcedRoles.map(JSONValue.string)),
-            "data_dir": .string(directory.path),
+            "data_dir": .string(directory.path), "generation": .number(JSONNumber(directory.generation)),
         ]
         let cluster: JSONValue = [
             "name": store.cluster.map(JSONValue.string) ?? .string(configuration.cluster.name),
@@ -191,6 +194,7 @@ extension Node.MemberRow {
             .init(key: "voter", value: .bool(voter)),
             .init(key: "swim", value: .string(swim?.rawValue ?? "unknown")),
             .init(key: "roles", value: .array(roles.map(JSONValue.string))),
+            .init(key: "generation", value: generation.map { .number(JSONNumber($0)) } ?? .null),
         ])
         if let replication {
             object.append(key: "match_index", value: .number(JSONNumber(replication.matchIndex)))

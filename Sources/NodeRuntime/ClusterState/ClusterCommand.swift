@@ -4,12 +4,13 @@ import DiscoCore
 
 /// A change to the replicated cluster state: the payload of a Raft normal entry.
 ///
-/// Wire format (version 3), all integers big-endian:
+/// Wire format (version 4), all integers big-endian:
 ///
-///     version u8 = 3 | tag u8 | fields
+///     version u8 = 4 | tag u8 | fields
 ///     tag 1 initialize:      cluster name8, epoch u64
 ///     tag 2 upsertMember:    id name8, raftAddress name8, apiAddress name8, voter u8 (0 or 1),
-///                            keyHash u8-length (0 or 32) + bytes, roles u8-count (≤ 32) + name8 each
+///                            keyHash u8-length (0 or 32) + bytes, roles u8-count (≤ 32) + name8 each,
+///                            generation u64
 ///     tag 3 removeMember:    id name8
 ///     tag 4 appendEvent:     timeMillis i64, data u32-length + bytes (≤ 1 MiB, one JSON value)
 ///     tag 5 trimEvents:      through u64 (≥ 1)
@@ -22,12 +23,14 @@ import DiscoCore
 ///
 /// where `name8` is a one-byte length followed by that many bytes of UTF-8. Versions 1 (before
 /// member key hashes and idempotency keys: tag 2 without `keyHash`, no tag 6) and 2 (before
-/// member roles and the key-value state: tag 2 without `roles`, no tag 7) are still read. Decoding is strict: no trailing bytes, flags exactly 0 or 1, node IDs valid, event data a
+/// member roles and the key-value state: tag 2 without `roles`, no tag 7) and 3 (before member
+/// generations: tag 2 without `generation`, read as 0) are still read. Decoding is strict: no trailing bytes, flags exactly 0 or 1, node IDs valid, event data a
 /// JSON value.
 public enum ClusterCommand: Hashable, Sendable {
     /// Names the cluster and its epoch. The first one applied wins; later ones are ignored.
     case initialize(cluster: String, epoch: UInt64)
-    /// Adds a member, or replaces the one with the same ID.
+    /// Adds a member, or replaces the one with the same ID unless the recorded member has a higher
+    /// ``ClusterMember/generation`` (a stale self-description).
     case upsertMember(ClusterMember)
     /// Removes a member (ignored when it is unknown).
     case removeMember(NodeID)
@@ -43,9 +46,9 @@ public enum ClusterCommand: Hashable, Sendable {
     case kvTransaction(KVTransaction)
 
     /// The format version ``encode()`` writes.
-    public static let formatVersion: UInt8 = 3
+    public static let formatVersion: UInt8 = 4
     /// The versions ``decode(_:)`` reads.
-    public static let readableVersions: ClosedRange<UInt8> = 1...3
+    public static let readableVersions: ClosedRange<UInt8> = 1...4
 
     /// Tag bytes.
     enum Tag: UInt8 {
@@ -154,7 +157,8 @@ public enum ClusterCommand: Hashable, Sendable {
             let cluster = try reader.name("cluster")
             command = .initialize(cluster: cluster, epoch: try reader.u64("epoch"))
         case .upsertMember:
-            command = .upsertMember(try ClusterMember.decode(from: &reader, field: "member.", withKeyHash: version >= 2, withRoles: version >= 3))
+            command = .upsertMember(try ClusterMember.decode(from: &reader, field: "member.", withKeyHash: version >= 2, withRoles: version >= 3,
+                                                                     withGeneration: version >= 4))
         case .removeMember:
             command = .removeMember(try reader.nodeID("id"))
         case .appendEvent:

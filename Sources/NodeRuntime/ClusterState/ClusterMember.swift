@@ -18,22 +18,30 @@ public struct ClusterMember: Hashable, Sendable, CustomStringConvertible {
     public var keyHash: [UInt8]
     /// The roles the node announced when it joined (``RoleNames``), sorted, each once.
     public var roles: [String]
+    /// The member's own generation: a number only the node itself advances (once at each start,
+    /// persisted in its data directory), carried with every self-description. An upsert with a
+    /// lower generation than the recorded one is stale and is not applied
+    /// (``ClusterState/apply(_:index:)``). 0 means unknown (records from before generations).
+    public var generation: UInt64
 
     /// Length of a key hash (SHA-256).
     public static let keyHashLength = 32
 
-    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool, keyHash: [UInt8] = [], roles: [String] = []) {
+    public init(id: NodeID, raftAddress: String, apiAddress: String, voter: Bool, keyHash: [UInt8] = [], roles: [String] = [],
+                generation: UInt64 = 0) {
         self.id = id
         self.raftAddress = raftAddress
         self.apiAddress = apiAddress
         self.voter = voter
         self.keyHash = keyHash
         self.roles = roles
+        self.generation = generation
     }
 
     public var description: String {
         "\(id) (raft \(raftAddress), api \(apiAddress), \(voter ? "voter" : "non-voter")\(keyHash.isEmpty ? "" : ", key known")"
-            + (roles.isEmpty ? ")" : ", roles \(roles.joined(separator: ",")))")
+            + (roles.isEmpty ? "" : ", roles \(roles.joined(separator: ","))")
+            + (generation == 0 ? ")" : ", generation \(generation))")
     }
 
     /// Whether `other` is this member at the same addresses.
@@ -58,8 +66,9 @@ public struct ClusterMember: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Writes the member; `withKeyHash` false writes the original layout (without the hash),
-    /// `withRoles` false the layout before roles.
-    func encode(into writer: inout ClusterByteWriter, withKeyHash: Bool = true, withRoles: Bool = true) {
+    /// `withRoles` false the layout before roles, `withGeneration` false the layout before
+    /// generations.
+    func encode(into writer: inout ClusterByteWriter, withKeyHash: Bool = true, withRoles: Bool = true, withGeneration: Bool = true) {
         writer.name(id.rawValue)
         writer.name(raftAddress)
         writer.name(apiAddress)
@@ -72,10 +81,11 @@ public struct ClusterMember: Hashable, Sendable, CustomStringConvertible {
             writer.u8(UInt8(truncatingIfNeeded: roles.count))
             for role in roles { writer.name(role) }
         }
+        if withGeneration { writer.u64(generation) }
     }
 
     static func decode(from reader: inout ClusterByteReader, field prefix: String, withKeyHash: Bool = true,
-                       withRoles: Bool = true) throws(ClusterCodingError) -> ClusterMember {
+                       withRoles: Bool = true, withGeneration: Bool = true) throws(ClusterCodingError) -> ClusterMember {
         let id = try reader.nodeID(prefix + "id")
         let raftAddress = try reader.name(prefix + "raftAddress")
         let apiAddress = try reader.name(prefix + "apiAddress")
@@ -104,6 +114,8 @@ public struct ClusterMember: Hashable, Sendable, CustomStringConvertible {
                 roles.append(role)
             }
         }
-        return ClusterMember(id: id, raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash, roles: roles)
+        let generation = withGeneration ? try reader.u64(prefix + "generation") : 0
+        return ClusterMember(id: id, raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash, roles: roles,
+                             generation: generation)
     }
 }

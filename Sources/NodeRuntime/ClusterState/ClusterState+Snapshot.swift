@@ -3,15 +3,16 @@ import DiscoRaft
 
 // MARK: - Snapshot format
 
-/// Snapshot encoding of the whole state (version 4), integers big-endian:
+/// Snapshot encoding of the whole state (version 5), integers big-endian:
 ///
-///     magic "DCSS" | version u8 = 4 | body length u64 | body | CRC-32C u32 of everything before
+///     magic "DCSS" | version u8 = 5 | body length u64 | body | CRC-32C u32 of everything before
 ///     body: initialized u8 (0 or 1) [cluster name8, epoch u64]
 ///           appliedIndex u64
 ///           member count u32, members in ascending ID order
 ///             (id name8, raftAddress name8, apiAddress name8, voter u8,
 ///              keyHash u8-length (0 or 32) + bytes (absent before version 3),
-///              roles u8-count (≤ 32) + name8 each (absent before version 4))
+///              roles u8-count (≤ 32) + name8 each (absent before version 4),
+///              generation u64 (absent before version 5, read as 0))
 ///           trimmedThrough u64 (the last seq dropped by retention; absent in version 1, read as 0)
 ///           event count u64, events in sequence order (seq is implied: trimmedThrough + 1, + 2, …)
 ///             (index u64 strictly increasing and ≤ appliedIndex, timeMillis i64, data u32 + bytes)
@@ -22,15 +23,15 @@ import DiscoRaft
 ///              appliedIndex), value u32-length + bytes (≤ 64 KiB))
 ///
 /// Version 1 (before events could be trimmed), version 2 (before member key hashes and
-/// idempotency keys) and version 3 (before member roles and the key-value state) snapshots are
-/// still read.
+/// idempotency keys), version 3 (before member roles and the key-value state) and version 4
+/// (before member generations) snapshots are still read.
 /// Restoring is strict: wrong magic, version, length or checksum, trailing bytes, unsorted or
 /// duplicate members, out-of-order event indexes and event data that is not JSON are refused.
 extension ClusterState {
     /// The snapshot format version.
-    public static let snapshotVersion: UInt8 = 4
+    public static let snapshotVersion: UInt8 = 5
     /// Versions ``init(snapshot:)`` reads.
-    static let readableSnapshotVersions: ClosedRange<UInt8> = 1...4
+    static let readableSnapshotVersions: ClosedRange<UInt8> = 1...5
     static let snapshotMagic: [UInt8] = Array("DCSS".utf8)
     static let snapshotSubject = "cluster snapshot"
     /// Magic, version and body length.
@@ -123,7 +124,7 @@ extension ClusterState {
         for position in 0..<memberCount {
             let start = reader.offset
             let member = try ClusterMember.decode(from: &reader, field: "members[\(position)].", withKeyHash: version >= 3,
-                                                withRoles: version >= 4)
+                                                withRoles: version >= 4, withGeneration: version >= 5)
             if let previousID, !(previousID < member.id) {
                 throw reader.error(.invalidValue, "members[\(position)].id", at: start + 1,
                                    "expected IDs in strictly ascending order, found \(member.id) after \(previousID)")

@@ -126,6 +126,13 @@ public struct ClusterState: Hashable, Sendable {
             epoch = newEpoch
             return .initialized(cluster: name, epoch: newEpoch)
         case .upsertMember(let member):
+            // Only the member advances its generation, so a lower one is an old self-description
+            // committed late (a replayed or delayed upsert): it must not move the member back.
+            // Equal generations apply (last committed wins): within one generation the member's
+            // addresses do not change, and voter, key and roles updates carry its generation.
+            if let recorded = members[member.id], member.generation < recorded.generation {
+                return .ignored(reason: "stale record of member \(member.id): generation \(member.generation) is below the recorded \(recorded.generation)")
+            }
             let previous = members.updateValue(member, forKey: member.id)
             return .memberUpdated(member, previous: previous)
         case .removeMember(let id):

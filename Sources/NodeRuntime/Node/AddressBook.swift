@@ -12,7 +12,8 @@ import Synchronization
 /// node) is replaced only by another trusted one; unproven observations (a plain notify or join,
 /// gossip) only fill in nodes the book does not know yet, so nobody can redirect Raft's traffic for
 /// a member by naming its ID. A cluster whose nodes all come back on new addresses re-forms from
-/// their proven notifies.
+/// their proven notifies. A description carrying an older generation than the entry's (a request
+/// the node sent before its latest restart, delivered late) never moves it either.
 public final class AddressBook: Sendable {
     /// One node's addresses.
     public struct Entry: Hashable, Sendable {
@@ -23,6 +24,8 @@ public final class AddressBook: Sendable {
         public var keyHash: [UInt8]
         /// Where the addresses were last learned (for /status and logs).
         public var source: Source
+        /// The node's generation that described these addresses (0 when unknown).
+        public var generation: UInt64 = 0
     }
 
     public enum Source: String, Sendable, Hashable {
@@ -44,31 +47,37 @@ public final class AddressBook: Sendable {
     private let announcedRoles = Mutex<[NodeID: [String]]>([:])
     public let localID: NodeID
 
-    public init(local id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool, keyHash: [UInt8] = []) {
+    public init(local id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool, keyHash: [UInt8] = [],
+                generation: UInt64 = 0) {
         localID = id
-        entries = Mutex([id: Entry(raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash, source: .local)])
+        entries = Mutex([id: Entry(raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash, source: .local,
+                                   generation: generation)])
     }
 
     /// Records what was just heard about `id`. Returns true when the addresses changed. An
-    /// unproven `source` never moves a node known from a trusted one (it returns false then).
+    /// unproven `source` never moves a node known from a trusted one, and a description with a
+    /// known `generation` (not 0) below the entry's never moves it (it returns false then).
     /// The local node's own entry changes only through ``updateLocal(raftAddress:apiAddress:)``.
     @discardableResult
     public func learn(_ id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool, keyHash: [UInt8] = [],
-                      source: Source) -> Bool {
+                      generation: UInt64 = 0, source: Source) -> Bool {
         guard id != localID else { return false }
         let raft = raftAddress.withoutScheme
         let api = apiAddress.withoutScheme
         return entries.withLock { book in
             let old = book[id]
             let moves = old.map { $0.raftAddress != raft || $0.apiAddress != api } ?? true
-            if let old, old.source.isTrusted, !source.isTrusted {
+            // A generation guards an entry only against sources that are not more trusted than
+            // the one that set it (an unproven claim of a high generation pins nothing).
+            let older = old.map { generation != 0 && generation < $0.generation && ($0.source.isTrusted || !source.isTrusted) } ?? false
+            if let old, older || (old.source.isTrusted && !source.isTrusted) {
                 guard !moves else { return false }
                 book[id]?.voter = voter
                 if old.keyHash.isEmpty { book[id]?.keyHash = keyHash }
                 return false
             }
             book[id] = Entry(raftAddress: raft, apiAddress: api, voter: voter, keyHash: keyHash.isEmpty ? old?.keyHash ?? [] : keyHash,
-                             source: source)
+                             source: source, generation: moves ? generation : max(generation, old?.generation ?? 0))
             return moves
         }
     }
@@ -76,20 +85,25 @@ public final class AddressBook: Sendable {
     /// Seeds an entry from the replicated membership unless something fresher is known.
     /// `previous` is the replicated record before this change (nil when new): if the book still
     /// holds those old addresses, the replicated update replaces them. A proven observation that
-    /// is newer than the replicated record stays until the leader records it.
+    /// is newer than the replicated record stays until the leader records it, and so does one
+    /// from a later generation of the node than the record's.
     public func learnReplicated(_ id: NodeID, raftAddress: PeerAddress, apiAddress: PeerAddress, voter: Bool, keyHash: [UInt8] = [],
-                                previous: (raft: PeerAddress, api: PeerAddress)?) {
+                                generation: UInt64 = 0, previous: (raft: PeerAddress, api: PeerAddress)?) {
         guard id != localID else { return }
         entries.withLock { book in
-            let replicated = Entry(raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash, source: .replicated)
+            let replicated = Entry(raftAddress: raftAddress, apiAddress: apiAddress, voter: voter, keyHash: keyHash, source: .replicated,
+                                   generation: generation)
             guard let current = book[id] else {
                 book[id] = replicated
                 return
             }
             let same = current.raftAddress == raftAddress && current.apiAddress == apiAddress
             let stale = previous.map { current.raftAddress == $0.raft && current.apiAddress == $0.api } ?? false
-            if same || stale || current.source == .replicated || !current.source.isTrusted {
+            let newer = generation != 0 && generation > current.generation
+            let bookIsLater = current.source.isTrusted && current.generation > generation
+            if same || newer || (!bookIsLater && (stale || current.source == .replicated || !current.source.isTrusted)) {
                 book[id] = replicated
+                if same, bookIsLater { book[id]?.generation = current.generation }
             } else {
                 book[id]?.voter = voter
                 if !keyHash.isEmpty { book[id]?.keyHash = keyHash }

@@ -93,10 +93,13 @@ extension Node {
     /// founder the proposal did not describe) registers its key with the leader: a join at its
     /// own addresses with its key. From then on only that key (or -auth credentials) moves it.
     /// A member restarted with other roles joins the same way, so the leader commits its record
-    /// with the roles it announces now.
+    /// with the roles it announces now; and so does a member without a record, or whose record
+    /// describes an earlier start (an older generation: a leader that never heard a proven
+    /// request from it since, as with `-consensus etcd`, where restarted members need none).
     private func registerNodeKeyIfMissing() async {
-        guard let record = store.member(id), record.keyHash.isEmpty || record.roles != announcedRoles, let epoch = store.epoch,
-              let leader = leaderInfo, leader.id != id else { return }
+        guard consensus.status.members.contains(id), let epoch = store.epoch, let leader = leaderInfo, leader.id != id else { return }
+        let record = store.member(id)
+        if let record, !record.keyHash.isEmpty, record.roles == announcedRoles, record.generation >= directory.generation { return }
         let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
         if case .failure(let error) = await formationClient.join(target: leader.apiAddress, request: join,
                                                                  timeout: configuration.formation.notifyTimeout) {
@@ -119,8 +122,15 @@ extension Node {
                 let voter = raft.voters.contains(member) || (existing?.voter ?? false)
                 let keyHash = existing.map(\.keyHash).flatMap { $0.isEmpty ? nil : $0 } ?? entry.keyHash
                 let roles = book.roles(of: member) ?? existing?.roles ?? []
-                let wanted = ClusterMember(id: member, raftAddress: entry.raftAddress.description,
-                                           apiAddress: entry.apiAddress.description, voter: voter, keyHash: keyHash, roles: roles)
+                // The record's addresses come from the latest generation known: the book's entry
+                // unless the record describes a later one (the book then catches up from it). An
+                // entry of unknown generation (an older node version) keeps the recorded one.
+                let recorded = existing?.generation ?? 0
+                let generation = entry.generation == 0 ? recorded : entry.generation
+                let behind = generation < recorded
+                let wanted = ClusterMember(id: member, raftAddress: behind ? existing?.raftAddress ?? "" : entry.raftAddress.description,
+                                           apiAddress: behind ? existing?.apiAddress ?? "" : entry.apiAddress.description, voter: voter,
+                                           keyHash: keyHash, roles: roles, generation: max(generation, recorded))
                 if existing != wanted {
                     _ = try await consensus.propose(try ClusterCommand.upsertMember(wanted).encode())
                 }
@@ -187,7 +197,8 @@ extension Node {
             else { return nil }
             return (raft, api)
         }
-        book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, keyHash: member.keyHash, previous: old)
+        book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, keyHash: member.keyHash,
+                             generation: member.generation, previous: old)
         // The committed record is what every leader reconciles towards.
         if member.id != id { book.noteRoles(member.id, member.roles) }
     }

@@ -114,7 +114,8 @@ public final class Node: Service {
         let apiAddress = advertised(configuration.api.effectiveAdvertisedAddress.withoutScheme,
                                     bound: PeerAddress(host: configuration.api.bindAddress.host, port: server.localAddress.port))
         let book = AddressBook(local: configuration.nodeID, raftAddress: configuration.internode.effectiveAdvertisedAddress.withoutScheme,
-                               apiAddress: apiAddress, voter: configuration.cluster.voter, keyHash: keyHash)
+                               apiAddress: apiAddress, voter: configuration.cluster.voter, keyHash: keyHash,
+                               generation: directory.generation)
         let components: NodeComponents
         do {
             components = try await makeComponents(NodeComponents.Context(configuration: configuration, logger: logger, directory: directory,

@@ -12,6 +12,7 @@ import Foundation
 /// <data-dir>/node.lock                 exclusive flock while a node runs
 /// <data-dir>/node.json                 identity: {"id":"…","created_ms":…}
 /// <data-dir>/node-key                  the node's own secret (64 hex digits, mode 0600)
+/// <data-dir>/generation                this start's generation (decimal), advanced at every start
 /// <data-dir>/raft/                     Raft WAL segments, hard state, snapshot (own lock)
 /// <data-dir>/bootstrap-promise.json    bootstrap-expect promise, kept until released
 /// <data-dir>/removed.json              written when the node learns it was removed
@@ -26,12 +27,17 @@ public final class NodeDataDirectory: Sendable {
     /// The node's own secret: made at its first start, it proves this node is the member with
     /// its ID when it comes back on other addresses (the cluster keeps only its hash).
     public let nodeKey: NodeKey
+    /// This start's generation: above every earlier start's (it is persisted before the node
+    /// describes itself to anyone), carried in the node's self-descriptions so the cluster never
+    /// applies an older one over a newer one.
+    public let generation: UInt64
     private let lock: FileLock
 
     public var raftDirectory: String { path + "/raft" }
     public var promisePath: String { path + "/bootstrap-promise.json" }
     public var identityPath: String { path + "/node.json" }
     public var nodeKeyPath: String { path + "/node-key" }
+    public var generationPath: String { path + "/generation" }
     public var removalPath: String { path + "/removed.json" }
     public var setAsideRaftDirectory: String { path + "/raft.removed" }
 
@@ -53,6 +59,7 @@ public final class NodeDataDirectory: Sendable {
         }
         isNew = try Self.checkIdentity(at: absolute + "/node.json", nodeID: nodeID)
         nodeKey = try Self.loadOrMakeKey(at: absolute + "/node-key")
+        generation = try Self.advanceGeneration(at: absolute + "/generation")
     }
 
     /// Releases the directory's lock (the node has stopped): another node may open it now.
@@ -75,6 +82,29 @@ public final class NodeDataDirectory: Sendable {
         } catch {
             throw NodeStartupError("cannot make the node key \(file): \(error)")
         }
+    }
+
+    /// Reads the previous start's generation and persists the next one: one above it, or the
+    /// wall clock in milliseconds when that is larger, so a node whose directory was wiped and
+    /// rebuilt still comes back with a generation above the one the cluster recorded.
+    private static func advanceGeneration(at file: String) throws(NodeStartupError) -> UInt64 {
+        var previous: UInt64 = 0
+        if let bytes = FileManager.default.contents(atPath: file) {
+            let text = String(decoding: bytes, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+            guard let value = UInt64(text), value < UInt64.max else {
+                throw NodeStartupError("\(file) is not a generation (a decimal number below \(UInt64.max)), found \(text.prefix(40).debugDescription); "
+                    + "delete it (the node then starts a generation from the clock)")
+            }
+            previous = value
+        }
+        let clock = UInt64(max(0, Date().timeIntervalSince1970 * 1000))
+        let next = max(previous + 1, clock)
+        do {
+            try DurableFile.replace(file, with: Array("\(next)\n".utf8))
+        } catch {
+            throw NodeStartupError("cannot write the generation \(file): \(error)")
+        }
+        return next
     }
 
     /// Returns true when the identity file was just written.

@@ -162,4 +162,21 @@ import Testing
         }
         #expect(epoch == #""epoch" must be a non-negative integer, got -1"#)
     }
+
+    @Test func peersCarryTheirGenerationWhenTheySendOne() throws {
+        var node = b
+        node.generation = 1_764_900_000_123
+        let join = JoinRequest(node: node, cluster: "disco", epoch: 3)
+        let text = String(decoding: BootstrapWire.encode(join), as: UTF8.self)
+        #expect(text.contains(#""generation":1764900000123"#))
+        #expect(try BootstrapWire.decodeJoinRequest(BootstrapWire.encode(join)).node.generation == 1_764_900_000_123)
+        let notify = NotifyRequest(sender: node, cluster: "disco", expect: 3, known: [node, a])
+        #expect(try BootstrapWire.decodeNotifyRequest(BootstrapWire.encode(notify)) == notify)
+        // Older senders send none: decoded as unknown (nil).
+        #expect(try BootstrapWire.decodeJoinRequest(bytes(#"{"id":"a","addr":"h:1","api_addr":"h:2","cluster":"c"}"#)).node.generation == nil)
+        let negative = error { () throws(BootstrapWireError) in
+            _ = try BootstrapWire.decodeJoinRequest(bytes(#"{"id":"a","addr":"h:1","api_addr":"h:2","cluster":"c","generation":-2}"#))
+        }
+        #expect(negative == #""generation" must be a non-negative integer, got -2"#)
+    }
 }

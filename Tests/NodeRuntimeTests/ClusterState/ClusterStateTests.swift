@@ -132,7 +132,7 @@ struct ClusterStateTests {
         var version = bytes
         version[4] = 9
         #expect(snapshotError(version)?.description
-            == "cluster snapshot: unsupported-version at byte 4 (field version): expected snapshot version 1 to 4, found 9")
+            == "cluster snapshot: unsupported-version at byte 4 (field version): expected snapshot version 1 to 5, found 9")
         let truncated = Array(bytes.dropLast(10))
         #expect(snapshotError(truncated)?.description
             == "cluster snapshot: truncated at byte 5 (field bodyLength): header declares a \(bytes.count - 17)-byte body plus a 4-byte checksum, but \(bytes.count - 23) bytes follow the header")
@@ -152,8 +152,8 @@ struct ClusterStateTests {
         body.bool(false)
         body.u64(10)
         body.u32(2)
-        member("n2").encode(into: &body, withKeyHash: false, withRoles: false)
-        member("n1").encode(into: &body, withKeyHash: false, withRoles: false)
+        member("n2").encode(into: &body, withKeyHash: false, withRoles: false, withGeneration: false)
+        member("n1").encode(into: &body, withKeyHash: false, withRoles: false, withGeneration: false)
         body.u64(0)
         let unsorted = snapshotError(wrap(body.bytes))
         #expect(unsorted?.field == "members[1].id")
@@ -194,7 +194,7 @@ struct ClusterStateTests {
             body.u64(7)
             body.u64(state.appliedIndex)
             body.u32(UInt32(state.members.count))
-            for member in state.sortedMembers { member.encode(into: &body, withKeyHash: false, withRoles: false) }
+            for member in state.sortedMembers { member.encode(into: &body, withKeyHash: false, withRoles: false, withGeneration: false) }
             if version == 2 { body.u64(0) }  // trimmedThrough
             body.u64(UInt64(state.events.count))
             for event in state.events {

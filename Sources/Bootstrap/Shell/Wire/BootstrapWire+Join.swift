@@ -3,7 +3,7 @@ import DiscoCore
 // MARK: - Join on the wire
 
 extension BootstrapWire {
-    /// The body of `POST /join`: `{"id","addr","api_addr","voter","key_hash"?,"cluster","epoch"?,"node_key"?}`.
+    /// The body of `POST /join`: `{"id","addr","api_addr","voter","key_hash"?,"roles"?,"generation"?,"cluster","epoch"?,"node_key"?}`.
     public static func encode(_ request: JoinRequest) -> [UInt8] {
         var members = peerObject(request.node).members.map { ($0.key, $0.value) }
         members.append(("cluster", .string(request.cluster)))

@@ -13,7 +13,7 @@ public enum BootstrapWire {
 
     // MARK: Peers
 
-    /// `{"id","addr","api_addr","voter","key_hash"?,"roles"?}`.
+    /// `{"id","addr","api_addr","voter","key_hash"?,"roles"?,"generation"?}`.
     static func peerObject(_ peer: BootstrapPeer) -> JSONObject {
         var object = JSONObject([
             .init(key: "id", value: .string(peer.id.rawValue)),
@@ -23,6 +23,7 @@ public enum BootstrapWire {
         ])
         if let hash = peer.keyHash { object.append(key: "key_hash", value: .string(hash)) }
         if !peer.roles.isEmpty { object.append(key: "roles", value: .array(peer.roles.map(JSONValue.string))) }
+        if let generation = peer.generation { object.append(key: "generation", value: JSONValue(generation)) }
         return object
     }
 
@@ -30,11 +31,13 @@ public enum BootstrapWire {
         .array(peers.map { .object(peerObject($0)) })
     }
 
-    /// Reads the peer fields of `reader` (`voter` defaults to true, `key_hash` and `roles` are optional).
+    /// Reads the peer fields of `reader` (`voter` defaults to true, `key_hash`, `roles` and
+    /// `generation` are optional).
     static func peer(from reader: WireReader) throws(BootstrapWireError) -> BootstrapPeer {
         BootstrapPeer(id: try reader.nodeID("id"), raftAddress: try reader.raftAddress("addr"),
                       apiAddress: try reader.apiAddress("api_addr"), voter: try reader.bool("voter", default: true),
-                      keyHash: try reader.optionalHex("key_hash", bytes: 32), roles: try reader.roles("roles"))
+                      keyHash: try reader.optionalHex("key_hash", bytes: 32), roles: try reader.roles("roles"),
+                      generation: try reader.optionalUInt64("generation"))
     }
 
     /// Reads the array of peers under `key`.

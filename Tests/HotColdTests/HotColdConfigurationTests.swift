@@ -28,7 +28,7 @@ struct HotColdConfigurationTests {
         let configuration = try #require(try parse(["-hot-cold"]))
         #expect(configuration.group == .default)
         #expect(configuration.lease == LeaseSettings())
-        #expect(configuration.lease.ttl == .milliseconds(800))
+        #expect(configuration.lease.ttl == .milliseconds(500))
         #expect(configuration.priority == 0)
         #expect(configuration.mayBeHot)
         #expect(configuration.stateFile == nil)

@@ -24,8 +24,8 @@ import DiscoCore
 /// is a compare-and-set on the group's record still naming this holder with its token, so when
 /// one commits nobody was granted in between, and the holder acts again with the same token
 /// until that renewal's send time plus the renew deadline — the same rule as always. Once its
-/// clock shows `ttl × (1 − ρ) / (1 + ρ)` since the last applied renewal's send (another replica
-/// may have been granted by then), or it learns of another holder, it becomes cold.
+/// clock shows ``LeaseSettings/suspensionLimit`` since the last applied renewal's send (the
+/// lease may well have moved by then), or it learns of another holder, it becomes cold.
 ///
 /// **Stepping down.** Becoming cold (hooks, an event) happens after a suspension that lasted
 /// too long (lost quorum, a long pause). When its upstream turns unhealthy, when an operator moves the lease
@@ -41,9 +41,9 @@ public struct LeaseHolder: Sendable {
         case hot(token: UInt64, until: Duration)
         /// The renew deadline passed without a renewal: not acting, but still the holder with
         /// `token` as far as it knows. A renewal sent at `lastSent` (local) was the latest one
-        /// applied; until `lastSent + ttl × (1 − ρ) / (1 + ρ)` nobody else can have been granted,
-        /// so a renewal that commits meanwhile resumes acting with the same token, without a
-        /// hot/cold change. After that point the holder becomes cold.
+        /// applied. A renewal that commits (a compare-and-set on the record still naming this
+        /// holder and token) resumes acting with the same token, without a hot/cold change. At
+        /// `lastSent +` ``LeaseSettings/suspensionLimit`` the holder becomes cold.
         case suspended(token: UInt64, lastSent: Duration)
     }
 
@@ -146,7 +146,7 @@ public struct LeaseHolder: Sendable {
     /// The local time at which a suspended holder becomes cold (nil unless suspended).
     public var suspendedUntil: Duration? {
         guard case .suspended(_, let lastSent) = phase else { return nil }
-        return lastSent + settings.renewDeadlineLimit
+        return lastSent + settings.suspensionLimit
     }
 
     /// Whether this replica is the group's holder in the applied state and may keep renewing.

@@ -77,6 +77,13 @@ public struct LeaseSettings: Sendable, Hashable {
         return .nanoseconds(Int64(nanoseconds.rounded(.down)))
     }
 
+    /// How long after sending the latest applied renewal a suspended holder stays suspended
+    /// before it becomes cold: `ttl × (1 − ρ) / (1 + ρ)` (before then nobody can have been
+    /// granted) plus the renew deadline (the grace a newly elected leader gives a holder that
+    /// did not die with the old leader). A Raft election shorter than that costs the hot no
+    /// hot/cold change. Not a safety matter: a suspended holder does not act either way.
+    public var suspensionLimit: Duration { renewDeadlineLimit + renewDeadline }
+
     /// How long the grantor waits before proposing the same grant again when it was neither
     /// applied nor refused (lost with a leader change).
     public var grantRetry: Duration { renewPeriod }

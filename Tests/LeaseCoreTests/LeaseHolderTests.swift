@@ -5,10 +5,10 @@ import Testing
 @Suite struct LeaseHolderTests {
     let group: LeaseGroup = "web"
     /// ttl 800 ms, deadline 650 ms, period 150 ms (valid: 650 ms < 784.158 ms): a suspended
-    /// holder whose last applied renewal was sent at 10 ms becomes cold at 794.158 ms.
+    /// holder whose last applied renewal was sent at 10 ms becomes cold at 10 + 784.158 + 650 ms.
     let settings = LeaseSettings.unchecked(ttl: .milliseconds(800), renewDeadline: .milliseconds(650),
                                            renewPeriod: .milliseconds(150), maxDrift: 0.01)
-    let coldPoint: Duration = .milliseconds(10) + .nanoseconds(784_158_415)
+    let coldPoint: Duration = .milliseconds(10 + 650) + .nanoseconds(784_158_415)
 
     func ms(_ value: Int) -> Duration { .milliseconds(value) }
 
@@ -88,8 +88,10 @@ import Testing
         #expect(holder.tick(now: ms(460)) == [renewal(1, at: 460), .arm(deadline: ms(610))])
         #expect(holder.tick(now: ms(610)) == [renewal(1, at: 610), .arm(deadline: ms(660))])
         #expect(holder.tick(now: ms(660)) == [.suspend(token: 1), .arm(deadline: ms(760))])
-        #expect(holder.tick(now: ms(760)) == [renewal(1, at: 760), .arm(deadline: coldPoint)])
-        #expect(holder.tick(now: coldPoint) == [.becomeCold(token: 1, reason: .expired), .arm(deadline: ms(910))])
+        #expect(holder.tick(now: ms(760)) == [renewal(1, at: 760), .arm(deadline: ms(910))])
+        for renewal in stride(from: 910, through: 1360, by: 150) { _ = holder.tick(now: ms(renewal)) }
+        #expect(holder.phase == .suspended(token: 1, lastSent: ms(10)), "suspended, renewing")
+        #expect(holder.tick(now: coldPoint) == [.becomeCold(token: 1, reason: .expired), .arm(deadline: ms(1510))])
     }
 
     // MARK: Suspended

@@ -73,8 +73,8 @@ struct HotColdSidecarProcessTests {
     }
 
     /// Starts the three sidecars (with `extraFlags`, and `nodeFlags(index)` for each) and runs `body`.
-    static func withGroup(_ name: String, extraFlags: [String] = [], nodeFlags: (Int) -> [String] = { _ in [] },
-                          _ body: (Group) async throws -> Void) async throws {
+    static func withGroup(_ name: String, leaseFlags: [String] = Self.leaseFlags, extraFlags: [String] = [],
+                          nodeFlags: (Int) -> [String] = { _ in [] }, _ body: (Group) async throws -> Void) async throws {
         try await DiscodCluster.with(name) { cluster in
             let store = FencedHTTPStore()
             let proxyPort = try FreePort.loopback()

@@ -56,7 +56,7 @@ extension HotColdLease {
 
     /// After the loop: a shell that ends without stopping (cancelled) closes its gate too.
     private func finish() {
-        if gate.fencingToken() != nil || gate.status().state == .hot {
+        if gate.fencingToken() != nil || gate.status().state != .cold {
             gate.markCold(reason: .stopping, now: .now, wallNanoseconds: wallClock.now())
             publishStatus()
         }

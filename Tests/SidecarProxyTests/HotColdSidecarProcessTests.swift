@@ -249,7 +249,7 @@ struct HotColdSidecarFlagTests {
         let cases: [([String], String)] = [
             (["-hot-cold-group", "orders"], "-hot-cold-group needs -hot-cold"),
             (["-hot-cold", "-hot-cold-reads", "maybe"], #""maybe" is not one of local, hot"#),
-            (["-hot-cold", "-lease-ttl", "500ms"], "-lease-renew-deadline"),
+            (["-hot-cold", "-lease-ttl", "400ms"], "-lease-renew-deadline"),
             (["-hot-cold", "-hot-priority", "9999999"], "-hot-priority"),
             (["-hot-cold", "-no-hot", "-on-hot", "/bin/true"], "-on-hot"),
             (["-hot-cold", "-hot-cold-group", "a b"], "-hot-cold-group"),

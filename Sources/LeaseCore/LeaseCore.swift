@@ -20,9 +20,13 @@
 ///    ``LeaseHolder/renewalFailed(token:sentAt:refusal:now:)`` otherwise; keep one timer at the
 ///    last ``LeaseHolder/Effect/arm(deadline:)``; run the on-hot / on-cold hooks and write the
 ///    state file on ``LeaseHolder/Effect/becomeHot(token:)`` and
-///    ``LeaseHolder/Effect/becomeCold(token:reason:)``. Feed upstream health, leader changes and
-///    shutdown in. Before forwarding any write, ask ``LeaseHolder/token(at:)``: no token, no write.
-/// 3. While this node is the Raft leader, call ``LeaseGrantor/decide(now:isLeader:candidates:)``
+///    ``LeaseHolder/Effect/becomeCold(token:reason:)``; on ``LeaseHolder/Effect/suspend(token:)``
+///    and ``LeaseHolder/Effect/resume(token:)`` only update the status (no hook, no event).
+///    Feed upstream health, leader changes and shutdown in. Before forwarding any write, ask
+///    ``LeaseHolder/token(at:)``: no token, no write (also none while suspended).
+/// 3. When this node wins an election, tell its grantor with
+///    ``LeaseGrantor/leadershipGained(now:previousLeader:)``.
+/// 4. While this node is the Raft leader, call ``LeaseGrantor/decide(now:isLeader:candidates:)``
 ///    after applies, leadership changes, candidate changes (health, `-no-hot`, priority, reachability)
 ///    and at its armed deadline, and propose the grants it returns.
 public enum LeaseCore {}

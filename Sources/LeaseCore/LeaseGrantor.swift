@@ -40,6 +40,13 @@ public struct LeaseCandidate: Hashable, Sendable {
 /// grant is a compare-and-set on that change, so a renewal committed meanwhile makes it a no-op.
 /// A leader that applied the latest change late (it was behind, it restarted, it was just
 /// elected) only waits longer.
+///
+/// **After an election.** A holder that is alive renews with a new leader as soon as it learns
+/// of it, but its renewals could not commit during the election, which may last longer than
+/// what was left of the ttl. So a newly elected leader (``leadershipGained(now:previousLeader:)``)
+/// gives the holder ``LeaseSettings/renewDeadline`` to renew before it grants elsewhere — unless
+/// the holder was the leader it replaced (which most likely died with it). Waiting longer is
+/// always safe; it keeps a Raft leader change from moving the lease.
 public struct LeaseGrantor: Sendable {
     /// What the shell must do after a decision.
     public enum Effect: Hashable, Sendable {
@@ -58,6 +65,9 @@ public struct LeaseGrantor: Sendable {
     public private(set) var changeAppliedAt: Duration?
     /// The last grant proposed: its compare-and-set base and local time.
     var lastProposal: (expected: UInt64, at: Duration)?
+    /// Since the latest election won: until when a held lease is left to its holder, and the
+    /// leader this node replaced (whose lease gets no such grace).
+    var election: (graceUntil: Duration, previousLeader: NodeID?)?
 
     public init(settings: LeaseSettings, group: LeaseGroup) {
         self.settings = settings
@@ -70,10 +80,19 @@ public struct LeaseGrantor: Sendable {
         lease = state
     }
 
+    /// This node won an election at `now`, replacing `previousLeader` (the last other leader it
+    /// knew of; nil when it knew of none).
+    public mutating func leadershipGained(now: Duration, previousLeader: NodeID?) {
+        election = (now + settings.renewDeadline, previousLeader)
+    }
+
     /// The earliest local time at which a grant may be proposed (nil: nothing applied yet).
     public var grantableAt: Duration? {
         guard let changeAppliedAt else { return nil }
-        return lease.isHeld ? changeAppliedAt + settings.ttl : changeAppliedAt
+        guard let holder = lease.holder else { return changeAppliedAt }
+        let expiry = changeAppliedAt + settings.ttl
+        guard let election, election.previousLeader != holder else { return expiry }
+        return max(expiry, election.graceUntil)
     }
 
     /// The replica to grant to: the move target when it is eligible, else the eligible replica

@@ -17,7 +17,7 @@ extension LeaseHolder {
         expireIfDue(now: now, into: &effects)
         let previous = lease
         lease = state
-        if case .hot(let token, _) = phase, state.holder != me || state.token != token {
+        if let token = heldToken, state.holder != me || state.token != token {
             stepDown(.superseded, now: now, into: &effects)
         }
         if state.holder == me, state.token > 0, releasedToken != state.token {
@@ -50,6 +50,12 @@ extension LeaseHolder {
                 effects.append(.becomeHot(token: token))
             case .hot(let current, let previousUntil):
                 if current == token, until > previousUntil { phase = .hot(token: token, until: until) }
+            case .suspended(let current, _):
+                // The compare-and-set committed: nobody was granted since the last renewal.
+                if current == token {
+                    phase = .hot(token: token, until: until)
+                    effects.append(.resume(token: token))
+                }
             }
         }
         return finish(now: now, effects)
@@ -61,7 +67,7 @@ extension LeaseHolder {
     public mutating func renewalFailed(token: UInt64, sentAt: Duration, refusal: LeaseRefusal?, now: Duration) -> [Effect] {
         var effects: [Effect] = []
         expireIfDue(now: now, into: &effects)
-        if refusal != nil, case .hot(let current, _) = phase, current == token {
+        if refusal != nil, heldToken == token {
             stepDown(.superseded, now: now, into: &effects)
         }
         return finish(now: now, effects)
@@ -104,12 +110,18 @@ extension LeaseHolder {
 
     // MARK: Steps
 
+    /// Hot past the deadline: suspended; suspended past the point where another replica may
+    /// have been granted: cold.
     mutating func expireIfDue(now: Duration, into effects: inout [Effect]) {
-        if case .hot(_, let until) = phase, now >= until { stepDown(.expired, now: now, into: &effects) }
+        if case .hot(let token, let until) = phase, now >= until {
+            phase = .suspended(token: token, lastSent: until - settings.renewDeadline)
+            effects.append(.suspend(token: token))
+        }
+        if let coldAt = suspendedUntil, now >= coldAt { stepDown(.expired, now: now, into: &effects) }
     }
 
     mutating func stepDown(_ reason: ColdReason, now: Duration, into effects: inout [Effect]) {
-        guard case .hot(let token, _) = phase else { return }
+        guard let token = heldToken else { return }
         phase = .cold
         coldSince = now
         effects.append(.becomeCold(token: token, reason: reason))
@@ -133,6 +145,7 @@ extension LeaseHolder {
     func finish(now: Duration, _ effects: [Effect]) -> [Effect] {
         var deadline: Duration?
         if case .hot(_, let until) = phase { deadline = until }
+        if let coldAt = suspendedUntil { deadline = coldAt }
         if let due = nextRenewal, mayRenew { deadline = min(deadline ?? due, due) }
         guard let deadline else { return effects }
         return effects + [.arm(deadline: deadline)]

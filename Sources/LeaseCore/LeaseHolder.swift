@@ -19,8 +19,16 @@ import DiscoCore
 /// asks ``token(at:)`` with the current time: a process that was paused past its deadline is cold
 /// the moment it wakes, even before its timer fires.
 ///
-/// **Stepping down.** The deadline ends hotness by itself when renewals stop committing (lost
-/// quorum, no leader). When its upstream turns unhealthy, when an operator moves the lease
+/// **Suspending.** The deadline ends *acting* by itself when renewals stop committing (a Raft
+/// election, lost quorum): the holder is then ``Phase/suspended`` and keeps renewing. A renewal
+/// is a compare-and-set on the group's record still naming this holder with its token, so when
+/// one commits nobody was granted in between, and the holder acts again with the same token
+/// until that renewal's send time plus the renew deadline — the same rule as always. Once its
+/// clock shows ``LeaseSettings/suspensionLimit`` since the last applied renewal's send (the
+/// lease may well have moved by then), or it learns of another holder, it becomes cold.
+///
+/// **Stepping down.** Becoming cold (hooks, an event) happens after a suspension that lasted
+/// too long (lost quorum, a long pause). When its upstream turns unhealthy, when an operator moves the lease
 /// elsewhere, or when it stops, the holder becomes cold first and then proposes `release`, so the
 /// leader need not wait for the ttl. A new process of the same node does not inherit a lease
 /// claimed by its previous process: it releases it, so every process acts under its own token.
@@ -31,6 +39,12 @@ public struct LeaseHolder: Sendable {
         case cold
         /// Hot with `token` until local time `until` (exclusive).
         case hot(token: UInt64, until: Duration)
+        /// The renew deadline passed without a renewal: not acting, but still the holder with
+        /// `token` as far as it knows. A renewal sent at `lastSent` (local) was the latest one
+        /// applied. A renewal that commits (a compare-and-set on the record still naming this
+        /// holder and token) resumes acting with the same token, without a hot/cold change. At
+        /// `lastSent +` ``LeaseSettings/suspensionLimit`` the holder becomes cold.
+        case suspended(token: UInt64, lastSent: Duration)
     }
 
     /// Why a hot replica became cold.
@@ -69,6 +83,11 @@ public struct LeaseHolder: Sendable {
         case becomeHot(token: UInt64)
         /// This replica stopped being hot with `token` (run the on-cold hook, write the state file).
         case becomeCold(token: UInt64, reason: ColdReason)
+        /// The renew deadline passed: stop acting with `token` at once, but no hook and no
+        /// hot/cold event (the holder keeps renewing and may resume).
+        case suspend(token: UInt64)
+        /// A renewal committed while suspended: act again with the same `token`.
+        case resume(token: UInt64)
         /// Arm (or move) the holder's one timer to local time `deadline`; call ``tick(now:)`` then.
         case arm(deadline: Duration)
     }
@@ -108,11 +127,26 @@ public struct LeaseHolder: Sendable {
 
     // MARK: Queries
 
-    /// The token to act with at local time `now`, or nil when this replica must not act as hot.
-    /// Ask it right before every action.
+    /// The token to act with at local time `now`, or nil when this replica must not act as hot
+    /// (cold, suspended, or past its deadline). Ask it right before every action.
     public func token(at now: Duration) -> UInt64? {
         guard case .hot(let token, let until) = phase, now < until else { return nil }
         return token
+    }
+
+    /// The token this replica is hot or suspended with (nil when cold): the token its state
+    /// file and status report, whether or not it may act at this instant.
+    public var heldToken: UInt64? {
+        switch phase {
+        case .cold: nil
+        case .hot(let token, _), .suspended(let token, _): token
+        }
+    }
+
+    /// The local time at which a suspended holder becomes cold (nil unless suspended).
+    public var suspendedUntil: Duration? {
+        guard case .suspended(_, let lastSent) = phase else { return nil }
+        return lastSent + settings.suspensionLimit
     }
 
     /// Whether this replica is the group's holder in the applied state and may keep renewing.

@@ -20,22 +20,24 @@ import DiscoCore
 ///
 ///     renewDeadline < ttl × (1 − ρ) / (1 + ρ)
 ///
-/// **Defaults.** ttl 800 ms, renew deadline 650 ms, renew period 150 ms, ρ = 1 %:
-/// 800 ms × 0.99 / 1.01 = 784 ms > 650 ms, leaving 134 ms for scheduling and commit latency;
-/// four renewals fit in a deadline, so a lost renewal or a short leader election costs nothing.
-/// After `kill -9` of the hot, the Raft leader may grant the lease elsewhere 800 ms after it
-/// applied the last renewal, which on average was applied half a renewal period before the kill:
-/// fail-over ≈ 800 − 75 ms plus two commits (grant, then the new holder's first renewal), about
-/// 0.75 s. A Raft election (300–600 ms) runs inside that wait.
+/// **Defaults.** ttl 500 ms, renew deadline 400 ms, renew period 100 ms, ρ = 1 %:
+/// 500 ms × 0.99 / 1.01 = 490 ms > 400 ms, leaving 90 ms for scheduling and commit latency;
+/// three renewals fit in a deadline. A Raft election (300–600 ms) can outlast the deadline: the
+/// holder then *suspends* (stops acting, keeps renewing) and resumes with the same token when a
+/// renewal commits through the new leader, which leaves a live holder the renew deadline to do
+/// so before it grants elsewhere (``LeaseGrantor``). After `kill -9` of the hot, the Raft leader
+/// may grant the lease elsewhere 500 ms after it applied the last renewal, which on average was
+/// applied half a renewal period before the kill: fail-over ≈ 500 − 50 ms plus two commits
+/// (grant, then the new holder's first renewal).
 public struct LeaseSettings: Sendable, Hashable {
     /// How long after applying the latest grant, renewal or release (on its own clock) the Raft
     /// leader may grant the lease to another replica (`-lease-ttl`).
-    public var ttl: Duration = .milliseconds(800)
+    public var ttl: Duration = .milliseconds(500)
     /// How long after sending a renewal that was applied (on its own clock) the holder may act
     /// as hot (`-lease-renew-deadline`).
-    public var renewDeadline: Duration = .milliseconds(650)
+    public var renewDeadline: Duration = .milliseconds(400)
     /// How often the holder sends a renewal (`-lease-renew`).
-    public var renewPeriod: Duration = .milliseconds(150)
+    public var renewPeriod: Duration = .milliseconds(100)
     /// The bound ρ on every clock's rate error, as a fraction (`-lease-max-drift`; 0.01 = 1 %).
     public var maxDrift: Double = 0.01
 
@@ -74,6 +76,13 @@ public struct LeaseSettings: Sendable, Hashable {
         let nanoseconds = Double(GoDuration.nanoseconds(of: ttl)) * (1 - maxDrift) / (1 + maxDrift)
         return .nanoseconds(Int64(nanoseconds.rounded(.down)))
     }
+
+    /// How long after sending the latest applied renewal a suspended holder stays suspended
+    /// before it becomes cold: `ttl × (1 − ρ) / (1 + ρ)` (before then nobody can have been
+    /// granted) plus the renew deadline (the grace a newly elected leader gives a holder that
+    /// did not die with the old leader). A Raft election shorter than that costs the hot no
+    /// hot/cold change. Not a safety matter: a suspended holder does not act either way.
+    public var suspensionLimit: Duration { renewDeadlineLimit + renewDeadline }
 
     /// How long the grantor waits before proposing the same grant again when it was neither
     /// applied nor refused (lost with a leader change).

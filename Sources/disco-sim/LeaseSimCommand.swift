@@ -7,7 +7,7 @@ import LeaseCore
 
 /// `disco-sim lease`: runs hot/cold lease simulator seeds.
 ///
-///     disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|kill-hot|kill-hot-leader|kill-leader|failover]
+///     disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|kill-hot|kill-hot-leader|kill-leader|transfer-from-hot|failover]
 ///                     [--replicas R] [--chaos-seconds C] [--verbose]
 ///                     [--lease-ttl D] [--lease-renew-deadline D] [--lease-renew D] [--lease-max-drift X]   (validated)
 ///                     [--unsafe-lease-renew-deadline D] [--clock-drift X]   (break the rules: violations expected)
@@ -74,11 +74,11 @@ enum LeaseSimCommand {
             case "--scenario", "-scenario":
                 let text = try value(flag)
                 if text == "failover" {
-                    parsed.scenarios = [.killHot, .killHotLeader, .killLeader]
+                    parsed.scenarios = [.killHot, .killHotLeader, .killLeader, .transferFromHot]
                 } else if let scenario = LeaseScenario.allCases.first(where: { name(of: $0) == text }) {
                     parsed.scenarios = [scenario]
                 } else {
-                    throw UsageError(message: "--scenario expects chaos, kill-hot, kill-hot-leader, kill-leader or failover, got \"\(text)\"")
+                    throw UsageError(message: "--scenario expects chaos, kill-hot, kill-hot-leader, kill-leader, transfer-from-hot or failover, got \"\(text)\"")
                 }
             case "--replicas", "-replicas": parsed.replicas = Int(try number(flag, in: 2...9))
             case "--chaos-seconds", "-chaos-seconds": parsed.chaosSeconds = Int(try number(flag, in: 1...3600))
@@ -110,6 +110,7 @@ enum LeaseSimCommand {
         case .killHot: "kill-hot"
         case .killHotLeader: "kill-hot-leader"
         case .killLeader: "kill-leader"
+        case .transferFromHot: "transfer-from-hot"
         }
     }
 
@@ -126,6 +127,7 @@ enum LeaseSimCommand {
         for scenario in parsed.scenarios {
             var failovers: [Double] = []
             var stepDowns = 0
+            var suspensions = 0
             var grants: UInt64 = 0
             var rejected = 0
             for offset in 0..<parsed.seeds {
@@ -142,6 +144,7 @@ enum LeaseSimCommand {
                 rejected += result.rejectedWrites
                 if let failover = result.failover { failovers.append(Double(failover.nanoseconds) / 1e6) }
                 if result.hotSteppedDown { stepDowns += 1 }
+                suspensions += result.suspensions
                 if !result.violations.isEmpty {
                     violations += 1
                     let replay = (["--seed", "\(seed)", "--scenario", name(of: scenario)] + parsed.shaping).joined(separator: " ")
@@ -157,7 +160,10 @@ enum LeaseSimCommand {
             }
             print("\(name(of: scenario)): \(parsed.seeds) seeds, \(grants) grants, \(rejected) stale writes fenced off by the backend")
             if !failovers.isEmpty { print("  fail-over (kill → first write with a newer token), ms: \(summary(failovers))") }
-            if scenario == .killLeader { print("  the hot replica stepped down while the leader was replaced in \(stepDowns) of \(parsed.seeds) seeds") }
+            print("  the hot suspended acting at its renew deadline \(suspensions) times")
+            if scenario == .killLeader || scenario == .transferFromHot {
+                print("  the hot replica became cold while the leader was replaced in \(stepDowns) of \(parsed.seeds) seeds")
+            }
         }
         print("lease: \(seedsRun) seeds, \(violations) violations")
         return violations == 0 ? 0 : 1

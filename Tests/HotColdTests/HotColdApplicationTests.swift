@@ -165,4 +165,24 @@ struct HotColdApplicationTests {
         #expect(json["since"]?.stringValue == "2023-11-14T22:13:20.123Z")
         #expect(json["group"]?.stringValue == "orders")
     }
+
+    @Test func pastItsDeadlineTheGateSaysSuspendedAndAResumeStartsANewPeriodWithTheSameToken() throws {
+        let gate = HotColdGate(status: HotColdStatus(group: "orders", node: "a", sinceWallNanoseconds: 0))
+        let start = ContinuousClock.now
+        gate.markHot(token: 4, until: start + .milliseconds(400), now: start, wallNanoseconds: 1_000)
+        #expect(gate.fencingToken(at: start + .milliseconds(399)) == 4)
+        // Past the deadline: no token, and the status (what the state file and /hot show) says suspended.
+        let later = start + .milliseconds(450)
+        #expect(gate.fencingToken(at: later) == nil)
+        let suspended = gate.status(at: later)
+        #expect(suspended.state == .suspended && suspended.token == 4 && suspended.coldReason == nil)
+        #expect(suspended.stateFileJSON["state"]?.stringValue == "suspended")
+        // A renewal committed: hot again with the same token and since, in a new hot period.
+        gate.markHot(token: 4, until: later + .milliseconds(400), now: later, wallNanoseconds: 2_000)
+        #expect(gate.fencingToken(at: later) == 4)
+        let resumed = gate.status(at: later)
+        #expect(resumed.state == .hot && resumed.token == 4 && resumed.sinceWallNanoseconds == 1_000)
+        let periods = gate.recentHotPeriods
+        #expect(periods.count == 2 && periods[0].until == start + .milliseconds(400) && periods[1].from == later)
+    }
 }

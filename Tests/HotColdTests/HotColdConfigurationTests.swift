@@ -28,7 +28,7 @@ struct HotColdConfigurationTests {
         let configuration = try #require(try parse(["-hot-cold"]))
         #expect(configuration.group == .default)
         #expect(configuration.lease == LeaseSettings())
-        #expect(configuration.lease.ttl == .milliseconds(800))
+        #expect(configuration.lease.ttl == .milliseconds(500))
         #expect(configuration.priority == 0)
         #expect(configuration.mayBeHot)
         #expect(configuration.stateFile == nil)
@@ -68,9 +68,9 @@ struct HotColdConfigurationTests {
             (["-lease-ttl", "2s"], "lease-ttl", "needs -hot-cold"),
             (["-hot-cold", "-hot-cold-group", "two words"], "hot-cold-group", "not a group name"),
             (["-hot-cold", "-hot-cold-reads", "remote"], "hot-cold-reads", "not one of local, hot"),
-            (["-hot-cold", "-lease-renew-deadline", "790ms"], "lease-renew-deadline", "784.158415ms"),
-            (["-hot-cold", "-lease-ttl", "500ms"], "lease-renew-deadline", "shorter than -lease-ttl"),
-            (["-hot-cold", "-lease-renew", "600ms"], "lease-renew", "too long"),
+            (["-hot-cold", "-lease-renew-deadline", "495ms"], "lease-renew-deadline", "490.099009ms"),
+            (["-hot-cold", "-lease-ttl", "400ms"], "lease-renew-deadline", "shorter than -lease-ttl"),
+            (["-hot-cold", "-lease-renew", "350ms"], "lease-renew", "too long"),
             (["-hot-cold", "-lease-max-drift", "0.5"], "lease-max-drift", "0...0.2"),
             (["-hot-cold", "-hot-priority", "2000000"], "hot-priority", "out of range"),
             (["-hot-cold", "-hot-cold-hook-timeout", "0s"], "hot-cold-hook-timeout", "above 0"),

@@ -115,10 +115,11 @@ struct HotColdLeaseTests {
             let staleToken = b.gate.status().token
             b.pauseLoop()
             try await waitUntil("c hot with a higher token", timeout: Self.timeout) { replicas.hot(above: staleToken) == "c" }
-            // b's loop has not run since the pause, yet its gate reads the clock: cold.
+            // b's loop has not run since the pause, yet its gate reads the clock: not acting, and
+            // its status says suspended (the loop, when it runs, makes it cold).
             #expect(b.gate.fencingToken() == nil)
-            #expect(b.gate.status().state == .cold)
-            #expect(b.gate.status().coldReason == .expired)
+            #expect(b.gate.status().state == .suspended)
+            #expect(b.gate.status().token == staleToken)
             let pausedPeriod = try #require(b.gate.recentHotPeriods.last)
             let takeover = try #require(replicas.shell("c").gate.recentHotPeriods.last)
             #expect(pausedPeriod.until <= takeover.from)

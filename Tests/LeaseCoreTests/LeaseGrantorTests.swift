@@ -4,7 +4,9 @@ import Testing
 
 @Suite struct LeaseGrantorTests {
     let group: LeaseGroup = "web"
-    let settings = LeaseSettings()  // ttl 800 ms
+    /// ttl 800 ms, renew deadline 650 ms, renew period 150 ms.
+    let settings = LeaseSettings.unchecked(ttl: .milliseconds(800), renewDeadline: .milliseconds(650),
+                                           renewPeriod: .milliseconds(150), maxDrift: 0.01)
 
     func ms(_ value: Int) -> Duration { .milliseconds(value) }
 
@@ -55,6 +57,29 @@ import Testing
         #expect(grantor.grantableAt == ms(1400))
         let effects = grantor.decide(now: ms(1400), isLeader: true, candidates: everyone)
         #expect(effects.first == .proposeGrant(.grant(group, to: "b", expectedLastChange: 6)), "the expired holder is passed over")
+    }
+
+    @Test func aNewlyElectedLeaderLeavesALiveHolderItsRenewDeadlineToRenew() {
+        var grantor = LeaseGrantor(settings: settings, group: group)
+        grantor.applied(state(holder: "a", token: 1, lastChange: 4), now: ms(100))
+        // Elected at 850 ms, after the ttl ran out during the election: it waits until 850 + 650 ms.
+        grantor.leadershipGained(now: ms(850), previousLeader: "c")
+        #expect(grantor.decide(now: ms(900), isLeader: true, candidates: everyone) == [.arm(deadline: ms(1500))])
+        // The holder renews through it: no grant, the ttl counts from that apply.
+        grantor.applied(state(holder: "a", token: 1, lastChange: 9), now: ms(920))
+        #expect(grantor.decide(now: ms(1500), isLeader: true, candidates: everyone) == [.arm(deadline: ms(1720))])
+        // A holder that was the replaced leader gets no grace: it most likely died with it.
+        var replaced = LeaseGrantor(settings: settings, group: group)
+        replaced.applied(state(holder: "a", token: 1, lastChange: 4), now: ms(100))
+        replaced.leadershipGained(now: ms(850), previousLeader: "a")
+        #expect(replaced.decide(now: ms(900), isLeader: true, candidates: everyone).first
+            == .proposeGrant(.grant(group, to: "b", expectedLastChange: 4)))
+        // A released lease needs no grace either.
+        var released = LeaseGrantor(settings: settings, group: group)
+        released.applied(state(holder: nil, token: 1, lastChange: 5, lastHolder: "a"), now: ms(100))
+        released.leadershipGained(now: ms(850), previousLeader: nil)
+        #expect(released.decide(now: ms(850), isLeader: true, candidates: everyone).first
+            == .proposeGrant(.grant(group, to: "b", expectedLastChange: 5)))
     }
 
     @Test func theLastHolderIsChosenAgainOnlyWhenNoOtherReplicaIsEligible() {

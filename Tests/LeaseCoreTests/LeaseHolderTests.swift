@@ -4,7 +4,11 @@ import Testing
 
 @Suite struct LeaseHolderTests {
     let group: LeaseGroup = "web"
-    let settings = LeaseSettings()  // ttl 800 ms, deadline 650 ms, period 150 ms
+    /// ttl 800 ms, deadline 650 ms, period 150 ms (valid: 650 ms < 784.158 ms): a suspended
+    /// holder whose last applied renewal was sent at 10 ms becomes cold at 10 + 784.158 + 650 ms.
+    let settings = LeaseSettings.unchecked(ttl: .milliseconds(800), renewDeadline: .milliseconds(650),
+                                           renewPeriod: .milliseconds(150), maxDrift: 0.01)
+    let coldPoint: Duration = .milliseconds(10 + 650) + .nanoseconds(784_158_415)
 
     func ms(_ value: Int) -> Duration { .milliseconds(value) }
 
@@ -68,7 +72,8 @@ import Testing
         #expect(holder.token(at: ms(5000)) == nil)
         var hot = hotHolder()
         let woke = hot.tick(now: ms(5000))
-        #expect(woke.first == .becomeCold(token: 1, reason: .expired))
+        #expect(Array(woke.prefix(2)) == [.suspend(token: 1), .becomeCold(token: 1, reason: .expired)],
+                "past the point where the lease may have moved: cold at once")
         #expect(woke.contains(renewal(1, at: 5000)), "it keeps renewing while the state names it")
         _ = hot.renewed(token: 1, sentAt: ms(400), now: ms(5001))
         #expect(hot.token(at: ms(5001)) == nil, "a renewal sent before stepping down is ignored")
@@ -82,7 +87,53 @@ import Testing
         #expect(holder.tick(now: ms(310)) == [renewal(1, at: 310), .arm(deadline: ms(460))])
         #expect(holder.tick(now: ms(460)) == [renewal(1, at: 460), .arm(deadline: ms(610))])
         #expect(holder.tick(now: ms(610)) == [renewal(1, at: 610), .arm(deadline: ms(660))])
-        #expect(holder.tick(now: ms(660)) == [.becomeCold(token: 1, reason: .expired), .arm(deadline: ms(760))])
+        #expect(holder.tick(now: ms(660)) == [.suspend(token: 1), .arm(deadline: ms(760))])
+        #expect(holder.tick(now: ms(760)) == [renewal(1, at: 760), .arm(deadline: ms(910))])
+        for renewal in stride(from: 910, through: 1360, by: 150) { _ = holder.tick(now: ms(renewal)) }
+        #expect(holder.phase == .suspended(token: 1, lastSent: ms(10)), "suspended, renewing")
+        #expect(holder.tick(now: coldPoint) == [.becomeCold(token: 1, reason: .expired), .arm(deadline: ms(1510))])
+    }
+
+    // MARK: Suspended
+
+    @Test func pastTheDeadlineTheHolderSuspendsAndAnAppliedRenewalResumesItWithTheSameToken() {
+        var holder = hotHolder()
+        _ = holder.tick(now: ms(160))  // a renewal sent at 160 ms that never commits (election)
+        #expect(holder.tick(now: ms(660)).first == .suspend(token: 1))
+        #expect(holder.phase == .suspended(token: 1, lastSent: ms(10)))
+        #expect(holder.token(at: ms(661)) == nil, "a suspended holder does not act")
+        #expect(holder.heldToken == 1)
+        // The new leader commits a renewal sent at 700 ms: acting again until 700 + 650 ms, no hot/cold change.
+        _ = holder.leaderChanged(now: ms(700))
+        #expect(holder.renewed(token: 1, sentAt: ms(700), now: ms(720)) == [.resume(token: 1), .arm(deadline: ms(850))])
+        #expect(holder.phase == .hot(token: 1, until: ms(1350)))
+        #expect(holder.token(at: ms(1349)) == 1)
+    }
+
+    @Test func aRenewalSentBeforeSuspendingResumesOnlyWithinItsOwnDeadline() {
+        var holder = hotHolder()
+        _ = holder.tick(now: ms(660))
+        // Sent at 160 ms, applied late: 160 + 650 = 810 ms is still ahead, so it resumes until then.
+        #expect(holder.renewed(token: 1, sentAt: ms(160), now: ms(700)).first == .resume(token: 1))
+        #expect(holder.token(at: ms(809)) == 1 && holder.token(at: ms(810)) == nil)
+        var late = hotHolder()
+        _ = late.tick(now: ms(660))
+        #expect(late.renewed(token: 1, sentAt: ms(100), now: ms(760)).allSatisfy { $0 != .resume(token: 1) })
+        #expect(late.token(at: ms(760)) == nil, "100 + 650 ms passed: nothing to resume")
+    }
+
+    @Test func aSuspendedHolderThatLearnsOfAnotherHolderOrARefusalGoesCold() {
+        var holder = hotHolder()
+        _ = holder.tick(now: ms(660))
+        #expect(holder.applied(state(holder: "b", token: 2, lastChange: 5), now: ms(700)).first == .becomeCold(token: 1, reason: .superseded))
+        #expect(holder.renewed(token: 1, sentAt: ms(690), now: ms(710)).isEmpty, "a refused token never resumes")
+        var refused = hotHolder()
+        _ = refused.tick(now: ms(660))
+        let effects = refused.renewalFailed(token: 1, sentAt: ms(670), refusal: .staleToken(current: 2), now: ms(700))
+        #expect(effects.first == .becomeCold(token: 1, reason: .superseded))
+        var unhealthy = hotHolder()
+        _ = unhealthy.tick(now: ms(660))
+        #expect(unhealthy.healthChanged(false, now: ms(700)).first == .becomeCold(token: 1, reason: .unhealthy))
     }
 
     @Test func anUnhealthyHolderStepsDownThenReleasesAndStopsRenewing() {

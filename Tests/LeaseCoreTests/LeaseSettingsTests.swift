@@ -5,12 +5,12 @@ import Testing
     @Test func theDefaultsAreValidAndLeaveAMarginForDrift() throws {
         let settings = LeaseSettings()
         try settings.validate()
-        #expect(settings.ttl == .milliseconds(800))
-        #expect(settings.renewDeadline == .milliseconds(650))
-        #expect(settings.renewPeriod == .milliseconds(150))
+        #expect(settings.ttl == .milliseconds(500))
+        #expect(settings.renewDeadline == .milliseconds(400))
+        #expect(settings.renewPeriod == .milliseconds(100))
         #expect(settings.maxDrift == 0.01)
-        // 800 ms × 0.99 / 1.01 = 784.158415… ms
-        #expect(settings.renewDeadlineLimit == .nanoseconds(784_158_415))
+        // 500 ms × 0.99 / 1.01 = 490.099009… ms
+        #expect(settings.renewDeadlineLimit == .nanoseconds(490_099_009))
         #expect(settings.renewDeadline < settings.renewDeadlineLimit)
     }
 

@@ -73,8 +73,8 @@ struct HotColdSidecarProcessTests {
     }
 
     /// Starts the three sidecars (with `extraFlags`, and `nodeFlags(index)` for each) and runs `body`.
-    static func withGroup(_ name: String, extraFlags: [String] = [], nodeFlags: (Int) -> [String] = { _ in [] },
-                          _ body: (Group) async throws -> Void) async throws {
+    static func withGroup(_ name: String, leaseFlags: [String] = Self.leaseFlags, extraFlags: [String] = [],
+                          nodeFlags: (Int) -> [String] = { _ in [] }, _ body: (Group) async throws -> Void) async throws {
         try await DiscodCluster.with(name) { cluster in
             let store = FencedHTTPStore()
             let proxyPort = try FreePort.loopback()
@@ -249,7 +249,7 @@ struct HotColdSidecarFlagTests {
         let cases: [([String], String)] = [
             (["-hot-cold-group", "orders"], "-hot-cold-group needs -hot-cold"),
             (["-hot-cold", "-hot-cold-reads", "maybe"], #""maybe" is not one of local, hot"#),
-            (["-hot-cold", "-lease-ttl", "500ms"], "-lease-renew-deadline"),
+            (["-hot-cold", "-lease-ttl", "400ms"], "-lease-renew-deadline"),
             (["-hot-cold", "-hot-priority", "9999999"], "-hot-priority"),
             (["-hot-cold", "-no-hot", "-on-hot", "/bin/true"], "-on-hot"),
             (["-hot-cold", "-hot-cold-group", "a b"], "-hot-cold-group"),

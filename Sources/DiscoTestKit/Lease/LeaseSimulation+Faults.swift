@@ -19,7 +19,7 @@ extension LeaseSimulation {
         let node = faultTarget()
         let name = replicas[node].id
         let ttl = settings.ttl.nanoseconds
-        switch Int.random(in: 0..<20, using: &random) {
+        switch Int.random(in: 0..<22, using: &random) {
         case 0..<3:
             guard replicas[node].up else { return }
             trace.record("FAULT kill -9 \(name)", at: now)
@@ -73,6 +73,11 @@ extension LeaseSimulation {
             let rate = drawRate()
             replicas[node].clock.setRate(rate, at: now)
             trace.record("FAULT clock of \(name) now runs at \(rate)", at: now)
+        case 18..<20:
+            // Commits stall as during a leader change or a slow disk: shorter and longer than the ttl.
+            let length = Duration.nanoseconds(Int64.random(in: 50_000_000...(ttl + 400_000_000), using: &random))
+            commitsStalledUntil = now + length
+            trace.record("FAULT commits stall for \(GoDuration.format(length))", at: now)
         default:
             let proposer = Int.random(in: 0..<replicas.count, using: &random)
             guard replicas[proposer].up, !replicas[proposer].paused else { return }
@@ -227,6 +232,8 @@ extension LeaseSimulation {
             if failover == nil { checker.fail("fail-over: no write with a newer token was accepted within 5s of killing the hot replica") }
         case .killLeader:
             break
+        case .transferFromHot:
+            checkHotKept()
         }
     }
 
@@ -239,7 +246,7 @@ extension LeaseSimulation {
             checker.fail("setup: no replica is hot 2s after the start")
             return
         }
-        let target = options.scenario == .killHotLeader ? hot : (hot + 1) % replicas.count
+        let target = options.scenario == .killHotLeader || options.scenario == .transferFromHot ? hot : (hot + 1) % replicas.count
         guard target != raftLeader else { return }
         if let old = raftLeader {
             replicas[old].believesLeader = false
@@ -259,11 +266,43 @@ extension LeaseSimulation {
             checker.fail("setup: the hot replica leads; expected another leader")
             return
         }
+        if options.scenario == .transferFromHot {
+            transferAway(from: hot, token: token)
+            return
+        }
         killTime = now
         killedToken = token
         watchedHot = options.scenario == .killLeader ? hot : nil
         trace.record("KILL -9 \(replicas[victim].id)\(victim == raftLeader ? " (the Raft leader)" : "")", at: now)
         crash(victim)
         queue.schedule(.finish, at: now + .seconds(5))
+    }
+
+    /// ``LeaseScenario/transferFromHot``: the hot replica, leading, hands leadership to the next
+    /// replica (a planned transfer: the new leader takes over the log as it is).
+    mutating func transferAway(from hot: Int, token: UInt64) {
+        guard raftLeader == hot else {
+            checker.fail("setup: the hot replica does not lead before the transfer")
+            return
+        }
+        let target = (hot + 1) % replicas.count
+        watchedHot = hot
+        watchedToken = token
+        replicas[hot].believesLeader = false
+        trace.record("TRANSFER leadership from the hot \(replicas[hot].id) to \(replicas[target].id)", at: now)
+        takeLeadership(target, carryRate: 1)
+        queue.schedule(.finish, at: now + .seconds(3))
+    }
+
+    /// After a leadership transfer away from the hot: the same replica is hot with the same
+    /// token, and it never became cold.
+    mutating func checkHotKept() {
+        guard let hot = watchedHot else { return }
+        let current = replicas[hot].holder.token(at: localNow(hot))
+        if hotSteppedDown || current != watchedToken || committedTable[Self.group].token != watchedToken {
+            checker.fail("no flapping: after the leadership transfer \(replicas[hot].id) should still be hot with token \(watchedToken), "
+                + "but it acts with \(current.map(String.init) ?? "none"), the committed token is \(committedTable[Self.group].token)"
+                + (hotSteppedDown ? ", and it became cold" : ""))
+        }
     }
 }

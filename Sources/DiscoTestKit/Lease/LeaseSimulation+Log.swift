@@ -46,6 +46,10 @@ extension LeaseSimulation {
             queue.schedule(.commit(node, term: term), at: now + Self.heartbeatInterval)
             return
         }
+        if let stalled = commitsStalledUntil, now < stalled {
+            queue.schedule(.commit(node, term: term), at: stalled)
+            return
+        }
         var committed = false
         while let entry = pending[node].first, entry.readyAt <= now {
             pending[node].removeFirst()
@@ -175,6 +179,8 @@ extension LeaseSimulation {
     mutating func takeLeadership(_ node: Int, carryRate: Double) {
         raftTerm += 1
         raftLeader = node
+        let previous = replicas[node].knownLeader.flatMap { $0 == node ? nil : replicas[$0].id }
+        replicas[node].grantor.leadershipGained(now: localNow(node), previousLeader: previous)
         var entries = pending[node]
         for other in replicas.indices where other != node {
             entries += pending[other].filter { _ in Double.random(in: 0..<1, using: &random) < carryRate }

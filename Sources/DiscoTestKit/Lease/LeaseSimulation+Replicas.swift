@@ -20,6 +20,12 @@ extension LeaseSimulation {
                 coldTransitions += 1
                 if node == watchedHot { hotSteppedDown = true }
                 trace.record("\(replicas[node].id) becomes cold (token \(token), \(reason))", at: now)
+            case .suspend(let token):
+                suspensions += 1
+                trace.record("\(replicas[node].id) suspends (token \(token)): renew deadline passed", at: now)
+            case .resume(let token):
+                trace.record("\(replicas[node].id) resumes acting with token \(token)", at: now)
+                attemptWrite(node)
             case .arm(let deadline):
                 guard replicas[node].holderArm?.deadline != deadline else { continue }
                 let id = nextArm

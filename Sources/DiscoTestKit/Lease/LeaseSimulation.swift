@@ -132,11 +132,15 @@ public struct LeaseSimulation {
     var healedWriteAccepted = false
     var stable: (holder: Int, token: UInt64, colds: Int)?
     var coldTransitions = 0
+    var suspensions = 0
+    /// Commits stall until this real time (a slow disk or a leader change in the making).
+    var commitsStalledUntil: Duration?
     var tracedToken: UInt64 = 0
     var killTime: Duration?
     var killedToken: UInt64 = 0
     var failover: Duration?
     var watchedHot: Int?
+    var watchedToken: UInt64 = 0
     var hotSteppedDown = false
 
     public init(options: LeaseSimulationOptions) {
@@ -175,7 +179,7 @@ public struct LeaseSimulation {
             seed: options.seed, scenario: options.scenario, replicas: replicas.count, violations: checker.violations,
             trace: trace.lines, traceHash: trace.hash, events: events, grants: committedTable[Self.group].token,
             acceptedWrites: backend.accepted, rejectedWrites: backend.rejected, failover: failover,
-            hotSteppedDown: hotSteppedDown, virtualTime: now)
+            hotSteppedDown: hotSteppedDown, suspensions: suspensions, virtualTime: now)
     }
 
     // MARK: Setup
@@ -211,7 +215,7 @@ public struct LeaseSimulation {
             queue.schedule(.heal, at: options.chaosDuration)
             queue.schedule(.livenessCheck, at: options.chaosDuration + options.livenessBound)
             queue.schedule(.finish, at: options.chaosDuration + options.livenessBound + options.stableDuration)
-        case .killHot, .killHotLeader, .killLeader:
+        case .killHot, .killHotLeader, .killLeader, .transferFromHot:
             queue.schedule(.transferLeadership, at: .seconds(2))
             queue.schedule(.kill, at: .milliseconds(2500 + Int64.random(in: 0...1000, using: &random)))
         }

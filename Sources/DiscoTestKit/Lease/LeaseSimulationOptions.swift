@@ -15,6 +15,8 @@ public enum LeaseScenario: String, Sendable, CaseIterable {
     case killHotLeader
     /// A quiet cluster; `kill -9` of the Raft leader while another replica is hot.
     case killLeader
+    /// A quiet cluster; the hot replica leads and hands Raft leadership to another replica.
+    case transferFromHot
 }
 
 // MARK: - LeaseSimulationOptions
@@ -68,7 +70,10 @@ public struct LeaseSimulationResult: Sendable {
     public var rejectedWrites: Int
     /// Kill scenarios: real time from the kill to the first write accepted with a newer token.
     public var failover: Duration?
-    /// ``LeaseScenario/killLeader``: whether the hot stepped down while the Raft leader was replaced.
+    /// ``LeaseScenario/killLeader``, ``LeaseScenario/transferFromHot``: whether the hot became
+    /// cold (or the lease moved) while the Raft leader was replaced.
     public var hotSteppedDown: Bool
+    /// Times a hot replica's renew deadline passed and it suspended acting.
+    public var suspensions: Int
     public var virtualTime: Duration
 }

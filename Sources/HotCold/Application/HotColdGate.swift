@@ -52,8 +52,9 @@ public final class HotColdGate: Sendable {
         }
     }
 
-    /// The status at `now`: hot only while ``fencingToken(at:)`` would give a token (a deadline
-    /// that passed unnoticed shows as cold, `expired`; a closed gate as cold, `unhealthy`).
+    /// The status at `now`: hot only while ``fencingToken(at:)`` would give a token (a passed
+    /// deadline shows as `suspended` — the holder stopped acting and is renewing — until the
+    /// shell marks it cold; a closed gate as cold, `unhealthy`).
     public func status(at now: ContinuousClock.Instant = .now) -> HotColdStatus {
         guarded.withLock { guarded in
             var status = guarded.status
@@ -62,8 +63,7 @@ public final class HotColdGate: Sendable {
                     status.state = .cold
                     status.coldReason = .unhealthy
                 } else if let hot = guarded.hot, now >= hot.until {
-                    status.state = .cold
-                    status.coldReason = .expired
+                    status.state = .suspended
                 }
             }
             return status
@@ -76,13 +76,17 @@ public final class HotColdGate: Sendable {
     // MARK: Driving it (lease shells)
 
     /// The replica became hot with `token` until `until` (or, already hot with `token`, its
-    /// deadline moved to `until`).
+    /// deadline moved to `until`; or, suspended with `token`, it resumed acting: a new period
+    /// starts, with no change of state, token or since).
     public func markHot(token: UInt64, until: ContinuousClock.Instant, now: ContinuousClock.Instant, wallNanoseconds: Int64) {
         guarded.withLock { guarded in
-            if guarded.hot?.token == token, guarded.status.state == .hot {
+            if let hot = guarded.hot, hot.token == token, guarded.status.state == .hot {
                 guarded.hot = (token, until)
-                if let last = guarded.periods.indices.last, guarded.periods[last].token == token {
+                if let last = guarded.periods.indices.last, guarded.periods[last].token == token, now < hot.until {
                     guarded.periods[last].until = until
+                } else {
+                    guarded.periods.append(HotPeriod(token: token, from: now, until: until))
+                    if guarded.periods.count > Self.periodsKept { guarded.periods.removeFirst() }
                 }
                 return
             }

@@ -19,6 +19,7 @@ public final class HotColdMetrics: Sendable {
 
     private struct Counts {
         var becameHot = 0
+        var suspensions = 0
         var becameCold: [String: Int] = [:]
         var hooks: [String: Int] = [:]
         var stateFileWrites = 0
@@ -35,6 +36,7 @@ public final class HotColdMetrics: Sendable {
     // MARK: Recording
 
     func recordHot() { counts.withLock { $0.becameHot += 1 } }
+    func recordSuspended() { counts.withLock { $0.suspensions += 1 } }
     func recordCold(_ reason: String) { counts.withLock { $0.becameCold[reason, default: 0] += 1 } }
     func recordHook(_ hook: String, _ result: HookResult) { counts.withLock { $0.hooks["\(hook)|\(result.rawValue)", default: 0] += 1 } }
     func recordStateFile(succeeded: Bool) {
@@ -48,6 +50,8 @@ public final class HotColdMetrics: Sendable {
 
     /// Times the replica became hot.
     public var hotTransitions: Int { counts.withLock { $0.becameHot } }
+    /// Times the hot's renew deadline passed and it stopped acting without becoming cold.
+    public var suspensions: Int { counts.withLock { $0.suspensions } }
     /// Times it became cold, by reason (`expired`, `unhealthy`, ...).
     public var coldTransitions: [String: Int] { counts.withLock { $0.becameCold } }
     /// Hook runs of `hook` (`on-hot`, `on-cold`) that came to `result`.
@@ -76,6 +80,9 @@ public final class HotColdMetrics: Sendable {
         for (reason, count) in snapshot.becameCold.sorted(by: { $0.key < $1.key }) {
             lines.append("disco_hot_cold_transitions_total{\(group),state=\"cold\",reason=\"\(reason)\"} \(count)")
         }
+        lines.append("# HELP disco_hot_cold_suspensions_total Times the hot stopped acting at its renew deadline and kept renewing.")
+        lines.append("# TYPE disco_hot_cold_suspensions_total counter")
+        lines.append("disco_hot_cold_suspensions_total{\(group)} \(snapshot.suspensions)")
         lines.append("# HELP disco_hot_cold_hooks_total Runs of -on-hot and -on-cold, by outcome.")
         lines.append("# TYPE disco_hot_cold_hooks_total counter")
         for (key, count) in snapshot.hooks.sorted(by: { $0.key < $1.key }) {

@@ -10,6 +10,11 @@ public struct HotColdStatus: Hashable, Sendable {
     /// Whether this replica may act as the hot one.
     public enum State: String, Hashable, Sendable, CustomStringConvertible {
         case hot
+        /// Still the holder with its token, but its renew deadline passed without a renewal (a
+        /// Raft election, a slow commit): not acting — no writes, `/readyz?hot` 503 — and
+        /// renewing. It becomes `hot` again with the same token, without hooks or an event, when
+        /// a renewal commits, or `cold` when the lease may have moved on.
+        case suspended
         case cold
 
         public var description: String { rawValue }

@@ -56,7 +56,7 @@ extension HotColdLease {
 
     /// After the loop: a shell that ends without stopping (cancelled) closes its gate too.
     private func finish() {
-        if gate.fencingToken() != nil || gate.status().state == .hot {
+        if gate.fencingToken() != nil || gate.status().state != .cold {
             gate.markCold(reason: .stopping, now: .now, wallNanoseconds: wallClock.now())
             publishStatus()
         }
@@ -86,6 +86,8 @@ extension HotColdLease {
                 logger.info(info.isSelf ? "leading: deciding hot/cold grants" : "no longer leading hot/cold grants",
                             metadata: ["group": "\(configuration.group)"])
             }
+            if info.isSelf, !leader.isSelf { grantor.leadershipGained(now: now, previousLeader: lastOtherLeader) }
+            if let other = info.leader, !info.isSelf { lastOtherLeader = other }
             leader = info
             if newLeader { apply(holder.leaderChanged(now: now), into: &jobs) }
         case .store(.candidates(let list)):
@@ -178,6 +180,15 @@ extension HotColdLease {
                 gate.markCold(reason: reason, now: .now, wallNanoseconds: wallClock.now())
                 hookInvocations?.yield(HotColdHookInvocation(state: .cold, token: token, reason: reason, group: group, node: node))
                 observe(HotColdChange(group: group, node: node, state: .cold, token: token, reason: reason, wallNanoseconds: wallClock.now()))
+                publishStatus()
+            case .suspend(let token):
+                metrics.recordSuspended()
+                logger.info("suspended: no renewal within the renew deadline; not acting, renewing",
+                            metadata: ["group": "\(group)", "token": "\(token)"])
+                publishStatus()
+            case .resume(let token):
+                logger.info("resumed: a renewal committed; acting again", metadata: ["group": "\(group)", "token": "\(token)"])
+                syncGate()
                 publishStatus()
             case .arm(let deadline):
                 arm(deadline, into: &jobs)

@@ -44,6 +44,8 @@ public actor HotColdLease {
     var grantor: LeaseGrantor
     var candidates: [LeaseCandidate] = []
     var leader = LeaseStoreLeader.none
+    /// The last leader other than this node that this node knew of (what a won election replaced).
+    var lastOtherLeader: NodeID?
     var healthy = true
     /// Local deadlines a timer task sleeps towards.
     var pendingWakeups: Set<Duration> = []

@@ -168,9 +168,9 @@ public final class ReverseProxy: Sendable {
             headers.add(name: RoutingDecision.hopHeader, value: nodeID)
             if let hops { headers.add(name: HopProof.header, value: hops.proof(method: request.method, target: request.target)) }
         }
-        let url = "\(scheme)://\(address)\(request.target)"
+        let url = { "\(scheme)://\(address)\(request.target)" }
         if upgrade {
-            return await WebSocketForwarding.forward(request, url: url, headers: headers, via: self.client, upstream: upstreamName,
+            return await WebSocketForwarding.forward(request, url: url(), headers: headers, via: self.client, upstream: upstreamName,
                                                      address: address, timeout: configuration.readTimeout, logger: logger, metrics: metrics)
         }
 
@@ -178,7 +178,7 @@ public final class ReverseProxy: Sendable {
         var outgoing = if case .local(let upstream) = destination, let origin = origins[upstream] {
             HTTPClientRequest(method: request.method, origin: origin, target: request.target, headers: headers)
         } else {
-            HTTPClientRequest(method: request.method, url: url, headers: headers)
+            HTTPClientRequest(method: request.method, url: url(), headers: headers)
         }
         var streamed = false
         if let length = request.body.declaredLength, length <= Self.wholeBodyLimit {

@@ -73,7 +73,10 @@ public struct HTTPClientRequest: Sendable {
 
     /// True for methods that may be repeated safely (RFC 9110 §9.2.2).
     var isIdempotent: Bool {
-        ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"].contains(method)
+        switch method {
+        case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE": true
+        default: false
+        }
     }
 }
 

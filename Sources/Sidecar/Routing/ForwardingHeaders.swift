@@ -1,8 +1,27 @@
 // MARK: - Header rewriting
 
+/// A header field the rewriting works on directly: the proxy's own field type conforms, so its
+/// headers are rewritten in place of being copied to `(name, value)` pairs and back.
+public protocol ForwardableField {
+    var name: String { get }
+    var value: String { get }
+    init(name: String, value: String)
+}
+
 /// How a request's and a response's header fields change on their way through the proxy
-/// (RFC 9110 §7.6.1, RFC 7239): pure functions over `(name, value)` pairs in order.
+/// (RFC 9110 §7.6.1, RFC 7239): pure functions over fields in order, as `(name, value)` pairs or
+/// any ``ForwardableField``.
 public enum ForwardingHeaders {
+    /// A `(name, value)` pair as a ``ForwardableField``.
+    struct Pair: ForwardableField {
+        let name: String
+        let value: String
+        init(name: String, value: String) {
+            self.name = name
+            self.value = value
+        }
+    }
+
     /// Fields that describe one connection, never forwarded (besides those `Connection` names).
     public static let hopByHop: Set<String> = [
         "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
@@ -36,13 +55,21 @@ public enum ForwardingHeaders {
         _ fields: [(name: String, value: String)], client: ClientSide, upgrade: Bool = false,
         strip: Set<String> = [], trustedHop: Bool = false
     ) -> [(name: String, value: String)] {
+        request(fields.map { Pair(name: $0.name, value: $0.value) }, client: client, upgrade: upgrade, strip: strip, trustedHop: trustedHop)
+            .map { (name: $0.name, value: $0.value) }
+    }
+
+    /// The same rewriting of a request's fields, on any field type.
+    public static func request<Field: ForwardableField>(
+        _ fields: [Field], client: ClientSide, upgrade: Bool = false, strip: Set<String> = [], trustedHop: Bool = false
+    ) -> [Field] {
         let named = connectionTokens(fields)
         var host: String?
         var forwardedFor: String?
         var forwardedProto: String?
         var forwardedHost: String?
         var forwarded: String?
-        var out: [(name: String, value: String)] = []
+        var out: [Field] = []
         out.reserveCapacity(fields.count + 4)
         for field in fields {
             let lower = field.name.lowercased()
@@ -67,18 +94,18 @@ public enum ForwardingHeaders {
                 out.append(field)
             }
         }
-        if upgrade { out.append((name: "Connection", value: "Upgrade")) }
+        if upgrade { out.append(Field(name: "Connection", value: "Upgrade")) }
         let clientText = client.address ?? "unknown"
-        out.append((name: "X-Forwarded-For", value: forwardedFor.map { $0 + ", " + clientText } ?? clientText))
+        out.append(Field(name: "X-Forwarded-For", value: forwardedFor.map { $0 + ", " + clientText } ?? clientText))
         let proto = trustedHop ? (forwardedProto ?? client.proto) : client.proto
-        out.append((name: "X-Forwarded-Proto", value: proto))
+        out.append(Field(name: "X-Forwarded-Proto", value: proto))
         if let originalHost = trustedHop ? (forwardedHost ?? host) : host {
-            out.append((name: "X-Forwarded-Host", value: originalHost))
+            out.append(Field(name: "X-Forwarded-Host", value: originalHost))
         }
         var element = "for=\(forwardedNode(client.address))"
         if let host { element += ";host=\(quotedIfNeeded(host))" }
         element += ";proto=\(client.proto)"
-        out.append((name: "Forwarded", value: forwarded.map { $0 + ", " + element } ?? element))
+        out.append(Field(name: "Forwarded", value: forwarded.map { $0 + ", " + element } ?? element))
         return out
     }
 
@@ -86,8 +113,13 @@ public enum ForwardingHeaders {
     /// the upstream's framing (`Content-Length`, `Transfer-Encoding`) and `Date` are removed;
     /// the proxy's server frames the body and dates the response itself.
     public static func response(_ fields: [(name: String, value: String)], upgrade: Bool = false) -> [(name: String, value: String)] {
+        response(fields.map { Pair(name: $0.name, value: $0.value) }, upgrade: upgrade).map { (name: $0.name, value: $0.value) }
+    }
+
+    /// The same rewriting of a response's fields, on any field type.
+    public static func response<Field: ForwardableField>(_ fields: [Field], upgrade: Bool = false) -> [Field] {
         let named = connectionTokens(fields)
-        var out: [(name: String, value: String)] = []
+        var out: [Field] = []
         out.reserveCapacity(fields.count)
         for field in fields {
             let lower = field.name.lowercased()
@@ -102,7 +134,7 @@ public enum ForwardingHeaders {
     }
 
     /// Lower-case field names that `Connection` lists (other than `close`, `keep-alive` and `upgrade`).
-    static func connectionTokens(_ fields: [(name: String, value: String)]) -> Set<String> {
+    static func connectionTokens<Field: ForwardableField>(_ fields: [Field]) -> Set<String> {
         var tokens: Set<String> = []
         for field in fields where field.name.count == 10 && field.name.lowercased() == "connection" {
             for token in field.value.split(separator: ",") {

@@ -4,6 +4,9 @@ import Sidecar
 
 // MARK: - The reverse proxy
 
+/// The server's and client's header field, rewritten by ``ForwardingHeaders`` as it is.
+extension HTTPField: ForwardableField {}
+
 /// Forwards each request to the upstream its route names (here, or at the writer's sidecar):
 /// the request is re-serialized with rewritten headers (never forwarded as raw bytes), bodies
 /// stream both ways with back-pressure, WebSocket upgrades are spliced, and failures become JSON
@@ -16,6 +19,8 @@ public final class ReverseProxy: Sendable {
     let configuration: ProxyConfiguration
     let table: RouteTable
     private let addresses: [String: String]
+    /// Each upstream's `http://host:port`, parsed once.
+    private let origins: [String: HTTPOrigin]
     let client: HTTPClient
     let writer: any WriterResolver
     let health: UpstreamHealth
@@ -52,6 +57,7 @@ public final class ReverseProxy: Sendable {
         self.configuration = configuration
         table = configuration.routeTable
         addresses = Dictionary(uniqueKeysWithValues: configuration.upstreams.map { ($0.name, $0.address.description) })
+        origins = addresses.compactMapValues { try? HTTPOrigin("http://\($0)") }
         self.nodeID = nodeID
         self.writer = writer
         self.health = health
@@ -156,20 +162,24 @@ public final class ReverseProxy: Sendable {
         }
         let upgrade = request.headers.hasToken("upgrade", in: "Connection") && request.headers.contains("Upgrade")
         let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
-        var headers = HTTPHeaders(ForwardingHeaders.request(request.headers.fields.map { ($0.name, $0.value) }, client: client,
-                                                            upgrade: upgrade, strip: strip, trustedHop: trustedHop)
-            .map { HTTPField(name: $0.name, value: $0.value) })
+        var headers = HTTPHeaders(ForwardingHeaders.request(request.headers.fields, client: client, upgrade: upgrade, strip: strip,
+                                                            trustedHop: trustedHop))
         if case .writer = destination {
             headers.add(name: RoutingDecision.hopHeader, value: nodeID)
             if let hops { headers.add(name: HopProof.header, value: hops.proof(method: request.method, target: request.target)) }
         }
-        let url = "\(scheme)://\(address)\(request.target)"
+        let url = { "\(scheme)://\(address)\(request.target)" }
         if upgrade {
-            return await WebSocketForwarding.forward(request, url: url, headers: headers, via: self.client, upstream: upstreamName,
+            return await WebSocketForwarding.forward(request, url: url(), headers: headers, via: self.client, upstream: upstreamName,
                                                      address: address, timeout: configuration.readTimeout, logger: logger, metrics: metrics)
         }
 
-        var outgoing = HTTPClientRequest(method: request.method, url: url, headers: headers)
+        // A local upstream's origin was parsed once; the writer's address can change.
+        var outgoing = if case .local(let upstream) = destination, let origin = origins[upstream] {
+            HTTPClientRequest(method: request.method, origin: origin, target: request.target, headers: headers)
+        } else {
+            HTTPClientRequest(method: request.method, url: url(), headers: headers)
+        }
         var streamed = false
         if let length = request.body.declaredLength, length <= Self.wholeBodyLimit {
             if length > 0 {
@@ -214,8 +224,7 @@ public final class ReverseProxy: Sendable {
     /// whole (a failure there is still a clean 502); others stream, and a failure half-way
     /// closes the client's connection without ending the body, so it is never taken as complete.
     private func relay(_ answer: HTTPClientStreamingResponse, method: String, upstream: String, address: String) async -> HTTPResponse {
-        let headers = HTTPHeaders(ForwardingHeaders.response(answer.headers.fields.map { ($0.name, $0.value) })
-            .map { HTTPField(name: $0.name, value: $0.value) })
+        let headers = HTTPHeaders(ForwardingHeaders.response(answer.headers.fields))
         let bodyless = method == "HEAD" || answer.status == 204 || answer.status == 304 || (100..<200).contains(answer.status)
         let body = answer.body
         if !bodyless, let text = answer.headers["Content-Length"], let length = Int(text), length <= Self.wholeBodyLimit {

@@ -23,14 +23,14 @@ enum WebSocketForwarding {
         }
         let answer = result.response
         guard let upstreamSide = result.upgraded else {
-            let fields = ForwardingHeaders.response(answer.headers.fields.map { ($0.name, $0.value) })
-            return HTTPResponse(status: answer.status, reason: answer.reason, headers: HTTPHeaders(fields.map { HTTPField(name: $0.name, value: $0.value) }),
+            let fields = ForwardingHeaders.response(answer.headers.fields)
+            return HTTPResponse(status: answer.status, reason: answer.reason, headers: HTTPHeaders(fields),
                                 body: .bytes(answer.body))
         }
         let token = answer.headers["Upgrade"] ?? request.headers["Upgrade"] ?? "websocket"
-        let fields = ForwardingHeaders.response(answer.headers.fields.map { ($0.name, $0.value) }, upgrade: true)
+        let fields = ForwardingHeaders.response(answer.headers.fields, upgrade: true)
             .filter { $0.name.lowercased() != "upgrade" }
-        return HTTPResponse.switchingProtocols(to: token, headers: HTTPHeaders(fields.map { HTTPField(name: $0.name, value: $0.value) })) { clientSide in
+        return HTTPResponse.switchingProtocols(to: token, headers: HTTPHeaders(fields)) { clientSide in
             let outcome = await clientSide.splice(with: upstreamSide)
             upstreamSide.connection.close()
             if let failure = outcome.failure {

@@ -16,7 +16,7 @@ extension HTTPClient {
     /// any bytes that came right after the head; otherwise the response is returned whole and the
     /// connection closed. `timeout` bounds the exchange up to the response.
     public func upgrade(_ request: HTTPClientRequest, timeout: Duration? = nil) async throws -> HTTPClientUpgradeResult {
-        let url = try HTTPURL.parse(request.url)
+        let url = try request.parsedURL()
         let limit = timeout ?? configuration.requestTimeout
         let host = url.authority
         return try await withDeadline(limit, host: host) {

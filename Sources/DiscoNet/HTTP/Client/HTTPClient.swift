@@ -79,7 +79,7 @@ public final class HTTPClient: Sendable {
     /// Sends one request and returns its response with the whole body, including 3xx responses.
     /// `timeout` (default ``HTTPClientConfiguration/requestTimeout``) bounds the whole exchange.
     public func send(_ request: HTTPClientRequest, timeout: Duration? = nil) async throws -> HTTPClientResponse {
-        let url = try HTTPURL.parse(request.url)
+        let url = try request.parsedURL()
         let limit = timeout ?? configuration.requestTimeout
         return try await withDeadline(limit, host: url.authority) {
             let response = try await self.startWithRetry(request, url: url)
@@ -97,7 +97,7 @@ public final class HTTPClient: Sendable {
     /// caller (cancelling the reading task closes the connection). The connection returns to the
     /// pool once the body has been read to its end; dropping the response earlier closes it.
     public func execute(_ request: HTTPClientRequest, timeout: Duration? = nil) async throws -> HTTPClientStreamingResponse {
-        let url = try HTTPURL.parse(request.url)
+        let url = try request.parsedURL()
         var limit = timeout ?? configuration.requestTimeout
         if let loop = group.loops.first(where: { $0.inLoop }) {
             switch try await startOnIdleConnection(request, url: url, limit: limit, loop: loop) {
@@ -118,7 +118,7 @@ public final class HTTPClient: Sendable {
         _ request: HTTPClientRequest, followingRedirects maxRedirects: Int, timeout: Duration? = nil
     ) async throws -> HTTPClientResponse {
         var current = request
-        var url = try HTTPURL.parse(request.url)
+        var url = try request.parsedURL()
         for _ in 0...maxRedirects {
             let response = try await send(current, timeout: timeout)
             guard response.isRedirect, let location = response.headers["Location"] else { return response }

@@ -50,12 +50,27 @@ struct HTTPClientExchange {
         }
     }
 
+    /// Methods whose empty body is still announced (`Content-Length: 0`).
+    private static func sendsEmptyLength(_ method: String) -> Bool {
+        switch method {
+        case "POST", "PUT", "PATCH": true
+        default: false
+        }
+    }
+
     private func encode(_ request: HTTPClientRequest) -> [UInt8] {
         let fixedBody = request.bodyStream == nil ? request.body : []
         var out: [UInt8] = []
         out.reserveCapacity(256 + fixedBody.count)
-        out.append(contentsOf: "\(request.method) \(url.target) HTTP/1.1\r\n".utf8)
-        if !request.headers.contains("Host") { out.append(contentsOf: "Host: \(url.authority)\r\n".utf8) }
+        out.append(contentsOf: request.method.utf8)
+        out.append(HTTPSyntax.space)
+        out.append(contentsOf: url.target.utf8)
+        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        if !request.headers.contains("Host") {
+            out.append(contentsOf: "Host: ".utf8)
+            out.append(contentsOf: url.authority.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
         for field in request.headers {
             if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding") {
                 continue
@@ -71,8 +86,10 @@ struct HTTPClientExchange {
             } else {
                 out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
             }
-        } else if !fixedBody.isEmpty || ["POST", "PUT", "PATCH"].contains(request.method) {
-            out.append(contentsOf: "Content-Length: \(fixedBody.count)\r\n".utf8)
+        } else if !fixedBody.isEmpty || Self.sendsEmptyLength(request.method) {
+            out.append(contentsOf: "Content-Length: ".utf8)
+            HTTPResponseEncoder.appendDecimal(fixedBody.count, to: &out)
+            out.append(contentsOf: "\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
         out.append(contentsOf: fixedBody)

@@ -4,19 +4,65 @@
 /// same with `https://` (TLS through ``HTTPClientConfiguration/httpsTransport``).
 public struct HTTPClientRequest: Sendable {
     public var method: String
-    public var url: String
+    /// The whole URL. A request made from an ``HTTPOrigin`` and a target keeps them parsed and
+    /// spells the URL out only when asked; setting this replaces them.
+    public var url: String {
+        get {
+            switch location {
+            case .text(let text): return text
+            case .parsed(let parsed): return parsed.text
+            }
+        }
+        set { location = .text(newValue) }
+    }
     public var headers: HTTPHeaders
     /// A body of fixed bytes (sent with `Content-Length`); ignored when ``bodyStream`` is set.
     public var body: [UInt8]
     /// A body produced while it is sent, with back-pressure (see ``HTTPClientRequestBody``).
     public var bodyStream: HTTPClientRequestBody?
 
+    /// Where the request goes: a URL as given, or an origin parsed once and a target.
+    private enum Location: Sendable {
+        case text(String)
+        case parsed(HTTPURL)
+    }
+    private var location: Location
+
     public init(method: String = "GET", url: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         self.method = method
-        self.url = url
+        self.location = .text(url)
         self.headers = headers
         self.body = body
         self.bodyStream = nil
+    }
+
+    /// A request to `target` (a path and query starting with `/`) on `origin`, which was parsed
+    /// once (a proxy's upstream): no URL text is made or parsed per request.
+    public init(method: String = "GET", origin: HTTPOrigin, target: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
+        var parsed = origin.base
+        parsed.target = target
+        self.method = method
+        self.location = .parsed(parsed)
+        self.headers = headers
+        self.body = body
+        self.bodyStream = nil
+    }
+
+    /// The request's URL, parsed; a target given with an origin is checked as a parsed one is
+    /// (a path starting with `/`, no whitespace or control characters).
+    func parsedURL() throws(HTTPClientError) -> HTTPURL {
+        switch location {
+        case .text(let text):
+            return try HTTPURL.parse(text)
+        case .parsed(let parsed):
+            guard parsed.target.utf8.first == UInt8(ascii: "/") else {
+                throw HTTPClientError(.invalidURL, host: parsed.authority, detail: "the target must start with /")
+            }
+            for byte in parsed.target.utf8 where byte <= 0x20 || byte == 0x7F {
+                throw HTTPClientError(.invalidURL, host: parsed.authority, detail: "whitespace or control character in path")
+            }
+            return parsed
+        }
     }
 
     /// A request whose body is streamed from `bodyStream`.
@@ -27,7 +73,10 @@ public struct HTTPClientRequest: Sendable {
 
     /// True for methods that may be repeated safely (RFC 9110 §9.2.2).
     var isIdempotent: Bool {
-        ["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"].contains(method)
+        switch method {
+        case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE": true
+        default: false
+        }
     }
 }
 
@@ -94,6 +143,24 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
 }
 
 // MARK: - URLs
+
+/// `http://host[:port]` or `https://host[:port]`, parsed once, for requests made with
+/// ``HTTPClientRequest/init(method:origin:target:headers:body:)``.
+public struct HTTPOrigin: Sendable, Hashable, CustomStringConvertible {
+    let base: HTTPURL
+
+    /// Parses `text`; a path after the authority is refused (the target comes with each request).
+    public init(_ text: String) throws(HTTPClientError) {
+        let parsed = try HTTPURL.parse(text)
+        guard parsed.target == "/", !text.hasSuffix("?") else {
+            throw HTTPClientError(.invalidURL, host: text, detail: "expected http://host[:port] or https://host[:port] without a path")
+        }
+        base = parsed
+    }
+
+    /// `scheme://host[:port]`.
+    public var description: String { base.origin }
+}
 
 /// The parts of an `http://` or `https://` URL the client needs.
 struct HTTPURL: Sendable, Hashable {

@@ -114,9 +114,7 @@ struct HTTPBodyDecoder: Sendable {
     // MARK: Chunk-size lines
 
     private var trailerLimits: HTTPHeadScanner.Limits {
-        let error = HTTPParseError(status: 431, reason: "trailer section larger than \(limits.maxTrailerBytes) bytes")
-        return .init(maxFirstLine: limits.maxTrailerBytes, firstLineError: error,
-                     maxTotal: limits.maxTrailerBytes, totalError: error, maxLines: limits.maxHeaderCount)
+        .init(maxFirstLine: limits.maxTrailerBytes, maxTotal: limits.maxTrailerBytes, maxLines: limits.maxHeaderCount, side: .trailers)
     }
 
     private func tooLarge() -> HTTPParseError {

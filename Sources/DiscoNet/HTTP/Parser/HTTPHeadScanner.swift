@@ -13,10 +13,31 @@ struct HTTPHeadScanner: Sendable {
 
     struct Limits: Sendable {
         var maxFirstLine: Int
-        var firstLineError: HTTPParseError
         var maxTotal: Int
-        var totalError: HTTPParseError
         var maxLines: Int
+        /// Whose section it is: the errors are worded (and made, only when thrown) for it.
+        var side: Side
+        /// The field count the limit allows (`maxLines` counts the first line too).
+        var maxFields: Int { maxLines - 1 }
+
+        enum Side: Sendable { case request, response, trailers }
+
+        var firstLineError: HTTPParseError {
+            switch side {
+            case .request: HTTPParseError(status: 414, reason: "request line longer than \(maxFirstLine) bytes")
+            case .response: HTTPParseError(status: 502, reason: "status line longer than \(maxFirstLine) bytes")
+            case .trailers: totalError
+            }
+        }
+
+        var totalError: HTTPParseError {
+            switch side {
+            case .request:
+                HTTPParseError(status: 431, reason: "header section larger than \(maxTotal) bytes or more than \(maxFields) fields")
+            case .response: HTTPParseError(status: 502, reason: "response header section larger than \(maxTotal) bytes")
+            case .trailers: HTTPParseError(status: 431, reason: "trailer section larger than \(maxTotal) bytes")
+            }
+        }
     }
 
     let kind: Kind

@@ -102,12 +102,7 @@ public struct HTTPRequestParser: Sendable {
     }
 
     static func headLimits(_ limits: HTTPParserLimits) -> HTTPHeadScanner.Limits {
-        HTTPHeadScanner.Limits(
-            maxFirstLine: limits.maxRequestLineBytes,
-            firstLineError: HTTPParseError(status: 414, reason: "request line longer than \(limits.maxRequestLineBytes) bytes"),
-            maxTotal: limits.maxHeaderBytes,
-            totalError: HTTPParseError(status: 431, reason: "header section larger than \(limits.maxHeaderBytes) bytes or more than \(limits.maxHeaderCount) fields"),
-            maxLines: limits.maxHeaderCount + 1
-        )
+        HTTPHeadScanner.Limits(maxFirstLine: limits.maxRequestLineBytes, maxTotal: limits.maxHeaderBytes,
+                               maxLines: limits.maxHeaderCount + 1, side: .request)
     }
 }

@@ -188,10 +188,7 @@ public struct HTTPResponseParser: Sendable {
     }
 
     static func headLimits(_ limits: HTTPParserLimits) -> HTTPHeadScanner.Limits {
-        let error = HTTPParseError(status: 502, reason: "response header section larger than \(limits.maxHeaderBytes) bytes")
-        return HTTPHeadScanner.Limits(
-            maxFirstLine: limits.maxRequestLineBytes,
-            firstLineError: HTTPParseError(status: 502, reason: "status line longer than \(limits.maxRequestLineBytes) bytes"),
-            maxTotal: limits.maxHeaderBytes, totalError: error, maxLines: limits.maxHeaderCount + 1)
+        HTTPHeadScanner.Limits(maxFirstLine: limits.maxRequestLineBytes, maxTotal: limits.maxHeaderBytes,
+                               maxLines: limits.maxHeaderCount + 1, side: .response)
     }
 }

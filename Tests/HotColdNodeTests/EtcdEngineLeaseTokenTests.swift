@@ -121,11 +121,9 @@ struct EngineLeaseSpace: LeaseKeyValueSpace {
     func watchCluster(to deliver: @escaping @Sendable (LeaseClusterView) -> Void) async {}
 
     func waitUntilApplied(_ revision: UInt64, timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while engine.status.appliedIndex < revision {
-            guard ContinuousClock.now < deadline else { return false }
-            try? await Task.sleep(for: .milliseconds(5))
-        }
-        return true
+        let engine = engine
+        return (try? await waitUntil("entry \(revision) applied", timeout: timeout, pollEvery: .milliseconds(5)) {
+            engine.status.appliedIndex >= revision
+        }) != nil
     }
 }

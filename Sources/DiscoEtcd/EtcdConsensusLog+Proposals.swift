@@ -244,6 +244,14 @@ extension EtcdConsensusLog {
 
     // MARK: Helpers
 
+    /// True when etcd's voting configuration under the prefix names this node (read from etcd,
+    /// not from what the watch has delivered so far).
+    public func isMemberOfExistingCluster() async -> Bool {
+        guard await readClusterRevision(), let record = try? await client.get(keys.config),
+              let config = EtcdMembershipConfig(bytes: record.value) else { return false }
+        return config.members.contains(localID)
+    }
+
     /// Bootstrapped a moment ago, the watch may not have delivered the cluster record yet: reads
     /// it from etcd. True when it exists (and its revision is now known).
     func readClusterRevision() async -> Bool {

@@ -11,6 +11,7 @@ extension Node {
     /// expect → join; `-join`/dns/dns-srv with expect → bootstrap engine; consul-kv/etcd-kv →
     /// register in the KV store; nothing → single-node cluster.
     func form() async throws {
+        await consensus.settleExistingState(within: configuration.formation.connectTimeout * 5)
         if consensus.status.hasState {
             setFormation(.rejoining, "restarting with existing Raft state; looking for the other members")
             try await rejoin()

@@ -13,6 +13,10 @@ public protocol ConsensusEngine: Sendable {
     var status: ConsensusStatus { get }
     /// Creates a new cluster with exactly these voters. Only valid on a node without state.
     func bootstrap(voters: [NodeID]) async throws
+    /// Waits, within `timeout`, until ``status`` shows state this node already has elsewhere
+    /// (an engine whose state lives outside the node learns it after start). The node calls it
+    /// once before choosing how to form.
+    func settleExistingState(within timeout: Duration) async
     /// Appends `data` to the log; returns its index once committed and applied locally.
     /// Throws ``ConsensusError`` `.notLeader` on followers, `.unknown` when this node stops
     /// leading before the entry commits, `.stopped` when the engine stops first and `.cancelled`
@@ -165,4 +169,9 @@ public struct ConsensusError: Error, Sendable, Hashable, CustomStringConvertible
     }
 
     public var description: String { message }
+}
+
+extension ConsensusEngine {
+    /// Engines that keep their state in the node (Raft's log) know it at start.
+    public func settleExistingState(within timeout: Duration) async {}
 }

@@ -48,6 +48,16 @@ public final class EtcdConsensus: ConsensusEngine {
         try await mapping { () async throws(EtcdConsensusError) in try await log.bootstrap(voters: voters) }
     }
 
+    /// A member started again may look before its watch delivered the cluster it belongs to:
+    /// when etcd's configuration names this node, waits for the watch to deliver it.
+    public func settleExistingState(within timeout: Duration) async {
+        guard !status.hasState, await log.isMemberOfExistingCluster() else { return }
+        let deadline = ContinuousClock.now + timeout
+        while !status.hasState, !status.isStopped, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
     public func propose(_ data: [UInt8]) async throws -> UInt64 {
         try await mapping { () async throws(EtcdConsensusError) in try await log.propose(data) }
     }

@@ -32,15 +32,19 @@ import Testing
         let target = PeerAddress(host: "127.0.0.1", port: raft)
         let peer = try await RaftTransport.start(localID: "z", addressBook: { $0 == "7" ? target : nil }, options: RaftTransportOptions(),
                                                  logger: Logger(label: "z", handler: LogfmtHandler(sink: MemoryLogSink()))) { _ in }
-        // Every entry after the election is of the current term; until the node stops, append
-        // right after its last entry (again, should a commit have moved past the first try).
+        // Until the node stops, append right after its last entry. The status does not say the
+        // last entry's term, and a rejected append already moved the node to the sender's term
+        // (its last entry stays of an earlier one), so every term up to the current is offered
+        // as the previous entry's: exactly one matches and is accepted.
         try await waitUntil("the node to stop on the corrupt entry") {
             let status = consensus.status
             guard !status.isStopped else { return true }
             let term = status.term + 5
-            peer.send(Message(from: "z", to: "7", term: term, body: .append(AppendRequest(
-                prevIndex: status.lastIndex, prevTerm: status.term,
-                entries: [Entry(term: term, index: status.lastIndex + 1, kind: .config, data: [0xFF, 0x00])], commit: 0))))
+            for previousTerm in stride(from: status.term, through: max(1, status.term.saturatingSubtract(200)), by: -1) {
+                peer.send(Message(from: "z", to: "7", term: term, body: .append(AppendRequest(
+                    prevIndex: status.lastIndex, prevTerm: previousTerm,
+                    entries: [Entry(term: term, index: status.lastIndex + 1, kind: .config, data: [0xFF, 0x00])], commit: 0))))
+            }
             return false
         }
         let failure = await running.outcome() as? NodeFailure
@@ -51,4 +55,8 @@ import Testing
         #expect(logs.lines.contains { $0.contains("consensus stopped: configuration entry at index") }, "\(logs.lines.suffix(5))")
         await peer.close(flushing: false)
     }
+}
+
+private extension UInt64 {
+    func saturatingSubtract(_ other: UInt64) -> UInt64 { self > other ? self - other : 0 }
 }

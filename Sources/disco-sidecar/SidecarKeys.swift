@@ -12,15 +12,7 @@ enum SidecarKeys {
     static func load(_ settings: APIKeySettings) throws(FlagError) -> InMemoryAPIKeyStore? {
         guard let path = settings.file else { return nil }
         guard settings.enabled else { throw FlagError.conflict("api-key-file", "-api-key-file is only read with -api-keys") }
-        let bytes: [UInt8]?
-        do throws(ProcessEnvironment.FileError) {
-            bytes = try ProcessEnvironment.readFileIfExists(path, limit: 64 << 20)
-        } catch {
-            throw FlagError(code: .invalidValue, flag: "api-key-file", message: "-api-key-file \(path.debugDescription): \(error)")
-        }
-        guard let bytes else {
-            throw FlagError(code: .invalidValue, flag: "api-key-file", message: "-api-key-file \(path.debugDescription): no such file")
-        }
+        let bytes = try ProcessEnvironment.readFlagFile(path, flag: "api-key-file", limit: 64 << 20)
         do throws(ConfigError) {
             return InMemoryAPIKeyStore(file: try APIKeyFile.parse(bytes, path: path))
         } catch {

@@ -34,7 +34,7 @@ public struct HopProof: Hashable, Sendable {
 
     /// The header's value.
     public var headerValue: String {
-        "v1 node=\(node) ts=\(timestamp) nonce=\(Self.hex(nonce)) mac=\(Self.hex(mac))"
+        "v1 node=\(node) ts=\(timestamp) nonce=\(Hex.encode(nonce)) mac=\(Hex.encode(mac))"
     }
 
     // MARK: What the MAC covers
@@ -78,48 +78,12 @@ public struct HopProof: Hashable, Sendable {
               let timestamp = Int64(text) else {
             return .failure(SidecarSyntaxError("the hop proof needs ts=MILLISECONDS since the Unix epoch; \(example)"))
         }
-        guard let nonce = fields["nonce"].flatMap({ bytes(hex: $0) }), nonce.count == nonceLength else {
+        guard let nonce = fields["nonce"].flatMap({ Hex.decode($0) }), nonce.count == nonceLength else {
             return .failure(SidecarSyntaxError("the hop proof needs nonce= with \(nonceLength * 2) hex digits; \(example)"))
         }
-        guard let mac = fields["mac"].flatMap({ bytes(hex: $0) }), mac.count == macLength else {
+        guard let mac = fields["mac"].flatMap({ Hex.decode($0) }), mac.count == macLength else {
             return .failure(SidecarSyntaxError("the hop proof needs mac= with \(macLength * 2) hex digits; \(example)"))
         }
         return .success(HopProof(node: node, timestamp: timestamp, nonce: nonce, mac: mac))
-    }
-
-    // MARK: Hex
-
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 0x0F)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    /// Bytes from lower- or upper-case hex; nil on anything else.
-    public static func bytes(hex text: String) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 2 == 0 else { return nil }
-        func nibble(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case 0x30...0x39: byte - 0x30
-            case 0x61...0x66: byte - 0x61 + 10
-            case 0x41...0x46: byte - 0x41 + 10
-            default: nil
-            }
-        }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count / 2)
-        var index = 0
-        while index < utf8.count {
-            guard let high = nibble(utf8[index]), let low = nibble(utf8[index + 1]) else { return nil }
-            out.append(high << 4 | low)
-            index += 2
-        }
-        return out
     }
 }

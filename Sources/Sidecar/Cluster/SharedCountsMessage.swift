@@ -23,7 +23,7 @@ public enum SharedCountsMessage {
         for entry in counts.entries where zoneNames.indices.contains(entry.zone) {
             var object = JSONObject()
             object.append(key: "zone", value: .string(zoneNames[entry.zone]))
-            object.append(key: "key", value: .string(HopProof.hex(entry.key.bytes)))
+            object.append(key: "key", value: .string(Hex.encode(entry.key.bytes)))
             object.append(key: "requests", value: .number(JSONNumber(entry.requests)))
             entries.append(.object(object))
         }
@@ -53,7 +53,7 @@ public enum SharedCountsMessage {
                   let keyText = element["key"]?.stringValue, let requests = element["requests"]?.numberValue?.intValue else {
                 return .failure(SidecarSyntaxError("counts[\(index)]: \(example)"))
             }
-            guard let key = HopProof.bytes(hex: keyText), key.count <= 4096 else {
+            guard let key = Hex.decode(keyText), key.count <= 4096 else {
                 return .failure(SidecarSyntaxError("counts[\(index)].key: expected the key's bytes as hex (at most 4096 bytes)"))
             }
             guard requests >= 1, requests <= 1 << 40 else {

@@ -38,34 +38,11 @@ public struct APIKeyFile: Hashable, Sendable {
                 throw reader.error("app_id", "\(appID.debugDescription) is listed twice; give each application one entry")
             }
             let hex = try reader.required("app_key_sha256", try reader.string("app_key_sha256"), example: #""app_key_sha256":"<64 hex digits>""#)
-            guard let digest = Self.hexBytes(hex), digest.count == 32 else {
+            guard let digest = Hex.decode(hex), digest.count == 32 else {
                 throw reader.error("app_key_sha256", "expected the key's SHA-256 as 64 hexadecimal digits (printf %s \"$KEY\" | sha256sum)")
             }
             entries.append(Entry(appID: appID, keySHA256: digest, revoked: try reader.bool("revoked") ?? false))
         }
         return APIKeyFile(entries: entries)
-    }
-
-    static func hexBytes(_ text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(digits.count / 2)
-        var index = 0
-        while index < digits.count {
-            guard let high = nibble(digits[index]), let low = nibble(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-            index += 2
-        }
-        return bytes
-    }
-
-    private static func nibble(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: byte - 0x30
-        case 0x61...0x66: byte - 0x61 + 10
-        case 0x41...0x46: byte - 0x41 + 10
-        default: nil
-        }
     }
 }

@@ -22,15 +22,7 @@ public struct HopKey: Sendable {
 
     /// Reads the key file; a missing, unreadable or short file is a flag error naming it (exit 2).
     public static func load(_ path: String) throws(FlagError) -> HopKey {
-        let contents: [UInt8]?
-        do throws(ProcessEnvironment.FileError) {
-            contents = try ProcessEnvironment.readFileIfExists(path, limit: 64 << 10)
-        } catch {
-            throw FlagError(code: .invalidValue, flag: "proxy-hop-key", message: "-proxy-hop-key \(path.debugDescription): \(error)")
-        }
-        guard let contents else {
-            throw FlagError(code: .invalidValue, flag: "proxy-hop-key", message: "-proxy-hop-key \(path.debugDescription): no such file")
-        }
+        let contents = try ProcessEnvironment.readFlagFile(path, flag: "proxy-hop-key", limit: 64 << 10)
         var trimmed = ArraySlice(contents)
         while let first = trimmed.first, first == 0x20 || first == 0x0A || first == 0x0D || first == 0x09 { trimmed = trimmed.dropFirst() }
         while let last = trimmed.last, last == 0x20 || last == 0x0A || last == 0x0D || last == 0x09 { trimmed = trimmed.dropLast() }

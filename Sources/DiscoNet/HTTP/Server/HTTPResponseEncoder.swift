@@ -8,6 +8,16 @@ enum HTTPResponseEncoder {
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128 + response.headers.count * 32)
+        appendHead(response, version: version, contentLength: contentLength, chunked: chunked, keepAlive: keepAlive, to: &out)
+        return out
+    }
+
+    /// ``head(_:version:contentLength:chunked:keepAlive:)`` appended to `out` (a buffer the
+    /// caller reuses, so answering a request allocates no array for its head).
+    static func appendHead(
+        _ response: HTTPResponse, version: HTTPVersion, contentLength: Int?, chunked: Bool, keepAlive: Bool,
+        to out: inout [UInt8]
+    ) {
         appendStatusLine(response, version: version, to: &out)
         for field in response.headers {
             if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding")
@@ -28,7 +38,6 @@ enum HTTPResponseEncoder {
             out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
-        return out
     }
 
     /// The head of a response that switches protocols (101, or 2xx to CONNECT): the handler's

@@ -55,6 +55,8 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     private var drainWaiters: [CheckedContinuation<Void, any Error>] = []
 
     private var deadline: UInt64 = 0
+    /// What the deadline timer calls; cleared once the connection is closed or handed off.
+    private lazy var timerTarget = TimerTarget(self)
     private var deadlineAction = DeadlineAction.closeSilently
     private var armedAt: UInt64 = 0
 
@@ -218,6 +220,20 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         }
     }
 
+    /// Sends what `compose` appends, after anything already queued: it writes straight into the
+    /// connection's outbound buffer (a small response costs no array of its own), which is then
+    /// handed to the transport unless earlier bytes are still waiting for it.
+    func send(composing compose: (inout [UInt8]) -> Void) {
+        guard phase == .open else { return }
+        let idle = outboundOffset == outbound.count
+        if idle {
+            outbound.removeAll(keepingCapacity: true)
+            outboundOffset = 0
+        }
+        compose(&outbound)
+        if idle { flushOutbound() }
+    }
+
     /// Bytes queued but not yet accepted by the transport.
     var pendingOutboundBytes: Int { outbound.count - outboundOffset }
 
@@ -230,6 +246,10 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
                 closeNow()
                 return
             case .wouldBlock:
+                if !wantWrite {
+                    wantWrite = true
+                    updateInterest()
+                }
                 return
             case .wrote(let count):
                 outboundOffset += count
@@ -309,6 +329,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
 
     /// Fails everything that waits on this connection and leaves the server's registry.
     func endConnectionState() {
+        releaseTimer()
         let gone = NetworkError(.connectionClosed, peer: remoteAddress?.description ?? "client", detail: "connection closed")
         let waiters = drainWaiters
         drainWaiters.removeAll()
@@ -340,11 +361,19 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
 
     func clearDeadline() { deadline = 0 }
 
+    /// The connection no longer needs its deadline (closed or handed off): a timer still queued
+    /// no longer reaches it.
+    func releaseTimer() {
+        deadline = 0
+        timerTarget.target = nil
+    }
+
     private func armTimer() {
-        guard deadline != 0, armedAt == 0 || armedAt > deadline else { return }
+        guard phase == .open || phase == .lingering, deadline != 0, armedAt == 0 || armedAt > deadline else { return }
         let at = deadline
         armedAt = at
-        _ = loop.scheduleTimer(at: at) { [weak self] in self?.timerFired(at: at) }
+        let target = timerTarget
+        _ = loop.scheduleTimer(at: at) { target.target?.timerFired(at: at) }
     }
 
     private func timerFired(at: UInt64) {

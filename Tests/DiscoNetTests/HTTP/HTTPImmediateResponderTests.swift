@@ -179,6 +179,34 @@ struct HTTPImmediateResponderTests {
         }
     }
 
+    @Test func aHandOffAnsweredInlineGetsTheRawConnection() async throws {
+        let upgrading = HTTPResponder.immediate(upTo: 1024) { _ in
+            .switchingProtocols(to: "echo") { upgraded in
+                // Echo what followed the request, then what arrives, until the client half-closes.
+                var pending = upgraded.initialBytes
+                do {
+                    while true {
+                        if !pending.isEmpty { try await upgraded.connection.write(pending) }
+                        guard let more = try await upgraded.connection.read() else { break }
+                        pending = more
+                    }
+                } catch {}
+            }
+        }
+        try await withServer(responder: upgrading) { server in
+            let client = try connect(server)
+            try client.send("GET /up HTTP/1.1\r\nHost: t\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\nearly")
+            let switched = try await client.readResponse(headRequest: true)
+            #expect(switched.status == 101)
+            #expect(switched.header("Upgrade") == "echo")
+            #expect(String(decoding: try await client.read(count: 5), as: UTF8.self) == "early")
+            try client.send("late")
+            #expect(String(decoding: try await client.read(count: 4), as: UTF8.self) == "late")
+            client.shutdownWrite()
+            #expect(try await client.isClosedByPeer())
+        }
+    }
+
     @Test func behindMiddlewareTheResponderRunsInTheTaskAndStillAnswers() async throws {
         let log = CallLog()
         let tagging = HTTPMiddlewareFunction { request, next in

@@ -94,6 +94,8 @@ extension HTTPServerConnection {
     /// closes after the response).
     private func discardUnreadBody() -> Bool {
         guard let exchange else { return false }
+        // The usual request: its body (if any) was read to the end and nobody waits for more.
+        if exchange.body.complete && !exchange.body.hasQueuedPieces && exchange.body.waiter == nil { return true }
         exchange.body.dropQueued()
         let reader = exchange.body.takeWaiter()
         if exchange.body.complete {

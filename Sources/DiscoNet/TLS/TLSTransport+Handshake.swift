@@ -160,6 +160,7 @@ extension TLSTransport {
         if log != nil { context.countFailure() }
         if let timer { loop.cancelTimer(timer) }
         timer = nil
+        timerTarget.target = nil
         if let (level, message) = log { context.failureLog.log(level, message) }
         updateTCPInterest()
         finishWaiters(error)

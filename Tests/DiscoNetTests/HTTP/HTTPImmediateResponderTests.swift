@@ -3,6 +3,10 @@ import DiscoTestKit
 import Synchronization
 import Testing
 
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+
 // MARK: - Support
 
 /// What an immediate handler saw: each request's `METHOD target`, and whether it ran inside a
@@ -204,6 +208,26 @@ struct HTTPImmediateResponderTests {
             #expect(String(decoding: try await client.read(count: 4), as: UTF8.self) == "late")
             client.shutdownWrite()
             #expect(try await client.isClosedByPeer())
+        }
+    }
+
+    @Test func aClientThatPipelinesWithoutReadingIsNotReadWithoutBound() async throws {
+        try await withServer(responder: loggingResponder(CallLog())) { server in
+            let client = try RawSocketClient(connectTo: server.localAddress)
+            var oneSecond = timeval(tv_sec: 1, tv_usec: 0)
+            setsockopt(client.fd, SOL_SOCKET, SO_SNDTIMEO, &oneSecond, socklen_t(MemoryLayout<timeval>.size))
+            let chunk = Array(String(repeating: "GET / HTTP/1.1\r\nHost: t\r\n\r\n", count: 1000).utf8)
+            // Without back-pressure the server reads (and answers into memory) all of it.
+            let bound = 64 << 20
+            var sent = 0
+            while sent < bound {
+                do { try await client.sendAsync(chunk) } catch { break }
+                sent += chunk.count
+            }
+            #expect(sent < bound, "the server kept reading requests whose answers were not read")
+            let first = try await client.readResponse()
+            #expect(first.status == 200)
+            #expect(first.bodyText == "GET /")
         }
     }
 

@@ -47,6 +47,8 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     var handOffWaiter: (() -> Void)?
 
     private var readPaused = false
+    /// Reading stopped because the peer is not reading its responses (see `readInput`).
+    private var pausedForOutput = false
     private(set) var peerClosed = false
     private var wantWrite = false
     private var interest = TransportInterest.read
@@ -114,6 +116,13 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         case .closed, .handedOff: return
         case .lingering: discardInput()
         case .open:
+            if !hangUp && pendingOutboundBytes > Self.drainHighWater {
+                // The peer sends requests but does not read the answers: read no more until they
+                // drain, or its pipelined requests would queue responses without bound.
+                pausedForOutput = true
+                pauseReading()
+                return
+            }
             guard let space = buffer.writableSpace(maxCapacity: maxBufferCapacity) else {
                 if hangUp { closeNow() } else if inFlight { pauseReading() } else { failRequest(HTTPParseError(status: 431, reason: "request too large to buffer")) }
                 return
@@ -265,6 +274,10 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     }
 
     private func outboundDrained() {
+        if pausedForOutput {
+            pausedForOutput = false
+            resumeReading()
+        }
         if !drainWaiters.isEmpty {
             let waiters = drainWaiters
             drainWaiters.removeAll()

@@ -42,9 +42,11 @@ enum BenchServer {
             tls.sessionResumption = options["--no-resumption"] == nil
             configuration.transport = try TLSTransportFactory.server(tls)
         }
-        let server = try await HTTPServer.start(configuration: configuration, group: group) { _ in
+        // A fixed answer needs no suspension: answered inline, on the loop that read the request.
+        let answer = HTTPResponder.immediate(upTo: configuration.limits.maxBodyBytes) { _ in
             HTTPResponse(status: 200, headers: headers, bytes: body)
         }
+        let server = try await HTTPServer.start(configuration: configuration, group: group, responder: answer)
         print("listening \(server.localAddress.port)")
         fflush(stdout)
         while true { try await Task.sleep(for: .seconds(3600)) }

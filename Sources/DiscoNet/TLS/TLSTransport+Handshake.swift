@@ -80,6 +80,8 @@ extension TLSTransport {
         context.countHandshake(resumed: SSL_session_reused(ssl) == 1)
         if let timer { loop.cancelTimer(timer) }
         timer = nil
+        // No timer is armed after the handshake: the cancelled one, still queued, lets go.
+        timerTarget.target = nil
         verifyFailure = nil
         updateTCPInterest()
         finishWaiters(nil)
@@ -158,6 +160,7 @@ extension TLSTransport {
         if log != nil { context.countFailure() }
         if let timer { loop.cancelTimer(timer) }
         timer = nil
+        timerTarget.target = nil
         if let (level, message) = log { context.failureLog.log(level, message) }
         updateTCPInterest()
         finishWaiters(error)
@@ -201,7 +204,8 @@ extension TLSTransport {
         _ = Self.plaintextAnswer.withUnsafeBytes { tcp.write($0) }
         tcp.shutdownWrite()
         context.failureLog.log(.info, "\(context.configuration.label): \(peer) sent plain HTTP to the TLS port; answered 400")
-        timer = loop.scheduleTimer(after: .seconds(2)) { [weak self] in self?.handshakeTimedOut() }
+        let target = timerTarget
+        timer = loop.scheduleTimer(after: .seconds(2)) { target.target?.handshakeTimedOut() }
         updateTCPInterest()
     }
 

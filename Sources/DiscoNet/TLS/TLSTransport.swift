@@ -55,6 +55,8 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
     var handshakeBlockedOn: TransportInterest = .read
     var tcpInterest: TransportInterest?
     var timer: TimerID?
+    /// What the handshake timer calls; cleared once the handshake is over or the transport closed.
+    lazy var timerTarget = TimerTarget(self)
     var establishedWaiters: [(NetworkError?) -> Void] = []
     private var readableReportPending = false
     private var closeNotifySent = false
@@ -127,7 +129,8 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
     /// Starts the handshake machinery (called by the factory once the transport is built).
     func start() {
         tcp.setHandler(self)
-        timer = loop.scheduleTimer(after: context.configuration.handshakeTimeout) { [weak self] in self?.handshakeTimedOut() }
+        let target = timerTarget
+        timer = loop.scheduleTimer(after: context.configuration.handshakeTimeout) { target.target?.handshakeTimedOut() }
         // A server waits for the client's first bytes; a client writes its hello when the
         // (connected) socket reports writable.
         handshakeBlockedOn = isServer ? .read : .write
@@ -260,6 +263,7 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
         handler = nil
         if let timer { loop.cancelTimer(timer) }
         timer = nil
+        timerTarget.target = nil
         _ = SSL_set_ex_data(ssl, 0, nil)
         SSL_free(ssl)
         tcp.close()

@@ -8,6 +8,16 @@ enum HTTPResponseEncoder {
     ) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(128 + response.headers.count * 32)
+        appendHead(response, version: version, contentLength: contentLength, chunked: chunked, keepAlive: keepAlive, to: &out)
+        return out
+    }
+
+    /// ``head(_:version:contentLength:chunked:keepAlive:)`` appended to `out` (a buffer the
+    /// caller reuses, so answering a request allocates no array for its head).
+    static func appendHead(
+        _ response: HTTPResponse, version: HTTPVersion, contentLength: Int?, chunked: Bool, keepAlive: Bool,
+        to out: inout [UInt8]
+    ) {
         appendStatusLine(response, version: version, to: &out)
         for field in response.headers {
             if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding")
@@ -28,7 +38,6 @@ enum HTTPResponseEncoder {
             out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
         }
         out.append(contentsOf: "\r\n".utf8)
-        return out
     }
 
     /// The head of a response that switches protocols (101, or 2xx to CONNECT): the handler's
@@ -51,9 +60,26 @@ enum HTTPResponseEncoder {
         out.append(contentsOf: version.minor == 0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
         appendDecimal(response.status, to: &out)
         out.append(HTTPSyntax.space)
-        for byte in response.reason.utf8 where byte >= 0x20 && byte != 0x7F { out.append(byte) }
+        appendText(response.reason, to: &out, isKept: { $0 >= 0x20 && $0 != 0x7F })
         out.append(contentsOf: "\r\n".utf8)
         if !response.headers.contains("Date") { out.append(contentsOf: HTTPDate.headerLine()) }
+    }
+
+    /// Appends `text`'s bytes without those `isKept` refuses. The usual text has none to drop and
+    /// is copied in one piece; otherwise byte by byte (`replacement` stands in for a dropped
+    /// byte when given).
+    @inline(__always)
+    private static func appendText(_ text: String, to out: inout [UInt8], replacement: UInt8? = nil, isKept: (UInt8) -> Bool) {
+        var text = text
+        text.withUTF8 { bytes in
+            if bytes.allSatisfy(isKept) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes {
+                if isKept(byte) { out.append(byte) } else if let replacement { out.append(replacement) }
+            }
+        }
     }
 
     /// A small error response with the reason as its body; the connection closes after it.
@@ -85,11 +111,18 @@ enum HTTPResponseEncoder {
         out.append(contentsOf: name.utf8)
         out.append(contentsOf: ": ".utf8)
         // Never let a handler's value smuggle a line break into the head.
-        for byte in value.utf8 { out.append(byte == HTTPSyntax.cr || byte == HTTPSyntax.lf ? HTTPSyntax.space : byte) }
+        appendText(value, to: &out, replacement: HTTPSyntax.space, isKept: { $0 != HTTPSyntax.cr && $0 != HTTPSyntax.lf })
         out.append(contentsOf: "\r\n".utf8)
     }
 
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if (100..<1000).contains(value) {
+            // A status code: three digits, written in order.
+            out.append(UInt8(ascii: "0") + UInt8(value / 100))
+            out.append(UInt8(ascii: "0") + UInt8(value / 10 % 10))
+            out.append(UInt8(ascii: "0") + UInt8(value % 10))
+            return
+        }
         let start = out.count
         var rest = value
         repeat {

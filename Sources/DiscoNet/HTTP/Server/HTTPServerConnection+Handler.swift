@@ -43,17 +43,24 @@ extension HTTPServerConnection {
                 guard await withCheckedContinuation({ handlerWaiter = $0 }) else { return }
             }
             let id = queued.id
-            let response: HTTPResponse
-            if let wholeBodyHandler, let request = queued.whole.take() {
-                // The common case, as cheap as a plain handler call: no middleware, no body.
-                response = await wholeBodyHandler(request)
-            } else if let request = queued.streaming.take() {
-                response = await Self.answer(request, with: responder)
+            let followUp: ResponseFollowUp
+            if let started = queued.followUp.take() {
+                // Answered inline (see `answerInline`); only the body or hand-off is left.
+                followUp = started
             } else {
-                continue
+                let response: HTTPResponse
+                if let wholeBodyHandler, let request = queued.whole.take() {
+                    // The common case, as cheap as a plain handler call: no middleware, no body.
+                    response = await wholeBodyHandler(request)
+                } else if let request = queued.streaming.take() {
+                    response = await Self.answer(request, with: responder)
+                } else {
+                    continue
+                }
+                if !loop.inLoop { await returnToLoop() }
+                followUp = startResponse(response, to: id)
             }
-            if !loop.inLoop { await returnToLoop() }
-            switch startResponse(response, to: id) {
+            switch followUp {
             case .finished:
                 continue
             case .stream(let produce, let chunked, let keepAlive):

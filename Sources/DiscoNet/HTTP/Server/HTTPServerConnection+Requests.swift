@@ -97,6 +97,10 @@ extension HTTPServerConnection {
         }
         if expectsContinue && shared.configuration.continuePolicy == .immediately { sendContinueIfExpected() }
         queued.id = id
+        if !head.hasBody, let immediate = shared.responder.immediateHandler {
+            return answerInline(HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,
+                                            remoteAddress: remoteAddress), exchange: id, with: immediate)
+        }
         if !head.hasBody && shared.responder.wholeBodyHandler != nil {
             // The handler wants whole bodies and there is none to read: hand it over as it is.
             queued.whole = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,

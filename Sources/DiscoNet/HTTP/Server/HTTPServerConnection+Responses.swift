@@ -21,8 +21,9 @@ extension HTTPServerConnection {
     }
 
     /// Writes the head (and a fixed body) of the handler's response to exchange `id`. A response
-    /// to an exchange that has already ended (a failed request) is dropped.
-    func startResponse(_ response: HTTPResponse, to id: UInt64) -> ResponseFollowUp {
+    /// to an exchange that has already ended (a failed request) is dropped. `inline` when called
+    /// from inside parsing (see `answerInline`): the parse loop then goes on with buffered input.
+    func startResponse(_ response: HTTPResponse, to id: UInt64, inline: Bool = false) -> ResponseFollowUp {
         guard phase == .open, let exchange, exchange.id == id, exchange.response == .notStarted else { return .finished }
         let head = exchange.request
         exchange.response = .streaming
@@ -36,16 +37,18 @@ extension HTTPServerConnection {
             // The handler is done with the request body: whatever is left of it is dropped.
             if !discardUnreadBody() { keepAlive = false }
             let length: Int? = (status == 204 || (100..<200).contains(status)) ? nil : bytes.count
-            var out = HTTPResponseEncoder.head(response, version: head.version, contentLength: length, chunked: false, keepAlive: keepAlive)
-            if !bodyless { out.append(contentsOf: bytes) }
-            send(out)
-            finishResponse(keepAlive: keepAlive)
+            send { out in
+                HTTPResponseEncoder.appendHead(response, version: head.version, contentLength: length, chunked: false,
+                                               keepAlive: keepAlive, to: &out)
+                if !bodyless { out.append(contentsOf: bytes) }
+            }
+            finishResponse(keepAlive: keepAlive, inline: inline)
             return .finished
         case .stream(let produce):
             if bodyless {
                 if !discardUnreadBody() { keepAlive = false }
                 send(HTTPResponseEncoder.head(response, version: head.version, contentLength: nil, chunked: false, keepAlive: keepAlive))
-                finishResponse(keepAlive: keepAlive)
+                finishResponse(keepAlive: keepAlive, inline: inline)
                 return .finished
             }
             let chunked = head.version.minor >= 1
@@ -91,6 +94,8 @@ extension HTTPServerConnection {
     /// closes after the response).
     private func discardUnreadBody() -> Bool {
         guard let exchange else { return false }
+        // The usual request: its body (if any) was read to the end and nobody waits for more.
+        if exchange.body.complete && !exchange.body.hasQueuedPieces && exchange.body.waiter == nil { return true }
         exchange.body.dropQueued()
         let reader = exchange.body.takeWaiter()
         if exchange.body.complete {
@@ -105,8 +110,9 @@ extension HTTPServerConnection {
         return self.exchange?.body.complete == true
     }
 
-    /// The response is queued: close if it was the last one, otherwise go on with pipelined input.
-    private func finishResponse(keepAlive: Bool) {
+    /// The response is queued: close if it was the last one, otherwise go on with pipelined input
+    /// (unless `inline`: the parse loop that answered it goes on by itself).
+    private func finishResponse(keepAlive: Bool, inline: Bool = false) {
         var keepAlive = keepAlive
         if let exchange, !exchange.body.complete || exchange.body.hasQueuedPieces {
             if !discardUnreadBody() { keepAlive = false }
@@ -115,11 +121,19 @@ extension HTTPServerConnection {
         exchange = nil
         guard phase == .open else { return }
         if !keepAlive {
+            // Requests pipelined behind the last one are not answered.
+            acceptsRequests = false
             closeAfterResponse = true
             if pendingOutboundBytes == 0 { beginLinger() }
             return
         }
         resumeReading()
+        if inline {
+            // Called from inside `processInput`: parsing again here would nest one call per
+            // pipelined request. A peer that has half-closed is checked once this turn is over.
+            if peerClosed { loop.execute { self.closeIfPeerIsDone() } }
+            return
+        }
         processInput()
         closeIfPeerIsDone()
     }
@@ -168,7 +182,7 @@ extension HTTPServerConnection {
         guard phase == .open, exchange != nil else { return nil }
         phase = .handedOff
         exchange = nil
-        clearDeadline()
+        releaseTimer()
         let leftover = Array(buffer.readable)
         buffer.removeAll()
         shared.remove(self)

@@ -47,6 +47,8 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     var handOffWaiter: (() -> Void)?
 
     private var readPaused = false
+    /// Reading stopped because the peer is not reading its responses (see `readInput`).
+    private var pausedForOutput = false
     private(set) var peerClosed = false
     private var wantWrite = false
     private var interest = TransportInterest.read
@@ -55,6 +57,8 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     private var drainWaiters: [CheckedContinuation<Void, any Error>] = []
 
     private var deadline: UInt64 = 0
+    /// What the deadline timer calls; cleared once the connection is closed or handed off.
+    private lazy var timerTarget = TimerTarget(self)
     private var deadlineAction = DeadlineAction.closeSilently
     private var armedAt: UInt64 = 0
 
@@ -112,6 +116,13 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         case .closed, .handedOff: return
         case .lingering: discardInput()
         case .open:
+            if !hangUp && pendingOutboundBytes > Self.drainHighWater {
+                // The peer sends requests but does not read the answers: read no more until they
+                // drain, or its pipelined requests would queue responses without bound.
+                pausedForOutput = true
+                pauseReading()
+                return
+            }
             guard let space = buffer.writableSpace(maxCapacity: maxBufferCapacity) else {
                 if hangUp { closeNow() } else if inFlight { pauseReading() } else { failRequest(HTTPParseError(status: 431, reason: "request too large to buffer")) }
                 return
@@ -218,6 +229,20 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         }
     }
 
+    /// Sends what `compose` appends, after anything already queued: it writes straight into the
+    /// connection's outbound buffer (a small response costs no array of its own), which is then
+    /// handed to the transport unless earlier bytes are still waiting for it.
+    func send(composing compose: (inout [UInt8]) -> Void) {
+        guard phase == .open else { return }
+        let idle = outboundOffset == outbound.count
+        if idle {
+            outbound.removeAll(keepingCapacity: true)
+            outboundOffset = 0
+        }
+        compose(&outbound)
+        if idle { flushOutbound() }
+    }
+
     /// Bytes queued but not yet accepted by the transport.
     var pendingOutboundBytes: Int { outbound.count - outboundOffset }
 
@@ -230,6 +255,10 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
                 closeNow()
                 return
             case .wouldBlock:
+                if !wantWrite {
+                    wantWrite = true
+                    updateInterest()
+                }
                 return
             case .wrote(let count):
                 outboundOffset += count
@@ -245,6 +274,10 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     }
 
     private func outboundDrained() {
+        if pausedForOutput {
+            pausedForOutput = false
+            resumeReading()
+        }
         if !drainWaiters.isEmpty {
             let waiters = drainWaiters
             drainWaiters.removeAll()
@@ -309,6 +342,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
 
     /// Fails everything that waits on this connection and leaves the server's registry.
     func endConnectionState() {
+        releaseTimer()
         let gone = NetworkError(.connectionClosed, peer: remoteAddress?.description ?? "client", detail: "connection closed")
         let waiters = drainWaiters
         drainWaiters.removeAll()
@@ -340,11 +374,19 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
 
     func clearDeadline() { deadline = 0 }
 
+    /// The connection no longer needs its deadline (closed or handed off): a timer still queued
+    /// no longer reaches it.
+    func releaseTimer() {
+        deadline = 0
+        timerTarget.target = nil
+    }
+
     private func armTimer() {
-        guard deadline != 0, armedAt == 0 || armedAt > deadline else { return }
+        guard phase == .open || phase == .lingering, deadline != 0, armedAt == 0 || armedAt > deadline else { return }
         let at = deadline
         armedAt = at
-        _ = loop.scheduleTimer(at: at) { [weak self] in self?.timerFired(at: at) }
+        let target = timerTarget
+        _ = loop.scheduleTimer(at: at) { target.target?.timerFired(at: at) }
     }
 
     private func timerFired(at: UInt64) {

@@ -112,8 +112,10 @@ struct HTTPQueuedRequest {
     var whole: HTTPRequest?
     /// Streamed, for everything else.
     var streaming: HTTPStreamingRequest?
+    /// A response already started inline whose body (a stream) or hand-off the task carries on.
+    var followUp: HTTPServerConnection.ResponseFollowUp?
 
-    var isEmpty: Bool { whole == nil && streaming == nil }
+    var isEmpty: Bool { whole == nil && streaming == nil && followUp == nil }
 }
 
 /// Why a request body can no longer be read, for reads after its exchange has ended.

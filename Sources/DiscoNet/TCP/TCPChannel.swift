@@ -1,4 +1,4 @@
-// MARK: - A byte stream driven by the loop, with continuation-based reads and writes
+// MARK: - A byte stream driven by the loop, with continuation- or callback-based reads and writes
 
 /// The loop-side half of a ``TCPConnection``: one reader and a queue of writers over a
 /// ``ByteStreamTransport``, resumed from readiness. Read interest is set only while a read waits;
@@ -12,7 +12,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     let peer: String
     private(set) var closed = false
     private var interest: TransportInterest = []
-    private var reader: (max: Int, continuation: CheckedContinuation<[UInt8]?, any Error>)?
+    private var reader: (max: Int, waiter: ChannelWaiter<[UInt8]?>)?
     private var writes: [Write] = []
     private var shutdownAfterWrites = false
     /// Why the channel closed; reads and writes after that fail with it.
@@ -31,7 +31,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     private struct Write {
         let bytes: [UInt8]
         var offset: Int
-        let continuation: CheckedContinuation<Void, any Error>
+        let waiter: ChannelWaiter<Void>
         /// Runs on the loop the moment the transport has taken the last byte.
         let onAccepted: (@Sendable () -> Void)?
     }
@@ -56,20 +56,35 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     // MARK: Read and write
 
     func read(max: Int, _ continuation: CheckedContinuation<[UInt8]?, any Error>) {
+        read(max: max, waiter: .task(continuation))
+    }
+
+    /// Reads on the loop thread without a task: `completion` runs on the loop, possibly before
+    /// this returns (bytes already there), with the bytes, nil at the end of the stream, or the
+    /// channel's error.
+    ///
+    /// `tryNow: false` waits for readiness before the first attempt: for a response that
+    /// cannot have arrived yet (the request was just sent), that saves a read returning
+    /// `EAGAIN`.
+    func read(max: Int, tryNow: Bool = true, completion: @escaping (Result<[UInt8]?, any Error>) -> Void) {
+        read(max: max, waiter: .callback(completion), tryNow: tryNow)
+    }
+
+    private func read(max: Int, waiter: ChannelWaiter<[UInt8]?>, tryNow: Bool = true) {
         if !stash.isEmpty {
             var piece = stash.removeFirst()
             if piece.count > max {
                 stash.insert(Array(piece[max...]), at: 0)
                 piece.removeSubrange(max...)
             }
-            continuation.resume(returning: piece)
+            waiter.resume(returning: piece)
             return
         }
-        if endedCleanly { continuation.resume(returning: nil); return }
-        if let closeReason { continuation.resume(throwing: closeReason); return }
+        if endedCleanly { waiter.resume(returning: nil); return }
+        if let closeReason { waiter.resume(throwing: closeReason); return }
         precondition(reader == nil, "TCPConnection supports one reader at a time")
-        reader = (max, continuation)
-        attemptRead()
+        reader = (max, waiter)
+        if tryNow { attemptRead() } else { updateInterest() }
     }
 
     private func attemptRead() {
@@ -88,11 +103,11 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         case .read:
             reader = nil
             updateInterest()
-            pending.continuation.resume(returning: bytes)
+            pending.waiter.resume(returning: bytes)
         case .endOfStream:
             reader = nil
             updateInterest()
-            pending.continuation.resume(returning: nil)
+            pending.waiter.resume(returning: nil)
         case .failed(let error):
             // close(reason:) fails the waiting reader (still registered) with this error.
             close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
@@ -100,8 +115,18 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     }
 
     func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>, onAccepted: (@Sendable () -> Void)? = nil) {
-        if let closeReason { continuation.resume(throwing: closeReason); return }
-        writes.append(Write(bytes: bytes, offset: 0, continuation: continuation, onAccepted: onAccepted))
+        write(bytes, waiter: .task(continuation), onAccepted: onAccepted)
+    }
+
+    /// Writes on the loop thread without a task: `completion` runs on the loop once the
+    /// transport has taken every byte (usually before this returns) or the channel failed.
+    func write(_ bytes: [UInt8], completion: @escaping (Result<Void, any Error>) -> Void) {
+        write(bytes, waiter: .callback(completion), onAccepted: nil)
+    }
+
+    private func write(_ bytes: [UInt8], waiter: ChannelWaiter<Void>, onAccepted: (@Sendable () -> Void)?) {
+        if let closeReason { waiter.resume(throwing: closeReason); return }
+        writes.append(Write(bytes: bytes, offset: 0, waiter: waiter, onAccepted: onAccepted))
         if writes.count == 1 { flush() }
     }
 
@@ -121,7 +146,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
             if offset == writes[0].bytes.count {
                 let done = writes.removeFirst()
                 done.onAccepted?()
-                done.continuation.resume()
+                done.waiter.resume(returning: ())
                 continue
             }
             let result = writes[0].bytes.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
@@ -236,10 +261,33 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         transport.close()
         if let pending = reader {
             reader = nil
-            pending.continuation.resume(throwing: error)
+            pending.waiter.resume(throwing: error)
         }
         let waiting = writes
         writes.removeAll()
-        for write in waiting { write.continuation.resume(throwing: error) }
+        for write in waiting { write.waiter.resume(throwing: error) }
+    }
+}
+
+// MARK: - Who waits for a channel operation
+
+/// A task suspended on a continuation, or code on the loop thread waiting with a callback
+/// (the inline paths, which run without a task).
+enum ChannelWaiter<Value> {
+    case task(CheckedContinuation<Value, any Error>)
+    case callback((Result<Value, any Error>) -> Void)
+
+    func resume(returning value: sending Value) {
+        switch self {
+        case .task(let continuation): continuation.resume(returning: value)
+        case .callback(let body): body(.success(value))
+        }
+    }
+
+    func resume(throwing error: any Error) {
+        switch self {
+        case .task(let continuation): continuation.resume(throwing: error)
+        case .callback(let body): body(.failure(error))
+        }
     }
 }

@@ -27,9 +27,6 @@ public enum ForwardingHeaders {
         "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
         "proxy-connection", "proxy-authenticate", "proxy-authorization",
     ]
-    /// Framing the proxy's own connections redo (length or chunks) and `Expect`, which the
-    /// proxy answers itself.
-    static let reframed: Set<String> = ["content-length", "expect"]
 
     /// What the proxy knows about the client's side of a request.
     public struct ClientSide: Hashable, Sendable {
@@ -72,25 +69,25 @@ public enum ForwardingHeaders {
         var out: [Field] = []
         out.reserveCapacity(fields.count + 4)
         for field in fields {
-            let lower = field.name.lowercased()
-            switch lower {
-            case "host":
+            switch FieldRole(field.name) {
+            case .host:
                 if host == nil { host = field.value }
                 out.append(field)
-            case "x-forwarded-for":
+            case .xForwardedFor:
                 forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
-            case "x-forwarded-proto":
+            case .xForwardedProto:
                 if forwardedProto == nil { forwardedProto = field.value }
-            case "x-forwarded-host":
+            case .xForwardedHost:
                 if forwardedHost == nil { forwardedHost = field.value }
-            case "forwarded":
+            case .forwarded:
                 forwarded = forwarded.map { $0 + ", " + field.value } ?? field.value
-            default:
-                if upgrade, lower == "upgrade" {
-                    out.append(field)
-                    continue
-                }
-                if hopByHop.contains(lower) || reframed.contains(lower) || named.contains(lower) || strip.contains(lower) { continue }
+            case .upgrade where upgrade:
+                out.append(field)
+            case .upgrade, .connection, .hopByHop, .contentLength, .expect:
+                continue
+            case .date, .other:
+                if !named.isEmpty && named.contains(field.name.lowercased()) { continue }
+                if !strip.isEmpty && strip.contains(where: { FieldRole.namesEqual(field.name, lowercased: $0) }) { continue }
                 out.append(field)
             }
         }
@@ -102,9 +99,9 @@ public enum ForwardingHeaders {
         if let originalHost = trustedHop ? (forwardedHost ?? host) : host {
             out.append(Field(name: "X-Forwarded-Host", value: originalHost))
         }
-        var element = "for=\(forwardedNode(client.address))"
-        if let host { element += ";host=\(quotedIfNeeded(host))" }
-        element += ";proto=\(client.proto)"
+        var element = "for=" + forwardedNode(client.address)
+        if let host { element += ";host=" + quotedIfNeeded(host) }
+        element += ";proto=" + client.proto
         out.append(Field(name: "Forwarded", value: forwarded.map { $0 + ", " + element } ?? element))
         return out
     }
@@ -122,13 +119,15 @@ public enum ForwardingHeaders {
         var out: [Field] = []
         out.reserveCapacity(fields.count)
         for field in fields {
-            let lower = field.name.lowercased()
-            if upgrade, lower == "upgrade" || lower == "connection" {
-                if lower == "upgrade" { out.append(field) }
+            switch FieldRole(field.name) {
+            case .upgrade where upgrade:
+                out.append(field)
+            case .upgrade, .connection, .hopByHop, .contentLength, .date:
                 continue
+            case .host, .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .expect, .other:
+                if !named.isEmpty && named.contains(field.name.lowercased()) { continue }
+                out.append(field)
             }
-            if hopByHop.contains(lower) || lower == "content-length" || lower == "date" || named.contains(lower) { continue }
-            out.append(field)
         }
         return out
     }
@@ -136,7 +135,7 @@ public enum ForwardingHeaders {
     /// Lower-case field names that `Connection` lists (other than `close`, `keep-alive` and `upgrade`).
     static func connectionTokens<Field: ForwardableField>(_ fields: [Field]) -> Set<String> {
         var tokens: Set<String> = []
-        for field in fields where field.name.count == 10 && field.name.lowercased() == "connection" {
+        for field in fields where FieldRole(field.name) == .connection {
             for token in field.value.split(separator: ",") {
                 let name = token.trimmingCharacters(" \t").lowercased()
                 if !name.isEmpty, name != "close", name != "upgrade" { tokens.insert(name) }

@@ -58,7 +58,7 @@ struct HTTPClientExchange {
         }
     }
 
-    private func encode(_ request: HTTPClientRequest) -> [UInt8] {
+    func encode(_ request: HTTPClientRequest) -> [UInt8] {
         let fixedBody = request.bodyStream == nil ? request.body : []
         var out: [UInt8] = []
         out.reserveCapacity(256 + fixedBody.count)

@@ -49,6 +49,10 @@ extension HTTPServerConnection {
                 response = await wholeBodyHandler(request)
             } else if let request = queued.streaming.take() {
                 response = await Self.answer(request, with: responder)
+            } else if let ready = queued.ready.take() {
+                response = ready
+            } else if let produce = queued.deferred.take() {
+                response = await produce()
             } else {
                 continue
             }

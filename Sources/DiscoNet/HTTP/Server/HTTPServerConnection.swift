@@ -45,6 +45,9 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     @exclusivity(unchecked) var queued = HTTPQueuedRequest()
     var handlerTaskRunning = false
     var handOffWaiter: (() -> Void)?
+    /// True while ``processInput()`` runs; a call from inside it sets `inputPending` instead.
+    var processingInput = false
+    var inputPending = false
 
     private var readPaused = false
     private(set) var peerClosed = false
@@ -146,7 +149,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
 
     /// Once the peer has half-closed and nothing more can be answered, close (after flushing).
     func closeIfPeerIsDone() {
-        guard peerClosed, phase == .open, !inFlight else { return }
+        guard peerClosed, phase == .open, !inFlight, !processingInput else { return }
         if pendingOutboundBytes == 0 {
             closeNow()
         } else {

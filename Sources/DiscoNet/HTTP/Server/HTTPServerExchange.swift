@@ -112,8 +112,12 @@ struct HTTPQueuedRequest {
     var whole: HTTPRequest?
     /// Streamed, for everything else.
     var streaming: HTTPStreamingRequest?
+    /// An inline handler's answer that the task sends (a streamed body or a hand-off).
+    var ready: HTTPResponse?
+    /// An inline handler's work that the task runs for the answer.
+    var deferred: (@Sendable () async -> HTTPResponse)?
 
-    var isEmpty: Bool { whole == nil && streaming == nil }
+    var isEmpty: Bool { whole == nil && streaming == nil && ready == nil && deferred == nil }
 }
 
 /// Why a request body can no longer be read, for reads after its exchange has ended.

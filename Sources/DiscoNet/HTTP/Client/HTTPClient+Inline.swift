@@ -1,0 +1,129 @@
+// MARK: - Inline exchanges: an idle pooled connection, driven by callbacks on its loop
+
+extension HTTPClient {
+    /// How an inline exchange ended.
+    public enum InlineOutcome: Sendable {
+        /// The response head arrived; the body is read like any streamed response's.
+        case started(HTTPClientStreamingResponse)
+        /// It failed. `retryable`: nothing of a response arrived and the request was idempotent
+        /// or never written, so the caller may send it again on another connection.
+        case failed(any Error, retryable: Bool)
+    }
+
+    /// Sends `request` on an idle pooled connection that lives on `loop`, **without a task**:
+    /// the write and the reads up to the response head run on the loop thread from readiness,
+    /// and `completion` runs there once (possibly before this returns). Returns false, having
+    /// done nothing, when it does not apply: not on `loop`, a streamed request body, or no idle
+    /// connection to the origin on this loop (take ``execute(_:timeout:)`` then).
+    ///
+    /// `timeout` bounds the exchange up to the response head (the connection's own re-armed
+    /// deadline, which closes it when passed: the failure is then ``HTTPClientError/Code-swift.struct/timeout``).
+    /// A connection the peer has closed fails the exchange as retryable before anything is sent.
+    public func executeInline(
+        _ request: HTTPClientRequest, timeout: Duration? = nil, on loop: EventLoop,
+        completion: @escaping (InlineOutcome) -> Void
+    ) -> Bool {
+        guard request.bodyStream == nil, loop.inLoop, let url = try? request.parsedURL() else { return false }
+        let key = url.origin
+        guard let connection = pool.takeIdle(key, on: loop) else { return false }
+        let limit = timeout ?? configuration.requestTimeout
+        let exchange = InlineClientExchange(client: self, connection: connection, url: url, key: key, request: request,
+                                            limit: limit, completion: completion)
+        exchange.start()
+        return true
+    }
+}
+
+// MARK: - One inline exchange
+
+/// The state of one ``HTTPClient/executeInline(_:timeout:on:completion:)``: loop-confined and
+/// kept alive by the channel's pending callback until the head arrives or the exchange fails.
+private final class InlineClientExchange {
+    let client: HTTPClient
+    let connection: TCPConnection
+    let url: HTTPURL
+    let key: String
+    let request: HTTPClientRequest
+    let limit: Duration
+    private var completion: ((HTTPClient.InlineOutcome) -> Void)?
+    private var reader: HTTPClientResponseReader
+    private var written = false
+    private var deadline: UInt64 = 0
+
+    init(client: HTTPClient, connection: TCPConnection, url: HTTPURL, key: String, request: HTTPClientRequest, limit: Duration,
+         completion: @escaping (HTTPClient.InlineOutcome) -> Void) {
+        self.client = client
+        self.connection = connection
+        self.url = url
+        self.key = key
+        self.request = request
+        self.limit = limit
+        self.completion = completion
+        reader = HTTPClientResponseReader(requestMethod: request.method, limits: client.configuration.limits)
+    }
+
+    func start() {
+        let channel = connection.channel
+        // A stale connection fails before anything is sent; checking costs a system call, so
+        // requests that may be repeated skip it (a stale connection then fails them before any
+        // response byte, which is as retryable).
+        if channel.closed || (!request.isIdempotent && channel.peerHasClosed) {
+            fail(HTTPClientError(.connectionClosed, host: url.authority, detail: "the pooled connection was closed by the peer"))
+            return
+        }
+        deadline = MonotonicClock.nowNanoseconds() &+ MonotonicClock.nanoseconds(limit)
+        channel.setDeadline(at: deadline)
+        channel.write(HTTPClientExchange(connection: connection, url: url, limits: client.configuration.limits).encode(request)) { result in
+            switch result {
+            case .success:
+                self.written = true
+                self.readMore(tryNow: false)
+            case .failure(let error):
+                self.fail(error)
+            }
+        }
+    }
+
+    /// Reads until the head is parsed; right after the request was sent nothing can be there
+    /// yet (`tryNow: false` waits for readiness instead of a read that would find nothing).
+    private func readMore(tryNow: Bool = true) {
+        connection.channel.read(max: 64 * 1024, tryNow: tryNow) { result in
+            switch result {
+            case .success(let bytes?):
+                do {
+                    guard let head = try self.reader.receive(bytes) else {
+                        self.readMore()
+                        return
+                    }
+                    self.connection.channel.clearDeadline()
+                    let started = HTTPClientExchange.Started(head: head, reader: self.reader, upload: nil)
+                    self.finish(.started(self.client.streamingResponse(started, on: self.connection, key: self.key, host: self.url.authority)))
+                } catch {
+                    self.fail(HTTPClientError.describing(error, host: self.url.authority))
+                }
+            case .success(nil):
+                self.fail(self.reader.endBeforeHead(host: self.url.authority))
+            case .failure(let error):
+                self.fail(error)
+            }
+        }
+    }
+
+    private func fail(_ error: any Error) {
+        connection.close()
+        client.pool.release(key, connection: nil)
+        let host = url.authority
+        if deadline != 0, MonotonicClock.nowNanoseconds() >= deadline {
+            finish(.failed(HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)"), retryable: false))
+            return
+        }
+        let retryable = !reader.receivedBytes && (request.isIdempotent || !written)
+        finish(.failed(HTTPClientError.describing(error, host: host), retryable: retryable))
+    }
+
+    private func finish(_ outcome: HTTPClient.InlineOutcome) {
+        guard let completion else { return }
+        self.completion = nil
+        completion(outcome)
+    }
+}

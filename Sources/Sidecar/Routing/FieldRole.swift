@@ -17,6 +17,11 @@ enum FieldRole: Equatable {
         self = name.withUTF8 { Self.classify($0) }
     }
 
+    /// The role of a name given as UTF-8 bytes.
+    init(_ name: UnsafeBufferPointer<UInt8>) {
+        self = Self.classify(name)
+    }
+
     private static func classify(_ name: UnsafeBufferPointer<UInt8>) -> FieldRole {
         func named(_ lower: StaticString) -> Bool { equal(name, lower) }
         switch name.count {

@@ -60,19 +60,49 @@ public enum ForwardingHeaders {
     public static func request<Field: ForwardableField>(
         _ fields: [Field], client: ClientSide, upgrade: Bool = false, strip: Set<String> = [], trustedHop: Bool = false
     ) -> [Field] {
+        var out: [Field] = []
+        out.reserveCapacity(fields.count + 4)
+        rewriteRequest(fields, client: client, upgrade: upgrade, strip: strip, trustedHop: trustedHop,
+                       kept: { out.append($0) }, added: { out.append(Field(name: $0, value: $1)) })
+        return out
+    }
+
+    /// The same rewriting, written as `Name: value` lines (CRLF after each) to `out`; when
+    /// the request has no `Host`, `Host: defaultHost` comes first (what an HTTP client adds).
+    public static func encodeRequestFields<Field: ForwardableField>(
+        _ fields: [Field], client: ClientSide, strip: Set<String> = [], defaultHost: String, into out: inout [UInt8]
+    ) {
+        func line(_ name: String, _ value: String) {
+            out.append(contentsOf: name.utf8)
+            out.append(0x3A)
+            out.append(0x20)
+            // A line break in a value would end the field early: never sent (as the client's encoder does).
+            for byte in value.utf8 { out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
+            out.append(0x0D)
+            out.append(0x0A)
+        }
+        if !fields.contains(where: { FieldRole($0.name) == .host }) { line("Host", defaultHost) }
+        rewriteRequest(fields, client: client, upgrade: false, strip: strip, trustedHop: false,
+                       kept: { line($0.name, $0.value) }, added: { line($0, $1) })
+    }
+
+    /// The request rewriting itself: each field kept as it came goes to `kept`, each field the
+    /// proxy writes to `added`, in the order they are sent.
+    private static func rewriteRequest<Field: ForwardableField>(
+        _ fields: [Field], client: ClientSide, upgrade: Bool, strip: Set<String>, trustedHop: Bool,
+        kept: (Field) -> Void, added: (String, String) -> Void
+    ) {
         let named = connectionTokens(fields)
         var host: String?
         var forwardedFor: String?
         var forwardedProto: String?
         var forwardedHost: String?
         var forwarded: String?
-        var out: [Field] = []
-        out.reserveCapacity(fields.count + 4)
         for field in fields {
             switch FieldRole(field.name) {
             case .host:
                 if host == nil { host = field.value }
-                out.append(field)
+                kept(field)
             case .xForwardedFor:
                 forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
             case .xForwardedProto:
@@ -82,28 +112,27 @@ public enum ForwardingHeaders {
             case .forwarded:
                 forwarded = forwarded.map { $0 + ", " + field.value } ?? field.value
             case .upgrade where upgrade:
-                out.append(field)
+                kept(field)
             case .upgrade, .connection, .hopByHop, .contentLength, .expect:
                 continue
             case .date, .other:
                 if !named.isEmpty && named.contains(field.name.lowercased()) { continue }
                 if !strip.isEmpty && strip.contains(where: { FieldRole.namesEqual(field.name, lowercased: $0) }) { continue }
-                out.append(field)
+                kept(field)
             }
         }
-        if upgrade { out.append(Field(name: "Connection", value: "Upgrade")) }
+        if upgrade { added("Connection", "Upgrade") }
         let clientText = client.address ?? "unknown"
-        out.append(Field(name: "X-Forwarded-For", value: forwardedFor.map { $0 + ", " + clientText } ?? clientText))
+        added("X-Forwarded-For", forwardedFor.map { $0 + ", " + clientText } ?? clientText)
         let proto = trustedHop ? (forwardedProto ?? client.proto) : client.proto
-        out.append(Field(name: "X-Forwarded-Proto", value: proto))
+        added("X-Forwarded-Proto", proto)
         if let originalHost = trustedHop ? (forwardedHost ?? host) : host {
-            out.append(Field(name: "X-Forwarded-Host", value: originalHost))
+            added("X-Forwarded-Host", originalHost)
         }
         var element = "for=" + forwardedNode(client.address)
         if let host { element += ";host=" + quotedIfNeeded(host) }
         element += ";proto=" + client.proto
-        out.append(Field(name: "Forwarded", value: forwarded.map { $0 + ", " + element } ?? element))
-        return out
+        added("Forwarded", forwarded.map { $0 + ", " + element } ?? element)
     }
 
     /// The response fields sent to the client: hop-by-hop fields, those `Connection` lists and
@@ -130,6 +159,15 @@ public enum ForwardingHeaders {
             }
         }
         return out
+    }
+
+    /// Whether ``response(_:upgrade:)`` keeps a field of this name (UTF-8 bytes) when the
+    /// response's `Connection` names no fields (no upgrade).
+    public static func keepsResponseField(named name: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch FieldRole(name) {
+        case .upgrade, .connection, .hopByHop, .contentLength, .date: false
+        case .host, .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .expect, .other: true
+        }
     }
 
     /// Lower-case field names that `Connection` lists (other than `close`, `keep-alive` and `upgrade`).

@@ -58,11 +58,18 @@ extension ReverseProxy {
             }
         }
         let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
-        let headers = HTTPHeaders(ForwardingHeaders.request(request.headers.fields, client: client, strip: stripToLocal))
-        let outgoing = HTTPClientRequest(method: request.method, origin: origin, target: request.target, headers: headers)
+        var fields: [UInt8] = []
+        fields.reserveCapacity(256)
+        ForwardingHeaders.encodeRequestFields(request.headers.fields, client: client, strip: stripToLocal, defaultHost: origin.authority,
+                                              into: &fields)
+        let outgoing = HTTPClientRequest(method: request.method, origin: origin, target: request.target, encodedFields: fields)
         let started = ContinuousClock.now
-        let sent = self.client.executeInline(outgoing, timeout: configuration.readTimeout, on: reply.loop) { outcome in
+        let sent = self.client.executeInline(outgoing, timeout: configuration.readTimeout, on: reply.loop, relay: Self.relayFilter) { outcome in
             switch outcome {
+            case .relayed(let relayed):
+                self.metrics.upstreamLatency(upstream, seconds: Self.seconds(ContinuousClock.now - started))
+                self.metrics.request(route: route.name, method: request.method, status: relayed.status)
+                reply.respond(relayed: relayed)
             case .started(let answer):
                 self.metrics.upstreamLatency(upstream, seconds: Self.seconds(ContinuousClock.now - started))
                 if let response = self.wholeResponse(answer, method: request.method) {
@@ -95,6 +102,10 @@ extension ReverseProxy {
         }
         return true
     }
+
+    /// Upstream response fields a relayed response keeps: those ``ForwardingHeaders/response(_:upgrade:)``
+    /// keeps (the relay has already refused a `Connection` naming fields).
+    static let relayFilter = HTTPRelayFilter(maxBody: wholeBodyLimit) { name in ForwardingHeaders.keepsResponseField(named: name) }
 
     /// The rest of ``forward(_:)`` after its routing decision, for a request the lane took.
     private func forwardTaken(_ request: HTTPRequest, route: ProxyRoute, to destination: RoutingDecision.Destination) async -> HTTPResponse {

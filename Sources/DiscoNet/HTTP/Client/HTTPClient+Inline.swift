@@ -5,6 +5,9 @@ extension HTTPClient {
     public enum InlineOutcome: Sendable {
         /// The response head arrived; the body is read like any streamed response's.
         case started(HTTPClientStreamingResponse)
+        /// The whole response arrived in one read and was simple enough to relay as bytes (only
+        /// with a ``HTTPRelayFilter``); the connection is back in the pool.
+        case relayed(HTTPRelayedResponse)
         /// It failed. `retryable`: nothing of a response arrived and the request was idempotent
         /// or never written, so the caller may send it again on another connection.
         case failed(any Error, retryable: Bool)
@@ -19,16 +22,21 @@ extension HTTPClient {
     /// `timeout` bounds the exchange up to the response head (the connection's own re-armed
     /// deadline, which closes it when passed: the failure is then ``HTTPClientError/Code-swift.struct/timeout``).
     /// A connection the peer has closed fails the exchange as retryable before anything is sent.
+    ///
+    /// With `relay`, a response that arrives whole and simple (see ``HTTPRelayedResponse``)
+    /// comes back as `.relayed`, its fields already filtered and encoded, without the general
+    /// parser (not for HEAD, whose response has no body to check the length against).
     public func executeInline(
-        _ request: HTTPClientRequest, timeout: Duration? = nil, on loop: EventLoop,
+        _ request: HTTPClientRequest, timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil,
         completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
         guard request.bodyStream == nil, loop.inLoop, let url = try? request.parsedURL() else { return false }
         let key = url.origin
         guard let connection = pool.takeIdle(key, on: loop) else { return false }
         let limit = timeout ?? configuration.requestTimeout
+        let relay = request.method == "HEAD" || request.method == "CONNECT" ? nil : relay
         let exchange = InlineClientExchange(client: self, connection: connection, url: url, key: key, request: request,
-                                            limit: limit, completion: completion)
+                                            limit: limit, relay: relay, completion: completion)
         exchange.start()
         return true
     }
@@ -45,13 +53,15 @@ private final class InlineClientExchange {
     let key: String
     let request: HTTPClientRequest
     let limit: Duration
+    let relay: HTTPRelayFilter?
     private var completion: ((HTTPClient.InlineOutcome) -> Void)?
     private var reader: HTTPClientResponseReader
     private var written = false
     private var deadline: UInt64 = 0
 
     init(client: HTTPClient, connection: TCPConnection, url: HTTPURL, key: String, request: HTTPClientRequest, limit: Duration,
-         completion: @escaping (HTTPClient.InlineOutcome) -> Void) {
+         relay: HTTPRelayFilter?, completion: @escaping (HTTPClient.InlineOutcome) -> Void) {
+        self.relay = relay
         self.client = client
         self.connection = connection
         self.url = url
@@ -90,6 +100,13 @@ private final class InlineClientExchange {
         connection.channel.read(max: 64 * 1024, tryNow: tryNow) { result in
             switch result {
             case .success(let bytes?):
+                if let relay = self.relay, !self.reader.receivedBytes,
+                   let relayed = HTTPRelayedResponse.recognise(bytes, limits: self.client.configuration.limits, filter: relay) {
+                    self.connection.channel.clearDeadline()
+                    self.client.pool.release(self.key, connection: self.connection)
+                    self.finish(.relayed(relayed))
+                    return
+                }
                 do {
                     guard let head = try self.reader.receive(bytes) else {
                         self.readMore()

@@ -37,6 +37,18 @@ public struct HTTPInlineReply: Sendable {
         }
     }
 
+    /// Sends an upstream response relayed as bytes (``HTTPClient/executeInline(_:timeout:on:relay:completion:)``),
+    /// framed by the server as any fixed body.
+    public func respond(relayed: HTTPRelayedResponse) {
+        if connection.loop.inLoop {
+            connection.deliverRelayed(relayed, to: id)
+        } else {
+            let connection = self.connection
+            let id = self.id
+            connection.loop.execute { connection.deliverRelayed(relayed, to: id) }
+        }
+    }
+
     /// Answers with what `produce` returns, run in the connection's handler task (as a
     /// responder runs): for work that has to wait.
     public func respond(later produce: @escaping @Sendable () async -> HTTPResponse) {

@@ -22,4 +22,16 @@ extension HTTPServerConnection {
         queued.deferred = produce
         wakeHandler()
     }
+
+    /// An inline handler's relayed upstream response to exchange `id`: its head is written
+    /// around the already encoded fields, and the body follows in the same send.
+    func deliverRelayed(_ relayed: HTTPRelayedResponse, to id: UInt64) {
+        guard phase == .open, let exchange, exchange.id == id, exchange.response == .notStarted else { return }
+        exchange.response = .streaming
+        let head = exchange.request
+        var keepAlive = wantsKeepAlive(head)
+        if !discardUnreadBody() { keepAlive = false }
+        send(HTTPResponseEncoder.relayed(relayed, version: head.version, omitBody: head.method == "HEAD", keepAlive: keepAlive))
+        finishResponse(keepAlive: keepAlive)
+    }
 }

@@ -13,9 +13,15 @@ extension HTTPServerConnection {
         case handOff(@Sendable (HTTPUpgradedConnection) async -> Void)
     }
 
-    private func wantsKeepAlive(_ request: HTTPRequestSummary, _ response: HTTPResponse) -> Bool {
-        if closeAfterResponse || shared.shuttingDown.load(ordering: .relaxed) { return false }
+    func wantsKeepAlive(_ request: HTTPRequestSummary, _ response: HTTPResponse) -> Bool {
         if response.headers.hasToken("close", in: "Connection") { return false }
+        return wantsKeepAlive(request)
+    }
+
+    /// Whether the connection stays open after answering `request` (by its version and
+    /// `Connection`, and unless the server is closing it), for a response that does not ask to close.
+    func wantsKeepAlive(_ request: HTTPRequestSummary) -> Bool {
+        if closeAfterResponse || shared.shuttingDown.load(ordering: .relaxed) { return false }
         if request.version.minor == 0 { return request.asksToKeepAlive }
         return !request.asksToClose
     }
@@ -89,7 +95,7 @@ extension HTTPServerConnection {
     /// is already buffered. True when the body is complete, so the connection is still in step
     /// for a next request; false when the rest of it has not arrived (the connection then
     /// closes after the response).
-    private func discardUnreadBody() -> Bool {
+    func discardUnreadBody() -> Bool {
         guard let exchange else { return false }
         exchange.body.dropQueued()
         let reader = exchange.body.takeWaiter()
@@ -106,7 +112,7 @@ extension HTTPServerConnection {
     }
 
     /// The response is queued: close if it was the last one, otherwise go on with pipelined input.
-    private func finishResponse(keepAlive: Bool) {
+    func finishResponse(keepAlive: Bool) {
         var keepAlive = keepAlive
         if let exchange, !exchange.body.complete || exchange.body.hasQueuedPieces {
             if !discardUnreadBody() { keepAlive = false }
@@ -167,6 +173,7 @@ extension HTTPServerConnection {
     private func detach() -> HTTPUpgradedConnection? {
         guard phase == .open, exchange != nil else { return nil }
         phase = .handedOff
+        cancelDeadlineTimer()
         exchange = nil
         clearDeadline()
         let leftover = Array(buffer.readable)

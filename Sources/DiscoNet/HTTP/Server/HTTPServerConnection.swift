@@ -60,6 +60,8 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     private var deadline: UInt64 = 0
     private var deadlineAction = DeadlineAction.closeSilently
     private var armedAt: UInt64 = 0
+    /// The armed timer, cancelled when a sooner one replaces it or the connection closes.
+    private var timer: TimerID?
 
     static let drainHighWater = 256 * 1024
 
@@ -306,6 +308,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     func closeNow() {
         guard phase == .open || phase == .lingering else { return }
         phase = .closed
+        cancelDeadlineTimer()
         transport.close()
         endConnectionState()
     }
@@ -343,15 +346,28 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
 
     func clearDeadline() { deadline = 0 }
 
+    /// Drops the armed timer (the connection is closed or handed off).
+    func cancelDeadlineTimer() {
+        guard let timer else { return }
+        self.timer = nil
+        loop.cancelTimer(timer)
+    }
+
     private func armTimer() {
         guard deadline != 0, armedAt == 0 || armedAt > deadline else { return }
         let at = deadline
         armedAt = at
-        _ = loop.scheduleTimer(at: at) { [weak self] in self?.timerFired(at: at) }
+        if let previous = timer { loop.cancelTimer(previous) }
+        // Held strongly, and cancelled when re-armed or closed: a weak reference would move every
+        // retain and release of the connection to the runtime's slower side-table path.
+        timer = loop.scheduleTimer(at: at) { self.timerFired(at: at) }
     }
 
     private func timerFired(at: UInt64) {
-        if armedAt == at { armedAt = 0 }
+        if armedAt == at {
+            armedAt = 0
+            timer = nil
+        }
         guard phase == .open || phase == .lingering, deadline != 0 else { return }
         if MonotonicClock.nowNanoseconds() >= deadline {
             deadline = 0

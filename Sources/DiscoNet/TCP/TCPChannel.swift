@@ -12,7 +12,10 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     let peer: String
     private(set) var closed = false
     private var interest: TransportInterest = []
-    private var reader: (max: Int, waiter: ChannelWaiter<[UInt8]?>)?
+    /// The waiting reader (kept as two plain fields: an optional tuple is copied through
+    /// runtime value witnesses on every read).
+    private var reader: ChannelWaiter<[UInt8]?>?
+    private var readerMax = 0
     private var writes: [Write] = []
     private var shutdownAfterWrites = false
     /// Why the channel closed; reads and writes after that fail with it.
@@ -85,15 +88,17 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         if endedCleanly { waiter.resume(returning: nil); return }
         if let closeReason { waiter.resume(throwing: closeReason); return }
         precondition(reader == nil, "TCPConnection supports one reader at a time")
-        reader = (max, waiter)
+        reader = waiter
+        readerMax = max
         if tryNow { attemptRead() } else { updateInterest() }
     }
 
     private func attemptRead() {
         guard let pending = reader else { return }
+        let pendingMax = readerMax
         // Read into the loop's scratch buffer and copy out exactly what arrived.
         var bytes: [UInt8] = []
-        let limit = min(pending.max, EventLoop.readScratchSize)
+        let limit = min(pendingMax, EventLoop.readScratchSize)
         let result = loop.withReadScratch { scratch in
             let outcome = transport.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<limit]))
             if case .read(let count) = outcome { bytes = Array(UnsafeRawBufferPointer(rebasing: scratch[0..<count])) }
@@ -105,11 +110,11 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         case .read:
             reader = nil
             updateInterest()
-            pending.waiter.resume(returning: bytes)
+            pending.resume(returning: bytes)
         case .endOfStream:
             reader = nil
             updateInterest()
-            pending.waiter.resume(returning: nil)
+            pending.resume(returning: nil)
         case .failed(let error):
             // close(reason:) fails the waiting reader (still registered) with this error.
             close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
@@ -273,7 +278,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         transport.close()
         if let pending = reader {
             reader = nil
-            pending.waiter.resume(throwing: error)
+            pending.resume(throwing: error)
         }
         let waiting = writes
         writes.removeAll()

@@ -3,6 +3,7 @@
 /// The role a header field's name gives it in ``ForwardingHeaders``' rewriting, found by
 /// comparing bytes without case (no lower-cased copy, no hashing): the rewriting runs for every
 /// proxied request and response.
+@usableFromInline
 enum FieldRole: Equatable {
     case host, xForwardedFor, xForwardedProto, xForwardedHost, forwarded
     case upgrade, connection
@@ -12,12 +13,14 @@ enum FieldRole: Equatable {
     case contentLength, expect, date
     case other
 
+    @usableFromInline
     init(_ name: String) {
         var name = name
         self = name.withUTF8 { Self.classify($0) }
     }
 
     /// The role of a name given as UTF-8 bytes.
+    @usableFromInline
     init(_ name: UnsafeBufferPointer<UInt8>) {
         self = Self.classify(name)
     }
@@ -42,6 +45,7 @@ enum FieldRole: Equatable {
     }
 
     /// Whether `name` equals `lowercased` (a lower-case name) ignoring ASCII case.
+    @usableFromInline
     static func namesEqual(_ name: String, lowercased: String) -> Bool {
         var name = name
         var lowercased = lowercased

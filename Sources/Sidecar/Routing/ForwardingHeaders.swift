@@ -67,23 +67,115 @@ public enum ForwardingHeaders {
         return out
     }
 
-    /// The same rewriting, written as `Name: value` lines (CRLF after each) to `out`; when
-    /// the request has no `Host`, `Host: defaultHost` comes first (what an HTTP client adds).
+    /// The same rewriting (no upgrade, not a trusted hop), written as `Name: value` lines (CRLF
+    /// after each) straight into `out`; when the request has no `Host`, `Host: defaultHost` comes
+    /// first (what an HTTP client adds). Byte for byte what encoding ``request(_:client:upgrade:strip:trustedHop:)``'s
+    /// fields gives, without making them: the proxy's inline path runs this for every request.
+    @inlinable
     public static func encodeRequestFields<Field: ForwardableField>(
         _ fields: [Field], client: ClientSide, strip: Set<String> = [], defaultHost: String, into out: inout [UInt8]
     ) {
-        func line(_ name: String, _ value: String) {
-            out.append(contentsOf: name.utf8)
-            out.append(0x3A)
-            out.append(0x20)
-            // A line break in a value would end the field early: never sent (as the client's encoder does).
-            for byte in value.utf8 { out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
-            out.append(0x0D)
-            out.append(0x0A)
+        let named = connectionTokens(fields)
+        var hostIndex: Int?
+        var forwardedFor = false
+        var forwarded = false
+        for index in fields.indices {
+            switch FieldRole(fields[index].name) {
+            case .host where hostIndex == nil: hostIndex = index
+            case .xForwardedFor: forwardedFor = true
+            case .forwarded: forwarded = true
+            default: break
+            }
         }
-        if !fields.contains(where: { FieldRole($0.name) == .host }) { line("Host", defaultHost) }
-        rewriteRequest(fields, client: client, upgrade: false, strip: strip, trustedHop: false,
-                       kept: { line($0.name, $0.value) }, added: { line($0, $1) })
+        if hostIndex == nil { appendLine("Host", defaultHost, to: &out) }
+        for field in fields {
+            switch FieldRole(field.name) {
+            case .host:
+                appendLine(field.name, field.value, to: &out)
+            case .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .upgrade, .connection, .hopByHop, .contentLength, .expect:
+                continue
+            case .date, .other:
+                if !named.isEmpty && named.contains(field.name.lowercased()) { continue }
+                if !strip.isEmpty && strip.contains(where: { FieldRole.namesEqual(field.name, lowercased: $0) }) { continue }
+                appendLine(field.name, field.value, to: &out)
+            }
+        }
+        // X-Forwarded-For: what came, then the client.
+        appendText("X-Forwarded-For: ", to: &out)
+        if forwardedFor {
+            for field in fields where FieldRole(field.name) == .xForwardedFor {
+                appendValue(field.value, to: &out)
+                appendText(", ", to: &out)
+            }
+        }
+        appendValue(client.address ?? "unknown", to: &out)
+        appendText("\r\n", to: &out)
+        appendLine("X-Forwarded-Proto", client.proto, to: &out)
+        if let hostIndex { appendLine("X-Forwarded-Host", fields[hostIndex].value, to: &out) }
+        // Forwarded: what came, then this hop's element.
+        appendText("Forwarded: ", to: &out)
+        if forwarded {
+            for field in fields where FieldRole(field.name) == .forwarded {
+                appendValue(field.value, to: &out)
+                appendText(", ", to: &out)
+            }
+        }
+        appendText("for=", to: &out)
+        if let address = client.address {
+            if address.utf8.contains(0x3A) {
+                appendText("\"[", to: &out)
+                appendValue(address, to: &out)
+                appendText("]\"", to: &out)
+            } else {
+                appendValue(address, to: &out)
+            }
+        } else {
+            appendText("unknown", to: &out)
+        }
+        if let hostIndex {
+            appendText(";host=", to: &out)
+            appendQuotedIfNeeded(fields[hostIndex].value, to: &out)
+        }
+        appendText(";proto=", to: &out)
+        appendValue(client.proto, to: &out)
+        appendText("\r\n", to: &out)
+    }
+
+    @usableFromInline
+    static func appendLine(_ name: String, _ value: String, to out: inout [UInt8]) {
+        out.append(contentsOf: name.utf8)
+        out.append(0x3A)
+        out.append(0x20)
+        appendValue(value, to: &out)
+        out.append(0x0D)
+        out.append(0x0A)
+    }
+
+    @usableFromInline
+    static func appendText(_ text: StaticString, to out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// A value's bytes; a line break (which the parser never lets through) becomes a space, as
+    /// the HTTP client's encoder does.
+    @usableFromInline
+    static func appendValue(_ value: String, to out: inout [UInt8]) {
+        for byte in value.utf8 { out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
+    }
+
+    /// ``quotedIfNeeded(_:)`` written into `out`.
+    @usableFromInline
+    static func appendQuotedIfNeeded(_ value: String, to out: inout [UInt8]) {
+        if !value.isEmpty, value.utf8.allSatisfy(isTokenByte) {
+            appendValue(value, to: &out)
+            return
+        }
+        out.append(0x22)
+        for byte in value.utf8 {
+            if byte == 0x22 || byte == 0x5C { out.append(0x5C) }
+            out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte)
+        }
+        out.append(0x22)
     }
 
     /// The request rewriting itself: each field kept as it came goes to `kept`, each field the
@@ -171,6 +263,7 @@ public enum ForwardingHeaders {
     }
 
     /// Lower-case field names that `Connection` lists (other than `close`, `keep-alive` and `upgrade`).
+    @inlinable
     static func connectionTokens<Field: ForwardableField>(_ fields: [Field]) -> Set<String> {
         var tokens: Set<String> = []
         for field in fields where FieldRole(field.name) == .connection {
@@ -212,7 +305,8 @@ public enum ForwardingHeaders {
 }
 
 extension Substring {
-    fileprivate func trimmingCharacters(_ set: String) -> Substring {
+    @usableFromInline
+    func trimmingCharacters(_ set: String) -> Substring {
         var result = self
         while let first = result.first, set.contains(first) { result = result.dropFirst() }
         while let last = result.last, set.contains(last) { result = result.dropLast() }

@@ -62,9 +62,9 @@ extension ReverseProxy {
         fields.reserveCapacity(256)
         ForwardingHeaders.encodeRequestFields(request.headers.fields, client: client, strip: stripToLocal, defaultHost: origin.authority,
                                               into: &fields)
-        let outgoing = HTTPClientRequest(method: request.method, origin: origin, target: request.target, encodedFields: fields)
         let started = ContinuousClock.now
-        let sent = self.client.executeInline(outgoing, timeout: configuration.readTimeout, on: reply.loop, relay: Self.relayFilter) { outcome in
+        let sent = self.client.executeInline(method: request.method, origin: origin, target: request.target, encodedFields: fields,
+                                             timeout: configuration.readTimeout, on: reply.loop, relay: Self.relayFilter) { outcome in
             switch outcome {
             case .relayed(let relayed):
                 self.metrics.upstreamLatency(upstream, seconds: Self.seconds(ContinuousClock.now - started))

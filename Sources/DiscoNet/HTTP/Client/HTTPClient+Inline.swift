@@ -31,12 +31,45 @@ extension HTTPClient {
         completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
         guard request.bodyStream == nil, loop.inLoop, let url = try? request.parsedURL() else { return false }
-        let key = url.origin
+        return executeInline(method: request.method, key: url.origin, authority: url.authority,
+                             head: HTTPClientExchange.encode(request, url: url),
+                             timeout: timeout, on: loop, relay: relay, completion: completion)
+    }
+
+    /// The same for a request to `target` on `origin` whose fields are already encoded (see
+    /// ``HTTPClientRequest/encodedFields``) and that has no body: the head is written in one
+    /// buffer with no request value made. Returns false also for a target that is not a path
+    /// (`/` first, no whitespace or control characters).
+    public func executeInline(
+        method: String, origin: HTTPOrigin, target: String, encodedFields: [UInt8], timeout: Duration? = nil, on loop: EventLoop,
+        relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
+    ) -> Bool {
+        guard loop.inLoop, target.utf8.first == UInt8(ascii: "/"), !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+            return false
+        }
+        var head: [UInt8] = []
+        head.reserveCapacity(method.utf8.count + target.utf8.count + encodedFields.count + 40)
+        head.append(contentsOf: method.utf8)
+        head.append(HTTPSyntax.space)
+        head.append(contentsOf: target.utf8)
+        head.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        head.append(contentsOf: encodedFields)
+        if HTTPClientExchange.sendsEmptyLength(method) { head.append(contentsOf: "Content-Length: 0\r\n".utf8) }
+        head.append(contentsOf: "\r\n".utf8)
+        let base = origin.base
+        return executeInline(method: method, key: base.origin, authority: base.authority, head: head, timeout: timeout, on: loop,
+                             relay: relay, completion: completion)
+    }
+
+    private func executeInline(
+        method: String, key: String, authority: String, head: [UInt8], timeout: Duration?, on loop: EventLoop,
+        relay: HTTPRelayFilter?, completion: @escaping (InlineOutcome) -> Void
+    ) -> Bool {
         guard let connection = pool.takeIdle(key, on: loop) else { return false }
-        let limit = timeout ?? configuration.requestTimeout
-        let relay = request.method == "HEAD" || request.method == "CONNECT" ? nil : relay
-        let exchange = InlineClientExchange(client: self, connection: connection, url: url, key: key, request: request,
-                                            limit: limit, relay: relay, completion: completion)
+        let exchange = InlineClientExchange(
+            client: self, connection: connection, key: key, authority: authority, method: method, head: head,
+            limit: timeout ?? configuration.requestTimeout, relay: method == "HEAD" || method == "CONNECT" ? nil : relay,
+            completion: completion)
         exchange.start()
         return true
     }
@@ -44,14 +77,16 @@ extension HTTPClient {
 
 // MARK: - One inline exchange
 
-/// The state of one ``HTTPClient/executeInline(_:timeout:on:completion:)``: loop-confined and
-/// kept alive by the channel's pending callback until the head arrives or the exchange fails.
+/// The state of one ``HTTPClient/executeInline(_:timeout:on:relay:completion:)``: loop-confined
+/// and kept alive by the channel's pending callback until the head arrives or the exchange fails.
 private final class InlineClientExchange {
     let client: HTTPClient
     let connection: TCPConnection
-    let url: HTTPURL
+    /// The pool's key for the origin, and its `host:port` for errors.
     let key: String
-    let request: HTTPClientRequest
+    let authority: String
+    let method: String
+    let head: [UInt8]
     let limit: Duration
     let relay: HTTPRelayFilter?
     private var completion: ((HTTPClient.InlineOutcome) -> Void)?
@@ -59,17 +94,18 @@ private final class InlineClientExchange {
     private var written = false
     private var deadline: UInt64 = 0
 
-    init(client: HTTPClient, connection: TCPConnection, url: HTTPURL, key: String, request: HTTPClientRequest, limit: Duration,
+    init(client: HTTPClient, connection: TCPConnection, key: String, authority: String, method: String, head: [UInt8], limit: Duration,
          relay: HTTPRelayFilter?, completion: @escaping (HTTPClient.InlineOutcome) -> Void) {
-        self.relay = relay
         self.client = client
         self.connection = connection
-        self.url = url
         self.key = key
-        self.request = request
+        self.authority = authority
+        self.method = method
+        self.head = head
         self.limit = limit
+        self.relay = relay
         self.completion = completion
-        reader = HTTPClientResponseReader(requestMethod: request.method, limits: client.configuration.limits)
+        reader = HTTPClientResponseReader(requestMethod: method, limits: client.configuration.limits)
     }
 
     func start() {
@@ -77,13 +113,13 @@ private final class InlineClientExchange {
         // A stale connection fails before anything is sent; checking costs a system call, so
         // requests that may be repeated skip it (a stale connection then fails them before any
         // response byte, which is as retryable).
-        if channel.closed || (!request.isIdempotent && channel.peerHasClosed) {
-            fail(HTTPClientError(.connectionClosed, host: url.authority, detail: "the pooled connection was closed by the peer"))
+        if channel.closed || (!HTTPClientRequest.isIdempotent(method) && channel.peerHasClosed) {
+            fail(HTTPClientError(.connectionClosed, host: authority, detail: "the pooled connection was closed by the peer"))
             return
         }
         deadline = MonotonicClock.nowNanoseconds() &+ MonotonicClock.nanoseconds(limit)
         channel.setDeadline(at: deadline)
-        channel.write(HTTPClientExchange(connection: connection, url: url, limits: client.configuration.limits).encode(request)) { result in
+        channel.write(head) { result in
             switch result {
             case .success:
                 self.written = true
@@ -114,12 +150,12 @@ private final class InlineClientExchange {
                     }
                     self.connection.channel.clearDeadline()
                     let started = HTTPClientExchange.Started(head: head, reader: self.reader, upload: nil)
-                    self.finish(.started(self.client.streamingResponse(started, on: self.connection, key: self.key, host: self.url.authority)))
+                    self.finish(.started(self.client.streamingResponse(started, on: self.connection, key: self.key, host: self.authority)))
                 } catch {
-                    self.fail(HTTPClientError.describing(error, host: self.url.authority))
+                    self.fail(HTTPClientError.describing(error, host: self.authority))
                 }
             case .success(nil):
-                self.fail(self.reader.endBeforeHead(host: self.url.authority))
+                self.fail(self.reader.endBeforeHead(host: self.authority))
             case .failure(let error):
                 self.fail(error)
             }
@@ -129,12 +165,12 @@ private final class InlineClientExchange {
     private func fail(_ error: any Error) {
         connection.close()
         client.pool.release(key, connection: nil)
-        let host = url.authority
+        let host = authority
         if deadline != 0, MonotonicClock.nowNanoseconds() >= deadline {
             finish(.failed(HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)"), retryable: false))
             return
         }
-        let retryable = !reader.receivedBytes && (request.isIdempotent || !written)
+        let retryable = !reader.receivedBytes && (HTTPClientRequest.isIdempotent(method) || !written)
         finish(.failed(HTTPClientError.describing(error, host: host), retryable: retryable))
     }
 

@@ -51,14 +51,17 @@ struct HTTPClientExchange {
     }
 
     /// Methods whose empty body is still announced (`Content-Length: 0`).
-    private static func sendsEmptyLength(_ method: String) -> Bool {
+    static func sendsEmptyLength(_ method: String) -> Bool {
         switch method {
         case "POST", "PUT", "PATCH": true
         default: false
         }
     }
 
-    func encode(_ request: HTTPClientRequest) -> [UInt8] {
+    func encode(_ request: HTTPClientRequest) -> [UInt8] { Self.encode(request, url: url) }
+
+    /// The request's head (and a fixed body) as sent to `url`.
+    static func encode(_ request: HTTPClientRequest, url: HTTPURL) -> [UInt8] {
         let fixedBody = request.bodyStream == nil ? request.body : []
         var out: [UInt8] = []
         out.reserveCapacity(256 + fixedBody.count)
@@ -90,7 +93,7 @@ struct HTTPClientExchange {
             } else {
                 out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
             }
-        } else if !fixedBody.isEmpty || Self.sendsEmptyLength(request.method) {
+        } else if !fixedBody.isEmpty || sendsEmptyLength(request.method) {
             out.append(contentsOf: "Content-Length: ".utf8)
             HTTPResponseEncoder.appendDecimal(fixedBody.count, to: &out)
             out.append(contentsOf: "\r\n".utf8)

@@ -83,7 +83,10 @@ public struct HTTPClientRequest: Sendable {
     }
 
     /// True for methods that may be repeated safely (RFC 9110 §9.2.2).
-    var isIdempotent: Bool {
+    var isIdempotent: Bool { Self.isIdempotent(method) }
+
+    /// Whether `method` may be repeated safely (RFC 9110 §9.2.2).
+    static func isIdempotent(_ method: String) -> Bool {
         switch method {
         case "GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE": true
         default: false

@@ -39,6 +39,16 @@ public final class ProxyMetrics: Sendable {
         state.withLock { $0.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1 }
     }
 
+    /// A request answered by `upstream` after `seconds`: ``request(route:method:status:)`` and
+    /// ``upstreamLatency(_:seconds:)`` under one lock (the inline path's per-request call).
+    func proxied(route: String, method: String, status: Int, upstream: String, seconds: Double) {
+        let method = RetryMethods.isKnown(method) ? method : "other"
+        state.withLock { state in
+            state.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1
+            state.latency[upstream, default: LatencyHistogram(bucketCount: Self.latencyBounds.count)].observe(seconds, bounds: Self.latencyBounds)
+        }
+    }
+
     func upstreamLatency(_ upstream: String, seconds: Double) {
         state.withLock { state in
             state.latency[upstream, default: LatencyHistogram(bucketCount: Self.latencyBounds.count)].observe(seconds, bounds: Self.latencyBounds)

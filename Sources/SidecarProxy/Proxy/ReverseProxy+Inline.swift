@@ -62,16 +62,17 @@ extension ReverseProxy {
         fields.reserveCapacity(256)
         ForwardingHeaders.encodeRequestFields(request.headers.fields, client: client, strip: stripToLocal, defaultHost: origin.authority,
                                               into: &fields)
-        let started = ContinuousClock.now
+        let loop = reply.loop
+        let started = loop.turnNanoseconds
         let sent = self.client.executeInline(method: request.method, origin: origin, target: request.target, encodedFields: fields,
-                                             timeout: configuration.readTimeout, on: reply.loop, relay: Self.relayFilter) { outcome in
+                                             timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter) { outcome in
             switch outcome {
             case .relayed(let relayed):
-                self.metrics.upstreamLatency(upstream, seconds: Self.seconds(ContinuousClock.now - started))
-                self.metrics.request(route: route.name, method: request.method, status: relayed.status)
+                self.metrics.proxied(route: route.name, method: request.method, status: relayed.status, upstream: upstream,
+                                     seconds: Double(loop.turnNanoseconds &- started) / 1e9)
                 reply.respond(relayed: relayed)
             case .started(let answer):
-                self.metrics.upstreamLatency(upstream, seconds: Self.seconds(ContinuousClock.now - started))
+                self.metrics.upstreamLatency(upstream, seconds: Double(loop.turnNanoseconds &- started) / 1e9)
                 if let response = self.wholeResponse(answer, method: request.method) {
                     self.metrics.request(route: route.name, method: request.method, status: response.status)
                     reply.respond(response)

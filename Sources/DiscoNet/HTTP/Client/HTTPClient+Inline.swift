@@ -117,7 +117,7 @@ private final class InlineClientExchange {
             fail(HTTPClientError(.connectionClosed, host: authority, detail: "the pooled connection was closed by the peer"))
             return
         }
-        deadline = MonotonicClock.nowNanoseconds() &+ MonotonicClock.nanoseconds(limit)
+        deadline = connection.channel.loop.turnNanoseconds &+ MonotonicClock.nanoseconds(limit)
         channel.setDeadline(at: deadline)
         channel.write(head) { result in
             switch result {

@@ -339,7 +339,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     // MARK: Deadline (one re-armed timer per connection)
 
     func setDeadline(after delay: Duration, _ action: DeadlineAction) {
-        deadline = MonotonicClock.nowNanoseconds() &+ MonotonicClock.nanoseconds(delay)
+        deadline = loop.turnNanoseconds &+ MonotonicClock.nanoseconds(delay)
         deadlineAction = action
         armTimer()
     }

@@ -160,7 +160,9 @@ public enum ForwardingHeaders {
     /// the HTTP client's encoder does.
     @usableFromInline
     static func appendValue(_ value: String, to out: inout [UInt8]) {
-        for byte in value.utf8 { out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
+        let start = out.count
+        out.append(contentsOf: value.utf8)
+        for index in start..<out.count where out[index] == 0x0D || out[index] == 0x0A { out[index] = 0x20 }
     }
 
     /// ``quotedIfNeeded(_:)`` written into `out`.

@@ -71,6 +71,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         return body(scratch)
     }
 
+    /// The monotonic time (nanoseconds) when the loop last woke from `epoll_wait`: what
+    /// per-request bookkeeping (deadlines, latencies) reads instead of the clock, as the events
+    /// of one turn happen within it. Loop thread only.
+    public var turnNanoseconds: UInt64 {
+        assert(inLoop, "turnNanoseconds read off the loop thread")
+        return turnStarted
+    }
+    private var turnStarted: UInt64 = MonotonicClock.nowNanoseconds()
+
     /// Size of the loop's read buffer.
     static let readScratchSize = 64 * 1024
 
@@ -180,6 +189,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             let count = events.withUnsafeMutableBufferPointer { buffer in
                 epoll_wait(epollFD, buffer.baseAddress, capacity, timeout)
             }
+            turnStarted = MonotonicClock.nowNanoseconds()
             if count > 0 {
                 for index in 0..<Int(count) {
                     let event = events[index]

@@ -66,6 +66,19 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// The host part as text: `127.0.0.1` or `::1`.
     public var host: String {
+        if addressBytes.count == 4 {
+            // Dotted decimal by hand: inet_ntop formats through sprintf, and a proxy asks for
+            // its client's address on every request.
+            var text: [UInt8] = []
+            text.reserveCapacity(15)
+            for (index, byte) in addressBytes.enumerated() {
+                if index > 0 { text.append(UInt8(ascii: ".")) }
+                if byte >= 100 { text.append(0x30 + byte / 100) }
+                if byte >= 10 { text.append(0x30 + (byte / 10) % 10) }
+                text.append(0x30 + byte % 10)
+            }
+            return String(decoding: text, as: UTF8.self)
+        }
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         let family = isIPv6 ? AF_INET6 : AF_INET
         let ok = addressBytes.withUnsafeBytes { raw in

@@ -1,4 +1,4 @@
-// MARK: - A byte stream driven by the loop, with continuation-based reads and writes
+// MARK: - A byte stream driven by the loop, with continuation- or callback-based reads and writes
 
 /// The loop-side half of a ``TCPConnection``: one reader and a queue of writers over a
 /// ``ByteStreamTransport``, resumed from readiness. Read interest is set only while a read waits;
@@ -12,7 +12,10 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     let peer: String
     private(set) var closed = false
     private var interest: TransportInterest = []
-    private var reader: (max: Int, continuation: CheckedContinuation<[UInt8]?, any Error>)?
+    /// The waiting reader (kept as two plain fields: an optional tuple is copied through
+    /// runtime value witnesses on every read).
+    private var reader: ChannelWaiter<[UInt8]?>?
+    private var readerMax = 0
     private var writes: [Write] = []
     private var shutdownAfterWrites = false
     /// Why the channel closed; reads and writes after that fail with it.
@@ -27,11 +30,13 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     private var deadline: UInt64 = 0
     /// The deadline the one armed timer fires at (0: no timer armed).
     private var deadlineArmedAt: UInt64 = 0
+    /// The armed timer, cancelled when a sooner one replaces it or the channel closes.
+    private var deadlineTimer: TimerID?
 
     private struct Write {
         let bytes: [UInt8]
         var offset: Int
-        let continuation: CheckedContinuation<Void, any Error>
+        let waiter: ChannelWaiter<Void>
         /// Runs on the loop the moment the transport has taken the last byte.
         let onAccepted: (@Sendable () -> Void)?
     }
@@ -56,27 +61,44 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     // MARK: Read and write
 
     func read(max: Int, _ continuation: CheckedContinuation<[UInt8]?, any Error>) {
+        read(max: max, waiter: .task(continuation))
+    }
+
+    /// Reads on the loop thread without a task: `completion` runs on the loop, possibly before
+    /// this returns (bytes already there), with the bytes, nil at the end of the stream, or the
+    /// channel's error.
+    ///
+    /// `tryNow: false` waits for readiness before the first attempt: for a response that
+    /// cannot have arrived yet (the request was just sent), that saves a read returning
+    /// `EAGAIN`.
+    func read(max: Int, tryNow: Bool = true, completion: @escaping (Result<[UInt8]?, any Error>) -> Void) {
+        read(max: max, waiter: .callback(completion), tryNow: tryNow)
+    }
+
+    private func read(max: Int, waiter: ChannelWaiter<[UInt8]?>, tryNow: Bool = true) {
         if !stash.isEmpty {
             var piece = stash.removeFirst()
             if piece.count > max {
                 stash.insert(Array(piece[max...]), at: 0)
                 piece.removeSubrange(max...)
             }
-            continuation.resume(returning: piece)
+            waiter.resume(returning: piece)
             return
         }
-        if endedCleanly { continuation.resume(returning: nil); return }
-        if let closeReason { continuation.resume(throwing: closeReason); return }
+        if endedCleanly { waiter.resume(returning: nil); return }
+        if let closeReason { waiter.resume(throwing: closeReason); return }
         precondition(reader == nil, "TCPConnection supports one reader at a time")
-        reader = (max, continuation)
-        attemptRead()
+        reader = waiter
+        readerMax = max
+        if tryNow { attemptRead() } else { updateInterest() }
     }
 
     private func attemptRead() {
         guard let pending = reader else { return }
+        let pendingMax = readerMax
         // Read into the loop's scratch buffer and copy out exactly what arrived.
         var bytes: [UInt8] = []
-        let limit = min(pending.max, EventLoop.readScratchSize)
+        let limit = min(pendingMax, EventLoop.readScratchSize)
         let result = loop.withReadScratch { scratch in
             let outcome = transport.read(into: UnsafeMutableRawBufferPointer(rebasing: scratch[0..<limit]))
             if case .read(let count) = outcome { bytes = Array(UnsafeRawBufferPointer(rebasing: scratch[0..<count])) }
@@ -88,11 +110,11 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         case .read:
             reader = nil
             updateInterest()
-            pending.continuation.resume(returning: bytes)
+            pending.resume(returning: bytes)
         case .endOfStream:
             reader = nil
             updateInterest()
-            pending.continuation.resume(returning: nil)
+            pending.resume(returning: nil)
         case .failed(let error):
             // close(reason:) fails the waiting reader (still registered) with this error.
             close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
@@ -100,8 +122,18 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     }
 
     func write(_ bytes: [UInt8], _ continuation: CheckedContinuation<Void, any Error>, onAccepted: (@Sendable () -> Void)? = nil) {
-        if let closeReason { continuation.resume(throwing: closeReason); return }
-        writes.append(Write(bytes: bytes, offset: 0, continuation: continuation, onAccepted: onAccepted))
+        write(bytes, waiter: .task(continuation), onAccepted: onAccepted)
+    }
+
+    /// Writes on the loop thread without a task: `completion` runs on the loop once the
+    /// transport has taken every byte (usually before this returns) or the channel failed.
+    func write(_ bytes: [UInt8], completion: @escaping (Result<Void, any Error>) -> Void) {
+        write(bytes, waiter: .callback(completion), onAccepted: nil)
+    }
+
+    private func write(_ bytes: [UInt8], waiter: ChannelWaiter<Void>, onAccepted: (@Sendable () -> Void)?) {
+        if let closeReason { waiter.resume(throwing: closeReason); return }
+        writes.append(Write(bytes: bytes, offset: 0, waiter: waiter, onAccepted: onAccepted))
         if writes.count == 1 { flush() }
     }
 
@@ -121,7 +153,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
             if offset == writes[0].bytes.count {
                 let done = writes.removeFirst()
                 done.onAccepted?()
-                done.continuation.resume()
+                done.waiter.resume(returning: ())
                 continue
             }
             let result = writes[0].bytes.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[offset...])) }
@@ -194,11 +226,17 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         guard deadline != 0, !closed, deadlineArmedAt == 0 || deadlineArmedAt > deadline else { return }
         let at = deadline
         deadlineArmedAt = at
-        _ = loop.scheduleTimer(at: at) { [weak self] in self?.deadlineTimerFired(at: at) }
+        if let previous = deadlineTimer { loop.cancelTimer(previous) }
+        // Held strongly, and cancelled when re-armed or closed: a weak reference would move every
+        // retain and release of the channel to the runtime's slower side-table path.
+        deadlineTimer = loop.scheduleTimer(at: at) { self.deadlineTimerFired(at: at) }
     }
 
     private func deadlineTimerFired(at: UInt64) {
-        if deadlineArmedAt == at { deadlineArmedAt = 0 }
+        if deadlineArmedAt == at {
+            deadlineArmedAt = 0
+            deadlineTimer = nil
+        }
         guard deadline != 0, !closed else { return }
         if MonotonicClock.nowNanoseconds() >= deadline {
             deadline = 0
@@ -231,15 +269,42 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     func close(reason: NetworkError? = nil) {
         guard !closed else { return }
         closed = true
+        if let timer = deadlineTimer {
+            deadlineTimer = nil
+            loop.cancelTimer(timer)
+        }
         let error = reason ?? NetworkError(.connectionClosed, peer: peer, detail: "closed locally")
         closeReason = error
         transport.close()
         if let pending = reader {
             reader = nil
-            pending.continuation.resume(throwing: error)
+            pending.resume(throwing: error)
         }
         let waiting = writes
         writes.removeAll()
-        for write in waiting { write.continuation.resume(throwing: error) }
+        for write in waiting { write.waiter.resume(throwing: error) }
+    }
+}
+
+// MARK: - Who waits for a channel operation
+
+/// A task suspended on a continuation, or code on the loop thread waiting with a callback
+/// (the inline paths, which run without a task).
+enum ChannelWaiter<Value> {
+    case task(CheckedContinuation<Value, any Error>)
+    case callback((Result<Value, any Error>) -> Void)
+
+    func resume(returning value: sending Value) {
+        switch self {
+        case .task(let continuation): continuation.resume(returning: value)
+        case .callback(let body): body(.success(value))
+        }
+    }
+
+    func resume(throwing error: any Error) {
+        switch self {
+        case .task(let continuation): continuation.resume(throwing: error)
+        case .callback(let body): body(.failure(error))
+        }
     }
 }

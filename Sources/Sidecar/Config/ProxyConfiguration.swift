@@ -34,6 +34,11 @@ public struct ProxyConfiguration: Hashable, Sendable {
     /// Event-loop threads of the proxy (its own, apart from the node's). With one, requests are
     /// decided in the order they arrive, as by one nginx worker.
     public var threads: Int = 1
+    /// Whether requests without a body bound for a local upstream are forwarded inline, on the
+    /// loop thread without a task, when an idle upstream connection is at hand (the default).
+    /// False sends every request through the middleware and the async path (for comparison in
+    /// tests; clients see the same either way).
+    public var inlineLane = true
     /// `-proxy-hop-key`: the file with the secret that proves hops and shared counts between
     /// sidecars (``HopProof``); nil: hops are trusted by address and no zone can be shared.
     public var hopKeyFile: String?

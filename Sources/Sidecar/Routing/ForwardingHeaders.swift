@@ -27,9 +27,6 @@ public enum ForwardingHeaders {
         "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
         "proxy-connection", "proxy-authenticate", "proxy-authorization",
     ]
-    /// Framing the proxy's own connections redo (length or chunks) and `Expect`, which the
-    /// proxy answers itself.
-    static let reframed: Set<String> = ["content-length", "expect"]
 
     /// What the proxy knows about the client's side of a request.
     public struct ClientSide: Hashable, Sendable {
@@ -63,50 +60,173 @@ public enum ForwardingHeaders {
     public static func request<Field: ForwardableField>(
         _ fields: [Field], client: ClientSide, upgrade: Bool = false, strip: Set<String> = [], trustedHop: Bool = false
     ) -> [Field] {
+        var out: [Field] = []
+        out.reserveCapacity(fields.count + 4)
+        rewriteRequest(fields, client: client, upgrade: upgrade, strip: strip, trustedHop: trustedHop,
+                       kept: { out.append($0) }, added: { out.append(Field(name: $0, value: $1)) })
+        return out
+    }
+
+    /// The same rewriting (no upgrade, not a trusted hop), written as `Name: value` lines (CRLF
+    /// after each) straight into `out`; when the request has no `Host`, `Host: defaultHost` comes
+    /// first (what an HTTP client adds). Byte for byte what encoding ``request(_:client:upgrade:strip:trustedHop:)``'s
+    /// fields gives, without making them: the proxy's inline path runs this for every request.
+    @inlinable
+    public static func encodeRequestFields<Field: ForwardableField>(
+        _ fields: [Field], client: ClientSide, strip: Set<String> = [], defaultHost: String, into out: inout [UInt8]
+    ) {
+        let named = connectionTokens(fields)
+        var hostIndex: Int?
+        var forwardedFor = false
+        var forwarded = false
+        for index in fields.indices {
+            switch FieldRole(fields[index].name) {
+            case .host where hostIndex == nil: hostIndex = index
+            case .xForwardedFor: forwardedFor = true
+            case .forwarded: forwarded = true
+            default: break
+            }
+        }
+        if hostIndex == nil { appendLine("Host", defaultHost, to: &out) }
+        for field in fields {
+            switch FieldRole(field.name) {
+            case .host:
+                appendLine(field.name, field.value, to: &out)
+            case .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .upgrade, .connection, .hopByHop, .contentLength, .expect:
+                continue
+            case .date, .other:
+                if !named.isEmpty && named.contains(field.name.lowercased()) { continue }
+                if !strip.isEmpty && strip.contains(where: { FieldRole.namesEqual(field.name, lowercased: $0) }) { continue }
+                appendLine(field.name, field.value, to: &out)
+            }
+        }
+        // X-Forwarded-For: what came, then the client.
+        appendText("X-Forwarded-For: ", to: &out)
+        if forwardedFor {
+            for field in fields where FieldRole(field.name) == .xForwardedFor {
+                appendValue(field.value, to: &out)
+                appendText(", ", to: &out)
+            }
+        }
+        appendValue(client.address ?? "unknown", to: &out)
+        appendText("\r\n", to: &out)
+        appendLine("X-Forwarded-Proto", client.proto, to: &out)
+        if let hostIndex { appendLine("X-Forwarded-Host", fields[hostIndex].value, to: &out) }
+        // Forwarded: what came, then this hop's element.
+        appendText("Forwarded: ", to: &out)
+        if forwarded {
+            for field in fields where FieldRole(field.name) == .forwarded {
+                appendValue(field.value, to: &out)
+                appendText(", ", to: &out)
+            }
+        }
+        appendText("for=", to: &out)
+        if let address = client.address {
+            if address.utf8.contains(0x3A) {
+                appendText("\"[", to: &out)
+                appendValue(address, to: &out)
+                appendText("]\"", to: &out)
+            } else {
+                appendValue(address, to: &out)
+            }
+        } else {
+            appendText("unknown", to: &out)
+        }
+        if let hostIndex {
+            appendText(";host=", to: &out)
+            appendQuotedIfNeeded(fields[hostIndex].value, to: &out)
+        }
+        appendText(";proto=", to: &out)
+        appendValue(client.proto, to: &out)
+        appendText("\r\n", to: &out)
+    }
+
+    @usableFromInline
+    static func appendLine(_ name: String, _ value: String, to out: inout [UInt8]) {
+        out.append(contentsOf: name.utf8)
+        out.append(0x3A)
+        out.append(0x20)
+        appendValue(value, to: &out)
+        out.append(0x0D)
+        out.append(0x0A)
+    }
+
+    @usableFromInline
+    static func appendText(_ text: StaticString, to out: inout [UInt8]) {
+        text.withUTF8Buffer { out.append(contentsOf: $0) }
+    }
+
+    /// A value's bytes; a line break (which the parser never lets through) becomes a space, as
+    /// the HTTP client's encoder does.
+    @usableFromInline
+    static func appendValue(_ value: String, to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: value.utf8)
+        for index in start..<out.count where out[index] == 0x0D || out[index] == 0x0A { out[index] = 0x20 }
+    }
+
+    /// ``quotedIfNeeded(_:)`` written into `out`.
+    @usableFromInline
+    static func appendQuotedIfNeeded(_ value: String, to out: inout [UInt8]) {
+        if !value.isEmpty, value.utf8.allSatisfy(isTokenByte) {
+            appendValue(value, to: &out)
+            return
+        }
+        out.append(0x22)
+        for byte in value.utf8 {
+            if byte == 0x22 || byte == 0x5C { out.append(0x5C) }
+            out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte)
+        }
+        out.append(0x22)
+    }
+
+    /// The request rewriting itself: each field kept as it came goes to `kept`, each field the
+    /// proxy writes to `added`, in the order they are sent.
+    private static func rewriteRequest<Field: ForwardableField>(
+        _ fields: [Field], client: ClientSide, upgrade: Bool, strip: Set<String>, trustedHop: Bool,
+        kept: (Field) -> Void, added: (String, String) -> Void
+    ) {
         let named = connectionTokens(fields)
         var host: String?
         var forwardedFor: String?
         var forwardedProto: String?
         var forwardedHost: String?
         var forwarded: String?
-        var out: [Field] = []
-        out.reserveCapacity(fields.count + 4)
         for field in fields {
-            let lower = field.name.lowercased()
-            switch lower {
-            case "host":
+            switch FieldRole(field.name) {
+            case .host:
                 if host == nil { host = field.value }
-                out.append(field)
-            case "x-forwarded-for":
+                kept(field)
+            case .xForwardedFor:
                 forwardedFor = forwardedFor.map { $0 + ", " + field.value } ?? field.value
-            case "x-forwarded-proto":
+            case .xForwardedProto:
                 if forwardedProto == nil { forwardedProto = field.value }
-            case "x-forwarded-host":
+            case .xForwardedHost:
                 if forwardedHost == nil { forwardedHost = field.value }
-            case "forwarded":
+            case .forwarded:
                 forwarded = forwarded.map { $0 + ", " + field.value } ?? field.value
-            default:
-                if upgrade, lower == "upgrade" {
-                    out.append(field)
-                    continue
-                }
-                if hopByHop.contains(lower) || reframed.contains(lower) || named.contains(lower) || strip.contains(lower) { continue }
-                out.append(field)
+            case .upgrade where upgrade:
+                kept(field)
+            case .upgrade, .connection, .hopByHop, .contentLength, .expect:
+                continue
+            case .date, .other:
+                if !named.isEmpty && named.contains(field.name.lowercased()) { continue }
+                if !strip.isEmpty && strip.contains(where: { FieldRole.namesEqual(field.name, lowercased: $0) }) { continue }
+                kept(field)
             }
         }
-        if upgrade { out.append(Field(name: "Connection", value: "Upgrade")) }
+        if upgrade { added("Connection", "Upgrade") }
         let clientText = client.address ?? "unknown"
-        out.append(Field(name: "X-Forwarded-For", value: forwardedFor.map { $0 + ", " + clientText } ?? clientText))
+        added("X-Forwarded-For", forwardedFor.map { $0 + ", " + clientText } ?? clientText)
         let proto = trustedHop ? (forwardedProto ?? client.proto) : client.proto
-        out.append(Field(name: "X-Forwarded-Proto", value: proto))
+        added("X-Forwarded-Proto", proto)
         if let originalHost = trustedHop ? (forwardedHost ?? host) : host {
-            out.append(Field(name: "X-Forwarded-Host", value: originalHost))
+            added("X-Forwarded-Host", originalHost)
         }
-        var element = "for=\(forwardedNode(client.address))"
-        if let host { element += ";host=\(quotedIfNeeded(host))" }
-        element += ";proto=\(client.proto)"
-        out.append(Field(name: "Forwarded", value: forwarded.map { $0 + ", " + element } ?? element))
-        return out
+        var element = "for=" + forwardedNode(client.address)
+        if let host { element += ";host=" + quotedIfNeeded(host) }
+        element += ";proto=" + client.proto
+        added("Forwarded", forwarded.map { $0 + ", " + element } ?? element)
     }
 
     /// The response fields sent to the client: hop-by-hop fields, those `Connection` lists and
@@ -122,21 +242,33 @@ public enum ForwardingHeaders {
         var out: [Field] = []
         out.reserveCapacity(fields.count)
         for field in fields {
-            let lower = field.name.lowercased()
-            if upgrade, lower == "upgrade" || lower == "connection" {
-                if lower == "upgrade" { out.append(field) }
+            switch FieldRole(field.name) {
+            case .upgrade where upgrade:
+                out.append(field)
+            case .upgrade, .connection, .hopByHop, .contentLength, .date:
                 continue
+            case .host, .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .expect, .other:
+                if !named.isEmpty && named.contains(field.name.lowercased()) { continue }
+                out.append(field)
             }
-            if hopByHop.contains(lower) || lower == "content-length" || lower == "date" || named.contains(lower) { continue }
-            out.append(field)
         }
         return out
     }
 
+    /// Whether ``response(_:upgrade:)`` keeps a field of this name (UTF-8 bytes) when the
+    /// response's `Connection` names no fields (no upgrade).
+    public static func keepsResponseField(named name: UnsafeBufferPointer<UInt8>) -> Bool {
+        switch FieldRole(name) {
+        case .upgrade, .connection, .hopByHop, .contentLength, .date: false
+        case .host, .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .expect, .other: true
+        }
+    }
+
     /// Lower-case field names that `Connection` lists (other than `close`, `keep-alive` and `upgrade`).
+    @inlinable
     static func connectionTokens<Field: ForwardableField>(_ fields: [Field]) -> Set<String> {
         var tokens: Set<String> = []
-        for field in fields where field.name.count == 10 && field.name.lowercased() == "connection" {
+        for field in fields where FieldRole(field.name) == .connection {
             for token in field.value.split(separator: ",") {
                 let name = token.trimmingCharacters(" \t").lowercased()
                 if !name.isEmpty, name != "close", name != "upgrade" { tokens.insert(name) }
@@ -175,7 +307,8 @@ public enum ForwardingHeaders {
 }
 
 extension Substring {
-    fileprivate func trimmingCharacters(_ set: String) -> Substring {
+    @usableFromInline
+    func trimmingCharacters(_ set: String) -> Substring {
         var result = self
         while let first = result.first, set.contains(first) { result = result.dropFirst() }
         while let last = result.last, set.contains(last) { result = result.dropLast() }

@@ -72,14 +72,14 @@ public struct RouteTable: Hashable, Sendable {
     /// Where one request goes. `hopped` is true when another sidecar already routed it here
     /// (it carries ``RoutingDecision/hopHeader``): then it goes to the local upstream whatever
     /// the route says, so a request never travels between sidecars twice.
-    public func decide(method: String, path: String, hopped: Bool, writer: WriterLocation,
+    public func decide(method: String, path: String, hopped: Bool, writer: @autoclosure () -> WriterLocation,
                        isHealthy: (String) -> Bool) -> RoutingDecision {
         guard let route = route(method: method, path: path) else {
             return .refuse(status: 404, message: "no route for \(method) \(path)")
         }
         let upstream = route.target.upstream
         if route.target.viaWriter, !hopped {
-            switch writer {
+            switch writer() {
             case .remote(let address, let id, let tls):
                 return .forward(route: route, destination: .writer(address: address, id: id, upstream: upstream, tls: tls))
             case .unknown(let reason):

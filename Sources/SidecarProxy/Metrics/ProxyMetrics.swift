@@ -35,8 +35,18 @@ public final class ProxyMetrics: Sendable {
     // MARK: Recording
 
     func request(route: String, method: String, status: Int) {
-        let method = RetryMethods.known.contains(method) ? method : "other"
+        let method = RetryMethods.isKnown(method) ? method : "other"
         state.withLock { $0.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1 }
+    }
+
+    /// A request answered by `upstream` after `seconds`: ``request(route:method:status:)`` and
+    /// ``upstreamLatency(_:seconds:)`` under one lock (the inline path's per-request call).
+    func proxied(route: String, method: String, status: Int, upstream: String, seconds: Double) {
+        let method = RetryMethods.isKnown(method) ? method : "other"
+        state.withLock { state in
+            state.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1
+            state.latency[upstream, default: LatencyHistogram(bucketCount: Self.latencyBounds.count)].observe(seconds, bounds: Self.latencyBounds)
+        }
     }
 
     func upstreamLatency(_ upstream: String, seconds: Double) {
@@ -136,5 +146,12 @@ public final class ProxyMetrics: Sendable {
 
 /// Methods counted by name in metrics; others count as `other` (bounded label values).
 enum RetryMethods {
-    static let known: Set<String> = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT"]
+    /// Whether `method` is one of the standard methods (the rest count as `other`); a switch,
+    /// not a set, since it is asked once per request.
+    static func isKnown(_ method: String) -> Bool {
+        switch method {
+        case "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "TRACE", "CONNECT": true
+        default: false
+        }
+    }
 }

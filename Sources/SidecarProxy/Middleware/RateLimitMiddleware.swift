@@ -61,48 +61,71 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     }
 
     public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
-        let keys = keySources.map { Self.key($0, of: request) }
-        let now = Self.milliseconds(ContinuousClock.now - epoch)
-        let decision = limiter.withLock { $0.decide(configuration.policy, keys: keys, now: now) }
-        record(decision, request: request)
-        switch decision.action {
+        switch verdict(method: request.method, path: request.path, headers: request.headers, remoteAddress: request.remoteAddress) {
         case .forward:
             return try await next(request)
-        case .forwardAfter(let milliseconds):
-            try await Task.sleep(for: .milliseconds(milliseconds))
+        case .forwardAfter(let delay):
+            try await Task.sleep(for: delay)
             return try await next(request)
-        case .reject(let status):
-            let zone = decision.limit.map { configuration.zones[configuration.policy.limits[$0].zone].name } ?? ""
-            return ProxyErrorResponse.make(status, "rate limit exceeded in zone \(zone.debugDescription); slow down and retry later",
-                                           fields: [("zone", zone)])
+        case .reject(let response):
+            return response
         }
     }
 
-    private func record(_ decision: RateLimitDecision, request: HTTPStreamingRequest) {
+    /// What the limits say about one request.
+    public enum Verdict: Sendable {
+        /// Pass it on now.
+        case forward
+        /// Pass it on after this delay (nginx's `delay`, or no `nodelay`).
+        case forwardAfter(Duration)
+        /// Answer this instead (the rejection status, as a JSON error).
+        case reject(HTTPResponse)
+    }
+
+    /// Decides for one request (charging it to its zones, counting and logging the decision):
+    /// the middleware's decision, also taken by the proxy's inline path.
+    public func verdict(method: String, path: String, headers: HTTPHeaders, remoteAddress: SocketAddress?) -> Verdict {
+        let keys = keySources.map { Self.key($0, headers: headers, remoteAddress: remoteAddress) }
+        let now = Self.milliseconds(ContinuousClock.now - epoch)
+        let decision = limiter.withLock { $0.decide(configuration.policy, keys: keys, now: now) }
+        record(decision, method: method, path: path, remoteAddress: remoteAddress)
+        switch decision.action {
+        case .forward:
+            return .forward
+        case .forwardAfter(let milliseconds):
+            return .forwardAfter(.milliseconds(milliseconds))
+        case .reject(let status):
+            let zone = decision.limit.map { configuration.zones[configuration.policy.limits[$0].zone].name } ?? ""
+            return .reject(ProxyErrorResponse.make(status, "rate limit exceeded in zone \(zone.debugDescription); slow down and retry later",
+                                                   fields: [("zone", zone)]))
+        }
+    }
+
+    private func record(_ decision: RateLimitDecision, method: String, path: String, remoteAddress: SocketAddress?) {
         let status = decision.nginxStatus
         guard !status.isEmpty else { return }
         let zone = decision.limit.map { configuration.zones[configuration.policy.limits[$0].zone].name }
             ?? configuration.zones[configuration.policy.limits[0].zone].name
         metrics.rateLimitDecision(zone: zone, decision: status.lowercased())
         if decision.dryRun, status != "PASSED_DRY_RUN", status != "PASSED" {
-            logger.info("rate limit (dry run) would have \(status.hasPrefix("DELAYED") ? "delayed" : "rejected") \(request.method) \(request.path)",
+            logger.info("rate limit (dry run) would have \(status.hasPrefix("DELAYED") ? "delayed" : "rejected") \(method) \(path)",
                         metadata: ["zone": .string(zone), "decision": .string(decision.description),
-                                   "client": .string(request.remoteAddress?.host ?? "unknown")])
+                                   "client": .string(remoteAddress?.host ?? "unknown")])
         } else if case .rejected = decision.outcome {
-            logger.debug("rate limit rejected \(request.method) \(request.path)",
+            logger.debug("rate limit rejected \(method) \(path)",
                          metadata: ["zone": .string(zone), "decision": .string(decision.description)])
         }
     }
 
     /// A request's key for one zone: `$binary_remote_addr`, `$http_app_id`, `$http_<name>`.
-    static func key(_ source: RateLimitKeySource, of request: HTTPStreamingRequest) -> RateLimitKey {
+    static func key(_ source: RateLimitKeySource, headers: HTTPHeaders, remoteAddress: SocketAddress?) -> RateLimitKey {
         switch source {
         case .address:
-            return RateLimitKey(request.remoteAddress?.addressBytes ?? [])
+            return RateLimitKey(remoteAddress?.addressBytes ?? [])
         case .appID:
-            return RateLimitKey(request.headers[APIKeySettings.appIDHeader] ?? "")
+            return RateLimitKey(headers[APIKeySettings.appIDHeader] ?? "")
         case .header(let name):
-            return RateLimitKey(request.headers[name] ?? "")
+            return RateLimitKey(headers[name] ?? "")
         }
     }
 

@@ -18,9 +18,9 @@ public final class ReverseProxy: Sendable {
 
     let configuration: ProxyConfiguration
     let table: RouteTable
-    private let addresses: [String: String]
+    let addresses: [String: String]
     /// Each upstream's `http://host:port`, parsed once.
-    private let origins: [String: HTTPOrigin]
+    let origins: [String: HTTPOrigin]
     let client: HTTPClient
     let writer: any WriterResolver
     let health: UpstreamHealth
@@ -30,17 +30,17 @@ public final class ReverseProxy: Sendable {
     let watchdog: BodyWatchdog
     private let nodeID: String
     private let retry: RetryPolicy
-    private let proto: String
+    let proto: String
     /// Wraps every request on its way to one of this sidecar's own upstreams (never one bound for
     /// the writer's sidecar): the hot/cold fencing token goes on here.
-    private let upstreamMiddleware: [any HTTPMiddleware]
+    let upstreamMiddleware: [any HTTPMiddleware]
     /// Proves this sidecar's hops and checks others' (`-proxy-hop-key`); nil: hops are trusted
     /// from the members' addresses.
     let hops: HopAuthenticator?
     /// Request fields never passed on (lower-case), made once: to a local upstream (the hop
     /// header, the hop proof and API credentials) and to the writer's sidecar (the hop header and
     /// proof, which it sets itself).
-    private let stripToLocal: Set<String>
+    let stripToLocal: Set<String>
     private let stripToWriter: Set<String>
 
     /// - Parameters:
@@ -128,7 +128,7 @@ public final class ReverseProxy: Sendable {
     }
 
     /// Sends `request` on; one bound for a local upstream goes through ``upstreamMiddleware`` first.
-    private func forward(_ request: HTTPStreamingRequest, to destination: RoutingDecision.Destination, trustedHop: Bool) async -> HTTPResponse {
+    func forward(_ request: HTTPStreamingRequest, to destination: RoutingDecision.Destination, trustedHop: Bool) async -> HTTPResponse {
         guard case .local = destination, !upstreamMiddleware.isEmpty else {
             return await send(request, destination: destination, trustedHop: trustedHop)
         }
@@ -223,7 +223,7 @@ public final class ReverseProxy: Sendable {
     /// The client's response for the upstream's `answer`: small fixed-length bodies are read
     /// whole (a failure there is still a clean 502); others stream, and a failure half-way
     /// closes the client's connection without ending the body, so it is never taken as complete.
-    private func relay(_ answer: HTTPClientStreamingResponse, method: String, upstream: String, address: String) async -> HTTPResponse {
+    func relay(_ answer: HTTPClientStreamingResponse, method: String, upstream: String, address: String) async -> HTTPResponse {
         let headers = HTTPHeaders(ForwardingHeaders.response(answer.headers.fields))
         let bodyless = method == "HEAD" || answer.status == 204 || answer.status == 304 || (100..<200).contains(answer.status)
         let body = answer.body

@@ -76,6 +76,10 @@ public final class SidecarProxyServer: Sendable {
                 middleware.append(APIKeyMiddleware(settings: configuration.apiKeys, store: keys, metrics: metrics, logger: logger))
             }
             if rateLimit.isActive { middleware.append(rateLimit) }
+            if configuration.inlineLane {
+                settings.inlineHandler = ProxyInlineLane(proxy: proxy, apiKeys: configuration.apiKeys.enabled ? configuration.apiKeys : nil,
+                                                         rateLimit: rateLimit.isActive ? rateLimit : nil)
+            }
             let started = try await HTTPServer.start(configuration: settings, group: group, middleware: middleware, responder: proxy.responder)
             counter.server.withLock { $0 = started }
             server = started

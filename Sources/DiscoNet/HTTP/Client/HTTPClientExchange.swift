@@ -51,14 +51,17 @@ struct HTTPClientExchange {
     }
 
     /// Methods whose empty body is still announced (`Content-Length: 0`).
-    private static func sendsEmptyLength(_ method: String) -> Bool {
+    static func sendsEmptyLength(_ method: String) -> Bool {
         switch method {
         case "POST", "PUT", "PATCH": true
         default: false
         }
     }
 
-    private func encode(_ request: HTTPClientRequest) -> [UInt8] {
+    func encode(_ request: HTTPClientRequest) -> [UInt8] { Self.encode(request, url: url) }
+
+    /// The request's head (and a fixed body) as sent to `url`.
+    static func encode(_ request: HTTPClientRequest, url: HTTPURL) -> [UInt8] {
         let fixedBody = request.bodyStream == nil ? request.body : []
         var out: [UInt8] = []
         out.reserveCapacity(256 + fixedBody.count)
@@ -66,19 +69,23 @@ struct HTTPClientExchange {
         out.append(HTTPSyntax.space)
         out.append(contentsOf: url.target.utf8)
         out.append(contentsOf: " HTTP/1.1\r\n".utf8)
-        if !request.headers.contains("Host") {
-            out.append(contentsOf: "Host: ".utf8)
-            out.append(contentsOf: url.authority.utf8)
-            out.append(contentsOf: "\r\n".utf8)
-        }
-        for field in request.headers {
-            if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding") {
-                continue
+        if let encoded = request.encodedFields {
+            out.append(contentsOf: encoded)
+        } else {
+            if !request.headers.contains("Host") {
+                out.append(contentsOf: "Host: ".utf8)
+                out.append(contentsOf: url.authority.utf8)
+                out.append(contentsOf: "\r\n".utf8)
             }
-            out.append(contentsOf: field.name.utf8)
-            out.append(contentsOf: ": ".utf8)
-            for byte in field.value.utf8 { out.append(byte == 13 || byte == 10 ? 32 : byte) }
-            out.append(contentsOf: "\r\n".utf8)
+            for field in request.headers {
+                if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding") {
+                    continue
+                }
+                out.append(contentsOf: field.name.utf8)
+                out.append(contentsOf: ": ".utf8)
+                for byte in field.value.utf8 { out.append(byte == 13 || byte == 10 ? 32 : byte) }
+                out.append(contentsOf: "\r\n".utf8)
+            }
         }
         if let stream = request.bodyStream {
             if let length = stream.length {
@@ -86,7 +93,7 @@ struct HTTPClientExchange {
             } else {
                 out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8)
             }
-        } else if !fixedBody.isEmpty || Self.sendsEmptyLength(request.method) {
+        } else if !fixedBody.isEmpty || sendsEmptyLength(request.method) {
             out.append(contentsOf: "Content-Length: ".utf8)
             HTTPResponseEncoder.appendDecimal(fixedBody.count, to: &out)
             out.append(contentsOf: "\r\n".utf8)

@@ -22,6 +22,40 @@ struct HTTPClientResponseReader: Sendable {
     /// first bytes of the new protocol after a `101`).
     var leftover: [UInt8] { pending }
 
+    /// Inline reading (no task): takes bytes just read from the connection and returns the
+    /// response head once it is parsed; the events after it stay queued for the body. Nil while
+    /// more bytes are needed.
+    mutating func receive(_ bytes: [UInt8]) throws(HTTPParseError) -> HTTPResponseHead? {
+        receivedBytes = true
+        if pending.isEmpty { pending = bytes } else { pending.append(contentsOf: bytes) }
+        while true {
+            let before = pending.count
+            try parsePending()
+            while nextEvent < events.count {
+                let event = events[nextEvent]
+                nextEvent += 1
+                if case .head(let head) = event { return head }
+            }
+            events.removeAll(keepingCapacity: true)
+            nextEvent = 0
+            // A parse may stop after an interim (1xx) response: go on while it makes progress.
+            if pending.isEmpty || pending.count == before { return nil }
+        }
+    }
+
+    /// The stream ended before a head: why, as ``next(from:host:)`` would report it.
+    mutating func endBeforeHead(host: String) -> any Error {
+        guard receivedBytes else {
+            return HTTPClientError(.connectionClosed, host: host, detail: "closed before any response byte")
+        }
+        do {
+            try parser.finish(into: &events)
+        } catch {
+            return error
+        }
+        return HTTPClientError(.malformedResponse, host: host, detail: "no response head")
+    }
+
     /// When nothing of the body is left to deliver (the response's end is the next event), takes
     /// the end and returns its trailers, so the exchange can finish without a read.
     mutating func takeEndIfBodyless() -> HTTPHeaders? {

@@ -88,9 +88,10 @@ final class HTTPConnectionPool: Sendable {
         var expired: [TCPConnection] = []
         let now = ContinuousClock.now
         let taken = state.withLock { state -> TCPConnection? in
-            guard !state.isShutDown, state.hosts[key] != nil else { return nil }
-            // Modified in place: a copy of the host's state would copy its idle list too.
-            return takeIdle(from: &state.hosts[key, default: HostState()], on: loop, now: now, expired: &expired)
+            guard !state.isShutDown, let index = state.hosts.index(forKey: key) else { return nil }
+            // Modified in place through its index (one lookup): a copy of the host's state would
+            // copy its idle list too.
+            return takeIdle(from: &state.hosts.values[index], on: loop, now: now, expired: &expired)
         }
         for connection in expired { connection.close() }
         return taken

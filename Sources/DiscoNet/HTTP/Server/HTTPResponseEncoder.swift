@@ -40,6 +40,30 @@ enum HTTPResponseEncoder {
         out.append(contentsOf: "\r\n".utf8)
     }
 
+    /// A relayed upstream response as one buffer: status line, `Date`, the relayed fields,
+    /// the framing and connection fields the server decides, and the body.
+    static func appendRelayed(_ relayed: HTTPRelayedResponse, version: HTTPVersion, omitBody: Bool, keepAlive: Bool,
+                              to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + 96 + relayed.encodedFields.count + relayed.body.count)
+        out.append(contentsOf: version.minor == 0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
+        appendDecimal(relayed.status, to: &out)
+        out.append(HTTPSyntax.space)
+        out.append(contentsOf: relayed.reason.utf8)
+        out.append(contentsOf: "\r\n".utf8)
+        out.append(contentsOf: HTTPDate.headerLine())
+        out.append(contentsOf: relayed.encodedFields)
+        out.append(contentsOf: "Content-Length: ".utf8)
+        appendDecimal(relayed.body.count, to: &out)
+        out.append(contentsOf: "\r\n".utf8)
+        if !keepAlive {
+            out.append(contentsOf: "Connection: close\r\n".utf8)
+        } else if version.minor == 0 {
+            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+        }
+        out.append(contentsOf: "\r\n".utf8)
+        if !omitBody { out.append(contentsOf: relayed.body) }
+    }
+
     /// The head of a response that switches protocols (101, or 2xx to CONNECT): the handler's
     /// fields as given, `Connection` and `Upgrade` included, and no framing.
     static func handOffHead(_ response: HTTPResponse, version: HTTPVersion) -> [UInt8] {

@@ -31,6 +31,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// Where the server reports trouble it handles itself (running out of descriptors); nil
     /// keeps it quiet.
     public var logger: Logger?
+    /// Answers requests without a body on the connection's loop before the middleware and the
+    /// responder see them (see ``HTTPInlineHandler``); nil: every request takes the responder.
+    public var inlineHandler: (any HTTPInlineHandler)?
 
     public init(
         host: String = "127.0.0.1",

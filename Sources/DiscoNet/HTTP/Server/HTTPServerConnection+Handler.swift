@@ -54,6 +54,9 @@ extension HTTPServerConnection {
                     response = await wholeBodyHandler(request)
                 } else if let request = queued.streaming.take() {
                     response = await Self.answer(request, with: responder)
+                } else if let produce = queued.deferred.take() {
+                    // An inline handler's work that had to wait (see `HTTPInlineReply.respond(later:)`).
+                    response = await produce()
                 } else {
                     continue
                 }

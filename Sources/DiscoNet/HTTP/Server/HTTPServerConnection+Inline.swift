@@ -9,14 +9,42 @@ extension HTTPServerConnection {
     /// left to the connection's handler task. Returns false when the connection can take no
     /// more input (it is closing).
     func answerInline(_ request: HTTPRequest, exchange id: UInt64, with answer: HTTPImmediateHandler) -> Bool {
-        let followUp = startResponse(answer(request), to: id, inline: true)
-        switch followUp {
-        case .finished:
-            break
-        case .stream, .handOff:
-            queued.followUp = followUp
-            wakeHandler()
-        }
+        deliverInline(answer(request), to: id)
         return phase == .open
+    }
+
+    /// A response for exchange `id` given on the loop without a task: by an immediate responder,
+    /// or by an ``HTTPInlineHandler`` now or from a later turn. A fixed body is written at once; a
+    /// stream or a hand-off goes on in the connection's handler task. An answer to an exchange
+    /// that has ended (the connection failed or closed meanwhile) is dropped.
+    func deliverInline(_ response: HTTPResponse, to id: UInt64) {
+        guard phase == .open, let exchange, exchange.id == id, exchange.response == .notStarted else { return }
+        let followUp = startResponse(response, to: id, inline: processingInput)
+        if case .finished = followUp { return }
+        queued.id = id
+        queued.followUp = followUp
+        wakeHandler()
+    }
+
+    /// An ``HTTPInlineHandler``'s async work for exchange `id`, run by the handler task.
+    func deliverLater(_ produce: @escaping @Sendable () async -> HTTPResponse, to id: UInt64) {
+        guard phase == .open, let exchange, exchange.id == id, exchange.response == .notStarted else { return }
+        queued.id = id
+        queued.deferred = produce
+        wakeHandler()
+    }
+
+    /// An inline handler's relayed upstream response to exchange `id`: its head is written
+    /// around the already encoded fields, and the body follows in the same send.
+    func deliverRelayed(_ relayed: HTTPRelayedResponse, to id: UInt64) {
+        guard phase == .open, let exchange, exchange.id == id, exchange.response == .notStarted else { return }
+        exchange.response = .streaming
+        let head = exchange.request
+        var keepAlive = wantsKeepAlive(head)
+        if !discardUnreadBody() { keepAlive = false }
+        send { out in
+            HTTPResponseEncoder.appendRelayed(relayed, version: head.version, omitBody: head.method == "HEAD", keepAlive: keepAlive, to: &out)
+        }
+        finishResponse(keepAlive: keepAlive, inline: processingInput)
     }
 }

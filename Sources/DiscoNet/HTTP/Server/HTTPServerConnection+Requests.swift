@@ -6,6 +6,22 @@ extension HTTPServerConnection {
     /// answered strictly in order: the next head is parsed only after the previous response is
     /// finished.
     func processInput() {
+        // An inline answer can finish a response (and ask for the next request) from inside
+        // this parse: that call only notes it, and the loop below parses again.
+        guard !processingInput else {
+            inputPending = true
+            return
+        }
+        processingInput = true
+        repeat {
+            inputPending = false
+            parseBuffered()
+        } while inputPending && phase == .open
+        processingInput = false
+        closeIfPeerIsDone()
+    }
+
+    private func parseBuffered() {
         while phase == .open && buffer.count > 0 {
             if let exchange {
                 if exchange.body.complete { break }
@@ -94,6 +110,11 @@ extension HTTPServerConnection {
             exchange = spare
         } else {
             exchange = HTTPServerExchange(id: id, request: summary, body: bodyState)
+        }
+        if !head.hasBody, let inline = shared.configuration.inlineHandler {
+            let request = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,
+                                      remoteAddress: remoteAddress)
+            if inline.handle(request, reply: HTTPInlineReply(connection: self, id: id)) { return true }
         }
         if expectsContinue && shared.configuration.continuePolicy == .immediately { sendContinueIfExpected() }
         queued.id = id

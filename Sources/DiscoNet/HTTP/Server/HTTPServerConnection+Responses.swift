@@ -13,9 +13,15 @@ extension HTTPServerConnection {
         case handOff(@Sendable (HTTPUpgradedConnection) async -> Void)
     }
 
-    private func wantsKeepAlive(_ request: HTTPRequestSummary, _ response: HTTPResponse) -> Bool {
-        if closeAfterResponse || shared.shuttingDown.load(ordering: .relaxed) { return false }
+    func wantsKeepAlive(_ request: HTTPRequestSummary, _ response: HTTPResponse) -> Bool {
         if response.headers.hasToken("close", in: "Connection") { return false }
+        return wantsKeepAlive(request)
+    }
+
+    /// Whether the connection stays open after answering `request` (by its version and
+    /// `Connection`, and unless the server is closing it), for a response that does not ask to close.
+    func wantsKeepAlive(_ request: HTTPRequestSummary) -> Bool {
+        if closeAfterResponse || shared.shuttingDown.load(ordering: .relaxed) { return false }
         if request.version.minor == 0 { return request.asksToKeepAlive }
         return !request.asksToClose
     }
@@ -92,7 +98,7 @@ extension HTTPServerConnection {
     /// is already buffered. True when the body is complete, so the connection is still in step
     /// for a next request; false when the rest of it has not arrived (the connection then
     /// closes after the response).
-    private func discardUnreadBody() -> Bool {
+    func discardUnreadBody() -> Bool {
         guard let exchange else { return false }
         // The usual request: its body (if any) was read to the end and nobody waits for more.
         if exchange.body.complete && !exchange.body.hasQueuedPieces && exchange.body.waiter == nil { return true }
@@ -112,7 +118,7 @@ extension HTTPServerConnection {
 
     /// The response is queued: close if it was the last one, otherwise go on with pipelined input
     /// (unless `inline`: the parse loop that answered it goes on by itself).
-    private func finishResponse(keepAlive: Bool, inline: Bool = false) {
+    func finishResponse(keepAlive: Bool, inline: Bool = false) {
         var keepAlive = keepAlive
         if let exchange, !exchange.body.complete || exchange.body.hasQueuedPieces {
             if !discardUnreadBody() { keepAlive = false }

@@ -45,6 +45,9 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     @exclusivity(unchecked) var queued = HTTPQueuedRequest()
     var handlerTaskRunning = false
     var handOffWaiter: (() -> Void)?
+    /// True while ``processInput()`` runs; a call from inside it sets `inputPending` instead.
+    var processingInput = false
+    var inputPending = false
 
     private var readPaused = false
     /// Reading stopped because the peer is not reading its responses (see `readInput`).
@@ -157,7 +160,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
 
     /// Once the peer has half-closed and nothing more can be answered, close (after flushing).
     func closeIfPeerIsDone() {
-        guard peerClosed, phase == .open, !inFlight else { return }
+        guard peerClosed, phase == .open, !inFlight, !processingInput else { return }
         if pendingOutboundBytes == 0 {
             closeNow()
         } else {
@@ -367,7 +370,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     // MARK: Deadline (one re-armed timer per connection)
 
     func setDeadline(after delay: Duration, _ action: DeadlineAction) {
-        deadline = MonotonicClock.nowNanoseconds() &+ MonotonicClock.nanoseconds(delay)
+        deadline = loop.turnNanoseconds &+ MonotonicClock.nanoseconds(delay)
         deadlineAction = action
         armTimer()
     }

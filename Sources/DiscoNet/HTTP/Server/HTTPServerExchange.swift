@@ -114,8 +114,10 @@ struct HTTPQueuedRequest {
     var streaming: HTTPStreamingRequest?
     /// A response already started inline whose body (a stream) or hand-off the task carries on.
     var followUp: HTTPServerConnection.ResponseFollowUp?
+    /// An inline handler's work that the task runs for the answer.
+    var deferred: (@Sendable () async -> HTTPResponse)?
 
-    var isEmpty: Bool { whole == nil && streaming == nil && followUp == nil }
+    var isEmpty: Bool { whole == nil && streaming == nil && followUp == nil && deferred == nil }
 }
 
 /// Why a request body can no longer be read, for reads after its exchange has ended.

@@ -1,0 +1,182 @@
+// MARK: - Inline exchanges: an idle pooled connection, driven by callbacks on its loop
+
+extension HTTPClient {
+    /// How an inline exchange ended.
+    public enum InlineOutcome: Sendable {
+        /// The response head arrived; the body is read like any streamed response's.
+        case started(HTTPClientStreamingResponse)
+        /// The whole response arrived in one read and was simple enough to relay as bytes (only
+        /// with a ``HTTPRelayFilter``); the connection is back in the pool.
+        case relayed(HTTPRelayedResponse)
+        /// It failed. `retryable`: nothing of a response arrived and the request was idempotent
+        /// or never written, so the caller may send it again on another connection.
+        case failed(any Error, retryable: Bool)
+    }
+
+    /// Sends `request` on an idle pooled connection that lives on `loop`, **without a task**:
+    /// the write and the reads up to the response head run on the loop thread from readiness,
+    /// and `completion` runs there once (possibly before this returns). Returns false, having
+    /// done nothing, when it does not apply: not on `loop`, a streamed request body, or no idle
+    /// connection to the origin on this loop (take ``execute(_:timeout:)`` then).
+    ///
+    /// `timeout` bounds the exchange up to the response head (the connection's own re-armed
+    /// deadline, which closes it when passed: the failure is then ``HTTPClientError/Code-swift.struct/timeout``).
+    /// A connection the peer has closed fails the exchange as retryable before anything is sent.
+    ///
+    /// With `relay`, a response that arrives whole and simple (see ``HTTPRelayedResponse``)
+    /// comes back as `.relayed`, its fields already filtered and encoded, without the general
+    /// parser (not for HEAD, whose response has no body to check the length against).
+    public func executeInline(
+        _ request: HTTPClientRequest, timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil,
+        completion: @escaping (InlineOutcome) -> Void
+    ) -> Bool {
+        guard request.bodyStream == nil, loop.inLoop, let url = try? request.parsedURL() else { return false }
+        return executeInline(method: request.method, key: url.origin, authority: url.authority,
+                             head: HTTPClientExchange.encode(request, url: url),
+                             timeout: timeout, on: loop, relay: relay, completion: completion)
+    }
+
+    /// The same for a request to `target` on `origin` whose fields are already encoded (see
+    /// ``HTTPClientRequest/encodedFields``) and that has no body: the head is written in one
+    /// buffer with no request value made. Returns false also for a target that is not a path
+    /// (`/` first, no whitespace or control characters).
+    public func executeInline(
+        method: String, origin: HTTPOrigin, target: String, encodedFields: [UInt8], timeout: Duration? = nil, on loop: EventLoop,
+        relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
+    ) -> Bool {
+        guard loop.inLoop, target.utf8.first == UInt8(ascii: "/"), !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+            return false
+        }
+        var head: [UInt8] = []
+        head.reserveCapacity(method.utf8.count + target.utf8.count + encodedFields.count + 40)
+        head.append(contentsOf: method.utf8)
+        head.append(HTTPSyntax.space)
+        head.append(contentsOf: target.utf8)
+        head.append(contentsOf: " HTTP/1.1\r\n".utf8)
+        head.append(contentsOf: encodedFields)
+        if HTTPClientExchange.sendsEmptyLength(method) { head.append(contentsOf: "Content-Length: 0\r\n".utf8) }
+        head.append(contentsOf: "\r\n".utf8)
+        let base = origin.base
+        return executeInline(method: method, key: base.origin, authority: base.authority, head: head, timeout: timeout, on: loop,
+                             relay: relay, completion: completion)
+    }
+
+    private func executeInline(
+        method: String, key: String, authority: String, head: [UInt8], timeout: Duration?, on loop: EventLoop,
+        relay: HTTPRelayFilter?, completion: @escaping (InlineOutcome) -> Void
+    ) -> Bool {
+        guard let connection = pool.takeIdle(key, on: loop) else { return false }
+        let exchange = InlineClientExchange(
+            client: self, connection: connection, key: key, authority: authority, method: method, head: head,
+            limit: timeout ?? configuration.requestTimeout, relay: method == "HEAD" || method == "CONNECT" ? nil : relay,
+            completion: completion)
+        exchange.start()
+        return true
+    }
+}
+
+// MARK: - One inline exchange
+
+/// The state of one ``HTTPClient/executeInline(_:timeout:on:relay:completion:)``: loop-confined
+/// and kept alive by the channel's pending callback until the head arrives or the exchange fails.
+private final class InlineClientExchange {
+    let client: HTTPClient
+    let connection: TCPConnection
+    /// The pool's key for the origin, and its `host:port` for errors.
+    let key: String
+    let authority: String
+    let method: String
+    let head: [UInt8]
+    let limit: Duration
+    let relay: HTTPRelayFilter?
+    private var completion: ((HTTPClient.InlineOutcome) -> Void)?
+    private var reader: HTTPClientResponseReader
+    private var written = false
+    private var deadline: UInt64 = 0
+
+    init(client: HTTPClient, connection: TCPConnection, key: String, authority: String, method: String, head: [UInt8], limit: Duration,
+         relay: HTTPRelayFilter?, completion: @escaping (HTTPClient.InlineOutcome) -> Void) {
+        self.client = client
+        self.connection = connection
+        self.key = key
+        self.authority = authority
+        self.method = method
+        self.head = head
+        self.limit = limit
+        self.relay = relay
+        self.completion = completion
+        reader = HTTPClientResponseReader(requestMethod: method, limits: client.configuration.limits)
+    }
+
+    func start() {
+        let channel = connection.channel
+        // A stale connection fails before anything is sent; checking costs a system call, so
+        // requests that may be repeated skip it (a stale connection then fails them before any
+        // response byte, which is as retryable).
+        if channel.closed || (!HTTPClientRequest.isIdempotent(method) && channel.peerHasClosed) {
+            fail(HTTPClientError(.connectionClosed, host: authority, detail: "the pooled connection was closed by the peer"))
+            return
+        }
+        deadline = connection.channel.loop.turnNanoseconds &+ MonotonicClock.nanoseconds(limit)
+        channel.setDeadline(at: deadline)
+        channel.write(head) { result in
+            switch result {
+            case .success:
+                self.written = true
+                self.readMore(tryNow: false)
+            case .failure(let error):
+                self.fail(error)
+            }
+        }
+    }
+
+    /// Reads until the head is parsed; right after the request was sent nothing can be there
+    /// yet (`tryNow: false` waits for readiness instead of a read that would find nothing).
+    private func readMore(tryNow: Bool = true) {
+        connection.channel.read(max: 64 * 1024, tryNow: tryNow) { result in
+            switch result {
+            case .success(let bytes?):
+                if let relay = self.relay, !self.reader.receivedBytes,
+                   let relayed = HTTPRelayedResponse.recognise(bytes, limits: self.client.configuration.limits, filter: relay) {
+                    self.connection.channel.clearDeadline()
+                    self.client.pool.release(self.key, connection: self.connection)
+                    self.finish(.relayed(relayed))
+                    return
+                }
+                do {
+                    guard let head = try self.reader.receive(bytes) else {
+                        self.readMore()
+                        return
+                    }
+                    self.connection.channel.clearDeadline()
+                    let started = HTTPClientExchange.Started(head: head, reader: self.reader, upload: nil)
+                    self.finish(.started(self.client.streamingResponse(started, on: self.connection, key: self.key, host: self.authority)))
+                } catch {
+                    self.fail(HTTPClientError.describing(error, host: self.authority))
+                }
+            case .success(nil):
+                self.fail(self.reader.endBeforeHead(host: self.authority))
+            case .failure(let error):
+                self.fail(error)
+            }
+        }
+    }
+
+    private func fail(_ error: any Error) {
+        connection.close()
+        client.pool.release(key, connection: nil)
+        let host = authority
+        if deadline != 0, MonotonicClock.nowNanoseconds() >= deadline {
+            finish(.failed(HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)"), retryable: false))
+            return
+        }
+        let retryable = !reader.receivedBytes && (HTTPClientRequest.isIdempotent(method) || !written)
+        finish(.failed(HTTPClientError.describing(error, host: host), retryable: retryable))
+    }
+
+    private func finish(_ outcome: HTTPClient.InlineOutcome) {
+        guard let completion else { return }
+        self.completion = nil
+        completion(outcome)
+    }
+}

@@ -1,0 +1,169 @@
+// MARK: - A response relayed whole, in bytes
+
+/// An upstream response that arrived whole in one read and is simple enough to relay without
+/// the general parser: HTTP/1.1, a final status with a body (not 1xx, 204 or 304), one
+/// `Content-Length` and exactly that many body bytes, no `Transfer-Encoding`, and `Connection`
+/// absent or `keep-alive` (the upstream connection is reused). Its fields are kept as
+/// `Name: value` lines (values trimmed, as the parser trims them) minus those a
+/// ``HTTPRelayFilter`` drops; `Content-Length` and `Connection` are never among them (the
+/// server frames the body and decides the connection itself).
+public struct HTTPRelayedResponse: Sendable {
+    public let status: Int
+    public let reason: String
+    /// The kept fields, each `Name: value\r\n`.
+    public let encodedFields: [UInt8]
+    public let body: ArraySlice<UInt8>
+}
+
+/// Which upstream response fields a relay keeps, asked with each field's name bytes.
+public struct HTTPRelayFilter: Sendable {
+    let keeps: @Sendable (UnsafeBufferPointer<UInt8>) -> Bool
+    /// Responses with a larger body take the general path.
+    let maxBody: Int
+
+    public init(maxBody: Int, keeps: @escaping @Sendable (_ name: UnsafeBufferPointer<UInt8>) -> Bool) {
+        self.keeps = keeps
+        self.maxBody = maxBody
+    }
+}
+
+// MARK: - Recognising one
+
+extension HTTPRelayedResponse {
+    /// The relayed form of `bytes` when they are exactly one simple response (see the type);
+    /// nil for anything else, which then takes the general parser from the same bytes. Every
+    /// check is at least as strict as the parser's, so nothing the parser refuses is relayed.
+    static func recognise(_ bytes: [UInt8], limits: HTTPParserLimits, filter: HTTPRelayFilter) -> HTTPRelayedResponse? {
+        bytes.withUnsafeBufferPointer { buffer in recognise(buffer, in: bytes, limits: limits, filter: filter) }
+    }
+
+    private static func recognise(_ buffer: UnsafeBufferPointer<UInt8>, in bytes: [UInt8], limits: HTTPParserLimits,
+                                  filter: HTTPRelayFilter) -> HTTPRelayedResponse? {
+        let count = buffer.count
+        // Status line: `HTTP/1.1 SSS reason` (the reason may be empty, then without its space).
+        guard count >= 14, let statusEnd = lineEnd(buffer, from: 0), statusEnd >= 12, statusEnd < limits.maxRequestLineBytes else { return nil }
+        let prefix: StaticString = "HTTP/1.1 "
+        let matchesPrefix = prefix.withUTF8Buffer { expected in (0..<9).allSatisfy { buffer[$0] == expected[$0] } }
+        guard matchesPrefix else { return nil }
+        var status = 0
+        for offset in 9..<12 {
+            let byte = buffer[offset]
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            status = status * 10 + Int(byte - 0x30)
+        }
+        guard status >= 200, status <= 599, status != 204, status != 304 else { return nil }
+        var reason = ""
+        if statusEnd > 12 {
+            guard buffer[12] == HTTPSyntax.space else { return nil }
+            // A tab is valid in a reason but the server's encoder drops it; obs-text becomes text
+            // (invalid UTF-8 repaired) on the general path: neither is relayed as it came.
+            for position in 13..<statusEnd where !isPlainValueByte(buffer[position]) || buffer[position] == HTTPSyntax.tab {
+                return nil
+            }
+            reason = HTTPSyntax.string(buffer, 13..<statusEnd)
+        }
+        // Fields, up to the empty line.
+        var encoded: [UInt8] = []
+        encoded.reserveCapacity(count)
+        var contentLength: Int?
+        var position = statusEnd + 2
+        var fields = 0
+        while true {
+            guard let end = lineEnd(buffer, from: position) else { return nil }
+            if end == position {
+                position += 2
+                break
+            }
+            fields += 1
+            guard fields <= limits.maxHeaderCount else { return nil }
+            // name ":" OWS value OWS, as HTTPSyntax.parseField takes it.
+            var colon = position
+            while colon < end, HTTPSyntax.isTokenChar(buffer[colon]) { colon += 1 }
+            guard colon > position, colon < end, buffer[colon] == HTTPSyntax.colon else { return nil }
+            var valueStart = colon + 1
+            var valueEnd = end
+            while valueStart < valueEnd, HTTPSyntax.isWhitespace(buffer[valueStart]) { valueStart += 1 }
+            while valueEnd > valueStart, HTTPSyntax.isWhitespace(buffer[valueEnd - 1]) { valueEnd -= 1 }
+            for index in valueStart..<valueEnd where !isPlainValueByte(buffer[index]) { return nil }
+            let name = UnsafeBufferPointer(rebasing: buffer[position..<colon])
+            let value = UnsafeBufferPointer(rebasing: buffer[valueStart..<valueEnd])
+            switch special(name) {
+            case .contentLength:
+                guard contentLength == nil, let length = decimal(value) else { return nil }
+                contentLength = length
+            case .transferEncoding:
+                return nil
+            case .connection:
+                guard equalsIgnoringCase(value, "keep-alive") else { return nil }
+            case .other:
+                if filter.keeps(name) {
+                    encoded.append(contentsOf: name)
+                    encoded.append(HTTPSyntax.colon)
+                    encoded.append(HTTPSyntax.space)
+                    encoded.append(contentsOf: value)
+                    encoded.append(HTTPSyntax.cr)
+                    encoded.append(HTTPSyntax.lf)
+                }
+            }
+            position = end + 2
+        }
+        guard position < limits.maxHeaderBytes, let length = contentLength, length <= filter.maxBody, length <= limits.maxBodyBytes,
+              count - position == length else { return nil }
+        return HTTPRelayedResponse(status: status, reason: reason, encodedFields: encoded, body: bytes[position..<count])
+    }
+
+    /// A field-value byte that is ASCII: HTAB, space or visible. Obs-text (0x80 and up) is valid
+    /// but the general path reads it as text (repairing invalid UTF-8), so it is left to that path.
+    private static func isPlainValueByte(_ byte: UInt8) -> Bool {
+        byte == HTTPSyntax.tab || (byte >= 0x20 && byte < 0x7F)
+    }
+
+    /// The index of the CR of the CRLF ending the line that starts at `start`; nil when the
+    /// line does not end in the buffer or holds a bare CR or LF.
+    private static func lineEnd(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
+        var index = start
+        while index < buffer.count {
+            let byte = buffer[index]
+            if byte == HTTPSyntax.cr {
+                guard index + 1 < buffer.count, buffer[index + 1] == HTTPSyntax.lf else { return nil }
+                return index
+            }
+            if byte == HTTPSyntax.lf { return nil }
+            index += 1
+        }
+        return nil
+    }
+
+    private enum Special { case contentLength, transferEncoding, connection, other }
+
+    private static func special(_ name: UnsafeBufferPointer<UInt8>) -> Special {
+        switch name.count {
+        case 10: return equalsIgnoringCase(name, "connection") ? .connection : .other
+        case 14: return equalsIgnoringCase(name, "content-length") ? .contentLength : .other
+        case 17: return equalsIgnoringCase(name, "transfer-encoding") ? .transferEncoding : .other
+        default: return .other
+        }
+    }
+
+    private static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ lower: StaticString) -> Bool {
+        lower.withUTF8Buffer { expected in
+            guard bytes.count == expected.count else { return false }
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                if (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) != expected[index] { return false }
+            }
+            return true
+        }
+    }
+
+    /// Digits only, no sign, no list, no overflow.
+    private static func decimal(_ bytes: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !bytes.isEmpty, bytes.count <= 18 else { return nil }
+        var value = 0
+        for byte in bytes {
+            guard byte >= 0x30, byte <= 0x39 else { return nil }
+            value = value * 10 + Int(byte - 0x30)
+        }
+        return value
+    }
+}

@@ -1,0 +1,129 @@
+import DiscoCore
+import DiscoNet
+import Sidecar
+
+// MARK: - The inline lane: the common request forwarded without a task
+
+/// The proxy's ``HTTPInlineHandler``: a request without a body that the middleware would pass
+/// through untouched and that goes to a local upstream is forwarded on the loop thread, on an
+/// idle pooled upstream connection, with no task and no async call; its response goes back
+/// the same way when it arrived whole with its head. Everything else keeps the middleware and
+/// the async path, and so does the inline lane whenever it must wait: no idle connection, a
+/// rate-limit delay, a retry, a body still arriving.
+///
+/// The lane makes the same decisions in the same order as the middleware chain it stands in
+/// front of (the sidecar's own endpoints, API keys, rate limits, then routing), through the same
+/// code: what a client sees does not depend on which path served it.
+struct ProxyInlineLane: HTTPInlineHandler {
+    let proxy: ReverseProxy
+    /// Set when API keys are on: requests whose method needs a key take the middleware.
+    let apiKeys: APIKeySettings?
+    /// Set when rate limits are on: the lane takes the middleware's decision itself.
+    let rateLimit: RateLimitMiddleware?
+
+    func handle(_ request: HTTPRequest, reply: HTTPInlineReply) -> Bool {
+        guard !request.target.hasPrefix(SidecarEndpoints.prefix) else { return false }
+        if let apiKeys, apiKeys.requiresKey(method: request.method) { return false }
+        return proxy.forwardInline(request, reply: reply, rateLimit: rateLimit)
+    }
+}
+
+extension ReverseProxy {
+    /// Takes `request` (true) when it goes to a local upstream with nothing in front of it, or
+    /// declines (false) before any effect.
+    func forwardInline(_ request: HTTPRequest, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?) -> Bool {
+        guard upstreamMiddleware.isEmpty, request.target.hasPrefix("/"), request.headers[RoutingDecision.hopHeader] == nil,
+              !request.headers.contains("Upgrade") else { return false }
+        let decision = table.decide(method: request.method, path: request.path, hopped: false, writer: writer.current,
+                                    isHealthy: health.isHealthy)
+        guard case .forward(let route, .local(let upstream)) = decision, let origin = origins[upstream] else { return false }
+        if let rateLimit {
+            switch rateLimit.verdict(method: request.method, path: request.path, headers: request.headers,
+                                     remoteAddress: request.remoteAddress) {
+            case .forward:
+                break
+            case .reject(let response):
+                reply.respond(response)
+                return true
+            case .forwardAfter(let delay):
+                reply.respond(later: {
+                    do {
+                        try await Task.sleep(for: delay)
+                    } catch {
+                        return ProxyErrorResponse.make(503, "the server is stopping; retry later")
+                    }
+                    return await self.forwardTaken(request, route: route, to: .local(upstream: upstream))
+                })
+                return true
+            }
+        }
+        let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
+        var fields: [UInt8] = []
+        fields.reserveCapacity(256)
+        ForwardingHeaders.encodeRequestFields(request.headers.fields, client: client, strip: stripToLocal, defaultHost: origin.authority,
+                                              into: &fields)
+        let loop = reply.loop
+        let started = loop.turnNanoseconds
+        let sent = self.client.executeInline(method: request.method, origin: origin, target: request.target, encodedFields: fields,
+                                             timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter) { outcome in
+            switch outcome {
+            case .relayed(let relayed):
+                self.metrics.proxied(route: route.name, method: request.method, status: relayed.status, upstream: upstream,
+                                     seconds: Double(loop.turnNanoseconds &- started) / 1e9)
+                reply.respond(relayed: relayed)
+            case .started(let answer):
+                self.metrics.upstreamLatency(upstream, seconds: Double(loop.turnNanoseconds &- started) / 1e9)
+                if let response = self.wholeResponse(answer, method: request.method) {
+                    self.metrics.request(route: route.name, method: request.method, status: response.status)
+                    reply.respond(response)
+                    return
+                }
+                let address = origin.description
+                reply.respond(later: {
+                    let response = await self.relay(answer, method: request.method, upstream: upstream, address: address)
+                    self.metrics.request(route: route.name, method: request.method, status: response.status)
+                    return response
+                })
+            case .failed(let error, let retryable):
+                if retryable {
+                    // Nothing reached the upstream: the async path sends it on a new connection.
+                    reply.respond(later: { await self.forwardTaken(request, route: route, to: .local(upstream: upstream)) })
+                    return
+                }
+                let address = self.addresses[upstream] ?? ""
+                self.metrics.upstreamFailure(upstream)
+                self.logger.warning("\(request.method) \(request.path) to upstream \(upstream) (\(address)) failed: \(error)")
+                let response = ProxyErrorResponse.upstreamFailure(error, upstream: upstream, address: address)
+                self.metrics.request(route: route.name, method: request.method, status: response.status)
+                reply.respond(response)
+            }
+        }
+        if !sent {
+            reply.respond(later: { await self.forwardTaken(request, route: route, to: .local(upstream: upstream)) })
+        }
+        return true
+    }
+
+    /// Upstream response fields a relayed response keeps: those ``ForwardingHeaders/response(_:upgrade:)``
+    /// keeps (the relay has already refused a `Connection` naming fields).
+    static let relayFilter = HTTPRelayFilter(maxBody: wholeBodyLimit) { name in ForwardingHeaders.keepsResponseField(named: name) }
+
+    /// The rest of ``forward(_:)`` after its routing decision, for a request the lane took.
+    private func forwardTaken(_ request: HTTPRequest, route: ProxyRoute, to destination: RoutingDecision.Destination) async -> HTTPResponse {
+        let streaming = HTTPStreamingRequest(method: request.method, target: request.target, version: request.version,
+                                             headers: request.headers, remoteAddress: request.remoteAddress)
+        let response = await forward(streaming, to: destination, trustedHop: false)
+        metrics.request(route: route.name, method: request.method, status: response.status)
+        return response
+    }
+
+    /// The client's response when the upstream's arrived whole with its head (a fixed length
+    /// within ``wholeBodyLimit``), as ``relay(_:method:upstream:address:)`` makes it; nil otherwise.
+    private func wholeResponse(_ answer: HTTPClientStreamingResponse, method: String) -> HTTPResponse? {
+        let bodyless = method == "HEAD" || answer.status == 204 || answer.status == 304 || (100..<200).contains(answer.status)
+        guard !bodyless, let text = answer.headers["Content-Length"], let length = Int(text), length <= Self.wholeBodyLimit,
+              let bytes = answer.body.collectIfArrived(upTo: Self.wholeBodyLimit) else { return nil }
+        return HTTPResponse(status: answer.status, reason: answer.reason, headers: HTTPHeaders(ForwardingHeaders.response(answer.headers.fields)),
+                            body: .bytes(bytes))
+    }
+}

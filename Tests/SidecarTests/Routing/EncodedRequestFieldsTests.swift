@@ -1,0 +1,85 @@
+import Sidecar
+import Testing
+
+/// `encodeRequestFields` writes bytes directly for the proxy's inline path; it must say exactly
+/// what encoding `request(_:client:strip:)`'s fields says, plus the `Host` an HTTP client adds.
+@Suite("Sidecar: request fields encoded as bytes")
+struct EncodedRequestFieldsTests {
+    /// What the general path sends: the rewritten fields, `Host: default` first when absent.
+    private func expected(_ fields: [(name: String, value: String)], client: ForwardingHeaders.ClientSide,
+                          strip: Set<String>, defaultHost: String) -> [UInt8] {
+        var out: [UInt8] = []
+        if !fields.contains(where: { $0.name.lowercased() == "host" }) { out += Array("Host: \(defaultHost)\r\n".utf8) }
+        for field in ForwardingHeaders.request(fields, client: client, strip: strip) {
+            out += Array("\(field.name): \(field.value)\r\n".utf8)
+        }
+        return out
+    }
+
+    private struct Field: ForwardableField {
+        let name: String
+        let value: String
+    }
+
+    private func actual(_ fields: [(name: String, value: String)], client: ForwardingHeaders.ClientSide,
+                        strip: Set<String>, defaultHost: String) -> [UInt8] {
+        var out: [UInt8] = []
+        ForwardingHeaders.encodeRequestFields(fields.map { Field(name: $0.name, value: $0.value) }, client: client, strip: strip,
+                                              defaultHost: defaultHost, into: &out)
+        return out
+    }
+
+    @Test(arguments: [
+        [("Host", "example.com")],
+        [],
+        [("host", "a:8080"), ("X-Forwarded-For", "10.0.0.1"), ("x-forwarded-for", "10.0.0.2, 10.0.0.3")],
+        [("Forwarded", "for=1.2.3.4"), ("Host", "h"), ("Forwarded", "for=5.6.7.8;proto=https"), ("X-Forwarded-Proto", "https")],
+        [("Connection", "keep-alive, X-Secret"), ("X-Secret", "s"), ("Keep-Alive", "timeout=5"), ("TE", "trailers"), ("Host", "h")],
+        [("App-Id", "a"), ("app-key", "k"), ("Disco-Sidecar-Hop", "n1"), ("Accept", "*/*"), ("Host", "h\"q\\")],
+        [("Content-Length", "0"), ("Expect", "100-continue"), ("Upgrade", "websocket"), ("Transfer-Encoding", "chunked"),
+         ("Proxy-Authorization", "x"), ("Date", "today"), ("X-Forwarded-Host", "orig"), ("Host", "")],
+        [("Host", "first"), ("Host", "second"), ("User-Agent", "wrk"), ("A-Very-Long-Header-Name-Beyond-Fifteen", "v")],
+    ] as [[(String, String)]])
+    func theBytesAreWhatTheFieldsSay(fields: [(String, String)]) {
+        let named = fields.map { (name: $0.0, value: $0.1) }
+        let strip: Set<String> = ["disco-sidecar-hop", "app-id", "app-key"]
+        for client in [ForwardingHeaders.ClientSide(address: "127.0.0.1", proto: "http"),
+                       ForwardingHeaders.ClientSide(address: "::1", proto: "https"),
+                       ForwardingHeaders.ClientSide(address: nil, proto: "http")] {
+            let want = expected(named, client: client, strip: strip, defaultHost: "upstream:9984")
+            let got = actual(named, client: client, strip: strip, defaultHost: "upstream:9984")
+            #expect(String(decoding: got, as: UTF8.self) == String(decoding: want, as: UTF8.self))
+        }
+    }
+
+    @Test func randomFieldSetsAgree() {
+        var generator = SplitMix(seed: 7)
+        let names = ["Host", "host", "X-Forwarded-For", "Forwarded", "X-Forwarded-Proto", "X-Forwarded-Host", "Connection",
+                     "Keep-Alive", "Accept", "X-A", "x-a", "Upgrade", "Content-Length", "App-Id", "Date", "TE"]
+        let values = ["", "v", "a, b", "close, X-A", "keep-alive", "127.0.0.1:80", "h\"x", "for=\"[::1]\"", "X-A, Accept"]
+        for _ in 0..<2_000 {
+            let count = Int(generator.next() % 7)
+            let fields = (0..<count).map { _ in
+                (name: names[Int(generator.next() % UInt64(names.count))], value: values[Int(generator.next() % UInt64(values.count))])
+            }
+            let client = ForwardingHeaders.ClientSide(address: generator.next() % 2 == 0 ? "10.1.2.3" : "fe80::1", proto: "http")
+            let want = expected(fields, client: client, strip: ["app-id"], defaultHost: "d:1")
+            let got = actual(fields, client: client, strip: ["app-id"], defaultHost: "d:1")
+            #expect(got == want, "fields \(fields)")
+            if got != want { return }
+        }
+    }
+}
+
+/// A small deterministic generator (SplitMix64) for reproducible random cases.
+private struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

@@ -7,7 +7,8 @@ import Testing
 // MARK: - An inline handler with one answer of each kind
 
 /// Takes requests by path: `/now` (a fixed body at once), `/later` (through `respond(later:)`),
-/// `/stream` (a streamed body), `/thread` (answered from a dispatch queue, off the loop) and
+/// `/stream` (a streamed body), `/thread` (answered from a dispatch queue, off the loop),
+/// `/thread-later` (`respond(later:)` from that queue) and
 /// declines everything else (`/declined`). Records every request it is offered and whether it
 /// was called on the loop thread.
 final class KindsInlineHandler: HTTPInlineHandler {
@@ -41,6 +42,11 @@ final class KindsInlineHandler: HTTPInlineHandler {
         case "/thread":
             let target = request.target
             elsewhere.async { reply.respond(HTTPResponse(headers: ["X-Kind": "thread"], bytes: Array("thread \(target)".utf8))) }
+        case "/thread-later":
+            let target = request.target
+            elsewhere.async {
+                reply.respond(later: { HTTPResponse(headers: ["X-Kind": "thread-later"], bytes: Array("thread-later \(target)".utf8)) })
+            }
         default:
             return false
         }
@@ -86,6 +92,7 @@ struct HTTPInlineHandlerTests {
         case "/later": "later \(target)"
         case "/stream": "stream \(target)"
         case "/thread": "thread \(target)"
+        case "/thread-later": "thread-later \(target)"
         default: "responder \(method) \(target) body=0"
         }
     }
@@ -95,7 +102,7 @@ struct HTTPInlineHandlerTests {
         let trace = Trace()
         try await withInlineServer(inline, trace: trace) { server in
             let client = try connect(server)
-            for path in ["/now", "/later", "/stream", "/thread", "/declined", "/now"] {
+            for path in ["/now", "/later", "/stream", "/thread", "/thread-later", "/declined", "/now"] {
                 try client.send("GET \(path)?k=1 HTTP/1.1\r\nHost: t\r\n\r\n")
                 let response = try await client.readResponse()
                 #expect(response.status == 200, "\(path): \(response)")
@@ -107,14 +114,14 @@ struct HTTPInlineHandlerTests {
             }
         }
         #expect(trace.all == ["GET /declined?k=1"])
-        #expect(inline.seen.count == 6)
+        #expect(inline.seen.count == 7)
         #expect(inline.callsOffTheLoop == 0)
     }
 
     @Test func pipelinedRequestsOfEveryKindAreAnsweredInOrder() async throws {
         let inline = KindsInlineHandler()
         let trace = Trace()
-        let paths = ["/later", "/now", "/stream", "/declined", "/thread", "/now", "/later", "/declined", "/stream", "/thread", "/now"]
+        let paths = ["/later", "/now", "/stream", "/declined", "/thread", "/now", "/later", "/declined", "/stream", "/thread-later", "/now"]
         try await withInlineServer(inline, trace: trace) { server in
             let client = try connect(server)
             // Several rounds, each sent in one write, so answers given during the parse of the
@@ -152,7 +159,7 @@ struct HTTPInlineHandlerTests {
         #expect(inline.seen.contains("HEAD /stream"))
     }
 
-    @Test(arguments: ["/now", "/later", "/stream", "/thread", "/declined"])
+    @Test(arguments: ["/now", "/later", "/stream", "/thread", "/thread-later", "/declined"])
     func connectionCloseClosesAfterTheAnswer(path: String) async throws {
         let inline = KindsInlineHandler()
         try await withInlineServer(inline, trace: Trace()) { server in
@@ -214,5 +221,53 @@ struct HTTPInlineHandlerTests {
         }
         #expect(trace.all.count == 8 * 5)
         #expect(inline.callsOffTheLoop == 0)
+    }
+
+    @Test func aHalfClosedClientGetsEveryPipelinedAnswerAndThenTheClose() async throws {
+        let inline = KindsInlineHandler()
+        try await withInlineServer(inline, trace: Trace()) { server in
+            let paths = ["/now", "/later", "/now", "/thread", "/stream", "/thread-later", "/declined", "/now"]
+            let client = try connect(server)
+            try client.send(paths.map { "GET \($0) HTTP/1.1\r\nHost: t\r\n\r\n" }.joined())
+            client.shutdownWrite()
+            for path in paths {
+                let response = try await client.readResponse()
+                #expect(response.bodyText == expectedBody(path, target: path))
+            }
+            #expect(try await client.isClosedByPeer(), "the server must close once the half-closed client has every answer")
+        }
+    }
+
+    @Test func aThousandPipelinedAnswersGivenDuringTheParseKeepTheirOrder() async throws {
+        let inline = KindsInlineHandler()
+        try await withInlineServer(inline, trace: Trace()) { server in
+            let client = try connect(server)
+            let count = 1000
+            let requests = (0..<count).map { "GET /now?i=\($0) HTTP/1.1\r\nHost: t\r\n\r\n" }.joined()
+            // Sent while the answers are read, so neither side's buffers have to hold them all.
+            async let sent: Void = client.sendAsync(Array(requests.utf8))
+            for index in 0..<count {
+                let response = try await client.readResponse()
+                #expect(response.bodyText == "now /now?i=\(index)")
+                if response.bodyText != "now /now?i=\(index)" { break }
+            }
+            try await sent
+        }
+        #expect(inline.seen.count == 1000)
+    }
+
+    @Test func anAnswerAfterTheClientLeftIsDropped() async throws {
+        let inline = KindsInlineHandler()
+        let trace = Trace()
+        try await withInlineServer(inline, trace: trace) { server in
+            // The client leaves with `/later` and `/thread` answers still to come; the server
+            // must stay up and answer the next client.
+            for _ in 0..<20 {
+                // The client's socket closes when it goes out of scope.
+                try connect(server).send("GET /later HTTP/1.1\r\nHost: t\r\n\r\nGET /thread HTTP/1.1\r\nHost: t\r\n\r\n")
+            }
+            let (response, _) = try await exchange(server, "GET /thread?next HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(response.bodyText == "thread /thread?next")
+        }
     }
 }

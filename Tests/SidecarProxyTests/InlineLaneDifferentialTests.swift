@@ -80,7 +80,7 @@ struct InlineLaneDifferentialTests {
     /// Sends `requests` through a proxy with the lane on or off: what the upstream received and
     /// what the client saw, one request at a time and then all in one write (pipelined).
     private func run(lane: Bool, upstream: ShapedUpstream, configure: (inout ProxyConfiguration) throws -> Void = { _ in })
-        async throws -> (heads: [ShapedUpstream.Head], responses: [SeenResponse], metrics: [Int: Int]) {
+        async throws -> Run {
         var configuration = proxyConfiguration([("u", upstream.address)])
         configuration.inlineLane = lane
         try configure(&configuration)
@@ -103,12 +103,10 @@ struct InlineLaneDifferentialTests {
         }
     }
 
-    @Test func upstreamAndClientSeeTheSameThroughEitherPath() async throws {
-        let upstream = try await ShapedUpstream.start()
-        let old = try await run(lane: false, upstream: upstream)
-        let lane = try await run(lane: true, upstream: upstream)
-        await upstream.stop()
+    private typealias Run = (heads: [ShapedUpstream.Head], responses: [SeenResponse], metrics: [Int: Int])
 
+    /// Expects the lane's run to match the old path's, request by request.
+    private func expectSame(_ lane: Run, _ old: Run) {
         #expect(lane.heads.count == old.heads.count, "the upstream received \(lane.heads.count) requests through the lane, \(old.heads.count) without")
         for (index, (viaLane, viaOld)) in zip(lane.heads, old.heads).enumerated() {
             #expect(viaLane == viaOld, "upstream request #\(index):\n lane: \(viaLane)\n  old: \(viaOld)")
@@ -118,6 +116,14 @@ struct InlineLaneDifferentialTests {
             #expect(viaLane == viaOld, "response #\(index):\n lane: \(viaLane)\n  old: \(viaOld)")
         }
         #expect(lane.metrics == old.metrics, "requests by status: lane \(lane.metrics), old \(old.metrics)")
+    }
+
+    @Test func upstreamAndClientSeeTheSameThroughEitherPath() async throws {
+        let upstream = try await ShapedUpstream.start()
+        let old = try await run(lane: false, upstream: upstream)
+        let lane = try await run(lane: true, upstream: upstream)
+        await upstream.stop()
+        expectSame(lane, old)
 
         // The comparison means something only if the requests did what they were meant to.
         let heads = lane.heads
@@ -132,6 +138,22 @@ struct InlineLaneDifferentialTests {
         #expect(large.body == ShapedUpstream.largeBody)
         #expect(lane.responses.allSatisfy { !$0.fields.contains { $0.lowercased().hasPrefix("x-resp-secret") } }, "\(lane.responses)")
         #expect((lane.metrics[200] ?? 0) > 2 * 15, "lane requests are counted: \(lane.metrics)")
+    }
+
+    /// With API keys and a rate limit that lets everything through, the lane still takes reads
+    /// (after the limiter's decision) and leaves writes that need a key to the middleware.
+    @Test func withAPIKeysAndARateLimitBothPathsAnswerTheSame() async throws {
+        let upstream = try await ShapedUpstream.start()
+        let configure = { (configuration: inout ProxyConfiguration) in
+            configuration.apiKeys = APIKeySettings(enabled: true)
+            configuration.rateLimit = try RateLimitConfiguration(flags: [try LimitReqSpec.parse("rate=1000r/s burst=1000 nodelay")])
+        }
+        let old = try await run(lane: false, upstream: upstream, configure: configure)
+        let lane = try await run(lane: true, upstream: upstream, configure: configure)
+        await upstream.stop()
+        expectSame(lane, old)
+        #expect(lane.responses.contains { $0.status == 401 }, "writes without a key are refused")
+        #expect(lane.responses.contains { $0.status == 403 }, "a key the store does not know is refused")
     }
 
     /// Requests from several clients at once, each on its own keep-alive connection: both paths
@@ -165,7 +187,8 @@ struct InlineLaneDifferentialTests {
 
     // MARK: Rate limits
 
-    /// Statuses, in order, of `count` requests sent one after another on one connection.
+    /// Statuses and bodies, in order, of `count` requests sent one after another on one
+    /// connection, with the rate-limit decisions and request counts (by status) in the metrics.
     private func sequentialStatuses(lane: Bool, limit: String, count: Int) async throws -> (statuses: [Int], bodies: [String], decisions: [String: Int]) {
         let upstream = try await ShapedUpstream.start()
         var configuration = proxyConfiguration([("u", upstream.address)])
@@ -181,7 +204,8 @@ struct InlineLaneDifferentialTests {
                 statuses.append(response.status)
                 bodies.append(response.bodyText)
             }
-            let decisions = Dictionary(uniqueKeysWithValues: ["passed", "delayed", "rejected"].map { ($0, proxy.metrics.rateLimitDecisions($0)) })
+            var decisions = Dictionary(uniqueKeysWithValues: ["passed", "delayed", "rejected"].map { ($0, proxy.metrics.rateLimitDecisions($0)) })
+            for status in Set(statuses) { decisions["requests \(status)"] = proxy.metrics.requests(status: status) }
             #expect(upstream.take().count == statuses.filter { $0 == 200 }.count, "rejected requests never reach the upstream")
             return (statuses, bodies, decisions)
         }

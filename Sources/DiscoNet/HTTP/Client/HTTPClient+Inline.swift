@@ -36,10 +36,12 @@ extension HTTPClient {
                              timeout: timeout, on: loop, relay: relay, completion: completion)
     }
 
-    /// The same for a request to `target` on `origin` whose fields are already encoded (see
-    /// ``HTTPClientRequest/encodedFields``) and that has no body: the head is written in one
-    /// buffer with no request value made. Returns false also for a target that is not a path
-    /// (`/` first, no whitespace or control characters).
+    /// The same for a request to `target` on `origin` that has no body and whose header fields
+    /// are already encoded, each `Name: value\r\n`, `Host` included (a proxy that rewrites a
+    /// request's fields straight into bytes; no `Content-Length` or `Transfer-Encoding`: the
+    /// client frames the request). The head is written in one buffer with no request value made.
+    /// Returns false also for a target that is not a path (`/` first, no whitespace or control
+    /// characters).
     public func executeInline(
         method: String, origin: HTTPOrigin, target: String, encodedFields: [UInt8], timeout: Duration? = nil, on loop: EventLoop,
         relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void

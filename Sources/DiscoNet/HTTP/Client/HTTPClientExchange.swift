@@ -69,23 +69,19 @@ struct HTTPClientExchange {
         out.append(HTTPSyntax.space)
         out.append(contentsOf: url.target.utf8)
         out.append(contentsOf: " HTTP/1.1\r\n".utf8)
-        if let encoded = request.encodedFields {
-            out.append(contentsOf: encoded)
-        } else {
-            if !request.headers.contains("Host") {
-                out.append(contentsOf: "Host: ".utf8)
-                out.append(contentsOf: url.authority.utf8)
-                out.append(contentsOf: "\r\n".utf8)
+        if !request.headers.contains("Host") {
+            out.append(contentsOf: "Host: ".utf8)
+            out.append(contentsOf: url.authority.utf8)
+            out.append(contentsOf: "\r\n".utf8)
+        }
+        for field in request.headers {
+            if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding") {
+                continue
             }
-            for field in request.headers {
-                if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding") {
-                    continue
-                }
-                out.append(contentsOf: field.name.utf8)
-                out.append(contentsOf: ": ".utf8)
-                for byte in field.value.utf8 { out.append(byte == 13 || byte == 10 ? 32 : byte) }
-                out.append(contentsOf: "\r\n".utf8)
-            }
+            out.append(contentsOf: field.name.utf8)
+            out.append(contentsOf: ": ".utf8)
+            for byte in field.value.utf8 { out.append(byte == 13 || byte == 10 ? 32 : byte) }
+            out.append(contentsOf: "\r\n".utf8)
         }
         if let stream = request.bodyStream {
             if let length = stream.length {

@@ -20,11 +20,6 @@ public struct HTTPClientRequest: Sendable {
     public var body: [UInt8]
     /// A body produced while it is sent, with back-pressure (see ``HTTPClientRequestBody``).
     public var bodyStream: HTTPClientRequestBody?
-    /// The header fields already encoded, each `Name: value\r\n` (a proxy that rewrites a
-    /// request's fields straight into bytes); when set they are sent instead of ``headers``,
-    /// `Host` included (none is added), and must hold no `Content-Length` or
-    /// `Transfer-Encoding` (the client frames the body).
-    public var encodedFields: [UInt8]?
 
     /// Where the request goes: a URL as given, or an origin parsed once and a target.
     private enum Location: Sendable {
@@ -39,12 +34,6 @@ public struct HTTPClientRequest: Sendable {
         self.headers = headers
         self.body = body
         self.bodyStream = nil
-    }
-
-    /// A request to `target` on `origin` with its header fields already encoded (see ``encodedFields``).
-    public init(method: String, origin: HTTPOrigin, target: String, encodedFields: [UInt8]) {
-        self.init(method: method, origin: origin, target: target)
-        self.encodedFields = encodedFields
     }
 
     /// A request to `target` (a path and query starting with `/`) on `origin`, which was parsed

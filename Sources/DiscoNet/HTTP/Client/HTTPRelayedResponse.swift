@@ -146,14 +146,8 @@ extension HTTPRelayedResponse {
     }
 
     private static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ lower: StaticString) -> Bool {
-        lower.withUTF8Buffer { expected in
-            guard bytes.count == expected.count else { return false }
-            for index in 0..<bytes.count {
-                let byte = bytes[index]
-                if (byte >= 0x41 && byte <= 0x5A ? byte | 0x20 : byte) != expected[index] { return false }
-            }
-            return true
-        }
+        bytes.count == lower.utf8CodeUnitCount
+            && lower.withUTF8Buffer { HTTPHeaders.asciiCaseInsensitiveEqual(bytes, $0) }
     }
 
     /// Digits only, no sign, no list, no overflow.

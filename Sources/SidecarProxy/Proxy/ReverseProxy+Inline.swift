@@ -78,7 +78,7 @@ extension ReverseProxy {
                     reply.respond(response)
                     return
                 }
-                let address = origin.description
+                let address = self.addresses[upstream] ?? ""
                 reply.respond(later: {
                     let response = await self.relay(answer, method: request.method, upstream: upstream, address: address)
                     self.metrics.request(route: route.name, method: request.method, status: response.status)

@@ -10,6 +10,10 @@
 /// so declining must come before anything with an effect) or takes the request and answers it
 /// exactly once through ``HTTPInlineReply``, now or later. Pipelined requests behind it wait,
 /// as they wait for a responder.
+///
+/// (``HTTPResponder/immediate(upTo:_:)`` is the other way to answer on the loop: a responder,
+/// the end of the chain, for a server without middleware. An inline handler stands in front of
+/// the middleware and may answer later.)
 public protocol HTTPInlineHandler: Sendable {
     /// Takes `request` (returns true, and answers it through `reply`) or declines it (false).
     /// Called on the connection's loop thread; must not block.

@@ -30,8 +30,8 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     private var deadline: UInt64 = 0
     /// The deadline the one armed timer fires at (0: no timer armed).
     private var deadlineArmedAt: UInt64 = 0
-    /// The armed timer, cancelled when a sooner one replaces it or the channel closes.
-    private var deadlineTimer: TimerID?
+    /// What the deadline timer calls; cleared when the channel closes (see ``TimerTarget``).
+    private lazy var timerTarget = TimerTarget(self)
 
     private struct Write {
         let bytes: [UInt8]
@@ -226,17 +226,12 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         guard deadline != 0, !closed, deadlineArmedAt == 0 || deadlineArmedAt > deadline else { return }
         let at = deadline
         deadlineArmedAt = at
-        if let previous = deadlineTimer { loop.cancelTimer(previous) }
-        // Held strongly, and cancelled when re-armed or closed: a weak reference would move every
-        // retain and release of the channel to the runtime's slower side-table path.
-        deadlineTimer = loop.scheduleTimer(at: at) { self.deadlineTimerFired(at: at) }
+        let target = timerTarget
+        _ = loop.scheduleTimer(at: at) { target.target?.deadlineTimerFired(at: at) }
     }
 
     private func deadlineTimerFired(at: UInt64) {
-        if deadlineArmedAt == at {
-            deadlineArmedAt = 0
-            deadlineTimer = nil
-        }
+        if deadlineArmedAt == at { deadlineArmedAt = 0 }
         guard deadline != 0, !closed else { return }
         if MonotonicClock.nowNanoseconds() >= deadline {
             deadline = 0
@@ -269,10 +264,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     func close(reason: NetworkError? = nil) {
         guard !closed else { return }
         closed = true
-        if let timer = deadlineTimer {
-            deadlineTimer = nil
-            loop.cancelTimer(timer)
-        }
+        timerTarget.target = nil
         let error = reason ?? NetworkError(.connectionClosed, peer: peer, detail: "closed locally")
         closeReason = error
         transport.close()

@@ -26,6 +26,13 @@ enum HTTPResponseEncoder {
             }
             appendField(field.name, field.value, to: &out)
         }
+        appendFraming(contentLength: contentLength, chunked: chunked, keepAlive: keepAlive, version: version, to: &out)
+    }
+
+    /// The fields the server decides (length or chunking, and the connection's fate), then the
+    /// empty line ending the head.
+    private static func appendFraming(contentLength: Int?, chunked: Bool, keepAlive: Bool, version: HTTPVersion,
+                                      to out: inout [UInt8]) {
         if let contentLength {
             out.append(contentsOf: "Content-Length: ".utf8)
             appendDecimal(contentLength, to: &out)
@@ -45,22 +52,10 @@ enum HTTPResponseEncoder {
     static func appendRelayed(_ relayed: HTTPRelayedResponse, version: HTTPVersion, omitBody: Bool, keepAlive: Bool,
                               to out: inout [UInt8]) {
         out.reserveCapacity(out.count + 96 + relayed.encodedFields.count + relayed.body.count)
-        out.append(contentsOf: version.minor == 0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
-        appendDecimal(relayed.status, to: &out)
-        out.append(HTTPSyntax.space)
-        out.append(contentsOf: relayed.reason.utf8)
-        out.append(contentsOf: "\r\n".utf8)
+        appendStatusLine(status: relayed.status, reason: relayed.reason, version: version, to: &out)
         out.append(contentsOf: HTTPDate.headerLine())
         out.append(contentsOf: relayed.encodedFields)
-        out.append(contentsOf: "Content-Length: ".utf8)
-        appendDecimal(relayed.body.count, to: &out)
-        out.append(contentsOf: "\r\n".utf8)
-        if !keepAlive {
-            out.append(contentsOf: "Connection: close\r\n".utf8)
-        } else if version.minor == 0 {
-            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
-        }
-        out.append(contentsOf: "\r\n".utf8)
+        appendFraming(contentLength: relayed.body.count, chunked: false, keepAlive: keepAlive, version: version, to: &out)
         if !omitBody { out.append(contentsOf: relayed.body) }
     }
 
@@ -81,12 +76,17 @@ enum HTTPResponseEncoder {
     }
 
     private static func appendStatusLine(_ response: HTTPResponse, version: HTTPVersion, to out: inout [UInt8]) {
-        out.append(contentsOf: version.minor == 0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
-        appendDecimal(response.status, to: &out)
-        out.append(HTTPSyntax.space)
-        appendText(response.reason, to: &out, isKept: { $0 >= 0x20 && $0 != 0x7F })
-        out.append(contentsOf: "\r\n".utf8)
+        appendStatusLine(status: response.status, reason: response.reason, version: version, to: &out)
         if !response.headers.contains("Date") { out.append(contentsOf: HTTPDate.headerLine()) }
+    }
+
+    /// `HTTP/1.x status reason` (controls dropped from the reason) and its CRLF.
+    private static func appendStatusLine(status: Int, reason: String, version: HTTPVersion, to out: inout [UInt8]) {
+        out.append(contentsOf: version.minor == 0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
+        appendDecimal(status, to: &out)
+        out.append(HTTPSyntax.space)
+        appendText(reason, to: &out, isKept: { $0 >= 0x20 && $0 != 0x7F })
+        out.append(contentsOf: "\r\n".utf8)
     }
 
     /// Appends `text`'s bytes without those `isKept` refuses. The usual text has none to drop and

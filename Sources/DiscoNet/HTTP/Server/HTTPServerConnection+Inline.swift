@@ -19,7 +19,7 @@ extension HTTPServerConnection {
     /// that has ended (the connection failed or closed meanwhile) is dropped.
     func deliverInline(_ response: HTTPResponse, to id: UInt64) {
         guard phase == .open, let exchange, exchange.id == id, exchange.response == .notStarted else { return }
-        let followUp = startResponse(response, to: id, inline: processingInput)
+        let followUp = startResponse(response, to: id)
         if case .finished = followUp { return }
         queued.id = id
         queued.followUp = followUp
@@ -45,6 +45,6 @@ extension HTTPServerConnection {
         send { out in
             HTTPResponseEncoder.appendRelayed(relayed, version: head.version, omitBody: head.method == "HEAD", keepAlive: keepAlive, to: &out)
         }
-        finishResponse(keepAlive: keepAlive, inline: processingInput)
+        finishResponse(keepAlive: keepAlive)
     }
 }

@@ -6,8 +6,9 @@ extension HTTPServerConnection {
     /// answered strictly in order: the next head is parsed only after the previous response is
     /// finished.
     func processInput() {
-        // An inline answer can finish a response (and ask for the next request) from inside
-        // this parse: that call only notes it, and the loop below parses again.
+        // An inline answer finishes its response (and asks for the next request) from inside
+        // this parse: that call only notes it, and the loop below parses again, so pipelined
+        // requests never nest one call per request.
         guard !processingInput else {
             inputPending = true
             return

@@ -27,9 +27,8 @@ extension HTTPServerConnection {
     }
 
     /// Writes the head (and a fixed body) of the handler's response to exchange `id`. A response
-    /// to an exchange that has already ended (a failed request) is dropped. `inline` when called
-    /// from inside parsing (see `answerInline`): the parse loop then goes on with buffered input.
-    func startResponse(_ response: HTTPResponse, to id: UInt64, inline: Bool = false) -> ResponseFollowUp {
+    /// to an exchange that has already ended (a failed request) is dropped.
+    func startResponse(_ response: HTTPResponse, to id: UInt64) -> ResponseFollowUp {
         guard phase == .open, let exchange, exchange.id == id, exchange.response == .notStarted else { return .finished }
         let head = exchange.request
         exchange.response = .streaming
@@ -48,13 +47,13 @@ extension HTTPServerConnection {
                                                keepAlive: keepAlive, to: &out)
                 if !bodyless { out.append(contentsOf: bytes) }
             }
-            finishResponse(keepAlive: keepAlive, inline: inline)
+            finishResponse(keepAlive: keepAlive)
             return .finished
         case .stream(let produce):
             if bodyless {
                 if !discardUnreadBody() { keepAlive = false }
                 send(HTTPResponseEncoder.head(response, version: head.version, contentLength: nil, chunked: false, keepAlive: keepAlive))
-                finishResponse(keepAlive: keepAlive, inline: inline)
+                finishResponse(keepAlive: keepAlive)
                 return .finished
             }
             let chunked = head.version.minor >= 1
@@ -117,8 +116,8 @@ extension HTTPServerConnection {
     }
 
     /// The response is queued: close if it was the last one, otherwise go on with pipelined input
-    /// (unless `inline`: the parse loop that answered it goes on by itself).
-    func finishResponse(keepAlive: Bool, inline: Bool = false) {
+    /// (from inside a parse, as an inline answer is, `processInput` only notes that it is wanted).
+    func finishResponse(keepAlive: Bool) {
         var keepAlive = keepAlive
         if let exchange, !exchange.body.complete || exchange.body.hasQueuedPieces {
             if !discardUnreadBody() { keepAlive = false }
@@ -134,12 +133,6 @@ extension HTTPServerConnection {
             return
         }
         resumeReading()
-        if inline {
-            // Called from inside `processInput`: parsing again here would nest one call per
-            // pipelined request. A peer that has half-closed is checked once this turn is over.
-            if peerClosed { loop.execute { self.closeIfPeerIsDone() } }
-            return
-        }
         processInput()
         closeIfPeerIsDone()
     }

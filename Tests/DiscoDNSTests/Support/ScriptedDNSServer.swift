@@ -22,18 +22,8 @@ final class ScriptedDNSServer: Sendable {
 
     /// - Parameter tcpScript: answers over TCP (nil: no TCP listener, so TCP is refused).
     init(udp udpScript: @escaping Script, tcp tcpScript: Script? = nil) throws {
-        udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        // A port below the ephemeral range, so no client's source port holds it for TCP.
-        port = try Self.bindLoopback(udp, port: try FreePort.loopback())
-        if tcpScript != nil {
-            tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-            var one: Int32 = 1
-            setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-            _ = try Self.bindLoopback(tcp, port: port)
-            listen(tcp, 8)
-        } else {
-            tcp = -1
-        }
+        (udp, tcp, port) = try Self.bindPair(tcp: tcpScript != nil)
+        if tcp >= 0 { listen(tcp, 8) }
         finished.enter()
         DispatchQueue(label: "scripted-dns-udp").async { [self] in
             defer { finished.leave() }
@@ -53,6 +43,34 @@ final class ScriptedDNSServer: Sendable {
         finished.wait()
         close(udp)
         if tcp >= 0 { close(tcp) }
+    }
+
+    /// A UDP socket, and a TCP one when asked, bound to the same free loopback port. The port is
+    /// only free when chosen: another listener can take it before the sockets here bind it, so a
+    /// port either socket cannot bind is given up for the next one.
+    private static func bindPair(tcp wantsTCP: Bool) throws -> (udp: Int32, tcp: Int32, port: UInt16) {
+        var lastError: any Error = ScriptedServerError(description: "no free port for UDP and TCP")
+        for _ in 0..<20 {
+            let udp = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+            do {
+                let port = try bindLoopback(udp, port: try FreePort.loopback())
+                guard wantsTCP else { return (udp, -1, port) }
+                let tcp = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                var one: Int32 = 1
+                setsockopt(tcp, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+                do {
+                    _ = try bindLoopback(tcp, port: port)
+                    return (udp, tcp, port)
+                } catch {
+                    close(tcp)
+                    throw error
+                }
+            } catch {
+                close(udp)
+                lastError = error
+            }
+        }
+        throw lastError
     }
 
     private static func bindLoopback(_ fd: Int32, port: UInt16) throws -> UInt16 {

@@ -230,7 +230,7 @@ let package = Package(
         .testTarget(name: "DiscoConsulTests", dependencies: ["DiscoConsul", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(name: "DiscoEtcdTests", dependencies: ["DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),
         // Reads Package.swift and the pure targets' sources: fails if a core gains an I/O dependency.
-        .testTarget(name: "LayeringTests", dependencies: ["DiscoCore"], swiftSettings: strictSettings),
+        .testTarget(name: "LayeringTests", dependencies: ["DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         // Runs the built discod and discoctl executables as processes.
         .testTarget(name: "DiscodTests", dependencies: ["DiscoCore", "DiscoNet", "DiscoConsul", "DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),
     ]

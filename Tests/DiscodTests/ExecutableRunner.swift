@@ -15,54 +15,17 @@ struct ExecutableRunner {
         URL(fileURLWithPath: try DiscodProcess.executable("discod")).deletingLastPathComponent()
     }
 
-    /// Runs `name` with `arguments` in `directory` and waits for it to exit. The waiting happens
-    /// on a dispatch queue of its own, never on the cooperative thread pool (two threads on this
-    /// machine) nor on a global queue, whose threads Linux's Dispatch shares with that pool, so
-    /// concurrently running tests keep making progress.
+    /// Runs `name` with `arguments` in `directory` and waits for it to exit (on a dispatch queue
+    /// of its own, never on the cooperative thread pool; see ``Command/run(_:_:environment:directory:input:timeout:)``).
     /// `environment` is added to (and overrides) this process's environment; `input` goes to its
     /// standard input.
     static func run(_ name: String, _ arguments: [String], in directory: URL,
                     environment: [String: String] = [:], input: String? = nil) async throws -> Outcome {
-        try await BlockingWork.run("discod-tests.executable-runner") {
-            try runBlocking(name, arguments, in: directory, environment: environment, input: input)
-        }
-    }
-
-    private static func runBlocking(_ name: String, _ arguments: [String], in directory: URL,
-                                    environment: [String: String], input: String?) throws -> Outcome {
-        let process = Process()
-        process.executableURL = try productsDirectory().appending(path: name)
-        process.arguments = arguments
-        if !environment.isEmpty {
-            process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, added in added }
-        }
-        process.currentDirectoryURL = directory
-        let output = Pipe()
-        let error = Pipe()
-        process.standardOutput = output
-        process.standardError = error
-        let inputPipe = Pipe()
-        process.standardInput = input == nil ? FileHandle.nullDevice : inputPipe
-        try process.run()
-        if let input {
-            inputPipe.fileHandleForWriting.write(Data(input.utf8))
-            try inputPipe.fileHandleForWriting.close()
-        }
-        // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
-        let errorData = Box()
-        let group = DispatchGroup()
-        DispatchQueue(label: "discod-tests.executable-stderr").async(group: group) { errorData.data = error.fileHandleForReading.readDataToEndOfFile() }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
-        process.waitUntilExit()
-        return Outcome(status: process.terminationStatus,
-                       standardOutput: String(decoding: outputData, as: UTF8.self),
-                       standardError: String(decoding: errorData.data, as: UTF8.self))
-    }
-
-    /// Written by one background read, then read after `DispatchGroup.wait()`, which orders the two.
-    final class Box: @unchecked Sendable {
-        var data = Data()
+        let outcome = try await Command.run(
+            try productsDirectory().appending(path: name).path, arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { _, added in added },
+            directory: directory.path, input: input, timeout: .seconds(120))
+        return Outcome(status: outcome.status, standardOutput: outcome.standardOutput, standardError: outcome.standardError)
     }
 
     /// A fresh empty directory for one test.

@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoTestKit
 import Foundation
 import Testing
 
@@ -117,26 +118,13 @@ import Testing
     static func dumpPackage() async throws -> JSONValue {
         let scratch = FileManager.default.temporaryDirectory.appending(path: "disco-layering-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: scratch) }
-        let output: Data = try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue(label: "layering-tests.dump-package").async {
-                continuation.resume(with: Result {
-                    let process = Process()
-                    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-                    process.arguments = ["swift", "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package"]
-                    let pipe = Pipe()
-                    process.standardOutput = pipe
-                    process.standardError = FileHandle.nullDevice
-                    process.standardInput = FileHandle.nullDevice
-                    try process.run()
-                    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                    process.waitUntilExit()
-                    guard process.terminationStatus == 0 else {
-                        throw LayeringError("swift package dump-package exited \(process.terminationStatus)")
-                    }
-                    return data
-                })
-            }
+        let outcome = try await Command.run(
+            "/usr/bin/env", ["swift", "package", "--package-path", root.path, "--scratch-path", scratch.path, "dump-package"],
+            timeout: .seconds(300))
+        guard outcome.succeeded else {
+            throw LayeringError("swift package dump-package exited \(outcome.status): \(outcome.standardError)")
         }
-        return try JSONValue.parse(Array(output))
+        let output = Array(outcome.standardOutput.utf8)
+        return try JSONValue.parse(output)
     }
 }

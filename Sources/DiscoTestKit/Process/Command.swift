@@ -20,13 +20,15 @@ public enum Command {
 
     /// Runs `executable` (a path, or a name looked up with ``which(_:)``) and waits for it, on a
     /// dispatch queue so the cooperative pool keeps running. A program still running after
-    /// `timeout` is killed and reported as a failure.
+    /// `timeout` is killed and reported as a failure. `directory`: where it runs (default: here);
+    /// `input`: its standard input (default: empty).
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String]? = nil,
-                           timeout: Duration = .seconds(60)) async throws -> Outcome {
+                           directory: String? = nil, input: String? = nil, timeout: Duration = .seconds(60)) async throws -> Outcome {
         guard let path = executable.contains("/") ? executable : which(executable) else {
             throw Failure(description: "\(executable) is not installed (looked in PATH and the system directories)")
         }
-        let child = try spawnChild(executable: path, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment)
+        let child = try spawnChild(executable: path, arguments: arguments, environment: environment ?? ProcessInfo.processInfo.environment,
+                                   directory: directory, input: input.map { Array($0.utf8) })
         let deadline = DispatchTime.now() + .nanoseconds(Int(timeout.components.seconds) * 1_000_000_000
             + Int(timeout.components.attoseconds / 1_000_000_000))
         return try await withCheckedThrowingContinuation { continuation in

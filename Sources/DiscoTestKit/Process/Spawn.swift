@@ -10,13 +10,20 @@ struct SpawnedChild {
     let stderr: Int32
 }
 
-/// Starts `executable` with `posix_spawn`, stdin from /dev/null and stdout/stderr on pipes.
+/// Starts `executable` with `posix_spawn`, stdin from /dev/null (or `input`, written from a
+/// queue of its own and then closed) and stdout/stderr on pipes; in `directory` when given.
 ///
 /// The child gets an empty signal mask and default signal dispositions. (Threads of a test
 /// runner often block most signals, and a blocked mask survives `exec`: a child started with
 /// Foundation's `Process` from such a thread never sees SIGTERM.) The child also gets its own
 /// process group, so terminal signals aimed at the test runner do not reach it.
-func spawnChild(executable: String, arguments: [String], environment: [String: String]) throws(ChildProcess.Failure) -> SpawnedChild {
+func spawnChild(executable: String, arguments: [String], environment: [String: String], directory: String? = nil,
+                input: [UInt8]? = nil) throws(ChildProcess.Failure) -> SpawnedChild {
+    var inPipe: [Int32] = [-1, -1]
+    if input != nil {
+        guard pipe(&inPipe) == 0 else { throw .init(description: "pipe failed: errno \(errno)") }
+        for fd in inPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+    }
     var outPipe: [Int32] = [-1, -1]
     var errPipe: [Int32] = [-1, -1]
     // pipe2(O_CLOEXEC) is not imported; set close-on-exec right away so no other child inherits
@@ -32,7 +39,15 @@ func spawnChild(executable: String, arguments: [String], environment: [String: S
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    if input != nil {
+        posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
+    } else {
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    }
+    if let directory {
+        guard let addChdir = spawnAddChdir else { throw .init(description: "this C library cannot start a child in a directory") }
+        _ = directory.withCString { addChdir(&actions, $0) }
+    }
     posix_spawn_file_actions_adddup2(&actions, outPipe[1], 1)
     posix_spawn_file_actions_adddup2(&actions, errPipe[1], 2)
 
@@ -61,13 +76,34 @@ func spawnChild(executable: String, arguments: [String], environment: [String: S
     let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
     close(outPipe[1])
     close(errPipe[1])
+    if input != nil { close(inPipe[0]) }
     guard result == 0 else {
         close(outPipe[0])
         close(errPipe[0])
+        if input != nil { close(inPipe[1]) }
         throw .init(description: "posix_spawn \(executable) failed: \(String(cString: strerror(result)))")
+    }
+    if let input {
+        let writeEnd = inPipe[1]
+        DispatchQueue(label: "disco.testkit.child-input").async {
+            var offset = 0
+            while offset < input.count {
+                let count = input[offset...].withUnsafeBytes { write(writeEnd, $0.baseAddress, $0.count) }
+                if count > 0 { offset += count } else if count < 0 && errno == EINTR { continue } else { break }
+            }
+            close(writeEnd)
+        }
     }
     return SpawnedChild(pid: pid, stdout: outPipe[0], stderr: errPipe[0])
 }
+
+/// glibc's `posix_spawn_file_actions_addchdir_np` (2.29 and later), looked up at run time: Swift
+/// does not import it. Changing the child's directory in its file actions leaves the parent's
+/// directory, which every thread shares, alone.
+private let spawnAddChdir: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32)? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addchdir_np") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32).self)
+}()
 
 /// Reads `fd` until end of file on its own thread, handing each chunk to `sink`; closes `fd`
 /// and calls `atEnd`.

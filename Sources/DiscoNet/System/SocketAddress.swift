@@ -68,16 +68,19 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     public var host: String {
         if addressBytes.count == 4 {
             // Dotted decimal by hand: inet_ntop formats through sprintf, and a proxy asks for
-            // its client's address on every request.
-            var text: [UInt8] = []
-            text.reserveCapacity(15)
-            for (index, byte) in addressBytes.enumerated() {
-                if index > 0 { text.append(UInt8(ascii: ".")) }
-                if byte >= 100 { text.append(0x30 + byte / 100) }
-                if byte >= 10 { text.append(0x30 + (byte / 10) % 10) }
-                text.append(0x30 + byte % 10)
+            // its client's address on every request. At most 15 bytes: a small string, no
+            // allocation.
+            return String(unsafeUninitializedCapacity: 15) { text in
+                var count = 0
+                for (index, byte) in addressBytes.enumerated() {
+                    if index > 0 { text[count] = UInt8(ascii: "."); count += 1 }
+                    if byte >= 100 { text[count] = 0x30 + byte / 100; count += 1 }
+                    if byte >= 10 { text[count] = 0x30 + (byte / 10) % 10; count += 1 }
+                    text[count] = 0x30 + byte % 10
+                    count += 1
+                }
+                return count
             }
-            return String(decoding: text, as: UTF8.self)
         }
         var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
         let family = isIPv6 ? AF_INET6 : AF_INET

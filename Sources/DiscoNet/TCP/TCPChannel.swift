@@ -14,7 +14,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     private var interest: TransportInterest = []
     /// The waiting reader (kept as two plain fields: an optional tuple is copied through
     /// runtime value witnesses on every read).
-    private var reader: ChannelWaiter<[UInt8]?>?
+    private var reader: ReadWaiter?
     private var readerMax = 0
     private var writes: [Write] = []
     private var shutdownAfterWrites = false
@@ -36,7 +36,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     private struct Write {
         let bytes: [UInt8]
         var offset: Int
-        let waiter: ChannelWaiter<Void>
+        let waiter: WriteWaiter
         /// Runs on the loop the moment the transport has taken the last byte.
         let onAccepted: (@Sendable () -> Void)?
     }
@@ -75,7 +75,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         read(max: max, waiter: .callback(completion), tryNow: tryNow)
     }
 
-    private func read(max: Int, waiter: ChannelWaiter<[UInt8]?>, tryNow: Bool = true) {
+    private func read(max: Int, waiter: ReadWaiter, tryNow: Bool = true) {
         if !stash.isEmpty {
             var piece = stash.removeFirst()
             if piece.count > max {
@@ -131,7 +131,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         write(bytes, waiter: .callback(completion), onAccepted: nil)
     }
 
-    private func write(_ bytes: [UInt8], waiter: ChannelWaiter<Void>, onAccepted: (@Sendable () -> Void)?) {
+    private func write(_ bytes: [UInt8], waiter: WriteWaiter, onAccepted: (@Sendable () -> Void)?) {
         if let closeReason { waiter.resume(throwing: closeReason); return }
         writes.append(Write(bytes: bytes, offset: 0, waiter: waiter, onAccepted: onAccepted))
         if writes.count == 1 { flush() }
@@ -280,13 +280,37 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
 
 // MARK: - Who waits for a channel operation
 
-/// A task suspended on a continuation, or code on the loop thread waiting with a callback
-/// (the inline paths, which run without a task).
-enum ChannelWaiter<Value> {
-    case task(CheckedContinuation<Value, any Error>)
-    case callback((Result<Value, any Error>) -> Void)
+// A task suspended on a continuation, or code on the loop thread waiting with a callback (the
+// inline paths, which run without a task). One concrete enum per operation rather than a
+// generic one: a callback stored in a generic payload is wrapped in a reabstraction thunk,
+// an allocation on every read and write of the inline path.
 
-    func resume(returning value: sending Value) {
+/// Who waits for a read: the bytes, nil at the end of the stream, or the channel's error.
+enum ReadWaiter {
+    case task(CheckedContinuation<[UInt8]?, any Error>)
+    case callback((Result<[UInt8]?, any Error>) -> Void)
+
+    func resume(returning value: sending [UInt8]?) {
+        switch self {
+        case .task(let continuation): continuation.resume(returning: value)
+        case .callback(let body): body(.success(value))
+        }
+    }
+
+    func resume(throwing error: any Error) {
+        switch self {
+        case .task(let continuation): continuation.resume(throwing: error)
+        case .callback(let body): body(.failure(error))
+        }
+    }
+}
+
+/// Who waits for a write to be taken whole by the transport.
+enum WriteWaiter {
+    case task(CheckedContinuation<Void, any Error>)
+    case callback((Result<Void, any Error>) -> Void)
+
+    func resume(returning value: Void) {
         switch self {
         case .task(let continuation): continuation.resume(returning: value)
         case .callback(let body): body(.success(value))

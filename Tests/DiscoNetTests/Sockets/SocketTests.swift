@@ -66,6 +66,13 @@ struct SocketTests {
         #expect(SocketAddress(numericHost: "example.com", port: 1) == nil)
     }
 
+    /// IPv4 hosts are formatted by hand: every octet width, as inet_ntop writes them.
+    @Test func ipv4HostsPrintAsInetNtopWouldForEveryOctetWidth() {
+        for text in ["0.0.0.0", "255.255.255.255", "10.0.100.9", "1.22.133.4", "192.168.1.254", "99.100.9.10"] {
+            #expect(SocketAddress(numericHost: text, port: 1)?.host == text)
+        }
+    }
+
     @Test func bindingAUsedPortFailsWithErrnoAndFunction() async throws {
         let first = try await TCPListener.bind()
         do {

@@ -46,16 +46,28 @@ extension HTTPClient {
         method: String, origin: HTTPOrigin, target: String, encodedFields: [UInt8], timeout: Duration? = nil, on loop: EventLoop,
         relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
+        executeInline(method: method, origin: origin, target: target, fieldsSize: encodedFields.count,
+                      encodeFields: { $0.append(contentsOf: encodedFields) }, timeout: timeout, on: loop, relay: relay,
+                      completion: completion)
+    }
+
+    /// The same, with the fields written by `encodeFields` straight into the request's buffer,
+    /// after its request line (`fieldsSize`: about how many bytes they take, for the buffer's
+    /// first size). `encodeFields` runs only when the exchange can start.
+    public func executeInline(
+        method: String, origin: HTTPOrigin, target: String, fieldsSize: Int, encodeFields: (inout [UInt8]) -> Void,
+        timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
+    ) -> Bool {
         guard loop.inLoop, target.utf8.first == UInt8(ascii: "/"), !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             return false
         }
         var head: [UInt8] = []
-        head.reserveCapacity(method.utf8.count + target.utf8.count + encodedFields.count + 40)
+        head.reserveCapacity(method.utf8.count + target.utf8.count + fieldsSize + 40)
         head.append(contentsOf: method.utf8)
         head.append(HTTPSyntax.space)
         head.append(contentsOf: target.utf8)
         head.append(contentsOf: " HTTP/1.1\r\n".utf8)
-        head.append(contentsOf: encodedFields)
+        encodeFields(&head)
         if HTTPClientExchange.sendsEmptyLength(method) { head.append(contentsOf: "Content-Length: 0\r\n".utf8) }
         head.append(contentsOf: "\r\n".utf8)
         let base = origin.base

@@ -9,7 +9,9 @@ import Synchronization
 /// response body abandoned half-way can free its slot from a `deinit`.
 final class HTTPConnectionPool: Sendable {
     private struct HostState {
-        var idle: [(connection: TCPConnection, since: ContinuousClock.Instant)] = []
+        /// Each idle connection with when it went idle (monotonic nanoseconds: cheaper to read and
+        /// compare than `ContinuousClock`, and the pool does both on every request).
+        var idle: [(connection: TCPConnection, since: UInt64)] = []
         var open = 0
         var waiters: [CheckedContinuation<Attempt, Never>] = []
     }
@@ -34,12 +36,13 @@ final class HTTPConnectionPool: Sendable {
     }
 
     private let maxPerHost: Int
-    private let idleTimeout: Duration
+    /// How long a connection may stay idle, in nanoseconds.
+    private let idleTimeout: UInt64
     private let state = Mutex(State())
 
     init(maxPerHost: Int, idleTimeout: Duration) {
         self.maxPerHost = max(1, maxPerHost)
-        self.idleTimeout = idleTimeout
+        self.idleTimeout = MonotonicClock.nanoseconds(idleTimeout)
     }
 
     /// Connections opened so far (for observing reuse).
@@ -49,13 +52,13 @@ final class HTTPConnectionPool: Sendable {
         while true {
             let attempt = await withCheckedContinuation { (continuation: CheckedContinuation<Attempt, Never>) in
                 var expired: [TCPConnection] = []
-                let now = ContinuousClock.now
+                let now = MonotonicClock.nowNanoseconds()
                 let immediate = state.withLock { state -> Attempt? in
                     guard !state.isShutDown else { return .shutDown }
                     var host = state.hosts[key, default: HostState()]
                     defer { state.hosts[key] = host }
                     while let (connection, since) = host.idle.popLast() {
-                        if now - since > idleTimeout {
+                        if now > since && now - since > idleTimeout {
                             expired.append(connection)
                             host.open -= 1
                             continue
@@ -86,7 +89,7 @@ final class HTTPConnectionPool: Sendable {
     /// closed on the way. The caller owns the slot as after ``acquire(_:)``.
     func takeIdle(_ key: String, on loop: EventLoop) -> TCPConnection? {
         var expired: [TCPConnection] = []
-        let now = ContinuousClock.now
+        let now = MonotonicClock.nowNanoseconds()
         let taken = state.withLock { state -> TCPConnection? in
             guard !state.isShutDown, let index = state.hosts.index(forKey: key) else { return nil }
             // Modified in place through its index (one lookup): a copy of the host's state would
@@ -97,9 +100,9 @@ final class HTTPConnectionPool: Sendable {
         return taken
     }
 
-    private func takeIdle(from host: inout HostState, on loop: EventLoop, now: ContinuousClock.Instant,
+    private func takeIdle(from host: inout HostState, on loop: EventLoop, now: UInt64,
                           expired: inout [TCPConnection]) -> TCPConnection? {
-        while let last = host.idle.last, now - last.since > idleTimeout {
+        while let last = host.idle.last, now > last.since && now - last.since > idleTimeout {
             expired.append(last.connection)
             host.idle.removeLast()
             host.open -= 1
@@ -111,7 +114,7 @@ final class HTTPConnectionPool: Sendable {
     /// Returns a slot: with a reusable connection it goes back to the idle list, otherwise the
     /// slot is freed (and the connection, if any, closed). Either way one waiter tries again.
     func release(_ key: String, connection: TCPConnection?) {
-        let now = ContinuousClock.now
+        let now = MonotonicClock.nowNanoseconds()
         let (waiter, toClose) = state.withLock { state -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) in
             let isShutDown = state.isShutDown
             // Modified in place: a copy of the host's state would copy its idle list too.
@@ -122,7 +125,7 @@ final class HTTPConnectionPool: Sendable {
     }
 
     private static func release(_ connection: TCPConnection?, into host: inout HostState, isShutDown: Bool,
-                                now: ContinuousClock.Instant) -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) {
+                                now: UInt64) -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) {
         var toClose: TCPConnection?
         if let connection, !isShutDown {
             host.idle.append((connection, now))

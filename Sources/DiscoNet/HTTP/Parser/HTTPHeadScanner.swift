@@ -68,6 +68,8 @@ struct HTTPHeadScanner: Sendable {
                     if lines.isEmpty && kind == .head { continue }
                     return scan
                 }
+                // Room for a typical head at once rather than growing through 1, 2, 4 lines.
+                if lines.capacity == 0 { lines.reserveCapacity(16) }
                 lines.append(line)
                 if lines.count > limits.maxLines { throw limits.totalError }
                 continue

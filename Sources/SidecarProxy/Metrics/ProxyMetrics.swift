@@ -12,8 +12,18 @@ public final class ProxyMetrics: Sendable {
     struct DecisionKey: Hashable { var zone: String; var decision: String }
 
     private struct State {
-        var requests: [RequestKey: Int] = [:]
-        var latency: [String: LatencyHistogram] = [:]
+        var requestCounts = RecentKeyed<RequestKey, Int>()
+        var latencyHistograms = RecentKeyed<String, LatencyHistogram>()
+        var requests: [RequestKey: Int] { requestCounts.entries }
+        var latency: [String: LatencyHistogram] { latencyHistograms.entries }
+
+        mutating func count(_ key: RequestKey) { requestCounts.update(key, initial: 0) { $0 += 1 } }
+
+        mutating func observe(_ upstream: String, seconds: Double) {
+            latencyHistograms.update(upstream, initial: LatencyHistogram(bucketCount: ProxyMetrics.latencyBounds.count)) {
+                $0.observe(seconds, bounds: ProxyMetrics.latencyBounds)
+            }
+        }
         var rateLimit: [DecisionKey: Int] = [:]
         var authFailures: [String: Int] = [:]
         var upstreamFailures: [String: Int] = [:]
@@ -36,7 +46,7 @@ public final class ProxyMetrics: Sendable {
 
     func request(route: String, method: String, status: Int) {
         let method = RetryMethods.isKnown(method) ? method : "other"
-        state.withLock { $0.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1 }
+        state.withLock { $0.count(RequestKey(route: route, method: method, status: status)) }
     }
 
     /// A request answered by `upstream` after `seconds`: ``request(route:method:status:)`` and
@@ -44,14 +54,14 @@ public final class ProxyMetrics: Sendable {
     func proxied(route: String, method: String, status: Int, upstream: String, seconds: Double) {
         let method = RetryMethods.isKnown(method) ? method : "other"
         state.withLock { state in
-            state.requests[RequestKey(route: route, method: method, status: status), default: 0] += 1
-            state.latency[upstream, default: LatencyHistogram(bucketCount: Self.latencyBounds.count)].observe(seconds, bounds: Self.latencyBounds)
+            state.count(RequestKey(route: route, method: method, status: status))
+            state.observe(upstream, seconds: seconds)
         }
     }
 
     func upstreamLatency(_ upstream: String, seconds: Double) {
         state.withLock { state in
-            state.latency[upstream, default: LatencyHistogram(bucketCount: Self.latencyBounds.count)].observe(seconds, bounds: Self.latencyBounds)
+            state.observe(upstream, seconds: seconds)
         }
     }
 

@@ -58,14 +58,14 @@ extension ReverseProxy {
             }
         }
         let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
-        var fields: [UInt8] = []
-        fields.reserveCapacity(256)
-        ForwardingHeaders.encodeRequestFields(request.headers.fields, client: client, strip: stripToLocal, defaultHost: origin.authority,
-                                              into: &fields)
         let loop = reply.loop
         let started = loop.turnNanoseconds
-        let sent = self.client.executeInline(method: request.method, origin: origin, target: request.target, encodedFields: fields,
-                                             timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter) { outcome in
+        let fields = request.headers.fields
+        let sent = self.client.executeInline(
+            method: request.method, origin: origin, target: request.target, fieldsSize: 256,
+            encodeFields: { ForwardingHeaders.encodeRequestFields(fields, client: client, strip: stripToLocal, defaultHost: origin.authority, into: &$0) },
+            timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter
+        ) { outcome in
             switch outcome {
             case .relayed(let relayed):
                 self.metrics.proxied(route: route.name, method: request.method, status: relayed.status, upstream: upstream,

@@ -46,6 +46,9 @@ import Testing
                     let record = try await reader.read()?.record
                     return holding && record == b
                 }
+                // a may have renewed before it stepped down (a loaded machine is slow to get
+                // there); once b holds the record, a must not write again.
+                let writesWhileLeader = await keeperA.state.writes
                 #expect(await keeperA.state.holding == false)
                 #expect(await keeperA.state.isLeader == false)
 
@@ -57,7 +60,8 @@ import Testing
                 }
                 #expect(try await reader.read()?.record == b)
                 #expect(await keeperB.state.lastError == nil)
-                #expect(await keeperA.state.writes == 1)
+                #expect(await keeperA.state.writes == writesWhileLeader)
+                #expect(writesWhileLeader >= 1)
             }
         }
     }

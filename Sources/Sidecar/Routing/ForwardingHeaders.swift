@@ -143,7 +143,8 @@ public enum ForwardingHeaders {
 
     @usableFromInline
     static func appendLine(_ name: String, _ value: String, to out: inout [UInt8]) {
-        out.append(contentsOf: name.utf8)
+        var name = name
+        name.withUTF8 { out.append(contentsOf: $0) }
         out.append(0x3A)
         out.append(0x20)
         appendValue(value, to: &out)
@@ -160,24 +161,39 @@ public enum ForwardingHeaders {
     /// the HTTP client's encoder does.
     @usableFromInline
     static func appendValue(_ value: String, to out: inout [UInt8]) {
-        let start = out.count
-        out.append(contentsOf: value.utf8)
-        for index in start..<out.count where out[index] == 0x0D || out[index] == 0x0A { out[index] = 0x20 }
+        // Through the string's contiguous bytes: one copy when (as always from the parser) no
+        // line break is there, instead of a generic append and a second pass over the output.
+        var value = value
+        value.withUTF8 { bytes in
+            if !bytes.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            for byte in bytes { out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
+        }
     }
 
     /// ``quotedIfNeeded(_:)`` written into `out`.
     @usableFromInline
     static func appendQuotedIfNeeded(_ value: String, to out: inout [UInt8]) {
-        if !value.isEmpty, value.utf8.allSatisfy(isTokenByte) {
-            appendValue(value, to: &out)
-            return
+        var value = value
+        value.withUTF8 { bytes in
+            if !bytes.isEmpty, bytes.allSatisfy(isTokenByte) {
+                out.append(contentsOf: bytes)
+                return
+            }
+            out.append(0x22)
+            if !bytes.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 == 0x0D || $0 == 0x0A }) {
+                // The usual case (a host with a port): nothing to escape, one copy.
+                out.append(contentsOf: bytes)
+            } else {
+                for byte in bytes {
+                    if byte == 0x22 || byte == 0x5C { out.append(0x5C) }
+                    out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte)
+                }
+            }
+            out.append(0x22)
         }
-        out.append(0x22)
-        for byte in value.utf8 {
-            if byte == 0x22 || byte == 0x5C { out.append(0x5C) }
-            out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte)
-        }
-        out.append(0x22)
     }
 
     /// The request rewriting itself: each field kept as it came goes to `kept`, each field the

@@ -1,5 +1,6 @@
 import Dispatch
 @preconcurrency import Glibc
+import Synchronization
 
 // MARK: - Spawning with a clean signal state
 
@@ -19,6 +20,19 @@ struct SpawnedChild {
 /// process group, so terminal signals aimed at the test runner do not reach it.
 func spawnChild(executable: String, arguments: [String], environment: [String: String], directory: String? = nil,
                 input: [UInt8]? = nil) throws(ChildProcess.Failure) -> SpawnedChild {
+    // One spawn at a time: between `pipe` and `fcntl(FD_CLOEXEC)` a pipe's ends are inheritable,
+    // and a child spawned by another thread in that moment would keep this child's output pipe
+    // open after this child exits (its reader then never sees the end, and a short command
+    // "does not finish"). posix_spawn itself takes microseconds.
+    try spawnLock.withLock { _ throws(ChildProcess.Failure) -> SpawnedChild in
+        try spawnChildLocked(executable: executable, arguments: arguments, environment: environment, directory: directory, input: input)
+    }
+}
+
+private let spawnLock = Mutex<Void>(())
+
+private func spawnChildLocked(executable: String, arguments: [String], environment: [String: String], directory: String?,
+                              input: [UInt8]?) throws(ChildProcess.Failure) -> SpawnedChild {
     var inPipe: [Int32] = [-1, -1]
     if input != nil {
         guard pipe(&inPipe) == 0 else { throw .init(description: "pipe failed: errno \(errno)") }

@@ -37,8 +37,12 @@ import Testing
         try await waitUntil("h1's join to be reported", timeout: .seconds(120)) {
             (try? await Self.joined(running, client: client))?.counts == ["h1": 1]
         }
-        let metrics = try await client.send(HTTPClientRequest(url: running.apiURL + "/metrics")).bodyText
-        #expect(metrics.contains("disco_host_role_events_appended_total 1\n"), "\(metrics)")
+        // The role counts an event once it has appended it and recorded the report, a moment
+        // after the event shows in the log.
+        try await waitUntil("the reported join to be counted", timeout: .seconds(60)) {
+            let metrics = (try? await client.send(HTTPClientRequest(url: running.apiURL + "/metrics")))?.bodyText ?? ""
+            return metrics.contains("disco_host_role_events_appended_total 1\n")
+        }
         #expect(await running.stop() == nil)
 
         // Started again: compared with the stored report, nothing new to say.

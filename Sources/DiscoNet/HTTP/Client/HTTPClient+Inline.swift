@@ -36,24 +36,13 @@ extension HTTPClient {
                              timeout: timeout, on: loop, relay: relay, completion: completion)
     }
 
-    /// The same for a request to `target` on `origin` that has no body and whose header fields
-    /// are already encoded, each `Name: value\r\n`, `Host` included (a proxy that rewrites a
-    /// request's fields straight into bytes; no `Content-Length` or `Transfer-Encoding`: the
-    /// client frames the request). The head is written in one buffer with no request value made.
-    /// Returns false also for a target that is not a path (`/` first, no whitespace or control
-    /// characters).
-    public func executeInline(
-        method: String, origin: HTTPOrigin, target: String, encodedFields: [UInt8], timeout: Duration? = nil, on loop: EventLoop,
-        relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
-    ) -> Bool {
-        executeInline(method: method, origin: origin, target: target, fieldsSize: encodedFields.count,
-                      encodeFields: { $0.append(contentsOf: encodedFields) }, timeout: timeout, on: loop, relay: relay,
-                      completion: completion)
-    }
-
-    /// The same, with the fields written by `encodeFields` straight into the request's buffer,
-    /// after its request line (`fieldsSize`: about how many bytes they take, for the buffer's
-    /// first size). `encodeFields` runs only when the exchange can start.
+    /// The same for a request to `target` on `origin` that has no body, its header fields written
+    /// by `encodeFields` straight into the request's buffer after the request line, each
+    /// `Name: value\r\n`, `Host` included (a proxy that rewrites a request's fields into bytes; no
+    /// `Content-Length` or `Transfer-Encoding`: the client frames the request). `fieldsSize` is
+    /// about how many bytes they take, for the buffer's first size; `encodeFields` runs once,
+    /// before the pool is asked for a connection. No request value is made. Returns false also
+    /// for a target that is not a path (`/` first, no whitespace or control characters).
     public func executeInline(
         method: String, origin: HTTPOrigin, target: String, fieldsSize: Int, encodeFields: (inout [UInt8]) -> Void,
         timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void

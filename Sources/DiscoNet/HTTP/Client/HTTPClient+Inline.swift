@@ -32,7 +32,7 @@ extension HTTPClient {
     ) -> Bool {
         guard request.bodyStream == nil, loop.inLoop, let url = try? request.parsedURL() else { return false }
         return executeInline(method: request.method, key: url.origin, authority: url.authority,
-                             head: HTTPClientExchange.encode(request, url: url),
+                             makeHead: { HTTPClientExchange.encode(request, url: url) },
                              timeout: timeout, on: loop, relay: relay, completion: completion)
     }
 
@@ -40,8 +40,8 @@ extension HTTPClient {
     /// by `encodeFields` straight into the request's buffer after the request line, each
     /// `Name: value\r\n`, `Host` included (a proxy that rewrites a request's fields into bytes; no
     /// `Content-Length` or `Transfer-Encoding`: the client frames the request). `fieldsSize` is
-    /// about how many bytes they take, for the buffer's first size; `encodeFields` runs once,
-    /// before the pool is asked for a connection. No request value is made. Returns false also
+    /// about how many bytes they take, for the buffer's first size; `encodeFields` runs once, and
+    /// only when an idle connection was found. No request value is made. Returns false also
     /// for a target that is not a path (`/` first, no whitespace or control characters).
     public func executeInline(
         method: String, origin: HTTPOrigin, target: String, fieldsSize: Int, encodeFields: (inout [UInt8]) -> Void,
@@ -50,27 +50,30 @@ extension HTTPClient {
         guard loop.inLoop, target.utf8.first == UInt8(ascii: "/"), !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             return false
         }
-        var head: [UInt8] = []
-        head.reserveCapacity(method.utf8.count + target.utf8.count + fieldsSize + 40)
-        head.append(contentsOf: method.utf8)
-        head.append(HTTPSyntax.space)
-        head.append(contentsOf: target.utf8)
-        head.append(contentsOf: " HTTP/1.1\r\n".utf8)
-        encodeFields(&head)
-        if HTTPClientExchange.sendsEmptyLength(method) { head.append(contentsOf: "Content-Length: 0\r\n".utf8) }
-        head.append(contentsOf: "\r\n".utf8)
         let base = origin.base
-        return executeInline(method: method, key: base.origin, authority: base.authority, head: head, timeout: timeout, on: loop,
-                             relay: relay, completion: completion)
+        return executeInline(method: method, key: base.origin, authority: base.authority, makeHead: {
+            var head: [UInt8] = []
+            head.reserveCapacity(method.utf8.count + target.utf8.count + fieldsSize + 40)
+            head.append(contentsOf: method.utf8)
+            head.append(HTTPSyntax.space)
+            head.append(contentsOf: target.utf8)
+            head.append(contentsOf: " HTTP/1.1\r\n".utf8)
+            encodeFields(&head)
+            if HTTPClientExchange.sendsEmptyLength(method) { head.append(contentsOf: "Content-Length: 0\r\n".utf8) }
+            head.append(contentsOf: "\r\n".utf8)
+            return head
+        }, timeout: timeout, on: loop, relay: relay, completion: completion)
     }
 
+    /// `makeHead` runs only once an idle connection is taken: a request that falls back to the
+    /// general path is not encoded twice.
     private func executeInline(
-        method: String, key: String, authority: String, head: [UInt8], timeout: Duration?, on loop: EventLoop,
+        method: String, key: String, authority: String, makeHead: () -> [UInt8], timeout: Duration?, on loop: EventLoop,
         relay: HTTPRelayFilter?, completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
         guard let connection = pool.takeIdle(key, on: loop) else { return false }
         let exchange = InlineClientExchange(
-            client: self, connection: connection, key: key, authority: authority, method: method, head: head,
+            client: self, connection: connection, key: key, authority: authority, method: method, head: makeHead(),
             limit: timeout ?? configuration.requestTimeout, relay: method == "HEAD" || method == "CONNECT" ? nil : relay,
             completion: completion)
         exchange.start()

@@ -45,6 +45,12 @@ final class HTTPConnectionPool: Sendable {
         self.idleTimeout = MonotonicClock.nanoseconds(idleTimeout)
     }
 
+    /// True when a connection idle since `since` has been idle too long at `now` (read before
+    /// the lock, so it may be a little older than `since`: then it is not expired).
+    private func isExpired(since: UInt64, now: UInt64) -> Bool {
+        now > since && now - since > idleTimeout
+    }
+
     /// Connections opened so far (for observing reuse).
     var connectionsOpened: Int { state.withLock { $0.connectionsOpened } }
 
@@ -58,7 +64,7 @@ final class HTTPConnectionPool: Sendable {
                     var host = state.hosts[key, default: HostState()]
                     defer { state.hosts[key] = host }
                     while let (connection, since) = host.idle.popLast() {
-                        if now > since && now - since > idleTimeout {
+                        if isExpired(since: since, now: now) {
                             expired.append(connection)
                             host.open -= 1
                             continue
@@ -102,7 +108,7 @@ final class HTTPConnectionPool: Sendable {
 
     private func takeIdle(from host: inout HostState, on loop: EventLoop, now: UInt64,
                           expired: inout [TCPConnection]) -> TCPConnection? {
-        while let last = host.idle.last, now > last.since && now - last.since > idleTimeout {
+        while let last = host.idle.last, isExpired(since: last.since, now: now) {
             expired.append(last.connection)
             host.idle.removeLast()
             host.open -= 1

@@ -5,12 +5,22 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 extern int accept4(int fd, struct sockaddr *addr, socklen_t *addrlen, int flags);
 extern int pthread_setname_np(pthread_t thread, const char *name);
 
 static inline int disco_accept4(int fd, int flags) { return accept4(fd, 0, 0, flags); }
 static inline int disco_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+// read(2) and send(2) on a non-blocking socket as plain system calls: libc's wrappers are
+// cancellation points, which cost two extra calls around each system call; the event loop's
+// threads are never cancelled. -1 with errno set on failure, as the wrappers.
+static inline long disco_read(int fd, void *buffer, size_t count) { return syscall(SYS_read, fd, buffer, count); }
+static inline long disco_send(int fd, const void *buffer, size_t count, int flags) {
+    return syscall(SYS_sendto, fd, buffer, count, flags, (void *)0, 0);
+}
 
 // recvmmsg/sendmmsg (GNU extensions): many datagrams per system call, for the UDP responder.
 #ifndef __USE_GNU

@@ -136,12 +136,12 @@ struct Socket: Sendable, Hashable {
 
     /// Reads into `buffer`. Returns nil when no data is available, 0 at end of stream.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
-        try nonBlocking("read") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+        try nonBlocking("read") { disco_read(fd, buffer.baseAddress, buffer.count) }
     }
 
     /// Sends bytes without raising SIGPIPE. Returns nil when the send buffer is full.
     func send(_ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int? {
-        try nonBlocking("send") { Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
+        try nonBlocking("send") { disco_send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
     }
 
     /// True when the peer has closed or reset the connection (checked without consuming data).

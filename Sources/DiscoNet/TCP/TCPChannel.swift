@@ -6,6 +6,9 @@
 final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     // @unchecked Sendable: all mutable state (and the transport) is touched only on `loop`'s
     // thread; the async API (TCPConnection) hops there with `loop.execute` before touching it.
+    // The per-operation state is `@exclusivity(unchecked)`: loop-confined, and no access to it
+    // overlaps another (a waiter is taken out before it is resumed), so the runtime check each
+    // access would pay is skipped.
 
     let loop: EventLoop
     let transport: any ByteStreamTransport
@@ -14,14 +17,17 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     private var interest: TransportInterest = []
     /// The waiting reader (kept as two plain fields: an optional tuple is copied through
     /// runtime value witnesses on every read).
-    private var reader: ReadWaiter?
+    @exclusivity(unchecked) private var reader: ReadWaiter?
     private var readerMax = 0
-    private var writes: [Write] = []
+    /// Whether a read waits, kept beside `reader` (set and cleared with it): testing the
+    /// optional itself copies the waiter.
+    private var hasReader = false
+    @exclusivity(unchecked) private var writes: [Write] = []
     private var shutdownAfterWrites = false
     /// Why the channel closed; reads and writes after that fail with it.
     private var closeReason: NetworkError?
     /// Bytes read after a hang-up that nobody had asked for yet, served before the end.
-    private var stash: [[UInt8]] = []
+    @exclusivity(unchecked) private var stash: [[UInt8]] = []
     /// The stream ended cleanly after a hang-up (read to its end, then closed): reads past the
     /// stash return nil instead of failing.
     private var endedCleanly = false
@@ -87,14 +93,15 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         }
         if endedCleanly { waiter.resume(returning: nil); return }
         if let closeReason { waiter.resume(throwing: closeReason); return }
-        precondition(reader == nil, "TCPConnection supports one reader at a time")
+        precondition(!hasReader, "TCPConnection supports one reader at a time")
         reader = waiter
+        hasReader = true
         readerMax = max
         if tryNow { attemptRead() } else { updateInterest() }
     }
 
     private func attemptRead() {
-        guard let pending = reader else { return }
+        guard hasReader else { return }
         let pendingMax = readerMax
         // Read into the loop's scratch buffer and copy out exactly what arrived.
         var bytes: [UInt8] = []
@@ -108,11 +115,14 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         case .wouldBlock:
             updateInterest()
         case .read:
-            reader = nil
+            // Moved out, not copied: the waiter holds a closure or a continuation.
+            guard let pending = reader.take() else { return }
+            hasReader = false
             updateInterest()
             pending.resume(returning: bytes)
         case .endOfStream:
-            reader = nil
+            guard let pending = reader.take() else { return }
+            hasReader = false
             updateInterest()
             pending.resume(returning: nil)
         case .failed(let error):
@@ -179,9 +189,9 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         if events.contains(.writable) && !writes.isEmpty { flush() }
         if events.contains(.readable) {
             // Readable with nobody reading: stop watching until a read waits (see updateInterest).
-            if reader != nil { attemptRead() } else { updateInterest(keepingRead: false) }
+            if hasReader { attemptRead() } else { updateInterest(keepingRead: false) }
         }
-        if events.contains(.hangUp) && reader == nil && writes.isEmpty && !closed { drainAfterHangUp() }
+        if events.contains(.hangUp) && !hasReader && writes.isEmpty && !closed { drainAfterHangUp() }
     }
 
     /// A hang-up while nobody reads or writes (an idle pooled connection, or a half-closed
@@ -250,7 +260,7 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     private func updateInterest(keepingRead: Bool = true) {
         guard !closed else { return }
         var wanted: TransportInterest = []
-        if reader != nil || (keepingRead && interest.contains(.read)) { wanted.insert(.read) }
+        if hasReader || (keepingRead && interest.contains(.read)) { wanted.insert(.read) }
         if !writes.isEmpty { wanted.insert(.write) }
         if wanted != interest {
             interest = wanted
@@ -268,8 +278,8 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         let error = reason ?? NetworkError(.connectionClosed, peer: peer, detail: "closed locally")
         closeReason = error
         transport.close()
-        if let pending = reader {
-            reader = nil
+        if hasReader, let pending = reader.take() {
+            hasReader = false
             pending.resume(throwing: error)
         }
         let waiting = writes

@@ -1,3 +1,5 @@
+import DiscoCore
+
 // MARK: - What a header field is to the proxy, by name
 
 /// The role a header field's name gives it in ``ForwardingHeaders``' rewriting, found by
@@ -15,8 +17,7 @@ enum FieldRole: Equatable {
 
     @usableFromInline
     init(_ name: String) {
-        var name = name
-        self = name.withUTF8 { Self.classify($0) }
+        self = name.withBorrowedUTF8 { Self.classify($0) }
     }
 
     /// The role of a name given as UTF-8 bytes.
@@ -47,9 +48,7 @@ enum FieldRole: Equatable {
     /// Whether `name` equals `lowercased` (a lower-case name) ignoring ASCII case.
     @usableFromInline
     static func namesEqual(_ name: String, lowercased: String) -> Bool {
-        var name = name
-        var lowercased = lowercased
-        return name.withUTF8 { bytes in lowercased.withUTF8 { lower in equal(bytes, lower) } }
+        name.withBorrowedUTF8 { bytes in lowercased.withBorrowedUTF8 { lower in equal(bytes, lower) } }
     }
 
     private static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ lower: StaticString) -> Bool {

@@ -1,3 +1,5 @@
+import DiscoCore
+
 // MARK: - Header rewriting
 
 /// A header field the rewriting works on directly: the proxy's own field type conforms, so its
@@ -75,76 +77,83 @@ public enum ForwardingHeaders {
     public static func encodeRequestFields<Field: ForwardableField>(
         _ fields: [Field], client: ClientSide, strip: Set<String> = [], defaultHost: String, into out: inout [UInt8]
     ) {
-        let named = connectionTokens(fields)
-        var hostIndex: Int?
-        var forwardedFor = false
-        var forwarded = false
-        for index in fields.indices {
-            switch FieldRole(fields[index].name) {
-            case .host where hostIndex == nil: hostIndex = index
-            case .xForwardedFor: forwardedFor = true
-            case .forwarded: forwarded = true
-            default: break
+        // Each field's role is found once (by its name's bytes) and kept on the stack.
+        withUnsafeTemporaryAllocation(of: FieldRole.self, capacity: fields.count) { roles in
+            var hostIndex: Int?
+            var forwardedFor = false
+            var forwarded = false
+            var listsFields = false
+            for index in fields.indices {
+                let role = FieldRole(fields[index].name)
+                roles.initializeElement(at: index, to: role)
+                switch role {
+                case .host where hostIndex == nil: hostIndex = index
+                case .xForwardedFor: forwardedFor = true
+                case .forwarded: forwarded = true
+                case .connection: listsFields = true
+                default: break
+                }
             }
-        }
-        if hostIndex == nil { appendLine("Host", defaultHost, to: &out) }
-        for field in fields {
-            switch FieldRole(field.name) {
-            case .host:
-                appendLine(field.name, field.value, to: &out)
-            case .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .upgrade, .connection, .hopByHop, .contentLength, .expect:
-                continue
-            case .date, .other:
-                if !named.isEmpty && named.contains(field.name.lowercased()) { continue }
-                if !strip.isEmpty && strip.contains(where: { FieldRole.namesEqual(field.name, lowercased: $0) }) { continue }
-                appendLine(field.name, field.value, to: &out)
+            let named = listsFields ? connectionTokens(fields) : []
+            if hostIndex == nil { appendLine("Host", defaultHost, to: &out) }
+            for index in fields.indices {
+                switch roles[index] {
+                case .host:
+                    appendLine(fields[index].name, fields[index].value, to: &out)
+                case .xForwardedFor, .xForwardedProto, .xForwardedHost, .forwarded, .upgrade, .connection, .hopByHop, .contentLength, .expect:
+                    continue
+                case .date, .other:
+                    if !named.isEmpty && named.contains(fields[index].name.lowercased()) { continue }
+                    if !strip.isEmpty && strip.contains(where: { FieldRole.namesEqual(fields[index].name, lowercased: $0) }) { continue }
+                    appendLine(fields[index].name, fields[index].value, to: &out)
+                }
             }
-        }
-        // X-Forwarded-For: what came, then the client.
-        appendText("X-Forwarded-For: ", to: &out)
-        if forwardedFor {
-            for field in fields where FieldRole(field.name) == .xForwardedFor {
-                appendValue(field.value, to: &out)
-                appendText(", ", to: &out)
+            // X-Forwarded-For: what came, then the client.
+            appendText("X-Forwarded-For: ", to: &out)
+            if forwardedFor {
+                for index in fields.indices where roles[index] == .xForwardedFor {
+                    appendValue(fields[index].value, to: &out)
+                    appendText(", ", to: &out)
+                }
             }
-        }
-        appendValue(client.address ?? "unknown", to: &out)
-        appendText("\r\n", to: &out)
-        appendLine("X-Forwarded-Proto", client.proto, to: &out)
-        if let hostIndex { appendLine("X-Forwarded-Host", fields[hostIndex].value, to: &out) }
-        // Forwarded: what came, then this hop's element.
-        appendText("Forwarded: ", to: &out)
-        if forwarded {
-            for field in fields where FieldRole(field.name) == .forwarded {
-                appendValue(field.value, to: &out)
-                appendText(", ", to: &out)
+            appendValue(client.address ?? "unknown", to: &out)
+            appendText("\r\nX-Forwarded-Proto: ", to: &out)
+            appendValue(client.proto, to: &out)
+            appendText("\r\n", to: &out)
+            if let hostIndex { appendLine("X-Forwarded-Host", fields[hostIndex].value, to: &out) }
+            // Forwarded: what came, then this hop's element.
+            appendText("Forwarded: ", to: &out)
+            if forwarded {
+                for index in fields.indices where roles[index] == .forwarded {
+                    appendValue(fields[index].value, to: &out)
+                    appendText(", ", to: &out)
+                }
             }
-        }
-        appendText("for=", to: &out)
-        if let address = client.address {
-            if address.utf8.contains(0x3A) {
-                appendText("\"[", to: &out)
-                appendValue(address, to: &out)
-                appendText("]\"", to: &out)
+            appendText("for=", to: &out)
+            if let address = client.address {
+                if address.utf8.contains(0x3A) {
+                    appendText("\"[", to: &out)
+                    appendValue(address, to: &out)
+                    appendText("]\"", to: &out)
+                } else {
+                    appendValue(address, to: &out)
+                }
             } else {
-                appendValue(address, to: &out)
+                appendText("unknown", to: &out)
             }
-        } else {
-            appendText("unknown", to: &out)
+            if let hostIndex {
+                appendText(";host=", to: &out)
+                appendQuotedIfNeeded(fields[hostIndex].value, to: &out)
+            }
+            appendText(";proto=", to: &out)
+            appendValue(client.proto, to: &out)
+            appendText("\r\n", to: &out)
         }
-        if let hostIndex {
-            appendText(";host=", to: &out)
-            appendQuotedIfNeeded(fields[hostIndex].value, to: &out)
-        }
-        appendText(";proto=", to: &out)
-        appendValue(client.proto, to: &out)
-        appendText("\r\n", to: &out)
     }
 
     @usableFromInline
     static func appendLine(_ name: String, _ value: String, to out: inout [UInt8]) {
-        var name = name
-        name.withUTF8 { out.append(contentsOf: $0) }
+        name.withBorrowedUTF8 { out.append(contentsOf: $0) }
         out.append(0x3A)
         out.append(0x20)
         appendValue(value, to: &out)
@@ -163,8 +172,7 @@ public enum ForwardingHeaders {
     static func appendValue(_ value: String, to out: inout [UInt8]) {
         // Through the string's contiguous bytes: one copy when (as always from the parser) no
         // line break is there, instead of a generic append and a second pass over the output.
-        var value = value
-        value.withUTF8 { bytes in
+        value.withBorrowedUTF8 { bytes in
             if !bytes.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
                 out.append(contentsOf: bytes)
                 return
@@ -176,8 +184,7 @@ public enum ForwardingHeaders {
     /// ``quotedIfNeeded(_:)`` written into `out`.
     @usableFromInline
     static func appendQuotedIfNeeded(_ value: String, to out: inout [UInt8]) {
-        var value = value
-        value.withUTF8 { bytes in
+        value.withBorrowedUTF8 { bytes in
             if !bytes.isEmpty, bytes.allSatisfy(isTokenByte) {
                 out.append(contentsOf: bytes)
                 return

@@ -66,7 +66,13 @@ public struct RouteTable: Hashable, Sendable {
 
     /// The first route that matches, or nil.
     public func route(method: String, path: String) -> ProxyRoute? {
-        routes.first { $0.matches(method: method, path: path) }
+        firstMatch(method: method, path: path).map { routes[$0] }
+    }
+
+    /// The index in ``routes`` of the first route that matches, or nil; no route is copied.
+    public func firstMatch(method: String, path: String) -> Int? {
+        for index in routes.indices where routes[index].matches(method: method, path: path) { return index }
+        return nil
     }
 
     /// Where one request goes. `hopped` is true when another sidecar already routed it here

@@ -24,6 +24,8 @@ public final class UpstreamHealth: Sendable {
     private let client: HTTPClient
     private let logger: Logger
     private let statuses: Mutex<[String: Status]>
+    /// Each upstream's `healthy`, readable without the lock (written under it, with `statuses`).
+    private let flags: [String: HealthFlag]
     private let changed: @Sendable (_ allHealthy: Bool) -> Void
 
     /// - Parameter changed: told, after any upstream's health changed, whether all of them are
@@ -37,7 +39,12 @@ public final class UpstreamHealth: Sendable {
         self.logger = logger
         client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: timeout, requestTimeout: timeout, maxConnectionsPerHost: 1))
         statuses = Mutex(Dictionary(uniqueKeysWithValues: upstreams.map { ($0.name, Status(healthy: true, reason: nil, checks: 0)) }))
+        flags = Dictionary(uniqueKeysWithValues: upstreams.map { ($0.name, HealthFlag()) })
     }
+
+    /// `upstream`'s health as a flag to keep and read without a lookup (nil for unknown names,
+    /// which ``isHealthy(_:)`` counts as healthy).
+    func flag(for upstream: String) -> HealthFlag? { flags[upstream] }
 
     /// Whether requests may go to `upstream` (unknown names are healthy: routing reports them).
     public func isHealthy(_ upstream: String) -> Bool {
@@ -83,6 +90,7 @@ public final class UpstreamHealth: Sendable {
             let before = statuses[upstream.name]?.healthy ?? true
             let checks = (statuses[upstream.name]?.checks ?? 0) + 1
             statuses[upstream.name] = Status(healthy: problem == nil, reason: problem, checks: checks)
+            flags[upstream.name]?.healthy.store(problem == nil, ordering: .relaxed)
             return before != (problem == nil)
         }
         if changed {
@@ -114,4 +122,11 @@ public final class UpstreamHealth: Sendable {
             return "cannot connect to \(address): \(error)"
         }
     }
+}
+
+/// One upstream's health, as ``UpstreamHealth`` last found it.
+final class HealthFlag: Sendable {
+    let healthy = Atomic<Bool>(true)
+
+    var isHealthy: Bool { healthy.load(ordering: .relaxed) }
 }

@@ -34,9 +34,18 @@ extension ReverseProxy {
     func forwardInline(_ request: HTTPRequest, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?) -> Bool {
         guard upstreamMiddleware.isEmpty, request.target.hasPrefix("/"), request.headers[RoutingDecision.hopHeader] == nil,
               !request.headers.contains("Upgrade") else { return false }
-        let decision = table.decide(method: request.method, path: request.path, hopped: false, writer: writer.current,
-                                    isHealthy: health.isHealthy)
-        guard case .forward(let route, .local(let upstream)) = decision, let origin = origins[upstream] else { return false }
+        // What table.decide would answer, without copying a route: the lane takes only requests
+        // it would forward to a local upstream and declines the rest (the general path decides
+        // them again, with the same inputs).
+        guard let index = table.firstMatch(method: request.method, path: request.path) else { return false }
+        let route = inlineRoutes[index]
+        guard let endpoint = route.endpoint else { return false }
+        if route.viaWriter {
+            guard case .local = writer.current else { return false }
+        }
+        guard endpoint.health?.isHealthy ?? true else { return false }
+        let routeName = route.name
+        let upstream = endpoint.name
         if let rateLimit {
             switch rateLimit.verdict(method: request.method, path: request.path, headers: request.headers,
                                      remoteAddress: request.remoteAddress) {
@@ -52,7 +61,7 @@ extension ReverseProxy {
                     } catch {
                         return ProxyErrorResponse.make(503, "the server is stopping; retry later")
                     }
-                    return await self.forwardTaken(request, route: route, to: .local(upstream: upstream))
+                    return await self.forwardTaken(request, routeName: routeName, to: .local(upstream: upstream))
                 })
                 return true
             }
@@ -61,45 +70,44 @@ extension ReverseProxy {
         let loop = reply.loop
         let started = loop.turnNanoseconds
         let fields = request.headers.fields
+        let method = request.method
         let sent = self.client.executeInline(
-            method: request.method, origin: origin, target: request.target, fieldsSize: 256,
-            encodeFields: { ForwardingHeaders.encodeRequestFields(fields, client: client, strip: stripToLocal, defaultHost: origin.authority, into: &$0) },
+            method: method, origin: endpoint.origin, target: request.target, fieldsSize: 256,
+            encodeFields: { ForwardingHeaders.encodeRequestFields(fields, client: client, strip: stripToLocal, defaultHost: endpoint.origin.authority, into: &$0) },
             timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter
         ) { outcome in
             switch outcome {
             case .relayed(let relayed):
-                self.metrics.proxied(route: route.name, method: request.method, status: relayed.status, upstream: upstream,
+                self.metrics.proxied(route: routeName, method: method, status: relayed.status, upstream: endpoint.name,
                                      seconds: Double(loop.turnNanoseconds &- started) / 1e9)
                 reply.respond(relayed: relayed)
             case .started(let answer):
-                self.metrics.upstreamLatency(upstream, seconds: Double(loop.turnNanoseconds &- started) / 1e9)
-                if let response = self.wholeResponse(answer, method: request.method) {
-                    self.metrics.request(route: route.name, method: request.method, status: response.status)
+                self.metrics.upstreamLatency(endpoint.name, seconds: Double(loop.turnNanoseconds &- started) / 1e9)
+                if let response = self.wholeResponse(answer, method: method) {
+                    self.metrics.request(route: routeName, method: method, status: response.status)
                     reply.respond(response)
                     return
                 }
-                let address = self.addresses[upstream] ?? ""
                 reply.respond(later: {
-                    let response = await self.relay(answer, method: request.method, upstream: upstream, address: address)
-                    self.metrics.request(route: route.name, method: request.method, status: response.status)
+                    let response = await self.relay(answer, method: method, upstream: endpoint.name, address: endpoint.address)
+                    self.metrics.request(route: routeName, method: method, status: response.status)
                     return response
                 })
             case .failed(let error, let retryable):
                 if retryable {
                     // Nothing reached the upstream: the async path sends it on a new connection.
-                    reply.respond(later: { await self.forwardTaken(request, route: route, to: .local(upstream: upstream)) })
+                    reply.respond(later: { await self.forwardTaken(request, routeName: routeName, to: .local(upstream: endpoint.name)) })
                     return
                 }
-                let address = self.addresses[upstream] ?? ""
-                self.metrics.upstreamFailure(upstream)
-                self.logger.warning("\(request.method) \(request.path) to upstream \(upstream) (\(address)) failed: \(error)")
-                let response = ProxyErrorResponse.upstreamFailure(error, upstream: upstream, address: address)
-                self.metrics.request(route: route.name, method: request.method, status: response.status)
+                self.metrics.upstreamFailure(endpoint.name)
+                self.logger.warning("\(method) \(request.path) to upstream \(endpoint.name) (\(endpoint.address)) failed: \(error)")
+                let response = ProxyErrorResponse.upstreamFailure(error, upstream: endpoint.name, address: endpoint.address)
+                self.metrics.request(route: routeName, method: method, status: response.status)
                 reply.respond(response)
             }
         }
         if !sent {
-            reply.respond(later: { await self.forwardTaken(request, route: route, to: .local(upstream: upstream)) })
+            reply.respond(later: { await self.forwardTaken(request, routeName: routeName, to: .local(upstream: upstream)) })
         }
         return true
     }
@@ -109,11 +117,11 @@ extension ReverseProxy {
     static let relayFilter = HTTPRelayFilter(maxBody: wholeBodyLimit) { name in ForwardingHeaders.keepsResponseField(named: name) }
 
     /// The rest of ``forward(_:)`` after its routing decision, for a request the lane took.
-    private func forwardTaken(_ request: HTTPRequest, route: ProxyRoute, to destination: RoutingDecision.Destination) async -> HTTPResponse {
+    private func forwardTaken(_ request: HTTPRequest, routeName: String, to destination: RoutingDecision.Destination) async -> HTTPResponse {
         let streaming = HTTPStreamingRequest(method: request.method, target: request.target, version: request.version,
                                              headers: request.headers, remoteAddress: request.remoteAddress)
         let response = await forward(streaming, to: destination, trustedHop: false)
-        metrics.request(route: route.name, method: request.method, status: response.status)
+        metrics.request(route: routeName, method: request.method, status: response.status)
         return response
     }
 

@@ -4,6 +4,38 @@ import Sidecar
 
 // MARK: - The reverse proxy
 
+/// One of this sidecar's own upstreams as the inline path uses it.
+final class LocalUpstreamEndpoint: Sendable {
+    let name: String
+    let origin: HTTPOrigin
+    /// `host:port`, for errors and logs.
+    let address: String
+    /// Its health (nil: not checked, healthy).
+    let health: HealthFlag?
+
+    init(name: String, origin: HTTPOrigin, address: String, health: HealthFlag?) {
+        self.name = name
+        self.origin = origin
+        self.address = address
+        self.health = health
+    }
+}
+
+/// A route as the inline path uses it: what ``RouteTable/decide(method:path:hopped:writer:isHealthy:)``
+/// needs of it, made once, so that no route is copied per request.
+final class InlineRoute: Sendable {
+    let name: String
+    let viaWriter: Bool
+    /// The route's upstream here (nil when it has no parsed origin: the general path reports it).
+    let endpoint: LocalUpstreamEndpoint?
+
+    init(name: String, viaWriter: Bool, endpoint: LocalUpstreamEndpoint?) {
+        self.name = name
+        self.viaWriter = viaWriter
+        self.endpoint = endpoint
+    }
+}
+
 /// The server's and client's header field, rewritten by ``ForwardingHeaders`` as it is.
 extension HTTPField: ForwardableField {}
 
@@ -21,6 +53,11 @@ public final class ReverseProxy: Sendable {
     let addresses: [String: String]
     /// Each upstream's `http://host:port`, parsed once.
     let origins: [String: HTTPOrigin]
+    /// Each upstream's name, origin and address in one object: the inline path finds all three
+    /// with one lookup and keeps them with one reference.
+    let localEndpoints: [String: LocalUpstreamEndpoint]
+    /// ``table``'s routes, in order, for the inline path.
+    let inlineRoutes: [InlineRoute]
     let client: HTTPClient
     let writer: any WriterResolver
     let health: UpstreamHealth
@@ -56,8 +93,17 @@ public final class ReverseProxy: Sendable {
         self.hops = hops
         self.configuration = configuration
         table = configuration.routeTable
-        addresses = Dictionary(uniqueKeysWithValues: configuration.upstreams.map { ($0.name, $0.address.description) })
-        origins = addresses.compactMapValues { try? HTTPOrigin("http://\($0)") }
+        let addresses = Dictionary(uniqueKeysWithValues: configuration.upstreams.map { ($0.name, $0.address.description) })
+        let origins = addresses.compactMapValues { try? HTTPOrigin("http://\($0)") }
+        self.addresses = addresses
+        self.origins = origins
+        let endpoints = Dictionary(uniqueKeysWithValues: origins.map { name, origin in
+            (name, LocalUpstreamEndpoint(name: name, origin: origin, address: addresses[name] ?? "", health: health.flag(for: name)))
+        })
+        localEndpoints = endpoints
+        inlineRoutes = configuration.routeTable.routes.map { route in
+            InlineRoute(name: route.name, viaWriter: route.target.viaWriter, endpoint: endpoints[route.target.upstream])
+        }
         self.nodeID = nodeID
         self.writer = writer
         self.health = health

@@ -50,17 +50,16 @@ extension HTTPClient {
         guard loop.inLoop, target.utf8.first == UInt8(ascii: "/"), !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             return false
         }
-        let base = origin.base
-        return executeInline(method: method, key: base.origin, authority: base.authority, makeHead: {
+        return executeInline(method: method, key: origin.base.origin, authority: origin.base.authority, makeHead: {
             var head: [UInt8] = []
             head.reserveCapacity(method.utf8.count + target.utf8.count + fieldsSize + 40)
-            head.append(contentsOf: method.utf8)
+            head.appendUTF8(method)
             head.append(HTTPSyntax.space)
-            head.append(contentsOf: target.utf8)
-            head.append(contentsOf: " HTTP/1.1\r\n".utf8)
+            head.appendUTF8(target)
+            head.appendUTF8(" HTTP/1.1\r\n" as StaticString)
             encodeFields(&head)
-            if HTTPClientExchange.sendsEmptyLength(method) { head.append(contentsOf: "Content-Length: 0\r\n".utf8) }
-            head.append(contentsOf: "\r\n".utf8)
+            if HTTPClientExchange.sendsEmptyLength(method) { head.appendUTF8("Content-Length: 0\r\n" as StaticString) }
+            head.appendUTF8("\r\n" as StaticString)
             return head
         }, timeout: timeout, on: loop, relay: relay, completion: completion)
     }
@@ -85,6 +84,8 @@ extension HTTPClient {
 
 /// The state of one ``HTTPClient/executeInline(_:timeout:on:relay:completion:)``: loop-confined
 /// and kept alive by the channel's pending callback until the head arrives or the exchange fails.
+/// (Its mutable state is `@exclusivity(unchecked)`: loop-confined, and the completion is taken
+/// out before it runs.)
 private final class InlineClientExchange {
     let client: HTTPClient
     let connection: TCPConnection
@@ -95,8 +96,8 @@ private final class InlineClientExchange {
     let head: [UInt8]
     let limit: Duration
     let relay: HTTPRelayFilter?
-    private var completion: ((HTTPClient.InlineOutcome) -> Void)?
-    private var reader: HTTPClientResponseReader
+    @exclusivity(unchecked) private var completion: ((HTTPClient.InlineOutcome) -> Void)?
+    @exclusivity(unchecked) private var reader: HTTPClientResponseReader
     private var written = false
     private var deadline: UInt64 = 0
 

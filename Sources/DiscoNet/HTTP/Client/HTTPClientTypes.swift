@@ -149,7 +149,9 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
 
 /// `http://host[:port]` or `https://host[:port]`, parsed once, for requests made with
 /// ``HTTPClientRequest/init(method:origin:target:headers:body:)``.
-public struct HTTPOrigin: Sendable, Hashable, CustomStringConvertible {
+public final class HTTPOrigin: Sendable, Hashable, CustomStringConvertible {
+    // A class, not a struct: an origin is kept and passed along with every request of a proxy's
+    // inline path, and a reference is one retain where the URL's strings were several.
     let base: HTTPURL
 
     /// Parses `text`; a path after the authority is refused (the target comes with each request).
@@ -166,6 +168,10 @@ public struct HTTPOrigin: Sendable, Hashable, CustomStringConvertible {
 
     /// `host[:port]`: the value of a `Host` field for this origin.
     public var authority: String { base.authority }
+
+    public static func == (lhs: HTTPOrigin, rhs: HTTPOrigin) -> Bool { lhs.base == rhs.base }
+
+    public func hash(into hasher: inout Hasher) { hasher.combine(base) }
 }
 
 /// The parts of an `http://` or `https://` URL the client needs.

@@ -51,6 +51,13 @@ struct HTTPHeadScanner: Sendable {
         self.limits = limits
     }
 
+    /// Ready for the next section, keeping the line list's storage.
+    mutating func reset() {
+        lines.removeAll(keepingCapacity: true)
+        scan = 0
+        lineStart = 0
+    }
+
     /// Scans `buffer` (which starts at the section's first byte). Returns the number of bytes the
     /// section occupies, through its final CRLF, once complete; nil if more bytes are needed.
     mutating func scan(_ buffer: UnsafeBufferPointer<UInt8>) throws(HTTPParseError) -> Int? {

@@ -15,20 +15,22 @@ public enum HTTPRequestParserEvent: Sendable, Hashable {
 /// pipelined requests one at a time. After an error it stays failed: the connection must close.
 public struct HTTPRequestParser: Sendable {
     private enum State: Sendable {
-        case head(HTTPHeadScanner)
+        /// Scanning a head (with ``scanner``).
+        case head
         case body(HTTPBodyDecoder)
         case failed(HTTPParseError)
     }
 
     public let limits: HTTPParserLimits
-    /// Built once: the limits carry preformatted error messages.
-    private let scannerLimits: HTTPHeadScanner.Limits
     private var state: State
+    /// The head scanner, kept across requests (reset in place: its line list keeps its storage).
+    private var scanner: HTTPHeadScanner
 
     public init(limits: HTTPParserLimits = HTTPParserLimits()) {
         self.limits = limits
-        self.scannerLimits = Self.headLimits(limits)
-        self.state = .head(HTTPHeadScanner(kind: .head, limits: scannerLimits))
+        self.state = .head
+        // Built once: the limits carry preformatted error messages.
+        self.scanner = HTTPHeadScanner(kind: .head, limits: Self.headLimits(limits))
     }
 
     /// True between requests: no part of a next request has been consumed.
@@ -61,17 +63,17 @@ public struct HTTPRequestParser: Sendable {
             case .failed(let error):
                 throw error
 
-            case .head(var scanner):
-                guard let length = try scanner.scan(input) else {
-                    state = .head(scanner)
-                    return index
-                }
+            case .head:
+                guard let length = try scanner.scan(input) else { return index }
                 let head = try HTTPRequestHead.parse(input, lines: scanner.lines, limits: limits)
+                scanner.reset()
                 index = length
+                let isChunked = head.isChunked
+                let contentLength = head.contentLength
                 events.append(.head(head))
-                if head.isChunked {
+                if isChunked {
                     state = .body(HTTPBodyDecoder(framing: .chunked, limits: limits))
-                } else if let length = head.contentLength, length > 0 {
+                } else if let length = contentLength, length > 0 {
                     state = .body(HTTPBodyDecoder(framing: .length(length), limits: limits))
                 } else {
                     events.append(.end(trailers: HTTPHeaders()))
@@ -98,7 +100,7 @@ public struct HTTPRequestParser: Sendable {
     }
 
     private mutating func resetForNextMessage() {
-        state = .head(HTTPHeadScanner(kind: .head, limits: scannerLimits))
+        state = .head
     }
 
     static func headLimits(_ limits: HTTPParserLimits) -> HTTPHeadScanner.Limits {

@@ -1,3 +1,5 @@
+import DiscoCore
+
 // MARK: - Serialising responses
 
 /// Builds response heads and chunk framing as bytes.
@@ -34,17 +36,17 @@ enum HTTPResponseEncoder {
     private static func appendFraming(contentLength: Int?, chunked: Bool, keepAlive: Bool, version: HTTPVersion,
                                       to out: inout [UInt8]) {
         if let contentLength {
-            out.append(contentsOf: "Content-Length: ".utf8)
+            out.appendUTF8("Content-Length: " as StaticString)
             appendDecimal(contentLength, to: &out)
-            out.append(contentsOf: "\r\n".utf8)
+            out.appendUTF8("\r\n" as StaticString)
         }
-        if chunked { out.append(contentsOf: "Transfer-Encoding: chunked\r\n".utf8) }
+        if chunked { out.appendUTF8("Transfer-Encoding: chunked\r\n" as StaticString) }
         if !keepAlive {
-            out.append(contentsOf: "Connection: close\r\n".utf8)
+            out.appendUTF8("Connection: close\r\n" as StaticString)
         } else if version.minor == 0 {
-            out.append(contentsOf: "Connection: keep-alive\r\n".utf8)
+            out.appendUTF8("Connection: keep-alive\r\n" as StaticString)
         }
-        out.append(contentsOf: "\r\n".utf8)
+        out.appendUTF8("\r\n" as StaticString)
     }
 
     /// A relayed upstream response as one buffer: status line, `Date`, the relayed fields,
@@ -71,7 +73,7 @@ enum HTTPResponseEncoder {
             }
             appendField(field.name, field.value, to: &out)
         }
-        out.append(contentsOf: "\r\n".utf8)
+        out.appendUTF8("\r\n" as StaticString)
         return out
     }
 
@@ -82,11 +84,11 @@ enum HTTPResponseEncoder {
 
     /// `HTTP/1.x status reason` (controls dropped from the reason) and its CRLF.
     private static func appendStatusLine(status: Int, reason: String, version: HTTPVersion, to out: inout [UInt8]) {
-        out.append(contentsOf: version.minor == 0 ? "HTTP/1.0 ".utf8 : "HTTP/1.1 ".utf8)
+        out.appendUTF8(version.minor == 0 ? "HTTP/1.0 " as StaticString : "HTTP/1.1 ")
         appendDecimal(status, to: &out)
         out.append(HTTPSyntax.space)
         appendText(reason, to: &out, isKept: { $0 >= 0x20 && $0 != 0x7F })
-        out.append(contentsOf: "\r\n".utf8)
+        out.appendUTF8("\r\n" as StaticString)
     }
 
     /// Appends `text`'s bytes without those `isKept` refuses. The usual text has none to drop and
@@ -94,8 +96,7 @@ enum HTTPResponseEncoder {
     /// byte when given).
     @inline(__always)
     private static func appendText(_ text: String, to out: inout [UInt8], replacement: UInt8? = nil, isKept: (UInt8) -> Bool) {
-        var text = text
-        text.withUTF8 { bytes in
+        text.withBorrowedUTF8 { bytes in
             if bytes.allSatisfy(isKept) {
                 out.append(contentsOf: bytes)
                 return
@@ -122,9 +123,9 @@ enum HTTPResponseEncoder {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 12)
         out.append(contentsOf: String(bytes.count, radix: 16).utf8)
-        out.append(contentsOf: "\r\n".utf8)
+        out.appendUTF8("\r\n" as StaticString)
         out.append(contentsOf: bytes)
-        out.append(contentsOf: "\r\n".utf8)
+        out.appendUTF8("\r\n" as StaticString)
         return out
     }
 
@@ -132,11 +133,11 @@ enum HTTPResponseEncoder {
     static let continueResponse: [UInt8] = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     private static func appendField(_ name: String, _ value: String, to out: inout [UInt8]) {
-        out.append(contentsOf: name.utf8)
-        out.append(contentsOf: ": ".utf8)
+        out.appendUTF8(name)
+        out.appendUTF8(": " as StaticString)
         // Never let a handler's value smuggle a line break into the head.
         appendText(value, to: &out, replacement: HTTPSyntax.space, isKept: { $0 != HTTPSyntax.cr && $0 != HTTPSyntax.lf })
-        out.append(contentsOf: "\r\n".utf8)
+        out.appendUTF8("\r\n" as StaticString)
     }
 
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {

@@ -40,8 +40,10 @@ extension HTTPServerConnection {
             }
             buffer.consume(consumed)
             guard consumed > 0 || !events.isEmpty else { break }
-            for event in events {
-                switch event {
+            // Each event is moved out of the list, not copied (a head holds several strings
+            // and its field list).
+            while !events.isEmpty {
+                switch events.removeFirst() {
                 case .head(let head):
                     headerTimerRunning = false
                     guard begin(head) else { return }
@@ -112,28 +114,32 @@ extension HTTPServerConnection {
         } else {
             exchange = HTTPServerExchange(id: id, request: summary, body: bodyState)
         }
-        if !head.hasBody, let inline = shared.configuration.inlineHandler {
+        if !head.hasBody {
+            // One request value for whichever takes it, made from the head's own fields.
             let request = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,
                                       remoteAddress: remoteAddress)
-            if inline.handle(request, reply: HTTPInlineReply(connection: self, id: id)) { return true }
+            if let inline = shared.configuration.inlineHandler, inline.handle(request, reply: HTTPInlineReply(connection: self, id: id)) {
+                return true
+            }
+            queued.id = id
+            if let immediate = shared.responder.immediateHandler {
+                return answerInline(request, exchange: id, with: immediate)
+            }
+            if shared.responder.wholeBodyHandler != nil {
+                // The handler wants whole bodies and there is none to read: hand it over as it is.
+                queued.whole = request
+            } else {
+                queued.streaming = HTTPStreamingRequest(method: request.method, target: request.target, version: request.version,
+                                                        headers: request.headers, body: .empty, remoteAddress: remoteAddress)
+            }
+            wakeHandler()
+            return true
         }
         if expectsContinue && shared.configuration.continuePolicy == .immediately { sendContinueIfExpected() }
         queued.id = id
-        if !head.hasBody, let immediate = shared.responder.immediateHandler {
-            return answerInline(HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,
-                                            remoteAddress: remoteAddress), exchange: id, with: immediate)
-        }
-        if !head.hasBody && shared.responder.wholeBodyHandler != nil {
-            // The handler wants whole bodies and there is none to read: hand it over as it is.
-            queued.whole = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,
-                                       remoteAddress: remoteAddress)
-        } else {
-            let body: HTTPRequestBody = head.hasBody
-                ? HTTPRequestBody(source: HTTPServerBodySource(connection: self, exchangeID: id), declaredLength: head.contentLength)
-                : .empty
-            queued.streaming = HTTPStreamingRequest(method: head.method, target: head.target, version: head.version,
-                                                    headers: head.headers, body: body, remoteAddress: remoteAddress)
-        }
+        let body = HTTPRequestBody(source: HTTPServerBodySource(connection: self, exchangeID: id), declaredLength: head.contentLength)
+        queued.streaming = HTTPStreamingRequest(method: head.method, target: head.target, version: head.version,
+                                                headers: head.headers, body: body, remoteAddress: remoteAddress)
         wakeHandler()
         return true
     }

@@ -44,7 +44,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     var handlerWaiter: CheckedContinuation<Bool, Never>?
     @exclusivity(unchecked) var queued = HTTPQueuedRequest()
     var handlerTaskRunning = false
-    var handOffWaiter: (() -> Void)?
+    @exclusivity(unchecked) var handOffWaiter: (() -> Void)?
     /// True while ``processInput()`` runs; a call from inside it sets `inputPending` instead.
     var processingInput = false
     var inputPending = false
@@ -57,7 +57,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     private var interest = TransportInterest.read
     @exclusivity(unchecked) private var outbound: [UInt8] = []
     private var outboundOffset = 0
-    private var drainWaiters: [CheckedContinuation<Void, any Error>] = []
+    @exclusivity(unchecked) private var drainWaiters: [CheckedContinuation<Void, any Error>] = []
 
     private var deadline: UInt64 = 0
     /// What the deadline timer calls; cleared once the connection is closed or handed off.

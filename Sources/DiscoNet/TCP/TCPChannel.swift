@@ -143,8 +143,31 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
 
     private func write(_ bytes: [UInt8], waiter: WriteWaiter, onAccepted: (@Sendable () -> Void)?) {
         if let closeReason { waiter.resume(throwing: closeReason); return }
-        writes.append(Write(bytes: bytes, offset: 0, waiter: waiter, onAccepted: onAccepted))
-        if writes.count == 1 { flush() }
+        var offset = 0
+        var attempted = false
+        if writes.isEmpty && !bytes.isEmpty {
+            attempted = true
+            // Nothing queued before it: the transport usually takes it all at once, and then
+            // it is done without going through the queue. What it does not take is queued.
+            switch bytes.withUnsafeBytes({ transport.write($0) }) {
+            case .wrote(let count) where count == bytes.count:
+                onAccepted?()
+                waiter.resume(returning: ())
+                return
+            case .wrote(let count):
+                offset = count
+            case .wouldBlock:
+                break
+            case .failed(let error):
+                // Queued first, so that closing fails it with the others.
+                writes.append(Write(bytes: bytes, offset: 0, waiter: waiter, onAccepted: onAccepted))
+                close(reason: NetworkError(error.code, peer: peer, detail: error.detail))
+                return
+            }
+        }
+        writes.append(Write(bytes: bytes, offset: offset, waiter: waiter, onAccepted: onAccepted))
+        // After an attempt that left bytes, the transport is full: wait for it to drain.
+        if attempted { updateInterest() } else if writes.count == 1 { flush() }
     }
 
     /// Half-closes the sending direction once every queued write has gone out.

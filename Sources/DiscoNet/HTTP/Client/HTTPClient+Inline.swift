@@ -146,7 +146,7 @@ private final class InlineClientExchange {
                 if let relay = self.relay, !self.reader.receivedBytes,
                    let relayed = HTTPRelayedResponse.recognise(bytes, limits: self.client.configuration.limits, filter: relay) {
                     self.connection.channel.clearDeadline()
-                    self.client.pool.release(self.key, connection: self.connection)
+                    self.client.pool.release(self.key, connection: self.connection, now: self.connection.channel.loop.turnNanoseconds)
                     self.finish(.relayed(relayed))
                     return
                 }

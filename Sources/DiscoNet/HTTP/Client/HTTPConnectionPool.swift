@@ -95,7 +95,8 @@ final class HTTPConnectionPool: Sendable {
     /// closed on the way. The caller owns the slot as after ``acquire(_:)``.
     func takeIdle(_ key: String, on loop: EventLoop) -> TCPConnection? {
         var expired: [TCPConnection] = []
-        let now = MonotonicClock.nowNanoseconds()
+        // Called on `loop`: the time its turn began is near enough for an idle timeout.
+        let now = loop.turnNanoseconds
         let taken = state.withLock { state -> TCPConnection? in
             guard !state.isShutDown, let index = state.hosts.index(forKey: key) else { return nil }
             // Modified in place through its index (one lookup): a copy of the host's state would
@@ -119,8 +120,10 @@ final class HTTPConnectionPool: Sendable {
 
     /// Returns a slot: with a reusable connection it goes back to the idle list, otherwise the
     /// slot is freed (and the connection, if any, closed). Either way one waiter tries again.
-    func release(_ key: String, connection: TCPConnection?) {
-        let now = MonotonicClock.nowNanoseconds()
+    /// `now` (monotonic nanoseconds) stamps an idle connection; a caller on a loop passes the
+    /// time its turn began instead of reading the clock.
+    func release(_ key: String, connection: TCPConnection?, now: UInt64? = nil) {
+        let now = now ?? MonotonicClock.nowNanoseconds()
         let (waiter, toClose) = state.withLock { state -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) in
             let isShutDown = state.isShutDown
             // Modified in place: a copy of the host's state would copy its idle list too.

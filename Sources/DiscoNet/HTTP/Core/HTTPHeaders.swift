@@ -1,3 +1,5 @@
+import DiscoCore
+
 // MARK: - Header fields
 
 /// One header field as received or to be sent.
@@ -106,7 +108,20 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     /// ASCII case-insensitive comparison without allocating.
     static func namesEqual(_ a: String, _ b: String) -> Bool {
         if a.utf8.count != b.utf8.count { return false }
-        return asciiCaseInsensitiveEqual(a.utf8, b.utf8)
+        // On the strings' own bytes: every lookup compares the name with each field's.
+        return a.withBorrowedUTF8 { left in b.withBorrowedUTF8 { right in asciiCaseInsensitiveEqual(left, right) } }
+    }
+
+    static func asciiCaseInsensitiveEqual(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        guard a.count == b.count else { return false }
+        for index in 0..<a.count {
+            let x = a[index]
+            let y = b[index]
+            if x == y { continue }
+            let folded = x | 0x20
+            if folded != y | 0x20 || folded < UInt8(ascii: "a") || folded > UInt8(ascii: "z") { return false }
+        }
+        return true
     }
 
     static func asciiCaseInsensitiveEqual(_ a: some Sequence<UInt8>, _ b: some Sequence<UInt8>) -> Bool {

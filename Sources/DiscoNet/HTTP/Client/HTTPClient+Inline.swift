@@ -32,7 +32,7 @@ extension HTTPClient {
     ) -> Bool {
         guard request.bodyStream == nil, loop.inLoop, let url = try? request.parsedURL() else { return false }
         return executeInline(method: request.method, key: url.origin, authority: url.authority,
-                             makeHead: { HTTPClientExchange.encode(request, url: url) },
+                             writeHead: { $0.append(contentsOf: HTTPClientExchange.encode(request, url: url)) },
                              timeout: timeout, on: loop, relay: relay, completion: completion)
     }
 
@@ -50,8 +50,7 @@ extension HTTPClient {
         guard loop.inLoop, target.utf8.first == UInt8(ascii: "/"), !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
             return false
         }
-        return executeInline(method: method, key: origin.base.origin, authority: origin.base.authority, makeHead: {
-            var head: [UInt8] = []
+        return executeInline(method: method, key: origin.base.origin, authority: origin.base.authority, writeHead: { head in
             head.reserveCapacity(method.utf8.count + target.utf8.count + fieldsSize + 40)
             head.appendUTF8(method)
             head.append(HTTPSyntax.space)
@@ -60,21 +59,21 @@ extension HTTPClient {
             encodeFields(&head)
             if HTTPClientExchange.sendsEmptyLength(method) { head.appendUTF8("Content-Length: 0\r\n" as StaticString) }
             head.appendUTF8("\r\n" as StaticString)
-            return head
         }, timeout: timeout, on: loop, relay: relay, completion: completion)
     }
 
-    /// `makeHead` runs only once an idle connection is taken: a request that falls back to the
-    /// general path is not encoded twice.
+    /// `writeHead` runs only once an idle connection is taken (a request that falls back to the
+    /// general path is not encoded twice), into the buffer of the exchange the connection's last
+    /// inline request left (reused with its storage) or a new one.
     private func executeInline(
-        method: String, key: String, authority: String, makeHead: () -> [UInt8], timeout: Duration?, on loop: EventLoop,
+        method: String, key: String, authority: String, writeHead: (inout [UInt8]) -> Void, timeout: Duration?, on loop: EventLoop,
         relay: HTTPRelayFilter?, completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
-        guard let connection = pool.takeIdle(key, on: loop) else { return false }
-        let exchange = InlineClientExchange(
-            client: self, connection: connection, key: key, authority: authority, method: method, head: makeHead(),
-            limit: timeout ?? configuration.requestTimeout, relay: method == "HEAD" || method == "CONNECT" ? nil : relay,
-            completion: completion)
+        guard let (connection, spare) = pool.takeIdleWithSpare(key, on: loop) else { return false }
+        let exchange = (spare as? InlineClientExchange) ?? InlineClientExchange(client: self)
+        exchange.begin(connection: connection, key: key, authority: authority, method: method,
+                       limit: timeout ?? configuration.requestTimeout, relay: method == "HEAD" || method == "CONNECT" ? nil : relay,
+                       completion: completion, writeHead: writeHead)
         exchange.start()
         return true
     }
@@ -82,40 +81,61 @@ extension HTTPClient {
 
 // MARK: - One inline exchange
 
-/// The state of one ``HTTPClient/executeInline(_:timeout:on:relay:completion:)``: loop-confined
-/// and kept alive by the channel's pending callback until the head arrives or the exchange fails.
-/// (Its mutable state is `@exclusivity(unchecked)`: loop-confined, and the completion is taken
-/// out before it runs.)
-private final class InlineClientExchange {
+/// The state of one ``HTTPClient/executeInline(_:timeout:on:relay:completion:)`` at a time:
+/// kept alive by the channel's pending callback until the head arrives or the exchange fails.
+/// One that ended with a relayed response goes back to the pool with its connection and serves
+/// that connection's next inline request (its head buffer keeps its storage).
+private final class InlineClientExchange: @unchecked Sendable {
+    // @unchecked Sendable: loop-confined. It is used only on its connection's loop, and parked in
+    // the pool with that connection, which hands it back only to a caller on the same loop
+    // (takeIdleWithSpare filters by loop); parked, nothing touches it. Its mutable state skips
+    // the runtime exclusivity check: loop-confined, and the completion is taken out before it runs.
     let client: HTTPClient
-    let connection: TCPConnection
+    /// The connection of the current exchange (nil while parked: the pool holds it beside).
+    private var connection: TCPConnection?
     /// The pool's key for the origin, and its `host:port` for errors.
-    let key: String
-    let authority: String
-    let method: String
-    let head: [UInt8]
-    let limit: Duration
-    let relay: HTTPRelayFilter?
+    private var key = ""
+    private var authority = ""
+    private var method = ""
+    private var head: [UInt8] = []
+    private var limit: Duration = .zero
+    private var relay: HTTPRelayFilter?
     @exclusivity(unchecked) private var completion: ((HTTPClient.InlineOutcome) -> Void)?
-    @exclusivity(unchecked) private var reader: HTTPClientResponseReader
+    /// The general response parser, made only when the response is not relayed.
+    @exclusivity(unchecked) private var reader: HTTPClientResponseReader?
     private var written = false
     private var deadline: UInt64 = 0
 
-    init(client: HTTPClient, connection: TCPConnection, key: String, authority: String, method: String, head: [UInt8], limit: Duration,
-         relay: HTTPRelayFilter?, completion: @escaping (HTTPClient.InlineOutcome) -> Void) {
+    init(client: HTTPClient) {
         self.client = client
+    }
+
+    /// Sets up an exchange on `connection`; `writeHead` writes the request into the (emptied) buffer.
+    func begin(connection: TCPConnection, key: String, authority: String, method: String, limit: Duration, relay: HTTPRelayFilter?,
+               completion: @escaping (HTTPClient.InlineOutcome) -> Void, writeHead: (inout [UInt8]) -> Void) {
         self.connection = connection
         self.key = key
         self.authority = authority
         self.method = method
-        self.head = head
         self.limit = limit
         self.relay = relay
         self.completion = completion
-        reader = HTTPClientResponseReader(requestMethod: method, limits: client.configuration.limits)
+        reader = nil
+        written = false
+        deadline = 0
+        head.removeAll(keepingCapacity: true)
+        writeHead(&head)
+    }
+
+    /// Whether any response bytes went to the general parser.
+    private var receivedBytes: Bool { reader?.receivedBytes ?? false }
+
+    private func makeReader() -> HTTPClientResponseReader {
+        HTTPClientResponseReader(requestMethod: method, limits: client.configuration.limits)
     }
 
     func start() {
+        guard let connection else { return }
         let channel = connection.channel
         // A stale connection fails before anything is sent; checking costs a system call, so
         // requests that may be repeated skip it (a stale connection then fails them before any
@@ -124,7 +144,7 @@ private final class InlineClientExchange {
             fail(HTTPClientError(.connectionClosed, host: authority, detail: "the pooled connection was closed by the peer"))
             return
         }
-        deadline = connection.channel.loop.turnNanoseconds &+ MonotonicClock.nanoseconds(limit)
+        deadline = channel.loop.turnNanoseconds &+ MonotonicClock.nanoseconds(limit)
         channel.setDeadline(at: deadline)
         channel.write(head) { result in
             switch result {
@@ -140,50 +160,69 @@ private final class InlineClientExchange {
     /// Reads until the head is parsed; right after the request was sent nothing can be there
     /// yet (`tryNow: false` waits for readiness instead of a read that would find nothing).
     private func readMore(tryNow: Bool = true) {
-        connection.channel.read(max: 64 * 1024, tryNow: tryNow) { result in
+        // The callback captures only `self` (one reference: no context to allocate).
+        connection?.channel.read(max: 64 * 1024, tryNow: tryNow) { result in
+            guard let connection = self.connection else { return }
             switch result {
             case .success(let bytes?):
-                if let relay = self.relay, !self.reader.receivedBytes,
+                if let relay = self.relay, !self.receivedBytes,
                    let relayed = HTTPRelayedResponse.recognise(bytes, limits: self.client.configuration.limits, filter: relay) {
-                    self.connection.channel.clearDeadline()
-                    self.client.pool.release(self.key, connection: self.connection, now: self.connection.channel.loop.turnNanoseconds)
-                    self.finish(.relayed(relayed))
+                    self.relayed(relayed, on: connection)
                     return
                 }
-                do {
-                    guard let head = try self.reader.receive(bytes) else {
-                        self.readMore()
-                        return
-                    }
-                    self.connection.channel.clearDeadline()
-                    let started = HTTPClientExchange.Started(head: head, reader: self.reader, upload: nil)
-                    self.finish(.started(self.client.streamingResponse(started, on: self.connection, key: self.key, host: self.authority)))
-                } catch {
+                var reader = self.reader.take() ?? self.makeReader()
+                let parsed = Result { try reader.receive(bytes) }
+                // Kept even when it failed: it knows whether response bytes arrived.
+                self.reader = reader
+                switch parsed {
+                case .success(let head?):
+                    connection.channel.clearDeadline()
+                    let started = HTTPClientExchange.Started(head: head, reader: reader, upload: nil)
+                    self.finish(.started(self.client.streamingResponse(started, on: connection, key: self.key, host: self.authority)))
+                case .success(nil):
+                    self.readMore()
+                case .failure(let error):
                     self.fail(HTTPClientError.describing(error, host: self.authority))
                 }
             case .success(nil):
-                self.fail(self.reader.endBeforeHead(host: self.authority))
+                var reader = self.reader.take() ?? self.makeReader()
+                let error = reader.endBeforeHead(host: self.authority)
+                self.reader = reader
+                self.fail(error)
             case .failure(let error):
                 self.fail(error)
             }
         }
     }
 
+    /// The response came whole: the connection goes back to the pool with this exchange parked
+    /// beside it (emptied first: a request on the connection may take it back inside the
+    /// completion), then the completion runs.
+    private func relayed(_ relayed: HTTPRelayedResponse, on connection: TCPConnection) {
+        connection.channel.clearDeadline()
+        guard let completion = completion.take() else { return }
+        self.connection = nil
+        relay = nil
+        reader = nil
+        client.pool.release(key, connection: connection, now: connection.channel.loop.turnNanoseconds, spare: self)
+        completion(.relayed(relayed))
+    }
+
     private func fail(_ error: any Error) {
-        connection.close()
+        connection?.close()
         client.pool.release(key, connection: nil)
         let host = authority
         if deadline != 0, MonotonicClock.nowNanoseconds() >= deadline {
             finish(.failed(HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)"), retryable: false))
             return
         }
-        let retryable = !reader.receivedBytes && (HTTPClientRequest.isIdempotent(method) || !written)
+        let retryable = !receivedBytes && (HTTPClientRequest.isIdempotent(method) || !written)
         finish(.failed(HTTPClientError.describing(error, host: host), retryable: retryable))
     }
 
     private func finish(_ outcome: HTTPClient.InlineOutcome) {
-        guard let completion else { return }
-        self.completion = nil
+        guard let completion = completion.take() else { return }
+        connection = nil
         completion(outcome)
     }
 }

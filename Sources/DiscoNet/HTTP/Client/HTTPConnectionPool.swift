@@ -9,11 +9,18 @@ import Synchronization
 /// response body abandoned half-way can free its slot from a `deinit`.
 final class HTTPConnectionPool: Sendable {
     private struct HostState {
-        /// Each idle connection with when it went idle (monotonic nanoseconds: cheaper to read and
-        /// compare than `ContinuousClock`, and the pool does both on every request).
-        var idle: [(connection: TCPConnection, since: UInt64)] = []
+        var idle: [IdleConnection] = []
         var open = 0
         var waiters: [CheckedContinuation<Attempt, Never>] = []
+    }
+
+    /// An idle connection with when it went idle (monotonic nanoseconds: cheaper to read and
+    /// compare than `ContinuousClock`, and the pool does both on every request), and what its
+    /// last user left with it to reuse on the connection's loop (an inline exchange).
+    private struct IdleConnection {
+        let connection: TCPConnection
+        let since: UInt64
+        let spare: (any AnyObject & Sendable)?
     }
 
     private struct State {
@@ -63,13 +70,13 @@ final class HTTPConnectionPool: Sendable {
                     guard !state.isShutDown else { return .shutDown }
                     var host = state.hosts[key, default: HostState()]
                     defer { state.hosts[key] = host }
-                    while let (connection, since) = host.idle.popLast() {
-                        if isExpired(since: since, now: now) {
-                            expired.append(connection)
+                    while let entry = host.idle.popLast() {
+                        if isExpired(since: entry.since, now: now) {
+                            expired.append(entry.connection)
                             host.open -= 1
                             continue
                         }
-                        return .lease(.reuse(connection))
+                        return .lease(.reuse(entry.connection))
                     }
                     if host.open < maxPerHost {
                         host.open += 1
@@ -94,50 +101,57 @@ final class HTTPConnectionPool: Sendable {
     /// nil when there is none (or the pool is shut down). Connections idle for too long are
     /// closed on the way. The caller owns the slot as after ``acquire(_:)``.
     func takeIdle(_ key: String, on loop: EventLoop) -> TCPConnection? {
+        takeIdleWithSpare(key, on: loop)?.connection
+    }
+
+    /// ``takeIdle(_:on:)`` with what the connection's last user left with it (see
+    /// ``release(_:connection:now:spare:)``).
+    func takeIdleWithSpare(_ key: String, on loop: EventLoop) -> (connection: TCPConnection, spare: (any AnyObject & Sendable)?)? {
         var expired: [TCPConnection] = []
         // Called on `loop`: the time its turn began is near enough for an idle timeout.
         let now = loop.turnNanoseconds
-        let taken = state.withLock { state -> TCPConnection? in
+        let taken = state.withLock { state -> IdleConnection? in
             guard !state.isShutDown, let index = state.hosts.index(forKey: key) else { return nil }
             // Modified in place through its index (one lookup): a copy of the host's state would
             // copy its idle list too.
             return takeIdle(from: &state.hosts.values[index], on: loop, now: now, expired: &expired)
         }
         for connection in expired { connection.close() }
-        return taken
+        return taken.map { ($0.connection, $0.spare) }
     }
 
     private func takeIdle(from host: inout HostState, on loop: EventLoop, now: UInt64,
-                          expired: inout [TCPConnection]) -> TCPConnection? {
+                          expired: inout [TCPConnection]) -> IdleConnection? {
         while let last = host.idle.last, isExpired(since: last.since, now: now) {
             expired.append(last.connection)
             host.idle.removeLast()
             host.open -= 1
         }
         guard let index = host.idle.lastIndex(where: { $0.connection.channel.loop === loop }) else { return nil }
-        return host.idle.remove(at: index).connection
+        return host.idle.remove(at: index)
     }
 
     /// Returns a slot: with a reusable connection it goes back to the idle list, otherwise the
     /// slot is freed (and the connection, if any, closed). Either way one waiter tries again.
     /// `now` (monotonic nanoseconds) stamps an idle connection; a caller on a loop passes the
-    /// time its turn began instead of reading the clock.
-    func release(_ key: String, connection: TCPConnection?, now: UInt64? = nil) {
+    /// time its turn began instead of reading the clock. `spare` is kept with the connection and
+    /// handed back with it by ``takeIdleWithSpare(_:on:)`` (only on the connection's loop).
+    func release(_ key: String, connection: TCPConnection?, now: UInt64? = nil, spare: (any AnyObject & Sendable)? = nil) {
         let now = now ?? MonotonicClock.nowNanoseconds()
         let (waiter, toClose) = state.withLock { state -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) in
             let isShutDown = state.isShutDown
             // Modified in place: a copy of the host's state would copy its idle list too.
-            return Self.release(connection, into: &state.hosts[key, default: HostState()], isShutDown: isShutDown, now: now)
+            return Self.release(connection, into: &state.hosts[key, default: HostState()], isShutDown: isShutDown, now: now, spare: spare)
         }
         toClose?.close()
         waiter?.resume(returning: .retry)
     }
 
     private static func release(_ connection: TCPConnection?, into host: inout HostState, isShutDown: Bool,
-                                now: UInt64) -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) {
+                                now: UInt64, spare: (any AnyObject & Sendable)?) -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) {
         var toClose: TCPConnection?
         if let connection, !isShutDown {
-            host.idle.append((connection, now))
+            host.idle.append(IdleConnection(connection: connection, since: now, spare: spare))
         } else {
             toClose = connection
             host.open = max(0, host.open - 1)

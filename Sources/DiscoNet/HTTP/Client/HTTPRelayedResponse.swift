@@ -10,9 +10,84 @@
 public struct HTTPRelayedResponse: Sendable {
     public let status: Int
     public let reason: String
-    /// The kept fields, each `Name: value\r\n`.
-    public let encodedFields: [UInt8]
+    /// The kept fields: lines of ``bytes`` as they came (``fieldRuns``) when each is already
+    /// `Name: value\r\n`, or these bytes when some had to be rewritten (or were too scattered).
+    let rewrittenFields: [UInt8]?
+    let fieldRuns: FieldRuns
+    /// The response as read: the kept field lines and the body are parts of it.
+    let bytes: [UInt8]
     public let body: ArraySlice<UInt8>
+
+    /// The kept fields, each `Name: value\r\n`.
+    public var encodedFields: [UInt8] {
+        var out: [UInt8] = []
+        appendFields(to: &out)
+        return out
+    }
+
+    /// Bytes ``appendFields(to:)`` appends.
+    var fieldsCount: Int { rewrittenFields?.count ?? fieldRuns.byteCount }
+
+    /// Appends the kept fields to `out` (from the response's own bytes, without a copy of
+    /// their own).
+    func appendFields(to out: inout [UInt8]) {
+        if let rewrittenFields {
+            out.append(contentsOf: rewrittenFields)
+            return
+        }
+        bytes.withUnsafeBufferPointer { buffer in
+            fieldRuns.forEach { out.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[$0])) }
+        }
+    }
+
+    /// Up to four runs of consecutive kept lines (dropped fields between them), stored inline.
+    struct FieldRuns: Sendable {
+        private var runs: (Range<Int>, Range<Int>, Range<Int>, Range<Int>) = (0..<0, 0..<0, 0..<0, 0..<0)
+        private(set) var count = 0
+        static let capacity = 4
+
+        var byteCount: Int {
+            var total = 0
+            forEach { total += $0.count }
+            return total
+        }
+
+        /// Adds the line at `line`: it extends the last run when it follows it. False when a
+        /// fifth run would be needed.
+        mutating func add(_ line: Range<Int>) -> Bool {
+            if count > 0, self[count - 1].upperBound == line.lowerBound {
+                self[count - 1] = self[count - 1].lowerBound..<line.upperBound
+                return true
+            }
+            guard count < Self.capacity else { return false }
+            count += 1
+            self[count - 1] = line
+            return true
+        }
+
+        func forEach(_ body: (Range<Int>) -> Void) {
+            for index in 0..<count { body(self[index]) }
+        }
+
+        private subscript(index: Int) -> Range<Int> {
+            get {
+                switch index {
+                case 0: runs.0
+                case 1: runs.1
+                case 2: runs.2
+                default: runs.3
+                }
+            }
+            set {
+                switch index {
+                case 0: runs.0 = newValue
+                case 1: runs.1 = newValue
+                case 2: runs.2 = newValue
+                default: runs.3 = newValue
+                }
+            }
+        }
+    }
 }
 
 /// Which upstream response fields a relay keeps, asked with each field's name bytes.
@@ -62,9 +137,10 @@ extension HTTPRelayedResponse {
             }
             reason = HTTPSyntax.string(buffer, 13..<statusEnd)
         }
-        // Fields, up to the empty line.
-        var encoded: [UInt8] = []
-        encoded.reserveCapacity(count)
+        // Fields, up to the empty line: kept lines already in their sent form are referenced
+        // (runs of the read bytes); from the first that is not (or a fifth run), all are written.
+        var runs = FieldRuns()
+        var encoded: [UInt8]?
         var contentLength: Int?
         var position = statusEnd + 2
         var fields = 0
@@ -96,20 +172,28 @@ extension HTTPRelayedResponse {
             case .connection:
                 guard equalsIgnoringCase(value, "keep-alive") else { return nil }
             case .other:
-                if filter.keeps(name) {
-                    encoded.append(contentsOf: name)
-                    encoded.append(HTTPSyntax.colon)
-                    encoded.append(HTTPSyntax.space)
-                    encoded.append(contentsOf: value)
-                    encoded.append(HTTPSyntax.cr)
-                    encoded.append(HTTPSyntax.lf)
+                guard filter.keeps(name) else { break }
+                let asSent = valueStart == colon + 2 && buffer[colon + 1] == HTTPSyntax.space && valueEnd == end
+                if encoded == nil, asSent, runs.add(position..<(end + 2)) { break }
+                if encoded == nil {
+                    var written: [UInt8] = []
+                    written.reserveCapacity(count)
+                    runs.forEach { written.append(contentsOf: UnsafeBufferPointer(rebasing: buffer[$0])) }
+                    encoded = written
                 }
+                encoded?.append(contentsOf: name)
+                encoded?.append(HTTPSyntax.colon)
+                encoded?.append(HTTPSyntax.space)
+                encoded?.append(contentsOf: value)
+                encoded?.append(HTTPSyntax.cr)
+                encoded?.append(HTTPSyntax.lf)
             }
             position = end + 2
         }
         guard position < limits.maxHeaderBytes, let length = contentLength, length <= filter.maxBody, length <= limits.maxBodyBytes,
               count - position == length else { return nil }
-        return HTTPRelayedResponse(status: status, reason: reason, encodedFields: encoded, body: bytes[position..<count])
+        return HTTPRelayedResponse(status: status, reason: reason, rewrittenFields: encoded, fieldRuns: runs, bytes: bytes,
+                                   body: bytes[position..<count])
     }
 
     /// A field-value byte that is ASCII: HTAB, space or visible. Obs-text (0x80 and up) is valid

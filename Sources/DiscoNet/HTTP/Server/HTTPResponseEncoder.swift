@@ -53,10 +53,10 @@ enum HTTPResponseEncoder {
     /// the framing and connection fields the server decides, and the body.
     static func appendRelayed(_ relayed: HTTPRelayedResponse, version: HTTPVersion, omitBody: Bool, keepAlive: Bool,
                               to out: inout [UInt8]) {
-        out.reserveCapacity(out.count + 96 + relayed.encodedFields.count + relayed.body.count)
+        out.reserveCapacity(out.count + 96 + relayed.fieldsCount + relayed.body.count)
         appendStatusLine(status: relayed.status, reason: relayed.reason, version: version, to: &out)
         out.append(contentsOf: HTTPDate.headerLine())
-        out.append(contentsOf: relayed.encodedFields)
+        relayed.appendFields(to: &out)
         appendFraming(contentLength: relayed.body.count, chunked: false, keepAlive: keepAlive, version: version, to: &out)
         if !omitBody { out.append(contentsOf: relayed.body) }
     }

@@ -39,7 +39,8 @@ struct HTTPDescriptorExhaustionTests {
 
         for client in kept {
             try client.send("GET /again HTTP/1.1\r\nHost: t\r\n\r\n")
-            #expect(try await client.readResponse().status == 200)
+            let response = try await client.readResponse()
+            #expect(response.status == 200, "\(response)")
         }
 
         let warnings = server.output.split(separator: "\n").filter { $0.contains("out of file descriptors") }

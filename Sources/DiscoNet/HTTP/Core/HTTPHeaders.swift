@@ -1,5 +1,3 @@
-import DiscoCore
-
 // MARK: - Header fields
 
 /// One header field as received or to be sent.
@@ -109,7 +107,11 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
     static func namesEqual(_ a: String, _ b: String) -> Bool {
         if a.utf8.count != b.utf8.count { return false }
         // On the strings' own bytes: every lookup compares the name with each field's.
-        return a.withBorrowedUTF8 { left in b.withBorrowedUTF8 { right in asciiCaseInsensitiveEqual(left, right) } }
+        // (Without DiscoCore's withBorrowedUTF8: the parser fuzzers compile this file alone.)
+        let equal = a.utf8.withContiguousStorageIfAvailable { left in
+            b.utf8.withContiguousStorageIfAvailable { right in asciiCaseInsensitiveEqual(left, right) }
+        }
+        return (equal ?? nil) ?? asciiCaseInsensitiveEqual(a.utf8, b.utf8)
     }
 
     static func asciiCaseInsensitiveEqual(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {

@@ -131,7 +131,7 @@ public enum ForwardingHeaders {
             }
             appendText("for=", to: &out)
             if let address = client.address {
-                if address.utf8.contains(0x3A) {
+                if address.withBorrowedUTF8({ $0.contains(0x3A) }) {
                     appendText("\"[", to: &out)
                     appendValue(address, to: &out)
                     appendText("]\"", to: &out)

@@ -1,3 +1,5 @@
+import DiscoCore
+
 // MARK: - Inline exchanges: an idle pooled connection, driven by callbacks on its loop
 
 extension HTTPClient {
@@ -47,7 +49,8 @@ extension HTTPClient {
         method: String, origin: HTTPOrigin, target: String, fieldsSize: Int, encodeFields: (inout [UInt8]) -> Void,
         timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
-        guard loop.inLoop, target.utf8.first == UInt8(ascii: "/"), !target.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) else {
+        guard loop.inLoop, target.utf8.first == UInt8(ascii: "/"),
+              !target.withBorrowedUTF8({ $0.contains(where: { $0 <= 0x20 || $0 == 0x7F }) }) else {
             return false
         }
         return executeInline(method: method, key: origin.base.origin, authority: origin.base.authority, writeHead: { head in

@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+
 // MARK: - A response relayed whole, in bytes
 
 /// An upstream response that arrived whole in one read and is simple enough to relay without
@@ -203,19 +209,16 @@ extension HTTPRelayedResponse {
     }
 
     /// The index of the CR of the CRLF ending the line that starts at `start`; nil when the
-    /// line does not end in the buffer or holds a bare CR or LF.
+    /// line does not end in the buffer, holds a bare LF, or its first CR is not followed by LF.
+    /// (The CR is found with `memchr`; the line's bytes are checked for LF here, though every
+    /// caller also validates them byte by byte, where an LF is never valid.)
     private static func lineEnd(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
-        var index = start
-        while index < buffer.count {
-            let byte = buffer[index]
-            if byte == HTTPSyntax.cr {
-                guard index + 1 < buffer.count, buffer[index + 1] == HTTPSyntax.lf else { return nil }
-                return index
-            }
-            if byte == HTTPSyntax.lf { return nil }
-            index += 1
-        }
-        return nil
+        guard start < buffer.count, let base = buffer.baseAddress,
+              let found = memchr(base + start, Int32(HTTPSyntax.cr), buffer.count - start) else { return nil }
+        let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
+        guard index + 1 < buffer.count, buffer[index + 1] == HTTPSyntax.lf,
+              memchr(base + start, Int32(HTTPSyntax.lf), index - start) == nil else { return nil }
+        return index
     }
 
     private enum Special { case contentLength, transferEncoding, connection, other }

@@ -203,12 +203,12 @@ private final class InlineClientExchange: @unchecked Sendable {
     /// completion), then the completion runs.
     private func relayed(_ relayed: HTTPRelayedResponse, on connection: TCPConnection) {
         connection.channel.clearDeadline()
-        guard let completion = completion.take() else { return }
+        let completion = completion.take()
         self.connection = nil
         relay = nil
         reader = nil
-        client.pool.release(key, connection: connection, now: connection.channel.loop.turnNanoseconds, spare: self)
-        completion(.relayed(relayed))
+        client.pool.release(key, connection: connection, now: connection.channel.loop.turnNanoseconds, spare: completion == nil ? nil : self)
+        completion?(.relayed(relayed))
     }
 
     private func fail(_ error: any Error) {

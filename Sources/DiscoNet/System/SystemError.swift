@@ -45,7 +45,7 @@ func retryingEINTR<T: FixedWidthInteger>(_ function: String, _ body: () -> T) th
 
 /// Like ``retryingEINTR(_:_:)`` for non-blocking descriptors: returns `nil` on
 /// `EAGAIN`/`EWOULDBLOCK` instead of throwing.
-@inline(never)
+@inline(__always)  // at each call site, so the comparison with -1 is the concrete type's own
 func nonBlocking<T: FixedWidthInteger>(_ function: String, _ body: () -> T) throws(SystemError) -> T? {
     while true {
         let result = body()

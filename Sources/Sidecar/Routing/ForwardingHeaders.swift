@@ -173,7 +173,12 @@ public enum ForwardingHeaders {
         // Through the string's contiguous bytes: one copy when (as always from the parser) no
         // line break is there, instead of a generic append and a second pass over the output.
         value.withBorrowedUTF8 { bytes in
-            if !bytes.contains(where: { $0 == 0x0D || $0 == 0x0A }) {
+            var clean = true
+            for index in 0..<bytes.count where bytes[index] == 0x0D || bytes[index] == 0x0A {
+                clean = false
+                break
+            }
+            if clean {
                 out.append(contentsOf: bytes)
                 return
             }
@@ -185,12 +190,20 @@ public enum ForwardingHeaders {
     @usableFromInline
     static func appendQuotedIfNeeded(_ value: String, to out: inout [UInt8]) {
         value.withBorrowedUTF8 { bytes in
-            if !bytes.isEmpty, bytes.allSatisfy(isTokenByte) {
+            // Index loops: the generic `allSatisfy`/`contains(where:)` walk an iterator byte by byte.
+            var token = !bytes.isEmpty
+            var needsEscape = false
+            for index in 0..<bytes.count {
+                let byte = bytes[index]
+                if !isTokenByte(byte) { token = false }
+                if byte == 0x22 || byte == 0x5C || byte == 0x0D || byte == 0x0A { needsEscape = true }
+            }
+            if token {
                 out.append(contentsOf: bytes)
                 return
             }
             out.append(0x22)
-            if !bytes.contains(where: { $0 == 0x22 || $0 == 0x5C || $0 == 0x0D || $0 == 0x0A }) {
+            if !needsEscape {
                 // The usual case (a host with a port): nothing to escape, one copy.
                 out.append(contentsOf: bytes)
             } else {

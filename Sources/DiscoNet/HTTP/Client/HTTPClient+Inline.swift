@@ -50,7 +50,7 @@ extension HTTPClient {
         timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
         guard loop.inLoop, target.utf8.first == UInt8(ascii: "/"),
-              !target.withBorrowedUTF8({ $0.contains(where: { $0 <= 0x20 || $0 == 0x7F }) }) else {
+              !target.withBorrowedUTF8(Self.holdsSpaceOrControl) else {
             return false
         }
         return executeInline(method: method, key: origin.base.origin, authority: origin.base.authority, writeHead: { head in
@@ -63,6 +63,13 @@ extension HTTPClient {
             if HTTPClientExchange.sendsEmptyLength(method) { head.appendUTF8("Content-Length: 0\r\n" as StaticString) }
             head.appendUTF8("\r\n" as StaticString)
         }, timeout: timeout, on: loop, relay: relay, completion: completion)
+    }
+
+    /// Whether `bytes` hold a space, a control character or DEL (an index loop: the generic
+    /// `contains(where:)` walks an iterator byte by byte).
+    private static func holdsSpaceOrControl(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for index in 0..<bytes.count where bytes[index] <= 0x20 || bytes[index] == 0x7F { return true }
+        return false
     }
 
     /// `writeHead` runs only once an idle connection is taken (a request that falls back to the

@@ -97,7 +97,12 @@ enum HTTPResponseEncoder {
     @inline(__always)
     private static func appendText(_ text: String, to out: inout [UInt8], replacement: UInt8? = nil, isKept: (UInt8) -> Bool) {
         text.withBorrowedUTF8 { bytes in
-            if bytes.allSatisfy(isKept) {
+            var allKept = true
+            for index in 0..<bytes.count where !isKept(bytes[index]) {
+                allKept = false
+                break
+            }
+            if allKept {
                 out.append(contentsOf: bytes)
                 return
             }

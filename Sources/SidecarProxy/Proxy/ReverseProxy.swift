@@ -51,11 +51,9 @@ public final class ReverseProxy: Sendable {
     let configuration: ProxyConfiguration
     let table: RouteTable
     let addresses: [String: String]
-    /// Each upstream's `http://host:port`, parsed once.
-    let origins: [String: HTTPOrigin]
-    /// Each upstream's name, origin and address in one object: the inline path finds all three
-    /// with one lookup and keeps them with one reference.
-    let localEndpoints: [String: LocalUpstreamEndpoint]
+    /// Each upstream's name, origin (`http://host:port`, parsed once) and address in one object:
+    /// the inline path keeps all three with one reference.
+    let endpoints: [String: LocalUpstreamEndpoint]
     /// ``table``'s routes, in order, for the inline path.
     let inlineRoutes: [InlineRoute]
     let client: HTTPClient
@@ -96,11 +94,10 @@ public final class ReverseProxy: Sendable {
         let addresses = Dictionary(uniqueKeysWithValues: configuration.upstreams.map { ($0.name, $0.address.description) })
         let origins = addresses.compactMapValues { try? HTTPOrigin("http://\($0)") }
         self.addresses = addresses
-        self.origins = origins
         let endpoints = Dictionary(uniqueKeysWithValues: origins.map { name, origin in
             (name, LocalUpstreamEndpoint(name: name, origin: origin, address: addresses[name] ?? "", health: health.flag(for: name)))
         })
-        localEndpoints = endpoints
+        self.endpoints = endpoints
         inlineRoutes = configuration.routeTable.routes.map { route in
             InlineRoute(name: route.name, viaWriter: route.target.viaWriter, endpoint: endpoints[route.target.upstream])
         }
@@ -221,7 +218,7 @@ public final class ReverseProxy: Sendable {
         }
 
         // A local upstream's origin was parsed once; the writer's address can change.
-        var outgoing = if case .local(let upstream) = destination, let origin = origins[upstream] {
+        var outgoing = if case .local(let upstream) = destination, let origin = endpoints[upstream]?.origin {
             HTTPClientRequest(method: request.method, origin: origin, target: request.target, headers: headers)
         } else {
             HTTPClientRequest(method: request.method, url: url(), headers: headers)

@@ -18,12 +18,13 @@ protocol EventLoopSelectable: AnyObject {
 
 /// One thread running `epoll_wait` over the descriptors it owns, plus a work queue and timers.
 ///
-/// epoll is used **level-triggered**: a connection that stops reading (back-pressure while a
-/// handler runs, or a full buffer) simply drops `EPOLLIN` from its interest set and is not woken
-/// again; nothing has to remember "data was left unread" as edge-triggered mode would require, and
-/// a connection reads at most one buffer per turn, so a chatty peer cannot starve the others.
-/// Write interest is only added while a send is blocked, so the common small-response path makes
-/// no `epoll_ctl` calls.
+/// Handlers see **level-triggered** readiness: a connection that stops reading (back-pressure
+/// while a handler runs, or a full buffer) simply drops read from its interest and is not woken
+/// again; nothing has to remember "data was left unread", and a connection reads at most one
+/// buffer per turn, so a chatty peer cannot starve the others. Listeners and datagram sockets
+/// are registered level-triggered; a ``TCPTransport`` registers edge-triggered once and keeps
+/// the level itself (its handler's view is the same), so interest changes cost no `epoll_ctl`
+/// and `epoll_wait` does not poll every reported socket again.
 ///
 /// The loop is also a `TaskExecutor`: request handlers start as tasks preferring this executor,
 /// so a handler that does not suspend runs to completion on the loop thread with no thread hop,
@@ -57,6 +58,9 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private var handlers: [(any EventLoopSelectable)?] = []
     private var timers = TimerQueue()
     private var localWork: [Work] = []
+    /// Edge-triggered transports owed readiness their sockets will not signal again (see
+    /// ``TCPTransport``), called at the end of the turn.
+    private var owedReadiness: [TCPTransport] = []
     private var running = true
     /// Where stream reads land before their bytes are copied out at their exact length: one
     /// buffer per loop (reads are synchronous on the loop thread), so a read costs no zeroed
@@ -150,6 +154,13 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     // MARK: Registration (loop thread only)
 
+    /// Calls `transport` back (``TCPTransport/deliverOwedReadiness()``) at the end of this turn,
+    /// or of the next one when the turn's owed calls are already being made.
+    func oweReadiness(_ transport: TCPTransport) {
+        assert(inLoop)
+        owedReadiness.append(transport)
+    }
+
     func register(_ fd: Int32, _ handler: any EventLoopSelectable, events: UInt32) throws(SystemError) {
         assert(inLoop)
         let index = Int(fd)
@@ -202,6 +213,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
                     }
                 }
             }
+            if !owedReadiness.isEmpty { deliverOwedReadiness() }
             let incoming = remote.withLock { queue in
                 queue.wakePending = false
                 let work = queue.work
@@ -243,8 +255,20 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
         }
     }
 
+    /// Calls the transports owed readiness so far; those owed again meanwhile wait for the next
+    /// turn (which then polls without sleeping), as level-triggered epoll would report them.
+    private func deliverOwedReadiness() {
+        var batch: [TCPTransport] = []
+        swap(&batch, &owedReadiness)
+        for transport in batch { transport.deliverOwedReadiness() }
+        if owedReadiness.isEmpty {
+            batch.removeAll(keepingCapacity: true)
+            swap(&batch, &owedReadiness)
+        }
+    }
+
     private func nextTimeoutMilliseconds() -> Int32 {
-        if !localWork.isEmpty { return 0 }
+        if !localWork.isEmpty || !owedReadiness.isEmpty { return 0 }
         guard let deadline = timers.nextDeadline else { return -1 }
         let now = MonotonicClock.nowNanoseconds()
         if deadline <= now { return 0 }

@@ -128,6 +128,8 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
 
     /// Starts the handshake machinery (called by the factory once the transport is built).
     func start() {
+        // OpenSSL reads and writes the descriptor itself, past the TCP transport's readiness flags.
+        tcp.useLevelTriggered()
         tcp.setHandler(self)
         let target = timerTarget
         timer = loop.scheduleTimer(after: context.configuration.handshakeTimeout) { target.target?.handshakeTimedOut() }

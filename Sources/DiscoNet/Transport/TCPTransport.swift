@@ -11,9 +11,18 @@
 /// handler, runs `SSL_read`/`SSL_write` on ``descriptor`` and asks for readiness with
 /// ``setInterest(_:)``).
 ///
-/// epoll is level-triggered (see ``EventLoop``): interest maps one to one onto `EPOLLIN` and
-/// `EPOLLOUT`, and the descriptor is registered on the first ``setInterest(_:)`` call, so a
-/// connection that reads at once costs one `epoll_ctl`.
+/// Handlers see level-triggered readiness (see ``EventLoop``): while the interest holds a
+/// direction and the socket is ready for it, the handler is told, turn after turn. Underneath,
+/// the socket is registered once, on the first ``setInterest(_:)`` call, for both directions
+/// and **edge-triggered**, and the transport remembers what the last edges and its own reads
+/// and writes said: a read or write that came back short or would block means not ready until
+/// the next edge. Readiness the handler is owed without a new edge (interest set on a ready
+/// socket, or a read that filled its buffer) is handed back through the loop at the end of the
+/// turn. So interest changes cost no `epoll_ctl`, and `epoll_wait` never polls a socket again
+/// just to find it drained, as level-triggered mode does for every socket it reported.
+///
+/// A layer that reads or writes the descriptor itself (TLS, through OpenSSL) cannot keep those
+/// flags: it switches the transport to plain level-triggered mode with ``useLevelTriggered()``.
 public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unchecked Sendable {
     // @unchecked Sendable: loop-confined. Every member except `init` and `loop` is used on
     // `loop`'s thread only (asserted where it matters); other threads only pass the object to
@@ -23,7 +32,22 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
     let socket: Socket
     private var handler: (any ByteStreamTransportHandler)?
     private var registered = false
+    /// The interest registered with epoll (level-triggered mode only).
     private var epollInterest: UInt32 = 0
+    /// Edge-triggered (see the type's documentation) until ``useLevelTriggered()``.
+    private var edgeTriggered = true
+    /// What the handler wants to hear about.
+    private var interest: TransportInterest = []
+    /// Edge-triggered state: whether the socket may be readable / writable (an edge said so
+    /// and no read or write since came back short), and whether it reported an error or hang-up.
+    private var mayRead = false
+    private var mayWrite = false
+    private var hungUp = false
+    /// The peer's FIN arrived: reads go on finding bytes and then the end, with no new edge,
+    /// so the socket stays readable.
+    private var peerFinished = false
+    /// Whether the loop holds this transport to hand it readiness at the end of the turn.
+    private var owedByLoop = false
     public private(set) var isClosed = false
     private var cachedLocal: SocketAddress??
     private var cachedRemote: SocketAddress??
@@ -56,17 +80,23 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
     public func setHandler(_ handler: (any ByteStreamTransportHandler)?) {
         assert(loop.inLoop)
         self.handler = isClosed ? nil : handler
+        if edgeTriggered && registered { oweReadinessIfReady() }
     }
 
     public func setInterest(_ interest: TransportInterest) {
         assert(loop.inLoop)
         guard !isClosed else { return }
+        self.interest = interest
         var wanted: UInt32 = 0
         if interest.contains(.read) { wanted |= LoopEvents.readable }
         if interest.contains(.write) { wanted |= LoopEvents.writable }
+        if edgeTriggered && registered {
+            oweReadinessIfReady()
+            return
+        }
         if !registered {
             do {
-                try loop.register(socket.fd, self, events: wanted)
+                try loop.register(socket.fd, self, events: edgeTriggered ? LoopEvents.edgeTriggeredReadWrite : wanted)
                 registered = true
                 epollInterest = wanted
             } catch {
@@ -84,6 +114,14 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
     }
 
     func handleReadiness(_ events: UInt32) {
+        if edgeTriggered {
+            if events & LoopEvents.readable != 0 { mayRead = true }
+            if events & LoopEvents.writable != 0 { mayWrite = true }
+            if events & LoopEvents.error != 0 { hungUp = true }
+            if events & LoopEvents.peerFinished != 0 { peerFinished = true }
+            deliverReadiness()
+            return
+        }
         guard let handler else { return }
         var ready: TransportEvents = []
         if events & LoopEvents.readable != 0 { ready.insert(.readable) }
@@ -96,7 +134,13 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportReadResult {
         do {
-            guard let count = try socket.read(into: buffer) else { return .wouldBlock }
+            guard let count = try socket.read(into: buffer) else {
+                mayRead = false
+                return .wouldBlock
+            }
+            // A short read emptied the socket: the next bytes bring a new edge. (Not after the
+            // peer's FIN: the end of the stream is still to be read, and stays readable.)
+            if count > 0 && count < buffer.count && !peerFinished { mayRead = false }
             return count == 0 ? .endOfStream : .read(count)
         } catch {
             return .failed(failure(error))
@@ -105,7 +149,12 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
 
     public func write(_ bytes: UnsafeRawBufferPointer) -> TransportWriteResult {
         do {
-            guard let count = try socket.send(bytes) else { return .wouldBlock }
+            guard let count = try socket.send(bytes) else {
+                mayWrite = false
+                return .wouldBlock
+            }
+            // A short write filled the send buffer: the kernel signals the edge when it drains.
+            if count < bytes.count { mayWrite = false }
             return .wrote(count)
         } catch {
             return .failed(failure(error))
@@ -125,6 +174,60 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
         handler = nil
         if registered { loop.deregister(socket.fd) }
         socket.close()
+    }
+
+    // MARK: Edge-triggered readiness, reported level-triggered
+
+    /// Switches to plain level-triggered epoll, for a layer that does its own I/O on
+    /// ``descriptor`` (the transport's flags would not see it); must come before that I/O.
+    public func useLevelTriggered() {
+        assert(loop.inLoop)
+        guard edgeTriggered else { return }
+        edgeTriggered = false
+        guard registered, !isClosed else { return }
+        var wanted: UInt32 = 0
+        if interest.contains(.read) { wanted |= LoopEvents.readable }
+        if interest.contains(.write) { wanted |= LoopEvents.writable }
+        epollInterest = wanted
+        loop.modify(socket.fd, events: wanted)
+    }
+
+    /// Whether an edge said the socket is readable and no read since came back short (for
+    /// tests and diagnostics).
+    var mayBeReadable: Bool { mayRead }
+
+    /// What level-triggered epoll would report now: the directions of the interest the socket
+    /// may be ready for, or everything after a hang-up (reported regardless of interest).
+    private var levelReadiness: TransportEvents {
+        if hungUp { return [.hangUp, .readable, .writable] }
+        var ready: TransportEvents = []
+        if (mayRead || peerFinished) && interest.contains(.read) { ready.insert(.readable) }
+        if mayWrite && interest.contains(.write) { ready.insert(.writable) }
+        return ready
+    }
+
+    /// Tells the handler what it is owed; if it is still owed something afterwards (it did not
+    /// read or write until the socket said no), the loop calls again at the end of the turn,
+    /// as level-triggered epoll would report it again on the next one.
+    private func deliverReadiness() {
+        guard let handler, !isClosed else { return }
+        let ready = levelReadiness
+        guard !ready.isEmpty else { return }
+        handler.transportReady(ready)
+        oweReadinessIfReady()
+    }
+
+    private func oweReadinessIfReady() {
+        guard !owedByLoop, !isClosed, handler != nil, !levelReadiness.isEmpty else { return }
+        owedByLoop = true
+        loop.oweReadiness(self)
+    }
+
+    /// Called by the loop at the end of the turn in which readiness was owed.
+    func deliverOwedReadiness() {
+        owedByLoop = false
+        guard edgeTriggered else { return }
+        deliverReadiness()
     }
 
     /// The pending socket error (`SO_ERROR`): how a non-blocking connect ended.

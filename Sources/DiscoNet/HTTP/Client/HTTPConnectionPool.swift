@@ -8,7 +8,9 @@ import Synchronization
 /// opens a new slot when under the bound, or waits for a release. `release` is synchronous, so a
 /// response body abandoned half-way can free its slot from a `deinit`.
 final class HTTPConnectionPool: Sendable {
-    private struct HostState {
+    /// One host's connections. A class: found once per request and changed in place, with no
+    /// copy of its lists; only ever touched while holding the pool's mutex.
+    private final class Host {
         var idle: [IdleConnection] = []
         var open = 0
         var waiters: [CheckedContinuation<Attempt, Never>] = []
@@ -24,9 +26,30 @@ final class HTTPConnectionPool: Sendable {
     }
 
     private struct State {
-        var hosts: [String: HostState] = [:]
+        /// Every host ever asked for (entries are never removed: a host without connections
+        /// costs a few words).
+        var hosts: [String: Host] = [:]
+        /// The host last looked up and its key: a proxy asks for the same origin request after
+        /// request, and comparing the key (the very same string, usually) is cheaper than
+        /// hashing it.
+        var lastKey = ""
+        var lastHost: Host?
         var isShutDown = false
         var connectionsOpened = 0
+
+        mutating func host(_ key: String) -> Host {
+            if let lastHost, lastKey == key { return lastHost }
+            let host: Host
+            if let known = hosts[key] {
+                host = known
+            } else {
+                host = Host()
+                hosts[key] = host
+            }
+            lastKey = key
+            lastHost = host
+            return host
+        }
     }
 
     enum Lease {
@@ -68,8 +91,7 @@ final class HTTPConnectionPool: Sendable {
                 let now = MonotonicClock.nowNanoseconds()
                 let immediate = state.withLock { state -> Attempt? in
                     guard !state.isShutDown else { return .shutDown }
-                    var host = state.hosts[key, default: HostState()]
-                    defer { state.hosts[key] = host }
+                    let host = state.host(key)
                     while let entry = host.idle.popLast() {
                         if isExpired(since: entry.since, now: now) {
                             expired.append(entry.connection)
@@ -111,16 +133,14 @@ final class HTTPConnectionPool: Sendable {
         // Called on `loop`: the time its turn began is near enough for an idle timeout.
         let now = loop.turnNanoseconds
         let taken = state.withLock { state -> IdleConnection? in
-            guard !state.isShutDown, let index = state.hosts.index(forKey: key) else { return nil }
-            // Modified in place through its index (one lookup): a copy of the host's state would
-            // copy its idle list too.
-            return takeIdle(from: &state.hosts.values[index], on: loop, now: now, expired: &expired)
+            guard !state.isShutDown else { return nil }
+            return takeIdle(from: state.host(key), on: loop, now: now, expired: &expired)
         }
         for connection in expired { connection.close() }
         return taken.map { ($0.connection, $0.spare) }
     }
 
-    private func takeIdle(from host: inout HostState, on loop: EventLoop, now: UInt64,
+    private func takeIdle(from host: Host, on loop: EventLoop, now: UInt64,
                           expired: inout [TCPConnection]) -> IdleConnection? {
         while let last = host.idle.last, isExpired(since: last.since, now: now) {
             expired.append(last.connection)
@@ -139,15 +159,13 @@ final class HTTPConnectionPool: Sendable {
     func release(_ key: String, connection: TCPConnection?, now: UInt64? = nil, spare: (any AnyObject & Sendable)? = nil) {
         let now = now ?? MonotonicClock.nowNanoseconds()
         let (waiter, toClose) = state.withLock { state -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) in
-            let isShutDown = state.isShutDown
-            // Modified in place: a copy of the host's state would copy its idle list too.
-            return Self.release(connection, into: &state.hosts[key, default: HostState()], isShutDown: isShutDown, now: now, spare: spare)
+            Self.release(connection, into: state.host(key), isShutDown: state.isShutDown, now: now, spare: spare)
         }
         toClose?.close()
         waiter?.resume(returning: .retry)
     }
 
-    private static func release(_ connection: TCPConnection?, into host: inout HostState, isShutDown: Bool,
+    private static func release(_ connection: TCPConnection?, into host: Host, isShutDown: Bool,
                                 now: UInt64, spare: (any AnyObject & Sendable)?) -> (CheckedContinuation<Attempt, Never>?, TCPConnection?) {
         var toClose: TCPConnection?
         if let connection, !isShutDown {
@@ -165,12 +183,11 @@ final class HTTPConnectionPool: Sendable {
             state.isShutDown = true
             var idle: [TCPConnection] = []
             var waiters: [CheckedContinuation<Attempt, Never>] = []
-            for (key, var host) in state.hosts {
+            for host in state.hosts.values {
                 idle += host.idle.map(\.connection)
                 waiters += host.waiters
                 host.idle.removeAll()
                 host.waiters.removeAll()
-                state.hosts[key] = host
             }
             return (idle, waiters)
         }

@@ -100,9 +100,7 @@ enum LimitReqSyntax {
     }
 
     /// RFC 9110 `tchar`.
-    static func isTokenByte(_ byte: UInt8) -> Bool {
-        isDigit(byte) || isLetter(byte) || "!#$%&'*+-.^_`|~".utf8.contains(byte)
-    }
+    static func isTokenByte(_ byte: UInt8) -> Bool { HTTPToken.isTokenByte(byte) }
 
     /// Why a value is wrong.
     struct Reason: Error, Hashable, Sendable {

@@ -332,14 +332,9 @@ public enum ForwardingHeaders {
         return String(decoding: quoted, as: UTF8.self)
     }
 
-    /// RFC 9110 `tchar`, by table.
-    static func isTokenByte(_ byte: UInt8) -> Bool { tokenBytes[Int(byte)] }
-
-    private static let tokenBytes: [Bool] = (0..<256).map { value in
-        let byte = UInt8(value)
-        return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
-            || "!#$%&'*+-.^_`|~".utf8.contains(byte)
-    }
+    /// RFC 9110 `tchar` (see ``HTTPToken``).
+    @inline(__always)
+    static func isTokenByte(_ byte: UInt8) -> Bool { HTTPToken.isTokenByte(byte) }
 }
 
 extension Substring {

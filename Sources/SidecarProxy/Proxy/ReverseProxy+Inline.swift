@@ -69,20 +69,26 @@ extension ReverseProxy {
         let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
         let loop = reply.loop
         let started = loop.turnNanoseconds
+        // The completion keeps only what it reads (each kept reference is retained with it and
+        // released after): the route's name and upstream, the method, and for the rare
+        // retry or error the target, fields, version and peer, not the whole request value.
         let fields = request.headers.fields
         let method = request.method
+        let target = request.target
+        let version = request.version
+        let remote = request.remoteAddress
         let sent = self.client.executeInline(
-            method: method, origin: endpoint.origin, target: request.target, fieldsSize: 256,
+            method: method, origin: endpoint.origin, target: target, fieldsSize: 256,
             encodeFields: { ForwardingHeaders.encodeRequestFields(fields, client: client, strip: stripToLocal, defaultHost: endpoint.origin.authority, into: &$0) },
             timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter
         ) { outcome in
+            let seconds = Double(reply.loop.turnNanoseconds &- started) / 1e9
             switch outcome {
             case .relayed(let relayed):
-                self.metrics.proxied(route: routeName, method: method, status: relayed.status, upstream: endpoint.name,
-                                     seconds: Double(loop.turnNanoseconds &- started) / 1e9)
+                self.metrics.proxied(route: routeName, method: method, status: relayed.status, upstream: endpoint.name, seconds: seconds)
                 reply.respond(relayed: relayed)
             case .started(let answer):
-                self.metrics.upstreamLatency(endpoint.name, seconds: Double(loop.turnNanoseconds &- started) / 1e9)
+                self.metrics.upstreamLatency(endpoint.name, seconds: seconds)
                 if let response = self.wholeResponse(answer, method: method) {
                     self.metrics.request(route: routeName, method: method, status: response.status)
                     reply.respond(response)
@@ -94,6 +100,7 @@ extension ReverseProxy {
                     return response
                 })
             case .failed(let error, let retryable):
+                let request = HTTPRequest(method: method, target: target, version: version, headers: HTTPHeaders(fields), remoteAddress: remote)
                 if retryable {
                     // Nothing reached the upstream: the async path sends it on a new connection.
                     reply.respond(later: { await self.forwardTaken(request, routeName: routeName, to: .local(upstream: endpoint.name)) })

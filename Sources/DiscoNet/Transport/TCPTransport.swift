@@ -26,28 +26,30 @@
 public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unchecked Sendable {
     // @unchecked Sendable: loop-confined. Every member except `init` and `loop` is used on
     // `loop`'s thread only (asserted where it matters); other threads only pass the object to
-    // its loop (`loop.execute`, `loop.submit`).
+    // its loop (`loop.execute`, `loop.submit`). The state read on every readiness report skips
+    // the runtime exclusivity check: loop-confined, and no access to it overlaps another (the
+    // handler is called with values already read).
 
     public let loop: EventLoop
     let socket: Socket
-    private var handler: (any ByteStreamTransportHandler)?
+    @exclusivity(unchecked) private var handler: (any ByteStreamTransportHandler)?
     private var registered = false
     /// The interest registered with epoll (level-triggered mode only).
     private var epollInterest: UInt32 = 0
     /// Edge-triggered (see the type's documentation) until ``useLevelTriggered()``.
     private var edgeTriggered = true
     /// What the handler wants to hear about.
-    private var interest: TransportInterest = []
+    @exclusivity(unchecked) private var interest: TransportInterest = []
     /// Edge-triggered state: whether the socket may be readable / writable (an edge said so
     /// and no read or write since came back short), and whether it reported an error or hang-up.
-    private var mayRead = false
-    private var mayWrite = false
-    private var hungUp = false
+    @exclusivity(unchecked) private var mayRead = false
+    @exclusivity(unchecked) private var mayWrite = false
+    @exclusivity(unchecked) private var hungUp = false
     /// The peer's FIN arrived: reads go on finding bytes and then the end, with no new edge,
     /// so the socket stays readable.
-    private var peerFinished = false
+    @exclusivity(unchecked) private var peerFinished = false
     /// Whether the loop holds this transport to hand it readiness at the end of the turn.
-    private var owedByLoop = false
+    @exclusivity(unchecked) private var owedByLoop = false
     public private(set) var isClosed = false
     private var cachedLocal: SocketAddress??
     private var cachedRemote: SocketAddress??

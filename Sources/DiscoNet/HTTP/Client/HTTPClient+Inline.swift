@@ -99,22 +99,23 @@ private final class InlineClientExchange: @unchecked Sendable {
     // @unchecked Sendable: loop-confined. It is used only on its connection's loop, and parked in
     // the pool with that connection, which hands it back only to a caller on the same loop
     // (takeIdleWithSpare filters by loop); parked, nothing touches it. Its mutable state skips
-    // the runtime exclusivity check: loop-confined, and the completion is taken out before it runs.
+    // the runtime exclusivity check: loop-confined, no access overlaps another, and the
+    // completion is taken out before it runs.
     let client: HTTPClient
     /// The connection of the current exchange (nil while parked: the pool holds it beside).
-    private var connection: TCPConnection?
+    @exclusivity(unchecked) private var connection: TCPConnection?
     /// The pool's key for the origin, and its `host:port` for errors.
-    private var key = ""
-    private var authority = ""
-    private var method = ""
-    private var head: [UInt8] = []
-    private var limit: Duration = .zero
-    private var relay: HTTPRelayFilter?
+    @exclusivity(unchecked) private var key = ""
+    @exclusivity(unchecked) private var authority = ""
+    @exclusivity(unchecked) private var method = ""
+    @exclusivity(unchecked) private var head: [UInt8] = []
+    @exclusivity(unchecked) private var limit: Duration = .zero
+    @exclusivity(unchecked) private var relay: HTTPRelayFilter?
     @exclusivity(unchecked) private var completion: ((HTTPClient.InlineOutcome) -> Void)?
     /// The general response parser, made only when the response is not relayed.
     @exclusivity(unchecked) private var reader: HTTPClientResponseReader?
-    private var written = false
-    private var deadline: UInt64 = 0
+    @exclusivity(unchecked) private var written = false
+    @exclusivity(unchecked) private var deadline: UInt64 = 0
 
     init(client: HTTPClient) {
         self.client = client

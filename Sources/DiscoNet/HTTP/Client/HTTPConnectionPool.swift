@@ -11,9 +11,11 @@ final class HTTPConnectionPool: Sendable {
     /// One host's connections. A class: found once per request and changed in place, with no
     /// copy of its lists; only ever touched while holding the pool's mutex.
     private final class Host {
-        var idle: [IdleConnection] = []
-        var open = 0
-        var waiters: [CheckedContinuation<Attempt, Never>] = []
+        // No runtime exclusivity check: touched only while holding the mutex, by one caller at
+        // a time, and no access overlaps another.
+        @exclusivity(unchecked) var idle: [IdleConnection] = []
+        @exclusivity(unchecked) var open = 0
+        @exclusivity(unchecked) var waiters: [CheckedContinuation<Attempt, Never>] = []
     }
 
     /// An idle connection with when it went idle (monotonic nanoseconds: cheaper to read and

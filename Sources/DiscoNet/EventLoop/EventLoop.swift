@@ -47,13 +47,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     private struct RemoteQueue {
         var work: [RemoteWork] = []
         var wakePending = false
+        /// The loop has stopped and closed its wake descriptor: nothing submitted runs, and
+        /// nothing may be written to that descriptor's number (another file may have it now).
+        var isClosed = false
     }
 
     private let epollFD: Int32
     private let wakeFD: Int32
     private let remote = Mutex(RemoteQueue())
     private let threadID = Atomic<UInt>(0)
-    private let stopped = Atomic<Bool>(false)
 
     private var handlers: [(any EventLoopSelectable)?] = []
     private var timers = TimerQueue()
@@ -118,12 +120,14 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
     }
 
     private func submitRemote(_ work: RemoteWork) {
-        let mustWake = remote.withLock { queue in
+        remote.withLock { queue in
             queue.work.append(work)
-            defer { queue.wakePending = true }
-            return !queue.wakePending
-        }
-        if mustWake {
+            // A stopped loop runs nothing more (what is queued stays queued, never run).
+            guard !queue.wakePending, !queue.isClosed else { return }
+            queue.wakePending = true
+            // Written under the lock, which the stopping loop takes before it closes the
+            // descriptor: a write after the close would land in whatever file reuses the number
+            // (8 stray bytes in another connection's stream).
             var one: UInt64 = 1
             _ = Glibc.write(wakeFD, &one, 8)
         }
@@ -231,7 +235,7 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
             }
             runLocalWork()
         }
-        stopped.store(true, ordering: .releasing)
+        remote.withLock { $0.isClosed = true }
         closeDescriptor(wakeFD)
         closeDescriptor(epollFD)
     }

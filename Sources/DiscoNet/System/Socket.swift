@@ -4,6 +4,9 @@
 @preconcurrency import Musl
 #endif
 import CDiscoEpoll
+#if DEBUG
+import Synchronization
+#endif
 
 // MARK: - Non-blocking sockets
 
@@ -11,8 +14,17 @@ import CDiscoEpoll
 /// use. It does not own the descriptor: whoever created it calls ``close()`` exactly once.
 struct Socket: Sendable, Hashable {
     let fd: Int32
+    #if DEBUG
+    /// Which opening of `fd` this is (see ``DescriptorLedger``).
+    let opening: UInt64
+    #endif
 
-    init(fd: Int32) { self.fd = fd }
+    init(fd: Int32) {
+        self.fd = fd
+        #if DEBUG
+        opening = DescriptorLedger.opened(fd)
+        #endif
+    }
 
     // MARK: Creation
 
@@ -183,5 +195,38 @@ struct Socket: Sendable, Hashable {
         return (count, address)
     }
 
-    func close() { closeDescriptor(fd) }
+    func close() {
+        #if DEBUG
+        DescriptorLedger.closing(fd, opening: opening)
+        #endif
+        closeDescriptor(fd)
+    }
 }
+
+#if DEBUG
+// MARK: - Catching a descriptor closed twice (debug builds)
+
+/// Debug builds record which opening of each descriptor number a ``Socket`` holds. Closing a
+/// socket whose number has since been closed, or closed and opened again for another socket,
+/// stops the process naming the descriptor: in a release build that second close would
+/// silently take another connection's descriptor.
+enum DescriptorLedger {
+    private static let openings = Mutex<[Int32: UInt64]>([:])
+    private static let counter = Atomic<UInt64>(0)
+
+    static func opened(_ fd: Int32) -> UInt64 {
+        let opening = counter.wrappingAdd(1, ordering: .relaxed).newValue
+        openings.withLock { $0[fd] = opening }
+        return opening
+    }
+
+    static func closing(_ fd: Int32, opening: UInt64) {
+        let current = openings.withLock { table -> UInt64? in
+            let current = table[fd]
+            if current == opening { table[fd] = nil }
+            return current
+        }
+        precondition(current == opening, "descriptor \(fd) closed twice: this socket's opening \(opening), now \(current.map(String.init) ?? "closed")")
+    }
+}
+#endif

@@ -135,6 +135,8 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
     // MARK: I/O
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportReadResult {
+        // Closed, the descriptor's number may already belong to another file.
+        guard !isClosed else { return .failed(NetworkError(.connectionClosed, peer: remoteAddress?.description ?? "unknown peer", detail: "read after close")) }
         do {
             guard let count = try socket.read(into: buffer) else {
                 mayRead = false
@@ -150,6 +152,7 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) -> TransportWriteResult {
+        guard !isClosed else { return .failed(NetworkError(.connectionClosed, peer: remoteAddress?.description ?? "unknown peer", detail: "write after close")) }
         do {
             guard let count = try socket.send(bytes) else {
                 mayWrite = false

@@ -17,8 +17,8 @@
 /// and **edge-triggered**, and the transport remembers what the last edges and its own reads
 /// and writes said: a read or write that came back short or would block means not ready until
 /// the next edge. Readiness the handler is owed without a new edge (interest set on a ready
-/// socket, or a read that filled its buffer) is handed back through the loop at the end of the
-/// turn. So interest changes cost no `epoll_ctl`, and `epoll_wait` never polls a socket again
+/// socket, a read that filled its buffer, the end of the stream after the peer's FIN) is
+/// handed back through the loop at the end of the turn. So interest changes cost no `epoll_ctl`, and `epoll_wait` never polls a socket again
 /// just to find it drained, as level-triggered mode does for every socket it reported.
 ///
 /// A layer that reads or writes the descriptor itself (TLS, through OpenSSL) cannot keep those
@@ -89,9 +89,7 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
         assert(loop.inLoop)
         guard !isClosed else { return }
         self.interest = interest
-        var wanted: UInt32 = 0
-        if interest.contains(.read) { wanted |= LoopEvents.readable }
-        if interest.contains(.write) { wanted |= LoopEvents.writable }
+        let wanted = Self.levelTriggeredMask(interest)
         if edgeTriggered && registered {
             oweReadinessIfReady()
             return
@@ -136,7 +134,7 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
 
     public func read(into buffer: UnsafeMutableRawBufferPointer) -> TransportReadResult {
         // Closed, the descriptor's number may already belong to another file.
-        guard !isClosed else { return .failed(NetworkError(.connectionClosed, peer: remoteAddress?.description ?? "unknown peer", detail: "read after close")) }
+        guard !isClosed else { return .failed(usedAfterClose("read")) }
         do {
             guard let count = try socket.read(into: buffer) else {
                 mayRead = false
@@ -152,7 +150,7 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
     }
 
     public func write(_ bytes: UnsafeRawBufferPointer) -> TransportWriteResult {
-        guard !isClosed else { return .failed(NetworkError(.connectionClosed, peer: remoteAddress?.description ?? "unknown peer", detail: "write after close")) }
+        guard !isClosed else { return .failed(usedAfterClose("write")) }
         do {
             guard let count = try socket.send(bytes) else {
                 mayWrite = false
@@ -190,11 +188,16 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
         guard edgeTriggered else { return }
         edgeTriggered = false
         guard registered, !isClosed else { return }
-        var wanted: UInt32 = 0
-        if interest.contains(.read) { wanted |= LoopEvents.readable }
-        if interest.contains(.write) { wanted |= LoopEvents.writable }
-        epollInterest = wanted
-        loop.modify(socket.fd, events: wanted)
+        epollInterest = Self.levelTriggeredMask(interest)
+        loop.modify(socket.fd, events: epollInterest)
+    }
+
+    /// The level-triggered epoll mask for `interest`.
+    private static func levelTriggeredMask(_ interest: TransportInterest) -> UInt32 {
+        var mask: UInt32 = 0
+        if interest.contains(.read) { mask |= LoopEvents.readable }
+        if interest.contains(.write) { mask |= LoopEvents.writable }
+        return mask
     }
 
     /// Whether an edge said the socket is readable and no read since came back short (for
@@ -237,6 +240,10 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
 
     /// The pending socket error (`SO_ERROR`): how a non-blocking connect ended.
     func pendingError() -> Int32 { (try? socket.pendingError()) ?? EIO }
+
+    private func usedAfterClose(_ operation: String) -> NetworkError {
+        NetworkError(.connectionClosed, peer: remoteAddress?.description ?? "unknown peer", detail: "\(operation) after the transport was closed")
+    }
 
     private func failure(_ error: SystemError) -> NetworkError {
         let code: NetworkError.Code = (error.errno == ECONNRESET || error.errno == EPIPE) ? .connectionReset : .ioFailed

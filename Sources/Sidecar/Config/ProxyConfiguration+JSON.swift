@@ -93,7 +93,7 @@ extension ProxyConfiguration {
         guard let list = try reader.stringArray(key) else { return nil }
         var methods: Set<String> = []
         for method in list {
-            guard !method.isEmpty, method.utf8.allSatisfy(LimitReqSyntax.isTokenByte) else {
+            guard !method.isEmpty, method.utf8.allSatisfy(HTTPToken.isTokenByte) else {
                 throw reader.error(key, "\(method.debugDescription) is not an HTTP method; write methods such as \"GET\" or \"POST\"")
             }
             methods.insert(method.uppercased())

@@ -54,7 +54,7 @@ public struct SidecarFlags: Sendable {
         apiKeyMethods = set.custom("api-key-methods", default: ProxyRoute.writeMethods, defaultText: "\"POST,PUT,PATCH,DELETE\"",
                                    typeName: "list", usage: "Methods that need an API key with -api-keys", group: group) { text throws(FlagValueError) in
             let methods = Set(text.split(separator: ",").map { $0.trimmingSpaces.uppercased() }.filter { !$0.isEmpty })
-            guard !methods.isEmpty, methods.allSatisfy({ $0.utf8.allSatisfy(LimitReqSyntax.isTokenByte) }) else {
+            guard !methods.isEmpty, methods.allSatisfy({ $0.utf8.allSatisfy(HTTPToken.isTokenByte) }) else {
                 throw FlagValueError("expected a comma-separated list of methods such as POST,PUT,DELETE")
             }
             return methods

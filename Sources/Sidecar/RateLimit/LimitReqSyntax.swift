@@ -52,7 +52,7 @@ enum LimitReqSyntax {
         }
         if text.hasPrefix("header:") {
             let name = text.dropFirst("header:".count)
-            guard !name.isEmpty, name.utf8.count <= 256, name.utf8.allSatisfy(isTokenByte) else {
+            guard !name.isEmpty, name.utf8.count <= 256, name.utf8.allSatisfy(HTTPToken.isTokenByte) else {
                 return .failure(Reason("the header name must be an HTTP field name such as header:x-api-user"))
             }
             return .success(.header(name.lowercased()))
@@ -98,9 +98,6 @@ enum LimitReqSyntax {
     static func isLetter(_ byte: UInt8) -> Bool {
         (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
     }
-
-    /// RFC 9110 `tchar`.
-    static func isTokenByte(_ byte: UInt8) -> Bool { HTTPToken.isTokenByte(byte) }
 
     /// Why a value is wrong.
     struct Reason: Error, Hashable, Sendable {

@@ -195,7 +195,7 @@ public enum ForwardingHeaders {
             var needsEscape = false
             for index in 0..<bytes.count {
                 let byte = bytes[index]
-                if !isTokenByte(byte) { token = false }
+                if !HTTPToken.isTokenByte(byte) { token = false }
                 if byte == 0x22 || byte == 0x5C || byte == 0x0D || byte == 0x0A { needsEscape = true }
             }
             if token {
@@ -321,7 +321,7 @@ public enum ForwardingHeaders {
 
     /// A `Forwarded` value as a token, or quoted when it holds characters a token cannot.
     static func quotedIfNeeded(_ value: String) -> String {
-        if !value.isEmpty, value.utf8.allSatisfy(isTokenByte) { return value }
+        if !value.isEmpty, value.utf8.allSatisfy(HTTPToken.isTokenByte) { return value }
         var quoted: [UInt8] = [0x22]
         quoted.reserveCapacity(value.utf8.count + 4)
         for byte in value.utf8 {
@@ -331,10 +331,6 @@ public enum ForwardingHeaders {
         quoted.append(0x22)
         return String(decoding: quoted, as: UTF8.self)
     }
-
-    /// RFC 9110 `tchar` (see ``HTTPToken``).
-    @inline(__always)
-    static func isTokenByte(_ byte: UInt8) -> Bool { HTTPToken.isTokenByte(byte) }
 }
 
 extension Substring {

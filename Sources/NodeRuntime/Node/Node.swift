@@ -3,6 +3,7 @@ import DiscoAuth
 import DiscoCore
 import DiscoLifecycle
 import DiscoNet
+import DiscoSystem
 import Synchronization
 
 // MARK: - Node
@@ -92,8 +93,12 @@ public final class Node: Service {
         } catch {
             throw NodeStartupError("cannot set up access control (-auth): \(error)")
         }
-        let directory = try NodeDataDirectory(path: configuration.dataDirectory, nodeID: configuration.nodeID)
-        try checkRemoval(directory, configuration: configuration, logger: logger)
+        // Opening the data directory may write and fsync (a first start, a new generation).
+        let directory = try await BlockingWork.run("data-directory") { () throws(NodeStartupError) -> NodeDataDirectory in
+            let directory = try NodeDataDirectory(path: configuration.dataDirectory, nodeID: configuration.nodeID)
+            try checkRemoval(directory, configuration: configuration, logger: logger)
+            return directory
+        }
         let keyHash: [UInt8]
         do {
             keyHash = try directory.nodeKey.hash()

@@ -1,0 +1,20 @@
+import Dispatch
+
+// MARK: - Blocking work off the cooperative pool
+
+/// Runs work that blocks its thread (file system calls that wait on the disk, such as `fsync`)
+/// on a dispatch queue of its own, so the few threads of Swift's cooperative pool keep running
+/// tasks meanwhile. (A queue made with a label gets a thread when it needs one, beyond the pool.)
+public enum BlockingWork {
+    /// Runs `work` off the cooperative pool and returns what it returned or throws what it threw.
+    public static func run<T: Sendable, Failure: Error>(
+        _ label: String, _ work: @escaping @Sendable () throws(Failure) -> T
+    ) async throws(Failure) -> T {
+        let result: Result<T, Failure> = await withCheckedContinuation { continuation in
+            DispatchQueue(label: "disco.blocking.\(label)").async {
+                continuation.resume(returning: Result { () throws(Failure) -> T in try work() })
+            }
+        }
+        return try result.get()
+    }
+}

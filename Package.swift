@@ -192,7 +192,7 @@ let package = Package(
         .testTarget(name: "DiscoDNSTests", dependencies: ["DiscoDNS", "DiscoNet", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "DiscoSRVTests", dependencies: ["DiscoSRV", "DiscoDNS", "DiscoTestKit"], swiftSettings: strictSettings),
-        .testTarget(name: "DNSServerCoreTests", dependencies: ["DNSServerCore", "DiscoDNSMessage", "DiscoCore"], swiftSettings: strictSettings),
+        .testTarget(name: "DNSServerCoreTests", dependencies: ["DNSServerCore", "DiscoDNSMessage", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "DiscoDNSServerTests",
             dependencies: ["DiscoDNSServer", "DNSServerCore", "DiscoNet", "DiscoDNS", "DiscoSRV", "DiscoCore", "DiscoTestKit"],

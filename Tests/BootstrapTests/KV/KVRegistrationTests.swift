@@ -133,7 +133,8 @@ import Testing
         settings.timeout = .seconds(2)
         let registry = ConsulLeaderRegistry(client: ConsulClient(settings: settings, transport: client), discoKey: "disco")
         let attempt = registration(registry, nodeRecord("a", port: 4001),
-                                   retry: KVRetryPolicy(initialBackoff: .milliseconds(20), deadline: .milliseconds(300)))
+                                   retry: KVRetryPolicy(initialBackoff: .milliseconds(20), maxBackoff: .milliseconds(100),
+                                                        deadline: .seconds(3)))
         let error = await #expect(throws: KVRegistrationError.self) { try await attempt.register() }
         await client.shutdown()
         #expect(error?.code == .storeFailed)

@@ -122,7 +122,10 @@ import Testing
 
     @Test func joinerGivesUpAfterItsAttemptsNamingTheLastErrors() async throws {
         let server = try await HTTPServer.start { _ in HTTPResponse(status: 503, bytes: BootstrapWire.errorBody("no leader yet; retry")) }
-        let joiner = Joiner(attempts: 2, interval: .milliseconds(10), logger: Logger(label: "join", handler: LogfmtHandler(sink: MemoryLogSink())))
+        // A generous per-request timeout: the errors named must be the server's answers, not
+        // timeouts of a loaded machine.
+        let joiner = Joiner(attempts: 2, interval: .milliseconds(10), timeout: .seconds(30),
+                            logger: Logger(label: "join", handler: LogfmtHandler(sink: MemoryLogSink())))
         do {
             _ = try await joiner.join(targets: [address(server)], request: request)
             Issue.record("expected the joiner to give up")

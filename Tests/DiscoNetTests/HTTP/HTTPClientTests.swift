@@ -101,19 +101,20 @@ struct HTTPClientTests {
     }
 
     @Test func refusedConnectionIsAClearError() async throws {
-        let listener = try await TCPListener.bind()
-        let address = listener.localAddress
-        listener.close()
-        try await waitUntil("listener closed") { (try? RawSocketClient(connectTo: address, timeoutSeconds: 1)) == nil }
+        // A port bound but not listening refuses, and stays ours: a closed listener's port could
+        // be taken meanwhile by another test's server, or be picked as the client's own port.
+        let refusing = try FreePort.Refusing()
+        let port = refusing.port
         let client = HTTPClient()
         do {
-            _ = try await client.send(HTTPClientRequest(url: "http://\(address)/"))
+            _ = try await client.send(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"))
             Issue.record("expected connect failure")
         } catch let error as HTTPClientError {
             #expect(error.code == .connectFailed)
             #expect(error.description.contains("refused"))
-            #expect(error.description.contains("\(address.port)"))
+            #expect(error.description.contains("\(port)"))
         }
+        withExtendedLifetime(refusing) {}
     }
 
     @Test func idleConnectionClosedByServerIsReplacedCleanly() async throws {

@@ -168,11 +168,22 @@ final class ObservingRole: Role {
             let answer = try? await client.send(HTTPClientRequest(url: first.apiURL + "/nodes?role=dns"))
             return answer?.bodyText.contains(#""id":"k2""#) == true
         }
-        // A write on the follower is forwarded to the leader; both apply it.
+        // A write on the follower is forwarded to the leader; both apply it. Until k2 has applied
+        // the entry that names k1's address it answers "unavailable: nothing was written", and a
+        // client retries.
         let key = KVKey("api-keys", "deploy-bot")
-        let result = try await follower.node.transact(KVTransaction(conditions: [.absent(key)], operations: [.put(key, Array("hash".utf8))]))
-        guard case .committed(let revision, let changes) = result else {
-            Issue.record("expected a commit, got \(result)")
+        let write = KVTransaction(conditions: [.absent(key)], operations: [.put(key, Array("hash".utf8))])
+        var outcome: KVTransactionResult?
+        try await waitUntil("k2 to forward the write to k1") {
+            do {
+                outcome = try await follower.node.transact(write)
+                return true
+            } catch let error as ReplicatedStateError where error.code == .unavailable {
+                return false
+            }
+        }
+        guard let result = outcome, case .committed(let revision, let changes) = result else {
+            Issue.record("expected a commit, got \(String(describing: outcome))")
             return
         }
         #expect(changes == [KVChange(key: key, value: Array("hash".utf8), revision: revision)])

@@ -78,6 +78,7 @@ extension Node {
                 await noticeRemoval(removal)
                 continue
             }
+            catchUpBookFromRecords()
             if consensus.status.isLeader {
                 await membershipChanges.withLock { await reconcileOnce() }
                 await trimEventLog()
@@ -178,8 +179,12 @@ extension Node {
 extension Node {
     /// Feeds replicated member records into the address book (newer observations still win).
     func watchReplicatedMembers() async {
+        // Subscribe before reading: a change applied between the read and the subscription
+        // (a restarting node replays its log meanwhile) would otherwise never reach the book,
+        // and Raft would keep sending to a member's old address.
+        let changes = store.changes()
         for member in store.members { learnReplicated(member, previous: nil) }
-        for await change in store.changes() {
+        for await change in changes {
             switch change {
             case .applied(_, .memberUpdated(let member, let previous)): learnReplicated(member, previous: previous)
             case .restored: for member in store.members { learnReplicated(member, previous: nil) }
@@ -188,7 +193,18 @@ extension Node {
         }
     }
 
-    private func learnReplicated(_ member: ClusterMember, previous: ClusterMember?) {
+    /// Offers every committed member record's addresses to the address book again, under the
+    /// book's own rules (a fresher proven observation still wins; roles announced since are kept).
+    /// The change stream keeps the book current; this repairs a book that fell behind anyway,
+    /// which nothing else would: the leader's reconciliation leaves a record that is newer than
+    /// the book as it is, and Raft would go on sending to the member's old address.
+    func catchUpBookFromRecords() {
+        for member in store.members { learnReplicated(member, previous: nil, roles: false) }
+    }
+
+    /// Feeds one committed record to the book: its addresses, and with `roles` its roles (a
+    /// record as it is applied is what every leader reconciles towards).
+    private func learnReplicated(_ member: ClusterMember, previous: ClusterMember?, roles: Bool = true) {
         guard let raft = try? PeerAddress(parsing: member.raftAddress), let api = try? PeerAddress(parsing: member.apiAddress) else {
             return
         }
@@ -199,7 +215,6 @@ extension Node {
         }
         book.learnReplicated(member.id, raftAddress: raft, apiAddress: api, voter: member.voter, keyHash: member.keyHash,
                              generation: member.generation, previous: old)
-        // The committed record is what every leader reconciles towards.
-        if member.id != id { book.noteRoles(member.id, member.roles) }
+        if roles, member.id != id { book.noteRoles(member.id, member.roles) }
     }
 }

@@ -1,6 +1,5 @@
 import Dispatch
 @preconcurrency import Glibc
-import Synchronization
 
 // MARK: - Spawning with a clean signal state
 
@@ -20,35 +19,21 @@ struct SpawnedChild {
 /// process group, so terminal signals aimed at the test runner do not reach it.
 func spawnChild(executable: String, arguments: [String], environment: [String: String], directory: String? = nil,
                 input: [UInt8]? = nil) throws(ChildProcess.Failure) -> SpawnedChild {
-    // One spawn at a time: between `pipe` and `fcntl(FD_CLOEXEC)` a pipe's ends are inheritable,
-    // and a child spawned by another thread in that moment would keep this child's output pipe
-    // open after this child exits (its reader then never sees the end, and a short command
-    // "does not finish"). posix_spawn itself takes microseconds.
-    try spawnLock.withLock { _ throws(ChildProcess.Failure) -> SpawnedChild in
-        try spawnChildLocked(executable: executable, arguments: arguments, environment: environment, directory: directory, input: input)
-    }
-}
-
-private let spawnLock = Mutex<Void>(())
-
-private func spawnChildLocked(executable: String, arguments: [String], environment: [String: String], directory: String?,
-                              input: [UInt8]?) throws(ChildProcess.Failure) -> SpawnedChild {
+    // Every end is close-on-exec from its creation: a child spawned meanwhile by another thread
+    // never inherits one (it would keep this child's output open after it exits, and our reader
+    // would never see the end). The file actions' dup2 gives this child its own copies.
     var inPipe: [Int32] = [-1, -1]
     if input != nil {
-        guard pipe(&inPipe) == 0 else { throw .init(description: "pipe failed: errno \(errno)") }
-        for fd in inPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        guard closeOnExecPipe(&inPipe) == 0 else { throw .init(description: "pipe failed: errno \(errno)") }
     }
     var outPipe: [Int32] = [-1, -1]
     var errPipe: [Int32] = [-1, -1]
-    // pipe2(O_CLOEXEC) is not imported; set close-on-exec right away so no other child inherits
-    // these ends (which would keep our reader from seeing end of file).
-    guard pipe(&outPipe) == 0 else { throw .init(description: "pipe failed: errno \(errno)") }
-    guard pipe(&errPipe) == 0 else {
+    guard closeOnExecPipe(&outPipe) == 0 else { throw .init(description: "pipe failed: errno \(errno)") }
+    guard closeOnExecPipe(&errPipe) == 0 else {
         close(outPipe[0])
         close(outPipe[1])
         throw .init(description: "pipe failed: errno \(errno)")
     }
-    for fd in outPipe + errPipe { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
 
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
@@ -110,6 +95,18 @@ private func spawnChildLocked(executable: String, arguments: [String], environme
     }
     return SpawnedChild(pid: pid, stdout: outPipe[0], stderr: errPipe[0])
 }
+
+/// `pipe2(fds, O_CLOEXEC)`: a pipe whose ends are close-on-exec from the start. Swift does not
+/// import `pipe2`; it is looked up at run time.
+private func closeOnExecPipe(_ fds: inout [Int32]) -> Int32 {
+    guard let pipe2 = spawnPipe2 else { return -1 }
+    return fds.withUnsafeMutableBufferPointer { buffer in buffer.baseAddress.map { pipe2($0, O_CLOEXEC) } ?? -1 }
+}
+
+private let spawnPipe2: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32)? = {
+    guard let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "pipe2") else { return nil }
+    return unsafeBitCast(symbol, to: (@convention(c) (UnsafeMutablePointer<Int32>, Int32) -> Int32).self)
+}()
 
 /// glibc's `posix_spawn_file_actions_addchdir_np` (2.29 and later), looked up at run time: Swift
 /// does not import it. Changing the child's directory in its file actions leaves the parent's

@@ -41,6 +41,9 @@ struct ConsulTarget {
             let server = try await ConsulKVServer.start(double: double)
             var settings = ConsulClient.Settings(address: server.address)
             settings.token = token
+            // A generous deadline: it bounds a hang; a loaded machine (the whole suite starting
+            // at once) can take seconds to answer.
+            settings.timeout = .seconds(30)
             let client = HTTPClient()
             do {
                 try await body(ConsulTarget(transport: client, settings: settings, clock: clock, keyPrefix: prefix))

@@ -14,7 +14,7 @@ import DiscoTestKit
     func registry(_ endpoints: [String], key: String = "disco", ttl: Duration = .seconds(10),
                   username: String? = nil, password: String? = nil) -> EtcdLeaderRegistry {
         EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: endpoints, username: username, password: password,
-                                                timeout: .seconds(3), transport: HTTPClient()),
+                                                timeout: .seconds(30), transport: HTTPClient()),
                            discoKey: key, ttl: ttl)
     }
 

@@ -28,7 +28,7 @@ import DiscoTestKit
         settings.certFile = credential.certificate
         settings.keyFile = credential.key
         let transport = try HTTPClient().withTLS(settings)
-        let client = EtcdClient(gateway: EtcdGateway(endpoints: etcd.endpoints, timeout: .seconds(3), transport: transport))
+        let client = EtcdClient(gateway: EtcdGateway(endpoints: etcd.endpoints, timeout: .seconds(30), transport: transport))
         #expect(etcd.endpoints[0].hasPrefix("https://"))
 
         let start = try await client.put("/tls/a", [UInt8]("1"))

@@ -3,8 +3,10 @@ import DiscoNet
 import DiscoTestKit
 @testable import DiscoEtcd
 
-/// A client of the fixture's endpoints through DiscoNet's pooled client.
-func etcdClient(_ endpoints: [String], timeout: Duration = .seconds(3)) -> EtcdClient {
+/// A client of the fixture's endpoints through DiscoNet's pooled client. The default deadline is
+/// generous: it bounds a hang, and a loaded machine (the whole suite starting at once, etcd
+/// syncing its log) can take seconds to answer.
+func etcdClient(_ endpoints: [String], timeout: Duration = .seconds(30)) -> EtcdClient {
     EtcdClient(gateway: EtcdGateway(endpoints: endpoints, timeout: timeout, transport: HTTPClient()))
 }
 

@@ -13,11 +13,13 @@ let testLogger = Logger(label: "sidecar-test", level: .critical, handler: Logfmt
 
 /// A configuration that listens on 127.0.0.1 port 0 and fronts `upstreams` (the first with the
 /// default routes unless `routes` are given). Health checks are off unless `healthInterval` is set.
+/// The timeouts are generous (they bound a hang; a loaded machine can take seconds to answer);
+/// tests of the timeouts set their own.
 func proxyConfiguration(_ upstreams: [(String, SocketAddress)], routes: [ProxyRoute] = [],
                         healthInterval: Duration = .zero) -> ProxyConfiguration {
     ProxyConfiguration(listenAddress: PeerAddress(host: "127.0.0.1", port: 0),
                        upstreams: upstreams.map { UpstreamDefinition(name: $0.0, address: PeerAddress(host: $0.1.host, port: $0.1.port)) },
-                       routes: routes, healthInterval: healthInterval, connectTimeout: .seconds(2), readTimeout: .seconds(5))
+                       routes: routes, healthInterval: healthInterval, connectTimeout: .seconds(10), readTimeout: .seconds(30))
 }
 
 /// Starts the proxy, runs `body`, and stops it.

@@ -1,5 +1,6 @@
 import DiscoCore
 @testable import RaftCore
+import DiscoTestKit
 import Testing
 
 // MARK: - Codec
@@ -114,16 +115,19 @@ struct RaftCodecTests {
     }
 
     @Test("random bytes never crash the decoder")
-    func randomBytes() {
-        var random = DeterministicRandom(seed: 99)
-        let valid = Self.messages.map(RaftCodec.encode)
-        for round in 0..<5_000 {
-            var bytes = valid[round % valid.count]
-            for _ in 0..<Int.random(in: 1...4, using: &random) {
-                let position = Int.random(in: 0..<bytes.count, using: &random)
-                bytes[position] = UInt8.random(in: 0...255, using: &random)
+    func randomBytes() async {
+        // Off the cooperative pool: 5,000 decodes take a while in a debug build.
+        await CPUBoundWork.runTest {
+            var random = DeterministicRandom(seed: 99)
+            let valid = Self.messages.map(RaftCodec.encode)
+            for round in 0..<5_000 {
+                var bytes = valid[round % valid.count]
+                for _ in 0..<Int.random(in: 1...4, using: &random) {
+                    let position = Int.random(in: 0..<bytes.count, using: &random)
+                    bytes[position] = UInt8.random(in: 0...255, using: &random)
+                }
+                _ = try? RaftCodec.decodeMessage(bytes)
             }
-            _ = try? RaftCodec.decodeMessage(bytes)
         }
     }
 }

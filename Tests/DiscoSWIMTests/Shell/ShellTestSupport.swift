@@ -19,7 +19,8 @@ final class ShellGroup: Sendable {
         var configuration = SWIM.Shell.Configuration(
             id: NodeID(stringLiteral: name), port: port, metadata: metadata, settings: settings,
             logger: Logger(label: "swim", level: logLevel, handler: LogfmtHandler()))
-        configuration.pushPullTimeout = .seconds(5)
+        // Generous: it bounds a hang; a join's push-pull on a loaded machine can take seconds.
+        configuration.pushPullTimeout = .seconds(30)
         configuration.encryption = encryption
         let shell = try await SWIM.Shell.start(configuration)
         shells.withLock { $0.append(shell) }

@@ -19,9 +19,7 @@ struct AddressBookRepairTests {
             first.removeDirectory()
             second.removeDirectory()
         }
-        second.configuration.cluster.voter = false
-        second.configuration.formation.plan = .join
-        second.configuration.formation.join = [PeerAddress(host: "127.0.0.1", port: first.httpPort)]
+        second.joinAsNonVoter(of: first)
         let leader = try await RunningNode.start(first.configuration)
         try await waitUntil("b1 to lead") { leader.node.keyValues(namespace: "x").revision > 0 }
         let follower = try await RunningNode.start(second.configuration)

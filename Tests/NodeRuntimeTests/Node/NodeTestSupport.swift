@@ -25,6 +25,14 @@ struct TestNodeSetup {
     var apiURL: String { "http://127.0.0.1:\(httpPort)" }
 
     func removeDirectory() { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
+
+    /// Makes this node join `member`'s cluster (through its API) as a non-voter: the cluster keeps
+    /// its quorum when this node stops first.
+    mutating func joinAsNonVoter(of member: TestNodeSetup) {
+        configuration.cluster.voter = false
+        configuration.formation.plan = .join
+        configuration.formation.join = [PeerAddress(host: "127.0.0.1", port: member.httpPort)]
+    }
 }
 
 /// A logger whose lines go nowhere (or into `sink`).

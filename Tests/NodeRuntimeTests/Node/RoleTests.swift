@@ -156,10 +156,7 @@ final class ObservingRole: Role {
             second.removeDirectory()
         }
         second.configuration.cluster.roles = ["dns"]
-        // A non-voter: k1 keeps its quorum when k2 stops first.
-        second.configuration.cluster.voter = false
-        second.configuration.formation.plan = .join
-        second.configuration.formation.join = [PeerAddress(host: "127.0.0.1", port: first.httpPort)]
+        second.joinAsNonVoter(of: first)
         let leader = try await RunningNode.start(first.configuration)
         try await waitUntil("k1 to lead") { leader.node.keyValues(namespace: "x").revision > 0 }
         let follower = try await RunningNode.start(second.configuration)

@@ -106,7 +106,11 @@ public final class FileLock: Sendable {
     public func release() {
         descriptor.withLock { fd in
             guard fd >= 0 else { return }
-            close(fd)  // closing the only descriptor drops the flock
+            // Unlock before closing: a child this process is spawning at this moment holds a
+            // copy of the descriptor until its exec closes it, and closing ours alone would
+            // leave the lock held by that copy meanwhile (the next holder would be refused).
+            flock(fd, LOCK_UN)
+            close(fd)
             fd = -1
         }
     }

@@ -54,6 +54,24 @@ import Testing
         _ = try FileLock(path: directory + "/node.lock")
     }
 
+    /// A copy of the lock's descriptor (what a child being spawned holds until its exec closes
+    /// it) does not keep the lock held once it is released.
+    @Test func aReleasedLockIsFreeWhileACopyOfItsDescriptorIsStillOpen() throws {
+        let directory = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/node.lock"
+        let first = try FileLock(path: path)
+        let descriptors = try FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd").compactMap { Int32($0) }
+        let original = try #require(descriptors.first { fd in
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/\(fd)")) == path
+        })
+        let copy = dup(original)
+        #expect(copy >= 0)
+        defer { close(copy) }
+        first.release()
+        _ = try FileLock(path: path)
+    }
+
     // These read variables the test process already has: setting one (setenv) while other tests'
     // threads spawn processes or read the environment can crash the process.
     @Test func environmentLookupAndExpansionReadTheProcess() throws {

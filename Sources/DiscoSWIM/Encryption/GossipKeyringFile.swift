@@ -34,6 +34,9 @@ extension SWIM {
             var installer: (@Sendable (GossipKeyring) throws -> Void)?
             var counters = Counters()
             var poller: Task<Void, Never>?
+            /// Contents refused as invalid, and why: asked again, they are not parsed, counted or
+            /// logged as an error again (the poller would otherwise refuse them every interval).
+            var invalid: (contents: [UInt8], reason: String)?
         }
 
         public let path: String
@@ -82,8 +85,19 @@ extension SWIM {
                     logger.info("gossip keyring file unchanged", metadata: ["path": "\(path)", "trigger": "\(trigger)"])
                     return .unchanged
                 }
+                if let invalid = state.withLock({ $0.invalid }), invalid.contents == contents {
+                    logger.warning("gossip keyring file unchanged since it was refused; the keys in use stay", metadata: [
+                        "path": "\(path)", "trigger": "\(trigger)", "error": "\(invalid.reason)",
+                    ])
+                    return .failed(invalid.reason)
+                }
+            } catch {
+                return failed(error.message, trigger: trigger)
+            }
+            do throws(ConfigError) {
                 keyring = try Self.parse(contents, path: path)
             } catch {
+                state.withLock { $0.invalid = (contents, error.message) }
                 return failed(error.message, trigger: trigger)
             }
             do {
@@ -94,6 +108,7 @@ extension SWIM {
             state.withLock {
                 $0.contents = contents
                 $0.keyring = keyring
+                $0.invalid = nil
                 $0.counters.reloads += 1
             }
             logger.info("gossip keyring reloaded", metadata: ["path": "\(path)", "trigger": "\(trigger)", "keys": "\(keyring.fingerprints)"])
@@ -135,10 +150,12 @@ extension SWIM {
             }
         }
 
-        /// Reloads when the file's bytes differ from what was last installed. A file that is
-        /// briefly missing (replaced by a rename) is not an error until a reload is asked for.
+        /// Reloads when the file's bytes differ from what was last installed and from what was
+        /// last refused as invalid. A file that is briefly missing (replaced by a rename) is not
+        /// an error until a reload is asked for.
         func pollOnce() {
-            guard let contents = try? Self.read(path), contents != state.withLock({ $0.contents }) else { return }
+            guard let contents = try? Self.read(path),
+                  state.withLock({ contents != $0.contents && contents != $0.invalid?.contents }) else { return }
             reload(trigger: "file changed")
         }
 

@@ -63,6 +63,35 @@ import Testing
         }
     }
 
+    /// Invalid contents are refused once: asked again (a signal after the poller, or the poller
+    /// every interval) they are reported as still refused, not parsed, counted or logged as an
+    /// error again. After a good file, the same invalid contents count again.
+    @Test func invalidContentsAreRefusedOnceUntilTheFileChanges() async throws {
+        try await withKeyringFile(#"{"primary": "\#(Self.one)"}"#) { path in
+            let file = try SWIM.GossipKeyringFile(path: path, logger: logger)
+            let broken = #"{"primary": "not a key"}"#
+            try write(broken, to: path)
+            guard case .failed(let first) = file.reload(trigger: "test"), case .failed(let again) = file.reload(trigger: "test") else {
+                Issue.record("invalid contents were installed")
+                return
+            }
+            #expect(again == first)
+            #expect(file.counters.failures == 1)
+            try write(#"{"primary": "\#(Self.two)"}"#, to: path)
+            guard case .installed = file.reload(trigger: "test") else {
+                Issue.record("a good file was not installed")
+                return
+            }
+            try write(broken, to: path)
+            guard case .failed = file.reload(trigger: "test") else {
+                Issue.record("invalid contents were installed")
+                return
+            }
+            #expect(file.counters.failures == 2 && file.counters.reloads == 1)
+            #expect(file.keyring.primary.bytes.first == 2)
+        }
+    }
+
     @Test func anInstallerThatRefusesLeavesTheKeyringAsItWas() async throws {
         try await withKeyringFile(#"["\#(Self.one)"]"#) { path in
             let file = try SWIM.GossipKeyringFile(path: path, logger: logger)

@@ -179,9 +179,9 @@ extension Node {
 extension Node {
     /// Feeds replicated member records into the address book (newer observations still win).
     func watchReplicatedMembers() async {
-        // Subscribe before reading: a change applied between the read and the subscription
-        // (a restarting node replays its log meanwhile) would otherwise never reach the book,
-        // and Raft would keep sending to a member's old address.
+        // Subscribe before reading: entries are applied on Raft's thread meanwhile, and a change
+        // applied between the read and the subscription would otherwise never reach the book
+        // (Raft would keep sending to a member's old address).
         let changes = store.changes()
         for member in store.members { learnReplicated(member, previous: nil) }
         for await change in changes {

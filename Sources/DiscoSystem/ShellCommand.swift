@@ -151,13 +151,7 @@ private final class RunningChild: Sendable {
     init(pid: pid_t) { self.pid = pid }
 
     func waitForExit() async -> ShellCommand.Outcome? {
-        await withCheckedContinuation { continuation in
-            // A queue of its own targets an overcommitting root queue: a thread blocked in
-            // waitid never takes one the cooperative pool needs (the plain global queue can).
-            DispatchQueue(label: "disco.shell-command.wait").async {
-                continuation.resume(returning: self.blockingWait())
-            }
-        }
+        await BlockingWork.run("shell-command-wait") { self.blockingWait() }
     }
 
     /// Waits without reaping, marks the child exited, then reaps it: a kill that checks the mark

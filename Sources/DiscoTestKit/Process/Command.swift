@@ -1,3 +1,4 @@
+import DiscoSystem
 import Dispatch
 import Foundation
 @preconcurrency import Glibc
@@ -31,12 +32,9 @@ public enum Command {
                                    directory: directory, input: input.map { Array($0.utf8) })
         let deadline = DispatchTime.now() + .nanoseconds(Int(timeout.components.seconds) * 1_000_000_000
             + Int(timeout.components.attoseconds / 1_000_000_000))
-        return try await withCheckedThrowingContinuation { continuation in
-            DispatchQueue(label: "disco.testkit.command").async {
-                continuation.resume(with: Result { () throws(Failure) in
-                    try collect(child, deadline: deadline, description: ([path] + arguments).joined(separator: " "))
-                })
-            }
+        let description = ([path] + arguments).joined(separator: " ")
+        return try await BlockingWork.run("testkit-command") { () throws(Failure) in
+            try collect(child, deadline: deadline, description: description)
         }
     }
 

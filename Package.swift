@@ -223,7 +223,7 @@ let package = Package(
         .testTarget(name: "SidecarTests", dependencies: ["Sidecar", "RateLimitCore", "DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         .testTarget(
             name: "SidecarProxyTests",
-            dependencies: ["SidecarProxy", "Sidecar", "RateLimitCore", "DiscoCore", "DiscoSystem", "DiscoNet", "DiscoTestKit"],
+            dependencies: ["SidecarProxy", "Sidecar", "RateLimitCore", "DiscoCore", "DiscoSystem", "DiscoNet", "DiscoTestKit", "LeaseCore"],
             swiftSettings: strictSettings
         ),
         .testTarget(name: "DiscoTestKitTests", dependencies: ["DiscoTestKit"], swiftSettings: strictSettings),

@@ -2,6 +2,7 @@ import DiscoCore
 import DiscoNet
 import DiscoTestKit
 import Foundation
+import LeaseCore
 import Testing
 
 // MARK: - Raft leader changes do not move the lease
@@ -9,23 +10,56 @@ import Testing
 /// Three `disco-sidecar -hot-cold` with the **default** lease (ttl 500 ms, renew deadline 400 ms,
 /// shorter than a Raft election): Raft leadership moves away from the hot replica, then the
 /// Raft leader that is not the hot is killed. Each time the hot may suspend acting while
-/// renewals cannot commit, but it stays the same replica with the same token: no grant, no
-/// hot/cold change, and the store sees one token throughout.
+/// renewals cannot commit, but it stays the same replica with the same token: no grant, and
+/// the store sees one token throughout.
+///
+/// No hot/cold change either, when the election ends in time: a suspended holder becomes cold
+/// only at its suspension limit. The simulator proves that the design's election fits (10,000
+/// seeds); real processes on a loaded machine may elect more slowly, so here the check holds
+/// whenever the measured write pause shows the hot was acting again before it could have become
+/// cold, and otherwise a cold may only be `expired` (never `superseded` or `moved`).
 @Suite("disco-sidecar -hot-cold: Raft leader changes keep the hot", .serialized)
 struct HotColdLeaderChangeProcessTests {
     static let defaultLease = ["-hot-cold", "-hot-cold-group", "orders", "-upstream-health-interval", "500ms"]
 
-    /// This replica's cold transitions and suspensions, from its `/metrics`.
-    static func counters(_ node: DiscodProcess) async -> (cold: Int, suspensions: Int)? {
+    /// This replica's cold transitions (all, and those for any reason but `expired`) and
+    /// suspensions, from its `/metrics`.
+    static func counters(_ node: DiscodProcess) async -> (cold: Int, notExpired: Int, suspensions: Int)? {
         guard let answer = try? await node.request("GET", "/metrics", timeout: .seconds(5)), answer.status == 200 else { return nil }
         var cold = 0
+        var notExpired = 0
         var suspensions = 0
         for line in answer.text.split(separator: "\n") where !line.hasPrefix("#") {
             guard let value = line.split(separator: " ").last.flatMap({ Int($0) }) else { continue }
-            if line.hasPrefix("disco_hot_cold_transitions_total"), line.contains("state=\"cold\"") { cold += value }
+            if line.hasPrefix("disco_hot_cold_transitions_total"), line.contains("state=\"cold\"") {
+                cold += value
+                if !line.contains("reason=\"expired\"") { notExpired += value }
+            }
             if line.hasPrefix("disco_hot_cold_suspensions_total") { suspensions += value }
         }
-        return (cold, suspensions)
+        return (cold, notExpired, suspensions)
+    }
+
+    /// The shortest write pause across which the hot can have become cold. It acts until its
+    /// last applied renewal's send plus the renew deadline, becomes cold at that send plus the
+    /// suspension limit, and acts again only after a renewal sent later commits: a pause spanning
+    /// a cold lasts at least the difference on its clock. The store's clock sees it shortened by
+    /// at most the delivery time of the last write before it, hence half of it.
+    static let shortestPauseAcrossACold: Duration = {
+        let settings = LeaseSettings()
+        return (settings.suspensionLimit - settings.renewDeadline) / 2
+    }()
+
+    /// Checks the hot's cold transitions across a change with write pause `pause`: none when the
+    /// pause proves it acted again in time, and never one for a reason but `expired`.
+    static func expectNoColdUnlessExpired(before: (cold: Int, notExpired: Int, suspensions: Int),
+                                          after: (cold: Int, notExpired: Int, suspensions: Int), pause: Duration, during change: String) {
+        #expect(after.notExpired == before.notExpired, "the hot became cold during \(change) for a reason other than its suspension limit")
+        if pause < shortestPauseAcrossACold {
+            #expect(after.cold == before.cold, "the hot became cold during \(change), yet it acted again after a pause of only \(pause)")
+        } else if after.cold != before.cold {
+            print("\(change): the election outlasted the suspension limit (write pause \(pause)); the hot became cold and hot again with its token")
+        }
     }
 
     /// The longest stretch between writes the store accepted from `start` on (the write pause).
@@ -95,7 +129,7 @@ struct HotColdLeaderChangeProcessTests {
             let again = try await group.waitForHot(among: [0, 1, 2], above: 0)
             #expect(again.index == first.index && again.token == first.token, "the lease stayed where it was")
             let afterTransfer = try #require(await Self.counters(nodes[first.index]))
-            #expect(afterTransfer.cold == before.cold, "the hot became cold during the leadership transfer")
+            Self.expectNoColdUnlessExpired(before: before, after: afterTransfer, pause: transferPause, during: "the leadership transfer")
             print("leadership transfer from the hot: longest write pause \(transferPause), suspensions \(afterTransfer.suspensions - before.suspensions)")
 
             // kill -9 of the Raft leader, which is not the hot.
@@ -112,7 +146,7 @@ struct HotColdLeaderChangeProcessTests {
                 try await group.waitForWritesAccepted(through: survivors, by: first.index, token: first.token, label: "after-kill")
             }
             let afterKill = try #require(await Self.counters(nodes[first.index]))
-            #expect(afterKill.cold == before.cold, "the hot became cold while the Raft leader was replaced")
+            Self.expectNoColdUnlessExpired(before: afterTransfer, after: afterKill, pause: killPause, during: "the Raft leader's replacement")
             print("kill -9 of the Raft leader (not the hot): longest write pause \(killPause), "
                 + "suspensions \(afterKill.suspensions - afterTransfer.suspensions)")
 

@@ -102,7 +102,11 @@ public final class EtcdLeaseKeeper: Sendable {
             }
             if !stillValid { throw lostError(id) }
         } catch {
-            if case .leaseLost = error.kind { markLost(id, reason: error.message) }
+            if case .leaseLost = error.kind {
+                // Past the deadline this is what a missed deadline looks like (etcd expired the
+                // lease no earlier); before it, etcd dropped a lease we still held in time.
+                markLost(id, reason: ContinuousClock.now >= deadline ? "not renewed before its deadline (\(error.message))" : error.message)
+            }
             if case .held = phase, ContinuousClock.now >= deadline {
                 markLost(id, reason: "not renewed before its deadline (\(error.message))")
             }

@@ -54,8 +54,25 @@ import DiscoTestKit
             try await client.revokeLease(id)
             let reason = await keeper.run()
             #expect(reason != nil && !keeper.isValid)
-            guard case .lost(let lostID, _) = keeper.phase else { Issue.record("phase \(keeper.phase)"); return }
+            guard case .lost(let lostID, let lostReason) = keeper.phase else { Issue.record("phase \(keeper.phase)"); return }
             #expect(lostID == id)
+            #expect(lostReason.contains("no longer knows") && !lostReason.contains("deadline"), "\(lostReason)")
+        }
+    }
+
+    /// etcd answers "no such lease" both when it expired one (which it does no earlier than our
+    /// deadline) and when something dropped it: past the deadline, the keeper names the deadline.
+    @Test func aLeaseEtcdForgotAfterTheDeadlineIsLostForTheDeadline() async throws {
+        try await withEtcd { etcd in
+            let client = etcdClient(etcd.endpoints)
+            let keeper = EtcdLeaseKeeper(client: client, ttl: .seconds(2))
+            let id = try await keeper.grant()
+            try await client.revokeLease(id)
+            try await waitUntil("the keeper's deadline to pass") { ContinuousClock.now >= keeper.deadline }
+            await #expect(throws: EtcdError.self) { try await keeper.renew() }
+            guard case .lost(let lostID, let reason) = keeper.phase else { Issue.record("phase \(keeper.phase)"); return }
+            #expect(lostID == id)
+            #expect(reason.hasPrefix("not renewed before its deadline") && reason.contains("no longer knows"), "\(reason)")
         }
     }
 

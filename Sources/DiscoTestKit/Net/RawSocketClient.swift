@@ -11,6 +11,12 @@ import Dispatch
 /// Failure of the raw test client.
 public struct RawSocketError: Error, CustomStringConvertible {
     public let description: String
+    /// The `errno` of a failed system call (0 when none).
+    public var errnoCode: Int32 = 0
+
+    /// Whether a send failed because the peer had already closed the connection (reset or
+    /// pipe closed): its answer, if any, is waiting to be read.
+    public var peerHasClosed: Bool { errnoCode == ECONNRESET || errnoCode == EPIPE }
 }
 
 /// A response as read by ``RawSocketClient``: deliberately naive, independent of DiscoNet's parser.
@@ -86,7 +92,7 @@ public final class RawSocketClient: @unchecked Sendable {
             let sent = bytes.withUnsafeBytes { raw in
                 Glibc.send(fd, UnsafeRawBufferPointer(rebasing: raw[offset...]).baseAddress, bytes.count - offset, Int32(MSG_NOSIGNAL))
             }
-            guard sent > 0 else { throw RawSocketError(description: "send failed: errno \(errno)") }
+            guard sent > 0 else { throw RawSocketError(description: "send failed: errno \(errno)", errnoCode: errno) }
             offset += sent
         }
     }

@@ -102,14 +102,12 @@ public final class EtcdLeaseKeeper: Sendable {
             }
             if !stillValid { throw lostError(id) }
         } catch {
-            if case .leaseLost = error.kind {
-                // Past the deadline this is what a missed deadline looks like (etcd expired the
-                // lease no earlier); before it, etcd dropped a lease we still held in time.
-                markLost(id, reason: ContinuousClock.now >= deadline ? "not renewed before its deadline (\(error.message))" : error.message)
-            }
+            // The deadline first: past it, etcd's "no such lease" is what a missed deadline looks
+            // like (etcd expires a lease no earlier); before it, etcd dropped a lease held in time.
             if case .held = phase, ContinuousClock.now >= deadline {
                 markLost(id, reason: "not renewed before its deadline (\(error.message))")
             }
+            if case .leaseLost = error.kind { markLost(id, reason: error.message) }
             if case .lost = phase { throw lostError(id) }
             throw error
         }

@@ -22,22 +22,26 @@ import Testing
 struct HotColdLeaderChangeProcessTests {
     static let defaultLease = ["-hot-cold", "-hot-cold-group", "orders", "-upstream-health-interval", "500ms"]
 
-    /// This replica's cold transitions (all, and those for any reason but `expired`) and
-    /// suspensions, from its `/metrics`.
-    static func counters(_ node: DiscodProcess) async -> (cold: Int, notExpired: Int, suspensions: Int)? {
-        guard let answer = try? await node.request("GET", "/metrics", timeout: .seconds(5)), answer.status == 200 else { return nil }
+    /// A replica's cold transitions (all, and those for any reason but `expired`) and suspensions.
+    struct Counters {
         var cold = 0
         var notExpired = 0
         var suspensions = 0
+    }
+
+    /// This replica's counters, from its `/metrics`.
+    static func counters(_ node: DiscodProcess) async -> Counters? {
+        guard let answer = try? await node.request("GET", "/metrics", timeout: .seconds(5)), answer.status == 200 else { return nil }
+        var counters = Counters()
         for line in answer.text.split(separator: "\n") where !line.hasPrefix("#") {
             guard let value = line.split(separator: " ").last.flatMap({ Int($0) }) else { continue }
             if line.hasPrefix("disco_hot_cold_transitions_total"), line.contains("state=\"cold\"") {
-                cold += value
-                if !line.contains("reason=\"expired\"") { notExpired += value }
+                counters.cold += value
+                if !line.contains("reason=\"expired\"") { counters.notExpired += value }
             }
-            if line.hasPrefix("disco_hot_cold_suspensions_total") { suspensions += value }
+            if line.hasPrefix("disco_hot_cold_suspensions_total") { counters.suspensions += value }
         }
-        return (cold, notExpired, suspensions)
+        return counters
     }
 
     /// The shortest write pause across which the hot can have become cold. It acts until its
@@ -52,8 +56,7 @@ struct HotColdLeaderChangeProcessTests {
 
     /// Checks the hot's cold transitions across a change with write pause `pause`: none when the
     /// pause proves it acted again in time, and never one for a reason but `expired`.
-    static func expectNoColdUnlessExpired(before: (cold: Int, notExpired: Int, suspensions: Int),
-                                          after: (cold: Int, notExpired: Int, suspensions: Int), pause: Duration, during change: String) {
+    static func expectNoColdUnlessExpired(before: Counters, after: Counters, pause: Duration, during change: String) {
         #expect(after.notExpired == before.notExpired, "the hot became cold during \(change) for a reason other than its suspension limit")
         if pause < shortestPauseAcrossACold {
             #expect(after.cold == before.cold, "the hot became cold during \(change), yet it acted again after a pause of only \(pause)")

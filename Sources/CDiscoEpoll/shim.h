@@ -14,10 +14,14 @@ extern int pthread_setname_np(pthread_t thread, const char *name);
 static inline int disco_accept4(int fd, int flags) { return accept4(fd, 0, 0, flags); }
 static inline int disco_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
 
-// read(2) and send(2) on a non-blocking socket as plain system calls: libc's wrappers are
+// recv(2) and send(2) on a non-blocking socket as plain system calls: libc's wrappers are
 // cancellation points, which cost two extra calls around each system call; the event loop's
-// threads are never cancelled. -1 with errno set on failure, as the wrappers.
-static inline long disco_read(int fd, void *buffer, size_t count) { return syscall(SYS_read, fd, buffer, count); }
+// threads are never cancelled. recvfrom, not read: a socket read through read(2) also takes the
+// file layer's position lock and checks, which a socket has no use for. -1 with errno set on
+// failure, as the wrappers.
+static inline long disco_receive(int fd, void *buffer, size_t count) {
+    return syscall(SYS_recvfrom, fd, buffer, count, 0, (void *)0, (void *)0);
+}
 static inline long disco_send(int fd, const void *buffer, size_t count, int flags) {
     return syscall(SYS_sendto, fd, buffer, count, flags, (void *)0, 0);
 }

@@ -148,7 +148,7 @@ struct Socket: Sendable, Hashable {
 
     /// Reads into `buffer`. Returns nil when no data is available, 0 at end of stream.
     func read(into buffer: UnsafeMutableRawBufferPointer) throws(SystemError) -> Int? {
-        try nonBlocking("read") { disco_read(fd, buffer.baseAddress, buffer.count) }
+        try nonBlocking("recv") { disco_receive(fd, buffer.baseAddress, buffer.count) }
     }
 
     /// Sends bytes without raising SIGPIPE. Returns nil when the send buffer is full.

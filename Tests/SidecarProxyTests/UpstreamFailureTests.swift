@@ -52,8 +52,8 @@ struct UpstreamFailureTests {
     @Test func anUpstreamThatStopsAnsweringOnAKeptAliveConnectionIs504() async throws {
         let once = try await ScriptedTCPUpstream(script: Array("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok".utf8), closeAfter: false)
         var configuration = proxyConfiguration([("once", once.address)])
-        // Long enough for the first answer on a loaded machine (3 s once was not, with the whole
-        // suite starting at once); the second request waits it out.
+        // Long enough for the first answer on a loaded machine (3 s once was not); the second
+        // request waits it out.
         configuration.readTimeout = .seconds(8)
         try await withProxy(configuration) { proxy in
             let client = HTTPClient()

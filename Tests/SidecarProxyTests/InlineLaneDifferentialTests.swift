@@ -79,10 +79,11 @@ struct InlineLaneDifferentialTests {
 
     /// Sends `requests` through a proxy with the lane on or off: what the upstream received and
     /// what the client saw, one request at a time and then all in one write (pipelined).
-    private func run(lane: Bool, upstream: ShapedUpstream, configure: (inout ProxyConfiguration) throws -> Void = { _ in })
+    private func run(lane: Bool, views: Bool = true, upstream: ShapedUpstream, configure: (inout ProxyConfiguration) throws -> Void = { _ in })
         async throws -> Run {
         var configuration = proxyConfiguration([("u", upstream.address)])
         configuration.inlineLane = lane
+        configuration.inlineHeadViews = views
         try configure(&configuration)
         return try await withProxy(configuration) { proxy in
             let address = try #require(proxy.localAddress)
@@ -99,11 +100,11 @@ struct InlineLaneDifferentialTests {
             }
             let statuses = Set(responses.map(\.status))
             let metrics = Dictionary(uniqueKeysWithValues: statuses.map { ($0, proxy.metrics.requests(status: $0)) })
-            return (upstream.take(), responses, metrics)
+            return (upstream.take(), responses, metrics, proxy.metrics.headViewRequests)
         }
     }
 
-    private typealias Run = (heads: [ShapedUpstream.Head], responses: [SeenResponse], metrics: [Int: Int])
+    private typealias Run = (heads: [ShapedUpstream.Head], responses: [SeenResponse], metrics: [Int: Int], viewed: Int)
 
     /// Expects the lane's run to match the old path's, request by request.
     private func expectSame(_ lane: Run, _ old: Run) {
@@ -121,9 +122,14 @@ struct InlineLaneDifferentialTests {
     @Test func upstreamAndClientSeeTheSameThroughEitherPath() async throws {
         let upstream = try await ShapedUpstream.start()
         let old = try await run(lane: false, upstream: upstream)
+        let parsedOnly = try await run(lane: true, views: false, upstream: upstream)
         let lane = try await run(lane: true, upstream: upstream)
         await upstream.stop()
+        expectSame(parsedOnly, old)
         expectSame(lane, old)
+        // Heads taken in place are among them (the plain ones), and only with views on.
+        #expect(lane.viewed >= 2 * 8, "requests sent from their head in place: \(lane.viewed)")
+        #expect(old.viewed == 0 && parsedOnly.viewed == 0)
 
         // The comparison means something only if the requests did what they were meant to.
         let heads = lane.heads
@@ -149,9 +155,12 @@ struct InlineLaneDifferentialTests {
             configuration.rateLimit = try RateLimitConfiguration(flags: [try LimitReqSpec.parse("rate=1000r/s burst=1000 nodelay")])
         }
         let old = try await run(lane: false, upstream: upstream, configure: configure)
+        let parsedOnly = try await run(lane: true, views: false, upstream: upstream, configure: configure)
         let lane = try await run(lane: true, upstream: upstream, configure: configure)
         await upstream.stop()
+        expectSame(parsedOnly, old)
         expectSame(lane, old)
+        #expect(lane.viewed > 0, "reads are sent from their head in place with a rate limit keyed by address")
         #expect(lane.responses.contains { $0.status == 401 }, "writes without a key are refused")
         #expect(lane.responses.contains { $0.status == 403 }, "a key the store does not know is refused")
     }

@@ -39,6 +39,10 @@ public struct ProxyConfiguration: Hashable, Sendable {
     /// False sends every request through the middleware and the async path (for comparison in
     /// tests; clients see the same either way).
     public var inlineLane = true
+    /// Whether the inline lane takes simple heads as they lie in the receive buffer, before a
+    /// request value is made (the default), or only parsed requests (for comparison in tests;
+    /// clients and upstreams see the same either way).
+    public var inlineHeadViews = true
     /// `-proxy-hop-key`: the file with the secret that proves hops and shared counts between
     /// sidecars (``HopProof``); nil: hops are trusted by address and no zone can be shared.
     public var hopKeyFile: String?

@@ -55,6 +55,11 @@ enum FieldRole: Equatable {
         lower.withUTF8Buffer { equal(bytes, $0) }
     }
 
+    /// Whether `bytes` equal `lowercased` (a lower-case name) ignoring ASCII case.
+    static func bytesEqual(_ bytes: UnsafeBufferPointer<UInt8>, lowercased: String) -> Bool {
+        lowercased.withBorrowedUTF8 { equal(bytes, $0) }
+    }
+
     private static func equal(_ bytes: UnsafeBufferPointer<UInt8>, _ lower: UnsafeBufferPointer<UInt8>) -> Bool {
         guard bytes.count == lower.count else { return false }
         for index in 0..<bytes.count {

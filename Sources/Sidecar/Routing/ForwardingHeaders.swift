@@ -189,31 +189,35 @@ public enum ForwardingHeaders {
     /// ``quotedIfNeeded(_:)`` written into `out`.
     @usableFromInline
     static func appendQuotedIfNeeded(_ value: String, to out: inout [UInt8]) {
-        value.withBorrowedUTF8 { bytes in
-            // Index loops: the generic `allSatisfy`/`contains(where:)` walk an iterator byte by byte.
-            var token = !bytes.isEmpty
-            var needsEscape = false
-            for index in 0..<bytes.count {
-                let byte = bytes[index]
-                if !HTTPToken.isTokenByte(byte) { token = false }
-                if byte == 0x22 || byte == 0x5C || byte == 0x0D || byte == 0x0A { needsEscape = true }
-            }
-            if token {
-                out.append(contentsOf: bytes)
-                return
-            }
-            out.append(0x22)
-            if !needsEscape {
-                // The usual case (a host with a port): nothing to escape, one copy.
-                out.append(contentsOf: bytes)
-            } else {
-                for byte in bytes {
-                    if byte == 0x22 || byte == 0x5C { out.append(0x5C) }
-                    out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte)
-                }
-            }
-            out.append(0x22)
+        value.withBorrowedUTF8 { appendQuotedIfNeeded($0, to: &out) }
+    }
+
+    /// ``quotedIfNeeded(_:)`` of UTF-8 bytes, written into `out`.
+    @usableFromInline
+    static func appendQuotedIfNeeded(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        // Index loops: the generic `allSatisfy`/`contains(where:)` walk an iterator byte by byte.
+        var token = !bytes.isEmpty
+        var needsEscape = false
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            if !HTTPToken.isTokenByte(byte) { token = false }
+            if byte == 0x22 || byte == 0x5C || byte == 0x0D || byte == 0x0A { needsEscape = true }
         }
+        if token {
+            out.append(contentsOf: bytes)
+            return
+        }
+        out.append(0x22)
+        if !needsEscape {
+            // The usual case (a host with a port): nothing to escape, one copy.
+            out.append(contentsOf: bytes)
+        } else {
+            for byte in bytes {
+                if byte == 0x22 || byte == 0x5C { out.append(0x5C) }
+                out.append(byte == 0x0D || byte == 0x0A ? 0x20 : byte)
+            }
+        }
+        out.append(0x22)
     }
 
     /// The request rewriting itself: each field kept as it came goes to `kept`, each field the

@@ -39,6 +39,7 @@ public final class ProxyMetrics: Sendable {
     private let state = Mutex(State())
     /// Open TCP pass-through connections.
     let openTCPConnections = Atomic<Int>(0)
+    private let headViews = Atomic<Int>(0)
 
     public init() {}
 
@@ -64,6 +65,13 @@ public final class ProxyMetrics: Sendable {
             state.observe(upstream, seconds: seconds)
         }
     }
+
+    /// A request sent upstream from its head in place (``ProxyConfiguration/inlineHeadViews``).
+    func headViewForwarded() { headViews.wrappingAdd(1, ordering: .relaxed) }
+
+    /// How many requests went upstream from their head in place, without a request value
+    /// being made (a diagnostic: the rest took a parsed request).
+    public var headViewRequests: Int { headViews.load(ordering: .relaxed) }
 
     func upstreamFailure(_ upstream: String) { state.withLock { $0.upstreamFailures[upstream, default: 0] += 1 } }
 

@@ -18,6 +18,8 @@ import Synchronization
 public final class RateLimitMiddleware: HTTPMiddleware {
     private let configuration: RateLimitConfiguration
     private let keySources: [RateLimitKeySource]
+    /// Whether a zone keys requests by a header (not only by the client's address).
+    let keysByHeader: Bool
     private let limiter: Mutex<SharedRateLimiter>
     private let metrics: ProxyMetrics
     private let logger: Logger
@@ -26,6 +28,7 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     public init(configuration: RateLimitConfiguration, metrics: ProxyMetrics, logger: Logger) {
         self.configuration = configuration
         keySources = configuration.keySources
+        keysByHeader = configuration.keySources.contains { $0 != .address }
         limiter = Mutex(SharedRateLimiter(zones: configuration.zones, sharedZones: configuration.sharedZones,
                                           exchangeInterval: configuration.shareIntervalMilliseconds))
         self.metrics = metrics

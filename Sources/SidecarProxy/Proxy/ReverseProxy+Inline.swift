@@ -20,11 +20,20 @@ struct ProxyInlineLane: HTTPInlineHandler {
     let apiKeys: APIKeySettings?
     /// Set when rate limits are on: the lane takes the middleware's decision itself.
     let rateLimit: RateLimitMiddleware?
+    /// Whether simple heads are taken in place (``ProxyConfiguration/inlineHeadViews``).
+    let takesHeadViews: Bool
 
     func handle(_ request: HTTPRequest, reply: HTTPInlineReply) -> Bool {
         guard !request.target.hasPrefix(SidecarEndpoints.prefix) else { return false }
         if let apiKeys, apiKeys.requiresKey(method: request.method) { return false }
         return proxy.forwardInline(request, reply: reply, rateLimit: rateLimit)
+    }
+
+    func handle(head: HTTPRequestHeadView, reply: HTTPInlineReply) -> Bool {
+        guard !head.targetHasPrefix(SidecarEndpoints.prefix) else { return false }
+        let method = head.method
+        if let apiKeys, apiKeys.requiresKey(method: method) { return false }
+        return proxy.forwardInline(head, method: method, reply: reply, rateLimit: rateLimit)
     }
 }
 
@@ -34,10 +43,60 @@ extension ReverseProxy {
     func forwardInline(_ request: HTTPRequest, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?) -> Bool {
         guard upstreamMiddleware.isEmpty, request.target.hasPrefix("/"), request.headers[RoutingDecision.hopHeader] == nil,
               !request.headers.contains("Upgrade") else { return false }
+        // The completion keeps only what it reads (each kept reference is retained with it and
+        // released after): for the rare retry or error the target, fields, version and peer,
+        // not the whole request value.
+        let fields = request.headers.fields
+        let kept = KeptRequest(method: request.method, target: request.target, version: request.version, fields: fields,
+                               remoteAddress: request.remoteAddress)
+        return forwardInline(method: request.method, path: request.path, target: request.target, headers: request.headers,
+                             reply: reply, rateLimit: rateLimit, source: kept) { out, client, defaultHost in
+            ForwardingHeaders.encodeRequestFields(fields, client: client, strip: stripToLocal, defaultHost: defaultHost, into: &out)
+        }
+    }
+
+    /// The same for a simple head read in place: its fields are rewritten from the buffer's
+    /// bytes into the upstream request, with no request value made. Declines (before any
+    /// effect) when a field needs the general rewriting or a rate-limit zone keys by a header:
+    /// the request then comes again through ``forwardInline(_:reply:rateLimit:)``.
+    func forwardInline(_ head: HTTPRequestHeadView, method: String, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?) -> Bool {
+        guard upstreamMiddleware.isEmpty, head.fields.count <= 64, !(rateLimit?.keysByHeader ?? false) else { return false }
+        // Each field's fate, found once: the dropped ones by bit.
+        var dropped: UInt64 = 0
+        var hostValue = 0..<0
+        for index in 0..<head.fields.count {
+            let field = head.fields[index]
+            switch ForwardingHeaders.simpleRequestField(name: head.name(field), value: head.value(field), strip: stripToLocal) {
+            case .host: hostValue = field.value
+            case .keep: break
+            case .drop: dropped |= 1 << UInt64(index)
+            case .needsGeneralRewriting: return false
+            }
+        }
+        return forwardInline(method: method, path: head.path, target: head.target, headers: HTTPHeaders(), reply: reply,
+                             rateLimit: rateLimit, source: ViewedRequest()) { out, client, _ in
+            for index in 0..<head.fields.count where dropped & (1 << UInt64(index)) == 0 {
+                let field = head.fields[index]
+                ForwardingHeaders.appendField(name: head.name(field), value: head.value(field), to: &out)
+            }
+            ForwardingHeaders.appendForwardingFields(host: head.slice(hostValue), client: client, to: &out)
+            metrics.headViewForwarded()
+        }
+    }
+
+    /// What both lanes share once the request's fields are known to be forwardable: the routing
+    /// decision, the rate limit, and the exchange on an idle pooled connection. `encodeFields`
+    /// writes the upstream request's fields (given the client's side and the `Host` to use
+    /// when the request has none); `source` gives the whole request when the async path has to
+    /// take over (a delay, no idle connection, a retry).
+    private func forwardInline<Source: InlineRequestSource>(
+        method: String, path: String, target: String, headers: HTTPHeaders, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?,
+        source: Source, encodeFields: (inout [UInt8], ForwardingHeaders.ClientSide, String) -> Void
+    ) -> Bool {
         // What table.decide would answer, without copying a route: the lane takes only requests
         // it would forward to a local upstream and declines the rest (the general path decides
         // them again, with the same inputs).
-        guard let index = table.firstMatch(method: request.method, path: request.path) else { return false }
+        guard let index = table.firstMatch(method: method, path: path) else { return false }
         let route = inlineRoutes[index]
         guard let endpoint = route.endpoint else { return false }
         if route.viaWriter {
@@ -47,14 +106,14 @@ extension ReverseProxy {
         let routeName = route.name
         let upstream = endpoint.name
         if let rateLimit {
-            switch rateLimit.verdict(method: request.method, path: request.path, headers: request.headers,
-                                     remoteAddress: request.remoteAddress) {
+            switch rateLimit.verdict(method: method, path: path, headers: headers, remoteAddress: reply.remoteAddress) {
             case .forward:
                 break
             case .reject(let response):
                 reply.respond(response)
                 return true
             case .forwardAfter(let delay):
+                guard let request = source.request(reply) else { return true }
                 reply.respond(later: {
                     do {
                         try await Task.sleep(for: delay)
@@ -66,20 +125,12 @@ extension ReverseProxy {
                 return true
             }
         }
-        let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
+        let client = ForwardingHeaders.ClientSide(address: reply.remoteAddress?.host, proto: proto)
         let loop = reply.loop
         let started = loop.turnNanoseconds
-        // The completion keeps only what it reads (each kept reference is retained with it and
-        // released after): the route's name and upstream, the method, and for the rare
-        // retry or error the target, fields, version and peer, not the whole request value.
-        let fields = request.headers.fields
-        let method = request.method
-        let target = request.target
-        let version = request.version
-        let remote = request.remoteAddress
         let sent = self.client.executeInline(
             method: method, origin: endpoint.origin, target: target, fieldsSize: 256,
-            encodeFields: { ForwardingHeaders.encodeRequestFields(fields, client: client, strip: stripToLocal, defaultHost: endpoint.origin.authority, into: &$0) },
+            encodeFields: { encodeFields(&$0, client, endpoint.origin.authority) },
             timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter
         ) { outcome in
             let seconds = Double(reply.loop.turnNanoseconds &- started) / 1e9
@@ -100,23 +151,29 @@ extension ReverseProxy {
                     return response
                 })
             case .failed(let error, let retryable):
-                let request = HTTPRequest(method: method, target: target, version: version, headers: HTTPHeaders(fields), remoteAddress: remote)
                 if retryable {
-                    // Nothing reached the upstream: the async path sends it on a new connection.
+                    // Nothing reached the upstream: the async path sends it on a new connection
+                    // (nothing to do when the client has gone meanwhile).
+                    guard let request = source.request(reply) else { return }
                     reply.respond(later: { await self.forwardTaken(request, routeName: routeName, to: .local(upstream: endpoint.name)) })
                     return
                 }
                 self.metrics.upstreamFailure(endpoint.name)
-                self.logger.warning("\(method) \(request.path) to upstream \(endpoint.name) (\(endpoint.address)) failed: \(error)")
+                self.logger.warning("\(method) \(Self.pathOf(target)) to upstream \(endpoint.name) (\(endpoint.address)) failed: \(error)")
                 let response = ProxyErrorResponse.upstreamFailure(error, upstream: endpoint.name, address: endpoint.address)
                 self.metrics.request(route: routeName, method: method, status: response.status)
                 reply.respond(response)
             }
         }
-        if !sent {
+        if !sent, let request = source.request(reply) {
             reply.respond(later: { await self.forwardTaken(request, routeName: routeName, to: .local(upstream: upstream)) })
         }
         return true
+    }
+
+    /// The path of a target (up to its `?`), for a log line.
+    private static func pathOf(_ target: String) -> Substring {
+        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? Substring(target)
     }
 
     /// Upstream response fields a relayed response keeps: those ``ForwardingHeaders/response(_:upgrade:)``
@@ -141,4 +198,30 @@ extension ReverseProxy {
         return HTTPResponse(status: answer.status, reason: answer.reason, headers: HTTPHeaders(ForwardingHeaders.response(answer.headers.fields)),
                             body: .bytes(bytes))
     }
+}
+
+// MARK: - The whole request, when the async path takes over
+
+/// How the inline lane gets the whole request back for the async path (a delay, no idle
+/// connection, a retry): kept from it, or parsed again from the head the server kept.
+protocol InlineRequestSource {
+    func request(_ reply: HTTPInlineReply) -> HTTPRequest?
+}
+
+/// The parts of a request value the lane keeps (not the value: fewer references to retain).
+struct KeptRequest: InlineRequestSource {
+    let method: String
+    let target: String
+    let version: HTTPVersion
+    let fields: [HTTPField]
+    let remoteAddress: SocketAddress?
+
+    func request(_ reply: HTTPInlineReply) -> HTTPRequest? {
+        HTTPRequest(method: method, target: target, version: version, headers: HTTPHeaders(fields), remoteAddress: remoteAddress)
+    }
+}
+
+/// A head taken as a view: the server parses its kept bytes again.
+struct ViewedRequest: InlineRequestSource {
+    func request(_ reply: HTTPInlineReply) -> HTTPRequest? { reply.request() }
 }

@@ -78,7 +78,8 @@ public final class SidecarProxyServer: Sendable {
             if rateLimit.isActive { middleware.append(rateLimit) }
             if configuration.inlineLane {
                 settings.inlineHandler = ProxyInlineLane(proxy: proxy, apiKeys: configuration.apiKeys.enabled ? configuration.apiKeys : nil,
-                                                         rateLimit: rateLimit.isActive ? rateLimit : nil)
+                                                         rateLimit: rateLimit.isActive ? rateLimit : nil,
+                                                         takesHeadViews: configuration.inlineHeadViews)
             }
             let started = try await HTTPServer.start(configuration: settings, group: group, middleware: middleware, responder: proxy.responder)
             counter.server.withLock { $0 = started }

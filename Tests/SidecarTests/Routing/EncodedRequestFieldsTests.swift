@@ -4,6 +4,8 @@ import Testing
 
 /// `encodeRequestFields` writes bytes directly for the proxy's inline path; it must say exactly
 /// what encoding `request(_:client:strip:)`'s fields says, plus the `Host` an HTTP client adds.
+/// So must the byte lane (`simpleRequestField`, `appendField`, `appendForwardingFields`) for
+/// every field set it takes.
 @Suite("Sidecar: request fields encoded as bytes")
 struct EncodedRequestFieldsTests {
     /// What the general path sends: the rewritten fields, `Host: default` first when absent.
@@ -31,6 +33,32 @@ struct EncodedRequestFieldsTests {
         return out
     }
 
+    /// What the byte lane writes for the same fields, when it takes them: nil when it declines
+    /// (a field only the general rewriting handles, or not exactly one `Host`) or when a value
+    /// holds a byte a head taken in place cannot (a line break).
+    private func viaBytes(_ fields: [(name: String, value: String)], client: ForwardingHeaders.ClientSide, strip: Set<String>) -> [UInt8]? {
+        guard fields.filter({ $0.name.lowercased() == "host" }).count == 1,
+              !fields.contains(where: { $0.value.utf8.contains { $0 < 0x20 } }) else { return nil }
+        var out: [UInt8] = []
+        var host: [UInt8] = []
+        for field in fields {
+            let name = Array(field.name.utf8)
+            let value = Array(field.value.utf8)
+            let fate = name.withUnsafeBufferPointer { name in
+                value.withUnsafeBufferPointer { ForwardingHeaders.simpleRequestField(name: name, value: $0, strip: strip) }
+            }
+            switch fate {
+            case .needsGeneralRewriting: return nil
+            case .drop: continue
+            case .host: host = value
+            case .keep: break
+            }
+            name.withUnsafeBufferPointer { name in value.withUnsafeBufferPointer { ForwardingHeaders.appendField(name: name, value: $0, to: &out) } }
+        }
+        host.withUnsafeBufferPointer { ForwardingHeaders.appendForwardingFields(host: $0, client: client, to: &out) }
+        return out
+    }
+
     @Test(arguments: [
         [("Host", "example.com")],
         [],
@@ -51,6 +79,9 @@ struct EncodedRequestFieldsTests {
             let want = expected(named, client: client, strip: strip, defaultHost: "upstream:9984")
             let got = actual(named, client: client, strip: strip, defaultHost: "upstream:9984")
             #expect(String(decoding: got, as: UTF8.self) == String(decoding: want, as: UTF8.self))
+            if let bytes = viaBytes(named, client: client, strip: strip) {
+                #expect(String(decoding: bytes, as: UTF8.self) == String(decoding: want, as: UTF8.self), "through the byte lane")
+            }
         }
     }
 
@@ -58,6 +89,7 @@ struct EncodedRequestFieldsTests {
         // Off the cooperative pool: 2,000 cases are seconds of work in a debug build.
         await CPUBoundWork.runTest {
             var generator = SplitMix(seed: 7)
+            var throughBytes = 0
             let names = ["Host", "host", "X-Forwarded-For", "Forwarded", "X-Forwarded-Proto", "X-Forwarded-Host", "Connection",
                          "Keep-Alive", "Accept", "X-A", "x-a", "Upgrade", "Content-Length", "App-Id", "Date", "TE"]
             let values = ["", "v", "a, b", "close, X-A", "keep-alive", "127.0.0.1:80", "h\"x", "for=\"[::1]\"", "X-A, Accept", "line\r\nbreak", "h:1\n"]
@@ -71,7 +103,30 @@ struct EncodedRequestFieldsTests {
                 let got = actual(fields, client: client, strip: ["app-id"], defaultHost: "d:1")
                 #expect(got == want, "fields \(fields)")
                 if got != want { return }
+                if let bytes = viaBytes(fields, client: client, strip: ["app-id"]) {
+                    throughBytes += 1
+                    #expect(bytes == want, "through the byte lane: fields \(fields)")
+                    if bytes != want { return }
+                }
             }
+            // Field sets shaped like those the byte lane takes: one Host, fields it keeps or drops.
+            let simpleNames = ["Accept", "X-A", "x-a", "App-Id", "Date", "Connection", "User-Agent", "Disco-Sidecar-Hop"]
+            let simpleValues = ["", "v", "a, b", "close", "keep-alive", "Keep-Alive", "127.0.0.1:80", "h\"x", "[::1]:8080", "x y"]
+            for _ in 0..<1_000 {
+                var fields = (0..<Int(generator.next() % 6)).map { _ in
+                    (name: simpleNames[Int(generator.next() % UInt64(simpleNames.count))],
+                     value: simpleValues[Int(generator.next() % UInt64(simpleValues.count))])
+                }
+                fields.insert((name: "Host", value: simpleValues[Int(generator.next() % UInt64(simpleValues.count))]),
+                              at: Int(generator.next() % UInt64(fields.count + 1)))
+                let client = ForwardingHeaders.ClientSide(address: generator.next() % 2 == 0 ? "10.1.2.3" : "fe80::1", proto: "http")
+                guard let bytes = viaBytes(fields, client: client, strip: ["app-id"]) else { continue }
+                throughBytes += 1
+                let want = expected(fields, client: client, strip: ["app-id"], defaultHost: "d:1")
+                #expect(bytes == want, "through the byte lane: fields \(fields)")
+                if bytes != want { return }
+            }
+            #expect(throughBytes > 500, "the byte lane took \(throughBytes) of the field sets")
         }
     }
 }

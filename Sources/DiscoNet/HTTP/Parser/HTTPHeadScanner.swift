@@ -51,6 +51,9 @@ struct HTTPHeadScanner: Sendable {
         self.limits = limits
     }
 
+    /// Nothing of a section scanned yet.
+    var isUntouched: Bool { scan == 0 && lines.isEmpty }
+
     /// Ready for the next section, keeping the line list's storage.
     mutating func reset() {
         lines.removeAll(keepingCapacity: true)

@@ -39,6 +39,13 @@ public struct HTTPRequestParser: Sendable {
         return false
     }
 
+    /// True between requests when no byte of the next head has been scanned yet either (a head
+    /// recognised elsewhere may then be consumed without telling the parser).
+    public var isAtHeadStart: Bool {
+        if case .head = state { return scanner.isUntouched }
+        return false
+    }
+
     /// Parses as much of `input` as possible, appending events. Returns the count of bytes
     /// consumed (never more than `input.count`); the rest must be presented again.
     public mutating func parse(

@@ -18,6 +18,22 @@ public protocol HTTPInlineHandler: Sendable {
     /// Takes `request` (returns true, and answers it through `reply`) or declines it (false).
     /// Called on the connection's loop thread; must not block.
     func handle(_ request: HTTPRequest, reply: HTTPInlineReply) -> Bool
+
+    /// Whether ``handle(head:reply:)`` is worth offering heads to (false: the server does not
+    /// look for simple heads, and every request comes through ``handle(_:reply:)``).
+    var takesHeadViews: Bool { get }
+
+    /// Takes a simple request head read in place (see ``HTTPRequestHeadView``), before any
+    /// request value is made, or declines it (false, before any effect): the request is then
+    /// parsed as usual and offered to ``handle(_:reply:)``. The view is valid only during the
+    /// call. Called on the connection's loop thread; must not block.
+    func handle(head: HTTPRequestHeadView, reply: HTTPInlineReply) -> Bool
+}
+
+extension HTTPInlineHandler {
+    public var takesHeadViews: Bool { false }
+
+    public func handle(head: HTTPRequestHeadView, reply: HTTPInlineReply) -> Bool { false }
 }
 
 /// How an ``HTTPInlineHandler`` answers the request it took: once, with a response now or with
@@ -28,6 +44,18 @@ public struct HTTPInlineReply: Sendable {
 
     /// The loop the connection lives on (the handler's own thread).
     public var loop: EventLoop { connection.loop }
+
+    /// The client's address, when known.
+    public var remoteAddress: SocketAddress? { connection.remoteAddress }
+
+    /// The request being answered, parsed again from its head by the server's parser, for a
+    /// handler that took it as an ``HTTPRequestHeadView`` and needs the whole request (a retry,
+    /// work that has to wait). Nil once the exchange has ended, or for a request that did not
+    /// come as a view. Loop thread only.
+    public func request() -> HTTPRequest? {
+        guard connection.loop.inLoop else { return nil }
+        return connection.reparsedRequest(id)
+    }
 
     /// Sends `response`. On the loop thread a fixed body goes out at once; a streamed body, a
     /// hand-off, or a call from another thread goes through the connection's handler task.

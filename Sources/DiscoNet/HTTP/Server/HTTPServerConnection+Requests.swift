@@ -29,6 +29,9 @@ extension HTTPServerConnection {
                 if exchange.body.bufferedBytes >= shared.configuration.requestBodyBuffer { break }
             } else if !acceptsRequests {
                 break
+            } else if parser.isAtHeadStart, let inline = shared.configuration.inlineHandler, inline.takesHeadViews,
+                      offerHeadView(to: inline) {
+                continue
             }
             events.removeAll(keepingCapacity: true)
             let consumed: Int
@@ -106,14 +109,7 @@ extension HTTPServerConnection {
         lastExchangeID &+= 1
         let id = lastExchangeID
         let bodyState = HTTPServerRequestBodyState(complete: !head.hasBody, expectsContinue: expectsContinue)
-        let summary = HTTPRequestSummary(head)
-        if let spare = spareExchange {
-            spareExchange = nil
-            spare.reset(id: id, request: summary, body: bodyState)
-            exchange = spare
-        } else {
-            exchange = HTTPServerExchange(id: id, request: summary, body: bodyState)
-        }
+        startExchange(id: id, request: HTTPRequestSummary(head), body: bodyState)
         if !head.hasBody {
             // One request value for whichever takes it, made from the head's own fields.
             let request = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,

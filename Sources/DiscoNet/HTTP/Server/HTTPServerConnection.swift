@@ -29,6 +29,8 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     var phase = Phase.open
     @exclusivity(unchecked) var parser: HTTPRequestParser
     @exclusivity(unchecked) var events: [HTTPRequestParserEvent] = []
+    /// The fields of the last head recognised in place (storage kept across requests).
+    @exclusivity(unchecked) var headFields: [HTTPFieldSpan] = []
     /// The request being answered, from its head until its response is finished.
     @exclusivity(unchecked) var exchange: HTTPServerExchange?
     /// The last finished exchange, kept to be reused for the next request.

@@ -12,6 +12,9 @@ final class HTTPServerExchange {
     private(set) var request: HTTPRequestSummary
     @exclusivity(unchecked) var body: HTTPServerRequestBodyState
     @exclusivity(unchecked) var response = ResponseProgress.notStarted
+    /// The head's bytes, for a request taken as an ``HTTPRequestHeadView`` (empty otherwise):
+    /// ``HTTPInlineReply/request()`` parses them again. The storage is kept across requests.
+    @exclusivity(unchecked) var viewedHead: [UInt8] = []
 
     init(id: UInt64, request: HTTPRequestSummary, body: HTTPServerRequestBodyState) {
         self.id = id
@@ -25,6 +28,7 @@ final class HTTPServerExchange {
         self.request = request
         self.body = body
         response = .notStarted
+        viewedHead.removeAll(keepingCapacity: true)
     }
 }
 
@@ -37,6 +41,14 @@ struct HTTPRequestSummary {
     let asksToClose: Bool
     /// `Connection: keep-alive` (what an HTTP/1.0 client must send to keep the connection).
     let asksToKeepAlive: Bool
+
+    /// For an HTTP/1.1 head read in place.
+    init(method: String, asksToClose: Bool) {
+        self.method = method
+        version = .http1_1
+        self.asksToClose = asksToClose
+        asksToKeepAlive = false
+    }
 
     init(_ head: HTTPRequestHead) {
         method = head.method

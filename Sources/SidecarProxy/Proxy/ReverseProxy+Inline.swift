@@ -49,9 +49,16 @@ extension ReverseProxy {
         let fields = request.headers.fields
         let kept = KeptRequest(method: request.method, target: request.target, version: request.version, fields: fields,
                                remoteAddress: request.remoteAddress)
-        return forwardInline(method: request.method, path: request.path, target: request.target, headers: request.headers,
-                             reply: reply, rateLimit: rateLimit, source: kept) { out, client, defaultHost in
-            ForwardingHeaders.encodeRequestFields(fields, client: client, strip: stripToLocal, defaultHost: defaultHost, into: &out)
+        let path = request.path
+        return request.method.withBorrowedUTF8 { method in
+            path.withBorrowedUTF8 { path in
+                request.target.withBorrowedUTF8 { target in
+                    forwardInline(method: request.method, methodBytes: method, path: path, target: target, headers: request.headers,
+                                  reply: reply, rateLimit: rateLimit, source: kept) { out, client, defaultHost in
+                        ForwardingHeaders.encodeRequestFields(fields, client: client, strip: stripToLocal, defaultHost: defaultHost, into: &out)
+                    }
+                }
+            }
         }
     }
 
@@ -73,8 +80,8 @@ extension ReverseProxy {
             case .needsGeneralRewriting: return false
             }
         }
-        return forwardInline(method: method, path: head.path, target: head.target, headers: HTTPHeaders(), reply: reply,
-                             rateLimit: rateLimit, source: ViewedRequest()) { out, client, _ in
+        return forwardInline(method: method, methodBytes: head.methodBytes, path: head.pathBytes, target: head.targetBytes,
+                             headers: HTTPHeaders(), reply: reply, rateLimit: rateLimit, source: ViewedRequest()) { out, client, _ in
             for index in 0..<head.fields.count where dropped & (1 << UInt64(index)) == 0 {
                 let field = head.fields[index]
                 ForwardingHeaders.appendField(name: head.name(field), value: head.value(field), to: &out)
@@ -88,24 +95,25 @@ extension ReverseProxy {
     /// decision, the rate limit, and the exchange on an idle pooled connection. `encodeFields`
     /// writes the upstream request's fields (given the client's side and the `Host` to use
     /// when the request has none); `source` gives the whole request when the async path has to
-    /// take over (a delay, no idle connection, a retry).
+    /// take over (a delay, no idle connection, a retry). The byte arguments are read only
+    /// during the call.
     private func forwardInline<Source: InlineRequestSource>(
-        method: String, path: String, target: String, headers: HTTPHeaders, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?,
-        source: Source, encodeFields: (inout [UInt8], ForwardingHeaders.ClientSide, String) -> Void
+        method: String, methodBytes: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, target: UnsafeBufferPointer<UInt8>,
+        headers: HTTPHeaders, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?, source: Source,
+        encodeFields: (inout [UInt8], ForwardingHeaders.ClientSide, String) -> Void
     ) -> Bool {
         // What table.decide would answer, without copying a route: the lane takes only requests
         // it would forward to a local upstream and declines the rest (the general path decides
         // them again, with the same inputs).
-        guard let index = table.firstMatch(method: method, path: path) else { return false }
+        guard let index = matcher.firstMatch(method: methodBytes, path: path) else { return false }
         let route = inlineRoutes[index]
         guard let endpoint = route.endpoint else { return false }
         if route.viaWriter {
             guard case .local = writer.current else { return false }
         }
         guard endpoint.health?.isHealthy ?? true else { return false }
-        let routeName = route.name
-        let upstream = endpoint.name
         if let rateLimit {
+            let path = String(decoding: path, as: UTF8.self)
             switch rateLimit.verdict(method: method, path: path, headers: headers, remoteAddress: reply.remoteAddress) {
             case .forward:
                 break
@@ -120,7 +128,7 @@ extension ReverseProxy {
                     } catch {
                         return ProxyErrorResponse.make(503, "the server is stopping; retry later")
                     }
-                    return await self.forwardTaken(request, routeName: routeName, to: .local(upstream: upstream))
+                    return await self.forwardTaken(request, routeName: route.name, to: .local(upstream: endpoint.name))
                 })
                 return true
             }
@@ -128,52 +136,58 @@ extension ReverseProxy {
         let client = ForwardingHeaders.ClientSide(address: reply.remoteAddress?.host, proto: proto)
         let loop = reply.loop
         let started = loop.turnNanoseconds
+        // The completion keeps the route (its name and upstream in one reference), the method
+        // and how to get the request back, nothing of the request's bytes.
         let sent = self.client.executeInline(
             method: method, origin: endpoint.origin, target: target, fieldsSize: 256,
             encodeFields: { encodeFields(&$0, client, endpoint.origin.authority) },
             timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter
         ) { outcome in
-            let seconds = Double(reply.loop.turnNanoseconds &- started) / 1e9
-            switch outcome {
-            case .relayed(let relayed):
-                self.metrics.proxied(route: routeName, method: method, status: relayed.status, upstream: endpoint.name, seconds: seconds)
-                reply.respond(relayed: relayed)
-            case .started(let answer):
-                self.metrics.upstreamLatency(endpoint.name, seconds: seconds)
-                if let response = self.wholeResponse(answer, method: method) {
-                    self.metrics.request(route: routeName, method: method, status: response.status)
-                    reply.respond(response)
-                    return
-                }
-                reply.respond(later: {
-                    let response = await self.relay(answer, method: method, upstream: endpoint.name, address: endpoint.address)
-                    self.metrics.request(route: routeName, method: method, status: response.status)
-                    return response
-                })
-            case .failed(let error, let retryable):
-                if retryable {
-                    // Nothing reached the upstream: the async path sends it on a new connection
-                    // (nothing to do when the client has gone meanwhile).
-                    guard let request = source.request(reply) else { return }
-                    reply.respond(later: { await self.forwardTaken(request, routeName: routeName, to: .local(upstream: endpoint.name)) })
-                    return
-                }
-                self.metrics.upstreamFailure(endpoint.name)
-                self.logger.warning("\(method) \(Self.pathOf(target)) to upstream \(endpoint.name) (\(endpoint.address)) failed: \(error)")
-                let response = ProxyErrorResponse.upstreamFailure(error, upstream: endpoint.name, address: endpoint.address)
-                self.metrics.request(route: routeName, method: method, status: response.status)
-                reply.respond(response)
-            }
+            self.inlineOutcome(outcome, route: route, method: method, started: started, reply: reply, source: source)
         }
         if !sent, let request = source.request(reply) {
-            reply.respond(later: { await self.forwardTaken(request, routeName: routeName, to: .local(upstream: upstream)) })
+            reply.respond(later: { await self.forwardTaken(request, routeName: route.name, to: .local(upstream: endpoint.name)) })
         }
         return true
     }
 
-    /// The path of a target (up to its `?`), for a log line.
-    private static func pathOf(_ target: String) -> Substring {
-        target.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first ?? Substring(target)
+    /// Answers the client from how the inline exchange with `route`'s upstream ended.
+    private func inlineOutcome<Source: InlineRequestSource>(
+        _ outcome: HTTPClient.InlineOutcome, route: InlineRoute, method: String, started: UInt64, reply: HTTPInlineReply, source: Source
+    ) {
+        guard let endpoint = route.endpoint else { return }
+        let seconds = Double(reply.loop.turnNanoseconds &- started) / 1e9
+        switch outcome {
+        case .relayed(let relayed):
+            metrics.proxied(route: route.name, method: method, status: relayed.status, upstream: endpoint.name, seconds: seconds)
+            reply.respond(relayed: relayed)
+        case .started(let answer):
+            metrics.upstreamLatency(endpoint.name, seconds: seconds)
+            if let response = wholeResponse(answer, method: method) {
+                metrics.request(route: route.name, method: method, status: response.status)
+                reply.respond(response)
+                return
+            }
+            reply.respond(later: {
+                let response = await self.relay(answer, method: method, upstream: endpoint.name, address: endpoint.address)
+                self.metrics.request(route: route.name, method: method, status: response.status)
+                return response
+            })
+        case .failed(let error, let retryable):
+            // The request again (nil when the client has gone meanwhile: nothing to answer).
+            let request = source.request(reply)
+            if retryable {
+                // Nothing reached the upstream: the async path sends it on a new connection.
+                guard let request else { return }
+                reply.respond(later: { await self.forwardTaken(request, routeName: route.name, to: .local(upstream: endpoint.name)) })
+                return
+            }
+            metrics.upstreamFailure(endpoint.name)
+            logger.warning("\(method) \(request?.path ?? "(client gone)") to upstream \(endpoint.name) (\(endpoint.address)) failed: \(error)")
+            let response = ProxyErrorResponse.upstreamFailure(error, upstream: endpoint.name, address: endpoint.address)
+            metrics.request(route: route.name, method: method, status: response.status)
+            reply.respond(response)
+        }
     }
 
     /// Upstream response fields a relayed response keeps: those ``ForwardingHeaders/response(_:upgrade:)``

@@ -56,6 +56,8 @@ public final class ReverseProxy: Sendable {
     let endpoints: [String: LocalUpstreamEndpoint]
     /// ``table``'s routes, in order, for the inline path.
     let inlineRoutes: [InlineRoute]
+    /// ``table`` compiled for the inline path: matched on bytes, no route copied.
+    let matcher: RouteMatcher
     let client: HTTPClient
     let writer: any WriterResolver
     let health: UpstreamHealth
@@ -91,6 +93,7 @@ public final class ReverseProxy: Sendable {
         self.hops = hops
         self.configuration = configuration
         table = configuration.routeTable
+        matcher = RouteMatcher(configuration.routeTable)
         let addresses = Dictionary(uniqueKeysWithValues: configuration.upstreams.map { ($0.name, $0.address.description) })
         let origins = addresses.compactMapValues { try? HTTPOrigin("http://\($0)") }
         self.addresses = addresses

@@ -49,15 +49,25 @@ extension HTTPClient {
         method: String, origin: HTTPOrigin, target: String, fieldsSize: Int, encodeFields: (inout [UInt8]) -> Void,
         timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
-        guard loop.inLoop, target.utf8.first == UInt8(ascii: "/"),
-              !target.withBorrowedUTF8(Self.holdsSpaceOrControl) else {
+        target.withBorrowedUTF8 { target in
+            executeInline(method: method, origin: origin, target: target, fieldsSize: fieldsSize, encodeFields: encodeFields,
+                          timeout: timeout, on: loop, relay: relay, completion: completion)
+        }
+    }
+
+    /// The same with the target given as its UTF-8 bytes (read only during the call).
+    public func executeInline(
+        method: String, origin: HTTPOrigin, target: UnsafeBufferPointer<UInt8>, fieldsSize: Int, encodeFields: (inout [UInt8]) -> Void,
+        timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
+    ) -> Bool {
+        guard loop.inLoop, target.first == UInt8(ascii: "/"), !Self.holdsSpaceOrControl(target) else {
             return false
         }
         return executeInline(method: method, key: origin.base.origin, authority: origin.base.authority, writeHead: { head in
-            head.reserveCapacity(method.utf8.count + target.utf8.count + fieldsSize + 40)
+            head.reserveCapacity(method.utf8.count + target.count + fieldsSize + 40)
             head.appendUTF8(method)
             head.append(HTTPSyntax.space)
-            head.appendUTF8(target)
+            head.append(contentsOf: target)
             head.appendUTF8(" HTTP/1.1\r\n" as StaticString)
             encodeFields(&head)
             if HTTPClientExchange.sendsEmptyLength(method) { head.appendUTF8("Content-Length: 0\r\n" as StaticString) }

@@ -35,10 +35,21 @@ public struct HTTPRequestHeadView {
     public var target: String { HTTPSyntax.string(bytes, head.target) }
 
     /// The target up to its `?`, as ``HTTPRequestTarget/path`` gives it.
-    public var path: String {
+    public var path: String { HTTPSyntax.string(bytes, pathRange) }
+
+    /// The method's bytes.
+    public var methodBytes: UnsafeBufferPointer<UInt8> { slice(head.method) }
+
+    /// The target's bytes.
+    public var targetBytes: UnsafeBufferPointer<UInt8> { slice(head.target) }
+
+    /// The path's bytes (the target up to its `?`).
+    public var pathBytes: UnsafeBufferPointer<UInt8> { slice(pathRange) }
+
+    private var pathRange: Range<Int> {
         var end = head.target.lowerBound
         while end < head.target.upperBound, bytes[end] != UInt8(ascii: "?") { end += 1 }
-        return HTTPSyntax.string(bytes, head.target.lowerBound..<end)
+        return head.target.lowerBound..<end
     }
 
     /// Whether the target starts with `prefix`.

@@ -17,7 +17,7 @@ extension HTTPServerConnection {
         lastExchangeID &+= 1
         let id = lastExchangeID
         let exchange = startExchange(id: id, request: HTTPRequestSummary(method: HTTPSyntax.string(bytes, head.method), asksToClose: head.asksToClose),
-                                     body: HTTPServerRequestBodyState(complete: true, expectsContinue: false))
+                                     complete: true, expectsContinue: false)
         exchange.viewedHead.append(contentsOf: bytes)
         // The handler may answer at once; that cannot re-enter parsing (processInput only notes
         // it), so neither the buffer nor the field list changes under the view while it runs.
@@ -37,14 +37,15 @@ extension HTTPServerConnection {
 
     /// Makes (or reuses) the exchange for a new request and makes it current.
     @discardableResult
-    func startExchange(id: UInt64, request: HTTPRequestSummary, body: HTTPServerRequestBodyState) -> HTTPServerExchange {
+    func startExchange(id: UInt64, request: HTTPRequestSummary, complete: Bool, expectsContinue: Bool) -> HTTPServerExchange {
         let started: HTTPServerExchange
         if let spare = spareExchange {
             spareExchange = nil
-            spare.reset(id: id, request: request, body: body)
+            spare.reset(id: id, request: request, complete: complete, expectsContinue: expectsContinue)
             started = spare
         } else {
-            started = HTTPServerExchange(id: id, request: request, body: body)
+            started = HTTPServerExchange(id: id, request: request,
+                                         body: HTTPServerRequestBodyState(complete: complete, expectsContinue: expectsContinue))
         }
         exchange = started
         return started

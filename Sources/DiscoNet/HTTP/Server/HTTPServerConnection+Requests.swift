@@ -108,8 +108,7 @@ extension HTTPServerConnection {
         }
         lastExchangeID &+= 1
         let id = lastExchangeID
-        let bodyState = HTTPServerRequestBodyState(complete: !head.hasBody, expectsContinue: expectsContinue)
-        startExchange(id: id, request: HTTPRequestSummary(head), body: bodyState)
+        startExchange(id: id, request: HTTPRequestSummary(head), complete: !head.hasBody, expectsContinue: expectsContinue)
         if !head.hasBody {
             // One request value for whichever takes it, made from the head's own fields.
             let request = HTTPRequest(method: head.method, target: head.target, version: head.version, headers: head.headers,

@@ -22,11 +22,11 @@ final class HTTPServerExchange {
         self.body = body
     }
 
-    /// Starts over for the connection's next request.
-    func reset(id: UInt64, request: HTTPRequestSummary, body: HTTPServerRequestBodyState) {
+    /// Starts over for the connection's next request (the body state in place: no copy of it).
+    func reset(id: UInt64, request: HTTPRequestSummary, complete: Bool, expectsContinue: Bool) {
         self.id = id
         self.request = request
-        self.body = body
+        body.restart(complete: complete, expectsContinue: expectsContinue)
         response = .notStarted
         viewedHead.removeAll(keepingCapacity: true)
     }
@@ -67,7 +67,7 @@ struct HTTPServerRequestBodyState {
     /// Why the body can no longer be read (a parse error, a timeout, the peer leaving).
     var failure: (any Error)?
     /// The client sent `Expect: 100-continue` with a body.
-    let expectsContinue: Bool
+    private(set) var expectsContinue: Bool
     var sentContinue = false
     /// The response is over: pieces that still arrive are dropped.
     var discarding = false
@@ -82,6 +82,20 @@ struct HTTPServerRequestBodyState {
     init(complete: Bool, expectsContinue: Bool) {
         self.complete = complete
         self.expectsContinue = expectsContinue
+    }
+
+    /// Back to the state `init` makes, keeping the queue's storage (a reused exchange's).
+    mutating func restart(complete: Bool, expectsContinue: Bool) {
+        self.complete = complete
+        if !trailers.isEmpty { trailers = HTTPHeaders() }
+        failure = nil
+        self.expectsContinue = expectsContinue
+        sentContinue = false
+        discarding = false
+        if !pieces.isEmpty { pieces.removeAll(keepingCapacity: true) }
+        firstPiece = 0
+        bufferedBytes = 0
+        waiter = nil
     }
 
     var hasQueuedPieces: Bool { firstPiece < pieces.count }

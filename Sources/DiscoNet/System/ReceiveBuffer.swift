@@ -21,6 +21,7 @@ final class ReceiveBuffer {
     var readable: UnsafeBufferPointer<UInt8> { UnsafeBufferPointer(start: storage + start, count: end - start) }
 
     func consume(_ n: Int) {
+        assert(n >= 0 && n <= end - start, "consumed \(n) of \(end - start) unconsumed bytes")
         start += n
         if start == end {
             start = 0

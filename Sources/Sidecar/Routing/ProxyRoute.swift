@@ -34,10 +34,10 @@ public struct ProxyRoute: Hashable, Sendable {
         self.target = target
     }
 
-    /// Whether a request with `method` and `path` matches.
+    /// Whether a request with `method` and `path` matches. Methods are tokens, compared byte
+    /// for byte (not as Unicode text, which would equate canonically equivalent spellings).
     public func matches(method: String, path: String) -> Bool {
-        // A few methods are compared one by one: cheaper than hashing the method for the set.
-        if let methods, !(methods.count <= 8 ? methods.contains { $0 == method } : methods.contains(method)) { return false }
+        if let methods, !methods.contains(where: { $0.utf8.elementsEqual(method.utf8) }) { return false }
         return path.utf8.starts(with: pathPrefix.utf8)
     }
 

@@ -4,7 +4,9 @@ import Testing
 
 @Suite("Sidecar: routes compiled for matching bytes")
 struct RouteMatcherTests {
-    static let methods = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "TRACE", "PURGE", "M-SEARCH", "get", "GETS", "G"]
+    /// With a Kelvin sign (U+212A), canonically equivalent to `K` as text but not the same bytes.
+    static let methods = ["GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH", "DELETE", "CONNECT", "TRACE", "PURGE", "M-SEARCH", "get", "GETS",
+                          "G", "K", "\u{212A}"]
     static let prefixes = ["/", "/api", "/api/", "/api/v1/tx", "/static", "", "/a?b", "/é"]
     static let paths = ["/", "/api", "/api/v1/tx/1", "/apiary", "/static/x.css", "", "/a?b", "/é/x", "/ap", "/API"]
 

@@ -19,8 +19,10 @@ extension HTTPServerConnection {
         let exchange = startExchange(id: id, request: HTTPRequestSummary(method: HTTPSyntax.string(bytes, head.method), asksToClose: head.asksToClose),
                                      complete: true, expectsContinue: false)
         exchange.viewedHead.append(contentsOf: bytes)
-        // The handler may answer at once; that cannot re-enter parsing (processInput only notes
-        // it), so neither the buffer nor the field list changes under the view while it runs.
+        // The handler may answer at once. That cannot re-enter parsing (processInput only notes
+        // it) or read (readiness is delivered in a later turn), so the buffer's bytes and the
+        // field list stay as they are under the view while it runs; an answer that ends the
+        // connection only resets the buffer's indices (below).
         let taken = headFields.withUnsafeBufferPointer { fields in
             inline.handle(head: HTTPRequestHeadView(bytes: bytes, head: head, fields: fields), reply: HTTPInlineReply(connection: self, id: id))
         }
@@ -31,7 +33,9 @@ extension HTTPServerConnection {
             return false
         }
         headerTimerRunning = false
-        buffer.consume(head.length)
+        // An answer given at once that ended the connection (it lingers or is closed) emptied
+        // the buffer with it: nothing is left to consume.
+        if phase == .open { buffer.consume(head.length) }
         return true
     }
 

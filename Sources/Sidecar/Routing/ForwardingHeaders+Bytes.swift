@@ -61,17 +61,7 @@ extension ForwardingHeaders {
         appendText("\r\nX-Forwarded-Host: ", to: &out)
         out.append(contentsOf: host)
         appendText("\r\nForwarded: for=", to: &out)
-        if let address = client.address {
-            if address.withBorrowedUTF8({ $0.contains(0x3A) }) {
-                appendText("\"[", to: &out)
-                appendValue(address, to: &out)
-                appendText("]\"", to: &out)
-            } else {
-                appendValue(address, to: &out)
-            }
-        } else {
-            appendText("unknown", to: &out)
-        }
+        appendForwardedNode(client.address, to: &out)
         appendText(";host=", to: &out)
         appendQuotedIfNeeded(host, to: &out)
         appendText(";proto=", to: &out)

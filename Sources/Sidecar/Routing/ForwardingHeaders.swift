@@ -130,17 +130,7 @@ public enum ForwardingHeaders {
                 }
             }
             appendText("for=", to: &out)
-            if let address = client.address {
-                if address.withBorrowedUTF8({ $0.contains(0x3A) }) {
-                    appendText("\"[", to: &out)
-                    appendValue(address, to: &out)
-                    appendText("]\"", to: &out)
-                } else {
-                    appendValue(address, to: &out)
-                }
-            } else {
-                appendText("unknown", to: &out)
-            }
+            appendForwardedNode(client.address, to: &out)
             if let hostIndex {
                 appendText(";host=", to: &out)
                 appendQuotedIfNeeded(fields[hostIndex].value, to: &out)
@@ -159,6 +149,22 @@ public enum ForwardingHeaders {
         appendValue(value, to: &out)
         out.append(0x0D)
         out.append(0x0A)
+    }
+
+    /// ``forwardedNode(_:)`` written into `out`.
+    @usableFromInline
+    static func appendForwardedNode(_ address: String?, to out: inout [UInt8]) {
+        guard let address else {
+            appendText("unknown", to: &out)
+            return
+        }
+        if address.withBorrowedUTF8({ $0.contains(0x3A) }) {
+            appendText("\"[", to: &out)
+            appendValue(address, to: &out)
+            appendText("]\"", to: &out)
+        } else {
+            appendValue(address, to: &out)
+        }
     }
 
     @usableFromInline

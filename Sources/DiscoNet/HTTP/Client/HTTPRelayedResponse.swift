@@ -176,7 +176,7 @@ extension HTTPRelayedResponse {
             case .transferEncoding:
                 return nil
             case .connection:
-                guard equalsIgnoringCase(value, "keep-alive") else { return nil }
+                guard HTTPHeaders.bytesEqual(value, lowercased: "keep-alive") else { return nil }
             case .other:
                 guard filter.keeps(name) else { break }
                 let asSent = valueStart == colon + 2 && buffer[colon + 1] == HTTPSyntax.space && valueEnd == end
@@ -225,16 +225,11 @@ extension HTTPRelayedResponse {
 
     private static func special(_ name: UnsafeBufferPointer<UInt8>) -> Special {
         switch name.count {
-        case 10: return equalsIgnoringCase(name, "connection") ? .connection : .other
-        case 14: return equalsIgnoringCase(name, "content-length") ? .contentLength : .other
-        case 17: return equalsIgnoringCase(name, "transfer-encoding") ? .transferEncoding : .other
+        case 10: return HTTPHeaders.bytesEqual(name, lowercased: "connection") ? .connection : .other
+        case 14: return HTTPHeaders.bytesEqual(name, lowercased: "content-length") ? .contentLength : .other
+        case 17: return HTTPHeaders.bytesEqual(name, lowercased: "transfer-encoding") ? .transferEncoding : .other
         default: return .other
         }
-    }
-
-    private static func equalsIgnoringCase(_ bytes: UnsafeBufferPointer<UInt8>, _ lower: StaticString) -> Bool {
-        bytes.count == lower.utf8CodeUnitCount
-            && lower.withUTF8Buffer { HTTPHeaders.asciiCaseInsensitiveEqual(bytes, $0) }
     }
 
     /// Digits only, no sign, no list, no overflow.

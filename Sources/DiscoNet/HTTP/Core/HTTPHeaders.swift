@@ -114,6 +114,11 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         return (equal ?? nil) ?? asciiCaseInsensitiveEqual(a.utf8, b.utf8)
     }
 
+    /// Whether the name `bytes` equals `lowercased` ignoring ASCII case, without allocating.
+    static func bytesEqual(_ bytes: UnsafeBufferPointer<UInt8>, lowercased: StaticString) -> Bool {
+        bytes.count == lowercased.utf8CodeUnitCount && lowercased.withUTF8Buffer { asciiCaseInsensitiveEqual(bytes, $0) }
+    }
+
     static func asciiCaseInsensitiveEqual(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
         guard a.count == b.count else { return false }
         for index in 0..<a.count {

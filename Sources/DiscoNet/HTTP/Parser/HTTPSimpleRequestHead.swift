@@ -116,25 +116,17 @@ public struct HTTPSimpleRequestHead: Sendable, Hashable {
 
     private static func role(of name: UnsafeBufferPointer<UInt8>) -> Role {
         switch name.count {
-        case 4: return equal(name, "host") ? .host : .other
-        case 6: return equal(name, "expect") ? .framing : .other
-        case 10: return equal(name, "connection") ? .connection : .other
-        case 14: return equal(name, "content-length") ? .framing : .other
-        case 17: return equal(name, "transfer-encoding") ? .framing : .other
+        case 4: return HTTPHeaders.bytesEqual(name, lowercased: "host") ? .host : .other
+        case 6: return HTTPHeaders.bytesEqual(name, lowercased: "expect") ? .framing : .other
+        case 10: return HTTPHeaders.bytesEqual(name, lowercased: "connection") ? .connection : .other
+        case 14: return HTTPHeaders.bytesEqual(name, lowercased: "content-length") ? .framing : .other
+        case 17: return HTTPHeaders.bytesEqual(name, lowercased: "transfer-encoding") ? .framing : .other
         default: return .other
         }
     }
 
-    /// `name` equals `lowercased` ignoring ASCII case (same length already checked).
-    private static func equal(_ name: UnsafeBufferPointer<UInt8>, _ lowercased: StaticString) -> Bool {
-        let expected = UnsafeBufferPointer(start: lowercased.utf8Start, count: lowercased.utf8CodeUnitCount)
-        return HTTPHeaders.asciiCaseInsensitiveEqual(name, expected)
-    }
-
     /// Whether the comma-separated `list` has the element `close`, as ``HTTPHeaders/hasToken(_:in:)`` finds it.
     private static func listsClose(_ list: UnsafeBufferPointer<UInt8>) -> Bool {
-        let close: StaticString = "close"
-        let expected = UnsafeBufferPointer(start: close.utf8Start, count: close.utf8CodeUnitCount)
         var index = 0
         while index < list.count {
             while index < list.count, list[index] == 0x20 || list[index] == 0x09 || list[index] == 0x2C { index += 1 }
@@ -142,7 +134,7 @@ public struct HTTPSimpleRequestHead: Sendable, Hashable {
             while index < list.count, list[index] != 0x2C { index += 1 }
             var end = index
             while end > start, list[end - 1] == 0x20 || list[end - 1] == 0x09 { end -= 1 }
-            if HTTPHeaders.asciiCaseInsensitiveEqual(UnsafeBufferPointer(rebasing: list[start..<end]), expected) { return true }
+            if HTTPHeaders.bytesEqual(UnsafeBufferPointer(rebasing: list[start..<end]), lowercased: "close") { return true }
         }
         return false
     }

@@ -115,10 +115,17 @@ struct TLSTerminationTests {
             let response = try await client.send(HTTPClientRequest(url: "https://127.0.0.1:\(port)/secure"))
             #expect(response.status == 200)
             #expect(upstream.requests.first?.headers["X-Forwarded-Proto"] == "https")
+            // The next one finds an idle upstream connection and goes from its head in place.
+            let again = try await client.send(HTTPClientRequest(url: "https://127.0.0.1:\(port)/secure?again"))
+            #expect(again.status == 200)
+            #expect(proxy.metrics.headViewRequests == 1)
+            let second = try #require(upstream.requests.last)
+            #expect(second.headers["X-Forwarded-Proto"] == "https")
+            #expect(second.headers["Forwarded"]?.hasSuffix(";proto=https") == true, "\(second.headers)")
             // Plain HTTP to the TLS listener is refused and never proxied.
             let plain = try await HTTPClient().send(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(5))
             #expect(plain.status == 400)
-            #expect(upstream.requests.count == 1)
+            #expect(upstream.requests.count == 2)
             await client.shutdown()
         }
         await upstream.stop()

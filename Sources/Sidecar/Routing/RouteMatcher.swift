@@ -1,5 +1,3 @@
-import DiscoCore
-
 // MARK: - Routes compiled for matching bytes
 
 /// The route table compiled once for the proxy's inline lane: each route's methods as a bit set
@@ -84,11 +82,6 @@ public struct RouteMatcher: Sendable {
             if matched { return index }
         }
         return nil
-    }
-
-    /// The same for strings.
-    public func firstMatch(method: String, path: String) -> Int? {
-        method.withBorrowedUTF8 { method in path.withBorrowedUTF8 { path in firstMatch(method: method, path: path) } }
     }
 
     private func hasOtherMethod(_ method: UnsafeBufferPointer<UInt8>, _ ranges: Range<Int>) -> Bool {

@@ -63,15 +63,7 @@ struct HTTPInlineHeadViewTests {
         configuration.inlineHandler = inline
         let group = try EventLoopGroup(threads: 1, name: "disco-test-view")
         defer { group.shutdown() }
-        let server = try await HTTPServer.start(configuration: configuration, group: group, responder: countingResponder)
-        do {
-            let result = try await body(server)
-            await server.shutdown()
-            return result
-        } catch {
-            await server.shutdown()
-            throw error
-        }
+        return try await withServer(configuration, group: group, responder: countingResponder, body)
     }
 
     @Test func aSimpleHeadComesAsAViewThatMatchesTheParsedRequest() async throws {

@@ -21,15 +21,16 @@ func withServer<T>(
     }
 }
 
-/// Starts a server with a streaming `responder` behind `middleware`, runs `body`, and shuts the
-/// server down.
+/// Starts a server with a streaming `responder` behind `middleware` on `group`'s loops, runs
+/// `body`, and shuts the server down.
 func withServer<T>(
     _ configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
+    group: EventLoopGroup = .shared,
     middleware: [any HTTPMiddleware] = [],
     responder: HTTPResponder,
     _ body: (HTTPServer) async throws -> T
 ) async throws -> T {
-    let server = try await HTTPServer.start(configuration: configuration, middleware: middleware, responder: responder)
+    let server = try await HTTPServer.start(configuration: configuration, group: group, middleware: middleware, responder: responder)
     do {
         let result = try await body(server)
         await server.shutdown(gracePeriod: .seconds(5))

@@ -2,6 +2,15 @@ import DiscoCore
 import Sidecar
 import Testing
 
+extension RouteMatcher {
+    /// The match for a method and path given as strings (the proxy passes their bytes).
+    func firstMatch(method: String, path: String) -> Int? {
+        Array(method.utf8).withUnsafeBufferPointer { method in
+            Array(path.utf8).withUnsafeBufferPointer { path in firstMatch(method: method, path: path) }
+        }
+    }
+}
+
 @Suite("Sidecar: routes compiled for matching bytes")
 struct RouteMatcherTests {
     /// With a Kelvin sign (U+212A), canonically equivalent to `K` as text but not the same bytes.

@@ -44,18 +44,8 @@ extension HTTPClient {
     /// `Content-Length` or `Transfer-Encoding`: the client frames the request). `fieldsSize` is
     /// about how many bytes they take, for the buffer's first size; `encodeFields` runs once, and
     /// only when an idle connection was found. No request value is made. Returns false also
-    /// for a target that is not a path (`/` first, no whitespace or control characters).
-    public func executeInline(
-        method: String, origin: HTTPOrigin, target: String, fieldsSize: Int, encodeFields: (inout [UInt8]) -> Void,
-        timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
-    ) -> Bool {
-        target.withBorrowedUTF8 { target in
-            executeInline(method: method, origin: origin, target: target, fieldsSize: fieldsSize, encodeFields: encodeFields,
-                          timeout: timeout, on: loop, relay: relay, completion: completion)
-        }
-    }
-
-    /// The same with the target given as its UTF-8 bytes (read only during the call).
+    /// for a target that is not a path (`/` first, no whitespace or control characters). `target`
+    /// is the target's UTF-8 bytes, read only during the call.
     public func executeInline(
         method: String, origin: HTTPOrigin, target: UnsafeBufferPointer<UInt8>, fieldsSize: Int, encodeFields: (inout [UInt8]) -> Void,
         timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void

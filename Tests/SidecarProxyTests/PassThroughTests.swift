@@ -49,6 +49,13 @@ struct PassThroughTests {
         await upstream.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// Reads until `count` bytes have arrived or the stream ends.
+    static func read(_ count: Int, from connection: TCPConnection) async throws -> [UInt8] {
+        var bytes: [UInt8] = []
+        while bytes.count < count, let piece = try await connection.read() { bytes += piece }
+        return bytes
+    }
+
     /// A TCP echo server for the pass-through tests.
     static func tcpEcho() async throws -> (TCPListener, Task<Void, Never>) {
         let listener = try await TCPListener.bind()
@@ -91,6 +98,39 @@ struct PassThroughTests {
             try await third.write([1, 2, 3])
             #expect(try await third.read() == [1, 2, 3])
             third.close()
+        }
+        echo.close()
+        echoTask.cancel()
+        await echoTask.value
+    }
+
+    /// Draining stops new TCP connections but lets a spliced one go on (bytes both ways) until
+    /// its client ends it; the drain then returns.
+    @Test func drainingLetsSplicedTCPConnectionsFinish() async throws {
+        let (echo, echoTask) = try await Self.tcpEcho()
+        var configuration = proxyConfiguration([])
+        configuration.listenAddress = nil
+        configuration.tcpProxies = [TCPProxySpec(listen: PeerAddress(host: "127.0.0.1", port: 0),
+                                                 upstream: PeerAddress(host: "127.0.0.1", port: echo.localAddress.port))]
+        try await withProxy(configuration) { proxy in
+            let listener = try #require(proxy.tcpListeners.first)
+            let connection = try await TCPConnection.connect(to: listener.localAddress)
+            try await connection.write([1, 2, 3])
+            #expect(try await Self.read(3, from: connection) == [1, 2, 3])
+            let drained = Task { await proxy.drain(within: .seconds(60)) }
+            try await waitUntil("the listener to refuse new connections") {
+                guard let probe = try? await TCPConnection.connect(to: listener.localAddress) else { return true }
+                probe.close()
+                return false
+            }
+            for round in 0..<3 {
+                let bytes = [UInt8](repeating: UInt8(round + 10), count: 1000)
+                try await connection.write(bytes)
+                #expect(try await Self.read(bytes.count, from: connection) == bytes, "round \(round)")
+            }
+            connection.close()
+            await drained.value
+            try await waitUntil("the connection to be released") { listener.openConnections == 0 }
         }
         echo.close()
         echoTask.cancel()

@@ -137,11 +137,16 @@ public final class SidecarProxyServer: Sendable {
     /// Open client connections to the HTTP proxy.
     public var openConnections: Int { server?.openConnections ?? 0 }
 
-    /// Stops accepting (HTTP and TCP) and lets in-flight requests finish, closing what is left
-    /// after `timeout`.
+    /// Stops accepting (HTTP and TCP) and lets in-flight requests and TCP connections finish,
+    /// closing the HTTP ones left after `timeout` (TCP connections still open then end with
+    /// ``shutdown()``).
     public func drain(within timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
         tcpListeners.forEach { $0.close() }
         await server?.shutdown(gracePeriod: timeout)
+        while tcpListeners.contains(where: { $0.openConnections > 0 }), ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
     }
 
     /// Stops everything: background work, TCP connections, pooled upstream connections.

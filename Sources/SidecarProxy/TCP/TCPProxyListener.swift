@@ -10,7 +10,8 @@ import Synchronization
 /// upstream (bytes both ways with back-pressure and half-close) until both sides end. Beyond
 /// `max-conns` open connections, or beyond the connection rate and its burst (nginx
 /// `limit_req` arithmetic, no delay), a new connection is closed at once. Each connection is a
-/// child task of ``run()``, so stopping the listener's task ends them all.
+/// child task of ``run()``, so stopping the listener's task ends them all; ``close()`` only stops
+/// accepting.
 public final class TCPProxyListener: Sendable {
     public let spec: TCPProxySpec
     private let listener: TCPListener
@@ -42,7 +43,8 @@ public final class TCPProxyListener: Sendable {
     /// Connections open right now.
     public var openConnections: Int { open.load(ordering: .relaxed) }
 
-    /// Accepts and serves connections until the task is cancelled or ``close()`` is called.
+    /// Accepts and serves connections until the task is cancelled or ``close()`` is called; after
+    /// ``close()`` it returns once the connections already spliced have ended.
     public func run() async {
         let name = spec.description
         await withDiscardingTaskGroup { group in
@@ -65,7 +67,7 @@ public final class TCPProxyListener: Sendable {
                     self.metrics.openTCPConnections.subtract(1, ordering: .relaxed)
                 }
             }
-            group.cancelAll()
+            // The connections already spliced go on; cancelling this task ends them.
         }
     }
 

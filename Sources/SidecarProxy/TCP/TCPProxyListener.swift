@@ -11,7 +11,7 @@ import Synchronization
 /// `max-conns` open connections, or beyond the connection rate and its burst (nginx
 /// `limit_req` arithmetic, no delay), a new connection is closed at once. Each connection is a
 /// child task of ``run()``, so stopping the listener's task ends them all; ``close()`` only stops
-/// accepting.
+/// accepting, and a failed accept (out of descriptors) is retried after a pause.
 public final class TCPProxyListener: Sendable {
     public let spec: TCPProxySpec
     private let listener: TCPListener
@@ -20,9 +20,13 @@ public final class TCPProxyListener: Sendable {
     private let metrics: ProxyMetrics
     private let logger: Logger
     private let open = Atomic<Int>(0)
+    /// Set by ``close()``: an accept failing after it ends the accept loop.
+    private let closed = Atomic<Bool>(false)
     private let limiter: Mutex<RateLimiter>
     private let limit: LimitReq
     private let epoch = ContinuousClock.now
+    /// How long to wait after a failed accept before the next one.
+    static let acceptRetryPause = Duration.milliseconds(100)
 
     /// Binds the listener (so its address is known and a taken port fails the start).
     public init(spec: TCPProxySpec, connectTimeout: Duration, metrics: ProxyMetrics, logger: Logger, group: EventLoopGroup = .shared) async throws {
@@ -53,7 +57,12 @@ public final class TCPProxyListener: Sendable {
                 do {
                     connection = try await listener.accept()
                 } catch {
-                    break
+                    if closed.load(ordering: .acquiring) || Task.isCancelled { break }
+                    // A failed accept (no descriptor left, no memory) leaves the listener as it
+                    // was: pause rather than spin on its readiness, then accept again.
+                    logger.warning("TCP proxy \(spec): accept failed, retrying: \(error)")
+                    try? await Task.sleep(for: Self.acceptRetryPause)
+                    continue
                 }
                 guard admit() else {
                     metrics.tcpConnection(name, accepted: false)
@@ -72,7 +81,10 @@ public final class TCPProxyListener: Sendable {
     }
 
     /// Stops accepting; connections already spliced go on until ``run()``'s task is cancelled.
-    public func close() { listener.close() }
+    public func close() {
+        closed.store(true, ordering: .releasing)
+        listener.close()
+    }
 
     private func admit() -> Bool {
         if spec.rate != nil {

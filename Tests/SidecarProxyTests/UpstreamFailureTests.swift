@@ -113,6 +113,29 @@ struct UpstreamFailureTests {
         await broken.stop()
     }
 
+    /// The same break for an HTTP/1.0 client, which has no chunked framing: a streamed body
+    /// (larger than the relay reads whole) is delimited by the connection's end, so an orderly
+    /// close would present the first bytes as the whole response. The client must see the
+    /// truncation: a declared length the body falls short of, or a reset instead of a close.
+    @Test func aLargeBodyCutShortIsNeverPresentedAsCompleteToAnHTTP10Client() async throws {
+        let short = try await ScriptedTCPUpstream(script: Array("HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nonly these bytes".utf8))
+        try await withProxy(proxyConfiguration([("short", short.address)])) { proxy in
+            let raw = try RawSocketClient(connectTo: try #require(proxy.localAddress), timeoutSeconds: 30)
+            try raw.send("GET /big HTTP/1.0\r\nHost: x\r\n\r\n")
+            let bytes = try await raw.readUntilClose()
+            let text = String(decoding: bytes, as: UTF8.self)
+            let end = (0..<max(0, bytes.count - 3)).first { Array(bytes[$0..<($0 + 4)]) == Array("\r\n\r\n".utf8) }
+            let head = String(decoding: bytes[..<(end ?? bytes.count)], as: UTF8.self).lowercased()
+            let bodyCount = end.map { bytes.count - $0 - 4 } ?? 0
+            let declared = head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                .flatMap { Int($0.dropFirst("content-length:".count).filter { $0 != " " }) }
+            let failed = text.hasPrefix("HTTP/1.0 502") || text.hasPrefix("HTTP/1.1 502")
+            let truncationShows = failed || raw.endedWithReset || (declared.map { $0 > bodyCount } ?? false)
+            #expect(truncationShows, "a body cut short ended like a complete one: \(text.debugDescription)")
+        }
+        await short.stop()
+    }
+
     /// An upstream that sends its head and part of the body, then nothing: the wait for the rest
     /// is bounded by the read timeout too. A fixed-length body not yet relayed becomes a 504; a
     /// streamed one already under way ends the client's connection unterminated.

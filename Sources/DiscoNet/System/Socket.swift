@@ -78,6 +78,13 @@ struct Socket: Sendable, Hashable {
     func setReuseAddress() throws(SystemError) { try setOption(SOL_SOCKET, SO_REUSEADDR, 1, "SO_REUSEADDR") }
     func setNoDelay() throws(SystemError) { try setOption(Int32(IPPROTO_TCP), TCP_NODELAY, 1, "TCP_NODELAY") }
 
+    /// `SO_LINGER` with a zero timeout: the next ``close()`` resets the connection (RST) instead
+    /// of ending it in order (FIN), dropping whatever is still unsent.
+    func setResetOnClose() {
+        var value = linger(l_onoff: 1, l_linger: 0)
+        _ = setsockopt(fd, SOL_SOCKET, SO_LINGER, &value, socklen_t(MemoryLayout<linger>.size))
+    }
+
     /// The pending asynchronous error (`SO_ERROR`), used to learn how a non-blocking connect ended.
     func pendingError() throws(SystemError) -> Int32 {
         var value: Int32 = 0

@@ -258,9 +258,18 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
         }
     }
 
-    func close() {
+    func close() { close(notifying: true) }
+
+    /// Closes without close_notify, and resets the TCP stream (see ``ByteStreamTransport/abort()``).
+    func abort() {
         guard phase != .closed else { return }
-        if phase == .open { sendCloseNotify() }
+        if !tcp.isClosed { tcp.socket.setResetOnClose() }
+        close(notifying: false)
+    }
+
+    private func close(notifying: Bool) {
+        guard phase != .closed else { return }
+        if notifying && phase == .open { sendCloseNotify() }
         phase = .closed
         handler = nil
         if let timer { loop.cancelTimer(timer) }

@@ -98,6 +98,15 @@ public protocol ByteStreamTransport: AnyObject, Sendable {
     func peerHasClosed() -> Bool
     /// Closes the stream and drops the handler. Idempotent.
     func close()
+    /// Closes the stream so that the peer sees it cut short, not ended (TCP: a reset instead of
+    /// a FIN; TLS: without close_notify, then that reset): for a message delimited by the end
+    /// of the stream that could not be completed. Idempotent; a closed stream stays closed.
+    func abort()
+}
+
+extension ByteStreamTransport {
+    /// A transport that cannot tell the two apart closes.
+    public func abort() { close() }
 }
 
 // MARK: - Layering a transport over TCP

@@ -179,6 +179,13 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
         socket.close()
     }
 
+    /// Closes with a reset (see ``ByteStreamTransport/abort()``).
+    public func abort() {
+        guard !isClosed else { return }
+        socket.setResetOnClose()
+        close()
+    }
+
     // MARK: Edge-triggered readiness, reported level-triggered
 
     /// Switches to plain level-triggered epoll, for a layer that does its own I/O on

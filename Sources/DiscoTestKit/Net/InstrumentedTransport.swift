@@ -112,6 +112,11 @@ public final class InstrumentedTransport: ByteStreamTransport, ByteStreamTranspo
         tcp.close()
     }
 
+    public func abort() {
+        handler = nil
+        tcp.abort()
+    }
+
     public func transportReady(_ events: TransportEvents) {
         handler?.transportReady(events)
     }

@@ -41,6 +41,9 @@ public final class RawSocketClient: @unchecked Sendable {
     // next); the blocking work of a call runs on a Dispatch thread so the cooperative pool stays free.
     public let fd: Int32
     private var pending: [UInt8] = []
+    /// Whether the stream ended with a reset (`ECONNRESET`) rather than the peer's orderly close:
+    /// the reads above treat both as the end, this tells them apart.
+    public private(set) var endedWithReset = false
 
     /// Connects to `address` with a receive timeout of `timeoutSeconds`.
     public init(connectTo address: SocketAddress, timeoutSeconds: Int = 10) throws {
@@ -120,7 +123,10 @@ public final class RawSocketClient: @unchecked Sendable {
             if count == 0 { return false }
             let code = errno
             if code == EINTR { continue }
-            if code == ECONNRESET { return false }
+            if code == ECONNRESET {
+                endedWithReset = true
+                return false
+            }
             throw RawSocketError(description: "recv failed or timed out: errno \(code)")
         }
     }

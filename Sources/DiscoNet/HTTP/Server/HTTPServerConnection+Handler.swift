@@ -103,7 +103,7 @@ extension HTTPServerConnection {
             endStream(exchange: id, chunked: chunked, keepAlive: keepAlive)
         } catch {
             await returnToLoop()
-            abortStream(exchange: id)
+            abortStream(exchange: id, chunked: chunked)
         }
     }
 

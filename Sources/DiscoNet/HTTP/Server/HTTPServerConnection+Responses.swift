@@ -85,9 +85,12 @@ extension HTTPServerConnection {
     }
 
     /// The producer of exchange `id`'s body failed. A chunked body cannot report failure
-    /// in-band: closing without the last chunk tells the client the body is incomplete.
-    func abortStream(exchange id: UInt64) {
+    /// in-band: closing without the last chunk tells the client the body is incomplete. A body
+    /// delimited by the connection's end (HTTP/1.0) would look complete after an orderly close:
+    /// the connection is reset instead.
+    func abortStream(exchange id: UInt64, chunked: Bool) {
         guard let exchange, exchange.id == id else { return }
+        if !chunked, phase == .open { transport.abort() }
         closeNow()
     }
 

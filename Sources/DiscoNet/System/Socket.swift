@@ -163,16 +163,15 @@ struct Socket: Sendable, Hashable {
         try nonBlocking("send") { disco_send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
     }
 
-    /// True when the peer has closed or reset the connection (checked without consuming data).
+    /// True when the peer has closed or reset the connection, or sent bytes nobody has read
+    /// (checked without consuming them): asked of an idle connection, where unasked-for bytes
+    /// (a body after a `HEAD` response, more than a `Content-Length`) mean it is out of step.
     func peerHasClosed() -> Bool {
         var byte: UInt8 = 0
         let result = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
-        if result == 0 { return true }
-        if result < 0 {
-            let code = Glibc.errno
-            return !(code == EAGAIN || code == EWOULDBLOCK || code == EINTR)
-        }
-        return false
+        if result >= 0 { return true }
+        let code = Glibc.errno
+        return !(code == EAGAIN || code == EWOULDBLOCK || code == EINTR)
     }
 
     func shutdownWrite() { _ = Glibc.shutdown(fd, Int32(SHUT_WR)) }

@@ -291,7 +291,8 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         }
     }
 
-    /// True when the peer has already closed or reset (checked without consuming data).
+    /// True when the peer has already closed or reset, or sent bytes nobody has read (checked
+    /// without consuming them; asked of idle connections only).
     var peerHasClosed: Bool { closed || transport.peerHasClosed() }
 
     func close(reason: NetworkError? = nil) {

@@ -123,7 +123,8 @@ public final class TCPConnection: Sendable {
         channel.loop.execute { channel.shutdownWrite() }
     }
 
-    /// True when the peer has closed or reset the connection, or it was closed locally.
+    /// True when the peer has closed or reset the connection, or it was closed locally, or it
+    /// holds bytes nobody asked for (an idle connection out of step with its peer).
     /// Used by pools to skip stale idle connections before reuse.
     public func isStale() async -> Bool {
         let channel = self.channel

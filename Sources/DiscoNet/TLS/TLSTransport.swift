@@ -245,11 +245,12 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
         case .open: break
         }
         // Let OpenSSL look at whatever arrived: tickets are absorbed, a close_notify or the end
-        // of the stream means closed, application bytes mean open.
+        // of the stream means closed, and so do application bytes nobody asked for (an idle
+        // connection holding them is out of step).
         var byte: UInt8 = 0
         OpenSSLErrors.clear()
         let count = SSL_peek(ssl, &byte, 1)
-        if count > 0 { return false }
+        if count > 0 { return true }
         switch SSL_get_error(ssl, count) {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return false
         default:

@@ -93,8 +93,9 @@ public protocol ByteStreamTransport: AnyObject, Sendable {
     /// Finishes the sending direction (TCP: `shutdown(SHUT_WR)`; TLS: close_notify, then that)
     /// while reading goes on.
     func shutdownWrite()
-    /// True when the peer has already closed or reset the stream, checked without consuming
-    /// application bytes (used before reusing an idle pooled connection).
+    /// True when the peer has already closed or reset the stream, or application bytes arrived
+    /// that nobody has read (on an idle connection: it is out of step), checked without
+    /// consuming them (used before reusing an idle pooled connection).
     func peerHasClosed() -> Bool
     /// Closes the stream and drops the handler. Idempotent.
     func close()

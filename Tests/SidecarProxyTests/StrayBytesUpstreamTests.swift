@@ -94,4 +94,32 @@ struct StrayBytesUpstreamTests {
         }
         await upstream.stop()
     }
+
+    /// The same for a `GET`, which skips the system call that checks a connection before a
+    /// non-idempotent request: the connection's own record of input arriving while it was
+    /// idle drops it, so the `GET` goes out on a fresh one and gets the upstream's answer.
+    @Test(arguments: [true, false])
+    func aGetIsNotSentOnAConnectionHoldingStrayBytes(lane: Bool) async throws {
+        let upstream = try await StrayBodyUpstream()
+        var configuration = proxyConfiguration([("u", upstream.address)])
+        configuration.inlineLane = lane
+        try await withProxy(configuration) { proxy in
+            let client = try RawSocketClient(connectTo: try #require(proxy.localAddress), timeoutSeconds: 30)
+            try client.send("HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try await client.readResponse(headRequest: true).status == 200)
+            upstream.release()
+            try await waitUntil("the upstream to write the stray body") { upstream.strayWritten }
+            // Bytes whose write has returned are in the proxy's socket on loopback; its one loop
+            // learns of them when it next polls. A request the proxy answers itself (nothing
+            // upstream), on another connection, once answered, shows that it has polled since.
+            let other = try RawSocketClient(connectTo: try #require(proxy.localAddress), timeoutSeconds: 30)
+            try other.send("GET /.sidecar/metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(try await other.readResponse().status == 200)
+            try client.send("GET /g HTTP/1.1\r\nHost: x\r\n\r\n")
+            let answer = try await client.readResponse()
+            #expect(answer.status == 200, "\(answer)")
+            #expect(upstream.methods.filter { $0 == "GET" }.count == 1, "\(upstream.methods)")
+        }
+        await upstream.stop()
+    }
 }

@@ -295,6 +295,10 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     /// without consuming them; asked of idle connections only).
     var peerHasClosed: Bool { closed || transport.peerHasClosed() }
 
+    /// True when input arrived that no read has taken since the last one came back short (no
+    /// system call; false when the transport cannot tell, see ``ByteStreamTransport/mayHaveUnreadInput``).
+    var mayHaveUnreadInput: Bool { transport.mayHaveUnreadInput }
+
     func close(reason: NetworkError? = nil) {
         guard !closed else { return }
         closed = true

@@ -103,11 +103,18 @@ public protocol ByteStreamTransport: AnyObject, Sendable {
     /// a FIN; TLS: without close_notify, then that reset): for a message delimited by the end
     /// of the stream that could not be completed. Idempotent; a closed stream stays closed.
     func abort()
+    /// Whether input (bytes, the end of the stream, an error) may have arrived since a read
+    /// last came back short, known without a system call; false when the transport cannot tell
+    /// (``peerHasClosed()`` then asks the socket). Asked of an idle connection before it is
+    /// used again: anything that arrived while nobody was reading puts it out of step.
+    var mayHaveUnreadInput: Bool { get }
 }
 
 extension ByteStreamTransport {
     /// A transport that cannot tell the two apart closes.
     public func abort() { close() }
+    /// A transport that keeps no readiness of its own cannot tell.
+    public var mayHaveUnreadInput: Bool { false }
 }
 
 // MARK: - Layering a transport over TCP

@@ -211,6 +211,10 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
     /// tests and diagnostics).
     var mayBeReadable: Bool { mayRead }
 
+    /// Edge-triggered, the transport knows it from the edges and its own reads (see
+    /// ``ByteStreamTransport/mayHaveUnreadInput``); level-triggered, it cannot tell.
+    public var mayHaveUnreadInput: Bool { edgeTriggered && (mayRead || peerFinished || hungUp) }
+
     /// What level-triggered epoll would report now: the directions of the interest the socket
     /// may be ready for, or everything after a hang-up (reported regardless of interest).
     private var levelReadiness: TransportEvents {

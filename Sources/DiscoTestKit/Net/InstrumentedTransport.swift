@@ -112,6 +112,8 @@ public final class InstrumentedTransport: ByteStreamTransport, ByteStreamTranspo
         tcp.close()
     }
 
+    public var mayHaveUnreadInput: Bool { tcp.mayHaveUnreadInput }
+
     public func abort() {
         handler = nil
         tcp.abort()

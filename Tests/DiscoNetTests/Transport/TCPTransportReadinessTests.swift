@@ -40,6 +40,24 @@ struct TCPTransportReadinessTests {
         }
     }
 
+    /// What an idle pooled connection is asked before reuse: nothing arrived since the last
+    /// short read is false; bytes or the peer's FIN arriving while nobody reads make it true,
+    /// with no read and no system call.
+    @Test(arguments: [false, true])
+    func inputArrivingWhileNobodyReadsIsKnownWithoutARead(finish: Bool) async throws {
+        try await withTransportPair { transport, peer, handler in
+            try peer.sendAll(Array("answer".utf8))
+            try await handler.configure(on: transport, readSize: 64, interest: .read)
+            try await waitUntil("the answer read") { await handler.snapshot(on: transport).bytes == Array("answer".utf8) }
+            // The read came back short: nothing is owed, nothing more has arrived.
+            try await handler.configure(on: transport, readSize: 64, interest: [])
+            #expect(await transport.loop.onLoop { transport.mayHaveUnreadInput } == false)
+            if finish { peer.shutdownWrite() } else { try peer.sendAll(Array("stray".utf8)) }
+            try await waitUntil("the transport knows input arrived") { await transport.loop.onLoop { transport.mayHaveUnreadInput } }
+            #expect(await handler.snapshot(on: transport).bytes == Array("answer".utf8))
+        }
+    }
+
     @Test func aLevelTriggeredTransportStillReportsItsBytes() async throws {
         try await withTransportPair { transport, peer, handler in
             await transport.loop.onLoop { transport.useLevelTriggered() }

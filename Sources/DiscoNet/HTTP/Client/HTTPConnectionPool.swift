@@ -149,8 +149,17 @@ final class HTTPConnectionPool: Sendable {
             host.idle.removeLast()
             host.open -= 1
         }
-        guard let index = host.idle.lastIndex(where: { $0.connection.channel.loop === loop }) else { return nil }
-        return host.idle.remove(at: index)
+        // A connection that received something while idle (a body after a HEAD response's
+        // head, bytes past a Content-Length, the peer's FIN) is out of step with its peer: it
+        // is dropped, not reused. Its transport knows without a system call; its flags are
+        // read on its own loop, which this is.
+        while let index = host.idle.lastIndex(where: { $0.connection.channel.loop === loop }) {
+            let entry = host.idle.remove(at: index)
+            guard entry.connection.channel.closed || entry.connection.channel.mayHaveUnreadInput else { return entry }
+            expired.append(entry.connection)
+            host.open -= 1
+        }
+        return nil
     }
 
     /// Returns a slot: with a reusable connection it goes back to the idle list, otherwise the

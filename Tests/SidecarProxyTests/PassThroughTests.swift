@@ -49,6 +49,68 @@ struct PassThroughTests {
         await upstream.shutdown(gracePeriod: .seconds(1))
     }
 
+    // MARK: Upgrades the upstream declines
+
+    /// Reads from `raw` a byte at a time until what has arrived contains `marker` (the raw
+    /// client's receive timeout bounds a hang).
+    static func read(from raw: RawSocketClient, until marker: String, after bytes: [UInt8] = []) async throws -> [UInt8] {
+        var bytes = bytes
+        while !String(decoding: bytes, as: UTF8.self).contains(marker) { bytes += try await raw.read(count: 1) }
+        return bytes
+    }
+
+    /// An upgrade the upstream does not take (`curl --http2` asks for `h2c` on every http://
+    /// URL) is relayed like any other response: the head at once and the body as it arrives,
+    /// with the same hop-by-hop fields removed. A body that pauses used to be held back until
+    /// its end and came out as a 504 after the read timeout.
+    @Test func aDeclinedUpgradeStreamsTheUpstreamsAnswer() async throws {
+        let upstream = try await ScriptedTCPUpstream(
+            script: Array(("HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: X-Hop\r\nX-Hop: 1\r\nKeep-Alive: timeout=5\r\n"
+                + "Transfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n").utf8),
+            later: Array("6\r\nsecond\r\n0\r\n\r\n".utf8))
+        var configuration = proxyConfiguration([("streaming", upstream.address)])
+        // Bounds the pre-fix wait for the whole body; the body pauses only until "first" is seen.
+        configuration.readTimeout = .seconds(10)
+        try await withProxy(configuration) { proxy in
+            let raw = try RawSocketClient(connectTo: try #require(proxy.localAddress), timeoutSeconds: 60)
+            try raw.send("GET / HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n")
+            var bytes = try await Self.read(from: raw, until: "\r\n\r\n")
+            let head = String(decoding: bytes, as: UTF8.self)
+            try #require(head.hasPrefix("HTTP/1.1 200"), "\(head.debugDescription)")
+            #expect(!head.lowercased().contains("x-hop"), "\(head.debugDescription)")
+            #expect(!head.lowercased().contains("keep-alive: timeout"), "\(head.debugDescription)")
+            #expect(head.contains("Content-Type: text/plain"), "\(head.debugDescription)")
+            // The first piece arrives while the upstream still holds the rest.
+            bytes = try await Self.read(from: raw, until: "first", after: bytes)
+            upstream.release()
+            bytes = try await Self.read(from: raw, until: "0\r\n\r\n", after: bytes)
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(text.contains("second"), "\(text.debugDescription)")
+        }
+        await upstream.stop()
+    }
+
+    /// A large answer to a declined upgrade passes through whole and unchanged (it is relayed as
+    /// a stream, not gathered in memory first).
+    @Test func aLargeAnswerToADeclinedUpgradePassesThroughIntact() async throws {
+        let size = 6 * 1024 * 1024 + 17
+        let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ $0 >> 13) }
+        let upstream = try await HTTPServer.start(responder: HTTPResponder { _ in
+            HTTPResponse(headers: ["Content-Type": "application/octet-stream"], bytes: payload)
+        })
+        try await withProxy(proxyConfiguration([("big", upstream.localAddress)])) { proxy in
+            let client = HTTPClient()
+            let response = try await client.send(HTTPClientRequest(url: proxy.url + "/big", headers: ["Connection": "Upgrade", "Upgrade": "h2c"]),
+                                                 timeout: .seconds(120))
+            #expect(response.status == 200)
+            #expect(response.headers["Content-Type"] == "application/octet-stream")
+            #expect(response.body.count == size)
+            #expect(response.body == payload)
+            await client.shutdown()
+        }
+        await upstream.shutdown(gracePeriod: .seconds(1))
+    }
+
     /// Reads until `count` bytes have arrived or the stream ends.
     static func read(_ count: Int, from connection: TCPConnection) async throws -> [UInt8] {
         var bytes: [UInt8] = []

@@ -1,5 +1,6 @@
 import DiscoNet
 import DiscoTestKit
+import Synchronization
 import Testing
 
 /// Reads from `connection` until `count` bytes have arrived (or the stream ends).
@@ -88,6 +89,38 @@ struct HTTPHandOffTests {
             #expect(result.upgraded == nil)
             #expect(result.response.status == 426)
             #expect(result.response.bodyText == "upgrade to shout required")
+        }
+    }
+
+    /// ``HTTPClient/executeUpgrade(_:timeout:)`` returns an answer that does not switch at its
+    /// head, with the body read as it arrives: a body that pauses is not waited out.
+    @Test func anUpgradeAnsweredWithoutSwitchingStreamsItsBody() async throws {
+        let released = Atomic<Bool>(false)
+        let responder = HTTPResponder { _ in
+            HTTPResponse(status: 200, headers: ["Content-Type": "text/plain"], body: .stream { writer in
+                try await writer.write(Array("first".utf8))
+                try await waitUntil("the test to read the first piece") { released.load(ordering: .relaxed) }
+                try await writer.write(Array("second".utf8))
+            })
+        }
+        try await withServer(responder: responder) { upstream in
+            let client = HTTPClient()
+            let outcome = try await client.executeUpgrade(HTTPClientRequest(url: "http://\(upstream.localAddress)/",
+                                                                            headers: ["Connection": "Upgrade", "Upgrade": "h2c"]))
+            guard case .answered(let response) = outcome else {
+                Issue.record("the server did not switch, but the outcome is \(outcome)")
+                return
+            }
+            #expect(response.status == 200)
+            #expect(response.headers["Content-Type"] == "text/plain")
+            var iterator = response.body.makeAsyncIterator()
+            var bytes: [UInt8] = []
+            while !String(decoding: bytes, as: UTF8.self).contains("first"), let piece = try await iterator.next() { bytes += piece }
+            #expect(String(decoding: bytes, as: UTF8.self) == "first")
+            released.store(true, ordering: .relaxed)
+            while let piece = try await iterator.next() { bytes += piece }
+            #expect(String(decoding: bytes, as: UTF8.self) == "firstsecond")
+            await client.shutdown()
         }
     }
 

@@ -47,7 +47,8 @@ public struct HTTPClientConfiguration: Sendable {
 
 /// A small HTTP/1.1 client (`http://` URLs over plain TCP, `https://` over TLS) with
 /// per-host keep-alive pools, whole-body (``send(_:timeout:)``) and streaming
-/// (``execute(_:timeout:)``) exchanges, and protocol upgrades (``upgrade(_:timeout:)``).
+/// (``execute(_:timeout:)``) exchanges, and protocol upgrades (``upgrade(_:timeout:)``, or
+/// ``executeUpgrade(_:timeout:)`` for an answer that does not switch read as a stream).
 ///
 /// Redirects are returned to the caller (``send(_:timeout:)``) unless the caller asks for them
 /// to be followed (``send(_:followingRedirects:timeout:)``). A request is retried once, on a new

@@ -209,6 +209,14 @@ public struct APIKeySettings: Hashable, Sendable {
     /// Credential headers removed before a request reaches an upstream (lower case).
     public static let credentialHeaders: Set<String> = ["app_id", "app_key"]
 
-    /// Whether a request with `method` needs a key.
-    public func requiresKey(method: String) -> Bool { enabled && methods.contains(method) }
+    /// Whether a request with `method` needs a key. ``methods`` are upper case and a method is
+    /// compared ignoring ASCII case: many upstreams upper-case the method they are given, so a
+    /// `post` would be served as the `POST` that needs a key. `HEAD` needs one when `GET` does
+    /// (an upstream answers it with its `GET` handler).
+    public func requiresKey(method: String) -> Bool {
+        guard enabled else { return false }
+        if methods.contains(method) { return true }
+        let upper = method.uppercased()
+        return methods.contains(upper) || upper == "HEAD" && methods.contains("GET")
+    }
 }

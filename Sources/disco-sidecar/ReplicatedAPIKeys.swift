@@ -44,6 +44,10 @@ final class ReplicatedAPIKeys: APIKeyStore {
 
     // MARK: The API: POST /keys, GET /keys, DELETE /keys/{app_id}
 
+    /// Bytes an app_id may not hold: it is the last segment of `DELETE /keys/{app_id}`'s path,
+    /// taken as sent, where these separate or escape.
+    static let notInPath: Set<UInt8> = [UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: "%")]
+
     /// The node API's key management (permission `keys-admin` with `-auth`).
     var routes: [APIRoute] {
         [APIRoute(["POST", "GET"], "/keys", permission: .keysAdmin) { request in
@@ -61,8 +65,8 @@ final class ReplicatedAPIKeys: APIKeyStore {
             return Self.error(400, #"expected a JSON object such as {"app_id":"app1"} (and optionally "app_key")"#)
         }
         guard let appID = body["app_id"]?.stringValue, (1...128).contains(appID.utf8.count),
-              appID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
-            return Self.error(400, "\"app_id\" must be 1 to 128 visible ASCII characters without '/'")
+              appID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !Self.notInPath.contains($0) }) else {
+            return Self.error(400, "\"app_id\" must be 1 to 128 visible ASCII characters without '/', '?', '#' or '%'")
         }
         if let object = body.objectValue, let unknown = object.keys.first(where: { $0 != "app_id" && $0 != "app_key" }) {
             return Self.error(400, "unknown field \(unknown.debugDescription); the fields are app_id and app_key")
@@ -121,6 +125,10 @@ final class ReplicatedAPIKeys: APIKeyStore {
     private func revoke(_ request: HTTPRequest) async -> HTTPResponse {
         guard let node = node.withLock({ $0 }) else { return Self.error(503, "the sidecar role has not started yet") }
         let appID = String(request.path.dropFirst("/keys/".count))
+        // A query would cut the app_id short: `/keys/app1?x` must not revoke `app1`.
+        guard request.query == nil else {
+            return Self.error(400, "DELETE /keys/{app_id} takes no query; an app_id has no '?'")
+        }
         guard !appID.isEmpty, KVLimits.nameProblem(appID, what: "app_id") == nil else {
             return Self.error(400, "name the key to revoke: DELETE /keys/{app_id}")
         }

@@ -1,0 +1,43 @@
+import DiscoCore
+import DiscoNet
+import DiscoTestKit
+import Foundation
+import Testing
+
+// MARK: - app_id values and DELETE /keys/{app_id}
+
+@Suite("disco-sidecar: an app_id names one key in the node API's paths")
+struct SidecarKeyNameProcessTests {
+    /// `DELETE /keys/{app_id}` carries the app_id in the request's path, where `?` starts the
+    /// query (and `#` a fragment, `%` an escape): an app_id holding one could never be revoked,
+    /// and its revocation would revoke another application's key instead (`app1?x` revoked
+    /// `app1`). Such app_ids are refused, and so is a revocation whose target has a query.
+    @Test func anAppIDThatAPathCannotCarryIsRefusedAndNoRevocationHitsAnotherKey() async throws {
+        try await DiscodCluster.with("sidecar-key-names") { cluster in
+            let upstream = try await RecordingUpstream.start(name: "svc")
+            let proxyPort = try FreePort.loopback()
+            let node = try startSidecar(cluster, id: "n1", ports: try DiscodCluster.ports(), flags: [
+                "-proxy-addr", "127.0.0.1:\(proxyPort)", "-upstream", "http://\(upstream.address)", "-api-keys",
+            ])
+            try await waitForProxy(port: proxyPort, process: node)
+            let key = "the-key-of-app1-long-enough"
+            let added = try await node.request("POST", "/keys", body: #"{"app_id":"app1","app_key":"\#(key)"}"#)
+            #expect(added.status == 201, "\(added.text)")
+            for appID in ["app1?x", "app1#x", "app1%3Fx"] {
+                let odd = try await node.request("POST", "/keys", body: #"{"app_id":"\#(appID)","app_key":"another-key-long-enough"}"#)
+                #expect(odd.status == 400, "app_id \(appID): \(odd.status) \(odd.text)")
+            }
+            let revoke = try await node.request("DELETE", "/keys/app1?x")
+            #expect(revoke.status == 400, "\(revoke.status) \(revoke.text)")
+            let listed = try await node.request("GET", "/keys")
+            #expect(listed.text.contains(#"{"app_id":"app1","revoked":false}"#), "\(listed.text)")
+
+            let client = HTTPClient()
+            let write = try await client.send(HTTPClientRequest(method: "POST", url: "http://127.0.0.1:\(proxyPort)/tx",
+                                                                headers: ["app_id": "app1", "app_key": key], body: [1]))
+            #expect(write.status == 200, "app1's key still works: \(write.status) \(write.bodyText)")
+            await client.shutdown()
+            await upstream.stop()
+        }
+    }
+}

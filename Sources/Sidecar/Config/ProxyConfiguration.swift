@@ -216,6 +216,10 @@ public struct APIKeySettings: Hashable, Sendable {
     public func requiresKey(method: String) -> Bool {
         guard enabled else { return false }
         if methods.contains(method) { return true }
+        if method == "HEAD" { return methods.contains("GET") }
+        // Only a method with a lower-case letter can differ from its upper case (most requests
+        // do not: no string is made for them).
+        guard method.utf8.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else { return false }
         let upper = method.uppercased()
         return methods.contains(upper) || upper == "HEAD" && methods.contains("GET")
     }

@@ -27,6 +27,11 @@ public final class UpstreamHealth: Sendable {
     /// Each upstream's `healthy`, readable without the lock (written under it, with `statuses`).
     private let flags: [String: HealthFlag]
     private let changed: @Sendable (_ allHealthy: Bool) -> Void
+    /// Held while a report is worked out and made: checks run in parallel, and two reports
+    /// made outside it could reach `changed` in the other order than they were worked out (a
+    /// stale "all healthy" last). Inside it, the last report made reads the state after the
+    /// last change, which it follows.
+    private let reporting = Mutex(())
 
     /// - Parameter changed: told, after any upstream's health changed, whether all of them are
     ///   healthy now (called from the checking task; it must return at once).
@@ -99,7 +104,7 @@ public final class UpstreamHealth: Sendable {
             } else {
                 logger.info("upstream \(upstream.name) is healthy again")
             }
-            self.changed(notReadyReason == nil)
+            reporting.withLock { _ in self.changed(notReadyReason == nil) }
         }
     }
 

@@ -118,7 +118,7 @@ final class ClusterWriterResolver: WriterResolver {
         var memberIDs: Set<String> = []
         /// Worked out at each change, so the proxy's per-request read is one lock and a copy.
         var location = WriterLocation.unknown(reason: "the cluster has no leader")
-        /// The hosts other sidecars send from (members' addresses, announced proxies).
+        /// The hosts other sidecars send from (members' addresses, their announced proxies).
         var peers = SidecarPeers(memberAddresses: [], announcements: [])
         /// Each node's stored announcement, by node ID.
         var announcements: [String: [UInt8]] = [:]
@@ -182,7 +182,10 @@ final class ClusterWriterResolver: WriterResolver {
             for (id, bytes) in view.announcements where view.memberIDs.contains(id) {
                 if case .success(let announced) = ProxyAnnouncement.decode(bytes) { view.proxies[id] = announced }
             }
-            view.peers = SidecarPeers(memberAddresses: view.memberAddresses, announcements: announcements.map(\.value))
+            // Only current members' announcements: a removed member's stays in the replicated
+            // state, and its host (a pod IP given to another pod) must no longer claim hops.
+            let members = view.announcements.filter { view.memberIDs.contains($0.key) }
+            view.peers = SidecarPeers(memberAddresses: view.memberAddresses, announcements: Array(members.values))
             let leader = view.leadership?.leader
             let announcement = leader.flatMap { leader in announcements.first { $0.key.name == leader.rawValue }?.value }
             view.location = WriterLocation.locate(leader: leader?.rawValue, isLocal: view.leadership?.isLocal ?? false,

@@ -91,7 +91,8 @@ extension WriterLocation {
 // MARK: - Who may claim a hop
 
 /// The hosts the cluster's sidecars send from: every member's advertised API and Raft hosts
-/// and every announced proxy host. The forwarding headers of a request carrying
+/// and every proxy host they announced (give only current members' announcements: a removed
+/// member's stays stored, and its host must stop being trusted). The forwarding headers of a request carrying
 /// ``RoutingDecision/hopHeader`` are trusted only when it comes from one of them (by address as
 /// written: members advertised by IP, as pods are, match their connections' source addresses).
 public struct SidecarPeers: Hashable, Sendable {
@@ -99,7 +100,7 @@ public struct SidecarPeers: Hashable, Sendable {
 
     /// - Parameters:
     ///   - memberAddresses: the members' advertised addresses (`host:port` or URLs).
-    ///   - announcements: the stored ``ProxyAnnouncement``s (damaged ones are skipped).
+    ///   - announcements: the current members' stored ``ProxyAnnouncement``s (damaged ones are skipped).
     public init(memberAddresses: [String], announcements: [[UInt8]]) {
         var hosts = Set<String>()
         for text in memberAddresses {

@@ -4,9 +4,9 @@
 ///
 /// - Only standard queries (opcode QUERY) with one question are answered; another opcode gets
 ///   NOTIMP, and a query whose header is readable but whose rest is not (no question, several,
-///   records in the answer or authority section, a bad name, bytes after the last record, more
-///   than one OPT) gets FORMERR with the header alone. Fewer than 12 bytes, or a message with QR
-///   set, get nothing.
+///   records in the answer or authority section but the SOA of an IXFR query, a bad name, bytes
+///   after the last record, more than one OPT) gets FORMERR with the header alone. Fewer than 12
+///   bytes, or a message with QR set, get nothing.
 /// - Names outside the zone, classes other than IN and zone transfers (AXFR, IXFR) are REFUSED,
 ///   whether or not recursion is desired; RA is never set.
 /// - In the zone: the records (AA set); NODATA (NOERROR, no answers) for a name that exists with

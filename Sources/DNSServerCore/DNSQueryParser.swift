@@ -38,14 +38,18 @@ enum QueryReading {
 }
 
 enum DNSQueryParser {
+    /// QTYPE IXFR (RFC 1995).
+    static let ixfrType: UInt16 = 251
+
     @inline(__always)
     static func u16(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 {
         UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
     }
 
-    /// Reads `bytes` as a standard query: one question, no answer or authority records, and in
-    /// the additional section at most one OPT record (anything else there goes through the
-    /// codec's strict parser, which enforces RFC 6891).
+    /// Reads `bytes` as a standard query: one question, no answer or authority records (but the
+    /// SOA an IXFR query carries, RFC 1995 §3), and in the additional section at most one OPT
+    /// record (anything else in either section goes through the codec's strict parser, which
+    /// enforces RFC 6891).
     static func read(_ bytes: UnsafeRawBufferPointer) -> QueryReading {
         let count = bytes.count
         guard count >= 12 else { return .drop }
@@ -54,7 +58,8 @@ enum DNSQueryParser {
         guard flags & 0x8000 == 0 else { return .drop }
         guard (flags >> 11) & 0xF == 0 else { return .notImplemented(id: id, flags: flags) }
         let formatError = QueryReading.formatError(id: id, flags: flags)
-        guard u16(bytes, 4) == 1, u16(bytes, 6) == 0, u16(bytes, 8) == 0 else { return formatError }
+        guard u16(bytes, 4) == 1, u16(bytes, 6) == 0 else { return formatError }
+        let authorityCount = u16(bytes, 8)
         let additionalCount = u16(bytes, 10)
 
         // The question name. It cannot be compressed: a pointer would have to point before it,
@@ -86,11 +91,13 @@ enum DNSQueryParser {
             id: id, flags: flags, nameLength: offset - 12, labelCount: labels, nameHash: hash, type: u16(bytes, offset),
             questionClass: u16(bytes, offset + 2), questionEnd: offset + 4, edns: nil)
         offset += 4
+        // Only an IXFR query has authority records: the client's SOA (it is then refused).
+        guard authorityCount == 0 || query.type == ixfrType else { return formatError }
 
         switch additionalCount {
-        case 0:
+        case 0 where authorityCount == 0:
             guard offset == count else { return formatError }
-        case 1 where offset + 11 <= count && bytes[offset] == 0 && u16(bytes, offset + 1) == DNSRecordType.opt.rawValue:
+        case 1 where authorityCount == 0 && offset + 11 <= count && bytes[offset] == 0 && u16(bytes, offset + 1) == DNSRecordType.opt.rawValue:
             // The usual OPT record: root owner, then CLASS = payload size, TTL = extended RCODE,
             // version and flags, RDLENGTH and options that must fill it exactly.
             let dataLength = Int(u16(bytes, offset + 9))
@@ -105,8 +112,8 @@ enum DNSQueryParser {
             query.edns = QueryEDNS(udpPayloadSize: Int(u16(bytes, offset + 3)), version: bytes[offset + 6],
                                    dnssecOK: bytes[offset + 7] & 0x80 != 0)
         default:
-            // Other additional records (TSIG, several OPTs, an OPT owned by another name): the
-            // codec's parser decides, and its EDNS is the query's.
+            // Authority records, other additional records (TSIG, several OPTs, an OPT owned by
+            // another name): the codec's parser decides, and its EDNS is the query's.
             guard let message = try? DNSMessage(parsing: Array(bytes)) else { return formatError }
             query.edns = message.edns.map { edns in
                 QueryEDNS(udpPayloadSize: Int(edns.udpPayloadSize), version: edns.version, dnssecOK: edns.dnssecOK)

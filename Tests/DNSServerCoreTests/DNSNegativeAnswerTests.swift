@@ -72,6 +72,26 @@ import Testing
             #expect(try Z.ask(Z.query("disco.", DNSRecordType(rawValue: transfer)), over: .tcp).header.responseCode == .refused)
         }
     }
+
+    @Test func anIXFRQueryCarryingItsSOAIsRefused() throws {
+        // RFC 1995 §3: an IXFR query has the client's SOA in the authority section (dig sends
+        // one for `IXFR=5`). It is a zone transfer, so REFUSED, not a malformed query.
+        let soa = DNSResourceRecord(name: Z.name("disco"), type: .soa, ttl: 0, data: .soa(SOAData(
+            primaryServer: .root, responsible: .root, serial: 5, refresh: 0, retry: 0, expire: 0, minimum: 0)))
+        var ixfr = DNSMessage.query(id: 0x5151, name: Z.name("Disco"), type: DNSRecordType(rawValue: 251))
+        ixfr.authority = [soa]
+        for transport in DNSTransport.allCases {
+            let answer = try Z.ask(try ixfr.encoded(), over: transport)
+            #expect(answer.header.id == 0x5151 && answer.header.responseCode == .refused, "\(transport)")
+            #expect(answer.questions == ixfr.questions && answer.questions.first?.name.labels == [Array("Disco".utf8)])
+            #expect(answer.answers.isEmpty && answer.authority.isEmpty && !answer.header.isAuthoritative)
+        }
+        // Any other query with an authority record is still malformed.
+        var other = DNSMessage.query(id: 0x5152, name: Z.name("disco"), type: .soa)
+        other.authority = [soa]
+        let formerr = try #require(DNSAnswerer().response(to: try other.encoded(), over: .udp, zone: Z.zone))
+        #expect(formerr.count == 12 && formerr[3] & 0x0F == 1, "FORMERR, header only")
+    }
 }
 
 struct Failure: Error, CustomStringConvertible {

@@ -25,8 +25,8 @@ struct HopProofTests {
             let client = HTTPClient()
             let attempts: [(HTTPHeaders, String)] = [
                 ([RoutingDecision.hopHeader: "w"], "missing"),
-                ([RoutingDecision.hopHeader: "w", HopProof.header: wrongKey.proof(method: "POST", target: "/tx")], "bad_mac"),
-                ([RoutingDecision.hopHeader: "w", HopProof.header: "v1 node=w ts=1 nonce=zz mac=00"], "malformed"),
+                ([RoutingDecision.hopHeader: "w", HopProof.header: wrongKey.proof(method: "POST", target: "/tx", receiver: "a")], "bad_mac"),
+                ([RoutingDecision.hopHeader: "w", HopProof.header: "v2 node=w ts=1 nonce=zz mac=00"], "malformed"),
             ]
             for (headers, label) in attempts {
                 let response = try await client.send(HTTPClientRequest(method: "POST", url: proxy.url + "/tx", headers: headers))
@@ -59,28 +59,28 @@ struct HopProofTests {
                 try await client.send(HTTPClientRequest(method: "POST", url: proxy.url + target,
                                                         headers: [RoutingDecision.hopHeader: hop, HopProof.header: proof])).bodyText
             }
-            let proof = sender.proof(method: "POST", target: "/tx")
+            let proof = sender.proof(method: "POST", target: "/tx", receiver: "a")
             let answer1 = try await post("/tx", hop: "b", proof: proof)
             #expect(answer1.hasPrefix("local POST /tx"))
             #expect(proxy.metrics.hops("proven") == 1)
             let answer2 = try await post("/tx", hop: "b", proof: proof)
             #expect(answer2.hasPrefix("writer POST /tx"), "a replayed proof")
             #expect(proxy.metrics.hops("replayed") == 1)
-            let stale = sender.proof(method: "POST", target: "/tx", timestamp: HopAuthenticator.wallClock() - 60_000,
+            let stale = sender.proof(method: "POST", target: "/tx", receiver: "a", timestamp: HopAuthenticator.wallClock() - 60_000,
                                      nonce: Array(repeating: 7, count: HopProof.nonceLength))
             let answer3 = try await post("/tx", hop: "b", proof: stale)
             #expect(answer3.hasPrefix("writer POST /tx"), "an expired proof")
             #expect(proxy.metrics.hops("expired") == 1)
-            let future = sender.proof(method: "POST", target: "/tx", timestamp: HopAuthenticator.wallClock() + 60_000,
+            let future = sender.proof(method: "POST", target: "/tx", receiver: "a", timestamp: HopAuthenticator.wallClock() + 60_000,
                                       nonce: Array(repeating: 8, count: HopProof.nonceLength))
             let answer4 = try await post("/tx", hop: "b", proof: future)
             #expect(answer4.hasPrefix("writer POST /tx"), "a proof from the future")
             #expect(proxy.metrics.hops("future") == 1)
-            let answer5 = try await post("/other", hop: "b", proof: sender.proof(method: "POST", target: "/tx"))
+            let answer5 = try await post("/other", hop: "b", proof: sender.proof(method: "POST", target: "/tx", receiver: "a"))
             #expect(answer5.hasPrefix("writer POST /other"),
                     "a proof for another target")
             #expect(proxy.metrics.hops("bad_mac") == 1)
-            let answer6 = try await post("/tx", hop: "c", proof: sender.proof(method: "POST", target: "/tx"))
+            let answer6 = try await post("/tx", hop: "c", proof: sender.proof(method: "POST", target: "/tx", receiver: "a"))
             #expect(answer6.hasPrefix("writer POST /tx"),
                     "a hop header naming another node than the proof")
             #expect(proxy.metrics.hops("node_mismatch") == 1)

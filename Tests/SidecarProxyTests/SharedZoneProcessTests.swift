@@ -159,8 +159,8 @@ struct SharedZoneProcessTests {
             let outsider = HopAuthenticator(key: try HopKey(bytes: key), nodeID: "n9")
             let attempts: [(HTTPHeaders, String)] = [
                 (HTTPHeaders(), "no proof"),
-                ([HopProof.header: outsider.proof(method: "POST", target: "/.sidecar/ratelimit/counts", body: Array("other".utf8))], "a proof of another body"),
-                ([HopProof.header: outsider.proof(method: "POST", target: "/.sidecar/ratelimit/counts", body: body)], "a non-member's proof"),
+                ([HopProof.header: outsider.proof(method: "POST", target: "/.sidecar/ratelimit/counts", receiver: "n1", body: Array("other".utf8))], "a proof of another body"),
+                ([HopProof.header: outsider.proof(method: "POST", target: "/.sidecar/ratelimit/counts", receiver: "n1", body: body)], "a non-member's proof"),
             ]
             for (headers, what) in attempts {
                 let answer = try await client.send(HTTPClientRequest(method: "POST", url: url, headers: headers, body: body))

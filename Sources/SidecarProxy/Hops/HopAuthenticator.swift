@@ -38,7 +38,8 @@ public struct HopKey: Sendable {
 
 /// Signs this sidecar's hops and checks others' (``HopProof``): HMAC-SHA256 from libcrypto,
 /// compared in constant time, timestamps within ``HopReplayGuard/skew`` of this clock, each
-/// nonce accepted once.
+/// nonce accepted once. A proof is made for one receiver (its node ID) and checked with this
+/// node's ID as the receiver, so a proof for another sidecar never verifies here.
 public final class HopAuthenticator: Sendable {
     /// Why a proof was not accepted, or who proved it.
     public enum Verdict: Hashable, Sendable {
@@ -67,23 +68,30 @@ public final class HopAuthenticator: Sendable {
         return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec) / 1_000_000
     }
 
-    /// The proof header's value for a request this sidecar sends now (`body`: hashed into the
-    /// proof when non-nil, for counts).
-    public func proof(method: String, target: String, body: [UInt8]? = nil) -> String {
-        proof(method: method, target: target, body: body, timestamp: clock(), nonce: (try? SystemCrypto.randomBytes(HopProof.nonceLength)))
+    // MARK: Signing
+
+    /// The proof header's value for a request this sidecar sends now to the sidecar of node
+    /// `receiver` (the writer's node ID for a hop, the peer's for counts; only that sidecar
+    /// accepts it). `body`: hashed into the proof when non-nil, for counts.
+    public func proof(method: String, target: String, receiver: String, body: [UInt8]? = nil) -> String {
+        proof(method: method, target: target, receiver: receiver, body: body, timestamp: clock(),
+              nonce: (try? SystemCrypto.randomBytes(HopProof.nonceLength)))
     }
 
     /// A proof with a given timestamp and nonce (tests make stale ones with it).
-    public func proof(method: String, target: String, body: [UInt8]? = nil, timestamp: Int64, nonce: [UInt8]?) -> String {
+    public func proof(method: String, target: String, receiver: String, body: [UInt8]? = nil, timestamp: Int64, nonce: [UInt8]?) -> String {
         // Without random bytes or a MAC (libcrypto failing) the proof is empty, which every
         // receiver refuses: the request is then routed as a client's.
-        guard let nonce, nonce.count == HopProof.nonceLength, let mac = mac(method: method, target: target, node: nodeID,
-                                                                             timestamp: timestamp, nonce: nonce, body: body) else { return "" }
+        guard let nonce, nonce.count == HopProof.nonceLength,
+              let mac = mac(method: method, target: target, node: nodeID, receiver: receiver, timestamp: timestamp, nonce: nonce,
+                            body: body) else { return "" }
         return HopProof(node: nodeID, timestamp: timestamp, nonce: nonce, mac: mac).headerValue
     }
 
+    // MARK: Checking
+
     /// Checks a proof header for a request with `method` and `target` (and `body` when the
-    /// proof covers one).
+    /// proof covers one) that reached this sidecar: the proof must have been made for this node.
     public func verify(_ header: String?, method: String, target: String, body: [UInt8]? = nil) -> Verdict {
         guard let header else { return .refused(label: "missing", reason: "no \(HopProof.header) header") }
         let proof: HopProof
@@ -91,9 +99,11 @@ public final class HopAuthenticator: Sendable {
         case .success(let parsed): proof = parsed
         case .failure(let problem): return .refused(label: "malformed", reason: problem.message)
         }
-        guard let expected = mac(method: method, target: target, node: proof.node, timestamp: proof.timestamp, nonce: proof.nonce, body: body),
+        guard let expected = mac(method: method, target: target, node: proof.node, receiver: nodeID, timestamp: proof.timestamp,
+                                 nonce: proof.nonce, body: body),
               SystemCrypto.constantTimeEqual(expected, proof.mac) else {
-            return .refused(label: "bad_mac", reason: "the proof's MAC does not verify under -proxy-hop-key (another key, or the request was altered)")
+            return .refused(label: "bad_mac", reason: "the proof's MAC does not verify under -proxy-hop-key for this node "
+                + "\(nodeID.debugDescription) (another key, a proof made for another sidecar, or the request was altered)")
         }
         // Only a proof that verifies is remembered, so forged ones cannot fill the memory.
         let verdict = replay.withLock { $0.admit(nonce: proof.nonce, timestamp: proof.timestamp, now: clock()) }
@@ -106,13 +116,15 @@ public final class HopAuthenticator: Sendable {
         }
     }
 
-    private func mac(method: String, target: String, node: String, timestamp: Int64, nonce: [UInt8], body: [UInt8]?) -> [UInt8]? {
+    private func mac(method: String, target: String, node: String, receiver: String, timestamp: Int64, nonce: [UInt8],
+                     body: [UInt8]?) -> [UInt8]? {
         var digest: [UInt8] = []
         if let body {
             guard let hashed = try? SystemCrypto.sha256(body) else { return nil }
             digest = hashed
         }
-        let bytes = HopProof.signedBytes(method: method, target: target, node: node, timestamp: timestamp, nonce: nonce, bodyDigest: digest)
+        let bytes = HopProof.signedBytes(method: method, target: target, node: node, receiver: receiver, timestamp: timestamp, nonce: nonce,
+                                         bodyDigest: digest)
         return try? SystemCrypto.hmacSHA256(key: key.bytes, bytes)
     }
 }

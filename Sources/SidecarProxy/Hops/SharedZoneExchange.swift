@@ -8,10 +8,11 @@ import Sidecar
 /// Carries shared rate-limit zones' counts between the cluster's sidecars, proxy to proxy:
 /// every exchange interval ``run()`` posts what this sidecar charged to every other member's
 /// announced proxy at ``path`` (over HTTPS when it announced HTTPS), with a ``HopProof`` that
-/// covers the body; ``receive(_:)`` answers those posts, charging the counts here only when the
-/// proof verifies and names a current member other than this node. Memory is bounded by the
-/// core's `maximumPendingKeys`; a post that fails is not retried (its counts add to the error
-/// bound, as a lost message does).
+/// covers the body and is made for that member (its node ID); ``receive(_:)`` answers those
+/// posts, charging the counts here only when the proof verifies as made for this node and names
+/// a current member other than this node (a post captured on its way to another sidecar does
+/// not verify here). Memory is bounded by the core's `maximumPendingKeys`; a post that fails is
+/// not retried (its counts add to the error bound, as a lost message does).
 final class SharedZoneExchange: Sendable {
     static let path = "/.sidecar/ratelimit/counts"
 
@@ -68,7 +69,7 @@ final class SharedZoneExchange: Sendable {
                     var headers = HTTPHeaders()
                     headers.add(name: "Content-Type", value: "application/json")
                     headers.add(name: RoutingDecision.hopHeader, value: self.nodeID)
-                    headers.add(name: HopProof.header, value: self.authenticator.proof(method: "POST", target: Self.path, body: body))
+                    headers.add(name: HopProof.header, value: self.authenticator.proof(method: "POST", target: Self.path, receiver: id, body: body))
                     let request = HTTPClientRequest(method: "POST", url: "\(announcement.url)\(Self.path)", headers: headers, body: body)
                     do {
                         let response = try await self.client.send(request, timeout: self.timeout)

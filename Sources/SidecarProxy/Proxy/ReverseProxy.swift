@@ -148,10 +148,11 @@ public final class ReverseProxy: Sendable {
     }
 
     /// Whether `request` is another sidecar's hop: it carries ``RoutingDecision/hopHeader`` and,
-    /// with a hop key, a ``HopProof`` that verifies for its method and target and names the same
-    /// node (without a key: it comes from a member's or announced proxy's address). A hop ends
-    /// here (never forwarded again) and its forwarding headers are kept; an unproven claim is
-    /// counted and the request is routed as a client's (the hop header is stripped on the way).
+    /// with a hop key, a ``HopProof`` that verifies for its method and target, was made for this
+    /// node and names the same node as the hop header (without a key: it comes from a member's or
+    /// announced proxy's address). A hop ends here (never forwarded again) and its forwarding
+    /// headers are kept; an unproven claim is counted and the request is routed as a client's
+    /// (the hop header is stripped on the way).
     private func isProvenHop(_ request: HTTPStreamingRequest) -> Bool {
         guard let claimed = request.headers[RoutingDecision.hopHeader] else { return false }
         guard let hops else {
@@ -210,9 +211,11 @@ public final class ReverseProxy: Sendable {
         let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
         var headers = HTTPHeaders(ForwardingHeaders.request(request.headers.fields, client: client, upgrade: upgrade, strip: strip,
                                                             trustedHop: trustedHop))
-        if case .writer = destination {
+        if case .writer(_, let writerID, _, _) = destination {
             headers.add(name: RoutingDecision.hopHeader, value: nodeID)
-            if let hops { headers.add(name: HopProof.header, value: hops.proof(method: request.method, target: request.target)) }
+            if let hops {
+                headers.add(name: HopProof.header, value: hops.proof(method: request.method, target: request.target, receiver: writerID))
+            }
         }
         let url = { "\(scheme)://\(address)\(request.target)" }
         if upgrade {
@@ -256,8 +259,9 @@ public final class ReverseProxy: Sendable {
                 if retry.shouldRetry(method: request.method, hasBody: streamed, failure: failure, attempt: attempt) {
                     attempt += 1
                     // A fresh proof: the writer may have seen (and remembered) the first one.
-                    if case .writer = destination, let hops {
-                        outgoing.headers.set(name: HopProof.header, value: hops.proof(method: request.method, target: request.target))
+                    if case .writer(_, let writerID, _, _) = destination, let hops {
+                        outgoing.headers.set(name: HopProof.header, value: hops.proof(method: request.method, target: request.target,
+                                                                                      receiver: writerID))
                     }
                     continue
                 }

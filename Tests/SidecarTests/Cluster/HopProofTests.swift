@@ -9,20 +9,20 @@ import Testing
     @Test func theHeaderParsesBackToTheSameProof() throws {
         let parsed = try HopProof.parse(proof.headerValue).get()
         #expect(parsed == proof)
-        #expect(proof.headerValue.hasPrefix("v1 node=n1 ts=1764900000123 nonce=000102030405060708090a0b0c0d0e0f mac=abab"))
+        #expect(proof.headerValue.hasPrefix("v2 node=n1 ts=1764900000123 nonce=000102030405060708090a0b0c0d0e0f mac=abab"))
     }
 
     @Test func badHeadersAreRefusedNamingTheField() {
         let cases: [(String, String)] = [
-            ("", "version v1"),
-            ("v2 node=n1", "version v1"),
-            ("v1 node=n1 ts=1 nonce=\(String(repeating: "0", count: 32)) mac=\(String(repeating: "0", count: 64)) extra=1", "unknown hop proof field"),
-            ("v1 node= ts=1", "node=ID"),
-            ("v1 node=n1 ts=-5", "ts=MILLISECONDS"),
-            ("v1 node=n1 ts=1 nonce=0011", "nonce="),
-            ("v1 node=n1 ts=1 nonce=\(String(repeating: "0", count: 32)) mac=xyz", "mac="),
-            ("v1 node=n1 node=n2", "given twice"),
-            ("v1 junk", "NAME=VALUE"),
+            ("", "version v2"),
+            ("v3 node=n1", "version v2"),
+            ("v2 node=n1 ts=1 nonce=\(String(repeating: "0", count: 32)) mac=\(String(repeating: "0", count: 64)) extra=1", "unknown hop proof field"),
+            ("v2 node= ts=1", "node=ID"),
+            ("v2 node=n1 ts=-5", "ts=MILLISECONDS"),
+            ("v2 node=n1 ts=1 nonce=0011", "nonce="),
+            ("v2 node=n1 ts=1 nonce=\(String(repeating: "0", count: 32)) mac=xyz", "mac="),
+            ("v2 node=n1 node=n2", "given twice"),
+            ("v2 junk", "NAME=VALUE"),
         ]
         for (text, message) in cases {
             guard case .failure(let error) = HopProof.parse(text) else {
@@ -35,12 +35,34 @@ import Testing
 
     /// Every field is length-prefixed: moving bytes from one field to the next changes them.
     @Test func signedBytesDifferWheneverAFieldDoes() {
-        let base = HopProof.signedBytes(method: "POST", target: "/tx", node: "n1", timestamp: 5, nonce: [1])
-        #expect(base != HopProof.signedBytes(method: "POS", target: "T/tx", node: "n1", timestamp: 5, nonce: [1]))
-        #expect(base != HopProof.signedBytes(method: "POST", target: "/tx", node: "n2", timestamp: 5, nonce: [1]))
-        #expect(base != HopProof.signedBytes(method: "POST", target: "/tx", node: "n1", timestamp: 6, nonce: [1]))
-        #expect(base != HopProof.signedBytes(method: "POST", target: "/tx", node: "n1", timestamp: 5, nonce: [1], bodyDigest: [0]))
-        #expect(base == HopProof.signedBytes(method: "POST", target: "/tx", node: "n1", timestamp: 5, nonce: [1]))
+        let base = HopProof.signedBytes(method: "POST", target: "/tx", node: "n1", receiver: "b", timestamp: 5, nonce: [1])
+        #expect(base != HopProof.signedBytes(method: "POS", target: "T/tx", node: "n1", receiver: "b", timestamp: 5, nonce: [1]))
+        #expect(base != HopProof.signedBytes(method: "POST", target: "/tx", node: "n2", receiver: "b", timestamp: 5, nonce: [1]))
+        #expect(base != HopProof.signedBytes(method: "POST", target: "/tx", node: "n1", receiver: "b", timestamp: 6, nonce: [1]))
+        #expect(base != HopProof.signedBytes(method: "POST", target: "/tx", node: "n1", receiver: "b", timestamp: 5, nonce: [1], bodyDigest: [0]))
+        #expect(base == HopProof.signedBytes(method: "POST", target: "/tx", node: "n1", receiver: "b", timestamp: 5, nonce: [1]))
+    }
+
+    /// The receiver is covered, so a proof made for one sidecar is not one for another; and it
+    /// is length-prefixed like the rest, so bytes cannot move between the sender and receiver.
+    @Test func signedBytesNameTheReceiver() {
+        let forB = HopProof.signedBytes(method: "POST", target: "/tx", node: "a", receiver: "b", timestamp: 5, nonce: [1])
+        #expect(forB != HopProof.signedBytes(method: "POST", target: "/tx", node: "a", receiver: "c", timestamp: 5, nonce: [1]))
+        #expect(HopProof.signedBytes(method: "POST", target: "/tx", node: "ab", receiver: "c", timestamp: 5, nonce: [1])
+            != HopProof.signedBytes(method: "POST", target: "/tx", node: "a", receiver: "bc", timestamp: 5, nonce: [1]))
+        #expect(forB.starts(with: Array("disco-sidecar-hop-v2".utf8)), "the MAC's version label changed with the fields")
+    }
+
+    /// A proof of the previous version (which did not name its receiver) is refused, saying so.
+    @Test func aVersion1ProofIsRefusedAsFromAnOlderSidecar() {
+        var old = proof.headerValue
+        old.replaceSubrange(old.startIndex..<old.index(old.startIndex, offsetBy: 2), with: "v1")
+        guard case .failure(let error) = HopProof.parse(old) else {
+            Issue.record("a v1 proof was accepted")
+            return
+        }
+        #expect(error.message.contains("v1"), "\(error.message)")
+        #expect(error.message.contains("same version"), "\(error.message)")
     }
 }
 

@@ -69,6 +69,7 @@ public final class RateLimitMiddleware: HTTPMiddleware {
             return try await next(request)
         case .forwardAfter(let delay):
             try await Task.sleep(for: delay)
+            if await request.clientHasLeft() { return Self.clientLeft() }
             return try await next(request)
         case .reject(let response):
             return response
@@ -118,6 +119,12 @@ public final class RateLimitMiddleware: HTTPMiddleware {
             logger.debug("rate limit rejected \(method) \(path)",
                          metadata: ["zone": .string(zone), "decision": .string(decision.description)])
         }
+    }
+
+    /// The answer (which no one reads) to a delayed request whose client left while it waited:
+    /// it is not forwarded, as nginx ends it (499) when the client closes during the delay.
+    static func clientLeft() -> HTTPResponse {
+        ProxyErrorResponse.make(499, "the client closed the connection while its request was delayed by a rate limit")
     }
 
     /// A request's key for one zone: `$binary_remote_addr`, `$http_app_id`, `$http_<name>`.

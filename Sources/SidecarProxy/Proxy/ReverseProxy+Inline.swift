@@ -128,6 +128,7 @@ extension ReverseProxy {
                     } catch {
                         return ProxyErrorResponse.make(503, "the server is stopping; retry later")
                     }
+                    if await reply.clientHasLeft() { return RateLimitMiddleware.clientLeft() }
                     return await self.forwardTaken(request, routeName: route.name, to: .local(upstream: endpoint.name))
                 })
                 return true

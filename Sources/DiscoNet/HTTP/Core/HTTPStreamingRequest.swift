@@ -17,6 +17,8 @@ public struct HTTPStreamingRequest: HTTPRequestTarget, Sendable {
     public var body: HTTPRequestBody
     /// The peer's address, when known.
     public var remoteAddress: SocketAddress?
+    /// The server connection it came from, for ``clientHasLeft()``; nil for a request built in code.
+    var client: HTTPServerClientProbe?
 
     public init(
         method: String, target: String, version: HTTPVersion = .http1_1, headers: HTTPHeaders = HTTPHeaders(),
@@ -29,6 +31,11 @@ public struct HTTPStreamingRequest: HTTPRequestTarget, Sendable {
         self.body = body
         self.remoteAddress = remoteAddress
     }
+
+    /// Whether the client that sent this request has gone (closed its side of the connection, or
+    /// the exchange ended), so that an answer would reach no one; false for a request built in
+    /// code. For work that waits before it acts, such as a rate-limit delay.
+    public func clientHasLeft() async -> Bool { await client?.clientHasLeft() ?? false }
 
     /// The request with its whole body when the body is already whole (a request without one,
     /// or one built in code) and within `limit`; nil when it must be read (or is too large).

@@ -57,6 +57,13 @@ public struct HTTPInlineReply: Sendable {
         return connection.reparsedRequest(id)
     }
 
+    /// Whether the client has gone (closed its side of the connection, or the exchange ended),
+    /// so that an answer would reach no one: for work that waited (``respond(later:)``) before
+    /// it acts.
+    public func clientHasLeft() async -> Bool {
+        await HTTPServerClientProbe(connection: connection, exchangeID: id).clientHasLeft()
+    }
+
     /// Sends `response`. On the loop thread a fixed body goes out at once; a streamed body, a
     /// hand-off, or a call from another thread goes through the connection's handler task.
     public func respond(_ response: HTTPResponse) {

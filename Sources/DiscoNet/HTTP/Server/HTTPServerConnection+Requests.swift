@@ -126,6 +126,7 @@ extension HTTPServerConnection {
             } else {
                 queued.streaming = HTTPStreamingRequest(method: request.method, target: request.target, version: request.version,
                                                         headers: request.headers, body: .empty, remoteAddress: remoteAddress)
+                queued.streaming?.client = HTTPServerClientProbe(connection: self, exchangeID: id)
             }
             wakeHandler()
             return true
@@ -135,6 +136,7 @@ extension HTTPServerConnection {
         let body = HTTPRequestBody(source: HTTPServerBodySource(connection: self, exchangeID: id), declaredLength: head.contentLength)
         queued.streaming = HTTPStreamingRequest(method: head.method, target: head.target, version: head.version,
                                                 headers: head.headers, body: body, remoteAddress: remoteAddress)
+        queued.streaming?.client = HTTPServerClientProbe(connection: self, exchangeID: id)
         wakeHandler()
         return true
     }
@@ -281,5 +283,31 @@ struct HTTPServerBodySource: HTTPBodySource {
         let id = exchangeID
         if connection.loop.inLoop { return connection.bodyTrailers(id) }
         return (try? await connection.loop.submit { connection.bodyTrailers(id) }) ?? HTTPHeaders()
+    }
+}
+
+// MARK: - Whether the client is still there
+
+extension HTTPServerConnection {
+    /// Whether exchange `id`'s client is gone: it closed its side of the connection (nginx makes
+    /// no difference between a close and a half-close of a waiting request either: 499), or the
+    /// connection or the exchange has ended. Loop thread only.
+    func clientHasLeft(_ id: UInt64) -> Bool {
+        guard phase == .open, let exchange, exchange.id == id else { return true }
+        return peerClosed
+    }
+}
+
+/// The handle on whether an exchange's client is still there (``HTTPStreamingRequest/clientHasLeft()``,
+/// ``HTTPInlineReply/clientHasLeft()``): asks the connection on its loop.
+struct HTTPServerClientProbe: Sendable {
+    let connection: HTTPServerConnection
+    let exchangeID: UInt64
+
+    func clientHasLeft() async -> Bool {
+        let connection = self.connection
+        let id = exchangeID
+        if connection.loop.inLoop { return connection.clientHasLeft(id) }
+        return (try? await connection.loop.submit { connection.clientHasLeft(id) }) ?? true
     }
 }

@@ -12,7 +12,8 @@ public enum ManifestRules {
         case restartPolicy
         /// A probe's port is a port the same container declares.
         case probePort
-        /// A Service's named target port is declared by the containers it selects.
+        /// A Service's target port is declared by the containers it selects (a named one by a
+        /// regular container: named ports of native sidecars resolve only from Kubernetes 1.32).
         case servicePort
         /// A `-bootstrap-expect` StatefulSet starts its pods in parallel.
         case parallelPods
@@ -136,11 +137,26 @@ extension ManifestRules {
 
     static func servicePortRules(_ service: ServiceSpec, template: PodTemplate) -> [Finding] {
         service.ports.compactMap { port in
-            guard case .name(let name) = port.targetPort,
-                  !template.allContainers.contains(where: { $0.ports.contains { $0.name == name && $0.proto == port.proto } })
-            else { return nil }
-            return Finding(rule: .servicePort, location: "Service \(service.name): port \(port.name ?? String(port.port))",
-                           message: "targetPort \(name) (\(port.proto)) is not a named port of the pods it selects")
+            let location = "Service \(service.name): port \(port.name ?? String(port.port))"
+            switch port.targetPort {
+            case .number(let number):
+                guard !template.allContainers.contains(where: { $0.port(.number(number), proto: port.proto) != nil }) else { return nil }
+                return Finding(rule: .servicePort, location: location,
+                               message: "targetPort \(number) (\(port.proto)) is not a container port of the pods it selects")
+            case .name(let name):
+                func declares(_ container: ContainerSpec) -> Bool { container.ports.contains { $0.name == name && $0.proto == port.proto } }
+                if template.containers.contains(where: declares) { return nil }
+                // Kubernetes resolves a native sidecar's named ports for Services only from 1.32
+                // (kubernetes/kubernetes#127958): before that the Service has no endpoint port, so no
+                // traffic and, for a headless Service, no SRV records.
+                if let sidecar = template.sidecars.first(where: declares), let declared = sidecar.ports.first(where: { $0.name == name && $0.proto == port.proto }) {
+                    return Finding(rule: .servicePort, location: location,
+                                   message: "targetPort \(name) (\(port.proto)) is declared only by the native sidecar \(sidecar.name), whose named ports "
+                                       + "Kubernetes resolves for Services only from 1.32; give its number, \(declared.containerPort)")
+                }
+                return Finding(rule: .servicePort, location: location,
+                               message: "targetPort \(name) (\(port.proto)) is not a named port of the pods it selects")
+            }
         }
     }
 

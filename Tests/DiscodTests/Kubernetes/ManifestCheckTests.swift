@@ -51,7 +51,7 @@ import Testing
 
     /// The sidecar manifests: a native sidecar in the init containers (and nowhere else), its
     /// probes on its own ports, the readiness probe over HTTPS on the proxy port, and the client
-    /// Service on that port.
+    /// Service on that port, by number.
     @Test(arguments: [("k8s/sidecar", "app"), ("k8s/bigchaindb-gateway", "bdb")])
     func sidecarManifestsRunDiscoSidecarAsANativeSidecar(directory: String, name: String) async throws {
         let manifests = try await Self.rendered(directory)
@@ -61,7 +61,9 @@ import Testing
         #expect(template.containers.allSatisfy { $0.restartPolicy == nil && $0.command?.first != "disco-sidecar" })
         #expect(sidecar.readinessProbe?.scheme == .https && sidecar.readinessProbe?.port == .name("proxy"))
         #expect(sidecar.readinessProbe?.path == "/.sidecar/readyz")
-        #expect(try manifests.service(name).ports.map(\.targetPort) .contains(.name("proxy")))
+        // By number: a native sidecar's named ports are resolved for Services only from Kubernetes 1.32.
+        let proxyPort = try #require(sidecar.port(.name("proxy"))?.containerPort)
+        #expect(try manifests.service(name).ports.map(\.targetPort).contains(.number(proxyPort)))
         #expect(template.allContainers.allSatisfy { $0.security.readOnlyRootFilesystem == true && $0.security.dropsAllCapabilities })
         #expect(template.objectVolumes.values.filter { $0.kind == .secret }.count == 2)
     }
@@ -72,6 +74,9 @@ import Testing
         ("spec.template.spec.initContainers.0.restartPolicy", "StatefulSet", "app", "OnFailure", .restartPolicy, "can only be Always"),
         ("spec.template.spec.initContainers.0.readinessProbe.httpGet.port", "StatefulSet", "app", "https", .probePort, "port https is not a port"),
         ("spec.ports.0.targetPort", "Service", "app", "http", .servicePort, "targetPort http (TCP) is not a named port"),
+        ("spec.ports.0.targetPort", "Service", "app", "proxy", .servicePort, "declared only by the native sidecar disco-sidecar"),
+        ("spec.ports.0.targetPort", "Service", "app-internal", "disco", .servicePort, "only from 1.32; give its number, 4001"),
+        ("spec.ports.0.targetPort", "Service", "app", 8444, .servicePort, "targetPort 8444 (TCP) is not a container port"),
         ("spec.podManagementPolicy", "StatefulSet", "app", "OrderedReady", .parallelPods, "needs podManagementPolicy: Parallel"),
         ("spec.publishNotReadyAddresses", "Service", "app-internal", false, .publishNotReady, "publishNotReadyAddresses must be true"),
         ("spec.replicas", "StatefulSet", "app", 5, .bootstrapExpectReplicas, "-bootstrap-expect=3 but replicas is 5"),

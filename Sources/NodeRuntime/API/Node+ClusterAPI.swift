@@ -59,6 +59,7 @@ extension Node {
         let (refusal, proven) = await checkIdentity(of: joiner, at: MemberAddresses(raft: raft, api: api), nodeKey: joining.nodeKey,
                                                     request: request, what: "join")
         if let refusal { return refusal }
+        if let refusal = await checkRewrite(of: joiner, proven: proven, nodeKey: joining.nodeKey, request: request) { return refusal }
         book.learn(joiner, raftAddress: raft, apiAddress: api, voter: joining.node.voter, generation: joining.node.generation ?? 0,
                    source: proven ? .proven : .join)
         book.noteRoles(joiner, joining.node.roles)
@@ -112,6 +113,19 @@ extension Node {
         let accepted = JoinAccepted(leader: ClusterLeader(id: id, apiAddress: apiAddress.description, raftAddress: raftAddress.description),
                                     cluster: clusterName, epoch: store.epoch ?? 0)
         return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], bytes: BootstrapWire.encode(accepted))
+    }
+
+    /// With `-auth`, a join naming an existing member rewrites its record (roles, generation,
+    /// voter wish), so it must come from that member (its node key) or a user with the `join`
+    /// permission: a `join-read-only` caller joins new non-voters only. A member without a
+    /// recorded key may still register the key it presents. Nil to go on; else the 403 answer.
+    func checkRewrite(of member: NodeID, proven: Bool, nodeKey: String?, request: HTTPRequest) async -> HTTPResponse? {
+        guard !authorization.isOpen, !proven, isKnownMember(member) else { return nil }
+        if recordedKeyHash(of: member).isEmpty, nodeKey != nil { return nil }
+        if await provesIdentity(of: member, nodeKey: nodeKey, request: request) { return nil }
+        return APIResponse.error(403, "node \(member) is already a member: a join naming it must carry its node key or come from a user "
+            + "with the join permission (join-read-only joins new non-voters only)",
+            extra: [.init(key: "permission", value: .string(Permission.join.rawValue))])
     }
 
     /// The key hash to record for a joiner: the one already recorded, else the hash of the key it

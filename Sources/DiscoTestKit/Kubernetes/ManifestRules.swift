@@ -144,12 +144,15 @@ extension ManifestRules {
                 return Finding(rule: .servicePort, location: location,
                                message: "targetPort \(number) (\(port.proto)) is not a container port of the pods it selects")
             case .name(let name):
-                func declares(_ container: ContainerSpec) -> Bool { container.ports.contains { $0.name == name && $0.proto == port.proto } }
-                if template.containers.contains(where: declares) { return nil }
+                func declared(in container: ContainerSpec) -> ContainerSpec.Port? {
+                    container.ports.first { $0.name == name && $0.proto == port.proto }
+                }
+                if template.containers.contains(where: { declared(in: $0) != nil }) { return nil }
                 // Kubernetes resolves a native sidecar's named ports for Services only from 1.32
                 // (kubernetes/kubernetes#127958): before that the Service has no endpoint port, so no
                 // traffic and, for a headless Service, no SRV records.
-                if let sidecar = template.sidecars.first(where: declares), let declared = sidecar.ports.first(where: { $0.name == name && $0.proto == port.proto }) {
+                for sidecar in template.sidecars {
+                    guard let declared = declared(in: sidecar) else { continue }
                     return Finding(rule: .servicePort, location: location,
                                    message: "targetPort \(name) (\(port.proto)) is declared only by the native sidecar \(sidecar.name), whose named ports "
                                        + "Kubernetes resolves for Services only from 1.32; give its number, \(declared.containerPort)")

@@ -32,21 +32,30 @@ extension NodeProcessTests {
             return path
         }
 
+        /// Three nodes with `-auth` (the file of ``writeAuthFile(in:)``), joining as user `node`,
+        /// formed: all of them, the leader, the followers, their ports and the auth file's path.
+        static func startAuthCluster(_ cluster: DiscodCluster) async throws
+            -> (nodes: [DiscodProcess], leader: DiscodProcess, followers: [DiscodProcess], ports: [(http: UInt16, raft: UInt16)], authFile: String) {
+            let authFile = try await writeAuthFile(in: cluster)
+            let ports = try DiscodCluster.ports(count: 3)
+            let flags = NodeTests.seedFlags(expect: 3, join: ports) + ["-auth", authFile, "-join-as", "node"]
+            let admin = basic("admin", "admin-pass")
+            let nodes = try ports.enumerated().map { index, pair in
+                try cluster.start(id: "\(index + 1)", ports: pair, flags: flags, authorization: admin)
+            }
+            let leaderID = try await DiscodCluster.waitForLeader(nodes)
+            let (leader, followers) = try NodeTests.split(nodes, leader: leaderID)
+            return (nodes, leader, followers, ports, authFile)
+        }
+
         /// Anonymous callers may only do what `"*"` grants (401 with `WWW-Authenticate`
         /// otherwise), users only what their permissions grant (403), wrong passwords get 401; the
         /// nodes form with `-join-as`, a follower forwards an authorized write, a node with
         /// `-join-as` joins and one without is refused.
         @Test func permissionsAreEnforcedAndNodesJoinAsTheirUser() async throws {
             try await DiscodCluster.with("auth") { cluster in
-                let authFile = try await Self.writeAuthFile(in: cluster)
-                let ports = try DiscodCluster.ports(count: 3)
-                let flags = NodeTests.seedFlags(expect: 3, join: ports) + ["-auth", authFile, "-join-as", "node"]
+                let (nodes, leader, followers, ports, authFile) = try await Self.startAuthCluster(cluster)
                 let admin = Self.basic("admin", "admin-pass")
-                let nodes = try ports.enumerated().map { index, pair in
-                    try cluster.start(id: "\(index + 1)", ports: pair, flags: flags, authorization: admin)
-                }
-                let leaderID = try await DiscodCluster.waitForLeader(nodes)
-                let (leader, followers) = try NodeTests.split(nodes, leader: leaderID)
                 #expect(nodes[0].process.output.contains("access control: 5 users from \(authFile)"))
 
                 // Public: readiness and metrics.

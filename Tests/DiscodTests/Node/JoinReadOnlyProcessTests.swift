@@ -12,15 +12,7 @@ extension NodeProcessTests.AccessControl {
     /// generation: a forged high generation would make every later join of the real node stale).
     @Test func joinReadOnlyCannotRewriteAnExistingMember() async throws {
         try await DiscodCluster.with("auth-ro") { cluster in
-            let authFile = try await Self.writeAuthFile(in: cluster)
-            let ports = try DiscodCluster.ports(count: 3)
-            let flags = NodeTests.seedFlags(expect: 3, join: ports) + ["-auth", authFile, "-join-as", "node"]
-            let admin = Self.basic("admin", "admin-pass")
-            let nodes = try ports.enumerated().map { index, pair in
-                try cluster.start(id: "\(index + 1)", ports: pair, flags: flags, authorization: admin)
-            }
-            let leaderID = try await DiscodCluster.waitForLeader(nodes)
-            let (leader, followers) = try NodeTests.split(nodes, leader: leaderID)
+            let (nodes, leader, followers, _, _) = try await Self.startAuthCluster(cluster)
             let victim = followers[0]
             func victimRow() async -> JSONValue? {
                 await NodeTests.nodeRows(leader)?.first { $0["id"]?.stringValue == victim.nodeID }

@@ -67,6 +67,26 @@ import Testing
         }
     }
 
+    /// A node first in etcd's election line but not yet leading (here: restarted while its old
+    /// lease still holds the line) refuses proposals, so it must not name itself leader: a
+    /// client told "leader is 1" by node 1 would get "no leader yet" from it.
+    @Test func aNodeFirstInLineButNotYetLeadingDoesNotNameItselfLeader() async throws {
+        try await withEtcdEngines { group in
+            group.start("1", ttl: .seconds(60))
+            try await group.engines["1"]!.bootstrap(voters: ["1"])
+            let first = try await group.leader()
+            _ = try await first.propose(try EtcdEngineGroup.event(1))
+            await first.halt()
+            let restarted = group.start("1")
+            try await waitUntil("the restarted node to read the cluster") {
+                restarted.status.voters.contains("1") && restarted.store.lastSeq == 1
+            }
+            #expect(!restarted.status.isLeader, "the old lease still holds the line")
+            #expect(restarted.status.leader == nil, "named \(String(describing: restarted.status.leader)) leader while refusing proposals")
+            await #expect(throws: ConsensusError.self) { _ = try await restarted.propose(try EtcdEngineGroup.event(2)) }
+        }
+    }
+
     @Test func writesFailNamingEtcdWhileItIsDownAndTheClusterRecoversByItself() async throws {
         try await withEtcdEngines { group in
             let ids: [NodeID] = ["1", "2"]

@@ -232,6 +232,6 @@ let package = Package(
         // Reads Package.swift and the pure targets' sources: fails if a core gains an I/O dependency.
         .testTarget(name: "LayeringTests", dependencies: ["DiscoCore", "DiscoTestKit"], swiftSettings: strictSettings),
         // Runs the built discod and discoctl executables as processes.
-        .testTarget(name: "DiscodTests", dependencies: ["DiscoCore", "DiscoNet", "DiscoConsul", "DiscoEtcd", "DiscoTestKit"], swiftSettings: strictSettings),
+        .testTarget(name: "DiscodTests", dependencies: ["DiscoCore", "DiscoNet", "DiscoConsul", "DiscoEtcd", "RaftCore", "DiscoTestKit"], swiftSettings: strictSettings),
     ]
 )

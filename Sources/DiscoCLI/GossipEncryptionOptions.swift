@@ -11,17 +11,17 @@ struct GossipFlags: Sendable {
     let verifyOutgoing: Flag<Bool>
 
     init(_ set: inout FlagSet, group: String) {
-        key = set.string("gossip-key", usage: "Seal all gossip (SWIM over UDP and push-pull over TCP) with AES-256-GCM under this\n"
-                         + "key: base64 of 32 bytes, e.g. from `openssl rand -base64 32`; the same on every node",
+        key = set.string("gossip-key", usage: "Seal all gossip (SWIM over UDP and push-pull over TCP) and Raft frames with\n"
+                         + "AES-256-GCM under this key: base64 of 32 bytes, e.g. from `openssl rand -base64 32`; the same on every node",
                          group: group, typeName: "base64")
         keyring = set.string("gossip-keyring", usage: "Like -gossip-key, from a keyring file for rotation:\n"
                              + "{\"primary\": \"<key>\", \"accepted\": [\"<key>\", ...]}; reloaded on SIGHUP and when it changes",
                              group: group, typeName: "path")
         verifyIncoming = set.bool("gossip-verify-incoming", default: true,
-                                  usage: "Refuse plaintext gossip; false accepts it too\n(only while migrating a running cluster to encryption)",
+                                  usage: "Refuse plaintext gossip and Raft frames; false accepts them too\n(only while migrating a running cluster to encryption)",
                                   group: group)
         verifyOutgoing = set.bool("gossip-verify-outgoing", default: true,
-                                  usage: "Seal outgoing gossip; false sends plaintext\n(only while migrating a running cluster to encryption)",
+                                  usage: "Seal outgoing gossip and Raft frames; false sends plaintext\n(only while migrating a running cluster to encryption)",
                                   group: group)
     }
 }

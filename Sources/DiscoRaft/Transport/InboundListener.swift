@@ -120,7 +120,14 @@ final class InboundListener: Sendable {
                         return
                     }
                 }
-                guard let message = try assembler.accept(frame) else { continue }
+                let raftFrame: Frame
+                switch opened(frame, from: peer) {
+                case .success(let inner): raftFrame = inner
+                case .failure(let refusal):
+                    reject(peer, refusal.reason)
+                    return
+                }
+                guard let message = try assembler.accept(raftFrame) else { continue }
                 guard message.to == localID else {
                     counters.update { $0.messagesMisdirected += 1 }
                     logger.debug("dropping Raft message for \(message.to) from \(peer): this node is \(localID)")
@@ -157,6 +164,17 @@ final class InboundListener: Sendable {
             }
             decoder.append(bytes)
         }
+    }
+
+    /// The Raft frame `frame` carries: opened by the protection when there is one; a sealed frame
+    /// without one is refused.
+    private func opened(_ frame: Frame, from peer: String) -> Result<Frame, RaftFrameRefusal> {
+        if let protection = options.protection { return protection.incoming(frame, from: peer) }
+        guard frame.type != RaftWireFormat.sealedFrameType else {
+            return .failure(RaftFrameRefusal("the frame is sealed with a key, but this node runs without one "
+                                             + "(give every node the same -gossip-key or keyring)"))
+        }
+        return .success(frame)
     }
 
     private func reject(_ peer: String, _ reason: String) {

@@ -124,12 +124,9 @@ final class PeerSender: Sendable {
                 logger.info("Raft peer \(peer) moved from \(address) to \(current); reconnecting")
                 return nil
             }
-            var bytes: [UInt8] = []
-            for message in batch {
-                transferID &+= 1
-                for frame in RaftWireFormat.frames(for: message, chunkSize: options.chunkSize, transferID: transferID) {
-                    bytes.append(contentsOf: frame.encoded())
-                }
+            guard let bytes = encoded(batch, transferID: &transferID) else {
+                counters.update { $0.messagesDropped += batch.count }
+                return "cannot seal frames for \(address)"
             }
             do {
                 try await connection.write(bytes)
@@ -140,6 +137,24 @@ final class PeerSender: Sendable {
             }
         }
         return nil
+    }
+
+    /// The bytes of `batch`'s frames, each sealed when the transport is protected; nil when
+    /// sealing failed (the protection logs why).
+    private func encoded(_ batch: [Message], transferID: inout UInt64) -> [UInt8]? {
+        var bytes: [UInt8] = []
+        for message in batch {
+            transferID &+= 1
+            for frame in RaftWireFormat.frames(for: message, chunkSize: options.chunkSize, transferID: transferID) {
+                if let protection = options.protection {
+                    guard let sealed = protection.outgoing(frame) else { return nil }
+                    bytes.append(contentsOf: sealed.encoded())
+                } else {
+                    bytes.append(contentsOf: frame.encoded())
+                }
+            }
+        }
+        return bytes
     }
 
     private func requeue(_ batch: [Message]) {

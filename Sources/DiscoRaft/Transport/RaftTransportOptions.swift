@@ -27,6 +27,9 @@ public struct RaftTransportOptions: Sendable {
     /// What connections to peers run over: plain TCP, or a TLS client presenting this node's
     /// certificate and verifying the peer's (unless `-node-no-verify`).
     public var connectTransport: any ByteStreamTransportFactory = PlainTransportFactory()
+    /// Seals outgoing frames and opens incoming ones (discod: with `-gossip-key`); nil sends and
+    /// accepts plain frames only.
+    public var protection: (any RaftFrameProtection)?
 
     public init() {}
 
@@ -47,7 +50,7 @@ public struct RaftTransportOptions: Sendable {
     }
 
     /// The largest frame payload a peer may send us (whatever its chunk size).
-    var maxFramePayload: Int { RaftWireFormat.maxChunkSize + RaftWireFormat.chunkHeaderSize }
+    var maxFramePayload: Int { RaftWireFormat.maxChunkSize + RaftWireFormat.chunkHeaderSize + RaftWireFormat.sealingAllowance }
 }
 
 // MARK: - Metrics

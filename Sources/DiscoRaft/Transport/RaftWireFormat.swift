@@ -13,6 +13,8 @@ import DiscoNet
 ///   this piece (8), then the piece. The pieces of one message are sent back to back, in order;
 ///   the receiver reassembles them up to a size cap and checks the CRC before decoding.
 ///
+/// - Type 3, *sealed*: a type 1 or 2 frame sealed with a shared key (``RaftFrameProtection``).
+///
 /// Integers are big-endian.
 public enum RaftWireFormat {
     public static let messageFrameType: UInt8 = 1
@@ -21,7 +23,7 @@ public enum RaftWireFormat {
     /// Whether frames of `type` belong to Raft (others may be handed to another protocol sharing
     /// the port; see ``RaftForeignFrameHandler``).
     public static func isRaftFrameType(_ type: UInt8) -> Bool {
-        type == messageFrameType || type == chunkFrameType
+        type == messageFrameType || type == chunkFrameType || type == sealedFrameType
     }
     /// The chunk header format this build writes and reads.
     public static let chunkVersion: UInt8 = 1

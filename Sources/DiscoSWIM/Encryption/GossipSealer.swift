@@ -9,7 +9,7 @@ import DiscoCore
 // AES-256-GCM under the keyring's primary key, with a fresh random nonce from OpenSSL's
 // RAND_bytes per message. The associated data (authenticated, never sent) is
 //
-//     "disco-gossip" | 0x00 | version | purpose (1 datagram, 2 push-pull) | label (UTF-8)
+//     "disco-gossip" | 0x00 | version | purpose (1 datagram, 2 push-pull, 3 Raft frame) | label (UTF-8)
 //
 // so a datagram cannot be passed off as a push-pull state or the other way round, and two
 // clusters that share a key but not a label (discod uses the cluster name) reject each other's
@@ -25,6 +25,8 @@ extension SWIM {
         public enum Purpose: UInt8, Sendable, CaseIterable {
             case datagram = 1
             case pushPull = 2
+            /// A Raft frame on the internode port (discod seals Raft with the gossip keyring).
+            case raftFrame = 3
         }
 
         /// The envelope's version byte (high bit set: never a plaintext SWIM message's first byte).

@@ -96,12 +96,17 @@ public final class SWIMMembership: MembershipService {
     public let keyringFile: SWIM.GossipKeyringFile?
 
     /// Membership through `shell`; with `keyringFile`, keys reloaded from it are installed in
-    /// the shell (the file is polled every `pollInterval` until ``shutdown()``).
-    public init(shell: SWIM.Shell, keyringFile: SWIM.GossipKeyringFile? = nil, pollInterval: Duration = .seconds(1)) {
+    /// the shell, then given to `alsoInstall` (the node's sealed Raft frames); the file is polled
+    /// every `pollInterval` until ``shutdown()``.
+    public init(shell: SWIM.Shell, keyringFile: SWIM.GossipKeyringFile? = nil, pollInterval: Duration = .seconds(1),
+                alsoInstall: @escaping @Sendable (GossipKeyring) -> Void = { _ in }) {
         self.shell = shell
         self.keyringFile = keyringFile
         if let keyringFile {
-            keyringFile.onReload { keyring throws(SWIM.ShellError) in try shell.installKeyring(keyring) }
+            keyringFile.onReload { keyring throws(SWIM.ShellError) in
+                try shell.installKeyring(keyring)
+                alsoInstall(keyring)
+            }
             keyringFile.startPolling(every: pollInterval)
         }
         events = AsyncStream.mapping(shell.events) { event in

@@ -74,6 +74,16 @@ public struct NodeComponents: Sendable {
             raftConfig.transport.acceptTransport = TLSTransportFactory(server)
             raftConfig.transport.connectTransport = TLSTransportFactory(client)
         }
+        // One gossip keyring seals SWIM and Raft alike (read once, before either starts).
+        let encryption: SWIM.GossipEncryption?
+        let keyringFile: SWIM.GossipKeyringFile?
+        do {
+            (encryption, keyringFile) = try gossipEncryption(configuration, logger: logger.withLabel("swim"))
+        } catch {
+            throw NodeStartupError("cannot read the gossip keyring: \(error)")
+        }
+        let sealedRaft = encryption.map { SealedRaftFrames($0, logger: logger.withLabel("raft")) }
+        raftConfig.transport.protection = sealedRaft
         let raft: RaftNodeShell
         do {
             raft = try await RaftNodeShell.start(raftConfig, stateMachine: store)
@@ -83,7 +93,6 @@ public struct NodeComponents: Sendable {
         let address = advertised(configuration.internode.effectiveAdvertisedAddress, bound: raft.listenAddress)
 
         let swim: SWIM.Shell
-        let keyringFile: SWIM.GossipKeyringFile?
         do {
             var swimConfig = SWIM.Shell.Configuration(
                 id: configuration.nodeID, bindHost: configuration.internode.bindAddress.host, port: raft.listenAddress.port,
@@ -91,14 +100,15 @@ public struct NodeComponents: Sendable {
                 metadata: SWIM.Metadata(apiAddress: context.apiAddress, roles: context.roles, isVoter: configuration.cluster.voter),
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false
-            (swimConfig.encryption, keyringFile) = try gossipEncryption(configuration, logger: logger.withLabel("swim"))
+            swimConfig.encryption = encryption
             if let client = tls.internodeClient { swimConfig.pushPullConnectTransport = TLSTransportFactory(client) }
             swim = try await SWIM.Shell.start(swimConfig)
         } catch {
             await raft.shutdown(transferLeadership: false)
             throw NodeStartupError("cannot start SWIM on UDP \(configuration.internode.bindAddress.host):\(raft.listenAddress.port): \(error)")
         }
-        let membership = SWIMMembership(shell: swim, keyringFile: keyringFile, pollInterval: configuration.gossip.keyringPollInterval)
+        let membership = SWIMMembership(shell: swim, keyringFile: keyringFile, pollInterval: configuration.gossip.keyringPollInterval,
+                                        alsoInstall: { sealedRaft?.install($0) })
         pushPull.install(membership)
         return NodeComponents(consensus: RaftConsensus(shell: raft), membership: membership, store: store,
                               internodeAddress: address)

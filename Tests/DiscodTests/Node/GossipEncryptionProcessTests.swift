@@ -77,8 +77,13 @@ extension NodeProcessTests {
                         && outsider.process.output.contains("does not open with this member's gossip keyring")
                 }
                 #expect(!seenAlive)
-                // It is a Raft member all the same (consensus does not use the gossip key).
+                // It is in the Raft configuration all the same (it joined over HTTP), though its Raft frames,
+                // sealed with another key, are refused like its gossip.
                 #expect(await NodeTests.nodeRows(nodes[0])?.contains { $0["id"]?.stringValue == "4" } == true)
+                try await NodeTests.eventually("node 4 to refuse the leader's Raft frames", nodes + [outsider]) {
+                    outsider.process.output.contains("a sealed Raft frame that does not open with this node's gossip keyring")
+                }
+                #expect((try? await outsider.eventData())?.isEmpty ?? true, "node 4 received the log without the key")
                 for node in nodes {
                     #expect(await Self.swimState(of: "4", seenBy: node) != "alive")
                 }
@@ -150,6 +155,15 @@ extension NodeProcessTests {
                 }
                 #expect(await Self.metric(nodes[0], "disco_gossip_keys") == 1)
                 try await NodeTests.eventually("everyone still alive", nodes) { await Self.everyoneAlive(nodes) }
+
+                // Raft moved to key B with the gossip: a node given key B only receives the log.
+                let event = #"{"rotated":"to B"}"#
+                #expect(try await nodes[1].appendEvent(event) != nil)
+                let newcomer = try cluster.start(id: "4", ports: try DiscodCluster.ports(),
+                                                 flags: ["-raft-non-voter", "-join", DiscodCluster.joinList(ports), "-gossip-key", Self.keyB])
+                try await NodeTests.eventually("node 4, with key B only, to receive the log over sealed Raft", nodes + [newcomer]) {
+                    (try? await newcomer.eventData())?.contains(event) == true
+                }
             }
         }
 

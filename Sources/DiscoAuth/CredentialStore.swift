@@ -27,6 +27,8 @@ public enum Authentication: Sendable, Hashable {
     case caller(Caller)
     /// Credentials were sent and are wrong (unknown user, wrong password, malformed header).
     case rejected(reason: String)
+    /// Too many password checks are waiting: the credentials were not checked; retry shortly.
+    case busy(reason: String)
 }
 
 // MARK: - CredentialStore
@@ -38,20 +40,48 @@ public enum Authentication: Sendable, Hashable {
 /// allow the request. Verifying a hashed password is slow on purpose (PBKDF2 or scrypt), so the
 /// store remembers, per user, an HMAC (under a random per-process key) of the last password that
 /// verified; a repeat of that password is checked with one HMAC and a constant-time comparison.
-/// Hash verification runs on a Dispatch queue, off the cooperative thread pool.
+/// Hash verification runs on threads of its own, off the cooperative thread pool, a few at a
+/// time (``PasswordCheckGate``). A user name that is not in the file costs the same check as a
+/// wrong password (against a decoy hash with the file's parameters), so the answer's timing does
+/// not tell which user names exist.
 public final class CredentialStore: Sendable {
     public let file: AuthFile
     private let users: [String: AuthUser]
     private let anonymous: Set<Permission>
     private let cacheKey: [UInt8]
+    /// Checked for unknown users: the first hashed password's scheme and cost, with a random
+    /// salt and hash that no password matches.
+    private let decoy: StoredPassword
     /// Username → HMAC of the password that last verified.
     private let verified = Mutex<[String: [UInt8]]>([:])
+    /// Slow checks: a few at a time.
+    public let gate: PasswordCheckGate
 
-    public init(file: AuthFile) throws(CryptoError) {
+    /// `concurrentChecks` slow checks run at once (default: the processors online), and up to
+    /// `waitingChecks` wait their turn; more are answered ``Authentication/busy(reason:)``.
+    public init(file: AuthFile, concurrentChecks: Int? = nil, waitingChecks: Int = 64) throws(CryptoError) {
         self.file = file
         users = Dictionary(file.users.filter { !$0.isAnyone }.map { ($0.username, $0) }, uniquingKeysWith: { first, _ in first })
         anonymous = file.anonymousPermissions
         cacheKey = try SystemCrypto.randomBytes(32)
+        decoy = try Self.decoy(like: file.users.compactMap(\.password))
+        gate = PasswordCheckGate(limit: concurrentChecks ?? PasswordCheckGate.processorsOnline, maxWaiting: waitingChecks)
+    }
+
+    /// A password no one can match, as slow to check as the first hashed one of `passwords`.
+    static func decoy(like passwords: [StoredPassword]) throws(CryptoError) -> StoredPassword {
+        let salt = try SystemCrypto.randomBytes(16)
+        let hash = try SystemCrypto.randomBytes(32)
+        for password in passwords {
+            switch password {
+            case .plain: continue
+            case .pbkdf2SHA256(let iterations, _, _):
+                return .pbkdf2SHA256(iterations: iterations, salt: salt, hash: hash)
+            case .scrypt(let logN, let blockSize, let parallelism, _, _):
+                return .scrypt(logN: logN, blockSize: blockSize, parallelism: parallelism, salt: salt, hash: hash)
+            }
+        }
+        return .plain(hash.map { String($0, radix: 16) }.joined())
     }
 
     /// What every caller may do without credentials.
@@ -69,6 +99,7 @@ public final class CredentialStore: Sendable {
     /// Checks a user name and password.
     public func authenticate(_ credentials: BasicCredentials) async -> Authentication {
         guard let user = users[credentials.username], let stored = user.password else {
+            guard await checked(decoy, credentials.password) != nil else { return Self.busy }
             return .rejected(reason: "unknown user or wrong password")
         }
         let granted = Caller(username: user.username, permissions: user.permissions.union(anonymous))
@@ -79,7 +110,7 @@ public final class CredentialStore: Sendable {
         if let remembered = verified.withLock({ $0[user.username] }), SystemCrypto.constantTimeEqual(remembered, mac) {
             return .caller(granted)
         }
-        let matches = await Self.offPool { (try? stored.verify(credentials.password)) ?? false }
+        guard let matches = await checked(stored, credentials.password) else { return Self.busy }
         guard matches else { return .rejected(reason: "unknown user or wrong password") }
         verified.withLock { $0[user.username] = mac }
         return .caller(granted)
@@ -92,12 +123,12 @@ public final class CredentialStore: Sendable {
         return BasicCredentials(username: user.username, password: password).headerValue
     }
 
-    private static func offPool<T: Sendable>(_ work: @escaping @Sendable () -> T) async -> T {
-        await withCheckedContinuation { continuation in
-            // A serial queue per verification runs on a thread of its own: a concurrent or global
-            // queue shares its threads with the cooperative pool on Linux, and a slow hash there
-            // would stall every task in the process.
-            DispatchQueue(label: "disco.auth.verify").async { continuation.resume(returning: work()) }
-        }
+    /// Whether `password` matches `stored`: plain passwords at once, hashes through the gate
+    /// (nil when it is full).
+    private func checked(_ stored: StoredPassword, _ password: String) async -> Bool? {
+        guard stored.isHashed else { return (try? stored.verify(password)) ?? false }
+        return await gate.run { (try? stored.verify(password)) ?? false }
     }
+
+    static let busy = Authentication.busy(reason: "too many password checks are in progress; retry in a second")
 }

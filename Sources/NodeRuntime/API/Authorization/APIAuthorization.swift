@@ -45,6 +45,10 @@ struct APIAuthorization: Sendable {
         switch await store.authenticate(authorization: headers["Authorization"]) {
         case .rejected(let reason):
             return .refused(Self.unauthorized("authentication failed: \(reason); \(endpoint) needs a user with the \(needed) permission", needed))
+        case .busy(let reason):
+            var response = APIResponse.error(503, "credentials not checked: \(reason)")
+            response.headers.add(name: "Retry-After", value: "1")
+            return .refused(response)
         case .caller(let caller):
             if try await EndpointPermissions.allows(requirement, caller.permissions, body: body) { return .allowed }
             guard let username = caller.username else {
@@ -61,7 +65,7 @@ struct APIAuthorization: Sendable {
         guard let store else { return Caller(username: nil, permissions: [.all]) }
         switch await store.authenticate(authorization: request.headers["Authorization"]) {
         case .caller(let caller): return caller
-        case .rejected: return nil
+        case .rejected, .busy: return nil
         }
     }
 

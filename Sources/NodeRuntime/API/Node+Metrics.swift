@@ -30,6 +30,15 @@ extension Node {
                         let seconds = watch.behind(at: now).map { Double($0.components.seconds) } ?? 0
                         return ("id=\"\(PrometheusText.escapeLabel(learner.rawValue))\"", String(Int(seconds)))
                     })
+        if let internode = consensus.internodeCounters {
+            text.counter("disco_raft_messages_sent_total", "Raft messages written to peers' connections.", internode.messagesSent)
+            text.counter("disco_raft_messages_received_total", "Raft messages read from peers.", internode.messagesReceived)
+            text.counter("disco_raft_messages_dropped_total", "Raft messages dropped: a peer's queue was full, or its connection failed.",
+                         internode.messagesDropped)
+            text.counter("disco_raft_connections_refused_total",
+                         "Inbound internode connections closed at a frame that could not be read, or was refused "
+                         + "(plain while sealing is required, or sealed with another key).", internode.connectionsRefused)
+        }
         text.counter("disco_raft_learners_promoted_total", "Learners this node promoted to voter while it led.",
                      metrics.learnersPromoted.load(ordering: .relaxed))
         text.counter("disco_raft_learners_reaped_total", "Learners this node removed after -reap-learner-timeout while it led.",

@@ -35,6 +35,29 @@ public protocol ConsensusEngine: Sendable {
     func leadershipChanges() -> AsyncStream<ConsensusLeadership>
     /// Stops the engine, flushing state; a leader first hands leadership over when asked.
     func shutdown(transferLeadership: Bool) async
+    /// Counters of the engine's own traffic between nodes (nil: it has none, as with etcd).
+    var internodeCounters: InternodeCounters? { get }
+}
+
+extension ConsensusEngine {
+    public var internodeCounters: InternodeCounters? { nil }
+}
+
+/// What an engine that talks to peers itself (Raft) counts of that traffic, for `/metrics`.
+public struct InternodeCounters: Sendable, Hashable {
+    public var messagesSent: Int
+    public var messagesReceived: Int
+    public var messagesDropped: Int
+    /// Inbound connections closed at a frame that could not be read, or was refused (plain
+    /// while sealing is required, or sealed with another key).
+    public var connectionsRefused: Int
+
+    public init(messagesSent: Int, messagesReceived: Int, messagesDropped: Int, connectionsRefused: Int) {
+        self.messagesSent = messagesSent
+        self.messagesReceived = messagesReceived
+        self.messagesDropped = messagesDropped
+        self.connectionsRefused = connectionsRefused
+    }
 }
 
 /// A node's part in consensus, as `GET /status` shows it (`node.state`).

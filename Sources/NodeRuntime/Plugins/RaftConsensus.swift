@@ -11,6 +11,12 @@ public final class RaftConsensus: ConsensusEngine {
 
     public var localID: NodeID { shell.id }
 
+    public var internodeCounters: InternodeCounters? {
+        let transport = shell.transportMetrics
+        return InternodeCounters(messagesSent: transport.messagesSent, messagesReceived: transport.messagesReceived,
+                                 messagesDropped: transport.messagesDropped, connectionsRefused: transport.badFrames)
+    }
+
     public var status: ConsensusStatus {
         let raft = shell.status
         return ConsensusStatus(

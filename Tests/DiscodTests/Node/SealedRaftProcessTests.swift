@@ -36,6 +36,7 @@ extension NodeProcessTests {
                         target.process.output.contains("a plain Raft frame, but this node requires Raft frames sealed with its gossip key")
                     }
                     #expect(try await client.isClosedByPeer())
+                    #expect(await GossipEncryption.metric(target, "disco_raft_connections_refused_total") == 1)
                     #expect(try await nodes[1].appendEvent(#"{"after":"forgery"}"#) != nil)
                     for node in nodes {
                         let now = try #require(try await node.status()["term"]?.numberValue?.uint64Value)
@@ -45,6 +46,7 @@ extension NodeProcessTests {
                     try await NodeTests.eventually("the forged vote to move the follower's term", nodes) {
                         (try? await target.status()["term"]?.numberValue?.uint64Value).flatMap { $0 } ?? 0 >= term + 1000
                     }
+                    #expect(await GossipEncryption.metric(target, "disco_raft_connections_refused_total") == 0)
                 }
             }
         }

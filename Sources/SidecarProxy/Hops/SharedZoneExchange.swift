@@ -2,6 +2,7 @@ import DiscoCore
 import DiscoNet
 import RateLimitCore
 import Sidecar
+import Synchronization
 
 // MARK: - Shared zones between sidecars
 
@@ -15,6 +16,13 @@ import Sidecar
 /// not retried (its counts add to the error bound, as a lost message does).
 final class SharedZoneExchange: Sendable {
     static let path = "/.sidecar/ratelimit/counts"
+    /// Bytes of posted counts read at once, over all posts: the MAC covers the body, so a post
+    /// with a forged proof is only refused once read, and without this bound many of them could
+    /// make the sidecar buffer ``SharedCountsMessage/maximumBytes`` each.
+    static let receivingBudget = 2 * SharedCountsMessage.maximumBytes
+
+    /// Bytes reserved by the posts being read now.
+    private let receiving = Mutex(0)
 
     private let rateLimit: RateLimitMiddleware
     private let zoneNames: [String]
@@ -99,13 +107,24 @@ final class SharedZoneExchange: Sendable {
             metrics.exchange("received", request.headers[HopProof.header] == nil ? "missing" : "malformed")
             return ProxyErrorResponse.make(403, "shared rate-limit counts refused: \(problem.message)")
         }
-        if let length = request.body.declaredLength, length > SharedCountsMessage.maximumBytes {
+        guard let length = request.body.declaredLength else {
+            metrics.exchange("received", "malformed")
+            return ProxyErrorResponse.make(411, "shared rate-limit counts need a Content-Length")
+        }
+        if length > SharedCountsMessage.maximumBytes {
             metrics.exchange("received", "malformed")
             return ProxyErrorResponse.make(413, "shared rate-limit counts are limited to \(SharedCountsMessage.maximumBytes) bytes")
         }
+        guard reserve(length) else {
+            metrics.exchange("received", "busy")
+            var busy = ProxyErrorResponse.make(503, "shared rate-limit counts refused: \(Self.receivingBudget) bytes of counts are being read already")
+            busy.headers.add(name: "Retry-After", value: "1")
+            return busy
+        }
+        defer { release(length) }
         let body: [UInt8]
         do {
-            body = try await request.body.collect(upTo: SharedCountsMessage.maximumBytes)
+            body = try await request.body.collect(upTo: length)
         } catch {
             metrics.exchange("received", "malformed")
             return ProxyErrorResponse.make(400, "the counts could not be read: \(error)")
@@ -131,4 +150,15 @@ final class SharedZoneExchange: Sendable {
             return ProxyErrorResponse.make(400, "shared rate-limit counts: \(problem.message)")
         }
     }
+
+    /// Reserves `bytes` of the receiving budget; false when they would exceed it.
+    private func reserve(_ bytes: Int) -> Bool {
+        receiving.withLock { reserved in
+            guard reserved + bytes <= Self.receivingBudget else { return false }
+            reserved += bytes
+            return true
+        }
+    }
+
+    private func release(_ bytes: Int) { receiving.withLock { $0 -= bytes } }
 }

@@ -20,11 +20,16 @@ extension EtcdConsensusLog {
     /// Holds a lease (with this node's member record attached), campaigns under it, and starts
     /// over with a new lease when it is lost.
     func leadershipLoop() async {
+        // The lease the member record was last written under: a failed write is retried under
+        // the same lease, not skipped for as long as the lease lives.
+        var recordedUnder: Int64?
         while !Task.isCancelled, !state.withLock({ $0.stopped }) {
             do throws(EtcdError) {
-                if keeper.leaseID == nil {
-                    let lease = try await keeper.grant()
+                let held = keeper.leaseID
+                let lease = if let held { held } else { try await keeper.grant() }
+                if recordedUnder != lease {
                     try await client.put(keys.member(localID), configuration.memberRecord, lease: lease)
+                    recordedUnder = lease
                     noteSuccess()
                 }
                 await withTaskGroup(of: Void.self) { group in

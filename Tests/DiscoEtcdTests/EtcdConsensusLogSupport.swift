@@ -1,0 +1,81 @@
+import DiscoCore
+import DiscoNet
+import DiscoTestKit
+import Foundation
+import Synchronization
+@testable import DiscoEtcd
+
+/// A transport over DiscoNet's client that fails chosen requests, as a network blip or an etcd
+/// that times out would: the first `times` requests whose URL ends with `path` throw.
+final class FaultyTransport: HTTPStreamExchanging {
+    struct Injected: Error, CustomStringConvertible {
+        var description: String { "injected: the connection was reset" }
+    }
+
+    let inner = HTTPClient()
+    let path: String
+    private let remaining: Mutex<Int>
+
+    init(failing path: String, times: Int) {
+        self.path = path
+        remaining = Mutex(times)
+    }
+
+    /// How many failures are still to come.
+    var pending: Int { remaining.withLock { $0 } }
+
+    func exchange(_ request: HTTPExchangeRequest, timeout: Duration) async throws -> HTTPExchangeResponse {
+        try injectFault(request)
+        return try await inner.exchange(request, timeout: timeout)
+    }
+
+    func openStream(_ request: HTTPExchangeRequest, timeout: Duration) async throws -> HTTPStreamedExchangeResponse {
+        try injectFault(request)
+        return try await inner.openStream(request, timeout: timeout)
+    }
+
+    private func injectFault(_ request: HTTPExchangeRequest) throws {
+        guard request.url.hasSuffix(path) else { return }
+        let fail = remaining.withLock { left -> Bool in
+            guard left > 0 else { return false }
+            left -= 1
+            return true
+        }
+        if fail { throw Injected() }
+    }
+}
+
+/// One node's etcd consensus log, run by its runner, applying into a list of entries.
+final class EtcdLogNode: Sendable {
+    let log: EtcdConsensusLog
+    let runner: EtcdEngineRunner
+    private let applied = AppliedEntries()
+
+    init(_ id: NodeID, key: String, etcd: EtcdFixture, transport: (any HTTPStreamExchanging)? = nil, ttl: Duration = .seconds(5)) {
+        var configuration = EtcdConsensusLog.Configuration(localID: id, keys: EtcdClusterKeys(discoKey: key))
+        configuration.leaseTTL = ttl
+        configuration.memberRecord = Array("{\"id\":\"\(id)\"}".utf8)
+        configuration.retryInterval = .milliseconds(100)
+        let client = EtcdClient(gateway: EtcdGateway(endpoints: etcd.endpoints, timeout: .seconds(10), transport: transport ?? HTTPClient()))
+        let applied = applied
+        log = EtcdConsensusLog(configuration: configuration, client: client, applier: EtcdConsensusLog.Applier(
+            apply: { index, _, _ in applied.indexes.withLock { $0.append(index) } },
+            snapshot: { [] }, restore: { _ in applied.indexes.withLock { $0 = [] } }))
+        runner = EtcdEngineRunner(log)
+    }
+
+    var localID: NodeID { log.localID }
+
+    /// The indexes applied so far, in the order they were applied.
+    var appliedIndexes: [UInt64] { applied.indexes.withLock { $0 } }
+
+    func stop() async { await runner.stop(revokeLease: true) }
+}
+
+/// What a node applied, shared with its applier.
+final class AppliedEntries: Sendable {
+    let indexes = Mutex<[UInt64]>([])
+}
+
+/// A fresh key for one test's cluster.
+func freshDiscoKey() -> String { "disco-\(UUID().uuidString.prefix(8))" }

@@ -51,13 +51,15 @@ extension EtcdConsensusLog {
     /// Campaigns until this node leads, then holds leadership while the lease stays valid.
     func campaignAndLead() async {
         while !Task.isCancelled {
-            // Only voters lead.
-            guard state.withLock({ $0.config.voters.contains(configuration.localID) }) else {
+            // Only voters lead: one removed while it campaigned leaves etcd's election line.
+            guard isVoter else {
+                await withdrawIfNotVoter()
                 try? await Task.sleep(for: configuration.retryInterval)
                 continue
             }
             do throws(EtcdError) {
                 let won = try await election.campaign(value: Array(localID.rawValue.utf8), keeper: keeper)
+                guard isVoter else { continue }
                 // Read seq before acting: appends compare its mod revision.
                 let seq = try await client.get(keys.seq)
                 state.withLock { state in
@@ -73,7 +75,7 @@ extension EtcdConsensusLog {
                 noteSuccess()
                 publishLeadership()
                 // Leading: the lease keeper's deadline and the election key decide how long.
-                while !Task.isCancelled, keeper.leaseID == won.lease, state.withLock({ $0.leadership == won }) {
+                while !Task.isCancelled, keeper.leaseID == won.lease, state.withLock({ $0.leadership == won }), isVoter {
                     try? await Task.sleep(for: max(.milliseconds(20), configuration.leaseTTL / 20))
                 }
                 return
@@ -83,6 +85,22 @@ extension EtcdConsensusLog {
                 if Task.isCancelled { return }
                 try? await Task.sleep(for: configuration.retryInterval)
             }
+        }
+    }
+
+    var isVoter: Bool { state.withLock { $0.config.voters.contains(configuration.localID) } }
+
+    /// Deletes this node's election key once it is no longer a voter, so that it never leads and
+    /// the voters behind it move up.
+    func withdrawIfNotVoter() async {
+        guard let lease = keeper.leaseID, !isVoter else { return }
+        let myKey = election.key(lease: lease)
+        guard let mine = state.withLock({ $0.candidates[myKey] }) else { return }
+        do throws(EtcdError) {
+            _ = try await client.txn(EtcdTxn(compare: [EtcdCompare(myKey, .createRevision(mine.createRevision))], success: [.delete(key: myKey)]),
+                                     operation: "withdraw \(myKey) from \(keys.electionPrefix)")
+        } catch {
+            noteError(error)
         }
     }
 
@@ -116,6 +134,7 @@ extension EtcdConsensusLog {
                     // Just became a member: read the log from the start (it was not applied before).
                     if finishBatch() { break }
                     await stepBackIfAsked()
+                    await withdrawIfNotVoter()
                 }
             } catch {
                 if Task.isCancelled { return }

@@ -119,12 +119,14 @@ public final class EtcdConsensusLog: Sendable {
             } ?? false
             // Like a Raft node outside the cluster, a node that is not (and was not) a member knows no leader.
             let follows = state.wasMember
+            // Only a voter leads: one removed while it waited in etcd's election line does not.
+            let leads = mine && state.config.voters.contains(configuration.localID) && !state.stopped
             // First in line is not yet leading: until its campaign returns (and it has read seq),
             // it refuses proposals, so it does not name itself leader. Others already name it
             // (and a forward to it gets a "leadership is changing" 503 in that short window).
             let first = leaderKey.flatMap { NodeID($0.text) }
-            let leader = first == configuration.localID && !mine ? nil : first
-            return Status(isLeader: mine && !state.stopped, leader: follows ? leader : nil,
+            let leader = first == configuration.localID && !leads ? nil : first
+            return Status(isLeader: leads, leader: follows ? leader : nil,
                           term: follows ? leaderKey?.createRevision ?? 0 : 0, lastIndex: state.lastIndex, appliedIndex: state.appliedIndex,
                           config: state.config, initialized: state.clusterRevision != nil, live: Set(state.live.keys),
                           removed: state.removed, removedBy: state.removedBy, lastError: state.lastError, failure: state.failure, isStopped: state.stopped)

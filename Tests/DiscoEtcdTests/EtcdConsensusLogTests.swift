@@ -1,5 +1,6 @@
 import DiscoCore
 import DiscoTestKit
+import Synchronization
 import Testing
 @testable import DiscoEtcd
 
@@ -26,6 +27,46 @@ import Testing
                 throw error
             }
             await node.stop()
+        }
+    }
+
+    /// A voter removed while it waits in etcd's election line must not lead when the line
+    /// reaches it (with Raft, the others would not vote for it). Before the fix its election key
+    /// stayed in line, so once the leader resigned the removed node led the cluster and its
+    /// appends succeeded, while the remaining voter waited behind it.
+    @Test func aVoterRemovedWhileWaitingInTheElectionLineNeverLeads() async throws {
+        try await withEtcd { etcd in
+            let key = freshDiscoKey()
+            var nodes: [EtcdLogNode] = []
+            do {
+                let first = EtcdLogNode("1", key: key, etcd: etcd)
+                nodes.append(first)
+                try await first.log.bootstrap(voters: ["1"])
+                try await waitUntil("node 1 to lead") { first.log.status.isLeader }
+                // Nodes 2 then 3 join as voters, so 2 stands ahead of 3 in the election line.
+                for id: NodeID in ["2", "3"] {
+                    nodes.append(EtcdLogNode(id, key: key, etcd: etcd))
+                    try await first.log.addLearner(id)
+                    try await first.log.promote(id)
+                    try await waitUntil("node \(id) to campaign") { first.log.state.withLock { $0.candidateRevision(of: id) != nil } }
+                }
+                let (removed, remaining) = (nodes[1], nodes[2])
+                try await first.log.removeMember("2")
+                try await waitUntil("node 2 to know it was removed") { removed.log.status.removed }
+                try await first.log.resign()
+                try await waitUntil("a node to lead after the leader resigned", timeout: .seconds(20)) {
+                    removed.log.status.isLeader || remaining.log.status.isLeader
+                }
+                #expect(!removed.log.status.isLeader, "the removed node leads")
+                await #expect(throws: EtcdConsensusError.self, "the removed node appends") {
+                    _ = try await removed.log.propose(Array("late".utf8))
+                }
+                try await waitUntil("node 3 to lead", timeout: .seconds(20)) { remaining.log.status.isLeader }
+            } catch {
+                for node in nodes { await node.stop() }
+                throw error
+            }
+            for node in nodes { await node.stop() }
         }
     }
 }

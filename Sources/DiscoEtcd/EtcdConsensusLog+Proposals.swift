@@ -76,7 +76,13 @@ extension EtcdConsensusLog {
     func writeQueued() async {
         while true {
             let batch = state.withLock { state -> [(id: UInt64, data: [UInt8])] in
-                let batch = Array(state.proposals.waiting.prefix(configuration.maxBatch))
+                // At most maxBatch entries and maxBatchBytes of data (one entry always goes).
+                var bytes = 0
+                let count = state.proposals.waiting.prefix(configuration.maxBatch).prefix { proposal in
+                    defer { bytes += proposal.data.count }
+                    return bytes == 0 || bytes + proposal.data.count <= configuration.maxBatchBytes
+                }.count
+                let batch = Array(state.proposals.waiting.prefix(count))
                 state.proposals.waiting.removeFirst(batch.count)
                 if batch.isEmpty { state.proposals.writing = false }
                 return batch

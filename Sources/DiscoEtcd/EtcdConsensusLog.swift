@@ -34,6 +34,9 @@ public final class EtcdConsensusLog: Sendable {
         public var retryInterval: Duration = .milliseconds(200)
         /// Most entries in one append transaction (etcd allows 128 operations per transaction).
         public var maxBatch: Int = 100
+        /// Most bytes of entries in one append transaction: etcd refuses a request larger than its
+        /// `--max-request-bytes` (1.5 MiB by default). A larger entry still goes alone.
+        public var maxBatchBytes: Int = 1 << 20
 
         public init(localID: NodeID, keys: EtcdClusterKeys) {
             self.localID = localID

@@ -69,4 +69,38 @@ import Testing
             for node in nodes { await node.stop() }
         }
     }
+
+    /// Concurrent proposals share one append transaction, but etcd refuses a request larger than
+    /// `--max-request-bytes` (1.5 MiB by default). Before the fix eight concurrent 400 KB
+    /// entries, each well within the limit, were packed into one transaction that etcd refused,
+    /// so they all failed.
+    @Test func concurrentLargeProposalsAreSplitIntoTransactionsEtcdAccepts() async throws {
+        try await withEtcd { etcd in
+            let node = EtcdLogNode("1", key: freshDiscoKey(), etcd: etcd)
+            do {
+                try await node.log.bootstrap(voters: ["1"])
+                try await waitUntil("node 1 to lead") { node.log.status.isLeader }
+                let entry = [UInt8](repeating: 0x61, count: 400 * 1024)
+                let outcomes = await withTaskGroup(of: String?.self) { tasks in
+                    for _ in 1...8 {
+                        tasks.addTask {
+                            do throws(EtcdConsensusError) {
+                                _ = try await node.log.propose(entry)
+                                return nil
+                            } catch {
+                                return error.message
+                            }
+                        }
+                    }
+                    return await tasks.reduce(into: [String]()) { if let failure = $1 { $0.append(failure) } }
+                }
+                #expect(outcomes.isEmpty, "\(outcomes.count) of 8 proposals failed: \(outcomes.first.map { String($0.prefix(300)) } ?? "")")
+                #expect(node.appliedIndexes == Array(1...8))
+            } catch {
+                await node.stop()
+                throw error
+            }
+            await node.stop()
+        }
+    }
 }

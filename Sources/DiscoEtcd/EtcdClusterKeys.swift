@@ -12,6 +12,7 @@ import Foundation
 /// | `seq` | the last log index; every append compares its mod revision, so indexes are gap-free |
 /// | `log/<index, 20 digits>` | one entry of the replicated log |
 /// | `snapshot` | the state as of an index (8 bytes big-endian) followed by the state; log keys up to it are deleted |
+/// | `snapshot-chunks`, `snapshot-chunk/<index>/<n>` | instead of `snapshot` when it is larger than one etcd request allows: its size, index and chunk count, and the chunks |
 /// | `election/<lease>` | candidates for leadership (etcd's election pattern), attached to their leases |
 /// | `members/<id>` | each live node's record, attached to its lease, so a dead node's record expires |
 /// | `transfer` | a leader's request to hand leadership to a named voter, attached to a lease of its own (its deadline) |
@@ -29,6 +30,8 @@ public struct EtcdClusterKeys: Sendable, Hashable {
     public var seq: String { root + "seq" }
     public var logPrefix: String { root + "log/" }
     public var snapshot: String { root + "snapshot" }
+    public var snapshotManifest: String { root + "snapshot-chunks" }
+    public var snapshotChunkPrefix: String { root + "snapshot-chunk/" }
     public var electionPrefix: String { root + "election/" }
     public var membersPrefix: String { root + "members/" }
     public var transfer: String { root + "transfer" }
@@ -39,6 +42,14 @@ public struct EtcdClusterKeys: Sendable, Hashable {
     }
 
     public func member(_ id: NodeID) -> String { membersPrefix + id.rawValue }
+
+    /// Chunk `number` of the snapshot at `index` (`number` nil: the prefix of that snapshot's chunks).
+    public func snapshotChunk(_ index: UInt64, _ number: Int?) -> String {
+        let base = String(log(index).dropFirst(logPrefix.count))
+        guard let number else { return snapshotChunkPrefix + base + "/" }
+        let digits = String(number)
+        return snapshotChunkPrefix + base + "/" + String(repeating: "0", count: max(0, 8 - digits.count)) + digits
+    }
 
     /// The index of a `log/` key, or nil for any other key.
     public func logIndex(_ key: String) -> UInt64? {

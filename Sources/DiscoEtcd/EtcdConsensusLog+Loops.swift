@@ -165,20 +165,17 @@ extension EtcdConsensusLog {
             for kv in kvs where keys.logIndex(kv.key) == nil { absorb(.put(kv), into: &state) }
         }
         _ = finishBatch()
-        if state.withLock({ $0.wasMember }) {
-            if let snapshotKV = kvs.first(where: { $0.key == keys.snapshot }), let snapshot = EtcdSnapshotValue(bytes: snapshotKV.value),
-               snapshot.index > state.withLock({ $0.appliedIndex }) {
-                do {
-                    try applier.restore(snapshot.state)
-                    state.withLock { state in
-                        state.appliedIndex = snapshot.index
-                        state.snapshotIndex = snapshot.index
-                        state.pending = state.pending.filter { $0.key > snapshot.index }
-                    }
-                } catch {
-                    state.withLock { $0.failure = "the snapshot in \(keys.snapshot) does not restore: \(error)" }
-                    throw EtcdError(.malformed, endpoint: client.endpointList, operation: "restore \(keys.snapshot)", message: "\(error)")
+        if state.withLock({ $0.wasMember }), let snapshot = try storedSnapshot(in: kvs), snapshot.index > state.withLock({ $0.appliedIndex }) {
+            do {
+                try applier.restore(snapshot.state)
+                state.withLock { state in
+                    state.appliedIndex = snapshot.index
+                    state.snapshotIndex = snapshot.index
+                    state.pending = state.pending.filter { $0.key > snapshot.index }
                 }
+            } catch {
+                state.withLock { $0.failure = "the snapshot in \(keys.snapshot) does not restore: \(error)" }
+                throw EtcdError(.malformed, endpoint: client.endpointList, operation: "restore \(keys.snapshot)", message: "\(error)")
             }
         }
         for kv in kvs where keys.logIndex(kv.key) != nil { try await handle(.put(kv)) }
@@ -274,16 +271,5 @@ extension EtcdConsensusLog {
                 try await writeSnapshot(at: index)
             }
         }
-    }
-
-    /// Stores the state as of `index` and deletes the log keys it covers, fenced by leadership.
-    func writeSnapshot(at index: UInt64) async throws(EtcdError) {
-        guard let leadership = state.withLock({ $0.leadership }) else { return }
-        let value = EtcdSnapshotValue(index: index, state: applier.snapshot())
-        let result = try await client.txn(EtcdTxn(compare: [leadership.fence],
-                                                  success: [.put(key: keys.snapshot, value: value.bytes),
-                                                            .deleteRange(from: keys.log(0), to: keys.log(index + 1))]),
-                                          operation: "snapshot at \(index)")
-        if result.succeeded { state.withLock { $0.snapshotIndex = index } }
     }
 }

@@ -51,16 +51,19 @@ final class EtcdLogNode: Sendable {
     let runner: EtcdEngineRunner
     private let applied = AppliedEntries()
 
-    init(_ id: NodeID, key: String, etcd: EtcdFixture, transport: (any HTTPStreamExchanging)? = nil, ttl: Duration = .seconds(5)) {
+    /// - Parameter state: what the applier's snapshot returns (its state is not modelled).
+    init(_ id: NodeID, key: String, etcd: EtcdFixture, transport: (any HTTPStreamExchanging)? = nil, ttl: Duration = .seconds(5),
+         snapshotEvery: UInt64 = 10_000, state: [UInt8] = []) {
         var configuration = EtcdConsensusLog.Configuration(localID: id, keys: EtcdClusterKeys(discoKey: key))
         configuration.leaseTTL = ttl
+        configuration.snapshotEvery = snapshotEvery
         configuration.memberRecord = Array("{\"id\":\"\(id)\"}".utf8)
         configuration.retryInterval = .milliseconds(100)
         let client = EtcdClient(gateway: EtcdGateway(endpoints: etcd.endpoints, timeout: .seconds(10), transport: transport ?? HTTPClient()))
         let applied = applied
         log = EtcdConsensusLog(configuration: configuration, client: client, applier: EtcdConsensusLog.Applier(
             apply: { index, _, _ in applied.indexes.withLock { $0.append(index) } },
-            snapshot: { [] }, restore: { _ in applied.indexes.withLock { $0 = [] } }))
+            snapshot: { state }, restore: { restored in applied.restored.withLock { $0.append(restored) } }))
         runner = EtcdEngineRunner(log)
     }
 
@@ -69,12 +72,16 @@ final class EtcdLogNode: Sendable {
     /// The indexes applied so far, in the order they were applied.
     var appliedIndexes: [UInt64] { applied.indexes.withLock { $0 } }
 
+    /// The snapshots restored so far.
+    var restored: [[UInt8]] { applied.restored.withLock { $0 } }
+
     func stop() async { await runner.stop(revokeLease: true) }
 }
 
 /// What a node applied, shared with its applier.
 final class AppliedEntries: Sendable {
     let indexes = Mutex<[UInt64]>([])
+    let restored = Mutex<[[UInt8]]>([])
 }
 
 /// A fresh key for one test's cluster.

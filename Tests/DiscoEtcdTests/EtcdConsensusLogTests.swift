@@ -103,4 +103,38 @@ import Testing
             await node.stop()
         }
     }
+
+    /// A state larger than etcd's request limit (the default event retention keeps far more than
+    /// 1.5 MiB) must still be snapshotted, or the log keys are never trimmed and etcd fills up.
+    /// Before the fix the snapshot put was refused every time, the log kept growing, and each
+    /// refusal made the leader re-read the whole prefix.
+    @Test func aStateLargerThanEtcdsRequestLimitIsSnapshottedAndRestored() async throws {
+        try await withEtcd { etcd in
+            let key = freshDiscoKey()
+            let state = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
+            let leader = EtcdLogNode("1", key: key, etcd: etcd, snapshotEvery: 10, state: state)
+            var late: EtcdLogNode?
+            do {
+                try await leader.log.bootstrap(voters: ["1"])
+                try await waitUntil("node 1 to lead") { leader.log.status.isLeader }
+                for number in 1...12 { _ = try await leader.log.propose(Array("entry \(number)".utf8)) }
+                let keys = EtcdClusterKeys(discoKey: key)
+                let client = etcdClient(etcd.endpoints)
+                try await waitUntil("the snapshot at index 10 to replace the log keys before it", timeout: .seconds(20)) {
+                    try await client.range(keys.logPrefix).kvs.first.flatMap { keys.logIndex($0.key) } == 11
+                }
+                let joiner = EtcdLogNode("2", key: key, etcd: etcd, snapshotEvery: 10)
+                late = joiner
+                try await leader.log.addLearner("2")
+                try await waitUntil("the new node to restore the snapshot and apply the rest") { joiner.appliedIndexes == [11, 12] }
+                #expect(joiner.restored == [state], "the restored state is the leader's, byte for byte")
+            } catch {
+                await late?.stop()
+                await leader.stop()
+                throw error
+            }
+            await late?.stop()
+            await leader.stop()
+        }
+    }
 }

@@ -76,6 +76,14 @@ final class ReplicatedAPIKeys: APIKeyStore {
             guard let text = given.stringValue, text.utf8.count >= 16, text.utf8.count <= 256 else {
                 return Self.error(400, "\"app_key\" must be a string of 16 to 256 bytes (leave it out to have one generated)")
             }
+            // Clients send it in the app_key header, which drops surrounding spaces and tabs and
+            // cannot carry a control character: such a key could never be presented.
+            let blank: Set<UInt8> = [UInt8(ascii: " "), UInt8(ascii: "\t")]
+            guard !text.unicodeScalars.contains(where: { $0.value < 0x20 && $0 != "\t" || $0.value == 0x7F }),
+                  let first = text.utf8.first, let last = text.utf8.last, !blank.contains(first), !blank.contains(last) else {
+                return Self.error(400, "\"app_key\" \(text.debugDescription) cannot be sent in the app_key header: it must not start or end "
+                    + "with a space or tab, nor hold control characters (leave it out to have one generated)")
+            }
             key = text
         } else {
             guard let generated = try? APIKey.generate() else { return Self.error(500, "cannot generate a key") }

@@ -40,4 +40,34 @@ struct SidecarKeyNameProcessTests {
             await upstream.stop()
         }
     }
+
+    /// An `app_key` travels in a header, whose value loses surrounding spaces and tabs and cannot
+    /// hold a line break or other control character: a key like that was stored (201) but no
+    /// request could ever present it, so every request with it was refused as "wrong". Such keys
+    /// are refused when added; a key with spaces inside still works.
+    @Test func anAppKeyThatAHeaderCannotCarryIsRefusedWhenAdded() async throws {
+        try await DiscodCluster.with("sidecar-key-values") { cluster in
+            let upstream = try await RecordingUpstream.start(name: "svc")
+            let proxyPort = try FreePort.loopback()
+            let node = try startSidecar(cluster, id: "n1", ports: try DiscodCluster.ports(), flags: [
+                "-proxy-addr", "127.0.0.1:\(proxyPort)", "-upstream", "http://\(upstream.address)", "-api-keys",
+            ])
+            try await waitForProxy(port: proxyPort, process: node)
+            for (index, key) in [#"  padded-with-spaces-key  "#, #"tab-at-the-end-of-key\t"#, #"line\nbreak-inside-the-key"#,
+                                 #"nul\u0000inside-the-key-x"#].enumerated() {
+                let odd = try await node.request("POST", "/keys", body: #"{"app_id":"odd\#(index)","app_key":"\#(key)"}"#)
+                #expect(odd.status == 400, "app_key \(key): \(odd.status) \(odd.text)")
+                #expect(odd.text.contains("app_key"), "\(odd.text)")
+            }
+            let key = "a key with spaces inside it"
+            let added = try await node.request("POST", "/keys", body: #"{"app_id":"app1","app_key":"\#(key)"}"#)
+            #expect(added.status == 201, "\(added.text)")
+            let client = HTTPClient()
+            let write = try await client.send(HTTPClientRequest(method: "POST", url: "http://127.0.0.1:\(proxyPort)/tx",
+                                                                headers: ["app_id": "app1", "app_key": key], body: [1]))
+            #expect(write.status == 200, "\(write.status) \(write.bodyText)")
+            await client.shutdown()
+            await upstream.stop()
+        }
+    }
 }

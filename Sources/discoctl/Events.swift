@@ -56,7 +56,7 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
     let api = NodeAPI(context)
     var since = UInt64(context.flags[flags.since])
     if !consumer.isEmpty {
-        switch await api.getJSON("/events/cursor?role=\(role)&consumer=\(consumer)", command: "events") {
+        switch await api.getJSON("/events/cursor?role=\(role)&consumer=\(queryEscaped(consumer))", command: "events") {
         case .success(let (json, _)): since = json["seq"]?.numberValue?.uint64Value ?? 0
         case .failure(let exit): return exit.code
         }

@@ -114,6 +114,25 @@ struct NodeAPI: Sendable {
     }
 }
 
+// MARK: - Query strings
+
+/// `text` as a query-string value: every byte outside RFC 3986's unreserved characters is
+/// percent-encoded, so `+`, `&`, `=`, `#` and `%` reach the node as written.
+func queryEscaped(_ text: String) -> String {
+    let hex = Array("0123456789ABCDEF".utf8)
+    var output: [UInt8] = []
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            output.append(byte)
+        default:
+            output += [UInt8(ascii: "%"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+        }
+    }
+    return String(decoding: output, as: UTF8.self)
+}
+
 // MARK: - Failures and usage errors
 
 /// Prints `discoctl <command>: <message>` and returns exit status 1.

@@ -89,4 +89,23 @@ import Testing
         #expect(unknown.status == 1, "\(unknown)")
         #expect(unknown.standardError.contains("discoctl remove: node 9 is not a member"), "\(unknown)")
     }
+
+    /// A consumer name may hold `+`, `&`, `=` and `%` (the node refuses only whitespace, control
+    /// characters and `/`), but discoctl put it into the cursor's query string as written: the
+    /// node read `+` as a space (400) and `&` as the end of the name, so `-consumer 'x&y=1'`
+    /// read the cursor of `x` while it stored its own, and printed the same events on every run.
+    @Test func eventsConsumerNamesAreSentEscaped() async throws {
+        let cluster = try DiscodCluster(name: "ctl-consumer-names")
+        defer { Task { await cluster.shutdown() } }
+        let node = try await Discoctl.startSingleNode(cluster)
+        #expect(try await node.appendEvent(#"{"type":"a","roles":["dns"]}"#) == 1)
+
+        for consumer in ["team+a", "x&role=host", "fifty%41"] {
+            let arguments = ["events", "-role", "dns", "-consumer", consumer, "-format", "jsonl"]
+            let first = try await Discoctl.run(node, arguments)
+            #expect(first.status == 0 && Discoctl.lines(first).count == 1, "\(consumer): \(first)")
+            let again = try await Discoctl.run(node, arguments)
+            #expect(again.status == 0 && Discoctl.lines(again).isEmpty, "\(consumer) resumes after its cursor: \(again)")
+        }
+    }
 }

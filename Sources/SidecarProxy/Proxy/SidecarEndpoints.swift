@@ -8,7 +8,8 @@ import Sidecar
 /// to use: `GET /.sidecar/readyz` (200 when every upstream is healthy and the writer is known,
 /// else 503 saying what is missing), `GET /.sidecar/metrics` (Prometheus text) and, with shared
 /// rate-limit zones, `POST /.sidecar/ratelimit/counts` (another sidecar's counts, with a proof:
-/// ``SharedZoneExchange``). Everything else passes on.
+/// ``SharedZoneExchange``). HEAD answers as GET; another method on those paths is 405 with
+/// `Allow`. Everything else passes on.
 struct SidecarEndpoints: HTTPMiddleware {
     static let prefix = "/.sidecar/"
 
@@ -20,7 +21,9 @@ struct SidecarEndpoints: HTTPMiddleware {
 
     func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         guard request.target.hasPrefix(Self.prefix) else { return try await next(request) }
-        switch (request.method, request.path) {
+        // HEAD answers as GET (the server leaves the body out); other methods on a known path are 405.
+        let method = request.method == "HEAD" ? "GET" : request.method
+        switch (method, request.path) {
         case ("GET", "/.sidecar/readyz"):
             var reasons: [String] = []
             if let reason = health.notReadyReason { reasons.append(reason) }
@@ -36,6 +39,14 @@ struct SidecarEndpoints: HTTPMiddleware {
                 return ProxyErrorResponse.make(404, "this sidecar shares no rate-limit zone; POST \(SharedZoneExchange.path) needs a zone marked shared")
             }
             return await exchange.receive(request)
+        case (_, "/.sidecar/readyz"), (_, "/.sidecar/metrics"):
+            var headers = HTTPHeaders()
+            headers.add(name: "Allow", value: "GET, HEAD")
+            return ProxyErrorResponse.make(405, "\(request.method) is not allowed on \(request.path); use GET", headers: headers)
+        case (_, SharedZoneExchange.path) where exchange != nil:
+            var headers = HTTPHeaders()
+            headers.add(name: "Allow", value: "POST")
+            return ProxyErrorResponse.make(405, "\(request.method) is not allowed on \(request.path); use POST", headers: headers)
         default:
             return ProxyErrorResponse.make(404, "no sidecar endpoint \(request.method) \(request.path); there are GET /.sidecar/readyz and GET /.sidecar/metrics")
         }

@@ -83,6 +83,10 @@ extension BootstrapEngine {
         guard proposal.voters.contains(where: { $0.id == settings.me.id }) else {
             return (.refused("this node is not among the proposed voters"), [])
         }
+        // This node sends its own proposals only to the others: one in its name is not its own.
+        guard proposal.id.proposer != settings.me.id else {
+            return (.refused("the proposer \(proposal.id.proposer) is this node, which did not make proposal \(proposal.id)"), [])
+        }
         var effects: [BootstrapEffect] = []
         switch phase {
         case .finished:

@@ -121,7 +121,9 @@ public struct BootstrapEngine: Sendable {
         } else if let promise {
             phase = promise.id.proposer == settings.me.id ? .seeking : .promised(promise)
         }
-        if promise?.id.proposer == settings.me.id { nextSequence = (promise?.id.sequence ?? 0) + 1 }
+        // The largest sequence (a promise file written before proposals in this node's name were
+        // refused) has no successor: start again at 1 rather than trap.
+        if let promise, promise.id.proposer == settings.me.id, promise.id.sequence < .max { nextSequence = promise.id.sequence + 1 }
     }
 
     /// Whether formation is over, and how.

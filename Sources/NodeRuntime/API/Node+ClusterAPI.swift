@@ -200,7 +200,6 @@ extension Node {
     func formationRequest(_ request: HTTPRequest, path: String) async -> HTTPResponse {
         var notifying: NotifyRequest?
         if path == "/notify" {
-            guard request.method == "POST" else { return APIResponse.methodNotAllowed(request, allowed: "POST") }
             let notify: NotifyRequest
             do {
                 notify = try BootstrapWire.decodeNotifyRequest(request.body)

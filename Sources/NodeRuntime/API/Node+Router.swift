@@ -1,3 +1,4 @@
+import Bootstrap
 import DiscoCore
 import DiscoNet
 
@@ -8,8 +9,9 @@ extension Node {
     /// the roles' routes join them in the node's ``APIRouter``.
     static let builtInRoutes: [APIRoute] = {
         typealias Route = APIRoute
-        let formation = ["/notify", "/bootstrap/propose", "/bootstrap/abandon", "/bootstrap/status"].map { path in
-            Route(["POST", "GET"], path, requirement: .permission(.join)) { node, request in await node.formationRequest(request, path: path) }
+        // Each takes the one method the bootstrap shell answers it with.
+        let formation = BootstrapShell.routes.sorted { $0.key < $1.key }.map { path, method in
+            Route([method], path, requirement: .permission(.join)) { node, request in await node.formationRequest(request, path: path) }
         }
         return [
             Route(["POST"], "/join", requirement: .joinByRole) { node, request in await node.join(request) },

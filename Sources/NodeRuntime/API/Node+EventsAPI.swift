@@ -18,7 +18,11 @@ extension Node {
     /// first append's `{"seq","index"}` (and `Idempotent-Replayed: true`) instead of appending
     /// again, on whichever node it arrives.
     func postEvent(_ request: HTTPRequest) async -> HTTPResponse {
-        let key = request.headers[Self.idempotencyKeyHeader]
+        let keys = request.headers.values(for: Self.idempotencyKeyHeader)
+        guard keys.count <= 1 else {
+            return APIResponse.error(400, "\(keys.count) \(Self.idempotencyKeyHeader) headers; send one, the same on every retry of this append")
+        }
+        let key = keys.first
         if let key, let problem = IdempotencyWindow.problem(with: key) {
             return APIResponse.error(400, "\(Self.idempotencyKeyHeader) \(key.debugDescription) \(problem)")
         }

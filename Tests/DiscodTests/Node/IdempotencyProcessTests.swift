@@ -55,6 +55,10 @@ extension NodeProcessTests {
                 let bad = try await survivors[0].request("POST", "/events", body: other, headers: [("Idempotency-Key", "has space")])
                 #expect(bad.status == 400)
                 #expect(bad.json?["error"]?.stringValue?.contains("visible ASCII") == true, "\(bad.text)")
+                let two = try await survivors[0].request("POST", "/events", body: other,
+                                                         headers: [("Idempotency-Key", "deploy-9"), ("Idempotency-Key", "deploy-10")])
+                #expect(two.status == 400)
+                #expect(two.json?["error"]?.stringValue?.contains("2 Idempotency-Key headers; send one") == true, "\(two.text)")
                 let status = try await survivors[0].status()
                 #expect(status["events"]?["idempotency_keys"]?.numberValue?.intValue == 2)
             }

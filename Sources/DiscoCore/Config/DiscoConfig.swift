@@ -110,10 +110,12 @@ public struct DiscoConfigLoader: Sendable {
         do throws(JSONParseError) {
             return try JSONValue.parse(expanded)
         } catch {
-            var message = "\(origin) is not valid JSON: \(error)"
+            // Hints about shell quoting fit a value given on the command line, not a file's contents.
+            let described = fileBytes == nil ? error.descriptionWithHint : error.description
+            var message = "\(origin) is not valid JSON: \(described)"
             if expanded != original { message += " (positions refer to the text after $VAR expansion)" }
             if fileBytes == nil, looksLikePath(flagValue) {
-                message = "disco-config: no file named \(flagValue.debugDescription), and the value is not JSON either: \(error)"
+                message = "disco-config: no file named \(flagValue.debugDescription), and the value is not JSON either: \(described)"
             }
             throw ConfigError(code: .syntax, field: nil, message: message, syntax: error)
         }

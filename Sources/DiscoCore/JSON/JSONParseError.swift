@@ -45,7 +45,9 @@ public struct JSONParseError: Error, Hashable, Sendable, CustomStringConvertible
     public let column: Int
     /// 0-based byte offset of the error.
     public let offset: Int
-    /// Advice for a likely cause (shell quoting), or `nil`.
+    /// Advice for a likely cause when the JSON came from a command-line value (shell quoting, a
+    /// file path that does not exist), or `nil`. ``description`` leaves it out: a request body or
+    /// a file is not a command-line value; ``descriptionWithHint`` adds it.
     public let hint: String?
 
     public init(code: Code, message: String, line: Int, column: Int, offset: Int, hint: String? = nil) {
@@ -57,10 +59,12 @@ public struct JSONParseError: Error, Hashable, Sendable, CustomStringConvertible
         self.hint = hint
     }
 
-    public var description: String {
-        let located = "\(message) at line \(line), column \(column)"
-        guard let hint else { return located }
-        return "\(located) (\(hint))"
+    public var description: String { "\(message) at line \(line), column \(column)" }
+
+    /// ``description`` followed by the ``hint``, for JSON given as a command-line value.
+    public var descriptionWithHint: String {
+        guard let hint else { return description }
+        return "\(description) (\(hint))"
     }
 }
 

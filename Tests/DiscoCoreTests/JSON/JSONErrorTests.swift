@@ -90,7 +90,9 @@ import Testing
         #expect(failure.message.contains("found a single quote"))
         let hint = try #require(failure.hint)
         #expect(hint.contains("the shell did not remove them"))
-        #expect(failure.description.contains(#"-disco-config '{"name":"x"}'"#))
+        #expect(failure.descriptionWithHint.contains(#"-disco-config '{"name":"x"}'"#))
+        // A request body or a file is not a command-line value: the plain description has no hint.
+        #expect(!failure.description.contains("shell"))
     }
 
     @Test func strippedDoubleQuotesGetAHint() throws {

@@ -12,7 +12,8 @@ struct GossipFlags: Sendable {
 
     init(_ set: inout FlagSet, group: String) {
         key = set.string("gossip-key", usage: "Seal all gossip (SWIM over UDP and push-pull over TCP) and Raft frames with\n"
-                         + "AES-256-GCM under this key: base64 of 32 bytes, e.g. from `openssl rand -base64 32`; the same on every node",
+                         + "AES-256-GCM under this key: base64 of 32 bytes, e.g. from `openssl rand -base64 32`;\n"
+                         + "the same on every node",
                          group: group, typeName: "base64")
         keyring = set.string("gossip-keyring", usage: "Like -gossip-key, from a keyring file for rotation:\n"
                              + "{\"primary\": \"<key>\", \"accepted\": [\"<key>\", ...]}; reloaded on SIGHUP and when it changes",

@@ -266,6 +266,9 @@ struct HotColdSidecarFlagTests {
         #expect(help.status == 0)
         #expect(help.output.contains("Hot/cold fail-over"), "\(help.output)")
         #expect(help.output.contains("every upstream"), "-h says which upstreams' health counts: \(help.output)")
+        // Readable in a 100-column terminal, like discod's.
+        let long = help.output.split(separator: "\n").filter { $0.count > 100 }.map(String.init)
+        #expect(long.isEmpty, "\(long)")
         for flag in ["-hot-cold ", "-hot-cold-group", "-hot-priority", "-no-hot", "-hot-state-file", "-on-hot", "-on-cold", "-lease-ttl",
                      "-lease-renew ", "-hot-cold-reads"] {
             #expect(help.output.contains(flag), "\(flag) in -h")

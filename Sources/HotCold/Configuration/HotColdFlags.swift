@@ -27,8 +27,8 @@ public struct HotColdFlags: Sendable {
     public init(declaringIn flags: inout FlagSet) {
         let defaults = HotColdConfiguration()
         (enabled, group, priority, noHot, stateFile, onHot, onCold, hookTimeout, coldReads) = flags.grouped(Self.heading) { flags in
-            (flags.bool("hot-cold", usage: "make this replica one of a hot/cold group: exactly one member is hot, fenced by a token; "
-                 + "a replica may be hot only while every upstream (-upstream and each in -proxy-config) passes its health checks"),
+            (flags.bool("hot-cold", usage: "make this replica one of a hot/cold group: exactly one member is hot, fenced by a token;\n"
+                 + "a replica may be hot only while every upstream (-upstream and each in -proxy-config)\npasses its health checks"),
              flags.string("hot-cold-group", default: defaults.group.rawValue, usage: "the group's name (replicas with the same name share one lease)",
                           typeName: "name"),
              flags.int("hot-priority", usage: "among eligible replicas the highest priority is made hot (ties: the smallest node ID)"),
@@ -40,11 +40,11 @@ public struct HotColdFlags: Sendable {
              flags.string("on-cold", usage: "shell command run when this replica stops being hot", typeName: "command"),
              flags.duration("hot-cold-hook-timeout", default: defaults.hookTimeout, usage: "kill an -on-hot or -on-cold command still running after this long"),
              flags.string("hot-cold-reads", default: defaults.coldReads.rawValue,
-                          usage: "where a cold replica's reads go: local (its own upstream) or hot (forwarded like writes)", typeName: "local|hot"))
+                          usage: "where a cold replica's reads go: local (its own upstream) or hot\n(forwarded like writes)", typeName: "local|hot"))
         }
         (ttl, renewDeadline, renewPeriod, maxDrift) = flags.grouped(Self.heading) { flags in
             (flags.duration(LeaseSettings.Flag.ttl.rawValue, default: defaults.lease.ttl,
-                            usage: "how long after the last applied grant, renewal or release the leader may grant the lease elsewhere"),
+                            usage: "how long after the last applied grant, renewal or release the leader may grant\nthe lease elsewhere"),
              flags.duration(LeaseSettings.Flag.renewDeadline.rawValue, default: defaults.lease.renewDeadline,
                             usage: "how long after sending an applied renewal the holder may act as hot"),
              flags.duration(LeaseSettings.Flag.renewPeriod.rawValue, default: defaults.lease.renewPeriod, usage: "how often the holder renews"),

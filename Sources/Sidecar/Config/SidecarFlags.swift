@@ -48,7 +48,7 @@ public struct SidecarFlags: Sendable {
         proxyConfig = set.string("proxy-config", usage: "Proxy configuration: JSON, or the path of a JSON file ($VAR expanded): named upstreams,\n"
                                  + "routes, rate-limit zones, API keys, TCP listeners", group: group, typeName: "json|path")
         limitReq = set.repeated("limit-req", usage: "A rate limit with nginx limit_req semantics, e.g. 'rate=10r/s burst=5 nodelay'\n"
-                                + "(also r/m, delay=N, status=N, key=addr|app_id|header:NAME, zone=, size=, dry-run, shared)",
+                                + "(also r/m, delay=N, status=N, key=addr|app_id|header:NAME, zone=, size=,\ndry-run, shared)",
                                 group: group, typeName: "spec") { text throws(FlagValueError) in try LimitReqSpec.parse(text) }
         apiKeys = set.bool("api-keys", usage: "Require an API key (app_id and app_key headers) for the -api-key-methods", group: group)
         apiKeyMethods = set.custom("api-key-methods", default: ProxyRoute.writeMethods, defaultText: "\"POST,PUT,PATCH,DELETE\"",
@@ -61,17 +61,17 @@ public struct SidecarFlags: Sendable {
         }
         apiKeyFile = set.string("api-key-file", usage: "JSON array of {\"app_id\", \"app_key_sha256\", \"revoked\"}: the keys -api-keys checks\n"
                                 + "(until the cluster keeps them)", group: group, typeName: "file")
-        tcpProxy = set.repeated("tcp-proxy", usage: "A TCP pass-through listener LISTEN=UPSTREAM, e.g. ':27017=127.0.0.1:27017 max-conns=100 rate=10r/s'",
+        tcpProxy = set.repeated("tcp-proxy", usage: "A TCP pass-through listener LISTEN=UPSTREAM,\ne.g. ':27017=127.0.0.1:27017 max-conns=100 rate=10r/s'",
                                 group: group, typeName: "spec") { text throws(FlagValueError) in try TCPProxySpec.parse(text) }
         upstreamHealth = set.string("upstream-health", usage: "Path of an HTTP GET that checks the upstream's health (2xx or 3xx is healthy);\n"
                                     + "without it a TCP connect is the check", group: group, typeName: "path")
         upstreamHealthInterval = set.duration("upstream-health-interval", default: .seconds(5),
                                               usage: "How often upstream health is checked (0: never; upstreams count as healthy)", group: group)
         drainTimeout = set.duration("proxy-drain-timeout", default: .seconds(10),
-                                    usage: "On SIGTERM, how long in-flight proxied requests may take to finish before the node leaves", group: group)
+                                    usage: "On SIGTERM, how long in-flight proxied requests may take to finish\nbefore the node leaves", group: group)
         connectTimeout = set.duration("proxy-connect-timeout", default: .seconds(5), usage: "Bound on connecting to an upstream (then 504)", group: group)
         readTimeout = set.duration("proxy-read-timeout", default: .seconds(60),
-                                   usage: "Bound on waiting for an upstream's response head, and for each part of its body (then 504)", group: group)
+                                   usage: "Bound on waiting for an upstream's response head, and for each part of its body\n(then 504)", group: group)
         proxyCert = set.string("proxy-cert", usage: "PEM certificate (chain, leaf first) the proxy presents: it then speaks only HTTPS\n"
                                + "(default: -http-cert's, when the node's API has one)", group: group, typeName: "path")
         proxyKey = set.string("proxy-key", usage: "PEM private key of -proxy-cert", group: group, typeName: "path")

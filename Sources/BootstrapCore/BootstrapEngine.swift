@@ -186,7 +186,15 @@ public struct BootstrapEngine: Sendable {
 
     public mutating func joinCompleted(_ result: JoinOutcome, now: Duration) -> [BootstrapEffect] {
         guard outcome == nil else { return [] }
-        if result == .joined { return finish(.joined, log: "bootstrap: joined the existing cluster") }
+        if result == .joined {
+            // A proposal of ours still open is given up, and so is its record: a proposer's own
+            // proposal on disk beside Raft state means it bootstrapped that proposal.
+            var effects: [BootstrapEffect] = []
+            if case .proposing(let mine, let accepted, _) = phase {
+                effects = [.abandon(mine.id, to: mine.voters.filter { accepted.contains($0.id) }), .persistPromise(nil)]
+            }
+            return effects + finish(.joined, log: "bootstrap: joined the existing cluster")
+        }
         guard !isPromised else { return [.scheduleRound(after: nextInterval())] }
         guard settings.me.voter else {
             return [.log("bootstrap: no cluster to join yet (non-voters only join)"), .scheduleRound(after: nextInterval())]

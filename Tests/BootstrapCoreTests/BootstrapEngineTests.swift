@@ -129,4 +129,25 @@ import Testing
         #expect(last.contains(.bootstrap(voters: proposal.voters)))
         #expect(a.status(of: proposal.id) == .bootstrapped)
     }
+
+    /// A proposer that joins an existing cluster while its proposal is still open gives the
+    /// proposal up, on disk too: after a restart, its own proposal beside Raft state would
+    /// otherwise read as the one it bootstrapped.
+    @Test func aProposerThatJoinsElsewhereReleasesItsProposal() throws {
+        var a = engine("a", expect: 2)
+        let b = PeerAddress(host: "b", port: 4001)
+        _ = a.start(now: .zero)
+        _ = a.lookupCompleted(.success([b]), now: .zero)
+        _ = a.joinCompleted(.noCluster, now: .zero)
+        let proposed = a.notifyAnswered(target: b, reply: .forming(responder: peer("b"), known: []), now: .zero)
+        let proposal = try #require(a.promise)
+        #expect(proposed.contains(.propose(proposal, to: [peer("b")])))
+        #expect(a.roundTimerFired(now: .seconds(1)) == [.lookup])
+        #expect(a.lookupCompleted(.success([b]), now: .seconds(1)) == [.join([b])])
+        let joined = a.joinCompleted(.joined, now: .seconds(1))
+        #expect(joined.contains(.persistPromise(nil)), "\(joined)")
+        #expect(joined.contains(.abandon(proposal.id, to: [])))
+        #expect(joined.last == .finished(.joined))
+        #expect(a.status(of: proposal.id) == .abandoned)
+    }
 }

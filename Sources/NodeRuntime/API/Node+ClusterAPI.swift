@@ -222,15 +222,30 @@ extension Node {
             if path == "/notify" {
                 return APIResponse.error(503, "node \(id) is not in a cluster yet and is not forming one with -bootstrap-expect; retry")
             }
-            if path == "/bootstrap/status" {
-                return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"],
-                                    bytes: BootstrapWire.encode(ProposalStatus.abandoned))
-            }
+            if path == "/bootstrap/status" { return proposalStatusWithoutFormation(request) }
             return APIResponse.error(409, "node \(id) is not forming a cluster with -bootstrap-expect")
         }
         let response = await shell.handle(request) ?? APIResponse.error(404, "no endpoint \(path)")
         if response.status == 409, let notify = notifying { logRefusedNotify(notify) }
         return response
+    }
+
+    /// `GET /bootstrap/status` on a node that runs no bootstrap engine: one that restarted with
+    /// Raft state (it rejoins instead), or has not started forming yet. A proposal of this node's
+    /// recorded in its promise file, with Raft state beside it, is the one it bootstrapped (the
+    /// engine releases its own proposal's record whenever it gives the proposal up): its promised
+    /// nodes must keep waiting for Raft, not be released to promise themselves elsewhere.
+    private func proposalStatusWithoutFormation(_ request: HTTPRequest) -> HTTPResponse {
+        let id: ProposalID
+        do {
+            id = try BootstrapWire.decodeStatusQuery(request.query)
+        } catch {
+            return APIResponse.error(400, error.message)
+        }
+        let recorded = try? PromiseFile(path: directory.promisePath).load()
+        let bootstrapped = recorded?.id == id && id.proposer == self.id && consensus.status.hasState
+        return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"],
+                            bytes: BootstrapWire.encode(bootstrapped ? ProposalStatus.bootstrapped : .abandoned))
     }
 
     /// Says once per sender and values that a notify was refused for another cluster name or

@@ -176,8 +176,12 @@ public struct BootstrapEngine: Sendable {
         case .success(let found):
             targets = Array(Set(found.map(\.withoutScheme)).subtracting(settings.selfAddresses.map(\.withoutScheme))).sorted()
             if targets.isEmpty {
+                // Nobody else to notify: the round is complete as it is (with -bootstrap-expect 1
+                // and only this node discovered, no notify round would ever complete).
+                completedRounds += 1
+                if freshVoters().count >= settings.expect { roundsWithQuorum += 1 }
                 var effects = considerProposing()
-                effects.append(.scheduleRound(after: nextInterval()))
+                if outcome == nil { effects.append(.scheduleRound(after: nextInterval())) }
                 return effects
             }
             return [.join(targets)]

@@ -150,4 +150,14 @@ import Testing
         #expect(joined.last == .finished(.joined))
         #expect(a.status(of: proposal.id) == .abandoned)
     }
+
+    /// `-bootstrap-expect 1` when discovery finds only this node (its own address is filtered
+    /// out): no notify round can ever complete, and the node bootstraps alone at once.
+    @Test func expectOneWithOnlyItselfDiscoveredBootstrapsAlone() {
+        var a = engine("a", expect: 1)
+        #expect(a.start(now: .zero) == [.lookup])
+        let effects = a.lookupCompleted(.success([PeerAddress(host: "a", port: 4001)]), now: .zero)
+        #expect(effects.contains(.bootstrap(voters: [peer("a")])), "\(effects)")
+        #expect(a.outcome == .bootstrapped)
+    }
 }

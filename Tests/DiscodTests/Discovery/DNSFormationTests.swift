@@ -64,4 +64,25 @@ import Testing
             }
         }
     }
+
+    /// `-bootstrap-expect 1` with a discovery answer that names only the node itself (one
+    /// replica whose advertised address is what DNS returns, as the k8s manifests set it): the
+    /// node's own address is filtered from the targets, so there is nobody to notify, and the
+    /// node must still bootstrap alone rather than wait out -bootstrap-expect-timeout.
+    @Test func dnsSRVModeWithExpectOneFormsAloneWhenTheAnswerIsOnlyItself() async throws {
+        let ports = try DiscodCluster.ports()
+        var records = DnsmasqFixture.Records()
+        records.localDomains = ["disco.test"]
+        records.hosts = [("n1.disco.test", "127.0.0.1")]
+        records.srv = [DnsmasqFixture.SRV(name: "_disco-http._tcp.disco.test", target: "n1.disco.test", port: ports.http)]
+        try await DnsmasqFixture.with(records) { dns in
+            try await DiscodCluster.with("dns-srv-one") { cluster in
+                let config = #"{"name":"disco.test","service":"disco-http","nameserver":"\#(dns.nameserver)"}"#
+                let node = try cluster.start(id: "1", ports: ports, flags: [
+                    "-disco-mode", "dns-srv", "-disco-config", config, "-bootstrap-expect", "1", "-bootstrap-expect-timeout", "60s",
+                ])
+                try await FormationChecks.waitForOneCluster([node], timeout: .seconds(50))
+            }
+        }
+    }
 }

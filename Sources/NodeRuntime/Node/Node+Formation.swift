@@ -65,17 +65,8 @@ extension Node {
     /// (the targets are looked up again for every attempt).
     func joinCluster(reason: String, targets: @escaping @Sendable () async -> [PeerAddress]) async throws {
         setFormation(.joining, reason)
-        let joiner = Joiner(client: formationClient, attempts: configuration.formation.joinAttempts, interval: configuration.formation.joinInterval,
-                            timeout: configuration.formation.connectTimeout, logger: logger)
-        let request = JoinRequest(node: localPeer, cluster: configuration.cluster.name, nodeKey: nodeKeyText)
         do {
-            let accepted = try await joiner.join(request: request) { [apiAddress] in
-                await targets().filter { $0.withoutScheme != apiAddress }
-            }
-            learn(accepted.leader.peer, source: .join)
-            setFormation(.clustered, "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)); "
-                + "leader \(accepted.leader.id)")
-            introduceToGossip([accepted.leader.peer])
+            try await joinAttempts(targets: targets)
         } catch let error as CancellationError {
             throw error
         } catch let error as JoinError where error.code == .refused {
@@ -83,6 +74,20 @@ extension Node {
         } catch {
             throw failure("could not join the cluster (-join-attempts \(configuration.formation.joinAttempts)): \(error)")
         }
+    }
+
+    /// One run of `-join-attempts` joins; throws ``JoinError`` when they all failed.
+    func joinAttempts(targets: @escaping @Sendable () async -> [PeerAddress]) async throws {
+        let joiner = Joiner(client: formationClient, attempts: configuration.formation.joinAttempts, interval: configuration.formation.joinInterval,
+                            timeout: configuration.formation.connectTimeout, logger: logger)
+        let request = JoinRequest(node: localPeer, cluster: configuration.cluster.name, nodeKey: nodeKeyText)
+        let accepted = try await joiner.join(request: request) { [apiAddress] in
+            await targets().filter { $0.withoutScheme != apiAddress }
+        }
+        learn(accepted.leader.peer, source: .join)
+        setFormation(.clustered, "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)); "
+            + "leader \(accepted.leader.id)")
+        introduceToGossip([accepted.leader.peer])
     }
 
     // MARK: Rejoin

@@ -47,20 +47,39 @@ extension Node {
         } catch {
             throw failure("\(error)")
         }
-        setFormation(.registering, "reading the leader record at \(registry.name)")
-        let retry = KVRetryPolicy(deadline: configuration.formation.bootstrapExpectTimeout > .zero ? configuration.formation.bootstrapExpectTimeout : nil)
-        let registration = KVRegistration(registry: registry, me: leaderRecord, voter: configuration.cluster.voter, retry: retry,
-                                          logger: logger.withLabel("kv-registration"), seed: UInt64.random(in: 0...UInt64.max))
+        let timeout = configuration.formation.bootstrapExpectTimeout > .zero ? configuration.formation.bootstrapExpectTimeout : nil
+        let started = ContinuousClock.now
         do {
-            switch try await registration.register() {
-            case .bootstrapSingle, .ownRecord:
-                try await bootstrap(voters: [localPeer], reason: "created the leader record at \(registry.name)")
-            case .join(let leaderAPI, let record):
-                // Each attempt re-reads the record (lookupTargets): leadership may have moved.
-                try await joinCluster(reason: "the leader record at \(registry.name) names \(record.record.id) at \(leaderAPI.url)") {
-                    [self] in await lookupTargets()
+            while true {
+                setFormation(.registering, "reading the leader record at \(registry.name)")
+                let elapsed = ContinuousClock.now - started
+                let retry = KVRetryPolicy(deadline: timeout.map { max(.zero, $0 - elapsed) })
+                let registration = KVRegistration(registry: registry, me: leaderRecord, voter: configuration.cluster.voter, retry: retry,
+                                                  logger: logger.withLabel("kv-registration"), seed: UInt64.random(in: 0...UInt64.max))
+                switch try await registration.register() {
+                case .bootstrapSingle, .ownRecord:
+                    try await bootstrap(voters: [localPeer], reason: "created the leader record at \(registry.name)")
+                    return
+                case .join(let leaderAPI, let record):
+                    setFormation(.joining, "the leader record at \(registry.name) names \(record.record.id) at \(leaderAPI.url)")
+                    do {
+                        // Each attempt re-reads the record (lookupTargets): leadership may have moved.
+                        try await joinAttempts { [self] in await lookupTargets() }
+                        return
+                    } catch let error as JoinError where error.code == .failed {
+                        // The record may be left over from a cluster that is gone: it expires with
+                        // its session or lease, and registering again then creates it.
+                        guard let timeout, ContinuousClock.now - started >= timeout else {
+                            logger.warning("could not join through the leader record at \(registry.name) (\(error.detail)); reading it again")
+                            continue
+                        }
+                        throw failure("could not join the cluster through the leader record at \(registry.name) within "
+                            + "-bootstrap-expect-timeout \(timeout): \(error.detail)")
+                    }
                 }
             }
+        } catch let error as JoinError where error.code == .refused {
+            throw failure("join refused: \(error.detail)")
         } catch let error as CancellationError {
             throw error
         } catch let error as NodeFailure {

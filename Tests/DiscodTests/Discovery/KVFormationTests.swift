@@ -1,4 +1,6 @@
 import DiscoCore
+import DiscoEtcd
+import DiscoNet
 import DiscoTestKit
 import Foundation
 import Testing
@@ -35,6 +37,30 @@ import Testing
                 #expect(!late.process.output.contains(Self.createdRecord))
                 #expect(FormationChecks.count(nodes, logging: Self.createdRecord) == 1)
                 try await Self.waitForRecord(store, key: key, naming: leaderAfter)
+            }
+        }
+    }
+
+    /// A leader record left behind by a cluster that is gone: its leader died and the record's
+    /// lease has not run out yet, so it names an address where nobody answers. A new node's joins
+    /// fail (here faster than the lease lasts, with short -join-attempts); it must read the
+    /// record again, and once the record has expired create it and bootstrap, not give up.
+    @Test func aNewNodeOutlastsAStaleRecordAndThenBootstraps() async throws {
+        try await Self.withEtcd { etcd, config in
+            let store = KVLeaderRecordReader.etcd(endpoint: etcd.endpoints[0])
+            let key = Self.freshKey()
+            let client = HTTPClient()
+            let gone = try FreePort.loopback()
+            let stale = EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: etcd.endpoints, transport: client), discoKey: key, ttl: .seconds(4))
+            _ = try await stale.createIfAbsent(LeaderRecord(id: "old", apiAddr: "http://127.0.0.1:\(gone)", addr: "127.0.0.1:\(gone)"))
+            await client.shutdown()
+            try await DiscodCluster.with("etcd-kv-stale") { cluster in
+                let node = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: [
+                    "-disco-mode", "etcd-kv", "-disco-key", key, "-disco-config", config, "-join-attempts", "2", "-join-interval", "200ms",
+                ])
+                try await FormationChecks.waitForOneCluster([node], timeout: .seconds(60))
+                #expect(node.process.output.contains(Self.createdRecord), "\(node.process.output.suffix(3000))")
+                try await Self.waitForRecord(store, key: key, naming: node)
             }
         }
     }

@@ -17,8 +17,9 @@ extension NodeProcessTests {
                 let ports = try DiscodCluster.ports(count: 3)
                 let flags = NodeTests.seedFlags(expect: 3, join: ports)
                 let node = try cluster.start(id: "1", ports: ports[0], flags: flags)
-                try await NodeTests.eventually("node 1 to answer /status", [node]) {
-                    (try? await node.request("GET", "/status"))?.status == 200
+                // Forming: before its bootstrap engine runs, a node refuses every proposal alike.
+                try await NodeTests.eventually("node 1 to run formation rounds", [node]) {
+                    ((try? await node.status())?["bootstrap"]?["rounds"]?.numberValue?.intValue ?? 0) >= 1
                 }
                 let voters = #"[{"id":"1","addr":"\#(node.raftAddress)","api_addr":"\#(node.apiURL)","voter":true},"#
                     + #"{"id":"9","addr":"127.0.0.1:1","api_addr":"http://127.0.0.1:2","voter":true}]"#

@@ -21,7 +21,8 @@ public struct EventPage: Hashable, Sendable {
     /// trimmed before it read them. A reader starting afresh (`seq` 0) misses nothing: it starts
     /// at the oldest retained event.
     public func missedEvents(since seq: UInt64) -> Bool {
-        seq > 0 && seq + 1 < firstSeq
+        // `seq < firstSeq` first: a reader far ahead (even at UInt64.max) missed nothing.
+        seq > 0 && seq < firstSeq && seq + 1 < firstSeq
     }
 }
 

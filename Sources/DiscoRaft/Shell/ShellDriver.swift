@@ -156,8 +156,15 @@ final class ShellDriver {
     private func takeSnapshot() {
         let index = node.appliedIndex
         guard index > node.snapshotIndex else { return }
+        let data = stateMachine.takeSnapshot()
+        guard data.count <= RaftCodec.maxSnapshotSize else {
+            // Stored, it could not be read back: the node would not restart. Keep the log instead.
+            logger.error("not compacting the log through index \(index): the state machine's snapshot is \(data.count) bytes, "
+                + "over the limit of \(RaftCodec.maxSnapshotSize) bytes")
+            return
+        }
         do {
-            let snapshot = try node.compact(through: index, data: stateMachine.takeSnapshot())
+            let snapshot = try node.compact(through: index, data: data)
             try storage.saveSnapshot(snapshot)
             logger.debug("compacted the log through index \(index)")
         } catch {

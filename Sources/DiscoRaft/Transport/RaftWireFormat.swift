@@ -34,9 +34,9 @@ public enum RaftWireFormat {
     /// Largest piece any node may send (receivers accept frames up to this, so nodes with
     /// different chunk sizes interoperate).
     public static let maxChunkSize = 8 << 20
-    /// Default cap on a reassembled message: the largest snapshot or entry the codec accepts,
-    /// plus room for the message header.
-    public static let defaultMaxMessageBytes = RaftCodec.maxDataSize + (1 << 20)
+    /// Default cap on a reassembled message: the largest snapshot the codec accepts, plus room
+    /// for the message header. (The buffer grows as pieces arrive.)
+    public static let defaultMaxMessageBytes = RaftCodec.maxSnapshotSize + (1 << 20)
 
     /// The frames that carry `message`: one message frame, or chunk frames when its encoding is
     /// larger than `chunkSize`. `transferID` labels the chunks (any value unique per connection).

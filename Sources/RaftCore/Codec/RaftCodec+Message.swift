@@ -113,7 +113,7 @@ extension RaftCodec {
             body = .heartbeatResponse(context: try reader.u64("context"))
         case .installSnapshot:
             let meta = try readSnapshotMetadata(&reader)
-            body = .installSnapshot(Snapshot(metadata: meta, data: try reader.blob("snapshot data", limit: maxDataSize)))
+            body = .installSnapshot(Snapshot(metadata: meta, data: try reader.blob("snapshot data", limit: maxSnapshotSize)))
         case .timeoutNow:
             body = .timeoutNow
         case .removed:

@@ -12,8 +12,12 @@ import DiscoCore
 public enum RaftCodec {
     /// The message format this build writes and reads.
     public static let version: UInt8 = 1
-    /// Largest entry payload or snapshot accepted (64 MiB).
+    /// Largest entry payload accepted (64 MiB).
     public static let maxDataSize = 64 << 20
+    /// Largest snapshot accepted (1 GiB). A state machine's whole state is larger than any one
+    /// entry: the node's own default bounds (64 MiB of events, 64 MiB of key-value data, and
+    /// their bookkeeping) already exceed ``maxDataSize``.
+    public static let maxSnapshotSize = 1 << 30
     /// Most entries accepted in one append.
     public static let maxEntriesPerMessage = 1 << 16
     /// Most members accepted in one configuration.
@@ -134,7 +138,7 @@ public enum RaftCodec {
     public static func decodeSnapshot(_ bytes: [UInt8]) throws(RaftError) -> Snapshot {
         var reader = ByteReader(bytes)
         let meta = try readSnapshotMetadata(&reader)
-        let data = try reader.blob("snapshot data", limit: maxDataSize)
+        let data = try reader.blob("snapshot data", limit: maxSnapshotSize)
         try reader.expectEnd("snapshot")
         return Snapshot(metadata: meta, data: data)
     }

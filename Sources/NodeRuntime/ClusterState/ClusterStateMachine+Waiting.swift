@@ -22,6 +22,9 @@ extension ClusterStateMachine {
             await group.next()
             group.cancelAll()
         }
+        // A wait that timed out (or was cancelled) recorded its waiter as ended: forget it now,
+        // not at the next event, which an idle log may not see for hours.
+        guarded.withLock { cancelledWaiters.removeEnded(from: &$0.waiters) }
         return events(since: seq, limit: limit)
     }
 

@@ -2,6 +2,7 @@ import DiscoCore
 import DiscoRaft
 import DiscoTestKit
 @testable import NodeRuntime
+import Synchronization
 import Testing
 
 @Suite("Long polling the event log")
@@ -134,5 +135,17 @@ struct ClusterEventWaitTests {
         try await waitUntil("the waiter to suspend") { machine.waitingCount == 1 }
         try machine.restore(from: source.takeSnapshot())
         #expect(await waiter.value.events.map(\.seq) == [1])
+    }
+
+    @Test("long polls that time out on an idle log are not held until the next event")
+    func timedOutWaitersAreForgottenWithoutEvents() async throws {
+        let machine = ClusterStateMachine(logger: memoryLogger())
+        try appendEvent(machine, 1)
+        for _ in 0..<100 {
+            _ = await machine.waitForEvents(since: 1, limit: 10, timeout: .milliseconds(1))
+        }
+        // Read the table itself: `waitingCount` would tidy it first.
+        let held = machine.guarded.withLock { $0.waiters.count }
+        #expect(held <= 1, "\(held) timed-out waiters are still held")
     }
 }

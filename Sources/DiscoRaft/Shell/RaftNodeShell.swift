@@ -205,6 +205,9 @@ public final class RaftNodeShell: Sendable {
     /// Transport counters.
     public var transportMetrics: RaftTransportMetrics { transport.metrics }
 
+    /// The peers this node keeps an outbound sender for (internal for tests).
+    var outboundPeers: Set<NodeID> { transport.outboundPeers }
+
     /// Network messages refused because the node's queue was full.
     public var refusedMessageCount: Int { refusedMessages.count.load(ordering: .relaxed) }
 

@@ -10,6 +10,7 @@ extension ShellDriver {
         case .tick:
             node.tick()
             tickTransfers()
+            tidyStrangers()
         case .campaign:
             node.campaign()
         case .propose(let data, let request):

@@ -49,6 +49,11 @@ final class ShellDriver {
     /// Why the node stopped on its own (storage failed, a corrupt configuration entry).
     var failure: String?
     var members: Set<NodeID>
+    /// Non-members this node sent to (removal notices, answers to a removed node's campaign).
+    /// Sending opens a sender for them that no membership change would close: ``tidyStrangers()``
+    /// closes them an election timeout later (sending again opens a new one).
+    var strangers: Set<NodeID> = []
+    var ticksUntilTidy = 0
 
     init(node: RaftNode, storage: DurableRaftStorage, stateMachine: any RaftStateMachine, transport: RaftTransport,
          inbox: BatchQueue<ShellEvent>, observers: ShellObservers, logger: Logger, background: OwnedTasks) {
@@ -111,14 +116,14 @@ final class ShellDriver {
                 return
             }
             let (beforePersist, afterPersist) = node.partitionMessages(of: ready)
-            for message in beforePersist { transport.send(message) }
+            for message in beforePersist { send(message) }
             do {
                 try storage.persist(ready)
             } catch {
                 stop(because: "persisting to \(storage.directory) failed: \(error)")
                 return
             }
-            for message in afterPersist { transport.send(message) }
+            for message in afterPersist { send(message) }
             if let snapshot = ready.snapshot {
                 do {
                     try stateMachine.restore(from: snapshot.data)
@@ -179,6 +184,24 @@ final class ShellDriver {
         let done = transfers
         transfers = []
         for transfer in done { transfer.request.resume(returning: soft.leader ?? transfer.target) }
+    }
+
+    private func send(_ message: Message) {
+        if message.to != node.id, !members.contains(message.to) {
+            if strangers.isEmpty { ticksUntilTidy = node.options.electionTicks }
+            strangers.insert(message.to)
+        }
+        transport.send(message)
+    }
+
+    /// On a tick: closes the senders of the non-members sent to, once an election timeout passed.
+    func tidyStrangers() {
+        guard !strangers.isEmpty else { return }
+        ticksUntilTidy -= 1
+        guard ticksUntilTidy <= 0 else { return }
+        strangers = []
+        let (current, transport) = (members, transport)
+        background.spawn(executorPreference: globalConcurrentExecutor) { await transport.retainPeers(current) }
     }
 
     /// Stops outbound connections to peers that left the configuration.

@@ -94,6 +94,9 @@ public final class RaftTransport: Sendable {
     /// Counters since start.
     public var metrics: RaftTransportMetrics { counters.snapshot }
 
+    /// The peers with an outbound sender now (internal for tests).
+    var outboundPeers: Set<NodeID> { senders.withLock { Set($0.peers.keys) } }
+
     /// Inbound connections being read or handed over now (internal for tests).
     var openInboundConnections: Int { inbound.openConnectionCount }
 

@@ -124,6 +124,12 @@ final class PeerSender: Sendable {
                 logger.info("Raft peer \(peer) moved from \(address) to \(current); reconnecting")
                 return nil
             }
+            // The peer closed this connection while it was idle (it restarted): writing would
+            // lose the batch, so keep it for the next connection.
+            if await connection.isStale() {
+                requeue(batch)
+                return "the connection to \(address) was closed by the peer"
+            }
             guard let bytes = encoded(batch, transferID: &transferID) else {
                 counters.update { $0.messagesDropped += batch.count }
                 return "cannot seal frames for \(address)"

@@ -123,6 +123,9 @@ struct RaftNodeShellTests {
         raft.snapshotThreshold = 40
         var transport = RaftTransportOptions()
         transport.chunkSize = 512  // the snapshot spans many chunk frames
+        // The leader's queue for the stopped follower keeps only the newest appends, so the
+        // follower cannot catch up from what was queued while it was down.
+        transport.maxQueuedMessages = 16
         let cluster = try await ShellCluster.start(ids, raft: raft, transport: transport)
         defer { Task { await cluster.shutdownAll() } }
         let leader = try await cluster.waitForLeader()

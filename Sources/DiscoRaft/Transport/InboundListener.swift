@@ -102,9 +102,23 @@ final class InboundListener: Sendable {
         var assembler = RaftFrameAssembler(maxMessageBytes: options.maxMessageBytes)
         let peer = connection.remoteAddress.description
         var isFirstFrame = true
+        let progress = ReadProgress()
+        let watchdog = Task { [options, logger] in
+            var seen = -1
+            while !Task.isCancelled {
+                try? await Task.sleep(for: options.inboundIdleTimeout)
+                let now = progress.reads.load(ordering: .relaxed)
+                guard !Task.isCancelled, now != seen else { break }
+                seen = now
+            }
+            guard !Task.isCancelled else { return }
+            logger.info("closing internode connection from \(peer): silent for more than \(options.inboundIdleTimeout)")
+            connection.close()
+        }
+        defer { watchdog.cancel() }
         do {
             while true {
-                let (read, rest) = try await nextFrame(connection, decoder)
+                let (read, rest) = try await nextFrame(connection, decoder, progress)
                 decoder = rest
                 guard let frame = read else { break }
                 if isFirstFrame {
@@ -116,6 +130,7 @@ final class InboundListener: Sendable {
                             return
                         }
                         counters.update { $0.connectionsHandedOver += 1 }
+                        watchdog.cancel()  // the connection is the other protocol's now
                         await otherFrames(frame, FramedConnection(connection, maxPayloadBytes: options.maxFramePayload))
                         return
                     }
@@ -154,7 +169,8 @@ final class InboundListener: Sendable {
     /// needed, so what follows a frame handed over stays unread unless it arrived with it.
     /// (The decoder goes in and out by value: an `inout` across the suspension crashes the
     /// optimizing compiler's coroutine splitting in this toolchain.)
-    private func nextFrame(_ connection: TCPConnection, _ decoder: FrameDecoder) async throws -> (Frame?, FrameDecoder) {
+    private func nextFrame(_ connection: TCPConnection, _ decoder: FrameDecoder,
+                           _ progress: ReadProgress) async throws -> (Frame?, FrameDecoder) {
         var decoder = decoder
         while true {
             if let frame = try decoder.next() { return (frame, decoder) }
@@ -162,6 +178,7 @@ final class InboundListener: Sendable {
                 try decoder.finish()
                 return (nil, decoder)
             }
+            progress.reads.add(1, ordering: .relaxed)
             decoder.append(bytes)
         }
     }
@@ -181,4 +198,9 @@ final class InboundListener: Sendable {
         counters.update { $0.badFrames += 1 }
         logger.warning("closing internode connection from \(peer): \(reason)")
     }
+}
+
+/// Reads done on one inbound connection, for its idle watchdog.
+private final class ReadProgress: Sendable {
+    let reads = Atomic<Int>(0)
 }

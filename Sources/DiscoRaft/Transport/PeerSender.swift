@@ -128,7 +128,8 @@ final class PeerSender: Sendable {
             // lose the batch, so keep it for the next connection.
             if await connection.isStale() {
                 requeue(batch)
-                return "the connection to \(address) was closed by the peer"
+                logger.debug("Raft peer \(peer) at \(address) closed the idle connection; reconnecting")
+                return nil
             }
             guard let bytes = encoded(batch, transferID: &transferID) else {
                 counters.update { $0.messagesDropped += batch.count }

@@ -19,6 +19,12 @@ public struct RaftTransportOptions: Sendable {
     /// First reconnect delay; it doubles per failed attempt up to `maxBackoff`, with jitter.
     public var initialBackoff: Duration = .milliseconds(20)
     public var maxBackoff: Duration = .seconds(1)
+    /// How long an inbound connection may stay silent before it is closed (after one to two
+    /// times this), so a peer whose host vanished without closing, or that stalled inside a
+    /// chunked message, does not hold a connection and its buffers forever. A leader sends to its
+    /// followers every tick, so live connections from it never idle this long; a sender whose
+    /// idle connection was closed reconnects for its next message.
+    public var inboundIdleTimeout: Duration = .seconds(120)
     /// How long ``RaftTransport/close(flushing:)`` waits for queued messages to go out.
     public var flushTimeout: Duration = .seconds(1)
     /// What inbound connections run over: plain TCP, or a TLS server (`-node-cert`, and with
@@ -43,6 +49,9 @@ public struct RaftTransportOptions: Sendable {
         }
         guard maxQueuedMessages >= 1, maxQueuedBytes >= 1 else {
             throw RaftError(.invalidArgument, "maxQueuedMessages and maxQueuedBytes must be at least 1")
+        }
+        guard inboundIdleTimeout > .zero else {
+            throw RaftError(.invalidArgument, "inboundIdleTimeout must be positive, got \(inboundIdleTimeout)")
         }
         guard initialBackoff > .zero, maxBackoff >= initialBackoff else {
             throw RaftError(.invalidArgument, "initialBackoff must be positive and at most maxBackoff")

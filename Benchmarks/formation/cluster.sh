@@ -152,7 +152,7 @@ start_cluster() {
     for i in 0 1 2; do
         if [ "$c_kind" != etcd ]; then
             "$discod_bin" -node-id "node$i" -http-addr "127.0.0.1:${ports[i]}" -raft-addr "127.0.0.1:${ports[i + 3]}" \
-                "${engine[@]}" -bootstrap-expect 3 -join "$join" "$c_dir/data$i" >"$c_dir/node$i.log" 2>&1 &
+                "${engine[@]}" ${BENCH_DISCOD_FLAGS:-} -bootstrap-expect 3 -join "$join" "$c_dir/data$i" >"$c_dir/node$i.log" 2>&1 &
         else
             etcd --name "e$i" --data-dir "$c_dir/data$i" \
                 --listen-client-urls "${c_url[i]}" --advertise-client-urls "${c_url[i]}" \

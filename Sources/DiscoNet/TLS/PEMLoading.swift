@@ -154,6 +154,22 @@ enum X509Text {
         return Int64(timegm(&time))
     }
 
+    /// The certificate's SHA-256 fingerprint (of its DER encoding).
+    static func sha256(_ certificate: OpaquePointer) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        guard X509_digest(certificate, EVP_sha256(), &digest, &length) == 1 else { return [] }
+        return Array(digest.prefix(Int(length)))
+    }
+
+    /// SHA-256 of `bytes`.
+    static func sha256(_ bytes: [UInt8]) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
+        var length: UInt32 = 0
+        guard EVP_Digest(bytes, bytes.count, &digest, &length, EVP_sha256(), nil) == 1 else { return Array(bytes.prefix(32)) }
+        return Array(digest.prefix(Int(length)))
+    }
+
     private static func bioText(_ bio: OpaquePointer) -> String {
         var data: UnsafeMutablePointer<CChar>?
         let count = disco_BIO_get_mem_data(bio, &data)

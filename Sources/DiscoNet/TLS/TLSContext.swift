@@ -86,7 +86,7 @@ public final class TLSContext: @unchecked Sendable {
         } else if let key = configuration.privateKey {
             throw TLSError(.badConfiguration, source: key.description, detail: "a private key needs its certificate as well")
         }
-        let authorities = try TLSError.concerning(.trustRoots) { () throws(TLSError) in
+        let (authorities, trustDigest) = try TLSError.concerning(.trustRoots) { () throws(TLSError) in
             try Self.installTrust(context, configuration, isServer: isServer)
         }
 
@@ -114,7 +114,8 @@ public final class TLSContext: @unchecked Sendable {
         built = true
 
         if isServer {
-            Self.configureServerSessions(context, resumption: configuration.sessionResumption)
+            Self.configureServerSessions(context, resumption: configuration.sessionResumption,
+                                         trustDigest: configuration.verifyPeer ? trustDigest : [])
             if !wire.isEmpty { SSL_CTX_set_alpn_select_cb(context, TLSCallbacks.selectALPN, nil) }
         } else {
             if !wire.isEmpty {
@@ -194,9 +195,13 @@ public final class TLSContext: @unchecked Sendable {
     }
 
     /// Loads the trust roots when this side verifies its peer (a server only with client
-    /// verification on). Returns the subjects of the CAs loaded from PEM.
-    private static func installTrust(_ context: OpaquePointer, _ configuration: TLSConfiguration, isServer: Bool) throws(TLSError) -> [String] {
+    /// verification on). Returns the subjects of the CAs loaded from PEM, and what identifies
+    /// the trust (the CAs' SHA-256 fingerprints, or the directory's path).
+    private static func installTrust(_ context: OpaquePointer, _ configuration: TLSConfiguration, isServer: Bool)
+        throws(TLSError) -> ([String], [UInt8])
+    {
         var subjects: [String] = []
+        var identity: [UInt8] = []
         let needsRoots = configuration.verifyPeer || !isServer
         if needsRoots {
             switch configuration.trustRoots {
@@ -212,12 +217,14 @@ public final class TLSContext: @unchecked Sendable {
                     throw TLSError(.unreadableFile, source: path, detail: "cannot use it as a CA directory: \(OpenSSLErrors.drain())")
                 }
                 subjects.append("the CAs in \(path)")
+                identity = Array(path.utf8)
             case .pem(let source):
                 let authorities = try PEMLoading.certificates(from: source, what: "one or more CA certificates")
                 defer { authorities.forEach { X509_free($0) } }
                 let store = SSL_CTX_get_cert_store(context)
                 for authority in authorities {
                     subjects.append(X509Text.subject(authority))
+                    identity.append(contentsOf: X509Text.sha256(authority))
                     guard X509_STORE_add_cert(store, authority) == 1 else {
                         let reason = OpenSSLErrors.drain()
                         if reason.contains("already in hash table") { continue }
@@ -236,11 +243,14 @@ public final class TLSContext: @unchecked Sendable {
             mode = SSL_VERIFY_PEER
         }
         SSL_CTX_set_verify(context, mode, configuration.verifyPeer ? TLSCallbacks.verify : nil)
-        return subjects
+        return (subjects, identity)
     }
 
-    private static func configureServerSessions(_ context: OpaquePointer, resumption: Bool) {
-        let id = Array("disco".utf8)
+    /// Sessions are tied to what verified the client (`trustDigest`, empty when clients are not
+    /// verified): a session from before the CAs changed (tickets outlive a reload) is not
+    /// resumed, so a client the new CAs do not trust must present a certificate again.
+    private static func configureServerSessions(_ context: OpaquePointer, resumption: Bool, trustDigest: [UInt8]) {
+        let id = trustDigest.isEmpty ? Array("disco".utf8) : X509Text.sha256(Array("disco".utf8) + trustDigest)
         _ = id.withUnsafeBufferPointer { SSL_CTX_set_session_id_context(context, $0.baseAddress, UInt32($0.count)) }
         if resumption {
             _ = disco_SSL_CTX_set_session_cache_mode(context, Int(SSL_SESS_CACHE_SERVER))

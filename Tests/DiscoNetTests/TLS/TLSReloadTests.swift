@@ -157,6 +157,45 @@ struct TLSReloadTests {
             #expect(resumed.output.contains("Reused, TLSv1.3"), "\(resumed.output)")
         }
     }
+
+    @Test(arguments: ["-tls1_3", "-tls1_2"])
+    func aClientCASwapLetsNoSessionFromBeforeItResume(version: String) async throws {
+        let certificates = try await TLSTestCertificates.get()
+        let root = certificates.fixture.directory + "/ca-swap-\(UUID().uuidString.prefix(6))"
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        let trusted = root + "/ca.pem"
+        try FileManager.default.copyItem(atPath: certificates.caFile, toPath: trusted)
+        var tls = certificates.serverTLS(verifyClients: true)
+        tls.trustRoots = .pem(.file(trusted))
+        try await withTLSServer(tls) { server, store in
+            let session = root + "/session.pem"
+            let connect = ["s_client", "-connect", "127.0.0.1:\(server.localAddress.port)", "-CAfile", certificates.caFile, version]
+            let first = try await opensslWithRequest(connect + ["-cert", certificates.client.certificate, "-key", certificates.client.key,
+                                                               "-sess_out", session])
+            #expect(first.output.contains("HTTP/1.1 200"), "\(first.output)")
+            // The same CAs written again: sessions still resume.
+            let replacement = root + "/ca.pem.new"
+            try FileManager.default.copyItem(atPath: certificates.caFile, toPath: replacement)
+            #expect(rename(replacement, trusted) == 0)
+            guard case .reloaded = store.reloadIfChanged() else {
+                Issue.record("the rewritten CA file was not loaded")
+                return
+            }
+            let same = try await opensslWithRequest(connect + ["-sess_in", session])
+            #expect(same.output.contains("Reused,") && same.output.contains("HTTP/1.1 200"), "\(same.output)")
+            // The operator stops trusting the CA that signed node2's certificate.
+            try FileManager.default.copyItem(atPath: certificates.fixture.otherCA.certificate, toPath: replacement)
+            #expect(rename(replacement, trusted) == 0)
+            guard case .reloaded = store.reloadIfChanged() else {
+                Issue.record("the new CA file was not loaded")
+                return
+            }
+            // A session from the old trust must not let the client in without a certificate the new CA signed.
+            let resumed = try await opensslWithRequest(connect + ["-sess_in", session])
+            #expect(!resumed.output.contains("Reused,"), "\(resumed.output)")
+            #expect(!resumed.output.contains("HTTP/1.1 200"), "\(resumed.output)")
+        }
+    }
 }
 
 // MARK: - Helpers

@@ -79,6 +79,11 @@ final class SidecarRole: Role {
         await proxy.shutdown()
     }
 
+    /// SIGHUP: the proxy's certificate, key and CA files are read again.
+    func reload() {
+        server.withLock { $0 }?.reloadTLS()
+    }
+
     /// `roles.sidecar` in `/status`: the proxy URL this sidecar announces and where writes go now.
     func status() async -> JSONValue? {
         var object = JSONObject()

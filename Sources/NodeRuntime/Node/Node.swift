@@ -220,6 +220,7 @@ public final class Node: Service {
         logger.info("reloading the gossip keyring and TLS certificates")
         membership.reload()
         reloadTLS()
+        roles.forEach { $0.reload() }
     }
 }
 

@@ -38,6 +38,9 @@ public protocol Role: Sendable {
     /// The same for a `/readyz` request with `query` (e.g. `hot`, which only the hot/cold role
     /// reads); by default ``readinessProblem()``.
     func readinessProblem(query: String?) async -> String?
+
+    /// Re-reads what the role loads from files (SIGHUP, with ``Node/reload()``).
+    func reload()
 }
 
 extension Role {
@@ -46,6 +49,7 @@ extension Role {
     public func status() async -> JSONValue? { nil }
     public func readinessProblem() async -> String? { nil }
     public func readinessProblem(query: String?) async -> String? { await readinessProblem() }
+    public func reload() {}
 }
 
 // MARK: - RoleContext

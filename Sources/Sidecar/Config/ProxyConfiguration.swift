@@ -28,6 +28,9 @@ public struct ProxyConfiguration: Hashable, Sendable {
     public var tls: ProxyTLSFiles?
     /// How this sidecar checks the other sidecars' proxies it forwards writes to over HTTPS.
     public var peerTLS = ProxyPeerTLS()
+    /// How often the certificate, key and CA files are checked for changes (a rotation, a
+    /// Kubernetes Secret update); a change is loaded for new connections.
+    public var tlsReloadInterval: Duration = .seconds(1)
     /// Where the other sidecars reach this proxy (`-proxy-adv-addr`); nil: the listening
     /// address, with the node's advertised API host when it listens on every interface.
     public var advertisedAddress: PeerAddress?

@@ -51,6 +51,40 @@ public enum ProxyTLS {
     }
 }
 
+// MARK: - Reloading
+
+/// The proxy's reloadable TLS contexts: the listener's certificate and the writer client's CAs.
+struct ProxyTLSStores: Sendable {
+    let server: TLSContextStore?
+    let writerClient: TLSContextStore?
+
+    var all: [(name: String, store: TLSContextStore)] {
+        [("proxy's HTTPS listener", server), ("client to the writer's proxy", writerClient)]
+            .compactMap { name, store in store.map { (name, $0) } }
+    }
+
+    /// Reloads every store (or those whose files changed) and logs what each did.
+    func reload(onlyIfChanged: Bool, logger: Logger) {
+        for (name, store) in all {
+            let outcome = onlyIfChanged ? store.reloadIfChanged() : store.reload()
+            switch outcome {
+            case .unchanged: continue
+            case .reloaded: logger.info("TLS for the \(name) \(outcome) from \(store.configuration.files.joined(separator: ", "))")
+            case .failed: logger.error("TLS for the \(name): \(outcome)")
+            }
+        }
+    }
+
+    /// Polls the files until cancelled.
+    func watch(every interval: Duration, logger: Logger) async {
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            guard !Task.isCancelled else { return }
+            reload(onlyIfChanged: true, logger: logger)
+        }
+    }
+}
+
 /// A proxy TLS file that cannot be used: the flag that named it and what is wrong.
 public struct ProxyTLSError: Error, CustomStringConvertible {
     /// `proxy-cert`, `proxy-key`, `proxy-ca-cert` (or the `http-` flag the file came from).

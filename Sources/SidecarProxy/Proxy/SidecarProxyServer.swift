@@ -21,9 +21,15 @@ public final class SidecarProxyServer: Sendable {
     /// Runs the health checks, the TCP listeners and the caller's background work; cancelled
     /// and awaited by ``shutdown()``.
     private let background: Task<Void, Never>
+    /// The certificates and CAs the proxy reloads (``reloadTLS(onlyIfChanged:)``).
+    let tls: ProxyTLSStores
+    let logger: Logger
 
     private init(configuration: ProxyConfiguration, metrics: ProxyMetrics, health: UpstreamHealth, proxy: ReverseProxy,
-                 server: HTTPServer?, tcpListeners: [TCPProxyListener], group: EventLoopGroup, background: Task<Void, Never>) {
+                 server: HTTPServer?, tcpListeners: [TCPProxyListener], group: EventLoopGroup, background: Task<Void, Never>,
+                 tls: ProxyTLSStores, logger: Logger) {
+        self.tls = tls
+        self.logger = logger
         self.configuration = configuration
         self.metrics = metrics
         self.health = health
@@ -53,6 +59,8 @@ public final class SidecarProxyServer: Sendable {
         // A CA or server name of its own for the writer's proxy; otherwise the shared system client.
         let peer = configuration.peerTLS
         let writerTLS = peer.caCertificate != nil || peer.serverName != nil ? try ProxyTLS.writerClient(peer, logger: logger) : nil
+        let serverTLS = try configuration.tls.map { files throws(ProxyTLSError) in try ProxyTLS.server(files, logger: logger) }
+        let tls = ProxyTLSStores(server: serverTLS?.store, writerClient: writerTLS?.store)
         let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger,
                                  proto: configuration.tls == nil ? "http" : "https", upstreamMiddleware: upstreamMiddleware,
                                  writerTLS: writerTLS, hops: hops, group: group)
@@ -60,7 +68,7 @@ public final class SidecarProxyServer: Sendable {
         var exchange: SharedZoneExchange?
         if let address = configuration.listenAddress {
             var settings = HTTPServerConfiguration(host: address.host, port: address.port, logger: logger)
-            if let files = configuration.tls { settings.transport = try ProxyTLS.server(files, logger: logger) }
+            if let serverTLS { settings.transport = serverTLS }
             settings.limits.maxBodyBytes = 1 << 50
             let counter = OpenConnectionCounter()
             let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, metrics: metrics, logger: logger)
@@ -98,6 +106,7 @@ public final class SidecarProxyServer: Sendable {
         }
         var work: [@Sendable () async -> Void] = [{ await health.run() }, { await proxy.watchdog.run() }] + listeners.map { listener in { await listener.run() } } + background
         if let exchange { work.append { await exchange.run() } }
+        if !tls.all.isEmpty { work.append { await tls.watch(every: configuration.tlsReloadInterval, logger: logger) } }
         let task = Task {
             await withDiscardingTaskGroup { group in
                 for job in work { group.addTask { await job() } }
@@ -105,7 +114,14 @@ public final class SidecarProxyServer: Sendable {
         }
         if let address = server?.localAddress { logger.info("proxy listening", metadata: ["addr": .string(address.description)]) }
         return SidecarProxyServer(configuration: configuration, metrics: metrics, health: health, proxy: proxy, server: server,
-                                  tcpListeners: listeners, group: group, background: task)
+                                  tcpListeners: listeners, group: group, background: task, tls: tls, logger: logger)
+    }
+
+    /// Reloads the proxy's certificate, key and CA files (all, or those that changed): new
+    /// connections get what they hold now, open ones keep theirs. SIGHUP calls it; the files are
+    /// also checked every ``ProxyConfiguration/tlsReloadInterval``.
+    public func reloadTLS(onlyIfChanged: Bool = false) {
+        tls.reload(onlyIfChanged: onlyIfChanged, logger: logger)
     }
 
     /// Where writes go, as this sidecar knows it now.

@@ -1,3 +1,6 @@
+import DiscoCore
+import Synchronization
+
 // MARK: - Making TLS transports
 
 /// Layers TLS over accepted or connected TCP streams, with the current context of a
@@ -7,9 +10,20 @@
 /// ``TCPListener/bind(host:port:backlog:group:transport:)`` or ``TCPConnection/connect(to:timeout:group:transport:serverName:)``.
 public struct TLSTransportFactory: ByteStreamTransportFactory {
     public let store: TLSContextStore
+    /// When set, the factory reloads ``store`` itself: before a new connection, at most this
+    /// often, when a file changed (for clients no owner reloads: etcd, Consul).
+    private let fileCheck: FileCheckThrottle?
 
     public init(_ store: TLSContextStore) {
         self.store = store
+        self.fileCheck = nil
+    }
+
+    /// A factory that reloads `store` when its files change, looking before a new connection at
+    /// most every `interval`: a renewed certificate or CA is used without anyone calling reload.
+    public init(_ store: TLSContextStore, checkingFilesEvery interval: Duration) {
+        self.store = store
+        self.fileCheck = store.configuration.files.isEmpty ? nil : FileCheckThrottle(interval: interval)
     }
 
     /// A factory over a context built once from `configuration` (no reloading).
@@ -23,6 +37,11 @@ public struct TLSTransportFactory: ByteStreamTransportFactory {
     }
 
     public func makeTransport(over tcp: TCPTransport, role: TransportRole) throws -> any ByteStreamTransport {
+        if let fileCheck, fileCheck.isDue() {
+            if case .failed(let error) = store.reloadIfChanged() {
+                store.configuration.logger?.error("\(store.configuration.label): reload failed, still using the previous files: \(error)")
+            }
+        }
         let context = store.current
         let wantsServer = role.serverName == nil
         guard context.isServer == wantsServer else {
@@ -32,6 +51,26 @@ public struct TLSTransportFactory: ByteStreamTransportFactory {
         let transport = try TLSTransport(tcp: tcp, context: context, role: role)
         transport.start()
         return transport
+    }
+}
+
+/// Says yes at most once per interval (monotonic time).
+final class FileCheckThrottle: Sendable {
+    private let interval: UInt64
+    private let last = Mutex<UInt64?>(nil)
+
+    init(interval: Duration) {
+        let (seconds, attoseconds) = interval.components
+        self.interval = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
+    }
+
+    func isDue() -> Bool {
+        let now = MonotonicClock.nowNanoseconds()
+        return last.withLock { last in
+            if let previous = last, now &- previous < interval { return false }
+            last = now
+            return true
+        }
     }
 }
 

@@ -52,7 +52,9 @@ extension HTTPClient: HTTPExchanging {
         tls.verifyPeer = !settings.insecureSkipVerify
         tls.serverName = settings.serverName
         var configuration = self.configuration
-        configuration.httpsTransport = try TLSTransportFactory.client(tls)
+        // Nothing else reloads these files: the factory looks for a renewed certificate or CA
+        // before new connections, as the node's own stores are polled.
+        configuration.httpsTransport = TLSTransportFactory(try TLSContextStore(client: tls), checkingFilesEvery: .seconds(1))
         return HTTPClient(configuration: configuration, group: group)
     }
 

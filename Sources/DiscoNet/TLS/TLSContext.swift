@@ -218,6 +218,7 @@ public final class TLSContext: @unchecked Sendable {
                 }
                 subjects.append("the CAs in \(path)")
                 identity = Array(path.utf8)
+                _ = X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(context), UInt(X509_V_FLAG_PARTIAL_CHAIN))
             case .pem(let source):
                 let authorities = try PEMLoading.certificates(from: source, what: "one or more CA certificates")
                 defer { authorities.forEach { X509_free($0) } }
@@ -232,6 +233,9 @@ public final class TLSContext: @unchecked Sendable {
                     }
                     if isServer { _ = SSL_CTX_add_client_CA(context, authority) }
                 }
+                // Every CA named here is an anchor, root or intermediate ("the CA that signs the
+                // certificates"), as in Go's crypto/tls and curl: a chain need not reach a root.
+                _ = X509_VERIFY_PARAM_set_flags(SSL_CTX_get0_param(context), UInt(X509_V_FLAG_PARTIAL_CHAIN))
             }
         }
         let mode: Int32

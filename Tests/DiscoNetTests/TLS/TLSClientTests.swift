@@ -121,6 +121,40 @@ struct TLSClientTests {
         }
     }
 
+    /// `-node-ca-cert`/`-http-ca-cert` name "the CA that signs the certificates": when that is
+    /// an intermediate CA, trusting it alone is enough (as Go's crypto/tls, which rqlite, etcd
+    /// and Consul use, and curl do), on both sides of mutual TLS.
+    @Test func anIntermediateCATrustedAloneVerifiesTheCertificatesItSigned() async throws {
+        let fixture = try await CertificateFixture.make(name: "tls-intermediate-anchor")
+        let intermediate = try await fixture.makeIntermediate()
+        let serverLeaf = try await fixture.issue("signed-by-intermediate", by: .intermediate)
+        let clientLeaf = try await fixture.issue("client-by-intermediate", by: .intermediate)
+        var server = TLSConfiguration.server(certificateChain: .file(try fixture.chain(serverLeaf)), privateKey: .file(serverLeaf.key))
+        server.trustRoots = .pem(.file(intermediate.certificate))
+        server.verifyPeer = true
+        var client = TLSConfiguration.client(trustRoots: .pem(.file(intermediate.certificate)))
+        client.certificateChain = .file(try fixture.chain(clientLeaf))
+        client.privateKey = .file(clientLeaf.key)
+        try await withTLSServer(server) { server, _ in
+            let (https, _) = try tlsClient(client)
+            let response = try await https.send(HTTPClientRequest(url: httpsURL(server, "/anchor")))
+            #expect(response.bodyText == "GET /anchor")
+            await https.shutdown()
+        }
+        // A certificate from another CA is still refused.
+        let stranger = try await fixture.issue("stranger", by: .other)
+        var strangerClient = TLSConfiguration.client(trustRoots: .pem(.file(intermediate.certificate)))
+        strangerClient.certificateChain = .file(stranger.certificate)
+        strangerClient.privateKey = .file(stranger.key)
+        try await withTLSServer(server) { server, _ in
+            let (https, _) = try tlsClient(strangerClient)
+            await #expect(throws: (any Error).self) {
+                _ = try await https.send(HTTPClientRequest(url: httpsURL(server, "/stranger")))
+            }
+            await https.shutdown()
+        }
+    }
+
     @Test func stalledServerHandshakeTimesOut() async throws {
         let certificates = try await TLSTestCertificates.get()
         // A TCP server that accepts and never answers.

@@ -19,7 +19,7 @@ extension Node {
     /// previous certificate serving, and the reason is logged.
     public func reloadTLS() {
         guard !tls.stores.isEmpty else {
-            logger.info("reload requested; no TLS certificates are configured")
+            logger.info("reload requested; the node's API and internode port have no TLS certificates to reload")
             return
         }
         tls.reload(onlyIfChanged: false, logger: logger)

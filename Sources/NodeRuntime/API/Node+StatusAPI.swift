@@ -55,7 +55,9 @@ extension Node {
                              voter: status.voters.contains(member) || (status.members.isEmpty && configuration.cluster.voter),
                              swim: swim, isLeader: status.leader == member, replication: status.peers[member],
                              behind: watches[member]?.behind(at: now),
-                             roles: store.member(member)?.roles ?? book.roles(of: member) ?? [],
+                             // This node's roles are what it announces now: its record may
+                             // still hold those of an earlier start until the leader commits them.
+                             roles: member == id ? announcedRoles : store.member(member)?.roles ?? book.roles(of: member) ?? [],
                              generation: store.member(member)?.generation)
         }
     }

@@ -2,7 +2,7 @@ import DiscoCore
 import DiscoLifecycle
 import DiscoNet
 import DiscoTestKit
-import NodeRuntime
+@testable import NodeRuntime
 import Synchronization
 import Testing
 
@@ -88,6 +88,45 @@ import Testing
         try await waitUntil("b2 to lead", timeout: .seconds(120)) { second.node.keyValues(namespace: "x").revision > 0 }
         let stopped = await second.stop()
         #expect(stopped == nil, "\(String(describing: stopped))\n\(metSink.lines.suffix(30).joined(separator: "\n"))")
+        await client.shutdown()
+    }
+
+    /// A node that performed `dns` and is restarted without it must not count its own old record
+    /// (committed before the restart) as a live member performing `dns`: it announces what it
+    /// performs now.
+    @Test func aNodeRestartedWithoutARoleDoesNotMeetItsOwnNeedWithItsOldRecord() async throws {
+        let first = try TestNodeSetup(id: "s1", prefix: "disco-stale-roles")
+        var second = try TestNodeSetup(id: "s2", prefix: "disco-stale-roles")
+        defer {
+            first.removeDirectory()
+            second.removeDirectory()
+        }
+        second.configuration.cluster.roles = ["dns"]
+        second.joinAsNonVoter(of: first)
+        let leader = try await RunningNode.start(first.configuration)
+        try await waitUntil("s1 to lead", timeout: .seconds(120)) { leader.node.keyValues(namespace: "x").revision > 0 }
+        var follower = try await RunningNode.start(second.configuration)
+        try await waitUntil("s2's record with dns on s2", timeout: .seconds(120)) {
+            follower.node.keyValues(namespace: "x").revision > 0 && follower.node.store.member("s2")?.roles == ["dns"]
+        }
+        #expect(await follower.stop() == nil)
+
+        // Restarted performing nothing, needing dns and requiring it: nobody performs dns now.
+        second.configuration.cluster.roles = []
+        second.configuration.cluster.bootstrapNeeds = ["dns"]
+        second.configuration.cluster.requires = ["dns"]
+        let sink = MemoryLogSink()
+        let role = Flag()
+        follower = try await RunningNode.start(second.configuration, logger: testLogger(.info, sink: sink), roles: [role])
+        let client = HTTPClient()
+        try await waitUntil("s2's record without dns on s2", timeout: .seconds(120)) {
+            follower.node.store.member("s2")?.roles == ["flag"]
+        }
+        #expect(!role.started, "\(sink.lines.filter { $0.contains("bootstrap needs") }.joined(separator: "\n"))")
+        let ready = try await client.send(HTTPClientRequest(url: second.apiURL + "/readyz"))
+        #expect(ready.status == 503 && ready.bodyText.contains("waiting for a live member performing dns"), "\(ready.bodyText)")
+        #expect(await follower.stop() == nil)
+        #expect(await leader.stop() == nil)
         await client.shutdown()
     }
 

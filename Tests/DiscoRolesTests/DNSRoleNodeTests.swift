@@ -85,4 +85,27 @@ import Testing
         #expect(await running.stop() == nil)
         await client.shutdown()
     }
+
+    /// `-node-id` takes any ID without whitespace or control characters, up to 256 bytes; the
+    /// dns role's consumer (named after the node) must not make such a node fail.
+    @Test func aNodeWhoseIDIsNoConsumerNameStillServesAndConsumes() async throws {
+        for id in ["rack/1", "n" + String(repeating: "x", count: 200)] {
+            let configuration = try RoleTestNode.configuration(id: NodeID(id) ?? "invalid")
+            let role = try Self.dnsRole()
+            let running = try await RoleTestNode.start(configuration, roles: [role])
+            defer { running.removeDirectory() }
+            let client = HTTPClient()
+            try await waitUntil("a leader", timeout: .seconds(120)) { (try? await running.getJSON("/leader", client: client))?["id"]?.stringValue == id }
+            let seq = try #require(try await running.append(#"{"type":"a","roles":["dns"]}"#, client: client))
+            try await waitUntil("the role to consume the event", timeout: .seconds(120)) {
+                (try? await running.getJSON("/status", client: client))?["roles"]?["dns"]?["last_event"]?.numberValue?.uint64Value == seq
+            }
+            let consumer = Node.defaultConsumer(for: configuration.nodeID)
+            #expect(Node.consumerProblem(consumer) == nil && consumer != id, "\(consumer)")
+            try await waitUntil("the cursor stored", timeout: .seconds(120)) { running.node.eventCursor(role: "dns", consumer: consumer) == seq }
+            let stopped = await running.stop()
+            #expect(stopped == nil, "\(id): \(String(describing: stopped))")
+            await client.shutdown()
+        }
+    }
 }

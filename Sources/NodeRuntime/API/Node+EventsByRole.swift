@@ -92,6 +92,25 @@ extension Node {
         return nil
     }
 
+    /// The consumer name a node with ID `id` consumes as by default: the ID itself when it can
+    /// name a cursor; else (an ID with `/`, or longer than ``maxConsumerBytes``) the ID's first
+    /// characters with `/` as `_`, then `~` and the 64-bit FNV-1a hash of the whole ID, so it
+    /// stays the same across restarts and differs between IDs.
+    public static func defaultConsumer(for id: NodeID) -> String {
+        let raw = id.rawValue
+        guard consumerProblem(raw) != nil else { return raw }
+        var readable = ""
+        var bytes = 0
+        for scalar in raw.unicodeScalars {
+            let width = String(scalar).utf8.count
+            guard bytes + width <= 96 else { break }
+            readable.unicodeScalars.append(scalar == "/" ? "_" : scalar)
+            bytes += width
+        }
+        let hash = raw.utf8.reduce(0xcbf2_9ce4_8422_2325 as UInt64) { ($0 ^ UInt64($1)) &* 0x100_0000_01b3 }
+        return readable + "~" + String(hash, radix: 16)
+    }
+
     static func cursorKey(role: String, consumer: String) -> KVKey { KVKey(eventCursorNamespace, "\(role)/\(consumer)") }
 
     /// The last event `consumer` acknowledged for `role` (0: none), as this node has applied it.

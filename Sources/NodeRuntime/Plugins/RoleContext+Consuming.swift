@@ -4,7 +4,8 @@ import DiscoCore
 
 extension RoleContext {
     /// Handles the events for `role` (those whose `roles` name it) in order, as `consumer`
-    /// (default: this node's ID), from the consumer's durable cursor in the replicated state,
+    /// (default: this node's ID, or ``Node/defaultConsumer(for:)`` for an ID that cannot name a
+    /// cursor), from the consumer's durable cursor in the replicated state,
     /// until the task is cancelled. After each page it acknowledges the last event handled, so
     /// a restarted consumer resumes there: delivery is at least once (a crash between handling
     /// an event and its acknowledgement hands it over again), so `handle` should be idempotent.
@@ -12,7 +13,7 @@ extension RoleContext {
     /// acknowledgement counts as consumed).
     public func consumeEvents(for role: String, as consumer: String? = nil,
                               _ handle: @Sendable (ClusterEvent) async throws -> Void) async throws {
-        let consumer = consumer ?? node.id.rawValue
+        let consumer = consumer ?? Node.defaultConsumer(for: node.id)
         if let problem = RoleNames.problem(with: role) ?? Node.consumerProblem(consumer) {
             throw ReplicatedStateError(.invalid, problem)
         }

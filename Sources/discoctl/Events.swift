@@ -77,6 +77,14 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
         } catch {
             return fail("events", "\(error)").code
         }
+        // A consumer's cursor behind the retention window: -since cannot move it, so continue at
+        // the oldest retained event, as a role's consumer does, and say what was trimmed.
+        if answer.status == 410, !consumer.isEmpty, let first = answer.json?["first_seq"]?.numberValue?.uint64Value, first > since + 1 {
+            CommandLineTool.writeStandardError("discoctl events: events \(since + 1)...\(first - 1) were trimmed before \(consumer) "
+                                               + "consumed them; continuing at \(first)\n")
+            since = first - 1
+            continue
+        }
         guard answer.status == 200, let events = answer.json?["events"]?.arrayValue else {
             return fail("events", "the node at \(context.node.url) answered GET \(path) with \(answer.status): \(answer.errorMessage)").code
         }

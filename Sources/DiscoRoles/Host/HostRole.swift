@@ -17,7 +17,9 @@ import Synchronization
 /// and the role compares the member records with it: when it starts (so the members that formed
 /// the cluster, and changes made while no host node ran, are reported) and on every change.
 /// Every host node appends under the same idempotency key (the member's report revision), then
-/// records the report with a compare-and-set, so the log holds each step once.
+/// records the report with a compare-and-set, so the log holds each step once. When the key
+/// was used first by another report (a host node that stopped before recording it), the event
+/// the log holds is what gets recorded, and the role decides again against it.
 public final class HostRole: Role {
     public let name = "host"
     /// The roles the events are for.
@@ -78,10 +80,20 @@ public final class HostRole: Role {
             let revision = entry?.revision ?? 0
             let idempotencyKey = MemberReport.idempotencyKey(member: id, after: revision)
             do {
-                let seq = try await context.node.appendEvent(report.event(targets: targets), idempotencyKey: idempotencyKey)
+                let event = report.event(targets: targets)
+                let seq = try await context.node.appendEvent(event, idempotencyKey: idempotencyKey)
+                // The key may have been used already (by a host node that stopped before recording
+                // its report, or one racing this one) for another report: the log then holds that
+                // one, so record what it says, then decide again against it.
+                let logged = await loggedReport(seq, of: id, context: context)
+                let ours = logged.map { $0.encoded == report.reported.encoded } ?? true
+                let recorded = ours ? report.reported : logged ?? report.reported
                 let outcome = try await context.node.transact(KVTransaction(conditions: [KVCondition(key, revision: revision)],
-                                                                            operations: [.put(key, report.reported.encoded)]))
+                                                                            operations: [.put(key, recorded.encoded)]))
                 switch outcome {
+                case .committed where !ours:
+                    context.logger.info("event \(seq) already reported \(id) as of raft index \(recorded.raftIndex); deciding again")
+                    continue
                 case .committed:
                     appended.add(1, ordering: .relaxed)
                     context.logger.info("appended \(report.kind.rawValue) of \(id) as event \(seq)")
@@ -105,6 +117,17 @@ public final class HostRole: Role {
                 delay = min(delay * 2, .seconds(5))
             }
         }
+    }
+
+    /// What the event at `seq` reports about member `id`, once this node has applied it (nil
+    /// when it was trimmed first, is not such a report, or the task is cancelled).
+    private func loggedReport(_ seq: UInt64, of id: NodeID, context: RoleContext) async -> ReportedMember? {
+        guard seq > 0 else { return nil }
+        for await event in context.events(after: seq - 1) {
+            guard event.seq == seq, let reported = ReportedMember(event: event.data), reported.member.id == id else { return nil }
+            return reported
+        }
+        return nil
     }
 
     public func metricLines() async -> [String] {

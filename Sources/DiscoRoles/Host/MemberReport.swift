@@ -43,6 +43,15 @@ struct ReportedMember: Hashable, Sendable {
         self.init(member: ClusterMember(id: id, raftAddress: addr, apiAddress: api, voter: true, roles: roles), left: left, raftIndex: index)
     }
 
+    /// The report a host role's event (``MemberReport/event(targets:)``) makes, or nil when
+    /// `bytes` are not such an event.
+    init?(event bytes: [UInt8]) {
+        guard let object = try? JSONValue.parse(bytes), let type = object["type"]?.stringValue.flatMap(MemberReport.Kind.init),
+              let member = object["member"], let index = object["raft_index"]?.numberValue?.uint64Value else { return nil }
+        let stored: JSONValue = ["member": member, "left": .bool(type == .left), "raft_index": .number(JSONNumber(index))]
+        self.init(decoding: stored.encodedBytes())
+    }
+
     init(member: ClusterMember, left: Bool, raftIndex: UInt64) {
         self.member = member
         self.left = left

@@ -57,4 +57,34 @@ import Testing
         #expect(await running.stop() == nil)
         await client.shutdown()
     }
+
+    /// A host node appended h1's join at the address h1 had then and stopped before recording
+    /// it; h1 has moved since. The next report's append (same idempotency key) is answered with
+    /// that earlier event, so the report recorded must be the one the log holds, and the move
+    /// must still be reported: consumers of the log end with h1's current address.
+    @Test func anAppendAnsweredWithAnEarlierHostsEventRecordsThatEventAndReportsWhatChangedSince() async throws {
+        let configuration = try RoleTestNode.configuration(id: "h1")
+        var running = try await RoleTestNode.start(configuration, roles: [])
+        defer { running.removeDirectory() }
+        let client = HTTPClient()
+        try await waitUntil("h1 to lead and be ready", timeout: .seconds(120)) {
+            guard (try? await running.getJSON("/leader", client: client))?["id"] == "h1" else { return false }
+            return (try? await client.send(HTTPClientRequest(url: running.apiURL + "/readyz")))?.status == 200
+        }
+        let earlier = #"{"type":"member-joined","roles":["dns"],"member":{"id":"h1","addr":"10.9.9.9:4002","api_addr":"10.9.9.9:4001","roles":[]},"raft_index":2}"#
+        var request = HTTPClientRequest(method: "POST", url: running.apiURL + "/events", body: Array(earlier.utf8))
+        request.headers.add(name: "Idempotency-Key", value: "host-role-h1-r0")
+        #expect(try await client.send(request).status == 200)
+        #expect(await running.stop() == nil)
+
+        running = try await RoleTestNode.start(configuration, roles: [HostRole()])
+        let current = configuration.api.bindAddress.description
+        try await waitUntil("the log to end with h1 at its current address", timeout: .seconds(120)) {
+            let page = try? await running.getJSON("/events?role=dns&since=0&limit=1000", client: client)
+            let forH1 = (page?["events"]?.arrayValue ?? []).filter { $0["data"]?["member"]?["id"] == "h1" }
+            return forH1.last?["data"]?["member"]?["api_addr"]?.stringValue == current
+        }
+        #expect(await running.stop() == nil)
+        await client.shutdown()
+    }
 }

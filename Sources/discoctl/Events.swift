@@ -97,18 +97,10 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
             if let seq = event["seq"]?.numberValue?.uint64Value { since = max(since, seq) }
             printed += 1
         }
-        if !consumer.isEmpty, !events.isEmpty {
-            let body = JSONValue.object(JSONObject([.init(key: "role", value: .string(role)), .init(key: "consumer", value: .string(consumer)),
-                                                    .init(key: "seq", value: .number(JSONNumber(since)))]))
-            do {
-                let acked = try await api.send("POST", "/events/ack", json: body.encoded(), followRedirects: true)
-                guard acked.status == 200 else {
-                    return fail("events", "the node at \(context.node.url) did not store \(consumer)'s cursor at \(since) (\(acked.status)): "
-                                + acked.errorMessage).code
-                }
-            } catch {
-                return fail("events", "\(error)").code
-            }
+        // -format json prints once at the end: acknowledge then, not what is not printed yet.
+        if !consumer.isEmpty, !events.isEmpty, format != .json,
+           let exit = await acknowledge(api, context, role: role, consumer: consumer, through: since) {
+            return exit
         }
         // With -role, events up to next_since that are not for the role were skipped.
         if let scanned = answer.json?["next_since"]?.numberValue?.uint64Value, limit == 0 || printed < limit { since = max(since, scanned) }
@@ -120,10 +112,30 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
     }
     if format == .json {
         printLine(JSONValue.array(collected).encoded())
+        if !consumer.isEmpty, let last = collected.compactMap({ $0["seq"]?.numberValue?.uint64Value }).max(),
+           let exit = await acknowledge(api, context, role: role, consumer: consumer, through: last) {
+            return exit
+        }
     } else if printed == 0, format == .text {
         CommandLineTool.writeStandardError("(no events after #\(context.flags[flags.since]))\n")
     }
     return 0
+}
+
+/// Moves `consumer`'s cursor for `role` to `seq` (`POST /events/ack`); nil when stored, else the exit status.
+private func acknowledge(_ api: NodeAPI, _ context: CommandContext, role: String, consumer: String, through seq: UInt64) async -> Int32? {
+    let body = JSONValue.object(JSONObject([.init(key: "role", value: .string(role)), .init(key: "consumer", value: .string(consumer)),
+                                            .init(key: "seq", value: .number(JSONNumber(seq)))]))
+    do {
+        let acked = try await api.send("POST", "/events/ack", json: body.encoded(), followRedirects: true)
+        guard acked.status == 200 else {
+            return fail("events", "the node at \(context.node.url) did not store \(consumer)'s cursor at \(seq) (\(acked.status)): "
+                        + acked.errorMessage).code
+        }
+        return nil
+    } catch {
+        return fail("events", "\(error)").code
+    }
 }
 
 /// `#SEQ TIME index=N DATA`.

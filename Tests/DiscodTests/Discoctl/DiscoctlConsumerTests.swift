@@ -1,5 +1,7 @@
 import DiscoCore
+import DiscoNet
 import DiscoTestKit
+import Synchronization
 import Testing
 
 /// `discoctl events -role R -consumer C` against a real `discod` whose retention trims the log.
@@ -30,5 +32,43 @@ import Testing
         #expect(resumed.standardError.contains("trimmed"), "\(resumed)")
         let cursor = try await node.request("GET", "/events/cursor?role=dns&consumer=c1")
         #expect(cursor.json?["seq"] == 6, "\(cursor.text)")
+
+        // -format json acknowledges once the array is printed.
+        #expect(try await node.appendEvent(#"{"type":"c","roles":["dns"]}"#) == 7)
+        let json = try await Discoctl.run(node, ["events", "-role", "dns", "-consumer", "c1", "-format", "json"])
+        #expect(Discoctl.json(json)?.arrayValue?.compactMap { $0["seq"]?.numberValue?.uint64Value } == [7], "\(json)")
+        #expect(try await node.request("GET", "/events/cursor?role=dns&consumer=c1").json?["seq"] == 7)
+    }
+
+    /// With `-format json` the events are printed as one array at the end, but each page was
+    /// acknowledged as it arrived: a run that failed (or was interrupted) on a later page
+    /// printed nothing, yet had moved the cursor past the first page, whose events the consumer
+    /// then never saw. A node that serves one page and then fails shows it.
+    @Test func withFormatJSONNothingIsAcknowledgedBeforeItIsPrinted() async throws {
+        let acks = Mutex<[String]>([])
+        let server = try await HTTPServer.start { request in
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            let body: String
+            var status = 200
+            if request.path == "/events/cursor" {
+                body = #"{"role":"dns","consumer":"c1","seq":0}"#
+            } else if request.path == "/events/ack" {
+                acks.withLock { $0.append(String(decoding: request.body, as: UTF8.self)) }
+                body = #"{"role":"dns","consumer":"c1","seq":1}"#
+            } else if request.path == "/events", request.query?.contains("since=0&") == true {
+                body = #"{"role":"dns","events":[{"seq":1,"index":9,"time_ms":0,"data":{"type":"a","roles":["dns"]}}],"first_seq":1,"last_seq":5,"next_since":1}"#
+            } else {
+                status = 503
+                body = #"{"error":"no leader yet; retry"}"#
+            }
+            return HTTPResponse(status: status, headers: headers, bytes: Array(body.utf8))
+        }
+        defer { Task { await server.shutdown(gracePeriod: .zero) } }
+        let outcome = try await Discoctl.run(["events", "-role", "dns", "-consumer", "c1", "-format", "json",
+                                              "-addr", "127.0.0.1:\(server.localAddress.port)"])
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(outcome.standardOutput.isEmpty, "\(outcome)")
+        #expect(acks.withLock { $0 }.isEmpty, "acknowledged what it never printed: \(acks.withLock { $0 })")
     }
 }

@@ -68,7 +68,7 @@ public final class HostRole: Role {
 
     /// Makes the report the member's record as of `index` calls for, if any: appends the event,
     /// then records the report unless another host node recorded one meanwhile (then decides
-    /// again from that one). Retries while no leader takes the writes, a few times.
+    /// again from that one). Retries while no leader takes the writes, until cancelled.
     private func report(_ id: NodeID, current: ClusterMember?, asOf index: UInt64, context: RoleContext) async {
         let key = ReportedMember.key(id)
         var delay = Duration.milliseconds(200)
@@ -108,10 +108,15 @@ public final class HostRole: Role {
                 }
             } catch {
                 attempt += 1
-                if error.code == .invalid || attempt == 8 {
+                if error.code == .invalid {
                     failed.add(1, ordering: .relaxed)
                     context.logger.warning("could not report \(report.kind.rawValue) of \(id): \(error)")
                     return
+                }
+                // No leader takes writes (a lost quorum): keep trying, or the change would stay
+                // unreported until a member changes again or a host node restarts.
+                if attempt == 8 {
+                    context.logger.warning("still cannot report \(report.kind.rawValue) of \(id) (\(error)); retrying every 5s")
                 }
                 try? await Task.sleep(for: delay)
                 delay = min(delay * 2, .seconds(5))

@@ -66,35 +66,32 @@ extension SWIM.Shell {
     }
 
     /// Sends queued datagrams in order until the queue is finished. Runs off the actor, so a
-    /// slow socket never holds up the protocol. Host names (seeds given by name) are resolved
-    /// and remembered for a while.
-    static func runSender(socket: UDPSocket, outgoing: AsyncStream<Outgoing>, protection: GossipProtection?, logger: Logger) async {
-        var resolved: [PeerAddress: (address: SocketAddress, at: ContinuousClock.Instant)] = [:]
-        for await item in outgoing {
-            guard let bytes = sealed(item.bytes, purpose: .datagram, with: protection) else { continue }
-            let destination = item.destination
-            let target: SocketAddress
-            if let numeric = SocketAddress(numericHost: destination.host, port: destination.port) {
-                target = numeric
-            } else if let cached = resolved[destination], cached.at.duration(to: .now) < .seconds(30) {
-                target = cached.address
-            } else {
-                do {
-                    guard let first = try await SocketAddress.resolveAsync(host: destination.host, port: destination.port).first else {
-                        continue
-                    }
-                    if resolved.count >= 1024 { resolved.removeAll() }
-                    resolved[destination] = (first, .now)
-                    target = first
-                } catch {
-                    logger.debug("cannot resolve a member's host", metadata: ["address": "\(destination)", "error": "\(error)"])
+    /// slow socket never holds up the protocol. Host names (members advertised by name) are
+    /// resolved beside the sender and remembered for a while (``ResolvedHosts``), so a slow DNS
+    /// server delays only the datagrams for that name.
+    static func runSender(socket: UDPSocket, outgoing: AsyncStream<Outgoing>, protection: GossipProtection?, logger: Logger,
+                          resolveHost: @escaping @Sendable (String, UInt16) async throws -> [SocketAddress]) async {
+        let hosts = ResolvedHosts()
+        await withDiscardingTaskGroup { lookups in
+            for await item in outgoing {
+                guard let bytes = sealed(item.bytes, purpose: .datagram, with: protection) else { continue }
+                let destination = item.destination
+                if let numeric = SocketAddress(numericHost: destination.host, port: destination.port) {
+                    await send(bytes, to: numeric, destination: destination, on: socket, logger: logger)
                     continue
                 }
-            }
-            do {
-                try await socket.send(bytes, to: target)
-            } catch {
-                logger.debug("UDP send failed", metadata: ["to": "\(destination)", "error": "\(error)"])
+                let route = hosts.route(bytes, to: destination, now: .now)
+                switch route {
+                case .send(let target), .sendAndResolve(let target):
+                    await send(bytes, to: target, destination: destination, on: socket, logger: logger)
+                case .resolve, .none:
+                    break
+                }
+                if route == .resolve || route.isRefresh {
+                    lookups.addTask {
+                        await resolve(destination, hosts: hosts, socket: socket, logger: logger, resolveHost: resolveHost)
+                    }
+                }
             }
         }
     }

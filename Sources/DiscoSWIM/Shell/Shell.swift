@@ -146,8 +146,10 @@ extension SWIM {
             let outgoing = self.outgoing
             let logger = configuration.logger
             let protection = self.protection
+            let resolveHost = configuration.resolveHost
             senderTask = Task(executorPreference: loop) {
-                await Self.runSender(socket: socket, outgoing: outgoing, protection: protection, logger: logger)
+                await Self.runSender(socket: socket, outgoing: outgoing, protection: protection, logger: logger,
+                                     resolveHost: resolveHost)
             }
             receiveTask = Task(executorPreference: loop) { await self.receiveLoop() }
             if let listener { acceptTask = Task(executorPreference: loop) { await self.acceptLoop(listener) } }

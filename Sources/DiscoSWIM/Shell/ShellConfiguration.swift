@@ -48,6 +48,9 @@ extension SWIM.Shell {
         public var pushPullConnectTransport: any ByteStreamTransportFactory
         /// What push-pull connections accepted by the shell's own listener run over.
         public var pushPullAcceptTransport: any ByteStreamTransportFactory
+        /// Resolves the host name of a member advertised by name (getaddrinfo by default). A slow
+        /// answer delays only the datagrams to that name; others go out meanwhile.
+        public var resolveHost: @Sendable (_ host: String, _ port: UInt16) async throws -> [SocketAddress]
 
         public init(
             id: NodeID, bindHost: String = "127.0.0.1", port: UInt16 = 0, advertiseHost: String? = nil,
@@ -72,6 +75,7 @@ extension SWIM.Shell {
             self.group = group
             self.pushPullConnectTransport = PlainTransportFactory()
             self.pushPullAcceptTransport = PlainTransportFactory()
+            self.resolveHost = { host, port in try await SocketAddress.resolveAsync(host: host, port: port) }
         }
 
         /// The settings handed to the core: with encryption, packets are built smaller by the

@@ -15,13 +15,15 @@ final class ShellGroup: Sendable {
     /// Starts a shell named `name` on 127.0.0.1 (port 0: chosen by the OS).
     func start(_ name: String, port: UInt16 = 0, settings: SWIM.Settings = .testing,
                metadata: SWIM.Metadata = SWIM.Metadata(), encryption: SWIM.GossipEncryption? = nil,
-               logLevel: Logger.Level = .error) async throws -> SWIM.Shell {
+               logLevel: Logger.Level = .error,
+               configure: (inout SWIM.Shell.Configuration) -> Void = { _ in }) async throws -> SWIM.Shell {
         var configuration = SWIM.Shell.Configuration(
             id: NodeID(stringLiteral: name), port: port, metadata: metadata, settings: settings,
             logger: Logger(label: "swim", level: logLevel, handler: LogfmtHandler()))
         // Generous: it bounds a hang; a join's push-pull on a loaded machine can take seconds.
         configuration.pushPullTimeout = .seconds(30)
         configuration.encryption = encryption
+        configure(&configuration)
         let shell = try await SWIM.Shell.start(configuration)
         shells.withLock { $0.append(shell) }
         return shell

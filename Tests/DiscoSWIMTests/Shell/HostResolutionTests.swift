@@ -1,0 +1,68 @@
+import DiscoCore
+import DiscoNet
+import DiscoSWIM
+import DiscoTestKit
+import Synchronization
+import Testing
+
+// MARK: - Members advertised by host name
+
+/// Serialized: the test runs five shells with real timers on a two-core machine.
+@Suite(.serialized) struct HostResolutionTests {
+    /// Lookups of the one host name the test's resolver knows.
+    final class Lookups: Sendable {
+        let started = Atomic<Int>(0)
+        let finished = Atomic<Int>(0)
+    }
+
+    static let name = "named.test"
+
+    /// Resolves ``name`` to loopback after `delay` (a DNS server that takes that long to
+    /// answer); anything else as usual.
+    static func resolver(delay: Duration?, counting lookups: Lookups) -> @Sendable (String, UInt16) async throws -> [SocketAddress] {
+        { host, port in
+            guard host == name else { return try await SocketAddress.resolveAsync(host: host, port: port) }
+            lookups.started.add(1, ordering: .relaxed)
+            defer { lookups.finished.add(1, ordering: .relaxed) }
+            if let delay { try? await Task.sleep(for: delay) }
+            guard let loopback = SocketAddress(numericHost: "127.0.0.1", port: port) else { throw SWIM.ShellError(.bindFailed, "no loopback") }
+            return [loopback]
+        }
+    }
+
+    @Test("a slow lookup of one member's host name does not hold up datagrams to the others")
+    func slowLookupDoesNotHoldUpOtherDatagrams() async throws {
+        try await withShells { group in
+            let fast = Lookups(), slow = Lookups()
+            var shells: [SWIM.Shell] = []
+            for index in 0..<3 {
+                let shell = try await group.start("h\(index)") { $0.resolveHost = Self.resolver(delay: nil, counting: fast) }
+                if let first = shells.first { try await shell.join(seeds: [first.address]) }
+                shells.append(shell)
+            }
+            // This member's DNS server takes 10 s to answer for the name (as when a lookup times out).
+            let stalled = try await group.start("stalled") { $0.resolveHost = Self.resolver(delay: .seconds(10), counting: slow) }
+            try await stalled.join(seeds: [shells[0].address])
+            shells.append(stalled)
+            try await waitForConvergence(shells)
+            let observers = shells.prefix(3).map { EventRecorder($0) }
+
+            // A member advertised by name joins; the stalled member learns of it and sends to it.
+            let named = try await group.start("named") {
+                $0.advertiseHost = Self.name
+                $0.resolveHost = Self.resolver(delay: nil, counting: fast)
+            }
+            try await named.join(seeds: [shells[0].address])
+            try await waitUntil("the stalled member's lookup of \(Self.name) to end", timeout: .seconds(60)) {
+                slow.finished.load(ordering: .relaxed) >= 1
+            }
+            try await waitForConvergence(shells + [named], timeout: .seconds(60))
+            // Datagrams to the others went out while the lookup was pending: its acks reached
+            // them, so nobody declared it dead.
+            for observer in observers {
+                let names = observer.names(about: stalled.id)
+                #expect(!names.contains("dead"), "\(names)")
+            }
+        }
+    }
+}

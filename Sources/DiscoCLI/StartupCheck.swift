@@ -1,6 +1,7 @@
 import DiscoCore
 import DiscoDiscovery
 import DiscoNet
+import NodeRuntime
 
 // MARK: - StartupCheck
 
@@ -15,6 +16,9 @@ public enum StartupCheck {
     /// `-consensus-config` (its endpoints as base URLs, its CA and client certificate loaded).
     public static func check(_ options: DiscodOptions) throws(FlagError) {
         _ = try options.roles.dnsConfiguration()
+        if let problem = options.nodeConfiguration.gossipMetadataProblem() {
+            throw FlagError.invalid(options.nodeConfiguration.cluster.roles.isEmpty ? "node-id" : "roles", problem)
+        }
         if let etcd = options.consensusEtcd {
             do {
                 try Discovery.checkBackends(config: .etcdKV(etcd), discoKey: options.discoKey, defaultPort: 2379, transport: HTTPClient())

@@ -51,6 +51,19 @@ extension SWIM.Settings {
 }
 
 extension SWIM.Instance {
+    /// Why member `id` at `address` cannot announce `metadata` with `settings` (nil when it
+    /// can): too many roles, a role or host the wire cannot carry, or an announcement larger
+    /// than half a packet. ``init(id:address:metadata:settings:random:)`` refuses the same.
+    public static func metadataProblem(_ metadata: SWIM.Metadata, address: PeerAddress, id: NodeID,
+                                       settings: SWIM.Settings) -> SWIM.ConfigurationError? {
+        do throws(SWIM.ConfigurationError) {
+            try validate(metadata, address: address, id: id, settings: settings)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
     /// Checks that `metadata` encodes within the wire limits and leaves room in a packet.
     static func validate(_ metadata: SWIM.Metadata, address: PeerAddress, id: NodeID,
                          settings: SWIM.Settings) throws(SWIM.ConfigurationError) {

@@ -45,6 +45,11 @@ import Testing
         (["-bootstrap-expect=3", "-disco-mode=dns-srv", #"-disco-config={"name":"x.local"}"#],
          #"disco-config for dns-srv: missing required field "service""#),
         (["-disco-mode=dns"], "-disco-mode dns needs -bootstrap-expect on a voting node"),
+        // -roles takes up to 32 names, but gossip metadata carries at most 16 roles in half a
+        // datagram: the node would stop at SWIM's start, after creating its data directory.
+        (["-roles", (1...17).map { "role\($0)" }.joined(separator: ",")], "-roles: 17 roles do not fit in gossip metadata"),
+        (["-roles", (1...12).map { "r\($0)-" + String(repeating: "x", count: 55) }.joined(separator: ",")],
+         "-roles: the roles do not fit in gossip metadata"),
     ])
     func badCommandLineFailsExactlyAsAStartDoes(flags: [String], message: String) async throws {
         let (validated, validatedCreated) = try await run(["-validate"] + flags + ["data"])

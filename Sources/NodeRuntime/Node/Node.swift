@@ -80,6 +80,9 @@ public final class Node: Service {
         let announcedRoles = RoleNames.normalized(configuration.cluster.roles + roles.map(\.name))
         if let problem = RoleNames.problem(with: roles.map(\.name)) { throw NodeStartupError("a role cannot run: \(problem)") }
         if Set(roles.map(\.name)).count != roles.count { throw NodeStartupError("two roles have the same name: \(roles.map(\.name).sorted())") }
+        if let problem = configuration.gossipMetadataProblem(extraRoles: roles.map(\.name)) {
+            throw NodeStartupError("invalid node configuration: cluster.roles: \(problem)")
+        }
         let router = try APIRouter(builtInRoutes + roles.flatMap(\.routes))
         let tls: NodeTLS
         do {

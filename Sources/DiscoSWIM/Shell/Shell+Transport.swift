@@ -67,30 +67,29 @@ extension SWIM.Shell {
 
     /// Sends queued datagrams in order until the queue is finished. Runs off the actor, so a
     /// slow socket never holds up the protocol. Host names (members advertised by name) are
-    /// resolved beside the sender and remembered for a while (``ResolvedHosts``), so a slow DNS
-    /// server delays only the datagrams for that name.
+    /// resolved beside the sender, as tasks of `lookups`, and remembered for a while
+    /// (``ResolvedHosts``), so a slow DNS server delays only the datagrams for that name, and
+    /// the sender ends with its queue even while a lookup waits.
     static func runSender(socket: UDPSocket, outgoing: AsyncStream<Outgoing>, protection: GossipProtection?, logger: Logger,
-                          resolveHost: @escaping @Sendable (String, UInt16) async throws -> [SocketAddress]) async {
+                          lookups: OwnedTasks, resolveHost: @escaping @Sendable (String, UInt16) async throws -> [SocketAddress]) async {
         let hosts = ResolvedHosts()
-        await withDiscardingTaskGroup { lookups in
-            for await item in outgoing {
-                guard let bytes = sealed(item.bytes, purpose: .datagram, with: protection) else { continue }
-                let destination = item.destination
-                if let numeric = SocketAddress(numericHost: destination.host, port: destination.port) {
-                    await send(bytes, to: numeric, destination: destination, on: socket, logger: logger)
-                    continue
-                }
-                let route = hosts.route(bytes, to: destination, now: .now)
-                switch route {
-                case .send(let target), .sendAndResolve(let target):
-                    await send(bytes, to: target, destination: destination, on: socket, logger: logger)
-                case .resolve, .none:
-                    break
-                }
-                if route == .resolve || route.isRefresh {
-                    lookups.addTask {
-                        await resolve(destination, hosts: hosts, socket: socket, logger: logger, resolveHost: resolveHost)
-                    }
+        for await item in outgoing {
+            guard let bytes = sealed(item.bytes, purpose: .datagram, with: protection) else { continue }
+            let destination = item.destination
+            if let numeric = SocketAddress(numericHost: destination.host, port: destination.port) {
+                await send(bytes, to: numeric, destination: destination, on: socket, logger: logger)
+                continue
+            }
+            let route = hosts.route(bytes, to: destination, now: .now)
+            switch route {
+            case .send(let target), .sendAndResolve(let target):
+                await send(bytes, to: target, destination: destination, on: socket, logger: logger)
+            case .resolve, .none:
+                break
+            }
+            if route == .resolve || route.isRefresh {
+                lookups.spawn {
+                    await resolve(destination, hosts: hosts, socket: socket, logger: logger, resolveHost: resolveHost)
                 }
             }
         }

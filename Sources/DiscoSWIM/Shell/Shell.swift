@@ -60,6 +60,9 @@ extension SWIM {
         /// One task per accepted push-pull connection, answering it; ``shutdown()`` cancels and
         /// awaits them.
         nonisolated let answeringTasks = OwnedTasks()
+        /// Lookups of members' host names, started by the sender; ``shutdown()`` cancels them
+        /// without waiting (getaddrinfo cannot be interrupted; a late answer finds the socket closed).
+        nonisolated let lookupTasks = OwnedTasks()
         var stats = Statistics()
         var dropLog = RateLimitedLog()
         var refusalLog = RateLimitedLog(interval: .seconds(10))
@@ -147,9 +150,10 @@ extension SWIM {
             let logger = configuration.logger
             let protection = self.protection
             let resolveHost = configuration.resolveHost
+            let lookups = lookupTasks
             senderTask = Task(executorPreference: loop) {
                 await Self.runSender(socket: socket, outgoing: outgoing, protection: protection, logger: logger,
-                                     resolveHost: resolveHost)
+                                     lookups: lookups, resolveHost: resolveHost)
             }
             receiveTask = Task(executorPreference: loop) { await self.receiveLoop() }
             if let listener { acceptTask = Task(executorPreference: loop) { await self.acceptLoop(listener) } }
@@ -279,6 +283,7 @@ extension SWIM {
                 _ = try? await withTimeout(.seconds(1), "flushing queued datagrams") { await sender.value }
                 sender.cancel()
             }
+            lookupTasks.cancelAll()
             receiveTask?.cancel()
             acceptTask?.cancel()
             socket.close()

@@ -1,4 +1,5 @@
 import DiscoCore
+import Dispatch
 import DiscoNet
 import DiscoSWIM
 import DiscoTestKit
@@ -27,6 +28,39 @@ import Testing
             if let delay { try? await Task.sleep(for: delay) }
             guard let loopback = SocketAddress(numericHost: "127.0.0.1", port: port) else { throw SWIM.ShellError(.bindFailed, "no loopback") }
             return [loopback]
+        }
+    }
+
+    /// Resolves ``name`` to loopback after `delay`, and cannot be cancelled (as getaddrinfo).
+    static func stuckResolver(delay: Duration, counting lookups: Lookups) -> @Sendable (String, UInt16) async throws -> [SocketAddress] {
+        { host, port in
+            guard host == name else { return try await SocketAddress.resolveAsync(host: host, port: port) }
+            lookups.started.add(1, ordering: .relaxed)
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(delay.components.seconds) * 1000)) {
+                    continuation.resume()
+                }
+            }
+            lookups.finished.add(1, ordering: .relaxed)
+            return SocketAddress(numericHost: "127.0.0.1", port: port).map { [$0] } ?? []
+        }
+    }
+
+    @Test("shutdown does not wait for a lookup of a member's host name that has not answered")
+    func shutdownDoesNotWaitForALookup() async throws {
+        try await withShells { group in
+            let fast = Lookups(), stuck = Lookups()
+            let quitter = try await group.start("quitter") { $0.resolveHost = Self.stuckResolver(delay: .seconds(90), counting: stuck) }
+            let named = try await group.start("named") {
+                $0.advertiseHost = Self.name
+                $0.resolveHost = Self.resolver(delay: nil, counting: fast)
+            }
+            try await named.join(seeds: [quitter.address])
+            try await waitUntil("the quitter to look \(Self.name) up") { stuck.started.load(ordering: .relaxed) >= 1 }
+            await quitter.shutdown()
+            // Shutdown flushes queued datagrams for at most a second; it returned while the lookup
+            // (90 s, like a DNS server that never answers) was still waiting.
+            #expect(stuck.finished.load(ordering: .relaxed) == 0)
         }
     }
 

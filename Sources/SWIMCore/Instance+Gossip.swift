@@ -154,7 +154,7 @@ extension SWIM.Instance {
 
     /// Someone says this member is suspect, dead, left or different: outbid them.
     mutating func refute(above claimed: UInt64, penalize: Bool, now: Duration) {
-        incarnation = max(incarnation, claimed) + 1
+        incarnation = Self.next(after: max(incarnation, claimed))
         if penalize { health.apply(1) }
         storeSelf(now: now)
         broadcast(.alive(id: id, incarnation: incarnation, address: address, metadata: metadata), now: now)

@@ -33,7 +33,7 @@ extension SWIM.Instance {
     public mutating func leave(now: Duration) -> [SWIM.Effect] {
         guard !isLeaving else { return [] }
         isLeaving = true
-        incarnation += 1
+        incarnation = Self.next(after: incarnation)
         activeProbe = nil
         storeSelf(now: now)
         broadcast(.left(id: id, incarnation: incarnation), now: now)
@@ -53,7 +53,7 @@ extension SWIM.Instance {
         try Self.validate(newMetadata, address: address, id: id, settings: settings)
         guard newMetadata != metadata, !isLeaving else { return [] }
         metadata = newMetadata
-        incarnation += 1
+        incarnation = Self.next(after: incarnation)
         storeSelf(now: now)
         broadcast(.alive(id: id, incarnation: incarnation, address: address, metadata: metadata), now: now)
         return finish(now: now)

@@ -90,7 +90,7 @@ extension SWIM {
             let mine = table[id]
             incarnation = mine?.incarnation ?? 0
             if let mine, mine.status == .alive, mine.address == address, mine.metadata == metadata { return }
-            if mine != nil { incarnation += 1 }
+            if mine != nil { incarnation = Self.next(after: incarnation) }
             storeSelf(now: snapshot.time)
         }
 
@@ -125,6 +125,13 @@ extension SWIM {
 
         /// Number of gossip items waiting to be sent.
         public var pendingGossipCount: Int { broadcasts.count }
+
+        /// The incarnation after `incarnation`, saturating at the highest one: a datagram or
+        /// push-pull state claiming `UInt64.max` about this member (any sender can, unless gossip
+        /// is sealed) must not overflow and crash it.
+        static func next(after incarnation: UInt64) -> UInt64 {
+            incarnation == .max ? .max : incarnation + 1
+        }
 
         static func ceilLog10(_ value: Int) -> Int {
             var digits = 0

@@ -13,8 +13,10 @@ public struct EtcdConsensusError: Error, Sendable, Hashable, CustomStringConvert
         case etcdUnavailable
         /// The request cannot succeed as given.
         case invalid
-        /// The engine stopped.
+        /// The engine stopped; nothing was written.
         case stopped
+        /// etcd definitely wrote nothing (a compare failed): retrying cannot duplicate it (HTTP 503).
+        case notWritten
         /// etcd refused or answered something unexpected.
         case failed
     }
@@ -152,7 +154,8 @@ extension EtcdConsensusLog {
                 state.lastIndex = seq.first.flatMap { UInt64($0.text) } ?? 0
             }
         }
-        return .failure(EtcdConsensusError(.etcdUnavailable, "etcd: the append lost three races for \(keys.seq); retry"))
+        // Every attempt's compare failed: etcd wrote none of them.
+        return .failure(EtcdConsensusError(.notWritten, "etcd: the append lost three races for \(keys.seq) and was not written"))
     }
 
     // MARK: Bootstrap and membership
@@ -238,7 +241,7 @@ extension EtcdConsensusLog {
                 }
             }
         }
-        throw EtcdConsensusError(.etcdUnavailable, "etcd: \(what) lost three races for \(keys.config); retry")
+        throw EtcdConsensusError(.notWritten, "etcd: \(what) lost three races for \(keys.config) and was not written")
     }
 
     /// Gives up leadership (the next candidate in line takes over) and campaigns again.

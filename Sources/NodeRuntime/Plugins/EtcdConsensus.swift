@@ -124,6 +124,7 @@ public final class EtcdConsensus: ConsensusEngine {
             case .etcdUnavailable: .unknown
             case .invalid: .invalid
             case .stopped: .stopped
+            case .notWritten: .notCommitted
             case .failed: .failed
             }
             throw ConsensusError(code, error.message, leader: error.leader)

@@ -1,0 +1,42 @@
+import DiscoCore
+import DiscoTestKit
+import Synchronization
+import Testing
+@testable import DiscoEtcd
+
+/// The etcd consensus log at its edges: a log too large for one read, appends etcd refuses or
+/// that land as the engine stops, and a cluster re-created under the same key.
+@Suite(.serialized) struct EtcdConsensusLogEdgeTests {
+    /// An append whose compare on `seq` fails writes nothing. Before the fix, after losing three
+    /// such races the proposer was told etcd was unavailable (the node's "outcome unknown; check
+    /// before retrying") although etcd had definitely written nothing.
+    @Test func anAppendThatLosesEveryRaceSaysNothingWasWritten() async throws {
+        try await withEtcd { etcd in
+            let key = freshDiscoKey()
+            let keys = EtcdClusterKeys(discoKey: key)
+            let client = etcdClient(etcd.endpoints)
+            let transport = HookTransport()
+            let node = EtcdLogNode("1", key: key, etcd: etcd, transport: transport)
+            do {
+                try await node.log.bootstrap(voters: ["1"])
+                try await waitUntil("node 1 to lead") { node.log.status.isLeader }
+                // Before each append, another write to seq lands first.
+                transport.setHook { request in
+                    guard request.isTxn(comparing: keys.seq), let seq = try await client.get(keys.seq) else { return }
+                    try await client.put(keys.seq, seq.value)
+                }
+                do throws(EtcdConsensusError) {
+                    _ = try await node.log.propose(Array("lost".utf8))
+                    Issue.record("the append succeeded")
+                } catch {
+                    #expect(error.code == .notWritten, "\(error.code): \(error.message)")
+                }
+                #expect(try await client.range(keys.logPrefix).kvs.isEmpty)
+            } catch {
+                await node.stop()
+                throw error
+            }
+            await node.stop()
+        }
+    }
+}

@@ -17,6 +17,8 @@ public struct EtcdConsensusError: Error, Sendable, Hashable, CustomStringConvert
         case stopped
         /// etcd definitely wrote nothing (a compare failed): retrying cannot duplicate it (HTTP 503).
         case notWritten
+        /// The entry is in etcd, but the engine stopped before applying it here (HTTP 503).
+        case notApplied
         /// etcd refused or answered something unexpected.
         case failed
     }
@@ -70,7 +72,10 @@ extension EtcdConsensusLog {
         }
         let index = try result.get()
         await waitForApplied(index)
-        guard status.appliedIndex >= index else { throw EtcdConsensusError(.stopped, "the etcd engine stopped before entry \(index) was applied") }
+        // Written, so not "stopped" (which says nothing was): the entry stays in the log.
+        guard status.appliedIndex >= index else {
+            throw EtcdConsensusError(.notApplied, "entry \(index) is in etcd, but the etcd engine stopped before applying it here")
+        }
         return index
     }
 
@@ -110,6 +115,8 @@ extension EtcdConsensusLog {
     /// One fenced append transaction for `entries`; returns the first entry's index.
     func append(_ entries: [[UInt8]]) async -> Result<UInt64, EtcdConsensusError> {
         for _ in 0..<3 {
+            // Queued before the engine stopped: not written now, so "stopped" stays true.
+            if state.withLock({ $0.stopped }) { return .failure(EtcdConsensusError(.stopped, "the etcd engine has stopped")) }
             let (leadership, cluster, seqMod, last) = state.withLock { ($0.leadership, $0.clusterRevision, $0.seqModRevision, $0.lastIndex) }
             guard let leadership, keeper.leaseID == leadership.lease else { return .failure(notLeaderError()) }
             guard let cluster else {

@@ -39,4 +39,35 @@ import Testing
             await node.stop()
         }
     }
+
+    /// An append already sent when the engine stops is still written (the lease is revoked
+    /// after). Before the fix the proposer was told "the engine stopped", which the node
+    /// reports as "nothing was written: retry", so a retry wrote the entry twice.
+    @Test func anEntryWrittenAsTheEngineStopsIsNotReportedAsNotWritten() async throws {
+        try await withEtcd { etcd in
+            let key = freshDiscoKey()
+            let keys = EtcdClusterKeys(discoKey: key)
+            let transport = HookTransport()
+            let node = EtcdLogNode("1", key: key, etcd: etcd, transport: transport)
+            do {
+                try await node.log.bootstrap(voters: ["1"])
+                try await waitUntil("node 1 to lead") { node.log.status.isLeader }
+                transport.setHook { request in
+                    if request.isTxn(comparing: keys.seq) { await node.runner.stop(revokeLease: false) }
+                }
+                do throws(EtcdConsensusError) {
+                    _ = try await node.log.propose(Array("in flight".utf8))
+                    Issue.record("the proposal was applied by a stopped engine")
+                } catch {
+                    #expect(error.code == .notApplied, "\(error.code): \(error.message)")
+                }
+                let written = try await etcdClient(etcd.endpoints).range(keys.logPrefix).kvs
+                #expect(written.map(\.key) == [keys.log(1)], "the entry is in etcd")
+            } catch {
+                await node.stop()
+                throw error
+            }
+            await node.stop()
+        }
+    }
 }

@@ -125,6 +125,7 @@ public final class EtcdConsensus: ConsensusEngine {
             case .invalid: .invalid
             case .stopped: .stopped
             case .notWritten: .notCommitted
+            case .notApplied: .unknown
             case .failed: .failed
             }
             throw ConsensusError(code, error.message, leader: error.leader)

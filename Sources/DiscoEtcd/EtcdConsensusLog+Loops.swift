@@ -52,14 +52,14 @@ extension EtcdConsensusLog {
     func campaignAndLead() async {
         while !Task.isCancelled {
             // Only voters lead: one removed while it campaigned leaves etcd's election line.
-            guard isVoter else {
+            guard mayLead else {
                 await withdrawIfNotVoter()
                 try? await Task.sleep(for: configuration.retryInterval)
                 continue
             }
             do throws(EtcdError) {
                 let won = try await election.campaign(value: Array(localID.rawValue.utf8), keeper: keeper)
-                guard isVoter else { continue }
+                guard mayLead else { continue }
                 // Read seq before acting: appends compare its mod revision.
                 let seq = try await client.get(keys.seq)
                 state.withLock { state in
@@ -75,7 +75,7 @@ extension EtcdConsensusLog {
                 noteSuccess()
                 publishLeadership()
                 // Leading: the lease keeper's deadline and the election key decide how long.
-                while !Task.isCancelled, keeper.leaseID == won.lease, state.withLock({ $0.leadership == won }), isVoter {
+                while !Task.isCancelled, keeper.leaseID == won.lease, state.withLock({ $0.leadership == won }), mayLead {
                     try? await Task.sleep(for: max(.milliseconds(20), configuration.leaseTTL / 20))
                 }
                 return
@@ -88,12 +88,13 @@ extension EtcdConsensusLog {
         }
     }
 
-    var isVoter: Bool { state.withLock { $0.config.voters.contains(configuration.localID) } }
+    /// A voter whose engine still applies the log (a failed one could not answer its proposals).
+    var mayLead: Bool { state.withLock { $0.config.voters.contains(configuration.localID) && $0.failure == nil } }
 
-    /// Deletes this node's election key once it is no longer a voter, so that it never leads and
+    /// Deletes this node's election key once it is no longer a voter (or has failed), so that it never leads and
     /// the voters behind it move up.
     func withdrawIfNotVoter() async {
-        guard let lease = keeper.leaseID, !isVoter else { return }
+        guard let lease = keeper.leaseID, !mayLead else { return }
         let myKey = election.key(lease: lease)
         guard let mine = state.withLock({ $0.candidates[myKey] }) else { return }
         do throws(EtcdError) {
@@ -165,7 +166,7 @@ extension EtcdConsensusLog {
             for kv in kvs where keys.logIndex(kv.key) == nil { absorb(.put(kv), into: &state) }
         }
         _ = finishBatch()
-        if state.withLock({ $0.wasMember }), let snapshot = try storedSnapshot(in: kvs), snapshot.index > state.withLock({ $0.appliedIndex }) {
+        if state.withLock({ $0.wasMember && $0.failure == nil }), let snapshot = try storedSnapshot(in: kvs), snapshot.index > state.withLock({ $0.appliedIndex }) {
             do {
                 try applier.restore(snapshot.state)
                 state.withLock { state in
@@ -204,6 +205,7 @@ extension EtcdConsensusLog {
         case .put(let kv):
             if key == keys.cluster {
                 state.clusterRevision = kv.createRevision
+                noteEpoch(kv.createRevision, in: &state)
             } else if key == keys.config, let config = EtcdMembershipConfig(bytes: kv.value) {
                 state.config = config
                 state.configModRevision = kv.modRevision
@@ -231,6 +233,20 @@ extension EtcdConsensusLog {
         }
     }
 
+    /// A member's state belongs to the cluster it joined: one re-created under the same key
+    /// starts its log again at 1, which this node would take as applied. It stops applying.
+    func noteEpoch(_ revision: Int64, in state: inout EngineState) {
+        guard state.wasMember else { return }
+        guard let epoch = state.epoch else {
+            state.epoch = revision
+            return
+        }
+        if epoch != revision, state.failure == nil {
+            state.failure = "the cluster under \(keys.root) in etcd was re-created (epoch revision \(epoch), now \(revision)) "
+                + "while this node applied the old one; restart it to follow the new cluster"
+        }
+    }
+
     /// After a batch: membership, removal and leadership notifications. Returns true when this
     /// node just became a member (the log must be read from the start).
     func finishBatch() -> Bool {
@@ -238,6 +254,7 @@ extension EtcdConsensusLog {
             let member = state.config.members.contains(configuration.localID)
             if member {
                 defer { state.wasMember = true }
+                if state.epoch == nil { state.epoch = state.clusterRevision }
                 return !state.wasMember
             } else if state.wasMember, !state.removed {
                 state.removed = true
@@ -254,6 +271,7 @@ extension EtcdConsensusLog {
     func applyPending() async throws(EtcdError) {
         while true {
             let next = state.withLock { state -> (UInt64, Int64, [UInt8])? in
+                guard state.failure == nil else { return nil }
                 let index = state.appliedIndex + 1
                 guard let entry = state.pending.removeValue(forKey: index) else { return nil }
                 return (index, entry.revision, entry.data)

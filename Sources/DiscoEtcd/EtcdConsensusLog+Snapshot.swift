@@ -33,11 +33,13 @@ struct EtcdSnapshotManifest: Sendable, Hashable {
 // MARK: - Writing and reading snapshots
 
 extension EtcdConsensusLog {
-    /// Stores the state as of `index` and deletes the log keys it covers, fenced by leadership.
+    /// Stores the state as of `index` and deletes the log keys it covers, fenced by leadership
+    /// and by the epoch of the cluster whose state it is.
     /// A snapshot larger than one etcd request allows (``Configuration/maxBatchBytes``) is
     /// written in chunks first; one transaction then points at them and trims the log.
     func writeSnapshot(at index: UInt64) async throws(EtcdError) {
-        guard let leadership = state.withLock({ $0.leadership }) else { return }
+        guard let (leadership, epoch) = state.withLock({ state in state.leadership.map { ($0, state.epoch ?? state.clusterRevision ?? 0) } }) else { return }
+        let fence = [leadership.fence, EtcdCompare(keys.cluster, .createRevision(epoch))]
         let value = EtcdSnapshotValue(index: index, state: applier.snapshot()).bytes
         let chunkSize = max(1, configuration.maxBatchBytes)
         var switchOver: [EtcdOp]
@@ -48,7 +50,7 @@ extension EtcdConsensusLog {
             let starts = Array(stride(from: 0, to: value.count, by: chunkSize))
             for (number, start) in starts.enumerated() {
                 let chunk = Array(value[start..<min(start + chunkSize, value.count)])
-                let written = try await client.txn(EtcdTxn(compare: [leadership.fence],
+                let written = try await client.txn(EtcdTxn(compare: fence,
                                                            success: [.put(key: keys.snapshotChunk(index, number), value: chunk)]),
                                                    operation: "snapshot chunk \(number) of \(starts.count) at \(index)")
                 guard written.succeeded else { return }
@@ -57,7 +59,7 @@ extension EtcdConsensusLog {
             switchOver = [.put(key: keys.snapshotManifest, value: manifest.bytes), .delete(key: keys.snapshot),
                           .deleteRange(from: keys.snapshotChunkPrefix, to: keys.snapshotChunk(index, nil))]
         }
-        let result = try await client.txn(EtcdTxn(compare: [leadership.fence],
+        let result = try await client.txn(EtcdTxn(compare: fence,
                                                   success: switchOver + [.deleteRange(from: keys.log(0), to: keys.log(index + 1))]),
                                           operation: "snapshot at \(index)")
         if result.succeeded { state.withLock { $0.snapshotIndex = index } }

@@ -80,7 +80,8 @@ public final class EtcdConsensusLog: Sendable {
         public var removedBy: NodeID?
         /// The last failure talking to etcd, cleared by the next success.
         public var lastError: String?
-        /// Why the engine stopped applying (a snapshot that does not restore), if it did.
+        /// Why the engine stopped applying (a snapshot that does not restore, the cluster
+        /// re-created under its key), if it did.
         public var failure: String?
         public var isStopped: Bool
     }
@@ -123,7 +124,8 @@ public final class EtcdConsensusLog: Sendable {
             // Like a Raft node outside the cluster, a node that is not (and was not) a member knows no leader.
             let follows = state.wasMember
             // Only a voter leads: one removed while it waited in etcd's election line does not.
-            let leads = mine && state.config.voters.contains(configuration.localID) && !state.stopped
+            // A failed engine (it stopped applying) does not lead either.
+            let leads = mine && state.config.voters.contains(configuration.localID) && !state.stopped && state.failure == nil
             // First in line is not yet leading: until its campaign returns (and it has read seq),
             // it refuses proposals, so it does not name itself leader. Others already name it
             // (and a forward to it gets a "leadership is changing" 503 in that short window).
@@ -190,6 +192,8 @@ public final class EtcdConsensusLog: Sendable {
 /// Everything the engine knows, guarded by one lock.
 struct EngineState {
     var clusterRevision: Int64?
+    /// The create revision of the cluster this node became a member of (the epoch its state is of).
+    var epoch: Int64?
     var config = EtcdMembershipConfig()
     var configModRevision: Int64 = 0
     var seqModRevision: Int64 = 0

@@ -70,4 +70,38 @@ import Testing
             await node.stop()
         }
     }
+
+    /// A cluster deleted from etcd and bootstrapped again under the same key starts its log at 1.
+    /// Before the fix a node of the old cluster kept its applied index, ignored the new log's
+    /// entries (their indexes were "already applied"), and as the new cluster's leader answered
+    /// proposals with indexes it had never applied.
+    @Test func aNodeOfAClusterReCreatedUnderItsKeyStopsApplying() async throws {
+        try await withEtcd { etcd in
+            let key = freshDiscoKey()
+            let keys = EtcdClusterKeys(discoKey: key)
+            let client = etcdClient(etcd.endpoints)
+            let node = EtcdLogNode("1", key: key, etcd: etcd)
+            do {
+                try await node.log.bootstrap(voters: ["1"])
+                try await waitUntil("node 1 to lead") { node.log.status.isLeader }
+                for number in 1...3 { _ = try await node.log.propose(Array("old \(number)".utf8)) }
+                try await client.delete(keys.root, prefix: true)
+                let other = EtcdConsensusLog(configuration: .init(localID: "9", keys: keys), client: client,
+                                             applier: .init(apply: { _, _, _ in }, snapshot: { [] }, restore: { _ in }))
+                try await other.bootstrap(voters: ["1"])
+                try await waitUntil("node 1 to lead the new cluster or report the old one gone", timeout: .seconds(20)) {
+                    node.log.status.isLeader || node.log.status.failure != nil
+                }
+                do throws(EtcdConsensusError) {
+                    let index = try await node.log.propose(Array("new".utf8))
+                    Issue.record("node 1 answered index \(index) of the new log, having applied only \(node.appliedIndexes)")
+                } catch {}
+                #expect(node.log.status.failure?.contains("re-created") == true, "\(node.log.status.failure ?? "no failure")")
+            } catch {
+                await node.stop()
+                throw error
+            }
+            await node.stop()
+        }
+    }
 }

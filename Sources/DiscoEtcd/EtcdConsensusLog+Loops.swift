@@ -148,14 +148,7 @@ extension EtcdConsensusLog {
     /// Reads every key under the root at one revision: restores a newer snapshot, applies the
     /// log after what was applied, and rebuilds the view of config, election and members.
     func resync() async throws(EtcdError) -> Int64 {
-        var kvs: [EtcdKeyValue] = []
-        var range = try await client.range(keys.root, limit: 1000)
-        let revision = range.revision
-        kvs += range.kvs
-        while range.more, let last = range.kvs.last {
-            range = try await client.range(keys.root, limit: 1000, revision: revision, fromKey: last.key + "\u{0}")
-            kvs += range.kvs
-        }
+        let (kvs, revision) = try await readRoot()
         // The configuration first (whether this node is a member decides whether the log
         // applies), replacing the view in one step so no reader sees it half rebuilt.
         state.withLock { state in
@@ -182,6 +175,38 @@ extension EtcdConsensusLog {
         for kv in kvs where keys.logIndex(kv.key) != nil { try await handle(.put(kv)) }
         return revision
     }
+
+    /// Every key under the root at one revision, in pages small enough for one HTTP answer:
+    /// values (log entries, snapshot chunks) can be 1 MiB each, and the client refuses an answer
+    /// over 64 MiB. A page holds about ``resyncPageBytes`` of what the last page's largest value
+    /// suggests (at most twice the last page's keys); an answer still too large is asked again
+    /// for half as many keys.
+    func readRoot() async throws(EtcdError) -> (kvs: [EtcdKeyValue], revision: Int64) {
+        var kvs: [EtcdKeyValue] = []
+        var revision: Int64 = 0
+        var from: String?
+        var limit = 16
+        while true {
+            let page: EtcdRange
+            do throws(EtcdError) {
+                page = try await client.range(keys.root, limit: limit, revision: revision, fromKey: from)
+            } catch {
+                // An answer over the client's limit is "malformed"; fewer keys make it smaller.
+                guard case .malformed = error.kind, limit > 1 else { throw error }
+                limit /= 2
+                continue
+            }
+            if revision == 0 { revision = page.revision }
+            kvs += page.kvs
+            guard page.more, let last = page.kvs.last else { return (kvs, revision) }
+            from = last.key + "\u{0}"
+            let largest = page.kvs.map { $0.key.utf8.count + $0.value.count }.max() ?? 1
+            limit = max(1, min(1000, limit * 2, Self.resyncPageBytes / max(1, largest)))
+        }
+    }
+
+    /// About how many bytes of keys and values one page of ``readRoot()`` asks for.
+    static let resyncPageBytes = 8 << 20
 
     /// Takes one change into the view; log entries are applied in index order.
     func handle(_ event: EtcdWatchEvent) async throws(EtcdError) {

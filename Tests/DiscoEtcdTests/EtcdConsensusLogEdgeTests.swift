@@ -7,6 +7,39 @@ import Testing
 /// The etcd consensus log at its edges: a log too large for one read, appends etcd refuses or
 /// that land as the engine stops, and a cluster re-created under the same key.
 @Suite(.serialized) struct EtcdConsensusLogEdgeTests {
+    /// A node reads the whole prefix when it starts, when it joins and after its watch breaks.
+    /// Before the fix it asked for 1,000 keys per page; with 1 MiB entries one page was larger
+    /// than the HTTP client's 64 MiB body limit, so the read failed every time: the leader, whose
+    /// watch stream broke at that same limit, stopped applying (its 48th proposal never
+    /// returned), and a learner added to the cluster never caught up.
+    @Test func aLogLargerThanOneHTTPResponseIsReadInPages() async throws {
+        try await withEtcd { etcd in
+            let key = freshDiscoKey()
+            let leader = EtcdLogNode("1", key: key, etcd: etcd, snapshotEvery: 0)
+            var late: EtcdLogNode?
+            do {
+                try await leader.log.bootstrap(voters: ["1"])
+                try await waitUntil("node 1 to lead") { leader.log.status.isLeader }
+                let entry = [UInt8](repeating: 0x62, count: 1 << 20)
+                for number in 1...52 {
+                    _ = try await outcome(of: "entry \(number) to be applied", within: .seconds(60)) { try await leader.log.propose(entry) }.get()
+                }
+                let joiner = EtcdLogNode("2", key: key, etcd: etcd, snapshotEvery: 0)
+                late = joiner
+                try await leader.log.addLearner("2")
+                try await waitUntil("the new node to read and apply the whole log", timeout: .seconds(120)) {
+                    joiner.appliedIndexes == Array(1...52)
+                }
+            } catch {
+                await late?.stop()
+                await leader.stop()
+                throw error
+            }
+            await late?.stop()
+            await leader.stop()
+        }
+    }
+
     /// An append whose compare on `seq` fails writes nothing. Before the fix, after losing three
     /// such races the proposer was told etcd was unavailable (the node's "outcome unknown; check
     /// before retrying") although etcd had definitely written nothing.

@@ -1,4 +1,5 @@
 import COpenSSL
+import Synchronization
 
 // MARK: - AES-256-GCM
 
@@ -8,6 +9,10 @@ import COpenSSL
 /// Sealed output is the ciphertext (as long as the plaintext) followed by the 16-byte tag.
 /// Opening checks the tag over the ciphertext and the associated data before returning anything.
 enum AES256GCM {
+    /// The cipher, fetched from the default provider once: the legacy `EVP_aes_256_gcm()`
+    /// makes OpenSSL 3 look the implementation up again on every init.
+    static let cipher = FetchedCipher()
+
     static let keyByteCount = 32
     static let nonceByteCount = 12
     static let tagByteCount = 16
@@ -24,7 +29,7 @@ enum AES256GCM {
         }
         guard let context = EVP_CIPHER_CTX_new() else { throw CryptoError.fromOpenSSL("EVP_CIPHER_CTX_new") }
         defer { EVP_CIPHER_CTX_free(context) }
-        guard EVP_EncryptInit_ex(context, EVP_aes_256_gcm(), nil, bytes(key), bytes(nonce)) == 1 else {
+        guard EVP_EncryptInit_ex(context, cipher.pointer, nil, bytes(key), bytes(nonce)) == 1 else {
             throw CryptoError.fromOpenSSL("EVP_EncryptInit_ex")
         }
         var written: Int32 = 0
@@ -92,7 +97,7 @@ enum AES256GCM {
         else { return false }
         guard let context = EVP_CIPHER_CTX_new() else { return false }
         defer { EVP_CIPHER_CTX_free(context) }
-        guard EVP_DecryptInit_ex(context, EVP_aes_256_gcm(), nil, bytes(key), bytes(nonce)) == 1 else { return false }
+        guard EVP_DecryptInit_ex(context, cipher.pointer, nil, bytes(key), bytes(nonce)) == 1 else { return false }
         var written: Int32 = 0
         if associatedData.count > 0 {
             guard EVP_DecryptUpdate(context, nil, &written, bytes(associatedData), Int32(associatedData.count)) == 1 else { return false }
@@ -120,6 +125,44 @@ enum AES256GCM {
     /// A typed view of raw bytes for OpenSSL (nil for an empty buffer, which is then not read).
     private static func bytes(_ buffer: UnsafeRawBufferPointer) -> UnsafePointer<UInt8>? {
         buffer.baseAddress?.assumingMemoryBound(to: UInt8.self)
+    }
+}
+
+/// AES-256-GCM as fetched from OpenSSL's default provider, or the legacy table entry when the
+/// fetch fails.
+///
+/// `@unchecked Sendable`: the pointer is set once in `init` and never changed; OpenSSL documents
+/// a fetched `EVP_CIPHER` as immutable and safe to use from any number of threads at once (it
+/// is reference-counted and only read by `EVP_*Init_ex`), and it is never freed (one per process).
+final class FetchedCipher: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    init() {
+        pointer = EVP_CIPHER_fetch(nil, "AES-256-GCM", nil) ?? EVP_aes_256_gcm()
+    }
+}
+
+// MARK: - Nonces
+
+/// The nonces of one sealer: a random 96-bit base, XORed with a per-sealer counter (the
+/// construction TLS 1.3 uses for its record nonces). Every nonce of a sequence differs from the
+/// others; two sequences under one key share a nonce only if their random bases fall within
+/// 2^64 of each other, a chance of about 2^-32 per pair even at 2^64 messages each. It saves a
+/// `RAND_bytes` per message.
+final class NonceSequence: Sendable {
+    private let base: [UInt8]
+    private let counter = Atomic<UInt64>(0)
+
+    init() throws(CryptoError) {
+        base = try SecureRandom.bytes(AES256GCM.nonceByteCount)
+    }
+
+    /// The next nonce.
+    func next() -> [UInt8] {
+        let count = counter.add(1, ordering: .relaxed).newValue
+        var nonce = base
+        for index in 0..<8 { nonce[4 + index] ^= UInt8(truncatingIfNeeded: count >> (56 - 8 * UInt64(index))) }
+        return nonce
     }
 }
 

@@ -6,8 +6,9 @@ import DiscoCore
 //
 //     version (u8 = 0x81) | nonce (12 bytes) | ciphertext | tag (16 bytes)
 //
-// AES-256-GCM under the keyring's primary key, with a fresh random nonce from OpenSSL's
-// RAND_bytes per message. The associated data (authenticated, never sent) is
+// AES-256-GCM under the keyring's primary key. Each sealer's nonces are a random 96-bit base
+// from OpenSSL's RAND_bytes XORed with a message counter, so no two of its messages share one.
+// The associated data (authenticated, never sent) is
 //
 //     "disco-gossip" | 0x00 | version | purpose (1 datagram, 2 push-pull, 3 Raft frame) | label (UTF-8)
 //
@@ -40,11 +41,15 @@ extension SWIM {
         public let label: String
         /// Associated data per purpose, indexed by `Purpose.rawValue - 1`.
         private let associatedData: [[UInt8]]
+        /// This sealer's nonces (nil if OpenSSL could not give a random base: each message then
+        /// takes a random nonce, which fails the same way and is reported then).
+        private let nonces: NonceSequence?
 
         public init(keyring: GossipKeyring, label: String = "") {
             self.keyring = keyring
             self.label = label
             associatedData = Purpose.allCases.map { Self.context + [Self.version, $0.rawValue] + Array(label.utf8) }
+            nonces = try? NonceSequence()
         }
 
         /// The same label with another keyring.
@@ -52,9 +57,11 @@ extension SWIM {
 
         // MARK: Sealing
 
-        /// Seals `plaintext` with the primary key and a fresh random nonce.
+        /// Seals `plaintext` with the primary key and a nonce this sealer never used before
+        /// (``NonceSequence``).
         public func seal(_ plaintext: [UInt8], purpose: Purpose) throws(CryptoError) -> [UInt8] {
-            let nonce = try SecureRandom.bytes(AES256GCM.nonceByteCount)
+            let nonce: [UInt8]
+            if let nonces { nonce = nonces.next() } else { nonce = try SecureRandom.bytes(AES256GCM.nonceByteCount) }
             var envelope = [Self.version] + nonce
             envelope.reserveCapacity(Self.overhead + plaintext.count)
             try AES256GCM.seal(plaintext, key: keyring.primary.bytes, nonce: nonce,

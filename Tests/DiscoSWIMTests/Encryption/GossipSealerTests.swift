@@ -24,6 +24,22 @@ import Testing
         return nil
     }
 
+    /// No two messages of a sealer, or of its copies, share a nonce; another sealer under the
+    /// same key starts from another random base.
+    @Test func noncesNeverRepeat() throws {
+        let copy = sealer
+        var seen = Set<[UInt8]>()
+        for index in 0..<5_000 {
+            let sealed = try (index % 2 == 0 ? sealer : copy).seal(message, purpose: .datagram)
+            #expect(seen.insert(Array(sealed[1...12])).inserted, "nonce repeated at message \(index)")
+            #expect(opened(sealer.open(sealed, purpose: .datagram)) == message)
+        }
+        let other = SWIM.GossipSealer(keyring: GossipKeyring(primary: Self.keyA), label: "prod")
+        for _ in 0..<100 {
+            #expect(seen.insert(Array(try other.seal(message, purpose: .datagram)[1...12])).inserted)
+        }
+    }
+
     @Test func sealedMessageOpensToThePlaintextAndHidesIt() throws {
         let sealed = try sealer.seal(message, purpose: .datagram)
         #expect(sealed.count == message.count + SWIM.GossipSealer.overhead)

@@ -61,6 +61,25 @@ struct HTTPServerShutdownTests {
         #expect(server.openConnections == 0)
     }
 
+    @Test("shutdown lets a response still being sent to a slow reader go out whole before it closes")
+    func shutdownFinishesSendingAQueuedResponse() async throws {
+        // More than the loopback socket buffers hold: most of it waits in the server's queue
+        // while the client has not read yet.
+        let body = [UInt8](repeating: UInt8(ascii: "x"), count: 32 * 1024 * 1024)
+        let server = try await HTTPServer.start { _ in HTTPResponse(status: 200, body: .bytes(body)) }
+        let client = try connect(server)
+        try client.send("GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+        // The response has begun to arrive: the handler has answered and the rest is queued.
+        try await waitUntil("the response to start") { await client.waitReadable(milliseconds: 100) }
+        let shutdown = Task { await server.shutdown(gracePeriod: .seconds(30)) }
+        let response = try await client.readResponse()
+        #expect(response.status == 200)
+        #expect(response.body.count == body.count, "the response was cut short by the shutdown")
+        #expect(try await client.isClosedByPeer())
+        await shutdown.value
+        #expect(server.openConnections == 0)
+    }
+
     @Test func shutdownForceClosesAfterTheGracePeriod() async throws {
         let gate = Gate()
         let server = try await HTTPServer.start { _ in

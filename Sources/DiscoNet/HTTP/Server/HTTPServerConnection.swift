@@ -331,11 +331,12 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         setDeadline(after: .seconds(2), .closeSilently)
     }
 
-    /// Shutdown has begun: idle connections close now, busy ones after their current response.
+    /// Shutdown has begun: idle connections close now, busy ones after their current response
+    /// (one whose response is still being sent, after it has gone: see `outboundDrained`).
     func beginGracefulClose() {
         guard phase == .open else { return }
         closeAfterResponse = true
-        if !inFlight && buffer.count == 0 && parser.isAtMessageBoundary { closeNow() }
+        if !inFlight && buffer.count == 0 && parser.isAtMessageBoundary && pendingOutboundBytes == 0 { closeNow() }
     }
 
     func closeNow() {

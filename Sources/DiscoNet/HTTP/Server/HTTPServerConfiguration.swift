@@ -15,7 +15,9 @@ public struct HTTPServerConfiguration: Sendable {
     /// Time allowed to receive a complete request head, from its first byte (or from accept for
     /// the first request). On expiry: `408` and close, which defeats slowloris clients.
     public var headerReadTimeout: Duration
-    /// How long an idle keep-alive connection (or a stalled body upload) may wait; then it is closed.
+    /// How long an idle keep-alive connection (or a stalled body upload, or a client that takes
+    /// none of a response being sent) may wait; then it is closed. The idle wait starts once the
+    /// last response has been sent, so a slow client that keeps reading is never cut off.
     public var idleTimeout: Duration
     /// Most open connections; connections beyond it get `503` and are closed.
     public var maxConnections: Int

@@ -61,11 +61,15 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     private var outboundOffset = 0
     @exclusivity(unchecked) private var drainWaiters: [CheckedContinuation<Void, any Error>] = []
 
-    private var deadline: UInt64 = 0
+    // The deadlines (see `+Deadline`).
+    var deadline: UInt64 = 0
+    /// While queued response bytes wait for the peer: when the connection closes unless the
+    /// peer has taken some of them by then (0: nothing waits).
+    var sendDeadline: UInt64 = 0
     /// What the deadline timer calls; cleared once the connection is closed or handed off.
-    private lazy var timerTarget = TimerTarget(self)
-    private var deadlineAction = DeadlineAction.closeSilently
-    private var armedAt: UInt64 = 0
+    lazy var timerTarget = TimerTarget(self)
+    var deadlineAction = DeadlineAction.closeSilently
+    var armedAt: UInt64 = 0
 
     static let drainHighWater = 256 * 1024
 
@@ -223,6 +227,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
                     outboundOffset = 0
                     wantWrite = true
                     updateInterest()
+                    setSendDeadline()
                     return
                 case .wrote(let count):
                     written += count
@@ -253,6 +258,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
 
     private func flushOutbound() {
         guard phase == .open else { return }
+        var progressed = false
         while outboundOffset < outbound.count {
             let result = outbound.withUnsafeBytes { transport.write(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }
             switch result {
@@ -264,9 +270,12 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
                     wantWrite = true
                     updateInterest()
                 }
+                // The peer took some: it has another idle timeout to take the rest.
+                if progressed || sendDeadline == 0 { setSendDeadline() }
                 return
             case .wrote(let count):
                 outboundOffset += count
+                progressed = true
             }
         }
         outbound.removeAll(keepingCapacity: outbound.count <= 64 * 1024)
@@ -279,6 +288,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     }
 
     private func outboundDrained() {
+        if sendDeadline != 0 { sendDrained() }
         if pausedForOutput {
             pausedForOutput = false
             resumeReading()
@@ -368,48 +378,5 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
             waiter.resume(returning: false)
         }
         shared.remove(self)
-    }
-
-    // MARK: Deadline (one re-armed timer per connection)
-
-    func setDeadline(after delay: Duration, _ action: DeadlineAction) {
-        deadline = loop.turnNanoseconds &+ MonotonicClock.nanoseconds(delay)
-        deadlineAction = action
-        armTimer()
-    }
-
-    func clearDeadline() { deadline = 0 }
-
-    /// The connection no longer needs its deadline (closed or handed off): a timer still queued
-    /// no longer reaches it.
-    func releaseTimer() {
-        deadline = 0
-        timerTarget.target = nil
-    }
-
-    private func armTimer() {
-        guard phase == .open || phase == .lingering, deadline != 0, armedAt == 0 || armedAt > deadline else { return }
-        let at = deadline
-        armedAt = at
-        let target = timerTarget
-        _ = loop.scheduleTimer(at: at) { target.target?.timerFired(at: at) }
-    }
-
-    private func timerFired(at: UInt64) {
-        if armedAt == at { armedAt = 0 }
-        guard phase == .open || phase == .lingering, deadline != 0 else { return }
-        if MonotonicClock.nowNanoseconds() >= deadline {
-            deadline = 0
-            switch deadlineAction {
-            case .closeSilently:
-                closeNow()
-            case .headerTimeout:
-                failRequest(HTTPParseError(status: 408, reason: "request not received within \(shared.configuration.headerReadTimeout)"))
-            case .bodyTimeout:
-                failRequest(HTTPParseError(status: 408, reason: "request body stalled: nothing received for \(shared.configuration.idleTimeout)"))
-            }
-        } else {
-            armTimer()
-        }
     }
 }

@@ -29,6 +29,12 @@ extension HTTPServerConnection {
                 if exchange.body.bufferedBytes >= shared.configuration.requestBodyBuffer { break }
             } else if !acceptsRequests {
                 break
+            } else if pendingOutboundBytes > Self.drainHighWater {
+                // The client is not reading its answers: the requests it pipelined wait until they
+                // drain (`outboundDrained`), or each would queue a response without bound. Their
+                // arrival is not late: no header deadline starts for them.
+                pauseForOutput()
+                return
             } else if parser.isAtHeadStart, let inline = shared.configuration.inlineHandler, inline.takesHeadViews,
                       offerHeadView(to: inline) {
                 continue

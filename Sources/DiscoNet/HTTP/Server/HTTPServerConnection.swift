@@ -128,8 +128,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
             if !hangUp && pendingOutboundBytes > Self.drainHighWater {
                 // The peer sends requests but does not read the answers: read no more until they
                 // drain, or its pipelined requests would queue responses without bound.
-                pausedForOutput = true
-                pauseReading()
+                pauseForOutput()
                 return
             }
             guard let space = buffer.writableSpace(maxCapacity: maxBufferCapacity) else {
@@ -165,8 +164,9 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     }
 
     /// Once the peer has half-closed and nothing more can be answered, close (after flushing).
+    /// Requests held back until the answers drain (`pauseForOutput`) are still to be answered.
     func closeIfPeerIsDone() {
-        guard peerClosed, phase == .open, !inFlight, !processingInput else { return }
+        guard peerClosed, phase == .open, !inFlight, !processingInput, !pausedForOutput else { return }
         if pendingOutboundBytes == 0 {
             closeNow()
         } else {
@@ -183,6 +183,12 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
             case .read: continue
             }
         }
+    }
+
+    /// Reads and parses nothing more until the queued answers have drained (`outboundDrained`).
+    func pauseForOutput() {
+        pausedForOutput = true
+        pauseReading()
     }
 
     func pauseReading() {
@@ -292,6 +298,9 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         if pausedForOutput {
             pausedForOutput = false
             resumeReading()
+            // Answers the requests already buffered (which no readiness will announce), or
+            // closes when the peer has half-closed meanwhile.
+            processInput()
         }
         if !drainWaiters.isEmpty {
             let waiters = drainWaiters

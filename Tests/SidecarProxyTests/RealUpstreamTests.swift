@@ -15,6 +15,9 @@ struct RealUpstreamTests {
             add_header X-Upstream nginx always;
             return 200 "$request_method $request_uri host=[$host] xff=[$http_x_forwarded_for] proto=[$http_x_forwarded_proto] xfh=[$http_x_forwarded_host] fwd=[$http_forwarded] id=[$http_app_id] key=[$http_app_key] hop=[$http_disco_sidecar_hop] te=[$http_te] len=[$content_length] body=[$request_body]";
         }
+        location = /sized {
+            return 200 "0123456789";
+        }
         location /hop {
             add_header Connection "close, X-Hop" always;
             add_header X-Hop dropped always;
@@ -55,6 +58,23 @@ struct RealUpstreamTests {
     }
 
     /// nginx cannot echo a body by itself: an in-process upstream counts what arrives.
+    @Test("a HEAD answer keeps nginx's Content-Length, and sends no body")
+    func headAnswerKeepsTheUpstreamLength() async throws {
+        let nginx = try await NginxFixture.start(http: "", server: Self.nginxEcho)
+        defer { Task { await nginx.stop() } }
+        let upstream = SocketAddress(numericHost: "127.0.0.1", port: nginx.port)!
+        try await withProxy(proxyConfiguration([("nginx", upstream)])) { proxy in
+            let address = try #require(proxy.localAddress)
+            let client = try RawSocketClient(connectTo: address)
+            try client.send("HEAD /sized HTTP/1.1\r\nHost: t\r\n\r\n")
+            let head = try await client.readResponse(headRequest: true)
+            #expect(head.status == 200)
+            #expect(head.header("Content-Length") == "10", "\(head)")
+            try client.send("GET /sized HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try await client.readResponse().bodyText == "0123456789")
+        }
+    }
+
     @Test func fixedAndChunkedBodiesArriveWhole() async throws {
         let recording = try await RecordingUpstream.start(name: "rec")
         try await withProxy(proxyConfiguration([("rec", recording.address)])) { proxy in

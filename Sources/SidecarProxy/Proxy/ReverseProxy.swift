@@ -276,8 +276,13 @@ public final class ReverseProxy: Sendable {
     /// whole (a failure there is still a clean 502); others stream, and a failure half-way
     /// closes the client's connection without ending the body, so it is never taken as complete.
     func relay(_ answer: HTTPClientStreamingResponse, method: String, upstream: String, address: String) async -> HTTPResponse {
-        let headers = HTTPHeaders(ForwardingHeaders.response(answer.headers.fields))
+        var headers = HTTPHeaders(ForwardingHeaders.response(answer.headers.fields))
         let bodyless = method == "HEAD" || answer.status == 204 || answer.status == 304 || (100..<200).contains(answer.status)
+        // A HEAD or 304 answer tells the length of a body it does not carry: the client gets the
+        // upstream's (the server writes it as the length of no body; it frames nothing).
+        if method == "HEAD" || answer.status == 304, let length = answer.headers["Content-Length"] {
+            headers.set(name: "Content-Length", value: length)
+        }
         let body = answer.body
         if !bodyless, let text = answer.headers["Content-Length"], let length = Int(text), length <= Self.wholeBodyLimit {
             // Usually the whole body came with the head: no read, no watch.

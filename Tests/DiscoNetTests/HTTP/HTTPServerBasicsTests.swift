@@ -124,6 +124,27 @@ struct HTTPServerBasicsTests {
         }
     }
 
+    @Test("a HEAD answer keeps the Content-Length its handler states (a proxy relaying its upstream's)")
+    func headResponseKeepsTheStatedLength() async throws {
+        // As the sidecar's proxy answers a HEAD: the upstream's fields, no body to send.
+        let relaying: HTTPHandler = { request in
+            let body: HTTPResponseBody = request.path == "/stream" ? .stream { _ in } : .bytes([])
+            return HTTPResponse(headers: ["Content-Length": "123456"], body: body)
+        }
+        try await withServer(handler: relaying) { server in
+            let client = try connect(server)
+            for path in ["/stream", "/bytes"] {
+                try client.send("HEAD \(path) HTTP/1.1\r\nHost: t\r\n\r\n")
+                let head = try await client.readResponse(headRequest: true)
+                #expect(head.status == 200)
+                #expect(head.header("Content-Length") == "123456", "\(path): \(head)")
+            }
+            // No body followed: the connection is still in step.
+            try client.send("GET /g HTTP/1.1\r\nHost: t\r\n\r\n")
+            #expect(try await client.readResponse().header("Content-Length") == "0")
+        }
+    }
+
     @Test func streamedResponseIsChunked() async throws {
         let streaming: HTTPHandler = { _ in
             HTTPResponse(body: .stream { writer in

@@ -35,13 +35,17 @@ extension HTTPServerConnection {
         var keepAlive = wantsKeepAlive(head, response)
         let status = response.status
         let bodyless = head.method == "HEAD" || (100..<200).contains(status) || status == 204 || status == 304
+        // A HEAD or 304 answer has no body but tells the length the body would have: one the
+        // handler states (a proxy relaying its upstream's answer) is kept.
+        let statedLength = bodyless && status >= 200 && status != 204 ? (try? HTTPSyntax.contentLength(response.headers)) ?? nil : nil
         switch response.body.storage {
         case .handOff(let takeOver):
             return beginHandOff(response, head: head, takeOver)
         case .bytes(let bytes):
             // The handler is done with the request body: whatever is left of it is dropped.
             if !discardUnreadBody() { keepAlive = false }
-            let length: Int? = (status == 204 || (100..<200).contains(status)) ? nil : bytes.count
+            let length: Int? = (status == 204 || (100..<200).contains(status)) ? nil
+                : bytes.isEmpty ? statedLength ?? 0 : bytes.count
             send { out in
                 HTTPResponseEncoder.appendHead(response, version: head.version, contentLength: length, chunked: false,
                                                keepAlive: keepAlive, to: &out)
@@ -52,7 +56,7 @@ extension HTTPServerConnection {
         case .stream(let produce):
             if bodyless {
                 if !discardUnreadBody() { keepAlive = false }
-                send(HTTPResponseEncoder.head(response, version: head.version, contentLength: nil, chunked: false, keepAlive: keepAlive))
+                send(HTTPResponseEncoder.head(response, version: head.version, contentLength: statedLength, chunked: false, keepAlive: keepAlive))
                 finishResponse(keepAlive: keepAlive)
                 return .finished
             }

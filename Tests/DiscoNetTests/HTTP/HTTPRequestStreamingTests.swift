@@ -89,6 +89,19 @@ struct HTTPRequestStreamingTests {
         }
     }
 
+    @Test("a streamed refusal of a body never invited says that the connection closes after it")
+    func streamedRefusalWithoutReadingAnnouncesTheClose() async throws {
+        let responder = HTTPResponder { _ in HTTPResponse(status: 403, body: .stream { writer in try await writer.write("denied") }) }
+        try await withServer(responder: responder) { server in
+            let (response, client) = try await exchange(server,
+                "PUT /x HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+            #expect(response.status == 403)
+            #expect(response.bodyText == "denied")
+            #expect(response.header("Connection") == "close", "the connection closes without the response saying so")
+            #expect(try await client.isClosedByPeer())
+        }
+    }
+
     @Test func refusalWithoutReadingNeverInvitesTheBody() async throws {
         let responder = HTTPResponder { _ in .text("no key", status: 401) }
         try await withServer(responder: responder) { server in

@@ -62,6 +62,10 @@ extension HTTPServerConnection {
             }
             let chunked = head.version.minor >= 1
             if !chunked { keepAlive = false }
+            // A body the client waits to be invited to will not come now that a final answer
+            // has begun (`100 Continue` can no longer go out): the connection closes after
+            // this response, and its head says so.
+            if exchange.body.expectsContinue && !exchange.body.sentContinue && !exchange.body.complete { keepAlive = false }
             send(HTTPResponseEncoder.head(response, version: head.version, contentLength: nil, chunked: chunked, keepAlive: keepAlive))
             return .stream(produce, chunked: chunked, keepAlive: keepAlive)
         }

@@ -11,6 +11,8 @@ import Synchronization
 final class BodyWatchdog: Sendable {
     private struct Entry {
         var lastProgress: ContinuousClock.Instant
+        /// Waiting for the client to take a piece, not for the upstream: not timed.
+        var paused = false
         let abandon: @Sendable () -> Void
     }
 
@@ -37,10 +39,19 @@ final class BodyWatchdog: Sendable {
         }
     }
 
-    /// The body moved on.
+    /// The body moved on (and the watch resumes if it was paused).
     func progress(_ id: UInt64) {
         let now = ContinuousClock.now
-        state.withLock { $0.entries[id]?.lastProgress = now }
+        state.withLock { state in
+            state.entries[id]?.lastProgress = now
+            state.entries[id]?.paused = false
+        }
+    }
+
+    /// The proxy waits for the client (a piece being written), not for the upstream: the read
+    /// timeout does not run until the next ``progress(_:)``.
+    func pause(_ id: UInt64) {
+        state.withLock { $0.entries[id]?.paused = true }
     }
 
     /// Stops watching; true when the body was abandoned for stalling.
@@ -62,7 +73,7 @@ final class BodyWatchdog: Sendable {
             let deadline = ContinuousClock.now - timeout
             let stalled = state.withLock { state -> [@Sendable () -> Void] in
                 var abandon: [@Sendable () -> Void] = []
-                for (id, entry) in state.entries where entry.lastProgress < deadline {
+                for (id, entry) in state.entries where !entry.paused && entry.lastProgress < deadline {
                     state.entries[id] = nil
                     state.expired.insert(id)
                     abandon.append(entry.abandon)

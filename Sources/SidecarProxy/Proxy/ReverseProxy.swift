@@ -311,7 +311,9 @@ public final class ReverseProxy: Sendable {
             let watch = watchdog.watch { body.close() }
             do {
                 for try await piece in body {
-                    watchdog.progress(watch)
+                    // A slow client is not a slow upstream: the wait for it to take the piece
+                    // is not timed (the server closes a client that takes nothing).
+                    watchdog.pause(watch)
                     try await writer.write(piece)
                     watchdog.progress(watch)
                 }

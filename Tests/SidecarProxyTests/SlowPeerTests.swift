@@ -38,4 +38,51 @@ struct SlowPeerTests {
         }
         await upstream.shutdown(gracePeriod: .seconds(1))
     }
+
+    /// A client whose streamed upload takes longer than the read timeout, sending all along, gets
+    /// the upstream's answer: the read timeout bounds the wait for the upstream once the body has
+    /// gone, not the upload. It used to bound the whole exchange up to the response head, so an
+    /// upload still under way when it ran out was cut off with a 504.
+    @Test func anUploadThatTakesLongerThanTheReadTimeoutIsAnswered() async throws {
+        let upstream = try await HTTPServer.start(responder: HTTPResponder { request in
+            var bytes = 0
+            for try await piece in request.body { bytes += piece.count }
+            return .text("got \(bytes)")
+        })
+        var configuration = proxyConfiguration([("up", upstream.localAddress)])
+        configuration.readTimeout = .milliseconds(500)
+        try await withProxy(configuration) { proxy in
+            let client = HTTPClient()
+            var request = HTTPClientRequest(method: "POST", url: proxy.url + "/upload")
+            // A client on a slow link: a piece every 100 ms for three seconds, six read timeouts.
+            request.bodyStream = .writer { writer in
+                for _ in 0..<30 {
+                    try await writer.write([UInt8](repeating: 0x62, count: 1000))
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            }
+            let response = try await client.send(request, timeout: .seconds(60))
+            #expect(response.status == 200, "\(String(decoding: response.body, as: UTF8.self))")
+            #expect(String(decoding: response.body, as: UTF8.self) == "got 30000")
+            await client.shutdown()
+        }
+        await upstream.shutdown(gracePeriod: .seconds(1))
+    }
+
+    /// The upstream is still waited for: one that takes a streamed upload and never answers is a
+    /// 504 once the read timeout has passed after the body's end.
+    @Test func anUploadToAnUpstreamThatNeverAnswersIs504() async throws {
+        let upstream = try await ScriptedTCPUpstream(script: nil)
+        var configuration = proxyConfiguration([("silent", upstream.address)])
+        configuration.readTimeout = .milliseconds(500)
+        try await withProxy(configuration) { proxy in
+            let client = HTTPClient()
+            var request = HTTPClientRequest(method: "POST", url: proxy.url + "/upload")
+            request.bodyStream = .writer { writer in try await writer.write([UInt8](repeating: 0x63, count: 200_000)) }
+            let response = try await client.send(request, timeout: .seconds(60))
+            #expect(response.status == 504)
+            await client.shutdown()
+        }
+        await upstream.stop()
+    }
 }

@@ -242,14 +242,15 @@ public final class ReverseProxy: Sendable {
             }
         } else {
             streamed = true
-            outgoing.bodyStream = .sequence(request.body, length: request.body.declaredLength)
         }
 
         let started = ContinuousClock.now
         var attempt = 1
         while true {
             do {
-                let answer = try await self.client.execute(outgoing, timeout: configuration.readTimeout)
+                let answer = streamed
+                    ? try await executeStreamingUpload(outgoing, body: request.body, address: address)
+                    : try await self.client.execute(outgoing, timeout: configuration.readTimeout)
                 metrics.upstreamLatency(upstreamName, seconds: Self.seconds(ContinuousClock.now - started))
                 return await relay(answer, method: request.method, upstream: upstreamName, address: address)
             } catch {

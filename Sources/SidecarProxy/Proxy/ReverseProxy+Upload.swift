@@ -1,0 +1,60 @@
+import DiscoCore
+import DiscoNet
+import Sidecar
+import Synchronization
+
+// MARK: - Streamed uploads
+
+extension ReverseProxy {
+    /// Bounds the exchange of a streamed upload by itself; the watchdog bounds each wait for the
+    /// upstream and abandons the exchange sooner.
+    static let uploadExchangeLimit = Duration.seconds(365 * 86_400)
+
+    /// Sends `outgoing` with the client's `body` streamed to the upstream. The read timeout bounds
+    /// each wait for the upstream (to take a piece of the body, then for its response head) but
+    /// not the waits for the client's next piece: an upload from a slow client takes as long as
+    /// it takes (the server's idle timeout closes a client that stops sending).
+    func executeStreamingUpload(_ outgoing: HTTPClientRequest, body: HTTPRequestBody, address: String) async throws -> HTTPClientStreamingResponse {
+        let watchdog = self.watchdog
+        let exchange = AbandonableExchange()
+        let watch = watchdog.watch { exchange.cancel() }
+        var request = outgoing
+        request.bodyStream = .writer(length: body.declaredLength) { writer in
+            watchdog.pause(watch)
+            for try await piece in body {
+                watchdog.progress(watch)
+                try await writer.write(piece)
+                watchdog.pause(watch)
+            }
+            watchdog.progress(watch)
+        }
+        let client = self.client
+        let work = Task { try await client.execute(request, timeout: Self.uploadExchangeLimit) }
+        exchange.start(work)
+        let result = await withTaskCancellationHandler { await work.result } onCancel: { work.cancel() }
+        if watchdog.finish(watch) {
+            throw HTTPClientError(.timeout, host: address, detail: "no response within \(configuration.readTimeout)")
+        }
+        return try result.get()
+    }
+}
+
+/// The task of an exchange the watchdog may abandon, possibly before the task exists.
+private final class AbandonableExchange: Sendable {
+    private let state = Mutex<(task: Task<HTTPClientStreamingResponse, any Error>?, cancelled: Bool)>((nil, false))
+
+    func start(_ task: Task<HTTPClientStreamingResponse, any Error>) {
+        let cancelled = state.withLock { state in
+            state.task = task
+            return state.cancelled
+        }
+        if cancelled { task.cancel() }
+    }
+
+    func cancel() {
+        state.withLock { state in
+            state.cancelled = true
+            return state.task
+        }?.cancel()
+    }
+}

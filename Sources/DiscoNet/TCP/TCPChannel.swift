@@ -38,6 +38,8 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
     private var deadlineArmedAt: UInt64 = 0
     /// What the deadline timer calls; cleared when the channel closes (see ``TimerTarget``).
     private lazy var timerTarget = TimerTarget(self)
+    /// Run once when the channel closes (see ``whenClosed(_:)``).
+    private var closeHandlers: [() -> Void] = []
 
     private struct Write {
         let bytes: [UInt8]
@@ -313,6 +315,15 @@ final class TCPChannel: ByteStreamTransportHandler, @unchecked Sendable {
         let waiting = writes
         writes.removeAll()
         for write in waiting { write.waiter.resume(throwing: error) }
+        let handlers = closeHandlers
+        closeHandlers.removeAll()
+        for handler in handlers { handler() }
+    }
+
+    /// Runs `handler` once the channel has closed (now, if it already has), whoever closed it:
+    /// for one nobody reads or writes, a hang-up or reset noticed while idle.
+    func whenClosed(_ handler: @escaping () -> Void) {
+        if closed { handler() } else { closeHandlers.append(handler) }
     }
 }
 

@@ -18,7 +18,8 @@ extension TCPConnection {
     ///   it before reading the next, so a slow reader slows the sender instead of filling memory.
     /// - Half-close: when one side finishes sending, the other side's sending direction is shut
     ///   down after the last byte (a TCP FIN), and the opposite direction goes on.
-    /// - A failure in either direction (reset, error) closes both connections at once.
+    /// - A failure in either direction (reset, error) closes both connections at once, and so
+    ///   does a reset of a side that has already finished sending.
     ///
     /// `pendingForOther` is sent to `other` before anything read from this connection (bytes
     /// already read from this side, such as those past an HTTP head); `pendingForSelf` likewise
@@ -51,6 +52,12 @@ extension TCPConnection {
         return result
     }
 
+    /// Runs `handler` once this connection has closed, however it closed (on its loop).
+    private func whenClosed(_ handler: @escaping @Sendable () -> Void) {
+        let channel = self.channel
+        channel.loop.execute { channel.whenClosed(handler) }
+    }
+
     /// Copies `from` → `to` until `from` ends, then half-closes `to`.
     private static func pump(from: TCPConnection, to: TCPConnection, first: [UInt8]) async -> (Int, (any Error)?) {
         var total = 0
@@ -64,6 +71,10 @@ extension TCPConnection {
                 total += bytes.count
             }
             to.shutdownWrite()
+            // `from` has finished sending but stays open for the other direction, which now
+            // only waits to read `to`: nothing reads `from` to notice a reset (the client gave
+            // up). Its close (the loop closes it on the hang-up) ends that wait.
+            from.whenClosed { to.close() }
             return (total, nil)
         } catch {
             return (total, error)

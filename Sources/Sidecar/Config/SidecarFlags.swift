@@ -139,6 +139,11 @@ public struct SidecarFlags: Sendable {
         for (name, flag) in [("proxy-connect-timeout", connectTimeout), ("proxy-read-timeout", readTimeout)] where parsed[flag] <= .zero {
             throw FlagError(code: .invalidValue, flag: name, message: "-\(name) must be above 0, e.g. 5s")
         }
+        // The drain timeout is added to the node's shutdown grace, which must stay positive.
+        guard configuration.drainTimeout >= .zero else {
+            throw FlagError(code: .invalidValue, flag: "proxy-drain-timeout",
+                            message: "-proxy-drain-timeout must not be negative: give 0 (no draining) or a duration such as 10s")
+        }
         configuration.threads = parsed[proxyThreads]
         guard (1...64).contains(configuration.threads) else {
             throw FlagError(code: .invalidValue, flag: "proxy-threads", message: "-proxy-threads must be from 1 to 64, got \(configuration.threads)")

@@ -75,6 +75,15 @@ struct ProxyConfigurationTests {
         #expect(failure(["-upstream", "http://a:1", "-proxy-config", #"{"upstreams": {"local": "http://b:2"}}"#])?.message
             .contains("defined twice") == true)
     }
+
+    /// The drain timeout is added to the node's shutdown grace: a negative one passed -validate,
+    /// then the start failed (exit 1) with "timing.shutdownGrace: must be positive".
+    @Test func aNegativeDrainTimeoutIsAFlagError() throws {
+        let error = failure(["-proxy-drain-timeout", "-1h"])
+        #expect(error?.flag == "proxy-drain-timeout")
+        #expect(error?.message.contains("must not be negative") == true, "\(String(describing: error))")
+        #expect(try parse(["-proxy-drain-timeout", "0s"]).drainTimeout == .zero)
+    }
 }
 
 @Suite("Sidecar: -api-key-file")

@@ -259,8 +259,7 @@ public struct DiscodOptions: Sendable {
     // MARK: Validation
 
     static func checkRoutable(_ address: PeerAddress, flag: String, given: Bool, bindFlag: String, what: String) throws(FlagError) {
-        let unspecified = ["0.0.0.0", "::", "0:0:0:0:0:0:0:0"]
-        guard unspecified.contains(address.host) else { return }
+        guard address.hasUnspecifiedHost else { return }
         let origin = given ? "" : " (it defaults to -\(bindFlag))"
         throw FlagError.invalid(flag, "advertised \(what) address \(address) is not routable\(origin); set -\(flag) to an address other nodes can reach")
     }

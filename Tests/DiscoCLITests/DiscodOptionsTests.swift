@@ -130,6 +130,10 @@ import NodeRuntime
         ("-http-addr h:1 -raft-addr h:1 data", "raft-addr", "-http-addr and -raft-addr must differ"),
         ("-http-addr 0.0.0.0:4001 data", "http-adv-addr", "advertised HTTP address 0.0.0.0:4001 is not routable (it defaults to -http-addr)"),
         ("-raft-adv-addr [::]:4002 data", "raft-adv-addr", "advertised Raft address [::]:4002 is not routable;"),
+        // Other spellings of the unspecified addresses (rqlite: net.IP.IsUnspecified) were advertised.
+        ("-raft-adv-addr [::0]:4002 data", "raft-adv-addr", "advertised Raft address [::0]:4002 is not routable;"),
+        ("-http-adv-addr [0:0::0]:4001 data", "http-adv-addr", "advertised HTTP address [0:0::0]:4001 is not routable;"),
+        ("-http-adv-addr [::ffff:0.0.0.0]:4001 data", "http-adv-addr", "is not routable;"),
         ("-http-adv-addr h:9 -raft-adv-addr h:9 data", "raft-adv-addr", "advertised HTTP and Raft addresses must differ"),
         ("-bootstrap-expect 3 -raft-non-voter -join h:1 data", "bootstrap-expect", "applies only to voting nodes"),
         ("-join h:1 -disco-mode dns data", "join", "-join cannot be used with -disco-mode dns"),

@@ -50,7 +50,11 @@ struct GlobalFlags: Sendable {
             }
             node = PeerAddress(host: node.host, port: node.port, scheme: .https)
         }
-        return GlobalOptions(node: node, timeout: value(timeout) ?? timeout.defaultValue, credentials: basicAuth, tls: tlsOptions)
+        let wait = value(timeout) ?? timeout.defaultValue
+        guard wait > .zero else {
+            throw FlagError(code: .invalidValue, flag: "timeout", message: "-timeout must be more than 0s, e.g. 10s (got \(GoDuration.format(wait)))")
+        }
+        return GlobalOptions(node: node, timeout: wait, credentials: basicAuth, tls: tlsOptions)
     }
 }
 

@@ -27,6 +27,10 @@ import Testing
         (["append"], "missing the event"),
         (["nodes", "-format", "yaml"], #"invalid value "yaml" for flag -format: expected text or json"#),
         (["-addr", "no port", "status"], "-addr"),
+        // A zero or negative -timeout was sent, and any request failed with "the node accepted
+        // the connection but did not answer in time" (exit 1), even with nothing listening.
+        (["-timeout", "0s", "status"], "-timeout must be more than 0s"),
+        (["status", "-timeout", "-1s"], "-timeout must be more than 0s"),
         (["status", "-addr", "no port"], "-addr"),
         (["events", "-follow", "-json"], "use -format jsonl"),
         (["status", "-json", "-format", "text"], "-json and -format text ask for different output"),

@@ -38,9 +38,11 @@ public struct NodeCommand: Sendable {
 
     /// Parses and checks `arguments` (without the program name); `check` reads the program's own
     /// flags from the parse. On an error it prints it and exits 2; `-h` prints the usage and
-    /// exits 0; `-validate` prints the resolved settings and exits 0.
+    /// exits 0; `-validate` prints the resolved settings, then `summary` of what `check` returned
+    /// (once every check has passed), and exits 0.
     public func parse<Extra>(_ arguments: [String], loader: DiscoConfigLoader = .system,
-                             check: (ParsedFlags) throws(FlagError) -> Extra) -> (options: DiscodOptions, extra: Extra) {
+                             check: (ParsedFlags) throws(FlagError) -> Extra,
+                             summary: (Extra) -> String = { _ in "" }) -> (options: DiscodOptions, extra: Extra) {
         var options: DiscodOptions
         let extra: Extra
         do throws(FlagError) {
@@ -65,7 +67,7 @@ public struct NodeCommand: Sendable {
             CommandLineTool.exit(2)
         }
         if options.validateOnly {
-            CommandLineTool.writeStandardOutput(StartupCheck.summary(options, program: programName))
+            CommandLineTool.writeStandardOutput(StartupCheck.summary(options, program: programName) + summary(extra))
             CommandLineTool.exit(0)
         }
         return (options, extra)

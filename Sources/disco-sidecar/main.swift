@@ -50,10 +50,10 @@ let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.argumen
         }
         configuration.routes = HotColdRouting.routes(configuration, coldReads: hotCold.coldReads)
     }
-    if parsed.isSet("validate") {
-        CommandLineTool.writeStandardOutput(SidecarSummary.lines(configuration) + SidecarSummary.lines(hotCold))
-    }
     return (configuration, keys, hotCold, hopKey)
+} summary: { setup in
+    // -validate: after the node's settings, once every check (the node's certificates too) has passed.
+    SidecarSummary.lines(setup.0) + SidecarSummary.lines(setup.2)
 }
 let proxyConfiguration = setup.0
 let keys = setup.1

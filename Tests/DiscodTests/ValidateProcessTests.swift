@@ -122,4 +122,26 @@ import Testing
             #expect(!exists)
         }
     }
+
+    // MARK: disco-sidecar
+
+    /// disco-sidecar -validate printed the proxy's settings before the node's certificates were
+    /// read, so an unusable -node-cert exited 2 with the settings on standard output (and a
+    /// valid command line listed them above the "configuration is valid" line).
+    @Test func sidecarValidatePrintsSettingsOnlyWhenEverythingIsValid() async throws {
+        let directory = try ExecutableRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data("not a certificate\n".utf8).write(to: directory.appending(path: "junk.pem"))
+        let proxy = ["-node-id", "n1", "-proxy-addr", "127.0.0.1:8080", "-upstream", "http://127.0.0.1:9984"]
+        let bad = try await ExecutableRunner.run("disco-sidecar", ["-validate"] + proxy + ["-node-cert", "junk.pem", "-node-key", "junk.pem", "data"],
+                                                 in: directory)
+        #expect(bad.status == 2, "stderr: \(bad.standardError)")
+        #expect(bad.standardError.contains("-node-cert junk.pem"), "stderr: \(bad.standardError)")
+        #expect(bad.standardOutput.isEmpty, "stdout: \(bad.standardOutput)")
+        let good = try await ExecutableRunner.run("disco-sidecar", ["-validate"] + proxy + ["data"], in: directory)
+        #expect(good.status == 0, "stderr: \(good.standardError)")
+        #expect(good.standardOutput.hasPrefix("disco-sidecar: configuration is valid"), "stdout: \(good.standardOutput)")
+        #expect(good.standardOutput.contains("  proxy.addr=127.0.0.1:8080\n"), "stdout: \(good.standardOutput)")
+        #expect(!FileManager.default.fileExists(atPath: directory.appending(path: "data").path))
+    }
 }

@@ -29,6 +29,27 @@ public struct PeerAddress: Hashable, Comparable, Sendable, CustomStringConvertib
     /// Whether the host is an IPv6 literal (contains a colon).
     public var isIPv6Literal: Bool { host.contains(":") }
 
+    /// Whether the host is an unspecified (wildcard) IP address in any spelling: `0.0.0.0`, `::`,
+    /// `::0`, `0:0::0`, `::ffff:0.0.0.0` (as Go's `net.IP.IsUnspecified`). Such an address can be
+    /// bound (every interface) but not advertised.
+    public var hasUnspecifiedHost: Bool { Self.isUnspecifiedHost(host) }
+
+    /// ``hasUnspecifiedHost`` for a host as text (brackets and an IPv6 `%zone` allowed).
+    public static func isUnspecifiedHost(_ host: String) -> Bool {
+        var text = Substring(host.lowercased())
+        if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
+        if let percent = text.firstIndex(of: "%") { text = text[..<percent] }
+        if text == "0.0.0.0" { return true }
+        guard text.contains(":") else { return false }
+        func allZero(_ part: Substring) -> Bool { part.allSatisfy { $0 == "0" || $0 == ":" } }
+        guard let dot = text.firstIndex(of: ".") else { return allZero(text) }
+        // An IPv4 tail: ::0.0.0.0 or the IPv4-mapped ::ffff:0.0.0.0.
+        guard let colon = text[..<dot].lastIndex(of: ":"), text[text.index(after: colon)...] == "0.0.0.0" else { return false }
+        var head = text[...colon]
+        if head.hasSuffix(":ffff:") { head = head.dropLast(5) }
+        return allZero(head)
+    }
+
     /// `host:port`, with IPv6 literals bracketed. Never includes the scheme.
     public var description: String {
         isIPv6Literal ? "[\(host)]:\(port)" : "\(host):\(port)"

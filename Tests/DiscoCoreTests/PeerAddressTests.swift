@@ -56,4 +56,12 @@ import Testing
         let provider = try StaticAddressProvider(parsingJoinList: "http://b:1,a:1,b:1,,")
         #expect(try await provider.lookup().map(\.description) == ["b:1", "a:1"])
     }
+
+    @Test(arguments: [("0.0.0.0", true), ("::", true), ("::0", true), ("0:0::0", true), ("0:0:0:0:0:0:0:0", true),
+                      ("::ffff:0.0.0.0", true), ("::FFFF:0.0.0.0", true), ("::0.0.0.0", true), ("[::]", true), ("::%eth0", true),
+                      ("::1", false), ("::ffff:10.0.0.1", false), ("::1:ffff:0.0.0.0", false), ("10.0.0.0", false),
+                      ("0.0.0.1", false), ("localhost", false), ("fe80::", false), ("", false)])
+    func unspecifiedHosts(host: String, unspecified: Bool) {
+        #expect(PeerAddress.isUnspecifiedHost(host) == unspecified, "\(host)")
+    }
 }

@@ -1,5 +1,4 @@
 import DiscoCore
-import DiscoNet
 
 // MARK: - Validation
 
@@ -100,19 +99,5 @@ extension NodeConfiguration.Timing {
         }
         guard electionTicks >= 2 else { throw NodeConfigurationError("timing.electionTicks", "must be at least 2, got \(electionTicks)") }
         guard removedLinger >= .zero else { throw NodeConfigurationError("timing.removedLinger", "must not be negative") }
-    }
-}
-
-extension PeerAddress {
-    /// Whether the host is an unspecified (wildcard) IP address in any spelling: `0.0.0.0`,
-    /// `::`, `::0`, `0:0::0`, `::ffff:0.0.0.0` (as Go's `net.IP.IsUnspecified`). Such an
-    /// address can be bound but not advertised.
-    public var hasUnspecifiedHost: Bool {
-        guard let address = SocketAddress(numericHost: host, port: 0) else { return false }
-        let bytes = address.addressBytes
-        if bytes.allSatisfy({ $0 == 0 }) { return true }
-        // IPv4-mapped 0.0.0.0.
-        return bytes.count == 16 && bytes[0..<10].allSatisfy({ $0 == 0 }) && bytes[10] == 0xFF && bytes[11] == 0xFF
-            && bytes[12...].allSatisfy({ $0 == 0 })
     }
 }

@@ -76,6 +76,20 @@ struct ProxyConfigurationTests {
             .contains("defined twice") == true)
     }
 
+    /// Only the strings 0.0.0.0, :: and 0:0:0:0:0:0:0:0 counted as every interface: with
+    /// -proxy-addr [::0]:8080 the sidecar announced [::0]:8080 (which its peers reach as their
+    /// own host), and -proxy-adv-addr [::0]:8080 was accepted.
+    @Test func everySpellingOfTheUnspecifiedAddressIsEveryInterface() throws {
+        for host in ["[::0]", "[0:0::0]", "[::ffff:0.0.0.0]"] {
+            let listening = try parse(["-proxy-addr", "\(host):8080", "-upstream", "http://127.0.0.1:9984"])
+            #expect(listening.announcement(boundPort: 8080, apiHost: "10.0.0.1")?.address == PeerAddress(host: "10.0.0.1", port: 8080), "\(host)")
+            let advertised = failure(["-proxy-addr", ":8080", "-upstream", "http://127.0.0.1:9984", "-proxy-adv-addr", "\(host):8080"])
+            #expect(advertised?.flag == "proxy-adv-addr", "\(host): \(String(describing: advertised))")
+        }
+        let specific = try parse(["-proxy-addr", "[::1]:8080", "-upstream", "http://127.0.0.1:9984"])
+        #expect(specific.announcement(boundPort: 8080, apiHost: "10.0.0.1")?.address == PeerAddress(host: "::1", port: 8080))
+    }
+
     /// The drain timeout is added to the node's shutdown grace: a negative one passed -validate,
     /// then the start failed (exit 1) with "timing.shutdownGrace: must be positive".
     @Test func aNegativeDrainTimeoutIsAFlagError() throws {

@@ -155,10 +155,7 @@ public struct DiscodOptions: Sendable {
         // Discovery values.
         discoMode = parsed[flags.discoMode]
         discoKey = parsed[flags.discoKey]
-        let keyIsValid = NodeID.isValid(discoKey) && !discoKey.hasPrefix("/") && !discoKey.hasSuffix("/")
-        guard keyIsValid else {
-            throw FlagError.invalid("disco-key", "\(discoKey.debugDescription) is not a valid key prefix (non-empty, no whitespace, no leading or trailing '/')")
-        }
+        if let problem = Self.discoKeyProblem(discoKey) { throw FlagError.invalid("disco-key", problem) }
         logLevel = parsed[flags.logLevel]
         logFormat = parsed[flags.logFormat]
         validateOnly = parsed[flags.validate]
@@ -257,6 +254,14 @@ public struct DiscodOptions: Sendable {
     }
 
     // MARK: Validation
+
+    /// Why `key` cannot be a `-disco-key` (nil when it can), for discod and `discoctl lookup` alike.
+    public static func discoKeyProblem(_ key: String) -> String? {
+        guard NodeID.isValid(key), !key.hasPrefix("/"), !key.hasSuffix("/") else {
+            return "\(key.debugDescription) is not a valid key prefix (non-empty, no whitespace, no leading or trailing '/')"
+        }
+        return nil
+    }
 
     static func checkRoutable(_ address: PeerAddress, flag: String, given: Bool, bindFlag: String, what: String) throws(FlagError) {
         guard address.hasUnspecifiedHost else { return }

@@ -1,3 +1,4 @@
+import DiscoCLI
 import DiscoCore
 import DiscoSystem
 import DiscoDiscovery
@@ -12,6 +13,10 @@ func makeDiscovery(_ context: CommandContext, _ flags: DiscoveryFlags, client: H
         let valid = DiscoMode.allCases.map(\.rawValue).joined(separator: ", ")
         let problem = modeText.isEmpty ? "-disco-mode is required" : "invalid value \(modeText.debugDescription) for flag -disco-mode"
         CommandLineTool.writeStandardError("discoctl: \(problem): expected one of \(valid)\n")
+        return .failure(ExitStatus(2))
+    }
+    if let problem = DiscodOptions.discoKeyProblem(context.flags[flags.key]) {
+        CommandLineTool.writeStandardError("discoctl: -disco-key: \(problem)\n")
         return .failure(ExitStatus(2))
     }
     let configText = context.flags[flags.config]

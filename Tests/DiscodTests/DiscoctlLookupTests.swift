@@ -91,6 +91,9 @@ import Testing
         (["lookup", "-disco-mode", "mdns"], "expected one of dns, dns-srv, consul-kv, etcd-kv"),
         (["lookup", "-disco-mode", "consul-kv", "-disco-config", #"{"address":"http://x:8500"}"#], "address"),
         (["leader", "-disco-mode", "dns", "-disco-config", #"{"name":"x"}"#], "keeps no leader record"),
+        // Key prefixes discod refuses were looked up (//x/leader in etcd; exit 1 "unreachable" or no record).
+        (["lookup", "-disco-mode", "etcd-kv", "-disco-key", "/x"], "-disco-key: \"/x\" is not a valid key prefix"),
+        (["leader", "-disco-mode", "consul-kv", "-disco-key", ""], "-disco-key: \"\" is not a valid key prefix"),
     ])
     func badFlagsAndConfigExitTwoNamingTheProblem(arguments: [String], fragment: String) async throws {
         let outcome = try await discoctl(arguments)

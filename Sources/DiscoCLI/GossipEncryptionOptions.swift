@@ -60,6 +60,15 @@ public struct GossipEncryptionOptions: Sendable, Hashable {
     /// Reads the flags; nil when neither a key nor a keyring was given.
     init?(_ flags: GossipFlags, parsed: ParsedFlags, loader: DiscoConfigLoader) throws(FlagError) {
         let keyText = parsed[flags.key], path = parsed[flags.keyring]
+        // Given but empty (`-gossip-key "$KEY"` with KEY unset) would silently mean plaintext gossip.
+        if parsed.isSet(flags.key), keyText.isEmpty {
+            throw FlagError.invalid("gossip-key", "the key is empty (an unset variable?); give the base64 of 32 random bytes, "
+                                    + "e.g. from `openssl rand -base64 32`, or drop -gossip-key for plaintext gossip")
+        }
+        if parsed.isSet(flags.keyring), path.isEmpty {
+            throw FlagError.invalid("gossip-keyring", "the path is empty (an unset variable?); give the keyring file, "
+                                    + "or drop -gossip-keyring for plaintext gossip")
+        }
         if !keyText.isEmpty, !path.isEmpty {
             throw FlagError.conflict("gossip-keyring", "-gossip-key and -gossip-keyring cannot be used together: give the key, "
                                      + "or a keyring file whose primary key it is")

@@ -31,6 +31,17 @@ import Testing
         #expect(try parse([]).gossipEncryption == nil)
     }
 
+    /// `-gossip-key "$KEY"` with KEY unset (or empty) ran the node with plaintext gossip and
+    /// Raft, silently; a key that is given must be a key.
+    @Test(arguments: ["gossip-key", "gossip-keyring"])
+    func anEmptyKeyOrKeyringIsRefused(flag: String) throws {
+        let error = try #require(failure(["-\(flag)", ""]))
+        #expect(error.flag == flag)
+        #expect(error.message.contains("is empty"), "\(error.message)")
+        #expect(error.exitStatus == 2)
+        #expect(failure(["-\(flag)="])?.flag == flag)
+    }
+
     @Test func gossipKeySealsWithOneKey() throws {
         let gossip = try #require(try parse(["-gossip-key", Self.key]).gossipEncryption)
         #expect(gossip.keyring == GossipKeyring(primary: try GossipKey(base64: Self.key)))

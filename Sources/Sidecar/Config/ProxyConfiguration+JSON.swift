@@ -35,9 +35,19 @@ extension ProxyConfiguration {
             if let methods = try Self.methods(keys, "methods") { apiKeys.methods = methods }
         }
         tcpProxies = try Self.tcpProxies(reader)
-        if let interval = try reader.duration("upstream_health_interval") { healthInterval = interval }
-        if let timeout = try reader.duration("connect_timeout") { connectTimeout = timeout }
-        if let timeout = try reader.duration("read_timeout") { readTimeout = timeout }
+        if let interval = try reader.duration("upstream_health_interval") {
+            guard interval >= .zero else { throw reader.error("upstream_health_interval", "must not be negative (0: no health checks), e.g. \"5s\"") }
+            healthInterval = interval
+        }
+        // As -proxy-connect-timeout and -proxy-read-timeout: a zero bound fails every request.
+        if let timeout = try reader.duration("connect_timeout") {
+            guard timeout > .zero else { throw reader.error("connect_timeout", "must be above 0, e.g. \"5s\"") }
+            connectTimeout = timeout
+        }
+        if let timeout = try reader.duration("read_timeout") {
+            guard timeout > .zero else { throw reader.error("read_timeout", "must be above 0, e.g. \"60s\"") }
+            readTimeout = timeout
+        }
     }
 
     // MARK: Fields

@@ -139,6 +139,10 @@ public struct SidecarFlags: Sendable {
         for (name, flag) in [("proxy-connect-timeout", connectTimeout), ("proxy-read-timeout", readTimeout)] where parsed[flag] <= .zero {
             throw FlagError(code: .invalidValue, flag: name, message: "-\(name) must be above 0, e.g. 5s")
         }
+        guard configuration.healthInterval >= .zero else {
+            throw FlagError(code: .invalidValue, flag: "upstream-health-interval",
+                            message: "-upstream-health-interval must not be negative: give 0 (no health checks) or a duration such as 5s")
+        }
         // The drain timeout is added to the node's shutdown grace, which must stay positive.
         guard configuration.drainTimeout >= .zero else {
             throw FlagError(code: .invalidValue, flag: "proxy-drain-timeout",

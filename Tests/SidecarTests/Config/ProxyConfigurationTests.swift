@@ -72,6 +72,7 @@ struct ProxyConfigurationTests {
         #expect(failure(["-tcp-proxy", ":1=h:2 conns=3"])?.message.contains("unknown parameter") == true)
         #expect(failure(["-upstream-health", "health"])?.message.contains("expected a path") == true)
         #expect(failure(["-proxy-read-timeout", "0s"])?.flag == "proxy-read-timeout")
+        #expect(failure(["-upstream-health-interval", "-1s"])?.flag == "upstream-health-interval")
         #expect(failure(["-upstream", "http://a:1", "-proxy-config", #"{"upstreams": {"local": "http://b:2"}}"#])?.message
             .contains("defined twice") == true)
     }
@@ -88,6 +89,16 @@ struct ProxyConfigurationTests {
         }
         let specific = try parse(["-proxy-addr", "[::1]:8080", "-upstream", "http://127.0.0.1:9984"])
         #expect(specific.announcement(boundPort: 8080, apiHost: "10.0.0.1")?.address == PeerAddress(host: "::1", port: 8080))
+    }
+
+    /// -proxy-connect-timeout and -proxy-read-timeout refuse 0, but "read_timeout": "0s" in
+    /// -proxy-config passed -validate and every proxied request then answered 504.
+    @Test(arguments: [("connect_timeout", "0s"), ("read_timeout", "0s"), ("read_timeout", "-1s"), ("upstream_health_interval", "-5s")])
+    func configTimeoutsThatCannotWorkAreRefused(field: String, value: String) {
+        let json = #"{"upstreams": {"s": "http://127.0.0.1:1"}, "\#(field)": "\#(value)"}"#
+        let error = failure(["-proxy-config", json])
+        #expect(error?.flag == "proxy-config")
+        #expect(error?.message.contains(#"field "\#(field)""#) == true, "\(String(describing: error))")
     }
 
     /// The drain timeout is added to the node's shutdown grace: a negative one passed -validate,

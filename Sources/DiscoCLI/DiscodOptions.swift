@@ -122,8 +122,9 @@ public struct DiscodOptions: Sendable {
             nodeID = id
         }
         clusterName = parsed[flags.clusterName]
-        guard NodeID.isValid(clusterName) else {
-            throw FlagError.invalid("cluster-name", "\(clusterName.debugDescription) is not a valid name (non-empty, no whitespace or control characters)")
+        guard NodeID.isValid(clusterName), clusterName.utf8.count <= Self.maxClusterNameBytes else {
+            throw FlagError.invalid("cluster-name", "\(clusterName.debugDescription) is not a valid name "
+                + "(non-empty, at most \(Self.maxClusterNameBytes) bytes, no whitespace or control characters)")
         }
         raftNonVoter = parsed[flags.raftNonVoter]
         eventsRetain = parsed[flags.eventsRetain]
@@ -254,6 +255,10 @@ public struct DiscodOptions: Sendable {
     }
 
     // MARK: Validation
+
+    /// The longest `-cluster-name`: NodeRuntime's `ClusterLimits.maxNameBytes` (the cluster's
+    /// records hold no longer name; a test checks they agree).
+    public static let maxClusterNameBytes = 255
 
     /// Why `key` cannot be a `-disco-key` (nil when it can), for discod and `discoctl lookup` alike.
     public static func discoKeyProblem(_ key: String) -> String? {

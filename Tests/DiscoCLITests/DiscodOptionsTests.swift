@@ -242,6 +242,18 @@ import NodeRuntime
 // MARK: - Membership flags
 
 extension DiscodOptionsTests {
+    /// A 256-byte -cluster-name passed -validate, then the start failed (exit 1) with "invalid
+    /// node configuration: cluster.name": the cluster's records hold at most 255 bytes.
+    @Test func clusterNameLongerThanTheRecordsHoldIsRefused() throws {
+        #expect(DiscodOptions.maxClusterNameBytes == ClusterLimits.maxNameBytes)
+        let longest = String(repeating: "c", count: ClusterLimits.maxNameBytes)
+        let options = try parse("-cluster-name \(longest) data")
+        #expect(throws: Never.self) { try options.nodeConfiguration.validate() }
+        let error = try #require(failure("-cluster-name \(longest)c data"))
+        #expect(error.flag == "cluster-name")
+        #expect(error.message.contains("at most 255 bytes"), "\(error.message)")
+    }
+
     @Test func reapLearnerTimeoutDefaultsToAnHourAndAcceptsZero() throws {
         #expect(try parse("data").reapLearnerTimeout == .seconds(3600))
         #expect(try parse("-reap-learner-timeout 0 data").reapLearnerTimeout == .zero)

@@ -111,8 +111,9 @@ public struct DiscodOptions: Sendable {
         let idText = parsed[flags.nodeID]
         nodeIDWasGiven = !idText.isEmpty
         if nodeIDWasGiven {
-            guard let id = NodeID(idText) else {
-                throw FlagError.invalid("node-id", "\(idText.debugDescription) is not a valid node ID (non-empty, at most 256 bytes, no whitespace or control characters)")
+            guard let id = NodeID(idText), idText.utf8.count <= Self.maxClusterNameBytes else {
+                throw FlagError.invalid("node-id", "\(idText.debugDescription) is not a valid node ID (non-empty, at most \(Self.maxClusterNameBytes) bytes, "
+                    + "no whitespace or control characters)")
             }
             nodeID = id
         } else {
@@ -256,8 +257,8 @@ public struct DiscodOptions: Sendable {
 
     // MARK: Validation
 
-    /// The longest `-cluster-name`: NodeRuntime's `ClusterLimits.maxNameBytes` (the cluster's
-    /// records hold no longer name; a test checks they agree).
+    /// The longest `-cluster-name` and `-node-id`: NodeRuntime's `ClusterLimits.maxNameBytes`
+    /// (the cluster's records hold no longer name; a test checks they agree).
     public static let maxClusterNameBytes = 255
 
     /// Why `key` cannot be a `-disco-key` (nil when it can), for discod and `discoctl lookup` alike.

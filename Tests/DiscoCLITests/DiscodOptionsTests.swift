@@ -254,6 +254,20 @@ extension DiscodOptionsTests {
         #expect(error.message.contains("at most 255 bytes"), "\(error.message)")
     }
 
+    /// A 256-byte -node-id (NodeID allows 256) started, but the cluster's member record holds
+    /// at most 255 bytes: the node's record was never written (no "member added", generation
+    /// null in /nodes), silently.
+    @Test func nodeIDLongerThanTheRecordsHoldIsRefused() throws {
+        let longest = String(repeating: "n", count: ClusterLimits.maxNameBytes)
+        #expect(try parse("-node-id \(longest) data").nodeID.rawValue == longest)
+        let error = try #require(failure("-node-id \(longest)n data"))
+        #expect(error.flag == "node-id")
+        #expect(error.message.contains("at most 255 bytes"), "\(error.message)")
+        var configuration = try parse("-node-id n1 data").nodeConfiguration
+        configuration.nodeID = try #require(NodeID(longest + "n"))
+        #expect(throws: NodeConfigurationError.self) { try configuration.validate() }
+    }
+
     @Test func reapLearnerTimeoutDefaultsToAnHourAndAcceptsZero() throws {
         #expect(try parse("data").reapLearnerTimeout == .seconds(3600))
         #expect(try parse("-reap-learner-timeout 0 data").reapLearnerTimeout == .zero)

@@ -22,6 +22,10 @@ extension NodeConfiguration {
     /// first, with messages that name them.)
     public func validate() throws(NodeConfigurationError) {
         guard !dataDirectory.isEmpty else { throw NodeConfigurationError("dataDirectory", "must not be empty") }
+        guard nodeID.rawValue.utf8.count <= ClusterLimits.maxNameBytes else {
+            throw NodeConfigurationError("nodeID", "is \(nodeID.rawValue.utf8.count) bytes; the cluster's member records hold at most "
+                + "\(ClusterLimits.maxNameBytes)")
+        }
         guard NodeID.isValid(cluster.name), cluster.name.utf8.count <= ClusterLimits.maxNameBytes else {
             throw NodeConfigurationError("cluster.name", "\(cluster.name.debugDescription) is not a valid name "
                 + "(1 to \(ClusterLimits.maxNameBytes) bytes, no whitespace or control characters)")

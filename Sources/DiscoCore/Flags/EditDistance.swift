@@ -26,12 +26,14 @@ public enum EditDistance {
         return previous[b.count]
     }
 
-    /// The closest candidate to `word`, if it is close enough to be a plausible typo.
+    /// The closest candidate to `word`, if it is close enough to be a plausible typo (case is
+    /// not counted: `-VALIDATE` suggests `-validate`).
     public static func suggestion(for word: String, among candidates: [String]) -> String? {
         let allowed = word.count <= 3 ? 1 : (word.count <= 8 ? 2 : 3)
+        let lowered = word.lowercased()
         var best: (name: String, distance: Int)?
         for candidate in candidates {
-            let distance = distance(word, candidate)
+            let distance = distance(lowered, candidate.lowercased())
             if distance <= allowed, distance < (best?.distance ?? Int.max) { best = (candidate, distance) }
         }
         return best?.name

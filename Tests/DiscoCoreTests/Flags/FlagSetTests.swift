@@ -260,6 +260,9 @@ struct SampleFlags {
         #expect(EditDistance.distance("ab", "ba") == 1)
         #expect(EditDistance.suggestion(for: "raft-adr", among: ["raft-addr", "http-addr"]) == "raft-addr")
         #expect(EditDistance.suggestion(for: "zz", among: ["raft-addr"]) == nil)
+        // Case was counted as a typo per letter: -VALIDATE and -Node-ID got no suggestion.
+        #expect(EditDistance.suggestion(for: "VALIDATE", among: ["validate", "node-id"]) == "validate")
+        #expect(EditDistance.suggestion(for: "Node-ID", among: ["validate", "node-id"]) == "node-id")
     }
 }
 

@@ -88,6 +88,11 @@ public struct DiscodOptions: Sendable {
             if parsed.positionals.dropFirst().contains(where: { $0.hasPrefix("-") }) {
                 message += "; flags must come before the data directory"
             }
+            // `-raft-non-voter false data`: the value of a boolean flag goes after '='.
+            if GoValueParsing.parseBool(directory) != nil, let flag = flags.flagSet.booleanFlagNames.first(where: { parsed.isSet($0) }) {
+                message += "; \(directory.debugDescription) was taken as the data directory: a boolean flag takes its value after '=', "
+                    + "as in -\(flag)=\(directory)"
+            }
             throw FlagError.badArguments(message)
         }
         guard !directory.isEmpty else { throw FlagError.badArguments("data directory must not be empty") }

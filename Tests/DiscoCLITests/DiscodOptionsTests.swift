@@ -219,6 +219,14 @@ import NodeRuntime
         #expect(plain.message == "arguments after data directory (other) are not accepted")
     }
 
+    /// `-raft-non-voter false data`: "false" became the data directory, and the error only said
+    /// that "data" came after it.
+    @Test func aBooleanValueAfterABooleanFlagIsExplained() throws {
+        let error = try #require(failure("-raft-non-voter false data"))
+        #expect(error.message.contains(#""false" was taken as the data directory"#), "\(error.message)")
+        #expect(error.message.contains("-raft-non-voter=false"), "\(error.message)")
+    }
+
     @Test func helpIsNotAnError() throws {
         let error = try #require(failure("-h"))
         #expect(error.code == .helpRequested)

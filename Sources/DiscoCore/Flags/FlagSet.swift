@@ -72,6 +72,8 @@ public struct FlagSet: Sendable {
 
     /// Names of the declared flags, in declaration order.
     public var flagNames: [String] { definitions.map(\.name) }
+    /// The names of the boolean flags (which take a value only after `=`).
+    public var booleanFlagNames: [String] { definitions.filter(\.isBool).map(\.name) }
 
     // MARK: Declaring
 

@@ -50,7 +50,7 @@ import Testing
             let client = etcdClient(etcd.endpoints)
             let transport = HookTransport()
             let node = EtcdLogNode("1", key: key, etcd: etcd, transport: transport)
-            do {
+            try await node.stopping {
                 try await node.log.bootstrap(voters: ["1"])
                 try await waitUntil("node 1 to lead") { node.log.status.isLeader }
                 // Before each append, another write to seq lands first.
@@ -65,11 +65,7 @@ import Testing
                     #expect(error.code == .notWritten, "\(error.code): \(error.message)")
                 }
                 #expect(try await client.range(keys.logPrefix).kvs.isEmpty)
-            } catch {
-                await node.stop()
-                throw error
             }
-            await node.stop()
         }
     }
 
@@ -82,7 +78,7 @@ import Testing
             let keys = EtcdClusterKeys(discoKey: key)
             let transport = HookTransport()
             let node = EtcdLogNode("1", key: key, etcd: etcd, transport: transport)
-            do {
+            try await node.stopping {
                 try await node.log.bootstrap(voters: ["1"])
                 try await waitUntil("node 1 to lead") { node.log.status.isLeader }
                 transport.setHook { request in
@@ -96,11 +92,7 @@ import Testing
                 }
                 let written = try await etcdClient(etcd.endpoints).range(keys.logPrefix).kvs
                 #expect(written.map(\.key) == [keys.log(1)], "the entry is in etcd")
-            } catch {
-                await node.stop()
-                throw error
             }
-            await node.stop()
         }
     }
 
@@ -114,7 +106,7 @@ import Testing
             let keys = EtcdClusterKeys(discoKey: key)
             let client = etcdClient(etcd.endpoints)
             let node = EtcdLogNode("1", key: key, etcd: etcd)
-            do {
+            try await node.stopping {
                 try await node.log.bootstrap(voters: ["1"])
                 try await waitUntil("node 1 to lead") { node.log.status.isLeader }
                 for number in 1...3 { _ = try await node.log.propose(Array("old \(number)".utf8)) }
@@ -130,11 +122,7 @@ import Testing
                     Issue.record("node 1 answered index \(index) of the new log, having applied only \(node.appliedIndexes)")
                 } catch {}
                 #expect(node.log.status.failure?.contains("re-created") == true, "\(node.log.status.failure ?? "no failure")")
-            } catch {
-                await node.stop()
-                throw error
             }
-            await node.stop()
         }
     }
 }

@@ -76,6 +76,17 @@ final class EtcdLogNode: Sendable {
     var restored: [[UInt8]] { applied.restored.withLock { $0 } }
 
     func stop() async { await runner.stop(revokeLease: true) }
+
+    /// Runs `body`, then stops the node, whether `body` returned or threw.
+    func stopping(after body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            await stop()
+            throw error
+        }
+        await stop()
+    }
 }
 
 /// What a node applied, shared with its applier.

@@ -15,18 +15,14 @@ import Testing
         try await withEtcd { etcd in
             let transport = FaultyTransport(failing: "/v3/kv/put", times: 1)
             let node = EtcdLogNode("1", key: freshDiscoKey(), etcd: etcd, transport: transport)
-            do {
+            try await node.stopping {
                 try await node.log.bootstrap(voters: ["1"])
                 try await waitUntil("node 1 to lead") { node.log.status.isLeader }
                 #expect(transport.pending == 0, "the member record's first write failed")
                 try await waitUntil("node 1's lease-bound member record to be in etcd", timeout: .seconds(20)) {
                     node.log.status.live.contains("1")
                 }
-            } catch {
-                await node.stop()
-                throw error
             }
-            await node.stop()
         }
     }
 
@@ -77,7 +73,7 @@ import Testing
     @Test func concurrentLargeProposalsAreSplitIntoTransactionsEtcdAccepts() async throws {
         try await withEtcd { etcd in
             let node = EtcdLogNode("1", key: freshDiscoKey(), etcd: etcd)
-            do {
+            try await node.stopping {
                 try await node.log.bootstrap(voters: ["1"])
                 try await waitUntil("node 1 to lead") { node.log.status.isLeader }
                 let entry = [UInt8](repeating: 0x61, count: 400 * 1024)
@@ -96,11 +92,7 @@ import Testing
                 }
                 #expect(outcomes.isEmpty, "\(outcomes.count) of 8 proposals failed: \(outcomes.first.map { String($0.prefix(300)) } ?? "")")
                 #expect(node.appliedIndexes == Array(1...8))
-            } catch {
-                await node.stop()
-                throw error
             }
-            await node.stop()
         }
     }
 

@@ -16,8 +16,7 @@ import Testing
         try await withEtcd { etcd in
             let key = freshDiscoKey()
             let leader = EtcdLogNode("1", key: key, etcd: etcd, snapshotEvery: 0)
-            var late: EtcdLogNode?
-            do {
+            try await leader.stopping {
                 try await leader.log.bootstrap(voters: ["1"])
                 try await waitUntil("node 1 to lead") { leader.log.status.isLeader }
                 let entry = [UInt8](repeating: 0x62, count: 1 << 20)
@@ -25,18 +24,13 @@ import Testing
                     _ = try await outcome(of: "entry \(number) to be applied", within: .seconds(60)) { try await leader.log.propose(entry) }.get()
                 }
                 let joiner = EtcdLogNode("2", key: key, etcd: etcd, snapshotEvery: 0)
-                late = joiner
-                try await leader.log.addLearner("2")
-                try await waitUntil("the new node to read and apply the whole log", timeout: .seconds(120)) {
-                    joiner.appliedIndexes == Array(1...52)
+                try await joiner.stopping {
+                    try await leader.log.addLearner("2")
+                    try await waitUntil("the new node to read and apply the whole log", timeout: .seconds(120)) {
+                        joiner.appliedIndexes == Array(1...52)
+                    }
                 }
-            } catch {
-                await late?.stop()
-                await leader.stop()
-                throw error
             }
-            await late?.stop()
-            await leader.stop()
         }
     }
 

@@ -105,8 +105,7 @@ import Testing
             let key = freshDiscoKey()
             let state = (0..<(3 << 20)).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 13) }
             let leader = EtcdLogNode("1", key: key, etcd: etcd, snapshotEvery: 10, state: state)
-            var late: EtcdLogNode?
-            do {
+            try await leader.stopping {
                 try await leader.log.bootstrap(voters: ["1"])
                 try await waitUntil("node 1 to lead") { leader.log.status.isLeader }
                 for number in 1...12 { _ = try await leader.log.propose(Array("entry \(number)".utf8)) }
@@ -116,17 +115,12 @@ import Testing
                     try await client.range(keys.logPrefix).kvs.first.flatMap { keys.logIndex($0.key) } == 11
                 }
                 let joiner = EtcdLogNode("2", key: key, etcd: etcd, snapshotEvery: 10)
-                late = joiner
-                try await leader.log.addLearner("2")
-                try await waitUntil("the new node to restore the snapshot and apply the rest") { joiner.appliedIndexes == [11, 12] }
-                #expect(joiner.restored == [state], "the restored state is the leader's, byte for byte")
-            } catch {
-                await late?.stop()
-                await leader.stop()
-                throw error
+                try await joiner.stopping {
+                    try await leader.log.addLearner("2")
+                    try await waitUntil("the new node to restore the snapshot and apply the rest") { joiner.appliedIndexes == [11, 12] }
+                    #expect(joiner.restored == [state], "the restored state is the leader's, byte for byte")
+                }
             }
-            await late?.stop()
-            await leader.stop()
         }
     }
 }

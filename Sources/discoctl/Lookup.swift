@@ -28,8 +28,18 @@ func makeDiscovery(_ context: CommandContext, _ flags: DiscoveryFlags, client: H
         CommandLineTool.writeStandardError("discoctl: -disco-config: \(error)\n")
         return .failure(ExitStatus(2))
     }
-    return .success(Discovery(config: config, discoKey: context.flags[flags.key], defaultPort: flags.port.map { context.flags[$0] } ?? 4001,
-                              transport: client))
+    let discovery = Discovery(config: config, discoKey: context.flags[flags.key], defaultPort: flags.port.map { context.flags[$0] } ?? 4001,
+                              transport: client)
+    // Making the backends sends nothing; what they refuse (a nameserver that is not an
+    // address, a TLS file that cannot be read) is the configuration's fault, as in discod -validate.
+    do {
+        _ = try discovery.addressProvider()
+        _ = try discovery.leaderRegistry()
+    } catch {
+        CommandLineTool.writeStandardError("discoctl: -disco-config: \(error)\n")
+        return .failure(ExitStatus(2))
+    }
+    return .success(discovery)
 }
 
 struct ExitStatus: Error {

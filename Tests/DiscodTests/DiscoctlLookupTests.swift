@@ -91,6 +91,9 @@ import Testing
         (["lookup", "-disco-mode", "mdns"], "expected one of dns, dns-srv, consul-kv, etcd-kv"),
         (["lookup", "-disco-mode", "consul-kv", "-disco-config", #"{"address":"http://x:8500"}"#], "address"),
         (["leader", "-disco-mode", "dns", "-disco-config", #"{"name":"x"}"#], "keeps no leader record"),
+        // A nameserver that is not an address: a configuration error, found before anything is sent.
+        (["lookup", "-disco-mode", "dns", "-disco-config", #"{"name":"x","nameserver":"notanip"}"#], "-disco-config: "),
+        (["lookup", "-disco-mode", "dns-srv", "-disco-config", #"{"name":"x","service":"disco","nameserver":"notanip"}"#], "-disco-config: "),
         // Key prefixes discod refuses were looked up (//x/leader in etcd; exit 1 "unreachable" or no record).
         (["lookup", "-disco-mode", "etcd-kv", "-disco-key", "/x"], "-disco-key: \"/x\" is not a valid key prefix"),
         (["leader", "-disco-mode", "consul-kv", "-disco-key", ""], "-disco-key: \"\" is not a valid key prefix"),

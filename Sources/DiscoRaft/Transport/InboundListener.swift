@@ -27,6 +27,8 @@ final class InboundListener: Sendable {
     private let otherFrames: RaftForeignFrameHandler?
     private let connections = Mutex(Connections())
     private let acceptTask = Mutex<Task<Void, Never>?>(nil)
+    /// A refusal is logged once per peer host, reason and 10 s (each is counted in `badFrames`).
+    private let refusalLog = Mutex(PeerLogThrottle())
 
     init(listener: TCPListener, localID: NodeID, options: RaftTransportOptions, counters: TransportCounters,
          logger: Logger, otherFrames: RaftForeignFrameHandler?, deliver: @escaping @Sendable (Message) -> Void) {
@@ -196,7 +198,10 @@ final class InboundListener: Sendable {
 
     private func reject(_ peer: String, _ reason: String) {
         counters.update { $0.badFrames += 1 }
-        logger.warning("closing internode connection from \(peer): \(reason)")
+        let (log, suppressed) = refusalLog.withLock { $0.shouldLog(peer, reason: reason, at: .now) }
+        guard log else { return }
+        let held = suppressed > 0 ? " (\(suppressed) more from this host since the last line)" : ""
+        logger.warning("closing internode connection from \(peer): \(reason)\(held)")
     }
 }
 

@@ -18,10 +18,16 @@ enum SidecarSummary {
             let methods = route.methods.map { $0.sorted().joined(separator: ",") } ?? "*"
             lines.append("  proxy.route.\(route.name)=\(methods) \(route.pathPrefix) -> \(route.target)")
         }
-        for (index, limit) in configuration.rateLimit.policy.limits.enumerated() {
+        let policy = configuration.rateLimit.policy
+        for (index, limit) in policy.limits.enumerated() {
             let zone = configuration.rateLimit.zones[limit.zone]
-            lines.append("  proxy.limit_req.\(index)=zone=\(zone.name) key=\(zone.key) rate=\(zone.rate) burst=\(limit.burst) \(limit.delay) status=\(limit.status)"
-                + (configuration.rateLimit.sharedZones.contains(limit.zone) ? " shared" : ""))
+            var parts = ["zone=\(zone.name)", "key=\(zone.key)", "rate=\(zone.rate)", "burst=\(limit.burst)"]
+            if !limit.delay.description.isEmpty { parts.append(limit.delay.description) }
+            parts.append("status=\(limit.status)")
+            if configuration.rateLimit.sharedZones.contains(limit.zone) { parts.append("shared") }
+            // Dry run is the policy's (every limit or none): shown on each, as -limit-req writes it.
+            if policy.dryRun { parts.append("dry-run") }
+            lines.append("  proxy.limit_req.\(index)=" + parts.joined(separator: " "))
         }
         if !configuration.rateLimit.sharedZones.isEmpty {
             lines.append("  proxy.limit_req_share_interval=\(configuration.rateLimit.shareIntervalMilliseconds)ms")

@@ -38,7 +38,11 @@ struct SidecarProcessTests {
         #expect(good.status == 0, "\(good.output)")
         #expect(good.output.contains("disco-sidecar: configuration is valid"))
         #expect(good.output.contains("proxy.route.writes=* / -> local of the writer"), "\(good.output)")
-        #expect(good.output.contains("proxy.limit_req.1=zone=limit_req_2 key=app_id"), "\(good.output)")
+        #expect(good.output.contains("proxy.limit_req.0=zone=limit_req_1 key=addr rate=10r/s burst=5 nodelay status=503\n"), "\(good.output)")
+        #expect(good.output.contains("proxy.limit_req.1=zone=limit_req_2 key=app_id rate=1r/s burst=0 status=503\n"), "\(good.output)")
+        let dryRun = try await ChildProcess.run(sidecar, ["-validate", "-node-id", "n1", "-proxy-addr", ":8080", "-upstream", "http://127.0.0.1:9984",
+                                                          "-limit-req", "rate=10r/s burst=5 dry-run", "data"])
+        #expect(dryRun.output.contains("proxy.limit_req.0=zone=limit_req_1 key=addr rate=10r/s burst=5 status=503 dry-run\n"), "\(dryRun.output)")
         let keyFile = NSTemporaryDirectory() + "disco-hop-key-\(UUID().uuidString.prefix(8))"
         try Data("0123456789abcdef0123456789abcdef\n".utf8).write(to: URL(fileURLWithPath: keyFile))
         defer { try? FileManager.default.removeItem(atPath: keyFile) }

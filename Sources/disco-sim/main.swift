@@ -6,9 +6,16 @@
 let arguments = Array(CommandLine.arguments.dropFirst())
 let usage = """
     usage: disco-sim raft [--scenario chaos|joins] [--seeds N] [--first-seed F] [--seed S]
-           disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M]
-           disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|failover|kill-hot|kill-hot-leader|kill-leader]
-           disco-sim ratelimit [--seeds N] [--first-seed F] [--seed S] [--steps K]
+                          [--chaos-seconds C] [--verbose] [--lying-disk] [--promote-regardless]
+           disco-sim raft --bench [--proposals P] [--dir D]
+           disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M] [--soak SECONDS]
+                          [--encrypted]
+           disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--replicas R] [--chaos-seconds C]
+                           [--scenario chaos|failover|kill-hot|kill-hot-leader|kill-leader|transfer-from-hot]
+                           [--lease-ttl D] [--lease-renew-deadline D] [--lease-renew D]
+                           [--lease-max-drift F] [--clock-drift F] [--unsafe-lease-renew-deadline D]
+                           [--verbose]
+           disco-sim ratelimit [--seeds N] [--first-seed F] [--seed S] [--steps K] [--shared]
            disco-sim ratelimit --bench [--keys K] [--decisions D]
     """
 

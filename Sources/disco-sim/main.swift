@@ -11,7 +11,8 @@ let usage = """
            disco-sim swim [--seeds N] [--first-seed F] [--seed S] [--members M] [--soak SECONDS]
                           [--encrypted]
            disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--replicas R] [--chaos-seconds C]
-                           [--scenario chaos|failover|kill-hot|kill-hot-leader|kill-leader|transfer-from-hot]
+                           [--scenario chaos|failover|kill-hot|kill-hot-leader|kill-leader
+                                       |transfer-from-hot]
                            [--lease-ttl D] [--lease-renew-deadline D] [--lease-renew D]
                            [--lease-max-drift F] [--clock-drift F] [--unsafe-lease-renew-deadline D]
                            [--verbose]

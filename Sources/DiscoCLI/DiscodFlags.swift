@@ -210,3 +210,16 @@ public struct DiscodFlags: Sendable {
         text.isEmpty ? nil : try parseBindAddress(text)
     }
 }
+
+// MARK: - Listening addresses
+
+extension DiscodFlags {
+    /// Where the node will listen, as flag name and address: `-http-addr`, `-raft-addr` (TCP, and
+    /// UDP for gossip), and `-dns-addr` with `-roles dns`. A program that listens beside the node
+    /// (disco-sidecar's proxy) checks its own addresses against these before anything starts.
+    public func nodeListeners(_ parsed: ParsedFlags) -> [(flag: String, address: PeerAddress)] {
+        var listeners = [("http-addr", parsed[httpAddr]), ("raft-addr", parsed[raftAddr])]
+        if (try? RoleOptions(roles, parsed: parsed))?.performsDNS == true, let dns = try? PeerAddress(parsing: parsed[roles.dnsAddr]) { listeners.append(("dns-addr", dns)) }
+        return listeners
+    }
+}

@@ -103,8 +103,10 @@ public struct DiscodOptions: Sendable {
         raftAddress = parsed[flags.raftAddr]
         httpAdvertisedAddress = parsed[flags.httpAdvAddr] ?? httpAddress
         raftAdvertisedAddress = parsed[flags.raftAdvAddr] ?? raftAddress
-        guard httpAddress != raftAddress else {
-            throw FlagError.conflict("raft-addr", "-http-addr and -raft-addr must differ (both are \(httpAddress))")
+        guard !httpAddress.listensOnSamePort(as: raftAddress) else {
+            throw FlagError.conflict("raft-addr", httpAddress == raftAddress
+                ? "-http-addr and -raft-addr must differ (both are \(httpAddress))"
+                : "-http-addr \(httpAddress) and -raft-addr \(raftAddress) would both listen on port \(raftAddress.port); give them different ports")
         }
         try Self.checkRoutable(httpAdvertisedAddress, flag: "http-adv-addr", given: parsed[flags.httpAdvAddr] != nil, bindFlag: "http-addr", what: "HTTP")
         try Self.checkRoutable(raftAdvertisedAddress, flag: "raft-adv-addr", given: parsed[flags.raftAdvAddr] != nil, bindFlag: "raft-addr", what: "Raft")

@@ -61,6 +61,23 @@ public struct PeerAddress: Hashable, Comparable, Sendable, CustomStringConvertib
     /// The same endpoint without scheme information.
     public var withoutScheme: PeerAddress { PeerAddress(host: host, port: port) }
 
+    /// Whether listening on this address and on `other` on one machine would take the same port:
+    /// the same port, other than 0 (the system picks a free port for each), and the same host or
+    /// a wildcard on either side (`0.0.0.0`, `::`, an empty host: every interface). `localhost`
+    /// counts as both of its loopback addresses. Different hosts on one port (`127.0.0.1:80` and
+    /// `127.0.0.2:80`) can both listen.
+    public func listensOnSamePort(as other: PeerAddress) -> Bool {
+        guard port != 0, port == other.port else { return false }
+        if host.isEmpty || other.host.isEmpty || hasUnspecifiedHost || other.hasUnspecifiedHost { return true }
+        return !Self.listeningHosts(host).isDisjoint(with: Self.listeningHosts(other.host))
+    }
+
+    private static func listeningHosts(_ host: String) -> Set<String> {
+        var text = Substring(host.lowercased())
+        if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
+        return text == "localhost" ? ["127.0.0.1", "::1"] : [String(text)]
+    }
+
     public static func < (lhs: PeerAddress, rhs: PeerAddress) -> Bool {
         if lhs.host != rhs.host { return lhs.host.utf8.lexicographicallyPrecedes(rhs.host.utf8) }
         return lhs.port < rhs.port

@@ -30,6 +30,7 @@ let proxyFlags = SidecarFlags(&flags.flagSet)
 let hotColdFlags = HotColdFlags(declaringIn: &flags.flagSet)
 let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.arguments.dropFirst())) { parsed throws(FlagError) in
     var configuration = try proxyFlags.configuration(parsed, loader: .system)
+    try proxyFlags.checkListeners(configuration, parsed: parsed, nodeListeners: flags.nodeListeners(parsed))
     let keys = try SidecarKeys.load(configuration.apiKeys)
     let hopKey = try configuration.hopKeyFile.map { path throws(FlagError) in try HopKey.load(path) }
     // The proxy presents the API's certificate and trusts the API's CAs unless it has its own.

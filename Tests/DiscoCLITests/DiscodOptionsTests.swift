@@ -128,6 +128,9 @@ import NodeRuntime
         ("-bootstrap-expect -1 -join h:1 data", "bootstrap-expect", "must be 0 (off)"),
         ("-bootstrap-expect-timeout 0 data", "bootstrap-expect-timeout", "must be positive"),
         ("-http-addr h:1 -raft-addr h:1 data", "raft-addr", "-http-addr and -raft-addr must differ"),
+        // A wildcard takes the port on every interface: the start would fail to bind.
+        ("-http-addr 0.0.0.0:4001 -http-adv-addr h:4001 -raft-addr 127.0.0.1:4001 data", "raft-addr",
+         "-http-addr 0.0.0.0:4001 and -raft-addr 127.0.0.1:4001 would both listen on port 4001"),
         ("-http-addr 0.0.0.0:4001 data", "http-adv-addr", "advertised HTTP address 0.0.0.0:4001 is not routable (it defaults to -http-addr)"),
         ("-raft-adv-addr [::]:4002 data", "raft-adv-addr", "advertised Raft address [::]:4002 is not routable;"),
         // Other spellings of the unspecified addresses (rqlite: net.IP.IsUnspecified) were advertised.

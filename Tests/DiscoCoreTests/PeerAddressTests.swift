@@ -24,6 +24,28 @@ import Testing
         #expect(address.url == "http://[2001:db8::1]:4002")
     }
 
+    @Test(arguments: [
+        ("127.0.0.1:8080", "127.0.0.1:8080", true),
+        ("0.0.0.0:8080", "127.0.0.1:8080", true),
+        ("[::]:8080", "10.1.2.3:8080", true),
+        ("localhost:8080", "127.0.0.1:8080", true),
+        ("LOCALHOST:8080", "[::1]:8080", true),
+        ("127.0.0.1:8080", "127.0.0.2:8080", false),
+        ("0.0.0.0:8080", "0.0.0.0:8081", false),
+    ])
+    func listenersOnTheSamePortOverlapWhenAHostMatchesOrIsAWildcard(first: String, second: String, overlaps: Bool) throws {
+        let (a, b) = (try PeerAddress(parsing: first), try PeerAddress(parsing: second))
+        #expect(a.listensOnSamePort(as: b) == overlaps)
+        #expect(b.listensOnSamePort(as: a) == overlaps)
+        #expect(PeerAddress(host: "", port: 8080).listensOnSamePort(as: PeerAddress(host: "10.0.0.1", port: 8080)))
+    }
+
+    /// Port 0 (as tests and embedding programs listen): the system picks a free port for each.
+    @Test func portZeroNeverOverlaps() {
+        #expect(!PeerAddress(host: "127.0.0.1", port: 0).listensOnSamePort(as: PeerAddress(host: "127.0.0.1", port: 0)))
+        #expect(!PeerAddress(host: "0.0.0.0", port: 0).listensOnSamePort(as: PeerAddress(host: "127.0.0.1", port: 0)))
+    }
+
     @Test func defaultPortFillsMissingPort() throws {
         #expect(try PeerAddress(parsing: "rqlite.local", defaultPort: 4001).port == 4001)
         #expect(try PeerAddress(parsing: "http://h", defaultPort: 80).port == 80)

@@ -144,4 +144,25 @@ import Testing
         #expect(good.standardOutput.contains("  proxy.addr=127.0.0.1:8080\n"), "stdout: \(good.standardOutput)")
         #expect(!FileManager.default.fileExists(atPath: directory.appending(path: "data").path))
     }
+
+    /// A proxy listener on the API's port (or the Raft port, or another listener's) passed
+    /// -validate, and the start failed to bind after the node had begun: both exit 2 naming both flags.
+    @Test(arguments: [
+        (["-proxy-addr", "127.0.0.1:4901"], "-http-addr 127.0.0.1:4901 and -proxy-addr 127.0.0.1:4901 would both listen on port 4901"),
+        (["-proxy-addr", ":4902"], "-raft-addr 127.0.0.1:4902 and -proxy-addr 0.0.0.0:4902 would both listen on port 4902"),
+        (["-proxy-addr", "127.0.0.1:4903", "-tcp-proxy", ":4903=127.0.0.1:9"],
+         "-proxy-addr 127.0.0.1:4903 and -tcp-proxy 0.0.0.0:4903 would both listen on port 4903"),
+    ])
+    func sidecarListenersOnOnePortExitTwoNamingBothFlags(proxy: [String], message: String) async throws {
+        let directory = try ExecutableRunner.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let node = ["-node-id", "n1", "-http-addr", "127.0.0.1:4901", "-raft-addr", "127.0.0.1:4902", "-upstream", "http://127.0.0.1:9"]
+        let validated = try await ExecutableRunner.run("disco-sidecar", ["-validate"] + node + proxy + ["data"], in: directory)
+        let started = try await ExecutableRunner.run("disco-sidecar", node + proxy + ["data"], in: directory)
+        for outcome in [validated, started] {
+            #expect(outcome.status == 2, "stderr: \(outcome.standardError)")
+            #expect(outcome.standardError.contains(message), "stderr: \(outcome.standardError)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: directory.appending(path: "data").path))
+    }
 }

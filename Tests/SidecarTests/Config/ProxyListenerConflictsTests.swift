@@ -1,0 +1,64 @@
+import DiscoCore
+import Sidecar
+import Testing
+
+/// A proxy listener on the port of the node's API, of its Raft port, or of another proxy
+/// listener passed `-validate`, and the start then failed to bind: the clash is a flag error
+/// naming both flags.
+@Suite("Sidecar: listeners that would take the same port")
+struct ProxyListenerConflictsTests {
+    static let node = [(flag: "http-addr", address: PeerAddress(host: "127.0.0.1", port: 4001)),
+                       (flag: "raft-addr", address: PeerAddress(host: "127.0.0.1", port: 4002))]
+
+    func check(_ arguments: [String]) -> FlagError? {
+        var set = FlagSet(programName: "disco-sidecar", synopsis: "")
+        let flags = SidecarFlags(&set)
+        do throws(FlagError) {
+            let parsed = try set.parse(arguments + ["-upstream", "http://127.0.0.1:9984"])
+            try flags.checkListeners(try flags.configuration(parsed, loader: ProxyConfigurationTests.loader), parsed: parsed, nodeListeners: Self.node)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test(arguments: [
+        (["-proxy-addr", "127.0.0.1:4001"], "proxy-addr", "-http-addr 127.0.0.1:4001 and -proxy-addr 127.0.0.1:4001 would both listen on port 4001"),
+        (["-proxy-addr", ":4001"], "proxy-addr", "-http-addr 127.0.0.1:4001 and -proxy-addr 0.0.0.0:4001"),
+        (["-proxy-addr", "localhost:4002"], "proxy-addr", "-raft-addr 127.0.0.1:4002 and -proxy-addr localhost:4002"),
+        (["-tcp-proxy", ":4002=127.0.0.1:27017"], "tcp-proxy", "-raft-addr 127.0.0.1:4002 and -tcp-proxy 0.0.0.0:4002"),
+        (["-proxy-addr", ":8080", "-tcp-proxy", "127.0.0.1:8080=127.0.0.1:27017"], "tcp-proxy",
+         "-proxy-addr 0.0.0.0:8080 and -tcp-proxy 127.0.0.1:8080 would both listen on port 8080"),
+        (["-tcp-proxy", ":27017=127.0.0.1:1", "-tcp-proxy", "0.0.0.0:27017=127.0.0.1:2"], "tcp-proxy",
+         "-tcp-proxy 0.0.0.0:27017 and -tcp-proxy 0.0.0.0:27017"),
+        (["-tcp-proxy", ":27017=127.0.0.1:1", "-proxy-config", #"{"tcp_proxy": [{"listen": "127.0.0.1:27017", "upstream": "127.0.0.1:2"}]}"#],
+         "proxy-config", "-tcp-proxy 0.0.0.0:27017 and -proxy-config tcp_proxy[0] 127.0.0.1:27017"),
+    ])
+    func aSharedPortIsAFlagErrorNamingBoth(arguments: [String], flag: String, message: String) {
+        let error = check(arguments)
+        #expect(error?.flag == flag, "\(String(describing: error))")
+        #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+    }
+
+    @Test(arguments: [
+        ["-proxy-addr", "127.0.0.1:8080", "-tcp-proxy", "127.0.0.1:27017=127.0.0.1:1"],
+        // Other addresses on one port can both listen.
+        ["-proxy-addr", "127.0.0.2:4001", "-tcp-proxy", "127.0.0.3:4001=127.0.0.1:1"],
+    ])
+    func separatePortsPass(arguments: [String]) {
+        #expect(check(arguments) == nil)
+    }
+}
+
+extension ProxyListenerConflictsTests {
+    /// Port 0 (the command line takes none, but a configuration built in code may): the system
+    /// picks a free port for each listener, so none clashes.
+    @Test func portZeroNeverClashes() throws {
+        var set = FlagSet(programName: "disco-sidecar", synopsis: "")
+        let flags = SidecarFlags(&set)
+        var configuration = ProxyConfiguration(listenAddress: PeerAddress(host: "127.0.0.1", port: 0))
+        configuration.tcpProxies = [TCPProxySpec(listen: PeerAddress(host: "0.0.0.0", port: 0), upstream: PeerAddress(host: "127.0.0.1", port: 1))]
+        let node = [(flag: "http-addr", address: PeerAddress(host: "127.0.0.1", port: 0))]
+        try flags.checkListeners(configuration, parsed: try set.parse([]), nodeListeners: node)
+    }
+}

@@ -36,7 +36,10 @@ extension ProxyConfiguration {
         }
         tcpProxies = try Self.tcpProxies(reader)
         if let interval = try reader.duration("upstream_health_interval") {
-            guard interval >= .zero else { throw reader.error("upstream_health_interval", "must not be negative (0: no health checks), e.g. \"5s\"") }
+            guard ProxyConfiguration.isUsableHealthInterval(interval) else {
+                throw reader.error("upstream_health_interval", "must be 0 (no health checks) or at least "
+                    + "\(GoDuration.format(ProxyConfiguration.minimumHealthInterval)), e.g. \"5s\"; got \(GoDuration.format(interval))")
+            }
             healthInterval = interval
         }
         // As -proxy-connect-timeout and -proxy-read-timeout: a zero bound fails every request.

@@ -67,6 +67,18 @@ public struct ProxyConfiguration: Hashable, Sendable {
         self.tls = nil
     }
 
+    /// The shortest health-check interval the flags and `-proxy-config` accept (other than 0,
+    /// no checks): each check is a connection to the upstream, so a nanosecond would be a busy
+    /// loop of them. (The shortest interval the sidecars share rate-limit counts at is 10ms; a
+    /// health check, a new connection and possibly an HTTP exchange, is dearer.)
+    public static let minimumHealthInterval = Duration.milliseconds(100)
+
+    /// Whether `interval` can be ``healthInterval``: zero (no checks) or at least
+    /// ``minimumHealthInterval``.
+    public static func isUsableHealthInterval(_ interval: Duration) -> Bool {
+        interval == .zero || interval >= minimumHealthInterval
+    }
+
     /// The routes in effect: those configured, or the defaults for the first upstream.
     public var routeTable: RouteTable {
         if !routes.isEmpty || upstreams.isEmpty { return RouteTable(routes) }

@@ -66,7 +66,7 @@ public struct SidecarFlags: Sendable {
         upstreamHealth = set.string("upstream-health", usage: "Path of an HTTP GET that checks the upstream's health (2xx or 3xx is healthy);\n"
                                     + "without it a TCP connect is the check", group: group, typeName: "path")
         upstreamHealthInterval = set.duration("upstream-health-interval", default: .seconds(5),
-                                              usage: "How often upstream health is checked (0: never; upstreams count as healthy)", group: group)
+                                              usage: "How often upstream health is checked (0: never; upstreams count as healthy;\nelse at least 100ms)", group: group)
         drainTimeout = set.duration("proxy-drain-timeout", default: .seconds(10),
                                     usage: "On SIGTERM, how long in-flight proxied requests may take to finish\nbefore the node leaves", group: group)
         connectTimeout = set.duration("proxy-connect-timeout", default: .seconds(5), usage: "Bound on connecting to an upstream (then 504)", group: group)
@@ -139,9 +139,11 @@ public struct SidecarFlags: Sendable {
         for (name, flag) in [("proxy-connect-timeout", connectTimeout), ("proxy-read-timeout", readTimeout)] where parsed[flag] <= .zero {
             throw FlagError(code: .invalidValue, flag: name, message: "-\(name) must be above 0, e.g. 5s")
         }
-        guard configuration.healthInterval >= .zero else {
+        guard ProxyConfiguration.isUsableHealthInterval(configuration.healthInterval) else {
+            let minimum = GoDuration.format(ProxyConfiguration.minimumHealthInterval)
             throw FlagError(code: .invalidValue, flag: "upstream-health-interval",
-                            message: "-upstream-health-interval must not be negative: give 0 (no health checks) or a duration such as 5s")
+                            message: "-upstream-health-interval must be 0 (no health checks) or at least \(minimum), e.g. 5s; "
+                                + "got \(GoDuration.format(configuration.healthInterval))")
         }
         // The drain timeout is added to the node's shutdown grace, which must stay positive.
         guard configuration.drainTimeout >= .zero else {

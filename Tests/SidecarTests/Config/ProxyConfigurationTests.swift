@@ -93,12 +93,30 @@ struct ProxyConfigurationTests {
 
     /// -proxy-connect-timeout and -proxy-read-timeout refuse 0, but "read_timeout": "0s" in
     /// -proxy-config passed -validate and every proxied request then answered 504.
-    @Test(arguments: [("connect_timeout", "0s"), ("read_timeout", "0s"), ("read_timeout", "-1s"), ("upstream_health_interval", "-5s")])
+    @Test(arguments: [("connect_timeout", "0s"), ("read_timeout", "0s"), ("read_timeout", "-1s"), ("upstream_health_interval", "-5s"),
+                      ("upstream_health_interval", "1ns"), ("upstream_health_interval", "99ms")])
     func configTimeoutsThatCannotWorkAreRefused(field: String, value: String) {
         let json = #"{"upstreams": {"s": "http://127.0.0.1:1"}, "\#(field)": "\#(value)"}"#
         let error = failure(["-proxy-config", json])
         #expect(error?.flag == "proxy-config")
         #expect(error?.message.contains(#"field "\#(field)""#) == true, "\(String(describing: error))")
+    }
+
+    /// -upstream-health-interval 1ns was accepted, and the proxy then checked its upstreams in a
+    /// busy loop: an interval is 0 (no checks) or at least 100ms.
+    @Test(arguments: ["1ns", "1ms", "99ms"])
+    func aHealthIntervalBelowTheMinimumIsAFlagError(interval: String) throws {
+        let error = failure(["-upstream", "http://127.0.0.1:9984", "-upstream-health-interval", interval])
+        #expect(error?.flag == "upstream-health-interval")
+        #expect(error?.message.contains("must be 0 (no health checks) or at least 100ms") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("got \(interval)") == true, "\(String(describing: error))")
+    }
+
+    @Test(arguments: [("0s", Duration.zero), ("100ms", .milliseconds(100)), ("5s", .seconds(5))])
+    func healthIntervalsFromTheMinimumOrZeroPass(text: String, interval: Duration) throws {
+        #expect(try parse(["-upstream", "http://127.0.0.1:9984", "-upstream-health-interval", text]).healthInterval == interval)
+        let json = #"{"upstreams": {"s": "http://127.0.0.1:1"}, "upstream_health_interval": "\#(text)"}"#
+        #expect(try parse(["-proxy-config", json]).healthInterval == interval)
     }
 
     /// The drain timeout is added to the node's shutdown grace: a negative one passed -validate,

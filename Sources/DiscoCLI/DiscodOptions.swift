@@ -170,7 +170,13 @@ public struct DiscodOptions: Sendable {
         validateOnly = parsed[flags.validate]
 
         roles = try RoleOptions(flags.roles, parsed: parsed)
-        // TLS files (checked for existence and content by the node, before it starts).
+        // TLS files (checked for existence and content by the node, before it starts). Given but
+        // empty, as gossip's key, is an error: it would silently mean no TLS (or no access control).
+        for (flag, without) in [(flags.httpCert, "plain HTTP"), (flags.httpKey, "plain HTTP"), (flags.httpCACert, "the system's CAs"),
+                                (flags.nodeCert, "plaintext internode traffic"), (flags.nodeKey, "plaintext internode traffic"),
+                                (flags.nodeCACert, "the system's CAs"), (flags.auth, "an API open to anyone")] {
+            try parsed.requireNonEmpty(flag, without: without)
+        }
         httpTLS = TLSFiles(certificate: parsed[flags.httpCert], key: parsed[flags.httpKey], caCertificate: parsed[flags.httpCACert],
                            verifyClient: parsed[flags.httpVerifyClient])
         nodeTLS = TLSFiles(certificate: parsed[flags.nodeCert], key: parsed[flags.nodeKey], caCertificate: parsed[flags.nodeCACert],

@@ -128,6 +128,14 @@ import NodeRuntime
         ("-bootstrap-expect -1 -join h:1 data", "bootstrap-expect", "must be 0 (off)"),
         ("-bootstrap-expect-timeout 0 data", "bootstrap-expect-timeout", "must be positive"),
         ("-http-addr h:1 -raft-addr h:1 data", "raft-addr", "-http-addr and -raft-addr must differ"),
+        // Given but empty (an unset variable), as -gossip-key: it silently meant no TLS or no -auth.
+        ("-http-cert= -http-key= data", "http-cert", "-http-cert: the path is empty (an unset variable?); give the file, or drop -http-cert for plain HTTP"),
+        ("-http-cert=c.pem -http-key= data", "http-key", "-http-key: the path is empty"),
+        ("-http-cert=c.pem -http-key=k.pem -http-ca-cert= data", "http-ca-cert", "-http-ca-cert: the path is empty"),
+        ("-node-cert= -node-key= data", "node-cert", "-node-cert: the path is empty"),
+        ("-node-cert=c.pem -node-key= data", "node-key", "-node-key: the path is empty"),
+        ("-node-ca-cert= data", "node-ca-cert", "-node-ca-cert: the path is empty"),
+        ("-auth= data", "auth", "-auth: the path is empty (an unset variable?); give the file, or drop -auth for an API open to anyone"),
         // A wildcard takes the port on every interface: the start would fail to bind.
         ("-http-addr 0.0.0.0:4001 -http-adv-addr h:4001 -raft-addr 127.0.0.1:4001 data", "raft-addr",
          "-http-addr 0.0.0.0:4001 and -raft-addr 127.0.0.1:4001 would both listen on port 4001"),

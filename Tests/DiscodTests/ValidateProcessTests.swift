@@ -45,6 +45,7 @@ import Testing
         (["-bootstrap-expect=3", "-disco-mode=dns-srv", #"-disco-config={"name":"x.local"}"#],
          #"disco-config for dns-srv: missing required field "service""#),
         (["-disco-mode=dns"], "-disco-mode dns needs -bootstrap-expect on a voting node"),
+        (["-http-cert", "", "-http-key", ""], "-http-cert: the path is empty (an unset variable?)"),
         // -roles takes up to 32 names, but gossip metadata carries at most 16 roles in half a
         // datagram: the node would stop at SWIM's start, after creating its data directory.
         (["-roles", (1...17).map { "role\($0)" }.joined(separator: ",")], "-roles: 17 roles do not fit in gossip metadata"),

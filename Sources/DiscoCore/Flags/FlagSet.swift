@@ -25,6 +25,14 @@ public struct ParsedFlags: Sendable {
 
     /// Whether the flag appeared on the command line.
     public func isSet<Value>(_ flag: Flag<Value>) -> Bool { isSet(flag.name) }
+
+    /// Throws when a file flag was given with an empty value (`-http-cert "$CERT"` with `CERT`
+    /// unset), which would otherwise mean the same as leaving it out: `without` says what that
+    /// means (`plain HTTP`).
+    public func requireNonEmpty(_ flag: Flag<String>, without: String) throws(FlagError) {
+        guard isSet(flag), self[flag].isEmpty else { return }
+        throw FlagError.invalid(flag.name, "the path is empty (an unset variable?); give the file, or drop -\(flag.name) for \(without)")
+    }
 }
 
 // MARK: - FlagSet

@@ -154,6 +154,10 @@ public struct SidecarFlags: Sendable {
         guard (1...64).contains(configuration.threads) else {
             throw FlagError(code: .invalidValue, flag: "proxy-threads", message: "-proxy-threads must be from 1 to 64, got \(configuration.threads)")
         }
+        for (flag, without) in [(proxyCert, "-http-cert's (or plain HTTP)"), (proxyKey, "-http-key's (or plain HTTP)"),
+                                (proxyCACert, "-http-ca-cert's (or the system's CAs)"), (proxyHopKey, "hops trusted by address")] {
+            try parsed.requireNonEmpty(flag, without: without)
+        }
         switch (parsed[proxyCert].isEmpty, parsed[proxyKey].isEmpty) {
         case (false, false): configuration.tls = ProxyTLSFiles(certificate: parsed[proxyCert], key: parsed[proxyKey])
         case (false, true): throw FlagError.conflict("proxy-key", "-proxy-cert needs -proxy-key (the certificate's private key)")

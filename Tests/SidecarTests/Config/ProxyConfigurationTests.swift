@@ -119,6 +119,15 @@ struct ProxyConfigurationTests {
         #expect(try parse(["-proxy-config", json]).healthInterval == interval)
     }
 
+    /// `-proxy-cert ""` (an unset variable) silently meant the API's certificate or plain HTTP,
+    /// and `-proxy-hop-key ""` hops trusted by address: a given but empty file flag is an error.
+    @Test(arguments: ["proxy-cert", "proxy-key", "proxy-ca-cert", "proxy-hop-key"])
+    func anEmptyFileFlagIsAnError(flag: String) {
+        let error = failure(["-upstream", "http://127.0.0.1:9984", "-\(flag)", ""])
+        #expect(error?.flag == flag, "\(String(describing: error))")
+        #expect(error?.message.contains("-\(flag): the path is empty (an unset variable?)") == true, "\(String(describing: error))")
+    }
+
     /// The drain timeout is added to the node's shutdown grace: a negative one passed -validate,
     /// then the start failed (exit 1) with "timing.shutdownGrace: must be positive".
     @Test func aNegativeDrainTimeoutIsAFlagError() throws {

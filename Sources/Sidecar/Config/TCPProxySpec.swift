@@ -8,7 +8,7 @@ import RateLimitCore
 /// The first word is `LISTEN=UPSTREAM` (`:PORT` listens on every interface); then, optionally,
 /// `max-conns=N` (most connections open at once; more are closed at accept), `rate=Nr/s` or
 /// `r/m` with `burst=N` (new connections per second, nginx `limit_req` arithmetic without
-/// delay: beyond the burst they are closed at accept).
+/// delay: beyond the burst they are closed at accept; one closed for `max-conns` is not charged).
 public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
     public var listen: PeerAddress
     public var upstream: PeerAddress

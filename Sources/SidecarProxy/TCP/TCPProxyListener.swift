@@ -9,7 +9,8 @@ import Synchronization
 /// One `-tcp-proxy` listener: every accepted connection is spliced to a new connection to the
 /// upstream (bytes both ways with back-pressure and half-close) until both sides end. Beyond
 /// `max-conns` open connections, or beyond the connection rate and its burst (nginx
-/// `limit_req` arithmetic, no delay), a new connection is closed at once. Each connection is a
+/// `limit_req` arithmetic, no delay), a new connection is closed at once; one closed for
+/// `max-conns` is not charged to the rate. Each connection is a
 /// child task of ``run()``, so stopping the listener's task ends them all; ``close()`` only stops
 /// accepting, and a failed accept (out of descriptors) is retried after a pause.
 public final class TCPProxyListener: Sendable {
@@ -86,16 +87,24 @@ public final class TCPProxyListener: Sendable {
         listener.close()
     }
 
+    /// Takes a `max-conns` slot, then charges the connection rate. A connection refused for
+    /// want of a slot is not charged: a flood above max-conns would otherwise use up the rate's
+    /// burst, and once slots freed, connections would be refused by the rate although few were
+    /// ever let in. (nginx's stream module has no connection rate; in HTTP its `limit_req` runs
+    /// before `limit_conn` and is not refunded, which this deliberately does not copy.)
     private func admit() -> Bool {
-        if spec.rate != nil {
-            let now = RateLimitMiddleware.milliseconds(ContinuousClock.now - epoch)
-            let decision = limiter.withLock { $0.decide(limit, key: RateLimitKey("connections"), now: now) }
-            if case .reject = decision.action { return false }
-        }
         let count = open.add(1, ordering: .relaxed).newValue
         if let maximum = spec.maxConnections, count > maximum {
             open.subtract(1, ordering: .relaxed)
             return false
+        }
+        if spec.rate != nil {
+            let now = RateLimitMiddleware.milliseconds(ContinuousClock.now - epoch)
+            let decision = limiter.withLock { $0.decide(limit, key: RateLimitKey("connections"), now: now) }
+            if case .reject = decision.action {
+                open.subtract(1, ordering: .relaxed)
+                return false
+            }
         }
         metrics.openTCPConnections.add(1, ordering: .relaxed)
         return true

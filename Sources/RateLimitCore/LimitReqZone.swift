@@ -5,7 +5,8 @@
 public enum RateLimitKeySource: Hashable, Sendable, CustomStringConvertible {
     /// The client's address as 4 (IPv4) or 16 (IPv6) bytes, like `$binary_remote_addr`.
     case address
-    /// The `app_id` of the request's API key (empty, so not limited, when it has none).
+    /// The `app_id` of the request's API key, when the proxy checked the key; a request whose key
+    /// it did not check (its method needs none) counts by its client's address instead.
     case appID
     /// The value of a request header, named in lower case (empty when absent), like `$http_NAME`.
     case header(String)

@@ -17,7 +17,7 @@ import RateLimitCore
 /// | `burst=N` | requests beyond the rate that are let through (delayed) | 0 |
 /// | `nodelay` / `delay=N` | forward the whole burst at once / the first N of it | every excess request waits |
 /// | `status=N` | status of rejections, 400–599 | 503 |
-/// | `key=addr`, `key=app_id`, `key=header:NAME` | what requests are counted by | `addr` |
+/// | `key=addr`, `key=app_id`, `key=header:NAME` | what requests are counted by (`app_id`: of a checked API key; else the client address) | `addr` |
 /// | `zone=NAME` | the zone's name (logs, metrics, `-proxy-config` routes) | `limit_req_<n>` |
 /// | `size=10m` | the zone's memory; the least recently used clients are forgotten beyond it | `10m` |
 /// | `dry-run` | decide and count, but never delay or reject | off |

@@ -7,7 +7,7 @@ import Synchronization
 // MARK: - Rate limiting
 
 /// nginx `limit_req` in front of the proxy: each request's keys are taken from it (the client's
-/// binary address, the `app_id` header, another header), the pure ``RateLimiter`` decides, and
+/// binary address, the `app_id` of a checked API key, another header), the pure ``RateLimiter`` decides, and
 /// this middleware acts: forward, hold the request for the delay (a sleeping task, so the event
 /// loop goes on serving others), or answer the rejection status with a JSON error. In dry run
 /// every request is forwarded at once and decisions are only counted and logged.
@@ -18,6 +18,9 @@ import Synchronization
 public final class RateLimitMiddleware: HTTPMiddleware {
     private let configuration: RateLimitConfiguration
     private let keySources: [RateLimitKeySource]
+    /// Which requests carry an API key the ``APIKeyMiddleware`` before this one has checked (nil:
+    /// none): only theirs is an `app_id` a `key=app_id` zone may count by.
+    private let apiKeys: APIKeySettings?
     /// Whether a zone keys requests by a header (not only by the client's address).
     let keysByHeader: Bool
     private let limiter: Mutex<SharedRateLimiter>
@@ -25,8 +28,11 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     private let logger: Logger
     private let epoch = ContinuousClock.now
 
-    public init(configuration: RateLimitConfiguration, metrics: ProxyMetrics, logger: Logger) {
+    /// `apiKeys`: the settings of the ``APIKeyMiddleware`` that runs before this one (nil when
+    /// API keys are off).
+    public init(configuration: RateLimitConfiguration, apiKeys: APIKeySettings? = nil, metrics: ProxyMetrics, logger: Logger) {
         self.configuration = configuration
+        self.apiKeys = apiKeys.flatMap { $0.enabled ? $0 : nil }
         keySources = configuration.keySources
         keysByHeader = configuration.keySources.contains { $0 != .address }
         limiter = Mutex(SharedRateLimiter(zones: configuration.zones, sharedZones: configuration.sharedZones,
@@ -89,7 +95,7 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     /// Decides for one request (charging it to its zones, counting and logging the decision):
     /// the middleware's decision, also taken by the proxy's inline path.
     public func verdict(method: String, path: String, headers: HTTPHeaders, remoteAddress: SocketAddress?) -> Verdict {
-        let keys = keySources.map { Self.key($0, headers: headers, remoteAddress: remoteAddress) }
+        let keys = keySources.map { Self.key($0, headers: headers, remoteAddress: remoteAddress, method: method, apiKeys: apiKeys) }
         let now = Self.milliseconds(ContinuousClock.now - epoch)
         let decision = limiter.withLock { $0.decide(configuration.policy, keys: keys, now: now) }
         record(decision, method: method, path: path, remoteAddress: remoteAddress)
@@ -128,11 +134,19 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     }
 
     /// A request's key for one zone: `$binary_remote_addr`, `$http_app_id`, `$http_<name>`.
-    static func key(_ source: RateLimitKeySource, headers: HTTPHeaders, remoteAddress: SocketAddress?) -> RateLimitKey {
+    /// The `app_id` counts only when `apiKeys` has had its key checked (the method needs one):
+    /// otherwise anyone could send another application's id, or a new one each time. Such a
+    /// request counts by its client's address instead, marked with a leading zero byte so that no
+    /// address shares a bucket with an application (an `app_id` is visible ASCII).
+    static func key(_ source: RateLimitKeySource, headers: HTTPHeaders, remoteAddress: SocketAddress?, method: String,
+                    apiKeys: APIKeySettings?) -> RateLimitKey {
         switch source {
         case .address:
             return RateLimitKey(remoteAddress?.addressBytes ?? [])
         case .appID:
+            guard let apiKeys, apiKeys.requiresKey(method: method) else {
+                return RateLimitKey(remoteAddress.map { [0] + $0.addressBytes } ?? [])
+            }
             return RateLimitKey(headers[APIKeySettings.appIDHeader] ?? "")
         case .header(let name):
             return RateLimitKey(headers[name] ?? "")

@@ -71,7 +71,8 @@ public final class SidecarProxyServer: Sendable {
             if let serverTLS { settings.transport = serverTLS }
             settings.limits.maxBodyBytes = 1 << 50
             let counter = OpenConnectionCounter()
-            let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, metrics: metrics, logger: logger)
+            let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, apiKeys: configuration.apiKeys,
+                                                metrics: metrics, logger: logger)
             if !configuration.rateLimit.sharedZones.isEmpty {
                 guard let hops else { throw SidecarSyntaxError("shared rate-limit zones need a hop key (-proxy-hop-key)") }
                 exchange = SharedZoneExchange(rateLimit: rateLimit, configuration: configuration.rateLimit, authenticator: hops, nodeID: nodeID,

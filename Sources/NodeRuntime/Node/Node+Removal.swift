@@ -50,29 +50,34 @@ extension Node {
             logger.error("cannot record the removal in \(directory.removalPath): \(error)")
         }
         logger.error("node \(id) was removed from the cluster (\(removal.reporter)); it no longer takes part and exits in "
-            + "\(GoDuration.format(configuration.timing.removedLinger)). To make it a member again, start it with -join <a member's API address>: "
-            + "it sets its old Raft state aside and joins as a new member")
+            + "\(GoDuration.format(configuration.timing.removedLinger)). To make it a member again, start it with -join <a member's API address> "
+            + "(or its -disco-mode): it sets its old Raft state aside and joins as a new member")
         removalNoticed.open()
     }
 
     /// The removal this node knows of, if any.
     var removal: NodeRemoval? { runtime.withLock { $0.removal } }
 
-    /// At start: a node that was removed runs again only when told where to join.
+    /// At start: a node that was removed runs again only when it can find the cluster to join as
+    /// a new member: through `-join`, or through discovery (`-disco-mode`), as a StatefulSet pod
+    /// scaled away, removed, and scaled back with its old volume. Alone it would form a cluster
+    /// of its own, so it refuses to start.
     static func checkRemoval(_ directory: NodeDataDirectory, configuration: NodeConfiguration, logger: Logger) throws(NodeStartupError) {
         guard let record = directory.removalRecord() else { return }
         let by = record["reported_by"]?.stringValue.map { " (told by node \($0))" } ?? ""
-        guard !configuration.formation.join.isEmpty else {
+        let formation = configuration.formation
+        guard !formation.join.isEmpty || (formation.discovery != nil && formation.plan != .singleNode) else {
             throw NodeStartupError("node \(configuration.nodeID) was removed from its cluster\(by) and does not run again as a member; "
-                + "start it with -join <a member's API address> to join as a new member (its old Raft state is set aside), "
-                + "or start it with a fresh data directory")
+                + "start it with -join <a member's API address> (or the -disco-mode that finds the cluster) to join as a new member "
+                + "(its old Raft state is set aside), or start it with a fresh data directory")
         }
         do {
             try directory.setAsideRaftStateAfterRemoval()
         } catch {
             throw NodeStartupError("node \(configuration.nodeID) was removed from its cluster\(by); cannot set its old Raft state aside: \(error)")
         }
+        let through = formation.join.isEmpty ? "discovery (-disco-mode)" : "-join"
         logger.warning("node \(configuration.nodeID) was removed from its cluster\(by): its old Raft state is in "
-            + "\(directory.setAsideRaftDirectory); joining again through -join as a new member")
+            + "\(directory.setAsideRaftDirectory); joining again through \(through) as a new member")
     }
 }

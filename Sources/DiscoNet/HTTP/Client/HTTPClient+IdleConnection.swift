@@ -16,7 +16,8 @@ extension HTTPClient {
     /// Sends `request` on an idle pooled connection that lives on `loop` (the caller's loop),
     /// in the calling task: no task of its own, no wait for the pool. The deadline (`limit`, up
     /// to the response head) is the connection's own re-armed deadline, which closes it when
-    /// passed; the failure is then the same timeout the general path reports.
+    /// passed; the failure is then the same timeout the general path reports. Only
+    /// ``execute(_:timeout:)`` comes here: the body limit bounds each chunk.
     func startOnIdleConnection(
         _ request: HTTPClientRequest, url: HTTPURL, limit: Duration, loop: EventLoop
     ) async throws -> IdleConnectionOutcome {
@@ -35,7 +36,7 @@ extension HTTPClient {
         let startedAt = MonotonicClock.nowNanoseconds()
         let deadline = startedAt &+ MonotonicClock.nanoseconds(limit)
         channel.setDeadline(at: deadline)
-        let exchange = HTTPClientExchange(connection: connection, url: url, limits: configuration.limits)
+        let exchange = HTTPClientExchange(connection: connection, url: url, limits: configuration.limits, bodyLimitScope: .eachChunk)
         do {
             let started = try await exchange.start(request)
             if loop.inLoop { channel.clearDeadline() } else { loop.execute { channel.clearDeadline() } }

@@ -12,7 +12,9 @@ public struct HTTPClientConfiguration: Sendable {
     public var maxConnectionsPerHost: Int
     /// Idle pooled connections older than this are closed instead of reused.
     public var idleTimeout: Duration
-    /// Limits applied to responses (header size, body size).
+    /// Limits applied to responses (header size, body size). `maxBodyBytes` bounds a whole body
+    /// read by ``HTTPClient/send(_:timeout:)``; for a body read as a stream
+    /// (``HTTPClient/execute(_:timeout:)``) it bounds each chunk, not the stream's total.
     public var limits: HTTPParserLimits
     /// What runs over each TCP connection of an `http://` URL (plain TCP by default).
     public var transport: any ByteStreamTransportFactory
@@ -83,7 +85,7 @@ public final class HTTPClient: Sendable {
         let url = try request.parsedURL()
         let limit = timeout ?? configuration.requestTimeout
         return try await withDeadline(limit, host: url.authority) {
-            let response = try await self.startWithRetry(request, url: url)
+            let response = try await self.startWithRetry(request, url: url, bodyLimitScope: .wholeBody)
             let body = try await response.body.collect(upTo: Int.max)
             return HTTPClientResponse(status: response.status, reason: response.reason, version: response.version,
                                       headers: response.headers, body: body, trailers: response.body.trailers)
@@ -97,6 +99,9 @@ public final class HTTPClient: Sendable {
     /// `timeout` bounds the exchange up to the response head; reading the body is bounded by the
     /// caller (cancelling the reading task closes the connection). The connection returns to the
     /// pool once the body has been read to its end; dropping the response earlier closes it.
+    ///
+    /// ``HTTPClientConfiguration/limits`` bound each chunk of the body (what a reader may have to
+    /// buffer for one message), not the total: a long-lived stream (a watch) is not cut.
     public func execute(_ request: HTTPClientRequest, timeout: Duration? = nil) async throws -> HTTPClientStreamingResponse {
         let url = try request.parsedURL()
         var limit = timeout ?? configuration.requestTimeout
@@ -108,7 +113,7 @@ public final class HTTPClient: Sendable {
             }
         }
         return try await withDeadline(limit, host: url.authority) {
-            try await self.startWithRetry(request, url: url)
+            try await self.startWithRetry(request, url: url, bodyLimitScope: .eachChunk)
         }
     }
 
@@ -140,7 +145,9 @@ public final class HTTPClient: Sendable {
 
     // MARK: Internals
 
-    private func startWithRetry(_ request: HTTPClientRequest, url: HTTPURL) async throws -> HTTPClientStreamingResponse {
+    private func startWithRetry(
+        _ request: HTTPClientRequest, url: HTTPURL, bodyLimitScope: HTTPBodyLimitScope
+    ) async throws -> HTTPClientStreamingResponse {
         let key = url.origin
         let pool = self.pool
         var lease = try await pool.acquire(key)
@@ -167,7 +174,8 @@ public final class HTTPClient: Sendable {
                 }
                 reused = false
             }
-            let exchange = HTTPClientExchange(connection: connection, url: url, limits: configuration.limits)
+            let exchange = HTTPClientExchange(connection: connection, url: url, limits: configuration.limits,
+                                              bodyLimitScope: bodyLimitScope)
             do {
                 let started = try await exchange.start(request)
                 return streamingResponse(started, on: connection, key: key, host: url.authority)

@@ -27,6 +27,9 @@ struct HTTPClientExchange {
     let connection: TCPConnection
     let url: HTTPURL
     let limits: HTTPParserLimits
+    /// What `limits.maxBodyBytes` bounds: the whole body for a response read whole, each chunk
+    /// for one read as a stream.
+    var bodyLimitScope: HTTPBodyLimitScope = .wholeBody
 
     /// Sends the head (with a fixed body, or starting to stream the body) and reads until the
     /// response head. Throws ``Failure``.
@@ -34,7 +37,8 @@ struct HTTPClientExchange {
         let host = url.authority
         var written = false
         var upload: HTTPClientUpload?
-        var reader = HTTPClientResponseReader(requestMethod: request.method, limits: limits, allowsProtocolSwitch: allowsProtocolSwitch)
+        var reader = HTTPClientResponseReader(requestMethod: request.method, limits: limits, allowsProtocolSwitch: allowsProtocolSwitch,
+                                              bodyLimitScope: bodyLimitScope)
         do {
             try await connection.write(encode(request))
             written = true

@@ -11,8 +11,10 @@ struct HTTPClientResponseReader: Sendable {
     /// True once any response byte has arrived (a failure before that may be retried).
     private(set) var receivedBytes = false
 
-    init(requestMethod: String, limits: HTTPParserLimits, allowsProtocolSwitch: Bool = false) {
-        parser = HTTPResponseParser(requestMethod: requestMethod, limits: limits, allowsProtocolSwitch: allowsProtocolSwitch)
+    init(requestMethod: String, limits: HTTPParserLimits, allowsProtocolSwitch: Bool = false,
+         bodyLimitScope: HTTPBodyLimitScope = .wholeBody) {
+        parser = HTTPResponseParser(requestMethod: requestMethod, limits: limits, allowsProtocolSwitch: allowsProtocolSwitch,
+                                    bodyLimitScope: bodyLimitScope)
     }
 
     /// True when the body ends only when the server closes the connection.

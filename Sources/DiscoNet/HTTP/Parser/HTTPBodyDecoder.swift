@@ -7,6 +7,17 @@ enum HTTPBodyFraming: Sendable, Equatable {
     case untilClose
 }
 
+/// What ``HTTPParserLimits/maxBodyBytes`` bounds in a response body.
+public enum HTTPBodyLimitScope: Sendable, Hashable {
+    /// The whole body: a response read whole into memory.
+    case wholeBody
+    /// Each chunk of a chunked body (the most a reader has to buffer to take one message),
+    /// not their sum: a streamed response (a watch) may carry any number of bytes over its
+    /// lifetime. A read-until-close body is then unbounded (it arrives read by read); a
+    /// `Content-Length` body is still bounded as a whole.
+    case eachChunk
+}
+
 /// Decodes one body: sized, chunked (with bounded trailers) or read-until-close.
 /// Consumes whole units only (a complete chunk-size line, available data bytes, a complete CRLF),
 /// so leftover bytes can be presented again with more appended.
@@ -23,9 +34,12 @@ struct HTTPBodyDecoder: Sendable {
     private var state: State
     private var decodedBytes = 0
     private let limits: HTTPParserLimits
+    /// False when the limit bounds each chunk (``HTTPBodyLimitScope/eachChunk``).
+    private let boundsWholeBody: Bool
 
-    init(framing: HTTPBodyFraming, limits: HTTPParserLimits) {
+    init(framing: HTTPBodyFraming, limits: HTTPParserLimits, scope: HTTPBodyLimitScope = .wholeBody) {
         self.limits = limits
+        boundsWholeBody = scope == .wholeBody
         switch framing {
         case .length(let length): state = .fixed(remaining: length)
         case .chunked: state = .chunkSize
@@ -59,8 +73,10 @@ struct HTTPBodyDecoder: Sendable {
             case .untilClose:
                 let take = buffer.count - index
                 if take > 0 {
-                    decodedBytes += take
-                    if decodedBytes > limits.maxBodyBytes { throw tooLarge() }
+                    if boundsWholeBody {
+                        decodedBytes += take
+                        if decodedBytes > limits.maxBodyBytes { throw tooLarge() }
+                    }
                     onData(UnsafeBufferPointer(rebasing: buffer[index..<buffer.count]))
                 }
                 return (buffer.count, .needMore)
@@ -118,7 +134,10 @@ struct HTTPBodyDecoder: Sendable {
     }
 
     private func tooLarge() -> HTTPParseError {
-        HTTPParseError(status: 413, reason: "body larger than the limit of \(limits.maxBodyBytes) bytes")
+        guard boundsWholeBody else {
+            return HTTPParseError(status: 413, reason: "chunk larger than the limit of \(limits.maxBodyBytes) bytes")
+        }
+        return HTTPParseError(status: 413, reason: "body larger than the limit of \(limits.maxBodyBytes) bytes")
     }
 
     private func missingCRLF() -> HTTPParseError {
@@ -149,7 +168,8 @@ struct HTTPBodyDecoder: Sendable {
                 if size > UInt64(Int.max) || total.overflow || total.partialValue > limits.maxBodyBytes {
                     throw tooLarge()
                 }
-                decodedBytes = total.partialValue
+                // Bounding each chunk, the count stays 0: every chunk is checked on its own.
+                if boundsWholeBody { decodedBytes = total.partialValue }
                 return (Int(size), index + 2)
             }
             if byte == HTTPSyntax.lf { throw .bad("bare LF in chunk-size line; lines must end with CRLF") }

@@ -34,12 +34,16 @@ public struct HTTPResponseParser: Sendable {
     private var state: State
     private let requestMethod: String
     private let allowsProtocolSwitch: Bool
+    private let bodyLimitScope: HTTPBodyLimitScope
 
     /// A parser for the response to one request sent with `requestMethod` (HEAD responses have no
     /// body). With `allowsProtocolSwitch` (the request asked for an `Upgrade`) a `101` is a final
-    /// response; otherwise it is an error.
-    public init(requestMethod: String, limits: HTTPParserLimits = HTTPParserLimits(), allowsProtocolSwitch: Bool = false) {
+    /// response; otherwise it is an error. `bodyLimitScope` says what `limits.maxBodyBytes`
+    /// bounds: the whole body, or each chunk of a streamed one.
+    public init(requestMethod: String, limits: HTTPParserLimits = HTTPParserLimits(), allowsProtocolSwitch: Bool = false,
+                bodyLimitScope: HTTPBodyLimitScope = .wholeBody) {
         self.limits = limits
+        self.bodyLimitScope = bodyLimitScope
         self.requestMethod = requestMethod
         self.allowsProtocolSwitch = allowsProtocolSwitch
         self.scannerLimits = Self.headLimits(limits)
@@ -125,7 +129,7 @@ public struct HTTPResponseParser: Sendable {
                     return index
                 }
                 readsUntilClose = framing == .untilClose
-                state = .body(HTTPBodyDecoder(framing: framing, limits: limits))
+                state = .body(HTTPBodyDecoder(framing: framing, limits: limits, scope: bodyLimitScope))
             case .body(var decoder):
                 let (next, outcome) = try decoder.decode(input, from: index) { piece in
                     events.append(.body(Array(piece)))

@@ -36,8 +36,11 @@ enum SidecarSummary {
         lines.append("  proxy.api_keys=\(configuration.apiKeys.enabled ? configuration.apiKeys.methods.sorted().joined(separator: ",") : "off")")
         if let file = configuration.apiKeys.file { lines.append("  proxy.api_key_file=\(file)") }
         for tcp in configuration.tcpProxies {
-            lines.append("  proxy.tcp=\(tcp)\(tcp.maxConnections.map { " max-conns=\($0)" } ?? "")\(tcp.rate.map { " rate=\($0) burst=\(tcp.burst)" } ?? "")")
+            lines.append("  proxy.tcp=\(tcp)\(tcp.maxConnections.map { " max-conns=\($0)" } ?? "")\(tcp.rate.map { " rate=\($0) burst=\(tcp.burst)" } ?? "")"
+                + " idle-timeout=\(configuration.idleTimeout(of: tcp).map(GoDuration.format) ?? "off")")
         }
+        let webSocketIdle = configuration.webSocketIdleTimeout
+        lines.append("  proxy.websocket_idle_timeout=\(webSocketIdle > .zero ? GoDuration.format(webSocketIdle) : "off")")
         lines.append("  proxy.tls=\(configuration.tls.map { $0.certificate } ?? "off")")
         let peer = configuration.peerTLS
         lines.append("  proxy.writer_ca=\(peer.caCertificate ?? "system")\(peer.serverName.map { " server_name=\($0)" } ?? "")")

@@ -43,6 +43,8 @@ struct SidecarProcessTests {
         let dryRun = try await ChildProcess.run(sidecar, ["-validate", "-node-id", "n1", "-proxy-addr", ":8080", "-upstream", "http://127.0.0.1:9984",
                                                           "-limit-req", "rate=10r/s burst=5 dry-run", "data"])
         #expect(dryRun.output.contains("proxy.limit_req.0=zone=limit_req_1 key=addr rate=10r/s burst=5 status=503 dry-run\n"), "\(dryRun.output)")
+        #expect(good.output.contains("proxy.tcp=0.0.0.0:27017=127.0.0.1:27017 idle-timeout=10m0s"), "\(good.output)")
+        #expect(good.output.contains("proxy.websocket_idle_timeout=1h0m0s"), "\(good.output)")
         let keyFile = NSTemporaryDirectory() + "disco-hop-key-\(UUID().uuidString.prefix(8))"
         try Data("0123456789abcdef0123456789abcdef\n".utf8).write(to: URL(fileURLWithPath: keyFile))
         defer { try? FileManager.default.removeItem(atPath: keyFile) }
@@ -67,6 +69,8 @@ struct SidecarProcessTests {
             (["-limit-req", "rate=10r/s shard"], "did you mean shared?"),
             (["-limit-req", "rate=10r/s shared", "-proxy-hop-key", "/nonexistent/key"], "-proxy-hop-key \"/nonexistent/key\": no such file"),
             (["-limit-req-share-interval", "1ms"], "from 10ms to 10s"),
+            (["-tcp-proxy-idle-timeout", "-1s"], "-tcp-proxy-idle-timeout must not be negative"),
+            (["-proxy-websocket-idle-timeout", "-1m"], "-proxy-websocket-idle-timeout must not be negative"),
         ]
         for (flags, message) in cases {
             let result = try await ChildProcess.run(sidecar, ["-validate", "-node-id", "n1"] + flags + ["data"])

@@ -7,7 +7,10 @@ public struct SpliceResult: Sendable {
     /// Bytes copied from the second connection back to the first.
     public var returned: Int
     /// The first read or write failure, nil when both directions ended with a half-close.
+    /// After an idle timeout: ``NetworkError/Code-swift.struct/timedOut``.
     public var failure: (any Error)?
+    /// True when the splice was closed because no bytes moved either way for its idle timeout.
+    public var idleTimedOut = false
 }
 
 extension TCPConnection {
@@ -21,18 +24,25 @@ extension TCPConnection {
     /// - A failure in either direction (reset, error) closes both connections at once, and so
     ///   does a reset of a side that has already finished sending.
     ///
+    /// - Idle timeout: with `idleTimeout`, both connections are closed once no bytes have been
+    ///   read from either for that long (checked a few times per timeout, so it may come up to
+    ///   a quarter of it late); ``SpliceResult/idleTimedOut`` then says so. Nil: no bound.
+    ///
     /// `pendingForOther` is sent to `other` before anything read from this connection (bytes
     /// already read from this side, such as those past an HTTP head); `pendingForSelf` likewise
     /// the other way.
     @discardableResult
-    public func splice(with other: TCPConnection, pendingForOther: [UInt8] = [], pendingForSelf: [UInt8] = []) async -> SpliceResult {
-        let result = await withTaskGroup(of: (forward: Bool, bytes: Int, failure: (any Error)?).self) { group in
+    public func splice(with other: TCPConnection, pendingForOther: [UInt8] = [], pendingForSelf: [UInt8] = [],
+                       idleTimeout: Duration? = nil) async -> SpliceResult {
+        let watch = idleTimeout.map { SpliceIdleWatch(timeout: $0, legs: (self, other)) }
+        watch?.start()
+        var result = await withTaskGroup(of: (forward: Bool, bytes: Int, failure: (any Error)?).self) { group in
             group.addTask {
-                let (bytes, failure) = await Self.pump(from: self, to: other, first: pendingForOther)
+                let (bytes, failure) = await Self.pump(from: self, to: other, first: pendingForOther, watch: watch)
                 return (true, bytes, failure)
             }
             group.addTask {
-                let (bytes, failure) = await Self.pump(from: other, to: self, first: pendingForSelf)
+                let (bytes, failure) = await Self.pump(from: other, to: self, first: pendingForSelf, watch: watch)
                 return (false, bytes, failure)
             }
             var result = SpliceResult(forwarded: 0, returned: 0, failure: nil)
@@ -49,6 +59,14 @@ extension TCPConnection {
         }
         close()
         other.close()
+        if let watch {
+            watch.stop()
+            if watch.timedOut {
+                result.idleTimedOut = true
+                result.failure = NetworkError(.timedOut, peer: remoteAddress.description,
+                                              detail: "no bytes either way for \(watch.timeout)")
+            }
+        }
         return result
     }
 
@@ -59,7 +77,7 @@ extension TCPConnection {
     }
 
     /// Copies `from` → `to` until `from` ends, then half-closes `to`.
-    private static func pump(from: TCPConnection, to: TCPConnection, first: [UInt8]) async -> (Int, (any Error)?) {
+    private static func pump(from: TCPConnection, to: TCPConnection, first: [UInt8], watch: SpliceIdleWatch?) async -> (Int, (any Error)?) {
         var total = 0
         do {
             if !first.isEmpty {
@@ -67,6 +85,7 @@ extension TCPConnection {
                 total += first.count
             }
             while let bytes = try await from.read() {
+                watch?.noteActivity()
                 try await to.write(bytes)
                 total += bytes.count
             }

@@ -10,7 +10,7 @@ extension ProxyConfiguration {
     static let upstreamFields = ["url", "health"]
     static let routeFields = ["name", "methods", "path", "upstream", "writer"]
     static let apiKeyFields = ["enabled", "methods"]
-    static let tcpFields = ["listen", "upstream", "max_connections", "rate", "burst"]
+    static let tcpFields = ["listen", "upstream", "max_connections", "rate", "burst", "idle_timeout"]
 
     /// Decodes `-proxy-config` strictly: unknown fields are errors that list the valid ones
     /// (with a suggestion for a misspelling), and every error names its field.
@@ -21,7 +21,7 @@ extension ProxyConfiguration {
     ///  "routes": [{"methods": ["GET", "HEAD"], "path": "/", "upstream": "service"},
     ///             {"methods": ["POST"], "path": "/api/v1/transactions", "upstream": "auth", "writer": true}],
     ///  "api_keys": {"enabled": true, "methods": ["POST"]},
-    ///  "tcp_proxy": [{"listen": ":27017", "upstream": "127.0.0.1:27017", "max_connections": 100}],
+    ///  "tcp_proxy": [{"listen": ":27017", "upstream": "127.0.0.1:27017", "max_connections": 100, "idle_timeout": "30m"}],
     ///  "limit_req_zone": [{"name": "per_client", "rate": "10r/s"}], "limit_req": [{"zone": "per_client", "burst": 5}]}
     /// ```
     public init(json: JSONValue, context: String = "-proxy-config") throws(ConfigError) {
@@ -139,6 +139,10 @@ extension ProxyConfiguration {
             }
             spec.burst = try tcp.int("burst", in: 0...LimitReq.maximumBurst) ?? 0
             if spec.burst > 0, spec.rate == nil { throw tcp.error("burst", "needs \"rate\", e.g. \"rate\": \"10r/s\"") }
+            if let timeout = try tcp.duration("idle_timeout") {
+                guard timeout >= .zero else { throw tcp.error("idle_timeout", "must not be negative (0: no idle timeout), e.g. \"10m\"") }
+                spec.idleTimeout = timeout
+            }
             specs.append(spec)
         }
         return specs

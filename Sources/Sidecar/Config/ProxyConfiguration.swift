@@ -24,6 +24,12 @@ public struct ProxyConfiguration: Hashable, Sendable {
     public var readTimeout: Duration
     /// How long SIGTERM lets in-flight requests finish before the node leaves.
     public var drainTimeout: Duration
+    /// How long a TCP pass-through connection may pass no bytes either way before both sides are
+    /// closed (nginx stream `proxy_timeout`), for listeners without their own; zero: never.
+    public var tcpIdleTimeout: Duration = .seconds(600)
+    /// How long a proxied WebSocket (any upgraded connection) may pass no bytes either way before
+    /// both sides are closed; zero: never. nginx's nearest is `proxy_read_timeout` (upstream only).
+    public var webSocketIdleTimeout: Duration = .seconds(3600)
     /// PEM certificate chain and key files: the proxy terminates TLS (HTTPS only) when set.
     public var tls: ProxyTLSFiles?
     /// How this sidecar checks the other sidecars' proxies it forwards writes to over HTTPS.
@@ -87,6 +93,12 @@ public struct ProxyConfiguration: Hashable, Sendable {
 
     /// The upstream named `name`.
     public func upstream(named name: String) -> UpstreamDefinition? { upstreams.first { $0.name == name } }
+
+    /// The idle timeout of `spec`'s connections (its own, else ``tcpIdleTimeout``); nil: none.
+    public func idleTimeout(of spec: TCPProxySpec) -> Duration? {
+        let timeout = spec.idleTimeout ?? tcpIdleTimeout
+        return timeout > .zero ? timeout : nil
+    }
 
     /// Whether anything runs at all (an HTTP proxy or a TCP listener).
     public var isEnabled: Bool { listenAddress != nil || !tcpProxies.isEmpty }

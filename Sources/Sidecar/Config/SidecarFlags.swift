@@ -16,6 +16,8 @@ public struct SidecarFlags: Sendable {
     let apiKeyMethods: Flag<Set<String>>
     let apiKeyFile: Flag<String>
     let tcpProxy: Flag<[TCPProxySpec]>
+    let tcpProxyIdleTimeout: Flag<Duration>
+    let webSocketIdleTimeout: Flag<Duration>
     let upstreamHealth: Flag<String>
     let upstreamHealthInterval: Flag<Duration>
     let drainTimeout: Flag<Duration>
@@ -32,6 +34,7 @@ public struct SidecarFlags: Sendable {
 
     /// The names of the flags this declares.
     public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "api-key-file", "tcp-proxy",
+                               "tcp-proxy-idle-timeout", "proxy-websocket-idle-timeout",
                                "upstream-health", "upstream-health-interval", "proxy-drain-timeout", "proxy-connect-timeout",
                                "proxy-read-timeout", "proxy-cert", "proxy-key", "proxy-threads", "proxy-ca-cert", "proxy-server-name",
                                "proxy-adv-addr", "proxy-hop-key", "limit-req-share-interval"]
@@ -63,6 +66,12 @@ public struct SidecarFlags: Sendable {
                                 + "(until the cluster keeps them)", group: group, typeName: "file")
         tcpProxy = set.repeated("tcp-proxy", usage: "A TCP pass-through listener LISTEN=UPSTREAM,\ne.g. ':27017=127.0.0.1:27017 max-conns=100 rate=10r/s'",
                                 group: group, typeName: "spec") { text throws(FlagValueError) in try TCPProxySpec.parse(text) }
+        tcpProxyIdleTimeout = set.duration("tcp-proxy-idle-timeout", default: .seconds(600),
+                                           usage: "Close a -tcp-proxy connection after this long with no bytes either way\n"
+                                           + "(nginx stream proxy_timeout; 0: never)", group: group)
+        webSocketIdleTimeout = set.duration("proxy-websocket-idle-timeout", default: .seconds(3600),
+                                            usage: "Close a proxied WebSocket after this long with no bytes either way (0: never;\n"
+                                            + "nginx's is proxy_read_timeout, 60s, counting only the upstream's bytes)", group: group)
         upstreamHealth = set.string("upstream-health", usage: "Path of an HTTP GET that checks the upstream's health (2xx or 3xx is healthy);\n"
                                     + "without it a TCP connect is the check", group: group, typeName: "path")
         upstreamHealthInterval = set.duration("upstream-health-interval", default: .seconds(5),
@@ -132,6 +141,12 @@ public struct SidecarFlags: Sendable {
         configuration.apiKeys = APIKeySettings(enabled: parsed[apiKeys], methods: parsed[apiKeyMethods],
                                                file: parsed[apiKeyFile].isEmpty ? nil : parsed[apiKeyFile])
         configuration.tcpProxies = parsed[tcpProxy]
+        configuration.tcpIdleTimeout = parsed[tcpProxyIdleTimeout]
+        configuration.webSocketIdleTimeout = parsed[webSocketIdleTimeout]
+        for (name, flag) in [("tcp-proxy-idle-timeout", tcpProxyIdleTimeout), ("proxy-websocket-idle-timeout", webSocketIdleTimeout)]
+        where parsed[flag] < .zero {
+            throw FlagError(code: .invalidValue, flag: name, message: "-\(name) must not be negative: give 0 (no idle timeout) or a duration such as 10m")
+        }
         configuration.healthInterval = parsed[upstreamHealthInterval]
         configuration.drainTimeout = parsed[drainTimeout]
         configuration.connectTimeout = parsed[connectTimeout]

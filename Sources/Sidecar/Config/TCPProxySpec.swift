@@ -17,13 +17,18 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
     /// New connections per unit of time; nil: no limit.
     public var rate: LimitRate?
     public var burst: Int
+    /// How long a connection may pass no bytes either way before it is closed (nginx stream
+    /// `proxy_timeout`); zero: never; nil: ``ProxyConfiguration/tcpIdleTimeout``.
+    public var idleTimeout: Duration?
 
-    public init(listen: PeerAddress, upstream: PeerAddress, maxConnections: Int? = nil, rate: LimitRate? = nil, burst: Int = 0) {
+    public init(listen: PeerAddress, upstream: PeerAddress, maxConnections: Int? = nil, rate: LimitRate? = nil, burst: Int = 0,
+                idleTimeout: Duration? = nil) {
         self.listen = listen
         self.upstream = upstream
         self.maxConnections = maxConnections
         self.rate = rate
         self.burst = burst
+        self.idleTimeout = idleTimeout
     }
 
     public var description: String { "\(listen)=\(upstream)" }

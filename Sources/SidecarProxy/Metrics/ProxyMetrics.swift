@@ -36,9 +36,18 @@ public final class ProxyMetrics: Sendable {
     }
     struct ExchangeKey: Hashable { var direction: String; var result: String }
 
+    /// What kind of spliced connection a count is about.
+    public enum SpliceKind: String, Sendable, CaseIterable {
+        case tcp
+        case webSocket = "websocket"
+    }
+
     private let state = Mutex(State())
     /// Open TCP pass-through connections.
     let openTCPConnections = Atomic<Int>(0)
+    /// Spliced connections closed for idleness.
+    private let tcpIdleClosed = Atomic<Int>(0)
+    private let webSocketIdleClosed = Atomic<Int>(0)
     private let headViews = Atomic<Int>(0)
 
     public init() {}
@@ -100,7 +109,23 @@ public final class ProxyMetrics: Sendable {
 
     func sharedPeers(_ count: Int) { state.withLock { $0.sharedPeers = count } }
 
+    /// A spliced connection was closed after its idle timeout.
+    func spliceIdleClosed(_ kind: SpliceKind) {
+        switch kind {
+        case .tcp: tcpIdleClosed.wrappingAdd(1, ordering: .relaxed)
+        case .webSocket: webSocketIdleClosed.wrappingAdd(1, ordering: .relaxed)
+        }
+    }
+
     // MARK: Reading
+
+    /// Spliced connections of `kind` closed after their idle timeout so far.
+    public func spliceIdleClosedCount(_ kind: SpliceKind) -> Int {
+        switch kind {
+        case .tcp: tcpIdleClosed.load(ordering: .relaxed)
+        case .webSocket: webSocketIdleClosed.load(ordering: .relaxed)
+        }
+    }
 
     /// Hop claims so far with `result` (`proven`, or a reason one was not).
     public func hops(_ result: String) -> Int { state.withLock { $0.hops[result] ?? 0 } }
@@ -156,6 +181,8 @@ public final class ProxyMetrics: Sendable {
                     samples: snapshot.tcpConnections.sorted { $0.key < $1.key }.map { ("listener=\"\(E.escape($0.key))\"", String($0.value)) })
         text.family("disco_proxy_tcp_refused_total", "TCP pass-through connections closed at accept (connection or rate limit).", type: "counter",
                     samples: snapshot.tcpRefused.sorted { $0.key < $1.key }.map { ("listener=\"\(E.escape($0.key))\"", String($0.value)) })
+        text.family("disco_proxy_splice_idle_closed_total", "TCP pass-through and WebSocket connections closed after their idle timeout.",
+                    type: "counter", samples: SpliceKind.allCases.map { ("kind=\"\($0.rawValue)\"", String(spliceIdleClosedCount($0))) })
         text.family("disco_proxy_upstream_healthy", "1 when the upstream passes its health check.", type: "gauge",
                     samples: health.map { ("upstream=\"\(E.escape($0.upstream))\"", $0.healthy ? "1" : "0") })
         return process ? text.text + ProcessStatistics.current().prometheusText : text.text

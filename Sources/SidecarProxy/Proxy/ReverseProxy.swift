@@ -220,7 +220,8 @@ public final class ReverseProxy: Sendable {
         let url = { "\(scheme)://\(address)\(request.target)" }
         if upgrade {
             return await WebSocketForwarding.forward(request, url: url(), headers: headers, via: self.client, upstream: upstreamName,
-                                                     address: address, timeout: configuration.readTimeout, logger: logger, metrics: metrics) {
+                                                     address: address, timeout: configuration.readTimeout,
+                                                     idleTimeout: configuration.webSocketIdleTimeout, logger: logger, metrics: metrics) {
                 await self.relay($0, method: request.method, upstream: upstreamName, address: address)
             }
         }

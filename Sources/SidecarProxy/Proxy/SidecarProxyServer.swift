@@ -97,7 +97,8 @@ public final class SidecarProxyServer: Sendable {
         var listeners: [TCPProxyListener] = []
         do {
             for spec in configuration.tcpProxies {
-                listeners.append(try await TCPProxyListener(spec: spec, connectTimeout: configuration.connectTimeout, metrics: metrics,
+                listeners.append(try await TCPProxyListener(spec: spec, connectTimeout: configuration.connectTimeout,
+                                                            idleTimeout: configuration.idleTimeout(of: spec), metrics: metrics,
                                                             logger: logger, group: group))
             }
         } catch {

@@ -10,7 +10,9 @@ import Synchronization
 /// upstream (bytes both ways with back-pressure and half-close) until both sides end. Beyond
 /// `max-conns` open connections, or beyond the connection rate and its burst (nginx
 /// `limit_req` arithmetic, no delay), a new connection is closed at once; one closed for
-/// `max-conns` is not charged to the rate. Each connection is a
+/// `max-conns` is not charged to the rate. A connection that passes no bytes either way for the
+/// idle timeout (nginx `proxy_timeout`) is closed, both sides, and its slot freed: a peer that
+/// vanished without a FIN holds nothing for ever. Each connection is a
 /// child task of ``run()``, so stopping the listener's task ends them all; ``close()`` only stops
 /// accepting, and a failed accept (out of descriptors) is retried after a pause.
 public final class TCPProxyListener: Sendable {
@@ -18,6 +20,8 @@ public final class TCPProxyListener: Sendable {
     private let listener: TCPListener
     private let group: EventLoopGroup
     private let connectTimeout: Duration
+    /// Closes a connection idle (no bytes either way) this long; nil: never.
+    private let idleTimeout: Duration?
     private let metrics: ProxyMetrics
     private let logger: Logger
     private let open = Atomic<Int>(0)
@@ -29,12 +33,15 @@ public final class TCPProxyListener: Sendable {
     /// How long to wait after a failed accept before the next one.
     static let acceptRetryPause = Duration.milliseconds(100)
 
-    /// Binds the listener (so its address is known and a taken port fails the start).
-    public init(spec: TCPProxySpec, connectTimeout: Duration, metrics: ProxyMetrics, logger: Logger, group: EventLoopGroup = .shared) async throws {
+    /// Binds the listener (so its address is known and a taken port fails the start). A
+    /// connection idle (no bytes either way) for `idleTimeout` is closed; nil: never.
+    public init(spec: TCPProxySpec, connectTimeout: Duration, idleTimeout: Duration? = nil, metrics: ProxyMetrics, logger: Logger,
+                group: EventLoopGroup = .shared) async throws {
         self.spec = spec
         self.group = group
         listener = try await TCPListener.bind(host: spec.listen.host, port: spec.listen.port, group: group)
         self.connectTimeout = connectTimeout
+        self.idleTimeout = idleTimeout
         self.metrics = metrics
         self.logger = logger
         let rate = spec.rate ?? LimitRate(requests: 1, per: .perSecond)
@@ -120,13 +127,14 @@ public final class TCPProxyListener: Sendable {
             return
         }
         let outcome = await withTaskCancellationHandler {
-            await client.splice(with: upstream)
+            await client.splice(with: upstream, idleTimeout: idleTimeout)
         } onCancel: {
             client.close()
             upstream.close()
         }
         client.close()
         upstream.close()
+        if outcome.idleTimedOut { metrics.spliceIdleClosed(.tcp) }
         if let failure = outcome.failure { logger.debug("TCP proxy \(spec): connection ended: \(failure)") }
     }
 }

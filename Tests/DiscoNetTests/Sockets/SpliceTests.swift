@@ -77,4 +77,37 @@ struct SpliceTests {
         front.close()
         backend.close()
     }
+
+    /// With an idle timeout, a splice that moves no bytes either way for that long closes both
+    /// connections and says why; the backend, which never spoke, sees its side closed too.
+    @Test func anIdleSpliceIsClosedWhenItsIdleTimeoutPasses() async throws {
+        let backend = try await TCPListener.bind()
+        let backendTask = Task {
+            let connection = try await backend.accept()
+            let first = try await connection.read()
+            let end = try? await connection.read()
+            connection.close()
+            return (first, end)
+        }
+        let front = try await TCPListener.bind()
+        let frontTask = Task {
+            let downstream = try await front.accept()
+            let upstream = try await TCPConnection.connect(to: backend.localAddress)
+            return await downstream.splice(with: upstream, idleTimeout: .milliseconds(200))
+        }
+        let client = try await TCPConnection.connect(to: front.localAddress)
+        try await client.write([1, 2, 3])
+        let rest = try await outcome(of: "the idle splice to close the client's side", within: .seconds(30)) { try await readToEnd(client) }
+        #expect(try rest.get().isEmpty)
+        let result = try await frontTask.value
+        #expect(result.idleTimedOut)
+        #expect((result.failure as? NetworkError)?.code == .timedOut, "\(String(describing: result.failure))")
+        #expect(result.forwarded == 3)
+        let (first, end) = try await backendTask.value
+        #expect(first == [1, 2, 3])
+        #expect(end == nil)
+        client.close()
+        front.close()
+        backend.close()
+    }
 }

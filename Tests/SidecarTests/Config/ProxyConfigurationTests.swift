@@ -136,6 +136,30 @@ struct ProxyConfigurationTests {
         #expect(error?.message.contains("must not be negative") == true, "\(String(describing: error))")
         #expect(try parse(["-proxy-drain-timeout", "0s"]).drainTimeout == .zero)
     }
+
+    /// -tcp-proxy-idle-timeout (nginx stream proxy_timeout, 10m) bounds every listener without an
+    /// "idle_timeout" of its own in -proxy-config; -proxy-websocket-idle-timeout (1h) bounds
+    /// WebSockets. 0 turns either off; a negative one names its flag or field.
+    @Test func idleTimeoutsComeFromTheFlagsAndEachListener() throws {
+        let tcp = ":27017=127.0.0.1:27017"
+        let defaults = try parse(["-tcp-proxy", tcp])
+        #expect(defaults.idleTimeout(of: try #require(defaults.tcpProxies.first)) == .seconds(600))
+        #expect(defaults.webSocketIdleTimeout == .seconds(3600))
+        let off = try parse(["-tcp-proxy", tcp, "-tcp-proxy-idle-timeout", "0s", "-proxy-websocket-idle-timeout", "0"])
+        #expect(off.idleTimeout(of: try #require(off.tcpProxies.first)) == nil)
+        #expect(off.webSocketIdleTimeout == .zero)
+        let json = #"{"tcp_proxy": [{"listen": ":1", "upstream": "h:2", "idle_timeout": "30m"}, {"listen": ":3", "upstream": "h:4"}]}"#
+        let mixed = try parse(["-tcp-proxy", tcp, "-tcp-proxy-idle-timeout", "2m", "-proxy-config", json])
+        #expect(mixed.tcpProxies.map { mixed.idleTimeout(of: $0) } == [.seconds(120), .seconds(1800), .seconds(120)])
+        for flag in ["tcp-proxy-idle-timeout", "proxy-websocket-idle-timeout"] {
+            let error = failure(["-\(flag)", "-1s"])
+            #expect(error?.flag == flag)
+            #expect(error?.message.contains("-\(flag) must not be negative") == true, "\(String(describing: error))")
+        }
+        let negative = failure(["-proxy-config", #"{"tcp_proxy": [{"listen": ":1", "upstream": "h:2", "idle_timeout": "-1s"}]}"#])
+        #expect(negative?.flag == "proxy-config")
+        #expect(negative?.message.contains(#"field "tcp_proxy[0].idle_timeout""#) == true, "\(String(describing: negative))")
+    }
 }
 
 @Suite("Sidecar: -api-key-file")

@@ -18,10 +18,12 @@ public struct HTTPUpgradedConnection: Sendable {
     }
 
     /// Copies bytes both ways between this connection and `other` until both directions end
-    /// (see ``TCPConnection/splice(with:pendingForOther:pendingForSelf:)``), passing each side's
-    /// initial bytes to the other first.
+    /// (see ``TCPConnection/splice(with:pendingForOther:pendingForSelf:idleTimeout:)``), passing
+    /// each side's initial bytes to the other first; with `idleTimeout`, both are closed once no
+    /// bytes have moved either way for that long.
     @discardableResult
-    public func splice(with other: HTTPUpgradedConnection) async -> SpliceResult {
-        await connection.splice(with: other.connection, pendingForOther: initialBytes, pendingForSelf: other.initialBytes)
+    public func splice(with other: HTTPUpgradedConnection, idleTimeout: Duration? = nil) async -> SpliceResult {
+        await connection.splice(with: other.connection, pendingForOther: initialBytes, pendingForSelf: other.initialBytes,
+                                idleTimeout: idleTimeout)
     }
 }

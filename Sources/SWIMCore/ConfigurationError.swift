@@ -44,8 +44,12 @@ extension SWIM.Settings {
         }
         for (name, value) in [("pushPullInterval", pushPullInterval), ("reconnectInterval", reconnectInterval),
                               ("lonelyReconnectInterval", lonelyReconnectInterval), ("tombstoneTimeout", tombstoneTimeout),
-                              ("reapInterval", reapInterval), ("leaveTimeout", leaveTimeout)] {
+                              ("reapInterval", reapInterval), ("leaveTimeout", leaveTimeout),
+                              ("nodeIDConflictWindow", nodeIDConflictWindow)] {
             guard value > .zero else { throw fail(name, "\(value) must be positive") }
+        }
+        guard (2...1000).contains(nodeIDConflictRefutations) else {
+            throw fail("nodeIDConflictRefutations", "\(nodeIDConflictRefutations) must be in 2...1000")
         }
     }
 }

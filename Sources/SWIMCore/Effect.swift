@@ -39,5 +39,8 @@ extension SWIM {
         case startPushPull(to: PeerAddress, state: PushPullState)
         /// The "left" message had its chance to spread; the shell may shut down.
         case leaveCompleted
+        /// Another live process uses this member's node ID (see ``NodeIDConflict``): an
+        /// operator must stop one of them. Membership keeps working, but flaps between them.
+        case nodeIDConflict(NodeIDConflict)
     }
 }

@@ -12,7 +12,12 @@ extension SWIM.Instance {
             if subject == id {
                 let differs = memberAddress != address || memberMetadata != metadata
                 if !isLeaving, incarnation > self.incarnation || (incarnation == self.incarnation && differs) {
+                    // Only this member's ID announces "alive" about it: another address is
+                    // another process, now or before a restart. Outbidding us is what a live
+                    // duplicate keeps doing; stale claims of a dead one run out.
+                    let outbids = incarnation > self.incarnation
                     refute(above: incarnation, penalize: false, now: now)
+                    if outbids, memberAddress != address { noteRefutation(ofClaimAt: memberAddress, incarnation: incarnation, now: now) }
                 }
                 return
             }

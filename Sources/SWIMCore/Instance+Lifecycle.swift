@@ -101,6 +101,7 @@ extension SWIM.Instance {
     /// chance to refute, as after a healed partition); state learned while this member knew
     /// nobody is applied quietly (the cluster already knows it).
     mutating func merge(_ remote: SWIM.PushPullState, now: Duration) {
+        checkForDuplicate(in: remote)
         let quiet = liveCount <= 1
         for state in remote.members {
             let rebroadcast = !quiet || state.id == remote.sender

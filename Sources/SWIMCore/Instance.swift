@@ -46,6 +46,8 @@ extension SWIM {
         /// pass over the members announces the joiner to each of them directly, so a join
         /// reaches everyone within one pass even where gossip missed someone.
         var announcingProbes = 0
+        /// Refutations of claims for this member's ID at other addresses (duplicate IDs).
+        var conflicts = ConflictTracker()
         var effects: [Effect] = []
 
         /// The probe this member is running in the current protocol period.

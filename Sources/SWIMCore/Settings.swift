@@ -48,6 +48,15 @@ extension SWIM {
         public var reapInterval: Duration = .seconds(15)
         /// Upper bound on the wait for a "left" message to spread after `leave`.
         public var leaveTimeout: Duration = .seconds(2)
+        /// Refutations of "alive" claims for this member's ID at one other address, each with an
+        /// incarnation above ours, that report a node ID conflict when they happen within
+        /// `nodeIDConflictWindow`. A live duplicate outbids every refutation, usually within a
+        /// few protocol periods (push-pull carries it otherwise); the stale claims of a member
+        /// restarted elsewhere are outbid once and then stay below (never twice within the
+        /// window in the seeded restart sweeps).
+        public var nodeIDConflictRefutations: Int = 3
+        /// The window for `nodeIDConflictRefutations`.
+        public var nodeIDConflictWindow: Duration = .seconds(120)
 
         public init() {}
 

@@ -23,6 +23,8 @@ extension SWIM.Shell {
                 started.append(startPushPull(with: destination, state: state))
             case .leaveCompleted:
                 completeLeaveWaiters()
+            case .nodeIDConflict(let conflict):
+                report(conflict)
             }
         }
         rescheduleWake()
@@ -35,6 +37,21 @@ extension SWIM.Shell {
             "member": "\(member.id)", "address": "\(member.address)", "incarnation": "\(member.incarnation)",
         ])
         if case .dropped = eventSink.yield(event) { stats.eventsDropped += 1 }
+    }
+
+    /// Counts a node ID conflict and logs it at error level, at most once per
+    /// ``NodeIDConflictLog/interval`` per other address.
+    func report(_ conflict: SWIM.NodeIDConflict) {
+        stats.nodeIDConflicts += 1
+        let (log, suppressed) = conflictLog.shouldLog(conflict.otherAddress, at: now())
+        guard log else { return }
+        var metadata: Logger.Metadata = [
+            "id": "\(conflict.id)", "address": "\(conflict.localAddress)", "other_address": "\(conflict.otherAddress)",
+            "other_incarnation": "\(conflict.otherIncarnation)", "evidence": "\(conflict.evidence)",
+        ]
+        if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
+        configuration.logger.error("node ID conflict: another live process uses this node's ID at another address; "
+                                   + "stop one of them or give it its own ID", metadata: metadata)
     }
 
     // MARK: Timers

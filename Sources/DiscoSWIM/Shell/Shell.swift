@@ -66,6 +66,7 @@ extension SWIM {
         var stats = Statistics()
         var dropLog = RateLimitedLog()
         var refusalLog = RateLimitedLog(interval: .seconds(10))
+        var conflictLog = NodeIDConflictLog()
         var isShutDown = false
         var leaveCompleted = false
         var leaveWaiters: [CheckedContinuation<Void, Never>] = []

@@ -148,5 +148,8 @@ extension SWIM.Shell {
         /// Push-pull exchanges the other member refused because it could not open them (or
         /// needed them sealed, or unsealed).
         public var pushPullsRefused = 0
+        /// Node ID conflicts the core reported: another live process announces this member's
+        /// ID at another address (logged at most once a minute per address).
+        public var nodeIDConflicts = 0
     }
 }

@@ -92,6 +92,7 @@ public enum SWIMScaleRun {
         }
         if falseDeaths > 0 { report.violations.append("\(falseDeaths) live members were declared dead") }
         report.violations.append(contentsOf: sim.trafficViolations)
+        report.violations.append(contentsOf: sim.nodeIDConflictViolations)
         sim.onMemberEvent = nil
 
         let log2m = SWIMScenario.log2(Double(members))

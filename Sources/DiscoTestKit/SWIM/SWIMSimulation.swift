@@ -52,6 +52,15 @@ public final class SWIMSimulation {
     public private(set) var trafficViolations: [String] = []
     /// Events processed so far.
     public private(set) var eventsProcessed = 0
+    /// Node ID conflicts the cores reported, with the reporting node and time. Only a run with
+    /// two live nodes sharing an ID (``addNode(sharingIDWith:)``) should have any.
+    public private(set) var nodeIDConflicts: [(node: Int, conflict: SWIM.NodeIDConflict, at: Duration)] = []
+
+    /// The node ID conflicts reported, as violations of a run where every node has its own ID
+    /// (any report is a false positive there).
+    public var nodeIDConflictViolations: [String] {
+        nodeIDConflicts.map { "t=\(SWIMScenario.format($0.at)) n\($0.node) reported a node ID conflict: \($0.conflict)" }
+    }
 
     /// Creates `memberCount` nodes (not started). With `converged`, every node starts out
     /// knowing every other as alive (one shared snapshot), as in a long-running cluster.
@@ -76,10 +85,10 @@ public final class SWIMSimulation {
     }
 
     @discardableResult
-    func addNodeRecord(_ index: Int) -> Int {
+    func addNodeRecord(_ index: Int, id: NodeID? = nil) -> Int {
         let host = "10.\(index >> 16 & 0xFF).\(index >> 8 & 0xFF).\(index & 0xFF)"
         let address = PeerAddress(host: host, port: 7946)
-        nodes.append(Node(id: NodeID(stringLiteral: "n\(index)"), address: address))
+        nodes.append(Node(id: id ?? NodeID(stringLiteral: "n\(index)"), address: address))
         addressIndex[address] = index
         return index
     }
@@ -119,7 +128,7 @@ public final class SWIMSimulation {
     public func status(seenBy observer: Int, of subject: Int) -> SWIM.MemberStatus? {
         nodes[observer].instance?.member(nodes[subject].id)?.status
     }
-    /// Node index of a member ID of this simulation.
+    /// Node index of a member ID of this simulation (the first node with it, when IDs are shared).
     public func index(of id: NodeID) -> Int? {
         guard id.rawValue.hasPrefix("n"), let value = Int(id.rawValue.dropFirst()), nodes.indices.contains(value) else { return nil }
         return value
@@ -129,6 +138,10 @@ public final class SWIMSimulation {
 
     /// Adds a node record (not started) and returns its index.
     public func addNode() -> Int { addNodeRecord(nodes.count) }
+
+    /// Adds a node record (not started) with the ID of `other` at a new address: the same
+    /// member restarted elsewhere (crash `other` first), or a duplicate (keep both running).
+    public func addNode(sharingIDWith other: Int) -> Int { addNodeRecord(nodes.count, id: nodes[other].id) }
 
     /// Starts a node (fresh state, incarnation 0) and joins it through `seeds`.
     public func start(_ node: Int, seeds: [Int]) {
@@ -269,6 +282,8 @@ public final class SWIMSimulation {
             case .leaveCompleted:
                 nodes[node].hasLeft = true
                 crash(node)
+            case .nodeIDConflict(let conflict):
+                nodeIDConflicts.append((node, conflict, now))
             }
         }
     }

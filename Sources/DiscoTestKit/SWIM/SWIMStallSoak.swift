@@ -53,6 +53,7 @@ public enum SWIMStallSoak {
             }
         }
         report.violations.append(contentsOf: sim.trafficViolations)
+        report.violations.append(contentsOf: sim.nodeIDConflictViolations)
         sim.onMemberEvent = nil
         report.lines = [
             "stall soak: \(members) members, seed \(seed), \(SWIMScenario.format(duration)) s, \(report.stalls) stalls of \(stall) on n\(starved), loss 1%",

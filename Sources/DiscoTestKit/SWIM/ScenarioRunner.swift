@@ -254,6 +254,7 @@ final class ScenarioRunner {
 
     func finish() -> SWIMScenarioReport {
         for problem in sim.trafficViolations { violation(problem) }
+        for problem in sim.nodeIDConflictViolations { violation(problem) }
         let periods = Double(sim.now.nanoseconds) / Double(period.nanoseconds)
         report.messagesPerMemberPerPeriod = Double(sim.datagramsSent) / (Double(sim.memberCount) * max(1, periods))
         report.log(sim.now, "end: \(sim.datagramsSent) datagrams, \(sim.pushPullsStarted) push-pulls, \(sim.eventsProcessed) events")

@@ -135,6 +135,9 @@ struct PrometheusText {
     mutating func gossip(_ status: GossipStatus) {
         counter("disco_swim_datagrams_received_total", "SWIM datagrams received and used (after opening).", status.datagramsReceived)
         counter("disco_swim_datagrams_sent_total", "SWIM datagrams sent.", status.datagramsSent)
+        counter("disco_swim_node_id_conflicts_total",
+                "Reports that another live process uses this node's ID at another address (duplicate -node-id).",
+                status.nodeIDConflicts)
         gauge("disco_gossip_encrypted", "1 when gossip is sealed with AES-256-GCM (-gossip-key or -gossip-keyring).",
               status.encrypted ? 1 : 0)
         gauge("disco_gossip_keys", "Keys in the gossip keyring (the primary and accepted ones).", status.keys)

@@ -50,6 +50,8 @@ public struct GossipStatus: Sendable, Hashable {
     /// Keyring file reloads that installed new keys, and that failed.
     public var keyringReloads = 0
     public var keyringReloadFailures = 0
+    /// Reports of another live process using this node's ID at another address.
+    public var nodeIDConflicts = 0
 
     public init() {}
 }
@@ -162,6 +164,7 @@ public final class SWIMMembership: MembershipService {
         status.plaintextAccepted = statistics.plaintextAccepted
         status.openedWithAcceptedKey = statistics.openedWithAcceptedKey
         status.pushPullsRefused = statistics.pushPullsRefused
+        status.nodeIDConflicts = statistics.nodeIDConflicts
         if let counters = keyringFile?.counters {
             status.keyringReloads = counters.reloads
             status.keyringReloadFailures = counters.failures

@@ -42,6 +42,7 @@ import Testing
         #expect(nodes.arrayValue?.first?["reachable"]?.boolValue == true)
         let metrics = try await client.send(HTTPClientRequest(url: "http://127.0.0.1:\(http)/metrics")).bodyText
         #expect(metrics.contains("disco_members{state=\"alive\"} 1\ndisco_members{state=\"dead\"} 0\ndisco_members{state=\"left\"} 0\ndisco_members{state=\"suspect\"} 0\n"), "\(metrics)")
+        #expect(metrics.contains("# TYPE disco_swim_node_id_conflicts_total counter\ndisco_swim_node_id_conflicts_total 0\n"), "\(metrics)")
         await client.shutdown()
         #expect(await running.stop() == nil)
     }

@@ -23,15 +23,21 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     private let apiKeys: APIKeySettings?
     /// Whether a zone keys requests by a header (not only by the client's address).
     let keysByHeader: Bool
+    /// Checks a request's hop claim (the proxy's check): a proven hop was limited at the sidecar
+    /// its client reached, so it is not charged again here (nil: hops are charged).
+    private let provenHop: (@Sendable (HTTPStreamingRequest) -> Bool)?
     private let limiter: Mutex<SharedRateLimiter>
     private let metrics: ProxyMetrics
     private let logger: Logger
     private let epoch = ContinuousClock.now
 
     /// `apiKeys`: the settings of the ``APIKeyMiddleware`` that runs before this one (nil when
-    /// API keys are off).
-    public init(configuration: RateLimitConfiguration, apiKeys: APIKeySettings? = nil, metrics: ProxyMetrics, logger: Logger) {
+    /// API keys are off). `provenHop`: whether a request carrying the hop header is another
+    /// sidecar's proven hop (``ReverseProxy``'s check, which then takes this verdict).
+    public init(configuration: RateLimitConfiguration, apiKeys: APIKeySettings? = nil, metrics: ProxyMetrics, logger: Logger,
+                provenHop: (@Sendable (HTTPStreamingRequest) -> Bool)? = nil) {
         self.configuration = configuration
+        self.provenHop = provenHop
         self.apiKeys = apiKeys.flatMap { $0.enabled ? $0 : nil }
         keySources = configuration.keySources
         keysByHeader = configuration.keySources.contains { $0 != .address }
@@ -70,6 +76,17 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     }
 
     public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
+        // A write another sidecar forwards here was limited there, by its own client: charged
+        // again here it would count twice, and by that sidecar's address, one bucket for all of
+        // its clients. Only a proven hop passes; a claimed one is limited as a client's request.
+        guard let provenHop, request.headers[RoutingDecision.hopHeader] != nil else { return try await limit(request, next: next) }
+        let proven = provenHop(request)
+        return try await ReverseProxy.$checkedHop.withValue(proven) {
+            proven ? try await next(request) : try await limit(request, next: next)
+        }
+    }
+
+    private func limit(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         switch verdict(method: request.method, path: request.path, headers: request.headers, remoteAddress: request.remoteAddress) {
         case .forward:
             return try await next(request)

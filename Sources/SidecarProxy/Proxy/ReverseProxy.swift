@@ -147,14 +147,20 @@ public final class ReverseProxy: Sendable {
         }
     }
 
+    /// The verdict on the current request's hop claim when the ``RateLimitMiddleware`` in front
+    /// of this proxy has already checked it (checking a proof uses up its nonce, so it is checked
+    /// once per request).
+    @TaskLocal static var checkedHop: Bool?
+
     /// Whether `request` is another sidecar's hop: it carries ``RoutingDecision/hopHeader`` and,
     /// with a hop key, a ``HopProof`` that verifies for its method and target, was made for this
     /// node and names the same node as the hop header (without a key: it comes from a member's or
     /// announced proxy's address). A hop ends here (never forwarded again) and its forwarding
     /// headers are kept; an unproven claim is counted and the request is routed as a client's
     /// (the hop header is stripped on the way).
-    private func isProvenHop(_ request: HTTPStreamingRequest) -> Bool {
+    func isProvenHop(_ request: HTTPStreamingRequest) -> Bool {
         guard let claimed = request.headers[RoutingDecision.hopHeader] else { return false }
+        if let checked = Self.checkedHop { return checked }
         guard let hops else {
             let trusted = writer.trustsHop(from: request.remoteAddress?.host ?? "")
             metrics.hop(trusted ? "trusted_address" : "untrusted_address")

@@ -72,7 +72,7 @@ public final class SidecarProxyServer: Sendable {
             settings.limits.maxBodyBytes = 1 << 50
             let counter = OpenConnectionCounter()
             let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, apiKeys: configuration.apiKeys,
-                                                metrics: metrics, logger: logger)
+                                                metrics: metrics, logger: logger, provenHop: { proxy.isProvenHop($0) })
             if !configuration.rateLimit.sharedZones.isEmpty {
                 guard let hops else { throw SidecarSyntaxError("shared rate-limit zones need a hop key (-proxy-hop-key)") }
                 exchange = SharedZoneExchange(rateLimit: rateLimit, configuration: configuration.rateLimit, authenticator: hops, nodeID: nodeID,

@@ -53,8 +53,9 @@ public enum SharedCountsMessage {
                   let keyText = element["key"]?.stringValue, let requests = element["requests"]?.numberValue?.intValue else {
                 return .failure(SidecarSyntaxError("counts[\(index)]: \(example)"))
             }
-            guard let key = Hex.decode(keyText), key.count <= 4096 else {
-                return .failure(SidecarSyntaxError("counts[\(index)].key: expected the key's bytes as hex (at most 4096 bytes)"))
+            // Any key a zone counts (a header's value may be several KiB); the body's size bounds memory.
+            guard let key = Hex.decode(keyText), key.count <= RateLimitKey.maximumLength else {
+                return .failure(SidecarSyntaxError("counts[\(index)].key: expected the key's bytes as hex (at most \(RateLimitKey.maximumLength) bytes)"))
             }
             guard requests >= 1, requests <= 1 << 40 else {
                 return .failure(SidecarSyntaxError("counts[\(index)].requests: expected a whole number from 1 to \(1 << 40)"))

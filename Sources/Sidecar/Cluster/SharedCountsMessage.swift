@@ -18,18 +18,35 @@ public enum SharedCountsMessage {
 
     /// The body for `counts`, with `zones` naming each zone index.
     public static func encode(_ counts: RateLimitCounts, zoneNames: [String]) -> [UInt8] {
-        var entries: [JSONValue] = []
-        entries.reserveCapacity(counts.entries.count)
+        encode(counts, zoneNames: zoneNames, maximumBytes: Int.max).first ?? Array(#"{"counts":[]}"#.utf8)
+    }
+
+    /// The bodies for `counts`, each of at most `maximumBytes` (receivers refuse larger ones)
+    /// and ``maximumEntries``: long keys can make one interval's counts larger than one body may
+    /// be. Empty when there are no counts.
+    public static func encode(_ counts: RateLimitCounts, zoneNames: [String], maximumBytes: Int) -> [[UInt8]] {
+        let head = Array(#"{"counts":["#.utf8)
+        let tail = Array("]}".utf8)
+        var bodies: [[UInt8]] = []
+        var body = head
+        var entries = 0
         for entry in counts.entries where zoneNames.indices.contains(entry.zone) {
             var object = JSONObject()
             object.append(key: "zone", value: .string(zoneNames[entry.zone]))
             object.append(key: "key", value: .string(Hex.encode(entry.key.bytes)))
             object.append(key: "requests", value: .number(JSONNumber(entry.requests)))
-            entries.append(.object(object))
+            let bytes = JSONValue.object(object).encodedBytes()
+            if entries > 0, body.count + 1 + bytes.count + tail.count > maximumBytes || entries == maximumEntries {
+                bodies.append(body + tail)
+                body = head
+                entries = 0
+            }
+            if entries > 0 { body.append(UInt8(ascii: ",")) }
+            body += bytes
+            entries += 1
         }
-        var root = JSONObject()
-        root.append(key: "counts", value: .array(entries))
-        return JSONValue.object(root).encodedBytes()
+        if entries > 0 { bodies.append(body + tail) }
+        return bodies
     }
 
     /// The counts in `body` for this sidecar's zones: entries whose zone is not one of

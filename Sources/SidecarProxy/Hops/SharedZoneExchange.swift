@@ -68,31 +68,37 @@ final class SharedZoneExchange: Sendable {
     }
 
     private func send(_ counts: RateLimitCounts) async {
-        let body = SharedCountsMessage.encode(counts, zoneNames: zoneNames)
+        // In posts a receiver reads (long keys can make one interval's counts larger than that),
+        // one after the other to each peer.
+        let bodies = SharedCountsMessage.encode(counts, zoneNames: zoneNames, maximumBytes: SharedCountsMessage.maximumBytes)
         let peers = writer.sidecarProxies().filter { $0.key != nodeID }
         metrics.sharedPeers(peers.count)
         await withDiscardingTaskGroup { group in
             for (id, announcement) in peers {
                 group.addTask {
-                    var headers = HTTPHeaders()
-                    headers.add(name: "Content-Type", value: "application/json")
-                    headers.add(name: RoutingDecision.hopHeader, value: self.nodeID)
-                    headers.add(name: HopProof.header, value: self.authenticator.proof(method: "POST", target: Self.path, receiver: id, body: body))
-                    let request = HTTPClientRequest(method: "POST", url: "\(announcement.url)\(Self.path)", headers: headers, body: body)
-                    do {
-                        let response = try await self.client.send(request, timeout: self.timeout)
-                        if response.status == 204 {
-                            self.metrics.exchange("sent", "ok")
-                        } else {
-                            self.metrics.exchange("sent", "refused")
-                            self.logger.warning("sidecar \(id) refused shared rate-limit counts: \(response.status) \(response.bodyText.prefix(200))")
-                        }
-                    } catch {
-                        self.metrics.exchange("sent", "failed")
-                        self.logger.debug("shared rate-limit counts to sidecar \(id) at \(announcement) failed: \(error)")
-                    }
+                    for body in bodies { await self.post(body, to: id, at: announcement) }
                 }
             }
+        }
+    }
+
+    private func post(_ body: [UInt8], to id: String, at announcement: ProxyAnnouncement) async {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/json")
+        headers.add(name: RoutingDecision.hopHeader, value: nodeID)
+        headers.add(name: HopProof.header, value: authenticator.proof(method: "POST", target: Self.path, receiver: id, body: body))
+        let request = HTTPClientRequest(method: "POST", url: "\(announcement.url)\(Self.path)", headers: headers, body: body)
+        do {
+            let response = try await client.send(request, timeout: timeout)
+            if response.status == 204 {
+                metrics.exchange("sent", "ok")
+            } else {
+                metrics.exchange("sent", "refused")
+                logger.warning("sidecar \(id) refused shared rate-limit counts: \(response.status) \(response.bodyText.prefix(200))")
+            }
+        } catch {
+            metrics.exchange("sent", "failed")
+            logger.debug("shared rate-limit counts to sidecar \(id) at \(announcement) failed: \(error)")
         }
     }
 

@@ -101,6 +101,15 @@ import Testing
         #expect(decoded.skipped == 1)
     }
 
+    @Test func countsTooLargeForOneBodyAreSplitIntoBodiesAReceiverReads() throws {
+        let entries = (0..<40).map { RateLimitCounts.Entry(zone: 0, key: RateLimitKey(Array(repeating: UInt8($0), count: 100)), requests: 1) }
+        let bodies = SharedCountsMessage.encode(RateLimitCounts(entries: entries), zoneNames: ["z"], maximumBytes: 2000)
+        #expect(bodies.count > 1 && bodies.allSatisfy { $0.count <= 2000 })
+        let decoded = try bodies.flatMap { try SharedCountsMessage.decode($0, sharedZones: ["z": 0]).get().counts.entries }
+        #expect(decoded == entries)
+        #expect(SharedCountsMessage.encode(RateLimitCounts(), zoneNames: ["z"], maximumBytes: 2000).isEmpty)
+    }
+
     @Test func badBodiesAreRefusedNamingTheEntry() {
         let cases: [(String, String)] = [
             ("[]", "not a JSON object"),

@@ -41,7 +41,8 @@ public struct RateLimitCounts: Hashable, Sendable {
 ///
 /// requests of one key (rate in requests per ms), where one replica alone admits the first term.
 /// The excess is bounded and does not grow with T. Counts that are lost (a dropped message, or
-/// more keys than ``maximumPendingKeys`` in one interval) are never charged elsewhere and add
+/// more keys than ``maximumPendingKeys`` or key bytes than ``maximumPendingKeyBytes`` in one
+/// interval) are never charged elsewhere and add
 /// to it; ``droppedRequests`` counts the latter. `disco-sim ratelimit --shared` measures the
 /// bound on random traces.
 public struct SharedRateLimiter: Sendable {
@@ -59,10 +60,14 @@ public struct SharedRateLimiter: Sendable {
     public let exchangeInterval: Int64
     /// The most distinct keys counted between two exchanges; further keys' requests are dropped.
     public let maximumPendingKeys: Int
+    /// The most bytes of those keys together (a `key=header:` zone counts header values of up to
+    /// several KiB each): further keys' requests are dropped, so memory stays bounded.
+    public let maximumPendingKeyBytes: Int
     /// Requests charged here whose counts could not be kept for the next exchange.
     public private(set) var droppedRequests = 0
 
     private var pending: [PendingKey: Int] = [:]
+    private var pendingKeyBytes = 0
     private var nextExchange: Int64?
 
     struct PendingKey: Hashable, Sendable {
@@ -70,12 +75,14 @@ public struct SharedRateLimiter: Sendable {
         var key: RateLimitKey
     }
 
-    public init(zones: [LimitReqZone], sharedZones: Set<Int>, exchangeInterval: Int64, maximumPendingKeys: Int = 65536) {
+    public init(zones: [LimitReqZone], sharedZones: Set<Int>, exchangeInterval: Int64, maximumPendingKeys: Int = 65536,
+                maximumPendingKeyBytes: Int = 64 << 20) {
         precondition(exchangeInterval > 0, "exchange interval must be positive")
         self.limiter = RateLimiter(zones: zones)
         self.sharedZones = sharedZones
         self.exchangeInterval = exchangeInterval
         self.maximumPendingKeys = maximumPendingKeys
+        self.maximumPendingKeyBytes = maximumPendingKeyBytes
     }
 
     // MARK: Inputs
@@ -112,6 +119,7 @@ public struct SharedRateLimiter: Sendable {
             let sorted = entries.sorted { $0.zone != $1.zone ? $0.zone < $1.zone : $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }
             effects.append(.send(RateLimitCounts(entries: sorted)))
             pending.removeAll(keepingCapacity: true)
+            pendingKeyBytes = 0
         }
         effects.append(.tick(at: now + exchangeInterval))
         return effects
@@ -127,8 +135,9 @@ public struct SharedRateLimiter: Sendable {
     private mutating func count(_ key: PendingKey) {
         if let requests = pending[key] {
             pending[key] = requests + 1
-        } else if pending.count < maximumPendingKeys {
+        } else if pending.count < maximumPendingKeys, pendingKeyBytes + key.key.bytes.count <= maximumPendingKeyBytes {
             pending[key] = 1
+            pendingKeyBytes += key.key.bytes.count
         } else {
             droppedRequests += 1
         }

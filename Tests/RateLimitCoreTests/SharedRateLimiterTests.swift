@@ -66,6 +66,25 @@ import Testing
         #expect(counts.entries == [.init(zone: 0, key: RateLimitKey("a"), requests: 2), .init(zone: 0, key: RateLimitKey("b"), requests: 1)])
     }
 
+    /// Long keys (a `key=header:` zone counting tokens) are bounded by their bytes too: 65,536
+    /// keys of 16 KiB would otherwise hold 1 GiB until the next exchange.
+    @Test func keysBeyondTheByteBudgetAreDroppedAndCounted() {
+        var replica = SharedRateLimiter(zones: Self.zones, sharedZones: [0], exchangeInterval: 100, maximumPendingKeyBytes: 25_000)
+        let policy = LimitReqPolicy(limits: [LimitReq(zone: 0, burst: 5)])
+        let keys = (0..<4).map { RateLimitKey(String(repeating: Character(UnicodeScalar(UInt8(65 + $0))), count: 10_000)) }
+        for key in keys + [keys[0]] { _ = replica.decide(policy, keys: [key], now: 0) }
+        #expect(replica.droppedRequests == 2, "the third and fourth keys do not fit in 25,000 bytes")
+        _ = replica.tick(now: 0)
+        guard case .send(let counts)? = replica.tick(now: 100).first else {
+            Issue.record("no counts sent")
+            return
+        }
+        #expect(counts.entries == [.init(zone: 0, key: keys[0], requests: 2), .init(zone: 0, key: keys[1], requests: 1)])
+        // The budget is per interval: after the exchange, a new key fits again.
+        _ = replica.decide(policy, keys: [keys[2]], now: 150)
+        #expect(replica.droppedRequests == 2)
+    }
+
     @Test func absorbingChargesAsManyRequestsAsCounted() {
         var limiter = RateLimiter(zones: Self.zones)
         limiter.absorb(zone: 0, key: Self.client, requests: 4, now: 50)

@@ -26,7 +26,8 @@
 ///    ``LeaseHolder/token(at:)``: no token, no write (also none while suspended).
 /// 3. When this node wins an election, tell its grantor with
 ///    ``LeaseGrantor/leadershipGained(now:previousLeader:)``.
-/// 4. While this node is the Raft leader, call ``LeaseGrantor/decide(now:isLeader:candidates:)``
+/// 4. While this node grants for the group (the Raft leader, or any replica while the leader
+///    runs none: ``LeaseGrantor/grants(isLeader:leader:candidates:)``), call ``LeaseGrantor/decide(now:isLeader:candidates:)``
 ///    after applies, leadership changes, candidate changes (health, `-no-hot`, priority, reachability)
 ///    and at its armed deadline, and propose the grants it returns.
 public enum LeaseCore {}

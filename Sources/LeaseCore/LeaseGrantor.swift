@@ -30,7 +30,8 @@ public struct LeaseCandidate: Hashable, Sendable {
 
 /// The granting side of the lease. Every node runs one per group and feeds it every applied
 /// change (``applied(_:now:)``), so that it knows *on its own clock* when it applied the group's
-/// latest grant, renewal or release; only the Raft leader's grantor proposes grants
+/// latest grant, renewal or release; only the Raft leader's grantor proposes grants (or, for a
+/// group the leader runs no replica of, every replica's: ``grants(isLeader:leader:candidates:)``)
 /// (``decide(now:isLeader:candidates:)``).
 ///
 /// The leader proposes a grant when the lease is not held (never granted, or released — a
@@ -106,7 +107,19 @@ public struct LeaseGrantor: Sendable {
         return (others.isEmpty ? eligible : others).min { ($1.priority, $0.node) < ($0.priority, $1.node) }?.node
     }
 
-    /// Decides whether this node, if it is the Raft leader, proposes a grant now.
+    /// Whether this node's grantor proposes the group's grants: when it is the Raft leader, or
+    /// when the Raft `leader` runs no replica of the group (it announced no candidacy: it serves
+    /// another group or is a plain node) — then every replica of the group grants, so a dead
+    /// replica holds nothing up. Grants are compare-and-sets timed on the proposer's own clock,
+    /// so several grantors are safe: the first grant commits, the others are refused.
+    public static func grants(isLeader: Bool, leader: NodeID?, candidates: [LeaseCandidate]) -> Bool {
+        if isLeader { return true }
+        guard let leader else { return false }
+        return !candidates.contains { $0.node == leader }
+    }
+
+    /// Decides whether this node, if it grants for the group (the Raft leader, or any replica
+    /// while the leader runs none: ``grants(isLeader:leader:candidates:)``), proposes a grant now.
     public mutating func decide(now: Duration, isLeader: Bool, candidates: [LeaseCandidate]) -> [Effect] {
         guard isLeader, let grantableAt else { return [] }
         guard now >= grantableAt else { return [.arm(deadline: grantableAt)] }

@@ -23,7 +23,7 @@ struct HotColdRoleTests {
         let url: String
     }
 
-    private static func configuration(_ id: NodeID, join: UInt16?) throws -> (NodeConfiguration, UInt16) {
+    static func configuration(_ id: NodeID, join: UInt16?) throws -> (NodeConfiguration, UInt16) {
         let directory = NSTemporaryDirectory() + "disco-hotcold-\(id)-\(UUID().uuidString.prefix(8))"
         let http = try FreePort.loopback()
         var configuration = NodeConfiguration(nodeID: id, dataDirectory: directory)
@@ -36,14 +36,17 @@ struct HotColdRoleTests {
         return (configuration, http)
     }
 
-    private static var hotCold: HotColdConfiguration {
+    private static var hotCold: HotColdConfiguration { hotCold(group: .default) }
+
+    private static func hotCold(group: LeaseGroup) -> HotColdConfiguration {
         var configuration = HotColdConfiguration()
+        configuration.group = group
         configuration.lease = (try? LeaseSettings(ttl: .milliseconds(1600), renewDeadline: .milliseconds(1300),
                                                   renewPeriod: .milliseconds(300))) ?? LeaseSettings()
         return configuration
     }
 
-    private func get(_ client: HTTPClient, _ url: String) async -> (Int, JSONValue?, String) {
+    func get(_ client: HTTPClient, _ url: String) async -> (Int, JSONValue?, String) {
         guard let answer = try? await client.send(HTTPClientRequest(url: url)) else { return (0, nil, "") }
         return (answer.status, try? JSONValue.parse(answer.body), answer.bodyText)
     }
@@ -125,6 +128,55 @@ struct HotColdRoleTests {
             try await nodes.waitForAll()
           } catch {
             // Stop every node so the group can end, then report the failure.
+            started.shutdownAll()
+            try? await nodes.waitForAll()
+            throw error
+          }
+        }
+        await client.shutdown()
+    }
+}
+
+extension HotColdRoleTests {
+    /// Two groups in one cluster: `ledger` on h1 alone, `orders` on h2 and h3. Whichever node
+    /// leads Raft, the other group's members must still get a hot replica.
+    @Test
+    func everyGroupOfTheClusterGetsAHotReplicaWhereverRaftLeads() async throws {
+        let logger = Logger(label: "test", level: .warning, handler: LogfmtHandler(sink: MemoryLogSink()))
+        var directories: [String] = []
+        defer { for directory in directories { try? FileManager.default.removeItem(atPath: directory) } }
+        let started = StartedNodes()
+        let client = HTTPClient()
+        try await withThrowingTaskGroup(of: Void.self) { nodes in
+          do {
+            var members: [Member] = []
+            var firstPort: UInt16?
+            for (id, group): (NodeID, LeaseGroup) in [("h1", "ledger"), ("h2", "orders"), ("h3", "orders")] {
+                let (configuration, port) = try Self.configuration(id, join: firstPort)
+                directories.append(configuration.dataDirectory)
+                let role = HotColdRole(configuration: Self.hotCold(group: group))
+                let node = try await Node.start(configuration, logger: logger, roles: [role])
+                started.add(node)
+                nodes.addTask { try await node.run() }
+                members.append(Member(id: id, node: node, role: role, url: "http://127.0.0.1:\(port)"))
+                if firstPort == nil {
+                    firstPort = port
+                    try await waitUntil("h1 to lead", timeout: Self.timeout) { node.keyValues(namespace: "x").revision > 0 }
+                }
+            }
+            try await waitUntil("three voters", timeout: Self.timeout) {
+                let (_, json, _) = await get(client, members[0].url + "/nodes")
+                return json?.arrayValue?.filter { $0["voter"]?.boolValue == true }.count == 3
+            }
+            func hot(in group: LeaseGroup) -> [NodeID] {
+                members.filter { $0.role.configuration.group == group && $0.role.shell?.gate.fencingToken() != nil }.map(\.id)
+            }
+            try await waitUntil("one hot replica in each group", timeout: Self.timeout) {
+                hot(in: "ledger").count == 1 && hot(in: "orders").count == 1
+            }
+            for member in members { member.node.shutdown() }
+            try await nodes.waitForAll()
+          } catch {
             started.shutdownAll()
             try? await nodes.waitForAll()
             throw error

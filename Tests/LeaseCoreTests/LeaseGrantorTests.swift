@@ -123,4 +123,12 @@ import Testing
         grantor.applied(LeaseState(), now: ms(0))
         #expect(grantor.decide(now: ms(10), isLeader: true, candidates: [LeaseCandidate(node: "a", mayBeHot: false)]).isEmpty)
     }
+
+    @Test func theLeaderGrantsUnlessItRunsNoReplicaOfTheGroup() {
+        let replicas = [LeaseCandidate(node: "c"), LeaseCandidate(node: "a", inTouch: false), LeaseCandidate(node: "b")]
+        #expect(LeaseGrantor.grants(isLeader: true, leader: "c", candidates: replicas))
+        #expect(!LeaseGrantor.grants(isLeader: false, leader: "c", candidates: replicas), "a replica of the leader's group")
+        #expect(LeaseGrantor.grants(isLeader: false, leader: "z", candidates: replicas), "the leader runs no replica of the group")
+        #expect(!LeaseGrantor.grants(isLeader: false, leader: nil, candidates: replicas))
+    }
 }

@@ -82,11 +82,6 @@ extension HotColdLease {
             }
         case .store(.leader(let info)):
             let newLeader = info.leader != leader.leader && info.leader != nil
-            if info.isSelf != leader.isSelf {
-                logger.info(info.isSelf ? "leading: deciding hot/cold grants" : "no longer leading hot/cold grants",
-                            metadata: ["group": "\(configuration.group)"])
-            }
-            if info.isSelf, !leader.isSelf { grantor.leadershipGained(now: now, previousLeader: lastOtherLeader) }
             if let other = info.leader, !info.isSelf { lastOtherLeader = other }
             leader = info
             if newLeader { apply(holder.leaderChanged(now: now), into: &jobs) }
@@ -120,6 +115,7 @@ extension HotColdLease {
         case .pause:
             break
         }
+        updateGranting(now: now, into: &jobs)
         decideGrant(now: now, into: &jobs)
         return jobs
     }
@@ -140,9 +136,33 @@ extension HotColdLease {
         }
     }
 
-    /// Lets the grantor decide (it does nothing unless this node leads).
+    /// Works out whether this node grants for the group: as the Raft leader, or as a replica of
+    /// a group the leader runs no replica of (``LeaseGrantor/grants(isLeader:leader:candidates:)``)
+    /// once the leader has shown no candidacy for a whole ttl — so a leader whose own candidacy
+    /// this node has not applied yet (a cluster forming) still makes the first grant alone.
+    private func updateGranting(now: Duration, into jobs: inout [Job]) {
+        let leaderRunsNone = !leader.isSelf && LeaseGrantor.grants(isLeader: false, leader: leader.leader, candidates: candidates)
+        if !leaderRunsNone {
+            leaderRunsNoneSince = nil
+        } else if leaderRunsNoneSince == nil {
+            leaderRunsNoneSince = now
+        }
+        var grants = leader.isSelf
+        if let since = leaderRunsNoneSince {
+            let from = since + configuration.lease.ttl
+            if now >= from { grants = true } else { arm(from, into: &jobs) }
+        }
+        if grants != granting {
+            logger.info(grants ? "deciding hot/cold grants" : "no longer deciding hot/cold grants",
+                        metadata: ["group": "\(configuration.group)", "raft_leader": "\(leader.leader.map(\.rawValue) ?? "none")"])
+        }
+        if grants, !granting { grantor.leadershipGained(now: now, previousLeader: lastOtherLeader) }
+        granting = grants
+    }
+
+    /// Lets the grantor decide (it does nothing unless this node grants for the group).
     private func decideGrant(now: Duration, into jobs: inout [Job]) {
-        for effect in grantor.decide(now: now, isLeader: leader.isSelf, candidates: candidates) {
+        for effect in grantor.decide(now: now, isLeader: granting, candidates: candidates) {
             switch effect {
             case .proposeGrant(let command):
                 metrics.recordGrantProposed()

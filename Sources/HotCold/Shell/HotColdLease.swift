@@ -46,6 +46,11 @@ public actor HotColdLease {
     var leader = LeaseStoreLeader.none
     /// The last leader other than this node that this node knew of (what a won election replaced).
     var lastOtherLeader: NodeID?
+    /// Whether this node proposes the group's grants (``LeaseGrantor/grants(isLeader:leader:candidates:)``).
+    var granting = false
+    /// Since when (local time) the Raft leader, known and not this node, has shown no candidacy
+    /// for the group.
+    var leaderRunsNoneSince: Duration?
     var healthy = true
     /// Local deadlines a timer task sleeps towards.
     var pendingWakeups: Set<Duration> = []

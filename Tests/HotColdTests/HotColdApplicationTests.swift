@@ -185,4 +185,13 @@ struct HotColdApplicationTests {
         let periods = gate.recentHotPeriods
         #expect(periods.count == 2 && periods[0].until == start + .milliseconds(400) && periods[1].from == later)
     }
+
+    @Test func aGroupNameWithQuotesOrBackslashesKeepsTheMetricsReadable() throws {
+        let name = #"or"ders\x"#
+        let group = try #require(LeaseGroup(name), "the flag accepts quotes and backslashes in a group name")
+        let status = HotColdStatus(group: group, node: "a", sinceWallNanoseconds: 0)
+        let text = HotColdMetrics().prometheusText(status: status)
+        #expect(text.contains(#"disco_hot_cold_hot{group="or\"ders\\x"} 0"#), "\(text)")
+        #expect(text.contains(#"disco_hot_cold_renewals_total{group="or\"ders\\x",result="renewed"} 0"#), "\(text)")
+    }
 }

@@ -66,7 +66,12 @@ public final class HotColdMetrics: Sendable {
     /// The counters in Prometheus' text format, plus `status` as gauges.
     public func prometheusText(status: HotColdStatus) -> String {
         let snapshot = counts.withLock { $0 }
-        let group = "group=\"\(status.group.rawValue)\""
+        // Group names may hold `"` and `\`, which the text format needs escaped in a label value.
+        let name = status.group.rawValue.reduce(into: "") { escaped, character in
+            if character == "\\" || character == "\"" { escaped.append("\\") }
+            escaped.append(character)
+        }
+        let group = "group=\"\(name)\""
         var lines: [String] = []
         lines.append("# HELP disco_hot_cold_hot Whether this replica is hot (1) or cold (0).")
         lines.append("# TYPE disco_hot_cold_hot gauge")

@@ -50,8 +50,7 @@ struct HotColdUpstreamFencing: HTTPMiddleware {
             return try await FencingTokenMiddleware(gate: gate).handle(request, next: next)
         }
         var request = request
-        request.headers.remove(FencingTokenMiddleware.tokenHeader)
-        request.headers.remove(FencingTokenMiddleware.stateHeader)
+        FencingTokenMiddleware.removeClientHeaders(&request.headers)
         if FencingTokenMiddleware.isWriteMethod(request) {
             return ProxyErrorResponse.make(503, "hot/cold group \(role.configuration.group.rawValue.debugDescription) has not started on "
                 + "this replica yet, so it passes no writes to its upstream; retry the write")

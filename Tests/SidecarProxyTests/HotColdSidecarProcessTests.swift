@@ -127,6 +127,14 @@ struct HotColdSidecarProcessTests {
             let hotRead = try await group.client.send(HTTPClientRequest(url: group.proxy(first.index) + "/orders"))
             #expect(hotRead.bodyText == "r\(first.index + 1) read state=hot")
             #expect(group.store.highestToken == first.token)
+            // A client that lists the token's and the state's names in Connection (hop-by-hop
+            // fields a proxy drops) does not get its write to the hot's service without them.
+            let hotAddress = try #require(SocketAddress(numericHost: Self.hosts[first.index], port: group.proxyPort))
+            let listing = try RawSocketClient(connectTo: hotAddress, timeoutSeconds: 30)
+            try listing.send("POST /orders HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Disco-Fencing-Token, disco-hot-cold-state\r\n"
+                + "Content-Length: 8\r\n\r\nlisting-")
+            let listed = try await listing.readResponse()
+            #expect(listed.status == 200 && listed.bodyText == "r\(first.index + 1) accepted token=\(first.token)", "\(listed)")
 
             // kill -9 of the hot's sidecar: a survivor becomes hot with a higher token.
             nodes[first.index].process.send(SIGKILL)

@@ -35,6 +35,22 @@ public struct FencingTokenMiddleware: HTTPMiddleware {
         self.isWrite = isWrite
     }
 
+    /// Removes what a client may have sent of the token and state headers: the fields, and their
+    /// names in `Connection`, where they would make the proxy drop the fields set here as
+    /// hop-by-hop ones on the way to the upstream (a write from the hot without its token).
+    public static func removeClientHeaders(_ headers: inout HTTPHeaders) {
+        headers.remove(tokenHeader)
+        headers.remove(stateHeader)
+        let ours = [tokenHeader.lowercased(), stateHeader.lowercased()]
+        let connection = headers.values(for: "Connection")
+        let kept = connection.flatMap { $0.split(separator: ",") }.map { $0.trimmingSpaces }.filter { token in
+            !token.isEmpty && !ours.contains(token.lowercased())
+        }
+        guard kept.count != connection.flatMap({ $0.split(separator: ",") }).count else { return }
+        headers.remove("Connection")
+        if !kept.isEmpty { headers.add(name: "Connection", value: kept.joined(separator: ", ")) }
+    }
+
     /// The default classification: methods outside ``readMethods`` write.
     @Sendable public static func isWriteMethod(_ request: HTTPStreamingRequest) -> Bool {
         !readMethods.contains(request.method)
@@ -42,8 +58,7 @@ public struct FencingTokenMiddleware: HTTPMiddleware {
 
     public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         var request = request
-        request.headers.remove(Self.tokenHeader)
-        request.headers.remove(Self.stateHeader)
+        Self.removeClientHeaders(&request.headers)
         if let token = gate.fencingToken() {
             request.headers.add(name: Self.tokenHeader, value: String(token))
             request.headers.add(name: Self.stateHeader, value: HotColdStatus.State.hot.rawValue)
@@ -56,5 +71,12 @@ public struct FencingTokenMiddleware: HTTPMiddleware {
         }
         request.headers.add(name: Self.stateHeader, value: HotColdStatus.State.cold.rawValue)
         return try await next(request)
+    }
+}
+
+private extension Substring {
+    /// Without leading and trailing spaces and tabs.
+    var trimmingSpaces: String {
+        String(drop { $0 == " " || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\t" }.reversed())
     }
 }

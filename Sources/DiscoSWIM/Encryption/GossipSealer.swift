@@ -14,8 +14,9 @@ import DiscoCore
 //
 // so a datagram cannot be passed off as a push-pull state or the other way round, and two
 // clusters that share a key but not a label (discod uses the cluster name) reject each other's
-// traffic. A plaintext SWIM message starts with the codec's version byte 0x01, so the first
-// byte tells sealed traffic from plaintext. There is no replay protection: SWIM tolerates
+// traffic. A plaintext SWIM message starts with the codec's version byte 0x01, or with 0x4C
+// when it carries a cluster label (SWIM.WireLabel), so the first byte tells sealed traffic
+// from plaintext. Sealed messages carry no separate label: the label above binds them. There is no replay protection: SWIM tolerates
 // duplicated and late messages (incarnation numbers order what they say).
 
 extension SWIM {
@@ -84,7 +85,7 @@ extension SWIM {
         public func open(_ envelope: [UInt8], purpose: Purpose) -> Result<Opened, OpenFailure> {
             guard let first = envelope.first else { return .failure(OpenFailure(.truncated, "empty message")) }
             guard first == Self.version else {
-                if first == SWIM.WireCodec.version {
+                if first == SWIM.WireCodec.version || first == SWIM.WireLabel.tag {
                     return .failure(OpenFailure(.plaintext, "plaintext SWIM message (not sealed with a gossip key)"))
                 }
                 return .failure(OpenFailure(.unknownVersion, "first byte \(first) is neither the sealed envelope version \(Self.version) "

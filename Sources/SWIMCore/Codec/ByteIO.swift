@@ -37,7 +37,10 @@ struct ByteReader {
     let bytes: [UInt8]
     private(set) var offset = 0
 
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: [UInt8], from offset: Int = 0) {
+        self.bytes = bytes
+        self.offset = min(max(offset, 0), bytes.count)
+    }
 
     var remaining: Int { bytes.count - offset }
     var isAtEnd: Bool { offset == bytes.count }

@@ -6,6 +6,13 @@ import DiscoCore
 // Push-pull states use the same version byte and type 0x10. Integers are unsigned LEB128
 // varints unless noted; strings are a varint byte length followed by UTF-8; an address is a
 // host string and a big-endian u16 port.
+//
+// In front of the version, a plaintext message may carry its cluster's label (WireLabel.swift):
+//
+//     0x4C | label length (u8, 1...255) | label (UTF-8) | version (u8 = 1) | ...
+//
+// First bytes: 0x01 a message, 0x4C a labelled message, 0x81 a sealed envelope
+// (DiscoSWIM's GossipSealer, which binds the label into its associated data instead).
 
 extension SWIM {
     /// Encodes and strictly decodes SWIM packets and push-pull states.
@@ -38,9 +45,10 @@ extension SWIM {
 
         // MARK: Encoding
 
-        /// Encodes `packet` as one datagram.
-        public static func encode(_ packet: Packet) -> [UInt8] {
+        /// Encodes `packet` as one datagram, with `label` in front when given.
+        public static func encode(_ packet: Packet, label: WireLabel? = nil) -> [UInt8] {
             var writer = ByteWriter(capacity: 256)
+            if let label { writer.bytes.append(contentsOf: label.prefix) }
             writeHeader(packet.message, into: &writer)
             writer.u8(UInt8(min(packet.gossip.count, maxGossipItems)))
             for item in packet.gossip.prefix(maxGossipItems) { write(item, into: &writer) }
@@ -61,9 +69,10 @@ extension SWIM {
             return writer.bytes.count
         }
 
-        /// Encodes a push-pull state.
-        public static func encode(_ state: PushPullState) -> [UInt8] {
+        /// Encodes a push-pull state, with `label` in front when given.
+        public static func encode(_ state: PushPullState, label: WireLabel? = nil) -> [UInt8] {
             var writer = ByteWriter(capacity: 32 + state.members.count * 48)
+            if let label { writer.bytes.append(contentsOf: label.prefix) }
             writer.u8(version)
             writer.u8(MessageType.pushPull.rawValue)
             writer.u8(state.isJoin ? 1 : 0)

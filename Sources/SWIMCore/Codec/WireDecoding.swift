@@ -3,12 +3,14 @@ import DiscoCore
 // MARK: - Decoding
 
 extension SWIM.WireCodec {
-    /// Decodes one datagram, or throws a ``SWIM/CodecError`` naming the problem.
-    public static func decodePacket(_ bytes: [UInt8]) throws(SWIM.CodecError) -> SWIM.Packet {
+    /// Decodes one datagram (the packet starting at `start`, after a label; see
+    /// ``readLabel(_:)``), or throws a ``SWIM/CodecError`` naming the problem. Offsets in errors
+    /// count from the start of `bytes`.
+    public static func decodePacket(_ bytes: [UInt8], from start: Int = 0) throws(SWIM.CodecError) -> SWIM.Packet {
         guard bytes.count <= maxDatagramSize else {
             throw SWIM.CodecError(.oversize, at: 0, "datagram is \(bytes.count) bytes, at most \(maxDatagramSize) allowed")
         }
-        var reader = ByteReader(bytes)
+        var reader = ByteReader(bytes, from: start)
         try readVersion(&reader)
         let typeOffset = reader.offset
         let rawType = try reader.u8("message type")
@@ -46,12 +48,13 @@ extension SWIM.WireCodec {
         return SWIM.Packet(message: message, gossip: items)
     }
 
-    /// Decodes a push-pull state, or throws a ``SWIM/CodecError`` naming the problem.
-    public static func decodePushPull(_ bytes: [UInt8]) throws(SWIM.CodecError) -> SWIM.PushPullState {
+    /// Decodes a push-pull state (starting at `start`, after a label; see ``readLabel(_:)``), or
+    /// throws a ``SWIM/CodecError`` naming the problem. Offsets in errors count from the start of `bytes`.
+    public static func decodePushPull(_ bytes: [UInt8], from start: Int = 0) throws(SWIM.CodecError) -> SWIM.PushPullState {
         guard bytes.count <= maxPushPullSize else {
             throw SWIM.CodecError(.oversize, at: 0, "push-pull state is \(bytes.count) bytes, at most \(maxPushPullSize) allowed")
         }
-        var reader = ByteReader(bytes)
+        var reader = ByteReader(bytes, from: start)
         try readVersion(&reader)
         let typeOffset = reader.offset
         let rawType = try reader.u8("message type")
@@ -94,9 +97,12 @@ extension SWIM.WireCodec {
     // MARK: Fields
 
     static func readVersion(_ reader: inout ByteReader) throws(SWIM.CodecError) {
+        let offset = reader.offset
         let found = try reader.u8("version")
         guard found == version else {
-            throw SWIM.CodecError(.unsupportedVersion, at: 0, "version \(found) is not supported (expected \(version))")
+            let what = found != SWIM.WireLabel.tag ? "version \(found) is not supported"
+                : offset == 0 ? "this message is labelled (read its label with readLabel first)" : "a second label is not allowed"
+            throw SWIM.CodecError(.unsupportedVersion, at: offset, "\(what) (expected \(version))")
         }
     }
 

@@ -98,8 +98,11 @@ import Testing
         }
     }
 
-    @Test func plaintextAndUnknownVersionsAreToldApart() {
+    @Test func plaintextAndUnknownVersionsAreToldApart() throws {
         #expect(failure(sealer.open(message, purpose: .datagram)) == .plaintext)
+        // A plaintext message with a cluster label in front is plaintext too.
+        let labelled = SWIM.WireCodec.encode(SWIM.Packet(message: .gossip), label: try SWIM.WireLabel("disco"))
+        #expect(failure(sealer.open(labelled, purpose: .datagram)) == .plaintext)
         #expect(failure(sealer.open([0x42] + [UInt8](repeating: 0, count: 40), purpose: .datagram)) == .unknownVersion)
         #expect(failure(sealer.open([], purpose: .datagram)) == .truncated)
         #expect(failure(sealer.open([SWIM.GossipSealer.version], purpose: .datagram)) == .truncated)

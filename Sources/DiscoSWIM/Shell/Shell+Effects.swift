@@ -14,7 +14,7 @@ extension SWIM.Shell {
             switch effect {
             case .send(let packet, let destination):
                 stats.datagramsSent += 1
-                outbox.yield(Outgoing(bytes: SWIM.WireCodec.encode(packet), destination: destination))
+                outbox.yield(Outgoing(bytes: SWIM.WireCodec.encode(packet, label: outgoingLabel(to: destination)), destination: destination))
             case .arm(let timer, let deadline):
                 schedule.arm(timer, at: deadline)
             case .event(let event):
@@ -103,15 +103,16 @@ extension SWIM.Shell {
     func startPushPull(with destination: PeerAddress, state: SWIM.PushPullState) -> PushPullTask {
         let identifier = nextPushPullID
         nextPushPullID &+= 1
-        let payload = SWIM.WireCodec.encode(state)
+        let payload = SWIM.WireCodec.encode(state, label: outgoingLabel(to: destination))
+        let expectedLabel = wireLabel?.name
         let timeout = configuration.pushPullTimeout
         let maxBytes = configuration.maxPushPullBytes
         let group = configuration.group
         let protection = self.protection
         let transport = configuration.pushPullConnectTransport
         let task = PushPullTask(executorPreference: loop) {
-            let result = await Self.exchange(payload, with: destination, timeout: timeout, maxBytes: maxBytes,
-                                             protection: protection, group: group, transport: transport)
+            let result = await Self.exchange(payload, with: destination, timeout: timeout, maxBytes: maxBytes, protection: protection,
+                                             expectedLabel: expectedLabel, group: group, transport: transport)
             return await self.finishPushPull(identifier, with: destination, result: result)
         }
         pushPulls[identifier] = task
@@ -129,7 +130,9 @@ extension SWIM.Shell {
             return .success(())
         case .failure(let error):
             stats.pushPullsFailed += 1
-            if error.code == .pushPullRefused {
+            if error.code == .otherCluster {
+                countClusterRefusal(error, with: destination)
+            } else if error.code == .pushPullRefused {
                 stats.pushPullsRefused += 1
                 let (log, suppressed) = refusalLog.shouldLog(at: now())
                 if log {

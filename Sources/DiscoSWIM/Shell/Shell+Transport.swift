@@ -36,7 +36,11 @@ extension SWIM.Shell {
         }
         let packet: SWIM.Packet
         do {
-            packet = try SWIM.WireCodec.decodePacket(bytes)
+            let (label, start) = try SWIM.WireCodec.readLabel(bytes)
+            // Sealed gossip carries no label: the sealing binds it (GossipSealer).
+            let sealed = datagram.bytes.first == SWIM.GossipSealer.version
+            guard sealed || admits(label, from: sender, "datagram", isDatagram: true) else { return }
+            packet = try SWIM.WireCodec.decodePacket(bytes, from: start)
         } catch {
             dropped(datagram, from: sender, reason: error.description)
             return
@@ -100,8 +104,10 @@ extension SWIM.Shell {
 
 extension SWIM.Shell {
     /// Opens a push-pull exchange: connect, send our state, read the answer; all within `timeout`.
+    /// An answer labelled with another name than `expectedLabel` fails with
+    /// ``SWIM/ShellError/Code/otherCluster``.
     static func exchange(_ payload: [UInt8], with destination: PeerAddress, timeout: Duration, maxBytes: Int,
-                         protection: GossipProtection?, group: EventLoopGroup,
+                         protection: GossipProtection?, expectedLabel: String?, group: EventLoopGroup,
                          transport: any ByteStreamTransportFactory) async -> Result<SWIM.PushPullState, SWIM.ShellError> {
         guard let request = sealed(payload, purpose: .pushPull, with: protection) else {
             return .failure(SWIM.ShellError(.pushPullFailed, "\(destination): cannot seal our state"))
@@ -124,11 +130,17 @@ extension SWIM.Shell {
                     throw SWIM.ShellError(.pushPullFailed,
                                           "\(destination) answered with frame type \(frame.type), expected \(pushPullFrameType)")
                 }
-                return try SWIM.WireCodec.decodePushPull(try openAnswer(frame.payload, from: destination, protection: protection))
+                let (label, state) = try SWIM.WireCodec.decodeLabelledPushPull(try openAnswer(frame.payload, from: destination,
+                                                                                                    protection: protection))
+                if let label, let expectedLabel, label != expectedLabel {
+                    throw SWIM.ShellError(.otherCluster, "answered with a state labelled \(label.debugDescription); "
+                                          + "this member's cluster is \(expectedLabel.debugDescription)")
+                }
+                return state
             }
             return .success(state)
         } catch let error as SWIM.ShellError {
-            let code = error.code == .pushPullRefused ? error.code : .pushPullFailed
+            let code = error.code == .pushPullRefused || error.code == .otherCluster ? error.code : .pushPullFailed
             return .failure(SWIM.ShellError(code, "\(destination): \(error.detail)"))
         } catch {
             return .failure(SWIM.ShellError(.pushPullFailed, "\(destination): \(error)"))
@@ -236,15 +248,24 @@ extension SWIM.Shell {
             return
         }
         let remote: SWIM.PushPullState
+        let label: String?
         do {
-            remote = try SWIM.WireCodec.decodePushPull(payload)
+            (label, remote) = try SWIM.WireCodec.decodeLabelledPushPull(payload)
         } catch {
             logger.warning("dropped a push-pull state that does not decode", metadata: ["peer": "\(peer)", "reason": "\(error)"])
             return
         }
         let from = PeerAddress(host: peer.host, port: peer.port)
+        let sealed = frame.payload.first == SWIM.GossipSealer.version
+        let admitted = sealed ? true : await admits(label, from: from, "push-pull state", isDatagram: false)
+        guard admitted else {
+            await refuse(connection, "it is labelled for cluster \(label.map(\.debugDescription) ?? "")"
+                         + "; this member's cluster is \(wireLabel.map(\.name.debugDescription) ?? "")")
+            return
+        }
         guard let reply = await mergePushed(remote, from: from) else { return }
-        let plaintext = SWIM.WireCodec.encode(reply)
+        // Answered in kind: a member that sent no label (an older version) could not read one.
+        let plaintext = SWIM.WireCodec.encode(reply, label: label == nil ? nil : plaintextLabel)
         guard let answer = Self.sealed(plaintext, purpose: .pushPull, with: protection) else { return }
         do {
             try await withTimeout(configuration.pushPullTimeout, "push-pull answer to \(peer)") {

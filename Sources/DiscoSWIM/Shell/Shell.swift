@@ -34,6 +34,10 @@ extension SWIM {
         nonisolated let configuration: Configuration
         /// Sealing and opening of everything sent and received; nil without encryption.
         nonisolated let protection: GossipProtection?
+        /// The cluster label checked on plaintext messages received (nil: none checked).
+        nonisolated let wireLabel: SWIM.WireLabel?
+        /// The label put in front of plaintext messages sent (nil when sealing or unlabelled).
+        nonisolated let plaintextLabel: SWIM.WireLabel?
         /// The event loop the shell's own tasks prefer as executor: timers, receiving and
         /// exchanges run on its thread, so busy work on the cooperative pool (or elsewhere in
         /// the process) cannot delay probes and acks into false suspicions.
@@ -67,6 +71,11 @@ extension SWIM {
         var dropLog = RateLimitedLog()
         var refusalLog = RateLimitedLog(interval: .seconds(10))
         var conflictLog = NodeIDConflictLog()
+        /// When each source host last had a message refused for its cluster label logged.
+        var clusterRefusalLogs: [String: Duration] = [:]
+        /// Addresses that recently sent unlabelled datagrams (members of an older version),
+        /// answered without a label, since they could not read one.
+        var unlabelledPeers: [PeerAddress: Duration] = [:]
         var isShutDown = false
         var leaveCompleted = false
         var leaveWaiters: [CheckedContinuation<Void, Never>] = []
@@ -107,6 +116,8 @@ extension SWIM {
         private init(configuration: Configuration, socket: UDPSocket, listener: TCPListener?, core: Instance) {
             self.configuration = configuration
             self.protection = configuration.encryption.map { GossipProtection($0, logger: configuration.logger) }
+            self.wireLabel = configuration.wireLabel
+            self.plaintextLabel = configuration.outgoingLabel
             self.loop = configuration.group.next()
             self.id = core.id
             self.address = core.address
@@ -166,6 +177,7 @@ extension SWIM {
                 if !encryption.verifyIncoming { metadata["verify_incoming"] = "false" }
                 if !encryption.verifyOutgoing { metadata["verify_outgoing"] = "false" }
             }
+            if let wireLabel { metadata["cluster_label"] = "\(wireLabel.name)" }
             configuration.logger.info("SWIM member started", metadata: metadata)
         }
 

@@ -37,6 +37,14 @@ extension SWIM.Shell {
         /// Gossip encryption (AES-256-GCM under a shared keyring); nil sends and accepts
         /// plaintext. Sealing takes ``SWIM/GossipSealer/overhead`` bytes of `maxPacketSize`.
         public var encryption: SWIM.GossipEncryption?
+        /// Names this member's cluster on every plaintext message it sends (a
+        /// ``SWIM/WireLabel`` in front of each datagram and push-pull state): plaintext messages
+        /// labelled with another name are dropped, counted in
+        /// ``SWIM/Shell/Statistics/clusterRefusals`` and logged; unlabelled ones (from members
+        /// of an older version) are still accepted. 1 to 255 bytes, no control characters. Sealed
+        /// messages carry no label: `encryption`'s label binds them. nil sends no label and
+        /// accepts every label.
+        public var clusterLabel: String?
         /// Seed of the core's random choices; nil draws one from the system.
         public var randomSeed: UInt64?
         /// Where the shell logs (dropped datagrams, failed exchanges, lifecycle).
@@ -70,6 +78,7 @@ extension SWIM.Shell {
             self.maxPushPullBytes = Frame.defaultMaxPayloadBytes
             self.eventBufferLimit = 65_536
             self.encryption = nil
+            self.clusterLabel = nil
             self.randomSeed = nil
             self.logger = logger
             self.group = group
@@ -78,12 +87,28 @@ extension SWIM.Shell {
             self.resolveHost = { host, port in try await SocketAddress.resolveAsync(host: host, port: port) }
         }
 
-        /// The settings handed to the core: with encryption, packets are built smaller by the
-        /// sealing overhead, so sealed datagrams still fit `maxPacketSize`.
+        /// The settings handed to the core: packets are built smaller by the sealing overhead
+        /// (with encryption) or the label (plaintext with a label), so what is sent still fits
+        /// `maxPacketSize`.
         var coreSettings: SWIM.Settings {
             var core = settings
-            if encryption != nil { core.maxPacketSize -= SWIM.GossipSealer.overhead }
+            core.maxPacketSize -= wireOverhead
             return core
+        }
+
+        /// The label checked on plaintext messages received (nil: none checked).
+        var wireLabel: SWIM.WireLabel? { clusterLabel.flatMap { try? SWIM.WireLabel($0) } }
+
+        /// The label put in front of what is sent: only on plaintext (nil when sealing).
+        var outgoingLabel: SWIM.WireLabel? {
+            if let encryption, encryption.verifyOutgoing { return nil }
+            return wireLabel
+        }
+
+        /// Bytes a datagram may carry besides the packet: the sealing (with encryption, even
+        /// while `verifyOutgoing` is off) and the label (on plaintext).
+        var wireOverhead: Int {
+            (encryption == nil ? 0 : SWIM.GossipSealer.overhead) + (outgoingLabel?.prefix.count ?? 0)
         }
 
         /// Checks the shell's own values (the core checks `settings` and `metadata`).
@@ -100,9 +125,20 @@ extension SWIM.Shell {
             guard eventBufferLimit >= 1 else {
                 throw .init(field: "eventBufferLimit", reason: "\(eventBufferLimit) must be at least 1")
             }
+            if let clusterLabel {
+                do {
+                    _ = try SWIM.WireLabel(clusterLabel)
+                } catch {
+                    throw .init(field: "clusterLabel", reason: error.detail)
+                }
+            }
             if encryption != nil, settings.maxPacketSize - SWIM.GossipSealer.overhead < 512 {
                 throw .init(field: "maxPacketSize", reason: "\(settings.maxPacketSize) must be at least \(512 + SWIM.GossipSealer.overhead) "
                             + "with gossip encryption (sealing adds \(SWIM.GossipSealer.overhead) bytes to every datagram)")
+            }
+            if let label = outgoingLabel, settings.maxPacketSize - label.prefix.count < 512 {
+                throw .init(field: "maxPacketSize", reason: "\(settings.maxPacketSize) must be at least \(512 + label.prefix.count) "
+                            + "with cluster label \(label.name.debugDescription) (it adds \(label.prefix.count) bytes to every datagram)")
             }
             let wildcards: Set<String> = ["", "0.0.0.0", "::", "[::]"]
             if let advertiseHost, wildcards.contains(advertiseHost) {
@@ -146,10 +182,16 @@ extension SWIM.Shell {
         /// Keyrings installed after start (reloads).
         public var keyringsInstalled = 0
         /// Push-pull exchanges the other member refused because it could not open them (or
-        /// needed them sealed, or unsealed).
+        /// needed them sealed, or unsealed, or belongs to another cluster).
         public var pushPullsRefused = 0
         /// Node ID conflicts the core reported: another live process announces this member's
         /// ID at another address (logged at most once a minute per address).
         public var nodeIDConflicts = 0
+        /// Plaintext datagrams and push-pull states (requests and answers) dropped because they
+        /// are labelled with another cluster's name (``SWIM/Shell/Configuration/clusterLabel``).
+        public var clusterRefusals = 0
+        /// Plaintext datagrams and push-pull states accepted without a label by a member that
+        /// has one: members of an older version (a rolling upgrade under way).
+        public var unlabelledAccepted = 0
     }
 }

@@ -16,6 +16,8 @@ extension SWIM {
             /// The other member refused our push-pull state: it could not open it, or the sealing
             /// did not match what it requires.
             public static let pushPullRefused = Code(name: "push-pull refused")
+            /// A push-pull answer came labelled with another cluster's name.
+            public static let otherCluster = Code(name: "other cluster")
             /// The shell has been shut down.
             public static let shutDown = Code(name: "shut down")
             /// A keyring was given to a shell that runs without gossip encryption.

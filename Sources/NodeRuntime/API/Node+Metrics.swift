@@ -151,6 +151,12 @@ struct PrometheusText {
                 "Gossip messages opened with an accepted key, not the primary: a rotation is under way.", status.openedWithAcceptedKey)
         counter("disco_gossip_push_pulls_refused_total", "Push-pull exchanges another node refused because it could not use our gossip.",
                 status.pushPullsRefused)
+        counter("disco_gossip_cluster_refused_total",
+                "Plaintext gossip messages dropped because they are labelled with another cluster's name (-cluster-name).",
+                status.clusterRefusals)
+        counter("disco_gossip_unlabelled_accepted_total",
+                "Plaintext gossip messages accepted without a cluster label: nodes of an older version (rolling upgrade).",
+                status.unlabelledAccepted)
         counter("disco_gossip_keyring_reloads_total", "Gossip keyring file reloads that installed new keys.", status.keyringReloads)
         counter("disco_gossip_keyring_reload_failures_total", "Gossip keyring file reloads refused (unreadable or invalid file).",
                 status.keyringReloadFailures)

@@ -19,6 +19,9 @@ extension NodeConfiguration {
         }
         var settings = SWIM.Settings()
         if gossip.encryption != nil { settings.maxPacketSize -= SWIM.GossipSealer.overhead }
+        if gossip.encryption?.verifyOutgoing != true, let label = try? SWIM.WireLabel(cluster.name) {
+            settings.maxPacketSize -= label.prefix.count  // plaintext carries the cluster name in front
+        }
         let metadata = SWIM.Metadata(apiAddress: announced(api.effectiveAdvertisedAddress), roles: roles, isVoter: cluster.voter)
         guard let problem = SWIM.Instance.metadataProblem(metadata, address: announced(internode.effectiveAdvertisedAddress),
                                                           id: nodeID, settings: settings)

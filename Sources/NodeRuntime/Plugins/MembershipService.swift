@@ -47,6 +47,10 @@ public struct GossipStatus: Sendable, Hashable {
     public var openedWithAcceptedKey = 0
     /// Push-pull exchanges another member refused (it could not open ours).
     public var pushPullsRefused = 0
+    /// Plaintext gossip dropped for being labelled with another cluster's name.
+    public var clusterRefusals = 0
+    /// Plaintext gossip accepted without a cluster label (from nodes of an older version).
+    public var unlabelledAccepted = 0
     /// Keyring file reloads that installed new keys, and that failed.
     public var keyringReloads = 0
     public var keyringReloadFailures = 0
@@ -165,6 +169,8 @@ public final class SWIMMembership: MembershipService {
         status.openedWithAcceptedKey = statistics.openedWithAcceptedKey
         status.pushPullsRefused = statistics.pushPullsRefused
         status.nodeIDConflicts = statistics.nodeIDConflicts
+        status.clusterRefusals = statistics.clusterRefusals
+        status.unlabelledAccepted = statistics.unlabelledAccepted
         if let counters = keyringFile?.counters {
             status.keyringReloads = counters.reloads
             status.keyringReloadFailures = counters.failures

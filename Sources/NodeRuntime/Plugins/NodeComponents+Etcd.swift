@@ -41,6 +41,7 @@ extension NodeComponents {
                 metadata: SWIM.Metadata(apiAddress: context.apiAddress, roles: context.roles, isVoter: configuration.cluster.voter),
                 logger: logger.withLabel("swim"))
             (swimConfig.encryption, keyringFile) = try gossipEncryption(configuration, logger: logger.withLabel("swim"))
+            swimConfig.clusterLabel = configuration.cluster.name
             swim = try await SWIM.Shell.start(swimConfig)
         } catch {
             throw NodeStartupError("cannot start SWIM on UDP \(configuration.internode.bindAddress): \(error)")

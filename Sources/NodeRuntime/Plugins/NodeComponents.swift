@@ -101,6 +101,7 @@ public struct NodeComponents: Sendable {
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false
             swimConfig.encryption = encryption
+            swimConfig.clusterLabel = configuration.cluster.name
             if let client = tls.internodeClient { swimConfig.pushPullConnectTransport = TLSTransportFactory(client) }
             swim = try await SWIM.Shell.start(swimConfig)
         } catch {

@@ -18,6 +18,8 @@ struct AgentOptions {
     var encryption: SWIM.GossipEncryption?
     var keyringFile: SWIM.GossipKeyringFile?
     var keyringPollInterval: Duration = .seconds(1)
+    /// Put in front of plaintext gossip; plaintext labelled otherwise is dropped (nil: no label).
+    var clusterLabel: String?
 
     static func flagSet() -> (FlagSet, Flags) {
         var set = FlagSet(programName: "disco-swim-agent",
@@ -53,8 +55,9 @@ struct AgentOptions {
             roles: set.string("roles", usage: "comma-separated roles announced in metadata", typeName: "list"),
             gossipKey: set.string("gossip-key", usage: "base64 of a 32-byte key that seals all gossip", typeName: "base64"),
             gossipKeyring: set.string("gossip-keyring", usage: "keyring file: {\"primary\": key, \"accepted\": [key, ...]}", typeName: "path"),
-            gossipLabel: set.string("gossip-label", default: "disco", usage: "label bound into sealed gossip (discod: the cluster name)",
-                                    typeName: "label"),
+            gossipLabel: set.string("gossip-label", default: "disco",
+                                    usage: "cluster label: bound into sealed gossip, in front of plaintext gossip (discod: the cluster name); "
+                                        + "empty: none", typeName: "label"),
             verifyIncoming: set.bool("gossip-verify-incoming", default: true, usage: "refuse plaintext gossip (false: accept it too)"),
             verifyOutgoing: set.bool("gossip-verify-outgoing", default: true, usage: "seal what is sent (false: send plaintext)"),
             keyringPoll: set.duration("gossip-keyring-poll", default: .seconds(1), usage: "how often the keyring file is checked (0: only on SIGHUP)"),
@@ -158,6 +161,7 @@ struct AgentOptions {
                                                        verifyOutgoing: parsed[flags.verifyOutgoing])
         }
         options.keyringPollInterval = parsed[flags.keyringPoll]
+        options.clusterLabel = parsed[flags.gossipLabel].isEmpty ? nil : parsed[flags.gossipLabel]
         do {
             try options.settings.validate()
         } catch {

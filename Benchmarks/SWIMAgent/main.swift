@@ -63,6 +63,7 @@ var configuration = SWIM.Shell.Configuration(
     logger: Logger(label: "swim", level: options.logLevel, handler: LogfmtHandler()))
 configuration.logger[metadataKey: "node"] = .string(options.name.rawValue)
 configuration.encryption = options.encryption
+configuration.clusterLabel = options.clusterLabel
 
 let shell: SWIM.Shell
 do {

@@ -15,27 +15,22 @@ extension SWIM.Shell {
 
     /// Whether a plaintext message labelled `label` (nil: unlabelled) from `sender` may be used.
     /// One labelled with another cluster is counted and logged (at most once a minute per
-    /// source host, naming both clusters); an unlabelled one is accepted and its sender, for
-    /// datagrams, is answered without a label for a while (a member of an older version cannot
-    /// read labels).
-    func admits(_ label: String?, from sender: PeerAddress, _ what: String, isDatagram: Bool) -> Bool {
+    /// source host, naming both clusters). An unlabelled one is accepted, and `member` (the
+    /// SWIM address of the member that sent it) is answered without a label for a while: a
+    /// member of an older version cannot read labels. A message labelled ours ends that.
+    func admits(_ label: String?, from sender: PeerAddress, member: PeerAddress?, _ what: String) -> Bool {
         guard let ours = wireLabel else { return true }
         guard let label else {
             stats.unlabelledAccepted += 1
-            if isDatagram { rememberUnlabelled(sender) }
+            if let member { rememberUnlabelled(member) }
             return true
         }
         if label == ours.name {
-            if isDatagram { unlabelledPeers[sender] = nil }
+            if let member { unlabelledPeers[member] = nil }
             return true
         }
         stats.clusterRefusals += 1
-        let now = now()
-        if let last = clusterRefusalLogs[sender.host], now - last < Self.clusterRefusalLogInterval { return false }
-        if clusterRefusalLogs.count >= Self.maxClusterRefusalLogs {
-            clusterRefusalLogs = clusterRefusalLogs.filter { now - $0.value < Self.clusterRefusalLogInterval }
-        }
-        if clusterRefusalLogs.count < Self.maxClusterRefusalLogs { clusterRefusalLogs[sender.host] = now }
+        guard shouldLogClusterRefusal(from: sender.host) else { return false }
         configuration.logger.warning("dropped a \(what) from another cluster: it is labelled \(label.debugDescription), "
                                      + "this member's cluster is \(ours.name.debugDescription)",
                                      metadata: ["from": "\(sender)", "cluster": "\(ours.name)", "their_cluster": "\(label)"])
@@ -43,7 +38,7 @@ extension SWIM.Shell {
     }
 
     /// The label to put in front of what is sent to `destination`: none when sealing, or when
-    /// `destination` recently sent unlabelled datagrams.
+    /// the member at `destination` recently sent unlabelled gossip.
     func outgoingLabel(to destination: PeerAddress) -> SWIM.WireLabel? {
         guard let label = plaintextLabel else { return nil }
         guard let since = unlabelledPeers[destination] else { return label }
@@ -62,12 +57,21 @@ extension SWIM.Shell {
     }
 
     /// Counts and logs our push-pull exchange that failed because the answer came labelled
-    /// with another cluster (or the other member refused ours for that reason).
+    /// with another cluster.
     func countClusterRefusal(_ error: SWIM.ShellError, with destination: PeerAddress) {
         stats.clusterRefusals += 1
-        let now = now()
-        if let last = clusterRefusalLogs[destination.host], now - last < Self.clusterRefusalLogInterval { return }
-        if clusterRefusalLogs.count < Self.maxClusterRefusalLogs { clusterRefusalLogs[destination.host] = now }
+        guard shouldLogClusterRefusal(from: destination.host) else { return }
         configuration.logger.warning("push-pull with a member of another cluster", metadata: ["peer": "\(destination)", "error": "\(error.detail)"])
+    }
+
+    /// Whether to log a refusal for `host` now: at most once per ``clusterRefusalLogInterval``.
+    private func shouldLogClusterRefusal(from host: String) -> Bool {
+        let now = now()
+        if let last = clusterRefusalLogs[host], now - last < Self.clusterRefusalLogInterval { return false }
+        if clusterRefusalLogs.count >= Self.maxClusterRefusalLogs {
+            clusterRefusalLogs = clusterRefusalLogs.filter { now - $0.value < Self.clusterRefusalLogInterval }
+        }
+        if clusterRefusalLogs.count < Self.maxClusterRefusalLogs { clusterRefusalLogs[host] = now }
+        return true
     }
 }

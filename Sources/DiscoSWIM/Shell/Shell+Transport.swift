@@ -39,7 +39,7 @@ extension SWIM.Shell {
             let (label, start) = try SWIM.WireCodec.readLabel(bytes)
             // Sealed gossip carries no label: the sealing binds it (GossipSealer).
             let sealed = datagram.bytes.first == SWIM.GossipSealer.version
-            guard sealed || admits(label, from: sender, "datagram", isDatagram: true) else { return }
+            guard sealed || admits(label, from: sender, member: sender, "datagram") else { return }
             packet = try SWIM.WireCodec.decodePacket(bytes, from: start)
         } catch {
             dropped(datagram, from: sender, reason: error.description)
@@ -257,7 +257,9 @@ extension SWIM.Shell {
         }
         let from = PeerAddress(host: peer.host, port: peer.port)
         let sealed = frame.payload.first == SWIM.GossipSealer.version
-        let admitted = sealed ? true : await admits(label, from: from, "push-pull state", isDatagram: false)
+        // The pushing member's own SWIM address (the connection comes from another port).
+        let member = remote.members.first { $0.id == remote.sender }?.address
+        let admitted = sealed ? true : await admits(label, from: from, member: member, "push-pull state")
         guard admitted else {
             await refuse(connection, "it is labelled for cluster \(label.map(\.debugDescription) ?? "")"
                          + "; this member's cluster is \(wireLabel.map(\.name.debugDescription) ?? "")")

@@ -101,15 +101,23 @@ import Testing
             #expect(labelledAck.label == "alpha")
             #expect(await target.statistics.clusterRefusals == 1)
 
-            // Push-pull: an unlabelled state is merged and answered unlabelled; beta's is refused.
+            // Push-pull: an unlabelled state is merged and answered unlabelled, and its sender is
+            // then probed without a label; beta's state is refused.
+            let older = try await UDPSocket.bind()
+            defer { older.close() }
             let state = SWIM.PushPullState(sender: "older", isJoin: false, members: [
-                SWIM.MemberState(id: "older", address: PeerAddress(host: "127.0.0.1", port: 9), incarnation: 1, status: .alive,
-                                 metadata: SWIM.Metadata()),
+                SWIM.MemberState(id: "older", address: PeerAddress(host: older.localAddress.host, port: older.localAddress.port),
+                                 incarnation: 1, status: .alive, metadata: SWIM.Metadata()),
             ])
             let answer = try await Self.pushPull(SWIM.WireCodec.encode(state), to: target)
             #expect(answer.type == SWIM.Shell.pushPullFrameType)
             #expect(throws: Never.self) { _ = try SWIM.WireCodec.decodePushPull(answer.payload) }
             #expect(await target.member("older") != nil)
+            let probe = try await Self.receive(on: older) {
+                if case .ping(_, _, "older") = $0.message { return true }
+                return false
+            }
+            #expect(probe.label == nil)
             var foreignState = state
             foreignState.sender = "stranger"
             foreignState.members[0].id = "stranger"

@@ -15,7 +15,10 @@ public enum LeaseCommand: Hashable, Sendable {
     /// Extends the lease of `holder`, sent by its process `incarnation`, for `token`. Refused
     /// unless `holder` holds the lease with that token and no other process of the same node
     /// has renewed it (the first renewal after a grant claims the lease for its process).
-    case renew(LeaseGroup, holder: NodeID, incarnation: UInt64, token: UInt64)
+    /// `ttl` is the holder's own ``LeaseSettings/ttl`` (the one its renew deadline was checked
+    /// against): every grantor waits at least that long, even with a shorter ttl of its own.
+    /// Nil from holders that predate it: grantors then wait their own ttl.
+    case renew(LeaseGroup, holder: NodeID, incarnation: UInt64, token: UInt64, ttl: Duration? = nil)
     /// Gives the lease up. Refused unless `holder` holds it with `token`. The holder has stopped
     /// acting before it proposes this, so the leader may grant again at once.
     case release(LeaseGroup, holder: NodeID, token: UInt64)
@@ -26,7 +29,7 @@ public enum LeaseCommand: Hashable, Sendable {
     /// The group the command is about.
     public var group: LeaseGroup {
         switch self {
-        case .grant(let group, _, _), .renew(let group, _, _, _), .release(let group, _, _), .move(let group, _): group
+        case .grant(let group, _, _), .renew(let group, _, _, _, _), .release(let group, _, _), .move(let group, _): group
         }
     }
 }
@@ -35,8 +38,9 @@ extension LeaseCommand: CustomStringConvertible {
     public var description: String {
         switch self {
         case .grant(let group, let to, let expected): "grant(\(group), to: \(to), expectedLastChange: \(expected))"
-        case .renew(let group, let holder, let incarnation, let token):
-            "renew(\(group), holder: \(holder), incarnation: \(incarnation), token: \(token))"
+        case .renew(let group, let holder, let incarnation, let token, let ttl):
+            "renew(\(group), holder: \(holder), incarnation: \(incarnation), token: \(token)"
+                + (ttl.map { ", ttl: \($0))" } ?? ")")
         case .release(let group, let holder, let token): "release(\(group), holder: \(holder), token: \(token))"
         case .move(let group, let to): "move(\(group), to: \(to))"
         }

@@ -36,7 +36,8 @@ public struct LeaseCandidate: Hashable, Sendable {
 ///
 /// The leader proposes a grant when the lease is not held (never granted, or released — a
 /// releasing holder stopped acting before it proposed the release), or when its own clock shows
-/// ``LeaseSettings/ttl`` elapsed since it applied the latest change: the holder, which counts
+/// ``LeaseSettings/ttl`` — or the holder's own ttl when its renewals carry a longer one
+/// (``LeaseState/holderTTL``) — elapsed since it applied the latest change: the holder, which counts
 /// its shorter renew deadline from a send that came before that apply, has stopped by then. The
 /// grant is a compare-and-set on that change, so a renewal committed meanwhile makes it a no-op.
 /// A leader that applied the latest change late (it was behind, it restarted, it was just
@@ -91,10 +92,15 @@ public struct LeaseGrantor: Sendable {
     public var grantableAt: Duration? {
         guard let changeAppliedAt else { return nil }
         guard let holder = lease.holder else { return changeAppliedAt }
-        let expiry = changeAppliedAt + settings.ttl
+        let expiry = changeAppliedAt + ttl
         guard let election, election.previousLeader != holder else { return expiry }
         return max(expiry, election.graceUntil)
     }
+
+    /// How long after applying the latest change this grantor waits before granting away from
+    /// its holder: its own ttl, or the holder's when the holder's latest renewal carried a
+    /// longer one (``LeaseState/holderTTL``: the holder's renew deadline was checked against it).
+    public var ttl: Duration { max(settings.ttl, lease.holderTTL ?? settings.ttl) }
 
     /// The replica to grant to: the move target when it is eligible, else the eligible replica
     /// with the highest priority (ties: the smallest node ID). The last holder — whose lease

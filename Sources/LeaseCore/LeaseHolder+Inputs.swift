@@ -137,7 +137,8 @@ extension LeaseHolder {
 
     mutating func renewIfDue(now: Duration, into effects: inout [Effect]) {
         guard mayRenew, let due = nextRenewal, now >= due else { return }
-        effects.append(.proposeRenewal(.renew(group, holder: me, incarnation: incarnation, token: lease.token), sentAt: now))
+        effects.append(.proposeRenewal(.renew(group, holder: me, incarnation: incarnation, token: lease.token, ttl: settings.ttl),
+                                        sentAt: now))
         nextRenewal = now + settings.renewPeriod
     }
 

@@ -20,19 +20,26 @@ public struct LeaseState: Hashable, Sendable {
     /// The replica of the latest grant, kept after it released the lease: the grantor passes it
     /// over while another replica is eligible (it just failed, stopped or gave the lease up).
     public internal(set) var lastHolder: NodeID?
+    /// The holder's own ttl, as its latest applied renewal carried it (nil after a grant or a
+    /// release, and from holders that predate it): a grantor waits the longer of it and its own
+    /// ttl, so replicas with different `-lease-ttl` / `-lease-renew-deadline` (a rolling change)
+    /// are never hot at once.
+    public internal(set) var holderTTL: Duration?
 
     /// A group that was never granted.
     public init() {}
 
     /// A state with every field given: how a store that keeps the state itself (a key-value
     /// entry, etcd) reads it back.
-    public init(holder: NodeID?, token: UInt64, claimedBy: UInt64?, lastChange: UInt64, moveTo: NodeID?, lastHolder: NodeID?) {
+    public init(holder: NodeID?, token: UInt64, claimedBy: UInt64?, lastChange: UInt64, moveTo: NodeID?, lastHolder: NodeID?,
+                holderTTL: Duration? = nil) {
         self.holder = holder
         self.token = token
         self.claimedBy = claimedBy
         self.lastChange = lastChange
         self.moveTo = moveTo
         self.lastHolder = lastHolder
+        self.holderTTL = holderTTL
     }
 
     /// Whether a holder has the lease (granted and not released).
@@ -125,19 +132,22 @@ extension LeaseState {
             state.holder = to
             state.lastHolder = to
             state.claimedBy = nil
+            state.holderTTL = nil
             state.lastChange = index
             state.moveTo = nil
             result = .granted(group, to: to, token: state.token)
-        case .renew(_, let holder, let incarnation, let token):
+        case .renew(_, let holder, let incarnation, let token, let ttl):
             if let refusal = Self.holderRefusal(state, holder: holder, token: token) { return (self, .refused(group, refusal)) }
             if let claimed = state.claimedBy, claimed != incarnation { return (self, .refused(group, .claimedByAnotherIncarnation(claimed))) }
             state.claimedBy = incarnation
+            state.holderTTL = ttl
             state.lastChange = index
             result = .renewed(group, holder: holder, token: token)
         case .release(_, let holder, let token):
             if let refusal = Self.holderRefusal(state, holder: holder, token: token) { return (self, .refused(group, refusal)) }
             state.holder = nil
             state.claimedBy = nil
+            state.holderTTL = nil
             state.lastChange = index
             result = .released(group, holder: holder, token: token)
         case .move(_, let to):

@@ -10,6 +10,8 @@ import LeaseCore
 ///     disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|kill-hot|kill-hot-leader|kill-leader|transfer-from-hot|failover]
 ///                     [--replicas R] [--chaos-seconds C] [--verbose]
 ///                     [--lease-ttl D] [--lease-renew-deadline D] [--lease-renew D] [--lease-max-drift X]   (validated)
+///                     [--other-lease-ttl D] [--other-lease-renew-deadline D] [--other-lease-renew D]
+///                         (validated settings of r2, r4, …: replicas that disagree, as in a rolling change)
 ///                     [--unsafe-lease-renew-deadline D] [--clock-drift X]   (break the rules: violations expected)
 ///
 /// `--scenario failover` runs the three kill scenarios and prints their fail-over times. The last
@@ -23,6 +25,8 @@ enum LeaseSimCommand {
         var replicas: Int?
         var chaosSeconds = 10
         var settings = LeaseSettings()
+        /// The settings of r2, r4, … (`--other-lease-*`); nil: all replicas use `settings`.
+        var otherSettings: LeaseSettings?
         var unsafeRenewDeadline: Duration?
         var clockDrift: Double?
         /// The arguments that shape a run (all but the seed selection), to print in replay hints.
@@ -63,7 +67,9 @@ enum LeaseSimCommand {
             if seedFlags.contains(argument) { skipNext = true; continue }
             if !["--verbose", "-verbose", "-v"].contains(argument) { parsed.shaping.append(argument) }
         }
+        var other = LeaseSettings()
         while let flag = iterator.next() {
+            if flag.hasPrefix("--other-lease-") || flag.hasPrefix("-other-lease-") { parsed.otherSettings = other }
             switch flag {
             case "--seeds", "-seeds": parsed.seeds = try number(flag, in: 1...UInt64.max)
             case "--first-seed", "-first-seed": parsed.firstSeed = try number(flag)
@@ -86,12 +92,16 @@ enum LeaseSimCommand {
             case "--lease-renew-deadline", "-lease-renew-deadline": parsed.settings.renewDeadline = try duration(flag)
             case "--lease-renew", "-lease-renew": parsed.settings.renewPeriod = try duration(flag)
             case "--lease-max-drift", "-lease-max-drift": parsed.settings.maxDrift = try fraction(flag)
+            case "--other-lease-ttl", "-other-lease-ttl": other.ttl = try duration(flag)
+            case "--other-lease-renew-deadline", "-other-lease-renew-deadline": other.renewDeadline = try duration(flag)
+            case "--other-lease-renew", "-other-lease-renew": other.renewPeriod = try duration(flag)
             case "--unsafe-lease-renew-deadline", "-unsafe-lease-renew-deadline": parsed.unsafeRenewDeadline = try duration(flag)
             case "--clock-drift", "-clock-drift": parsed.clockDrift = try fraction(flag)
             case "--verbose", "-verbose", "-v": parsed.verbose = true
             default:
                 throw UsageError(message: "unknown flag \"\(flag)\"; expected --seeds, --first-seed, --seed, --scenario, --replicas, "
-                    + "--chaos-seconds, --lease-ttl, --lease-renew-deadline, --lease-renew, --lease-max-drift, "
+                    + "--chaos-seconds, --lease-ttl, --lease-renew-deadline, --lease-renew, --lease-max-drift, --other-lease-ttl, "
+                    + "--other-lease-renew-deadline, --other-lease-renew, "
                     + "--unsafe-lease-renew-deadline, --clock-drift or --verbose")
             }
         }
@@ -100,6 +110,10 @@ enum LeaseSimCommand {
                                          maxDrift: parsed.settings.maxDrift)
         } else {
             do { try parsed.settings.validate() } catch { throw UsageError(message: "\(error)") }
+        }
+        if parsed.otherSettings != nil {
+            parsed.otherSettings = other
+            do { try other.validate() } catch { throw UsageError(message: "r2, r4, …: \(error)") }
         }
         return parsed
     }
@@ -134,6 +148,7 @@ enum LeaseSimCommand {
                 let seed = parsed.firstSeed &+ offset
                 var options = LeaseSimulationOptions(seed: seed, scenario: scenario)
                 options.settings = parsed.settings
+                options.otherSettings = parsed.otherSettings
                 options.clockDrift = parsed.clockDrift
                 options.replicas = parsed.replicas ?? (scenario == .chaos ? nil : 3)
                 options.chaosDuration = .seconds(parsed.chaosSeconds)

@@ -24,6 +24,19 @@ struct LeaseRecordTests {
         #expect(state.token == 2 && state.holder == "c" && state.lastHolder == "c")
     }
 
+    @Test func theHolderTTLRoundTripsAndOlderRecordsReadWithoutIt() throws {
+        let (renewed, _) = LeaseState().applying(.grant("orders", to: "b", expectedLastChange: 0), index: 1).state
+            .applying(.renew("orders", holder: "b", incarnation: 3, token: 1, ttl: .milliseconds(1500)), index: 2)
+        #expect(renewed.holderTTL == .milliseconds(1500))
+        let bytes = LeaseRecord.encode(renewed)
+        #expect(String(decoding: bytes, as: UTF8.self).contains(#""holder_ttl_ns":1500000000"#))
+        #expect(try LeaseRecord.decodeState(bytes) == renewed)
+        let older = #"{"holder":"b","token":1,"claimed_by":"3","last_change":2,"move_to":null,"last_holder":"b"}"#
+        #expect(try LeaseRecord.decodeState(Array(older.utf8)).holderTTL == nil)
+        #expect(!String(decoding: LeaseRecord.encode(LeaseState()), as: UTF8.self).contains("holder_ttl"))
+        #expect(throws: ConfigError.self) { try LeaseRecord.decodeState(Array(#"{"holder_ttl_ns":0}"#.utf8)) }
+    }
+
     @Test func applyingMatchesTheTable() {
         var table = LeaseTable()
         var state = LeaseState()

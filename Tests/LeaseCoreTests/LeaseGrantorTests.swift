@@ -131,4 +131,21 @@ import Testing
         #expect(LeaseGrantor.grants(isLeader: false, leader: "z", candidates: replicas), "the leader runs no replica of the group")
         #expect(!LeaseGrantor.grants(isLeader: false, leader: nil, candidates: replicas))
     }
+
+    @Test func aHolderWithALongerTTLIsWaitedForAndAnOlderOneIsGivenOurOwn() {
+        var grantor = LeaseGrantor(settings: settings, group: group)
+        var held = state(holder: "a", token: 1, lastChange: 4)
+        held.holderTTL = .seconds(3)
+        grantor.applied(held, now: ms(100))
+        #expect(grantor.grantableAt == ms(3100), "the holder's renew deadline was checked against its 3 s ttl")
+        #expect(grantor.decide(now: ms(2000), isLeader: true, candidates: everyone) == [.arm(deadline: ms(3100))])
+        held.holderTTL = .milliseconds(200)
+        held.lastChange = 5
+        grantor.applied(held, now: ms(3000))
+        #expect(grantor.grantableAt == ms(3800), "a shorter holder ttl never shortens our own")
+        held.holderTTL = nil
+        held.lastChange = 6
+        grantor.applied(held, now: ms(4000))
+        #expect(grantor.grantableAt == ms(4800), "a holder that predates the field: our own ttl")
+    }
 }

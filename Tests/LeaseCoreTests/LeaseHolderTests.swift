@@ -27,7 +27,7 @@ import Testing
     }
 
     func renewal(_ token: UInt64, at time: Int, incarnation: UInt64 = 7) -> LeaseHolder.Effect {
-        .proposeRenewal(.renew(group, holder: "a", incarnation: incarnation, token: token), sentAt: ms(time))
+        .proposeRenewal(.renew(group, holder: "a", incarnation: incarnation, token: token, ttl: settings.ttl), sentAt: ms(time))
     }
 
     /// A holder that was granted token 1 at 10 ms and whose renewal (sent at 10 ms) applied at 20 ms.

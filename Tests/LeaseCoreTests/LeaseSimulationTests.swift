@@ -69,6 +69,19 @@ import Testing
         #expect(results.allSatisfy { $0.violations.isEmpty }, "\(Self.report(results))")
     }
 
+    @Test func replicasWithDifferentSettingsAreNeverHotAtOnce() async throws {
+        // A rolling change of -lease-ttl: r1, r3 run long settings, r2, r4 short ones. Each set is
+        // valid; a short-ttl grantor must still wait out the long-ttl holder's renew deadline.
+        let long = try LeaseSettings(ttl: .milliseconds(1500), renewDeadline: .milliseconds(1200), renewPeriod: .milliseconds(300))
+        let short = try LeaseSettings(ttl: .milliseconds(300), renewDeadline: .milliseconds(200), renewPeriod: .milliseconds(50))
+        let results = await Self.run(0..<40) { options in
+            options.settings = long
+            options.otherSettings = short
+        }
+        #expect(results.allSatisfy { $0.violations.isEmpty }, "\(Self.report(results))")
+        #expect(results.reduce(0) { $0 + $1.grants } > 40, "the lease did move between replicas")
+    }
+
     @Test func aSeedReplaysIdentically() async {
         let first = await Self.run(42..<43) { _ in }
         let second = await Self.run(42..<43) { _ in }

@@ -92,4 +92,19 @@ import Testing
             }
         }
     }
+
+    @Test func renewalsRecordTheHolderTTLUntilTheNextGrantOrRelease() {
+        var table = LeaseTable()
+        _ = table.apply(.grant(group, to: "a", expectedLastChange: 0), index: 1)
+        #expect(table[group].holderTTL == nil)
+        _ = table.apply(.renew(group, holder: "a", incarnation: 7, token: 1, ttl: .seconds(2)), index: 2)
+        #expect(table[group].holderTTL == .seconds(2))
+        _ = table.apply(.renew(group, holder: "b", incarnation: 7, token: 1, ttl: .seconds(9)), index: 3)
+        #expect(table[group].holderTTL == .seconds(2), "a refused renewal changes nothing")
+        _ = table.apply(.grant(group, to: "b", expectedLastChange: 2), index: 4)
+        #expect(table[group].holderTTL == nil, "the new holder is not hot before its own renewal")
+        _ = table.apply(.renew(group, holder: "b", incarnation: 1, token: 2, ttl: .milliseconds(500)), index: 5)
+        _ = table.apply(.release(group, holder: "b", token: 2), index: 6)
+        #expect(table[group].holderTTL == nil)
+    }
 }

@@ -142,9 +142,9 @@ extension LeaseSimulation {
         let id = replicas[node].id
         replicas[node].up = true
         replicas[node].clock = clock
-        replicas[node].holder = LeaseHolder(settings: settings, group: Self.group, me: id, incarnation: random.next(),
+        replicas[node].holder = LeaseHolder(settings: settings(of: node), group: Self.group, me: id, incarnation: random.next(),
                                             healthy: replicas[node].healthy, now: local)
-        replicas[node].grantor = LeaseGrantor(settings: settings, group: Self.group)
+        replicas[node].grantor = LeaseGrantor(settings: settings(of: node), group: Self.group)
         replicas[node].grantor.applied(LeaseState(), now: local)
         replicas[node].table = LeaseTable()
         replicas[node].applied = 0

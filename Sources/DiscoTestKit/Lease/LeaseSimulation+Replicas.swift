@@ -73,7 +73,7 @@ extension LeaseSimulation {
 
     /// The answer to a renewal reached its proposer.
     mutating func answered(_ node: Int, _ command: LeaseCommand, sentAt: Duration, _ result: LeaseApplyResult?) {
-        guard case .renew(_, _, _, let token) = command else { return }
+        guard case .renew(_, _, _, let token, _) = command else { return }
         let local = localNow(node)
         switch result {
         case .renewed?:

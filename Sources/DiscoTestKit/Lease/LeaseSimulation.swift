@@ -193,8 +193,8 @@ public struct LeaseSimulation {
             replicas.append(Replica(
                 id: id, priority: Int.random(in: 0...2, using: &random),
                 mayBeHot: index < 2 || Int.random(in: 0..<5, using: &random) != 0, clock: clock,
-                holder: LeaseHolder(settings: settings, group: Self.group, me: id, incarnation: random.next(), now: local),
-                grantor: LeaseGrantor(settings: settings, group: Self.group)))
+                holder: LeaseHolder(settings: settings(of: index), group: Self.group, me: id, incarnation: random.next(), now: local),
+                grantor: LeaseGrantor(settings: settings(of: index), group: Self.group)))
             replicas[index].grantor.applied(LeaseState(), now: local)
             replicas[index].electionTimeout = drawElectionTimeout()
             queue.schedule(.gossip(index, generation: 0), at: .milliseconds(Int64.random(in: 0...200, using: &random)))
@@ -208,7 +208,9 @@ public struct LeaseSimulation {
         queue.schedule(.heartbeat, at: Self.heartbeatInterval)
         trace.record("\(count) replicas, leader \(replicas[leader].id), clock drift ≤ \(drift), "
             + "ttl \(GoDuration.format(settings.ttl)) deadline \(GoDuration.format(settings.renewDeadline)) "
-            + "period \(GoDuration.format(settings.renewPeriod))", at: now)
+            + "period \(GoDuration.format(settings.renewPeriod))"
+            + (options.otherSettings.map { " (r2, r4…: ttl \(GoDuration.format($0.ttl)) deadline \(GoDuration.format($0.renewDeadline)))" } ?? ""),
+            at: now)
         switch options.scenario {
         case .chaos:
             queue.schedule(.fault, at: .milliseconds(Int64.random(in: 300...1000, using: &random)))
@@ -219,6 +221,11 @@ public struct LeaseSimulation {
             queue.schedule(.transferLeadership, at: .seconds(2))
             queue.schedule(.kill, at: .milliseconds(2500 + Int64.random(in: 0...1000, using: &random)))
         }
+    }
+
+    /// The settings replica `index` runs with (``LeaseSimulationOptions/otherSettings`` for r2, r4, …).
+    func settings(of index: Int) -> LeaseSettings {
+        index % 2 == 1 ? options.otherSettings ?? settings : settings
     }
 
     mutating func newClock() -> DriftingClock {

@@ -27,6 +27,9 @@ public struct LeaseSimulationOptions: Sendable {
     public var scenario: LeaseScenario
     /// The lease settings every replica uses (validated or not: unsafe settings must be caught).
     public var settings = LeaseSettings()
+    /// The lease settings of the even-numbered replicas (r2, r4, …), as in a rolling change of
+    /// `-lease-ttl` or a misconfiguration; nil: every replica uses ``settings``.
+    public var otherSettings: LeaseSettings?
     /// The real bound on the simulated clocks' rate error (default: the settings' own
     /// ``LeaseSettings/maxDrift``; larger to show what happens when the assumption is broken).
     public var clockDrift: Double?

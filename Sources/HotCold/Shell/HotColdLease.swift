@@ -150,7 +150,7 @@ extension HotColdLease {
         let settings = configuration.lease
         switch job {
         case .renew(let command, let sentAt):
-            guard case .renew(_, _, _, let token) = command else { return }
+            guard case .renew(_, _, _, let token, _) = command else { return }
             let outcome = await store.propose(command, timeout: settings.renewDeadline)
             input.yield(.renewalAnswered(token: token, sentAt: sentAt, outcome))
         case .release(let command):

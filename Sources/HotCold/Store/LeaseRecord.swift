@@ -8,10 +8,13 @@ import LeaseCore
 /// strictly (an unknown field or a wrong type is an error naming the field).
 ///
 /// State: `{"holder":"b","token":7,"claimed_by":"9813...","last_change":41,"move_to":null,
-/// "last_holder":"b"}` — `claimed_by` is a decimal string (incarnations use all 64 bits).
+/// "last_holder":"b","holder_ttl_ns":500000000}` — `claimed_by` is a decimal string (incarnations
+/// use all 64 bits); `holder_ttl_ns` (the holder's own ttl, ``LeaseState/holderTTL``) appears
+/// only when set: records without it (older holders) read back as nil, and the grantor then
+/// waits its own ttl. Nodes older than the field refuse records that carry it.
 /// Candidacy: `{"priority":0,"healthy":true,"may_be_hot":true}` (the node is the key's name).
 public enum LeaseRecord {
-    static let stateFields = ["holder", "token", "claimed_by", "last_change", "move_to", "last_holder"]
+    static let stateFields = ["holder", "token", "claimed_by", "last_change", "move_to", "last_holder", "holder_ttl_ns"]
     static let candidateFields = ["priority", "healthy", "may_be_hot"]
 
     /// The value stored for `state`.
@@ -23,6 +26,9 @@ public enum LeaseRecord {
         object.append(key: "last_change", value: .number(JSONNumber(state.lastChange)))
         object.append(key: "move_to", value: state.moveTo.map { .string($0.rawValue) } ?? .null)
         object.append(key: "last_holder", value: state.lastHolder.map { .string($0.rawValue) } ?? .null)
+        if let ttl = state.holderTTL {
+            object.append(key: "holder_ttl_ns", value: .number(JSONNumber(UInt64(max(0, GoDuration.nanoseconds(of: ttl))))))
+        }
         return JSONValue.object(object).encodedBytes()
     }
 
@@ -38,10 +44,18 @@ public enum LeaseRecord {
         } else {
             claimed = nil
         }
+        var holderTTL: Duration?
+        if let nanoseconds = try reader.uint64("holder_ttl_ns") {
+            let limit = UInt64(GoDuration.nanoseconds(of: LeaseSettings.maximumTTL))
+            guard nanoseconds > 0, nanoseconds <= limit else {
+                throw reader.error("holder_ttl_ns", "expected a ttl in nanoseconds from 1 to \(limit), got \(nanoseconds)")
+            }
+            holderTTL = .nanoseconds(Int64(nanoseconds))
+        }
         return LeaseState(
             holder: try node(reader, "holder"), token: try reader.uint64("token") ?? 0, claimedBy: claimed,
             lastChange: try reader.uint64("last_change") ?? 0, moveTo: try node(reader, "move_to"),
-            lastHolder: try node(reader, "last_holder"))
+            lastHolder: try node(reader, "last_holder"), holderTTL: holderTTL)
     }
 
     /// The value stored for `candidate` (its node is the key's name).

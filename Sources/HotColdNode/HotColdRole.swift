@@ -12,7 +12,8 @@ import Synchronization
 /// replicated key-value state, and serves
 ///
 /// - `GET /hot` (permission `status`): who is hot, the token, this replica's state;
-/// - `POST /hot/move?to=ID` (permission `hot-admin`): a planned switch-over;
+/// - `POST /hot/move?to=ID` (permission `hot-admin`): a planned switch-over, refused without
+///   stepping down when `ID` is unknown (404) or not an eligible replica of the group (409);
 /// - `/readyz?hot`: 200 only on the hot replica (the node's other readiness checks apply too);
 /// - its counters on `/metrics` and its status under `roles.hot-cold` in `/status`.
 ///
@@ -22,6 +23,8 @@ public final class HotColdRole: Role {
     public let configuration: HotColdConfiguration
     private let lease = Mutex<HotColdLease?>(nil)
     private let upstreamHealthy = Mutex(true)
+    /// The cluster's members as this node last applied them (nil before the role runs).
+    private let members = Mutex<Set<NodeID>?>(nil)
     private let observe: @Sendable (HotColdChange) -> Void
 
     /// A role with `configuration` (validated by the caller). `observe` hears every change.
@@ -54,7 +57,13 @@ public final class HotColdRole: Role {
         await withDiscardingTaskGroup { group in
             group.addTask { await Self.record(changes, context) }
             await withGracefulShutdownHandler {
-                await shell.run()
+                await withTaskGroup(of: Void.self) { membership in
+                    membership.addTask { [self] in
+                        for await list in context.membershipChanges() { self.members.withLock { $0 = Set(list.map(\.id)) } }
+                    }
+                    await shell.run()
+                    membership.cancelAll()
+                }
             } onGracefulShutdown: {
                 shell.stop()
             }
@@ -112,6 +121,10 @@ public final class HotColdRole: Role {
         guard let target, let node = NodeID(target) else {
             return Self.error(400, "POST /hot/move needs ?to=ID naming the replica to make hot, e.g. /hot/move?to=node-2")
         }
+        if let refusal = Self.moveRefusal(to: node, group: configuration.group, candidates: await shell.knownCandidates,
+                                          members: members.withLock { $0 }) {
+            return refusal
+        }
         switch await shell.move(to: node) {
         case .applied(.moveRequested(let group, let to)):
             return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], bytes: JSONValue.object(JSONObject([
@@ -124,6 +137,37 @@ public final class HotColdRole: Role {
         case .unknown(let reason):
             return Self.error(503, "move to \(node) not confirmed: \(reason); check GET /hot before trying again")
         }
+    }
+
+    /// Why a move to `target` must not even be proposed (the hot would step down and the lease go
+    /// to some other replica): 404 when no candidacy names it and it is no member of the cluster,
+    /// 409 when it is not an eligible replica of `group`; nil when it is. The answer names the
+    /// eligible replicas.
+    static func moveRefusal(to target: NodeID, group: LeaseGroup, candidates: [LeaseCandidate], members: Set<NodeID>?) -> HTTPResponse? {
+        let eligible = candidates.filter(\.isEligible).map(\.node)
+        func refuse(_ status: Int, _ message: String) -> HTTPResponse {
+            HTTPResponse(status: status, headers: ["Content-Type": "application/json"], bytes: JSONValue.object(JSONObject([
+                .init(key: "error", value: .string(message)), .init(key: "target", value: .string(target.rawValue)),
+                .init(key: "group", value: .string(group.rawValue)),
+                .init(key: "eligible", value: .array(eligible.map { .string($0.rawValue) })),
+            ])).encodedBytes() + [UInt8(ascii: "\n")])
+        }
+        let list = eligible.isEmpty ? "none" : eligible.map(\.rawValue).joined(separator: ", ")
+        guard let candidate = candidates.first(where: { $0.node == target }) else {
+            if members?.contains(target) == true {
+                return refuse(409, "\(target) is not a replica of hot/cold group \(group) (it serves another group or runs without "
+                    + "-hot-cold); eligible replicas: \(list)")
+            }
+            return refuse(404, "no node \(target) in the cluster or hot/cold group \(group); eligible replicas: \(list)")
+        }
+        var reasons: [String] = []
+        if !candidate.mayBeHot { reasons.append("runs with -no-hot") }
+        if !candidate.healthy { reasons.append("its upstream is unhealthy") }
+        if !candidate.inTouch { reasons.append("it is not alive as far as this node can tell") }
+        guard reasons.isEmpty else {
+            return refuse(409, "\(target) may not be hot in group \(group): \(reasons.joined(separator: ", ")); eligible replicas: \(list)")
+        }
+        return nil
     }
 
     // MARK: Readiness, metrics, status

@@ -28,7 +28,7 @@ func runHot(_ context: CommandContext, to toFlag: Flag<String>) async -> Int32 {
         return fail("hot", "\(error)").code
     }
     guard answer.status == 200 else {
-        let hint = answer.status == 404 ? " (is the node a disco-sidecar started with -hot-cold?)" : ""
+        let hint = answer.status == 404 && !answer.errorMessage.contains("eligible replicas") ? " (is the node a disco-sidecar started with -hot-cold?)" : ""
         return fail("hot", "\(action) refused (\(answer.status)): \(answer.errorMessage)\(hint)").code
     }
     guard let json = answer.json else {

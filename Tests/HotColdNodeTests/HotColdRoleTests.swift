@@ -174,6 +174,25 @@ extension HotColdRoleTests {
             try await waitUntil("one hot replica in each group", timeout: Self.timeout) {
                 hot(in: "ledger").count == 1 && hot(in: "orders").count == 1
             }
+            // A move to an unknown node or to a replica of another group is refused, and the
+            // orders hot keeps the lease: no move target is recorded, nobody steps down.
+            let orders = members[1]
+            let hotBefore = try #require(members.first { $0.id == hot(in: "orders").first })
+            let token = try #require(hotBefore.role.shell?.gate.fencingToken())
+            try await waitUntil("h2 to know the orders replicas and the members", timeout: Self.timeout) {
+                await orders.role.shell?.knownCandidates.filter(\.isEligible).count == 2
+            }
+            for (target, status) in [("nobody", 404), ("h1", 409)] {
+                let answer = try await client.send(HTTPClientRequest(method: "POST", url: orders.url + "/hot/move?to=\(target)"))
+                let json = try? JSONValue.parse(answer.body)
+                #expect(answer.status == status, "move to \(target): \(answer.bodyText)")
+                #expect(json?["target"]?.stringValue == target && json?["error"]?.stringValue?.contains(target) == true)
+                #expect(json?["eligible"]?.arrayValue?.compactMap(\.stringValue) == ["h2", "h3"], "\(answer.bodyText)")
+                let record = try #require(orders.node.keyValue(KVKey("hot-cold", "lease/orders")))
+                let state = try LeaseRecord.decodeState(record.value)
+                #expect(state.moveTo == nil && state.token == token, "\(state)")
+                #expect(hotBefore.role.shell?.gate.fencingToken() == token)
+            }
             for member in members { member.node.shutdown() }
             try await nodes.waitForAll()
           } catch {

@@ -105,6 +105,10 @@ public actor HotColdLease {
         await store.propose(.move(configuration.group, to: target), timeout: configuration.lease.ttl)
     }
 
+    /// The group's candidacies as this replica last learned them (`inTouch`: the node is alive
+    /// as far as this replica can tell): what a move target is checked against.
+    public var knownCandidates: [LeaseCandidate] { candidates }
+
     /// Stops handling inputs until ``resumeLoop()``, as a SIGSTOP would (fault injection for
     /// tests). The gate keeps answering from the clock meanwhile.
     package nonisolated func pauseLoop() { input.yield(.pause) }

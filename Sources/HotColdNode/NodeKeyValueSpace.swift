@@ -8,7 +8,8 @@ import Synchronization
 /// The lease's key-value space in a node's replicated state: namespace `hot-cold`, reads from
 /// what this node has applied, compare-and-set puts through ``Node/transact(_:)`` (the leader
 /// proposes, a follower forwards), watches from ``Node/watchKeyValues(namespace:prefix:)``, and
-/// the cluster view from the role's leadership stream and gossip's live members.
+/// the cluster view from the role's leadership stream, gossip's live members and the replicated
+/// member list.
 struct NodeKeyValueSpace: LeaseKeyValueSpace {
     /// The namespace of every hot/cold entry.
     static let namespace = "hot-cold"
@@ -33,6 +34,29 @@ struct NodeKeyValueSpace: LeaseKeyValueSpace {
             case .committed(let revision, _): return .committed(revision: revision)
             case .conflict(_, _, let found): return .conflict(found: found)
             case .refused(let reason): return .unknown("the replicated state refused the lease entry: \(reason)")
+            }
+        } catch {
+            switch error.code {
+            case .unavailable: return .unavailable(error.message)
+            case .unknown, .invalid, .failed: return .unknown(error.message)
+            }
+        }
+    }
+
+    func entries(prefix: String) -> [LeaseKeyValueEntry] {
+        context.node.keyValues(namespace: Self.namespace, prefix: prefix).entries.map {
+            LeaseKeyValueEntry(name: $0.key.name, value: $0.value, revision: $0.revision)
+        }
+    }
+
+    func delete(_ name: String, ifRevision expected: UInt64) async -> LeaseKeyValueWrite {
+        let key = key(name)
+        do {
+            switch try await context.node.transact(KVTransaction(conditions: [KVCondition(key, revision: expected)],
+                                                                 operations: [.delete(key)])) {
+            case .committed(let revision, _): return .committed(revision: revision)
+            case .conflict(_, _, let found): return .conflict(found: found)
+            case .refused(let reason): return .unknown("the replicated state refused the deletion: \(reason)")
             }
         } catch {
             switch error.code {
@@ -72,6 +96,17 @@ struct NodeKeyValueSpace: LeaseKeyValueSpace {
                         return view
                     }
                     deliver(next)
+                }
+            }
+            sources.addTask {
+                for await members in context.membershipChanges() {
+                    let ids = Set(members.map(\.id))
+                    let changed = view.view.withLock { view -> LeaseClusterView? in
+                        guard view.members != ids else { return nil }
+                        view.members = ids
+                        return view
+                    }
+                    if let changed { deliver(changed) }
                 }
             }
             sources.addTask {

@@ -116,6 +116,10 @@ struct EngineLeaseSpace: LeaseKeyValueSpace {
         }
     }
 
+    func entries(prefix: String) -> [LeaseKeyValueEntry] { [] }
+
+    func delete(_ name: String, ifRevision expected: UInt64) async -> LeaseKeyValueWrite { .unavailable("not used by these tests") }
+
     func watch(prefix: String, to deliver: @escaping @Sendable (LeaseKeyValueEvent) -> Void) async {}
 
     func watchCluster(to deliver: @escaping @Sendable (LeaseClusterView) -> Void) async {}

@@ -22,6 +22,8 @@ public final class InMemoryKeyValueCluster: Sendable {
     struct Member {
         var reachable = true
         var alive = true
+        /// Removed from the cluster's member list (it may still be alive).
+        var removed = false
         /// The entries a cut-off node still sees.
         var frozen: [String: LeaseKeyValueEntry]?
     }
@@ -97,6 +99,15 @@ public final class InMemoryKeyValueCluster: Sendable {
         }
     }
 
+    /// Removes `node` from the cluster's member list (true) or adds it back; gossip may still
+    /// show it alive.
+    public func setRemoved(_ node: NodeID, _ removed: Bool) {
+        state.withLock { state in
+            state.members[node, default: Member()].removed = removed
+            Self.publishCluster(state)
+        }
+    }
+
     // MARK: What the spaces do
 
     func entry(_ name: String, seenBy node: NodeID) -> LeaseKeyValueEntry? {
@@ -123,6 +134,31 @@ public final class InMemoryKeyValueCluster: Sendable {
             for watcher in state.watchers.values
             where name.hasPrefix(watcher.prefix) && state.members[watcher.node]?.reachable ?? true {
                 watcher.continuation.yield(.put(entry))
+            }
+            return .committed(revision: state.revision)
+        }
+    }
+
+    func entries(prefix: String, seenBy node: NodeID) -> [LeaseKeyValueEntry] {
+        state.withLock { state in
+            (state.members[node]?.frozen ?? state.entries).values.filter { $0.name.hasPrefix(prefix) }.sorted { $0.revision < $1.revision }
+        }
+    }
+
+    func delete(_ name: String, ifRevision expected: UInt64, from node: NodeID) async -> LeaseKeyValueWrite {
+        let delay = state.withLock { $0.commitDelay }
+        try? await Task.sleep(for: delay)
+        return state.withLock { state in
+            guard state.leader != nil, state.members[node]?.reachable ?? true, state.members[node]?.alive ?? true else {
+                return .unavailable("no leader reachable from \(node)")
+            }
+            let found = state.entries[name]?.revision ?? 0
+            guard found == expected, found != 0 else { return .conflict(found: found) }
+            state.revision += 1
+            state.entries[name] = nil
+            for watcher in state.watchers.values
+            where name.hasPrefix(watcher.prefix) && state.members[watcher.node]?.reachable ?? true {
+                watcher.continuation.yield(.deleted(name: name, revision: state.revision))
             }
             return .committed(revision: state.revision)
         }
@@ -175,7 +211,9 @@ public final class InMemoryKeyValueCluster: Sendable {
 
     private static func view(_ state: State, seenBy node: NodeID) -> LeaseClusterView {
         let alive = state.members.filter { $0.value.alive && $0.value.reachable }.map(\.key)
-        return LeaseClusterView(leader: LeaseStoreLeader(leader: state.leader, isSelf: state.leader == node), alive: Set(alive))
+        let members = state.members.filter { !$0.value.removed }.map(\.key)
+        return LeaseClusterView(leader: LeaseStoreLeader(leader: state.leader, isSelf: state.leader == node), alive: Set(alive),
+                                members: Set(members))
     }
 
     private static func publishCluster(_ state: State) {
@@ -195,6 +233,12 @@ public final class InMemoryKeyValueCluster: Sendable {
 
         public func put(_ name: String, _ value: [UInt8], ifRevision expected: UInt64) async -> LeaseKeyValueWrite {
             await cluster.put(name, value, ifRevision: expected, from: node)
+        }
+
+        public func entries(prefix: String) -> [LeaseKeyValueEntry] { cluster.entries(prefix: prefix, seenBy: node) }
+
+        public func delete(_ name: String, ifRevision expected: UInt64) async -> LeaseKeyValueWrite {
+            await cluster.delete(name, ifRevision: expected, from: node)
         }
 
         public func watch(prefix: String, to deliver: @escaping @Sendable (LeaseKeyValueEvent) -> Void) async {

@@ -38,6 +38,8 @@ extension HotColdLease {
                 loop.addTask {
                     for await candidate in announceStream { await store.announce(candidate, in: group) }
                 }
+                // Candidacies left from a group this node served before it moved to this one.
+                loop.addTask { await store.withdrawCandidacies(exceptIn: group) }
                 for await next in inputs {
                     if case .pause = next {
                         for await _ in resumes { break }

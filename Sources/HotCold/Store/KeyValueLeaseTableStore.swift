@@ -15,6 +15,9 @@ import Synchronization
 /// `last_change` (set to `r + 1` by grants, renewals and releases), so a move — which changes
 /// only the move target — does not disturb a grant's compare-and-set or the leader's ttl.
 ///
+/// A node withdraws its candidacies for other groups when it starts (it moved to another group),
+/// and the candidacies of nodes that are not members of the cluster (removed) are left out.
+///
 /// Names: `lease/<group>` and `candidate/<length of group>/<group>/<node>` (the length keeps a
 /// group whose name contains `/` apart from another group's candidates).
 public struct KeyValueLeaseTableStore: LeaseTableStore {
@@ -88,6 +91,38 @@ public struct KeyValueLeaseTableStore: LeaseTableStore {
         }
     }
 
+    public func withdrawCandidacies(exceptIn group: LeaseGroup) async {
+        let keep = Self.candidatePrefix(group)
+        for entry in space.entries(prefix: "candidate/") where !entry.name.hasPrefix(keep) && Self.isCandidacy(entry.name, of: node) {
+            var revision = entry.revision
+            var attempts = 0
+            while !Task.isCancelled, attempts < 100 {
+                attempts += 1
+                switch await space.delete(entry.name, ifRevision: revision) {
+                case .committed:
+                    logger.info("withdrew a candidacy for a group this node no longer serves", metadata: ["entry": "\(entry.name)"])
+                case .conflict(let found):
+                    guard found != 0 else { break }  // already gone
+                    revision = found
+                    continue
+                case .unavailable, .unknown:
+                    do { try await Task.sleep(for: Self.retryPause) } catch { return }
+                    if space.entry(entry.name) != nil { continue }
+                }
+                break
+            }
+        }
+    }
+
+    /// Whether `name` is a candidacy entry (`candidate/<length>/<group>/<node>`) of `node`.
+    static func isCandidacy(_ name: String, of node: NodeID) -> Bool {
+        let parts = name.split(separator: "/", maxSplits: 2, omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0] == "candidate", let length = Int(parts[1]), length >= 0 else { return false }
+        let rest = parts[2].utf8
+        guard rest.count > length, rest.dropFirst(length).first == UInt8(ascii: "/") else { return false }
+        return String(decoding: rest.dropFirst(length + 1), as: UTF8.self) == node.rawValue
+    }
+
     public func deliverEvents(for group: LeaseGroup, to deliver: @escaping @Sendable (LeaseStoreEvent) -> Void) async {
         let view = CandidateView()
         let prefix = Self.candidatePrefix(group)
@@ -125,7 +160,10 @@ public struct KeyValueLeaseTableStore: LeaseTableStore {
             sources.addTask { [space] in
                 await space.watchCluster { cluster in
                     let leaderChanged = view.update(leader: cluster.leader)
-                    deliver(.candidates(view.update { $0.alive = cluster.alive }))
+                    deliver(.candidates(view.update {
+                        $0.alive = cluster.alive
+                        $0.members = cluster.members
+                    }))
                     if leaderChanged { deliver(.leader(cluster.leader)) }
                 }
             }
@@ -140,6 +178,8 @@ private final class CandidateView: Sendable {
     struct State {
         var announced: [NodeID: LeaseCandidate] = [:]
         var alive: Set<NodeID> = []
+        /// The cluster's members (nil: unknown): other nodes' candidacies are left out.
+        var members: Set<NodeID>?
         var leader: LeaseStoreLeader?
     }
 
@@ -149,7 +189,8 @@ private final class CandidateView: Sendable {
     func update(_ change: (inout State) -> Void) -> [LeaseCandidate] {
         state.withLock { state in
             change(&state)
-            return state.announced.values.sorted { $0.node < $1.node }.map { candidate in
+            let current = state.announced.values.filter { state.members?.contains($0.node) ?? true }
+            return current.sorted { $0.node < $1.node }.map { candidate in
                 var seen = candidate
                 seen.inTouch = state.alive.contains(candidate.node)
                 return seen

@@ -15,6 +15,12 @@ public protocol LeaseKeyValueSpace: Sendable {
     /// follower forwards it to the leader.
     func put(_ name: String, _ value: [UInt8], ifRevision expected: UInt64) async -> LeaseKeyValueWrite
 
+    /// The entries whose names start with `prefix`, as this node has applied them.
+    func entries(prefix: String) -> [LeaseKeyValueEntry]
+
+    /// Deletes the entry under `name` if its revision is still `expected`. A follower forwards it.
+    func delete(_ name: String, ifRevision expected: UInt64) async -> LeaseKeyValueWrite
+
     /// Hands `deliver` the entries whose names start with `prefix` as this node has applied them,
     /// then every change to them in apply order, until the calling task is cancelled.
     func watch(prefix: String, to deliver: @escaping @Sendable (LeaseKeyValueEvent) -> Void) async
@@ -66,9 +72,13 @@ public struct LeaseClusterView: Hashable, Sendable {
     public var leader: LeaseStoreLeader
     /// The members this node believes alive (gossip), itself included.
     public var alive: Set<NodeID>
+    /// The cluster's members as the replicated state has them (nil: not known): candidacies of
+    /// any other node — one removed from the cluster — are ignored.
+    public var members: Set<NodeID>?
 
-    public init(leader: LeaseStoreLeader, alive: Set<NodeID>) {
+    public init(leader: LeaseStoreLeader, alive: Set<NodeID>, members: Set<NodeID>? = nil) {
         self.leader = leader
         self.alive = alive
+        self.members = members
     }
 }

@@ -70,4 +70,14 @@ public protocol LeaseTableStore: Sendable {
     /// `-no-hot`) where the leader's grantor will see it in ``LeaseStoreEvent/candidates(_:)``.
     /// Called again after every change, the latest call winning.
     func announce(_ candidate: LeaseCandidate, in group: LeaseGroup) async
+
+    /// Withdraws every candidacy of this node for a group other than `group` (the one it serves
+    /// now): left from before it moved to `group`, they would make it a candidate where it runs
+    /// no replica. Called once when the shell starts, before its first ``announce(_:in:)``.
+    func withdrawCandidacies(exceptIn group: LeaseGroup) async
+}
+
+extension LeaseTableStore {
+    /// Stores that keep no candidacies across restarts have nothing to withdraw.
+    public func withdrawCandidacies(exceptIn group: LeaseGroup) async {}
 }

@@ -39,8 +39,8 @@ public struct DNSAnswerer: Sendable {
         switch DNSQueryParser.read(query) {
         case .drop:
             return .dropped
-        case .notImplemented(let id, let flags):
-            return headerOnly(id: id, flags: flags, code: .notImplemented, outcome: .notImplemented, into: output)
+        case .notImplemented(let id, let flags, let edns):
+            return headerOnly(id: id, flags: flags, code: .notImplemented, outcome: .notImplemented, edns: edns, into: output)
         case .formatError(let id, let flags):
             return headerOnly(id: id, flags: flags, code: .formatError, outcome: .formatError, into: output)
         case .query(let parsed):
@@ -90,12 +90,18 @@ public struct DNSAnswerer: Sendable {
 
     // MARK: Writing
 
-    private func headerOnly(id: UInt16, flags: UInt16, code: DNSResponseCode, outcome: DNSReply.Outcome,
+    /// The header alone, plus an OPT record when the query's `edns` is known (RFC 6891 §7).
+    private func headerOnly(id: UInt16, flags: UInt16, code: DNSResponseCode, outcome: DNSReply.Outcome, edns: QueryEDNS? = nil,
                             into output: UnsafeMutableRawBufferPointer) -> DNSReply {
         var writer = WireWriter(output)
         writer.u16(id)
         writer.u16(0x8000 | flags & 0x7910 | UInt16(code.rawValue))  // QR; opcode, RD and CD copied
-        for _ in 0..<4 { writer.u16(0) }
+        for _ in 0..<3 { writer.u16(0) }
+        writer.u16(edns == nil ? 0 : 1)
+        if let edns {
+            writeOPT(&writer, ParsedQuery(id: id, flags: flags, nameLength: 0, labelCount: 0, nameHash: 0, type: 0, questionClass: 0,
+                                          questionEnd: 12, edns: edns))
+        }
         return DNSReply(outcome: outcome, length: writer.count, truncated: false)
     }
 

@@ -30,8 +30,9 @@ struct QueryEDNS {
 enum QueryReading {
     /// Fewer than 12 bytes, or a response (QR set): nothing is sent back.
     case drop
-    /// An opcode other than QUERY (0).
-    case notImplemented(id: UInt16, flags: UInt16)
+    /// An opcode other than QUERY (0); `edns` is the query's OPT record when the message is
+    /// otherwise readable (the response carries one back, RFC 6891 §7).
+    case notImplemented(id: UInt16, flags: UInt16, edns: QueryEDNS?)
     /// The header is readable, the rest is not a valid query.
     case formatError(id: UInt16, flags: UInt16)
     case query(ParsedQuery)
@@ -56,7 +57,12 @@ enum DNSQueryParser {
         let id = u16(bytes, 0)
         let flags = u16(bytes, 2)
         guard flags & 0x8000 == 0 else { return .drop }
-        guard (flags >> 11) & 0xF == 0 else { return .notImplemented(id: id, flags: flags) }
+        guard (flags >> 11) & 0xF == 0 else {
+            let edns = (try? DNSMessage(parsing: Array(bytes)))?.edns.map { edns in
+                QueryEDNS(udpPayloadSize: Int(edns.udpPayloadSize), version: edns.version, dnssecOK: edns.dnssecOK)
+            }
+            return .notImplemented(id: id, flags: flags, edns: edns)
+        }
         let formatError = QueryReading.formatError(id: id, flags: flags)
         guard u16(bytes, 4) == 1, u16(bytes, 6) == 0 else { return formatError }
         let authorityCount = u16(bytes, 8)

@@ -53,4 +53,18 @@ import Testing
             #expect(answer.contains("status: BADVERS"), "\(answer)")
         }
     }
+
+    /// RFC 6891 §7: a query with an OPT record gets one back, NOTIMP included; without it dig
+    /// warns "EDNS query returned status NOTIMP - retry with '+noedns'", the very sign resolvers
+    /// read as "this server does not speak EDNS".
+    @Test func otherOpcodesWithEDNSGetNOTIMPWithAnOPTRecord() async throws {
+        try await F.with { (server) async throws in
+            let answer = try await F.dig(server, ["+opcode=notify", "+dnssec", "disco", "SOA"])
+            #expect(answer.contains("status: NOTIMP"), "\(answer)")
+            #expect(answer.contains("; EDNS: version: 0, flags: do; udp: 1232"), "\(answer)")
+            #expect(!answer.contains("WARNING: EDNS"), "\(answer)")
+            let plain = try await F.dig(server, ["+opcode=notify", "+noedns", "disco", "SOA"])
+            #expect(plain.contains("status: NOTIMP") && !plain.contains("OPT PSEUDOSECTION"), "\(plain)")
+        }
+    }
 }

@@ -20,7 +20,7 @@ import Testing
         ]
         // n1 is this node (alive whatever gossip says); n2 suspect; n3 dead; n4 unknown to gossip; n5 left.
         let gossip: [NodeID: MembershipState] = ["n1": .dead, "n2": .suspect, "n3": .dead, "n5": .left]
-        let source = ClusterZone.source(members: members, gossip: gossip, local: "n1", leader: "n2", serial: 7) { host in
+        let source = ClusterZone.source(members: members, gossip: gossip, unknownServed: ["n4"], local: "n1", leader: "n2", serial: 7) { host in
             if let address = ClusterZone.numericAddress(host) { return [address] }
             return host == "node-4.example" ? [DNSIPAddress(bytes: [10, 0, 0, 4])!] : []
         }
@@ -31,6 +31,30 @@ import Testing
         #expect(source.members[0].roles == ["dns", "host"])
         // Name servers: the live members performing dns (n3 is dead).
         #expect(source.nameServers == ["n1"])
+    }
+
+    /// A member gossip does not know is served only within its grace: after a DNS node restarts,
+    /// a member that died meanwhile is unknown to its gossip for good, and was served for ever.
+    @Test func aMemberUnknownToGossipPastItsGraceIsNotServed() {
+        let members = [Self.member("n1", "10.0.0.1:4001", roles: ["dns"]), Self.member("n3", "10.0.0.3:4001", roles: ["dns", "host"])]
+        let source = ClusterZone.source(members: members, gossip: ["n1": .alive], unknownServed: [], local: "n1", leader: "n1",
+                                        serial: 1) { ClusterZone.numericAddress($0).map { [$0] } ?? [] }
+        #expect(source.members.map(\.state) == [.alive, .dead])
+        #expect(source.nameServers == ["n1"])
+    }
+
+    @Test func unknownMembersAreServedForTheirGraceFromWhenFirstSeenUnknown() {
+        var unknown = UnknownMembers(grace: .seconds(30))
+        let start = ContinuousClock.now
+        #expect(unknown.served(unknown: ["n3"], now: start) == ["n3"])
+        #expect(unknown.nextExpiry(after: start) == start + .seconds(30))
+        #expect(unknown.served(unknown: ["n3", "n4"], now: start + .seconds(20)) == ["n3", "n4"])
+        #expect(unknown.served(unknown: ["n3", "n4"], now: start + .seconds(30)) == ["n4"], "n3's grace is over")
+        #expect(unknown.nextExpiry(after: start + .seconds(30)) == start + .seconds(50))
+        // Gossip met n4: forgotten, and a grace of its own if it is ever unknown again.
+        #expect(unknown.served(unknown: ["n3"], now: start + .seconds(40)) == [])
+        #expect(unknown.served(unknown: ["n3", "n4"], now: start + .seconds(60)) == ["n4"])
+        #expect(unknown.nextExpiry(after: start + .seconds(60)) == start + .seconds(90))
     }
 
     @Test func numericAddressesAreReadAndNamesAreNot() {

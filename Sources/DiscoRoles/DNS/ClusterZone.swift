@@ -10,16 +10,17 @@ import NodeRuntime
 /// (addresses, API ports, roles), SWIM's view of who is alive, and the leader.
 enum ClusterZone {
     /// The zone source: every member with its API address's IP addresses and port, its roles
-    /// and its state (this node is alive; the others as gossip says: a member gossip does not
-    /// know yet is served, one it declared dead or gone is not); the live members performing
-    /// `dns` as name servers.
-    static func source(members: [ClusterMember], gossip: [NodeID: MembershipState], local: NodeID, leader: NodeID?,
-                       serial: UInt32, addresses: (String) -> [DNSIPAddress]) -> DNSZoneSource {
+    /// and its state (this node is alive; the others as gossip says: one it declared dead or
+    /// gone is not served, and one it does not know is served only when in `unknownServed`,
+    /// within its grace: ``UnknownMembers``); the live members performing `dns` as name servers.
+    static func source(members: [ClusterMember], gossip: [NodeID: MembershipState], unknownServed: Set<NodeID>, local: NodeID,
+                       leader: NodeID?, serial: UInt32, addresses: (String) -> [DNSIPAddress]) -> DNSZoneSource {
         let zoneMembers = members.map { member -> DNSZoneMember in
             let api = try? PeerAddress(parsing: member.apiAddress)
             let gossipState = member.id == local ? .alive : gossip[member.id]
             let state: DNSMemberState = switch gossipState {
-            case .alive?, nil: .alive
+            case .alive?: .alive
+            case nil: unknownServed.contains(member.id) ? .alive : .dead
             case .suspect?: .suspect
             case .dead?, .left?: .dead
             }

@@ -36,12 +36,16 @@ public final class DNSRole: Role {
         var rebuilds = 0
         var eventsByType: [String: Int] = [:]
         var lastEvent: UInt64 = 0
+        var unknown: UnknownMembers
+        /// When the zone must be rebuilt for a member whose grace ends.
+        var nextUnknownExpiry: ContinuousClock.Instant?
     }
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     public init(_ configuration: DNSRoleConfiguration) {
         self.configuration = configuration
+        state = Mutex(State(unknown: UnknownMembers(grace: configuration.unknownMemberGrace)))
     }
 
     // MARK: Running
@@ -86,6 +90,14 @@ public final class DNSRole: Role {
                     for await _ in rebuilds { await self.rebuild(server, local: context.nodeID, logger: context.logger) }
                 }
                 group.addTask {
+                    // A member gossip does not know leaves the zone when its grace ends.
+                    while true {
+                        try await Task.sleep(for: .seconds(1))
+                        let now = ContinuousClock.now
+                        if let due = self.state.withLock({ $0.nextUnknownExpiry }), now >= due { rebuild.yield() }
+                    }
+                }
+                group.addTask {
                     try await context.consumeEvents(for: DNSRole.roleName) { event in self.consumed(event, logger: context.logger) }
                 }
                 try await group.waitForAll()
@@ -98,9 +110,13 @@ public final class DNSRole: Role {
 
     /// Builds a snapshot from the current view and swaps it in.
     private func rebuild(_ server: DNSServer, local: NodeID, logger: Logger) async {
-        let (members, gossip, leader, serial) = state.withLock { state in
+        let now = ContinuousClock.now
+        let (members, gossip, unknownServed, leader, serial) = state.withLock { state in
             state.serial &+= 1
-            return (state.members, state.gossip, state.leader, state.serial)
+            let unknown = Set(state.members.map(\.id).filter { $0 != local && state.gossip[$0] == nil })
+            let served = state.unknown.served(unknown: unknown, now: now)
+            state.nextUnknownExpiry = state.unknown.nextExpiry(after: now)
+            return (state.members, state.gossip, served, state.leader, state.serial)
         }
         // Members advertised by host name are served at the addresses the name resolves to.
         var resolved: [String: [DNSIPAddress]] = [:]
@@ -110,7 +126,8 @@ public final class DNSRole: Role {
             let addresses = (try? await SocketAddress.resolveAsync(host: host, port: 0)) ?? []
             resolved[host] = Array(Set(addresses.compactMap { DNSIPAddress(bytes: $0.addressBytes) })).sorted()
         }
-        let source = ClusterZone.source(members: members, gossip: gossip, local: local, leader: leader, serial: serial) { host in
+        let source = ClusterZone.source(members: members, gossip: gossip, unknownServed: unknownServed, local: local, leader: leader,
+                                        serial: serial) { host in
             ClusterZone.numericAddress(host).map { [$0] } ?? resolved[host] ?? []
         }
         let zone = DNSZone(settings: configuration.zone, source: source)

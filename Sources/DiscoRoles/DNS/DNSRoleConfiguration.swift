@@ -10,6 +10,9 @@ public struct DNSRoleConfiguration: Sendable, Hashable {
     public var server: DNSServerConfiguration
     /// The zone's domain and TTL. Default `disco.` with 5 seconds.
     public var zone: DNSZoneSettings
+    /// How long a member in the records that gossip has not heard of is served (one that has
+    /// just joined); after that it is not (one that died while this node was down). 30 seconds.
+    public var unknownMemberGrace: Duration = .seconds(30)
 
     public init(server: DNSServerConfiguration, zone: DNSZoneSettings) {
         self.server = server

@@ -41,6 +41,8 @@ public struct ContainerSpec: Sendable {
     public var isNativeSidecar: Bool { restartPolicy == "Always" }
     public var volumeMounts: [VolumeMount]
     public var security: SecuritySettings
+    /// `resources.limits.memory` in bytes, when set.
+    public var memoryLimit: Int?
     /// Where the container sits in the manifest, for messages.
     public var location: String
 
@@ -83,6 +85,7 @@ public struct ContainerSpec: Sendable {
                                             readOnly: try item.bool("readOnly") ?? false))
         }
         security = try SecuritySettings(node.object("securityContext"))
+        memoryLimit = try node.object("resources")?.object("limits")?.memoryQuantity("memory")
     }
 
     /// The container port a probe or Service refers to, by number or name.

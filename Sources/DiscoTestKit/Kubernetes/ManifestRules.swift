@@ -23,6 +23,8 @@ public enum ManifestRules {
         case bootstrapExpectReplicas
         /// dns/dns-srv discovery asks for the StatefulSet's headless Service (and a named port of it).
         case discoveryService
+        /// A node's memory limit holds its event window at its measured cost.
+        case memoryLimit
         /// The command line passes the program's own `-validate`.
         case commandLine
     }
@@ -104,6 +106,7 @@ extension ManifestRules {
         let services = try manifests.services()
         for workload in try workloads(manifests) {
             findings += containerRules(workload.template)
+            findings += try memoryRules(workload, images: images)
             for service in services where service.selects(workload.template.labels) {
                 findings += servicePortRules(service, template: workload.template)
             }

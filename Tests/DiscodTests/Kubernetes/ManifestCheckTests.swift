@@ -80,6 +80,8 @@ import Testing
         ("spec.podManagementPolicy", "StatefulSet", "app", "OrderedReady", .parallelPods, "needs podManagementPolicy: Parallel"),
         ("spec.publishNotReadyAddresses", "Service", "app-internal", false, .publishNotReady, "publishNotReadyAddresses must be true"),
         ("spec.replicas", "StatefulSet", "app", 5, .bootstrapExpectReplicas, "-bootstrap-expect=3 but replicas is 5"),
+        ("spec.template.spec.initContainers.0.resources.limits.memory", "StatefulSet", "app", "256Mi", .memoryLimit,
+         "holds less than disco-sidecar's measured peak"),
     ]
 
     @Test(arguments: sidecarMistakes.indices)
@@ -130,6 +132,11 @@ import Testing
         ("spec.template.spec.containers.0.args.6", "StatefulSet", "disco",
          #"-disco-config={"name":"disco-internal.$(POD_NAMESPACE).svc.cluster.local","service":"api"}"#, .discoveryService,
          #"service "api" is not a named port"#),
+        // A full default event window (64 MiB of event data) took a node past 256Mi: OOM-killed, and on every restart.
+        ("spec.template.spec.containers.0.resources.limits.memory", "StatefulSet", "disco", "256Mi", .memoryLimit,
+         "the limit 256MiB holds less than discod's measured peak with a full event window of 64MiB"),
+        ("spec.template.spec.containers.0.args.8", "StatefulSet", "disco", "-events-retain-bytes=0", .memoryLimit,
+         "-events-retain-bytes=0 keeps every event in memory"),
     ]
 
     @Test(arguments: mistakes.indices)

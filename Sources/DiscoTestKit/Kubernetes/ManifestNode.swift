@@ -92,19 +92,18 @@ public struct ManifestNode: Sendable {
         return out
     }
 
-    /// A memory quantity (`256Mi`, `1Gi`, `500M`, `1048576`) in bytes: a whole number with an
-    /// optional binary (Ki, Mi, Gi, Ti) or decimal (k, M, G, T) suffix, the forms manifests use.
-    func memoryQuantity(_ key: String) throws(ManifestError) -> Int? {
+    /// A memory quantity (`256Mi`, `1.5Gi`, `500M`, `1e9`, `1048576`) in bytes: a number with an
+    /// optional binary (Ki, Mi, Gi, Ti) or decimal (k, M, G, T) suffix; nil when absent or in a
+    /// form this does not read, which the API schema check judges instead.
+    func memoryQuantity(_ key: String) -> Int? {
         guard let node = child(key) else { return nil }
         if let number = node.value.numberValue?.intValue { return number }
-        let units: [(String, Int)] = [("Ki", 1 << 10), ("Mi", 1 << 20), ("Gi", 1 << 30), ("Ti", 1 << 40),
-                                      ("k", 1_000), ("M", 1_000_000), ("G", 1_000_000_000), ("T", 1_000_000_000_000)]
-        guard let text = node.value.stringValue else { throw error(key, "expected a quantity such as 256Mi, got \(node.value.kindDescription)") }
+        let units: [(String, Double)] = [("Ki", 0x1p10), ("Mi", 0x1p20), ("Gi", 0x1p30), ("Ti", 0x1p40),
+                                         ("k", 1e3), ("M", 1e6), ("G", 1e9), ("T", 1e12)]
+        guard let text = node.value.stringValue else { return nil }
         let unit = units.first { text.hasSuffix($0.0) }
-        guard let number = Int(unit.map { String(text.dropLast($0.0.count)) } ?? text), number >= 0 else {
-            throw error(key, "\(text.debugDescription) is not a quantity this check reads (a whole number with Ki, Mi, Gi, Ti, k, M, G or T)")
-        }
-        return number * (unit?.1 ?? 1)
+        guard let number = Double(unit.map { String(text.dropLast($0.0.count)) } ?? text), number >= 0, number < 1e15 else { return nil }
+        return Int((number * (unit?.1 ?? 1)).rounded(.up))
     }
 
     /// An `IntOrString` such as a probe's or Service's port: a number, or a port name.

@@ -27,6 +27,14 @@ import Testing
         #expect(failure(json) == message)
     }
 
+    @Test(arguments: [(#""256Mi""#, 256 << 20), (#""1Gi""#, 1 << 30), (#""1.5Gi""#, 3 << 29), (#""500M""#, 500_000_000),
+                      ("1048576", 1 << 20), (#""1e9""#, 1_000_000_000), (#""lots""#, nil)] as [(String, Int?)])
+    func memoryLimitsAreReadAsBytes(quantity: String, bytes: Int?) throws {
+        let json = #"{"apiVersion":"apps/v1","kind":"StatefulSet","metadata":{"name":"db"},"spec":{"template":{"spec":{"containers":"#
+            + #"[{"name":"c","resources":{"limits":{"memory":"# + quantity + "}}}]}}}}"
+        #expect(try StatefulSetSpec(KubeObject(try JSONValue.parse(json))).template.containers[0].memoryLimit == bytes)
+    }
+
     @Test func editingSetsAndRemovesNestedFields() throws {
         let object = try KubeObject(try JSONValue.parse(#"{"apiVersion":"v1","kind":"Service","metadata":{"name":"s"},"spec":{"ports":[{"port":1}]}}"#))
         let manifests = KubeManifests(objects: [object])

@@ -102,6 +102,28 @@ struct PolicyTests {
         await upstream.stop()
     }
 
+    /// A native sidecar outlives its pod's service: on a graceful delete the service stops first,
+    /// and until the next check (an interval away) writes went to it and failed. A failed
+    /// exchange now asks for a check at once.
+    @Test func aFailedExchangeChecksItsUpstreamAtOnce() async throws {
+        let port = try FreePort.loopback()
+        let service = try await HTTPServer.start(configuration: HTTPServerConfiguration(port: port)) { _ in .text("ok") }
+        // Checks an hour apart: only the first runs within the test, unless a failure asks for one.
+        let configuration = proxyConfiguration([("svc", SocketAddress(numericHost: "127.0.0.1", port: port)!)], healthInterval: .seconds(3600))
+        try await withProxy(configuration) { proxy in
+            let client = HTTPClient()
+            try await waitUntil("the first check") { proxy.health.all.first?.status.checks == 1 }
+            #expect(try await client.send(HTTPClientRequest(url: proxy.url + "/x")).status == 200)
+            await service.shutdown(gracePeriod: .seconds(1))
+            #expect(try await client.send(HTTPClientRequest(url: proxy.url + "/x")).status == 502)
+            try await waitUntil("the failure to mark the upstream unhealthy") { !proxy.health.isHealthy("svc") }
+            let readiness = try await client.send(HTTPClientRequest(url: proxy.url + "/.sidecar/readyz"))
+            #expect(readiness.status == 503, "\(readiness.bodyText)")
+            #expect(try await client.send(HTTPClientRequest(url: proxy.url + "/x")).status == 503, "not routed to any more")
+            await client.shutdown()
+        }
+    }
+
     @Test func anUnhealthyUpstreamIsNotRoutedToAndReadinessSaysWhy() async throws {
         let port = try FreePort.loopback()
         var configuration = proxyConfiguration([("svc", SocketAddress(numericHost: "127.0.0.1", port: port)!)], healthInterval: .milliseconds(50))

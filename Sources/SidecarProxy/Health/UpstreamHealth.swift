@@ -7,7 +7,9 @@ import Synchronization
 
 /// Checks every upstream every `interval` (an HTTP GET of its health path answering 2xx or 3xx,
 /// or a TCP connect when it has none) and remembers the outcome. Upstreams count as healthy
-/// until their first check fails, and always when checks are off (interval zero).
+/// until their first check fails, and always when checks are off (interval zero). A proxied
+/// exchange that fails asks for a check of its upstream at once (``checkSoon(_:)``), so a
+/// service that stopped is routed around within a check, not an interval.
 public final class UpstreamHealth: Sendable {
     /// One upstream's state.
     public struct Status: Hashable, Sendable {
@@ -32,6 +34,8 @@ public final class UpstreamHealth: Sendable {
     /// stale "all healthy" last). Inside it, the last report made reads the state after the
     /// last change, which it follows.
     private let reporting = Mutex(())
+    /// Upstreams whose check was asked for out of turn (``checkSoon(_:)``).
+    private let soon = AsyncStream.makeStream(of: String.self, bufferingPolicy: .unbounded)
 
     /// - Parameter changed: told, after any upstream's health changed, whether all of them are
     ///   healthy now (called from the checking task; it must return at once).
@@ -79,12 +83,32 @@ public final class UpstreamHealth: Sendable {
         }
     }
 
-    /// Checks every `interval` until the task is cancelled (returns at once when checks are off).
+    /// Asks for a check of `upstream` now, out of turn: an exchange with it failed. At most one
+    /// such check waits per upstream (a burst of failures asks once); nothing happens when checks
+    /// are off or the name is no upstream of this proxy's.
+    public func checkSoon(_ upstream: String) {
+        guard interval > .zero, let flag = flags[upstream],
+              flag.checkAsked.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else { return }
+        soon.continuation.yield(upstream)
+    }
+
+    /// Checks every `interval`, and any upstream asked for by ``checkSoon(_:)`` at once, until the
+    /// task is cancelled (returns at once when checks are off).
     public func run() async {
         guard interval > .zero else { return }
-        while !Task.isCancelled {
-            await checkAll()
-            try? await Task.sleep(for: interval)
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await name in self.soon.stream {
+                    // Cleared first: a failure during this check asks for one more after it.
+                    self.flags[name]?.checkAsked.store(false, ordering: .relaxed)
+                    if let upstream = self.upstreams.first(where: { $0.name == name }) { await self.check(upstream) }
+                }
+            }
+            while !Task.isCancelled {
+                await checkAll()
+                try? await Task.sleep(for: interval)
+            }
+            soon.continuation.finish()
         }
         await client.shutdown()
     }
@@ -132,6 +156,8 @@ public final class UpstreamHealth: Sendable {
 /// One upstream's health, as ``UpstreamHealth`` last found it.
 final class HealthFlag: Sendable {
     let healthy = Atomic<Bool>(true)
+    /// Whether a check out of turn is waiting (``UpstreamHealth/checkSoon(_:)``).
+    let checkAsked = Atomic<Bool>(false)
 
     var isHealthy: Bool { healthy.load(ordering: .relaxed) }
 }

@@ -184,6 +184,7 @@ extension ReverseProxy {
                 return
             }
             metrics.upstreamFailure(endpoint.name)
+            health.checkSoon(endpoint.name)
             logger.warning("\(method) \(request?.path ?? "(client gone)") to upstream \(endpoint.name) (\(endpoint.address)) failed: \(error)")
             let response = ProxyErrorResponse.upstreamFailure(error, upstream: endpoint.name, address: endpoint.address)
             metrics.request(route: route.name, method: method, status: response.status)

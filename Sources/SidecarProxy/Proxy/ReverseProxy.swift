@@ -274,6 +274,7 @@ public final class ReverseProxy: Sendable {
                     continue
                 }
                 metrics.upstreamFailure(upstreamName)
+                health.checkSoon(upstreamName)
                 logger.warning("\(request.method) \(request.path) to upstream \(upstreamName) (\(address)) failed: \(error)")
                 return ProxyErrorResponse.upstreamFailure(error, upstream: upstreamName, address: address)
             }

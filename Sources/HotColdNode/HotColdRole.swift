@@ -200,12 +200,13 @@ public final class HotColdRole: Role {
                      bytes: JSONValue.object(JSONObject([.init(key: "error", value: .string(message))])).encodedBytes() + [UInt8(ascii: "\n")])
     }
 
-    /// The value of query parameter `name` in `target` (no percent-decoding: node IDs need none).
+    /// The value of query parameter `name` in `target`, percent-decoded (a node ID may hold `&`,
+    /// `#`, `+` or `%`, which `discoctl hot move -to` escapes).
     static func parameter(_ name: String, in target: String) -> String? {
         guard let mark = target.firstIndex(of: "?") else { return nil }
         for pair in target[target.index(after: mark)...].split(separator: "&") {
             let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if parts[0] == name, parts.count == 2 { return String(parts[1]) }
+            if parts[0] == name, parts.count == 2 { return String(parts[1]).removingPercentEncodingSafely }
         }
         return nil
     }

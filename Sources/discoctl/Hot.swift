@@ -20,7 +20,7 @@ func runHot(_ context: CommandContext, to toFlag: Flag<String>) async -> Int32 {
         case "move":
             guard !target.isEmpty else { return usageError(context, "hot move needs -to ID naming the replica to make hot, e.g. -to node-2") }
             guard NodeID(target) != nil else { return usageError(context, "-to \(target.debugDescription) is not a valid node ID") }
-            answer = try await NodeAPI(context).send("POST", "/hot/move?to=" + target)
+            answer = try await NodeAPI(context).send("POST", "/hot/move?to=" + queryEscaped(target))
         default:
             return usageError(context, "unknown action \(action.debugDescription); use status or move")
         }

@@ -31,3 +31,13 @@ import Testing
         }
     }
 }
+
+/// `POST /hot/move?to=ID` with an ID holding characters a query escapes.
+@Suite struct HotMoveTargetParameterTests {
+    @Test func theTargetIsPercentDecoded() {
+        #expect(HotColdRole.parameter("to", in: "/hot/move?to=a%26b%23c%2Bd%25") == "a&b#c+d%")
+        #expect(HotColdRole.parameter("to", in: "/hot/move?x=1&to=node-2") == "node-2")
+        #expect(HotColdRole.parameter("to", in: "/hot/move?to=a&b") == "a", "an unescaped & ends the value")
+        #expect(HotColdRole.parameter("to", in: "/hot/move") == nil)
+    }
+}

@@ -64,8 +64,9 @@ func parseQuery(_ query: String?) -> [String: String] {
 }
 
 extension String {
-    /// Percent-decodes (and `+` → space); invalid escapes are kept as written.
-    var removingPercentEncodingSafely: String {
+    /// Percent-decodes (and `+` → space); invalid escapes are kept as written. For query-string
+    /// values, as the node's API reads them.
+    public var removingPercentEncodingSafely: String {
         var bytes: [UInt8] = []
         var iterator = Array(utf8)[...]
         while let byte = iterator.popFirst() {

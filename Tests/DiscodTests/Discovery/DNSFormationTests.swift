@@ -39,28 +39,12 @@ import Testing
 
     /// SRV records carry the port: three nodes on 127.0.0.1 with their own HTTP ports.
     @Test func dnsSRVModeFormsOneClusterOfThreeWithPerNodePorts() async throws {
-        let ports = try DiscodCluster.ports(count: 3)
-        var records = DnsmasqFixture.Records()
-        records.localDomains = ["disco.test"]
-        records.hosts = (1...3).map { ("n\($0).disco.test", "127.0.0.1") }
-        records.srv = ports.enumerated().map { index, pair in
-            DnsmasqFixture.SRV(name: "_disco-http._tcp.disco.test", target: "n\(index + 1).disco.test", port: pair.http)
-        }
-        try await DnsmasqFixture.with(records) { dns in
-            try await DiscodCluster.with("dns-srv") { cluster in
-                let config = #"{"name":"disco.test","service":"disco-http","nameserver":"\#(dns.nameserver)"}"#
-                var nodes: [DiscodProcess] = []
-                for (index, pair) in ports.enumerated() {
-                    nodes.append(try cluster.start(id: "\(index + 1)", ports: pair, flags: [
-                        "-disco-mode", "dns-srv", "-disco-config", config, "-bootstrap-expect", "3",
-                    ]))
-                }
-                let leader = try await FormationChecks.waitForOneCluster(nodes)
-                #expect(try await FormationChecks.memberAPIAddresses(leader) == nodes.map(\.apiURL).sorted())
-                let targets = try await FormationChecks.discoveryTargets(leader)
-                for pair in ports {
-                    #expect(targets.contains { $0.contains("127.0.0.1:\(pair.http)") }, "the leader reports the SRV targets \(targets)")
-                }
+        try await Self.withThreeSRVNodes("dns-srv") { _, ports, nodes in
+            let leader = try await FormationChecks.waitForOneCluster(nodes)
+            #expect(try await FormationChecks.memberAPIAddresses(leader) == nodes.map(\.apiURL).sorted())
+            let targets = try await FormationChecks.discoveryTargets(leader)
+            for pair in ports {
+                #expect(targets.contains { $0.contains("127.0.0.1:\(pair.http)") }, "the leader reports the SRV targets \(targets)")
             }
         }
     }
@@ -92,6 +76,44 @@ import Testing
     /// with the same command line (dns-srv discovery, no -join), it now sets its old Raft state
     /// aside and joins through discovery as a new member.
     @Test func aRemovedMemberBackWithItsOldDataJoinsThroughDiscoveryAsANewMember() async throws {
+        try await Self.withThreeSRVNodes("dns-srv-removed") { cluster, _, nodes in
+            let leader = try await FormationChecks.waitForOneCluster(nodes)
+            let target = try #require(nodes.first { $0.nodeID != leader.nodeID })
+            let remaining = nodes.filter { $0.nodeID != target.nodeID }
+            // Scaled down: the pod stops, then the operator removes it (503: no leader at that moment; retry).
+            #expect(await target.terminate() == 0)
+            var removed = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target.nodeID)"}"#, timeout: .seconds(20))
+            try await NodeTests.eventually("DELETE /remove to be answered other than 503", remaining) {
+                if removed.status == 503 {
+                    removed = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target.nodeID)"}"#, timeout: .seconds(20))
+                }
+                return removed.status != 503
+            }
+            #expect(removed.status == 200, "\(removed.status) \(removed.text)")
+            let others = remaining.map(\.nodeID).sorted()
+            try await NodeTests.eventually("the two remaining voters", remaining) { await NodeTests.voterIDs(leader) == others }
+
+            // Scaled back with its old volume: the cluster answers its rejoin "removed".
+            let back = try cluster.restart(target)
+            #expect(try await back.process.waitForExit(timeout: .seconds(90)) == 1)
+            #expect(back.process.output.contains("no longer a member"), Comment(rawValue: back.process.output))
+            // Restarted as the StatefulSet would, with the same command line.
+            let again = try cluster.restart(target)
+            try await NodeTests.eventually("node \(target.nodeID) to vote again", remaining + [again]) {
+                await NodeTests.voterIDs(leader) == ["1", "2", "3"]
+            }
+            #expect(again.process.output.contains("joining again through discovery (-disco-mode) as a new member"),
+                    Comment(rawValue: again.process.output))
+            #expect(FileManager.default.fileExists(atPath: cluster.dataDirectory(for: target.nodeID) + "/raft.removed"))
+            _ = try await NodeTests.append(#"{"test":"removed-and-back"}"#, via: again, others: remaining)
+        }
+    }
+
+    /// Three nodes on 127.0.0.1 found through dnsmasq's SRV records (`n1…n3.disco.test`, each
+    /// with its own HTTP port), started with `-disco-mode dns-srv -bootstrap-expect 3`.
+    static func withThreeSRVNodes(
+        _ name: String, _ body: (DiscodCluster, [(http: UInt16, raft: UInt16)], [DiscodProcess]) async throws -> Void
+    ) async throws {
         let ports = try DiscodCluster.ports(count: 3)
         var records = DnsmasqFixture.Records()
         records.localDomains = ["disco.test"]
@@ -100,7 +122,7 @@ import Testing
             DnsmasqFixture.SRV(name: "_disco-http._tcp.disco.test", target: "n\(index + 1).disco.test", port: pair.http)
         }
         try await DnsmasqFixture.with(records) { dns in
-            try await DiscodCluster.with("dns-srv-removed") { cluster in
+            try await DiscodCluster.with(name) { cluster in
                 let config = #"{"name":"disco.test","service":"disco-http","nameserver":"\#(dns.nameserver)"}"#
                 var nodes: [DiscodProcess] = []
                 for (index, pair) in ports.enumerated() {
@@ -108,35 +130,7 @@ import Testing
                         "-disco-mode", "dns-srv", "-disco-config", config, "-bootstrap-expect", "3",
                     ]))
                 }
-                let leader = try await FormationChecks.waitForOneCluster(nodes)
-                let target = try #require(nodes.first { $0.nodeID != leader.nodeID })
-                let remaining = nodes.filter { $0.nodeID != target.nodeID }
-                // Scaled down: the pod stops, then the operator removes it (503: no leader at that moment; retry).
-                #expect(await target.terminate() == 0)
-                var removed = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target.nodeID)"}"#, timeout: .seconds(20))
-                try await NodeTests.eventually("DELETE /remove to be answered other than 503", remaining) {
-                    if removed.status == 503 {
-                        removed = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target.nodeID)"}"#, timeout: .seconds(20))
-                    }
-                    return removed.status != 503
-                }
-                #expect(removed.status == 200, "\(removed.status) \(removed.text)")
-                let others = remaining.map(\.nodeID).sorted()
-                try await NodeTests.eventually("the two remaining voters", remaining) { await NodeTests.voterIDs(leader) == others }
-
-                // Scaled back with its old volume: the cluster answers its rejoin "removed".
-                let back = try cluster.restart(target)
-                #expect(try await back.process.waitForExit(timeout: .seconds(90)) == 1)
-                #expect(back.process.output.contains("no longer a member"), Comment(rawValue: back.process.output))
-                // Restarted as the StatefulSet would, with the same command line.
-                let again = try cluster.restart(target)
-                try await NodeTests.eventually("node \(target.nodeID) to vote again", remaining + [again]) {
-                    await NodeTests.voterIDs(leader) == ["1", "2", "3"]
-                }
-                #expect(again.process.output.contains("joining again through discovery (-disco-mode) as a new member"),
-                        Comment(rawValue: again.process.output))
-                #expect(FileManager.default.fileExists(atPath: cluster.dataDirectory(for: target.nodeID) + "/raft.removed"))
-                _ = try await NodeTests.append(#"{"test":"removed-and-back"}"#, via: again, others: remaining)
+                try await body(cluster, ports, nodes)
             }
         }
     }

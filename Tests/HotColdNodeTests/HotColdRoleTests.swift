@@ -36,7 +36,6 @@ struct HotColdRoleTests {
         return (configuration, http)
     }
 
-    private static var hotCold: HotColdConfiguration { hotCold(group: .default) }
 
     private static func hotCold(group: LeaseGroup) -> HotColdConfiguration {
         var configuration = HotColdConfiguration()
@@ -44,6 +43,35 @@ struct HotColdRoleTests {
         configuration.lease = (try? LeaseSettings(ttl: .milliseconds(1600), renewDeadline: .milliseconds(1300),
                                                   renewPeriod: .milliseconds(300))) ?? LeaseSettings()
         return configuration
+    }
+
+    /// Starts one node per entry of `groups` (the first forms the cluster and leads, the others
+    /// join it) with the hot/cold role in its group, each node's run a task of `nodes`, and
+    /// waits until all of them vote.
+    func startCluster(groups: [(NodeID, LeaseGroup)], logger: Logger, client: HTTPClient, started: StartedNodes,
+                      directories: inout [String], nodes: inout ThrowingTaskGroup<Void, any Error>) async throws -> [Member] {
+        var members: [Member] = []
+        var firstPort: UInt16?
+        for (id, group) in groups {
+            let (configuration, port) = try Self.configuration(id, join: firstPort)
+            directories.append(configuration.dataDirectory)
+            let role = HotColdRole(configuration: Self.hotCold(group: group))
+            let node = try await Node.start(configuration, logger: logger, roles: [role])
+            started.add(node)
+            nodes.addTask { try await node.run() }
+            members.append(Member(id: id, node: node, role: role, url: "http://127.0.0.1:\(port)"))
+            if firstPort == nil {
+                firstPort = port
+                try await waitUntil("\(id) to lead", timeout: Self.timeout) { node.keyValues(namespace: "x").revision > 0 }
+            }
+        }
+        let count = groups.count
+        let first = members[0].url
+        try await waitUntil("\(count) voters", timeout: Self.timeout) {
+            let (_, json, _) = await get(client, first + "/nodes")
+            return json?.arrayValue?.filter { $0["voter"]?.boolValue == true }.count == count
+        }
+        return members
     }
 
     func get(_ client: HTTPClient, _ url: String) async -> (Int, JSONValue?, String) {
@@ -63,25 +91,8 @@ struct HotColdRoleTests {
         let started = StartedNodes()
         try await withThrowingTaskGroup(of: Void.self) { nodes in
           do {
-            var members: [Member] = []
-            var firstPort: UInt16?
-            for id: NodeID in ["h1", "h2", "h3"] {
-                let (configuration, port) = try Self.configuration(id, join: firstPort)
-                directories.append(configuration.dataDirectory)
-                let role = HotColdRole(configuration: Self.hotCold)
-                let node = try await Node.start(configuration, logger: logger, roles: [role])
-                started.add(node)
-                nodes.addTask { try await node.run() }
-                members.append(Member(id: id, node: node, role: role, url: "http://127.0.0.1:\(port)"))
-                if firstPort == nil {
-                    firstPort = port
-                    try await waitUntil("h1 to lead", timeout: Self.timeout) { node.keyValues(namespace: "x").revision > 0 }
-                }
-            }
-            try await waitUntil("three voters", timeout: Self.timeout) {
-                let (_, json, _) = await get(client, members[0].url + "/nodes")
-                return json?.arrayValue?.filter { $0["voter"]?.boolValue == true }.count == 3
-            }
+            let members = try await startCluster(groups: [("h1", .default), ("h2", .default), ("h3", .default)], logger: logger, client: client,
+                                                 started: started, directories: &directories, nodes: &nodes)
             func hot(above token: UInt64 = 0) -> [Member] {
                 members.filter { ($0.role.shell?.gate.fencingToken() ?? 0) > token }
             }
@@ -149,25 +160,8 @@ extension HotColdRoleTests {
         let client = HTTPClient()
         try await withThrowingTaskGroup(of: Void.self) { nodes in
           do {
-            var members: [Member] = []
-            var firstPort: UInt16?
-            for (id, group): (NodeID, LeaseGroup) in [("h1", "ledger"), ("h2", "orders"), ("h3", "orders")] {
-                let (configuration, port) = try Self.configuration(id, join: firstPort)
-                directories.append(configuration.dataDirectory)
-                let role = HotColdRole(configuration: Self.hotCold(group: group))
-                let node = try await Node.start(configuration, logger: logger, roles: [role])
-                started.add(node)
-                nodes.addTask { try await node.run() }
-                members.append(Member(id: id, node: node, role: role, url: "http://127.0.0.1:\(port)"))
-                if firstPort == nil {
-                    firstPort = port
-                    try await waitUntil("h1 to lead", timeout: Self.timeout) { node.keyValues(namespace: "x").revision > 0 }
-                }
-            }
-            try await waitUntil("three voters", timeout: Self.timeout) {
-                let (_, json, _) = await get(client, members[0].url + "/nodes")
-                return json?.arrayValue?.filter { $0["voter"]?.boolValue == true }.count == 3
-            }
+            let members = try await startCluster(groups: [("h1", "ledger"), ("h2", "orders"), ("h3", "orders")], logger: logger,
+                                                 client: client, started: started, directories: &directories, nodes: &nodes)
             func hot(in group: LeaseGroup) -> [NodeID] {
                 members.filter { $0.role.configuration.group == group && $0.role.shell?.gate.fencingToken() != nil }.map(\.id)
             }

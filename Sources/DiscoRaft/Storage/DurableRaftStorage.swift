@@ -14,7 +14,9 @@ public final class DurableRaftStorage: RaftStorage {
     public let directory: String
     private let wal: SegmentedWAL
     private var fileHardState: HardState
-    private var snapshotFile: SnapshotFile?
+    /// The snapshot file's first WAL segment that counts (kept without the snapshot: the state
+    /// it holds is as large as the node's whole state, and is read from disk when needed).
+    private var snapshotFirstSegment: UInt64
     /// Where recovery cut a torn tail, if it did: "file at offset N: reason".
     public let repairedTail: String?
 
@@ -33,7 +35,7 @@ public final class DurableRaftStorage: RaftStorage {
         // Recovering here validates the log (gaps are refused) before anything is appended.
         let (_, snapshotFile, fileHard) = try Self.recover(directory: directory, records: recovery.records)
         fileHardState = fileHard
-        self.snapshotFile = snapshotFile
+        snapshotFirstSegment = snapshotFile?.firstSegment ?? 0
     }
 
     /// Rebuilds the persistent state from the small files and the WAL records.
@@ -89,9 +91,8 @@ public final class DurableRaftStorage: RaftStorage {
 
     public func saveSnapshot(_ snapshot: Snapshot) throws(RaftError) {
         try wal.sync()
-        let file = SnapshotFile(firstSegment: snapshotFile?.firstSegment ?? 0, snapshot: snapshot)
+        let file = SnapshotFile(firstSegment: snapshotFirstSegment, snapshot: snapshot)
         try FileIO.writeAtomically(Self.checked(file.encode()), to: snapshotPath)
-        snapshotFile = file
         try wal.removeSegments(through: snapshot.metadata.index)
     }
 
@@ -102,7 +103,7 @@ public final class DurableRaftStorage: RaftStorage {
         let firstSegment = try wal.rollOver()
         let file = SnapshotFile(firstSegment: firstSegment, snapshot: snapshot)
         try FileIO.writeAtomically(Self.checked(file.encode()), to: snapshotPath)
-        snapshotFile = file
+        snapshotFirstSegment = firstSegment
         try wal.removeSegments(through: 0, before: firstSegment)
     }
 

@@ -1,5 +1,6 @@
 import DiscoNet
 import DiscoTestKit
+import Foundation
 import Synchronization
 import Testing
 
@@ -238,15 +239,33 @@ struct HTTPClientInlineTests {
         let side = try OneLoopClient()
         #expect(try await side.client.send(HTTPClientRequest(url: peer.url + "/a")).bodyText == "ok")
         try await waitUntil("the upstream to close the idle connection") { peer.closed == 1 }
-        // The FIN arrived before this request is submitted to the loop: the poll that wakes
-        // the loop for the request (or an earlier one) reports it, and a turn handles its
-        // events before the work submitted to it.
+        // The peer's close is not its FIN's arrival: under load the kernel may deliver the FIN a
+        // moment later. Once the client's socket has left ESTABLISHED, the FIN has arrived and its
+        // readiness is queued: the poll that wakes the loop for the request (or an earlier one)
+        // reports it, and a turn handles its events before the work submitted to it.
+        let peerPort = peer.listener.localAddress.port
+        try await waitUntil("the client's socket to receive the FIN") { !Self.hasEstablishedSocket(toPort: peerPort) }
         let body: [UInt8] = method == "POST" ? Array("x".utf8) : []
         let run = try await runInline(side.client, HTTPClientRequest(method: method, url: peer.url + "/b", body: body), on: side.loop)
         #expect(!run.applied, "\(String(describing: run.outcome))")
         #expect(peer.heads == 1, "nothing was sent on the closed connection")
         await side.close()
         await peer.stop()
+    }
+
+    /// Whether a TCP socket of this machine connected to `remotePort` is still ESTABLISHED (no
+    /// FIN received from its peer yet), from `/proc/net/tcp` and `/proc/net/tcp6`.
+    static func hasEstablishedSocket(toPort remotePort: UInt16) -> Bool {
+        let port = String(remotePort, radix: 16, uppercase: true)
+        let suffix = ":" + String(repeating: "0", count: max(0, 4 - port.count)) + port
+        for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
+            guard let text = try? String(contentsOfFile: table, encoding: .utf8) else { continue }
+            for line in text.split(separator: "\n").dropFirst() {
+                let fields = line.split(separator: " ")
+                if fields.count > 3, fields[2].hasSuffix(suffix), fields[3] == "01" { return true }
+            }
+        }
+        return false
     }
 
     /// A GET whose connection the upstream dropped after reading it (no response byte) may go

@@ -87,6 +87,28 @@ extension Node {
             }
             if round % 8 == 1 { await introduceMissingMembersToGossip() }
             if round % 8 == 5 { await registerNodeKeyIfMissing() }
+            if round % 8 == 3 { await announceWhileLeaderlessWithAStaleRecord() }
+        }
+    }
+
+    /// Without a leader, while the committed record of this node describes an earlier start
+    /// (an older generation), tells every member where this node is now, with its node key, as
+    /// ``rejoin()`` does at start. A record of an earlier start can commit late (an entry of the
+    /// last run that a new leader replicates), and the members then send Raft to this node's old
+    /// addresses: it hears no leader and no leader hears it, and the join that would correct
+    /// the record (``registerNodeKeyIfMissing()``) needs a leader.
+    private func announceWhileLeaderlessWithAStaleRecord() async {
+        guard consensus.status.leader == nil, consensus.status.members.contains(id),
+              let record = store.member(id), record.generation < directory.generation else { return }
+        let request = NotifyRequest(sender: localPeer, cluster: clusterName, expect: max(1, configuration.formation.bootstrapExpect),
+                                    known: [], nodeKey: nodeKeyText)
+        let targets = book.all.filter { $0.key != id }.map(\.value.apiAddress)
+        let client = formationClient
+        let timeout = configuration.formation.notifyTimeout
+        await withTaskGroup(of: Void.self) { group in
+            for target in targets {
+                group.addTask { _ = await client.notify(target, request, timeout: timeout) }
+            }
         }
     }
 

@@ -2,6 +2,7 @@ import DiscoCore
 import DiscoNet
 import DiscoSystem
 import DiscoTestKit
+import RateLimitCore
 import Sidecar
 import SidecarProxy
 import Synchronization
@@ -23,6 +24,18 @@ func proxyConfiguration(_ upstreams: [(String, SocketAddress)], routes: [ProxyRo
 }
 
 /// Starts the proxy, runs `body`, and stops it.
+/// A proxy configuration with no HTTP listener and one TCP pass-through listener on a port the
+/// system picks, to `upstream` on loopback, with the given limits.
+func tcpOnlyConfiguration(upstream: SocketAddress, maxConnections: Int? = nil, rate: LimitRate? = nil, burst: Int = 0,
+                          idleTimeout: Duration? = nil) -> ProxyConfiguration {
+    var configuration = proxyConfiguration([])
+    configuration.listenAddress = nil
+    configuration.tcpProxies = [TCPProxySpec(listen: PeerAddress(host: "127.0.0.1", port: 0),
+                                             upstream: PeerAddress(host: "127.0.0.1", port: upstream.port), maxConnections: maxConnections,
+                                             rate: rate, burst: burst, idleTimeout: idleTimeout)]
+    return configuration
+}
+
 func withProxy<T>(
     _ configuration: ProxyConfiguration, nodeID: String = "n1", writer: any WriterResolver = FixedWriter(.local),
     keys: any APIKeyStore = InMemoryAPIKeyStore(), hops: HopAuthenticator? = nil, _ body: (SidecarProxyServer) async throws -> T

@@ -19,12 +19,7 @@ struct SpliceIdleTimeoutTests {
 
     /// A TCP pass-through listener (max-conns=1) in front of `upstream`, idle timeout `idle`.
     static func tcpConfiguration(upstream: SocketAddress, idle: Duration) -> ProxyConfiguration {
-        var configuration = proxyConfiguration([])
-        configuration.listenAddress = nil
-        configuration.tcpProxies = [TCPProxySpec(listen: PeerAddress(host: "127.0.0.1", port: 0),
-                                                 upstream: PeerAddress(host: "127.0.0.1", port: upstream.port), maxConnections: 1,
-                                                 idleTimeout: idle)]
-        return configuration
+        tcpOnlyConfiguration(upstream: upstream, maxConnections: 1, idleTimeout: idle)
     }
 
     /// Reads until the peer closes (or resets) the connection; the bytes that came before.

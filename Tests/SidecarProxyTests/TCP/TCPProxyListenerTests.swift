@@ -18,12 +18,9 @@ struct TCPProxyListenerTests {
     /// rate: here refusing for max-conns costs nothing, so it charges nothing.)
     @Test func connectionsRefusedForMaxConnsDoNotUseTheRate() async throws {
         let (echo, echoTask) = try await PassThroughTests.tcpEcho()
-        var configuration = proxyConfiguration([])
-        configuration.listenAddress = nil
         // One connection at a time; three new connections at once (burst 2), then one a minute.
-        configuration.tcpProxies = [TCPProxySpec(listen: PeerAddress(host: "127.0.0.1", port: 0),
-                                                 upstream: PeerAddress(host: "127.0.0.1", port: echo.localAddress.port), maxConnections: 1,
-                                                 rate: LimitRate(requests: 1, per: .perMinute), burst: 2)]
+        let configuration = tcpOnlyConfiguration(upstream: echo.localAddress, maxConnections: 1,
+                                                 rate: LimitRate(requests: 1, per: .perMinute), burst: 2)
         try await withProxy(configuration) { proxy in
             let listener = try #require(proxy.tcpListeners.first)
             let held = try await TCPConnection.connect(to: listener.localAddress)
@@ -52,11 +49,8 @@ struct TCPProxyListenerTests {
     /// and a refused one takes no slot.
     @Test func connectionsBeyondTheBurstAreRefusedAndTakeNoSlot() async throws {
         let (echo, echoTask) = try await PassThroughTests.tcpEcho()
-        var configuration = proxyConfiguration([])
-        configuration.listenAddress = nil
-        configuration.tcpProxies = [TCPProxySpec(listen: PeerAddress(host: "127.0.0.1", port: 0),
-                                                 upstream: PeerAddress(host: "127.0.0.1", port: echo.localAddress.port), maxConnections: 10,
-                                                 rate: LimitRate(requests: 1, per: .perMinute), burst: 1)]
+        let configuration = tcpOnlyConfiguration(upstream: echo.localAddress, maxConnections: 10,
+                                                 rate: LimitRate(requests: 1, per: .perMinute), burst: 1)
         try await withProxy(configuration) { proxy in
             let listener = try #require(proxy.tcpListeners.first)
             var open: [TCPConnection] = []

@@ -51,8 +51,13 @@ final class EtcdLogNode: Sendable {
     let runner: EtcdEngineRunner
     private let applied = AppliedEntries()
 
-    /// - Parameter state: what the applier's snapshot returns (its state is not modelled).
-    init(_ id: NodeID, key: String, etcd: EtcdFixture, transport: (any HTTPStreamExchanging)? = nil, ttl: Duration = .seconds(5),
+    /// - Parameters:
+    ///   - ttl: the etcd lease's time to live. Long by default: no test here waits for a lease to
+    ///     expire, and a leader stops acting as one once its renewals are late by most of the ttl,
+    ///     which on a loaded machine a 5 s lease did (a leader operation then failed with "lease
+    ///     passed its deadline without renewal").
+    ///   - state: what the applier's snapshot returns (its state is not modelled).
+    init(_ id: NodeID, key: String, etcd: EtcdFixture, transport: (any HTTPStreamExchanging)? = nil, ttl: Duration = .seconds(20),
          snapshotEvery: UInt64 = 10_000, state: [UInt8] = []) {
         var configuration = EtcdConsensusLog.Configuration(localID: id, keys: EtcdClusterKeys(discoKey: key))
         configuration.leaseTTL = ttl

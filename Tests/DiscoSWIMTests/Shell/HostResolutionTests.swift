@@ -68,21 +68,26 @@ import Testing
     func slowLookupDoesNotHoldUpOtherDatagrams() async throws {
         try await withShells { group in
             let fast = Lookups(), slow = Lookups()
+            // Suspicion lasts 3–9 s (the default 0.8–2.4 s): a loaded machine that starves one
+            // shell's event loop for a second must not fail the test, while a member whose
+            // datagrams all waited for the 15 s lookup would still be declared dead.
+            var settings = SWIM.Settings.testing
+            settings.suspicionMultiplier = 15
             var shells: [SWIM.Shell] = []
             for index in 0..<3 {
-                let shell = try await group.start("h\(index)") { $0.resolveHost = Self.resolver(delay: nil, counting: fast) }
+                let shell = try await group.start("h\(index)", settings: settings) { $0.resolveHost = Self.resolver(delay: nil, counting: fast) }
                 if let first = shells.first { try await shell.join(seeds: [first.address]) }
                 shells.append(shell)
             }
-            // This member's DNS server takes 10 s to answer for the name (as when a lookup times out).
-            let stalled = try await group.start("stalled") { $0.resolveHost = Self.resolver(delay: .seconds(10), counting: slow) }
+            // This member's DNS server takes 15 s to answer for the name (as when a lookup times out).
+            let stalled = try await group.start("stalled", settings: settings) { $0.resolveHost = Self.resolver(delay: .seconds(15), counting: slow) }
             try await stalled.join(seeds: [shells[0].address])
             shells.append(stalled)
             try await waitForConvergence(shells)
             let observers = shells.prefix(3).map { EventRecorder($0) }
 
             // A member advertised by name joins; the stalled member learns of it and sends to it.
-            let named = try await group.start("named") {
+            let named = try await group.start("named", settings: settings) {
                 $0.advertiseHost = Self.name
                 $0.resolveHost = Self.resolver(delay: nil, counting: fast)
             }

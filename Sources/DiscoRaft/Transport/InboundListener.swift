@@ -28,7 +28,11 @@ final class InboundListener: Sendable {
     private let connections = Mutex(Connections())
     private let acceptTask = Mutex<Task<Void, Never>?>(nil)
     /// A refusal is logged once per peer host, reason and 10 s (each is counted in `badFrames`).
-    private let refusalLog = Mutex(PeerLogThrottle())
+    /// Keyed by host, not `host:port`: a peer reconnecting in a loop comes from a new port each
+    /// time. Remembers at most 256 hosts.
+    private let refusalLog = Mutex(KeyedLogThrottle<String>(interval: .seconds(10), capacity: 256))
+    /// The origin of the times given to `refusalLog`.
+    private let created = ContinuousClock.now
 
     init(listener: TCPListener, localID: NodeID, options: RaftTransportOptions, counters: TransportCounters,
          logger: Logger, otherFrames: RaftForeignFrameHandler?, deliver: @escaping @Sendable (Message) -> Void) {
@@ -196,12 +200,23 @@ final class InboundListener: Sendable {
         return .success(frame)
     }
 
+    // MARK: Refusals
+
     private func reject(_ peer: String, _ reason: String) {
         counters.update { $0.badFrames += 1 }
-        let (log, suppressed) = refusalLog.withLock { $0.shouldLog(peer, reason: reason, at: .now) }
+        let now = ContinuousClock.now - created
+        let (log, suppressed) = refusalLog.withLock { $0.shouldLog(Self.host(of: peer), detail: reason, at: now) }
         guard log else { return }
         let held = suppressed > 0 ? " (\(suppressed) more from this host since the last line)" : ""
         logger.warning("closing internode connection from \(peer): \(reason)\(held)")
+    }
+
+    /// `peer` (`host:port` or `[v6]:port`) without its port (the whole string when it has none).
+    static func host(of peer: String) -> String {
+        guard let colon = peer.lastIndex(of: ":") else { return peer }
+        let host = peer[..<colon]
+        if host.hasPrefix("[") || !host.contains(":") { return String(host) }
+        return peer
     }
 }
 

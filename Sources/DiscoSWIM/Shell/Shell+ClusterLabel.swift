@@ -7,15 +7,10 @@ extension SWIM.Shell {
     static let unlabelledPeerMemory: Duration = .seconds(300)
     /// Most such addresses remembered (beyond it, new ones get labelled messages).
     static let maxUnlabelledPeers = 4096
-    /// Datagrams and states refused for their label are logged at most once per interval and
-    /// source host.
-    static let clusterRefusalLogInterval: Duration = .seconds(60)
-    /// Most source hosts whose refusal logging is remembered.
-    static let maxClusterRefusalLogs = 1024
 
     /// Whether a plaintext message labelled `label` (nil: unlabelled) from `sender` may be used.
     /// One labelled with another cluster is counted and logged (at most once a minute per
-    /// source host, naming both clusters). An unlabelled one is accepted, and `member` (the
+    /// source host, naming both clusters and how many were held back). An unlabelled one is accepted, and `member` (the
     /// SWIM address of the member that sent it) is answered without a label for a while: a
     /// member of an older version cannot read labels. A message labelled ours ends that.
     func admits(_ label: String?, from sender: PeerAddress, member: PeerAddress?, _ what: String) -> Bool {
@@ -30,10 +25,12 @@ extension SWIM.Shell {
             return true
         }
         stats.clusterRefusals += 1
-        guard shouldLogClusterRefusal(from: sender.host) else { return false }
+        guard var metadata = clusterRefusalLogMetadata(from: sender.host) else { return false }
+        metadata["from"] = "\(sender)"
+        metadata["cluster"] = "\(ours.name)"
+        metadata["their_cluster"] = "\(label)"
         configuration.logger.warning("dropped a \(what) from another cluster: it is labelled \(label.debugDescription), "
-                                     + "this member's cluster is \(ours.name.debugDescription)",
-                                     metadata: ["from": "\(sender)", "cluster": "\(ours.name)", "their_cluster": "\(label)"])
+                                     + "this member's cluster is \(ours.name.debugDescription)", metadata: metadata)
         return false
     }
 
@@ -60,18 +57,18 @@ extension SWIM.Shell {
     /// with another cluster.
     func countClusterRefusal(_ error: SWIM.ShellError, with destination: PeerAddress) {
         stats.clusterRefusals += 1
-        guard shouldLogClusterRefusal(from: destination.host) else { return }
-        configuration.logger.warning("push-pull with a member of another cluster", metadata: ["peer": "\(destination)", "error": "\(error.detail)"])
+        guard var metadata = clusterRefusalLogMetadata(from: destination.host) else { return }
+        metadata["peer"] = "\(destination)"
+        metadata["error"] = "\(error.detail)"
+        configuration.logger.warning("push-pull with a member of another cluster", metadata: metadata)
     }
 
-    /// Whether to log a refusal for `host` now: at most once per ``clusterRefusalLogInterval``.
-    private func shouldLogClusterRefusal(from host: String) -> Bool {
-        let now = now()
-        if let last = clusterRefusalLogs[host], now - last < Self.clusterRefusalLogInterval { return false }
-        if clusterRefusalLogs.count >= Self.maxClusterRefusalLogs {
-            clusterRefusalLogs = clusterRefusalLogs.filter { now - $0.value < Self.clusterRefusalLogInterval }
-        }
-        if clusterRefusalLogs.count < Self.maxClusterRefusalLogs { clusterRefusalLogs[host] = now }
-        return true
+    /// Nil when a refusal from `host` is not to be logged now (one line a minute per source
+    /// host, `clusterRefusalLog`); else the line's metadata so far: `suppressed`, the number of
+    /// refusals from the host held back since its last line, when there were any.
+    private func clusterRefusalLogMetadata(from host: String) -> Logger.Metadata? {
+        let (log, suppressed) = clusterRefusalLog.shouldLog(host, at: now())
+        guard log else { return nil }
+        return suppressed > 0 ? ["suppressed": "\(suppressed)"] : [:]
     }
 }

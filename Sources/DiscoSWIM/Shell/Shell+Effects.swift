@@ -39,8 +39,8 @@ extension SWIM.Shell {
         if case .dropped = eventSink.yield(event) { stats.eventsDropped += 1 }
     }
 
-    /// Counts a node ID conflict and logs it at error level, at most once per
-    /// ``NodeIDConflictLog/interval`` per other address.
+    /// Counts a node ID conflict and logs it at error level, at most once a minute per other
+    /// address (`conflictLog`), with the number of reports held back since the last line.
     func report(_ conflict: SWIM.NodeIDConflict) {
         stats.nodeIDConflicts += 1
         let (log, suppressed) = conflictLog.shouldLog(conflict.otherAddress, at: now())

@@ -70,9 +70,11 @@ extension SWIM {
         var stats = Statistics()
         var dropLog = RateLimitedLog()
         var refusalLog = RateLimitedLog(interval: .seconds(10))
-        var conflictLog = NodeIDConflictLog()
-        /// When each source host last had a message refused for its cluster label logged.
-        var clusterRefusalLogs: [String: Duration] = [:]
+        /// A node ID conflict is logged once a minute per other address (64 remembered).
+        var conflictLog = KeyedLogThrottle<PeerAddress>(interval: .seconds(60), capacity: 64)
+        /// A message refused for its cluster label is logged once a minute per source host
+        /// (1024 remembered).
+        var clusterRefusalLog = KeyedLogThrottle<String>(interval: .seconds(60), capacity: 1024)
         /// Addresses that recently sent unlabelled datagrams (members of an older version),
         /// answered without a label, since they could not read one.
         var unlabelledPeers: [PeerAddress: Duration] = [:]

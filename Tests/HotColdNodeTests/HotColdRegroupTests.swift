@@ -13,14 +13,6 @@ import Testing
 struct HotColdRegroupTests {
     static let timeout: Duration = .seconds(60)
 
-    static func hotCold(group: LeaseGroup) -> HotColdConfiguration {
-        var configuration = HotColdConfiguration()
-        configuration.group = group
-        configuration.lease = (try? LeaseSettings(ttl: .milliseconds(1600), renewDeadline: .milliseconds(1300),
-                                                  renewPeriod: .milliseconds(300))) ?? LeaseSettings()
-        return configuration
-    }
-
     /// h1 serves `orders`, then restarts serving `ledger` and stays the Raft leader. Its old
     /// candidacy is withdrawn, so `orders` — now on h2 alone — gets grants from h2 itself (the
     /// leader runs no replica of it) and h2 becomes hot.
@@ -30,10 +22,8 @@ struct HotColdRegroupTests {
         let (second, _) = try HotColdRoleTests.configuration("h2", join: port)
         defer { for directory in [first.dataDirectory, second.dataDirectory] { try? FileManager.default.removeItem(atPath: directory) } }
         let stale = KeyValueLeaseTableStore.candidatePrefix("orders") + "h1"
-        let started = StartedNodes()
-        try await withThrowingTaskGroup(of: Void.self) { nodes in
-          do {
-            let before = HotColdRole(configuration: Self.hotCold(group: "orders"))
+        try await withNodes { started, nodes in
+            let before = HotColdRole(configuration: HotColdRoleTests.hotCold(group: "orders"))
             let h1 = try await Node.start(first, logger: logger, roles: [before])
             started.add(h1)
             let run = Task { try await h1.run() }
@@ -42,14 +32,14 @@ struct HotColdRegroupTests {
             h1.shutdown()
             try await run.value
 
-            let after = HotColdRole(configuration: Self.hotCold(group: "ledger"))
+            let after = HotColdRole(configuration: HotColdRoleTests.hotCold(group: "ledger"))
             let again = try await Node.start(first, logger: logger, roles: [after])
             started.add(again)
             nodes.addTask { try await again.run() }
             try await waitUntil("h1 hot in ledger", timeout: Self.timeout) { after.shell?.gate.fencingToken() != nil }
             try await waitUntil("h1's orders candidacy withdrawn", timeout: Self.timeout) { again.keyValue(KVKey("hot-cold", stale)) == nil }
 
-            let orders = HotColdRole(configuration: Self.hotCold(group: "orders"))
+            let orders = HotColdRole(configuration: HotColdRoleTests.hotCold(group: "orders"))
             let h2 = try await Node.start(second, logger: logger, roles: [orders])
             started.add(h2)
             nodes.addTask { try await h2.run() }
@@ -57,12 +47,6 @@ struct HotColdRegroupTests {
             #expect(after.shell?.gate.fencingToken() != nil, "h1 stays hot in ledger")
             h2.shutdown()
             again.shutdown()
-            try await nodes.waitForAll()
-          } catch {
-            started.shutdownAll()
-            try? await nodes.waitForAll()
-            throw error
-          }
         }
     }
 }

@@ -7,7 +7,6 @@ import HotCold
 import HotColdNode
 import LeaseCore
 import NodeRuntime
-import Synchronization
 import Testing
 
 /// Three real nodes in this process (Raft, SWIM and the HTTP API on loopback), each running the
@@ -36,8 +35,7 @@ struct HotColdRoleTests {
         return (configuration, http)
     }
 
-
-    private static func hotCold(group: LeaseGroup) -> HotColdConfiguration {
+    static func hotCold(group: LeaseGroup) -> HotColdConfiguration {
         var configuration = HotColdConfiguration()
         configuration.group = group
         configuration.lease = (try? LeaseSettings(ttl: .milliseconds(1600), renewDeadline: .milliseconds(1300),
@@ -88,9 +86,7 @@ struct HotColdRoleTests {
         let client = HTTPClient()
         var directories: [String] = []
         defer { for directory in directories { try? FileManager.default.removeItem(atPath: directory) } }
-        let started = StartedNodes()
-        try await withThrowingTaskGroup(of: Void.self) { nodes in
-          do {
+        try await withNodes { started, nodes in
             let members = try await startCluster(groups: [("h1", .default), ("h2", .default), ("h3", .default)], logger: logger, client: client,
                                                  started: started, directories: &directories, nodes: &nodes)
             func hot(above token: UInt64 = 0) -> [Member] {
@@ -136,13 +132,6 @@ struct HotColdRoleTests {
                 return others.count == 1 && others[0].id != first.id
             }
             for member in members where member.id != first.id { member.node.shutdown() }
-            try await nodes.waitForAll()
-          } catch {
-            // Stop every node so the group can end, then report the failure.
-            started.shutdownAll()
-            try? await nodes.waitForAll()
-            throw error
-          }
         }
         await client.shutdown()
     }
@@ -156,10 +145,8 @@ extension HotColdRoleTests {
         let logger = Logger(label: "test", level: .warning, handler: LogfmtHandler(sink: MemoryLogSink()))
         var directories: [String] = []
         defer { for directory in directories { try? FileManager.default.removeItem(atPath: directory) } }
-        let started = StartedNodes()
         let client = HTTPClient()
-        try await withThrowingTaskGroup(of: Void.self) { nodes in
-          do {
+        try await withNodes { started, nodes in
             let members = try await startCluster(groups: [("h1", "ledger"), ("h2", "orders"), ("h3", "orders")], logger: logger,
                                                  client: client, started: started, directories: &directories, nodes: &nodes)
             func hot(in group: LeaseGroup) -> [NodeID] {
@@ -187,23 +174,7 @@ extension HotColdRoleTests {
                 #expect(state.moveTo == nil && state.token == token, "\(state)")
                 #expect(hotBefore.role.shell?.gate.fencingToken() == token)
             }
-            for member in members { member.node.shutdown() }
-            try await nodes.waitForAll()
-          } catch {
-            started.shutdownAll()
-            try? await nodes.waitForAll()
-            throw error
-          }
         }
         await client.shutdown()
     }
-}
-
-/// The nodes a test started, to stop them all when it fails.
-final class StartedNodes: Sendable {
-    private let nodes = Mutex<[Node]>([])
-
-    func add(_ node: Node) { nodes.withLock { $0.append(node) } }
-
-    func shutdownAll() { for node in nodes.withLock({ $0 }) { node.shutdown() } }
 }

@@ -12,14 +12,27 @@ import Synchronization
 /// loop goes on serving others), or answer the rejection status with a JSON error. In dry run
 /// every request is forwarded at once and decisions are only counted and logged.
 ///
+/// It runs before the ``APIKeyMiddleware``, as nginx runs `limit_req` (preaccess) before access
+/// checks: a request refused for its key has been charged by then, so a client guessing keys is
+/// limited by its address, and one the limiter refuses costs no key check. Only `key=app_id`
+/// limits must wait for the check on a request that needs a key (the header proves nothing
+/// before it): they run in ``afterAPIKeys``, behind the ``APIKeyMiddleware``, so a request refused
+/// for its key is charged to no application. Such a request is decided in two steps, each with
+/// nginx's rules for the limits it holds (the address and header limits, then the `app_id`
+/// ones). A request that needs no key is decided once, here, by every limit.
+///
 /// Shared zones (``RateLimitConfiguration/sharedZones``) run through ``SharedRateLimiter``: the
 /// requests charged to them are counted for ``tick()``, which ``SharedZoneExchange`` calls every
 /// exchange interval and sends to the other sidecars, whose counts come back in ``receive(_:)``.
 public final class RateLimitMiddleware: HTTPMiddleware {
     private let configuration: RateLimitConfiguration
-    private let keySources: [RateLimitKeySource]
-    /// Which requests carry an API key the ``APIKeyMiddleware`` before this one has checked (nil:
-    /// none): only theirs is an `app_id` a `key=app_id` zone may count by.
+    /// Every limit (a request that needs no key), the limits decided before the key check and
+    /// those decided after it (a request that needs one).
+    private let all: Stage
+    private let beforeKeys: Stage
+    private let afterKeys: Stage
+    /// Which requests carry an API key the ``APIKeyMiddleware`` checks, between this middleware and
+    /// ``afterAPIKeys`` (nil: none): only theirs is an `app_id` a `key=app_id` zone may count by.
     private let apiKeys: APIKeySettings?
     /// Whether a zone keys requests by a header (not only by the client's address).
     let keysByHeader: Bool
@@ -31,15 +44,20 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     private let logger: Logger
     private let epoch = ContinuousClock.now
 
-    /// `apiKeys`: the settings of the ``APIKeyMiddleware`` that runs before this one (nil when
-    /// API keys are off). `provenHop`: whether a request carrying the hop header is another
-    /// sidecar's proven hop (``ReverseProxy``'s check, which then takes this verdict).
+    /// `apiKeys`: the settings of the ``APIKeyMiddleware`` that runs after this one and before
+    /// ``afterAPIKeys`` (nil when API keys are off). `provenHop`: whether a request carrying the
+    /// hop header is another sidecar's proven hop (``ReverseProxy``'s check, which then takes
+    /// this verdict).
     public init(configuration: RateLimitConfiguration, apiKeys: APIKeySettings? = nil, metrics: ProxyMetrics, logger: Logger,
                 provenHop: (@Sendable (HTTPStreamingRequest) -> Bool)? = nil) {
         self.configuration = configuration
         self.provenHop = provenHop
         self.apiKeys = apiKeys.flatMap { $0.enabled ? $0 : nil }
-        keySources = configuration.keySources
+        let policy = configuration.policy
+        all = Stage(policy: policy, positions: Array(policy.limits.indices), zones: configuration.zones)
+        let byAppID = policy.limits.indices.filter { configuration.zones[policy.limits[$0].zone].key == .appID }
+        beforeKeys = Stage(policy: policy, positions: policy.limits.indices.filter { !byAppID.contains($0) }, zones: configuration.zones)
+        afterKeys = Stage(policy: policy, positions: byAppID, zones: configuration.zones)
         keysByHeader = configuration.keySources.contains { $0 != .address }
         limiter = Mutex(SharedRateLimiter(zones: configuration.zones, sharedZones: configuration.sharedZones,
                                           exchangeInterval: configuration.shareIntervalMilliseconds))
@@ -76,18 +94,43 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     }
 
     public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
-        // A write another sidecar forwards here was limited there, by its own client: charged
-        // again here it would count twice, and by that sidecar's address, one bucket for all of
-        // its clients. Only a proven hop passes; a claimed one is limited as a client's request.
-        guard let provenHop, request.headers[RoutingDecision.hopHeader] != nil else { return try await limit(request, next: next) }
-        let proven = provenHop(request)
-        return try await ReverseProxy.$checkedHop.withValue(proven) {
-            proven ? try await next(request) : try await limit(request, next: next)
+        try await handle(request, next: next, afterKeys: false)
+    }
+
+    /// The `key=app_id` limits of requests that need an API key, to run right behind the
+    /// ``APIKeyMiddleware`` (so only on requests whose key it accepted); nil when there are none
+    /// or API keys are off.
+    public var afterAPIKeys: (any HTTPMiddleware)? {
+        apiKeys != nil && !afterKeys.isEmpty ? AfterAPIKeys(limits: self) : nil
+    }
+
+    private struct AfterAPIKeys: HTTPMiddleware {
+        let limits: RateLimitMiddleware
+
+        func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
+            guard limits.apiKeys?.requiresKey(method: request.method) ?? false else { return try await next(request) }
+            return try await limits.handle(request, next: next, afterKeys: true)
         }
     }
 
-    private func limit(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
-        switch verdict(method: request.method, path: request.path, headers: request.headers, remoteAddress: request.remoteAddress) {
+    private func handle(_ request: HTTPStreamingRequest, next: HTTPResponder, afterKeys: Bool) async throws -> HTTPResponse {
+        // A write another sidecar forwards here was limited there, by its own client: charged
+        // again here it would count twice, and by that sidecar's address, one bucket for all of
+        // its clients. Only a proven hop passes; a claimed one is limited as a client's request.
+        // (The proxy checks a proof once per request: after the key check the verdict made
+        // before it is reused.)
+        guard let provenHop, request.headers[RoutingDecision.hopHeader] != nil else {
+            return try await limit(request, next: next, afterKeys: afterKeys)
+        }
+        let proven = provenHop(request)
+        return try await ReverseProxy.$checkedHop.withValue(proven) {
+            proven ? try await next(request) : try await limit(request, next: next, afterKeys: afterKeys)
+        }
+    }
+
+    private func limit(_ request: HTTPStreamingRequest, next: HTTPResponder, afterKeys: Bool) async throws -> HTTPResponse {
+        let stage = stage(method: request.method, afterKeys: afterKeys)
+        switch verdict(stage, method: request.method, path: request.path, headers: request.headers, remoteAddress: request.remoteAddress) {
         case .forward:
             return try await next(request)
         case .forwardAfter(let delay):
@@ -109,30 +152,42 @@ public final class RateLimitMiddleware: HTTPMiddleware {
         case reject(HTTPResponse)
     }
 
-    /// Decides for one request (charging it to its zones, counting and logging the decision):
-    /// the middleware's decision, also taken by the proxy's inline path.
+    /// Decides for one request before its API key is checked (charging it to its zones, counting
+    /// and logging the decision): the middleware's decision, also taken by the proxy's inline
+    /// path. A request that needs no key is decided by every limit; one that needs a key by all
+    /// but the `key=app_id` limits (``afterAPIKeys`` decides those).
     public func verdict(method: String, path: String, headers: HTTPHeaders, remoteAddress: SocketAddress?) -> Verdict {
-        let keys = keySources.map { Self.key($0, headers: headers, remoteAddress: remoteAddress, method: method, apiKeys: apiKeys) }
+        verdict(stage(method: method, afterKeys: false), method: method, path: path, headers: headers, remoteAddress: remoteAddress)
+    }
+
+    /// The limits that decide `method` before the key check, or after it.
+    private func stage(method: String, afterKeys: Bool) -> Stage {
+        guard let apiKeys, apiKeys.requiresKey(method: method) else { return afterKeys ? .none : all }
+        return afterKeys ? self.afterKeys : beforeKeys
+    }
+
+    private func verdict(_ stage: Stage, method: String, path: String, headers: HTTPHeaders, remoteAddress: SocketAddress?) -> Verdict {
+        guard !stage.isEmpty else { return .forward }
+        let keys = stage.sources.map { Self.key($0, headers: headers, remoteAddress: remoteAddress, method: method, apiKeys: apiKeys) }
         let now = Self.milliseconds(ContinuousClock.now - epoch)
-        let decision = limiter.withLock { $0.decide(configuration.policy, keys: keys, now: now) }
-        record(decision, method: method, path: path, remoteAddress: remoteAddress)
+        let decision = limiter.withLock { $0.decide(stage.policy, keys: keys, now: now) }
+        record(decision, stage: stage, method: method, path: path, remoteAddress: remoteAddress)
         switch decision.action {
         case .forward:
             return .forward
         case .forwardAfter(let milliseconds):
             return .forwardAfter(.milliseconds(milliseconds))
         case .reject(let status):
-            let zone = decision.limit.map { configuration.zones[configuration.policy.limits[$0].zone].name } ?? ""
+            let zone = decision.limit.map { stage.zoneNames[$0] } ?? ""
             return .reject(ProxyErrorResponse.make(status, "rate limit exceeded in zone \(zone.debugDescription); slow down and retry later",
                                                    fields: [("zone", zone)]))
         }
     }
 
-    private func record(_ decision: RateLimitDecision, method: String, path: String, remoteAddress: SocketAddress?) {
+    private func record(_ decision: RateLimitDecision, stage: Stage, method: String, path: String, remoteAddress: SocketAddress?) {
         let status = decision.nginxStatus
         guard !status.isEmpty else { return }
-        let zone = decision.limit.map { configuration.zones[configuration.policy.limits[$0].zone].name }
-            ?? configuration.zones[configuration.policy.limits[0].zone].name
+        let zone = stage.zoneNames[decision.limit ?? 0]
         metrics.rateLimitDecision(zone: zone, decision: status.lowercased())
         if decision.dryRun, status != "PASSED_DRY_RUN", status != "PASSED" {
             logger.info("rate limit (dry run) would have \(status.hasPrefix("DELAYED") ? "delayed" : "rejected") \(method) \(path)",
@@ -168,6 +223,31 @@ public final class RateLimitMiddleware: HTTPMiddleware {
         case .header(let name):
             return RateLimitKey(headers[name] ?? "")
         }
+    }
+
+    /// Some of the policy's limits, decided together with nginx's rules: their own policy (same
+    /// dry run), each limit's key source and zone name.
+    private struct Stage: Sendable {
+        let policy: LimitReqPolicy
+        let sources: [RateLimitKeySource]
+        let zoneNames: [String]
+
+        static let none = Stage(policy: LimitReqPolicy(limits: []), sources: [], zoneNames: [])
+
+        private init(policy: LimitReqPolicy, sources: [RateLimitKeySource], zoneNames: [String]) {
+            self.policy = policy
+            self.sources = sources
+            self.zoneNames = zoneNames
+        }
+
+        /// The limits of `policy` at `positions`, in order.
+        init(policy: LimitReqPolicy, positions: [Int], zones: [LimitReqZone]) {
+            let limits = positions.map { policy.limits[$0] }
+            self.init(policy: LimitReqPolicy(limits: limits, dryRun: policy.dryRun), sources: limits.map { zones[$0.zone].key },
+                      zoneNames: limits.map { zones[$0.zone].name })
+        }
+
+        var isEmpty: Bool { policy.limits.isEmpty }
     }
 
     static func milliseconds(_ duration: Duration) -> Int64 {

@@ -12,8 +12,11 @@ import Sidecar
 /// rate-limit delay, a retry, a body still arriving.
 ///
 /// The lane makes the same decisions in the same order as the middleware chain it stands in
-/// front of (the sidecar's own endpoints, API keys, rate limits, then routing), through the same
-/// code: what a client sees does not depend on which path served it.
+/// front of (the sidecar's own endpoints, rate limits, API keys, then routing), through the same
+/// code: what a client sees does not depend on which path served it. It declines every request
+/// whose method needs an API key, so it decides only requests that need none: for those the
+/// chain's ``RateLimitMiddleware`` applies every limit at once, before the (skipped) key check,
+/// and so does the lane.
 struct ProxyInlineLane: HTTPInlineHandler {
     let proxy: ReverseProxy
     /// Set when API keys are on: requests whose method needs a key take the middleware.

@@ -6,7 +6,7 @@ import Synchronization
 // MARK: - The proxy, assembled
 
 /// Everything the sidecar runs besides the node: the HTTP proxy behind its middleware (own
-/// endpoints, API keys, rate limits), TCP listeners, upstream health checks and the writer's
+/// endpoints, rate limits, API keys, then the `key=app_id` limits), TCP listeners, upstream health checks and the writer's
 /// whereabouts. ``start(configuration:nodeID:writer:keys:logger:background:)`` binds every
 /// listener (a taken port fails the start); ``drain(within:)`` then ``shutdown()`` stop it.
 public final class SidecarProxyServer: Sendable {
@@ -80,11 +80,15 @@ public final class SidecarProxyServer: Sendable {
             }
             var endpoints = SidecarEndpoints(health: health, writer: writer, metrics: metrics, openConnections: { counter.value })
             endpoints.exchange = exchange
+            // Rate limits before the key check, as nginx's limit_req (preaccess) runs before access
+            // checks: a request refused for its key is charged, and one the limiter refuses costs
+            // no key check. Only key=app_id limits wait for the check (afterAPIKeys).
             var middleware: [any HTTPMiddleware] = [endpoints]
+            if rateLimit.isActive { middleware.append(rateLimit) }
             if configuration.apiKeys.enabled {
                 middleware.append(APIKeyMiddleware(settings: configuration.apiKeys, store: keys, metrics: metrics, logger: logger))
+                if rateLimit.isActive, let afterKeys = rateLimit.afterAPIKeys { middleware.append(afterKeys) }
             }
-            if rateLimit.isActive { middleware.append(rateLimit) }
             if configuration.inlineLane {
                 settings.inlineHandler = ProxyInlineLane(proxy: proxy, apiKeys: configuration.apiKeys.enabled ? configuration.apiKeys : nil,
                                                          rateLimit: rateLimit.isActive ? rateLimit : nil,

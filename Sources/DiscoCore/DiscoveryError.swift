@@ -27,12 +27,17 @@ public struct DiscoveryError: Error, CustomStringConvertible, Sendable {
     public let record: String
     /// What went wrong, in words.
     public let detail: String
+    /// False only when the request certainly never reached the server (the connection was
+    /// refused or could not be made): a request that must not be carried out twice may then be
+    /// sent elsewhere.
+    public let mayHaveReachedServer: Bool
 
-    public init(_ kind: Kind, server: String, record: String, detail: String) {
+    public init(_ kind: Kind, server: String, record: String, detail: String, mayHaveReachedServer: Bool = true) {
         self.kind = kind
         self.server = server
         self.record = record
         self.detail = detail
+        self.mayHaveReachedServer = mayHaveReachedServer
     }
 
     public var description: String { "\(record) via \(server): \(kind): \(detail)" }

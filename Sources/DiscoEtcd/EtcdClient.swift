@@ -70,7 +70,8 @@ public struct EtcdClient: Sendable {
 
     /// Runs a transaction.
     public func txn(_ txn: EtcdTxn, operation: String) async throws(EtcdError) -> EtcdTxnResult {
-        let answer = try await call("/v3/kv/txn", txn.json, "txn \(operation)")
+        // Not repeated on another endpoint: its compares would see its own writes.
+        let answer = try await call("/v3/kv/txn", txn.json, "txn \(operation)", repeatable: false)
         var results: [EtcdOpResult] = []
         for response in answer["responses"] as? [[String: Any]] ?? [] {
             if let range = response["response_range"] as? [String: Any] {
@@ -134,9 +135,9 @@ public struct EtcdClient: Sendable {
 
     // MARK: Internals
 
-    func call(_ path: String, _ body: [String: Any], _ operation: String) async throws(EtcdError) -> [String: Any] {
+    func call(_ path: String, _ body: [String: Any], _ operation: String, repeatable: Bool = true) async throws(EtcdError) -> [String: Any] {
         do {
-            return try await gateway.call(path, body, record: operation)
+            return try await gateway.call(path, body, record: operation, repeatable: repeatable)
         } catch let error as DiscoveryError {
             throw EtcdError(error, operation: operation)
         } catch {

@@ -33,11 +33,15 @@ public final class EtcdGateway: Sendable {
     }
 
     /// POSTs a JSON body to a gateway path and returns the decoded JSON object.
-    /// - Parameter record: what the call concerns, for error messages.
-    public func call(_ path: String, _ body: [String: Any], record: String) async throws -> [String: Any] {
+    /// - Parameters:
+    ///   - record: what the call concerns, for error messages.
+    ///   - repeatable: whether etcd may carry the request out twice (false for transactions:
+    ///     one whose answer was lost is not sent to another endpoint, whose compare would then
+    ///     see the first one's writes).
+    public func call(_ path: String, _ body: [String: Any], record: String, repeatable: Bool = true) async throws -> [String: Any] {
         let payload = try JSONSerialization.data(withJSONObject: body)
         for attempt in 0..<2 {
-            let (response, server) = try await send(path, Array(payload), record: record)
+            let (response, server) = try await send(path, Array(payload), record: record, repeatable: repeatable)
             let object = (try? JSONSerialization.jsonObject(with: Data(response.body))) as? [String: Any]
             if response.status == 200, let object { return object }
             let message = (object?["message"] as? String) ?? (object?["error"] as? String) ?? response.text
@@ -55,8 +59,8 @@ public final class EtcdGateway: Sendable {
     }
 
     /// Sends to the preferred endpoint, failing over to the others on transport errors.
-    func send(_ path: String, _ body: [UInt8], record: String) async throws -> (HTTPExchangeResponse, String) {
-        try await withFailover(record: record) { endpoint in
+    func send(_ path: String, _ body: [UInt8], record: String, repeatable: Bool = true) async throws -> (HTTPExchangeResponse, String) {
+        try await withFailover(record: record, repeatable: repeatable) { endpoint in
             var headers: [(name: String, value: String)] = [("Content-Type", "application/json")]
             if path != "/v3/auth/authenticate", let auth = try await self.authToken(endpoint: endpoint, record: record) {
                 headers.append(("Authorization", auth))
@@ -68,8 +72,12 @@ public final class EtcdGateway: Sendable {
 
     /// Runs `attempt` against the preferred endpoint, then the others in turn on transport
     /// errors; an endpoint that answers becomes the preferred one. Authorization and server
-    /// errors are answers, thrown at once. Returns the result with the endpoint that gave it.
-    func withFailover<Result>(record: String, _ attempt: (String) async throws -> Result) async throws -> (Result, String) {
+    /// errors are answers, thrown at once. A request that is not `repeatable` goes to another
+    /// endpoint only when it certainly never reached this one; otherwise its error is thrown (the
+    /// outcome is unknown) and the next call starts with another endpoint.
+    /// Returns the result with the endpoint that gave it.
+    func withFailover<Result>(record: String, repeatable: Bool = true,
+                              _ attempt: (String) async throws -> Result) async throws -> (Result, String) {
         var failures: [String] = []
         var lastKind = DiscoveryError.Kind.unreachable
         let preferred = state.withLock { $0.preferred }
@@ -84,6 +92,10 @@ public final class EtcdGateway: Sendable {
                 throw error
             } catch {
                 if let error = error as? DiscoveryError { lastKind = error.kind }
+                if !repeatable, (error as? DiscoveryError)?.mayHaveReachedServer ?? true {
+                    if endpoints.count > 1 { skip(endpoint) }
+                    throw error
+                }
                 failures.append("\(endpoint): \(error)")
             }
         }

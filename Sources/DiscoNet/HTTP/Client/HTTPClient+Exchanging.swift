@@ -5,7 +5,8 @@ import DiscoCore
 extension HTTPClient: HTTPExchanging {
     /// Sends a request for a discovery backend (Consul, etcd), turning transport failures into
     /// ``DiscoveryError``s: `unreachable` for refused or failed connections, `timeout` for
-    /// deadlines, `malformed` for responses that are not HTTP/1.1.
+    /// deadlines, `malformed` for responses that are not HTTP/1.1 (only a connection that could
+    /// not be made says the request never reached the server).
     public func exchange(_ request: HTTPExchangeRequest, timeout: Duration) async throws -> HTTPExchangeResponse {
         var headers = HTTPHeaders()
         for header in request.headers { headers.add(name: header.name, value: header.value) }
@@ -23,7 +24,10 @@ extension HTTPClient: HTTPExchanging {
             case .malformedResponse: kind = .malformed
             default: kind = .unreachable
             }
-            throw DiscoveryError(kind, server: error.host, record: Self.path(of: request.url), detail: "\(error)")
+            // No connection, no request: the server cannot have carried it out.
+            let unsent = error.code == .connectFailed || error.code == .connectTimeout
+            throw DiscoveryError(kind, server: error.host, record: Self.path(of: request.url), detail: "\(error)",
+                                 mayHaveReachedServer: !unsent)
         }
     }
 

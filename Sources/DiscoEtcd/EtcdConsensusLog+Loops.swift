@@ -167,6 +167,8 @@ extension EtcdConsensusLog {
                     state.snapshotIndex = snapshot.index
                     state.pending = state.pending.filter { $0.key > snapshot.index }
                 }
+                // The entries it covers are applied here now: their proposals are answered.
+                releaseWaiters(through: snapshot.index)
             } catch {
                 state.withLock { $0.failure = "the snapshot in \(keys.snapshot) does not restore: \(error)" }
                 throw EtcdError(.malformed, endpoint: client.endpointList, operation: "restore \(keys.snapshot)", message: "\(error)")
@@ -303,16 +305,21 @@ extension EtcdConsensusLog {
             }
             guard let (index, revision, data) = next else { return }
             applier.apply(index, revision, data)
-            let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
-                state.appliedIndex = index
-                let ready = state.applyWaiters.filter { $0.0 <= index }.map(\.1)
-                state.applyWaiters.removeAll { $0.0 <= index }
-                return ready
-            }
-            for waiter in waiters { waiter.resume() }
+            state.withLock { $0.appliedIndex = index }
+            releaseWaiters(through: index)
             if configuration.snapshotEvery > 0, index % configuration.snapshotEvery == 0, status.isLeader {
                 try await writeSnapshot(at: index)
             }
         }
+    }
+
+    /// Resumes every ``waitForApplied(_:)`` caller waiting for `index` or an earlier one.
+    func releaseWaiters(through index: UInt64) {
+        let waiters = state.withLock { state -> [CheckedContinuation<Void, Never>] in
+            let ready = state.applyWaiters.filter { $0.0 <= index }.map(\.1)
+            state.applyWaiters.removeAll { $0.0 <= index }
+            return ready
+        }
+        for waiter in waiters { waiter.resume() }
     }
 }

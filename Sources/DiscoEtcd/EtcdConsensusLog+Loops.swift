@@ -150,12 +150,16 @@ extension EtcdConsensusLog {
     func resync() async throws(EtcdError) -> Int64 {
         let (kvs, revision) = try await readRoot()
         // The configuration first (whether this node is a member decides whether the log
-        // applies), replacing the view in one step so no reader sees it half rebuilt.
+        // applies), replacing the view in one step so no reader sees it half rebuilt. The read
+        // is of `revision`: what this node wrote itself after it (its bootstrap, its election
+        // key, a configuration change) stays, as the watch from the next revision brings it and
+        // any later change of it. Before, a resync answered before this node's bootstrap and
+        // taken in after it forgot the cluster: the node led one it said was not initialized.
         state.withLock { state in
-            state.candidates = [:]
+            state.candidates = state.candidates.filter { $0.value.createRevision > revision }
             state.live = [:]
             state.transfer = nil
-            state.clusterRevision = nil
+            if let known = state.clusterRevision, known <= revision { state.clusterRevision = nil }
             for kv in kvs where keys.logIndex(kv.key) == nil { absorb(.put(kv), into: &state) }
         }
         _ = finishBatch()
@@ -230,10 +234,12 @@ extension EtcdConsensusLog {
         let key = event.key
         switch event {
         case .put(let kv):
+            // An older cluster or configuration than this node knows is a resync's stale read.
             if key == keys.cluster {
+                guard kv.createRevision >= state.clusterRevision ?? 0 else { return }
                 state.clusterRevision = kv.createRevision
                 noteEpoch(kv.createRevision, in: &state)
-            } else if key == keys.config, let config = EtcdMembershipConfig(bytes: kv.value) {
+            } else if key == keys.config, kv.modRevision >= state.configModRevision, let config = EtcdMembershipConfig(bytes: kv.value) {
                 state.config = config
                 state.configModRevision = kv.modRevision
             } else if key == keys.seq, kv.modRevision >= state.seqModRevision {

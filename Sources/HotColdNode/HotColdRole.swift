@@ -19,7 +19,10 @@ import Synchronization
 ///
 /// When the node stops gracefully the replica steps down and releases the lease first.
 public final class HotColdRole: Role {
-    public let name = "hot-cold"
+    public var name: String { Self.roleName }
+    /// The role's name, announced in the node's member record: only members whose record
+    /// names it are taken as replicas (a node restarted without `-hot-cold` is no candidate).
+    public static let roleName = "hot-cold"
     public let configuration: HotColdConfiguration
     private let lease = Mutex<HotColdLease?>(nil)
     private let upstreamHealthy = Mutex(true)

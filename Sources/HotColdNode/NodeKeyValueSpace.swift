@@ -9,7 +9,8 @@ import Synchronization
 /// what this node has applied, compare-and-set puts through ``Node/transact(_:)`` (the leader
 /// proposes, a follower forwards), watches from ``Node/watchKeyValues(namespace:prefix:)``, and
 /// the cluster view from the role's leadership stream, gossip's live members and the replicated
-/// member list.
+/// member list (the members whose record announces the `hot-cold` role: the others' candidacies
+/// are left out).
 struct NodeKeyValueSpace: LeaseKeyValueSpace {
     /// The namespace of every hot/cold entry.
     static let namespace = "hot-cold"
@@ -100,7 +101,10 @@ struct NodeKeyValueSpace: LeaseKeyValueSpace {
             }
             sources.addTask {
                 for await members in context.membershipChanges() {
-                    let ids = Set(members.map(\.id))
+                    // Only members whose record announces the role run a replica: a node restarted
+                    // without -hot-cold left a candidacy that must not be granted (nor taken for
+                    // a replica the Raft leader runs, which would stop the others granting).
+                    let ids = Set(members.filter { $0.roles.contains(HotColdRole.roleName) }.map(\.id))
                     let changed = view.view.withLock { view -> LeaseClusterView? in
                         guard view.members != ids else { return nil }
                         view.members = ids

@@ -16,7 +16,8 @@ import Synchronization
 /// only the move target — does not disturb a grant's compare-and-set or the leader's ttl.
 ///
 /// A node withdraws its candidacies for other groups when it starts (it moved to another group),
-/// and the candidacies of nodes that are not members of the cluster (removed) are left out.
+/// and the candidacies of nodes that are not members running a replica (removed from the cluster,
+/// or restarted without the role: ``LeaseClusterView/members``) are left out.
 ///
 /// Names: `lease/<group>` and `candidate/<length of group>/<group>/<node>` (the length keeps a
 /// group whose name contains `/` apart from another group's candidates).
@@ -178,7 +179,7 @@ private final class CandidateView: Sendable {
     struct State {
         var announced: [NodeID: LeaseCandidate] = [:]
         var alive: Set<NodeID> = []
-        /// The cluster's members (nil: unknown): other nodes' candidacies are left out.
+        /// The members that run a replica (nil: unknown): other nodes' candidacies are left out.
         var members: Set<NodeID>?
         var leader: LeaseStoreLeader?
     }

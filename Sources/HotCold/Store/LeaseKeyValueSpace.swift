@@ -72,8 +72,9 @@ public struct LeaseClusterView: Hashable, Sendable {
     public var leader: LeaseStoreLeader
     /// The members this node believes alive (gossip), itself included.
     public var alive: Set<NodeID>
-    /// The cluster's members as the replicated state has them (nil: not known): candidacies of
-    /// any other node — one removed from the cluster — are ignored.
+    /// The cluster's members that run a replica, as the replicated state has them — for a node,
+    /// the members whose record announces the hot/cold role (nil: not known). Candidacies of any
+    /// other node — one removed from the cluster, or restarted without the role — are ignored.
     public var members: Set<NodeID>?
 
     public init(leader: LeaseStoreLeader, alive: Set<NodeID>, members: Set<NodeID>? = nil) {

@@ -126,6 +126,7 @@ extension EtcdConsensusLog {
         while !Task.isCancelled, !state.withLock({ $0.stopped }) {
             do throws(EtcdError) {
                 let revision = try await resync()
+                state.withLock { $0.synced = true }
                 noteSuccess()
                 let watch = EtcdWatch(client: client, prefix: keys.root, from: revision + 1)
                 defer { watch.close() }

@@ -72,6 +72,9 @@ public final class EtcdConsensusLog: Sendable {
         public var config: EtcdMembershipConfig
         /// Whether etcd holds a cluster under the key.
         public var initialized: Bool
+        /// Whether the engine has read the state under the key at least once since it started:
+        /// until then ``initialized`` and ``config`` say nothing about etcd.
+        public var synced: Bool
         /// Nodes whose lease-bound member record exists.
         public var live: Set<NodeID>
         /// Set once this node, having been a member, is no longer in the configuration.
@@ -133,7 +136,7 @@ public final class EtcdConsensusLog: Sendable {
             let leader = first == configuration.localID && !leads ? nil : first
             return Status(isLeader: leads, leader: follows ? leader : nil,
                           term: follows ? leaderKey?.createRevision ?? 0 : 0, lastIndex: state.lastIndex, appliedIndex: state.appliedIndex,
-                          config: state.config, initialized: state.clusterRevision != nil, live: Set(state.live.keys),
+                          config: state.config, initialized: state.clusterRevision != nil, synced: state.synced, live: Set(state.live.keys),
                           removed: state.removed, removedBy: state.removedBy, lastError: state.lastError, failure: state.failure, isStopped: state.stopped)
         }
     }
@@ -191,6 +194,8 @@ public final class EtcdConsensusLog: Sendable {
 
 /// Everything the engine knows, guarded by one lock.
 struct EngineState {
+    /// Set once a whole read of the state under the key (``EtcdConsensusLog/resync()``) succeeded.
+    var synced = false
     var clusterRevision: Int64?
     /// The create revision of the cluster this node became a member of (the epoch its state is of).
     var epoch: Int64?

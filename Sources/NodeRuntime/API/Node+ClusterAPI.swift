@@ -234,7 +234,9 @@ extension Node {
     /// Raft state (it rejoins instead), or has not started forming yet. A proposal of this node's
     /// recorded in its promise file, with Raft state beside it, is the one it bootstrapped (the
     /// engine releases its own proposal's record whenever it gives the proposal up): its promised
-    /// nodes must keep waiting for Raft, not be released to promise themselves elsewhere.
+    /// nodes must keep waiting for Raft, not be released to promise themselves elsewhere. While
+    /// the consensus has not learned whether it has state (etcd not read yet), that proposal is
+    /// "pending": its promised nodes keep waiting.
     private func proposalStatusWithoutFormation(_ request: HTTPRequest) -> HTTPResponse {
         let id: ProposalID
         do {
@@ -243,9 +245,16 @@ extension Node {
             return APIResponse.error(400, error.message)
         }
         let recorded = try? PromiseFile(path: directory.promisePath).load()
-        let bootstrapped = recorded?.id == id && id.proposer == self.id && consensus.status.hasState
-        return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"],
-                            bytes: BootstrapWire.encode(bootstrapped ? ProposalStatus.bootstrapped : .abandoned))
+        let status = consensus.status
+        let answer: ProposalStatus
+        if recorded?.id != id || id.proposer != self.id {
+            answer = .abandoned
+        } else if status.hasState {
+            answer = .bootstrapped
+        } else {
+            answer = status.stateKnown ? .abandoned : .pending
+        }
+        return HTTPResponse(status: 200, headers: ["Content-Type": "application/json"], bytes: BootstrapWire.encode(answer))
     }
 
     /// Says once per sender and values that a notify was refused for another cluster name or

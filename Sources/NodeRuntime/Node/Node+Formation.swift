@@ -11,6 +11,9 @@ extension Node {
     /// expect → join; `-join`/dns/dns-srv with expect → bootstrap engine; consul-kv/etcd-kv →
     /// register in the KV store; nothing → single-node cluster.
     func form() async throws {
+        if !consensus.status.stateKnown {
+            setFormation(.starting, "waiting for the consensus engine to read this node's state (is etcd reachable?)")
+        }
         await consensus.settleExistingState(within: configuration.formation.connectTimeout * 5)
         if consensus.status.hasState {
             setFormation(.rejoining, "restarting with existing Raft state; looking for the other members")

@@ -13,9 +13,10 @@ public protocol ConsensusEngine: Sendable {
     var status: ConsensusStatus { get }
     /// Creates a new cluster with exactly these voters. Only valid on a node without state.
     func bootstrap(voters: [NodeID]) async throws
-    /// Waits, within `timeout`, until ``status`` shows state this node already has elsewhere
-    /// (an engine whose state lives outside the node learns it after start). The node calls it
-    /// once before choosing how to form.
+    /// Waits until ``status`` knows whether this node has state (``ConsensusStatus/stateKnown``),
+    /// then, within `timeout`, until it shows state this node already has elsewhere (an engine
+    /// whose state lives outside the node learns it after start). The node calls it once before
+    /// choosing how to form.
     func settleExistingState(within timeout: Duration) async
     /// Appends `data` to the log; returns its index once committed and applied locally.
     /// Throws ``ConsensusError`` `.notLeader` on followers, `.unknown` when this node stops
@@ -83,6 +84,9 @@ public struct ConsensusStatus: Sendable, Hashable {
     public var learners: [NodeID]
     /// Whether this node holds any consensus state (it was bootstrapped or joined before).
     public var hasState: Bool
+    /// Whether ``hasState`` is known: false while an engine whose state lives outside the node
+    /// (etcd) has not read it yet since it started. Embedded Raft knows it at once.
+    public var stateKnown: Bool
     public var isStopped: Bool
     /// Why the engine stopped on its own (storage failed, corrupt state), if it did; the node
     /// then stops with this error.
@@ -96,7 +100,7 @@ public struct ConsensusStatus: Sendable, Hashable {
     public var members: [NodeID] { voters + learners }
 
     public init(role: ConsensusRole, term: UInt64, leader: NodeID?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
-                voters: [NodeID], learners: [NodeID], hasState: Bool, isStopped: Bool, failure: String? = nil,
+                voters: [NodeID], learners: [NodeID], hasState: Bool, stateKnown: Bool = true, isStopped: Bool, failure: String? = nil,
                 peers: [NodeID: PeerReplication] = [:], removal: RemovalNotice? = nil) {
         self.role = role
         self.term = term
@@ -107,6 +111,7 @@ public struct ConsensusStatus: Sendable, Hashable {
         self.voters = voters
         self.learners = learners
         self.hasState = hasState
+        self.stateKnown = stateKnown
         self.isStopped = isStopped
         self.failure = failure
         self.peers = peers

@@ -40,7 +40,7 @@ public final class EtcdConsensus: ConsensusEngine {
             role: etcd.isLeader ? .leader : .follower, term: UInt64(max(0, etcd.term)), leader: etcd.leader,
             commitIndex: etcd.lastIndex, appliedIndex: etcd.appliedIndex, lastIndex: etcd.lastIndex,
             voters: etcd.config.voters, learners: etcd.config.learners, hasState: etcd.initialized && isMember,
-            isStopped: etcd.isStopped, failure: etcd.failure, peers: peers,
+            stateKnown: etcd.synced, isStopped: etcd.isStopped, failure: etcd.failure, peers: peers,
             removal: etcd.removed ? RemovalNotice(reportedBy: etcd.removedBy, configIndex: etcd.appliedIndex) : nil)
     }
 
@@ -48,9 +48,14 @@ public final class EtcdConsensus: ConsensusEngine {
         try await mapping { () async throws(EtcdConsensusError) in try await log.bootstrap(voters: voters) }
     }
 
-    /// A member started again may look before its watch delivered the cluster it belongs to:
-    /// when etcd's configuration names this node, waits for the watch to deliver it.
+    /// Until the engine has read etcd, whether this node has state is unknown: a proposer that
+    /// bootstrapped would form again (and disown its proposal), so this waits for that read as
+    /// long as it takes. A member started again may look before its watch delivered the cluster
+    /// it belongs to: when etcd's configuration names this node, waits for the watch to deliver it.
     public func settleExistingState(within timeout: Duration) async {
+        while !status.stateKnown, !status.isStopped, status.failure == nil, !Task.isCancelled {
+            try? await Task.sleep(for: .milliseconds(10))
+        }
         guard !status.hasState, await log.isMemberOfExistingCluster() else { return }
         let deadline = ContinuousClock.now + timeout
         while !status.hasState, !status.isStopped, ContinuousClock.now < deadline {

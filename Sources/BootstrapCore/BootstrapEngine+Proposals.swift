@@ -71,6 +71,15 @@ extension BootstrapEngine {
                 .finished(.bootstrapped)]
     }
 
+    /// The shell could not record this node's own proposal `id` durably: it is given up unsent.
+    /// Bootstrapped without its record, the proposal would be disowned after a restart (a node
+    /// vouches only for the proposal its promise file records), releasing its promised nodes.
+    public mutating func proposalNotRecorded(_ id: ProposalID, reason: String, now: Duration) -> [BootstrapEffect] {
+        guard case .proposing(let proposal, _, _) = phase, proposal.id == id else { return [] }
+        phase = .seeking
+        return [.log("bootstrap: could not record proposal \(id) (\(reason)); not sending it; will retry")]
+    }
+
     // MARK: Incoming proposals
 
     /// Answers a proposal. When the answer is `.accepted`, the returned effects begin with

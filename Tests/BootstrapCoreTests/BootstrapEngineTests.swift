@@ -151,6 +151,25 @@ import Testing
         #expect(a.status(of: proposal.id) == .abandoned)
     }
 
+    /// A proposal whose record the shell could not write is given up unsent: a late acceptance
+    /// of it bootstraps nothing, and the next round can propose again.
+    @Test func aProposalThatCouldNotBeRecordedIsGivenUpAndNeverBootstraps() throws {
+        var a = engine("a", expect: 2)
+        let b = PeerAddress(host: "b", port: 4001)
+        _ = a.start(now: .zero)
+        _ = a.lookupCompleted(.success([b]), now: .zero)
+        _ = a.joinCompleted(.noCluster, now: .zero)
+        _ = a.notifyAnswered(target: b, reply: .forming(responder: peer("b"), known: []), now: .zero)
+        let proposal = try #require(a.promise)
+        _ = a.proposalNotRecorded(proposal.id, reason: "disk full", now: .zero)
+        #expect(a.promise == nil)
+        #expect(a.status(of: proposal.id) == .abandoned)
+        let late = a.proposalAnswered(from: "b", id: proposal.id, reply: .accepted, now: .zero)
+        #expect(!late.contains(.bootstrap(voters: proposal.voters)), "\(late)")
+        #expect(a.outcome == nil)
+        #expect(a.roundTimerFired(now: .seconds(1)) == [.lookup])
+    }
+
     /// `-bootstrap-expect 1` when discovery finds only this node (its own address is filtered
     /// out): no notify round can ever complete, and the node bootstraps alone at once.
     @Test func expectOneWithOnlyItselfDiscoveredBootstrapsAlone() {

@@ -22,6 +22,11 @@ extension BootstrapShell {
                     spawn { await self.notifyDone(target, await client.notifyResult(target, request, timeout: timeout)) }
                 }
             case .propose(let proposal, let peers):
+                // Recorded by the effect before it: a proposal whose record failed is not sent.
+                if let persistFailure {
+                    await apply(engine.proposalNotRecorded(proposal.id, reason: persistFailure, now: now()))
+                    continue
+                }
                 let (client, timeout) = (client, configuration.requestTimeout)
                 for peer in peers {
                     spawn { await self.proposalDone(peer, proposal.id, await client.propose(proposal, to: peer, timeout: timeout)) }

@@ -70,11 +70,12 @@ public struct EventTarget: Hashable, Sendable {
         self = target
     }
 
-    /// Whether the bytes are an object that may carry `"type"` or `"roles"`.
+    /// Whether the bytes are an object that may carry `"type"` or `"roles"`: it names one of them
+    /// literally, or has a `\u` escape, which can spell either key (`"r\u006fles"`).
     private static func mayHaveFields(_ data: [UInt8]) -> Bool {
         guard let first = data.first(where: { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 && $0 != 0xEF && $0 != 0xBB && $0 != 0xBF }),
               first == UInt8(ascii: "{") else { return false }
-        return contains(data, Array(#""roles""#.utf8)) || contains(data, Array(#""type""#.utf8))
+        return contains(data, Array(#""roles""#.utf8)) || contains(data, Array(#""type""#.utf8)) || contains(data, Array(#"\u"#.utf8))
     }
 
     private static func contains(_ data: [UInt8], _ needle: [UInt8]) -> Bool {

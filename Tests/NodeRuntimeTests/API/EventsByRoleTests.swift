@@ -17,6 +17,18 @@ import Testing
         #expect(ClusterEvent(seq: 1, index: 1, timeMillis: 0, data: Array(#"["roles"]"#.utf8)).target == EventTarget())
     }
 
+    /// `POST /events` checks and accepts `"roles"` however the key is spelt in JSON, but the
+    /// stored event's bytes were only parsed when they held `"roles"` or `"type"` literally: an
+    /// event whose key was written with an escape (`"r\u006fles"`, as some encoders write) was
+    /// accepted for `dns` and then never delivered to it. A read sees what the post checked.
+    @Test func aStoredEventIsForTheRolesItsParsedValueNames() throws {
+        for text in [#"{"r\u006fles":["dns"]}"#, #"{"\u0074ype":"a","\u0072oles":["dns"]}"#, #"{"type":"a","rol\u0065s":["dns","web"]}"#] {
+            let posted = try EventTarget(event: try JSONValue.parse(text))
+            #expect(posted.isFor("dns"), "\(text)")
+            #expect(ClusterEvent(seq: 1, index: 1, timeMillis: 0, data: Array(text.utf8)).target == posted, "\(text)")
+        }
+    }
+
     @Test func badTypesAndRolesNameTheFieldAndWhatWouldBeRight() {
         let cases: [(String, String)] = [
             (#"{"type":5}"#, #""type" must be a string"#),

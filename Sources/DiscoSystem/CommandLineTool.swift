@@ -8,21 +8,26 @@ public enum CommandLineTool {
     /// Writes `text` to standard error in one `write(2)`.
     public static func writeStandardError(_ text: String) { write(text, to: 2) }
 
-    /// Writes `text` to standard output in one `write(2)`.
-    public static func writeStandardOutput(_ text: String) { write(text, to: 1) }
+    /// Writes `text` to standard output in one `write(2)`; nil when it was written, else the
+    /// `errno` of the failed write (a reader that is gone: `EPIPE`, since SIGPIPE is ignored
+    /// wherever sockets are used; a full disk).
+    @discardableResult
+    public static func writeStandardOutput(_ text: String) -> Int32? { write(text, to: 1) }
 
-    static func write(_ text: String, to descriptor: Int32) {
+    @discardableResult
+    static func write(_ text: String, to descriptor: Int32) -> Int32? {
         let bytes = Array(text.utf8)
-        bytes.withUnsafeBytes { buffer in
+        return bytes.withUnsafeBytes { buffer -> Int32? in
             var offset = 0
             while offset < buffer.count {
                 let written = Glibc.write(descriptor, buffer.baseAddress.map { $0 + offset }, buffer.count - offset)
                 if written < 0 {
                     if errno == EINTR { continue }
-                    return
+                    return errno
                 }
                 offset += written
             }
+            return nil
         }
     }
 

@@ -1,5 +1,6 @@
 import DiscoCore
 import DiscoSystem
+@preconcurrency import Glibc
 
 // MARK: - events
 
@@ -91,8 +92,8 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
         for event in events {
             switch format {
             case .json: collected.append(event)
-            case .jsonLines: printLine(event.encoded())
-            case .text: printLine(eventLine(event))
+            case .jsonLines: if let exit = emit(event.encoded(), consumer: consumer) { return exit }
+            case .text: if let exit = emit(eventLine(event), consumer: consumer) { return exit }
             }
             if let seq = event["seq"]?.numberValue?.uint64Value { since = max(since, seq) }
             printed += 1
@@ -111,7 +112,7 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
         }
     }
     if format == .json {
-        printLine(JSONValue.array(collected).encoded())
+        if let exit = emit(JSONValue.array(collected).encoded(), consumer: consumer) { return exit }
         if !consumer.isEmpty, let last = collected.compactMap({ $0["seq"]?.numberValue?.uint64Value }).max(),
            let exit = await acknowledge(api, context, role: role, consumer: consumer, through: last) {
             return exit
@@ -120,6 +121,15 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
         CommandLineTool.writeStandardError("(no events after #\(context.flags[flags.since]))\n")
     }
     return 0
+}
+
+/// Prints one line; nil when it was written, else the exit status (1): standard output that
+/// cannot take it (a reader that is gone, a full disk) ends the run before anything it did not
+/// print is acknowledged.
+private func emit(_ line: String, consumer: String) -> Int32? {
+    guard let error = CommandLineTool.writeStandardOutput(line + "\n") else { return nil }
+    let cursor = consumer.isEmpty ? "" : "; \(consumer)'s cursor was not moved past what was not printed"
+    return fail("events", "cannot write to standard output (\(String(cString: strerror(error))))\(cursor)").code
 }
 
 /// Moves `consumer`'s cursor for `role` to `seq` (`POST /events/ack`); nil when stored, else the exit status.

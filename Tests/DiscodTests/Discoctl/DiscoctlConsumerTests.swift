@@ -1,6 +1,7 @@
 import DiscoCore
 import DiscoNet
 import DiscoTestKit
+import Foundation
 import Synchronization
 import Testing
 
@@ -70,5 +71,23 @@ import Testing
         #expect(outcome.status == 1, "\(outcome)")
         #expect(outcome.standardOutput.isEmpty, "\(outcome)")
         #expect(acks.withLock { $0 }.isEmpty, "acknowledged what it never printed: \(acks.withLock { $0 })")
+    }
+
+    /// `discoctl` ignores SIGPIPE (its sockets need that), so a write to a standard output that
+    /// is gone (a reader that exited, a full disk) failed silently: a consumer run printed
+    /// nothing, yet acknowledged every page and exited 0, and its events were lost to the
+    /// consumer. A failed write ends the run with exit 1 before anything is acknowledged.
+    @Test(arguments: ["text", "jsonl", "json"]) func nothingIsAcknowledgedWhenStandardOutputCannotBeWritten(format: String) async throws {
+        let cluster = try DiscodCluster(name: "ctl-consumer-stdout")
+        defer { Task { await cluster.shutdown() } }
+        let node = try await Discoctl.startSingleNode(cluster)
+        for n in 1...3 { #expect(try await node.appendEvent(#"{"type":"a","n":\#(n),"roles":["dns"]}"#) == UInt64(n)) }
+        let discoctl = try ExecutableRunner.productsDirectory().appending(path: "discoctl").path
+        let outcome = try await Command.run("/bin/sh", ["-c", #"exec "$0" "$@" >/dev/full"#, discoctl, "-addr", "127.0.0.1:\(node.httpPort)",
+                                                         "events", "-role", "dns", "-consumer", "c1", "-format", format], timeout: .seconds(120))
+        #expect(outcome.status == 1, "\(outcome.status) \(outcome.standardError)")
+        #expect(outcome.standardError.contains("standard output"), "\(outcome.standardError)")
+        let cursor = try await node.request("GET", "/events/cursor?role=dns&consumer=c1")
+        #expect(cursor.json?["seq"] == 0, "acknowledged events it could not print: \(cursor.text)")
     }
 }

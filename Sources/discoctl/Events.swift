@@ -62,6 +62,7 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
         case .failure(let exit): return exit.code
         }
     }
+    let start = since  // where this run starts: -since, or the consumer's cursor
     var printed: UInt = 0
     var collected: [JSONValue] = []  // -format json: printed as one array at the end
     while limit == 0 || printed < limit {
@@ -118,7 +119,7 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
             return exit
         }
     } else if printed == 0, format == .text {
-        CommandLineTool.writeStandardError("(no events after #\(context.flags[flags.since]))\n")
+        CommandLineTool.writeStandardError("(no events after #\(start))\n")
     }
     return 0
 }

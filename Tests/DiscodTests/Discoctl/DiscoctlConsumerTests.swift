@@ -90,4 +90,19 @@ import Testing
         let cursor = try await node.request("GET", "/events/cursor?role=dns&consumer=c1")
         #expect(cursor.json?["seq"] == 0, "acknowledged events it could not print: \(cursor.text)")
     }
+
+    /// With nothing new for a consumer, the text run said "(no events after #0)" whatever the
+    /// consumer's cursor was: it named -since, which -consumer does not use. It names where the
+    /// consumer started.
+    @Test func aConsumerWithNothingNewIsToldItsOwnCursor() async throws {
+        let cluster = try DiscodCluster(name: "ctl-consumer-nothing-new")
+        defer { Task { await cluster.shutdown() } }
+        let node = try await Discoctl.startSingleNode(cluster)
+        for n in 1...2 { #expect(try await node.appendEvent(#"{"type":"a","n":\#(n),"roles":["dns"]}"#) == UInt64(n)) }
+        let first = try await Discoctl.run(node, ["events", "-role", "dns", "-consumer", "c1"])
+        #expect(first.status == 0 && Discoctl.lines(first).count == 2, "\(first)")
+        let again = try await Discoctl.run(node, ["events", "-role", "dns", "-consumer", "c1"])
+        #expect(again.status == 0 && again.standardOutput.isEmpty, "\(again)")
+        #expect(again.standardError.contains("(no events after #2)"), "\(again)")
+    }
 }

@@ -32,3 +32,21 @@ public enum RoleNames {
     /// The names sorted, each once.
     public static func normalized(_ names: [String]) -> [String] { Array(Set(names)).sorted() }
 }
+
+// MARK: - Event consumer names
+
+/// The names of the consumers whose cursors the cluster keeps per role (`POST /events/ack`,
+/// `discoctl events -consumer`).
+public enum EventConsumerNames {
+    /// Longest consumer name, in bytes.
+    public static let maxBytes = 128
+
+    /// Nil when `consumer` can name a cursor (1 to 128 bytes, no whitespace or control
+    /// characters, no `/`); else what is wrong.
+    public static func problem(with consumer: String) -> String? {
+        guard NodeID.isValid(consumer), consumer.utf8.count <= maxBytes, !consumer.contains("/") else {
+            return "consumer \(consumer.debugDescription) must be 1 to \(maxBytes) bytes without whitespace, control characters or '/'"
+        }
+        return nil
+    }
+}

@@ -26,7 +26,7 @@ extension Node {
     /// The namespace of the replicated key-value state holding consumer cursors.
     public static let eventCursorNamespace = "event-cursors"
     /// Longest consumer name, in bytes.
-    public static let maxConsumerBytes = 128
+    public static let maxConsumerBytes = EventConsumerNames.maxBytes
     /// Events looked at per step while filtering.
     static let roleScanPage = 1000
 
@@ -85,12 +85,7 @@ extension Node {
 
     /// Nil when `consumer` can name a cursor (1 to 128 bytes, no whitespace or control
     /// characters, no `/`); else what is wrong.
-    public static func consumerProblem(_ consumer: String) -> String? {
-        guard NodeID.isValid(consumer), consumer.utf8.count <= maxConsumerBytes, !consumer.contains("/") else {
-            return "consumer \(consumer.debugDescription) must be 1 to \(maxConsumerBytes) bytes without whitespace, control characters or '/'"
-        }
-        return nil
-    }
+    public static func consumerProblem(_ consumer: String) -> String? { EventConsumerNames.problem(with: consumer) }
 
     /// The consumer name a node with ID `id` consumes as by default: the ID itself when it can
     /// name a cursor; else (an ID with `/`, or longer than ``maxConsumerBytes``) the ID's first

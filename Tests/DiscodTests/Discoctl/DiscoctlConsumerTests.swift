@@ -105,4 +105,15 @@ import Testing
         #expect(again.status == 0 && again.standardOutput.isEmpty, "\(again)")
         #expect(again.standardError.contains("(no events after #2)"), "\(again)")
     }
+
+    /// A -consumer name the node cannot use is bad usage, like a bad -role: exit 2 naming the
+    /// flag, not exit 1 with the node's refusal of a query.
+    @Test func aBadConsumerNameIsAUsageError() async throws {
+        let refusing = try FreePort.Refusing()
+        for name in ["a/b", String(repeating: "c", count: 129), "has space"] {
+            let outcome = try await Discoctl.run(["events", "-role", "dns", "-consumer", name, "-addr", "127.0.0.1:\(refusing.port)"])
+            #expect(outcome.status == 2, "\(name): \(outcome)")
+            #expect(outcome.standardError.contains("-consumer"), "\(name): \(outcome)")
+        }
+    }
 }

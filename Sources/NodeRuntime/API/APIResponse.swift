@@ -51,6 +51,32 @@ struct LeaderInfo: Sendable, Hashable {
 
 // MARK: - Query strings
 
+/// The query of an endpoint that knows every parameter it takes: a parameter it does not know
+/// (a typo such as `after=` for `since=`, silently ignored, would answer something else than
+/// asked) or one given twice is a 400 naming the parameters it takes.
+func parseQuery(_ query: String?, of endpoint: String, taking parameters: [String]) -> Result<[String: String], QueryError> {
+    var result: [String: String] = [:]
+    for pair in (query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        let key = String(parts[0]).removingPercentEncodingSafely
+        let takes = "it takes " + parameters.map { $0 + "=" }.joined(separator: ", ")
+        guard parameters.contains(key) else {
+            return .failure(QueryError(message: "\(endpoint) has no parameter \(key.prefix(64).debugDescription); \(takes)"))
+        }
+        guard result[key] == nil else {
+            return .failure(QueryError(message: "\(endpoint): \(key)= is given twice; give it once"))
+        }
+        result[key] = parts.count > 1 ? String(parts[1]).removingPercentEncodingSafely : ""
+    }
+    return .success(result)
+}
+
+/// A query string an endpoint refuses, answered with 400.
+struct QueryError: Error {
+    let message: String
+    var response: HTTPResponse { APIResponse.error(400, message) }
+}
+
 /// `a=1&b&c=x%20y` → ["a": "1", "b": "", "c": "x y"].
 func parseQuery(_ query: String?) -> [String: String] {
     guard let query, !query.isEmpty else { return [:] }

@@ -129,7 +129,11 @@ extension Node {
     /// 410 when events after `since` were trimmed before the reader saw them. With `role=R`, only
     /// the events for that role (``eventsForRole(_:since:limit:wait:)``).
     func getEvents(_ request: HTTPRequest) async -> HTTPResponse {
-        let query = parseQuery(request.query)
+        let query: [String: String]
+        switch parseQuery(request.query, of: "GET /events", taking: ["since", "limit", "wait", "role"]) {
+        case .success(let parsed): query = parsed
+        case .failure(let error): return error.response
+        }
         var since: UInt64 = 0
         if let text = query["since"] {
             guard let value = UInt64(text) else {

@@ -176,7 +176,11 @@ extension Node {
 
     /// `GET /events/cursor?role=dns&consumer=c1`: `{"role","consumer","seq"}` (seq 0: none yet).
     func getEventCursor(_ request: HTTPRequest) -> HTTPResponse {
-        let query = parseQuery(request.query)
+        let query: [String: String]
+        switch parseQuery(request.query, of: "GET /events/cursor", taking: ["role", "consumer"]) {
+        case .success(let parsed): query = parsed
+        case .failure(let error): return error.response
+        }
         guard let role = query["role"], let consumer = query["consumer"] else {
             return APIResponse.error(400, "GET /events/cursor needs role= and consumer=, e.g. /events/cursor?role=dns&consumer=c1")
         }

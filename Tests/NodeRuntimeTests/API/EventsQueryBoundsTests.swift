@@ -24,6 +24,15 @@ import Testing
             #expect(answer.status == 200, "\(query): \(answer.bodyText)")
             #expect(try JSONValue.parse(answer.body)["events"]?.arrayValue?.isEmpty == true, "\(query)")
         }
+
+        // A parameter the endpoint does not take, or one given twice, is refused, not ignored
+        // (`after=5` used to answer from the oldest event).
+        for (path, named) in [("/events?after=5", "no parameter"), ("/events?since=1&since=50", "twice"),
+                              ("/events/cursor?role=dns&consumer=c1&x=1", "it takes role=, consumer="), ("/events/cursor?role=dns&role=host&consumer=c1", "twice")] {
+            let answer = try await client.send(HTTPClientRequest(url: setup.apiURL + path))
+            #expect(answer.status == 400, "\(path): \(answer.bodyText)")
+            #expect(answer.bodyText.contains(named), "\(path): \(answer.bodyText)")
+        }
         #expect(await running.stop() == nil)
         await client.shutdown()
     }

@@ -42,31 +42,106 @@ extension ForwardingHeaders {
     /// Appends one kept field, `Name: value` and CRLF (the value as the parser trimmed it, with
     /// no line break: the bytes come from a validated head).
     public static func appendField(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
-        out.append(contentsOf: name)
-        out.append(0x3A)
-        out.append(0x20)
-        out.append(contentsOf: value)
-        out.append(0x0D)
-        out.append(0x0A)
+        out.appendWriting(atMost: fieldBound(name: name, value: value)) { writeField(name: name, value: value, to: &$0) }
+    }
+
+    /// Bytes ``writeField(name:value:to:)`` writes.
+    public static func fieldBound(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> Int {
+        name.count + value.count + 4
+    }
+
+    /// ``appendField(name:value:to:)`` through a writer.
+    public static func writeField(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>, to out: inout ByteWriter) {
+        out.write(name)
+        out.write(0x3A)
+        out.write(0x20)
+        out.write(value)
+        out.write(0x0D)
+        out.write(0x0A)
     }
 
     /// Appends the fields this hop adds after the kept ones, for a request that carried no
     /// forwarding fields of its own and whose `Host` is `host`: byte for byte what
     /// ``encodeRequestFields(_:client:strip:defaultHost:into:)`` ends with.
     public static func appendForwardingFields(host: UnsafeBufferPointer<UInt8>, client: ClientSide, to out: inout [UInt8]) {
-        appendText("X-Forwarded-For: ", to: &out)
-        appendValue(client.address ?? "unknown", to: &out)
-        appendText("\r\nX-Forwarded-Proto: ", to: &out)
-        appendValue(client.proto, to: &out)
-        appendText("\r\nX-Forwarded-Host: ", to: &out)
-        out.append(contentsOf: host)
-        appendText("\r\nForwarded: for=", to: &out)
-        appendForwardedNode(client.address, to: &out)
-        appendText(";host=", to: &out)
-        appendQuotedIfNeeded(host, to: &out)
-        appendText(";proto=", to: &out)
-        appendValue(client.proto, to: &out)
-        appendText("\r\n", to: &out)
+        out.appendWriting(atMost: forwardingFieldsBound(host: host, client: client)) {
+            writeForwardingFields(host: host, client: client, to: &$0)
+        }
+    }
+
+    /// At least the bytes ``writeForwardingFields(host:client:to:)`` writes: the literals, the
+    /// address twice (bracketed and quoted the second time), the proto twice, and the host
+    /// once as it is and once quoted with every byte escaped.
+    public static func forwardingFieldsBound(host: UnsafeBufferPointer<UInt8>, client: ClientSide) -> Int {
+        let address = client.address?.utf8.count ?? 7
+        return 128 + 2 * address + 2 * client.proto.utf8.count + 3 * host.count
+    }
+
+    /// ``appendForwardingFields(host:client:to:)`` through a writer (one append for all of them).
+    public static func writeForwardingFields(host: UnsafeBufferPointer<UInt8>, client: ClientSide, to out: inout ByteWriter) {
+        out.write("X-Forwarded-For: " as StaticString)
+        writeValue(client.address ?? "unknown", to: &out)
+        out.write("\r\nX-Forwarded-Proto: " as StaticString)
+        writeValue(client.proto, to: &out)
+        out.write("\r\nX-Forwarded-Host: " as StaticString)
+        out.write(host)
+        out.write("\r\nForwarded: for=" as StaticString)
+        if let address = client.address {
+            address.withBorrowedUTF8 { address in
+                if address.contains(0x3A) {
+                    out.write("\"[" as StaticString)
+                    writeValue(address, to: &out)
+                    out.write("]\"" as StaticString)
+                } else {
+                    writeValue(address, to: &out)
+                }
+            }
+        } else {
+            out.write("unknown" as StaticString)
+        }
+        out.write(";host=" as StaticString)
+        writeQuotedIfNeeded(host, to: &out)
+        out.write(";proto=" as StaticString)
+        writeValue(client.proto, to: &out)
+        out.write("\r\n" as StaticString)
+    }
+
+    /// ``appendValue(_:to:)`` through a writer: a line break becomes a space.
+    private static func writeValue(_ value: String, to out: inout ByteWriter) {
+        value.withBorrowedUTF8 { writeValue($0, to: &out) }
+    }
+
+    private static func writeValue(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout ByteWriter) {
+        for index in 0..<bytes.count where bytes[index] == 0x0D || bytes[index] == 0x0A {
+            for byte in bytes { out.write(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
+            return
+        }
+        out.write(bytes)
+    }
+
+    /// ``appendQuotedIfNeeded(_:to:)`` through a writer (at most twice the bytes and two quotes).
+    private static func writeQuotedIfNeeded(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout ByteWriter) {
+        var token = !bytes.isEmpty
+        var needsEscape = false
+        for index in 0..<bytes.count {
+            let byte = bytes[index]
+            if !HTTPToken.isTokenByte(byte) { token = false }
+            if byte == 0x22 || byte == 0x5C || byte == 0x0D || byte == 0x0A { needsEscape = true }
+        }
+        if token {
+            out.write(bytes)
+            return
+        }
+        out.write(0x22)
+        if !needsEscape {
+            out.write(bytes)
+        } else {
+            for byte in bytes {
+                if byte == 0x22 || byte == 0x5C { out.write(0x5C) }
+                out.write(byte == 0x0D || byte == 0x0A ? 0x20 : byte)
+            }
+        }
+        out.write(0x22)
     }
 
     private static let lowercasedHopHeader = RoutingDecision.hopHeader.lowercased()

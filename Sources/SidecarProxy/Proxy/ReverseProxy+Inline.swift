@@ -85,11 +85,19 @@ extension ReverseProxy {
         }
         return forwardInline(method: method, methodBytes: head.methodBytes, path: head.pathBytes, target: head.targetBytes,
                              headers: HTTPHeaders(), reply: reply, rateLimit: rateLimit, source: ViewedRequest()) { out, client, _ in
+            // All fields in one append (each piece copied through a writer, not appended).
+            let host = head.slice(hostValue)
+            var bound = ForwardingHeaders.forwardingFieldsBound(host: host, client: client)
             for index in 0..<head.fields.count where dropped & (1 << UInt64(index)) == 0 {
-                let field = head.fields[index]
-                ForwardingHeaders.appendField(name: head.name(field), value: head.value(field), to: &out)
+                bound += ForwardingHeaders.fieldBound(name: head.name(head.fields[index]), value: head.value(head.fields[index]))
             }
-            ForwardingHeaders.appendForwardingFields(host: head.slice(hostValue), client: client, to: &out)
+            out.appendWriting(atMost: bound) { writer in
+                for index in 0..<head.fields.count where dropped & (1 << UInt64(index)) == 0 {
+                    let field = head.fields[index]
+                    ForwardingHeaders.writeField(name: head.name(field), value: head.value(field), to: &writer)
+                }
+                ForwardingHeaders.writeForwardingFields(host: host, client: client, to: &writer)
+            }
             metrics.headViewForwarded()
         }
     }

@@ -141,7 +141,7 @@ extension HTTPRelayedResponse {
             for position in 13..<statusEnd where !isPlainValueByte(buffer[position]) || buffer[position] == HTTPSyntax.tab {
                 return nil
             }
-            reason = HTTPSyntax.string(buffer, 13..<statusEnd)
+            reason = HTTPSyntax.commonString(buffer, 13..<statusEnd)
         }
         // Fields, up to the empty line: kept lines already in their sent form are referenced
         // (runs of the read bytes); from the first that is not (or a fifth run), all are written.

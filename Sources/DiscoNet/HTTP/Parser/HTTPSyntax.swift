@@ -34,6 +34,20 @@ enum HTTPSyntax {
         String(decoding: UnsafeBufferPointer(rebasing: buffer[range]), as: UTF8.self)
     }
 
+    /// ``string(_:_:)`` for a token that is usually one of a few (a method, a reason phrase):
+    /// those come as literals, without decoding and validating the bytes (the same value).
+    static func commonString(_ buffer: UnsafeBufferPointer<UInt8>, _ range: Range<Int>) -> String {
+        let bytes = UnsafeBufferPointer(rebasing: buffer[range])
+        switch bytes.count {
+        case 2 where bytes[0] == 0x4F && bytes[1] == 0x4B: return "OK"
+        case 3 where bytes[0] == 0x47 && bytes[1] == 0x45 && bytes[2] == 0x54: return "GET"
+        case 3 where bytes[0] == 0x50 && bytes[1] == 0x55 && bytes[2] == 0x54: return "PUT"
+        case 4 where bytes[0] == 0x50 && bytes[1] == 0x4F && bytes[2] == 0x53 && bytes[3] == 0x54: return "POST"
+        case 4 where bytes[0] == 0x48 && bytes[1] == 0x45 && bytes[2] == 0x41 && bytes[3] == 0x44: return "HEAD"
+        default: return String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
     /// Parses one `name: value` line (without its CRLF) into a field, rejecting obs-fold,
     /// whitespace before the colon, bad name characters and control characters in the value.
     static func parseField(_ buffer: UnsafeBufferPointer<UInt8>, _ line: Range<Int>) throws(HTTPParseError) -> HTTPField {

@@ -29,7 +29,7 @@ public struct HTTPRequestHeadView {
     }
 
     /// The method token.
-    public var method: String { HTTPSyntax.string(bytes, head.method) }
+    public var method: String { HTTPSyntax.commonString(bytes, head.method) }
 
     /// The target as sent (`/path?query`).
     public var target: String { HTTPSyntax.string(bytes, head.target) }

@@ -16,7 +16,7 @@ extension HTTPServerConnection {
         let bytes = UnsafeBufferPointer(rebasing: readable[0..<head.length])
         lastExchangeID &+= 1
         let id = lastExchangeID
-        let exchange = startExchange(id: id, request: HTTPRequestSummary(method: HTTPSyntax.string(bytes, head.method), asksToClose: head.asksToClose),
+        let exchange = startExchange(id: id, request: HTTPRequestSummary(method: HTTPSyntax.commonString(bytes, head.method), asksToClose: head.asksToClose),
                                      complete: true, expectsContinue: false)
         exchange.viewedHead.append(contentsOf: bytes)
         // The handler may answer at once. That cannot re-enter parsing (processInput only notes

@@ -145,7 +145,7 @@ extension ReverseProxy {
                 return true
             }
         }
-        let client = ForwardingHeaders.ClientSide(address: reply.remoteAddress?.host, proto: proto)
+        let client = ForwardingHeaders.ClientSide(address: reply.remoteHost, proto: proto)
         let loop = reply.loop
         let started = loop.turnNanoseconds
         // The completion keeps the route (its name and upstream in one reference), the method

@@ -48,6 +48,12 @@ public struct HTTPInlineReply: Sendable {
     /// The client's address, when known.
     public var remoteAddress: SocketAddress? { connection.remoteAddress }
 
+    /// The client's address as text (``SocketAddress/host`` of ``remoteAddress``), made once
+    /// per connection on its loop thread.
+    public var remoteHost: String? {
+        connection.loop.inLoop ? connection.remoteHost : connection.remoteAddress?.host
+    }
+
     /// The request being answered, parsed again from its head by the server's parser, for a
     /// handler that took it as an ``HTTPRequestHeadView`` and needs the whole request (a retry,
     /// work that has to wait). Nil once the exchange has ended, or for a request that did not

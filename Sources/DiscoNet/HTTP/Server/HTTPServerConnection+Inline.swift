@@ -1,6 +1,15 @@
 // MARK: - One server connection: answering inline
 
 extension HTTPServerConnection {
+    /// The client's address as text (``SocketAddress/host``), made once per connection: a proxy
+    /// asks for it on every request. Loop thread only.
+    var remoteHost: String? {
+        if let text = remoteHostText { return text }
+        let text = remoteAddress?.host
+        remoteHostText = .some(text)
+        return text
+    }
+
     /// Answers exchange `id` on the loop, inside the parse that read its head: the responder is an
     /// ``HTTPResponder/immediate(upTo:_:)`` one and the request has no body, so the response can
     /// be written now, with no handler-task resume or task switch. Pipelined requests stay in

@@ -21,6 +21,8 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     let transport: any ByteStreamTransport
     let shared: HTTPServerShared
     let remoteAddress: SocketAddress?
+    /// ``remoteAddress``'s host as text once asked for (``remoteHost``); nil before.
+    @exclusivity(unchecked) var remoteHostText: String??
     let buffer: ReceiveBuffer
     let maxBufferCapacity: Int
 

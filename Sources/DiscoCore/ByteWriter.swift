@@ -16,7 +16,7 @@ public struct ByteWriter {
     }
 
     /// Copies `bytes`. The caller's bound must cover them: writing past it traps.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func write(_ bytes: UnsafeBufferPointer<UInt8>) {
         guard let source = bytes.baseAddress, bytes.count > 0 else { return }
         precondition(end - cursor >= bytes.count, "ByteWriter: more bytes than its bound")
@@ -25,19 +25,19 @@ public struct ByteWriter {
     }
 
     /// Copies a literal's bytes.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func write(_ text: StaticString) {
         text.withUTF8Buffer { write($0) }
     }
 
     /// Copies a string's UTF-8 bytes.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func write(_ text: String) {
         text.withBorrowedUTF8 { write($0) }
     }
 
     /// Writes one byte.
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func write(_ byte: UInt8) {
         precondition(cursor < end, "ByteWriter: more bytes than its bound")
         cursor.initialize(to: byte)

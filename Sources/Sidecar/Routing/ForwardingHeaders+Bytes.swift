@@ -78,23 +78,37 @@ extension ForwardingHeaders {
     }
 
     /// ``appendForwardingFields(host:client:to:)`` through a writer (one append for all of them).
+    /// The address's and the proto's bytes are borrowed once each, though each is written twice.
     public static func writeForwardingFields(host: UnsafeBufferPointer<UInt8>, client: ClientSide, to out: inout ByteWriter) {
+        client.proto.withBorrowedUTF8 { proto in
+            if let address = client.address {
+                address.withBorrowedUTF8 { address in
+                    writeForwardingFields(host: host, address: address, proto: proto, to: &out)
+                }
+            } else {
+                writeForwardingFields(host: host, address: nil, proto: proto, to: &out)
+            }
+        }
+    }
+
+    /// The same with the client's address (nil: unknown) and proto as bytes.
+    private static func writeForwardingFields(
+        host: UnsafeBufferPointer<UInt8>, address: UnsafeBufferPointer<UInt8>?, proto: UnsafeBufferPointer<UInt8>, to out: inout ByteWriter
+    ) {
         out.write("X-Forwarded-For: " as StaticString)
-        writeValue(client.address ?? "unknown", to: &out)
+        if let address { writeValue(address, to: &out) } else { out.write("unknown" as StaticString) }
         out.write("\r\nX-Forwarded-Proto: " as StaticString)
-        writeValue(client.proto, to: &out)
+        writeValue(proto, to: &out)
         out.write("\r\nX-Forwarded-Host: " as StaticString)
         out.write(host)
         out.write("\r\nForwarded: for=" as StaticString)
-        if let address = client.address {
-            address.withBorrowedUTF8 { address in
-                if address.contains(0x3A) {
-                    out.write("\"[" as StaticString)
-                    writeValue(address, to: &out)
-                    out.write("]\"" as StaticString)
-                } else {
-                    writeValue(address, to: &out)
-                }
+        if let address {
+            if address.contains(0x3A) {
+                out.write("\"[" as StaticString)
+                writeValue(address, to: &out)
+                out.write("]\"" as StaticString)
+            } else {
+                writeValue(address, to: &out)
             }
         } else {
             out.write("unknown" as StaticString)
@@ -102,15 +116,11 @@ extension ForwardingHeaders {
         out.write(";host=" as StaticString)
         writeQuotedIfNeeded(host, to: &out)
         out.write(";proto=" as StaticString)
-        writeValue(client.proto, to: &out)
+        writeValue(proto, to: &out)
         out.write("\r\n" as StaticString)
     }
 
     /// ``appendValue(_:to:)`` through a writer: a line break becomes a space.
-    private static func writeValue(_ value: String, to out: inout ByteWriter) {
-        value.withBorrowedUTF8 { writeValue($0, to: &out) }
-    }
-
     private static func writeValue(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout ByteWriter) {
         for index in 0..<bytes.count where bytes[index] == 0x0D || bytes[index] == 0x0A {
             for byte in bytes { out.write(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }

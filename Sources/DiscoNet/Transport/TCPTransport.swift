@@ -28,16 +28,17 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
     // `loop`'s thread only (asserted where it matters); other threads only pass the object to
     // its loop (`loop.execute`, `loop.submit`). The state read on every readiness report skips
     // the runtime exclusivity check: loop-confined, and no access to it overlaps another (the
-    // handler is called with values already read).
+    // handler is called with values already read). That includes `edgeTriggered`, `registered`
+    // and `isClosed`, read by every read, write and readiness report.
 
     public let loop: EventLoop
     let socket: Socket
     @exclusivity(unchecked) private var handler: (any ByteStreamTransportHandler)?
-    private var registered = false
+    @exclusivity(unchecked) private var registered = false
     /// The interest registered with epoll (level-triggered mode only).
     private var epollInterest: UInt32 = 0
     /// Edge-triggered (see the type's documentation) until ``useLevelTriggered()``.
-    private var edgeTriggered = true
+    @exclusivity(unchecked) private var edgeTriggered = true
     /// What the handler wants to hear about.
     @exclusivity(unchecked) private var interest: TransportInterest = []
     /// Edge-triggered state: whether the socket may be readable / writable (an edge said so
@@ -50,7 +51,7 @@ public final class TCPTransport: ByteStreamTransport, EventLoopSelectable, @unch
     @exclusivity(unchecked) private var peerFinished = false
     /// Whether the loop holds this transport to hand it readiness at the end of the turn.
     @exclusivity(unchecked) private var owedByLoop = false
-    public private(set) var isClosed = false
+    @exclusivity(unchecked) public private(set) var isClosed = false
     private var cachedLocal: SocketAddress??
     private var cachedRemote: SocketAddress??
 

@@ -25,6 +25,17 @@ struct HTTPRelayedResponseTests {
         #expect(relayed.status == 200 && relayed.reason == "OK")
     }
 
+    @Test func aBareLineFeedAnywhereInTheHeadIsNotRelayed() {
+        for text in [
+            "HTTP/1.1 200 O\nK\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 200\n\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nA: x\ny\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 200 OK\r\nA\n: y\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nA: y \n\r\nContent-Length: 2\r\n\r\nok", "HTTP/1.1 200 OK\r\n\nA: y\r\nContent-Length: 2\r\n\r\nok",
+            "HTTP/1.1 200 OK\r\nContent-Length: 2\n\r\n\r\nok", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\n\r\nok",
+        ] {
+            #expect(recognise(text) == nil, "\(text.debugDescription)")
+        }
+    }
+
     @Test func fieldsNotInTheirSentFormAreRewrittenWithTheOthersInOrder() throws {
         let relayed = try #require(recognise(
             "HTTP/1.1 201 Created\r\nA: 1\r\nB:2\r\nC:   3  \r\nContent-Length: 0\r\nD: 4\r\n\r\n"))

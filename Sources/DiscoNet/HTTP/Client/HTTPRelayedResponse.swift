@@ -209,15 +209,14 @@ extension HTTPRelayedResponse {
     }
 
     /// The index of the CR of the CRLF ending the line that starts at `start`; nil when the
-    /// line does not end in the buffer, holds a bare LF, or its first CR is not followed by LF.
-    /// (The CR is found with `memchr`; the line's bytes are checked for LF here, though every
-    /// caller also validates them byte by byte, where an LF is never valid.)
+    /// line does not end in the buffer or its first CR is not followed by LF. (The CR is found
+    /// with `memchr`. A bare LF before it is not looked for here: every caller validates each
+    /// byte of the line, and an LF is valid in none of them, so such a line is refused there.)
     private static func lineEnd(_ buffer: UnsafeBufferPointer<UInt8>, from start: Int) -> Int? {
         guard start < buffer.count, let base = buffer.baseAddress,
               let found = memchr(base + start, Int32(HTTPSyntax.cr), buffer.count - start) else { return nil }
         let index = base.distance(to: found.assumingMemoryBound(to: UInt8.self))
-        guard index + 1 < buffer.count, buffer[index + 1] == HTTPSyntax.lf,
-              memchr(base + start, Int32(HTTPSyntax.lf), index - start) == nil else { return nil }
+        guard index + 1 < buffer.count, buffer[index + 1] == HTTPSyntax.lf else { return nil }
         return index
     }
 

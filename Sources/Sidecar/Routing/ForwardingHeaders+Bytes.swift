@@ -91,24 +91,27 @@ extension ForwardingHeaders {
         }
     }
 
-    /// The same with the client's address (nil: unknown) and proto as bytes.
+    /// The same with the client's address (nil: unknown) and proto as bytes, each looked at
+    /// once (for line breaks, and the address for a colon) though each is written twice.
     private static func writeForwardingFields(
         host: UnsafeBufferPointer<UInt8>, address: UnsafeBufferPointer<UInt8>?, proto: UnsafeBufferPointer<UInt8>, to out: inout ByteWriter
     ) {
+        let addressClean = address.map(holdsNoLineBreak) ?? true
+        let protoClean = holdsNoLineBreak(proto)
         out.write("X-Forwarded-For: " as StaticString)
-        if let address { writeValue(address, to: &out) } else { out.write("unknown" as StaticString) }
+        if let address { writeValue(address, clean: addressClean, to: &out) } else { out.write("unknown" as StaticString) }
         out.write("\r\nX-Forwarded-Proto: " as StaticString)
-        writeValue(proto, to: &out)
+        writeValue(proto, clean: protoClean, to: &out)
         out.write("\r\nX-Forwarded-Host: " as StaticString)
         out.write(host)
         out.write("\r\nForwarded: for=" as StaticString)
         if let address {
             if address.contains(0x3A) {
                 out.write("\"[" as StaticString)
-                writeValue(address, to: &out)
+                writeValue(address, clean: addressClean, to: &out)
                 out.write("]\"" as StaticString)
             } else {
-                writeValue(address, to: &out)
+                writeValue(address, clean: addressClean, to: &out)
             }
         } else {
             out.write("unknown" as StaticString)
@@ -116,13 +119,20 @@ extension ForwardingHeaders {
         out.write(";host=" as StaticString)
         writeQuotedIfNeeded(host, to: &out)
         out.write(";proto=" as StaticString)
-        writeValue(proto, to: &out)
+        writeValue(proto, clean: protoClean, to: &out)
         out.write("\r\n" as StaticString)
     }
 
-    /// ``appendValue(_:to:)`` through a writer: a line break becomes a space.
-    private static func writeValue(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout ByteWriter) {
-        for index in 0..<bytes.count where bytes[index] == 0x0D || bytes[index] == 0x0A {
+    /// Whether `bytes` hold no CR or LF.
+    private static func holdsNoLineBreak(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        for index in 0..<bytes.count where bytes[index] == 0x0D || bytes[index] == 0x0A { return false }
+        return true
+    }
+
+    /// ``appendValue(_:to:)`` through a writer: a line break becomes a space. `clean`: `bytes`
+    /// hold none (``holdsNoLineBreak(_:)``), and are copied as they are.
+    private static func writeValue(_ bytes: UnsafeBufferPointer<UInt8>, clean: Bool, to out: inout ByteWriter) {
+        guard clean else {
             for byte in bytes { out.write(byte == 0x0D || byte == 0x0A ? 0x20 : byte) }
             return
         }

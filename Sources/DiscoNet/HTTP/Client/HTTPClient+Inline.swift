@@ -125,8 +125,11 @@ private final class InlineClientExchange: @unchecked Sendable {
     func begin(connection: TCPConnection, key: String, authority: String, method: String, limit: Duration, relay: HTTPRelayFilter?,
                completion: @escaping (HTTPClient.InlineOutcome) -> Void, writeHead: (inout [UInt8]) -> Void) {
         self.connection = connection
-        self.key = key
-        self.authority = authority
+        // A reused exchange usually serves the same origin again, given the same strings: an
+        // equal one is kept (comparing the same string is cheaper than retaining it anew and
+        // releasing the old).
+        if self.key != key { self.key = key }
+        if self.authority != authority { self.authority = authority }
         self.method = method
         self.limit = limit
         self.relay = relay

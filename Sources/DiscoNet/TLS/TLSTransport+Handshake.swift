@@ -203,6 +203,7 @@ extension TLSTransport {
         discardAvailableInput()
         _ = Self.plaintextAnswer.withUnsafeBytes { tcp.write($0) }
         tcp.shutdownWrite()
+        context.countFailure()
         context.failureLog.log(.info, "\(context.configuration.label): \(peer) sent plain HTTP to the TLS port; answered 400")
         let target = timerTarget
         timer = loop.scheduleTimer(after: .seconds(2)) { target.target?.handshakeTimedOut() }

@@ -132,7 +132,9 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
         tcp.useLevelTriggered()
         tcp.setHandler(self)
         let target = timerTarget
-        timer = loop.scheduleTimer(after: context.configuration.handshakeTimeout) { target.target?.handshakeTimedOut() }
+        // The turn's clock, as the HTTP server's header deadline (armed next): a stalled handshake times out first.
+        let due = loop.turnNanoseconds &+ MonotonicClock.nanoseconds(context.configuration.handshakeTimeout)
+        timer = loop.scheduleTimer(at: due) { target.target?.handshakeTimedOut() }
         // A server waits for the client's first bytes; a client writes its hello when the
         // (connected) socket reports writable.
         handshakeBlockedOn = isServer ? .read : .write

@@ -34,13 +34,15 @@ public final class TCPConnection: Sendable {
 
     /// Connects to `address` (non-blocking connect, bounded by `timeout`), with TCP_NODELAY set,
     /// then layers the transport `transport` makes (plain TCP by default) and waits until it can
-    /// carry bytes (for TLS: the handshake, bounded by its own timeout; a failed handshake
-    /// throws ``NetworkError/Code/connectFailed`` with the reason).
+    /// carry bytes (for TLS: the handshake, bounded by its own timeout and by what is left of
+    /// `timeout`, then ``NetworkError/Code/connectTimeout``; a failed handshake throws
+    /// ``NetworkError/Code/connectFailed`` with the reason).
     public static func connect(
         to address: SocketAddress, timeout: Duration = .seconds(5), group: EventLoopGroup = .shared,
         transport factory: any ByteStreamTransportFactory = PlainTransportFactory(), serverName: String? = nil
     ) async throws -> TCPConnection {
         let loop = group.next()
+        let started = MonotonicClock.nowNanoseconds()
         let tcp = try await TCPTransport.connect(to: address, timeout: timeout, loop: loop)
         let role = TransportRole.client(serverName: serverName ?? address.host)
         // One hop: the transport is made, adopted and waited for before the loop handles any of
@@ -57,12 +59,28 @@ public final class TCPConnection: Sendable {
             }
             attempt.channel = connection.channel
             connection.channel.transport.whenReady { failure in
+                if let timer = attempt.handshakeTimer { loop.cancelTimer(timer) }
+                attempt.handshakeTimer = nil
+                guard !attempt.finished else { return }
+                attempt.finished = true
                 if let failure {
                     connection.channel.close(reason: failure)
                     continuation.resume(throwing: NetworkError(.connectFailed, peer: address.description, detail: failure.detail))
                 } else {
                     continuation.resume(returning: connection)
                 }
+            }
+            // A handshake is part of connecting: it gets what is left of `timeout` (nginx bounds
+            // an upstream's SSL handshake by proxy_connect_timeout the same way).
+            guard !attempt.finished else { return }
+            attempt.handshakeTimer = loop.scheduleTimer(at: started &+ MonotonicClock.nanoseconds(timeout)) {
+                attempt.handshakeTimer = nil
+                guard !attempt.finished else { return }
+                attempt.finished = true
+                let failure = NetworkError(.connectTimeout, peer: address.description,
+                                           detail: "the TLS handshake did not finish within the connect timeout (\(timeout))")
+                connection.channel.close(reason: failure)
+                continuation.resume(throwing: failure)
             }
         } onCancel: {
             attempt.channel?.close(reason: NetworkError(.cancelled, peer: address.description))
@@ -143,4 +161,8 @@ private final class ConnectAttempt: @unchecked Sendable {
     // @unchecked Sendable: `channel` is written and read only on the connecting loop (inside
     // `loop.run` and its `onCancel`, which also runs on the loop).
     var channel: TCPChannel?
+    /// Bounds the handshake by what is left of the connect timeout.
+    var handshakeTimer: TimerID?
+    /// The continuation has been resumed (the handshake ended or the timer fired).
+    var finished = false
 }

@@ -150,8 +150,23 @@ final class ServiceWriter: Sendable {
 
     // MARK: Reading back
 
-    /// This writer's numbers in the order the cluster's event log holds them (read from `pod`).
-    func numbersInLog(from pod: HarnessPod) async throws -> [Int] {
+    /// This writer's numbers in the order `pod`'s event log holds them, once it holds every
+    /// acknowledged one or `timeout` passed (then what it holds, for the caller to find what is
+    /// missing). `pod` reads its own applied log: after the cluster re-formed, a follower learns
+    /// that the last entries were committed from the new leader's next append, so a first read can
+    /// come before it applied them; a write truly lost never appears.
+    func numbersInLog(from pod: HarnessPod, timeout: Duration = .seconds(60)) async throws -> [Int] {
+        let acknowledged = Set(record.acknowledged)
+        var numbers: [Int] = []
+        try? await waitUntil("\(pod.name) to have applied every acknowledged write", timeout: timeout, pollEvery: .milliseconds(200)) {
+            numbers = try await self.numbersInLogNow(from: pod)
+            return acknowledged.isSubset(of: numbers)
+        }
+        return numbers.isEmpty ? try await numbersInLogNow(from: pod) : numbers
+    }
+
+    /// This writer's numbers in the order `pod`'s event log holds them now.
+    private func numbersInLogNow(from pod: HarnessPod) async throws -> [Int] {
         var numbers: [Int] = []
         var since: UInt64 = 0
         while true {

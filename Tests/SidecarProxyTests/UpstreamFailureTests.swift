@@ -22,6 +22,22 @@ struct UpstreamFailureTests {
         }
     }
 
+    /// A write sent on to the writer's sidecar that fails is named as such. Before, the error
+    /// said `upstream "local" (writer's address)`, as if this sidecar's own upstream had failed.
+    @Test func aFailedWriteToTheWriterNamesTheWritersSidecar() async throws {
+        let port = try FreePort.loopback()
+        let local = try await RecordingUpstream.start(name: "local")
+        let writer = FixedWriter(.remote(address: "127.0.0.1:\(port)", id: "n9"), peers: nil)
+        try await withProxy(proxyConfiguration([("local", local.address)]), nodeID: "n1", writer: writer) { proxy in
+            let response = try await HTTPClient().send(HTTPClientRequest(method: "POST", url: proxy.url + "/x", body: Array("w".utf8)))
+            #expect(response.status == 502)
+            let body = try json(response)
+            #expect(body["writer"]?.stringValue == "n9", "\(response.bodyText)")
+            #expect(body["upstream_addr"]?.stringValue == "127.0.0.1:\(port)")
+            #expect(body["error"]?.stringValue?.hasPrefix("the sidecar of writer \"n9\" (127.0.0.1:\(port))") == true, "\(response.bodyText)")
+        }
+    }
+
     @Test func anUpstreamThatNeverAnswersIs504AndOtherRoutesKeepWorking() async throws {
         let silent = try await ScriptedTCPUpstream(script: nil)
         let good = try await RecordingUpstream.start(name: "good")

@@ -16,11 +16,16 @@ public enum ProxyErrorResponse {
         return HTTPResponse(status: status, headers: all, bytes: Array((JSONValue.object(object).encoded() + "\n").utf8))
     }
 
-    /// The answer for a failed exchange with upstream `name` at `address`: 504 when it timed
-    /// out (connecting or waiting for its answer), 502 for everything else.
-    static func upstreamFailure(_ error: any Error, upstream name: String, address: String) -> HTTPResponse {
+    /// The answer for a failed exchange with upstream `name` at `address` — or, for a write sent
+    /// on to the writer, with `writer`'s sidecar at `address`, which passes it to its upstream
+    /// `name`: 504 when it timed out (connecting or waiting for its answer), 502 for everything else.
+    static func upstreamFailure(_ error: any Error, upstream name: String, address: String, writer: String? = nil) -> HTTPResponse {
         let (status, what) = classify(error)
-        return make(status, "upstream \(name.debugDescription) (\(address)) \(what)", fields: [("upstream", name), ("upstream_addr", address)])
+        guard let writer else {
+            return make(status, "upstream \(name.debugDescription) (\(address)) \(what)", fields: [("upstream", name), ("upstream_addr", address)])
+        }
+        return make(status, "the sidecar of writer \(writer.debugDescription) (\(address)), for its upstream \(name.debugDescription), \(what)",
+                    fields: [("upstream", name), ("upstream_addr", address), ("writer", writer)])
     }
 
     /// The status and a description of `error`, as the client is told.

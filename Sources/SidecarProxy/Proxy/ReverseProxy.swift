@@ -276,7 +276,8 @@ public final class ReverseProxy: Sendable {
                 metrics.upstreamFailure(upstreamName)
                 health.checkSoon(upstreamName)
                 logger.warning("\(request.method) \(request.path) to upstream \(upstreamName) (\(address)) failed: \(error)")
-                return ProxyErrorResponse.upstreamFailure(error, upstream: upstreamName, address: address)
+                let writer: String? = if case .writer(_, let writerID, _, _) = destination { writerID } else { nil }
+                return ProxyErrorResponse.upstreamFailure(error, upstream: upstreamName, address: address, writer: writer)
             }
         }
     }

@@ -34,7 +34,7 @@ public final class DNSRole: Role {
         var served = 0
         var omissions: [String] = []
         var rebuilds = 0
-        var eventsByType: [String: Int] = [:]
+        var eventsByType = EventTypeCounts()
         var lastEvent: UInt64 = 0
         var unknown: UnknownMembers
         /// When the zone must be rebuilt for a member whose grace ends.
@@ -151,7 +151,7 @@ public final class DNSRole: Role {
     private func consumed(_ event: ClusterEvent, logger: Logger) {
         let type = event.target.type ?? "untyped"
         state.withLock {
-            $0.eventsByType[type, default: 0] += 1
+            $0.eventsByType.count(type)
             $0.lastEvent = event.seq
         }
         logger.info("consumed event \(event.seq) (\(type))")
@@ -175,18 +175,18 @@ public final class DNSRole: Role {
         object.append(key: "serial", value: .number(JSONNumber(Int(state.serial))))
         object.append(key: "members_served", value: .number(JSONNumber(state.served)))
         object.append(key: "omissions", value: .array(state.omissions.map(JSONValue.string)))
-        object.append(key: "events_consumed", value: .number(JSONNumber(state.eventsByType.values.reduce(0, +))))
+        object.append(key: "events_consumed", value: .number(JSONNumber(state.eventsByType.total)))
         object.append(key: "last_event", value: .number(JSONNumber(state.lastEvent)))
         return .object(object)
     }
 
     public func metricLines() async -> [String] {
-        let (server, served, byType) = state.withLock { ($0.server, $0.served, $0.eventsByType) }
+        let (server, served, byType) = state.withLock { ($0.server, $0.served, $0.eventsByType.byType) }
         var lines = [
             "# HELP disco_dns_zone_members Members the DNS role's zone serves (not declared dead).",
             "# TYPE disco_dns_zone_members gauge",
             "disco_dns_zone_members \(served)",
-            "# HELP disco_dns_events_consumed_total Events for the dns role this node consumed, by type.",
+            "# HELP disco_dns_events_consumed_total Events for the dns role this node consumed, by type (the first 63 types by name, later ones as \"other\").",
             "# TYPE disco_dns_events_consumed_total counter",
         ]
         lines += byType.sorted { $0.key < $1.key }.map { "disco_dns_events_consumed_total{type=\"\(Self.escape($0.key))\"} \($0.value)" }

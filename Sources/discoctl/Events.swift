@@ -134,21 +134,31 @@ private func emit(_ line: String, consumer: String) -> Int32? {
     return fail("events", "cannot write to standard output (\(String(cString: strerror(error))))\(cursor)").code
 }
 
-/// Moves `consumer`'s cursor for `role` to `seq` (`POST /events/ack`); nil when stored, else the exit status.
+/// Moves `consumer`'s cursor for `role` to `seq` (`POST /events/ack`); nil when stored, else the
+/// exit status. The cluster stores it through its leader: while there is none (an election), or
+/// the leader it was sent on to cannot be reached, it is sent again until `-timeout` has passed
+/// (the cursor only moves forward, so sending it twice is harmless).
 private func acknowledge(_ api: NodeAPI, _ context: CommandContext, role: String, consumer: String, through seq: UInt64) async -> Int32? {
     let body = JSONValue.object(JSONObject([.init(key: "role", value: .string(role)), .init(key: "consumer", value: .string(consumer)),
                                             .init(key: "seq", value: .number(JSONNumber(seq)))]))
-    do {
-        let acked = try await api.send("POST", "/events/ack", json: body.encoded(), followRedirects: true)
-        guard acked.status == 200 else {
-            return fail("events", "the node at \(context.node.url) did not store \(consumer)'s cursor at \(seq) (\(acked.status)): "
-                        + acked.errorMessage).code
+    let deadline = ContinuousClock.now + context.timeout
+    while true {
+        let problem: String
+        do {
+            let acked = try await api.send("POST", "/events/ack", json: body.encoded(), followRedirects: true)
+            if acked.status == 200 { return nil }
+            problem = "the node at \(context.node.url) did not store \(consumer)'s cursor at \(seq) (\(acked.status)): " + acked.errorMessage
+            guard acked.status == 503 else { return fail("events", problem).code }
+        } catch {
+            problem = "\(error)"
         }
-        return nil
-    } catch {
-        return fail("events", "\(error)").code
+        guard ContinuousClock.now + ackRetryPause < deadline else { return fail("events", problem).code }
+        try? await Task.sleep(for: ackRetryPause)
     }
 }
+
+/// How long to wait before sending an acknowledgement again (a leader election takes about a second).
+private let ackRetryPause: Duration = .milliseconds(250)
 
 /// `#SEQ TIME index=N DATA`.
 func eventLine(_ event: JSONValue) -> String {

@@ -73,6 +73,33 @@ import Testing
         #expect(acks.withLock { $0 }.isEmpty, "acknowledged what it never printed: \(acks.withLock { $0 })")
     }
 
+    /// An acknowledgement the cluster cannot store for a moment (an election: 503 "no leader")
+    /// is sent again. Before, `discoctl events -consumer` (and `-follow`) exited 1 on the first
+    /// 503, leaving what it had printed unacknowledged, to be printed again by the next run.
+    @Test func anAcknowledgementRefusedDuringAnElectionIsSentAgain() async throws {
+        let acks = Mutex(0)
+        let server = try await HTTPServer.start { request in
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            var (status, body) = (200, "")
+            if request.path == "/events/cursor" {
+                body = #"{"role":"dns","consumer":"c1","seq":0}"#
+            } else if request.path == "/events/ack" {
+                let attempt = acks.withLock { count -> Int in count += 1; return count }
+                (status, body) = attempt < 3 ? (503, #"{"error":"no leader yet; retry"}"#) : (200, #"{"role":"dns","consumer":"c1","seq":1}"#)
+            } else {
+                body = #"{"role":"dns","events":[{"seq":1,"index":9,"time_ms":0,"data":{"type":"a","roles":["dns"]}}],"first_seq":1,"last_seq":1,"next_since":1}"#
+            }
+            return HTTPResponse(status: status, headers: headers, bytes: Array(body.utf8))
+        }
+        defer { Task { await server.shutdown(gracePeriod: .zero) } }
+        let outcome = try await Discoctl.run(["events", "-role", "dns", "-consumer", "c1", "-format", "jsonl", "-timeout", "30s",
+                                              "-addr", "127.0.0.1:\(server.localAddress.port)"])
+        #expect(outcome.status == 0, "\(outcome)")
+        #expect(Discoctl.lines(outcome).count == 1, "\(outcome)")
+        #expect(acks.withLock { $0 } == 3)
+    }
+
     /// `discoctl` ignores SIGPIPE (its sockets need that), so a write to a standard output that
     /// is gone (a reader that exited, a full disk) failed silently: a consumer run printed
     /// nothing, yet acknowledged every page and exited 0, and its events were lost to the

@@ -159,9 +159,13 @@ extension Node {
                 return APIResponse.error(400, "wait=\(text) must be between 0s and 60s")
             }
         }
-        if let role = query["role"] { return await eventsForRole(role, since: since, limit: limit, wait: wait) }
+        let (store, read) = (store, (since: since, limit: limit, wait: wait))
+        if let role = query["role"] {
+            guard wait > .zero else { return await eventsForRole(role, since: since, limit: limit, wait: wait) }
+            return await longPolls.run { await self.eventsForRole(role, since: read.since, limit: read.limit, wait: read.wait) }
+        }
         let page = wait > .zero
-            ? await store.waitForEvents(since: since, limit: limit, timeout: wait)
+            ? await longPolls.run { await store.waitForEvents(since: read.since, limit: read.limit, timeout: read.wait) }
             : store.events(since: since, limit: limit)
         if page.missedEvents(since: since) { return Self.trimmed(since: since, page: page) }
         var headers = HTTPHeaders()

@@ -77,6 +77,8 @@ extension Node {
             // Started first, stopped last: the API answers while leadership is handed over.
             Entry(ServiceFunction { [self] in
                 try? await gracefulShutdown()
+                // Long polls answer now (with what there is), not cut off after the grace period.
+                longPolls.endAll()
                 await runtime.withLock { $0.httpServer }?.shutdown(gracePeriod: .seconds(2))
             }, name: "http-api"),
             Entry(ServiceFunction { [self] in

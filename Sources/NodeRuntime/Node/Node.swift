@@ -48,6 +48,8 @@ public final class Node: Service {
     let membershipChanges = AsyncLock()
     /// ``shutdown()`` asks here; `run()` passes it on to its service group.
     let stopRequest = StopRequest()
+    /// The API's long polls, ended when the node begins to shut down.
+    let longPolls = LongPolls()
     /// Opened once the node learns it was removed (it then stops after a linger).
     let removalNoticed = Latch()
     /// Opened once a live member performs every role of `cluster.bootstrapNeeds` (at once

@@ -334,6 +334,9 @@ public final class ReverseProxy: Sendable {
                 }
             } catch {
                 let stalled = watchdog.finish(watch)
+                // The client went away (or the upstream failed): the rest of the body will not
+                // be read, so its connection closes now rather than when the response is released.
+                body.close()
                 if error is HTTPClientError {
                     metrics.upstreamFailure(upstream)
                     logger.warning("upstream \(upstream) (\(address)) response body failed half-way; the client's connection is closed: "

@@ -75,6 +75,28 @@ struct HTTPClientStreamingTests {
         }
     }
 
+    /// The same from a task on one of the client's loops, where the request is timed by a loop
+    /// timer (a proxy forwarding a request). Cancelling that timer is lazy: it stays queued until
+    /// its deadline, and it used to keep the response (through the task it would cancel), so
+    /// a dropped body held its connection open, unread, for the whole timeout (here an hour).
+    @Test func aBodyDroppedOnALoopClosesItsConnectionBeforeTheTimeout() async throws {
+        let group = try EventLoopGroup(threads: 1, name: "client-loop-test")
+        let client = HTTPClient(group: group)
+        try await withServer(responder: Self.streaming(pieces: 128)) { server in
+            let url = "http://\(server.localAddress)/big"
+            let first = try await Task(executorPreference: group.next()) {
+                let response = try await client.execute(HTTPClientRequest(url: url), timeout: .seconds(3600))
+                var iterator = response.body.makeAsyncIterator()
+                return try await iterator.next()?.count ?? 0
+                // Dropped here with most of the body unread.
+            }.value
+            #expect(first > 0)
+            try await waitUntil("server sees the dropped response's connection closed", timeout: .seconds(20)) { server.openConnections == 0 }
+        }
+        await client.shutdown()
+        group.shutdown()
+    }
+
     @Test func bodylessResponsesReturnTheirConnectionWithoutBeingRead() async throws {
         let client = HTTPClient()
         let responder = HTTPResponder { _ in HTTPResponse(status: 204) }

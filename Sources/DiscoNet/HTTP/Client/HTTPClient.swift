@@ -251,20 +251,48 @@ public final class HTTPClient: Sendable {
         _ limit: Duration, on loop: EventLoop, host: String, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
         let work = Task(executorPreference: loop) { try await body() }
-        let expired = Atomic<Bool>(false)
-        let timer = loop.scheduleTimer(after: limit) {
-            expired.store(true, ordering: .relaxed)
-            work.cancel()
-        }
+        let watch = LoopDeadlineWatch(work)
+        let timer = loop.scheduleTimer(after: limit) { watch.expire() }
         let result = await withTaskCancellationHandler { await work.result } onCancel: { work.cancel() }
-        if loop.inLoop { loop.cancelTimer(timer) } else { loop.execute { loop.cancelTimer(timer) } }
+        if loop.inLoop { watch.end(timer, on: loop) } else { loop.execute { watch.end(timer, on: loop) } }
         // Expired even when the body succeeded: the timer can fire after the body's last read
         // completed but before it returned, and that cancellation closes the connection the
         // value still reads from. The deadline passed, so it is a timeout either way (a dropped
         // response closes its connection when released).
-        if expired.load(ordering: .relaxed) {
+        if watch.expired.load(ordering: .relaxed) {
             throw HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)")
         }
         return try result.get()
+    }
+}
+
+/// What the timer of ``HTTPClient/withDeadline(_:host:_:)`` on a loop reaches: the task to
+/// cancel, let go once the work has ended. A cancelled timer stays queued until its deadline
+/// (cancellation is lazy, see `TimerQueue`), and a task handle keeps the task's result: a
+/// timer capturing the task would keep a streamed response, and its upstream connection,
+/// alive for the whole timeout after the caller dropped it (a proxy whose client went away
+/// mid-body held the upstream connection open, unread, for the read timeout).
+/// Loop-confined but for ``expired``.
+private final class LoopDeadlineWatch<T: Sendable>: @unchecked Sendable {
+    // @unchecked Sendable: `work` is touched only on the loop (the timer, and `end` called on
+    // or sent to the loop); `expired` is atomic, read by the caller on any thread.
+    private var work: Task<T, any Error>?
+    let expired = Atomic<Bool>(false)
+
+    init(_ work: Task<T, any Error>) {
+        self.work = work
+    }
+
+    /// The deadline passed: cancel the work (which closes the connection it uses).
+    func expire() {
+        guard let work else { return }
+        expired.store(true, ordering: .relaxed)
+        work.cancel()
+    }
+
+    /// The work ended: let it go and cancel the timer.
+    func end(_ timer: TimerID, on loop: EventLoop) {
+        work = nil
+        loop.cancelTimer(timer)
     }
 }

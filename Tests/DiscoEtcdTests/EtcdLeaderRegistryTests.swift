@@ -64,9 +64,12 @@ import DiscoTestKit
 
     @Test func renewedRecordOutlivesItsTTL() async throws {
         try await withEtcd { etcd in
-            let writer = registry(etcd.endpoints, ttl: .seconds(2))
+            // 5 s: a loaded machine can run this task a couple of seconds late (a 2 s lease
+            // expired between two renewals in a clean-clone run); the loop still outlives it.
+            let ttl: Duration = .seconds(5)
+            let writer = registry(etcd.endpoints, ttl: ttl)
             _ = try await writer.createIfAbsent(record("1"))
-            let until = ContinuousClock.now + .seconds(5)
+            let until = ContinuousClock.now + ttl + .milliseconds(1500)
             while ContinuousClock.now < until {
                 try await writer.renew()
                 #expect(try await writer.read()?.record.id == "1")

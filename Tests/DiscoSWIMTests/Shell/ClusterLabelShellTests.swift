@@ -29,7 +29,14 @@ import Testing
             try await waitForConvergence(alpha)
             let reused = alpha[2]
             await reused.shutdown()  // a crash: no leave
-            let impostor = try await group.start("n2", port: reused.address.port, logLevel: Self.quiet, configure: Self.labelled("beta"))
+            // The port can be held for a while by a connection of a test running beside this one
+            // (the OS hands out its ephemeral ports from the same range): bind until it is free.
+            var started: SWIM.Shell?
+            try await waitUntil("n2's port to be free for beta's n2", timeout: .seconds(60), pollEvery: .milliseconds(200)) {
+                started = try? await group.start("n2", port: reused.address.port, logLevel: Self.quiet, configure: Self.labelled("beta"))
+                return started != nil
+            }
+            let impostor = try #require(started)
             let betaPeer = try await group.start("m1", logLevel: Self.quiet, configure: Self.labelled("beta"))
             try await betaPeer.join(seeds: [impostor.address])
             let beta = [impostor, betaPeer]

@@ -21,14 +21,16 @@ struct SlowPeerTests {
             })
         })
         var configuration = proxyConfiguration([("big", upstream.localAddress)])
-        configuration.readTimeout = .milliseconds(500)
+        // 1.5 s, not 500 ms: the upstream runs in this process, and on a loaded machine it was
+        // itself late by more than 500 ms, which the watchdog rightly counted against it.
+        configuration.readTimeout = .milliseconds(1500)
         try await withProxy(configuration) { proxy in
             let client = try await TCPConnection.connect(to: try #require(proxy.localAddress))
             try await client.write(Array("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
             var received = try #require(try await client.read())
             // The client stops reading (a paused download) for several read timeouts: the
             // buffers fill and the proxy waits for the client, not for the upstream.
-            try await Task.sleep(for: .seconds(3))
+            try await Task.sleep(for: .seconds(6))
             while let more = try await client.read() { received += more }
             client.close()
             let text = String(decoding: received.prefix(200), as: UTF8.self)

@@ -141,13 +141,7 @@ extension ForwardingHeaders {
 
     /// ``appendQuotedIfNeeded(_:to:)`` through a writer (at most twice the bytes and two quotes).
     private static func writeQuotedIfNeeded(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout ByteWriter) {
-        var token = !bytes.isEmpty
-        var needsEscape = false
-        for index in 0..<bytes.count {
-            let byte = bytes[index]
-            if !HTTPToken.isTokenByte(byte) { token = false }
-            if byte == 0x22 || byte == 0x5C || byte == 0x0D || byte == 0x0A { needsEscape = true }
-        }
+        let (token, needsEscape) = quoting(bytes)
         if token {
             out.write(bytes)
             return

@@ -198,9 +198,10 @@ public enum ForwardingHeaders {
         value.withBorrowedUTF8 { appendQuotedIfNeeded($0, to: &out) }
     }
 
-    /// ``quotedIfNeeded(_:)`` of UTF-8 bytes, written into `out`.
-    @usableFromInline
-    static func appendQuotedIfNeeded(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+    /// Whether `bytes` can go as they are (a token), and if not, whether the quoted string
+    /// needs escapes (`"`, `\`) or line breaks replaced: one pass for both writers.
+    @usableFromInline @inline(__always)
+    static func quoting(_ bytes: UnsafeBufferPointer<UInt8>) -> (token: Bool, needsEscape: Bool) {
         // Index loops: the generic `allSatisfy`/`contains(where:)` walk an iterator byte by byte.
         var token = !bytes.isEmpty
         var needsEscape = false
@@ -209,6 +210,13 @@ public enum ForwardingHeaders {
             if !HTTPToken.isTokenByte(byte) { token = false }
             if byte == 0x22 || byte == 0x5C || byte == 0x0D || byte == 0x0A { needsEscape = true }
         }
+        return (token, needsEscape)
+    }
+
+    /// ``quotedIfNeeded(_:)`` of UTF-8 bytes, written into `out`.
+    @usableFromInline
+    static func appendQuotedIfNeeded(_ bytes: UnsafeBufferPointer<UInt8>, to out: inout [UInt8]) {
+        let (token, needsEscape) = quoting(bytes)
         if token {
             out.append(contentsOf: bytes)
             return

@@ -115,24 +115,80 @@ public struct RateLimiter: Sendable {
     /// (``SharedRateLimiter``). The state becomes the most recently used, and is created as for a
     /// request; when the zone has no room for it even after evicting, the charge is dropped.
     public mutating func absorb(zone: Int, key: RateLimitKey, requests: Int, now: Int64) {
-        guard key.isAccountable, requests > 0 else { return }
-        let record: Int32
-        if let found = tables[zone].find(key) {
-            tables[zone].touch(found)
-            record = found
-        } else {
-            expire(zone: zone, force: false, now: now)
-            if !tables[zone].hasRoom(keyLength: key.bytes.count) {
-                expire(zone: zone, force: true, now: now)
-                guard tables[zone].hasRoom(keyLength: key.bytes.count) else { return }
-            }
-            record = tables[zone].insert(key)
-        }
+        guard key.isAccountable, requests > 0, let record = state(zone: zone, key: key, now: now) else { return }
         let (excess, elapsed) = excessNow(record, zone: zone, now: now)
         // The first request as usual, the others in the same millisecond: 1000 each. Capped far
         // below overflow (a bucket that full drains for years anyway).
         let others = Int64(min(requests - 1, 1 << 40)) * 1000
         store(min(excess + others, Int64.max / 4), elapsed: elapsed, in: record, zone: zone, now: now)
+    }
+
+    // MARK: Deciding around a check
+
+    /// The rejection ``decide(_:keys:now:)`` would answer at `now` (the first limit whose excess
+    /// would pass its burst), or nil when it would let the request through; nothing is charged,
+    /// created or made recently used. With ``charge(_:keys:now:)``, for requests that are only
+    /// counted when a check that takes time refuses them (the proxy's API-key check): a key over
+    /// its limit is refused before the check, as ``decide(_:keys:now:)`` would, and one under it
+    /// is charged only after the check refused it.
+    public func rejection(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision? {
+        precondition(keys.count == policy.limits.count, "\(keys.count) keys for \(policy.limits.count) limits")
+        for (position, limit) in policy.limits.enumerated() where keys[position].isAccountable {
+            guard let record = tables[limit.zone].find(keys[position]) else { continue }
+            let excess = excessNow(record, zone: limit.zone, now: now).excess
+            if excess > limit.burstMilli {
+                return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: position, excess: excess)
+            }
+        }
+        return nil
+    }
+
+    /// Charges a request already let through (``rejection(_:keys:now:)`` did not refuse it) to
+    /// every limit, beyond its burst if need be: requests that passed that look together, before
+    /// any of them was charged, all count, so the key stays refused until the bucket has drained
+    /// them all. The decision: rejected by the first limit this charge took past its burst (the
+    /// request went over the limit), else passed or delayed as ``decide(_:keys:now:)`` would
+    /// have decided it; unlimited when no limit applied. A zone without room for a new state
+    /// even after evicting does not count the request.
+    public mutating func charge(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision {
+        precondition(keys.count == policy.limits.count, "\(keys.count) keys for \(policy.limits.count) limits")
+        var applied = false
+        var over: (limit: Int, excess: Int64)?
+        var longest: (delay: Int64, limit: Int, excess: Int64) = (0, 0, 0)
+        for (position, limit) in policy.limits.enumerated() where keys[position].isAccountable {
+            guard let record = state(zone: limit.zone, key: keys[position], now: now) else { continue }
+            applied = true
+            let (excess, elapsed) = excessNow(record, zone: limit.zone, now: now)
+            store(min(excess, Int64.max / 4), elapsed: elapsed, in: record, zone: limit.zone, now: now)
+            if excess > limit.burstMilli {
+                if over == nil { over = (position, excess) }
+                continue
+            }
+            let delay = LimitReqArithmetic.delay(excess: excess, threshold: limit.delay.thresholdMilli, rate: rate(limit))
+            if delay > 0, delay >= longest.delay { longest = (delay, position, excess) }
+        }
+        guard applied else { return RateLimitDecision(outcome: .unlimited, dryRun: policy.dryRun) }
+        if let over {
+            let status = policy.limits[over.limit].status
+            return RateLimitDecision(outcome: .rejected(status: status), dryRun: policy.dryRun, limit: over.limit, excess: over.excess)
+        }
+        guard longest.delay > 0 else { return RateLimitDecision(outcome: .passed, dryRun: policy.dryRun) }
+        return RateLimitDecision(outcome: .delayed(milliseconds: longest.delay), dryRun: policy.dryRun, limit: longest.limit, excess: longest.excess)
+    }
+
+    /// `key`'s state in `zone`, made the most recently used, or created (freeing or evicting as
+    /// for a request); nil when the zone has no room for it even after evicting.
+    private mutating func state(zone: Int, key: RateLimitKey, now: Int64) -> Int32? {
+        if let found = tables[zone].find(key) {
+            tables[zone].touch(found)
+            return found
+        }
+        expire(zone: zone, force: false, now: now)
+        if !tables[zone].hasRoom(keyLength: key.bytes.count) {
+            expire(zone: zone, force: true, now: now)
+            guard tables[zone].hasRoom(keyLength: key.bytes.count) else { return nil }
+        }
+        return tables[zone].insert(key)
     }
 
     private enum LookUp {

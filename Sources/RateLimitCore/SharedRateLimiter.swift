@@ -103,6 +103,23 @@ public struct SharedRateLimiter: Sendable {
         return decision
     }
 
+    /// ``RateLimiter/rejection(_:keys:now:)``: whether a request would be rejected now, charging nothing.
+    public func rejection(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision? {
+        limiter.rejection(policy, keys: keys, now: now)
+    }
+
+    /// Charges a request like ``RateLimiter/charge(_:keys:now:)`` (beyond the burst if need be)
+    /// and counts it for the shared zones it names.
+    public mutating func charge(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision {
+        let decision = limiter.charge(policy, keys: keys, now: now)
+        if !sharedZones.isEmpty, decision.outcome != .unlimited {
+            for (index, limit) in policy.limits.enumerated() where sharedZones.contains(limit.zone) && keys[index].isAccountable {
+                count(PendingKey(zone: limit.zone, key: keys[index]))
+            }
+        }
+        return decision
+    }
+
     /// Time passed: at each exchange interval, the counts to send (when there are any) and the
     /// next tick. The first call starts the schedule.
     public mutating func tick(now: Int64) -> [Effect] {

@@ -73,7 +73,7 @@ struct PolicyTests {
         store.put(try APIKeyRecord.hashing(appID: "gone", key: "old-key"))
         store.revoke(appID: "gone")
         #expect(key.count == 43)
-        try await withProxy(try configuration(upstream, limits: ["key=app_id rate=1r/m burst=1 nodelay status=429"], keys: true), keys: store) { proxy in
+        try await withProxy(try configuration(upstream, limits: ["key=app_id rate=1r/m burst=5 nodelay status=429"], keys: true), keys: store) { proxy in
             let client = HTTPClient()
             func post(_ headers: HTTPHeaders) async throws -> HTTPClientResponse {
                 try await client.send(HTTPClientRequest(method: "POST", url: proxy.url + "/tx", headers: headers, body: Array("{}".utf8)))
@@ -92,11 +92,14 @@ struct PolicyTests {
             #expect(good.status == 200)
             let seen = try #require(upstream.requests.first)
             #expect(seen.headers["app_id"] == nil && seen.headers["app_key"] == nil, "credentials reached the upstream: \(seen.headers)")
-            // Reads need no key; the per-key zone counts only app1's requests.
+            // Reads need no key; the per-key zone counts app1's requests as app1's (1 + burst 5)
+            // and the refused ones as this client's (1 + burst 5 too: a seventh is over).
             #expect(try await client.send(HTTPClientRequest(url: proxy.url + "/")).status == 200)
-            #expect(try await post(["app_id": "app1", "app_key": key]).status == 200)
+            for _ in 0..<5 { #expect(try await post(["app_id": "app1", "app_key": key]).status == 200) }
             #expect(try await post(["app_id": "app1", "app_key": key]).status == 429)
-            #expect(proxy.metrics.authFailures == 5)
+            #expect(try await post(["app_id": "app1", "app_key": key + "x"]).status == 403)
+            #expect(try await post(["app_id": "app1", "app_key": key + "x"]).status == 429)
+            #expect(proxy.metrics.authFailures == 6)
             await client.shutdown()
         }
         await upstream.stop()

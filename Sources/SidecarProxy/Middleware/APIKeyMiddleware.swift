@@ -24,6 +24,13 @@ public struct APIKeyMiddleware: HTTPMiddleware {
 
     public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         guard settings.requiresKey(method: request.method) else { return try await next(request) }
+        if let refusal = await check(request) { return refusal }
+        return try await next(request)
+    }
+
+    /// Checks the key of a request whose method needs one: nil when it is accepted, else the
+    /// refusal to answer (401, 403), counted and logged.
+    func check(_ request: HTTPStreamingRequest) async -> HTTPResponse? {
         let id = APIKeySettings.appIDHeader
         let key = APIKeySettings.appKeyHeader
         guard let appID = request.headers[id], !appID.isEmpty, let appKey = request.headers[key], !appKey.isEmpty else {
@@ -40,7 +47,7 @@ public struct APIKeyMiddleware: HTTPMiddleware {
         guard !record.revoked else {
             return refuse("revoked", "the API key of \(id) \(appID.prefix(64).debugDescription) was revoked", request)
         }
-        return try await next(request)
+        return nil
     }
 
     private func refuse(_ reason: String, _ message: String, _ request: HTTPStreamingRequest) -> HTTPResponse {

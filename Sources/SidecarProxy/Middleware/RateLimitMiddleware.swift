@@ -16,10 +16,11 @@ import Synchronization
 /// checks: a request refused for its key has been charged by then, so a client guessing keys is
 /// limited by its address, and one the limiter refuses costs no key check. Only `key=app_id`
 /// limits must wait for the check on a request that needs a key (the header proves nothing
-/// before it): they run in ``afterAPIKeys``, behind the ``APIKeyMiddleware``, so a request refused
-/// for its key is charged to no application. Such a request is decided in two steps, each with
-/// nginx's rules for the limits it holds (the address and header limits, then the `app_id`
-/// ones). A request that needs no key is decided once, here, by every limit.
+/// before it): they run around the key check (``aroundAPIKeys(_:)``), which charges an accepted
+/// request to its application and a refused one to its client's address, never to the
+/// application it named. Such a request is decided in two steps, each with nginx's rules for the
+/// limits it holds (the address and header limits, then the `app_id` ones). A request that needs
+/// no key is decided once, here, by every limit.
 ///
 /// Shared zones (``RateLimitConfiguration/sharedZones``) run through ``SharedRateLimiter``: the
 /// requests charged to them are counted for ``tick()``, which ``SharedZoneExchange`` calls every
@@ -30,22 +31,22 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     /// those decided after it (a request that needs one).
     private let all: Stage
     private let beforeKeys: Stage
-    private let afterKeys: Stage
-    /// Which requests carry an API key the ``APIKeyMiddleware`` checks, between this middleware and
-    /// ``afterAPIKeys`` (nil: none): only theirs is an `app_id` a `key=app_id` zone may count by.
-    private let apiKeys: APIKeySettings?
+    let afterKeys: Stage
+    /// Which requests carry an API key the ``APIKeyMiddleware`` checks, behind this middleware and
+    /// inside ``aroundAPIKeys(_:)`` (nil: none): only theirs is an `app_id` a `key=app_id` zone may count by.
+    let apiKeys: APIKeySettings?
     /// Whether a zone keys requests by a header (not only by the client's address).
     let keysByHeader: Bool
     /// Checks a request's hop claim (the proxy's check): a proven hop was limited at the sidecar
     /// its client reached, so it is not charged again here (nil: hops are charged).
-    private let provenHop: (@Sendable (HTTPStreamingRequest) -> Bool)?
-    private let limiter: Mutex<SharedRateLimiter>
+    let provenHop: (@Sendable (HTTPStreamingRequest) -> Bool)?
+    let limiter: Mutex<SharedRateLimiter>
     private let metrics: ProxyMetrics
     private let logger: Logger
-    private let epoch = ContinuousClock.now
+    let epoch = ContinuousClock.now
 
-    /// `apiKeys`: the settings of the ``APIKeyMiddleware`` that runs after this one and before
-    /// ``afterAPIKeys`` (nil when API keys are off). `provenHop`: whether a request carrying the
+    /// `apiKeys`: the settings of the ``APIKeyMiddleware`` that runs after this one, wrapped by
+    /// ``aroundAPIKeys(_:)`` (nil when API keys are off). `provenHop`: whether a request carrying the
     /// hop header is another sidecar's proven hop (``ReverseProxy``'s check, which then takes
     /// this verdict).
     public init(configuration: RateLimitConfiguration, apiKeys: APIKeySettings? = nil, metrics: ProxyMetrics, logger: Logger,
@@ -97,23 +98,7 @@ public final class RateLimitMiddleware: HTTPMiddleware {
         try await handle(request, next: next, afterKeys: false)
     }
 
-    /// The `key=app_id` limits of requests that need an API key, to run right behind the
-    /// ``APIKeyMiddleware`` (so only on requests whose key it accepted); nil when there are none
-    /// or API keys are off.
-    public var afterAPIKeys: (any HTTPMiddleware)? {
-        apiKeys != nil && !afterKeys.isEmpty ? AfterAPIKeys(limits: self) : nil
-    }
-
-    private struct AfterAPIKeys: HTTPMiddleware {
-        let limits: RateLimitMiddleware
-
-        func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
-            guard limits.apiKeys?.requiresKey(method: request.method) ?? false else { return try await next(request) }
-            return try await limits.handle(request, next: next, afterKeys: true)
-        }
-    }
-
-    private func handle(_ request: HTTPStreamingRequest, next: HTTPResponder, afterKeys: Bool) async throws -> HTTPResponse {
+    func handle(_ request: HTTPStreamingRequest, next: HTTPResponder, afterKeys: Bool) async throws -> HTTPResponse {
         // A write another sidecar forwards here was limited there, by its own client: charged
         // again here it would count twice, and by that sidecar's address, one bucket for all of
         // its clients. Only a proven hop passes; a claimed one is limited as a client's request.
@@ -155,7 +140,7 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     /// Decides for one request before its API key is checked (charging it to its zones, counting
     /// and logging the decision): the middleware's decision, also taken by the proxy's inline
     /// path. A request that needs no key is decided by every limit; one that needs a key by all
-    /// but the `key=app_id` limits (``afterAPIKeys`` decides those).
+    /// but the `key=app_id` limits (``aroundAPIKeys(_:)`` decides those).
     public func verdict(method: String, path: String, headers: HTTPHeaders, remoteAddress: SocketAddress?) -> Verdict {
         verdict(stage(method: method, afterKeys: false), method: method, path: path, headers: headers, remoteAddress: remoteAddress)
     }
@@ -178,13 +163,17 @@ public final class RateLimitMiddleware: HTTPMiddleware {
         case .forwardAfter(let milliseconds):
             return .forwardAfter(.milliseconds(milliseconds))
         case .reject(let status):
-            let zone = decision.limit.map { stage.zoneNames[$0] } ?? ""
-            return .reject(ProxyErrorResponse.make(status, "rate limit exceeded in zone \(zone.debugDescription); slow down and retry later",
-                                                   fields: [("zone", zone)]))
+            return .reject(Self.rejection(status, zone: decision.limit.map { stage.zoneNames[$0] } ?? ""))
         }
     }
 
-    private func record(_ decision: RateLimitDecision, stage: Stage, method: String, path: String, remoteAddress: SocketAddress?) {
+    /// The answer to a request a limit of `zone` rejects.
+    static func rejection(_ status: Int, zone: String) -> HTTPResponse {
+        ProxyErrorResponse.make(status, "rate limit exceeded in zone \(zone.debugDescription); slow down and retry later",
+                                fields: [("zone", zone)])
+    }
+
+    func record(_ decision: RateLimitDecision, stage: Stage, method: String, path: String, remoteAddress: SocketAddress?) {
         let status = decision.nginxStatus
         guard !status.isEmpty else { return }
         let zone = stage.zoneNames[decision.limit ?? 0]
@@ -227,7 +216,7 @@ public final class RateLimitMiddleware: HTTPMiddleware {
 
     /// Some of the policy's limits, decided together with nginx's rules: their own policy (same
     /// dry run), each limit's key source and zone name.
-    private struct Stage: Sendable {
+    struct Stage: Sendable {
         let policy: LimitReqPolicy
         let sources: [RateLimitKeySource]
         let zoneNames: [String]

@@ -82,12 +82,13 @@ public final class SidecarProxyServer: Sendable {
             endpoints.exchange = exchange
             // Rate limits before the key check, as nginx's limit_req (preaccess) runs before access
             // checks: a request refused for its key is charged, and one the limiter refuses costs
-            // no key check. Only key=app_id limits wait for the check (afterAPIKeys).
+            // no key check. Only key=app_id limits wait for the check (aroundAPIKeys): an accepted
+            // key is charged to its application, a refused one to its client's address.
             var middleware: [any HTTPMiddleware] = [endpoints]
             if rateLimit.isActive { middleware.append(rateLimit) }
             if configuration.apiKeys.enabled {
-                middleware.append(APIKeyMiddleware(settings: configuration.apiKeys, store: keys, metrics: metrics, logger: logger))
-                if rateLimit.isActive, let afterKeys = rateLimit.afterAPIKeys { middleware.append(afterKeys) }
+                let check = APIKeyMiddleware(settings: configuration.apiKeys, store: keys, metrics: metrics, logger: logger)
+                middleware.append(rateLimit.isActive ? rateLimit.aroundAPIKeys(check) : check)
             }
             if configuration.inlineLane {
                 settings.inlineHandler = ProxyInlineLane(proxy: proxy, apiKeys: configuration.apiKeys.enabled ? configuration.apiKeys : nil,

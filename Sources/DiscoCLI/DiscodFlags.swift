@@ -130,7 +130,8 @@ public struct DiscodFlags: Sendable {
         bootstrapExpect = set.int("bootstrap-expect", default: 0, usage: "Voters, counting this node, to wait for before bootstrapping a new cluster;\n"
                                   + "the same on every node (needs -join, or -disco-mode dns or dns-srv)", group: formation, typeName: "n")
         bootstrapExpectTimeout = set.duration("bootstrap-expect-timeout", default: .seconds(120), usage: "How long a new node waits for -bootstrap-expect voters before it exits 1\n"
-                                                  + "(a node that already has state never exits for this)", group: formation)
+                                                  + "(with -consensus etcd, waiting for etcd counts; a node that already has state,\n"
+                                                  + "or with etcd records that it is a member, never exits for this)", group: formation)
         clusterConnectTimeout = set.duration("cluster-connect-timeout", default: .seconds(2), usage: "Timeout for one join or notify request to one peer", group: formation)
         reapLearnerTimeout = set.duration("reap-learner-timeout", default: .seconds(3600), usage: "The leader removes a learner (a joiner not yet promoted, or a -raft-non-voter node)\n"
                                                 + "that has not answered for this long; 0 never removes one", group: formation)

@@ -141,6 +141,7 @@ extension EtcdConsensusLog {
             } catch {
                 if Task.isCancelled { return }
                 noteError(error)
+                state.withLock { $0.failedReads += 1 }
                 try? await Task.sleep(for: configuration.retryInterval)
             }
         }

@@ -83,6 +83,10 @@ public final class EtcdConsensusLog: Sendable {
         public var removedBy: NodeID?
         /// The last failure talking to etcd, cleared by the next success.
         public var lastError: String?
+        /// Times following etcd failed since the engine started: a whole read of the state under
+        /// the key, or the watch after it. Each is retried after ``Configuration/retryInterval``,
+        /// so while etcd cannot be reached this counts the attempts to read it.
+        public var failedReads: Int
         /// Why the engine stopped applying (a snapshot that does not restore, the cluster
         /// re-created under its key), if it did.
         public var failure: String?
@@ -137,7 +141,8 @@ public final class EtcdConsensusLog: Sendable {
             return Status(isLeader: leads, leader: follows ? leader : nil,
                           term: follows ? leaderKey?.createRevision ?? 0 : 0, lastIndex: state.lastIndex, appliedIndex: state.appliedIndex,
                           config: state.config, initialized: state.clusterRevision != nil, synced: state.synced, live: Set(state.live.keys),
-                          removed: state.removed, removedBy: state.removedBy, lastError: state.lastError, failure: state.failure, isStopped: state.stopped)
+                          removed: state.removed, removedBy: state.removedBy, lastError: state.lastError, failedReads: state.failedReads,
+                          failure: state.failure, isStopped: state.stopped)
         }
     }
 
@@ -217,6 +222,8 @@ struct EngineState {
     var removed = false
     var removedBy: NodeID?
     var lastError: String?
+    /// Failed reads of the whole state (``EtcdConsensusLog/resync()``) or of the watch after it.
+    var failedReads = 0
     var failure: String?
     var stopped = false
     var subscribers: [UInt64: LeadershipSubscriber] = [:]

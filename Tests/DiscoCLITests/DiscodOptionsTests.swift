@@ -246,7 +246,8 @@ import NodeRuntime
             #expect(usage.contains("\n\(heading)\n"))
         }
         #expect(usage.contains("  -bootstrap-expect-timeout duration\n    How long a new node waits for -bootstrap-expect voters "
-                               + "before it exits 1\n    (a node that already has state never exits for this) (default 2m0s)"))
+                               + "before it exits 1\n    (with -consensus etcd, waiting for etcd counts; a node that already has state,\n"
+                               + "    or with etcd records that it is a member, never exits for this) (default 2m0s)"))
         #expect(usage.contains(#"(default "localhost:4001")"#))
     }
 

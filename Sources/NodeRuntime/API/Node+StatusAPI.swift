@@ -92,6 +92,15 @@ extension Node {
             "rounds": .number(JSONNumber(bootstrapRounds)),
             "last_error": runtime.withLock({ $0.bootstrap })?.progress.lastError.map(JSONValue.string) ?? .null,
         ]
+        let external = consensus.externalState
+        let consensusJSON: JSONValue = [
+            "engine": .string(external?.system ?? "raft"), "state_known": .bool(raft.stateKnown),
+            "endpoints": external.map { .array($0.endpoints.map(JSONValue.string)) } ?? .null,
+            "key": external.map { .string($0.key) } ?? .null,
+            "member_recorded": external.map { .bool(directory.recordsEtcdMembership(key: $0.key)) } ?? .null,
+            "failed_reads": external.map { .number(JSONNumber($0.failedReads)) } ?? .null,
+            "last_error": external?.lastError.map(JSONValue.string) ?? .null,
+        ]
         let retained = store.retainedEvents
         let events: JSONValue = [
             "first_seq": .number(JSONNumber(store.firstSeq)), "last_seq": .number(JSONNumber(store.lastSeq)),
@@ -103,7 +112,7 @@ extension Node {
         let body: JSONValue = [
             "node": node, "leader": leaderInfo?.json ?? .null, "term": .number(JSONNumber(raft.term)),
             "commit_index": .number(JSONNumber(raft.commitIndex)), "applied_index": .number(JSONNumber(raft.appliedIndex)),
-            "cluster": cluster, "members": .array(rows.map(\.json)), "discovery": discovery, "bootstrap": bootstrap,
+            "cluster": cluster, "members": .array(rows.map(\.json)), "discovery": discovery, "bootstrap": bootstrap, "consensus": consensusJSON,
             "events": events, "learners": raft.isLeader ? .array(learnerReport()) : .null,
             "removed": .bool(removal != nil), "removal": removal?.json ?? .null, "tls": tls.statusJSON,
             "roles": await roleStatus(),
@@ -154,7 +163,8 @@ extension Node {
     /// 200 only with a known leader this node can reach and every role ready; `?noleader`
     /// checks liveness only: neither a leader nor the roles (a sidecar whose application has not
     /// started yet is alive, and a native sidecar's startup probe must pass before Kubernetes
-    /// starts that application). A removed node answers 503 either way.
+    /// starts that application). A removed node answers 503 either way; so does one still waiting
+    /// to read its state from etcd, saying what it waits for and the last error.
     func readyz(_ request: HTTPRequest) async -> HTTPResponse {
         if let removal {
             return APIResponse.error(503, "not ready: node \(id) was removed from the cluster (\(removal.reporter)); "
@@ -162,6 +172,11 @@ extension Node {
         }
         // Liveness: neither a leader nor the roles (a sidecar whose application is still starting is alive).
         if parseQuery(request.query)["noleader"] != nil { return APIResponse.json(["ready": true, "leader": .null]) }
+        if !consensus.status.stateKnown, let external = consensus.externalState {
+            let waiting = runtime.withLock { $0.formation == .starting ? $0.formationDetail : nil }
+            return APIResponse.error(503, "not ready: " + (waiting ?? "waiting for \(external.location) to read this node's state under "
+                + "\(external.key) (\(Self.attempts(external)))"))
+        }
         if isWaitingForBootstrapNeeds, !configuration.cluster.bootstrapNeeds.isEmpty {
             let missing = await missingBootstrapNeeds()
             return APIResponse.error(503, "not ready: starting: waiting for a live member performing "

@@ -135,8 +135,10 @@ extension NodeConfiguration {
         public var discovery: Discovery?
         /// Voters, counting this node, to wait for before bootstrapping a new cluster (0: none).
         public var bootstrapExpect = 0
-        /// How long a new node waits for ``bootstrapExpect`` voters (or a KV registration)
-        /// before it stops with an error. Default 120 seconds.
+        /// How long a new node waits for ``bootstrapExpect`` voters (or a KV registration, and
+        /// with etcd as the consensus engine, for etcd to be read) before it stops with an
+        /// error; a node with state, or one whose data directory records that it is a member of
+        /// the cluster in etcd, never stops for this. Default 120 seconds.
         public var bootstrapExpectTimeout: Duration = .seconds(120)
         /// Join rounds, each trying every target, before the node gives up. Default 5.
         public var joinAttempts = 5

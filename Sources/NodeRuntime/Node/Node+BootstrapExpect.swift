@@ -6,8 +6,9 @@ import Synchronization
 
 extension Node {
     /// Runs the bootstrap engine: join if a cluster answers, else notify every target until
-    /// `-bootstrap-expect` voters know each other, then exactly one of them bootstraps.
-    func runBootstrapEngine() async throws {
+    /// `-bootstrap-expect` voters know each other, then exactly one of them bootstraps. `waited`
+    /// is the part of `-bootstrap-expect-timeout` already spent (waiting for etcd).
+    func runBootstrapEngine(waited: Duration = .zero) async throws {
         guard configuration.formation.bootstrapExpect > 0 else {
             // dns or dns-srv without an expect value: the discovered nodes form the cluster; join it.
             return try await joinCluster(reason: "discovering the cluster through \(configuration.formation.discovery?.mode.rawValue ?? "-join")") {
@@ -17,7 +18,9 @@ extension Node {
         var engine = BootstrapEngine.Settings(
             me: localPeer, cluster: configuration.cluster.name, expect: configuration.formation.bootstrapExpect,
             selfAddresses: [apiAddress, configuration.api.bindAddress.withoutScheme, configuration.api.effectiveAdvertisedAddress.withoutScheme])
-        if configuration.formation.bootstrapExpectTimeout > .zero { engine.timeout = configuration.formation.bootstrapExpectTimeout }
+        if configuration.formation.bootstrapExpectTimeout > .zero {
+            engine.timeout = max(.milliseconds(1), configuration.formation.bootstrapExpectTimeout - waited)
+        }
         var shellConfiguration = BootstrapShell.Configuration(
             settings: engine, seed: UInt64.random(in: 0...UInt64.max), promiseFile: PromiseFile(path: directory.promisePath),
             joinRequest: JoinRequest(node: localPeer, cluster: configuration.cluster.name, nodeKey: nodeKeyText))

@@ -11,9 +11,8 @@ extension Node {
     /// expect → join; `-join`/dns/dns-srv with expect → bootstrap engine; consul-kv/etcd-kv →
     /// register in the KV store; nothing → single-node cluster.
     func form() async throws {
-        if !consensus.status.stateKnown {
-            setFormation(.starting, "waiting for the consensus engine to read this node's state (is etcd reachable?)")
-        }
+        // On a first start, time spent waiting for etcd counts against -bootstrap-expect-timeout.
+        let waited = try await awaitConsensusState()
         await consensus.settleExistingState(within: configuration.formation.connectTimeout * 5)
         if consensus.status.hasState {
             setFormation(.rejoining, "restarting with existing Raft state; looking for the other members")
@@ -31,9 +30,9 @@ extension Node {
                 configuration.formation.join
             }
         case .bootstrapExpect:
-            try await runBootstrapEngine()
+            try await runBootstrapEngine(waited: waited)
         case .keyValueRegistration:
-            try await registerInKeyValueStore()
+            try await registerInKeyValueStore(waited: waited)
         }
     }
 
@@ -46,6 +45,7 @@ extension Node {
             $0.formationDetail = detail
         }
         if let detail { logger.info("formation: \(detail)") }
+        if state == .clustered { recordMembership() }
     }
 
     /// Creates the cluster with these voters (this node among them) and records their addresses.

@@ -40,7 +40,8 @@ extension Node {
     }
 
     /// Reads the leader record: none → create it and bootstrap alone; another node's → join it.
-    func registerInKeyValueStore() async throws {
+    /// `waited` is the part of `-bootstrap-expect-timeout` already spent (waiting for etcd).
+    func registerInKeyValueStore(waited: Duration = .zero) async throws {
         let registry: any LeaderRegistry
         do {
             registry = try leaderRegistry()
@@ -48,7 +49,7 @@ extension Node {
             throw failure("\(error)")
         }
         let timeout = configuration.formation.bootstrapExpectTimeout > .zero ? configuration.formation.bootstrapExpectTimeout : nil
-        let started = ContinuousClock.now
+        let started = ContinuousClock.now - waited
         do {
             while true {
                 setFormation(.registering, "reading the leader record at \(registry.name)")

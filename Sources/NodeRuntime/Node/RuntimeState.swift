@@ -19,6 +19,8 @@ struct RuntimeState: Sendable {
     /// How formation is going, for /status.
     var formation = FormationState.starting
     var formationDetail: String?
+    /// Set once this start recorded its membership of the cluster in etcd (`etcd-member.json`).
+    var membershipRecorded = false
     var discoveryTargets: [PeerAddress] = []
     var discoveryError: String?
     var lastLeader: NodeID?

@@ -38,10 +38,40 @@ public protocol ConsensusEngine: Sendable {
     func shutdown(transferLeadership: Bool) async
     /// Counters of the engine's own traffic between nodes (nil: it has none, as with etcd).
     var internodeCounters: InternodeCounters? { get }
+    /// Where an engine whose state lives outside the node keeps it, and how reaching it goes
+    /// (nil: the state is the node's own, as with Raft).
+    var externalState: ExternalStateStatus? { get }
 }
 
 extension ConsensusEngine {
     public var internodeCounters: InternodeCounters? { nil }
+    public var externalState: ExternalStateStatus? { nil }
+}
+
+/// How an engine whose state lives outside the node (etcd) reaches it, for `/status`, `/readyz`
+/// and the node's wait at start.
+public struct ExternalStateStatus: Sendable, Hashable {
+    /// What keeps the state, such as `etcd`.
+    public var system: String
+    /// Where it is reached (etcd's client URLs).
+    public var endpoints: [String]
+    /// The prefix the cluster's state lives under, such as `/disco/`.
+    public var key: String
+    /// The last failure reaching it, cleared by the next success.
+    public var lastError: String?
+    /// Failed attempts to read the state since the node started (each is retried).
+    public var failedReads: Int
+
+    public init(system: String, endpoints: [String], key: String, lastError: String?, failedReads: Int) {
+        self.system = system
+        self.endpoints = endpoints
+        self.key = key
+        self.lastError = lastError
+        self.failedReads = failedReads
+    }
+
+    /// `etcd at http://a:2379,http://b:2379`, for messages.
+    public var location: String { "\(system) at \(endpoints.joined(separator: ","))" }
 }
 
 /// What an engine that talks to peers itself (Raft) counts of that traffic, for `/metrics`.

@@ -44,14 +44,22 @@ public final class EtcdConsensus: ConsensusEngine {
             removal: etcd.removed ? RemovalNotice(reportedBy: etcd.removedBy, configIndex: etcd.appliedIndex) : nil)
     }
 
+    public var externalState: ExternalStateStatus? {
+        let etcd = log.status
+        return ExternalStateStatus(system: "etcd", endpoints: log.client.gateway.endpoints, key: log.configuration.keys.root,
+                                   lastError: etcd.lastError, failedReads: etcd.failedReads)
+    }
+
     public func bootstrap(voters: [NodeID]) async throws {
         try await mapping { () async throws(EtcdConsensusError) in try await log.bootstrap(voters: voters) }
     }
 
     /// Until the engine has read etcd, whether this node has state is unknown: a proposer that
-    /// bootstrapped would form again (and disown its proposal), so this waits for that read as
-    /// long as it takes. A member started again may look before its watch delivered the cluster
-    /// it belongs to: when etcd's configuration names this node, waits for the watch to deliver it.
+    /// bootstrapped would form again (and disown its proposal), so this waits for that read (on
+    /// a first start the node has already waited for it, within `-bootstrap-expect-timeout`,
+    /// before it calls this). A member started again may look before its watch delivered the
+    /// cluster it belongs to: when etcd's configuration names this node, waits for the watch to
+    /// deliver it.
     public func settleExistingState(within timeout: Duration) async {
         while !status.stateKnown, !status.isStopped, status.failure == nil, !Task.isCancelled {
             try? await Task.sleep(for: .milliseconds(10))

@@ -16,6 +16,7 @@ import Foundation
 /// <data-dir>/raft/                     Raft WAL segments, hard state, snapshot (own lock)
 /// <data-dir>/bootstrap-promise.json    bootstrap-expect promise, kept until released
 /// <data-dir>/removed.json              written when the node learns it was removed
+/// <data-dir>/etcd-member.json          -consensus etcd: written once the node is part of a cluster
 /// <data-dir>/raft.removed/             the Raft state of a removed node that joined again
 /// ```
 /// A node refuses a directory created by a node with another ID: Raft state belongs to one ID.
@@ -40,6 +41,7 @@ public final class NodeDataDirectory: Sendable {
     public var generationPath: String { path + "/generation" }
     public var removalPath: String { path + "/removed.json" }
     public var setAsideRaftDirectory: String { path + "/raft.removed" }
+    public var etcdMembershipPath: String { path + "/etcd-member.json" }
 
     /// Creates the directory if needed, takes the lock and checks or writes the identity.
     public init(path: String, nodeID: NodeID) throws(NodeStartupError) {
@@ -148,12 +150,14 @@ extension NodeDataDirectory {
     }
 
     /// Moves the Raft state of a removed node to `raft.removed` (replacing an older one) and
-    /// deletes the removal record, so the node starts empty and joins as a new member.
+    /// deletes the removal record (and the etcd membership record), so the node starts empty and
+    /// joins as a new member.
     func setAsideRaftStateAfterRemoval() throws {
         let files = FileManager.default
         if files.fileExists(atPath: setAsideRaftDirectory) { try files.removeItem(atPath: setAsideRaftDirectory) }
         if files.fileExists(atPath: raftDirectory) { try files.moveItem(atPath: raftDirectory, toPath: setAsideRaftDirectory) }
         try? files.removeItem(atPath: promisePath)
+        try? files.removeItem(atPath: etcdMembershipPath)
         try files.removeItem(atPath: removalPath)
         try DurableFile.syncDirectory(path)
     }

@@ -1,5 +1,4 @@
 import DiscoCore
-import DiscoSystem
 import Synchronization
 
 // MARK: - State kept outside the node (-consensus etcd)

@@ -35,17 +35,26 @@ public final class OwnedTasks: Sendable {
     @discardableResult
     public func spawn(executorPreference: (any TaskExecutor)? = nil,
                       _ operation: @escaping @Sendable () async -> Void) -> Bool {
+        start(executorPreference: executorPreference, operation) != nil
+    }
+
+    /// ``spawn(executorPreference:_:)``, returning the task's handle as well (for an owner that
+    /// may cancel one task alone, such as a server connection whose client left); nil, and
+    /// nothing started, once the owner is closed.
+    public func start(executorPreference: (any TaskExecutor)? = nil,
+                      _ operation: @escaping @Sendable () async -> Void) -> Task<Void, Never>? {
         state.withLock { state in
-            guard !state.isClosed else { return false }
+            guard !state.isClosed else { return nil }
             let id = state.nextID
             state.nextID += 1
             // Created while the lock is held, so the task's own `finished` (which takes the lock)
             // always finds it registered: it runs on another thread or later on this one.
-            state.running[id] = Task(executorPreference: executorPreference) { [self] in
+            let task = Task(executorPreference: executorPreference) { [self] in
                 await operation()
                 finished(id)
             }
-            return true
+            state.running[id] = task
+            return task
         }
     }
 

@@ -119,7 +119,14 @@ public final class RateLimitMiddleware: HTTPMiddleware {
         case .forward:
             return try await next(request)
         case .forwardAfter(let delay):
-            try await Task.sleep(for: delay)
+            do {
+                try await Task.sleep(for: delay)
+            } catch {
+                // Cancelled: the client left (the server ends its request at once), or the
+                // server is stopping.
+                if await request.clientHasLeft() { return Self.clientLeft() }
+                throw error
+            }
             if await request.clientHasLeft() { return Self.clientLeft() }
             return try await next(request)
         case .reject(let response):

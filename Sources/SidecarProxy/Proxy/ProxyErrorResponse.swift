@@ -28,6 +28,14 @@ public enum ProxyErrorResponse {
                     fields: [("upstream", name), ("upstream_addr", address), ("writer", writer)])
     }
 
+    /// The answer (which no one reads: the server sends nothing on a connection whose client
+    /// left) to a request whose client left while it waited for upstream `name`: 499, nginx's
+    /// "client closed request", for the metrics and logs.
+    static func clientClosed(upstream name: String, address: String) -> HTTPResponse {
+        make(499, "the client closed the connection before upstream \(name.debugDescription) (\(address)) answered",
+             fields: [("upstream", name), ("upstream_addr", address)])
+    }
+
     /// The status and a description of `error`, as the client is told.
     static func classify(_ error: any Error) -> (status: Int, what: String) {
         guard let client = error as? HTTPClientError else { return (502, "failed: \(error)") }

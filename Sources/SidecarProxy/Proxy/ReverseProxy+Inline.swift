@@ -137,6 +137,8 @@ extension ReverseProxy {
                     do {
                         try await Task.sleep(for: delay)
                     } catch {
+                        // Cancelled: the client left, or the server is stopping.
+                        if await reply.clientHasLeft() { return RateLimitMiddleware.clientLeft() }
                         return ProxyErrorResponse.make(503, "the server is stopping; retry later")
                     }
                     if await reply.clientHasLeft() { return RateLimitMiddleware.clientLeft() }
@@ -153,7 +155,7 @@ extension ReverseProxy {
         let sent = self.client.executeInline(
             method: method, origin: endpoint.origin, target: target, fieldsSize: 256,
             encodeFields: { encodeFields(&$0, client, endpoint.origin.authority) },
-            timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter
+            timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter, cancelledWith: reply
         ) { outcome in
             self.inlineOutcome(outcome, route: route, method: method, started: started, reply: reply, source: source)
         }
@@ -185,6 +187,11 @@ extension ReverseProxy {
                 self.metrics.request(route: route.name, method: method, status: response.status)
                 return response
             })
+        case .abandoned:
+            // The client left before the head arrived: the upstream connection is closed, the
+            // client's too; nothing is answered.
+            metrics.request(route: route.name, method: method, status: 499)
+            _ = clientLeft(method, nil, upstream: endpoint.name, address: endpoint.address)
         case .failed(let error, let retryable):
             // The request again (nil when the client has gone meanwhile: nothing to answer).
             let request = source.request(reply)

@@ -261,6 +261,9 @@ public final class ReverseProxy: Sendable {
                 metrics.upstreamLatency(upstreamName, seconds: Self.seconds(ContinuousClock.now - started))
                 return await relay(answer, method: request.method, upstream: upstreamName, address: address)
             } catch {
+                // The client left (the server cancelled this task): the upstream connection
+                // was closed by the cancellation; not the upstream's failure, not retried.
+                if Task.isCancelled { return clientLeft(request.method, request.path, upstream: upstreamName, address: address) }
                 let failure: RetryPolicy.Failure = (error as? HTTPClientError).map {
                     $0.code == .connectFailed || $0.code == .connectTimeout ? .notConnected : .mayHaveReachedUpstream
                 } ?? .mayHaveReachedUpstream
@@ -306,6 +309,7 @@ public final class ReverseProxy: Sendable {
                 return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .bytes(bytes))
             } catch {
                 let stalled = watchdog.finish(watch)
+                if Task.isCancelled { return clientLeft(method, nil, upstream: upstream, address: address) }
                 metrics.upstreamFailure(upstream)
                 logger.warning("upstream \(upstream) (\(address)) response body failed: \(stalled ? "no progress within the read timeout" : "\(error)")")
                 let failure: any Error = stalled
@@ -337,7 +341,7 @@ public final class ReverseProxy: Sendable {
                 // The client went away (or the upstream failed): the rest of the body will not
                 // be read, so its connection closes now rather than when the response is released.
                 body.close()
-                if error is HTTPClientError {
+                if error is HTTPClientError && !Task.isCancelled {
                     metrics.upstreamFailure(upstream)
                     logger.warning("upstream \(upstream) (\(address)) response body failed half-way; the client's connection is closed: "
                         + (stalled ? "no more of it within the read timeout" : "\(error)"))
@@ -345,6 +349,14 @@ public final class ReverseProxy: Sendable {
                 throw error
             }
         })
+    }
+
+    /// A request whose client left while it waited for `upstream` (its handler task cancelled):
+    /// 499 for the metrics, and a line in the log as nginx writes one.
+    func clientLeft(_ method: String, _ path: String?, upstream: String, address: String) -> HTTPResponse {
+        logger.info("\(method) \(path ?? "request"): the client closed the connection before upstream \(upstream) (\(address)) answered; "
+            + "the upstream connection is closed too (499)")
+        return ProxyErrorResponse.clientClosed(upstream: upstream, address: address)
     }
 
     static func seconds(_ duration: Duration) -> Double {

@@ -13,6 +13,10 @@ extension HTTPClient {
         /// It failed. `retryable`: nothing of a response arrived and the request was idempotent
         /// or never written, so the caller may send it again on another connection.
         case failed(any Error, retryable: Bool)
+        /// The client of the server request it was made for (`cancelledWith`) left before the
+        /// response head arrived: the upstream connection was closed (never pooled) and the
+        /// request is not answered. (nginx logs such a request with status 499.)
+        case abandoned
     }
 
     /// Sends `request` on an idle pooled connection that lives on `loop`, **without a task**:
@@ -35,7 +39,7 @@ extension HTTPClient {
         guard request.bodyStream == nil, loop.inLoop, let url = try? request.parsedURL() else { return false }
         return executeInline(method: request.method, key: url.origin, authority: url.authority,
                              writeHead: { $0.append(contentsOf: HTTPClientExchange.encode(request, url: url)) },
-                             timeout: timeout, on: loop, relay: relay, completion: completion)
+                             timeout: timeout, on: loop, relay: relay, reply: nil, completion: completion)
     }
 
     /// The same for a request to `target` on `origin` that has no body, its header fields written
@@ -46,9 +50,14 @@ extension HTTPClient {
     /// only when an idle connection was found. No request value is made. Returns false also
     /// for a target that is not a path (`/` first, no whitespace or control characters). `target`
     /// is the target's UTF-8 bytes, read only during the call.
+    ///
+    /// With `cancelledWith`, the server request this one is made for (a proxy's): if its client
+    /// leaves before the response head arrives, the exchange stops there (its connection closed,
+    /// not pooled) and `completion` gets `.abandoned`. Watching costs nothing per request.
     public func executeInline(
         method: String, origin: HTTPOrigin, target: UnsafeBufferPointer<UInt8>, fieldsSize: Int, encodeFields: (inout [UInt8]) -> Void,
-        timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, completion: @escaping (InlineOutcome) -> Void
+        timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, cancelledWith reply: HTTPInlineReply? = nil,
+        completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
         guard loop.inLoop, target.first == UInt8(ascii: "/"), !Self.holdsSpaceOrControl(target) else {
             return false
@@ -62,7 +71,7 @@ extension HTTPClient {
             encodeFields(&head)
             if HTTPClientExchange.sendsEmptyLength(method) { head.appendUTF8("Content-Length: 0\r\n" as StaticString) }
             head.appendUTF8("\r\n" as StaticString)
-        }, timeout: timeout, on: loop, relay: relay, completion: completion)
+        }, timeout: timeout, on: loop, relay: relay, reply: reply, completion: completion)
     }
 
     /// Whether `bytes` hold a space, a control character or DEL (an index loop: the generic
@@ -77,13 +86,14 @@ extension HTTPClient {
     /// inline request left (reused with its storage) or a new one.
     private func executeInline(
         method: String, key: String, authority: String, writeHead: (inout [UInt8]) -> Void, timeout: Duration?, on loop: EventLoop,
-        relay: HTTPRelayFilter?, completion: @escaping (InlineOutcome) -> Void
+        relay: HTTPRelayFilter?, reply: HTTPInlineReply?, completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
         guard let (connection, spare) = pool.takeIdleWithSpare(key, on: loop) else { return false }
         let exchange = (spare as? InlineClientExchange) ?? InlineClientExchange(client: self)
         exchange.begin(connection: connection, key: key, authority: authority, method: method,
                        limit: timeout ?? configuration.requestTimeout, relay: method == "HEAD" || method == "CONNECT" ? nil : relay,
                        completion: completion, writeHead: writeHead)
+        reply?.watchDeparture(exchange, token: exchange.generation)
         exchange.start()
         return true
     }
@@ -95,7 +105,7 @@ extension HTTPClient {
 /// kept alive by the channel's pending callback until the head arrives or the exchange fails.
 /// One that ended with a relayed response goes back to the pool with its connection and serves
 /// that connection's next inline request (its head buffer keeps its storage).
-private final class InlineClientExchange: @unchecked Sendable {
+private final class InlineClientExchange: HTTPClientDepartureObserver, @unchecked Sendable {
     // @unchecked Sendable: loop-confined. It is used only on its connection's loop, and parked in
     // the pool with that connection, which hands it back only to a caller on the same loop
     // (takeIdleWithSpare filters by loop); parked, nothing touches it. Its mutable state skips
@@ -116,6 +126,9 @@ private final class InlineClientExchange: @unchecked Sendable {
     @exclusivity(unchecked) private var reader: HTTPClientResponseReader?
     @exclusivity(unchecked) private var written = false
     @exclusivity(unchecked) private var deadline: UInt64 = 0
+    /// Counts the exchanges this object has served: a server request's departure names the
+    /// one it was registered for (the object serves later requests on the same connection).
+    @exclusivity(unchecked) private(set) var generation: UInt64 = 0
 
     init(client: HTTPClient) {
         self.client = client
@@ -125,6 +138,7 @@ private final class InlineClientExchange: @unchecked Sendable {
     func begin(connection: TCPConnection, key: String, authority: String, method: String, limit: Duration, relay: HTTPRelayFilter?,
                completion: @escaping (HTTPClient.InlineOutcome) -> Void, writeHead: (inout [UInt8]) -> Void) {
         self.connection = connection
+        generation &+= 1
         // A reused exchange usually serves the same origin again, given the same strings: an
         // equal one is kept (comparing the same string is cheaper than retaining it anew and
         // releasing the old).
@@ -222,7 +236,22 @@ private final class InlineClientExchange: @unchecked Sendable {
         completion?(.relayed(relayed))
     }
 
+    /// The client of the server request this exchange was made for left (see
+    /// ``HTTPClientDepartureObserver``): the connection is closed, never pooled (the response,
+    /// if the upstream ever sends it, would be unread), and the completion told.
+    func clientDeparted(token: UInt64) {
+        // The completion is taken first: closing fails the pending read or write, whose
+        // callbacks then find the exchange ended.
+        guard token == generation, let connection, let completion = completion.take() else { return }
+        self.connection = nil
+        connection.close()
+        client.pool.release(key, connection: nil)
+        completion(.abandoned)
+    }
+
     private func fail(_ error: any Error) {
+        // Already ended (abandoned, then told of the closed connection's failure): nothing more.
+        guard completion != nil else { return }
         connection?.close()
         client.pool.release(key, connection: nil)
         let host = authority

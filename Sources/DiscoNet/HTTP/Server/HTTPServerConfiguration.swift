@@ -36,6 +36,14 @@ public struct HTTPServerConfiguration: Sendable {
     /// Answers requests without a body on the connection's loop before the middleware and the
     /// responder see them (see ``HTTPInlineHandler``); nil: every request takes the responder.
     public var inlineHandler: (any HTTPInlineHandler)?
+    /// Whether a client whose end of the connection closes (a TCP FIN) while its request is
+    /// being answered has left (true, the default, as nginx's `proxy_ignore_client_abort off`):
+    /// the connection closes, the handler task is cancelled and no answer is sent. A FIN cannot
+    /// tell a closed socket from a half-close (`shutdown(SHUT_WR)`), so a client that half-closes
+    /// after one request and waits for the answer gets none; one that pipelines gets every
+    /// answer either way. False: only a reset or a failed read or write ends a request early,
+    /// and a half-closing client is answered. A reset always abandons the request.
+    public var abandonsRequestsOfClosedClients = true
 
     public init(
         host: String = "127.0.0.1",

@@ -13,7 +13,8 @@ extension HTTPServerConnection {
             waiter.resume(returning: true)
         } else if !handlerTaskRunning {
             handlerTaskRunning = true
-            guard shared.handlerTasks.spawn(executorPreference: loop, { await self.runHandlers() }) else {
+            handlerTask = shared.handlerTasks.start(executorPreference: loop, { await self.runHandlers() })
+            guard handlerTask != nil else {
                 // The server is stopping: close on the loop's next turn, not inside the parse
                 // that queued the request.
                 handlerTaskRunning = false

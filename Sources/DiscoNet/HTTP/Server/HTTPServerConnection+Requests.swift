@@ -72,7 +72,8 @@ extension HTTPServerConnection {
         if let exchange {
             if exchange.body.complete {
                 // The handler runs: read ahead pipelined requests only up to a bound, and wait
-                // for the handler as long as it takes.
+                // for the handler as long as it takes. Bytes after the request: the client pipelines.
+                if buffer.count > 0 { clientPipelines = true }
                 if buffer.count >= shared.configuration.maxPipelineBuffer { pauseReading() } else { resumeReading() }
                 clearDeadline()
             } else if exchange.body.bufferedBytes >= shared.configuration.requestBodyBuffer {

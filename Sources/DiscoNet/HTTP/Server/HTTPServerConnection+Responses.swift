@@ -135,6 +135,8 @@ extension HTTPServerConnection {
         }
         spareExchange = exchange
         exchange = nil
+        // Nothing read ahead: a later request is not pipelined behind this one.
+        if buffer.count == 0 { clientPipelines = false }
         guard phase == .open else { return }
         if !keepAlive {
             // Requests pipelined behind the last one are not answered.
@@ -162,6 +164,7 @@ extension HTTPServerConnection {
             refuseHandOff("cannot switch protocols before the request body has been read completely")
             return .finished
         }
+        exchange.handingOff = true
         send(HTTPResponseEncoder.handOffHead(response, version: head.version))
         return .handOff(takeOver)
     }

@@ -48,6 +48,11 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     var handlerWaiter: CheckedContinuation<Bool, Never>?
     @exclusivity(unchecked) var queued = HTTPQueuedRequest()
     var handlerTaskRunning = false
+    /// The handler task's handle, cancelled when the client leaves during a request (`+Departure`).
+    var handlerTask: Task<Void, Never>?
+    /// The client has sent a request while another was being answered (it pipelines): its
+    /// end of stream is then a half-close, not a departure (see `peerFinishedDuringExchange`).
+    var clientPipelines = false
     @exclusivity(unchecked) var handOffWaiter: (() -> Void)?
     /// True while ``processInput()`` runs; a call from inside it sets `inputPending` instead.
     var processingInput = false
@@ -154,13 +159,18 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         }
     }
 
-    /// The peer finished sending (half-close). Complete requests already buffered are still
-    /// answered, in order; then the connection closes. A body cut short fails its request.
+    /// The peer finished sending. A body cut short fails its request. While a request is being
+    /// answered this is the client leaving (`peerFinishedDuringExchange`): the connection closes
+    /// and the request is abandoned. Otherwise it is a half-close: complete requests already
+    /// buffered are still answered, in order; then the connection closes.
     private func peerHasClosed() {
         peerClosed = true
         updateInterest()
         if let exchange, !exchange.body.complete {
             failRequest(.bad("connection closed in the middle of the body"))
+        } else if peerFinishedDuringExchange() {
+            closeNow()
+            return
         }
         closeIfPeerIsDone()
     }
@@ -370,6 +380,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     /// Fails everything that waits on this connection and leaves the server's registry.
     func endConnectionState() {
         releaseTimer()
+        if exchange != nil { abandonExchange() }
         let gone = NetworkError(.connectionClosed, peer: remoteAddress?.description ?? "client", detail: "connection closed")
         let waiters = drainWaiters
         drainWaiters.removeAll()

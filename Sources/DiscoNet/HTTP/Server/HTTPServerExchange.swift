@@ -15,6 +15,12 @@ final class HTTPServerExchange {
     /// The head's bytes, for a request taken as an ``HTTPRequestHeadView`` (empty otherwise):
     /// ``HTTPInlineReply/request()`` parses them again. The storage is kept across requests.
     @exclusivity(unchecked) var viewedHead: [UInt8] = []
+    /// Work outside the handler task to stop if the client leaves before the response is
+    /// finished (an inline upstream exchange), with the token it registered with.
+    @exclusivity(unchecked) var departure: (any HTTPClientDepartureObserver)?
+    @exclusivity(unchecked) var departureToken: UInt64 = 0
+    /// A protocol switch has begun: the peer's end of stream is the new protocol's to handle.
+    @exclusivity(unchecked) var handingOff = false
 
     init(id: UInt64, request: HTTPRequestSummary, body: HTTPServerRequestBodyState) {
         self.id = id
@@ -29,6 +35,8 @@ final class HTTPServerExchange {
         body.restart(complete: complete, expectsContinue: expectsContinue)
         response = .notStarted
         viewedHead.removeAll(keepingCapacity: true)
+        if departure != nil { departure = nil }
+        handingOff = false
     }
 }
 

@@ -43,10 +43,29 @@ struct ClientAbortTests {
         await upstream.stop()
     }
 
-    /// A client that half-closes after its request (legal in HTTP/1.1) still gets the whole body.
-    @Test func aHalfClosedClientStillGetsTheWholeBody() async throws {
+    /// A client that half-closes after its one request (legal in HTTP/1.1, but a FIN cannot be
+    /// told from a close) is taken to have left, as nginx takes it by default: it does not get
+    /// the body (the proxy closes its connection, and the upstream's).
+    @Test func aClientThatHalfClosesAfterItsRequestIsTakenToHaveLeft() async throws {
         let upstream = try await EndlessUpstream.start()
         try await withProxy(proxyConfiguration([("app", upstream.address)])) { proxy in
+            let address = try #require(proxy.localAddress)
+            let client = try RawSocketClient(connectTo: address, timeoutSeconds: 20)
+            try client.send("GET /finite HTTP/1.1\r\nHost: app\r\n\r\n")
+            client.shutdownWrite()
+            let response = try? await client.readResponse()
+            #expect((response?.body.count ?? 0) < EndlessUpstream.finiteLength)
+        }
+        await upstream.stop()
+    }
+
+    /// With `-proxy-ignore-client-abort` (nginx's `proxy_ignore_client_abort on`) a client that
+    /// half-closes after its request still gets the whole body.
+    @Test func withIgnoreClientAbortAHalfClosedClientStillGetsTheWholeBody() async throws {
+        let upstream = try await EndlessUpstream.start()
+        var configuration = proxyConfiguration([("app", upstream.address)])
+        configuration.ignoresClientAbort = true
+        try await withProxy(configuration) { proxy in
             let address = try #require(proxy.localAddress)
             let client = try RawSocketClient(connectTo: address, timeoutSeconds: 20)
             try client.send("GET /finite HTTP/1.1\r\nHost: app\r\n\r\n")

@@ -52,6 +52,11 @@ public struct ProxyConfiguration: Hashable, Sendable {
     /// request value is made (the default), or only parsed requests (for comparison in tests;
     /// clients and upstreams see the same either way).
     public var inlineHeadViews = true
+    /// `-proxy-ignore-client-abort` (nginx's `proxy_ignore_client_abort on`): a client whose end
+    /// of the connection closes (a FIN, which may be a half-close) while its request waits keeps
+    /// its request. False (the default): the request ends there, its upstream connection is
+    /// closed, and it counts as 499. A reset ends the request either way.
+    public var ignoresClientAbort = false
     /// `-proxy-hop-key`: the file with the secret that proves hops and shared counts between
     /// sidecars (``HopProof``); nil: hops are trusted by address and no zone can be shared.
     public var hopKeyFile: String?

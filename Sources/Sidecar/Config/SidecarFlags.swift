@@ -31,13 +31,15 @@ public struct SidecarFlags: Sendable {
     let proxyAdvAddr: Flag<PeerAddress?>
     let proxyHopKey: Flag<String>
     let limitReqShareInterval: Flag<Duration>
+    let proxyIgnoreClientAbort: Flag<Bool>
 
     /// The names of the flags this declares.
     public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "api-key-file", "tcp-proxy",
                                "tcp-proxy-idle-timeout", "proxy-websocket-idle-timeout",
                                "upstream-health", "upstream-health-interval", "proxy-drain-timeout", "proxy-connect-timeout",
                                "proxy-read-timeout", "proxy-cert", "proxy-key", "proxy-threads", "proxy-ca-cert", "proxy-server-name",
-                               "proxy-adv-addr", "proxy-hop-key", "limit-req-share-interval"]
+                               "proxy-adv-addr", "proxy-hop-key", "limit-req-share-interval",
+                               "proxy-ignore-client-abort"]
 
     /// Declares the flags on `set`.
     public init(_ set: inout FlagSet, group: String = Self.proxyGroup) {
@@ -104,6 +106,10 @@ public struct SidecarFlags: Sendable {
                                  + "hops are routed as client requests. Required for shared zones", group: group, typeName: "path")
         limitReqShareInterval = set.duration("limit-req-share-interval", default: RateLimitConfiguration.defaultShareInterval,
                                              usage: "How often sidecars send each other the counts of shared rate-limit zones", group: group)
+        proxyIgnoreClientAbort = set.bool("proxy-ignore-client-abort",
+                                          usage: "Keep a request whose client closed its end of the connection (a FIN) while it waited:\n"
+                                          + "a client that half-closes after its request is then answered (default: the request\n"
+                                          + "ends, its upstream connection is closed, and it counts as 499, as nginx's default)", group: group)
         proxyThreads = set.int("proxy-threads", default: 1, usage: "Event-loop threads of the proxy; with 1 (as one nginx worker) rate limits\n"
                                + "decide requests in the order they arrive", group: group, typeName: "n")
     }
@@ -138,6 +144,7 @@ public struct SidecarFlags: Sendable {
             configuration.rateLimit.shareInterval = parsed[limitReqShareInterval]
         }
         configuration.hopKeyFile = parsed[proxyHopKey].isEmpty ? nil : parsed[proxyHopKey]
+        configuration.ignoresClientAbort = parsed[proxyIgnoreClientAbort]
         configuration.apiKeys = APIKeySettings(enabled: parsed[apiKeys], methods: parsed[apiKeyMethods],
                                                file: parsed[apiKeyFile].isEmpty ? nil : parsed[apiKeyFile])
         configuration.tcpProxies = parsed[tcpProxy]

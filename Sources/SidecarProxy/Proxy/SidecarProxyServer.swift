@@ -70,6 +70,7 @@ public final class SidecarProxyServer: Sendable {
             var settings = HTTPServerConfiguration(host: address.host, port: address.port, logger: logger)
             if let serverTLS { settings.transport = serverTLS }
             settings.limits.maxBodyBytes = 1 << 50
+            settings.abandonsRequestsOfClosedClients = !configuration.ignoresClientAbort
             let counter = OpenConnectionCounter()
             let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, apiKeys: configuration.apiKeys,
                                                 metrics: metrics, logger: logger, provenHop: { proxy.isProvenHop($0) })

@@ -160,6 +160,12 @@ struct ProxyConfigurationTests {
         #expect(negative?.flag == "proxy-config")
         #expect(negative?.message.contains(#"field "tcp_proxy[0].idle_timeout""#) == true, "\(String(describing: negative))")
     }
+
+    /// -proxy-ignore-client-abort (nginx's proxy_ignore_client_abort) is off by default.
+    @Test func ignoreClientAbortComesFromItsFlag() throws {
+        #expect(try parse([]).ignoresClientAbort == false)
+        #expect(try parse(["-proxy-ignore-client-abort"]).ignoresClientAbort == true)
+    }
 }
 
 @Suite("Sidecar: -api-key-file")

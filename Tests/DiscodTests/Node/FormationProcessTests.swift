@@ -128,7 +128,7 @@ extension NodeProcessTests {
                 }
                 #expect(refusal.contains("same"), "the refusal should say every node needs the same value: \(refusal)")
                 try await NodeTests.eventually("node 3's /status bootstrap.last_error to name the refusal", nodes) {
-                    let error = try await nodes[2].status()["bootstrap"]?["last_error"]?.stringValue ?? ""
+                    let error = (try? await nodes[2].status())?["bootstrap"]?["last_error"]?.stringValue ?? ""
                     return error.contains("-bootstrap-expect 2") && error.contains("-bootstrap-expect 3")
                 }
                 // Let formation run several more rounds on every node, then check no split brain:
@@ -137,7 +137,7 @@ extension NodeProcessTests {
                 for node in nodes { baseline.append(try await node.status()["bootstrap"]?["rounds"]?.numberValue?.intValue ?? 0) }
                 try await NodeTests.eventually("five more bootstrap rounds on every node", nodes) {
                     for (node, start) in zip(nodes, baseline) {
-                        let rounds = try await node.status()["bootstrap"]?["rounds"]?.numberValue?.intValue ?? 0
+                        let rounds = (try? await node.status())?["bootstrap"]?["rounds"]?.numberValue?.intValue ?? 0
                         if rounds < start + 5 { return false }
                     }
                     return true

@@ -30,13 +30,18 @@ public struct RateLimitDecision: Hashable, Sendable, CustomStringConvertible {
     /// Rejected because the zone had no room for a new state even after evicting the least
     /// recently used one (nginx: "could not allocate node").
     public let zoneExhausted: Bool
+    /// What each limit did with the request, for its own part: the one that rejected it, or
+    /// each that charged it (passed, or delayed by its own delay, whichever was the longest).
+    public let perLimit: PerLimit
 
-    public init(outcome: Outcome, dryRun: Bool = false, limit: Int? = nil, excess: Int64 = 0, zoneExhausted: Bool = false) {
+    public init(outcome: Outcome, dryRun: Bool = false, limit: Int? = nil, excess: Int64 = 0, zoneExhausted: Bool = false,
+                perLimit: PerLimit = PerLimit()) {
         self.outcome = outcome
         self.dryRun = dryRun
         self.limit = limit
         self.excess = excess
         self.zoneExhausted = zoneExhausted
+        self.perLimit = perLimit
     }
 
     /// What to do with the request: in dry run always ``Action/forward``.
@@ -75,5 +80,69 @@ public struct RateLimitDecision: Hashable, Sendable, CustomStringConvertible {
             text += " (limit \(limit), excess \(excess / 1000).\(String(excess % 1000 + 1000).dropFirst())\(zoneExhausted ? ", zone full" : ""))"
         }
         return dryRun ? text + " [dry run]" : text
+    }
+}
+
+// MARK: - Per limit
+
+extension RateLimitDecision {
+    /// What each limit of a policy did with one request (a bit per limit position, for the
+    /// first ``capacity`` limits): passed, delayed or rejected it, or nothing — it only looked
+    /// the request up (a later limit rejected it, and nginx then charges none) or never looked
+    /// at it (its key was empty, or an earlier limit rejected). Three words, no allocation: the
+    /// proxy counts every request per zone from it.
+    public struct PerLimit: Hashable, Sendable {
+        /// The limits a decision reports on: positions 0 to 63.
+        public static let capacity = 64
+
+        /// What one limit did with the request.
+        public enum Verdict: Hashable, Sendable {
+            /// Counted it and let it through without a wait of its own.
+            case passed
+            /// Counted it with a delay of its own (the request waits for the longest).
+            case delayed
+            /// Rejected it (or, for ``RateLimiter/charge(_:keys:now:)``, was taken past its burst by it).
+            case rejected
+        }
+
+        /// Bit `i` set: limit `i` passed, delayed or rejected the request.
+        public private(set) var passed: UInt64
+        public private(set) var delayed: UInt64
+        public private(set) var rejected: UInt64
+
+        public init(passed: UInt64 = 0, delayed: UInt64 = 0, rejected: UInt64 = 0) {
+            self.passed = passed
+            self.delayed = delayed
+            self.rejected = rejected
+        }
+
+        /// Only limit `position` did something: `verdict`.
+        public init(_ verdict: Verdict, limit position: Int) {
+            self.init()
+            set(verdict, limit: position)
+        }
+
+        /// The limits that did something with the request, a bit each.
+        public var limits: UInt64 { passed | delayed | rejected }
+
+        /// What limit `position` did with the request (nil: nothing, or beyond ``capacity``).
+        public subscript(position: Int) -> Verdict? {
+            guard (0..<Self.capacity).contains(position) else { return nil }
+            let bit = UInt64(1) << UInt64(position)
+            if passed & bit != 0 { return .passed }
+            if delayed & bit != 0 { return .delayed }
+            return rejected & bit != 0 ? .rejected : nil
+        }
+
+        /// Records what limit `position` did (ignored beyond ``capacity``).
+        public mutating func set(_ verdict: Verdict, limit position: Int) {
+            guard (0..<Self.capacity).contains(position) else { return }
+            let bit = UInt64(1) << UInt64(position)
+            switch verdict {
+            case .passed: passed |= bit
+            case .delayed: delayed |= bit
+            case .rejected: rejected |= bit
+            }
+        }
     }
 }

@@ -16,6 +16,10 @@
 /// 3. Otherwise every looked-up limit is charged, and the request waits for the longest of their
 ///    delays (on a tie, the later limit is named in the decision).
 ///
+/// The decision says what each limit did, agreeing with what was charged
+/// (``RateLimitDecision/perLimit``): the rejecting limit rejected; each charged limit passed or
+/// delayed the request by its own delay; the others (looked up only, or not at all) did nothing.
+///
 /// In dry run the same happens, but the request is forwarded at once.
 ///
 /// Memory: each zone keeps its states within ``LimitReqZone/budget``. Adding a state first frees
@@ -77,9 +81,11 @@ public struct RateLimiter: Sendable {
             let isLast = position == policy.limits.count - 1
             switch lookUp(limit, key: keys[position], charge: isLast, now: now) {
             case .rejected(let excess):
-                return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: position, excess: excess)
+                return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: position, excess: excess,
+                                         perLimit: .init(.rejected, limit: position))
             case .exhausted:
-                return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: position, zoneExhausted: true)
+                return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: position, zoneExhausted: true,
+                                         perLimit: .init(.rejected, limit: position))
             case .charged(let excess):
                 charged = (position, excess)
             case .pending(let record):
@@ -89,20 +95,24 @@ public struct RateLimiter: Sendable {
         }
         guard applied else { return RateLimitDecision(outcome: .unlimited, dryRun: policy.dryRun) }
 
+        var perLimit = RateLimitDecision.PerLimit()
         var longest: (delay: Int64, limit: Int, excess: Int64) = (0, 0, 0)
         if let charged {
             let limit = policy.limits[charged.limit]
             let delay = LimitReqArithmetic.delay(excess: charged.excess, threshold: limit.delay.thresholdMilli, rate: rate(limit))
             longest = (delay, charged.limit, charged.excess)
+            perLimit.set(delay > 0 ? .delayed : .passed, limit: charged.limit)
         }
         for (position, record) in pending.reversed() {
             let limit = policy.limits[position]
             let excess = charge(record, zone: limit.zone, now: now)
             let delay = LimitReqArithmetic.delay(excess: excess, threshold: limit.delay.thresholdMilli, rate: rate(limit))
             if delay > longest.delay { longest = (delay, position, excess) }
+            perLimit.set(delay > 0 ? .delayed : .passed, limit: position)
         }
-        guard longest.delay > 0 else { return RateLimitDecision(outcome: .passed, dryRun: policy.dryRun) }
-        return RateLimitDecision(outcome: .delayed(milliseconds: longest.delay), dryRun: policy.dryRun, limit: longest.limit, excess: longest.excess)
+        guard longest.delay > 0 else { return RateLimitDecision(outcome: .passed, dryRun: policy.dryRun, perLimit: perLimit) }
+        return RateLimitDecision(outcome: .delayed(milliseconds: longest.delay), dryRun: policy.dryRun, limit: longest.limit, excess: longest.excess,
+                                 perLimit: perLimit)
     }
 
     /// One limit, one zone: ``decide(_:keys:now:)`` for a policy of just `limit`.
@@ -137,7 +147,8 @@ public struct RateLimiter: Sendable {
             guard let record = tables[limit.zone].find(keys[position]) else { continue }
             let excess = excessNow(record, zone: limit.zone, now: now).excess
             if excess > limit.burstMilli {
-                return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: position, excess: excess)
+                return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: position, excess: excess,
+                                         perLimit: .init(.rejected, limit: position))
             }
         }
         return nil
@@ -149,12 +160,14 @@ public struct RateLimiter: Sendable {
     /// them all. The decision: rejected by the first limit this charge took past its burst (the
     /// request went over the limit), else passed or delayed as ``decide(_:keys:now:)`` would
     /// have decided it; unlimited when no limit applied. A zone without room for a new state
-    /// even after evicting does not count the request.
+    /// even after evicting does not count the request. Per limit, every limit charged rejected
+    /// (taken past its burst), delayed or passed it.
     public mutating func charge(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision {
         precondition(keys.count == policy.limits.count, "\(keys.count) keys for \(policy.limits.count) limits")
         var applied = false
         var over: (limit: Int, excess: Int64)?
         var longest: (delay: Int64, limit: Int, excess: Int64) = (0, 0, 0)
+        var perLimit = RateLimitDecision.PerLimit()
         for (position, limit) in policy.limits.enumerated() where keys[position].isAccountable {
             guard let record = state(zone: limit.zone, key: keys[position], now: now) else { continue }
             applied = true
@@ -162,18 +175,21 @@ public struct RateLimiter: Sendable {
             store(min(excess, Int64.max / 4), elapsed: elapsed, in: record, zone: limit.zone, now: now)
             if excess > limit.burstMilli {
                 if over == nil { over = (position, excess) }
+                perLimit.set(.rejected, limit: position)
                 continue
             }
             let delay = LimitReqArithmetic.delay(excess: excess, threshold: limit.delay.thresholdMilli, rate: rate(limit))
             if delay > 0, delay >= longest.delay { longest = (delay, position, excess) }
+            perLimit.set(delay > 0 ? .delayed : .passed, limit: position)
         }
         guard applied else { return RateLimitDecision(outcome: .unlimited, dryRun: policy.dryRun) }
         if let over {
             let status = policy.limits[over.limit].status
-            return RateLimitDecision(outcome: .rejected(status: status), dryRun: policy.dryRun, limit: over.limit, excess: over.excess)
+            return RateLimitDecision(outcome: .rejected(status: status), dryRun: policy.dryRun, limit: over.limit, excess: over.excess, perLimit: perLimit)
         }
-        guard longest.delay > 0 else { return RateLimitDecision(outcome: .passed, dryRun: policy.dryRun) }
-        return RateLimitDecision(outcome: .delayed(milliseconds: longest.delay), dryRun: policy.dryRun, limit: longest.limit, excess: longest.excess)
+        guard longest.delay > 0 else { return RateLimitDecision(outcome: .passed, dryRun: policy.dryRun, perLimit: perLimit) }
+        return RateLimitDecision(outcome: .delayed(milliseconds: longest.delay), dryRun: policy.dryRun, limit: longest.limit, excess: longest.excess,
+                                 perLimit: perLimit)
     }
 
     /// `key`'s state in `zone`, made the most recently used, or created (freeing or evicting as

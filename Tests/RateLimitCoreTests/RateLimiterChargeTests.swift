@@ -19,7 +19,7 @@ import Testing
         #expect(limiter.charge(policy, keys: [Self.client], now: 0).outcome == .passed)
         #expect(limiter.storedState(zone: 0, key: Self.client) == .init(excess: 1000, lastCharged: 0))
         let rejected = limiter.rejection(policy, keys: [Self.client], now: 0)
-        #expect(rejected == RateLimitDecision(outcome: .rejected(status: 429), limit: 0, excess: 2000))
+        #expect(rejected == RateLimitDecision(outcome: .rejected(status: 429), limit: 0, excess: 2000, perLimit: .init(.rejected, limit: 0)))
         #expect(limiter.storedState(zone: 0, key: Self.client) == .init(excess: 1000, lastCharged: 0), "a look charges nothing")
         // decide agrees.
         #expect(limiter.decide(policy.limits[0], key: Self.client, now: 0).outcome == .rejected(status: 429))
@@ -46,10 +46,10 @@ import Testing
         #expect(limiter.charge(policy, keys: [Self.client, other], now: 0).outcome == .passed)
         // The second zone is past its burst; the first delays (1 s), but over the limit decides.
         let second = limiter.charge(policy, keys: [Self.client, other], now: 0)
-        #expect(second == RateLimitDecision(outcome: .rejected(status: 503), limit: 1, excess: 1000))
+        #expect(second == RateLimitDecision(outcome: .rejected(status: 503), limit: 1, excess: 1000, perLimit: .init(delayed: 0b01, rejected: 0b10)))
         #expect(limiter.storedState(zone: 0, key: Self.client)?.excess == 1000, "every zone was charged")
         let delayed = limiter.charge(policy, keys: [Self.client, .empty], now: 0)
-        #expect(delayed == RateLimitDecision(outcome: .delayed(milliseconds: 2000), limit: 0, excess: 2000))
+        #expect(delayed == RateLimitDecision(outcome: .delayed(milliseconds: 2000), limit: 0, excess: 2000, perLimit: .init(.delayed, limit: 0)))
         #expect(limiter.charge(policy, keys: [.empty, .empty], now: 0).outcome == .unlimited)
     }
 

@@ -47,7 +47,8 @@ public struct RateLimitOracle: Sendable {
                 zones[limit.zone].order.append(key)
                 let (excess, elapsed) = advance(state, zone: limit.zone, now: now)
                 if excess > Int64(limit.burst) * 1000 {
-                    return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: index, excess: excess)
+                    return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: index, excess: excess,
+                                             perLimit: Self.perLimit([index: .rejected]))
                 }
                 if charge {
                     state.excess = excess
@@ -61,7 +62,8 @@ public struct RateLimitOracle: Sendable {
                 if zones[limit.zone].used + size > zones[limit.zone].budget {
                     expire(zone: limit.zone, force: true, now: now)
                     if zones[limit.zone].used + size > zones[limit.zone].budget {
-                        return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: index, zoneExhausted: true)
+                        return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: index, zoneExhausted: true,
+                                                 perLimit: Self.perLimit([index: .rejected]))
                     }
                 }
                 zones[limit.zone].states[key] = State(excess: 0, last: charge ? now : nil)
@@ -73,10 +75,13 @@ public struct RateLimitOracle: Sendable {
         }
         if lookedUp.isEmpty && lastExcess == nil { return RateLimitDecision(outcome: .unlimited, dryRun: policy.dryRun) }
 
+        // What each charged limit did, by its own delay.
+        var verdicts: [Int: RateLimitDecision.PerLimit.Verdict] = [:]
         var best: (delay: Int64, limit: Int, excess: Int64) = (0, 0, 0)
         if let lastExcess {
             let index = policy.limits.count - 1
             best = (delayFor(policy.limits[index], excess: lastExcess), index, lastExcess)
+            verdicts[index] = best.delay > 0 ? .delayed : .passed
         }
         for (index, key) in lookedUp.reversed() {
             let zone = policy.limits[index].zone
@@ -87,9 +92,18 @@ public struct RateLimitOracle: Sendable {
             zones[zone].states[key] = state
             let delay = delayFor(policy.limits[index], excess: excess)
             if delay > best.delay { best = (delay, index, excess) }
+            verdicts[index] = delay > 0 ? .delayed : .passed
         }
-        if best.delay == 0 { return RateLimitDecision(outcome: .passed, dryRun: policy.dryRun) }
-        return RateLimitDecision(outcome: .delayed(milliseconds: best.delay), dryRun: policy.dryRun, limit: best.limit, excess: best.excess)
+        if best.delay == 0 { return RateLimitDecision(outcome: .passed, dryRun: policy.dryRun, perLimit: Self.perLimit(verdicts)) }
+        return RateLimitDecision(outcome: .delayed(milliseconds: best.delay), dryRun: policy.dryRun, limit: best.limit, excess: best.excess,
+                                 perLimit: Self.perLimit(verdicts))
+    }
+
+    /// The masks of a decision, from each limit's verdict.
+    static func perLimit(_ verdicts: [Int: RateLimitDecision.PerLimit.Verdict]) -> RateLimitDecision.PerLimit {
+        var masks: [RateLimitDecision.PerLimit.Verdict: UInt64] = [:]
+        for (index, verdict) in verdicts where index < 64 { masks[verdict, default: 0] += UInt64(1) << UInt64(index) }
+        return RateLimitDecision.PerLimit(passed: masks[.passed] ?? 0, delayed: masks[.delayed] ?? 0, rejected: masks[.rejected] ?? 0)
     }
 
     private func advance(_ state: State, zone: Int, now: Int64) -> (excess: Int64, elapsed: Int64) {

@@ -1,4 +1,5 @@
 import DiscoCore
+import RateLimitCore
 
 // MARK: - ProxyConfiguration
 
@@ -114,6 +115,11 @@ public struct ProxyConfiguration: Hashable, Sendable {
         if listenAddress != nil, upstreams.isEmpty {
             throw ConfigError(code: .missingField, field: "upstream",
                               message: "-proxy-addr needs an upstream: give -upstream http://127.0.0.1:PORT or \"upstreams\" in -proxy-config")
+        }
+        if rateLimit.policy.limits.count > RateLimitDecision.PerLimit.capacity {
+            throw ConfigError(code: .invalidValue, field: "limit_req",
+                              message: "\(rateLimit.policy.limits.count) rate limits (-limit-req flags and limit_req in -proxy-config together); "
+                                + "at most \(RateLimitDecision.PerLimit.capacity) apply to a request, each counted in its zone's metrics")
         }
         if !rateLimit.sharedZones.isEmpty, hopKeyFile == nil {
             let names = rateLimit.sharedZoneNames.map(\.debugDescription).joined(separator: ", ")

@@ -166,4 +166,19 @@ import Testing
         configuration.hopKeyFile = "/key"
         _ = try configuration.validated()
     }
+
+    /// A decision reports what each of the first 64 limits did (the zones' metrics): more are refused.
+    @Test func moreLimitsThanADecisionReportsAreRefused() throws {
+        var configuration = ProxyConfiguration()
+        let specs = { (count: Int) in try (1...count).map { try LimitReqSpec.parse("zone=z\($0) rate=1r/s") } }
+        configuration.rateLimit = try RateLimitConfiguration(flags: specs(64))
+        _ = try configuration.validated()
+        configuration.rateLimit = try RateLimitConfiguration(flags: specs(65))
+        do {
+            _ = try configuration.validated()
+            Issue.record("65 limits were accepted")
+        } catch {
+            #expect(error.message.contains("65 rate limits") && error.message.contains("at most 64"), "\(error.message)")
+        }
+    }
 }

@@ -180,16 +180,21 @@ public final class RateLimitMiddleware: HTTPMiddleware {
                                 fields: [("zone", zone)])
     }
 
+    /// Counts `decision` under each of the stage's zones for its own part
+    /// (``RateLimitDecision/perLimit``), and logs what a dry run would have done and rejections.
     func record(_ decision: RateLimitDecision, stage: Stage, method: String, path: String, remoteAddress: SocketAddress?) {
-        let status = decision.nginxStatus
-        guard !status.isEmpty else { return }
-        let zone = stage.zoneNames[decision.limit ?? 0]
-        metrics.rateLimitDecision(zone: zone, decision: status.lowercased())
-        if decision.dryRun, status != "PASSED_DRY_RUN", status != "PASSED" {
-            logger.info("rate limit (dry run) would have \(status.hasPrefix("DELAYED") ? "delayed" : "rejected") \(method) \(path)",
+        guard decision.outcome != .unlimited else { return }
+        metrics.rateLimitDecision(decision, zones: stage.zoneNames)
+        // Passed decisions name no limit: nothing to log.
+        guard let limit = decision.limit else { return }
+        let rejected = if case .rejected = decision.outcome { true } else { false }
+        guard decision.dryRun || rejected else { return }
+        let zone = stage.zoneNames[limit]
+        if decision.dryRun {
+            logger.info("rate limit (dry run) would have \(rejected ? "rejected" : "delayed") \(method) \(path)",
                         metadata: ["zone": .string(zone), "decision": .string(decision.description),
                                    "client": .string(remoteAddress?.host ?? "unknown")])
-        } else if case .rejected = decision.outcome {
+        } else {
             logger.debug("rate limit rejected \(method) \(path)",
                          metadata: ["zone": .string(zone), "decision": .string(decision.description)])
         }

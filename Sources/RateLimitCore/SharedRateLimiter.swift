@@ -109,11 +109,13 @@ public struct SharedRateLimiter: Sendable {
     }
 
     /// Charges a request like ``RateLimiter/charge(_:keys:now:)`` (beyond the burst if need be)
-    /// and counts it for the shared zones it names.
+    /// and counts it for the shared zones that charged it (not one that had no room for its key).
     public mutating func charge(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision {
         let decision = limiter.charge(policy, keys: keys, now: now)
         if !sharedZones.isEmpty, decision.outcome != .unlimited {
             for (index, limit) in policy.limits.enumerated() where sharedZones.contains(limit.zone) && keys[index].isAccountable {
+                // Beyond what a decision reports, every limit with a key counts.
+                guard index >= RateLimitDecision.PerLimit.capacity || decision.perLimit[index] != nil else { continue }
                 count(PendingKey(zone: limit.zone, key: keys[index]))
             }
         }

@@ -62,4 +62,18 @@ import Testing
         #expect(replica.rejection(policy, keys: [Self.client], now: 10) != nil)
         #expect(replica.tick(now: 100) == [.send(RateLimitCounts(entries: [.init(zone: 0, key: Self.client, requests: 2)])), .tick(at: 200)])
     }
+
+    @Test func aSharedZoneThatCouldNotChargeARequestDoesNotShareIt() {
+        let zones = [LimitReqZone(name: "small", rate: LimitRate(requests: 1, per: .perMinute), size: 32 * 1024), Self.zones[1]]
+        var replica = SharedRateLimiter(zones: zones, sharedZones: [0, 1], exchangeInterval: 100)
+        _ = replica.tick(now: 0)
+        // 191 recent clients fill the small zone; a 3000-byte key cannot fit even after evicting.
+        for number in 0..<191 { _ = replica.decide(LimitReqPolicy(limits: [LimitReq(zone: 0)]), keys: [.ipv4(10, 0, 0, UInt8(number))], now: 1) }
+        _ = replica.tick(now: 100)
+        let huge = RateLimitKey(Array(repeating: 0x41, count: 3000))
+        let policy = LimitReqPolicy(limits: [LimitReq(zone: 0), LimitReq(zone: 1)])
+        let decision = replica.charge(policy, keys: [huge, Self.client], now: 110)
+        #expect(decision.perLimit == .init(passed: 0b10), "only the second zone charged it")
+        #expect(replica.tick(now: 200) == [.send(RateLimitCounts(entries: [.init(zone: 1, key: Self.client, requests: 1)])), .tick(at: 300)])
+    }
 }

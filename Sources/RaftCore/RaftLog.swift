@@ -8,7 +8,11 @@ struct RaftLog: Sendable {
     /// `entries[k].index == snapshotIndex + 1 + k`.
     private(set) var entries: [Entry]
     var committed: UInt64
-    var applied: UInt64
+    /// Entries up to here are applied (moved by ``markApplied(through:)``).
+    private(set) var applied: UInt64
+    /// The size (``Entry/byteSize``) of the applied entries still in the log: what a snapshot
+    /// would let it drop.
+    private(set) var appliedBytes = 0
     /// Entries up to here are durable in storage.
     var persisted: UInt64
 
@@ -83,6 +87,17 @@ struct RaftLog: Sendable {
 
     // MARK: Mutation
 
+    /// Records that the entries through `index` are applied (a lower index changes nothing).
+    mutating func markApplied(through index: UInt64) {
+        guard index > applied else { return }
+        if applied < lastIndex {
+            for position in Int(applied - snapshotIndex)..<Int(min(index, lastIndex) - snapshotIndex) {
+                appliedBytes += entries[position].byteSize
+            }
+        }
+        applied = index
+    }
+
     /// Appends entries that directly follow or overwrite part of the log: any existing entry at
     /// or after the first new index is dropped. Returns the index where the log was cut, if any.
     @discardableResult
@@ -101,7 +116,9 @@ struct RaftLog: Sendable {
     /// Drops entries up to and including `index` (which must be in the log), remembering its term.
     mutating func compact(through index: UInt64) {
         guard index > snapshotIndex, let term = term(at: index) else { return }
-        entries.removeFirst(Int(index - snapshotIndex))
+        let dropped = Int(index - snapshotIndex)
+        appliedBytes -= entries[..<dropped].reduce(0) { $0 + $1.byteSize }
+        entries.removeFirst(dropped)
         snapshotIndex = index
         snapshotTerm = term
     }
@@ -113,6 +130,7 @@ struct RaftLog: Sendable {
         snapshotTerm = term
         committed = index
         applied = index
+        appliedBytes = 0
         persisted = index
     }
 }

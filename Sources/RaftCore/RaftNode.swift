@@ -121,8 +121,9 @@ public struct RaftNode: Sendable {
 
     private var applicableThrough: UInt64 { min(log.committed, log.persisted) }
     private var wantsSnapshot: Bool {
-        options.snapshotThreshold > 0 && !snapshotSuggested
-            && log.applied >= log.snapshotIndex + UInt64(options.snapshotThreshold)
+        guard !snapshotSuggested else { return false }
+        return (options.snapshotThreshold > 0 && log.applied >= log.snapshotIndex + UInt64(options.snapshotThreshold))
+            || (options.snapshotThresholdBytes > 0 && log.appliedBytes >= options.snapshotThresholdBytes)
     }
 
     /// Takes the pending effects. See ``Ready`` for what the shell must do with them.
@@ -160,14 +161,14 @@ public struct RaftNode: Sendable {
         if let hard = ready.hardState { persistedHardState = hard }
         if let installed = ready.snapshot, pendingSnapshot?.metadata == installed.metadata {
             pendingSnapshot = nil
-            log.applied = max(log.applied, installed.metadata.index)
+            log.markApplied(through: installed.metadata.index)
             log.persisted = max(log.persisted, installed.metadata.index)
         }
         if let last = ready.entries.last, log.term(at: last.index) == last.term {
             log.persisted = max(log.persisted, last.index)
         }
         if let applied = ready.committedEntries.last {
-            log.applied = max(log.applied, applied.index)
+            log.markApplied(through: applied.index)
         }
         if role == .leader, maybeCommit() { broadcastAppend() }
     }

@@ -20,8 +20,13 @@ public struct RaftOptions: Sendable, Hashable {
     public var maxBytesPerAppend: Int = 1 << 20
     /// Maximum appends in flight to one follower in the replicate state.
     public var maxInflightAppends: Int = 256
-    /// Suggest a snapshot once this many entries were applied since the last one (0 = never).
+    /// Suggest a snapshot once this many entries were applied since the last one (0 = no count
+    /// bound; with ``snapshotThresholdBytes`` 0 too, never).
     public var snapshotThreshold: Int = 8192
+    /// Suggest a snapshot once the applied entries kept since the last one hold this many bytes
+    /// (0 = no size bound). The log is kept in memory until a snapshot lets it go, so without a
+    /// size bound ``snapshotThreshold`` large entries (up to 8192 of 1 MiB) would all be held.
+    public var snapshotThresholdBytes: Int = 64 << 20
     /// Refuse to promote a learner that is not caught up (see ``RaftNode/learnerProgress``).
     /// Always on outside tests: the simulator turns it off to prove its invariant checker catches
     /// the phantom voters that promoting regardless creates.
@@ -44,8 +49,8 @@ public struct RaftOptions: Sendable, Hashable {
         guard !leaseReads || checkQuorum else {
             throw RaftError(.invalidArgument, "leaseReads requires checkQuorum")
         }
-        guard snapshotThreshold >= 0 else {
-            throw RaftError(.invalidArgument, "snapshotThreshold must not be negative")
+        guard snapshotThreshold >= 0, snapshotThresholdBytes >= 0 else {
+            throw RaftError(.invalidArgument, "snapshotThreshold and snapshotThresholdBytes must not be negative")
         }
     }
 }

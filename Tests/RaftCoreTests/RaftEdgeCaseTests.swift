@@ -68,6 +68,32 @@ struct RaftEdgeCaseTests {
         #expect(throws: RaftError.self) { try node.compact(through: node.appliedIndex + 5, data: []) }
     }
 
+    @Test("large entries ask for a snapshot once their bytes reach the size threshold, long before the count")
+    func snapshotSuggestedBySize() throws {
+        var options = RaftOptions()
+        options.snapshotThreshold = 8192
+        options.snapshotThresholdBytes = 10_000
+        var node = try RaftNode(id: n1, options: options, state: .bootstrap(voters: [n1]), random: DeterministicRandom(seed: 3))
+        node.campaign()
+        var suggestedAt: [UInt64] = []
+        for value in 0..<25 {
+            try node.propose([UInt8](repeating: UInt8(value), count: 1000))
+            while node.hasReady {
+                let ready = node.ready()
+                node.advance(ready)
+                if ready.shouldSnapshot {
+                    suggestedAt.append(node.appliedIndex)
+                    _ = try node.compact(through: node.appliedIndex, data: [1])
+                }
+            }
+        }
+        // 1024 bytes an entry: the tenth applied after each snapshot reaches 10,000 bytes. The
+        // log then holds nothing applied (the held entries start after the snapshot).
+        #expect(suggestedAt.count == 2, "\(suggestedAt)")
+        #expect(zip(suggestedAt, suggestedAt.dropFirst()).allSatisfy { $1 - $0 == 10 }, "\(suggestedAt)")
+        #expect(node.firstIndex == (suggestedAt.last ?? 0) + 1)
+    }
+
     @Test("a new leader defers ReadIndex until it has committed an entry of its term")
     func readIndexWaitsForFirstCommit() throws {
         var cluster = RaftTestCluster(voters: [n1, n2, n3])

@@ -20,6 +20,7 @@ public struct RaftBenchmark {
         var options = RaftOptions()
         options.maxEntriesPerAppend = max(64, batch)
         options.snapshotThreshold = 0
+        options.snapshotThresholdBytes = 0
         var nodes: [RaftNode] = []
         var storages: [any RaftStorage] = []
         var random = DeterministicRandom(seed: 1)

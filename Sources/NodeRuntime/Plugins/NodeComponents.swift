@@ -68,6 +68,12 @@ public struct NodeComponents: Sendable {
         raftConfig.listenPort = configuration.internode.bindAddress.port
         raftConfig.tickInterval = configuration.timing.raftTickInterval
         raftConfig.raft.electionTicks = configuration.timing.electionTicks
+        // The Raft log is held in memory until a snapshot lets it go: with a window of large
+        // events, 8192 entries (the count bound) would be several windows. A window's worth of
+        // log is a snapshot (about a window) per window of appends.
+        if configuration.eventLog.retention.maxBytes > 0 {
+            raftConfig.raft.snapshotThresholdBytes = max(1 << 20, configuration.eventLog.retention.maxBytes)
+        }
         raftConfig.otherFrames = { frame, connection in await pushPull.route(frame, connection) }
         let tls = context.tls
         if let server = tls.internodeServer, let client = tls.internodeClient {

@@ -27,23 +27,31 @@ public enum DurableFile {
     /// write a temporary file, fsync it, rename it over `path`, fsync the directory. `mode` sets
     /// the new file's permissions (0600 for secrets).
     public static func replace(_ path: String, with bytes: [UInt8], mode: mode_t = 0o644) throws(Failure) {
+        try replace(path, withParts: [bytes], mode: mode)
+    }
+
+    /// Replaces `path` with the concatenation of `parts`, as ``replace(_:with:mode:)`` does, without
+    /// joining them in memory first (a large file's header and body can be written as they are).
+    public static func replace(_ path: String, withParts parts: [[UInt8]], mode: mode_t = 0o644) throws(Failure) {
         let temporary = path + ".tmp"
         unlink(temporary)
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode)
         guard fd >= 0 else { throw Failure(path: temporary, operation: "open", errno: errno) }
-        var written = 0
-        while written < bytes.count {
-            let count = bytes.withUnsafeBytes { buffer -> Int in
-                guard let base = buffer.baseAddress else { return 0 }
-                return write(fd, base + written, bytes.count - written)
+        for bytes in parts {
+            var written = 0
+            while written < bytes.count {
+                let count = bytes.withUnsafeBytes { buffer -> Int in
+                    guard let base = buffer.baseAddress else { return 0 }
+                    return write(fd, base + written, bytes.count - written)
+                }
+                if count < 0 {
+                    let code = errno
+                    if code == EINTR { continue }
+                    close(fd)
+                    throw Failure(path: temporary, operation: "write", errno: code)
+                }
+                written += count
             }
-            if count < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                close(fd)
-                throw Failure(path: temporary, operation: "write", errno: code)
-            }
-            written += count
         }
         guard fsync(fd) == 0 else {
             let code = errno

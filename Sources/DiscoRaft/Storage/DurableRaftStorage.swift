@@ -29,51 +29,25 @@ public final class DurableRaftStorage: RaftStorage {
     public init(directory: String, segmentSize: Int = DurableRaftStorage.defaultSegmentSize) throws(RaftError) {
         self.directory = directory
         try FileIO.makeDirectory(directory)
-        let (wal, recovery) = try SegmentedWAL.open(directory: directory + "/wal", segmentSize: max(4096, segmentSize))
+        // Recovering here validates the log (gaps are refused) before anything is appended.
+        var recovering = try LogRecovery(directory: directory)
+        let (wal, recovery) = try SegmentedWAL.open(directory: directory + "/wal", segmentSize: max(4096, segmentSize)) {
+            segment, record throws(RaftError) in try recovering.visit(segment, record)
+        }
         self.wal = wal
         repairedTail = recovery.truncatedTail.map { "\($0.file) at offset \($0.offset): \($0.reason)" }
-        // Recovering here validates the log (gaps are refused) before anything is appended.
-        let (_, snapshotFile, fileHard) = try Self.recover(directory: directory, records: recovery.records)
-        fileHardState = fileHard
-        snapshotFirstSegment = snapshotFile?.firstSegment ?? 0
-    }
-
-    /// Rebuilds the persistent state from the small files and the WAL records.
-    private static func recover(directory: String, records: [(segment: UInt64, record: WALFormat.Record)])
-        throws(RaftError) -> (PersistentState, SnapshotFile?, HardState) {
-        let hardStatePath = directory + "/hardstate"
-        let snapshotPath = directory + "/snapshot"
-        var hard = HardState()
-        if FileIO.exists(hardStatePath) {
-            hard = try decodeChecked(try FileIO.readAll(hardStatePath), file: hardStatePath, RaftCodec.decodeHardState)
-        }
-        let fileHard = hard
-        var snapshotFile: SnapshotFile?
-        if FileIO.exists(snapshotPath) {
-            snapshotFile = try decodeChecked(try FileIO.readAll(snapshotPath), file: snapshotPath, SnapshotFile.decode)
-        }
-        var replay = LogReplay()
-        replay.snapshotIndex = snapshotFile?.snapshot.metadata.index ?? 0
-        for (segment, record) in records where segment >= (snapshotFile?.firstSegment ?? 0) {
-            switch record {
-            case .entry(let entry):
-                if let gap = replay.apply(entry) {
-                    throw RaftError(.corruptStorage, "\(directory)/wal segment \(segment): \(gap)")
-                }
-            case .commit(let index):
-                hard.commit = max(hard.commit, index)
-            }
-        }
-        let state = PersistentState(hardState: hard, snapshot: snapshotFile?.snapshot.metadata, entries: replay.entries)
-        return (state, snapshotFile, fileHard)
+        fileHardState = recovering.fileHardState
+        snapshotFirstSegment = recovering.snapshotFile?.firstSegment ?? 0
     }
 
     /// Everything durable on disk now (what a restart would recover; unsynced writes are not
     /// included).
     public func load() throws(RaftError) -> (state: PersistentState, snapshot: Snapshot?) {
-        let (_, recovery) = try SegmentedWAL.scan(directory: directory + "/wal", repair: false)
-        let (state, snapshotFile, _) = try Self.recover(directory: directory, records: recovery.records)
-        return (state, snapshotFile?.snapshot)
+        var recovering = try LogRecovery(directory: directory)
+        _ = try SegmentedWAL.scan(directory: directory + "/wal", repair: false) {
+            segment, record throws(RaftError) in try recovering.visit(segment, record)
+        }
+        return (recovering.state, recovering.snapshotFile?.snapshot)
     }
 
     public func append(_ entries: [Entry]) throws(RaftError) {
@@ -91,8 +65,7 @@ public final class DurableRaftStorage: RaftStorage {
 
     public func saveSnapshot(_ snapshot: Snapshot) throws(RaftError) {
         try wal.sync()
-        let file = SnapshotFile(firstSegment: snapshotFirstSegment, snapshot: snapshot)
-        try FileIO.writeAtomically(Self.checked(file.encode()), to: snapshotPath)
+        try SnapshotFile(firstSegment: snapshotFirstSegment, snapshot: snapshot).write(to: snapshotPath)
         try wal.removeSegments(through: snapshot.metadata.index)
     }
 
@@ -101,8 +74,7 @@ public final class DurableRaftStorage: RaftStorage {
         // Entries written before this point may belong to another history: start a new segment and
         // record in the snapshot file that older segments no longer count.
         let firstSegment = try wal.rollOver()
-        let file = SnapshotFile(firstSegment: firstSegment, snapshot: snapshot)
-        try FileIO.writeAtomically(Self.checked(file.encode()), to: snapshotPath)
+        try SnapshotFile(firstSegment: firstSegment, snapshot: snapshot).write(to: snapshotPath)
         snapshotFirstSegment = firstSegment
         try wal.removeSegments(through: 0, before: firstSegment)
     }
@@ -125,7 +97,7 @@ public final class DurableRaftStorage: RaftStorage {
         return writer.bytes
     }
 
-    private static func decodeChecked<T>(_ bytes: [UInt8], file: String,
+    fileprivate static func decodeChecked<T>(_ bytes: [UInt8], file: String,
                                          _ decode: ([UInt8]) throws(RaftError) -> T) throws(RaftError) -> T {
         guard bytes.count >= 4 else { throw RaftError(.corruptStorage, "\(file): only \(bytes.count) bytes, expected a checksum and a payload") }
         let stored = bytes[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
@@ -139,23 +111,87 @@ public final class DurableRaftStorage: RaftStorage {
     }
 }
 
+// MARK: - LogRecovery
+
+/// Rebuilds the persistent state from the small files and the WAL records, one record at a time:
+/// entries the snapshot covers are dropped as they are read, so recovery holds only the log that
+/// still counts (not every record of every segment).
+private struct LogRecovery {
+    /// The hard state file as written (term and vote; its commit may be behind the WAL's marks).
+    let fileHardState: HardState
+    let snapshotFile: SnapshotFile?
+    private var hard: HardState
+    private var replay = LogReplay()
+    private let directory: String
+
+    init(directory: String) throws(RaftError) {
+        self.directory = directory
+        let hardStatePath = directory + "/hardstate"
+        let snapshotPath = directory + "/snapshot"
+        var hard = HardState()
+        if FileIO.exists(hardStatePath) {
+            hard = try DurableRaftStorage.decodeChecked(try FileIO.readAll(hardStatePath), file: hardStatePath, RaftCodec.decodeHardState)
+        }
+        fileHardState = hard
+        self.hard = hard
+        snapshotFile = FileIO.exists(snapshotPath) ? try SnapshotFile.read(snapshotPath) : nil
+        replay.snapshotIndex = snapshotFile?.snapshot.metadata.index ?? 0
+    }
+
+    /// Takes the next record read from the WAL.
+    mutating func visit(_ segment: UInt64, _ record: WALFormat.Record) throws(RaftError) {
+        guard segment >= snapshotFile?.firstSegment ?? 0 else { return }
+        switch record {
+        case .entry(let entry):
+            if let gap = replay.apply(entry) {
+                throw RaftError(.corruptStorage, "\(directory)/wal segment \(segment): \(gap)")
+            }
+        case .commit(let index):
+            hard.commit = max(hard.commit, index)
+        }
+    }
+
+    /// What was recovered.
+    var state: PersistentState { PersistentState(hardState: hard, snapshot: snapshotFile?.snapshot.metadata, entries: replay.entries) }
+}
+
 // MARK: - SnapshotFile
 
-/// The snapshot file: the first WAL segment that still counts, then the encoded snapshot.
+/// The snapshot file: `[u32 CRC-32C of the rest][u64 first WAL segment that still counts]
+/// [snapshot metadata][u32 data length][data]` (the checked-file layout around the first segment
+/// and the encoded snapshot). The data is as large as the node's state, so it is written and read
+/// in place: never joined with its header in a second buffer.
 struct SnapshotFile {
     var firstSegment: UInt64
     var snapshot: Snapshot
 
-    func encode() -> [UInt8] {
-        var writer = ByteWriter()
-        writer.u64(firstSegment)
-        writer.bytes.append(contentsOf: RaftCodec.encode(snapshot))
-        return writer.bytes
+    /// Replaces `path` with this snapshot atomically.
+    func write(to path: String) throws(RaftError) {
+        var head = ByteWriter()
+        head.u64(firstSegment)
+        RaftCodec.write(snapshot.metadata, to: &head)
+        head.u32(UInt32(truncatingIfNeeded: snapshot.data.count))
+        var prefix = ByteWriter()
+        prefix.u32(CRC32C.checksum(snapshot.data, continuing: CRC32C.checksum(head.bytes)))
+        prefix.bytes.append(contentsOf: head.bytes)
+        try FileIO.writeAtomically(parts: [prefix.bytes, snapshot.data], to: path)
     }
 
-    static func decode(_ bytes: [UInt8]) throws(RaftError) -> SnapshotFile {
-        var reader = ByteReader(bytes)
-        let first = try reader.u64("first segment")
-        return SnapshotFile(firstSegment: first, snapshot: try RaftCodec.decodeSnapshot(Array(bytes[8...])))
+    /// Reads and checks the file at `path`.
+    static func read(_ path: String) throws(RaftError) -> SnapshotFile {
+        let bytes = try FileIO.readAll(path)
+        guard bytes.count >= 4 else { throw RaftError(.corruptStorage, "\(path): only \(bytes.count) bytes, expected a checksum and a payload") }
+        let stored = bytes[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard CRC32C.checksum(bytes[4...]) == stored else { throw RaftError(.corruptStorage, "\(path) at offset 4: checksum mismatch") }
+        do throws(RaftError) {
+            var reader = ByteReader(bytes, offset: 4)
+            let first = try reader.u64("first segment")
+            let meta = try RaftCodec.readSnapshotMetadata(&reader)
+            let data = try reader.blob("snapshot data", limit: RaftCodec.maxSnapshotSize)
+            try reader.expectEnd("snapshot")
+            return SnapshotFile(firstSegment: first, snapshot: Snapshot(metadata: meta, data: data))
+        } catch {
+            throw RaftError(.corruptStorage, "\(path): \(error.message)")
+        }
     }
 }

@@ -37,6 +37,10 @@ enum FileIO {
         let fd = try open(path, flags: O_RDONLY)
         defer { close(fd) }
         var result: [UInt8] = []
+        // The file's size up front: a snapshot file is as large as the node's state, and a
+        // buffer grown by doubling would peak at twice that.
+        var info = stat()
+        if fstat(fd, &info) == 0, info.st_size > 0 { result.reserveCapacity(Int(info.st_size)) }
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
@@ -98,8 +102,13 @@ enum FileIO {
 
     /// Replaces `path` with `bytes` atomically: temp file, fsync, rename, directory fsync.
     static func writeAtomically(_ bytes: [UInt8], to path: String) throws(RaftError) {
+        try writeAtomically(parts: [bytes], to: path)
+    }
+
+    /// Replaces `path` with the concatenation of `parts` atomically, without joining them.
+    static func writeAtomically(parts: [[UInt8]], to path: String) throws(RaftError) {
         do {
-            try DurableFile.replace(path, with: bytes)
+            try DurableFile.replace(path, withParts: parts)
         } catch {
             throw RaftError(.io, error.description)
         }

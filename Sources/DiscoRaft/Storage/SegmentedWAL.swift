@@ -17,9 +17,12 @@ final class SegmentedWAL {
         var maxIndex: UInt64
     }
 
+    /// Receives each record recovery reads, with its segment's sequence number, in write order
+    /// (handed over one at a time: a log can be far larger than what it still needs to keep).
+    typealias Visitor = (_ segment: UInt64, _ record: WALFormat.Record) throws(RaftError) -> Void
+
     /// What recovery found.
     struct Recovery {
-        var records: [(segment: UInt64, record: WALFormat.Record)] = []
         /// A torn tail that was (or, read-only, would be) cut off: file and offset.
         var truncatedTail: (file: String, offset: Int, reason: String)?
     }
@@ -46,10 +49,11 @@ final class SegmentedWAL {
 
     // MARK: Opening and recovery
 
-    /// Opens (creating if needed) the WAL in `directory`, repairing a torn tail.
-    static func open(directory: String, segmentSize: Int) throws(RaftError) -> (SegmentedWAL, Recovery) {
+    /// Opens (creating if needed) the WAL in `directory`, repairing a torn tail; `visit` gets
+    /// every record read.
+    static func open(directory: String, segmentSize: Int, visit: Visitor) throws(RaftError) -> (SegmentedWAL, Recovery) {
         try FileIO.makeDirectory(directory)
-        var (segments, recovery) = try scan(directory: directory, repair: true)
+        var (segments, recovery) = try scan(directory: directory, repair: true, visit: visit)
         if segments.isEmpty {
             let first = SegmentName(sequence: 1)
             try createSegment(directory: directory, name: first)
@@ -69,8 +73,9 @@ final class SegmentedWAL {
         try FileIO.syncDirectory(directory)
     }
 
-    /// Reads every segment in order. With `repair`, a torn tail is cut off the last segment.
-    static func scan(directory: String, repair: Bool) throws(RaftError) -> ([Segment], Recovery) {
+    /// Reads every segment in order, handing each record to `visit`. With `repair`, a torn tail
+    /// is cut off the last segment.
+    static func scan(directory: String, repair: Bool, visit: Visitor) throws(RaftError) -> ([Segment], Recovery) {
         let names = try FileIO.list(directory).compactMap(SegmentName.init(fileName:)).sorted()
         var segments: [Segment] = []
         var recovery = Recovery()
@@ -96,7 +101,7 @@ final class SegmentedWAL {
                 switch WALFormat.read(bytes, at: offset) {
                 case .record(let record, let next, _):
                     if case .entry(let entry) = record { maxIndex = max(maxIndex, entry.index) }
-                    recovery.records.append((name.sequence, record))
+                    try visit(name.sequence, record)
                     offset = next
                 case .invalid(let reason):
                     guard isLast else {

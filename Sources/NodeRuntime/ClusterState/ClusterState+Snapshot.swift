@@ -39,40 +39,51 @@ extension ClusterState {
 
     // MARK: Encoding
 
-    /// The whole state as snapshot bytes.
+    /// The whole state as snapshot bytes, written into one buffer of the exact size: the
+    /// events (most of the state) are copied once, with no growing buffer and no second copy
+    /// of the body (a snapshot is as large as the event window, and is taken while the state
+    /// and the previous snapshot are held).
     public func snapshotBytes() -> [UInt8] {
-        var body = ClusterByteWriter()
+        // The small parts first, so the events can go straight into a buffer of the right size.
+        var head = ClusterByteWriter()
         if let cluster, let epoch {
-            body.bool(true)
-            body.name(cluster)
-            body.u64(epoch)
+            head.bool(true)
+            head.name(cluster)
+            head.u64(epoch)
         } else {
-            body.bool(false)
+            head.bool(false)
         }
-        body.u64(appliedIndex)
-        body.u32(UInt32(truncatingIfNeeded: members.count))
-        for member in sortedMembers { member.encode(into: &body) }
-        body.u64(trimmedThrough)
-        body.u64(UInt64(events.count))
-        for event in events {
-            body.u64(event.index)
-            body.i64(event.timeMillis)
-            body.blob(event.data)
-        }
-        body.u32(UInt32(truncatingIfNeeded: idempotency.count))
+        head.u64(appliedIndex)
+        head.u32(UInt32(truncatingIfNeeded: members.count))
+        for member in sortedMembers { member.encode(into: &head) }
+        head.u64(trimmedThrough)
+        head.u64(UInt64(events.count))
+        var tail = ClusterByteWriter()
+        tail.u32(UInt32(truncatingIfNeeded: idempotency.count))
         for record in idempotency.live {
-            body.name(record.key)
-            body.u64(record.seq)
-            body.u64(record.index)
-            body.i64(record.timeMillis)
+            tail.name(record.key)
+            tail.u64(record.seq)
+            tail.u64(record.index)
+            tail.i64(record.timeMillis)
         }
-        keyValues.encode(into: &body)
+        keyValues.encode(into: &tail)
+        // Per event: index u64, timeMillis i64, data u32 + bytes.
+        let bodyLength = head.bytes.count + events.count * 20 + eventBytes + tail.bytes.count
         var output = ClusterByteWriter()
-        output.bytes.reserveCapacity(body.bytes.count + Self.snapshotHeaderBytes + 4)
+        output.bytes.reserveCapacity(Self.snapshotHeaderBytes + bodyLength + 4)
         output.bytes.append(contentsOf: Self.snapshotMagic)
         output.u8(Self.snapshotVersion)
-        output.u64(UInt64(body.bytes.count))
-        output.bytes.append(contentsOf: body.bytes)
+        output.u64(UInt64(bodyLength))
+        output.bytes.append(contentsOf: head.bytes)
+        for event in events {
+            output.u64(event.index)
+            output.i64(event.timeMillis)
+            output.blob(event.data)
+        }
+        output.bytes.append(contentsOf: tail.bytes)
+        // The length written is the one computed; this keeps the header right if they ever differ.
+        let written = UInt64(output.bytes.count - Self.snapshotHeaderBytes)
+        for position in 0..<8 { output.bytes[5 + position] = UInt8(truncatingIfNeeded: written >> UInt64(56 - 8 * position)) }
         output.u32(CRC32C.checksum(output.bytes))
         return output.bytes
     }

@@ -38,6 +38,12 @@ package struct ByteReader {
 
     package init(_ bytes: [UInt8]) { self.bytes = bytes }
 
+    /// Reads `bytes` from `offset` on (errors name offsets in `bytes`).
+    package init(_ bytes: [UInt8], offset: Int) {
+        self.bytes = bytes
+        self.offset = min(max(0, offset), bytes.count)
+    }
+
     package var remaining: Int { bytes.count - offset }
 
     private func fail(_ what: String, _ detail: String) -> RaftError {

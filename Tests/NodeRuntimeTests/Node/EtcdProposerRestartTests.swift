@@ -36,14 +36,7 @@ struct EtcdProposerRestartTests {
             nodes.append(one)
             let two = try await RunningNode.start(second.configuration, components: NodeComponents.etcd)
             nodes.append(two)
-            try await waitUntil("p1 and p2 to agree on a leader", timeout: .seconds(60)) {
-                let leaders = [one.node.consensus.status.leader, two.node.consensus.status.leader]
-                return leaders[0] != nil && leaders[0] == leaders[1]
-            }
-            let promise = try #require(try PromiseFile(path: first.configuration.dataDirectory + "/bootstrap-promise.json").load())
-            #expect(promise.id.proposer == "p1")
-            #expect(await two.stop() == nil)
-            #expect(await one.stop() == nil)
+            let promise = try await ProposerPair.agreeThenStop(one, two, promiseOf: first)
             nodes = []
             await etcd.stopMember(0)
 

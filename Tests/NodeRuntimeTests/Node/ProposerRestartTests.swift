@@ -32,14 +32,7 @@ struct ProposerRestartTests {
         }
         let one = try await RunningNode.start(first.configuration)
         let two = try await RunningNode.start(second.configuration)
-        try await waitUntil("p1 and p2 to agree on a leader", timeout: .seconds(60)) {
-            let leaders = [one.node.consensus.status.leader, two.node.consensus.status.leader]
-            return leaders[0] != nil && leaders[0] == leaders[1]
-        }
-        let promise = try #require(try PromiseFile(path: first.configuration.dataDirectory + "/bootstrap-promise.json").load())
-        #expect(promise.id.proposer == "p1")
-        #expect(await two.stop() == nil)
-        #expect(await one.stop() == nil)
+        let promise = try await ProposerPair.agreeThenStop(one, two, promiseOf: first)
 
         let restarted = try await RunningNode.start(first.configuration)
         let client = HTTPClient()

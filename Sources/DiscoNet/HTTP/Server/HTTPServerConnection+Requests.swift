@@ -23,12 +23,18 @@ extension HTTPServerConnection {
     }
 
     private func parseBuffered() {
+        // A request begun in this parse: bytes still buffered once it has been answered (at
+        // once, inside the parse) came with it, before its answer: the client pipelines.
+        var begunHere = false
         while phase == .open && buffer.count > 0 {
             if let exchange {
                 if exchange.body.complete { break }
                 if exchange.body.bufferedBytes >= shared.configuration.requestBodyBuffer { break }
             } else if !acceptsRequests {
                 break
+            } else if begunHere && !clientPipelines {
+                clientPipelines = true
+                continue
             } else if pendingOutboundBytes > Self.drainHighWater {
                 // The client is not reading its answers: the requests it pipelined wait until they
                 // drain (`outboundDrained`), or each would queue a response without bound. Their
@@ -37,6 +43,7 @@ extension HTTPServerConnection {
                 return
             } else if parser.isAtHeadStart, let inline = shared.configuration.inlineHandler, inline.takesHeadViews,
                       offerHeadView(to: inline) {
+                begunHere = true
                 continue
             }
             events.removeAll(keepingCapacity: true)
@@ -55,6 +62,7 @@ extension HTTPServerConnection {
                 switch events.removeFirst() {
                 case .head(let head):
                     headerTimerRunning = false
+                    begunHere = true
                     guard begin(head) else { return }
                 case .body(let piece):
                     receiveBody(piece)

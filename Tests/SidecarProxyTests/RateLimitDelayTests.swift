@@ -39,3 +39,51 @@ struct RateLimitDelayTests {
         await upstream.stop()
     }
 }
+
+// MARK: - A delayed request whose client only half-closed
+
+/// A FIN the server takes as a half-close (with `-proxy-ignore-client-abort`, or from a client
+/// that pipelined its requests) leaves a client that waits for its answers: a delayed request
+/// is forwarded once its delay ends and the client gets the upstream's answer.
+@Suite("Sidecar proxy: a rate-limit delay of a client that half-closed and waits")
+struct RateLimitDelayHalfCloseTests {
+    enum Waiting: String, CaseIterable, Sendable {
+        /// `-proxy-ignore-client-abort`: one request, then shutdown(SHUT_WR).
+        case ignoreClientAbort
+        /// The default: two pipelined requests (the second is delayed), then shutdown(SHUT_WR).
+        case pipelined
+    }
+
+    /// Before, the delay asked `clientHasLeft()`, which answered true for any FIN: the request
+    /// was not forwarded and the waiting client was sent a 499 ("the client closed the
+    /// connection while its request was delayed"), against the README (the flag keeps such
+    /// requests; a pipelining client that half-closes gets every answer).
+    @Test(arguments: Waiting.allCases, [true, false])
+    func aDelayedRequestOfAHalfClosedClientIsForwarded(waiting: Waiting, inlineLane: Bool) async throws {
+        let upstream = try await RecordingUpstream.start(name: "u")
+        var configuration = proxyConfiguration([("u", upstream.address)])
+        // The first request passes; the next waits 3 s.
+        configuration.rateLimit = try RateLimitConfiguration(flags: [try LimitReqSpec.parse("rate=20r/m burst=5")])
+        configuration.inlineLane = inlineLane
+        configuration.ignoresClientAbort = waiting == .ignoreClientAbort
+        try await withProxy(configuration) { proxy in
+            let address = try #require(proxy.localAddress)
+            let client = try RawSocketClient(connectTo: address, timeoutSeconds: 30)
+            switch waiting {
+            case .ignoreClientAbort:
+                let first = HTTPClient()
+                #expect(try await first.send(HTTPClientRequest(url: proxy.url + "/first")).status == 200)
+                await first.shutdown()
+                try client.send("GET /delayed HTTP/1.1\r\nHost: test\r\n\r\n")
+            case .pipelined:
+                try client.send("GET /first HTTP/1.1\r\nHost: test\r\n\r\nGET /delayed HTTP/1.1\r\nHost: test\r\n\r\n")
+            }
+            client.shutdownWrite()
+            if waiting == .pipelined { #expect(try await client.readResponse().status == 200) }
+            let delayed = try await client.readResponse()
+            #expect(delayed.status == 200, "\(delayed)")
+            #expect(upstream.requests.map(\.target) == ["/first", "/delayed"])
+        }
+        await upstream.stop()
+    }
+}

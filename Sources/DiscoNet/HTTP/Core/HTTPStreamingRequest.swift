@@ -32,9 +32,10 @@ public struct HTTPStreamingRequest: HTTPRequestTarget, Sendable {
         self.remoteAddress = remoteAddress
     }
 
-    /// Whether the client that sent this request has gone (closed its side of the connection, or
-    /// the exchange ended), so that an answer would reach no one; false for a request built in
-    /// code. For work that waits before it acts, such as a rate-limit delay.
+    /// Whether the client that sent this request has gone (its connection closed, or the
+    /// exchange ended: a FIN the server takes as a half-close leaves a client that waits for its
+    /// answer), so that an answer would reach no one; false for a request built in code. For work
+    /// that waits before it acts, such as a rate-limit delay.
     public func clientHasLeft() async -> Bool { await client?.clientHasLeft() ?? false }
 
     /// The request with its whole body when the body is already whole (a request without one,

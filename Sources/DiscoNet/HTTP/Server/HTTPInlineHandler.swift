@@ -63,9 +63,9 @@ public struct HTTPInlineReply: Sendable {
         return connection.reparsedRequest(id)
     }
 
-    /// Whether the client has gone (closed its side of the connection, or the exchange ended),
-    /// so that an answer would reach no one: for work that waited (``respond(later:)``) before
-    /// it acts.
+    /// Whether the client has gone (its connection closed, or the exchange ended; a FIN the
+    /// server takes as a half-close leaves a client that waits), so that an answer would reach
+    /// no one: for work that waited (``respond(later:)``) before it acts.
     public func clientHasLeft() async -> Bool {
         await HTTPServerClientProbe(connection: connection, exchangeID: id).clientHasLeft()
     }

@@ -304,12 +304,13 @@ struct HTTPServerBodySource: HTTPBodySource {
 // MARK: - Whether the client is still there
 
 extension HTTPServerConnection {
-    /// Whether exchange `id`'s client is gone: it closed its side of the connection (nginx makes
-    /// no difference between a close and a half-close of a waiting request either: 499), or the
-    /// connection or the exchange has ended. Loop thread only.
+    /// Whether exchange `id`'s client is gone: the connection or the exchange has ended. A FIN
+    /// that counts as leaving (`peerFinishedDuringExchange`) has closed the connection; one the
+    /// server kept it open for is a half-close (the client pipelines, or the server does not
+    /// abandon requests of closed clients), whose client waits for its answers. Loop thread only.
     func clientHasLeft(_ id: UInt64) -> Bool {
         guard phase == .open, let exchange, exchange.id == id else { return true }
-        return peerClosed
+        return false
     }
 }
 

@@ -136,17 +136,25 @@ public struct RateLimiter: Sendable {
     // MARK: Deciding around a check
 
     /// The rejection ``decide(_:keys:now:)`` would answer at `now` (the first limit whose excess
-    /// would pass its burst), or nil when it would let the request through; nothing is charged,
-    /// created or made recently used. With ``charge(_:keys:now:)``, for requests that are only
-    /// counted when a check that takes time refuses them (the proxy's API-key check): a key over
-    /// its limit is refused before the check, as ``decide(_:keys:now:)`` would, and one under it
-    /// is charged only after the check refused it.
-    public func rejection(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision? {
+    /// would pass its burst), or nil when it would let the request through; nothing is charged or
+    /// created. A rejection makes the states it looked at the most recently used, as nginx's
+    /// lookup does (so a key that keeps being rejected is not the first a full zone forgets); a
+    /// look that lets the request through changes nothing. With ``charge(_:keys:now:)``, for
+    /// requests that are only counted when a check that takes time refuses them (the proxy's
+    /// API-key check): a key over its limit is refused before the check, as
+    /// ``decide(_:keys:now:)`` would, and one under it is charged only after the check refused it.
+    public mutating func rejection(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision? {
         precondition(keys.count == policy.limits.count, "\(keys.count) keys for \(policy.limits.count) limits")
         for (position, limit) in policy.limits.enumerated() where keys[position].isAccountable {
             guard let record = tables[limit.zone].find(keys[position]) else { continue }
             let excess = excessNow(record, zone: limit.zone, now: now).excess
             if excess > limit.burstMilli {
+                // As nginx's lookups, in order: each looked-at state, the rejecting one last.
+                for earlier in 0..<position where keys[earlier].isAccountable {
+                    let zone = policy.limits[earlier].zone
+                    if let found = tables[zone].find(keys[earlier]) { tables[zone].touch(found) }
+                }
+                tables[limit.zone].touch(record)
                 return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: position, excess: excess,
                                          perLimit: .init(.rejected, limit: position))
             }

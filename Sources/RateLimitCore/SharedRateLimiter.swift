@@ -104,7 +104,7 @@ public struct SharedRateLimiter: Sendable {
     }
 
     /// ``RateLimiter/rejection(_:keys:now:)``: whether a request would be rejected now, charging nothing.
-    public func rejection(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision? {
+    public mutating func rejection(_ policy: LimitReqPolicy, keys: [RateLimitKey], now: Int64) -> RateLimitDecision? {
         limiter.rejection(policy, keys: keys, now: now)
     }
 

@@ -77,3 +77,27 @@ import Testing
         #expect(replica.tick(now: 200) == [.send(RateLimitCounts(entries: [.init(zone: 1, key: Self.client, requests: 1)])), .tick(at: 300)])
     }
 }
+
+/// nginx's lookup makes a key's state the most recently used before it decides, so a client that
+/// keeps being rejected stays at the head of the zone's queue and a full zone forgets others
+/// first (RateLimiterMemoryTests.anyLookupCountsAsUseEvenARejectedOne). A look that rejects must do
+/// the same: an address guessing keys over its limit would otherwise age to the tail while it is
+/// refused, be evicted by other clients, and get a whole new burst of guesses.
+@Suite struct RateLimiterRejectionRecencyTests {
+    @Test func aRejectionMakesTheStateRecentlyUsedAsNginxsLookupDoes() {
+        var limiter = RateLimiter(zones: [LimitReqZone(name: "one", rate: LimitRate(requests: 1, per: .perMinute), size: 32 * 1024)])
+        let policy = LimitReqPolicy(limits: [LimitReq(zone: 0, burst: 1, delay: .nodelay, status: 429)])
+        let guesser = RateLimitKey([1, 10, 0, 0, 1])
+        // The guesser spends its burst; 190 other clients then fill the 32k zone (191 states).
+        for _ in 0..<2 { _ = limiter.charge(policy, keys: [guesser], now: 0) }
+        for number in 0..<190 { _ = limiter.decide(policy, keys: [.ipv4(10, 1, 0, UInt8(number))], now: 1) }
+        #expect(limiter.stateCount(zone: 0) == 191)
+        // It guesses again and is rejected: now it is the most recently used, as after decide.
+        #expect(limiter.rejection(policy, keys: [guesser], now: 2) != nil)
+        #expect(limiter.keysByRecency(zone: 0).last == guesser)
+        // So a new client evicts the least recently used other client, and the guesser stays refused.
+        _ = limiter.decide(policy, keys: [.ipv4(10, 2, 0, 0)], now: 3)
+        #expect(limiter.storedState(zone: 0, key: .ipv4(10, 1, 0, 0)) == nil)
+        #expect(limiter.rejection(policy, keys: [guesser], now: 4) != nil, "the guesser was forgotten while refused: a new burst")
+    }
+}

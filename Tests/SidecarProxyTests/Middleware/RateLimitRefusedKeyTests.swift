@@ -95,6 +95,25 @@ struct RateLimitRefusedKeyTests {
         }
     }
 
+    /// An address refused over the limit stays the zone's most recently used, as nginx keeps a
+    /// rejected client's state: a full zone forgets other clients first. It was not touched by
+    /// the look before the key check, aged while refused, and was the first one evicted: then it
+    /// had a whole new burst of guesses.
+    @Test func anAddressRefusedOverTheLimitIsNotTheFirstAFullZoneForgets() async throws {
+        let limits = ["zone=per_app key=app_id rate=1r/m burst=1 nodelay status=429 size=32k"]
+        try await withKeyedProxy(limits) { (proxy, _, _, _) async throws in
+            var guesses: [Int] = []
+            for _ in 0..<3 { guesses.append(try await post(to: proxy, from: 2, Self.wrongKey)) }
+            #expect(guesses == [403, 403, 429])
+            // 190 other addresses guess once each: with 127.0.0.2 the 32k zone holds 191 states.
+            for source in 3..<193 { #expect(try await post(to: proxy, from: UInt8(source), Self.wrongKey) == 403) }
+            #expect(try await post(to: proxy, from: 2, Self.wrongKey) == 429)
+            // A new address evicts the least recently used: 127.0.0.3, not the refused guesser.
+            #expect(try await post(to: proxy, from: 193, Self.wrongKey) == 403)
+            #expect(try await post(to: proxy, from: 2, Self.wrongKey) == 429, "the guesser was forgotten: a new burst")
+        }
+    }
+
     @Test func aProvenHopRefusedForItsKeyIsNotCountedAgain() async throws {
         let hopKey = try HopKey(bytes: Array("a secret every sidecar of the cluster shares!".utf8))
         let sender = HopAuthenticator(key: hopKey, nodeID: "b")

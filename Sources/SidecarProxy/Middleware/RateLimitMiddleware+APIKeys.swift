@@ -67,7 +67,13 @@ extension RateLimitMiddleware {
         case .forward:
             return refusal
         case .forwardAfter(let milliseconds):
-            try await Task.sleep(for: .milliseconds(milliseconds))
+            do {
+                try await Task.sleep(for: .milliseconds(milliseconds))
+            } catch {
+                // Cancelled: the client left (499, as for a delayed request), or the server is stopping.
+                if await request.clientHasLeft() { return Self.clientLeft() }
+                throw error
+            }
             return await request.clientHasLeft() ? Self.clientLeft() : refusal
         case .reject(let status):
             return Self.rejection(status, zone: stage.zoneNames[decision.limit ?? 0])

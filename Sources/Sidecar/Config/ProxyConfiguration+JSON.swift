@@ -123,13 +123,8 @@ extension ProxyConfiguration {
             let tcp = try JSONObjectReader(element, context: reader.context, allowedFields: tcpFields, path: reader.path + "tcp_proxy[\(index)].")
             let listen = try tcp.required("listen", try tcp.string("listen"), example: #"{"listen":":27017","upstream":"127.0.0.1:27017"}"#)
             let upstream = try tcp.required("upstream", try tcp.string("upstream"), example: #""upstream":"127.0.0.1:27017""#)
-            var spec: TCPProxySpec
-            do throws(FlagValueError) {
-                spec = TCPProxySpec(listen: try TCPProxySpec.address(listen, what: "listen address", allowsEmptyHost: true),
-                                    upstream: try TCPProxySpec.address(upstream, what: "upstream address", allowsEmptyHost: false))
-            } catch {
-                throw tcp.error("listen", error.reason)
-            }
+            var spec = TCPProxySpec(listen: try address(tcp, "listen", listen, what: "listen address", allowsEmptyHost: true),
+                                    upstream: try address(tcp, "upstream", upstream, what: "upstream address", allowsEmptyHost: false))
             spec.maxConnections = try tcp.int("max_connections", in: 1...1_000_000)
             if let rate = try tcp.string("rate") {
                 switch LimitReqSyntax.rate(rate) {
@@ -146,6 +141,16 @@ extension ProxyConfiguration {
             specs.append(spec)
         }
         return specs
+    }
+
+    /// `text` as the address of field `key`; an error names that field.
+    private static func address(_ reader: JSONObjectReader, _ key: String, _ text: String, what: String,
+                                allowsEmptyHost: Bool) throws(ConfigError) -> PeerAddress {
+        do throws(FlagValueError) {
+            return try TCPProxySpec.address(text, what: what, allowsEmptyHost: allowsEmptyHost)
+        } catch {
+            throw reader.error(key, error.reason)
+        }
     }
 }
 

@@ -1,0 +1,31 @@
+import DiscoCore
+import Sidecar
+import Testing
+
+/// Every bad `-proxy-config` exits 2 with a message naming the flag and the field at fault.
+@Suite("Sidecar: -proxy-config messages name the flag and the field")
+struct ProxyConfigMessagesTests {
+    static let loader = DiscoConfigLoader(environment: { _ in nil }, readFile: { _ throws(ProcessEnvironment.FileError) in nil })
+
+    func failure(_ arguments: [String]) -> FlagError? {
+        var set = FlagSet(programName: "disco-sidecar", synopsis: "")
+        let flags = SidecarFlags(&set)
+        do throws(FlagError) {
+            _ = try flags.configuration(try set.parse(arguments), loader: Self.loader)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// A bad "upstream" of a tcp_proxy listener was reported as field "tcp_proxy[0].listen",
+    /// sending the user to fix the listen address that was right.
+    @Test(arguments: ["127.0.0.1", "127.0.0.1:0", ":27017", "h:x"])
+    func aBadTCPUpstreamNamesTheUpstreamField(upstream: String) {
+        let error = failure(["-proxy-config", #"{"tcp_proxy": [{"listen": ":27017", "upstream": "\#(upstream)"}]}"#])
+        #expect(error?.flag == "proxy-config")
+        #expect(error?.message.contains(#"field "tcp_proxy[0].upstream""#) == true, "\(String(describing: error))")
+        let listen = failure(["-proxy-config", #"{"tcp_proxy": [{"listen": "27017", "upstream": "127.0.0.1:1"}]}"#])
+        #expect(listen?.message.contains(#"field "tcp_proxy[0].listen""#) == true, "\(String(describing: listen))")
+    }
+}

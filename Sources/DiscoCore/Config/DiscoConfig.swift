@@ -83,15 +83,16 @@ public struct DiscoConfigLoader: Sendable {
         self.readFile = readFile
     }
 
-    /// Loads, expands and parses the flag value into JSON.
-    public func loadJSON(_ flagValue: String) throws(ConfigError) -> JSONValue {
+    /// Loads, expands and parses the flag value into JSON. `name` is how messages call the value
+    /// (`disco-config`; `-proxy-config` for the sidecar's), so they point at the flag to fix.
+    public func loadJSON(_ flagValue: String, name: String = "disco-config") throws(ConfigError) -> JSONValue {
         let fileBytes: [UInt8]?
         do throws(ProcessEnvironment.FileError) {
             fileBytes = try readFile(flagValue)
         } catch {
-            throw ConfigError(code: .unreadable, field: nil, message: "disco-config file: \(error)")
+            throw ConfigError(code: .unreadable, field: nil, message: "\(name) file: \(error)")
         }
-        let origin = fileBytes == nil ? "disco-config" : "disco-config file \(flagValue.debugDescription)"
+        let origin = fileBytes == nil ? name : "\(name) file \(flagValue.debugDescription)"
         let original = fileBytes.map { String(decoding: $0, as: UTF8.self) } ?? flagValue
         if let fileBytes, !original.utf8.elementsEqual(fileBytes) {
             // Not UTF-8: let the parser point at the first bad byte.
@@ -115,7 +116,7 @@ public struct DiscoConfigLoader: Sendable {
             var message = "\(origin) is not valid JSON: \(described)"
             if expanded != original { message += " (positions refer to the text after $VAR expansion)" }
             if fileBytes == nil, looksLikePath(flagValue) {
-                message = "disco-config: no file named \(flagValue.debugDescription), and the value is not JSON either: \(described)"
+                message = "\(name): no file named \(flagValue.debugDescription), and the value is not JSON either: \(described)"
             }
             throw ConfigError(code: .syntax, field: nil, message: message, syntax: error)
         }

@@ -195,7 +195,7 @@ public struct SidecarFlags: Sendable {
         do throws(ConfigError) {
             let text = parsed[proxyConfig]
             if !text.isEmpty {
-                var fromJSON = try ProxyConfiguration(json: try loader.loadJSON(text))
+                var fromJSON = try ProxyConfiguration(json: try loader.loadJSON(text, name: "-proxy-config"))
                 // -upstream-health applies to upstreams of the config that name no health path of their own.
                 if !healthPath.isEmpty {
                     for index in fromJSON.upstreams.indices where fromJSON.upstreams[index].healthPath == nil {

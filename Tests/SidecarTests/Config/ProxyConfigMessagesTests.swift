@@ -28,4 +28,14 @@ struct ProxyConfigMessagesTests {
         let listen = failure(["-proxy-config", #"{"tcp_proxy": [{"listen": "27017", "upstream": "127.0.0.1:1"}]}"#])
         #expect(listen?.message.contains(#"field "tcp_proxy[0].listen""#) == true, "\(String(describing: listen))")
     }
+
+    /// A -proxy-config that could not be read, expanded or parsed was reported as
+    /// "disco-config: ...", the node's other JSON flag, so the user fixed the wrong one.
+    @Test(arguments: [#"{"upstreams": {"s": "$NOT_SET"}}"#, #"{"upstreams": "#, "/etc/disco/gateway.json", "gateway.json"])
+    func aProxyConfigThatCannotBeLoadedNamesProxyConfig(value: String) {
+        let error = failure(["-proxy-config", value])
+        #expect(error?.flag == "proxy-config")
+        #expect(error?.message.contains("-proxy-config") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("disco-config") == false, "\(String(describing: error))")
+    }
 }

@@ -75,7 +75,7 @@ extension ProxyConfiguration {
                 let nested = try JSONObjectReader(member.value, context: reader.context, allowedFields: upstreamFields, path: reader.path + field + ".")
                 url = try nested.required("url", try nested.string("url"), example: #"{"url":"http://127.0.0.1:9984"}"#)
                 health = try nested.string("health")
-                if let path = health, !path.hasPrefix("/") { throw nested.error("health", "expected an absolute path such as /health") }
+                if let problem = health.flatMap(UpstreamDefinition.healthPathProblem) { throw nested.error("health", problem) }
             default:
                 throw reader.error(field, "expected a URL string or {\"url\": …, \"health\": …}, got \(member.value.errorDescription)")
             }

@@ -206,6 +206,17 @@ public struct UpstreamDefinition: Hashable, Sendable {
     /// The name `-upstream` gives its upstream.
     public static let flagName = "local"
 
+    /// Why `path` cannot be a health check's path (`-upstream-health`, an upstream's `health`),
+    /// naming the fix; nil when it can. It goes into the check's request line as it is, so it
+    /// must start with `/` and be printable ASCII without spaces (a query is fine).
+    public static func healthPathProblem(_ path: String) -> String? {
+        guard path.hasPrefix("/") else { return "expected a path such as /health, starting with /" }
+        guard path.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else {
+            return "a path goes into the request line as it is: percent-encode spaces, control characters and non-ASCII, e.g. /he%20alth"
+        }
+        return nil
+    }
+
     /// Parses `http://host:port` (a trailing `/` is allowed; no other path).
     public static func parseURL(_ text: String) -> Result<PeerAddress, SidecarSyntaxError> {
         let example = "expected http://host:port, e.g. http://127.0.0.1:9984"

@@ -129,8 +129,8 @@ public struct SidecarFlags: Sendable {
             }
         }
         let healthPath = parsed[upstreamHealth]
-        if !healthPath.isEmpty, !healthPath.hasPrefix("/") {
-            throw FlagError(code: .invalidValue, flag: "upstream-health", message: "invalid value \(healthPath.debugDescription) for flag -upstream-health: expected a path such as /health")
+        if !healthPath.isEmpty, let problem = UpstreamDefinition.healthPathProblem(healthPath) {
+            throw FlagError(code: .invalidValue, flag: "upstream-health", message: "invalid value \(healthPath.debugDescription) for flag -upstream-health: \(problem)")
         }
         do throws(FlagValueError) {
             configuration.rateLimit = try RateLimitConfiguration(flags: parsed[limitReq])

@@ -38,4 +38,23 @@ struct ProxyConfigMessagesTests {
         #expect(error?.message.contains("-proxy-config") == true, "\(String(describing: error))")
         #expect(error?.message.contains("disco-config") == false, "\(String(describing: error))")
     }
+
+    /// `-upstream-health '/he alth'` (or a control character, or a non-ASCII byte) passed
+    /// -validate; the sidecar then could not send the check ("invalid URL: whitespace or control
+    /// character in path"), so the upstream stayed unhealthy and every request was answered 503.
+    @Test(arguments: ["/he alth", "/health\r\nX-Injected: 1", "/health\t", "/gesundheit/\u{00FC}"])
+    func aHealthPathThatCannotBeSentIsRefused(path: String) {
+        let flag = failure(["-proxy-addr", ":8080", "-upstream", "http://127.0.0.1:9984", "-upstream-health", path])
+        #expect(flag?.flag == "upstream-health", "\(String(describing: flag))")
+        #expect(flag?.message.contains("percent-encode") == true, "\(String(describing: flag))")
+        let json = #"{"upstreams": {"s": {"url": "http://127.0.0.1:1", "health": \#(JSONValue.string(path).encoded())}}}"#
+        let field = failure(["-proxy-config", json])
+        #expect(field?.flag == "proxy-config")
+        #expect(field?.message.contains(#"field "upstreams.s.health""#) == true, "\(String(describing: field))")
+    }
+
+    @Test func aHealthPathWithAQueryIsAccepted() {
+        #expect(failure(["-upstream", "http://127.0.0.1:9984", "-upstream-health", "/health?full=1&x=%20"]) == nil)
+        #expect(failure(["-proxy-config", #"{"upstreams": {"s": {"url": "http://127.0.0.1:1", "health": "/h?a=b"}}}"#]) == nil)
+    }
 }

@@ -32,6 +32,8 @@ struct NodeAnswer: Sendable {
 /// Why a request to a node failed before it answered, phrased for an operator.
 struct NodeUnreachable: Error, CustomStringConvertible {
     let url: String
+    /// The node's `host:port`, to tell its own failures from those of a leader it redirected to.
+    var authority: String? = nil
     let underlying: any Error
 
     var description: String {
@@ -54,6 +56,15 @@ struct NodeUnreachable: Error, CustomStringConvertible {
             default:
                 break
             }
+        }
+        if let error = underlying as? HTTPClientError, let authority, error.host != authority, error.code != .tooManyRedirects {
+            // A redirect to the leader: the node at -addr answered; the leader did not.
+            if error.code == .timeout {
+                hint = "the leader accepted the connection but did not answer in time; raise -timeout or check the leader's log"
+            } else if error.code == .connectFailed || error.code == .connectTimeout, !reason.contains("TLS") {
+                hint = "check that the leader's discod is running and that its api_addr (discoctl leader) can be reached from here"
+            }
+            return "the node at \(url) sent the request on to the leader at \(error.host), which cannot be reached: \(reason); \(hint)"
         }
         return "cannot reach the node at \(url): \(reason); \(hint)"
     }
@@ -91,7 +102,7 @@ struct NodeAPI: Sendable {
                 : try await client.send(request, timeout: requestTimeout ?? timeout)
             return NodeAnswer(status: response.status, body: response.body, url: url)
         } catch {
-            throw NodeUnreachable(url: node.url, underlying: error)
+            throw NodeUnreachable(url: node.url, authority: node.description, underlying: error)
         }
     }
 

@@ -37,12 +37,13 @@ func runKeys(_ context: CommandContext, key keyFlag: Flag<String>) async -> Int3
         return fail("keys", "\(action) refused (\(answer.status)): \(answer.errorMessage)\(hint)").code
     }
     if context.format == .json {
-        printLine(answer.json?.encoded() ?? answer.text)
+        guard printLine(answer.json?.encoded() ?? answer.text) || action != "add" else { return keyNotShown(positionals[1]) }
         return 0
     }
     switch action {
     case "add":
-        printLine("app_id \(answer.json?["app_id"]?.stringValue ?? "?") app_key \(answer.json?["app_key"]?.stringValue ?? "?")")
+        let appID = answer.json?["app_id"]?.stringValue ?? "?"
+        guard printLine("app_id \(appID) app_key \(answer.json?["app_key"]?.stringValue ?? "?")") else { return keyNotShown(appID) }
         printLine("(the key is shown only now: the cluster keeps only its salted hash)")
     case "list":
         for entry in answer.json?["keys"]?.arrayValue ?? [] {
@@ -52,4 +53,11 @@ func runKeys(_ context: CommandContext, key keyFlag: Flag<String>) async -> Int3
         printLine("revoked \(answer.json?["app_id"]?.stringValue ?? "?")")
     }
     return 0
+}
+
+/// The key was stored but could not be printed, and the cluster keeps only its hash: exit 1,
+/// saying how to get a key for the app_id again.
+private func keyNotShown(_ appID: String) -> Int32 {
+    fail("keys", "app_id \(appID.debugDescription) got a key, but it could not be written to standard output and is not kept "
+        + "anywhere: revoke it (discoctl keys revoke \(appID)) and add it again").code
 }

@@ -75,11 +75,11 @@ func runLookup(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int3
                 .init(key: "addresses", value: .array(addresses.map { .string($0.description) })),
             ]
             if discovery.config.mode.usesKeyValueStore { members.append(.init(key: "leader", value: leaderJSON(leader))) }
-            CommandLineTool.writeStandardOutput(JSONValue.object(JSONObject(members)).encoded() + "\n")
+            printLine(JSONValue.object(JSONObject(members)).encoded())
         } else {
-            for address in addresses { CommandLineTool.writeStandardOutput("\(address)\n") }
+            for address in addresses { printLine("\(address)") }
             if discovery.config.mode.usesKeyValueStore {
-                CommandLineTool.writeStandardOutput(leader.map { "leader: \(leaderJSON($0).encoded())\n" } ?? "leader: none\n")
+                printLine(leader.map { "leader: \(leaderJSON($0).encoded())" } ?? "leader: none")
             }
         }
         if addresses.isEmpty { CommandLineTool.writeStandardError("discoctl lookup: \(provider.name) found no peers\n") }
@@ -113,7 +113,7 @@ func runLeader(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int3
         }
         let text = context.format == .json ? leaderJSON(record).encoded()
             : "id: \(record.record.id)\napi_addr: \(record.record.apiAddr)\naddr: \(record.record.addr)"
-        CommandLineTool.writeStandardOutput(text + "\n")
+        printLine(text)
         return 0
     } catch {
         CommandLineTool.writeStandardError("discoctl leader: \(error)\n")

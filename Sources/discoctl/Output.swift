@@ -1,5 +1,7 @@
 import DiscoCore
 import DiscoSystem
+import Synchronization
+@preconcurrency import Glibc
 
 // MARK: - Output formats
 
@@ -45,9 +47,23 @@ struct OutputFlags: Sendable {
     }
 }
 
-/// Writes one line (a newline is added) to standard output.
-func printLine(_ text: String) {
-    CommandLineTool.writeStandardOutput(text + "\n")
+/// The `errno` of the first write to standard output that failed (0: none): main turns it into
+/// exit status 1, so output lost to a full disk or a reader that is gone is not reported as done.
+let standardOutputFailure = Atomic<Int32>(0)
+
+/// Writes one line (a newline is added) to standard output; false when it could not be written
+/// (remembered in ``standardOutputFailure``).
+@discardableResult
+func printLine(_ text: String) -> Bool {
+    guard let error = CommandLineTool.writeStandardOutput(text + "\n") else { return true }
+    _ = standardOutputFailure.compareExchange(expected: 0, desired: error, ordering: .relaxed)
+    return false
+}
+
+/// "cannot write to standard output (reason)" once a write to it failed, else nil.
+func standardOutputProblem() -> String? {
+    let error = standardOutputFailure.load(ordering: .relaxed)
+    return error == 0 ? nil : "cannot write to standard output (\(String(cString: strerror(error))))"
 }
 
 // MARK: - Tables

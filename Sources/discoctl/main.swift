@@ -82,6 +82,9 @@ do {
 
 let context = CommandContext(node: options.node, timeout: options.timeout, credentials: options.credentials, flags: after,
                              flagSet: command.flagSet, format: format, client: client)
-let status = await command.run(context)
+var status = await command.run(context)
 await client.shutdown()
+if status == 0, let problem = standardOutputProblem() {
+    status = fail(command.name, problem).code
+}
 CommandLineTool.exit(status)

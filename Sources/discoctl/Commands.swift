@@ -22,6 +22,10 @@ struct Command: Sendable {
     let flagSet: FlagSet
     /// `-format`/`-json`, when the command prints something other than text.
     let output: OutputFlags?
+    /// False for a command that sends nothing to a node (`lookup`, `hash-password`): the
+    /// credentials in the environment (`DISCO_USER`, `DISCO_PASSWORD`) are not its business, and
+    /// half of a pair set there does not stop it.
+    let asksNodes: Bool
     let run: @Sendable (CommandContext) async -> Int32
 }
 
@@ -49,12 +53,12 @@ struct DiscoveryFlags: Sendable {
 /// The commands, in the order `discoctl -h` lists them.
 func makeCommands() -> [Command] {
     /// `usage` is the synopsis after `discoctl`; `details` the paragraph under it.
-    func command(_ name: String, _ summary: String, usage: String, details: String,
+    func command(_ name: String, _ summary: String, usage: String, asksNodes: Bool = true, details: String,
                  declare: (inout FlagSet) -> (output: OutputFlags?, run: @Sendable (CommandContext) async -> Int32)) -> Command {
         var set = FlagSet(programName: "discoctl \(name)", synopsis: "Usage: \(usage)\n\n\(details)")
         let (output, run) = set.grouped("Flags") { set in declare(&set) }
         _ = GlobalFlags(&set)
-        return Command(name: name, summary: summary, flagSet: set, output: output, run: run)
+        return Command(name: name, summary: summary, flagSet: set, output: output, asksNodes: asksNodes, run: run)
     }
     return [
         command("status", "This node's role, the leader, term, indexes, cluster, discovery, formation and members",
@@ -147,7 +151,7 @@ func makeCommands() -> [Command] {
             return (output, { context in await runHot(context, to: to) })
         },
         command("lookup", "Runs one discovery round (-disco-mode, -disco-config) and prints the peers found",
-                usage: "discoctl lookup -disco-mode MODE [-disco-config JSON|PATH] [flags]",
+                usage: "discoctl lookup -disco-mode MODE [-disco-config JSON|PATH] [flags]", asksNodes: false,
                 details: "Asks DNS, DNS SRV, Consul or etcd what discod would ask with the same -disco-mode and\n"
                     + "-disco-config, and prints one HTTP API address per line (plus, for consul-kv and etcd-kv, the\n"
                     + "leader record). Asks no node. Exits 0 when peers were found, 1 when none were.") { set in
@@ -156,7 +160,7 @@ func makeCommands() -> [Command] {
             return (output, { context in await runLookup(context, discovery) })
         },
         command("hash-password", "Reads a password and prints a salted hash for the -auth file's \"password\" field",
-                usage: "discoctl hash-password [flags] < password-file",
+                usage: "discoctl hash-password [flags] < password-file", asksNodes: false,
                 details: "Reads one password from standard input (prompting without echo on a terminal), hashes it\n"
                     + "with the system's libcrypto (PBKDF2-HMAC-SHA256 or scrypt, random salt), checks the hash by\n"
                     + "verifying the password against it, and prints it. Asks no node.") { set in

@@ -71,7 +71,9 @@ let format: OutputFormat
 let client: HTTPClient
 do {
     after = try command.flagSet.parse(commandArguments, interspersed: true)
-    options = try globalFlags.resolve(before: before, after: after)
+    // A command that asks no node takes no credentials from the environment (given flags still count).
+    options = try globalFlags.resolve(before: before, after: after,
+                                      environment: command.asksNodes ? ProcessEnvironment.value : { _ in nil })
     format = try command.output?.resolve(after) ?? .text
     client = try ClientTLSOptions.makeClient(options.tls, label: "discoctl")
 } catch {

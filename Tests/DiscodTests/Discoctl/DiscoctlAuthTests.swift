@@ -102,4 +102,17 @@ import Testing
                                                + "or set DISCO_USER and DISCO_PASSWORD)"), "\(outcome)")
         #expect(node.requests.map(\.authorization) == [nil])
     }
+
+    /// Half of a credential pair in the environment stops only the commands that ask a node:
+    /// `hash-password` (and `lookup`) send nothing, so a `DISCO_PASSWORD` exported for other
+    /// commands is not their business.
+    @Test func aCommandThatAsksNoNodeIgnoresCredentialsInTheEnvironment() async throws {
+        let hashed = try await Discoctl.run(["hash-password", "-iterations", "10000"], environment: ["DISCO_PASSWORD": "s3cret"],
+                                            input: "admin-pass\n")
+        #expect(hashed.status == 0, "\(hashed)")
+        #expect(hashed.standardOutput.hasPrefix("$pbkdf2-sha256$"), "\(hashed)")
+        let asking = try await Discoctl.run(["status", "-addr", "127.0.0.1:1"], environment: ["DISCO_PASSWORD": "s3cret"])
+        #expect(asking.status == 2, "a command that asks a node still refuses half a pair: \(asking)")
+        #expect(asking.standardError.contains("DISCO_PASSWORD is given but no user"), "\(asking)")
+    }
 }

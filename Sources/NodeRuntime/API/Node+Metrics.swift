@@ -64,7 +64,7 @@ extension Node {
         text.gauge("disco_event_log_retained_bytes", "Bytes of event data retained here (see -events-retain-bytes).", retained.bytes)
         text.gauge("disco_event_log_idempotency_keys", "Idempotency keys in the replicated window (at most 10000, one hour).",
                    store.idempotencyKeys)
-        text.family("disco_http_requests_total", "HTTP API requests answered, by status code.", type: "counter",
+        text.family("disco_http_requests_total", "HTTP API requests answered, by status code (499: the client left before it was answered).", type: "counter",
                     samples: metrics.requestsByStatus.sorted { $0.key < $1.key }.map { ("code=\"\($0.key)\"", String($0.value)) })
         let usage = store.keyValueUsage
         text.gauge("disco_kv_keys", "Keys in the replicated key-value state of plug-ins.", usage.keys)

@@ -28,6 +28,19 @@ import Testing
             // Released at the end of this scope: closed.
         }
         try await waitUntil("the long poll to end", timeout: .seconds(10)) { machine.waitingCount == 0 }
+        try await expectCountedAsClientClosed(running, setup)
         #expect(await running.stop() == nil)
+    }
+
+    /// The abandoned poll counts as 499 in `disco_http_requests_total`, not as the 200 its
+    /// cancelled handler returned (before, it did: a poll nobody read counted as answered).
+    private func expectCountedAsClientClosed(_ running: RunningNode, _ setup: TestNodeSetup) async throws {
+        try await waitUntil("the poll to be counted", timeout: .seconds(10)) { running.node.metrics.requestsByStatus["499"] != nil }
+        let client = HTTPClient()
+        let metrics = try await client.send(HTTPClientRequest(method: "GET", url: setup.apiURL + "/metrics"))
+        await client.shutdown()
+        let lines = String(decoding: metrics.body, as: UTF8.self).split(separator: "\n").filter { $0.hasPrefix("disco_http_requests_total{") }
+        // The append before the poll is the only 200 so far (the /metrics request counts once answered).
+        #expect(lines.sorted() == [#"disco_http_requests_total{code="200"} 1"#, #"disco_http_requests_total{code="499"} 1"#], "\(lines)")
     }
 }

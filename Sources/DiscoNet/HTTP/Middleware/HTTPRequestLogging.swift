@@ -3,10 +3,13 @@ import DiscoCore
 // MARK: - Request logging
 
 /// Logs one line per request: method, target, status, time to the response head, and the peer.
-/// Errors thrown by the rest of the chain are logged with the status the server will answer.
+/// Errors thrown by the rest of the chain are logged with the status the server will answer. A
+/// request whose client left while it was being answered is logged with 499 at the ordinary
+/// level, whatever its cancelled handler returned (see ``HTTPStatusCounting``).
 public struct HTTPRequestLogging: HTTPMiddleware {
     public let logger: Logger
-    /// The level of ordinary lines; 5xx answers are logged at `warning`.
+    /// The level of ordinary lines (499 included: a client that left is no server fault); 5xx
+    /// answers are logged at `warning`.
     public let level: Logger.Level
 
     public init(logger: Logger, level: Logger.Level = .info) {
@@ -18,10 +21,12 @@ public struct HTTPRequestLogging: HTTPMiddleware {
         let started = ContinuousClock.now
         do {
             let response = try await next(request)
-            log(request, status: response.status, since: started)
+            let status = Task.isCancelled ? await HTTPStatusCounting.status(response.status, of: request) : response.status
+            log(request, status: status, since: started)
             return response
         } catch {
-            log(request, status: HTTPStatusCounting.status(answering: error), since: started)
+            log(request, status: await HTTPStatusCounting.status(HTTPStatusCounting.status(answering: error), of: request),
+                since: started)
             throw error
         }
     }

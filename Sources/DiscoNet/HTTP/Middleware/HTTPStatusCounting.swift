@@ -21,7 +21,10 @@ public final class HTTPStatusCounts: Sendable {
 }
 
 /// Counts every response by status, including the answers the server gives for errors thrown
-/// further down the chain (an ``HTTPParseError``'s status, 500 for anything else).
+/// further down the chain (an ``HTTPParseError``'s status, 500 for anything else). A request
+/// whose client left while it was being answered (the server cancelled its handler, and the
+/// answer reached no one) counts as 499, nginx's "client closed request", whatever the
+/// cancelled handler returned.
 public struct HTTPStatusCounting: HTTPMiddleware {
     private let record: @Sendable (Int) -> Void
 
@@ -38,12 +41,25 @@ public struct HTTPStatusCounting: HTTPMiddleware {
     public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         do {
             let response = try await next(request)
-            record(response.status)
+            record(Task.isCancelled ? await Self.status(response.status, of: request) : response.status)
             return response
         } catch {
-            record(Self.status(answering: error))
+            record(await Self.status(Self.status(answering: error), of: request))
             throw error
         }
+    }
+
+    /// The status the server gives a request whose client left while it was being answered:
+    /// 499, as nginx logs it ("client closed request"). No answer is sent with it.
+    public static let clientClosedRequest = 499
+
+    /// The status to count and log for `request`, answered with `status`: 499
+    /// (``clientClosedRequest``) when the server abandoned it because its client left, the
+    /// handler's task then being cancelled (checked first, so an ordinary request costs no
+    /// look-up); `status` otherwise.
+    static func status(_ status: Int, of request: HTTPStreamingRequest) async -> Int {
+        guard Task.isCancelled, let client = request.client else { return status }
+        return await client.clientAbandoned() ? clientClosedRequest : status
     }
 
     /// The status the server answers a thrown `error` with (see ``HTTPResponder``).

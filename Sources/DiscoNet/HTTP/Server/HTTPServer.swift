@@ -97,7 +97,10 @@ public final class HTTPServer: Sendable {
             try? await Task.sleep(for: .milliseconds(5))
         }
         for connection in shared.snapshot() {
-            connection.loop.execute { connection.closeNow() }
+            connection.loop.execute {
+                connection.closedByServer = true
+                connection.closeNow()
+            }
         }
         for connection in shared.handedOff.withLock({ Array($0.values) }) {
             connection.close()

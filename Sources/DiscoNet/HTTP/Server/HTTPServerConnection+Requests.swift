@@ -312,6 +312,12 @@ extension HTTPServerConnection {
         guard phase == .open, let exchange, exchange.id == id else { return true }
         return false
     }
+
+    /// Whether exchange `id` was abandoned because its client left: it has, and the server did
+    /// not close the connection itself (at the end of a shutdown's grace period). Loop thread only.
+    func clientAbandoned(_ id: UInt64) -> Bool {
+        clientHasLeft(id) && !closedByServer
+    }
 }
 
 /// The handle on whether an exchange's client is still there (``HTTPStreamingRequest/clientHasLeft()``,
@@ -325,5 +331,13 @@ struct HTTPServerClientProbe: Sendable {
         let id = exchangeID
         if connection.loop.inLoop { return connection.clientHasLeft(id) }
         return (try? await connection.loop.submit { connection.clientHasLeft(id) }) ?? true
+    }
+
+    /// See ``HTTPServerConnection/clientAbandoned(_:)``.
+    func clientAbandoned() async -> Bool {
+        let connection = self.connection
+        let id = exchangeID
+        if connection.loop.inLoop { return connection.clientAbandoned(id) }
+        return (try? await connection.loop.submit { connection.clientAbandoned(id) }) ?? false
     }
 }

@@ -53,6 +53,8 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
     /// The client has sent a request while another was being answered (it pipelines): its
     /// end of stream is then a half-close, not a departure (see `peerFinishedDuringExchange`).
     var clientPipelines = false
+    /// The server closed the connection (shutdown's grace period ran out), not the client.
+    var closedByServer = false
     @exclusivity(unchecked) var handOffWaiter: (() -> Void)?
     /// True while ``processInput()`` runs; a call from inside it sets `inputPending` instead.
     var processingInput = false

@@ -7,6 +7,8 @@ import DiscoCore
 public enum AddressFlagValue {
     /// `host:port`, `http://host:port` or `https://host:port` (discoctl's `-addr`).
     @Sendable public static func parse(_ text: String) throws(FlagValueError) -> PeerAddress {
+        // `a:1,b:2` (a list, as other tools' endpoint flags take) read as one IPv6 address.
+        guard !text.contains(",") else { throw FlagValueError("takes one address (host:port), not a list") }
         do throws(PeerAddressError) {
             return try PeerAddress(parsing: text)
         } catch {

@@ -32,6 +32,9 @@ import Testing
         (["-timeout", "0s", "status"], "-timeout must be more than 0s"),
         (["status", "-timeout", "-1s"], "-timeout must be more than 0s"),
         (["status", "-addr", "no port"], "-addr"),
+        // A list of nodes was read as one IPv6 address: "IPv6 addresses must be bracketed".
+        (["-addr", "a:1,b:2", "status"], #"invalid value "a:1,b:2" for flag -addr: takes one address (host:port), not a list"#),
+        (["remove", "2", "-addr", "http://a:1,b:2"], #"for flag -addr: takes one address (host:port), not a list"#),
         (["events", "-follow", "-json"], "use -format jsonl"),
         (["status", "-json", "-format", "text"], "-json and -format text ask for different output"),
         (["status", "-format", "jsonl"], #"invalid value "jsonl" for flag -format: expected text or json"#),

@@ -16,6 +16,12 @@ struct NodeAnswer: Sendable {
     var text: String { String(decoding: body, as: UTF8.self) }
     var json: JSONValue? { try? JSONValue.parse(body) }
 
+    /// The node's own `{"error":"..."}` message, when it gives a non-empty one.
+    var nodeError: String? {
+        guard let message = json?["error"]?.stringValue, !message.isEmpty else { return nil }
+        return message
+    }
+
     /// The node's `{"error":"..."}` message, or the body text, for failure messages.
     var errorMessage: String {
         var message = json?["error"]?.stringValue ?? text.split(whereSeparator: \.isWhitespace).joined(separator: " ")

@@ -26,6 +26,8 @@ func runRemove(_ context: CommandContext) async -> Int32 {
     case 404:
         return fail("remove", answer.errorMessage).code
     case 503:
+        // The node's reason says whether retrying is safe ("outcome unknown … check before retrying").
+        if let reason = answer.nodeError { return fail("remove", "the cluster answered 503 to removing node \(id): \(reason)").code }
         return fail("remove", "no leader to remove node \(id) (\(answer.errorMessage)); retry when discoctl leader answers").code
     default:
         return fail("remove", "the cluster refused to remove node \(id) (\(answer.status)): \(answer.errorMessage)").code

@@ -27,6 +27,8 @@ func runTransferLeadership(_ context: CommandContext) async -> Int32 {
         }
         return 0
     case 503:
+        // The node's reason says whether retrying is safe ("outcome unknown … check before retrying").
+        if let reason = answer.nodeError { return fail("transfer-leadership", "the cluster answered 503 to moving leadership: \(reason)").code }
         return fail("transfer-leadership", "leadership did not move (\(answer.errorMessage)); retry when discoctl leader answers").code
     default:
         return fail("transfer-leadership", "the cluster refused to move leadership (\(answer.status)): \(answer.errorMessage)").code

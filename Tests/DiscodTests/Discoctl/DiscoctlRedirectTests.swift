@@ -27,3 +27,37 @@ import Testing
                 "the node that answered is blamed: \(outcome)")
     }
 }
+
+/// What discoctl says when the leader answers 503: the node's own reason when it gives one (an
+/// election may leave the outcome unknown: retrying blindly is then wrong), else the hint to
+/// wait for a leader.
+@Suite struct DiscoctlUnavailableTests {
+    static func answering503(_ body: String) async throws -> HTTPServer {
+        try await HTTPServer.start { _ in
+            var headers = HTTPHeaders()
+            headers.add(name: "Content-Type", value: "application/json")
+            return HTTPResponse(status: 503, headers: headers, bytes: Array(body.utf8))
+        }
+    }
+
+    @Test(arguments: [["remove", "3"], ["transfer-leadership", "2"]])
+    func theNodesOwnReasonIsPrintedWithoutTheRetryHint(command: [String]) async throws {
+        let reason = "outcome unknown (leadership changed): entry 7 not applied; check before retrying"
+        let node = try await Self.answering503(JSONValue.object(JSONObject([.init(key: "error", value: .string(reason))])).encoded())
+        defer { Task { await node.shutdown(gracePeriod: .zero) } }
+        let outcome = try await Discoctl.run(command + ["-addr", "127.0.0.1:\(node.localAddress.port)"])
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(outcome.standardError.contains(reason), "\(outcome)")
+        #expect(!outcome.standardError.contains("retry when discoctl leader answers"), "the node said to check first: \(outcome)")
+        #expect(!outcome.standardError.contains("no leader"), "\(outcome)")
+    }
+
+    @Test(arguments: [["remove", "3"], ["transfer-leadership", "2"]])
+    func without503ReasonTheHintStays(command: [String]) async throws {
+        let node = try await Self.answering503("")
+        defer { Task { await node.shutdown(gracePeriod: .zero) } }
+        let outcome = try await Discoctl.run(command + ["-addr", "127.0.0.1:\(node.localAddress.port)"])
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(outcome.standardError.contains("retry when discoctl leader answers"), "\(outcome)")
+    }
+}

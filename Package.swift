@@ -150,7 +150,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // The operator tool: its client flags (-user/-password, HTTPS) and address parsing come from DiscoCLI.
-        .executableTarget(name: "discoctl", dependencies: ["DiscoCLI", "DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoAuth"],
+        .executableTarget(name: "discoctl", dependencies: ["DiscoCLI", "DiscoCore", "DiscoSystem", "DiscoNet", "DiscoDiscovery", "DiscoDNS", "DiscoAuth"],
                           swiftSettings: strictSettings),
         .executableTarget(
             name: "disco-sim",

@@ -22,6 +22,8 @@ public struct Discovery: Sendable {
     public let recordTTL: Duration
     /// Timeouts, retries, EDNS and caching of the dns and dns-srv modes' queries.
     public var dnsOptions: DNSClientOptions
+    /// How long the system resolver (`getaddrinfo`, used without a `nameserver`) may take.
+    public var systemResolverTimeout: Duration = .seconds(10)
 
     /// - Parameter cacheDNSAnswers: keep DNS answers for their TTL (``DNSCache``); worth it for a
     ///   provider that lives across lookup rounds.
@@ -40,9 +42,10 @@ public struct Discovery: Sendable {
     public func addressProvider() throws -> any AddressProvider {
         switch config {
         case .dns(let dns):
-            return try DNSAddressProvider(config: dns, defaultPort: defaultPort, options: dnsOptions)
+            return try DNSAddressProvider(config: dns, defaultPort: defaultPort, options: dnsOptions,
+                                          systemTimeout: systemResolverTimeout)
         case .dnsSRV(let srv):
-            return try SRVAddressProvider(config: srv, options: dnsOptions)
+            return try SRVAddressProvider(config: srv, options: dnsOptions, systemTimeout: systemResolverTimeout)
         case .consulKV, .etcdKV:
             guard let registry = try leaderRegistry() else { preconditionFailure("KV modes always have a registry") }
             return LeaderRecordAddressProvider(registry: registry)

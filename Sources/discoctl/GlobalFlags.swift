@@ -26,7 +26,7 @@ struct GlobalFlags: Sendable {
                 typeName: "host:port", usage: "Node to ask: its -http-addr, as host:port or http(s)://host:port",
                 parse: AddressFlagValue.parse)
             let timeout = set.duration("timeout", default: .seconds(10),
-                                       usage: "How long to wait for each answer (events -follow waits -wait longer)")
+                                       usage: "How long to wait for each answer, or a whole lookup (events -follow: -wait longer)")
             return (addr, timeout, ClientCredentialFlags(&set), ClientTLSFlags(&set))
         }
     }

@@ -2,6 +2,7 @@ import DiscoCLI
 import DiscoCore
 import DiscoSystem
 import DiscoDiscovery
+import DiscoDNS
 import DiscoNet
 
 // MARK: - lookup and leader
@@ -28,8 +29,14 @@ func makeDiscovery(_ context: CommandContext, _ flags: DiscoveryFlags, client: H
         CommandLineTool.writeStandardError("discoctl: -disco-config: \(error)\n")
         return .failure(ExitStatus(2))
     }
-    let discovery = Discovery(config: config, discoKey: context.flags[flags.key], defaultPort: flags.port.map { context.flags[$0] } ?? 4001,
-                              transport: client)
+    var discovery = Discovery(config: config, discoKey: context.flags[flags.key], defaultPort: flags.port.map { context.flags[$0] } ?? 4001,
+                              transport: LookupTransport(base: client, timeout: context.timeout))
+    // -timeout bounds the whole lookup (withinTimeout): DNS queries are retried every 2 s (or
+    // every -timeout when shorter) until then, instead of giving up after 3 tries.
+    let perTry = min(discovery.dnsOptions.timeoutPerTry, context.timeout)
+    discovery.dnsOptions.timeoutPerTry = perTry
+    discovery.dnsOptions.tries = min(1000, Int((context.timeout / perTry).rounded(.up)) + 1)
+    discovery.systemResolverTimeout = context.timeout + .seconds(1)
     // Making the backends sends nothing; what they refuse (a nameserver that is not an
     // address, a TLS file that cannot be read) is the configuration's fault, as in discod -validate.
     do {
@@ -66,8 +73,11 @@ func runLookup(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int3
     }
     do {
         let provider = try discovery.addressProvider()
-        let addresses = try await provider.lookup()
-        let leader = try await discovery.leaderRegistry()?.read()
+        let registry = try discovery.leaderRegistry()
+        let answer = try await withinTimeout(context.timeout) { () async throws -> ([PeerAddress], VersionedLeaderRecord?) in
+            (try await provider.lookup(), try await registry?.read())
+        }
+        guard let (addresses, leader) = answer else { return lookupTimedOut("lookup", provider.name, context.timeout) }
         if context.format == .json {
             var members: [JSONObject.Member] = [
                 .init(key: "mode", value: .string(discovery.config.mode.rawValue)),
@@ -107,7 +117,11 @@ func runLeader(_ context: CommandContext, _ flags: DiscoveryFlags) async -> Int3
         return 2
     }
     do {
-        guard let record = try await discovery.leaderRegistry()?.read() else {
+        guard let registry = try discovery.leaderRegistry() else { return 2 }
+        guard let answer = try await withinTimeout(context.timeout, { try await registry.read() }) else {
+            return lookupTimedOut("leader", registry.name, context.timeout)
+        }
+        guard let record = answer else {
             CommandLineTool.writeStandardError("discoctl leader: no leader record\n")
             return 1
         }

@@ -85,6 +85,29 @@ import Testing
         await consul.stop()
     }
 
+    /// `-timeout` bounds the whole lookup: the DNS client tried 3 times for 2 s each, and etcd
+    /// and Consul were given 5 s, whatever `-timeout` said, and the failure did not say so.
+    /// Nothing answers here, so only the message (and that discoctl exits) is asserted.
+    @Test(arguments: ["dns", "dns-srv", "etcd-lookup", "etcd-leader", "consul-leader"])
+    func aServerThatNeverAnswersFailsAtTimeoutNamingIt(_ backend: String) async throws {
+        let silent = try SilentSocket(udp: backend.hasPrefix("dns"))
+        let server = "127.0.0.1:\(silent.port)"
+        let arguments: [String]
+        switch backend {
+        case "dns": arguments = ["lookup", "-disco-mode", "dns", "-disco-config", #"{"name":"nodes.disco.test","nameserver":"\#(server)"}"#]
+        case "dns-srv":
+            arguments = ["lookup", "-disco-mode", "dns-srv", "-disco-config", #"{"name":"disco.test","service":"disco","nameserver":"\#(server)"}"#]
+        case "etcd-lookup": arguments = ["lookup", "-disco-mode", "etcd-kv", "-disco-config", #"{"endpoints":["\#(server)"]}"#]
+        case "etcd-leader": arguments = ["leader", "-disco-mode", "etcd-kv", "-disco-config", #"{"endpoints":["\#(server)"]}"#]
+        default: arguments = ["leader", "-disco-mode", "consul-kv", "-disco-config", #"{"address":"\#(server)"}"#]
+        }
+        let outcome = try await discoctl(arguments + ["-timeout", "1s"])
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(outcome.standardError.contains("did not answer within -timeout 1s"), "\(outcome)")
+        #expect(outcome.standardError.contains(server), "the server that did not answer is not named: \(outcome)")
+        #expect(outcome.standardOutput.isEmpty, "\(outcome)")
+    }
+
     @Test(arguments: [
         (["lookup", "-disco-mode", "dns"], "needs -disco-config"),
         (["lookup", "-disco-mode", "dns", "-disco-config", #"{"name":"x","nope":1}"#], "nope"),
@@ -103,4 +126,33 @@ import Testing
         #expect(outcome.status == 2)
         #expect(outcome.standardError.contains(fragment), "\(outcome.standardError)")
     }
+}
+
+/// A socket on 127.0.0.1 that never answers, held for the object's lifetime: a UDP one takes
+/// datagrams and never replies (a nameserver behind a firewall that drops); a TCP one listens,
+/// so the kernel accepts connections and requests are sent, but nothing ever reads or answers
+/// (a hung etcd or Consul).
+final class SilentSocket: Sendable {
+    let port: UInt16
+    private let descriptor: Int32
+
+    init(udp: Bool) throws {
+        let fd = socket(AF_INET, Int32(udp ? SOCK_DGRAM.rawValue : SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw POSIXError(.EMFILE) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard bound, udp || listen(fd, 16) == 0 else {
+            close(fd)
+            throw POSIXError(.EADDRNOTAVAIL)
+        }
+        descriptor = fd
+        port = UInt16(bigEndian: address.sin_port)
+    }
+
+    deinit { close(descriptor) }
 }

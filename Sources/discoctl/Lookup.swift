@@ -29,8 +29,12 @@ func makeDiscovery(_ context: CommandContext, _ flags: DiscoveryFlags, client: H
         CommandLineTool.writeStandardError("discoctl: -disco-config: \(error)\n")
         return .failure(ExitStatus(2))
     }
+    // A request may take all of -timeout, except where etcd's own limit (dial_timeout, default
+    // 5 s) moves on to its next endpoint: a silent first endpoint must not use up the lookup.
+    var transport: any HTTPExchanging = LookupTransport(base: client, timeout: context.timeout)
+    if case .etcdKV(let etcd) = config, etcd.dialTimeout != nil || etcd.endpointURLs.count > 1 { transport = client }
     var discovery = Discovery(config: config, discoKey: context.flags[flags.key], defaultPort: flags.port.map { context.flags[$0] } ?? 4001,
-                              transport: LookupTransport(base: client, timeout: context.timeout))
+                              transport: transport)
     // -timeout bounds the whole lookup (withinTimeout): DNS queries are retried every 2 s (or
     // every -timeout when shorter) until then, instead of giving up after 3 tries.
     let perTry = min(discovery.dnsOptions.timeoutPerTry, context.timeout)

@@ -4,7 +4,7 @@ import Synchronization
 // MARK: - -timeout for lookup and leader -disco-mode
 
 /// The transport of discoctl's discovery backends: each request may take the whole `-timeout`
-/// (etcd and Consul requests otherwise give up after their own 5 s, whatever `-timeout` says);
+/// (Consul and etcd requests otherwise give up after their own 5 s, whatever `-timeout` says);
 /// ``withinTimeout(_:_:)`` ends the lookup at `-timeout` itself, so the requests are given a
 /// second more and a silent server is reported as not answering within `-timeout`.
 struct LookupTransport: HTTPExchanging {

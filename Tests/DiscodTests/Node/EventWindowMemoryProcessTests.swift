@@ -55,11 +55,11 @@ extension NodeProcessTests {
                 let peak = try #require(Self.memory("VmHWM", pid: pid))
                 // The leader trims in the background: the window is back within its bound soon.
                 var retained = Int.max
-                let deadline = ContinuousClock.now + .seconds(60)
-                while retained > Self.window, ContinuousClock.now < deadline {
+                try await waitUntil("the leader to trim the window to \(Self.window) bytes", timeout: .seconds(60),
+                                    pollEvery: .milliseconds(100)) {
                     let status = try await node.status()
                     retained = try #require(status["events"]?["retained_bytes"]?.numberValue?.intValue, "\(status.encoded())")
-                    if retained > Self.window { try await Task.sleep(for: .milliseconds(100)) }
+                    return retained <= Self.window
                 }
                 #expect(retained <= Self.window && retained > Self.window - 2 * event.utf8.count, "retained \(retained) bytes")
                 #expect(peak - before < 6 * Self.window,

@@ -27,20 +27,14 @@ func post(to proxy: SidecarProxyServer, from source: UInt8, _ headers: [(String,
 struct RateLimitRefusedKeyTests {
     typealias CountingKeyStore = RateLimitBeforeKeysTests.CountingKeyStore
 
-    /// A proxy that needs a key for POST (app1's is `key`) and applies `limits`.
+    /// A proxy that needs a key for POST (app1's is `key`) and applies `limits`
+    /// (``RateLimitBeforeKeysTests/withKeyedProxy(_:inlineLane:hops:_:)``; these tests send with
+    /// their own connections).
     func withKeyedProxy(_ limits: [String], hops: HopAuthenticator? = nil,
                         _ body: (SidecarProxyServer, CountingKeyStore, RecordingUpstream, String) async throws -> Void) async throws {
-        let upstream = try await RecordingUpstream.start(name: "u")
-        let store = CountingKeyStore()
-        let key = try APIKey.generate()
-        store.keys.put(try APIKeyRecord.hashing(appID: "app1", key: key))
-        var configuration = proxyConfiguration([("u", upstream.address)])
-        configuration.rateLimit = try RateLimitConfiguration(flags: limits.map { try LimitReqSpec.parse($0) })
-        configuration.apiKeys = APIKeySettings(enabled: true, methods: ["POST"])
-        try await withProxy(configuration, keys: store, hops: hops) { proxy in
+        try await RateLimitBeforeKeysTests().withKeyedProxy(limits, hops: hops) { proxy, _, store, upstream, key in
             try await body(proxy, store, upstream, key)
         }
-        await upstream.stop()
     }
 
     static let wrongKey = [("app_id", "app1"), ("app_key", "not-the-key-of-app1-at-all")]

@@ -47,6 +47,22 @@ struct HTTPClientDepartureTests {
         }
     }
 
+    /// A line break after a request's body (some clients end a POST with one) is not a pipelined
+    /// request: its client still leaves when it closes. Before, any byte read ahead counted as
+    /// pipelining, for the rest of the connection, so the handler ran on for nobody.
+    @Test func aLineBreakAfterTheBodyIsNotPipelining() async throws {
+        let probe = HandlerProbe()
+        try await withServer(responder: probe.responder) { server in
+            do {
+                let client = try connect(server)
+                try client.send("POST /wait HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\n{}\r\n")
+                try await waitUntil("the handler to run") { probe.started == 1 }
+                // Released at the end of this scope: closed.
+            }
+            try await waitUntil("the handler to be cancelled", timeout: .seconds(10)) { probe.cancelled == 1 }
+        }
+    }
+
     /// A client that pipelines its requests and then half-closes waits for its answers: it gets
     /// each of them, in order, from a handler that takes its time.
     @Test func aPipeliningClientThatHalfClosesGetsEveryAnswer() async throws {

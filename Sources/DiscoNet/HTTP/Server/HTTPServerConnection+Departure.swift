@@ -25,6 +25,12 @@ extension HTTPServerConnection {
         return shared.configuration.abandonsRequestsOfClosedClients
     }
 
+    /// Whether the bytes read ahead hold more than line breaks: a request the client sent before
+    /// the one being answered was answered (it pipelines). A CR or LF alone, which some clients
+    /// send after a body and a server ignores before a request line (RFC 9112 §2.2), is none:
+    /// its sender still leaves when it closes. Loop thread only.
+    var bufferHoldsARequest: Bool { buffer.readable.contains { $0 != 0x0D && $0 != 0x0A } }
+
     /// The connection closed (the client left, reset it, or a read or write failed) while a
     /// request was being answered: nobody will read the answer. The work for it stops: an
     /// inline exchange registered with it is told, and the handler task is cancelled (a long

@@ -32,7 +32,7 @@ extension HTTPServerConnection {
                 if exchange.body.bufferedBytes >= shared.configuration.requestBodyBuffer { break }
             } else if !acceptsRequests {
                 break
-            } else if begunHere && !clientPipelines {
+            } else if begunHere && !clientPipelines && bufferHoldsARequest {
                 clientPipelines = true
                 continue
             } else if pendingOutboundBytes > Self.drainHighWater {
@@ -81,7 +81,7 @@ extension HTTPServerConnection {
             if exchange.body.complete {
                 // The handler runs: read ahead pipelined requests only up to a bound, and wait
                 // for the handler as long as it takes. Bytes after the request: the client pipelines.
-                if buffer.count > 0 { clientPipelines = true }
+                if bufferHoldsARequest { clientPipelines = true }
                 if buffer.count >= shared.configuration.maxPipelineBuffer { pauseReading() } else { resumeReading() }
                 clearDeadline()
             } else if exchange.body.bufferedBytes >= shared.configuration.requestBodyBuffer {

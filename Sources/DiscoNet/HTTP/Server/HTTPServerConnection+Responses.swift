@@ -136,7 +136,7 @@ extension HTTPServerConnection {
         spareExchange = exchange
         exchange = nil
         // Nothing read ahead: a later request is not pipelined behind this one.
-        if buffer.count == 0 { clientPipelines = false }
+        if !bufferHoldsARequest { clientPipelines = false }
         guard phase == .open else { return }
         if !keepAlive {
             // Requests pipelined behind the last one are not answered.

@@ -107,7 +107,7 @@ public final class HotColdRole: Role {
                 guard let shell else { return Self.notRunning }
                 return HotColdAPI.hot(shell.gate.status()).httpResponse
             },
-            APIRoute(["POST"], "/hot/move", permission: .hotAdmin) { [self] request in
+            APIRoute(["POST"], "/hot/move", permission: .hotAdmin, runsToCompletion: true) { [self] request in
                 await move(request)
             },
         ]

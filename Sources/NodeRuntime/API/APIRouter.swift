@@ -15,19 +15,28 @@ public struct APIRoute: Sendable {
     public let matchesSubpaths: Bool
     /// What the caller needs with `-auth`.
     let requirement: EndpointPermissions.Requirement
+    /// Whether the handler runs to its end when the request's client leaves (the server cancels
+    /// the handlers of requests whose client left): for changes to the cluster made of several
+    /// steps, such as a removal (a Raft change, then the member record), which must not stop
+    /// half way.
+    public let runsToCompletion: Bool
     let handler: @Sendable (Node, HTTPRequest) async -> HTTPResponse
 
     /// A route needing `permission` (with `-auth`); `handler` gets the whole request.
-    public init(_ methods: Set<String>, _ path: String, subpaths: Bool = false, permission: Permission, handler: @escaping HTTPHandler) {
-        self.init(methods, path, subpaths: subpaths, requirement: .permission(permission)) { _, request in await handler(request) }
+    public init(_ methods: Set<String>, _ path: String, subpaths: Bool = false, permission: Permission, runsToCompletion: Bool = false,
+                handler: @escaping HTTPHandler) {
+        self.init(methods, path, subpaths: subpaths, requirement: .permission(permission), runsToCompletion: runsToCompletion) { _, request in
+            await handler(request)
+        }
     }
 
     init(_ methods: Set<String>, _ path: String, subpaths: Bool = false, requirement: EndpointPermissions.Requirement,
-         handler: @escaping @Sendable (Node, HTTPRequest) async -> HTTPResponse) {
+         runsToCompletion: Bool = false, handler: @escaping @Sendable (Node, HTTPRequest) async -> HTTPResponse) {
         self.methods = methods
         self.path = Node.normalizedPath(path)
         matchesSubpaths = subpaths
         self.requirement = requirement
+        self.runsToCompletion = runsToCompletion
         self.handler = handler
     }
 

@@ -14,8 +14,8 @@ extension Node {
             Route([method], path, requirement: .permission(.join)) { node, request in await node.formationRequest(request, path: path) }
         }
         return [
-            Route(["POST"], "/join", requirement: .joinByRole) { node, request in await node.join(request) },
-            Route(["DELETE", "POST"], "/remove", requirement: .permission(.remove)) { node, request in await node.remove(request) },
+            Route(["POST"], "/join", requirement: .joinByRole, runsToCompletion: true) { node, request in await node.join(request) },
+            Route(["DELETE", "POST"], "/remove", requirement: .permission(.remove), runsToCompletion: true) { node, request in await node.remove(request) },
             Route(["POST"], "/events", requirement: .permission(.eventsWrite)) { node, request in await node.postEvent(request) },
             Route(["GET"], "/events", requirement: .permission(.eventsRead)) { node, request in await node.getEvents(request) },
             // Moving a consumer's cursor changes replicated state: it takes the write permission.
@@ -28,8 +28,9 @@ extension Node {
             Route(["GET"], "/status", requirement: .permission(.status)) { node, _ in await node.status() },
             Route(["GET"], "/nodes", requirement: .permission(.status)) { node, request in await node.nodes(request) },
             Route(["GET"], "/leader", requirement: .permission(.status)) { node, _ in node.leader() },
-            // Moving leadership changes the cluster: the permission that removes members.
-            Route(["POST"], "/leader/transfer", requirement: .permission(.remove)) { node, request in await node.transferLeadership(request) },
+            // Moving leadership changes the cluster: the permission that removes members. Membership
+            // and leadership changes run to their end when their client leaves.
+            Route(["POST"], "/leader/transfer", requirement: .permission(.remove), runsToCompletion: true) { node, request in await node.transferLeadership(request) },
             Route(["GET"], "/readyz", requirement: .permission(.ready)) { node, request in await node.readyz(request) },
             Route(["GET"], "/metrics", requirement: .permission(.metrics)) { node, _ in await node.prometheusMetrics() },
         ] + formation
@@ -44,6 +45,9 @@ extension Node {
             APIResponse.error(404, "no endpoint \(request.path); the API has \(router.summary)")
         case .methodNotAllowed(let allowed):
             APIResponse.methodNotAllowed(request, allowed: allowed.joined(separator: ", "))
+        case .route(let route) where route.runsToCompletion:
+            // In a task of its own, which the server's cancellation of this one does not reach.
+            await Task { await route.handler(self, request) }.value
         case .route(let route):
             await route.handler(self, request)
         }

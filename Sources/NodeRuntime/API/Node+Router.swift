@@ -46,8 +46,11 @@ extension Node {
         case .methodNotAllowed(let allowed):
             APIResponse.methodNotAllowed(request, allowed: allowed.joined(separator: ", "))
         case .route(let route) where route.runsToCompletion:
-            // In a task of its own, which the server's cancellation of this one does not reach.
-            await Task { await route.handler(self, request) }.value
+            // In a task the node owns, which the server's cancellation of this one does not reach.
+            await withCheckedContinuation { continuation in
+                let started = completingRequests.spawn { continuation.resume(returning: await route.handler(self, request)) }
+                if !started { continuation.resume(returning: APIResponse.error(503, "the node is stopping; send this change to another node")) }
+            }
         case .route(let route):
             await route.handler(self, request)
         }

@@ -80,6 +80,7 @@ extension Node {
                 // Long polls answer now (with what there is), not cut off after the grace period.
                 longPolls.endAll()
                 await runtime.withLock { $0.httpServer }?.shutdown(gracePeriod: .seconds(2))
+                await completingRequests.close()
             }, name: "http-api"),
             Entry(ServiceFunction { [self] in
                 try? await gracefulShutdown()

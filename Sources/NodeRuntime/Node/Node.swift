@@ -50,6 +50,9 @@ public final class Node: Service {
     let stopRequest = StopRequest()
     /// The API's long polls, ended when the node begins to shut down.
     let longPolls = LongPolls()
+    /// The API's cluster changes that run to their end when their client leaves
+    /// (``APIRoute/runsToCompletion``): owned by the node, closed after the API server stops.
+    let completingRequests = OwnedTasks()
     /// Opened once the node learns it was removed (it then stops after a linger).
     let removalNoticed = Latch()
     /// Opened once a live member performs every role of `cluster.bootstrapNeeds` (at once

@@ -17,12 +17,12 @@ import Testing
     /// handlers wait until `gate` opens and record how they ended.
     final class GatedRole: Role {
         let name = "gated"
-        let gate = Mutex(false)
+        let gate = Latch()
         let ended = Mutex<[String: String]>([:])
         let started = Mutex<Set<String>>([])
 
         func run(_ context: RoleContext) async throws {
-            try await cancelOnGracefulShutdown { try await Task.sleep(for: .seconds(3600)) }
+            try await gracefulShutdown()
         }
 
         var routes: [APIRoute] {
@@ -32,13 +32,10 @@ import Testing
         private func route(_ path: String, runsToCompletion: Bool) -> APIRoute {
             APIRoute(["POST"], path, permission: .status, runsToCompletion: runsToCompletion) { [self] _ in
                 started.withLock { _ = $0.insert(path) }
-                while !gate.withLock({ $0 }) {
-                    do {
-                        try await Task.sleep(for: .milliseconds(10))
-                    } catch {
-                        ended.withLock { $0[path] = "cancelled" }
-                        return HTTPResponse(status: 503, bytes: [])
-                    }
+                await gate.wait()
+                guard !Task.isCancelled else {
+                    ended.withLock { $0[path] = "cancelled" }
+                    return HTTPResponse(status: 503, bytes: [])
                 }
                 ended.withLock { $0[path] = "completed" }
                 return HTTPResponse(status: 200, bytes: [])
@@ -65,7 +62,7 @@ import Testing
         }
         // The whole change is still waiting for its gate, not cancelled with its request.
         #expect(role.ended.withLock { $0["/change/whole"] } == nil)
-        role.gate.withLock { $0 = true }
+        role.gate.open()
         try await waitUntil("the change to finish", timeout: .seconds(10)) { role.ended.withLock { $0["/change/whole"] } != nil }
         #expect(role.ended.withLock { $0["/change/whole"] } == "completed")
         #expect(await running.stop() == nil)

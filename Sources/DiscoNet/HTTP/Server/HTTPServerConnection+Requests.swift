@@ -327,17 +327,20 @@ struct HTTPServerClientProbe: Sendable {
     let exchangeID: UInt64
 
     func clientHasLeft() async -> Bool {
-        let connection = self.connection
-        let id = exchangeID
-        if connection.loop.inLoop { return connection.clientHasLeft(id) }
-        return (try? await connection.loop.submit { connection.clientHasLeft(id) }) ?? true
+        await ask(ifLoopIsGone: true) { $0.clientHasLeft($1) }
     }
 
     /// See ``HTTPServerConnection/clientAbandoned(_:)``.
     func clientAbandoned() async -> Bool {
+        await ask(ifLoopIsGone: false) { $0.clientAbandoned($1) }
+    }
+
+    /// `question` about the exchange, asked on the connection's loop; `ifLoopIsGone` when the
+    /// loop no longer runs work.
+    private func ask(ifLoopIsGone: Bool, _ question: @escaping @Sendable (HTTPServerConnection, UInt64) -> Bool) async -> Bool {
         let connection = self.connection
         let id = exchangeID
-        if connection.loop.inLoop { return connection.clientAbandoned(id) }
-        return (try? await connection.loop.submit { connection.clientAbandoned(id) }) ?? false
+        if connection.loop.inLoop { return question(connection, id) }
+        return (try? await connection.loop.submit { question(connection, id) }) ?? ifLoopIsGone
     }
 }

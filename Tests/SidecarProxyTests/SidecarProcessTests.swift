@@ -71,6 +71,10 @@ struct SidecarProcessTests {
             (["-limit-req-share-interval", "1ms"], "from 10ms to 10s"),
             (["-tcp-proxy-idle-timeout", "-1s"], "-tcp-proxy-idle-timeout must not be negative"),
             (["-proxy-websocket-idle-timeout", "-1m"], "-proxy-websocket-idle-timeout must not be negative"),
+            (["-proxy-config", #"{"upstreams": {"s": "http://x:1"}, "routes": [{"name": "r", "upstream": "s"}, {"name": "r", "path": "/x", "upstream": "s"}]}"#],
+             #"field "routes[1].name": route name "r" is also routes[0]'s"#),
+            (["-proxy-config", #"{"upstreams": {"s": "http://x:1", "s": "http://x:2"}}"#], #"duplicate key "s""#),
+            (["-tcp-proxy", ":27017=127.0.0.1:27017 max-conns=5 max-conns=50"], "max-conns= is given twice"),
         ]
         for (flags, message) in cases {
             let result = try await ChildProcess.run(sidecar, ["-validate", "-node-id", "n1"] + flags + ["data"])

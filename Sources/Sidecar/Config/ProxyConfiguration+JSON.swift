@@ -96,10 +96,39 @@ extension ProxyConfiguration {
             let upstream = try route.required("upstream", try route.string("upstream"), example: #"{"path":"/","upstream":"service"}"#)
             let path = try route.string("path") ?? "/"
             guard path.hasPrefix("/") else { throw route.error("path", "expected a path prefix starting with /, e.g. /api/v1/") }
-            routes.append(ProxyRoute(name: try route.string("name") ?? "routes[\(index)]", methods: try methods(route, "methods"),
-                                     pathPrefix: path, target: RouteTarget(upstream: upstream, viaWriter: try route.bool("writer") ?? false)))
+            let named = try route.nonEmptyString("name")
+            let next = ProxyRoute(name: named ?? "routes[\(index)]", methods: try methods(route, "methods"),
+                                  pathPrefix: path, target: RouteTarget(upstream: upstream, viaWriter: try route.bool("writer") ?? false))
+            try checkUnambiguous(next, named: named != nil, among: routes, route)
+            routes.append(next)
         }
         return routes
+    }
+
+    /// The label ``ProxyRoute/name`` of requests no route matches, in `disco_proxy_requests_total`.
+    public static let unroutedLabel = "none"
+
+    /// Refuses a route that would be confused with an earlier one: its name is counted in
+    /// metrics and shown by `-validate`, so two routes of one name (an unnamed route is called
+    /// `routes[N]`), or one named as unrouted requests are counted, would merge their counts;
+    /// and a route with the methods and path of an earlier one is never used (nginx refuses a
+    /// duplicate `location` too). Repeats that change nothing (a method listed twice) are fine.
+    private static func checkUnambiguous(_ next: ProxyRoute, named: Bool, among earlier: [ProxyRoute],
+                                         _ route: JSONObjectReader) throws(ConfigError) {
+        if next.name == unroutedLabel {
+            throw route.error("name", "\(unroutedLabel.debugDescription) is how requests that match no route are counted in "
+                + "disco_proxy_requests_total{route}; give the route another name")
+        }
+        if let index = earlier.firstIndex(where: { $0.name == next.name }) {
+            let why = named ? "" : " (the name a route without \"name\" gets)"
+            throw route.error("name", "route name \(next.name.debugDescription)\(why) is also routes[\(index)]'s; give each route its own "
+                + "\"name\": requests are counted by route name in disco_proxy_requests_total, so the two would merge")
+        }
+        if let index = earlier.firstIndex(where: { $0.methods == next.methods && $0.pathPrefix == next.pathPrefix }) {
+            let methods = next.methods.map { "methods " + $0.sorted().joined(separator: ",") } ?? "every method"
+            throw route.error("path", "routes[\(index)] has the same path \(next.pathPrefix.debugDescription) and \(methods), and routes "
+                + "are tried in order, so this one would never be used; remove one of them, or change its \"path\" or \"methods\"")
+        }
     }
 
     static func methods(_ reader: JSONObjectReader, _ key: String) throws(ConfigError) -> Set<String>? {

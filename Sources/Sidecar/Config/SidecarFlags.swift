@@ -195,7 +195,12 @@ public struct SidecarFlags: Sendable {
         do throws(ConfigError) {
             let text = parsed[proxyConfig]
             if !text.isEmpty {
-                var fromJSON = try ProxyConfiguration(json: try loader.loadJSON(text, name: "-proxy-config"))
+                let json = try loader.loadJSON(text, name: "-proxy-config")
+                var fromJSON = try ProxyConfiguration(json: json)
+                try Self.refuseSettingsGivenTwice(parsed, json, [
+                    ("upstream_health_interval", [upstreamHealthInterval.name]), ("connect_timeout", [connectTimeout.name]),
+                    ("read_timeout", [readTimeout.name]), ("api_keys", [apiKeys.name, apiKeyMethods.name]),
+                ])
                 // -upstream-health applies to upstreams of the config that name no health path of their own.
                 if !healthPath.isEmpty {
                     for index in fromJSON.upstreams.indices where fromJSON.upstreams[index].healthPath == nil {
@@ -218,6 +223,19 @@ public struct SidecarFlags: Sendable {
             return try configuration.validated()
         } catch {
             throw FlagError(code: .invalidValue, flag: "proxy-config", message: error.message)
+        }
+    }
+}
+
+extension SidecarFlags {
+    /// Refuses a setting given both by a flag and by a field of `-proxy-config` (as
+    /// `limit_req_share_interval`): one would silently replace the other.
+    fileprivate static func refuseSettingsGivenTwice(_ parsed: ParsedFlags, _ json: JSONValue,
+                                                     _ pairs: [(field: String, flags: [String])]) throws(ConfigError) {
+        for (field, flags) in pairs where json[field] != nil {
+            guard let flag = flags.first(where: { parsed.isSet($0) }) else { continue }
+            throw ConfigError(code: .invalidValue, field: field,
+                              message: "-\(flag) and \(field) in -proxy-config are both set; give one (one would silently replace the other)")
         }
     }
 }

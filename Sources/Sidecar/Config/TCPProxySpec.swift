@@ -42,6 +42,7 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
         let listen = try address(String(first[..<equals]), what: "listen address", allowsEmptyHost: true)
         let upstream = try address(String(first[first.index(after: equals)...]), what: "upstream address", allowsEmptyHost: false)
         var spec = TCPProxySpec(listen: listen, upstream: upstream)
+        var seen: [String: String] = [:]
         for word in words.dropFirst() {
             let parts = word.split(separator: "=", maxSplits: 1).map(String.init)
             guard parts.count == 2 else { throw FlagValueError("\(word): expected max-conns=N, rate=Nr/s or burst=N") }
@@ -64,6 +65,9 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
             default:
                 throw FlagValueError("\(word): unknown parameter; valid parameters: max-conns=, rate=, burst=")
             }
+            // A second value would silently replace the first (-limit-req refuses it too).
+            if let earlier = seen[parts[0]] { throw FlagValueError("\(word): \(parts[0])= is given twice (also \(earlier)); give each parameter once") }
+            seen[parts[0]] = word
         }
         if spec.burst > 0, spec.rate == nil { throw FlagValueError("burst=\(spec.burst) needs rate=, e.g. rate=10r/s burst=\(spec.burst)") }
         return spec

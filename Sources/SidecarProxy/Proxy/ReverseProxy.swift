@@ -138,7 +138,7 @@ public final class ReverseProxy: Sendable {
                                     isHealthy: health.isHealthy)
         switch decision {
         case .refuse(let status, let message):
-            metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? "none", method: request.method, status: status)
+            metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? ProxyConfiguration.unroutedLabel, method: request.method, status: status)
             return ProxyErrorResponse.make(status, message)
         case .forward(let route, let destination):
             let response = await forward(request, to: destination, trustedHop: trustedHop)

@@ -33,6 +33,8 @@ struct ProxyListenerConflictsTests {
          "-tcp-proxy 0.0.0.0:27017 and -tcp-proxy 0.0.0.0:27017"),
         (["-tcp-proxy", ":27017=127.0.0.1:1", "-proxy-config", #"{"tcp_proxy": [{"listen": "127.0.0.1:27017", "upstream": "127.0.0.1:2"}]}"#],
          "proxy-config", "-tcp-proxy 0.0.0.0:27017 and -proxy-config tcp_proxy[0] 127.0.0.1:27017"),
+        (["-proxy-config", #"{"tcp_proxy": [{"listen": ":27017", "upstream": "127.0.0.1:1"}, {"listen": ":27017", "upstream": "127.0.0.1:2"}]}"#],
+         "proxy-config", "-proxy-config tcp_proxy[0] 0.0.0.0:27017 and -proxy-config tcp_proxy[1] 0.0.0.0:27017 would both listen"),
     ])
     func aSharedPortIsAFlagErrorNamingBoth(arguments: [String], flag: String, message: String) {
         let error = check(arguments)

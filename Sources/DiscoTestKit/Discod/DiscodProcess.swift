@@ -131,13 +131,23 @@ public final class DiscodProcess: Sendable {
         return answer.json?["seq"]?.numberValue?.uint64Value
     }
 
-    /// Events after `since` as their `data` JSON texts.
+    /// Every event after `since` as their `data` JSON texts, read in pages of at most `limit`
+    /// events (a page may end sooner: the node bounds its bytes), until `next_since` reaches the
+    /// log's `last_seq`.
     public func eventData(since: UInt64 = 0, limit: Int = 1000) async throws -> [String] {
-        let answer = try await request("GET", "/events?since=\(since)&limit=\(limit)")
-        guard answer.status == 200, let events = answer.json?["events"]?.arrayValue else {
-            throw ChildProcess.Failure(description: "GET /events on node \(nodeID) answered \(answer.status): \(answer.text)")
+        var (since, data) = (since, [String]())
+        while true {
+            let answer = try await request("GET", "/events?since=\(since)&limit=\(limit)")
+            guard answer.status == 200, let events = answer.json?["events"]?.arrayValue,
+                  let next = answer.json?["next_since"]?.numberValue?.uint64Value,
+                  let last = answer.json?["last_seq"]?.numberValue?.uint64Value
+            else {
+                throw ChildProcess.Failure(description: "GET /events on node \(nodeID) answered \(answer.status): \(answer.text)")
+            }
+            data += events.compactMap { $0["data"]?.encoded() }
+            guard !events.isEmpty, next < last else { return data }
+            since = next
         }
-        return events.compactMap { $0["data"]?.encoded() }
     }
 
     /// kill -9.

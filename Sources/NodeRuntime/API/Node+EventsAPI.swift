@@ -125,8 +125,9 @@ extension Node {
         }
     }
 
-    /// `GET /events?since=N&limit=L&wait=5s`: events after `since`, waiting up to `wait` for one;
-    /// 410 when events after `since` were trimmed before the reader saw them. With `role=R`, only
+    /// `GET /events?since=N&limit=L&wait=5s`: events after `since`, waiting up to `wait` for one,
+    /// at most `limit` and at most ``EventPageBudget/standardBytes`` of encoded events (the first
+    /// always), with `next_since`, the last one's `seq`; 410 when events after `since` were trimmed before the reader saw them. With `role=R`, only
     /// the events for that role (``eventsForRole(_:since:limit:wait:)``).
     func getEvents(_ request: HTTPRequest) async -> HTTPResponse {
         let query: [String: String]
@@ -164,13 +165,16 @@ extension Node {
             guard wait > .zero else { return await eventsForRole(role, since: since, limit: limit, wait: wait) }
             return await longPolls.run { await self.eventsForRole(role, since: read.since, limit: read.limit, wait: read.wait) }
         }
-        let page = wait > .zero
+        let found = wait > .zero
             ? await longPolls.run { await store.waitForEvents(since: read.since, limit: read.limit, timeout: read.wait) }
             : store.events(since: since, limit: limit)
-        if page.missedEvents(since: since) { return Self.trimmed(since: since, page: page) }
+        if found.missedEvents(since: since) { return Self.trimmed(since: since, page: found) }
+        // At most `limit` events and ``EventPageBudget/standardBytes`` of them (one at least):
+        // `next_since` then names the last one sent.
+        let page = found.bounded(by: EventPageBudget())
         var headers = HTTPHeaders()
         headers.add(name: "Content-Type", value: "application/json")
-        return HTTPResponse(status: 200, headers: headers, bytes: ClusterEvent.eventsResponseJSON(page))
+        return HTTPResponse(status: 200, headers: headers, bytes: ClusterEvent.eventsResponseJSON(page, since: since))
     }
 
     /// 410: events after `since` were trimmed before the reader saw them.

@@ -31,13 +31,17 @@ extension Node {
     static let roleScanPage = 1000
 
     /// The events whose `roles` name `role` (``EventTarget``), after `since`: at most `limit`,
-    /// waiting up to `wait` for the first one. Events for other roles or for none are skipped.
-    /// A `limit` below 1 is taken as 1.
-    public func events(for role: String, since: UInt64, limit: Int, wait: Duration) async -> RoleEventRead {
+    /// and no more than `budget` allows (the first always), waiting up to `wait` for the first
+    /// one. Events for other roles or for none are skipped. A `limit` below 1 is taken as 1.
+    /// ``RoleEventPage/scannedThrough`` stops before the first event for the role that was
+    /// left out.
+    public func events(for role: String, since: UInt64, limit: Int, wait: Duration,
+                       budget: EventPageBudget = EventPageBudget()) async -> RoleEventRead {
         let limit = max(1, limit)
         let deadline = ContinuousClock.now + wait
         var cursor = since
         var found: [ClusterEvent] = []
+        var budget = budget
         while true {
             let remaining = deadline - ContinuousClock.now
             var page = store.events(since: cursor, limit: Self.roleScanPage)
@@ -46,11 +50,13 @@ extension Node {
             }
             if page.missedEvents(since: cursor) { return .trimmed(page) }
             for event in page.events {
-                cursor = event.seq
                 if event.target.isFor(role) {
+                    // Full (and so not empty): the page ends before this event.
+                    guard budget.take(event) else { break }
                     found.append(event)
-                    if found.count == limit { break }
                 }
+                cursor = event.seq
+                if found.count == limit { break }
             }
             let done = !found.isEmpty || page.events.isEmpty && (deadline - ContinuousClock.now <= .zero || Task.isCancelled)
             if done || Task.isCancelled {
@@ -59,8 +65,9 @@ extension Node {
         }
     }
 
-    /// `GET /events?role=R&since=N&limit=L&wait=D`: the events for role `R`, with `next_since`
-    /// (resume there: events before it that are not for the role were skipped).
+    /// `GET /events?role=R&since=N&limit=L&wait=D`: the events for role `R`, bounded as the
+    /// events without `role=` are, with `next_since` (resume there: events before it that are
+    /// not for the role were skipped).
     func eventsForRole(_ role: String, since: UInt64, limit: Int, wait: Duration) async -> HTTPResponse {
         if let problem = RoleNames.problem(with: role) { return APIResponse.error(400, "role=\(role.debugDescription): \(problem)") }
         switch await events(for: role, since: since, limit: limit, wait: wait) {

@@ -59,8 +59,9 @@ public struct ClusterEvent: Hashable, Sendable {
         return .object(object)
     }
 
-    /// The body of `GET /events`: `{"events":[…],"first_seq":F,"last_seq":M}`.
-    public static func eventsResponseJSON(_ page: EventPage) -> [UInt8] {
+    /// The body of `GET /events?since=N`: `{"events":[…],"first_seq":F,"last_seq":M,"next_since":S}`,
+    /// where `S` is the last event's `seq` (`N` when there is none): where the next read resumes.
+    public static func eventsResponseJSON(_ page: EventPage, since: UInt64) -> [UInt8] {
         var output: [UInt8] = []
         output.reserveCapacity(page.events.reduce(48) { $0 + $1.data.count + 64 })
         output.append(contentsOf: #"{"events":["#.utf8)
@@ -72,6 +73,8 @@ public struct ClusterEvent: Hashable, Sendable {
         output.append(contentsOf: String(page.firstSeq).utf8)
         output.append(contentsOf: #","last_seq":"#.utf8)
         output.append(contentsOf: String(page.lastSeq).utf8)
+        output.append(contentsOf: #","next_since":"#.utf8)
+        output.append(contentsOf: String(page.events.last?.seq ?? since).utf8)
         output.append(UInt8(ascii: "}"))
         return output
     }

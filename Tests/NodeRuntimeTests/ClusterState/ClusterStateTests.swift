@@ -98,14 +98,15 @@ struct ClusterStateTests {
         #expect(String(decoding: event.jsonBytes(), as: UTF8.self) == #"{"seq":3,"index":17,"time_ms":-5,"data":{"k": [1, "x"]}}"#)
         #expect(try event.jsonValue() == ["seq": 3, "index": 17, "time_ms": -5, "data": ["k": [1, "x"]]])
         let bom = ClusterEvent(seq: 1, index: 1, timeMillis: 0, data: [0xEF, 0xBB, 0xBF] + json("true"))
-        let body = ClusterEvent.eventsResponseJSON(EventPage(events: [event, bom], firstSeq: 2, lastSeq: 9))
+        let body = ClusterEvent.eventsResponseJSON(EventPage(events: [event, bom], firstSeq: 2, lastSeq: 9), since: 2)
         let parsed = try JSONValue.parse(body)
         #expect(parsed["first_seq"] == 2)
         #expect(parsed["last_seq"] == 9)
+        #expect(parsed["next_since"] == 1)
         #expect(parsed["events"]?.arrayValue?.count == 2)
         #expect(parsed["events"]?.arrayValue?.last?["data"] == true)
-        #expect(String(decoding: ClusterEvent.eventsResponseJSON(EventPage(events: [], firstSeq: 1, lastSeq: 0)), as: UTF8.self)
-                == #"{"events":[],"first_seq":1,"last_seq":0}"#)
+        #expect(String(decoding: ClusterEvent.eventsResponseJSON(EventPage(events: [], firstSeq: 1, lastSeq: 0), since: 0), as: UTF8.self)
+                == #"{"events":[],"first_seq":1,"last_seq":0,"next_since":0}"#)
     }
 
     // MARK: Snapshots

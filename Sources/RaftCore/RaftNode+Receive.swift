@@ -161,8 +161,7 @@ extension RaftNode {
             return
         }
         log.restore(index: meta.index, term: meta.term)
-        self.snapshot = snapshot
-        pendingSnapshot = snapshot
+        pendingSnapshot = snapshot  // handed to the shell in the next Ready, then let go
         snapshotConfig = meta.config
         snapshotSuggested = false
         refreshConfigOrHalt()

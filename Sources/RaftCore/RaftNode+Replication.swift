@@ -38,9 +38,9 @@ extension RaftNode {
         defer { progress[peer] = pr }
         let prevIndex = pr.next - 1
         guard let prevTerm = log.term(at: prevIndex) else {
-            guard let snapshot, snapshot.metadata.index >= prevIndex else { return false }
-            pr.becomeSnapshot(index: snapshot.metadata.index)
-            send(.installSnapshot(snapshot), to: peer)
+            guard let metadata = snapshotMetadata, metadata.index >= prevIndex else { return false }
+            pr.becomeSnapshot(index: metadata.index)
+            snapshotSends.append(SnapshotSend(from: id, to: peer, term: term, metadata: metadata))
             return true
         }
         let batch = log.slice(from: pr.next, through: log.lastIndex,
@@ -132,7 +132,9 @@ extension RaftNode {
     // MARK: Compaction
 
     /// Records that the application took a snapshot of its state through `index` (which must be
-    /// applied) and drops the log up to it. Returns the snapshot for the shell to persist.
+    /// applied) and drops the log up to it. Returns the snapshot for the shell to persist (the
+    /// node keeps only its metadata: store it before the next ``ready()``, which may ask to send
+    /// it to a follower).
     public mutating func compact(through index: UInt64, data: [UInt8]) throws(RaftError) -> Snapshot {
         guard index <= log.applied, index > log.snapshotIndex, let entryTerm = log.term(at: index) else {
             throw RaftError(.invalidArgument,
@@ -144,7 +146,6 @@ extension RaftNode {
         }
         let made = Snapshot(metadata: SnapshotMetadata(index: index, term: entryTerm, config: snapshotConfigAt), data: data)
         log.compact(through: index)
-        snapshot = made
         snapshotConfig = snapshotConfigAt
         snapshotSuggested = false
         return made

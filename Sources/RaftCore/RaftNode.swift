@@ -21,8 +21,10 @@ public struct RaftNode: Sendable {
     public internal(set) var config: ClusterConfig
     /// Index of the entry that set `config` (the snapshot index when it came from a snapshot).
     public internal(set) var configIndex: UInt64
+    /// The configuration in force at the last snapshot (with the log's snapshot index and term,
+    /// the metadata of the snapshot the shell stores). The core keeps no snapshot's data: that is
+    /// as large as the application's whole state, and storage already holds it.
     var snapshotConfig: ClusterConfig
-    var snapshot: Snapshot?
     package var random: DeterministicRandom
     var electionElapsed = 0
     var heartbeatElapsed = 0
@@ -41,6 +43,7 @@ public struct RaftNode: Sendable {
 
     // MARK: Output
     var outbox: [Message] = []
+    var snapshotSends: [SnapshotSend] = []
     var readStates: [ReadState] = []
     var pendingSnapshot: Snapshot?
     var persistedHardState: HardState
@@ -55,10 +58,11 @@ public struct RaftNode: Sendable {
     var faultReported = false
 
     /// Creates a node from what storage recovered (``PersistentState/bootstrap(voters:)`` for a
-    /// new cluster, an empty state for a node that will be added to an existing one). Pass the
-    /// recovered `snapshot` so a leader can send it to followers that are too far behind.
+    /// new cluster, an empty state for a node that will be added to an existing one). The
+    /// snapshot's data is not needed: a leader asks the shell to send the stored snapshot to a
+    /// follower that is too far behind (``Ready/snapshotSends``).
     public init(id: NodeID, options: RaftOptions = RaftOptions(), state: PersistentState,
-                snapshot recoveredSnapshot: Snapshot? = nil, random: DeterministicRandom) throws(RaftError) {
+                random: DeterministicRandom) throws(RaftError) {
         try options.validate()
         self.id = id
         self.options = options
@@ -79,7 +83,6 @@ public struct RaftNode: Sendable {
         config = snapshotConfig
         configIndex = log.snapshotIndex
         persistedHardState = state.hardState
-        if let recoveredSnapshot, recoveredSnapshot.metadata == snapshotMeta { snapshot = recoveredSnapshot }
         try refreshConfig()
         resetRandomizedElectionTimeout()
     }
@@ -95,6 +98,11 @@ public struct RaftNode: Sendable {
     public var firstIndex: UInt64 { log.firstIndex }
     /// The index the log was last compacted to (0 when never).
     public var snapshotIndex: UInt64 { log.snapshotIndex }
+    /// The last snapshot's metadata (taken here or installed from a leader), nil when there is
+    /// none: what storage holds with the snapshot's data.
+    public var snapshotMetadata: SnapshotMetadata? {
+        log.snapshotIndex > 0 ? SnapshotMetadata(index: log.snapshotIndex, term: log.snapshotTerm, config: snapshotConfig) : nil
+    }
     /// The term of the entry at `index`, if it is in the log (or is the snapshot's last entry).
     public func term(at index: UInt64) -> UInt64? { log.term(at: index) }
     /// The entry at `index`, if held in memory.
@@ -115,7 +123,7 @@ public struct RaftNode: Sendable {
     public var hasReady: Bool {
         if fault != nil { return !faultReported }
         return softState != reportedSoftState || hardState != persistedHardState || log.persisted < log.lastIndex
-            || pendingSnapshot != nil || !outbox.isEmpty || applicableThrough > log.applied || !readStates.isEmpty
+            || pendingSnapshot != nil || !outbox.isEmpty || !snapshotSends.isEmpty || applicableThrough > log.applied || !readStates.isEmpty
             || wantsSnapshot
     }
 
@@ -140,6 +148,8 @@ public struct RaftNode: Sendable {
         ready.entries = log.unpersisted
         ready.messages = outbox
         outbox = []
+        ready.snapshotSends = snapshotSends
+        snapshotSends = []
         if pendingSnapshot == nil, applicableThrough > log.applied {
             ready.committedEntries = log.slice(from: log.applied + 1, through: applicableThrough)
         }

@@ -6,7 +6,8 @@ import DiscoCore
 ///
 /// 1. Persist `snapshot` (if any), then `entries` (an entry at index *i* replaces any stored
 ///    entry at *i* and after), then `hardState`, and make them durable (one fsync for all).
-/// 2. Only then send `messages`: votes and acknowledgements in them depend on step 1.
+/// 2. Only then send `messages`: votes and acknowledgements in them depend on step 1. Then
+///    fulfil `snapshotSends` by reading the stored snapshot (see ``SnapshotSend``).
 /// 3. Restore the state machine from `snapshot` (if any), then apply `committedEntries` in order.
 /// 4. Deliver `readStates` and react to `softState`.
 ///
@@ -23,6 +24,8 @@ public struct Ready: Sendable {
     public var snapshot: Snapshot?
     /// Messages to send once everything above is durable.
     public var messages: [Message] = []
+    /// Followers too far behind the log: send each the stored snapshot, after `messages`.
+    public var snapshotSends: [SnapshotSend] = []
     /// Committed entries to apply, in order.
     public var committedEntries: [Entry] = []
     /// Answers to ``RaftNode/readIndex(context:)``.
@@ -42,7 +45,39 @@ public struct Ready: Sendable {
     /// Whether there is nothing to do.
     public var isEmpty: Bool {
         softState == nil && hardState == nil && entries.isEmpty && snapshot == nil && messages.isEmpty
-            && committedEntries.isEmpty && readStates.isEmpty && !shouldSnapshot && fault == nil
+            && snapshotSends.isEmpty && committedEntries.isEmpty && readStates.isEmpty && !shouldSnapshot && fault == nil
+    }
+}
+
+/// A leader's request to send its snapshot to a follower whose next entries were compacted
+/// away. The core keeps only the snapshot's metadata; the shell reads the snapshot it stored and
+/// sends it with ``message(carrying:)``. A snapshot taken since may have replaced the one named
+/// here: sending it instead is sound, as its own metadata travels with it (the follower installs
+/// and acknowledges what it got). The stored snapshot is never older than `metadata`: a snapshot
+/// is stored before the next ``RaftNode/ready()`` (``RaftNode/compact(through:data:)``, or step 1
+/// for one installed from a leader).
+public struct SnapshotSend: Sendable, Hashable {
+    public var from: NodeID
+    public var to: NodeID
+    /// The leader's term to send it in.
+    public var term: UInt64
+    /// The snapshot the leader decided to send (its follower progress waits for this index).
+    public var metadata: SnapshotMetadata
+
+    public init(from: NodeID, to: NodeID, term: UInt64, metadata: SnapshotMetadata) {
+        self.from = from
+        self.to = to
+        self.term = term
+        self.metadata = metadata
+    }
+
+    /// The InstallSnapshot message carrying `stored` (with the metadata of what was read), or nil
+    /// when `stored` is older than the snapshot asked for: the follower would need entries the
+    /// leader no longer holds, so nothing is sent and the leader tries again after an election
+    /// timeout.
+    public func message(carrying stored: Snapshot) -> Message? {
+        guard stored.metadata.index >= metadata.index else { return nil }
+        return Message(from: from, to: to, term: term, body: .installSnapshot(stored))
     }
 }
 

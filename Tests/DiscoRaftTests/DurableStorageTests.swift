@@ -208,6 +208,29 @@ struct DurableStorageTests {
         #expect(state.entries.isEmpty)
     }
 
+    @Test("the stored snapshot reads back as last saved or installed, with its metadata, also after a reopen")
+    func storedSnapshotReadsBack() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let config = ClusterConfig(voters: ["n1", "n2"])
+        let saved = Snapshot(metadata: SnapshotMetadata(index: 10, term: 1, config: config), data: Array(repeating: 7, count: 5000))
+        let installed = Snapshot(metadata: SnapshotMetadata(index: 40, term: 3, config: config), data: [1, 2, 3])
+        do {
+            let storage = try DurableRaftStorage(directory: directory.path)
+            #expect(try storage.storedSnapshot() == nil)
+            try storage.appendAndSync(entries(1...20, term: 1))
+            try storage.saveSnapshot(saved)
+            #expect(try storage.storedSnapshot() == saved)
+            try storage.installSnapshot(installed)
+            #expect(try storage.storedSnapshot() == installed)
+        }
+        #expect(try DurableRaftStorage(directory: directory.path).storedSnapshot() == installed)
+        var memory = InMemoryRaftStorage()
+        #expect(try memory.storedSnapshot() == nil)
+        try memory.saveSnapshot(saved)
+        #expect(try memory.storedSnapshot() == saved)
+    }
+
     @Test("recovery after a crash at any byte keeps a prefix of what was written")
     func crashAtRandomPoints() throws {
         var random = DeterministicRandom(seed: 5)

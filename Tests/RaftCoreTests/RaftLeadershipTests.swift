@@ -102,7 +102,7 @@ struct RaftLeadershipTests {
         cluster.deliverAll()
         cluster.tickAll(times: 1)
         let applied = cluster[n1].appliedIndex
-        let snapshot = try cluster.with(n1) { try $0.compact(through: applied, data: [0xAB]) }
+        let snapshot = try cluster.compact(n1, through: applied, data: [0xAB])
         #expect(snapshot.metadata.config.voters == [n1, n2, n3])
         #expect(cluster[n1].firstIndex == applied + 1)
         cluster.heal()
@@ -121,11 +121,8 @@ struct RaftLeadershipTests {
         cluster.deliverAll()
         cluster.tickAll(times: 1)
         let applied = cluster[n1].appliedIndex
-        let snapshot = try cluster.with(n1) { try $0.compact(through: applied, data: [0xCD]) }
-        var store = cluster.storage[n1]
-        try store?.saveSnapshot(snapshot)
-        if let store { cluster.replaceStorage(n1, with: store) }
-        cluster.restart(n1)
+        try cluster.compact(n1, through: applied, data: [0xCD])
+        cluster.restart(n1)  // from storage: the snapshot's metadata, its data stays there
         cluster.with(n1) { $0.startElectionForTest() }  // n2 still follows the old n1: skip its lease
         cluster.deliverAll()
         cluster.heal()
@@ -133,6 +130,35 @@ struct RaftLeadershipTests {
         #expect(cluster[n1].role == .leader)
         #expect(cluster.installedSnapshots[n3]?.last?.data == [0xCD])
         #expect(cluster[n3].lastIndex == cluster[n1].lastIndex)
+    }
+
+    @Test("a leader names the snapshot to send and the shell sends what storage holds, with that snapshot's metadata")
+    func storedSnapshotIsSentWithItsOwnMetadata() throws {
+        var cluster = electedCluster()
+        cluster.isolate(n3)
+        for value in 0..<10 { try cluster.with(n1) { _ = try $0.propose([UInt8(value)]) } }
+        cluster.deliverAll()
+        cluster.tickAll(times: 1)
+        let named = try cluster.compact(n1, through: cluster[n1].appliedIndex, data: [0xA1])
+        #expect(cluster[n1].snapshotMetadata == named.metadata)  // the core keeps the metadata, not the data
+        for value in 0..<10 { try cluster.with(n1) { _ = try $0.propose([UInt8(value)]) } }
+        cluster.deliverAll()
+        cluster.tickAll(times: 1)
+        // A newer snapshot replaces the one the core named, in storage only (as one taken between
+        // the core's decision and the shell's read would).
+        let newer = try #require(cluster[n1].appliedIndex > named.metadata.index ? cluster[n1].appliedIndex : nil)
+        let stored = Snapshot(metadata: SnapshotMetadata(index: newer, term: try #require(cluster[n1].term(at: newer)),
+                                                         config: cluster[n1].config), data: [0xB2])
+        var store = try #require(cluster.storage[n1])
+        try store.saveSnapshot(stored)
+        cluster.replaceStorage(n1, with: store)
+        cluster.heal()
+        cluster.tickAll(times: 4)
+        #expect(cluster.sent.contains { $0.to == n3 && $0.body == .installSnapshot(stored) })
+        #expect(cluster.installedSnapshots[n3] == [stored])  // not the data of the one named, under its metadata
+        #expect(cluster[n1].matchIndex(of: n3) == cluster[n1].lastIndex)
+        #expect(cluster[n3].lastIndex == cluster[n1].lastIndex)
+        #expect(cluster[n3].commitIndex == cluster[n1].commitIndex)
     }
 
     @Test("ReadIndex: the leader answers after a quorum confirms it still leads")

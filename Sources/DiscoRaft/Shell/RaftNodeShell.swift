@@ -64,8 +64,9 @@ public final class RaftNodeShell: Sendable {
             try storage.initialize(with: state)
             logger.info("bootstrapped a new cluster with voters \(configuration.bootstrapVoters.map(\.rawValue))")
         }
-        if let snapshot { try stateMachine.restore(from: snapshot.data) }
-        let node = try RaftNode(id: configuration.id, options: configuration.raft, state: state, snapshot: snapshot,
+        if let recovered = snapshot { try stateMachine.restore(from: recovered.data) }
+        snapshot = nil  // restored: the node keeps only its metadata (in `state`), storage the rest
+        let node = try RaftNode(id: configuration.id, options: configuration.raft, state: state,
                                 random: DeterministicRandom(seed: configuration.seed ?? UInt64.random(in: 0...UInt64.max)))
 
         let inbox = BatchQueue<ShellEvent>(maxCount: configuration.maxQueuedMessages, policy: .refuseNew)

@@ -124,6 +124,7 @@ final class ShellDriver {
                 return
             }
             for message in afterPersist { send(message) }
+            sendSnapshots(ready.snapshotSends)
             if let snapshot = ready.snapshot {
                 do {
                     try stateMachine.restore(from: snapshot.data)
@@ -174,6 +175,33 @@ final class ShellDriver {
             logger.debug("compacted the log through index \(index)")
         } catch {
             stop(because: "taking a snapshot at index \(index) failed: \(error)")
+        }
+    }
+
+    /// Sends the stored snapshot to the followers the core named, read once for all of them (the
+    /// core keeps only its metadata). A failed read or an older snapshot than asked for sends
+    /// nothing: the core tries again after an election timeout.
+    private func sendSnapshots(_ requests: [SnapshotSend]) {
+        guard let first = requests.first else { return }
+        let stored: Snapshot
+        do {
+            guard let read = try storage.storedSnapshot() else {
+                logger.error("no snapshot stored to send to \(first.to) (index \(first.metadata.index) asked for)")
+                return
+            }
+            stored = read
+        } catch {
+            logger.error("reading the snapshot to send to \(first.to) failed: \(error)")
+            return
+        }
+        for request in requests {
+            guard let message = request.message(carrying: stored) else {
+                logger.error("the stored snapshot (index \(stored.metadata.index)) is older than the one to send to "
+                    + "\(request.to) (index \(request.metadata.index))")
+                continue
+            }
+            logger.debug("sending the snapshot at index \(stored.metadata.index) to \(request.to)")
+            send(message)
         }
     }
 

@@ -79,6 +79,11 @@ public final class DurableRaftStorage: RaftStorage {
         try wal.removeSegments(through: 0, before: firstSegment)
     }
 
+    /// Reads the snapshot file (the core keeps no snapshot's data; a leader reads it to send it).
+    public func storedSnapshot() throws(RaftError) -> Snapshot? {
+        FileIO.exists(snapshotPath) ? try SnapshotFile.read(snapshotPath).snapshot : nil
+    }
+
     /// Writes buffered records and fsyncs once (group commit).
     public func sync() throws(RaftError) { try wal.sync() }
 

@@ -63,6 +63,10 @@ public struct InMemoryRaftStorage: RaftStorage, Sendable {
         synced = [.hardState(RaftCodec.encode(state.hardState))]
     }
 
+    public func storedSnapshot() throws(RaftError) -> Snapshot? {
+        try snapshotBytes.map { bytes throws(RaftError) in try RaftCodec.decodeSnapshot(bytes) }
+    }
+
     public mutating func sync() throws(RaftError) {
         synced.append(contentsOf: unsynced)
         unsynced = []

@@ -20,6 +20,9 @@ public protocol RaftStorage {
     mutating func installSnapshot(_ snapshot: Snapshot) throws(RaftError)
     /// Makes everything written so far durable (one fsync for many writes: group commit).
     mutating func sync() throws(RaftError)
+    /// The latest snapshot stored (saved or installed), read back with its own metadata, or nil
+    /// when there is none: what a leader sends to a follower (``Ready/snapshotSends``).
+    func storedSnapshot() throws(RaftError) -> Snapshot?
 }
 
 extension RaftStorage {

@@ -58,8 +58,9 @@ extension RaftSimulation {
                 nodes[position].synced = (lastIndex, core.term(at: lastIndex) ?? 0, core.hardState)
             }
 
-            // 2. Send the rest.
+            // 2. Send the rest, then the stored snapshot to the followers the core named.
             send(late, from: position)
+            sendSnapshots(ready.snapshotSends, from: position)
 
             // 3. Restore and apply.
             if let snapshot = ready.snapshot {
@@ -117,6 +118,30 @@ extension RaftSimulation {
             checker.removalReported(node: nodes[position].id, name: names[position], configIndex: removal.configIndex)
         }
         nodes[position].reportedRemoval = removal
+    }
+
+    /// Fulfils a leader's snapshot sends as the node shell does: reads the snapshot storage
+    /// holds and sends it with its own metadata. Storage must hold one at least as new as the one
+    /// the core named (it stores a snapshot before its next Ready), or the leader would wait on a
+    /// snapshot that never comes.
+    mutating func sendSnapshots(_ requests: [SnapshotSend], from position: Int) {
+        guard !requests.isEmpty else { return }
+        let stored: Snapshot?
+        do {
+            stored = try nodes[position].storage.storedSnapshot()
+        } catch {
+            checker.fail("reading the snapshot of \(names[position]) failed: \(error)")
+            return
+        }
+        for request in requests {
+            guard let stored, let message = request.message(carrying: stored) else {
+                checker.fail("snapshot send: \(names[position]) was to send its snapshot at \(request.metadata.index) to "
+                    + "\(request.to), but storage holds \(stored.map { "one at \($0.metadata.index)" } ?? "none")")
+                continue
+            }
+            trace.record(.note("\(names[position]) sends its stored snapshot at \(stored.metadata.index) to \(request.to)"), at: now)
+            send([message], from: position)
+        }
     }
 
     /// Puts messages on the simulated network.

@@ -207,7 +207,7 @@ public struct RaftSimulation {
         }
         do {
             nodes[position].core = try RaftNode(id: nodes[position].id, options: coreOptions, state: state,
-                                                snapshot: recovered.snapshot, random: random.fork())
+                                                random: random.fork())
         } catch {
             checker.fail("\(names[position]) cannot start: \(error)")
             return

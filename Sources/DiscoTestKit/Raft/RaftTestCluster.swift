@@ -70,7 +70,15 @@ public struct RaftTestCluster {
             } catch {
                 preconditionFailure("in-memory storage failed: \(error)")
             }
-            for message in ready.messages {
+            var messages = ready.messages
+            if !ready.snapshotSends.isEmpty {
+                // As the node shell does: send the stored snapshot, with the metadata of what was read.
+                guard let stored = try? storage[id]?.storedSnapshot() else {
+                    preconditionFailure("\(id) was asked to send a snapshot but stores none (compact with compact(_:through:data:))")
+                }
+                messages += ready.snapshotSends.compactMap { $0.message(carrying: stored) }
+            }
+            for message in messages {
                 sent.append(message)
                 if !cut.contains([message.from, message.to]) { inFlight.append(message) }
             }
@@ -117,6 +125,18 @@ public struct RaftTestCluster {
 
     public mutating func heal() { cut = [] }
 
+    /// Takes a snapshot on `id` through `index` with `data` and stores it, as a shell does (the
+    /// core keeps only its metadata; a leader's snapshot sends read it from storage).
+    @discardableResult
+    public mutating func compact(_ id: NodeID, through index: UInt64, data: [UInt8]) throws -> Snapshot {
+        guard var node = nodes[id] else { preconditionFailure("no node \(id)") }
+        let snapshot = try node.compact(through: index, data: data)
+        nodes[id] = node
+        try storage[id]?.saveSnapshot(snapshot)
+        process(id)
+        return snapshot
+    }
+
     /// Replaces a node's storage (e.g. after the test saved a snapshot into it).
     public mutating func replaceStorage(_ id: NodeID, with store: InMemoryRaftStorage) { storage[id] = store }
 
@@ -124,8 +144,7 @@ public struct RaftTestCluster {
     public mutating func restart(_ id: NodeID) {
         guard let store = storage[id], let recovered = try? store.load() else { return }
         do {
-            nodes[id] = try RaftNode(id: id, options: options, state: recovered.state, snapshot: recovered.snapshot,
-                                     random: random.fork())
+            nodes[id] = try RaftNode(id: id, options: options, state: recovered.state, random: random.fork())
         } catch {
             preconditionFailure("restart of \(id) failed: \(error)")
         }

@@ -33,10 +33,12 @@ extension NodeProcessTests {
 
         /// A node with an 8 MiB window, written with four windows of 3.5 KB events (posted one
         /// after another, so what is in flight is the same on any machine), peaks at less than
-        /// six times the window above where it started. It peaked at about ten: the Raft log kept
+        /// five times the window above where it started. It peaked at about ten: the Raft log kept
         /// 8192 entries (28 MiB of these events) until a snapshot, and a snapshot was built in a
-        /// growing buffer, copied whole, and copied twice more to be written. The window then
-        /// survives a restart exactly, read back from the snapshot written in parts.
+        /// growing buffer, copied whole, and copied twice more to be written; then at 4.4 to 4.6
+        /// while the Raft core kept the last snapshot's data (3.5 to 4.4 since it keeps only the
+        /// metadata). The window then survives a restart exactly, read back from the snapshot
+        /// written in parts.
         @Test func aFullWindowPeaksAtAFewTimesItsSize() async throws {
             try await DiscodCluster.with("evmemory") { cluster in
                 let node = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: ["-events-retain-bytes", "8MiB"])
@@ -53,6 +55,8 @@ extension NodeProcessTests {
                     try #require(answer.status == 200, "event \(position): \(answer.status) \(answer.text)")
                 }
                 let peak = try #require(Self.memory("VmHWM", pid: pid))
+                print("event window memory: RSS \(before >> 10) KiB after 50 events, peak \(peak >> 10) KiB, growth "
+                    + "\((peak - before) >> 10) KiB = \(Double(peak - before) / Double(Self.window)) windows")
                 // The leader trims in the background: the window is back within its bound soon.
                 var retained = Int.max
                 try await waitUntil("the leader to trim the window to \(Self.window) bytes", timeout: .seconds(60),
@@ -62,7 +66,7 @@ extension NodeProcessTests {
                     return retained <= Self.window
                 }
                 #expect(retained <= Self.window && retained > Self.window - 2 * event.utf8.count, "retained \(retained) bytes")
-                #expect(peak - before < 6 * Self.window,
+                #expect(peak - before < 5 * Self.window,
                         "RSS peaked at \(peak >> 20) MiB from \(before >> 20) MiB with a window of \(Self.window >> 20) MiB")
 
                 let kept = try await Self.window(of: node)
@@ -70,6 +74,10 @@ extension NodeProcessTests {
                 let again = try cluster.restart(node)
                 try await DiscodCluster.waitForLeader([again])
                 let restored = try await Self.window(of: again)
+                if let restartedPID = again.process.pid, let resident = Self.memory("VmRSS", pid: restartedPID),
+                   let restartedPeak = Self.memory("VmHWM", pid: restartedPID) {
+                    print("event window memory: restarted, RSS \(resident >> 10) KiB, peak \(restartedPeak >> 10) KiB")
+                }
                 #expect(restored == kept, "the window after the restart differs (\(restored.count) pages, \(kept.count) before)")
             }
         }

@@ -57,7 +57,9 @@ public struct Ready: Sendable {
 /// is stored before the next ``RaftNode/ready()`` (``RaftNode/compact(through:data:)``, or step 1
 /// for one installed from a leader).
 public struct SnapshotSend: Sendable, Hashable {
+    /// The leader (this node).
     public var from: NodeID
+    /// The follower to send the snapshot to.
     public var to: NodeID
     /// The leader's term to send it in.
     public var term: UInt64

@@ -268,6 +268,18 @@ extension EtcdConsensusLog {
         return config.members.contains(localID)
     }
 
+    /// Whether etcd's configuration under the prefix names this node, read from etcd now: false
+    /// when etcd holds no cluster there, nil when etcd could not be read (or its configuration not parsed).
+    public func readMembership() async -> Bool? {
+        do throws(EtcdError) {
+            guard let cluster = try await client.get(keys.cluster), cluster.createRevision > 0 else { return false }
+            guard let record = try await client.get(keys.config) else { return false }
+            return EtcdMembershipConfig(bytes: record.value)?.members.contains(localID)
+        } catch {
+            return nil
+        }
+    }
+
     /// Bootstrapped a moment ago, the watch may not have delivered the cluster record yet: reads
     /// it from etcd. True when it exists (and its revision is now known).
     func readClusterRevision() async -> Bool {

@@ -98,6 +98,7 @@ extension Node {
             "endpoints": external.map { .array($0.endpoints.map(JSONValue.string)) } ?? .null,
             "key": external.map { .string($0.key) } ?? .null,
             "member_recorded": external.map { .bool(directory.recordsEtcdMembership(key: $0.key)) } ?? .null,
+            "membership_record": external.map { .string(directory.etcdMembership(key: $0.key).rawValue) } ?? .null,
             "failed_reads": external.map { .number(JSONNumber($0.failedReads)) } ?? .null,
             "last_error": external?.lastError.map(JSONValue.string) ?? .null,
         ]

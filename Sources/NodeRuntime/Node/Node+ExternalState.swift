@@ -1,3 +1,4 @@
+import Bootstrap
 import DiscoCore
 import Synchronization
 
@@ -6,22 +7,23 @@ import Synchronization
 extension Node {
     /// Waits until the consensus engine knows whether this node has state: with etcd, until it
     /// has read the cluster's key once. A node whose data directory records that it is part of
-    /// that cluster (`etcd-member.json`) waits as long as it takes, retrying: exiting would take
-    /// a member away. Any other node (a first start) gives up after `-bootstrap-expect-timeout`
-    /// like a formation that timed out (exit 1), naming etcd's endpoints and the last error.
-    /// Returns how much of that timeout the wait used (zero for a member), so that formation
-    /// as a whole stays within it.
+    /// that cluster (`etcd-member.json`), or that it asked to bootstrap or join it and may be
+    /// part of it (an intent, `"state":"joining"`), waits as long as it takes, retrying: exiting
+    /// would take a member away. Any other node (a first start) gives up after
+    /// `-bootstrap-expect-timeout` like a formation that timed out (exit 1), naming etcd's
+    /// endpoints and the last error. Returns how much of that timeout the wait used (zero for a
+    /// node that waits without limit), so that formation as a whole stays within it.
     func awaitConsensusState() async throws -> Duration {
         guard !consensus.status.stateKnown else { return .zero }
         guard let external = consensus.externalState else {
             setFormation(.starting, "waiting for the consensus engine to read this node's state")
             return .zero
         }
-        let member = directory.recordsEtcdMembership(key: external.key)
+        let standing = directory.etcdMembership(key: external.key)
         let timeout = configuration.formation.bootstrapExpectTimeout
-        let limit: Duration? = member || timeout <= .zero ? nil : timeout
+        let limit: Duration? = standing.waitsForEtcd || timeout <= .zero ? nil : timeout
         let started = ContinuousClock.now
-        setFormation(.starting, Self.waitDetail(external, member: member, limit: limit))
+        setFormation(.starting, Self.waitDetail(external, standing: standing, limit: limit))
         while !Task.isCancelled, !isStopping {
             let status = consensus.status
             guard !status.stateKnown, !status.isStopped, status.failure == nil, let current = consensus.externalState else { break }
@@ -31,19 +33,22 @@ extension Node {
                     + "check that etcd is running and that this node reaches it at those endpoints")
             }
             runtime.withLock { state in
-                if state.formation == .starting { state.formationDetail = Self.waitDetail(current, member: member, limit: limit) }
+                if state.formation == .starting { state.formationDetail = Self.waitDetail(current, standing: standing, limit: limit) }
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
         if Task.isCancelled || isStopping { throw CancellationError() }
-        return member ? .zero : ContinuousClock.now - started
+        return standing.waitsForEtcd ? .zero : ContinuousClock.now - started
     }
 
     /// What the node waits for, for `/status` (`bootstrap.detail`) and `/readyz`.
-    static func waitDetail(_ external: ExternalStateStatus, member: Bool, limit: Duration?) -> String {
-        let why = member
-            ? "this data directory records that the node is part of that cluster (etcd-member.json), so it waits as long as it takes"
-            : limit.map { "a first start: it gives up after -bootstrap-expect-timeout \($0)" } ?? "a first start"
+    static func waitDetail(_ external: ExternalStateStatus, standing: EtcdMembershipStanding, limit: Duration?) -> String {
+        let why = switch standing {
+        case .member: "this data directory records that the node is part of that cluster (etcd-member.json), so it waits as long as it takes"
+        case .joining: "this data directory records that the node asked to bootstrap or join that cluster and did not learn the outcome "
+            + "(etcd-member.json, state \"joining\"): it may be a member, so it waits as long as it takes"
+        case .none: limit.map { "a first start: it gives up after -bootstrap-expect-timeout \($0)" } ?? "a first start"
+        }
         return "waiting for \(external.location) to read this node's state under \(external.key); \(why) (\(attempts(external)))"
     }
 
@@ -53,8 +58,8 @@ extension Node {
     }
 
     /// With an engine whose state lives outside the node, records in the data directory (once per
-    /// start) that this node is part of the cluster: started again while etcd is unreachable, it
-    /// then waits for etcd instead of giving up.
+    /// start) that this node is part of the cluster, replacing the intent written before it asked
+    /// to be: started again while etcd is unreachable, it then waits for etcd instead of giving up.
     func recordMembership() {
         guard let external = consensus.externalState else { return }
         let first = runtime.withLock { state in
@@ -67,6 +72,52 @@ extension Node {
         } catch {
             logger.warning("cannot record this node's membership in \(directory.etcdMembershipPath): \(error); "
                 + "started again while etcd is unreachable, it will give up after -bootstrap-expect-timeout")
+        }
+    }
+
+    /// Before a node without state asks anyone to bootstrap or join (with etcd): etcd may accept
+    /// it before the node hears so, so it records the intent first (file and directory synced),
+    /// and a crash in between leaves a node that waits for etcd at its next start. An intent left
+    /// by an earlier start that etcd did not accept is replaced (and said so). A node that cannot
+    /// write the record does not go on: it could become a member that a restart takes away.
+    func recordJoiningIntent() throws {
+        guard let external = consensus.externalState else { return }
+        if directory.etcdMembership(key: external.key) == .joining {
+            logger.notice("\(directory.etcdMembershipPath) recorded a bootstrap or join that did not complete: etcd's membership "
+                + "under \(external.key) does not name this node; forming as a first start")
+        }
+        do {
+            try directory.recordEtcdJoining(key: external.key, endpoints: external.endpoints, cluster: configuration.cluster.name)
+        } catch {
+            throw failure("cannot record in \(directory.etcdMembershipPath) that this node is joining the cluster under \(external.key) "
+                + "before it asks to (\(error)); without that record a restart while etcd is unreachable could take a member away")
+        }
+    }
+
+    /// After a formation that failed: an intent stays only while this node may be a member. When
+    /// etcd answers that its membership does not name this node, and no bootstrap proposal holds
+    /// this node's promise (a proposer could still create the cluster with it), the record goes,
+    /// and the next start is a first start again; when etcd names it, it becomes a member's record.
+    func settleJoiningIntent() async {
+        guard let external = consensus.externalState, directory.etcdMembership(key: external.key) == .joining else { return }
+        switch await consensus.readExternalMembership() {
+        case true?:
+            recordMembership()
+        case false?:
+            if let promise = try? PromiseFile(path: directory.promisePath).load() {
+                logger.notice("\(directory.etcdMembershipPath) keeps its \"joining\" record: this node promised to bootstrap proposal "
+                    + "\(promise.id), whose proposer may still create the cluster with it")
+                return
+            }
+            do {
+                try directory.removeEtcdMembershipRecord()
+            } catch {
+                logger.warning("cannot delete \(directory.etcdMembershipPath) (\(error)): started again while etcd is unreachable, "
+                    + "this node waits for etcd as a node that may be a member")
+            }
+        case nil:
+            logger.notice("\(directory.etcdMembershipPath) keeps its \"joining\" record: etcd could not be read to learn whether "
+                + "this node became a member; started again while etcd is unreachable, it waits for etcd")
         }
     }
 }

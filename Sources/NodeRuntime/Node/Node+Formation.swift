@@ -19,6 +19,18 @@ extension Node {
             try await rejoin()
             return
         }
+        // With etcd: from here on etcd may accept this node before it hears so.
+        try recordJoiningIntent()
+        do {
+            try await formWithoutState(waited: waited)
+        } catch let error as NodeFailure {
+            await settleJoiningIntent()
+            throw error
+        }
+    }
+
+    /// Forms or reaches the cluster as a node without state, in the order of ``form()``.
+    private func formWithoutState(waited: Duration) async throws {
         switch configuration.formation.plan {
         case .singleNode:
             guard configuration.cluster.voter else {

@@ -41,11 +41,15 @@ public protocol ConsensusEngine: Sendable {
     /// Where an engine whose state lives outside the node keeps it, and how reaching it goes
     /// (nil: the state is the node's own, as with Raft).
     var externalState: ExternalStateStatus? { get }
+    /// For an engine whose state lives outside the node: whether that state names this node as
+    /// a member, read from it now (nil: it could not be read, or the state is the node's own).
+    func readExternalMembership() async -> Bool?
 }
 
 extension ConsensusEngine {
     public var internodeCounters: InternodeCounters? { nil }
     public var externalState: ExternalStateStatus? { nil }
+    public func readExternalMembership() async -> Bool? { nil }
 }
 
 /// How an engine whose state lives outside the node (etcd) reaches it, for `/status`, `/readyz`

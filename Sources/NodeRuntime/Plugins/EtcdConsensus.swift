@@ -50,6 +50,8 @@ public final class EtcdConsensus: ConsensusEngine {
                                    lastError: etcd.lastError, failedReads: etcd.failedReads)
     }
 
+    public func readExternalMembership() async -> Bool? { await log.readMembership() }
+
     public func bootstrap(voters: [NodeID]) async throws {
         try await mapping { () async throws(EtcdConsensusError) in try await log.bootstrap(voters: voters) }
     }

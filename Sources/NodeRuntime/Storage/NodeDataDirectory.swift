@@ -16,7 +16,7 @@ import Foundation
 /// <data-dir>/raft/                     Raft WAL segments, hard state, snapshot (own lock)
 /// <data-dir>/bootstrap-promise.json    bootstrap-expect promise, kept until released
 /// <data-dir>/removed.json              written when the node learns it was removed
-/// <data-dir>/etcd-member.json          -consensus etcd: written once the node is part of a cluster
+/// <data-dir>/etcd-member.json          -consensus etcd: "joining" before a bootstrap or join, "member" once clustered
 /// <data-dir>/raft.removed/             the Raft state of a removed node that joined again
 /// ```
 /// A node refuses a directory created by a node with another ID: Raft state belongs to one ID.

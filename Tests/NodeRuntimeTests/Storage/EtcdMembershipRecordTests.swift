@@ -31,4 +31,57 @@ import Testing
         try directory.setAsideRaftStateAfterRemoval()
         #expect(!directory.recordsEtcdMembership(key: "/disco/"))
     }
+
+    /// The intent written before a bootstrap or join: it makes the node wait for etcd (it may be
+    /// a member) without counting as a member's record, and a member's record replaces it.
+    @Test func anIntentMayBeAMemberAndIsReplacedByTheMembersRecord() throws {
+        let path = NSTemporaryDirectory() + "disco-etcd-intent-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try NodeDataDirectory(path: path, nodeID: "n1")
+        defer { directory.release() }
+        #expect(directory.etcdMembership(key: "/disco/") == .none)
+        #expect(!EtcdMembershipStanding.none.waitsForEtcd)
+
+        try directory.recordEtcdJoining(key: "/disco/", endpoints: ["http://127.0.0.1:2379"], cluster: "prod")
+        #expect(directory.etcdMembership(key: "/disco/") == .joining)
+        #expect(directory.etcdMembership(key: "/disco/").waitsForEtcd)
+        #expect(!directory.recordsEtcdMembership(key: "/disco/"), "an intent is not a member's record")
+        #expect(directory.etcdMembership(key: "/other/") == .none, "an intent for another -disco-key is not this cluster's")
+        let intent = try JSONValue.parse(Array(try #require(FileManager.default.contents(atPath: directory.etcdMembershipPath))))
+        #expect(intent["state"]?.stringValue == "joining")
+        #expect(intent["key"]?.stringValue == "/disco/")
+        #expect(intent["cluster"]?.stringValue == "prod")
+        #expect(intent["endpoints"]?.arrayValue?.first?.stringValue == "http://127.0.0.1:2379")
+
+        try directory.recordEtcdMembership(key: "/disco/", endpoints: ["http://127.0.0.1:2379"], epoch: 3)
+        #expect(directory.etcdMembership(key: "/disco/") == .member)
+        let member = try JSONValue.parse(Array(try #require(FileManager.default.contents(atPath: directory.etcdMembershipPath))))
+        #expect(member["state"]?.stringValue == "member")
+        #expect(member["epoch"]?.numberValue?.intValue == 3)
+
+        try directory.removeEtcdMembershipRecord()
+        #expect(directory.etcdMembership(key: "/disco/") == .none)
+        try directory.removeEtcdMembershipRecord()  // removing none is no error
+    }
+
+    /// Records written before there were intents (no `state`) are members' records; a `state`
+    /// this version does not know counts as an intent (waiting for etcd is the safe side).
+    @Test func oldRecordsAndUnknownStatesStillLoad() throws {
+        let path = NSTemporaryDirectory() + "disco-etcd-old-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try NodeDataDirectory(path: path, nodeID: "n1")
+        defer { directory.release() }
+        let file = URL(fileURLWithPath: directory.etcdMembershipPath)
+        try Data(#"{"endpoints":["http://127.0.0.1:2379"],"epoch":null,"key":"/disco/","recorded_ms":1764000000000}"#.utf8).write(to: file)
+        #expect(directory.etcdMembership(key: "/disco/") == .member)
+        #expect(directory.recordsEtcdMembership(key: "/disco/"))
+        #expect(directory.etcdMembership(key: "/other/") == .none)
+
+        try Data(#"{"state":"leaving","key":"/disco/"}"#.utf8).write(to: file)
+        #expect(directory.etcdMembership(key: "/disco/") == .joining)
+        try Data(#"{"state":7,"key":"/disco/"}"#.utf8).write(to: file)
+        #expect(directory.etcdMembership(key: "/disco/") == .joining)
+        try Data(#"["not","an","object"]"#.utf8).write(to: file)
+        #expect(directory.etcdMembership(key: "/disco/") == .member)
+    }
 }

@@ -1,0 +1,161 @@
+import DiscoCore
+import DiscoNet
+import DiscoTestKit
+import Foundation
+import Synchronization
+import Testing
+
+// MARK: - -consensus etcd: the intent recorded before a bootstrap or join
+
+extension NodeProcessTests {
+    /// etcd may accept a node's bootstrap or join before the node hears so. The node records the
+    /// intent (`etcd-member.json`, `"state":"joining"`) before it asks, so a crash in between
+    /// leaves a node that, started while etcd is down, waits for etcd like a member instead of
+    /// giving up after `-bootstrap-expect-timeout`; once etcd answers, the record is set right.
+    @Suite struct EtcdJoiningIntent {
+        /// Node 2 joins node 1 through a relay that passes the join on and holds back node 1's
+        /// 200 (etcd has the learner): node 2 is killed there, before it heard. Started again
+        /// with etcd down and a 2 s timeout, it waits well past it, then comes back as a member
+        /// once etcd is up, and its record becomes a member's.
+        @Test func aNodeKilledAfterEtcdAcceptedItsJoinWaitsForEtcd() async throws {
+            try await DiscodCluster.with("etcd-intent-join", engine: .etcd) { cluster in
+                let etcd = try #require(cluster.etcd)
+                let first = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: [])
+                try await DiscodCluster.waitForLeader([first])
+                let relay = try await JoinRelay.start(to: first)
+                let second = try cluster.start(id: "2", ports: try DiscodCluster.ports(),
+                                               flags: ["-join", "http://127.0.0.1:\(relay.server.localAddress.port)", "-join-attempts", "1000"])
+                try await NodeTests.eventually("node 1 to accept node 2's join", [first, second]) { relay.accepted }
+                await second.kill()
+                await relay.stop()
+                #expect(try Self.record(in: second)["state"]?.stringValue == "joining")
+
+                #expect(await first.terminate() == 0)
+                await etcd.stopMember(0)
+                let again = try cluster.restart(second, flags: ["-join", first.apiURL, "-bootstrap-expect-timeout", "2s"])
+                let waiting = try await EtcdUnreachableAtStart.waitingStatus(of: again, failedReads: 1)
+                let detail = waiting["bootstrap"]?["detail"]?.stringValue ?? ""
+                #expect(detail.contains("it may be a member, so it waits as long as it takes"), "\(detail)")
+                #expect(waiting["consensus"]?["membership_record"]?.stringValue == "joining", "\(waiting.encoded())")
+                // Reads are retried 200 ms apart: 20 more failed ones take at least 3.8 s, past the 2 s timeout.
+                let seen = waiting["consensus"]?["failed_reads"]?.numberValue?.intValue ?? 0
+                _ = try await EtcdUnreachableAtStart.waitingStatus(of: again, failedReads: seen + 20)
+                #expect(again.process.isRunning)
+
+                try await etcd.restartMember(0)
+                let restarted = try cluster.restart(first, flags: [])
+                try await NodeTests.eventually("node 2 to be a member again", [restarted, again]) {
+                    (await again.memberIDs() ?? []).contains("2") && (try? Self.record(in: again)["state"]?.stringValue) == "member"
+                }
+            }
+        }
+
+        /// A data directory holding only an intent (as a crash right after the join would leave
+        /// it) and etcd down: the node waits past its 2 s timeout, forms once etcd is up (etcd
+        /// never heard of it: a first start) and records itself a member.
+        @Test func aDataDirectoryHoldingOnlyAnIntentWaitsForEtcdAndThenForms() async throws {
+            try await DiscodCluster.with("etcd-intent-only", engine: .etcd) { cluster in
+                let etcd = try #require(cluster.etcd)
+                let key = "/disco-\(cluster.root.suffix(8))/"
+                let directory = cluster.dataDirectory(for: "1")
+                try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+                let intent = #"{"state":"joining","key":"\#(key)","endpoints":["\#(etcd.endpoints[0])"],"cluster":"disco","recorded_ms":1}"#
+                try Data((intent + "\n").utf8).write(to: URL(fileURLWithPath: directory + "/etcd-member.json"))
+                await etcd.stopMember(0)
+
+                let node = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: ["-bootstrap-expect-timeout", "2s"])
+                let waiting = try await EtcdUnreachableAtStart.waitingStatus(of: node, failedReads: 1)
+                #expect(waiting["consensus"]?["member_recorded"]?.boolValue == false, "\(waiting.encoded())")
+                #expect(waiting["consensus"]?["membership_record"]?.stringValue == "joining", "\(waiting.encoded())")
+                let seen = waiting["consensus"]?["failed_reads"]?.numberValue?.intValue ?? 0
+                _ = try await EtcdUnreachableAtStart.waitingStatus(of: node, failedReads: seen + 20)
+                #expect(node.process.isRunning)
+
+                try await etcd.restartMember(0)
+                #expect(try await DiscodCluster.waitForLeader([node]) == "1")
+                try await NodeTests.eventually("node 1 to record itself a member", [node]) {
+                    (try? Self.record(in: node)["state"]?.stringValue) == "member"
+                }
+                let record = try Self.record(in: node)
+                #expect(record["key"]?.stringValue == key)
+                #expect(node.process.output.contains("recorded a bootstrap or join that did not complete"), "\(node.process.output)")
+            }
+        }
+
+        /// A first start whose join fails (nothing answers at -join) while etcd is up: etcd says
+        /// the node is no member, so the intent goes and the next start is a first start again.
+        @Test func aFailedJoinWithEtcdUpLeavesNoRecord() async throws {
+            try await DiscodCluster.with("etcd-intent-failed", engine: .etcd) { cluster in
+                let nowhere = "http://127.0.0.1:\(try FreePort.loopback())"
+                let node = try cluster.start(id: "1", ports: try DiscodCluster.ports(),
+                                             flags: ["-join", nowhere, "-join-attempts", "1", "-join-interval", "100ms"])
+                #expect(try await node.process.waitForExit(timeout: .seconds(90)) == 1, "\(node.process.output)")
+                #expect(!FileManager.default.fileExists(atPath: node.dataDirectory + "/etcd-member.json"), "\(node.process.output)")
+            }
+        }
+
+        static func record(in node: DiscodProcess) throws -> JSONValue {
+            try JSONValue.parse(Array(try #require(FileManager.default.contents(atPath: node.dataDirectory + "/etcd-member.json"))))
+        }
+    }
+}
+
+// MARK: - JoinRelay
+
+/// Passes `POST /join` on to a node and holds back its answer until stopped: the joiner never
+/// hears that it was accepted. ``accepted`` turns true once the node answered 200.
+final class JoinRelay: Sendable {
+    /// What the relay's handlers share: whether a join was accepted, and the answers held back.
+    final class Held: Sendable {
+        let state = Mutex<(accepted: Bool, waiting: [CheckedContinuation<Void, Never>], stopped: Bool)>((false, [], false))
+
+        /// Suspends until ``JoinRelay/stop()``.
+        func hold() async {
+            await withCheckedContinuation { continuation in
+                let resume = state.withLock { state -> Bool in
+                    if state.stopped { return true }
+                    state.waiting.append(continuation)
+                    return false
+                }
+                if resume { continuation.resume() }
+            }
+        }
+    }
+
+    let server: HTTPServer
+    private let held: Held
+
+    private init(server: HTTPServer, held: Held) {
+        self.server = server
+        self.held = held
+    }
+
+    var accepted: Bool { held.state.withLock { $0.accepted } }
+
+    static func start(to node: DiscodProcess) async throws -> JoinRelay {
+        let held = Held()
+        let server = try await HTTPServer.start { request in
+            guard let answer = try? await node.request(request.method, request.target, body: String(decoding: request.body, as: UTF8.self)) else {
+                return HTTPResponse(status: 502, headers: HTTPHeaders(), bytes: [])
+            }
+            if request.target.hasPrefix("/join"), answer.status == 200 {
+                held.state.withLock { $0.accepted = true }
+                await held.hold()
+                return HTTPResponse(status: 503, headers: HTTPHeaders(), bytes: [])
+            }
+            return HTTPResponse(status: answer.status, headers: HTTPHeaders(), bytes: answer.body)
+        }
+        return JoinRelay(server: server, held: held)
+    }
+
+    /// Releases every held answer (as 503s) and stops the server.
+    func stop() async {
+        let waiting = held.state.withLock { state in
+            state.stopped = true
+            defer { state.waiting = [] }
+            return state.waiting
+        }
+        waiting.forEach { $0.resume() }
+        await server.shutdown(gracePeriod: .zero)
+    }
+}

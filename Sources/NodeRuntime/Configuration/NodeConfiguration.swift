@@ -137,8 +137,8 @@ extension NodeConfiguration {
         public var bootstrapExpect = 0
         /// How long a new node waits for ``bootstrapExpect`` voters (or a KV registration, and
         /// with etcd as the consensus engine, for etcd to be read) before it stops with an
-        /// error; a node with state, or one whose data directory records that it is a member of
-        /// the cluster in etcd, never stops for this. Default 120 seconds.
+        /// error; a node with state, or one whose data directory records that it is (or may be)
+        /// a member of the cluster in etcd, never stops for this. Default 120 seconds.
         public var bootstrapExpectTimeout: Duration = .seconds(120)
         /// Join rounds, each trying every target, before the node gives up. Default 5.
         public var joinAttempts = 5

@@ -1,4 +1,5 @@
 import Bootstrap
+import BootstrapCore
 import DiscoCore
 import Synchronization
 
@@ -20,10 +21,12 @@ extension Node {
             return .zero
         }
         let standing = directory.etcdMembership(key: external.key)
+        let promise = standing == .none ? outstandingPromise() : nil
+        let waits = standing.waitsForEtcd || promise != nil
         let timeout = configuration.formation.bootstrapExpectTimeout
-        let limit: Duration? = standing.waitsForEtcd || timeout <= .zero ? nil : timeout
+        let limit: Duration? = waits || timeout <= .zero ? nil : timeout
         let started = ContinuousClock.now
-        setFormation(.starting, Self.waitDetail(external, standing: standing, limit: limit))
+        setFormation(.starting, Self.waitDetail(external, standing: standing, promise: promise, limit: limit))
         while !Task.isCancelled, !isStopping {
             let status = consensus.status
             guard !status.stateKnown, !status.isStopped, status.failure == nil, let current = consensus.externalState else { break }
@@ -33,21 +36,33 @@ extension Node {
                     + "check that etcd is running and that this node reaches it at those endpoints")
             }
             runtime.withLock { state in
-                if state.formation == .starting { state.formationDetail = Self.waitDetail(current, standing: standing, limit: limit) }
+                if state.formation == .starting { state.formationDetail = Self.waitDetail(current, standing: standing, promise: promise, limit: limit) }
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
         if Task.isCancelled || isStopping { throw CancellationError() }
-        return standing.waitsForEtcd ? .zero : ContinuousClock.now - started
+        return waits ? .zero : ContinuousClock.now - started
+    }
+
+    /// A `-bootstrap-expect` promise for this cluster in the data directory (kept after the
+    /// cluster formed, released only when its proposal was abandoned): a proposer may have
+    /// created the cluster with this node among its voters. Every formation since there were
+    /// intents records one first, so a promise without a record is a data directory from before
+    /// `etcd-member.json` (or a record lost since).
+    func outstandingPromise() -> ProposalID? {
+        guard let promise = try? PromiseFile(path: directory.promisePath).load(), promise.cluster == configuration.cluster.name else { return nil }
+        return promise.id
     }
 
     /// What the node waits for, for `/status` (`bootstrap.detail`) and `/readyz`.
-    static func waitDetail(_ external: ExternalStateStatus, standing: EtcdMembershipStanding, limit: Duration?) -> String {
-        let why = switch standing {
-        case .member: "this data directory records that the node is part of that cluster (etcd-member.json), so it waits as long as it takes"
-        case .joining: "this data directory records that the node asked to bootstrap or join that cluster and did not learn the outcome "
+    static func waitDetail(_ external: ExternalStateStatus, standing: EtcdMembershipStanding, promise: ProposalID? = nil, limit: Duration?) -> String {
+        let why = switch (standing, promise) {
+        case (.member, _): "this data directory records that the node is part of that cluster (etcd-member.json), so it waits as long as it takes"
+        case (.joining, _): "this data directory records that the node asked to bootstrap or join that cluster and did not learn the outcome "
             + "(etcd-member.json, state \"joining\"): it may be a member, so it waits as long as it takes"
-        case .none: limit.map { "a first start: it gives up after -bootstrap-expect-timeout \($0)" } ?? "a first start"
+        case (.none, let promise?): "this data directory holds no etcd-member.json but a -bootstrap-expect promise to proposal \(promise) "
+            + "(bootstrap-promise.json): the cluster may have been created with this node, so it waits as long as it takes"
+        case (.none, nil): limit.map { "a first start: it gives up after -bootstrap-expect-timeout \($0)" } ?? "a first start"
         }
         return "waiting for \(external.location) to read this node's state under \(external.key); \(why) (\(attempts(external)))"
     }
@@ -104,9 +119,9 @@ extension Node {
         case true?:
             recordMembership()
         case false?:
-            if let promise = try? PromiseFile(path: directory.promisePath).load() {
+            if let promise = outstandingPromise() {
                 logger.notice("\(directory.etcdMembershipPath) keeps its \"joining\" record: this node promised to bootstrap proposal "
-                    + "\(promise.id), whose proposer may still create the cluster with it")
+                    + "\(promise), whose proposer may still create the cluster with it")
                 return
             }
             do {

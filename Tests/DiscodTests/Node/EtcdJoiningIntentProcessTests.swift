@@ -28,7 +28,7 @@ extension NodeProcessTests {
                 try await NodeTests.eventually("node 1 to accept node 2's join", [first, second]) { relay.accepted }
                 await second.kill()
                 await relay.stop()
-                #expect(try Self.record(in: second)["state"]?.stringValue == "joining")
+                #expect(Self.record(in: second)?["state"]?.stringValue == "joining", "\(second.process.output)")
 
                 #expect(await first.terminate() == 0)
                 await etcd.stopMember(0)
@@ -45,7 +45,7 @@ extension NodeProcessTests {
                 try await etcd.restartMember(0)
                 let restarted = try cluster.restart(first, flags: [])
                 try await NodeTests.eventually("node 2 to be a member again", [restarted, again]) {
-                    (await again.memberIDs() ?? []).contains("2") && (try? Self.record(in: again)["state"]?.stringValue) == "member"
+                    (await again.memberIDs() ?? []).contains("2") && Self.record(in: again)?["state"]?.stringValue == "member"
                 }
             }
         }
@@ -74,11 +74,46 @@ extension NodeProcessTests {
                 try await etcd.restartMember(0)
                 #expect(try await DiscodCluster.waitForLeader([node]) == "1")
                 try await NodeTests.eventually("node 1 to record itself a member", [node]) {
-                    (try? Self.record(in: node)["state"]?.stringValue) == "member"
+                    Self.record(in: node)?["state"]?.stringValue == "member"
                 }
-                let record = try Self.record(in: node)
-                #expect(record["key"]?.stringValue == key)
+                #expect(Self.record(in: node)?["key"]?.stringValue == key)
                 #expect(node.process.output.contains("recorded a bootstrap or join that did not complete"), "\(node.process.output)")
+            }
+        }
+
+        /// A member formed through `-bootstrap-expect` by a version that wrote no
+        /// `etcd-member.json`: its data directory still holds the promise to the proposal that
+        /// created the cluster. Started with etcd down and a 2 s timeout, it waits past it
+        /// (the cluster may hold it), and rejoins with its events once etcd is back.
+        @Test func aPreRecordMemberFormedWithBootstrapExpectWaitsForEtcd() async throws {
+            try await DiscodCluster.with("etcd-pre-record", engine: .etcd) { cluster in
+                let etcd = try #require(cluster.etcd)
+                let ports = try DiscodCluster.ports()
+                let first = try cluster.start(id: "1", ports: ports, flags: ["-bootstrap-expect", "1", "-join", "http://127.0.0.1:\(ports.http)"])
+                try await DiscodCluster.waitForLeader([first])
+                _ = try await NodeTests.append(#"{"test":"etcd-pre-record"}"#, via: first)
+                #expect(await first.terminate() == 0)
+                #expect(FileManager.default.fileExists(atPath: first.dataDirectory + "/bootstrap-promise.json"))
+                // What the data directory looked like before etcd-member.json existed.
+                try FileManager.default.removeItem(atPath: first.dataDirectory + "/etcd-member.json")
+                await etcd.stopMember(0)
+
+                let node = try cluster.restart(first, flags: ["-bootstrap-expect", "1", "-join", "http://127.0.0.1:\(ports.http)",
+                                                               "-bootstrap-expect-timeout", "2s"])
+                let waiting = try await EtcdUnreachableAtStart.waitingStatus(of: node, failedReads: 1)
+                let detail = waiting["bootstrap"]?["detail"]?.stringValue ?? ""
+                #expect(detail.contains("-bootstrap-expect promise"), "\(detail)")
+                #expect(detail.contains("waits as long as it takes"), "\(detail)")
+                let seen = waiting["consensus"]?["failed_reads"]?.numberValue?.intValue ?? 0
+                _ = try await EtcdUnreachableAtStart.waitingStatus(of: node, failedReads: seen + 20)
+                #expect(node.process.isRunning)
+
+                try await etcd.restartMember(0)
+                #expect(try await DiscodCluster.waitForLeader([node]) == "1")
+                #expect(try await node.eventData() == [#"{"test":"etcd-pre-record"}"#])
+                try await NodeTests.eventually("node 1 to record itself a member", [node]) {
+                    Self.record(in: node)?["state"]?.stringValue == "member"
+                }
             }
         }
 
@@ -94,8 +129,9 @@ extension NodeProcessTests {
             }
         }
 
-        static func record(in node: DiscodProcess) throws -> JSONValue {
-            try JSONValue.parse(Array(try #require(FileManager.default.contents(atPath: node.dataDirectory + "/etcd-member.json"))))
+        /// The node's `etcd-member.json`, nil while there is none (or it cannot be parsed).
+        static func record(in node: DiscodProcess) -> JSONValue? {
+            FileManager.default.contents(atPath: node.dataDirectory + "/etcd-member.json").flatMap { try? JSONValue.parse(Array($0)) }
         }
     }
 }

@@ -70,7 +70,7 @@ public final class TLSContext: @unchecked Sendable {
         var built = false
         defer { if !built { SSL_CTX_free(context) } }
 
-        try Self.configureProtocol(context, configuration)
+        try Self.configureProtocol(context, configuration, isServer: isServer)
         if isServer {
             guard configuration.certificateChain != nil, configuration.privateKey != nil else {
                 throw TLSError(.badConfiguration, detail: "a TLS server needs a certificate and a private key")
@@ -134,14 +134,19 @@ public final class TLSContext: @unchecked Sendable {
 
     // MARK: Building blocks
 
-    private static func configureProtocol(_ context: OpaquePointer, _ configuration: TLSConfiguration) throws(TLSError) {
+    private static func configureProtocol(_ context: OpaquePointer, _ configuration: TLSConfiguration, isServer: Bool) throws(TLSError) {
         guard configuration.minimumVersion <= configuration.maximumVersion else {
             throw TLSError(.badConfiguration, detail: "minimum version \(configuration.minimumVersion) is above the maximum \(configuration.maximumVersion)")
         }
         _ = disco_SSL_CTX_set_min_proto_version(context, configuration.minimumVersion.wire)
         _ = disco_SSL_CTX_set_max_proto_version(context, configuration.maximumVersion.wire)
+        // A server takes a client's FIN without close_notify as its end (browsers and curl
+        // close so; a request's body is never delimited by the close). A client does not: a
+        // response body read until close ends only with close_notify, else someone on the path
+        // could cut it short and have the rest look complete (a truncation attack).
+        let eofOption = isServer ? disco_SSL_OP_IGNORE_UNEXPECTED_EOF() : 0
         _ = disco_SSL_CTX_set_options(context, disco_SSL_OP_NO_COMPRESSION() | disco_SSL_OP_NO_RENEGOTIATION()
-            | disco_SSL_OP_IGNORE_UNEXPECTED_EOF() | disco_SSL_OP_CIPHER_SERVER_PREFERENCE())
+            | eofOption | disco_SSL_OP_CIPHER_SERVER_PREFERENCE())
         // Partial writes and a moving buffer: `write` may be retried with the same bytes from
         // another address and returns after each record, as the transport protocol requires.
         // Record buffers stay with the connection (no SSL_MODE_RELEASE_BUFFERS): releasing them

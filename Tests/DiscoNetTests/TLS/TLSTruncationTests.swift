@@ -46,6 +46,32 @@ struct TLSTruncationTests {
         await direct.shutdown()
         await attacked.shutdown()
     }
+
+    /// A body whose length is known is complete at that length: a server that then closes
+    /// without close_notify (here the relay drops it) is not an error.
+    @Test func aSizedBodyNeedsNoCloseNotify() async throws {
+        let certificates = try await TLSTestCertificates.get()
+        var serverTLS = certificates.serverTLS()
+        serverTLS.maximumVersion = .tls12
+        let listener = try await TCPListener.bind(transport: try TLSTransportFactory.server(serverTLS))
+        defer { listener.close() }
+        let server = Task {
+            let connection = try await listener.accept()
+            var request: [UInt8] = []
+            while !request.containsSequence(Array("\r\n\r\n".utf8)), let bytes = try await connection.read() {
+                request += bytes
+            }
+            try await connection.write(Array("HTTP/1.1 200 OK\r\nContent-Length: 11\r\nConnection: close\r\n\r\nfirst half;".utf8))
+            connection.close()
+        }
+        let relay = try await RecordDroppingRelay.start(to: listener.localAddress)
+        defer { relay.stop() }
+        let (client, _) = try tlsClient(certificates.clientTLS())
+        let response = try await client.send(HTTPClientRequest(url: "https://127.0.0.1:\(relay.port)/"))
+        #expect(response.bodyText == "first half;")
+        try await server.value
+        await client.shutdown()
+    }
 }
 
 /// Accepts one connection, reads the request head, answers with a body read until close in

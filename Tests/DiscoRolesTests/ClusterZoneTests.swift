@@ -57,6 +57,24 @@ import Testing
         #expect(unknown.nextExpiry(after: start + .seconds(60)) == start + .seconds(90))
     }
 
+    /// A member gossip declared dead is forgotten by it once its tombstone expires (30 minutes):
+    /// it was then "unknown" and got a fresh grace, so a member dead for half an hour came back
+    /// into the role, SRV and NS answers for 30 s at the next rebuild.
+    @Test func aMemberGossipForgetsIsNotServedAgain() {
+        var unknown = UnknownMembers(grace: .seconds(30))
+        let start = ContinuousClock.now
+        let records: Set<NodeID> = ["n1", "n2", "n3"]
+        unknown.heard(["n2", "n3"])  // gossip: n2 alive, n3 dead
+        #expect(unknown.served(unknown: [], records: records, now: start) == [])
+        // Its tombstone expired: gossip no longer reports n3.
+        unknown.heard(["n2"])
+        #expect(unknown.served(unknown: ["n3"], records: records, now: start + .seconds(1800)) == [], "n3 is dead, not new")
+        #expect(unknown.nextExpiry(after: start + .seconds(1800)) == nil)
+        // Removed from the records and added again, it is a new member: it gets its grace.
+        #expect(unknown.served(unknown: [], records: ["n1", "n2"], now: start + .seconds(1900)) == [])
+        #expect(unknown.served(unknown: ["n3"], records: records, now: start + .seconds(2000)) == ["n3"])
+    }
+
     @Test func numericAddressesAreReadAndNamesAreNot() {
         #expect(ClusterZone.numericAddress("127.0.0.1")?.bytes == [127, 0, 0, 1])
         #expect(ClusterZone.numericAddress("[::1]")?.description == "::1")

@@ -76,7 +76,10 @@ public final class DNSRole: Role {
                 group.addTask {
                     for await members in context.gossipChanges() {
                         let gossip = Dictionary(members.map { ($0.id, $0.state) }, uniquingKeysWith: { first, _ in first })
-                        self.state.withLock { $0.gossip = gossip }
+                        self.state.withLock { state in
+                            state.gossip = gossip
+                            state.unknown.heard(gossip.keys)
+                        }
                         rebuild.yield()
                     }
                 }
@@ -114,7 +117,7 @@ public final class DNSRole: Role {
         let (members, gossip, unknownServed, leader, serial) = state.withLock { state in
             state.serial &+= 1
             let unknown = Set(state.members.map(\.id).filter { $0 != local && state.gossip[$0] == nil })
-            let served = state.unknown.served(unknown: unknown, now: now)
+            let served = state.unknown.served(unknown: unknown, records: Set(state.members.map(\.id)), now: now)
             state.nextUnknownExpiry = state.unknown.nextExpiry(after: now)
             return (state.members, state.gossip, served, state.leader, state.serial)
         }

@@ -35,7 +35,8 @@ public struct LeaseCandidate: Hashable, Sendable {
 /// (``decide(now:isLeader:candidates:)``).
 ///
 /// The leader proposes a grant when the lease is not held (never granted, or released — a
-/// releasing holder stopped acting before it proposed the release), or when its own clock shows
+/// releasing holder stopped acting before it proposed the release, and a new process releasing
+/// an earlier process's claim waited out that process's hot window first), or when its own clock shows
 /// ``LeaseSettings/ttl`` — or the holder's own ttl when its renewals carry a longer one
 /// (``LeaseState/holderTTL``) — elapsed since it applied the latest change: the holder, which counts
 /// its shorter renew deadline from a send that came before that apply, has stopped by then. The

@@ -8,6 +8,7 @@ extension LeaseHolder {
         var effects: [Effect] = []
         expireIfDue(now: now, into: &effects)
         renewIfDue(now: now, into: &effects)
+        releasePredecessorIfDue(now: now, into: &effects)
         return finish(now: now, effects)
     }
 
@@ -20,21 +21,28 @@ extension LeaseHolder {
         if let token = heldToken, state.holder != me || state.token != token {
             stepDown(.superseded, now: now, into: &effects)
         }
-        if state.holder == me, state.token > 0, releasedToken != state.token {
-            if let claimed = state.claimedBy, claimed != incarnation {
-                // Claimed by an earlier process of this node: give it up so ours gets a fresh token.
-                release(now: now, into: &effects)
-            } else if let target = state.moveTo, target != me {
-                stepDown(.moved, now: now, into: &effects)
-                release(now: now, into: &effects)
-            } else if !healthy || stopped {
-                release(now: now, into: &effects)
-            } else if previous.holder != me || previous.token != state.token || nextRenewal == nil {
-                nextRenewal = now  // newly granted (or resumed): renew at once to become hot
+        if claimedByPredecessor {
+            // Claimed by an earlier process of this node, which may still be hot: wait out its
+            // renew deadline from this renewal before giving the lease up (``predecessorWait``).
+            if predecessorClaim?.lastChange != state.lastChange {
+                predecessorClaim = (state.lastChange, now + predecessorWait, false)
+            }
+        } else {
+            predecessorClaim = nil
+            if state.holder == me, state.token > 0, releasedToken != state.token {
+                if let target = state.moveTo, target != me {
+                    stepDown(.moved, now: now, into: &effects)
+                    release(now: now, into: &effects)
+                } else if !healthy || stopped {
+                    release(now: now, into: &effects)
+                } else if previous.holder != me || previous.token != state.token || nextRenewal == nil {
+                    nextRenewal = now  // newly granted (or resumed): renew at once to become hot
+                }
             }
         }
         if !mayRenew { nextRenewal = nil }
         renewIfDue(now: now, into: &effects)
+        releasePredecessorIfDue(now: now, into: &effects)
         return finish(now: now, effects)
     }
 
@@ -127,12 +135,23 @@ extension LeaseHolder {
         effects.append(.becomeCold(token: token, reason: reason))
     }
 
+    /// Releases this process's own claim (or an unclaimed grant); never an earlier process's
+    /// claim, which only ``releasePredecessorIfDue(now:into:)`` releases, after the wait.
     mutating func release(now: Duration, into effects: inout [Effect]) {
-        releasedToken = lease.token
         nextRenewal = nil
-        if let holder = lease.holder {
-            effects.append(.proposeRelease(.release(group, holder: holder, token: lease.token)))
-        }
+        guard !claimedByPredecessor, let holder = lease.holder else { return }
+        releasedToken = lease.token
+        effects.append(.proposeRelease(.release(group, holder: holder, token: lease.token, incarnation: incarnation)))
+    }
+
+    /// Proposes the release of an earlier process's claim once ``predecessorWait`` passed since
+    /// this process first applied the claim's latest change, as a compare-and-set on that change.
+    mutating func releasePredecessorIfDue(now: Duration, into effects: inout [Effect]) {
+        guard let claim = predecessorClaim, !claim.proposed, now >= claim.releaseAt, claimedByPredecessor,
+              lease.lastChange == claim.lastChange, let holder = lease.holder else { return }
+        predecessorClaim?.proposed = true
+        effects.append(.proposeRelease(.release(group, holder: holder, token: lease.token, incarnation: incarnation,
+                                                ifLastChange: claim.lastChange)))
     }
 
     mutating func renewIfDue(now: Duration, into effects: inout [Effect]) {
@@ -148,6 +167,7 @@ extension LeaseHolder {
         if case .hot(_, let until) = phase { deadline = until }
         if let coldAt = suspendedUntil { deadline = coldAt }
         if let due = nextRenewal, mayRenew { deadline = min(deadline ?? due, due) }
+        if let releaseAt = predecessorReleaseAt { deadline = min(deadline ?? releaseAt, releaseAt) }
         guard let deadline else { return effects }
         return effects + [.arm(deadline: deadline)]
     }

@@ -30,8 +30,19 @@ import DiscoCore
 /// **Stepping down.** Becoming cold (hooks, an event) happens after a suspension that lasted
 /// too long (lost quorum, a long pause). When its upstream turns unhealthy, when an operator moves the lease
 /// elsewhere, or when it stops, the holder becomes cold first and then proposes `release`, so the
-/// leader need not wait for the ttl. A new process of the same node does not inherit a lease
-/// claimed by its previous process: it releases it, so every process acts under its own token.
+/// leader need not wait for the ttl. A process releases only its own claim, or an unclaimed grant
+/// (nobody acted with that token; the release names this incarnation, so it is refused once
+/// another process has claimed it).
+///
+/// **A predecessor's claim.** A new process of the same node does not inherit a lease claimed by
+/// an earlier process: it never renews it, and releases it so that every process acts under its
+/// own token — but not at once, because the earlier process may be alive (paused, or cut off
+/// from the cluster while a new pod with the same name started elsewhere) and hot until its
+/// latest committed renewal's send time plus *its* renew deadline. The new process waits
+/// ``predecessorWait`` on its clock from the moment it first applied the state that carries the
+/// claim's latest renewal, then proposes the release as a compare-and-set on that state's
+/// ``LeaseState/lastChange``: a renewal the earlier process committed meanwhile makes it a no-op,
+/// and the wait starts again from the apply of that renewal.
 public struct LeaseHolder: Sendable {
     /// Whether this replica may act as the hot one.
     public enum Phase: Hashable, Sendable {
@@ -114,6 +125,9 @@ public struct LeaseHolder: Sendable {
     var nextRenewal: Duration?
     /// A token this replica released (or is releasing): never renewed again.
     var releasedToken: UInt64?
+    /// The claim of an earlier process of this node, being waited out: the state's last change,
+    /// the local time from which its release may be proposed, and whether it was.
+    var predecessorClaim: (lastChange: UInt64, releaseAt: Duration, proposed: Bool)?
 
     /// A holder that starts cold at local time `now`.
     public init(settings: LeaseSettings, group: LeaseGroup, me: NodeID, incarnation: UInt64, healthy: Bool = true, now: Duration) {
@@ -147,6 +161,28 @@ public struct LeaseHolder: Sendable {
     public var suspendedUntil: Duration? {
         guard case .suspended(_, let lastSent) = phase else { return nil }
         return lastSent + settings.suspensionLimit
+    }
+
+    /// The local time from which this process may propose the release of an earlier process's
+    /// claim (nil when the applied state shows no such claim, or once the release was proposed).
+    public var predecessorReleaseAt: Duration? {
+        guard let claim = predecessorClaim, !claim.proposed else { return nil }
+        return claim.releaseAt
+    }
+
+    /// How long a new process waits, from the moment it first applied an earlier process's latest
+    /// renewal, before it releases that process's claim: the ttl the grantors give a silent
+    /// holder (the earlier process's own, as its renewal carried it, when longer). The earlier
+    /// process sent that renewal before the apply and is hot until the send plus its renew
+    /// deadline `d`, at most `d / (1 − ρ)` of real time; its settings were validated with
+    /// `d < ttl × (1 − ρ) / (1 + ρ)`, so that is before `ttl / (1 + ρ)` — which this process's
+    /// clock cannot show as less than `ttl`. The earlier process's renew deadline is not in the
+    /// replicated state, and a restart is when flags change, so nothing shorter is safe.
+    public var predecessorWait: Duration { max(settings.ttl, lease.holderTTL ?? settings.ttl) }
+
+    /// Whether the applied state shows this node holding the lease under another process's claim.
+    var claimedByPredecessor: Bool {
+        lease.holder == me && lease.token > 0 && lease.claimedBy.map { $0 != incarnation } == true
     }
 
     /// Whether this replica is the group's holder in the applied state and may keep renewing.

@@ -65,7 +65,7 @@ public enum LeaseRefusal: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .changedSince(let expected, let actual): "the lease changed at index \(actual) after the grant's base \(expected)"
+        case .changedSince(let expected, let actual): "the lease changed at index \(actual) after the base \(expected) the command named"
         case .notHolder(let holder): "the lease is \(holder.map { "held by \($0)" } ?? "not held")"
         case .staleToken(let current): "the current token is \(current)"
         case .claimedByAnotherIncarnation(let incarnation): "another process of the holder (incarnation \(incarnation)) claimed the lease"
@@ -143,8 +143,15 @@ extension LeaseState {
             state.holderTTL = ttl
             state.lastChange = index
             result = .renewed(group, holder: holder, token: token)
-        case .release(_, let holder, let token):
+        case .release(_, let holder, let token, let incarnation, let ifLastChange):
             if let refusal = Self.holderRefusal(state, holder: holder, token: token) { return (self, .refused(group, refusal)) }
+            if let expected = ifLastChange {
+                guard state.lastChange == expected else {
+                    return (self, .refused(group, .changedSince(expected: expected, actual: state.lastChange)))
+                }
+            } else if let incarnation, let claimed = state.claimedBy, claimed != incarnation {
+                return (self, .refused(group, .claimedByAnotherIncarnation(claimed)))
+            }
             state.holder = nil
             state.claimedBy = nil
             state.holderTTL = nil

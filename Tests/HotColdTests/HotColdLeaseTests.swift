@@ -171,8 +171,11 @@ struct HotColdLeaseTests {
             let restarted = try await replicas.started("b") { $0.priority = 5 }  // back before the ttl ran out
             try await waitUntil("a replica hot with token 2 or more", timeout: Self.timeout) { replicas.hot(above: 1) != nil }
             #expect(restarted.gate.recentHotPeriods.allSatisfy { $0.token >= 2 })
-            // The new process released the lease its predecessor claimed instead of renewing it.
-            #expect(replicas.releases.map(\.node) == ["b"])
+            // The new process did not renew the lease its predecessor claimed, nor release it at
+            // once (the predecessor might be alive, cut off): it waits out the ttl from its own
+            // apply, so the leader's ttl, counted from before the kill, moves the lease first
+            // (LeaseHolderPredecessorTests and the simulator's zombie scenario time the wait).
+            #expect(replicas.releases.allSatisfy { $0.node == "b" && $0.token == 1 })
             #expect(replicas.hotPeriodViolations() == [])
         }
     }

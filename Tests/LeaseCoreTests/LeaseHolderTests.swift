@@ -26,6 +26,11 @@ import Testing
         LeaseHolder(settings: settings, group: group, me: "a", incarnation: incarnation, now: ms(0))
     }
 
+    /// The release a process proposes for its own claim (or an unclaimed grant).
+    func release(_ token: UInt64, incarnation: UInt64 = 7) -> LeaseHolder.Effect {
+        .proposeRelease(.release(group, holder: "a", token: token, incarnation: incarnation))
+    }
+
     func renewal(_ token: UInt64, at time: Int, incarnation: UInt64 = 7) -> LeaseHolder.Effect {
         .proposeRenewal(.renew(group, holder: "a", incarnation: incarnation, token: token, ttl: settings.ttl), sentAt: ms(time))
     }
@@ -139,7 +144,7 @@ import Testing
     @Test func anUnhealthyHolderStepsDownThenReleasesAndStopsRenewing() {
         var holder = hotHolder()
         let effects = holder.healthChanged(false, now: ms(100))
-        #expect(effects == [.becomeCold(token: 1, reason: .unhealthy), .proposeRelease(.release(group, holder: "a", token: 1))])
+        #expect(effects == [.becomeCold(token: 1, reason: .unhealthy), release(1)])
         #expect(holder.tick(now: ms(1000)).isEmpty)
         // Healthy again, it does not take back the token it released.
         #expect(holder.healthChanged(true, now: ms(1100)).isEmpty)
@@ -152,13 +157,13 @@ import Testing
 
     @Test func aGrantToAnUnhealthyReplicaIsReleasedAtOnce() {
         var holder = LeaseHolder(settings: settings, group: group, me: "a", incarnation: 7, healthy: false, now: ms(0))
-        #expect(holder.applied(state(holder: "a", token: 4), now: ms(5)) == [.proposeRelease(.release(group, holder: "a", token: 4))])
+        #expect(holder.applied(state(holder: "a", token: 4), now: ms(5)) == [release(4)])
     }
 
     @Test func aMoveElsewhereStepsDownAndReleases() {
         var holder = hotHolder()
         let effects = holder.applied(state(holder: "a", token: 1, claimedBy: 7, lastChange: 2, moveTo: "b"), now: ms(50))
-        #expect(effects == [.becomeCold(token: 1, reason: .moved), .proposeRelease(.release(group, holder: "a", token: 1))])
+        #expect(effects == [.becomeCold(token: 1, reason: .moved), release(1)])
     }
 
     @Test func aStateNamingAnotherHolderEndsHotnessAtOnce() {
@@ -172,15 +177,6 @@ import Testing
         #expect(unknown.token(at: ms(170)) == 1, "an unknown outcome changes nothing: the deadline decides")
     }
 
-    @Test func aNewProcessReleasesALeaseItsPredecessorClaimed() {
-        var holder = holder(incarnation: 8)
-        let effects = holder.applied(state(holder: "a", token: 3, claimedBy: 7), now: ms(5))
-        #expect(effects == [.proposeRelease(.release(group, holder: "a", token: 3))])
-        // An unclaimed grant is its own to claim.
-        var fresh = self.holder(incarnation: 8)
-        #expect(fresh.applied(state(holder: "a", token: 3), now: ms(5)).contains(renewal(3, at: 5, incarnation: 8)))
-    }
-
     @Test func aNewLeaderIsRenewedWithAtOnce() {
         var holder = hotHolder()
         _ = holder.tick(now: ms(160))
@@ -191,7 +187,7 @@ import Testing
 
     @Test func stoppingStepsDownAndReleases() {
         var holder = hotHolder()
-        #expect(holder.stop(now: ms(100)) == [.becomeCold(token: 1, reason: .stopping), .proposeRelease(.release(group, holder: "a", token: 1))])
+        #expect(holder.stop(now: ms(100)) == [.becomeCold(token: 1, reason: .stopping), release(1)])
         #expect(holder.tick(now: ms(200)).isEmpty)
         #expect(holder.applied(state(holder: "a", token: 1, claimedBy: 7, lastChange: 3), now: ms(210)).isEmpty)
     }

@@ -7,14 +7,15 @@ import LeaseCore
 
 /// `disco-sim lease`: runs hot/cold lease simulator seeds.
 ///
-///     disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|kill-hot|kill-hot-leader|kill-leader|transfer-from-hot|failover]
+///     disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|kill-hot|kill-hot-leader|kill-leader|transfer-from-hot|zombie|failover]
 ///                     [--replicas R] [--chaos-seconds C] [--verbose]
 ///                     [--lease-ttl D] [--lease-renew-deadline D] [--lease-renew D] [--lease-max-drift X]   (validated)
 ///                     [--other-lease-ttl D] [--other-lease-renew-deadline D] [--other-lease-renew D]
 ///                         (validated settings of r2, r4, …: replicas that disagree, as in a rolling change)
 ///                     [--unsafe-lease-renew-deadline D] [--clock-drift X]   (break the rules: violations expected)
 ///
-/// `--scenario failover` runs the three kill scenarios and prints their fail-over times. The last
+/// `--scenario failover` runs the three kill scenarios, the leadership transfer and the zombie (the
+/// hot's process replaced while the old one runs on, cut off) and prints their fail-over times. The last
 /// line is always `lease: N seeds, V violations`; the exit status is 1 when there were violations.
 enum LeaseSimCommand {
     struct Arguments {
@@ -80,11 +81,11 @@ enum LeaseSimCommand {
             case "--scenario", "-scenario":
                 let text = try value(flag)
                 if text == "failover" {
-                    parsed.scenarios = [.killHot, .killHotLeader, .killLeader, .transferFromHot]
+                    parsed.scenarios = [.killHot, .killHotLeader, .killLeader, .transferFromHot, .zombie]
                 } else if let scenario = LeaseScenario.allCases.first(where: { name(of: $0) == text }) {
                     parsed.scenarios = [scenario]
                 } else {
-                    throw UsageError(message: "--scenario expects chaos, kill-hot, kill-hot-leader, kill-leader, transfer-from-hot or failover, got \"\(text)\"")
+                    throw UsageError(message: "--scenario expects chaos, kill-hot, kill-hot-leader, kill-leader, transfer-from-hot, zombie or failover, got \"\(text)\"")
                 }
             case "--replicas", "-replicas": parsed.replicas = Int(try number(flag, in: 2...9))
             case "--chaos-seconds", "-chaos-seconds": parsed.chaosSeconds = Int(try number(flag, in: 1...3600))
@@ -125,6 +126,7 @@ enum LeaseSimCommand {
         case .killHotLeader: "kill-hot-leader"
         case .killLeader: "kill-leader"
         case .transferFromHot: "transfer-from-hot"
+        case .zombie: "zombie"
         }
     }
 
@@ -174,7 +176,10 @@ enum LeaseSimCommand {
                 }
             }
             print("\(name(of: scenario)): \(parsed.seeds) seeds, \(grants) grants, \(rejected) stale writes fenced off by the backend")
-            if !failovers.isEmpty { print("  fail-over (kill → first write with a newer token), ms: \(summary(failovers))") }
+            if !failovers.isEmpty {
+                let start = scenario == .zombie ? "the hot cut off and replaced" : "kill"
+                print("  fail-over (\(start) → first write with a newer token), ms: \(summary(failovers))")
+            }
             print("  the hot suspended acting at its renew deadline \(suspensions) times")
             if scenario == .killLeader || scenario == .transferFromHot {
                 print("  the hot replica became cold while the leader was replaced in \(stepDowns) of \(parsed.seeds) seeds")

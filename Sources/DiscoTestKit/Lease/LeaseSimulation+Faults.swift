@@ -19,7 +19,7 @@ extension LeaseSimulation {
         let node = faultTarget()
         let name = replicas[node].id
         let ttl = settings.ttl.nanoseconds
-        switch Int.random(in: 0..<22, using: &random) {
+        switch Int.random(in: 0..<23, using: &random) {
         case 0..<3:
             guard replicas[node].up else { return }
             trace.record("FAULT kill -9 \(name)", at: now)
@@ -78,6 +78,10 @@ extension LeaseSimulation {
             let length = Duration.nanoseconds(Int64.random(in: 50_000_000...(ttl + 400_000_000), using: &random))
             commitsStalledUntil = now + length
             trace.record("FAULT commits stall for \(GoDuration.format(length))", at: now)
+        case 22:
+            guard replicas[node].up, !replicas[node].paused else { return }
+            zombify(node, restartAfter: .milliseconds(Int64.random(in: 10...1000, using: &random)),
+                    diesAfter: .milliseconds(Int64.random(in: 100...3000, using: &random)))
         default:
             let proposer = Int.random(in: 0..<replicas.count, using: &random)
             guard replicas[proposer].up, !replicas[proposer].paused else { return }
@@ -112,6 +116,8 @@ extension LeaseSimulation {
         case .loss(let number):
             guard number == lossNumber else { return }
             network.faults.lossRate = chaosOver ? 0 : 0.02
+        case .zombieDies(let node, let generation):
+            zombieDies(node, generation: generation)
         }
     }
 
@@ -194,6 +200,7 @@ extension LeaseSimulation {
         network.faults.duplicateRate = 0
         longWriteDelayRate = 0
         trace.record("HEAL: faults end", at: now)
+        for zombie in zombies { zombieDies(zombie.node, generation: zombie.generation) }
         for node in replicas.indices {
             if replicas[node].up, replicas[node].holder.stopped { crash(node) }
             if !replicas[node].up { restart(node) }
@@ -228,7 +235,7 @@ extension LeaseSimulation {
                 checker.fail("liveness: without faults the lease did not stay with \(replicas[stable.holder].id) (token \(stable.token)) "
                     + "for \(quiet): now token \(committedTable[Self.group].token), \(coldTransitions - stable.colds) step-downs")
             }
-        case .killHot, .killHotLeader:
+        case .killHot, .killHotLeader, .zombie:
             if failover == nil { checker.fail("fail-over: no write with a newer token was accepted within 5s of killing the hot replica") }
         case .killLeader:
             break
@@ -273,6 +280,11 @@ extension LeaseSimulation {
         killTime = now
         killedToken = token
         watchedHot = options.scenario == .killLeader ? hot : nil
+        if options.scenario == .zombie {
+            zombify(hot, restartAfter: .milliseconds(Int64.random(in: 20...300, using: &random)), diesAfter: .seconds(2))
+            queue.schedule(.finish, at: now + .seconds(5))
+            return
+        }
         trace.record("KILL -9 \(replicas[victim].id)\(victim == raftLeader ? " (the Raft leader)" : "")", at: now)
         crash(victim)
         queue.schedule(.finish, at: now + .seconds(5))

@@ -45,6 +45,7 @@ public struct LeaseSimulation {
         case health(Int, number: Int)
         case partition(number: Int)
         case loss(number: Int)
+        case zombieDies(Int, generation: Int)
     }
 
     enum Message {
@@ -106,6 +107,8 @@ public struct LeaseSimulation {
     var now: Duration = .zero
     var network: SimulatedNetwork<Int>
     var replicas: [Replica] = []
+    /// Replaced processes that run on, cut off (``LeaseZombie``).
+    var zombies: [LeaseZombie] = []
     var checker = LeaseInvariantChecker()
     var trace: LeaseSimulationTrace
     var backend = FencedBackend()
@@ -168,6 +171,11 @@ public struct LeaseSimulation {
         while checker.violations.isEmpty, !done, let (time, event) = queue.pop() {
             now = time
             events += 1
+            if let zombie = zombie(for: event) {
+                handle(event, atZombie: zombie)
+                checkSafety()
+                continue
+            }
             if let node = target(of: event), replicas[node].up, replicas[node].paused {
                 replicas[node].deferred.append(event)
                 continue
@@ -217,7 +225,7 @@ public struct LeaseSimulation {
             queue.schedule(.heal, at: options.chaosDuration)
             queue.schedule(.livenessCheck, at: options.chaosDuration + options.livenessBound)
             queue.schedule(.finish, at: options.chaosDuration + options.livenessBound + options.stableDuration)
-        case .killHot, .killHotLeader, .killLeader, .transferFromHot:
+        case .killHot, .killHotLeader, .killLeader, .transferFromHot, .zombie:
             queue.schedule(.transferLeadership, at: .seconds(2))
             queue.schedule(.kill, at: .milliseconds(2500 + Int64.random(in: 0...1000, using: &random)))
         }
@@ -291,7 +299,7 @@ public struct LeaseSimulation {
     // MARK: Safety
 
     mutating func checkSafety() {
-        var believers: [(node: NodeID, token: UInt64)] = []
+        var believers = hotZombies()
         for index in replicas.indices where replicas[index].up {
             if let token = replicas[index].holder.token(at: localNow(index)) { believers.append((replicas[index].id, token)) }
         }

@@ -17,6 +17,10 @@ public enum LeaseScenario: String, Sendable, CaseIterable {
     case killLeader
     /// A quiet cluster; the hot replica leads and hands Raft leadership to another replica.
     case transferFromHot
+    /// A quiet cluster; the hot replica (not the Raft leader) is cut off and a new process with
+    /// its node ID starts 20–300 ms later, while the old one runs on for 2 s (a StatefulSet pod
+    /// force-deleted while its node is partitioned).
+    case zombie
 }
 
 // MARK: - LeaseSimulationOptions
@@ -71,7 +75,8 @@ public struct LeaseSimulationResult: Sendable {
     /// Writes the fenced backend accepted and rejected (rejected: a stale token, fenced off).
     public var acceptedWrites: Int
     public var rejectedWrites: Int
-    /// Kill scenarios: real time from the kill to the first write accepted with a newer token.
+    /// Kill scenarios (and ``LeaseScenario/zombie``): real time from the kill to the first write
+    /// accepted with a newer token.
     public var failover: Duration?
     /// ``LeaseScenario/killLeader``, ``LeaseScenario/transferFromHot``: whether the hot became
     /// cold (or the lease moved) while the Raft leader was replaced.

@@ -7,7 +7,8 @@ import LeaseCore
 public enum LeaseScenario: String, Sendable, CaseIterable {
     /// Faults drawn from the seed for ``LeaseSimulationOptions/chaosDuration`` (crashes, graceful
     /// stops, pauses longer than the ttl, partitions one- and two-way, message loss, health
-    /// failures, clock-rate changes, moves), then everything heals and someone must be hot.
+    /// failures, clock-rate changes, moves, a process replaced while the old one runs on cut off),
+    /// then everything heals and someone must be hot.
     case chaos
     /// A quiet cluster; `kill -9` of the hot replica (not the Raft leader).
     case killHot

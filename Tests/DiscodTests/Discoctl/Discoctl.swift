@@ -27,7 +27,7 @@ enum Discoctl {
         try await DiscodCluster.waitForLeader([node])
         // A leader is known a moment before the cluster's initialize entry (name, epoch) applies.
         try await waitUntil("the cluster to be initialized", timeout: .seconds(30), pollEvery: .milliseconds(50)) {
-            try await node.status()["cluster"]?["epoch"]?.isNull == false
+            (try? await node.status())?["cluster"]?["epoch"]?.isNull == false
         }
         return node
     }

@@ -139,14 +139,22 @@ import Testing
     /// Polls the store until the record at the key is exactly `node`'s `{"id","api_addr","addr"}`.
     static func waitForRecord(_ store: KVLeaderRecordReader, key: String, naming node: DiscodProcess) async throws {
         var seen: JSONValue?
+        var readError = ""
         do {
             try await waitUntil("the record at \(store.key(key)) to name node \(node.nodeID)", timeout: .seconds(60),
                                 pollEvery: .milliseconds(200)) {
-                seen = try await store.read(discoKey: key)
+                // A read that fails (the store busy for a moment) is a miss to retry.
+                do {
+                    seen = try await store.read(discoKey: key)
+                    readError = ""
+                } catch {
+                    readError = " (last read failed: \(error))"
+                    return false
+                }
                 return seen?.textMembers == node.expectedLeaderRecord
             }
         } catch let timeout as WaitTimeout {
-            throw FormationFailure(description: "\(timeout); last seen \(seen?.encoded() ?? "no record"), "
+            throw FormationFailure(description: "\(timeout); last seen \(seen?.encoded() ?? "no record")\(readError), "
                 + "expected \(node.expectedLeaderRecord)\n--- node \(node.nodeID):\n\(node.process.output.suffix(4000))")
         }
     }

@@ -159,7 +159,10 @@ final class ServiceWriter: Sendable {
         let acknowledged = Set(record.acknowledged)
         var numbers: [Int] = []
         try? await waitUntil("\(pod.name) to have applied every acknowledged write", timeout: timeout, pollEvery: .milliseconds(200)) {
-            numbers = try await self.numbersInLogNow(from: pod)
+            // A read that fails is a miss to retry: thrown out of the poll, it would end the wait
+            // early (the `try?`) and hand back an older, shorter read as if writes were lost.
+            guard let now = try? await self.numbersInLogNow(from: pod) else { return false }
+            numbers = now
             return acknowledged.isSubset(of: numbers)
         }
         return numbers.isEmpty ? try await numbersInLogNow(from: pod) : numbers

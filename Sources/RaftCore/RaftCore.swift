@@ -5,7 +5,7 @@
 // MARK: - Layout
 //
 // - `RaftNode`: inputs `tick()`, `receive(_:)`, `propose(_:)`, `proposeConfigChange(_:)`,
-//   `campaign()`, `transferLeadership(to:)`, `readIndex(context:)`, `compact(through:data:)`.
+//   `campaign()`, `transferLeadership(to:)`, `readIndex(context:)`, `compact(through:)`.
 //   Output: `ready()` returns a `Ready` (state to persist, messages to send after persisting,
 //   entries to apply, snapshot to restore, read results, role changes, a fault that stops the
 //   node); `advance(_:)` acknowledges it. Pre-vote and check-quorum are on by default;

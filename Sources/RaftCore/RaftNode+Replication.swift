@@ -132,10 +132,11 @@ extension RaftNode {
     // MARK: Compaction
 
     /// Records that the application took a snapshot of its state through `index` (which must be
-    /// applied) and drops the log up to it. Returns the snapshot for the shell to persist (the
-    /// node keeps only its metadata: store it before the next ``ready()``, which may ask to send
-    /// it to a follower).
-    public mutating func compact(through index: UInt64, data: [UInt8]) throws(RaftError) -> Snapshot {
+    /// applied) and drops the log up to it. Returns the snapshot's metadata (index, term and the
+    /// configuration in force there): the shell stores the application's state with it before the
+    /// next ``ready()``, which may ask to send it to a follower. The node never sees the data, so
+    /// the application can write it straight to storage in parts.
+    public mutating func compact(through index: UInt64) throws(RaftError) -> SnapshotMetadata {
         guard index <= log.applied, index > log.snapshotIndex, let entryTerm = log.term(at: index) else {
             throw RaftError(.invalidArgument,
                             "snapshot index \(index) must be applied (≤ \(log.applied)) and after the last snapshot (\(log.snapshotIndex))")
@@ -144,10 +145,15 @@ extension RaftNode {
         if let entry = log.slice(from: log.firstIndex, through: index).last(where: { $0.kind == .config }) {
             snapshotConfigAt = try Self.decodeConfig(entry, from: "the log")
         }
-        let made = Snapshot(metadata: SnapshotMetadata(index: index, term: entryTerm, config: snapshotConfigAt), data: data)
         log.compact(through: index)
         snapshotConfig = snapshotConfigAt
         snapshotSuggested = false
-        return made
+        return SnapshotMetadata(index: index, term: entryTerm, config: snapshotConfigAt)
+    }
+
+    /// ``compact(through:)`` for a snapshot already held in one buffer: returns it with its
+    /// metadata, for the shell to persist (the node keeps only the metadata).
+    public mutating func compact(through index: UInt64, data: [UInt8]) throws(RaftError) -> Snapshot {
+        Snapshot(metadata: try compact(through: index), data: data)
     }
 }

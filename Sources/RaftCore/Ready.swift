@@ -31,7 +31,7 @@ public struct Ready: Sendable {
     /// Answers to ``RaftNode/readIndex(context:)``.
     public var readStates: [ReadState] = []
     /// The log has grown past the snapshot threshold: the application should take a snapshot
-    /// (``RaftNode/compact(through:data:)``).
+    /// (``RaftNode/compact(through:)``) and store it.
     public var shouldSnapshot = false
     /// Whether step 1 needs an fsync: entries, a snapshot, or a new term or vote. A change of the
     /// commit index alone may be written without one (it is recovered from the log otherwise).
@@ -54,7 +54,7 @@ public struct Ready: Sendable {
 /// sends it with ``message(carrying:)``. A snapshot taken since may have replaced the one named
 /// here: sending it instead is sound, as its own metadata travels with it (the follower installs
 /// and acknowledges what it got). The stored snapshot is never older than `metadata`: a snapshot
-/// is stored before the next ``RaftNode/ready()`` (``RaftNode/compact(through:data:)``, or step 1
+/// is stored before the next ``RaftNode/ready()`` (``RaftNode/compact(through:)``, or step 1
 /// for one installed from a leader).
 public struct SnapshotSend: Sendable, Hashable {
     /// The leader (this node).

@@ -68,6 +68,25 @@ struct RaftEdgeCaseTests {
         #expect(throws: RaftError.self) { try node.compact(through: node.appliedIndex + 5, data: []) }
     }
 
+    @Test("compacting without the data gives the metadata (index, term, configuration there) and drops the log")
+    func compactTakesNoData() throws {
+        var node = try RaftNode(id: n1, options: RaftOptions(), state: .bootstrap(voters: [n1]), random: DeterministicRandom(seed: 4))
+        node.campaign()
+        for value in 0..<4 {
+            try node.propose([UInt8(value)])
+            while node.hasReady { node.advance(node.ready()) }
+        }
+        let applied = node.appliedIndex
+        let metadata: SnapshotMetadata = try node.compact(through: applied - 1)
+        #expect(metadata == SnapshotMetadata(index: applied - 1, term: node.term, config: ClusterConfig(voters: [n1])))
+        #expect(node.snapshotIndex == applied - 1)
+        #expect(node.firstIndex == applied)
+        #expect(throws: RaftError.self) { try node.compact(through: applied - 1) }
+        // The form with data gives the same metadata.
+        let snapshot = try node.compact(through: applied, data: [7])
+        #expect(snapshot.metadata.index == applied && snapshot.metadata.config == metadata.config && snapshot.data == [7])
+    }
+
     @Test("large entries ask for a snapshot once their bytes reach the size threshold, long before the count")
     func snapshotSuggestedBySize() throws {
         var options = RaftOptions()

@@ -16,7 +16,20 @@ public protocol RaftStateMachine: Sendable {
     /// followers too far behind).
     func takeSnapshot() -> [UInt8]
 
+    /// The state as of the last applied entry, as a source the shell writes straight to the
+    /// snapshot file in parts (see ``SnapshotSource``). The shell calls it on its thread and
+    /// writes the source before it applies anything more; the source should still read a
+    /// consistent view (a copy-on-write value), since other tasks may hold the state too. The
+    /// default takes ``takeSnapshot()`` (one buffer the size of the state); implement it so a
+    /// snapshot costs no such buffer.
+    func snapshotSource() -> SnapshotSource
+
     /// Replaces the whole state with a snapshot taken by ``takeSnapshot()`` (on this node or the
     /// leader). Throwing stops the node: the snapshot cannot be trusted.
     func restore(from snapshot: [UInt8]) throws
+}
+
+extension RaftStateMachine {
+    /// ``takeSnapshot()``, written as one part.
+    public func snapshotSource() -> SnapshotSource { SnapshotSource(takeSnapshot()) }
 }

@@ -159,20 +159,23 @@ final class ShellDriver {
         }
     }
 
+    /// Compacts the log through the applied index: the core records the snapshot's metadata,
+    /// and the state machine's snapshot is written straight to the snapshot file in parts (no
+    /// buffer of the state's size is built).
     private func takeSnapshot() {
         let index = node.appliedIndex
         guard index > node.snapshotIndex else { return }
-        let data = stateMachine.takeSnapshot()
-        guard data.count <= RaftCodec.maxSnapshotSize else {
+        let source = stateMachine.snapshotSource()
+        guard source.count <= RaftCodec.maxSnapshotSize else {
             // Stored, it could not be read back: the node would not restart. Keep the log instead.
-            logger.error("not compacting the log through index \(index): the state machine's snapshot is \(data.count) bytes, "
+            logger.error("not compacting the log through index \(index): the state machine's snapshot is \(source.count) bytes, "
                 + "over the limit of \(RaftCodec.maxSnapshotSize) bytes")
             return
         }
         do {
-            let snapshot = try node.compact(through: index, data: data)
-            try storage.saveSnapshot(snapshot)
-            logger.debug("compacted the log through index \(index)")
+            let metadata = try node.compact(through: index)
+            try storage.saveSnapshot(metadata, data: source)
+            logger.debug("compacted the log through index \(index) (a snapshot of \(source.count) bytes)")
         } catch {
             stop(because: "taking a snapshot at index \(index) failed: \(error)")
         }

@@ -63,10 +63,17 @@ public final class DurableRaftStorage: RaftStorage {
         }
     }
 
-    public func saveSnapshot(_ snapshot: Snapshot) throws(RaftError) {
+    /// Writes the snapshot file straight from `data`, in its parts (the state is never joined in
+    /// one buffer), then drops the WAL segments it covers.
+    public func saveSnapshot(_ metadata: SnapshotMetadata, data: SnapshotSource) throws(RaftError) {
         try wal.sync()
-        try SnapshotFile(firstSegment: snapshotFirstSegment, snapshot: snapshot).write(to: snapshotPath)
-        try wal.removeSegments(through: snapshot.metadata.index)
+        try SnapshotFile.write(firstSegment: snapshotFirstSegment, metadata: metadata, data: data, to: snapshotPath)
+        try wal.removeSegments(through: metadata.index)
+    }
+
+    /// Stores a snapshot held in one buffer (``saveSnapshot(_:data:)``).
+    public func saveSnapshot(_ snapshot: Snapshot) throws(RaftError) {
+        try saveSnapshot(snapshot.metadata, data: SnapshotSource(snapshot.data))
     }
 
     public func installSnapshot(_ snapshot: Snapshot) throws(RaftError) {
@@ -74,7 +81,7 @@ public final class DurableRaftStorage: RaftStorage {
         // Entries written before this point may belong to another history: start a new segment and
         // record in the snapshot file that older segments no longer count.
         let firstSegment = try wal.rollOver()
-        try SnapshotFile(firstSegment: firstSegment, snapshot: snapshot).write(to: snapshotPath)
+        try SnapshotFile.write(firstSegment: firstSegment, metadata: snapshot.metadata, data: SnapshotSource(snapshot.data), to: snapshotPath)
         snapshotFirstSegment = firstSegment
         try wal.removeSegments(through: 0, before: firstSegment)
     }
@@ -158,45 +165,4 @@ private struct LogRecovery {
 
     /// What was recovered.
     var state: PersistentState { PersistentState(hardState: hard, snapshot: snapshotFile?.snapshot.metadata, entries: replay.entries) }
-}
-
-// MARK: - SnapshotFile
-
-/// The snapshot file: `[u32 CRC-32C of the rest][u64 first WAL segment that still counts]
-/// [snapshot metadata][u32 data length][data]` (the checked-file layout around the first segment
-/// and the encoded snapshot). The data is as large as the node's state, so it is written and read
-/// in place: never joined with its header in a second buffer.
-struct SnapshotFile {
-    var firstSegment: UInt64
-    var snapshot: Snapshot
-
-    /// Replaces `path` with this snapshot atomically.
-    func write(to path: String) throws(RaftError) {
-        var head = ByteWriter()
-        head.u64(firstSegment)
-        RaftCodec.write(snapshot.metadata, to: &head)
-        head.u32(UInt32(truncatingIfNeeded: snapshot.data.count))
-        var prefix = ByteWriter()
-        prefix.u32(CRC32C.checksum(snapshot.data, continuing: CRC32C.checksum(head.bytes)))
-        prefix.bytes.append(contentsOf: head.bytes)
-        try FileIO.writeAtomically(parts: [prefix.bytes, snapshot.data], to: path)
-    }
-
-    /// Reads and checks the file at `path`.
-    static func read(_ path: String) throws(RaftError) -> SnapshotFile {
-        let bytes = try FileIO.readAll(path)
-        guard bytes.count >= 4 else { throw RaftError(.corruptStorage, "\(path): only \(bytes.count) bytes, expected a checksum and a payload") }
-        let stored = bytes[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
-        guard CRC32C.checksum(bytes[4...]) == stored else { throw RaftError(.corruptStorage, "\(path) at offset 4: checksum mismatch") }
-        do throws(RaftError) {
-            var reader = ByteReader(bytes, offset: 4)
-            let first = try reader.u64("first segment")
-            let meta = try RaftCodec.readSnapshotMetadata(&reader)
-            let data = try reader.blob("snapshot data", limit: RaftCodec.maxSnapshotSize)
-            try reader.expectEnd("snapshot")
-            return SnapshotFile(firstSegment: first, snapshot: Snapshot(metadata: meta, data: data))
-        } catch {
-            throw RaftError(.corruptStorage, "\(path): \(error.message)")
-        }
-    }
 }

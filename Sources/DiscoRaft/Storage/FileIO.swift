@@ -33,6 +33,25 @@ enum FileIO {
         }
     }
 
+    /// Writes `bytes` at `offset` (without moving the file position).
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], at offset: Int, path: String) throws(RaftError) {
+        var written = 0
+        while written < bytes.count {
+            let result = bytes.withUnsafeBytes { raw in
+                pwrite(fd, raw.baseAddress.map { $0 + written }, bytes.count - written, off_t(offset + written))
+            }
+            if result < 0 {
+                if errno == EINTR { continue }
+                throw failure("write", path)
+            }
+            written += result
+        }
+    }
+
+    static func rename(_ from: String, to path: String) throws(RaftError) {
+        guard Glibc.rename(from, path) == 0 else { throw failure("rename", from) }
+    }
+
     static func readAll(_ path: String) throws(RaftError) -> [UInt8] {
         let fd = try open(path, flags: O_RDONLY)
         defer { close(fd) }

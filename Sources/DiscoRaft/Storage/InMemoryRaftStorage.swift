@@ -48,7 +48,8 @@ public struct InMemoryRaftStorage: RaftStorage, Sendable {
         unsynced.append(.hardState(RaftCodec.encode(state)))
     }
 
-    public mutating func saveSnapshot(_ snapshot: Snapshot) throws(RaftError) {
+    public mutating func saveSnapshot(_ metadata: SnapshotMetadata, data: SnapshotSource) throws(RaftError) {
+        let snapshot = Snapshot(metadata: metadata, data: try data.bytes())
         try sync()
         snapshotBytes = RaftCodec.encode(snapshot)
         // Rewrite the record list without what the snapshot covers (a compaction).

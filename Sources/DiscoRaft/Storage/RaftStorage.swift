@@ -12,9 +12,11 @@ public protocol RaftStorage {
     mutating func append(_ entries: [Entry]) throws(RaftError)
     /// Records new hard state.
     mutating func setHardState(_ state: HardState) throws(RaftError)
-    /// Stores a snapshot the application took locally and drops the entries it covers, keeping
-    /// the entries after it (log compaction).
-    mutating func saveSnapshot(_ snapshot: Snapshot) throws(RaftError)
+    /// Stores a snapshot the application took locally (``RaftNode/compact(through:)`` gave its
+    /// metadata; `data` writes the state in parts, which durable storage writes straight to the
+    /// file) and drops the entries it covers, keeping the entries after it (log compaction). On
+    /// an error the previous snapshot stays.
+    mutating func saveSnapshot(_ metadata: SnapshotMetadata, data: SnapshotSource) throws(RaftError)
     /// Stores a snapshot received from the leader and discards the whole log: entries after the
     /// snapshot's index may belong to another history and must not survive a restart.
     mutating func installSnapshot(_ snapshot: Snapshot) throws(RaftError)
@@ -26,6 +28,11 @@ public protocol RaftStorage {
 }
 
 extension RaftStorage {
+    /// Stores a snapshot held in one buffer (``saveSnapshot(_:data:)``).
+    public mutating func saveSnapshot(_ snapshot: Snapshot) throws(RaftError) {
+        try saveSnapshot(snapshot.metadata, data: SnapshotSource(snapshot.data))
+    }
+
     /// Persists what a ``Ready`` asks for, in the required order, and syncs once if it must
     /// (a commit-only change is left for the next sync).
     public mutating func persist(_ ready: Ready) throws(RaftError) {

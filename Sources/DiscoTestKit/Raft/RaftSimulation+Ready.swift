@@ -95,8 +95,12 @@ extension RaftSimulation {
             if ready.shouldSnapshot, nodes[position].appliedIndex > core.snapshotIndex {
                 let data = Self.encodeState(index: nodes[position].appliedIndex, hash: nodes[position].stateHash)
                 do {
-                    let snapshot = try core.compact(through: nodes[position].appliedIndex, data: data)
-                    try nodes[position].storage.saveSnapshot(snapshot)
+                    // As the node shell does: the core gives the metadata, the state is written in parts.
+                    let metadata = try core.compact(through: nodes[position].appliedIndex)
+                    let source = SnapshotSource(count: data.count) { write throws(RaftError) in
+                        for start in stride(from: 0, to: data.count, by: 5) { try write(Array(data[start..<min(start + 5, data.count)])) }
+                    }
+                    try nodes[position].storage.saveSnapshot(metadata, data: source)
                 } catch {
                     checker.fail("compaction at \(name) failed: \(error)")
                 }

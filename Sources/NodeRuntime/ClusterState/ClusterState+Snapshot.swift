@@ -39,12 +39,41 @@ extension ClusterState {
 
     // MARK: Encoding
 
-    /// The whole state as snapshot bytes, written into one buffer of the exact size: the
-    /// events (most of the state) are copied once, with no growing buffer and no second copy
-    /// of the body (a snapshot is as large as the event window, and is taken while the state
-    /// and the previous snapshot are held).
+    /// The size of the snapshot parts are written in (``writeSnapshot(partSize:_:)``).
+    public static let snapshotPartSize = 64 << 10
+
+    /// The whole state as snapshot bytes, in one buffer of the exact size (the parts of
+    /// ``writeSnapshot(partSize:_:)`` joined).
     public func snapshotBytes() -> [UInt8] {
-        // The small parts first, so the events can go straight into a buffer of the right size.
+        let layout = snapshotLayout()
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(layout.count)
+        Self.writeSnapshot(layout, events: events, partSize: Self.snapshotPartSize) { (part: [UInt8]) in bytes.append(contentsOf: part) }
+        return bytes
+    }
+
+    /// The snapshot as a source that writes it in parts of about `partSize` bytes (one event
+    /// larger than that makes its part larger): the events, most of the state, are copied into
+    /// one part at a time, never all into one buffer. Its size is known before it is written; the
+    /// source keeps this state (a copy-on-write value) until it is dropped. The members,
+    /// idempotency keys and key-value entries are encoded here, once, as two parts.
+    public func snapshotSource(partSize: Int = ClusterState.snapshotPartSize) -> SnapshotSource {
+        let layout = snapshotLayout()
+        let events = events
+        return SnapshotSource(count: layout.count) { write throws(RaftError) in
+            try Self.writeSnapshot(layout, events: events, partSize: partSize, write)
+        }
+    }
+
+    /// The parts around the events, and the whole snapshot's size.
+    private struct SnapshotLayout {
+        var head: [UInt8]
+        var tail: [UInt8]
+        var bodyLength: Int
+        var count: Int { ClusterState.snapshotHeaderBytes + bodyLength + 4 }
+    }
+
+    private func snapshotLayout() -> SnapshotLayout {
         var head = ClusterByteWriter()
         if let cluster, let epoch {
             head.bool(true)
@@ -68,24 +97,34 @@ extension ClusterState {
         }
         keyValues.encode(into: &tail)
         // Per event: index u64, timeMillis i64, data u32 + bytes.
-        let bodyLength = head.bytes.count + events.count * 20 + eventBytes + tail.bytes.count
-        var output = ClusterByteWriter()
-        output.bytes.reserveCapacity(Self.snapshotHeaderBytes + bodyLength + 4)
-        output.bytes.append(contentsOf: Self.snapshotMagic)
-        output.u8(Self.snapshotVersion)
-        output.u64(UInt64(bodyLength))
-        output.bytes.append(contentsOf: head.bytes)
-        for event in events {
-            output.u64(event.index)
-            output.i64(event.timeMillis)
-            output.blob(event.data)
+        return SnapshotLayout(head: head.bytes, tail: tail.bytes,
+                              bodyLength: head.bytes.count + events.count * 20 + eventBytes + tail.bytes.count)
+    }
+
+    private static func writeSnapshot<Failure: Error>(_ layout: SnapshotLayout, events: [ClusterEvent], partSize: Int,
+                                                      _ emit: ([UInt8]) throws(Failure) -> Void) throws(Failure) {
+        var checksum: UInt32 = 0
+        var part = ClusterByteWriter()
+        part.bytes.reserveCapacity(min(layout.count, 2 * partSize))
+        func flush(atLeast threshold: Int) throws(Failure) {
+            guard part.bytes.count >= threshold else { return }
+            checksum = CRC32C.checksum(part.bytes, continuing: checksum)
+            try emit(part.bytes)
+            part.bytes.removeAll(keepingCapacity: true)
         }
-        output.bytes.append(contentsOf: tail.bytes)
-        // The length written is the one computed; this keeps the header right if they ever differ.
-        let written = UInt64(output.bytes.count - Self.snapshotHeaderBytes)
-        for position in 0..<8 { output.bytes[5 + position] = UInt8(truncatingIfNeeded: written >> UInt64(56 - 8 * position)) }
-        output.u32(CRC32C.checksum(output.bytes))
-        return output.bytes
+        part.bytes.append(contentsOf: snapshotMagic)
+        part.u8(snapshotVersion)
+        part.u64(UInt64(layout.bodyLength))
+        part.bytes.append(contentsOf: layout.head)
+        for event in events {
+            try flush(atLeast: max(partSize, 1))
+            part.u64(event.index)
+            part.i64(event.timeMillis)
+            part.blob(event.data)
+        }
+        part.bytes.append(contentsOf: layout.tail)
+        part.u32(CRC32C.checksum(part.bytes, continuing: checksum))
+        try emit(part.bytes)
     }
 
     // MARK: Decoding

@@ -20,7 +20,7 @@ public enum ClusterStateChange: Hashable, Sendable {
 /// (``result(at:)``), long-poll the event log (``waitForEvents(since:limit:timeout:)``) and
 /// follow membership changes (``changes()``).
 ///
-/// Raft's driver thread calls ``apply(_:)``, ``takeSnapshot()`` and ``restore(from:)``; every
+/// Raft's driver thread calls ``apply(_:)``, ``snapshotSource()`` and ``restore(from:)``; every
 /// other method is safe from any thread or task. An entry that does not decode is skipped,
 /// logged and counted (``undecodableEntries``), so a bad proposal cannot stop the node.
 public final class ClusterStateMachine: RaftStateMachine {
@@ -119,6 +119,14 @@ public final class ClusterStateMachine: RaftStateMachine {
     /// The whole state, encoded (see ``ClusterState/snapshotBytes()``).
     public func takeSnapshot() -> [UInt8] {
         guarded.withLock { $0.state }.snapshotBytes()
+    }
+
+    /// The whole state as a source the Raft shell writes straight to the snapshot file in parts
+    /// of ``ClusterState/snapshotPartSize`` bytes: a copy of the state (copy-on-write: it shares
+    /// the events, and stays the state at this index while entries are applied after it), never
+    /// encoded into one buffer.
+    public func snapshotSource() -> SnapshotSource {
+        guarded.withLock { $0.state }.snapshotSource()
     }
 
     /// Replaces the whole state with a snapshot; throws ``ClusterCodingError`` when it is corrupt

@@ -33,12 +33,13 @@ extension NodeProcessTests {
 
         /// A node with an 8 MiB window, written with four windows of 3.5 KB events (posted one
         /// after another, so what is in flight is the same on any machine), peaks at less than
-        /// five times the window above where it started. It peaked at about ten: the Raft log kept
-        /// 8192 entries (28 MiB of these events) until a snapshot, and a snapshot was built in a
-        /// growing buffer, copied whole, and copied twice more to be written; then at 4.4 to 4.6
-        /// while the Raft core kept the last snapshot's data (3.5 to 4.4 since it keeps only the
-        /// metadata). The window then survives a restart exactly, read back from the snapshot
-        /// written in parts.
+        /// three and a quarter times the window above where it started. It peaked at about ten:
+        /// the Raft log kept 8192 entries (28 MiB of these events) until a snapshot, and a
+        /// snapshot was built in a growing buffer, copied whole, and copied twice more to be
+        /// written; then at 4.4 to 4.6 while the Raft core kept the last snapshot's data, 3.5 to
+        /// 4.5 while a new snapshot was built in one buffer of its size, and 2.3 to 2.7 since it
+        /// is written to the file in 64 KiB parts. The window then survives a restart exactly,
+        /// read back from the snapshot written in parts.
         @Test func aFullWindowPeaksAtAFewTimesItsSize() async throws {
             try await DiscodCluster.with("evmemory") { cluster in
                 let node = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: ["-events-retain-bytes", "8MiB"])
@@ -74,7 +75,7 @@ extension NodeProcessTests {
                     throw NodeTestFailure("\(error); last /status: \(lastStatus)")
                 }
                 #expect(retained <= Self.window && retained > Self.window - 2 * event.utf8.count, "retained \(retained) bytes")
-                #expect(peak - before < 5 * Self.window,
+                #expect(peak - before < 13 * Self.window / 4,
                         "RSS peaked at \(peak >> 20) MiB from \(before >> 20) MiB with a window of \(Self.window >> 20) MiB")
 
                 let kept = try await Self.window(of: node)

@@ -1,0 +1,72 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#endif
+import DiscoCore
+import DiscoSystem
+
+// MARK: - SnapshotFile
+
+/// The snapshot file: `[u32 CRC-32C of the rest][u64 first WAL segment that still counts]
+/// [snapshot metadata][u32 data length][data]` (the checked-file layout around the first segment
+/// and the encoded snapshot). The data is as large as the node's state, so it is written as its
+/// source produces it, part by part, and read in place: never joined with its header in a second
+/// buffer.
+struct SnapshotFile {
+    var firstSegment: UInt64
+    var snapshot: Snapshot
+
+    /// Replaces `path` with a snapshot file atomically: a temporary file gets a zero checksum,
+    /// the header and the data's parts as they come (the checksum computed along), then the
+    /// checksum in its place; it is fsynced, renamed over `path`, and the directory fsynced. A
+    /// crash or failure at any point leaves the old file whole.
+    static func write(firstSegment: UInt64, metadata: SnapshotMetadata, data: SnapshotSource,
+                      to path: String) throws(RaftError) {
+        guard data.count <= RaftCodec.maxSnapshotSize else {
+            throw RaftError(.invalidArgument, "a snapshot of \(data.count) bytes is over the limit of \(RaftCodec.maxSnapshotSize) bytes")
+        }
+        var head = ByteWriter()
+        head.u64(firstSegment)
+        RaftCodec.write(metadata, to: &head)
+        head.u32(UInt32(truncatingIfNeeded: data.count))
+        let temporary = path + ".tmp"
+        try FileIO.remove(temporary)
+        let fd = try FileIO.open(temporary, flags: O_WRONLY | O_CREAT | O_TRUNC)
+        do throws(RaftError) {
+            try FileIO.writeAll(fd, [0, 0, 0, 0] + head.bytes, path: temporary)
+            var checksum = CRC32C.checksum(head.bytes)
+            try data.write { part throws(RaftError) in
+                try FileIO.writeAll(fd, part, path: temporary)
+                checksum = CRC32C.checksum(part, continuing: checksum)
+            }
+            var prefix = ByteWriter()
+            prefix.u32(checksum)
+            try FileIO.writeAll(fd, prefix.bytes, at: 0, path: temporary)
+            try FileIO.sync(fd, path: temporary)
+        } catch {
+            close(fd)
+            try? FileIO.remove(temporary)
+            throw error
+        }
+        close(fd)
+        try FileIO.rename(temporary, to: path)
+        try FileIO.syncDirectory(DurableFile.directory(of: path))
+    }
+
+    /// Reads and checks the file at `path`.
+    static func read(_ path: String) throws(RaftError) -> SnapshotFile {
+        let bytes = try FileIO.readAll(path)
+        guard bytes.count >= 4 else { throw RaftError(.corruptStorage, "\(path): only \(bytes.count) bytes, expected a checksum and a payload") }
+        let stored = bytes[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard CRC32C.checksum(bytes[4...]) == stored else { throw RaftError(.corruptStorage, "\(path) at offset 4: checksum mismatch") }
+        do throws(RaftError) {
+            var reader = ByteReader(bytes, offset: 4)
+            let first = try reader.u64("first segment")
+            let meta = try RaftCodec.readSnapshotMetadata(&reader)
+            let data = try reader.blob("snapshot data", limit: RaftCodec.maxSnapshotSize)
+            try reader.expectEnd("snapshot")
+            return SnapshotFile(firstSegment: first, snapshot: Snapshot(metadata: meta, data: data))
+        } catch {
+            throw RaftError(.corruptStorage, "\(path): \(error.message)")
+        }
+    }
+}

@@ -84,4 +84,32 @@ struct SnapshotSourceStorageTests {
         try memory.saveSnapshot(metadata, data: source(data, parts: 999))
         #expect(try memory.storedSnapshot() == Snapshot(metadata: metadata, data: data))
     }
+
+    @Test("a snapshot larger than the header read comes back whole; a flipped data byte or a cut file is refused")
+    func largeSnapshotReadsBackAndIsChecked() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let large = (0..<300_000).map { UInt8(truncatingIfNeeded: $0 &* 13 &+ $0 >> 9) }
+        let path = directory.path + "/snapshot"
+        do {
+            let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.appendAndSync(entries(1...20, term: 2))
+            try storage.saveSnapshot(metadata, data: source(large, parts: 65_536))
+            #expect(try storage.storedSnapshot() == Snapshot(metadata: metadata, data: large))
+        }
+        var bytes = try Array(Data(contentsOf: URL(fileURLWithPath: path)))
+        bytes[bytes.count - 1000] ^= 0x40
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(throws: RaftError.self) { try DurableRaftStorage(directory: directory.path) }
+        do {
+            _ = try DurableRaftStorage(directory: directory.path)
+        } catch {
+            #expect(error.message.contains("checksum mismatch"), "\(error)")
+        }
+        bytes[bytes.count - 1000] ^= 0x40
+        try Data(bytes.dropLast(10)).write(to: URL(fileURLWithPath: path))
+        #expect(throws: RaftError.self) { try DurableRaftStorage(directory: directory.path) }
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        #expect(try DurableRaftStorage(directory: directory.path).storedSnapshot() == Snapshot(metadata: metadata, data: large))
+    }
 }

@@ -52,6 +52,35 @@ enum FileIO {
         guard Glibc.rename(from, path) == 0 else { throw failure("rename", from) }
     }
 
+    /// Reads until `buffer` is full or the file ends; returns how many bytes were read.
+    static func read(_ fd: Int32, into buffer: UnsafeMutableRawBufferPointer, path: String) throws(RaftError) -> Int {
+        var filled = 0
+        while filled < buffer.count {
+            let count = Glibc.read(fd, buffer.baseAddress.map { $0 + filled }, buffer.count - filled)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw failure("read", path)
+            }
+            if count == 0 { break }
+            filled += count
+        }
+        return filled
+    }
+
+    /// Reads up to `count` bytes (fewer where the file ends).
+    static func read(_ fd: Int32, count: Int, path: String) throws(RaftError) -> [UInt8] {
+        var failure: RaftError?
+        let bytes = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            do throws(RaftError) {
+                initialized = try read(fd, into: UnsafeMutableRawBufferPointer(buffer), path: path)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        return bytes
+    }
+
     static func readAll(_ path: String) throws(RaftError) -> [UInt8] {
         let fd = try open(path, flags: O_RDONLY)
         defer { close(fd) }

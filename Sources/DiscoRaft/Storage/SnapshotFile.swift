@@ -52,8 +52,49 @@ struct SnapshotFile {
         try FileIO.syncDirectory(DurableFile.directory(of: path))
     }
 
-    /// Reads and checks the file at `path`.
+    /// Reads and checks the file at `path`. The data is read straight into its own buffer (the
+    /// state's size, once): the header is read first, then the rest of the file into the data.
+    /// A file whose header does not parse, or whose size disagrees with it, is read whole to say
+    /// what is wrong with it.
     static func read(_ path: String) throws(RaftError) -> SnapshotFile {
+        let fd = try FileIO.open(path, flags: O_RDONLY)
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw FileIO.failure("fstat", path) }
+        let size = Int(info.st_size)
+        let head = try FileIO.read(fd, count: min(size, 64 << 10), path: path)
+        guard head.count > 4 else { return try readWhole(path) }
+        var reader = ByteReader(head, offset: 4)
+        guard let first = try? reader.u64("first segment"), let meta = try? RaftCodec.readSnapshotMetadata(&reader),
+              let length = try? reader.u32("snapshot data length"), Int(length) <= RaftCodec.maxSnapshotSize,
+              reader.offset + Int(length) == size else {
+            return try readWhole(path)
+        }
+        let dataStart = reader.offset
+        let inHead = head.count - dataStart
+        var failure: RaftError?
+        let data = [UInt8](unsafeUninitializedCapacity: Int(length)) { buffer, initialized in
+            head.withUnsafeBufferPointer { source in
+                for position in 0..<inHead { buffer[position] = source[dataStart + position] }
+            }
+            initialized = inHead
+            do throws(RaftError) {
+                initialized += try FileIO.read(fd, into: UnsafeMutableRawBufferPointer(UnsafeMutableBufferPointer(rebasing: buffer[inHead...])), path: path)
+            } catch {
+                failure = error
+            }
+        }
+        if let failure { throw failure }
+        guard data.count == Int(length) else { return try readWhole(path) }
+        let stored = head[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        guard CRC32C.checksum(data, continuing: CRC32C.checksum(head[4..<dataStart])) == stored else {
+            throw RaftError(.corruptStorage, "\(path) at offset 4: checksum mismatch")
+        }
+        return SnapshotFile(firstSegment: first, snapshot: Snapshot(metadata: meta, data: data))
+    }
+
+    /// Reads the whole file into one buffer and checks it (the data copied out of it).
+    private static func readWhole(_ path: String) throws(RaftError) -> SnapshotFile {
         let bytes = try FileIO.readAll(path)
         guard bytes.count >= 4 else { throw RaftError(.corruptStorage, "\(path): only \(bytes.count) bytes, expected a checksum and a payload") }
         let stored = bytes[0..<4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }

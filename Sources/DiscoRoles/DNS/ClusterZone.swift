@@ -6,6 +6,9 @@ import NodeRuntime
 
 // MARK: - From the cluster to a zone
 
+/// Resolves a host name to its addresses, sorted and de-duplicated; throws when it cannot.
+typealias HostNameResolution = @Sendable (String) async throws -> [DNSIPAddress]
+
 /// Builds what the DNS role serves from what the node knows: the replicated member records
 /// (addresses, API ports, roles), SWIM's view of who is alive, and the leader.
 enum ClusterZone {

@@ -42,10 +42,24 @@ public final class DNSRole: Role {
     }
 
     private let state: Mutex<State>
+    /// Resolves the host names members advertise.
+    private let resolve: HostNameResolution
 
-    public init(_ configuration: DNSRoleConfiguration) {
+    /// A role serving `configuration`, resolving the host names members advertise with the system resolver.
+    public convenience init(_ configuration: DNSRoleConfiguration) {
+        self.init(configuration, resolve: DNSRole.systemResolve)
+    }
+
+    /// A role resolving member host names with `resolve` (tests).
+    init(_ configuration: DNSRoleConfiguration, resolve: @escaping HostNameResolution) {
         self.configuration = configuration
+        self.resolve = resolve
         state = Mutex(State(unknown: UnknownMembers(grace: configuration.unknownMemberGrace)))
+    }
+
+    /// The system resolver (`getaddrinfo`: `/etc/hosts`, nsswitch, resolv.conf).
+    static let systemResolve: HostNameResolution = { host in
+        Array(Set(try await SocketAddress.resolveAsync(host: host, port: 0).compactMap { DNSIPAddress(bytes: $0.addressBytes) })).sorted()
     }
 
     // MARK: Running
@@ -69,23 +83,19 @@ public final class DNSRole: Role {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await members in context.membershipChanges() {
-                        self.state.withLock { $0.members = members }
+                        self.membersChanged(members)
                         rebuild.yield()
                     }
                 }
                 group.addTask {
                     for await members in context.gossipChanges() {
-                        let gossip = Dictionary(members.map { ($0.id, $0.state) }, uniquingKeysWith: { first, _ in first })
-                        self.state.withLock { state in
-                            state.gossip = gossip
-                            state.unknown.heard(gossip.keys)
-                        }
+                        self.gossipChanged(members)
                         rebuild.yield()
                     }
                 }
                 group.addTask {
                     for await leadership in context.leadershipChanges() {
-                        self.state.withLock { $0.leader = leadership.leader }
+                        self.leaderChanged(leadership.leader)
                         rebuild.yield()
                     }
                 }
@@ -111,8 +121,51 @@ public final class DNSRole: Role {
         await server.stop()
     }
 
+    // MARK: The view
+
+    /// The member records changed.
+    func membersChanged(_ members: [ClusterMember]) {
+        state.withLock { $0.members = members }
+    }
+
+    /// SWIM's view changed.
+    func gossipChanged(_ members: [MembershipMember]) {
+        let gossip = Dictionary(members.map { ($0.id, $0.state) }, uniquingKeysWith: { first, _ in first })
+        state.withLock { state in
+            state.gossip = gossip
+            state.unknown.heard(gossip.keys)
+        }
+    }
+
+    /// The leader changed.
+    func leaderChanged(_ leader: NodeID?) {
+        state.withLock { $0.leader = leader }
+    }
+
+    // MARK: Rebuilding
+
     /// Builds a snapshot from the current view and swaps it in.
     private func rebuild(_ server: DNSServer, local: NodeID, logger: Logger) async {
+        let (zone, source) = await buildZone(local: local)
+        server.update(zone)
+        let served = source.members.filter(\.state.isServed).count
+        let omissions = zone.omissions.map(\.description)
+        let changed = state.withLock { state -> Bool in
+            defer {
+                state.served = served
+                state.omissions = omissions
+                state.rebuilds += 1
+            }
+            return state.served != served || state.omissions != omissions
+        }
+        if changed {
+            logger.info("zone \(configuration.zone.domain) serial \(source.serial): \(served) of \(source.members.count) members served, leader \(source.leader?.rawValue ?? "none")"
+                + (omissions.isEmpty ? "" : "; left out: \(omissions.joined(separator: "; "))"))
+        }
+    }
+
+    /// A snapshot of the current view, and what it was built from.
+    func buildZone(local: NodeID) async -> (DNSZone, DNSZoneSource) {
         let now = ContinuousClock.now
         let (members, gossip, unknownServed, leader, serial) = state.withLock { state in
             state.serial &+= 1
@@ -126,29 +179,13 @@ public final class DNSRole: Role {
         for member in members {
             guard let host = (try? PeerAddress(parsing: member.apiAddress))?.host, ClusterZone.numericAddress(host) == nil,
                   resolved[host] == nil else { continue }
-            let addresses = (try? await SocketAddress.resolveAsync(host: host, port: 0)) ?? []
-            resolved[host] = Array(Set(addresses.compactMap { DNSIPAddress(bytes: $0.addressBytes) })).sorted()
+            resolved[host] = (try? await resolve(host)) ?? []
         }
         let source = ClusterZone.source(members: members, gossip: gossip, unknownServed: unknownServed, local: local, leader: leader,
                                         serial: serial) { host in
             ClusterZone.numericAddress(host).map { [$0] } ?? resolved[host] ?? []
         }
-        let zone = DNSZone(settings: configuration.zone, source: source)
-        server.update(zone)
-        let served = source.members.filter(\.state.isServed).count
-        let omissions = zone.omissions.map(\.description)
-        let changed = state.withLock { state -> Bool in
-            defer {
-                state.served = served
-                state.omissions = omissions
-                state.rebuilds += 1
-            }
-            return state.served != served || state.omissions != omissions
-        }
-        if changed {
-            logger.info("zone \(configuration.zone.domain) serial \(serial): \(served) of \(members.count) members served, leader \(leader?.rawValue ?? "none")"
-                + (omissions.isEmpty ? "" : "; left out: \(omissions.joined(separator: "; "))"))
-        }
+        return (DNSZone(settings: configuration.zone, source: source), source)
     }
 
     private func consumed(_ event: ClusterEvent, logger: Logger) {

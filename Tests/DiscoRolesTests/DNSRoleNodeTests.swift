@@ -86,6 +86,25 @@ import Testing
         await client.shutdown()
     }
 
+    /// A program embedding the node may end it by cancelling the task that runs it, with no
+    /// graceful shutdown: the role's `server.stop()` came after `cancelOnGracefulShutdown` and was
+    /// skipped, and the role (which the program keeps) held the server, so the port stayed bound.
+    @Test func cancellingTheNodeTaskClosesTheDNSPort() async throws {
+        let configuration = try RoleTestNode.configuration(id: "k1")
+        let role = try Self.dnsRole()
+        let running = try await RoleTestNode.start(configuration, roles: [role])
+        defer { running.removeDirectory() }
+        try await waitUntil("the zone to hold k1", timeout: .seconds(120)) {
+            (try? await dig(Self.port(role), "k1.node.disco.test")) == ["127.0.0.1"]
+        }
+        let port = Self.port(role)
+        #expect(!FreePort.isFree(port))
+        _ = await running.cancel()
+        try await waitUntil("the DNS port to be free again", timeout: .seconds(60)) { FreePort.isFree(port) }
+        #expect(role.addresses.isEmpty, "the role no longer holds the server")
+        #expect(await role.readinessProblem() != nil)
+    }
+
     /// `-node-id` takes any ID without whitespace or control characters, up to 256 bytes; the
     /// dns role's consumer (named after the node) must not make such a node fail.
     @Test func aNodeWhoseIDIsNoConsumerNameStillServesAndConsumes() async throws {

@@ -78,7 +78,22 @@ public final class DNSRole: Role {
         }
         context.logger.info("serving \(configuration.zone.domain) over UDP and TCP on "
             + server.localAddresses.map(\.description).joined(separator: ", "))
+        // Every way out stops the server: a graceful shutdown, the task's cancellation (which
+        // `cancelOnGracefulShutdown` may rethrow as the operation's `CancellationError`) and an
+        // error. Otherwise the role keeps the server and its port stays bound.
+        do {
+            try await serve(server, context: context)
+        } catch {
+            await stop(server)
+            throw error
+        }
+        await stop(server)
+    }
+
+    /// Feeds the server until a graceful shutdown (returns) or cancellation (may throw).
+    private func serve(_ server: DNSServer, context: RoleContext) async throws {
         let (rebuilds, rebuild) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        defer { rebuild.finish() }
         _ = try await cancelOnGracefulShutdown { [self] in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -116,7 +131,10 @@ public final class DNSRole: Role {
                 try await group.waitForAll()
             }
         }
-        rebuild.finish()
+    }
+
+    /// Lets go of the server and closes its sockets.
+    private func stop(_ server: DNSServer) async {
         state.withLock { $0.server = nil }
         await server.stop()
     }

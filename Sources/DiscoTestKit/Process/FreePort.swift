@@ -35,6 +35,16 @@ public enum FreePort {
         throw Failure(description: "no port in \(range.lowerBound)...\(range.upperBound) free for both TCP and UDP on 127.0.0.1")
     }
 
+    /// Whether `port` on 127.0.0.1 can be bound now for both TCP and UDP (a server that held it
+    /// has let it go).
+    public static func isFree(_ port: UInt16) -> Bool {
+        guard let tcp = try? bound(type: Int32(SOCK_STREAM.rawValue), port: port) else { return false }
+        defer { close(tcp.fd) }
+        guard let udp = try? bound(type: Int32(SOCK_DGRAM.rawValue), port: port) else { return false }
+        close(udp.fd)
+        return true
+    }
+
     /// Ports below the ephemeral range: 20000 up to the range's start (32767 by default).
     static let candidateRange: ClosedRange<UInt16> = {
         let ephemeralStart = ephemeralRangeStart() ?? 32768

@@ -55,6 +55,14 @@ struct RoleTestNode {
         return await task.value
     }
 
+    /// Cancels the task running the node (no graceful shutdown, as a program embedding the node
+    /// may); returns what `run()` threw.
+    @discardableResult
+    func cancel() async -> (any Error)? {
+        task.cancel()
+        return await task.value
+    }
+
     func removeDirectory() { try? FileManager.default.removeItem(atPath: configuration.dataDirectory) }
 
     /// `GET path` on the node's API, parsed.

@@ -42,8 +42,10 @@ public final class DNSRole: Role {
     }
 
     private let state: Mutex<State>
-    /// Resolves the host names members advertise.
-    private let resolve: HostNameResolution
+    /// The addresses of the host names members advertise.
+    private let hostAddresses: MemberHostAddresses
+    /// Asks the running role for a rebuild (a lookup answered after its rebuild gave up on it).
+    private let rebuildRequests = RebuildRequests()
 
     /// A role serving `configuration`, resolving the host names members advertise with the system resolver.
     public convenience init(_ configuration: DNSRoleConfiguration) {
@@ -53,7 +55,9 @@ public final class DNSRole: Role {
     /// A role resolving member host names with `resolve` (tests).
     init(_ configuration: DNSRoleConfiguration, resolve: @escaping HostNameResolution) {
         self.configuration = configuration
-        self.resolve = resolve
+        let requests = rebuildRequests
+        hostAddresses = MemberHostAddresses(timeout: configuration.hostLookupTimeout, staleLimit: configuration.staleHostAddressLimit,
+                                            resolve: resolve, lateAnswer: { requests.request() })
         state = Mutex(State(unknown: UnknownMembers(grace: configuration.unknownMemberGrace)))
     }
 
@@ -93,7 +97,11 @@ public final class DNSRole: Role {
     /// Feeds the server until a graceful shutdown (returns) or cancellation (may throw).
     private func serve(_ server: DNSServer, context: RoleContext) async throws {
         let (rebuilds, rebuild) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        defer { rebuild.finish() }
+        rebuildRequests.set(rebuild)
+        defer {
+            rebuildRequests.set(nil)
+            rebuild.finish()
+        }
         _ = try await cancelOnGracefulShutdown { [self] in
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
@@ -118,11 +126,13 @@ public final class DNSRole: Role {
                     for await _ in rebuilds { await self.rebuild(server, local: context.nodeID, logger: context.logger) }
                 }
                 group.addTask {
-                    // A member gossip does not know leaves the zone when its grace ends.
+                    // A member gossip does not know leaves the zone when its grace ends, and a host
+                    // name whose lookups fail loses its last addresses when they grow too old.
                     while true {
                         try await Task.sleep(for: .seconds(1))
                         let now = ContinuousClock.now
-                        if let due = self.state.withLock({ $0.nextUnknownExpiry }), now >= due { rebuild.yield() }
+                        let due = [self.state.withLock { $0.nextUnknownExpiry }, self.hostAddresses.nextStaleExpiry()].compactMap(\.self).min()
+                        if let due, now >= due { rebuild.yield() }
                     }
                 }
                 group.addTask {
@@ -192,13 +202,13 @@ public final class DNSRole: Role {
             state.nextUnknownExpiry = state.unknown.nextExpiry(after: now)
             return (state.members, state.gossip, served, state.leader, state.serial)
         }
-        // Members advertised by host name are served at the addresses the name resolves to.
-        var resolved: [String: [DNSIPAddress]] = [:]
-        for member in members {
-            guard let host = (try? PeerAddress(parsing: member.apiAddress))?.host, ClusterZone.numericAddress(host) == nil,
-                  resolved[host] == nil else { continue }
-            resolved[host] = (try? await resolve(host)) ?? []
-        }
+        // Members advertised by host name are served at the addresses the name resolves to
+        // (every name at once, each waited for at most hostLookupTimeout; see MemberHostAddresses).
+        let hosts = Set(members.compactMap { member -> String? in
+            guard let host = (try? PeerAddress(parsing: member.apiAddress))?.host, ClusterZone.numericAddress(host) == nil else { return nil }
+            return host
+        })
+        let resolved = await hostAddresses.addresses(of: hosts)
         let source = ClusterZone.source(members: members, gossip: gossip, unknownServed: unknownServed, local: local, leader: leader,
                                         serial: serial) { host in
             ClusterZone.numericAddress(host).map { [$0] } ?? resolved[host] ?? []
@@ -265,5 +275,20 @@ public final class DNSRole: Role {
 
     private static func escape(_ value: String) -> String {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
+
+// MARK: - Rebuilds asked for from outside the run
+
+/// Where a lookup that ended late asks the running role for a rebuild (nowhere when not running).
+private final class RebuildRequests: Sendable {
+    private let continuation = Mutex<AsyncStream<Void>.Continuation?>(nil)
+
+    func set(_ continuation: AsyncStream<Void>.Continuation?) {
+        self.continuation.withLock { $0 = continuation }
+    }
+
+    func request() {
+        _ = continuation.withLock { $0 }?.yield()
     }
 }

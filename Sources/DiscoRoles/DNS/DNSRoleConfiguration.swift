@@ -13,6 +13,13 @@ public struct DNSRoleConfiguration: Sendable, Hashable {
     /// How long a member in the records that gossip has not heard of is served (one that has
     /// just joined); after that it is not (one that died while this node was down). 30 seconds.
     public var unknownMemberGrace: Duration = .seconds(30)
+    /// How long a rebuild of the zone waits for the lookup of a host name a member advertises
+    /// (names are looked up at once, so one slow or unreachable name delays a rebuild by at most
+    /// this much; its lookup goes on, and the zone is rebuilt when it answers). 2 seconds.
+    public var hostLookupTimeout: Duration = .seconds(2)
+    /// How long a host name whose lookups fail or time out is still served at the addresses of
+    /// its last successful lookup, from when they started failing. 5 minutes.
+    public var staleHostAddressLimit: Duration = .seconds(300)
 
     public init(server: DNSServerConfiguration, zone: DNSZoneSettings) {
         self.server = server

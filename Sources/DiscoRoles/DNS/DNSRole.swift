@@ -146,6 +146,7 @@ public final class DNSRole: Role {
     /// Lets go of the server and closes its sockets.
     private func stop(_ server: DNSServer) async {
         state.withLock { $0.server = nil }
+        hostAddresses.cancelLookups()
         await server.stop()
     }
 

@@ -1,5 +1,6 @@
 import DNSServerCore
 import DiscoDNSMessage
+import DiscoNet
 import Synchronization
 
 // MARK: - The addresses of members' host names
@@ -22,6 +23,9 @@ final class MemberHostAddresses: Sendable {
     private let resolve: HostNameResolution
     private let lateAnswer: @Sendable () -> Void
     private let state = Mutex(State())
+    /// The lookups and wait timers running: the role cancels them when it stops
+    /// (``cancelLookups()``; a lookup blocked in `getaddrinfo` still ends on its own).
+    private let tasks = OwnedTasks()
 
     private struct Entry {
         /// The addresses of the last lookup that succeeded (nil: none has).
@@ -85,7 +89,7 @@ final class MemberHostAddresses: Sendable {
         }
         for start in starts {
             // Not a child task: a lookup that never ends must not keep the rebuild waiting.
-            Task { [self] in
+            tasks.spawn { [self] in
                 let result: Result<[DNSIPAddress], any Error>
                 do {
                     result = .success(try await resolve(start.host))
@@ -170,7 +174,7 @@ final class MemberHostAddresses: Sendable {
                 guard registered else { return continuation.resume() }
                 // Started once the waiter is registered, so its release cannot come first.
                 timer.withLock {
-                    $0 = Task { [self] in
+                    $0 = tasks.start { [self] in
                         try? await Task.sleep(until: deadline)
                         release(number)
                     }
@@ -181,6 +185,11 @@ final class MemberHostAddresses: Sendable {
             release(number)
         }
         timer.withLock { $0?.cancel() }
+    }
+
+    /// Cancels the lookups and timers still running (the role stopped).
+    func cancelLookups() {
+        tasks.cancelAll()
     }
 
     /// Resumes waiter `number` if it still waits.

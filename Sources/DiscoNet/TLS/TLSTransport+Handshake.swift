@@ -167,6 +167,16 @@ extension TLSTransport {
         if notify { handler?.transportReady([.hangUp, .readable, .writable]) }
     }
 
+    /// Marks the connection broken when `code` (from `SSL_get_error`) is a fatal error:
+    /// OpenSSL forbids `SSL_shutdown` after `SSL_ERROR_SYSCALL` or `SSL_ERROR_SSL`. Only the
+    /// codes that leave the connection usable (waiting, or a received close_notify) do not.
+    func noteFatal(_ code: Int32) {
+        switch code {
+        case SSL_ERROR_NONE, SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE, SSL_ERROR_ZERO_RETURN: break
+        default: sslBroken = true
+        }
+    }
+
     /// The peer hung up: if it sent an alert first (TLS 1.3 servers refuse a client certificate
     /// only after the client has finished its handshake), the connection fails with that reason
     /// rather than a bare reset. True when it did. `notify` tells the handler (not when called
@@ -177,9 +187,10 @@ extension TLSTransport {
         OpenSSLErrors.clear()
         let count = SSL_peek(ssl, &byte, 1)
         guard count <= 0 else { return false }
-        switch SSL_get_error(ssl, count) {
+        let code = SSL_get_error(ssl, count)
+        noteFatal(code)
+        switch code {
         case SSL_ERROR_SSL:
-            sslBroken = true
             let reasons = OpenSSLErrors.drain()
             guard !reasons.isEmpty else { return false }
             let detail = reasons.contains("certificate required")

@@ -253,9 +253,13 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
         OpenSSLErrors.clear()
         let count = SSL_peek(ssl, &byte, 1)
         if count > 0 { return true }
-        switch SSL_get_error(ssl, count) {
+        let code = SSL_get_error(ssl, count)
+        switch code {
         case SSL_ERROR_WANT_READ, SSL_ERROR_WANT_WRITE: return false
         default:
+            // A close_notify is an orderly end; anything else (a FIN without one, a reset, a bad
+            // record) is fatal, and a later close must not send close_notify.
+            noteFatal(code)
             OpenSSLErrors.clear()
             return true
         }

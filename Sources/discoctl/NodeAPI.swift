@@ -59,6 +59,11 @@ struct NodeUnreachable: Error, CustomStringConvertible {
                 hint = "something answered that is not a discod HTTP API; check -addr"
             case .tooManyRedirects:
                 hint = "the nodes keep redirecting (leadership is changing?); retry in a moment"
+            case .insecureRedirect:
+                // The node answered; where it sent the request is what is wrong.
+                return "the node at \(url) answered with a redirect discoctl does not follow: \(detail); nothing was sent there. "
+                    + "Every node of the cluster must serve its API over HTTPS (-http-cert, -http-key) and advertise an https:// "
+                    + "api_addr (discoctl leader shows the leader's)"
             default:
                 break
             }
@@ -94,7 +99,9 @@ struct NodeAPI: Sendable {
     static let maxRedirects = 10
 
     /// Sends one request (with the credentials, if any); `followRedirects` follows the node's 307
-    /// to the leader, sending the same headers there.
+    /// to the leader, sending the same headers there: the nodes of a cluster share its users, and
+    /// the node that redirects has received the credentials already. A redirect from HTTPS to
+    /// plain HTTP is refused (``HTTPClientError/Code/insecureRedirect``).
     func send(_ method: String, _ path: String, json body: String? = nil, followRedirects: Bool = false,
               timeout requestTimeout: Duration? = nil) async throws(NodeUnreachable) -> NodeAnswer {
         var headers = HTTPHeaders()
@@ -104,7 +111,8 @@ struct NodeAPI: Sendable {
         let request = HTTPClientRequest(method: method, url: url, headers: headers, body: Array((body ?? "").utf8))
         do {
             let response = followRedirects
-                ? try await client.send(request, followingRedirects: Self.maxRedirects, timeout: requestTimeout ?? timeout)
+                ? try await client.send(request, followingRedirects: Self.maxRedirects, credentials: .clusterPeers,
+                                        timeout: requestTimeout ?? timeout)
                 : try await client.send(request, timeout: requestTimeout ?? timeout)
             return NodeAnswer(status: response.status, body: response.body, url: url)
         } catch {

@@ -2,6 +2,7 @@ import DiscoCore
 import DiscoNet
 import DiscoTestKit
 import Foundation
+import Synchronization
 import Testing
 
 /// What discoctl says when the node at -addr answers but sends the request on to a leader that
@@ -25,6 +26,44 @@ import Testing
         #expect(outcome.standardError.contains("127.0.0.1:\(leaderPort)"), "the leader that could not be reached is not named: \(outcome)")
         #expect(!outcome.standardError.contains("cannot reach the node at http://\(followerAddress)"),
                 "the node that answered is blamed: \(outcome)")
+    }
+}
+
+/// A follower serving HTTPS that names a leader at an `http://` URL: discoctl does not follow
+/// (the request and its basic-auth credentials would cross the network unencrypted), exits 1 and
+/// names both URLs; the plain HTTP server receives nothing.
+@Suite struct DiscoctlInsecureRedirectTests {
+    @Test(arguments: [["remove", "3"], ["transfer-leadership", "2"]])
+    func aRedirectFromHTTPSToHTTPIsRefused(command: [String]) async throws {
+        let certificates = try await CertificateFixture.make(name: "discoctl-downgrade")
+        let credential = try await certificates.nodes(1)[0]
+        let received = Mutex<[String]>([])
+        let plain = try await HTTPServer.start { request in
+            received.withLock { $0.append("\(request.method) \(request.target) \(request.headers["Authorization"] ?? "-")") }
+            return .text("{}")
+        }
+        defer { Task { await plain.shutdown(gracePeriod: .zero) } }
+        let location = "http://127.0.0.1:\(plain.localAddress.port)"
+        var configuration = HTTPServerConfiguration()
+        configuration.transport = try TLSTransportFactory.server(
+            .server(certificateChain: .file(credential.certificate), privateKey: .file(credential.key), label: "follower"))
+        let follower = try await HTTPServer.start(configuration: configuration) { request in
+            var headers = HTTPHeaders()
+            headers.add(name: "Location", value: location + request.target)
+            headers.add(name: "Content-Type", value: "application/json")
+            return HTTPResponse(status: 307, headers: headers, bytes: Array(#"{"error":"not the leader"}"#.utf8))
+        }
+        defer { Task { await follower.shutdown(gracePeriod: .zero) } }
+        let followerURL = "https://127.0.0.1:\(follower.localAddress.port)"
+
+        let outcome = try await Discoctl.run(command + ["-addr", followerURL, "-ca-cert", certificates.ca.certificate,
+                                                        "-user", "admin"], environment: ["DISCO_PASSWORD": "secret"])
+        #expect(outcome.status == 1, "\(outcome)")
+        #expect(outcome.standardError.contains(followerURL + "/") && outcome.standardError.contains(location + "/"),
+                "both URLs must be named: \(outcome)")
+        #expect(outcome.standardError.contains("unencrypted") && outcome.standardError.contains("credentials"), "\(outcome)")
+        #expect(!outcome.standardError.contains("cannot be reached"), "\(outcome)")
+        #expect(received.withLock { $0 }.isEmpty, "the plain HTTP server received \(received.withLock { $0 })")
     }
 }
 

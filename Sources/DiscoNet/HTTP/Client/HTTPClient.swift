@@ -53,7 +53,8 @@ public struct HTTPClientConfiguration: Sendable {
 /// ``executeUpgrade(_:timeout:)`` for an answer that does not switch read as a stream).
 ///
 /// Redirects are returned to the caller (``send(_:timeout:)``) unless the caller asks for them
-/// to be followed (``send(_:followingRedirects:timeout:)``). A request is retried once, on a new
+/// to be followed (``send(_:followingRedirects:credentials:timeout:)``, which never leaves TLS
+/// for plain HTTP). A request is retried once, on a new
 /// connection, only when a pooled connection turns out to be stale before any byte of the
 /// response arrived, and only if the request is idempotent or was not fully written.
 public final class HTTPClient: Sendable {
@@ -115,32 +116,6 @@ public final class HTTPClient: Sendable {
         return try await withDeadline(limit, host: url.authority) {
             try await self.startWithRetry(request, url: url, bodyLimitScope: .eachChunk)
         }
-    }
-
-    /// Sends a request and follows up to `maxRedirects` redirects. 303 (and 301/302 after a
-    /// POST) continue as GET without a body; 307 and 308 repeat the method and body (a streamed
-    /// body cannot be repeated: that redirect is returned instead).
-    public func send(
-        _ request: HTTPClientRequest, followingRedirects maxRedirects: Int, timeout: Duration? = nil
-    ) async throws -> HTTPClientResponse {
-        var current = request
-        var url = try request.parsedURL()
-        for _ in 0...maxRedirects {
-            let response = try await send(current, timeout: timeout)
-            guard response.isRedirect, let location = response.headers["Location"] else { return response }
-            let dropsBody = response.status == 303 || ((response.status == 301 || response.status == 302) && current.method == "POST")
-            if current.bodyStream != nil && !dropsBody { return response }
-            url = try url.resolving(location)
-            current.url = url.text
-            if dropsBody {
-                current.method = "GET"
-                current.body = []
-                current.bodyStream = nil
-                current.headers.remove("Content-Length")
-                current.headers.remove("Content-Type")
-            }
-        }
-        throw HTTPClientError(.tooManyRedirects, host: url.authority, detail: "more than \(maxRedirects) redirects")
     }
 
     // MARK: Internals

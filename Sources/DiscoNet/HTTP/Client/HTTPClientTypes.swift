@@ -115,6 +115,8 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let malformedResponse = Code(name: "malformed response")
         public static let connectionClosed = Code(name: "connection closed")
         public static let tooManyRedirects = Code(name: "too many redirects")
+        /// A redirect from `https://` to `http://`, which is never followed.
+        public static let insecureRedirect = Code(name: "insecure redirect")
         public static let shutDown = Code(name: "client shut down")
         public static let bodyTooLarge = Code(name: "response body too large")
     }

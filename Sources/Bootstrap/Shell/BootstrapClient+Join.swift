@@ -23,7 +23,9 @@ extension BootstrapClient {
     }
 
     /// `POST /join` to one target, following up to ``maxJoinRedirects`` leader redirects
-    /// (301, 302, 307, 308; the POST and its body are repeated each time).
+    /// (301, 302, 307, 308; the POST, its body and the `-join-as` credentials are repeated each
+    /// time: the leader is a cluster peer sharing its users). A redirect from `https://` to
+    /// `http://` is not followed (``BootstrapClientError/Code/insecureRedirect``).
     public func join(target: PeerAddress, request: JoinRequest, timeout: Duration) async -> Result<JoinAccepted, BootstrapClientError> {
         let body = BootstrapWire.encode(request)
         let origin = target.withoutScheme.description
@@ -54,6 +56,12 @@ extension BootstrapClient {
                     return .failure(BootstrapClientError(.badAnswer, target: here,
                                                          detail: "join redirected to \(location.debugDescription), which is not an http(s):// URL or path"))
                 }
+                if Self.isTLS(url) && !Self.isTLS(next) {
+                    let carrying = authorization == nil ? "the join request" : "the join request and its -join-as credentials"
+                    return .failure(BootstrapClientError(.insecureRedirect, target: here, detail:
+                        "join refused to follow the redirect from \(url) to \(next): it leaves TLS for plain HTTP and would send "
+                        + "\(carrying) unencrypted; every node must serve its API over HTTPS and advertise an https:// address"))
+                }
                 url = next
             case 503:
                 return .failure(BootstrapClientError(.noLeader, target: here, detail: "answered 503 (no leader yet): \(message)"))
@@ -77,6 +85,9 @@ extension BootstrapClient {
         let rest = url.firstRange(of: "://").map { url[$0.upperBound...] } ?? Substring(url)
         return String(rest.prefix { $0 != "/" && $0 != "?" })
     }
+
+    /// True for an `https://` URL.
+    static func isTLS(_ url: String) -> Bool { url.lowercased().hasPrefix("https://") }
 
     /// An absolute `http://` or `https://` URL, or an absolute path resolved against `base` (with
     /// its scheme); `nil` otherwise.

@@ -23,6 +23,9 @@ public struct BootstrapClientError: Error, Hashable, Sendable, CustomStringConve
         public static let refused = Code(name: "refused")
         /// `POST /join`: more than ``BootstrapClient/maxJoinRedirects`` redirects.
         public static let tooManyRedirects = Code(name: "too many redirects")
+        /// `POST /join`: a redirect from `https://` to `http://`, which is not followed (the
+        /// request and its credentials would cross the network unencrypted).
+        public static let insecureRedirect = Code(name: "insecure redirect")
         /// The cluster requires credentials this node did not send or that lack a permission
         /// (401, 403): set `-join-as` to a user with the `join` permission.
         public static let unauthorized = Code(name: "unauthorized")

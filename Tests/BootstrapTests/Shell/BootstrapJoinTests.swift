@@ -136,4 +136,49 @@ import Testing
         }
         await server.shutdown(gracePeriod: .seconds(1))
     }
+
+    /// A follower serving HTTPS that names a leader at an `http://` URL: the join is not sent
+    /// there (it carries the -join-as credentials), and the error names both URLs; the joiner's
+    /// final error (what discod exits with) says so too.
+    @Test func aJoinRedirectFromHTTPSToHTTPIsRefused() async throws {
+        let certificates = try await CertificateFixture.make(name: "join-downgrade")
+        let credential = try await certificates.nodes(1)[0]
+        let received = Locked<[String]>([])
+        let reply = accepted()
+        let plain = try await HTTPServer.start { request in
+            received.withLock { $0.append("\(request.method) \(request.target) \(request.headers["Authorization"] ?? "-")") }
+            return reply
+        }
+        let location = "http://127.0.0.1:\(plain.localAddress.port)/join"
+        var configuration = HTTPServerConfiguration()
+        configuration.transport = try TLSTransportFactory.server(
+            .server(certificateChain: .file(credential.certificate), privateKey: .file(credential.key), label: "follower"))
+        let follower = try await HTTPServer.start(configuration: configuration) { _ in
+            HTTPResponse(status: 307, headers: ["Location": location], bytes: BootstrapWire.errorBody("not the leader"))
+        }
+        let tls = TLSTransportFactory(try TLSContextStore(client: .client(trustRoots: .pem(.file(certificates.ca.certificate)), label: "join")))
+        let client = BootstrapClient(http: HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(30), httpsTransport: tls)),
+                                     authorization: "Basic am9pbmVyOnNlY3JldA==", apiScheme: .https)
+        let target = PeerAddress(host: "127.0.0.1", port: follower.localAddress.port, scheme: .https)
+        let result = await client.join(target: target, request: request, timeout: .seconds(30))
+        guard case .failure(let error) = result else {
+            Issue.record("expected the redirect to plain HTTP to be refused, got \(result)")
+            return
+        }
+        let from = "https://127.0.0.1:\(follower.localAddress.port)/join"
+        #expect(error.code == .insecureRedirect)
+        #expect(error.detail.contains(from) && error.detail.contains(location) && error.detail.contains("-join-as credentials"), "\(error)")
+
+        let sink = MemoryLogSink()
+        let joiner = Joiner(client: client, attempts: 1, interval: .milliseconds(10), timeout: .seconds(30),
+                            logger: Logger(label: "join", handler: LogfmtHandler(sink: sink)))
+        do {
+            _ = try await joiner.join(targets: [target], request: request)
+            Issue.record("expected the joiner to give up")
+        } catch let error as JoinError {
+            #expect(error.detail.contains(location) && error.detail.contains("unencrypted"), "\(error)")
+        }
+        #expect(received.withLock { $0 }.isEmpty, "the plain HTTP server received \(received.withLock { $0 })")
+        await shutdown([follower, plain])
+    }
 }

@@ -141,6 +141,10 @@ extension Node {
                 let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
                 if case .refused(let error) = await bootstrapClient.join(targets: targets.sorted(), request: join,
                                                                           timeout: configuration.formation.notifyTimeout) {
+                    if error.code == .unauthorized {
+                        throw failure("rejoin: \(error.target) refused this node's credentials (a member that cannot prove itself "
+                            + "with its node key needs -join-as with the join permission): \(error.detail)")
+                    }
                     guard error.code == .removed else {
                         throw failure("this node's data belongs to another cluster: \(error.target) answered: \(error.detail)")
                     }

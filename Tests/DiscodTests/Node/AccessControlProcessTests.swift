@@ -126,6 +126,16 @@ extension NodeProcessTests {
                     return true
                 }
                 try await NodeTests.append(#"{"test":"auth","n":2}"#, via: moved, others: all)
+
+                // The same without -join-as is refused, and the node says it was its credentials
+                // (not, as it once did, that its data belongs to another cluster).
+                let unproven = followers[0]
+                #expect(await unproven.terminate() == 0)
+                try FileManager.default.removeItem(atPath: unproven.dataDirectory + "/node-key")
+                let refused = try cluster.restart(unproven, ports: try DiscodCluster.ports(), flags: ["-join", joinList, "-auth", authFile])
+                #expect(try await refused.process.waitForExit(timeout: .seconds(120)) == 1)
+                #expect(refused.process.output.contains("refused this node's credentials"), "\(refused.process.output.suffix(2000))")
+                #expect(!refused.process.output.contains("belongs to another cluster"), "\(refused.process.output.suffix(2000))")
             }
         }
     }

@@ -6,23 +6,38 @@ import Synchronization
 public struct WaitTimeout: Error, CustomStringConvertible {
     public let what: String
     public let timeout: Duration
-    public var description: String { "timed out after \(timeout) waiting for \(what)" }
+    /// The last error the condition threw, for a poll that retries failed attempts.
+    public var lastError: String?
+    public var description: String {
+        "timed out after \(timeout) waiting for \(what)" + (lastError.map { "; the last failed attempt threw: \($0)" } ?? "")
+    }
 }
 
 /// Polls `condition` until it returns true, or throws ``WaitTimeout`` after `timeout`.
 ///
 /// Tests synchronise with real servers and processes this way, never by sleeping a fixed time.
 /// Deadlines should be generous: they bound a hang, they do not assert speed.
+///
+/// An error thrown by `condition` ends the wait at once, unless `retryingErrors` is true: then
+/// a failed attempt (a request that timed out, a server busy for a moment) is a miss, polled
+/// again until the deadline, and the ``WaitTimeout`` names the last error. Cancellation always
+/// ends the wait.
 public func waitUntil(
     _ what: String,
     timeout: Duration = .seconds(30),
     pollEvery interval: Duration = .milliseconds(20),
+    retryingErrors: Bool = false,
     _ condition: () async throws -> Bool
 ) async throws {
     let deadline = ContinuousClock.now + timeout
+    var lastError: String?
     while true {
-        if try await condition() { return }
-        guard ContinuousClock.now < deadline else { throw WaitTimeout(what: what, timeout: timeout) }
+        do {
+            if try await condition() { return }
+        } catch where retryingErrors && !(error is CancellationError) && !Task.isCancelled {
+            lastError = "\(error)"
+        }
+        guard ContinuousClock.now < deadline else { throw WaitTimeout(what: what, timeout: timeout, lastError: lastError) }
         try await Task.sleep(for: interval)
     }
 }

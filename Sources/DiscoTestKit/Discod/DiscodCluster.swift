@@ -127,19 +127,27 @@ public final class DiscodCluster: Sendable {
 
     /// Polls `condition` (generous deadline) while watching `nodes`: a node that exits fails the
     /// wait at once with its output (unless `requireRunning` is false, for waits that expect an
-    /// exit), and a timeout carries every watched node's recent output.
+    /// exit), and a timeout carries every watched node's recent output. With `retryingErrors`, an
+    /// error thrown by `condition` is a miss polled again, and the timeout names the last one.
     public static func waitUntil(_ what: String, watching nodes: [DiscodProcess], timeout: Duration = .seconds(60),
                                  pollEvery interval: Duration = .milliseconds(100), requireRunning: Bool = true,
-                                 _ condition: () async throws -> Bool) async throws {
+                                 retryingErrors: Bool = false, _ condition: () async throws -> Bool) async throws {
+        var lastError: String?
         do {
             try await DiscoTestKit.waitUntil(what, timeout: timeout, pollEvery: interval) {
                 if requireRunning, let exited = nodes.first(where: { !$0.process.isRunning }) {
                     throw ChildProcess.Failure(description: "while waiting for \(what): node \(exited.nodeID) exited with "
                         + "\(exited.process.exitStatus ?? -1):\n\(exited.process.output.suffix(6000))")
                 }
-                return try await condition()
+                do {
+                    return try await condition()
+                } catch where retryingErrors && !(error is CancellationError) && !Task.isCancelled {
+                    lastError = "\(error)"
+                    return false
+                }
             }
-        } catch let timeout as WaitTimeout {
+        } catch var timeout as WaitTimeout {
+            timeout.lastError = lastError
             throw ChildProcess.Failure(description: "\(timeout)\n" + logs(nodes))
         }
     }

@@ -161,7 +161,8 @@ public final class HarnessPod: Sendable {
             for (container, process) in processes {
                 let remaining = deadline - ContinuousClock.now
                 var killed = false
-                if process.exitStatus == nil, (try? await process.waitForExit(timeout: max(remaining, .milliseconds(1)))) == nil {
+                if process.exitStatus == nil { _ = try? await process.waitForExit(timeout: max(remaining, .milliseconds(1))) }
+                if process.exitStatus == nil {
                     killed = true
                     process.send(SIGKILL)
                     _ = try? await process.waitForExit(timeout: .seconds(10))

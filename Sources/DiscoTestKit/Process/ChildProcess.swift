@@ -106,28 +106,56 @@ public final class ChildProcess: Sendable {
         }
     }
 
-    /// Waits for the process to end, and for ``output`` to hold everything it wrote; throws when
-    /// it is still running after `timeout`.
+    /// Waits for the process to end, and then for ``output`` to hold everything it wrote (its
+    /// stdout and stderr pipes read to their end). Throws when it is still running after
+    /// `timeout`, or when its output has not ended `outputTimeout` after it exited: a process it
+    /// started still holds the pipes, and what ``output`` holds may be cut short.
     @discardableResult
-    public func waitForExit(timeout: Duration = .seconds(30)) async throws -> Int32 {
+    public func waitForExit(timeout: Duration = .seconds(30), outputTimeout: Duration = .seconds(60)) async throws -> Int32 {
+        let status = try await waitForExitStatus(timeout: timeout)
+        try await waitForOutputEnd(timeout: outputTimeout)
+        return status
+    }
+
+    /// Waits until the process has been reaped; its output may still be arriving.
+    private func waitForExitStatus(timeout: Duration) async throws -> Int32 {
         try await waitUntil("\(name) to exit", timeout: timeout) { exitStatus != nil }
-        // The readers see the end of the pipes a moment after the exit (bounded: a child of the
-        // child could keep them open).
-        try? await waitUntil("\(name)'s output to end", timeout: .seconds(5)) { state.withLock { $0.openStreams <= 0 } }
         return exitStatus ?? -1
     }
 
-    /// SIGTERM, then SIGKILL after `grace`; waits (at most 10 s more) until the process is reaped.
-    /// Returns the exit status, or `nil` when the process was never started.
+    /// Waits until both output pipes were read to their end: a moment after the exit, or later
+    /// when a child of the process still holds them.
+    private func waitForOutputEnd(timeout: Duration) async throws {
+        do {
+            try await waitUntil("\(name)'s output to end", timeout: timeout) { state.withLock { $0.openStreams <= 0 } }
+        } catch is WaitTimeout {
+            throw Failure(description: "\(name) exited with status \(exitStatus ?? -1) but its output had not ended \(timeout) later "
+                + "(a process it started still holds its stdout or stderr); the output so far, maybe cut short:\n\(output.suffix(6000))")
+        }
+    }
+
+    /// SIGTERM, then SIGKILL after `grace`; waits (at most 10 s more) until the process is reaped,
+    /// then (at most 60 s more) until its output has ended; when it has not, ``output`` ends with
+    /// a line saying so. Returns the exit status, or `nil` when the process was never started or
+    /// was not reaped.
     @discardableResult
     public func stop(grace: Duration = .seconds(5)) async -> Int32? {
         guard pid != nil else { return nil }
-        if let status = exitStatus { return status }
-        send(SIGCONT)  // a stopped process cannot act on SIGTERM
-        send(SIGTERM)
-        if let status = try? await waitForExit(timeout: grace) { return status }
-        send(SIGKILL)
-        return try? await waitForExit(timeout: .seconds(10))
+        if exitStatus == nil {
+            send(SIGCONT)  // a stopped process cannot act on SIGTERM
+            send(SIGTERM)
+            if (try? await waitForExitStatus(timeout: grace)) == nil {
+                send(SIGKILL)
+                guard (try? await waitForExitStatus(timeout: .seconds(10))) != nil else { return nil }
+            }
+        }
+        do {
+            try await waitForOutputEnd(timeout: .seconds(60))
+        } catch is Failure {
+            state.withLock { $0.output += "\n[DiscoTestKit] \(name)'s output had not ended 60 s after it exited "
+                + "(a process it started still holds its stdout or stderr); it may be incomplete\n" }
+        } catch {}  // cancelled
+        return exitStatus
     }
 
     // MARK: Running a tool to completion
@@ -142,6 +170,8 @@ public final class ChildProcess: Sendable {
         do {
             let status = try await process.waitForExit(timeout: timeout)
             return (status, process.output)
+        } catch let failure as Failure {
+            throw failure  // it exited, but its output did not end
         } catch {
             await process.stop(grace: .milliseconds(100))
             throw Failure(description: "\(name) \(arguments.joined(separator: " ")) did not finish within \(timeout); output:\n\(process.output)")

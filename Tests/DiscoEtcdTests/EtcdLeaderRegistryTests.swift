@@ -55,26 +55,48 @@ import DiscoTestKit
             let writer = registry(etcd.endpoints, ttl: .seconds(2))
             _ = try await writer.createIfAbsent(record("1"))
             #expect(try await writer.read() != nil)
-            try await waitUntil("the lease to expire", timeout: .seconds(30), pollEvery: .milliseconds(200)) {
+            try await waitUntil("the lease to expire", timeout: .seconds(30), pollEvery: .milliseconds(200), retryingErrors: true) {
                 try await writer.read() == nil
             }
             await #expect(throws: LeaderRegistryError.self) { try await writer.renew() }
         }
     }
 
+    /// A renewal moves the record's expiry past the end of the TTL it was written with, by
+    /// etcd's own lease clock (`/v3/lease/timetolive`), and leaves the record as written.
+    ///
+    /// No wall-clock gap is assumed: the TTL (60 s) is far longer than any stall of this task, and
+    /// the expiries are compared as instants, not the TTLs left. Before the renewal the lease
+    /// ends at most `TTL left + 1 s` after etcd's answer arrived, after it at least
+    /// `TTL left - 1 s` after the question was sent (etcd answers whole seconds), and that is
+    /// later. Without a working renewal both are the same expiry, which cannot pass that test.
     @Test func renewedRecordOutlivesItsTTL() async throws {
         try await withEtcd { etcd in
-            // 5 s: a loaded machine can run this task a couple of seconds late (a 2 s lease
-            // expired between two renewals in a clean-clone run); the loop still outlives it.
-            let ttl: Duration = .seconds(5)
-            let writer = registry(etcd.endpoints, ttl: ttl)
+            let writer = registry(etcd.endpoints, ttl: .seconds(60))
             _ = try await writer.createIfAbsent(record("1"))
-            let until = ContinuousClock.now + ttl + .milliseconds(1500)
-            while ContinuousClock.now < until {
-                try await writer.renew()
-                #expect(try await writer.read()?.record.id == "1")
-                try await Task.sleep(for: .milliseconds(300))  // renewal cadence, not synchronisation
+            let written = try #require(try await writer.read())
+            let lease = try await writer.currentLease()
+            let client = etcdClient(etcd.endpoints)
+            // Unrenewed, the lease counts down: wait until etcd says 56 s or less are left.
+            var left: Duration?
+            var answered = ContinuousClock.now
+            try await waitUntil("etcd to count the unrenewed lease down to 56 s", timeout: .seconds(55), pollEvery: .milliseconds(200),
+                                retryingErrors: true) {
+                left = try await client.timeToLive(lease: lease)
+                answered = ContinuousClock.now
+                return left.map { $0 <= .seconds(56) } ?? true
             }
+            let leftBefore = try #require(left, "the lease expired within its 60 s TTL")
+            let expiredBy = answered + leftBefore + .seconds(1)
+
+            let asked = ContinuousClock.now
+            try await writer.renew()
+            let leftAfter = try #require(try await client.timeToLive(lease: lease), "the renewed lease expired")
+            let expiresAfter = asked + leftAfter - .seconds(1)
+            #expect(expiresAfter > expiredBy, "the renewal did not move the expiry: \(leftBefore) left before it, \(leftAfter) after")
+            let kept = try await writer.read()
+            #expect(kept?.record == record("1") && kept?.version == written.version, "the renewal keeps the record as written")
+
             try await writer.release()
             #expect(try await writer.read() == nil, "revoking the lease deletes the record")
         }

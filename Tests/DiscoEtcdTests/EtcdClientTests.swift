@@ -75,7 +75,7 @@ import DiscoTestKit
             #expect(try await client.get("/leased/a")?.lease == lease)
             #expect(try await client.keepAlive(lease: lease) == .seconds(2))
             #expect(try await client.timeToLive(lease: lease) != nil)
-            try await waitUntil("the unrenewed lease to expire", timeout: .seconds(30), pollEvery: .milliseconds(100)) {
+            try await waitUntil("the unrenewed lease to expire", timeout: .seconds(30), pollEvery: .milliseconds(100), retryingErrors: true) {
                 try await client.get("/leased/a") == nil
             }
             #expect(try await client.timeToLive(lease: lease) == nil)

@@ -111,7 +111,7 @@ import Testing
                 for number in 1...12 { _ = try await leader.log.propose(Array("entry \(number)".utf8)) }
                 let keys = EtcdClusterKeys(discoKey: key)
                 let client = etcdClient(etcd.endpoints)
-                try await waitUntil("the snapshot at index 10 to replace the log keys before it", timeout: .seconds(20)) {
+                try await waitUntil("the snapshot at index 10 to replace the log keys before it", timeout: .seconds(20), retryingErrors: true) {
                     try await client.range(keys.logPrefix).kvs.first.flatMap { keys.logIndex($0.key) } == 11
                 }
                 let joiner = EtcdLogNode("2", key: key, etcd: etcd, snapshotEvery: 10)

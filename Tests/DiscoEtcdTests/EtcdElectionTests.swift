@@ -43,7 +43,7 @@ import DiscoTestKit
                         try await candidate.election.resign(won)
                     }
                     // Campaign in a known order: wait until this candidate's key is there (or it led already).
-                    try await waitUntil("\(candidate.name)'s key") {
+                    try await waitUntil("\(candidate.name)'s key", retryingErrors: true) {
                         try await client.get(candidate.election.key(lease: candidate.keeper.leaseID ?? 0)) != nil
                             || tally.order.withLock { $0.contains { $0.0 == candidate.name } }
                     }

@@ -51,12 +51,12 @@ import Testing
                             answered.withLock { $0 = .failure(error) }
                         }
                     }
-                    try await waitUntil("entry 2 to be in etcd") { try await client.get(keys.log(2)) != nil }
+                    try await waitUntil("entry 2 to be in etcd", retryingErrors: true) { try await client.get(keys.log(2)) != nil }
                     // Node 2 leads and snapshots past entry 2, trimming the log.
                     try await first.log.resign()
                     try await waitUntil("node 2 to lead", timeout: .seconds(20)) { second.log.status.isLeader }
                     for number in 3...4 { _ = try await second.log.propose(Array("entry \(number)".utf8)) }
-                    try await waitUntil("the snapshot at 4 to replace the log") { try await client.range(keys.logPrefix).kvs.isEmpty }
+                    try await waitUntil("the snapshot at 4 to replace the log", retryingErrors: true) { try await client.range(keys.logPrefix).kvs.isEmpty }
 
                     gate.release()
                     try await waitUntil("node 1 to restore the snapshot", timeout: .seconds(20)) { first.log.status.appliedIndex == 4 }

@@ -35,13 +35,10 @@ import DiscoTestKit
                 try FileManager.default.copyItem(atPath: source, toPath: target + ".new")
                 #expect(rename(target + ".new", target) == 0)
             }
-            try await waitUntil("etcd to accept the renewed client certificate", timeout: .seconds(30), pollEvery: .milliseconds(200)) {
-                do throws(EtcdError) {
-                    _ = try await client.get("/rotation/a")
-                    return true
-                } catch {
-                    return false
-                }
+            try await waitUntil("etcd to accept the renewed client certificate", timeout: .seconds(30), pollEvery: .milliseconds(200),
+                                retryingErrors: true) {
+                _ = try await client.get("/rotation/a")
+                return true
             }
         } catch {
             await etcd.stop()

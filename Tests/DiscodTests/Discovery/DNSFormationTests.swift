@@ -80,16 +80,9 @@ import Testing
             let leader = try await FormationChecks.waitForOneCluster(nodes)
             let target = try #require(nodes.first { $0.nodeID != leader.nodeID })
             let remaining = nodes.filter { $0.nodeID != target.nodeID }
-            // Scaled down: the pod stops, then the operator removes it (503: no leader at that moment; retry).
+            // Scaled down: the pod stops, then the operator removes it (retried after a 503 or no answer).
             #expect(await target.terminate() == 0)
-            var removed = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target.nodeID)"}"#, timeout: .seconds(20))
-            try await NodeTests.eventually("DELETE /remove to be answered other than 503", remaining) {
-                if removed.status == 503 {
-                    removed = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target.nodeID)"}"#, timeout: .seconds(20))
-                }
-                return removed.status != 503
-            }
-            #expect(removed.status == 200, "\(removed.status) \(removed.text)")
+            try await NodeTests.remove(target.nodeID, via: leader, watching: remaining)
             let others = remaining.map(\.nodeID).sorted()
             try await NodeTests.eventually("the two remaining voters", remaining) { await NodeTests.voterIDs(leader) == others }
 

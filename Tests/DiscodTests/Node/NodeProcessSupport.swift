@@ -42,10 +42,35 @@ enum NodeTests {
 
     // MARK: Polling with the nodes' logs on failure
 
-    /// ``DiscodCluster/waitUntil(_:watching:timeout:pollEvery:requireRunning:_:)``.
+    /// ``DiscodCluster/waitUntil(_:watching:timeout:pollEvery:requireRunning:retryingErrors:_:)``.
     static func eventually(_ what: String, _ nodes: [DiscodProcess], timeout: Duration = .seconds(60), requireRunning: Bool = true,
-                           _ condition: () async throws -> Bool) async throws {
-        try await DiscodCluster.waitUntil(what, watching: nodes, timeout: timeout, requireRunning: requireRunning, condition)
+                           retryingErrors: Bool = false, _ condition: () async throws -> Bool) async throws {
+        try await DiscodCluster.waitUntil(what, watching: nodes, timeout: timeout, requireRunning: requireRunning,
+                                          retryingErrors: retryingErrors, condition)
+    }
+
+    /// `DELETE /remove` of `target` through `leader`, sent again while it gets no answer (the
+    /// request failed or timed out) or a 503 (no leader at that moment, or the outcome unknown
+    /// during an election). Done at a 200, or at a 404 ("not a member", README: the API's answer
+    /// for a node that is not a member) to a retry after such an attempt: that attempt removed
+    /// it. Anything else, a 404 to the first attempt included, fails with the answer.
+    static func remove(_ target: String, via leader: DiscodProcess, watching nodes: [DiscodProcess]) async throws {
+        var answer: DiscodAnswer?
+        var uncertainBefore = false  // an earlier attempt got no answer or a 503: it may have removed the node
+        var uncertainSoFar = false
+        try await eventually("DELETE /remove of node \(target) to be answered other than 503", nodes, retryingErrors: true) {
+            uncertainBefore = uncertainSoFar
+            uncertainSoFar = true  // an attempt that throws may still have removed the node
+            let got = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target)"}"#, timeout: .seconds(20))
+            answer = got
+            uncertainSoFar = uncertainBefore || got.status == 503
+            return got.status != 503
+        }
+        guard let answer else { throw NodeTestFailure("DELETE /remove of node \(target) got no answer") }
+        if answer.status == 200 { return }
+        if answer.status == 404, uncertainBefore, answer.text.contains("is not a member") { return }
+        throw NodeTestFailure("DELETE /remove of node \(target) answered \(answer.status)"
+            + (uncertainBefore ? " after an attempt with an unknown outcome" : "") + ": \(answer.text)")
     }
 
     static func logs(_ nodes: [DiscodProcess]) -> String { DiscodCluster.logs(nodes) }

@@ -16,8 +16,10 @@ extension Node {
     /// it; a follower forwards the request to the leader once. With an `Idempotency-Key` header,
     /// a retry whose key is still in the replicated window (``IdempotencyWindow``) answers the
     /// first append's `{"seq","index"}` (and `Idempotent-Replayed: true`) instead of appending
-    /// again, on whichever node it arrives.
-    func postEvent(_ request: HTTPRequest) async -> HTTPResponse {
+    /// again, on whichever node it arrives. With `asNode` (an append of the node's own, from
+    /// ``appendEvent(_:idempotencyKey:)``) a follower forwards the encoded append as the node
+    /// (``forwardAsNode(_:key:to:)``), not as a caller's `POST /events`.
+    func postEvent(_ request: HTTPRequest, asNode: Bool = false) async -> HTTPResponse {
         let keys = request.headers.values(for: Self.idempotencyKeyHeader)
         guard keys.count <= 1 else {
             return APIResponse.error(400, "\(keys.count) \(Self.idempotencyKeyHeader) headers; send one, the same on every retry of this append")
@@ -75,6 +77,13 @@ extension Node {
             guard let leaderID = error.leader ?? consensus.status.leader, leaderID != id, let leader = info(for: leaderID) else {
                 return APIResponse.error(503, "no leader yet; retry")
             }
+            if asNode {
+                let answer = await forwardAsNode(command, key: key, to: leader)
+                // A leader of an earlier version takes only key-value transactions there.
+                let earlier = answer.status == 400 && answer.body.fixedBytes.map { String(decoding: $0, as: UTF8.self) }?
+                    .contains("expected a key-value transaction (tag 7), found") == true
+                guard earlier else { return answer }
+            }
             return await forward(request, to: leader)
         } catch let error as ConsensusError where error.code == .unknown {
             return APIResponse.error(503, "the outcome is unknown: \(error.message); the event may have been appended. " + Self.retryAdvice(key))
@@ -108,8 +117,23 @@ extension Node {
         if let authorization = request.headers["Authorization"] { headers.add(name: "Authorization", value: authorization) }
         let key = request.headers[Self.idempotencyKeyHeader]
         if let key { headers.add(name: Self.idempotencyKeyHeader, value: key) }
-        let outgoing = HTTPClientRequest(method: request.method, url: leader.apiAddress.url + request.target,
-                                         headers: headers, body: request.body)
+        return await relay(HTTPClientRequest(method: request.method, url: leader.apiAddress.url + request.target,
+                                             headers: headers, body: request.body), to: leader, key: key)
+    }
+
+    /// Sends an encoded append of the node's own (a role's) to the leader as the node: to
+    /// `POST /kv/txn` with the `-join-as` credentials, as its key-value writes go, and relays
+    /// the answer (`{"seq","index"}`).
+    func forwardAsNode(_ command: [UInt8], key: String?, to leader: LeaderInfo) async -> HTTPResponse {
+        var headers = HTTPHeaders()
+        headers.add(name: "Content-Type", value: "application/octet-stream")
+        headers.add(name: Self.forwardedHeader, value: id.rawValue)
+        if let joinCredentials { headers.add(name: "Authorization", value: joinCredentials) }
+        return await relay(HTTPClientRequest(method: "POST", url: leader.apiAddress.url + Self.keyValueTransactionPath,
+                                             headers: headers, body: command), to: leader, key: key)
+    }
+
+    private func relay(_ outgoing: HTTPClientRequest, to leader: LeaderInfo, key: String?) async -> HTTPResponse {
         do {
             let answer = try await client.send(outgoing, timeout: .seconds(10))
             var relayed = HTTPHeaders()

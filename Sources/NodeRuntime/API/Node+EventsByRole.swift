@@ -204,13 +204,15 @@ extension Node {
 
     /// Appends `event` (one JSON value; its `type` and `roles` as for `POST /events`) to the
     /// replicated log and returns its sequence number. The leader proposes it; another node
-    /// forwards it (with the `-join-as` credentials). With `idempotencyKey`, appends made with
+    /// forwards it as its key-value writes (`POST /kv/txn` with the `-join-as` credentials: the
+    /// `join` permission, not `events-write`). With `idempotencyKey`, appends made with
     /// the same key within the window are one append.
     public func appendEvent(_ event: JSONValue, idempotencyKey: String? = nil) async throws(ReplicatedStateError) -> UInt64 {
         var headers = HTTPHeaders()
         if let idempotencyKey { headers.add(name: Self.idempotencyKeyHeader, value: idempotencyKey) }
+        // Sent on only to a leader of an earlier version, which takes appends at POST /events alone.
         if let joinCredentials { headers.add(name: "Authorization", value: joinCredentials) }
-        let answer = await postEvent(HTTPRequest(method: "POST", target: "/events", headers: headers, body: event.encodedBytes()))
+        let answer = await postEvent(HTTPRequest(method: "POST", target: "/events", headers: headers, body: event.encodedBytes()), asNode: true)
         let body = answer.body.fixedBytes.flatMap { try? JSONValue.parse($0) }
         if answer.status == 200, let seq = body?["seq"]?.numberValue?.uint64Value { return seq }
         let message = body?["error"]?.stringValue ?? "answer \(answer.status)"

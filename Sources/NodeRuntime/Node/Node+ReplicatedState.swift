@@ -117,6 +117,8 @@ extension Node {
 
     /// `POST /kv/txn`: a transaction encoded as a ``ClusterCommand`` (how nodes forward plug-in
     /// writes to the leader). Answers the result as JSON: 200 committed, 409 conflict or refused.
+    /// An encoded event append (a role's ``appendEvent(_:idempotencyKey:)`` on a follower) is
+    /// appended as `POST /events` appends it, answering `{"seq","index"}`.
     func postKeyValueTransaction(_ request: HTTPRequest) async -> HTTPResponse {
         let command: ClusterCommand
         do {
@@ -124,8 +126,17 @@ extension Node {
         } catch {
             return APIResponse.error(400, "\(error); POST \(Self.keyValueTransactionPath) takes an encoded key-value transaction")
         }
-        guard case .kvTransaction = command else {
-            return APIResponse.error(400, "expected a key-value transaction (tag 7), found \(command)")
+        switch command {
+        case .kvTransaction:
+            break
+        case .appendEvent(_, let data), .appendEventOnce(_, _, let data):
+            // Checked and proposed here as a caller's append is; not forwarded again.
+            var headers = HTTPHeaders()
+            headers.add(name: Self.forwardedHeader, value: request.headers[Self.forwardedHeader] ?? id.rawValue)
+            if case .appendEventOnce(_, let key, _) = command { headers.add(name: Self.idempotencyKeyHeader, value: key) }
+            return await postEvent(HTTPRequest(method: "POST", target: "/events", headers: headers, body: data))
+        default:
+            return APIResponse.error(400, "expected a key-value transaction (tag 7) or an event append (tag 4 or 6), found \(command)")
         }
         do {
             let result = try await proposeKeyValue(request.body, forwardWith: request.headers["Authorization"],

@@ -1,6 +1,8 @@
 import DiscoCore
+import DiscoDNSServer
 import DiscoDiscovery
 import DiscoNet
+import DiscoRoles
 import NodeRuntime
 
 // MARK: - StartupCheck
@@ -12,10 +14,18 @@ public enum StartupCheck {
     /// a configuration that parses but cannot work (a nameserver that is not an IP address, an
     /// unreadable Consul token file, a CA or client certificate that cannot be loaded) is a
     /// command-line error (exit 2) instead of a formation that retries forever.
-    /// The dns role's `-dns-addr`, `-dns-domain` and `-dns-ttl` are checked here too, and so is
+    /// The dns role's `-dns-addr` (not on the port of `-http-addr` or `-raft-addr`), `-dns-domain`
+    /// and `-dns-ttl` are checked here too, and so is
     /// `-consensus-config` (its endpoints as base URLs, its CA and client certificate loaded).
     public static func check(_ options: DiscodOptions) throws(FlagError) {
-        _ = try options.roles.dnsConfiguration()
+        if let dns = try options.roles.dnsConfiguration() {
+            // The dns role binds UDP and TCP on its port: the API's TCP, or Raft's TCP and gossip's UDP, would take it first.
+            let address = PeerAddress(host: dns.server.host, port: dns.server.port)
+            for (flag, other) in [("http-addr", options.httpAddress), ("raft-addr", options.raftAddress)] where address.listensOnSamePort(as: other) {
+                throw FlagError.conflict("dns-addr", "-dns-addr \(options.roles.dnsAddress) and -\(flag) \(other) would both listen on port "
+                    + "\(other.port); give the dns role another port")
+            }
+        }
         if let problem = options.nodeConfiguration.gossipMetadataProblem() {
             throw FlagError.invalid(options.nodeConfiguration.cluster.roles.isEmpty ? "node-id" : "roles", problem)
         }

@@ -94,6 +94,28 @@ import NodeRuntime
         }
     }
 
+    /// `-dns-addr` on the port of `-http-addr` (TCP) or `-raft-addr` (TCP, and UDP for gossip)
+    /// passed the checks and `-validate`; the node then opened its data directory, started,
+    /// and stopped with status 1 when the dns role could not bind ("Address already in use").
+    @Test func theDNSAddressCannotShareAPortWithTheNodesListeners() {
+        let cases: [[String]] = [
+            ["-http-addr", "127.0.0.1:4101", "-raft-addr", "127.0.0.1:4102", "-dns-addr", "127.0.0.1:4101"],
+            ["-http-addr", "127.0.0.1:4101", "-raft-addr", "127.0.0.1:4102", "-dns-addr", "127.0.0.1:4102"],
+            ["-http-addr", "localhost:4101", "-raft-addr", "127.0.0.1:4102", "-dns-addr", "0.0.0.0:4101"],
+        ]
+        for flags in cases {
+            let error = failure(["-roles", "dns"] + flags)
+            #expect(error?.flag == "dns-addr" && error?.code == .conflict, "\(flags): \(String(describing: error))")
+            #expect(error?.message.contains("would both listen on port") == true, "\(flags): \(String(describing: error))")
+            #expect(error?.exitStatus == 2)
+        }
+        for flags in [["-http-addr", "127.0.0.1:4101", "-raft-addr", "127.0.0.1:4102", "-dns-addr", "127.0.0.1:4103"],
+                      ["-http-addr", "127.0.0.1:4101", "-raft-addr", "127.0.0.1:4102", "-dns-addr", "127.0.0.2:4101"],
+                      ["-http-addr", "127.0.0.1:4101", "-raft-addr", "127.0.0.1:4102", "-dns-addr", "127.0.0.1:0"]] {
+            #expect(failure(["-roles", "dns"] + flags) == nil, "\(flags)")
+        }
+    }
+
     @Test func theHelpListsTheRoleFlagsAndTheBuiltInRoles() {
         let usage = DiscodFlags().flagSet.usage()
         for text in ["-roles", "-requires", "-bootstrap-needs", "-dns-addr", "-dns-domain", "-dns-ttl"] {

@@ -105,7 +105,6 @@ public struct BootstrapEngine: Sendable {
     var completedRounds = 0
     var nextSequence: UInt64 = 1
     var bootstrappedProposal: ProposalID?
-    var mismatchesLogged: Set<String> = []
     var startedAt: Duration?
 
     /// - Parameters:
@@ -218,11 +217,9 @@ public struct BootstrapEngine: Sendable {
         case .clustered?:
             targetsHeard.insert(target.withoutScheme)
             interval = settings.baseInterval
-        case .mismatch(let message)?:
+        case .mismatch?:
+            // The shell warns about it (a configuration problem), repeating while it lasts.
             targetsHeard.insert(target.withoutScheme)
-            if mismatchesLogged.insert(target.description).inserted {
-                effects.append(.log("bootstrap: \(target) refused our notify: \(message)"))
-            }
         case nil:
             break
         }

@@ -68,8 +68,8 @@ extension BootstrapClient {
             case 409:
                 return .failure(BootstrapClientError(.refused, target: here, detail: "join refused: \(message)"))
             case 401, 403:
-                let hint = authorization == nil ? " (did you forget to set -join-as?)" : ""
-                return .failure(BootstrapClientError(.unauthorized, target: here, detail: "join refused (\(response.status)): \(message)\(hint)"))
+                return .failure(BootstrapClientError(.unauthorized, target: here,
+                                                     detail: "join refused (\(response.status)): \(message)\(missingCredentialsHint)"))
             case 410:
                 return .failure(BootstrapClientError(.removed, target: here, detail: "removed: \(message)"))
             default:

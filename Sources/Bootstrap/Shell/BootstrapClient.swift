@@ -101,11 +101,18 @@ public struct BootstrapClient: Sendable {
         let address = target.withoutScheme.description
         return await send("POST", url: baseURL(target) + "/notify", body: BootstrapWire.encode(request), timeout: timeout)
             .flatMap { response in
-                decoding(address) { () throws(BootstrapWireError) in
+                if response.status == 401 || response.status == 403 {
+                    return .failure(BootstrapClientError(.unauthorized, target: address, detail:
+                        "notify refused (\(response.status)): \(BootstrapWire.errorMessage(in: response.body))\(missingCredentialsHint)"))
+                }
+                return decoding(address) { () throws(BootstrapWireError) in
                     try BootstrapWire.decodeNotifyReply(status: response.status, body: response.body)
                 }
             }
     }
+
+    /// Appended to a 401 or 403 answer when this node sent no credentials.
+    var missingCredentialsHint: String { authorization == nil ? " (did you forget to set -join-as?)" : "" }
 
     // MARK: Proposals
 

@@ -114,12 +114,12 @@ extension BootstrapShell {
             logger.info("bootstrap: joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)) via \(target); leader \(accepted.leader)")
             outcome = .joined
         case .refused(let error):
-            // Said once per distinct refusal, not every round.
-            if lastError != error.description { logger.warning("bootstrap: \(error)") }
-            recordError(error.description)
+            recordProblem(error)
             outcome = .noCluster
         case .failed(let failures):
-            for failure in failures { logger.debug("bootstrap: no join via \(failure)") }
+            for failure in failures {
+                if failure.code.isConfigurationProblem { recordProblem(failure) } else { logger.debug("bootstrap: no join via \(failure)") }
+            }
             outcome = .noCluster
         }
         await apply(engine.joinCompleted(outcome, now: now()))
@@ -137,8 +137,10 @@ extension BootstrapShell {
             case .clustered(let responder):
                 report(responder)
             case .mismatch(let message):
-                recordError("\(target) refused our notify: \(message)")
+                recordProblem(BootstrapClientError(.refused, target: target.withoutScheme.description, detail: "refused our notify: \(message)"))
             }
+        case .failure(let error) where error.code.isConfigurationProblem:
+            recordProblem(error)
         case .failure(let error):
             logger.debug("bootstrap: notify to \(target) failed: \(error)")
         }

@@ -32,6 +32,9 @@ public struct BootstrapProgress: Hashable, Sendable {
     public var knownVoters: [BootstrapPeer]
     /// The latest failure worth showing an operator (discovery, refusals, disk), if any.
     public var lastError: String?
+    /// The latest configuration problem met (credentials, insecure redirect, refusal), with the
+    /// flag to fix, if any; it outlives later transient failures.
+    public var configurationProblem: String?
     /// How formation ended, once it has.
     public var outcome: BootstrapEngine.Outcome?
     /// The cluster this node joined through `POST /join`, when that is how it ended.
@@ -43,6 +46,7 @@ public struct BootstrapProgress: Hashable, Sendable {
         self.rounds = rounds
         self.knownVoters = knownVoters
         self.lastError = lastError
+        self.configurationProblem = nil
         self.outcome = outcome
         self.joined = joined
     }
@@ -142,6 +146,8 @@ public actor BootstrapShell {
     var nextTaskID = 0
     var reportedPeers: [NodeID: BootstrapPeer] = [:]
     var lastError: String?
+    /// Configuration problems met, logged at warning level without flooding the log.
+    var problems = FormationProblems()
     var joined: JoinAccepted?
     let snapshot = Mutex(BootstrapProgress())
 
@@ -245,8 +251,10 @@ public actor BootstrapShell {
         case .promised: state = result != nil ? .stopped : .promised
         case .finished(let outcome): state = Self.state(of: outcome)
         }
-        return BootstrapProgress(state: state, rounds: engine.round, knownVoters: engine.freshVoters(), lastError: lastError,
-                                 outcome: engine.outcome, joined: joined)
+        var progress = BootstrapProgress(state: state, rounds: engine.round, knownVoters: engine.freshVoters(), lastError: lastError,
+                                         outcome: engine.outcome, joined: joined)
+        progress.configurationProblem = problems.latest.map(FormationProblems.message)
+        return progress
     }
 
     func refreshProgress() {
@@ -266,6 +274,17 @@ public actor BootstrapShell {
 
     func recordError(_ message: String) {
         lastError = message
+    }
+
+    /// A configuration problem: a warning naming the target, the reason and the flag to fix,
+    /// once per distinct problem and then at most every 30 seconds while it lasts.
+    func recordProblem(_ problem: BootstrapClientError) {
+        recordError(problem.description)
+        if let warning = problems.record(problem, now: now()) {
+            logger.warning("bootstrap: \(warning)")
+        } else {
+            logger.debug("bootstrap: \(problem)")
+        }
     }
 
     /// Passes a peer learned from the network to the node, once per change.

@@ -91,6 +91,7 @@ extension Node {
             "expect": .number(JSONNumber(configuration.formation.bootstrapExpect)),
             "rounds": .number(JSONNumber(bootstrapRounds)),
             "last_error": runtime.withLock({ $0.bootstrap })?.progress.lastError.map(JSONValue.string) ?? .null,
+            "configuration_problem": runtime.withLock({ $0.bootstrap })?.progress.configurationProblem.map(JSONValue.string) ?? .null,
         ]
         let external = consensus.externalState
         let consensusJSON: JSONValue = [

@@ -47,8 +47,10 @@ extension Node {
             let outcome = try await shell.run()
             switch outcome {
             case .timedOut:
+                let problem = shell.progress.configurationProblem.map { "; the last configuration problem seen: \($0)" } ?? ""
                 throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(configuration.formation.bootstrapExpectTimeout); "
-                    + "check that \(configuration.formation.bootstrapExpect) nodes are started with the same -bootstrap-expect and can reach each other")
+                    + "check that \(configuration.formation.bootstrapExpect) nodes are started with the same -bootstrap-expect and can reach each other"
+                    + problem)
             case .bootstrapped:
                 setFormation(.clustered, "bootstrapped the cluster as its proposer")
             case .joined:

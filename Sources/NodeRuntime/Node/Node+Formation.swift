@@ -113,6 +113,17 @@ extension Node {
     func rejoin() async throws {
         var delay: Duration = .milliseconds(100)
         let bootstrapClient = formationClient
+        let problems = Mutex(FormationProblems())
+        let started = ContinuousClock.now
+        // Configuration problems are warnings (each once, then at most every 30 s); the rest is transient.
+        let report: @Sendable (BootstrapClientError) -> Void = { [logger] problem in
+            guard problem.code.isConfigurationProblem else { return logger.debug("rejoin: \(problem)") }
+            if let warning = problems.withLock({ $0.record(problem, now: ContinuousClock.now - started) }) {
+                logger.warning("rejoin: \(warning)")
+            } else {
+                logger.debug("rejoin: \(problem)")
+            }
+        }
         while !isStopping, !Task.isCancelled {
             if consensus.status.leader != nil {
                 setFormation(.clustered, "rejoined the cluster; leader \(consensus.status.leader?.rawValue ?? "?")")
@@ -127,9 +138,11 @@ extension Node {
             await withTaskGroup(of: Void.self) { group in
                 for target in targets {
                     group.addTask { [self] in
-                        switch await bootstrapClient.notify(target, request, timeout: configuration.formation.notifyTimeout) {
-                        case .clustered(let responder)?, .forming(let responder, _)?: learn(responder, source: .notify)
-                        default: break
+                        switch await bootstrapClient.notifyResult(target, request, timeout: configuration.formation.notifyTimeout) {
+                        case .success(.clustered(let responder)), .success(.forming(let responder, _)): learn(responder, source: .notify)
+                        case .success(.mismatch(let message)):
+                            report(BootstrapClientError(.refused, target: target.withoutScheme.description, detail: "refused our notify: \(message)"))
+                        case .failure(let error): report(error)
                         }
                     }
                 }
@@ -139,8 +152,9 @@ extension Node {
             // another incarnation of the cluster, and records new addresses of a member that moved.
             if let epoch = store.epoch, consensus.status.leader == nil, !targets.isEmpty {
                 let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
-                if case .refused(let error) = await bootstrapClient.join(targets: targets.sorted(), request: join,
-                                                                          timeout: configuration.formation.notifyTimeout) {
+                let joined = await bootstrapClient.join(targets: targets.sorted(), request: join, timeout: configuration.formation.notifyTimeout)
+                if case .failed(let failures) = joined { failures.forEach(report) }
+                if case .refused(let error) = joined {
                     if error.code == .unauthorized {
                         throw failure("rejoin: \(error.target) refused this node's credentials (a member that cannot prove itself "
                             + "with its node key needs -join-as with the join permission): \(error.detail)")

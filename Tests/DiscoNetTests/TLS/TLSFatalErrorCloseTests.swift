@@ -87,23 +87,16 @@ private final class AlertDroppingRelay: Sendable {
                 upstream.shutdownWrite()
                 return late
             }
-            var pending: [UInt8] = []
+            var splitter = TLSRecordSplitter()
             while let bytes = try? await upstream.read() {
-                pending += bytes
-                while pending.count >= 5 {
-                    let length = Int(pending[3]) << 8 | Int(pending[4])
-                    guard pending.count >= 5 + length else { break }
-                    let record = Array(pending[0..<(5 + length)])
-                    pending.removeFirst(5 + length)
-                    if record[0] != 21 { try? await client.write(record) }
-                }
+                for record in splitter.records(adding: bytes) where record[0] != 21 { try? await client.write(record) }
             }
             serverFinished.withLock { $0 = true }
             client.shutdownWrite()
             let late = await forward.value
             client.close()
             upstream.close()
-            return recordTypes(late)
+            return TLSRecordSplitter.recordTypes(late)
         }
         return AlertDroppingRelay(listener: listener, task: task)
     }
@@ -116,15 +109,5 @@ private final class AlertDroppingRelay: Sendable {
     func stop() {
         task.cancel()
         listener.close()
-    }
-
-    private static func recordTypes(_ bytes: [UInt8]) -> [UInt8] {
-        var types: [UInt8] = []
-        var offset = 0
-        while offset + 5 <= bytes.count {
-            types.append(bytes[offset])
-            offset += 5 + (Int(bytes[offset + 3]) << 8 | Int(bytes[offset + 4]))
-        }
-        return types
     }
 }

@@ -109,15 +109,10 @@ private final class RecordDroppingRelay: Sendable {
                 while let bytes = try? await client.read() { try? await upstream.write(bytes) }
                 upstream.shutdownWrite()
             }
-            var pending: [UInt8] = []
+            var splitter = TLSRecordSplitter()
             var applicationRecords = 0
             while let bytes = try? await upstream.read() {
-                pending += bytes
-                while pending.count >= 5 {
-                    let length = Int(pending[3]) << 8 | Int(pending[4])
-                    guard pending.count >= 5 + length else { break }
-                    let record = Array(pending[0..<(5 + length)])
-                    pending.removeFirst(5 + length)
+                for record in splitter.records(adding: bytes) {
                     let type = record[0]
                     if type == 23 { applicationRecords += 1 }
                     // Handshake (22) and change cipher spec (20) pass; of the application data

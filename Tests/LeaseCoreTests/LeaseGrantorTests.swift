@@ -5,8 +5,7 @@ import Testing
 @Suite struct LeaseGrantorTests {
     let group: LeaseGroup = "web"
     /// ttl 800 ms, renew deadline 650 ms, renew period 150 ms.
-    let settings = LeaseSettings.unchecked(ttl: .milliseconds(800), renewDeadline: .milliseconds(650),
-                                           renewPeriod: .milliseconds(150), maxDrift: 0.01)
+    let settings = LeaseSettings.forTests
 
     func ms(_ value: Int) -> Duration { .milliseconds(value) }
 

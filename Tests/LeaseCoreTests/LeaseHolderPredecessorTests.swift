@@ -8,8 +8,7 @@ import Testing
 @Suite struct LeaseHolderPredecessorTests {
     let group: LeaseGroup = "web"
     /// ttl 800 ms, deadline 650 ms: the new process waits 800 ms (the ttl) from its apply.
-    let settings = LeaseSettings.unchecked(ttl: .milliseconds(800), renewDeadline: .milliseconds(650),
-                                           renewPeriod: .milliseconds(150), maxDrift: 0.01)
+    let settings = LeaseSettings.forTests
 
     func ms(_ value: Int) -> Duration { .milliseconds(value) }
 

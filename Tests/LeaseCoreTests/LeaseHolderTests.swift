@@ -6,8 +6,7 @@ import Testing
     let group: LeaseGroup = "web"
     /// ttl 800 ms, deadline 650 ms, period 150 ms (valid: 650 ms < 784.158 ms): a suspended
     /// holder whose last applied renewal was sent at 10 ms becomes cold at 10 + 784.158 + 650 ms.
-    let settings = LeaseSettings.unchecked(ttl: .milliseconds(800), renewDeadline: .milliseconds(650),
-                                           renewPeriod: .milliseconds(150), maxDrift: 0.01)
+    let settings = LeaseSettings.forTests
     let coldPoint: Duration = .milliseconds(10 + 650) + .nanoseconds(784_158_415)
 
     func ms(_ value: Int) -> Duration { .milliseconds(value) }

@@ -17,6 +17,14 @@ struct RaftLeadershipTests {
         return cluster
     }
 
+    /// Cuts n3 off and has the leader n1 commit and apply `entries` proposals without it.
+    func leaveN3Behind(_ cluster: inout RaftTestCluster, entries: Int) throws {
+        cluster.isolate(n3)
+        for value in 0..<entries { try cluster.with(n1) { _ = try $0.propose([UInt8(value)]) } }
+        cluster.deliverAll()
+        cluster.tickAll(times: 1)
+    }
+
     @Test("leadership transfer: the target gets TimeoutNow and wins the next term")
     func leadershipTransfer() throws {
         var cluster = electedCluster()
@@ -97,10 +105,7 @@ struct RaftLeadershipTests {
     @Test("snapshot install: a follower behind the leader's first index receives the snapshot")
     func snapshotInstall() throws {
         var cluster = electedCluster()
-        cluster.isolate(n3)
-        for value in 0..<20 { try cluster.with(n1) { _ = try $0.propose([UInt8(value)]) } }
-        cluster.deliverAll()
-        cluster.tickAll(times: 1)
+        try leaveN3Behind(&cluster, entries: 20)
         let applied = cluster[n1].appliedIndex
         let snapshot = try cluster.compact(n1, through: applied, data: [0xAB])
         #expect(snapshot.metadata.config.voters == [n1, n2, n3])
@@ -116,10 +121,7 @@ struct RaftLeadershipTests {
     @Test("a restarted leader sends the snapshot it recovered from storage")
     func recoveredSnapshotIsSent() throws {
         var cluster = electedCluster()
-        cluster.isolate(n3)
-        for value in 0..<10 { try cluster.with(n1) { _ = try $0.propose([UInt8(value)]) } }
-        cluster.deliverAll()
-        cluster.tickAll(times: 1)
+        try leaveN3Behind(&cluster, entries: 10)
         let applied = cluster[n1].appliedIndex
         try cluster.compact(n1, through: applied, data: [0xCD])
         cluster.restart(n1)  // from storage: the snapshot's metadata, its data stays there
@@ -135,10 +137,7 @@ struct RaftLeadershipTests {
     @Test("a leader names the snapshot to send and the shell sends what storage holds, with that snapshot's metadata")
     func storedSnapshotIsSentWithItsOwnMetadata() throws {
         var cluster = electedCluster()
-        cluster.isolate(n3)
-        for value in 0..<10 { try cluster.with(n1) { _ = try $0.propose([UInt8(value)]) } }
-        cluster.deliverAll()
-        cluster.tickAll(times: 1)
+        try leaveN3Behind(&cluster, entries: 10)
         let named = try cluster.compact(n1, through: cluster[n1].appliedIndex, data: [0xA1])
         #expect(cluster[n1].snapshotMetadata == named.metadata)  // the core keeps the metadata, not the data
         for value in 0..<10 { try cluster.with(n1) { _ = try $0.propose([UInt8(value)]) } }

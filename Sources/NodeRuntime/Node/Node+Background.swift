@@ -82,7 +82,6 @@ extension Node {
             if consensus.status.isLeader {
                 await membershipChanges.withLock { await reconcileOnce() }
                 await trimEventLog()
-                await collectEventCursors()
             } else {
                 forgetLearners()
             }
@@ -209,10 +208,7 @@ extension Node {
         for member in store.members { learnReplicated(member, previous: nil) }
         for await change in changes {
             switch change {
-            case .applied(_, .memberUpdated(let member, let previous)):
-                learnReplicated(member, previous: previous)
-                noteMember(member.id, removed: false)
-            case .applied(_, .memberRemoved(let member)): noteMember(member.id, removed: true)
+            case .applied(_, .memberUpdated(let member, let previous)): learnReplicated(member, previous: previous)
             case .restored: for member in store.members { learnReplicated(member, previous: nil) }
             default: break
             }

@@ -28,12 +28,6 @@ struct RuntimeState: Sendable {
     var learners: [NodeID: LearnerWatch] = [:]
     /// Set once this node knows it was removed from the cluster.
     var removal: NodeRemoval?
-    /// On the leader: the oldest retained event when consumer cursors were last collected
-    /// (``Node/collectEventCursors(removed:)``); 0 before the first collection.
-    var cursorsCollectedAt: UInt64 = 0
-    /// Members whose records were removed (as this node applied it), whose default consumers'
-    /// cursors are still to be deleted (by this node once it leads); at most 1,000.
-    var removedMembers: Set<NodeID> = []
     /// Refused notifies already logged (each is said once).
     var refusalsLogged: Set<String> = []
 }

@@ -175,6 +175,9 @@ public final class HotColdRole: Role {
 
     // MARK: Readiness, metrics, status
 
+    /// `/readyz?hot`.
+    public var readinessParameters: [String] { ["hot"] }
+
     public func readinessProblem(query: String?) async -> String? {
         switch HotColdAPI.asksForHot(query: query) {
         case .success(false): return nil

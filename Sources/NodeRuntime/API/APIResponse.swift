@@ -77,6 +77,33 @@ struct QueryError: Error {
     var response: HTTPResponse { APIResponse.error(400, message) }
 }
 
+// MARK: - Query values
+
+extension [String: String] {
+    /// A switch such as `?noleader` (rqlite's form): absent → false; `noleader`, `=true`, `=1`
+    /// → true; `=false`, `=0` → false; any other value is refused naming them.
+    func querySwitch(_ name: String, of endpoint: String) -> Result<Bool, QueryError> {
+        guard let text = self[name] else { return .success(false) }
+        switch text {
+        case "", "true", "1": return .success(true)
+        case "false", "0": return .success(false)
+        default:
+            return .failure(QueryError(message: "\(endpoint): \(name)=\(text.prefix(64).debugDescription) is not a valid value; "
+                + "use \(name) alone (or \(name)=true, \(name)=1, \(name)=false, \(name)=0)"))
+        }
+    }
+
+    /// A duration such as `timeout=5s` (Go syntax), above zero and at most `maximum`; nil when absent.
+    func queryDuration(_ name: String, of endpoint: String, maximum: Duration = .seconds(300)) -> Result<Duration?, QueryError> {
+        guard let text = self[name] else { return .success(nil) }
+        guard let value = try? GoDuration.parse(text), value > .zero, value <= maximum else {
+            return .failure(QueryError(message: "\(endpoint): \(name)=\(text.prefix(64).debugDescription) is not a valid value; "
+                + "use a duration above 0s and at most \(GoDuration.format(maximum)), such as \(name)=5s or \(name)=500ms"))
+        }
+        return .success(value)
+    }
+}
+
 /// `a=1&b&c=x%20y` → ["a": "1", "b": "", "c": "x y"].
 func parseQuery(_ query: String?) -> [String: String] {
     guard let query, !query.isEmpty else { return [:] }

@@ -122,10 +122,32 @@ extension Node {
         return APIResponse.json(body)
     }
 
-    /// `GET /nodes`, or `GET /nodes?role=dns` for the members with that role.
+    /// The parameters `GET /nodes` takes: `role=` (ours) and rqlite's `nonvoters`, `ver=`,
+    /// `timeout=` and `retries=`, which are checked but change nothing: every member is listed
+    /// (voters and learners, with `voter`), in one shape, from what this node knows without
+    /// contacting the others.
+    static let nodesParameters = ["role", "nonvoters", "ver", "timeout", "retries"]
+
+    /// `GET /nodes`, or `GET /nodes?role=dns` for the members with that role. A parameter it does
+    /// not take, one given twice or a malformed value is a 400 naming it and what would be right.
     func nodes(_ request: HTTPRequest) async -> HTTPResponse {
+        let endpoint = "GET /nodes"
+        let query: [String: String]
+        switch parseQuery(request.query, of: endpoint, taking: Self.nodesParameters) {
+        case .success(let parsed): query = parsed
+        case .failure(let error): return error.response
+        }
+        if case .failure(let error) = query.querySwitch("nonvoters", of: endpoint) { return error.response }
+        if case .failure(let error) = query.queryDuration("timeout", of: endpoint) { return error.response }
+        if let version = query["ver"], version != "1", version != "2" {
+            return APIResponse.error(400, "\(endpoint): ver=\(version.prefix(64).debugDescription) is not a valid value; use ver=2 (or ver=1)")
+        }
+        if let retries = query["retries"], !(UInt8(retries).map { $0 <= 100 } ?? false) {
+            return APIResponse.error(400, "\(endpoint): retries=\(retries.prefix(64).debugDescription) is not a valid value; "
+                + "use a whole number from 0 to 100, such as retries=2")
+        }
         var rows = await memberRows()
-        if let role = parseQuery(request.query)["role"] {
+        if let role = query["role"] {
             if let problem = RoleNames.problem(with: role) { return APIResponse.error(400, "role=\(role.debugDescription): \(problem)") }
             rows = rows.filter { $0.roles.contains(role) }
         }
@@ -167,13 +189,31 @@ extension Node {
     /// started yet is alive, and a native sidecar's startup probe must pass before Kubernetes
     /// starts that application). A removed node answers 503 either way; so does one still waiting
     /// to read its state from etcd, saying what it waits for and the last error.
+    ///
+    /// It takes rqlite's `noleader`, `sync` and `timeout=` (`sync` and `timeout=` are checked
+    /// but change nothing: readiness is answered at once) and the parameters of the roles
+    /// (``Role/readinessParameters``, such as `hot`); any other parameter, one given twice or a
+    /// malformed value is a 400 naming it and what would be right.
     func readyz(_ request: HTTPRequest) async -> HTTPResponse {
+        let endpoint = "GET /readyz"
+        let query: [String: String]
+        switch parseQuery(request.query, of: endpoint, taking: ["noleader", "sync", "timeout"] + roles.flatMap(\.readinessParameters)) {
+        case .success(let parsed): query = parsed
+        case .failure(let error): return error.response
+        }
+        if case .failure(let error) = query.queryDuration("timeout", of: endpoint) { return error.response }
+        if case .failure(let error) = query.querySwitch("sync", of: endpoint) { return error.response }
+        let liveness: Bool
+        switch query.querySwitch("noleader", of: endpoint) {
+        case .success(let value): liveness = value
+        case .failure(let error): return error.response
+        }
         if let removal {
             return APIResponse.error(503, "not ready: node \(id) was removed from the cluster (\(removal.reporter)); "
                 + "start it with -join to make it a member again", extra: [.init(key: "removed", value: .bool(true))])
         }
         // Liveness: neither a leader nor the roles (a sidecar whose application is still starting is alive).
-        if parseQuery(request.query)["noleader"] != nil { return APIResponse.json(["ready": true, "leader": .null]) }
+        if liveness { return APIResponse.json(["ready": true, "leader": .null]) }
         if !consensus.status.stateKnown, let external = consensus.externalState {
             let waiting = runtime.withLock { $0.formation == .starting ? $0.formationDetail : nil }
             return APIResponse.error(503, "not ready: " + (waiting ?? "waiting for \(external.location) to read this node's state under "

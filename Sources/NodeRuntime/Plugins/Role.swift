@@ -39,6 +39,10 @@ public protocol Role: Sendable {
     /// reads); by default ``readinessProblem()``.
     func readinessProblem(query: String?) async -> String?
 
+    /// The `/readyz` query parameters the role reads in ``readinessProblem(query:)`` (`hot`):
+    /// `/readyz` refuses any parameter that neither it nor a role takes. Default none.
+    var readinessParameters: [String] { get }
+
     /// Re-reads what the role loads from files (SIGHUP, with ``Node/reload()``).
     func reload()
 }
@@ -49,6 +53,7 @@ extension Role {
     public func status() async -> JSONValue? { nil }
     public func readinessProblem() async -> String? { nil }
     public func readinessProblem(query: String?) async -> String? { await readinessProblem() }
+    public var readinessParameters: [String] { [] }
     public func reload() {}
 }
 

@@ -139,9 +139,15 @@ extension Node {
 
     /// `DELETE /remove` `{"id"}`: the leader removes a member from Raft and the replicated state.
     func remove(_ request: HTTPRequest) async -> HTTPResponse {
-        guard let object = (try? JSONValue.parse(request.body))?.objectValue,
-              let text = object["id"]?.stringValue, let target = NodeID(text)
-        else { return APIResponse.error(400, "body must be {\"id\":\"<node id>\"} naming the node to remove") }
+        let usage = "body must be {\"id\":\"<node id>\"} naming the node to remove"
+        let body: JSONValue
+        do throws(JSONParseError) {
+            body = try JSONValue.parse(request.body)
+        } catch {
+            // Says what is wrong and where (a duplicate "id" names the key), as POST /events does.
+            return APIResponse.error(400, "\(error); \(usage)")
+        }
+        guard let text = body.objectValue?["id"]?.stringValue, let target = NodeID(text) else { return APIResponse.error(400, usage) }
         let status = consensus.status
         guard status.isLeader else { return notLeaderResponse(path: "/remove") }
         guard status.members.contains(target) || store.member(target) != nil else {

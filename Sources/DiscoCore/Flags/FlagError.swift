@@ -22,6 +22,8 @@ public struct FlagError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let badArguments = Code(name: "badArguments")
         /// Values that are valid on their own but not together.
         public static let conflict = Code(name: "conflict")
+        /// A flag that may be given once (``FlagSet/givenOnce(_:)``) appeared again.
+        public static let givenTwice = Code(name: "givenTwice")
     }
 
     public let code: Code
@@ -54,6 +56,10 @@ public struct FlagError: Error, Hashable, Sendable, CustomStringConvertible {
         var message = "flag needs an argument: -\(name)"
         if let nextIsFlag { message += " (the next argument, \(nextIsFlag), is a flag; write -\(name)=\(nextIsFlag) if that is really the value)" }
         return FlagError(code: .missingValue, flag: name, message: message)
+    }
+
+    static func givenTwice(_ name: String) -> FlagError {
+        FlagError(code: .givenTwice, flag: name, message: "flag -\(name) is given twice; it may be given once (the second would silently replace the first)")
     }
 
     static func invalidValue(_ name: String, value: String, reason: String) -> FlagError {

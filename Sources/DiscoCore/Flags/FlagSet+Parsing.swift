@@ -45,6 +45,9 @@ extension FlagSet {
                 }
                 throw FlagError.unknown(name, suggestion: EditDistance.suggestion(for: name, among: flagNames))
             }
+            if definition.once, values[name] != nil {
+                throw FlagError.givenTwice(name)
+            }
             let text: String
             if definition.isBool {
                 text = inlineValue ?? "true"

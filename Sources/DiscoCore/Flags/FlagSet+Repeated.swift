@@ -15,6 +15,19 @@ extension FlagSet {
         return Flag(name: name, defaultValue: [])
     }
 
+    /// Makes each of `names` (declared, not repeatable) a flag that may be given once: a second
+    /// occurrence is an error naming it (``FlagError/Code/givenTwice``) instead of silently
+    /// replacing the first, as Go's rule (the last value wins) would. For a program's own flags
+    /// whose repeat is a mistake (two configurations, two upstreams); flags that follow Go's rule
+    /// because command lines written for other programs rely on it are left as they are.
+    public mutating func givenOnce(_ names: some Sequence<String>) {
+        for name in names {
+            guard let index = definitions.firstIndex(where: { $0.name == name }) else { preconditionFailure("no flag -\(name) to make givenOnce") }
+            precondition(!definitions[index].accumulates, "-\(name) is repeatable; it cannot also be givenOnce")
+            definitions[index].once = true
+        }
+    }
+
     /// Whether `name` is a declared boolean flag (one that never takes the next argument as its value).
     public func isBoolean(_ name: String) -> Bool {
         definitions.first(where: { $0.name == name })?.isBool ?? false

@@ -44,7 +44,7 @@ public struct ParsedFlags: Sendable {
 ///   `-bool value` does not consume `value`;
 /// - `--` ends the flags; parsing stops at the first non-flag argument (unless `interspersed`,
 ///   which keeps reading flags after it); a lone `-` is positional;
-/// - a flag given twice keeps the last value;
+/// - a flag given twice keeps the last value (unless declared ``givenOnce(_:)``: then it is an error);
 /// - `-h`, `-help`, `--help` request usage (``FlagError/Code/helpRequested``).
 ///
 /// One deliberate difference: a non-boolean flag followed by another *defined* flag
@@ -61,6 +61,8 @@ public struct FlagSet: Sendable {
         var isBool: Bool
         /// Each occurrence adds to an array instead of replacing the value (``repeated(_:usage:group:typeName:parse:)``).
         var accumulates = false
+        /// A second occurrence is an error instead of replacing the first (``givenOnce(_:)``).
+        var once = false
         var parse: @Sendable (String) throws(FlagValueError) -> any Sendable
     }
 

@@ -54,6 +54,8 @@ public struct HotColdFlags: Sendable {
                  return value
              })
         }
+        // Sidecar-only flags: a repeat is a mistake (two groups, two hooks), not an override.
+        flags.givenOnce([enabled.name] + dependentFlags)
     }
 
     /// The flags that only mean something with `-hot-cold`.

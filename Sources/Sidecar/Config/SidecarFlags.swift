@@ -41,6 +41,12 @@ public struct SidecarFlags: Sendable {
                                "proxy-adv-addr", "proxy-hop-key", "limit-req-share-interval",
                                "proxy-ignore-client-abort"]
 
+    /// The flags that may be given several times (each occurrence adds a limit or a listener);
+    /// every other proxy flag may be given once (a second `-proxy-config` or `-upstream` would
+    /// silently replace the first). The node's flags keep Go's rule (the last value wins), which
+    /// rqlite's command lines rely on.
+    public static let repeatable: Set<String> = ["limit-req", "tcp-proxy"]
+
     /// Declares the flags on `set`.
     public init(_ set: inout FlagSet, group: String = Self.proxyGroup) {
         proxyAddr = set.custom("proxy-addr", default: nil, defaultText: nil, typeName: "host:port",
@@ -112,6 +118,7 @@ public struct SidecarFlags: Sendable {
                                           + "ends, its upstream connection is closed, and it counts as 499, as nginx's default)", group: group)
         proxyThreads = set.int("proxy-threads", default: 1, usage: "Event-loop threads of the proxy; with 1 (as one nginx worker) rate limits\n"
                                + "decide requests in the order they arrive", group: group, typeName: "n")
+        set.givenOnce(Self.names.filter { !Self.repeatable.contains($0) })
     }
 
     /// The configuration the flags and `-proxy-config` (read through `loader`) describe, checked.

@@ -284,4 +284,22 @@ struct RepeatedFlagTests {
         #expect(set.isBoolean("verbose") && !set.isBoolean("limit") && !set.isBoolean("missing"))
         #expect(throws: FlagError.self) { try set.parse(["-limit", "x"]) }
     }
+
+    /// A flag declared givenOnce refuses a second occurrence (any form) naming it; the others
+    /// keep Go's rule, the last value wins.
+    @Test func aGivenOnceFlagRefusesASecondOccurrenceAndTheOthersKeepTheLast() throws {
+        var set = FlagSet(programName: "t", synopsis: "")
+        let config = set.string("config", usage: "")
+        let addr = set.string("addr", usage: "")
+        set.givenOnce(["config"])
+        for arguments in [["-config", "a", "-config", "b"], ["-config=a", "--config=a"], ["-config", "a", "-addr", "x", "-config=b"]] {
+            #expect(throws: FlagError(code: .givenTwice, flag: "config",
+                                      message: "flag -config is given twice; it may be given once (the second would silently replace the first)")) {
+                try set.parse(arguments)
+            }
+        }
+        let parsed = try set.parse(["-config", "a", "-addr", "x", "-addr", "y"])
+        #expect(parsed[config] == "a" && parsed[addr] == "y")
+        #expect(FlagError.givenTwice("config").exitStatus == 2)
+    }
 }

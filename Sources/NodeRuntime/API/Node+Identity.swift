@@ -79,12 +79,15 @@ extension Node {
 
     /// A notify from a node while this one is in a cluster: records the sender's addresses when
     /// it is new or proves it is the member it names (a restart on new addresses); answers 409
-    /// when it names a member at other addresses without proof. Nil to go on answering.
+    /// when it names a member at other addresses without proof, and with `-auth` 403 when it
+    /// would change a member's record without its node key (``checkNotifiedChange(_:at:)``).
+    /// Nil to go on answering.
     func checkClusteredNotify(_ notify: NotifyRequest, request: HTTPRequest) async -> HTTPResponse? {
         let sender = notify.sender
         guard let raft = try? PeerAddress(parsing: sender.raftAddress), let api = try? PeerAddress(parsing: sender.apiAddress) else {
             return APIResponse.error(400, "\"addr\" and \"api_addr\" must be host:port addresses")
         }
+        if let refusal = checkNotifiedChange(notify, at: MemberAddresses(raft: raft, api: api)) { return refusal }
         let (refusal, proven) = await checkIdentity(of: sender.id, at: MemberAddresses(raft: raft, api: api), nodeKey: notify.nodeKey,
                                                     request: request, what: "notify")
         if let refusal { return refusal }
@@ -97,5 +100,34 @@ extension Node {
             learn(sender, source: .notify)
         }
         return nil
+    }
+
+    /// With `-auth`, a notify naming an existing member that would change its record (its
+    /// addresses, or the roles the leader then commits) must carry that member's node key, as
+    /// every notify discod sends from a data directory does. `-auth` credentials do not prove
+    /// which node speaks: every node notifies as the same `-join-as` user, and any holder of the
+    /// `join` permission could otherwise move a member or rewrite its roles. Nil to go on (no
+    /// `-auth`, a new node, no change, or the key proves it); else the 403 naming what is missing.
+    func checkNotifiedChange(_ notify: NotifyRequest, at claimed: MemberAddresses) -> HTTPResponse? {
+        let member = notify.sender.id
+        guard !authorization.isOpen, member != id, isKnownMember(member) else { return nil }
+        let recordedHash = recordedKeyHash(of: member)
+        if let key = notify.nodeKey, NodeKey.proves(key, hash: recordedHash) { return nil }
+        var changes: [String] = []
+        if let current = currentAddresses(of: member), current != claimed { changes.append("addresses \(claimed) instead of \(current)") }
+        let roles = RoleNames.normalized(notify.sender.roles)
+        if let recorded = store.member(member)?.roles ?? book.roles(of: member), RoleNames.normalized(recorded) != roles {
+            changes.append("roles \(roles) instead of \(RoleNames.normalized(recorded))")
+        }
+        guard !changes.isEmpty else { return nil }
+        metrics.identityRefusals.add(1, ordering: .relaxed)
+        let key = recordedHash.isEmpty
+            ? "no node key is recorded for it yet (it registers one when it joins)"
+            : notify.nodeKey == nil ? "the notify carries no node_key" : "its node_key is not that member's"
+        logger.warning("refused a notify naming member \(member) that would change \(changes.joined(separator: " and ")): \(key)")
+        return APIResponse.error(403, "node \(member) is already a member: a notify that changes its record (\(changes.joined(separator: "; "))) "
+            + "must carry its node key (\"node_key\", which discod sends from its data directory), and \(key); -auth credentials "
+            + "with the join permission do not prove which node sent it",
+            extra: [.init(key: "member", value: .string(member.rawValue)), .init(key: "missing", value: .string("node_key"))])
     }
 }

@@ -14,6 +14,14 @@ extension Node {
     /// `-bootstrap-expect-timeout` like a formation that timed out (exit 1), naming etcd's
     /// endpoints and the last error. Returns how much of that timeout the wait used (zero for a
     /// node that waits without limit), so that formation as a whole stays within it.
+    ///
+    /// The wait ends at etcd's first answer, whatever it says: from there etcd's membership
+    /// decides. So an intent never makes nodes wait for each other. Nodes that were all stopped
+    /// (SIGTERM or kill -9) while forming, before etcd held a cluster, wait for etcd when started
+    /// again, find that it names none of them, and form as first starts; a promise to a proposal
+    /// its proposer never bootstrapped is released, because the proposer, started again, disowns
+    /// it once etcd says it has no state (`GET /bootstrap/status` answers "abandoned"). A node
+    /// whose bootstrap or join etcd accepted is named in etcd's configuration and rejoins.
     func awaitConsensusState() async throws -> Duration {
         guard !consensus.status.stateKnown else { return .zero }
         guard let external = consensus.externalState else {

@@ -22,7 +22,7 @@ extension NodeProcessTests {
                 let etcd = try #require(cluster.etcd)
                 let first = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: [])
                 try await DiscodCluster.waitForLeader([first])
-                let relay = try await JoinRelay.start(to: first)
+                let relay = try await AnswerRelay.start(to: first, holding: "/join")
                 let second = try cluster.start(id: "2", ports: try DiscodCluster.ports(),
                                                flags: ["-join", "http://127.0.0.1:\(relay.server.localAddress.port)", "-join-attempts", "1000"])
                 try await NodeTests.eventually("node 1 to accept node 2's join", [first, second]) { relay.accepted }
@@ -136,16 +136,20 @@ extension NodeProcessTests {
     }
 }
 
-// MARK: - JoinRelay
+// MARK: - AnswerRelay
 
-/// Passes `POST /join` on to a node and holds back its answer until stopped: the joiner never
-/// hears that it was accepted. ``accepted`` turns true once the node answered 200.
-final class JoinRelay: Sendable {
-    /// What the relay's handlers share: whether a join was accepted, and the answers held back.
+/// Passes every request on to a node and holds back its 200 answers to requests under one path
+/// (`POST /join`, `POST /bootstrap/propose`) until stopped: the sender never hears that it was
+/// accepted. ``accepted`` turns true once the node answered such a request with 200. It can
+/// start before the node it relays to (``forward(to:)``), so that node can advertise it.
+final class AnswerRelay: Sendable {
+    /// What the relay's handlers share: the node relayed to, whether a held request was
+    /// accepted, and the answers held back.
     final class Held: Sendable {
         let state = Mutex<(accepted: Bool, waiting: [CheckedContinuation<Void, Never>], stopped: Bool)>((false, [], false))
+        let target = Mutex<DiscodProcess?>(nil)
 
-        /// Suspends until ``JoinRelay/stop()``.
+        /// Suspends until ``AnswerRelay/stop()``.
         func hold() async {
             await withCheckedContinuation { continuation in
                 let resume = state.withLock { state -> Bool in
@@ -168,20 +172,37 @@ final class JoinRelay: Sendable {
 
     var accepted: Bool { held.state.withLock { $0.accepted } }
 
-    static func start(to node: DiscodProcess) async throws -> JoinRelay {
+    /// `127.0.0.1:<port>` of the relay.
+    var address: String { "127.0.0.1:\(server.localAddress.port)" }
+
+    /// A relay to `node` holding its 200 answers to requests under `prefix`.
+    static func start(to node: DiscodProcess, holding prefix: String) async throws -> AnswerRelay {
+        let relay = try await start(holding: prefix)
+        relay.forward(to: node)
+        return relay
+    }
+
+    /// A relay holding 200 answers to requests under `prefix`; it answers 502 until ``forward(to:)``.
+    static func start(holding prefix: String) async throws -> AnswerRelay {
         let held = Held()
         let server = try await HTTPServer.start { request in
-            guard let answer = try? await node.request(request.method, request.target, body: String(decoding: request.body, as: UTF8.self)) else {
+            guard let node = held.target.withLock({ $0 }),
+                  let answer = try? await node.request(request.method, request.target, body: String(decoding: request.body, as: UTF8.self)) else {
                 return HTTPResponse(status: 502, headers: HTTPHeaders(), bytes: [])
             }
-            if request.target.hasPrefix("/join"), answer.status == 200 {
+            if request.target.hasPrefix(prefix), answer.status == 200 {
                 held.state.withLock { $0.accepted = true }
                 await held.hold()
                 return HTTPResponse(status: 503, headers: HTTPHeaders(), bytes: [])
             }
             return HTTPResponse(status: answer.status, headers: HTTPHeaders(), bytes: answer.body)
         }
-        return JoinRelay(server: server, held: held)
+        return AnswerRelay(server: server, held: held)
+    }
+
+    /// Relays from now on to `node`.
+    func forward(to node: DiscodProcess) {
+        held.target.withLock { $0 = node }
     }
 
     /// Releases every held answer (as 503s) and stops the server.

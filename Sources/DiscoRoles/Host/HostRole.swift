@@ -16,21 +16,42 @@ import Synchronization
 /// What was reported is kept per member in the replicated key-value state (``ReportedMember``),
 /// and the role compares the member records with it: when it starts (so the members that formed
 /// the cluster, and changes made while no host node ran, are reported) and on every change.
-/// Every host node appends under the same idempotency key (the member's report revision), then
-/// records the report with a compare-and-set, so the log holds each step once. When the key
-/// was used first by another report (a host node that stopped before recording it), the event
-/// the log holds is what gets recorded, and the role decides again against it.
+/// Every host node appends under the same idempotency key (the revision of the member's report
+/// entry; a member without one first gets a ``ReportedMember/pending`` entry, so the key is new
+/// for each time the member comes), then records the report with a compare-and-set, so the log
+/// holds each step once. When the key was used first by another report (a host node that
+/// stopped before recording it), the event the log holds is what gets recorded, and the role
+/// decides again against it. The entry of a member that left is deleted once that is safe
+/// (``ReportRetention``): after ``leftRetention``.
 public final class HostRole: Role {
     public let name = "host"
     /// The roles the events are for.
     public let targets: [String]
+    /// How long the report entry of a member that left is kept after its leave is recorded.
+    public let leftRetention: Duration
+    /// The clock ``leftRetention`` is measured by.
+    let now: @Sendable () -> ContinuousClock.Instant
+    /// How often the report entries are checked for ones to delete.
+    let sweepInterval: Duration
     private let appended = Atomic<Int>(0)
     private let failed = Atomic<Int>(0)
     private let compared = Atomic<Bool>(false)
+    let deleted = Atomic<Int>(0)
+    let waiting = Atomic<Int>(0)
 
-    /// A host role whose events are for `targets` (default `["dns"]`).
-    public init(targets: [String] = ["dns"]) {
+    /// A host role whose events are for `targets` (default `["dns"]`), keeping the report entry
+    /// of a member that left for `leftRetention` (default: one hour, as long as the idempotency
+    /// window remembers a key).
+    public convenience init(targets: [String] = ["dns"], leftRetention: Duration = .seconds(3600)) {
+        self.init(targets: targets, leftRetention: leftRetention, sweepInterval: .seconds(60), now: { ContinuousClock.now })
+    }
+
+    /// The role with the clock ``leftRetention`` is measured by, and how often entries are checked.
+    init(targets: [String], leftRetention: Duration, sweepInterval: Duration, now: @escaping @Sendable () -> ContinuousClock.Instant) {
         self.targets = RoleNames.normalized(targets)
+        self.leftRetention = max(leftRetention, .zero)
+        self.sweepInterval = max(sweepInterval, .milliseconds(10))
+        self.now = now
     }
 
     public func run(_ context: RoleContext) async throws {
@@ -39,16 +60,20 @@ public final class HostRole: Role {
         let changes = context.memberRecordChanges()
         await context.waitUntilCaughtUp()
         _ = try await cancelOnGracefulShutdown { [self] in
-            await reportAll(context)
-            for await change in changes {
-                switch change {
-                case .joined(let member, let index), .updated(let member, _, let index):
-                    await report(member.id, current: member, asOf: index, context: context)
-                case .left(let member, let index):
-                    await report(member.id, current: nil, asOf: index, context: context)
-                case .restored:
-                    await reportAll(context)
+            await withDiscardingTaskGroup { group in
+                group.addTask { await self.deleteLeftReports(context) }
+                await reportAll(context)
+                for await change in changes {
+                    switch change {
+                    case .joined(let member, let index), .updated(let member, _, let index):
+                        await report(member.id, current: member, asOf: index, context: context)
+                    case .left(let member, let index):
+                        await report(member.id, current: nil, asOf: index, context: context)
+                    case .restored:
+                        await reportAll(context)
+                    }
                 }
+                group.cancelAll()
             }
         }
     }
@@ -69,17 +94,33 @@ public final class HostRole: Role {
     /// Makes the report the member's record as of `index` calls for, if any: appends the event,
     /// then records the report unless another host node recorded one meanwhile (then decides
     /// again from that one). Retries while no leader takes the writes, until cancelled.
-    private func report(_ id: NodeID, current: ClusterMember?, asOf index: UInt64, context: RoleContext) async {
+    func report(_ id: NodeID, current: ClusterMember?, asOf index: UInt64, context: RoleContext) async {
         let key = ReportedMember.key(id)
         var delay = Duration.milliseconds(200)
         var attempt = 0
         while !Task.isCancelled {
             let entry = context.node.keyValue(key)
             let reported = entry.flatMap { ReportedMember(decoding: $0.value) }
-            guard let report = MemberReport.decide(current: current, asOf: index, reported: reported) else { return }
-            let revision = entry?.revision ?? 0
-            let idempotencyKey = MemberReport.idempotencyKey(member: id, after: revision)
+            // Without a report to compare with (none yet, or deleted after the member left), the
+            // view given may predate a leave whose entry is gone: decide against member records
+            // read after the entry, so at least as new as its deletion.
+            var view = (current: current, index: index)
+            if reported == nil {
+                let records = context.memberRecords
+                view = (records.members.first { $0.id == id }, records.index)
+            }
+            guard let report = MemberReport.decide(current: view.current, asOf: view.index, reported: reported) else { return }
             do {
+                if entry == nil {
+                    // Reserve the entry: its revision, a Raft index used once, keys the report.
+                    let outcome = try await context.node.transact(KVTransaction(conditions: [.absent(key)],
+                                                                                operations: [.put(key, ReportedMember.pending)]))
+                    // Created, or another host node created it first: decide with it. Refused (the
+                    // key-value state is full): report under the key of no entry, unrecorded.
+                    guard case .refused = outcome else { continue }
+                }
+                let revision = entry?.revision ?? 0
+                let idempotencyKey = MemberReport.idempotencyKey(member: id, after: revision)
                 let event = report.event(targets: targets)
                 let seq = try await context.node.appendEvent(event, idempotencyKey: idempotencyKey)
                 // The key may have been used already (by a host node that stopped before recording
@@ -88,8 +129,11 @@ public final class HostRole: Role {
                 let logged = await loggedReport(seq, of: id, context: context)
                 let ours = logged.map { $0.encoded == report.reported.encoded } ?? true
                 let recorded = ours ? report.reported : logged ?? report.reported
-                let outcome = try await context.node.transact(KVTransaction(conditions: [KVCondition(key, revision: revision)],
-                                                                            operations: [.put(key, recorded.encoded)]))
+                var outcome = try await record(recorded, at: key, revision: revision, context: context)
+                if revision != 0, case .conflict(_, _, found: 0) = outcome {
+                    // Deleted since it was read (ReportRetention): the event stands, so record it.
+                    outcome = try await record(recorded, at: key, revision: 0, context: context)
+                }
                 switch outcome {
                 case .committed where !ours:
                     context.logger.info("event \(seq) already reported \(id) as of raft index \(recorded.raftIndex); deciding again")
@@ -124,6 +168,12 @@ public final class HostRole: Role {
         }
     }
 
+    /// Puts `reported` at `key` if the key is at `revision` (0: absent).
+    private func record(_ reported: ReportedMember, at key: KVKey, revision: UInt64, context: RoleContext) async throws(ReplicatedStateError)
+        -> KVTransactionResult {
+        try await context.node.transact(KVTransaction(conditions: [KVCondition(key, revision: revision)], operations: [.put(key, reported.encoded)]))
+    }
+
     /// What the event at `seq` reports about member `id`, once this node has applied it (nil
     /// when it was trimmed first, is not such a report, or the task is cancelled).
     private func loggedReport(_ seq: UInt64, of id: NodeID, context: RoleContext) async -> ReportedMember? {
@@ -143,6 +193,9 @@ public final class HostRole: Role {
             "# HELP disco_host_role_append_failures_total Member change events this node gave up appending.",
             "# TYPE disco_host_role_append_failures_total counter",
             "disco_host_role_append_failures_total \(failed.load(ordering: .relaxed))",
+            "# HELP disco_host_role_reports_deleted_total Report entries of members that left, deleted by this node.",
+            "# TYPE disco_host_role_reports_deleted_total counter",
+            "disco_host_role_reports_deleted_total \(deleted.load(ordering: .relaxed))",
         ]
     }
 
@@ -152,6 +205,8 @@ public final class HostRole: Role {
             "events_appended": .number(JSONNumber(appended.load(ordering: .relaxed))),
             "append_failures": .number(JSONNumber(failed.load(ordering: .relaxed))),
             "members_compared": .bool(compared.load(ordering: .acquiring)),
+            "reports_deleted": .number(JSONNumber(deleted.load(ordering: .relaxed))),
+            "left_reports_kept": .number(JSONNumber(waiting.load(ordering: .relaxed))),
         ]
     }
 }

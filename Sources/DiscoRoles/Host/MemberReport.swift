@@ -11,11 +11,15 @@ import NodeRuntime
 /// {"member":{"id":"n4","addr":"10.0.0.4:4002","api_addr":"10.0.0.4:4001","roles":["host"]},"left":false,"raft_index":57}
 /// ```
 ///
-/// A member that left keeps its entry (`"left":true`), so the entry's revision only grows and
-/// the idempotency key built from it is never used twice for one member.
+/// Before a member's first report the entry is created as ``pending``, so every report is keyed
+/// by the revision of an entry, a Raft index, and no idempotency key is used twice: not while
+/// the entry lives (its revision only grows), nor after the entry of a member that left is
+/// deleted (``ReportRetention``) and the member comes back (its new entry has a new revision).
 struct ReportedMember: Hashable, Sendable {
     /// The key-value namespace of the reports.
     static let namespace = "host-role.reported"
+    /// The value of an entry created for a member's first report, before it is recorded.
+    static let pending: [UInt8] = Array(#"{"pending":true}"#.utf8)
 
     /// The member as reported (for a member that left: as it was).
     var member: ClusterMember
@@ -109,8 +113,10 @@ struct MemberReport: Hashable, Sendable {
     }
 
     /// The idempotency key of the report that follows the member's report entry at
-    /// `reportRevision` (0: none yet). Every host node deciding on the same entry uses the same
-    /// key, whatever it decided, so the log gets one event per step of the member's history.
+    /// `reportRevision` (0: no entry, when the key-value state is too full to create it
+    /// ``ReportedMember/pending``, and for every first report before entries were created so).
+    /// Every host node deciding on the same entry uses the same key, whatever it decided, so the
+    /// log gets one event per step of the member's history.
     /// An ID that is not short visible ASCII (keys are at most 128 such characters) is named by
     /// its 64-bit FNV-1a hash instead.
     static func idempotencyKey(member id: NodeID, after reportRevision: UInt64) -> String {

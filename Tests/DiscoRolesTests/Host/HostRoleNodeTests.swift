@@ -1,6 +1,6 @@
+@testable import DiscoRoles
 import DiscoCore
 import DiscoNet
-import DiscoRoles
 import DiscoTestKit
 import NodeRuntime
 import Testing
@@ -58,10 +58,11 @@ import Testing
         await client.shutdown()
     }
 
-    /// A host node appended h1's join at the address h1 had then and stopped before recording
-    /// it; h1 has moved since. The next report's append (same idempotency key) is answered with
-    /// that earlier event, so the report recorded must be the one the log holds, and the move
-    /// must still be reported: consumers of the log end with h1's current address.
+    /// A host node created h1's pending report entry, appended h1's join at the address h1 had
+    /// then and stopped before recording it; h1 has moved since. The next report's append (same
+    /// idempotency key) is answered with that earlier event, so the report recorded must be the
+    /// one the log holds, and the move must still be reported: consumers of the log end with
+    /// h1's current address.
     @Test func anAppendAnsweredWithAnEarlierHostsEventRecordsThatEventAndReportsWhatChangedSince() async throws {
         let configuration = try RoleTestNode.configuration(id: "h1")
         var running = try await RoleTestNode.start(configuration, roles: [])
@@ -71,9 +72,12 @@ import Testing
             guard (try? await running.getJSON("/leader", client: client))?["id"] == "h1" else { return false }
             return (try? await client.send(HTTPClientRequest(url: running.apiURL + "/readyz")))?.status == 200
         }
+        let pending = try await running.node.transact(KVTransaction(conditions: [.absent(ReportedMember.key("h1"))],
+                                                                    operations: [.put(ReportedMember.key("h1"), ReportedMember.pending)]))
+        guard case .committed(let revision, _) = pending else { Issue.record("pending entry not created: \(pending)"); return }
         let earlier = #"{"type":"member-joined","roles":["dns"],"member":{"id":"h1","addr":"10.9.9.9:4002","api_addr":"10.9.9.9:4001","roles":[]},"raft_index":2}"#
         var request = HTTPClientRequest(method: "POST", url: running.apiURL + "/events", body: Array(earlier.utf8))
-        request.headers.add(name: "Idempotency-Key", value: "host-role-h1-r0")
+        request.headers.add(name: "Idempotency-Key", value: "host-role-h1-r\(revision)")
         #expect(try await client.send(request).status == 200)
         #expect(await running.stop() == nil)
 
@@ -84,6 +88,10 @@ import Testing
             let forH1 = (page?["events"]?.arrayValue ?? []).filter { $0["data"]?["member"]?["id"] == "h1" }
             return forH1.last?["data"]?["member"]?["api_addr"]?.stringValue == current
         }
+        // The join is the earlier host node's, taken over under the same key, not a second one.
+        let page = try await running.getJSON("/events?role=dns&since=0&limit=1000", client: client)
+        let types = (page["events"]?.arrayValue ?? []).filter { $0["data"]?["member"]?["id"] == "h1" }.compactMap { $0["data"]?["type"]?.stringValue }
+        #expect(types == ["member-joined", "member-address-changed"])
         #expect(await running.stop() == nil)
         await client.shutdown()
     }

@@ -64,6 +64,7 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
         }
     }
     let start = since  // where this run starts: -since, or the consumer's cursor
+    var notedStart = false
     var printed: UInt = 0
     var collected: [JSONValue] = []  // -format json: printed as one array at the end
     while limit == 0 || printed < limit {
@@ -90,6 +91,15 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
         }
         guard answer.status == 200, let events = answer.json?["events"]?.arrayValue else {
             return fail("events", "the node at \(context.node.url) answered GET \(path) with \(answer.status): \(answer.errorMessage)").code
+        }
+        // A consumer without a cursor starts at the oldest retained event: say so when earlier ones
+        // were trimmed (the leader deletes a cursor left behind the window for an hour, so this
+        // is also how a consumer that was away that long comes back).
+        if !consumer.isEmpty, start == 0, !notedStart, let first = answer.json?["first_seq"]?.numberValue?.uint64Value, first > 1 {
+            CommandLineTool.writeStandardError("discoctl events: \(consumer) has no cursor for \(role) (a new consumer, or one whose "
+                                               + "cursor was behind the retention window): starting at the oldest retained event "
+                                               + "\(first); events 1...\(first - 1) were trimmed\n")
+            notedStart = true
         }
         for event in events {
             switch format {

@@ -37,6 +37,14 @@ extension Node {
     /// left out.
     public func events(for role: String, since: UInt64, limit: Int, wait: Duration,
                        budget: EventPageBudget = EventPageBudget()) async -> RoleEventRead {
+        await events(for: role, since: since, limit: limit, wait: wait, budget: budget, acknowledged: nil)
+    }
+
+    /// As above; with `acknowledged` (a consumer's stored cursor), a read that finds no event for
+    /// the role returns as soon as it has looked past `acknowledged` while that is in the older
+    /// half of the retained window, so the consumer can move its cursor before it falls behind.
+    func events(for role: String, since: UInt64, limit: Int, wait: Duration, budget: EventPageBudget,
+                acknowledged: UInt64?) async -> RoleEventRead {
         let limit = max(1, limit)
         let deadline = ContinuousClock.now + wait
         var cursor = since
@@ -58,7 +66,8 @@ extension Node {
                 cursor = event.seq
                 if found.count == limit { break }
             }
-            let done = !found.isEmpty || page.events.isEmpty && (deadline - ContinuousClock.now <= .zero || Task.isCancelled)
+            let behind = acknowledged.map { $0 < cursor && $0 < page.firstSeq / 2 + page.lastSeq / 2 } ?? false
+            let done = !found.isEmpty || behind || page.events.isEmpty && (deadline - ContinuousClock.now <= .zero || Task.isCancelled)
             if done || Task.isCancelled {
                 return .page(RoleEventPage(events: found, scannedThrough: cursor, firstSeq: page.firstSeq, lastSeq: page.lastSeq))
             }

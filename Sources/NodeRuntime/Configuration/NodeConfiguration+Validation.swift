@@ -103,5 +103,8 @@ extension NodeConfiguration.Timing {
         }
         guard electionTicks >= 2 else { throw NodeConfigurationError("timing.electionTicks", "must be at least 2, got \(electionTicks)") }
         guard removedLinger >= .zero else { throw NodeConfigurationError("timing.removedLinger", "must not be negative") }
+        guard cursorIdleDeletion >= .zero else {
+            throw NodeConfigurationError("timing.cursorIdleDeletion", "must be zero (keep every cursor) or positive, got \(GoDuration.format(cursorIdleDeletion))")
+        }
     }
 }

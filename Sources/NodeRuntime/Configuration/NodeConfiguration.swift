@@ -230,6 +230,10 @@ extension NodeConfiguration {
         /// How long a node that learned it was removed keeps answering `/status` and `/readyz`
         /// before it stops. Default 10 seconds.
         public var removedLinger: Duration = .seconds(10)
+        /// How long the leader leaves a consumer cursor that no consumer needs (behind the oldest
+        /// retained event, or of a removed node's default consumer) unchanged before it deletes
+        /// it (``EventCursorCollection``); zero keeps every cursor. Default one hour.
+        public var cursorIdleDeletion: Duration = .seconds(3600)
 
         public init() {}
     }

@@ -66,7 +66,8 @@ extension Node {
 
     /// On the leader: keeps the replicated state in step with Raft's configuration (cluster name
     /// and epoch set once; every member's current addresses recorded; removed members dropped)
-    /// and trims the event log to its retention.
+    /// and trims the event log to its retention; every fourth round, deletes the consumer
+    /// cursors no consumer needs (``collectEventCursors()``).
     /// On every node: makes sure SWIM knows every member.
     func reconcileLoop() async {
         var round = 0
@@ -82,8 +83,10 @@ extension Node {
             if consensus.status.isLeader {
                 await membershipChanges.withLock { await reconcileOnce() }
                 await trimEventLog()
+                if round % 4 == 2 { await collectEventCursors() }
             } else {
                 forgetLearners()
+                forgetCursorSightings()
             }
             if round % 8 == 1 { await introduceMissingMembersToGossip() }
             if round % 8 == 5 { await registerNodeKeyIfMissing() }
@@ -208,7 +211,10 @@ extension Node {
         for member in store.members { learnReplicated(member, previous: nil) }
         for await change in changes {
             switch change {
-            case .applied(_, .memberUpdated(let member, let previous)): learnReplicated(member, previous: previous)
+            case .applied(_, .memberUpdated(let member, let previous)):
+                learnReplicated(member, previous: previous)
+                noteMember(member.id, removed: false)
+            case .applied(_, .memberRemoved(let member)): noteMember(member.id, removed: true)
             case .restored: for member in store.members { learnReplicated(member, previous: nil) }
             default: break
             }

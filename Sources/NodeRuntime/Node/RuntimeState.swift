@@ -28,6 +28,8 @@ struct RuntimeState: Sendable {
     var learners: [NodeID: LearnerWatch] = [:]
     /// Set once this node knows it was removed from the cluster.
     var removal: NodeRemoval?
+    /// Consumer cursors waiting to be deleted, and the removed members whose they may be.
+    var cursorCollection = CursorCollectionState()
     /// Refused notifies already logged (each is said once).
     var refusalsLogged: Set<String> = []
 }

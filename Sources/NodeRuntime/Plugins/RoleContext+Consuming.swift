@@ -10,7 +10,11 @@ extension RoleContext {
     /// a restarted consumer resumes there: delivery is at least once (a crash between handling
     /// an event and its acknowledgement hands it over again), so `handle` should be idempotent.
     /// An error thrown by `handle` ends consuming with that error (nothing after the last
-    /// acknowledgement counts as consumed).
+    /// acknowledgement counts as consumed). While no events for `role` arrive, the cursor is
+    /// moved past the events for other roles once it is in the older half of the retained
+    /// window, so a live consumer's cursor does not stay behind the window (where the leader
+    /// deletes cursors left unchanged for `timing.cursorIdleDeletion`) for want of events of
+    /// its own.
     public func consumeEvents(for role: String, as consumer: String? = nil,
                               _ handle: @Sendable (ClusterEvent) async throws -> Void) async throws {
         let consumer = consumer ?? Node.defaultConsumer(for: node.id)
@@ -19,9 +23,15 @@ extension RoleContext {
         }
         await waitUntilCaughtUp()
         var cursor = node.eventCursor(role: role, consumer: consumer)
-        logger.info("consuming events for role \(role) as \(consumer) after seq \(cursor)")
+        var acknowledged = cursor
+        if cursor == 0, node.store.firstSeq > 1 {
+            logger.info("consuming events for role \(role) as \(consumer) from the oldest retained event \(node.store.firstSeq): "
+                + "it has no cursor (a new consumer, or one whose cursor was behind the retention window or whose node was removed)")
+        } else {
+            logger.info("consuming events for role \(role) as \(consumer) after seq \(cursor)")
+        }
         while !Task.isCancelled {
-            switch await node.events(for: role, since: cursor, limit: 100, wait: .seconds(30)) {
+            switch await node.events(for: role, since: cursor, limit: 100, wait: .seconds(30), budget: EventPageBudget(), acknowledged: acknowledged) {
             case .trimmed(let page):
                 logger.warning("events \(cursor + 1)...\(page.firstSeq - 1) were trimmed before \(consumer) consumed them; "
                     + "continuing at \(page.firstSeq)")
@@ -33,10 +43,15 @@ extension RoleContext {
                 }
                 guard let last = page.events.last?.seq else {
                     cursor = page.scannedThrough
+                    if cursor > acknowledged, acknowledged < page.firstSeq / 2 + page.lastSeq / 2 {
+                        await acknowledge(role: role, consumer: consumer, through: cursor)
+                        acknowledged = cursor
+                    }
                     continue
                 }
                 cursor = page.scannedThrough
                 await acknowledge(role: role, consumer: consumer, through: last)
+                acknowledged = last
             }
         }
     }

@@ -9,7 +9,8 @@ import Testing
 @Suite struct DiscoctlConsumerTests {
     /// A consumer whose cursor fell behind the retention window got 410 on every run, and
     /// `-since` cannot be combined with `-consumer`: it could never resume. It continues at the
-    /// oldest retained event, saying on standard error what was trimmed, as a role does.
+    /// oldest retained event, saying on standard error what was trimmed, as a role does; so
+    /// does a consumer that has no cursor.
     @Test func aConsumerBehindTheRetentionWindowContinuesAtTheOldestRetainedEvent() async throws {
         let cluster = try DiscodCluster(name: "ctl-consumer-trimmed")
         defer { Task { await cluster.shutdown() } }
@@ -22,6 +23,7 @@ import Testing
         #expect(try await node.appendEvent(#"{"type":"a","roles":["dns"]}"#) == 1)
         let first = try await Discoctl.run(node, arguments)
         #expect(first.status == 0 && Discoctl.lines(first).count == 1, "\(first)")
+        #expect(!first.standardError.contains("no cursor"), "nothing was trimmed: \(first)")
 
         for n in 2...6 { #expect(try await node.appendEvent(#"{"type":"b","n":\#(n),"roles":["dns"]}"#) == UInt64(n)) }
         try await waitUntil("the leader to trim the log to two events", timeout: .seconds(60)) {
@@ -33,6 +35,12 @@ import Testing
         #expect(resumed.standardError.contains("trimmed"), "\(resumed)")
         let cursor = try await node.request("GET", "/events/cursor?role=dns&consumer=c1")
         #expect(cursor.json?["seq"] == 6, "\(cursor.text)")
+        // A consumer without a cursor (a new one, or one whose cursor the leader deleted) starts
+        // at the oldest retained event too, and says which events before it were trimmed.
+        let fresh = try await Discoctl.run(node, ["events", "-role", "dns", "-consumer", "c2", "-format", "jsonl"])
+        #expect(Discoctl.lines(fresh).compactMap { try? JSONValue.parse($0)["seq"]?.numberValue?.uint64Value } == [5, 6], "\(fresh)")
+        #expect(fresh.standardError.contains("c2 has no cursor for dns"), "\(fresh)")
+        #expect(fresh.standardError.contains("events 1...4 were trimmed"), "\(fresh)")
 
         // -format json acknowledges once the array is printed.
         #expect(try await node.appendEvent(#"{"type":"c","roles":["dns"]}"#) == 7)

@@ -17,6 +17,7 @@ import Testing
         #expect(configuration.eventLog.retention == .standard)
         #expect(configuration.access.auth == nil)
         #expect(configuration.timing.shutdownGrace == .seconds(10))
+        #expect(configuration.timing.cursorIdleDeletion == .seconds(3600))
         try configuration.validate()
     }
 
@@ -31,6 +32,7 @@ import Testing
         ("api.advertisedAddress", "is not an address other nodes can reach"),
         ("timing.electionTicks", "must be at least 2"),
         ("cluster.reapLearnerTimeout", "at least 1 second"),
+        ("timing.cursorIdleDeletion", "must be zero (keep every cursor) or positive, got -1s"),
     ])
     func mistakesNameTheProperty(property: String, message: String) {
         var configuration = base()
@@ -43,6 +45,7 @@ import Testing
         case "internode.advertisedAddress": configuration.internode.bindAddress = configuration.api.bindAddress
         case "api.advertisedAddress": configuration.api.bindAddress = PeerAddress(host: "0.0.0.0", port: 4001)
         case "timing.electionTicks": configuration.timing.electionTicks = 1
+        case "timing.cursorIdleDeletion": configuration.timing.cursorIdleDeletion = .seconds(-1)
         default: configuration.cluster.reapLearnerTimeout = .milliseconds(10)
         }
         do {

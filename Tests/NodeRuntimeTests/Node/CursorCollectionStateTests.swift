@@ -16,9 +16,9 @@ import Testing
     /// another term (another leader before it, or this node leading again) starts it afresh,
     /// so a new leader waits a full idle period.
     @Test func anotherTermWaitsAFullIdlePeriod() {
-        let clock = HandClock()
+        let clock = ManualNow()
         var state = CursorCollectionState()
-        state.now = { clock.now }
+        state.now = { clock.elapsed }
         #expect(Self.look(&state, term: 2).isEmpty)
         clock.advance(by: Self.idle)
         #expect(Self.look(&state, term: 3).isEmpty, "a new term deleted what the last one had waited on")

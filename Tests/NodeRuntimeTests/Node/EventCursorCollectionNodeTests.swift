@@ -44,9 +44,9 @@ import Testing
     }
 
     /// Starts a node whose cursor collection runs on `clock`.
-    static func start(_ configuration: NodeConfiguration, clock: HandClock, roles: [any Role] = []) async throws -> RunningNode {
+    static func start(_ configuration: NodeConfiguration, clock: ManualNow, roles: [any Role] = []) async throws -> RunningNode {
         let node = try await Node.start(configuration, logger: testLogger(), roles: roles)
-        node.useCursorCollectionClock { clock.now }
+        node.useCursorCollectionClock { clock.elapsed }
         return RunningNode(node)
     }
 
@@ -66,7 +66,7 @@ import Testing
         defer { setup.removeDirectory() }
         setup.configuration.eventLog.retention = EventRetention(maxEvents: 60, maxBytes: 0)
         setup.configuration.timing.cursorIdleDeletion = Self.idle
-        let clock = HandClock()
+        let clock = ManualNow()
         let running = try await Self.start(setup.configuration, clock: clock, roles: [LiveConsumer()])
         let node = running.node
         try await waitUntil("g1 to lead", timeout: .seconds(120)) { node.keyValues(namespace: "x").revision > 0 }
@@ -124,7 +124,7 @@ import Testing
         defer { first.removeDirectory(); second.removeDirectory() }
         first.configuration.timing.cursorIdleDeletion = Self.idle
         second.joinAsNonVoter(of: first)
-        let clock = HandClock()
+        let clock = ManualNow()
         let leader = try await Self.start(first.configuration, clock: clock)
         try await waitUntil("r1 to lead", timeout: .seconds(120)) { leader.node.keyValues(namespace: "x").revision > 0 }
         let joiner = try await RunningNode.start(second.configuration)

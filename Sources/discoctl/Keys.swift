@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoSystem
 
 // MARK: - keys
 
@@ -35,6 +36,10 @@ func runKeys(_ context: CommandContext, key keyFlag: Flag<String>) async -> Int3
     guard (200..<300).contains(answer.status) else {
         let hint = answer.status == 404 && action != "revoke" ? " (is the node a disco-sidecar?)" : ""
         return fail("keys", "\(action) refused (\(answer.status)): \(answer.errorMessage)\(hint)").code
+    }
+    // 202: committed, but the node asked had not applied it yet (its sidecar checks its own copy).
+    if let warning = answer.json?["warning"]?.stringValue {
+        CommandLineTool.writeStandardError("discoctl keys: warning: \(warning)\n")
     }
     if context.format == .json {
         guard printLine(answer.json?.encoded() ?? answer.text) || action != "add" else { return keyNotShown(positionals[1]) }

@@ -15,6 +15,13 @@ import Synchronization
 final class ReplicatedAPIKeys: APIKeyStore {
     static let namespace = "sidecar.keys"
     private let node = Mutex<Node?>(nil)
+    /// `-api-key-file`, when this node's sidecar checks that file's keys instead of these.
+    private let file: String?
+
+    /// `file`: the `-api-key-file` this node's sidecar checks instead (nil: it checks these keys).
+    init(file: String? = nil) {
+        self.file = file
+    }
 
     /// Set when the role starts (routes and checks before then find no keys).
     func attach(_ node: Node) { self.node.withLock { $0 = node } }
@@ -48,12 +55,24 @@ final class ReplicatedAPIKeys: APIKeyStore {
     /// taken as sent, where these separate or escape.
     static let notInPath: Set<UInt8> = [UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: "%")]
 
-    /// The node API's key management (permission `keys-admin` with `-auth`).
+    /// The node API's key management (permission `keys-admin` with `-auth`). On a node whose
+    /// sidecar checks `-api-key-file` they answer 409 naming the file: a key added there would be
+    /// refused by that sidecar, and one revoked there still accepted.
     var routes: [APIRoute] {
         [APIRoute(["POST", "GET"], "/keys", permission: .keysAdmin) { request in
-            await request.method == "POST" ? self.add(request) : self.list()
+            if let refusal = self.fileRefusal(request) { return refusal }
+            return await request.method == "POST" ? self.add(request) : self.list()
         },
-         APIRoute(["DELETE"], "/keys", subpaths: true, permission: .keysAdmin) { request in await self.revoke(request) }]
+         APIRoute(["DELETE"], "/keys", subpaths: true, permission: .keysAdmin) { request in
+            if let refusal = self.fileRefusal(request) { return refusal }
+            return await self.revoke(request)
+        }]
+    }
+
+    private func fileRefusal(_ request: HTTPRequest) -> HTTPResponse? {
+        guard let file else { return nil }
+        return Self.error(409, "this node's sidecar checks the keys of -api-key-file \(file.debugDescription), not the cluster's: "
+            + "change that file and restart the sidecar, or \(request.method) /keys on a node whose sidecar checks the cluster's keys")
     }
 
     /// `{"app_id": "…"}` (and optionally `"app_key"`): stores the key's salted hash and answers

@@ -21,7 +21,7 @@ final class SidecarRole: Role {
     let name = "sidecar"
     private let configuration: ProxyConfiguration
     private let keys: any APIKeyStore
-    private let replicated = ReplicatedAPIKeys()
+    private let replicated: ReplicatedAPIKeys
     private let server = Mutex<SidecarProxyServer?>(nil)
     private let announced = Mutex<ProxyAnnouncement?>(nil)
     /// The node's advertised API host: announced for a proxy listening on every interface.
@@ -37,6 +37,7 @@ final class SidecarRole: Role {
     init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?, apiHost: String, hotCold: HotColdRole? = nil, hopKey: HopKey? = nil) {
         self.hopKey = hopKey
         self.configuration = configuration
+        replicated = ReplicatedAPIKeys(file: fileKeys == nil ? nil : configuration.apiKeys.file)
         keys = fileKeys ?? replicated
         self.apiHost = apiHost
         self.hotCold = hotCold

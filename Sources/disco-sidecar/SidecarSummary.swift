@@ -33,7 +33,7 @@ enum SidecarSummary {
             lines.append("  proxy.limit_req_share_interval=\(configuration.rateLimit.shareIntervalMilliseconds)ms")
         }
         lines.append("  proxy.hop_key=\(configuration.hopKeyFile ?? "off (hops trusted from members' addresses)")")
-        lines.append("  proxy.api_keys=\(configuration.apiKeys.enabled ? configuration.apiKeys.methods.sorted().joined(separator: ",") : "off")")
+        lines.append("  proxy.api_keys=\(configuration.apiKeys.enabled ? configuration.apiKeys.methods.description : "off")")
         if let file = configuration.apiKeys.file { lines.append("  proxy.api_key_file=\(file)") }
         for tcp in configuration.tcpProxies {
             lines.append("  proxy.tcp=\(tcp)\(tcp.maxConnections.map { " max-conns=\($0)" } ?? "")\(tcp.rate.map { " rate=\($0) burst=\(tcp.burst)" } ?? "")"

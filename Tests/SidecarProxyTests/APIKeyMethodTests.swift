@@ -13,15 +13,16 @@ import Testing
 /// handler, so it needs a key whenever `GET` does.
 @Suite("Sidecar proxy: the methods that need an API key")
 struct APIKeyMethodTests {
-    func configuration(_ upstream: RecordingUpstream, methods: Set<String> = ProxyRoute.writeMethods) -> ProxyConfiguration {
+    func configuration(_ upstream: RecordingUpstream, methods: APIKeyMethods = .writes) -> ProxyConfiguration {
         var configuration = proxyConfiguration([("u", upstream.address)])
         configuration.apiKeys = APIKeySettings(enabled: true, methods: methods)
         return configuration
     }
 
-    @Test func aWriteMethodInLowerCaseStillNeedsAKey() async throws {
+    @Test(arguments: [APIKeyMethods.writes, .only(["POST", "PUT", "DELETE"])])
+    func aWriteMethodInLowerCaseStillNeedsAKey(methods: APIKeyMethods) async throws {
         let upstream = try await RecordingUpstream.start(name: "u")
-        try await withProxy(configuration(upstream)) { proxy in
+        try await withProxy(configuration(upstream, methods: methods)) { proxy in
             let client = HTTPClient()
             for method in ["post", "Put", "delete"] {
                 let answer = try await client.send(HTTPClientRequest(method: method, url: proxy.url + "/tx", body: Array("{}".utf8)))
@@ -35,7 +36,7 @@ struct APIKeyMethodTests {
 
     @Test func headNeedsAKeyWhenGetDoes() async throws {
         let upstream = try await RecordingUpstream.start(name: "u")
-        try await withProxy(configuration(upstream, methods: ["GET"])) { proxy in
+        try await withProxy(configuration(upstream, methods: .only(["GET"]))) { proxy in
             let client = HTTPClient()
             #expect(try await client.send(HTTPClientRequest(method: "GET", url: proxy.url + "/private")).status == 401)
             let head = try await client.send(HTTPClientRequest(method: "HEAD", url: proxy.url + "/private"))

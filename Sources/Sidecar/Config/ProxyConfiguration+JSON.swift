@@ -32,7 +32,7 @@ extension ProxyConfiguration {
         rateLimit = try RateLimitConfiguration(reader: reader)
         if let keys = try reader.object("api_keys", allowedFields: Self.apiKeyFields) {
             apiKeys.enabled = try keys.bool("enabled") ?? true
-            if let methods = try Self.methods(keys, "methods") { apiKeys.methods = methods }
+            if let methods = try Self.apiKeyMethods(keys) { apiKeys.methods = methods }
         }
         tcpProxies = try Self.tcpProxies(reader)
         if let interval = try reader.duration("upstream_health_interval") {
@@ -142,6 +142,21 @@ extension ProxyConfiguration {
         }
         guard !methods.isEmpty else { throw reader.error(key, "expected at least one method, or leave the field out for every method") }
         return methods
+    }
+
+    /// `api_keys.methods`: `"writes"` (also as `["writes"]`) or an array of methods.
+    private static func apiKeyMethods(_ reader: JSONObjectReader) throws(ConfigError) -> APIKeyMethods? {
+        let items: [String]
+        if case .string(let text)? = reader.value("methods") {
+            items = [text]
+        } else {
+            guard let list = try reader.stringArray("methods") else { return nil }
+            items = list
+        }
+        switch APIKeyMethods.parse(items) {
+        case .success(let methods): return methods
+        case .failure(let problem): throw reader.error("methods", problem.message)
+        }
     }
 
     private static func tcpProxies(_ reader: JSONObjectReader) throws(ConfigError) -> [TCPProxySpec] {

@@ -240,12 +240,13 @@ public struct UpstreamDefinition: Hashable, Sendable {
 /// Which requests need an API key (3scale's `app_id` and `app_key` headers).
 public struct APIKeySettings: Hashable, Sendable {
     public var enabled: Bool
-    /// Methods that need a key when ``enabled``.
-    public var methods: Set<String>
+    /// Methods that need a key when ``enabled``: by default every method except GET, HEAD and
+    /// OPTIONS (``APIKeyMethods/writes``).
+    public var methods: APIKeyMethods
     /// `-api-key-file`: where the keys come from until the cluster keeps them.
     public var file: String?
 
-    public init(enabled: Bool = false, methods: Set<String> = ProxyRoute.writeMethods, file: String? = nil) {
+    public init(enabled: Bool = false, methods: APIKeyMethods = .writes, file: String? = nil) {
         self.enabled = enabled
         self.methods = methods
         self.file = file
@@ -258,18 +259,9 @@ public struct APIKeySettings: Hashable, Sendable {
     /// Credential headers removed before a request reaches an upstream (lower case).
     public static let credentialHeaders: Set<String> = ["app_id", "app_key"]
 
-    /// Whether a request with `method` needs a key. ``methods`` are upper case and a method is
-    /// compared ignoring ASCII case: many upstreams upper-case the method they are given, so a
-    /// `post` would be served as the `POST` that needs a key. `HEAD` needs one when `GET` does
-    /// (an upstream answers it with its `GET` handler).
+    /// Whether a request with `method` needs a key: API keys are on and ``methods`` says so
+    /// (``APIKeyMethods/requiresKey(method:)``).
     public func requiresKey(method: String) -> Bool {
-        guard enabled else { return false }
-        if methods.contains(method) { return true }
-        if method == "HEAD" { return methods.contains("GET") }
-        // Only a method with a lower-case letter can differ from its upper case (most requests
-        // do not: no string is made for them).
-        guard method.utf8.contains(where: { $0 >= UInt8(ascii: "a") && $0 <= UInt8(ascii: "z") }) else { return false }
-        let upper = method.uppercased()
-        return methods.contains(upper) || upper == "HEAD" && methods.contains("GET")
+        enabled && methods.requiresKey(method: method)
     }
 }

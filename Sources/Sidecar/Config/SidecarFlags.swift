@@ -13,7 +13,7 @@ public struct SidecarFlags: Sendable {
     let proxyConfig: Flag<String>
     let limitReq: Flag<[LimitReqSpec]>
     let apiKeys: Flag<Bool>
-    let apiKeyMethods: Flag<Set<String>>
+    let apiKeyMethods: Flag<APIKeyMethods>
     let apiKeyFile: Flag<String>
     let tcpProxy: Flag<[TCPProxySpec]>
     let tcpProxyIdleTimeout: Flag<Duration>
@@ -62,13 +62,14 @@ public struct SidecarFlags: Sendable {
                                 + "(also r/m, delay=N, status=N, key=addr|app_id|header:NAME, zone=, size=,\ndry-run, shared)",
                                 group: group, typeName: "spec") { text throws(FlagValueError) in try LimitReqSpec.parse(text) }
         apiKeys = set.bool("api-keys", usage: "Require an API key (app_id and app_key headers) for the -api-key-methods", group: group)
-        apiKeyMethods = set.custom("api-key-methods", default: ProxyRoute.writeMethods, defaultText: "\"POST,PUT,PATCH,DELETE\"",
-                                   typeName: "list", usage: "Methods that need an API key with -api-keys", group: group) { text throws(FlagValueError) in
-            let methods = Set(text.split(separator: ",").map { $0.trimmingSpaces.uppercased() }.filter { !$0.isEmpty })
-            guard !methods.isEmpty, methods.allSatisfy({ $0.utf8.allSatisfy(HTTPToken.isTokenByte) }) else {
-                throw FlagValueError("expected a comma-separated list of methods such as POST,PUT,DELETE")
+        apiKeyMethods = set.custom("api-key-methods", default: APIKeyMethods.writes, defaultText: "\"\(APIKeyMethods.writesName)\"",
+                                   typeName: "list", usage: "Methods that need an API key with -api-keys: writes (every method except\n"
+                                   + "GET, HEAD and OPTIONS) or a list such as POST,PUT,DELETE", group: group) { text throws(FlagValueError) in
+            let items = text.split(separator: ",").map { String($0.trimmingSpaces) }.filter { !$0.isEmpty }
+            switch APIKeyMethods.parse(items) {
+            case .success(let methods): return methods
+            case .failure(let problem): throw FlagValueError(problem.message)
             }
-            return methods
         }
         apiKeyFile = set.string("api-key-file", usage: "JSON array of {\"app_id\", \"app_key_sha256\", \"revoked\"}: the keys -api-keys checks\n"
                                 + "(until the cluster keeps them)", group: group, typeName: "file")

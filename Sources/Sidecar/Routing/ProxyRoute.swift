@@ -43,8 +43,6 @@ public struct ProxyRoute: Hashable, Sendable {
 
     /// GET, HEAD and OPTIONS: what the default routes send to the local upstream.
     public static let readMethods: Set<String> = ["GET", "HEAD", "OPTIONS"]
-    /// POST, PUT, PATCH and DELETE: what the default routes send to the writer.
-    public static let writeMethods: Set<String> = ["POST", "PUT", "PATCH", "DELETE"]
 
     /// The routes of `-upstream` alone: reads to `upstream` here, everything else to the
     /// writer's `upstream`.

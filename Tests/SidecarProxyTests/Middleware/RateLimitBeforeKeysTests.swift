@@ -35,7 +35,7 @@ struct RateLimitBeforeKeysTests {
         store.keys.put(try APIKeyRecord.hashing(appID: "app1", key: key))
         var configuration = proxyConfiguration([("u", upstream.address)])
         configuration.rateLimit = try RateLimitConfiguration(flags: limits.map { try LimitReqSpec.parse($0) })
-        configuration.apiKeys = APIKeySettings(enabled: true, methods: ["POST"])
+        configuration.apiKeys = APIKeySettings(enabled: true, methods: .only(["POST"]))
         configuration.inlineLane = inlineLane
         try await withProxy(configuration, keys: store, hops: hops) { proxy in
             let client = HTTPClient()

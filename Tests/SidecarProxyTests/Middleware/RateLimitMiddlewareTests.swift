@@ -21,7 +21,7 @@ struct RateLimitMiddlewareTests {
         store.put(try APIKeyRecord.hashing(appID: "app1", key: key))
         var configuration = proxyConfiguration([("u", upstream.address)])
         configuration.rateLimit = try RateLimitConfiguration(flags: Self.limits.map { try LimitReqSpec.parse($0) })
-        configuration.apiKeys = APIKeySettings(enabled: true, methods: ["POST"])
+        configuration.apiKeys = APIKeySettings(enabled: true, methods: .only(["POST"]))
         try await withProxy(configuration, keys: store) { proxy in
             let client = HTTPClient()
             try await body(proxy, client, key)

@@ -52,7 +52,7 @@ struct RateLimitZoneMetricTests {
         configuration.rateLimit = try RateLimitConfiguration(flags: limits.map { try LimitReqSpec.parse($0) })
         configuration.rateLimit.sharedZones = shared
         configuration.inlineLane = inlineLane
-        if apiKeys { configuration.apiKeys = APIKeySettings(enabled: true, methods: ["POST"]) }
+        if apiKeys { configuration.apiKeys = APIKeySettings(enabled: true, methods: .only(["POST"])) }
         let hops = shared.isEmpty ? nil : HopAuthenticator(key: try HopKey(bytes: Array("a secret every sidecar of the cluster shares!".utf8)), nodeID: "n1")
         try await withProxy(configuration, keys: store, hops: hops) { proxy in try await body(proxy, key) }
         await upstream.stop()

@@ -160,7 +160,7 @@ public struct BootstrapEngine: Sendable {
         round += 1
         if case .promised(let proposal) = phase {
             // A promised node must not join elsewhere: it waits for its proposer's verdict.
-            return [.askStatus(proposal.id, proposer: proposal.voters[0]), .scheduleRound(after: nextInterval())]
+            return [.askStatus(proposal.id, proposer: proposer(of: proposal)), .scheduleRound(after: nextInterval())]
         }
         return [.lookup]
     }

@@ -1,0 +1,48 @@
+import DiscoCore
+import Testing
+@testable import BootstrapCore
+
+/// A promised node waiting for its proposer's verdict.
+@Suite struct BootstrapPromiseTests {
+    let proposal = Proposal(id: ProposalID(proposer: "a", sequence: 1), cluster: "disco", expect: 3,
+                            voters: [Self.peer("a"), Self.peer("b"), Self.peer("c")])
+
+    static func peer(_ id: String, api: String? = nil) -> BootstrapPeer {
+        BootstrapPeer(id: NodeID(id) ?? "invalid", raftAddress: "\(id):4002", apiAddress: api ?? "\(id):4001")
+    }
+
+    func promised(timeout: Duration? = nil) -> BootstrapEngine {
+        var settings = BootstrapEngine.Settings(me: Self.peer("c"), cluster: "disco", expect: 3,
+                                                selfAddresses: [PeerAddress(host: "c", port: 4001)])
+        settings.timeout = timeout
+        return BootstrapEngine(settings: settings, seed: 1, promise: proposal)
+    }
+
+    /// The proposer stopped before bootstrapping and came back on a new address: it notifies
+    /// from there, and the promised node asks it there (asked at the old address, nobody
+    /// answers and the node waits forever).
+    @Test func aPromisedNodeAsksItsProposerWhereItLastHeardIt() {
+        var node = promised()
+        #expect(node.start(now: .zero).contains(.askStatus(proposal.id, proposer: Self.peer("a"))))
+        let moved = Self.peer("a", api: "a-moved:4001")
+        let (reply, _) = node.handleNotify(NotifyRequest(sender: moved, cluster: "disco", expect: 3, known: [moved]), now: .seconds(1))
+        guard case .forming = reply else {
+            Issue.record("a promised node answers notifies as forming, got \(reply)")
+            return
+        }
+        let effects = node.roundTimerFired(now: .seconds(2))
+        #expect(effects.contains(.askStatus(proposal.id, proposer: moved)), "asked elsewhere: \(effects)")
+        #expect(node.statusAnswered(proposal.id, status: .abandoned, now: .seconds(3)).contains(.persistPromise(nil)))
+        #expect(node.promise == nil)
+    }
+
+    /// Second-hand news (another node's list) does not move the address a first-hand notify gave.
+    @Test func secondHandNewsDoesNotOverrideTheProposersOwnNotify() {
+        var node = promised()
+        _ = node.start(now: .zero)
+        let moved = Self.peer("a", api: "a-moved:4001")
+        _ = node.handleNotify(NotifyRequest(sender: moved, cluster: "disco", expect: 3, known: []), now: .seconds(1))
+        _ = node.handleNotify(NotifyRequest(sender: Self.peer("d"), cluster: "disco", expect: 3, known: [Self.peer("a")]), now: .seconds(1))
+        #expect(node.roundTimerFired(now: .seconds(2)).contains(.askStatus(proposal.id, proposer: moved)))
+    }
+}

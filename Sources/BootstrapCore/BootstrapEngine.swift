@@ -106,6 +106,9 @@ public struct BootstrapEngine: Sendable {
     var nextSequence: UInt64 = 1
     var bootstrappedProposal: ProposalID?
     var startedAt: Duration?
+    /// Set when formation timed out while promised: the promise kept on disk, and where its
+    /// proposer was last asked.
+    public internal(set) var unresolvedPromise: UnresolvedPromise?
 
     /// - Parameters:
     ///   - promise: a promise persisted before a restart, still binding.
@@ -150,9 +153,7 @@ public struct BootstrapEngine: Sendable {
 
     public mutating func roundTimerFired(now: Duration) -> [BootstrapEffect] {
         guard outcome == nil else { return [] }
-        if let timeout = settings.timeout, let startedAt, now - startedAt >= timeout {
-            return finish(.timedOut, log: "bootstrap: gave up after \(timeout) without forming or joining a cluster")
-        }
+        if let timeout = settings.timeout, let startedAt, now - startedAt >= timeout { return timeOut(timeout) }
         return beginRound(now: now)
     }
 

@@ -45,4 +45,28 @@ import Testing
         _ = node.handleNotify(NotifyRequest(sender: Self.peer("d"), cluster: "disco", expect: 3, known: [Self.peer("a")]), now: .seconds(1))
         #expect(node.roundTimerFired(now: .seconds(2)).contains(.askStatus(proposal.id, proposer: moved)))
     }
+
+    /// Unanswered until the timeout, the promise is kept (the proposer may have bootstrapped
+    /// with it) and named, with where the proposer was asked.
+    @Test func aPromisedNodeKeepsAndNamesItsPromiseAtTheTimeout() {
+        var node = promised(timeout: .seconds(60))
+        _ = node.start(now: .zero)
+        #expect(node.statusAnswered(proposal.id, status: nil, now: .seconds(1)).isEmpty, "no answer keeps the promise")
+        let effects = node.roundTimerFired(now: .seconds(60))
+        #expect(effects.contains(.finished(.timedOut)))
+        #expect(!effects.contains(.persistPromise(nil)), "the promise stays on disk")
+        #expect(node.unresolvedPromise == UnresolvedPromise(proposal: proposal, proposer: Self.peer("a")))
+        let text = node.unresolvedPromise?.description ?? ""
+        #expect(text.contains("proposal a#1") && text.contains("a:4001") && text.contains("bootstrap-promise.json"), "\(text)")
+    }
+
+    /// A node that was not promised times out as before, with nothing to name.
+    @Test func anUnpromisedNodeTimesOutWithoutAPromise() {
+        var settings = BootstrapEngine.Settings(me: Self.peer("c"), cluster: "disco", expect: 3)
+        settings.timeout = .seconds(60)
+        var node = BootstrapEngine(settings: settings, seed: 1)
+        _ = node.start(now: .zero)
+        #expect(node.roundTimerFired(now: .seconds(60)).contains(.finished(.timedOut)))
+        #expect(node.unresolvedPromise == nil)
+    }
 }

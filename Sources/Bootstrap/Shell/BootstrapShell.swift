@@ -39,6 +39,8 @@ public struct BootstrapProgress: Hashable, Sendable {
     public var outcome: BootstrapEngine.Outcome?
     /// The cluster this node joined through `POST /join`, when that is how it ended.
     public var joined: JoinAccepted?
+    /// The promise kept on disk when formation timed out while waiting for its proposer's verdict.
+    public var unresolvedPromise: UnresolvedPromise?
 
     public init(state: State = .idle, rounds: Int = 0, knownVoters: [BootstrapPeer] = [], lastError: String? = nil,
                 outcome: BootstrapEngine.Outcome? = nil, joined: JoinAccepted? = nil) {
@@ -254,6 +256,7 @@ public actor BootstrapShell {
         var progress = BootstrapProgress(state: state, rounds: engine.round, knownVoters: engine.freshVoters(), lastError: lastError,
                                          outcome: engine.outcome, joined: joined)
         progress.configurationProblem = problems.latest.map(FormationProblems.message)
+        progress.unresolvedPromise = engine.unresolvedPromise
         return progress
     }
 

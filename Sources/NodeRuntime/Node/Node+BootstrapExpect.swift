@@ -47,7 +47,12 @@ extension Node {
             let outcome = try await shell.run()
             switch outcome {
             case .timedOut:
-                let problem = shell.progress.configurationProblem.map { "; the last configuration problem seen: \($0)" } ?? ""
+                let progress = shell.progress
+                let problem = progress.configurationProblem.map { "; the last configuration problem seen: \($0)" } ?? ""
+                if let promise = progress.unresolvedPromise {
+                    throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(configuration.formation.bootstrapExpectTimeout): "
+                        + "\(promise)\(problem)")
+                }
                 throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(configuration.formation.bootstrapExpectTimeout); "
                     + "check that \(configuration.formation.bootstrapExpect) nodes are started with the same -bootstrap-expect and can reach each other"
                     + problem)

@@ -84,5 +84,28 @@ extension NodeProcessTests {
                 #expect(promised.second.process.output.contains("promise released"), "\(promised.second.process.output)")
             }
         }
+
+        /// (b) Node 1 never comes back and node 4 starts instead. Node 1 may have bootstrapped
+        /// with all three promises and stopped before its Raft reached anyone, so the promised
+        /// nodes may not help form another cluster: at `-bootstrap-expect-timeout` they exit 1,
+        /// and the message names the promise, the proposer and what an operator can do.
+        @Test func aPromiseToAProposerGoneForGoodIsNamedAtTheTimeout() async throws {
+            try await DiscodCluster.with("promise-gone") { cluster in
+                let promised = try await Self.promisedThenProposerKilled(cluster, extraFlags: ["-bootstrap-expect-timeout", "15s"])
+                let ports = try DiscodCluster.ports()
+                let join = DiscodCluster.joinList(promised.ports.dropFirst() + [ports])
+                let fourth = try cluster.start(id: "4", ports: ports, flags: ["-bootstrap-expect", "3", "-join", join])
+                try await NodeTests.eventually("node 3 to give up at its -bootstrap-expect-timeout", [fourth], timeout: .seconds(120)) {
+                    promised.third.process.exitStatus != nil
+                }
+                let output = promised.third.process.output
+                #expect(promised.third.process.exitStatus == 1, "\(output)")
+                #expect(output.contains("still promised to proposal 1#1"), "\(output)")
+                #expect(output.contains("127.0.0.1:\(promised.ports[0].http)"), "the message names where node 1 was asked\n\(output)")
+                #expect(output.contains("bootstrap-promise.json"), "the message names the file an operator may delete\n\(output)")
+                #expect(EtcdFormationStopped.promise(in: promised.third) != nil, "the promise is kept\n\(output)")
+                #expect(await fourth.leaderID() == nil, "no cluster formed without node 1's verdict")
+            }
+        }
     }
 }

@@ -47,8 +47,8 @@ extension NodeProcessTests {
 
         /// (a) Node 1 comes back with its data directory on new ports: it disowns its old
         /// proposal, proposes again and the three form one cluster.
-        @Test func theProposerBackOnANewAddressFormsTheCluster() async throws {
-            try await DiscodCluster.with("promise-moved") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func theProposerBackOnANewAddressFormsTheCluster(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("promise-moved", engine: engine) { cluster in
                 let promised = try await Self.promisedThenProposerKilled(cluster)
                 let moved = try DiscodCluster.ports()
                 let first = try cluster.restart(promised.first, ports: moved,
@@ -66,8 +66,8 @@ extension NodeProcessTests {
         /// proposes, and node 1 never proposes again. Nodes 2 and 3 must learn node 1's new
         /// address from its notifies and ask it there; asked at the old address they would wait
         /// forever, refusing node 0's proposals, and no cluster would form.
-        @Test func promisedNodesAskTheProposerAtItsNewAddress() async throws {
-            try await DiscodCluster.with("promise-asked") { cluster in
+        @Test(arguments: DiscodEngine.allCases) func promisedNodesAskTheProposerAtItsNewAddress(engine: DiscodEngine) async throws {
+            try await DiscodCluster.with("promise-asked", engine: engine) { cluster in
                 let promised = try await Self.promisedThenProposerKilled(cluster)
                 let moved = try DiscodCluster.ports(count: 2)
                 let join = DiscodCluster.joinList(moved + promised.ports.dropFirst())

@@ -80,6 +80,7 @@ extension Node {
                 continue
             }
             catchUpBookFromRecords()
+            await checkMembershipWhileLeaderless()
             if consensus.status.isLeader {
                 await membershipChanges.withLock { await reconcileOnce() }
                 await trimEventLog()

@@ -100,6 +100,7 @@ extension Node {
             await targets().filter { $0.withoutScheme != apiAddress }
         }
         learn(accepted.leader.peer, source: .join)
+        runtime.withLock { $0.joinedEpoch = accepted.epoch == 0 ? nil : accepted.epoch }
         setFormation(.clustered, "joined cluster \(accepted.cluster.debugDescription) (epoch \(accepted.epoch)); "
             + "leader \(accepted.leader.id)")
         introduceToGossip([accepted.leader.peer])

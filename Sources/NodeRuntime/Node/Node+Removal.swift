@@ -16,7 +16,8 @@ struct NodeRemoval: Sendable, Hashable {
     var atMillis: Int64
 
     var reporter: String {
-        reportedBy.map { "told by node \($0)" } ?? "its own removal committed while it led"
+        if let reportedBy { return "told by node \(reportedBy)" }
+        return configIndex == 0 ? "a leader answered that it is no longer a member" : "its own removal committed while it led"
     }
 
     var json: JSONValue {

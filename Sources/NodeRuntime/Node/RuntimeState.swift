@@ -28,6 +28,10 @@ struct RuntimeState: Sendable {
     var learners: [NodeID: LearnerWatch] = [:]
     /// Set once this node knows it was removed from the cluster.
     var removal: NodeRemoval?
+    /// The epoch a leader named when it accepted this node's join (before its state arrives).
+    var joinedEpoch: UInt64?
+    /// Rounds without a leader, for ``Node/checkMembershipWhileLeaderless()``.
+    var membershipCheck = MembershipCheckTimer()
     /// Consumer cursors waiting to be deleted, and the removed members whose they may be.
     var cursorCollection = CursorCollectionState()
     /// Refused notifies already logged (each is said once).

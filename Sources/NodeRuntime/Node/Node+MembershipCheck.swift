@@ -1,0 +1,65 @@
+import Bootstrap
+import DiscoCore
+import Synchronization
+
+// MARK: - Asking whether this node is still a member
+
+/// How long a node that is not a voter in its own Raft configuration may go without a leader
+/// before it asks the cluster whether it is still a member, and how often it asks again.
+struct MembershipCheckTimer: Sendable, Hashable {
+    /// Reconcile rounds without a leader so far (0 while a leader is known).
+    var leaderlessRounds = 0
+
+    /// Rounds between two questions (at the default 250 ms reconcile interval: 2 seconds).
+    static let roundsBetweenQuestions = 8
+
+    /// Counts one reconcile round; true when it is time to ask.
+    mutating func round(leaderless: Bool) -> Bool {
+        guard leaderless else {
+            leaderlessRounds = 0
+            return false
+        }
+        leaderlessRounds += 1
+        return leaderlessRounds % Self.roundsBetweenQuestions == 0
+    }
+}
+
+extension Node {
+    /// A voter that hears from no leader campaigns, and the members answer a removed one that it
+    /// was removed; a learner reminds the voters of its configuration. A node that was removed
+    /// before its Raft log had the entry that added it (it joined, and the leader removed it before
+    /// it caught up: the leader sends nothing to a removed node) has no such configuration, so
+    /// nobody in Raft would ever tell it. Such a node, and a learner whose configuration names no
+    /// voter it can reach, asks through the API instead, as a restarted node does (``rejoin()``):
+    /// a join carrying the cluster's epoch, which only the leader answers, and answers with 410
+    /// only when its configuration does not have this node. A member that is merely cut off is
+    /// never told it was removed: its leader has it, and a node that is not a leader redirects.
+    func checkMembershipWhileLeaderless() async {
+        let status = consensus.status
+        let ownState = consensus.externalState == nil
+        let (asks, joinedEpoch) = runtime.withLock { state in
+            let leaderless = ownState && status.leader == nil && !status.voters.contains(id) && state.removal == nil
+                && !state.stopping && state.formation == .clustered
+            return (state.membershipCheck.round(leaderless: leaderless), state.joinedEpoch)
+        }
+        guard asks, let epoch = store.epoch ?? joinedEpoch else { return }
+        var targets = Set(configuration.formation.join.map(\.withoutScheme))
+        for (member, entry) in book.all where member != id { targets.insert(entry.apiAddress) }
+        targets.remove(apiAddress)
+        guard !targets.isEmpty else { return }
+        let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
+        let answer = await formationClient.join(targets: targets.sorted(), request: join, timeout: configuration.formation.notifyTimeout)
+        switch answer {
+        case .refused(let error) where error.code == .removed:
+            guard consensus.status.leader == nil else { return }
+            logger.error("\(error.target) answered that this node is no longer a member: \(error.detail)")
+            await noticeRemoval(RemovalNotice(reportedBy: nil, configIndex: 0))
+        case .refused(let error):
+            logger.warning("asking whether node \(id) is still a member: \(error.target) refused: \(error.detail)")
+        case .failed(let failures):
+            logger.debug("asking whether node \(id) is still a member: no answer: \(failures.map(\.description).joined(separator: "; "))")
+        case .joined:
+            break
+        }
+    }
+}

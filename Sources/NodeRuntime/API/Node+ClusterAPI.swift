@@ -69,11 +69,15 @@ extension Node {
             try await membershipChanges.withLock {
                 try await retryingWhileBusy {
                     try await ensureInitialized()
-                    let current = consensus.status
+                    var current = consensus.status
                     if !current.members.contains(joiner), joining.epoch != nil {
                         // A node with state asking to be readmitted, but it is not a member: it
-                        // was removed (or reaped). It comes back only as a new member.
-                        throw RejoinRefusal(node: joiner)
+                        // was removed (or reaped). It comes back only as a new member. Said only
+                        // once a quorum confirms this node still leads: a leader cut off from the
+                        // rest may not know that a newer leader added the node.
+                        try await consensus.confirmLeadership()
+                        current = consensus.status
+                        if !current.members.contains(joiner) { throw RejoinRefusal(node: joiner) }
                     }
                     // A joiner that does not say its generation (an older version) keeps the recorded one.
                     let recorded = store.member(joiner)

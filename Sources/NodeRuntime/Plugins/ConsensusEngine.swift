@@ -30,6 +30,11 @@ public protocol ConsensusEngine: Sendable {
     /// the engine reports it caught up (``ConsensusStatus/peers``).
     func promote(_ id: NodeID) async throws
     func removeMember(_ id: NodeID) async throws
+    /// Returns once a quorum has confirmed that this node still leads, so its configuration is
+    /// the cluster's (a leader cut off from the rest may not know of a later change). Throws
+    /// ``ConsensusError`` `.notLeader` when it does not lead. An engine whose membership answers
+    /// are linearizable by themselves may return at once (the default).
+    func confirmLeadership() async throws
     /// Hands leadership to `target` (or the most caught-up voter); returns the new leader.
     func transferLeadership(to target: NodeID?) async throws -> NodeID
     /// Every change of leader or term, as it happens; the stream ends when the engine stops.
@@ -50,6 +55,7 @@ extension ConsensusEngine {
     public var internodeCounters: InternodeCounters? { nil }
     public var externalState: ExternalStateStatus? { nil }
     public func readExternalMembership() async -> Bool? { nil }
+    public func confirmLeadership() async throws {}
 }
 
 /// How an engine whose state lives outside the node (etcd) reaches it, for `/status`, `/readyz`

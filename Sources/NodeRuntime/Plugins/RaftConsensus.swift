@@ -58,6 +58,11 @@ public final class RaftConsensus: ConsensusEngine {
         _ = try await mapping { try await shell.changeMembership(.remove(id)) }
     }
 
+    /// A read-index round: a quorum of voters answers this leader's heartbeat.
+    public func confirmLeadership() async throws {
+        _ = try await mapping { try await shell.readIndex() }
+    }
+
     public func transferLeadership(to target: NodeID?) async throws -> NodeID {
         try await mapping { try await shell.transferLeadership(to: target) }
     }

@@ -9,10 +9,14 @@ extension RaftNode {
         if isPromotable {
             electionElapsed = 0
             startCampaign(preVote: options.preVote, transfer: false)
-        } else if config.isLearner(id), (electionElapsed - randomizedElectionTimeout) % options.electionTicks == 0 {
-            // A learner that hears nothing: no leader it can name, and a reminder every timeout.
+        } else {
+            // A node that hears nothing and cannot campaign (a learner, a removed node, a node whose
+            // log does not hold its own addition yet) names no leader; a learner reminds the
+            // voters every timeout.
             leader = nil
-            remindVotersOfLearner()
+            if config.isLearner(id), (electionElapsed - randomizedElectionTimeout) % options.electionTicks == 0 {
+                remindVotersOfLearner()
+            }
         }
     }
 

@@ -127,6 +127,23 @@ struct RaftMembershipSafetyTests {
         #expect(cluster[n4].leader == nil)
     }
 
+    @Test("a node removed before its log held its addition names no leader once it hears nothing")
+    func nodeRemovedBeforeItsAdditionForgetsTheLeader() throws {
+        var cluster = electedCluster()
+        cluster.add(n4)
+        try cluster.with(n1) { _ = try $0.proposeConfigChange(.addLearner(n4)) }
+        // n4 hears the leader once (it follows it) but receives no entry before it is removed.
+        let term = cluster[n1].term
+        cluster.with(n4) { $0.receive(Message(from: n1, to: n4, term: term, body: .heartbeat(commit: 0, context: 0))) }
+        #expect(cluster[n4].leader == n1)
+        cluster.isolate(n4)
+        cluster.tickAll(times: 3)
+        try cluster.with(n1) { _ = try $0.proposeConfigChange(.remove(n4)) }
+        cluster.tickAll(times: 4 * cluster.options.electionTicks)
+        #expect(cluster[n4].config.members.isEmpty)
+        #expect(cluster[n4].leader == nil)
+    }
+
     @Test("a stale notice does not remove a node added since")
     func staleNoticeIsIgnored() throws {
         var cluster = electedCluster()

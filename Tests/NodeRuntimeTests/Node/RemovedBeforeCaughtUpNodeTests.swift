@@ -40,6 +40,27 @@ import Testing
         await client.shutdown()
     }
 
+    /// Removed as soon as the leader recorded its join: whether it caught up first or not (it
+    /// may have heard the leader once, and named it as leader since), it learns it and stops.
+    @Test func aNonVoterRemovedRightAfterItJoinedStopsByItself() async throws {
+        let first = try TestNodeSetup(id: "j1", prefix: "disco-removed-early")
+        var second = try TestNodeSetup(id: "j2", prefix: "disco-removed-early")
+        defer { first.removeDirectory(); second.removeDirectory() }
+        second.joinAsNonVoter(of: first)
+        second.configuration.timing.removedLinger = .milliseconds(100)
+        let leader = try await RunningNode.start(first.configuration)
+        try await waitUntil("j1 to lead", timeout: .seconds(120)) { leader.node.consensus.status.isLeader && leader.node.store.epoch != nil }
+        let joiner = try await RunningNode.start(second.configuration)
+        try await waitUntil("j2's member record", timeout: .seconds(120)) { leader.node.store.member("j2") != nil }
+        let client = HTTPClient()
+        let answer = try await client.send(HTTPClientRequest(method: "DELETE", url: first.apiURL + "/remove", body: Array(#"{"id":"j2"}"#.utf8)))
+        #expect(answer.status == 200, "\(answer.bodyText)")
+        try await waitUntil("j2 to know it was removed", timeout: .seconds(120)) { joiner.node.removal != nil }
+        #expect(await joiner.outcome() != nil)
+        #expect(await leader.stop() == nil)
+        await client.shutdown()
+    }
+
     @Test func aNodeThatIsStillAMemberIsNotToldItWasRemoved() async throws {
         let first = try TestNodeSetup(id: "u1", prefix: "disco-removed-early")
         let second = try Self.unreachableNonVoter(joining: first)

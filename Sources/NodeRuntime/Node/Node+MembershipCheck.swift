@@ -31,9 +31,12 @@ extension Node {
     /// it caught up: the leader sends nothing to a removed node) has no such configuration, so
     /// nobody in Raft would ever tell it. Such a node, and a learner whose configuration names no
     /// voter it can reach, asks through the API instead, as a restarted node does (``rejoin()``):
-    /// a join carrying the cluster's epoch, which only the leader answers, and answers with 410
-    /// only when its configuration does not have this node. A member that is merely cut off is
-    /// never told it was removed: its leader has it, and a node that is not a leader redirects.
+    /// a join carrying the cluster's epoch, which only the leader answers (a follower redirects),
+    /// with 410 only when a quorum has just confirmed it leads and its configuration lacks this
+    /// node. A member that is merely cut off is never told it was removed: its leader has it.
+    /// (Raft stops naming a leader it has not heard from for an election timeout, so a node that
+    /// heard the leader once before its removal asks too.) The questions go out one target at a
+    /// time, in this reconcile round.
     func checkMembershipWhileLeaderless() async {
         let status = consensus.status
         let ownState = consensus.externalState == nil

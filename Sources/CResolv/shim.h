@@ -19,6 +19,10 @@
 
 /// The most name servers glibc uses (MAXNS).
 #define DISCO_RES_MAX_SERVERS 3
+/// The most search domains glibc keeps in its state (MAXDNSRCH).
+#define DISCO_RES_MAX_SEARCH 6
+/// Room for one search domain in text form (MAXDNAME plus the terminator).
+#define DISCO_RES_SEARCH_LENGTH 1026
 
 /// One configured name server as numeric text (`10.0.0.2`, `fe80::1%2`) and a port.
 typedef struct disco_res_server {
@@ -34,6 +38,10 @@ typedef struct disco_res_config {
     /// `options timeout:` (seconds per try) and `options attempts:`.
     int timeout_seconds;
     int attempts;
+    /// `search` (or `domain`) in order, and `options ndots:`.
+    int search_count;
+    char search[DISCO_RES_MAX_SEARCH][DISCO_RES_SEARCH_LENGTH];
+    int ndots;
     /// 1 when `res_ninit` failed (no usable configuration); `system_error` then holds errno.
     int init_failed;
     int system_error;
@@ -57,6 +65,12 @@ static inline void disco_res_read_config(disco_res_config *config) {
     }
     config->timeout_seconds = state->retrans;
     config->attempts = state->retry;
+    config->ndots = state->ndots;
+    for (int index = 0; index < MAXDNSRCH && state->dnsrch[index] != NULL && config->search_count < DISCO_RES_MAX_SEARCH; index++) {
+        if (strlen(state->dnsrch[index]) >= DISCO_RES_SEARCH_LENGTH) continue;
+        snprintf(config->search[config->search_count], DISCO_RES_SEARCH_LENGTH, "%s", state->dnsrch[index]);
+        config->search_count++;
+    }
     for (int index = 0; index < state->nscount && index < MAXNS && config->server_count < DISCO_RES_MAX_SERVERS; index++) {
         disco_res_server *server = &config->servers[config->server_count];
         const struct sockaddr_in *v4 = &state->nsaddr_list[index];

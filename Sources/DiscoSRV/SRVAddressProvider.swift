@@ -13,9 +13,17 @@ import Synchronization
 /// A lone target of `.` means the service is decidedly not available: no addresses.
 /// A target that cannot be resolved is skipped as long as another target gives addresses;
 /// when none does, the first target's error is thrown.
+///
+/// Without a `nameserver`, a name that is not fully qualified is searched like the system
+/// resolver does (``DNSSearchList``: resolv.conf's `search` and `ndots`), so a Kubernetes
+/// headless service's short name works as it does for `getaddrinfo` and Go's resolver.
 public final class SRVAddressProvider: AddressProvider {
     /// The SRV name queried.
     public let queryName: DNSName
+    /// Domains tried after ``queryName`` (none with a configured `nameserver`).
+    public let search: DNSSearchList
+    /// Whether ``queryName`` was written with a trailing dot (never searched).
+    public let fullyQualified: Bool
     private let resolver: DNSResolver
     private let targetResolver: any HostAddressResolving
     // Mutex makes the generator safe to share between concurrent lookups.
@@ -30,23 +38,43 @@ public final class SRVAddressProvider: AddressProvider {
         systemTimeout: Duration = .seconds(10),
         random: some RandomNumberGenerator & Sendable = SystemRandomNumberGenerator()
     ) throws(DNSConfigurationError) {
+        try self.init(config: config, options: options, random: random,
+                      system: LibresolvClient(timeoutPerTry: options.timeoutPerTry, tries: options.tries),
+                      systemTargets: SystemAddressResolver(timeout: systemTimeout))
+    }
+
+    /// Builds the provider from disco-config; without a `nameserver`, SRV goes to `system` (read
+    /// only then) and target addresses to `systemTargets`.
+    convenience init(
+        config: DNSSRVConfig, options: DNSClientOptions, random: some RandomNumberGenerator & Sendable,
+        system: @autoclosure () -> LibresolvClient, systemTargets: @autoclosure () -> any HostAddressResolving
+    ) throws(DNSConfigurationError) {
         let queryName = try config.dnsQueryName()
         if let nameserver = config.nameserver {
             let client = try NameserverClient(nameserver: nameserver.description, options: options)
             let resolver = DNSResolver(querier: options.cacheByTTL ? DNSCache(wrapping: client) : client)
             self.init(queryName: queryName, querier: resolver.querier, targetResolver: resolver, random: random)
         } else {
-            let libresolv = LibresolvClient(timeoutPerTry: options.timeoutPerTry, tries: options.tries)
-            self.init(queryName: queryName, querier: options.cacheByTTL ? DNSCache(wrapping: libresolv) : libresolv, targetResolver: SystemAddressResolver(timeout: systemTimeout), random: random)
+            let libresolv = system()
+            self.init(queryName: queryName, querier: options.cacheByTTL ? DNSCache(wrapping: libresolv) : libresolv,
+                      targetResolver: systemTargets(), random: random,
+                      search: DNSSearchList(domains: libresolv.searchDomains, ndots: libresolv.ndots),
+                      fullyQualified: config.name.hasSuffix("."))
         }
     }
 
     /// Builds the provider on explicit parts (tests, or shared clients).
+    ///
+    /// - Parameters:
+    ///   - search: domains to try for a name that is not fully qualified (none by default).
+    ///   - fullyQualified: `queryName` was written with a trailing dot, so it is never searched.
     public init(
         queryName: DNSName, querier: any DNSQuerying, targetResolver: any HostAddressResolving,
-        random: some RandomNumberGenerator & Sendable
+        random: some RandomNumberGenerator & Sendable, search: DNSSearchList = .none, fullyQualified: Bool = false
     ) {
         self.queryName = queryName
+        self.search = search
+        self.fullyQualified = fullyQualified
         self.resolver = DNSResolver(querier: querier)
         self.targetResolver = targetResolver
         self.random = Mutex(random)
@@ -92,7 +120,7 @@ public final class SRVAddressProvider: AddressProvider {
 
     /// The SRV records in the order to try them, with the answer's additional section.
     public func orderedRecords() async throws(DNSLookupError) -> (records: [SRVData], additional: [DNSResourceRecord]) {
-        let answer = try await resolver.lookup(queryName, type: .srv)
+        let answer = try await searchedLookup()
         let records = answer.records.compactMap { record -> SRVData? in
             if case .srv(let data) = record.data { return data }
             return nil
@@ -105,6 +133,30 @@ public final class SRVAddressProvider: AddressProvider {
             return SRVOrdering.order(available, using: &boxed)
         }
         return (ordered, answer.additional)
+    }
+
+    /// The SRV answer for the first name of the search list that has one. A name that does not
+    /// exist or has no SRV records moves on to the next; any other failure ends the search.
+    /// When every name is missing, the error is the one for ``queryName`` as written, naming the
+    /// other names tried.
+    private func searchedLookup() async throws(DNSLookupError) -> DNSAnswer {
+        let names = search.candidates(for: queryName, fullyQualified: fullyQualified)
+        var missing: [DNSName: DNSLookupError] = [:]
+        for name in names {
+            do throws(DNSLookupError) {
+                return try await resolver.lookup(name, type: .srv)
+            } catch where error.code == .nameDoesNotExist || error.code == .noRecords {
+                missing[name] = error
+            }
+        }
+        guard let error = missing[queryName] ?? names.first.flatMap({ missing[$0] }) else {
+            throw DNSLookupError(.noRecords, server: resolver.serverDescription, question: "SRV \(queryName)")
+        }
+        let others = names.filter { $0 != queryName }
+        guard !others.isEmpty else { throw error }
+        let tried = "also tried through the search list: \(others.map(\.description).joined(separator: ", "))"
+        throw DNSLookupError(error.code, server: error.server, question: error.question,
+                             detail: error.detail.isEmpty ? tried : "\(error.detail); \(tried)")
     }
 
     // MARK: Target addresses

@@ -8,8 +8,9 @@ import DiscoNet
 ///
 /// Like glibc it tries each server in order, for `attempts` rounds, `timeout` per try; a server
 /// that answers SERVFAIL, REFUSED or NOTIMP is passed over for the next one (its answer is
-/// returned when no server does better). The name is queried as given (no search list): give
-/// fully qualified names.
+/// returned when no server does better). Each question is sent as given; the configuration's
+/// search list and `ndots` are in ``searchDomains`` and ``ndots`` for callers that expand a
+/// name that is not fully qualified (``DNSSearchList``).
 public struct LibresolvClient: DNSQuerying {
     /// An IPv4 server that replaces the configured list; tests use it to aim the system path at
     /// a local dnsmasq.
@@ -25,6 +26,10 @@ public struct LibresolvClient: DNSQuerying {
     private let servers: Result<[NameserverClient], DNSLookupError>
     private let attempts: Int
     public let serverDescription: String
+    /// The configuration's search list (empty when it could not be read).
+    public let searchDomains: [String]
+    /// The configuration's `ndots` (1 when it could not be read).
+    public let ndots: Int
 
     /// Reads the system configuration now (a small file read) and asks its servers.
     ///
@@ -41,12 +46,13 @@ public struct LibresolvClient: DNSQuerying {
                 guard let address = SocketAddress(numericHost: override.ipv4, port: override.port) else {
                     return .failure(SystemResolverConfigurationError(reason: "\(override.ipv4.debugDescription) is not an IPv4 address"))
                 }
-                return .success(SystemResolverConfiguration(servers: [address], timeoutPerTry: read.timeoutPerTry, attempts: read.attempts))
+                return .success(SystemResolverConfiguration(servers: [address], timeoutPerTry: read.timeoutPerTry, attempts: read.attempts,
+                                                            searchDomains: read.searchDomains, ndots: read.ndots))
             }
         }
         configuration = configuration.map { read in
             SystemResolverConfiguration(servers: read.servers, timeoutPerTry: timeoutPerTry > .zero ? timeoutPerTry : read.timeoutPerTry,
-                                        attempts: tries > 0 ? tries : read.attempts)
+                                        attempts: tries > 0 ? tries : read.attempts, searchDomains: read.searchDomains, ndots: read.ndots)
         }
         self.init(configuration: configuration, options: options, group: group)
     }
@@ -61,6 +67,8 @@ public struct LibresolvClient: DNSQuerying {
         }
         serverDescription = description
         attempts = (try? configuration.get().attempts) ?? 1
+        searchDomains = (try? configuration.get().searchDomains) ?? []
+        ndots = (try? configuration.get().ndots) ?? 1
         servers = configuration
             .map { read in
                 var perServer = options

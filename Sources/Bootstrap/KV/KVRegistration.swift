@@ -26,8 +26,8 @@ public struct KVRegistration: Sendable {
         case join(leaderAPI: PeerAddress, record: VersionedLeaderRecord)
         /// The record already names this node, e.g. after a restart within the record's TTL.
         /// With Raft state on disk the node simply restarts; without, the record is left over
-        /// from an earlier run and the caller may bootstrap (the keeper rewrites the record under
-        /// its own session once this node leads).
+        /// from an earlier run, whose cluster may live on: the caller waits until the record
+        /// names another node (and joins it) or expires (and registers again).
         case ownRecord(VersionedLeaderRecord)
     }
 

@@ -39,6 +39,42 @@ extension Node {
         }
     }
 
+    /// Waits until a leader record naming this node, left by an earlier run of it, changes.
+    ///
+    /// This node has no Raft state, so the run that wrote the record is gone. If it led a cluster
+    /// that lives on, that cluster's next leader replaces the record; bootstrapping now would
+    /// start a second cluster beside it, and the two leaders would take the record from each
+    /// other for good. So the node waits until the record names another node (then joins it) or
+    /// expires with the earlier run's session or lease (then creates it and bootstraps).
+    private func awaitReplacement(ofOwn record: VersionedLeaderRecord, in registry: any LeaderRegistry,
+                                  started: ContinuousClock.Instant, timeout: Duration?) async throws {
+        setFormation(.registering, "the leader record at \(registry.name) names this node (version \(record.version)), "
+            + "written by an earlier run whose Raft state this node no longer has; waiting until the cluster's new leader "
+            + "replaces it or it expires")
+        while true {
+            var wait = Duration.seconds(5)
+            if let timeout {
+                let remaining = timeout - (ContinuousClock.now - started)
+                guard remaining > .zero else {
+                    throw failure("the leader record at \(registry.name) still names this node, left by an earlier run, after "
+                        + "-bootstrap-expect-timeout \(timeout): no leader replaced it and it did not expire "
+                        + "(delete the record to start a new cluster from this node)")
+                }
+                wait = min(wait, remaining)
+            }
+            do {
+                let seen = try await registry.watch(after: record.version, timeout: wait)
+                if seen?.version != record.version { return }
+            } catch is CancellationError {
+                throw CancellationError()
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                logger.warning("watching the leader record at \(registry.name) failed (will retry): \(error)")
+                try await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
+
     /// Reads the leader record: none → create it and bootstrap alone; another node's → join it.
     /// `waited` is the part of `-bootstrap-expect-timeout` already spent (waiting for etcd).
     func registerInKeyValueStore(waited: Duration = .zero) async throws {
@@ -58,9 +94,12 @@ extension Node {
                 let registration = KVRegistration(registry: registry, me: leaderRecord, voter: configuration.cluster.voter, retry: retry,
                                                   logger: logger.withLabel("kv-registration"), seed: UInt64.random(in: 0...UInt64.max))
                 switch try await registration.register() {
-                case .bootstrapSingle, .ownRecord:
+                case .bootstrapSingle:
                     try await bootstrap(voters: [localPeer], reason: "created the leader record at \(registry.name)")
                     return
+                case .ownRecord(let record):
+                    try await awaitReplacement(ofOwn: record, in: registry, started: started, timeout: timeout)
+                    continue
                 case .join(let leaderAPI, let record):
                     setFormation(.joining, "the leader record at \(registry.name) names \(record.record.id) at \(leaderAPI.url)")
                     do {

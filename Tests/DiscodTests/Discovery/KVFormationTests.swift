@@ -65,6 +65,51 @@ import Testing
         }
     }
 
+    /// The leader is killed, loses its data directory and comes back before the rest of its
+    /// cluster has replaced its leader record: the record names the node itself. The node must
+    /// not bootstrap a cluster of its own beside the one that lives on (whose new leader would
+    /// then fight it for the record); it waits until the new leader replaces the record and
+    /// joins it. The survivors are held stopped (SIGSTOP) until the restarted node has read the
+    /// record, and the record is rewritten under a long lease, so the order is certain.
+    @Test func aLeaderRestartedWithoutDataWhileItsRecordStandsJoinsItsClusterAgain() async throws {
+        try await Self.withEtcd { etcd, config in
+            let store = KVLeaderRecordReader.etcd(endpoint: etcd.endpoints[0])
+            let key = Self.freshKey()
+            try await DiscodCluster.with("etcd-kv-own-record") { cluster in
+                let ports = try DiscodCluster.ports(count: 3)
+                let flags = ["-disco-mode", "etcd-kv", "-disco-key", key, "-disco-config", config]
+                let nodes = try (1...3).map { try cluster.start(id: "\($0)", ports: ports[$0 - 1], flags: flags) }
+                let leader = try await FormationChecks.waitForOneCluster(nodes)
+                try await Self.waitForRecord(store, key: key, naming: leader)
+                let survivors = nodes.filter { $0.nodeID != leader.nodeID }
+
+                survivors.forEach { $0.process.send(SIGSTOP) }
+                defer { survivors.forEach { $0.process.send(SIGCONT) } }
+                await leader.kill()
+                try FileManager.default.removeItem(atPath: leader.dataDirectory)
+                // The record as the dead process left it, under a lease that outlasts the test's steps.
+                let client = HTTPClient()
+                let held = EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: etcd.endpoints, transport: client), discoKey: key, ttl: .seconds(120))
+                let own = LeaderRecord(id: leader.nodeID, apiAddr: leader.apiURL, addr: leader.raftAddress)
+                let current = try #require(try await held.read())
+                #expect(current.record == own)
+                _ = try #require(try await held.update(own, expectedVersion: current.version))
+
+                let restarted = try cluster.restart(leader)
+                try await waitUntil("the restarted node to read its own leader record", timeout: .seconds(60), pollEvery: .milliseconds(100)) {
+                    try FormationChecks.throwIfExited([restarted])
+                    return restarted.process.output.contains("already names this node")
+                }
+                survivors.forEach { $0.process.send(SIGCONT) }
+                let newLeader = try await FormationChecks.waitForOneCluster(survivors + [restarted])
+                #expect(!restarted.process.output.contains(Self.createdRecord), "\(restarted.process.output.suffix(3000))")
+                try await Self.waitForRecord(store, key: key, naming: newLeader)
+                try? await held.release()
+                await client.shutdown()
+            }
+        }
+    }
+
     // MARK: consul-kv
 
     @Test func consulKVThroughTheDoubleFormsOneClusterAndTheNewLeaderRewritesTheRecord() async throws {

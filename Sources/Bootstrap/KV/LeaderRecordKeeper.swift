@@ -12,6 +12,11 @@ import DiscoCore
 /// stops: the record expires with its TTL unless the new leader's keeper rewrites it first,
 /// which it does as soon as it learns it leads. ``shutdown()`` releases the record.
 ///
+/// A record naming a node that is not a member of this node's cluster (``isMember``) is not
+/// replaced: another cluster uses the same key, and two leaders taking the record from each
+/// other would send new nodes to either cluster by turns. The keeper reports it (naming the
+/// node and `-disco-key`) and takes the record once it is gone or names a member.
+///
 /// Failures never escape: each is logged with the store's name and the error, shown in
 /// ``state``, and retried with jittered backoff.
 public actor LeaderRecordKeeper {
@@ -59,6 +64,8 @@ public actor LeaderRecordKeeper {
     /// The record this node publishes.
     public nonisolated let me: LeaderRecord
     public nonisolated let settings: Settings
+    /// Whether a node ID is a member of this node's cluster.
+    let isMember: @Sendable (String) -> Bool
     let logger: Logger
     private let startedAt = ContinuousClock.now
     private var random: DeterministicRandom
@@ -68,10 +75,14 @@ public actor LeaderRecordKeeper {
     private var loop: Task<Void, Never>?
     private var isShutDown = false
 
-    public init(registry: any LeaderRegistry, me: LeaderRecord, settings: Settings, logger: Logger, seed: UInt64 = 0) {
+    /// - Parameter isMember: whether a node ID belongs to this node's cluster; a record naming a
+    ///   node that does not is left alone. By default every node counts as a member.
+    public init(registry: any LeaderRegistry, me: LeaderRecord, settings: Settings, logger: Logger, seed: UInt64 = 0,
+                isMember: @escaping @Sendable (String) -> Bool = { _ in true }) {
         self.registry = registry
         self.me = me
         self.settings = settings
+        self.isMember = isMember
         self.logger = logger
         self.random = DeterministicRandom(seed: seed)
     }
@@ -207,6 +218,13 @@ public actor LeaderRecordKeeper {
             guard let existing = seen else { continue }
             if existing.record == me, existing.version == lastKnown?.version { return existing }
             guard isCurrent(mine) else { return nil }
+            let holder = existing.record.id
+            guard holder == me.id || isMember(holder) else {
+                throw LeaderRegistryError(registry: registry.name, message:
+                    "the record names node \(holder.debugDescription) at \(existing.record.apiAddr), which is not a member of this "
+                    + "cluster: another cluster uses the same -disco-key (give each cluster its own); not replacing it until it "
+                    + "expires or names a member")
+            }
             if let replaced = try await registry.update(me, expectedVersion: existing.version) {
                 wrote(replaced, replacing: existing)
                 return replaced

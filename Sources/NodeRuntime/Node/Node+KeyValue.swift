@@ -31,8 +31,10 @@ extension Node {
         do {
             let registry = try leaderRegistry()
             let ttl = discovery()?.recordTTL ?? .seconds(10)
+            let consensus = self.consensus
             let keeper = LeaderRecordKeeper(registry: registry, me: leaderRecord, settings: .init(ttl: ttl),
-                                            logger: logger.withLabel("leader-record"), seed: UInt64.random(in: 0...UInt64.max))
+                                            logger: logger.withLabel("leader-record"), seed: UInt64.random(in: 0...UInt64.max),
+                                            isMember: { id in NodeID(id).map { consensus.status.members.contains($0) } ?? false })
             runtime.withLock { $0.keeper = keeper }
         } catch {
             logger.error("leader record keeper not started: \(error)")

@@ -110,6 +110,28 @@ import Testing
         }
     }
 
+    /// A node alone, restarted without data while its record from the earlier run stands (no
+    /// cluster is left to replace it): it waits for the record to expire, then creates it and
+    /// bootstraps.
+    @Test func aNodeAloneOutlastsItsOwnStaleRecordAndThenBootstraps() async throws {
+        try await Self.withEtcd { etcd, config in
+            let store = KVLeaderRecordReader.etcd(endpoint: etcd.endpoints[0])
+            let key = Self.freshKey()
+            let client = HTTPClient()
+            let ports = try DiscodCluster.ports()
+            let earlier = EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: etcd.endpoints, transport: client), discoKey: key, ttl: .seconds(3))
+            _ = try await earlier.createIfAbsent(LeaderRecord(id: "1", apiAddr: "http://127.0.0.1:\(ports.http)", addr: "127.0.0.1:\(ports.raft)"))
+            await client.shutdown()
+            try await DiscodCluster.with("etcd-kv-own-stale") { cluster in
+                let node = try cluster.start(id: "1", ports: ports, flags: ["-disco-mode", "etcd-kv", "-disco-key", key, "-disco-config", config])
+                try await FormationChecks.waitForOneCluster([node], timeout: .seconds(60))
+                #expect(node.process.output.contains("already names this node"), "\(node.process.output.suffix(3000))")
+                #expect(node.process.output.contains(Self.createdRecord), "\(node.process.output.suffix(3000))")
+                try await Self.waitForRecord(store, key: key, naming: node)
+            }
+        }
+    }
+
     // MARK: consul-kv
 
     @Test func consulKVThroughTheDoubleFormsOneClusterAndTheNewLeaderRewritesTheRecord() async throws {

@@ -106,6 +106,14 @@ public struct KVRegistration: Sendable {
     func attempt() async throws -> Outcome? {
         if let existing = try await registry.read() { return try decide(existing) }
         guard voter else { return nil }
+        // An earlier attempt that lost the race opened a session or lease nobody renews; it may
+        // have expired while this node tried to join. renew() forgets an expired one, so the
+        // create below opens a fresh one instead of being refused for good.
+        do {
+            try await registry.renew()
+        } catch {
+            logger.debug("renewing before creating the leader record in \(registry.name) failed: \(error)")
+        }
         switch try await registry.createIfAbsent(me) {
         case .created(let record):
             return .bootstrapSingle(record)

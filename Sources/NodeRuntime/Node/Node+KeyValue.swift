@@ -67,6 +67,9 @@ extension Node {
             do {
                 let seen = try await registry.watch(after: record.version, timeout: wait)
                 if seen?.version != record.version { return }
+                // A blocking read may return without a change (Consul: "returning is no
+                // guarantee of a change"); pace the reads rather than ask without pause.
+                try await Task.sleep(for: .milliseconds(250))
             } catch is CancellationError {
                 throw CancellationError()
             } catch {

@@ -9,22 +9,13 @@ import Testing
 /// methods that need one, matched ignoring case.
 @Suite("Sidecar: the methods that need an API key")
 struct APIKeyMethodsTests {
-    static let loader = DiscoConfigLoader(environment: { _ in nil }, readFile: { _ throws(ProcessEnvironment.FileError) in nil })
+    static let loader = SidecarFlagParsing.emptyLoader
 
     func parse(_ arguments: [String]) throws(FlagError) -> ProxyConfiguration {
-        var set = FlagSet(programName: "disco-sidecar", synopsis: "")
-        let flags = SidecarFlags(&set)
-        return try flags.configuration(try set.parse(arguments), loader: Self.loader)
+        try SidecarFlagParsing.configuration(arguments, loader: Self.loader)
     }
 
-    func failure(_ arguments: [String]) -> FlagError? {
-        do throws(FlagError) {
-            _ = try parse(arguments)
-            return nil
-        } catch {
-            return error
-        }
-    }
+    func failure(_ arguments: [String]) -> FlagError? { SidecarFlagParsing.failure(arguments, loader: Self.loader) }
 
     @Test func writesIsEveryMethodExceptTheDefaultRoutesReads() {
         let writes = APIKeyMethods.writes

@@ -6,16 +6,7 @@ import Testing
 /// the fix, and accepts repeats that change nothing.
 @Suite("Sidecar: -proxy-config refuses ambiguous duplicates")
 struct ProxyConfigDuplicatesTests {
-    func failure(_ arguments: [String]) -> FlagError? {
-        var set = FlagSet(programName: "disco-sidecar", synopsis: "")
-        let flags = SidecarFlags(&set)
-        do throws(FlagError) {
-            _ = try flags.configuration(try set.parse(arguments), loader: ProxyConfigMessagesTests.loader)
-            return nil
-        } catch {
-            return error
-        }
-    }
+    func failure(_ arguments: [String]) -> FlagError? { SidecarFlagParsing.failure(arguments) }
 
     func routes(_ routes: String) -> [String] {
         ["-proxy-config", #"{"upstreams": {"a": "http://127.0.0.1:1", "b": "http://127.0.0.1:2"}, "routes": [\#(routes)]}"#]

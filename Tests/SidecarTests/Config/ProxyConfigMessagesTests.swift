@@ -5,18 +5,9 @@ import Testing
 /// Every bad `-proxy-config` exits 2 with a message naming the flag and the field at fault.
 @Suite("Sidecar: -proxy-config messages name the flag and the field")
 struct ProxyConfigMessagesTests {
-    static let loader = DiscoConfigLoader(environment: { _ in nil }, readFile: { _ throws(ProcessEnvironment.FileError) in nil })
+    static let loader = SidecarFlagParsing.emptyLoader
 
-    func failure(_ arguments: [String]) -> FlagError? {
-        var set = FlagSet(programName: "disco-sidecar", synopsis: "")
-        let flags = SidecarFlags(&set)
-        do throws(FlagError) {
-            _ = try flags.configuration(try set.parse(arguments), loader: Self.loader)
-            return nil
-        } catch {
-            return error
-        }
-    }
+    func failure(_ arguments: [String]) -> FlagError? { SidecarFlagParsing.failure(arguments) }
 
     /// A bad "upstream" of a tcp_proxy listener was reported as field "tcp_proxy[0].listen",
     /// sending the user to fix the listen address that was right.

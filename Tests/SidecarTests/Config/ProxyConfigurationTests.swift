@@ -8,19 +8,10 @@ struct ProxyConfigurationTests {
     static let loader = DiscoConfigLoader(environment: { $0 == "SERVICE_PORT" ? "9984" : nil }, readFile: { _ throws(ProcessEnvironment.FileError) in nil })
 
     func parse(_ arguments: [String]) throws(FlagError) -> ProxyConfiguration {
-        var set = FlagSet(programName: "disco-sidecar", synopsis: "")
-        let flags = SidecarFlags(&set)
-        return try flags.configuration(try set.parse(arguments), loader: Self.loader)
+        try SidecarFlagParsing.configuration(arguments, loader: Self.loader)
     }
 
-    func failure(_ arguments: [String]) -> FlagError? {
-        do throws(FlagError) {
-            _ = try parse(arguments)
-            return nil
-        } catch {
-            return error
-        }
-    }
+    func failure(_ arguments: [String]) -> FlagError? { SidecarFlagParsing.failure(arguments, loader: Self.loader) }
 
     @Test func theBigchainDBGatewayIsExpressible() throws {
         let json = """

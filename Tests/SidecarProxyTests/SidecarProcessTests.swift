@@ -249,16 +249,7 @@ struct SidecarGigabyteTests {
 struct SidecarAPIKeyProcessTests {
     @Test func writesNeedAKeyFromTheFile() async throws {
         try await DiscodCluster.with("sidecar-keys") { cluster in
-            let upstream = try await RecordingUpstream.start(name: "svc")
-            // printf %s 'the-key' | sha256sum
-            let keys = cluster.root + "/keys.json"
-            try #"[{"app_id":"app1","app_key_sha256":"ad44dc8e51cfbfa55e81ddbb626b466241069045066846e7e4cd096131505290"}]"#
-                .write(toFile: keys, atomically: true, encoding: .utf8)
-            let proxyPort = try FreePort.loopback()
-            let node = try startSidecar(cluster, id: "n1", ports: try DiscodCluster.ports(), flags: [
-                "-proxy-addr", "127.0.0.1:\(proxyPort)", "-upstream", "http://\(upstream.address)", "-api-keys", "-api-key-file", keys,
-            ])
-            try await waitForProxy(port: proxyPort, process: node)
+            let (node, proxyPort, upstream) = try await startFileKeyedSidecar(cluster)
             let client = HTTPClient()
             let url = "http://127.0.0.1:\(proxyPort)/tx"
             #expect(try await client.send(HTTPClientRequest(method: "POST", url: url, body: [1])).status == 401)
@@ -268,6 +259,7 @@ struct SidecarAPIKeyProcessTests {
             #expect(upstream.requests.count == 1)
             await client.shutdown()
             await upstream.stop()
+            withExtendedLifetime(node) {}  // the sidecar runs until here
             let missing = try await ChildProcess.run(try DiscodProcess.executable("disco-sidecar"),
                                                      ["-validate", "-node-id", "x", "-upstream", "http://a:1", "-api-keys", "-api-key-file", cluster.root + "/none.json", "d"])
             #expect(missing.status == 2)

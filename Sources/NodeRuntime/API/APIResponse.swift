@@ -77,6 +77,24 @@ struct QueryError: Error {
     var response: HTTPResponse { APIResponse.error(400, message) }
 }
 
+// MARK: - JSON bodies
+
+/// `body` parsed as JSON, or a 400 saying what is wrong with it and where (a duplicate key is
+/// named, an unterminated string located), followed by `usage`: what the endpoint takes.
+func parseJSONBody(_ body: [UInt8], usage: String) -> Result<JSONValue, BodyError> {
+    do throws(JSONParseError) {
+        return .success(try JSONValue.parse(body))
+    } catch {
+        return .failure(BodyError(message: body.isEmpty ? "the body is empty; \(usage)" : "the body is not JSON: \(error); \(usage)"))
+    }
+}
+
+/// A request body an endpoint refuses, answered with 400.
+struct BodyError: Error {
+    let message: String
+    var response: HTTPResponse { APIResponse.error(400, message) }
+}
+
 // MARK: - Query values
 
 extension [String: String] {

@@ -145,11 +145,9 @@ extension Node {
     func remove(_ request: HTTPRequest) async -> HTTPResponse {
         let usage = "body must be {\"id\":\"<node id>\"} naming the node to remove"
         let body: JSONValue
-        do throws(JSONParseError) {
-            body = try JSONValue.parse(request.body)
-        } catch {
-            // Says what is wrong and where (a duplicate "id" names the key), as POST /events does.
-            return APIResponse.error(400, "\(error); \(usage)")
+        switch parseJSONBody(request.body, usage: usage) {
+        case .success(let parsed): body = parsed
+        case .failure(let error): return error.response
         }
         guard let text = body.objectValue?["id"]?.stringValue, let target = NodeID(text) else { return APIResponse.error(400, usage) }
         let status = consensus.status

@@ -164,7 +164,11 @@ extension Node {
     /// cursor to `seq`; answers `{"role","consumer","seq"}` with where it is.
     func postEventAck(_ request: HTTPRequest) async -> HTTPResponse {
         let usage = #"POST /events/ack takes {"role":"dns","consumer":"c1","seq":12}"#
-        guard let body = try? JSONValue.parse(request.body) else { return APIResponse.error(400, "the body is not JSON; \(usage)") }
+        let body: JSONValue
+        switch parseJSONBody(request.body, usage: usage) {
+        case .success(let parsed): body = parsed
+        case .failure(let error): return error.response
+        }
         guard let role = body["role"]?.stringValue else { return APIResponse.error(400, "\"role\" is missing or not a string; \(usage)") }
         guard let consumer = body["consumer"]?.stringValue else {
             return APIResponse.error(400, "\"consumer\" is missing or not a string; \(usage)")

@@ -12,8 +12,13 @@ extension Node {
     func transferLeadership(_ request: HTTPRequest) async -> HTTPResponse {
         var target: NodeID?
         if !request.body.isEmpty {
-            guard let object = (try? JSONValue.parse(request.body))?.objectValue else {
-                return APIResponse.error(400, "body must be {\"id\":\"<node id>\"} naming the voter to lead, or empty for any voter")
+            let usage = "body must be {\"id\":\"<node id>\"} naming the voter to lead, or empty for any voter"
+            let object: JSONObject
+            switch parseJSONBody(request.body, usage: usage) {
+            case .success(let parsed):
+                guard let parsedObject = parsed.objectValue else { return APIResponse.error(400, usage) }
+                object = parsedObject
+            case .failure(let error): return error.response
             }
             if let value = object["id"] {
                 guard let text = value.stringValue, let id = NodeID(text) else {

@@ -23,6 +23,8 @@ struct NodeKeyValueSpace: LeaseKeyValueSpace {
 
     private func key(_ name: String) -> KVKey { KVKey(Self.namespace, name) }
 
+    func waitUntilCaughtUp() async { await context.waitUntilCaughtUp() }
+
     func entry(_ name: String) -> LeaseKeyValueEntry? {
         context.node.keyValue(key(name)).map { LeaseKeyValueEntry(name: name, value: $0.value, revision: $0.revision) }
     }

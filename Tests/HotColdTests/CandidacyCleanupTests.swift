@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoLifecycle
 import DiscoSystem
 import DiscoTestKit
 import HotCold
@@ -38,6 +39,24 @@ struct CandidacyCleanupTests {
         }
     }
 
+    /// A restarted node applies what it wrote before only once it has replayed its log. The
+    /// withdrawal looked at once, found no candidacy of its own yet and withdrew nothing, for
+    /// good (a node's HotColdRegroupTests timed out so under load); it now waits until caught up.
+    @Test func aCandidacyAppliedOnlyAfterTheRestartIsWithdrawnToo() async throws {
+        let cluster = InMemoryKeyValueCluster(leader: "a")
+        let orders = KeyValueLeaseTableStore.candidatePrefix("orders")
+        await store(cluster, "b").announce(LeaseCandidate(node: "b"), in: "orders")
+        let replaying = ReplayingSpace(inner: cluster.space(for: "b"))
+        let restarted = KeyValueLeaseTableStore(node: "b", space: replaying, logger: logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { await restarted.withdrawCandidacies(exceptIn: "ledger") }
+            try await waitUntil("the withdrawal to wait for the replay", timeout: Self.timeout) { replaying.waited.isOpen }
+            replaying.replayed.open()
+            try await tasks.waitForAll()
+        }
+        #expect(cluster.entry(orders + "b") == nil, "the candidacy applied after the restart was not withdrawn")
+    }
+
     @Test func aNodeRemovedFromTheClusterIsNoCandidateEvenWhileAlive() async throws {
         let cluster = InMemoryKeyValueCluster(leader: "a")
         await store(cluster, "b").announce(LeaseCandidate(node: "b"), in: "orders")
@@ -62,4 +81,26 @@ struct CandidacyCleanupTests {
 /// The candidates a grantor was last told of.
 private final class Seen: Sendable {
     let nodes = Mutex<[NodeID]>([])
+}
+
+/// A node's space right after a restart: it shows nothing until its log is replayed
+/// (``replayed``), and ``waited`` opens once someone waits for that.
+struct ReplayingSpace: LeaseKeyValueSpace {
+    let inner: InMemoryKeyValueCluster.Space
+    let replayed = Latch()
+    let waited = Latch()
+
+    func entry(_ name: String) -> LeaseKeyValueEntry? { replayed.isOpen ? inner.entry(name) : nil }
+    func entries(prefix: String) -> [LeaseKeyValueEntry] { replayed.isOpen ? inner.entries(prefix: prefix) : [] }
+    func put(_ name: String, _ value: [UInt8], ifRevision expected: UInt64) async -> LeaseKeyValueWrite {
+        await inner.put(name, value, ifRevision: expected)
+    }
+    func delete(_ name: String, ifRevision expected: UInt64) async -> LeaseKeyValueWrite { await inner.delete(name, ifRevision: expected) }
+    func watch(prefix: String, to deliver: @escaping @Sendable (LeaseKeyValueEvent) -> Void) async { await inner.watch(prefix: prefix, to: deliver) }
+    func watchCluster(to deliver: @escaping @Sendable (LeaseClusterView) -> Void) async { await inner.watchCluster(to: deliver) }
+    func waitUntilApplied(_ revision: UInt64, timeout: Duration) async -> Bool { await inner.waitUntilApplied(revision, timeout: timeout) }
+    func waitUntilCaughtUp() async {
+        waited.open()
+        await replayed.wait()
+    }
 }

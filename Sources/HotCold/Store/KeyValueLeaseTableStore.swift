@@ -93,6 +93,9 @@ public struct KeyValueLeaseTableStore: LeaseTableStore {
     }
 
     public func withdrawCandidacies(exceptIn group: LeaseGroup) async {
+        // A restarted node applies the candidacies it wrote before only once it has replayed its
+        // log: looking earlier would find none and withdraw nothing, for good.
+        await space.waitUntilCaughtUp()
         let keep = Self.candidatePrefix(group)
         for entry in space.entries(prefix: "candidate/") where !entry.name.hasPrefix(keep) && Self.isCandidacy(entry.name, of: node) {
             var revision = entry.revision

@@ -31,6 +31,16 @@ public protocol LeaseKeyValueSpace: Sendable {
 
     /// Waits until this node has applied `revision`; false when `timeout` passed first.
     func waitUntilApplied(_ revision: UInt64, timeout: Duration) async -> Bool
+
+    /// Waits until this node knows a leader and has applied everything committed as far as it
+    /// knows (a restarted node has replayed its log), or the calling task is cancelled: what it
+    /// reads after that includes every entry it wrote before it restarted.
+    func waitUntilCaughtUp() async
+}
+
+extension LeaseKeyValueSpace {
+    /// A space whose reads are always current (in memory) has nothing to wait for.
+    public func waitUntilCaughtUp() async {}
 }
 
 /// One entry: its value and the revision of its last change.

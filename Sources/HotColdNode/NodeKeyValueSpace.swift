@@ -16,8 +16,6 @@ struct NodeKeyValueSpace: LeaseKeyValueSpace {
     static let namespace = "hot-cold"
     /// How often the live members are read from gossip.
     static let livenessPeriod: Duration = .milliseconds(200)
-    /// How often a wait for an apply looks again.
-    static let applyPoll: Duration = .milliseconds(2)
 
     let context: RoleContext
 
@@ -131,12 +129,7 @@ struct NodeKeyValueSpace: LeaseKeyValueSpace {
     }
 
     func waitUntilApplied(_ revision: UInt64, timeout: Duration) async -> Bool {
-        let deadline = ContinuousClock.now + timeout
-        while context.node.keyValues(namespace: Self.namespace, prefix: "\u{7F}").revision < revision {
-            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
-            try? await Task.sleep(for: Self.applyPoll)
-        }
-        return true
+        await context.node.waitUntilApplied(revision, timeout: timeout)
     }
 }
 

@@ -121,7 +121,7 @@ final class ReplicatedAPIKeys: APIKeyStore {
                 var answer = JSONObject()
                 answer.append(key: "app_id", value: .string(appID))
                 answer.append(key: "app_key", value: .string(key))
-                return await Self.answer(answer, status: 201, once: kvKey, reaches: revision, on: node)
+                return await Self.answer(answer, status: 201, onceApplied: revision, on: node)
             case .conflict:
                 return Self.error(409, "app_id \(appID.debugDescription) changed meanwhile; try again")
             case .refused(let reason):
@@ -171,7 +171,7 @@ final class ReplicatedAPIKeys: APIKeyStore {
                 var answer = JSONObject()
                 answer.append(key: "app_id", value: .string(appID))
                 answer.append(key: "revoked", value: .bool(true))
-                return await Self.answer(answer, status: 200, once: kvKey, reaches: revision, on: node)
+                return await Self.answer(answer, status: 200, onceApplied: revision, on: node)
             case .conflict: return Self.error(409, "app_id \(appID.debugDescription) changed meanwhile; try again")
             case .refused(let reason): return Self.error(507, "the cluster's key-value state is full: \(reason)")
             }
@@ -184,25 +184,19 @@ final class ReplicatedAPIKeys: APIKeyStore {
 
     /// Longest wait for this node to apply a committed change before answering.
     static let applyWait = Duration.seconds(5)
-    /// How often the applied state is looked at meanwhile.
-    static let applyPoll = Duration.milliseconds(2)
 
-    /// `answer` with `status` once this node has applied the change of `key` committed at
+    /// `answer` with `status` once this node has applied the change committed at
     /// `revision`: this node's sidecar checks keys from its own copy, and a follower applies a
     /// change a moment after the leader committed it, so answering at once would let a key just
     /// added be refused here, or one just revoked be accepted here, by a client that waited for
     /// the answer. When the node has not applied it within ``applyWait`` (it lags or is cut off
     /// from the leader), 202 with a `warning` saying so: the change is committed all the same.
-    static func answer(_ answer: JSONObject, status: Int, once key: KVKey, reaches revision: UInt64, on node: Node) async -> HTTPResponse {
-        let deadline = ContinuousClock.now + applyWait
-        while (node.keyValue(key)?.revision ?? 0) < revision {
-            guard ContinuousClock.now < deadline, !Task.isCancelled else {
-                var late = answer
-                late.append(key: "warning", value: .string("committed, but this node has not applied it within \(GoDuration.format(applyWait)): "
-                    + "its sidecar (and others that lag) will check the change once they catch up"))
-                return json(.object(late), status: 202)
-            }
-            try? await Task.sleep(for: applyPoll)
+    static func answer(_ answer: JSONObject, status: Int, onceApplied revision: UInt64, on node: Node) async -> HTTPResponse {
+        guard await node.waitUntilApplied(revision, timeout: applyWait) else {
+            var late = answer
+            late.append(key: "warning", value: .string("committed, but this node has not applied it within \(GoDuration.format(applyWait)): "
+                + "its sidecar (and others that lag) will check the change once they catch up"))
+            return json(.object(late), status: 202)
         }
         return json(.object(answer), status: status)
     }

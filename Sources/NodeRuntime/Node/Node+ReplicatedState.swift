@@ -40,6 +40,19 @@ extension Node {
         store.keyValues(namespace: namespace, prefix: prefix)
     }
 
+    /// Waits until this node has applied the replicated state through `revision` (a committed
+    /// write's revision: its Raft index); false when `timeout` passed or the task was cancelled
+    /// first. A follower applies a commit a moment after the leader answered it.
+    public func waitUntilApplied(_ revision: UInt64, timeout: Duration) async -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        // The revision of an empty range is the applied index, read without copying any entry.
+        while store.keyValues(namespace: "", prefix: "\u{7F}").revision < revision {
+            guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
+            try? await Task.sleep(for: .milliseconds(2))
+        }
+        return true
+    }
+
     /// A read of those keys and every later change to them (see ``KVWatch``).
     public func watchKeyValues(namespace: String, prefix: String = "") -> KVWatch {
         store.watchKeyValues(namespace: namespace, prefix: prefix)

@@ -20,14 +20,20 @@ import Testing
         return second
     }
 
-    @Test func aNodeRemovedBeforeItCaughtUpLearnsItAndStops() async throws {
-        let first = try TestNodeSetup(id: "u1", prefix: "disco-removed-early")
-        let second = try Self.unreachableNonVoter(joining: first)
-        defer { first.removeDirectory(); second.removeDirectory() }
+    /// u1 leading, then u2 started and recorded by u1 as a learner.
+    static func startLeaderAndLearner(_ first: TestNodeSetup, _ second: TestNodeSetup) async throws -> (leader: RunningNode, joiner: RunningNode) {
         let leader = try await RunningNode.start(first.configuration)
         try await waitUntil("u1 to lead", timeout: .seconds(120)) { leader.node.consensus.status.isLeader && leader.node.store.epoch != nil }
         let joiner = try await RunningNode.start(second.configuration)
         try await waitUntil("u2 to be a learner", timeout: .seconds(120)) { leader.node.consensus.status.learners.contains("u2") }
+        return (leader, joiner)
+    }
+
+    @Test func aNodeRemovedBeforeItCaughtUpLearnsItAndStops() async throws {
+        let first = try TestNodeSetup(id: "u1", prefix: "disco-removed-early")
+        let second = try Self.unreachableNonVoter(joining: first)
+        defer { first.removeDirectory(); second.removeDirectory() }
+        let (leader, joiner) = try await Self.startLeaderAndLearner(first, second)
         #expect(joiner.node.consensus.status.members.isEmpty, "u2 was not to hear from the leader")
 
         let client = HTTPClient()
@@ -65,10 +71,7 @@ import Testing
         let first = try TestNodeSetup(id: "u1", prefix: "disco-removed-early")
         let second = try Self.unreachableNonVoter(joining: first)
         defer { first.removeDirectory(); second.removeDirectory() }
-        let leader = try await RunningNode.start(first.configuration)
-        try await waitUntil("u1 to lead", timeout: .seconds(120)) { leader.node.consensus.status.isLeader && leader.node.store.epoch != nil }
-        let joiner = try await RunningNode.start(second.configuration)
-        try await waitUntil("u2 to be a learner", timeout: .seconds(120)) { leader.node.consensus.status.learners.contains("u2") }
+        let (leader, joiner) = try await Self.startLeaderAndLearner(first, second)
         let joins = leader.node.metrics.joinsAccepted.load(ordering: .relaxed)
         // Without a leader, u2 asks again and again; the leader, which has it, accepts each time.
         try await waitUntil("u2 to ask twice whether it is still a member", timeout: .seconds(120)) {

@@ -42,6 +42,7 @@ public struct DiscodFlags: Sendable {
     let clusterName: Flag<String>
     let eventsRetain: Flag<Int>
     let eventsRetainBytes: Flag<Int>
+    let eventsCursorIdle: Flag<Duration>
     let join: Flag<[PeerAddress]>
     let joinAttempts: Flag<Int>
     let joinInterval: Flag<Duration>
@@ -113,6 +114,9 @@ public struct DiscodFlags: Sendable {
         eventsRetainBytes = set.custom("events-retain-bytes", default: 64 << 20, defaultText: ByteSize.format(64 << 20), typeName: "size",
                                        usage: "Bytes of event data the cluster keeps, e.g. 512KiB, 64MiB, 1GiB;\nthe leader trims the oldest beyond this (0: no limit)",
                                        group: node, parse: { text throws(FlagValueError) in try ByteSize.parse(text) })
+        eventsCursorIdle = set.duration("events-cursor-idle", default: .seconds(3600),
+                                        usage: "The leader deletes a consumer's cursor no one needs (behind the retained events, or a removed\n"
+                                            + "member's) once it has been unchanged for this long (0: keep every cursor)", group: node)
 
         // MARK: Cluster formation
         let formation = Self.formationGroup

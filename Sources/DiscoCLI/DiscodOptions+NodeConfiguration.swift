@@ -38,6 +38,7 @@ extension DiscodOptions {
         configuration.tls.internodeNoVerify = nodeNoVerify
         configuration.tls.loaded = loadedTLS
         configuration.eventLog.retention = EventRetention(maxEvents: eventsRetain, maxBytes: eventsRetainBytes)
+        configuration.timing.cursorIdleDeletion = eventsCursorIdle
         configuration.access.auth = auth
         configuration.access.joinAs = joinAs
         return configuration

@@ -19,6 +19,9 @@ public struct DiscodOptions: Sendable {
     public var eventsRetain: Int
     /// `-events-retain-bytes`: how much event data the leader keeps (0: no size limit).
     public var eventsRetainBytes: Int
+    /// `-events-cursor-idle`: how long a cursor no consumer needs stays unchanged before the
+    /// leader deletes it (zero: never).
+    public var eventsCursorIdle: Duration
     /// `-join` targets (HTTP API addresses), de-duplicated in order.
     public var join: [PeerAddress]
     public var joinAttempts: Int
@@ -139,6 +142,10 @@ public struct DiscodOptions: Sendable {
         eventsRetainBytes = parsed[flags.eventsRetainBytes]
         guard eventsRetain >= 0 else {
             throw FlagError.invalid("events-retain", "must be 0 (no count limit) or the number of events to keep, got \(eventsRetain)")
+        }
+        eventsCursorIdle = parsed[flags.eventsCursorIdle]
+        guard eventsCursorIdle >= .zero else {
+            throw FlagError.invalid("events-cursor-idle", "must be 0 (keep every cursor) or a duration such as 1h, got \(GoDuration.format(eventsCursorIdle))")
         }
 
         // Formation values.

@@ -300,6 +300,18 @@ extension DiscodOptionsTests {
         #expect(error?.message.contains("must be 0 (never reap) or at least 1s, got 500ms") == true)
         #expect(failure("-reap-learner-timeout -1s data")?.flag == "reap-learner-timeout")
     }
+
+    @Test func eventsCursorIdleDefaultsToAnHourAndReachesTheNodeConfiguration() throws {
+        #expect(try parse("data").nodeConfiguration.timing.cursorIdleDeletion == .seconds(3600))
+        #expect(try parse("-events-cursor-idle 0 data").nodeConfiguration.timing.cursorIdleDeletion == .zero)
+        #expect(try parse("-events-cursor-idle 10m data").nodeConfiguration.timing.cursorIdleDeletion == .seconds(600))
+    }
+
+    @Test func aNegativeEventsCursorIdleIsRefusedNamingTheFlag() {
+        let error = failure("-events-cursor-idle -1s data")
+        #expect(error?.flag == "events-cursor-idle")
+        #expect(error?.message.contains("must be 0 (keep every cursor) or a duration such as 1h, got -1s") == true, "\(error?.message ?? "")")
+    }
 }
 
 // MARK: - Access control flags

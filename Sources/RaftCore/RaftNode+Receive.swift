@@ -60,6 +60,8 @@ extension RaftNode {
             handleAppend(request, from: message.from)
         case .heartbeat(let commit, let context):
             guard followLeader(message) else { return }
+            // A heartbeat's commit is capped at what the leader knows this node holds.
+            announcedCommit = max(announcedCommit, commit)
             log.committed = max(log.committed, min(commit, log.lastIndex))
             send(.heartbeatResponse(context: context), to: message.from)
         case .installSnapshot(let snapshot):
@@ -92,6 +94,8 @@ extension RaftNode {
     // MARK: Follower side
 
     private mutating func handleAppend(_ request: AppendRequest, from leaderID: NodeID) {
+        // The leader's whole commit index, even when this node cannot commit that far yet.
+        announcedCommit = max(announcedCommit, request.commit)
         if request.prevIndex < log.committed {
             // Everything up to our commit index matches; resume from there.
             let skip = request.entries.filter { $0.index > log.committed }
@@ -150,6 +154,7 @@ extension RaftNode {
 
     private mutating func handleSnapshot(_ snapshot: Snapshot, from leaderID: NodeID) {
         let meta = snapshot.metadata
+        announcedCommit = max(announcedCommit, meta.index)  // a snapshot holds committed entries only
         if meta.index <= log.committed {
             send(.appendResponse(AppendResponse(accepted: true, index: log.committed)), to: leaderID)
             return

@@ -34,6 +34,9 @@ public struct RaftNode: Sendable {
     var leadTransferee: NodeID?
     var transferElapsed = 0
     var reads = ReadIndexQueue()
+    /// Follower: the highest commit index a leader announced to this node (see
+    /// ``leaderCommitIndex``); it may be above ``commitIndex`` while the log is behind.
+    var announcedCommit: UInt64 = 0
     /// A member's word that this node was removed (see ``removal``).
     var removalNotice: Removal?
     /// Leader: members dropped by an uncommitted configuration entry, with its index.
@@ -91,6 +94,13 @@ public struct RaftNode: Sendable {
 
     /// The highest committed index.
     public var commitIndex: UInt64 { log.committed }
+    /// The highest commit index this node knows the group reached: the commit index on the
+    /// leader; on another member, the highest one a leader announced in an append (or
+    /// snapshot), which is above ``commitIndex`` while this node's log is behind — a follower
+    /// only commits entries it holds. A node that has applied through it has caught up with the
+    /// leader as of that leader's last append (at most a heartbeat old). It only grows: an index
+    /// once committed stays committed under every later leader.
+    public var leaderCommitIndex: UInt64 { max(log.committed, announcedCommit) }
     /// The highest index handed out for applying.
     public var appliedIndex: UInt64 { log.applied }
     public var lastIndex: UInt64 { log.lastIndex }

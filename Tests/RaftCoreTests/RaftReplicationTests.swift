@@ -126,6 +126,27 @@ struct RaftReplicationTests {
         }
     }
 
+    @Test("a follower whose log is behind knows the leader's commit index beyond its own (for /readyz?sync)")
+    func followerLearnsTheLeadersCommitIndex() throws {
+        var follower = try node(n2, terms: [], currentTerm: 2)
+        let entries = [Entry(term: 2, index: 2, data: [1]), Entry(term: 2, index: 3, data: [2])]
+        follower.receive(Message(from: n1, to: n2, term: 2, body: .append(AppendRequest(prevIndex: 1, prevTerm: 1, entries: entries, commit: 40))))
+        #expect(follower.commitIndex == 3)  // it commits only what it holds
+        #expect(follower.leaderCommitIndex == 40)
+        // A heartbeat's commit is capped at the follower's match: the index it knew stays.
+        follower.receive(Message(from: n1, to: n2, term: 2, body: .heartbeat(commit: 3, context: 0)))
+        #expect(follower.leaderCommitIndex == 40)
+        // A deposed leader's word counts for nothing.
+        follower.receive(Message(from: n3, to: n2, term: 1, body: .append(AppendRequest(prevIndex: 3, prevTerm: 2, entries: [], commit: 90))))
+        #expect(follower.leaderCommitIndex == 40)
+
+        var leader = RaftNode.testNode(n1, voters: [n1])
+        leader.campaign()
+        try leader.propose([1])
+        leader.advance(leader.ready())
+        #expect(leader.leaderCommitIndex == leader.commitIndex)
+    }
+
     @Test("a follower refuses proposals and names the leader")
     func followerRefusesProposals() {
         var cluster = RaftTestCluster(voters: [n1, n2, n3])

@@ -9,6 +9,9 @@ public struct RaftStatus: Sendable, Hashable {
     public var term: UInt64
     public var leader: NodeID?
     public var commitIndex: UInt64
+    /// The highest commit index this node knows the group reached (``RaftNode/leaderCommitIndex``):
+    /// above ``commitIndex`` on a follower whose log is still behind the leader's.
+    public var leaderCommitIndex: UInt64
     public var appliedIndex: UInt64
     public var lastIndex: UInt64
     public var snapshotIndex: UInt64
@@ -39,6 +42,7 @@ public struct RaftStatus: Sendable, Hashable {
         term = node.term
         leader = node.leader
         commitIndex = node.commitIndex
+        leaderCommitIndex = node.leaderCommitIndex
         appliedIndex = node.appliedIndex
         lastIndex = node.lastIndex
         snapshotIndex = node.snapshotIndex

@@ -280,6 +280,18 @@ extension EtcdConsensusLog {
         }
     }
 
+    /// The index of the log's last entry in etcd now (a linearizable read of the sequence key;
+    /// 0 when the log is empty). Every entry in etcd is committed (etcd's own Raft did that), so
+    /// a node that has applied through it has caught up with the cluster as of this read.
+    public func readLastIndex() async throws(EtcdConsensusError) -> UInt64 {
+        let seq = try await mapping("read \(keys.seq)") { () async throws(EtcdError) in try await client.get(keys.seq) }
+        guard let seq else { return 0 }
+        guard let index = UInt64(seq.text) else {
+            throw EtcdConsensusError(.failed, "etcd holds \(seq.text.prefix(64).debugDescription) under \(keys.seq), not a log index")
+        }
+        return index
+    }
+
     /// Bootstrapped a moment ago, the watch may not have delivered the cluster record yet: reads
     /// it from etcd. True when it exists (and its revision is now known).
     func readClusterRevision() async -> Bool {

@@ -190,8 +190,17 @@ extension Node {
     /// starts that application). A removed node answers 503 either way; so does one still waiting
     /// to read its state from etcd, saying what it waits for and the last error.
     ///
-    /// It takes rqlite's `noleader`, `sync` and `timeout=` (`sync` and `timeout=` are checked
-    /// but change nothing: readiness is answered at once) and the parameters of the roles
+    /// `?sync` (rqlite's) also makes readiness wait, once every other check has passed, until
+    /// this node has applied the log through the index the cluster had committed when the
+    /// request came (``ConsensusEngine/catchUpTarget()``: under Raft the leader's commit index as
+    /// its last append told this node, under etcd the log's last index read from etcd), so a
+    /// member that just joined or restarted is not ready until it has caught up. `timeout=`
+    /// (Go duration syntax, default ``readySyncTimeout``) bounds that wait; it answers 503
+    /// naming the applied and target indexes and the timeout when the wait runs out. Without
+    /// `sync`, `timeout=` has no effect; `sync` with `noleader` waits for nothing either (a
+    /// liveness check). The wait holds no thread: the handler sleeps between looks.
+    ///
+    /// It takes `noleader`, `sync`, `timeout=` and the parameters of the roles
     /// (``Role/readinessParameters``, such as `hot`); any other parameter, one given twice or a
     /// malformed value is a 400 naming it and what would be right.
     func readyz(_ request: HTTPRequest) async -> HTTPResponse {
@@ -201,8 +210,16 @@ extension Node {
         case .success(let parsed): query = parsed
         case .failure(let error): return error.response
         }
-        if case .failure(let error) = query.queryDuration("timeout", of: endpoint) { return error.response }
-        if case .failure(let error) = query.querySwitch("sync", of: endpoint) { return error.response }
+        let timeout: Duration?
+        switch query.queryDuration("timeout", of: endpoint) {
+        case .success(let value): timeout = value
+        case .failure(let error): return error.response
+        }
+        let sync: Bool
+        switch query.querySwitch("sync", of: endpoint) {
+        case .success(let value): sync = value
+        case .failure(let error): return error.response
+        }
         let liveness: Bool
         switch query.querySwitch("noleader", of: endpoint) {
         case .success(let value): liveness = value
@@ -240,7 +257,33 @@ extension Node {
                 return APIResponse.error(503, "not ready: leader \(leader) is \(state) according to gossip")
             }
         }
+        if sync, let behind = await waitForSync(within: timeout ?? Self.readySyncTimeout) { return behind }
         return APIResponse.json(["ready": true, "leader": .string(leader.rawValue)])
+    }
+
+    /// How long `/readyz?sync` waits for this node to catch up when the request gives no
+    /// `timeout=`: long enough for a member a few seconds behind, short enough that a probe
+    /// gets an answer saying how far it got.
+    static let readySyncTimeout: Duration = .seconds(5)
+
+    /// Nil once this node has applied the log through ``ConsensusEngine/catchUpTarget()`` (read
+    /// when called), within `timeout`; else the 503 saying how far it got.
+    func waitForSync(within timeout: Duration) async -> HTTPResponse? {
+        let target: UInt64
+        do {
+            target = try await consensus.catchUpTarget()
+        } catch {
+            return APIResponse.error(503, "not ready: cannot learn how far the cluster has committed (sync): \(error)")
+        }
+        if await waitUntilApplied(target, timeout: timeout) { return nil }
+        let applied = appliedIndex
+        let waited = GoDuration.format(timeout)
+        return APIResponse.error(503, "not ready: applied index \(applied) did not reach the cluster's commit index \(target) "
+            + "within \(waited) (sync); this node is still catching up", extra: [
+                .init(key: "applied_index", value: .number(JSONNumber(applied))),
+                .init(key: "target_index", value: .number(JSONNumber(target))),
+                .init(key: "timeout", value: .string(waited)),
+            ])
     }
 }
 

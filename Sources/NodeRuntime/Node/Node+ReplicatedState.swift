@@ -41,17 +41,30 @@ extension Node {
     }
 
     /// Waits until this node has applied the replicated state through `revision` (a committed
-    /// write's revision: its Raft index); false when `timeout` passed or the task was cancelled
-    /// first. A follower applies a commit a moment after the leader answered it.
+    /// write's revision: its Raft index, or any log index); false when `timeout` passed or the
+    /// task was cancelled first. A follower applies a commit a moment after the leader answered it.
     public func waitUntilApplied(_ revision: UInt64, timeout: Duration) async -> Bool {
         let deadline = ContinuousClock.now + timeout
-        // The revision of an empty range is the applied index, read without copying any entry.
-        while store.keyValues(namespace: "", prefix: "\u{7F}").revision < revision {
+        while !hasApplied(revision) {
             guard ContinuousClock.now < deadline, !Task.isCancelled else { return false }
             try? await Task.sleep(for: .milliseconds(2))
         }
         return true
     }
+
+    /// The log index this node has applied through. The state's revision counts only the
+    /// entries that change it; the engine's applied index also counts those that do not (a new
+    /// leader's empty entry, a membership change), and moves only once the state has applied
+    /// everything before it, so the larger of the two is what has been applied.
+    var appliedIndex: UInt64 { max(stateRevision, consensus.status.appliedIndex) }
+
+    /// Whether ``appliedIndex`` has reached `index` (the state's revision, cheaper, first).
+    func hasApplied(_ index: UInt64) -> Bool {
+        stateRevision >= index || consensus.status.appliedIndex >= index
+    }
+
+    /// The revision of an empty range is the state's applied index, read without copying any entry.
+    private var stateRevision: UInt64 { store.keyValues(namespace: "", prefix: "\u{7F}").revision }
 
     /// A read of those keys and every later change to them (see ``KVWatch``).
     public func watchKeyValues(namespace: String, prefix: String = "") -> KVWatch {

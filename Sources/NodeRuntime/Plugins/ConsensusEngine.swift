@@ -35,6 +35,11 @@ public protocol ConsensusEngine: Sendable {
     /// ``ConsensusError`` `.notLeader` when it does not lead. An engine whose membership answers
     /// are linearizable by themselves may return at once (the default).
     func confirmLeadership() async throws
+    /// The log index this node must have applied to have caught up with the cluster as of now
+    /// (`/readyz?sync`): at least the commit index it knows, and, where the engine can tell,
+    /// the one the cluster reached. Throws ``ConsensusError`` when that cannot be learned now.
+    /// The default is the commit index in ``status``.
+    func catchUpTarget() async throws -> UInt64
     /// Hands leadership to `target` (or the most caught-up voter); returns the new leader.
     func transferLeadership(to target: NodeID?) async throws -> NodeID
     /// Every change of leader or term, as it happens; the stream ends when the engine stops.
@@ -56,6 +61,7 @@ extension ConsensusEngine {
     public var externalState: ExternalStateStatus? { nil }
     public func readExternalMembership() async -> Bool? { nil }
     public func confirmLeadership() async throws {}
+    public func catchUpTarget() async throws -> UInt64 { status.commitIndex }
 }
 
 /// How an engine whose state lives outside the node (etcd) reaches it, for `/status`, `/readyz`

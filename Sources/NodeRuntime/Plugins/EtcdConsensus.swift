@@ -89,6 +89,12 @@ public final class EtcdConsensus: ConsensusEngine {
         try await mapping { () async throws(EtcdConsensusError) in try await log.removeMember(id) }
     }
 
+    /// The index of the log's last entry in etcd, read from etcd now (``EtcdConsensusLog/readLastIndex()``):
+    /// what this node's watch has delivered may lag behind it.
+    public func catchUpTarget() async throws -> UInt64 {
+        try await mapping { () async throws(EtcdConsensusError) in try await log.readLastIndex() }
+    }
+
     /// Hands leadership on and returns the new leader. Without a target the leader resigns and
     /// the next candidate in etcd's election line leads; with one (a live voter), the candidates
     /// ahead of it re-enter behind it first (``EtcdConsensusLog/transferLeadership(to:within:)``).

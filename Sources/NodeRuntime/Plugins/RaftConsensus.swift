@@ -63,6 +63,23 @@ public final class RaftConsensus: ConsensusEngine {
         _ = try await mapping { try await shell.readIndex() }
     }
 
+    /// The leader's commit index as this node last heard it (``RaftStatus/leaderCommitIndex``):
+    /// its own on the leader; on a follower, the one the leader's last append carried, which is
+    /// ahead of the follower's own commit index while its log is behind (a follower only
+    /// commits entries it holds, so a node that just joined or restarted would otherwise look
+    /// caught up with the part of the log it has). It is not a read-index round to the leader:
+    /// that needs a request the Raft protocol here does not have (a member of an older version
+    /// could not read it), and readiness needs "caught up with what the leader had committed"
+    /// to within a heartbeat (the leader sends one at least every heartbeat interval), not a
+    /// linearizable read point. What it misses at worst is what the leader committed since its
+    /// last append to this node; a heartbeat carries the commit index only up to what the leader
+    /// knows this node holds, so a member that has heard only a heartbeat since it started (the
+    /// leader answers its reply with an append when it is behind) may look caught up for that
+    /// one round trip.
+    public func catchUpTarget() async throws -> UInt64 {
+        shell.status.leaderCommitIndex
+    }
+
     public func transferLeadership(to target: NodeID?) async throws -> NodeID {
         try await mapping { try await shell.transferLeadership(to: target) }
     }

@@ -43,6 +43,27 @@ import Testing
         }
     }
 
+    /// What `/readyz?sync` waits for under etcd is the log's last index read from etcd, not what
+    /// this node's watch has delivered: an append etcd confirmed counts at once on every node,
+    /// even one whose watch has not read the log yet.
+    @Test func theCatchUpTargetIsTheLastIndexInEtcd() async throws {
+        try await withEtcdEngines { group in
+            let ids: [NodeID] = ["1", "2"]
+            for id in ids { group.start(id) }
+            try await group.engines["1"]!.bootstrap(voters: ids)
+            let leader = try await group.leader()
+            let follower = try #require(ids.compactMap { group.engines[$0] }.first { !$0.status.isLeader })
+            _ = try await leader.propose(try ClusterCommand.initialize(cluster: "etcd-sync", epoch: 1).encode())
+            let index = try await leader.propose(try EtcdEngineGroup.event(1))
+            #expect(try await leader.catchUpTarget() == index)
+            #expect(try await follower.catchUpTarget() == index)
+            try await waitUntil("node \(follower.localID) to apply entry \(index)") { follower.status.appliedIndex >= index }
+            // An engine that has only just started knows nothing of the log yet; etcd does.
+            let late = group.start("3")
+            #expect(try await late.catchUpTarget() == index)
+        }
+    }
+
     @Test func aCrashedLeaderIsReplacedWithAHigherTermOnceItsLeaseExpires() async throws {
         try await withEtcdEngines { group in
             let ids: [NodeID] = ["1", "2", "3"]

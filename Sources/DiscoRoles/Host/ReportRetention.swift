@@ -29,31 +29,24 @@ struct ReportRetention: Sendable {
     /// How long an entry stays deletable, by this node's clock, before it is deleted.
     var retention: Duration
     /// The deletable entries seen, with the revision they had and when they were first seen so.
-    private var seen: [KVKey: (revision: UInt64, since: ContinuousClock.Instant)] = [:]
-    /// How many entries are deletable but kept until ``retention`` has passed.
-    private(set) var waiting = 0
+    private var unchanged = UnchangedSince<KVKey>()
+    /// The instant times are measured from (the first look's).
+    private var origin: ContinuousClock.Instant?
 
     init(retention: Duration) {
         self.retention = retention
     }
 
+    /// How many entries are deletable but kept until ``retention`` has passed.
+    var waiting: Int { unchanged.count }
+
     /// The entries to delete now, given the namespace's `entries` and the IDs of the `members`
     /// read after them, at `now`. Remembers the deletable ones it does not return yet.
     mutating func due(entries: [KVEntry], members: Set<NodeID>, now: ContinuousClock.Instant) -> [KVEntry] {
-        var next: [KVKey: (revision: UInt64, since: ContinuousClock.Instant)] = [:]
-        var due: [KVEntry] = []
-        for entry in entries where Self.deletable(entry, members: members) {
-            let previous = seen[entry.key].flatMap { $0.revision == entry.revision ? $0.since : nil }
-            let since = previous ?? now
-            if since.duration(to: now) >= retention {
-                due.append(entry)
-            } else {
-                next[entry.key] = (entry.revision, since)
-            }
-        }
-        seen = next
-        waiting = next.count
-        return due
+        let origin = self.origin ?? now
+        self.origin = origin
+        let deletable = entries.filter { Self.deletable($0, members: members) }
+        return unchanged.look(deletable, now: origin.duration(to: now), period: retention, key: \.key, revision: \.revision)
     }
 
     /// Whether `entry` is about a member that is gone and whose leave, if it was reported at

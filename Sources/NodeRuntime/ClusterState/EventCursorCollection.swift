@@ -22,18 +22,9 @@ public enum EventCursorCollection {
     /// Deletions per transaction (one condition and one operation each).
     public static let batchSize = 64
 
-    /// When the leader first saw an unneeded cursor at its current revision.
-    public struct Sighting: Sendable, Hashable {
-        /// The cursor's revision then (a new revision starts the idle period again).
-        public var revision: UInt64
-        /// The time it was first seen unneeded at that revision.
-        public var since: Duration
-
-        public init(revision: UInt64, since: Duration) {
-            self.revision = revision
-            self.since = since
-        }
-    }
+    /// When the leader first saw an unneeded cursor at its current revision (a new revision
+    /// starts the idle period again).
+    public typealias Sighting = UnchangedSince<KVKey>.Sighting
 
     /// What one look at the cursors decides.
     public struct Decision: Sendable, Equatable {
@@ -61,17 +52,10 @@ public enum EventCursorCollection {
     /// unneeded, or are gone, are forgotten, so one that becomes unneeded again waits afresh.
     public static func decide(_ entries: [KVEntry], firstSeq: UInt64, removedConsumers: Set<String>,
                               sightings: [KVKey: Sighting], now: Duration, idle: Duration) -> Decision {
-        var decision = Decision(deletions: [], sightings: [:])
-        for entry in entries where isUnneeded(entry, firstSeq: firstSeq, removedConsumers: removedConsumers) {
-            let seen = sightings[entry.key].flatMap { $0.revision == entry.revision ? $0 : nil }
-                ?? Sighting(revision: entry.revision, since: now)
-            if now - seen.since >= idle {
-                decision.deletions.append(entry)
-            } else {
-                decision.sightings[entry.key] = seen
-            }
-        }
-        return decision
+        var unchanged = UnchangedSince(sightings)
+        let unneeded = entries.filter { isUnneeded($0, firstSeq: firstSeq, removedConsumers: removedConsumers) }
+        let deletions = unchanged.look(unneeded, now: now, period: idle, key: \.key, revision: \.revision)
+        return Decision(deletions: deletions, sightings: unchanged.sightings)
     }
 
     /// The deletions as transactions of at most ``batchSize`` keys, each key on condition that

@@ -13,13 +13,47 @@ extension BootstrapClient {
             switch await join(target: target, request: request, timeout: timeout) {
             case .success(let accepted):
                 return .joined(accepted, via: target)
-            case .failure(let error) where error.code == .refused || error.code == .removed || error.code == .unauthorized:
+            case .failure(let error) where error.code.endsAJoin:
                 return .refused(error)
             case .failure(let error):
                 failures.append(error)
             }
         }
         return .failed(failures)
+    }
+
+    /// Asks `targets` the same question at once, at most `width` at a time (the next target as
+    /// soon as one fails), and returns the first definitive answer, whichever target gives it:
+    /// accepted, or refused (409, 410, 401/403). The questions still out are then cancelled,
+    /// which closes their connections. So a target that accepts the connection and never
+    /// answers holds up nothing but its own question. When no target answers definitively:
+    /// ``JoinResult/failed(_:)`` with one failure per target, in the order of `targets`.
+    public func joinFirstAnswer(targets: [PeerAddress], request: JoinRequest, timeout: Duration, width: Int = 8) async -> JoinResult {
+        await withTaskGroup(of: (index: Int, result: Result<JoinAccepted, BootstrapClientError>).self) { group in
+            var asked = 0
+            func askNext() {
+                guard asked < targets.count else { return }
+                let index = asked
+                asked += 1
+                group.addTask { (index, await join(target: targets[index], request: request, timeout: timeout)) }
+            }
+            for _ in 0..<max(1, width) { askNext() }
+            var failures: [(index: Int, error: BootstrapClientError)] = []
+            while let answer = await group.next() {
+                switch answer.result {
+                case .success(let accepted):
+                    group.cancelAll()
+                    return .joined(accepted, via: targets[answer.index])
+                case .failure(let error) where error.code.endsAJoin:
+                    group.cancelAll()
+                    return .refused(error)
+                case .failure(let error):
+                    failures.append((answer.index, error))
+                    askNext()
+                }
+            }
+            return .failed(failures.sorted { $0.index < $1.index }.map(\.error))
+        }
     }
 
     /// `POST /join` to one target, following up to ``maxJoinRedirects`` leader redirects
@@ -99,5 +133,15 @@ extension BootstrapClient {
             return "\(scheme)://\(authority(of: base))\(location)"
         }
         return nil
+    }
+}
+
+// MARK: - Definitive answers
+
+extension BootstrapClientError.Code {
+    /// True for a join's answers that asking another target would not change: the cluster
+    /// refuses this node (409), removed it (410), or refuses its credentials (401, 403).
+    public var endsAJoin: Bool {
+        self == .refused || self == .removed || self == .unauthorized
     }
 }

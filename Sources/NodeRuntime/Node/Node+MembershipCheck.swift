@@ -24,6 +24,29 @@ struct MembershipCheckTimer: Sendable, Hashable {
     }
 }
 
+/// The refusals the membership check meets, each (target and reason) logged at once and then
+/// at most once per ``repeatInterval`` while it repeats, with how often it came meanwhile: a
+/// node asking every 2 seconds for as long as it has no leader would otherwise say the same
+/// line 30 times a minute.
+struct MembershipRefusalLog: Sendable {
+    /// Shortest time between two lines about one refusal.
+    static let repeatInterval = Duration.seconds(60)
+
+    /// The time the interval is measured with: a duration since a fixed origin, from a monotonic
+    /// clock (a test may put its own here before the node runs).
+    var now: @Sendable () -> Duration = CursorCollectionState.continuousTime()
+    private var throttle = KeyedLogThrottle<String>(interval: Self.repeatInterval, capacity: 64)
+
+    /// The line to log for `refusal`, met now, or nil to stay quiet.
+    mutating func line(for refusal: BootstrapClientError, node: NodeID) -> String? {
+        let decision = throttle.shouldLog("\(refusal.code) \(refusal.target)", detail: refusal.detail, at: now())
+        guard decision.log else { return nil }
+        let repeated = decision.suppressed > 0
+            ? " (\(decision.suppressed) more time\(decision.suppressed == 1 ? "" : "s") since it was last logged)" : ""
+        return "asking whether node \(node) is still a member: \(refusal.target) refused: \(refusal.detail)\(repeated)"
+    }
+}
+
 extension Node {
     /// A voter that hears from no leader campaigns, and the members answer a removed one that it
     /// was removed; a learner reminds the voters of its configuration. A node that was removed
@@ -35,8 +58,10 @@ extension Node {
     /// with 410 only when a quorum has just confirmed it leads and its configuration lacks this
     /// node. A member that is merely cut off is never told it was removed: its leader has it.
     /// (Raft stops naming a leader it has not heard from for an election timeout, so a node that
-    /// heard the leader once before its removal asks too.) The questions go out one target at a
-    /// time, in this reconcile round.
+    /// heard the leader once before its removal asks too.) The questions go out to every target
+    /// at once (``BootstrapClient/joinFirstAnswer(targets:request:timeout:width:)``), in this
+    /// reconcile round, and the first definitive answer decides: a target that never answers
+    /// holds up nothing. A refusal that repeats is logged once a minute, with its count.
     func checkMembershipWhileLeaderless() async {
         let status = consensus.status
         let ownState = consensus.externalState == nil
@@ -51,18 +76,24 @@ extension Node {
         targets.remove(apiAddress)
         guard !targets.isEmpty else { return }
         let join = JoinRequest(node: localPeer, cluster: clusterName, epoch: epoch, nodeKey: nodeKeyText)
-        let answer = await formationClient.join(targets: targets.sorted(), request: join, timeout: configuration.formation.notifyTimeout)
+        let answer = await formationClient.joinFirstAnswer(targets: targets.sorted(), request: join,
+                                                           timeout: configuration.formation.notifyTimeout)
         switch answer {
         case .refused(let error) where error.code == .removed:
             guard consensus.status.leader == nil else { return }
             logger.error("\(error.target) answered that this node is no longer a member: \(error.detail)")
             await noticeRemoval(RemovalNotice(reportedBy: nil, configIndex: 0))
         case .refused(let error):
-            logger.warning("asking whether node \(id) is still a member: \(error.target) refused: \(error.detail)")
+            if let line = runtime.withLock({ $0.membershipRefusals.line(for: error, node: id) }) { logger.warning(line) }
         case .failed(let failures):
             logger.debug("asking whether node \(id) is still a member: no answer: \(failures.map(\.description).joined(separator: "; "))")
         case .joined:
             break
         }
+    }
+
+    /// Replaces the clock the membership check's refusal log is timed with (before ``run()``).
+    func useMembershipRefusalClock(_ now: @escaping @Sendable () -> Duration) {
+        runtime.withLock { $0.membershipRefusals.now = now }
     }
 }

@@ -32,6 +32,8 @@ struct RuntimeState: Sendable {
     var joinedEpoch: UInt64?
     /// Rounds without a leader, for ``Node/checkMembershipWhileLeaderless()``.
     var membershipCheck = MembershipCheckTimer()
+    /// The refusals those questions met, for their log.
+    var membershipRefusals = MembershipRefusalLog()
     /// Consumer cursors waiting to be deleted, and the removed members whose they may be.
     var cursorCollection = CursorCollectionState()
     /// Refused notifies already logged (each is said once).

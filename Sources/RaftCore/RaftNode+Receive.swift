@@ -88,6 +88,7 @@ extension RaftNode {
             becomeFollower(term: message.term, leader: message.from)
         }
         electionElapsed = 0
+        leaderContacts &+= 1
         return true
     }
 

@@ -27,6 +27,9 @@ public struct RaftNode: Sendable {
     var snapshotConfig: ClusterConfig
     package var random: DeterministicRandom
     var electionElapsed = 0
+    /// How many times this node heard from the leader of its term (its appends, heartbeats and
+    /// snapshots): a shell stamps its clock whenever the count moves, to tell how long ago that was.
+    public internal(set) var leaderContacts: UInt64 = 0
     var heartbeatElapsed = 0
     var randomizedElectionTimeout = 0
     var votes: [NodeID: Bool] = [:]

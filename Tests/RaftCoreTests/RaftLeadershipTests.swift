@@ -25,6 +25,30 @@ struct RaftLeadershipTests {
         cluster.tickAll(times: 1)
     }
 
+    /// A shell tells how long ago a follower heard from its leader by when this count last
+    /// moved: each heartbeat counts; nothing does while the follower is cut off, however many
+    /// ticks pass and campaigns it starts.
+    @Test("leader contacts: counted per leader message, not while cut off")
+    func leaderContactsCountOnlyTheLeadersMessages() {
+        var cluster = electedCluster()
+        let before = cluster[n3].leaderContacts
+        cluster.tickAll(times: 1)
+        cluster.deliverAll()
+        #expect(cluster[n3].leaderContacts > before, "a heartbeat of the leader is a contact")
+        cluster.isolate(n3)
+        let cutOff = cluster[n3].leaderContacts
+        for _ in 0..<30 {
+            cluster.tickAll(times: 1)
+            cluster.deliverAll()
+        }
+        #expect(cluster[n3].leaderContacts == cutOff, "nothing reached the cut-off follower from a leader")
+        #expect(cluster[n1].role == .leader)
+        cluster.heal()
+        cluster.tickAll(times: 1)
+        cluster.deliverAll()
+        #expect(cluster[n3].leaderContacts > cutOff, "the leader's next heartbeat reaches it again")
+    }
+
     @Test("leadership transfer: the target gets TimeoutNow and wins the next term")
     func leadershipTransfer() throws {
         var cluster = electedCluster()

@@ -33,10 +33,14 @@ public struct RaftStatus: Sendable, Hashable {
     public var peers: [NodeID: PeerProgress]
     /// Set once the node knows it was removed from the group (it no longer campaigns).
     public var removal: Removal?
+    /// When this node last heard from the leader of its term (nil: never since it started);
+    /// on the leader, the status's own time. Set by the shell, which owns the clock.
+    public var lastLeaderContact: ContinuousClock.Instant?
 
     public var isLeader: Bool { role == .leader }
 
-    init(node: RaftNode, isStopped: Bool, storageSyncs: Int, failure: String? = nil) {
+    init(node: RaftNode, isStopped: Bool, storageSyncs: Int, failure: String? = nil, lastLeaderContact: ContinuousClock.Instant? = nil) {
+        self.lastLeaderContact = lastLeaderContact
         id = node.id
         role = node.role
         term = node.term

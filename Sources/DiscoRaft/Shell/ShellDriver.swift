@@ -54,6 +54,10 @@ final class ShellDriver {
     /// closes them an election timeout later (sending again opens a new one).
     var strangers: Set<NodeID> = []
     var ticksUntilTidy = 0
+    /// ``RaftNode/leaderContacts`` when the status was last made, and when it last moved (or
+    /// the node led): the status's ``RaftStatus/lastLeaderContact``.
+    var seenLeaderContacts: UInt64 = 0
+    var lastLeaderContact: ContinuousClock.Instant?
 
     init(node: RaftNode, storage: DurableRaftStorage, stateMachine: any RaftStateMachine, transport: RaftTransport,
          inbox: BatchQueue<ShellEvent>, observers: ShellObservers, logger: Logger, background: OwnedTasks) {
@@ -72,19 +76,19 @@ final class ShellDriver {
 
     func run() async {
         processReady()
-        observers.publish(status)
+        observers.publish(currentStatus())
         while !stopped, let events = await inbox.next() {
             for event in events { handle(event) }
             processReady()
             checkShutdown()
-            observers.publish(status)
+            observers.publish(currentStatus())
         }
         stopped = true
         inbox.close()
         let shutDown = RaftShellError(.shutDown, "the node is shut down")
         for event in inbox.takeAll() { refuse(event, shutDown) }
         failEverything(shutDown)
-        observers.publish(status)
+        observers.publish(currentStatus())
         // A node that stopped on its own ends its leadership streams, so watchers learn of it.
         if failure != nil { observers.finish() }
     }
@@ -103,7 +107,16 @@ final class ShellDriver {
         }
     }
 
-    var status: RaftStatus { RaftStatus(node: node, isStopped: stopped, storageSyncs: storage.syncCount, failure: failure) }
+    /// The status to publish now; stamps the time when the node has heard from its leader (or
+    /// leads) since the last one.
+    func currentStatus() -> RaftStatus {
+        if node.role == .leader || node.leaderContacts != seenLeaderContacts {
+            seenLeaderContacts = node.leaderContacts
+            lastLeaderContact = .now
+        }
+        return RaftStatus(node: node, isStopped: stopped, storageSyncs: storage.syncCount, failure: failure,
+                          lastLeaderContact: lastLeaderContact)
+    }
 
     // MARK: Ready
 

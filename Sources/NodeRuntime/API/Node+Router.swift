@@ -25,6 +25,8 @@ extension Node {
             Route(["POST"], keyValueTransactionPath, requirement: .permission(.join)) { node, request in
                 await node.postKeyValueTransaction(request)
             },
+            // A follower's read barrier, asked of the leader with the -join-as user.
+            Route(["GET"], readIndexPath, requirement: .permission(.join)) { node, _ in await node.getReadIndex() },
             Route(["GET"], "/status", requirement: .permission(.status)) { node, _ in await node.status() },
             Route(["GET"], "/nodes", requirement: .permission(.status)) { node, request in await node.nodes(request) },
             Route(["GET"], "/leader", requirement: .permission(.status)) { node, _ in node.leader() },

@@ -141,13 +141,16 @@ public struct ConsensusStatus: Sendable, Hashable {
     public var peers: [NodeID: PeerReplication]
     /// Set once this node knows it was removed from the cluster.
     public var removal: RemovalNotice?
+    /// When this node last heard from its leader (how stale its applied state may be).
+    public var leaderContact: LeaderContact
 
     public var isLeader: Bool { role == .leader }
     public var members: [NodeID] { voters + learners }
 
     public init(role: ConsensusRole, term: UInt64, leader: NodeID?, commitIndex: UInt64, appliedIndex: UInt64, lastIndex: UInt64,
                 voters: [NodeID], learners: [NodeID], hasState: Bool, stateKnown: Bool = true, isStopped: Bool, failure: String? = nil,
-                peers: [NodeID: PeerReplication] = [:], removal: RemovalNotice? = nil) {
+                peers: [NodeID: PeerReplication] = [:], removal: RemovalNotice? = nil, leaderContact: LeaderContact = .notTracked) {
+        self.leaderContact = leaderContact
         self.role = role
         self.term = term
         self.leader = leader
@@ -163,6 +166,19 @@ public struct ConsensusStatus: Sendable, Hashable {
         self.peers = peers
         self.removal = removal
     }
+}
+
+/// When a node last heard from the leader of its term, which bounds how stale its copy of the
+/// replicated state may be: a node cut off from the leader applies nothing new.
+public enum LeaderContact: Sendable, Hashable {
+    /// This node leads (it steps down when a quorum stops answering it).
+    case leading
+    /// It last heard from its leader at this instant.
+    case heard(at: ContinuousClock.Instant)
+    /// It has not heard from a leader since it started.
+    case never
+    /// The engine does not report it (an engine whose state lives outside the node).
+    case notTracked
 }
 
 /// A member's replication as the leader sees it.

@@ -24,7 +24,8 @@ public final class RaftConsensus: ConsensusEngine {
             appliedIndex: raft.appliedIndex, lastIndex: raft.lastIndex, voters: raft.config.voters,
             learners: raft.config.learners, hasState: raft.hasState, isStopped: raft.isStopped, failure: raft.failure,
             peers: raft.peers.mapValues { PeerReplication(matchIndex: $0.match, recentlyActive: $0.recentlyActive, caughtUp: $0.caughtUp) },
-            removal: raft.removal.map { RemovalNotice(reportedBy: $0.reportedBy, configIndex: $0.configIndex) })
+            removal: raft.removal.map { RemovalNotice(reportedBy: $0.reportedBy, configIndex: $0.configIndex) },
+            leaderContact: raft.isLeader ? .leading : raft.lastLeaderContact.map { .heard(at: $0) } ?? .never)
     }
 
     static func role(_ role: RaftRole) -> ConsensusRole {

@@ -50,7 +50,7 @@ import Testing
             ("GET", "/events?since=3", .eventsRead), ("GET", "/status", .status), ("GET", "/nodes/", .status),
             ("GET", "/leader", .status), ("GET", "/readyz?noleader", .ready), ("HEAD", "/metrics", .metrics),
             ("POST", "/kv/txn", .join), ("POST", "/bootstrap/abandon", .join), ("POST", "/events/ack", .eventsWrite),
-            ("GET", "/events/cursor?role=dns&consumer=c1", .eventsRead),
+            ("GET", "/events/cursor?role=dns&consumer=c1", .eventsRead), ("GET", "/kv/read-index", .join),
         ]
         for (method, target, permission) in expected {
             let path = String(target.prefix { $0 != "?" })

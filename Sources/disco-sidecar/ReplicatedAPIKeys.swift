@@ -32,6 +32,28 @@ final class ReplicatedAPIKeys: APIKeyStore {
         return Self.decode(entry.value, appID: appID)
     }
 
+    /// How current this node's copy of the keys is (``APIKeyStore/currency(for:)``). A write
+    /// this sidecar passes to its own upstream as the writer waits for a read barrier
+    /// (``Node/readBarrier(timeout:)``): the node then holds every revocation committed before the
+    /// request arrived, even when it lags (the hot replica on a follower) or no longer leads
+    /// without knowing it yet. A read needs only word from the leader within
+    /// ``Node/leaderSilenceBound``.
+    func currency(for use: APIKeyUse) async -> APIKeyCurrency {
+        guard let node = node.withLock({ $0 }) else { return .stale("the sidecar role has not started yet") }
+        switch use {
+        case .read:
+            guard let problem = node.leaderSilenceProblem() else { return .current }
+            return .stale("\(problem): a key revoked meanwhile may not have reached it")
+        case .write:
+            do {
+                try await node.readBarrier(timeout: Self.applyWait)
+                return .caughtUp
+            } catch {
+                return .stale("cannot confirm that node \(node.id) holds every key change the cluster committed: \(error.message)")
+            }
+        }
+    }
+
     // MARK: Stored form
 
     /// `{"salt": base64, "sha256": base64, "revoked": bool}`.

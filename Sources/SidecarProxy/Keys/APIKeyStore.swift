@@ -44,11 +44,42 @@ public enum APIKey {
     }
 }
 
+/// What a request whose key was checked is about to do here, which says how current the keys
+/// it was checked against must be (``APIKeyStore/currency(for:)``).
+public enum APIKeyUse: Sendable, Hashable {
+    /// It goes to this sidecar's own upstream on a route that sends it to the writer: this
+    /// sidecar is the writer, and its check is the one that counts. It must see every key change
+    /// committed before the request arrived.
+    case write
+    /// It is served by this sidecar's own upstream on a route that does not go to the writer (a
+    /// read): the keys may lag the cluster's, but only by a bounded time.
+    case read
+}
+
 /// Where the API-key check finds keys: the cluster's replicated state in a running sidecar, a
 /// dictionary in tests. Lookups happen on every checked request and must not block.
 public protocol APIKeyStore: Sendable {
     /// The record of `appID`, or nil when there is none.
     func record(appID: String) async -> APIKeyRecord?
+
+    /// Whether the keys may be trusted for `use` now (for a write, after bringing them up to
+    /// date if need be). The default: a store that is always current (a file's keys, a
+    /// dictionary), whose check stands.
+    func currency(for use: APIKeyUse) async -> APIKeyCurrency
+}
+
+/// How current a store's keys are for one request (``APIKeyStore/currency(for:)``).
+public enum APIKeyCurrency: Sendable, Hashable {
+    /// As current as the request needs: the check already made stands.
+    case current
+    /// Brought up to date for this request: the key must be checked again.
+    case caughtUp
+    /// They may be stale, for this reason: the request is answered 503.
+    case stale(String)
+}
+
+extension APIKeyStore {
+    public func currency(for use: APIKeyUse) async -> APIKeyCurrency { .current }
 }
 
 /// Keys held in memory (tests, and a sidecar given its keys at start).

@@ -192,7 +192,7 @@ public final class ProxyMetrics: Sendable {
                     "Requests each rate-limit zone passed, delayed or rejected (dry run suffixed), for its own part.",
                     type: "counter", samples: snapshot.rateLimit.sorted { ($0.key.zone, $0.key.decision) < ($1.key.zone, $1.key.decision) }
                         .map { ("zone=\"\(E.escape($0.key.zone))\",decision=\"\($0.key.decision)\"", String($0.value)) })
-        text.family("disco_proxy_auth_failures_total", "Requests refused for their API key: missing (401), unknown, wrong or revoked (403).",
+        text.family("disco_proxy_auth_failures_total", "Requests refused for their API key: missing (401), unknown, wrong or revoked (403), or checked against keys that may be stale (503).",
                     type: "counter", samples: snapshot.authFailures.sorted { $0.key < $1.key }.map { ("reason=\"\($0.key)\"", String($0.value)) })
         text.family("disco_proxy_hops_total", "Requests claiming to be another sidecar's hop: proven, or why they were routed as a client's.",
                     type: "counter", samples: snapshot.hops.sorted { $0.key < $1.key }.map { ("result=\"\($0.key)\"", String($0.value)) })

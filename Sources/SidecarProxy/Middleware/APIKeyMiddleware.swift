@@ -8,7 +8,10 @@ import Sidecar
 /// need one: missing → 401, unknown, wrong or revoked → 403, each a JSON error saying which and
 /// what to send. Keys are compared as salted hashes in constant time (``APIKeyRecord``). The
 /// proxy strips both headers before a request reaches an upstream (a writer's sidecar still
-/// gets them, to check them itself).
+/// gets them, to check them itself). Where the request ends at this sidecar's own upstream the
+/// proxy asks again (``checkCurrent(_:use:)``): a write is checked against keys confirmed
+/// current, since this sidecar is then the writer and its check counts; a read is refused (503)
+/// when the keys may be more than a bounded time stale.
 public struct APIKeyMiddleware: HTTPMiddleware {
     let settings: APIKeySettings
     let store: any APIKeyStore
@@ -48,6 +51,27 @@ public struct APIKeyMiddleware: HTTPMiddleware {
             return refuse("revoked", "the API key of \(id) \(appID.prefix(64).debugDescription) was revoked", request)
         }
         return nil
+    }
+
+    /// For a request bound for this sidecar's own upstream (the routing decision is made): nil
+    /// when its method needs no key, or the keys it was checked against may be trusted for `use`
+    /// and (when they were brought up to date for it, as for a write) its key passes again;
+    /// else the refusal: 503 with `reason` `stale` saying why, or the check's 403.
+    func checkCurrent(_ request: HTTPStreamingRequest, use: APIKeyUse) async -> HTTPResponse? {
+        guard settings.requiresKey(method: request.method) else { return nil }
+        switch await store.currency(for: use) {
+        case .current:
+            return nil
+        case .caughtUp:
+            return await check(request)
+        case .stale(let problem):
+            metrics.authFailure("stale")
+            logger.warning("\(request.method) \(request.path) refused: the API keys may be stale (\(problem))")
+            let what = use == .write ? "a write needs keys confirmed current with the cluster's leader"
+                : "a request that needs a key is served only with keys at most a bounded time behind the cluster's"
+            return ProxyErrorResponse.make(503, "\(what), and this sidecar cannot vouch for its own: \(problem); retry, or send it to "
+                + "another sidecar", fields: [("reason", "stale")])
+        }
     }
 
     private func refuse(_ reason: String, _ message: String, _ request: HTTPStreamingRequest) -> HTTPResponse {

@@ -79,6 +79,9 @@ public final class ReverseProxy: Sendable {
     /// proof, which it sets itself).
     let stripToLocal: Set<String>
     private let stripToWriter: Set<String>
+    /// The API-key check (nil: keys are off), asked again once a request that needs a key is
+    /// routed to this sidecar's own upstream (``APIKeyMiddleware/checkCurrent(_:use:)``).
+    let keys: APIKeyMiddleware?
 
     /// - Parameters:
     ///   - nodeID: this node's ID, sent in ``RoutingDecision/hopHeader`` to the writer.
@@ -89,8 +92,9 @@ public final class ReverseProxy: Sendable {
     public init(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver, health: UpstreamHealth,
                 metrics: ProxyMetrics, logger: Logger, proto: String = "http", upstreamMiddleware: [any HTTPMiddleware] = [],
                 writerTLS: (any ByteStreamTransportFactory)? = nil, hops: HopAuthenticator? = nil,
-                group: EventLoopGroup = .shared) {
+                keys: APIKeyMiddleware? = nil, group: EventLoopGroup = .shared) {
         self.hops = hops
+        self.keys = keys
         self.configuration = configuration
         table = configuration.routeTable
         matcher = RouteMatcher(configuration.routeTable)
@@ -141,6 +145,14 @@ public final class ReverseProxy: Sendable {
             metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? ProxyConfiguration.unroutedLabel, method: request.method, status: status)
             return ProxyErrorResponse.make(status, message)
         case .forward(let route, let destination):
+            // Here this sidecar's check of the key decides: as the writer against keys confirmed
+            // current, for a read against keys not too stale. Bound for another sidecar (the
+            // writer), the request is checked there again.
+            if let keys, case .local = destination,
+               let refusal = await keys.checkCurrent(request, use: route.target.viaWriter ? .write : .read) {
+                metrics.request(route: route.name, method: request.method, status: refusal.status)
+                return refusal
+            }
             let response = await forward(request, to: destination, trustedHop: trustedHop)
             metrics.request(route: route.name, method: request.method, status: response.status)
             return response

@@ -61,9 +61,11 @@ public final class SidecarProxyServer: Sendable {
         let writerTLS = peer.caCertificate != nil || peer.serverName != nil ? try ProxyTLS.writerClient(peer, logger: logger) : nil
         let serverTLS = try configuration.tls.map { files throws(ProxyTLSError) in try ProxyTLS.server(files, logger: logger) }
         let tls = ProxyTLSStores(server: serverTLS?.store, writerClient: writerTLS?.store)
+        let check = configuration.apiKeys.enabled
+            ? APIKeyMiddleware(settings: configuration.apiKeys, store: keys, metrics: metrics, logger: logger) : nil
         let proxy = ReverseProxy(configuration: configuration, nodeID: nodeID, writer: writer, health: health, metrics: metrics, logger: logger,
                                  proto: configuration.tls == nil ? "http" : "https", upstreamMiddleware: upstreamMiddleware,
-                                 writerTLS: writerTLS, hops: hops, group: group)
+                                 writerTLS: writerTLS, hops: hops, keys: check, group: group)
         var server: HTTPServer?
         var exchange: SharedZoneExchange?
         if let address = configuration.listenAddress {
@@ -87,8 +89,7 @@ public final class SidecarProxyServer: Sendable {
             // key is charged to its application, a refused one to its client's address.
             var middleware: [any HTTPMiddleware] = [endpoints]
             if rateLimit.isActive { middleware.append(rateLimit) }
-            if configuration.apiKeys.enabled {
-                let check = APIKeyMiddleware(settings: configuration.apiKeys, store: keys, metrics: metrics, logger: logger)
+            if let check {
                 middleware.append(rateLimit.isActive ? rateLimit.aroundAPIKeys(check) : check)
             }
             if configuration.inlineLane {

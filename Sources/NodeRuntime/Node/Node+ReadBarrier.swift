@@ -36,7 +36,8 @@ extension Node {
     /// Returns once this node has applied every change the cluster committed before the call (a
     /// linearizable read barrier): the leader confirms with a quorum that it still leads; any
     /// other node asks the leader for that confirmed index (``readIndexPath``) and waits until
-    /// it has applied it. While no leader confirms (an election, a leader that just stepped
+    /// it has applied it. Under an engine whose log lives outside the node (etcd), the index is
+    /// that log's last, read from it (a linearizable read: ``ConsensusEngine/catchUpTarget()``). While no leader confirms (an election, a leader that just stepped
     /// down) it asks again; it throws when none has within `timeout`, or this node has not
     /// caught up by then: its copy may be stale.
     public func readBarrier(timeout: Duration) async throws(ReplicatedStateError) {
@@ -44,8 +45,13 @@ extension Node {
         var index: UInt64?
         while index == nil {
             do throws(ReplicatedStateError) {
-                index = consensus.status.isLeader ? try await confirmedReadIndex()
-                    : try await readIndexFromLeader(timeout: max(.milliseconds(1), deadline - .now))
+                if consensus.externalState != nil {
+                    index = try await externalReadIndex()
+                } else if consensus.status.isLeader {
+                    index = try await confirmedReadIndex()
+                } else {
+                    index = try await readIndexFromLeader(timeout: max(.milliseconds(1), deadline - .now))
+                }
             } catch {
                 guard ContinuousClock.now + Self.readIndexRetry < deadline, !Task.isCancelled else { throw error }
                 try? await Task.sleep(for: Self.readIndexRetry)
@@ -68,6 +74,15 @@ extension Node {
             throw ReplicatedStateError(.unavailable, "node \(id) could not confirm with a quorum that it still leads: \(error)")
         }
         return consensus.status.commitIndex
+    }
+
+    /// Under an external engine: the last index of the log where it lives, read from there now.
+    private func externalReadIndex() async throws(ReplicatedStateError) -> UInt64 {
+        do {
+            return try await consensus.catchUpTarget()
+        } catch {
+            throw ReplicatedStateError(.unavailable, "node \(id) could not read how far the cluster's log has come: \(error)")
+        }
     }
 
     private func readIndexFromLeader(timeout: Duration) async throws(ReplicatedStateError) -> UInt64 {

@@ -5,10 +5,13 @@ import Synchronization
 // MARK: - Asking whether this node is still a member
 
 /// How long a node that is not a voter in its own Raft configuration may go without a leader
-/// before it asks the cluster whether it is still a member, and how often it asks again.
+/// before it asks the cluster whether it is still a member, and how often it asks again (with
+/// etcd: how long a clustered node may go without seeing itself in etcd's configuration).
 struct MembershipCheckTimer: Sendable, Hashable {
     /// Reconcile rounds without a leader so far (0 while a leader is known).
     var leaderlessRounds = 0
+    /// Times it was time to ask, since the node started.
+    var questions = 0
 
     /// Rounds between two questions (at the default 250 ms reconcile interval: 2 seconds).
     static let roundsBetweenQuestions = 8
@@ -20,7 +23,9 @@ struct MembershipCheckTimer: Sendable, Hashable {
             return false
         }
         leaderlessRounds += 1
-        return leaderlessRounds % Self.roundsBetweenQuestions == 0
+        guard leaderlessRounds % Self.roundsBetweenQuestions == 0 else { return false }
+        questions += 1
+        return true
     }
 }
 
@@ -61,12 +66,13 @@ extension Node {
     /// heard the leader once before its removal asks too.) The questions go out to every target
     /// at once (``BootstrapClient/joinFirstAnswer(targets:request:timeout:width:)``), in this
     /// reconcile round, and the first definitive answer decides: a target that never answers
-    /// holds up nothing. A refusal that repeats is logged once a minute, with its count.
+    /// holds up nothing. A refusal that repeats is logged once a minute, with its count. With etcd
+    /// the node asks etcd (``checkExternalMembership(_:)``).
     func checkMembershipWhileLeaderless() async {
+        if let external = consensus.externalState { return await checkExternalMembership(external) }
         let status = consensus.status
-        let ownState = consensus.externalState == nil
         let (asks, joinedEpoch) = runtime.withLock { state in
-            let leaderless = ownState && status.leader == nil && !status.voters.contains(id) && state.removal == nil
+            let leaderless = status.leader == nil && !status.voters.contains(id) && state.removal == nil
                 && !state.stopping && state.formation == .clustered
             return (state.membershipCheck.round(leaderless: leaderless), state.joinedEpoch)
         }
@@ -95,5 +101,40 @@ extension Node {
     /// Replaces the clock the membership check's refusal log is timed with (before ``run()``).
     func useMembershipRefusalClock(_ now: @escaping @Sendable () -> Duration) {
         runtime.withLock { $0.membershipRefusals.now = now }
+    }
+}
+
+// MARK: - Asking etcd whether this node is still a member
+
+extension Node {
+    /// With an engine whose state lives outside the node (etcd), the engine reports a removal
+    /// once it sees a configuration without this node after one with it. A node whose join was
+    /// accepted while it could not read etcd, and that was removed before it could (or whose
+    /// watch brought its addition and its removal together), never sees one with it: the engine
+    /// takes the configuration for that of a cluster the node has not entered yet, and nobody
+    /// else would tell it. So a clustered node whose engine's configuration does not name it
+    /// reads etcd's membership itself every 8 reconcile rounds (2 s by default): its join, or
+    /// its bootstrap, was written to etcd before it was accepted, so a read since names it
+    /// unless it was removed. An unanswered read says nothing: a node that is merely cut off
+    /// from etcd is never told it was removed.
+    private func checkExternalMembership(_ external: ExternalStateStatus) async {
+        let status = consensus.status
+        let asks = runtime.withLock { state in
+            let unseen = status.stateKnown && !status.members.contains(id) && status.removal == nil && state.removal == nil
+                && !state.stopping && state.formation == .clustered
+            return state.membershipCheck.round(leaderless: unseen)
+        }
+        guard asks else { return }
+        switch await consensus.readExternalMembership() {
+        case false?:
+            guard !consensus.status.members.contains(id) else { return }
+            let source = "the membership under \(external.key) in \(external.location)"
+            logger.error("\(source) does not name this node: it was removed before it saw itself a member")
+            await noticeRemoval(RemovalNotice(reportedBy: nil, configIndex: 0), readFrom: source)
+        case true?:
+            logger.debug("asking whether node \(id) is still a member: \(external.location) names it; waiting for the watch to show it")
+        case nil:
+            logger.debug("asking whether node \(id) is still a member: \(external.location) could not be read (\(external.lastError ?? "no error"))")
+        }
     }
 }

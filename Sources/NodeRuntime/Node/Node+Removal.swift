@@ -14,9 +14,12 @@ struct NodeRemoval: Sendable, Hashable {
     var configIndex: UInt64
     /// Wall-clock time it learned it, in milliseconds since the Unix epoch.
     var atMillis: Int64
+    /// Where it read that it is not a member, when it read it itself (etcd's membership).
+    var readFrom: String?
 
     var reporter: String {
         if let reportedBy { return "told by node \(reportedBy)" }
+        if let readFrom { return "\(readFrom) no longer names it" }
         return configIndex == 0 ? "a leader answered that it is no longer a member" : "its own removal committed while it led"
     }
 
@@ -32,13 +35,14 @@ struct NodeRemoval: Sendable, Hashable {
 // MARK: - A removed node knows it
 
 extension Node {
-    /// Called once the engine (or a leader answering a rejoin) says this node is no longer a
-    /// member: records it in the data directory (so a restart without `-join` refuses to run),
-    /// reports it on `/status` and `/readyz`, and exits with status 1 after
+    /// Called once the engine (or a leader answering a rejoin, or etcd's membership read by
+    /// this node: `readFrom`) says this node is no longer a member: records it in the data
+    /// directory (so a restart without `-join` refuses to run), reports it on `/status` and
+    /// `/readyz`, and exits with status 1 after
     /// ``NodeConfiguration/Timing-swift.struct/removedLinger``.
-    func noticeRemoval(_ notice: RemovalNotice) async {
+    func noticeRemoval(_ notice: RemovalNotice, readFrom: String? = nil) async {
         let removal = NodeRemoval(reportedBy: notice.reportedBy, configIndex: notice.configIndex,
-                                  atMillis: Int64(Date().timeIntervalSince1970 * 1000))
+                                  atMillis: Int64(Date().timeIntervalSince1970 * 1000), readFrom: readFrom)
         let first = runtime.withLock { state -> Bool in
             guard state.removal == nil else { return false }
             state.removal = removal

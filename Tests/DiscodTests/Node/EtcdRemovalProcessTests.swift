@@ -78,6 +78,36 @@ extension NodeProcessTests {
             }
         }
 
+        /// `DELETE /remove` naming the leader, sent to the leader: it hands leadership on and
+        /// answers 307 to the new leader, which removes it; the old leader learns it and exits.
+        @Test func theLeaderRemovedThroughItsOwnAPIHandsOverLearnsItAndExits() async throws {
+            try await DiscodCluster.with("etcd-remove-leader", engine: .etcd) { cluster in
+                let (nodes, _, leaderID) = try await NodeTests.formedSeedCluster(cluster)
+                let (old, followers) = try NodeTests.split(nodes, leader: leaderID)
+                var redirect: DiscodAnswer?
+                try await NodeTests.eventually("DELETE /remove of leader \(leaderID) on itself to redirect", nodes, retryingErrors: true) {
+                    let answer = try await old.request("DELETE", "/remove", body: #"{"id":"\#(leaderID)"}"#, timeout: .seconds(30))
+                    guard answer.status != 503 else { return false }
+                    redirect = answer
+                    return true
+                }
+                let answer = try #require(redirect)
+                #expect(answer.status == 307, "\(answer.status) \(answer.text)")
+                let next = try #require(followers.first { answer.location == $0.apiURL + "/remove" }, "\(answer.location ?? "no Location")")
+                try await NodeTests.remove(leaderID, via: next, watching: followers)
+
+                try await NodeTests.eventually("node \(leaderID) to report that it was removed", [old], requireRunning: false) {
+                    (try? await old.status())?["removed"]?.boolValue == true
+                }
+                let ready = try await old.request("GET", "/readyz")
+                #expect(ready.status == 503 && ready.text.contains("was removed from the cluster"), "\(ready.status) \(ready.text)")
+                #expect(try await old.process.waitForExit(timeout: .seconds(60)) == 1)
+                #expect(old.process.output.contains("node \(leaderID) was removed from the cluster"), "\(old.process.output.suffix(3000))")
+                try await NodeTests.append(#"{"test":"etcd-remove-leader"}"#, via: followers[0], others: followers)
+                #expect(await followers[0].voterIDs() == followers.map(\.nodeID).sorted())
+            }
+        }
+
         /// Waits until etcd no longer holds `node`'s lease-bound member record.
         static func waitForLeaseExpiry(of node: DiscodProcess, in cluster: DiscodCluster, watching nodes: [DiscodProcess]) async throws {
             let etcd = try #require(cluster.etcd)

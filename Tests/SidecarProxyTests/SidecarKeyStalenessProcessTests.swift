@@ -13,38 +13,6 @@ struct SidecarKeyStalenessProcessTests {
     static let key = "a-key-of-enough-length"
     static let credentials: HTTPHeaders = ["app_id": "app1", "app_key": key]
 
-    /// Three sidecars on relays; `body` gets them, their proxy ports, the relays and the upstream.
-    static func withCluster(_ name: String, flags: [String],
-                            _ body: ([DiscodProcess], [UInt16], [LaggingRelay], RecordingUpstream) async throws -> Void) async throws {
-        try await DiscodCluster.with(name) { cluster in
-            let upstream = try await RecordingUpstream.start(name: "svc")
-            let ports = try DiscodCluster.ports(count: 3)
-            let proxyPorts = try (0..<3).map { _ in try FreePort.loopback() }
-            var relays: [LaggingRelay] = []
-            for index in 0..<3 { relays.append(try await LaggingRelay.start(to: ports[index].raft)) }
-            let join = ports.map { "http://127.0.0.1:\($0.http)" }.joined(separator: ",")
-            var nodes: [DiscodProcess] = []
-            for index in 0..<3 {
-                nodes.append(try startSidecar(cluster, id: "n\(index + 1)", ports: ports[index], flags: [
-                    "-raft-adv-addr", "127.0.0.1:\(relays[index].port)", "-bootstrap-expect", "3", "-join", join,
-                    "-proxy-addr", "127.0.0.1:\(proxyPorts[index])", "-upstream", "http://\(upstream.address)",
-                    "-upstream-health-interval", "0s", "-api-keys",
-                ] + flags))
-            }
-            do {
-                try await body(nodes, proxyPorts, relays, upstream)
-            } catch {
-                for node in nodes { await node.kill() }
-                for relay in relays { relay.stop() }
-                await upstream.stop()
-                throw error
-            }
-            for node in nodes { await node.kill() }
-            for relay in relays { relay.stop() }
-            await upstream.stop()
-        }
-    }
-
     /// Adds `app1`'s key through `node` and waits until `proxy` accepts it for `method`.
     static func addKey(through node: DiscodProcess, acceptedAt proxy: String, method: String, client: HTTPClient,
                        watching nodes: [DiscodProcess]) async throws {
@@ -63,7 +31,7 @@ struct SidecarKeyStalenessProcessTests {
     @Test func aKeyRevokedAtTheLeaderIsRefusedAtOnceByALaggingHotReplica() async throws {
         // A long lease, so the hot stays hot while it hears of its renewals late.
         let flags = ["-hot-cold", "-hot-cold-group", "orders", "-lease-ttl", "30s", "-lease-renew-deadline", "20s", "-lease-renew", "500ms"]
-        try await Self.withCluster("sidecar-key-stale-hot", flags: flags) { nodes, proxyPorts, relays, upstream in
+        try await LaggingSidecarCluster.with("sidecar-key-stale-hot", flags: flags) { nodes, proxyPorts, relays, upstream in
             var leader = try await DiscodCluster.waitForLeader(nodes)
             for (index, node) in nodes.enumerated() { try await waitForProxy(port: proxyPorts[index], process: node) }
             var hotID: String?
@@ -113,7 +81,7 @@ struct SidecarKeyStalenessProcessTests {
     /// copy only until it has heard nothing from the leader for the bound, then refused (503)
     /// with a JSON error saying why.
     @Test func aFollowerCutOffFromTheLeaderRefusesTheRevokedKeyForWritesAndKeyedReadsOnceTheBoundPassed() async throws {
-        try await Self.withCluster("sidecar-key-stale-cut", flags: ["-api-key-methods", "POST,GET"]) { nodes, proxyPorts, relays, upstream in
+        try await LaggingSidecarCluster.with("sidecar-key-stale-cut", flags: ["-api-key-methods", "POST,GET"]) { nodes, proxyPorts, relays, upstream in
             let leader = try await DiscodCluster.waitForLeader(nodes)
             for (index, node) in nodes.enumerated() { try await waitForProxy(port: proxyPorts[index], process: node) }
             let index = try #require(nodes.firstIndex { $0.nodeID != leader })

@@ -52,20 +52,21 @@ struct SlowPeerTests {
             return .text("got \(bytes)")
         })
         var configuration = proxyConfiguration([("up", upstream.localAddress)])
-        configuration.readTimeout = .milliseconds(500)
+        // Far longer than a piece's wait on a loaded machine, far shorter than the upload.
+        configuration.readTimeout = .milliseconds(1500)
         try await withProxy(configuration) { proxy in
             let client = HTTPClient()
             var request = HTTPClientRequest(method: "POST", url: proxy.url + "/upload")
-            // A client on a slow link: a piece every 100 ms for three seconds, six read timeouts.
+            // A client on a slow link: a piece every 100 ms for about five seconds, over three read timeouts.
             request.bodyStream = .writer { writer in
-                for _ in 0..<30 {
+                for _ in 0..<50 {
                     try await writer.write([UInt8](repeating: 0x62, count: 1000))
                     try await Task.sleep(for: .milliseconds(100))
                 }
             }
             let response = try await client.send(request, timeout: .seconds(60))
             #expect(response.status == 200, "\(String(decoding: response.body, as: UTF8.self))")
-            #expect(String(decoding: response.body, as: UTF8.self) == "got 30000")
+            #expect(String(decoding: response.body, as: UTF8.self) == "got 50000")
             await client.shutdown()
         }
         await upstream.shutdown(gracePeriod: .seconds(1))

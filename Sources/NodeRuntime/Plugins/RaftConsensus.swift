@@ -102,7 +102,8 @@ public final class RaftConsensus: ConsensusEngine {
         } catch let error as RaftShellError {
             let code: ConsensusError.Code = switch error.code {
             case .notLeader: .notLeader
-            case .configChangePending, .transferInProgress: .busy
+            // A transfer that did not complete leaves this node leading: retrying is safe.
+            case .configChangePending, .transferInProgress, .transferFailed: .busy
             case .learnerNotCaughtUp: .learnerBehind
             case .invalidArgument: .invalid
             case .dropped: .notCommitted

@@ -117,4 +117,22 @@ import Testing
             withExtendedLifetime(held) {}
         }
     }
+
+    /// Bound to 0.0.0.0 (or to :: taking IPv4 as well), the server answers from the address each
+    /// query was sent to, not from the one the route back prefers (127.0.0.1 here): dig, like most
+    /// clients, drops an answer from an address it did not ask.
+    @Test(arguments: ["0.0.0.0", "::"])
+    func onAWildcardAddressUDPAnswersComeFromTheAddressAsked(host: String) async throws {
+        try await F.with(configuration: DNSServerConfiguration(host: host)) { (server) async throws in
+            let client = try await UDPSocket.bind(host: "127.0.0.1")
+            defer { client.close() }
+            for target in ["127.0.0.2", "127.0.0.3", "127.0.0.1"] {
+                let address = try #require(SocketAddress(numericHost: target, port: server.port))
+                try await client.send(F.query("leader.disco", .a, id: 0x5151), to: address)
+                let answer = try #require(try await client.receive(maxBytes: 65_536, timeout: .seconds(30)))
+                #expect(answer.sender == address, "asked \(target), answered from \(answer.sender)")
+                #expect(try DNSMessage(parsing: answer.bytes).header.id == 0x5151)
+            }
+        }
+    }
 }

@@ -46,6 +46,10 @@ public struct UDPResponderStatistics: Sendable, Hashable {
 /// `recvmmsg`, answers them into per-datagram buffers allocated once, and sends the answers with
 /// one `sendmmsg`; it goes on until the socket is drained (at most 8 batches per turn, so other
 /// work on the loop runs). A response the kernel cannot take at once is dropped, as UDP allows.
+///
+/// Bound to a wildcard address (`0.0.0.0`, `::`), it answers each datagram from the address the
+/// datagram was sent to (`IP_PKTINFO`, `IPV6_PKTINFO`), not from whichever local address the
+/// route back prefers: clients drop answers from an address they did not ask.
 public final class UDPResponder: Sendable {
     /// The bound address; with port 0 it holds the kernel's choice.
     public let localAddress: SocketAddress
@@ -100,6 +104,9 @@ final class UDPResponderChannel: EventLoopSelectable, @unchecked Sendable {
     private let sendVectors: UnsafeMutablePointer<iovec>
     private let receiveHeaders: UnsafeMutablePointer<mmsghdr>
     private let sendHeaders: UnsafeMutablePointer<mmsghdr>
+    /// Per datagram, room for its destination address as received and as the answer's source;
+    /// nil unless the socket is bound to a wildcard address.
+    private let controls: (receive: UnsafeMutableRawPointer, send: UnsafeMutableRawPointer, space: Int)?
     private var closed = false
 
     init(address: SocketAddress, configuration: UDPResponderConfiguration, loop: EventLoop, responder: any MessageResponder) throws {
@@ -107,6 +114,18 @@ final class UDPResponderChannel: EventLoopSelectable, @unchecked Sendable {
         let (socket, localAddress) = try Socket.bound(tcp: false, to: address, reuseAddress: false)
         if let bytes = configuration.receiveBufferBytes {
             try? socket.setOption(SOL_SOCKET, SO_RCVBUF, Int32(clamping: bytes), "SO_RCVBUF")
+        }
+        if localAddress.addressBytes.allSatisfy({ $0 == 0 }) {
+            guard disco_enable_pktinfo(socket.fd, localAddress.isIPv6 ? 1 : 0) == 0 else {
+                let code = errno
+                socket.close()
+                throw SystemError(function: "setsockopt(PKTINFO)", errno: code)
+            }
+            let space = disco_pktinfo_space()
+            controls = (.allocate(byteCount: configuration.batchSize * space, alignment: 16),
+                        .allocate(byteCount: configuration.batchSize * space, alignment: 16), space)
+        } else {
+            controls = nil
         }
         self.socket = socket
         self.localAddress = localAddress
@@ -146,6 +165,10 @@ final class UDPResponderChannel: EventLoopSelectable, @unchecked Sendable {
         sendVectors.deallocate()
         receiveHeaders.deallocate()
         sendHeaders.deallocate()
+        if let controls {
+            controls.receive.deallocate()
+            controls.send.deallocate()
+        }
     }
 
     func handleReadiness(_ events: UInt32) {
@@ -157,7 +180,8 @@ final class UDPResponderChannel: EventLoopSelectable, @unchecked Sendable {
             for index in 0..<batch {
                 receiveHeaders[index].msg_hdr = msghdr(
                     msg_name: UnsafeMutableRawPointer(addresses + index), msg_namelen: socklen_t(MemoryLayout<sockaddr_storage>.size),
-                    msg_iov: receiveVectors + index, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                    msg_iov: receiveVectors + index, msg_iovlen: 1, msg_control: controls.map { $0.receive + index * $0.space },
+                    msg_controllen: controls?.space ?? 0, msg_flags: 0)
                 receiveHeaders[index].msg_len = 0
             }
             let received = recvmmsg(socket.fd, receiveHeaders, UInt32(batch), Int32(MSG_DONTWAIT), nil)
@@ -182,9 +206,16 @@ final class UDPResponderChannel: EventLoopSelectable, @unchecked Sendable {
                 over: .datagram, into: UnsafeMutableRawBufferPointer(start: slot, count: configuration.maxResponseSize))
             guard length > 0 else { continue }
             sendVectors[ready] = iovec(iov_base: slot, iov_len: min(length, configuration.maxResponseSize))
+            var control: UnsafeMutableRawPointer?
+            var controlLength = 0
+            if let controls {
+                control = controls.send + ready * controls.space
+                controlLength = disco_reply_source(&receiveHeaders[index].msg_hdr, control, controls.space)
+            }
             sendHeaders[ready].msg_hdr = msghdr(
                 msg_name: UnsafeMutableRawPointer(addresses + index), msg_namelen: header.msg_hdr.msg_namelen,
-                msg_iov: sendVectors + ready, msg_iovlen: 1, msg_control: nil, msg_controllen: 0, msg_flags: 0)
+                msg_iov: sendVectors + ready, msg_iovlen: 1, msg_control: controlLength > 0 ? control : nil,
+                msg_controllen: controlLength, msg_flags: 0)
             sendHeaders[ready].msg_len = 0
             ready += 1
         }

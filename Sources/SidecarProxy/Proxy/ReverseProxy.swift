@@ -47,6 +47,10 @@ public final class ReverseProxy: Sendable {
     /// Bodies up to this size are read whole before they are sent (one write, a fixed length,
     /// and an idempotent request can be retried); larger ones and chunked ones stream.
     static let wholeBodyLimit = 64 * 1024
+    /// Most fields an upstream response head may have. Its bytes are bounded (16 KiB); the
+    /// count only keeps many tiny fields from costing more than those bytes would, as nginx
+    /// bounds a head by its buffer alone: an application that sets many cookies is relayed.
+    static let upstreamHeaderFieldLimit = 1000
 
     let configuration: ProxyConfiguration
     let table: RouteTable
@@ -122,7 +126,7 @@ public final class ReverseProxy: Sendable {
         client = HTTPClient(configuration: HTTPClientConfiguration(
             connectTimeout: configuration.connectTimeout, requestTimeout: configuration.readTimeout,
             maxConnectionsPerHost: 1024, idleTimeout: .seconds(50),
-            limits: HTTPParserLimits(maxBodyBytes: Int.max), httpsTransport: writerTLS ?? TLSTransportFactory.systemClient), group: group)
+            limits: HTTPParserLimits(maxHeaderCount: Self.upstreamHeaderFieldLimit, maxBodyBytes: Int.max), httpsTransport: writerTLS ?? TLSTransportFactory.systemClient), group: group)
     }
 
     /// The proxy as the end of a middleware chain.

@@ -115,6 +115,28 @@ struct HTTPResponseParserTests {
         #expect(head.2 && head.1.isEmpty)
     }
 
+    /// A head of a few short fields over the field limit is refused naming that limit, not a
+    /// byte size it does not exceed; the same for a trailer section.
+    @Test func tooManyFieldsNameTheFieldLimit() {
+        let limits = HTTPParserLimits(maxHeaderCount: 2)
+        func failure(_ text: String) -> String? {
+            var parser = HTTPResponseParser(requestMethod: "GET", limits: limits)
+            var events: [HTTPResponseParserEvent] = []
+            do {
+                _ = try Array(text.utf8).withUnsafeBufferPointer { try parser.parse($0, into: &events) }
+                return nil
+            } catch let error as HTTPParseError {
+                return error.reason
+            } catch {
+                return "\(error)"
+            }
+        }
+        let head = failure("HTTP/1.1 200 OK\r\nA: 1\r\nB: 2\r\nC: 3\r\nContent-Length: 0\r\n\r\n")
+        #expect(head == "response header section has more than 2 fields", "\(head ?? "accepted")")
+        let trailers = failure("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n")
+        #expect(trailers == "trailer section has more than 2 fields", "\(trailers ?? "accepted")")
+    }
+
     @Test func truncatedSizedBodyIsAnError() {
         #expect(throws: HTTPParseError.self) { try parse("HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nab", closeAtEnd: true) }
     }

@@ -38,6 +38,17 @@ struct HTTPHeadScanner: Sendable {
             case .trailers: HTTPParseError(status: 431, reason: "trailer section larger than \(maxTotal) bytes")
             }
         }
+
+        /// The error for a section with more lines than `maxLines`: it names the field limit
+        /// (a response or trailer section of a few short fields is not "larger than" its bytes).
+        var fieldCountError: HTTPParseError {
+            switch side {
+            case .request: totalError
+            case .response: HTTPParseError(status: 502, reason: "response header section has more than \(maxFields) fields")
+            // A trailer section has no start line: every line is a field.
+            case .trailers: HTTPParseError(status: 431, reason: "trailer section has more than \(maxLines) fields")
+            }
+        }
     }
 
     let kind: Kind
@@ -81,7 +92,7 @@ struct HTTPHeadScanner: Sendable {
                 // Room for a typical head at once rather than growing through 1, 2, 4 lines.
                 if lines.capacity == 0 { lines.reserveCapacity(16) }
                 lines.append(line)
-                if lines.count > limits.maxLines { throw limits.totalError }
+                if lines.count > limits.maxLines { throw limits.fieldCountError }
                 continue
             }
             if byte == HTTPSyntax.cr {

@@ -10,16 +10,39 @@ extension ReverseProxy {
     /// upstream and abandons the exchange sooner.
     static let uploadExchangeLimit = Duration.seconds(365 * 86_400)
 
-    /// Sends `outgoing` with the client's `body` streamed to the upstream. The read timeout bounds
+    /// How much of a chunked request body ``readAhead(_:upTo:)`` found.
+    enum ReadAhead {
+        /// The whole body: it ended within the limit.
+        case whole([UInt8])
+        /// Its first bytes (past the limit); the rest is still to be read.
+        case partial([UInt8])
+    }
+
+    /// Reads `body` until it ends or holds more than `limit` bytes (by at most one piece, which
+    /// the server bounds).
+    static func readAhead(_ body: HTTPRequestBody, upTo limit: Int) async throws -> ReadAhead {
+        var bytes: [UInt8] = []
+        var pieces = body.makeAsyncIterator()
+        while bytes.count <= limit {
+            guard let piece = try await pieces.next() else { return .whole(bytes) }
+            bytes.append(contentsOf: piece)
+        }
+        return .partial(bytes)
+    }
+
+    /// Sends `outgoing` with `readAhead` (the body's first bytes, already read) and then the
+    /// rest of the client's `body` streamed to the upstream. The read timeout bounds
     /// each wait for the upstream (to take a piece of the body, then for its response head) but
     /// not the waits for the client's next piece: an upload from a slow client takes as long as
     /// it takes (the server's idle timeout closes a client that stops sending).
-    func executeStreamingUpload(_ outgoing: HTTPClientRequest, body: HTTPRequestBody, address: String) async throws -> HTTPClientStreamingResponse {
+    func executeStreamingUpload(_ outgoing: HTTPClientRequest, readAhead: [UInt8] = [], body: HTTPRequestBody,
+                                address: String) async throws -> HTTPClientStreamingResponse {
         let watchdog = self.watchdog
         let exchange = AbandonableExchange()
         let watch = watchdog.watch { exchange.cancel() }
         var request = outgoing
         request.bodyStream = .writer(length: body.declaredLength) { writer in
+            if !readAhead.isEmpty { try await writer.write(readAhead) }
             watchdog.pause(watch)
             for try await piece in body {
                 watchdog.progress(watch)

@@ -44,8 +44,8 @@ extension HTTPField: ForwardableField {}
 /// stream both ways with back-pressure, WebSocket upgrades are spliced, and failures become JSON
 /// 502/504 errors naming the upstream. The routing decision itself is ``RouteTable``'s (pure).
 public final class ReverseProxy: Sendable {
-    /// Bodies up to this size are read whole before they are sent (one write, a fixed length,
-    /// and an idempotent request can be retried); larger ones and chunked ones stream.
+    /// Bodies up to this size, chunked ones included, are read whole before they are sent (one
+    /// write, a fixed length, and an idempotent request can be retried); larger ones stream.
     static let wholeBodyLimit = 64 * 1024
     /// Most fields an upstream response head may have. Its bytes are bounded (16 KiB); the
     /// count only keeps many tiny fields from costing more than those bytes would, as nginx
@@ -255,6 +255,7 @@ public final class ReverseProxy: Sendable {
             HTTPClientRequest(method: request.method, url: url(), headers: headers)
         }
         var streamed = false
+        var readAhead: [UInt8] = []
         if let length = request.body.declaredLength, length <= Self.wholeBodyLimit {
             if length > 0 {
                 do {
@@ -262,6 +263,21 @@ public final class ReverseProxy: Sendable {
                 } catch {
                     return ProxyErrorResponse.make(400, "the request body could not be read: \(error)")
                 }
+            }
+        } else if request.body.declaredLength == nil {
+            // A chunked body that ends within the limit goes on whole, with a `Content-Length`:
+            // a client may send chunked only to a server it knows speaks HTTP/1.1 (RFC 9112
+            // §7.1), and an upstream that takes no chunked request would read the chunks as
+            // its next request (nginx buffers such a body too). A longer one streams chunked.
+            do {
+                switch try await Self.readAhead(request.body, upTo: Self.wholeBodyLimit) {
+                case .whole(let bytes): outgoing.body = bytes
+                case .partial(let bytes):
+                    readAhead = bytes
+                    streamed = true
+                }
+            } catch {
+                return ProxyErrorResponse.make(400, "the request body could not be read: \(error)")
             }
         } else {
             streamed = true
@@ -272,7 +288,7 @@ public final class ReverseProxy: Sendable {
         while true {
             do {
                 let answer = streamed
-                    ? try await executeStreamingUpload(outgoing, body: request.body, address: address)
+                    ? try await executeStreamingUpload(outgoing, readAhead: readAhead, body: request.body, address: address)
                     : try await self.client.execute(outgoing, timeout: configuration.readTimeout)
                 metrics.upstreamLatency(upstreamName, seconds: Self.seconds(ContinuousClock.now - started))
                 return await relay(answer, method: request.method, upstream: upstreamName, address: address)

@@ -161,7 +161,10 @@ extension EtcdConsensusLog {
             state.candidates = state.candidates.filter { $0.value.createRevision > revision }
             state.live = [:]
             state.transfer = nil
-            if let known = state.clusterRevision, known <= revision { state.clusterRevision = nil }
+            if let known = state.clusterRevision, known <= revision {
+                state.clusterRevision = nil
+                state.clusterIdentity = nil
+            }
             for kv in kvs where keys.logIndex(kv.key) == nil { absorb(.put(kv), into: &state) }
         }
         _ = finishBatch()
@@ -240,6 +243,7 @@ extension EtcdConsensusLog {
             if key == keys.cluster {
                 guard kv.createRevision >= state.clusterRevision ?? 0 else { return }
                 state.clusterRevision = kv.createRevision
+                state.clusterIdentity = EtcdClusterIdentity(kv)
                 noteEpoch(kv.createRevision, in: &state)
             } else if key == keys.config, kv.modRevision >= state.configModRevision, let config = EtcdMembershipConfig(bytes: kv.value) {
                 state.config = config
@@ -257,6 +261,7 @@ extension EtcdConsensusLog {
         case .delete:
             if key == keys.cluster {
                 state.clusterRevision = nil
+                state.clusterIdentity = nil
             } else if key.hasPrefix(keys.electionPrefix) {
                 state.candidates[key] = nil
                 if state.leadership?.key == key { state.leadership = nil }

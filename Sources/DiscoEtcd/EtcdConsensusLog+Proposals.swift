@@ -170,7 +170,8 @@ extension EtcdConsensusLog {
     /// Creates the cluster in etcd with exactly these voters; refused when etcd already holds one.
     public func bootstrap(voters: [NodeID]) async throws(EtcdConsensusError) {
         guard !voters.isEmpty else { throw EtcdConsensusError(.invalid, "a cluster needs at least one voter") }
-        let identity = Array("{\"created_by\":\"\(localID.rawValue)\",\"id\":\"\(UUID().uuidString)\"}".utf8)
+        let id = UUID().uuidString
+        let identity = Array("{\"created_by\":\"\(localID.rawValue)\",\"id\":\"\(id)\"}".utf8)
         let txn = EtcdTxn(compare: [.absent(keys.cluster)],
                           success: [.put(key: keys.cluster, value: identity), .put(key: keys.config, value: EtcdMembershipConfig(voters: voters).bytes),
                                     .put(key: keys.seq, value: Array("0".utf8))],
@@ -182,7 +183,10 @@ extension EtcdConsensusLog {
             throw EtcdConsensusError(.invalid, "etcd already holds a cluster under \(keys.root) (created at revision \(created))")
         }
         state.withLock { state in
-            if state.clusterRevision == nil { state.clusterRevision = result.revision }
+            if state.clusterRevision == nil {
+                state.clusterRevision = result.revision
+                state.clusterIdentity = EtcdClusterIdentity(revision: result.revision, id: id)
+            }
             if state.seqModRevision == 0 { state.seqModRevision = result.revision }
             if state.configModRevision == 0 {
                 state.config = EtcdMembershipConfig(voters: voters)
@@ -271,11 +275,25 @@ extension EtcdConsensusLog {
     /// Whether etcd's configuration under the prefix names this node, read from etcd now: false
     /// when etcd holds no cluster there, nil when etcd could not be read (or its configuration not parsed).
     public func readMembership() async -> Bool? {
+        await readClusterMembership()?.namesThisNode
+    }
+
+    /// The cluster under the prefix and whether its configuration names this node, read from
+    /// etcd now (linearizable), both as of one revision: nil when etcd could not be read (or its
+    /// configuration not parsed).
+    public func readClusterMembership() async -> EtcdMembershipReading? {
         do throws(EtcdError) {
-            guard let cluster = try await client.get(keys.cluster), cluster.createRevision > 0 else { return false }
-            guard let record = try await client.get(keys.config) else { return false }
-            return EtcdMembershipConfig(bytes: record.value)?.members.contains(localID)
+            let clusterRange = try await client.range(keys.cluster, prefix: false)
+            guard let cluster = clusterRange.kvs.first, cluster.createRevision > 0 else {
+                return EtcdMembershipReading(cluster: nil, namesThisNode: false)
+            }
+            let identity = EtcdClusterIdentity(cluster)
+            let configRange = try await client.range(keys.config, prefix: false, revision: clusterRange.revision)
+            guard let record = configRange.kvs.first else { return EtcdMembershipReading(cluster: identity, namesThisNode: false) }
+            guard let config = EtcdMembershipConfig(bytes: record.value) else { return nil }
+            return EtcdMembershipReading(cluster: identity, namesThisNode: config.members.contains(localID))
         } catch {
+            noteError(error)
             return nil
         }
     }
@@ -296,7 +314,11 @@ extension EtcdConsensusLog {
     /// it from etcd. True when it exists (and its revision is now known).
     func readClusterRevision() async -> Bool {
         guard let record = try? await client.get(keys.cluster), record.createRevision > 0 else { return false }
-        state.withLock { if $0.clusterRevision == nil { $0.clusterRevision = record.createRevision } }
+        state.withLock { state in
+            guard state.clusterRevision == nil else { return }
+            state.clusterRevision = record.createRevision
+            state.clusterIdentity = EtcdClusterIdentity(record)
+        }
         return true
     }
 

@@ -72,6 +72,8 @@ public final class EtcdConsensusLog: Sendable {
         public var config: EtcdMembershipConfig
         /// Whether etcd holds a cluster under the key.
         public var initialized: Bool
+        /// The cluster under the key as this engine last read it (nil: none, or not read yet).
+        public var cluster: EtcdClusterIdentity?
         /// Whether the engine has read the state under the key at least once since it started:
         /// until then ``initialized`` and ``config`` say nothing about etcd.
         public var synced: Bool
@@ -140,7 +142,8 @@ public final class EtcdConsensusLog: Sendable {
             let leader = first == configuration.localID && !leads ? nil : first
             return Status(isLeader: leads, leader: follows ? leader : nil,
                           term: follows ? leaderKey?.createRevision ?? 0 : 0, lastIndex: state.lastIndex, appliedIndex: state.appliedIndex,
-                          config: state.config, initialized: state.clusterRevision != nil, synced: state.synced, live: Set(state.live.keys),
+                          config: state.config, initialized: state.clusterRevision != nil,
+                          cluster: state.clusterRevision == nil ? nil : state.clusterIdentity, synced: state.synced, live: Set(state.live.keys),
                           removed: state.removed, removedBy: state.removedBy, lastError: state.lastError, failedReads: state.failedReads,
                           failure: state.failure, isStopped: state.stopped)
         }
@@ -202,6 +205,8 @@ struct EngineState {
     /// Set once a whole read of the state under the key (``EtcdConsensusLog/resync()``) succeeded.
     var synced = false
     var clusterRevision: Int64?
+    /// The `cluster` key's identity (its create revision is ``clusterRevision``).
+    var clusterIdentity: EtcdClusterIdentity?
     /// The create revision of the cluster this node became a member of (the epoch its state is of).
     var epoch: Int64?
     var config = EtcdMembershipConfig()

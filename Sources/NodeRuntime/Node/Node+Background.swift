@@ -80,6 +80,7 @@ extension Node {
                 continue
             }
             catchUpBookFromRecords()
+            completeMembershipRecord()
             await checkMembershipWhileLeaderless()
             if consensus.status.isLeader {
                 await membershipChanges.withLock { await reconcileOnce() }

@@ -83,19 +83,34 @@ extension Node {
     /// With an engine whose state lives outside the node, records in the data directory (once per
     /// start) that this node is part of the cluster, replacing the intent written before it asked
     /// to be: started again while etcd is unreachable, it then waits for etcd instead of giving up.
+    /// The record names the cluster's identity (``ExternalStateStatus/cluster``), so that a restart
+    /// tells its removal while stopped from a cluster created later under the same key; written
+    /// before the engine had read it, the record is written again once it has
+    /// (``completeMembershipRecord()``).
     func recordMembership() {
         guard let external = consensus.externalState else { return }
-        let first = runtime.withLock { state in
-            defer { state.membershipRecorded = true }
-            return !state.membershipRecorded
+        let cluster = external.cluster
+        let write = runtime.withLock { state -> Bool in
+            guard !state.membershipRecorded || (state.recordedCluster == nil && cluster != nil) else { return false }
+            state.membershipRecorded = true
+            state.recordedCluster = cluster
+            return true
         }
-        guard first else { return }
+        guard write else { return }
         do {
-            try directory.recordEtcdMembership(key: external.key, endpoints: external.endpoints, epoch: store.epoch)
+            try directory.recordEtcdMembership(key: external.key, endpoints: external.endpoints, epoch: store.epoch, cluster: cluster)
         } catch {
             logger.warning("cannot record this node's membership in \(directory.etcdMembershipPath): \(error); "
                 + "started again while etcd is unreachable, it will give up after -bootstrap-expect-timeout")
         }
+    }
+
+    /// In every reconcile round: a member's record written before the engine knew the cluster's
+    /// identity is written again, naming it, once the engine shows this node a member of it.
+    func completeMembershipRecord() {
+        guard let external = consensus.externalState, external.cluster != nil, consensus.status.hasState else { return }
+        let incomplete = runtime.withLock { $0.formation == .clustered && $0.membershipRecorded && $0.recordedCluster == nil }
+        if incomplete { recordMembership() }
     }
 
     /// Before a node without state asks anyone to bootstrap or join (with etcd): etcd may accept

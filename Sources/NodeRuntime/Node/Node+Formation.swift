@@ -19,6 +19,8 @@ extension Node {
             try await rejoin()
             return
         }
+        // With etcd: a member whose cluster no longer names it was removed while it was stopped.
+        if try await learnRemovalWhileStopped() { return }
         // With etcd: from here on etcd may accept this node before it hears so.
         try recordJoiningIntent()
         do {

@@ -21,6 +21,8 @@ struct RuntimeState: Sendable {
     var formationDetail: String?
     /// Set once this start recorded its membership of the cluster in etcd (`etcd-member.json`).
     var membershipRecorded = false
+    /// The cluster that record names (nil: its identity was not known yet when it was written).
+    var recordedCluster: ExternalClusterIdentity?
     var discoveryTargets: [PeerAddress] = []
     var discoveryError: String?
     var lastLeader: NodeID?

@@ -54,12 +54,16 @@ public protocol ConsensusEngine: Sendable {
     /// For an engine whose state lives outside the node: whether that state names this node as
     /// a member, read from it now (nil: it could not be read, or the state is the node's own).
     func readExternalMembership() async -> Bool?
+    /// For an engine whose state lives outside the node: which cluster is there and whether it
+    /// names this node, read from it now (nil: it could not be read, or the state is the node's own).
+    func readExternalCluster() async -> ExternalMembershipReading?
 }
 
 extension ConsensusEngine {
     public var internodeCounters: InternodeCounters? { nil }
     public var externalState: ExternalStateStatus? { nil }
     public func readExternalMembership() async -> Bool? { nil }
+    public func readExternalCluster() async -> ExternalMembershipReading? { nil }
     public func confirmLeadership() async throws {}
     public func catchUpTarget() async throws -> UInt64 { status.commitIndex }
 }
@@ -77,17 +81,59 @@ public struct ExternalStateStatus: Sendable, Hashable {
     public var lastError: String?
     /// Failed attempts to read the state since the node started (each is retried).
     public var failedReads: Int
+    /// The cluster under the key as the engine last read it (nil: none there, or not read yet).
+    public var cluster: ExternalClusterIdentity?
 
-    public init(system: String, endpoints: [String], key: String, lastError: String?, failedReads: Int) {
+    public init(system: String, endpoints: [String], key: String, lastError: String?, failedReads: Int,
+                cluster: ExternalClusterIdentity? = nil) {
         self.system = system
         self.endpoints = endpoints
         self.key = key
         self.lastError = lastError
         self.failedReads = failedReads
+        self.cluster = cluster
     }
 
     /// `etcd at http://a:2379,http://b:2379`, for messages.
     public var location: String { "\(system) at \(endpoints.joined(separator: ","))" }
+}
+
+/// One incarnation of a cluster whose state lives outside the node: what tells it from a
+/// cluster created later under the same key (etcd: the `cluster` key's create revision and the
+/// random id its bootstrap wrote there).
+public struct ExternalClusterIdentity: Sendable, Hashable, CustomStringConvertible {
+    /// The revision at which the store created the cluster's record.
+    public var revision: Int64
+    /// The random id the bootstrap wrote into that record (nil: unknown).
+    public var id: String?
+
+    public init(revision: Int64, id: String?) {
+        self.revision = revision
+        self.id = id
+    }
+
+    /// Whether a cluster seen as `other` is this one: the revisions are equal, and so are the
+    /// ids when both are known.
+    public func isSameCluster(as other: ExternalClusterIdentity) -> Bool {
+        guard revision == other.revision else { return false }
+        guard let id, let otherID = other.id else { return true }
+        return id == otherID
+    }
+
+    public var description: String { "created at revision \(revision)" + (id.map { ", id \($0)" } ?? "") }
+}
+
+/// What the state outside the node says now about the cluster under its key.
+public struct ExternalMembershipReading: Sendable, Hashable {
+    /// The cluster there (nil: none).
+    public var cluster: ExternalClusterIdentity?
+    /// Whether its membership names this node.
+    public var namesThisNode: Bool
+
+    public init(cluster: ExternalClusterIdentity?, namesThisNode: Bool) {
+        self.cluster = cluster
+        self.namesThisNode = namesThisNode
+    }
 }
 
 /// What an engine that talks to peers itself (Raft) counts of that traffic, for `/metrics`.

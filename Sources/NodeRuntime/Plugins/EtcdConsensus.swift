@@ -47,10 +47,19 @@ public final class EtcdConsensus: ConsensusEngine {
     public var externalState: ExternalStateStatus? {
         let etcd = log.status
         return ExternalStateStatus(system: "etcd", endpoints: log.client.gateway.endpoints, key: log.configuration.keys.root,
-                                   lastError: etcd.lastError, failedReads: etcd.failedReads)
+                                   lastError: etcd.lastError, failedReads: etcd.failedReads, cluster: etcd.cluster.map(Self.identity))
     }
 
     public func readExternalMembership() async -> Bool? { await log.readMembership() }
+
+    public func readExternalCluster() async -> ExternalMembershipReading? {
+        await log.readClusterMembership().map { ExternalMembershipReading(cluster: $0.cluster.map(Self.identity), namesThisNode: $0.namesThisNode) }
+    }
+
+    /// The node's view of the `cluster` key's identity.
+    static func identity(_ cluster: EtcdClusterIdentity) -> ExternalClusterIdentity {
+        ExternalClusterIdentity(revision: cluster.revision, id: cluster.id)
+    }
 
     public func bootstrap(voters: [NodeID]) async throws {
         try await mapping { () async throws(EtcdConsensusError) in try await log.bootstrap(voters: voters) }

@@ -12,18 +12,33 @@ import Foundation
 /// `{"state":"joining","key":…,"endpoints":[…],"cluster":…,"recorded_ms":…}` is written (file
 /// and directory synced) before the node asks anyone to bootstrap or join the cluster under
 /// `key`: etcd may accept it before the node hears so, and a node that crashed then may be a
-/// member. `{"state":"member",…,"epoch":…}` replaces it once the node is part of the cluster.
-/// A record without `state` (written before there were intents) is a member's.
+/// member. `{"state":"member",…,"epoch":…,"cluster_revision":…,"cluster_id":…}` replaces it
+/// once the node is part of the cluster: `cluster_revision` and `cluster_id` identify that
+/// cluster (the `cluster` key's create revision and id), so a restart tells its removal while
+/// stopped from a cluster created later under the same key. A record without `state` (written
+/// before there were intents) is a member's.
 extension NodeDataDirectory {
-    /// Records that this node is part of the cluster under `key` (`/<disco-key>/`) in etcd.
-    func recordEtcdMembership(key: String, endpoints: [String], epoch: UInt64?) throws(DurableFile.Failure) {
+    /// Records that this node is part of the cluster under `key` (`/<disco-key>/`) in etcd,
+    /// the incarnation `cluster` (nil: not known yet).
+    func recordEtcdMembership(key: String, endpoints: [String], epoch: UInt64?, cluster: ExternalClusterIdentity? = nil) throws(DurableFile.Failure) {
         let record: JSONValue = [
             "state": .string(EtcdMembershipStanding.member.rawValue),
             "key": .string(key), "endpoints": .array(endpoints.map(JSONValue.string)),
             "epoch": epoch.map { .number(JSONNumber($0)) } ?? .null,
+            "cluster_revision": cluster.map { .number(JSONNumber($0.revision)) } ?? .null,
+            "cluster_id": cluster?.id.map(JSONValue.string) ?? .null,
             "recorded_ms": .number(JSONNumber(Int64(Date().timeIntervalSince1970 * 1000))),
         ]
         try DurableFile.replace(etcdMembershipPath, with: record.encodedBytes() + [0x0A])
+    }
+
+    /// The cluster a member's record under `key` names (nil: no member's record for `key`, or
+    /// one without `cluster_revision`, as earlier versions and unreadable records are).
+    func etcdMemberCluster(key: String) -> ExternalClusterIdentity? {
+        guard etcdMembership(key: key) == .member, let bytes = FileManager.default.contents(atPath: etcdMembershipPath),
+              let record = (try? JSONValue.parse(Array(bytes)))?.objectValue,
+              let revision = record["cluster_revision"]?.numberValue?.int64Value else { return nil }
+        return ExternalClusterIdentity(revision: revision, id: record["cluster_id"]?.stringValue)
     }
 
     /// Records, durably, that this node is about to ask to bootstrap or join the cluster named

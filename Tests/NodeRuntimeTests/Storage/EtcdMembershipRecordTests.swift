@@ -84,4 +84,33 @@ import Testing
         try Data(#"["not","an","object"]"#.utf8).write(to: file)
         #expect(directory.etcdMembership(key: "/disco/") == .member)
     }
+
+    /// A member's record names the cluster it belongs to (the `cluster` key's create revision and
+    /// id), so a restart tells its removal while stopped from a cluster created later under the
+    /// same key; an intent, an old record and an unreadable one name none.
+    @Test func aMembersRecordNamesItsClusterAndOnlyTheSameClusterMatches() throws {
+        let path = NSTemporaryDirectory() + "disco-etcd-cluster-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let directory = try NodeDataDirectory(path: path, nodeID: "n1")
+        defer { directory.release() }
+        let cluster = ExternalClusterIdentity(revision: 12, id: "A1")
+        try directory.recordEtcdMembership(key: "/disco/", endpoints: ["http://127.0.0.1:2379"], epoch: nil, cluster: cluster)
+        #expect(directory.etcdMemberCluster(key: "/disco/") == cluster)
+        #expect(directory.etcdMemberCluster(key: "/other/") == nil, "a record of another -disco-key names no cluster of this one")
+        let record = try JSONValue.parse(Array(try #require(FileManager.default.contents(atPath: directory.etcdMembershipPath))))
+        #expect(record["cluster_revision"]?.numberValue?.int64Value == 12)
+        #expect(record["cluster_id"]?.stringValue == "A1")
+
+        try directory.recordEtcdMembership(key: "/disco/", endpoints: [], epoch: nil)
+        #expect(directory.etcdMemberCluster(key: "/disco/") == nil, "written before the identity was known")
+        try directory.recordEtcdJoining(key: "/disco/", endpoints: [], cluster: "prod")
+        #expect(directory.etcdMemberCluster(key: "/disco/") == nil, "an intent names no cluster it belongs to")
+        try Data("{not json".utf8).write(to: URL(fileURLWithPath: directory.etcdMembershipPath))
+        #expect(directory.etcdMemberCluster(key: "/disco/") == nil)
+
+        #expect(cluster.isSameCluster(as: ExternalClusterIdentity(revision: 12, id: "A1")))
+        #expect(cluster.isSameCluster(as: ExternalClusterIdentity(revision: 12, id: nil)), "an unknown id does not tell them apart")
+        #expect(!cluster.isSameCluster(as: ExternalClusterIdentity(revision: 12, id: "B2")), "etcd wiped: the same revision again, another id")
+        #expect(!cluster.isSameCluster(as: ExternalClusterIdentity(revision: 40, id: "A1")))
+    }
 }

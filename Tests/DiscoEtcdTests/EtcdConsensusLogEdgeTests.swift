@@ -119,4 +119,39 @@ import Testing
             }
         }
     }
+
+    /// The identity of the cluster under a key (the `cluster` key's create revision and id), as
+    /// the engine knows it and as ``EtcdConsensusLog/readClusterMembership()`` reads it now: the
+    /// bootstrapper and a node that only watches see the same one; a cluster bootstrapped again
+    /// under the same key has another id; with no cluster there, none.
+    @Test func theClusterIdentityTellsAClusterCreatedAgainUnderTheSameKey() async throws {
+        try await withEtcd { etcd in
+            let key = freshDiscoKey()
+            let keys = EtcdClusterKeys(discoKey: key)
+            let client = etcdClient(etcd.endpoints)
+            let node = EtcdLogNode("1", key: key, etcd: etcd)
+            let watcher = EtcdLogNode("2", key: key, etcd: etcd)
+            try await node.stopping {
+                try await watcher.stopping {
+                    try await node.log.bootstrap(voters: ["1"])
+                    let stored = EtcdClusterIdentity(try #require(try await client.get(keys.cluster)))
+                    #expect(stored.id != nil)
+                    #expect(node.log.status.cluster == stored, "the bootstrapper knows what it wrote")
+                    try await waitUntil("the watching node to see the cluster") { watcher.log.status.cluster == stored }
+                    #expect(await node.log.readClusterMembership() == EtcdMembershipReading(cluster: stored, namesThisNode: true))
+                    #expect(await watcher.log.readClusterMembership() == EtcdMembershipReading(cluster: stored, namesThisNode: false))
+
+                    try await client.delete(keys.root, prefix: true)
+                    #expect(await watcher.log.readClusterMembership() == EtcdMembershipReading(cluster: nil, namesThisNode: false))
+                    let other = EtcdConsensusLog(configuration: .init(localID: "9", keys: keys), client: client,
+                                                 applier: .init(apply: { _, _, _ in }, snapshot: { [] }, restore: { _ in }))
+                    try await other.bootstrap(voters: ["2"])
+                    let again = try #require(await watcher.log.readClusterMembership())
+                    #expect(again.namesThisNode)
+                    let created = try #require(again.cluster)
+                    #expect(created.id != stored.id && created.revision != stored.revision, "\(created) vs \(stored)")
+                }
+            }
+        }
+    }
 }

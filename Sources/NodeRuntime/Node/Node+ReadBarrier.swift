@@ -40,17 +40,19 @@ extension Node {
     /// that log's last, read from it (a linearizable read: ``ConsensusEngine/catchUpTarget()``). While no leader confirms (an election, a leader that just stepped
     /// down) it asks again; it throws when none has within `timeout`, or this node has not
     /// caught up by then: its copy may be stale.
+    ///
+    /// Concurrent calls share the rounds that learn the index (``readIndexRounds``): one runs at
+    /// a time, and a call that arrives while one runs takes the index of the next, which starts
+    /// once the running one ends. Each index a call takes was thus confirmed after the call
+    /// began, and N concurrent calls make about two rounds instead of N. A shared round is
+    /// bounded by the `timeout` of the call that runs it.
     public func readBarrier(timeout: Duration) async throws(ReplicatedStateError) {
         let deadline = ContinuousClock.now + timeout
         var index: UInt64?
         while index == nil {
             do throws(ReplicatedStateError) {
-                if consensus.externalState != nil {
-                    index = try await externalReadIndex()
-                } else if consensus.status.isLeader {
-                    index = try await confirmedReadIndex()
-                } else {
-                    index = try await readIndexFromLeader(timeout: max(.milliseconds(1), deadline - .now))
+                index = try await readIndexRounds.run { () async throws(ReplicatedStateError) -> UInt64 in
+                    try await self.readIndexNow(deadline: deadline)
                 }
             } catch {
                 guard ContinuousClock.now + Self.readIndexRetry < deadline, !Task.isCancelled else { throw error }
@@ -66,14 +68,26 @@ extension Node {
     /// The pause before asking for a read index again.
     static let readIndexRetry = Duration.milliseconds(20)
 
-    /// On the leader: a quorum confirms it still leads; the index everything committed before is at.
+    /// One round of ``readIndexRounds``: the index every change committed before it began is at,
+    /// learned the way this node can now.
+    private func readIndexNow(deadline: ContinuousClock.Instant) async throws(ReplicatedStateError) -> UInt64 {
+        if consensus.externalState != nil { return try await externalReadIndex() }
+        if consensus.status.isLeader { return try await confirmedReadIndex() }
+        return try await readIndexFromLeader(timeout: max(.milliseconds(1), deadline - .now))
+    }
+
+    /// On the leader: a quorum confirms it still leads; the index everything committed before is
+    /// at. Concurrent callers (this node's barriers, followers' `GET /kv/read-index`) share the
+    /// quorum rounds (``leadershipConfirmations``), each answered by one that began after it came.
     private func confirmedReadIndex() async throws(ReplicatedStateError) -> UInt64 {
-        do {
-            try await consensus.confirmLeadership()
-        } catch {
-            throw ReplicatedStateError(.unavailable, "node \(id) could not confirm with a quorum that it still leads: \(error)")
+        try await leadershipConfirmations.run { () async throws(ReplicatedStateError) -> UInt64 in
+            do {
+                try await self.consensus.confirmLeadership()
+            } catch {
+                throw ReplicatedStateError(.unavailable, "node \(self.id) could not confirm with a quorum that it still leads: \(error)")
+            }
+            return self.consensus.status.commitIndex
         }
-        return consensus.status.commitIndex
     }
 
     /// Under an external engine: the last index of the log where it lives, read from there now.

@@ -53,6 +53,14 @@ public final class Node: Service {
     /// The API's cluster changes that run to their end when their client leaves
     /// (``APIRoute/runsToCompletion``): owned by the node, closed after the API server stops.
     let completingRequests = OwnedTasks()
+    /// The rounds that learn a read index for ``readBarrier(timeout:)``, shared by concurrent calls.
+    let readIndexRounds = SharedRounds<UInt64, ReplicatedStateError>(cancelled: {
+        ReplicatedStateError(.unavailable, "stopped waiting for a read index: the request was cancelled")
+    })
+    /// The leader's quorum confirmations of its read index, shared by concurrent callers.
+    let leadershipConfirmations = SharedRounds<UInt64, ReplicatedStateError>(cancelled: {
+        ReplicatedStateError(.unavailable, "stopped waiting for a quorum to confirm the leader: the request was cancelled")
+    })
     /// Opened once the node learns it was removed (it then stops after a linger).
     let removalNoticed = Latch()
     /// Opened once a live member performs every role of `cluster.bootstrapNeeds` (at once

@@ -15,7 +15,7 @@ import Testing
         let lift = TargetLift()
         let running = try await RunningNode.start(setup.configuration, components: { context in
             var components = try await NodeComponents.embedded(context)
-            components.consensus = LiftedTargetConsensus(components.consensus, lift: lift)
+            components.consensus = InterposedConsensus(components.consensus, catchUpTarget: { max($0, lift.value) })
             return components
         })
         let client = HTTPClient()
@@ -114,34 +114,4 @@ final class TargetLift: Sendable {
 
     func set(_ value: UInt64) { target.withLock { $0 = value } }
     var value: UInt64 { target.withLock { $0 } }
-}
-
-/// The embedded engine, except that the index `/readyz?sync` waits for is at least ``TargetLift``'s:
-/// as on a member that heard the leader commit entries it has not applied yet.
-final class LiftedTargetConsensus: ConsensusEngine {
-    let inner: any ConsensusEngine
-    let lift: TargetLift
-
-    init(_ inner: any ConsensusEngine, lift: TargetLift) {
-        self.inner = inner
-        self.lift = lift
-    }
-
-    func catchUpTarget() async throws -> UInt64 { max(try await inner.catchUpTarget(), lift.value) }
-
-    var localID: NodeID { inner.localID }
-    var status: ConsensusStatus { inner.status }
-    func bootstrap(voters: [NodeID]) async throws { try await inner.bootstrap(voters: voters) }
-    func settleExistingState(within timeout: Duration) async { await inner.settleExistingState(within: timeout) }
-    func propose(_ data: [UInt8]) async throws -> UInt64 { try await inner.propose(data) }
-    func addLearner(_ id: NodeID) async throws { try await inner.addLearner(id) }
-    func promote(_ id: NodeID) async throws { try await inner.promote(id) }
-    func removeMember(_ id: NodeID) async throws { try await inner.removeMember(id) }
-    func confirmLeadership() async throws { try await inner.confirmLeadership() }
-    func transferLeadership(to target: NodeID?) async throws -> NodeID { try await inner.transferLeadership(to: target) }
-    func leadershipChanges() -> AsyncStream<ConsensusLeadership> { inner.leadershipChanges() }
-    func shutdown(transferLeadership: Bool) async { await inner.shutdown(transferLeadership: transferLeadership) }
-    var internodeCounters: InternodeCounters? { inner.internodeCounters }
-    var externalState: ExternalStateStatus? { inner.externalState }
-    func readExternalMembership() async -> Bool? { await inner.readExternalMembership() }
 }

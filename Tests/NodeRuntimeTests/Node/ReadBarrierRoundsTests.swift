@@ -16,7 +16,7 @@ import Testing
         let gate = ConfirmationGate()
         let running = try await RunningNode.start(setup.configuration, components: { context in
             var components = try await NodeComponents.embedded(context)
-            components.consensus = GatedConfirmationConsensus(components.consensus, gate: gate)
+            components.consensus = InterposedConsensus(components.consensus, beforeConfirmingLeadership: { await gate.pass() })
             return components
         })
         let node = running.node
@@ -85,36 +85,4 @@ final class ConfirmationGate: Sendable {
             if through { continuation.resume() }
         }
     }
-}
-
-/// The embedded engine, with its read-index rounds going through a ``ConfirmationGate``.
-final class GatedConfirmationConsensus: ConsensusEngine {
-    let inner: any ConsensusEngine
-    let gate: ConfirmationGate
-
-    init(_ inner: any ConsensusEngine, gate: ConfirmationGate) {
-        self.inner = inner
-        self.gate = gate
-    }
-
-    func confirmLeadership() async throws {
-        await gate.pass()
-        try await inner.confirmLeadership()
-    }
-
-    var localID: NodeID { inner.localID }
-    var status: ConsensusStatus { inner.status }
-    func bootstrap(voters: [NodeID]) async throws { try await inner.bootstrap(voters: voters) }
-    func settleExistingState(within timeout: Duration) async { await inner.settleExistingState(within: timeout) }
-    func propose(_ data: [UInt8]) async throws -> UInt64 { try await inner.propose(data) }
-    func addLearner(_ id: NodeID) async throws { try await inner.addLearner(id) }
-    func promote(_ id: NodeID) async throws { try await inner.promote(id) }
-    func removeMember(_ id: NodeID) async throws { try await inner.removeMember(id) }
-    func catchUpTarget() async throws -> UInt64 { try await inner.catchUpTarget() }
-    func transferLeadership(to target: NodeID?) async throws -> NodeID { try await inner.transferLeadership(to: target) }
-    func leadershipChanges() -> AsyncStream<ConsensusLeadership> { inner.leadershipChanges() }
-    func shutdown(transferLeadership: Bool) async { await inner.shutdown(transferLeadership: transferLeadership) }
-    var internodeCounters: InternodeCounters? { inner.internodeCounters }
-    var externalState: ExternalStateStatus? { inner.externalState }
-    func readExternalMembership() async -> Bool? { await inner.readExternalMembership() }
 }

@@ -65,18 +65,9 @@ extension NodeProcessTests {
                 #expect(FileManager.default.fileExists(atPath: cluster.dataDirectory(for: target.nodeID) + "/removed.json"))
                 #expect(await leader.memberIDs() == remaining.map(\.nodeID).sorted())
 
-                // Without -join it refuses to run.
-                let refused = try cluster.restart(target, flags: [])
-                #expect(try await refused.process.waitForExit(timeout: .seconds(30)) == 1)
-                #expect(refused.process.output.contains("was removed from its cluster"), Comment(rawValue: refused.process.output))
-
-                // With -join it joins as a new member.
-                let others = ports.enumerated().filter { "\($0.offset + 1)" != target.nodeID }.map(\.element)
-                let again = try cluster.restart(target, flags: ["-join", DiscodCluster.joinList(others)])
+                // Without -join it refuses to run; with -join it joins as a new member.
+                let again = try await NodeTests.refusesWithoutJoinThenRejoins(target, in: cluster, ports: ports, remaining: remaining)
                 let all = remaining + [again]
-                try await NodeTests.eventually("node \(target.nodeID) to vote again", all) {
-                    await NodeTests.voterIDs(remaining[0]) == ["1", "2", "3"]
-                }
                 try await NodeTests.waitForEvents([#"{"test":"etcd-removed-stopped","n":1}"#], on: all)
                 #expect((try await again.status())["removed"]?.boolValue == false)
                 #expect(!FileManager.default.fileExists(atPath: cluster.dataDirectory(for: target.nodeID) + "/removed.json"))

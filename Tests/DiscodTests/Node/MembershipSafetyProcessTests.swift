@@ -100,18 +100,9 @@ extension NodeProcessTests {
                 let remaining = followers.count > 1 ? [leader, followers[1]] : [leader]
                 try await NodeTests.append(#"{"test":"removed","n":1}"#, via: remaining[1], others: remaining)
 
-                // Without -join it refuses to run.
-                let refused = try cluster.restart(target, flags: [])
-                #expect(try await refused.process.waitForExit(timeout: .seconds(30)) == 1)
-                #expect(refused.process.output.contains("was removed from its cluster"), Comment(rawValue: refused.process.output))
-
-                // With -join it sets its old state aside and joins as a new member.
-                let others = ports.enumerated().filter { "\($0.offset + 1)" != target.nodeID }.map(\.element)
-                let again = try cluster.restart(target, flags: ["-join", DiscodCluster.joinList(others)])
+                // Without -join it refuses to run; with -join it joins as a new member.
+                let again = try await NodeTests.refusesWithoutJoinThenRejoins(target, in: cluster, ports: ports, remaining: remaining)
                 let all = remaining + [again]
-                try await NodeTests.eventually("node \(target.nodeID) to vote again", all) {
-                    await NodeTests.voterIDs(remaining[0]) == ["1", "2", "3"]
-                }
                 if engine == .raft {  // Raft sets its old log aside; with etcd the node holds no log
                     #expect(FileManager.default.fileExists(atPath: cluster.dataDirectory(for: target.nodeID) + "/raft.removed"))
                 }

@@ -174,3 +174,23 @@ extension NodeTests {
         return (found, others)
     }
 }
+
+// MARK: - A removed node at its next starts
+
+extension NodeTests {
+    /// `target` (stopped after it learned its removal; one of the seed cluster started on `ports`,
+    /// IDs 1, 2, 3) refuses to start again without `-join`, and with `-join` to the others
+    /// becomes a voter again beside `remaining`; returns it running.
+    static func refusesWithoutJoinThenRejoins(_ target: DiscodProcess, in cluster: DiscodCluster, ports: [NodePorts],
+                                              remaining: [DiscodProcess]) async throws -> DiscodProcess {
+        let refused = try cluster.restart(target, flags: [])
+        #expect(try await refused.process.waitForExit(timeout: .seconds(30)) == 1)
+        #expect(refused.process.output.contains("was removed from its cluster"), Comment(rawValue: refused.process.output))
+        let others = ports.enumerated().filter { "\($0.offset + 1)" != target.nodeID }.map(\.element)
+        let again = try cluster.restart(target, flags: ["-join", DiscodCluster.joinList(others)])
+        try await eventually("node \(target.nodeID) to vote again", remaining + [again]) {
+            await voterIDs(remaining[0]) == ["1", "2", "3"]
+        }
+        return again
+    }
+}

@@ -50,7 +50,14 @@ struct SidecarKeyStalenessProcessTests {
                     if moved?.status == 200 { return true }
                     return (try? await target.request("GET", "/leader"))?.json?["id"]?.stringValue == target.nodeID
                 }
-                leader = try await DiscodCluster.waitForLeader(nodes)
+                // Every node names the new leader (a node's view may lag the transfer).
+                try await DiscodCluster.waitUntil("every node to name \(target.nodeID) the leader", watching: nodes) {
+                    for node in nodes where (try? await node.request("GET", "/leader"))?.json?["id"]?.stringValue != target.nodeID {
+                        return false
+                    }
+                    return true
+                }
+                leader = target.nodeID
             }
             try #require(leader != nodes[hot].nodeID, "the hot replica \(nodes[hot].nodeID) still leads")
             let leaderNode = try #require(nodes.first { $0.nodeID == leader })

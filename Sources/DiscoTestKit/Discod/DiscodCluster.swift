@@ -152,10 +152,36 @@ public final class DiscodCluster: Sendable {
         }
     }
 
-    /// The tail of every node's output with its exit status, for failure messages.
+    /// The tail of every node's output with its exit status, for failure messages. An output
+    /// longer than the tail is also written whole to a file outside the cluster's root (which
+    /// ``shutdown()`` removes), and the message names it.
     public static func logs(_ nodes: [DiscodProcess]) -> String {
-        nodes.map { "--- node \($0.nodeID) (exit \($0.process.exitStatus.map(String.init) ?? "running")):\n\($0.process.output.suffix(5000))" }
-            .joined(separator: "\n")
+        let tail = 5000
+        var directory: String?
+        return nodes.enumerated().map { position, node in
+            let output = node.process.output
+            var header = "--- node \(node.nodeID) (exit \(node.process.exitStatus.map(String.init) ?? "running"))"
+            if output.count > tail {
+                if directory == nil { directory = NSTemporaryDirectory() + "disco-failure-logs-\(UUID().uuidString.prefix(8))" }
+                if let directory, let path = writeWholeOutput(output, name: "\(position)-node-\(node.nodeID)", in: directory) {
+                    header += ", the last \(tail) characters; whole output in \(path)"
+                }
+            }
+            return "\(header):\n\(output.suffix(tail))"
+        }
+        .joined(separator: "\n")
+    }
+
+    /// Writes `output` to `directory/name.log`; `nil` when it cannot (the tail still shows).
+    static func writeWholeOutput(_ output: String, name: String, in directory: String) -> String? {
+        let path = directory + "/\(name).log"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try output.write(toFile: path, atomically: true, encoding: .utf8)
+            return path
+        } catch {
+            return nil
+        }
     }
 
     /// Kills every process started and removes the data directories.

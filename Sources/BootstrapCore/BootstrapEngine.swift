@@ -174,7 +174,12 @@ public struct BootstrapEngine: Sendable {
         case .failure(let failure):
             return [.log("bootstrap: discovery failed: \(failure.message) (will retry)"), .scheduleRound(after: nextInterval())]
         case .success(let found):
-            targets = Array(Set(found.map(\.withoutScheme)).subtracting(settings.selfAddresses.map(\.withoutScheme))).sorted()
+            // The voters heard of count as targets too, at their latest addresses: a node whose
+            // discovery names only stale addresses (its -join list from before a peer moved) would
+            // otherwise, once its promise is released, reach nobody, and a cluster formed without
+            // it never notifies it (finished nodes do not notify), so it would never join.
+            let found = Set(found.map(\.withoutScheme)).union(knownAddresses())
+            targets = Array(found.subtracting(settings.selfAddresses.map(\.withoutScheme))).sorted()
             if targets.isEmpty {
                 // Nobody else to notify: the round is complete as it is (with -bootstrap-expect 1
                 // and only this node discovered, no notify round would ever complete).
@@ -270,6 +275,12 @@ public struct BootstrapEngine: Sendable {
             // Second-hand news counts briefly, until heard first-hand.
             known[peer.id] = Known(peer: peer, heardRound: round - settings.freshRounds + 1)
         }
+    }
+
+    /// The API addresses of every voter this node has heard of, each as last heard (an address
+    /// that does not parse is skipped; the peer is still counted by ID).
+    func knownAddresses() -> [PeerAddress] {
+        known.values.compactMap { try? PeerAddress(parsing: $0.peer.apiAddress).withoutScheme }
     }
 
     /// Voters heard from recently, this node included, sorted by ID.

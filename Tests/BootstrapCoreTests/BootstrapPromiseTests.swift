@@ -46,6 +46,26 @@ import Testing
         #expect(node.roundTimerFired(now: .seconds(2)).contains(.askStatus(proposal.id, proposer: moved)))
     }
 
+    /// Released by its proposer, a node whose discovery names only stale addresses (the
+    /// proposer's old one, a peer gone) tries the voters it heard of at their latest addresses:
+    /// the proposer and a smaller ID formed a cluster meanwhile and, finished, never notify it
+    /// again, so joining only its discovered targets it would wait forever.
+    @Test func aReleasedNodeJoinsThroughThePeersItHeardOf() {
+        var node = promised()
+        _ = node.start(now: .zero)
+        let moved = Self.peer("a", api: "a-moved:4001")
+        _ = node.handleNotify(NotifyRequest(sender: moved, cluster: "disco", expect: 3, known: []), now: .seconds(1))
+        _ = node.handleNotify(NotifyRequest(sender: Self.peer("0"), cluster: "disco", expect: 3, known: [moved]), now: .seconds(1))
+        #expect(node.roundTimerFired(now: .seconds(2)).contains(.askStatus(proposal.id, proposer: moved)))
+        _ = node.statusAnswered(proposal.id, status: .abandoned, now: .seconds(3))
+        #expect(node.roundTimerFired(now: .seconds(4)) == [.lookup])
+        let stale = [PeerAddress(host: "a", port: 4001), PeerAddress(host: "relay", port: 4001)]
+        let effects = node.lookupCompleted(.success(stale), now: .seconds(5))
+        let heard = [PeerAddress(host: "0", port: 4001), PeerAddress(host: "a-moved", port: 4001)]
+        #expect(effects == [.join((stale + heard).sorted())], "joins only where discovery points: \(effects)")
+        #expect(node.joinCompleted(.joined, now: .seconds(6)).last == .finished(.joined))
+    }
+
     /// Unanswered until the timeout, the promise is kept (the proposer may have bootstrapped
     /// with it) and named, with where the proposer was asked.
     @Test func aPromisedNodeKeepsAndNamesItsPromiseAtTheTimeout() {

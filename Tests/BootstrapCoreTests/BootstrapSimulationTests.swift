@@ -12,7 +12,9 @@ import DiscoTestKit
         let expect: Int
         let nonVoters: Int
         let loss: Double
-        var description: String { "\(nodes) nodes, expect \(expect), \(nonVoters) non-voters, loss \(loss)" }
+        /// Nodes that discover only themselves (``BootstrapSimulation/Options/blindNodes``).
+        var blind = 0
+        var description: String { "\(nodes) nodes, expect \(expect), \(nonVoters) non-voters, loss \(loss), \(blind) blind" }
     }
 
     static let scenarios = [
@@ -22,6 +24,10 @@ import DiscoTestKit
         Scenario(nodes: 7, expect: 3, nonVoters: 0, loss: 0.2),
         Scenario(nodes: 6, expect: 5, nonVoters: 1, loss: 0.1),
         Scenario(nodes: 4, expect: 1, nonVoters: 0, loss: 0.1),
+        // Left out of the initial voters, a node that discovers nobody joins through the nodes
+        // that notified it: finished nodes never notify it again.
+        Scenario(nodes: 4, expect: 3, nonVoters: 0, loss: 0.1, blind: 1),
+        Scenario(nodes: 5, expect: 3, nonVoters: 0, loss: 0, blind: 2),
     ]
 
     /// 200 seeds per scenario; `DISCO_BOOTSTRAP_SEEDS=first..<end` sweeps others (e.g. in release builds).
@@ -41,6 +47,7 @@ import DiscoTestKit
             options.expect = scenario.expect
             options.nonVoters = scenario.nonVoters
             options.lossRate = scenario.loss
+            options.blindNodes = scenario.blind
             let (violations, trace) = await CPUBoundWork.run { [options] in
                 var simulation = BootstrapSimulation(seed: seed, options: options)
                 let violations = simulation.run()

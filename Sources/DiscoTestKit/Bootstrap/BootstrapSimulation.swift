@@ -13,6 +13,9 @@ public struct BootstrapSimulation {
         public var expect = 3
         public var nonVoters = 0
         public var lossRate = 0.0
+        /// The last this many nodes discover only themselves (a `-join` list of dead addresses):
+        /// they hear of the others only from the others' notifies. They start first.
+        public var blindNodes = 0
         public var minDelay: Duration = .milliseconds(1)
         public var maxDelay: Duration = .milliseconds(30)
         /// Nodes start at random times in `0...startSpread`.
@@ -73,7 +76,10 @@ public struct BootstrapSimulation {
                                                     selfAddresses: [addresses[index]])
             settings.timeout = nil
             nodes.append(Node(engine: BootstrapEngine(settings: settings, seed: random.next()), peer: peer))
-            queue.schedule(.start(index), at: .nanoseconds(Int64.random(in: 0...options.startSpread.nanoseconds, using: &random)))
+            let spread = Int64.random(in: 0...options.startSpread.nanoseconds, using: &random)
+            // Blind nodes start first: one started after the others formed the cluster would
+            // have nobody to hear of, and nothing could ever tell it where the cluster is.
+            queue.schedule(.start(index), at: index >= options.nodes - options.blindNodes ? .zero : .nanoseconds(spread))
         }
         self.targets = addresses
     }
@@ -120,7 +126,8 @@ public struct BootstrapSimulation {
         case .round(let node):
             apply(node, nodes[node].engine.roundTimerFired(now: now))
         case .lookupDone(let node):
-            apply(node, nodes[node].engine.lookupCompleted(.success(targets), now: now))
+            let found = node >= options.nodes - options.blindNodes ? [targets[node]] : targets
+            apply(node, nodes[node].engine.lookupCompleted(.success(found), now: now))
         case .joinDone(let node, let cluster):
             if let cluster { join(node, cluster: cluster) }
             apply(node, nodes[node].engine.joinCompleted(cluster == nil ? .noCluster : .joined, now: now))

@@ -174,7 +174,7 @@ public struct BootstrapEngine: Sendable {
         case .failure(let failure):
             return [.log("bootstrap: discovery failed: \(failure.message) (will retry)"), .scheduleRound(after: nextInterval())]
         case .success(let found):
-            // The voters heard of count as targets too, at their latest addresses: a node whose
+            // The peers heard of count as targets too, at their latest addresses: a node whose
             // discovery names only stale addresses (its -join list from before a peer moved) would
             // otherwise, once its promise is released, reach nobody, and a cluster formed without
             // it never notifies it (finished nodes do not notify), so it would never join.
@@ -277,7 +277,7 @@ public struct BootstrapEngine: Sendable {
         }
     }
 
-    /// The API addresses of every voter this node has heard of, each as last heard (an address
+    /// The API addresses of every peer this node has heard of (voters and not), each as last heard (an address
     /// that does not parse is skipped; the peer is still counted by ID).
     func knownAddresses() -> [PeerAddress] {
         known.values.compactMap { try? PeerAddress(parsing: $0.peer.apiAddress).withoutScheme }

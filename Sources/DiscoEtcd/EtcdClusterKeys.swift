@@ -117,40 +117,13 @@ struct EtcdSnapshotValue: Sendable, Hashable {
 
 // MARK: - Cluster identity
 
-/// One incarnation of the cluster under a key: the `cluster` key's create revision (the epoch
-/// every write compares) and the random `id` its bootstrap wrote there. A cluster bootstrapped
-/// again under the same key (etcd lost its data, or the keys were deleted) has another `id`,
-/// and almost always another revision.
-public struct EtcdClusterIdentity: Sendable, Hashable, CustomStringConvertible {
-    /// The `cluster` key's create revision.
-    public var revision: Int64
-    /// The `id` in the `cluster` key's value (nil when the value holds none).
-    public var id: String?
-
-    public init(revision: Int64, id: String?) {
-        self.revision = revision
-        self.id = id
-    }
-
-    /// The identity of the `cluster` key as etcd holds it.
-    public init(_ kv: EtcdKeyValue) {
+extension ExternalClusterIdentity {
+    /// The identity of the `cluster` key as etcd holds it: its create revision (the epoch every
+    /// write compares) and the random `id` its bootstrap wrote there (nil when the value holds
+    /// none). A cluster bootstrapped again under the same key (etcd lost its data, or the keys
+    /// were deleted) has another `id`, and almost always another revision.
+    public init(clusterRecord kv: EtcdKeyValue) {
         let object = (try? JSONSerialization.jsonObject(with: Data(kv.value))) as? [String: Any]
         self.init(revision: kv.createRevision, id: object?["id"] as? String)
-    }
-
-    public var description: String { "created at etcd revision \(revision)" + (id.map { ", id \($0)" } ?? "") }
-}
-
-/// What etcd holds under a cluster's key at one revision, read from etcd at once
-/// (``EtcdConsensusLog/readClusterMembership()``).
-public struct EtcdMembershipReading: Sendable, Hashable {
-    /// The cluster there (nil: etcd holds none under the key).
-    public var cluster: EtcdClusterIdentity?
-    /// Whether its configuration names this node.
-    public var namesThisNode: Bool
-
-    public init(cluster: EtcdClusterIdentity?, namesThisNode: Bool) {
-        self.cluster = cluster
-        self.namesThisNode = namesThisNode
     }
 }

@@ -243,7 +243,7 @@ extension EtcdConsensusLog {
             if key == keys.cluster {
                 guard kv.createRevision >= state.clusterRevision ?? 0 else { return }
                 state.clusterRevision = kv.createRevision
-                state.clusterIdentity = EtcdClusterIdentity(kv)
+                state.clusterIdentity = ExternalClusterIdentity(clusterRecord: kv)
                 noteEpoch(kv.createRevision, in: &state)
             } else if key == keys.config, kv.modRevision >= state.configModRevision, let config = EtcdMembershipConfig(bytes: kv.value) {
                 state.config = config

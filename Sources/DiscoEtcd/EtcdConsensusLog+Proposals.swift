@@ -185,7 +185,7 @@ extension EtcdConsensusLog {
         state.withLock { state in
             if state.clusterRevision == nil {
                 state.clusterRevision = result.revision
-                state.clusterIdentity = EtcdClusterIdentity(revision: result.revision, id: id)
+                state.clusterIdentity = ExternalClusterIdentity(revision: result.revision, id: id)
             }
             if state.seqModRevision == 0 { state.seqModRevision = result.revision }
             if state.configModRevision == 0 {
@@ -281,17 +281,17 @@ extension EtcdConsensusLog {
     /// The cluster under the prefix and whether its configuration names this node, read from
     /// etcd now (linearizable), both as of one revision: nil when etcd could not be read (or its
     /// configuration not parsed).
-    public func readClusterMembership() async -> EtcdMembershipReading? {
+    public func readClusterMembership() async -> ExternalMembershipReading? {
         do throws(EtcdError) {
             let clusterRange = try await client.range(keys.cluster, prefix: false)
             guard let cluster = clusterRange.kvs.first, cluster.createRevision > 0 else {
-                return EtcdMembershipReading(cluster: nil, namesThisNode: false)
+                return ExternalMembershipReading(cluster: nil, namesThisNode: false)
             }
-            let identity = EtcdClusterIdentity(cluster)
+            let identity = ExternalClusterIdentity(clusterRecord: cluster)
             let configRange = try await client.range(keys.config, prefix: false, revision: clusterRange.revision)
-            guard let record = configRange.kvs.first else { return EtcdMembershipReading(cluster: identity, namesThisNode: false) }
+            guard let record = configRange.kvs.first else { return ExternalMembershipReading(cluster: identity, namesThisNode: false) }
             guard let config = EtcdMembershipConfig(bytes: record.value) else { return nil }
-            return EtcdMembershipReading(cluster: identity, namesThisNode: config.members.contains(localID))
+            return ExternalMembershipReading(cluster: identity, namesThisNode: config.members.contains(localID))
         } catch {
             noteError(error)
             return nil
@@ -317,7 +317,7 @@ extension EtcdConsensusLog {
         state.withLock { state in
             guard state.clusterRevision == nil else { return }
             state.clusterRevision = record.createRevision
-            state.clusterIdentity = EtcdClusterIdentity(record)
+            state.clusterIdentity = ExternalClusterIdentity(clusterRecord: record)
         }
         return true
     }

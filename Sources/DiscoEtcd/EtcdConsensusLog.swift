@@ -73,7 +73,7 @@ public final class EtcdConsensusLog: Sendable {
         /// Whether etcd holds a cluster under the key.
         public var initialized: Bool
         /// The cluster under the key as this engine last read it (nil: none, or not read yet).
-        public var cluster: EtcdClusterIdentity?
+        public var cluster: ExternalClusterIdentity?
         /// Whether the engine has read the state under the key at least once since it started:
         /// until then ``initialized`` and ``config`` say nothing about etcd.
         public var synced: Bool
@@ -206,7 +206,7 @@ struct EngineState {
     var synced = false
     var clusterRevision: Int64?
     /// The `cluster` key's identity (its create revision is ``clusterRevision``).
-    var clusterIdentity: EtcdClusterIdentity?
+    var clusterIdentity: ExternalClusterIdentity?
     /// The create revision of the cluster this node became a member of (the epoch its state is of).
     var epoch: Int64?
     var config = EtcdMembershipConfig()

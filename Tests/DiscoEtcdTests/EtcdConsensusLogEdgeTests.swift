@@ -105,9 +105,7 @@ import Testing
                 try await waitUntil("node 1 to lead") { node.log.status.isLeader }
                 for number in 1...3 { _ = try await node.log.propose(Array("old \(number)".utf8)) }
                 try await client.delete(keys.root, prefix: true)
-                let other = EtcdConsensusLog(configuration: .init(localID: "9", keys: keys), client: client,
-                                             applier: .init(apply: { _, _, _ in }, snapshot: { [] }, restore: { _ in }))
-                try await other.bootstrap(voters: ["1"])
+                try await bootstrapAnotherCluster(keys: keys, client: client, voters: ["1"])
                 try await waitUntil("node 1 to lead the new cluster or report the old one gone", timeout: .seconds(20)) {
                     node.log.status.isLeader || node.log.status.failure != nil
                 }
@@ -134,18 +132,16 @@ import Testing
             try await node.stopping {
                 try await watcher.stopping {
                     try await node.log.bootstrap(voters: ["1"])
-                    let stored = EtcdClusterIdentity(try #require(try await client.get(keys.cluster)))
+                    let stored = ExternalClusterIdentity(clusterRecord: try #require(try await client.get(keys.cluster)))
                     #expect(stored.id != nil)
                     #expect(node.log.status.cluster == stored, "the bootstrapper knows what it wrote")
                     try await waitUntil("the watching node to see the cluster") { watcher.log.status.cluster == stored }
-                    #expect(await node.log.readClusterMembership() == EtcdMembershipReading(cluster: stored, namesThisNode: true))
-                    #expect(await watcher.log.readClusterMembership() == EtcdMembershipReading(cluster: stored, namesThisNode: false))
+                    #expect(await node.log.readClusterMembership() == ExternalMembershipReading(cluster: stored, namesThisNode: true))
+                    #expect(await watcher.log.readClusterMembership() == ExternalMembershipReading(cluster: stored, namesThisNode: false))
 
                     try await client.delete(keys.root, prefix: true)
-                    #expect(await watcher.log.readClusterMembership() == EtcdMembershipReading(cluster: nil, namesThisNode: false))
-                    let other = EtcdConsensusLog(configuration: .init(localID: "9", keys: keys), client: client,
-                                                 applier: .init(apply: { _, _, _ in }, snapshot: { [] }, restore: { _ in }))
-                    try await other.bootstrap(voters: ["2"])
+                    #expect(await watcher.log.readClusterMembership() == ExternalMembershipReading(cluster: nil, namesThisNode: false))
+                    try await bootstrapAnotherCluster(keys: keys, client: client, voters: ["2"])
                     let again = try #require(await watcher.log.readClusterMembership())
                     #expect(again.namesThisNode)
                     let created = try #require(again.cluster)

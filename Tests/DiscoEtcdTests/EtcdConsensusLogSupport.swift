@@ -102,3 +102,11 @@ final class AppliedEntries: Sendable {
 
 /// A fresh key for one test's cluster.
 func freshDiscoKey() -> String { "disco-\(UUID().uuidString.prefix(8))" }
+
+/// Bootstraps a cluster of `voters` under `keys` from a bare log (node "9", applying nothing), as
+/// another cluster created under a key after the first one's keys were deleted.
+func bootstrapAnotherCluster(keys: EtcdClusterKeys, client: EtcdClient, voters: [NodeID]) async throws {
+    let other = EtcdConsensusLog(configuration: .init(localID: "9", keys: keys), client: client,
+                                 applier: .init(apply: { _, _, _ in }, snapshot: { [] }, restore: { _ in }))
+    try await other.bootstrap(voters: voters)
+}

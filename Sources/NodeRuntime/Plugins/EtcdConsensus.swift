@@ -47,19 +47,12 @@ public final class EtcdConsensus: ConsensusEngine {
     public var externalState: ExternalStateStatus? {
         let etcd = log.status
         return ExternalStateStatus(system: "etcd", endpoints: log.client.gateway.endpoints, key: log.configuration.keys.root,
-                                   lastError: etcd.lastError, failedReads: etcd.failedReads, cluster: etcd.cluster.map(Self.identity))
+                                   lastError: etcd.lastError, failedReads: etcd.failedReads, cluster: etcd.cluster)
     }
 
     public func readExternalMembership() async -> Bool? { await log.readMembership() }
 
-    public func readExternalCluster() async -> ExternalMembershipReading? {
-        await log.readClusterMembership().map { ExternalMembershipReading(cluster: $0.cluster.map(Self.identity), namesThisNode: $0.namesThisNode) }
-    }
-
-    /// The node's view of the `cluster` key's identity.
-    static func identity(_ cluster: EtcdClusterIdentity) -> ExternalClusterIdentity {
-        ExternalClusterIdentity(revision: cluster.revision, id: cluster.id)
-    }
+    public func readExternalCluster() async -> ExternalMembershipReading? { await log.readClusterMembership() }
 
     public func bootstrap(voters: [NodeID]) async throws {
         try await mapping { () async throws(EtcdConsensusError) in try await log.bootstrap(voters: voters) }

@@ -207,6 +207,9 @@ extension ReverseProxy {
             let response = ProxyErrorResponse.upstreamFailure(error, upstream: endpoint.name, address: endpoint.address)
             metrics.request(route: route.name, method: method, status: response.status)
             reply.respond(response)
+        case .interim:
+            // Not asked for (`reportingInterim`): never comes.
+            break
         }
     }
 

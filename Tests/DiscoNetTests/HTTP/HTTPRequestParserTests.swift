@@ -108,7 +108,7 @@ struct HTTPResponseParserTests {
         #expect(untilClose.1 == Array("abc".utf8) && untilClose.2)
     }
 
-    @Test func interimResponsesAreSkippedAndHeadHasNoBody() throws {
+    @Test func interimResponsesComeBeforeTheFinalHeadAndHeadHasNoBody() throws {
         let skipped = try parse("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n")
         #expect(skipped.0?.status == 204 && skipped.2)
         let head = try parse("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n", method: "HEAD")

@@ -17,6 +17,10 @@ extension HTTPClient {
         /// response head arrived: the upstream connection was closed (never pooled) and the
         /// request is not answered. (nginx logs such a request with status 499.)
         case abandoned
+        /// An interim (1xx) response arrived (only when asked for with `reportingInterim`): the
+        /// exchange goes on, and the completion runs again, with the next interim response or
+        /// with how the exchange ended.
+        case interim(HTTPInterimResponse)
     }
 
     /// Sends `request` on an idle pooled connection that lives on `loop`, **without a task**:
@@ -32,14 +36,20 @@ extension HTTPClient {
     /// With `relay`, a response that arrives whole and simple (see ``HTTPRelayedResponse``)
     /// comes back as `.relayed`, its fields already filtered and encoded, without the general
     /// parser (not for HEAD, whose response has no body to check the length against).
+    ///
+    /// With `reportingInterim`, each interim (1xx) response is passed to `completion` as
+    /// `.interim` as soon as it is parsed, in order, before the completion runs with how the
+    /// exchange ended; without it they are skipped. (``HTTPClientRequest/onInterim`` is not
+    /// called here.)
     public func executeInline(
         _ request: HTTPClientRequest, timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil,
-        completion: @escaping (InlineOutcome) -> Void
+        reportingInterim: Bool = false, completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
         guard request.bodyStream == nil, loop.inLoop, let url = try? request.parsedURL() else { return false }
         return executeInline(method: request.method, key: url.origin, authority: url.authority,
                              writeHead: { $0.append(contentsOf: HTTPClientExchange.encode(request, url: url)) },
-                             timeout: timeout, on: loop, relay: relay, reply: nil, completion: completion)
+                             timeout: timeout, on: loop, relay: relay, reportingInterim: reportingInterim, reply: nil,
+                             completion: completion)
     }
 
     /// The same for a request to `target` on `origin` that has no body, its header fields written
@@ -56,8 +66,8 @@ extension HTTPClient {
     /// not pooled) and `completion` gets `.abandoned`. Watching costs nothing per request.
     public func executeInline(
         method: String, origin: HTTPOrigin, target: UnsafeBufferPointer<UInt8>, fieldsSize: Int, encodeFields: (inout [UInt8]) -> Void,
-        timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, cancelledWith reply: HTTPInlineReply? = nil,
-        completion: @escaping (InlineOutcome) -> Void
+        timeout: Duration? = nil, on loop: EventLoop, relay: HTTPRelayFilter? = nil, reportingInterim: Bool = false,
+        cancelledWith reply: HTTPInlineReply? = nil, completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
         guard loop.inLoop, target.first == UInt8(ascii: "/"), !Self.holdsSpaceOrControl(target) else {
             return false
@@ -71,7 +81,7 @@ extension HTTPClient {
             encodeFields(&head)
             if HTTPClientExchange.sendsEmptyLength(method) { head.appendUTF8("Content-Length: 0\r\n" as StaticString) }
             head.appendUTF8("\r\n" as StaticString)
-        }, timeout: timeout, on: loop, relay: relay, reply: reply, completion: completion)
+        }, timeout: timeout, on: loop, relay: relay, reportingInterim: reportingInterim, reply: reply, completion: completion)
     }
 
     /// Whether `bytes` hold a space, a control character or DEL (an index loop: the generic
@@ -86,13 +96,13 @@ extension HTTPClient {
     /// inline request left (reused with its storage) or a new one.
     private func executeInline(
         method: String, key: String, authority: String, writeHead: (inout [UInt8]) -> Void, timeout: Duration?, on loop: EventLoop,
-        relay: HTTPRelayFilter?, reply: HTTPInlineReply?, completion: @escaping (InlineOutcome) -> Void
+        relay: HTTPRelayFilter?, reportingInterim: Bool, reply: HTTPInlineReply?, completion: @escaping (InlineOutcome) -> Void
     ) -> Bool {
         guard let (connection, spare) = pool.takeIdleWithSpare(key, on: loop) else { return false }
         let exchange = (spare as? InlineClientExchange) ?? InlineClientExchange(client: self)
         exchange.begin(connection: connection, key: key, authority: authority, method: method,
                        limit: timeout ?? configuration.requestTimeout, relay: method == "HEAD" || method == "CONNECT" ? nil : relay,
-                       completion: completion, writeHead: writeHead)
+                       reportingInterim: reportingInterim, completion: completion, writeHead: writeHead)
         reply?.watchDeparture(exchange, token: exchange.generation)
         exchange.start()
         return true
@@ -121,6 +131,8 @@ private final class InlineClientExchange: HTTPClientDepartureObserver, @unchecke
     @exclusivity(unchecked) private var head: [UInt8] = []
     @exclusivity(unchecked) private var limit: Duration = .zero
     @exclusivity(unchecked) private var relay: HTTPRelayFilter?
+    /// Whether interim (1xx) responses are passed to the completion.
+    @exclusivity(unchecked) private var reportsInterim = false
     @exclusivity(unchecked) private var completion: ((HTTPClient.InlineOutcome) -> Void)?
     /// The general response parser, made only when the response is not relayed.
     @exclusivity(unchecked) private var reader: HTTPClientResponseReader?
@@ -136,7 +148,7 @@ private final class InlineClientExchange: HTTPClientDepartureObserver, @unchecke
 
     /// Sets up an exchange on `connection`; `writeHead` writes the request into the (emptied) buffer.
     func begin(connection: TCPConnection, key: String, authority: String, method: String, limit: Duration, relay: HTTPRelayFilter?,
-               completion: @escaping (HTTPClient.InlineOutcome) -> Void, writeHead: (inout [UInt8]) -> Void) {
+               reportingInterim: Bool, completion: @escaping (HTTPClient.InlineOutcome) -> Void, writeHead: (inout [UInt8]) -> Void) {
         self.connection = connection
         generation &+= 1
         // A reused exchange usually serves the same origin again, given the same strings: an
@@ -147,6 +159,7 @@ private final class InlineClientExchange: HTTPClientDepartureObserver, @unchecke
         self.method = method
         self.limit = limit
         self.relay = relay
+        reportsInterim = reportingInterim
         self.completion = completion
         reader = nil
         written = false
@@ -199,14 +212,22 @@ private final class InlineClientExchange: HTTPClientDepartureObserver, @unchecke
                     return
                 }
                 var reader = self.reader.take() ?? self.makeReader()
-                let parsed = Result { try reader.receive(bytes) }
+                var parsed = Result { try reader.receive(bytes) }
                 // Kept even when it failed: it knows whether response bytes arrived.
                 self.reader = reader
+                // Interim (1xx) responses come first: each is reported as it is found.
+                while case .success(.interim(let head)?) = parsed {
+                    guard self.reportInterim(head) else { return }
+                    parsed = Result { try reader.nextHead() }
+                    self.reader = reader
+                }
                 switch parsed {
-                case .success(let head?):
+                case .success(.final(let head)?):
                     connection.channel.clearDeadline()
                     let started = HTTPClientExchange.Started(head: head, reader: reader, upload: nil)
                     self.finish(.started(self.client.streamingResponse(started, on: connection, key: self.key, host: self.authority)))
+                case .success(.interim?):
+                    return // not left by the loop above
                 case .success(nil):
                     self.readMore()
                 case .failure(let error):
@@ -221,6 +242,14 @@ private final class InlineClientExchange: HTTPClientDepartureObserver, @unchecke
                 self.fail(error)
             }
         }
+    }
+
+    /// Passes an interim response to the completion (when asked to). False when the exchange
+    /// ended meanwhile (the client of the server request it was made for left, inside the
+    /// completion): nothing more is read.
+    private func reportInterim(_ head: HTTPResponseHead) -> Bool {
+        if reportsInterim { completion?(.interim(HTTPInterimResponse(head))) }
+        return completion != nil && connection != nil
     }
 
     /// The response came whole: the connection goes back to the pool with this exchange parked

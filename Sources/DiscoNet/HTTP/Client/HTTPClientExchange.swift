@@ -44,7 +44,15 @@ struct HTTPClientExchange {
             written = true
             if let stream = request.bodyStream { upload = .start(stream, on: connection) }
             while let event = try await reader.next(from: connection, host: host) {
-                if case .head(let head) = event { return Started(head: head, reader: reader, upload: upload) }
+                switch event {
+                case .head(let head):
+                    return Started(head: head, reader: reader, upload: upload)
+                case .interim(let head):
+                    // Handed on now, while the final head is still to come.
+                    if let onInterim = request.onInterim { await onInterim(HTTPInterimResponse(head)) }
+                case .body, .end:
+                    continue
+                }
             }
             throw HTTPClientError(.malformedResponse, host: host, detail: "no response head")
         } catch {

@@ -24,24 +24,42 @@ struct HTTPClientResponseReader: Sendable {
     /// first bytes of the new protocol after a `101`).
     var leftover: [UInt8] { pending }
 
+    /// A head found by inline reading.
+    enum ReceivedHead {
+        /// An interim (1xx) response; the final head is still to come (``nextHead()``).
+        case interim(HTTPResponseHead)
+        /// The response's head; the events after it stay queued for the body.
+        case final(HTTPResponseHead)
+    }
+
     /// Inline reading (no task): takes bytes just read from the connection and returns the
-    /// response head once it is parsed; the events after it stay queued for the body. Nil while
-    /// more bytes are needed.
-    mutating func receive(_ bytes: [UInt8]) throws(HTTPParseError) -> HTTPResponseHead? {
+    /// first head they complete (``nextHead()``). Nil while more bytes are needed.
+    mutating func receive(_ bytes: [UInt8]) throws(HTTPParseError) -> ReceivedHead? {
         receivedBytes = true
         if pending.isEmpty { pending = bytes } else { pending.append(contentsOf: bytes) }
+        return try nextHead()
+    }
+
+    /// The next head in what was received: an interim one (call again for what follows it) or
+    /// the final one. Nil while more bytes are needed.
+    mutating func nextHead() throws(HTTPParseError) -> ReceivedHead? {
         while true {
-            let before = pending.count
-            try parsePending()
             while nextEvent < events.count {
                 let event = events[nextEvent]
                 nextEvent += 1
-                if case .head(let head) = event { return head }
+                switch event {
+                case .head(let head): return .final(head)
+                case .interim(let head): return .interim(head)
+                case .body, .end: continue
+                }
             }
             events.removeAll(keepingCapacity: true)
             nextEvent = 0
-            // A parse may stop after an interim (1xx) response: go on while it makes progress.
-            if pending.isEmpty || pending.count == before { return nil }
+            if pending.isEmpty { return nil }
+            let before = pending.count
+            try parsePending()
+            // Nothing parsed and nothing consumed: the rest of a head is still to come.
+            if events.isEmpty && pending.count == before { return nil }
         }
     }
 
@@ -75,7 +93,7 @@ struct HTTPClientResponseReader: Sendable {
         var trailers: HTTPHeaders?
         for event in events[nextEvent...] {
             switch event {
-            case .head: return nil
+            case .head, .interim: return nil
             case .body(let piece): size += piece.count
             case .end(let fields): trailers = fields
             }
@@ -122,8 +140,17 @@ struct HTTPClientResponseReader: Sendable {
     }
 
     private mutating func parsePending() throws(HTTPParseError) {
-        let consumed = try pending.withUnsafeBufferPointer { buffer throws(HTTPParseError) in
-            try parser.parse(buffer, into: &events)
+        let before = events.count
+        let consumed: Int
+        do {
+            consumed = try pending.withUnsafeBufferPointer { buffer throws(HTTPParseError) in
+                try parser.parse(buffer, into: &events)
+            }
+        } catch {
+            // Interim heads parsed before the error (the one past the limit, say) are handed on
+            // first: the failed parser throws the error again at the next parse.
+            if events[before...].contains(where: { if case .interim = $0 { true } else { false } }) { return }
+            throw error
         }
         if consumed == pending.count {
             pending.removeAll(keepingCapacity: true)

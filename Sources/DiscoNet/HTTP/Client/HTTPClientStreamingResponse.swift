@@ -139,7 +139,7 @@ final class HTTPClientResponseStream: Sendable {
         do {
             while let event = try await reader.next(from: connection, host: host) {
                 switch event {
-                case .head:
+                case .head, .interim:
                     continue
                 case .body(let piece):
                     if piece.isEmpty { continue }

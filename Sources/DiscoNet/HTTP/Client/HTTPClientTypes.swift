@@ -20,6 +20,13 @@ public struct HTTPClientRequest: Sendable {
     public var body: [UInt8]
     /// A body produced while it is sent, with back-pressure (see ``HTTPClientRequestBody``).
     public var bodyStream: HTTPClientRequestBody?
+    /// Called with each interim (1xx) response the server sends before its final one
+    /// (`103 Early Hints`…), in order, as soon as it is parsed: before the final head has
+    /// arrived, and awaited before reading on. Nil: they are skipped. Never `101` (an upgrade's
+    /// answer is the final one); at most ``HTTPResponseParser/maxInterimResponses`` (a server
+    /// that sends more fails the request as malformed). A request is not retried once any
+    /// response byte has arrived, so none is reported twice.
+    public var onInterim: (@Sendable (HTTPInterimResponse) async -> Void)?
 
     /// Where the request goes: a URL as given, or an origin parsed once and a target.
     private enum Location: Sendable {

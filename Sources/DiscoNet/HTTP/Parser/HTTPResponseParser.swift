@@ -8,16 +8,22 @@ public struct HTTPResponseHead: Sendable, Hashable {
     public var headers: HTTPHeaders
 }
 
-/// What the response parser found, in order: a head, body pieces, then the end.
+/// What the response parser found, in order: interim (1xx) heads, the final head, body pieces,
+/// then the end.
 public enum HTTPResponseParserEvent: Sendable, Hashable {
+    /// An interim (1xx) response other than a `101` (`103 Early Hints`, `100 Continue`…), found
+    /// before the final one: it has no body, and the final head is still to come.
+    case interim(HTTPResponseHead)
     case head(HTTPResponseHead)
     case body([UInt8])
     case end(trailers: HTTPHeaders)
 }
 
 /// A pure, incremental HTTP/1.1 response parser, the client-side twin of ``HTTPRequestParser``.
-/// Interim 1xx responses are skipped. Bodies are sized, chunked, or delimited by the connection
-/// closing (call ``finish()`` at end of stream). A `2xx` answer to `CONNECT` has no body, and
+/// Interim 1xx responses are reported as they are parsed (``HTTPResponseParserEvent/interim(_:)``),
+/// at most ``maxInterimResponses`` of them: a server that sends more (looping 1xx forever) is
+/// refused. Bodies are sized, chunked, or delimited by the connection closing (call
+/// ``finish()`` at end of stream). A `2xx` answer to `CONNECT` has no body, and
 /// when protocol switches are allowed a `101` ends the message at its head: the bytes after it
 /// belong to the new protocol and are not consumed.
 public struct HTTPResponseParser: Sendable {
@@ -35,6 +41,12 @@ public struct HTTPResponseParser: Sendable {
     private let requestMethod: String
     private let allowsProtocolSwitch: Bool
     private let bodyLimitScope: HTTPBodyLimitScope
+    /// Interim responses parsed so far.
+    private var interimCount = 0
+
+    /// Most interim (1xx) responses accepted before the final one; each is bounded by the same
+    /// head limits as the final one.
+    public static let maxInterimResponses = 16
 
     /// A parser for the response to one request sent with `requestMethod` (HEAD responses have no
     /// body). With `allowsProtocolSwitch` (the request asked for an `Upgrade`) a `101` is a final
@@ -118,6 +130,12 @@ public struct HTTPResponseParser: Sendable {
                 }
                 if head.status >= 100 && head.status < 200 {
                     if head.status == 101 { throw .bad("unexpected 101 Switching Protocols; the request did not ask for an upgrade") }
+                    guard interimCount < Self.maxInterimResponses else {
+                        throw .bad("more than \(Self.maxInterimResponses) interim (1xx) responses before the final one; "
+                            + "at most \(Self.maxInterimResponses) are accepted")
+                    }
+                    interimCount += 1
+                    events.append(.interim(head))
                     state = .head(HTTPHeadScanner(kind: .head, limits: scannerLimits))
                     continue
                 }

@@ -61,6 +61,20 @@ enum HTTPResponseEncoder {
         if !omitBody { out.append(contentsOf: relayed.body) }
     }
 
+    /// An interim (1xx) response: its status line and fields as given, minus any framing or
+    /// `Connection` field (it has no body and does not end the exchange).
+    static func appendInterim(_ interim: HTTPInterimResponse, to out: inout [UInt8]) {
+        appendStatusLine(status: interim.status, reason: interim.reason, version: .http1_1, to: &out)
+        for field in interim.headers {
+            if HTTPHeaders.namesEqual(field.name, "Content-Length") || HTTPHeaders.namesEqual(field.name, "Transfer-Encoding")
+                || HTTPHeaders.namesEqual(field.name, "Connection") {
+                continue
+            }
+            appendField(field.name, field.value, to: &out)
+        }
+        out.appendUTF8("\r\n" as StaticString)
+    }
+
     /// The head of a response that switches protocols (101, or 2xx to CONNECT): the handler's
     /// fields as given, `Connection` and `Upgrade` included, and no framing.
     static func handOffHead(_ response: HTTPResponse, version: HTTPVersion) -> [UInt8] {

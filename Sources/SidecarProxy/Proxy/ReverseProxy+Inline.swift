@@ -142,7 +142,7 @@ extension ReverseProxy {
                         return ProxyErrorResponse.make(503, "the server is stopping; retry later")
                     }
                     if await reply.clientHasLeft() { return RateLimitMiddleware.clientLeft() }
-                    return await self.forwardTaken(request, routeName: route.name, to: .local(upstream: endpoint.name))
+                    return await self.forwardTaken(request, reply: reply, routeName: route.name, to: .local(upstream: endpoint.name))
                 })
                 return true
             }
@@ -155,12 +155,14 @@ extension ReverseProxy {
         let sent = self.client.executeInline(
             method: method, origin: endpoint.origin, target: target, fieldsSize: 256,
             encodeFields: { encodeFields(&$0, client, endpoint.origin.authority) },
-            timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter, cancelledWith: reply
+            timeout: configuration.readTimeout, on: loop, relay: Self.relayFilter, reportingInterim: true, cancelledWith: reply
         ) { outcome in
             self.inlineOutcome(outcome, route: route, method: method, started: started, reply: reply, source: source)
         }
         if !sent, let request = source.request(reply) {
-            reply.respond(later: { await self.forwardTaken(request, routeName: route.name, to: .local(upstream: endpoint.name)) })
+            reply.respond(later: {
+                await self.forwardTaken(request, reply: reply, routeName: route.name, to: .local(upstream: endpoint.name))
+            })
         }
         return true
     }
@@ -198,7 +200,9 @@ extension ReverseProxy {
             if retryable {
                 // Nothing reached the upstream: the async path sends it on a new connection.
                 guard let request else { return }
-                reply.respond(later: { await self.forwardTaken(request, routeName: route.name, to: .local(upstream: endpoint.name)) })
+                reply.respond(later: {
+                    await self.forwardTaken(request, reply: reply, routeName: route.name, to: .local(upstream: endpoint.name))
+                })
                 return
             }
             metrics.upstreamFailure(endpoint.name)
@@ -207,9 +211,9 @@ extension ReverseProxy {
             let response = ProxyErrorResponse.upstreamFailure(error, upstream: endpoint.name, address: endpoint.address)
             metrics.request(route: route.name, method: method, status: response.status)
             reply.respond(response)
-        case .interim:
-            // Not asked for (`reportingInterim`): never comes.
-            break
+        case .interim(let interim):
+            // A 1xx before the final response: passed on as it arrives (see `forwardsInterim`).
+            if let forwarded = Self.forwardedInterim(interim) { reply.sendInterim(forwarded) }
         }
     }
 
@@ -217,11 +221,11 @@ extension ReverseProxy {
     /// keeps (the relay has already refused a `Connection` naming fields).
     static let relayFilter = HTTPRelayFilter(maxBody: wholeBodyLimit) { name in ForwardingHeaders.keepsResponseField(named: name) }
 
-    /// The rest of ``forward(_:)`` after its routing decision, for a request the lane took.
-    private func forwardTaken(_ request: HTTPRequest, routeName: String, to destination: RoutingDecision.Destination) async -> HTTPResponse {
-        let streaming = HTTPStreamingRequest(method: request.method, target: request.target, version: request.version,
-                                             headers: request.headers, remoteAddress: request.remoteAddress)
-        let response = await forward(streaming, to: destination, trustedHop: false)
+    /// The rest of ``forward(_:)`` after its routing decision, for a request the lane took
+    /// (answered on `reply`'s exchange: the upstream's interim responses are passed on there).
+    private func forwardTaken(_ request: HTTPRequest, reply: HTTPInlineReply, routeName: String,
+                              to destination: RoutingDecision.Destination) async -> HTTPResponse {
+        let response = await forward(reply.streamingRequest(request), to: destination, trustedHop: false)
         metrics.request(route: routeName, method: request.method, status: response.status)
         return response
     }

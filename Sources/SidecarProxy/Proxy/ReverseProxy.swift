@@ -254,6 +254,7 @@ public final class ReverseProxy: Sendable {
         } else {
             HTTPClientRequest(method: request.method, url: url(), headers: headers)
         }
+        Self.forwardsInterim(of: request, in: &outgoing)
         var streamed = false
         var readAhead: [UInt8] = []
         if let length = request.body.declaredLength, length <= Self.wholeBodyLimit {

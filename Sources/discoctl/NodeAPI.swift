@@ -50,6 +50,9 @@ struct NodeUnreachable: Error, CustomStringConvertible {
             let detail = error.detail.hasPrefix(error.host + ": ") ? String(error.detail.dropFirst(error.host.count + 2)) : error.detail
             reason = detail.isEmpty ? "\(error.code)" : error.code == .connectFailed ? detail : "\(error.code): \(detail)"
             switch error.code {
+            case _ where detail.contains("requires a certificate this side did not present"):
+                hint = "the node requires a client certificate (it runs with -http-verify-client): give -cert and -key, "
+                    + "a certificate signed by a CA the node trusts (its -http-ca-cert)"
             case .connectFailed where detail.contains("TLS"):
                 hint = "check -ca-cert (the CA that signed the node's -http-cert), and -cert and -key when the node "
                     + "verifies clients (-http-verify-client)"

@@ -388,6 +388,12 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
             let detail = code == 0 ? "TLS \(operation): the connection ended" : "TLS \(operation): \(String(cString: strerror(code)))"
             return NetworkError(reset ? .connectionReset : .ioFailed, peer: peer, detail: detail)
         }
+        if reasons.contains("certificate required") {
+            // A TLS 1.3 server refuses a missing client certificate after the client's handshake
+            // has finished, so the client learns it here, on its first read or write.
+            return NetworkError(.ioFailed, peer: peer, detail: "TLS \(operation) failed: the \(isServer ? "client" : "server") "
+                + "requires a certificate this side did not present (\(reasons))")
+        }
         return NetworkError(.ioFailed, peer: peer, detail: "TLS \(operation) failed: \(reasons)")
     }
 

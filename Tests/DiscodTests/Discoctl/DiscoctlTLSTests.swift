@@ -38,10 +38,14 @@ import Testing
             let insecure = try await Self.discoctl(["leader", "-addr", addr, "-insecure", "-cert", client.certificate, "-key", client.key])
             #expect(insecure.status == 0 && insecure.output.contains("1"), "\(insecure.output)")
 
-            // No client certificate: the node refuses the handshake, and discoctl says it could not reach it.
+            // No client certificate: the node refuses the handshake, and discoctl says that the node wants
+            // one and which flags give it, not that the node may not be running.
             let noCertificate = try await Self.discoctl(["status", "-addr", addr, "-ca-cert", ca])
             #expect(noCertificate.status == 1 && noCertificate.output.contains("cannot reach the node at https://"),
                     "\(noCertificate.output)")
+            #expect(noCertificate.output.contains("requires a client certificate")
+                        && noCertificate.output.contains("give -cert and -key")
+                        && !noCertificate.output.contains("check that discod is running"), "\(noCertificate.output)")
 
             // A CA that did not sign the node's certificate: verification fails and says so.
             let wrongCA = try await Self.discoctl(["status", "-addr", addr, "-ca-cert", certificates.otherCA.certificate,

@@ -21,7 +21,12 @@ var global = FlagSet(
 
         Commands:
 
-        """ + commands.map { "  " + $0.name + String(repeating: " ", count: max(1, 9 - $0.name.count)) + $0.summary }
+        """ + commands.map { command in
+            // Summaries start in column 12; a longer name stands on a line of its own above its summary.
+            let name = "  " + command.name
+            return name.count < 11 ? name + String(repeating: " ", count: 11 - name.count) + command.summary
+                : name + "\n" + String(repeating: " ", count: 11) + command.summary
+        }
         .joined(separator: "\n"),
     epilogue: "Run 'discoctl <command> -h' or 'discoctl help <command>' for a command's own flags.\n"
         + "Exit status: 0 done, 1 the node or lookup failed (the reason is on standard error), 2 bad usage.")

@@ -109,5 +109,8 @@ import Testing
         let helpAlone = try await Discoctl.run(["help"])
         #expect(helpAlone.status == 0 && helpAlone.standardOutput == help.standardOutput, "\(helpAlone)")
         #expect(help.standardOutput.split(separator: "\n").filter { $0.count > 100 }.isEmpty, "\(help)")
+        // Every summary starts in the same column, the long command names' too.
+        #expect(help.standardOutput.contains("\n  transfer-leadership\n           Moves leadership"), "\(help)")
+        #expect(help.standardOutput.contains("\n  hash-password\n           Reads a password"), "\(help)")
     }
 }

@@ -243,7 +243,7 @@ public struct APIKeySettings: Hashable, Sendable {
     /// Methods that need a key when ``enabled``: by default every method except GET, HEAD and
     /// OPTIONS (``APIKeyMethods/writes``).
     public var methods: APIKeyMethods
-    /// `-api-key-file`: where the keys come from until the cluster keeps them.
+    /// `-api-key-file`: the keys to check instead of the cluster's replicated ones (nil: the cluster's).
     public var file: String?
 
     public init(enabled: Bool = false, methods: APIKeyMethods = .writes, file: String? = nil) {

@@ -71,8 +71,8 @@ public struct SidecarFlags: Sendable {
             case .failure(let problem): throw FlagValueError(problem.message)
             }
         }
-        apiKeyFile = set.string("api-key-file", usage: "JSON array of {\"app_id\", \"app_key_sha256\", \"revoked\"}: the keys -api-keys checks\n"
-                                + "(until the cluster keeps them)", group: group, typeName: "file")
+        apiKeyFile = set.string("api-key-file", usage: "JSON array of {\"app_id\", \"app_key_sha256\", \"revoked\"}: the keys -api-keys checks,\n"
+                                + "instead of the cluster's replicated keys (discoctl keys)", group: group, typeName: "file")
         tcpProxy = set.repeated("tcp-proxy", usage: "A TCP pass-through listener LISTEN=UPSTREAM,\ne.g. ':27017=127.0.0.1:27017 max-conns=100 rate=10r/s'",
                                 group: group, typeName: "spec") { text throws(FlagValueError) in try TCPProxySpec.parse(text) }
         tcpProxyIdleTimeout = set.duration("tcp-proxy-idle-timeout", default: .seconds(600),

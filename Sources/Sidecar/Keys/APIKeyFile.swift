@@ -2,7 +2,7 @@ import DiscoCore
 
 // MARK: - -api-key-file
 
-/// The keys a sidecar checks until the cluster keeps them (`-api-key-file`): a JSON array of
+/// The keys a sidecar checks instead of the cluster's replicated ones (`-api-key-file`): a JSON array of
 /// `{"app_id": "…", "app_key_sha256": "<64 hex digits>", "revoked": false}`, the SHA-256 of each
 /// key rather than the key (`printf %s "$KEY" | sha256sum`). Errors name the entry and the field.
 public struct APIKeyFile: Hashable, Sendable {

@@ -9,6 +9,16 @@ struct ProxyConfigMessagesTests {
 
     func failure(_ arguments: [String]) -> FlagError? { SidecarFlagParsing.failure(arguments) }
 
+    /// `disco-sidecar -h` said -api-key-file holds the keys "until the cluster keeps them", long
+    /// after the cluster kept them: it replaces the cluster's keys, and -h must say so.
+    @Test func apiKeyFileHelpSaysItReplacesTheClustersKeys() {
+        var set = FlagSet(programName: "disco-sidecar", synopsis: "")
+        _ = SidecarFlags(&set)
+        let usage = set.usage()
+        #expect(usage.contains("instead of the cluster's replicated keys (discoctl keys)"), "\(usage)")
+        #expect(!usage.contains("until the cluster keeps them"), "\(usage)")
+    }
+
     /// A bad "upstream" of a tcp_proxy listener was reported as field "tcp_proxy[0].listen",
     /// sending the user to fix the listen address that was right.
     @Test(arguments: ["127.0.0.1", "127.0.0.1:0", ":27017", "h:x"])

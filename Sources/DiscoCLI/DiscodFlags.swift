@@ -169,8 +169,9 @@ public struct DiscodFlags: Sendable {
         let access = Self.accessGroup
         auth = set.string("auth", usage: "JSON file of users, passwords (plain or hashed) and permissions for the HTTP API;\n"
                           + "without it the API is open to anyone", group: access, typeName: "file")
-        joinAs = set.string("join-as", usage: "User in the -auth file whose credentials this node sends on join, notify and remove\n"
-                            + "(its password must be stored plain)", group: access, typeName: "user")
+        joinAs = set.string("join-as", usage: "User in the -auth file whose credentials this node sends to other nodes: its join,\n"
+                            + "notify and bootstrap requests and its roles' writes to the leader (needs the join\n"
+                            + "permission; its password must be stored plain)", group: access, typeName: "user")
 
         // MARK: TLS
         let tls = Self.tlsGroup

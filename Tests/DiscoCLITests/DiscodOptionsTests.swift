@@ -249,6 +249,11 @@ import NodeRuntime
                                + "before it exits 1\n    (with -consensus etcd, waiting for etcd counts; a node that already has state,\n"
                                + "    or with etcd records that it is a member, never exits for this) (default 2m0s)"))
         #expect(usage.contains(#"(default "localhost:4001")"#))
+        // -join-as said the node sends its credentials "on join, notify and remove"; a node never
+        // removes anyone, while it does send them with bootstrap requests and its roles' writes.
+        #expect(usage.contains("  -join-as user\n    User in the -auth file whose credentials this node sends to other nodes: its join,\n"
+                               + "    notify and bootstrap requests and its roles' writes to the leader"), "\(usage)")
+        #expect(!usage.contains("notify and remove"), "\(usage)")
     }
 
     @Test func metadataForTheStartupLog() throws {

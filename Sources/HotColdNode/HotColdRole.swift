@@ -178,6 +178,12 @@ public final class HotColdRole: Role {
     /// `/readyz?hot`.
     public var readinessParameters: [String] { ["hot"] }
 
+    /// `hot=` with a value that means nothing (`/readyz` answers 400 naming the accepted ones).
+    public func readinessQueryProblem(query: String?) -> String? {
+        if case .failure(let error) = HotColdAPI.asksForHot(query: query) { return error.message }
+        return nil
+    }
+
     public func readinessProblem(query: String?) async -> String? {
         switch HotColdAPI.asksForHot(query: query) {
         case .success(false): return nil

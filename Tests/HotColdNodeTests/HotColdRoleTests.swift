@@ -122,8 +122,13 @@ struct HotColdRoleTests {
                 let (plain, _, _) = await get(client, member.url + "/readyz")
                 #expect(plain == 200)
             }
-            let (bad, _, badText) = await get(client, members[0].url + "/readyz?hot=maybe")
-            #expect(bad == 503 && badText.contains("hot=maybe is not a valid value"))
+            // A value of hot= that means nothing is a bad request (400, as /readyz's own parameters), not
+            // "not ready": a probe written with it would otherwise read as a replica that is never hot.
+            for query in ["?hot=maybe", "?noleader&hot=maybe"] {
+                let (bad, _, badText) = await get(client, members[0].url + "/readyz" + query)
+                #expect(bad == 400 && badText.contains("hot=maybe is not a valid value") && badText.contains("hot=true"),
+                        "\(query): \(bad) \(badText)")
+            }
 
             // The hot node stops: it releases, and another takes over with a higher token.
             first.node.shutdown()

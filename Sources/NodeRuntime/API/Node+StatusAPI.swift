@@ -210,6 +210,9 @@ extension Node {
         case .success(let parsed): query = parsed
         case .failure(let error): return error.response
         }
+        if let problem = roles.lazy.compactMap({ $0.readinessQueryProblem(query: request.query) }).first {
+            return APIResponse.error(400, "\(endpoint): \(problem)")
+        }
         let timeout: Duration?
         switch query.queryDuration("timeout", of: endpoint) {
         case .success(let value): timeout = value

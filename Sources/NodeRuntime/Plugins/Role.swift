@@ -43,6 +43,11 @@ public protocol Role: Sendable {
     /// `/readyz` refuses any parameter that neither it nor a role takes. Default none.
     var readinessParameters: [String] { get }
 
+    /// Nil when the role's parameters in a `/readyz` `query` have values it understands; else
+    /// what is wrong and what would be right (`/readyz` answers 400 with it, as for its own
+    /// parameters, instead of reporting the node not ready). Default nil.
+    func readinessQueryProblem(query: String?) -> String?
+
     /// Re-reads what the role loads from files (SIGHUP, with ``Node/reload()``).
     func reload()
 }
@@ -54,6 +59,7 @@ extension Role {
     public func readinessProblem() async -> String? { nil }
     public func readinessProblem(query: String?) async -> String? { await readinessProblem() }
     public var readinessParameters: [String] { [] }
+    public func readinessQueryProblem(query: String?) -> String? { nil }
     public func reload() {}
 }
 

@@ -98,7 +98,9 @@ extension BootstrapClient {
                 }
                 url = next
             case 503:
-                return .failure(BootstrapClientError(.noLeader, target: here, detail: "answered 503 (no leader yet): \(message)"))
+                // The node's own words say why ("no leader yet; retry"); say it once.
+                return .failure(BootstrapClientError(.noLeader, target: here,
+                                                     detail: message.contains("no leader") ? "answered 503: \(message)" : "answered 503 (no leader yet): \(message)"))
             case 409:
                 return .failure(BootstrapClientError(.refused, target: here, detail: "join refused: \(message)"))
             case 401, 403:

@@ -83,6 +83,10 @@ import Testing
         #expect(result.leader == leader && result.epoch == 4)
         #expect(calls.value == 2)
         #expect(sink.lines.contains { $0.contains("attempt 1/3") && $0.contains("no leader yet") })
+        // The node's own words, once: the line said "answered 503 (no leader yet): no leader yet; retry".
+        let attempt = sink.lines.first { $0.contains("attempt 1/3") } ?? ""
+        #expect(attempt.contains("answered 503: no leader yet; retry")
+                    && !attempt.contains("(no leader yet): no leader yet"), "\(attempt)")
         await server.shutdown(gracePeriod: .seconds(1))
     }
 

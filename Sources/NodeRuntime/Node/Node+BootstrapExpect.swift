@@ -50,10 +50,10 @@ extension Node {
                 let progress = shell.progress
                 let problem = progress.configurationProblem.map { "; the last configuration problem seen: \($0)" } ?? ""
                 if let promise = progress.unresolvedPromise {
-                    throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(configuration.formation.bootstrapExpectTimeout): "
+                    throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(GoDuration.format(configuration.formation.bootstrapExpectTimeout)): "
                         + "\(promise)\(problem)")
                 }
-                throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(configuration.formation.bootstrapExpectTimeout); "
+                throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(GoDuration.format(configuration.formation.bootstrapExpectTimeout)); "
                     + "check that \(configuration.formation.bootstrapExpect) nodes are started with the same -bootstrap-expect and can reach each other"
                     + problem)
             case .bootstrapped:

@@ -39,7 +39,7 @@ extension Node {
             let status = consensus.status
             guard !status.stateKnown, !status.isStopped, status.failure == nil, let current = consensus.externalState else { break }
             if let limit, ContinuousClock.now - started >= limit {
-                throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(limit): could not read \(current.location) "
+                throw failure("no cluster formed or joined within -bootstrap-expect-timeout \(GoDuration.format(limit)): could not read \(current.location) "
                     + "(-consensus-config) to learn whether a cluster exists under \(current.key) (\(Self.attempts(current))); "
                     + "check that etcd is running and that this node reaches it at those endpoints")
             }
@@ -70,7 +70,7 @@ extension Node {
             + "(etcd-member.json, state \"joining\"): it may be a member, so it waits as long as it takes"
         case (.none, let promise?): "this data directory holds no etcd-member.json but a -bootstrap-expect promise to proposal \(promise) "
             + "(bootstrap-promise.json): the cluster may have been created with this node, so it waits as long as it takes"
-        case (.none, nil): limit.map { "a first start: it gives up after -bootstrap-expect-timeout \($0)" } ?? "a first start"
+        case (.none, nil): limit.map { "a first start: it gives up after -bootstrap-expect-timeout \(GoDuration.format($0))" } ?? "a first start"
         }
         return "waiting for \(external.location) to read this node's state under \(external.key); \(why) (\(attempts(external)))"
     }

@@ -59,7 +59,7 @@ extension Node {
                 let remaining = timeout - (ContinuousClock.now - started)
                 guard remaining > .zero else {
                     throw failure("the leader record at \(registry.name) still names this node, left by an earlier run, after "
-                        + "-bootstrap-expect-timeout \(timeout): no leader replaced it and it did not expire "
+                        + "-bootstrap-expect-timeout \(GoDuration.format(timeout)): no leader replaced it and it did not expire "
                         + "(delete the record to start a new cluster from this node)")
                 }
                 wait = min(wait, remaining)
@@ -119,7 +119,7 @@ extension Node {
                             continue
                         }
                         throw failure("could not join the cluster through the leader record at \(registry.name) within "
-                            + "-bootstrap-expect-timeout \(timeout): \(error.detail)")
+                            + "-bootstrap-expect-timeout \(GoDuration.format(timeout)): \(error.detail)")
                     }
                 }
             }

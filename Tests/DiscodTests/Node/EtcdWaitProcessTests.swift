@@ -27,6 +27,8 @@ extension NodeProcessTests {
             #expect(outcome.status == 1, "\(outcome.standardError)")
             let failure = outcome.standardError.split(separator: "\n").last { $0.contains("no cluster formed") }.map(String.init) ?? ""
             #expect(failure.contains("no cluster formed or joined within -bootstrap-expect-timeout"), "\(outcome.standardError)")
+            // The limit as the flag was written, not as Swift prints a Duration ("3.0 seconds").
+            #expect(failure.contains("-bootstrap-expect-timeout 3s:"), "\(outcome.standardError)")
             #expect(failure.contains("could not read etcd at \(endpoint)"), "\(outcome.standardError)")
             #expect(failure.contains("last error: etcd \(endpoint)"), "\(outcome.standardError)")
             #expect(!FileManager.default.fileExists(atPath: directory.appending(path: "data/etcd-member.json").path))

@@ -113,4 +113,13 @@ import Testing
         #expect(!cluster.isSameCluster(as: ExternalClusterIdentity(revision: 12, id: "B2")), "etcd wiped: the same revision again, another id")
         #expect(!cluster.isSameCluster(as: ExternalClusterIdentity(revision: 40, id: "A1")))
     }
+
+    /// A first start waiting for etcd names its limit as the flag is written (`2m0s`), not as
+    /// Swift prints a Duration ("120.0 seconds").
+    @Test func aFirstStartNamesItsTimeoutAsTheFlagIsWritten() {
+        let external = ExternalStateStatus(system: "etcd", endpoints: ["http://127.0.0.1:2379"], key: "/disco/", lastError: nil, failedReads: 0)
+        let detail = Node.waitDetail(external, standing: .none, limit: .seconds(120))
+        #expect(detail.contains("a first start: it gives up after -bootstrap-expect-timeout 2m0s"), "\(detail)")
+        #expect(!detail.contains("seconds"), "\(detail)")
+    }
 }

@@ -205,7 +205,7 @@ func runAppend(_ context: CommandContext) async -> Int32 {
     if context.format == .json {
         printLine(result.encoded())
     } else {
-        printLine("appended event #\(cell(result["seq"])) at raft index \(cell(result["index"]))")
+        printLine("appended event #\(cell(result["seq"])) at log index \(cell(result["index"]))")
     }
     return 0
 }

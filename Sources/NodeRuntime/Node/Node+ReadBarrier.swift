@@ -45,13 +45,15 @@ extension Node {
     /// a time, and a call that arrives while one runs takes the index of the next, which starts
     /// once the running one ends. Each index a call takes was thus confirmed after the call
     /// began, and N concurrent calls make about two rounds instead of N. A shared round is
-    /// bounded by the `timeout` of the call that runs it.
+    /// bounded by the `timeout` of the call that runs it; a call waiting for one stops at its own
+    /// deadline (throwing as above) rather than at the end of a round another call's timeout
+    /// bounds, so a short `timeout` is answered within about that time.
     public func readBarrier(timeout: Duration) async throws(ReplicatedStateError) {
         let deadline = ContinuousClock.now + timeout
         var index: UInt64?
         while index == nil {
             do throws(ReplicatedStateError) {
-                index = try await readIndexRounds.run { () async throws(ReplicatedStateError) -> UInt64 in
+                index = try await readIndexRounds.run(deadline: deadline) { () async throws(ReplicatedStateError) -> UInt64 in
                     try await self.readIndexNow(deadline: deadline)
                 }
             } catch {
@@ -72,15 +74,16 @@ extension Node {
     /// learned the way this node can now.
     private func readIndexNow(deadline: ContinuousClock.Instant) async throws(ReplicatedStateError) -> UInt64 {
         if consensus.externalState != nil { return try await externalReadIndex() }
-        if consensus.status.isLeader { return try await confirmedReadIndex() }
+        if consensus.status.isLeader { return try await confirmedReadIndex(deadline: deadline) }
         return try await readIndexFromLeader(timeout: max(.milliseconds(1), deadline - .now))
     }
 
     /// On the leader: a quorum confirms it still leads; the index everything committed before is
     /// at. Concurrent callers (this node's barriers, followers' `GET /kv/read-index`) share the
-    /// quorum rounds (``leadershipConfirmations``), each answered by one that began after it came.
-    private func confirmedReadIndex() async throws(ReplicatedStateError) -> UInt64 {
-        try await leadershipConfirmations.run { () async throws(ReplicatedStateError) -> UInt64 in
+    /// quorum rounds (``leadershipConfirmations``), each answered by one that began after it came;
+    /// a caller waiting for another's round stops at `deadline` (nil: when that round ends).
+    private func confirmedReadIndex(deadline: ContinuousClock.Instant?) async throws(ReplicatedStateError) -> UInt64 {
+        try await leadershipConfirmations.run(deadline: deadline) { () async throws(ReplicatedStateError) -> UInt64 in
             do {
                 try await self.consensus.confirmLeadership()
             } catch {
@@ -126,7 +129,7 @@ extension Node {
             return APIResponse.error(503, "node \(id) is not the leader; ask the leader for \(Self.readIndexPath)")
         }
         do {
-            let index = try await confirmedReadIndex()
+            let index = try await confirmedReadIndex(deadline: nil)
             return APIResponse.json(["index": .number(JSONNumber(index))])
         } catch {
             return APIResponse.error(503, error.message)

@@ -56,11 +56,17 @@ public final class Node: Service {
     /// The rounds that learn a read index for ``readBarrier(timeout:)``, shared by concurrent calls.
     let readIndexRounds = SharedRounds<UInt64, ReplicatedStateError>(cancelled: {
         ReplicatedStateError(.unavailable, "stopped waiting for a read index: the request was cancelled")
-    })
+    }, timedOut: {
+        ReplicatedStateError(.unavailable, "no read index within the request's timeout: the round it waited for, "
+            + "another request's, had not ended")
+    }, sleep: { try await Task.sleep(until: $0, clock: .continuous) })
     /// The leader's quorum confirmations of its read index, shared by concurrent callers.
     let leadershipConfirmations = SharedRounds<UInt64, ReplicatedStateError>(cancelled: {
         ReplicatedStateError(.unavailable, "stopped waiting for a quorum to confirm the leader: the request was cancelled")
-    })
+    }, timedOut: {
+        ReplicatedStateError(.unavailable, "no quorum confirmed the leader within the request's timeout: the round it waited for, "
+            + "another request's, had not ended")
+    }, sleep: { try await Task.sleep(until: $0, clock: .continuous) })
     /// Opened once the node learns it was removed (it then stops after a linger).
     let removalNoticed = Latch()
     /// Opened once a live member performs every role of `cluster.bootstrapNeeds` (at once

@@ -43,6 +43,58 @@ import Testing
         #expect(rounds <= 2, "\(calls) concurrent read barriers made \(rounds) read-index rounds")
         #expect(await running.stop() == nil)
     }
+
+    /// A barrier that arrived while another's read-index round ran used to wait for the next
+    /// round whatever its own timeout: up to about two rounds bounded by other calls' timeouts.
+    /// It now stops at its own deadline while the round it waits for still runs.
+    @Test func aBarrierWaitingForAnotherCallsRoundStopsAtItsOwnTimeout() async throws {
+        let setup = try TestNodeSetup(id: "rb2", prefix: "disco-read-barrier-timeout")
+        defer { setup.removeDirectory() }
+        let gate = ConfirmationGate()
+        let running = try await RunningNode.start(setup.configuration, components: { context in
+            var components = try await NodeComponents.embedded(context)
+            components.consensus = InterposedConsensus(components.consensus, beforeConfirmingLeadership: { await gate.pass() })
+            return components
+        })
+        let node = running.node
+        try await waitUntil("rb2 to lead", timeout: .seconds(120)) { node.consensus.status.isLeader }
+        try await node.readBarrier(timeout: .seconds(60))
+
+        // A patient barrier's round waits at the gate until the test releases it.
+        gate.hold()
+        let patient = Task { try await node.readBarrier(timeout: .seconds(120)) }
+        try await waitUntil("the patient barrier's round to wait at the gate", timeout: .seconds(120)) { gate.held == 1 }
+        let impatient = BarrierOutcome()
+        let impatientTask = Task { await impatient.take { () async throws(ReplicatedStateError) in try await node.readBarrier(timeout: .milliseconds(200)) } }
+        try await waitUntil("the impatient barrier to answer", timeout: .seconds(120)) { impatient.outcome != nil }
+        await impatientTask.value
+        #expect(gate.held == 1, "the impatient barrier answered only once the patient one's round ended")
+        let failure = try #require(impatient.outcome ?? nil, "a barrier whose round never ended succeeded")
+        #expect(failure.code == .unavailable)
+        #expect(failure.message.contains("within the request's timeout"), "\(failure.message)")
+
+        gate.release()
+        try await patient.value
+        #expect(await running.stop() == nil)
+    }
+}
+
+/// The error a read barrier threw (nil: none), readable once it has ended.
+final class BarrierOutcome: Sendable {
+    private let state = Mutex<ReplicatedStateError??>(nil)
+
+    /// Nil while the barrier runs; then the error it threw, or nil when it succeeded.
+    var outcome: ReplicatedStateError?? { state.withLock { $0 } }
+
+    func take(_ barrier: () async throws(ReplicatedStateError) -> Void) async {
+        var failure: ReplicatedStateError?
+        do throws(ReplicatedStateError) {
+            try await barrier()
+        } catch {
+            failure = error
+        }
+        state.withLock { $0 = .some(failure) }
+    }
 }
 
 // MARK: - Support

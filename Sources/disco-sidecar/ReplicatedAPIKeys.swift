@@ -17,10 +17,16 @@ final class ReplicatedAPIKeys: APIKeyStore {
     private let node = Mutex<Node?>(nil)
     /// `-api-key-file`, when this node's sidecar checks that file's keys instead of these.
     private let file: String?
+    /// `-api-key-max-staleness` (``APIKeySettings/maxStaleness``): nil is the node's
+    /// ``Node/leaderSilenceBound``, zero never refuses keyed reads for the leader's silence.
+    private let maxStaleness: Duration?
 
-    /// `file`: the `-api-key-file` this node's sidecar checks instead (nil: it checks these keys).
-    init(file: String? = nil) {
+    /// - Parameters:
+    ///   - file: the `-api-key-file` this node's sidecar checks instead (nil: it checks these keys).
+    ///   - maxStaleness: `-api-key-max-staleness`.
+    init(file: String? = nil, maxStaleness: Duration? = nil) {
         self.file = file
+        self.maxStaleness = maxStaleness
     }
 
     /// Set when the role starts (routes and checks before then find no keys).
@@ -36,13 +42,13 @@ final class ReplicatedAPIKeys: APIKeyStore {
     /// this sidecar passes to its own upstream as the writer waits for a read barrier
     /// (``Node/readBarrier(timeout:)``): the node then holds every revocation committed before the
     /// request arrived, even when it lags (the hot replica on a follower) or no longer leads
-    /// without knowing it yet. A read needs only word from the leader within
-    /// ``Node/leaderSilenceBound``.
+    /// without knowing it yet. A read needs only word from the leader within `-api-key-max-staleness`
+    /// (by default ``Node/leaderSilenceBound``; with 0 it needs none).
     func currency(for use: APIKeyUse) async -> APIKeyCurrency {
         guard let node = node.withLock({ $0 }) else { return .stale("the sidecar role has not started yet") }
         switch use {
         case .read:
-            guard let problem = node.leaderSilenceProblem() else { return .current }
+            guard let problem = node.leaderSilenceProblem(bound: maxStaleness) else { return .current }
             return .stale("\(problem): a key revoked meanwhile may not have reached it")
         case .write:
             do {

@@ -37,7 +37,7 @@ final class SidecarRole: Role {
     init(configuration: ProxyConfiguration, fileKeys: InMemoryAPIKeyStore?, apiHost: String, hotCold: HotColdRole? = nil, hopKey: HopKey? = nil) {
         self.hopKey = hopKey
         self.configuration = configuration
-        replicated = ReplicatedAPIKeys(file: fileKeys == nil ? nil : configuration.apiKeys.file)
+        replicated = ReplicatedAPIKeys(file: fileKeys == nil ? nil : configuration.apiKeys.file, maxStaleness: configuration.apiKeys.maxStaleness)
         keys = fileKeys ?? replicated
         self.apiHost = apiHost
         self.hotCold = hotCold

@@ -35,6 +35,8 @@ enum SidecarSummary {
         lines.append("  proxy.hop_key=\(configuration.hopKeyFile ?? "off (hops trusted from members' addresses)")")
         lines.append("  proxy.api_keys=\(configuration.apiKeys.enabled ? configuration.apiKeys.methods.description : "off")")
         if let file = configuration.apiKeys.file { lines.append("  proxy.api_key_file=\(file)") }
+        let staleness = configuration.apiKeys.maxStaleness
+        lines.append("  proxy.api_key_max_staleness=" + (staleness.map { $0 == .zero ? "off" : GoDuration.format($0) } ?? "four election timeouts"))
         for tcp in configuration.tcpProxies {
             lines.append("  proxy.tcp=\(tcp)\(tcp.maxConnections.map { " max-conns=\($0)" } ?? "")\(tcp.rate.map { " rate=\($0) burst=\(tcp.burst)" } ?? "")"
                 + " idle-timeout=\(configuration.idleTimeout(of: tcp).map(GoDuration.format) ?? "off")")

@@ -69,4 +69,22 @@ struct SidecarAPIKeyMethodsProcessTests {
         let mixed = try await ChildProcess.run(sidecar, base + ["-api-key-methods", "writes,POST", "data"])
         #expect(mixed.status == 2 && mixed.output.contains("writes stands alone"), "\(mixed.output)")
     }
+
+    /// `-validate` prints the keyed reads' staleness bound; a bad one exits 2 naming the flag.
+    @Test func validatePrintsTheMaxStalenessAndRefusesABadOne() async throws {
+        let sidecar = try DiscodProcess.executable("disco-sidecar")
+        let base = ["-validate", "-node-id", "n1", "-proxy-addr", ":8080", "-upstream", "http://127.0.0.1:9984", "-api-keys"]
+        for (flags, line) in [([String](), "proxy.api_key_max_staleness=four election timeouts\n"),
+                              (["-api-key-max-staleness", "30s"], "proxy.api_key_max_staleness=30s\n"),
+                              (["-api-key-max-staleness", "0"], "proxy.api_key_max_staleness=off\n")] {
+            let result = try await ChildProcess.run(sidecar, base + flags + ["data"])
+            #expect(result.status == 0, "\(flags): \(result.output)")
+            #expect(result.output.contains(line), "\(flags): \(result.output)")
+        }
+        for value in ["soon", "-2s"] {
+            let bad = try await ChildProcess.run(sidecar, base + ["-api-key-max-staleness", value, "data"])
+            #expect(bad.status == 2, "\(value): \(bad.output)")
+            #expect(bad.output.contains("-api-key-max-staleness") && bad.output.contains("such as 5s"), "\(value): \(bad.output)")
+        }
+    }
 }

@@ -17,9 +17,12 @@ extension Node {
         configuration.timing.raftTickInterval * (4 * configuration.timing.electionTicks)
     }
 
-    /// Nil while this node leads or heard from its leader within ``leaderSilenceBound`` (or the
-    /// engine does not tell); otherwise why its copy of the replicated state may be stale.
-    public func leaderSilenceProblem(now: ContinuousClock.Instant = .now) -> String? {
+    /// Nil while this node leads or heard from its leader within `bound` (nil:
+    /// ``leaderSilenceBound``; zero: no bound, always nil), or the engine does not tell;
+    /// otherwise why its copy of the replicated state may be stale.
+    public func leaderSilenceProblem(now: ContinuousClock.Instant = .now, bound: Duration? = nil) -> String? {
+        let bound = bound ?? leaderSilenceBound
+        guard bound != .zero else { return nil }
         switch consensus.status.leaderContact {
         case .leading, .notTracked:
             return nil
@@ -27,9 +30,9 @@ extension Node {
             return "node \(id) has not heard from a Raft leader since it started"
         case .heard(let at):
             let silence = now - at
-            guard silence > leaderSilenceBound else { return nil }
+            guard silence > bound else { return nil }
             return "node \(id) has not heard from the Raft leader for \(GoDuration.format(silence)) "
-                + "(more than \(GoDuration.format(leaderSilenceBound)))"
+                + "(more than \(GoDuration.format(bound)))"
         }
     }
 

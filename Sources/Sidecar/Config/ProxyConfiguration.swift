@@ -245,11 +245,17 @@ public struct APIKeySettings: Hashable, Sendable {
     public var methods: APIKeyMethods
     /// `-api-key-file`: the keys to check instead of the cluster's replicated ones (nil: the cluster's).
     public var file: String?
+    /// `-api-key-max-staleness`: how long a node may go without word from the Raft leader before
+    /// its sidecar refuses requests that need one of the cluster's keys and are checked against
+    /// its own copy (those its own upstream serves). Nil: four election timeouts
+    /// (`Node.leaderSilenceBound`); zero: never refused for that.
+    public var maxStaleness: Duration?
 
-    public init(enabled: Bool = false, methods: APIKeyMethods = .writes, file: String? = nil) {
+    public init(enabled: Bool = false, methods: APIKeyMethods = .writes, file: String? = nil, maxStaleness: Duration? = nil) {
         self.enabled = enabled
         self.methods = methods
         self.file = file
+        self.maxStaleness = maxStaleness
     }
 
     /// The header carrying the application's ID.

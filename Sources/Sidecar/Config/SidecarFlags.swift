@@ -15,6 +15,7 @@ public struct SidecarFlags: Sendable {
     let apiKeys: Flag<Bool>
     let apiKeyMethods: Flag<APIKeyMethods>
     let apiKeyFile: Flag<String>
+    let apiKeyMaxStaleness: Flag<Duration?>
     let tcpProxy: Flag<[TCPProxySpec]>
     let tcpProxyIdleTimeout: Flag<Duration>
     let webSocketIdleTimeout: Flag<Duration>
@@ -34,7 +35,8 @@ public struct SidecarFlags: Sendable {
     let proxyIgnoreClientAbort: Flag<Bool>
 
     /// The names of the flags this declares.
-    public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "api-key-file", "tcp-proxy",
+    public static let names = ["proxy-addr", "upstream", "proxy-config", "limit-req", "api-keys", "api-key-methods", "api-key-file",
+                               "api-key-max-staleness", "tcp-proxy",
                                "tcp-proxy-idle-timeout", "proxy-websocket-idle-timeout",
                                "upstream-health", "upstream-health-interval", "proxy-drain-timeout", "proxy-connect-timeout",
                                "proxy-read-timeout", "proxy-cert", "proxy-key", "proxy-threads", "proxy-ca-cert", "proxy-server-name",
@@ -73,6 +75,17 @@ public struct SidecarFlags: Sendable {
         }
         apiKeyFile = set.string("api-key-file", usage: "JSON array of {\"app_id\", \"app_key_sha256\", \"revoked\"}: the keys -api-keys checks,\n"
                                 + "instead of the cluster's replicated keys (discoctl keys)", group: group, typeName: "file")
+        apiKeyMaxStaleness = set.custom("api-key-max-staleness", default: nil, defaultText: nil, typeName: "duration",
+                                        usage: "How long a node may go without word from the Raft leader before its sidecar refuses\n"
+                                        + "(503 stale) requests that need a cluster key and go to its own upstream (default: four\n"
+                                        + "election timeouts, 1.2s; 0: never refused for that)", group: group) { text throws(FlagValueError) in
+            do throws(DurationParseError) {
+                return try GoDuration.parse(text)
+            } catch {
+                let prefix = error.reason == "not a duration" ? "" : error.reason + "; "
+                throw FlagValueError(prefix + "expected a duration such as 5s, or 0 (never refuse)")
+            }
+        }
         tcpProxy = set.repeated("tcp-proxy", usage: "A TCP pass-through listener LISTEN=UPSTREAM,\ne.g. ':27017=127.0.0.1:27017 max-conns=100 rate=10r/s'",
                                 group: group, typeName: "spec") { text throws(FlagValueError) in try TCPProxySpec.parse(text) }
         tcpProxyIdleTimeout = set.duration("tcp-proxy-idle-timeout", default: .seconds(600),
@@ -154,7 +167,12 @@ public struct SidecarFlags: Sendable {
         configuration.hopKeyFile = parsed[proxyHopKey].isEmpty ? nil : parsed[proxyHopKey]
         configuration.ignoresClientAbort = parsed[proxyIgnoreClientAbort]
         configuration.apiKeys = APIKeySettings(enabled: parsed[apiKeys], methods: parsed[apiKeyMethods],
-                                               file: parsed[apiKeyFile].isEmpty ? nil : parsed[apiKeyFile])
+                                               file: parsed[apiKeyFile].isEmpty ? nil : parsed[apiKeyFile],
+                                               maxStaleness: parsed[apiKeyMaxStaleness])
+        if let staleness = parsed[apiKeyMaxStaleness], staleness < .zero {
+            throw FlagError(code: .invalidValue, flag: apiKeyMaxStaleness.name, message: "-api-key-max-staleness must not be negative: "
+                + "give 0 (never refuse for the leader's silence) or a duration such as 5s; got \(GoDuration.format(staleness))")
+        }
         configuration.tcpProxies = parsed[tcpProxy]
         configuration.tcpIdleTimeout = parsed[tcpProxyIdleTimeout]
         configuration.webSocketIdleTimeout = parsed[webSocketIdleTimeout]
@@ -215,13 +233,15 @@ public struct SidecarFlags: Sendable {
                         fromJSON.upstreams[index].healthPath = healthPath
                     }
                 }
-                let file = configuration.apiKeys.file
+                // Flags `api_keys` does not hold: kept when it replaces the flags' settings.
+                let (file, maxStaleness) = (configuration.apiKeys.file, configuration.apiKeys.maxStaleness)
                 if parsed.isSet(limitReqShareInterval), fromJSON.rateLimit.shareInterval != nil {
                     throw ConfigError(code: .invalidValue, field: "limit_req_share_interval",
                                       message: "-limit-req-share-interval and limit_req_share_interval in -proxy-config are both set; give one")
                 }
                 configuration = try configuration.merging(fromJSON)
                 configuration.apiKeys.file = file
+                configuration.apiKeys.maxStaleness = maxStaleness
                 if parsed.isSet(upstreamHealthInterval) { configuration.healthInterval = parsed[upstreamHealthInterval] } else {
                     configuration.healthInterval = fromJSON.healthInterval
                 }

@@ -5,18 +5,21 @@ import DiscoCore
 
 /// A consensus engine that forwards everything to `inner` (the embedded engine of a running test
 /// node), except where a test interposes: the read-index rounds can be made to wait
-/// (`beforeConfirmingLeadership`), and the catch-up target of `/readyz?sync` rewritten
-/// (`catchUpTarget`, given the inner engine's).
+/// (`beforeConfirmingLeadership`), the catch-up target of `/readyz?sync` rewritten
+/// (`catchUpTarget`, given the inner engine's), and so can when the node last heard from its
+/// leader (`leaderContact`, given the inner engine's).
 final class InterposedConsensus: ConsensusEngine {
     let inner: any ConsensusEngine
     private let beforeConfirmingLeadership: (@Sendable () async -> Void)?
     private let rewriteCatchUpTarget: (@Sendable (UInt64) -> UInt64)?
+    private let rewriteLeaderContact: (@Sendable (LeaderContact) -> LeaderContact)?
 
     init(_ inner: any ConsensusEngine, beforeConfirmingLeadership: (@Sendable () async -> Void)? = nil,
-         catchUpTarget: (@Sendable (UInt64) -> UInt64)? = nil) {
+         catchUpTarget: (@Sendable (UInt64) -> UInt64)? = nil, leaderContact: (@Sendable (LeaderContact) -> LeaderContact)? = nil) {
         self.inner = inner
         self.beforeConfirmingLeadership = beforeConfirmingLeadership
         rewriteCatchUpTarget = catchUpTarget
+        rewriteLeaderContact = leaderContact
     }
 
     // MARK: Interposed
@@ -31,10 +34,15 @@ final class InterposedConsensus: ConsensusEngine {
         return rewriteCatchUpTarget?(target) ?? target
     }
 
+    var status: ConsensusStatus {
+        var status = inner.status
+        if let rewriteLeaderContact { status.leaderContact = rewriteLeaderContact(status.leaderContact) }
+        return status
+    }
+
     // MARK: Forwarded
 
     var localID: NodeID { inner.localID }
-    var status: ConsensusStatus { inner.status }
     func bootstrap(voters: [NodeID]) async throws { try await inner.bootstrap(voters: voters) }
     func settleExistingState(within timeout: Duration) async { await inner.settleExistingState(within: timeout) }
     func propose(_ data: [UInt8]) async throws -> UInt64 { try await inner.propose(data) }

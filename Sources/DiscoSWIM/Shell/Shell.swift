@@ -25,7 +25,8 @@ extension SWIM {
 
         /// This member's identity.
         public nonisolated let id: NodeID
-        /// The address other members reach this one at (UDP and TCP share the port number).
+        /// The address other members reach this one at (UDP and TCP share the port number):
+        /// the advertised host and port, which may differ from the bound ones.
         public nonisolated let address: PeerAddress
         /// Membership changes seen by this member, in order. One consumer; the stream ends at
         /// ``shutdown()``.
@@ -99,7 +100,7 @@ extension SWIM {
             try configuration.settings.validate()
             let (socket, listener) = try await bind(configuration)
             let host = configuration.advertiseHost ?? socket.localAddress.host
-            let advertised = PeerAddress(host: host, port: socket.localAddress.port)
+            let advertised = PeerAddress(host: host, port: configuration.advertisePort ?? socket.localAddress.port)
             let seed = configuration.randomSeed ?? UInt64.random(in: .min ... .max)
             let core: Instance
             do {
@@ -173,6 +174,7 @@ extension SWIM {
             if let listener { acceptTask = Task(executorPreference: loop) { await self.acceptLoop(listener) } }
             perform(core.start(now: now()))
             var metadata: Logger.Metadata = ["id": "\(id)", "address": "\(address)"]
+            if address.port != socket.localAddress.port { metadata["bound"] = "\(socket.localAddress)" }
             if let encryption = configuration.encryption {
                 metadata["encryption"] = "AES-256-GCM"
                 metadata["keys"] = "\(encryption.keyring.fingerprints)"

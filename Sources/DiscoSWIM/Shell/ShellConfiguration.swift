@@ -17,6 +17,11 @@ extension SWIM.Shell {
         /// Host other members reach this one at; defaults to `bindHost`. Must be set when
         /// binding a wildcard address.
         public var advertiseHost: String?
+        /// Port other members reach this one at (UDP for probes and gossip, TCP for push-pull);
+        /// defaults to the bound port. Set it when a port mapping or NAT forwards another port
+        /// number to this member's: members gossip this port, so the mapping must carry UDP
+        /// and TCP on it.
+        public var advertisePort: UInt16?
         /// Metadata announced at start.
         public var metadata: SWIM.Metadata
         /// Protocol tunables handed to the core.
@@ -62,7 +67,7 @@ extension SWIM.Shell {
 
         public init(
             id: NodeID, bindHost: String = "127.0.0.1", port: UInt16 = 0, advertiseHost: String? = nil,
-            metadata: SWIM.Metadata = SWIM.Metadata(), settings: SWIM.Settings = SWIM.Settings(),
+            advertisePort: UInt16? = nil, metadata: SWIM.Metadata = SWIM.Metadata(), settings: SWIM.Settings = SWIM.Settings(),
             logger: Logger = Logger(label: "swim", level: .info, handler: LogfmtHandler()),
             group: EventLoopGroup = .shared
         ) {
@@ -70,6 +75,7 @@ extension SWIM.Shell {
             self.bindHost = bindHost
             self.port = port
             self.advertiseHost = advertiseHost
+            self.advertisePort = advertisePort
             self.metadata = metadata
             self.settings = settings
             self.pushPullTimeout = .seconds(5)
@@ -143,6 +149,10 @@ extension SWIM.Shell {
             let wildcards: Set<String> = ["", "0.0.0.0", "::", "[::]"]
             if let advertiseHost, wildcards.contains(advertiseHost) {
                 throw .init(field: "advertiseHost", reason: "'\(advertiseHost)' cannot be reached by other members; give this node's address")
+            }
+            if advertisePort == 0 {
+                throw .init(field: "advertisePort", reason: "0 cannot be reached by other members; give the port they reach this one at, "
+                            + "or leave it unset to advertise the bound port")
             }
             if advertiseHost == nil, wildcards.contains(bindHost) {
                 throw .init(field: "advertiseHost",

@@ -105,7 +105,7 @@ public struct DiscodFlags: Sendable {
                               typeName: "host:port", usage: "Internode bind address: Raft (TCP) and SWIM gossip (UDP) on one port",
                               group: node, parse: Self.parseBindAddress)
         raftAdvAddr = set.custom("raft-adv-addr", default: nil, defaultText: nil, typeName: "host:port",
-                                 usage: "Advertised internode address (default: -raft-addr)", group: node,
+                                 usage: "Advertised internode address (default: -raft-addr); on another port,\nmap both TCP and UDP from it to -raft-addr's port", group: node,
                                  parse: Self.parseOptionalAddress)
         raftNonVoter = set.bool("raft-non-voter", usage: "Join as a non-voting member: it receives the replicated state and answers reads,\n"
                                  + "but never votes or bootstraps (needs -join or -disco-mode)", group: node)

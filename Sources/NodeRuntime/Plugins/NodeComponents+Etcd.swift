@@ -37,7 +37,9 @@ extension NodeComponents {
             var swimConfig = SWIM.Shell.Configuration(
                 id: configuration.nodeID, bindHost: configuration.internode.bindAddress.host,
                 port: configuration.internode.bindAddress.port,
+                // The advertised port, not the bound one (0: the bound one), as with Raft.
                 advertiseHost: configuration.internode.advertisedAddress?.host,
+                advertisePort: configuration.internode.advertisedAddress.flatMap { $0.port == 0 ? nil : $0.port },
                 metadata: SWIM.Metadata(apiAddress: context.apiAddress, roles: context.roles, isVoter: configuration.cluster.voter),
                 logger: logger.withLabel("swim"))
             (swimConfig.encryption, keyringFile) = try gossipEncryption(configuration, logger: logger.withLabel("swim"))

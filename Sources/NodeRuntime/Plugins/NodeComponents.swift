@@ -102,7 +102,9 @@ public struct NodeComponents: Sendable {
         do {
             var swimConfig = SWIM.Shell.Configuration(
                 id: configuration.nodeID, bindHost: configuration.internode.bindAddress.host, port: raft.listenAddress.port,
-                advertiseHost: address.host,
+                // Gossip tells the others this node's Raft address: the advertised one, port
+                // included (a port mapping carries UDP and TCP on it to the listener's port).
+                advertiseHost: address.host, advertisePort: address.port,
                 metadata: SWIM.Metadata(apiAddress: context.apiAddress, roles: context.roles, isVoter: configuration.cluster.voter),
                 logger: logger.withLabel("swim"))
             swimConfig.servesPushPull = false

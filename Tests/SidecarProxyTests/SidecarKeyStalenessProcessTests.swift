@@ -5,9 +5,9 @@ import Testing
 
 // MARK: - A revoked key gets no write through, and reads trust keys only a bounded time
 
-/// Each node's inbound Raft traffic goes through a ``LaggingRelay``, so a test can make one node
-/// hear the leader late (a lagging follower) or not at all (cut off), while its sidecar and node
-/// API stay reachable.
+/// Each node's inbound Raft traffic goes through a ``PortRelay`` that can hold it back, so a
+/// test can make one node hear the leader late (a lagging follower) or not at all (cut off),
+/// while its sidecar, node API and gossip stay reachable.
 @Suite("disco-sidecar: a revoked key gets no write through a lagging sidecar; keyed reads need a recent leader", .serialized)
 struct SidecarKeyStalenessProcessTests {
     static let key = "a-key-of-enough-length"

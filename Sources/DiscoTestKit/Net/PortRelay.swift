@@ -9,7 +9,8 @@ import Synchronization
 /// through the relay.
 ///
 /// TCP: each accepted connection is joined to a new connection to the target, bytes pumped
-/// both ways until either side closes. UDP: each sender gets its own socket to the target (a
+/// both ways until either side closes, late by the lag ``setLag(_:)`` sets (none at first): a
+/// node behind it then hears of its leader's commits late, as on a slow link. UDP: each sender gets its own socket to the target (a
 /// session), and what the target sends back to that socket goes back to the sender from the
 /// relay's port, so a reply to a datagram's source address reaches the original sender.
 public final class PortRelay: Sendable {
@@ -24,6 +25,7 @@ public final class PortRelay: Sendable {
     private let stopped = Atomic<Bool>(false)
     private let connections = Atomic<Int>(0)
     private let datagrams = Atomic<Int>(0)
+    private let lagNanoseconds = Atomic<Int64>(0)
 
     private init(targetHost: String, target: UInt16, listener: TCPListener, socket: UDPSocket) {
         self.targetHost = targetHost
@@ -67,6 +69,13 @@ public final class PortRelay: Sendable {
     /// Datagrams passed on to the target so far.
     public var datagramsRelayed: Int { datagrams.load(ordering: .relaxed) }
 
+    /// From now on, TCP bytes (both ways) are passed on `lag` after they arrived, in order.
+    /// Datagrams are never held back.
+    public func setLag(_ lag: Duration) {
+        let (seconds, attoseconds) = lag.components
+        lagNanoseconds.store(seconds * 1_000_000_000 + attoseconds / 1_000_000_000, ordering: .relaxed)
+    }
+
     /// Stops listening and ends every relayed connection and UDP session.
     public func stop() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
@@ -103,8 +112,8 @@ public final class PortRelay: Sendable {
         }
         await withTaskCancellationHandler {
             await withDiscardingTaskGroup { pumps in
-                pumps.addTask { await Self.pump(from: inbound, to: outbound) }
-                pumps.addTask { await Self.pump(from: outbound, to: inbound) }
+                pumps.addTask { await self.pump(from: inbound, to: outbound) }
+                pumps.addTask { await self.pump(from: outbound, to: inbound) }
             }
         } onCancel: {
             inbound.close()
@@ -114,11 +123,26 @@ public final class PortRelay: Sendable {
         outbound.close()
     }
 
-    private static func pump(from source: TCPConnection, to sink: TCPConnection) async {
-        while let bytes = try? await source.read() {
-            do { try await sink.write(bytes) } catch { break }
+    /// Reads `source` and writes each piece to `sink` once it is the lag old (a reader and a
+    /// writer, so pieces are not held back behind each other's waits).
+    private func pump(from source: TCPConnection, to sink: TCPConnection) async {
+        let (pieces, arrived) = AsyncStream.makeStream(of: (ContinuousClock.Instant, [UInt8]).self)
+        await withDiscardingTaskGroup { group in
+            group.addTask {
+                while let bytes = try? await source.read() {
+                    arrived.yield((.now + .nanoseconds(self.lagNanoseconds.load(ordering: .relaxed)), bytes))
+                }
+                arrived.finish()
+            }
+            group.addTask {
+                for await (due, bytes) in pieces {
+                    // A link's delay, not synchronisation: nothing waits for this to pass.
+                    if due > .now { try? await Task.sleep(until: due, clock: .continuous) }
+                    do { try await sink.write(bytes) } catch { break }
+                }
+                sink.shutdownWrite()
+            }
         }
-        sink.shutdownWrite()
     }
 
     // MARK: UDP

@@ -13,15 +13,8 @@ import Testing
     @Test func concurrentBarriersOnTheLeaderShareReadIndexRounds() async throws {
         let setup = try TestNodeSetup(id: "rb1", prefix: "disco-read-barrier")
         defer { setup.removeDirectory() }
-        let gate = ConfirmationGate()
-        let running = try await RunningNode.start(setup.configuration, components: { context in
-            var components = try await NodeComponents.embedded(context)
-            components.consensus = InterposedConsensus(components.consensus, beforeConfirmingLeadership: { await gate.pass() })
-            return components
-        })
+        let (running, gate) = try await Self.gatedLeader(setup)
         let node = running.node
-        try await waitUntil("rb1 to lead", timeout: .seconds(120)) { node.consensus.status.isLeader }
-        try await node.readBarrier(timeout: .seconds(60))
 
         // Confirmations wait at the gate until every call has either started a round or waits
         // for one; then all go through.
@@ -50,15 +43,8 @@ import Testing
     @Test func aBarrierWaitingForAnotherCallsRoundStopsAtItsOwnTimeout() async throws {
         let setup = try TestNodeSetup(id: "rb2", prefix: "disco-read-barrier-timeout")
         defer { setup.removeDirectory() }
-        let gate = ConfirmationGate()
-        let running = try await RunningNode.start(setup.configuration, components: { context in
-            var components = try await NodeComponents.embedded(context)
-            components.consensus = InterposedConsensus(components.consensus, beforeConfirmingLeadership: { await gate.pass() })
-            return components
-        })
+        let (running, gate) = try await Self.gatedLeader(setup)
         let node = running.node
-        try await waitUntil("rb2 to lead", timeout: .seconds(120)) { node.consensus.status.isLeader }
-        try await node.readBarrier(timeout: .seconds(60))
 
         // A patient barrier's round waits at the gate until the test releases it.
         gate.hold()
@@ -76,6 +62,21 @@ import Testing
         gate.release()
         try await patient.value
         #expect(await running.stop() == nil)
+    }
+
+    /// A single node whose leadership confirmations pass `gate` (open until held), once it
+    /// leads and has answered a first barrier.
+    static func gatedLeader(_ setup: TestNodeSetup) async throws -> (RunningNode, ConfirmationGate) {
+        let gate = ConfirmationGate()
+        let running = try await RunningNode.start(setup.configuration, components: { context in
+            var components = try await NodeComponents.embedded(context)
+            components.consensus = InterposedConsensus(components.consensus, beforeConfirmingLeadership: { await gate.pass() })
+            return components
+        })
+        let node = running.node
+        try await waitUntil("\(node.id) to lead", timeout: .seconds(120)) { node.consensus.status.isLeader }
+        try await node.readBarrier(timeout: .seconds(60))
+        return (running, gate)
     }
 }
 

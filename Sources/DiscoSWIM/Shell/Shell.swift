@@ -143,7 +143,7 @@ extension SWIM {
                 do {
                     socket = try await UDPSocket.bind(host: host, port: configuration.port, group: configuration.group)
                 } catch {
-                    throw ShellError(.bindFailed, "cannot bind UDP \(host):\(configuration.port): \(error)")
+                    throw ShellError(.bindFailed, "cannot bind UDP \(PeerAddress(host: host, port: configuration.port)): \(error)")
                 }
                 guard configuration.servesPushPull else { return (socket, nil) }
                 let port = socket.localAddress.port
@@ -153,7 +153,7 @@ extension SWIM {
                     return (socket, listener)
                 } catch {
                     socket.close()
-                    lastFailure = "cannot bind TCP \(host):\(port) for push-pull: \(error)"
+                    lastFailure = "cannot bind TCP \(PeerAddress(host: host, port: port)) for push-pull: \(error)"
                 }
             }
             throw ShellError(.bindFailed, lastFailure)

@@ -114,7 +114,7 @@ public struct NodeComponents: Sendable {
             swim = try await SWIM.Shell.start(swimConfig)
         } catch {
             await raft.shutdown(transferLeadership: false)
-            throw NodeStartupError("cannot start SWIM on UDP \(configuration.internode.bindAddress.host):\(raft.listenAddress.port): \(error)")
+            throw NodeStartupError("cannot start SWIM on UDP \(PeerAddress(host: configuration.internode.bindAddress.host, port: raft.listenAddress.port)): \(error)")
         }
         let membership = SWIMMembership(shell: swim, keyringFile: keyringFile, pollInterval: configuration.gossip.keyringPollInterval,
                                         alsoInstall: { sealedRaft?.install($0) })

@@ -73,7 +73,7 @@ public final class DNSRole: Role {
         do {
             server = try await DNSServer.start(configuration: configuration.server, zone: DNSZone.empty(configuration.zone))
         } catch {
-            throw NodeFailure("the dns role cannot serve on -dns-addr \(configuration.server.host):\(configuration.server.port): \(error)")
+            throw NodeFailure("the dns role cannot serve on -dns-addr \(PeerAddress(host: configuration.server.host, port: configuration.server.port)): \(error)")
         }
         let serial = UInt32(truncatingIfNeeded: Int(Date().timeIntervalSince1970))
         state.withLock {

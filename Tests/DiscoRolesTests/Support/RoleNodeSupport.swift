@@ -55,6 +55,10 @@ struct RoleTestNode {
         return await task.value
     }
 
+    /// Waits for the node to stop by itself (a role that throws stops it); returns what `run()`
+    /// threw.
+    func outcome() async -> (any Error)? { await task.value }
+
     /// Cancels the task running the node (no graceful shutdown, as a program embedding the node
     /// may); returns what `run()` threw.
     @discardableResult

@@ -94,7 +94,8 @@ extension WriterLocation {
 /// and every proxy host they announced (give only current members' announcements: a removed
 /// member's stays stored, and its host must stop being trusted). The forwarding headers of a request carrying
 /// ``RoutingDecision/hopHeader`` are trusted only when it comes from one of them (by address as
-/// written: members advertised by IP, as pods are, match their connections' source addresses).
+/// written, IPv6 literals in canonical form: members advertised by IP, as pods are, match their
+/// connections' source addresses).
 public struct SidecarPeers: Hashable, Sendable {
     public private(set) var hosts: Set<String>
 
@@ -104,17 +105,17 @@ public struct SidecarPeers: Hashable, Sendable {
     public init(memberAddresses: [String], announcements: [[UInt8]]) {
         var hosts = Set<String>()
         for text in memberAddresses {
-            if let address = try? PeerAddress(parsing: text) { hosts.insert(address.host.lowercased()) }
+            if let address = try? PeerAddress(parsing: text) { hosts.insert(IPv6Literal.canonical(address.host)) }
         }
         for bytes in announcements {
-            if case .success(let announced) = ProxyAnnouncement.decode(bytes) { hosts.insert(announced.address.host.lowercased()) }
+            if case .success(let announced) = ProxyAnnouncement.decode(bytes) { hosts.insert(IPv6Literal.canonical(announced.address.host)) }
         }
         self.hosts = hosts
     }
 
     /// Whether a connection from `host` may be another sidecar of the cluster.
     public func contains(_ host: String) -> Bool {
-        let lower = host.lowercased()
+        let lower = IPv6Literal.canonical(host)
         if hosts.contains(lower) { return true }
         // An IPv4 client seen on an IPv6 socket.
         if lower.hasPrefix("::ffff:") { return hosts.contains(String(lower.dropFirst("::ffff:".count))) }

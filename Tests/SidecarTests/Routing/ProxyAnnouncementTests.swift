@@ -67,4 +67,14 @@ struct SidecarPeersTests {
         for host in ["10.0.0.1", "10.0.0.2", "fd00::3", "10.0.0.9", "::ffff:10.0.0.1"] { #expect(peers.contains(host), "\(host)") }
         for host in ["10.0.0.3", "192.168.1.1", "", "::ffff:10.0.0.4"] { #expect(!peers.contains(host), "\(host)") }
     }
+
+    /// An IPv6 address is one address however it is spelled: a member advertised as
+    /// `[0:0:0:0:0:0:0:1]` or `[FD00:0::0:7]` sends from `::1` or `fd00::7`, as the kernel
+    /// writes a connection's source address (RFC 5952).
+    @Test func ipv6MembersMatchWhateverTheirSpelling() {
+        let peers = SidecarPeers(memberAddresses: ["[0:0:0:0:0:0:0:1]:4001", "http://[FD00:0::0:7]:4001", "[fd00:0:0:0:0:0:a00:9]:4002"],
+                                 announcements: [ProxyAnnouncement(address: PeerAddress(host: "2001:DB8:0:0:1:0:0:1", port: 8443), tls: false).encoded()])
+        for host in ["::1", "fd00::7", "fd00::a00:9", "2001:db8::1:0:0:1", "0:0::1", "FD00::7"] { #expect(peers.contains(host), "\(host)") }
+        for host in ["::2", "fd00::8", "10.0.0.9", "::ffff:10.0.0.9", "fd00::7%1"] { #expect(!peers.contains(host), "\(host)") }
+    }
 }

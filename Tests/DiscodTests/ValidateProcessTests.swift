@@ -150,9 +150,9 @@ import Testing
     /// -validate, and the start failed to bind after the node had begun: both exit 2 naming both flags.
     @Test(arguments: [
         (["-proxy-addr", "127.0.0.1:4901"], "-http-addr 127.0.0.1:4901 and -proxy-addr 127.0.0.1:4901 would both listen on port 4901"),
-        (["-proxy-addr", ":4902"], "-raft-addr 127.0.0.1:4902 and -proxy-addr 0.0.0.0:4902 would both listen on port 4902"),
+        (["-proxy-addr", ":4902"], "-raft-addr 127.0.0.1:4902 and -proxy-addr :4902 would both listen on port 4902"),
         (["-proxy-addr", "127.0.0.1:4903", "-tcp-proxy", ":4903=127.0.0.1:9"],
-         "-proxy-addr 127.0.0.1:4903 and -tcp-proxy 0.0.0.0:4903 would both listen on port 4903"),
+         "-proxy-addr 127.0.0.1:4903 and -tcp-proxy :4903 would both listen on port 4903"),
     ])
     func sidecarListenersOnOnePortExitTwoNamingBothFlags(proxy: [String], message: String) async throws {
         let directory = try ExecutableRunner.temporaryDirectory()

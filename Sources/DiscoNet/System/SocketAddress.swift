@@ -154,9 +154,12 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     // MARK: Name resolution
 
     /// Resolves `host` (a name or a numeric address) with `getaddrinfo`, returning every address in
-    /// the resolver's order. Blocking: call from a thread that may block (see ``resolveAsync``).
+    /// the resolver's order. An empty host means every interface: `[::]` first (on Linux it takes
+    /// IPv4 connections too), then `0.0.0.0` (for a listener where IPv6 is off, or where `[::]`
+    /// takes only IPv6). Blocking: call from a thread that may block (see ``resolveAsync``).
     public static func resolve(host: String, port: UInt16) throws(AddressResolutionError) -> [SocketAddress] {
         if let numeric = SocketAddress(numericHost: host, port: port) { return [numeric] }
+        if host.isEmpty { return everyInterface(port: port) }
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC
@@ -186,9 +189,16 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return addresses
     }
 
+    /// The wildcard addresses, IPv6 first.
+    private static func everyInterface(port: UInt16) -> [SocketAddress] {
+        [SocketAddress(bytes: [UInt8](repeating: 0, count: 16), port: port, scopeID: 0),
+         SocketAddress(bytes: [0, 0, 0, 0], port: port, scopeID: 0)]
+    }
+
     /// Resolves `host` off the caller's thread (getaddrinfo blocks) and returns every address.
     public static func resolveAsync(host: String, port: UInt16) async throws -> [SocketAddress] {
         if let numeric = SocketAddress(numericHost: host, port: port) { return [numeric] }
+        if host.isEmpty { return everyInterface(port: port) }
         return try await withCheckedThrowingContinuation { continuation in
             // A queue of its own: a global queue shares its threads with the cooperative pool,
             // and getaddrinfo may block for seconds.

@@ -52,7 +52,8 @@ public struct SidecarFlags: Sendable {
     /// Declares the flags on `set`.
     public init(_ set: inout FlagSet, group: String = Self.proxyGroup) {
         proxyAddr = set.custom("proxy-addr", default: nil, defaultText: nil, typeName: "host:port",
-                               usage: "Where the HTTP proxy listens (:8080 for every interface); without it no HTTP proxy runs",
+                               usage: "Where the HTTP proxy listens (:8080 for every interface, IPv6 and IPv4);\n"
+                               + "without it no HTTP proxy runs",
                                group: group) { text throws(FlagValueError) in
             try TCPProxySpec.address(text, what: "proxy address", allowsEmptyHost: true)
         }

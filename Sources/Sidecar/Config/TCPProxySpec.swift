@@ -73,12 +73,20 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
         return spec
     }
 
-    /// `host:port`, or `:port` for every interface when `allowsEmptyHost`.
+    /// `host:port`, or `:port` for every interface, IPv6 and IPv4, when `allowsEmptyHost` (an
+    /// address with an empty host; the listener binds `[::]`, or `0.0.0.0` where IPv6 is off).
     static func address(_ text: String, what: String, allowsEmptyHost: Bool) throws(FlagValueError) -> PeerAddress {
-        let written = allowsEmptyHost && text.hasPrefix(":") ? "0.0.0.0" + text : text
+        if allowsEmptyHost, text.hasPrefix(":") {
+            do throws(PeerAddressError) {
+                let port = try PeerAddress(parsing: "0.0.0.0" + text).port
+                return PeerAddress(host: "", port: port)
+            } catch {
+                throw FlagValueError("\(what) \(text.debugDescription): \(error.reason); expected host:port or :port")
+            }
+        }
         let address: PeerAddress
         do throws(PeerAddressError) {
-            address = try PeerAddress(parsing: written)
+            address = try PeerAddress(parsing: text)
         } catch {
             throw FlagValueError("\(what) \(text.debugDescription): \(error.reason); expected host:port\(allowsEmptyHost ? " or :port" : "")")
         }

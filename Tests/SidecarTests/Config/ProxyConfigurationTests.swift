@@ -24,14 +24,15 @@ struct ProxyConfigurationTests {
              "limit_req_status": 429}
             """
         let configuration = try parse(["-proxy-addr", ":8080", "-proxy-config", json, "-limit-req", "zone=per_app key=app_id rate=600r/m"])
-        #expect(configuration.listenAddress == PeerAddress(host: "0.0.0.0", port: 8080))
+        // `:8080`: every interface, IPv6 and IPv4 (an empty host; the listener binds [::]).
+        #expect(configuration.listenAddress == PeerAddress(host: "", port: 8080))
         #expect(configuration.upstreams.map(\.name) == ["service", "auth"])
         #expect(configuration.upstreams[0].address == PeerAddress(host: "127.0.0.1", port: 9984))
         #expect(configuration.upstreams[1].healthPath == "/health")
         #expect(configuration.routes[0].methods == ["GET", "HEAD"])
         #expect(configuration.routes[1].target == RouteTarget(upstream: "auth", viaWriter: true))
         #expect(configuration.apiKeys == APIKeySettings(enabled: true, methods: .only(["POST"])))
-        #expect(configuration.tcpProxies == [TCPProxySpec(listen: PeerAddress(host: "0.0.0.0", port: 27017),
+        #expect(configuration.tcpProxies == [TCPProxySpec(listen: PeerAddress(host: "", port: 27017),
                                                           upstream: PeerAddress(host: "127.0.0.1", port: 27017), maxConnections: 100)])
         #expect(configuration.rateLimit.zones.map(\.name) == ["per_app", "per_client"])
         #expect(configuration.rateLimit.policy.limits.map(\.status) == [503, 429])

@@ -24,17 +24,17 @@ struct ProxyListenerConflictsTests {
 
     @Test(arguments: [
         (["-proxy-addr", "127.0.0.1:4001"], "proxy-addr", "-http-addr 127.0.0.1:4001 and -proxy-addr 127.0.0.1:4001 would both listen on port 4001"),
-        (["-proxy-addr", ":4001"], "proxy-addr", "-http-addr 127.0.0.1:4001 and -proxy-addr 0.0.0.0:4001"),
+        (["-proxy-addr", ":4001"], "proxy-addr", "-http-addr 127.0.0.1:4001 and -proxy-addr :4001"),
         (["-proxy-addr", "localhost:4002"], "proxy-addr", "-raft-addr 127.0.0.1:4002 and -proxy-addr localhost:4002"),
-        (["-tcp-proxy", ":4002=127.0.0.1:27017"], "tcp-proxy", "-raft-addr 127.0.0.1:4002 and -tcp-proxy 0.0.0.0:4002"),
+        (["-tcp-proxy", ":4002=127.0.0.1:27017"], "tcp-proxy", "-raft-addr 127.0.0.1:4002 and -tcp-proxy :4002"),
         (["-proxy-addr", ":8080", "-tcp-proxy", "127.0.0.1:8080=127.0.0.1:27017"], "tcp-proxy",
-         "-proxy-addr 0.0.0.0:8080 and -tcp-proxy 127.0.0.1:8080 would both listen on port 8080"),
+         "-proxy-addr :8080 and -tcp-proxy 127.0.0.1:8080 would both listen on port 8080"),
         (["-tcp-proxy", ":27017=127.0.0.1:1", "-tcp-proxy", "0.0.0.0:27017=127.0.0.1:2"], "tcp-proxy",
-         "-tcp-proxy 0.0.0.0:27017 and -tcp-proxy 0.0.0.0:27017"),
+         "-tcp-proxy :27017 and -tcp-proxy 0.0.0.0:27017"),
         (["-tcp-proxy", ":27017=127.0.0.1:1", "-proxy-config", #"{"tcp_proxy": [{"listen": "127.0.0.1:27017", "upstream": "127.0.0.1:2"}]}"#],
-         "proxy-config", "-tcp-proxy 0.0.0.0:27017 and -proxy-config tcp_proxy[0] 127.0.0.1:27017"),
+         "proxy-config", "-tcp-proxy :27017 and -proxy-config tcp_proxy[0] 127.0.0.1:27017"),
         (["-proxy-config", #"{"tcp_proxy": [{"listen": ":27017", "upstream": "127.0.0.1:1"}, {"listen": ":27017", "upstream": "127.0.0.1:2"}]}"#],
-         "proxy-config", "-proxy-config tcp_proxy[0] 0.0.0.0:27017 and -proxy-config tcp_proxy[1] 0.0.0.0:27017 would both listen"),
+         "proxy-config", "-proxy-config tcp_proxy[0] :27017 and -proxy-config tcp_proxy[1] :27017 would both listen"),
     ])
     func aSharedPortIsAFlagErrorNamingBoth(arguments: [String], flag: String, message: String) {
         let error = check(arguments)

@@ -64,15 +64,25 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         SocketAddress(bytes: addressBytes, port: port, scopeID: scopeID)
     }
 
-    /// The host part as text: `127.0.0.1` or `::1`.
+    /// True for an IPv4 address in IPv6 form (`::ffff:a.b.c.d`): how an IPv4 peer of a
+    /// dual-stack `[::]` socket is seen.
+    public var isIPv4Mapped: Bool {
+        addressBytes.count == 16 && addressBytes[10] == 0xff && addressBytes[11] == 0xff && addressBytes[..<10].allSatisfy { $0 == 0 }
+    }
+
+    /// The host part as text: `127.0.0.1` or `::1`. An IPv4-mapped address (an IPv4 client of a
+    /// dual-stack listener) reads as the IPv4 address it stands for, as Go prints it, so a
+    /// client's address in `X-Forwarded-For`, rate-limit keys and logs is the same whether the
+    /// listener is `0.0.0.0` or `[::]`.
     public var host: String {
-        if addressBytes.count == 4 {
+        if addressBytes.count == 4 || isIPv4Mapped {
             // Dotted decimal by hand: inet_ntop formats through sprintf, and a proxy asks for
             // its client's address on every request. At most 15 bytes: a small string, no
             // allocation.
+            let bytes = addressBytes.suffix(4)
             return String(unsafeUninitializedCapacity: 15) { text in
                 var count = 0
-                for (index, byte) in addressBytes.enumerated() {
+                for (index, byte) in zip(0..., bytes) {
                     if index > 0 { text[count] = UInt8(ascii: "."); count += 1 }
                     if byte >= 100 { text[count] = 0x30 + byte / 100; count += 1 }
                     if byte >= 10 { text[count] = 0x30 + (byte / 10) % 10; count += 1 }
@@ -95,7 +105,7 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     /// `host:port`, with IPv6 hosts in brackets: `[::1]:8080` (and a zone as its index:
     /// `[fe80::1%2]:53`).
     public var description: String {
-        guard isIPv6 else { return "\(host):\(port)" }
+        guard isIPv6, !isIPv4Mapped else { return "\(host):\(port)" }
         return scopeID == 0 ? "[\(host)]:\(port)" : "[\(host)%\(scopeID)]:\(port)"
     }
 

@@ -47,4 +47,36 @@ import Testing
         await client.shutdown()
         await server.shutdown(gracePeriod: .seconds(1))
     }
+
+    /// An IPv4 client of a dual-stack `[::]` listener is seen as `::ffff:127.0.0.1`; its
+    /// address reads as `127.0.0.1`, as on an IPv4 listener (X-Forwarded-For, rate-limit keys,
+    /// hop trust by address all compare that text).
+    @Test func anIPv4MappedAddressReadsAsItsIPv4Address() throws {
+        let mapped = try #require(SocketAddress(numericHost: "::ffff:10.1.2.3", port: 80))
+        #expect(mapped.isIPv4Mapped)
+        #expect(mapped.host == "10.1.2.3")
+        #expect(mapped.description == "10.1.2.3:80")
+        let plain = try #require(SocketAddress(numericHost: "::1", port: 80))
+        #expect(!plain.isIPv4Mapped)
+        #expect(plain.description == "[::1]:80")
+        let almost = try #require(SocketAddress(numericHost: "::fffe:10.1.2.3", port: 80))
+        #expect(!almost.isIPv4Mapped)
+        #expect(almost.host.contains(":"), "\(almost.host)")
+    }
+
+    @Test(.enabled(if: IPv6Loopback.isAvailable, "::1 cannot be bound here"))
+    func anHTTPServerOnAnEmptyHostSeesAnIPv4ClientAsIPv4() async throws {
+        let server = try await HTTPServer.start(configuration: HTTPServerConfiguration(host: "", port: 0),
+                                                responder: HTTPResponder { request in
+                                                    HTTPResponse(status: 200, bytes: Array((request.remoteAddress?.host ?? "none").utf8))
+                                                })
+        let client = HTTPClient()
+        let port = server.localAddress.port
+        for (url, seen) in [("http://127.0.0.1:\(port)/", "127.0.0.1"), ("http://[::1]:\(port)/", "::1")] {
+            let response = try await client.send(HTTPClientRequest(url: url))
+            #expect(response.bodyText == seen, "\(url)")
+        }
+        await client.shutdown()
+        await server.shutdown(gracePeriod: .seconds(1))
+    }
 }

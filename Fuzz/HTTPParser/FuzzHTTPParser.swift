@@ -1,13 +1,25 @@
 // libFuzzer entry point for the HTTP/1.1 parsers. Built by ./run together with the parser
-// sources (Sources/DiscoNet/HTTP/Parser/*.swift and HTTPHeaders.swift), nothing else.
+// sources (Sources/DiscoNet/HTTP/Parser/*.swift and HTTPHeaders.swift), the client's response
+// reader (HTTPClientResponseReader.swift, with stand-ins for what it needs of the client) and
+// ResponseCheck.swift.
 //
-// Input layout: byte 0 picks the limits (bit 0: tiny limits to reach every limit path) and the
-// number of split points (bits 1-3); the next bytes are split offsets; the rest is the stream.
-// Invariants checked:
-//   - the parsers never crash and never consume more bytes than they were given
+// Input layout: byte 0 picks the limits (bit 0: tiny limits to reach every limit path), the
+// number of split points (bits 1-3) and whether the stream's first section repeats (bit 4; bits
+// 5-6 pick 15 to 18 copies of it, around the interim-response limit of 16); the next bytes are
+// split offsets; the rest is the stream.
+// Invariants checked, for requests:
+//   - the parser never crashes and never consumes more bytes than it was given
 //     (HTTPRequestParser.parseAll traps otherwise);
 //   - the outcome (requests, bodies, trailers, error) is identical whether the stream arrives
 //     whole, at the chosen split points, or one byte at a time.
+// For responses (to GET, HEAD, an upgrade and CONNECT; ResponseCheck):
+//   - the same: no crash, never more consumed than given, the same events, error and end whole,
+//     split or byte by byte;
+//   - interim heads are 1xx other than 101, at most 16, all before the final head; one final
+//     head, body and end only after it; nothing after the end; the end of the stream either
+//     completes the response or fails it, with a reason and a 4xx/5xx status;
+//   - the client's reader hands on every interim head the parser found, in order, then the same
+//     final head or the same error.
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzHTTPParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
@@ -15,7 +27,10 @@ public func fuzzHTTPParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     guard let control = bytes.first else { return 0 }
     let splitCount = Int((control >> 1) & 0x7)
     guard bytes.count > 1 + splitCount else { return 0 }
-    let input = Array(bytes[(1 + splitCount)...])
+    var input = Array(bytes[(1 + splitCount)...])
+    if control & 0x10 != 0 {
+        input = repeatingFirstSection(input, copies: 15 + Int((control >> 5) & 0x3))
+    }
     let splits = bytes[1..<(1 + splitCount)].map { input.isEmpty ? 0 : Int($0) * input.count / 256 }.sorted()
 
     var limits = HTTPParserLimits()
@@ -33,15 +48,21 @@ public func fuzzHTTPParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     }
     precondition(whole.consumed <= input.count, "consumed more than the input")
 
-    // The response parser must also survive anything and respect its input bound.
-    for (method, upgrade) in [("GET", false), ("HEAD", false), ("GET", true), ("CONNECT", false)] {
-        var parser = HTTPResponseParser(requestMethod: method, limits: limits, allowsProtocolSwitch: upgrade)
-        var events: [HTTPResponseParserEvent] = []
-        let consumed = input.withUnsafeBufferPointer { buffer in
-            (try? parser.parse(buffer, into: &events)) ?? 0
-        }
-        precondition(consumed <= input.count, "response parser consumed more than the input")
-        try? parser.finish(into: &events)
-    }
+    ResponseCheck.check(input, splits: splits, limits: limits)
     return 0
+}
+
+/// The input with its first section (through the first empty line) written `copies` times.
+private func repeatingFirstSection(_ input: [UInt8], copies: Int) -> [UInt8] {
+    var end = 0
+    for index in input.indices.dropFirst(3)
+    where input[index - 3] == 13 && input[index - 2] == 10 && input[index - 1] == 13 && input[index] == 10 {
+        end = index + 1
+        break
+    }
+    guard end > 0 else { return input }
+    var out: [UInt8] = []
+    out.reserveCapacity(end * (copies - 1) + input.count)
+    for _ in 1..<copies { out += input[..<end] }
+    return out + input
 }

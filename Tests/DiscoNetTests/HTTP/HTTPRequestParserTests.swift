@@ -115,6 +115,38 @@ struct HTTPResponseParserTests {
         #expect(head.2 && head.1.isEmpty)
     }
 
+    /// A read-until-close body over the limit: the bytes within the limit are handed on, then the
+    /// error, however the input is split (whole, it was the error alone; byte by byte, the first
+    /// 8 bytes and then the error).
+    @Test func aReadUntilCloseBodyOverTheLimitHandsOnTheSameBytesHoweverSplit() {
+        let limits = HTTPParserLimits(maxBodyBytes: 8)
+        let bytes = Array("HTTP/1.0 200 OK\r\n\r\n0123456789abcdef".utf8)
+        func feed(inPiecesOf size: Int) -> (body: [UInt8], error: HTTPParseError?) {
+            var parser = HTTPResponseParser(requestMethod: "GET", limits: limits)
+            var events: [HTTPResponseParserEvent] = []
+            var pending: [UInt8] = []
+            var body: [UInt8] = []
+            var failure: HTTPParseError?
+            feeding: for start in stride(from: 0, to: bytes.count, by: size) {
+                pending += bytes[start..<min(start + size, bytes.count)]
+                do {
+                    let consumed = try pending.withUnsafeBufferPointer { buffer throws(HTTPParseError) in try parser.parse(buffer, into: &events) }
+                    pending.removeFirst(consumed)
+                } catch {
+                    failure = error
+                    break feeding
+                }
+            }
+            for case .body(let piece) in events { body += piece }
+            return (body, failure)
+        }
+        let whole = feed(inPiecesOf: bytes.count)
+        let bytewise = feed(inPiecesOf: 1)
+        #expect(whole.error?.status == 413 && bytewise.error?.status == 413)
+        #expect(whole.body == Array("01234567".utf8), "whole: \(whole.body)")
+        #expect(bytewise.body == whole.body)
+    }
+
     /// A head of a few short fields over the field limit is refused naming that limit, not a
     /// byte size it does not exceed; the same for a trailer section.
     @Test func tooManyFieldsNameTheFieldLimit() {

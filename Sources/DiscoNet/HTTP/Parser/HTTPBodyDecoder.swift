@@ -71,14 +71,16 @@ struct HTTPBodyDecoder: Sendable {
                 state = .fixed(remaining: remaining - take)
 
             case .untilClose:
-                let take = buffer.count - index
+                // Bytes within the limit are handed on before the error, so what is handed on
+                // does not depend on how the input was split.
+                var take = buffer.count - index
+                let overLimit = boundsWholeBody && take > limits.maxBodyBytes - decodedBytes
+                if overLimit { take = limits.maxBodyBytes - decodedBytes }
                 if take > 0 {
-                    if boundsWholeBody {
-                        decodedBytes += take
-                        if decodedBytes > limits.maxBodyBytes { throw tooLarge() }
-                    }
-                    onData(UnsafeBufferPointer(rebasing: buffer[index..<buffer.count]))
+                    if boundsWholeBody { decodedBytes += take }
+                    onData(UnsafeBufferPointer(rebasing: buffer[index..<(index + take)]))
                 }
+                if overLimit { throw tooLarge() }
                 return (buffer.count, .needMore)
 
             case .chunkSize:

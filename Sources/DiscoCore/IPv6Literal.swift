@@ -24,8 +24,9 @@ public enum IPv6Literal {
     /// `host` in the form RFC 5952 recommends (and the kernel's `inet_ntop` prints) when it is an
     /// IPv6 literal, bracketed or not, with an optional `%zone` kept as it is: lower case, no
     /// leading zeros, the longest run of two or more zero groups (the first of equal runs) as
-    /// `::`, an IPv4-mapped address as `::ffff:a.b.c.d` (and, as inet_ntop does, an
-    /// IPv4-compatible one as `::a.b.c.d`). Any other host is returned lower-cased.
+    /// `::`, an IPv4-compatible address as `::a.b.c.d` as inet_ntop does, and an IPv4-mapped
+    /// one as the IPv4 address `a.b.c.d` it stands for (as DiscoNet's `SocketAddress.host`
+    /// prints an IPv4 client of a dual-stack listener). Any other host is returned lower-cased.
     public static func canonical(_ host: String) -> String {
         var text = Substring(host.lowercased())
         if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
@@ -78,7 +79,7 @@ public enum IPv6Literal {
 
     private static func format(_ bytes: [UInt8]) -> String {
         if bytes[0..<10].allSatisfy({ $0 == 0 }), bytes[10] == 0xFF, bytes[11] == 0xFF {
-            return "::ffff:" + bytes[12...].map(String.init).joined(separator: ".")
+            return bytes[12...].map(String.init).joined(separator: ".")
         }
         let groups = (0..<8).map { UInt16(bytes[2 * $0]) << 8 | UInt16(bytes[2 * $0 + 1]) }
         var bestStart = 0

@@ -2,7 +2,8 @@
 
 /// A network endpoint: a host (name, IPv4 or IPv6 literal) and a port.
 ///
-/// Parses the forms operators write: `host:port`, `[v6]:port`, and URLs `http://host:port` or
+/// Parses the forms operators write: `host:port`, `[v6]:port` (any host may be bracketed, as Go
+/// allows: `[10.1.2.3]:4001` is `10.1.2.3:4001`), and URLs `http://host:port` or
 /// `https://host:port` (a trailing `/` is allowed; any other path is not). When printed, IPv6
 /// literals are bracketed (`[::1]:4001`), so `description` always parses back to the same value.
 public struct PeerAddress: Hashable, Comparable, Sendable, CustomStringConvertible {
@@ -135,7 +136,8 @@ extension PeerAddress {
             } else {
                 throw fail("expected ':' after ']'")
             }
-            guard host.contains(":") else { throw fail("brackets are only for IPv6 addresses") }
+            // Any host may be bracketed, as Go's SplitHostPort (and so rqlite) allows: one
+            // spelling, `[$(POD_IP)]:4001`, then serves IPv4 and IPv6 pods alike.
         } else {
             let colons = rest.filter { $0 == ":" }.count
             if colons == 0 {

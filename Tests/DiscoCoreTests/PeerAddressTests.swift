@@ -9,6 +9,10 @@ import Testing
         ("http://h1:4001", "h1", 4001, .http),
         ("https://h1:4001/", "h1", 4001, .https),
         ("HTTP://[fe80::1%eth0]:9", "fe80::1%eth0", 9, .http),
+        // Any host may be bracketed, as Go's SplitHostPort allows (`[$(POD_IP)]:4001` for
+        // IPv4 and IPv6 pods alike); it prints without the brackets.
+        ("[10.1.2.3]:4001", "10.1.2.3", 4001, nil),
+        ("http://[host]:1", "host", 1, .http),
     ])
     func parsesAcceptedForms(input: String, host: String, port: UInt16, scheme: PeerAddress.Scheme?) throws {
         let address = try PeerAddress(parsing: input)
@@ -22,6 +26,7 @@ import Testing
         #expect(address.description == "[2001:db8::1]:4002")
         #expect(try PeerAddress(parsing: address.description) == address)
         #expect(address.url == "http://[2001:db8::1]:4002")
+        #expect(try PeerAddress(parsing: "[10.1.2.3]:4001").description == "10.1.2.3:4001")
     }
 
     @Test(arguments: [
@@ -60,7 +65,7 @@ import Testing
         ("host:+1", "is not a number from 1 to 65535"),
         ("::1:4001", "must be bracketed"),
         ("[::1", "missing ']'"),
-        ("[host]:1", "only for IPv6"),
+        ("[]:1", "missing host"),
         ("ftp://h:1", "unsupported scheme"),
         ("http://h:1/path", "a path is not allowed"),
         ("h st:1", "whitespace"),

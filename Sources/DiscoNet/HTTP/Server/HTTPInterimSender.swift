@@ -2,8 +2,8 @@
 
 /// Sends interim (1xx) responses on one exchange, before its final response: `103 Early Hints`
 /// while the final answer is still being computed, or a proxy passing on its upstream's.
-/// A request the server parsed carries one (``HTTPStreamingRequest/interimSender``); so does
-/// an ``HTTPInlineReply``.
+/// A request the server parsed carries one (``HTTPStreamingRequest/interimSender``); an
+/// ``HTTPInlineReply`` sends them itself (``HTTPInlineReply/sendInterim(_:)``).
 ///
 /// Each is written on the connection's loop, in the order sent, and only while the exchange's
 /// response has not started: to an HTTP/1.1 client, never to an HTTP/1.0 one (RFC 9110 §15.2),
@@ -35,10 +35,6 @@ extension HTTPStreamingRequest {
 }
 
 extension HTTPInlineReply {
-    /// Sends interim (1xx) responses before this request's final response, from any thread
-    /// (see ``HTTPInterimSender``): for work that answers later.
-    public var interimSender: HTTPInterimSender { HTTPInterimSender(connection: connection, exchangeID: id) }
-
     /// Sends `interim` before the response (see ``HTTPInterimSender``). On the loop thread it is
     /// written at once; from another thread on the loop's next turn, in order with the
     /// ``respond(_:)`` that follows it from the same thread.

@@ -232,8 +232,9 @@ extension Node {
             return APIResponse.error(503, "not ready: node \(id) was removed from the cluster (\(removal.reporter)); "
                 + "start it with -join to make it a member again", extra: [.init(key: "removed", value: .bool(true))])
         }
-        // Liveness: neither a leader nor the roles (a sidecar whose application is still starting is alive).
-        if liveness { return APIResponse.json(["ready": true, "leader": .null]) }
+        // Liveness: neither a leader nor the roles (a sidecar whose application is still starting is alive);
+        // the leader this node knows, if any, is named all the same.
+        if liveness { return APIResponse.json(["ready": true, "leader": consensus.status.leader.map { .string($0.rawValue) } ?? .null]) }
         if !consensus.status.stateKnown, let external = consensus.externalState {
             let waiting = runtime.withLock { $0.formation == .starting ? $0.formationDetail : nil }
             return APIResponse.error(503, "not ready: " + (waiting ?? "waiting for \(external.location) to read this node's state under "

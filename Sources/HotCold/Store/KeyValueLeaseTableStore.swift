@@ -84,7 +84,14 @@ public struct KeyValueLeaseTableStore: LeaseTableStore {
             let current = space.entry(name)
             if current?.value == value { return }
             switch await space.put(name, value, ifRevision: current?.revision ?? 0) {
-            case .committed: return
+            case .committed(let revision):
+                // A follower's write commits on the leader before this node applies it. Return
+                // only once it is applied here: the next announcement compares with what this
+                // node has applied, and an older value equal to it (healthy, then unhealthy,
+                // then healthy again) would make it skip the write and leave the replica
+                // unhealthy in the replicated state, never granted the lease.
+                while !Task.isCancelled, await !space.waitUntilApplied(revision, timeout: .seconds(1)) {}
+                return
             case .conflict(let found): _ = await space.waitUntilApplied(found, timeout: .seconds(1))
             case .unavailable, .unknown:
                 do { try await Task.sleep(for: Self.retryPause) } catch { return }

@@ -69,20 +69,10 @@ struct NodeKeyValueSpace: LeaseKeyValueSpace {
 
     func watch(prefix: String, to deliver: @escaping @Sendable (LeaseKeyValueEvent) -> Void) async {
         let watch = context.node.watchKeyValues(namespace: Self.namespace, prefix: prefix)
-        for entry in watch.entries { deliver(.put(LeaseKeyValueEntry(name: entry.key.name, value: entry.value, revision: entry.revision))) }
-        for await event in watch.changes {
-            switch event {
-            case .changed(let changes):
-                for change in changes {
-                    if let value = change.value {
-                        deliver(.put(LeaseKeyValueEntry(name: change.key.name, value: value, revision: change.revision)))
-                    } else {
-                        deliver(.deleted(name: change.key.name, revision: change.revision))
-                    }
-                }
-            case .reset(let entries, _):
-                for entry in entries { deliver(.put(LeaseKeyValueEntry(name: entry.key.name, value: entry.value, revision: entry.revision))) }
-            }
+        var translator = WatchTranslator()
+        for event in translator.start(watch.entries) { deliver(event) }
+        for await change in watch.changes {
+            for event in translator.events(for: change) { deliver(event) }
         }
     }
 
@@ -130,6 +120,45 @@ struct NodeKeyValueSpace: LeaseKeyValueSpace {
 
     func waitUntilApplied(_ revision: UInt64, timeout: Duration) async -> Bool {
         await context.node.waitUntilApplied(revision, timeout: timeout)
+    }
+}
+
+// MARK: - WatchTranslator
+
+/// Turns a key-value watch into the lease's events. A reset (a snapshot was installed) replaces
+/// every watched entry: those it no longer holds are reported deleted, or a candidacy withdrawn
+/// while this node was behind would stay a candidate in its view (and be granted the lease
+/// should it lead).
+struct WatchTranslator {
+    /// The names delivered as present.
+    private(set) var present: Set<String> = []
+
+    /// The watch's first read.
+    mutating func start(_ entries: [KVEntry]) -> [LeaseKeyValueEvent] {
+        entries.map { entry in
+            present.insert(entry.key.name)
+            return .put(LeaseKeyValueEntry(name: entry.key.name, value: entry.value, revision: entry.revision))
+        }
+    }
+
+    /// The events for one change of the watch.
+    mutating func events(for change: KVWatchEvent) -> [LeaseKeyValueEvent] {
+        switch change {
+        case .changed(let changes):
+            return changes.map { change in
+                if let value = change.value {
+                    present.insert(change.key.name)
+                    return .put(LeaseKeyValueEntry(name: change.key.name, value: value, revision: change.revision))
+                }
+                present.remove(change.key.name)
+                return .deleted(name: change.key.name, revision: change.revision)
+            }
+        case .reset(let entries, let revision):
+            let names = Set(entries.map(\.key.name))
+            let gone = present.subtracting(names).sorted().map { LeaseKeyValueEvent.deleted(name: $0, revision: revision) }
+            present = []
+            return gone + start(entries)
+        }
     }
 }
 

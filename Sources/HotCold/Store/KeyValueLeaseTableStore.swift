@@ -80,6 +80,10 @@ public struct KeyValueLeaseTableStore: LeaseTableStore {
     public func announce(_ candidate: LeaseCandidate, in group: LeaseGroup) async {
         let name = Self.candidatePrefix(group) + candidate.node.rawValue
         let value = LeaseRecord.encode(candidate)
+        // A restarted node may not have applied yet what its previous process announced last
+        // (its final write committed on the leader only): an older value read before then that
+        // equals this one would make it skip the write.
+        await space.waitUntilCaughtUp()
         while !Task.isCancelled {
             let current = space.entry(name)
             if current?.value == value { return }

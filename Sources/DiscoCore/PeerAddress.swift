@@ -35,6 +35,15 @@ public struct PeerAddress: Hashable, Comparable, Sendable, CustomStringConvertib
     /// bound (every interface) but not advertised.
     public var hasUnspecifiedHost: Bool { Self.isUnspecifiedHost(host) }
 
+    /// Whether the host means every interface: empty (`:4001`, as Go's `net.Listen` reads it) or
+    /// unspecified (``hasUnspecifiedHost``). Such an address can be bound but not advertised.
+    public var listensOnEveryInterface: Bool { Self.isEveryInterfaceHost(host) }
+
+    /// ``listensOnEveryInterface`` for a host as text.
+    public static func isEveryInterfaceHost(_ host: String) -> Bool {
+        host.isEmpty || isUnspecifiedHost(host)
+    }
+
     /// ``hasUnspecifiedHost`` for a host as text (brackets and an IPv6 `%zone` allowed).
     public static func isUnspecifiedHost(_ host: String) -> Bool {
         var text = Substring(host.lowercased())
@@ -51,9 +60,19 @@ public struct PeerAddress: Hashable, Comparable, Sendable, CustomStringConvertib
         return allZero(head)
     }
 
-    /// `host:port`, with IPv6 literals bracketed. Never includes the scheme.
+    /// `host:port`, with IPv6 literals bracketed (`:port` for an empty host, every interface).
+    /// Never includes the scheme.
     public var description: String {
         isIPv6Literal ? "[\(host)]:\(port)" : "\(host):\(port)"
+    }
+
+    /// ``description`` for an address listened on, saying what a wildcard covers:
+    /// `:4001 (every interface, IPv6 and IPv4)`, `[::]:4001 (every interface, IPv6 and IPv4)`,
+    /// `0.0.0.0:4001 (every IPv4 interface)`; any other address as it is.
+    public var listenDescription: String {
+        guard listensOnEveryInterface else { return description }
+        let ipv4Only = host.lowercased().contains(".")  // 0.0.0.0, ::ffff:0.0.0.0: IPv4 only
+        return description + (ipv4Only ? " (every IPv4 interface)" : " (every interface, IPv6 and IPv4)")
     }
 
     /// The address as a URL base, `http://host:port` (or the scheme given in the input).
@@ -69,7 +88,7 @@ public struct PeerAddress: Hashable, Comparable, Sendable, CustomStringConvertib
     /// `127.0.0.2:80`) can both listen.
     public func listensOnSamePort(as other: PeerAddress) -> Bool {
         guard port != 0, port == other.port else { return false }
-        if host.isEmpty || other.host.isEmpty || hasUnspecifiedHost || other.hasUnspecifiedHost { return true }
+        if listensOnEveryInterface || other.listensOnEveryInterface { return true }
         return !Self.listeningHosts(host).isDisjoint(with: Self.listeningHosts(other.host))
     }
 
@@ -166,6 +185,25 @@ extension PeerAddress {
             throw fail("missing port")
         }
         self.init(host: String(host), port: port, scheme: scheme)
+    }
+
+    /// Parses an address to listen on: what ``init(parsing:defaultPort:)`` takes, or `:port`
+    /// for every interface, IPv6 and IPv4 (an empty host, as Go's `net.Listen(":4001")`). No URL
+    /// scheme.
+    public init(parsingListenAddress input: String) throws(PeerAddressError) {
+        if input.hasPrefix(":") {
+            do throws(PeerAddressError) {
+                // The port as any other address's: "0.0.0.0" only stands in for the empty host.
+                self.init(host: "", port: try PeerAddress(parsing: "0.0.0.0" + input).port)
+            } catch {
+                throw PeerAddressError(input: input, reason: error.reason)
+            }
+            return
+        }
+        try self.init(parsing: input)
+        guard scheme == nil else {
+            throw PeerAddressError(input: input, reason: "a listen address takes no scheme (\(scheme?.rawValue ?? "")://)")
+        }
     }
 
     /// Host names, IPv4 and IPv6 literals (with an optional `%zone`): letters, digits, `-._:%`.

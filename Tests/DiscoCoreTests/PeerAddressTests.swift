@@ -90,5 +90,32 @@ import Testing
                       ("0.0.0.1", false), ("localhost", false), ("fe80::", false), ("", false)])
     func unspecifiedHosts(host: String, unspecified: Bool) {
         #expect(PeerAddress.isUnspecifiedHost(host) == unspecified, "\(host)")
+        // An empty host (`:4001`) is no IP address, but it listens on every interface too.
+        #expect(PeerAddress.isEveryInterfaceHost(host) == (unspecified || host.isEmpty), "\(host)")
+    }
+
+    /// Listen addresses take Go's `:PORT` for every interface, besides what addresses take.
+    @Test func listenAddressesTakeAnEmptyHost() throws {
+        #expect(try PeerAddress(parsingListenAddress: ":4001") == PeerAddress(host: "", port: 4001))
+        #expect(try PeerAddress(parsingListenAddress: "[::]:4001") == PeerAddress(host: "::", port: 4001))
+        #expect(try PeerAddress(parsingListenAddress: "[10.1.2.3]:4001") == PeerAddress(host: "10.1.2.3", port: 4001))
+        #expect(try PeerAddress(parsingListenAddress: "h:1") == PeerAddress(host: "h", port: 1))
+        for (text, fragment) in [(":", "missing port"), (":0", "not a number from 1 to 65535"), (":x", "not a number"),
+                                 ("::1", "must be bracketed"), ("http://h:1", "takes no scheme"), ("", "empty")] {
+            #expect(throws: PeerAddressError.self, "\(text)") { try PeerAddress(parsingListenAddress: text) }
+            do {
+                _ = try PeerAddress(parsingListenAddress: text)
+            } catch {
+                #expect(error.reason.contains(fragment), "\(text): \(error)")
+            }
+        }
+        let every = PeerAddress(host: "", port: 4001)
+        #expect(every.description == ":4001" && every.listensOnEveryInterface && !every.hasUnspecifiedHost)
+        #expect(every.listenDescription == ":4001 (every interface, IPv6 and IPv4)")
+        #expect(PeerAddress(host: "::", port: 1).listenDescription == "[::]:1 (every interface, IPv6 and IPv4)")
+        #expect(PeerAddress(host: "0.0.0.0", port: 1).listenDescription == "0.0.0.0:1 (every IPv4 interface)")
+        #expect(PeerAddress(host: "::1", port: 1).listenDescription == "[::1]:1")
+        #expect(every.listensOnSamePort(as: PeerAddress(host: "127.0.0.1", port: 4001)))
+        #expect(!every.listensOnSamePort(as: PeerAddress(host: "127.0.0.1", port: 4002)))
     }
 }

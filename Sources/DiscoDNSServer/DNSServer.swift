@@ -83,9 +83,14 @@ public final class DNSServer: Sendable {
         var listeners: [Listener] = []
         var port = configuration.port
         do {
-            for address in addresses {
+            for (index, address) in addresses.enumerated() where !SocketAddress.isCoveredByDualStack(address, bound: listeners.map(\.udp.localAddress)) {
                 let udpResponder = DNSQueryResponder(holder: holder, answerer: answerer)
-                let udp = try await UDPResponder.start(address: address.withPort(port), configuration: udpSettings, loop: loop, responder: udpResponder)
+                let udp: UDPResponder
+                do {
+                    udp = try await UDPResponder.start(address: address.withPort(port), configuration: udpSettings, loop: loop, responder: udpResponder)
+                } catch where SocketAddress.fallsBackToIPv4(from: address, after: error, remaining: addresses[(index + 1)...]) {
+                    continue  // every interface where IPv6 is off: 0.0.0.0, next
+                }
                 port = udp.localAddress.port
                 let tcpResponder = DNSQueryResponder(holder: holder, answerer: answerer)
                 do {

@@ -28,19 +28,21 @@ public struct DNSServerConfiguration: Sendable, Hashable {
         self.udpBatchSize = udpBatchSize
     }
 
-    /// Settings for `-dns-addr` (`host:port`, `[v6]:port`; port 0 lets the kernel choose).
+    /// Settings for `-dns-addr` (`host:port`, `[v6]:port`, or `:port` for every interface, IPv6
+    /// and IPv4; port 0 lets the kernel choose).
     public init(address text: String) throws(DNSSettingsError) {
+        guard !text.contains("://") else {
+            throw DNSSettingsError(flag: "-dns-addr", "\(text.debugDescription) has a URL scheme; DNS listens on plain host:port, for example 127.0.0.1:8600")
+        }
         var address: PeerAddress
         // PeerAddress takes ports 1 to 65535; read port 0 as 1 and put the 0 back.
         let anyPort = text.hasSuffix(":0")
         do {
-            address = try PeerAddress(parsing: anyPort ? String(text.dropLast()) + "1" : text)
-            if anyPort { address = PeerAddress(host: address.host, port: 0, scheme: address.scheme) }
+            address = try PeerAddress(parsingListenAddress: anyPort ? String(text.dropLast()) + "1" : text)
+            if anyPort { address = PeerAddress(host: address.host, port: 0) }
         } catch {
-            throw DNSSettingsError(flag: "-dns-addr", "\(text.debugDescription) is not host:port (\(error.reason)); for example 127.0.0.1:8600")
-        }
-        guard address.scheme == nil else {
-            throw DNSSettingsError(flag: "-dns-addr", "\(text.debugDescription) has a URL scheme; DNS listens on plain host:port, for example 127.0.0.1:8600")
+            throw DNSSettingsError(flag: "-dns-addr", "\(text.debugDescription) is not host:port (\(error.reason)); "
+                + "for example 127.0.0.1:8600, or :8600 for every interface")
         }
         self.init(host: address.host, port: address.port)
     }

@@ -47,4 +47,27 @@ import Testing
             }
         }
     }
+
+    /// `-dns-addr :PORT` (and `[::]:PORT`): one dual-stack listener that answers IPv4 and IPv6
+    /// clients over UDP (from the address each asked) and TCP.
+    @Test(.enabled(if: IPv6Loopback.isAvailable, "::1 cannot be bound here"), arguments: [":0", "[::]:0"])
+    func everyInterfaceAnswersIPv4AndIPv6(address: String) async throws {
+        try await F.with(configuration: DNSServerConfiguration(address: address)) { (server) async throws in
+            #expect(server.localAddresses.count == 1, "\(server.localAddresses)")
+            let port = try #require(server.localAddresses.first?.port)
+            for host in ["127.0.0.1", "::1"] {
+                let target = try #require(SocketAddress(numericHost: host, port: port))
+                let socket = try await UDPSocket.connected(to: target)
+                try await socket.send(F.query("leader.disco", .a, id: 91), to: target)
+                let answer = try #require(try await socket.receive(maxBytes: 4096, timeout: .seconds(30)), "no UDP answer to \(host)")
+                #expect(try DNSMessage(parsing: answer.bytes).header.id == 91, "\(host)")
+                socket.close()
+                let connection = try await TCPConnection.connect(to: target)
+                try await connection.write(F.framed(F.query("leader.disco", .a, id: 92)))
+                let reply = try #require(try await F.FramedReader(connection).next())
+                #expect(try DNSMessage(parsing: reply).answers.count == 1, "\(host) over TCP")
+                connection.close()
+            }
+        }
+    }
 }

@@ -51,6 +51,9 @@ struct Socket: Sendable, Hashable {
         let socket = tcp ? try Socket.tcp(for: address) : try Socket.udp(for: address)
         do {
             if reuseAddress { try socket.setReuseAddress() }
+            // The IPv6 wildcard takes IPv4 as well, whatever net.ipv6.bindv6only says: one
+            // listener on `[::]` (or `:PORT`) serves IPv6, IPv4 and dual-stack networks.
+            if address.isIPv6, address.isUnspecified { try socket.setOption(Int32(IPPROTO_IPV6), IPV6_V6ONLY, 0, "IPV6_V6ONLY") }
             try socket.bind(to: address)
             if let backlog { try socket.listen(backlog: backlog) }
             return (socket, try socket.localAddress())

@@ -64,6 +64,10 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         SocketAddress(bytes: addressBytes, port: port, scopeID: scopeID)
     }
 
+    /// True for the unspecified (wildcard) address of either family, `0.0.0.0` or `::`: bound,
+    /// it listens on every interface.
+    public var isUnspecified: Bool { addressBytes.allSatisfy { $0 == 0 } }
+
     /// True for an IPv4 address in IPv6 form (`::ffff:a.b.c.d`): how an IPv4 peer of a
     /// dual-stack `[::]` socket is seen.
     public var isIPv4Mapped: Bool {
@@ -142,7 +146,11 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
-    /// Reads an address out of a `sockaddr_storage` filled in by the kernel.
+    /// Reads an address out of a `sockaddr_storage` filled in by the kernel. An IPv4 peer of a
+    /// dual-stack IPv6 socket, which the kernel reports as `::ffff:a.b.c.d`, is read as the
+    /// IPv4 address it is: it prints, compares and hashes as it would through an IPv4 socket
+    /// (client addresses, rate-limit keys, hop trust, gossip senders). A dual-stack socket sends
+    /// to an IPv4 address as it is.
     init?(storage: sockaddr_storage) {
         var storage = storage
         switch Int32(storage.ss_family) {
@@ -155,7 +163,8 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
             let sin6 = withUnsafeBytes(of: &storage) { $0.loadUnaligned(as: sockaddr_in6.self) }
             var addr = sin6.sin6_addr
             let bytes = withUnsafeBytes(of: &addr) { Array($0) }
-            self.init(bytes: bytes, port: UInt16(bigEndian: sin6.sin6_port), scopeID: sin6.sin6_scope_id)
+            let mapped = SocketAddress(bytes: bytes, port: UInt16(bigEndian: sin6.sin6_port), scopeID: sin6.sin6_scope_id)
+            self = mapped.isIPv4Mapped ? SocketAddress(bytes: Array(bytes[12...]), port: mapped.port, scopeID: 0) : mapped
         default:
             return nil
         }
@@ -164,12 +173,12 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
     // MARK: Name resolution
 
     /// Resolves `host` (a name or a numeric address) with `getaddrinfo`, returning every address in
-    /// the resolver's order. An empty host means every interface: `[::]` first (on Linux it takes
-    /// IPv4 connections too), then `0.0.0.0` (for a listener where IPv6 is off, or where `[::]`
-    /// takes only IPv6). Blocking: call from a thread that may block (see ``resolveAsync``).
+    /// the resolver's order. An empty host or `::` means every interface: `[::]` first (bound
+    /// dual-stack, it takes IPv4 connections too), then `0.0.0.0` (for a listener where IPv6 is
+    /// off). Blocking: call from a thread that may block (see ``resolveAsync``).
     public static func resolve(host: String, port: UInt16) throws(AddressResolutionError) -> [SocketAddress] {
+        if let every = everyInterface(host: host, port: port) { return every }
         if let numeric = SocketAddress(numericHost: host, port: port) { return [numeric] }
-        if host.isEmpty { return everyInterface(port: port) }
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         hints.ai_family = AF_UNSPEC
@@ -199,16 +208,38 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return addresses
     }
 
-    /// The wildcard addresses, IPv6 first.
-    private static func everyInterface(port: UInt16) -> [SocketAddress] {
-        [SocketAddress(bytes: [UInt8](repeating: 0, count: 16), port: port, scopeID: 0),
-         SocketAddress(bytes: [0, 0, 0, 0], port: port, scopeID: 0)]
+    /// The wildcard addresses, IPv6 first, for an empty host or `::` (in any spelling); nil for
+    /// any other host.
+    private static func everyInterface(host: String, port: UInt16) -> [SocketAddress]? {
+        if !host.isEmpty {
+            guard host.contains(":"), let numeric = SocketAddress(numericHost: host, port: port), numeric.isIPv6,
+                  numeric.isUnspecified, numeric.scopeID == 0
+            else { return nil }
+        }
+        return [SocketAddress(bytes: [UInt8](repeating: 0, count: 16), port: port, scopeID: 0),
+                SocketAddress(bytes: [0, 0, 0, 0], port: port, scopeID: 0)]
+    }
+
+    /// Whether a listener on `address` need not be opened: it is the IPv4 wildcard and a
+    /// dual-stack IPv6 wildcard listener on its port is among `bound` (it takes IPv4 too).
+    public static func isCoveredByDualStack(_ address: SocketAddress, bound: [SocketAddress]) -> Bool {
+        !address.isIPv6 && address.isUnspecified
+            && bound.contains { $0.isIPv6 && $0.isUnspecified && (address.port == 0 || $0.port == address.port) }
+    }
+
+    /// Whether a listener that failed to bind `address` with `error` should try the next of
+    /// `remaining` instead of failing: only the IPv6 wildcard, where IPv6 is off, falls back to
+    /// the IPv4 wildcard. A port already in use is no reason to listen on IPv4 alone: that
+    /// error stands.
+    public static func fallsBackToIPv4(from address: SocketAddress, after error: any Error, remaining: ArraySlice<SocketAddress>) -> Bool {
+        guard address.isIPv6, address.isUnspecified, remaining.contains(where: { !$0.isIPv6 && $0.isUnspecified }) else { return false }
+        return (error as? SystemError)?.errno != EADDRINUSE
     }
 
     /// Resolves `host` off the caller's thread (getaddrinfo blocks) and returns every address.
     public static func resolveAsync(host: String, port: UInt16) async throws -> [SocketAddress] {
+        if let every = everyInterface(host: host, port: port) { return every }
         if let numeric = SocketAddress(numericHost: host, port: port) { return [numeric] }
-        if host.isEmpty { return everyInterface(port: port) }
         return try await withCheckedThrowingContinuation { continuation in
             // A queue of its own: a global queue shares its threads with the cooperative pool,
             // and getaddrinfo may block for seconds.

@@ -28,13 +28,21 @@ public final class UDPSocket: Sendable {
         channel.loop.execute { channel.close() }
     }
 
-    /// Binds `host:port` (port 0 for any).
+    /// Binds `host:port` (port 0 for any) on the first address `host` resolves to. An empty host
+    /// or `::` is every interface: `[::]`, dual-stack (it sends to and receives from IPv4
+    /// addresses too), or `0.0.0.0` where IPv6 is off.
     public static func bind(host: String = "127.0.0.1", port: UInt16 = 0, group: EventLoopGroup = .shared) async throws -> UDPSocket {
         let addresses = try await SocketAddress.resolveAsync(host: host, port: port)
-        guard let address = addresses.first else { throw AddressResolutionError(host: host, reason: "no address") }
         let loop = group.next()
-        let channel = try await loop.submit { () throws -> UDPChannel in try UDPChannel(address: address, loop: loop) }
-        return UDPSocket(localAddress: channel.localAddress, channel: channel)
+        for (index, address) in addresses.enumerated() {
+            do {
+                let channel = try await loop.submit { () throws -> UDPChannel in try UDPChannel(address: address, loop: loop) }
+                return UDPSocket(localAddress: channel.localAddress, channel: channel)
+            } catch where SocketAddress.fallsBackToIPv4(from: address, after: error, remaining: addresses[(index + 1)...]) {
+                continue
+            }
+        }
+        throw AddressResolutionError(host: host, reason: "no address")
     }
 
     /// A UDP socket connected to `peer`, on an ephemeral port of the peer's family: only the
@@ -142,6 +150,7 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
 
     func send(_ bytes: [UInt8], to address: SocketAddress, _ continuation: CheckedContinuation<Void, any Error>) {
         guard !closed else { continuation.resume(throwing: closedError()); return }
+        // A dual-stack socket (`[::]`) takes an IPv4 address as it is: Linux sends it over IPv4.
         sends.append((bytes, address, continuation))
         flushSends()
     }

@@ -9,7 +9,8 @@ extension SWIM.Shell {
     public struct Configuration: Sendable {
         /// This member's identity.
         public var id: NodeID
-        /// Address to bind the UDP socket (and the push-pull TCP listener) to.
+        /// Address to bind the UDP socket (and the push-pull TCP listener) to; empty or `::` for
+        /// every interface, IPv6 and IPv4 (dual-stack; `0.0.0.0` where IPv6 is off).
         public var bindHost: String
         /// Port to bind; 0 lets the kernel choose one that is free for UDP (TCP then binds the
         /// same number).
@@ -146,15 +147,16 @@ extension SWIM.Shell {
                 throw .init(field: "maxPacketSize", reason: "\(settings.maxPacketSize) must be at least \(512 + label.prefix.count) "
                             + "with cluster label \(label.name.debugDescription) (it adds \(label.prefix.count) bytes to every datagram)")
             }
-            let wildcards: Set<String> = ["", "0.0.0.0", "::", "[::]"]
-            if let advertiseHost, wildcards.contains(advertiseHost) {
+            // Every interface in any spelling: "" (`:PORT`), 0.0.0.0, ::, [::], 0:0::0, ...
+            func isWildcard(_ host: String) -> Bool { PeerAddress.isEveryInterfaceHost(host) }
+            if let advertiseHost, isWildcard(advertiseHost) {
                 throw .init(field: "advertiseHost", reason: "'\(advertiseHost)' cannot be reached by other members; give this node's address")
             }
             if advertisePort == 0 {
                 throw .init(field: "advertisePort", reason: "0 cannot be reached by other members; give the port they reach this one at, "
                             + "or leave it unset to advertise the bound port")
             }
-            if advertiseHost == nil, wildcards.contains(bindHost) {
+            if advertiseHost == nil, isWildcard(bindHost) {
                 throw .init(field: "advertiseHost",
                             reason: "must be set when binding the wildcard address '\(bindHost)', so other members can reach this one")
             }

@@ -38,7 +38,9 @@ public final class HTTPServer: Sendable {
 
     /// Binds, listens and starts accepting on `group`'s loops; requests go through `middleware`
     /// (composed once, here; first element outermost) to `responder`. When the host resolves to
-    /// several addresses, it listens on all that can be bound (at least one must be).
+    /// several addresses, it listens on all that can be bound (at least one must be). An empty
+    /// host or `::` listens on every interface: `[::]`, dual-stack, or `0.0.0.0` where IPv6 is
+    /// off.
     public static func start(
         configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
         group: EventLoopGroup = .shared,
@@ -50,7 +52,7 @@ public final class HTTPServer: Sendable {
         let loop = group.loops[0]
         var listeners: [HTTPListener] = []
         var firstError: (any Error)?
-        for resolved in addresses {
+        for resolved in addresses where !SocketAddress.isCoveredByDualStack(resolved, bound: listeners.map(\.localAddress)) {
             // With port 0, later addresses reuse the port the kernel chose for the first one.
             let port = listeners.first?.localAddress.port ?? resolved.port
             let address = SocketAddress(bytes: resolved.addressBytes, port: port, scopeID: resolved.scopeID)

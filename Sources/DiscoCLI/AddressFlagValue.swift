@@ -16,12 +16,18 @@ public enum AddressFlagValue {
         }
     }
 
-    /// A bind address: `host:port`, no URL scheme (rqlite: "must not start with http").
+    /// A bind address: `host:port`, or `:port` for every interface, IPv6 and IPv4 (as Go's
+    /// `net.Listen` reads it); no URL scheme (rqlite: "must not start with http").
     @Sendable public static func parseBind(_ text: String) throws(FlagValueError) -> PeerAddress {
-        let address = try parse(text)
-        guard address.scheme == nil else {
-            throw FlagValueError("expected host:port without http:// or https://, e.g. localhost:4001")
+        guard !text.contains(",") else { throw FlagValueError("takes one address (host:port), not a list") }
+        guard !text.contains("://") else {
+            throw FlagValueError("expected host:port without http:// or https://, e.g. localhost:4001 or :4001")
         }
-        return address
+        do throws(PeerAddressError) {
+            return try PeerAddress(parsingListenAddress: text)
+        } catch {
+            throw FlagValueError("invalid address \(text.debugDescription): \(error.reason) "
+                + "(expected host:port, [ipv6]:port, or :port for every interface)")
+        }
     }
 }

@@ -96,13 +96,15 @@ public struct DiscodFlags: Sendable {
         let node = Self.nodeGroup
         nodeID = set.string("node-id", usage: "Unique, permanent ID of this node (default: the advertised Raft address)", group: node, typeName: "id")
         httpAddr = set.custom("http-addr", default: PeerAddress(host: "localhost", port: 4001), defaultText: "\"localhost:4001\"",
-                              typeName: "host:port", usage: "HTTP API bind address (clients, operators, join and notify)",
+                              typeName: "host:port", usage: "HTTP API bind address (clients, operators, join and notify); :PORT listens\n"
+                                + "on every interface, IPv6 and IPv4 (then set -http-adv-addr)",
                               group: node, parse: Self.parseBindAddress)
         httpAdvAddr = set.custom("http-adv-addr", default: nil, defaultText: nil, typeName: "host:port",
                                  usage: "Advertised HTTP API address (default: -http-addr)", group: node,
                                  parse: Self.parseOptionalAddress)
         raftAddr = set.custom("raft-addr", default: PeerAddress(host: "localhost", port: 4002), defaultText: "\"localhost:4002\"",
-                              typeName: "host:port", usage: "Internode bind address: Raft (TCP) and SWIM gossip (UDP) on one port",
+                              typeName: "host:port", usage: "Internode bind address: Raft (TCP) and SWIM gossip (UDP) on one port;\n"
+                                + ":PORT listens on every interface, IPv6 and IPv4 (set -raft-adv-addr)",
                               group: node, parse: Self.parseBindAddress)
         raftAdvAddr = set.custom("raft-adv-addr", default: nil, defaultText: nil, typeName: "host:port",
                                  usage: "Advertised internode address (default: -raft-addr); on another port,\nmap both TCP and UDP from it to -raft-addr's port", group: node,
@@ -207,13 +209,25 @@ public struct DiscodFlags: Sendable {
 
     // MARK: Address values
 
-    /// A bind address: `host:port`, no URL scheme (see ``AddressFlagValue/parseBind(_:)``).
+    /// A bind address: `host:port`, or `:port` for every interface; no URL scheme (see
+    /// ``AddressFlagValue/parseBind(_:)``).
     @Sendable static func parseBindAddress(_ text: String) throws(FlagValueError) -> PeerAddress {
         try AddressFlagValue.parseBind(text)
     }
 
+    /// An advertised address: `host:port` (a host the others can reach), no URL scheme; empty
+    /// for none.
     @Sendable static func parseOptionalAddress(_ text: String) throws(FlagValueError) -> PeerAddress? {
-        text.isEmpty ? nil : try parseBindAddress(text)
+        guard !text.isEmpty else { return nil }
+        if text.hasPrefix(":") {
+            throw FlagValueError("\(text.debugDescription) has no host: an advertised address names a host the other nodes can reach, "
+                + "e.g. 10.0.0.1\(text) or [fd00::1]\(text)")
+        }
+        let address = try AddressFlagValue.parse(text)
+        guard address.scheme == nil else {
+            throw FlagValueError("expected host:port without http:// or https://, e.g. localhost:4001")
+        }
+        return address
     }
 }
 
@@ -225,7 +239,9 @@ extension DiscodFlags {
     /// (disco-sidecar's proxy) checks its own addresses against these before anything starts.
     public func nodeListeners(_ parsed: ParsedFlags) -> [(flag: String, address: PeerAddress)] {
         var listeners = [("http-addr", parsed[httpAddr]), ("raft-addr", parsed[raftAddr])]
-        if (try? RoleOptions(roles, parsed: parsed))?.performsDNS == true, let dns = try? PeerAddress(parsing: parsed[roles.dnsAddr]) { listeners.append(("dns-addr", dns)) }
+        if (try? RoleOptions(roles, parsed: parsed))?.performsDNS == true, let dns = try? PeerAddress(parsingListenAddress: parsed[roles.dnsAddr]) {
+            listeners.append(("dns-addr", dns))
+        }
         return listeners
     }
 }

@@ -290,7 +290,7 @@ public struct DiscodOptions: Sendable {
     }
 
     static func checkRoutable(_ address: PeerAddress, flag: String, given: Bool, bindFlag: String, what: String) throws(FlagError) {
-        guard address.hasUnspecifiedHost else { return }
+        guard address.listensOnEveryInterface else { return }
         let origin = given ? "" : " (it defaults to -\(bindFlag))"
         throw FlagError.invalid(flag, "advertised \(what) address \(address) is not routable\(origin); set -\(flag) to an address other nodes can reach")
     }
@@ -326,9 +326,9 @@ public struct DiscodOptions: Sendable {
     public var metadata: Logger.Metadata {
         var metadata: Logger.Metadata = [
             "node_id": .string(nodeID.rawValue),
-            "http_addr": .string(httpAddress.description),
+            "http_addr": .string(httpAddress.listenDescription),
             "http_adv_addr": .string(httpAdvertisedAddress.description),
-            "raft_addr": .string(raftAddress.description),
+            "raft_addr": .string(raftAddress.listenDescription),
             "raft_adv_addr": .string(raftAdvertisedAddress.description),
             "voter": .string(raftNonVoter ? "false" : "true"),
             "cluster": .string(clusterName),

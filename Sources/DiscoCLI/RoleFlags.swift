@@ -30,7 +30,7 @@ struct RoleFlags: Sendable {
         bootstrapNeeds = set.string("bootstrap-needs", usage: "Comma-separated roles a live member must perform before this node finishes\n"
                                     + "starting (its roles start then); it logs what it waits for", group: group, typeName: "list")
         dnsAddr = set.string("dns-addr", default: Self.defaultDNSAddress,
-                             usage: "With -roles dns: where the DNS server listens, UDP and TCP\n(port 0: any free port)",
+                             usage: "With -roles dns: where the DNS server listens, UDP and TCP\n(:PORT: every interface, IPv6 and IPv4; port 0: any free port)",
                              group: group, typeName: "host:port")
         dnsDomain = set.string("dns-domain", default: Self.defaultDNSDomain,
                                usage: "With -roles dns: the zone served\n(<id>.node.<domain>, <role>.role.<domain>, ...)",

@@ -10,7 +10,7 @@ enum SidecarSummary {
     /// `key=value` lines for the proxy's resolved settings, after the node's.
     static func lines(_ configuration: ProxyConfiguration) -> String {
         var lines: [String] = []
-        lines.append("  proxy.addr=\(configuration.listenAddress.map(\.description) ?? "(none)")")
+        lines.append("  proxy.addr=\(configuration.listenAddress.map(\.listenDescription) ?? "(none)")")
         for upstream in configuration.upstreams {
             lines.append("  proxy.upstream.\(upstream.name)=http://\(upstream.address)\(upstream.healthPath.map { " health=\($0)" } ?? "")")
         }

@@ -82,9 +82,10 @@ public final class DiscodCluster: Sendable {
 
     /// Starts one node with its data directory under the root.
     @discardableResult
-    public func start(id: String, host: String = "127.0.0.1", ports: (http: UInt16, raft: UInt16), flags: [String],
+    public func start(id: String, host: String = "127.0.0.1", bindHost: String? = nil, ports: (http: UInt16, raft: UInt16), flags: [String],
                       authorization: String? = nil, access: DiscodAPIAccess = .plain) throws -> DiscodProcess {
-        let node = try DiscodProcess(nodeID: id, host: host, httpPort: ports.http, raftPort: ports.raft, dataDirectory: dataDirectory(for: id),
+        let node = try DiscodProcess(nodeID: id, host: host, bindHost: bindHost, httpPort: ports.http, raftPort: ports.raft,
+                                     dataDirectory: dataDirectory(for: id),
                                      flags: engineFlags(adding: flags), authorization: authorization, access: access)
         started.withLock { $0.append(node) }
         return node

@@ -8,8 +8,12 @@ import Foundation
 /// `discod -node-id ID -http-addr=127.0.0.1:P -raft-addr=127.0.0.1:R [flags…] DATA_DIR`.
 public final class DiscodProcess: Sendable {
     public let nodeID: String
-    /// The loopback address the node binds (127.0.0.1 unless another 127.x address is given).
+    /// The loopback address the node binds (127.0.0.1 unless another 127.x address is given),
+    /// or advertises when it binds ``bindHost``.
     public let host: String
+    /// The host the node binds when not ``host`` (`""` for `-http-addr :P`, `[::]`): it then
+    /// advertises ``host`` with `-http-adv-addr` and `-raft-adv-addr`.
+    public let bindHost: String?
     public let httpPort: UInt16
     public let raftPort: UInt16
     public let dataDirectory: String
@@ -34,20 +38,23 @@ public final class DiscodProcess: Sendable {
     public var arguments: [String] { process.arguments }
 
     /// Starts discod. `flags` go between the addresses and the data directory.
-    public init(nodeID: String, host: String = "127.0.0.1", httpPort: UInt16, raftPort: UInt16, dataDirectory: String,
-                flags: [String] = [], environment: [String: String]? = nil, launcher: [String] = [],
+    public init(nodeID: String, host: String = "127.0.0.1", bindHost: String? = nil, httpPort: UInt16, raftPort: UInt16,
+                dataDirectory: String, flags: [String] = [], environment: [String: String]? = nil, launcher: [String] = [],
                 authorization: String? = nil, access: DiscodAPIAccess = .plain) throws {
         self.nodeID = nodeID
         self.authorization = authorization
         self.host = host
+        self.bindHost = bindHost
         self.httpPort = httpPort
         self.raftPort = raftPort
         self.dataDirectory = dataDirectory
         self.flags = flags
         self.launcher = launcher
         self.access = access
-        let arguments = ["-node-id", nodeID, "-http-addr=\(host):\(httpPort)", "-raft-addr=\(host):\(raftPort)"]
-            + flags + [dataDirectory]
+        let addresses = bindHost.map { bind in
+            ["-http-addr=\(bind):\(httpPort)", "-http-adv-addr=\(host):\(httpPort)", "-raft-addr=\(bind):\(raftPort)", "-raft-adv-addr=\(host):\(raftPort)"]
+        } ?? ["-http-addr=\(host):\(httpPort)", "-raft-addr=\(host):\(raftPort)"]
+        let arguments = ["-node-id", nodeID] + addresses + flags + [dataDirectory]
         process = launcher.isEmpty
             ? ChildProcess(name: "discod[\(nodeID)]", executable: try Self.executable("discod"), arguments: arguments)
             : ChildProcess(name: "discod[\(nodeID)]", executable: launcher[0], arguments: launcher.dropFirst() + arguments)
@@ -56,7 +63,7 @@ public final class DiscodProcess: Sendable {
 
     /// The same node again (same ID, data directory, launcher and flags), optionally on new ports.
     public func restarted(httpPort: UInt16? = nil, raftPort: UInt16? = nil, flags: [String]? = nil) throws -> DiscodProcess {
-        try DiscodProcess(nodeID: nodeID, host: host, httpPort: httpPort ?? self.httpPort, raftPort: raftPort ?? self.raftPort,
+        try DiscodProcess(nodeID: nodeID, host: host, bindHost: bindHost, httpPort: httpPort ?? self.httpPort, raftPort: raftPort ?? self.raftPort,
                           dataDirectory: dataDirectory, flags: flags ?? self.flags, launcher: launcher, authorization: authorization,
                           access: access)
     }

@@ -49,7 +49,7 @@ extension NodeConfiguration {
 
     private func checkAddresses() throws(NodeConfigurationError) {
         for (property, address) in [("api", api.effectiveAdvertisedAddress), ("internode", internode.effectiveAdvertisedAddress)]
-        where address.hasUnspecifiedHost {
+        where address.listensOnEveryInterface {
             throw NodeConfigurationError("\(property).advertisedAddress", "\(address) is not an address other nodes can reach; "
                 + "set it when \(property).bindAddress is a wildcard")
         }

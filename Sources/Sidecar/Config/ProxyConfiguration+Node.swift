@@ -30,6 +30,6 @@ extension ProxyConfiguration {
 
     /// Hosts that mean "every interface" when listening, and so cannot be announced.
     static func isEveryInterface(_ host: String) -> Bool {
-        host.isEmpty || PeerAddress.isUnspecifiedHost(host)
+        PeerAddress.isEveryInterfaceHost(host)
     }
 }

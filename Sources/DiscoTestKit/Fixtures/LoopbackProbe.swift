@@ -4,7 +4,7 @@ import Dispatch
 // MARK: - Loopback probes
 
 /// Minimal blocking requests that fixtures use to see whether a server answers yet (and that the
-/// Kubernetes harness uses for probes, to a pod's IPv4 address). Each runs on its own dispatch
+/// Kubernetes harness uses for probes, to a pod's IPv4 or IPv6 address). Each runs on its own dispatch
 /// queue so it never blocks the cooperative thread pool.
 public enum LoopbackProbe {
     /// Sends a DNS query for `probe.invalid.` A to `host`:`port` over UDP; true when any
@@ -26,22 +26,40 @@ public enum LoopbackProbe {
         await BlockingWork.run("disco.testkit.probe", work)
     }
 
+    /// A socket connected to `host` (an IPv4 or IPv6 literal, brackets allowed) and `port`.
     private static func connected(type: Int32, host: String, port: UInt16, timeout: Duration) -> Int32? {
-        let fd = socket(AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
+        var literal = host
+        if literal.hasPrefix("["), literal.hasSuffix("]") { literal = String(literal.dropFirst().dropLast()) }
+        let ipv6 = literal.contains(":")
+        let fd = socket(ipv6 ? AF_INET6 : AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return nil }
         let micros = Int(timeout.components.seconds) * 1_000_000 + Int(timeout.components.attoseconds / 1_000_000_000_000)
         var limit = timeval(tv_sec: micros / 1_000_000, tv_usec: micros % 1_000_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
-            close(fd)
-            return nil
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        let result: Int32
+        if ipv6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = port.bigEndian
+            guard inet_pton(AF_INET6, literal, &address.sin6_addr) == 1 else {
+                close(fd)
+                return nil
+            }
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        } else {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            guard inet_pton(AF_INET, literal, &address.sin_addr) == 1 else {
+                close(fd)
+                return nil
+            }
+            result = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
         }
         guard result == 0 else {
             close(fd)
@@ -69,7 +87,8 @@ public enum LoopbackProbe {
     private static func httpGetBlocking(host: String, port: UInt16, path: String, timeout: Duration) -> (status: Int, body: String)? {
         guard let fd = connected(type: Int32(SOCK_STREAM.rawValue), host: host, port: port, timeout: timeout) else { return nil }
         defer { close(fd) }
-        let request = Array("GET \(path) HTTP/1.0\r\nHost: \(host):\(port)\r\nConnection: close\r\n\r\n".utf8)
+        let authority = host.contains(":") && !host.hasPrefix("[") ? "[\(host)]:\(port)" : "\(host):\(port)"
+        let request = Array("GET \(path) HTTP/1.0\r\nHost: \(authority)\r\nConnection: close\r\n\r\n".utf8)
         guard send(fd, request, request.count, Int32(MSG_NOSIGNAL)) == request.count else { return nil }
         var response: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: 4096)

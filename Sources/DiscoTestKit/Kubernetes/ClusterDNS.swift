@@ -83,7 +83,8 @@ public enum ClusterDNSRecords {
 
     static func endpointName(_ pod: Pod, service: ServiceSpec, domain: String) -> String {
         if let hostname = pod.hostname, pod.subdomain == service.name { return "\(hostname).\(domain)" }
-        return "\(pod.ip.replacingOccurrences(of: ".", with: "-")).\(domain)"
+        // As CoreDNS: 10-1-2-3 for 10.1.2.3, fd00--12 for fd00::12.
+        return "\(pod.ip.replacingOccurrences(of: ".", with: "-").replacingOccurrences(of: ":", with: "-")).\(domain)"
     }
 }
 

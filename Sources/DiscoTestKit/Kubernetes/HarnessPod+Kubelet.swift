@@ -187,7 +187,7 @@ enum KubeletHTTPSProbe {
     static func status(host: String, port: UInt16, path: String, timeout: Duration) async -> Int? {
         var headers = HTTPHeaders()
         headers.add(name: "Connection", value: "close")
-        let request = HTTPClientRequest(method: "GET", url: "https://\(host):\(port)\(path)", headers: headers, body: [])
+        let request = HTTPClientRequest(method: "GET", url: "https://\(host.contains(":") ? "[\(host)]" : host):\(port)\(path)", headers: headers, body: [])
         return try? await client.send(request, timeout: timeout).status
     }
 }

@@ -64,6 +64,8 @@ public final class HarnessPod: Sendable {
     }
 
     public var ip: String { sandbox.ip }
+    /// ``ip`` as the host of a URL or `host:port`: an IPv6 address in brackets.
+    public var authorityHost: String { ip.contains(":") ? "[\(ip)]" : ip }
 
     init(name: String, namespace: String, sandbox: PodNetwork.Sandbox, template: PodTemplate, identity: PodIdentity, subdomain: String?,
          volumes: [String: String], launches: [String: ContainerLaunch], settings: KubeletSettings, onChange: @escaping @Sendable () async -> Void) {

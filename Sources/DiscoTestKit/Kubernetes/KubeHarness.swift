@@ -49,10 +49,12 @@ public final class KubeHarness: Sendable {
     /// Runs `body` with a fresh harness and tears everything down afterwards, whether `body`
     /// returns or throws. `objects` are Secrets and ConfigMaps that exist before the manifests
     /// are applied (what `kubectl create secret` made); pods mount them and the manifests' own.
+    /// `family` is the pods' addresses: IPv4, or IPv6 only (`status.podIP` like `fd00:d15c:7::a`).
     public static func with<T: Sendable>(_ manifests: KubeManifests, images: [HarnessImage], objects: ObjectData = ObjectData(),
                                          namespace: String = "default", settings: KubeletSettings = KubeletSettings(),
+                                         family: PodNetwork.Family = .ipv4,
                                          _ body: (KubeHarness) async throws -> T) async throws -> T {
-        let harness = try await start(manifests, images: images, objects: objects, namespace: namespace, settings: settings)
+        let harness = try await start(manifests, images: images, objects: objects, namespace: namespace, settings: settings, family: family)
         do {
             let result = try await body(harness)
             await harness.shutdown()
@@ -64,9 +66,9 @@ public final class KubeHarness: Sendable {
     }
 
     static func start(_ manifests: KubeManifests, images: [HarnessImage], objects: ObjectData, namespace: String,
-                      settings: KubeletSettings) async throws -> KubeHarness {
+                      settings: KubeletSettings, family: PodNetwork.Family = .ipv4) async throws -> KubeHarness {
         let objectData = try ObjectData(manifests, given: objects)
-        let network = try await PodNetwork.create()
+        let network = try await PodNetwork.create(family: family)
         do {
             let dns = ClusterDNS(sandbox: try await network.addSandbox(label: "kube-dns"))
             let root = NSTemporaryDirectory() + "disco-k8s-\(network.index)-\(UUID().uuidString.prefix(8))"
@@ -124,10 +126,10 @@ public final class KubeHarness: Sendable {
         }
         return pods.filter { $0.isReady && service.selects($0.identity.labels) }.compactMap { pod -> String? in
             switch port.targetPort {
-            case .number(let number): return "\(pod.ip):\(number)"
+            case .number(let number): return "\(pod.authorityHost):\(number)"
             case .name(let name):
                 let container = pod.template.allContainers.lazy.compactMap { $0.port(.name(name)) }.first
-                return container.map { "\(pod.ip):\($0.containerPort)" }
+                return container.map { "\(pod.authorityHost):\($0.containerPort)" }
             }
         }
     }

@@ -66,20 +66,25 @@ public enum ManifestRules {
     }
 
     /// The downward-API values the check fills in (the first pod of the workload).
-    static func sampleIdentity(_ workload: Workload) -> PodIdentity {
+    static func sampleIdentity(_ workload: Workload, podIP: String = samplePodIP) -> PodIdentity {
         let name = workload.statefulSet.map { "\($0.name)-0" } ?? "\(workload.object.name)-sample"
         return PodIdentity(name: name, namespace: workload.object.namespace ?? "default", uid: "00000000-0000-0000-0000-000000000000",
-                           ip: "10.0.0.10", hostIP: "10.0.0.1", labels: workload.template.labels)
+                           ip: podIP, hostIP: podIP.contains(":") ? "fd00::1" : "10.0.0.1", labels: workload.template.labels)
     }
+
+    /// The pod address command lines are checked with unless a check names another.
+    public static let samplePodIP = "10.0.0.10"
 
     /// A container's command line as the kubelet would run it, with sample downward-API values;
     /// nil when it runs its image's own entrypoint and the image is not one of `images` (someone
     /// else's program, which these rules do not judge).
-    static func commandLine(_ container: ContainerSpec, in workload: Workload, images: [HarnessImage]) throws -> [String]? {
+    static func commandLine(_ container: ContainerSpec, in workload: Workload, images: [HarnessImage],
+                            podIP: String = samplePodIP) throws -> [String]? {
         let image = images.first { $0.name == HarnessImage.baseName(of: container.image) }
         if image == nil, container.command == nil { return nil }
-        let environment = try KubeletExpansion.environment(of: container, pod: sampleIdentity(workload),
-                                                           base: image?.baseEnvironment(hostname: sampleIdentity(workload).name) ?? [])
+        let pod = sampleIdentity(workload, podIP: podIP)
+        let environment = try KubeletExpansion.environment(of: container, pod: pod,
+                                                           base: image?.baseEnvironment(hostname: pod.name) ?? [])
         let entrypoint = container.command == nil && container.args == nil ? (image.map { $0.entrypoint + $0.cmd } ?? []) : (image?.entrypoint ?? [])
         return try KubeletExpansion.commandLine(of: container, environment: environment, entrypoint: entrypoint)
     }
@@ -228,14 +233,14 @@ extension ManifestRules {
     /// configuration) are written to a temporary directory from `objects` and the manifests'
     /// own ConfigMaps, and arguments under a mount path point there instead, as if mounted.
     public static func checkCommandLines(_ manifests: KubeManifests, images: [HarnessImage], programsDirectory: String,
-                                         objects: ObjectData = ObjectData()) async throws -> [Finding] {
+                                         objects: ObjectData = ObjectData(), podIP: String = samplePodIP) async throws -> [Finding] {
         var findings: [Finding] = []
         let data = try ObjectData(manifests, given: objects)
         let scratch = NSTemporaryDirectory() + "disco-manifest-check-\(UUID().uuidString.prefix(8))"
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         for workload in try workloads(manifests) {
             for container in workload.template.allContainers {
-                guard var line = try commandLine(container, in: workload, images: images),
+                guard var line = try commandLine(container, in: workload, images: images, podIP: podIP),
                       let program = line.first.map({ URL(fileURLWithPath: $0).lastPathComponent }), programs.contains(program) else { continue }
                 let executable = "\(programsDirectory)/\(program)"
                 guard FileManager.default.isExecutableFile(atPath: executable) else {

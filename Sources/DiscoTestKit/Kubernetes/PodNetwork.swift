@@ -5,7 +5,8 @@ import Synchronization
 // MARK: - PodNetwork
 
 /// A private pod network on this machine: a Linux bridge with a /24 from 198.18.0.0/15 (the
-/// range RFC 2544 sets aside for benchmark networks, so it meets no real network), and one
+/// range RFC 2544 sets aside for benchmark networks, so it meets no real network), or for an
+/// IPv6-only cluster a /64 of the unique-local fd00:d15c::/32, and one
 /// network namespace per pod joined to it by a veth pair. The host is the gateway (`.1`), so the
 /// test process reaches every pod directly, as a kubelet does.
 ///
@@ -26,11 +27,19 @@ public final class PodNetwork: Sendable {
         public let description: String
     }
 
+    /// The pods' address family: IPv4 (a /24 of 198.18.0.0/15) or IPv6 only (a /64 of the
+    /// unique-local fd00:d15c::/32, as an IPv6-only cluster gives its pods).
+    public enum Family: Sendable, Hashable {
+        case ipv4
+        case ipv6
+    }
+
     public static let lockDirectory = "/run/disco-k8s"
     static let subnetCount = 512
 
-    /// Which /24 of 198.18.0.0/15 this network has (0..<512).
+    /// Which /24 of 198.18.0.0/15 this network has (0..<512); with IPv6, which /64.
     public let index: Int
+    public let family: Family
     public let bridge: String
     /// The host's address on the bridge: the pods' default gateway.
     public let gateway: String
@@ -45,23 +54,36 @@ public final class PodNetwork: Sendable {
         var lockReleased = false
     }
 
-    private init(index: Int, lockDescriptor: Int32) {
+    private init(index: Int, lockDescriptor: Int32, family: Family = .ipv4) {
         self.index = index
+        self.family = family
         self.lockDescriptor = lockDescriptor
         bridge = "dk8s\(index)"
-        gateway = Self.address(index: index, host: 1)
+        gateway = Self.address(index: index, host: 1, family: family)
     }
 
-    static func address(index: Int, host: Int) -> String { "198.\(18 + index / 256).\(index % 256).\(host)" }
+    static func address(index: Int, host: Int, family: Family = .ipv4) -> String {
+        switch family {
+        case .ipv4: "198.\(18 + index / 256).\(index % 256).\(host)"
+        case .ipv6: "fd00:d15c:\(String(index, radix: 16))::\(String(host, radix: 16))"
+        }
+    }
 
     /// The address `host` (2...254) of this network.
-    public func address(host: Int) -> String { Self.address(index: index, host: host) }
+    public func address(host: Int) -> String { Self.address(index: index, host: host, family: family) }
+
+    /// The prefix length of this network's addresses.
+    var prefixLength: Int { family == .ipv4 ? 24 : 64 }
+
+    /// `ip addr add` options: no duplicate address detection for IPv6, so an address is usable
+    /// at once (nothing else is on this bridge).
+    var addressOptions: [String] { family == .ipv4 ? [] : ["nodad"] }
 
     // MARK: Creating
 
     /// Leases a free /24, clears what an earlier run may have left there, and creates the bridge.
     /// Networks of runs that ended without cleaning up (a killed test process) are removed first.
-    public static func create() async throws -> PodNetwork {
+    public static func create(family: Family = .ipv4) async throws -> PodNetwork {
         try FileManager.default.createDirectory(atPath: lockDirectory, withIntermediateDirectories: true)
         await removeAbandoned()
         let start = Int(getpid()) % subnetCount
@@ -73,17 +95,17 @@ public final class PodNetwork: Sendable {
                 close(fd)
                 continue
             }
-            let network = PodNetwork(index: index, lockDescriptor: fd)
+            let network = PodNetwork(index: index, lockDescriptor: fd, family: family)
             await network.removeLeftovers()
             // A route to this /24 that is not our bridge belongs to someone else: skip it.
-            let routes = try await Command.check("ip", ["-4", "route", "show", "to", "match", network.address(host: 0)])
+            let routes = try await Command.check("ip", [family == .ipv4 ? "-4" : "-6", "route", "show", "to", "match", network.address(host: 0)])
             if routes.split(separator: "\n").contains(where: { !$0.contains("dev \(network.bridge)") && !$0.hasPrefix("default") }) {
                 close(fd)
                 continue
             }
             do {
                 try await ip(["link", "add", network.bridge, "type", "bridge"])
-                try await ip(["addr", "add", "\(network.gateway)/24", "dev", network.bridge])
+                try await ip(["addr", "add", "\(network.gateway)/\(network.prefixLength)", "dev", network.bridge] + network.addressOptions)
                 try await ip(["link", "set", network.bridge, "up"])
             } catch {
                 await network.destroy()
@@ -117,9 +139,9 @@ public final class PodNetwork: Sendable {
             let inside = ["-n", sandbox.namespace]
             try await Self.ip(inside + ["link", "set", "lo", "up"])
             try await Self.ip(inside + ["link", "set", peer, "name", "eth0"])
-            try await Self.ip(inside + ["addr", "add", "\(sandbox.ip)/24", "dev", "eth0"])
+            try await Self.ip(inside + ["addr", "add", "\(sandbox.ip)/\(prefixLength)", "dev", "eth0"] + addressOptions)
             try await Self.ip(inside + ["link", "set", "eth0", "up"])
-            try await Self.ip(inside + ["route", "add", "default", "via", gateway])
+            try await Self.ip((family == .ipv4 ? ["-4"] : ["-6"]) + inside + ["route", "add", "default", "via", gateway])
         } catch {
             await removeSandbox(sandbox)
             throw error

@@ -28,11 +28,11 @@ enum DiscoPods {
     }
 
     /// Runs `body` with k8s/disco's StatefulSet (not yet applied) in a fresh harness.
-    static func with(_ body: (KubeHarness, StatefulSetSpec) async throws -> Void) async throws {
+    static func with(family: PodNetwork.Family = .ipv4, _ body: (KubeHarness, StatefulSetSpec) async throws -> Void) async throws {
         try await requireHarness()
         let manifests = try await KubeManifests.render("k8s/disco")
         let products = try ExecutableRunner.productsDirectory().path
-        try await KubeHarness.with(manifests, images: [.disco(productsDirectory: products)]) { harness in
+        try await KubeHarness.with(manifests, images: [.disco(productsDirectory: products)], family: family) { harness in
             let statefulSet = try manifests.statefulSet(statefulSetName)
             do {
                 try await body(harness, statefulSet)
@@ -49,7 +49,7 @@ enum DiscoPods {
 
     /// `GET path` on the pod's API port as JSON, or nil when it does not answer 200.
     static func get(_ pod: HarnessPod, _ path: String) async -> JSONValue? {
-        let request = HTTPClientRequest(method: "GET", url: "http://\(pod.ip):4001\(path)", headers: HTTPHeaders(), body: [])
+        let request = HTTPClientRequest(method: "GET", url: "http://\(pod.authorityHost):4001\(path)", headers: HTTPHeaders(), body: [])
         guard let answer = try? await client.send(request, timeout: .seconds(3)), answer.status == 200 else { return nil }
         return try? JSONValue.parse(answer.body)
     }

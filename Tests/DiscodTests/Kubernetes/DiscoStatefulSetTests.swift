@@ -1,3 +1,4 @@
+import DiscoCore
 import DiscoTestKit
 import Foundation
 import Testing
@@ -18,6 +19,25 @@ extension PodHarnessScenarios {
                 let view = try await DiscoPods.waitForOneCluster(harness, voters: Self.three)
                 #expect(Self.three.contains(view.leader))
                 #expect(try harness.endpoints(of: "disco").count == 3)
+                #expect(harness.pods.allSatisfy { $0.totalRestarts == 0 }, "a container restarted:\n\(harness.describe())")
+            }
+        }
+
+        /// The same manifests on an IPv6-only cluster (pod IPs like fd00:d15c:7::a, cluster DNS
+        /// answering AAAA and SRV): the command lines as written form one cluster, each node
+        /// advertising `[$(POD_IP)]:4001` and listening on every interface.
+        @Test func allPodsOfAnIPv6OnlyClusterFormOneCluster() async throws {
+            try await DiscoPods.with(family: .ipv6) { harness, statefulSet in
+                let pods = try await harness.apply(statefulSet)
+                #expect(pods.allSatisfy { $0.ip.contains(":") }, "\(pods.map(\.ip))")
+                try await harness.waitUntilReady(pods)
+                let view = try await DiscoPods.waitForOneCluster(harness, voters: Self.three)
+                #expect(Self.three.contains(view.leader))
+                for pod in harness.pods {
+                    let members = await DiscoPods.get(pod, "/nodes")?.arrayValue ?? []
+                    let addresses = members.compactMap { $0["addr"]?.stringValue }
+                    #expect(addresses.count == 3 && addresses.allSatisfy { $0.hasPrefix("[fd00:") }, "\(pod.name): \(addresses)")
+                }
                 #expect(harness.pods.allSatisfy { $0.totalRestarts == 0 }, "a container restarted:\n\(harness.describe())")
             }
         }

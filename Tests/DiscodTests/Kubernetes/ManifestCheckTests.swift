@@ -31,9 +31,10 @@ import Testing
         try await body(try await SidecarPods.objects())
     }
 
-    static func commandLineFindings(_ manifests: KubeManifests, objects: ObjectData) async throws -> [ManifestRules.Finding] {
+    static func commandLineFindings(_ manifests: KubeManifests, objects: ObjectData,
+                                    podIP: String = ManifestRules.samplePodIP) async throws -> [ManifestRules.Finding] {
         try await ManifestRules.checkCommandLines(manifests, images: try Self.images(), programsDirectory: try ExecutableRunner.productsDirectory().path,
-                                                  objects: objects)
+                                                  objects: objects, podIP: podIP)
     }
 
     @Test func everyKustomizationPassesTheRulesAndItsCommandLinesValidate() async throws {
@@ -44,6 +45,17 @@ import Testing
                 let manifests = try await Self.rendered(directory)
                 #expect(try ManifestRules.check(manifests, images: try Self.images()).isEmpty, "\(directory)")
                 let findings = try await Self.commandLineFindings(manifests, objects: objects)
+                #expect(findings.isEmpty, "\(directory): \(findings)")
+            }
+        }
+    }
+
+    /// The same command lines serve pods of an IPv6-only (or dual-stack) cluster, whose
+    /// `status.podIP` is an IPv6 address: `[$(POD_IP)]:4001`, never `$(POD_IP):4001`.
+    @Test func everyKustomizationsCommandLinesValidateWithAnIPv6PodAddress() async throws {
+        try await Self.withSecrets { objects in
+            for directory in try Self.kustomizations() {
+                let findings = try await Self.commandLineFindings(try await Self.rendered(directory), objects: objects, podIP: "fd00::12")
                 #expect(findings.isEmpty, "\(directory): \(findings)")
             }
         }

@@ -112,4 +112,34 @@ struct HTTPServerLimitTests {
             #expect(try await firstClient.readResponse().bodyText == "GET /still")
         }
     }
+
+    /// A connection handed off after `101` (a spliced WebSocket) still holds its slot until its
+    /// handler returns: the cap used to count only connections still speaking HTTP, so upgraded
+    /// connections could pile up without bound.
+    @Test func handedOffConnectionsCountAgainstTheCap() async throws {
+        var configuration = HTTPServerConfiguration()
+        configuration.maxConnections = 1
+        let responder = HTTPResponder { _ in
+            .switchingProtocols(to: "echo") { upgraded in
+                while let piece = try? await upgraded.connection.read() { try? await upgraded.connection.write(piece) }
+            }
+        }
+        try await withServer(configuration, responder: responder) { server in
+            let upgraded = try connect(server)
+            try upgraded.send("GET / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+            #expect(try await upgraded.readResponse().status == 101)
+            try upgraded.send("ping")
+            #expect(try await upgraded.read(count: 4) == Array("ping".utf8))
+
+            let second = try connect(server)
+            #expect(try await second.readResponse().status == 503)
+            #expect(try await second.isClosedByPeer())
+
+            // The slot comes back once the upgraded connection ends.
+            upgraded.shutdownWrite()
+            try await waitUntil("the handed-off connection to end") { server.openConnections == 0 }
+            let (third, _) = try await exchange(server, "GET / HTTP/1.1\r\nHost: t\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+            #expect(third.status == 101)
+        }
+    }
 }

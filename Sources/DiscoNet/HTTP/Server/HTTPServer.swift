@@ -138,10 +138,14 @@ final class HTTPServerShared: Sendable {
         self.responder = responder
     }
 
-    /// Registers a connection unless the cap is reached; false means refuse it.
+    /// Registers a connection unless the cap is reached; false means refuse it. Connections
+    /// handed off after a protocol switch (a spliced WebSocket) count against the cap until
+    /// their handler returns, as ``HTTPServer/openConnections`` counts them: they hold
+    /// descriptors as much as any other.
     func admit(_ connection: HTTPServerConnection) -> Bool {
-        registry.withLock { connections in
-            guard connections.count < configuration.maxConnections else { return false }
+        let handedOffCount = handedOff.withLock { $0.count }
+        return registry.withLock { connections in
+            guard connections.count + handedOffCount < configuration.maxConnections else { return false }
             connections[ObjectIdentifier(connection)] = connection
             return true
         }

@@ -19,7 +19,8 @@ public struct HTTPServerConfiguration: Sendable {
     /// none of a response being sent) may wait; then it is closed. The idle wait starts once the
     /// last response has been sent, so a slow client that keeps reading is never cut off.
     public var idleTimeout: Duration
-    /// Most open connections; connections beyond it get `503` and are closed.
+    /// Most open connections, those handed off after a protocol switch (a spliced WebSocket)
+    /// included; connections beyond it get `503` and are closed.
     public var maxConnections: Int
     /// Unconsumed pipelined bytes buffered while a handler runs before reading pauses.
     public var maxPipelineBuffer: Int

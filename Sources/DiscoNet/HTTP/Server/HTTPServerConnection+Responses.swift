@@ -198,10 +198,12 @@ extension HTTPServerConnection {
         releaseTimer()
         let leftover = Array(buffer.readable)
         buffer.removeAll()
-        shared.remove(self)
         let peer = remoteAddress ?? SocketAddress(bytes: [0, 0, 0, 0], port: 0, scopeID: 0)
         let connection = TCPConnection.adopting(transport, remoteAddress: peer)
+        // Counted as handed off before it leaves the registry: the connection cap never
+        // misses it in between.
         shared.handedOff.withLock { $0[ObjectIdentifier(connection)] = connection }
+        shared.remove(self)
         return HTTPUpgradedConnection(connection: connection, initialBytes: leftover)
     }
 }

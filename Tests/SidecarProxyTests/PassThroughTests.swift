@@ -111,6 +111,38 @@ struct PassThroughTests {
         await upstream.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// `Upgrade: h2c` is not passed on, even to an upstream that would switch: the spliced
+    /// connection would carry HTTP/2 requests past the routes, rate limits and key checks (h2c
+    /// smuggling). The request reaches the upstream as plain HTTP/1.1 without `Upgrade`, and the
+    /// client's connection stays an HTTP/1.1 connection. It used to be spliced.
+    @Test func anH2CUpgradeIsNotPassedOn() async throws {
+        let upstream = try await HTTPServer.start(responder: HTTPResponder { request in
+            guard let protocolName = request.headers["Upgrade"] else {
+                return .text("plain \(request.target) settings=\(request.headers["HTTP2-Settings"] ?? "none")")
+            }
+            return .switchingProtocols(to: protocolName) { upgraded in
+                while let piece = try? await upgraded.connection.read() { try? await upgraded.connection.write(piece) }
+            }
+        })
+        try await withProxy(proxyConfiguration([("h2c", upstream.localAddress)])) { proxy in
+            let raw = try RawSocketClient(connectTo: try #require(proxy.localAddress), timeoutSeconds: 60)
+            for upgrade in ["h2c", "H2C"] {
+                try raw.send("GET /\(upgrade) HTTP/1.1\r\nHost: x\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: \(upgrade)\r\n"
+                    + "HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n")
+                let response = try await raw.readResponse()
+                #expect(response.status == 200, "\(response)")
+                #expect(response.header("Upgrade") == nil, "\(response)")
+                #expect(response.bodyText == "plain /\(upgrade) settings=none")
+            }
+            // Still an HTTP connection: a WebSocket upgrade on it is passed on and spliced.
+            try raw.send("GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n")
+            #expect(try await raw.readResponse().status == 101)
+            try raw.send("ping")
+            #expect(try await raw.read(count: 4) == Array("ping".utf8))
+        }
+        await upstream.shutdown(gracePeriod: .seconds(1))
+    }
+
     /// Reads until `count` bytes have arrived or the stream ends.
     static func read(_ count: Int, from connection: TCPConnection) async throws -> [UInt8] {
         var bytes: [UInt8] = []

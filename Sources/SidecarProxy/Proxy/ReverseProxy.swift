@@ -229,7 +229,7 @@ public final class ReverseProxy: Sendable {
             strip = stripToWriter
             if tls { scheme = "https" }
         }
-        let upgrade = request.headers.hasToken("upgrade", in: "Connection") && request.headers.contains("Upgrade")
+        let upgrade = WebSocketForwarding.isPassedUpgrade(request.headers)
         let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
         var headers = HTTPHeaders(ForwardingHeaders.request(request.headers.fields, client: client, upgrade: upgrade, strip: strip,
                                                             trustedHop: trustedHop))

@@ -8,10 +8,19 @@ import Sidecar
 /// own; when the upstream switches protocols, the client gets its `101` (with its
 /// `Sec-WebSocket-Accept` and other fields) and the two connections are spliced, both ways,
 /// until both sides have closed, or until no bytes have moved either way for the idle timeout
-/// (then both are closed, counted in `disco_proxy_splice_idle_closed_total`). An answer that does not switch (a refusal, or an ordinary
-/// response to `Upgrade: h2c`) goes through `relay` as any proxied response does: its head as
+/// (then both are closed, counted in `disco_proxy_splice_idle_closed_total`). `Upgrade: h2c` never comes here
+/// (``ReverseProxy`` forwards it as a plain request). An answer that does not switch (a refusal) goes through `relay` as any proxied response does: its head as
 /// soon as it arrives, hop-by-hop fields removed, and its body streamed with bounded memory.
 enum WebSocketForwarding {
+    /// Whether a request asks for an upgrade the proxy passes on (`Connection: upgrade` and an
+    /// `Upgrade` field). `Upgrade: h2c` is not (nginx passes no `Upgrade` unless told to): an
+    /// upstream that switched would receive a tunnel of HTTP/2 requests that no route, rate limit
+    /// or API key check sees (h2c smuggling). Such a request goes on as plain HTTP/1.1, its
+    /// `Upgrade` dropped as any hop-by-hop field.
+    static func isPassedUpgrade(_ headers: HTTPHeaders) -> Bool {
+        headers.hasToken("upgrade", in: "Connection") && headers.contains("Upgrade") && !headers.hasToken("h2c", in: "Upgrade")
+    }
+
     /// - Parameters:
     ///   - timeout: bounds the exchange up to the upstream's response head.
     ///   - idleTimeout: how long the spliced connections may pass no bytes either way (zero: no bound).

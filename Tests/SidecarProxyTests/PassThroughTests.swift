@@ -143,6 +143,25 @@ struct PassThroughTests {
         await upstream.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// An upgrade request whose body is longer than the proxy reads whole is refused 413 by the
+    /// proxy itself: the upstream is not asked and not blamed. It used to be a 502 naming the
+    /// upstream as failed, counted in `disco_proxy_upstream_failures_total`.
+    @Test func anUpgradeWithAnOversizedBodyIsRefusedWithoutBlamingTheUpstream() async throws {
+        let upstream = try await Self.webSocketEcho()
+        try await withProxy(proxyConfiguration([("ws", upstream.localAddress)])) { proxy in
+            let raw = try RawSocketClient(connectTo: try #require(proxy.localAddress), timeoutSeconds: 60)
+            let limit = 64 * 1024  // what the proxy reads whole
+            let length = limit + 1
+            try raw.send("POST /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nContent-Length: \(length)\r\n\r\n")
+            let response = try await raw.readResponse()
+            #expect(response.status == 413, "\(response)")
+            #expect(response.bodyText.contains("at most \(limit) bytes"), "\(response.bodyText)")
+            let metrics = proxy.metricsText(process: false)
+            #expect(!metrics.contains("disco_proxy_upstream_failures_total{"), "\(metrics)")
+        }
+        await upstream.shutdown(gracePeriod: .seconds(1))
+    }
+
     /// Reads until `count` bytes have arrived or the stream ends.
     static func read(_ count: Int, from connection: TCPConnection) async throws -> [UInt8] {
         var bytes: [UInt8] = []

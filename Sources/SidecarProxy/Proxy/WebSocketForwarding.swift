@@ -29,10 +29,19 @@ enum WebSocketForwarding {
     static func forward(_ request: HTTPStreamingRequest, url: String, headers: HTTPHeaders, via client: HTTPClient, upstream: String,
                         address: String, timeout: Duration, idleTimeout: Duration, logger: Logger, metrics: ProxyMetrics,
                         relay: (HTTPClientStreamingResponse) async -> HTTPResponse) async -> HTTPResponse {
+        // An upgrade request has no body worth streaming (a WebSocket handshake is a GET). One
+        // the proxy cannot take is the client's doing, not a failure of the upstream.
+        let body: [UInt8]
+        do {
+            body = try await request.body.collect(upTo: ReverseProxy.wholeBodyLimit)
+        } catch let error as HTTPParseError where error.status == 413 {
+            return ProxyErrorResponse.make(413, "the body of a request asking for an upgrade (Upgrade: "
+                + "\(request.headers["Upgrade"] ?? "")) may be at most \(ReverseProxy.wholeBodyLimit) bytes")
+        } catch {
+            return ProxyErrorResponse.make(400, "the request body could not be read: \(error)")
+        }
         let outcome: HTTPClientUpgradeOutcome
         do {
-            // An upgrade request has no body worth streaming (a WebSocket handshake is a GET).
-            let body = try await request.body.collect(upTo: ReverseProxy.wholeBodyLimit)
             outcome = try await client.executeUpgrade(HTTPClientRequest(method: request.method, url: url, headers: headers, body: body),
                                                       timeout: timeout)
         } catch {

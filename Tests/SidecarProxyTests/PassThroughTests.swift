@@ -143,6 +143,21 @@ struct PassThroughTests {
         await upstream.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// The `Upgrade` of an HTTP/1.0 request is ignored (RFC 9110 §7.8), as any 1xx is never sent
+    /// to an HTTP/1.0 client: the request is passed on without it and the upstream's ordinary
+    /// answer relayed. It used to be passed on, and the client got `HTTP/1.0 101` and a splice.
+    @Test func theUpgradeOfAnHTTP10RequestIsIgnored() async throws {
+        let upstream = try await Self.webSocketEcho()
+        try await withProxy(proxyConfiguration([("ws", upstream.localAddress)])) { proxy in
+            let raw = try RawSocketClient(connectTo: try #require(proxy.localAddress), timeoutSeconds: 60)
+            try raw.send("GET /ws HTTP/1.0\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: a2V5\r\n\r\n")
+            let response = try await raw.readResponse()
+            #expect(response.status == 426, "\(response)")
+            #expect(response.bodyText == "not an upgrade", "\(response)")
+        }
+        await upstream.shutdown(gracePeriod: .seconds(1))
+    }
+
     /// An upgrade request whose body is longer than the proxy reads whole is refused 413 by the
     /// proxy itself: the upstream is not asked and not blamed. It used to be a 502 naming the
     /// upstream as failed, counted in `disco_proxy_upstream_failures_total`.

@@ -229,7 +229,7 @@ public final class ReverseProxy: Sendable {
             strip = stripToWriter
             if tls { scheme = "https" }
         }
-        let upgrade = WebSocketForwarding.isPassedUpgrade(request.headers)
+        let upgrade = WebSocketForwarding.isPassedUpgrade(request)
         let client = ForwardingHeaders.ClientSide(address: request.remoteAddress?.host, proto: proto)
         var headers = HTTPHeaders(ForwardingHeaders.request(request.headers.fields, client: client, upgrade: upgrade, strip: strip,
                                                             trustedHop: trustedHop))

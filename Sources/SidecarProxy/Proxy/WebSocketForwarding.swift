@@ -13,12 +13,16 @@ import Sidecar
 /// soon as it arrives, hop-by-hop fields removed, and its body streamed with bounded memory.
 enum WebSocketForwarding {
     /// Whether a request asks for an upgrade the proxy passes on (`Connection: upgrade` and an
-    /// `Upgrade` field). `Upgrade: h2c` is not (nginx passes no `Upgrade` unless told to): an
-    /// upstream that switched would receive a tunnel of HTTP/2 requests that no route, rate limit
-    /// or API key check sees (h2c smuggling). Such a request goes on as plain HTTP/1.1, its
+    /// `Upgrade` field, in HTTP/1.1). `Upgrade: h2c` is not (nginx passes no `Upgrade` unless
+    /// told to): an upstream that switched would receive a tunnel of HTTP/2 requests that no
+    /// route, rate limit or API key check sees (h2c smuggling). Nor is the `Upgrade` of an
+    /// HTTP/1.0 request, which a server must ignore (RFC 9110 §7.8; a 1xx, `101` included, is
+    /// never sent to an HTTP/1.0 client). Such a request goes on as a plain request, its
     /// `Upgrade` dropped as any hop-by-hop field.
-    static func isPassedUpgrade(_ headers: HTTPHeaders) -> Bool {
-        headers.hasToken("upgrade", in: "Connection") && headers.contains("Upgrade") && !headers.hasToken("h2c", in: "Upgrade")
+    static func isPassedUpgrade(_ request: HTTPStreamingRequest) -> Bool {
+        let headers = request.headers
+        return request.version.minor >= 1 && headers.hasToken("upgrade", in: "Connection") && headers.contains("Upgrade")
+            && !headers.hasToken("h2c", in: "Upgrade")
     }
 
     /// - Parameters:

@@ -143,6 +143,27 @@ struct PassThroughTests {
         await upstream.shutdown(gracePeriod: .seconds(1))
     }
 
+    /// An upgrade the routes send to the writer (a `POST`, by default) reaches the writer's
+    /// upstream through the writer's sidecar and is spliced end to end, across both sidecars.
+    @Test func anUpgradeRoutedAsAWriteIsSplicedThroughTheWritersSidecar() async throws {
+        let writerUpstream = try await Self.webSocketEcho()
+        let localUpstream = try await HTTPServer.start(responder: HTTPResponder { _ in .text("local", status: 500) })
+        try await withProxy(proxyConfiguration([("local", writerUpstream.localAddress)]), nodeID: "b") { proxyB in
+            let writer = FixedWriter(.remote(address: try #require(proxyB.localAddress).description, id: "b"))
+            try await withProxy(proxyConfiguration([("local", localUpstream.localAddress)]), nodeID: "a", writer: writer) { proxyA in
+                let raw = try RawSocketClient(connectTo: try #require(proxyA.localAddress), timeoutSeconds: 60)
+                try raw.send("POST /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Key: a2V5\r\n\r\n")
+                let response = try await raw.readResponse()
+                #expect(response.status == 101, "\(response)")
+                #expect(response.header("Sec-WebSocket-Accept") == "accept-a2V5", "\(response)")
+                try raw.send("through two sidecars")
+                #expect(try await raw.read(count: 20) == Array("through two sidecars".utf8))
+            }
+        }
+        await localUpstream.shutdown(gracePeriod: .seconds(1))
+        await writerUpstream.shutdown(gracePeriod: .seconds(1))
+    }
+
     /// The `Upgrade` of an HTTP/1.0 request is ignored (RFC 9110 §7.8), as any 1xx is never sent
     /// to an HTTP/1.0 client: the request is passed on without it and the upstream's ordinary
     /// answer relayed. It used to be passed on, and the client got `HTTP/1.0 101` and a splice.

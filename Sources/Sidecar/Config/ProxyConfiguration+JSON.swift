@@ -21,7 +21,7 @@ extension ProxyConfiguration {
     ///  "routes": [{"methods": ["GET", "HEAD"], "path": "/", "upstream": "service"},
     ///             {"methods": ["POST"], "path": "/api/v1/transactions", "upstream": "auth", "writer": true}],
     ///  "api_keys": {"enabled": true, "methods": ["POST"]},
-    ///  "tcp_proxy": [{"listen": ":27017", "upstream": "127.0.0.1:27017", "max_connections": 100, "idle_timeout": "30m"}],
+    ///  "tcp_proxy": [{"listen": "10.0.0.5:27017", "upstream": "127.0.0.1:27017", "max_connections": 100, "idle_timeout": "30m"}],
     ///  "limit_req_zone": [{"name": "per_client", "rate": "10r/s"}], "limit_req": [{"zone": "per_client", "burst": 5}]}
     /// ```
     public init(json: JSONValue, context: String = "-proxy-config") throws(ConfigError) {
@@ -165,7 +165,7 @@ extension ProxyConfiguration {
         var specs: [TCPProxySpec] = []
         for (index, element) in elements.enumerated() {
             let tcp = try JSONObjectReader(element, context: reader.context, allowedFields: tcpFields, path: reader.path + "tcp_proxy[\(index)].")
-            let listen = try tcp.required("listen", try tcp.string("listen"), example: #"{"listen":":27017","upstream":"127.0.0.1:27017"}"#)
+            let listen = try tcp.required("listen", try tcp.string("listen"), example: #"{"listen":"10.0.0.5:27017","upstream":"127.0.0.1:27017"}"#)
             let upstream = try tcp.required("upstream", try tcp.string("upstream"), example: #""upstream":"127.0.0.1:27017""#)
             var spec = TCPProxySpec(listen: try address(tcp, "listen", listen, what: "listen address", allowsEmptyHost: true),
                                     upstream: try address(tcp, "upstream", upstream, what: "upstream address", allowsEmptyHost: false))
@@ -182,6 +182,7 @@ extension ProxyConfiguration {
                 guard timeout >= .zero else { throw tcp.error("idle_timeout", "must not be negative (0: no idle timeout), e.g. \"10m\"") }
                 spec.idleTimeout = timeout
             }
+            if let problem = spec.selfConnectionProblem { throw tcp.error("upstream", problem) }
             specs.append(spec)
         }
         return specs

@@ -87,7 +87,7 @@ public struct SidecarFlags: Sendable {
                 throw FlagValueError(prefix + "expected a duration such as 5s, or 0 (never refuse)")
             }
         }
-        tcpProxy = set.repeated("tcp-proxy", usage: "A TCP pass-through listener LISTEN=UPSTREAM,\ne.g. ':27017=127.0.0.1:27017 max-conns=100 rate=10r/s'",
+        tcpProxy = set.repeated("tcp-proxy", usage: "A TCP pass-through listener LISTEN=UPSTREAM,\ne.g. '10.0.0.5:27017=127.0.0.1:27017 max-conns=100 rate=10r/s'",
                                 group: group, typeName: "spec") { text throws(FlagValueError) in try TCPProxySpec.parse(text) }
         tcpProxyIdleTimeout = set.duration("tcp-proxy-idle-timeout", default: .seconds(600),
                                            usage: "Close a -tcp-proxy connection after this long with no bytes either way\n"

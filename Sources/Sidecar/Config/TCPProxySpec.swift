@@ -3,12 +3,13 @@ import RateLimitCore
 
 // MARK: - TCP listeners
 
-/// One TCP pass-through listener: `-tcp-proxy ':27017=127.0.0.1:27017 max-conns=100 rate=10r/s burst=20'`.
+/// One TCP pass-through listener: `-tcp-proxy '10.0.0.5:27017=127.0.0.1:27017 max-conns=100 rate=10r/s burst=20'`.
 ///
 /// The first word is `LISTEN=UPSTREAM` (`:PORT` listens on every interface); then, optionally,
 /// `max-conns=N` (most connections open at once; more are closed at accept), `rate=Nr/s` or
 /// `r/m` with `burst=N` (new connections per second, nginx `limit_req` arithmetic without
 /// delay: beyond the burst they are closed at accept; one closed for `max-conns` is not charged).
+/// A listener whose upstream it would accept itself (`:27017=127.0.0.1:27017`) is refused.
 public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
     public var listen: PeerAddress
     public var upstream: PeerAddress
@@ -37,7 +38,7 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
     public static func parse(_ text: String) throws(FlagValueError) -> TCPProxySpec {
         let words = text.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard let first = words.first, let equals = first.firstIndex(of: "=") else {
-            throw FlagValueError("expected LISTEN=UPSTREAM such as :27017=127.0.0.1:27017, then optionally max-conns=N rate=Nr/s burst=N")
+            throw FlagValueError("expected LISTEN=UPSTREAM such as 10.0.0.5:27017=127.0.0.1:27017, then optionally max-conns=N rate=Nr/s burst=N")
         }
         let listen = try address(String(first[..<equals]), what: "listen address", allowsEmptyHost: true)
         let upstream = try address(String(first[first.index(after: equals)...]), what: "upstream address", allowsEmptyHost: false)
@@ -70,7 +71,35 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
             seen[parts[0]] = word
         }
         if spec.burst > 0, spec.rate == nil { throw FlagValueError("burst=\(spec.burst) needs rate=, e.g. rate=10r/s burst=\(spec.burst)") }
+        if let problem = spec.selfConnectionProblem { throw FlagValueError(problem) }
         return spec
+    }
+
+    // MARK: A listener that would connect to itself
+
+    /// Why this listener would connect to itself, or nil: its upstream has the listener's port
+    /// and a host the listener accepts on (the same host, or, for a listener on every
+    /// interface, a loopback or every-interface host). Each connection would then open another
+    /// to the listener, one client filling the process with connections until it runs out of
+    /// descriptors. (An upstream named by a host name that resolves to this machine is not seen.)
+    public var selfConnectionProblem: String? {
+        guard listen.port != 0, listen.port == upstream.port else { return nil }
+        let listenHost = Self.comparable(listen.host)
+        let upstreamHost = Self.comparable(upstream.host)
+        let everyInterface = listen.host.isEmpty || listen.hasUnspecifiedHost
+        let upstreamIsLocal = upstream.hasUnspecifiedHost || upstreamHost == "::1" || upstreamHost.hasPrefix("127.")
+        guard listenHost == upstreamHost || (everyInterface && upstreamIsLocal) else { return nil }
+        let listening = everyInterface ? "every interface, \(upstream.host) included" : listen.description
+        return "\(self) would connect to itself: the listener takes port \(listen.port) on \(listening), so every connection "
+            + "would open another to it until descriptors run out; listen on another address (in a pod, its own, e.g. "
+            + "$(POD_IP):\(listen.port)=\(upstream)) or another port"
+    }
+
+    /// A host as the kernel matches it: lower case, without brackets, `localhost` as 127.0.0.1.
+    private static func comparable(_ host: String) -> String {
+        var text = Substring(host.lowercased())
+        if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
+        return text == "localhost" ? "127.0.0.1" : String(text)
     }
 
     /// `host:port`, or `:port` for every interface, IPv6 and IPv4, when `allowsEmptyHost` (an

@@ -72,7 +72,7 @@ struct ProxyConfigDuplicatesTests {
     /// `-tcp-proxy ':1=h:2 max-conns=5 max-conns=50'` kept the last value silently.
     @Test(arguments: ["max-conns=5 max-conns=50", "rate=1r/s rate=2r/s", "burst=1 rate=1r/s burst=2"])
     func aTCPParameterGivenTwiceIsRefused(parameters: String) {
-        let error = failure(["-tcp-proxy", ":27017=127.0.0.1:27017 \(parameters)"])
+        let error = failure(["-tcp-proxy", ":27017=10.0.0.7:27017 \(parameters)"])
         #expect(error?.flag == "tcp-proxy", "\(String(describing: error))")
         #expect(error?.message.contains("is given twice") == true, "\(String(describing: error))")
     }

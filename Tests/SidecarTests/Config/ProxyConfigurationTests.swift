@@ -19,7 +19,7 @@ struct ProxyConfigurationTests {
              "routes": [{"name": "reads", "methods": ["GET", "head"], "path": "/", "upstream": "service"},
                         {"name": "writes", "methods": ["POST"], "path": "/api/v1/transactions", "upstream": "auth", "writer": true}],
              "api_keys": {"methods": ["POST"]},
-             "tcp_proxy": [{"listen": ":27017", "upstream": "127.0.0.1:27017", "max_connections": 100}],
+             "tcp_proxy": [{"listen": "10.0.0.5:27017", "upstream": "127.0.0.1:27017", "max_connections": 100}],
              "limit_req_zone": [{"name": "per_client", "rate": "10r/s"}], "limit_req": [{"zone": "per_client", "burst": 5, "nodelay": true}],
              "limit_req_status": 429}
             """
@@ -32,7 +32,7 @@ struct ProxyConfigurationTests {
         #expect(configuration.routes[0].methods == ["GET", "HEAD"])
         #expect(configuration.routes[1].target == RouteTarget(upstream: "auth", viaWriter: true))
         #expect(configuration.apiKeys == APIKeySettings(enabled: true, methods: .only(["POST"])))
-        #expect(configuration.tcpProxies == [TCPProxySpec(listen: PeerAddress(host: "", port: 27017),
+        #expect(configuration.tcpProxies == [TCPProxySpec(listen: PeerAddress(host: "10.0.0.5", port: 27017),
                                                           upstream: PeerAddress(host: "127.0.0.1", port: 27017), maxConnections: 100)])
         #expect(configuration.rateLimit.zones.map(\.name) == ["per_app", "per_client"])
         #expect(configuration.rateLimit.policy.limits.map(\.status) == [503, 429])
@@ -40,7 +40,7 @@ struct ProxyConfigurationTests {
 
     @Test func theFlagsAloneGiveTheDefaultRoutes() throws {
         let configuration = try parse(["-proxy-addr", "127.0.0.1:8080", "-upstream", "http://127.0.0.1:9984/", "-api-keys",
-                                       "-api-key-methods", "post,delete", "-tcp-proxy", ":27017=127.0.0.1:27017 max-conns=5 rate=10r/s burst=3",
+                                       "-api-key-methods", "post,delete", "-tcp-proxy", ":27017=10.0.0.7:27017 max-conns=5 rate=10r/s burst=3",
                                        "-limit-req", "rate=10r/s", "-limit-req", "rate=1r/m key=app_id"])
         #expect(configuration.routeTable == RouteTable(ProxyRoute.defaults(upstream: "local")))
         #expect(configuration.apiKeys.methods == .only(["POST", "DELETE"]))
@@ -133,7 +133,7 @@ struct ProxyConfigurationTests {
     /// "idle_timeout" of its own in -proxy-config; -proxy-websocket-idle-timeout (1h) bounds
     /// WebSockets. 0 turns either off; a negative one names its flag or field.
     @Test func idleTimeoutsComeFromTheFlagsAndEachListener() throws {
-        let tcp = ":27017=127.0.0.1:27017"
+        let tcp = ":27017=10.0.0.7:27017"
         let defaults = try parse(["-tcp-proxy", tcp])
         #expect(defaults.idleTimeout(of: try #require(defaults.tcpProxies.first)) == .seconds(600))
         #expect(defaults.webSocketIdleTimeout == .seconds(3600))

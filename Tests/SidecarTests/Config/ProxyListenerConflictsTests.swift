@@ -64,3 +64,38 @@ extension ProxyListenerConflictsTests {
         try flags.checkListeners(configuration, parsed: try set.parse([]), nodeListeners: node)
     }
 }
+
+// MARK: A listener that would connect to itself
+
+extension ProxyListenerConflictsTests {
+    /// `-tcp-proxy ':27017=127.0.0.1:27017'` (the README's own example, until now) listens on
+    /// 127.0.0.1:27017 as well, so each connection opened another to the listener: one client
+    /// filled the sidecar with about 10,000 connections until it ran out of descriptors. A
+    /// listener whose upstream it would accept itself is a flag or config error naming the fix.
+    @Test(arguments: [
+        (["-tcp-proxy", ":27017=127.0.0.1:27017"], "tcp-proxy", ":27017=127.0.0.1:27017 would connect to itself"),
+        (["-tcp-proxy", "[::]:27017=localhost:27017 max-conns=5"], "tcp-proxy", "would connect to itself"),
+        (["-tcp-proxy", ":27017=[::1]:27017"], "tcp-proxy", "would connect to itself"),
+        (["-tcp-proxy", "0.0.0.0:27017=127.0.0.2:27017"], "tcp-proxy", "would connect to itself"),
+        (["-tcp-proxy", "10.1.2.3:27017=10.1.2.3:27017"], "tcp-proxy", "would connect to itself"),
+        (["-tcp-proxy", "localhost:27017=127.0.0.1:27017"], "tcp-proxy", "would connect to itself"),
+        (["-proxy-config", #"{"tcp_proxy": [{"listen": ":26656", "upstream": "127.0.0.1:26656"}]}"#], "proxy-config",
+         "tcp_proxy[0].upstream"),
+    ])
+    func aListenerThatWouldConnectToItselfIsRefused(arguments: [String], flag: String, message: String) {
+        let error = check(arguments)
+        #expect(error?.flag == flag, "\(String(describing: error))")
+        #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+        #expect(error?.message.contains("$(POD_IP):") == true, "the message names the fix: \(String(describing: error))")
+    }
+
+    @Test(arguments: [
+        ["-tcp-proxy", "10.1.2.3:27017=127.0.0.1:27017"],  // the pod's address to its own loopback
+        ["-tcp-proxy", ":27017=10.1.2.4:27017"],  // every interface to another host
+        ["-tcp-proxy", ":27017=127.0.0.1:27018"],  // another port
+        ["-tcp-proxy", "127.0.0.1:27017=127.0.0.2:27017"],  // another loopback address
+    ])
+    func listenersToAnotherAddressPass(arguments: [String]) {
+        #expect(check(arguments) == nil)
+    }
+}

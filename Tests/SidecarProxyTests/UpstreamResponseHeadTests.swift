@@ -44,4 +44,28 @@ struct UpstreamResponseHeadTests {
         }
         await upstream.stop()
     }
+
+    /// A streamed answer (longer than the 64 KiB read whole) keeps its upstream's
+    /// `Content-Length`, as nginx relays it: the client learns the size, and an HTTP/1.0 client
+    /// keeps its connection. It used to be re-framed chunked (close-delimited for HTTP/1.0),
+    /// its length dropped.
+    @Test func aStreamedAnswerKeepsTheUpstreamsContentLength() async throws {
+        let size = 200 * 1024 + 3
+        let payload = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+        let upstream = try await HTTPServer.start(responder: HTTPResponder { _ in HTTPResponse(bytes: payload) })
+        try await withProxy(proxyConfiguration([("u", upstream.localAddress)])) { proxy in
+            for version in ["HTTP/1.1", "HTTP/1.0"] {
+                let client = try RawSocketClient(connectTo: try #require(proxy.localAddress), timeoutSeconds: 60)
+                let keepAlive = version == "HTTP/1.0" ? "Connection: keep-alive\r\n" : ""
+                for _ in 0..<2 {
+                    try client.send("GET /big \(version)\r\nHost: x\r\n\(keepAlive)\r\n")
+                    let answer = try await client.readResponse()
+                    #expect(answer.header("Content-Length") == "\(size)", "\(version): \(answer.headers)")
+                    #expect(answer.header("Transfer-Encoding") == nil, "\(version): \(answer.headers)")
+                    #expect(answer.body == payload)
+                }
+            }
+        }
+        await upstream.shutdown(gracePeriod: .seconds(1))
+    }
 }

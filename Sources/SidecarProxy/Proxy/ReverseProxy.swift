@@ -354,7 +354,9 @@ public final class ReverseProxy: Sendable {
         let metrics = self.metrics
         let watchdog = self.watchdog
         let readTimeout = configuration.readTimeout
-        return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .stream { writer in
+        // The upstream's stated length goes on, as nginx passes it (progress for the client, and a short body is seen as such).
+        let length = answer.headers.contains("Transfer-Encoding") ? nil : answer.headers["Content-Length"].flatMap { Int($0) }
+        return HTTPResponse(status: answer.status, reason: answer.reason, headers: headers, body: .stream(length: length) { writer in
             let watch = watchdog.watch { body.close() }
             do {
                 for try await piece in body {

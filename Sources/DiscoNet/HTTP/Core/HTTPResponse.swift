@@ -30,12 +30,14 @@ public struct HTTPResponse: Sendable {
 }
 
 /// The body of a response: fixed bytes (sent with `Content-Length`), a stream of pieces (sent
-/// chunked to HTTP/1.1 clients, and delimited by closing the connection for HTTP/1.0), or a
-/// hand-off of the connection itself after `101 Switching Protocols` or a `2xx` to `CONNECT`.
+/// chunked to HTTP/1.1 clients, and delimited by closing the connection for HTTP/1.0; or with
+/// `Content-Length` when its length is known), or a hand-off of the connection itself after
+/// `101 Switching Protocols` or a `2xx` to `CONNECT`.
 public struct HTTPResponseBody: Sendable {
     enum Storage: Sendable {
         case bytes([UInt8])
-        case stream(@Sendable (HTTPBodyWriter) async throws -> Void)
+        /// `length`: the body's exact length when known (sent as `Content-Length`).
+        case stream(@Sendable (HTTPBodyWriter) async throws -> Void, length: Int?)
         case handOff(@Sendable (HTTPUpgradedConnection) async -> Void)
     }
 
@@ -56,7 +58,16 @@ public struct HTTPResponseBody: Sendable {
     /// A streamed body: `produce` writes pieces through the writer and returns when done. Each
     /// `write` waits while the connection's send buffer is full.
     public static func stream(_ produce: @escaping @Sendable (HTTPBodyWriter) async throws -> Void) -> HTTPResponseBody {
-        HTTPResponseBody(storage: .stream(produce))
+        HTTPResponseBody(storage: .stream(produce, length: nil))
+    }
+
+    /// A streamed body of exactly `length` bytes, sent with `Content-Length` (to HTTP/1.0 clients
+    /// too, so their connection can stay open), as a proxy relays an answer whose length its
+    /// upstream stated; nil: unknown, as ``stream(_:)``. A producer that writes more, or returns
+    /// having written less, fails the response: the connection is reset, so the client cannot
+    /// take a short body as complete.
+    public static func stream(length: Int?, _ produce: @escaping @Sendable (HTTPBodyWriter) async throws -> Void) -> HTTPResponseBody {
+        HTTPResponseBody(storage: .stream(produce, length: length.map { max($0, 0) }))
     }
 
     /// Takes the connection out of HTTP once the head is sent: valid with status 101 (send the

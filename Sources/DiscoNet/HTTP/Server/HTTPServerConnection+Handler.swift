@@ -67,8 +67,8 @@ extension HTTPServerConnection {
             switch followUp {
             case .finished:
                 continue
-            case .stream(let produce, let chunked, let keepAlive):
-                await runStream(produce, exchange: id, chunked: chunked, keepAlive: keepAlive)
+            case .stream(let produce, let chunked, let keepAlive, let length):
+                await runStream(produce, exchange: id, chunked: chunked, keepAlive: keepAlive, length: length)
             case .handOff(let takeOver):
                 await runHandOff(takeOver)
                 return
@@ -87,9 +87,17 @@ extension HTTPServerConnection {
         }
     }
 
+    /// Runs a streamed body's producer. With a `length` (announced as `Content-Length`), a
+    /// producer that writes more fails at that write, and one that returns short fails the
+    /// response: either way the connection is reset rather than left out of step.
     private func runStream(_ produce: @Sendable (HTTPBodyWriter) async throws -> Void, exchange id: UInt64,
-                           chunked: Bool, keepAlive: Bool) async {
+                           chunked: Bool, keepAlive: Bool, length: Int?) async {
+        let written = StreamedByteCount()
+        let peer = remoteAddress?.description ?? "client"
         let writer = HTTPBodyWriter { bytes in
+            if let length, written.add(bytes.count) > length {
+                throw NetworkError(.ioFailed, peer: peer, detail: "the response body is longer than its Content-Length \(length)")
+            }
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Void, any Error>) in
                 if self.loop.inLoop {
                     self.writeBodyPiece(bytes, exchange: id, chunked: chunked, continuation)
@@ -101,6 +109,10 @@ extension HTTPServerConnection {
         do {
             try await produce(writer)
             await returnToLoop()
+            if let length, written.total != length {
+                abortStream(exchange: id, chunked: false)
+                return
+            }
             endStream(exchange: id, chunked: chunked, keepAlive: keepAlive)
         } catch {
             await returnToLoop()
@@ -128,4 +140,14 @@ extension HTTPServerConnection {
             loop.execute { continuation.resume() }
         }
     }
+}
+
+/// Bytes a streamed body's producer has written so far (checked against its `Content-Length`).
+final class StreamedByteCount: Sendable {
+    private let count = Atomic<Int>(0)
+
+    /// Adds `bytes` and returns the new total.
+    func add(_ bytes: Int) -> Int { count.add(bytes, ordering: .relaxed).newValue }
+
+    var total: Int { count.load(ordering: .relaxed) }
 }

@@ -8,7 +8,8 @@ extension HTTPServerConnection {
         /// Nothing: the response is complete (or was dropped).
         case finished
         /// Run the body producer, then end the response.
-        case stream(@Sendable (HTTPBodyWriter) async throws -> Void, chunked: Bool, keepAlive: Bool)
+        /// `length`: the exact length the body was announced with (nil: chunked or close-delimited).
+        case stream(@Sendable (HTTPBodyWriter) async throws -> Void, chunked: Bool, keepAlive: Bool, length: Int?)
         /// Wait until the head is sent, then give the connection to `takeOver`.
         case handOff(@Sendable (HTTPUpgradedConnection) async -> Void)
     }
@@ -53,21 +54,22 @@ extension HTTPServerConnection {
             }
             finishResponse(keepAlive: keepAlive)
             return .finished
-        case .stream(let produce):
+        case .stream(let produce, let length):
             if bodyless {
                 if !discardUnreadBody() { keepAlive = false }
-                send(HTTPResponseEncoder.head(response, version: head.version, contentLength: statedLength, chunked: false, keepAlive: keepAlive))
+                let announced = statedLength ?? (status >= 200 && status != 204 ? length : nil)
+                send(HTTPResponseEncoder.head(response, version: head.version, contentLength: announced, chunked: false, keepAlive: keepAlive))
                 finishResponse(keepAlive: keepAlive)
                 return .finished
             }
-            let chunked = head.version.minor >= 1
-            if !chunked { keepAlive = false }
+            let chunked = length == nil && head.version.minor >= 1
+            if !chunked && length == nil { keepAlive = false }
             // A body the client waits to be invited to will not come now that a final answer
             // has begun (`100 Continue` can no longer go out): the connection closes after
             // this response, and its head says so.
             if exchange.body.expectsContinue && !exchange.body.sentContinue && !exchange.body.complete { keepAlive = false }
-            send(HTTPResponseEncoder.head(response, version: head.version, contentLength: nil, chunked: chunked, keepAlive: keepAlive))
-            return .stream(produce, chunked: chunked, keepAlive: keepAlive)
+            send(HTTPResponseEncoder.head(response, version: head.version, contentLength: length, chunked: chunked, keepAlive: keepAlive))
+            return .stream(produce, chunked: chunked, keepAlive: keepAlive, length: length)
         }
     }
 
@@ -94,8 +96,9 @@ extension HTTPServerConnection {
 
     /// The producer of exchange `id`'s body failed. A chunked body cannot report failure
     /// in-band: closing without the last chunk tells the client the body is incomplete. A body
-    /// delimited by the connection's end (HTTP/1.0) would look complete after an orderly close:
-    /// the connection is reset instead.
+    /// delimited by the connection's end (HTTP/1.0) would look complete after an orderly close,
+    /// and one with a `Content-Length` it did not reach is cut short: the connection is reset
+    /// instead.
     func abortStream(exchange id: UInt64, chunked: Bool) {
         guard let exchange, exchange.id == id else { return }
         if !chunked, phase == .open { transport.abort() }

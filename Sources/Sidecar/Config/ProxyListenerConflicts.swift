@@ -26,5 +26,15 @@ extension SidecarFlags {
                     + "\(listener.address.port); give them different ports")
             }
         }
+        // An upstream the proxy itself listens on: each request would be passed to the proxy
+        // again, hop after hop, each hop holding a connection, until the head outgrew its limit.
+        if let listen = configuration.listenAddress {
+            for upstream in configuration.upstreams where TCPProxySpec.connectsToItself(listen: listen, upstream: upstream.address) {
+                let source = upstream.name == UpstreamDefinition.flagName ? "-upstream" : "-proxy-config upstream \"\(upstream.name)\""
+                throw FlagError.conflict(upstream.name == UpstreamDefinition.flagName ? "upstream" : "proxy-config",
+                                         "\(source) \(upstream.address) is an address -proxy-addr \(listen) listens on itself: "
+                                            + "requests would be passed to the proxy again and again; give the service's own address")
+            }
+        }
     }
 }

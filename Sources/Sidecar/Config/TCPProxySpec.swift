@@ -83,16 +83,22 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
     /// to the listener, one client filling the process with connections until it runs out of
     /// descriptors. (An upstream named by a host name that resolves to this machine is not seen.)
     public var selfConnectionProblem: String? {
-        guard listen.port != 0, listen.port == upstream.port else { return nil }
-        let listenHost = Self.comparable(listen.host)
-        let upstreamHost = Self.comparable(upstream.host)
+        guard Self.connectsToItself(listen: listen, upstream: upstream) else { return nil }
         let everyInterface = listen.host.isEmpty || listen.hasUnspecifiedHost
-        let upstreamIsLocal = upstream.hasUnspecifiedHost || upstreamHost == "::1" || upstreamHost.hasPrefix("127.")
-        guard listenHost == upstreamHost || (everyInterface && upstreamIsLocal) else { return nil }
         let listening = everyInterface ? "every interface, \(upstream.host) included" : listen.description
         return "\(self) would connect to itself: the listener takes port \(listen.port) on \(listening), so every connection "
             + "would open another to it until descriptors run out; listen on another address (in a pod, its own, e.g. "
             + "$(POD_IP):\(listen.port)=\(upstream)) or another port"
+    }
+
+    /// Whether a connection to `upstream` would reach a listener on `listen`: the same port, and
+    /// the same host, or a loopback or every-interface host while `listen` is on every interface.
+    public static func connectsToItself(listen: PeerAddress, upstream: PeerAddress) -> Bool {
+        guard listen.port != 0, listen.port == upstream.port else { return false }
+        let upstreamHost = comparable(upstream.host)
+        let everyInterface = listen.host.isEmpty || listen.hasUnspecifiedHost
+        let upstreamIsLocal = upstream.hasUnspecifiedHost || upstreamHost == "::1" || upstreamHost.hasPrefix("127.")
+        return comparable(listen.host) == upstreamHost || (everyInterface && upstreamIsLocal)
     }
 
     /// A host as the kernel matches it: lower case, without brackets, `localhost` as 127.0.0.1.

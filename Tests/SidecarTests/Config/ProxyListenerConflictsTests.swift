@@ -98,4 +98,30 @@ extension ProxyListenerConflictsTests {
     func listenersToAnotherAddressPass(arguments: [String]) {
         #expect(check(arguments) == nil)
     }
+
+    /// `-proxy-addr :8080 -upstream http://127.0.0.1:8080`: each request was passed to the proxy
+    /// again, about 270 hops (and as many pooled connections) until its head outgrew the limit.
+    func checkWithoutDefaultUpstream(_ arguments: [String]) -> FlagError? {
+        var set = FlagSet(programName: "disco-sidecar", synopsis: "")
+        let flags = SidecarFlags(&set)
+        do throws(FlagError) {
+            let parsed = try set.parse(arguments)
+            try flags.checkListeners(try flags.configuration(parsed, loader: ProxyConfigurationTests.loader), parsed: parsed, nodeListeners: Self.node)
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    @Test func anUpstreamTheProxyListensOnIsRefused() {
+        let check = checkWithoutDefaultUpstream
+        let error = check(["-proxy-addr", ":8080", "-upstream", "http://127.0.0.1:8080"])
+        #expect(error?.flag == "upstream", "\(String(describing: error))")
+        #expect(error?.message.contains("-upstream 127.0.0.1:8080 is an address -proxy-addr :8080 listens on itself") == true,
+                "\(String(describing: error))")
+        let json = check(["-proxy-addr", "127.0.0.1:8443", "-proxy-config", #"{"upstreams": {"api": "http://localhost:8443"}}"#])
+        #expect(json?.flag == "proxy-config", "\(String(describing: json))")
+        #expect(json?.message.contains(#"-proxy-config upstream "api""#) == true, "\(String(describing: json))")
+        #expect(check(["-proxy-addr", "10.1.2.3:8080", "-upstream", "http://127.0.0.1:8080"]) == nil)
+    }
 }

@@ -53,17 +53,23 @@ enum NodeTests {
     /// request failed or timed out) or a 503 (no leader at that moment, or the outcome unknown
     /// during an election). Done at a 200, or at a 404 ("not a member", README: the API's answer
     /// for a node that is not a member) to a retry after such an attempt: that attempt removed
-    /// it. Anything else, a 404 to the first attempt included, fails with the answer.
+    /// it. A 307 to another of `nodes` (leadership moved on meanwhile) is followed, as a client
+    /// follows a redirect. Anything else, a 404 to the first attempt included, fails with the answer.
     static func remove(_ target: String, via leader: DiscodProcess, watching nodes: [DiscodProcess]) async throws {
         var answer: DiscodAnswer?
         var uncertainBefore = false  // an earlier attempt got no answer or a 503: it may have removed the node
         var uncertainSoFar = false
+        var via = leader
         try await eventually("DELETE /remove of node \(target) to be answered other than 503", nodes, retryingErrors: true) {
             uncertainBefore = uncertainSoFar
             uncertainSoFar = true  // an attempt that throws may still have removed the node
-            let got = try await leader.request("DELETE", "/remove", body: #"{"id":"\#(target)"}"#, timeout: .seconds(20))
+            let got = try await via.request("DELETE", "/remove", body: #"{"id":"\#(target)"}"#, timeout: .seconds(20))
             answer = got
             uncertainSoFar = uncertainBefore || got.status == 503
+            if got.status == 307, let next = nodes.first(where: { got.location == $0.apiURL + "/remove" && $0 !== via }) {
+                via = next
+                return false
+            }
             return got.status != 503
         }
         guard let answer else { throw NodeTestFailure("DELETE /remove of node \(target) got no answer") }

@@ -37,35 +37,30 @@ public enum LoopbackProbe {
         var limit = timeval(tv_sec: micros / 1_000_000, tv_usec: micros % 1_000_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
-        let result: Int32
+        let result: Int32?
         if ipv6 {
             var address = sockaddr_in6()
             address.sin6_family = sa_family_t(AF_INET6)
             address.sin6_port = port.bigEndian
-            guard inet_pton(AF_INET6, literal, &address.sin6_addr) == 1 else {
-                close(fd)
-                return nil
-            }
-            result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
+            result = inet_pton(AF_INET6, literal, &address.sin6_addr) == 1 ? connect(fd, to: &address) : nil
         } else {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = port.bigEndian
-            guard inet_pton(AF_INET, literal, &address.sin_addr) == 1 else {
-                close(fd)
-                return nil
-            }
-            result = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
+            result = inet_pton(AF_INET, literal, &address.sin_addr) == 1 ? connect(fd, to: &address) : nil
         }
         guard result == 0 else {
             close(fd)
             return nil
         }
         return fd
+    }
+
+    /// `connect` to a `sockaddr_in` or `sockaddr_in6`.
+    private static func connect<Address>(_ fd: Int32, to address: inout Address) -> Int32 {
+        withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<Address>.size)) }
+        }
     }
 
     private static func dnsAnswersBlocking(host: String, port: UInt16, timeout: Duration) -> Bool {

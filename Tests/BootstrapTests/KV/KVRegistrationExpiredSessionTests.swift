@@ -21,7 +21,7 @@ import Testing
         let etcd = try await EtcdFixture.start()
         let client = HTTPClient()
         try await runThenCleanUp({
-            let gateway = EtcdGateway(endpoints: etcd.endpoints, timeout: .seconds(3), transport: client)
+            let gateway = EtcdGateway(endpoints: etcd.endpoints, timeout: KVStoreHarness.requestTimeout, transport: client)
             let winner = EtcdLeaderRegistry(gateway: gateway, discoKey: "disco", ttl: .seconds(2))
             let waiter = EtcdLeaderRegistry(gateway: gateway, discoKey: "disco", ttl: .seconds(2))
             _ = try await winner.createIfAbsent(Self.a)
@@ -32,7 +32,8 @@ import Testing
             }
             let lease = try await waiter.currentLease()
             // Nobody renews: a's record goes with its lease, and the waiter's lease runs out.
-            try await waitUntil("a's record and the waiter's lease to expire", timeout: .seconds(60), pollEvery: .milliseconds(200)) {
+            try await waitUntil("a's record and the waiter's lease to expire", timeout: .seconds(60), pollEvery: .milliseconds(200),
+                              retryingErrors: true) {
                 let answer = try await gateway.call("/v3/lease/timetolive", ["ID": String(lease)], record: "lease")
                 let record = try await winner.read()
                 return record == nil && EtcdGateway.int64(answer["TTL"]) <= 0

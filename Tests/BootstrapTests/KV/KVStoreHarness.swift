@@ -26,7 +26,14 @@ enum KVBackend: String, CaseIterable, Sendable, CustomTestStringConvertible {
 ///
 /// Memory and the Consul double run on a hand-advanced clock, so their TTLs pass at once when a
 /// test says so; etcd runs on real time with a 2 s lease, and tests poll for its expiry.
+///
+/// Requests to either store may take seconds on a loaded machine (etcd is another process; the
+/// Consul double and the client run among hundreds of tests), so their timeouts only bound a
+/// hang, and tests that poll a store retry a request that failed.
 final class KVStoreHarness: Sendable {
+    /// The timeout of every request to etcd or the Consul double.
+    static let requestTimeout = Duration.seconds(10)
+
     let backend: KVBackend
     /// TTL of each registry's session or lease.
     let ttl: Duration
@@ -57,7 +64,7 @@ final class KVStoreHarness: Sendable {
             let client = HTTPClient()
             let endpoints = etcd.endpoints
             let harness = KVStoreHarness(backend: backend, ttl: etcdTTL, clock: nil) {
-                EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: endpoints, timeout: .seconds(3), transport: client),
+                EtcdLeaderRegistry(gateway: EtcdGateway(endpoints: endpoints, timeout: requestTimeout, transport: client),
                                    discoKey: "disco", ttl: etcdTTL, pollInterval: .milliseconds(100))
             }
             try await runThenCleanUp({ try await body(harness) }) {
@@ -68,7 +75,11 @@ final class KVStoreHarness: Sendable {
             let clock = ManualTime()
             let server = try await ConsulKVServer.start(double: ConsulKVDouble(now: { clock.now }))
             let client = HTTPClient()
-            let settings = ConsulClient.Settings(address: server.address)
+            let settings = {
+                var settings = ConsulClient.Settings(address: server.address)
+                settings.timeout = requestTimeout
+                return settings
+            }()
             let harness = KVStoreHarness(backend: backend, ttl: .seconds(10), clock: clock) {
                 ConsulLeaderRegistry(client: ConsulClient(settings: settings, transport: client), discoKey: "disco", ttl: .seconds(10))
             }

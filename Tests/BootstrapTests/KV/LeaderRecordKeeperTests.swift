@@ -27,13 +27,13 @@ import Testing
 
     @Test(arguments: KVBackend.allCases)
     func leaderHoldsTheRecordAndTheNextLeaderTakesItOver(on backend: KVBackend) async throws {
-        try await KVStoreHarness.with(backend) { store in
+        try await KVStoreHarness.with(backend, etcdTTL: .seconds(60)) { store in
             let reader = store.registry()
             let a = nodeRecord("a", port: 4001), b = nodeRecord("b", port: 5001)
             let keeperA = keeper(store, a), keeperB = keeper(store, b)
             try await withKeepers([keeperA, keeperB]) {
                 await keeperA.leadershipChanged(isLeader: true)
-                try await waitUntil("a to hold the record") {
+                try await waitUntil("a to hold the record", retryingErrors: true) {
                     let holding = await keeperA.state.holding
                     let record = try await reader.read()?.record
                     return holding && record == a
@@ -41,7 +41,7 @@ import Testing
 
                 await keeperA.leadershipChanged(isLeader: false)
                 await keeperB.leadershipChanged(isLeader: true)
-                try await waitUntil("b to take the record over") {
+                try await waitUntil("b to take the record over", retryingErrors: true) {
                     let holding = await keeperB.state.holding
                     let record = try await reader.read()?.record
                     return holding && record == b
@@ -76,7 +76,7 @@ import Testing
                 try await waitUntil("a to hold the record") { await keeperA.state.holding }
                 await keeperA.leadershipChanged(isLeader: false)
                 // No new leader: nobody renews, so the record goes once the TTL has passed.
-                try await waitUntil("a's record to expire", timeout: .seconds(60), pollEvery: .milliseconds(100)) {
+                try await waitUntil("a's record to expire", timeout: .seconds(60), pollEvery: .milliseconds(100), retryingErrors: true) {
                     store.letTimePass()
                     return try await reader.read() == nil
                 }
@@ -86,7 +86,7 @@ import Testing
 
     @Test(arguments: KVBackend.allCases)
     func overwrittenOrDeletedRecordIsRestored(on backend: KVBackend) async throws {
-        try await KVStoreHarness.with(backend) { store in
+        try await KVStoreHarness.with(backend, etcdTTL: .seconds(60)) { store in
             let reader = store.registry()
             let a = nodeRecord("a", port: 4001)
             let keeperA = keeper(store, a)
@@ -97,7 +97,7 @@ import Testing
                 let intruder = store.registry()
                 let held = try #require(try await reader.read())
                 let overwritten = try #require(try await intruder.update(nodeRecord("x", port: 7001), expectedVersion: held.version))
-                try await waitUntil("a to restore the overwritten record") {
+                try await waitUntil("a to restore the overwritten record", retryingErrors: true) {
                     guard let now = try await reader.read() else { return false }
                     return now.record == a && now.version > overwritten.version
                 }
@@ -106,7 +106,7 @@ import Testing
                 let restored = try #require(try await reader.read())
                 _ = try #require(try await intruder.update(nodeRecord("x", port: 7001), expectedVersion: restored.version))
                 try await intruder.release()
-                try await waitUntil("a to restore the deleted record") {
+                try await waitUntil("a to restore the deleted record", retryingErrors: true) {
                     let holding = await keeperA.state.holding
                     let record = try await reader.read()?.record
                     return holding && record == a
@@ -118,7 +118,7 @@ import Testing
 
     @Test(arguments: KVBackend.allCases)
     func restartedLeaderAttachesItsOldRecordToItsNewSession(on backend: KVBackend) async throws {
-        try await KVStoreHarness.with(backend) { store in
+        try await KVStoreHarness.with(backend, etcdTTL: .seconds(60)) { store in
             let reader = store.registry()
             let a = nodeRecord("a", port: 4001)
             // An earlier run of a wrote the record, then died without releasing it.
@@ -142,7 +142,7 @@ import Testing
 
     @Test(arguments: KVBackend.allCases)
     func shutdownReleasesTheRecord(on backend: KVBackend) async throws {
-        try await KVStoreHarness.with(backend) { store in
+        try await KVStoreHarness.with(backend, etcdTTL: .seconds(60)) { store in
             let reader = store.registry()
             let keeperA = keeper(store, nodeRecord("a", port: 4001))
             await keeperA.leadershipChanged(isLeader: true)
@@ -182,13 +182,14 @@ import Testing
                 try await waitUntil("a to keep retrying") { flaky.calls.load(ordering: .relaxed) > callsWhileDown + 2 }
 
                 // Meanwhile the session or lease runs out and the record is gone.
-                try await waitUntil("the unrenewed record to expire", timeout: .seconds(60), pollEvery: .milliseconds(100)) {
+                try await waitUntil("the unrenewed record to expire", timeout: .seconds(60), pollEvery: .milliseconds(100),
+                                    retryingErrors: true) {
                     store.letTimePass()
                     return try await reader.read() == nil
                 }
 
                 flaky.down.store(false, ordering: .relaxed)
-                try await waitUntil("a to restore the record once the store is back") {
+                try await waitUntil("a to restore the record once the store is back", retryingErrors: true) {
                     let state = await keeperA.state
                     let record = try await reader.read()?.record
                     return state.holding && state.lastError == nil && record == a

@@ -15,22 +15,27 @@ struct SlowPeerTests {
     @Test func aClientThatPausesLongerThanTheReadTimeoutGetsTheWholeBody() async throws {
         let pieces = 512
         let piece = [UInt8](repeating: 0x61, count: 64 * 1024)
-        let upstream = try await HTTPServer.start(responder: HTTPResponder { _ in
-            HTTPResponse(headers: ["Content-Type": "application/octet-stream"], body: .stream { writer in
-                for _ in 0..<pieces { try await writer.write(piece) }
-            })
-        })
-        var configuration = proxyConfiguration([("big", upstream.localAddress)])
-        // 1.5 s, not 500 ms: the upstream runs in this process, and on a loaded machine it was
-        // itself late by more than 500 ms, which the watchdog rightly counted against it.
-        configuration.readTimeout = .milliseconds(1500)
+        // The upstream writes its whole answer (32 MiB, chunked) from a thread of its own, so
+        // the proxy never waits for it: on a loaded machine an upstream in this process was
+        // late whenever the threads it shares with other tests were busy, which the watchdog
+        // rightly counted against it.
+        var answer = Array(("HTTP/1.1 200 OK\r\nContent-Type: application/octet-stream\r\n"
+                            + "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n").utf8)
+        answer.reserveCapacity(pieces * (piece.count + 16) + answer.count)
+        for _ in 0..<pieces { answer += Array("10000\r\n".utf8) + piece + Array("\r\n".utf8) }
+        answer += Array("0\r\n\r\n".utf8)
+        let upstream = try BlockingTCPUpstream(answer: answer)
+        var configuration = proxyConfiguration([("big", upstream.address)])
+        // Longer than the proxy itself stalls on a loaded machine (it runs in this process too,
+        // and a stall of 3 s was seen), and a third of the pause below.
+        configuration.readTimeout = .seconds(4)
         try await withProxy(configuration) { proxy in
             let client = try await TCPConnection.connect(to: try #require(proxy.localAddress))
             try await client.write(Array("GET /big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".utf8))
             var received = try #require(try await client.read())
-            // The client stops reading (a paused download) for several read timeouts: the
+            // The client stops reading (a paused download) for three read timeouts: the
             // buffers fill and the proxy waits for the client, not for the upstream.
-            try await Task.sleep(for: .seconds(6))
+            try await Task.sleep(for: .seconds(12))
             while let more = try await client.read() { received += more }
             client.close()
             let text = String(decoding: received.prefix(200), as: UTF8.self)
@@ -38,7 +43,7 @@ struct SlowPeerTests {
             #expect(received.suffix(7) == Array("\r\n0\r\n\r\n".utf8), "the body ended without its last chunk after \(received.count) bytes")
             #expect(received.count > pieces * piece.count)
         }
-        await upstream.shutdown(gracePeriod: .seconds(1))
+        await upstream.stop()
     }
 
     /// A client whose streamed upload takes longer than the read timeout, sending all along, gets
@@ -52,21 +57,22 @@ struct SlowPeerTests {
             return .text("got \(bytes)")
         })
         var configuration = proxyConfiguration([("up", upstream.localAddress)])
-        // Far longer than a piece's wait on a loaded machine, far shorter than the upload.
-        configuration.readTimeout = .milliseconds(1500)
+        // Longer than this process stalls on a loaded machine (the proxy and the upstream both
+        // run in it, and a stall of 3 s was seen), a third of the upload.
+        configuration.readTimeout = .seconds(4)
         try await withProxy(configuration) { proxy in
             let client = HTTPClient()
             var request = HTTPClientRequest(method: "POST", url: proxy.url + "/upload")
-            // A client on a slow link: a piece every 100 ms for about five seconds, over three read timeouts.
+            // A client on a slow link: a piece every 100 ms for at least twelve seconds, three read timeouts.
             request.bodyStream = .writer { writer in
-                for _ in 0..<50 {
+                for _ in 0..<120 {
                     try await writer.write([UInt8](repeating: 0x62, count: 1000))
                     try await Task.sleep(for: .milliseconds(100))
                 }
             }
             let response = try await client.send(request, timeout: .seconds(60))
             #expect(response.status == 200, "\(String(decoding: response.body, as: UTF8.self))")
-            #expect(String(decoding: response.body, as: UTF8.self) == "got 50000")
+            #expect(String(decoding: response.body, as: UTF8.self) == "got 120000")
             await client.shutdown()
         }
         await upstream.shutdown(gracePeriod: .seconds(1))

@@ -61,7 +61,7 @@ public enum FreePort {
         return text.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" }).first.flatMap { Int($0) }
     }
 
-    fileprivate static func bound(type: Int32, port: UInt16) throws -> (fd: Int32, port: UInt16) {
+    static func bound(type: Int32, port: UInt16) throws -> (fd: Int32, port: UInt16) {
         let fd = socket(AF_INET, type | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw Failure(description: "socket failed: errno \(errno)") }
         var address = sockaddr_in()

@@ -10,10 +10,10 @@ import Testing
 /// a FIN used to hold the slot and both descriptors for ever. One that keeps talking stays open.
 @Suite("Sidecar proxy: idle timeouts of spliced connections")
 struct SpliceIdleTimeoutTests {
-    /// The idle timeout of the connections that keep talking every 100 ms: thirty paces, so that
-    /// a test task starved of a CPU for a while (two cores, every suite in parallel) is not taken
-    /// for a silent peer.
-    static let talkingIdleTimeout = Duration.seconds(3)
+    /// The idle timeout of the connections that keep talking every 100 ms: fifty paces, so that
+    /// a test task starved of a CPU for a while (two cores, every suite in parallel; stalls of
+    /// 3 s were seen) is not taken for a silent peer.
+    static let talkingIdleTimeout = Duration.seconds(5)
     /// How long they talk: past the latest moment a silent one would be closed (1.25 timeouts).
     static let talkingFor = talkingIdleTimeout * 2
 

@@ -129,6 +129,15 @@ struct HotColdRoleTests {
                 #expect(bad == 400 && badText.contains("hot=maybe is not a valid value") && badText.contains("hot=true"),
                         "\(query): \(bad) \(badText)")
             }
+            // Liveness checks no role: asked beside noleader, hot= would be ignored and a cold
+            // replica would pass a probe that asks whether it is hot. A 400 says so.
+            for member in members {
+                for query in ["?noleader&hot", "?hot=true&noleader", "?noleader=1&hot=false"] {
+                    let (status, _, text) = await get(client, member.url + "/readyz" + query)
+                    #expect(status == 400 && text.contains("noleader checks liveness only") && text.contains("drop noleader"),
+                            "\(member.id) \(query): \(status) \(text)")
+                }
+            }
 
             // The hot node stops: it releases, and another takes over with a higher token.
             first.node.shutdown()

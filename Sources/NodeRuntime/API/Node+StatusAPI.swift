@@ -201,8 +201,9 @@ extension Node {
     /// liveness check). The wait holds no thread: the handler sleeps between looks.
     ///
     /// It takes `noleader`, `sync`, `timeout=` and the parameters of the roles
-    /// (``Role/readinessParameters``, such as `hot`); any other parameter, one given twice or a
-    /// malformed value is a 400 naming it and what would be right.
+    /// (``Role/readinessParameters``, such as `hot`); any other parameter, one given twice, a
+    /// malformed value, or a role's parameter beside `noleader` (which checks no role) is a 400
+    /// naming it and what would be right.
     func readyz(_ request: HTTPRequest) async -> HTTPResponse {
         let endpoint = "GET /readyz"
         let query: [String: String]
@@ -227,6 +228,12 @@ extension Node {
         switch query.querySwitch("noleader", of: endpoint) {
         case .success(let value): liveness = value
         case .failure(let error): return error.response
+        }
+        // Liveness checks no role: a role's parameter beside it would be ignored, and a probe that
+        // asks whether a replica is hot would pass on a cold one.
+        if liveness, let given = roles.flatMap(\.readinessParameters).first(where: { query[$0] != nil }) {
+            return APIResponse.error(400, "\(endpoint): noleader checks liveness only, never a role, so \(given)= would be ignored; "
+                + "drop noleader to check \(given)=, or drop \(given)= to check liveness")
         }
         if let removal {
             return APIResponse.error(503, "not ready: node \(id) was removed from the cluster (\(removal.reporter)); "

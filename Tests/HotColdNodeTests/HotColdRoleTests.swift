@@ -95,9 +95,9 @@ struct HotColdRoleTests {
             try await waitUntil("one hot node", timeout: Self.timeout) { hot().count == 1 }
             let first = try #require(hot().first)
             let firstToken = try #require(first.role.shell?.gate.fencingToken())
-            // The change is in the event log, as every node reads it.
+            // The change is in the event log, as every node reads it, for the role hot-cold.
             try await waitUntil("the hot change in the event log", timeout: Self.timeout) {
-                let (status, json, _) = await get(client, members[2].url + "/events?since=0")
+                let (status, json, _) = await get(client, members[2].url + "/events?role=hot-cold&since=0")
                 return status == 200 && (json?["events"]?.arrayValue ?? []).contains { event in
                     event["data"]?["type"]?.stringValue == "hot-cold" && event["data"]?["node"]?.stringValue == first.id.rawValue
                         && event["data"]?["state"]?.stringValue == "hot" && event["data"]?["token"]?.numberValue?.uint64Value == firstToken

@@ -150,6 +150,7 @@ struct HotColdApplicationTests {
                                    wallNanoseconds: 1_700_000_000_123_000_000)
         let json = change.eventJSON
         #expect(json["type"]?.stringValue == "hot-cold")
+        #expect(json["roles"]?.arrayValue?.compactMap(\.stringValue) == ["hot-cold"])
         #expect(json["state"]?.stringValue == "cold")
         #expect(json["token"]?.numberValue?.int64Value == 3)
         #expect(json["reason"]?.stringValue == "moved")

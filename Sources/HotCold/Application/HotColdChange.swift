@@ -28,11 +28,16 @@ public struct HotColdChange: Hashable, Sendable {
 
     /// The event's type in the event log.
     public static let eventType = "hot-cold"
+    /// The role the event is for (its `roles`): the hot/cold role's own name, so
+    /// `GET /events?role=hot-cold` and a consumer's cursor for that role select these events.
+    public static let consumerRole = "hot-cold"
 
-    /// The change as an event body: `{"type":"hot-cold","group","node","state","token","reason","at"}`.
+    /// The change as an event body:
+    /// `{"type":"hot-cold","roles":["hot-cold"],"group","node","state","token","reason","at"}`.
     public var eventJSON: JSONValue {
         var object = JSONObject()
         object.append(key: "type", value: .string(Self.eventType))
+        object.append(key: "roles", value: .array([.string(Self.consumerRole)]))
         object.append(key: "group", value: .string(group.rawValue))
         object.append(key: "node", value: .string(node.rawValue))
         object.append(key: "state", value: .string(state.rawValue))

@@ -92,7 +92,9 @@ public struct PeerAddress: Hashable, Comparable, Sendable, CustomStringConvertib
         return !Self.listeningHosts(host).isDisjoint(with: Self.listeningHosts(other.host))
     }
 
-    private static func listeningHosts(_ host: String) -> Set<String> {
+    /// The hosts `host` stands for when listening or connecting on this machine: lower case,
+    /// without brackets, `localhost` as both of its loopback addresses.
+    public static func listeningHosts(_ host: String) -> Set<String> {
         var text = Substring(host.lowercased())
         if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
         return text == "localhost" ? ["127.0.0.1", "::1"] : [String(text)]

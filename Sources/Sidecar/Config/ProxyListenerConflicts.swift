@@ -30,8 +30,9 @@ extension SidecarFlags {
         // again, hop after hop, each hop holding a connection, until the head outgrew its limit.
         if let listen = configuration.listenAddress {
             for upstream in configuration.upstreams where TCPProxySpec.connectsToItself(listen: listen, upstream: upstream.address) {
-                let source = upstream.name == UpstreamDefinition.flagName ? "-upstream" : "-proxy-config upstream \"\(upstream.name)\""
-                throw FlagError.conflict(upstream.name == UpstreamDefinition.flagName ? "upstream" : "proxy-config",
+                let fromFlag = upstream.name == UpstreamDefinition.flagName
+                let source = fromFlag ? "-upstream" : "-proxy-config upstream \"\(upstream.name)\""
+                throw FlagError.conflict(fromFlag ? "upstream" : "proxy-config",
                                          "\(source) \(upstream.address) is an address -proxy-addr \(listen) listens on itself: "
                                             + "requests would be passed to the proxy again and again; give the service's own address")
             }

@@ -84,8 +84,7 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
     /// descriptors. (An upstream named by a host name that resolves to this machine is not seen.)
     public var selfConnectionProblem: String? {
         guard Self.connectsToItself(listen: listen, upstream: upstream) else { return nil }
-        let everyInterface = listen.host.isEmpty || listen.hasUnspecifiedHost
-        let listening = everyInterface ? "every interface, \(upstream.host) included" : listen.description
+        let listening = listen.listensOnEveryInterface ? "every interface, \(upstream.host) included" : listen.description
         return "\(self) would connect to itself: the listener takes port \(listen.port) on \(listening), so every connection "
             + "would open another to it until descriptors run out; listen on another address (in a pod, its own, e.g. "
             + "$(POD_IP):\(listen.port)=\(upstream)) or another port"
@@ -95,17 +94,11 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
     /// the same host, or a loopback or every-interface host while `listen` is on every interface.
     public static func connectsToItself(listen: PeerAddress, upstream: PeerAddress) -> Bool {
         guard listen.port != 0, listen.port == upstream.port else { return false }
-        let upstreamHost = comparable(upstream.host)
-        let everyInterface = listen.host.isEmpty || listen.hasUnspecifiedHost
-        let upstreamIsLocal = upstream.hasUnspecifiedHost || upstreamHost == "::1" || upstreamHost.hasPrefix("127.")
-        return comparable(listen.host) == upstreamHost || (everyInterface && upstreamIsLocal)
-    }
-
-    /// A host as the kernel matches it: lower case, without brackets, `localhost` as 127.0.0.1.
-    private static func comparable(_ host: String) -> String {
-        var text = Substring(host.lowercased())
-        if text.hasPrefix("["), text.hasSuffix("]") { text = text.dropFirst().dropLast() }
-        return text == "localhost" ? "127.0.0.1" : String(text)
+        let upstreamHosts = PeerAddress.listeningHosts(upstream.host)
+        if listen.listensOnEveryInterface {
+            return upstream.listensOnEveryInterface || upstreamHosts.contains { $0 == "::1" || $0.hasPrefix("127.") }
+        }
+        return !PeerAddress.listeningHosts(listen.host).isDisjoint(with: upstreamHosts)
     }
 
     /// `host:port`, or `:port` for every interface, IPv6 and IPv4, when `allowsEmptyHost` (an

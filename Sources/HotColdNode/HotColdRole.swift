@@ -17,7 +17,8 @@ import Synchronization
 /// - `/readyz?hot`: 200 only on the hot replica (the node's other readiness checks apply too);
 /// - its counters on `/metrics` and its status under `roles.hot-cold` in `/status`.
 ///
-/// When the node stops gracefully the replica steps down and releases the lease first.
+/// When the node stops gracefully the replica steps down, waits for the writes it already passed
+/// to its upstream (at most ``HotColdConfiguration/drainTimeout``) and releases the lease first.
 public final class HotColdRole: Role {
     public var name: String { Self.roleName }
     /// The role's name, announced in the node's member record: only members whose record
@@ -28,6 +29,8 @@ public final class HotColdRole: Role {
     private let upstreamHealthy = Mutex(true)
     /// The cluster's members as this node last applied them (nil before the role runs).
     private let members = Mutex<Set<NodeID>?>(nil)
+    /// When the node asked the role to stop (nil until then).
+    private let stopAsked = Mutex<ContinuousClock.Instant?>(nil)
     private let observe: @Sendable (HotColdChange) -> Void
 
     /// A role with `configuration` (validated by the caller). `observe` hears every change.
@@ -38,6 +41,14 @@ public final class HotColdRole: Role {
 
     /// The running lease shell (nil before the node runs the role).
     public var shell: HotColdLease? { lease.withLock { $0 } }
+
+    /// What is left at `now` of a drain of `budget` that began when the node asked this role to
+    /// stop (all of it before then): the role's wait for its writes in flight and the proxy's
+    /// drain after it share one budget, `-proxy-drain-timeout`.
+    public func drainLeft(of budget: Duration, now: ContinuousClock.Instant = .now) -> Duration {
+        guard let asked = stopAsked.withLock({ $0 }) else { return budget }
+        return max(.zero, budget - (now - asked))
+    }
 
     /// The upstream's health (the sidecar's checks feed it): unhealthy steps down at once.
     public func setUpstreamHealthy(_ healthy: Bool) {
@@ -67,7 +78,8 @@ public final class HotColdRole: Role {
                     await shell.run()
                     membership.cancelAll()
                 }
-            } onGracefulShutdown: {
+            } onGracefulShutdown: { [self] in
+                stopAsked.withLock { $0 = $0 ?? .now }
                 shell.stop()
             }
             recorder.finish()

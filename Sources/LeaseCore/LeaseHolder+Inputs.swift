@@ -21,6 +21,9 @@ extension LeaseHolder {
         if let token = heldToken, state.holder != me || state.token != token {
             stepDown(.superseded, now: now, into: &effects)
         }
+        if let draining = drainingToken, state.holder != me || state.token != draining {
+            drainingToken = nil  // the lease moved on: nothing left to release
+        }
         if claimedByPredecessor {
             // Claimed by an earlier process of this node, which may still be hot: wait out its
             // renew deadline from this renewal before giving the lease up (``predecessorWait``).
@@ -30,9 +33,12 @@ extension LeaseHolder {
         } else {
             predecessorClaim = nil
             if state.holder == me, state.token > 0, releasedToken != state.token {
-                if let target = state.moveTo, target != me {
+                if drainingToken == state.token {
+                    // Waiting for the writes in flight: renewing, releasing after writesDrained.
+                } else if let target = state.moveTo, target != me {
+                    let held = heldToken
                     stepDown(.moved, now: now, into: &effects)
-                    release(now: now, into: &effects)
+                    handOver(held: held, now: now, into: &effects)
                 } else if !healthy || stopped {
                     release(now: now, into: &effects)
                 } else if previous.holder != me || previous.token != state.token || nextRenewal == nil {
@@ -51,7 +57,8 @@ extension LeaseHolder {
         var effects: [Effect] = []
         expireIfDue(now: now, into: &effects)
         let until = sentAt + settings.renewDeadline
-        if mayRenew, token == lease.token, sentAt >= coldSince, now < until {
+        // A draining holder's renewals only keep the lease: it never acts again with that token.
+        if mayRenew, drainingToken == nil, token == lease.token, sentAt >= coldSince, now < until {
             switch phase {
             case .cold:
                 phase = .hot(token: token, until: until)
@@ -78,6 +85,7 @@ extension LeaseHolder {
         if refusal != nil, heldToken == token {
             stepDown(.superseded, now: now, into: &effects)
         }
+        if refusal != nil, drainingToken == token { drainingToken = nil }
         return finish(now: now, effects)
     }
 
@@ -89,6 +97,7 @@ extension LeaseHolder {
         self.healthy = healthy
         if !healthy {
             stepDown(.unhealthy, now: now, into: &effects)
+            drainingToken = nil  // writes to an upstream failing its checks are not waited for
             if lease.holder == me, releasedToken != lease.token { release(now: now, into: &effects) }
         }
         nextRenewal = mayRenew ? now : nil
@@ -106,14 +115,32 @@ extension LeaseHolder {
         return finish(now: now, effects)
     }
 
-    /// The process is shutting down: becomes cold, then releases the lease it holds.
+    /// The process is shutting down: becomes cold, then releases the lease it holds — after its
+    /// writes in flight when it held the token (``Effect/awaitWritesInFlight(token:)``).
     public mutating func stop(now: Duration) -> [Effect] {
         var effects: [Effect] = []
+        let held = heldToken
         stepDown(.stopping, now: now, into: &effects)
         stopped = true
-        if lease.holder == me, lease.token > 0, releasedToken != lease.token { release(now: now, into: &effects) }
-        nextRenewal = nil
-        return effects
+        if lease.holder == me, lease.token > 0, releasedToken != lease.token, drainingToken != lease.token {
+            handOver(held: held, now: now, into: &effects)
+        }
+        guard drainingToken != nil else {
+            nextRenewal = nil
+            return effects
+        }
+        return finish(now: now, effects)
+    }
+
+    /// The writes passed on with `token` before a graceful hand-over have answered, or the shell
+    /// stopped waiting for them: the holder releases the lease (unless it moved on meanwhile).
+    public mutating func writesDrained(token: UInt64, now: Duration) -> [Effect] {
+        var effects: [Effect] = []
+        guard drainingToken == token else { return finish(now: now, effects) }
+        drainingToken = nil
+        if lease.holder == me, lease.token == token, releasedToken != token { release(now: now, into: &effects) }
+        if !mayRenew { nextRenewal = nil }
+        return finish(now: now, effects)
     }
 
     // MARK: Steps
@@ -133,6 +160,18 @@ extension LeaseHolder {
         phase = .cold
         coldSince = now
         effects.append(.becomeCold(token: token, reason: reason))
+    }
+
+    /// After stepping down for a move or a stop: a holder that held the lease's token (`held`)
+    /// first waits for its writes in flight, renewing meanwhile; any other releases at once.
+    mutating func handOver(held: UInt64?, now: Duration, into effects: inout [Effect]) {
+        guard let held, held == lease.token, !claimedByPredecessor else {
+            release(now: now, into: &effects)
+            return
+        }
+        drainingToken = held
+        if nextRenewal == nil { nextRenewal = now }
+        effects.append(.awaitWritesInFlight(token: held))
     }
 
     /// Releases this process's own claim (or an unclaimed grant); never an earlier process's

@@ -34,6 +34,12 @@ import DiscoCore
 /// (nobody acted with that token; the release names this incarnation, so it is refused once
 /// another process has claimed it).
 ///
+/// **Draining a graceful hand-over.** A move or a stop of a holder that held a token (hot or
+/// suspended) does not release at once: the holder asks the shell to wait for the writes it
+/// already passed on (``Effect/awaitWritesInFlight(token:)``) and keeps renewing its token —
+/// without acting, so no grant can reach another replica — until ``writesDrained(token:now:)``,
+/// and only then releases. The shell bounds the wait; an unhealthy upstream ends it at once.
+///
 /// **A predecessor's claim.** A new process of the same node does not inherit a lease claimed by
 /// an earlier process: it never renews it, and releases it so that every process acts under its
 /// own token — but not at once, because the earlier process may be alive (paused, or cut off
@@ -101,6 +107,10 @@ public struct LeaseHolder: Sendable {
         case resume(token: UInt64)
         /// Arm (or move) the holder's one timer to local time `deadline`; call ``tick(now:)`` then.
         case arm(deadline: Duration)
+        /// A graceful hand-over (stop or move) stopped acting with `token`: call
+        /// ``writesDrained(token:now:)`` once the writes already passed on with it have answered
+        /// (or the shell stopped waiting). Until then the holder renews without acting.
+        case awaitWritesInFlight(token: UInt64)
     }
 
     public let settings: LeaseSettings
@@ -119,6 +129,9 @@ public struct LeaseHolder: Sendable {
     public internal(set) var healthy: Bool
     /// Whether ``stop(now:)`` was called.
     public internal(set) var stopped = false
+    /// The token of a graceful hand-over waiting for its writes in flight before the release
+    /// (``Effect/awaitWritesInFlight(token:)``); nil otherwise.
+    public internal(set) var drainingToken: UInt64?
     /// Renewals sent before this local time are ignored (they predate the latest step-down).
     var coldSince: Duration
     /// When the next renewal is due (nil while this replica may not renew).
@@ -185,10 +198,12 @@ public struct LeaseHolder: Sendable {
         lease.holder == me && lease.token > 0 && lease.claimedBy.map { $0 != incarnation } == true
     }
 
-    /// Whether this replica is the group's holder in the applied state and may keep renewing.
+    /// Whether this replica is the group's holder in the applied state and may keep renewing
+    /// (while draining a hand-over too: the renewals keep the lease from being granted elsewhere).
     var mayRenew: Bool {
-        !stopped && healthy && lease.holder == me && lease.token > 0 && releasedToken != lease.token
-            && (lease.claimedBy == nil || lease.claimedBy == incarnation)
-            && (lease.moveTo == nil || lease.moveTo == me)
+        guard lease.holder == me, lease.token > 0, releasedToken != lease.token,
+              lease.claimedBy == nil || lease.claimedBy == incarnation else { return false }
+        if drainingToken == lease.token { return true }
+        return !stopped && healthy && (lease.moveTo == nil || lease.moveTo == me)
     }
 }

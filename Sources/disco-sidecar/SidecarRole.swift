@@ -11,9 +11,11 @@ import Synchronization
 
 /// Runs the proxy inside the node: started once the node's API and engines run, asked to stop
 /// before the node hands leadership over and leaves (then it drains within
-/// `-proxy-drain-timeout`). The node's `/readyz` answers 503 while the proxy is not ready (an
-/// unhealthy upstream, no known writer), its `/metrics` carries the proxy's metrics, and its
-/// member record and gossip announce the `sidecar` role.
+/// `-proxy-drain-timeout`, counted with `-hot-cold` from when the hot/cold role was asked to
+/// stop: that role stops first and waits for the hot's writes in flight meanwhile). The node's
+/// `/readyz` answers 503 while the proxy is not ready (an unhealthy upstream, no known writer),
+/// its `/metrics` carries the proxy's metrics, and its member record and gossip announce the
+/// `sidecar` role.
 ///
 /// API keys are the cluster's (``ReplicatedAPIKeys``: `POST/GET/DELETE /keys` on the node's API)
 /// unless `-api-key-file` names a file.
@@ -68,9 +70,12 @@ final class SidecarRole: Role {
             if let announcement { group.addTask { await ProxyAnnouncer.announce(announcement, context) } }
             do {
                 try await gracefulShutdown()
+                // With -hot-cold the role stopped first, waiting for the hot's writes in flight
+                // while the proxy kept serving: the drain timeout counts from then.
+                let left = hotCold?.drainLeft(of: configuration.drainTimeout) ?? configuration.drainTimeout
                 context.logger.info("draining the proxy, then leaving the cluster",
-                                    metadata: ["drain_timeout": .string(GoDuration.format(configuration.drainTimeout))])
-                await proxy.drain(within: configuration.drainTimeout)
+                                    metadata: ["drain_timeout": .string(GoDuration.format(left))])
+                await proxy.drain(within: left)
                 context.logger.info("proxy drained; stopping the node")
             } catch {
                 context.logger.info("proxy stopping without draining: \(error)")

@@ -43,7 +43,9 @@ let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.argumen
     } catch {
         throw FlagError(code: .invalidValue, flag: error.flag, message: error.description)
     }
-    let hotCold = try hotColdFlags.configuration(from: parsed)
+    var hotCold = try hotColdFlags.configuration(from: parsed)
+    // A graceful hand-over waits for the hot's writes in flight within the proxy's drain timeout.
+    hotCold?.drainTimeout = configuration.drainTimeout
     if let hotCold {
         guard configuration.listenAddress != nil else {
             throw FlagError.conflict("hot-cold", "-hot-cold routes HTTP writes to the hot replica, so it needs -proxy-addr "

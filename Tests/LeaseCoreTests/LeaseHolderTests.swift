@@ -159,10 +159,11 @@ import Testing
         #expect(holder.applied(state(holder: "a", token: 4), now: ms(5)) == [release(4)])
     }
 
-    @Test func aMoveElsewhereStepsDownAndReleases() {
+    @Test func aMoveElsewhereStepsDownAndReleasesOnceItsWritesInFlightAnswered() {
         var holder = hotHolder()
         let effects = holder.applied(state(holder: "a", token: 1, claimedBy: 7, lastChange: 2, moveTo: "b"), now: ms(50))
-        #expect(effects == [.becomeCold(token: 1, reason: .moved), release(1)])
+        #expect(effects == [.becomeCold(token: 1, reason: .moved), .awaitWritesInFlight(token: 1), .arm(deadline: ms(160))])
+        #expect(holder.writesDrained(token: 1, now: ms(60)) == [release(1)])
     }
 
     @Test func aStateNamingAnotherHolderEndsHotnessAtOnce() {
@@ -184,9 +185,11 @@ import Testing
         #expect(cold.leaderChanged(now: ms(200)).isEmpty, "a replica that holds nothing has nothing to renew")
     }
 
-    @Test func stoppingStepsDownAndReleases() {
+    @Test func stoppingStepsDownAndReleasesOnceItsWritesInFlightAnswered() {
         var holder = hotHolder()
-        #expect(holder.stop(now: ms(100)) == [.becomeCold(token: 1, reason: .stopping), release(1)])
+        #expect(holder.stop(now: ms(100)) == [.becomeCold(token: 1, reason: .stopping), .awaitWritesInFlight(token: 1),
+                                              .arm(deadline: ms(160))])
+        #expect(holder.writesDrained(token: 1, now: ms(110)) == [release(1)])
         #expect(holder.tick(now: ms(200)).isEmpty)
         #expect(holder.applied(state(holder: "a", token: 1, claimedBy: 7, lastChange: 3), now: ms(210)).isEmpty)
     }

@@ -72,11 +72,13 @@ struct HotColdSidecarProcessTests {
         }
     }
 
-    /// Starts the three sidecars (with `extraFlags`, and `nodeFlags(index)` for each) and runs `body`.
+    /// Starts the three sidecars (with `extraFlags`, and `nodeFlags(index)` for each) and runs `body`
+    /// (a write whose body starts with `slow` is decided by the store `slowWriteDelay` after it arrived).
     static func withGroup(_ name: String, leaseFlags: [String] = Self.leaseFlags, extraFlags: [String] = [],
+                          slowWriteDelay: Duration = .seconds(2),
                           nodeFlags: (Int) -> [String] = { _ in [] }, _ body: (Group) async throws -> Void) async throws {
         try await DiscodCluster.with(name) { cluster in
-            let store = FencedHTTPStore()
+            let store = FencedHTTPStore(slowWriteDelay: slowWriteDelay)
             let proxyPort = try FreePort.loopback()
             let ports = try DiscodCluster.ports(count: 3)
             let join = zip(hosts, ports).map { "http://\($0):\($1.http)" }.joined(separator: ",")

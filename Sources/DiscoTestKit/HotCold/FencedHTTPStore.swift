@@ -12,6 +12,9 @@ import Synchronization
 ///
 /// Every write that arrives is logged in arrival order, accepted or not, so a test can check what
 /// the store saw: ``violations`` lists every way the writes break "one writer at a time".
+///
+/// A write whose body starts with `slow` stands for a slow application: it is decided only
+/// ``slowWriteDelay`` after it arrived (``arrived`` lists it at once).
 public final class FencedHTTPStore: Sendable {
     /// One write as the store saw it.
     public struct Write: Hashable, Sendable {
@@ -28,18 +31,23 @@ public final class FencedHTTPStore: Sendable {
     private struct State {
         var backend = FencedBackend()
         var log: [Write] = []
+        var arrived: [String] = []
     }
 
     private let state = Mutex(State())
     private let servers = Mutex<[HTTPServer]>([])
+    /// How long a write whose body starts with `slow` takes before the store decides it.
+    public let slowWriteDelay: Duration
 
-    public init() {}
+    public init(slowWriteDelay: Duration = .seconds(2)) {
+        self.slowWriteDelay = slowWriteDelay
+    }
 
     /// Starts the service of `replica` on `host` (default 127.0.0.1) at a port the OS picks (its
     /// address is the server's `localAddress`).
     public func startService(replica: String, host: String = "127.0.0.1") async throws -> HTTPServer {
         let server = try await HTTPServer.start(configuration: HTTPServerConfiguration(host: host, port: 0)) { request in
-            self.handle(request, replica: replica)
+            await self.handle(request, replica: replica)
         }
         servers.withLock { $0.append(server) }
         return server
@@ -50,12 +58,14 @@ public final class FencedHTTPStore: Sendable {
         for server in servers.withLock({ $0 }) { await server.shutdown(gracePeriod: .seconds(1)) }
     }
 
-    private func handle(_ request: HTTPRequest, replica: String) -> HTTPResponse {
+    private func handle(_ request: HTTPRequest, replica: String) async -> HTTPResponse {
         if ["GET", "HEAD"].contains(request.method) {
             let state = request.headers["Disco-Hot-Cold-State"] ?? "none"
             return .text("\(replica) read state=\(state)")
         }
         let body = String(decoding: request.body, as: UTF8.self)
+        state.withLock { $0.arrived.append(body) }
+        if body.hasPrefix("slow") { try? await Task.sleep(for: slowWriteDelay) }
         guard let text = request.headers["Disco-Fencing-Token"], let token = UInt64(text) else {
             state.withLock { $0.log.append(Write(replica: replica, token: nil, body: body, accepted: false)) }
             return .text("no Disco-Fencing-Token on a write", status: 400)
@@ -71,7 +81,11 @@ public final class FencedHTTPStore: Sendable {
 
     // MARK: What the store saw
 
-    /// Every write, in the order the store saw them.
+    /// The bodies of the writes that reached a service, in arrival order (a slow one before it
+    /// is decided).
+    public var arrived: [String] { state.withLock { $0.arrived } }
+
+    /// Every write, in the order the store decided them.
     public var writes: [Write] { state.withLock { $0.log } }
 
     /// The writes accepted, in order.

@@ -26,6 +26,9 @@ extension LeaseSimulation {
             case .resume(let token):
                 trace.record("\(replicas[node].id) resumes acting with token \(token)", at: now)
                 attemptWrite(node)
+            case .awaitWritesInFlight(let token):
+                // The simulated writes are answered at once: nothing is in flight to wait for.
+                perform(node, replicas[node].holder.writesDrained(token: token, now: localNow(node)))
             case .arm(let deadline):
                 guard replicas[node].holderArm?.deadline != deadline else { continue }
                 let id = nextArm

@@ -85,6 +85,9 @@ extension LeaseSimulation {
             case .becomeCold(let token, let reason): trace.record("\(name) becomes cold (token \(token), \(reason))", at: now)
             case .suspend(let token): trace.record("\(name) suspends (token \(token)): renew deadline passed", at: now)
             case .resume(let token): trace.record("\(name) resumes acting with token \(token)", at: now)
+            case .awaitWritesInFlight(let token):
+                // Nothing of a zombie is in flight for long: its (lost) release follows at once.
+                performZombie(index, zombies[index].holder.writesDrained(token: token, now: zombies[index].clock.local(at: now)))
             case .arm(let deadline):
                 guard zombies[index].holderArm?.deadline != deadline else { continue }
                 let id = nextArm

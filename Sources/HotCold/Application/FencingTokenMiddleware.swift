@@ -12,7 +12,9 @@ import LeaseCore
 /// - Any `Disco-Fencing-Token` or `Disco-Hot-Cold-State` a client sent is removed: only the
 ///   sidecar speaks for the lease.
 /// - Hot (``HotColdGate/fencingToken(at:)`` gives a token, asked right now): the request goes on
-///   with `Disco-Fencing-Token: N` and `Disco-Hot-Cold-State: hot`.
+///   with `Disco-Fencing-Token: N` and `Disco-Hot-Cold-State: hot`. A write is counted in flight
+///   (``HotColdGate/admitWrite(at:)``) until the upstream answers, so a graceful hand-over waits
+///   for it before the lease is released.
 /// - Cold, for a write: answered here with 503 and a JSON error naming the hot replica as this
 ///   node last applied it (the router sends writes to the hot; one that arrives here anyway was
 ///   routed during a switch-over and must be retried).
@@ -59,12 +61,19 @@ public struct FencingTokenMiddleware: HTTPMiddleware {
     public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         var request = request
         Self.removeClientHeaders(&request.headers)
-        if let token = gate.fencingToken() {
+        let write = isWrite(request)
+        if write, let token = gate.admitWrite() {
+            defer { gate.writeAnswered() }
             request.headers.add(name: Self.tokenHeader, value: String(token))
             request.headers.add(name: Self.stateHeader, value: HotColdStatus.State.hot.rawValue)
             return try await next(request)
         }
-        if isWrite(request) {
+        if !write, let token = gate.fencingToken() {
+            request.headers.add(name: Self.tokenHeader, value: String(token))
+            request.headers.add(name: Self.stateHeader, value: HotColdStatus.State.hot.rawValue)
+            return try await next(request)
+        }
+        if write {
             var response = HotColdAPI.notHot(gate.status()).httpResponse
             response.headers.set(name: "Retry-After", value: "1")
             return response

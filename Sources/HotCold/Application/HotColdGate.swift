@@ -13,6 +13,10 @@ import Synchronization
 /// a process that was paused past its deadline answers "cold" the moment it wakes, before its
 /// lease loop has run again. An unhealthy upstream closes the gate at once
 /// (``closeForUnhealthyUpstream(_:)``), before the loop has even stepped down.
+///
+/// It also counts the writes passed to the upstream with a token and not answered yet
+/// (``admitWrite(at:)``, ``writeAnswered()``), so a graceful hand-over can wait for them
+/// (``waitForWritesInFlight(within:)``) before the lease is released.
 public final class HotColdGate: Sendable {
     /// One stretch of time during which this replica could act as hot.
     public struct HotPeriod: Hashable, Sendable {
@@ -29,6 +33,18 @@ public final class HotColdGate: Sendable {
         var hot: (token: UInt64, until: ContinuousClock.Instant)?
         var unhealthyUpstream = false
         var periods: [HotPeriod] = []
+        /// Writes admitted with a token whose answer has not come yet.
+        var writesInFlight = 0
+        /// Those waiting for ``writesInFlight`` to reach 0, by waiter number.
+        var drainWaiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// Waiters cancelled before they could register (they must not wait).
+        var cancelledWaiters: Set<UInt64> = []
+        var nextWaiter: UInt64 = 0
+
+        func token(at now: ContinuousClock.Instant) -> UInt64? {
+            guard !unhealthyUpstream, let hot, now < hot.until else { return nil }
+            return hot.token
+        }
     }
 
     /// How many past hot periods ``recentHotPeriods`` keeps.
@@ -46,9 +62,79 @@ public final class HotColdGate: Sendable {
     /// The token to act with right now, or nil when this replica must not act as hot. Ask it
     /// immediately before every action (forwarding a write, answering `/readyz?hot`).
     public func fencingToken(at now: ContinuousClock.Instant = .now) -> UInt64? {
+        guarded.withLock { $0.token(at: now) }
+    }
+
+    // MARK: Writes in flight
+
+    /// ``fencingToken(at:)`` for a write about to be passed to the upstream: with a token, the
+    /// write counts as in flight until ``writeAnswered()`` (call it exactly once, when the
+    /// upstream answered or the attempt failed). Asked under the same lock that closes the gate,
+    /// so once the gate is closed no write is admitted that a hand-over would not wait for.
+    public func admitWrite(at now: ContinuousClock.Instant = .now) -> UInt64? {
         guarded.withLock { guarded in
-            guard !guarded.unhealthyUpstream, let hot = guarded.hot, now < hot.until else { return nil }
-            return hot.token
+            guard let token = guarded.token(at: now) else { return nil }
+            guarded.writesInFlight += 1
+            return token
+        }
+    }
+
+    /// A write admitted by ``admitWrite(at:)`` has been answered (or failed).
+    public func writeAnswered() {
+        let waiters = guarded.withLock { guarded -> [CheckedContinuation<Void, Never>] in
+            guarded.writesInFlight = max(0, guarded.writesInFlight - 1)
+            guard guarded.writesInFlight == 0 else { return [] }
+            defer { guarded.drainWaiters = [:] }
+            return Array(guarded.drainWaiters.values)
+        }
+        for waiter in waiters { waiter.resume() }
+    }
+
+    /// Writes admitted and not answered yet.
+    public var writesInFlight: Int { guarded.withLock { $0.writesInFlight } }
+
+    /// Waits until no admitted write is in flight, at most `timeout` (or until the task is
+    /// cancelled); true when none is left.
+    public func waitForWritesInFlight(within timeout: Duration) async -> Bool {
+        if writesInFlight == 0 { return true }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                await self.noWritesInFlight()
+                return self.writesInFlight == 0
+            }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    /// Returns once ``writesInFlight`` is 0, or the task is cancelled.
+    private func noWritesInFlight() async {
+        let id = guarded.withLock { guarded in
+            guarded.nextWaiter += 1
+            return guarded.nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = guarded.withLock { guarded in
+                    if guarded.writesInFlight == 0 || guarded.cancelledWaiters.remove(id) != nil { return true }
+                    guarded.drainWaiters[id] = continuation
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = guarded.withLock { guarded -> CheckedContinuation<Void, Never>? in
+                if let waiter = guarded.drainWaiters.removeValue(forKey: id) { return waiter }
+                // Not registered yet (or already resumed; then the mark is never read again).
+                if guarded.writesInFlight > 0 { guarded.cancelledWaiters.insert(id) }
+                return nil
+            }
+            waiter?.resume()
         }
     }
 

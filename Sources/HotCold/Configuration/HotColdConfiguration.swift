@@ -32,6 +32,10 @@ public struct HotColdConfiguration: Hashable, Sendable {
     public var hookTimeout: Duration = .seconds(30)
     /// Where a cold replica's reads go (`-hot-cold-reads`, default `local`).
     public var coldReads: ColdReads = .local
+    /// How long a graceful hand-over (a stop, or a move away from this replica) waits for the
+    /// writes it already passed to its upstream to answer before it releases the lease; 0 does
+    /// not wait. `disco-sidecar` sets it to `-proxy-drain-timeout` (default 10s).
+    public var drainTimeout: Duration = .seconds(10)
 
     /// The largest `-hot-priority` magnitude accepted.
     public static let priorityLimit = 1_000_000
@@ -53,6 +57,10 @@ public struct HotColdConfiguration: Hashable, Sendable {
         guard hookTimeout > .zero else {
             throw HotColdConfigurationError(
                 flag: "hot-cold-hook-timeout", reason: "\(GoDuration.format(hookTimeout)) must be above 0, e.g. 30s")
+        }
+        guard drainTimeout >= .zero else {
+            throw HotColdConfigurationError(
+                flag: "proxy-drain-timeout", reason: "\(GoDuration.format(drainTimeout)) must not be negative: give 0 (no waiting) or e.g. 10s")
         }
         for (flag, command) in [("on-hot", onHot), ("on-cold", onCold)] {
             if let command, command.allSatisfy(\.isWhitespace) {

@@ -48,7 +48,7 @@ extension HotColdLease {
                     for job in handle(next) {
                         loop.addTask { await self.perform(job) }
                     }
-                    if stopping, pendingReleases == 0 { break }
+                    if stopping, pendingReleases == 0, holder.drainingToken == nil { break }
                 }
                 loop.cancelAll()
             }
@@ -99,6 +99,17 @@ extension HotColdLease {
             logger.debug("release \(outcome)", metadata: ["command": "\(command)"])
         case .grantAnswered(let command, let outcome):
             logger.debug("grant \(outcome)", metadata: ["command": "\(command)"])
+        case .writesDrained(let token, let left):
+            guard holder.drainingToken == token else { break }  // the wait ended otherwise (unhealthy, superseded)
+            if left > 0 {
+                logger.warning("releasing the lease with writes still in flight after the drain timeout", metadata: [
+                    "group": "\(configuration.group)", "token": "\(token)", "writes": "\(left)",
+                    "drain_timeout": "\(GoDuration.format(configuration.drainTimeout))",
+                ])
+            } else {
+                logger.info("writes in flight answered; releasing the lease", metadata: ["group": "\(configuration.group)", "token": "\(token)"])
+            }
+            apply(holder.writesDrained(token: token, now: now), into: &jobs)
         case .health(let isHealthy):
             guard isHealthy != healthy else {
                 if isHealthy { gate.closeForUnhealthyUpstream(false) }
@@ -214,6 +225,18 @@ extension HotColdLease {
                 publishStatus()
             case .arm(let deadline):
                 arm(deadline, into: &jobs)
+            case .awaitWritesInFlight(let token):
+                // The gate is closed (becomeCold came first), so no write joins those counted now.
+                let inFlight = gate.writesInFlight
+                if inFlight == 0 {
+                    apply(holder.writesDrained(token: token, now: local(.now)), into: &jobs)
+                } else {
+                    logger.info("waiting for writes in flight before releasing the lease", metadata: [
+                        "group": "\(group)", "token": "\(token)", "writes": "\(inFlight)",
+                        "drain_timeout": "\(GoDuration.format(configuration.drainTimeout))",
+                    ])
+                    jobs.append(.drain(token: token))
+                }
             }
         }
         syncGate()

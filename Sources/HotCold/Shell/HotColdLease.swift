@@ -93,14 +93,17 @@ public actor HotColdLease {
         input.yield(.health(healthy))
     }
 
-    /// Asks the shell to stop: it becomes cold, releases the lease, runs its last hook and
+    /// Asks the shell to stop: it becomes cold (no new write is passed to the upstream), waits
+    /// for the writes already passed on to answer (at most ``HotColdConfiguration/drainTimeout``,
+    /// renewing meanwhile so nobody else is granted), releases the lease, runs its last hook and
     /// returns from ``run()``.
     public nonisolated func stop() {
         input.yield(.stop)
     }
 
-    /// Proposes a planned switch-over of the group to `target`: the hot replica stops and
-    /// releases, then the leader grants to `target` if it is eligible.
+    /// Proposes a planned switch-over of the group to `target`: the hot replica stops acting,
+    /// waits for its writes in flight as for ``stop()``, and releases; then the leader grants to
+    /// `target` if it is eligible.
     public nonisolated func move(to target: NodeID) async -> LeaseProposalOutcome {
         await store.propose(.move(configuration.group, to: target), timeout: configuration.lease.ttl)
     }
@@ -136,6 +139,8 @@ extension HotColdLease {
         case renewalAnswered(token: UInt64, sentAt: Duration, LeaseProposalOutcome)
         case releaseAnswered(LeaseCommand, LeaseProposalOutcome)
         case grantAnswered(LeaseCommand, LeaseProposalOutcome)
+        /// The wait for a hand-over's writes in flight ended, with `left` of them unanswered.
+        case writesDrained(token: UInt64, left: Int)
         case health(Bool)
         case stop
         case pause
@@ -147,6 +152,8 @@ extension HotColdLease {
         case release(LeaseCommand)
         case grant(LeaseCommand)
         case wake(at: Duration)
+        /// Wait (at most the drain timeout) for the writes in flight with `token`.
+        case drain(token: UInt64)
     }
 
     /// Does `job` and reports its outcome as an input.
@@ -161,6 +168,10 @@ extension HotColdLease {
             input.yield(.releaseAnswered(command, await store.propose(command, timeout: settings.ttl)))
         case .grant(let command):
             input.yield(.grantAnswered(command, await store.propose(command, timeout: settings.ttl)))
+        case .drain(let token):
+            _ = await gate.waitForWritesInFlight(within: configuration.drainTimeout)
+            guard !Task.isCancelled else { return }
+            input.yield(.writesDrained(token: token, left: gate.writesInFlight))
         case .wake(let deadline):
             do {
                 try await Task.sleep(until: origin + deadline, clock: .continuous)

@@ -100,7 +100,8 @@ public struct SidecarFlags: Sendable {
         upstreamHealthInterval = set.duration("upstream-health-interval", default: .seconds(5),
                                               usage: "How often upstream health is checked (0: never; upstreams count as healthy;\nelse at least 100ms)", group: group)
         drainTimeout = set.duration("proxy-drain-timeout", default: .seconds(10),
-                                    usage: "On SIGTERM, how long in-flight proxied requests may take to finish\nbefore the node leaves", group: group)
+                                    usage: "On SIGTERM, how long in-flight proxied requests may take to finish\nbefore the node leaves; with -hot-cold, also how long a hand-over of the hot\n(SIGTERM, hot move) waits for its writes in flight before releasing the lease",
+                                    group: group)
         connectTimeout = set.duration("proxy-connect-timeout", default: .seconds(5), usage: "Bound on connecting to an upstream (then 504)", group: group)
         readTimeout = set.duration("proxy-read-timeout", default: .seconds(60),
                                    usage: "Bound on waiting for an upstream's response head, and for each part of its body\n(then 504)", group: group)

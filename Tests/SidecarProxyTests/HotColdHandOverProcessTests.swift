@@ -10,9 +10,8 @@ import Testing
 /// yet: the hot stops admitting writes, waits for that one (within `-proxy-drain-timeout`), and
 /// only then releases the lease.
 ///
-/// The hot is made a Raft follower first: a stopping Raft leader hands leadership over only
-/// after its proxy drained, and until then no other replica grants, so that case would wait for
-/// the write whatever the lease did.
+/// The hot is made a Raft follower first, so what is tested is the lease's hand-over alone (a
+/// stopping Raft leader also hands leadership over, before its roles stop).
 @Suite("disco-sidecar -hot-cold: SIGTERM of the hot waits for its writes in flight", .serialized)
 struct HotColdHandOverProcessTests {
     /// The hot replica once it is not the Raft leader (leadership is transferred away from it),

@@ -116,9 +116,26 @@ extension Node {
                 try? await gracefulShutdown()
                 runtime.withLock { $0.stopping = true }
                 logger.info("shutting down")
+                await handLeadershipOverBeforeRolesStop()
             }, name: "stopping"),
         ]
         return entries
+    }
+
+    /// A stopping leader hands leadership to another voter before its roles are asked to stop,
+    /// not only when its engines stop after them: a role may take long to stop (a sidecar's proxy
+    /// drains for up to `-proxy-drain-timeout`), and meanwhile the cluster needs a leader that
+    /// stays (other sidecars send writes to the leader's; a hot/cold lease is granted by it).
+    /// Bounded by an election timeout; on failure the engines try again when they stop.
+    private func handLeadershipOverBeforeRolesStop() async {
+        let status = consensus.status
+        guard status.isLeader, status.voters.contains(where: { $0 != id }) else { return }
+        do {
+            let next = try await consensus.transferLeadership(to: nil)
+            logger.info("stopping: handed leadership to \(next) before the roles stop")
+        } catch {
+            logger.info("stopping: leadership stays here until the engines stop: \(error)")
+        }
     }
 
     /// A loop cancelled at graceful shutdown; its own end (formation done, a stream over) does not

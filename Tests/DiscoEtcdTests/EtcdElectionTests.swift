@@ -59,7 +59,7 @@ import DiscoTestKit
     @Test func aKilledLeadersLeaseExpiresAndTheNextCandidateTakesOverWithAHigherTerm() async throws {
         try await withEtcd { etcd in
             let client = etcdClient(etcd.endpoints)
-            let first = try await candidate("first", client, ttl: .seconds(2))
+            let first = try await candidate("first", client, ttl: .seconds(5))
             let second = try await candidate("second", client, ttl: .seconds(30))
             let firstTerm = try await first.election.campaign(value: [UInt8]("first"), keeper: first.keeper)
             // "first" is killed: it stops renewing. "second" waits for its key to expire.

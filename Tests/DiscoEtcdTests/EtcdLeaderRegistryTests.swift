@@ -52,7 +52,7 @@ import DiscoTestKit
 
     @Test func recordExpiresWhenItsLeaseIsNotRenewed() async throws {
         try await withEtcd { etcd in
-            let writer = registry(etcd.endpoints, ttl: .seconds(2))
+            let writer = registry(etcd.endpoints, ttl: .seconds(5))
             _ = try await writer.createIfAbsent(record("1"))
             #expect(try await writer.read() != nil)
             try await waitUntil("the lease to expire", timeout: .seconds(30), pollEvery: .milliseconds(200), retryingErrors: true) {

@@ -22,8 +22,9 @@ import Testing
         let client = HTTPClient()
         try await runThenCleanUp({
             let gateway = EtcdGateway(endpoints: etcd.endpoints, timeout: KVStoreHarness.requestTimeout, transport: client)
-            let winner = EtcdLeaderRegistry(gateway: gateway, discoKey: "disco", ttl: .seconds(2))
-            let waiter = EtcdLeaderRegistry(gateway: gateway, discoKey: "disco", ttl: .seconds(2))
+            // 5 s: the waiter must still find the winner's record after a stall of the machine.
+            let winner = EtcdLeaderRegistry(gateway: gateway, discoKey: "disco", ttl: .seconds(5))
+            let waiter = EtcdLeaderRegistry(gateway: gateway, discoKey: "disco", ttl: .seconds(5))
             _ = try await winner.createIfAbsent(Self.a)
             // The waiter loses the race: its create-if-absent grants a lease, then finds a's record.
             guard case .existing = try await waiter.createIfAbsent(Self.b) else {

@@ -89,6 +89,16 @@ func parseJSONBody(_ body: [UInt8], usage: String) -> Result<JSONValue, BodyErro
     }
 }
 
+/// The first field of `object` that an endpoint taking only `fields` does not know, as a 400
+/// naming it and the fields taken, followed by `usage`; nil when every field is known. An
+/// ignored field does something else than asked: `{"ID":"n3"}` (a typo) would move leadership
+/// to whichever voter comes next, not to n3.
+func unknownFieldError(in object: JSONObject, taking fields: [String], usage: String) -> BodyError? {
+    guard let unknown = object.keys.first(where: { !fields.contains($0) }) else { return nil }
+    let taken = fields.map(\.debugDescription).joined(separator: ", ")
+    return BodyError(message: "unknown field \(String(unknown.prefix(64)).debugDescription); it takes \(taken); \(usage)")
+}
+
 /// A request body an endpoint refuses, answered with 400.
 struct BodyError: Error {
     let message: String

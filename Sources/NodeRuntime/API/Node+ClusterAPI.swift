@@ -149,7 +149,9 @@ extension Node {
         case .success(let parsed): body = parsed
         case .failure(let error): return error.response
         }
-        guard let text = body.objectValue?["id"]?.stringValue, let target = NodeID(text) else { return APIResponse.error(400, usage) }
+        guard let object = body.objectValue else { return APIResponse.error(400, usage) }
+        if let error = unknownFieldError(in: object, taking: ["id"], usage: usage) { return error.response }
+        guard let text = object["id"]?.stringValue, let target = NodeID(text) else { return APIResponse.error(400, usage) }
         let status = consensus.status
         guard status.isLeader else { return notLeaderResponse(path: "/remove") }
         guard status.members.contains(target) || store.member(target) != nil else {

@@ -169,6 +169,8 @@ extension Node {
         case .success(let parsed): body = parsed
         case .failure(let error): return error.response
         }
+        guard let object = body.objectValue else { return APIResponse.error(400, "the body must be a JSON object; \(usage)") }
+        if let error = unknownFieldError(in: object, taking: ["role", "consumer", "seq"], usage: usage) { return error.response }
         guard let role = body["role"]?.stringValue else { return APIResponse.error(400, "\"role\" is missing or not a string; \(usage)") }
         guard let consumer = body["consumer"]?.stringValue else {
             return APIResponse.error(400, "\"consumer\" is missing or not a string; \(usage)")

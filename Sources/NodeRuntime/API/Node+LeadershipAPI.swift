@@ -20,6 +20,7 @@ extension Node {
                 object = parsedObject
             case .failure(let error): return error.response
             }
+            if let error = unknownFieldError(in: object, taking: ["id"], usage: usage) { return error.response }
             if let value = object["id"] {
                 guard let text = value.stringValue, let id = NodeID(text) else {
                     return APIResponse.error(400, "\"id\" must be a node ID string, e.g. {\"id\":\"node2\"}")

@@ -38,4 +38,38 @@ import Testing
         #expect(await running.stop() == nil)
         await client.shutdown()
     }
+
+    /// A field an endpoint does not take is refused naming it and the fields it takes: it was
+    /// ignored, so `{"ID":"n3"}` (a typo) moved leadership to whichever voter came next instead
+    /// of to n3, `{"id":"n3","force":true}` removed as if `force` meant something, and an
+    /// acknowledgement with a misspelt field moved the cursor all the same.
+    @Test func anUnknownFieldIsRefusedNamingTheFieldsTaken() async throws {
+        let setup = try TestNodeSetup(id: "rb1", prefix: "disco-json-fields")
+        defer { setup.removeDirectory() }
+        let running = try await RunningNode.start(setup.configuration)
+        try await waitUntil("rb1 to lead", timeout: .seconds(120)) { running.node.consensus.status.isLeader }
+        let client = HTTPClient()
+        let cases: [(method: String, path: String, body: String, field: String, taken: String)] = [
+            ("POST", "/leader/transfer", #"{"ID":"rb1"}"#, #"unknown field "ID""#, #"it takes "id""#),
+            ("POST", "/leader/transfer", #"{"id":"rb1","to":"rb2"}"#, #"unknown field "to""#, #"it takes "id""#),
+            ("DELETE", "/remove", #"{"id":"rb9","force":true}"#, #"unknown field "force""#, #"it takes "id""#),
+            ("POST", "/events/ack", #"{"role":"dns","consumer":"c1","seq":0,"sequence":5}"#, #"unknown field "sequence""#,
+             #"it takes "role", "consumer", "seq""#),
+        ]
+        for item in cases {
+            let answer = try await client.send(HTTPClientRequest(method: item.method, url: setup.apiURL + item.path, body: Array(item.body.utf8)))
+            #expect(answer.status == 400, "\(item.method) \(item.path) \(item.body): \(answer.bodyText)")
+            #expect(Self.error(of: answer).contains(item.field), "\(item.method) \(item.path): \(answer.bodyText)")
+            #expect(Self.error(of: answer).contains(item.taken), "\(item.method) \(item.path): \(answer.bodyText)")
+        }
+        // Nothing was acknowledged.
+        let cursor = try await client.send(HTTPClientRequest(method: "GET", url: setup.apiURL + "/events/cursor?role=dns&consumer=c1"))
+        #expect((try? JSONValue.parse(cursor.body))?["seq"]?.numberValue?.uint64Value == 0, "\(cursor.bodyText)")
+        // What the endpoints take still works.
+        let ack = try await client.send(HTTPClientRequest(method: "POST", url: setup.apiURL + "/events/ack",
+                                                          body: Array(#"{"role":"dns","consumer":"c1","seq":0}"#.utf8)))
+        #expect(ack.status == 200, "\(ack.bodyText)")
+        #expect(await running.stop() == nil)
+        await client.shutdown()
+    }
 }

@@ -131,11 +131,12 @@ public final class HotColdRole: Role {
     }
 
     private func move(_ request: HTTPRequest) async -> HTTPResponse {
-        guard let shell else { return Self.notRunning }
-        let target = Self.parameter("to", in: request.target)
-        guard let target, let node = NodeID(target) else {
-            return Self.error(400, "POST /hot/move needs ?to=ID naming the replica to make hot, e.g. /hot/move?to=node-2")
+        let node: NodeID
+        switch Self.moveTarget(query: request.query) {
+        case .success(let target): node = target
+        case .failure(let error): return error.response
         }
+        guard let shell else { return Self.notRunning }
         if let refusal = Self.moveRefusal(to: node, group: configuration.group, candidates: await shell.knownCandidates,
                                           members: members.withLock { $0 }) {
             return refusal
@@ -224,14 +225,20 @@ public final class HotColdRole: Role {
                      bytes: JSONValue.object(JSONObject([.init(key: "error", value: .string(message))])).encodedBytes() + [UInt8(ascii: "\n")])
     }
 
-    /// The value of query parameter `name` in `target`, percent-decoded (a node ID may hold `&`,
-    /// `#`, `+` or `%`, which `discoctl hot move -to` escapes).
-    static func parameter(_ name: String, in target: String) -> String? {
-        guard let mark = target.firstIndex(of: "?") else { return nil }
-        for pair in target[target.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            if parts[0] == name, parts.count == 2 { return String(parts[1]).removingPercentEncodingSafely }
+    /// The replica `POST /hot/move?to=ID` names, percent-decoded (a node ID may hold `&`, `#`,
+    /// `+` or `%`, which `discoctl hot move -to` escapes). A parameter other than `to`, or `to`
+    /// given twice, is refused as the node's own endpoints refuse them: the first `to` would
+    /// count and the rest be ignored, so an ID with an unescaped `&` would name another node.
+    static func moveTarget(query: String?) -> Result<NodeID, QueryError> {
+        let endpoint = "POST /hot/move"
+        switch parseQuery(query, of: endpoint, taking: ["to"]) {
+        case .failure(let error):
+            return .failure(error)
+        case .success(let parameters):
+            guard let text = parameters["to"], let node = NodeID(text) else {
+                return .failure(QueryError(message: "\(endpoint) needs ?to=ID naming the replica to make hot, e.g. /hot/move?to=node-2"))
+            }
+            return .success(node)
         }
-        return nil
     }
 }

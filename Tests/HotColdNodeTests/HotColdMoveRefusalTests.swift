@@ -34,10 +34,17 @@ import Testing
 
 /// `POST /hot/move?to=ID` with an ID holding characters a query escapes.
 @Suite struct HotMoveTargetParameterTests {
+    func target(_ query: String?) -> NodeID? {
+        if case .success(let node) = HotColdRole.moveTarget(query: query) { return node }
+        return nil
+    }
+
     @Test func theTargetIsPercentDecoded() {
-        #expect(HotColdRole.parameter("to", in: "/hot/move?to=a%26b%23c%2Bd%25") == "a&b#c+d%")
-        #expect(HotColdRole.parameter("to", in: "/hot/move?x=1&to=node-2") == "node-2")
-        #expect(HotColdRole.parameter("to", in: "/hot/move?to=a&b") == "a", "an unescaped & ends the value")
-        #expect(HotColdRole.parameter("to", in: "/hot/move") == nil)
+        #expect(target("to=a%26b%23c%2Bd%25") == "a&b#c+d%")
+        #expect(target("to=node-2") == "node-2")
+        #expect(target("to=a&b") == nil, "an unescaped & ends the value, and b is no parameter of /hot/move")
+        #expect(target("x=1&to=node-2") == nil, "x is no parameter of /hot/move")
+        #expect(target(nil) == nil)
+        #expect(target("to=") == nil)
     }
 }

@@ -53,8 +53,9 @@ struct LeaderInfo: Sendable, Hashable {
 
 /// The query of an endpoint that knows every parameter it takes: a parameter it does not know
 /// (a typo such as `after=` for `since=`, silently ignored, would answer something else than
-/// asked) or one given twice is a 400 naming the parameters it takes.
-func parseQuery(_ query: String?, of endpoint: String, taking parameters: [String]) -> Result<[String: String], QueryError> {
+/// asked) or one given twice is a 400 naming the parameters it takes. Names and values are
+/// percent-decoded. Roles read their routes' queries with it too.
+public func parseQuery(_ query: String?, of endpoint: String, taking parameters: [String]) -> Result<[String: String], QueryError> {
     var result: [String: String] = [:]
     for pair in (query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
         let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
@@ -72,9 +73,13 @@ func parseQuery(_ query: String?, of endpoint: String, taking parameters: [Strin
 }
 
 /// A query string an endpoint refuses, answered with 400.
-struct QueryError: Error {
-    let message: String
-    var response: HTTPResponse { APIResponse.error(400, message) }
+public struct QueryError: Error {
+    /// What is wrong, and what the endpoint takes.
+    public let message: String
+    public init(message: String) { self.message = message }
+
+    /// The 400 answer: `{"error": message}`.
+    public var response: HTTPResponse { APIResponse.error(400, message) }
 }
 
 // MARK: - JSON bodies

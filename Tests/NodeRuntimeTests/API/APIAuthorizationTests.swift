@@ -98,6 +98,24 @@ import Testing
         #expect(try await status(layer, request("GET", "/hot/leases", user: "ops", password: "o")).0 == 299)
     }
 
+    /// Two `Authorization` headers are refused (400), wherever anonymous callers would pass:
+    /// the node read the first and ignored the second, so a layer in front of it that reads the
+    /// last (or both) decided on other credentials than the node, as with a key given twice in
+    /// a JSON body.
+    @Test func twoAuthorizationHeadersAreRefused() async throws {
+        let layer = try accessControl()
+        for (first, second) in [(("ops", "o"), ("replica", "r")), (("replica", "r"), ("ops", "o")), (("ops", "o"), ("ops", "o"))] {
+            for target in ["/remove", "/readyz"] {
+                var request = request(target == "/remove" ? "DELETE" : "GET", target, user: first.0, password: first.1)
+                request.headers.add(name: "Authorization", value: BasicCredentials(username: second.0, password: second.1).headerValue)
+                let (code, response, passed) = try await status(layer, request)
+                #expect(code == 400 && passed == nil, "\(first.0), \(second.0) \(target): \(code) \(text(response))")
+                #expect(text(response).contains("2 Authorization headers"), "\(text(response))")
+                #expect(await layer.authorization.caller(of: HTTPRequest(method: "GET", target: target, headers: request.headers)) == nil)
+            }
+        }
+    }
+
     @Test func withoutAuthEverythingPasses() async throws {
         let open = try accessControl(auth: false)
         #expect(open.authorization.isOpen)

@@ -12,6 +12,7 @@ import DiscoNet
 /// - No credentials and too few permissions: 401 with `WWW-Authenticate: Basic realm="disco"`.
 /// - Wrong credentials: 401, even where anonymous callers would be allowed.
 /// - Valid credentials and too few permissions: 403.
+/// - Two or more `Authorization` headers: 400 (which of them counts is for no layer to guess).
 ///
 /// Both answers are JSON errors naming the permission needed (`"permission"`). Without `-auth`
 /// every request is allowed.
@@ -42,7 +43,12 @@ struct APIAuthorization: Sendable {
         guard let store else { return .allowed }
         let endpoint = "\(method) \(Node.normalizedPath(path))"
         let needed = requirement.primary
-        switch await store.authenticate(authorization: headers["Authorization"]) {
+        let sent = headers.values(for: "Authorization")
+        guard sent.count <= 1 else {
+            return .refused(APIResponse.error(400, "\(sent.count) Authorization headers; send one (HTTP Basic credentials of a user "
+                + "with the \(needed) permission that \(endpoint) needs)", extra: [.init(key: "permission", value: .string(needed.rawValue))]))
+        }
+        switch await store.authenticate(authorization: sent.first) {
         case .rejected(let reason):
             return .refused(Self.unauthorized("authentication failed: \(reason); \(endpoint) needs a user with the \(needed) permission", needed))
         case .busy(let reason):
@@ -59,11 +65,13 @@ struct APIAuthorization: Sendable {
         }
     }
 
-    /// Who sent `request` (nil when the credentials are wrong; anonymous when there are none, or
-    /// without `-auth`, where everyone may do everything).
+    /// Who sent `request` (nil when the credentials are wrong or sent twice; anonymous when
+    /// there are none, or without `-auth`, where everyone may do everything).
     func caller(of request: HTTPRequest) async -> Caller? {
         guard let store else { return Caller(username: nil, permissions: [.all]) }
-        switch await store.authenticate(authorization: request.headers["Authorization"]) {
+        let sent = request.headers.values(for: "Authorization")
+        guard sent.count <= 1 else { return nil }
+        switch await store.authenticate(authorization: sent.first) {
         case .caller(let caller): return caller
         case .rejected, .busy: return nil
         }

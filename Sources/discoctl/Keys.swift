@@ -14,6 +14,7 @@ func runKeys(_ context: CommandContext, key keyFlag: Flag<String>) async -> Int3
         switch action {
         case "add":
             guard positionals.count == 2 else { return usageError(context, "keys add takes one app_id, e.g. discoctl keys add app1") }
+            if let problem = appIDProblem(positionals[1], action: action) { return usageError(context, problem) }
             var body = JSONObject()
             body.append(key: "app_id", value: .string(positionals[1]))
             let given = context.flags[keyFlag]
@@ -25,7 +26,7 @@ func runKeys(_ context: CommandContext, key keyFlag: Flag<String>) async -> Int3
         case "revoke":
             guard positionals.count == 2 else { return usageError(context, "keys revoke takes one app_id, e.g. discoctl keys revoke app1") }
             let appID = positionals[1]
-            guard !appID.contains("/"), !appID.isEmpty else { return usageError(context, "an app_id has no '/'") }
+            if let problem = appIDProblem(appID, action: action) { return usageError(context, problem) }
             answer = try await api.send("DELETE", "/keys/" + appID)
         default:
             return usageError(context, "unknown action \(action.debugDescription); use add, list or revoke")
@@ -58,6 +59,16 @@ func runKeys(_ context: CommandContext, key keyFlag: Flag<String>) async -> Int3
         printLine("revoked \(answer.json?["app_id"]?.stringValue ?? "?")")
     }
     return 0
+}
+
+/// Why `appID` can name no key (nil when it can), as the node checks it: 1 to 128 visible ASCII
+/// characters without `/ ? # %`. It is the last segment of `DELETE /keys/{app_id}`'s path, taken
+/// as sent, so anything else would reach the node as another path, a query or no request at all.
+private func appIDProblem(_ appID: String, action: String) -> String? {
+    let excluded: Set<UInt8> = [UInt8(ascii: "/"), UInt8(ascii: "?"), UInt8(ascii: "#"), UInt8(ascii: "%")]
+    let bytes = Array(appID.utf8)
+    if (1...128).contains(bytes.count), bytes.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !excluded.contains($0) }) { return nil }
+    return "keys \(action): \(appID.debugDescription) is not an app_id: one is 1 to 128 visible ASCII characters without '/', '?', '#' or '%'"
 }
 
 /// The key was stored but could not be printed, and the cluster keeps only its hash: exit 1,

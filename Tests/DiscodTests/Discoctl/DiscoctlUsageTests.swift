@@ -50,6 +50,14 @@ import Testing
         (["hot", "status", "-to", "n2"], "-to is for hot move"),
         (["hot", "promote"], #"unknown action "promote"; use status or move"#),
         (["hot", "move", "n2"], #"unexpected argument "n2" after move; name the target with -to ID"#),
+        // An app_id the node never accepts: sent as it was, a space was reported as "the node sent
+        // the request on to the leader at …/keys/a b, which cannot be reached" (exit 1), and '?'
+        // as the node's own refusal of a query (exit 1).
+        (["keys", "revoke", "a b"], #"keys revoke: "a b" is not an app_id"#),
+        (["keys", "revoke", "a?b"], #"keys revoke: "a?b" is not an app_id"#),
+        (["keys", "revoke", "a#b"], #"keys revoke: "a#b" is not an app_id"#),
+        (["keys", "revoke", "a%62"], #"keys revoke: "a%62" is not an app_id"#),
+        (["keys", "add", "a/b"], #"keys add: "a/b" is not an app_id"#),
     ])
     func badUsageExitsTwo(_ arguments: [String], _ message: String) async throws {
         // A port nobody listens on: usage errors must be reported before any request.

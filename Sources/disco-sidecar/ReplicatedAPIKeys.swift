@@ -108,9 +108,15 @@ final class ReplicatedAPIKeys: APIKeyStore {
     /// `app_id` is a conflict (409): revoke it first.
     private func add(_ request: HTTPRequest) async -> HTTPResponse {
         guard let node = node.withLock({ $0 }) else { return Self.error(503, "the sidecar role has not started yet") }
-        guard let body = try? JSONValue.parse(request.body), case .object = body else {
-            return Self.error(400, #"expected a JSON object such as {"app_id":"app1"} (and optionally "app_key")"#)
+        let usage = #"expected a JSON object such as {"app_id":"app1"} (and optionally "app_key")"#
+        let body: JSONValue
+        do throws(JSONParseError) {
+            body = try JSONValue.parse(request.body)
+        } catch {
+            // What is wrong and where: a key given twice is named.
+            return Self.error(400, request.body.isEmpty ? "the body is empty; \(usage)" : "the body is not JSON: \(error); \(usage)")
         }
+        guard case .object = body else { return Self.error(400, usage) }
         guard let appID = body["app_id"]?.stringValue, (1...128).contains(appID.utf8.count),
               appID.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && !Self.notInPath.contains($0) }) else {
             return Self.error(400, "\"app_id\" must be 1 to 128 visible ASCII characters without '/', '?', '#' or '%'")

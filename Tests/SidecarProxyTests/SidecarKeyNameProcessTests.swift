@@ -44,7 +44,8 @@ struct SidecarKeyNameProcessTests {
     /// An `app_key` travels in a header, whose value loses surrounding spaces and tabs and cannot
     /// hold a line break or other control character: a key like that was stored (201) but no
     /// request could ever present it, so every request with it was refused as "wrong". Such keys
-    /// are refused when added; a key with spaces inside still works.
+    /// are refused when added; a key with spaces inside still works. A body that is not JSON is
+    /// refused saying why and where.
     @Test func anAppKeyThatAHeaderCannotCarryIsRefusedWhenAdded() async throws {
         try await DiscodCluster.with("sidecar-key-values") { cluster in
             let upstream = try await RecordingUpstream.start(name: "svc")
@@ -58,6 +59,16 @@ struct SidecarKeyNameProcessTests {
                 let odd = try await node.request("POST", "/keys", body: #"{"app_id":"odd\#(index)","app_key":"\#(key)"}"#)
                 #expect(odd.status == 400, "app_key \(key): \(odd.status) \(odd.text)")
                 #expect(odd.text.contains("app_key"), "\(odd.text)")
+            }
+            // A body that is not JSON, or gives a key twice, is refused naming what and where, as
+            // the node's own endpoints do (it was answered with the usage alone, so a duplicate
+            // app_id read like a malformed body).
+            for (body, words) in [(#"{"app_id":"app1","app_id":"app2"}"#, #"duplicate key "app_id" in object at line 1, column"#),
+                                  (#"{"app_id":"app1""#, "found end of input at line 1, column 17")] {
+                let refused = try await node.request("POST", "/keys", body: body)
+                let error = (try? JSONValue.parse(Array(refused.text.utf8)))?["error"]?.stringValue ?? ""
+                #expect(refused.status == 400 && error.contains(words), "\(body): \(refused.status) \(refused.text)")
+                #expect(error.contains(#"{"app_id":"app1"}"#), "\(body): \(refused.text)")
             }
             let key = "a key with spaces inside it"
             let added = try await node.request("POST", "/keys", body: #"{"app_id":"app1","app_key":"\#(key)"}"#)

@@ -223,6 +223,8 @@ public final class Node: Service {
         var configuration = HTTPServerConfiguration(host: address.host, port: address.port)
         if let apiServer = tls.apiServer { configuration.transport = TLSTransportFactory(apiServer) }
         configuration.logger = logger.withLabel("http")
+        // Every error of the API is {"error": …}, those of requests the server cannot read too.
+        configuration.errorFormat = .json
         let middleware: [any HTTPMiddleware] = [
             HTTPStatusCounting { metrics.countRequest(status: $0) },
             APIAccessControl(authorization: authorization, router: router, maxBodyBytes: configuration.limits.maxBodyBytes),

@@ -29,8 +29,8 @@ final class HTTPListener: EventLoopSelectable, @unchecked Sendable {
     private var lastWarning: UInt64 = 0
     private var refusedSinceWarning = 0
 
-    static let descriptorRefusal = HTTPResponseEncoder.error(
-        status: 503, reason: "the server is out of file descriptors; try again later")
+    /// The answer to a connection accepted without a descriptor to serve it.
+    private let descriptorRefusal: [UInt8]
 
     init(address: SocketAddress, loop: EventLoop, shared: HTTPServerShared) throws {
         let (socket, localAddress) = try Socket.bound(tcp: true, to: address, backlog: shared.configuration.backlog)
@@ -38,6 +38,8 @@ final class HTTPListener: EventLoopSelectable, @unchecked Sendable {
         self.socket = socket
         self.loop = loop
         self.shared = shared
+        descriptorRefusal = HTTPResponseEncoder.error(status: 503, reason: "the server is out of file descriptors; try again later",
+                                                      format: shared.configuration.errorFormat)
         do {
             try loop.register(socket.fd, self, events: LoopEvents.readable)
         } catch {
@@ -95,7 +97,7 @@ final class HTTPListener: EventLoopSelectable, @unchecked Sendable {
         reserve = -1
         let refused = try? socket.accept()
         if let refused {
-            _ = Self.descriptorRefusal.withUnsafeBytes { try? refused.send($0) }
+            _ = descriptorRefusal.withUnsafeBytes { try? refused.send($0) }
             refused.shutdownWrite()
             refused.close()
             shared.accepted.add(1, ordering: .relaxed)

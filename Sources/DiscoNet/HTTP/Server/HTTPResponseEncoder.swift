@@ -126,12 +126,12 @@ enum HTTPResponseEncoder {
         }
     }
 
-    /// A small error response with the reason as its body; the connection closes after it.
-    static func error(status: Int, reason: String, version: HTTPVersion = .http1_1) -> [UInt8] {
-        var body = Array(reason.utf8)
-        body.append(HTTPSyntax.lf)
+    /// A small error response with the reason as its body, in `format`; the connection closes
+    /// after it.
+    static func error(status: Int, reason: String, version: HTTPVersion = .http1_1, format: HTTPErrorFormat = .plainText) -> [UInt8] {
+        let (contentType, body) = format.body(reason)
         var out = head(
-            HTTPResponse(status: status, headers: ["Content-Type": "text/plain; charset=utf-8"]),
+            HTTPResponse(status: status, headers: ["Content-Type": contentType]),
             version: version, contentLength: body.count, chunked: false, keepAlive: false)
         out.append(contentsOf: body)
         return out

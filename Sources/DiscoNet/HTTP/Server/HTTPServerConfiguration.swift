@@ -45,6 +45,12 @@ public struct HTTPServerConfiguration: Sendable {
     /// answer either way. False: only a reset or a failed read or write ends a request early,
     /// and a half-closing client is answered. A reset always abandons the request.
     public var abandonsRequestsOfClosedClients = true
+    /// How the server's own refusals carry their reason: those of requests it cannot read
+    /// (400, 408, 413, 414, 431), of connections beyond ``maxConnections`` or without a file
+    /// descriptor (503), and the answer to an error the responder throws (its ``HTTPParseError``'s
+    /// status, else 500). Plain text by default; `.json` for a JSON API, whose clients then read
+    /// every error the same way.
+    public var errorFormat: HTTPErrorFormat = .plainText
 
     public init(
         host: String = "127.0.0.1",
@@ -86,5 +92,26 @@ public struct HTTPServerConfiguration: Sendable {
         public static let immediately = ContinuePolicy(kind: .immediately)
 
         public var description: String { kind == .immediately ? "immediately" : "when the body is read" }
+    }
+}
+
+// MARK: - The server's own error answers
+
+/// The body of the answers the server makes itself (``HTTPServerConfiguration/errorFormat``).
+public enum HTTPErrorFormat: Sendable, Hashable {
+    /// `text/plain; charset=utf-8`: the reason and a line feed.
+    case plainText
+    /// `application/json`: `{"error": reason}` and a line feed.
+    case json
+
+    /// The content type and body of an answer giving `reason`.
+    func body(_ reason: String) -> (contentType: String, bytes: [UInt8]) {
+        switch self {
+        case .plainText:
+            return ("text/plain; charset=utf-8", Array(reason.utf8) + [HTTPSyntax.lf])
+        case .json:
+            let object = JSONValue.object(JSONObject([.init(key: "error", value: .string(reason))]))
+            return ("application/json", object.encodedBytes() + [HTTPSyntax.lf])
+        }
     }
 }

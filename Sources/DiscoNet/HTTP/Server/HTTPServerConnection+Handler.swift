@@ -54,7 +54,7 @@ extension HTTPServerConnection {
                     // The common case, as cheap as a plain handler call: no middleware, no body.
                     response = await wholeBodyHandler(request)
                 } else if let request = queued.streaming.take() {
-                    response = await Self.answer(request, with: responder)
+                    response = await Self.answer(request, with: responder, errorFormat: shared.configuration.errorFormat)
                 } else if let produce = queued.deferred.take() {
                     // An inline handler's work that had to wait (see `HTTPInlineReply.respond(later:)`).
                     response = await produce()
@@ -77,13 +77,18 @@ extension HTTPServerConnection {
     }
 
     /// Calls the responder chain; a thrown error becomes a response (see ``HTTPResponder``).
-    private static func answer(_ request: HTTPStreamingRequest, with responder: HTTPResponder) async -> HTTPResponse {
+    private static func answer(_ request: HTTPStreamingRequest, with responder: HTTPResponder,
+                               errorFormat: HTTPErrorFormat) async -> HTTPResponse {
+        func refusal(_ reason: String, status: Int) -> HTTPResponse {
+            let (contentType, bytes) = errorFormat.body(reason)
+            return HTTPResponse(status: status, headers: ["Content-Type": contentType], body: .bytes(bytes))
+        }
         do {
             return try await responder.respond(to: request)
         } catch let error as HTTPParseError {
-            return .text(error.reason + "\n", status: error.status)
+            return refusal(error.reason, status: error.status)
         } catch {
-            return .text("internal error: \(error)\n", status: 500)
+            return refusal("internal error: \(error)", status: 500)
         }
     }
 

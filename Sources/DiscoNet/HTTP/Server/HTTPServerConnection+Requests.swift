@@ -257,7 +257,7 @@ extension HTTPServerConnection {
                 return
             }
         }
-        send(HTTPResponseEncoder.error(status: error.status, reason: error.reason))
+        send(HTTPResponseEncoder.error(status: error.status, reason: error.reason, format: shared.configuration.errorFormat))
     }
 }
 

@@ -177,7 +177,7 @@ extension HTTPServerConnection {
         acceptsRequests = false
         closeAfterResponse = true
         pauseReading()
-        send(HTTPResponseEncoder.error(status: 500, reason: reason))
+        send(HTTPResponseEncoder.error(status: 500, reason: reason, format: shared.configuration.errorFormat))
     }
 
     /// Waits until the hand-off head has been sent, then detaches the transport from HTTP and

@@ -109,7 +109,8 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
         }
         let connection = HTTPServerConnection(transport: transport, shared: shared)
         guard !shared.shuttingDown.load(ordering: .acquiring), shared.admit(connection) else {
-            let refusal = HTTPResponseEncoder.error(status: 503, reason: "too many connections; try again later")
+            let refusal = HTTPResponseEncoder.error(status: 503, reason: "too many connections; try again later",
+                                                    format: shared.configuration.errorFormat)
             _ = refusal.withUnsafeBytes { transport.write($0) }
             transport.shutdownWrite()
             transport.close()

@@ -144,6 +144,7 @@ extension Node {
     /// `DELETE /remove` `{"id"}`: the leader removes a member from Raft and the replicated state.
     func remove(_ request: HTTPRequest) async -> HTTPResponse {
         let usage = "body must be {\"id\":\"<node id>\"} naming the node to remove"
+        if let error = queryRefusal(request.query, of: "\(request.method) /remove", usage: usage) { return error.response }
         let body: JSONValue
         switch parseJSONBody(request.body, usage: usage) {
         case .success(let parsed): body = parsed

@@ -20,6 +20,9 @@ extension Node {
     /// ``appendEvent(_:idempotencyKey:)``) a follower forwards the encoded append as the node
     /// (``forwardAsNode(_:key:to:)``), not as a caller's `POST /events`.
     func postEvent(_ request: HTTPRequest, asNode: Bool = false) async -> HTTPResponse {
+        if let error = queryRefusal(request.query, of: "POST /events", usage: "the body is the event, one JSON value") {
+            return error.response
+        }
         let keys = request.headers.values(for: Self.idempotencyKeyHeader)
         guard keys.count <= 1 else {
             return APIResponse.error(400, "\(keys.count) \(Self.idempotencyKeyHeader) headers; send one, the same on every retry of this append")

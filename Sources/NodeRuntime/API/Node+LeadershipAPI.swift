@@ -10,9 +10,10 @@ extension Node {
     /// redirects to the leader; a target that is not a member is 404, one that is a learner or
     /// not live (SWIM, and for etcd its lease) is 409.
     func transferLeadership(_ request: HTTPRequest) async -> HTTPResponse {
+        let usage = "body must be {\"id\":\"<node id>\"} naming the voter to lead, or empty for any voter"
+        if let error = queryRefusal(request.query, of: "POST /leader/transfer", usage: usage) { return error.response }
         var target: NodeID?
         if !request.body.isEmpty {
-            let usage = "body must be {\"id\":\"<node id>\"} naming the voter to lead, or empty for any voter"
             let object: JSONObject
             switch parseJSONBody(request.body, usage: usage) {
             case .success(let parsed):

@@ -72,4 +72,35 @@ import Testing
         #expect(await running.stop() == nil)
         await client.shutdown()
     }
+
+    /// The endpoints that take their input in the body refuse a query naming the parameter:
+    /// `POST /leader/transfer?id=n3` (the target given as `/hot/move` takes its own) had no body,
+    /// so leadership moved to whichever voter came next, and `POST /events?…` appended as if the
+    /// parameters meant something.
+    @Test func aQueryIsRefusedWhereTheBodyCarriesTheInput() async throws {
+        let setup = try TestNodeSetup(id: "rb1", prefix: "disco-json-query")
+        defer { setup.removeDirectory() }
+        let running = try await RunningNode.start(setup.configuration)
+        try await waitUntil("rb1 to lead", timeout: .seconds(120)) { running.node.consensus.status.isLeader }
+        let client = HTTPClient()
+        let cases: [(method: String, target: String, body: String, parameter: String)] = [
+            ("POST", "/leader/transfer?id=rb1", "", "id"),
+            ("DELETE", "/remove?id=rb9", #"{"id":"rb9"}"#, "id"),
+            ("POST", "/remove?force", #"{"id":"rb9"}"#, "force"),
+            ("POST", "/events?type=deploy", #"{"v":1}"#, "type"),
+            ("POST", "/events/ack?seq=0", #"{"role":"dns","consumer":"c1","seq":0}"#, "seq"),
+        ]
+        for item in cases {
+            let answer = try await client.send(HTTPClientRequest(method: item.method, url: setup.apiURL + item.target, body: Array(item.body.utf8)))
+            #expect(answer.status == 400, "\(item.method) \(item.target): \(answer.status) \(answer.bodyText)")
+            let error = Self.error(of: answer)
+            #expect(error.contains("takes no query") && error.contains(#""\#(item.parameter)""#), "\(item.target): \(answer.bodyText)")
+        }
+        #expect(running.node.store.lastSeq == 0, "an event was appended")
+        // Without a query (a bare '?' included) they answer as before.
+        let appended = try await client.send(HTTPClientRequest(method: "POST", url: setup.apiURL + "/events?", body: Array(#"{"v":1}"#.utf8)))
+        #expect(appended.status == 200, "\(appended.bodyText)")
+        #expect(await running.stop() == nil)
+        await client.shutdown()
+    }
 }

@@ -28,12 +28,17 @@ func runHashPassword(_ context: CommandContext, _ flags: HashPasswordFlags) asyn
     let scheme: StoredPassword.Scheme
     switch context.flags[flags.scheme] {
     case "pbkdf2-sha256":
+        // A cost flag of the other scheme would be ignored, and the hash made with a scheme not asked for.
+        guard !context.flags.isSet(flags.logN) else { return usageError(context, "-ln is for -scheme scrypt; add -scheme scrypt or drop -ln") }
         let iterations = context.flags[flags.iterations]
         guard StoredPassword.pbkdf2Iterations.contains(iterations) else {
             return usageError(context, "-iterations must be \(StoredPassword.pbkdf2Iterations.lowerBound) to \(StoredPassword.pbkdf2Iterations.upperBound)")
         }
         scheme = .pbkdf2SHA256(iterations: iterations)
     case "scrypt":
+        guard !context.flags.isSet(flags.iterations) else {
+            return usageError(context, "-iterations is for -scheme pbkdf2-sha256; scrypt's cost is -ln")
+        }
         let logN = context.flags[flags.logN]
         guard (10...18).contains(logN) else { return usageError(context, "-ln must be 10 to 18 (1 MiB to 256 MiB per check)") }
         scheme = .scrypt(logN: logN, blockSize: 8, parallelism: 1)

@@ -58,6 +58,11 @@ import Testing
         (["keys", "revoke", "a#b"], #"keys revoke: "a#b" is not an app_id"#),
         (["keys", "revoke", "a%62"], #"keys revoke: "a%62" is not an app_id"#),
         (["keys", "add", "a/b"], #"keys add: "a/b" is not an app_id"#),
+        // A cost flag of the other scheme was ignored: -ln 17 (meant for scrypt) printed a
+        // PBKDF2 hash, and -ln 100 passed unchecked.
+        (["hash-password", "-ln", "17"], "-ln is for -scheme scrypt"),
+        (["hash-password", "-ln", "100"], "-ln is for -scheme scrypt"),
+        (["hash-password", "-scheme", "scrypt", "-iterations", "5"], "-iterations is for -scheme pbkdf2-sha256"),
     ])
     func badUsageExitsTwo(_ arguments: [String], _ message: String) async throws {
         // A port nobody listens on: usage errors must be reported before any request.

@@ -95,6 +95,9 @@ struct HTTPClientTests {
             } catch let error as HTTPClientError {
                 #expect(error.code == .timeout)
                 #expect(error.description.contains("\(server.localAddress.port)"))
+                // The limit as a duration people write (as -timeout takes it), not "0.2 seconds"
+                // or, for discoctl -timeout 1ns, "1e-09 seconds".
+                #expect(error.detail == "no complete response within 200ms", "\(error.detail)")
             }
             gate.open()
         }

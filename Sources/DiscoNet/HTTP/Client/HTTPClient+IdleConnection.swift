@@ -1,3 +1,5 @@
+import DiscoCore
+
 // MARK: - The fast path: an idle pooled connection on the caller's loop
 
 extension HTTPClient {
@@ -46,7 +48,7 @@ extension HTTPClient {
             pool.release(key, connection: nil)
             let now = MonotonicClock.nowNanoseconds()
             if now >= deadline {
-                throw HTTPClientError(.timeout, host: url.authority, detail: "no complete response within \(limit)")
+                throw HTTPClientError(.timeout, host: url.authority, detail: "no complete response within \(GoDuration.format(limit))")
             }
             let retryable = !failure.receivedResponseBytes && (request.isIdempotent || !failure.requestWritten)
             guard retryable && !Task.isCancelled else { throw failure.error }

@@ -285,7 +285,7 @@ private final class InlineClientExchange: HTTPClientDepartureObserver, @unchecke
         client.pool.release(key, connection: nil)
         let host = authority
         if deadline != 0, MonotonicClock.nowNanoseconds() >= deadline {
-            finish(.failed(HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)"), retryable: false))
+            finish(.failed(HTTPClientError(.timeout, host: host, detail: "no complete response within \(GoDuration.format(limit))"), retryable: false))
             return
         }
         let retryable = !receivedBytes && (HTTPClientRequest.isIdempotent(method) || !written)

@@ -1,3 +1,4 @@
+import DiscoCore
 import Synchronization
 
 // MARK: - HTTP/1.1 client
@@ -213,7 +214,7 @@ public final class HTTPClient: Sendable {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let value = first else {
-                throw HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)")
+                throw HTTPClientError(.timeout, host: host, detail: "no complete response within \(GoDuration.format(limit))")
             }
             return value
         }
@@ -235,7 +236,7 @@ public final class HTTPClient: Sendable {
         // value still reads from. The deadline passed, so it is a timeout either way (a dropped
         // response closes its connection when released).
         if watch.expired.load(ordering: .relaxed) {
-            throw HTTPClientError(.timeout, host: host, detail: "no complete response within \(limit)")
+            throw HTTPClientError(.timeout, host: host, detail: "no complete response within \(GoDuration.format(limit))")
         }
         return try result.get()
     }

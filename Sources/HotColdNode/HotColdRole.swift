@@ -231,7 +231,7 @@ public final class HotColdRole: Role {
     /// count and the rest be ignored, so an ID with an unescaped `&` would name another node.
     static func moveTarget(query: String?) -> Result<NodeID, QueryError> {
         let endpoint = "POST /hot/move"
-        switch parseQuery(query, of: endpoint, taking: ["to"]) {
+        switch APIQuery.parse(query, of: endpoint, taking: ["to"]) {
         case .failure(let error):
             return .failure(error)
         case .success(let parameters):

@@ -51,25 +51,33 @@ struct LeaderInfo: Sendable, Hashable {
 
 // MARK: - Query strings
 
-/// The query of an endpoint that knows every parameter it takes: a parameter it does not know
-/// (a typo such as `after=` for `since=`, silently ignored, would answer something else than
-/// asked) or one given twice is a 400 naming the parameters it takes. Names and values are
-/// percent-decoded. Roles read their routes' queries with it too.
-public func parseQuery(_ query: String?, of endpoint: String, taking parameters: [String]) -> Result<[String: String], QueryError> {
-    var result: [String: String] = [:]
-    for pair in (query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
-        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-        let key = String(parts[0]).removingPercentEncodingSafely
-        let takes = "it takes " + parameters.map { $0 + "=" }.joined(separator: ", ")
-        guard parameters.contains(key) else {
-            return .failure(QueryError(message: "\(endpoint) has no parameter \(key.prefix(64).debugDescription); \(takes)"))
+/// The query strings of the API's endpoints, the node's own and its roles' routes.
+public enum APIQuery {
+    /// The query of an endpoint that knows every parameter it takes: a parameter it does not know
+    /// (a typo such as `after=` for `since=`, silently ignored, would answer something else than
+    /// asked) or one given twice is a 400 naming the parameters it takes. Names and values are
+    /// percent-decoded.
+    public static func parse(_ query: String?, of endpoint: String, taking parameters: [String]) -> Result<[String: String], QueryError> {
+        var result: [String: String] = [:]
+        for pair in (query ?? "").split(separator: "&", omittingEmptySubsequences: true) {
+            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let key = String(parts[0]).removingPercentEncodingSafely
+            let takes = "it takes " + parameters.map { $0 + "=" }.joined(separator: ", ")
+            guard parameters.contains(key) else {
+                return .failure(QueryError(message: "\(endpoint) has no parameter \(key.prefix(64).debugDescription); \(takes)"))
+            }
+            guard result[key] == nil else {
+                return .failure(QueryError(message: "\(endpoint): \(key)= is given twice; give it once"))
+            }
+            result[key] = parts.count > 1 ? String(parts[1]).removingPercentEncodingSafely : ""
         }
-        guard result[key] == nil else {
-            return .failure(QueryError(message: "\(endpoint): \(key)= is given twice; give it once"))
-        }
-        result[key] = parts.count > 1 ? String(parts[1]).removingPercentEncodingSafely : ""
+        return .success(result)
     }
-    return .success(result)
+}
+
+/// ``APIQuery/parse(_:of:taking:)``.
+func parseQuery(_ query: String?, of endpoint: String, taking parameters: [String]) -> Result<[String: String], QueryError> {
+    APIQuery.parse(query, of: endpoint, taking: parameters)
 }
 
 /// A query on an endpoint that takes its input in the body, as a 400 naming the first parameter

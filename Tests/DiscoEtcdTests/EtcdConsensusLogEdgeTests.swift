@@ -113,6 +113,8 @@ import Testing
                     let index = try await node.log.propose(Array("new".utf8))
                     Issue.record("node 1 answered index \(index) of the new log, having applied only \(node.appliedIndexes)")
                 } catch {}
+                // The refused proposal may come before the node's watch has noticed the new cluster.
+                try await waitUntil("node 1 to report the old cluster gone", timeout: .seconds(20)) { node.log.status.failure != nil }
                 #expect(node.log.status.failure?.contains("re-created") == true, "\(node.log.status.failure ?? "no failure")")
             }
         }

@@ -77,7 +77,15 @@ struct SidecarKeyStalenessProcessTests {
             try await DiscodCluster.waitUntil("\(nodes[hot].nodeID) to apply a change through the lag", watching: nodes) {
                 (try? await nodes[hot].request("GET", "/keys"))?.text.contains("marker") == true
             }
-            let revoked = try await leaderNode.request("DELETE", "/keys/app1", timeout: .seconds(30))
+            // A loaded machine may cost the leader its leadership for a moment: the answer then
+            // says nothing was written, and the revocation is asked again.
+            var revoked = try await leaderNode.request("DELETE", "/keys/app1", timeout: .seconds(30))
+            try await DiscodCluster.waitUntil("the key to be revoked", watching: nodes) {
+                if revoked.status == 503, revoked.text.contains("nothing was written") {
+                    revoked = try await leaderNode.request("DELETE", "/keys/app1", timeout: .seconds(30))
+                }
+                return revoked.status != 503 || !revoked.text.contains("nothing was written")
+            }
             #expect(revoked.status == 200, "\(revoked.text)")
             let writesBefore = upstream.requests.filter { $0.method == "POST" }.count
 
@@ -107,7 +115,15 @@ struct SidecarKeyStalenessProcessTests {
 
             // Cut off: nothing the others send reaches the follower any more.
             relays[index].setLag(.seconds(3600))
-            let revoked = try await leaderNode.request("DELETE", "/keys/app1", timeout: .seconds(30))
+            // A loaded machine may cost the leader its leadership for a moment: the answer then
+            // says nothing was written, and the revocation is asked again.
+            var revoked = try await leaderNode.request("DELETE", "/keys/app1", timeout: .seconds(30))
+            try await DiscodCluster.waitUntil("the key to be revoked", watching: nodes) {
+                if revoked.status == 503, revoked.text.contains("nothing was written") {
+                    revoked = try await leaderNode.request("DELETE", "/keys/app1", timeout: .seconds(30))
+                }
+                return revoked.status != 503 || !revoked.text.contains("nothing was written")
+            }
             #expect(revoked.status == 200, "\(revoked.text)")
             let writesBefore = upstream.requests.filter { $0.method == "POST" }.count
 

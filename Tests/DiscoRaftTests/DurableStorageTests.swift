@@ -132,24 +132,57 @@ struct DurableStorageTests {
         }
     }
 
-    @Test("corruption inside the last batch is a torn write: that batch's tail is dropped")
-    func tornLastBatch() throws {
+    @Test("a record of the last batch damaged after it was synced is refused, not dropped with what follows it")
+    func damagedLastBatchIsRefused() throws {
         let directory = TemporaryDirectory()
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
             try storage.appendAndSync(entries(1...3))
-            try storage.appendAndSync(entries(4...8))
+            try storage.appendAndSync(entries(4...8))  // synced: the shell may have acknowledged 4...8
         }
         guard let file = segmentFiles(directory.path).last else { Issue.record("no segment"); return }
         let path = directory.path + "/wal/" + file
         var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
         let recordSize = WALFormat.frame(.entry(entries(1...1)[0])).count
-        bytes[WALFormat.headerSize + 4 * recordSize + 12] ^= 0xFF  // the fifth record, in the second batch
+        let offset = WALFormat.headerSize + 4 * recordSize
+        bytes[offset + 12] ^= 0xFF  // the fifth record, in the second batch, present in full
+        try bytes.write(to: URL(fileURLWithPath: path))
+        do {
+            let reopened = try DurableRaftStorage(directory: directory.path)
+            Issue.record("a damaged record was dropped: \(reopened.repairedTail ?? "")")
+        } catch {
+            #expect(error.code == .corruptStorage)
+            #expect(error.message.contains("\(path) at offset \(offset): checksum mismatch"), "\(error.message)")
+            #expect(error.message.contains("truncate -s \(offset) \(path)"), "\(error.message)")
+        }
+        // The file is left as it was: nothing was truncated.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == bytes)
+    }
+
+    @Test("a last batch with a sector of zeros is a torn write: its tail from the first torn record is dropped")
+    func tornLastBatch() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let written = entries(1...12, size: 200)
+        do {
+            let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.appendAndSync(Array(written[0..<3]))
+            try storage.appendAndSync(Array(written[3...]))
+        }
+        guard let file = segmentFiles(directory.path).last else { Issue.record("no segment"); return }
+        let path = directory.path + "/wal/" + file
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: path))
+        let recordSize = WALFormat.frame(.entry(written[0])).count
+        // A sector the disk never wrote, inside the second batch, reads as zeros.
+        let sector = 2 * WALFormat.sectorSize
+        let torn = (sector - WALFormat.headerSize) / recordSize  // the record it falls in
+        #expect(torn >= 3 && torn < 11)
+        bytes.replaceSubrange(sector..<sector + WALFormat.sectorSize, with: [UInt8](repeating: 0, count: WALFormat.sectorSize))
         try bytes.write(to: URL(fileURLWithPath: path))
         let reopened = try DurableRaftStorage(directory: directory.path)
-        #expect(try reopened.load().state.entries == entries(1...4))
-        #expect(reopened.repairedTail?.contains("offset \(WALFormat.headerSize + 4 * recordSize)") == true)
+        #expect(try reopened.load().state.entries == Array(written.prefix(torn)))
+        #expect(reopened.repairedTail?.contains("offset \(WALFormat.headerSize + torn * recordSize)") == true)
     }
 
     @Test("segments roll over at the size limit, and compaction removes whole old segments")

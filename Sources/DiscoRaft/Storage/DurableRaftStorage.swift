@@ -23,9 +23,9 @@ public final class DurableRaftStorage: RaftStorage {
     private var hardStatePath: String { directory + "/hardstate" }
     private var snapshotPath: String { directory + "/snapshot" }
 
-    /// Opens or creates storage in `directory`, recovering its contents. A torn or corrupt tail
-    /// of the last WAL segment is truncated; corruption anywhere else is an error naming the file
-    /// and offset.
+    /// Opens or creates storage in `directory`, recovering its contents. A torn tail of the last
+    /// WAL segment (a write cut short) is truncated; damage to anything written in full is an
+    /// error naming the file and offset.
     public init(directory: String, segmentSize: Int = DurableRaftStorage.defaultSegmentSize) throws(RaftError) {
         self.directory = directory
         try FileIO.makeDirectory(directory)

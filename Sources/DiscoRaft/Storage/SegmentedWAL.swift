@@ -7,8 +7,8 @@
 /// An append-only log of CRC-protected records split into segment files of bounded size.
 ///
 /// Records are buffered by ``append(_:)`` and written and fsynced together by ``sync()`` (group
-/// commit). Recovery truncates a torn or corrupt tail of the last segment and refuses corruption
-/// anywhere before it, naming the file and offset.
+/// commit). Recovery truncates a torn tail of the last segment (a write cut short) and refuses
+/// damage to anything written in full, naming the file and offset.
 final class SegmentedWAL {
     struct Segment {
         let name: SegmentName
@@ -113,6 +113,11 @@ final class SegmentedWAL {
                         throw RaftError(.corruptStorage,
                                         "\(segmentPath) at offset \(offset): \(reason), but a later synced batch starts at offset \(later); refusing to drop data from the middle of the log")
                     }
+                    // Within the last batch, only a write cut short may be dropped: a record that is
+                    // there in full was synced with its batch, and may have been acknowledged.
+                    guard WALFormat.looksTorn(bytes, at: offset) else {
+                        throw RaftError(.corruptStorage, damagedLastBatch(segmentPath, offset: offset, reason: reason, size: bytes.count))
+                    }
                     if repair { try FileIO.truncate(segmentPath, to: offset) }
                     recovery.truncatedTail = (segmentPath, offset, reason)
                     break scanning
@@ -121,6 +126,15 @@ final class SegmentedWAL {
             segments.append(Segment(name: name, size: offset, maxIndex: maxIndex))
         }
         return (segments, recovery)
+    }
+
+    /// Why a damaged record in the last batch stops recovery, and the ways on.
+    private static func damagedLastBatch(_ segmentPath: String, offset: Int, reason: String, size: Int) -> String {
+        "\(segmentPath) at offset \(offset): \(reason) in a record that was written in full (an interrupted write "
+            + "leaves a short record or sectors of zeros); refusing to drop it and the \(size - offset) bytes after it, which "
+            + "were synced and may hold acknowledged entries. If the disk damaged this node's log, move its data "
+            + "directory away and let it join the cluster again as a new member; to drop those records anyway, truncate "
+            + "the file to \(offset) bytes (truncate -s \(offset) \(segmentPath))"
     }
 
     /// The offset of a valid record after `offset` that starts a group-commit batch, if any.

@@ -62,6 +62,29 @@ enum WALFormat {
         case invalid(String)
     }
 
+    /// The sector size a torn write is judged by (the smallest a disk writes atomically).
+    static let sectorSize = 512
+
+    /// Whether the invalid bytes at `offset` look like a write that was cut short rather than a
+    /// record written whole and damaged since (as etcd's WAL tells them apart): the header or the
+    /// record runs past the end of the file, or a sector the record touches reads as zeros from
+    /// the record (or the sector's start) to the sector's end or the end of the file, as a sector
+    /// the disk never wrote does. A checksum mismatch in a record that is there in full is damage.
+    static func looksTorn(_ bytes: [UInt8], at offset: Int) -> Bool {
+        guard bytes.count - offset >= 8 else { return true }
+        let length = Int(bytes[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        let end = offset + 8 + length
+        guard end <= bytes.count else { return true }
+        var sector = offset / sectorSize * sectorSize
+        while sector < end {
+            let from = max(sector, offset)
+            let to = min(sector + sectorSize, bytes.count)
+            if bytes[from..<to].allSatisfy({ $0 == 0 }) { return true }
+            sector += sectorSize
+        }
+        return false
+    }
+
     static func read(_ bytes: [UInt8], at offset: Int) -> Read {
         guard bytes.count - offset >= 8 else { return .invalid("incomplete record header") }
         let length = Int(bytes[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })

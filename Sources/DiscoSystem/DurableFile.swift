@@ -87,14 +87,24 @@ public final class FileLock: Sendable {
     public struct Failure: Error, Hashable, Sendable, CustomStringConvertible {
         public let path: String
         public let heldElsewhere: Bool
+        /// The process that holds the lock, as it wrote itself into the file (nil: unknown).
+        public let holder: Int32?
         public let reason: String
         public var description: String { "cannot lock \(path): \(reason)" }
+
+        public init(path: String, heldElsewhere: Bool, holder: Int32? = nil, reason: String) {
+            self.path = path
+            self.heldElsewhere = heldElsewhere
+            self.holder = holder
+            self.reason = reason
+        }
     }
 
     public let path: String
     private let descriptor: Mutex<Int32>
 
-    /// Takes the lock without waiting (creating the file if needed).
+    /// Takes the lock without waiting (creating the file if needed), and writes this process's
+    /// ID into the file, so a process refused the lock can name its holder.
     public init(path: String) throws(Failure) {
         self.path = path
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
@@ -103,11 +113,28 @@ public final class FileLock: Sendable {
         }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
+            let holder = code == EWOULDBLOCK ? Self.recordedHolder(fd) : nil
             close(fd)
-            throw Failure(path: path, heldElsewhere: code == EWOULDBLOCK,
-                          reason: code == EWOULDBLOCK ? "held by another process or node" : String(cString: strerror(code)))
+            throw Failure(path: path, heldElsewhere: code == EWOULDBLOCK, holder: holder,
+                          reason: code == EWOULDBLOCK
+                              ? "held by " + (holder.map { "process \($0)" } ?? "another process or node") : String(cString: strerror(code)))
+        }
+        // The holder's ID, for a process refused the lock to name (a hint only: the lock is
+        // the flock, so a failed write changes nothing).
+        let record = Array("\(getpid())\n".utf8)
+        if ftruncate(fd, 0) == 0 {
+            _ = record.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
         }
         descriptor = Mutex(fd)
+    }
+
+    /// The process ID the lock's holder wrote into the file, if it is one.
+    private static func recordedHolder(_ fd: Int32) -> Int32? {
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, $0.count, 0) }
+        guard count > 0 else { return nil }
+        let digits = buffer[0..<count].prefix { $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }
+        return Int32(String(decoding: digits, as: UTF8.self)).flatMap { $0 > 0 ? $0 : nil }
     }
 
     /// Releases the lock (once; later calls do nothing).

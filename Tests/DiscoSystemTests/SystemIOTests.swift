@@ -50,6 +50,8 @@ import Testing
         let first = try FileLock(path: directory + "/node.lock")
         let refused = #expect(throws: FileLock.Failure.self) { try FileLock(path: directory + "/node.lock") }
         #expect(refused?.heldElsewhere == true)
+        #expect(refused?.holder == getpid())  // the holder wrote its process ID into the file
+        #expect(refused?.reason == "held by process \(getpid())")
         first.release()
         _ = try FileLock(path: directory + "/node.lock")
     }

@@ -11,7 +11,8 @@ extension FileLock {
             return try FileLock(path: directory + "/lock")
         } catch {
             throw RaftShellError(.storage, error.heldElsewhere
-                ? "cannot lock \(error.path): another node is using this data directory" : error.description)
+                ? "cannot lock \(error.path): another node" + (error.holder.map { " (process \($0))" } ?? "")
+                    + " is using this data directory" : error.description)
         }
     }
 }

@@ -57,11 +57,17 @@ public final class NodeDataDirectory: Sendable {
             lock = try FileLock(path: absolute + "/node.lock")
         } catch {
             throw NodeStartupError("cannot lock data directory \(absolute): "
-                + (error.heldElsewhere ? "another discod process is using this data directory" : error.reason))
+                + (error.heldElsewhere ? Self.heldMessage(error.holder) : error.reason))
         }
         isNew = try Self.checkIdentity(at: absolute + "/node.json", nodeID: nodeID)
         nodeKey = try Self.loadOrMakeKey(at: absolute + "/node-key")
         generation = try Self.advanceGeneration(at: absolute + "/generation")
+    }
+
+    /// Why a locked directory is refused: the process using it, and what to do.
+    private static func heldMessage(_ holder: Int32?) -> String {
+        "another discod process" + (holder.map { " (pid \($0))" } ?? "") + " is using this data directory; "
+            + "stop it first, or give this node a data directory of its own"
     }
 
     /// Releases the directory's lock (the node has stopped): another node may open it now.

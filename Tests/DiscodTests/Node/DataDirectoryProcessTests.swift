@@ -7,7 +7,8 @@ import Testing
 
 extension NodeProcessTests {
     @Suite struct DataDirectory {
-        /// A second discod on a locked data directory exits 1 naming the lock; a node started
+        /// A second discod on a locked data directory exits 1 naming the lock and the process that
+        /// holds it; a node started
         /// with another -node-id on an existing directory exits 1 naming the original ID.
         @Test func lockedDirectoryAndForeignNodeIDAreRefused() async throws {
             try await DiscodCluster.with("datadir") { cluster in
@@ -19,7 +20,9 @@ extension NodeProcessTests {
                 let secondStatus = try await second.process.waitForExit(timeout: .seconds(60))
                 #expect(secondStatus == 1, "\(second.process.output)")
                 #expect(second.process.output.contains("lock"), "\(second.process.output)")
-                #expect(second.process.output.contains("another discod process is using this data directory"), "\(second.process.output)")
+                let holder = try #require(first.process.pid)
+                #expect(second.process.output.contains("another discod process (pid \(holder)) is using this data directory"),
+                        "\(second.process.output)")
                 #expect(first.process.isRunning)
                 #expect(await first.leaderID() == "1")
 

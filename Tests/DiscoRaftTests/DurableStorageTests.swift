@@ -287,6 +287,34 @@ struct DurableStorageTests {
         }
     }
 
+    /// A follower's Ready can carry a new term, entries that replace an uncommitted suffix of an
+    /// older term, and a commit index over them. Term and vote are written at once, the entries
+    /// at the sync: a crash between the two must not leave a commit index that covers the
+    /// replaced entries still on disk (a restarted node would apply entries never committed).
+    @Test("a term change does not make a commit index durable before the entries it covers")
+    func commitIsNotDurableBeforeItsEntries() throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanUp() }
+        do {
+            let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.appendAndSync(entries(1...4, term: 1))  // 3 and 4 were never committed
+            try storage.setHardState(HardState(term: 1, vote: "n1", commit: 2))
+            try storage.sync()
+            var ready = Ready()
+            ready.entries = entries(3...6, term: 2)
+            ready.hardState = HardState(term: 2, vote: nil, commit: 6)
+            try storage.append(ready.entries)
+            try storage.setHardState(try #require(ready.hardState))
+            // The process dies here, before the sync that would make the entries durable.
+        }
+        let (state, _) = try DurableRaftStorage(directory: directory.path).load()
+        #expect(state.hardState.term == 2)  // the new term is durable at once
+        #expect(state.entries == entries(1...4, term: 1))
+        #expect(state.hardState.commit <= 2, "commit \(state.hardState.commit) covers entries of term 1 that were never committed")
+        let node = try RaftNode(id: "n1", state: state, random: DeterministicRandom(seed: 1))
+        #expect(node.commitIndex <= 2)
+    }
+
     @Test("a corrupt hard state file is refused with its name")
     func corruptHardState() throws {
         let directory = TemporaryDirectory()

@@ -5,8 +5,9 @@
 /// commit) and `snapshot`.
 ///
 /// Layout of `directory`: `wal/*.wal`, `hardstate`, `snapshot`. Term and vote changes rewrite
-/// `hardstate` at once; commit-only changes are appended to the WAL and become durable with the
-/// next group-commit ``sync()``.
+/// `hardstate` at once (with a commit index no higher than it was); commit changes are appended
+/// to the WAL, after the entries they may cover, and become durable with the next group-commit
+/// ``sync()``.
 public final class DurableRaftStorage: RaftStorage {
     /// The default segment size (64 MiB).
     public static let defaultSegmentSize = 64 << 20
@@ -56,8 +57,14 @@ public final class DurableRaftStorage: RaftStorage {
 
     public func setHardState(_ state: HardState) throws(RaftError) {
         if state.term != fileHardState.term || state.vote != fileHardState.vote {
-            try FileIO.writeAtomically(Self.checked(RaftCodec.encode(state)), to: hardStatePath)
-            fileHardState = state
+            // Term and vote are durable at once; a higher commit index goes to the WAL after the
+            // entries appended with it. In this file it would be durable before them, and a crash
+            // before the sync would leave it covering entries of an older term that the new ones
+            // were to replace: a restarted node would apply entries that never committed.
+            let written = HardState(term: state.term, vote: state.vote, commit: min(state.commit, fileHardState.commit))
+            try FileIO.writeAtomically(Self.checked(RaftCodec.encode(written)), to: hardStatePath)
+            fileHardState = written
+            if state.commit != written.commit { wal.append(.commit(state.commit)) }
         } else if state.commit != fileHardState.commit {
             wal.append(.commit(state.commit))
         }

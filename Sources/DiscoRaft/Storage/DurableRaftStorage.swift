@@ -163,7 +163,13 @@ private struct LogRecovery {
         switch record {
         case .entry(let entry):
             if let gap = replay.apply(entry) {
-                throw RaftError(.corruptStorage, "\(directory)/wal segment \(segment): \(gap)")
+                // A log that starts after entry 1 with no snapshot before it: the snapshot that
+                // compacted the log away is gone.
+                let missing = snapshotFile == nil && replay.entries.isEmpty && entry.index > 1
+                    ? "; there is no snapshot file \(directory)/snapshot, which held the entries before it: restore it from a "
+                        + "backup, or move this node's data directory away and let it join the cluster again as a new member"
+                    : ""
+                throw RaftError(.corruptStorage, "\(directory)/wal segment \(segment): \(gap)\(missing)")
             }
         case .commit(let index):
             hard.commit = max(hard.commit, index)

@@ -66,8 +66,12 @@ struct SnapshotFile {
         guard head.count > 4 else { return try readWhole(path) }
         var reader = ByteReader(head, offset: 4)
         guard let first = try? reader.u64("first segment"), let meta = try? RaftCodec.readSnapshotMetadata(&reader),
-              let length = try? reader.u32("snapshot data length"), Int(length) <= RaftCodec.maxSnapshotSize,
-              reader.offset + Int(length) == size else {
+              let length = try? reader.u32("snapshot data length"), Int(length) <= RaftCodec.maxSnapshotSize else {
+            return try readWhole(path)
+        }
+        guard reader.offset + Int(length) == size else {
+            // Checked whole, a file cut short only fails its checksum: say what is missing.
+            if reader.offset + Int(length) > size { throw cutShort(path, size: size, expected: reader.offset + Int(length), index: meta.index) }
             return try readWhole(path)
         }
         let dataStart = reader.offset
@@ -91,6 +95,13 @@ struct SnapshotFile {
             throw RaftError(.corruptStorage, "\(path) at offset 4: checksum mismatch")
         }
         return SnapshotFile(firstSegment: first, snapshot: Snapshot(metadata: meta, data: data))
+    }
+
+    /// The error for a file shorter than its header says.
+    private static func cutShort(_ path: String, size: Int, expected: Int, index: UInt64) -> RaftError {
+        RaftError(.corruptStorage, "\(path): \(size) bytes, but its header records a snapshot through entry \(index) of \(expected) "
+            + "bytes: the file was cut short (the log before it is gone); restore it from a backup, or move this node's data "
+            + "directory away and let it join the cluster again as a new member")
     }
 
     /// Reads the whole file into one buffer and checks it (the data copied out of it).

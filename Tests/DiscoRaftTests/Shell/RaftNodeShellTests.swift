@@ -2,6 +2,7 @@ import DiscoCore
 import DiscoNet
 @testable import DiscoRaft
 import DiscoTestKit
+import Foundation
 import Testing
 
 // MARK: - Replication, fail-over and recovery through real shells
@@ -210,7 +211,8 @@ struct RaftNodeShellTests {
         await #expect {
             try await cluster.start("n1", waitForLock: false)  // the same data directory, still in use
         } throws: { error in
-            (error as? RaftShellError)?.code == .storage && "\(error)".contains("another node is using this data directory")
+            (error as? RaftShellError)?.code == .storage
+                && "\(error)".contains("another node (process \(ProcessInfo.processInfo.processIdentifier)) is using this data directory")
         }
         await cluster.stop("n1")
         #expect(lonely.status.isStopped)

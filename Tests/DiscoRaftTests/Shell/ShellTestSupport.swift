@@ -135,7 +135,7 @@ final class ShellCluster: Sendable {
             do {
                 shell = try await RaftNodeShell.start(configuration, stateMachine: stateMachine)
                 return true
-            } catch let error as RaftShellError where waitForLock && error.code == .storage && error.message.contains("another node is using") {
+            } catch let error as RaftShellError where waitForLock && error.code == .storage && error.message.contains("another node (process ") {
                 return false
             }
         }

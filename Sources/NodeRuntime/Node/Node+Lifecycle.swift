@@ -99,6 +99,7 @@ extension Node {
         entries += [
             loop("gossip-introducer") { [self] in await introduceToGossipInTurn() },
             loop("leadership") { [self] in try await watchLeadership() },
+            loop("cluster-name") { [self] in try await checkClusterName() },
             loop("gossip-addresses") { [self] in await watchMembership() },
             loop("replicated-members") { [self] in await watchReplicatedMembers() },
             loop("reconciliation") { [self] in await reconcileLoop() },

@@ -37,6 +37,32 @@ extension NodeProcessTests {
             }
         }
 
+        /// A node started with `-cluster-name alpha` on the data directory of a member of cluster
+        /// "beta" exits 1 naming both names; started with `-cluster-name beta` it runs with its
+        /// events (it used to run as a member of "beta" with gossip labelled "alpha").
+        @Test func dataDirectoryOfAnotherClusterIsRefused() async throws {
+            try await DiscodCluster.with("datadir-cluster") { cluster in
+                let member = try cluster.start(id: "1", ports: try DiscodCluster.ports(), flags: ["-cluster-name", "beta"])
+                try await DiscodCluster.waitForLeader([member])
+                try await NodeTests.append(#"{"test":"cluster-name"}"#, via: member)
+                // The leader records the cluster's name and epoch in the replicated state shortly after it leads.
+                try await NodeTests.eventually("cluster beta to be initialized", [member]) { await NodeTests.epoch(of: member) != nil }
+                #expect(await member.terminate() == 0)
+
+                let stranger = try cluster.restart(member, flags: ["-cluster-name", "alpha"])
+                let status = try await stranger.process.waitForExit(timeout: .seconds(60))
+                #expect(status == 1, "\(stranger.process.output)")
+                #expect(stranger.process.output.contains(#"holds the state of cluster \"beta\", but this node was started with -cluster-name alpha"#),
+                        "\(stranger.process.output)")
+                #expect(stranger.process.output.contains("start it with -cluster-name beta"), "\(stranger.process.output)")
+
+                let again = try cluster.restart(member, flags: ["-cluster-name", "beta"])
+                try await DiscodCluster.waitForLeader([again])
+                #expect(try await again.eventData() == [#"{"test":"cluster-name"}"#])
+                #expect(again.process.isRunning)
+            }
+        }
+
         /// Without state, `-bootstrap-expect 3 -bootstrap-expect-timeout 2s` alone exits 1 with a
         /// clear message; a node that has state and the same flags keeps running past that
         /// timeout (the fresh node's exit, started after it, shows the timeout has passed).

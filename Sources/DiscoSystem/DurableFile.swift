@@ -48,6 +48,7 @@ public enum DurableFile {
                     let code = errno
                     if code == EINTR { continue }
                     close(fd)
+                    unlink(temporary)  // half written: it would only take space (a full disk's, say)
                     throw Failure(path: temporary, operation: "write", errno: code)
                 }
                 written += count
@@ -56,10 +57,15 @@ public enum DurableFile {
         guard fsync(fd) == 0 else {
             let code = errno
             close(fd)
+            unlink(temporary)
             throw Failure(path: temporary, operation: "fsync", errno: code)
         }
         close(fd)
-        guard rename(temporary, path) == 0 else { throw Failure(path: temporary, operation: "rename", errno: errno) }
+        guard rename(temporary, path) == 0 else {
+            let code = errno
+            unlink(temporary)
+            throw Failure(path: temporary, operation: "rename", errno: code)
+        }
         try syncDirectory(directory(of: path))
     }
 

@@ -16,9 +16,12 @@ extension Node {
     /// it; a follower forwards the request to the leader once. With an `Idempotency-Key` header,
     /// a retry whose key is still in the replicated window (``IdempotencyWindow``) answers the
     /// first append's `{"seq","index"}` (and `Idempotent-Replayed: true`) instead of appending
-    /// again, on whichever node it arrives. With `asNode` (an append of the node's own, from
-    /// ``appendEvent(_:idempotencyKey:)``) a follower forwards the encoded append as the node
-    /// (``forwardAsNode(_:key:to:)``), not as a caller's `POST /events`.
+    /// again, on whichever node it arrives, provided the body is the event the first append made
+    /// (``replay(key:seq:index:body:asNode:)``; another event gets 422). With `asNode` (an append
+    /// of the node's own, from ``appendEvent(_:idempotencyKey:)``, or one a follower forwarded as
+    /// the node) a key in the window answers the first append whatever the body, and a follower
+    /// forwards the encoded append as the node (``forwardAsNode(_:key:to:)``), not as a caller's
+    /// `POST /events`.
     func postEvent(_ request: HTTPRequest, asNode: Bool = false) async -> HTTPResponse {
         if let error = queryRefusal(request.query, of: "POST /events", usage: "the body is the event, one JSON value") {
             return error.response
@@ -32,7 +35,7 @@ extension Node {
             return APIResponse.error(400, "\(Self.idempotencyKeyHeader) \(key.debugDescription) \(problem)")
         }
         if let key, let first = store.idempotentAppend(key: key) {
-            return Self.appended(seq: first.seq, index: first.index, replayed: true)
+            return replay(key: key, seq: first.seq, index: first.index, body: request.body, asNode: asNode)
         }
         guard request.body.count <= Self.maxEventBytes else {
             return APIResponse.error(413, "event is \(request.body.count) bytes; the limit is \(Self.maxEventBytes) bytes")
@@ -69,6 +72,8 @@ extension Node {
                 metrics.eventsAppended.add(1, ordering: .relaxed)
                 return Self.appended(seq: seq, index: index, replayed: false)
             case .eventDuplicate(let seq, let first)?:
+                // A concurrent append with the same key committed first.
+                if let key { return replay(key: key, seq: seq, index: first, body: request.body, asNode: asNode) }
                 return Self.appended(seq: seq, index: first, replayed: true)
             default:
                 return APIResponse.error(500, "event committed at index \(index) but the state machine did not append it")

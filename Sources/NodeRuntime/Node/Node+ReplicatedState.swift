@@ -156,11 +156,13 @@ extension Node {
         case .kvTransaction:
             break
         case .appendEvent(_, let data), .appendEventOnce(_, _, let data):
-            // Checked and proposed here as a caller's append is; not forwarded again.
+            // Checked and proposed here as a caller's append is, but as the node's own: a key in
+            // the window answers its first append whatever the body. Not forwarded again (the
+            // forwarded header makes a node that no longer leads answer 503).
             var headers = HTTPHeaders()
             headers.add(name: Self.forwardedHeader, value: request.headers[Self.forwardedHeader] ?? id.rawValue)
             if case .appendEventOnce(_, let key, _) = command { headers.add(name: Self.idempotencyKeyHeader, value: key) }
-            return await postEvent(HTTPRequest(method: "POST", target: "/events", headers: headers, body: data))
+            return await postEvent(HTTPRequest(method: "POST", target: "/events", headers: headers, body: data), asNode: true)
         default:
             return APIResponse.error(400, "expected a key-value transaction (tag 7) or an event append (tag 4 or 6), found \(command)")
         }

@@ -31,6 +31,15 @@ extension NodeProcessTests {
                 #expect(again.status == 200)
                 #expect(again.json?["seq"]?.numberValue?.uint64Value == seq && again.json?["index"]?.numberValue?.uint64Value == index, "\(again.text)")
                 #expect(again.headers["Idempotent-Replayed"] == "true")
+                // Another event under the key is refused, by the leader and through a follower,
+                // and not appended (waitForEvents below).
+                for node in [leader, followers[1]] {
+                    let reused = try await node.request("POST", "/events", body: #"{"test":"idempotency","n":99}"#, headers: key,
+                                                        timeout: .seconds(10))
+                    #expect(reused.status == 422, "node \(node.nodeID): \(reused.status) \(reused.text)")
+                    let named = #"Idempotency-Key "deploy-7f3a9c" was first used for a different event, appended as seq \#(seq)"#
+                    #expect(reused.json?["error"]?.stringValue?.contains(named) == true, "node \(node.nodeID): \(reused.text)")
+                }
 
                 // The leader steps down; the retry reaches another node under a new leader.
                 #expect(await leader.terminate() == 0)

@@ -13,11 +13,11 @@ public enum RoleNames {
     public static func problem(with name: String) -> String? {
         let bytes = Array(name.utf8)
         guard !bytes.isEmpty, bytes.count <= maxLength else {
-            return "role name \(name.debugDescription) must be 1 to \(maxLength) characters long"
+            return "role name \(quotedForError(name)) must be 1 to \(maxLength) characters long"
         }
         let valid = bytes.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
         guard valid, (0x61...0x7A).contains(bytes[0]) else {
-            return "role name \(name.debugDescription) must be lowercase letters, digits and '-', starting with a letter"
+            return "role name \(quotedForError(name)) must be lowercase letters, digits and '-', starting with a letter"
         }
         return nil
     }
@@ -45,8 +45,18 @@ public enum EventConsumerNames {
     /// characters, no `/`); else what is wrong.
     public static func problem(with consumer: String) -> String? {
         guard NodeID.isValid(consumer), consumer.utf8.count <= maxBytes, !consumer.contains("/") else {
-            return "consumer \(consumer.debugDescription) must be 1 to \(maxBytes) bytes without whitespace, control characters or '/'"
+            return "consumer \(quotedForError(consumer)) must be 1 to \(maxBytes) bytes without whitespace, control characters or '/'"
         }
         return nil
     }
+}
+
+// MARK: - Names in errors
+
+/// `name` quoted for an error message: whole when short, else its first 64 characters and its
+/// length, so a name as long as a request body may be is not echoed back whole.
+private func quotedForError(_ name: String) -> String {
+    let limit = 64
+    guard name.count > limit else { return name.debugDescription }
+    return String(name.prefix(limit)).debugDescription + "… (\(name.utf8.count) bytes)"
 }

@@ -84,6 +84,15 @@ public final class DurableRaftStorage: RaftStorage {
     }
 
     public func installSnapshot(_ snapshot: Snapshot) throws(RaftError) {
+        // A leader's snapshot may be of a term this node has not stored yet (the Ready that
+        // carries it stores the new term after it): store that term first, with no vote (a vote
+        // in it would have been stored before it was sent), so that the snapshot file never
+        // holds a term above the hard state's (a node stores a term before anything of it).
+        if snapshot.metadata.term > fileHardState.term {
+            let written = HardState(term: snapshot.metadata.term, vote: nil, commit: fileHardState.commit)
+            try FileIO.writeAtomically(Self.checked(RaftCodec.encode(written)), to: hardStatePath)
+            fileHardState = written
+        }
         try wal.sync()
         // Entries written before this point may belong to another history: start a new segment and
         // record in the snapshot file that older segments no longer count.

@@ -14,6 +14,7 @@ struct DurableStorageDamageTests {
     /// `size` bytes: the log on disk starts after entry 1.
     private func compactedStorage(_ directory: TemporaryDirectory, size: Int) throws {
         let storage = try DurableRaftStorage(directory: directory.path, segmentSize: 4096)
+        try storage.setHardState(HardState(term: 1))
         for batch in 0..<20 {
             let first = UInt64(batch * 10 + 1)
             try storage.append((first...(first + 9)).map { Entry(term: 1, index: $0, data: [UInt8](repeating: 7, count: 100)) })

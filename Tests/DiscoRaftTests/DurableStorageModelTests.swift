@@ -18,6 +18,9 @@ struct DurableStorageModelTests {
         var model = InMemoryRaftStorage()
         var term: UInt64 = 1
         let config = ClusterConfig(voters: ["n1", "n2", "n3"])
+        // As the shell does: the first term is stored before any entry of it.
+        try durable.setHardState(HardState(term: term))
+        try model.setHardState(HardState(term: term))
 
         func compare(_ step: Int) throws {
             let (durableState, durableSnapshot) = try durable.load()
@@ -36,7 +39,13 @@ struct DurableStorageModelTests {
             switch Int.random(in: 0..<10, using: &random) {
             case 0...3:
                 let first = UInt64.random(in: (snapshotIndex + 1)...(lastIndex + 1), using: &random)
-                if Bool.random(using: &random) { term += 1 }
+                if Bool.random(using: &random) {
+                    term += 1
+                    // As the shell does: a new term is stored before any entry of it.
+                    let hard = HardState(term: term, vote: nil, commit: state.hardState.commit)
+                    try durable.setHardState(hard)
+                    try model.setHardState(hard)
+                }
                 let count = Int.random(in: 1...12, using: &random)
                 let batch = (0..<count).map { offset in
                     Entry(term: term, index: first + UInt64(offset),

@@ -75,7 +75,9 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.setHardState(HardState(term: 1))  // as the shell does: a term before its entries
             try storage.appendAndSync(entries(1...10, term: 1))
+            try storage.setHardState(HardState(term: 2))
             try storage.appendAndSync(entries(6...7, term: 2))
         }
         let (state, _) = try DurableRaftStorage(directory: directory.path).load()
@@ -88,6 +90,7 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.setHardState(HardState(term: 1))
             try storage.appendAndSync(entries(1...5))
         }
         guard let file = segmentFiles(directory.path).last else { Issue.record("no segment"); return }
@@ -111,6 +114,7 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.setHardState(HardState(term: 1))
             try storage.appendAndSync(entries(1...3))
             try storage.appendAndSync(entries(4...5))  // a later batch proves the first one was synced
         }
@@ -138,6 +142,7 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.setHardState(HardState(term: 1))
             try storage.appendAndSync(entries(1...3))
             try storage.appendAndSync(entries(4...8))  // synced: the shell may have acknowledged 4...8
         }
@@ -167,6 +172,7 @@ struct DurableStorageTests {
         let written = entries(1...12, size: 200)
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.setHardState(HardState(term: 1))
             try storage.appendAndSync(Array(written[0..<3]))
             try storage.appendAndSync(Array(written[3...]))
         }
@@ -190,6 +196,7 @@ struct DurableStorageTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanUp() }
         let storage = try DurableRaftStorage(directory: directory.path, segmentSize: 4096)
+        try storage.setHardState(HardState(term: 1))
         for batch in 0..<20 {
             let first = UInt64(batch * 10 + 1)
             try storage.appendAndSync(entries(first...(first + 9), size: 100))
@@ -211,7 +218,9 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.setHardState(HardState(term: 2))
             try storage.appendAndSync(entries(1...30, term: 2))
+            try storage.setHardState(HardState(term: 3))
             try storage.appendAndSync(entries(21...28, term: 3))  // replaces 21...30
             let config = ClusterConfig(voters: ["n1"])
             try storage.saveSnapshot(Snapshot(metadata: SnapshotMetadata(index: 28, term: 3, config: config), data: [1]))
@@ -232,6 +241,7 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.setHardState(HardState(term: 1))
             try storage.appendAndSync(entries(1...30, term: 1))
             let config = ClusterConfig(voters: ["n1"])
             try storage.installSnapshot(Snapshot(metadata: SnapshotMetadata(index: 20, term: 5, config: config), data: [9]))
@@ -251,6 +261,7 @@ struct DurableStorageTests {
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
             #expect(try storage.storedSnapshot() == nil)
+            try storage.setHardState(HardState(term: 1))
             try storage.appendAndSync(entries(1...20, term: 1))
             try storage.saveSnapshot(saved)
             #expect(try storage.storedSnapshot() == saved)
@@ -273,6 +284,7 @@ struct DurableStorageTests {
             let written = entries(1...40, size: Int.random(in: 1...60, using: &random))
             do {
                 let storage = try DurableRaftStorage(directory: directory.path)
+                try storage.setHardState(HardState(term: 1))
                 for chunk in stride(from: 0, to: 40, by: 8) {
                     try storage.appendAndSync(Array(written[chunk..<(chunk + 8)]))
                 }
@@ -297,6 +309,7 @@ struct DurableStorageTests {
         defer { directory.cleanUp() }
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.setHardState(HardState(term: 1))
             try storage.appendAndSync(entries(1...4, term: 1))  // 3 and 4 were never committed
             try storage.setHardState(HardState(term: 1, vote: "n1", commit: 2))
             try storage.sync()

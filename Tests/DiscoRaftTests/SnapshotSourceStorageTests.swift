@@ -33,6 +33,7 @@ struct SnapshotSourceStorageTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanUp() }
         let storage = try DurableRaftStorage(directory: directory.path)
+        try storage.setHardState(HardState(term: 2))
         try storage.appendAndSync(entries(1...20, term: 2))
         // Each part is in the temporary file as soon as it is written: nothing collects them.
         let temporary = directory.path + "/snapshot.tmp"
@@ -65,6 +66,7 @@ struct SnapshotSourceStorageTests {
         let directory = TemporaryDirectory()
         defer { directory.cleanUp() }
         let storage = try DurableRaftStorage(directory: directory.path)
+        try storage.setHardState(HardState(term: 2))
         try storage.appendAndSync(entries(1...20, term: 2))
         let first = Snapshot(metadata: SnapshotMetadata(index: 5, term: 2, config: metadata.config), data: [1, 2, 3])
         try storage.saveSnapshot(first)
@@ -93,6 +95,7 @@ struct SnapshotSourceStorageTests {
         let path = directory.path + "/snapshot"
         do {
             let storage = try DurableRaftStorage(directory: directory.path)
+            try storage.setHardState(HardState(term: 2))
             try storage.appendAndSync(entries(1...20, term: 2))
             try storage.saveSnapshot(metadata, data: source(large, parts: 65_536))
             #expect(try storage.storedSnapshot() == Snapshot(metadata: metadata, data: large))

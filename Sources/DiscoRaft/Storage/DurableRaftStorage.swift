@@ -35,6 +35,7 @@ public final class DurableRaftStorage: RaftStorage {
         let (wal, recovery) = try SegmentedWAL.open(directory: directory + "/wal", segmentSize: max(4096, segmentSize)) {
             segment, record throws(RaftError) in try recovering.visit(segment, record)
         }
+        try recovering.checkTerms()
         self.wal = wal
         repairedTail = recovery.truncatedTail.map { "\($0.file) at offset \($0.offset): \($0.reason)" }
         fileHardState = recovering.fileHardState
@@ -48,6 +49,7 @@ public final class DurableRaftStorage: RaftStorage {
         _ = try SegmentedWAL.scan(directory: directory + "/wal", repair: false) {
             segment, record throws(RaftError) in try recovering.visit(segment, record)
         }
+        try recovering.checkTerms()
         return (recovering.state, recovering.snapshotFile?.snapshot)
     }
 
@@ -87,7 +89,7 @@ public final class DurableRaftStorage: RaftStorage {
         // A leader's snapshot may be of a term this node has not stored yet (the Ready that
         // carries it stores the new term after it): store that term first, with no vote (a vote
         // in it would have been stored before it was sent), so that the snapshot file never
-        // holds a term above the hard state's (a node stores a term before anything of it).
+        // holds a term above the hard state's, which recovery refuses.
         if snapshot.metadata.term > fileHardState.term {
             let written = HardState(term: snapshot.metadata.term, vote: nil, commit: fileHardState.commit)
             try FileIO.writeAtomically(Self.checked(RaftCodec.encode(written)), to: hardStatePath)
@@ -183,6 +185,23 @@ private struct LogRecovery {
         case .commit(let index):
             hard.commit = max(hard.commit, index)
         }
+    }
+
+    /// Refuses a hard state whose term is below the snapshot's or a log entry's: a node stores a
+    /// term before any entry or snapshot of it, so the file was deleted or replaced by an older
+    /// copy, and the node could vote a second time in a term it already voted in.
+    func checkTerms() throws(RaftError) {
+        let path = directory + "/hardstate"
+        let logTerm = replay.entries.map(\.term).max() ?? 0
+        let snapshotTerm = snapshotFile?.snapshot.metadata.term ?? 0
+        let (highest, holder) = logTerm >= snapshotTerm
+            ? (logTerm, "the log in \(directory)/wal holds entries of term \(logTerm)")
+            : (snapshotTerm, "the snapshot \(directory)/snapshot is of term \(snapshotTerm)")
+        guard highest > fileHardState.term else { return }
+        let found = FileIO.exists(path) ? "\(path) holds term \(fileHardState.term)" : "\(path) is missing"
+        throw RaftError(.corruptStorage, "\(found), but \(holder): a node stores a term before any entry of it, so this file "
+            + "was deleted or replaced by an older copy, and the node could vote twice in one term: restore it from a backup, "
+            + "or move this node's data directory away and let it join the cluster again as a new member")
     }
 
     /// What was recovered.

@@ -62,13 +62,9 @@ public struct FencingTokenMiddleware: HTTPMiddleware {
         var request = request
         Self.removeClientHeaders(&request.headers)
         let write = isWrite(request)
-        if write, let token = gate.admitWrite() {
-            defer { gate.writeAnswered() }
-            request.headers.add(name: Self.tokenHeader, value: String(token))
-            request.headers.add(name: Self.stateHeader, value: HotColdStatus.State.hot.rawValue)
-            return try await next(request)
-        }
-        if !write, let token = gate.fencingToken() {
+        // A write is counted in flight until answered; a read only asks for the token.
+        if let token = write ? gate.admitWrite() : gate.fencingToken() {
+            defer { if write { gate.writeAnswered() } }
             request.headers.add(name: Self.tokenHeader, value: String(token))
             request.headers.add(name: Self.stateHeader, value: HotColdStatus.State.hot.rawValue)
             return try await next(request)

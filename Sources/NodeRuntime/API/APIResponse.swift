@@ -75,10 +75,6 @@ public enum APIQuery {
     }
 }
 
-/// ``APIQuery/parse(_:of:taking:)``.
-func parseQuery(_ query: String?, of endpoint: String, taking parameters: [String]) -> Result<[String: String], QueryError> {
-    APIQuery.parse(query, of: endpoint, taking: parameters)
-}
 
 /// A query on an endpoint that takes its input in the body, as a 400 naming the first parameter
 /// and saying what the endpoint takes (`usage`); nil without one (a bare `?` included). Ignored,

@@ -163,7 +163,7 @@ extension Node {
     /// the events for that role (``eventsForRole(_:since:limit:wait:)``).
     func getEvents(_ request: HTTPRequest) async -> HTTPResponse {
         let query: [String: String]
-        switch parseQuery(request.query, of: "GET /events", taking: ["since", "limit", "wait", "role"]) {
+        switch APIQuery.parse(request.query, of: "GET /events", taking: ["since", "limit", "wait", "role"]) {
         case .success(let parsed): query = parsed
         case .failure(let error): return error.response
         }

@@ -200,7 +200,7 @@ extension Node {
     /// `GET /events/cursor?role=dns&consumer=c1`: `{"role","consumer","seq"}` (seq 0: none yet).
     func getEventCursor(_ request: HTTPRequest) -> HTTPResponse {
         let query: [String: String]
-        switch parseQuery(request.query, of: "GET /events/cursor", taking: ["role", "consumer"]) {
+        switch APIQuery.parse(request.query, of: "GET /events/cursor", taking: ["role", "consumer"]) {
         case .success(let parsed): query = parsed
         case .failure(let error): return error.response
         }

@@ -133,7 +133,7 @@ extension Node {
     func nodes(_ request: HTTPRequest) async -> HTTPResponse {
         let endpoint = "GET /nodes"
         let query: [String: String]
-        switch parseQuery(request.query, of: endpoint, taking: Self.nodesParameters) {
+        switch APIQuery.parse(request.query, of: endpoint, taking: Self.nodesParameters) {
         case .success(let parsed): query = parsed
         case .failure(let error): return error.response
         }
@@ -207,7 +207,7 @@ extension Node {
     func readyz(_ request: HTTPRequest) async -> HTTPResponse {
         let endpoint = "GET /readyz"
         let query: [String: String]
-        switch parseQuery(request.query, of: endpoint, taking: ["noleader", "sync", "timeout"] + roles.flatMap(\.readinessParameters)) {
+        switch APIQuery.parse(request.query, of: endpoint, taking: ["noleader", "sync", "timeout"] + roles.flatMap(\.readinessParameters)) {
         case .success(let parsed): query = parsed
         case .failure(let error): return error.response
         }

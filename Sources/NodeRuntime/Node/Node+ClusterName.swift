@@ -8,17 +8,21 @@ extension Node {
     /// would serve as a member of the recorded cluster while its gossip, labelled with the
     /// flag's name, is refused by that cluster's members and theirs by it.
     func checkClusterName() async throws {
+        // Subscribe before reading, so a name applied in between is not missed.
+        let changes = store.changes()
+        if try clusterNameRecorded() { return }
+        for await _ in changes where try clusterNameRecorded() { return }
+    }
+
+    /// True once the replicated state names this node's cluster; throws when it names another.
+    private func clusterNameRecorded() throws -> Bool {
+        guard let recorded = store.cluster else { return false }
         let configured = configuration.cluster.name
-        while !Task.isCancelled {
-            if let recorded = store.cluster {
-                guard recorded == configured else {
-                    throw failure("the data directory \(directory.path) holds the state of cluster \(recorded.debugDescription), "
-                        + "but this node was started with -cluster-name \(configured); start it with -cluster-name \(recorded), "
-                        + "or give it a data directory of its own")
-                }
-                return
-            }
-            try? await Task.sleep(for: configuration.timing.reconcileInterval)
+        guard recorded == configured else {
+            throw failure("the data directory \(directory.path) holds the state of cluster \(recorded.debugDescription), "
+                + "but this node was started with -cluster-name \(configured); start it with -cluster-name \(recorded), "
+                + "or give it a data directory of its own")
         }
+        return true
     }
 }

@@ -40,25 +40,22 @@ struct SidecarKeyStalenessProcessTests {
                 return hotID != nil
             }
             let hot = try #require(nodes.firstIndex { $0.nodeID == hotID })
-            if nodes[hot].nodeID == leader {
-                // The hot must be a follower: leadership goes to another voter.
-                let target = try #require(nodes.first { $0.nodeID != leader })
-                let current = try #require(nodes.first { $0.nodeID == leader })
-                // On a loaded machine the target may not take over within an election timeout (503): ask again.
-                try await DiscodCluster.waitUntil("leadership to move to \(target.nodeID)", watching: nodes) {
-                    let moved = try? await current.request("POST", "/leader/transfer", body: #"{"id":"\#(target.nodeID)"}"#, timeout: .seconds(30))
-                    if moved?.status == 200 { return true }
-                    return (try? await target.request("GET", "/leader"))?.json?["id"]?.stringValue == target.nodeID
-                }
-                // Every node names the new leader (a node's view may lag the transfer).
-                try await DiscodCluster.waitUntil("every node to name \(target.nodeID) the leader", watching: nodes) {
-                    for node in nodes where (try? await node.request("GET", "/leader"))?.json?["id"]?.stringValue != target.nodeID {
-                        return false
-                    }
+            // The hot must be a follower. Leadership may also move on its own meanwhile (a loaded
+            // machine): poll until every node names one leader other than the hot, asking the hot
+            // to hand leadership to any other voter while some node still names it.
+            let hotNode = nodes[hot]
+            var agreed: String?
+            try await DiscodCluster.waitUntil("every node to follow a leader other than the hot \(hotNode.nodeID)", watching: nodes) {
+                var named: Set<String> = []
+                for node in nodes { named.insert((try? await node.request("GET", "/leader"))?.json?["id"]?.stringValue ?? "") }
+                if named.count == 1, let only = named.first, !only.isEmpty, only != hotNode.nodeID {
+                    agreed = only
                     return true
                 }
-                leader = target.nodeID
+                if named.contains(hotNode.nodeID) { _ = try? await hotNode.request("POST", "/leader/transfer", timeout: .seconds(30)) }
+                return false
             }
+            leader = try #require(agreed)
             try #require(leader != nodes[hot].nodeID, "the hot replica \(nodes[hot].nodeID) still leads")
             let leaderNode = try #require(nodes.first { $0.nodeID == leader })
 

@@ -30,7 +30,9 @@ let proxyFlags = SidecarFlags(&flags.flagSet)
 let hotColdFlags = HotColdFlags(declaringIn: &flags.flagSet)
 let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.arguments.dropFirst())) { parsed throws(FlagError) in
     var configuration = try proxyFlags.configuration(parsed, loader: .system)
-    try proxyFlags.checkListeners(configuration, parsed: parsed, nodeListeners: flags.nodeListeners(parsed))
+    // Names resolved once, now, as the proxy will to connect: an upstream that is one of its own
+    // listeners under another name or address (localhost, 127.1, this pod's address) is refused too.
+    try proxyFlags.checkListeners(configuration, parsed: parsed, nodeListeners: flags.nodeListeners(parsed), selfConnections: .resolving())
     let keys = try SidecarKeys.load(configuration.apiKeys)
     let hopKey = try configuration.hopKeyFile.map { path throws(FlagError) in try HopKey.load(path) }
     // The proxy presents the API's certificate and trusts the API's CAs unless it has its own.

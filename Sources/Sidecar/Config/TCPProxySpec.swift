@@ -81,7 +81,8 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
     /// and a host the listener accepts on (the same host, or, for a listener on every
     /// interface, a loopback or every-interface host). Each connection would then open another
     /// to the listener, one client filling the process with connections until it runs out of
-    /// descriptors. (An upstream named by a host name that resolves to this machine is not seen.)
+    /// descriptors. Hosts are compared as written here; at the start, `disco-sidecar` resolves them
+    /// too (``SelfConnectionCheck``), so a name or an interface address of this machine is seen.
     public var selfConnectionProblem: String? {
         guard Self.connectsToItself(listen: listen, upstream: upstream) else { return nil }
         let listening = listen.listensOnEveryInterface ? "every interface, \(upstream.host) included" : listen.description
@@ -91,12 +92,17 @@ public struct TCPProxySpec: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// Whether a connection to `upstream` would reach a listener on `listen`: the same port, and
-    /// the same host, or a loopback or every-interface host while `listen` is on every interface.
+    /// the same host, or a loopback or every-interface host while `listen` is on every interface
+    /// (an IPv6 one only while `listen` takes IPv6: `:PORT` and `[::]` do, `0.0.0.0` does not).
+    /// Hosts are compared as written; SidecarProxy's `SelfConnectionCheck.resolving` resolves them.
     public static func connectsToItself(listen: PeerAddress, upstream: PeerAddress) -> Bool {
         guard listen.port != 0, listen.port == upstream.port else { return false }
         let upstreamHosts = PeerAddress.listeningHosts(upstream.host)
         if listen.listensOnEveryInterface {
-            return upstream.listensOnEveryInterface || upstreamHosts.contains { $0 == "::1" || $0.hasPrefix("127.") }
+            // 0.0.0.0 (or ::ffff:0.0.0.0) takes IPv4 only: a connection to [::1] or [::] is not its.
+            let takesIPv6 = !listen.host.contains(".")
+            return upstream.listensOnEveryInterface && (takesIPv6 || !upstream.isIPv6Literal)
+                || upstreamHosts.contains { ($0 == "::1" && takesIPv6) || $0.hasPrefix("127.") }
         }
         return !PeerAddress.listeningHosts(listen.host).isDisjoint(with: upstreamHosts)
     }

@@ -94,6 +94,9 @@ extension ProxyListenerConflictsTests {
         ["-tcp-proxy", ":27017=10.1.2.4:27017"],  // every interface to another host
         ["-tcp-proxy", ":27017=127.0.0.1:27018"],  // another port
         ["-tcp-proxy", "127.0.0.1:27017=127.0.0.2:27017"],  // another loopback address
+        // 0.0.0.0 takes IPv4 only: a connection to [::1] or [::] reaches another listener.
+        ["-tcp-proxy", "0.0.0.0:27017=[::1]:27017"],
+        ["-tcp-proxy", "0.0.0.0:27017=[::]:27017"],
     ])
     func listenersToAnotherAddressPass(arguments: [String]) {
         #expect(check(arguments) == nil)
@@ -123,5 +126,63 @@ extension ProxyListenerConflictsTests {
         #expect(json?.flag == "proxy-config", "\(String(describing: json))")
         #expect(json?.message.contains(#"-proxy-config upstream "api""#) == true, "\(String(describing: json))")
         #expect(check(["-proxy-addr", "10.1.2.3:8080", "-upstream", "http://127.0.0.1:8080"]) == nil)
+    }
+}
+
+// MARK: Listeners passing connections round, and names seen through
+
+extension ProxyListenerConflictsTests {
+    /// Two TCP listeners each passing connections to the other (or the HTTP proxy through a TCP
+    /// listener back to itself) loop as one listener connecting to itself does: each was
+    /// accepted, as neither reached its own listener.
+    @Test(arguments: [
+        (["-upstream", "http://127.0.0.1:9984", "-tcp-proxy", ":27017=127.0.0.1:27018", "-tcp-proxy", ":27018=localhost:27017"], "tcp-proxy",
+         "-tcp-proxy :27017=127.0.0.1:27018 -> -tcp-proxy :27018=localhost:27017 -> -tcp-proxy :27017=127.0.0.1:27018: each passes"),
+        (["-proxy-addr", "127.0.0.1:8080", "-upstream", "http://127.0.0.1:9000", "-tcp-proxy", "127.0.0.1:9000=127.0.0.1:8080"], "proxy-addr",
+         "-proxy-addr 127.0.0.1:8080 -> -tcp-proxy 127.0.0.1:9000=127.0.0.1:8080 -> -proxy-addr 127.0.0.1:8080"),
+        (["-upstream", "http://127.0.0.1:9984", "-tcp-proxy", ":1=127.0.0.1:2", "-proxy-config", #"{"tcp_proxy": [{"listen": ":2", "upstream": "127.0.0.1:3"}, {"listen": ":3", "upstream": "[::1]:1"}]}"#],
+         "tcp-proxy", "-proxy-config tcp_proxy[1] :3=[::1]:1 -> -tcp-proxy :1=127.0.0.1:2"),
+    ])
+    func listenersPassingConnectionsRoundAreRefused(arguments: [String], flag: String, message: String) {
+        let error = checkWithoutDefaultUpstream(arguments)
+        #expect(error?.flag == flag, "\(String(describing: error))")
+        #expect(error?.message.contains(message) == true, "\(String(describing: error))")
+    }
+
+    @Test func listenersPassingConnectionsOnwardPass() {
+        #expect(check(["-tcp-proxy", ":27017=127.0.0.1:27018", "-tcp-proxy", ":27018=10.1.2.4:27017"]) == nil)
+        #expect(checkWithoutDefaultUpstream(["-proxy-addr", ":8080", "-upstream", "http://127.0.0.1:9000",
+                                             "-tcp-proxy", "127.0.0.1:9000=10.1.2.4:8080"]) == nil)
+    }
+
+    /// The start resolves names (SidecarProxy's `SelfConnectionCheck.resolving`): whatever the
+    /// check finds, the error names the flag, the upstream as written and the address it reaches.
+    @Test func anUpstreamTheCheckSeesReachingItsListenerIsRefusedNamingTheAddress() throws {
+        let check = SelfConnectionCheck { _, upstream, _ in upstream.host == "db.internal" ? "127.0.0.1:\(upstream.port)" : nil }
+        func failure(_ arguments: [String]) throws -> FlagError? {
+            var set = FlagSet(programName: "disco-sidecar", synopsis: "")
+            let flags = SidecarFlags(&set)
+            let parsed = try set.parse(arguments)
+            do throws(FlagError) {
+                try flags.checkListeners(try flags.configuration(parsed, loader: ProxyConfigurationTests.loader), parsed: parsed,
+                                         nodeListeners: Self.node, selfConnections: check)
+                return nil
+            } catch {
+                return error
+            }
+        }
+        let tcp = try failure(["-upstream", "http://127.0.0.1:9984", "-tcp-proxy", ":27017=db.internal:27017"])
+        #expect(tcp?.flag == "tcp-proxy", "\(String(describing: tcp))")
+        #expect(tcp?.message.contains("-tcp-proxy :27017=db.internal:27017 would connect to itself: its upstream (db.internal:27017 is "
+            + "127.0.0.1:27017) is an address the listener :27017 (every interface, IPv6 and IPv4) accepts") == true, "\(String(describing: tcp))")
+        let config = try failure(["-upstream", "http://127.0.0.1:9984", "-proxy-config", #"{"tcp_proxy": [{"listen": ":27017", "upstream": "db.internal:27017"}]}"#])
+        #expect(config?.flag == "proxy-config", "\(String(describing: config))")
+        #expect(config?.message.contains("-proxy-config tcp_proxy[0] :27017=db.internal:27017 would connect to itself") == true,
+                "\(String(describing: config))")
+        let http = try failure(["-proxy-addr", ":8080", "-upstream", "http://db.internal:8080"])
+        #expect(http?.flag == "upstream", "\(String(describing: http))")
+        #expect(http?.message.contains("-upstream db.internal:8080 is an address -proxy-addr :8080 listens on itself (db.internal:8080 is "
+            + "127.0.0.1:8080)") == true, "\(String(describing: http))")
+        #expect(try failure(["-proxy-addr", ":8080", "-upstream", "http://api.internal:8080", "-tcp-proxy", ":27017=other.internal:27017"]) == nil)
     }
 }

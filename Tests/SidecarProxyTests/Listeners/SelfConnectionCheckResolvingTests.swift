@@ -2,6 +2,7 @@ import DiscoCore
 import DiscoNet
 import Sidecar
 import SidecarProxy
+import Synchronization
 import Testing
 
 /// The start's check that no upstream is one of the proxy's own listeners compared the
@@ -63,6 +64,21 @@ struct SelfConnectionCheckResolvingTests {
     @Test func theHTTPProxyListensOnEveryAddressOfItsHost() throws {
         #expect(try reach("dual.internal:8080", "[::1]:8080", bindsEveryAddress: true) == "[::1]:8080")
         #expect(try reach("dual.internal:8080", "[::1]:8080", bindsEveryAddress: false) == nil)
+    }
+
+    /// Every listener is compared with every upstream; a name that takes the resolver's whole
+    /// timeout must not cost it once per pair.
+    @Test func eachHostIsResolvedOnce() {
+        final class Asked: Sendable { let hosts = Mutex<[String]>([]) }
+        let asked = Asked()
+        let check = SelfConnectionCheck.resolving(resolve: { host, port in
+            asked.hosts.withLock { $0.append(host) }
+            return host == "slow.internal" ? nil : SocketAddress(numericHost: "127.0.0.1", port: port).map { [$0] }
+        }, interfaces: [])
+        for listen in ["127.0.0.1", "127.0.0.2", "127.0.0.1"] {
+            _ = check.reach(PeerAddress(host: listen, port: 80), PeerAddress(host: "slow.internal", port: 80), false)
+        }
+        #expect(asked.hosts.withLock { $0 }.sorted() == ["127.0.0.1", "127.0.0.2", "slow.internal"])
     }
 
     /// The check `disco-sidecar` runs: the system's resolver and this machine's interfaces.

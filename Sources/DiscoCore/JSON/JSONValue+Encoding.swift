@@ -44,6 +44,47 @@ extension JSONValue {
         }
     }
 
+    /// The same value as ``encodedBytes()``, indented for people: one member or element a line,
+    /// `indent` spaces a level, `": "` after a member's name; an empty array or object stays
+    /// `[]` or `{}` (what rqlite's `?pretty` answers).
+    public func prettyEncodedBytes(indent: Int = 4) -> [UInt8] {
+        var output: [UInt8] = []
+        output.reserveCapacity(256)
+        encodePretty(into: &output, indent: max(0, indent), depth: 0)
+        return output
+    }
+
+    private func encodePretty(into output: inout [UInt8], indent: Int, depth: Int) {
+        func newline(at level: Int) {
+            output.append(0x0A)
+            output.append(contentsOf: repeatElement(UInt8(ascii: " "), count: indent * level))
+        }
+        switch self {
+        case .array(let elements) where !elements.isEmpty:
+            output.append(UInt8(ascii: "["))
+            for (position, element) in elements.enumerated() {
+                if position > 0 { output.append(UInt8(ascii: ",")) }
+                newline(at: depth + 1)
+                element.encodePretty(into: &output, indent: indent, depth: depth + 1)
+            }
+            newline(at: depth)
+            output.append(UInt8(ascii: "]"))
+        case .object(let object) where !object.members.isEmpty:
+            output.append(UInt8(ascii: "{"))
+            for (position, member) in object.members.enumerated() {
+                if position > 0 { output.append(UInt8(ascii: ",")) }
+                newline(at: depth + 1)
+                JSONValue.encodeString(member.key, into: &output)
+                output.append(contentsOf: ": ".utf8)
+                member.value.encodePretty(into: &output, indent: indent, depth: depth + 1)
+            }
+            newline(at: depth)
+            output.append(UInt8(ascii: "}"))
+        default:
+            encode(into: &output)
+        }
+    }
+
     /// Appends `text` as a JSON string literal: quotes, backslashes and control characters are
     /// escaped (short forms where JSON has them, else `\u00XX`); everything else is raw UTF-8.
     public static func encodeString(_ text: String, into output: inout [UInt8]) {

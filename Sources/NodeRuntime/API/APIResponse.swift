@@ -5,10 +5,11 @@ import DiscoNet
 
 /// JSON responses of the node's API. Errors are `{"error":"…"}` with the right status code.
 enum APIResponse {
-    static func json(_ value: JSONValue, status: Int = 200, headers: HTTPHeaders = HTTPHeaders()) -> HTTPResponse {
+    /// `value` as the body; `pretty` indents it for people (rqlite's `?pretty`).
+    static func json(_ value: JSONValue, status: Int = 200, headers: HTTPHeaders = HTTPHeaders(), pretty: Bool = false) -> HTTPResponse {
         var headers = headers
         headers.add(name: "Content-Type", value: "application/json")
-        return HTTPResponse(status: status, headers: headers, bytes: value.encodedBytes() + [0x0A])
+        return HTTPResponse(status: status, headers: headers, bytes: (pretty ? value.prettyEncodedBytes() : value.encodedBytes()) + [0x0A])
     }
 
     static func error(_ status: Int, _ message: String, extra: [JSONObject.Member] = []) -> HTTPResponse {

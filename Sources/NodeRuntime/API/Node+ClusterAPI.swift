@@ -34,7 +34,13 @@ extension Node {
     var isClustered: Bool { !consensus.status.members.isEmpty }
 
     /// `POST /join`: the leader adds the node (idempotently); followers redirect to the leader.
+    /// The joining node is described in the body; a query is a 400 naming it (no version of
+    /// Disco's joiner, nor rqlite's HTTP one, sends a query, and the redirect keeps none).
     func join(_ request: HTTPRequest) async -> HTTPResponse {
+        if let error = queryRefusal(request.query, of: "POST /join",
+                                    usage: #"the body describes the joining node: {"id","addr","api_addr","voter","cluster"}"#) {
+            return error.response
+        }
         let joining: JoinRequest
         do {
             joining = try BootstrapWire.decodeJoinRequest(request.body)

@@ -27,14 +27,14 @@ extension Node {
             },
             // A follower's read barrier, asked of the leader with the -join-as user.
             Route(["GET"], readIndexPath, requirement: .permission(.join)) { node, _ in await node.getReadIndex() },
-            Route(["GET"], "/status", requirement: .permission(.status)) { node, _ in await node.status() },
+            Route(["GET"], "/status", requirement: .permission(.status)) { node, request in await node.status(request) },
             Route(["GET"], "/nodes", requirement: .permission(.status)) { node, request in await node.nodes(request) },
-            Route(["GET"], "/leader", requirement: .permission(.status)) { node, _ in node.leader() },
+            Route(["GET"], "/leader", requirement: .permission(.status)) { node, request in node.leader(request) },
             // Moving leadership changes the cluster: the permission that removes members. Membership
             // and leadership changes run to their end when their client leaves.
             Route(["POST"], "/leader/transfer", requirement: .permission(.remove), runsToCompletion: true) { node, request in await node.transferLeadership(request) },
             Route(["GET"], "/readyz", requirement: .permission(.ready)) { node, request in await node.readyz(request) },
-            Route(["GET"], "/metrics", requirement: .permission(.metrics)) { node, _ in await node.prometheusMetrics() },
+            Route(["GET"], "/metrics", requirement: .permission(.metrics)) { node, request in await node.prometheusMetrics(request) },
         ] + formation
     }()
 

@@ -62,7 +62,26 @@ extension Node {
         }
     }
 
-    func status() async -> HTTPResponse {
+    /// The parameters `GET /status` takes: rqlite's `pretty` and `key=` (``StatusQuery``).
+    static let statusParameters = ["pretty", "key"]
+
+    /// `GET /status`: this node's view of itself and the cluster. A parameter it does not take,
+    /// one given twice, a malformed value or a `key=` naming nothing is a 400 naming it and
+    /// what would be right.
+    func status(_ request: HTTPRequest) async -> HTTPResponse {
+        let endpoint = "GET /status"
+        let query: StatusQuery
+        switch APIQuery.parse(request.query, of: endpoint, taking: Self.statusParameters).flatMap({ StatusQuery.read($0, of: endpoint) }) {
+        case .success(let parsed): query = parsed
+        case .failure(let error): return error.response
+        }
+        switch query.selecting(from: await statusBody(), of: endpoint) {
+        case .success(let selected): return query.response(selected)
+        case .failure(let error): return error.response
+        }
+    }
+
+    private func statusBody() async -> JSONValue {
         let raft = consensus.status
         let rows = await memberRows()
         let (formation, detail, targets, lookupError, keeper) = runtime.withLock {
@@ -119,14 +138,14 @@ extension Node {
             "removed": .bool(removal != nil), "removal": removal?.json ?? .null, "tls": tls.statusJSON,
             "roles": await roleStatus(),
         ]
-        return APIResponse.json(body)
+        return body
     }
 
     /// The parameters `GET /nodes` takes: `role=` (ours) and rqlite's `nonvoters`, `ver=`,
     /// `timeout=` and `retries=`, which are checked but change nothing: every member is listed
     /// (voters and learners, with `voter`), in one shape, from what this node knows without
-    /// contacting the others.
-    static let nodesParameters = ["role", "nonvoters", "ver", "timeout", "retries"]
+    /// contacting the others; and rqlite's `pretty` (``StatusQuery``).
+    static let nodesParameters = ["role", "nonvoters", "ver", "timeout", "retries", "pretty"]
 
     /// `GET /nodes`, or `GET /nodes?role=dns` for the members with that role. A parameter it does
     /// not take, one given twice or a malformed value is a 400 naming it and what would be right.
@@ -135,6 +154,11 @@ extension Node {
         let query: [String: String]
         switch APIQuery.parse(request.query, of: endpoint, taking: Self.nodesParameters) {
         case .success(let parsed): query = parsed
+        case .failure(let error): return error.response
+        }
+        let output: StatusQuery
+        switch StatusQuery.read(query, of: endpoint) {
+        case .success(let parsed): output = parsed
         case .failure(let error): return error.response
         }
         if case .failure(let error) = query.querySwitch("nonvoters", of: endpoint) { return error.response }
@@ -151,7 +175,7 @@ extension Node {
             if let problem = RoleNames.problem(with: role) { return APIResponse.error(400, "role=\(role.debugDescription): \(problem)") }
             rows = rows.filter { $0.roles.contains(role) }
         }
-        return APIResponse.json(.array(rows.map { row in
+        return output.response(.array(rows.map { row in
             var object = row.json.objectValue ?? JSONObject()
             object.append(key: "leader", value: .bool(row.isLeader))
             object.append(key: "reachable", value: .bool(row.swim?.isLive ?? false))
@@ -159,9 +183,17 @@ extension Node {
         }))
     }
 
-    func leader() -> HTTPResponse {
+    /// `GET /leader`: the leader's `{"id","api_addr","addr"}`, 503 without one. It takes rqlite's
+    /// `pretty`; another parameter, one given twice or a malformed value is a 400 naming it.
+    func leader(_ request: HTTPRequest) -> HTTPResponse {
+        let endpoint = "GET /leader"
+        let query: StatusQuery
+        switch APIQuery.parse(request.query, of: endpoint, taking: ["pretty"]).flatMap({ StatusQuery.read($0, of: endpoint) }) {
+        case .success(let parsed): query = parsed
+        case .failure(let error): return error.response
+        }
         guard let leader = leaderInfo else { return APIResponse.error(503, "no leader is known yet") }
-        return APIResponse.json(leader.json)
+        return query.response(leader.json)
     }
 
     /// On the leader: every learner with its progress, how long it has been behind and silent.

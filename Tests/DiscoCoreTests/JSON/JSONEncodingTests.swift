@@ -24,6 +24,25 @@ import Testing
         #expect(try JSONValue.parse(encoded).encoded() == encoded)
     }
 
+    @Test func prettyEncodingIndentsTheSameValue() throws {
+        let value: JSONValue = ["id": "n1", "addrs": ["a:1", "b:2"], "empty": [], "none": .object(JSONObject()), "x": nil]
+        let text = String(decoding: value.prettyEncodedBytes(), as: UTF8.self)
+        #expect(text == """
+            {
+                "id": "n1",
+                "addrs": [
+                    "a:1",
+                    "b:2"
+                ],
+                "empty": [],
+                "none": {},
+                "x": null
+            }
+            """)
+        #expect(try JSONValue.parse(value.prettyEncodedBytes()) == value)
+        #expect(JSONValue.string("s").prettyEncodedBytes() == JSONValue.string("s").encodedBytes())
+    }
+
     @Test func objectEditingKeepsOrder() {
         var object = JSONObject()
         object["b"] = 1

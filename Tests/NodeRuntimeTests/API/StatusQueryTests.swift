@@ -18,12 +18,16 @@ import Testing
         }
 
         let accepted = ["/nodes?nonvoters", "/nodes?ver=2", "/nodes?nonvoters&ver=2&timeout=5s&retries=2", "/nodes?role=dns&ver=1",
-                        "/nodes?nonvoters=false", "/readyz?noleader", "/readyz?noleader=true", "/readyz?sync", "/readyz?sync&timeout=2s",
+                        "/nodes?nonvoters=false", "/nodes?pretty", "/nodes?role=dns&pretty=true",
+                        "/readyz?noleader", "/readyz?noleader=true", "/readyz?sync", "/readyz?sync&timeout=2s",
                         "/readyz?noleader&timeout=500ms", "/readyz?sync=1"]
         for path in accepted {
             let answer = try await client.send(HTTPClientRequest(url: setup.apiURL + path))
             #expect(answer.status == 200, "\(path): \(answer.bodyText)")
         }
+        // rqlite's pretty indents the same answer.
+        let pretty = try await client.send(HTTPClientRequest(url: setup.apiURL + "/nodes?pretty"))
+        #expect(pretty.bodyText.hasPrefix("[\n    {\n        \"id\": \"sq1\","), "\(pretty.bodyText)")
         // A liveness answer does not require a leader but names the one it knows; `noleader=false` asks for readiness.
         let liveness = try await client.send(HTTPClientRequest(url: setup.apiURL + "/readyz?noleader"))
         #expect(try JSONValue.parse(liveness.body)["leader"]?.stringValue == "sq1", "\(liveness.bodyText)")
@@ -38,6 +42,9 @@ import Testing
             ("/nodes?retries=many", #"GET /nodes: retries="many" is not a valid value; use a whole number from 0 to 100"#),
             ("/nodes?nonvoters=maybe", #"GET /nodes: nonvoters="maybe" is not a valid value; use nonvoters alone (or nonvoters=true"#),
             ("/nodes?role=dns&role=host", "GET /nodes: role= is given twice; give it once"),
+            ("/nodes?pretty=indent", #"GET /nodes: pretty="indent" is not a valid value; use pretty alone"#),
+            // key= is /status's alone.
+            ("/nodes?key=id", #"GET /nodes has no parameter "key""#),
             ("/readyz?noleadr", #"GET /readyz has no parameter "noleadr"; it takes noleader=, sync=, timeout="#),
             ("/readyz?noleader=yes", #"GET /readyz: noleader="yes" is not a valid value; use noleader alone"#),
             ("/readyz?sync&timeout=soon", #"GET /readyz: timeout="soon" is not a valid value"#),

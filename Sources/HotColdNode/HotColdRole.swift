@@ -115,7 +115,10 @@ public final class HotColdRole: Role {
 
     public var routes: [APIRoute] {
         [
-            APIRoute(["GET"], "/hot", permission: .status) { [self] _ in
+            APIRoute(["GET"], "/hot", permission: .status) { [self] request in
+                if let error = APIQuery.refusal(request.query, of: "GET /hot", usage: "it answers this replica's hot/cold state") {
+                    return error.response
+                }
                 guard let shell else { return Self.notRunning }
                 return HotColdAPI.hot(shell.gate.status()).httpResponse
             },

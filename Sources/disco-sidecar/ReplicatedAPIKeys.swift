@@ -88,6 +88,10 @@ final class ReplicatedAPIKeys: APIKeyStore {
     /// refused by that sidecar, and one revoked there still accepted.
     var routes: [APIRoute] {
         [APIRoute(["POST", "GET"], "/keys", permission: .keysAdmin) { request in
+            if let error = APIQuery.refusal(request.query, of: "\(request.method) /keys",
+                                            usage: #"POST takes {"app_id"} in the body; GET lists every key"#) {
+                return error.response
+            }
             if let refusal = self.fileRefusal(request) { return refusal }
             return await request.method == "POST" ? self.add(request) : self.list()
         },

@@ -41,6 +41,10 @@ extension HotColdRoleTests {
                 #expect(error.contains(item.words), "\(item.query): \(answer.bodyText)")
                 #expect(item.words.contains("twice") || error.contains("it takes to="), "\(item.query): \(answer.bodyText)")
             }
+            // GET /hot takes no query (it was ignored).
+            let hot = try await client.send(HTTPClientRequest(url: only.url + "/hot?group=default"))
+            #expect(hot.status == 400 && hot.bodyText.contains(#"GET /hot takes no query (got \"group\")"#), "\(hot.bodyText)")
+            #expect(try await client.send(HTTPClientRequest(url: only.url + "/hot")).status == 200)
             // Nothing was proposed: no move target, the same token.
             let record = try #require(only.node.keyValue(KVKey("hot-cold", "lease/default")))
             let state = try LeaseRecord.decodeState(record.value)

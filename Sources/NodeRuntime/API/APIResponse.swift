@@ -74,6 +74,13 @@ public enum APIQuery {
         }
         return .success(result)
     }
+
+    /// The query of an endpoint that takes none (its input is in the body or the path): nil
+    /// without one (a bare `?` included), else a 400 naming its first parameter, followed by
+    /// `usage`, what the endpoint takes.
+    public static func refusal(_ query: String?, of endpoint: String, usage: String) -> QueryError? {
+        queryRefusal(query, of: endpoint, usage: usage)
+    }
 }
 
 

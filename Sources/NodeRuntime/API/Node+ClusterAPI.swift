@@ -213,8 +213,17 @@ extension Node {
 
     /// `/notify` and `/bootstrap/*`. A node in a cluster answers every notify with "clustered"
     /// (and learns the sender's addresses), whatever its expect value, so restarted nodes find
-    /// each other; a forming node hands the request to its bootstrap engine.
+    /// each other; a forming node hands the request to its bootstrap engine. `/bootstrap/status`
+    /// takes `proposer=` and `sequence=`, the others no query (no version of the formation client
+    /// sends another): anything else is a 400 naming it.
     func formationRequest(_ request: HTTPRequest, path: String) async -> HTTPResponse {
+        if path == "/bootstrap/status" {
+            if case .failure(let error) = APIQuery.parse(request.query, of: "GET \(path)", taking: ["proposer", "sequence"]) {
+                return error.response
+            }
+        } else if let error = queryRefusal(request.query, of: "POST \(path)", usage: "the body carries the formation message") {
+            return error.response
+        }
         var notifying: NotifyRequest?
         if path == "/notify" {
             let notify: NotifyRequest

@@ -26,7 +26,7 @@ extension Node {
                 await node.postKeyValueTransaction(request)
             },
             // A follower's read barrier, asked of the leader with the -join-as user.
-            Route(["GET"], readIndexPath, requirement: .permission(.join)) { node, _ in await node.getReadIndex() },
+            Route(["GET"], readIndexPath, requirement: .permission(.join)) { node, request in await node.getReadIndex(request) },
             Route(["GET"], "/status", requirement: .permission(.status)) { node, request in await node.status(request) },
             Route(["GET"], "/nodes", requirement: .permission(.status)) { node, request in await node.nodes(request) },
             Route(["GET"], "/leader", requirement: .permission(.status)) { node, request in node.leader(request) },

@@ -126,8 +126,12 @@ extension Node {
         return index
     }
 
-    /// `GET /kv/read-index` on the leader: `{"index": N}` once a quorum confirmed it leads.
-    func getReadIndex() async -> HTTPResponse {
+    /// `GET /kv/read-index` on the leader: `{"index": N}` once a quorum confirmed it leads. It
+    /// takes no query (a follower sends none): one is a 400 naming it.
+    func getReadIndex(_ request: HTTPRequest) async -> HTTPResponse {
+        if let error = queryRefusal(request.query, of: "GET \(Self.readIndexPath)", usage: "it answers the leader's read index") {
+            return error.response
+        }
         guard consensus.status.isLeader else {
             return APIResponse.error(503, "node \(id) is not the leader; ask the leader for \(Self.readIndexPath)")
         }

@@ -113,6 +113,37 @@ import Testing
         await client.shutdown()
     }
 
+    /// The routes between nodes take what their clients send and nothing else: `/bootstrap/status`
+    /// `proposer=` and `sequence=`, the others no query. An unknown parameter was ignored.
+    @Test func nodeToNodeRoutesTakeWhatTheirClientsSend() async throws {
+        let (setup, running) = try await Self.startLeader("rq5", prefix: "disco-internal-params")
+        defer { setup.removeDirectory() }
+        let client = HTTPClient()
+        func send(_ method: String, _ path: String) async throws -> HTTPClientResponse {
+            try await client.send(HTTPClientRequest(method: method, url: setup.apiURL + path, body: method == "POST" ? Array("{}".utf8) : []))
+        }
+        let index = try await send("GET", "/kv/read-index")
+        #expect(index.status == 200 && index.bodyText.contains(#""index":"#), "\(index.bodyText)")
+        let status = try await send("GET", "/bootstrap/status?" + BootstrapWire.statusQuery(ProposalID(proposer: "rq5", sequence: 1)))
+        #expect(status.status == 200, "\(status.bodyText)")
+        let refused: [(String, String, String)] = [
+            ("GET", "/kv/read-index?wait=1s", #"GET /kv/read-index takes no query (got "wait")"#),
+            ("POST", "/kv/txn?namespace=dns", #"POST /kv/txn takes no query (got "namespace")"#),
+            ("POST", "/notify?expect=3", #"POST /notify takes no query (got "expect")"#),
+            ("POST", "/bootstrap/propose?x", #"POST /bootstrap/propose takes no query (got "x")"#),
+            ("POST", "/bootstrap/abandon?x", #"POST /bootstrap/abandon takes no query (got "x")"#),
+            ("GET", "/bootstrap/status?proposer=rq5&sequence=1&cluster=disco",
+             #"GET /bootstrap/status has no parameter "cluster"; it takes proposer=, sequence="#),
+        ]
+        for (method, path, message) in refused {
+            let answer = try await send(method, path)
+            #expect(answer.status == 400, "\(method) \(path): \(answer.bodyText)")
+            #expect(Self.error(of: answer).contains(message), "\(method) \(path): \(answer.bodyText)")
+        }
+        #expect(await running.stop() == nil)
+        await client.shutdown()
+    }
+
     @Test func joinTakesNoQuery() async throws {
         let (setup, running) = try await Self.startLeader("rq4", prefix: "disco-join-params")
         defer { setup.removeDirectory() }

@@ -3,6 +3,7 @@
 #elseif canImport(Musl)
 @preconcurrency import Musl
 #endif
+import CDiscoEpoll
 
 // MARK: - This machine's addresses
 

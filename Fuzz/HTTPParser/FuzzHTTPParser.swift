@@ -11,7 +11,10 @@
 //   - the parser never crashes and never consumes more bytes than it was given
 //     (HTTPRequestParser.parseAll traps otherwise);
 //   - the outcome (requests, bodies, trailers, error) is identical whether the stream arrives
-//     whole, at the chosen split points, or one byte at a time.
+//     whole, at the chosen split points, or one byte at a time;
+//   - every head's target is in origin form (starts with `/`) unless it is `*` (OPTIONS) or a
+//     CONNECT's; a head read from an absolute-form target has exactly one `Host`, whose value
+//     is a bare `host[:port]` (no byte that could end a field, start a path, or carry userinfo).
 // For responses (to GET, HEAD, an upgrade and CONNECT; ResponseCheck):
 //   - the same: no crash, never more consumed than given, the same events, error and end whole,
 //     split or byte by byte;
@@ -47,9 +50,29 @@ public func fuzzHTTPParser(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         precondition(whole == bytewise, "outcome differs when fed byte by byte")
     }
     precondition(whole.consumed <= input.count, "consumed more than the input")
+    for request in whole.requests { checkTarget(request.head) }
 
     ResponseCheck.check(input, splits: splits, limits: limits)
     return 0
+}
+
+/// The target invariants above, for one parsed head.
+private func checkTarget(_ head: HTTPRequestHead) {
+    switch head.targetForm {
+    case .origin:
+        precondition(head.target.utf8.first == UInt8(ascii: "/"), "origin-form target \(head.target.debugDescription)")
+    case .asterisk:
+        precondition(head.target == "*" && head.method == "OPTIONS", "asterisk-form \(head.method) \(head.target.debugDescription)")
+    case .authority:
+        precondition(head.method == "CONNECT", "authority-form for \(head.method)")
+    case .absolute:
+        precondition(head.target.utf8.first == UInt8(ascii: "/"), "absolute-form read as \(head.target.debugDescription)")
+        let hosts = head.headers.values(for: "Host")
+        precondition(hosts.count == 1, "absolute-form with \(hosts.count) Host fields")
+        let forbidden = Set("/?#@ \t\r\n\"\\".utf8)
+        precondition(!hosts[0].isEmpty && !hosts[0].utf8.contains(where: { forbidden.contains($0) || $0 < 0x21 || $0 > 0x7E }),
+                     "absolute-form authority \(hosts[0].debugDescription)")
+    }
 }
 
 /// The input with its first section (through the first empty line) written `copies` times.

@@ -5,7 +5,7 @@
 // buffer held.
 // Invariant checked (SimpleHeadCheck): the recogniser never crashes, and whenever it takes a
 // head, the general parser accepts the same bytes as one complete head without a body, of the
-// same length, method, target and version, with the same fields in order and the same
+// same length, method, target (in origin form) and version, with the same fields in order and the same
 // `Connection: close`.
 
 @_cdecl("LLVMFuzzerTestOneInput")

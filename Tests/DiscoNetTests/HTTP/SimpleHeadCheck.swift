@@ -14,7 +14,7 @@ enum SimpleHeadCheck {
     }
 
     /// Recognises `input`; when it is recognised, the general parser must accept the same bytes
-    /// as one complete head with no body, of the same length, method, target and version, with
+    /// as one complete head with no body, of the same length, method, target (in origin form) and version, with
     /// the same fields in order and the same `Connection: close`.
     static func check(_ input: [UInt8], limits: HTTPParserLimits) -> Outcome {
         var spans: [HTTPFieldSpan] = []
@@ -35,7 +35,8 @@ enum SimpleHeadCheck {
         }
         guard consumed == head.length else { return problem("length \(head.length), the parser consumed \(consumed)") }
         func text(_ range: Range<Int>) -> String { String(decoding: input[range], as: UTF8.self) }
-        guard parsed.method == text(head.method), parsed.target == text(head.target), parsed.version == .http1_1 else {
+        guard parsed.method == text(head.method), parsed.target == text(head.target), parsed.targetForm == .origin,
+              parsed.version == .http1_1 else {
             return problem("request line differs: \(parsed.method) \(parsed.target) \(parsed.version)")
         }
         let recognisedFields = spans.map { "\(text($0.name)): \(text($0.value))" }

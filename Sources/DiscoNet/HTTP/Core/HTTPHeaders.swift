@@ -59,6 +59,21 @@ public struct HTTPHeaders: Sendable, Hashable, Sequence, ExpressibleByDictionary
         add(name: name, value: value)
     }
 
+    /// Gives the first field named `name` the value `value`, in its place, and removes the
+    /// others; appends one when there is none.
+    mutating func replaceFirst(name: String, value: String) {
+        guard let first = fields.firstIndex(where: { Self.namesEqual($0.name, name) }) else {
+            add(name: name, value: value)
+            return
+        }
+        fields[first].value = value
+        var index = fields.count - 1
+        while index > first {
+            if Self.namesEqual(fields[index].name, name) { fields.remove(at: index) }
+            index -= 1
+        }
+    }
+
     /// Removes every field named `name`.
     public mutating func remove(_ name: String) {
         fields.removeAll { Self.namesEqual($0.name, name) }

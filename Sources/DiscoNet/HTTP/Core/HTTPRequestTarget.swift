@@ -3,7 +3,8 @@
 /// A request with an origin-form target (`/path?query`): its path and query, read the same way
 /// for whole and streaming requests.
 public protocol HTTPRequestTarget {
-    /// The request target as received (`/path?query`).
+    /// The request target in origin form (`/path?query`; the parser gives an absolute-form
+    /// target, `http://host/path?query`, as its path and query).
     var target: String { get }
 }
 

@@ -8,7 +8,9 @@
 public struct HTTPStreamingRequest: HTTPRequestTarget, Sendable {
     /// The method token, e.g. `GET`.
     public var method: String
-    /// The request target exactly as sent (`/path?query`, or `host:port` for CONNECT).
+    /// The request target in origin form (`/path?query`): as sent, or the path and query of an
+    /// absolute-form target, whose authority is then the `Host` field (``HTTPRequestTargetForm``);
+    /// `host:port` for CONNECT, `*` for a server-wide OPTIONS.
     public var target: String
     public var version: HTTPVersion
     /// Header fields in the order received; lookups ignore case.

@@ -20,8 +20,12 @@ public struct HTTPVersion: Sendable, Hashable, CustomStringConvertible {
 public struct HTTPRequestHead: Sendable, Hashable {
     /// The method token exactly as sent (methods are case-sensitive).
     public var method: String
-    /// The request target as sent: `/path?query`, an absolute URL, or `*`.
+    /// The request target in origin form, `/path?query`: as sent, or, for an absolute-form
+    /// target (`http://host:port/path?query`, ``targetForm`` `.absolute`), its path and query
+    /// (`/` when it has no path); `*` for a server-wide `OPTIONS`, `host:port` for `CONNECT`.
     public var target: String
+    /// The form the target was sent in.
+    public var targetForm: HTTPRequestTargetForm
     public var version: HTTPVersion
     public var headers: HTTPHeaders
     /// The declared body length, if the body is sized.
@@ -42,7 +46,8 @@ extension HTTPRequestHead {
         limits: HTTPParserLimits
     ) throws(HTTPParseError) -> HTTPRequestHead {
         guard let requestLine = lines.first else { throw .bad("missing request line") }
-        let (method, target, version) = try parseRequestLine(buffer, requestLine)
+        let (method, received, version) = try parseRequestLine(buffer, requestLine)
+        let (target, form, absolute) = try classify(received, method: method)
         var headers = HTTPHeaders()
         for line in lines.dropFirst() {
             headers.add(field: try HTTPSyntax.parseField(buffer, line))
@@ -51,6 +56,11 @@ extension HTTPRequestHead {
             let hosts = headers.count(of: "Host")
             if hosts == 0 { throw .bad("missing Host header; HTTP/1.1 requests must carry exactly one") }
             if hosts > 1 { throw .bad("multiple Host headers; exactly one is allowed") }
+        }
+        if let absolute {
+            // The target's authority is the request's host: the received `Host` is ignored
+            // (RFC 9112 §3.2.2), and replaced in place so every reader of the head sees one.
+            headers.replaceFirst(name: "Host", value: absolute.authority)
         }
         let contentLength = try HTTPSyntax.contentLength(headers)
         var chunked = false
@@ -64,8 +74,23 @@ extension HTTPRequestHead {
         if let contentLength, contentLength > limits.maxBodyBytes {
             throw HTTPParseError(status: 413, reason: "Content-Length \(contentLength) exceeds the limit of \(limits.maxBodyBytes) bytes")
         }
-        return HTTPRequestHead(method: method, target: target, version: version, headers: headers,
+        return HTTPRequestHead(method: method, target: target, targetForm: form, version: version, headers: headers,
                                contentLength: contentLength, isChunked: chunked)
+    }
+
+    /// The target's form and the target the head carries: origin form as it came, `*` for
+    /// `OPTIONS`, anything for `CONNECT` (its handler decides), an `http`/`https` absolute-form
+    /// target as its path and query (with its authority, checked). Anything else is refused.
+    private static func classify(
+        _ target: String, method: String
+    ) throws(HTTPParseError) -> (String, HTTPRequestTargetForm, HTTPAbsoluteTarget?) {
+        if target.utf8.first == UInt8(ascii: "/") { return (target, .origin, nil) }
+        if method == "CONNECT" { return (target, .authority, nil) }
+        if target == "*" && method == "OPTIONS" { return (target, .asterisk, nil) }
+        guard let absolute = try HTTPAbsoluteTarget.parse(target) else {
+            throw .bad("invalid request target '\(target.prefix(100))'; expected a path starting with '/' or an absolute http:// URL")
+        }
+        return (absolute.originForm, .absolute, absolute)
     }
 
     /// `method SP request-target SP HTTP-version`, single spaces, no stray bytes.
@@ -95,10 +120,6 @@ extension HTTPRequestHead {
         let target = HTTPSyntax.string(buffer, targetStart..<index)
         index += 1
         let version = try parseVersion(buffer, index..<line.upperBound)
-        let first = target.utf8.first
-        let validForm = first == UInt8(ascii: "/") || target.hasPrefix("http://") || target.hasPrefix("https://")
-            || (target == "*" && method == "OPTIONS") || (method == "CONNECT")
-        guard validForm else { throw .bad("invalid request target '\(target)'; expected a path starting with '/'") }
         return (method, target, version)
     }
 

@@ -13,7 +13,7 @@ import Testing
 /// route matched it, or the upstream got a 400 for a target not starting with `/`); now the
 /// upstream gets the request in origin form with `Host`, `X-Forwarded-Host` and `Forwarded`'s
 /// `host=` taken from the target, on the inline lane and the general path alike, and a target
-/// that is not an http(s) URL with a valid `host[:port]` is a 400 that reaches no upstream.
+/// that is not an http(s) URL with a valid `host[:port]` is a JSON 400 that reaches no upstream.
 @Suite("Sidecar proxy: absolute-form request targets")
 struct AbsoluteFormTargetTests {
     /// An upstream that records each request head as it arrived (bytes, before any parser),
@@ -132,14 +132,16 @@ struct AbsoluteFormTargetTests {
         ("GET http://app\"example/x HTTP/1.1\r\nHost: h\r\n\r\n", "invalid character '\"' in the host"),
         ("GET http:///x HTTP/1.1\r\nHost: h\r\n\r\n", "needs a host"),
     ])
-    func aBadAbsoluteTargetIsA400ThatReachesNoUpstream(request: String, words: String) async throws {
+    func aBadAbsoluteTargetIsAJSON400ThatReachesNoUpstream(request: String, words: String) async throws {
         let upstream = try await RawHeadUpstream()
         try await withProxy(proxyConfiguration([("u", upstream.address)])) { proxy in
             let raw = try RawSocketClient(connectTo: try #require(proxy.localAddress), timeoutSeconds: 60)
             try raw.send(request)
             let response = try await raw.readResponse()
             #expect(response.status == 400, "\(response)")
-            #expect(response.bodyText.contains(words), "\(response.bodyText)")
+            #expect(response.header("Content-Type") == "application/json", "\(response)")
+            let error = (try? JSONValue.parse(response.body))?["error"]?.stringValue ?? ""
+            #expect(error.contains(words), "\(response.bodyText)")
         }
         #expect(upstream.heads.isEmpty, "\(upstream.heads)")
         await upstream.stop()

@@ -73,6 +73,8 @@ public final class SidecarProxyServer: Sendable {
             if let serverTLS { settings.transport = serverTLS }
             settings.limits.maxBodyBytes = 1 << 50
             settings.abandonsRequestsOfClosedClients = !configuration.ignoresClientAbort
+            // The edge's own refusals (a malformed request, a limit) are JSON like the proxy's others.
+            settings.errorFormat = .json
             let counter = OpenConnectionCounter()
             let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, apiKeys: configuration.apiKeys,
                                                 metrics: metrics, logger: logger, provenHop: { proxy.isProvenHop($0) })

@@ -7,15 +7,16 @@ import LeaseCore
 
 /// `disco-sim lease`: runs hot/cold lease simulator seeds.
 ///
-///     disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|kill-hot|kill-hot-leader|kill-leader|transfer-from-hot|zombie|failover]
+///     disco-sim lease [--seeds N] [--first-seed F] [--seed S] [--scenario chaos|kill-hot|kill-hot-leader|kill-leader|transfer-from-hot|zombie|hand-over|failover]
 ///                     [--replicas R] [--chaos-seconds C] [--verbose]
 ///                     [--lease-ttl D] [--lease-renew-deadline D] [--lease-renew D] [--lease-max-drift X]   (validated)
 ///                     [--other-lease-ttl D] [--other-lease-renew-deadline D] [--other-lease-renew D]
 ///                         (validated settings of r2, r4, …: replicas that disagree, as in a rolling change)
 ///                     [--unsafe-lease-renew-deadline D] [--clock-drift X]   (break the rules: violations expected)
 ///
-/// `--scenario failover` runs the three kill scenarios, the leadership transfer and the zombie (the
-/// hot's process replaced while the old one runs on, cut off) and prints their fail-over times. The last
+/// `--scenario failover` runs the three kill scenarios, the leadership transfer, the zombie (the
+/// hot's process replaced while the old one runs on, cut off) and the graceful hand-over (a stop or
+/// a move while a write is in flight) and prints their fail-over times. The last
 /// line is always `lease: N seeds, V violations`; the exit status is 1 when there were violations.
 enum LeaseSimCommand {
     struct Arguments {
@@ -81,11 +82,11 @@ enum LeaseSimCommand {
             case "--scenario", "-scenario":
                 let text = try value(flag)
                 if text == "failover" {
-                    parsed.scenarios = [.killHot, .killHotLeader, .killLeader, .transferFromHot, .zombie]
+                    parsed.scenarios = [.killHot, .killHotLeader, .killLeader, .transferFromHot, .zombie, .handOver]
                 } else if let scenario = LeaseScenario.allCases.first(where: { name(of: $0) == text }) {
                     parsed.scenarios = [scenario]
                 } else {
-                    throw UsageError(message: "--scenario expects chaos, kill-hot, kill-hot-leader, kill-leader, transfer-from-hot, zombie or failover, got \"\(text)\"")
+                    throw UsageError(message: "--scenario expects chaos, kill-hot, kill-hot-leader, kill-leader, transfer-from-hot, zombie, hand-over or failover, got \"\(text)\"")
                 }
             case "--replicas", "-replicas": parsed.replicas = Int(try number(flag, in: 2...9))
             case "--chaos-seconds", "-chaos-seconds": parsed.chaosSeconds = Int(try number(flag, in: 1...3600))
@@ -127,6 +128,7 @@ enum LeaseSimCommand {
         case .killLeader: "kill-leader"
         case .transferFromHot: "transfer-from-hot"
         case .zombie: "zombie"
+        case .handOver: "hand-over"
         }
     }
 
@@ -146,6 +148,8 @@ enum LeaseSimCommand {
             var suspensions = 0
             var grants: UInt64 = 0
             var rejected = 0
+            var drains = 0
+            var drainTimeouts = 0
             for offset in 0..<parsed.seeds {
                 let seed = parsed.firstSeed &+ offset
                 var options = LeaseSimulationOptions(seed: seed, scenario: scenario)
@@ -162,6 +166,8 @@ enum LeaseSimCommand {
                 if let failover = result.failover { failovers.append(Double(failover.nanoseconds) / 1e6) }
                 if result.hotSteppedDown { stepDowns += 1 }
                 suspensions += result.suspensions
+                drains += result.drains
+                drainTimeouts += result.drainTimeouts
                 if !result.violations.isEmpty {
                     violations += 1
                     let replay = (["--seed", "\(seed)", "--scenario", name(of: scenario)] + parsed.shaping).joined(separator: " ")
@@ -177,10 +183,17 @@ enum LeaseSimCommand {
             }
             print("\(name(of: scenario)): \(parsed.seeds) seeds, \(grants) grants, \(rejected) stale writes fenced off by the backend")
             if !failovers.isEmpty {
-                let start = scenario == .zombie ? "the hot cut off and replaced" : "kill"
+                let start = switch scenario {
+                case .zombie: "the hot cut off and replaced"
+                case .handOver: "stop or move"
+                default: "kill"
+                }
                 print("  fail-over (\(start) → first write with a newer token), ms: \(summary(failovers))")
             }
             print("  the hot suspended acting at its renew deadline \(suspensions) times")
+            if drains > 0 {
+                print("  a hand-over waited for writes in flight \(drains) times, \(drainTimeouts) of them until the drain timeout")
+            }
             if scenario == .killLeader || scenario == .transferFromHot {
                 print("  the hot replica became cold while the leader was replaced in \(stepDowns) of \(parsed.seeds) seeds")
             }

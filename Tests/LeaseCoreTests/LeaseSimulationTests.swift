@@ -69,6 +69,25 @@ import Testing
         #expect(results.allSatisfy { $0.violations.isEmpty }, "\(Self.report(results))")
     }
 
+    @Test func aGracefulHandOverWaitsForItsWritesInFlightBeforeAnyoneIsGranted() async {
+        let results = await Self.run(0..<40) { $0.scenario = .handOver }
+        #expect(results.allSatisfy { $0.violations.isEmpty }, "\(Self.report(results))")
+        #expect(results.allSatisfy { $0.failover != nil }, "every hand-over ends with a successor writing")
+        let drains = results.reduce(0) { $0 + $1.drains }
+        let timeouts = results.reduce(0) { $0 + $1.drainTimeouts }
+        #expect(drains >= 30, "the slow last write keeps most hand-overs waiting: \(drains) of 40")
+        #expect(timeouts > 0 && timeouts < drains, "some waits end at the drain timeout, others with the answers: \(timeouts) of \(drains)")
+    }
+
+    @Test func aHandOverThatIgnoresItsWritesInFlightIsCaught() async {
+        let results = await Self.run(0..<20) { options in
+            options.scenario = .handOver
+            options.ignoreWritesInFlight = true
+        }
+        let caught = results.filter { $0.violations.contains { $0.contains("in flight") && $0.contains("into its hand-over") } }
+        #expect(caught.count >= 5, "only \(caught.count) of 20 seeds caught a release that did not wait for the writes in flight")
+    }
+
     @Test func replicasWithDifferentSettingsAreNeverHotAtOnce() async throws {
         // A rolling change of -lease-ttl: r1, r3 run long settings, r2, r4 short ones. Each set is
         // valid; a short-ttl grantor must still wait out the long-ttl holder's renew deadline.

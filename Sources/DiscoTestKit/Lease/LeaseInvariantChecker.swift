@@ -13,6 +13,8 @@ import LeaseCore
 /// 4. The fenced backend never accepts a token lower than one it accepted before, and every
 ///    token is written by one replica only.
 /// 5. Every replica applies the same results as the log's first application.
+/// 6. No successor is granted the lease while the holder that hands it over (stop, move) still
+///    has a write with its token in flight, within the drain timeout of its wait.
 public struct LeaseInvariantChecker: Sendable {
     public private(set) var violations: [String] = []
     private var lastGrantedToken: UInt64 = 0
@@ -57,6 +59,15 @@ public struct LeaseInvariantChecker: Sendable {
             fail("\(stamp(now)): token \(token) was written by \(writer) and by \(node)")
         }
         writers[token] = node
+    }
+
+    /// Checks 6 for a grant of `token` to `node` while `holder`, handing over `previous`, has
+    /// waited `waited` (less than `drainTimeout`) with `writesInFlight` writes still on their way.
+    mutating func grantedDuringHandOver(token: UInt64, to node: NodeID, from holder: NodeID, previous: UInt64, writesInFlight: Int,
+                                        waited: Duration, drainTimeout: Duration, at now: Duration) {
+        guard writesInFlight > 0 else { return }
+        fail("\(stamp(now)): token \(token) granted to \(node) while \(holder) still has \(writesInFlight) writes with token "
+            + "\(previous) in flight, \(stamp(waited)) into its hand-over (drain timeout \(GoDuration.format(drainTimeout)))")
     }
 
     /// Checks 5 for one application of log entry `index` on `node`.

@@ -104,6 +104,11 @@ extension LeaseSimulation {
             restart(node)
         case .crashAfterStop(let node, let generation):
             guard replicas[node].up, replicas[node].generation == generation else { return }
+            guard replicas[node].holder.drainingToken == nil else {
+                // The process exits once its writes in flight answered and it released the lease.
+                queue.schedule(.endFault(end), at: now + .milliseconds(10))
+                return
+            }
             crash(node)
             queue.schedule(.endFault(.restart(node)), at: now + .milliseconds(Int64.random(in: 50...1000, using: &random)))
         case .health(let node, let number):
@@ -237,6 +242,10 @@ extension LeaseSimulation {
             }
         case .killHot, .killHotLeader, .zombie:
             if failover == nil { checker.fail("fail-over: no write with a newer token was accepted within 5s of killing the hot replica") }
+        case .handOver:
+            if failover == nil {
+                checker.fail("hand-over: no write with a newer token was accepted within the drain timeout and 3s of the hand-over")
+            }
         case .killLeader:
             break
         case .transferFromHot:
@@ -275,6 +284,10 @@ extension LeaseSimulation {
         }
         if options.scenario == .transferFromHot {
             transferAway(from: hot, token: token)
+            return
+        }
+        if options.scenario == .handOver {
+            handOverFromHot(hot, token: token)
             return
         }
         killTime = now

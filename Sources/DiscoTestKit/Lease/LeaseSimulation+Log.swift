@@ -65,11 +65,13 @@ extension LeaseSimulation {
 
     mutating func commitEntry(_ entry: PendingEntry, leader: Int) {
         let index = log.count + 1
+        let before = committedTable[Self.group]
         let result = entry.command.map { committedTable.apply($0, index: UInt64(index)) }
         log.append(CommittedEntry(command: entry.command, result: result))
         switch result {
         case .granted(_, let to, let token):
             checker.grantCommitted(token: token, at: now)
+            checkHandOver(before: before, grantedTo: to, token: token)
             trace.record("commit \(index): grant token \(token) to \(to)", at: now)
         case .released(_, let holder, let token): trace.record("commit \(index): \(holder) released token \(token)", at: now)
         case .moveRequested(_, let to): trace.record("commit \(index): move to \(to) requested", at: now)

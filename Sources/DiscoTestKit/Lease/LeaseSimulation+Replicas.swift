@@ -27,8 +27,7 @@ extension LeaseSimulation {
                 trace.record("\(replicas[node].id) resumes acting with token \(token)", at: now)
                 attemptWrite(node)
             case .awaitWritesInFlight(let token):
-                // The simulated writes are answered at once: nothing is in flight to wait for.
-                perform(node, replicas[node].holder.writesDrained(token: token, now: localNow(node)))
+                startDrain(node, token: token)
             case .arm(let deadline):
                 guard replicas[node].holderArm?.deadline != deadline else { continue }
                 let id = nextArm
@@ -116,15 +115,14 @@ extension LeaseSimulation {
         guard let token = replicas[node].holder.token(at: localNow(node)) else { return }
         if longWriteDelayRate > 0, Double.random(in: 0..<1, using: &random) < longWriteDelayRate {
             let ttl = settings.ttl.nanoseconds
-            queue.schedule(.backendWrite(token: token, from: node), at: now + .nanoseconds(Int64.random(in: ttl...(3 * ttl), using: &random)))
+            sendWrite(node, token: token, delays: [.nanoseconds(Int64.random(in: ttl...(3 * ttl), using: &random))])
             return
         }
-        for delay in network.deliveries(from: node, to: replicas.count, random: &random) {
-            queue.schedule(.backendWrite(token: token, from: node), at: now + delay)
-        }
+        sendWrite(node, token: token, delays: network.deliveries(from: node, to: replicas.count, random: &random))
     }
 
-    mutating func backendWrite(token: UInt64, from node: Int) {
+    mutating func backendWrite(token: UInt64, from node: Int, write: UInt64?) {
+        writeArrived(write)
         guard backend.write(token: token) else {
             trace.record("backend rejects token \(token) from \(replicas[node].id) (highest \(backend.highest))", at: now)
             return

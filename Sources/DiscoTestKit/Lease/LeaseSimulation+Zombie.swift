@@ -68,7 +68,7 @@ extension LeaseSimulation {
         case .write(let node, let generation):
             queue.schedule(.write(node, generation: generation), at: now + .milliseconds(Int64.random(in: 15...35, using: &random)))
             if let token = zombies[index].holder.token(at: local) {
-                queue.schedule(.backendWrite(token: token, from: node), at: now + delay())
+                queue.schedule(.backendWrite(token: token, from: node, write: nil), at: now + delay())
             }
         default:
             break

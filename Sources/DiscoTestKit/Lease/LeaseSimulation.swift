@@ -27,7 +27,9 @@ public struct LeaseSimulation {
         case heartbeat
         case gossip(Int, generation: Int)
         case write(Int, generation: Int)
-        case backendWrite(token: UInt64, from: Int)
+        case backendWrite(token: UInt64, from: Int, write: UInt64?)
+        case writeAnswered(Int, generation: Int, write: UInt64)
+        case drainTimeout(Int, generation: Int, token: UInt64)
         case becomeLeader(Int, term: Int)
         case fault
         case endFault(FaultEnd)
@@ -146,6 +148,13 @@ public struct LeaseSimulation {
     var watchedToken: UInt64 = 0
     var hotSteppedDown = false
 
+    // Writes in flight and hand-overs.
+    var writesInFlight: [UInt64: LeaseWriteInFlight] = [:]
+    var nextWrite: UInt64 = 1
+    var handOvers: [UInt64: LeaseHandOver] = [:]
+    var drains = 0
+    var drainTimeouts = 0
+
     public init(options: LeaseSimulationOptions) {
         self.options = options
         settings = options.settings
@@ -187,7 +196,8 @@ public struct LeaseSimulation {
             seed: options.seed, scenario: options.scenario, replicas: replicas.count, violations: checker.violations,
             trace: trace.lines, traceHash: trace.hash, events: events, grants: committedTable[Self.group].token,
             acceptedWrites: backend.accepted, rejectedWrites: backend.rejected, failover: failover,
-            hotSteppedDown: hotSteppedDown, suspensions: suspensions, virtualTime: now)
+            hotSteppedDown: hotSteppedDown, suspensions: suspensions, drains: drains, drainTimeouts: drainTimeouts,
+            virtualTime: now)
     }
 
     // MARK: Setup
@@ -225,7 +235,7 @@ public struct LeaseSimulation {
             queue.schedule(.heal, at: options.chaosDuration)
             queue.schedule(.livenessCheck, at: options.chaosDuration + options.livenessBound)
             queue.schedule(.finish, at: options.chaosDuration + options.livenessBound + options.stableDuration)
-        case .killHot, .killHotLeader, .killLeader, .transferFromHot, .zombie:
+        case .killHot, .killHotLeader, .killLeader, .transferFromHot, .zombie, .handOver:
             queue.schedule(.transferLeadership, at: .seconds(2))
             queue.schedule(.kill, at: .milliseconds(2500 + Int64.random(in: 0...1000, using: &random)))
         }
@@ -257,7 +267,7 @@ public struct LeaseSimulation {
     func target(of event: Event) -> Int? {
         switch event {
         case .holderTimer(let node, _), .grantorTimer(let node, _), .deliver(let node, _), .answer(let node, _, _, _, _),
-             .commit(let node, _), .gossip(let node, _), .write(let node, _):
+             .commit(let node, _), .gossip(let node, _), .write(let node, _), .writeAnswered(let node, _, _), .drainTimeout(let node, _, _):
             node
         default:
             nil
@@ -284,7 +294,9 @@ public struct LeaseSimulation {
         case .heartbeat: heartbeat()
         case .gossip(let node, let generation): gossip(node, generation: generation)
         case .write(let node, let generation): writeTimer(node, generation: generation)
-        case .backendWrite(let token, let node): backendWrite(token: token, from: node)
+        case .backendWrite(let token, let node, let write): backendWrite(token: token, from: node, write: write)
+        case .writeAnswered(let node, let generation, let write): writeAnswered(node, generation: generation, write: write)
+        case .drainTimeout(let node, let generation, let token): drainTimedOut(node, generation: generation, token: token)
         case .becomeLeader(let node, let term): becomeLeader(node, term: term)
         case .fault: injectFault()
         case .endFault(let end): endFault(end)

@@ -22,6 +22,11 @@ public enum LeaseScenario: String, Sendable, CaseIterable {
     /// its node ID starts 20–300 ms later, while the old one runs on for 2 s (a StatefulSet pod
     /// force-deleted while its node is partitioned).
     case zombie
+    /// A quiet cluster; the hot replica, one of its writes slow (up to twice the drain timeout
+    /// on its way), is stopped gracefully or asked to move the lease to another replica: it
+    /// waits for its writes in flight (at most ``LeaseSimulationOptions/drainTimeout``) before
+    /// it releases, and no successor may be granted the lease meanwhile.
+    case handOver
 }
 
 // MARK: - LeaseSimulationOptions
@@ -48,6 +53,12 @@ public struct LeaseSimulationOptions: Sendable {
     public var stableDuration: Duration = .seconds(2)
     /// Notable events kept for a report.
     public var traceLimit = 80
+    /// How long a holder handing the lease over waits at most for its writes in flight (the
+    /// shell's `-proxy-drain-timeout`).
+    public var drainTimeout: Duration = .seconds(1)
+    /// Whether hand-overs release at once, ignoring the writes in flight (as the shell did before
+    /// it waited): invariant 6 must then catch grants made while they are still on their way.
+    public var ignoreWritesInFlight = false
     /// Whether invariant 2 (a hot replica's token is the committed one) is checked. Off, a run
     /// with unsafe settings goes on until two replicas believe they are hot at the same instant.
     public var checkHolderAgreesWithLog = true
@@ -76,13 +87,17 @@ public struct LeaseSimulationResult: Sendable {
     /// Writes the fenced backend accepted and rejected (rejected: a stale token, fenced off).
     public var acceptedWrites: Int
     public var rejectedWrites: Int
-    /// Kill scenarios (and ``LeaseScenario/zombie``): real time from the kill to the first write
-    /// accepted with a newer token.
+    /// Kill scenarios (and ``LeaseScenario/zombie``, ``LeaseScenario/handOver``): real time from
+    /// the kill (cut-off, stop or move) to the first write accepted with a newer token.
     public var failover: Duration?
     /// ``LeaseScenario/killLeader``, ``LeaseScenario/transferFromHot``: whether the hot became
     /// cold (or the lease moved) while the Raft leader was replaced.
     public var hotSteppedDown: Bool
     /// Times a hot replica's renew deadline passed and it suspended acting.
     public var suspensions: Int
+    /// Graceful hand-overs that waited for writes in flight, and how many of those waits the
+    /// drain timeout ended.
+    public var drains: Int
+    public var drainTimeouts: Int
     public var virtualTime: Duration
 }

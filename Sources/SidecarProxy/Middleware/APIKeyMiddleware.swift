@@ -56,7 +56,9 @@ public struct APIKeyMiddleware: HTTPMiddleware {
     /// For a request bound for this sidecar's own upstream (the routing decision is made): nil
     /// when its method needs no key, or the keys it was checked against may be trusted for `use`
     /// and (when they were brought up to date for it, as for a write) its key passes again;
-    /// else the refusal: 503 with `reason` `stale` saying why, or the check's 403.
+    /// else the refusal: 503 with `reason` `stale` saying why, or the check's 403. A wait for
+    /// the keys cut short because the client left (the server cancelled the request's task) is
+    /// no sign of stale keys: the request ends as 499, with no auth failure counted or warned of.
     func checkCurrent(_ request: HTTPStreamingRequest, use: APIKeyUse) async -> HTTPResponse? {
         guard settings.requiresKey(method: request.method) else { return nil }
         switch await store.currency(for: use) {
@@ -65,6 +67,11 @@ public struct APIKeyMiddleware: HTTPMiddleware {
         case .caughtUp:
             return await check(request)
         case .stale(let problem):
+            if Task.isCancelled, await request.clientHasLeft() {
+                logger.info("\(request.method) \(request.path): the client closed the connection while the API keys were confirmed "
+                    + "current; not sent on (499)")
+                return ProxyErrorResponse.clientClosed(while: "the API keys its request needs were confirmed current")
+            }
             metrics.authFailure("stale")
             logger.warning("\(request.method) \(request.path) refused: the API keys may be stale (\(problem))")
             let what = use == .write ? "a write needs keys confirmed current with the cluster's leader"

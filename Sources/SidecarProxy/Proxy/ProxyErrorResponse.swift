@@ -36,6 +36,13 @@ public enum ProxyErrorResponse {
              fields: [("upstream", name), ("upstream_addr", address)])
     }
 
+    /// The answer (which no one reads) to a request whose client left before the proxy sent it
+    /// on, `while` something was done for it: 499, nginx's "client closed request", for the
+    /// metrics and logs.
+    static func clientClosed(while what: String) -> HTTPResponse {
+        make(499, "the client closed the connection while \(what)")
+    }
+
     /// The status and a description of `error`, as the client is told.
     static func classify(_ error: any Error) -> (status: Int, what: String) {
         guard let client = error as? HTTPClientError else { return (502, "failed: \(error)") }

@@ -18,6 +18,17 @@ extension ReverseProxy {
         case partial([UInt8])
     }
 
+    /// The answer to `request` when its body could not be read (`error`): 499 when its client
+    /// left (the server cancelled this task, and the body went with the connection), as nginx
+    /// counts a client that closes before its request is sent on; else 400.
+    func unreadBody(_ request: HTTPStreamingRequest, _ error: any Error) async -> HTTPResponse {
+        guard Task.isCancelled, await request.clientHasLeft() else {
+            return ProxyErrorResponse.make(400, "the request body could not be read: \(error)")
+        }
+        logger.info("\(request.method) \(request.path): the client closed the connection before its request was sent on (499)")
+        return ProxyErrorResponse.clientClosed(while: "its request body was read")
+    }
+
     /// Reads `body` until it ends or holds more than `limit` bytes (by at most one piece, which
     /// the server bounds).
     static func readAhead(_ body: HTTPRequestBody, upTo limit: Int) async throws -> ReadAhead {

@@ -262,7 +262,7 @@ public final class ReverseProxy: Sendable {
                 do {
                     outgoing.body = try await request.body.collect(upTo: Self.wholeBodyLimit)
                 } catch {
-                    return ProxyErrorResponse.make(400, "the request body could not be read: \(error)")
+                    return await unreadBody(request, error)
                 }
             }
         } else if request.body.declaredLength == nil {
@@ -278,7 +278,7 @@ public final class ReverseProxy: Sendable {
                     streamed = true
                 }
             } catch {
-                return ProxyErrorResponse.make(400, "the request body could not be read: \(error)")
+                return await unreadBody(request, error)
             }
         } else {
             streamed = true

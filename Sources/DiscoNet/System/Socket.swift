@@ -66,7 +66,7 @@ struct Socket: Sendable, Hashable {
     private static func make(family: Int32, type: Int32) throws(SystemError) -> Socket {
         let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         let fd = try retryingEINTR("socket") { Glibc.socket(family, type | flags, 0) }
-        return Socket(fd: fd)
+        return Socket(fd: try DescriptorHeadroom.keep(fd, from: "socket"))
     }
 
     // MARK: Options
@@ -136,11 +136,13 @@ struct Socket: Sendable, Hashable {
     }
 
     /// Accepts one connection, or returns nil when none is pending. The new socket is
-    /// non-blocking and close-on-exec from the start (`accept4`).
-    func accept() throws(SystemError) -> Socket? {
+    /// non-blocking and close-on-exec from the start (`accept4`). A connection that would take
+    /// one of the descriptors kept free (see ``DescriptorHeadroom``) is closed and the call
+    /// fails with `EMFILE`, unless `intoHeadroom` (a connection answered and closed at once).
+    func accept(intoHeadroom: Bool = false) throws(SystemError) -> Socket? {
         let flags = Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
         guard let client = try nonBlocking("accept4", { disco_accept4(fd, flags) }) else { return nil }
-        return Socket(fd: client)
+        return Socket(fd: intoHeadroom ? client : try DescriptorHeadroom.keep(client, from: "accept4"))
     }
 
     /// Starts a connect. Returns true when connected at once, false when in progress

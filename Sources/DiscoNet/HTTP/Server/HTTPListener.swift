@@ -15,7 +15,8 @@ import Synchronization
 /// reserve descriptor (on `/dev/null`). When `accept` fails for lack of descriptors it closes
 /// the reserve, accepts the pending connection, answers it `503` and closes it, then reopens the
 /// reserve. Each refusal takes one connection off the queue, so readiness always makes progress.
-/// The condition is logged at most once a second.
+/// A connection accepted into the descriptors the process keeps free (``DescriptorHeadroom``)
+/// is answered the same way. The condition is logged at most once a second.
 final class HTTPListener: EventLoopSelectable, @unchecked Sendable {
     // @unchecked Sendable: after init (which runs on `loop`), `socket`, `closed`, `reserve` and the
     // warning state are touched only on `loop`'s thread (`handleReadiness`, and `close` reached
@@ -54,7 +55,8 @@ final class HTTPListener: EventLoopSelectable, @unchecked Sendable {
             guard !closed else { return }
             let client: Socket?
             do {
-                client = try socket.accept()
+                // Into the descriptors kept free too: such a connection is answered 503 below.
+                client = try socket.accept(intoHeadroom: true)
             } catch where error.errno == EMFILE || error.errno == ENFILE {
                 guard refuseOneForDescriptors(error) else {
                     pauseAccepting()
@@ -66,6 +68,11 @@ final class HTTPListener: EventLoopSelectable, @unchecked Sendable {
                 return
             }
             guard let client else { return }
+            guard DescriptorHeadroom.admits(client.fd) else {
+                warnOutOfDescriptors(SystemError(function: "accept4", errno: EMFILE))
+                refuse(client)
+                continue
+            }
             accept(client)
         }
     }
@@ -95,17 +102,20 @@ final class HTTPListener: EventLoopSelectable, @unchecked Sendable {
         }
         closeDescriptor(reserve)
         reserve = -1
-        let refused = try? socket.accept()
-        if let refused {
-            _ = descriptorRefusal.withUnsafeBytes { try? refused.send($0) }
-            refused.shutdownWrite()
-            refused.close()
-            shared.accepted.add(1, ordering: .relaxed)
-            shared.refusedForDescriptors.add(1, ordering: .relaxed)
-            refusedSinceWarning += 1
-        }
+        let refused = try? socket.accept(intoHeadroom: true)
+        if let refused { refuse(refused) }
         reserve = Self.openReserve()
         return refused != nil
+    }
+
+    /// Answers `client` 503 and closes it.
+    private func refuse(_ client: Socket) {
+        _ = descriptorRefusal.withUnsafeBytes { try? client.send($0) }
+        client.shutdownWrite()
+        client.close()
+        shared.accepted.add(1, ordering: .relaxed)
+        shared.refusedForDescriptors.add(1, ordering: .relaxed)
+        refusedSinceWarning += 1
     }
 
     private func warnOutOfDescriptors(_ error: SystemError) {

@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+@preconcurrency import Glibc
+#elseif canImport(Musl)
+@preconcurrency import Musl
+#endif
+import Synchronization
+
+// MARK: - Descriptors kept free for the runtime
+
+/// Sockets (accepted and opened) never take the last ``reserved`` descriptors below the
+/// process's limit (`RLIMIT_NOFILE`): a socket that would is closed at once and its creation
+/// fails with `EMFILE`, as if the limit had been reached.
+///
+/// The rest of the process needs descriptors that nothing else may take: libdispatch (under
+/// Swift concurrency's global executor) checks its worker threads once a second by opening
+/// `/proc/<tid>/stat`, and when that `open` fails it stops the process ("workq: registered
+/// worker exited prematurely", a trap). Clients that open connections until the limit, or a
+/// proxy whose upstream leads back to it, would otherwise take every descriptor and the
+/// process would die within seconds. Files the node opens (its log, snapshots), name
+/// resolution and TLS files get these descriptors too.
+///
+/// The kernel hands out the lowest free number, so a socket numbered at or above
+/// `limit - reserved` means fewer than `reserved` descriptors are left.
+enum DescriptorHeadroom {
+    /// Descriptors left free for everything but sockets.
+    static let reserved = 16
+
+    /// The first descriptor number a socket may not keep: the soft limit less ``reserved``,
+    /// read again whenever a socket reaches it (the limit is raised at the start).
+    private static let threshold = Atomic<Int>(0)
+
+    /// Whether a socket may keep descriptor `fd`.
+    static func admits(_ fd: Int32) -> Bool {
+        let number = Int(fd)
+        if number < threshold.load(ordering: .relaxed) { return true }
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return true }
+        let soft = limit.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
+        let current = soft == Int.max ? Int.max : max(soft - reserved, 0)
+        threshold.store(current, ordering: .relaxed)
+        return number < current
+    }
+
+    /// Closes `fd` and throws `EMFILE` from `function` unless a socket may keep it.
+    static func keep(_ fd: Int32, from function: String) throws(SystemError) -> Int32 {
+        guard admits(fd) else {
+            closeDescriptor(fd)
+            throw SystemError(function: function, errno: EMFILE)
+        }
+        return fd
+    }
+}

@@ -129,9 +129,12 @@ struct TCPPassThroughDescriptorTests {
             }
             defer { for node in nodes { Task { _ = await node.process.stop() } } }
             try await waitForProxy(port: proxyPort, process: nodes[0])
+            // "node b started" comes before its roles start: /readyz answers 200 only once the
+            // sidecar role's proxy, TCP listeners included, is up (a first hop refused by B's
+            // listener not yet bound would end the round before it began).
             try await waitUntil("the second sidecar to listen", timeout: .seconds(60)) {
-                await Self.echoes(port: echoPort, within: .seconds(2))
-                    && nodes[1].process.output.contains("node b started")
+                guard await Self.echoes(port: echoPort, within: .seconds(2)) else { return false }
+                return (try? await nodes[1].request("GET", "/readyz"))?.status == 200
             }
             func bothRunning() throws {
                 for node in nodes {

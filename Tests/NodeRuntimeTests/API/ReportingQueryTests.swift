@@ -16,6 +16,16 @@ import Testing
         (try? JSONValue.parse(answer.body))?["error"]?.stringValue ?? ""
     }
 
+    /// Each path of `refused` is answered 400 with an error holding its message.
+    static func expectRefused(_ refused: [(String, String)],
+                              _ get: (String) async throws -> HTTPClientResponse) async throws {
+        for (path, message) in refused {
+            let answer = try await get(path)
+            #expect(answer.status == 400, "\(path): \(answer.bodyText.prefix(200))")
+            #expect(error(of: answer).contains(message), "\(path): \(answer.bodyText.prefix(200))")
+        }
+    }
+
     static func startLeader(_ id: NodeID, prefix: String) async throws -> (TestNodeSetup, RunningNode) {
         let setup = try TestNodeSetup(id: id, prefix: prefix)
         let running = try await RunningNode.start(setup.configuration)
@@ -54,11 +64,7 @@ import Testing
             ("/status?key=", #"GET /status: key="" is not a valid value"#),
             ("/status?key=node&key=leader", "GET /status: key= is given twice; give it once"),
         ]
-        for (path, message) in refused {
-            let answer = try await get(path)
-            #expect(answer.status == 400, "\(path): \(answer.bodyText)")
-            #expect(Self.error(of: answer).contains(message), "\(path): \(answer.bodyText)")
-        }
+        try await Self.expectRefused(refused, get)
         #expect(await running.stop() == nil)
         await client.shutdown()
     }
@@ -80,11 +86,7 @@ import Testing
             ("/leader?pretty=2", #"GET /leader: pretty="2" is not a valid value"#),
             ("/leader?pretty&pretty", "GET /leader: pretty= is given twice; give it once"),
         ]
-        for (path, message) in refused {
-            let answer = try await get(path)
-            #expect(answer.status == 400, "\(path): \(answer.bodyText)")
-            #expect(Self.error(of: answer).contains(message), "\(path): \(answer.bodyText)")
-        }
+        try await Self.expectRefused(refused, get)
         #expect(await running.stop() == nil)
         await client.shutdown()
     }
@@ -104,11 +106,7 @@ import Testing
             ("/metrics?format=json", #"GET /metrics takes no query (got "format"); it answers every metric in the Prometheus text format 0.0.4"#),
             ("/metrics?name%5B%5D=disco_raft_term", #"GET /metrics takes no query (got "name[]")"#),
         ]
-        for (path, message) in refused {
-            let answer = try await get(path)
-            #expect(answer.status == 400, "\(path): \(answer.bodyText.prefix(200))")
-            #expect(Self.error(of: answer).contains(message), "\(path): \(answer.bodyText.prefix(200))")
-        }
+        try await Self.expectRefused(refused, get)
         #expect(await running.stop() == nil)
         await client.shutdown()
     }

@@ -27,6 +27,8 @@ final class InboundListener: Sendable {
     private let otherFrames: RaftForeignFrameHandler?
     private let connections = Mutex(Connections())
     private let acceptTask = Mutex<Task<Void, Never>?>(nil)
+    /// How long to wait after a failed accept before the next one.
+    static let acceptRetryPause = Duration.milliseconds(100)
     /// A refusal is logged once per peer host, reason and 10 s (each is counted in `badFrames`).
     /// Keyed by host, not `host:port`: a peer reconnecting in a loop comes from a new port each
     /// time. Remembers at most 256 hosts.
@@ -51,6 +53,13 @@ final class InboundListener: Sendable {
                 let connection: TCPConnection
                 do {
                     connection = try await listener.accept()
+                } catch let error as NetworkError where error.code == .ioFailed {
+                    // A failed accept (no descriptor left: sockets keep clear of the last few,
+                    // DescriptorHeadroom) leaves the listener as it was: pause, then accept again.
+                    if connections.withLock({ $0.closed }) { return }
+                    logger.warning("Raft listener on \(listener.localAddress): accept failed, retrying: \(error)")
+                    try? await Task.sleep(for: Self.acceptRetryPause)
+                    continue
                 } catch {
                     if !connections.withLock({ $0.closed }) {
                         logger.error("Raft listener on \(listener.localAddress) stopped: \(error)")

@@ -68,9 +68,7 @@ extension HTTPClient {
         let host = url.authority
         let connection: TCPConnection
         do {
-            connection = try await TCPConnection.connect(
-                host: url.host, port: url.port, timeout: configuration.connectTimeout, group: group,
-                transport: configuration.transport(for: url))
+            connection = try await openConnection(to: url)
         } catch {
             throw Self.connectError(error, host: host)
         }

@@ -23,6 +23,10 @@ public struct HTTPClientConfiguration: Sendable {
     /// against the system's CAs; a ``TLSTransportFactory`` with another CA or a client
     /// certificate plugs in here.
     public var httpsTransport: any ByteStreamTransportFactory
+    /// Addresses never connected to (nil: none): asked once for each address a host resolves to
+    /// when a new connection is opened, never for a request on a pooled connection. A host that
+    /// resolves only to such addresses fails with ``HTTPClientError/Code-swift.struct/excludedAddress``.
+    public var addressFilter: (any HTTPConnectAddressFilter)?
 
     public init(
         connectTimeout: Duration = .seconds(5),
@@ -31,7 +35,8 @@ public struct HTTPClientConfiguration: Sendable {
         idleTimeout: Duration = .seconds(50),
         limits: HTTPParserLimits = HTTPParserLimits(maxBodyBytes: 64 * 1024 * 1024),
         transport: any ByteStreamTransportFactory = PlainTransportFactory(),
-        httpsTransport: any ByteStreamTransportFactory = TLSTransportFactory.systemClient
+        httpsTransport: any ByteStreamTransportFactory = TLSTransportFactory.systemClient,
+        addressFilter: (any HTTPConnectAddressFilter)? = nil
     ) {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
@@ -40,6 +45,7 @@ public struct HTTPClientConfiguration: Sendable {
         self.limits = limits
         self.transport = transport
         self.httpsTransport = httpsTransport
+        self.addressFilter = addressFilter
     }
 
     /// The factory for `url`'s scheme.
@@ -141,9 +147,7 @@ public final class HTTPClient: Sendable {
                 reused = true
             case .open:
                 do {
-                    connection = try await TCPConnection.connect(
-                        host: url.host, port: url.port, timeout: configuration.connectTimeout, group: group,
-                        transport: configuration.transport(for: url))
+                    connection = try await openConnection(to: url)
                 } catch {
                     pool.release(key, connection: nil)
                     throw Self.connectError(error, host: url.authority)
@@ -188,6 +192,7 @@ public final class HTTPClient: Sendable {
     }
 
     static func connectError(_ error: any Error, host: String) -> HTTPClientError {
+        if let client = error as? HTTPClientError { return client }
         if let network = error as? NetworkError {
             if network.code == .connectTimeout { return HTTPClientError(.connectTimeout, host: host, detail: network.description) }
             return HTTPClientError(.connectFailed, host: host, detail: network.description)

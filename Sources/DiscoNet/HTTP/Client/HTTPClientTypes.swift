@@ -126,6 +126,9 @@ public struct HTTPClientError: Error, Hashable, Sendable, CustomStringConvertibl
         public static let insecureRedirect = Code(name: "insecure redirect")
         public static let shutDown = Code(name: "client shut down")
         public static let bodyTooLarge = Code(name: "response body too large")
+        /// The host resolves only to addresses the ``HTTPClientConfiguration/addressFilter``
+        /// leaves out: no connection was opened.
+        public static let excludedAddress = Code(name: "every address excluded")
     }
 
     public let code: Code

@@ -52,6 +52,7 @@ public enum ProxyErrorResponse {
         case .connectFailed: return (502, "refused the connection or is unreachable (\(client.detail))")
         case .malformedResponse: return (502, "sent a malformed response (\(client.detail))")
         case .connectionClosed: return (502, "closed the connection before a complete response (\(client.detail))")
+        case .excludedAddress: return (502, "resolves to the proxy itself (\(client.detail))")
         default: return (502, "failed: \(client.code) \(client.detail)")
         }
     }

@@ -63,6 +63,8 @@ public final class ReverseProxy: Sendable {
     /// ``table`` compiled for the inline path: matched on bytes, no route copied.
     let matcher: RouteMatcher
     let client: HTTPClient
+    /// Where the proxy's own listener accepts connections: ``client`` never connects there.
+    let ownAddresses = OwnListenerAddresses()
     let writer: any WriterResolver
     let health: UpstreamHealth
     let metrics: ProxyMetrics
@@ -124,9 +126,9 @@ public final class ReverseProxy: Sendable {
         stripToLocal = stripToWriter.union(APIKeySettings.credentialHeaders)
         watchdog = BodyWatchdog(timeout: configuration.readTimeout)
         client = HTTPClient(configuration: HTTPClientConfiguration(
-            connectTimeout: configuration.connectTimeout, requestTimeout: configuration.readTimeout,
-            maxConnectionsPerHost: 1024, idleTimeout: .seconds(50),
-            limits: HTTPParserLimits(maxHeaderCount: Self.upstreamHeaderFieldLimit, maxBodyBytes: Int.max), httpsTransport: writerTLS ?? TLSTransportFactory.systemClient), group: group)
+            connectTimeout: configuration.connectTimeout, requestTimeout: configuration.readTimeout, maxConnectionsPerHost: 1024, idleTimeout: .seconds(50),
+            limits: HTTPParserLimits(maxHeaderCount: Self.upstreamHeaderFieldLimit, maxBodyBytes: Int.max),
+            httpsTransport: writerTLS ?? TLSTransportFactory.systemClient, addressFilter: ownAddresses), group: group)
     }
 
     /// The proxy as the end of a middleware chain.

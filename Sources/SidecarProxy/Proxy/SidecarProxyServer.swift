@@ -101,6 +101,7 @@ public final class SidecarProxyServer: Sendable {
             }
             let started = try await HTTPServer.start(configuration: settings, group: group, middleware: middleware, responder: proxy.responder)
             counter.server.withLock { $0 = started }
+            proxy.ownAddresses.listening(on: started.localAddresses)
             server = started
         }
         var listeners: [TCPProxyListener] = []

@@ -16,6 +16,10 @@ public struct NetworkError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let cancelled = Code(name: "cancelled")
         /// A deadline set on the connection passed (``TCPConnection`` deadlines).
         public static let timedOut = Code(name: "timed out")
+        /// Every address the host resolved to was left out by the caller's filter
+        /// (``TCPConnection/connect(host:port:timeout:group:transport:excluding:)``): nothing was
+        /// connected to.
+        public static let excludedAddress = Code(name: "every address excluded")
     }
 
     public let code: Code

@@ -77,20 +77,13 @@ public enum APIQuery {
 
     /// The query of an endpoint that takes none (its input is in the body or the path): nil
     /// without one (a bare `?` included), else a 400 naming its first parameter, followed by
-    /// `usage`, what the endpoint takes.
+    /// `usage`, what the endpoint takes. Ignored, `POST /leader/transfer?id=n3` would move
+    /// leadership to whichever voter comes next.
     public static func refusal(_ query: String?, of endpoint: String, usage: String) -> QueryError? {
-        queryRefusal(query, of: endpoint, usage: usage)
+        guard let query, let first = query.split(separator: "&").first(where: { !$0.isEmpty }) else { return nil }
+        let name = String(first.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]).removingPercentEncodingSafely
+        return QueryError(message: "\(endpoint) takes no query (got \(String(name.prefix(64)).debugDescription)); \(usage)")
     }
-}
-
-
-/// A query on an endpoint that takes its input in the body, as a 400 naming the first parameter
-/// and saying what the endpoint takes (`usage`); nil without one (a bare `?` included). Ignored,
-/// `POST /leader/transfer?id=n3` would move leadership to whichever voter comes next.
-func queryRefusal(_ query: String?, of endpoint: String, usage: String) -> QueryError? {
-    guard let query, let first = query.split(separator: "&").first(where: { !$0.isEmpty }) else { return nil }
-    let name = String(first.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]).removingPercentEncodingSafely
-    return QueryError(message: "\(endpoint) takes no query (got \(String(name.prefix(64)).debugDescription)); \(usage)")
 }
 
 /// A query string an endpoint refuses, answered with 400.

@@ -37,7 +37,7 @@ extension Node {
     /// The joining node is described in the body; a query is a 400 naming it (no version of
     /// Disco's joiner, nor rqlite's HTTP one, sends a query, and the redirect keeps none).
     func join(_ request: HTTPRequest) async -> HTTPResponse {
-        if let error = queryRefusal(request.query, of: "POST /join",
+        if let error = APIQuery.refusal(request.query, of: "POST /join",
                                     usage: #"the body describes the joining node: {"id","addr","api_addr","voter","cluster"}"#) {
             return error.response
         }
@@ -150,7 +150,7 @@ extension Node {
     /// `DELETE /remove` `{"id"}`: the leader removes a member from Raft and the replicated state.
     func remove(_ request: HTTPRequest) async -> HTTPResponse {
         let usage = "body must be {\"id\":\"<node id>\"} naming the node to remove"
-        if let error = queryRefusal(request.query, of: "\(request.method) /remove", usage: usage) { return error.response }
+        if let error = APIQuery.refusal(request.query, of: "\(request.method) /remove", usage: usage) { return error.response }
         let body: JSONValue
         switch parseJSONBody(request.body, usage: usage) {
         case .success(let parsed): body = parsed
@@ -221,7 +221,7 @@ extension Node {
             if case .failure(let error) = APIQuery.parse(request.query, of: "GET \(path)", taking: ["proposer", "sequence"]) {
                 return error.response
             }
-        } else if let error = queryRefusal(request.query, of: "POST \(path)", usage: "the body carries the formation message") {
+        } else if let error = APIQuery.refusal(request.query, of: "POST \(path)", usage: "the body carries the formation message") {
             return error.response
         }
         var notifying: NotifyRequest?

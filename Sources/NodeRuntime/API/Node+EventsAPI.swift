@@ -23,7 +23,7 @@ extension Node {
     /// forwards the encoded append as the node (``forwardAsNode(_:key:to:)``), not as a caller's
     /// `POST /events`.
     func postEvent(_ request: HTTPRequest, asNode: Bool = false) async -> HTTPResponse {
-        if let error = queryRefusal(request.query, of: "POST /events", usage: "the body is the event, one JSON value") {
+        if let error = APIQuery.refusal(request.query, of: "POST /events", usage: "the body is the event, one JSON value") {
             return error.response
         }
         let keys = request.headers.values(for: Self.idempotencyKeyHeader)

@@ -164,7 +164,7 @@ extension Node {
     /// cursor to `seq`; answers `{"role","consumer","seq"}` with where it is.
     func postEventAck(_ request: HTTPRequest) async -> HTTPResponse {
         let usage = #"POST /events/ack takes {"role":"dns","consumer":"c1","seq":12}"#
-        if let error = queryRefusal(request.query, of: "POST /events/ack", usage: usage) { return error.response }
+        if let error = APIQuery.refusal(request.query, of: "POST /events/ack", usage: usage) { return error.response }
         let body: JSONValue
         switch parseJSONBody(request.body, usage: usage) {
         case .success(let parsed): body = parsed

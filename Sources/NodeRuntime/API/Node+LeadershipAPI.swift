@@ -11,7 +11,7 @@ extension Node {
     /// not live (SWIM, and for etcd its lease) is 409.
     func transferLeadership(_ request: HTTPRequest) async -> HTTPResponse {
         let usage = "body must be {\"id\":\"<node id>\"} naming the voter to lead, or empty for any voter"
-        if let error = queryRefusal(request.query, of: "POST /leader/transfer", usage: usage) { return error.response }
+        if let error = APIQuery.refusal(request.query, of: "POST /leader/transfer", usage: usage) { return error.response }
         var target: NodeID?
         if !request.body.isEmpty {
             let object: JSONObject

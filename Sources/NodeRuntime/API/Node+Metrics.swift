@@ -10,7 +10,7 @@ extension Node {
     /// `GET /metrics` in the Prometheus text format (version 0.0.4). It takes no query (a
     /// scraper sends none, and there is no other format or filter): one is a 400 naming it.
     func prometheusMetrics(_ request: HTTPRequest) async -> HTTPResponse {
-        if let error = queryRefusal(request.query, of: "GET /metrics",
+        if let error = APIQuery.refusal(request.query, of: "GET /metrics",
                                     usage: "it answers every metric in the Prometheus text format 0.0.4") { return error.response }
         let raft = consensus.status
         let gossip = await membership.members()

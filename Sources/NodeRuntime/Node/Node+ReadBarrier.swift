@@ -129,7 +129,7 @@ extension Node {
     /// `GET /kv/read-index` on the leader: `{"index": N}` once a quorum confirmed it leads. It
     /// takes no query (a follower sends none): one is a 400 naming it.
     func getReadIndex(_ request: HTTPRequest) async -> HTTPResponse {
-        if let error = queryRefusal(request.query, of: "GET \(Self.readIndexPath)", usage: "it answers the leader's read index") {
+        if let error = APIQuery.refusal(request.query, of: "GET \(Self.readIndexPath)", usage: "it answers the leader's read index") {
             return error.response
         }
         guard consensus.status.isLeader else {

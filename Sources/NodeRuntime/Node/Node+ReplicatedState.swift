@@ -146,7 +146,7 @@ extension Node {
     /// An encoded event append (a role's ``appendEvent(_:idempotencyKey:)`` on a follower) is
     /// appended as `POST /events` appends it, answering `{"seq","index"}`.
     func postKeyValueTransaction(_ request: HTTPRequest) async -> HTTPResponse {
-        if let error = queryRefusal(request.query, of: "POST \(Self.keyValueTransactionPath)",
+        if let error = APIQuery.refusal(request.query, of: "POST \(Self.keyValueTransactionPath)",
                                     usage: "the body is an encoded key-value transaction or event append") {
             return error.response
         }

@@ -3,16 +3,16 @@ import Synchronization
 
 // MARK: - Upstream addresses that would reach the proxy itself
 
-/// The addresses the proxy's own HTTP listener is bound to, and this machine's interface
-/// addresses when it listens on every interface: the proxy's client leaves out any upstream
-/// address that reaches them (``SocketAddress/reaches(listener:local:)``). The start refuses an
+/// The addresses one of the proxy's own listeners (the HTTP listener, or a TCP listener) is bound
+/// to, and this machine's interface addresses when it listens on every interface: the connections
+/// it passes on leave out any upstream address that reaches them (``SocketAddress/reaches(listener:local:)``). The start refuses an
 /// upstream the proxy listens on, but a name may come to resolve to this machine later (a DNS
-/// change); each request would then be passed to the proxy again, hop after hop, each hop holding
-/// a connection, until the head outgrew its limit. Asked only when the client opens a new
-/// connection, never per request on a pooled one.
+/// change); each request (or TCP connection) would then be passed to the listener again, hop
+/// after hop, each hop holding a connection, until a limit ran out. Asked only when a new
+/// connection is opened, never per request on a pooled one.
 ///
 /// Empty (nothing excluded) until ``listening(on:)`` is told where the listener was bound.
-final class OwnListenerAddresses: HTTPConnectAddressFilter {
+final class OwnListenerAddresses: ConnectAddressFilter {
     private struct Bound {
         var listeners: [SocketAddress] = []
         /// This machine's interface addresses, read once when a listener is on every interface.
@@ -21,7 +21,7 @@ final class OwnListenerAddresses: HTTPConnectAddressFilter {
 
     private let bound = Mutex(Bound())
 
-    /// The HTTP listener was bound to `addresses` (the ports the kernel chose for port 0).
+    /// The listener was bound to `addresses` (the ports the kernel chose for port 0).
     func listening(on addresses: [SocketAddress]) {
         let interfaces = addresses.contains { $0.isUnspecified } ? SocketAddress.interfaceAddresses() : []
         bound.withLock { $0 = Bound(listeners: addresses, interfaces: interfaces) }
@@ -36,6 +36,6 @@ final class OwnListenerAddresses: HTTPConnectAddressFilter {
     func reason(excluding excluded: [SocketAddress]) -> String {
         let listeners = bound.withLock { $0.listeners }
         return "which the proxy's own listener (\(listeners.map(\.description).joined(separator: ", "))) accepts: "
-            + "the request would be passed to the proxy again and again"
+            + "each connection would come back to the proxy again and again"
     }
 }

@@ -30,9 +30,10 @@ public final class TCPProxyListener: Sendable {
     private let limiter: Mutex<RateLimiter>
     private let limit: LimitReq
     private let epoch = ContinuousClock.now
-    /// This machine's interface addresses, read once: an upstream address among them (or
-    /// loopback) reaches a listener on every interface.
-    private let interfaces: [SocketAddress]
+    /// The addresses this listener accepts: an upstream connection never goes there (the start
+    /// refuses such an upstream, but a name may come to resolve to this machine later, and a
+    /// connection there would open another to the listener, and so on until descriptors ran out).
+    private let ownAddresses = OwnListenerAddresses()
     /// How long to wait after a failed accept before the next one.
     static let acceptRetryPause = Duration.milliseconds(100)
 
@@ -43,7 +44,7 @@ public final class TCPProxyListener: Sendable {
         self.spec = spec
         self.group = group
         listener = try await TCPListener.bind(host: spec.listen.host, port: spec.listen.port, group: group)
-        interfaces = listener.localAddress.isUnspecified ? SocketAddress.interfaceAddresses() : []
+        ownAddresses.listening(on: [listener.localAddress])
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout
         self.metrics = metrics
@@ -124,7 +125,8 @@ public final class TCPProxyListener: Sendable {
     private func serve(_ client: TCPConnection) async {
         let upstream: TCPConnection
         do {
-            upstream = try await connectUpstream()
+            upstream = try await TCPConnection.connect(host: spec.upstream.host, port: spec.upstream.port, timeout: connectTimeout,
+                                                       group: group, excluding: ownAddresses)
         } catch {
             logger.warning("TCP proxy \(spec): cannot connect to \(spec.upstream): \(error)")
             client.close()
@@ -140,29 +142,5 @@ public final class TCPProxyListener: Sendable {
         upstream.close()
         if outcome.idleTimedOut { metrics.spliceIdleClosed(.tcp) }
         if let failure = outcome.failure { logger.debug("TCP proxy \(spec): connection ended: \(failure)") }
-    }
-
-    /// Resolves the upstream's host (as each connection always has) and connects to its
-    /// addresses in order, leaving out any this listener accepts itself: the start refuses such
-    /// an upstream, but a name may come to resolve to this machine later, and a connection there
-    /// would open another to the listener, and so on until descriptors ran out.
-    private func connectUpstream() async throws -> TCPConnection {
-        let resolved = try await SocketAddress.resolveAsync(host: spec.upstream.host, port: spec.upstream.port)
-        let own = listener.localAddress
-        let addresses = resolved.filter { !$0.reaches(listener: own, local: interfaces) }
-        guard !addresses.isEmpty else {
-            throw NetworkError(.connectFailed, peer: spec.upstream.description,
-                               detail: "\(spec.upstream.host) resolves to \(resolved.map(\.description).joined(separator: ", ")), which this "
-                                   + "listener (\(own)) accepts itself: the connection would loop back to it")
-        }
-        var lastError: (any Error)?
-        for address in addresses {
-            do {
-                return try await TCPConnection.connect(to: address, timeout: connectTimeout, group: group, serverName: spec.upstream.host)
-            } catch {
-                lastError = error
-            }
-        }
-        throw lastError ?? NetworkError(.connectFailed, peer: spec.upstream.description, detail: "no addresses")
     }
 }

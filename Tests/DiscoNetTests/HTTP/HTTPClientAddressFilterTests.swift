@@ -8,7 +8,7 @@ import Testing
 @Suite("HTTP client: excluded addresses")
 struct HTTPClientAddressFilterTests {
     /// Excludes the addresses in `excluded` and counts how often it is asked.
-    private final class Filter: HTTPConnectAddressFilter {
+    private final class Filter: ConnectAddressFilter {
         let excluded: [SocketAddress]
         let asked = Atomic<Int>(0)
 

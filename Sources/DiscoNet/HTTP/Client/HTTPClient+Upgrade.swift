@@ -68,7 +68,9 @@ extension HTTPClient {
         let host = url.authority
         let connection: TCPConnection
         do {
-            connection = try await openConnection(to: url)
+            connection = try await TCPConnection.connect(
+                host: url.host, port: url.port, timeout: configuration.connectTimeout, group: group,
+                transport: configuration.transport(for: url), excluding: configuration.addressFilter)
         } catch {
             throw Self.connectError(error, host: host)
         }

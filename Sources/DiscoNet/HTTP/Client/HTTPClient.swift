@@ -26,7 +26,7 @@ public struct HTTPClientConfiguration: Sendable {
     /// Addresses never connected to (nil: none): asked once for each address a host resolves to
     /// when a new connection is opened, never for a request on a pooled connection. A host that
     /// resolves only to such addresses fails with ``HTTPClientError/Code-swift.struct/excludedAddress``.
-    public var addressFilter: (any HTTPConnectAddressFilter)?
+    public var addressFilter: (any ConnectAddressFilter)?
 
     public init(
         connectTimeout: Duration = .seconds(5),
@@ -36,7 +36,7 @@ public struct HTTPClientConfiguration: Sendable {
         limits: HTTPParserLimits = HTTPParserLimits(maxBodyBytes: 64 * 1024 * 1024),
         transport: any ByteStreamTransportFactory = PlainTransportFactory(),
         httpsTransport: any ByteStreamTransportFactory = TLSTransportFactory.systemClient,
-        addressFilter: (any HTTPConnectAddressFilter)? = nil
+        addressFilter: (any ConnectAddressFilter)? = nil
     ) {
         self.connectTimeout = connectTimeout
         self.requestTimeout = requestTimeout
@@ -147,7 +147,9 @@ public final class HTTPClient: Sendable {
                 reused = true
             case .open:
                 do {
-                    connection = try await openConnection(to: url)
+                    connection = try await TCPConnection.connect(
+                        host: url.host, port: url.port, timeout: configuration.connectTimeout, group: group,
+                        transport: configuration.transport(for: url), excluding: configuration.addressFilter)
                 } catch {
                     pool.release(key, connection: nil)
                     throw Self.connectError(error, host: url.authority)
@@ -192,8 +194,8 @@ public final class HTTPClient: Sendable {
     }
 
     static func connectError(_ error: any Error, host: String) -> HTTPClientError {
-        if let client = error as? HTTPClientError { return client }
         if let network = error as? NetworkError {
+            if network.code == .excludedAddress { return HTTPClientError(.excludedAddress, host: host, detail: network.detail) }
             if network.code == .connectTimeout { return HTTPClientError(.connectTimeout, host: host, detail: network.description) }
             return HTTPClientError(.connectFailed, host: host, detail: network.description)
         }

@@ -18,7 +18,9 @@ import Testing
         let context = RoleContext(node: running.node, logger: Logger(label: "test", level: .warning, handler: LogfmtHandler(sink: MemoryLogSink())))
         var leaks = 0
         for _ in 0..<100 {
-            let role = try DNSRoleNodeTests.dnsRole()
+            // A port below the ephemeral range: one the OS picked could be taken, once freed,
+            // as the source port of another test's outgoing connection before it is checked.
+            let role = DNSRole(try DNSRoleConfiguration(address: "127.0.0.1:\(try FreePort.loopback())", domain: "disco.test.", ttl: .seconds(7)))
             let task = Task { try await role.run(context) }
             try await waitUntil("the role to serve", timeout: .seconds(60)) { !role.addresses.isEmpty }
             let port = DNSRoleNodeTests.port(role)

@@ -144,11 +144,12 @@ public final class ReverseProxy: Sendable {
     func forward(_ request: HTTPStreamingRequest) async -> HTTPResponse {
         let hopped = isProvenHop(request)
         let trustedHop = hopped
-        let decision = table.decide(method: request.method, path: request.path, hopped: hopped, writer: writer.current,
+        let path = Self.routedPath(request)
+        let decision = table.decide(method: request.method, path: path, hopped: hopped, writer: writer.current,
                                     isHealthy: health.isHealthy)
         switch decision {
         case .refuse(let status, let message):
-            metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? ProxyConfiguration.unroutedLabel, method: request.method, status: status)
+            metrics.request(route: table.route(method: request.method, path: path)?.name ?? ProxyConfiguration.unroutedLabel, method: request.method, status: status)
             return ProxyErrorResponse.make(status, message)
         case .forward(let route, let destination):
             // Here this sidecar's check of the key decides: as the writer against keys confirmed
@@ -164,6 +165,16 @@ public final class ReverseProxy: Sendable {
             return response
         }
     }
+
+    /// The path `request` is routed by: its own, or `/` for a server-wide `OPTIONS *` (also what
+    /// `OPTIONS http://host:port` is read as), which no path prefix but `/` covers: the routes
+    /// for every path take it, and it goes on as `*` (RFC 9112 §3.2.4).
+    static func routedPath(_ request: HTTPStreamingRequest) -> String {
+        isServerWideOptions(method: request.method, target: request.target) ? "/" : request.path
+    }
+
+    /// `OPTIONS *`.
+    static func isServerWideOptions(method: String, target: String) -> Bool { target == "*" && method == "OPTIONS" }
 
     /// The verdict on the current request's hop claim when the ``RateLimitMiddleware`` in front
     /// of this proxy has already checked it (checking a proof uses up its nonce, so it is checked
@@ -213,7 +224,8 @@ public final class ReverseProxy: Sendable {
     }
 
     private func send(_ request: HTTPStreamingRequest, destination: RoutingDecision.Destination, trustedHop: Bool) async -> HTTPResponse {
-        guard request.target.hasPrefix("/") else {
+        let serverWide = Self.isServerWideOptions(method: request.method, target: request.target)
+        guard request.target.hasPrefix("/") || serverWide else {
             return ProxyErrorResponse.make(400, "the request target must be a path starting with /, not \(request.target.prefix(80).debugDescription)")
         }
         let upstreamName: String
@@ -251,7 +263,10 @@ public final class ReverseProxy: Sendable {
         }
 
         // A local upstream's origin was parsed once; the writer's address can change.
+        // `OPTIONS *` goes on as `*`, which no URL text carries: the writer's origin is parsed for it.
         var outgoing = if case .local(let upstream) = destination, let origin = endpoints[upstream]?.origin {
+            HTTPClientRequest(method: request.method, origin: origin, target: request.target, headers: headers)
+        } else if serverWide, let origin = try? HTTPOrigin("\(scheme)://\(address)") {
             HTTPClientRequest(method: request.method, origin: origin, target: request.target, headers: headers)
         } else {
             HTTPClientRequest(method: request.method, url: url(), headers: headers)

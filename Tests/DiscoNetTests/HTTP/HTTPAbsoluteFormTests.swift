@@ -51,6 +51,23 @@ struct HTTPAbsoluteFormTests {
         #expect(head.headers.fields.map { "\($0.name): \($0.value)" } == ["X-First: 1", "host: a:1", "X-Last: 2"])
     }
 
+    /// `OPTIONS http://host:port` (no path, no query) is the server as a whole, as `OPTIONS *`
+    /// is: its target is `*`, so it goes on as `OPTIONS *`, not `OPTIONS /` (RFC 9112 §3.2.4).
+    /// A path or a query, or another method, keeps the path (`/` when it is empty).
+    @Test(arguments: [
+        ("OPTIONS http://h:8080 HTTP/1.1\r\nHost: x\r\n\r\n", "*"),
+        ("OPTIONS HTTP://h HTTP/1.1\r\nHost: x\r\n\r\n", "*"),
+        ("OPTIONS http://h:8080/ HTTP/1.1\r\nHost: x\r\n\r\n", "/"),
+        ("OPTIONS http://h:8080?q HTTP/1.1\r\nHost: x\r\n\r\n", "/?q"),
+        ("GET http://h:8080 HTTP/1.1\r\nHost: x\r\n\r\n", "/"),
+    ])
+    func anOptionsTargetWithoutPathOrQueryIsTheServerAsAWhole(request: String, target: String) throws {
+        let head = try Self.head(request)
+        #expect(head.target == target)
+        #expect(head.targetForm == .absolute)
+        #expect(head.headers.values(for: "Host") != ["x"], "the target's authority is the Host")
+    }
+
     @Test func otherFormsAreTold() throws {
         #expect(try Self.head("GET /p HTTP/1.1\r\nHost: h\r\n\r\n").targetForm == .origin)
         #expect(try Self.head("OPTIONS * HTTP/1.1\r\nHost: h\r\n\r\n").targetForm == .asterisk)

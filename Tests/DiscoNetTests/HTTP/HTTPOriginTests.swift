@@ -39,8 +39,12 @@ struct HTTPOriginTests {
     @Test func aTargetThatIsNotAPathOrHoldsControlCharactersIsRefusedBeforeSending() async throws {
         let origin = try HTTPOrigin("http://127.0.0.1:9")
         let client = HTTPClient()
-        await #expect(throws: HTTPClientError(.invalidURL, host: "127.0.0.1:9", detail: "the target must start with /")) {
+        await #expect(throws: HTTPClientError(.invalidURL, host: "127.0.0.1:9", detail: "the target must start with / (or be * for OPTIONS)")) {
             try await client.send(HTTPClientRequest(origin: origin, target: "x"))
+        }
+        // `*` only for OPTIONS (RFC 9112 §3.2.4).
+        await #expect(throws: HTTPClientError(.invalidURL, host: "127.0.0.1:9", detail: "the target must start with / (or be * for OPTIONS)")) {
+            try await client.send(HTTPClientRequest(method: "GET", origin: origin, target: "*"))
         }
         await #expect(throws: HTTPClientError(.invalidURL, host: "127.0.0.1:9", detail: "whitespace or control character in path")) {
             try await client.send(HTTPClientRequest(origin: origin, target: "/a b"))

@@ -43,7 +43,7 @@ public struct HTTPClientRequest: Sendable {
         self.bodyStream = nil
     }
 
-    /// A request to `target` (a path and query starting with `/`) on `origin`, which was parsed
+    /// A request to `target` (a path and query starting with `/`, or `*` for `OPTIONS`) on `origin`, which was parsed
     /// once (a proxy's upstream): no URL text is made or parsed per request.
     public init(method: String = "GET", origin: HTTPOrigin, target: String, headers: HTTPHeaders = HTTPHeaders(), body: [UInt8] = []) {
         var parsed = origin.base
@@ -56,14 +56,15 @@ public struct HTTPClientRequest: Sendable {
     }
 
     /// The request's URL, parsed; a target given with an origin is checked as a parsed one is
-    /// (a path starting with `/`, no whitespace or control characters).
+    /// (a path starting with `/`, no whitespace or control characters), or is `*` for an
+    /// `OPTIONS` about the server as a whole (RFC 9112 §3.2.4).
     func parsedURL() throws(HTTPClientError) -> HTTPURL {
         switch location {
         case .text(let text):
             return try HTTPURL.parse(text)
         case .parsed(let parsed):
-            guard parsed.target.utf8.first == UInt8(ascii: "/") else {
-                throw HTTPClientError(.invalidURL, host: parsed.authority, detail: "the target must start with /")
+            guard parsed.target.utf8.first == UInt8(ascii: "/") || (parsed.target == "*" && method == "OPTIONS") else {
+                throw HTTPClientError(.invalidURL, host: parsed.authority, detail: "the target must start with / (or be * for OPTIONS)")
             }
             for byte in parsed.target.utf8 where byte <= 0x20 || byte == 0x7F {
                 throw HTTPClientError(.invalidURL, host: parsed.authority, detail: "whitespace or control character in path")

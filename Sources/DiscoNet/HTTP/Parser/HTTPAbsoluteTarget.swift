@@ -5,7 +5,8 @@ public enum HTTPRequestTargetForm: Sendable, Hashable {
     /// `/path?query`.
     case origin
     /// `http://host:port/path?query` (or `https://`): the parsed head's target is its path and
-    /// query (`/` when the path is empty) and its `Host` field the target's authority.
+    /// query (`/` when the path is empty; `*` for an `OPTIONS` with neither path nor query,
+    /// RFC 9112 §3.2.4) and its `Host` field the target's authority.
     case absolute
     /// `host:port`, for `CONNECT`.
     case authority
@@ -24,6 +25,9 @@ struct HTTPAbsoluteTarget: Hashable {
     let authority: String
     /// The path and query (`/` when the target has no path).
     let originForm: String
+    /// True when the target has neither a path nor a query (`http://host:port`): for `OPTIONS`
+    /// that is the server as a whole, which goes on as `*` (RFC 9112 §3.2.4).
+    let namesServerOnly: Bool
 
     /// Reads `target` (printable ASCII, as the request line allows it). Nil when it is not
     /// absolute-form at all (no `scheme:` at its start); throws when it is one this server does
@@ -56,7 +60,7 @@ struct HTTPAbsoluteTarget: Hashable {
             // No path (`http://h` or `http://h?q`): the path is `/` (RFC 9112 §3.2.1).
             originForm = "/" + String(decoding: rest, as: UTF8.self)
         }
-        return HTTPAbsoluteTarget(authority: authority, originForm: originForm)
+        return HTTPAbsoluteTarget(authority: authority, originForm: originForm, namesServerOnly: rest.isEmpty)
     }
 
     // MARK: The authority

@@ -22,7 +22,8 @@ public struct HTTPRequestHead: Sendable, Hashable {
     public var method: String
     /// The request target in origin form, `/path?query`: as sent, or, for an absolute-form
     /// target (`http://host:port/path?query`, ``targetForm`` `.absolute`), its path and query
-    /// (`/` when it has no path); `*` for a server-wide `OPTIONS`, `host:port` for `CONNECT`.
+    /// (`/` when it has no path); `*` for a server-wide `OPTIONS` (`OPTIONS *`, or `OPTIONS
+    /// http://host:port` with neither path nor query), `host:port` for `CONNECT`.
     public var target: String
     /// The form the target was sent in.
     public var targetForm: HTTPRequestTargetForm
@@ -79,7 +80,7 @@ extension HTTPRequestHead {
     }
 
     /// The target's form and the target the head carries: origin form as it came, `*` for
-    /// `OPTIONS`, anything for `CONNECT` (its handler decides), an `http`/`https` absolute-form
+    /// `OPTIONS` (and for `OPTIONS` with an absolute-form target without path or query), anything for `CONNECT` (its handler decides), an `http`/`https` absolute-form
     /// target as its path and query (with its authority, checked). Anything else is refused.
     private static func classify(
         _ target: String, method: String
@@ -90,6 +91,9 @@ extension HTTPRequestHead {
         guard let absolute = try HTTPAbsoluteTarget.parse(target) else {
             throw .bad("invalid request target '\(target.prefix(100))'; expected a path starting with '/' or an absolute http:// URL")
         }
+        // `OPTIONS http://host:port` (no path, no query) asks about the server as a whole, as
+        // `OPTIONS *` does, and is passed on as `*`, not `/` (RFC 9112 §3.2.4).
+        if method == "OPTIONS", absolute.namesServerOnly { return ("*", .absolute, absolute) }
         return (absolute.originForm, .absolute, absolute)
     }
 

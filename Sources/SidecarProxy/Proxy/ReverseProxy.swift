@@ -63,8 +63,9 @@ public final class ReverseProxy: Sendable {
     /// ``table`` compiled for the inline path: matched on bytes, no route copied.
     let matcher: RouteMatcher
     let client: HTTPClient
-    /// Where the proxy's own listener accepts connections: ``client`` never connects there.
-    let ownAddresses = OwnListenerAddresses()
+    /// Where the proxy's own listener accepts connections, and the sidecar's other listeners
+    /// that would bring a connection back to it: ``client`` never connects there.
+    let ownAddresses: OwnListenerAddresses
     let writer: any WriterResolver
     let health: UpstreamHealth
     let metrics: ProxyMetrics
@@ -125,6 +126,8 @@ public final class ReverseProxy: Sendable {
         stripToWriter = [RoutingDecision.hopHeader.lowercased(), HopProof.header.lowercased()]
         stripToLocal = stripToWriter.union(APIKeySettings.credentialHeaders)
         watchdog = BodyWatchdog(timeout: configuration.readTimeout)
+        let ownAddresses = OwnListenerAddresses(name: "the HTTP proxy's listener", upstreams: configuration.upstreams.map(\.address))
+        self.ownAddresses = ownAddresses
         client = HTTPClient(configuration: HTTPClientConfiguration(
             connectTimeout: configuration.connectTimeout, requestTimeout: configuration.readTimeout, maxConnectionsPerHost: 1024, idleTimeout: .seconds(50),
             limits: HTTPParserLimits(maxHeaderCount: Self.upstreamHeaderFieldLimit, maxBodyBytes: Int.max),

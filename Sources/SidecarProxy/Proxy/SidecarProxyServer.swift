@@ -109,7 +109,7 @@ public final class SidecarProxyServer: Sendable {
             for spec in configuration.tcpProxies {
                 listeners.append(try await TCPProxyListener(spec: spec, connectTimeout: configuration.connectTimeout,
                                                             idleTimeout: configuration.idleTimeout(of: spec), metrics: metrics,
-                                                            logger: logger, group: group))
+                                                            logger: logger, group: group, among: proxy.ownAddresses.listeners))
             }
         } catch {
             listeners.forEach { $0.close() }

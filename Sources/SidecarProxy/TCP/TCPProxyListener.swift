@@ -30,20 +30,30 @@ public final class TCPProxyListener: Sendable {
     private let limiter: Mutex<RateLimiter>
     private let limit: LimitReq
     private let epoch = ContinuousClock.now
-    /// The addresses this listener accepts: an upstream connection never goes there (the start
+    /// The addresses this listener accepts, and those of the sidecar's other listeners that
+    /// would pass a connection back to it: an upstream connection never goes there (the start
     /// refuses such an upstream, but a name may come to resolve to this machine later, and a
     /// connection there would open another to the listener, and so on until descriptors ran out).
-    private let ownAddresses = OwnListenerAddresses()
+    private let ownAddresses: OwnListenerAddresses
     /// How long to wait after a failed accept before the next one.
     static let acceptRetryPause = Duration.milliseconds(100)
 
     /// Binds the listener (so its address is known and a taken port fails the start). A
     /// connection idle (no bytes either way) for `idleTimeout` is closed; nil: never.
-    public init(spec: TCPProxySpec, connectTimeout: Duration, idleTimeout: Duration? = nil, metrics: ProxyMetrics, logger: Logger,
-                group: EventLoopGroup = .shared) async throws {
+    public convenience init(spec: TCPProxySpec, connectTimeout: Duration, idleTimeout: Duration? = nil, metrics: ProxyMetrics,
+                            logger: Logger, group: EventLoopGroup = .shared) async throws {
+        try await self.init(spec: spec, connectTimeout: connectTimeout, idleTimeout: idleTimeout, metrics: metrics, logger: logger,
+                            group: group, among: SidecarListeners())
+    }
+
+    /// The same for one of a sidecar's `listeners`: a connection never goes to an address of one
+    /// of them that would bring it back to this one.
+    init(spec: TCPProxySpec, connectTimeout: Duration, idleTimeout: Duration?, metrics: ProxyMetrics, logger: Logger,
+         group: EventLoopGroup, among listeners: SidecarListeners) async throws {
         self.spec = spec
         self.group = group
         listener = try await TCPListener.bind(host: spec.listen.host, port: spec.listen.port, group: group)
+        ownAddresses = OwnListenerAddresses(name: "-tcp-proxy \(spec)", upstreams: [spec.upstream], among: listeners)
         ownAddresses.listening(on: [listener.localAddress])
         self.connectTimeout = connectTimeout
         self.idleTimeout = idleTimeout

@@ -26,19 +26,45 @@ enum DescriptorHeadroom {
     static let reserved = 16
 
     /// The first descriptor number a socket may not keep: the soft limit less ``reserved``,
-    /// read again whenever a socket reaches it (the limit is raised at the start).
+    /// read again whenever a socket reaches it (the limit is raised at the start), and every
+    /// ``rereadEvery`` sockets (the limit may be lowered while the process runs: `setrlimit`,
+    /// or `prlimit` from outside).
     private static let threshold = Atomic<Int>(0)
+    /// Sockets left before the limit is read again. Counted down with a plain load and store,
+    /// not an atomic decrement (no locked instruction on every accept): a decrement lost to a
+    /// race only moves the next read by a socket.
+    private static let untilReread = Atomic<Int>(0)
+    /// At most this many sockets are admitted against a limit read before them: a lowered
+    /// limit is seen within as many sockets, long before sockets climb into the descriptors it
+    /// leaves free (unless it is lowered to within that many of the descriptors in use).
+    static let rereadEvery = 64
 
     /// Whether a socket may keep descriptor `fd`.
     static func admits(_ fd: Int32) -> Bool {
         let number = Int(fd)
-        if number < threshold.load(ordering: .relaxed) { return true }
+        if number < threshold.load(ordering: .relaxed) {
+            let left = untilReread.load(ordering: .relaxed)
+            if left > 0 {
+                untilReread.store(left - 1, ordering: .relaxed)
+                return true
+            }
+        }
+        return admitsReadingTheLimit(number)
+    }
+
+    /// The slow path of ``admits(_:)``: reads the soft limit and keeps the threshold it sets.
+    private static func admitsReadingTheLimit(_ number: Int) -> Bool {
         var limit = rlimit()
         guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return true }
-        let soft = limit.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur)
-        let current = soft == Int.max ? Int.max : max(soft - reserved, 0)
+        let current = firstRefused(softLimit: limit.rlim_cur >= rlim_t(Int.max) ? Int.max : Int(limit.rlim_cur))
         threshold.store(current, ordering: .relaxed)
+        untilReread.store(rereadEvery, ordering: .relaxed)
         return number < current
+    }
+
+    /// The first descriptor number a socket may not keep under soft limit `soft`.
+    static func firstRefused(softLimit soft: Int) -> Int {
+        soft == Int.max ? Int.max : max(soft - reserved, 0)
     }
 
     /// Closes `fd` and throws `EMFILE` from `function` unless a socket may keep it.

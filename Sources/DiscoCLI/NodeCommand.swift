@@ -1,6 +1,7 @@
 import DiscoCore
 import DiscoLifecycle
 import DiscoSystem
+import DiscoNet
 import NodeRuntime
 #if canImport(Glibc)
 @preconcurrency import Glibc
@@ -91,6 +92,15 @@ public struct NodeCommand: Sendable {
         let logger = Logger(label: programName, level: options.logLevel, handler: options.logFormat.handler())
         logger.info("starting", metadata: options.metadata)
         OpenFileLimit.raise(logger: logger)
+        // The shared event loops every component uses (its listeners, clients, the proxy's
+        // upstream connections) start now: out of descriptors (or memory), the program says so
+        // and exits instead of trapping at the first connection.
+        do {
+            _ = try EventLoopGroup.startShared()
+        } catch {
+            CommandLineTool.writeStandardError("\(programName): cannot start the event loops: \(error)\n")
+            CommandLineTool.exit(1)
+        }
 
         let node: Node
         do {

@@ -91,8 +91,15 @@ public final class EventLoop: TaskExecutor, @unchecked Sendable {
 
     /// Starts a loop on a new thread named `name`.
     public init(name: String = "disco-loop") throws(SystemError) {
-        epollFD = try retryingEINTR("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
-        wakeFD = try retryingEINTR("eventfd") { eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK)) }
+        let epoll = try retryingEINTR("epoll_create1") { epoll_create1(Int32(EPOLL_CLOEXEC)) }
+        do {
+            wakeFD = try retryingEINTR("eventfd") { eventfd(0, Int32(EFD_CLOEXEC) | Int32(EFD_NONBLOCK)) }
+        } catch {
+            // Out of descriptors: the epoll one is not kept (a caller may try again later).
+            Glibc.close(epoll)
+            throw error
+        }
+        epollFD = epoll
         var event = epoll_event(events: EPOLLIN.rawValue, data: epoll_data_t(fd: wakeFD))
         _ = try retryingEINTR("epoll_ctl(ADD eventfd)") { epoll_ctl(epollFD, EPOLL_CTL_ADD, wakeFD, &event) }
         try LoopThread.start(name: name) { [self] in runLoop() }

@@ -9,11 +9,17 @@ public final class EventLoopGroup: Sendable {
     public let loops: [EventLoop]
     private let cursor = Atomic<Int>(0)
 
-    /// Starts `threads` loops (at least one).
+    /// Starts `threads` loops (at least one); when one cannot start, stops those that did and throws.
     public init(threads: Int, name: String = "disco-loop") throws(SystemError) {
         var loops: [EventLoop] = []
         for index in 0..<max(1, threads) {
-            loops.append(try EventLoop(name: "\(name)-\(index)"))
+            do {
+                loops.append(try EventLoop(name: "\(name)-\(index)"))
+            } catch {
+                // The loops already started stop: a failed group holds no thread.
+                for loop in loops { loop.shutdown() }
+                throw error
+            }
         }
         self.loops = loops
     }
@@ -30,12 +36,28 @@ public final class EventLoopGroup: Sendable {
     }
 
     /// A process-wide group of two loops, started on first use and never stopped. Tests, clients
-    /// and small servers share it.
+    /// and small servers share it. Its loops cannot start when the process has no descriptor
+    /// left for their `epoll` and `eventfd` (or no memory): then this traps, as a default
+    /// argument cannot throw. A daemon starts the group with ``startShared()`` first, so that
+    /// it can report that failure and exit, and calls that can throw use ``startShared()``.
     public static let shared: EventLoopGroup = {
         do {
-            return try EventLoopGroup(threads: 2, name: "disco-shared")
+            return try startShared()
         } catch {
             fatalError("cannot start the shared event loops: \(error)")
         }
     }()
+
+    /// The group ``shared`` is: started now when it is not yet, and thrown when its loops cannot
+    /// start (no descriptor or memory left); the next call tries again.
+    public static func startShared() throws(SystemError) -> EventLoopGroup {
+        try sharedGroup.withLock { (group: inout EventLoopGroup?) throws(SystemError) -> EventLoopGroup in
+            if let group { return group }
+            let started = try EventLoopGroup(threads: 2, name: "disco-shared")
+            group = started
+            return started
+        }
+    }
+
+    private static let sharedGroup = Mutex<EventLoopGroup?>(nil)
 }

@@ -38,9 +38,10 @@ public final class TCPConnection: Sendable {
     /// `timeout`, then ``NetworkError/Code/connectTimeout``; a failed handshake throws
     /// ``NetworkError/Code/connectFailed`` with the reason).
     public static func connect(
-        to address: SocketAddress, timeout: Duration = .seconds(5), group: EventLoopGroup = .shared,
+        to address: SocketAddress, timeout: Duration = .seconds(5), group: EventLoopGroup? = nil,
         transport factory: any ByteStreamTransportFactory = PlainTransportFactory(), serverName: String? = nil
     ) async throws -> TCPConnection {
+        let group = try group ?? EventLoopGroup.startShared()
         let loop = group.next()
         let started = MonotonicClock.nowNanoseconds()
         let tcp = try await TCPTransport.connect(to: address, timeout: timeout, loop: loop)
@@ -92,7 +93,7 @@ public final class TCPConnection: Sendable {
     /// to it does not connect it to itself); when it leaves out every one, throws
     /// ``NetworkError/Code/excludedAddress``, its detail `excluding`'s `reason` for them.
     public static func connect(
-        host: String, port: UInt16, timeout: Duration = .seconds(5), group: EventLoopGroup = .shared,
+        host: String, port: UInt16, timeout: Duration = .seconds(5), group: EventLoopGroup? = nil,
         transport factory: any ByteStreamTransportFactory = PlainTransportFactory(),
         excluding: (any ConnectAddressFilter)? = nil
     ) async throws -> TCPConnection {

@@ -15,9 +15,10 @@ public final class TCPListener: Sendable {
     /// `group`'s loops and run over the transport `transport` makes (plain TCP by default; a
     /// ``TLSTransportFactory`` for TLS, whose handshake runs as the connection is first read).
     public static func bind(
-        host: String = "127.0.0.1", port: UInt16 = 0, backlog: Int32 = 256, group: EventLoopGroup = .shared,
+        host: String = "127.0.0.1", port: UInt16 = 0, backlog: Int32 = 256, group: EventLoopGroup? = nil,
         transport: any ByteStreamTransportFactory = PlainTransportFactory()
     ) async throws -> TCPListener {
+        let group = try group ?? EventLoopGroup.startShared()
         let addresses = try await SocketAddress.resolveAsync(host: host, port: port)
         var lastError: (any Error)?
         let loop = group.next()

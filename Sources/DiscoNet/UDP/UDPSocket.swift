@@ -31,7 +31,8 @@ public final class UDPSocket: Sendable {
     /// Binds `host:port` (port 0 for any) on the first address `host` resolves to. An empty host
     /// or `::` is every interface: `[::]`, dual-stack (it sends to and receives from IPv4
     /// addresses too), or `0.0.0.0` where IPv6 is off.
-    public static func bind(host: String = "127.0.0.1", port: UInt16 = 0, group: EventLoopGroup = .shared) async throws -> UDPSocket {
+    public static func bind(host: String = "127.0.0.1", port: UInt16 = 0, group: EventLoopGroup? = nil) async throws -> UDPSocket {
+        let group = try group ?? EventLoopGroup.startShared()
         let addresses = try await SocketAddress.resolveAsync(host: host, port: port)
         let loop = group.next()
         for (index, address) in addresses.enumerated() {
@@ -48,7 +49,8 @@ public final class UDPSocket: Sendable {
     /// A UDP socket connected to `peer`, on an ephemeral port of the peer's family: only the
     /// peer's datagrams arrive, and an ICMP "port unreachable" for an earlier send fails the next
     /// ``receive(maxBytes:)`` with ``NetworkError/Code/connectRefused``.
-    public static func connected(to peer: SocketAddress, group: EventLoopGroup = .shared) async throws -> UDPSocket {
+    public static func connected(to peer: SocketAddress, group: EventLoopGroup? = nil) async throws -> UDPSocket {
+        let group = try group ?? EventLoopGroup.startShared()
         let loop = group.next()
         let channel = try await loop.submit { () throws -> UDPChannel in try UDPChannel(connectingTo: peer, loop: loop) }
         return UDPSocket(localAddress: channel.localAddress, channel: channel)

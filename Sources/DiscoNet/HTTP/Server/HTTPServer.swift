@@ -28,7 +28,7 @@ public final class HTTPServer: Sendable {
     /// `configuration.limits.maxBodyBytes`), behind `middleware` (first element outermost).
     public static func start(
         configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
-        group: EventLoopGroup = .shared,
+        group: EventLoopGroup? = nil,
         middleware: [any HTTPMiddleware] = [],
         handler: @escaping HTTPHandler
     ) async throws -> HTTPServer {
@@ -43,10 +43,11 @@ public final class HTTPServer: Sendable {
     /// off.
     public static func start(
         configuration: HTTPServerConfiguration = HTTPServerConfiguration(),
-        group: EventLoopGroup = .shared,
+        group: EventLoopGroup? = nil,
         middleware: [any HTTPMiddleware] = [],
         responder: HTTPResponder
     ) async throws -> HTTPServer {
+        let group = try group ?? EventLoopGroup.startShared()
         let addresses = try await SocketAddress.resolveAsync(host: configuration.host, port: configuration.port)
         let shared = HTTPServerShared(configuration: configuration, group: group, responder: responder.wrapped(in: middleware))
         let loop = group.loops[0]

@@ -4,6 +4,7 @@
 @preconcurrency import Musl
 #endif
 import CDiscoEpoll
+import DiscoCore
 import Synchronization
 
 // MARK: - A context that can be reloaded
@@ -12,7 +13,7 @@ import Synchronization
 /// (SIGHUP) or when they change (``reloadIfChanged()``, polled by the owner).
 ///
 /// A reload builds a complete new context first; only when that succeeds does it replace the
-/// current one, so a broken or half-written certificate keeps the old one serving. Open
+/// current one, so a broken, half-written or expired certificate keeps the old one serving. Open
 /// connections are never touched: each holds the context it was made from. A server's
 /// session-ticket keys carry over, so clients resume across a rotation.
 ///
@@ -46,6 +47,12 @@ public final class TLSContextStore: Sendable {
         let context = try TLSContext(configuration, isServer: isServer, counters: counters)
         state = Mutex((context, fingerprints))
         self.counters = counters
+        // There is nothing better to present at start (and clients told not to verify still
+        // connect), so an expired certificate serves, but not silently.
+        if let expired = Self.expiry(of: context) {
+            configuration.logger?.warning("\(configuration.label): \(expired) (peers that verify it refuse every connection "
+                + "until it is replaced; a renewed file is loaded when it changes, or on SIGHUP)")
+        }
     }
 
     /// The context new connections get.
@@ -88,8 +95,11 @@ public final class TLSContextStore: Sendable {
     }
 
     private func rebuild(fingerprints: [FileFingerprint?]) -> ReloadOutcome {
-        do {
+        do throws(TLSError) {
             let context = try TLSContext(configuration, isServer: isServer, counters: counters)
+            // An expired certificate is no replacement: every peer that verifies it would
+            // refuse it (an old file copied back, a renewal that did not happen).
+            if let expired = Self.expiry(of: context) { throw expired }
             context.adoptTicketKeys(from: current)
             state.withLock { $0 = (context, fingerprints) }
             reloadCounts.withLock { $0.succeeded += 1 }
@@ -99,6 +109,21 @@ public final class TLSContextStore: Sendable {
             reloadCounts.withLock { $0.failed += 1 }
             return .failed(error)
         }
+    }
+}
+
+// MARK: - Expiry
+
+extension TLSContextStore {
+    /// The error for a context whose own certificate has expired (by the wall clock); nil
+    /// while it is valid, or when the context presents none.
+    static func expiry(of context: TLSContext) -> TLSError? {
+        guard let notAfter = context.certificateExpiry, notAfter <= Int64(time(nil)) else { return nil }
+        let subject = context.certificateSubject ?? "?"
+        var error = TLSError(.expiredCertificate, source: context.configuration.certificateChain?.description,
+                             detail: "the certificate \(subject) expired on \(context.certificateNotAfter ?? "?"); give a renewed certificate")
+        error.role = .certificateChain
+        return error
     }
 }
 

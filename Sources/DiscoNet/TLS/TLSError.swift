@@ -18,6 +18,8 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let keyMismatch = Code(name: "key does not match certificate")
         /// A setting OpenSSL refused or a combination that cannot work.
         public static let badConfiguration = Code(name: "bad TLS configuration")
+        /// The certificate's validity ended: every peer that verifies it refuses it.
+        public static let expiredCertificate = Code(name: "expired certificate")
     }
 
     /// Which of the configuration's inputs a failure concerns.

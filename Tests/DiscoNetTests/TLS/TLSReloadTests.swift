@@ -123,6 +123,55 @@ struct TLSReloadTests {
         }
     }
 
+    @Test func anExpiredNewCertificateKeepsTheValidOneServing() async throws {
+        let certificates = try await TLSTestCertificates.get()
+        let live = try LiveCredentials(certificates.server, in: certificates.fixture.directory + "/expired-\(UUID().uuidString.prefix(6))")
+        let tls = TLSConfiguration.server(certificateChain: .file(live.certificate), privateKey: .file(live.key))
+        try await withTLSServer(tls) { server, store in
+            // An old certificate copied over the current one (key and certificate match).
+            try live.replace(with: certificates.expired)
+            let outcome = store.reloadIfChanged()
+            guard case .failed(let error) = outcome else {
+                Issue.record("an expired certificate replaced a valid one: \(outcome)")
+                return
+            }
+            #expect(error.description.contains("give a renewed certificate"), "\(error)")
+            #expect(error.role == .certificateChain)
+            #expect(outcome.description.contains("CN=expired-node"), "\(outcome)")
+            #expect(outcome.description.contains("expired on Feb  1 00:00:00 2020 GMT"), "\(outcome)")
+            #expect(outcome.description.contains("still serving the previous certificate"), "\(outcome)")
+            #expect(store.current.certificateSubject == "CN=node1")
+            // What a real client is shown: still the valid certificate.
+            let seen = try await openssl(["s_client", "-connect", "127.0.0.1:\(server.localAddress.port)", "-CAfile", certificates.caFile])
+            #expect(seen.output.contains("subject=CN = node1") && seen.output.contains("Verify return code: 0 (ok)"), "\(seen.output)")
+            // A renewed certificate is taken.
+            let renewed = try await certificates.fixture.issue("renewed-node")
+            try live.replace(with: renewed)
+            guard case .reloaded(let context) = store.reloadIfChanged() else {
+                Issue.record("the renewed certificate was not loaded")
+                return
+            }
+            #expect(context.certificateSubject == "CN=renewed-node")
+        }
+    }
+
+    @Test func startingWithAnExpiredCertificateIsLoggedAsAWarning() async throws {
+        let certificates = try await TLSTestCertificates.get()
+        let (logger, lines) = capturingLogger()
+        var tls = certificates.serverTLS(certificates.expired)
+        tls.logger = logger
+        // It still starts (nothing better to serve, and clients told not to verify still connect).
+        let store = try TLSContextStore(server: tls)
+        #expect(store.current.certificateSubject == "CN=expired-node")
+        #expect(logContains(lines, "level=warning", "CN=expired-node", certificates.expired.certificate, "expired on Feb  1 00:00:00 2020 GMT"),
+                "\(lines.lines)")
+        let (quiet, quietLines) = capturingLogger()
+        var valid = certificates.serverTLS()
+        valid.logger = quiet
+        _ = try TLSContextStore(server: valid)
+        #expect(!logContains(quietLines, "expired"), "\(quietLines.lines)")
+    }
+
     @Test func kubernetesSecretSymlinkSwapIsNoticedAndTicketsSurvive() async throws {
         let certificates = try await TLSTestCertificates.get()
         let root = certificates.fixture.directory + "/secret-\(UUID().uuidString.prefix(6))"

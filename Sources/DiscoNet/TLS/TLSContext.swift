@@ -191,6 +191,18 @@ public final class TLSContext: @unchecked Sendable {
         defer { EVP_PKEY_free(privateKey) }
         guard SSL_CTX_use_PrivateKey(context, privateKey) == 1, SSL_CTX_check_private_key(context) == 1 else {
             let reason = OpenSSLErrors.drain()
+            // The key may belong to a later certificate of the file (`cat intermediate.pem
+            // leaf.pem`): then the chain's order is what to fix. The context owns those
+            // certificates now and keeps them alive until it is freed.
+            for (index, certificate) in certificates.enumerated().dropFirst() where X509_check_private_key(certificate, privateKey) == 1 {
+                OpenSSLErrors.clear()
+                var error = TLSError(.badPEM, source: chain.description,
+                                     detail: "the certificates are out of order: the private key in \(key.description) belongs to certificate "
+                                         + "\(index + 1) of \(certificates.count) (\(X509Text.subject(certificate))), not to the first (\(subject)); "
+                                         + "put the leaf first, then its intermediates")
+                error.role = .certificateChain
+                throw error
+            }
             var error = TLSError(.keyMismatch, source: key.description,
                                  detail: "this private key does not match the certificate \(subject) in \(chain.description) (\(reason))")
             error.role = .privateKey

@@ -37,6 +37,30 @@ struct TLSReloadTests {
         #expect(badCA?.description.contains("garbage.pem") == true)
     }
 
+    /// The intermediate first and the leaf second (`cat intermediate.pem leaf.pem`): the key
+    /// matches the second certificate, and the error says to put the leaf first.
+    @Test func aChainWithTheLeafNotFirstIsNamedAsOutOfOrder() async throws {
+        let fixture = try await CertificateFixture.make(name: "tls-chain-order")
+        defer { fixture.remove() }
+        let intermediate = try await fixture.makeIntermediate()
+        let leaf = try await fixture.issue("chained", by: .intermediate)
+        let reversed = fixture.directory + "/reversed.pem"
+        let text = try String(contentsOfFile: intermediate.certificate, encoding: .utf8) + String(contentsOfFile: leaf.certificate, encoding: .utf8)
+        try text.write(toFile: reversed, atomically: true, encoding: .utf8)
+        let error = #expect(throws: TLSError.self) {
+            _ = try TLSContextStore(server: .server(certificateChain: .file(reversed), privateKey: .file(leaf.key)))
+        }
+        let description = error?.description ?? ""
+        #expect(error?.role == .certificateChain, "the chain file is what to fix: \(description)")
+        #expect(description.contains("reversed.pem"), "\(description)")
+        #expect(description.contains("out of order"), "\(description)")
+        #expect(description.contains("certificate 2 of 2 (CN=chained)"), "\(description)")
+        #expect(description.contains("put the leaf first"), "\(description)")
+        // In the right order the same files load.
+        let ordered = try TLSContextStore(server: .server(certificateChain: .file(try fixture.chain(leaf)), privateKey: .file(leaf.key)))
+        #expect(ordered.current.certificateSubject == "CN=chained")
+    }
+
     // MARK: Reloading
 
     @Test func rotationUnderLoadFailsNoRequestAndNewConnectionsSeeTheNewCertificate() async throws {

@@ -296,14 +296,22 @@ public final class TLSContext: @unchecked Sendable {
         _ = disco_SSL_CTX_set_tlsext_ticket_keys(pointer, &keys, 80)
     }
 
-    /// The trusted CAs as one phrase for log lines.
+    /// The trusted CAs as one phrase for log lines: the first few by name and the rest counted
+    /// (a bundle such as the system's 140 CAs would otherwise make every refusal line kilobytes long).
     var trustDescription: String {
         switch configuration.trustRoots {
         case .system: "the system's CA bundle"
         case .directory(let path): "the CAs in \(path)"
-        case .pem: trustedAuthorities.map { "\"\($0)\"" }.joined(separator: ", ")
+        case .pem(let source):
+            trustedAuthorities.count <= Self.authoritiesNamed
+                ? trustedAuthorities.map { "\"\($0)\"" }.joined(separator: ", ")
+                : trustedAuthorities.prefix(Self.authoritiesNamed).map { "\"\($0)\"" }.joined(separator: ", ")
+                    + " and \(trustedAuthorities.count - Self.authoritiesNamed) more in \(source.description)"
         }
     }
+
+    /// How many trusted CAs a log line names.
+    static let authoritiesNamed = 3
 }
 
 /// Handshake outcomes of one context.

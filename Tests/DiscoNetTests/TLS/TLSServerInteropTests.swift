@@ -88,6 +88,28 @@ struct TLSServerInteropTests {
         }
     }
 
+    /// A large CA bundle (`-http-ca-cert` pointing at the system's, 140 CAs) must not put every
+    /// CA's name in each refusal line: the first few are named and the rest counted.
+    @Test func aRefusalWithALargeCABundleNamesAFewCAsAndCountsTheRest() async throws {
+        let certificates = try await TLSTestCertificates.get()
+        let fixture = certificates.fixture
+        let bundle = try fixture.bundle(of: [fixture.ca, certificates.server, certificates.client, certificates.expired,
+                                             certificates.notYetValid, certificates.wrongHost, fixture.otherCA],
+                                        file: "large-bundle-\(UUID().uuidString.prefix(6)).pem")
+        let (logger, lines) = capturingLogger()
+        var tls = certificates.serverTLS(verifyClients: true, logger: logger)
+        tls.trustRoots = .pem(.file(bundle))
+        try await withTLSServer(tls) { server, _ in
+            let refused = try await curl(["--cacert", certificates.caFile, httpsURL(server, "/none")])
+            #expect(refused.status != 0, "\(refused.output)")
+            try await waitUntil("the refusal of a client without a certificate to be logged") {
+                logContains(lines, "sent no certificate")
+            }
+            #expect(logContains(lines, "sent no certificate", "CN=Disco Test CA", "CN=node2", "and 4 more in \(bundle)"), "\(lines.lines)")
+            #expect(!logContains(lines, "CN=future-node"), "\(lines.lines)")
+        }
+    }
+
     @Test func plainHTTPOnTheTLSPortIsAnswered400() async throws {
         let certificates = try await TLSTestCertificates.get()
         try await withTLSServer(certificates.serverTLS()) { server, _ in

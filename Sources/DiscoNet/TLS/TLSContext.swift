@@ -181,11 +181,17 @@ public final class TLSContext: @unchecked Sendable {
         let notAfter = (X509Text.notAfter(leaf), X509Text.notAfterSeconds(leaf))
         guard SSL_CTX_use_certificate(context, leaf) == 1 else {
             certificates.dropFirst().forEach { X509_free($0) }
-            throw TLSError(.badPEM, source: chain.description, detail: "OpenSSL refused the certificate \(subject): \(OpenSSLErrors.drain())")
+            let reason = OpenSSLErrors.drain()
+            var error = TLSError(.badPEM, source: chain.description,
+                                 detail: "OpenSSL refused the certificate \(subject): \(refusal(reason, level: SSL_CTX_get_security_level(context)))")
+            error.role = .certificateChain
+            throw error
         }
         for intermediate in certificates.dropFirst() where disco_SSL_CTX_add_extra_chain_cert(context, intermediate) != 1 {
             X509_free(intermediate)
-            throw TLSError(.badPEM, source: chain.description, detail: "OpenSSL refused an intermediate certificate: \(OpenSSLErrors.drain())")
+            var error = TLSError(.badPEM, source: chain.description, detail: "OpenSSL refused an intermediate certificate: \(OpenSSLErrors.drain())")
+            error.role = .certificateChain
+            throw error
         }
         let privateKey = try TLSError.concerning(.privateKey) { () throws(TLSError) in try PEMLoading.privateKey(from: key) }
         defer { EVP_PKEY_free(privateKey) }
@@ -209,6 +215,22 @@ public final class TLSContext: @unchecked Sendable {
             throw error
         }
         return (subject, notAfter)
+    }
+
+    /// Why OpenSSL refused to present a certificate, in words that say what to issue instead
+    /// (its security level, the system's policy: Debian's is 2, which wants RSA keys of 2048 bits
+    /// and signatures stronger than SHA-1).
+    private static func refusal(_ reason: String, level: Int32) -> String {
+        let rsaBits = [0: 0, 1: 1024, 2: 2048, 3: 3072, 4: 7680][Int(level)] ?? 15360
+        if reason.contains("ee key too small") {
+            return "its key is too small for OpenSSL's security level \(level) on this system (RSA keys of at least \(rsaBits) bits); "
+                + "issue it with a larger RSA key or an EC key (P-256) (\(reason))"
+        }
+        if reason.contains("ca md too weak") {
+            return "it is signed with a digest too weak for OpenSSL's security level \(level) on this system (SHA-1 or MD5); "
+                + "issue it signed with SHA-256 (\(reason))"
+        }
+        return reason
     }
 
     /// Loads the trust roots when this side verifies its peer (a server only with client

@@ -37,6 +37,26 @@ struct TLSReloadTests {
         #expect(badCA?.description.contains("garbage.pem") == true)
     }
 
+    /// A certificate OpenSSL will not present (a 512-bit RSA key is below every security level):
+    /// the error names the file as the certificate (the `-http-cert` flag) and says what to issue instead.
+    @Test func aCertificateWithAKeyTooSmallIsNamedWithWhatToIssue() async throws {
+        let fixture = try await CertificateFixture.make(name: "tls-weak-key")
+        defer { fixture.remove() }
+        let base = fixture.directory + "/weak"
+        let made = try await openssl(["req", "-x509", "-newkey", "rsa:512", "-nodes", "-days", "30", "-subj", "/CN=weak-key",
+                                      "-keyout", base + ".key", "-out", base + ".pem"])
+        #expect(made.status == 0, "\(made.output)")
+        let error = #expect(throws: TLSError.self) {
+            _ = try TLSContextStore(server: .server(certificateChain: .file(base + ".pem"), privateKey: .file(base + ".key")))
+        }
+        let description = error?.description ?? ""
+        #expect(error?.role == .certificateChain, "the certificate file is what to fix: \(description)")
+        #expect(description.contains("weak.pem") && description.contains("CN=weak-key"), "\(description)")
+        #expect(description.contains("its key is too small for OpenSSL's security level"), "\(description)")
+        #expect(description.contains("RSA keys of at least"), "\(description)")
+        #expect(description.contains("EC key"), "\(description)")
+    }
+
     /// The intermediate first and the leaf second (`cat intermediate.pem leaf.pem`): the key
     /// matches the second certificate, and the error says to put the leaf first.
     @Test func aChainWithTheLeafNotFirstIsNamedAsOutOfOrder() async throws {

@@ -94,6 +94,12 @@ public struct FrameDecoder: Sendable {
             return try fail(FrameError(.undersize, "length \(length) is below 2 (version and type bytes)"))
         }
         if length - 2 > maxPayloadBytes {
+            // A TLS record header (0x16 0x03: a handshake, TLS 1.x) reads as a length of about
+            // 369 MB: the peer is configured with TLS and this side without.
+            if buffer[start] == 0x16 && buffer[start + 1] == 0x03 {
+                return try fail(FrameError(.oversize, "the peer began a TLS handshake, but this port does not speak TLS "
+                    + "(give every node the same TLS flags: -node-cert, -node-key, -node-ca-cert)"))
+            }
             return try fail(FrameError(.oversize, "payload of \(length - 2) bytes exceeds the limit of \(maxPayloadBytes)"))
         }
         guard available >= 5 else { return nil }

@@ -107,6 +107,24 @@ struct RaftTransportTests {
         await b.close()
     }
 
+    /// A node started with `-node-cert` meets one without: the TLS ClientHello must be named as
+    /// such on the plain port, not as a frame of 369 MB.
+    @Test("a TLS handshake on the plain internode port is named as TLS")
+    func tlsHandshakeOnThePlainPort() async throws {
+        let book = TestAddressBook()
+        let sink = MemoryLogSink()
+        let (b, _) = try await startTransport("b", book: book, sink: sink)
+        // A real ClientHello from openssl; the port closes it without answering.
+        let hello = try await ChildProcess.run(CertificateFixture.openssl, ["s_client", "-connect", "127.0.0.1:\(b.listenAddress.port)"],
+                                               timeout: .seconds(30))
+        #expect(hello.status != 0, "\(hello.output)")
+        try await waitUntil("the connection refused") { b.metrics.badFrames == 1 }
+        let lines = sink.lines.filter { $0.contains("closing internode connection") }
+        #expect(lines.count == 1 && lines.allSatisfy { $0.contains("TLS handshake") && $0.contains("does not speak TLS") }, "\(lines)")
+        #expect(!lines.contains { $0.contains("exceeds the limit") }, "\(lines)")
+        await b.close()
+    }
+
     @Test("a peer whose address changes is reached at the new address")
     func addressChange() async throws {
         let book = TestAddressBook()

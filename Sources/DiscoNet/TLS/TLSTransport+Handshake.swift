@@ -120,6 +120,13 @@ extension TLSTransport {
             detail = isServer
                 ? "the client sent no certificate; this side requires one signed by \(context.trustDescription)"
                 : "the server requires a client certificate and none was configured (\(reasons))"
+        } else if reasons.contains("unexpected eof") {
+            // A hang-up with no alert: a TLS peer refusing would have said why. A client's hello
+            // read by a plain server (a node without TLS) ends this way.
+            detail = isServer
+                ? "the client closed the connection during the TLS handshake (\(reasons))"
+                : "the server closed the connection during the TLS handshake without a TLS alert: does it speak TLS on this port? "
+                    + "(it may be configured without TLS) (\(reasons))"
         } else if !reasons.isEmpty {
             detail = alertDescription(reasons)
         } else if errnoCode != 0 {

@@ -74,6 +74,28 @@ struct TLSTransportTests {
         accepting.cancel()
     }
 
+    /// A TLS client meeting a plain server that reads the ClientHello and hangs up (the
+    /// internode port of a node started without `-node-cert`): the error suspects the missing
+    /// TLS, not "unexpected eof while reading" alone.
+    @Test func aPlainServerThatHangsUpIsSuspectedOfNotSpeakingTLS() async throws {
+        let certificates = try await TLSTestCertificates.get()
+        let listener = try await TCPListener.bind()
+        defer { listener.close() }
+        let accepting = Task {
+            let connection = try await listener.accept()
+            _ = try? await connection.read()
+            connection.close()
+        }
+        let client = try TLSTransportFactory.client(certificates.clientTLS())
+        let error = await #expect(throws: NetworkError.self) {
+            _ = try await TCPConnection.connect(to: listener.localAddress, transport: client)
+        }
+        let detail = error?.detail ?? ""
+        #expect(detail.contains("the server closed the connection during the TLS handshake without a TLS alert"), "\(detail)")
+        #expect(detail.contains("does it speak TLS on this port"), "\(detail)")
+        _ = try? await accepting.value
+    }
+
     @Test func aServerContextCannotConnect() async throws {
         let certificates = try await TLSTestCertificates.get()
         let listener = try await TCPListener.bind()

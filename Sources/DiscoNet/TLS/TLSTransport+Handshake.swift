@@ -113,6 +113,11 @@ extension TLSTransport {
         if let verify = verifyFailure {
             detail = "the \(isServer ? "client" : "server") certificate was refused: \(verify.reason) "
                 + "(certificate subject \"\(verify.subject)\", issued by \"\(verify.issuer)\"; this side trusts \(context.trustDescription))"
+            if verify.code == X509_V_ERR_INVALID_PURPOSE {
+                // A certificate that names extended key usages is refused for any it leaves out.
+                let usage = isServer ? "clientAuth" : "serverAuth"
+                detail += "; its extended key usage lacks \(usage): issue it with extendedKeyUsage=\(usage) (or serverAuth,clientAuth for both sides)"
+            }
             if verify.code == X509_V_ERR_HOSTNAME_MISMATCH || verify.code == X509_V_ERR_IP_ADDRESS_MISMATCH {
                 detail = "the server certificate (subject \"\(verify.subject)\") is not valid for \(serverName ?? "the host asked for"): \(verify.reason)"
             }

@@ -110,6 +110,28 @@ struct TLSServerInteropTests {
         }
     }
 
+    /// A client certificate issued for servers only (`extendedKeyUsage=serverAuth`, a common
+    /// mistake with -http-verify-client): the refusal says which usage it lacks.
+    @Test func aClientCertificateWithoutClientAuthIsRefusedNamingTheMissingUsage() async throws {
+        let certificates = try await TLSTestCertificates.get()
+        let fixture = certificates.fixture
+        let base = fixture.directory + "/server-only-\(UUID().uuidString.prefix(6))"
+        try "extendedKeyUsage = serverAuth\nsubjectAltName = IP:127.0.0.1\n".write(toFile: base + ".ext", atomically: true, encoding: .utf8)
+        let request = try await openssl(["req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=server-only",
+                                         "-keyout", base + ".key", "-out", base + ".csr"])
+        #expect(request.status == 0, "\(request.output)")
+        let signed = try await openssl(["x509", "-req", "-in", base + ".csr", "-CA", fixture.ca.certificate, "-CAkey", fixture.ca.key,
+                                        "-CAcreateserial", "-CAserial", base + ".srl", "-days", "30", "-extfile", base + ".ext", "-out", base + ".pem"])
+        #expect(signed.status == 0, "\(signed.output)")
+        let (logger, lines) = capturingLogger()
+        try await withTLSServer(certificates.serverTLS(verifyClients: true, logger: logger)) { server, _ in
+            let refused = try await curl(["--cacert", certificates.caFile, "--cert", base + ".pem", "--key", base + ".key", httpsURL(server, "/eku")])
+            #expect(refused.status != 0 && !refused.output.contains("GET /eku"), "\(refused.output)")
+            try await waitUntil("the refusal naming the missing usage") { logContains(lines, "CN=server-only", "certificate purpose") }
+            #expect(logContains(lines, "CN=server-only", "its extended key usage lacks clientAuth"), "\(lines.lines)")
+        }
+    }
+
     @Test func plainHTTPOnTheTLSPortIsAnswered400() async throws {
         let certificates = try await TLSTestCertificates.get()
         try await withTLSServer(certificates.serverTLS()) { server, _ in

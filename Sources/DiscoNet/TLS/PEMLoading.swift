@@ -76,7 +76,7 @@ enum PEMLoading {
         guard !certificates.isEmpty else {
             throw TLSError(.badPEM, source: source.description,
                            detail: "no PEM certificate found; expected \(what) between -----BEGIN CERTIFICATE----- and -----END CERTIFICATE-----"
-                               + hint(bytes))
+                               + hint(bytes, source: source))
         }
         return certificates
     }
@@ -101,7 +101,7 @@ enum PEMLoading {
             let reason = OpenSSLErrors.drain()
             throw TLSError(.badPEM, source: source.description,
                            detail: "no PEM private key found (\(reason.isEmpty ? "empty" : reason)); expected -----BEGIN PRIVATE KEY----- "
-                               + "(or RSA/EC PRIVATE KEY)" + hint(bytes))
+                               + "(or RSA/EC PRIVATE KEY)" + hint(bytes, source: source))
         }
         return key
     }
@@ -109,12 +109,50 @@ enum PEMLoading {
     /// A passphrase callback that has none to give, so OpenSSL never prompts on a terminal.
     private static let refusePassphrase: @convention(c) (UnsafeMutablePointer<CChar>?, Int32, Int32, UnsafeMutableRawPointer?) -> Int32 = { _, _, _, _ in 0 }
 
-    /// A hint when the file holds the other kind of PEM than expected.
-    private static func hint(_ bytes: [UInt8]) -> String {
+    /// A hint when the file holds the other kind of PEM than expected, or a binary encoding
+    /// (with the command that converts it).
+    private static func hint(_ bytes: [UInt8], source: PEMSource) -> String {
         if bytes.containsSequence(Array("PRIVATE KEY-----".utf8)) { return "; this file holds a private key" }
         if bytes.containsSequence(Array("BEGIN CERTIFICATE".utf8)) { return "; this file holds a certificate" }
         if bytes.isEmpty { return "; the file is empty" }
-        return ""
+        let file = source.description
+        switch binaryKind(bytes) {
+        case .certificate?:
+            return "; this file holds a DER (binary) certificate; convert it to PEM: openssl x509 -inform der -in \(file) -out \(file).pem"
+        case .privateKey?:
+            return "; this file holds a DER (binary) private key; convert it to PEM: openssl pkey -inform der -in \(file) -out \(file).pem"
+        case .pkcs12?:
+            return "; this file holds a PKCS#12 bundle; convert it to PEM: openssl pkcs12 -in \(file) -nodes -out \(file).pem "
+                + "(the result holds the certificate and the key: give it as both)"
+        case nil:
+            return ""
+        }
+    }
+
+    /// What a DER-encoded (binary) file holds, when it is one of the things a PEM file would.
+    private enum BinaryKind { case certificate, privateKey, pkcs12 }
+
+    private static func binaryKind(_ bytes: [UInt8]) -> BinaryKind? {
+        guard bytes.first == 0x30 else { return nil }  // DER starts with a SEQUENCE
+        defer { OpenSSLErrors.clear() }
+        return bytes.withUnsafeBufferPointer { buffer -> BinaryKind? in
+            var cursor = buffer.baseAddress
+            if let certificate = d2i_X509(nil, &cursor, buffer.count) {
+                X509_free(certificate)
+                return .certificate
+            }
+            cursor = buffer.baseAddress
+            if let key = d2i_AutoPrivateKey(nil, &cursor, buffer.count) {
+                EVP_PKEY_free(key)
+                return .privateKey
+            }
+            cursor = buffer.baseAddress
+            if let bundle = d2i_PKCS12(nil, &cursor, buffer.count) {
+                PKCS12_free(bundle)
+                return .pkcs12
+            }
+            return nil
+        }
     }
 }
 

@@ -57,6 +57,31 @@ struct TLSReloadTests {
         #expect(description.contains("EC key"), "\(description)")
     }
 
+    /// Binary files given where PEM is read (a DER certificate or key, a PKCS#12 bundle, as
+    /// Windows and Java tools export them): the error says what the file is and how to convert it.
+    @Test func binaryCertificatesAndKeysAreNamedWithTheConversion() async throws {
+        let certificates = try await TLSTestCertificates.get()
+        let server = certificates.server
+        let base = certificates.fixture.directory + "/binary-\(UUID().uuidString.prefix(6))"
+        for arguments in [["x509", "-in", server.certificate, "-outform", "der", "-out", base + ".der"],
+                          ["pkey", "-in", server.key, "-outform", "der", "-out", base + "-key.der"],
+                          ["pkcs12", "-export", "-in", server.certificate, "-inkey", server.key, "-passout", "pass:", "-out", base + ".p12"]] {
+            let made = try await openssl(arguments)
+            #expect(made.status == 0, "\(made.output)")
+        }
+        let cases: [(PEMSource, PEMSource, String)] = [
+            (.file(base + ".der"), .file(server.key), "holds a DER (binary) certificate; convert it to PEM: openssl x509 -inform der -in \(base).der -out"),
+            (.file(server.certificate), .file(base + "-key.der"), "holds a DER (binary) private key; convert it to PEM: openssl pkey -inform der -in \(base)-key.der -out"),
+            (.file(base + ".p12"), .file(server.key), "holds a PKCS#12 bundle; convert it to PEM: openssl pkcs12 -in \(base).p12 -nodes -out"),
+        ]
+        for (chain, key, fragment) in cases {
+            let error = #expect(throws: TLSError.self) {
+                _ = try TLSContextStore(server: .server(certificateChain: chain, privateKey: key))
+            }
+            #expect(error?.description.contains(fragment) == true, "\(String(describing: error)) should contain \(fragment)")
+        }
+    }
+
     /// The intermediate first and the leaf second (`cat intermediate.pem leaf.pem`): the key
     /// matches the second certificate, and the error says to put the leaf first.
     @Test func aChainWithTheLeafNotFirstIsNamedAsOutOfOrder() async throws {

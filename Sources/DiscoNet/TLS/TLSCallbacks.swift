@@ -22,8 +22,10 @@ enum TLSCallbacks {
         return 0
     }
 
-    /// Server ALPN: the first of our protocols the client also offers; no ALPN when none is
-    /// shared (HTTP/1.1 clients that send no ALPN, or only `h2`, still connect).
+    /// Server ALPN: the first of our protocols the client also offers. A client that offers
+    /// protocols but none of ours (`h2` alone) is refused with `no_application_protocol`, as
+    /// RFC 7301 says and nginx and Go do: it would speak a protocol this side does not. A client
+    /// that sends no ALPN is not asked (this callback does not run) and connects.
     static let selectALPN: @convention(c) (
         OpaquePointer?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, UnsafeMutablePointer<UInt8>?,
         UnsafePointer<UInt8>?, UInt32, UnsafeMutableRawPointer?
@@ -39,7 +41,10 @@ enum TLSCallbacks {
         }
         // SSL_select_next_proto points into one of the two lists; only a pointer into the
         // client's (which lives through the handshake) may be returned. Find our choice there.
-        guard result == OPENSSL_NPN_NEGOTIATED, let chosen else { return SSL_TLSEXT_ERR_NOACK }
+        guard result == OPENSSL_NPN_NEGOTIATED, let chosen else {
+            transport.alpnRefusal = protocolNames(UnsafeBufferPointer(start: offered, count: Int(offeredLength)))
+            return SSL_TLSEXT_ERR_ALERT_FATAL
+        }
         let wanted = Array(UnsafeBufferPointer(start: chosen, count: Int(chosenLength)))
         var index = 0
         while index < Int(offeredLength) {
@@ -53,6 +58,19 @@ enum TLSCallbacks {
             index = start + length
         }
         return SSL_TLSEXT_ERR_NOACK
+    }
+
+    /// The names in an ALPN list (length-prefixed), for log lines.
+    static func protocolNames(_ wire: UnsafeBufferPointer<UInt8>) -> [String] {
+        var names: [String] = []
+        var index = 0
+        while index < wire.count {
+            let end = index + 1 + Int(wire[index])
+            guard end <= wire.count else { break }
+            names.append(String(decoding: wire[(index + 1)..<end], as: UTF8.self))
+            index = end
+        }
+        return names
     }
 
     /// Client: a new session (TLS 1.2 at the handshake, TLS 1.3 when a ticket arrives) is kept

@@ -121,6 +121,9 @@ extension TLSTransport {
             if verify.code == X509_V_ERR_HOSTNAME_MISMATCH || verify.code == X509_V_ERR_IP_ADDRESS_MISMATCH {
                 detail = "the server certificate (subject \"\(verify.subject)\") is not valid for \(serverName ?? "the host asked for"): \(verify.reason)"
             }
+        } else if let offered = alpnRefusal {
+            detail = "the client offered only \(offered.joined(separator: ", ")) by ALPN; this side speaks "
+                + "\(context.configuration.applicationProtocols.joined(separator: ", ")) (\(reasons.isEmpty ? "no application protocol" : reasons))"
         } else if reasons.contains("peer did not return a certificate") || reasons.contains("certificate required") {
             detail = isServer
                 ? "the client sent no certificate; this side requires one signed by \(context.trustDescription)"

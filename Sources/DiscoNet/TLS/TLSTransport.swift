@@ -47,6 +47,8 @@ final class TLSTransport: ByteStreamTransport, ByteStreamTransportHandler, @unch
     var phase: Phase
     var failure: NetworkError?
     var verifyFailure: TLSVerifyFailure?
+    /// Server: the ALPN protocols a client offered when none of them is ours (the handshake fails).
+    var alpnRefusal: [String]?
     var handler: (any ByteStreamTransportHandler)?
     var interest: TransportInterest = []
     /// What the socket must become for a blocked `SSL_read` / `SSL_write` / handshake to progress.

@@ -57,6 +57,30 @@ struct TLSServerInteropTests {
         }
     }
 
+    /// A client whose ALPN list shares nothing with ours (a gRPC or HTTP/2-only client offering
+    /// `h2` alone) is refused in the handshake with `no_application_protocol` (RFC 7301, as nginx
+    /// and Go do), not let in to send an HTTP/2 preface to an HTTP/1.1 server. Without ALPN, or
+    /// with `http/1.1` among others, the handshake goes on.
+    @Test func aClientOfferingOnlyH2IsRefusedWithNoApplicationProtocol() async throws {
+        let certificates = try await TLSTestCertificates.get()
+        let (logger, lines) = capturingLogger()
+        try await withTLSServer(certificates.serverTLS(logger: logger)) { server, _ in
+            let connect = ["s_client", "-connect", "127.0.0.1:\(server.localAddress.port)", "-CAfile", certificates.caFile]
+            let onlyH2 = try await opensslWithRequest(connect + ["-alpn", "h2"])
+            #expect(onlyH2.output.contains("no application protocol"), "\(onlyH2.output)")
+            #expect(!onlyH2.output.contains("HTTP/1.1"), "\(onlyH2.output)")
+            try await waitUntil("the refusal naming what the client offered") {
+                logContains(lines, "refused", "offered only h2", "this side speaks http/1.1")
+            }
+            let both = try await opensslWithRequest(connect + ["-alpn", "h2,http/1.1"])
+            #expect(both.output.contains("ALPN protocol: http/1.1") && both.output.contains("HTTP/1.1 200"), "\(both.output)")
+            let none = try await opensslWithRequest(connect)
+            #expect(none.output.contains("No ALPN negotiated") && none.output.contains("HTTP/1.1 200"), "\(none.output)")
+            let viaCurl = try await curl(["--http2", "--cacert", certificates.caFile, httpsURL(server, "/h2")])
+            #expect(viaCurl.status == 0 && viaCurl.output.contains("GET /h2"), "\(viaCurl.output)")
+        }
+    }
+
     @Test func clientCertificatesAreRequiredAndVerified() async throws {
         let certificates = try await TLSTestCertificates.get()
         let (logger, lines) = capturingLogger()

@@ -97,9 +97,10 @@ public final class TLSContextStore: Sendable {
     private func rebuild(fingerprints: [FileFingerprint?]) -> ReloadOutcome {
         do throws(TLSError) {
             let context = try TLSContext(configuration, isServer: isServer, counters: counters)
-            // An expired certificate is no replacement: every peer that verifies it would
-            // refuse it (an old file copied back, a renewal that did not happen).
-            if let expired = Self.expiry(of: context) { throw expired }
+            // An expired certificate is no replacement for a valid one: every peer that verifies
+            // it would refuse it (an old file copied back, a renewal that did not happen). When
+            // the one serving has expired too, the new files (a CA changed, say) are no worse.
+            if let expired = Self.expiry(of: context), Self.expiry(of: current) == nil { throw expired }
             context.adoptTicketKeys(from: current)
             state.withLock { $0 = (context, fingerprints) }
             reloadCounts.withLock { $0.succeeded += 1 }

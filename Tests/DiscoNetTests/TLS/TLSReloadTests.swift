@@ -234,6 +234,14 @@ struct TLSReloadTests {
         #expect(store.current.certificateSubject == "CN=expired-node")
         #expect(logContains(lines, "level=warning", "CN=expired-node", certificates.expired.certificate, "expired on Feb  1 00:00:00 2020 GMT"),
                 "\(lines.lines)")
+        // Serving an expired certificate, a reload is no worse with another one: the files are taken.
+        let live = try LiveCredentials(certificates.expired, in: certificates.fixture.directory + "/expired-start-\(UUID().uuidString.prefix(6))")
+        let stale = try TLSContextStore(server: .server(certificateChain: .file(live.certificate), privateKey: .file(live.key)))
+        try live.replace(with: certificates.expired)
+        guard case .reloaded = stale.reloadIfChanged() else {
+            Issue.record("a reload while serving an expired certificate was refused")
+            return
+        }
         let (quiet, quietLines) = capturingLogger()
         var valid = certificates.serverTLS()
         valid.logger = quiet

@@ -1,5 +1,6 @@
 import DiscoCore
 import DiscoNet
+import Synchronization
 
 // MARK: - UDP: receiving and sending datagrams
 
@@ -225,7 +226,7 @@ extension SWIM.Shell {
         let peer = connection.connection.remoteAddress
         let logger = configuration.logger
         guard frame.type == Self.pushPullFrameType else {
-            logger.warning("unexpected frame on the push-pull port", metadata: [
+            logDropped(.unexpectedFrame, "unexpected frame on the push-pull port", metadata: [
                 "peer": "\(peer)", "type": "\(frame.type)", "expected": "\(Self.pushPullFrameType)",
             ])
             return
@@ -243,7 +244,7 @@ extension SWIM.Shell {
                 return
             }
         } else if payload.first == SWIM.GossipSealer.version {
-            logger.warning("refused a push-pull state: \(Self.sealedButNoKey)", metadata: ["peer": "\(peer)"])
+            logDropped(.sealedWithoutKey, "refused a push-pull state: \(Self.sealedButNoKey)", metadata: ["peer": "\(peer)"])
             await refuse(connection, "this member runs without gossip encryption")
             return
         }
@@ -252,7 +253,7 @@ extension SWIM.Shell {
         do {
             (label, remote) = try SWIM.WireCodec.decodeLabelledPushPull(payload)
         } catch {
-            logger.warning("dropped a push-pull state that does not decode", metadata: ["peer": "\(peer)", "reason": "\(error)"])
+            logDropped(.undecodable, "dropped a push-pull state that does not decode", metadata: ["peer": "\(peer)", "reason": "\(error)"])
             return
         }
         let from = PeerAddress(host: peer.host, port: peer.port)
@@ -281,11 +282,31 @@ extension SWIM.Shell {
 
 // MARK: - Refusing push-pull states
 
+/// Why a push-pull request was dropped before its state was read.
+enum PushPullDrop: Hashable, Sendable {
+    /// A frame of another type than a push-pull state.
+    case unexpectedFrame
+    /// Sealed, but this member has no gossip key.
+    case sealedWithoutKey
+    /// Not a push-pull state the codec reads.
+    case undecodable
+}
+
 extension SWIM.Shell {
     /// Tells the other member why its state was not taken (plain text in a refusal frame: a
     /// diagnostic for its log, which it never trusts for anything else), then the caller closes.
     nonisolated func refuse(_ connection: FramedConnection, _ reason: String) async {
         let frame = Frame(type: Self.pushPullRefusedFrameType, payload: Array(reason.utf8))
         _ = try? await withTimeout(configuration.pushPullTimeout, "push-pull refusal") { try await connection.send(frame) }
+    }
+
+    /// Logs a push-pull request dropped for `kind` at most once per
+    /// ``GossipProtection/logInterval`` per kind, with the number held back since the last line.
+    nonisolated func logDropped(_ kind: PushPullDrop, _ message: String, metadata: Logger.Metadata) {
+        let (log, suppressed) = pushPullDropLog.withLock { $0.shouldLog(kind, at: origin.duration(to: .now)) }
+        guard log else { return }
+        var metadata = metadata
+        if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
+        configuration.logger.warning(message, metadata: metadata)
     }
 }

@@ -1,5 +1,6 @@
 import DiscoCore
 import DiscoNet
+import Synchronization
 
 // MARK: - Shell
 
@@ -71,6 +72,10 @@ extension SWIM {
         var stats = Statistics()
         var dropLog = RateLimitedLog()
         var refusalLog = RateLimitedLog(interval: .seconds(10))
+        /// Push-pull requests dropped unread (not a state, not decodable, sealed while this
+        /// member has no key): logged at most once per interval and kind, since each costs the
+        /// sender only a connection. Used off the actor, by the tasks answering push-pulls.
+        nonisolated let pushPullDropLog = Mutex(KeyedLogThrottle<PushPullDrop>(interval: GossipProtection.logInterval, capacity: 4))
         /// A node ID conflict is logged once a minute per other address (64 remembered).
         var conflictLog = KeyedLogThrottle<PeerAddress>(interval: .seconds(60), capacity: 64)
         /// A message refused for its cluster label is logged once a minute per source host

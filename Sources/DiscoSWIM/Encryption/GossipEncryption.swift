@@ -101,10 +101,17 @@ final class GossipProtection: Sendable {
 
     /// What became of an incoming message.
     enum Incoming {
-        /// Opened (or plaintext accepted while `verifyIncoming` is off): the plaintext.
-        case accepted([UInt8])
+        /// Opened (`plaintext` false), or plaintext let through while `verifyIncoming` is off
+        /// (`plaintext` true: the caller counts it with ``countPlaintextAccepted()`` once the
+        /// message decodes and is used, so bytes that are no SWIM message are not counted).
+        case accepted([UInt8], plaintext: Bool)
         /// Dropped, counted and logged: plaintext refused, or it did not open.
         case dropped(SWIM.OpenFailure.Kind)
+    }
+
+    /// Counts a plaintext message accepted while `verifyIncoming` is off.
+    func countPlaintextAccepted() {
+        state.withLock { $0.counters.plaintextAccepted += 1 }
     }
 
     /// Opens an incoming message; one that is dropped is counted and logged (at most once per
@@ -115,17 +122,14 @@ final class GossipProtection: Sendable {
         switch sealer.open(bytes, purpose: purpose) {
         case .success(let opened):
             if opened.keyIndex > 0 { state.withLock { $0.counters.openedWithAcceptedKey += 1 } }
-            return .accepted(opened.bytes)
+            return .accepted(opened.bytes, plaintext: false)
         case .failure(let error):
             failure = error
         }
         let now = ContinuousClock.now - origin
         let what = purpose == .datagram ? "datagram" : "push-pull state"
         if failure.kind == .plaintext {
-            if !verifyIncoming {
-                state.withLock { $0.counters.plaintextAccepted += 1 }
-                return .accepted(bytes)
-            }
+            if !verifyIncoming { return .accepted(bytes, plaintext: true) }
             let (log, suppressed) = state.withLock {
                 $0.counters.plaintextDropped += 1
                 return $0.plaintextLog.shouldLog(at: now)

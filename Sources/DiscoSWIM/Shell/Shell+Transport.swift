@@ -28,24 +28,32 @@ extension SWIM.Shell {
         guard !isShutDown else { return }
         let sender = PeerAddress(host: datagram.sender.host, port: datagram.sender.port)
         var bytes = datagram.bytes
+        var plaintextLetThrough = false
         if let protection {
-            guard case .accepted(let plaintext) = protection.incoming(bytes, purpose: .datagram, from: "\(sender)") else { return }
-            bytes = plaintext
+            guard case .accepted(let opened, let plaintext) = protection.incoming(bytes, purpose: .datagram, from: "\(sender)")
+            else { return }
+            bytes = opened
+            plaintextLetThrough = plaintext
         } else if bytes.first == SWIM.GossipSealer.version {
             dropped(datagram, from: sender, reason: Self.sealedButNoKey)
             return
         }
+        // Decoded before it is admitted: bytes that are no SWIM packet count as dropped, never
+        // as gossip accepted without a label or in plaintext (what operators watch in upgrades).
         let packet: SWIM.Packet
+        let label: String?
         do {
-            let (label, start) = try SWIM.WireCodec.readLabel(bytes)
-            // Sealed gossip carries no label: the sealing binds it (GossipSealer).
-            let sealed = datagram.bytes.first == SWIM.GossipSealer.version
-            guard sealed || admits(label, from: sender, member: sender, "datagram") else { return }
+            let start: Int
+            (label, start) = try SWIM.WireCodec.readLabel(bytes)
             packet = try SWIM.WireCodec.decodePacket(bytes, from: start)
         } catch {
             dropped(datagram, from: sender, reason: error.description)
             return
         }
+        // Sealed gossip carries no label: the sealing binds it (GossipSealer).
+        let sealed = datagram.bytes.first == SWIM.GossipSealer.version
+        guard sealed || admits(label, from: sender, member: sender, "datagram") else { return }
+        if plaintextLetThrough { protection?.countPlaintextAccepted() }
         stats.datagramsReceived += 1
         perform(core.received(packet, from: sender, now: now()))
     }
@@ -131,12 +139,13 @@ extension SWIM.Shell {
                     throw SWIM.ShellError(.pushPullFailed,
                                           "\(destination) answered with frame type \(frame.type), expected \(pushPullFrameType)")
                 }
-                let (label, state) = try SWIM.WireCodec.decodeLabelledPushPull(try openAnswer(frame.payload, from: destination,
-                                                                                                    protection: protection))
+                let (answer, plaintext) = try openAnswer(frame.payload, from: destination, protection: protection)
+                let (label, state) = try SWIM.WireCodec.decodeLabelledPushPull(answer)
                 if let label, let expectedLabel, label != expectedLabel {
                     throw SWIM.ShellError(.otherCluster, "answered with a state labelled \(label.debugDescription); "
                                           + "this member's cluster is \(expectedLabel.debugDescription)")
                 }
+                if plaintext { protection?.countPlaintextAccepted() }
                 return state
             }
             return .success(state)
@@ -148,17 +157,18 @@ extension SWIM.Shell {
         }
     }
 
-    /// The plaintext of a push-pull answer (opened when this member seals its gossip).
+    /// The plaintext of a push-pull answer (opened when this member seals its gossip), and
+    /// whether it came unsealed to a member that seals (to count once it decodes).
     static func openAnswer(_ payload: [UInt8], from destination: PeerAddress,
-                           protection: GossipProtection?) throws(SWIM.ShellError) -> [UInt8] {
+                           protection: GossipProtection?) throws(SWIM.ShellError) -> (bytes: [UInt8], plaintext: Bool) {
         guard let protection else {
             guard payload.first != SWIM.GossipSealer.version else {
                 throw SWIM.ShellError(.pushPullFailed, "the answer is \(sealedButNoKey)")
             }
-            return payload
+            return (payload, false)
         }
         switch protection.incoming(payload, purpose: .pushPull, from: "\(destination)") {
-        case .accepted(let plaintext): return plaintext
+        case .accepted(let opened, let plaintext): return (opened, plaintext)
         case .dropped(.plaintext): throw SWIM.ShellError(.pushPullFailed, "the answer is plaintext; this member requires sealed gossip")
         case .dropped: throw SWIM.ShellError(.pushPullFailed, "the answer does not open with this member's gossip keyring")
         }
@@ -232,10 +242,12 @@ extension SWIM.Shell {
             return
         }
         var payload = frame.payload
+        var plaintextLetThrough = false
         if let protection {
             switch protection.incoming(payload, purpose: .pushPull, from: "\(peer)") {
-            case .accepted(let plaintext):
-                payload = plaintext
+            case .accepted(let opened, let plaintext):
+                payload = opened
+                plaintextLetThrough = plaintext
             case .dropped(.plaintext):
                 await refuse(connection, "this member requires gossip sealed with the cluster's gossip key")
                 return
@@ -266,6 +278,7 @@ extension SWIM.Shell {
                          + "; this member's cluster is \(wireLabel.map(\.name.debugDescription) ?? "")")
             return
         }
+        if plaintextLetThrough { protection?.countPlaintextAccepted() }
         guard let reply = await mergePushed(remote, from: from) else { return }
         // Answered in kind: a member that sent no label (an older version) could not read one.
         let plaintext = SWIM.WireCodec.encode(reply, label: label == nil ? nil : plaintextLabel)

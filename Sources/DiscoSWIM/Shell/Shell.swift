@@ -70,7 +70,9 @@ extension SWIM {
         /// without waiting (getaddrinfo cannot be interrupted; a late answer finds the socket closed).
         nonisolated let lookupTasks = OwnedTasks()
         var stats = Statistics()
-        var dropLog = RateLimitedLog()
+        /// Datagrams that are no SWIM packet: logged at most once per interval, as dropped
+        /// gossip of other kinds (``GossipProtection/logInterval``).
+        var dropLog = RateLimitedLog(interval: GossipProtection.logInterval)
         var refusalLog = RateLimitedLog(interval: .seconds(10))
         /// Push-pull requests dropped unread (not a state, not decodable, sealed while this
         /// member has no key): logged at most once per interval and kind, since each costs the

@@ -34,6 +34,8 @@ public struct GossipStatus: Sendable, Hashable {
     /// Datagrams received and handed to the protocol, and datagrams sent.
     public var datagramsReceived = 0
     public var datagramsSent = 0
+    /// Datagrams dropped as no SWIM packet (truncated, garbage, sealed without a key here).
+    public var datagramsDropped = 0
     public var encrypted = false
     /// Keys in the keyring (primary and accepted).
     public var keys = 0
@@ -161,6 +163,7 @@ public final class SWIMMembership: MembershipService {
         var status = GossipStatus()
         status.datagramsReceived = statistics.datagramsReceived
         status.datagramsSent = statistics.datagramsSent
+        status.datagramsDropped = statistics.datagramsDropped
         status.encrypted = shell.isEncrypted
         status.keys = shell.keyring?.keys.count ?? 0
         status.decryptFailures = statistics.decryptFailures

@@ -87,7 +87,7 @@ extension SWIM.Shell {
     }
 
     /// Looks `destination`'s host up and sends the datagrams that waited for it.
-    static func resolve(_ destination: PeerAddress, hosts: ResolvedHosts, socket: UDPSocket, logger: Logger,
+    static func resolve(_ destination: PeerAddress, hosts: ResolvedHosts, socket: UDPSocket, logger: Logger, failures: SendFailureLog,
                         resolveHost: @Sendable (String, UInt16) async throws -> [SocketAddress]) async {
         var address: SocketAddress?
         do {
@@ -98,14 +98,15 @@ extension SWIM.Shell {
         }
         let waiting = hosts.resolved(destination, as: address, now: .now)
         guard let address else { return }
-        for bytes in waiting { await send(bytes, to: address, destination: destination, on: socket, logger: logger) }
+        for bytes in waiting { await send(bytes, to: address, destination: destination, on: socket, failures: failures) }
     }
 
-    static func send(_ bytes: [UInt8], to target: SocketAddress, destination: PeerAddress, on socket: UDPSocket, logger: Logger) async {
+    static func send(_ bytes: [UInt8], to target: SocketAddress, destination: PeerAddress, on socket: UDPSocket,
+                     failures: SendFailureLog) async {
         do {
             try await socket.send(bytes, to: target)
         } catch {
-            logger.debug("UDP send failed", metadata: ["to": "\(destination)", "error": "\(error)"])
+            failures.failed(to: destination, target: target, error)
         }
     }
 }

@@ -86,23 +86,24 @@ extension SWIM.Shell {
     static func runSender(socket: UDPSocket, outgoing: AsyncStream<Outgoing>, protection: GossipProtection?, logger: Logger,
                           lookups: OwnedTasks, resolveHost: @escaping @Sendable (String, UInt16) async throws -> [SocketAddress]) async {
         let hosts = ResolvedHosts()
+        let failures = SendFailureLog(logger: logger, bound: socket.localAddress)
         for await item in outgoing {
             guard let bytes = sealed(item.bytes, purpose: .datagram, with: protection) else { continue }
             let destination = item.destination
             if let numeric = SocketAddress(numericHost: destination.host, port: destination.port) {
-                await send(bytes, to: numeric, destination: destination, on: socket, logger: logger)
+                await send(bytes, to: numeric, destination: destination, on: socket, failures: failures)
                 continue
             }
             let route = hosts.route(bytes, to: destination, now: .now)
             switch route {
             case .send(let target), .sendAndResolve(let target):
-                await send(bytes, to: target, destination: destination, on: socket, logger: logger)
+                await send(bytes, to: target, destination: destination, on: socket, failures: failures)
             case .resolve, .none:
                 break
             }
             if route == .resolve || route.isRefresh {
                 lookups.spawn {
-                    await resolve(destination, hosts: hosts, socket: socket, logger: logger, resolveHost: resolveHost)
+                    await resolve(destination, hosts: hosts, socket: socket, logger: logger, failures: failures, resolveHost: resolveHost)
                 }
             }
         }

@@ -31,9 +31,16 @@ extension SWIM.Shell {
         return started
     }
 
+    /// Hands `event` to ``events`` and logs it: joins (and returns), deaths and leaves at info
+    /// level, as serf logs them, so the log at its default level says when gossip declared a
+    /// member dead; suspicions, refutations and metadata updates, which come and go, at debug.
     func deliver(_ event: SWIM.MemberEvent) {
         let member = event.member
-        configuration.logger.debug("member \(event.name)", metadata: [
+        let level: Logger.Level = switch event {
+        case .joined, .dead, .left: .info
+        case .suspect, .alive, .metadataUpdated: .debug
+        }
+        configuration.logger.log(level: level, "member \(event.name)", metadata: [
             "member": "\(member.id)", "address": "\(member.address)", "incarnation": "\(member.incarnation)",
         ])
         if case .dropped = eventSink.yield(event) { stats.eventsDropped += 1 }

@@ -22,7 +22,7 @@ struct RoleFlags: Sendable {
     init(_ set: inout FlagSet, group: String) {
         roles = set.string("roles", usage: "Comma-separated roles this node performs, e.g. host,dns (names: lowercase letters,\n"
                            + "digits and '-', starting with a letter); recorded in its member record and gossiped.\n"
-                           + "Built in: host (appends an event for dns when a member joins, leaves or changes address),\n"
+                           + "Built in: host (appends an event for dns when a member joins, leaves, changes address or roles),\n"
                            + "dns (serves the cluster over DNS on -dns-addr and consumes the events for dns);\n"
                            + "other names are announced only", group: group, typeName: "list")
         requires = set.string("requires", usage: "Comma-separated roles a live member must perform for this node to be ready;\n"

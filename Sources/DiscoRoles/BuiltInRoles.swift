@@ -23,7 +23,7 @@ public enum BuiltInRoles {
     /// The names Disco has an implementation for, with what each does (for `discod -h`).
     public static let descriptions: [(name: String, summary: String)] = [
         ("dns", "serves the cluster over DNS on -dns-addr and consumes the events for dns"),
-        ("host", "appends an event for dns when a member joins, leaves or changes address"),
+        ("host", "appends an event for dns when a member joins, leaves, changes address or roles"),
     ]
 
     /// The implementations for `names` (names Disco does not implement are left out).

@@ -5,14 +5,15 @@ import Synchronization
 
 // MARK: - HostRole
 
-/// The `host` role: it generates events. When a member joins, leaves or changes address it
-/// appends an event for the roles in ``targets`` (by default `dns`):
+/// The `host` role: it generates events. When a member joins, leaves, changes address or
+/// changes roles it appends an event for the roles in ``targets`` (by default `dns`):
 ///
 /// ```json
 /// {"type":"member-joined","roles":["dns"],"member":{"id":"n4","addr":"10.0.0.4:4002","api_addr":"10.0.0.4:4001","roles":["host"]},"raft_index":57}
 /// ```
 ///
-/// Types: `member-joined`, `member-left`, `member-address-changed` (with `"previous"`).
+/// Types: `member-joined`, `member-left`, `member-address-changed` and `member-roles-changed`
+/// (both with `"previous"`, the member as last reported).
 /// What was reported is kept per member in the replicated key-value state (``ReportedMember``),
 /// and the role compares the member records with it: when it starts (so the members that formed
 /// the cluster, and changes made while no host node ran, are reported) and on every change.

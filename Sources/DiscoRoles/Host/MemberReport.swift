@@ -65,19 +65,20 @@ struct ReportedMember: Hashable, Sendable {
 
 // MARK: - The report to make
 
-/// One event the host role appends: a member joined, left or changed address, as decided by
-/// comparing the member's record (as of a Raft index) with what was last reported.
+/// One event the host role appends: a member joined, left, changed address or changed roles,
+/// as decided by comparing the member's record (as of a Raft index) with what was last reported.
 struct MemberReport: Hashable, Sendable {
     enum Kind: String, Sendable {
         case joined = "member-joined"
         case left = "member-left"
         case addressChanged = "member-address-changed"
+        case rolesChanged = "member-roles-changed"
     }
 
     var kind: Kind
     /// The member now (for `left`: as it was).
     var member: ClusterMember
-    /// For `addressChanged`: the member as last reported.
+    /// For `addressChanged` and `rolesChanged`: the member as last reported.
     var previous: ClusterMember?
     /// The Raft index of the records the report describes.
     var raftIndex: UInt64
@@ -96,8 +97,13 @@ struct MemberReport: Hashable, Sendable {
         case (nil, let known?):
             return MemberReport(kind: .left, member: known, previous: nil, raftIndex: index)
         case (let current?, let known?):
-            guard current.raftAddress != known.raftAddress || current.apiAddress != known.apiAddress else { return nil }
-            return MemberReport(kind: .addressChanged, member: current, previous: known, raftIndex: index)
+            // An address change carries the roles as they are now (and were, in "previous").
+            if current.raftAddress != known.raftAddress || current.apiAddress != known.apiAddress {
+                return MemberReport(kind: .addressChanged, member: current, previous: known, raftIndex: index)
+            }
+            // Restarted with other roles: consumers hold its roles from the last report.
+            guard RoleNames.normalized(current.roles) != RoleNames.normalized(known.roles) else { return nil }
+            return MemberReport(kind: .rolesChanged, member: current, previous: known, raftIndex: index)
         }
     }
 

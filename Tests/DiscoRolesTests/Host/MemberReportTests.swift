@@ -33,12 +33,29 @@ import Testing
         #expect(event["member"]?["api_addr"] == "10.0.0.44:4001" && event["previous"]?["api_addr"] == "10.0.0.4:4001")
     }
 
+    /// A member restarted with other roles: consumers hold its roles from the member-joined
+    /// event, so the change is reported (an address change, which carries the new roles, wins).
+    @Test func aReportedMemberWithOtherRolesChangesRoles() throws {
+        let reported = ReportedMember(member: member, left: false, raftIndex: 57)
+        var other = member
+        other.roles = ["host", "web"]
+        let change = try #require(MemberReport.decide(current: other, asOf: 70, reported: reported))
+        let event = change.event(targets: ["dns"])
+        #expect(event["type"] == "member-roles-changed")
+        #expect(event["member"]?["roles"] == ["host", "web"] && event["previous"]?["roles"] == ["host"])
+        #expect(change.reported == ReportedMember(member: other, left: false, raftIndex: 70))
+        #expect(MemberReport.decide(current: other, asOf: 80, reported: change.reported) == nil)
+
+        other.apiAddress = "10.0.0.44:4001"
+        let both = try #require(MemberReport.decide(current: other, asOf: 70, reported: reported))
+        #expect(both.kind == .addressChanged && both.member.roles == ["host", "web"] && both.previous?.roles == ["host"])
+    }
+
     @Test func nothingIsReportedTwiceNorUndoneByAnOlderView() {
         let reported = ReportedMember(member: member, left: false, raftIndex: 57)
         #expect(MemberReport.decide(current: member, asOf: 80, reported: reported) == nil)
         var promoted = member
         promoted.voter = false
-        promoted.roles = ["host", "web"]
         #expect(MemberReport.decide(current: promoted, asOf: 80, reported: reported) == nil)
         // A host node still applying older entries must not report an older address again.
         var old = member

@@ -166,6 +166,16 @@ extension NodeProcessTests {
                 }
                 let web = try await first.request("GET", "/nodes?role=web").json?.arrayValue?.map { $0["id"] }
                 #expect(web == ["2"])
+
+                // The consumers of the events for dns learn it too: the member-joined they hold
+                // names node 2 with host only, and nothing else would correct it.
+                try await NodeTests.eventually("one member-roles-changed event for node 2", [first, second]) {
+                    await Self.joinEvents(of: "2", on: first, type: "member-roles-changed") == 1
+                }
+                let page = try await first.request("GET", "/events?role=dns&since=0&limit=1000").json?["events"]?.arrayValue ?? []
+                let change = page.first { $0["data"]?["type"] == "member-roles-changed" }?["data"]
+                #expect(change?["member"]?["roles"] == ["host", "web"] && change?["previous"]?["roles"] == ["host"], "\(page)")
+                #expect(await Self.joinEvents(of: "2", on: first, type: "member-address-changed") == 0)
             }
         }
 

@@ -106,6 +106,7 @@ extension Node {
             loop("formation") { [self] in try await form() },
             loop("tls-files") { [self] in if !tls.stores.isEmpty { await watchTLSFiles() } },
             Entry(ServiceFunction { [self] in try await stopAfterRemoval() }, name: "removal"),
+            roleRequirementsService(),
         ]
         // The roles start after everything of the node's own (once -bootstrap-needs is met) and
         // are asked to stop first.

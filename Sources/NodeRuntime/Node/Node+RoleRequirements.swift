@@ -18,11 +18,56 @@ extension Node {
         }
     }
 
+    /// The roles of `cluster.requires` no live member performs, sorted.
+    func missingRequiredRoles() async -> [String] {
+        let rows = await memberRows()
+        return RoleNames.normalized(configuration.cluster.requires).filter { role in
+            !rows.contains { $0.roles.contains(role) && ($0.swim?.isLive ?? false) }
+        }
+    }
+
     /// The roles of `cluster.bootstrapNeeds` no live member performs yet.
     func missingBootstrapNeeds() async -> [String] {
         let rows = await memberRows()
         return RoleNames.normalized(configuration.cluster.bootstrapNeeds).filter { role in
             !rows.contains { $0.roles.contains(role) && ($0.swim?.isLive ?? false) }
+        }
+    }
+
+    // MARK: Watching requirements
+
+    /// The service that logs each role of `cluster.requires` as it becomes unmet (a warning:
+    /// `/readyz` answers 503 for it) and met again (naming the live members performing it),
+    /// looking every `timing.reconcileInterval` once the node belongs to a cluster; a role unmet
+    /// at the first look is logged as info (gossip may not have met its members yet). Returns
+    /// at once without any.
+    func roleRequirementsService() -> ServiceGroupConfiguration.ServiceEntry {
+        ServiceGroupConfiguration.ServiceEntry(ServiceFunction { [self] in
+            _ = try await cancelOnGracefulShutdown { [self] in await watchRoleRequirements() }
+        }, name: "role-requirements", successTerminationBehavior: .ignore)
+    }
+
+    private func watchRoleRequirements() async {
+        guard !configuration.cluster.requires.isEmpty else { return }
+        // Unknown until the first look: each role's state is logged then, and on every change.
+        var unmet: Set<String>?
+        while !Task.isCancelled {
+            if isClustered {
+                let missing = Set(await missingRequiredRoles())
+                for role in RoleNames.normalized(configuration.cluster.requires) where unmet.map({ $0.contains(role) }) != missing.contains(role) {
+                    if missing.contains(role), unmet == nil {
+                        // At start gossip may not have met the members yet: said, not warned.
+                        logger.info("requires role \(role): no live member performs it yet; /readyz answers 503 until one does (-requires)")
+                    } else if missing.contains(role) {
+                        logger.warning("requires role \(role): no live member performs it; /readyz answers 503 until one does (-requires)")
+                    } else {
+                        let performers = await liveMembers(performing: role).map(\.rawValue).joined(separator: ",")
+                        logger.info("requires role \(role): performed by \(performers) (-requires)")
+                    }
+                }
+                unmet = missing
+            }
+            try? await Task.sleep(for: configuration.timing.reconcileInterval)
         }
     }
 

@@ -132,6 +132,10 @@ extension NodeProcessTests {
                 }
                 // Logged just before the roles start, so the line may still be on its way through the pipe.
                 try await waiting.process.waitForOutput(containing: "bootstrap needs met (dns by 3)")
+                // The log says when the requirement is met, and (below) when it is not any more.
+                let unmet = "requires role dns: no live member performs it; /readyz answers 503 until one does (-requires)"
+                try await waiting.process.waitForOutput(containing: "requires role dns: performed by 3 (-requires)")
+                let unmetBefore = waiting.process.output.components(separatedBy: unmet).count - 1
                 let rows = try #require(try await waiting.request("GET", "/nodes?role=dns").json?.arrayValue)
                 #expect(rows.map { $0["id"] } == ["3"] && rows.first?["roles"] == ["dns"])
                 let table = try await Self.discoctl(["nodes", "-addr", waiting.apiURL, "-role", "dns", "-nonvoters"])
@@ -143,6 +147,9 @@ extension NodeProcessTests {
                 try await NodeTests.eventually("node 2's readyz to name the missing role", [first, waiting]) {
                     let answer = try? await waiting.request("GET", "/readyz")
                     return answer?.status == 503 && answer?.text.contains("requires role dns") == true
+                }
+                try await NodeTests.eventually("node 2 to log that no live member performs dns", [first, waiting]) {
+                    waiting.process.output.components(separatedBy: unmet).count - 1 > unmetBefore
                 }
             }
         }

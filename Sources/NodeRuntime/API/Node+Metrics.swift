@@ -75,9 +75,12 @@ extension Node {
         appendTLSMetrics(to: &text)
         text.family("disco_node_role", "Roles this node performs (-roles and its plug-ins), one sample each.", type: "gauge",
                     samples: announcedRoles.map { ("role=\"\(PrometheusText.escapeLabel($0))\"", "1") })
+        // Every role a member's record names has a sample, 0 once none of them is live: a role
+        // whose last member died must not vanish from the family (an alert on 0 would never fire).
         var livePerformers: [String: Int] = [:]
-        for row in await memberRows() where row.swim?.isLive ?? false {
-            for role in row.roles { livePerformers[role, default: 0] += 1 }
+        for row in await memberRows() {
+            let live = row.swim?.isLive ?? false
+            for role in row.roles { livePerformers[role, default: 0] += live ? 1 : 0 }
         }
         for role in configuration.cluster.requires + configuration.cluster.bootstrapNeeds { livePerformers[role, default: 0] += 0 }
         text.family("disco_role_live_members", "Live members (this node included) performing each role known in the cluster.", type: "gauge",

@@ -151,6 +151,10 @@ extension NodeProcessTests {
                 try await NodeTests.eventually("node 2 to log that no live member performs dns", [first, waiting]) {
                     waiting.process.output.components(separatedBy: unmet).count - 1 > unmetBefore
                 }
+                // Node 1 requires nothing, yet its gauge for dns drops to 0 rather than vanishing.
+                let metrics = try await first.request("GET", "/metrics").text
+                #expect(metrics.contains("disco_role_live_members{role=\"dns\"} 0\n"), "\(metrics.split(separator: "\n").filter { $0.contains("role") })")
+                #expect(metrics.contains("disco_role_live_members{role=\"host\"} 2\n"))
             }
         }
 

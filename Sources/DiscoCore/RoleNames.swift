@@ -12,14 +12,14 @@ public enum RoleNames {
     /// starting with a letter); else what is wrong.
     public static func problem(with name: String) -> String? {
         let bytes = Array(name.utf8)
-        guard !bytes.isEmpty, bytes.count <= maxLength else {
-            return "role name \(quotedForError(name)) must be 1 to \(maxLength) characters long"
-        }
+        let length = "role name \(quotedForError(name)) must be 1 to \(maxLength) characters long"
+        guard !bytes.isEmpty else { return length }
+        // The characters first: a short name in other letters (40 "é", 80 bytes) is not too long.
         let valid = bytes.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x2D }
         guard valid, (0x61...0x7A).contains(bytes[0]) else {
             return "role name \(quotedForError(name)) must be lowercase letters, digits and '-', starting with a letter"
         }
-        return nil
+        return bytes.count <= maxLength ? nil : length
     }
 
     /// Nil when every name is valid and there are at most ``maxCount`` distinct ones.

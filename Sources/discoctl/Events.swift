@@ -47,9 +47,12 @@ func runEvents(_ context: CommandContext, _ flags: EventsFlags) async -> Int32 {
     }
     let role = context.flags[flags.role]
     let consumer = context.flags[flags.consumer]
-    if !role.isEmpty, let problem = RoleNames.problem(with: role) { return usageError(context, "-role: \(problem)") }
+    // Given empty (a script's unset variable) is refused as any bad name, not taken as not given.
+    if context.flags.isSet(flags.role), let problem = RoleNames.problem(with: role) { return usageError(context, "-role: \(problem)") }
+    if context.flags.isSet(flags.consumer), let problem = EventConsumerNames.problem(with: consumer) {
+        return usageError(context, "-consumer: \(problem)")
+    }
     if !consumer.isEmpty {
-        if let problem = EventConsumerNames.problem(with: consumer) { return usageError(context, "-consumer: \(problem)") }
         guard !role.isEmpty else { return usageError(context, "-consumer keeps a cursor per role: add -role, e.g. -role dns -consumer \(consumer)") }
         guard !context.flags.isSet(flags.since) else {
             return usageError(context, "-since and -consumer both say where to start: the consumer starts after its cursor; drop one")

@@ -77,10 +77,11 @@ func statusSummary(_ status: JSONValue) -> String {
 
 /// `discoctl nodes`: `GET /nodes` as a table. Voters only unless `-nonvoters`; the same filter
 /// applies to `-format json`, which prints the node's rows as a JSON array.
-func runNodes(_ context: CommandContext, nonVoters: Flag<Bool>, role: Flag<String>) async -> Int32 {
+func runNodes(_ context: CommandContext, nonVoters: Flag<Bool>, role roleFlag: Flag<String>) async -> Int32 {
     if let extra = context.flags.positionals.first { return usageError(context, "unexpected argument \(extra.debugDescription)") }
-    let role = context.flags[role]
-    if !role.isEmpty, let problem = RoleNames.problem(with: role) { return usageError(context, "-role: \(problem)") }
+    let role = context.flags[roleFlag]
+    // Given empty (a script's unset variable) is refused as any bad name, not taken as not given.
+    if context.flags.isSet(roleFlag), let problem = RoleNames.problem(with: role) { return usageError(context, "-role: \(problem)") }
     let rows: [JSONValue]
     switch await NodeAPI(context).getJSON(role.isEmpty ? "/nodes" : "/nodes?role=\(role)", command: "nodes") {
     case .success(let (json, _)):

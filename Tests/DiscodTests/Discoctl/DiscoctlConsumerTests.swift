@@ -151,4 +151,20 @@ import Testing
             #expect(outcome.standardError.contains("-consumer"), "\(name): \(outcome)")
         }
     }
+
+    /// An empty -role or -consumer (a script's unset variable) is bad usage naming the flag, not
+    /// a silent read of every event or member without a role, or of the role without a cursor.
+    @Test func anEmptyRoleOrConsumerIsAUsageError() async throws {
+        let refusing = try FreePort.Refusing()
+        let address = "127.0.0.1:\(refusing.port)"
+        let cases: [(arguments: [String], flag: String)] = [
+            (["events", "-role", ""], "-role"), (["events", "-role=", "-limit", "1"], "-role"),
+            (["nodes", "-role", ""], "-role"), (["events", "-role", "dns", "-consumer", ""], "-consumer"),
+        ]
+        for (arguments, flag) in cases {
+            let outcome = try await Discoctl.run(arguments + ["-addr", address])
+            #expect(outcome.status == 2, "\(arguments): \(outcome)")
+            #expect(outcome.standardError.contains("\(flag): "), "\(arguments): \(outcome)")
+        }
+    }
 }

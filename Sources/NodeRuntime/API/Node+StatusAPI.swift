@@ -93,6 +93,10 @@ extension Node {
             "id": .string(id.rawValue), "api_addr": .string(apiURL), "addr": .string(raftAddress.description),
             "voter": .bool(configuration.cluster.voter), "state": .string(raft.role.rawValue), "version": .string(NodeRuntimeModule.version),
             "roles": .array(announcedRoles.map(JSONValue.string)),
+            "requires": .array(RoleNames.normalized(configuration.cluster.requires).map(JSONValue.string)),
+            "missing_roles": .array(await missingRequiredRoles().map(JSONValue.string)),
+            "bootstrap_needs": .array(RoleNames.normalized(configuration.cluster.bootstrapNeeds).map(JSONValue.string)),
+            "bootstrap_needs_waiting": .bool(!configuration.cluster.bootstrapNeeds.isEmpty && isWaitingForBootstrapNeeds),
             "data_dir": .string(directory.path), "generation": .number(JSONNumber(directory.generation)),
         ]
         let cluster: JSONValue = [

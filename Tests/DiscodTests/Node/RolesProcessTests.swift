@@ -124,6 +124,10 @@ extension NodeProcessTests {
                 #expect(notReady.status == 503)
                 #expect(notReady.text.contains("waiting for a live member performing dns (-bootstrap-needs)"), "\(notReady.text)")
                 #expect((try await first.request("GET", "/readyz")).status == 200)
+                // /status says what the node requires and waits for.
+                let waitingNode = try #require(try await waiting.status()["node"])
+                #expect(waitingNode["requires"] == ["dns"] && waitingNode["missing_roles"] == ["dns"], "\(waitingNode)")
+                #expect(waitingNode["bootstrap_needs"] == ["dns"] && waitingNode["bootstrap_needs_waiting"] == true, "\(waitingNode)")
 
                 let dns = try cluster.start(id: "3", ports: ports[2], flags: join + ["-roles", "dns", "-dns-addr", "127.0.0.1:0"])
                 let all = [first, waiting, dns]
@@ -136,6 +140,7 @@ extension NodeProcessTests {
                 let unmet = "requires role dns: no live member performs it; /readyz answers 503 until one does (-requires)"
                 try await waiting.process.waitForOutput(containing: "requires role dns: performed by 3 (-requires)")
                 let unmetBefore = waiting.process.output.components(separatedBy: unmet).count - 1
+                #expect(try await waiting.status()["node"]?["missing_roles"] == [])
                 let rows = try #require(try await waiting.request("GET", "/nodes?role=dns").json?.arrayValue)
                 #expect(rows.map { $0["id"] } == ["3"] && rows.first?["roles"] == ["dns"])
                 let table = try await Self.discoctl(["nodes", "-addr", waiting.apiURL, "-role", "dns", "-nonvoters"])
@@ -151,6 +156,8 @@ extension NodeProcessTests {
                 try await NodeTests.eventually("node 2 to log that no live member performs dns", [first, waiting]) {
                     waiting.process.output.components(separatedBy: unmet).count - 1 > unmetBefore
                 }
+                let unmetNode = try #require(try await waiting.status()["node"])
+                #expect(unmetNode["missing_roles"] == ["dns"] && unmetNode["bootstrap_needs_waiting"] == false, "\(unmetNode)")
                 // Node 1 requires nothing, yet its gauge for dns drops to 0 rather than vanishing.
                 let metrics = try await first.request("GET", "/metrics").text
                 #expect(metrics.contains("disco_role_live_members{role=\"dns\"} 0\n"), "\(metrics.split(separator: "\n").filter { $0.contains("role") })")

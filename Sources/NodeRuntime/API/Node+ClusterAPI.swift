@@ -68,7 +68,7 @@ extension Node {
         if let refusal = await checkRewrite(of: joiner, proven: proven, nodeKey: joining.nodeKey, request: request) { return refusal }
         book.learn(joiner, raftAddress: raft, apiAddress: api, voter: joining.node.voter, generation: joining.node.generation ?? 0,
                    source: proven ? .proven : .join)
-        book.noteRoles(joiner, joining.node.roles)
+        noteRoles(announcedBy: joining.node)
         let status = consensus.status
         guard status.isLeader else { return notLeaderResponse(path: "/join") }
         do {
@@ -298,6 +298,20 @@ extension Node {
         guard let raft = try? PeerAddress(parsing: peer.raftAddress), let api = try? PeerAddress(parsing: peer.apiAddress) else { return }
         book.learn(peer.id, raftAddress: raft, apiAddress: api, voter: peer.voter,
                    keyHash: peer.keyHash.flatMap { [UInt8](hex: $0) } ?? [], generation: peer.generation ?? 0, source: source)
-        if peer.id != id { book.noteRoles(peer.id, peer.roles) }
+        noteRoles(announcedBy: peer)
+    }
+
+    /// Notes the roles `peer` announces in a join or notify, unless it describes an earlier
+    /// start than the one recorded or known here (sent before the node's latest restart and
+    /// delivered late): a leader commits the roles its book holds, and a late announcement must
+    /// not bring back roles the node no longer performs. A peer that does not say its
+    /// generation (an older version) is taken at its word.
+    func noteRoles(announcedBy peer: BootstrapPeer) {
+        guard peer.id != id else { return }
+        if let generation = peer.generation, generation != 0 {
+            let known = max(store.member(peer.id)?.generation ?? 0, book.entry(peer.id)?.generation ?? 0)
+            guard generation >= known else { return }
+        }
+        book.noteRoles(peer.id, peer.roles)
     }
 }

@@ -36,6 +36,10 @@ final class ShellDriver {
 
     /// Proposals (and membership changes) awaiting application: index → term and waiter.
     var proposals: [UInt64: (term: UInt64, request: PendingRequest<UInt64>)] = [:]
+    /// Requests whose entries committed this turn, answered once the turn's status is
+    /// published: a caller that reads the node's status after its change committed (a learner
+    /// added, a voter promoted) sees the change.
+    var committedAnswers: [(request: PendingRequest<UInt64>, index: UInt64)] = []
     /// Reads waiting for the leader to confirm, by context.
     var reads: [UInt64: PendingRequest<UInt64>] = [:]
     var nextReadContext: UInt64 = 0
@@ -76,21 +80,30 @@ final class ShellDriver {
 
     func run() async {
         processReady()
-        observers.publish(currentStatus())
+        publishStatus()
         while !stopped, let events = await inbox.next() {
             for event in events { handle(event) }
             processReady()
             checkShutdown()
-            observers.publish(currentStatus())
+            publishStatus()
         }
         stopped = true
         inbox.close()
         let shutDown = RaftShellError(.shutDown, "the node is shut down")
         for event in inbox.takeAll() { refuse(event, shutDown) }
         failEverything(shutDown)
-        observers.publish(currentStatus())
+        publishStatus()
         // A node that stopped on its own ends its leadership streams, so watchers learn of it.
         if failure != nil { observers.finish() }
+    }
+
+    /// Publishes the status as of this turn, then answers the requests whose entries committed
+    /// in it.
+    private func publishStatus() {
+        observers.publish(currentStatus())
+        let answers = committedAnswers
+        committedAnswers.removeAll()
+        for answer in answers { answer.request.resume(returning: answer.index) }
     }
 
     /// Answers a request that arrived after the loop stopped.
@@ -163,7 +176,7 @@ final class ShellDriver {
         if entry.kind == .normal { stateMachine.apply(entry) }
         guard let pending = proposals.removeValue(forKey: entry.index) else { return }
         if pending.term == entry.term {
-            pending.request.resume(returning: entry.index)
+            committedAnswers.append((pending.request, entry.index))
         } else {
             pending.request.resume(throwing: RaftShellError(
                 .dropped, "leadership changed, entry \(entry.index) was not committed (the leader of term \(entry.term) replaced "

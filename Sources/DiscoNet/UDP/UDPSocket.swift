@@ -90,8 +90,9 @@ public final class UDPSocket: Sendable {
 
 /// Loop-side half of ``UDPSocket``.
 final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
-    // @unchecked Sendable: mutable state is touched only on `loop`'s thread (init via
-    // `loop.submit`, everything else via `loop.execute` or readiness callbacks).
+    // @unchecked Sendable: mutable state (the receive buffer too) is touched only on `loop`'s
+    // thread (init via `loop.submit`, everything else via `loop.execute` or readiness callbacks);
+    // deinit frees the buffer when no other reference, so no other thread, remains.
     let loop: EventLoop
     let localAddress: SocketAddress
     private let socket: Socket
@@ -108,6 +109,11 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
     }
     private var receivers: [Receiver] = []
     private var nextReceiverID: UInt64 = 0
+    /// The one buffer every receive reads into, allocated at the first receive (uninitialized)
+    /// and grown only for a larger `maxBytes`: a datagram costs no 64 KiB allocation and
+    /// zeroing, and only its received bytes are copied out, so a caller's bytes are never
+    /// overwritten by a later datagram and hold no more memory than they need.
+    private var receiveBuffer = UnsafeMutableRawBufferPointer(start: nil, count: 0)
     private var sends: [(bytes: [UInt8], to: SocketAddress, continuation: CheckedContinuation<Void, any Error>)] = []
     private var interest: UInt32 = 0
     private var closed = false
@@ -144,6 +150,10 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
             socket.close()
             throw error
         }
+    }
+
+    deinit {
+        receiveBuffer.deallocate()
     }
 
     private func closedError() -> NetworkError {
@@ -221,10 +231,8 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
 
     private func drainReceives() {
         while let receiver = receivers.first {
-            var bytes = [UInt8](repeating: 0, count: receiver.maxBytes)
-            let result = bytes.withUnsafeMutableBytes { raw in
-                Result { () throws(SystemError) -> (Int, SocketAddress)? in try socket.receiveFrom(raw) }
-            }
+            let buffer = receiveSpace(maxBytes: receiver.maxBytes)
+            let result = Result { () throws(SystemError) -> (Int, SocketAddress)? in try socket.receiveFrom(buffer) }
             switch result {
             case .success(nil):
                 updateInterest()
@@ -232,7 +240,7 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
             case .success(let (count, sender)?):
                 receivers.removeFirst()
                 if let timer = receiver.timer { loop.cancelTimer(timer) }
-                bytes.removeSubrange(count...)
+                let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[..<min(count, buffer.count)]))
                 receiver.continuation.resume(returning: Datagram(bytes: bytes, sender: sender))
             case .failure(let error):
                 // ICMP errors from earlier sends surface here (e.g. ECONNREFUSED); report and go on.
@@ -242,6 +250,16 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
             }
         }
         updateInterest()
+    }
+
+    /// The first `maxBytes` bytes of `receiveBuffer`, grown (not zeroed) when it is smaller.
+    private func receiveSpace(maxBytes: Int) -> UnsafeMutableRawBufferPointer {
+        let count = max(0, maxBytes)
+        if receiveBuffer.count < count {
+            receiveBuffer.deallocate()
+            receiveBuffer = .allocate(byteCount: count, alignment: 1)
+        }
+        return UnsafeMutableRawBufferPointer(rebasing: receiveBuffer[..<count])
     }
 
     private func updateInterest() {

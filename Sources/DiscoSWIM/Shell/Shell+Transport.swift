@@ -27,6 +27,12 @@ extension SWIM.Shell {
     func received(_ datagram: Datagram) {
         guard !isShutDown else { return }
         let sender = PeerAddress(host: datagram.sender.host, port: datagram.sender.port)
+        // Before opening and decoding, the costly part: a flood from one address is dropped
+        // for the price of reading it, and everyone else's datagrams are still handled.
+        guard senderBudget?.admits(sender, at: now()) ?? true else {
+            rateLimited(datagram, from: sender)
+            return
+        }
         var bytes = datagram.bytes
         var plaintextLetThrough = false
         if let protection {
@@ -76,6 +82,16 @@ extension SWIM.Shell {
         var metadata: Logger.Metadata = ["from": "\(sender)", "bytes": "\(datagram.bytes.count)", "reason": "\(reason)"]
         if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
         configuration.logger.warning("dropped a datagram that is not a SWIM packet", metadata: metadata)
+    }
+
+    func rateLimited(_ datagram: Datagram, from sender: PeerAddress) {
+        stats.datagramsRateLimited += 1
+        let (log, suppressed) = rateLimitLog.shouldLog(at: now())
+        guard log, let budget = senderBudget else { return }
+        var metadata: Logger.Metadata = ["from": "\(sender)", "bytes": "\(datagram.bytes.count)",
+                                         "rate": "\(budget.rate)/s", "burst": "\(budget.burst)"]
+        if suppressed > 0 { metadata["suppressed"] = "\(suppressed)" }
+        configuration.logger.warning("dropped datagrams from a sender beyond its rate", metadata: metadata)
     }
 
     /// Sends queued datagrams in order until the queue is finished. Runs off the actor, so a

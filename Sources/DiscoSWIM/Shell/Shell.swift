@@ -74,6 +74,11 @@ extension SWIM {
         /// gossip of other kinds (``GossipProtection/logInterval``).
         var dropLog = RateLimitedLog(interval: GossipProtection.logInterval)
         var refusalLog = RateLimitedLog(interval: .seconds(10))
+        /// Datagrams each sender may have handled (nil: no bound).
+        var senderBudget: SenderBudget?
+        /// Datagrams dropped for a sender over its budget: logged at most once per 10 s, all
+        /// senders together (a flood from many addresses logs no more than one from one).
+        var rateLimitLog = RateLimitedLog(interval: .seconds(10))
         /// Push-pull requests dropped unread (not a state, not decodable, sealed while this
         /// member has no key): logged at most once per interval and kind, since each costs the
         /// sender only a connection. Used off the actor, by the tasks answering push-pulls.
@@ -134,6 +139,7 @@ extension SWIM {
             self.socket = socket
             self.listener = listener
             self.core = core
+            self.senderBudget = configuration.senderBudget
             self.origin = .now
             (events, eventSink) = AsyncStream.makeStream(of: MemberEvent.self,
                                                          bufferingPolicy: .bufferingNewest(configuration.eventBufferLimit))

@@ -37,6 +37,12 @@ extension SWIM.Shell {
         public var maxConcurrentPushPulls: Int
         /// Largest push-pull frame payload accepted.
         public var maxPushPullBytes: Int
+        /// Datagrams each source address may have handled (checked before a datagram is opened
+        /// or decoded); the ones beyond are dropped unread and counted in
+        /// ``SWIM/Shell/Statistics/datagramsRateLimited``. Far above what members send each
+        /// other (see ``SWIM/SenderBudget``); raise it only with much shorter protocol periods
+        /// than the defaults. nil handles every datagram.
+        public var senderBudget: SWIM.SenderBudget?
         /// Member events kept for a slow consumer of ``SWIM/Shell/events``; older ones are
         /// dropped beyond this (and counted in ``SWIM/Shell/Statistics/eventsDropped``).
         public var eventBufferLimit: Int
@@ -84,6 +90,7 @@ extension SWIM.Shell {
             self.maxConcurrentPushPulls = 32
             self.maxPushPullBytes = Frame.defaultMaxPayloadBytes
             self.eventBufferLimit = 65_536
+            self.senderBudget = .standard
             self.encryption = nil
             self.clusterLabel = nil
             self.randomSeed = nil
@@ -169,6 +176,9 @@ extension SWIM.Shell {
         public var datagramsReceived = 0
         /// Datagrams that could not be decoded and were dropped.
         public var datagramsDropped = 0
+        /// Datagrams dropped unread because their sender went beyond its
+        /// ``SWIM/Shell/Configuration/senderBudget`` (a flood from one address).
+        public var datagramsRateLimited = 0
         /// The reason the last datagram was dropped.
         public var lastDropReason: String?
         /// Datagrams handed to the socket.

@@ -141,9 +141,11 @@ struct PrometheusText {
     mutating func gossip(_ status: GossipStatus) {
         counter("disco_swim_datagrams_received_total", "SWIM datagrams received and used (after opening).", status.datagramsReceived)
         counter("disco_swim_datagrams_sent_total", "SWIM datagrams sent.", status.datagramsSent)
-        counter("disco_swim_datagrams_dropped_total",
-                "Datagrams on the SWIM port dropped as no SWIM packet: truncated, garbage, or sealed while this node has no gossip key.",
-                status.datagramsDropped)
+        family("disco_swim_datagrams_dropped_total",
+               "Datagrams on the SWIM port dropped, by reason: not_swim (truncated, garbage, or sealed while this node has no gossip key), "
+               + "rate_limited (unread: their sender went beyond its rate, a flood).",
+               type: "counter", samples: [("reason=\"not_swim\"", String(status.datagramsDropped)),
+                                          ("reason=\"rate_limited\"", String(status.datagramsRateLimited))])
         counter("disco_swim_node_id_conflicts_total",
                 "Reports that another live process uses this node's ID at another address (duplicate -node-id).",
                 status.nodeIDConflicts)

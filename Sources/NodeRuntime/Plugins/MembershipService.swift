@@ -36,6 +36,8 @@ public struct GossipStatus: Sendable, Hashable {
     public var datagramsSent = 0
     /// Datagrams dropped as no SWIM packet (truncated, garbage, sealed without a key here).
     public var datagramsDropped = 0
+    /// Datagrams dropped unread because their sender went beyond its rate (a flood).
+    public var datagramsRateLimited = 0
     public var encrypted = false
     /// Keys in the keyring (primary and accepted).
     public var keys = 0
@@ -164,6 +166,7 @@ public final class SWIMMembership: MembershipService {
         status.datagramsReceived = statistics.datagramsReceived
         status.datagramsSent = statistics.datagramsSent
         status.datagramsDropped = statistics.datagramsDropped
+        status.datagramsRateLimited = statistics.datagramsRateLimited
         status.encrypted = shell.isEncrypted
         status.keys = shell.keyring?.keys.count ?? 0
         status.decryptFailures = statistics.decryptFailures

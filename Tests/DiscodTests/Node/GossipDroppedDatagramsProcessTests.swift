@@ -26,7 +26,7 @@ extension NodeProcessTests {
                 ]
                 for datagram in datagrams { try await socket.send(datagram, to: target) }
                 try await NodeTests.eventually("/metrics to count the 4 dropped datagrams", [node]) {
-                    await NodeProcessTests.GossipEncryption.metric(node, "disco_swim_datagrams_dropped_total") == datagrams.count
+                    await NodeProcessTests.GossipEncryption.metric(node, "disco_swim_datagrams_dropped_total{reason=\"not_swim\"}") == datagrams.count
                 }
             }
         }

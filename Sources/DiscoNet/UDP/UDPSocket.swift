@@ -78,7 +78,21 @@ public final class UDPSocket: Sendable {
     /// a busy task pool cannot cut the wait short. Cancelling the waiting task closes the socket.
     public func receive(maxBytes: Int = 65_536, timeout: Duration?) async throws -> Datagram? {
         let channel = self.channel
-        return try await channel.loop.run { channel.receive(maxBytes: maxBytes, timeout: timeout, $0) } onCancel: { channel.close() }
+        let datagrams = try await channel.loop.run { channel.receive(maxBytes: maxBytes, maxCount: 1, timeout: timeout, $0) } onCancel: {
+            channel.close()
+        }
+        return datagrams.first
+    }
+
+    /// Waits for the next datagram and returns it with those already queued behind it, at most
+    /// `maxCount` (at least one), in the order they arrived: one hand-over from the event loop
+    /// for the lot, where a receive per datagram costs one each. Datagrams larger than
+    /// `maxBytes` are truncated. Cancelling the waiting task closes the socket.
+    public func receive(maxBytes: Int = 65_536, upTo maxCount: Int) async throws -> [Datagram] {
+        let channel = self.channel
+        return try await channel.loop.run { channel.receive(maxBytes: maxBytes, maxCount: max(1, maxCount), timeout: nil, $0) } onCancel: {
+            channel.close()
+        }
     }
 
     /// Closes the socket; pending receives fail.
@@ -104,7 +118,8 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
     private struct Receiver {
         let id: UInt64
         let maxBytes: Int
-        let continuation: CheckedContinuation<Datagram?, any Error>
+        let maxCount: Int
+        let continuation: CheckedContinuation<[Datagram], any Error>
         let timer: TimerID?
     }
     private var receivers: [Receiver] = []
@@ -167,7 +182,7 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
         flushSends()
     }
 
-    func receive(maxBytes: Int, timeout: Duration?, _ continuation: CheckedContinuation<Datagram?, any Error>) {
+    func receive(maxBytes: Int, maxCount: Int, timeout: Duration?, _ continuation: CheckedContinuation<[Datagram], any Error>) {
         guard !closed else { continuation.resume(throwing: closedError()); return }
         if let code = parkedError {
             parkedError = nil
@@ -177,15 +192,15 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
         nextReceiverID += 1
         let id = nextReceiverID
         let timer = timeout.map { timeout in loop.scheduleTimer(after: timeout) { [weak self] in self?.receiveTimedOut(id) } }
-        receivers.append(Receiver(id: id, maxBytes: maxBytes, continuation: continuation, timer: timer))
+        receivers.append(Receiver(id: id, maxBytes: maxBytes, maxCount: maxCount, continuation: continuation, timer: timer))
         drainReceives()
     }
 
-    /// A receive's time is up: a datagram already queued still goes to it; else it gets nil.
+    /// A receive's time is up: a datagram already queued still goes to it; else it gets none.
     private func receiveTimedOut(_ id: UInt64) {
         drainReceives()
         guard let index = receivers.firstIndex(where: { $0.id == id }) else { return }
-        receivers.remove(at: index).continuation.resume(returning: nil)
+        receivers.remove(at: index).continuation.resume(returning: [])
         updateInterest()
     }
 
@@ -232,22 +247,32 @@ final class UDPChannel: EventLoopSelectable, @unchecked Sendable {
     private func drainReceives() {
         while let receiver = receivers.first {
             let buffer = receiveSpace(maxBytes: receiver.maxBytes)
-            let result = Result { () throws(SystemError) -> (Int, SocketAddress)? in try socket.receiveFrom(buffer) }
-            switch result {
-            case .success(nil):
+            var datagrams: [Datagram] = []
+            var failure: SystemError?
+            while datagrams.count < receiver.maxCount {
+                let result = Result { () throws(SystemError) -> (Int, SocketAddress)? in try socket.receiveFrom(buffer) }
+                guard case .success(let (count, sender)?) = result else {
+                    if case .failure(let error) = result { failure = error }
+                    break
+                }
+                let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[..<min(count, buffer.count)]))
+                datagrams.append(Datagram(bytes: bytes, sender: sender))
+            }
+            if datagrams.isEmpty, failure == nil {
                 updateInterest()
                 return
-            case .success(let (count, sender)?):
-                receivers.removeFirst()
-                if let timer = receiver.timer { loop.cancelTimer(timer) }
-                let bytes = [UInt8](UnsafeRawBufferPointer(rebasing: buffer[..<min(count, buffer.count)]))
-                receiver.continuation.resume(returning: Datagram(bytes: bytes, sender: sender))
-            case .failure(let error):
-                // ICMP errors from earlier sends surface here (e.g. ECONNREFUSED); report and go on.
-                receivers.removeFirst()
-                if let timer = receiver.timer { loop.cancelTimer(timer) }
-                receiver.continuation.resume(throwing: receiveError(error))
             }
+            receivers.removeFirst()
+            if let timer = receiver.timer { loop.cancelTimer(timer) }
+            if datagrams.isEmpty, let failure {
+                // ICMP errors from earlier sends surface here (e.g. ECONNREFUSED); report and go on.
+                receiver.continuation.resume(throwing: receiveError(failure))
+                continue
+            }
+            // An error behind datagrams already read waits for the next receive (a connected
+            // socket's "port unreachable"); an unconnected socket's is of no one's concern.
+            if let failure, peer != nil { parkedError = failure.errno }
+            receiver.continuation.resume(returning: datagrams)
         }
         updateInterest()
     }

@@ -9,9 +9,11 @@ extension SWIM.Shell {
     /// core. A datagram that does not decode is dropped, counted and logged (rate-limited).
     func receiveLoop() async {
         while !isShutDown {
-            let datagram: Datagram
+            let datagrams: [Datagram]
             do {
-                datagram = try await socket.receive(maxBytes: SWIM.WireCodec.maxDatagramSize + 1)
+                // Those queued come together: one hand-over from the event loop per batch, so
+                // a flood costs the member its reading, not a thread switch per datagram.
+                datagrams = try await socket.receive(maxBytes: SWIM.WireCodec.maxDatagramSize + 1, upTo: Self.receiveBatch)
             } catch let error as NetworkError where error.code == .ioFailed {
                 // An ICMP error from an earlier send (the peer's port is closed): not ours to act on.
                 configuration.logger.trace("UDP receive error", metadata: ["error": "\(error)"])
@@ -20,9 +22,12 @@ extension SWIM.Shell {
                 if !isShutDown { configuration.logger.error("UDP socket closed", metadata: ["error": "\(error)"]) }
                 return
             }
-            received(datagram)
+            for datagram in datagrams { received(datagram) }
         }
     }
+
+    /// Most datagrams handed over from the event loop at once.
+    static let receiveBatch = 64
 
     func received(_ datagram: Datagram) {
         guard !isShutDown else { return }

@@ -73,4 +73,21 @@ struct UDPReceiveTests {
         try await sender.send(large, to: receiver.localAddress)
         #expect(try await receiver.receive(maxBytes: 19_999, timeout: .seconds(30))?.bytes == Array(large.prefix(19_999)))
     }
+
+    @Test(arguments: [1, 2, 64])
+    func aBatchReceiveReturnsQueuedDatagramsInOrderAndNoMoreThanAsked(maxCount: Int) async throws {
+        let sender = try await UDPSocket.bind()
+        let receiver = try await UDPSocket.bind()
+        defer { sender.close(); receiver.close() }
+        let sent = (0..<20).map { Self.pattern(10 + $0 * 100, seed: UInt8($0)) }
+        for bytes in sent { try await sender.send(bytes, to: receiver.localAddress) }
+        var received: [[UInt8]] = []
+        while received.count < sent.count {
+            let batch = try await receiver.receive(upTo: maxCount)
+            #expect(!batch.isEmpty && batch.count <= maxCount, "a batch of \(batch.count) for at most \(maxCount)")
+            #expect(batch.allSatisfy { $0.sender == sender.localAddress })
+            received += batch.map(\.bytes)
+        }
+        #expect(received == sent)
+    }
 }

@@ -23,7 +23,8 @@ public final class TLSContext: @unchecked Sendable {
     public let certificateSubject: String?
     /// When that certificate expires (`Jan  2 03:04:05 2027 GMT`).
     public let certificateNotAfter: String?
-    /// Subjects of the CAs trusted for the peer's certificate (empty for the system bundle).
+    /// Subjects of the CAs trusted for the peer's certificate (empty for the system bundle), each
+    /// once however often the bundle holds it.
     public let trustedAuthorities: [String]
     /// ALPN protocols in wire format (length-prefixed), what a server selects from.
     let alpnWire: [UInt8]
@@ -262,13 +263,19 @@ public final class TLSContext: @unchecked Sendable {
                 let authorities = try PEMLoading.certificates(from: source, what: "one or more CA certificates")
                 defer { authorities.forEach { X509_free($0) } }
                 let store = SSL_CTX_get_cert_store(context)
+                // A CA given twice (bundles concatenated, the same CA in two of them) is one CA:
+                // named, counted, added to the trust and sent to clients once.
+                var seen: Set<[UInt8]> = []
                 for authority in authorities {
-                    subjects.append(X509Text.subject(authority))
-                    identity.append(contentsOf: X509Text.sha256(authority))
+                    let subject = X509Text.subject(authority)
+                    let fingerprint = X509Text.sha256(authority)
+                    guard seen.insert(Array(subject.utf8) + [0] + fingerprint).inserted else { continue }
+                    subjects.append(subject)
+                    identity.append(contentsOf: fingerprint)
                     guard X509_STORE_add_cert(store, authority) == 1 else {
                         let reason = OpenSSLErrors.drain()
                         if reason.contains("already in hash table") { continue }
-                        throw TLSError(.badPEM, source: source.description, detail: "cannot trust \(X509Text.subject(authority)): \(reason)")
+                        throw TLSError(.badPEM, source: source.description, detail: "cannot trust \(subject): \(reason)")
                     }
                     if isServer { _ = SSL_CTX_add_client_CA(context, authority) }
                 }

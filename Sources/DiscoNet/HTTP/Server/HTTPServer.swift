@@ -132,6 +132,8 @@ final class HTTPServerShared: Sendable {
     /// Every connection's handler task (one per connection, from its first request until it
     /// closes or its hand-off ends); ``HTTPServer/shutdown(gracePeriod:)`` cancels and awaits them.
     let handlerTasks = OwnedTasks()
+    /// TLS handshakes sent to this plain HTTP port, logged now and then.
+    let tlsHandshakeLog = HTTPTLSHandshakeLog()
 
     init(configuration: HTTPServerConfiguration, group: EventLoopGroup, responder: HTTPResponder) {
         self.configuration = configuration

@@ -26,6 +26,8 @@ extension HTTPServerConnection {
         // A request begun in this parse: bytes still buffered once it has been answered (at
         // once, inside the parse) came with it, before its answer: the client pipelines.
         var begunHere = false
+        // The connection's first bytes (no request has begun yet) may be a TLS client's hello.
+        if lastExchangeID == 0 && refusesTLSHandshake() { return }
         while phase == .open && buffer.count > 0 {
             if let exchange {
                 if exchange.body.complete { break }

@@ -39,9 +39,10 @@ let (options, setup) = NodeCommand(flags: flags).parse(Array(CommandLine.argumen
     func file(_ flag: Flag<String>) -> String? { parsed[flag].isEmpty ? nil : parsed[flag] }
     configuration.applyNodeTLSDefaults(httpCertificate: file(flags.httpCert), httpKey: file(flags.httpKey),
                                        httpCACertificate: file(flags.httpCACert))
-    // Certificates, keys and CAs are opened now, so -validate and a start name a file that cannot be used.
+    // Certificates, keys and CAs are opened now, so -validate and a start name a file that cannot be used;
+    // -validate also warns, as a start would, about a certificate that has expired or is not valid yet.
     do throws(ProxyTLSError) {
-        try ProxyTLS.check(configuration)
+        try ProxyTLS.check(configuration, logger: flags.validationLogger(parsed, label: "tls"))
     } catch {
         throw FlagError(code: .invalidValue, flag: error.flag, message: error.description)
     }

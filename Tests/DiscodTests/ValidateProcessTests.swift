@@ -13,10 +13,10 @@ import Testing
         "-bootstrap-expect=3", "data/node",
     ]
 
-    func run(_ arguments: [String]) async throws -> (ExecutableRunner.Outcome, dataDirectoryExists: Bool) {
+    func run(program: String = "discod", _ arguments: [String]) async throws -> (ExecutableRunner.Outcome, dataDirectoryExists: Bool) {
         let directory = try ExecutableRunner.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let outcome = try await ExecutableRunner.run("discod", arguments, in: directory)
+        let outcome = try await ExecutableRunner.run(program, arguments, in: directory)
         return (outcome, FileManager.default.fileExists(atPath: directory.appending(path: "data").path))
     }
 
@@ -122,6 +122,40 @@ import Testing
             #expect(outcome.standardOutput.isEmpty)
             #expect(!exists)
         }
+    }
+
+    // MARK: Certificates that serve with a warning
+
+    /// A certificate that has expired, or is not valid yet, still serves at a start, with a
+    /// warning: -validate printed nothing about it (the proxy's not even at a start before it
+    /// served, a not yet valid one nowhere). Now -validate warns as a start does, and exits 0.
+    @Test func validateWarnsAboutCertificatesThatHaveExpiredOrAreNotValidYet() async throws {
+        let certificates = try await CertificateFixture.make(name: "validate-validity")
+        defer { certificates.remove() }
+        let expired = try await certificates.issue("expired-api", validity: .expired)
+        let future = try await certificates.issue("future-node", validity: .notYetValid)
+        let valid = try await certificates.issue("valid-node")
+        func expectWarnings(_ program: String, _ flags: [String], _ warnings: [[String]], quiet: Bool = false) async throws {
+            let (outcome, exists) = try await run(program: program, ["-validate", "-node-id", "n1"] + flags + ["data"])
+            #expect(outcome.status == 0, "\(program) \(flags): \(outcome.standardError)")
+            #expect(outcome.standardOutput.hasPrefix("\(program): configuration is valid"), "stdout: \(outcome.standardOutput)")
+            for fragments in warnings {
+                let line = outcome.standardError.split(separator: "\n").first { line in fragments.allSatisfy { line.contains($0) } }
+                #expect(line?.contains("level=warning") == true, "\(program) \(flags) must warn \(fragments): \(outcome.standardError)")
+            }
+            if quiet { #expect(outcome.standardError.isEmpty, "\(program) \(flags): \(outcome.standardError)") }
+            #expect(!exists)
+        }
+        let expiredWarning = ["CN=expired-api", expired.certificate, "expired on Feb  1 00:00:00 2020 GMT"]
+        let futureWarning = ["CN=future-node", future.certificate, "is not valid until", "peers that verify it refuse it until then",
+                             "check this machine's clock"]
+        try await expectWarnings("discod", ["-http-cert", expired.certificate, "-http-key", expired.key,
+                                            "-node-cert", future.certificate, "-node-key", future.key], [expiredWarning, futureWarning])
+        let proxy = ["-proxy-addr", "127.0.0.1:8443", "-upstream", "http://127.0.0.1:9984"]
+        try await expectWarnings("disco-sidecar", proxy + ["-proxy-cert", expired.certificate, "-proxy-key", expired.key], [expiredWarning])
+        try await expectWarnings("disco-sidecar", proxy + ["-proxy-cert", future.certificate, "-proxy-key", future.key], [futureWarning])
+        try await expectWarnings("disco-sidecar", proxy + ["-proxy-cert", valid.certificate, "-proxy-key", valid.key,
+                                                           "-node-cert", valid.certificate, "-node-key", valid.key], [], quiet: true)
     }
 
     // MARK: disco-sidecar

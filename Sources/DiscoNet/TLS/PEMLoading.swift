@@ -192,6 +192,21 @@ enum X509Text {
         return Int64(timegm(&time))
     }
 
+    /// The start of the validity period (`Jan  2 03:04:05 2027 GMT`).
+    static func notBefore(_ certificate: OpaquePointer) -> String {
+        guard let bio = BIO_new(BIO_s_mem()) else { return "?" }
+        defer { BIO_free(bio) }
+        ASN1_TIME_print(bio, X509_get0_notBefore(certificate))
+        return bioText(bio)
+    }
+
+    /// The start of the validity period in seconds since the Unix epoch.
+    static func notBeforeSeconds(_ certificate: OpaquePointer) -> Int64? {
+        var time = tm()
+        guard ASN1_TIME_to_tm(X509_get0_notBefore(certificate), &time) == 1 else { return nil }
+        return Int64(timegm(&time))
+    }
+
     /// The certificate's SHA-256 fingerprint (of its DER encoding).
     static func sha256(_ certificate: OpaquePointer) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))

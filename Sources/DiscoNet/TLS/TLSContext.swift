@@ -23,6 +23,8 @@ public final class TLSContext: @unchecked Sendable {
     public let certificateSubject: String?
     /// When that certificate expires (`Jan  2 03:04:05 2027 GMT`).
     public let certificateNotAfter: String?
+    /// When that certificate becomes valid (`Jan  2 03:04:05 2026 GMT`).
+    public let certificateNotBefore: String?
     /// Subjects of the CAs trusted for the peer's certificate (empty for the system bundle), each
     /// once however often the bundle holds it.
     public let trustedAuthorities: [String]
@@ -36,6 +38,8 @@ public final class TLSContext: @unchecked Sendable {
     let counters: TLSHandshakeCounters
     /// When this side's certificate expires, in seconds since the Unix epoch.
     public let certificateExpiry: Int64?
+    /// When this side's certificate becomes valid, in seconds since the Unix epoch.
+    public let certificateValidFrom: Int64?
 
     /// Handshakes finished with connections made from this context (and earlier ones of its store).
     public var handshakesCompleted: Int { counters.completed.load(ordering: .relaxed) }
@@ -78,12 +82,12 @@ public final class TLSContext: @unchecked Sendable {
             }
         }
         var subject: String?
-        var notAfter: (text: String, seconds: Int64?)?
+        var validity: CertificateValidity?
         if let chain = configuration.certificateChain {
             guard let key = configuration.privateKey else {
                 throw TLSError(.badConfiguration, source: chain.description, detail: "a certificate needs its private key as well")
             }
-            (subject, notAfter) = try Self.installCredentials(context, chain: chain, key: key)
+            (subject, validity) = try Self.installCredentials(context, chain: chain, key: key)
         } else if let key = configuration.privateKey {
             throw TLSError(.badConfiguration, source: key.description, detail: "a private key needs its certificate as well")
         }
@@ -105,8 +109,10 @@ public final class TLSContext: @unchecked Sendable {
         self.configuration = configuration
         self.isServer = isServer
         self.certificateSubject = subject
-        self.certificateNotAfter = notAfter?.text
-        self.certificateExpiry = notAfter?.seconds
+        self.certificateNotAfter = validity?.notAfter
+        self.certificateExpiry = validity?.notAfterSeconds
+        self.certificateNotBefore = validity?.notBefore
+        self.certificateValidFrom = validity?.notBeforeSeconds
         self.counters = counters
         self.trustedAuthorities = authorities
         self.alpnWire = wire
@@ -168,10 +174,18 @@ public final class TLSContext: @unchecked Sendable {
         }
     }
 
+    /// The validity period of a certificate, as text and in seconds since the Unix epoch.
+    private struct CertificateValidity {
+        let notBefore: String
+        let notBeforeSeconds: Int64?
+        let notAfter: String
+        let notAfterSeconds: Int64?
+    }
+
     /// Installs the chain and key and checks that they belong together. Returns the leaf's
-    /// subject and expiry.
+    /// subject and validity period.
     private static func installCredentials(_ context: OpaquePointer, chain: PEMSource, key: PEMSource)
-        throws(TLSError) -> (String, (text: String, seconds: Int64?))
+        throws(TLSError) -> (String, CertificateValidity)
     {
         let certificates = try TLSError.concerning(.certificateChain) { () throws(TLSError) in
             try PEMLoading.certificates(from: chain, what: "a certificate chain (leaf first)")
@@ -179,7 +193,8 @@ public final class TLSContext: @unchecked Sendable {
         let leaf = certificates[0]
         defer { X509_free(leaf) }
         let subject = X509Text.subject(leaf)
-        let notAfter = (X509Text.notAfter(leaf), X509Text.notAfterSeconds(leaf))
+        let validity = CertificateValidity(notBefore: X509Text.notBefore(leaf), notBeforeSeconds: X509Text.notBeforeSeconds(leaf),
+                                           notAfter: X509Text.notAfter(leaf), notAfterSeconds: X509Text.notAfterSeconds(leaf))
         guard SSL_CTX_use_certificate(context, leaf) == 1 else {
             certificates.dropFirst().forEach { X509_free($0) }
             let reason = OpenSSLErrors.drain()
@@ -215,7 +230,7 @@ public final class TLSContext: @unchecked Sendable {
             error.role = .privateKey
             throw error
         }
-        return (subject, notAfter)
+        return (subject, validity)
     }
 
     /// Why OpenSSL refused to present a certificate, in words that say what to issue instead

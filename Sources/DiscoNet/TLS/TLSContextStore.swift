@@ -48,15 +48,17 @@ public final class TLSContextStore: Sendable {
         state = Mutex((context, fingerprints))
         self.counters = counters
         // There is nothing better to present at start (and clients told not to verify still
-        // connect), so an expired certificate serves, but not silently.
-        if let expired = Self.expiry(of: context) {
-            configuration.logger?.warning("\(configuration.label): \(expired) (peers that verify it refuse every connection "
-                + "until it is replaced; a renewed file is loaded when it changes, or on SIGHUP)")
-        }
+        // connect), so an expired or not yet valid certificate serves, but not silently.
+        if let warning = Self.warning(about: context) { configuration.logger?.warning("\(warning)") }
     }
 
     /// The context new connections get.
     public var current: TLSContext { state.withLock { $0.context } }
+
+    /// What is wrong, by this machine's clock, with the certificate new connections get: it has
+    /// expired or is not valid yet; nil while it is valid (or none is presented). A store logs it
+    /// as a warning when it is made; `-validate` prints it, as the certificate would still serve.
+    public var certificateWarning: String? { Self.warning(about: current) }
 
     /// Reloads that replaced the context, and reloads that failed (the old one kept serving).
     public var reloads: (succeeded: Int, failed: Int) { reloadCounts.withLock { $0 } }
@@ -116,6 +118,20 @@ public final class TLSContextStore: Sendable {
 // MARK: - Expiry
 
 extension TLSContextStore {
+    /// The warning about a context whose own certificate is not valid now: expired, or valid only
+    /// from a time still to come.
+    static func warning(about context: TLSContext) -> String? {
+        let label = context.configuration.label
+        if let expired = expiry(of: context) {
+            return "\(label): \(expired) (peers that verify it refuse every connection until it is replaced; "
+                + "a renewed file is loaded when it changes, or on SIGHUP)"
+        }
+        guard let validFrom = context.certificateValidFrom, validFrom > Int64(time(nil)) else { return nil }
+        let file = context.configuration.certificateChain.map { "\($0.description): " } ?? ""
+        return "\(label): \(file)the certificate \(context.certificateSubject ?? "?") is not valid until "
+            + "\(context.certificateNotBefore ?? "?"); peers that verify it refuse it until then; check this machine's clock"
+    }
+
     /// The error for a context whose own certificate has expired (by the wall clock); nil
     /// while it is valid, or when the context presents none.
     static func expiry(of context: TLSContext) -> TLSError? {

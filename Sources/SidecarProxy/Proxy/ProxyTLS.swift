@@ -27,11 +27,12 @@ public enum ProxyTLS {
         return try naming(certificate: nil, key: nil, ca: peer.caFlag) { () throws(TLSError) in try TLSTransportFactory.client(tls) }
     }
 
-    /// Loads every file once (`-validate`, and before the node starts).
-    public static func check(_ configuration: ProxyConfiguration) throws(ProxyTLSError) {
-        if let files = configuration.tls { _ = try server(files, logger: nil) }
+    /// Loads every file once (`-validate`, and before the node starts). What a start would warn
+    /// about (a certificate that has expired or is not valid yet still serves) goes to `logger`.
+    public static func check(_ configuration: ProxyConfiguration, logger: Logger? = nil) throws(ProxyTLSError) {
+        if let files = configuration.tls { _ = try server(files, logger: logger) }
         if configuration.tls != nil || configuration.peerTLS.caCertificate != nil {
-            _ = try writerClient(configuration.peerTLS, logger: nil)
+            _ = try writerClient(configuration.peerTLS, logger: logger)
         }
     }
 

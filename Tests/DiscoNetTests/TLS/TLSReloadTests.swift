@@ -249,6 +249,24 @@ struct TLSReloadTests {
         #expect(!logContains(quietLines, "expired"), "\(quietLines.lines)")
     }
 
+    /// A certificate whose validity begins later (issued ahead, or this machine's clock behind)
+    /// serves, with a warning saying until when peers refuse it; it was served silently.
+    @Test func startingWithACertificateNotYetValidIsLoggedAsAWarning() async throws {
+        let certificates = try await TLSTestCertificates.get()
+        let (logger, lines) = capturingLogger()
+        var tls = certificates.serverTLS(certificates.notYetValid)
+        tls.logger = logger
+        let store = try TLSContextStore(server: tls)
+        #expect(store.current.certificateSubject == "CN=future-node")
+        let notBefore = try #require(store.current.certificateNotBefore)
+        #expect(logContains(lines, "level=warning", "CN=future-node", certificates.notYetValid.certificate, "is not valid until \(notBefore)",
+                            "peers that verify it refuse it until then", "check this machine's clock"), "\(lines.lines)")
+        #expect(store.certificateWarning?.contains("is not valid until \(notBefore)") == true, "\(String(describing: store.certificateWarning))")
+        let valid = try TLSContextStore(server: certificates.serverTLS())
+        #expect(valid.certificateWarning == nil)
+        #expect(try TLSContextStore(server: certificates.serverTLS(certificates.expired)).certificateWarning?.contains("expired on") == true)
+    }
+
     @Test func kubernetesSecretSymlinkSwapIsNoticedAndTicketsSurvive() async throws {
         let certificates = try await TLSTestCertificates.get()
         let root = certificates.fixture.directory + "/secret-\(UUID().uuidString.prefix(6))"

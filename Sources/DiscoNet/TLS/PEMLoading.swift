@@ -178,33 +178,30 @@ enum X509Text {
     }
 
     /// The end of the validity period (`Jan  2 03:04:05 2027 GMT`).
-    static func notAfter(_ certificate: OpaquePointer) -> String {
-        guard let bio = BIO_new(BIO_s_mem()) else { return "?" }
-        defer { BIO_free(bio) }
-        ASN1_TIME_print(bio, X509_get0_notAfter(certificate))
-        return bioText(bio)
-    }
+    static func notAfter(_ certificate: OpaquePointer) -> String { text(of: X509_get0_notAfter(certificate)) }
 
     /// The end of the validity period in seconds since the Unix epoch.
-    static func notAfterSeconds(_ certificate: OpaquePointer) -> Int64? {
-        var time = tm()
-        guard ASN1_TIME_to_tm(X509_get0_notAfter(certificate), &time) == 1 else { return nil }
-        return Int64(timegm(&time))
-    }
+    static func notAfterSeconds(_ certificate: OpaquePointer) -> Int64? { seconds(of: X509_get0_notAfter(certificate)) }
 
     /// The start of the validity period (`Jan  2 03:04:05 2027 GMT`).
-    static func notBefore(_ certificate: OpaquePointer) -> String {
+    static func notBefore(_ certificate: OpaquePointer) -> String { text(of: X509_get0_notBefore(certificate)) }
+
+    /// The start of the validity period in seconds since the Unix epoch.
+    static func notBeforeSeconds(_ certificate: OpaquePointer) -> Int64? { seconds(of: X509_get0_notBefore(certificate)) }
+
+    /// A certificate time as OpenSSL prints it.
+    private static func text(of time: UnsafePointer<ASN1_TIME>?) -> String {
         guard let bio = BIO_new(BIO_s_mem()) else { return "?" }
         defer { BIO_free(bio) }
-        ASN1_TIME_print(bio, X509_get0_notBefore(certificate))
+        ASN1_TIME_print(bio, time)
         return bioText(bio)
     }
 
-    /// The start of the validity period in seconds since the Unix epoch.
-    static func notBeforeSeconds(_ certificate: OpaquePointer) -> Int64? {
-        var time = tm()
-        guard ASN1_TIME_to_tm(X509_get0_notBefore(certificate), &time) == 1 else { return nil }
-        return Int64(timegm(&time))
+    /// A certificate time in seconds since the Unix epoch.
+    private static func seconds(of time: UnsafePointer<ASN1_TIME>?) -> Int64? {
+        var broken = tm()
+        guard ASN1_TIME_to_tm(time, &broken) == 1 else { return nil }
+        return Int64(timegm(&broken))
     }
 
     /// The certificate's SHA-256 fingerprint (of its DER encoding).

@@ -91,7 +91,10 @@ import Testing
         // The join is the earlier host node's, taken over under the same key, not a second one.
         let page = try await running.getJSON("/events?role=dns&since=0&limit=1000", client: client)
         let types = (page["events"]?.arrayValue ?? []).filter { $0["data"]?["member"]?["id"] == "h1" }.compactMap { $0["data"]?["type"]?.stringValue }
-        #expect(types == ["member-joined", "member-address-changed"])
+        #expect(Array(types.prefix(2)) == ["member-joined", "member-address-changed"], "\(types)")
+        // The earlier join named h1 without roles: when h1's record gets its roles after the
+        // move was reported, that is reported too (and only that).
+        #expect(types.dropFirst(2).allSatisfy { $0 == "member-roles-changed" } && types.count <= 3, "\(types)")
         #expect(await running.stop() == nil)
         await client.shutdown()
     }

@@ -1,6 +1,7 @@
 import DiscoCore
 import DiscoNet
 import DiscoTestKit
+import Foundation
 import Testing
 
 // MARK: - Plaintext gossip labelled with -cluster-name, between discod processes
@@ -45,7 +46,24 @@ extension NodeProcessTests {
                         }
                         return true
                     }
-                    let impostor = try betaCluster.start(id: "3", ports: ports[2], flags: ["-cluster-name", "beta"])
+                    // Alpha's leader also keeps sending Raft heartbeats to node 3's address. Raft
+                    // frames name no cluster, and a node without Raft state takes the first leader
+                    // that reaches it (that is how a learner joins): a beta node that has not
+                    // bootstrapped itself when one arrives follows alpha's term, refuses to
+                    // bootstrap ("already has Raft state") and exits. Once it has bootstrapped,
+                    // alpha's leader is a stranger to it. That race is Raft's, not gossip's (this
+                    // test's subject): such a start is tried again on an empty data directory.
+                    var impostor = try betaCluster.start(id: "3", ports: ports[2], flags: ["-cluster-name", "beta"])
+                    for _ in 0..<5 {
+                        let node = impostor
+                        try await waitUntil("beta's node 3 to lead itself or exit", timeout: .seconds(120)) {
+                            if !node.process.isRunning { return true }
+                            return await node.leaderID() == "3"
+                        }
+                        guard !node.process.isRunning, node.process.output.contains("already has Raft state") else { break }
+                        try? FileManager.default.removeItem(atPath: node.dataDirectory)
+                        impostor = try betaCluster.start(id: "3", ports: ports[2], flags: ["-cluster-name", "beta"])
+                    }
 
                     var merged = false
                     try await NodeTests.eventually("beta's node 3 to refuse alpha's datagrams and push-pulls, or the clusters to merge",

@@ -332,27 +332,3 @@ extension SWIM {
         }
     }
 }
-
-// MARK: - Rate-limited logging
-
-/// Lets one message through per interval and counts the ones held back, so a flood of bad
-/// datagrams cannot flood the log.
-struct RateLimitedLog: Sendable {
-    var interval: Duration = .seconds(1)
-
-    init(interval: Duration = .seconds(1)) { self.interval = interval }
-
-    private var lastLogged: Duration?
-    private(set) var suppressed = 0
-
-    /// Whether to log now; when true, `suppressed` tells how many were held back since.
-    mutating func shouldLog(at now: Duration) -> (log: Bool, suppressed: Int) {
-        if let lastLogged, now - lastLogged < interval {
-            suppressed += 1
-            return (false, 0)
-        }
-        lastLogged = now
-        defer { suppressed = 0 }
-        return (true, suppressed)
-    }
-}

@@ -30,23 +30,14 @@ extension HTTPServerConnection {
 /// Logs TLS handshakes on a plain HTTP port at most once per ``interval``, counting those held
 /// back, so a client retrying in a loop cannot flood the log.
 final class HTTPTLSHandshakeLog: Sendable {
-    /// Nanoseconds between two lines.
-    static let interval: UInt64 = 10_000_000_000
-    private let state = Mutex<(lastLogged: UInt64?, heldBack: Int)>((nil, 0))
+    static let interval: Duration = .seconds(10)
+    private let throttle = Mutex(RateLimitedLog(interval: HTTPTLSHandshakeLog.interval))
 
     func note(from peer: SocketAddress?, logger: Logger?) {
         guard let logger, logger.isEnabled(.info) else { return }
-        let now = MonotonicClock.nowNanoseconds()
-        let heldBack: Int? = state.withLock { state in
-            if let last = state.lastLogged, now &- last < Self.interval {
-                state.heldBack += 1
-                return nil
-            }
-            let held = state.heldBack
-            state = (now, 0)
-            return held
-        }
-        guard let heldBack else { return }
+        let now = Duration.nanoseconds(Int64(clamping: MonotonicClock.nowNanoseconds()))
+        let (log, heldBack) = throttle.withLock { $0.shouldLog(at: now) }
+        guard log else { return }
         let client = peer?.description ?? "a client"
         logger.info("\(client) sent a TLS handshake on a plain HTTP port (an https:// URL for an http:// server?); answered 400 and closed"
             + (heldBack > 0 ? " (\(heldBack) more since the last report)" : ""))

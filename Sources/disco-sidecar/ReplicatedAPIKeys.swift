@@ -32,31 +32,35 @@ final class ReplicatedAPIKeys: APIKeyStore {
     /// Set when the role starts (routes and checks before then find no keys).
     func attach(_ node: Node) { self.node.withLock { $0 = node } }
 
-    func record(appID: String) async -> APIKeyRecord? {
+    /// The record of `appID` in this node's applied copy of the state (read under its lock, no
+    /// wait): a revocation counts here as soon as this node has applied it.
+    func record(appID: String) -> APIKeyRecord? {
         guard let node = node.withLock({ $0 }), KVLimits.nameProblem(appID, what: "app_id") == nil,
               let entry = node.keyValue(KVKey(Self.namespace, appID)) else { return nil }
         return Self.decode(entry.value, appID: appID)
     }
 
-    /// How current this node's copy of the keys is (``APIKeyStore/currency(for:)``). A write
-    /// this sidecar passes to its own upstream as the writer waits for a read barrier
+    /// How current this node's copy of the keys is for a read (``APIKeyStore/readCurrency()``):
+    /// it needs only word from the leader within `-api-key-max-staleness` (by default
+    /// ``Node/leaderSilenceBound``; with 0 it needs none). Answered from the node's status, no wait.
+    func readCurrency() -> APIKeyCurrency {
+        guard let node = node.withLock({ $0 }) else { return .stale("the sidecar role has not started yet") }
+        guard let problem = node.leaderSilenceProblem(bound: maxStaleness) else { return .current }
+        return .stale("\(problem): a key revoked meanwhile may not have reached it")
+    }
+
+    /// How current this node's copy of the keys is for a write (``APIKeyStore/writeCurrency()``).
+    /// A write this sidecar passes to its own upstream as the writer waits for a read barrier
     /// (``Node/readBarrier(timeout:)``): the node then holds every revocation committed before the
     /// request arrived, even when it lags (the hot replica on a follower) or no longer leads
-    /// without knowing it yet. A read needs only word from the leader within `-api-key-max-staleness`
-    /// (by default ``Node/leaderSilenceBound``; with 0 it needs none).
-    func currency(for use: APIKeyUse) async -> APIKeyCurrency {
+    /// without knowing it yet.
+    func writeCurrency() async -> APIKeyCurrency {
         guard let node = node.withLock({ $0 }) else { return .stale("the sidecar role has not started yet") }
-        switch use {
-        case .read:
-            guard let problem = node.leaderSilenceProblem(bound: maxStaleness) else { return .current }
-            return .stale("\(problem): a key revoked meanwhile may not have reached it")
-        case .write:
-            do {
-                try await node.readBarrier(timeout: Self.applyWait)
-                return .caughtUp
-            } catch {
-                return .stale("cannot confirm that node \(node.id) holds every key change the cluster committed: \(error.message)")
-            }
+        do {
+            try await node.readBarrier(timeout: Self.applyWait)
+            return .caughtUp
+        } catch {
+            return .stale("cannot confirm that node \(node.id) holds every key change the cluster committed: \(error.message)")
         }
     }
 

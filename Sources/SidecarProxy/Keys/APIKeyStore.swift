@@ -57,15 +57,21 @@ public enum APIKeyUse: Sendable, Hashable {
 }
 
 /// Where the API-key check finds keys: the cluster's replicated state in a running sidecar, a
-/// dictionary in tests. Lookups happen on every checked request and must not block.
+/// dictionary in tests. Lookups happen on every checked request, some of them on an event-loop
+/// thread (the proxy's inline lane): ``record(appID:)`` and ``readCurrency()`` answer from
+/// memory and never wait.
 public protocol APIKeyStore: Sendable {
-    /// The record of `appID`, or nil when there is none.
-    func record(appID: String) async -> APIKeyRecord?
+    /// The record of `appID`, or nil when there is none. Never waits.
+    func record(appID: String) -> APIKeyRecord?
 
-    /// Whether the keys may be trusted for `use` now (for a write, after bringing them up to
-    /// date if need be). The default: a store that is always current (a file's keys, a
-    /// dictionary), whose check stands.
-    func currency(for use: APIKeyUse) async -> APIKeyCurrency
+    /// Whether the keys may be trusted for a ``APIKeyUse/read`` now: ``APIKeyCurrency/current``,
+    /// or ``APIKeyCurrency/stale(_:)`` saying why not. Never waits. The default: a store that is
+    /// always current (a file's keys, a dictionary).
+    func readCurrency() -> APIKeyCurrency
+
+    /// Whether the keys may be trusted for a ``APIKeyUse/write``, after bringing them up to date
+    /// if need be (then ``APIKeyCurrency/caughtUp``). The default: always current.
+    func writeCurrency() async -> APIKeyCurrency
 }
 
 /// How current a store's keys are for one request (``APIKeyStore/currency(for:)``).
@@ -79,7 +85,18 @@ public enum APIKeyCurrency: Sendable, Hashable {
 }
 
 extension APIKeyStore {
-    public func currency(for use: APIKeyUse) async -> APIKeyCurrency { .current }
+    public func readCurrency() -> APIKeyCurrency { .current }
+
+    public func writeCurrency() async -> APIKeyCurrency { .current }
+
+    /// Whether the keys may be trusted for `use` now (for a write, after bringing them up to
+    /// date if need be): ``readCurrency()`` or ``writeCurrency()``.
+    public func currency(for use: APIKeyUse) async -> APIKeyCurrency {
+        switch use {
+        case .read: readCurrency()
+        case .write: await writeCurrency()
+        }
+    }
 }
 
 /// Keys held in memory (tests, and a sidecar given its keys at start).
@@ -95,7 +112,7 @@ public final class InMemoryAPIKeyStore: APIKeyStore {
         self.init(file.entries.map { APIKeyRecord(appID: $0.appID, salt: [], hash: $0.keySHA256, revoked: $0.revoked) })
     }
 
-    public func record(appID: String) async -> APIKeyRecord? { records.withLock { $0[appID] } }
+    public func record(appID: String) -> APIKeyRecord? { records.withLock { $0[appID] } }
 
     /// Adds or replaces `record`.
     public func put(_ record: APIKeyRecord) { records.withLock { $0[record.appID] = record } }

@@ -27,28 +27,35 @@ public struct APIKeyMiddleware: HTTPMiddleware {
 
     public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         guard settings.requiresKey(method: request.method) else { return try await next(request) }
-        if let refusal = await check(request) { return refusal }
+        if let refusal = check(request) { return refusal }
         return try await next(request)
     }
 
     /// Checks the key of a request whose method needs one: nil when it is accepted, else the
     /// refusal to answer (401, 403), counted and logged.
-    func check(_ request: HTTPStreamingRequest) async -> HTTPResponse? {
+    func check(_ request: HTTPStreamingRequest) -> HTTPResponse? {
+        check(method: request.method, path: request.path, headers: request.headers, remoteAddress: request.remoteAddress)
+    }
+
+    /// ``check(_:)`` from the parts of the request it reads (`path` only for the log). It never
+    /// waits (the store answers from memory), so the proxy's inline lane runs it on the loop
+    /// thread.
+    func check(method: String, path: @autoclosure () -> String, headers: HTTPHeaders, remoteAddress: SocketAddress?) -> HTTPResponse? {
         let id = APIKeySettings.appIDHeader
         let key = APIKeySettings.appKeyHeader
-        guard let appID = request.headers[id], !appID.isEmpty, let appKey = request.headers[key], !appKey.isEmpty else {
+        guard let appID = headers[id], !appID.isEmpty, let appKey = headers[key], !appKey.isEmpty else {
             metrics.authFailure("missing")
-            return ProxyErrorResponse.make(401, "\(request.method) needs an API key: send the \(id) and \(key) headers",
+            return ProxyErrorResponse.make(401, "\(method) needs an API key: send the \(id) and \(key) headers",
                                            fields: [("reason", "missing")])
         }
-        guard let record = await store.record(appID: appID) else {
-            return refuse("unknown", "the \(id) \(appID.prefix(64).debugDescription) has no API key", request)
+        guard let record = store.record(appID: appID) else {
+            return refuse("unknown", "the \(id) \(appID.prefix(64).debugDescription) has no API key", method, path(), remoteAddress)
         }
         guard record.matches(appKey) else {
-            return refuse("wrong", "the \(key) is not the key of \(id) \(appID.prefix(64).debugDescription)", request)
+            return refuse("wrong", "the \(key) is not the key of \(id) \(appID.prefix(64).debugDescription)", method, path(), remoteAddress)
         }
         guard !record.revoked else {
-            return refuse("revoked", "the API key of \(id) \(appID.prefix(64).debugDescription) was revoked", request)
+            return refuse("revoked", "the API key of \(id) \(appID.prefix(64).debugDescription) was revoked", method, path(), remoteAddress)
         }
         return nil
     }
@@ -65,26 +72,46 @@ public struct APIKeyMiddleware: HTTPMiddleware {
         case .current:
             return nil
         case .caughtUp:
-            return await check(request)
+            return check(request)
         case .stale(let problem):
             if Task.isCancelled, await request.clientHasLeft() {
                 logger.info("\(request.method) \(request.path): the client closed the connection while the API keys were confirmed "
                     + "current; not sent on (499)")
                 return ProxyErrorResponse.clientClosed(while: "the API keys its request needs were confirmed current")
             }
-            metrics.authFailure("stale")
-            logger.warning("\(request.method) \(request.path) refused: the API keys may be stale (\(problem))")
-            let what = use == .write ? "a write needs keys confirmed current with the cluster's leader"
-                : "a request that needs a key is served only with keys at most a bounded time behind the cluster's"
-            return ProxyErrorResponse.make(503, "\(what), and this sidecar cannot vouch for its own: \(problem); retry, or send it to "
-                + "another sidecar", fields: [("reason", "stale")])
+            return staleRefusal(problem, use: use, method: request.method, path: request.path)
         }
     }
 
-    private func refuse(_ reason: String, _ message: String, _ request: HTTPStreamingRequest) -> HTTPResponse {
+    /// ``checkCurrent(_:use:)`` for a read whose key was checked, from the parts of the request
+    /// it reads: it asks the store's ``APIKeyStore/readCurrency()``, which never waits, so the
+    /// proxy's inline lane runs it on the loop thread.
+    func checkCurrentForRead(method: String, path: @autoclosure () -> String, headers: HTTPHeaders,
+                             remoteAddress: SocketAddress?) -> HTTPResponse? {
+        switch store.readCurrency() {
+        case .current:
+            return nil
+        case .caughtUp:
+            return check(method: method, path: path(), headers: headers, remoteAddress: remoteAddress)
+        case .stale(let problem):
+            return staleRefusal(problem, use: .read, method: method, path: path())
+        }
+    }
+
+    /// The 503 for keys that may be too stale for `use`, counted and logged.
+    private func staleRefusal(_ problem: String, use: APIKeyUse, method: String, path: String) -> HTTPResponse {
+        metrics.authFailure("stale")
+        logger.warning("\(method) \(path) refused: the API keys may be stale (\(problem))")
+        let what = use == .write ? "a write needs keys confirmed current with the cluster's leader"
+            : "a request that needs a key is served only with keys at most a bounded time behind the cluster's"
+        return ProxyErrorResponse.make(503, "\(what), and this sidecar cannot vouch for its own: \(problem); retry, or send it to "
+            + "another sidecar", fields: [("reason", "stale")])
+    }
+
+    private func refuse(_ reason: String, _ message: String, _ method: String, _ path: String, _ remoteAddress: SocketAddress?) -> HTTPResponse {
         metrics.authFailure(reason)
-        logger.info("API key refused (\(reason)) for \(request.method) \(request.path)",
-                    metadata: ["client": .string(request.remoteAddress?.host ?? "unknown")])
+        logger.info("API key refused (\(reason)) for \(method) \(path)",
+                    metadata: ["client": .string(remoteAddress?.host ?? "unknown")])
         return ProxyErrorResponse.make(403, message, fields: [("reason", reason)])
     }
 }

@@ -90,7 +90,7 @@ private struct AroundAPIKeys: HTTPMiddleware {
         guard keys.settings.requiresKey(method: request.method) else { return try await next(request) }
         // The verdict on a hop claim was reached (and kept) by the limits in front, before the check.
         if request.headers[RoutingDecision.hopHeader] != nil, let provenHop = limits.provenHop, provenHop(request) {
-            if let refusal = await keys.check(request) { return refusal }
+            if let refusal = keys.check(request) { return refusal }
             return try await next(request)
         }
         let refusedKeys = Array(repeating: RateLimitMiddleware.refusedKey(request.remoteAddress), count: limits.afterKeys.sources.count)
@@ -98,7 +98,7 @@ private struct AroundAPIKeys: HTTPMiddleware {
         case .reject(let response):
             return response
         case .check(let chargeRefusal):
-            if let refusal = await keys.check(request) {
+            if let refusal = keys.check(request) {
                 return chargeRefusal ? try await limits.charge(refused: request, keys: refusedKeys, refusal: refusal) : refusal
             }
             return try await limits.handle(request, next: next, afterKeys: true)

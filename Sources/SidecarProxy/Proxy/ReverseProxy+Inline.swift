@@ -13,14 +13,17 @@ import Sidecar
 ///
 /// The lane makes the same decisions in the same order as the middleware chain it stands in
 /// front of (the sidecar's own endpoints, rate limits, API keys, then routing), through the same
-/// code: what a client sees does not depend on which path served it. It declines every request
-/// whose method needs an API key, so it decides only requests that need none: for those the
-/// chain's ``RateLimitMiddleware`` applies every limit at once, before the (skipped) key check,
-/// and so does the lane.
+/// code: what a client sees does not depend on which path served it. A request whose method
+/// needs an API key is checked here when nothing about it has to wait: it goes to a local
+/// upstream on a route that does not go to the writer (a write at the writer waits for keys
+/// confirmed current), and no `key=app_id` zone counts it (those decide around the check, in
+/// the middleware). Its key is then checked against the store's copy (which never waits), after
+/// the rate limits that decide before the check, and the keys' staleness for a read is asked
+/// as the proxy asks it (``APIKeyMiddleware/checkCurrent(_:use:)``).
 struct ProxyInlineLane: HTTPInlineHandler {
     let proxy: ReverseProxy
-    /// Set when API keys are on: requests whose method needs a key take the middleware.
-    let apiKeys: APIKeySettings?
+    /// Set when API keys are on: the check of requests whose method needs a key.
+    let keys: APIKeyMiddleware?
     /// Set when rate limits are on: the lane takes the middleware's decision itself.
     let rateLimit: RateLimitMiddleware?
     /// Whether simple heads are taken in place (``ProxyConfiguration/inlineHeadViews``).
@@ -28,22 +31,27 @@ struct ProxyInlineLane: HTTPInlineHandler {
 
     func handle(_ request: HTTPRequest, reply: HTTPInlineReply) -> Bool {
         guard !request.target.hasPrefix(SidecarEndpoints.prefix) else { return false }
-        if let apiKeys, apiKeys.requiresKey(method: request.method) { return false }
-        return proxy.forwardInline(request, reply: reply, rateLimit: rateLimit)
+        guard let keys, keys.settings.requiresKey(method: request.method) else {
+            return proxy.forwardInline(request, reply: reply, rateLimit: rateLimit, keys: nil)
+        }
+        // `key=app_id` zones decide around the key check (RateLimitMiddleware.aroundAPIKeys).
+        if let rateLimit, !rateLimit.afterKeys.isEmpty { return false }
+        return proxy.forwardInline(request, reply: reply, rateLimit: rateLimit, keys: keys)
     }
 
     func handle(head: HTTPRequestHeadView, reply: HTTPInlineReply) -> Bool {
         guard !head.targetHasPrefix(SidecarEndpoints.prefix) else { return false }
         let method = head.method
-        if let apiKeys, apiKeys.requiresKey(method: method) { return false }
+        // The key is checked from a parsed request: it comes again through handle(_:reply:).
+        if let keys, keys.settings.requiresKey(method: method) { return false }
         return proxy.forwardInline(head, method: method, reply: reply, rateLimit: rateLimit)
     }
 }
 
 extension ReverseProxy {
     /// Takes `request` (true) when it goes to a local upstream with nothing in front of it, or
-    /// declines (false) before any effect.
-    func forwardInline(_ request: HTTPRequest, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?) -> Bool {
+    /// declines (false) before any effect. `keys`: set when its method needs an API key.
+    func forwardInline(_ request: HTTPRequest, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?, keys: APIKeyMiddleware?) -> Bool {
         guard upstreamMiddleware.isEmpty, request.target.hasPrefix("/"), request.headers[RoutingDecision.hopHeader] == nil,
               !request.headers.contains("Upgrade") else { return false }
         // The completion keeps only what it reads (each kept reference is retained with it and
@@ -57,7 +65,7 @@ extension ReverseProxy {
             path.withBorrowedUTF8 { path in
                 request.target.withBorrowedUTF8 { target in
                     forwardInline(method: request.method, methodBytes: method, path: path, target: target, headers: request.headers,
-                                  reply: reply, rateLimit: rateLimit, source: kept) { out, client, defaultHost in
+                                  reply: reply, rateLimit: rateLimit, keys: keys, source: kept) { out, client, defaultHost in
                         ForwardingHeaders.encodeRequestFields(fields, client: client, strip: stripToLocal, defaultHost: defaultHost, into: &out)
                     }
                 }
@@ -68,7 +76,7 @@ extension ReverseProxy {
     /// The same for a simple head read in place: its fields are rewritten from the buffer's
     /// bytes into the upstream request, with no request value made. Declines (before any
     /// effect) when a field needs the general rewriting or a rate-limit zone keys by a header:
-    /// the request then comes again through ``forwardInline(_:reply:rateLimit:)``.
+    /// the request then comes again through ``forwardInline(_:reply:rateLimit:keys:)``.
     func forwardInline(_ head: HTTPRequestHeadView, method: String, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?) -> Bool {
         guard upstreamMiddleware.isEmpty, head.fields.count <= 64, !(rateLimit?.keysByHeader ?? false) else { return false }
         // Each field's fate, found once: the dropped ones by bit.
@@ -84,7 +92,7 @@ extension ReverseProxy {
             }
         }
         return forwardInline(method: method, methodBytes: head.methodBytes, path: head.pathBytes, target: head.targetBytes,
-                             headers: HTTPHeaders(), reply: reply, rateLimit: rateLimit, source: ViewedRequest()) { out, client, _ in
+                             headers: HTTPHeaders(), reply: reply, rateLimit: rateLimit, keys: nil, source: ViewedRequest()) { out, client, _ in
             // All fields in one append (each piece copied through a writer, not appended).
             let host = head.slice(hostValue)
             var bound = ForwardingHeaders.forwardingFieldsBound(host: host, client: client)
@@ -103,14 +111,15 @@ extension ReverseProxy {
     }
 
     /// What both lanes share once the request's fields are known to be forwardable: the routing
-    /// decision, the rate limit, and the exchange on an idle pooled connection. `encodeFields`
-    /// writes the upstream request's fields (given the client's side and the `Host` to use
-    /// when the request has none); `source` gives the whole request when the async path has to
-    /// take over (a delay, no idle connection, a retry). The byte arguments are read only
-    /// during the call.
+    /// decision, the rate limit, the API key (`keys`, set when the method needs one; `headers`
+    /// then holds the request's fields) and the exchange on an idle pooled connection.
+    /// `encodeFields` writes the upstream request's fields (given the client's side and the
+    /// `Host` to use when the request has none); `source` gives the whole request when the async
+    /// path has to take over (a delay, no idle connection, a retry). The byte arguments are read
+    /// only during the call.
     private func forwardInline<Source: InlineRequestSource>(
         method: String, methodBytes: UnsafeBufferPointer<UInt8>, path: UnsafeBufferPointer<UInt8>, target: UnsafeBufferPointer<UInt8>,
-        headers: HTTPHeaders, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?, source: Source,
+        headers: HTTPHeaders, reply: HTTPInlineReply, rateLimit: RateLimitMiddleware?, keys: APIKeyMiddleware?, source: Source,
         encodeFields: (inout [UInt8], ForwardingHeaders.ClientSide, String) -> Void
     ) -> Bool {
         // What table.decide would answer, without copying a route: the lane takes only requests
@@ -120,7 +129,8 @@ extension ReverseProxy {
         let route = inlineRoutes[index]
         guard let endpoint = route.endpoint else { return false }
         if route.viaWriter {
-            guard case .local = writer.current else { return false }
+            // A write with a key, here at the writer, waits for keys confirmed current.
+            guard keys == nil, case .local = writer.current else { return false }
         }
         guard endpoint.health?.isHealthy ?? true else { return false }
         if let rateLimit {
@@ -142,10 +152,19 @@ extension ReverseProxy {
                         return ProxyErrorResponse.make(503, "the server is stopping; retry later")
                     }
                     if await reply.clientHasLeft() { return RateLimitMiddleware.clientLeft() }
+                    if let keys, let refusal = self.keyRefusal(keys, route: route, method: method, path: request.path,
+                                                               headers: request.headers, remoteAddress: request.remoteAddress) {
+                        return refusal
+                    }
                     return await self.forwardTaken(request, reply: reply, routeName: route.name, to: .local(upstream: endpoint.name))
                 })
                 return true
             }
+        }
+        if let keys, let refusal = keyRefusal(keys, route: route, method: method, path: String(decoding: path, as: UTF8.self),
+                                              headers: headers, remoteAddress: reply.remoteAddress) {
+            reply.respond(refusal)
+            return true
         }
         let client = ForwardingHeaders.ClientSide(address: reply.remoteHost, proto: proto)
         let loop = reply.loop
@@ -165,6 +184,20 @@ extension ReverseProxy {
             })
         }
         return true
+    }
+
+    /// The answer to a request whose method needs a key, bound for `route`'s local upstream as a
+    /// read, when it may not go on; nil when it may. What the middleware chain answers: the
+    /// key check's 401 or 403, then the proxy's 503 for keys too stale for a read (counted as
+    /// the proxy's own answer, as ``forward(_:)`` counts it).
+    private func keyRefusal(_ keys: APIKeyMiddleware, route: InlineRoute, method: String, path: @autoclosure () -> String,
+                            headers: HTTPHeaders, remoteAddress: SocketAddress?) -> HTTPResponse? {
+        if let refusal = keys.check(method: method, path: path(), headers: headers, remoteAddress: remoteAddress) { return refusal }
+        guard let refusal = keys.checkCurrentForRead(method: method, path: path(), headers: headers, remoteAddress: remoteAddress) else {
+            return nil
+        }
+        metrics.request(route: route.name, method: method, status: refusal.status)
+        return refusal
     }
 
     /// Answers the client from how the inline exchange with `route`'s upstream ended.

@@ -95,8 +95,7 @@ public final class SidecarProxyServer: Sendable {
                 middleware.append(rateLimit.isActive ? rateLimit.aroundAPIKeys(check) : check)
             }
             if configuration.inlineLane {
-                settings.inlineHandler = ProxyInlineLane(proxy: proxy, apiKeys: configuration.apiKeys.enabled ? configuration.apiKeys : nil,
-                                                         rateLimit: rateLimit.isActive ? rateLimit : nil,
+                settings.inlineHandler = ProxyInlineLane(proxy: proxy, keys: check, rateLimit: rateLimit.isActive ? rateLimit : nil,
                                                          takesHeadViews: configuration.inlineHeadViews)
             }
             let started = try await HTTPServer.start(configuration: settings, group: group, middleware: middleware, responder: proxy.responder)

@@ -107,7 +107,7 @@ struct APIKeyClientLeavesTests {
 
 // MARK: - A barrier the test holds
 
-/// API keys whose write barrier the test holds: `currency(for: .write)` waits until the test
+/// API keys whose write barrier the test holds: `writeCurrency()` waits until the test
 /// ends it (``finish(_:)``), as a barrier that cannot reach the leader waits for its timeout.
 /// With `endsWhenCancelled` a cancelled wait ends at once with stale keys, as
 /// ``Node/readBarrier(timeout:)`` throws when its task is cancelled; without, it waits on and
@@ -135,10 +135,9 @@ final class HeldBarrierKeys: APIKeyStore {
     /// Whether a waiting write's task was cancelled.
     var cancelled: Bool { state.withLock { $0.cancelled } }
 
-    func record(appID: String) async -> APIKeyRecord? { await records.record(appID: appID) }
+    func record(appID: String) -> APIKeyRecord? { records.record(appID: appID) }
 
-    func currency(for use: APIKeyUse) async -> APIKeyCurrency {
-        guard use == .write else { return .current }
+    func writeCurrency() async -> APIKeyCurrency {
         let endsWhenCancelled = self.endsWhenCancelled
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in

@@ -20,9 +20,9 @@ struct RateLimitBeforeKeysTests {
         let keys = InMemoryAPIKeyStore()
         let lookups = Atomic<Int>(0)
 
-        func record(appID: String) async -> APIKeyRecord? {
+        func record(appID: String) -> APIKeyRecord? {
             lookups.add(1, ordering: .relaxed)
-            return await keys.record(appID: appID)
+            return keys.record(appID: appID)
         }
     }
 

@@ -13,9 +13,9 @@ import Synchronization
 /// (SIGHUP) or when they change (``reloadIfChanged()``, polled by the owner).
 ///
 /// A reload builds a complete new context first; only when that succeeds does it replace the
-/// current one, so a broken, half-written or expired certificate keeps the old one serving. Open
-/// connections are never touched: each holds the context it was made from. A server's
-/// session-ticket keys carry over, so clients resume across a rotation.
+/// current one, so a broken, half-written, expired or not yet valid certificate keeps the old one
+/// serving. Open connections are never touched: each holds the context it was made from. A
+/// server's session-ticket keys carry over, so clients resume across a rotation.
 ///
 /// Changes are noticed by the identity of each file as `stat` sees it through symlinks
 /// (device, inode, size, modification and change times): an edit in place, a rename over the
@@ -99,10 +99,16 @@ public final class TLSContextStore: Sendable {
     private func rebuild(fingerprints: [FileFingerprint?]) -> ReloadOutcome {
         do throws(TLSError) {
             let context = try TLSContext(configuration, isServer: isServer, counters: counters)
-            // An expired certificate is no replacement for a valid one: every peer that verifies
-            // it would refuse it (an old file copied back, a renewal that did not happen). When
-            // the one serving has expired too, the new files (a CA changed, say) are no worse.
-            if let expired = Self.expiry(of: context), Self.expiry(of: current) == nil { throw expired }
+            // A certificate peers refuse is no replacement for one they accept: every peer that
+            // verifies an expired one (an old file copied back, a renewal that did not happen) or
+            // one not valid yet (issued ahead, or this machine's clock behind) refuses it. Not
+            // valid yet is the lesser fault (it will be valid), so it is refused only over a
+            // certificate valid now. When the one serving is as bad, the new files (a CA changed,
+            // say) are no worse.
+            let now = Int64(time(nil))
+            if let fault = Self.fault(of: context, now: now), fault.rank > Self.fault(of: current, now: now)?.rank ?? 0 {
+                throw fault.error
+            }
             context.adoptTicketKeys(from: current)
             state.withLock { $0 = (context, fingerprints) }
             reloadCounts.withLock { $0.succeeded += 1 }
@@ -115,32 +121,69 @@ public final class TLSContextStore: Sendable {
     }
 }
 
-// MARK: - Expiry
+// MARK: - Validity
 
 extension TLSContextStore {
     /// The warning about a context whose own certificate is not valid now: expired, or valid only
     /// from a time still to come.
     static func warning(about context: TLSContext) -> String? {
         let label = context.configuration.label
-        if let expired = expiry(of: context) {
+        switch fault(of: context, now: Int64(time(nil))) {
+        case nil:
+            return nil
+        case .expired(let expired)?:
             return "\(label): \(expired) (peers that verify it refuse every connection until it is replaced; "
                 + "a renewed file is loaded when it changes, or on SIGHUP)"
+        case .notYetValid?:
+            let file = context.configuration.certificateChain.map { "\($0.description): " } ?? ""
+            return "\(label): \(file)the certificate \(context.certificateSubject ?? "?") is not valid until "
+                + "\(context.certificateNotBefore ?? "?"); peers that verify it refuse it until then; check this machine's clock"
         }
-        guard let validFrom = context.certificateValidFrom, validFrom > Int64(time(nil)) else { return nil }
-        let file = context.configuration.certificateChain.map { "\($0.description): " } ?? ""
-        return "\(label): \(file)the certificate \(context.certificateSubject ?? "?") is not valid until "
-            + "\(context.certificateNotBefore ?? "?"); peers that verify it refuse it until then; check this machine's clock"
     }
 
-    /// The error for a context whose own certificate has expired (by the wall clock); nil
-    /// while it is valid, or when the context presents none.
-    static func expiry(of context: TLSContext) -> TLSError? {
-        guard let notAfter = context.certificateExpiry, notAfter <= Int64(time(nil)) else { return nil }
+    /// Why peers that verify a certificate refuse it.
+    enum ValidityFault {
+        /// Its validity ended.
+        case expired(TLSError)
+        /// Its validity begins after `now`.
+        case notYetValid(TLSError)
+
+        /// How bad it is: a certificate not valid yet becomes valid, an expired one never does
+        /// (a valid one ranks 0).
+        var rank: Int {
+            switch self {
+            case .notYetValid: 1
+            case .expired: 2
+            }
+        }
+
+        /// The error a reload that refuses it reports.
+        var error: TLSError {
+            switch self {
+            case .expired(let error), .notYetValid(let error): error
+            }
+        }
+    }
+
+    /// Why peers that verify a context's own certificate refuse it at `now` (seconds since the
+    /// epoch, by the wall clock); nil while it is valid, or when the context presents none.
+    static func fault(of context: TLSContext, now: Int64) -> ValidityFault? {
         let subject = context.certificateSubject ?? "?"
-        var error = TLSError(.expiredCertificate, source: context.configuration.certificateChain?.description,
-                             detail: "the certificate \(subject) expired on \(context.certificateNotAfter ?? "?"); give a renewed certificate")
-        error.role = .certificateChain
-        return error
+        let source = context.configuration.certificateChain?.description
+        if let notAfter = context.certificateExpiry, notAfter <= now {
+            var error = TLSError(.expiredCertificate, source: source,
+                                 detail: "the certificate \(subject) expired on \(context.certificateNotAfter ?? "?"); give a renewed certificate")
+            error.role = .certificateChain
+            return .expired(error)
+        }
+        if let validFrom = context.certificateValidFrom, validFrom > now {
+            var error = TLSError(.notYetValidCertificate, source: source,
+                                 detail: "the certificate \(subject) is not valid until \(context.certificateNotBefore ?? "?"), "
+                                    + "so peers that verify it would refuse it; give a certificate valid now, or check this machine's clock")
+            error.role = .certificateChain
+            return .notYetValid(error)
+        }
+        return nil
     }
 }
 

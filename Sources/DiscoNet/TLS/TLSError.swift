@@ -20,6 +20,9 @@ public struct TLSError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let badConfiguration = Code(name: "bad TLS configuration")
         /// The certificate's validity ended: every peer that verifies it refuses it.
         public static let expiredCertificate = Code(name: "expired certificate")
+        /// The certificate's validity has not begun (by this machine's clock): every peer that
+        /// verifies it refuses it until then.
+        public static let notYetValidCertificate = Code(name: "certificate not valid yet")
     }
 
     /// Which of the configuration's inputs a failure concerns.

@@ -53,6 +53,8 @@ struct NodeUnreachable: Error, CustomStringConvertible {
             case _ where detail.contains("requires a certificate this side did not present"):
                 hint = "the node requires a client certificate (it runs with -http-verify-client): give -cert and -key, "
                     + "a certificate signed by a CA the node trusts (its -http-ca-cert)"
+            case .connectFailed where detail.contains("cannot start the shared event loops") || detail.contains("(errno 24)"):
+                hint = "discoctl has no file descriptor (or memory) to spare: raise its limit (ulimit -n)"
             case .connectFailed where detail.contains("TLS"):
                 hint = "check -ca-cert (the CA that signed the node's -http-cert), and -cert and -key when the node "
                     + "verifies clients (-http-verify-client)"

@@ -39,7 +39,7 @@ public struct LibresolvClient: DNSQuerying {
     ///   - override: one IPv4 server instead of the configured ones.
     ///   - options: EDNS and query IDs (its timeout and tries are replaced by the above).
     public init(timeoutPerTry: Duration = .zero, tries: Int = 0, override: Override? = nil, options: DNSClientOptions = DNSClientOptions(),
-                group: EventLoopGroup = .shared) {
+                group: EventLoopGroup? = nil) {
         var configuration = SystemResolverConfiguration.read()
         if let override {
             configuration = configuration.flatMap { read in
@@ -60,7 +60,7 @@ public struct LibresolvClient: DNSQuerying {
     /// Asks the servers of `configuration` (or reports why there is none), with libresolv's
     /// order, timeout and attempts.
     public init(configuration: Result<SystemResolverConfiguration, SystemResolverConfigurationError>,
-                options: DNSClientOptions = DNSClientOptions(), group: EventLoopGroup = .shared) {
+                options: DNSClientOptions = DNSClientOptions(), group: EventLoopGroup? = nil) {
         let description = switch configuration {
         case .success(let read): "system resolver (libresolv) at \(read.servers.map(\.description).joined(separator: ", "))"
         case .failure: "system resolver (libresolv)"

@@ -18,10 +18,12 @@ public struct NameserverClient: DNSQuerying {
     /// The server's address.
     public let address: SocketAddress
     private let options: DNSClientOptions
-    private let group: EventLoopGroup
+    /// The loops its sockets run on; nil: the shared group, started by the first exchange (its
+    /// failure to start is that exchange's error).
+    private let group: EventLoopGroup?
 
     /// - Parameter nameserver: `ip:port`, `[ipv6]:port` or a bare IP (port 53).
-    public init(nameserver: String, options: DNSClientOptions = DNSClientOptions(), group: EventLoopGroup = .shared) throws(DNSConfigurationError) {
+    public init(nameserver: String, options: DNSClientOptions = DNSClientOptions(), group: EventLoopGroup? = nil) throws(DNSConfigurationError) {
         let parsed: PeerAddress
         do {
             parsed = try PeerAddress(parsing: nameserver, defaultPort: 53)
@@ -37,7 +39,7 @@ public struct NameserverClient: DNSQuerying {
     }
 
     /// A client for the server at `address`.
-    public init(address: SocketAddress, options: DNSClientOptions = DNSClientOptions(), group: EventLoopGroup = .shared) {
+    public init(address: SocketAddress, options: DNSClientOptions = DNSClientOptions(), group: EventLoopGroup? = nil) {
         self.address = address
         self.options = options
         self.group = group

@@ -37,9 +37,10 @@ public final class EventLoopGroup: Sendable {
 
     /// A process-wide group of two loops, started on first use and never stopped. Tests, clients
     /// and small servers share it. Its loops cannot start when the process has no descriptor
-    /// left for their `epoll` and `eventfd` (or no memory): then this traps, as a default
-    /// argument cannot throw. A daemon starts the group with ``startShared()`` first, so that
-    /// it can report that failure and exit, and calls that can throw use ``startShared()``.
+    /// left for their `epoll` and `eventfd` (or no memory): then this traps, as a property
+    /// cannot throw. The library never reads it: an API given no group starts the shared one
+    /// with ``startShared()`` where it can throw (``HTTPClient`` at its first connection), and a
+    /// daemon starts it first, so that it can report that failure and exit.
     public static let shared: EventLoopGroup = {
         do {
             return try startShared()
@@ -58,6 +59,9 @@ public final class EventLoopGroup: Sendable {
             return started
         }
     }
+
+    /// The shared group when it has started; nil before (nothing runs on its loops then).
+    static var sharedIfStarted: EventLoopGroup? { sharedGroup.withLock { $0 } }
 
     private static let sharedGroup = Mutex<EventLoopGroup?>(nil)
 }

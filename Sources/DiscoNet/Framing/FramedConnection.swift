@@ -14,9 +14,10 @@ public final class FramedConnection: Sendable {
     }
 
     /// Connects to `host:port` over `transport` (plain TCP by default) and wraps the connection.
+    /// Without a `group`, on the shared one (started now if it is not yet; a failure throws).
     public static func connect(
         host: String, port: UInt16, timeout: Duration = .seconds(5),
-        maxPayloadBytes: Int = Frame.defaultMaxPayloadBytes, group: EventLoopGroup = .shared,
+        maxPayloadBytes: Int = Frame.defaultMaxPayloadBytes, group: EventLoopGroup? = nil,
         transport: any ByteStreamTransportFactory = PlainTransportFactory()
     ) async throws -> FramedConnection {
         FramedConnection(try await TCPConnection.connect(host: host, port: port, timeout: timeout, group: group, transport: transport),

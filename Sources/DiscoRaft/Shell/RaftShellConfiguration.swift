@@ -34,8 +34,9 @@ public struct RaftShellConfiguration: Sendable {
     /// the internode port, such as SWIM's push-pull); nil refuses them as malformed. See
     /// ``RaftForeignFrameHandler``.
     public var otherFrames: RaftForeignFrameHandler?
-    /// Event loops for the internode connections.
-    public var group: EventLoopGroup = .shared
+    /// Event loops for the internode connections; nil: the shared group, started with the node
+    /// (a failure to start it fails the start).
+    public var group: EventLoopGroup?
 
     public init(id: NodeID, dataDirectory: String, addressBook: @escaping RaftAddressBook, logger: Logger) {
         self.id = id

@@ -29,14 +29,16 @@ public final class RaftTransport: Sendable {
     /// `deliver` receives every well-formed message addressed to `localID`, from the
     /// connections' tasks; it must not block. `otherFrames`, when set, takes the inbound
     /// connections whose first frame is not a Raft frame (another protocol sharing the port);
-    /// without it such connections are closed as malformed.
+    /// without it such connections are closed as malformed. Without a `group`, the shared one
+    /// (started now if it is not yet; a failure throws).
     public static func start(
         localID: NodeID, host: String = "127.0.0.1", port: UInt16 = 0, addressBook: @escaping RaftAddressBook,
         options: RaftTransportOptions = RaftTransportOptions(), logger: Logger,
-        group: EventLoopGroup = .shared, otherFrames: RaftForeignFrameHandler? = nil,
+        group: EventLoopGroup? = nil, otherFrames: RaftForeignFrameHandler? = nil,
         deliver: @escaping @Sendable (Message) -> Void
     ) async throws -> RaftTransport {
         try options.validate()
+        let group = try group ?? EventLoopGroup.startShared()
         let listener = try await TCPListener.bind(host: host, port: port, group: group, transport: options.acceptTransport)
         let bound = listener.localAddress
         let transport = RaftTransport(localID: localID, listener: listener,

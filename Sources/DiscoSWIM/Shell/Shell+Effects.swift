@@ -114,7 +114,7 @@ extension SWIM.Shell {
         let expectedLabel = wireLabel?.name
         let timeout = configuration.pushPullTimeout
         let maxBytes = configuration.maxPushPullBytes
-        let group = configuration.group
+        let group = self.group
         let protection = self.protection
         let transport = configuration.pushPullConnectTransport
         let task = PushPullTask(executorPreference: loop) {

@@ -44,6 +44,8 @@ extension SWIM {
         /// exchanges run on its thread, so busy work on the cooperative pool (or elsewhere in
         /// the process) cannot delay probes and acks into false suspicions.
         nonisolated let loop: EventLoop
+        /// The loops its sockets and push-pull connections run on (the configuration's, else the shared group).
+        nonisolated let group: EventLoopGroup
         let socket: UDPSocket
         let listener: TCPListener?
         let origin: ContinuousClock.Instant
@@ -110,6 +112,10 @@ extension SWIM {
         public static func start(_ configuration: Configuration) async throws -> Shell {
             try configuration.validate()
             try configuration.settings.validate()
+            // The shared loops unless the caller gave a group: started here, where a failure throws.
+            let group = try configuration.group ?? EventLoopGroup.startShared()
+            var configuration = configuration
+            configuration.group = group
             let (socket, listener) = try await bind(configuration)
             let host = configuration.advertiseHost ?? socket.localAddress.host
             let advertised = PeerAddress(host: host, port: configuration.advertisePort ?? socket.localAddress.port)
@@ -123,17 +129,18 @@ extension SWIM {
                 listener?.close()
                 throw error
             }
-            let shell = Shell(configuration: configuration, socket: socket, listener: listener, core: core)
+            let shell = Shell(configuration: configuration, group: group, socket: socket, listener: listener, core: core)
             await shell.begin()
             return shell
         }
 
-        private init(configuration: Configuration, socket: UDPSocket, listener: TCPListener?, core: Instance) {
+        private init(configuration: Configuration, group: EventLoopGroup, socket: UDPSocket, listener: TCPListener?, core: Instance) {
             self.configuration = configuration
+            self.group = group
             self.protection = configuration.encryption.map { GossipProtection($0, logger: configuration.logger) }
             self.wireLabel = configuration.wireLabel
             self.plaintextLabel = configuration.outgoingLabel
-            self.loop = configuration.group.next()
+            self.loop = group.next()
             self.id = core.id
             self.address = core.address
             self.socket = socket

@@ -61,8 +61,9 @@ extension SWIM.Shell {
         public var randomSeed: UInt64?
         /// Where the shell logs (dropped datagrams, failed exchanges, lifecycle).
         public var logger: Logger
-        /// Event loops that drive the sockets.
-        public var group: EventLoopGroup
+        /// Event loops that drive the sockets; nil: the shared group, started with the shell (a
+        /// failure to start it fails the start).
+        public var group: EventLoopGroup?
         /// What push-pull connections this member opens run over (plain TCP, or TLS to an
         /// internode port that speaks it).
         public var pushPullConnectTransport: any ByteStreamTransportFactory
@@ -76,7 +77,7 @@ extension SWIM.Shell {
             id: NodeID, bindHost: String = "127.0.0.1", port: UInt16 = 0, advertiseHost: String? = nil,
             advertisePort: UInt16? = nil, metadata: SWIM.Metadata = SWIM.Metadata(), settings: SWIM.Settings = SWIM.Settings(),
             logger: Logger = Logger(label: "swim", level: .info, handler: LogfmtHandler()),
-            group: EventLoopGroup = .shared
+            group: EventLoopGroup? = nil
         ) {
             self.id = id
             self.bindHost = bindHost

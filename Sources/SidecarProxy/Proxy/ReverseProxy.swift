@@ -99,7 +99,7 @@ public final class ReverseProxy: Sendable {
     public init(configuration: ProxyConfiguration, nodeID: String, writer: any WriterResolver, health: UpstreamHealth,
                 metrics: ProxyMetrics, logger: Logger, proto: String = "http", upstreamMiddleware: [any HTTPMiddleware] = [],
                 writerTLS: (any ByteStreamTransportFactory)? = nil, hops: HopAuthenticator? = nil,
-                keys: APIKeyMiddleware? = nil, group: EventLoopGroup = .shared) {
+                keys: APIKeyMiddleware? = nil, group: EventLoopGroup? = nil) {
         self.hops = hops
         self.keys = keys
         self.configuration = configuration

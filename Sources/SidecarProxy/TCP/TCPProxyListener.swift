@@ -39,11 +39,12 @@ public final class TCPProxyListener: Sendable {
     static let acceptRetryPause = Duration.milliseconds(100)
 
     /// Binds the listener (so its address is known and a taken port fails the start). A
-    /// connection idle (no bytes either way) for `idleTimeout` is closed; nil: never.
+    /// connection idle (no bytes either way) for `idleTimeout` is closed; nil: never. Without a
+    /// `group`, the shared one (started now if it is not yet; a failure throws).
     public convenience init(spec: TCPProxySpec, connectTimeout: Duration, idleTimeout: Duration? = nil, metrics: ProxyMetrics,
-                            logger: Logger, group: EventLoopGroup = .shared) async throws {
+                            logger: Logger, group: EventLoopGroup? = nil) async throws {
         try await self.init(spec: spec, connectTimeout: connectTimeout, idleTimeout: idleTimeout, metrics: metrics, logger: logger,
-                            group: group, among: SidecarListeners())
+                            group: try group ?? EventLoopGroup.startShared(), among: SidecarListeners())
     }
 
     /// The same for one of a sidecar's `listeners`: a connection never goes to an address of one

@@ -69,7 +69,7 @@ extension HTTPClient {
         let connection: TCPConnection
         do {
             connection = try await TCPConnection.connect(
-                host: url.host, port: url.port, timeout: configuration.connectTimeout, group: group,
+                host: url.host, port: url.port, timeout: configuration.connectTimeout, group: try connectionGroup(host: host),
                 transport: configuration.transport(for: url), excluding: configuration.addressFilter)
         } catch {
             throw Self.connectError(error, host: host)

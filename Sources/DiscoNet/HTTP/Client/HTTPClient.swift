@@ -66,10 +66,16 @@ public struct HTTPClientConfiguration: Sendable {
 /// response arrived, and only if the request is idempotent or was not fully written.
 public final class HTTPClient: Sendable {
     public let configuration: HTTPClientConfiguration
-    let group: EventLoopGroup
+    /// The loops connections are made on; nil: the shared group (``EventLoopGroup/startShared()``),
+    /// started by the first connection that needs it.
+    let group: EventLoopGroup?
     let pool: HTTPConnectionPool
 
-    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), group: EventLoopGroup = .shared) {
+    /// A client whose connections run on `group`'s loops; without one, on the shared group's,
+    /// started by the first connection: when its loops cannot start (no descriptor or memory
+    /// left), that request fails with an error saying so (``HTTPClientError/Code/connectFailed``),
+    /// and a later one tries again.
+    public init(configuration: HTTPClientConfiguration = HTTPClientConfiguration(), group: EventLoopGroup? = nil) {
         self.configuration = configuration
         self.group = group
         self.pool = HTTPConnectionPool(maxPerHost: configuration.maxConnectionsPerHost, idleTimeout: configuration.idleTimeout)
@@ -113,7 +119,7 @@ public final class HTTPClient: Sendable {
     public func execute(_ request: HTTPClientRequest, timeout: Duration? = nil) async throws -> HTTPClientStreamingResponse {
         let url = try request.parsedURL()
         var limit = timeout ?? configuration.requestTimeout
-        if let loop = group.loops.first(where: { $0.inLoop }) {
+        if let loop = currentLoop {
             switch try await startOnIdleConnection(request, url: url, limit: limit, loop: loop) {
             case .started(let response): return response
             case .notApplicable: break
@@ -148,7 +154,7 @@ public final class HTTPClient: Sendable {
             case .open:
                 do {
                     connection = try await TCPConnection.connect(
-                        host: url.host, port: url.port, timeout: configuration.connectTimeout, group: group,
+                        host: url.host, port: url.port, timeout: configuration.connectTimeout, group: try connectionGroup(host: url.authority),
                         transport: configuration.transport(for: url), excluding: configuration.addressFilter)
                 } catch {
                     pool.release(key, connection: nil)
@@ -193,7 +199,24 @@ public final class HTTPClient: Sendable {
                                            headers: head.headers, body: HTTPClientResponseBody(stream: stream))
     }
 
+    /// The group a new connection goes on: the client's, else the shared one, started now when
+    /// it is not yet. Loops that cannot start fail the request, naming why.
+    func connectionGroup(host: String) throws(HTTPClientError) -> EventLoopGroup {
+        if let group { return group }
+        do {
+            return try EventLoopGroup.startShared()
+        } catch {
+            throw HTTPClientError(.connectFailed, host: host, detail: "cannot start the shared event loops connections run on: \(error)")
+        }
+    }
+
+    /// The client's loop this code runs on, if it runs on one (a proxy answering on the same loops).
+    var currentLoop: EventLoop? {
+        (group ?? EventLoopGroup.sharedIfStarted)?.loops.first { $0.inLoop }
+    }
+
     static func connectError(_ error: any Error, host: String) -> HTTPClientError {
+        if let error = error as? HTTPClientError { return error }
         if let network = error as? NetworkError {
             if network.code == .excludedAddress { return HTTPClientError(.excludedAddress, host: host, detail: network.detail) }
             if network.code == .connectTimeout { return HTTPClientError(.connectTimeout, host: host, detail: network.description) }
@@ -210,7 +233,7 @@ public final class HTTPClient: Sendable {
     func withDeadline<T: Sendable>(
         _ limit: Duration, host: String, _ body: @escaping @Sendable () async throws -> T
     ) async throws -> T {
-        if let loop = group.loops.first(where: { $0.inLoop }) {
+        if let loop = currentLoop {
             return try await withLoopDeadline(limit, on: loop, host: host, body)
         }
         return try await withThrowingTaskGroup(of: T?.self) { group in

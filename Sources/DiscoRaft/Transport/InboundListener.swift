@@ -8,6 +8,9 @@ import Synchronization
 /// messages. A connection whose frames cannot be read is closed with a logged reason; the
 /// listener and every other connection carry on.
 ///
+/// A connection whose first Raft message is a ``RaftHello`` naming another cluster than
+/// ``RaftTransportOptions/clusterName`` is closed before any message of it is delivered.
+///
 /// A connection whose first frame is not a Raft frame is handed to `otherFrames` when one is
 /// set (another protocol sharing the port); the handler runs on the connection's task, so
 /// ``close()`` cancels it, waits for it and closes its connection like any other.
@@ -117,6 +120,7 @@ final class InboundListener: Sendable {
         var assembler = RaftFrameAssembler(maxMessageBytes: options.maxMessageBytes)
         let peer = connection.remoteAddress.description
         var isFirstFrame = true
+        var awaitingHello = true
         let progress = ReadProgress()
         let watchdog = Task { [options, logger] in
             var seen = -1
@@ -156,6 +160,16 @@ final class InboundListener: Sendable {
                 case .failure(let refusal):
                     reject(peer, refusal.reason)
                     return
+                }
+                if awaitingHello {
+                    awaitingHello = false
+                    switch greeting(raftFrame) {
+                    case .hello: continue
+                    case .unlabelled: break
+                    case .refused(let reason):
+                        reject(peer, reason)
+                        return
+                    }
                 }
                 guard let message = try assembler.accept(raftFrame) else { continue }
                 guard message.to == localID else {
@@ -207,6 +221,33 @@ final class InboundListener: Sendable {
                                              + "(give every node the same -gossip-key or keyring)"))
         }
         return .success(frame)
+    }
+
+    // MARK: The sender's cluster
+
+    /// What the first Raft frame of a connection says about the sender's cluster.
+    private enum Greeting {
+        /// A ``RaftHello`` naming this node's cluster (or any, without a name here): not a message.
+        case hello
+        /// No hello (an older build): the frame is the first message.
+        case unlabelled
+        /// A hello naming another cluster: close the connection before reading more.
+        case refused(String)
+    }
+
+    /// Frames larger than this are never a hello, and are not decoded twice to find out.
+    private static let maxHelloFrameBytes = 1024
+
+    private func greeting(_ frame: Frame) -> Greeting {
+        guard frame.payload.count <= Self.maxHelloFrameBytes, let theirs = RaftHello.cluster(in: frame) else {
+            if options.clusterName != nil { counters.update { $0.unlabelledConnections += 1 } }
+            return .unlabelled
+        }
+        guard let mine = options.clusterName, theirs != mine else { return .hello }
+        counters.update { $0.clusterRefused += 1 }
+        return .refused("its Raft comes from cluster \(theirs.debugDescription), this node's cluster is \(mine.debugDescription) "
+                        + "(-cluster-name); a node of cluster \(theirs.debugDescription) still sends to this node's address "
+                        + "(reused from a departed member of that cluster? remove it there), or the nodes' -cluster-name differ")
     }
 
     // MARK: Refusals

@@ -16,6 +16,8 @@ final class PeerSender: Sendable {
     private let counters: TransportCounters
     private let logger: Logger
     private let group: EventLoopGroup
+    /// The first frame of every connection: the cluster's name (nil without one).
+    private let hello: Frame?
     private let task = Mutex<Task<Void, Never>?>(nil)
 
     init(peer: NodeID, addressBook: @escaping RaftAddressBook, options: RaftTransportOptions,
@@ -26,6 +28,7 @@ final class PeerSender: Sendable {
         self.counters = counters
         self.logger = logger
         self.group = group
+        hello = options.clusterName.flatMap { RaftHello.frame(cluster: $0) }
         queue = BatchQueue(maxCount: options.maxQueuedMessages, maxBytes: options.maxQueuedBytes,
                            policy: .dropOldest, size: PeerSender.estimatedSize)
     }
@@ -118,6 +121,7 @@ final class PeerSender: Sendable {
         }
         defer { watcher.cancel() }
         var transferID: UInt64 = 0
+        var greeted = false
         while let batch = await queue.next() {
             if let current = addressBook(peer), current != address {
                 requeue(batch)
@@ -131,12 +135,13 @@ final class PeerSender: Sendable {
                 logger.debug("Raft peer \(peer) at \(address) closed the idle connection; reconnecting")
                 return nil
             }
-            guard let bytes = encoded(batch, transferID: &transferID) else {
+            guard let bytes = encoded(batch, transferID: &transferID, greeting: !greeted) else {
                 counters.update { $0.messagesDropped += batch.count }
                 return "cannot seal frames for \(address)"
             }
             do {
                 try await connection.write(bytes)
+                greeted = true
                 counters.update { $0.messagesSent += batch.count }
             } catch {
                 counters.update { $0.messagesDropped += batch.count }
@@ -146,22 +151,32 @@ final class PeerSender: Sendable {
         return nil
     }
 
-    /// The bytes of `batch`'s frames, each sealed when the transport is protected; nil when
-    /// sealing failed (the protection logs why).
-    private func encoded(_ batch: [Message], transferID: inout UInt64) -> [UInt8]? {
+    /// The bytes of `batch`'s frames, after the ``RaftHello`` when `greeting` (the connection's
+    /// first write), each sealed when the transport is protected; nil when sealing failed (the
+    /// protection logs why).
+    private func encoded(_ batch: [Message], transferID: inout UInt64, greeting: Bool) -> [UInt8]? {
         var bytes: [UInt8] = []
+        if greeting, let hello {
+            guard append(hello, to: &bytes) else { return nil }
+        }
         for message in batch {
             transferID &+= 1
             for frame in RaftWireFormat.frames(for: message, chunkSize: options.chunkSize, transferID: transferID) {
-                if let protection = options.protection {
-                    guard let sealed = protection.outgoing(frame) else { return nil }
-                    bytes.append(contentsOf: sealed.encoded())
-                } else {
-                    bytes.append(contentsOf: frame.encoded())
-                }
+                guard append(frame, to: &bytes) else { return nil }
             }
         }
         return bytes
+    }
+
+    /// Appends `frame`'s bytes, sealed when the transport is protected; false when sealing failed.
+    private func append(_ frame: Frame, to bytes: inout [UInt8]) -> Bool {
+        if let protection = options.protection {
+            guard let sealed = protection.outgoing(frame) else { return false }
+            bytes.append(contentsOf: sealed.encoded())
+        } else {
+            bytes.append(contentsOf: frame.encoded())
+        }
+        return true
     }
 
     private func requeue(_ batch: [Message]) {

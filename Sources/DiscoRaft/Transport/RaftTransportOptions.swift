@@ -36,6 +36,12 @@ public struct RaftTransportOptions: Sendable {
     /// Seals outgoing frames and opens incoming ones (discod: with `-gossip-key`); nil sends and
     /// accepts plain frames only.
     public var protection: (any RaftFrameProtection)?
+    /// The cluster this node belongs to (discod: `-cluster-name`). When set, every outbound
+    /// connection starts with a ``RaftHello`` naming it, and an inbound connection whose hello
+    /// names another cluster is closed before any of its messages is read (counted in
+    /// ``RaftTransportMetrics/clusterRefused``). Connections without a hello (older builds) are
+    /// accepted. Nil: no hello is sent and every cluster's is accepted.
+    public var clusterName: String?
 
     public init() {}
 
@@ -55,6 +61,10 @@ public struct RaftTransportOptions: Sendable {
         }
         guard initialBackoff > .zero, maxBackoff >= initialBackoff else {
             throw RaftError(.invalidArgument, "initialBackoff must be positive and at most maxBackoff")
+        }
+        if let clusterName, RaftHello.message(cluster: clusterName) == nil {
+            throw RaftError(.invalidArgument, "clusterName \(clusterName.debugDescription) is not a valid name "
+                            + "(non-empty, at most 256 bytes, no whitespace or control characters)")
         }
     }
 
@@ -85,6 +95,12 @@ public struct RaftTransportMetrics: Sendable, Hashable {
     /// Inbound connections whose first frame belonged to another protocol and were handed to
     /// its handler.
     public var connectionsHandedOver = 0
+    /// Inbound connections closed at their ``RaftHello`` because it names another cluster than
+    /// ``RaftTransportOptions/clusterName`` (also counted in `badFrames`).
+    public var clusterRefused = 0
+    /// Inbound Raft connections without a ``RaftHello`` (from an older build), accepted; counted
+    /// only when ``RaftTransportOptions/clusterName`` is set.
+    public var unlabelledConnections = 0
 
     public init() {}
 }

@@ -15,6 +15,9 @@ import DiscoNet
 ///
 /// - Type 3, *sealed*: a type 1 or 2 frame sealed with a shared key (``RaftFrameProtection``).
 ///
+/// A transport with a cluster name starts every connection with a ``RaftHello`` (a type 1 frame
+/// that names the cluster, which older receivers drop as a message for another node).
+///
 /// Integers are big-endian.
 public enum RaftWireFormat {
     public static let messageFrameType: UInt8 = 1

@@ -40,7 +40,13 @@ extension Node {
                          internode.messagesDropped)
             text.counter("disco_raft_connections_refused_total",
                          "Inbound internode connections closed at a frame that could not be read, or was refused "
-                         + "(plain while sealing is required, or sealed with another key).", internode.connectionsRefused)
+                         + "(plain while sealing is required, sealed with another key, or from another cluster).", internode.connectionsRefused)
+            text.counter("disco_raft_cluster_refused_total",
+                         "Inbound internode connections refused because their sender names another cluster (-cluster-name).",
+                         internode.clusterRefused)
+            text.counter("disco_raft_unlabelled_accepted_total",
+                         "Inbound Raft connections whose sender names no cluster (a node of an older version), accepted.",
+                         internode.unlabelledAccepted)
         }
         text.counter("disco_raft_learners_promoted_total", "Learners this node promoted to voter while it led.",
                      metrics.learnersPromoted.load(ordering: .relaxed))

@@ -106,12 +106,19 @@ public struct InternodeCounters: Sendable, Hashable {
     /// Inbound connections closed at a frame that could not be read, or was refused (plain
     /// while sealing is required, or sealed with another key).
     public var connectionsRefused: Int
+    /// Of those, the connections whose sender named another cluster (`-cluster-name`).
+    public var clusterRefused: Int
+    /// Inbound connections whose sender named no cluster (an older build), accepted.
+    public var unlabelledAccepted: Int
 
-    public init(messagesSent: Int, messagesReceived: Int, messagesDropped: Int, connectionsRefused: Int) {
+    public init(messagesSent: Int, messagesReceived: Int, messagesDropped: Int, connectionsRefused: Int,
+                clusterRefused: Int = 0, unlabelledAccepted: Int = 0) {
         self.messagesSent = messagesSent
         self.messagesReceived = messagesReceived
         self.messagesDropped = messagesDropped
         self.connectionsRefused = connectionsRefused
+        self.clusterRefused = clusterRefused
+        self.unlabelledAccepted = unlabelledAccepted
     }
 }
 

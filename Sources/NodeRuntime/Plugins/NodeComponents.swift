@@ -90,6 +90,9 @@ public struct NodeComponents: Sendable {
         }
         let sealedRaft = encryption.map { SealedRaftFrames($0, logger: logger.withLabel("raft")) }
         raftConfig.transport.protection = sealedRaft
+        // Every Raft connection starts by naming the cluster, so a node of another cluster at a
+        // reused address is refused before it can make this one follow its leader.
+        raftConfig.transport.clusterName = configuration.cluster.name
         let raft: RaftNodeShell
         do {
             raft = try await RaftNodeShell.start(raftConfig, stateMachine: store)

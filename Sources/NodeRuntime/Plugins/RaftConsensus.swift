@@ -14,7 +14,8 @@ public final class RaftConsensus: ConsensusEngine {
     public var internodeCounters: InternodeCounters? {
         let transport = shell.transportMetrics
         return InternodeCounters(messagesSent: transport.messagesSent, messagesReceived: transport.messagesReceived,
-                                 messagesDropped: transport.messagesDropped, connectionsRefused: transport.badFrames)
+                                 messagesDropped: transport.messagesDropped, connectionsRefused: transport.badFrames,
+                                 clusterRefused: transport.clusterRefused, unlabelledAccepted: transport.unlabelledConnections)
     }
 
     public var status: ConsensusStatus {

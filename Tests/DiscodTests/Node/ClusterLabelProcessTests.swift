@@ -46,23 +46,13 @@ extension NodeProcessTests {
                         }
                         return true
                     }
-                    // Alpha's leader also keeps sending Raft heartbeats to node 3's address. Raft
-                    // frames name no cluster, and a node without Raft state takes the first leader
-                    // that reaches it (that is how a learner joins): a beta node that has not
-                    // bootstrapped itself when one arrives follows alpha's term, refuses to
-                    // bootstrap ("already has Raft state") and exits. Once it has bootstrapped,
-                    // alpha's leader is a stranger to it. That race is Raft's, not gossip's (this
-                    // test's subject): such a start is tried again on an empty data directory.
-                    var impostor = try betaCluster.start(id: "3", ports: ports[2], flags: ["-cluster-name", "beta"])
-                    for _ in 0..<5 {
-                        let node = impostor
-                        try await waitUntil("beta's node 3 to lead itself or exit", timeout: .seconds(120)) {
-                            if !node.process.isRunning { return true }
-                            return await node.leaderID() == "3"
-                        }
-                        guard !node.process.isRunning, node.process.output.contains("already has Raft state") else { break }
-                        try? FileManager.default.removeItem(atPath: node.dataDirectory)
-                        impostor = try betaCluster.start(id: "3", ports: ports[2], flags: ["-cluster-name", "beta"])
+                    // Alpha's leader also keeps sending Raft heartbeats to node 3's address. They
+                    // name cluster alpha, so beta's node 3 refuses them before it has bootstrapped
+                    // itself as well as after (ClusterNameRaftProcessTests): it never follows
+                    // alpha's leader, and leads its own cluster of one.
+                    let impostor = try betaCluster.start(id: "3", ports: ports[2], flags: ["-cluster-name", "beta"])
+                    try await NodeTests.eventually("beta's node 3 to lead itself", survivors + [impostor], timeout: .seconds(120)) {
+                        await impostor.leaderID() == "3"
                     }
 
                     var merged = false
@@ -75,7 +65,10 @@ extension NodeProcessTests {
                         if merged { return true }
                         var pushPullsRefused = 0
                         for node in survivors { pushPullsRefused += await Self.metric(node, "disco_gossip_push_pulls_refused_total") ?? 0 }
+                        // Alpha's leader's Raft connections to node 3's address are refused too.
+                        let raftRefused = await Self.metric(impostor, "disco_raft_cluster_refused_total") ?? 0
                         return await Self.metric(impostor, "disco_gossip_cluster_refused_total") ?? 0 >= 10 && pushPullsRefused >= 4
+                            && raftRefused >= 1
                     }
                     #expect(!merged, "the gossip memberships of clusters alpha and beta merged:\n\(NodeTests.logs(survivors + [impostor]))")
                     #expect(await Self.othersKnown(by: impostor) == 0)

@@ -132,8 +132,11 @@ public final class DiscodProcess: Sendable {
     }
 
     /// Appends an event (any JSON text) through this node; returns its seq on success.
+    ///
+    /// A test needs this write to succeed and cannot simply send it again (it could be appended
+    /// twice), so it may take 30 s: a loaded machine can hold one commit longer than 5 s.
     public func appendEvent(_ json: String) async throws -> UInt64? {
-        let answer = try await request("POST", "/events", body: json)
+        let answer = try await request("POST", "/events", body: json, timeout: .seconds(30))
         guard answer.status == 200 else { return nil }
         return answer.json?["seq"]?.numberValue?.uint64Value
     }
@@ -168,7 +171,9 @@ public final class DiscodProcess: Sendable {
         await process.stop(grace: grace)
     }
 
-    static let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(10)))
+    /// Connects within 5 s: a connection the test needs must survive a lost SYN, whose
+    /// retransmission alone comes 1 s later (a full accept queue on a loaded machine drops it).
+    static let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(5), requestTimeout: .seconds(10)))
 }
 
 // MARK: - Reaching the API
@@ -190,7 +195,7 @@ public struct DiscodAPIAccess: Sendable {
             tls.certificateChain = .file(certificate)
             tls.privateKey = .file(key)
         }
-        let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(10),
+        let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(5), requestTimeout: .seconds(10),
                                                                        httpsTransport: try TLSTransportFactory.client(tls)))
         return DiscodAPIAccess(scheme: "https", client: client)
     }

@@ -17,7 +17,8 @@ enum KVLeaderRecordReader: Sendable {
         let description: String
     }
 
-    static let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(5)))
+    /// Connects within 5 s: a lost SYN is sent again only after 1 s.
+    static let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(5), requestTimeout: .seconds(5)))
 
     /// The store's key for this disco key.
     func key(_ discoKey: String) -> String {

@@ -45,7 +45,8 @@ enum DiscoPods {
 
     // MARK: Asking the pods
 
-    static let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(5)))
+    /// Connects within 5 s: a lost SYN is sent again only after 1 s.
+    static let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(5), requestTimeout: .seconds(5)))
 
     /// `GET path` on the pod's API port as JSON, or nil when it does not answer 200.
     static func get(_ pod: HarnessPod, _ path: String) async -> JSONValue? {

@@ -35,7 +35,9 @@ final class ServiceWriter: Sendable {
     let run = UUID().uuidString.prefix(8).lowercased()
     private let state = Mutex(Record())
     private let stopped = Atomic<Bool>(false)
-    private let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(1), requestTimeout: .seconds(10)))
+    /// Connects within 5 s: a lost SYN is sent again only after 1 s, and a write that failed to
+    /// connect would count as a retry the cluster did not explain.
+    private let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(5), requestTimeout: .seconds(10)))
 
     init(harness: KubeHarness, service: String = "disco") {
         self.harness = harness

@@ -42,6 +42,31 @@ public func waitUntil(
     }
 }
 
+// MARK: - Reading once, asked again until it answers
+
+/// What `ask` returns once it answers (returns non-nil without throwing), asked again after each
+/// miss for at most `timeout`.
+///
+/// A read a test needs once, right after a wait, goes through this: on a loaded machine one
+/// request can miss its timeout or be refused for a moment, and read as the answer it would fail
+/// the test although nothing is wrong. Only the asking is retried; the caller still asserts on
+/// the answer. Use it for reads, never for a request whose repetition would change the state.
+/// Throws ``WaitTimeout`` naming the last error when no attempt answered in time.
+public func firstAnswer<T>(
+    _ what: String,
+    timeout: Duration = .seconds(60),
+    pollEvery interval: Duration = .milliseconds(100),
+    _ ask: () async throws -> T?
+) async throws -> T {
+    var answer: T?
+    try await waitUntil(what, timeout: timeout, pollEvery: interval, retryingErrors: true) {
+        answer = try await ask()
+        return answer != nil
+    }
+    guard let answer else { throw WaitTimeout(what: what, timeout: timeout) }
+    return answer
+}
+
 // MARK: - Bounding a call that might hang
 
 /// Runs `operation` in a task and waits at most `timeout` for it to finish, returning what it

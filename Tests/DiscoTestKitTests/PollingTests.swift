@@ -51,4 +51,23 @@ import Testing
         poll.cancel()
         await #expect(throws: CancellationError.self) { try await poll.value }
     }
+
+    @Test func firstAnswerAsksAgainAfterNoAnswerAndAFailureAndReturnsTheAnswer() async throws {
+        var attempts = 0
+        let answer = try await firstAnswer("an answer", pollEvery: .milliseconds(1)) { () async throws -> String? in
+            attempts += 1
+            if attempts == 1 { return nil }
+            if attempts == 2 { throw Busy(attempt: attempts) }
+            return "answer \(attempts)"
+        }
+        #expect(answer == "answer 3")
+    }
+
+    @Test func firstAnswerWithoutAnyAnswerThrowsNamingTheLastError() async {
+        await #expect { try await firstAnswer("an answer", timeout: .milliseconds(200), pollEvery: .milliseconds(1)) { () async throws -> Int? in
+            throw Busy(attempt: 1)
+        } } throws: { error in
+            (error as? WaitTimeout)?.lastError == "busy (attempt 1)"
+        }
+    }
 }

@@ -29,8 +29,8 @@ extension NodeProcessTests {
                 #expect(status == 1, "\(again.process.output)")
                 #expect(again.process.output.contains("epoch mismatch"), "\(again.process.output)")
                 #expect(again.process.output.contains("wipe node 2's data directory"), "\(again.process.output)")
-                #expect(await one.memberIDs() == ["1"])
-                #expect(await one.leaderID() == "1")
+                #expect(try await firstAnswer("GET /nodes on node 1") { await one.memberIDs() } == ["1"])
+                #expect(try await firstAnswer("GET /leader on node 1") { await one.leaderID() } == "1")
             }
         }
     }

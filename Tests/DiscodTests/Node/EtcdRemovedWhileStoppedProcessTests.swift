@@ -63,7 +63,7 @@ extension NodeProcessTests {
                 #expect(restarted.process.output.contains("removed while it was stopped"), "\(restarted.process.output.suffix(3000))")
                 #expect(restarted.process.output.contains("start it with -join"))
                 #expect(FileManager.default.fileExists(atPath: cluster.dataDirectory(for: target.nodeID) + "/removed.json"))
-                #expect(await leader.memberIDs() == remaining.map(\.nodeID).sorted())
+                #expect(try await firstAnswer("GET /nodes on the leader") { await leader.memberIDs() } == remaining.map(\.nodeID).sorted())
 
                 // Without -join it refuses to run; with -join it joins as a new member.
                 let again = try await NodeTests.refusesWithoutJoinThenRejoins(target, in: cluster, ports: ports, remaining: remaining)

@@ -61,8 +61,8 @@ extension NodeProcessTests {
                     #expect(answer.status != 200, "leadership moved to a killed node: \(refusal)")
                     return answer.status == 409 && answer.text.contains("not live")
                 }
-                #expect(await leader.leaderID() == first, "leadership stayed: \(refusal)")
-                #expect(await followers[1].leaderID() == first, "leadership stayed: \(refusal)")
+                #expect(try await firstAnswer("GET /leader on the leader") { await leader.leaderID() } == first, "leadership stayed: \(refusal)")
+                #expect(try await firstAnswer("GET /leader on a follower") { await followers[1].leaderID() } == first, "leadership stayed: \(refusal)")
             }
         }
 

@@ -29,9 +29,9 @@ extension NodeProcessTests {
                     guard let learners = try? await leader.status()["learners"]?.arrayValue else { return false }
                     return learners.compactMap { $0["id"]?.stringValue }.sorted() == ["ghost1", "ghost2", "ghost3"]
                 }
-                let learners = try #require(try await leader.status()["learners"]?.arrayValue)
+                let learners = try #require(try await firstAnswer("GET /status on the leader") { try await leader.status() }["learners"]?.arrayValue)
                 #expect(learners.allSatisfy { $0["wants_vote"]?.boolValue == true && $0["caught_up"]?.boolValue == false }, "\(learners)")
-                let rows = try #require(await NodeTests.nodeRows(leader))
+                let rows = try await firstAnswer("GET /nodes on the leader") { await NodeTests.nodeRows(leader) }
                 let ghosts = rows.filter { $0["id"]?.stringValue?.hasPrefix("ghost") == true }
                 #expect(ghosts.count == 3, "\(rows)")
                 for row in ghosts {

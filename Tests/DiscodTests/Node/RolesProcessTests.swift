@@ -120,12 +120,12 @@ extension NodeProcessTests {
                     waiting.process.output.contains("waiting for a live member performing dns (-bootstrap-needs)")
                 }
                 try await NodeTests.eventually("node 2 to be a member", [first, waiting]) { await first.memberIDs() == ["1", "2"] }
-                let notReady = try await waiting.request("GET", "/readyz")
+                let notReady = try await firstAnswer("GET /readyz on node 2") { try await waiting.request("GET", "/readyz") }
                 #expect(notReady.status == 503)
                 #expect(notReady.text.contains("waiting for a live member performing dns (-bootstrap-needs)"), "\(notReady.text)")
-                #expect((try await first.request("GET", "/readyz")).status == 200)
+                #expect(try await firstAnswer("GET /readyz on node 1") { try await first.request("GET", "/readyz") }.status == 200)
                 // /status says what the node requires and waits for.
-                let waitingNode = try #require(try await waiting.status()["node"])
+                let waitingNode = try #require(try await firstAnswer("GET /status on node 2") { try await waiting.status() }["node"])
                 #expect(waitingNode["requires"] == ["dns"] && waitingNode["missing_roles"] == ["dns"], "\(waitingNode)")
                 #expect(waitingNode["bootstrap_needs"] == ["dns"] && waitingNode["bootstrap_needs_waiting"] == true, "\(waitingNode)")
 
@@ -140,8 +140,8 @@ extension NodeProcessTests {
                 let unmet = "requires role dns: no live member performs it; /readyz answers 503 until one does (-requires)"
                 try await waiting.process.waitForOutput(containing: "requires role dns: performed by 3 (-requires)")
                 let unmetBefore = waiting.process.output.components(separatedBy: unmet).count - 1
-                #expect(try await waiting.status()["node"]?["missing_roles"] == [])
-                let rows = try #require(try await waiting.request("GET", "/nodes?role=dns").json?.arrayValue)
+                #expect(try await firstAnswer("GET /status on node 2") { try await waiting.status() }["node"]?["missing_roles"] == [])
+                let rows = try #require(try await firstAnswer("GET /nodes?role=dns on node 2") { try await waiting.request("GET", "/nodes?role=dns") }.json?.arrayValue)
                 #expect(rows.map { $0["id"] } == ["3"] && rows.first?["roles"] == ["dns"])
                 let table = try await Self.discoctl(["nodes", "-addr", waiting.apiURL, "-role", "dns", "-nonvoters"])
                 #expect(table.succeeded && table.standardOutput.contains("ROLES"), "\(table.standardError)")
@@ -156,10 +156,10 @@ extension NodeProcessTests {
                 try await NodeTests.eventually("node 2 to log that no live member performs dns", [first, waiting]) {
                     waiting.process.output.components(separatedBy: unmet).count - 1 > unmetBefore
                 }
-                let unmetNode = try #require(try await waiting.status()["node"])
+                let unmetNode = try #require(try await firstAnswer("GET /status on node 2") { try await waiting.status() }["node"])
                 #expect(unmetNode["missing_roles"] == ["dns"] && unmetNode["bootstrap_needs_waiting"] == false, "\(unmetNode)")
                 // Node 1 requires nothing, yet its gauge for dns drops to 0 rather than vanishing.
-                let metrics = try await first.request("GET", "/metrics").text
+                let metrics = try await firstAnswer("GET /metrics on node 1") { try await first.request("GET", "/metrics") }.text
                 #expect(metrics.contains("disco_role_live_members{role=\"dns\"} 0\n"), "\(metrics.split(separator: "\n").filter { $0.contains("role") })")
                 #expect(metrics.contains("disco_role_live_members{role=\"host\"} 2\n"))
             }
@@ -241,7 +241,7 @@ extension NodeProcessTests {
                 }
                 #expect(!node.process.output.contains("consumed event \(a) "), "a was consumed again")
                 #expect(!node.process.output.contains("consumed event \(b) "), "b was consumed again")
-                #expect(try await node.status()["roles"]?["dns"]?["events_consumed"] == 1)
+                #expect(try await firstAnswer("GET /status on node 1") { try await node.status() }["roles"]?["dns"]?["events_consumed"] == 1)
 
                 // Each consumer resumes where it stopped: c only.
                 let thirdRun = try await Self.discoctl(["events", "-addr", node.apiURL, "-role", "dns", "-consumer", "c1", "-format", "jsonl"])

@@ -22,7 +22,7 @@ extension NodeProcessTests {
                 #expect(try await nodes[0].appendEvent(#"{"before":"forgery"}"#) != nil)
                 let (_, followers) = try NodeTests.split(nodes, leader: leaderID)
                 let target = followers[0]
-                let term = try #require(try await target.status()["term"]?.numberValue?.uint64Value)
+                let term = try #require(try await firstAnswer("GET /status on the target") { try await target.status() }["term"]?.numberValue?.uint64Value)
 
                 let targetID = try #require(NodeID(target.nodeID))
                 let forged = Message(from: "forger", to: targetID, term: term + 1000,
@@ -36,17 +36,17 @@ extension NodeProcessTests {
                         target.process.output.contains("a plain Raft frame, but this node requires Raft frames sealed with its gossip key")
                     }
                     #expect(try await client.isClosedByPeer())
-                    #expect(await GossipEncryption.metric(target, "disco_raft_connections_refused_total") == 1)
+                    #expect(try await firstAnswer("the refused Raft connections metric") { await GossipEncryption.metric(target, "disco_raft_connections_refused_total") } == 1)
                     #expect(try await nodes[1].appendEvent(#"{"after":"forgery"}"#) != nil)
                     for node in nodes {
-                        let now = try #require(try await node.status()["term"]?.numberValue?.uint64Value)
+                        let now = try #require(try await firstAnswer("GET /status on node \(node.nodeID)") { try await node.status() }["term"]?.numberValue?.uint64Value)
                         #expect(now < term + 1000, "node \(node.nodeID) moved to term \(now) on a forged vote")
                     }
                 } else {
                     try await NodeTests.eventually("the forged vote to move the follower's term", nodes) {
                         (try? await target.status()["term"]?.numberValue?.uint64Value).flatMap { $0 } ?? 0 >= term + 1000
                     }
-                    #expect(await GossipEncryption.metric(target, "disco_raft_connections_refused_total") == 0)
+                    #expect(try await firstAnswer("the refused Raft connections metric") { await GossipEncryption.metric(target, "disco_raft_connections_refused_total") } == 0)
                 }
             }
         }

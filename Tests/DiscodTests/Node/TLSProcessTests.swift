@@ -31,9 +31,9 @@ extension NodeProcessTests {
                 try await NodeTests.waitForEvents([event], on: nodes)
 
                 // Every API address the cluster publishes says https.
-                let leaderJSON = try #require(try await followers[1].request("GET", "/leader").json)
+                let leaderJSON = try #require(try await firstAnswer("GET /leader on a follower") { try await followers[1].request("GET", "/leader") }.json)
                 #expect(leaderJSON["api_addr"]?.stringValue == "https://127.0.0.1:\(leaderNode.httpPort)")
-                let status = try await leaderNode.status()
+                let status = try await firstAnswer("GET /status on the leader") { try await leaderNode.status() }
                 #expect(status["node"]?["api_addr"]?.stringValue == leaderNode.apiURL)
                 #expect(status["tls"]?["api"]?["verify_client"]?.boolValue == true)
                 #expect(status["tls"]?["internode"]?["certificate"]?.stringValue?.hasPrefix("CN=node") == true)

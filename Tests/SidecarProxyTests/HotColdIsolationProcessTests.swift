@@ -114,7 +114,7 @@ struct HotColdIsolationProcessTests {
             // The isolated hot, still running with its service, stopped acting at its renew
             // deadline, before the majority could grant: now that another replica is hot, it says
             // it is not (suspended: still renewing; or already cold).
-            let whileCut = try await nodes[isolated].request("GET", "/hot", timeout: .seconds(2)).json
+            let whileCut = try await firstAnswer("GET /hot on the isolated node") { try await nodes[isolated].request("GET", "/hot", timeout: .seconds(10)) }.json
             #expect(["suspended", "cold"].contains(whileCut?["state"]?.stringValue), "\(whileCut?.encoded() ?? "")")
             #expect(whileCut?["node_token"]?.numberValue?.uint64Value == first.token, "\(whileCut?.encoded() ?? "")")
             // Its suspension outlasts the ttl bound plus the election grace: then it becomes cold.
@@ -123,14 +123,14 @@ struct HotColdIsolationProcessTests {
                 isolatedView = try? await nodes[isolated].request("GET", "/hot", timeout: .seconds(2)).json
                 return isolatedView?["state"]?.stringValue == "cold"
             }
-            let newHotView = try await nodes[second.index].request("GET", "/hot").json
+            let newHotView = try await firstAnswer("GET /hot on the new hot node") { try await nodes[second.index].request("GET", "/hot") }.json
             #expect(newHotView?["state"]?.stringValue == "hot")
             #expect(isolatedView?["node_token"]?.numberValue?.uint64Value == first.token, "\(isolatedView?.encoded() ?? "")")
 
             // Healed: the old hot catches up and rejoins cold; writes through it reach the new hot.
             for other in majority { try await network.heal(sandboxes[isolated], sandboxes[other]) }
             try await group.waitForWritesAccepted(through: [0, 1, 2], by: second.index, token: second.token, label: "healed")
-            let rejoined = try await nodes[isolated].request("GET", "/hot").json
+            let rejoined = try await firstAnswer("GET /hot on the healed node") { try await nodes[isolated].request("GET", "/hot") }.json
             #expect(rejoined?["state"]?.stringValue == "cold", "\(rejoined?.encoded() ?? "")")
             #expect(rejoined?["hot"]?.stringValue == nodes[second.index].nodeID, "\(rejoined?.encoded() ?? "")")
             log.writing.store(false, ordering: .relaxed)

@@ -157,7 +157,7 @@ struct SidecarProcessTests {
                 let id = await nodes[survivors[0]].leaderID()
                 return id != nil && id != leader
             }
-            let newLeader = try #require(await nodes[survivors[0]].leaderID())
+            let newLeader = try await firstAnswer("GET /leader on a survivor") { await nodes[survivors[0]].leaderID() }
             let newIndex = try #require(nodes.firstIndex { $0.nodeID == newLeader })
             try await waitUntil("writes to follow the new leader", timeout: .seconds(30)) {
                 var all = true

@@ -29,9 +29,9 @@ extension PodHarnessScenarios {
                 #expect(endpoints.count == 3 && endpoints.allSatisfy { $0.hasSuffix(":8443") }, "\(endpoints)")
 
                 for pod in harness.pods {
-                    let read = await SidecarPods.send("GET", "/items", to: "\(pod.ip):8443", scheme: variant.scheme)
+                    let read = try await SidecarPods.answer("GET", "/items", to: "\(pod.ip):8443", scheme: variant.scheme)
                     #expect(read.status == 200 && read.app == pod.name, "a read through \(pod.name) reached \(read)")
-                    let anonymous = await SidecarPods.send("POST", "/orders", to: "\(pod.ip):8443", scheme: variant.scheme)
+                    let anonymous = try await SidecarPods.answer("POST", "/orders", to: "\(pod.ip):8443", scheme: variant.scheme)
                     #expect(anonymous.status == 401, "a write without a key through \(pod.name): \(anonymous)")
                 }
                 var hot = ""
@@ -54,7 +54,7 @@ extension PodHarnessScenarios {
                 let back = try await harness.createPod(statefulSet, ordinal: ordinal)
                 try await harness.waitUntilReady([back])
                 #expect(try await DiscoPods.waitForOneCluster(harness, voters: Self.three).epoch == formed.epoch)
-                let read = await SidecarPods.send("GET", "/items", to: "\(back.ip):8443", scheme: variant.scheme)
+                let read = try await SidecarPods.answer("GET", "/items", to: "\(back.ip):8443", scheme: variant.scheme)
                 #expect(read.status == 200 && read.app == back.name, "\(read)")
                 #expect(harness.pods.allSatisfy { $0.totalRestarts == 0 }, "a container restarted:\n\(harness.describe())")
             }

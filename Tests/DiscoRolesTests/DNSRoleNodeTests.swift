@@ -91,7 +91,9 @@ import Testing
     /// skipped, and the role (which the program keeps) held the server, so the port stayed bound.
     @Test func cancellingTheNodeTaskClosesTheDNSPort() async throws {
         let configuration = try RoleTestNode.configuration(id: "k1")
-        let role = try Self.dnsRole()
+        // A port below the ephemeral range: one the OS picked could be taken, once freed, as the
+        // source port of another test's outgoing connection before it is checked.
+        let role = DNSRole(try DNSRoleConfiguration(address: "127.0.0.1:\(try FreePort.loopback())", domain: "disco.test.", ttl: .seconds(7)))
         let running = try await RoleTestNode.start(configuration, roles: [role])
         defer { running.removeDirectory() }
         try await waitUntil("the zone to hold k1", timeout: .seconds(120)) {

@@ -30,7 +30,9 @@ struct PeerRestartDeliveryTests {
         let book = TestAddressBook()
         let a = try await start("a", port: 0, book: book, inbox: Inbox())
         let firstInbox = Inbox()
-        let first = try await start("b", port: 0, book: book, inbox: firstInbox)
+        // b's port comes from below the ephemeral range: a port the OS picked could be taken,
+        // while b is down, as the source port of another test's outgoing connection.
+        let first = try await start("b", port: try FreePort.loopback(), book: book, inbox: firstInbox)
         let port = first.listenAddress.port
         a.send(heartbeat(1))
         try await waitUntil("b to get the first heartbeat") { firstInbox.received.count == 1 }

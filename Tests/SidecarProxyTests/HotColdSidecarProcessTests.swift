@@ -218,7 +218,7 @@ struct HotColdSidecarProcessTests {
             let second = try await group.waitForHot(among: [0, 1, 2], above: first.token)
             #expect(second.index != first.index)
             try await group.waitForWritesAccepted(through: [0, 1, 2], by: second.index, token: second.token, label: "after-sick")
-            let answer = try await group.nodes[first.index].request("GET", "/hot")
+            let answer = try await firstAnswer("GET /hot on the first hot") { try await group.nodes[first.index].request("GET", "/hot") }
             #expect(answer.json?["healthy"]?.boolValue == false, "\(answer.text)")
             #expect(answer.json?["state"]?.stringValue == "cold", "\(answer.text)")
             #expect(group.store.violations.isEmpty, "\(group.store.violations)")

@@ -346,11 +346,11 @@ struct SidecarRoleProcessTests {
             try await waitUntil("the node to be ready once the upstream answers", timeout: .seconds(60)) {
                 (try? await node.request("GET", "/readyz", timeout: .seconds(2)))?.status == 200
             }
-            let metrics = try await node.request("GET", "/metrics").text
+            let metrics = try await firstAnswer("GET /metrics on node \(node.nodeID)") { try await node.request("GET", "/metrics") }.text
             #expect(metrics.contains("disco_proxy_upstream_healthy{upstream=\"local\"} 1"), "\(metrics)")
             #expect(metrics.contains("disco_raft_term"))
             #expect(metrics.components(separatedBy: "# TYPE process_resident_memory_bytes").count == 2, "process metrics once")
-            let nodes = try await node.request("GET", "/nodes").text
+            let nodes = try await firstAnswer("GET /nodes on node \(node.nodeID)") { try await node.request("GET", "/nodes") }.text
             #expect(nodes.contains("sidecar"), "\(nodes)")
             await service.shutdown(gracePeriod: .seconds(1))
         }
@@ -372,7 +372,7 @@ struct SidecarReplicatedKeysProcessTests {
             let key = try #require(added.json?["app_key"]?.stringValue)
             #expect(try await node.request("POST", "/keys", body: #"{"app_id":"app1"}"#).status == 409)
             #expect(try await node.request("POST", "/keys", body: #"{"app_id":"a/b"}"#).status == 400)
-            let listed = try await node.request("GET", "/keys")
+            let listed = try await firstAnswer("GET /keys on node \(node.nodeID)") { try await node.request("GET", "/keys") }
             #expect(listed.text.contains(#"{"app_id":"app1","revoked":false}"#), "\(listed.text)")
             #expect(!listed.text.contains(key), "the key itself is never shown again")
 

@@ -39,11 +39,11 @@ import Testing
         #expect(leader.status == 0, "\(leader)")
         #expect(leader.standardOutput == "id: 1\napi_addr: \(node.apiURL)\naddr: \(node.raftAddress)\n", "\(leader)")
         // The node elected itself once: one change of the known leader (none -> 1).
-        let metrics = try await node.request("GET", "/metrics")
+        let metrics = try await firstAnswer("GET /metrics on node \(node.nodeID)") { try await node.request("GET", "/metrics") }
         #expect(metrics.text.contains("\ndisco_raft_leader_changes_total 1\n"), "\(metrics.text)")
 
         let leaderJSON = try await Discoctl.run(node, ["leader", "-format", "json"])
-        let direct = try await node.request("GET", "/leader")
+        let direct = try await firstAnswer("GET /leader on node \(node.nodeID)") { try await node.request("GET", "/leader") }
         #expect(Discoctl.json(leaderJSON) == direct.json, "\(leaderJSON)")
     }
 

@@ -87,7 +87,7 @@ enum FormationChecks {
 
     /// The `api_addr` of every row of this node's `GET /nodes`, sorted.
     static func memberAPIAddresses(_ node: DiscodProcess) async throws -> [String] {
-        let answer = try await node.request("GET", "/nodes")
+        let answer = try await firstAnswer("GET /nodes on node \(node.nodeID)") { try await node.request("GET", "/nodes") }
         let rows = try #require(answer.json?.arrayValue, "GET /nodes answered \(answer.status): \(answer.text)")
         return rows.compactMap { $0["api_addr"]?.stringValue }.sorted()
     }

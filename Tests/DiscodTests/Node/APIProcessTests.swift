@@ -29,7 +29,7 @@ extension NodeProcessTests {
                 let node = nodes[1]
                 for (query, parameter) in [("since=abc", "since"), ("since=-1", "since"), ("limit=0", "limit"),
                                            ("limit=1001", "limit"), ("wait=soon", "wait"), ("wait=61s", "wait")] {
-                    let bad = try await node.request("GET", "/events?\(query)")
+                    let bad = try await firstAnswer("GET /events on node \(node.nodeID)") { try await node.request("GET", "/events?\(query)") }
                     #expect(bad.status == 400, "\(query): \(bad.status) \(bad.text)")
                     let message = bad.json?["error"]?.stringValue ?? ""
                     #expect(message.contains(parameter), "\(query): the error should name \(parameter): \(bad.text)")
@@ -48,7 +48,7 @@ extension NodeProcessTests {
                 }
                 #expect(try await node.eventData() == [first, second], "a refused event was appended")
 
-                let unknown = try await node.request("GET", "/no/such/path")
+                let unknown = try await firstAnswer("GET /no/such/path on node \(node.nodeID)") { try await node.request("GET", "/no/such/path") }
                 #expect(unknown.status == 404, "\(unknown.status) \(unknown.text)")
                 #expect(unknown.json?["error"]?.stringValue?.contains("/no/such/path") == true, "\(unknown.text)")
 
@@ -68,7 +68,7 @@ extension NodeProcessTests {
                 }
 
                 // Every answer above was counted by status (the server's counting middleware).
-                let metrics = try await node.request("GET", "/metrics").text
+                let metrics = try await firstAnswer("GET /metrics on node \(node.nodeID)") { try await node.request("GET", "/metrics") }.text
                 for (code, least) in [("400", 7), ("404", 1), ("409", 1), ("200", 1)] {
                     let line = metrics.split(separator: "\n").first { $0.hasPrefix("disco_http_requests_total{code=\"\(code)\"}") }
                     let count = line?.split(separator: " ").last.flatMap { Int($0) } ?? 0

@@ -85,7 +85,8 @@ extension NodeProcessTests {
                 #expect(denied.json?["error"]?.stringValue == #"user "reader" lacks the events-write permission that POST /events needs"#)
                 #expect(denied.json?["permission"]?.stringValue == "events-write")
                 #expect(try await firstAnswer("GET /events as reader") { try await leader.request("GET", "/events", headers: reader) }.status == 200)
-                let wrong = try await leader.request("GET", "/events", headers: [("Authorization", Self.basic("admin", "nope"))])
+                let wrongPassword = [("Authorization", Self.basic("admin", "nope"))]
+                let wrong = try await firstAnswer("GET /events on the leader") { try await leader.request("GET", "/events", headers: wrongPassword) }
                 #expect(wrong.status == 401, "\(wrong.text)")
                 #expect(wrong.json?["error"]?.stringValue?.hasPrefix("authentication failed: unknown user or wrong password") == true)
                 let replica = [("Authorization", Self.basic("replica", "replica-pass"))]

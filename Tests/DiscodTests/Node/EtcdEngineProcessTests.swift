@@ -35,7 +35,7 @@ extension NodeProcessTests {
                     return answer.status == 503 && answer.text.contains("etcd")
                 }
                 for node in nodes {
-                    let read = try await node.request("GET", "/events?since=0")
+                    let read = try await firstAnswer("GET /events?since=0 on node \(node.nodeID)") { try await node.request("GET", "/events?since=0") }
                     #expect(read.status == 200, "reads answer from what the node applied: \(read.status) \(read.text)")
                 }
 

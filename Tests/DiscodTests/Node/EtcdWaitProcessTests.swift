@@ -106,7 +106,7 @@ extension NodeProcessTests {
 
         /// `/readyz` answers 503 saying the node waits for etcd at `endpoint`, with the last error.
         static func expectNotReadyNaming(_ endpoint: String, _ node: DiscodProcess) async throws {
-            let answer = try await node.request("GET", "/readyz")
+            let answer = try await firstAnswer("GET /readyz on node \(node.nodeID)") { try await node.request("GET", "/readyz") }
             #expect(answer.status == 503, "\(answer.text)")
             #expect(answer.text.contains("waiting for etcd at \(endpoint)"), "\(answer.text)")
             #expect(answer.text.contains("last error: etcd \(endpoint)"), "\(answer.text)")

@@ -22,13 +22,13 @@ extension NodeProcessTests {
                 try await NodeTests.waitForEvents(kept, on: nodes)
 
                 for node in nodes {
-                    let page = try await node.request("GET", "/events?since=0")
+                    let page = try await firstAnswer("GET /events?since=0 on node \(node.nodeID)") { try await node.request("GET", "/events?since=0") }
                     #expect(page.status == 200, "node \(node.nodeID): \(page.text)")
                     #expect(page.json?["first_seq"] == 8, "node \(node.nodeID): \(page.text)")
                     #expect(page.json?["last_seq"] == 12, "node \(node.nodeID): \(page.text)")
                     #expect(page.json?["events"]?.arrayValue?.first?["seq"] == 8, "node \(node.nodeID): \(page.text)")
 
-                    let resumed = try await node.request("GET", "/events?since=7")
+                    let resumed = try await firstAnswer("GET /events?since=7 on node \(node.nodeID)") { try await node.request("GET", "/events?since=7") }
                     #expect(resumed.json?["events"]?.arrayValue?.count == 5, "node \(node.nodeID): \(resumed.text)")
 
                     let missed = try await node.request("GET", "/events?since=3&wait=30s", timeout: .seconds(40))

@@ -53,7 +53,7 @@ extension NodeProcessTests {
                     #expect(row?["addr"]?.stringValue == victim.raftAddress, "node \(node.nodeID): \(String(describing: row))")
                 }
                 // Two joins and one notify reached the leader.
-                let metrics = try await leader.request("GET", "/metrics").text
+                let metrics = try await firstAnswer("GET /metrics on the leader") { try await leader.request("GET", "/metrics") }.text
                 #expect(metrics.contains("disco_identity_refusals_total 3"), "\(metrics)")
 
                 // The real node moves: restarted on new ports, it proves itself with its key.

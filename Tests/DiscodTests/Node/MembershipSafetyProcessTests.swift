@@ -40,7 +40,7 @@ extension NodeProcessTests {
                     #expect(row["match_index"]?.numberValue?.uint64Value == 0, "\(row)")
                     #expect(row["behind_seconds"]?.numberValue != nil, "\(row)")
                 }
-                let metrics = try await leader.request("GET", "/metrics").text
+                let metrics = try await firstAnswer("GET /metrics on the leader") { try await leader.request("GET", "/metrics") }.text
                 #expect(metrics.contains("disco_raft_learners_behind 3"), "\(metrics)")
                 #expect(metrics.contains(#"disco_raft_learner_behind_seconds{id="ghost1"}"#))
 

@@ -182,7 +182,8 @@ extension NodeProcessTests {
                     let own = await rolesOf2(second)
                     return leader == ["host", "web"] && own == ["host", "web"]
                 }
-                let web = try await first.request("GET", "/nodes?role=web").json?.arrayValue?.map { $0["id"] }
+                let web = try await firstAnswer("GET /nodes?role=web on node 1") { try await first.request("GET", "/nodes?role=web") }
+                    .json?.arrayValue?.map { $0["id"] }
                 #expect(web == ["2"])
 
                 // The consumers of the events for dns learn it too: the member-joined they hold
@@ -190,7 +191,8 @@ extension NodeProcessTests {
                 try await NodeTests.eventually("one member-roles-changed event for node 2", [first, second]) {
                     await Self.joinEvents(of: "2", on: first, type: "member-roles-changed") == 1
                 }
-                let page = try await first.request("GET", "/events?role=dns&since=0&limit=1000").json?["events"]?.arrayValue ?? []
+                let page = try await firstAnswer("GET /events?role=dns on node 1") { try await first.request("GET", "/events?role=dns&since=0&limit=1000") }
+                    .json?["events"]?.arrayValue ?? []
                 let change = page.first { $0["data"]?["type"] == "member-roles-changed" }?["data"]
                 #expect(change?["member"]?["roles"] == ["host", "web"] && change?["previous"]?["roles"] == ["host"], "\(page)")
                 #expect(await Self.joinEvents(of: "2", on: first, type: "member-address-changed") == 0)

@@ -179,7 +179,7 @@ extension NodeProcessTests {
                 }
                 let status = try await node.status()
                 #expect(status["tls"]?["api"]?["certificate"]?.stringValue == "CN=api-v3")
-                let metrics = try await node.request("GET", "/metrics").text
+                let metrics = try await firstAnswer("GET /metrics on node \(node.nodeID)") { try await node.request("GET", "/metrics") }.text
                 func sample(_ series: String) -> Int? {
                     metrics.split(separator: "\n").first { $0.hasPrefix(series + " ") }?.split(separator: " ").last.flatMap { Int($0) }
                 }

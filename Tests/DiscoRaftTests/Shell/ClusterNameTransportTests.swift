@@ -11,15 +11,8 @@ private func start(_ id: NodeID, cluster: String?, book: TestAddressBook,
                    sink: MemoryLogSink = MemoryLogSink()) async throws -> (RaftTransport, Inbox) {
     var options = RaftTransportOptions()
     options.clusterName = cluster
-    options.maxBackoff = .milliseconds(100)
     options.chunkSize = 4096
-    let inbox = Inbox()
-    let transport = try await RaftTransport.start(localID: id, addressBook: book.book, options: options,
-                                                  logger: Logger(label: "raft", level: .info, handler: LogfmtHandler(sink: sink))) {
-        inbox.deliver($0)
-    }
-    book.set(id, transport.listenAddress)
-    return (transport, inbox)
+    return try await startTransport(id, book: book, options: options, sink: sink)
 }
 
 private func heartbeat(_ from: NodeID, _ to: NodeID, term: UInt64) -> Message {

@@ -19,7 +19,9 @@ private func quietLogger(_ sink: MemoryLogSink = MemoryLogSink()) -> Logger {
     Logger(label: "raft-transport", level: .info, handler: LogfmtHandler(sink: sink))
 }
 
-private func startTransport(_ id: NodeID, book: TestAddressBook, options: RaftTransportOptions = RaftTransportOptions(),
+/// A transport for `id` on loopback (back-off up to 100 ms), listening at the address `book` gives
+/// for it, delivering into the returned inbox.
+func startTransport(_ id: NodeID, book: TestAddressBook, options: RaftTransportOptions = RaftTransportOptions(),
                             sink: MemoryLogSink = MemoryLogSink()) async throws -> (RaftTransport, Inbox) {
     var options = options
     options.maxBackoff = .milliseconds(100)

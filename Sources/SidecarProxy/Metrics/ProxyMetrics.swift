@@ -160,6 +160,9 @@ public final class ProxyMetrics: Sendable {
         state.withLock { $0.exchanges[ExchangeKey(direction: direction, result: result)] ?? 0 }
     }
 
+    /// Exchanges with `upstream` that failed so far (502 or 504).
+    public func upstreamFailures(_ upstream: String) -> Int { state.withLock { $0.upstreamFailures[upstream] ?? 0 } }
+
     /// Requests answered so far with `status` (every route and method).
     public func requests(status: Int) -> Int {
         state.withLock { $0.requests.filter { $0.key.status == status }.values.reduce(0, +) }

@@ -55,7 +55,15 @@ extension ReverseProxy {
         request.bodyStream = .writer(length: body.declaredLength) { writer in
             if !readAhead.isEmpty { try await writer.write(readAhead) }
             watchdog.pause(watch)
-            for try await piece in body {
+            var pieces = body.makeAsyncIterator()
+            while true {
+                let next: [UInt8]?
+                do {
+                    next = try await pieces.next()
+                } catch {
+                    throw ClientBodyBroken(underlying: error)
+                }
+                guard let piece = next else { break }
                 watchdog.progress(watch)
                 try await writer.write(piece)
                 watchdog.pause(watch)
@@ -71,6 +79,13 @@ extension ReverseProxy {
         }
         return try result.get()
     }
+}
+
+/// The client's request body broke while it streamed to the upstream (its client closed the
+/// connection, or sent a malformed chunk): the exchange failed on the client's side, not the
+/// upstream's.
+struct ClientBodyBroken: Error {
+    let underlying: any Error
 }
 
 /// The task of an exchange the watchdog may abandon, possibly before the task exists.

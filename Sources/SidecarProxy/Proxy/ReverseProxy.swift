@@ -317,6 +317,10 @@ public final class ReverseProxy: Sendable {
                 // The client left (the server cancelled this task): the upstream connection
                 // was closed by the cancellation; not the upstream's failure, not retried.
                 if Task.isCancelled { return clientLeft(request.method, request.path, upstream: upstreamName, address: address) }
+                // The client's streamed body broke (it stopped half-way): its failure, answered as
+                // a body that cannot be read whole is (400, or 499 when the client left), and not
+                // counted against the upstream, whose connection was closed mid-body.
+                if let broken = error as? ClientBodyBroken { return await unreadBody(request, broken.underlying) }
                 let failure: RetryPolicy.Failure = (error as? HTTPClientError).map {
                     $0.code == .connectFailed || $0.code == .connectTimeout ? .notConnected : .mayHaveReachedUpstream
                 } ?? .mayHaveReachedUpstream

@@ -7,9 +7,9 @@ import Foundation
 /// Sends HTTP requests at chosen moments and records when each was sent and answered, for
 /// differential tests of time-dependent behaviour (rate limiting).
 ///
-/// Every request gets its own connection, opened before the first send (from its own loopback
-/// source address when asked), so a request held by the server never delays another. One
-/// thread sends each request at `start + offset` (sleeping to the absolute time) and polls all
+/// Every request gets its own connection, opened before the first send, or 3 s before its own
+/// send for later ones (from its own loopback source address when asked), so a request held by
+/// the server never delays another. One thread sends each request at `start + offset` (sleeping to the absolute time) and polls all
 /// connections in between, stamping the first byte of each response. Times are
 /// `CLOCK_MONOTONIC` microseconds, the clock nginx's millisecond timer is cut from.
 public enum TimedRequestClient {
@@ -60,23 +60,35 @@ public enum TimedRequestClient {
         try await BlockingWork.run("disco.testkit.timed-requests") { try runBlocking(requests, port: port, lead: lead, patience: patience) }
     }
 
+    /// How long before its request is due a connection is opened, in ms (servers close
+    /// connections that send nothing for 10 s or more).
+    static let connectAhead: Int64 = 3000
+
     /// Monotonic microseconds.
     public static func monotonicMicroseconds() -> Int64 { microseconds(CLOCK_MONOTONIC) }
 
     // MARK: Blocking loop
 
     static func runBlocking(_ requests: [Request], port: UInt16, lead: Int64, patience: Int64) throws -> [Response] {
-        var sockets: [Int32] = []
+        var sockets = Array(repeating: Int32(-1), count: requests.count)
         defer { for fd in sockets where fd >= 0 { close(fd) } }
-        for request in requests {
-            sockets.append(try connect(port: port, source: request.source))
-        }
         var responses = Array(repeating: Response(), count: requests.count)
         var open = Set(requests.indices)
         let start = monotonicMicroseconds() + lead * 1000
+        // Connections are opened up to `connectAhead` before their request is due (all of them
+        // at once for a trace that short): a server may close a connection idle for longer.
+        var connected = 0
+        func connectDue(now: Int64) throws {
+            while connected < requests.count, start + requests[connected].offset * 1000 - now <= connectAhead * 1000 {
+                sockets[connected] = try connect(port: port, source: requests[connected].source)
+                connected += 1
+            }
+        }
+        try connectDue(now: start - lead * 1000)
         var next = 0
         while !open.isEmpty {
             let now = monotonicMicroseconds()
+            try connectDue(now: now)
             if next < requests.count {
                 let due = start + requests[next].offset * 1000
                 if due - now <= 2000 {
@@ -91,7 +103,11 @@ public enum TimedRequestClient {
                     next += 1
                     continue
                 }
-                pollOnce(sockets, open: &open, responses: &responses, sent: next, timeoutMilliseconds: Int32((due - now) / 1000 - 2))
+                var wait = (due - now) / 1000 - 2
+                if connected < requests.count {
+                    wait = min(wait, (start + requests[connected].offset * 1000 - connectAhead * 1000 - now) / 1000)
+                }
+                pollOnce(sockets, open: &open, responses: &responses, sent: next, timeoutMilliseconds: Int32(max(0, wait)))
             } else {
                 let lastSend = responses[requests.count - 1].sentAt
                 if now > lastSend + patience * 1000 {

@@ -16,6 +16,11 @@ extension RateLimitScenario {
             (twoZones, ["PASSED", "DELAYED", "REJECTED"]),
             (dryRun, ["PASSED", "DELAYED_DRY_RUN", "REJECTED_DRY_RUN"]),
             (eviction, ["PASSED", "REJECTED"]),
+            (delayAfterRefill, ["PASSED", "DELAYED", "REJECTED"]),
+            (perMinuteRounding, ["PASSED", "REJECTED"]),
+            (onePerSecond, ["PASSED", "REJECTED"]),
+            (threeZones, ["PASSED", "DELAYED", "REJECTED"]),
+            (threeZonesDryRun, ["PASSED", "DELAYED_DRY_RUN", "REJECTED_DRY_RUN"]),
         ]
     }
 

@@ -4,7 +4,7 @@
 /// least-recently-used order, within the zone's byte budget. Every operation is O(1) (expected,
 /// for the hash index).
 ///
-/// Layout: states are 48-byte records in one array (keys of up to 16 bytes inline, longer keys
+/// Layout: states are 56-byte records in one array (keys of up to 16 bytes inline, longer keys
 /// in a side array); an open-addressing index (linear probing, 4 bytes a slot, at most 3/4 full)
 /// maps keys to records; the LRU order is a doubly linked list through the records. Freed records
 /// are reused. The index hashes with Swift's per-process random seed, so clients cannot choose
@@ -12,7 +12,9 @@
 ///
 /// Budget: each state is charged what nginx's slab allocator would give it
 /// (``LimitReqZoneBudget/stateBytes(keyLength:)``, 128 bytes for short keys), which is more than
-/// it takes here, so real memory stays below the zone's size.
+/// it takes here, so real memory stays below the zone's size. A zone's table (``init(zone:)``)
+/// also places each state in nginx's pages (``LimitReqSlab``) and has room only where nginx's
+/// allocator would.
 struct LimitReqStateTable: Sendable {
     /// `last` of a state created for a request that was then rejected by a later limit: nginx
     /// stores time 0 there, so the next request finds it fully drained.
@@ -34,6 +36,8 @@ struct LimitReqStateTable: Sendable {
         var older: Int32
         var hash: UInt32
         var keyLength: UInt16
+        /// Where nginx's slab allocator would keep the state (zones with a ``LimitReqSlab``).
+        var address: LimitReqSlab.Address
     }
 
     /// The bytes states may be charged in total.
@@ -53,10 +57,20 @@ struct LimitReqStateTable: Sendable {
 
     /// The most states the budget can hold (all with the smallest charge): arrays never grow past it.
     private let maximumStates: Int
+    /// The pages states would take in nginx's zone: room is what nginx's allocator has (nil:
+    /// only bytes count).
+    private var slab: LimitReqSlab?
 
+    /// A table that counts bytes only.
     init(budgetBytes: Int) {
         self.budgetBytes = budgetBytes
         self.maximumStates = max(1, budgetBytes / LimitReqZoneBudget.stateBytes(keyLength: 0))
+    }
+
+    /// A zone's table: room as in nginx's zone of the same size and name.
+    init(zone: LimitReqZone) {
+        self.init(budgetBytes: zone.budget.bytes)
+        slab = LimitReqSlab(zoneSize: zone.size, zoneName: zone.name)
     }
 
     // MARK: Lookup
@@ -103,7 +117,9 @@ struct LimitReqStateTable: Sendable {
 
     /// Whether a state for a key of `keyLength` bytes fits in the budget now.
     func hasRoom(keyLength: Int) -> Bool {
-        usedBytes + LimitReqZoneBudget.stateBytes(keyLength: keyLength) <= budgetBytes
+        let bytes = LimitReqZoneBudget.stateBytes(keyLength: keyLength)
+        guard usedBytes + bytes <= budgetBytes else { return false }
+        return slab?.canAllocate(bytes: LimitReqZoneBudget.stateHeaderBytes + keyLength) ?? true
     }
 
     /// Adds a state for `key` (which must be absent and fit) as the most recently used, with
@@ -111,7 +127,8 @@ struct LimitReqStateTable: Sendable {
     mutating func insert(_ key: RateLimitKey) -> Int32 {
         let hash = Self.hash(key, words: key.bytes.count > RateLimitKey.inlineCapacity ? (0, 0) : Self.inlineWords(key.bytes))
         var record = Record(word0: 0, word1: 0, last: Self.neverCharged, excess: 0, newer: Self.none, older: Self.none,
-                            hash: hash, keyLength: UInt16(key.bytes.count))
+                            hash: hash, keyLength: UInt16(key.bytes.count),
+                            address: slab?.allocate(bytes: LimitReqZoneBudget.stateHeaderBytes + key.bytes.count) ?? .none)
         if key.bytes.count > RateLimitKey.inlineCapacity {
             if let reused = freeLongKeys.popLast() {
                 longKeys[Int(reused)] = key.bytes
@@ -153,6 +170,7 @@ struct LimitReqStateTable: Sendable {
         unlinkFromOrder(index)
         removeFromIndex(index)
         let record = records[Int(index)]
+        if record.address != .none { slab?.free(record.address) }
         if Int(record.keyLength) > RateLimitKey.inlineCapacity {
             longKeys[Int(record.word0)] = []
             freeLongKeys.append(Int32(record.word0))
@@ -228,7 +246,7 @@ struct LimitReqStateTable: Sendable {
         bytes += freeRecords.capacity * MemoryLayout<Int32>.stride + freeLongKeys.capacity * MemoryLayout<Int32>.stride
         bytes += longKeys.capacity * MemoryLayout<[UInt8]>.stride
         for key in longKeys where !key.isEmpty { bytes += 32 + key.capacity }
-        return bytes
+        return bytes + (slab?.allocatedBytes ?? 0)
     }
 
     // MARK: Keys

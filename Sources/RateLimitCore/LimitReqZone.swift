@@ -66,8 +66,9 @@ public struct LimitReqZone: Hashable, Sendable {
 ///   to 2 KiB, whole pages above. Keys of up to 48 bytes (addresses, typical API keys) take 128.
 ///
 /// So `32k` holds 191 address states and `1m` 8,095, the figures real nginx shows (the
-/// differential test checks them). With keys of mixed classes nginx also loses space to
-/// half-used pages of each class; this budget counts bytes only, so it may keep a few more.
+/// differential test checks them). This budget counts bytes; a zone places its states in pages
+/// as nginx does (``LimitReqSlab``), so with keys of other or mixed classes it holds fewer
+/// (a `32k` zone of 60-byte keys holds 80, as nginx's), never more.
 public struct LimitReqZoneBudget: Hashable, Sendable {
     static let pageSize = 4096
     static let poolHeaderBytes = 704
@@ -81,13 +82,18 @@ public struct LimitReqZoneBudget: Hashable, Sendable {
     public let bytes: Int
 
     public init(zoneSize: Int, zoneName: String) {
-        let size = max(zoneSize, 0)
-        let descriptorPages = max(0, size - Self.poolHeaderBytes) / (Self.pageSize + Self.pageDescriptorBytes)
-        let firstPage = Self.roundUp(Self.poolHeaderBytes + descriptorPages * Self.pageDescriptorBytes, to: Self.pageSize)
-        let pages = min(descriptorPages, max(0, size - firstPage) / Self.pageSize)
+        let pages = Self.pages(zoneSize: zoneSize)
         let logText = Self.stateBytes(keyLength: 0, header: Self.logTextBytes + zoneName.utf8.count)
         let overhead = Self.zoneHeaderBytes + (logText == Self.zoneHeaderBytes ? logText : Self.pageSize)
         bytes = max(0, pages * Self.pageSize - overhead)
+    }
+
+    /// The pages nginx's slab pool of a `zoneSize`-byte zone has for allocations.
+    static func pages(zoneSize: Int) -> Int {
+        let size = max(zoneSize, 0)
+        let descriptorPages = max(0, size - poolHeaderBytes) / (pageSize + pageDescriptorBytes)
+        let firstPage = roundUp(poolHeaderBytes + descriptorPages * pageDescriptorBytes, to: pageSize)
+        return min(descriptorPages, max(0, size - firstPage) / pageSize)
     }
 
     /// The bytes one state with a key of `keyLength` bytes takes (nginx's slab class for it).
@@ -103,7 +109,9 @@ public struct LimitReqZoneBudget: Hashable, Sendable {
         return chunk
     }
 
-    /// How many states with keys of `keyLength` bytes fit when nothing else is stored.
+    /// How many states with keys of `keyLength` bytes the bytes allow when nothing else is
+    /// stored: exactly nginx's figure for keys of up to 48 bytes; for longer ones the pages hold
+    /// fewer (``LimitReqSlab``: 80, not 95, 60-byte keys in `32k`).
     public func capacity(keyLength: Int) -> Int { bytes / Self.stateBytes(keyLength: keyLength) }
 
     static func roundUp(_ value: Int, to multiple: Int) -> Int { (value + multiple - 1) / multiple * multiple }

@@ -22,11 +22,14 @@
 ///
 /// In dry run the same happens, but the request is forwarded at once.
 ///
-/// Memory: each zone keeps its states within ``LimitReqZone/budget``. Adding a state first frees
-/// up to two drained states idle for a minute from the least recently used end; when the zone is
-/// still full, the least recently used state is evicted (plus up to two drained ones), and when
-/// even that leaves no room the request is rejected, as nginx does. Every decision is O(1)
-/// (expected) in the number of keys.
+/// Memory: each zone keeps its states within ``LimitReqZone/budget``, placed in pages as
+/// nginx's slab allocator places them (``LimitReqSlab``), so a zone has room for a new state
+/// exactly when nginx's zone of the same size does. Adding a state first frees up to two drained
+/// states idle for a minute from the least recently used end; when the zone is still full, the
+/// least recently used state is evicted (plus up to two drained ones), and when even that leaves
+/// no room (the freed chunk is of another size than the new state needs) the request is
+/// rejected, as nginx does. Every decision is O(1) (expected) in the number of keys, but for the
+/// search of free pages (as nginx's, linear in the free runs) when a page is taken.
 ///
 /// ## A limit shared by a cluster
 ///
@@ -59,7 +62,7 @@ public struct RateLimiter: Sendable {
 
     public init(zones: [LimitReqZone]) {
         self.zones = zones
-        self.tables = zones.map { LimitReqStateTable(budgetBytes: $0.budget.bytes) }
+        self.tables = zones.map { LimitReqStateTable(zone: $0) }
         self.rates = zones.map(\.rate.milliRequestsPerSecond)
     }
 

@@ -20,12 +20,19 @@ public struct RateLimitOracle: Sendable {
         /// Least recently used first.
         var order: [RateLimitKey] = []
         var used = 0
+        /// The pages nginx's zone would keep the states in, and each state's place there.
+        var slab: LimitReqSlab
+        var addresses: [RateLimitKey: LimitReqSlab.Address] = [:]
+
+        func fits(_ key: RateLimitKey) -> Bool {
+            used + LimitReqZoneBudget.stateBytes(keyLength: key.bytes.count) <= budget && slab.canAllocate(bytes: 80 + key.bytes.count)
+        }
     }
 
     var zones: [Zone]
 
     public init(zones: [LimitReqZone]) {
-        self.zones = zones.map { Zone(rate: $0.rate.milliRequestsPerSecond, budget: $0.budget.bytes) }
+        self.zones = zones.map { Zone(rate: $0.rate.milliRequestsPerSecond, budget: $0.budget.bytes, slab: LimitReqSlab(zoneSize: $0.size, zoneName: $0.name)) }
     }
 
     /// Keys of `zone`, least recently used first.
@@ -59,9 +66,9 @@ public struct RateLimitOracle: Sendable {
             } else {
                 expire(zone: limit.zone, force: false, now: now)
                 let size = LimitReqZoneBudget.stateBytes(keyLength: key.bytes.count)
-                if zones[limit.zone].used + size > zones[limit.zone].budget {
+                if !zones[limit.zone].fits(key) {
                     expire(zone: limit.zone, force: true, now: now)
-                    if zones[limit.zone].used + size > zones[limit.zone].budget {
+                    if !zones[limit.zone].fits(key) {
                         return RateLimitDecision(outcome: .rejected(status: limit.status), dryRun: policy.dryRun, limit: index, zoneExhausted: true,
                                                  perLimit: Self.perLimit([index: .rejected]))
                     }
@@ -69,6 +76,7 @@ public struct RateLimitOracle: Sendable {
                 zones[limit.zone].states[key] = State(excess: 0, last: charge ? now : nil)
                 zones[limit.zone].order.append(key)
                 zones[limit.zone].used += size
+                zones[limit.zone].addresses[key] = zones[limit.zone].slab.allocate(bytes: 80 + key.bytes.count)
                 if charge { lastExcess = 0 }
             }
             if !charge { lookedUp.append((index, key)) }
@@ -137,6 +145,7 @@ public struct RateLimitOracle: Sendable {
             zones[zone].order.removeFirst()
             zones[zone].states[oldest] = nil
             zones[zone].used -= LimitReqZoneBudget.stateBytes(keyLength: oldest.bytes.count)
+            if let address = zones[zone].addresses.removeValue(forKey: oldest) { zones[zone].slab.free(address) }
         }
     }
 }

@@ -21,6 +21,9 @@ extension RateLimitScenario {
             (onePerSecond, ["PASSED", "REJECTED"]),
             (threeZones, ["PASSED", "DELAYED", "REJECTED"]),
             (threeZonesDryRun, ["PASSED", "DELAYED_DRY_RUN", "REJECTED_DRY_RUN"]),
+            (longKeyEviction, ["PASSED", "REJECTED"]),
+            (mixedKeyEviction, ["PASSED", "REJECTED"]),
+            (mixedKeySizes, ["PASSED", "REJECTED"]),
         ]
     }
 

@@ -76,17 +76,31 @@ import Testing
         resolver.set("slow.test", .late(["10.0.0.2"]))
         defer { resolver.releaseAll() }
         let asked = Mutex(0)
-        // The first lookup is held until released, so it runs out its time however long that
-        // is; the second answers at once, and must do so within the time even on a loaded machine.
+        // The first lookup is held until released, so it runs out its time however long that is.
         let addresses = MemberHostAddresses(timeout: .seconds(3), staleLimit: .seconds(300), resolve: { try await resolver.resolve($0) },
                                             lateAnswer: { asked.withLock { $0 += 1 } })
         #expect(await addresses.addresses(of: ["slow.test"]) == ["slow.test": []])
         resolver.releaseAll()
         try await waitUntil("a rebuild to be asked for", timeout: .seconds(60)) { asked.withLock { $0 } > 0 }
         #expect(await addresses.addresses(of: ["slow.test"]) == ["slow.test": [try #require(Self.address("10.0.0.2"))]])
-        // The next rebuild looked it up again and had its answer in time: no second request.
         #expect(resolver.calls("slow.test") == 2)
-        #expect(asked.withLock { $0 } == 1)
+        // The second lookup answers at once, but a starved test process may still see it out of
+        // time (then it asks too): at most one request per late lookup. That an answer in time
+        // asks for nothing is the next test's, with a time no scheduling delay runs out.
+        #expect((1...2).contains(asked.withLock { $0 }))
+    }
+
+    @Test func aLookupThatAnswersInTimeAsksForNoRebuild() async throws {
+        let resolver = ScriptedResolver()
+        resolver.set("fast.test", .answer(["10.0.0.3"]))
+        let asked = Mutex(0)
+        let addresses = MemberHostAddresses(timeout: .seconds(300), staleLimit: .seconds(300), resolve: { try await resolver.resolve($0) },
+                                            lateAnswer: { asked.withLock { $0 += 1 } })
+        let address = try #require(Self.address("10.0.0.3"))
+        #expect(await addresses.addresses(of: ["fast.test"]) == ["fast.test": [address]])
+        #expect(await addresses.addresses(of: ["fast.test"]) == ["fast.test": [address]])
+        #expect(resolver.calls("fast.test") == 2)
+        #expect(asked.withLock { $0 } == 0)
     }
 
     @Test func staleAddressesAreServedForTheLimitOnly() async throws {

@@ -37,10 +37,7 @@ struct StreamedUploadClientStopsTests {
                 }
                 // Otherwise closed at the end of this scope.
             }
-            let answered = { [400, 499, 502].map { proxy.metrics.requests(status: $0) }.reduce(0, +) }
-            try await waitUntil("the request to be answered", timeout: .seconds(60)) { answered() == 1 }
-            #expect(proxy.metrics.requests(status: 502) == 0, "the client's broken body is not a bad gateway")
-            #expect(proxy.metrics.upstreamFailures("u") == 0, "the upstream did not fail")
+            try await Self.expectAnsweredAsTheClientsFailure(proxy)
             #expect(upstream.requests.isEmpty, "the upstream never got a complete request")
         }
         await upstream.stop()
@@ -61,11 +58,17 @@ extension StreamedUploadClientStopsTests {
                 client.shutdownWrite()
                 _ = try? await client.readUntilClose()
             }
-            let answered = { [400, 499, 502].map { proxy.metrics.requests(status: $0) }.reduce(0, +) }
-            try await waitUntil("the request to be answered", timeout: .seconds(60)) { answered() == 1 }
-            #expect(proxy.metrics.requests(status: 502) == 0, "the client's broken body is not a bad gateway")
-            #expect(proxy.metrics.upstreamFailures("u") == 0, "the upstream did not fail")
+            try await Self.expectAnsweredAsTheClientsFailure(proxy)
         }
         await upstream.stop()
+    }
+
+    /// Waits for the one request to be answered (400, 499 or 502), then checks it was not
+    /// answered or counted as the upstream's failure.
+    static func expectAnsweredAsTheClientsFailure(_ proxy: SidecarProxyServer) async throws {
+        let answered = { [400, 499, 502].map { proxy.metrics.requests(status: $0) }.reduce(0, +) }
+        try await waitUntil("the request to be answered", timeout: .seconds(60)) { answered() == 1 }
+        #expect(proxy.metrics.requests(status: 502) == 0, "the client's broken body is not a bad gateway")
+        #expect(proxy.metrics.upstreamFailures("u") == 0, "the upstream did not fail")
     }
 }

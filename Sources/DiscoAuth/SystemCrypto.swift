@@ -13,13 +13,13 @@ public enum SystemCrypto {
         return bytes
     }
 
-    /// SHA-256 of `bytes` (`EVP_Digest`).
+    /// SHA-256 of `bytes` (`EVP_Digest`, with ``sha256Algorithm``).
     public static func sha256(_ bytes: [UInt8]) throws(CryptoError) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         let status = bytes.withUnsafeBufferPointer { input in
             digest.withUnsafeMutableBufferPointer { output in
-                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, EVP_sha256(), nil)
+                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, sha256Algorithm, nil)
             }
         }
         guard status == 1 else { throw CryptoError.last("EVP_Digest(SHA-256)") }

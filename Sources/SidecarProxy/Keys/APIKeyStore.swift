@@ -28,10 +28,10 @@ public struct APIKeyRecord: Hashable, Sendable {
         return APIKeyRecord(appID: appID, salt: salt, hash: try SystemCrypto.sha256(salt + Array(key.utf8)))
     }
 
-    /// Whether `key` is this record's key (constant time in the key's hash).
+    /// Whether `key` is this record's key (constant time in the key's hash). It runs for every
+    /// request that needs a key, and allocates nothing (``SystemCrypto/sha256(of:followedBy:equals:)``).
     public func matches(_ key: String) -> Bool {
-        guard let digest = try? SystemCrypto.sha256(salt + Array(key.utf8)) else { return false }
-        return SystemCrypto.constantTimeEqual(digest, hash)
+        SystemCrypto.sha256(of: salt, followedBy: key, equals: hash)
     }
 }
 

@@ -21,23 +21,33 @@ final class ReplicatedAPIKeys: APIKeyStore {
     /// ``Node/leaderSilenceBound``, zero never refuses keyed reads for the leader's silence.
     private let maxStaleness: Duration?
 
+    /// The records decoded from the entries, by `app_id`, each with the revision it was decoded
+    /// from: a request for a key unchanged since costs no JSON parse or base64 decode.
+    private let decoded: APIKeyRecordCache
+
     /// - Parameters:
     ///   - file: the `-api-key-file` this node's sidecar checks instead (nil: it checks these keys).
     ///   - maxStaleness: `-api-key-max-staleness`.
     init(file: String? = nil, maxStaleness: Duration? = nil) {
         self.file = file
         self.maxStaleness = maxStaleness
+        decoded = APIKeyRecordCache()
     }
 
     /// Set when the role starts (routes and checks before then find no keys).
-    func attach(_ node: Node) { self.node.withLock { $0 = node } }
+    func attach(_ node: Node) {
+        self.node.withLock { $0 = node }
+        // Records decoded from another node's state are not this one's.
+        decoded.removeAll()
+    }
 
     /// The record of `appID` in this node's applied copy of the state (read under its lock, no
-    /// wait): a revocation counts here as soon as this node has applied it.
+    /// wait): a revocation counts here as soon as this node has applied it. The entry is read
+    /// every time; only its decoding is kept, for as long as the entry keeps its revision.
     func record(appID: String) -> APIKeyRecord? {
-        guard let node = node.withLock({ $0 }), KVLimits.nameProblem(appID, what: "app_id") == nil,
-              let entry = node.keyValue(KVKey(Self.namespace, appID)) else { return nil }
-        return Self.decode(entry.value, appID: appID)
+        guard let node = node.withLock({ $0 }), KVLimits.nameProblem(appID, what: "app_id") == nil else { return nil }
+        let entry = node.keyValue(KVKey(Self.namespace, appID))
+        return decoded.record(appID: appID, entry: entry.map { ($0.revision, $0.value) }) { Self.decode($0, appID: appID) }
     }
 
     /// How current this node's copy of the keys is for a read (``APIKeyStore/readCurrency()``):
@@ -66,20 +76,11 @@ final class ReplicatedAPIKeys: APIKeyStore {
 
     // MARK: Stored form
 
-    /// `{"salt": base64, "sha256": base64, "revoked": bool}`.
-    static func encode(_ record: APIKeyRecord) -> [UInt8] {
-        var object = JSONObject()
-        object.append(key: "salt", value: .string(Base64.encode(record.salt)))
-        object.append(key: "sha256", value: .string(Base64.encode(record.hash)))
-        object.append(key: "revoked", value: .bool(record.revoked))
-        return JSONValue.object(object).encodedBytes()
-    }
+    /// ``APIKeyRecord/storedForm``.
+    static func encode(_ record: APIKeyRecord) -> [UInt8] { record.storedForm }
 
-    static func decode(_ bytes: [UInt8], appID: String) -> APIKeyRecord? {
-        guard let json = try? JSONValue.parse(bytes), let salt = json["salt"]?.stringValue.flatMap(Base64.decode),
-              let hash = json["sha256"]?.stringValue.flatMap(Base64.decode) else { return nil }
-        return APIKeyRecord(appID: appID, salt: salt, hash: hash, revoked: json["revoked"]?.boolValue ?? false)
-    }
+    /// ``APIKeyRecord/init(storedForm:appID:)``.
+    static func decode(_ bytes: [UInt8], appID: String) -> APIKeyRecord? { APIKeyRecord(storedForm: bytes, appID: appID) }
 
     // MARK: The API: POST /keys, GET /keys, DELETE /keys/{app_id}
 

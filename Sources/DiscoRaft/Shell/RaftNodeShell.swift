@@ -200,6 +200,10 @@ public final class RaftNodeShell: Sendable {
     /// Role, term, leader, indexes and configuration as of the node's last turn.
     public var status: RaftStatus { observers.status }
 
+    /// ``RaftStatus/isLeader`` and ``RaftStatus/lastLeaderContact`` of ``status``, without a
+    /// copy of the rest (its peers, its configuration).
+    public var leaderContact: (isLeader: Bool, lastLeaderContact: ContinuousClock.Instant?) { observers.leaderContact }
+
     /// The current leadership, then every change of leader or term, until shutdown.
     public func leadershipChanges() -> AsyncStream<LeadershipChange> { observers.subscribe() }
 

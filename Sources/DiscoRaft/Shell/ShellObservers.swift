@@ -23,6 +23,11 @@ final class ShellObservers: Sendable {
 
     var status: RaftStatus { state.withLock { $0.status } }
 
+    /// Two fields of ``status``, read in place.
+    var leaderContact: (isLeader: Bool, lastLeaderContact: ContinuousClock.Instant?) {
+        state.withLock { ($0.status.isLeader, $0.status.lastLeaderContact) }
+    }
+
     /// Publishes `status`, and a leadership change to every subscriber when leader or term moved.
     func publish(_ status: RaftStatus) {
         let change = LeadershipChange(term: status.term, leader: status.leader, isLocal: status.role == .leader)

@@ -23,7 +23,7 @@ extension Node {
     public func leaderSilenceProblem(now: ContinuousClock.Instant = .now, bound: Duration? = nil) -> String? {
         let bound = bound ?? leaderSilenceBound
         guard bound != .zero else { return nil }
-        switch consensus.status.leaderContact {
+        switch consensus.leaderContact {
         case .leading, .notTracked:
             return nil
         case .never:

@@ -11,6 +11,11 @@ public protocol ConsensusEngine: Sendable {
     var localID: NodeID { get }
     /// A snapshot of the engine's view, cheap to read.
     var status: ConsensusStatus { get }
+    /// ``ConsensusStatus/leaderContact`` alone: a sidecar asks it for every request that needs
+    /// an API key and is served from this node's copy of the keys, so an engine answers it
+    /// without making the whole status (on the leader, a map of its peers). The default: the
+    /// status's.
+    var leaderContact: LeaderContact { get }
     /// Creates a new cluster with exactly these voters. Only valid on a node without state.
     func bootstrap(voters: [NodeID]) async throws
     /// Waits until ``status`` knows whether this node has state (``ConsensusStatus/stateKnown``),
@@ -60,6 +65,7 @@ public protocol ConsensusEngine: Sendable {
 }
 
 extension ConsensusEngine {
+    public var leaderContact: LeaderContact { status.leaderContact }
     public var internodeCounters: InternodeCounters? { nil }
     public var externalState: ExternalStateStatus? { nil }
     public func readExternalMembership() async -> Bool? { nil }

@@ -25,6 +25,9 @@ public final class EtcdConsensus: ConsensusEngine {
 
     public var localID: NodeID { log.localID }
 
+    /// Not tracked: the node follows etcd through a watch, with no leader of its own to hear from.
+    public var leaderContact: LeaderContact { .notTracked }
+
     public var status: ConsensusStatus {
         let etcd = log.status
         let isMember = etcd.config.members.contains(localID)

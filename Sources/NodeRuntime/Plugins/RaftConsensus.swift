@@ -26,7 +26,18 @@ public final class RaftConsensus: ConsensusEngine {
             learners: raft.config.learners, hasState: raft.hasState, isStopped: raft.isStopped, failure: raft.failure,
             peers: raft.peers.mapValues { PeerReplication(matchIndex: $0.match, recentlyActive: $0.recentlyActive, caughtUp: $0.caughtUp) },
             removal: raft.removal.map { RemovalNotice(reportedBy: $0.reportedBy, configIndex: $0.configIndex) },
-            leaderContact: raft.isLeader ? .leading : raft.lastLeaderContact.map { .heard(at: $0) } ?? .never)
+            leaderContact: Self.leaderContact(isLeader: raft.isLeader, lastLeaderContact: raft.lastLeaderContact))
+    }
+
+    /// The status's ``ConsensusStatus/leaderContact``, from the two fields of the shell's status
+    /// it needs (read under its lock, no copy of the status).
+    public var leaderContact: LeaderContact {
+        let (isLeader, lastLeaderContact) = shell.leaderContact
+        return Self.leaderContact(isLeader: isLeader, lastLeaderContact: lastLeaderContact)
+    }
+
+    static func leaderContact(isLeader: Bool, lastLeaderContact: ContinuousClock.Instant?) -> LeaderContact {
+        isLeader ? .leading : lastLeaderContact.map { .heard(at: $0) } ?? .never
     }
 
     static func role(_ role: RaftRole) -> ConsensusRole {

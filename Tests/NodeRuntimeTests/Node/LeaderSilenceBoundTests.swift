@@ -43,4 +43,26 @@ import Testing
         #expect(node.leaderSilenceProblem(now: later, bound: .zero) == nil)
         #expect(await running.stop() == nil)
     }
+
+    /// The embedded Raft answers the leader contact a sidecar asks for every keyed read from two
+    /// fields of its status; it is the contact the whole status reports.
+    @Test func raftAnswersTheLeaderContactOfItsStatus() async throws {
+        let setup = try TestNodeSetup(id: "ls2", prefix: "disco-leader-contact")
+        defer { setup.removeDirectory() }
+        let running = try await RunningNode.start(setup.configuration)
+        let node = running.node
+        let raft = try #require(node.consensus as? RaftConsensus)
+        try await waitUntil("\(node.id) to lead", timeout: .seconds(120)) { raft.status.isLeader }
+        #expect(raft.leaderContact == .leading)
+        #expect(raft.leaderContact == raft.status.leaderContact)
+        #expect(node.leaderSilenceProblem(now: .now + .seconds(86_400)) == nil, "a leader is never silent")
+        #expect(await running.stop() == nil)
+    }
+
+    @Test func raftNamesTheContactOfAFollower() {
+        let heard = ContinuousClock.now
+        #expect(RaftConsensus.leaderContact(isLeader: true, lastLeaderContact: heard) == .leading)
+        #expect(RaftConsensus.leaderContact(isLeader: false, lastLeaderContact: heard) == .heard(at: heard))
+        #expect(RaftConsensus.leaderContact(isLeader: false, lastLeaderContact: nil) == .never)
+    }
 }

@@ -262,8 +262,12 @@ public struct APIKeySettings: Hashable, Sendable {
     public static let appIDHeader = "app_id"
     /// The header carrying the application's secret key.
     public static let appKeyHeader = "app_key"
-    /// Credential headers removed before a request reaches an upstream (lower case).
-    public static let credentialHeaders: Set<String> = ["app_id", "app_key"]
+    /// Credential headers removed before a request reaches an upstream (lower case): both, also
+    /// spelled with `-`, which is the same field to an upstream that reads fields CGI-style
+    /// (`HTTP_APP_KEY` in WSGI servers such as gunicorn, in Rack and PHP; nginx's
+    /// `$http_app_key`), so a key sent as `App-Key` would reach the application, and an
+    /// `App-Id` sent along with a checked `app_id` would name another application to it.
+    public static let credentialHeaders: Set<String> = ["app_id", "app_key", "app-id", "app-key"]
 
     /// Whether a request with `method` needs a key: API keys are on and ``methods`` says so
     /// (``APIKeyMethods/requiresKey(method:)``).

@@ -1,3 +1,4 @@
+import Dispatch
 import DiscoNet
 import DiscoTestKit
 import Synchronization
@@ -78,6 +79,33 @@ struct HTTPServerShutdownTests {
         #expect(try await client.isClosedByPeer())
         await shutdown.value
         #expect(server.openConnections == 0)
+    }
+
+    /// The listening socket is closed on its loop. Were `shutdown` to return before that loop got
+    /// to it, the kernel would still complete connections into the backlog for a while, and a
+    /// health check connecting right after the service stopped would find it alive.
+    @Test func noConnectionIsAcceptedOnceShutdownHasReturned() async throws {
+        let group = try EventLoopGroup(threads: 1, name: "shutdown-listener")
+        defer { group.shutdown() }
+        let server = try await HTTPServer.start(group: group) { _ in .text("ok") }
+        let address = server.localAddress
+        // The listener's loop is busy (as on a loaded machine) when the shutdown begins.
+        let loopBusy = DispatchSemaphore(value: 0)
+        group.loops[0].execute { loopBusy.wait() }
+        let returned = Atomic<Bool>(false)
+        let shutdown = Task { () -> Bool in
+            await server.shutdown(gracePeriod: .seconds(30))
+            returned.store(true, ordering: .releasing)
+            return (try? RawSocketClient(connectTo: address, timeoutSeconds: 1)) != nil
+        }
+        // A shutdown that returns early does so now, while the loop is still busy; one that waits
+        // for its listener cannot (this bounded wait then just runs out, and is not asserted on).
+        try? await waitUntil("shutdown to return while the listener's loop is busy", timeout: .seconds(2)) {
+            returned.load(ordering: .acquiring)
+        }
+        loopBusy.signal()
+        let connectedAfterShutdown = await shutdown.value
+        #expect(!connectedAfterShutdown, "a connection was accepted into the backlog after shutdown returned")
     }
 
     @Test func shutdownForceClosesAfterTheGracePeriod() async throws {

@@ -86,17 +86,24 @@ public final class HTTPServer: Sendable {
     /// closes idle connections at once, and force-closes whatever is left after `gracePeriod`
     /// (hand-off connections included). Returns once every connection's handler task has
     /// returned: one still running then (a responder or hand-off that outlived its connection)
-    /// is cancelled and awaited, so nothing the server started outlives it.
+    /// is cancelled and awaited, so nothing the server started outlives it. The listening
+    /// sockets are closed by then too (unless their loop stayed busy for all of `gracePeriod`):
+    /// a connection attempt after this returns is refused, never taken into a backlog that
+    /// nobody accepts from (a health check would read that as a live service).
     public func shutdown(gracePeriod: Duration = .seconds(10)) async {
         shared.shuttingDown.store(true, ordering: .releasing)
         for listener in listeners {
-            listener.loop.execute { listener.close() }
+            listener.loop.execute {
+                listener.close()
+                self.shared.listenersClosed.add(1, ordering: .releasing)
+            }
         }
         for connection in shared.snapshot() {
             connection.loop.execute { connection.beginGracefulClose() }
         }
         let deadline = ContinuousClock.now + gracePeriod
-        while openConnections > 0, ContinuousClock.now < deadline {
+        while openConnections > 0 || shared.listenersClosed.load(ordering: .acquiring) < listeners.count,
+              ContinuousClock.now < deadline {
             try? await Task.sleep(for: .milliseconds(5))
         }
         for connection in shared.snapshot() {
@@ -126,6 +133,8 @@ final class HTTPServerShared: Sendable {
     let accepted = Atomic<Int>(0)
     let refusedForDescriptors = Atomic<Int>(0)
     let shuttingDown = Atomic<Bool>(false)
+    /// Listening sockets closed by ``HTTPServer/shutdown(gracePeriod:)`` (on their loops).
+    let listenersClosed = Atomic<Int>(0)
     let registry = Mutex<[ObjectIdentifier: HTTPServerConnection]>([:])
     /// Connections handed off after a protocol switch, until their handler returns.
     let handedOff = Mutex<[ObjectIdentifier: TCPConnection]>([:])

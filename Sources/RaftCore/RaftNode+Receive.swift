@@ -95,6 +95,9 @@ extension RaftNode {
     // MARK: Follower side
 
     private mutating func handleAppend(_ request: AppendRequest, from leaderID: NodeID) {
+        // Entries that do not follow prevIndex one by one are malformed: drop the append whole
+        // (appending them would break the log's index order, in memory and in storage).
+        guard request.entries.enumerated().allSatisfy({ $1.index == request.prevIndex &+ 1 &+ UInt64($0) }) else { return }
         // The leader's whole commit index, even when this node cannot commit that far yet.
         announcedCommit = max(announcedCommit, request.commit)
         if request.prevIndex < log.committed {
@@ -126,12 +129,9 @@ extension RaftNode {
             return
         }
         var firstNew: Int?
-        for (position, entry) in request.entries.enumerated() {
-            guard entry.index == request.prevIndex + 1 + UInt64(position) else { return }  // malformed
-            if log.term(at: entry.index) != entry.term {
-                firstNew = position
-                break
-            }
+        for (position, entry) in request.entries.enumerated() where log.term(at: entry.index) != entry.term {
+            firstNew = position
+            break
         }
         if let firstNew {
             let newEntries = Array(request.entries[firstNew...])

@@ -21,6 +21,7 @@ extension RaftNode {
     }
 
     mutating func tickLeader() {
+        lease.tick(electionTicks: options.electionTicks)
         heartbeatElapsed += 1
         electionElapsed += 1
         if leadTransferee != nil {
@@ -73,6 +74,7 @@ extension RaftNode {
         votes = [:]
         progress = [:]
         leadTransferee = nil
+        lease = LeaderLease()
         pendingRemovalNotices = [:]
         removalReminders = [:]
     }

@@ -23,7 +23,10 @@ extension RaftNode {
     }
 
     mutating func broadcastHeartbeat() {
-        let context = reads.latestRound
+        // With lease reads every heartbeat is a round of its own: its answers extend the lease
+        // from the tick it went out at.
+        let context = options.leaseReads ? reads.nextRound() : reads.latestRound
+        if options.leaseReads { lease.recordSent(round: context) }
         for peer in config.members where peer != id {
             let match = progress[peer]?.match ?? 0
             send(.heartbeat(commit: min(match, log.committed), context: context), to: peer)
@@ -79,7 +82,7 @@ extension RaftNode {
             }
             while sendAppend(to: peer, allowEmpty: false) {}
             if peer == leadTransferee, progress[peer]?.match == log.lastIndex {
-                send(.timeoutNow, to: peer)
+                sendTimeoutNow(to: peer)
             }
         } else {
             var hintNext = response.conflictIndex
@@ -102,7 +105,10 @@ extension RaftNode {
         }
         progress[peer] = pr
         if pr.match < log.lastIndex { sendAppend(to: peer, allowEmpty: true) }
-        if config.isVoter(peer) { reads.acknowledge(round: context, from: peer) }
+        if config.isVoter(peer) {
+            reads.acknowledge(round: context, from: peer)
+            lease.recordAnswer(round: context, from: peer)
+        }
         releaseReads()
     }
 

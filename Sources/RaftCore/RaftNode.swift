@@ -37,6 +37,8 @@ public struct RaftNode: Sendable {
     var leadTransferee: NodeID?
     var transferElapsed = 0
     var reads = ReadIndexQueue()
+    /// Leader: how long reads may be answered without a heartbeat round (``RaftOptions/leaseReads``).
+    var lease = LeaderLease()
     /// Follower: the highest commit index a leader announced to this node (see
     /// ``leaderCommitIndex``); it may be above ``commitIndex`` while the log is behind.
     var announcedCommit: UInt64 = 0

@@ -11,8 +11,11 @@ public struct RaftOptions: Sendable, Hashable {
     /// Leaders step down without a quorum in an election timeout; followers with a live leader
     /// refuse votes.
     public var checkQuorum: Bool = true
-    /// Serve ReadIndex from the leader's lease without a heartbeat round (relies on bounded
-    /// clock drift; requires `checkQuorum`). Off by default.
+    /// Serve ReadIndex from the leader's lease without a heartbeat round while a quorum answered
+    /// a heartbeat sent less than `electionTicks - 1` ticks ago, and the leader has not handed
+    /// leadership over in its term; otherwise a read waits for a heartbeat round as usual. Relies
+    /// on bounded clock drift and on followers keeping their lease across restarts (a follower
+    /// that restarts votes at once); requires `checkQuorum`. Off by default.
     public var leaseReads: Bool = false
     /// Maximum entries in one append.
     public var maxEntriesPerAppend: Int = 64

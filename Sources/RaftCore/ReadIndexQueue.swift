@@ -66,7 +66,9 @@ extension RaftNode {
     }
 
     private mutating func startRead(context: UInt64) {
-        if options.leaseReads || config.voters == [id] {
+        let leaseHolds = options.leaseReads
+            && lease.holds(leader: id, voters: config.voters, quorum: config.quorum, electionTicks: options.electionTicks)
+        if leaseHolds || config.voters == [id] {
             readStates.append(ReadState(context: context, outcome: .ready(index: log.committed)))
             return
         }
@@ -105,10 +107,17 @@ extension RaftNode {
         leadTransferee = target
         transferElapsed = 0
         if progress[target]?.match == log.lastIndex {
-            send(.timeoutNow, to: target)
+            sendTimeoutNow(to: target)
         } else {
             sendAppend(to: target, allowEmpty: true)
         }
+    }
+
+    /// Tells the transfer's target to campaign at once. Its campaign's votes ignore the
+    /// followers' leases, so this leader's lease ends here for the rest of its term.
+    mutating func sendTimeoutNow(to target: NodeID) {
+        lease.handedOff = true
+        send(.timeoutNow, to: target)
     }
 
     /// Proposes a single-server membership change. It takes effect on each node when appended;

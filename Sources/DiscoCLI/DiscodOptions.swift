@@ -1,4 +1,5 @@
 import DiscoCore
+import DiscoRaft
 import NodeRuntime
 
 // MARK: - DiscodOptions
@@ -125,6 +126,7 @@ public struct DiscodOptions: Sendable {
                 throw FlagError.invalid("node-id", "\(idText.debugDescription) is not a valid node ID (non-empty, at most \(Self.maxClusterNameBytes) bytes, "
                     + "no whitespace or control characters)")
             }
+            if let problem = RaftHello.problem(withNodeID: id) { throw FlagError.invalid("node-id", problem) }
             nodeID = id
         } else {
             guard let id = NodeID(raftAdvertisedAddress.description) else {

@@ -157,6 +157,7 @@ import NodeRuntime
         ("-disco-config {} data", "disco-config", "-disco-config needs -disco-mode"),
         ("-disco-mode dns -bootstrap-expect 3 data", "disco-config", "disco mode dns needs -disco-config"),
         ("-node-id a\tb data", "node-id", "not a valid node ID"),
+        ("-node-id (cluster-name) data", "node-id", "\"(cluster-name)\" is reserved"),
         ("-disco-key /x data", "disco-key", "not a valid key prefix"),
         ("-events-retain -1 data", "events-retain", "must be 0 (no count limit) or the number of events to keep"),
         ("-events-retain-bytes 64mb data", "events-retain-bytes", #""64mb" is not a size; write a whole number of bytes with an optional unit, e.g. 65536, 512KiB, 64MiB or 1GiB"#),

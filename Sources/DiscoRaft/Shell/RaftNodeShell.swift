@@ -43,6 +43,10 @@ public final class RaftNodeShell: Sendable {
     public static func start(_ configuration: RaftShellConfiguration,
                              stateMachine: any RaftStateMachine) async throws -> RaftNodeShell {
         let logger = configuration.logger
+        // Refused before the data directory is touched (the transport refuses it too).
+        if let problem = RaftHello.problem(withNodeID: configuration.id) {
+            throw RaftShellError(.invalidArgument, "node ID \(problem)")
+        }
         try FileIO.makeDirectory(configuration.dataDirectory)
         let lock = try FileLock.dataDirectory(configuration.dataDirectory)
         do {

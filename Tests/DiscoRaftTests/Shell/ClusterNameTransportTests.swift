@@ -110,6 +110,33 @@ private func heartbeat(_ from: NodeID, _ to: NodeID, term: UInt64) -> Message {
         #expect(node.leader == nil)
     }
 
+    /// A node named like the hello's recipient could take a message addressed to it for a
+    /// hello: its transport does not start, and says why.
+    @Test func theHelloRecipientIsRefusedAsANodeID() async throws {
+        let error = await #expect(throws: RaftError.self) {
+            _ = try await start(RaftHello.recipient, cluster: "alpha", book: TestAddressBook())
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("\"(cluster-name)\" is reserved") == true, "\(String(describing: error))")
+        #expect(RaftHello.problem(withNodeID: "cluster-name") == nil)
+    }
+
+    /// A shell with that ID is refused before it creates (or bootstraps) its data directory.
+    @Test func aShellNamedLikeTheHelloRecipientDoesNotStart() async throws {
+        let directory = TemporaryDirectory()
+        defer { directory.cleanUp() }
+        let path = directory.path + "/node"
+        var configuration = RaftShellConfiguration(id: RaftHello.recipient, dataDirectory: path, addressBook: TestAddressBook().book,
+                                                   logger: Logger(label: "raft", handler: LogfmtHandler(sink: MemoryLogSink())))
+        configuration.bootstrapVoters = [RaftHello.recipient]
+        let error = await #expect(throws: RaftShellError.self) {
+            _ = try await RaftNodeShell.start(configuration, stateMachine: RecordingStateMachine())
+        }
+        #expect(error?.code == .invalidArgument)
+        #expect(error?.message.contains("is reserved") == true)
+        #expect(!FileIO.exists(path))
+    }
+
     @Test func anInvalidClusterNameIsRefused() {
         var options = RaftTransportOptions()
         options.clusterName = "two words"

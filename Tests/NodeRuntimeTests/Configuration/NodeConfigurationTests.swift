@@ -27,6 +27,7 @@ import Testing
         ("formation.discovery", "needs a consul-kv or etcd-kv discovery"),
         ("formation.joinAttempts", "must be at least 1"),
         ("cluster.name", "is not a valid name"),
+        ("nodeID", "\"(cluster-name)\" is reserved"),
         ("cluster.roles", "must be lowercase letters"),
         ("internode.advertisedAddress", "must differ"),
         ("api.advertisedAddress", "is not an address other nodes can reach"),
@@ -41,6 +42,7 @@ import Testing
         case "formation.discovery": configuration.formation.plan = .keyValueRegistration
         case "formation.joinAttempts": configuration.formation.joinAttempts = 0
         case "cluster.name": configuration.cluster.name = "two words"
+        case "nodeID": configuration.nodeID = "(cluster-name)"
         case "cluster.roles": configuration.cluster.roles = ["DNS"]
         case "internode.advertisedAddress": configuration.internode.bindAddress = configuration.api.bindAddress
         case "api.advertisedAddress": configuration.api.bindAddress = PeerAddress(host: "0.0.0.0", port: 4001)

@@ -226,9 +226,7 @@ public struct DiscodOptions: Sendable {
         let configText = parsed[flags.discoConfig]
         if let discoMode {
             do throws(ConfigError) {
-                discoConfig = configText.isEmpty
-                    ? try DiscoConfig.decode(mode: discoMode, json: nil)
-                    : try loader.load(configText, mode: discoMode)
+                discoConfig = try loader.config(configText, mode: discoMode)
             } catch {
                 throw FlagError(code: .invalidValue, flag: "disco-config", message: "invalid value for flag -disco-config: \(error)")
             }

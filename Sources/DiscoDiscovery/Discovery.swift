@@ -86,11 +86,16 @@ public struct Discovery: Sendable {
         settings.namespace = consul.namespace
         settings.partition = consul.partition
         settings.token = consul.token
-        if let tokenFile = consul.tokenFile, consul.token == nil {
+        // As Consul's client: a token file, when named, is read once and wins over a token
+        // (an empty "token" beside it included); an empty file leaves the token as it was.
+        if let tokenFile = consul.tokenFile, !tokenFile.isEmpty {
             guard let text = try? String(contentsOfFile: tokenFile, encoding: .utf8) else {
-                throw DiscoveryConfigurationError(field: "token_file", reason: "cannot read \(tokenFile)")
+                throw DiscoveryConfigurationError(
+                    field: "token_file",
+                    reason: "cannot read \(tokenFile) (named by disco-config \"token_file\" or \(ConsulKVConfig.EnvironmentVariable.tokenFile))")
             }
-            settings.token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !token.isEmpty { settings.token = token }
         }
         if let auth = consul.basicAuth { settings.basicAuth = (auth.username, auth.password) }
         return settings

@@ -23,8 +23,7 @@ func makeDiscovery(_ context: CommandContext, _ flags: DiscoveryFlags, client: H
     let configText = context.flags[flags.config]
     let config: DiscoConfig
     do {
-        config = configText.isEmpty ? try DiscoConfig.decode(mode: mode, json: nil)
-            : try DiscoConfigLoader.system.load(configText, mode: mode)
+        config = try DiscoConfigLoader.system.config(configText, mode: mode)
     } catch {
         CommandLineTool.writeStandardError("discoctl: -disco-config: \(error)\n")
         return .failure(ExitStatus(2))

@@ -85,6 +85,46 @@ import Testing
         await consul.stop()
     }
 
+    /// rqlite's Consul client takes what disco-config leaves out from Consul's environment
+    /// (`CONSUL_HTTP_ADDR`, `CONSUL_HTTP_TOKEN`, `CONSUL_HTTP_TOKEN_FILE`), and reads a
+    /// `token_file` even beside an empty `token`. discoctl (and discod) asked 127.0.0.1:8500
+    /// without a token instead, so a node placed by Nomad or a Consul-aware job never found the
+    /// agent it was given.
+    @Test(arguments: ["address from the environment", "token file from the environment", "token file beside an empty token"])
+    func consulLeaderUsesConsulsEnvironmentAndTokenFile(_ setup: String) async throws {
+        let consul = try await ConsulKVServer.start(double: ConsulKVDouble(token: "s3cret"))
+        let client = HTTPClient()
+        var settings = ConsulClient.Settings(address: consul.address)
+        settings.token = "s3cret"
+        let registry = ConsulLeaderRegistry(client: ConsulClient(settings: settings, transport: client), discoKey: "disco")
+        _ = try await registry.createIfAbsent(LeaderRecord(id: "n8", apiAddr: "http://10.0.0.8:4001", addr: "10.0.0.8:4002"))
+        let directory = try ExecutableRunner.temporaryDirectory()
+        let tokenFile = directory.appendingPathComponent("consul-token").path
+        try "s3cret\n".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        var arguments = ["leader", "-disco-mode", "consul-kv", "-json"]
+        var environment: [String: String]
+        switch setup {
+        case "address from the environment":
+            environment = ["CONSUL_HTTP_ADDR": "http://\(consul.address)", "CONSUL_HTTP_TOKEN": "s3cret"]
+        case "token file from the environment":
+            environment = ["CONSUL_HTTP_ADDR": consul.address, "CONSUL_HTTP_TOKEN_FILE": tokenFile]
+        default:
+            environment = [:]
+            arguments += ["-disco-config", #"{"address":"\#(consul.address)","token":"","token_file":"\#(tokenFile)"}"#]
+        }
+        // Whatever the test process's own environment holds, only these Consul variables count.
+        for name in ["CONSUL_HTTP_ADDR", "CONSUL_HTTP_TOKEN", "CONSUL_HTTP_TOKEN_FILE", "CONSUL_HTTP_SSL", "CONSUL_HTTP_AUTH"]
+        where environment[name] == nil {
+            environment[name] = ""
+        }
+        let outcome = try await ExecutableRunner.run("discoctl", arguments, in: directory, environment: environment)
+        #expect(outcome.status == 0, "\(setup): \(outcome.standardError)")
+        #expect(outcome.standardOutput.hasPrefix(#"{"id":"n8","api_addr":"http://10.0.0.8:4001","addr":"10.0.0.8:4002""#), "\(outcome)")
+        try? await registry.release()
+        await client.shutdown()
+        await consul.stop()
+    }
+
     /// `-timeout` bounds the whole lookup: the DNS client tried 3 times for 2 s each, and etcd
     /// and Consul were given 5 s, whatever `-timeout` said, and the failure did not say so.
     /// Nothing answers here, so only the message (and that discoctl exits) is asserted.

@@ -127,6 +127,16 @@ public struct DiscoConfigLoader: Sendable {
         try DiscoConfig.decode(mode: mode, json: try loadJSON(flagValue))
     }
 
+    /// The config a node uses for `mode`: `-disco-config`'s value (empty: the mode's defaults)
+    /// loaded and decoded, with what consul-kv leaves out taken from Consul's `CONSUL_*`
+    /// environment variables (``ConsulKVConfig/applyingEnvironment(_:)``), as rqlite's Consul
+    /// client does.
+    public func config(_ flagValue: String, mode: DiscoMode) throws(ConfigError) -> DiscoConfig {
+        let config = flagValue.isEmpty ? try DiscoConfig.decode(mode: mode, json: nil) : try load(flagValue, mode: mode)
+        guard case .consulKV(let consul) = config else { return config }
+        return .consulKV(try consul.applyingEnvironment(environment))
+    }
+
     func looksLikePath(_ value: String) -> Bool {
         guard let first = value.first, first != "{", first != "[", first != "'", first != "\"" else { return false }
         return value.hasSuffix(".json") || value.contains("/")

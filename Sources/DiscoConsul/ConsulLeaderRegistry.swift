@@ -67,6 +67,15 @@ public final class ConsulLeaderRegistry: LeaderRegistry {
         guard response.status == 200 else { throw client.failure(response, record: key) }
     }
 
+    public func holds(_ record: VersionedLeaderRecord) async throws -> Bool {
+        guard let id = session.withLock({ $0 }) else { return false }
+        let response = try await client.send("GET", "/v1/kv/\(key)", record: key)
+        guard try decode(response)?.version == record.version,
+            let entry = (try client.json(response, record: key) as? [[String: Any]])?.first
+        else { return false }
+        return entry["Session"] as? String == id
+    }
+
     public func release() async throws {
         guard let id = session.withLock({ $0 }) else { return }
         let response = try await client.send("PUT", "/v1/session/destroy/\(id)", record: key)

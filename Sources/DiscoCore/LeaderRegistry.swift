@@ -67,6 +67,12 @@ public protocol LeaderRegistry: Sendable {
     /// Keeps this registry's session or lease alive. Call it well within the TTL.
     func renew() async throws
 
+    /// Whether the store holds `record`, at its version, under this registry's own session or
+    /// lease: written through this registry value, in this process, not left by an earlier run
+    /// (a new process has a new session or lease, whatever node ID and addresses it shares).
+    /// A write whose answer was lost (a timeout after the store applied it) shows up this way.
+    func holds(_ record: VersionedLeaderRecord) async throws -> Bool
+
     /// Deletes the record if this registry wrote it, and ends the session or lease.
     func release() async throws
 

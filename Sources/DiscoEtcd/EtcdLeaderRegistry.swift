@@ -40,7 +40,7 @@ public final class EtcdLeaderRegistry: LeaderRegistry {
             "compare": [["target": "CREATE", "result": "EQUAL", "key": encodedKey, "create_revision": "0"]],
             "success": [["request_put": ["key": encodedKey, "value": EtcdGateway.base64(record.jsonBytes), "lease": String(leaseID)]]],
             "failure": [["request_range": ["key": encodedKey]]],
-        ], record: key)
+        ], record: key, repeatable: false)
         if response["succeeded"] as? Bool == true {
             let revision = EtcdGateway.int64((response["header"] as? [String: Any])?["revision"])
             return .created(VersionedLeaderRecord(record: record, version: UInt64(revision)))
@@ -58,7 +58,7 @@ public final class EtcdLeaderRegistry: LeaderRegistry {
         let response = try await gateway.call("/v3/kv/txn", [
             "compare": [["target": "MOD", "result": "EQUAL", "key": encodedKey, "mod_revision": String(expectedVersion)]],
             "success": [["request_put": ["key": encodedKey, "value": EtcdGateway.base64(record.jsonBytes), "lease": String(leaseID)]]],
-        ], record: key)
+        ], record: key, repeatable: false)
         guard response["succeeded"] as? Bool == true else { return nil }
         let revision = EtcdGateway.int64((response["header"] as? [String: Any])?["revision"])
         return VersionedLeaderRecord(record: record, version: UInt64(revision))
@@ -73,6 +73,15 @@ public final class EtcdLeaderRegistry: LeaderRegistry {
             lease.withLock { $0 = nil }
             throw LeaderRegistryError(registry: name, message: "lease \(leaseID) expired before it was renewed")
         }
+    }
+
+    public func holds(_ record: VersionedLeaderRecord) async throws -> Bool {
+        guard let leaseID = lease.withLock({ $0 }) else { return false }
+        let response = try await gateway.call("/v3/kv/range", ["key": EtcdGateway.base64(key)], record: key)
+        guard try decodeFirst(response["kvs"])?.version == record.version,
+            let first = (response["kvs"] as? [[String: Any]])?.first
+        else { return false }
+        return EtcdGateway.int64(first["lease"]) == leaseID
     }
 
     public func release() async throws {

@@ -24,7 +24,8 @@ public struct KVRegistration: Sendable {
         case bootstrapSingle(VersionedLeaderRecord)
         /// Another node's record exists: join the cluster through `leaderAPI` (its `api_addr`).
         case join(leaderAPI: PeerAddress, record: VersionedLeaderRecord)
-        /// The record already names this node, e.g. after a restart within the record's TTL.
+        /// The record already names this node under another session or lease, e.g. after a
+        /// restart within the record's TTL.
         /// With Raft state on disk the node simply restarts; without, the record is left over
         /// from an earlier run, whose cluster may live on: the caller waits until the record
         /// names another node (and joins it) or expires (and registers again).
@@ -104,7 +105,7 @@ public struct KVRegistration: Sendable {
 
     /// One read-then-create round; `nil` when a non-voter finds no record.
     func attempt() async throws -> Outcome? {
-        if let existing = try await registry.read() { return try decide(existing) }
+        if let existing = try await registry.read() { return try await decideExisting(existing) }
         guard voter else { return nil }
         // An earlier attempt that lost the race opened a session or lease nobody renews; it may
         // have expired while this node tried to join. renew() forgets an expired one, so the
@@ -118,8 +119,25 @@ public struct KVRegistration: Sendable {
         case .created(let record):
             return .bootstrapSingle(record)
         case .existing(let record):
-            return try decide(record)
+            return try await decideExisting(record)
         }
+    }
+
+    /// The outcome for a record found in the store. One naming this node under this registry's
+    /// own session or lease (``LeaderRegistry/holds(_:)``) was created by an earlier attempt of
+    /// this registration whose answer was lost (a timeout after the store applied it; etcd
+    /// failing over to another endpoint): it counts as created here. That is safe: the session
+    /// or lease is this process's (a restarted node gets a new one, so its record from an
+    /// earlier run is never taken for this), and before formation ends this process writes the
+    /// record only by create-if-absent, which writes only when no record exists; the keeper
+    /// writes only while this node leads, which a node registering has no cluster to do.
+    func decideExisting(_ existing: VersionedLeaderRecord) async throws -> Outcome {
+        if voter, existing.record == me, try await registry.holds(existing) {
+            logger.info("the leader record in \(registry.name) naming this node is held under this process's own session or lease: "
+                        + "an earlier attempt created it and its answer was lost")
+            return .bootstrapSingle(existing)
+        }
+        return try decide(existing)
     }
 
     /// The outcome for a record that exists and was not created by this call.

@@ -127,6 +127,15 @@ public final class InMemoryLeaderRegistry: LeaderRegistry {
         }
     }
 
+    public func holds(_ record: VersionedLeaderRecord) async throws -> Bool {
+        let time = store.now()
+        return store.state.withLock { state in
+            store.expire(&state, at: time)
+            guard let id = session.withLock({ $0 }), let entry = state.entries[key] else { return false }
+            return entry.session == id && entry.version == record.version
+        }
+    }
+
     public func release() async throws {
         store.state.withLock { state in
             guard let id = session.withLock({ $0 }) else { return }

@@ -44,6 +44,33 @@ import Testing
         }
     }
 
+    /// The store applies the create but its answer is lost (a timeout; etcd moving on to its next
+    /// endpoint). The retry finds a record naming this node: it was written under this process's
+    /// own session or lease, so it is this node's creation, and the node bootstraps at once. It
+    /// took the record for one left by an earlier run and waited for it to expire (a TTL, or
+    /// two in Consul), while every other node read it and tried to join a node with no cluster.
+    @Test(arguments: KVBackend.allCases)
+    func aCreateWhoseAnswerWasLostCountsAsCreatedByTheRetry(on backend: KVBackend) async throws {
+        try await KVStoreHarness.with(backend, etcdTTL: .seconds(60)) { store in
+            let a = nodeRecord("a", port: 4001)
+            let registry = store.registry()
+            registry.loseCreateAnswers.store(1, ordering: .relaxed)
+            let outcome = try await registration(registry, a).register()
+            guard case .bootstrapSingle(let created) = outcome else {
+                Issue.record("the node's own create, applied but unanswered, should count as created; got \(outcome)")
+                return
+            }
+            #expect(created.record == a)
+            #expect(try await registry.read() == created)
+            #expect(registry.loseCreateAnswers.load(ordering: .relaxed) == 0, "the answer was lost once")
+
+            // A new process of the same node (same ID and addresses, a new session or lease) does
+            // not count it as its own: the record may name the leader of a cluster that lives on.
+            #expect(try await registration(store.registry(), a).register() == .ownRecord(created))
+            try await registry.release()
+        }
+    }
+
     @Test(arguments: KVBackend.allCases)
     func nodesRegisteringTogetherElectExactlyOneBootstrapper(on backend: KVBackend) async throws {
         try await KVStoreHarness.with(backend, etcdTTL: .seconds(60)) { store in

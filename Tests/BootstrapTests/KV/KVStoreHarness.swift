@@ -138,6 +138,9 @@ final class FlakyLeaderRegistry: LeaderRegistry {
     let failNext = Atomic<Int>(0)
     /// Calls made, failed or not.
     let calls = Atomic<Int>(0)
+    /// The next this-many create-if-absent calls reach the store, and then their answer is
+    /// lost (a timeout after the store applied the write).
+    let loseCreateAnswers = Atomic<Int>(0)
 
     init(_ inner: any LeaderRegistry) { self.inner = inner }
 
@@ -167,7 +170,12 @@ final class FlakyLeaderRegistry: LeaderRegistry {
 
     func createIfAbsent(_ record: LeaderRecord) async throws -> LeaderClaim {
         try gate()
-        return try await inner.createIfAbsent(record)
+        let claim = try await inner.createIfAbsent(record)
+        if loseCreateAnswers.load(ordering: .relaxed) > 0 {
+            loseCreateAnswers.subtract(1, ordering: .relaxed)
+            throw LeaderRegistryError(registry: name, message: "no answer within the deadline (the test lost the store's answer)")
+        }
+        return claim
     }
 
     func update(_ record: LeaderRecord, expectedVersion: UInt64) async throws -> VersionedLeaderRecord? {
@@ -178,6 +186,11 @@ final class FlakyLeaderRegistry: LeaderRegistry {
     func renew() async throws {
         try gate()
         try await inner.renew()
+    }
+
+    func holds(_ record: VersionedLeaderRecord) async throws -> Bool {
+        try gate()
+        return try await inner.holds(record)
     }
 
     func release() async throws {

@@ -58,7 +58,15 @@ public struct Discovery: Sendable {
         case .dns, .dnsSRV:
             return nil
         case .consulKV(let consul):
-            let exchanger = try consul.clientTLS.map { try Self.tlsTransport(transport, $0, field: "tls_config") } ?? transport
+            let exchanger = try consul.clientTLS.map { settings in
+                do {
+                    return try Self.tlsTransport(transport, settings, field: "tls_config")
+                } catch let error as DiscoveryConfigurationError {
+                    // The files may have come from Consul's environment variables instead.
+                    throw DiscoveryConfigurationError(field: error.field, reason: error.reason + " (set in tls_config or by CONSUL_CACERT, "
+                        + "CONSUL_CAPATH, CONSUL_CLIENT_CERT, CONSUL_CLIENT_KEY)")
+                }
+            } ?? transport
             return ConsulLeaderRegistry(client: ConsulClient(settings: try Self.settings(consul), transport: exchanger),
                                         discoKey: discoKey, ttl: recordTTL)
         case .etcdKV(let etcd):

@@ -47,7 +47,7 @@ extension ConsulKVConfig {
             do throws(PeerAddressError) {
                 parsed = try PeerAddress(parsing: text)
             } catch {
-                throw Self.environmentError(Variable.address, "\(error); expected host:port or https://host:port such as 127.0.0.1:8500")
+                throw Self.environmentError(Variable.address, "\(error)")
             }
             config.address = PeerAddress(host: parsed.host, port: parsed.port)
             // As Consul's client: https:// in the address asks for TLS, http:// changes nothing.

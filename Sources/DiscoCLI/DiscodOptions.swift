@@ -228,7 +228,9 @@ public struct DiscodOptions: Sendable {
             do throws(ConfigError) {
                 discoConfig = try loader.config(configText, mode: discoMode)
             } catch {
-                throw FlagError(code: .invalidValue, flag: "disco-config", message: "invalid value for flag -disco-config: \(error)")
+                // A CONSUL_* variable's error names the variable: the flag may not even be given.
+                throw FlagError(code: .invalidValue, flag: "disco-config",
+                                message: error.isAboutConsulEnvironment ? "\(error)" : "invalid value for flag -disco-config: \(error)")
             }
         } else {
             guard configText.isEmpty else {

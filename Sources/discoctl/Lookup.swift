@@ -22,10 +22,10 @@ func makeDiscovery(_ context: CommandContext, _ flags: DiscoveryFlags, client: H
     }
     let configText = context.flags[flags.config]
     let config: DiscoConfig
-    do {
+    do throws(ConfigError) {
         config = try DiscoConfigLoader.system.config(configText, mode: mode)
     } catch {
-        CommandLineTool.writeStandardError("discoctl: -disco-config: \(error)\n")
+        CommandLineTool.writeStandardError(error.isAboutConsulEnvironment ? "discoctl: \(error)\n" : "discoctl: -disco-config: \(error)\n")
         return .failure(ExitStatus(2))
     }
     // A request may take all of -timeout, except where etcd's own limit (dial_timeout, default

@@ -216,6 +216,23 @@ import NodeRuntime
         #expect(quoted.message.contains("the shell did not remove them"))
     }
 
+    /// consul-kv reads Consul's CONSUL_* variables for what -disco-config leaves out; a bad one is
+    /// named as the variable, not blamed on a flag that may not even be given.
+    @Test func aBadConsulVariableIsNamedAsTheVariable() throws {
+        let environment = DiscoConfigLoader(environment: { ["CONSUL_HTTP_ADDR": "unix:///var/run/consul.sock"][$0] }, readFile: { _ in nil })
+        let error: FlagError
+        do {
+            _ = try DiscodOptions.parse(["-disco-mode", "consul-kv", "data"], loader: environment)
+            Issue.record("a CONSUL_HTTP_ADDR with a unix:// address was accepted")
+            return
+        } catch let thrown {
+            error = thrown
+        }
+        #expect(error.code == .invalidValue)
+        #expect(error.message.hasPrefix("environment variable CONSUL_HTTP_ADDR"), "\(error.message)")
+        #expect(!error.message.contains("flag -disco-config"), "\(error.message)")
+    }
+
     // MARK: Positional arguments
 
     @Test func missingDataDirectory() throws {

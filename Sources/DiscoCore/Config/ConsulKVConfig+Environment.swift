@@ -91,3 +91,10 @@ extension ConsulKVConfig {
                     message: "environment variable \(variable) (read for consul-kv settings disco-config leaves out): \(problem)")
     }
 }
+
+extension ConfigError {
+    /// Whether this error is about one of Consul's `CONSUL_*` environment variables
+    /// (``ConsulKVConfig/applyingEnvironment(_:)``) rather than about `-disco-config`'s text: its
+    /// message names the variable, and a caller should not present it as the flag's fault.
+    public var isAboutConsulEnvironment: Bool { field?.hasPrefix("CONSUL_") == true }
+}

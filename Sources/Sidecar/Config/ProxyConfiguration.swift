@@ -25,6 +25,10 @@ public struct ProxyConfiguration: Hashable, Sendable {
     public var readTimeout: Duration
     /// How long SIGTERM lets in-flight requests finish before the node leaves.
     public var drainTimeout: Duration
+    /// How long a client of the HTTP proxy may send nothing while its request body is awaited
+    /// (then it is answered 408 and closed, as nginx's `client_body_timeout`), or keep an idle
+    /// connection open between requests, or take none of a response being sent.
+    public var clientIdleTimeout: Duration = .seconds(60)
     /// How long a TCP pass-through connection may pass no bytes either way before both sides are
     /// closed (nginx stream `proxy_timeout`), for listeners without their own; zero: never.
     public var tcpIdleTimeout: Duration = .seconds(600)

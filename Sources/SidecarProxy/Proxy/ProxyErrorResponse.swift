@@ -43,6 +43,17 @@ public enum ProxyErrorResponse {
         make(499, "the client closed the connection while \(what)")
     }
 
+    /// The answer to a request whose body could not be read (`error`), with the status its
+    /// client was sent. A failure of the server's reading (a body that stalled for the idle
+    /// timeout, a malformed chunk, a body or trailer section past a limit) is an
+    /// ``HTTPParseError`` that the server has already answered with its status (408, 400, 413,
+    /// 431) before closing the connection; the handler's answer is dropped, so it carries the
+    /// same status, which is what the metrics and logs then report. Anything else is a 400.
+    static func unreadBody(_ error: any Error) -> HTTPResponse {
+        guard let failure = error as? HTTPParseError else { return make(400, "the request body could not be read: \(error)") }
+        return make(failure.status, "the request body could not be read: \(failure.reason)")
+    }
+
     /// The status and a description of `error`, as the client is told.
     static func classify(_ error: any Error) -> (status: Int, what: String) {
         guard let client = error as? HTTPClientError else { return (502, "failed: \(error)") }

@@ -31,9 +31,7 @@ extension ReverseProxy {
                 let stalled = watchdog.finish(watch)
                 if Task.isCancelled { return clientLeft(method, nil, upstream: upstream, address: address) }
                 // The upstream answered early, but the client's streamed body broke meanwhile.
-                if let broken = error as? ClientBodyBroken {
-                    return ProxyErrorResponse.make(400, "the request body could not be read: \(broken.underlying)")
-                }
+                if let broken = error as? ClientBodyBroken { return ProxyErrorResponse.unreadBody(broken.underlying) }
                 metrics.upstreamFailure(upstream)
                 logger.warning("upstream \(upstream) (\(address)) response body failed: \(stalled ? "no progress within the read timeout" : "\(error)")")
                 let failure: any Error = stalled

@@ -18,12 +18,14 @@ extension ReverseProxy {
         case partial([UInt8])
     }
 
-    /// The answer to `request` when its body could not be read (`error`): 499 when its client
+    /// The answer to `request` when its body could not be read (`error`): the status the server
+    /// answered it with when its reading failed (408 for a body that stalled, 413, 431, or 400
+    /// for a malformed one: ``ProxyErrorResponse/unreadBody(_:)``); else 499 when its client
     /// left (the server cancelled this task, and the body went with the connection), as nginx
     /// counts a client that closes before its request is sent on; else 400.
     func unreadBody(_ request: HTTPStreamingRequest, _ error: any Error) async -> HTTPResponse {
-        guard Task.isCancelled, await request.clientHasLeft() else {
-            return ProxyErrorResponse.make(400, "the request body could not be read: \(error)")
+        guard !(error is HTTPParseError), Task.isCancelled, await request.clientHasLeft() else {
+            return ProxyErrorResponse.unreadBody(error)
         }
         logger.info("\(request.method) \(request.path): the client closed the connection before its request was sent on (499)")
         return ProxyErrorResponse.clientClosed(while: "its request body was read")

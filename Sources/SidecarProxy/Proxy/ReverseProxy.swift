@@ -260,7 +260,8 @@ public final class ReverseProxy: Sendable {
         if upgrade {
             return await WebSocketForwarding.forward(request, url: url(), headers: headers, via: self.client, upstream: upstreamName,
                                                      address: address, timeout: configuration.readTimeout,
-                                                     idleTimeout: configuration.webSocketIdleTimeout, logger: logger, metrics: metrics) {
+                                                     idleTimeout: configuration.webSocketIdleTimeout, logger: logger, metrics: metrics,
+                                                     unreadBody: { await self.unreadBody(request, $0) }) {
                 await self.relay($0, method: request.method, upstream: upstreamName, address: address)
             }
         }
@@ -318,8 +319,9 @@ public final class ReverseProxy: Sendable {
                 // was closed by the cancellation; not the upstream's failure, not retried.
                 if Task.isCancelled { return clientLeft(request.method, request.path, upstream: upstreamName, address: address) }
                 // The client's streamed body broke (it stopped half-way): its failure, answered as
-                // a body that cannot be read whole is (400, or 499 when the client left), and not
-                // counted against the upstream, whose connection was closed mid-body.
+                // a body that cannot be read whole is (the server's 408, 400, 413 or 431, or 499
+                // when the client left), and not counted against the upstream, whose connection
+                // was closed mid-body.
                 if let broken = error as? ClientBodyBroken { return await unreadBody(request, broken.underlying) }
                 let failure: RetryPolicy.Failure = (error as? HTTPClientError).map {
                     $0.code == .connectFailed || $0.code == .connectTimeout ? .notConnected : .mayHaveReachedUpstream

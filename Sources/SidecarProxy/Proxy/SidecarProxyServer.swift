@@ -72,6 +72,7 @@ public final class SidecarProxyServer: Sendable {
             var settings = HTTPServerConfiguration(host: address.host, port: address.port, logger: logger)
             if let serverTLS { settings.transport = serverTLS }
             settings.limits.maxBodyBytes = 1 << 50
+            settings.idleTimeout = configuration.clientIdleTimeout
             settings.abandonsRequestsOfClosedClients = !configuration.ignoresClientAbort
             // The edge's own refusals (a malformed request, a limit) are JSON like the proxy's others.
             settings.errorFormat = .json

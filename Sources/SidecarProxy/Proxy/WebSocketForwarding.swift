@@ -28,10 +28,13 @@ enum WebSocketForwarding {
     /// - Parameters:
     ///   - timeout: bounds the exchange up to the upstream's response head.
     ///   - idleTimeout: how long the spliced connections may pass no bytes either way (zero: no bound).
+    ///   - unreadBody: the answer when the request's body cannot be read
+    ///     (``ReverseProxy/unreadBody(_:_:)``: the status the server sent, or 499).
     ///   - relay: makes the client's response of an upstream answer that did not switch
     ///     (``ReverseProxy/relay(_:method:upstream:address:)``).
     static func forward(_ request: HTTPStreamingRequest, url: String, headers: HTTPHeaders, via client: HTTPClient, upstream: String,
                         address: String, timeout: Duration, idleTimeout: Duration, logger: Logger, metrics: ProxyMetrics,
+                        unreadBody: (any Error) async -> HTTPResponse,
                         relay: (HTTPClientStreamingResponse) async -> HTTPResponse) async -> HTTPResponse {
         // An upgrade request has no body worth streaming (a WebSocket handshake is a GET). One
         // the proxy cannot take is the client's doing, not a failure of the upstream.
@@ -42,7 +45,7 @@ enum WebSocketForwarding {
             return ProxyErrorResponse.make(413, "the body of a request asking for an upgrade (Upgrade: "
                 + "\(request.headers["Upgrade"] ?? "")) may be at most \(ReverseProxy.wholeBodyLimit) bytes")
         } catch {
-            return ProxyErrorResponse.make(400, "the request body could not be read: \(error)")
+            return await unreadBody(error)
         }
         let outcome: HTTPClientUpgradeOutcome
         do {

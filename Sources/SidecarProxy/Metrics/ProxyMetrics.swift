@@ -87,10 +87,12 @@ public final class ProxyMetrics: Sendable {
 
     /// One request's rate-limit decision, counted under each zone for its own part (`zones[i]`
     /// names the zone of the decision's limit `i`): passed, delayed or rejected, as the zone
-    /// charged or rejected it; nothing under a zone that did neither. One lock for all zones.
+    /// charged or rejected it (`zone_full` when it rejected the request for want of room for a
+    /// new key's state); nothing under a zone that did neither. One lock for all zones.
     func rateLimitDecision(_ decision: RateLimitDecision, zones: [String]) {
         let perLimit = decision.perLimit
         let dryRun = decision.dryRun
+        let full = decision.zoneExhausted ? decision.limit : nil
         guard perLimit.limits != 0 else { return }
         state.withLock { state in
             var remaining = perLimit.limits
@@ -98,17 +100,22 @@ public final class ProxyMetrics: Sendable {
                 let position = remaining.trailingZeroBitCount
                 remaining &= remaining &- 1
                 guard position < zones.count, let verdict = perLimit[position] else { continue }
-                state.rateLimit[DecisionKey(zone: zones[position], decision: Self.label(verdict, dryRun: dryRun)), default: 0] += 1
+                let label = Self.label(verdict, dryRun: dryRun, zoneFull: position == full)
+                state.rateLimit[DecisionKey(zone: zones[position], decision: label), default: 0] += 1
             }
         }
     }
 
     /// The `decision` label: nginx's `$limit_req_status` in lower case (`passed` has no dry-run
-    /// variant), as literals so that counting makes no string.
-    static func label(_ verdict: RateLimitDecision.PerLimit.Verdict, dryRun: Bool) -> String {
+    /// variant), as literals so that counting makes no string. A rejection by a zone with no
+    /// room for the request's new state (`zoneFull`, nginx's "could not allocate node": its
+    /// `$limit_req_status` says `REJECTED` but its log tells it apart) is `zone_full`: a zone too
+    /// small for its clients, not a client over its rate.
+    static func label(_ verdict: RateLimitDecision.PerLimit.Verdict, dryRun: Bool, zoneFull: Bool = false) -> String {
         switch verdict {
         case .passed: "passed"
         case .delayed: dryRun ? "delayed_dry_run" : "delayed"
+        case .rejected where zoneFull: dryRun ? "zone_full_dry_run" : "zone_full"
         case .rejected: dryRun ? "rejected_dry_run" : "rejected"
         }
     }
@@ -168,7 +175,7 @@ public final class ProxyMetrics: Sendable {
         state.withLock { $0.requests.filter { $0.key.status == status }.values.reduce(0, +) }
     }
 
-    /// Rate-limit decisions so far named `decision` (`passed`, `delayed`, `rejected`, with `_dry_run`),
+    /// Rate-limit decisions so far named `decision` (`passed`, `delayed`, `rejected`, `zone_full`, with `_dry_run`),
     /// summed over the zones (a request counts once in each zone that passed, delayed or rejected it).
     public func rateLimitDecisions(_ decision: String) -> Int {
         state.withLock { $0.rateLimit.filter { $0.key.decision == decision }.values.reduce(0, +) }
@@ -192,7 +199,7 @@ public final class ProxyMetrics: Sendable {
         text.family("disco_proxy_upstream_failures_total", "Exchanges with an upstream that failed (502 or 504).", type: "counter",
                     samples: snapshot.upstreamFailures.sorted { $0.key < $1.key }.map { ("upstream=\"\(E.escape($0.key))\"", String($0.value)) })
         text.family("disco_proxy_rate_limit_decisions_total",
-                    "Requests each rate-limit zone passed, delayed or rejected (dry run suffixed), for its own part.",
+                    "Requests each rate-limit zone passed, delayed or rejected (zone_full: rejected for want of room for a new key), dry run suffixed, for its own part.",
                     type: "counter", samples: snapshot.rateLimit.sorted { ($0.key.zone, $0.key.decision) < ($1.key.zone, $1.key.decision) }
                         .map { ("zone=\"\(E.escape($0.key.zone))\",decision=\"\($0.key.decision)\"", String($0.value)) })
         text.family("disco_proxy_auth_failures_total", "Requests refused for their API key: missing (401), unknown, wrong or revoked (403), or checked against keys that may be stale (503).",

@@ -190,6 +190,14 @@ public final class RateLimitMiddleware: HTTPMiddleware {
         let rejected = if case .rejected = decision.outcome { true } else { false }
         guard decision.dryRun || rejected else { return }
         let zone = stage.zoneNames[limit]
+        if decision.zoneExhausted {
+            // nginx logs this apart from a client over its rate, at `alert`: "could not allocate node".
+            logger.warning("rate limit zone \(zone.debugDescription) is full: no room for a new client's state even after forgetting "
+                + "the least recently used one; \(decision.dryRun ? "would have rejected" : "rejected") \(method) \(path) "
+                + "(a larger size= holds more clients)",
+                metadata: ["zone": .string(zone), "decision": .string(decision.description), "client": .string(remoteAddress?.host ?? "unknown")])
+            return
+        }
         if decision.dryRun {
             logger.info("rate limit (dry run) would have \(rejected ? "rejected" : "delayed") \(method) \(path)",
                         metadata: ["zone": .string(zone), "decision": .string(decision.description),

@@ -131,7 +131,7 @@ public struct DiscodFlags: Sendable {
                 throw FlagValueError("\(error)")
             }
         }
-        joinAttempts = set.int("join-attempts", default: 5, usage: "Join rounds, each trying every target, before discod gives up and exits 1", group: formation, typeName: "n")
+        joinAttempts = set.int("join-attempts", default: 5, usage: "Join rounds, each trying every target, before \(programName) gives up and exits 1", group: formation, typeName: "n")
         joinInterval = set.duration("join-interval", default: .seconds(3), usage: "Pause between join rounds", group: formation)
         bootstrapExpect = set.int("bootstrap-expect", default: 0, usage: "Voters, counting this node, to wait for before bootstrapping a new cluster;\n"
                                   + "the same on every node (needs -join, or -disco-mode dns or dns-srv)", group: formation, typeName: "n")

@@ -84,7 +84,7 @@ public struct DiscodOptions: Sendable {
     public init(flags: DiscodFlags, parsed: ParsedFlags, loader: DiscoConfigLoader) throws(FlagError) {
         // Positional: exactly one data directory.
         guard let directory = parsed.positionals.first else {
-            throw FlagError.badArguments("missing required argument: data directory (usage: discod [flags] <data-dir>)")
+            throw FlagError.badArguments("missing required argument: data directory (usage: \(flags.flagSet.programName) [flags] <data-dir>)")
         }
         guard parsed.positionals.count == 1 else {
             let rest = parsed.positionals.dropFirst().joined(separator: " ")
@@ -272,7 +272,7 @@ public struct DiscodOptions: Sendable {
         }
         guard case .plain? = user.password else {
             throw FlagError.invalid("join-as", "the auth file stores a hash for user \(name.debugDescription), so this node cannot send its password; "
-                + "store that user's password plain (keep the file readable only by discod)")
+                + "store that user's password plain (keep the file readable only by the user this node runs as)")
         }
         return (auth, user)
     }

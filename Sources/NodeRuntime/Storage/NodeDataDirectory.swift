@@ -66,7 +66,7 @@ public final class NodeDataDirectory: Sendable {
 
     /// Why a locked directory is refused: the process using it, and what to do.
     private static func heldMessage(_ holder: Int32?) -> String {
-        "another discod process" + (holder.map { " (pid \($0))" } ?? "") + " is using this data directory; "
+        "another node's process" + (holder.map { " (pid \($0))" } ?? "") + " is using this data directory; "
             + "stop it first, or give this node a data directory of its own"
     }
 

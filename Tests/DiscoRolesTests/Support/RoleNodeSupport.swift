@@ -32,7 +32,7 @@ struct RoleTestNode {
             do {
                 started = try await Node.start(configuration, logger: logger, roles: roles)
                 return true
-            } catch let error as NodeStartupError where "\(error)".contains("another discod process (pid ") {
+            } catch let error as NodeStartupError where "\(error)".contains("another node's process (pid ") {
                 return false
             }
         }

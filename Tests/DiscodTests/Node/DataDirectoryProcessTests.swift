@@ -21,7 +21,7 @@ extension NodeProcessTests {
                 #expect(secondStatus == 1, "\(second.process.output)")
                 #expect(second.process.output.contains("lock"), "\(second.process.output)")
                 let holder = try #require(first.process.pid)
-                #expect(second.process.output.contains("another discod process (pid \(holder)) is using this data directory"),
+                #expect(second.process.output.contains("another node's process (pid \(holder)) is using this data directory"),
                         "\(second.process.output)")
                 #expect(first.process.isRunning)
                 #expect(try await firstAnswer("GET /leader on node 1") { await first.leaderID() } == "1")

@@ -74,6 +74,22 @@ import Testing
         #expect(silent.queries.withLock { $0.count } - asked == 2, "one try per round")
     }
 
+    @Test func aServerThatSendsOnlyUnreadableRepliesIsPassedOverThenReported() async throws {
+        let garbling = try ScriptedDNSServer(udp: { [NameserverClientTests.unreadable($0)] })
+        let record = try nsRecord()
+        let answering = try ScriptedDNSServer(udp: { [reply(to: $0, answers: [record])] })
+        defer { garbling.stop(); answering.stop() }
+        let answer = try await LibresolvClient(configuration: configuration([garbling.port, answering.port], timeout: .milliseconds(300)))
+            .exchange(question)
+        #expect(answer.answers == [record])
+
+        let error = await #expect(throws: DNSLookupError.self) {
+            try await LibresolvClient(configuration: configuration([garbling.port], timeout: .milliseconds(300))).exchange(question)
+        }
+        #expect(error?.code == .malformedAnswer)
+        #expect(error?.detail.contains("could not be read") == true, "\(String(describing: error))")
+    }
+
     @Test func anUnreadableConfigurationIsReportedAtQueryTime() async throws {
         let client = LibresolvClient(configuration: .failure(SystemResolverConfigurationError(reason: "res_ninit failed: test")))
         let error = await #expect(throws: DNSLookupError.self) { try await client.exchange(question) }

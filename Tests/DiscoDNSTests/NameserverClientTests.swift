@@ -37,21 +37,58 @@ import Testing
         #expect(error.question == "A n.disco.test")
     }
 
+    /// The right ID and QR bit, then an answer count with no answer behind it.
+    static func unreadable(_ query: DNSMessage) -> [UInt8] {
+        var bytes = reply(to: query)
+        bytes[7] = 1
+        return bytes
+    }
+
     @Test func reportsMalformedAnswersWithWhatWasWrong() async throws {
-        let server = try ScriptedDNSServer(udp: { query in
-            // The right ID and QR bit, then an answer count with no answer behind it.
-            var bytes = reply(to: query)
-            bytes[7] = 1
-            return [bytes]
-        })
+        let server = try ScriptedDNSServer(udp: { [Self.unreadable($0)] })
         defer { server.stop() }
-        let client = try NameserverClient(nameserver: server.nameserver, options: Self.patient)
+        let client = try NameserverClient(nameserver: server.nameserver, options: Self.quick)
         let error = try await #require(throws: DNSLookupError.self) {
             try await client.exchange(DNSQuestion(name: try DNSName(parsing: "n.disco.test"), type: .a))
         }
         #expect(error.code == .malformedAnswer)
         #expect(error.description.contains("answer record 1"), "\(error)")
         #expect(error.description.contains("runs past the end of the message"), "\(error)")
+        #expect(error.description.contains("no valid answer came in 2 tries"), "\(error)")
+        #expect(server.queries.withLock { $0.count } == 2, "an unreadable reply is noise: every try waits out its deadline")
+    }
+
+    @Test func dropsUnreadableAndMismatchedRepliesWithTheQueryIDAndTakesTheRealAnswer() async throws {
+        let record = try address([10, 0, 0, 7], owner: "n.disco.test")
+        let other = DNSQuestion(name: try DNSName(parsing: "other.disco.test"), type: .a)
+        let server = try ScriptedDNSServer(udp: { query in
+            var elsewhere = query
+            elsewhere.questions = [other]
+            return [Self.unreadable(query), reply(to: elsewhere, answers: [record]), reply(to: query, answers: [record])]
+        })
+        defer { server.stop() }
+        let client = try NameserverClient(nameserver: server.nameserver, options: Self.patient)
+        let answer = try await client.exchange(DNSQuestion(name: try DNSName(parsing: "n.disco.test"), type: .a))
+        #expect(answer.answers == [record])
+        #expect(server.queries.withLock { $0.count } == 1, "the answer came in the first try")
+    }
+
+    @Test func repliesFromAnotherAddressOrPortAreIgnored() async throws {
+        let record = try address([10, 0, 0, 8], owner: "n.disco.test")
+        let forged = try address([10, 6, 6, 6], owner: "n.disco.test")
+        let question = DNSQuestion(name: try DNSName(parsing: "n.disco.test"), type: .a)
+        // Forged answers alone: nothing is taken from them.
+        let silent = try ScriptedDNSServer(udp: { _ in [] }, strangers: { [reply(to: $0, answers: [forged])] })
+        defer { silent.stop() }
+        let error = try await #require(throws: DNSLookupError.self) {
+            try await NameserverClient(nameserver: silent.nameserver, options: Self.quick).exchange(question)
+        }
+        #expect(error.code == .timeout, "\(error)")
+        // Forged answers sent first, then the server's own: the server's is the one taken.
+        let server = try ScriptedDNSServer(udp: { [reply(to: $0, answers: [record])] }, strangers: { [reply(to: $0, answers: [forged])] })
+        defer { server.stop() }
+        let answer = try await NameserverClient(nameserver: server.nameserver, options: Self.patient).exchange(question)
+        #expect(answer.answers == [record])
     }
 
     @Test func retriesOverTCPWhenTheAnswerIsTruncated() async throws {

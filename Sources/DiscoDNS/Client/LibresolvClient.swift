@@ -8,7 +8,8 @@ import DiscoNet
 ///
 /// Like glibc it tries each server in order, for `attempts` rounds, `timeout` per try; a server
 /// that answers SERVFAIL, REFUSED or NOTIMP is passed over for the next one (its answer is
-/// returned when no server does better). Each question is sent as given; the configuration's
+/// returned when no server does better), and so is one that times out, refuses the connection
+/// or sends only replies that cannot be read. Each question is sent as given; the configuration's
 /// search list and `ndots` are in ``searchDomains`` and ``ndots`` for callers that expand a
 /// name that is not fully qualified (``DNSSearchList``).
 public struct LibresolvClient: DNSQuerying {
@@ -100,8 +101,8 @@ public struct LibresolvClient: DNSQuerying {
                     default:
                         return answer
                     }
-                } catch where error.code == .timeout || error.code == .connectionRefused {
-                    errors.append(error)
+                } catch where error.code == .timeout || error.code == .connectionRefused || error.code == .malformedAnswer {
+                    errors.append(error)  // as glibc: a server that gave no usable answer is passed over
                 } catch {
                     throw failure(error.code, "\(error.server): \(error.detail)")
                 }
@@ -110,6 +111,9 @@ public struct LibresolvClient: DNSQuerying {
         }
         if !errors.isEmpty, errors.allSatisfy({ $0.code == .connectionRefused }) {
             throw failure(.connectionRefused, "every configured server refused the connection")
+        }
+        if let malformed = errors.last(where: { $0.code == .malformedAnswer }) {
+            throw failure(.malformedAnswer, "no server gave a valid answer; \(malformed.server): \(malformed.detail)")
         }
         throw failure(.timeout, "no server answered (\(max(1, attempts)) rounds over \(clients.count) server\(clients.count == 1 ? "" : "s"))")
     }

@@ -9,9 +9,10 @@ import DiscoNet
 ///
 /// Sockets are DiscoNet's, driven by its event loops. Each try uses a fresh connected UDP socket
 /// (a new source port, and a closed port is reported as refused) and a new query ID; answers
-/// whose ID or question do not match are ignored, as RFC 5452 advises. Queries carry EDNS(0)
-/// (``DNSClientOptions/ednsPayloadSize``); a server that answers FORMERR without EDNS is asked
-/// again without it.
+/// whose ID or question do not match, or that cannot be read, are ignored until the try's
+/// deadline, as RFC 5452 advises (a lookup that got only those reports the last one). Queries
+/// carry EDNS(0) (``DNSClientOptions/ednsPayloadSize``); a server that answers FORMERR without
+/// EDNS is asked again without it.
 public struct NameserverClient: DNSQuerying {
     /// The server as `host:port`.
     public let serverDescription: String
@@ -50,12 +51,18 @@ public struct NameserverClient: DNSQuerying {
         let tries = max(1, options.tries)
         var edns = options.ednsPayloadSize.map { EDNS(udpPayloadSize: $0) }
         var attempt = 0
+        var noise: String?
         while attempt < tries {
             var query = DNSMessage(header: DNSHeader(id: options.idGenerator(), flags: DNSHeader.queryFlags), questions: [question])
             query.edns = edns
-            guard let answer = try await udpTry(query) else {
+            let answer: DNSMessage
+            switch try await udpTry(query) {
+            case .noAnswer(let dropped):
+                noise = dropped ?? noise
                 attempt += 1
                 continue
+            case .answer(let message):
+                answer = message
             }
             if edns != nil, answer.header.responseCode == .formatError, answer.edns == nil {
                 edns = nil  // a server without EDNS (RFC 6891 §7): ask again, plainly
@@ -63,7 +70,9 @@ public struct NameserverClient: DNSQuerying {
             }
             return answer
         }
-        throw failure(.timeout, question, "\(tries) \(tries == 1 ? "try" : "tries") over UDP, \(options.timeoutPerTry) each")
+        let tried = "\(tries) \(tries == 1 ? "try" : "tries") over UDP, \(options.timeoutPerTry) each"
+        if let noise { throw failure(.malformedAnswer, question, "\(noise), and no valid answer came in \(tried)") }
+        throw failure(.timeout, question, tried)
     }
 
     // MARK: UDP
@@ -80,8 +89,21 @@ public struct NameserverClient: DNSQuerying {
         }
     }
 
-    /// One UDP try; nil when it timed out.
-    private func udpTry(_ query: DNSMessage) async throws(DNSLookupError) -> DNSMessage? {
+    /// What one UDP try came to.
+    private enum UDPOutcome {
+        /// A response that answers the query (over TCP when the UDP one was truncated).
+        case answer(DNSMessage)
+        /// No valid answer by the try's deadline; `noise` says what was wrong with the last
+        /// datagram that carried the query's ID but was dropped.
+        case noAnswer(noise: String?)
+    }
+
+    /// One UDP try, until its deadline.
+    ///
+    /// A datagram with the query's ID that cannot be read, or that answers another question, is
+    /// dropped as spoofed or corrupted (RFC 5452 §9, as glibc and unbound do) and the real answer
+    /// is waited for; the connected socket already drops datagrams from any other address or port.
+    private func udpTry(_ query: DNSMessage) async throws(DNSLookupError) -> UDPOutcome {
         let question = query.questions[0]
         let bytes = try encode(query)
         let deadline = ContinuousClock.now + options.timeoutPerTry
@@ -89,20 +111,28 @@ public struct NameserverClient: DNSQuerying {
             let socket = try await UDPSocket.connected(to: address, group: group)
             defer { socket.close() }
             try await socket.send(bytes, to: address)
+            var noise: String?
             while true {
-                guard let datagram = try await socket.receive(timeout: max(.zero, deadline - ContinuousClock.now)) else { return nil }
+                guard let datagram = try await socket.receive(timeout: max(.zero, deadline - ContinuousClock.now)) else {
+                    return .noAnswer(noise: noise)
+                }
                 guard let header = try? DNSMessage.parseHeader(datagram.bytes), header.isResponse, header.id == query.header.id else {
                     continue  // not ours: keep waiting for the real answer
                 }
-                if header.isTruncated { return try await tcpExchange(query) }
+                if header.isTruncated { return .answer(try await tcpExchange(query)) }
                 let message: DNSMessage
                 do {
                     message = try DNSMessage(parsing: datagram.bytes)
                 } catch {
-                    throw failure(.malformedAnswer, question, error.description)
+                    noise = "a reply with the query's ID could not be read (\(error.description)) and was dropped"
+                    continue
                 }
-                guard message.isAnswer(to: question) else { continue }
-                return message
+                guard message.isAnswer(to: question) else {
+                    let asked = message.questions.isEmpty ? "no question" : message.questions.map(\.description).joined(separator: ", ")
+                    noise = "a reply with the query's ID answered \(asked) instead of \(question) and was dropped"
+                    continue
+                }
+                return .answer(message)
             }
         } catch let error as DNSLookupError {
             throw error

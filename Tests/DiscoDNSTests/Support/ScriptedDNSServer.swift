@@ -15,19 +15,41 @@ final class ScriptedDNSServer: Sendable {
     var nameserver: String { "127.0.0.1:\(port)" }
     private let udp: Int32
     private let tcp: Int32
+    /// Sockets on 127.0.0.1 at another port and on 127.0.0.2 at the server's port: the sources a
+    /// reply must not be taken from.
+    private let strangers: [Int32]
     private let running = Atomic<Bool>(true)
     private let finished = DispatchGroup()
     /// Queries seen, over UDP and TCP.
     let queries = Mutex<[(transport: String, message: DNSMessage)]>([])
 
-    /// - Parameter tcpScript: answers over TCP (nil: no TCP listener, so TCP is refused).
-    init(udp udpScript: @escaping Script, tcp tcpScript: Script? = nil) throws {
+    /// - Parameters:
+    ///   - tcpScript: answers over TCP (nil: no TCP listener, so TCP is refused).
+    ///   - strangerScript: datagrams sent to the asker, before the server's own, from each of
+    ///     two other sources: 127.0.0.1 at another port, 127.0.0.2 at the server's port.
+    init(udp udpScript: @escaping Script, tcp tcpScript: Script? = nil, strangers strangerScript: Script? = nil) throws {
         (udp, tcp, port) = try Self.bindPair(tcp: tcpScript != nil)
         if tcp >= 0 { listen(tcp, 8) }
+        var strangers: [Int32] = []
+        if strangerScript != nil {
+            for (host, strangerPort) in [(UInt32(0x7F00_0001), UInt16(0)), (0x7F00_0002, port)] {
+                let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+                strangers.append(fd)
+                do {
+                    _ = try Self.bindLoopback(fd, port: strangerPort, host: host)
+                } catch {
+                    for fd in strangers { close(fd) }
+                    close(udp)
+                    if tcp >= 0 { close(tcp) }
+                    throw error
+                }
+            }
+        }
+        self.strangers = strangers
         finished.enter()
         DispatchQueue(label: "scripted-dns-udp").async { [self] in
             defer { finished.leave() }
-            serveUDP(udpScript)
+            serveUDP(udpScript, strangers: strangerScript)
         }
         if let tcpScript {
             finished.enter()
@@ -43,6 +65,7 @@ final class ScriptedDNSServer: Sendable {
         finished.wait()
         close(udp)
         if tcp >= 0 { close(tcp) }
+        for fd in strangers { close(fd) }
     }
 
     /// A UDP socket, and a TCP one when asked, bound to the same free loopback port. The port is
@@ -73,11 +96,11 @@ final class ScriptedDNSServer: Sendable {
         throw lastError
     }
 
-    private static func bindLoopback(_ fd: Int32, port: UInt16) throws -> UInt16 {
+    private static func bindLoopback(_ fd: Int32, port: UInt16, host: UInt32 = 0x7F00_0001) throws -> UInt16 {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
-        address.sin_addr.s_addr = UInt32(0x7F00_0001).bigEndian
+        address.sin_addr.s_addr = host.bigEndian
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
@@ -93,7 +116,7 @@ final class ScriptedDNSServer: Sendable {
         return poll(&entry, 1, 20) > 0
     }
 
-    private func serveUDP(_ script: Script) {
+    private func serveUDP(_ script: Script, strangers strangerScript: Script?) {
         var buffer = [UInt8](repeating: 0, count: 65_535)
         while running.load(ordering: .relaxed) {
             guard readable(udp) else { continue }
@@ -104,9 +127,10 @@ final class ScriptedDNSServer: Sendable {
             }
             guard count > 0, let query = try? DNSMessage(parsing: Array(buffer[0..<count])) else { continue }
             queries.withLock { $0.append(("udp", query)) }
-            for reply in script(query) {
+            let replies = (strangerScript?(query) ?? []).flatMap { reply in strangers.map { ($0, reply) } } + script(query).map { (udp, $0) }
+            for (fd, reply) in replies {
                 _ = withUnsafePointer(to: &peer) {
-                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(udp, reply, reply.count, 0, $0, peerLength) }
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, peerLength) }
                 }
             }
         }

@@ -1,8 +1,6 @@
-import Dispatch
 // CResolv's header brings in the socket structs; importing it makes their members visible.
 import CResolv
 @preconcurrency import Glibc
-import Synchronization
 
 // MARK: - HostAddressResolving
 
@@ -22,37 +20,45 @@ public protocol HostAddressResolving: Sendable {
 /// on a background thread, giving up after `timeout`.
 ///
 /// `getaddrinfo` cannot be cancelled; after a timeout its thread finishes on its own and the
-/// result is dropped.
+/// result is dropped. At most one call per name runs at a time, process-wide
+/// (``SystemResolverCalls``): a lookup of a name whose call is still running waits for that call,
+/// or fails at once naming it when it has already run past `timeout`, so a dead resolver holds
+/// one thread per name rather than one per discovery round.
 public struct SystemAddressResolver: HostAddressResolving {
+    /// A blocking stand-in for `getaddrinfo`, given the name as text.
+    typealias BlockingLookup = @Sendable (String) -> Result<[DNSIPAddress], DNSLookupError>
+
     public let timeout: Duration
-    public var serverDescription: String { "system resolver (getaddrinfo)" }
+    public var serverDescription: String { Self.server }
+    private static let server = "system resolver (getaddrinfo)"
+    private let calls: SystemResolverCalls
+    private let blockingLookup: BlockingLookup
 
     public init(timeout: Duration = .seconds(10)) {
+        self.init(timeout: timeout, calls: .shared, lookup: { Self.lookupBlocking($0) })
+    }
+
+    /// A resolver whose calls go to `lookup`, one per name at a time among the resolvers sharing
+    /// `calls`.
+    init(timeout: Duration, calls: SystemResolverCalls, lookup: @escaping BlockingLookup) {
         self.timeout = timeout
+        self.calls = calls
+        blockingLookup = lookup
     }
 
     public func addresses(of name: DNSName) async throws(DNSLookupError) -> [DNSIPAddress] {
-        let question = "A/AAAA \(name)"
         let text = name.description
-        let timeout = self.timeout
-        let server = serverDescription
-        // Resumed exactly once: by the lookup or by the timer, whichever comes first.
-        let once = Mutex<CheckedContinuation<Result<[DNSIPAddress], DNSLookupError>, Never>?>(nil)
-        let result: Result<[DNSIPAddress], DNSLookupError> = await withCheckedContinuation { continuation in
-            once.withLock { $0 = continuation }
-            DispatchQueue(label: "disco.dns.getaddrinfo").async {
-                let outcome = Self.lookupBlocking(text, server: server, question: question)
-                once.withLock { $0.take() }?.resume(returning: outcome)
-            }
-            DispatchQueue(label: "disco.dns.getaddrinfo-timer").asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: timeout.nanoseconds))) {
-                once.withLock { $0.take() }?.resume(returning: .failure(
-                    DNSLookupError(.timeout, server: server, question: question, detail: "getaddrinfo did not return within \(timeout)")))
-            }
-        }
-        return try result.get()
+        let lookup = blockingLookup
+        return try await calls.run(text, kind: .addresses, timeout: timeout, server: Self.server, question: Self.question(text)) {
+            lookup(text)
+        }.get()
     }
 
-    private static func lookupBlocking(_ name: String, server: String, question: String) -> Result<[DNSIPAddress], DNSLookupError> {
+    private static func question(_ name: String) -> String { "A/AAAA \(name)" }
+
+    private static func lookupBlocking(_ name: String) -> Result<[DNSIPAddress], DNSLookupError> {
+        let server = Self.server
+        let question = Self.question(name)
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)

@@ -113,6 +113,7 @@ final class HTTPListener: EventLoopSelectable, @unchecked Sendable {
         _ = descriptorRefusal.withUnsafeBytes { try? client.send($0) }
         client.shutdownWrite()
         client.close()
+        shared.configuration.onRefusal?(HTTPServerRefusal(status: 503))
         shared.accepted.add(1, ordering: .relaxed)
         shared.refusedForDescriptors.add(1, ordering: .relaxed)
         refusedSinceWarning += 1

@@ -51,6 +51,13 @@ public struct HTTPServerConfiguration: Sendable {
     /// status, else 500). Plain text by default; `.json` for a JSON API, whose clients then read
     /// every error the same way.
     public var errorFormat: HTTPErrorFormat = .plainText
+    /// Told of each answer the server makes itself where no handler saw a request: a request
+    /// it cannot read (400, 408, 413, 414, 417, 431) before its handler began, and a connection
+    /// refused at accept (503). Not told of a request whose handler began (the handler sees the
+    /// failure on its body) nor of a connection closed without an answer. Called on the
+    /// connection's loop (or the listener's), so it must be quick and never wait; nil: no one
+    /// is told.
+    public var onRefusal: (@Sendable (HTTPServerRefusal) -> Void)?
 
     public init(
         host: String = "127.0.0.1",
@@ -96,6 +103,20 @@ public struct HTTPServerConfiguration: Sendable {
 }
 
 // MARK: - The server's own error answers
+
+/// An answer the server made itself, without a handler (``HTTPServerConfiguration/onRefusal``).
+public struct HTTPServerRefusal: Sendable, Hashable {
+    /// The status the client was sent.
+    public var status: Int
+    /// The request's method when its head was read (a refused expectation), else nil: a
+    /// request line that could not be read, a head that never completed, a refused connection.
+    public var method: String?
+
+    public init(status: Int, method: String? = nil) {
+        self.status = status
+        self.method = method
+    }
+}
 
 /// The body of the answers the server makes itself (``HTTPServerConfiguration/errorFormat``).
 public enum HTTPErrorFormat: Sendable, Hashable {

@@ -116,7 +116,8 @@ extension HTTPServerConnection {
         var expectsContinue = false
         if let expectation = head.headers["Expect"] {
             guard expectation.lowercased() == "100-continue" else {
-                failRequest(HTTPParseError(status: 417, reason: "unsupported expectation '\(expectation)'; only 100-continue is supported"))
+                failRequest(HTTPParseError(status: 417, reason: "unsupported expectation '\(expectation)'; only 100-continue is supported"),
+                            method: head.method)
                 return false
             }
             // The parser has already refused bodies over the limit (413), so a declared body here
@@ -239,8 +240,9 @@ extension HTTPServerConnection {
 
     /// Answers a request we cannot read with its status and reason, then closes. A handler
     /// already running for it sees the error on its body; its response is dropped (or, when it
-    /// has begun, the connection closes).
-    func failRequest(_ error: HTTPParseError) {
+    /// has begun, the connection closes). Without one, the answer is the server's alone:
+    /// ``HTTPServerConfiguration/onRefusal`` is told (`method` when the head was read).
+    func failRequest(_ error: HTTPParseError, method: String? = nil) {
         guard phase == .open else { return }
         acceptsRequests = false
         closeAfterResponse = true
@@ -258,6 +260,8 @@ extension HTTPServerConnection {
                 closeNow()
                 return
             }
+        } else {
+            shared.configuration.onRefusal?(HTTPServerRefusal(status: error.status, method: method))
         }
         send(HTTPResponseEncoder.error(status: error.status, reason: error.reason, format: shared.configuration.errorFormat))
     }

@@ -112,6 +112,7 @@ final class HTTPServerConnection: ByteStreamTransportHandler, @unchecked Sendabl
             let refusal = HTTPResponseEncoder.error(status: 503, reason: "too many connections; try again later",
                                                     format: shared.configuration.errorFormat)
             _ = refusal.withUnsafeBytes { transport.write($0) }
+            shared.configuration.onRefusal?(HTTPServerRefusal(status: 503))
             transport.shutdownWrite()
             transport.close()
             return

@@ -1,5 +1,6 @@
 import DiscoSystem
 import RateLimitCore
+import Sidecar
 import Synchronization
 
 // MARK: - Proxy metrics
@@ -50,14 +51,25 @@ public final class ProxyMetrics: Sendable {
     private let tcpIdleClosed = Atomic<Int>(0)
     private let webSocketIdleClosed = Atomic<Int>(0)
     private let headViews = Atomic<Int>(0)
+    /// The proxy's routes, to name the route of a request answered in front of the proxy
+    /// (``answeredInFront(_:_:)``).
+    let routes: RouteTable
 
-    public init() {}
+    /// `routes`: the proxy's route table (requests the middleware answers count under the route
+    /// they match; with none, under ``ProxyConfiguration/unroutedLabel``).
+    public init(routes: RouteTable = RouteTable([])) {
+        self.routes = routes
+    }
 
     // MARK: Recording
 
     func request(route: String, method: String, status: Int) {
         let method = RetryMethods.isKnown(method) ? method : "other"
-        state.withLock { $0.count(RequestKey(route: route, method: method, status: status)) }
+        count(RequestKey(route: route, method: method, status: status))
+    }
+
+    func count(_ key: RequestKey) {
+        state.withLock { $0.count(key) }
     }
 
     /// A request answered by `upstream` after `seconds`: ``request(route:method:status:)`` and
@@ -190,7 +202,7 @@ public final class ProxyMetrics: Sendable {
         let snapshot = state.withLock { $0 }
         var text = PrometheusExposition()
         typealias E = PrometheusExposition
-        text.family("disco_proxy_requests_total", "Proxied requests answered, by route, method and status.", type: "counter",
+        text.family("disco_proxy_requests_total", "Requests answered, by route, method and status: proxied, refused by a rate limit or an API-key check, or refused by the server before any route (route \"(edge)\").", type: "counter",
                     samples: snapshot.requests.sorted { ($0.key.route, $0.key.method, $0.key.status) < ($1.key.route, $1.key.method, $1.key.status) }
                         .map { ("route=\"\(E.escape($0.key.route))\",method=\"\($0.key.method)\",code=\"\($0.key.status)\"", String($0.value)) })
         text.histogram("disco_proxy_upstream_latency_seconds", "Time from sending a request upstream to its response head.",

@@ -27,7 +27,7 @@ public struct APIKeyMiddleware: HTTPMiddleware {
 
     public func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         guard settings.requiresKey(method: request.method) else { return try await next(request) }
-        if let refusal = check(request) { return refusal }
+        if let refusal = check(request) { return metrics.answeredInFront(request, refusal) }
         return try await next(request)
     }
 

@@ -89,17 +89,20 @@ private struct AroundAPIKeys: HTTPMiddleware {
     func handle(_ request: HTTPStreamingRequest, next: HTTPResponder) async throws -> HTTPResponse {
         guard keys.settings.requiresKey(method: request.method) else { return try await next(request) }
         // The verdict on a hop claim was reached (and kept) by the limits in front, before the check.
+        // Every answer here but the next one's is this middleware's own: counted as the request's.
+        let metrics = limits.metrics
         if request.headers[RoutingDecision.hopHeader] != nil, let provenHop = limits.provenHop, provenHop(request) {
-            if let refusal = keys.check(request) { return refusal }
+            if let refusal = keys.check(request) { return metrics.answeredInFront(request, refusal) }
             return try await next(request)
         }
         let refusedKeys = Array(repeating: RateLimitMiddleware.refusedKey(request.remoteAddress), count: limits.afterKeys.sources.count)
         switch limits.beforeKeyCheck(request, keys: refusedKeys) {
         case .reject(let response):
-            return response
+            return metrics.answeredInFront(request, response)
         case .check(let chargeRefusal):
             if let refusal = keys.check(request) {
-                return chargeRefusal ? try await limits.charge(refused: request, keys: refusedKeys, refusal: refusal) : refusal
+                let answer = chargeRefusal ? try await limits.charge(refused: request, keys: refusedKeys, refusal: refusal) : refusal
+                return metrics.answeredInFront(request, answer)
             }
             return try await limits.handle(request, next: next, afterKeys: true)
         }

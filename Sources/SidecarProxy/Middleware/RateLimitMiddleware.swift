@@ -41,7 +41,7 @@ public final class RateLimitMiddleware: HTTPMiddleware {
     /// its client reached, so it is not charged again here (nil: hops are charged).
     let provenHop: (@Sendable (HTTPStreamingRequest) -> Bool)?
     let limiter: Mutex<SharedRateLimiter>
-    private let metrics: ProxyMetrics
+    let metrics: ProxyMetrics
     private let logger: Logger
     let epoch = ContinuousClock.now
 
@@ -124,13 +124,13 @@ public final class RateLimitMiddleware: HTTPMiddleware {
             } catch {
                 // Cancelled: the client left (the server ends its request at once), or the
                 // server is stopping.
-                if await request.clientHasLeft() { return Self.clientLeft() }
+                if await request.clientHasLeft() { return metrics.answeredInFront(request, Self.clientLeft()) }
                 throw error
             }
-            if await request.clientHasLeft() { return Self.clientLeft() }
+            if await request.clientHasLeft() { return metrics.answeredInFront(request, Self.clientLeft()) }
             return try await next(request)
         case .reject(let response):
-            return response
+            return metrics.answeredInFront(request, response)
         }
     }
 

@@ -139,6 +139,7 @@ extension ReverseProxy {
             case .forward:
                 break
             case .reject(let response):
+                metrics.request(route: route.name, method: method, status: response.status)
                 reply.respond(response)
                 return true
             case .forwardAfter(let delay):
@@ -148,10 +149,15 @@ extension ReverseProxy {
                         try await Task.sleep(for: delay)
                     } catch {
                         // Cancelled: the client left, or the server is stopping.
-                        if await reply.clientHasLeft() { return RateLimitMiddleware.clientLeft() }
-                        return ProxyErrorResponse.make(503, "the server is stopping; retry later")
+                        let answer = await reply.clientHasLeft() ? RateLimitMiddleware.clientLeft()
+                            : ProxyErrorResponse.make(503, "the server is stopping; retry later")
+                        self.metrics.request(route: route.name, method: method, status: answer.status)
+                        return answer
                     }
-                    if await reply.clientHasLeft() { return RateLimitMiddleware.clientLeft() }
+                    if await reply.clientHasLeft() {
+                        self.metrics.request(route: route.name, method: method, status: 499)
+                        return RateLimitMiddleware.clientLeft()
+                    }
                     if let keys, let refusal = self.keyRefusal(keys, route: route, method: method, path: request.path,
                                                                headers: request.headers, remoteAddress: request.remoteAddress) {
                         return refusal
@@ -188,12 +194,12 @@ extension ReverseProxy {
 
     /// The answer to a request whose method needs a key, bound for `route`'s local upstream as a
     /// read, when it may not go on; nil when it may. What the middleware chain answers: the
-    /// key check's 401 or 403, then the proxy's 503 for keys too stale for a read (counted as
-    /// the proxy's own answer, as ``forward(_:)`` counts it).
+    /// key check's 401 or 403, then the proxy's 503 for keys too stale for a read; counted
+    /// under the route, as the middleware and ``forward(_:)`` count them.
     private func keyRefusal(_ keys: APIKeyMiddleware, route: InlineRoute, method: String, path: @autoclosure () -> String,
                             headers: HTTPHeaders, remoteAddress: SocketAddress?) -> HTTPResponse? {
-        if let refusal = keys.check(method: method, path: path(), headers: headers, remoteAddress: remoteAddress) { return refusal }
-        guard let refusal = keys.checkCurrentForRead(method: method, path: path(), headers: headers, remoteAddress: remoteAddress) else {
+        guard let refusal = keys.check(method: method, path: path(), headers: headers, remoteAddress: remoteAddress)
+            ?? keys.checkCurrentForRead(method: method, path: path(), headers: headers, remoteAddress: remoteAddress) else {
             return nil
         }
         metrics.request(route: route.name, method: method, status: refusal.status)

@@ -53,7 +53,7 @@ public final class SidecarProxyServer: Sendable {
                              hops: HopAuthenticator? = nil,
                              background: [@Sendable () async -> Void] = []) async throws -> SidecarProxyServer {
         let group = try EventLoopGroup(threads: configuration.threads, name: "disco-proxy")
-        let metrics = ProxyMetrics()
+        let metrics = ProxyMetrics(routes: configuration.routeTable)
         let health = UpstreamHealth(upstreams: configuration.upstreams, interval: configuration.healthInterval,
                                     timeout: configuration.connectTimeout, logger: logger, changed: healthChanged)
         // A CA or server name of its own for the writer's proxy; otherwise the shared system client.
@@ -76,6 +76,8 @@ public final class SidecarProxyServer: Sendable {
             settings.abandonsRequestsOfClosedClients = !configuration.ignoresClientAbort
             // The edge's own refusals (a malformed request, a limit) are JSON like the proxy's others.
             settings.errorFormat = .json
+            // ...and count as requests, under the route label of no route.
+            settings.onRefusal = { metrics.serverRefused($0) }
             let counter = OpenConnectionCounter()
             let rateLimit = RateLimitMiddleware(configuration: configuration.rateLimit, apiKeys: configuration.apiKeys,
                                                 metrics: metrics, logger: logger, provenHop: { proxy.isProvenHop($0) })

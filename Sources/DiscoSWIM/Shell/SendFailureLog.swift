@@ -37,7 +37,7 @@ extension SWIM.Shell {
             // Only a dual-stack socket (IPv6, every interface) sends to both families.
             if bound.isIPv6 != target.isIPv6, !(bound.isIPv6 && PeerAddress.isEveryInterfaceHost(bound.host)) {
                 message += "; its address is \(target.isIPv6 ? "IPv6" : "IPv4") but this member's socket is bound to an "
-                    + "\(bound.isIPv6 ? "IPv6" : "IPv4") address: bind every interface, IPv6 and IPv4 (discod: -raft-addr :PORT), "
+                    + "\(bound.isIPv6 ? "IPv6" : "IPv4") address: bind every interface, IPv6 and IPv4 (-raft-addr :PORT), "
                     + "or give every member an address of one family"
             }
             logger.warning("\(message)", metadata: metadata)

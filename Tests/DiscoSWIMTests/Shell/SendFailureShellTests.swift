@@ -9,7 +9,8 @@ import Testing
 @Suite struct SendFailureShellTests {
     /// A member bound to 127.0.0.1 (IPv4 only) learns of a member at [::1]: its socket cannot
     /// send there, so it takes that member for dead. It says so as a warning naming the member,
-    /// its bound address and the mismatch of address families, not only at debug level.
+    /// its bound address and the mismatch of address families, not only at debug level, with a
+    /// hint that fits every program running a member.
     @Test(.enabled(if: IPv6Loopback.isAvailable, "::1 cannot be bound here"))
     func aMemberOfAnotherAddressFamilyIsNamedInAWarning() async throws {
         try await withShells { group in
@@ -27,6 +28,9 @@ import Testing
             #expect(line.metadata["to"]?.description == "\(v6.address)")
             #expect(line.metadata["bound"]?.description == "\(v4.address)")
             #expect(line.message.contains("its address is IPv6 but this member's socket is bound to an IPv4 address"), "\(line.message)")
+            // The hint names the flag, not a program: discod and disco-sidecar both run this shell.
+            #expect(line.message.contains("bind every interface, IPv6 and IPv4 (-raft-addr :PORT)"), "\(line.message)")
+            #expect(!line.message.contains("discod"), "\(line.message)")
         }
     }
 }

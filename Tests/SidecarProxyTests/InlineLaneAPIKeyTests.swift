@@ -111,6 +111,7 @@ struct InlineLaneAPIKeyTests {
         try await withKeyedProxy(methods: .only(["GET"])) { proxy, client, store, upstream in
             let missing = try await send(client, "GET", proxy.url + "/r", ["app_id": "app1"])
             #expect(missing.status == 401, "\(missing.status) \(missing.bodyText)")
+            #expect(missing.headers["WWW-Authenticate"]?.hasPrefix("AppKey ") == true, "the lane's 401 carries the challenge too")
             let unknown = try await send(client, "GET", proxy.url + "/r", Self.credentials("app9"))
             #expect(unknown.status == 403 && unknown.bodyText.contains("has no API key"), "\(unknown.status) \(unknown.bodyText)")
             let wrong = try await send(client, "GET", proxy.url + "/r", Self.credentials(key: "not-the-key-of-app1-at-all"))

@@ -81,6 +81,8 @@ struct PolicyTests {
             let missing = try await post([:])
             #expect(missing.status == 401)
             #expect(try json(missing)["reason"]?.stringValue == "missing")
+            // RFC 9110 §15.5.2: a 401 carries a challenge; this one names the headers to send.
+            #expect(missing.headers["WWW-Authenticate"] == #"AppKey realm="disco-sidecar", app_id_header="app_id", app_key_header="app_key""#)
             #expect(try await post(["app_id": "app1"]).status == 401)
             let wrong = try await post(["app_id": "app1", "app_key": key + "x"])
             #expect(wrong.status == 403)

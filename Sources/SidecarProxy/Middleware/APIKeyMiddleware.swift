@@ -33,6 +33,16 @@ public struct APIKeyMiddleware: HTTPMiddleware {
 
     /// Checks the key of a request whose method needs one: nil when it is accepted, else the
     /// refusal to answer (401, 403), counted and logged.
+    /// The challenge a 401 carries (RFC 9110 §11.6.1: a 401 must name how to authenticate). No
+    /// registered scheme sends a key in `app_id`/`app_key` headers, so the scheme is `AppKey`,
+    /// and its parameters name the two headers.
+    static let challenge: HTTPHeaders = {
+        var headers = HTTPHeaders()
+        headers.set(name: "WWW-Authenticate", value: #"AppKey realm="disco-sidecar", "#
+            + #"app_id_header="\#(APIKeySettings.appIDHeader)", app_key_header="\#(APIKeySettings.appKeyHeader)""#)
+        return headers
+    }()
+
     func check(_ request: HTTPStreamingRequest) -> HTTPResponse? {
         check(method: request.method, path: request.path, headers: request.headers, remoteAddress: request.remoteAddress)
     }
@@ -46,7 +56,7 @@ public struct APIKeyMiddleware: HTTPMiddleware {
         guard let appID = headers[id], !appID.isEmpty, let appKey = headers[key], !appKey.isEmpty else {
             metrics.authFailure("missing")
             return ProxyErrorResponse.make(401, "\(method) needs an API key: send the \(id) and \(key) headers",
-                                           fields: [("reason", "missing")])
+                                           fields: [("reason", "missing")], headers: Self.challenge)
         }
         guard let record = store.record(appID: appID) else {
             return refuse("unknown", "the \(id) \(appID.prefix(64).debugDescription) has no API key", method, path(), remoteAddress)

@@ -96,6 +96,29 @@ extension RaftNode {
     /// was added again holds the old removal before the new addition.)
     public var removal: Removal? { removalNotice }
 
+    /// On the leader, once the entry that leaves it out of the voters commits: sends the new
+    /// commit index to the remaining members, tells the remaining voter that holds its whole log
+    /// to campaign at once (TimeoutNow, which the followers' leases do not hold back; the lease
+    /// ends with it), and steps down. Without a voter that holds the whole log it only steps
+    /// down, and the voters elect a leader once their election timeouts pass.
+    mutating func handOverAfterOwnRemoval() {
+        for peer in config.members where peer != id && !sendAppend(to: peer, allowEmpty: true) {
+            // Flow control holds the append back: a heartbeat carries the commit index instead.
+            let match = progress[peer]?.match ?? 0
+            send(.heartbeat(commit: min(match, log.committed), context: reads.latestRound), to: peer)
+        }
+        if let successor = handOverTarget() { sendTimeoutNow(to: successor) }
+        becomeFollower(term: term, leader: nil)
+        if !config.contains(id) { removalNotice = Removal(configIndex: configIndex, reportedBy: nil) }
+    }
+
+    /// The remaining voter to hand leadership to: one that holds the leader's whole log, one that
+    /// answered within the check-quorum period first, then the lowest ID.
+    private func handOverTarget() -> NodeID? {
+        let upToDate = config.voters.filter { $0 != id && progress[$0]?.match == log.lastIndex }.sorted()
+        return upToDate.first { progress[$0]?.recentActive == true } ?? upToDate.first
+    }
+
     /// Handles `.removed(configIndex)` from `sender`.
     mutating func handleRemovalNotice(configIndex notice: UInt64, from sender: NodeID) {
         guard removalNotice == nil, config.contains(id), notice > configIndex else { return }

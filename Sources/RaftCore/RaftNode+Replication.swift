@@ -121,9 +121,7 @@ extension RaftNode {
         guard candidate > log.committed, log.term(at: candidate) == term else { return false }
         log.committed = candidate
         if !config.isVoter(id), log.committed >= configIndex {
-            // Our removal is committed: hand over by stepping down.
-            becomeFollower(term: term, leader: nil)
-            if !config.contains(id) { removalNotice = Removal(configIndex: configIndex, reportedBy: nil) }
+            handOverAfterOwnRemoval()
             return false
         }
         releaseReads()

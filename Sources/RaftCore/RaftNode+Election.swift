@@ -26,7 +26,13 @@ extension RaftNode {
         electionElapsed += 1
         if leadTransferee != nil {
             transferElapsed += 1
-            if transferElapsed >= options.electionTicks { leadTransferee = nil }
+            if transferElapsed >= options.electionTicks {
+                leadTransferee = nil
+                if ownRemovalCommitted {
+                    stepDownAfterOwnRemoval()
+                    return
+                }
+            }
         }
         for peer in config.members where peer != id {
             guard var pr = progress[peer], pr.state == .snapshot else { continue }
@@ -57,6 +63,10 @@ extension RaftNode {
     // MARK: Role changes
 
     mutating func becomeFollower(term newTerm: UInt64, leader newLeader: NodeID?) {
+        // A leader whose own removal committed knows it was removed, however it steps down.
+        if ownRemovalCommitted, !config.contains(id), removalNotice == nil {
+            removalNotice = Removal(configIndex: configIndex, reportedBy: nil)
+        }
         if newTerm > term {
             term = newTerm
             vote = nil

@@ -99,24 +99,39 @@ extension RaftNode {
     /// On the leader, once the entry that leaves it out of the voters commits: sends the new
     /// commit index to the remaining members, tells the remaining voter that holds its whole log
     /// to campaign at once (TimeoutNow, which the followers' leases do not hold back; the lease
-    /// ends with it), and steps down. Without a voter that holds the whole log it only steps
-    /// down, and the voters elect a leader once their election timeouts pass.
+    /// ends with it), and steps down. When no voter holds the whole log yet, it catches the most
+    /// advanced one up first, as ``transferLeadership(to:)`` does (refusing proposals meanwhile),
+    /// and steps down when that transfer ends or after an election timeout at most.
     mutating func handOverAfterOwnRemoval() {
         for peer in config.members where peer != id && !sendAppend(to: peer, allowEmpty: true) {
             // Flow control holds the append back: a heartbeat carries the commit index instead.
             let match = progress[peer]?.match ?? 0
             send(.heartbeat(commit: min(match, log.committed), context: reads.latestRound), to: peer)
         }
-        if let successor = handOverTarget() { sendTimeoutNow(to: successor) }
-        becomeFollower(term: term, leader: nil)
-        if !config.contains(id) { removalNotice = Removal(configIndex: configIndex, reportedBy: nil) }
+        let others = config.voters.filter { $0 != id }.sorted()
+        let upToDate = others.filter { progress[$0]?.match == log.lastIndex }
+        if let successor = upToDate.first(where: { progress[$0]?.recentActive == true }) ?? upToDate.first {
+            sendTimeoutNow(to: successor)
+            stepDownAfterOwnRemoval()
+            return
+        }
+        guard leadTransferee == nil else { return }  // already catching a voter up
+        let byMatch = others.sorted { ((progress[$0]?.match ?? 0), $1) > ((progress[$1]?.match ?? 0), $0) }
+        guard let target = byMatch.first(where: { progress[$0]?.recentActive == true }) ?? byMatch.first else {
+            stepDownAfterOwnRemoval()
+            return
+        }
+        leadTransferee = target  // the appends above are on their way; handleAppendResponse sends TimeoutNow
+        transferElapsed = 0
     }
 
-    /// The remaining voter to hand leadership to: one that holds the leader's whole log, one that
-    /// answered within the check-quorum period first, then the lowest ID.
-    private func handOverTarget() -> NodeID? {
-        let upToDate = config.voters.filter { $0 != id && progress[$0]?.match == log.lastIndex }.sorted()
-        return upToDate.first { progress[$0]?.recentActive == true } ?? upToDate.first
+    /// Whether this leader's removal from the voters has committed (it leads only to hand over).
+    var ownRemovalCommitted: Bool { role == .leader && !config.isVoter(id) && log.committed >= configIndex }
+
+    /// Steps down for good once this leader's removal committed (``becomeFollower(term:leader:)``
+    /// records the removal).
+    mutating func stepDownAfterOwnRemoval() {
+        becomeFollower(term: term, leader: nil)
     }
 
     /// Handles `.removed(configIndex)` from `sender`.

@@ -83,6 +83,7 @@ extension RaftNode {
             while sendAppend(to: peer, allowEmpty: false) {}
             if peer == leadTransferee, progress[peer]?.match == log.lastIndex {
                 sendTimeoutNow(to: peer)
+                if ownRemovalCommitted { stepDownAfterOwnRemoval() }
             }
         } else {
             var hintNext = response.conflictIndex

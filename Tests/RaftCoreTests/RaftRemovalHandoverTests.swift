@@ -91,15 +91,12 @@ struct RaftRemovalHandoverTests {
         expectRemovedNodeStaysOut(&cluster, others: [n2, n3, n4, n5])
     }
 
-    @Test("no remaining voter holds the whole log: the leader steps down without TimeoutNow")
-    func noVoterUpToDate() throws {
-        let voters = [n1, n2, n3]
-        var cluster = RaftTestCluster(voters: voters)
+    /// Has n1 propose its own removal and one more entry that reaches nobody before the removal
+    /// commits, so no remaining voter holds n1's whole log then. Returns the removal's index.
+    func commitRemovalAheadOfLog(_ cluster: inout RaftTestCluster) throws -> UInt64 {
         cluster.elect(n1)
         cluster.tickAll(times: 1)
         let removalIndex = try cluster.with(n1) { try $0.proposeConfigChange(.remove(n1)) }
-        // A later proposal reaches nobody, so no voter holds the leader's last entry when the
-        // removal commits.
         let heldBack = cluster.inFlight
         cluster.inFlight = []
         try cluster.with(n1) { _ = try $0.propose([7]) }
@@ -108,9 +105,37 @@ struct RaftRemovalHandoverTests {
             cluster.deliverAll(maxMessages: 1)
         }
         #expect(cluster[n1].commitIndex >= removalIndex)
-        #expect(cluster[n1].role == .follower)
-        #expect(!cluster.sent.contains { $0.from == n1 && $0.body == .timeoutNow })
+        #expect(cluster[n1].lastIndex > removalIndex)
+        #expect(!cluster.sent.contains { $0.from == n1 && $0.body == .timeoutNow }, "nobody holds the whole log yet")
+        return removalIndex
+    }
+
+    @Test("no remaining voter holds the whole log: the leader catches one up, then hands over")
+    func catchUpThenHandOver() throws {
+        var cluster = RaftTestCluster(voters: [n1, n2, n3])
+        _ = try commitRemovalAheadOfLog(&cluster)
+        #expect(cluster[n1].role == .leader, "it leads on only to catch a voter up")
+        #expect(throws: RaftError.self) { try cluster.with(n1) { _ = try $0.propose([8]) } }
         cluster.deliverAll()
+        #expect(cluster.sent.contains { $0.from == n1 && $0.body == .timeoutNow })
+        #expect(cluster[n1].role == .follower)
+        #expect(cluster.leaders.count == 1 && cluster.leaders.first != n1, "handed over without a tick")
+        expectRemovedNodeStaysOut(&cluster, others: [n2, n3])
+    }
+
+    @Test("catching a voter up is bounded: cut off, the leader steps down after an election timeout")
+    func catchUpIsBounded() throws {
+        var cluster = RaftTestCluster(voters: [n1, n2, n3])
+        _ = try commitRemovalAheadOfLog(&cluster)
+        cluster.isolate(n1)
+        cluster.inFlight = []
+        for _ in 0..<(cluster.options.electionTicks - 1) { cluster.tick(n1) }
+        #expect(cluster[n1].role == .leader)
+        cluster.tick(n1)
+        #expect(cluster[n1].role == .follower, "gave up the catch-up after an election timeout")
+        #expect(cluster[n1].removal != nil)
+        #expect(!cluster.sent.contains { $0.from == n1 && $0.body == .timeoutNow })
+        cluster.heal()
         cluster.tickAll(times: 6 * cluster.options.electionTicks)
         expectRemovedNodeStaysOut(&cluster, others: [n2, n3])
     }

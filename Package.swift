@@ -119,7 +119,7 @@ let package = Package(
         .target(
             name: "DiscoCLI",
             dependencies: ["DiscoCore", "DiscoSystem", "DiscoLifecycle", "DiscoDiscovery", "DiscoNet", "DiscoAuth", "NodeRuntime", "DiscoRoles",
-                           "DNSServerCore", "DiscoDNSServer", "DiscoRaft"],
+                           "DNSServerCore", "DiscoDNSServer"],
             swiftSettings: strictSettings
         ),
         // nginx limit_req semantics as a pure core: no dependencies at all, so it cannot reach a

@@ -1,5 +1,4 @@
 import DiscoCore
-import DiscoRaft
 import NodeRuntime
 
 // MARK: - DiscodOptions
@@ -126,7 +125,7 @@ public struct DiscodOptions: Sendable {
                 throw FlagError.invalid("node-id", "\(idText.debugDescription) is not a valid node ID (non-empty, at most \(Self.maxClusterNameBytes) bytes, "
                     + "no whitespace or control characters)")
             }
-            if let problem = RaftHello.problem(withNodeID: id) { throw FlagError.invalid("node-id", problem) }
+            if let problem = id.reservationProblem { throw FlagError.invalid("node-id", problem) }
             nodeID = id
         } else {
             guard let id = NodeID(raftAdvertisedAddress.description) else {

@@ -36,3 +36,19 @@ public struct NodeID: Hashable, Comparable, Sendable, CustomStringConvertible, E
         lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
     }
 }
+
+// MARK: - Reserved IDs
+
+extension NodeID {
+    /// The recipient the Raft transport addresses its cluster-name greeting to (a hello). No node
+    /// may take it as its ID: a message to such a node could be read as a hello, and its
+    /// hello-free connections refused.
+    public static let raftHelloRecipient: NodeID = "(cluster-name)"
+
+    /// Why this ID cannot be a node's (it is reserved), or nil when it can.
+    public var reservationProblem: String? {
+        guard self == Self.raftHelloRecipient else { return nil }
+        return "\(rawValue.debugDescription) is reserved: the Raft transport addresses its cluster-name greeting "
+            + "to it; choose another node ID"
+    }
+}

@@ -19,16 +19,12 @@ import DiscoNet
 /// and counted in ``RaftTransportMetrics/unlabelledConnections``, as gossip accepts unlabelled
 /// messages during an upgrade.
 public enum RaftHello {
-    /// The reserved recipient that marks a hello. No node may take it as its ID: a message to
-    /// such a node could be read as a hello, and its hello-free connections refused.
-    public static let recipient: NodeID = "(cluster-name)"
+    /// The reserved recipient that marks a hello (``NodeID/raftHelloRecipient``): no node may
+    /// take it as its ID.
+    public static let recipient: NodeID = .raftHelloRecipient
 
     /// Why `id` cannot be a node's ID (it is ``recipient``), or nil when it can.
-    public static func problem(withNodeID id: NodeID) -> String? {
-        guard id == recipient else { return nil }
-        return "\(id.rawValue.debugDescription) is reserved: the Raft transport addresses its cluster-name greeting "
-            + "to it; choose another node ID"
-    }
+    public static func problem(withNodeID id: NodeID) -> String? { id.reservationProblem }
 
     /// The hello naming `cluster`, or nil when `cluster` is not a valid name (see
     /// ``RaftTransportOptions/validate()``).

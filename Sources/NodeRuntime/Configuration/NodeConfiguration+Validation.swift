@@ -1,5 +1,4 @@
 import DiscoCore
-import DiscoRaft
 
 // MARK: - Validation
 
@@ -27,7 +26,7 @@ extension NodeConfiguration {
             throw NodeConfigurationError("nodeID", "is \(nodeID.rawValue.utf8.count) bytes; the cluster's member records hold at most "
                 + "\(ClusterLimits.maxNameBytes)")
         }
-        if let problem = RaftHello.problem(withNodeID: nodeID) { throw NodeConfigurationError("nodeID", problem) }
+        if let problem = nodeID.reservationProblem { throw NodeConfigurationError("nodeID", problem) }
         guard NodeID.isValid(cluster.name), cluster.name.utf8.count <= ClusterLimits.maxNameBytes else {
             throw NodeConfigurationError("cluster.name", "\(cluster.name.debugDescription) is not a valid name "
                 + "(1 to \(ClusterLimits.maxNameBytes) bytes, no whitespace or control characters)")

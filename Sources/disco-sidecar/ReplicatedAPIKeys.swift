@@ -47,7 +47,7 @@ final class ReplicatedAPIKeys: APIKeyStore {
     func record(appID: String) -> APIKeyRecord? {
         guard let node = node.withLock({ $0 }), KVLimits.nameProblem(appID, what: "app_id") == nil else { return nil }
         let entry = node.keyValue(KVKey(Self.namespace, appID))
-        return decoded.record(appID: appID, entry: entry.map { ($0.revision, $0.value) }) { Self.decode($0, appID: appID) }
+        return decoded.record(appID: appID, entry: entry.map { ($0.revision, $0.value) }) { APIKeyRecord(storedForm: $0, appID: appID) }
     }
 
     /// How current this node's copy of the keys is for a read (``APIKeyStore/readCurrency()``):
@@ -73,14 +73,6 @@ final class ReplicatedAPIKeys: APIKeyStore {
             return .stale("cannot confirm that node \(node.id) holds every key change the cluster committed: \(error.message)")
         }
     }
-
-    // MARK: Stored form
-
-    /// ``APIKeyRecord/storedForm``.
-    static func encode(_ record: APIKeyRecord) -> [UInt8] { record.storedForm }
-
-    /// ``APIKeyRecord/init(storedForm:appID:)``.
-    static func decode(_ bytes: [UInt8], appID: String) -> APIKeyRecord? { APIKeyRecord(storedForm: bytes, appID: appID) }
 
     // MARK: The API: POST /keys, GET /keys, DELETE /keys/{app_id}
 
@@ -154,12 +146,12 @@ final class ReplicatedAPIKeys: APIKeyStore {
         guard let record = try? APIKeyRecord.hashing(appID: appID, key: key) else { return Self.error(500, "cannot hash the key") }
         let kvKey = KVKey(Self.namespace, appID)
         let existing = node.keyValue(kvKey)
-        if let existing, let stored = Self.decode(existing.value, appID: appID), !stored.revoked {
+        if let existing, let stored = APIKeyRecord(storedForm: existing.value, appID: appID), !stored.revoked {
             return Self.error(409, "app_id \(appID.debugDescription) already has a key; revoke it first (DELETE /keys/\(appID))")
         }
         let condition = existing.map { KVCondition(kvKey, revision: $0.revision) } ?? .absent(kvKey)
         do {
-            switch try await node.transact(KVTransaction(conditions: [condition], operations: [.put(kvKey, Self.encode(record))])) {
+            switch try await node.transact(KVTransaction(conditions: [condition], operations: [.put(kvKey, record.storedForm)])) {
             case .committed(let revision, _):
                 var answer = JSONObject()
                 answer.append(key: "app_id", value: .string(appID))
@@ -180,7 +172,7 @@ final class ReplicatedAPIKeys: APIKeyStore {
         guard let node = node.withLock({ $0 }) else { return Self.error(503, "the sidecar role has not started yet") }
         let entries = node.keyValues(namespace: Self.namespace).entries
         let keys: [JSONValue] = entries.compactMap { entry in
-            guard let record = Self.decode(entry.value, appID: entry.key.name) else { return nil }
+            guard let record = APIKeyRecord(storedForm: entry.value, appID: entry.key.name) else { return nil }
             var object = JSONObject()
             object.append(key: "app_id", value: .string(entry.key.name))
             object.append(key: "revoked", value: .bool(record.revoked))
@@ -203,13 +195,13 @@ final class ReplicatedAPIKeys: APIKeyStore {
             return Self.error(400, "name the key to revoke: DELETE /keys/{app_id}")
         }
         let kvKey = KVKey(Self.namespace, appID)
-        guard let existing = node.keyValue(kvKey), var record = Self.decode(existing.value, appID: appID) else {
+        guard let existing = node.keyValue(kvKey), var record = APIKeyRecord(storedForm: existing.value, appID: appID) else {
             return Self.error(404, "no key for app_id \(appID.debugDescription)")
         }
         record.revoked = true
         do {
             switch try await node.transact(KVTransaction(conditions: [KVCondition(kvKey, revision: existing.revision)],
-                                                          operations: [.put(kvKey, Self.encode(record))])) {
+                                                          operations: [.put(kvKey, record.storedForm)])) {
             case .committed(let revision, _):
                 var answer = JSONObject()
                 answer.append(key: "app_id", value: .string(appID))

@@ -44,7 +44,7 @@ public final class RaftNodeShell: Sendable {
                              stateMachine: any RaftStateMachine) async throws -> RaftNodeShell {
         let logger = configuration.logger
         // Refused before the data directory is touched (the transport refuses it too).
-        if let problem = RaftHello.problem(withNodeID: configuration.id) {
+        if let problem = configuration.id.reservationProblem {
             throw RaftShellError(.invalidArgument, "node ID \(problem)")
         }
         try FileIO.makeDirectory(configuration.dataDirectory)

@@ -23,9 +23,6 @@ public enum RaftHello {
     /// take it as its ID.
     public static let recipient: NodeID = .raftHelloRecipient
 
-    /// Why `id` cannot be a node's ID (it is ``recipient``), or nil when it can.
-    public static func problem(withNodeID id: NodeID) -> String? { id.reservationProblem }
-
     /// The hello naming `cluster`, or nil when `cluster` is not a valid name (see
     /// ``RaftTransportOptions/validate()``).
     public static func message(cluster: String) -> Message? {

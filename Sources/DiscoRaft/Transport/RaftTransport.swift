@@ -38,7 +38,7 @@ public final class RaftTransport: Sendable {
         deliver: @escaping @Sendable (Message) -> Void
     ) async throws -> RaftTransport {
         try options.validate()
-        if let problem = RaftHello.problem(withNodeID: localID) { throw RaftError(.invalidArgument, "node ID \(problem)") }
+        if let problem = localID.reservationProblem { throw RaftError(.invalidArgument, "node ID \(problem)") }
         let group = try group ?? EventLoopGroup.startShared()
         let listener = try await TCPListener.bind(host: host, port: port, group: group, transport: options.acceptTransport)
         let bound = listener.localAddress

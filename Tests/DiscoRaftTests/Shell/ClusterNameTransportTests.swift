@@ -118,7 +118,7 @@ private func heartbeat(_ from: NodeID, _ to: NodeID, term: UInt64) -> Message {
         }
         #expect(error?.code == .invalidArgument)
         #expect(error?.message.contains("\"(cluster-name)\" is reserved") == true, "\(String(describing: error))")
-        #expect(RaftHello.problem(withNodeID: "cluster-name") == nil)
+        #expect(NodeID(stringLiteral: "cluster-name").reservationProblem == nil)
     }
 
     /// A shell with that ID is refused before it creates (or bootstraps) its data directory.

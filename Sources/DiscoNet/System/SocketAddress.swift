@@ -4,7 +4,6 @@
 @preconcurrency import Musl
 #endif
 import CDiscoEpoll
-import Dispatch
 
 // MARK: - Socket addresses
 
@@ -236,23 +235,46 @@ public struct SocketAddress: Sendable, Hashable, CustomStringConvertible {
         return (error as? SystemError)?.errno != EADDRINUSE
     }
 
-    /// Resolves `host` off the caller's thread (getaddrinfo blocks) and returns every address.
-    public static func resolveAsync(host: String, port: UInt16) async throws -> [SocketAddress] {
+    /// How long ``resolveAsync(host:port:timeout:)`` waits for a lookup unless told: the
+    /// longest glibc's resolver takes by default (5 s a try, 2 tries, 3 servers).
+    public static let defaultLookupTimeout: Duration = .seconds(30)
+
+    /// Resolves `host` off the caller's thread (getaddrinfo blocks) and returns every address,
+    /// waiting at most `timeout` for the lookup. Lookups of one name share one `getaddrinfo`
+    /// call at a time across the process (``HostLookups``): a resolver that does not answer holds
+    /// one thread per name, not one per caller. Throws ``AddressResolutionError`` (its
+    /// ``AddressResolutionError/kind`` `.timedOut` once `timeout` passes; the call goes on), or
+    /// `CancellationError` when the caller's task is cancelled while it waits.
+    public static func resolveAsync(host: String, port: UInt16, timeout: Duration = defaultLookupTimeout) async throws -> [SocketAddress] {
+        try await resolveAsync(host: host, port: port, timeout: timeout, lookups: .system)
+    }
+
+    /// ``resolveAsync(host:port:timeout:)`` through `lookups`.
+    static func resolveAsync(host: String, port: UInt16, timeout: Duration, lookups: HostLookups) async throws -> [SocketAddress] {
         if let every = everyInterface(host: host, port: port) { return every }
         if let numeric = SocketAddress(numericHost: host, port: port) { return [numeric] }
-        return try await withCheckedThrowingContinuation { continuation in
-            // A queue of its own: a global queue shares its threads with the cooperative pool,
-            // and getaddrinfo may block for seconds.
-            DispatchQueue(label: "disco.net.getaddrinfo").async {
-                continuation.resume(with: Result { () throws(AddressResolutionError) in try resolve(host: host, port: port) })
-            }
-        }
+        return try await lookups.addresses(of: host, port: port, timeout: timeout)
     }
 }
 
 /// A host name that could not be resolved.
 public struct AddressResolutionError: Error, Sendable, CustomStringConvertible {
+    /// Why the name has no addresses.
+    public enum Kind: Hashable, Sendable {
+        /// The resolver answered with an error, or with no IPv4 or IPv6 address.
+        case failed
+        /// The resolver did not answer within the caller's timeout.
+        case timedOut
+    }
+
     public let host: String
+    public let kind: Kind
     public let reason: String
     public var description: String { "cannot resolve host '\(host)': \(reason)" }
+
+    public init(host: String, kind: Kind = .failed, reason: String) {
+        self.host = host
+        self.kind = kind
+        self.reason = reason
+    }
 }

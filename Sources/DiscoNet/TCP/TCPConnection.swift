@@ -88,33 +88,6 @@ public final class TCPConnection: Sendable {
         }
     }
 
-    /// Resolves `host` and connects to its addresses in order until one answers, leaving out
-    /// those `excluding` names (a listener's own addresses, so that a name that comes to resolve
-    /// to it does not connect it to itself); when it leaves out every one, throws
-    /// ``NetworkError/Code/excludedAddress``, its detail `excluding`'s `reason` for them.
-    public static func connect(
-        host: String, port: UInt16, timeout: Duration = .seconds(5), group: EventLoopGroup? = nil,
-        transport factory: any ByteStreamTransportFactory = PlainTransportFactory(),
-        excluding: (any ConnectAddressFilter)? = nil
-    ) async throws -> TCPConnection {
-        let resolved = try await SocketAddress.resolveAsync(host: host, port: port)
-        let addresses = excluding.map { filter in resolved.filter { !filter.excludes($0) } } ?? resolved
-        if let excluding, addresses.isEmpty, !resolved.isEmpty {
-            throw NetworkError(.excludedAddress, peer: "\(host):\(port)",
-                               detail: "\(host) resolves to \(resolved.map(\.description).joined(separator: ", ")), "
-                                   + excluding.reason(excluding: resolved))
-        }
-        var lastError: (any Error)?
-        for address in addresses {
-            do {
-                return try await connect(to: address, timeout: timeout, group: group, transport: factory, serverName: host)
-            } catch {
-                lastError = error
-            }
-        }
-        throw lastError ?? NetworkError(.connectFailed, peer: "\(host):\(port)", detail: "no addresses")
-    }
-
     // MARK: I/O
 
     /// Reads up to `maxBytes`; returns nil at end of stream.

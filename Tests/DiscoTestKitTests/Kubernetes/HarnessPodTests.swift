@@ -125,11 +125,20 @@ import Testing
         let orphan = ChildProcess(name: "orphan", executable: try #require(Command.which("ip")),
                                   arguments: ["netns", "exec", namespace, "sleep", "300"])
         try orphan.start()
+        // `ip netns exec` joins the namespace a moment after it starts. Until it has, the clean-up
+        // (`ip netns pids`) cannot see it: it would be left out of the kill and either fail to join
+        // the deleted namespace (exit 255) or join it anyway and sleep on. What a killed run leaves
+        // behind is a process in the namespace, so that is what the run starts from.
+        let pid = try #require(orphan.pid)
+        try await waitUntil("the orphan to run in \(namespace)", timeout: .seconds(60)) {
+            let inside = try await Command.check("ip", ["netns", "pids", namespace])
+            return inside.split(separator: "\n").contains(Substring(String(pid)))
+        }
         let network = try await PodNetwork.create()
         await network.destroy()
         let links = try await Command.check("ip", ["-o", "link", "show"])
         #expect(!links.contains("\(bridge):"), Comment(rawValue: links))
         #expect(!(try await Command.check("ip", ["netns", "list"])).contains(namespace))
-        #expect(try await orphan.waitForExit(timeout: .seconds(10)) == 128 + SIGKILL)
+        #expect(try await orphan.waitForExit(timeout: .seconds(60)) == 128 + SIGKILL)
     }
 }

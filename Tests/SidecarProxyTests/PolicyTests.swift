@@ -117,11 +117,15 @@ struct PolicyTests {
         let configuration = proxyConfiguration([("svc", SocketAddress(numericHost: "127.0.0.1", port: port)!)], healthInterval: .seconds(3600))
         try await withProxy(configuration) { proxy in
             let client = HTTPClient()
-            try await waitUntil("the first check") { proxy.health.all.first?.status.checks == 1 }
+            try await waitUntil("the first check", timeout: .seconds(60)) { proxy.health.all.first?.status.checks == 1 }
             #expect(try await client.send(HTTPClientRequest(url: proxy.url + "/x")).status == 200)
-            await service.shutdown(gracePeriod: .seconds(1))
+            // A long grace: the shutdown returns once its listener is closed unless the listener's
+            // loop stays busy for the whole grace (it has no request in flight, so it does not wait
+            // on one). With a second's grace a starved machine could leave the listener open, the
+            // check out of turn then connected into its backlog, and the stopped service passed.
+            await service.shutdown(gracePeriod: .seconds(60))
             #expect(try await client.send(HTTPClientRequest(url: proxy.url + "/x")).status == 502)
-            try await waitUntil("the failure to mark the upstream unhealthy") { !proxy.health.isHealthy("svc") }
+            try await waitUntil("the failure to mark the upstream unhealthy", timeout: .seconds(60)) { !proxy.health.isHealthy("svc") }
             let readiness = try await client.send(HTTPClientRequest(url: proxy.url + "/.sidecar/readyz"))
             #expect(readiness.status == 503, "\(readiness.bodyText)")
             #expect(try await client.send(HTTPClientRequest(url: proxy.url + "/x")).status == 503, "not routed to any more")

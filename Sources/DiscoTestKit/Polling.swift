@@ -24,7 +24,7 @@ public struct WaitTimeout: Error, CustomStringConvertible {
 /// ends the wait.
 public func waitUntil(
     _ what: String,
-    timeout: Duration = .seconds(30),
+    timeout: Duration = .seconds(60),
     pollEvery interval: Duration = .milliseconds(20),
     retryingErrors: Bool = false,
     _ condition: () async throws -> Bool
@@ -74,7 +74,7 @@ public func firstAnswer<T>(
 /// is thrown: a call that would hang fails the test instead of stalling the suite.
 public func outcome<T: Sendable>(
     of what: String,
-    within timeout: Duration = .seconds(30),
+    within timeout: Duration = .seconds(60),
     _ operation: @escaping @Sendable () async throws -> T
 ) async throws -> Result<T, any Error> {
     let finished = FinishedBox<T>()

@@ -79,7 +79,7 @@ public final class ChildProcess: Sendable {
     /// Waits until a line of output contains `text`; returns that line. Fails early, with the
     /// output so far, when the process exits first.
     @discardableResult
-    public func waitForOutput(containing text: String, timeout: Duration = .seconds(30)) async throws -> String {
+    public func waitForOutput(containing text: String, timeout: Duration = .seconds(60)) async throws -> String {
         var found: String?
         do {
             try await waitUntil("\(name) to print \(text.debugDescription)", timeout: timeout) {
@@ -111,7 +111,7 @@ public final class ChildProcess: Sendable {
     /// `timeout`, or when its output has not ended `outputTimeout` after it exited: a process it
     /// started still holds the pipes, and what ``output`` holds may be cut short.
     @discardableResult
-    public func waitForExit(timeout: Duration = .seconds(30), outputTimeout: Duration = .seconds(60)) async throws -> Int32 {
+    public func waitForExit(timeout: Duration = .seconds(60), outputTimeout: Duration = .seconds(60)) async throws -> Int32 {
         let status = try await waitForExitStatus(timeout: timeout)
         try await waitForOutputEnd(timeout: outputTimeout)
         return status

@@ -89,8 +89,14 @@ public final class DiscodProcess: Sendable {
 
     /// One API request; the body is JSON text, `headers` are added as given, and so is
     /// ``authorization`` unless `anonymous` or `headers` has one. Transport failures throw.
+    ///
+    /// Without a `timeout`, a read (GET, HEAD) gets 5 s: tests poll reads or ask again
+    /// (`firstAnswer`), and a short try keeps a poll of a node that does not answer moving. Any
+    /// other method gets 30 s, as ``appendEvent(_:)`` does: a test sends such a change once (it
+    /// cannot simply send it again), and a loaded machine can hold one commit longer than 5 s.
     public func request(_ method: String, _ path: String, body: String? = nil, headers extra: [(String, String)] = [],
-                        anonymous: Bool = false, timeout: Duration = .seconds(5)) async throws -> DiscodAnswer {
+                        anonymous: Bool = false, timeout: Duration? = nil) async throws -> DiscodAnswer {
+        let timeout = timeout ?? (["GET", "HEAD"].contains(method) ? .seconds(5) : .seconds(30))
         var headers = HTTPHeaders()
         if body != nil { headers.add(name: "Content-Type", value: "application/json") }
         for (name, value) in extra { headers.add(name: name, value: value) }
@@ -160,10 +166,10 @@ public final class DiscodProcess: Sendable {
         }
     }
 
-    /// kill -9.
+    /// kill -9, then waits (at most 60 s: a starved machine can be slow to reap) for the exit.
     public func kill() async {
         process.send(SIGKILL)
-        _ = try? await process.waitForExit(timeout: .seconds(10))
+        _ = try? await process.waitForExit(timeout: .seconds(60))
     }
 
     /// SIGTERM and wait for the exit status (SIGKILL after `grace`).

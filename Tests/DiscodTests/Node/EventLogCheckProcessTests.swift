@@ -40,7 +40,9 @@ extension NodeProcessTests {
                             // cluster must recover from the kill), trying a new append after a failure.
                             var number = 0
                             var done = 0
-                            let deadline = ContinuousClock.now + .seconds(90)
+                            // The deadline only ends a run whose cluster never recovers: generous, since
+                            // a starved machine can take well over a minute for 150 commits and an election.
+                            let deadline = ContinuousClock.now + .seconds(180)
                             while done < perClient, ContinuousClock.now < deadline {
                                 number += 1
                                 let node = through[(client + number) % through.count]

@@ -101,13 +101,14 @@ enum NodeTests {
     }
 
     /// Appends an event through `node`, retrying while the cluster answers 503 (no leader yet,
-    /// leadership moving); returns the seq.
+    /// leadership moving); returns the seq. Each try has 30 s: one that timed out may still have
+    /// been appended, and the next would append the event a second time.
     @discardableResult
     static func append(_ json: String, via node: DiscodProcess, others: [DiscodProcess] = []) async throws -> UInt64 {
         var seq: UInt64?
         var last = ""
         try await eventually("POST /events \(json) through node \(node.nodeID) to succeed (last answer: \(last))", [node] + others) {
-            let answer = try? await node.request("POST", "/events", body: json, timeout: .seconds(10))
+            let answer = try? await node.request("POST", "/events", body: json, timeout: .seconds(30))
             last = answer.map { "\($0.status) \($0.text)" } ?? "no answer"
             guard let answer else { return false }
             if answer.status == 200 {

@@ -57,13 +57,13 @@ import Testing
                 // Released at the end of this scope: closed.
             }
         }
-        try await waitUntil("the cancellable request to be cancelled", timeout: .seconds(10)) {
+        try await waitUntil("the cancellable request to be cancelled", timeout: .seconds(60)) {
             role.ended.withLock { $0["/change/cancellable"] } == "cancelled"
         }
         // The whole change is still waiting for its gate, not cancelled with its request.
         #expect(role.ended.withLock { $0["/change/whole"] } == nil)
         role.gate.open()
-        try await waitUntil("the change to finish", timeout: .seconds(10)) { role.ended.withLock { $0["/change/whole"] } != nil }
+        try await waitUntil("the change to finish", timeout: .seconds(60)) { role.ended.withLock { $0["/change/whole"] } != nil }
         #expect(role.ended.withLock { $0["/change/whole"] } == "completed")
         #expect(await running.stop() == nil)
     }

@@ -106,7 +106,7 @@ import Testing
                 for number in 1...3 { _ = try await node.log.propose(Array("old \(number)".utf8)) }
                 try await client.delete(keys.root, prefix: true)
                 try await bootstrapAnotherCluster(keys: keys, client: client, voters: ["1"])
-                try await waitUntil("node 1 to lead the new cluster or report the old one gone", timeout: .seconds(20)) {
+                try await waitUntil("node 1 to lead the new cluster or report the old one gone", timeout: .seconds(60)) {
                     node.log.status.isLeader || node.log.status.failure != nil
                 }
                 do throws(EtcdConsensusError) {
@@ -114,7 +114,7 @@ import Testing
                     Issue.record("node 1 answered index \(index) of the new log, having applied only \(node.appliedIndexes)")
                 } catch {}
                 // The refused proposal may come before the node's watch has noticed the new cluster.
-                try await waitUntil("node 1 to report the old cluster gone", timeout: .seconds(20)) { node.log.status.failure != nil }
+                try await waitUntil("node 1 to report the old cluster gone", timeout: .seconds(60)) { node.log.status.failure != nil }
                 #expect(node.log.status.failure?.contains("re-created") == true, "\(node.log.status.failure ?? "no failure")")
             }
         }

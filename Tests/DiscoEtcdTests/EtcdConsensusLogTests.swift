@@ -19,7 +19,7 @@ import Testing
                 try await node.log.bootstrap(voters: ["1"])
                 try await waitUntil("node 1 to lead") { node.log.status.isLeader }
                 #expect(transport.pending == 0, "the member record's first write failed")
-                try await waitUntil("node 1's lease-bound member record to be in etcd", timeout: .seconds(20)) {
+                try await waitUntil("node 1's lease-bound member record to be in etcd", timeout: .seconds(60)) {
                     node.log.status.live.contains("1")
                 }
             }
@@ -50,14 +50,14 @@ import Testing
                 try await first.log.removeMember("2")
                 try await waitUntil("node 2 to know it was removed") { removed.log.status.removed }
                 try await first.log.resign()
-                try await waitUntil("a node to lead after the leader resigned", timeout: .seconds(20)) {
+                try await waitUntil("a node to lead after the leader resigned", timeout: .seconds(60)) {
                     removed.log.status.isLeader || remaining.log.status.isLeader
                 }
                 #expect(!removed.log.status.isLeader, "the removed node leads")
                 await #expect(throws: EtcdConsensusError.self, "the removed node appends") {
                     _ = try await removed.log.propose(Array("late".utf8))
                 }
-                try await waitUntil("node 3 to lead", timeout: .seconds(20)) { remaining.log.status.isLeader }
+                try await waitUntil("node 3 to lead", timeout: .seconds(60)) { remaining.log.status.isLeader }
             } catch {
                 for node in nodes { await node.stop() }
                 throw error
@@ -111,7 +111,7 @@ import Testing
                 for number in 1...12 { _ = try await leader.log.propose(Array("entry \(number)".utf8)) }
                 let keys = EtcdClusterKeys(discoKey: key)
                 let client = etcdClient(etcd.endpoints)
-                try await waitUntil("the snapshot at index 10 to replace the log keys before it", timeout: .seconds(20), retryingErrors: true) {
+                try await waitUntil("the snapshot at index 10 to replace the log keys before it", timeout: .seconds(60), retryingErrors: true) {
                     try await client.range(keys.logPrefix).kvs.first.flatMap { keys.logIndex($0.key) } == 11
                 }
                 let joiner = EtcdLogNode("2", key: key, etcd: etcd, snapshotEvery: 10)

@@ -40,7 +40,7 @@ import Testing
                     }
                     await etcd.stopMember(0)
                     try await etcd.restartMember(0)
-                    try await waitUntil("node 1 to lead after etcd's restart", timeout: .seconds(20)) { first.log.status.isLeader }
+                    try await waitUntil("node 1 to lead after etcd's restart", timeout: .seconds(60)) { first.log.status.isLeader }
 
                     let answered = Mutex<Result<UInt64, EtcdConsensusError>?>(nil)
                     let proposal = Task {
@@ -54,13 +54,13 @@ import Testing
                     try await waitUntil("entry 2 to be in etcd", retryingErrors: true) { try await client.get(keys.log(2)) != nil }
                     // Node 2 leads and snapshots past entry 2, trimming the log.
                     try await first.log.resign()
-                    try await waitUntil("node 2 to lead", timeout: .seconds(20)) { second.log.status.isLeader }
+                    try await waitUntil("node 2 to lead", timeout: .seconds(60)) { second.log.status.isLeader }
                     for number in 3...4 { _ = try await second.log.propose(Array("entry \(number)".utf8)) }
                     try await waitUntil("the snapshot at 4 to replace the log", retryingErrors: true) { try await client.range(keys.logPrefix).kvs.isEmpty }
 
                     gate.release()
-                    try await waitUntil("node 1 to restore the snapshot", timeout: .seconds(20)) { first.log.status.appliedIndex == 4 }
-                    try await waitUntil("node 1's proposal to be answered", timeout: .seconds(20)) { answered.withLock { $0 != nil } }
+                    try await waitUntil("node 1 to restore the snapshot", timeout: .seconds(60)) { first.log.status.appliedIndex == 4 }
+                    try await waitUntil("node 1's proposal to be answered", timeout: .seconds(60)) { answered.withLock { $0 != nil } }
                     #expect(try answered.withLock { $0 }?.get() == 2)
                     await proposal.value
                 }

@@ -37,7 +37,7 @@ struct ClientAbortTests {
                 }
                 // Released at the end of this scope: closed with unread bytes (a reset).
             }
-            try await waitUntil("the upstream to see its connection closed", timeout: .seconds(20)) { upstream.ended == 1 }
+            try await waitUntil("the upstream to see its connection closed", timeout: .seconds(60)) { upstream.ended == 1 }
             #expect(upstream.accepted == 1)
         }
         await upstream.stop()

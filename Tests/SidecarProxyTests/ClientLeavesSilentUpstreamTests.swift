@@ -44,7 +44,7 @@ struct ClientLeavesSilentUpstreamTests {
                 try await waitUntil("the upstream to hold the request") { upstream.holding == 1 }
                 // Released at the end of this scope: closed.
             }
-            try await waitUntil("the upstream to see its connection closed", timeout: .seconds(10)) { upstream.ended == 1 }
+            try await waitUntil("the upstream to see its connection closed", timeout: .seconds(60)) { upstream.ended == 1 }
             if silence == .hang {
                 try await waitUntil("the request to be counted as 499") { proxy.metrics.requests(status: 499) == 1 }
             }

@@ -46,7 +46,7 @@ struct SpliceResetTests {
                 var reset = linger(l_onoff: 1, l_linger: 0)
                 setsockopt(raw.fd, SOL_SOCKET, SO_LINGER, &reset, socklen_t(MemoryLayout<linger>.size))
             }
-            try await waitUntil("the proxy to release the connection", timeout: .seconds(20)) { tcp.openConnections == 0 }
+            try await waitUntil("the proxy to release the connection", timeout: .seconds(60)) { tcp.openConnections == 0 }
         }
         listener.close()
         upstreamTask.cancel()

@@ -43,7 +43,7 @@ struct HTTPClientDepartureTests {
                 }
                 // Released at the end of this scope: closed.
             }
-            try await waitUntil("the handler to be cancelled", timeout: .seconds(10)) { probe.cancelled == 1 }
+            try await waitUntil("the handler to be cancelled", timeout: .seconds(60)) { probe.cancelled == 1 }
         }
     }
 
@@ -59,7 +59,7 @@ struct HTTPClientDepartureTests {
                 try await waitUntil("the handler to run") { probe.started == 1 }
                 // Released at the end of this scope: closed.
             }
-            try await waitUntil("the handler to be cancelled", timeout: .seconds(10)) { probe.cancelled == 1 }
+            try await waitUntil("the handler to be cancelled", timeout: .seconds(60)) { probe.cancelled == 1 }
         }
     }
 

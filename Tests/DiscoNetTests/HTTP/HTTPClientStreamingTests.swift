@@ -91,7 +91,7 @@ struct HTTPClientStreamingTests {
                 // Dropped here with most of the body unread.
             }.value
             #expect(first > 0)
-            try await waitUntil("server sees the dropped response's connection closed", timeout: .seconds(20)) { server.openConnections == 0 }
+            try await waitUntil("server sees the dropped response's connection closed", timeout: .seconds(60)) { server.openConnections == 0 }
         }
         await client.shutdown()
         group.shutdown()

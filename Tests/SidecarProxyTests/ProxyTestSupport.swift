@@ -109,8 +109,9 @@ final class ScriptedTCPUpstream: Sendable {
     private let released = AcceptCount()
 
     /// - Parameters:
-    ///   - later: sent after `script` once ``release()`` is called (then the connection closes).
-    init(script: [UInt8]?, later: [UInt8]? = nil, closeAfter: Bool = true) async throws {
+    ///   - later: sent after `script` once ``release()`` is called (then the connection closes),
+    ///     or after `hold` without a release.
+    init(script: [UInt8]?, later: [UInt8]? = nil, hold: Duration = .seconds(30), closeAfter: Bool = true) async throws {
         let listener = try await TCPListener.bind()
         self.listener = listener
         let counter = accepted
@@ -125,7 +126,7 @@ final class ScriptedTCPUpstream: Sendable {
                         if let script {
                             try? await connection.write(script)
                             if let later {
-                                try? await waitUntil("the test to release the rest of the script") { released.value.load(ordering: .relaxed) > 0 }
+                                try? await waitUntil("the test to release the rest of the script", timeout: hold) { released.value.load(ordering: .relaxed) > 0 }
                                 try? await connection.write(later)
                             }
                             if closeAfter { connection.close() }

@@ -211,9 +211,9 @@ struct SidecarLeaderDrainTests {
     /// SIGTERM of the Raft leader's sidecar while its upstream holds a request: leadership moves
     /// to another node before the proxy drains, so the cluster has a leader (and the other
     /// sidecars a writer) while the stopping one waits up to `-proxy-drain-timeout` for the
-    /// request; then the request completes and the process exits 0. (The survivors' wait is
-    /// shorter than the upstream's own 30 s hold, so a leader that hands over only after the
-    /// drain fails it.)
+    /// request; then the request completes and the process exits 0. (The survivors' wait, 60 s,
+    /// is shorter than the upstream's own hold, the proxy's read timeout and the drain timeout,
+    /// so a leader that hands over only after the drain fails it.)
     @Test func leadershipMovesWhileTheStoppingLeaderDrains() async throws {
         try await DiscodCluster.with("sidecar-drain-leader") { cluster in
             let hosts = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
@@ -222,20 +222,21 @@ struct SidecarLeaderDrainTests {
             var upstreams: [ScriptedTCPUpstream] = []
             for _ in 0..<3 {
                 upstreams.append(try await ScriptedTCPUpstream(script: Array("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n".utf8),
-                                                               later: Array("done".utf8)))
+                                                               later: Array("done".utf8), hold: .seconds(600)))
             }
             let join = zip(hosts, ports).map { "http://\($0):\($1.http)" }.joined(separator: ",")
             var nodes: [DiscodProcess] = []
             for index in 0..<3 {
                 nodes.append(try startSidecar(cluster, id: "n\(index + 1)", host: hosts[index], ports: ports[index], flags: [
                     "-bootstrap-expect", "3", "-join", join, "-proxy-addr", "\(hosts[index]):\(proxyPort)",
-                    "-upstream", "http://\(upstreams[index].address)", "-proxy-drain-timeout", "60s", "-upstream-health-interval", "0s",
+                    "-upstream", "http://\(upstreams[index].address)", "-proxy-drain-timeout", "300s", "-proxy-read-timeout", "600s",
+                    "-upstream-health-interval", "0s",
                 ]))
             }
             let leader = try await DiscodCluster.waitForLeader(nodes)
             for (index, node) in nodes.enumerated() { try await waitForProxy(host: hosts[index], port: proxyPort, process: node) }
             let leaderIndex = try #require(nodes.firstIndex { $0.nodeID == leader })
-            let client = HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(90)))
+            let client = HTTPClient(configuration: HTTPClientConfiguration(requestTimeout: .seconds(400)))
             async let inFlight = client.send(HTTPClientRequest(url: "http://\(hosts[leaderIndex]):\(proxyPort)/slow"))
             try await waitUntil("the leader's upstream to hold the request") { upstreams[leaderIndex].connections == 1 }
             nodes[leaderIndex].process.send(SIGTERM)
@@ -243,7 +244,7 @@ struct SidecarLeaderDrainTests {
             let survivors = nodes.indices.filter { $0 != leaderIndex }
             // Watching all three: the stopping leader must still be running (draining) meanwhile.
             try await DiscodCluster.waitUntil("the survivors to follow another leader while \(leader) drains",
-                                              watching: nodes, timeout: .seconds(20)) {
+                                              watching: nodes, timeout: .seconds(60)) {
                 for index in survivors {
                     guard let id = await nodes[index].leaderID(), id != leader else { return false }
                 }

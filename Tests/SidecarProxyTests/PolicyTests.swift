@@ -33,10 +33,12 @@ struct PolicyTests {
 
     @Test func requestsWithinTheBurstAreHeldAndThenForwarded() async throws {
         let upstream = try await RecordingUpstream.start(name: "u")
-        try await withProxy(try configuration(upstream, limits: ["rate=2r/s burst=3"])) { proxy in
+        try await withProxy(try configuration(upstream, limits: ["rate=30r/m burst=3"])) { proxy in
             let client = HTTPClient()
-            // Three at once: the first passes, the others wait their turn at 2 per second
-            // (nginx's paced burst) and are then forwarded.
+            // Three at once: the first passes, the others wait their turn at one per 2 s (nginx's
+            // paced burst) and are then forwarded. A request is held only when it arrives within
+            // 2 s of the one before: at 2 per second a starved machine that handled the three
+            // half a second apart found nothing to hold.
             async let a = client.send(HTTPClientRequest(url: proxy.url + "/a"))
             async let b = client.send(HTTPClientRequest(url: proxy.url + "/b"))
             async let c = client.send(HTTPClientRequest(url: proxy.url + "/c"))

@@ -102,7 +102,7 @@ import Testing
         #expect(!agents.contains { $0.output.contains("event=joined member=stale ") })
 
         for agent in agents + [late, stale] {
-            #expect(await agent.stop(grace: .seconds(20)) == 0, "\(agent.name) output:\n\(agent.output)")
+            #expect(await agent.stop(grace: .seconds(60)) == 0, "\(agent.name) output:\n\(agent.output)")
         }
     }
 

@@ -70,7 +70,7 @@ struct AgentTestError: Error, CustomStringConvertible {
         try await waitUntil("the remaining agents to report p3 left", timeout: .seconds(60)) {
             stayers.allSatisfy { $0.output.contains("event=left member=p3 ") }
         }
-        for agent in stayers { #expect(await agent.stop(grace: .seconds(20)) == 0, "\(agent.name) output:\n\(agent.output)") }
+        for agent in stayers { #expect(await agent.stop(grace: .seconds(60)) == 0, "\(agent.name) output:\n\(agent.output)") }
     }
 
     @Test func badFlagsExitTwoNamingTheFlag() async throws {

@@ -36,8 +36,9 @@ final class ServiceWriter: Sendable {
     private let state = Mutex(Record())
     private let stopped = Atomic<Bool>(false)
     /// Connects within 5 s: a lost SYN is sent again only after 1 s, and a write that failed to
-    /// connect would count as a retry the cluster did not explain.
-    private let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(5), requestTimeout: .seconds(10)))
+    /// connect would count as a retry the cluster did not explain. A write may take 30 s (see
+    /// ``post(_:to:)``).
+    private let client = HTTPClient(configuration: HTTPClientConfiguration(connectTimeout: .seconds(5), requestTimeout: .seconds(30)))
 
     init(harness: KubeHarness, service: String = "disco") {
         self.harness = harness
@@ -139,8 +140,10 @@ final class ServiceWriter: Sendable {
         headers.add(name: "Idempotency-Key", value: "\(run)-\(number)")
         let body = #"{"writer":"\#(run)","n":\#(number)}"#
         let request = HTTPClientRequest(method: "POST", url: "http://\(endpoint)/events", headers: headers, body: Array(body.utf8))
+        // 30 s: a retry that times out counts as unexplained, and a loaded machine can hold one
+        // commit for longer than 10 s. (The key makes a write sent again safe either way.)
         do {
-            let answer = try await client.send(request, timeout: .seconds(10))
+            let answer = try await client.send(request, timeout: .seconds(30))
             guard answer.status == 200 else {
                 return .failure("\(endpoint) answered \(answer.status): \(String(decoding: answer.body, as: UTF8.self))")
             }

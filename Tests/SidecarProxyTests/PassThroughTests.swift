@@ -312,7 +312,7 @@ struct TLSTerminationTests {
             #expect(second.headers["X-Forwarded-Proto"] == "https")
             #expect(second.headers["Forwarded"]?.hasSuffix(";proto=https") == true, "\(second.headers)")
             // Plain HTTP to the TLS listener is refused and never proxied.
-            let plain = try await HTTPClient().send(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(5))
+            let plain = try await HTTPClient().send(HTTPClientRequest(url: "http://127.0.0.1:\(port)/"), timeout: .seconds(30))
             #expect(plain.status == 400)
             #expect(upstream.requests.count == 2)
             await client.shutdown()

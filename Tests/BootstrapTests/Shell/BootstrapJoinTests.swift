@@ -114,7 +114,7 @@ import Testing
         let dead = PeerAddress(host: "127.0.0.1", port: refusing.port)
         let reply = accepted()
         let server = try await HTTPServer.start { _ in reply }
-        let result = await BootstrapClient().join(targets: [dead, address(server)], request: request, timeout: .seconds(5))
+        let result = await BootstrapClient().join(targets: [dead, address(server)], request: request, timeout: .seconds(30))
         #expect(result == .joined(JoinAccepted(leader: leader, cluster: "disco", epoch: 4), via: address(server)))
         let none = await BootstrapClient().join(targets: [dead], request: request, timeout: .seconds(5))
         guard case .failed(let failures) = none else {

@@ -43,7 +43,7 @@ import Testing
         let late = BootstrapPeer(id: "node-9", raftAddress: "127.0.0.1:29999", apiAddress: "127.0.0.1:1")
         let reply = await BootstrapClient().notify(formation.nodes[0].address,
                                                    NotifyRequest(sender: late, cluster: "disco", expect: 3, known: [late]),
-                                                   timeout: .seconds(5))
+                                                   timeout: .seconds(30))
         #expect(reply == .clustered(responder: formation.nodes[0].peer))
         await formation.shutdown()
     }
@@ -78,7 +78,7 @@ import Testing
         let sender = formation.nodes[0].peer
         let body = BootstrapWire.encode(NotifyRequest(sender: sender, cluster: "disco", expect: 2, known: []))
         let response = try await HTTPClient().send(
-            HTTPClientRequest(method: "POST", url: "http://\(formation.nodes[1].address)/notify", body: body), timeout: .seconds(5))
+            HTTPClientRequest(method: "POST", url: "http://\(formation.nodes[1].address)/notify", body: body), timeout: .seconds(30))
         #expect(response.status == 409)
         let message = BootstrapWire.errorMessage(in: response.body)
         #expect(message.contains("-bootstrap-expect 2") && message.contains("-bootstrap-expect 3"), "\(message)")

@@ -167,7 +167,8 @@ public final class HarnessPod: Sendable {
                 if process.exitStatus == nil {
                     killed = true
                     process.send(SIGKILL)
-                    _ = try? await process.waitForExit(timeout: .seconds(10))
+                    // Returns once it is reaped; a starved machine can take seconds for that.
+                    _ = try? await process.waitForExit(timeout: .seconds(60))
                 }
                 results.append(Termination(container: container, status: process.exitStatus, killed: killed, elapsed: ContinuousClock.now - began))
             }
@@ -185,7 +186,7 @@ public final class HarnessPod: Sendable {
         }
         kubelet?.cancel()
         processes.forEach { $0.send(SIGKILL) }
-        for process in processes { _ = try? await process.waitForExit(timeout: .seconds(10)) }
+        for process in processes { _ = try? await process.waitForExit(timeout: .seconds(60)) }
         await kubelet?.value
     }
 }

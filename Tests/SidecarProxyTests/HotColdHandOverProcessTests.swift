@@ -66,7 +66,9 @@ struct HotColdHandOverProcessTests {
         try await HotColdSidecarProcessTests.withGroup("sidecar-hot-drain-bound", extraFlags: ["-proxy-drain-timeout", "3s"],
                                                        slowWriteDelay: .seconds(10)) { group in
             let first = try await Self.hotFollower(group)
-            async let slow = group.write(via: first.index, "slow-past-the-bound")
+            // The client waits longer than the service takes: a write the drain did not cut off
+            // would come back 2xx rather than end unanswered at the client's own timeout.
+            async let slow = group.write(via: first.index, "slow-past-the-bound", timeout: .seconds(60))
             try await DiscodCluster.waitUntil("the slow write at the hot's service", watching: group.nodes) {
                 group.store.arrived.contains("slow-past-the-bound")
             }

@@ -30,9 +30,10 @@ struct HotColdSidecarProcessTests {
         func proxy(_ index: Int) -> String { "http://\(hosts[index]):\(proxyPort)" }
 
         /// A write through sidecar `index`.
-        func write(via index: Int, _ body: String, headers: HTTPHeaders = HTTPHeaders()) async -> HTTPClientResponse? {
+        func write(via index: Int, _ body: String, headers: HTTPHeaders = HTTPHeaders(),
+                   timeout: Duration = .seconds(10)) async -> HTTPClientResponse? {
             try? await client.send(HTTPClientRequest(method: "POST", url: proxy(index) + "/orders", headers: headers, body: Array(body.utf8)),
-                                   timeout: .seconds(10))
+                                   timeout: timeout)
         }
 
         /// `GET /hot` of node `index`: the hot replica's ID (nil: none) and the group's token.

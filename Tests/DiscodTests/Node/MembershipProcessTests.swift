@@ -49,6 +49,11 @@ extension NodeProcessTests {
                     guard let answer = try? await other.request("GET", "/leader"), answer.status == 200 else { return false }
                     return answer.json?["api_addr"]?.stringValue == leaderNode.apiURL
                 }
+                // A follower lists the members once the configuration reached it, which may be
+                // after the election the cluster was waited for by.
+                try await NodeTests.eventually("the other follower to list the three members", nodes) {
+                    await other.memberIDs() == ["1", "2", "3"]
+                }
                 let body = #"{"id":"\#(target.nodeID)"}"#
                 let redirect = try await other.request("DELETE", "/remove", body: body)
                 #expect(redirect.status == 307, "\(redirect.status) \(redirect.text)")

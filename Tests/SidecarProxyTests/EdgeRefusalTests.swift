@@ -20,6 +20,9 @@ struct EdgeRefusalTests {
         ("a chunk size with a sign", "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n0\r\n\r\n"),
         ("a space before the colon", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\nhello"),
         ("a bare LF in a header", "GET / HTTP/1.1\r\nHost: x\nX-B: y\r\n\r\n"),
+        ("a Host with a space and a path", "GET / HTTP/1.1\r\nHost: a b/c\r\nConnection: close\r\n\r\n"),
+        ("a Host with userinfo", "GET / HTTP/1.1\r\nHost: user@x\r\nConnection: close\r\n\r\n"),
+        ("a Host with a path, in HTTP/1.0", "GET / HTTP/1.0\r\nHost: x/../y\r\n\r\n"),
     ]
 
     @Test(arguments: attempts.indices)

@@ -237,3 +237,50 @@ struct HTTPAbsoluteTarget: Hashable {
         return bytes.count > 100 ? text + "…" : text
     }
 }
+
+// MARK: - A Host field's value
+
+extension HTTPAbsoluteTarget {
+    /// Whether `value` is a valid `Host` field value (RFC 9110 §7.2): `uri-host [ ":" port ]` as
+    /// RFC 3986 §3.2.2 writes a host (a reg-name of unreserved, sub-delims and `%XX`, an IPv4
+    /// address, or a bracketed IPv6 literal), a port of up to 65535, or nothing at all (a target
+    /// URI without an authority). No userinfo, no path, no spaces.
+    static func isValidHostField(_ value: UnsafeBufferPointer<UInt8>) -> Bool {
+        if value.isEmpty { return true }
+        let colon = UInt8(ascii: ":")
+        var hostEnd: Int
+        if value[0] == UInt8(ascii: "[") {
+            guard let close = value.firstIndex(of: UInt8(ascii: "]")), isIPLiteral(Array(value[1..<close])[...]) else { return false }
+            hostEnd = close + 1
+            guard hostEnd == value.count || value[hostEnd] == colon else { return false }
+        } else {
+            hostEnd = value.firstIndex(of: colon) ?? value.count
+            guard hostEnd > 0, isRegName(UnsafeBufferPointer(rebasing: value[0..<hostEnd])) else { return false }
+        }
+        guard hostEnd < value.count else { return true }
+        // `port = *DIGIT`: an empty one is allowed (RFC 3986 §3.2.3).
+        var port = 0
+        for byte in value[(hostEnd + 1)...] {
+            guard isDigit(byte) else { return false }
+            port = port * 10 + Int(byte - 0x30)
+            guard port <= 65_535 else { return false }
+        }
+        return true
+    }
+
+    /// `reg-name`, which an IPv4 address also is: unreserved, sub-delims and `%XX`, not empty.
+    private static func isRegName(_ host: UnsafeBufferPointer<UInt8>) -> Bool {
+        var index = 0
+        while index < host.count {
+            let byte = host[index]
+            if byte == UInt8(ascii: "%") {
+                guard index + 2 < host.count, isHexDigit(host[index + 1]), isHexDigit(host[index + 2]) else { return false }
+                index += 3
+                continue
+            }
+            guard isUnreserved(byte) || isSubDelim(byte) else { return false }
+            index += 1
+        }
+        return !host.isEmpty
+    }
+}

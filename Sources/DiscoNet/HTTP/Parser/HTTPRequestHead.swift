@@ -58,6 +58,16 @@ extension HTTPRequestHead {
             if hosts == 0 { throw .bad("missing Host header; HTTP/1.1 requests must carry exactly one") }
             if hosts > 1 { throw .bad("multiple Host headers; exactly one is allowed") }
         }
+        // A Host that comes must be valid (RFC 9110 §7.2), in HTTP/1.0 too, whatever the target's
+        // form: nothing but a host and a port reaches the upstream, `X-Forwarded-Host` or `Forwarded`.
+        for host in headers.values(for: "Host") {
+            var value = host
+            let valid = value.withUTF8 { HTTPAbsoluteTarget.isValidHostField($0) }
+            guard valid else {
+                throw .bad("invalid Host header '\(host.prefix(100))'; expected host[:port]: a name (letters, digits, '-._~' or %XX), "
+                    + "an IPv4 address or a bracketed IPv6 address, and a port up to 65535")
+            }
+        }
         if let absolute {
             // The target's authority is the request's host: the received `Host` is ignored
             // (RFC 9112 §3.2.2), and replaced in place so every reader of the head sees one.

@@ -9,7 +9,7 @@ public struct HTTPFieldSpan: Sendable, Hashable {
 
 /// The common request head, recognised in the receive buffer without making strings or a field
 /// list: an HTTP/1.1 request in origin form (`/path?query`) without a body, whose bytes are all
-/// printable ASCII, with exactly one `Host`.
+/// printable ASCII, with exactly one `Host`, whose value is valid.
 ///
 /// Recognising is strictly narrower than parsing: every head recognised here is one the
 /// general parser (``HTTPRequestParser``) accepts, with the same length, method, target,
@@ -86,6 +86,8 @@ public struct HTTPSimpleRequestHead: Sendable, Hashable {
             let value = valueStart..<valueEnd
             switch role(of: UnsafeBufferPointer(rebasing: buffer[name])) {
             case .host:
+                // An invalid value is the general parser's to refuse.
+                guard HTTPAbsoluteTarget.isValidHostField(UnsafeBufferPointer(rebasing: buffer[value])) else { return nil }
                 hosts += 1
             case .connection:
                 if listsClose(UnsafeBufferPointer(rebasing: buffer[value])) { asksToClose = true }

@@ -23,6 +23,10 @@ struct EdgeRefusalTests {
         ("a Host with a space and a path", "GET / HTTP/1.1\r\nHost: a b/c\r\nConnection: close\r\n\r\n"),
         ("a Host with userinfo", "GET / HTTP/1.1\r\nHost: user@x\r\nConnection: close\r\n\r\n"),
         ("a Host with a path, in HTTP/1.0", "GET / HTTP/1.0\r\nHost: x/../y\r\n\r\n"),
+        // The bytes after a CONNECT are the tunnel's, never a next request (nginx: 400 and close).
+        ("CONNECT, then tunnel bytes that read as a request",
+         "CONNECT other.example:80 HTTP/1.1\r\nHost: other.example:80\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"),
+        ("CONNECT with an origin-form target", "CONNECT /x HTTP/1.1\r\nHost: x\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"),
     ]
 
     @Test(arguments: attempts.indices)
@@ -37,6 +41,23 @@ struct EdgeRefusalTests {
             #expect(text.hasPrefix("HTTP/1.1 4") || text.hasPrefix("HTTP/1.1 5"), "\(attempt.name): \(text)")
             #expect(!text.contains("HTTP/1.1 200"), "\(attempt.name) was answered 200: \(text)")
             #expect(upstream.requests.isEmpty, "\(attempt.name) reached the upstream: \(upstream.requests.map(\.target))")
+        }
+        await upstream.stop()
+    }
+
+    /// The proxy tunnels nothing: `CONNECT` is a method it does not implement (501, not a 404
+    /// for a route, nor passed on), and the connection closes after the answer. With an
+    /// authority-form target it came to no route; with an origin-form one it reached the upstream.
+    @Test(arguments: ["other.example:443", "/x"])
+    func connectIsNotImplementedAndClosesTheConnection(target: String) async throws {
+        let upstream = try await RecordingUpstream.start(name: "u")
+        try await withProxy(proxyConfiguration([("u", upstream.address)])) { proxy in
+            let raw = try RawSocketClient(connectTo: proxy.localAddress!)
+            try raw.send("CONNECT \(target) HTTP/1.1\r\nHost: other.example:443\r\nContent-Length: 0\r\n\r\n")
+            let text = String(decoding: try await raw.readUntilClose(), as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 501 "), "\(text)")
+            #expect(text.contains("CONNECT"), "\(text)")
+            #expect(upstream.requests.isEmpty)
         }
         await upstream.stop()
     }

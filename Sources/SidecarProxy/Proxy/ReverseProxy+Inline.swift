@@ -30,7 +30,8 @@ struct ProxyInlineLane: HTTPInlineHandler {
     let takesHeadViews: Bool
 
     func handle(_ request: HTTPRequest, reply: HTTPInlineReply) -> Bool {
-        guard !request.target.hasPrefix(SidecarEndpoints.prefix) else { return false }
+        // CONNECT (whatever its target) is the general path's to refuse (ReverseProxy.refuseConnect).
+        guard !request.target.hasPrefix(SidecarEndpoints.prefix), request.method != "CONNECT" else { return false }
         guard let keys, keys.settings.requiresKey(method: request.method) else {
             return proxy.forwardInline(request, reply: reply, rateLimit: rateLimit, keys: nil)
         }
@@ -42,6 +43,7 @@ struct ProxyInlineLane: HTTPInlineHandler {
     func handle(head: HTTPRequestHeadView, reply: HTTPInlineReply) -> Bool {
         guard !head.targetHasPrefix(SidecarEndpoints.prefix) else { return false }
         let method = head.method
+        guard method != "CONNECT" else { return false }
         // The key is checked from a parsed request: it comes again through handle(_:reply:).
         if let keys, keys.settings.requiresKey(method: method) { return false }
         return proxy.forwardInline(head, method: method, reply: reply, rateLimit: rateLimit)

@@ -145,6 +145,7 @@ public final class ReverseProxy: Sendable {
     // MARK: Forwarding
 
     func forward(_ request: HTTPStreamingRequest) async -> HTTPResponse {
+        if request.method == "CONNECT" { return refuseConnect(request) }
         let hopped = isProvenHop(request)
         let trustedHop = hopped
         let path = Self.routedPath(request)
@@ -167,6 +168,18 @@ public final class ReverseProxy: Sendable {
             metrics.request(route: route.name, method: request.method, status: response.status)
             return response
         }
+    }
+
+    /// The answer to `CONNECT`, whatever its target: the proxy opens no tunnels (501, the method
+    /// is not implemented: RFC 9110 §9.1). Passed on, an upstream's 2xx would make the client's
+    /// connection and the pooled upstream one tunnels the proxy still read as HTTP; and what a
+    /// client sends after its CONNECT is meant for the tunnel, never a next request, so the
+    /// connection closes after the answer (nginx answers 400 and closes).
+    func refuseConnect(_ request: HTTPStreamingRequest) -> HTTPResponse {
+        metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? ProxyConfiguration.unroutedLabel,
+                        method: request.method, status: 501)
+        return ProxyErrorResponse.make(501, "CONNECT is not supported: this proxy does not open tunnels (to \(request.target.prefix(100)))",
+                                       headers: ["Connection": "close"])
     }
 
     /// The path `request` is routed by: its own, or `/` for a server-wide `OPTIONS *` (also what

@@ -62,6 +62,26 @@ struct EdgeRefusalTests {
         await upstream.stop()
     }
 
+    /// `TRACE` is answered 405 by the proxy (as nginx does), with or without `Max-Forwards` and
+    /// a body: an upstream's echo would show a page's script the request's credentials. The
+    /// connection stays usable: the next request on it reaches the upstream.
+    @Test(arguments: ["", "Max-Forwards: 0\r\n", "Content-Length: 5\r\n"])
+    func traceIsRefusedAndNeverEchoed(extra: String) async throws {
+        let upstream = try await RecordingUpstream.start(name: "u")
+        try await withProxy(proxyConfiguration([("u", upstream.address)])) { proxy in
+            let raw = try RawSocketClient(connectTo: proxy.localAddress!)
+            let body = extra.hasPrefix("Content-Length") ? "hello" : ""
+            try raw.send("TRACE /t HTTP/1.1\r\nHost: x\r\nCookie: secret=1\r\n\(extra)\r\n\(body)"
+                + "GET /after HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            let text = String(decoding: try await raw.readUntilClose(), as: UTF8.self)
+            #expect(text.hasPrefix("HTTP/1.1 405 "), "\(text)")
+            #expect(text.contains("Allow: GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"), "\(text)")
+            #expect(!text.contains("secret=1"), "\(text)")
+            #expect(upstream.requests.map(\.target) == ["/after"], "only the request after the TRACE reaches the upstream")
+        }
+        await upstream.stop()
+    }
+
     /// The control: the same harness sees a well-formed request arrive.
     @Test func aWellFormedRequestDoesReachTheUpstream() async throws {
         let upstream = try await RecordingUpstream.start(name: "u")

@@ -146,6 +146,7 @@ public final class ReverseProxy: Sendable {
 
     func forward(_ request: HTTPStreamingRequest) async -> HTTPResponse {
         if request.method == "CONNECT" { return refuseConnect(request) }
+        if request.method == "TRACE" { return refuseTrace(request) }
         let hopped = isProvenHop(request)
         let trustedHop = hopped
         let path = Self.routedPath(request)
@@ -180,6 +181,18 @@ public final class ReverseProxy: Sendable {
                         method: request.method, status: 501)
         return ProxyErrorResponse.make(501, "CONNECT is not supported: this proxy does not open tunnels (to \(request.target.prefix(100)))",
                                        headers: ["Connection": "close"])
+    }
+
+    /// The answer to `TRACE`: 405, as nginx answers it. An upstream's echo of the request would
+    /// hand a page's script the credentials and cookies sent with it (cross-site tracing), and a
+    /// proxy that forwards TRACE must also honour `Max-Forwards` (RFC 9110 §7.6.2); the proxy does
+    /// neither. The body, if any, is framed as any other, so the connection stays usable.
+    func refuseTrace(_ request: HTTPStreamingRequest) -> HTTPResponse {
+        metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? ProxyConfiguration.unroutedLabel,
+                        method: request.method, status: 405)
+        return ProxyErrorResponse.make(405, "TRACE is not allowed: the proxy does not echo requests, which would expose their "
+                                           + "credentials; use GET, HEAD, OPTIONS, POST, PUT, PATCH or DELETE",
+                                       headers: ["Allow": "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"])
     }
 
     /// The path `request` is routed by: its own, or `/` for a server-wide `OPTIONS *` (also what

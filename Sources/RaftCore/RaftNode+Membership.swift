@@ -96,17 +96,25 @@ extension RaftNode {
     /// was added again holds the old removal before the new addition.)
     public var removal: Removal? { removalNotice }
 
-    /// On the leader, once the entry that leaves it out of the voters commits: sends the new
-    /// commit index to the remaining members, tells the remaining voter that holds its whole log
+    /// On the leader, at each commit once the entry that leaves it out of the voters committed:
+    /// sends the new commit index to the remaining members, tells the remaining voter that holds its whole log
     /// to campaign at once (TimeoutNow, which the followers' leases do not hold back; the lease
     /// ends with it), and steps down. When no voter holds the whole log yet, it catches the most
     /// advanced one up first, as ``transferLeadership(to:)`` does (refusing proposals meanwhile),
     /// and steps down when that transfer ends or after an election timeout at most.
     mutating func handOverAfterOwnRemoval() {
-        for peer in config.members where peer != id && !sendAppend(to: peer, allowEmpty: true) {
-            // Flow control holds the append back: a heartbeat carries the commit index instead.
-            let match = progress[peer]?.match ?? 0
-            send(.heartbeat(commit: min(match, log.committed), context: reads.latestRound), to: peer)
+        if leadTransferee == nil {
+            // The removal has just committed: every member hears it now, a heartbeat carrying the
+            // commit index to a member whose flow control holds the append back.
+            for peer in config.members where peer != id && !sendAppend(to: peer, allowEmpty: true) {
+                let match = progress[peer]?.match ?? 0
+                send(.heartbeat(commit: min(match, log.committed), context: reads.latestRound), to: peer)
+            }
+        } else {
+            // A later commit while a voter catches up: sent as after any commit, within the flow
+            // control (a heartbeat per paused member on each commit would answer with one more
+            // append each time, past the in-flight bound).
+            broadcastAppend()
         }
         let others = config.voters.filter { $0 != id }.sorted()
         let upToDate = others.filter { progress[$0]?.match == log.lastIndex }

@@ -4,6 +4,7 @@ import DiscoCore
 
 extension RaftNode {
     mutating func tickElection() {
+        if handoverRetry != nil { retryHandover() }
         electionElapsed += 1
         guard electionElapsed >= randomizedElectionTimeout else { return }
         if isPromotable {
@@ -87,6 +88,7 @@ extension RaftNode {
         lease = LeaderLease()
         pendingRemovalNotices = [:]
         removalReminders = [:]
+        handoverRetry = nil
     }
 
     mutating func startCampaign(preVote: Bool, transfer: Bool) {

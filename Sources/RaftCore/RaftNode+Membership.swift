@@ -97,11 +97,12 @@ extension RaftNode {
     public var removal: Removal? { removalNotice }
 
     /// On the leader, at each commit once the entry that leaves it out of the voters committed:
-    /// sends the new commit index to the remaining members, tells the remaining voter that holds its whole log
-    /// to campaign at once (TimeoutNow, which the followers' leases do not hold back; the lease
-    /// ends with it), and steps down. When no voter holds the whole log yet, it catches the most
-    /// advanced one up first, as ``transferLeadership(to:)`` does (refusing proposals meanwhile),
-    /// and steps down when that transfer ends or after an election timeout at most.
+    /// sends the new commit index to the remaining members, tells the remaining voter that holds
+    /// its whole log to campaign at once (TimeoutNow, which the followers' leases do not hold
+    /// back; the lease ends with it), and steps down (``handOver(to:)``). When no voter holds the
+    /// whole log yet, it catches the most advanced one up first, as ``transferLeadership(to:)``
+    /// does (refusing proposals meanwhile), and steps down when that transfer ends or after an
+    /// election timeout at most.
     mutating func handOverAfterOwnRemoval() {
         if leadTransferee == nil {
             // The removal has just committed: every member hears it now, a heartbeat carrying the
@@ -119,8 +120,7 @@ extension RaftNode {
         let others = config.voters.filter { $0 != id }.sorted()
         let upToDate = others.filter { progress[$0]?.match == log.lastIndex }
         if let successor = upToDate.first(where: { progress[$0]?.recentActive == true }) ?? upToDate.first {
-            sendTimeoutNow(to: successor)
-            stepDownAfterOwnRemoval()
+            handOver(to: successor)
             return
         }
         guard leadTransferee == nil else { return }  // already catching a voter up
@@ -131,6 +131,34 @@ extension RaftNode {
         }
         leadTransferee = target  // the appends above are on their way; handleAppendResponse sends TimeoutNow
         transferElapsed = 0
+    }
+
+    /// Tells `successor`, a remaining voter that holds this removed leader's whole log, to campaign
+    /// at once, and steps down for good; the TimeoutNow goes again on the following heartbeat
+    /// ticks in case it was lost (``retryHandover()``).
+    mutating func handOver(to successor: NodeID) {
+        sendTimeoutNow(to: successor)
+        stepDownAfterOwnRemoval()
+        handoverRetry = (successor, 0)
+    }
+
+    /// On a removed leader that handed over, at each tick: sends the same TimeoutNow again every
+    /// heartbeat interval for one election timeout, then stops. Any message of a newer term ends
+    /// it sooner (``becomeFollower(term:leader:)``): a member already in a newer term answers a
+    /// TimeoutNow of this one with its term (with check-quorum or pre-vote, as it answers a stale
+    /// append). A retry is a duplicate of the first TimeoutNow (same term, same successor; the
+    /// node cannot campaign, so its term moves only when it hears a newer one, which ends the
+    /// retries): a member in a newer term ignores it, and a successor still in this term
+    /// campaigns in the next, which it cannot win if a leader of that term was elected already.
+    mutating func retryHandover() {
+        guard var retry = handoverRetry else { return }
+        retry.ticks += 1
+        guard role == .follower, retry.ticks <= options.electionTicks else {
+            handoverRetry = nil
+            return
+        }
+        handoverRetry = retry
+        if retry.ticks % options.heartbeatTicks == 0 { send(.timeoutNow, to: retry.successor) }
     }
 
     /// Whether this leader's removal from the voters has committed (it leads only to hand over).

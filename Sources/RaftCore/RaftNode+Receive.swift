@@ -30,8 +30,9 @@ extension RaftNode {
             }
         } else if message.term < term {
             switch message.body {
-            case .append, .heartbeat:
-                // A stale leader (or one cut off while we moved on): tell it our term so it steps down.
+            case .append, .heartbeat, .timeoutNow:
+                // A stale leader (or one cut off while we moved on, or a removed leader still
+                // handing over): tell it our term so it steps down (or stops handing over).
                 if options.checkQuorum || options.preVote {
                     send(.appendResponse(AppendResponse(accepted: false, index: 0)), to: message.from)
                 }

@@ -82,8 +82,11 @@ extension RaftNode {
             }
             while sendAppend(to: peer, allowEmpty: false) {}
             if peer == leadTransferee, progress[peer]?.match == log.lastIndex {
-                sendTimeoutNow(to: peer)
-                if ownRemovalCommitted { stepDownAfterOwnRemoval() }
+                if ownRemovalCommitted {
+                    handOver(to: peer)
+                } else {
+                    sendTimeoutNow(to: peer)
+                }
             }
         } else {
             var hintNext = response.conflictIndex

@@ -48,6 +48,9 @@ public struct RaftNode: Sendable {
     var pendingRemovalNotices: [NodeID: UInt64] = [:]
     /// Leader: removed members still being told so, with the ticks left.
     var removalReminders: [NodeID: (configIndex: UInt64, ticksLeft: Int)] = [:]
+    /// A removed leader that handed over: the voter it told to campaign, and the ticks since (see
+    /// ``retryHandover()``).
+    var handoverRetry: (successor: NodeID, ticks: Int)?
 
     // MARK: Output
     var outbox: [Message] = []

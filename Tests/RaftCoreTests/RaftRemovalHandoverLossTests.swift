@@ -10,20 +10,6 @@ import Testing
 struct RaftRemovalHandoverLossTests {
     let n1: NodeID = "n1", n2: NodeID = "n2", n3: NodeID = "n3", n4: NodeID = "n4", n5: NodeID = "n5"
 
-    /// Elects n1, has it propose its own removal and delivers one message at a time until the
-    /// removal commits on n1 (which hands over then). Returns the removal's index.
-    func commitOwnRemoval(_ cluster: inout RaftTestCluster) throws -> UInt64 {
-        cluster.elect(n1)
-        cluster.tickAll(times: 1)
-        #expect(cluster.leaders == [n1])
-        let removalIndex = try cluster.with(n1) { try $0.proposeConfigChange(.remove(n1)) }
-        while cluster[n1].commitIndex < removalIndex, !cluster.inFlight.isEmpty {
-            cluster.deliverAll(maxMessages: 1)
-        }
-        #expect(cluster[n1].commitIndex >= removalIndex, "the removal committed")
-        return removalIndex
-    }
-
     /// Drops every TimeoutNow waiting in the network; returns how many there were.
     @discardableResult
     func dropTimeoutNow(_ cluster: inout RaftTestCluster) -> Int {
@@ -53,7 +39,7 @@ struct RaftRemovalHandoverLossTests {
     @Test("the TimeoutNow is lost: the removed leader sends it again on its next heartbeat tick")
     func lostTimeoutNowIsSentAgain() throws {
         var cluster = RaftTestCluster(voters: [n1, n2, n3])
-        _ = try commitOwnRemoval(&cluster)
+        _ = try cluster.commitOwnRemoval(of: n1)
         let handedOver = cluster.sent.count
         #expect(dropTimeoutNow(&cluster) == 1, "the handover's TimeoutNow was lost")
         cluster.deliverAll()
@@ -86,7 +72,7 @@ struct RaftRemovalHandoverLossTests {
     @Test("every TimeoutNow is lost: the removed leader tries on its heartbeat ticks for an election timeout, then stops")
     func retriesAreBounded() throws {
         var cluster = RaftTestCluster(voters: [n1, n2, n3])
-        _ = try commitOwnRemoval(&cluster)
+        _ = try cluster.commitOwnRemoval(of: n1)
         dropTimeoutNow(&cluster)
         cluster.cut.insert([n1, n2])  // everything n1 sends its successor is lost
         let sentBefore = cluster.sent.count
@@ -115,7 +101,7 @@ struct RaftRemovalHandoverLossTests {
         // n2, the successor, misses the handover and an election the three others hold; then
         // n1's retry reaches it.
         var cluster = RaftTestCluster(voters: [n1, n2, n3, n4, n5])
-        _ = try commitOwnRemoval(&cluster)
+        _ = try cluster.commitOwnRemoval(of: n1)
         let handedOver = cluster.sent.count
         dropTimeoutNow(&cluster)
         cluster.deliverAll()

@@ -22,14 +22,7 @@ struct RaftRemovalHandoverTests {
     /// Elects n1 in a group of `voters`, has it propose its own removal, delivers one message at a
     /// time until the removal commits on n1, then ticks every node until another node leads.
     func removeLeader(voters: [NodeID], cluster: inout RaftTestCluster) throws -> Handover {
-        cluster.elect(n1)
-        cluster.tickAll(times: 1)
-        #expect(cluster.leaders == [n1])
-        let removalIndex = try cluster.with(n1) { try $0.proposeConfigChange(.remove(n1)) }
-        while cluster[n1].commitIndex < removalIndex, !cluster.inFlight.isEmpty {
-            cluster.deliverAll(maxMessages: 1)
-        }
-        #expect(cluster[n1].commitIndex >= removalIndex, "the removal committed")
+        let removalIndex = try cluster.commitOwnRemoval(of: n1)
         let others = voters.filter { $0 != n1 }
         var ticks = 0
         cluster.deliverAll()

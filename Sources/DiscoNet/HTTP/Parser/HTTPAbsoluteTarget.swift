@@ -116,7 +116,8 @@ struct HTTPAbsoluteTarget: Hashable {
 
     /// The first byte of `host` that a `reg-name` (which also covers an IPv4 address) may not
     /// hold: unreserved, sub-delims and `%XX` only (RFC 3986 §3.2.2). Nil when there is none.
-    private static func firstInvalidRegNameByte(_ host: ArraySlice<UInt8>) -> Int? {
+    private static func firstInvalidRegNameByte<Bytes: RandomAccessCollection<UInt8>>(_ host: Bytes) -> Int?
+        where Bytes.Index == Int {
         var index = host.startIndex
         while index < host.endIndex {
             let byte = host[index]
@@ -270,17 +271,6 @@ extension HTTPAbsoluteTarget {
 
     /// `reg-name`, which an IPv4 address also is: unreserved, sub-delims and `%XX`, not empty.
     private static func isRegName(_ host: UnsafeBufferPointer<UInt8>) -> Bool {
-        var index = 0
-        while index < host.count {
-            let byte = host[index]
-            if byte == UInt8(ascii: "%") {
-                guard index + 2 < host.count, isHexDigit(host[index + 1]), isHexDigit(host[index + 2]) else { return false }
-                index += 3
-                continue
-            }
-            guard isUnreserved(byte) || isSubDelim(byte) else { return false }
-            index += 1
-        }
-        return !host.isEmpty
+        !host.isEmpty && firstInvalidRegNameByte(host) == nil
     }
 }

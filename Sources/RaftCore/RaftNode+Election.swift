@@ -4,7 +4,7 @@ import DiscoCore
 
 extension RaftNode {
     mutating func tickElection() {
-        if handoverRetry != nil { retryHandover() }
+        retryHandover()
         electionElapsed += 1
         guard electionElapsed >= randomizedElectionTimeout else { return }
         if isPromotable {

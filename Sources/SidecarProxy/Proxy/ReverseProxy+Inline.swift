@@ -30,8 +30,8 @@ struct ProxyInlineLane: HTTPInlineHandler {
     let takesHeadViews: Bool
 
     func handle(_ request: HTTPRequest, reply: HTTPInlineReply) -> Bool {
-        // CONNECT and TRACE are the general path's to refuse (ReverseProxy.refuseConnect, refuseTrace).
-        guard !request.target.hasPrefix(SidecarEndpoints.prefix), !Self.isRefusedMethod(request.method) else { return false }
+        // A refused method (CONNECT, TRACE) is the general path's to answer.
+        guard !request.target.hasPrefix(SidecarEndpoints.prefix), RefusedMethod(rawValue: request.method) == nil else { return false }
         guard let keys, keys.settings.requiresKey(method: request.method) else {
             return proxy.forwardInline(request, reply: reply, rateLimit: rateLimit, keys: nil)
         }
@@ -43,15 +43,10 @@ struct ProxyInlineLane: HTTPInlineHandler {
     func handle(head: HTTPRequestHeadView, reply: HTTPInlineReply) -> Bool {
         guard !head.targetHasPrefix(SidecarEndpoints.prefix) else { return false }
         let method = head.method
-        guard !Self.isRefusedMethod(method) else { return false }
+        guard RefusedMethod(rawValue: method) == nil else { return false }
         // The key is checked from a parsed request: it comes again through handle(_:reply:).
         if let keys, keys.settings.requiresKey(method: method) { return false }
         return proxy.forwardInline(head, method: method, reply: reply, rateLimit: rateLimit)
-    }
-
-    /// Whether the proxy answers `method` itself, refusing it (CONNECT, TRACE).
-    static func isRefusedMethod(_ method: String) -> Bool {
-        method == "CONNECT" || method == "TRACE"
     }
 }
 

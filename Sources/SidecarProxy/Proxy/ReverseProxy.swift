@@ -145,8 +145,9 @@ public final class ReverseProxy: Sendable {
     // MARK: Forwarding
 
     func forward(_ request: HTTPStreamingRequest) async -> HTTPResponse {
-        if request.method == "CONNECT" { return refuseConnect(request) }
-        if request.method == "TRACE" { return refuseTrace(request) }
+        if let refused = RefusedMethod(rawValue: request.method) {
+            return counted(refused.response(target: request.target), for: request, path: request.path)
+        }
         let hopped = isProvenHop(request)
         let trustedHop = hopped
         let path = Self.routedPath(request)
@@ -154,8 +155,7 @@ public final class ReverseProxy: Sendable {
                                     isHealthy: health.isHealthy)
         switch decision {
         case .refuse(let status, let message):
-            metrics.request(route: table.route(method: request.method, path: path)?.name ?? ProxyConfiguration.unroutedLabel, method: request.method, status: status)
-            return ProxyErrorResponse.make(status, message)
+            return counted(ProxyErrorResponse.make(status, message), for: request, path: path)
         case .forward(let route, let destination):
             // Here this sidecar's check of the key decides: as the writer against keys confirmed
             // current, for a read against keys not too stale. Bound for another sidecar (the
@@ -171,28 +171,11 @@ public final class ReverseProxy: Sendable {
         }
     }
 
-    /// The answer to `CONNECT`, whatever its target: the proxy opens no tunnels (501, the method
-    /// is not implemented: RFC 9110 §9.1). Passed on, an upstream's 2xx would make the client's
-    /// connection and the pooled upstream one tunnels the proxy still read as HTTP; and what a
-    /// client sends after its CONNECT is meant for the tunnel, never a next request, so the
-    /// connection closes after the answer (nginx answers 400 and closes).
-    func refuseConnect(_ request: HTTPStreamingRequest) -> HTTPResponse {
-        metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? ProxyConfiguration.unroutedLabel,
-                        method: request.method, status: 501)
-        return ProxyErrorResponse.make(501, "CONNECT is not supported: this proxy does not open tunnels (to \(request.target.prefix(100)))",
-                                       headers: ["Connection": "close"])
-    }
-
-    /// The answer to `TRACE`: 405, as nginx answers it. An upstream's echo of the request would
-    /// hand a page's script the credentials and cookies sent with it (cross-site tracing), and a
-    /// proxy that forwards TRACE must also honour `Max-Forwards` (RFC 9110 §7.6.2); the proxy does
-    /// neither. The body, if any, is framed as any other, so the connection stays usable.
-    func refuseTrace(_ request: HTTPStreamingRequest) -> HTTPResponse {
-        metrics.request(route: table.route(method: request.method, path: request.path)?.name ?? ProxyConfiguration.unroutedLabel,
-                        method: request.method, status: 405)
-        return ProxyErrorResponse.make(405, "TRACE is not allowed: the proxy does not echo requests, which would expose their "
-                                           + "credentials; use GET, HEAD, OPTIONS, POST, PUT, PATCH or DELETE",
-                                       headers: ["Allow": "GET, HEAD, OPTIONS, POST, PUT, PATCH, DELETE"])
+    /// `response`, the proxy's own answer to `request`, counted under the route `path` takes.
+    private func counted(_ response: HTTPResponse, for request: HTTPStreamingRequest, path: String) -> HTTPResponse {
+        metrics.request(route: table.route(method: request.method, path: path)?.name ?? ProxyConfiguration.unroutedLabel,
+                        method: request.method, status: response.status)
+        return response
     }
 
     /// The path `request` is routed by: its own, or `/` for a server-wide `OPTIONS *` (also what
